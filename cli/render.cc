@@ -1,0 +1,244 @@
+#include "cli/render.h"
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "cli/format.h"
+#include "cli/table.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace emu::cli {
+namespace {
+
+constexpr char kYellow[] = "\033[33m";
+constexpr char kReset[] = "\033[0m";
+
+std::string DelayCell(const v1::LinkParams& p) {
+  if (p.delay_us() == 0 && p.jitter_us() == 0) return "-";
+  std::string cell = FormatMicros(p.delay_us());
+  if (p.delay_us() == 0) cell = "0";
+  if (p.jitter_us() != 0) absl::StrAppend(&cell, "+-", FormatMicros(p.jitter_us()));
+  return cell;
+}
+
+std::string OtherCell(const v1::LinkParams& p) {
+  std::vector<std::string> parts;
+  if (p.duplicate_percent() != 0) {
+    parts.push_back(absl::StrCat("dup ", FormatPercent(p.duplicate_percent())));
+  }
+  if (p.reorder_percent() != 0) {
+    parts.push_back(
+        absl::StrCat("reorder ", FormatPercent(p.reorder_percent())));
+  }
+  if (p.corrupt_percent() != 0) {
+    parts.push_back(
+        absl::StrCat("corrupt ", FormatPercent(p.corrupt_percent())));
+  }
+  if (p.limit_packets() != 0) {
+    parts.push_back(absl::StrCat("limit ", p.limit_packets(), "p"));
+  }
+  if (p.burst_bytes() != 0) {
+    parts.push_back(absl::StrCat("burst ", p.burst_bytes(), "B"));
+  }
+  return parts.empty() ? "-" : absl::StrJoin(parts, " ");
+}
+
+std::vector<std::string> LinkRow(const std::string& name,
+                                 const std::string& direction,
+                                 const v1::LinkParams& p,
+                                 const std::string& hosts) {
+  return {name,           direction,    FormatRate(p.rate_bps()),
+          DelayCell(p),   FormatPercent(p.loss_percent()),
+          OtherCell(p),   hosts};
+}
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+std::string YesNo(bool b) { return b ? "yes" : "no"; }
+
+}  // namespace
+
+std::string LinkName(const v1::Link& link) {
+  return absl::StrCat(link.a().node(), ":", link.a().interface(), "<->",
+                      link.b().node(), ":", link.b().interface());
+}
+
+std::string LabStateName(v1::LabState state) {
+  if (state == v1::LAB_STATE_UNSPECIFIED || !v1::LabState_IsValid(state)) {
+    return "UNKNOWN";
+  }
+  return v1::LabState_Name(state);
+}
+
+std::string NodeKindName(v1::NodeKind kind) {
+  if (kind == v1::NODE_KIND_UNSPECIFIED || !v1::NodeKind_IsValid(kind)) {
+    return "?";
+  }
+  return absl::AsciiStrToLower(
+      absl::StripPrefix(v1::NodeKind_Name(kind), "NODE_KIND_"));
+}
+
+std::string ProgressPrinter::Render(const v1::DeployEvent& event,
+                                    absl::Duration elapsed) {
+  const std::string prefix = absl::StrCat("[", FormatElapsed(elapsed), "] ");
+  std::string out;
+  if (!event.message().empty()) {
+    absl::StrAppend(&out, prefix);
+    if (!event.host().empty()) absl::StrAppend(&out, event.host(), ": ");
+    absl::StrAppend(&out, event.message(), "\n");
+  }
+  for (const std::string& warning : event.warnings()) {
+    ++warning_count_;
+    absl::StrAppend(&out, prefix, color_ ? kYellow : "", "WARNING",
+                    color_ ? kReset : "", ": ");
+    if (!event.host().empty()) absl::StrAppend(&out, event.host(), ": ");
+    absl::StrAppend(&out, warning, "\n");
+  }
+  if (event.state() != v1::LAB_STATE_UNSPECIFIED &&
+      event.state() != last_state_) {
+    last_state_ = event.state();
+    absl::StrAppend(&out, prefix, "lab is ", LabStateName(last_state_), "\n");
+  }
+  return out;
+}
+
+std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now) {
+  Table table({"NAME", "STATE", "NODES", "LINKS", "AGE"});
+  for (const v1::Lab& lab : labs.labs()) {
+    const int nodes = lab.nodes_size() > 0 ? lab.nodes_size()
+                                           : lab.topology().nodes_size();
+    const int links = lab.links_size() > 0 ? lab.links_size()
+                                           : lab.topology().links_size();
+    const std::string age =
+        lab.created_unix_us() == 0
+            ? "-"
+            : FormatAge(now - absl::FromUnixMicros(lab.created_unix_us()));
+    table.AddRow({lab.name(), LabStateName(lab.state()), absl::StrCat(nodes),
+                  absl::StrCat(links), age});
+  }
+  if (labs.labs_size() == 0) return "no labs\n";
+  return table.Render();
+}
+
+std::string RenderLab(const v1::Lab& lab, absl::Time now) {
+  std::string out;
+  absl::StrAppend(&out, "Lab:    ", lab.name(), "\n");
+  absl::StrAppend(&out, "State:  ", LabStateName(lab.state()), "\n");
+  if (!lab.error().empty()) absl::StrAppend(&out, "Error:  ", lab.error(), "\n");
+  if (lab.created_unix_us() != 0) {
+    const absl::Time created = absl::FromUnixMicros(lab.created_unix_us());
+    absl::StrAppend(&out, "Age:    ", FormatAge(now - created), " (created ",
+                    absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", created,
+                                     absl::UTCTimeZone()),
+                    ")\n");
+  }
+  if (!lab.topology().source().file().empty()) {
+    absl::StrAppend(&out, "Source: ", lab.topology().source().file(), "\n");
+  }
+
+  Table nodes({"NAME", "KIND", "HOST", "INTERFACE", "ADDRESSES"});
+  auto add_node = [&nodes](const std::string& name, v1::NodeKind kind,
+                           const std::string& host,
+                           const google::protobuf::RepeatedPtrField<
+                               v1::Interface>& interfaces) {
+    if (interfaces.empty()) {
+      nodes.AddRow({name, NodeKindName(kind), OrDash(host), "-", "-"});
+      return;
+    }
+    bool first = true;
+    for (const v1::Interface& iface : interfaces) {
+      const std::string addresses =
+          iface.addresses().empty() ? "-" : absl::StrJoin(iface.addresses(), ",");
+      if (first) {
+        nodes.AddRow({name, NodeKindName(kind), OrDash(host), iface.name(),
+                      addresses});
+      } else {
+        nodes.AddRow({"", "", "", iface.name(), addresses});
+      }
+      first = false;
+    }
+  };
+  if (lab.nodes_size() > 0) {
+    for (const v1::NodeStatus& n : lab.nodes()) {
+      add_node(n.name(), n.kind(), n.host(), n.interfaces());
+    }
+  } else {
+    for (const v1::Node& n : lab.topology().nodes()) {
+      add_node(n.name(), n.kind(), n.host(), n.interfaces());
+    }
+  }
+
+  Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "HOSTS"});
+  auto add_link = [&links](const v1::Link& link, const std::string& hosts) {
+    const std::string name = LinkName(link);
+    links.AddRow(LinkRow(name,
+                         absl::StrCat(link.a().node(), "->", link.b().node()),
+                         link.a_to_b(), hosts));
+    links.AddRow(LinkRow("",
+                         absl::StrCat(link.b().node(), "->", link.a().node()),
+                         link.b_to_a(), ""));
+  };
+  if (lab.links_size() > 0) {
+    for (const v1::LinkStatus& l : lab.links()) {
+      std::string hosts = l.host_a() == l.host_b()
+                              ? OrDash(l.host_a())
+                              : absl::StrCat(OrDash(l.host_a()), "/",
+                                             OrDash(l.host_b()));
+      add_link(l.link(), hosts);
+    }
+  } else {
+    for (const v1::Link& l : lab.topology().links()) add_link(l, "-");
+  }
+
+  absl::StrAppend(&out, "\nNODES\n");
+  out += nodes.row_count() > 0 ? nodes.Render() : "(none)\n";
+  absl::StrAppend(&out, "\nLINKS\n");
+  out += links.row_count() > 0 ? links.Render() : "(none)\n";
+  return out;
+}
+
+std::string RenderHosts(const v1::ListHostsResponse& hosts) {
+  if (hosts.hosts_size() == 0) return "no hosts\n";
+  Table table({"HOST", "ADDRESS", "REACHABLE", "CPUS", "MEM", "KVM", "QEMU",
+               "NETEM", "QDISCS"});
+  std::string notes;
+  for (const v1::HostStatus& h : hosts.hosts()) {
+    if (!h.reachable()) {
+      table.AddRow({h.name(), OrDash(h.address()), "no", "-", "-", "-", "-",
+                    "-", "-"});
+      absl::StrAppend(&notes, h.name(), ": unreachable: ",
+                      h.error().empty() ? "no reason given" : h.error(), "\n");
+      continue;
+    }
+    const v1::Capabilities& c = h.capabilities();
+    table.AddRow({h.name(), OrDash(h.address()), "yes",
+                  c.cpus() == 0 ? "-" : absl::StrCat(c.cpus()),
+                  FormatMib(c.memory_mib()), YesNo(c.kvm()), YesNo(c.qemu()),
+                  YesNo(c.netem()),
+                  c.qdiscs().empty() ? "-" : absl::StrJoin(c.qdiscs(), ",")});
+  }
+  return notes.empty() ? table.Render() : absl::StrCat(table.Render(), "\n", notes);
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "render ", message.GetTypeName(), " as JSON: ", status.ToString()));
+  }
+  if (json.empty() || json.back() != '\n') json += '\n';
+  return json;
+}
+
+}  // namespace emu::cli

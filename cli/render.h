@@ -1,0 +1,68 @@
+// Rendering of controller API messages as emuctl prints them: deploy progress
+// lines, the lab list, one lab in detail, the host list, and JSON for --json.
+// Pure functions of their inputs (the current time is a parameter).
+#ifndef EMU_CLI_RENDER_H_
+#define EMU_CLI_RENDER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "proto/controller.pb.h"
+
+namespace emu::cli {
+
+// "r1:eth1<->r2:eth1", the one way every component names a link.
+std::string LinkName(const v1::Link& link);
+
+// "RUNNING", "FAILED", ...; "UNKNOWN" for unset or unknown values.
+std::string LabStateName(v1::LabState state);
+
+// "netns", "qemu"; "?" for unset.
+std::string NodeKindName(v1::NodeKind kind);
+
+// Turns the DeployEvents of one DeployLab/DestroyLab stream into progress
+// lines ("[   1.2s] h1: created node r1"). Warnings get their own lines,
+// marked "WARNING" (in yellow when `color`); a change of the lab's state is
+// shown once, on its own line. Not thread-safe; one per stream.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool color) : color_(color) {}
+
+  // Zero or more complete lines, each ending in '\n'. `elapsed` is the time
+  // since the call started, measured by the caller.
+  std::string Render(const v1::DeployEvent& event, absl::Duration elapsed);
+
+  // The state carried by the last event that had one.
+  v1::LabState last_state() const { return last_state_; }
+  int warning_count() const { return warning_count_; }
+
+ private:
+  bool color_;
+  v1::LabState last_state_ = v1::LAB_STATE_UNSPECIFIED;
+  int warning_count_ = 0;
+};
+
+// Table NAME STATE NODES LINKS AGE, one row per lab, in the given order.
+// `now` computes AGE from created_unix_us.
+std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now);
+
+// One lab: a header (name, state, error, age), a table of nodes (one row per
+// interface: NAME KIND HOST INTERFACE ADDRESSES) and a table of links (one
+// row per direction: LINK DIRECTION RATE DELAY LOSS OTHER HOSTS). Falls back
+// to the topology's nodes/links when the controller sent no status for them
+// (for example a FAILED lab).
+std::string RenderLab(const v1::Lab& lab, absl::Time now);
+
+// Table HOST ADDRESS REACHABLE CPUS MEM KVM QEMU NETEM QDISCS, followed by
+// one line per unreachable host giving the reason.
+std::string RenderHosts(const v1::ListHostsResponse& hosts);
+
+// The message as pretty JSON with the .proto field names, default values
+// included (scripts should not have to guess absent fields). Ends in '\n'.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
+
+}  // namespace emu::cli
+
+#endif  // EMU_CLI_RENDER_H_

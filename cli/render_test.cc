@@ -1,0 +1,207 @@
+#include "cli/render.h"
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace emu::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+template <typename T>
+T Parse(const std::string& text) {
+  T msg;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &msg)) << text;
+  return msg;
+}
+
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+TEST(NamesTest, LinkStateKind) {
+  EXPECT_EQ(LinkName(Parse<v1::Link>(
+                R"pb(a { node: "r1" interface: "eth1" }
+                     b { node: "r2" interface: "eth2" })pb")),
+            "r1:eth1<->r2:eth2");
+  EXPECT_EQ(LabStateName(v1::RUNNING), "RUNNING");
+  EXPECT_EQ(LabStateName(v1::LAB_STATE_UNSPECIFIED), "UNKNOWN");
+  EXPECT_EQ(LabStateName(static_cast<v1::LabState>(99)), "UNKNOWN");
+  EXPECT_EQ(NodeKindName(v1::NODE_KIND_NETNS), "netns");
+  EXPECT_EQ(NodeKindName(v1::NODE_KIND_QEMU), "qemu");
+  EXPECT_EQ(NodeKindName(v1::NODE_KIND_UNSPECIFIED), "?");
+}
+
+TEST(ProgressPrinterTest, LinesWarningsAndStateChanges) {
+  ProgressPrinter printer(/*color=*/false);
+  EXPECT_EQ(printer.Render(Parse<v1::DeployEvent>(
+                               R"pb(message: "placing 3 nodes" state: DEPLOYING)pb"),
+                           absl::Milliseconds(100)),
+            "[   0.1s] placing 3 nodes\n"
+            "[   0.1s] lab is DEPLOYING\n");
+  EXPECT_EQ(printer.Render(Parse<v1::DeployEvent>(R"pb(
+                               host: "h1"
+                               message: "created node r1"
+                               state: DEPLOYING
+                               warnings: "demo.yaml:7: node r1: image ignored")pb"),
+                           absl::Milliseconds(1234)),
+            "[   1.2s] h1: created node r1\n"
+            "[   1.2s] WARNING: h1: demo.yaml:7: node r1: image ignored\n");
+  EXPECT_EQ(printer.Render(Parse<v1::DeployEvent>(R"pb(state: RUNNING)pb"),
+                           absl::Seconds(2)),
+            "[   2.0s] lab is RUNNING\n");
+  EXPECT_EQ(printer.last_state(), v1::RUNNING);
+  EXPECT_EQ(printer.warning_count(), 1);
+}
+
+TEST(ProgressPrinterTest, ColorMarksWarnings) {
+  ProgressPrinter printer(/*color=*/true);
+  std::string out = printer.Render(
+      Parse<v1::DeployEvent>(R"pb(warnings: "careful")pb"), absl::ZeroDuration());
+  EXPECT_EQ(out, "[   0.0s] \033[33mWARNING\033[0m: careful\n");
+}
+
+TEST(RenderLabListTest, Table) {
+  auto labs = Parse<v1::ListLabsResponse>(R"pb(
+    labs {
+      name: "demo"
+      state: RUNNING
+      nodes { name: "r1" }
+      nodes { name: "r2" }
+      links {}
+      created_unix_us: 1699999700000000
+    }
+    labs {
+      name: "broken"
+      state: FAILED
+      topology { nodes { name: "x" } }
+    })pb");
+  EXPECT_EQ(RenderLabList(labs, kNow),
+            "NAME    STATE    NODES  LINKS  AGE\n"
+            "demo    RUNNING  2      1      5m\n"
+            "broken  FAILED   1      0      -\n");
+  EXPECT_EQ(RenderLabList(v1::ListLabsResponse(), kNow), "no labs\n");
+}
+
+TEST(RenderLabTest, NodesAndLinksPerDirection) {
+  auto lab = Parse<v1::Lab>(R"pb(
+    name: "demo"
+    state: DEGRADED
+    error: "host h2 unreachable"
+    created_unix_us: 1699996400000000
+    topology { source { file: "demo.yaml" } }
+    nodes {
+      name: "r1"
+      kind: NODE_KIND_NETNS
+      host: "h1"
+      interfaces { name: "eth1" addresses: "10.0.0.1/24" addresses: "fd00::1/64" }
+      interfaces { name: "eth2" }
+    }
+    nodes { name: "r2" kind: NODE_KIND_QEMU host: "h2" }
+    links {
+      link {
+        a { node: "r1" interface: "eth1" }
+        b { node: "r2" interface: "eth1" }
+        a_to_b { rate_bps: 100000000 delay_us: 10000 jitter_us: 1000 loss_percent: 0.5 }
+        b_to_a { reorder_percent: 2 limit_packets: 500 }
+      }
+      host_a: "h1"
+      host_b: "h2"
+    })pb");
+  EXPECT_EQ(RenderLab(lab, kNow),
+            "Lab:    demo\n"
+            "State:  DEGRADED\n"
+            "Error:  host h2 unreachable\n"
+            "Age:    1h (created 2023-11-14 21:13:20 UTC)\n"
+            "Source: demo.yaml\n"
+            "\n"
+            "NODES\n"
+            "NAME  KIND   HOST  INTERFACE  ADDRESSES\n"
+            "r1    netns  h1    eth1       10.0.0.1/24,fd00::1/64\n"
+            "                   eth2       -\n"
+            "r2    qemu   h2    -          -\n"
+            "\n"
+            "LINKS\n"
+            "LINK               DIRECTION  RATE       DELAY      LOSS  OTHER"
+            "                  HOSTS\n"
+            "r1:eth1<->r2:eth1  r1->r2     100Mbit/s  10ms+-1ms  0.5%  -"
+            "                      h1/h2\n"
+            "                   r2->r1     -          -          -     reorder 2% "
+            "limit 500p\n");
+}
+
+TEST(RenderLabTest, FallsBackToTopologyWhenNoStatus) {
+  auto lab = Parse<v1::Lab>(R"pb(
+    name: "broken"
+    state: FAILED
+    error: "demo.yaml:3: node r1: bad address"
+    topology {
+      nodes { name: "r1" kind: NODE_KIND_NETNS host: "h1" }
+      links {
+        a { node: "r1" interface: "eth1" }
+        b { node: "r2" interface: "eth1" }
+      }
+    })pb");
+  std::string out = RenderLab(lab, kNow);
+  EXPECT_THAT(out, HasSubstr("Error:  demo.yaml:3: node r1: bad address\n"));
+  EXPECT_THAT(out, HasSubstr("r1    netns  h1    -          -\n"));
+  EXPECT_THAT(out, HasSubstr("r1:eth1<->r2:eth1  r1->r2"));
+  EXPECT_THAT(out, Not(HasSubstr("Age:")));
+}
+
+TEST(RenderLabTest, EmptyLab) {
+  std::string out = RenderLab(Parse<v1::Lab>(R"pb(name: "e" state: DESTROYED)pb"), kNow);
+  EXPECT_THAT(out, HasSubstr("NODES\n(none)\n"));
+  EXPECT_THAT(out, HasSubstr("LINKS\n(none)\n"));
+}
+
+TEST(RenderHostsTest, ReachableAndNot) {
+  auto hosts = Parse<v1::ListHostsResponse>(R"pb(
+    hosts {
+      name: "h1"
+      address: "198.18.0.11:7471"
+      reachable: true
+      capabilities {
+        cpus: 2
+        memory_mib: 24576
+        qdiscs: "tbf"
+        qdiscs: "htb"
+        qemu: true
+      }
+    }
+    hosts {
+      name: "h2"
+      address: "198.18.0.12:7471"
+      error: "connection refused"
+    })pb");
+  EXPECT_EQ(RenderHosts(hosts),
+            "HOST  ADDRESS           REACHABLE  CPUS  MEM    KVM  QEMU  NETEM"
+            "  QDISCS\n"
+            "h1    198.18.0.11:7471  yes        2     24GiB  no   yes   no"
+            "     tbf,htb\n"
+            "h2    198.18.0.12:7471  no         -     -      -    -     -"
+            "      -\n"
+            "\n"
+            "h2: unreachable: connection refused\n");
+  EXPECT_EQ(RenderHosts(v1::ListHostsResponse()), "no hosts\n");
+}
+
+TEST(ToJsonTest, ProtoFieldNamesAndDefaults) {
+  auto hosts = Parse<v1::ListHostsResponse>(
+      R"pb(hosts { name: "h1" capabilities { memory_mib: 5 } })pb");
+  absl::StatusOr<std::string> json = ToJson(hosts);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, HasSubstr("\"memory_mib\": \"5\""));
+  EXPECT_THAT(*json, HasSubstr("\"reachable\": false"));
+  EXPECT_THAT(*json, Not(HasSubstr("memoryMib")));
+  EXPECT_EQ(json->back(), '\n');
+
+  v1::ListHostsResponse round_trip;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &round_trip).ok());
+  EXPECT_EQ(round_trip.hosts(0).capabilities().memory_mib(), 5u);
+}
+
+}  // namespace
+}  // namespace emu::cli
