@@ -1,0 +1,613 @@
+#include "common/process_launcher.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <tuple>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/errno_status.h"
+#include "common/status_macros.h"
+
+extern char** environ;
+
+namespace emu {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// How long Run keeps reading after its command exited, for output still in
+// the pipes or written by processes the command left behind.
+constexpr auto kDrainGrace = std::chrono::milliseconds(100);
+// Poll interval when the kernel has no pidfd_open (before Linux 5.3).
+constexpr auto kReapPollInterval = std::chrono::milliseconds(10);
+constexpr size_t kIoChunk = 64 * 1024;
+
+// Owns one file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.Release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) Reset(other.Release());
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Takes ownership of `fd` and returns it (or a CLOEXEC duplicate) numbered 3
+// or above, so the child's dup2 onto 0..2 never meets one of its own sources
+// (a daemon started with stdin closed gets 0 from pipe2).
+absl::StatusOr<Fd> AboveStdio(int fd, absl::string_view what) {
+  if (fd < 0) return emu::ErrnoToStatus(errno, what);
+  Fd owned(fd);
+  if (fd > 2) return owned;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) return emu::ErrnoToStatus(errno, what);
+  return Fd(moved);
+}
+
+absl::Status MakePipe(Fd* read_end, Fd* write_end, absl::string_view what) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return emu::ErrnoToStatus(errno, what);
+  Fd r(p[0]), w(p[1]);
+  EMU_ASSIGN_OR_RETURN(*read_end, AboveStdio(r.Release(), what));
+  EMU_ASSIGN_OR_RETURN(*write_end, AboveStdio(w.Release(), what));
+  return absl::OkStatus();
+}
+
+absl::Status SetNonBlocking(int fd, absl::string_view what) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return emu::ErrnoToStatus(errno, what);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Fd> OpenNetns(const std::string& netns) {
+  std::string path = netns.find('/') == std::string::npos
+                         ? absl::StrCat("/run/netns/", netns)
+                         : netns;
+  return AboveStdio(open(path.c_str(), O_RDONLY | O_CLOEXEC),
+                    absl::StrCat("open netns ", path));
+}
+
+// Where the child failed before it became the command.
+enum class ChildStage : int32_t {
+  kSetns = 1,
+  kMountNamespace,
+  kSysfs,
+  kChdir,
+  kStdio,
+  kExec,
+};
+
+const char* StageName(ChildStage stage) {
+  switch (stage) {
+    case ChildStage::kSetns:
+      return "setns";
+    case ChildStage::kMountNamespace:
+      return "private mount namespace";
+    case ChildStage::kSysfs:
+      return "mount /sys";
+    case ChildStage::kChdir:
+      return "chdir";
+    case ChildStage::kStdio:
+      return "dup2 stdio";
+    case ChildStage::kExec:
+      return "exec";
+  }
+  return "child setup";
+}
+
+// Sent by the child through a CLOEXEC pipe; the pipe just closes when exec
+// succeeds.
+struct ChildError {
+  int32_t stage;
+  int32_t err;
+};
+
+// Everything the child needs, built before fork(): in a multithreaded
+// process the child may only call async-signal-safe functions, so no
+// allocation happens after fork.
+struct ChildPlan {
+  std::vector<std::string> argv_storage;
+  std::vector<char*> argv;
+  std::vector<std::string> env_storage;
+  std::vector<char*> envp;
+  std::string cwd;          // empty = inherit
+  int netns_fd = -1;        // -1 = stay in the caller's namespace
+  std::string netns_label;  // sysfs mount source, for /proc/mounts readers
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  bool new_session = false;  // setsid (daemon) instead of setpgid
+  int max_fd = 1024;         // close_range fallback bound
+};
+
+absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
+  plan->argv_storage = spec.argv;
+  for (std::string& a : plan->argv_storage) plan->argv.push_back(a.data());
+  plan->argv.push_back(nullptr);
+
+  absl::flat_hash_set<std::string> overridden;
+  for (const std::string& e : spec.extra_env) {
+    size_t eq = e.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("environment entry \"", e, "\": want KEY=VALUE"));
+    }
+    overridden.insert(e.substr(0, eq));
+  }
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    absl::string_view entry(*e);
+    if (overridden.contains(entry.substr(0, entry.find('=')))) continue;
+    plan->env_storage.emplace_back(entry);
+  }
+  for (const std::string& e : spec.extra_env) plan->env_storage.push_back(e);
+  for (std::string& e : plan->env_storage) plan->envp.push_back(e.data());
+  plan->envp.push_back(nullptr);
+
+  plan->cwd = spec.cwd;
+  plan->netns_label = spec.netns;
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    plan->max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
+  }
+  return absl::OkStatus();
+}
+
+[[noreturn]] void ChildFail(int error_fd, ChildStage stage, int err) {
+  ChildError e{static_cast<int32_t>(stage), err};
+  ssize_t unused = write(error_fd, &e, sizeof(e));
+  (void)unused;
+  _exit(127);
+}
+
+void CloseFrom(unsigned first, unsigned last, int max_fd) {
+  if (first > last) return;
+  if (syscall(SYS_close_range, first, last, 0) == 0) return;
+  for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(max_fd);
+       ++fd) {
+    close(static_cast<int>(fd));
+  }
+}
+
+// The child side of fork(): async-signal-safe calls only.
+[[noreturn]] void RunChild(const ChildPlan& p, int error_fd) {
+  // Signal state is inherited across exec: give the command a clean one
+  // whatever the calling thread had blocked or ignored (SIGPIPE above all).
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+
+  if (p.new_session) {
+    setsid();
+  } else {
+    setpgid(0, 0);
+  }
+
+  if (p.netns_fd >= 0) {
+    if (setns(p.netns_fd, CLONE_NEWNET) != 0) {
+      ChildFail(error_fd, ChildStage::kSetns, errno);
+    }
+    // As `ip netns exec`: a private mount namespace whose /sys belongs to
+    // the new network namespace, so /sys/class/net lists its interfaces.
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount("", "/", "none", MS_SLAVE | MS_REC, nullptr) != 0) {
+      ChildFail(error_fd, ChildStage::kMountNamespace, errno);
+    }
+    unsigned long flags = 0;
+    struct statvfs fs;
+    if (statvfs("/sys", &fs) == 0 && (fs.f_flag & ST_RDONLY)) {
+      flags = MS_RDONLY;
+    }
+    umount2("/sys", MNT_DETACH);  // fails when nothing is mounted there: fine
+    if (mount(p.netns_label.c_str(), "/sys", "sysfs", flags, nullptr) != 0) {
+      ChildFail(error_fd, ChildStage::kSysfs, errno);
+    }
+  }
+
+  if (!p.cwd.empty() && chdir(p.cwd.c_str()) != 0) {
+    ChildFail(error_fd, ChildStage::kChdir, errno);
+  }
+  if (dup2(p.stdin_fd, 0) < 0 || dup2(p.stdout_fd, 1) < 0 ||
+      dup2(p.stderr_fd, 2) < 0) {
+    ChildFail(error_fd, ChildStage::kStdio, errno);
+  }
+  // Nothing else of the parent's leaks into the command, also descriptors
+  // other threads opened without O_CLOEXEC.
+  CloseFrom(3, static_cast<unsigned>(error_fd) - 1, p.max_fd);
+  CloseFrom(static_cast<unsigned>(error_fd) + 1, ~0U, p.max_fd);
+
+  execvpe(p.argv[0], p.argv.data(), p.envp.data());
+  ChildFail(error_fd, ChildStage::kExec, errno);
+}
+
+struct Started {
+  pid_t pid = -1;
+  std::optional<ChildError> error;  // set when the child never exec'd
+};
+
+// Forks and execs `plan`; waits only until exec succeeded or failed. A child
+// that failed is reaped here.
+absl::StatusOr<Started> StartChild(const ChildPlan& plan,
+                                   absl::string_view context) {
+  Fd err_r, err_w;
+  EMU_RETURN_IF_ERROR(
+      MakePipe(&err_r, &err_w, absl::StrCat(context, ": exec status pipe")));
+  pid_t pid = fork();
+  if (pid < 0) return emu::ErrnoToStatus(errno, absl::StrCat(context, ": fork"));
+  if (pid == 0) RunChild(plan, err_w.get());
+
+  // Also set from this side, so a kill(-pid) right after fork cannot miss.
+  if (!plan.new_session) setpgid(pid, pid);
+  err_w.Reset();
+  Started started;
+  started.pid = pid;
+  ChildError e;
+  ssize_t n;
+  do {
+    n = read(err_r.get(), &e, sizeof(e));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(e))) {
+    started.error = e;
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return started;
+}
+
+// write() that turns a closed reader into EPIPE without raising SIGPIPE in
+// this process (the signal is thread-directed: block it here, consume it).
+ssize_t WriteWithoutSigpipe(int fd, const char* data, size_t n) {
+  sigset_t pipe_set, old_mask, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  ssize_t r = write(fd, data, n);
+  int saved = errno;
+  if (r < 0 && saved == EPIPE && !was_pending) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = saved;
+  return r;
+}
+
+int ExitCodeOf(int wstatus) {
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return 255;
+}
+
+std::string Context(absl::string_view verb, const ProcessSpec& spec) {
+  std::string c = absl::StrCat(verb, " ", spec.argv[0]);
+  if (!spec.netns.empty()) absl::StrAppend(&c, " in netns ", spec.netns);
+  return c;
+}
+
+// True when /proc shows `pid` as a live (not zombie) process.
+bool AliveInProc(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!stat || !std::getline(stat, line)) return false;
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return false;
+  char state = line[paren + 2];
+  return state != 'Z' && state != 'X' && state != 'x';
+}
+
+}  // namespace
+
+absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
+    const ProcessSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty()) {
+    return absl::InvalidArgumentError("run: empty argv");
+  }
+  const std::string context = Context("run", spec);
+  if (spec.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": timeout must be positive"));
+  }
+
+  ChildPlan plan;
+  EMU_RETURN_IF_ERROR(Annotate(FillPlan(spec, &plan), context));
+  Fd netns_fd;
+  if (!spec.netns.empty()) {
+    auto fd = OpenNetns(spec.netns);
+    if (!fd.ok()) return Annotate(fd.status(), context);
+    netns_fd = *std::move(fd);
+  }
+  Fd in_r, in_w, out_r, out_w, err_r, err_w;
+  if (spec.stdin_data.empty()) {
+    EMU_ASSIGN_OR_RETURN(
+        in_r, AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
+                         absl::StrCat(context, ": open /dev/null")));
+  } else {
+    EMU_RETURN_IF_ERROR(
+        MakePipe(&in_r, &in_w, absl::StrCat(context, ": stdin pipe")));
+  }
+  EMU_RETURN_IF_ERROR(
+      MakePipe(&out_r, &out_w, absl::StrCat(context, ": stdout pipe")));
+  EMU_RETURN_IF_ERROR(
+      MakePipe(&err_r, &err_w, absl::StrCat(context, ": stderr pipe")));
+  plan.netns_fd = netns_fd.get();
+  plan.stdin_fd = in_r.get();
+  plan.stdout_fd = out_w.get();
+  plan.stderr_fd = err_w.get();
+
+  ProcessResult result;
+  result.start = absl::Now();
+  const auto steady_start = SteadyClock::now();
+  EMU_ASSIGN_OR_RETURN(Started started, StartChild(plan, context));
+  in_r.Reset();
+  out_w.Reset();
+  err_w.Reset();
+  netns_fd.Reset();
+
+  if (started.error.has_value()) {
+    auto stage = static_cast<ChildStage>(started.error->stage);
+    if (stage != ChildStage::kExec) {
+      return emu::ErrnoToStatus(started.error->err,
+                           absl::StrCat(context, ": ", StageName(stage)));
+    }
+    result.exit_code = 127;
+    result.stderr_data = absl::StrCat("exec ", spec.argv[0], ": ",
+                                      std::strerror(started.error->err));
+    result.end = absl::Now();
+    return result;
+  }
+  const pid_t pid = started.pid;
+
+  // A pidfd wakes poll() when the command exits; without one, poll in
+  // short steps and ask waitpid.
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  for (Fd* fd : {&in_w, &out_r, &err_r}) {
+    if (!fd->valid()) continue;
+    absl::Status s = SetNonBlocking(fd->get(), context);
+    if (!s.ok()) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return s;
+    }
+  }
+
+  const bool unlimited = spec.timeout == absl::InfiniteDuration();
+  const auto deadline =
+      unlimited ? SteadyClock::time_point::max()
+                : steady_start + absl::ToChronoNanoseconds(spec.timeout);
+  std::string buffer(kIoChunk, '\0');
+  size_t stdin_offset = 0;
+  bool exited = false;
+  bool killed = false;
+  bool status_lost = false;
+  int wstatus = 0;
+  SteadyClock::time_point drain_until;
+
+  auto append = [&](std::string* dst, size_t n) {
+    size_t room = spec.max_output_bytes > dst->size()
+                      ? spec.max_output_bytes - dst->size()
+                      : 0;
+    if (n > room) {
+      result.output_truncated = true;
+      n = room;
+    }
+    dst->append(buffer.data(), n);
+  };
+
+  for (;;) {
+    if (!exited) {
+      int st = 0;
+      pid_t r = waitpid(pid, &st, WNOHANG);
+      if (r == pid || (r < 0 && errno == ECHILD)) {
+        exited = true;
+        status_lost = r < 0;  // someone else reaped it
+        wstatus = st;
+        drain_until = SteadyClock::now() + kDrainGrace;
+        pidfd.Reset();
+      }
+    }
+    if (exited && !out_r.valid() && !err_r.valid()) break;
+    const auto now = SteadyClock::now();
+    if (exited && now >= drain_until) break;
+    if (!exited && !killed && now >= deadline) {
+      // The whole group: a shell's children die with it.
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      killed = true;
+      result.timed_out = true;
+      continue;
+    }
+
+    pollfd fds[4];
+    int nfds = 0;
+    int in_idx = -1, out_idx = -1, err_idx = -1;
+    if (in_w.valid()) {
+      in_idx = nfds;
+      fds[nfds++] = {in_w.get(), POLLOUT, 0};
+    }
+    if (out_r.valid()) {
+      out_idx = nfds;
+      fds[nfds++] = {out_r.get(), POLLIN, 0};
+    }
+    if (err_r.valid()) {
+      err_idx = nfds;
+      fds[nfds++] = {err_r.get(), POLLIN, 0};
+    }
+    if (pidfd.valid()) fds[nfds++] = {pidfd.get(), POLLIN, 0};
+
+    SteadyClock::time_point wake = SteadyClock::time_point::max();
+    if (exited) {
+      wake = drain_until;
+    } else {
+      if (!killed) wake = deadline;
+      if (!pidfd.valid()) wake = std::min(wake, now + kReapPollInterval);
+    }
+    int timeout_ms = -1;
+    if (wake != SteadyClock::time_point::max()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
+      timeout_ms = static_cast<int>(
+          std::clamp<int64_t>(left.count(), 0, 24 * 3600 * 1000));
+    }
+    int ready = poll(fds, nfds, timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      // Cannot happen with valid descriptors; do not spin.
+      if (!exited && !killed) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        killed = true;
+      }
+      continue;
+    }
+
+    if (in_idx >= 0 && fds[in_idx].revents != 0) {
+      size_t left = spec.stdin_data.size() - stdin_offset;
+      ssize_t n = WriteWithoutSigpipe(
+          in_w.get(), spec.stdin_data.data() + stdin_offset,
+          std::min(left, kIoChunk));
+      if (n > 0) {
+        stdin_offset += static_cast<size_t>(n);
+        if (stdin_offset == spec.stdin_data.size()) in_w.Reset();
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        in_w.Reset();  // EPIPE: the command does not read all of its stdin
+      }
+    }
+    for (auto [idx, fd, dst] :
+         {std::make_tuple(out_idx, &out_r, &result.stdout_data),
+          std::make_tuple(err_idx, &err_r, &result.stderr_data)}) {
+      if (idx < 0 || fds[idx].revents == 0) continue;
+      ssize_t n = read(fd->get(), buffer.data(), buffer.size());
+      if (n > 0) {
+        append(dst, static_cast<size_t>(n));
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        fd->Reset();
+      }
+    }
+  }
+
+  result.exit_code = status_lost ? -1 : ExitCodeOf(wstatus);
+  result.end = absl::Now();
+  return result;
+}
+
+absl::StatusOr<pid_t> PosixProcessLauncher::Spawn(const ProcessSpec& spec,
+                                                  const std::string& log_path) {
+  if (spec.argv.empty() || spec.argv[0].empty()) {
+    return absl::InvalidArgumentError("spawn: empty argv");
+  }
+  const std::string context = Context("spawn", spec);
+  ChildPlan plan;
+  EMU_RETURN_IF_ERROR(Annotate(FillPlan(spec, &plan), context));
+  Fd netns_fd;
+  if (!spec.netns.empty()) {
+    auto fd = OpenNetns(spec.netns);
+    if (!fd.ok()) return Annotate(fd.status(), context);
+    netns_fd = *std::move(fd);
+  }
+  EMU_ASSIGN_OR_RETURN(
+      Fd null_in, AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
+                             absl::StrCat(context, ": open /dev/null")));
+  EMU_ASSIGN_OR_RETURN(
+      Fd log, AboveStdio(open(log_path.c_str(),
+                              O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644),
+                         absl::StrCat(context, ": open log ", log_path)));
+  plan.netns_fd = netns_fd.get();
+  plan.stdin_fd = null_in.get();
+  plan.stdout_fd = log.get();
+  plan.stderr_fd = log.get();
+  plan.new_session = true;
+
+  EMU_ASSIGN_OR_RETURN(Started started, StartChild(plan, context));
+  if (started.error.has_value()) {
+    auto stage = static_cast<ChildStage>(started.error->stage);
+    return emu::ErrnoToStatus(started.error->err,
+                         absl::StrCat(context, ": ", StageName(stage)));
+  }
+  return started.pid;
+}
+
+bool PosixProcessLauncher::IsRunning(pid_t pid) {
+  if (pid <= 0) return false;
+  int st;
+  pid_t r = waitpid(pid, &st, WNOHANG);
+  if (r == pid) return false;  // it had exited; reaped now
+  if (r == 0) return true;     // our child, still running
+  return AliveInProc(pid);     // not our child (ECHILD): ask /proc
+}
+
+absl::Status PosixProcessLauncher::Terminate(pid_t pid, absl::Duration grace) {
+  if (pid <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("terminate pid ", pid, ": not a process id"));
+  }
+  auto wait_gone = [&](absl::Duration limit) {
+    const auto until = SteadyClock::now() + absl::ToChronoNanoseconds(limit);
+    for (;;) {
+      if (!IsRunning(pid)) return true;
+      if (SteadyClock::now() >= until) return false;
+      usleep(10 * 1000);
+    }
+  };
+  if (!IsRunning(pid)) return absl::OkStatus();
+  kill(-pid, SIGTERM);
+  kill(pid, SIGTERM);
+  if (wait_gone(std::max(grace, absl::ZeroDuration()))) {
+    return absl::OkStatus();
+  }
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  if (wait_gone(absl::Seconds(5))) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "terminate pid ", pid, ": still running 5s after SIGKILL"));
+}
+
+}  // namespace emu

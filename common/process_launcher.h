@@ -1,0 +1,119 @@
+// Starting other programs: run-and-wait commands (with captured output, a
+// timeout and an optional network namespace) and detached daemons. The OS
+// boundary for process spawning; tests use testing/fake_process_launcher.h.
+#ifndef EMU_COMMON_PROCESS_LAUNCHER_H_
+#define EMU_COMMON_PROCESS_LAUNCHER_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace emu {
+
+// What to start. Fields a call does not use are ignored (Spawn ignores
+// stdin_data, timeout and max_output_bytes).
+struct ProcessSpec {
+  // argv[0] is looked up on the caller's PATH when it has no '/'.
+  std::vector<std::string> argv;
+  // Network namespace: a name under /run/netns ("emu-lab1-r1"), or a path
+  // when it contains a '/' ("/proc/123/ns/net"). Empty = the caller's.
+  // Like `ip netns exec`, the process also gets a private mount namespace
+  // whose /sys shows the namespace's own interfaces.
+  std::string netns;
+  // Written to the command's stdin, which is then closed. Empty = /dev/null.
+  std::string stdin_data;
+  // Wall time after which the command's whole process group is killed with
+  // SIGKILL. Must be positive; absl::InfiniteDuration() means no limit.
+  absl::Duration timeout = absl::Seconds(60);
+  // "KEY=VALUE" entries added to (or replacing those in) the caller's
+  // environment. They do not change the PATH used to find argv[0].
+  std::vector<std::string> extra_env;
+  // Working directory; empty = the caller's.
+  std::string cwd;
+  // Per stream (stdout and stderr each): bytes kept; the rest is read and
+  // dropped so the command never blocks on a full pipe.
+  size_t max_output_bytes = 16 << 20;
+};
+
+struct ProcessResult {
+  // The exit status, or 128+signal when the command was killed by a signal
+  // (137 after a timeout). 127 when argv[0] could not be executed. -1 when
+  // something else in the process reaped the command (see
+  // PosixProcessLauncher).
+  int exit_code = 0;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool timed_out = false;
+  // True when either stream exceeded ProcessSpec::max_output_bytes.
+  bool output_truncated = false;
+  absl::Time start;
+  absl::Time end;
+};
+
+// Starts programs. Implementations are thread-safe: any number of Run and
+// Spawn calls may be in flight at once.
+class ProcessLauncher {
+ public:
+  virtual ~ProcessLauncher() = default;
+
+  // Runs spec.argv, feeds it stdin_data, captures stdout and stderr, and
+  // waits until it exits or spec.timeout passes (then kills its process
+  // group and sets timed_out). A command that leaves background processes
+  // holding its stdout/stderr does not block Run: once the command itself
+  // has exited, Run drains what is readable for about 100 ms and returns
+  // (those processes are not killed; they get SIGPIPE on their next write,
+  // so start daemons with Spawn or redirect their output).
+  //
+  // A command that cannot be executed is not an error: exit_code 127 and
+  // stderr "exec <argv0>: <reason>". Errors: INVALID_ARGUMENT (empty argv,
+  // non-positive timeout), NOT_FOUND (no such netns), others when the
+  // process cannot be created or moved into the namespace.
+  virtual absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) = 0;
+
+  // Starts spec.argv as a detached daemon: its own session and process group
+  // (setsid, so pgid == pid), stdin /dev/null, stdout and stderr appended to
+  // log_path (created 0644 if missing), inside spec.netns if set. Returns the
+  // daemon's real pid (no double fork) so it can be ended by id later.
+  //
+  // The daemon stays a child of the calling process until that process
+  // exits; when it dies it is a zombie until reaped, and kill(pid, 0) still
+  // succeeds on a zombie. So do not rely on kill(pid, 0) or on waitpid:
+  // use IsRunning and Terminate, which reap. Errors: NOT_FOUND when argv[0]
+  // or the netns does not exist, errors naming log_path when it cannot be
+  // opened.
+  virtual absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec,
+                                      const std::string& log_path) = 0;
+
+  // True while the process `pid` (from Spawn) exists and is not a zombie.
+  // Reaps it when it has exited and is a child of this process.
+  virtual bool IsRunning(pid_t pid) = 0;
+
+  // Ends a daemon started by Spawn: SIGTERM to its process group, then
+  // SIGKILL to the group when it is still there after `grace`; reaps it.
+  // OK once the process is gone, also when it was gone already (idempotent).
+  // Returns DEADLINE_EXCEEDED if it survives SIGKILL for a few seconds
+  // (a process stuck in the kernel).
+  virtual absl::Status Terminate(pid_t pid, absl::Duration grace) = 0;
+};
+
+// ProcessLauncher on fork/exec, pipes and poll(): one thread per Run, none
+// per stream. Stateless, so thread-safe. The process must not reap children
+// it did not start itself (no SIGCHLD=SIG_IGN, no waitpid(-1)), or Run loses
+// its command's exit status.
+class PosixProcessLauncher : public ProcessLauncher {
+ public:
+  absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) override;
+  absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec,
+                              const std::string& log_path) override;
+  bool IsRunning(pid_t pid) override;
+  absl::Status Terminate(pid_t pid, absl::Duration grace) override;
+};
+
+}  // namespace emu
+
+#endif  // EMU_COMMON_PROCESS_LAUNCHER_H_
