@@ -1,0 +1,116 @@
+#include "deploy/cluster_file.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::deploy {
+namespace {
+
+using ::testing::HasSubstr;
+
+ClusterFile Sample() {
+  ClusterFile f;
+  f.id = "local";
+  f.state = kClusterStateRunning;
+  f.state_dir = "/run/emu/local";
+  f.controller = "127.0.0.1:40123";
+  f.controller_pid = 4242;
+  f.controller_start_time = 123456789012ULL;
+  f.controller_log = "/run/emu/local/logs/controller.log";
+  f.token_file = "/run/emu/local/token";
+  f.bridge = "emubr-local";
+  f.subnet = "198.18.0.0/24";
+  f.log_dir = "/run/emu/local/logs";
+  f.agent_binary = "/usr/bin/emu-agent";
+  f.controller_binary = "/usr/bin/emu-controller";
+  f.hosts.push_back({"h1", "emuhost-local-h1", "emuv-local-1",
+                     "198.18.0.11:7471", 4240, 77, "/run/emu/local/logs/h1.log"});
+  f.hosts.push_back({"h2", "emuhost-local-h2", "emuv-local-2",
+                     "198.18.0.12:7471", 0, 0, "/run/emu/local/logs/h2.log"});
+  return f;
+}
+
+void ExpectSame(const ClusterFile& a, const ClusterFile& b) {
+  EXPECT_EQ(ClusterFileToJson(a), ClusterFileToJson(b));
+  EXPECT_EQ(a.controller_pid, b.controller_pid);
+  EXPECT_EQ(a.controller_start_time, b.controller_start_time);
+  ASSERT_EQ(a.hosts.size(), b.hosts.size());
+  for (size_t i = 0; i < a.hosts.size(); ++i) {
+    EXPECT_EQ(a.hosts[i].pid, b.hosts[i].pid);
+    EXPECT_EQ(a.hosts[i].start_time, b.hosts[i].start_time);
+    EXPECT_EQ(a.hosts[i].address, b.hosts[i].address);
+  }
+}
+
+TEST(ClusterFileTest, JsonRoundTrip) {
+  const ClusterFile f = Sample();
+  const std::string json = ClusterFileToJson(f);
+  EXPECT_THAT(json, HasSubstr("\"controller\": \"127.0.0.1:40123\""));
+  EXPECT_THAT(json, HasSubstr("\"h1\": \"/run/emu/local/logs/h1.log\""));
+  absl::StatusOr<ClusterFile> back = ClusterFileFromJson(json, "x.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ExpectSame(f, *back);
+}
+
+TEST(ClusterFileTest, EscapesStrings) {
+  ClusterFile f;
+  f.state_dir = "/tmp/a \"quoted\" \\ dir\n\x01";
+  absl::StatusOr<ClusterFile> back =
+      ClusterFileFromJson(ClusterFileToJson(f), "x.json");
+  ASSERT_TRUE(back.ok()) << back.status() << ClusterFileToJson(f);
+  EXPECT_EQ(back->state_dir, f.state_dir);
+}
+
+TEST(ClusterFileTest, MissingKeysStayDefaultUnknownIgnored) {
+  absl::StatusOr<ClusterFile> f = ClusterFileFromJson(
+      R"({"controller": "127.0.0.1:1", "future": [1, 2]})", "x.json");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->controller, "127.0.0.1:1");
+  EXPECT_EQ(f->token_file, "");
+  EXPECT_TRUE(f->hosts.empty());
+}
+
+TEST(ClusterFileTest, ErrorsNameTheFileAndKey) {
+  struct Case {
+    const char* json;
+    const char* want;
+  } cases[] = {
+      {"{not json", "cluster file x.json: not valid JSON"},
+      {R"({"controller": 5})", "\"controller\" must be a string"},
+      {R"({"controller_pid": -1})", "\"controller_pid\" must be a non-negative"},
+      {R"({"controller_pid": 1.5})", "\"controller_pid\" must be a non-negative"},
+      {R"({"hosts": {}})", "\"hosts\" must be a list"},
+      {R"({"hosts": [3]})", "hosts[0] must be an object"},
+      {R"({"hosts": [{"pid": "x"}]})", "hosts[0]: \"pid\" must be a number"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<ClusterFile> f = ClusterFileFromJson(c.json, "x.json");
+    ASSERT_FALSE(f.ok()) << c.json;
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(f.status().message()), HasSubstr(c.want)) << c.json;
+  }
+}
+
+TEST(ClusterFileTest, WriteThenRead) {
+  const std::string dir =
+      absl::StrCat(testing::TempDir(), "/cluster_file_test_", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/cluster.json";
+  EXPECT_EQ(ReadClusterFile(path).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(WriteClusterFile(path, Sample()).ok());
+  absl::StatusOr<ClusterFile> back = ReadClusterFile(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ExpectSame(Sample(), *back);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace emu::deploy
