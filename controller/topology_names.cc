@@ -1,0 +1,33 @@
+#include "controller/topology_names.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace emu::controller {
+
+std::string EndpointName(absl::string_view node, absl::string_view interface) {
+  return absl::StrCat(node, ":", interface);
+}
+
+std::string EndpointName(const emu::v1::Endpoint& endpoint) {
+  return EndpointName(endpoint.node(), endpoint.interface());
+}
+
+std::string LinkName(const emu::v1::Link& link) {
+  return absl::StrCat(EndpointName(link.a()), "<->", EndpointName(link.b()));
+}
+
+std::string SourceText(const emu::v1::SourceRef& source) {
+  if (source.file().empty()) {
+    return source.line() > 0 ? absl::StrCat("line ", source.line()) : "";
+  }
+  if (source.line() <= 0) return source.file();
+  return absl::StrCat(source.file(), ":", source.line());
+}
+
+std::string SourcePrefix(const emu::v1::SourceRef& source) {
+  std::string text = SourceText(source);
+  if (!text.empty()) text += ": ";
+  return text;
+}
+
+}  // namespace emu::controller

@@ -1,0 +1,40 @@
+#include "controller/topology_names.h"
+
+#include "gtest/gtest.h"
+
+namespace emu::controller {
+namespace {
+
+TEST(TopologyNamesTest, NamesEndpointsAndLinks) {
+  emu::v1::Link link;
+  link.mutable_a()->set_node("r1");
+  link.mutable_a()->set_interface("eth1");
+  link.mutable_b()->set_node("r2");
+  link.mutable_b()->set_interface("eth2");
+  EXPECT_EQ(EndpointName(link.a()), "r1:eth1");
+  EXPECT_EQ(LinkName(link), "r1:eth1<->r2:eth2");
+}
+
+TEST(TopologyNamesTest, SourceTextCoversUnknownParts) {
+  struct {
+    const char* file;
+    int line;
+    const char* text;
+    const char* prefix;
+  } const kCases[] = {
+      {"lab.yaml", 12, "lab.yaml:12", "lab.yaml:12: "},
+      {"lab.yaml", 0, "lab.yaml", "lab.yaml: "},
+      {"", 7, "line 7", "line 7: "},
+      {"", 0, "", ""},
+  };
+  for (const auto& c : kCases) {
+    emu::v1::SourceRef source;
+    source.set_file(c.file);
+    source.set_line(c.line);
+    EXPECT_EQ(SourceText(source), c.text);
+    EXPECT_EQ(SourcePrefix(source), c.prefix);
+  }
+}
+
+}  // namespace
+}  // namespace emu::controller
