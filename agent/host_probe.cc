@@ -33,7 +33,7 @@ bool HasCpuFlag(absl::string_view cpuinfo, absl::string_view flag) {
     if (absl::StripAsciiWhitespace(line.substr(0, colon)) != "flags") continue;
     for (absl::string_view word :
          absl::StrSplit(line.substr(colon + 1), absl::ByAnyChar(" \t"),
-                         absl::SkipEmpty())) {
+                        absl::SkipEmpty())) {
       if (word == flag) return true;
     }
   }
@@ -86,9 +86,8 @@ std::string LinuxSystemInfo::FindOnPath(const std::string& name) {
     return executable(name) ? name : "";
   }
   const char* path = std::getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':',
-                      absl::SkipEmpty())) {
+  for (absl::string_view dir : absl::StrSplit(
+           path != nullptr ? path : "/usr/bin:/bin", ':', absl::SkipEmpty())) {
     std::string candidate = absl::StrCat(dir, "/", name);
     if (executable(candidate)) return candidate;
   }
@@ -154,8 +153,8 @@ KvmProbe ProbeKvm(SystemInfo& system) {
     why_not.push_back("/dev/kvm without kvm_intel or kvm_amd loaded");
   }
   if (!cpuinfo.ok()) {
-    why_not.push_back(absl::StrCat("cannot tell vmx/svm: ",
-                                   cpuinfo.status().message()));
+    why_not.push_back(
+        absl::StrCat("cannot tell vmx/svm: ", cpuinfo.status().message()));
   } else if (!vmx && !svm) {
     why_not.push_back("no vmx/svm in CPU flags");
   }
@@ -163,13 +162,14 @@ KvmProbe ProbeKvm(SystemInfo& system) {
   KvmProbe probe;
   if (!why_not.empty()) {
     probe.usable = false;
-    probe.detail = absl::StrCat(absl::StrJoin(why_not, "; "),
-                                "; guests use TCG");
+    probe.detail =
+        absl::StrCat(absl::StrJoin(why_not, "; "), "; guests use TCG");
     return probe;
   }
   probe.usable = true;
-  probe.detail = absl::StrCat("/dev/kvm backed by ", intel ? "kvm_intel" : "kvm_amd",
-                              "; ", vmx ? "vmx" : "svm", " in CPU flags");
+  probe.detail =
+      absl::StrCat("/dev/kvm backed by ", intel ? "kvm_intel" : "kvm_amd", "; ",
+                   vmx ? "vmx" : "svm", " in CPU flags");
   return probe;
 }
 

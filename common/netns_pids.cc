@@ -79,8 +79,8 @@ absl::StatusOr<struct stat> StatNetns(const std::string& netns_name) {
   const std::string path = NetnsPath(netns_name);
   struct stat want;
   if (stat(path.c_str(), &want) != 0) {
-    return emu::ErrnoToStatus(errno, absl::StrCat("netns ", netns_name, ": stat ",
-                                             path));
+    return emu::ErrnoToStatus(
+        errno, absl::StrCat("netns ", netns_name, ": stat ", path));
   }
   return want;
 }
@@ -91,8 +91,8 @@ absl::StatusOr<std::vector<pid_t>> PidsInNetns(const std::string& netns_name) {
   EMU_ASSIGN_OR_RETURN(struct stat want, StatNetns(netns_name));
   DIR* proc = opendir("/proc");
   if (proc == nullptr) {
-    return emu::ErrnoToStatus(errno,
-                         absl::StrCat("netns ", netns_name, ": open /proc"));
+    return emu::ErrnoToStatus(
+        errno, absl::StrCat("netns ", netns_name, ": open /proc"));
   }
   const pid_t self = getpid();
   std::vector<pid_t> pids;
@@ -140,10 +140,9 @@ absl::Status KillPidsInNetns(const std::string& netns_name,
     if (pids.empty()) return absl::OkStatus();
     if (absl::Now() >= give_up_at) break;
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("kill processes in netns ", netns_name, ": ", pids.size(),
-                   " still there after SIGKILL: pids ",
-                   absl::StrJoin(pids, ",")));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "kill processes in netns ", netns_name, ": ", pids.size(),
+      " still there after SIGKILL: pids ", absl::StrJoin(pids, ",")));
 }
 
 }  // namespace emu

@@ -24,8 +24,8 @@ using ::testing::Not;
 TEST(PidsInNetnsTest, FindsOwnChildrenInTheCallersNamespaceButNotSelf) {
   PosixProcessLauncher launcher;
   const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string log = absl::StrCat(tmp ? tmp : "/tmp", "/netns-pids-", getpid(),
-                                 ".log");
+  std::string log =
+      absl::StrCat(tmp ? tmp : "/tmp", "/netns-pids-", getpid(), ".log");
   ProcessSpec spec;
   spec.argv = {"sleep", "100"};
   auto child = launcher.Spawn(spec, log);

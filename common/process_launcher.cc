@@ -18,8 +18,8 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -278,7 +278,9 @@ absl::StatusOr<Started> StartChild(const ChildPlan& plan,
   EMU_RETURN_IF_ERROR(
       MakePipe(&err_r, &err_w, absl::StrCat(context, ": exec status pipe")));
   pid_t pid = fork();
-  if (pid < 0) return emu::ErrnoToStatus(errno, absl::StrCat(context, ": fork"));
+  if (pid < 0) {
+    return emu::ErrnoToStatus(errno, absl::StrCat(context, ": fork"));
+  }
   if (pid == 0) RunChild(plan, err_w.get());
 
   // Also set from this side, so a kill(-pid) right after fork cannot miss.
@@ -366,9 +368,9 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
   }
   Fd in_r, in_w, out_r, out_w, err_r, err_w;
   if (spec.stdin_data.empty()) {
-    EMU_ASSIGN_OR_RETURN(
-        in_r, AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
-                         absl::StrCat(context, ": open /dev/null")));
+    EMU_ASSIGN_OR_RETURN(in_r,
+                         AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
+                                    absl::StrCat(context, ": open /dev/null")));
   } else {
     EMU_RETURN_IF_ERROR(
         MakePipe(&in_r, &in_w, absl::StrCat(context, ": stdin pipe")));
@@ -395,7 +397,7 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
     auto stage = static_cast<ChildStage>(started.error->stage);
     if (stage != ChildStage::kExec) {
       return emu::ErrnoToStatus(started.error->err,
-                           absl::StrCat(context, ": ", StageName(stage)));
+                                absl::StrCat(context, ": ", StageName(stage)));
     }
     result.exit_code = 127;
     result.stderr_data = absl::StrCat("exec ", spec.argv[0], ": ",
@@ -511,9 +513,9 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
 
     if (in_idx >= 0 && fds[in_idx].revents != 0) {
       size_t left = spec.stdin_data.size() - stdin_offset;
-      ssize_t n = WriteWithoutSigpipe(
-          in_w.get(), spec.stdin_data.data() + stdin_offset,
-          std::min(left, kIoChunk));
+      ssize_t n =
+          WriteWithoutSigpipe(in_w.get(), spec.stdin_data.data() + stdin_offset,
+                              std::min(left, kIoChunk));
       if (n > 0) {
         stdin_offset += static_cast<size_t>(n);
         if (stdin_offset == spec.stdin_data.size()) in_w.Reset();
@@ -553,9 +555,9 @@ absl::StatusOr<pid_t> PosixProcessLauncher::Spawn(const ProcessSpec& spec,
     if (!fd.ok()) return Annotate(fd.status(), context);
     netns_fd = *std::move(fd);
   }
-  EMU_ASSIGN_OR_RETURN(
-      Fd null_in, AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
-                             absl::StrCat(context, ": open /dev/null")));
+  EMU_ASSIGN_OR_RETURN(Fd null_in,
+                       AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
+                                  absl::StrCat(context, ": open /dev/null")));
   EMU_ASSIGN_OR_RETURN(
       Fd log, AboveStdio(open(log_path.c_str(),
                               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644),
@@ -570,7 +572,7 @@ absl::StatusOr<pid_t> PosixProcessLauncher::Spawn(const ProcessSpec& spec,
   if (started.error.has_value()) {
     auto stage = static_cast<ChildStage>(started.error->stage);
     return emu::ErrnoToStatus(started.error->err,
-                         absl::StrCat(context, ": ", StageName(stage)));
+                              absl::StrCat(context, ": ", StageName(stage)));
   }
   return started.pid;
 }
@@ -606,8 +608,8 @@ absl::Status PosixProcessLauncher::Terminate(pid_t pid, absl::Duration grace) {
   kill(-pid, SIGKILL);
   kill(pid, SIGKILL);
   if (wait_gone(absl::Seconds(5))) return absl::OkStatus();
-  return absl::DeadlineExceededError(absl::StrCat(
-      "terminate pid ", pid, ": still running 5s after SIGKILL"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("terminate pid ", pid, ": still running 5s after SIGKILL"));
 }
 
 }  // namespace emu

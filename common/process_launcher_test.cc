@@ -276,7 +276,8 @@ TEST(PosixProcessLauncherTest, ParallelRunsKeepTheirOwnOutput) {
     });
   }
   for (auto& th : threads) th.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(failures[t], 0) << "thread " << t;
 }
 
 TEST(PosixProcessLauncherTest, SpawnDetachesLogsAndTerminates) {
@@ -311,9 +312,8 @@ TEST(PosixProcessLauncherTest, SpawnDetachesLogsAndTerminates) {
 TEST(PosixProcessLauncherTest, TerminateEscalatesToSigkill) {
   PosixProcessLauncher launcher;
   std::string log = absl::StrCat(TempDir(), "/stubborn-", getpid(), ".log");
-  auto pid =
-      launcher.Spawn(Sh("trap '' TERM; echo ready; while :; do sleep 1; done"),
-                     log);
+  auto pid = launcher.Spawn(
+      Sh("trap '' TERM; echo ready; while :; do sleep 1; done"), log);
   ASSERT_TRUE(pid.ok()) << pid.status();
   absl::Time until = absl::Now() + absl::Seconds(5);
   while (ReadAll(log).find("ready") == std::string::npos &&

@@ -1,6 +1,8 @@
 // ProcessLauncher and the netns pid helpers against the real kernel: runs
 // commands and a daemon inside a network namespace this test creates (and
 // deletes). Needs root.
+#include "common/process_launcher.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/netns_pids.h"
-#include "common/process_launcher.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -35,9 +36,11 @@ class NetnsProcessTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (pid_t pid : spawned_) launcher_.Terminate(pid, absl::Seconds(1));
+    for (pid_t pid : spawned_) {
+      launcher_.Terminate(pid, absl::Seconds(1)).IgnoreError();
+    }
     if (!created_) return;
-    KillPidsInNetns(ns_, absl::Seconds(1));
+    KillPidsInNetns(ns_, absl::Seconds(1)).IgnoreError();
     auto r = Host({"ip", "netns", "delete", ns_});
     EXPECT_TRUE(r.ok() && r->exit_code == 0)
         << "delete netns " << ns_ << ": "
