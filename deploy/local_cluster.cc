@@ -1,0 +1,748 @@
+#include "deploy/local_cluster.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/auth.h"
+#include "common/errno_status.h"
+#include "common/status_macros.h"
+#include "deploy/ip_output.h"
+
+namespace emu::deploy {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr absl::Duration kIpTimeout = absl::Seconds(20);
+constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
+constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
+constexpr absl::Duration kStopGrace = absl::Seconds(5);
+constexpr absl::Duration kDestroyTimeout = absl::Minutes(5);
+constexpr int kLogTailLines = 20;
+
+// Holds an exclusive flock on <state_root>/.<id>.lock while alive.
+class ClusterLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClusterLock>> Acquire(
+      absl::string_view state_root, absl::string_view id) {
+    std::error_code ec;
+    fs::create_directories(std::string(state_root), ec);
+    if (ec) {
+      return ErrnoToStatus(ec.value(),
+                           absl::StrCat("create state root ", state_root));
+    }
+    const std::string path = absl::StrCat(
+        absl::StripSuffix(state_root, "/"), "/.", id, ".lock");
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open lock ", path));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      close(fd);
+      if (err == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "local cluster \"", id,
+            "\": another `emuctl local start/stop` is working on it (lock ",
+            path, ")"));
+      }
+      return ErrnoToStatus(err, absl::StrCat("lock ", path));
+    }
+    return std::unique_ptr<ClusterLock>(new ClusterLock(fd));
+  }
+  ~ClusterLock() { close(fd_); }  // releases the flock
+
+ private:
+  explicit ClusterLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+std::string StopHint(absl::string_view id) {
+  return id == kDefaultClusterId
+             ? std::string("emuctl local stop")
+             : absl::StrCat("emuctl local stop --name ", id);
+}
+
+std::string WithLogTail(absl::string_view message, const std::string& log) {
+  std::string tail = TailOfFile(log, kLogTailLines);
+  if (tail.empty()) return absl::StrCat(message, " (log ", log, " is empty)");
+  std::string out = absl::StrCat(message, "; last lines of ", log, ":");
+  for (absl::string_view line : absl::StrSplit(tail, '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, "\n  | ", line);
+  }
+  return out;
+}
+
+absl::Status MakeDir(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return ErrnoToStatus(ec.value(), absl::StrCat("create directory ", path));
+  return absl::OkStatus();
+}
+
+absl::Status WriteSecretFile(const std::string& path, absl::string_view content) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create ", path));
+  // The umask cannot widen 0600, but an inherited ACL default might.
+  if (fchmod(fd, 0600) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoToStatus(err, absl::StrCat("chmod 600 ", path));
+  }
+  std::string data(content);
+  ssize_t n = write(fd, data.data(), data.size());
+  int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(data.size())) {
+    return ErrnoToStatus(n < 0 ? err : EIO, absl::StrCat("write ", path));
+  }
+  return absl::OkStatus();
+}
+
+// The port in a port file: "40123", "40123\n" or "127.0.0.1:40123".
+std::optional<int> ReadPortFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string content;
+  if (!in || !std::getline(in, content)) return std::nullopt;
+  absl::string_view text = absl::StripAsciiWhitespace(content);
+  size_t colon = text.rfind(':');
+  if (colon != absl::string_view::npos) text = text.substr(colon + 1);
+  int port = 0;
+  if (!absl::SimpleAtoi(text, &port) || port <= 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return port;
+}
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         access(path.c_str(), X_OK) == 0;
+}
+
+absl::string_view Basename(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool IsRetryableProbeError(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+}
+
+}  // namespace
+
+bool LocalClusterStatus::all_running() const {
+  if (daemons.empty()) return false;
+  for (const DaemonStatus& d : daemons) {
+    if (!d.running) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<DaemonBinaries> FindDaemonBinaries(const std::string& bin_dir,
+                                                  const std::string& self_exe,
+                                                  const std::string& path_env) {
+  struct Wanted {
+    const char* name;
+    const char* bazel_dir;  // sibling directory in bazel-bin
+    std::string* out;
+  };
+  DaemonBinaries found;
+  const Wanted wanted[] = {
+      {kAgentBinaryName, "agent", &found.agent},
+      {kControllerBinaryName, "controller", &found.controller},
+  };
+  for (const Wanted& w : wanted) {
+    std::vector<std::string> candidates;
+    if (!bin_dir.empty()) {
+      candidates.push_back(absl::StrCat(bin_dir, "/", w.name));
+    } else {
+      if (!self_exe.empty()) {
+        const fs::path dir = fs::path(self_exe).parent_path();
+        candidates.push_back((dir / w.name).lexically_normal().string());
+        candidates.push_back(
+            (dir / ".." / w.bazel_dir / w.name).lexically_normal().string());
+      }
+      for (absl::string_view entry : absl::StrSplit(path_env, ':')) {
+        if (absl::StartsWith(entry, "/")) {
+          candidates.push_back(absl::StrCat(entry, "/", w.name));
+        }
+      }
+    }
+    for (const std::string& c : candidates) {
+      if (IsExecutableFile(c)) {
+        *w.out = fs::absolute(c).lexically_normal().string();
+        break;
+      }
+    }
+    if (w.out->empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          w.name, " not found (looked for ", absl::StrJoin(candidates, ", "),
+          "); build it with `bazel build //", w.bazel_dir, ":", w.name,
+          "` or pass --bin-dir"));
+    }
+  }
+  return found;
+}
+
+absl::StatusOr<std::string> GenerateToken() {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  std::string bytes(32, '\0');
+  if (!in.read(bytes.data(), bytes.size())) {
+    return absl::InternalError("generate token: cannot read 32 bytes from /dev/urandom");
+  }
+  return absl::BytesToHexString(bytes);
+}
+
+std::string TailOfFile(const std::string& path, int lines) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(line);
+    if (static_cast<int>(last.size()) > lines) last.pop_front();
+  }
+  return absl::StrJoin(last, "\n");
+}
+
+LocalCluster::LocalCluster(ProcessLauncher* launcher, ClusterRpc* rpc,
+                           ProcessTable* processes, ProgressFn progress)
+    : launcher_(launcher),
+      rpc_(rpc),
+      processes_(processes),
+      progress_(progress ? std::move(progress) : [](absl::string_view) {}) {}
+
+absl::StatusOr<std::string> LocalCluster::IpOutput(
+    const std::vector<std::string>& args) {
+  ProcessSpec spec;
+  spec.argv = {"ip"};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.timeout = kIpTimeout;
+  EMU_ASSIGN_OR_RETURN(ProcessResult r, launcher_->Run(spec));
+  if (r.exit_code != 0) {
+    const std::string err(absl::StripAsciiWhitespace(r.stderr_data));
+    const std::string message = absl::StrCat(
+        absl::StrJoin(spec.argv, " "), ": ",
+        err.empty() ? absl::StrCat("exit status ", r.exit_code) : err);
+    if (absl::StrContains(err, "File exists")) {
+      return absl::AlreadyExistsError(message);
+    }
+    if (r.exit_code == 127) return absl::NotFoundError(message);
+    return absl::InternalError(message);
+  }
+  return std::move(r.stdout_data);
+}
+
+absl::Status LocalCluster::Ip(const std::vector<std::string>& args,
+                              absl::string_view what) {
+  return Annotate(IpOutput(args).status(), what);
+}
+
+bool LocalCluster::IsRecordedDaemon(int pid, uint64_t start_time,
+                                    const std::string& binary_path,
+                                    absl::string_view default_name) {
+  if (pid <= 0) return false;
+  std::optional<ProcessIdentity> identity = processes_->Lookup(pid);
+  if (!identity.has_value()) return false;
+  absl::string_view name =
+      binary_path.empty() ? default_name : Basename(binary_path);
+  return IsRecordedProcess(*identity, start_time, name);
+}
+
+absl::Status LocalCluster::CheckSubnetFree(const LocalClusterLayout& layout) {
+  EMU_ASSIGN_OR_RETURN(std::string out, IpOutput({"-o", "-4", "addr", "show"}));
+  EMU_ASSIGN_OR_RETURN(Ipv4Net subnet, ParseIpv4Net(layout.subnet));
+  for (const InterfaceAddress& a : ParseIpv4Addresses(out)) {
+    absl::StatusOr<Ipv4Net> net = ParseIpv4Net(a.cidr);
+    if (net.ok() && Overlaps(*net, subnet)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "local cluster \"", layout.id, "\": subnet ", layout.subnet,
+          " overlaps ", a.cidr, " on interface ", a.ifname,
+          "; choose another with --subnet"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ClusterFile> LocalCluster::Start(
+    const LocalClusterStartOptions& options) {
+  EMU_ASSIGN_OR_RETURN(LocalClusterLayout layout,
+                       MakeLocalClusterLayout(options.cluster));
+  if (options.binaries.agent.empty() || options.binaries.controller.empty()) {
+    return absl::InvalidArgumentError(
+        "local cluster start: paths of emu-agent and emu-controller are required");
+  }
+  EMU_ASSIGN_OR_RETURN(std::unique_ptr<ClusterLock> lock,
+                       ClusterLock::Acquire(options.cluster.state_root, layout.id));
+
+  // Refuse to start twice; clear what a dead cluster of this id left.
+  absl::StatusOr<ClusterFile> existing = ReadClusterFile(layout.cluster_file);
+  if (existing.ok()) {
+    const bool controller_alive = IsRecordedDaemon(
+        existing->controller_pid, existing->controller_start_time,
+        existing->controller_binary, kControllerBinaryName);
+    int agents_alive = 0;
+    for (const ClusterFileHost& h : existing->hosts) {
+      if (IsRecordedDaemon(h.pid, h.start_time, existing->agent_binary,
+                           kAgentBinaryName)) {
+        ++agents_alive;
+      }
+    }
+    if (controller_alive || agents_alive > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "local cluster \"", layout.id, "\" is already running (",
+          controller_alive
+              ? absl::StrCat("controller pid ", existing->controller_pid,
+                             " at ", existing->controller, ", ")
+              : std::string(),
+          agents_alive, " of ", existing->hosts.size(),
+          " agents alive); stop it first with `", StopHint(layout.id), "`"));
+    }
+    progress_(absl::StrCat("removing what a previous, dead local cluster \"",
+                           layout.id, "\" left"));
+  } else if (!absl::IsNotFound(existing.status())) {
+    progress_(absl::StrCat("ignoring unreadable ", layout.cluster_file, ": ",
+                           existing.status().message()));
+  }
+  int leftovers = 0;
+  EMU_RETURN_IF_ERROR(StopLocked(layout.id, options.cluster.state_root,
+                                 /*keep_logs=*/false, &leftovers));
+  EMU_RETURN_IF_ERROR(CheckSubnetFree(layout));
+
+  // State dir, token and the first record, before anything is created, so a
+  // crash of this process from here on leaves a file `stop` can follow.
+  EMU_RETURN_IF_ERROR(MakeDir(layout.log_dir));
+  for (const LocalHostLayout& h : layout.hosts) {
+    EMU_RETURN_IF_ERROR(MakeDir(h.state_dir));
+  }
+  EMU_ASSIGN_OR_RETURN(std::string token, GenerateToken());
+  EMU_RETURN_IF_ERROR(WriteSecretFile(layout.token_file, token + "\n"));
+
+  ClusterFile record;
+  record.id = layout.id;
+  record.state = kClusterStateStarting;
+  record.state_dir = layout.state_dir;
+  record.controller_log = layout.controller_log;
+  record.token_file = layout.token_file;
+  record.bridge = layout.bridge;
+  record.subnet = layout.subnet;
+  record.log_dir = layout.log_dir;
+  record.agent_binary = options.binaries.agent;
+  record.controller_binary = options.binaries.controller;
+  for (const LocalHostLayout& h : layout.hosts) {
+    ClusterFileHost host;
+    host.name = h.name;
+    host.netns = h.netns;
+    host.veth = h.veth;
+    host.address = h.agent_address;
+    host.log = h.log_path;
+    record.hosts.push_back(std::move(host));
+  }
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+
+  absl::StatusOr<ClusterFile> started =
+      StartLocked(options, layout, token, record);
+  if (started.ok()) return started;
+
+  progress_(absl::StrCat("start failed; removing what was created: ",
+                         started.status().message()));
+  int undone = 0;
+  absl::Status rollback = StopLocked(layout.id, options.cluster.state_root,
+                                     /*keep_logs=*/true, &undone);
+  std::string message = absl::StrCat(
+      "start local cluster \"", layout.id, "\": ", started.status().message(),
+      "\n(logs kept in ", layout.log_dir, ")");
+  if (!rollback.ok()) {
+    absl::StrAppend(&message, "\nrollback incomplete: ", rollback.message());
+  }
+  return absl::Status(started.status().code(), message);
+}
+
+absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
+    const LocalClusterStartOptions& options, const LocalClusterLayout& layout,
+    const std::string& token, ClusterFile& record) {
+  progress_(absl::StrCat("creating bridge ", layout.bridge, " ",
+                         layout.bridge_cidr));
+  const std::string bridge_what = absl::StrCat("create bridge ", layout.bridge);
+  EMU_RETURN_IF_ERROR(
+      Ip({"link", "add", layout.bridge, "type", "bridge"}, bridge_what));
+  EMU_RETURN_IF_ERROR(
+      Ip({"addr", "add", layout.bridge_cidr, "dev", layout.bridge}, bridge_what));
+  EMU_RETURN_IF_ERROR(Ip({"link", "set", layout.bridge, "up"}, bridge_what));
+
+  for (const LocalHostLayout& h : layout.hosts) {
+    progress_(absl::StrCat("creating host ", h.name, ": namespace ", h.netns,
+                           ", ", kHostNic, " ", h.cidr, ", bridge port ",
+                           h.veth));
+    const std::string what =
+        absl::StrCat("create host ", h.name, " (namespace ", h.netns, ")");
+    EMU_RETURN_IF_ERROR(Ip({"netns", "add", h.netns}, what));
+    EMU_RETURN_IF_ERROR(Ip({"link", "add", h.veth, "type", "veth", "peer",
+                            "name", kHostNic, "netns", h.netns},
+                           absl::StrCat(what, ": veth ", h.veth, "<->",
+                                        kHostNic)));
+    EMU_RETURN_IF_ERROR(
+        Ip({"link", "set", h.veth, "master", layout.bridge, "up"}, what));
+    EMU_RETURN_IF_ERROR(
+        Ip({"-n", h.netns, "addr", "add", h.cidr, "dev", kHostNic}, what));
+    EMU_RETURN_IF_ERROR(
+        Ip({"-n", h.netns, "link", "set", kHostNic, "up"}, what));
+    EMU_RETURN_IF_ERROR(Ip({"-n", h.netns, "link", "set", "lo", "up"}, what));
+  }
+
+  // All agents start at once; then each must answer within ready_timeout.
+  for (size_t i = 0; i < layout.hosts.size(); ++i) {
+    const LocalHostLayout& h = layout.hosts[i];
+    ProcessSpec spec;
+    spec.argv = {options.binaries.agent,
+                 absl::StrCat("--listen=", h.agent_address),
+                 absl::StrCat("--host_name=", h.name),
+                 absl::StrCat("--state_dir=", h.state_dir),
+                 absl::StrCat("--token_file=", layout.token_file),
+                 absl::StrCat("--port_file=", h.port_file)};
+    spec.netns = h.netns;
+    absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
+    if (!pid.ok()) {
+      return Annotate(pid.status(), absl::StrCat("start agent ", h.name));
+    }
+    record.hosts[i].pid = *pid;
+    if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
+      record.hosts[i].start_time = identity->start_time;
+    }
+    progress_(absl::StrCat("started agent ", h.name, " (pid ", *pid, ") in ",
+                           h.netns, ", log ", h.log_path));
+    EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  }
+  const absl::Time agents_deadline = absl::Now() + options.ready_timeout;
+  for (size_t i = 0; i < layout.hosts.size(); ++i) {
+    EMU_RETURN_IF_ERROR(WaitForAgent(layout.hosts[i], record.hosts[i].pid,
+                                     token, agents_deadline));
+    progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
+                           layout.hosts[i].agent_address));
+  }
+
+  std::vector<std::string> agents;
+  for (const LocalHostLayout& h : layout.hosts) {
+    agents.push_back(absl::StrCat(h.name, "=", h.agent_address));
+  }
+  ProcessSpec spec;
+  spec.argv = {options.binaries.controller,
+               "--listen=127.0.0.1:0",
+               absl::StrCat("--agents=", absl::StrJoin(agents, ",")),
+               absl::StrCat("--db=", layout.controller_db),
+               absl::StrCat("--token_file=", layout.token_file),
+               absl::StrCat("--port_file=", layout.controller_port_file)};
+  absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, layout.controller_log);
+  if (!pid.ok()) return Annotate(pid.status(), "start controller");
+  record.controller_pid = *pid;
+  if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
+    record.controller_start_time = identity->start_time;
+  }
+  progress_(absl::StrCat("started controller (pid ", *pid, "), log ",
+                         layout.controller_log));
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  EMU_ASSIGN_OR_RETURN(
+      record.controller,
+      WaitForController(layout, *pid, token,
+                        absl::Now() + options.ready_timeout));
+  progress_(absl::StrCat("controller answers at ", record.controller));
+
+  record.state = kClusterStateRunning;
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  return record;
+}
+
+absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
+                                        const std::string& token,
+                                        absl::Time deadline) {
+  for (;;) {
+    if (!launcher_->IsRunning(pid)) {
+      return absl::UnavailableError(WithLogTail(
+          absl::StrCat("agent ", host.name, " (pid ", pid,
+                       ") exited during startup"),
+          host.log_path));
+    }
+    absl::Status probe = rpc_->ProbeAgent(host.agent_address, token, kProbeTimeout);
+    if (probe.ok()) return absl::OkStatus();
+    if (!IsRetryableProbeError(probe)) {
+      return absl::Status(probe.code(),
+                          WithLogTail(absl::StrCat("agent ", host.name,
+                                                   " refused the first call: ",
+                                                   probe.message()),
+                                      host.log_path));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(WithLogTail(
+          absl::StrCat("agent ", host.name, " (pid ", pid,
+                       ") did not answer at ", host.agent_address,
+                       " in time: ", probe.message()),
+          host.log_path));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+}
+
+absl::StatusOr<std::string> LocalCluster::WaitForController(
+    const LocalClusterLayout& layout, int pid, const std::string& token,
+    absl::Time deadline) {
+  absl::Status last = absl::UnavailableError(absl::StrCat(
+      "no port in ", layout.controller_port_file, " yet"));
+  for (;;) {
+    if (!launcher_->IsRunning(pid)) {
+      return absl::UnavailableError(WithLogTail(
+          absl::StrCat("controller (pid ", pid, ") exited during startup"),
+          layout.controller_log));
+    }
+    if (std::optional<int> port = ReadPortFile(layout.controller_port_file)) {
+      const std::string address = absl::StrCat("127.0.0.1:", *port);
+      last = rpc_->ProbeController(address, token, kProbeTimeout);
+      if (last.ok()) return address;
+      if (!IsRetryableProbeError(last)) {
+        return absl::Status(
+            last.code(), WithLogTail(absl::StrCat("controller refused the first call: ",
+                                                  last.message()),
+                                     layout.controller_log));
+      }
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(WithLogTail(
+          absl::StrCat("controller (pid ", pid, ") did not answer in time: ",
+                       last.message()),
+          layout.controller_log));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+}
+
+absl::Status LocalCluster::Stop(absl::string_view id,
+                                absl::string_view state_root) {
+  EMU_RETURN_IF_ERROR(ValidateClusterId(id));
+  EMU_ASSIGN_OR_RETURN(std::unique_ptr<ClusterLock> lock,
+                       ClusterLock::Acquire(state_root, id));
+  int actions = 0;
+  EMU_RETURN_IF_ERROR(StopLocked(id, state_root, /*keep_logs=*/false, &actions));
+  if (actions == 0) {
+    progress_(absl::StrCat("local cluster \"", id, "\": nothing to stop"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::StopLocked(absl::string_view id,
+                                      absl::string_view state_root,
+                                      bool keep_logs, int* actions) {
+  const std::string dir = ClusterStateDir(state_root, id);
+  std::vector<std::string> failures;
+  *actions = 0;
+  auto done = [&](const std::string& line) {
+    ++*actions;
+    progress_(line);
+  };
+
+  ClusterFile record;
+  absl::StatusOr<ClusterFile> file = ReadClusterFile(ClusterFilePath(state_root, id));
+  if (file.ok()) {
+    record = *std::move(file);
+  } else if (!absl::IsNotFound(file.status())) {
+    progress_(absl::StrCat("warning: ", file.status().message(),
+                           "; removing by names only"));
+  }
+
+  std::string token;
+  const std::string token_file =
+      record.token_file.empty() ? absl::StrCat(dir, "/token") : record.token_file;
+  if (access(token_file.c_str(), F_OK) == 0) {
+    absl::StatusOr<std::string> t = ReadTokenFile(token_file);
+    if (t.ok()) {
+      token = *t;
+    } else {
+      progress_(absl::StrCat("warning: ", t.status().message()));
+    }
+  }
+
+  // Labs first, while the daemons that know them still run.
+  const bool controller_alive =
+      IsRecordedDaemon(record.controller_pid, record.controller_start_time,
+                       record.controller_binary, kControllerBinaryName);
+  if (controller_alive && !record.controller.empty()) {
+    absl::StatusOr<std::vector<std::string>> labs =
+        rpc_->DestroyControllerLabs(record.controller, token, kDestroyTimeout);
+    if (labs.ok()) {
+      for (const std::string& lab : *labs) done(absl::StrCat("destroyed lab ", lab));
+    } else {
+      progress_(absl::StrCat("warning: ", labs.status().message(),
+                             "; asking the agents directly"));
+    }
+  }
+  std::vector<bool> agent_alive;
+  for (const ClusterFileHost& h : record.hosts) {
+    agent_alive.push_back(IsRecordedDaemon(h.pid, h.start_time,
+                                           record.agent_binary, kAgentBinaryName));
+    if (!agent_alive.back() || h.address.empty()) continue;
+    absl::StatusOr<std::vector<std::string>> labs =
+        rpc_->DestroyAgentLabs(h.address, token, kDestroyTimeout);
+    if (labs.ok()) {
+      for (const std::string& lab : *labs) {
+        done(absl::StrCat("destroyed what was left of lab ", lab, " on ", h.name));
+      }
+    } else {
+      failures.push_back(std::string(labs.status().message()));
+    }
+  }
+
+  // Then the daemons: only recorded pids still running the recorded binary.
+  auto end_daemon = [&](const std::string& name, int pid, bool alive) {
+    if (pid <= 0) return;
+    if (!alive) {
+      if (processes_->Lookup(pid).has_value()) {
+        progress_(absl::StrCat("pid ", pid, " recorded for ", name,
+                               " now runs something else; left alone"));
+      }
+      return;
+    }
+    absl::Status s = launcher_->Terminate(pid, kStopGrace);
+    if (s.ok()) {
+      done(absl::StrCat("stopped ", name, " (pid ", pid, ")"));
+    } else {
+      failures.push_back(absl::StrCat("stop ", name, ": ", s.message()));
+    }
+  };
+  end_daemon("controller", record.controller_pid, controller_alive);
+  for (size_t i = 0; i < record.hosts.size(); ++i) {
+    end_daemon(absl::StrCat("agent ", record.hosts[i].name), record.hosts[i].pid,
+               agent_alive[i]);
+  }
+
+  // Namespaces, veths and the bridge: by the names this id owns.
+  absl::StatusOr<std::string> netns_out = IpOutput({"netns", "list"});
+  std::vector<std::string> namespaces;
+  if (netns_out.ok()) {
+    namespaces = ParseNetnsList(*netns_out);
+  } else {
+    failures.push_back(absl::StrCat("list namespaces: ", netns_out.status().message()));
+  }
+  for (const std::string& ns : namespaces) {
+    if (!ParseHostNetns(id, ns).has_value()) continue;
+    absl::Status s = Ip({"netns", "del", ns}, absl::StrCat("delete namespace ", ns));
+    if (s.ok()) {
+      done(absl::StrCat("deleted namespace ", ns));
+    } else {
+      failures.push_back(std::string(s.message()));
+    }
+  }
+  absl::StatusOr<std::string> links_out = IpOutput({"-o", "link", "show"});
+  if (links_out.ok()) {
+    const std::string bridge = BridgeName(id);
+    std::vector<std::string> links = ParseLinkNames(*links_out);
+    // Veths before the bridge they are enslaved to.
+    std::stable_partition(links.begin(), links.end(),
+                          [&bridge](const std::string& l) { return l != bridge; });
+    for (const std::string& link : links) {
+      if (link != bridge && !ParseHostVeth(id, link).has_value()) continue;
+      absl::Status s = Ip({"link", "del", link}, absl::StrCat("delete interface ", link));
+      if (s.ok()) {
+        done(absl::StrCat("deleted interface ", link));
+      } else if (!absl::StrContains(s.message(), "Cannot find device")) {
+        failures.push_back(std::string(s.message()));
+      }
+    }
+  } else {
+    failures.push_back(absl::StrCat("list interfaces: ", links_out.status().message()));
+  }
+
+  // Node namespaces the agents could not destroy are named after the hosts;
+  // they are the agents', not ours, so say so instead of deleting them.
+  for (const ClusterFileHost& h : record.hosts) {
+    for (const std::string& ns : namespaces) {
+      if (absl::StartsWith(ns, absl::StrCat("emu.", h.name, "."))) {
+        progress_(absl::StrCat("warning: namespace ", ns, " of a lab on host ",
+                               h.name, " is left; remove it with `ip netns del ",
+                               ns, "`"));
+      }
+    }
+  }
+
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (keep_logs) {
+      for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+        if (entry.path().filename() == "logs") continue;
+        fs::remove_all(entry.path(), ec);
+        if (ec) {
+          failures.push_back(absl::StrCat("remove ", entry.path().string(), ": ",
+                                          ec.message()));
+        }
+      }
+    } else {
+      fs::remove_all(dir, ec);
+      if (ec) {
+        failures.push_back(absl::StrCat("remove ", dir, ": ", ec.message()));
+      } else {
+        done(absl::StrCat("removed ", dir));
+      }
+    }
+  }
+
+  if (!failures.empty()) {
+    return absl::InternalError(absl::StrCat("stop local cluster \"", id, "\": ",
+                                            absl::StrJoin(failures, "; ")));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LocalClusterStatus> LocalCluster::Status(
+    absl::string_view id, absl::string_view state_root) {
+  EMU_RETURN_IF_ERROR(ValidateClusterId(id));
+  const std::string path = ClusterFilePath(state_root, id);
+  absl::StatusOr<ClusterFile> file = ReadClusterFile(path);
+  if (absl::IsNotFound(file.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        "no local cluster \"", id, "\" (no ", path,
+        "); start one with `emuctl local start",
+        id == kDefaultClusterId ? "" : absl::StrCat(" --name ", id), "`"));
+  }
+  if (!file.ok()) return file.status();
+  LocalClusterStatus status;
+  status.file = *std::move(file);
+  const ClusterFile& f = status.file;
+  DaemonStatus controller;
+  controller.name = "controller";
+  controller.pid = f.controller_pid;
+  controller.running = IsRecordedDaemon(f.controller_pid, f.controller_start_time,
+                                        f.controller_binary, kControllerBinaryName);
+  controller.address = f.controller;
+  controller.log = f.controller_log;
+  status.daemons.push_back(controller);
+  for (const ClusterFileHost& h : f.hosts) {
+    DaemonStatus agent;
+    agent.name = h.name;
+    agent.pid = h.pid;
+    agent.running =
+        IsRecordedDaemon(h.pid, h.start_time, f.agent_binary, kAgentBinaryName);
+    agent.address = h.address;
+    agent.netns = h.netns;
+    agent.log = h.log;
+    status.daemons.push_back(agent);
+  }
+  return status;
+}
+
+}  // namespace emu::deploy

@@ -1,0 +1,137 @@
+// The embedded local cluster behind `emuctl local start|stop|status`: N
+// emulated physical hosts on this one machine, each a network namespace
+// joined to a bridge and running one emu-agent, plus one emu-controller in
+// the root namespace. Names and addresses follow local_cluster_layout.h; the
+// running cluster is recorded in <state_dir>/cluster.json (cluster_file.h).
+#ifndef EMU_DEPLOY_LOCAL_CLUSTER_H_
+#define EMU_DEPLOY_LOCAL_CLUSTER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/process_launcher.h"
+#include "deploy/cluster_file.h"
+#include "deploy/cluster_rpc.h"
+#include "deploy/local_cluster_layout.h"
+#include "deploy/process_table.h"
+
+namespace emu::deploy {
+
+inline constexpr char kAgentBinaryName[] = "emu-agent";
+inline constexpr char kControllerBinaryName[] = "emu-controller";
+
+struct DaemonBinaries {
+  std::string agent;       // absolute path of emu-agent
+  std::string controller;  // absolute path of emu-controller
+};
+
+// Finds emu-agent and emu-controller. With `bin_dir` set, only there.
+// Otherwise, in order: the directory of `self_exe` (emuctl's own), then
+// <that dir>/../agent and <that dir>/../controller (the bazel-bin layout),
+// then each directory of `path_env` (a $PATH value). NOT_FOUND lists where
+// it looked and how to build the binaries.
+absl::StatusOr<DaemonBinaries> FindDaemonBinaries(const std::string& bin_dir,
+                                                  const std::string& self_exe,
+                                                  const std::string& path_env);
+
+struct LocalClusterStartOptions {
+  LocalClusterOptions cluster;
+  DaemonBinaries binaries;
+  // How long each daemon may take to answer its first call.
+  absl::Duration ready_timeout = absl::Seconds(30);
+};
+
+// One daemon as `emuctl local status` shows it.
+struct DaemonStatus {
+  std::string name;     // "controller" or the host name
+  int pid = 0;
+  bool running = false;  // the recorded process is alive and is the daemon
+  std::string address;   // where it listens
+  std::string netns;     // empty for the controller
+  std::string log;
+};
+
+struct LocalClusterStatus {
+  ClusterFile file;
+  std::vector<DaemonStatus> daemons;  // controller first, then hosts in order
+  bool all_running() const;
+};
+
+// Starts, stops and inspects local clusters. Needs root (namespaces,
+// bridges). Not thread-safe; concurrent emuctl processes working on the same
+// cluster id are serialised by a lock file (<state_root>/.<id>.lock), and
+// the second one fails with FAILED_PRECONDITION instead of waiting.
+// Borrows every dependency; they must outlive this object.
+class LocalCluster {
+ public:
+  // Receives one human-readable line per step.
+  using ProgressFn = std::function<void(absl::string_view line)>;
+
+  LocalCluster(ProcessLauncher* launcher, ClusterRpc* rpc,
+               ProcessTable* processes, ProgressFn progress);
+
+  // Brings up the cluster and returns its record (also written to
+  // cluster.json). FAILED_PRECONDITION when it is already running (its
+  // recorded daemons are alive) or the subnet is in use on this machine.
+  // Leftovers of a dead cluster with the same id are removed first. On any
+  // failure everything started so far is stopped and removed again (only
+  // the logs stay, in <state_dir>/logs), and the error names the failing
+  // step; for a daemon that did not come up it includes its log's tail.
+  absl::StatusOr<ClusterFile> Start(const LocalClusterStartOptions& options);
+
+  // Destroys every lab (through the controller, then through each agent for
+  // what a dead controller left), ends the recorded daemons (SIGTERM, SIGKILL
+  // after 5 s), deletes the host namespaces, veths and bridge of cluster
+  // `id`, and removes its state dir. Idempotent: stopping a half-dead or
+  // absent cluster removes whatever remains and succeeds. Signals only pids
+  // recorded in cluster.json that still run the recorded daemon binary, and
+  // deletes only interfaces and namespaces whose names this id owns. An
+  // error lists what could not be removed.
+  absl::Status Stop(absl::string_view id, absl::string_view state_root);
+
+  // The recorded cluster and which of its daemons run. NOT_FOUND (with a
+  // hint to start one) when there is no cluster.json.
+  absl::StatusOr<LocalClusterStatus> Status(absl::string_view id,
+                                            absl::string_view state_root);
+
+ private:
+  absl::StatusOr<ClusterFile> StartLocked(const LocalClusterStartOptions& options,
+                                          const LocalClusterLayout& layout,
+                                          const std::string& token,
+                                          ClusterFile& record);
+  // Removes everything of cluster `id`; counts what it removed in *actions.
+  absl::Status StopLocked(absl::string_view id, absl::string_view state_root,
+                          bool keep_logs, int* actions);
+  absl::Status WaitForAgent(const LocalHostLayout& host, int pid,
+                            const std::string& token, absl::Time deadline);
+  absl::StatusOr<std::string> WaitForController(const LocalClusterLayout& layout,
+                                                int pid, const std::string& token,
+                                                absl::Time deadline);
+  // Runs `ip args...`; an error names `what` and carries ip's stderr.
+  absl::Status Ip(const std::vector<std::string>& args, absl::string_view what);
+  absl::StatusOr<std::string> IpOutput(const std::vector<std::string>& args);
+  absl::Status CheckSubnetFree(const LocalClusterLayout& layout);
+  bool IsRecordedDaemon(int pid, uint64_t start_time,
+                        const std::string& binary_path,
+                        absl::string_view default_name);
+
+  ProcessLauncher* launcher_;
+  ClusterRpc* rpc_;
+  ProcessTable* processes_;
+  ProgressFn progress_;
+};
+
+// A random 32-byte token as 64 lowercase hex digits, from /dev/urandom.
+absl::StatusOr<std::string> GenerateToken();
+
+// The last `lines` lines of the file at `path` ("" when unreadable).
+std::string TailOfFile(const std::string& path, int lines);
+
+}  // namespace emu::deploy
+
+#endif  // EMU_DEPLOY_LOCAL_CLUSTER_H_

@@ -1,0 +1,434 @@
+#include "deploy/local_cluster.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "common/testing/fake_process_launcher.h"
+#include "deploy/testing/fake_cluster_rpc.h"
+#include "deploy/testing/fake_process_table.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::deploy {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh path under the test's temporary directory (no double slashes, so
+// paths compare equal to what the code under test normalises).
+std::string TempPath(const std::string& name) {
+  return (fs::path(::testing::TempDir()) / name).lexically_normal().string();
+}
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
+
+// Just enough of `ip` to follow what LocalCluster creates and deletes.
+class FakeIp {
+ public:
+  absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) {
+    std::vector<std::string> a(spec.argv.begin() + 1, spec.argv.end());
+    commands.push_back(absl::StrJoin(a, " "));
+    auto is = [&a](std::vector<std::string> prefix) {
+      return a.size() >= prefix.size() &&
+             std::equal(prefix.begin(), prefix.end(), a.begin());
+    };
+    if (is({"netns", "list"})) {
+      return FakeProcessLauncher::Exited(0, absl::StrJoin(netns, "\n"));
+    }
+    if (is({"-o", "link", "show"})) {
+      std::string out;
+      int i = 1;
+      for (const auto& l : links) absl::StrAppend(&out, i++, ": ", l, ": <UP> mtu 1500\n");
+      return FakeProcessLauncher::Exited(0, out);
+    }
+    if (is({"-o", "-4", "addr", "show"})) {
+      std::string out;
+      for (const auto& [dev, cidr] : addresses) {
+        absl::StrAppend(&out, "9: ", dev, "    inet ", cidr, " scope global\n");
+      }
+      return FakeProcessLauncher::Exited(0, out);
+    }
+    if (is({"netns", "add"})) return Add(&netns, a[2]);
+    if (is({"netns", "del"})) {
+      netns.erase(a[2]);
+      for (auto it = veth_netns.begin(); it != veth_netns.end();) {
+        if (it->second == a[2]) {
+          links.erase(it->first);
+          it = veth_netns.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      return FakeProcessLauncher::Exited(0);
+    }
+    if (is({"link", "add"}) && a.size() >= 5 && a[4] == "veth") {
+      veth_netns[a[2]] = a.back();
+      return Add(&links, a[2]);
+    }
+    if (is({"link", "add"})) return Add(&links, a[2]);
+    if (is({"link", "del"})) {
+      if (links.erase(a[2]) == 0) {
+        return FakeProcessLauncher::Exited(1, "", "Cannot find device \"x\"");
+      }
+      addresses.erase(a[2]);
+      return FakeProcessLauncher::Exited(0);
+    }
+    if (is({"addr", "add"})) {
+      addresses[a[4]] = a[2];
+      return FakeProcessLauncher::Exited(0);
+    }
+    return FakeProcessLauncher::Exited(0);  // link set, -n ...
+  }
+
+  std::set<std::string> netns;
+  std::set<std::string> links;
+  std::map<std::string, std::string> addresses;  // dev -> cidr
+  std::map<std::string, std::string> veth_netns;
+  std::vector<std::string> commands;
+
+ private:
+  static ProcessResult Add(std::set<std::string>* set, const std::string& name) {
+    if (!set->insert(name).second) {
+      return FakeProcessLauncher::Exited(2, "", "RTNETLINK answers: File exists");
+    }
+    return FakeProcessLauncher::Exited(0);
+  }
+};
+
+// Spawned "daemons" appear in the process table, write a line to their log,
+// and the controller writes its port file, as the real ones would.
+class DaemonLauncher : public FakeProcessLauncher {
+ public:
+  explicit DaemonLauncher(FakeProcessTable* table) : table_(table) {}
+
+  absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec,
+                              const std::string& log_path) override {
+    absl::StatusOr<pid_t> pid = FakeProcessLauncher::Spawn(spec, log_path);
+    if (!pid.ok()) return pid;
+    table_->Set(*pid, {static_cast<uint64_t>(*pid) * 10, spec.argv});
+    std::ofstream(log_path, std::ios::app) << "daemon " << *pid << " starting\n";
+    for (const std::string& arg : spec.argv) {
+      absl::string_view v = arg;
+      if (absl::ConsumePrefix(&v, "--port_file=")) {
+        std::ofstream(std::string(v)) << "40123\n";
+      }
+    }
+    if (exit_on_spawn) MarkExited(*pid);
+    return pid;
+  }
+  absl::Status Terminate(pid_t pid, absl::Duration grace) override {
+    table_->Remove(pid);
+    return FakeProcessLauncher::Terminate(pid, grace);
+  }
+  bool exit_on_spawn = false;
+
+ private:
+  FakeProcessTable* table_;
+};
+
+class LocalClusterTest : public ::testing::Test {
+ protected:
+  LocalClusterTest()
+      : launcher_(&table_),
+        cluster_(&launcher_, &rpc_, &table_, [this](absl::string_view line) {
+          progress_.emplace_back(line);
+        }) {
+    launcher_.SetHandler([this](const ProcessSpec& spec) { return ip_.Run(spec); });
+    root_ = TempPath(absl::StrCat("local_cluster_test_", getpid(), "_", counter_++));
+    options_.cluster.id = "t";
+    options_.cluster.state_root = root_;
+    options_.binaries = {"/opt/emu/bin/emu-agent", "/opt/emu/bin/emu-controller"};
+    options_.ready_timeout = absl::Milliseconds(300);
+  }
+  ~LocalClusterTest() override { fs::remove_all(root_); }
+
+  std::string Progress() const { return absl::StrJoin(progress_, "\n"); }
+
+  static inline int counter_ = 0;
+  FakeProcessTable table_;
+  DaemonLauncher launcher_;
+  FakeClusterRpc rpc_;
+  FakeIp ip_;
+  std::vector<std::string> progress_;
+  LocalCluster cluster_;
+  std::string root_;
+  LocalClusterStartOptions options_;
+};
+
+TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+
+  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
+  EXPECT_THAT(ip_.links, UnorderedElementsAre("emubr-t", "emuv-t-1", "emuv-t-2"));
+  EXPECT_EQ(ip_.addresses["emubr-t"], "198.18.0.1/24");
+  EXPECT_THAT(ip_.commands,
+              Contains("link add emuv-t-2 type veth peer name eth0 netns emuhost-t-h2"));
+  EXPECT_THAT(ip_.commands, Contains("-n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0"));
+  EXPECT_THAT(ip_.commands, Contains("-n emuhost-t-h1 link set lo up"));
+  EXPECT_THAT(ip_.commands, Contains("link set emuv-t-1 master emubr-t up"));
+
+  const std::string dir = root_ + "/t";
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 3u);
+  EXPECT_EQ(spawns[0].spec.netns, "emuhost-t-h1");
+  EXPECT_EQ(spawns[0].log_path, dir + "/logs/t-h1.log");
+  EXPECT_THAT(spawns[0].spec.argv,
+              ElementsAre("/opt/emu/bin/emu-agent", "--listen=198.18.0.11:7471",
+                          "--host_name=t-h1", "--state_dir=" + dir + "/agents/t-h1",
+                          "--token_file=" + dir + "/token",
+                          "--port_file=" + dir + "/agents/t-h1.port"));
+  EXPECT_EQ(spawns[1].spec.netns, "emuhost-t-h2");
+  EXPECT_EQ(spawns[2].spec.netns, "");
+  EXPECT_THAT(spawns[2].spec.argv,
+              ElementsAre("/opt/emu/bin/emu-controller", "--listen=127.0.0.1:0",
+                          "--agents=t-h1=198.18.0.11:7471,t-h2=198.18.0.12:7471",
+                          "--db=" + dir + "/controller.db",
+                          "--token_file=" + dir + "/token",
+                          "--port_file=" + dir + "/controller.port"));
+
+  // The token is private, random hex, and what the probes carried.
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string token;
+  std::getline(std::ifstream(dir + "/token"), token);
+  EXPECT_EQ(token.size(), 64u);
+  EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos);
+  std::vector<FakeClusterRpc::Call> calls = rpc_.calls();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back().method, "ProbeController");
+  EXPECT_EQ(calls.back().address, "127.0.0.1:40123");
+  EXPECT_EQ(calls.back().token, token);
+
+  absl::StatusOr<ClusterFile> file = ReadClusterFile(dir + "/cluster.json");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->state, kClusterStateRunning);
+  EXPECT_EQ(file->controller, "127.0.0.1:40123");
+  EXPECT_EQ(file->controller_pid, spawns[2].pid);
+  EXPECT_EQ(file->controller_start_time, spawns[2].pid * 10u);
+  ASSERT_EQ(file->hosts.size(), 2u);
+  EXPECT_EQ(file->hosts[1].pid, spawns[1].pid);
+  EXPECT_EQ(file->hosts[1].address, "198.18.0.12:7471");
+  EXPECT_EQ(file->token_file, dir + "/token");
+
+  absl::StatusOr<LocalClusterStatus> status = cluster_.Status("t", root_);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->all_running());
+  ASSERT_EQ(status->daemons.size(), 3u);
+  EXPECT_EQ(status->daemons[0].name, "controller");
+  EXPECT_EQ(status->daemons[2].name, "t-h2");
+  EXPECT_EQ(status->daemons[2].netns, "emuhost-t-h2");
+
+  // A dead agent shows in status.
+  table_.Remove(spawns[1].pid);
+  status = cluster_.Status("t", root_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->all_running());
+  EXPECT_FALSE(status->daemons[2].running);
+  EXPECT_TRUE(status->daemons[1].running);
+}
+
+TEST_F(LocalClusterTest, RefusesToStartTwice) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  absl::StatusOr<ClusterFile> again = cluster_.Start(options_);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(again.status().message()),
+              HasSubstr("\"t\" is already running (controller pid"));
+  EXPECT_THAT(std::string(again.status().message()),
+              HasSubstr("`emuctl local stop --name t`"));
+  EXPECT_EQ(launcher_.spawns().size(), 3u);
+  EXPECT_TRUE(launcher_.terminated().empty());
+}
+
+TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  rpc_.SetLabs("127.0.0.1:40123", {"lab1", "lab2"});
+  rpc_.SetLabs("198.18.0.12:7471", {"orphan"});
+
+  ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
+  std::vector<std::string> methods;
+  for (const auto& c : rpc_.calls()) methods.push_back(c.method);
+  EXPECT_THAT(methods, Contains("DestroyControllerLabs"));
+  EXPECT_THAT(Progress(), HasSubstr("destroyed lab lab1"));
+  EXPECT_THAT(Progress(), HasSubstr("destroyed what was left of lab orphan on t-h2"));
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  EXPECT_THAT(launcher_.terminated(),
+              UnorderedElementsAre(spawns[0].pid, spawns[1].pid, spawns[2].pid));
+  EXPECT_THAT(ip_.netns, IsEmpty());
+  EXPECT_THAT(ip_.links, IsEmpty());
+  EXPECT_FALSE(fs::exists(root_ + "/t"));
+
+  // Idempotent.
+  progress_.clear();
+  EXPECT_TRUE(cluster_.Stop("t", root_).ok());
+  EXPECT_THAT(Progress(), HasSubstr("nothing to stop"));
+  EXPECT_EQ(cluster_.Status("t", root_).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
+  ip_.netns = {"emuhost-t-h3", "emuhost-tt-h1", "emu.t-h1.lab.r1", "other"};
+  ip_.links = {"lo", "eth0", "emuv-t-3", "emuv-tt-1", "emubr-t", "emubr-tt"};
+  // A record whose controller pid now belongs to another program, and whose
+  // agent pid was reused by a later emu-agent.
+  fs::create_directories(root_ + "/t");
+  ClusterFile record;
+  record.controller_pid = 4000;
+  record.controller_start_time = 1;
+  record.controller_binary = "/x/emu-controller";
+  record.agent_binary = "/x/emu-agent";
+  record.hosts.push_back({"t-h1", "emuhost-t-h1", "emuv-t-1", "198.18.0.11:7471",
+                          4001, 5, ""});
+  ASSERT_TRUE(WriteClusterFile(root_ + "/t/cluster.json", record).ok());
+  table_.Set(4000, {1, {"/usr/bin/vim"}});
+  table_.Set(4001, {6, {"/x/emu-agent"}});
+
+  ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
+  EXPECT_THAT(launcher_.terminated(), IsEmpty());
+  EXPECT_TRUE(rpc_.calls().empty());
+  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-tt-h1", "emu.t-h1.lab.r1", "other"));
+  EXPECT_THAT(ip_.links, UnorderedElementsAre("lo", "eth0", "emuv-tt-1", "emubr-tt"));
+  EXPECT_THAT(Progress(), HasSubstr("pid 4000 recorded for controller now runs "
+                                    "something else; left alone"));
+  EXPECT_THAT(Progress(), HasSubstr("namespace emu.t-h1.lab.r1 of a lab on host "
+                                    "t-h1 is left"));
+  EXPECT_FALSE(fs::exists(root_ + "/t"));
+}
+
+TEST_F(LocalClusterTest, AgentThatNeverAnswersRollsBackAndShowsItsLog) {
+  rpc_.SetProbeResult("198.18.0.12:7471",
+                      absl::UnavailableError("connection refused"));
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_EQ(started.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << started.status();
+  const std::string message(started.status().message());
+  EXPECT_THAT(message, HasSubstr("agent t-h2 (pid"));
+  EXPECT_THAT(message, HasSubstr("did not answer at 198.18.0.12:7471"));
+  EXPECT_THAT(message, HasSubstr("connection refused"));
+  EXPECT_THAT(message, HasSubstr("t-h2.log:\n  | daemon"));
+  EXPECT_THAT(message, HasSubstr("logs kept in " + root_ + "/t/logs"));
+
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 2u);  // no controller
+  EXPECT_THAT(launcher_.terminated(),
+              UnorderedElementsAre(spawns[0].pid, spawns[1].pid));
+  EXPECT_THAT(ip_.netns, IsEmpty());
+  EXPECT_THAT(ip_.links, IsEmpty());
+  EXPECT_TRUE(fs::exists(root_ + "/t/logs/t-h2.log"));
+  EXPECT_FALSE(fs::exists(root_ + "/t/cluster.json"));
+  EXPECT_FALSE(fs::exists(root_ + "/t/token"));
+
+  // A later start works.
+  rpc_.SetProbeResult("198.18.0.12:7471", absl::OkStatus());
+  EXPECT_TRUE(cluster_.Start(options_).ok()) << Progress();
+}
+
+TEST_F(LocalClusterTest, DaemonThatExitsRollsBack) {
+  launcher_.exit_on_spawn = true;
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(std::string(started.status().message()),
+              HasSubstr("agent t-h1 (pid 900001) exited during startup"));
+  EXPECT_THAT(ip_.netns, IsEmpty());
+  EXPECT_THAT(ip_.links, IsEmpty());
+}
+
+TEST_F(LocalClusterTest, PlumbingFailureRollsBack) {
+  ip_.netns = {};
+  launcher_.SetHandler([this](const ProcessSpec& spec) -> absl::StatusOr<ProcessResult> {
+    if (absl::StrJoin(spec.argv, " ") == "ip -n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0") {
+      return FakeProcessLauncher::Exited(2, "", "Error: something broke.\n");
+    }
+    return ip_.Run(spec);
+  });
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(std::string(started.status().message()),
+              HasSubstr("create host t-h2 (namespace emuhost-t-h2): ip -n "
+                        "emuhost-t-h2 addr add 198.18.0.12/24 dev eth0: Error: "
+                        "something broke."));
+  EXPECT_TRUE(launcher_.spawns().empty());
+  EXPECT_THAT(ip_.netns, IsEmpty());
+  EXPECT_THAT(ip_.links, IsEmpty());
+}
+
+TEST_F(LocalClusterTest, RefusesASubnetInUse) {
+  ip_.links = {"br9"};
+  ip_.addresses["br9"] = "198.18.0.200/16";
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(started.status().message()),
+              HasSubstr("subnet 198.18.0.0/24 overlaps 198.18.0.200/16 on "
+                        "interface br9; choose another with --subnet"));
+  EXPECT_THAT(ip_.links, ElementsAre("br9"));
+}
+
+TEST_F(LocalClusterTest, StartRemovesLeftoversOfADeadCluster) {
+  ASSERT_TRUE(cluster_.Start(options_).ok());
+  for (const auto& s : launcher_.spawns()) table_.Remove(s.pid);  // all died
+  progress_.clear();
+  absl::StatusOr<ClusterFile> again = cluster_.Start(options_);
+  ASSERT_TRUE(again.ok()) << again.status() << Progress();
+  EXPECT_THAT(Progress(), HasSubstr("previous, dead local cluster \"t\""));
+  EXPECT_THAT(Progress(), HasSubstr("deleted namespace emuhost-t-h1"));
+  EXPECT_EQ(launcher_.spawns().size(), 6u);
+  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
+}
+
+TEST(FindDaemonBinariesTest, SearchOrder) {
+  const std::string root = TempPath(absl::StrCat("find_binaries_", getpid()));
+  auto make_exe = [](const std::string& path) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path) << "#!/bin/sh\n";
+    fs::permissions(path, fs::perms::owner_all);
+  };
+  // bazel-bin layout: bin/cli/emuctl, bin/agent/emu-agent,
+  // bin/controller/emu-controller.
+  make_exe(root + "/bin/agent/emu-agent");
+  make_exe(root + "/bin/controller/emu-controller");
+  absl::StatusOr<DaemonBinaries> found =
+      FindDaemonBinaries("", root + "/bin/cli/emuctl", "/nonexistent");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->agent, root + "/bin/agent/emu-agent");
+  EXPECT_EQ(found->controller, root + "/bin/controller/emu-controller");
+
+  // Next to emuctl wins over the bazel layout.
+  make_exe(root + "/bin/cli/emu-agent");
+  found = FindDaemonBinaries("", root + "/bin/cli/emuctl", "");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->agent, root + "/bin/cli/emu-agent");
+
+  // PATH, when nothing is near emuctl.
+  make_exe(root + "/path/emu-agent");
+  make_exe(root + "/path/emu-controller");
+  found = FindDaemonBinaries("", root + "/elsewhere/emuctl",
+                             "relative:" + root + "/empty:" + root + "/path");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->controller, root + "/path/emu-controller");
+
+  // --bin-dir: only there.
+  found = FindDaemonBinaries(root + "/bin/cli", root + "/path/emuctl",
+                             root + "/path");
+  ASSERT_EQ(found.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(found.status().message()),
+              HasSubstr("emu-controller not found (looked for " + root +
+                        "/bin/cli/emu-controller); build it with `bazel build "
+                        "//controller:emu-controller` or pass --bin-dir"));
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace emu::deploy

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything emu needs on Debian 12 and builds it. Idempotent: a
+# second run installs nothing and rebuilds only what changed.
+#
+#   deploy/setup.sh            # packages + build + install binaries
+#   EMU_SKIP_INSTALL=1 ...     # build only (packages already there)
+#
+# Binaries are copied to ${EMU_BIN_DIR:-/usr/local/bin}: emuctl,
+# emu-controller, emu-agent.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN_DIR=${EMU_BIN_DIR:-/usr/local/bin}
+
+# Build tools, the libraries emu links against, and what experiments use.
+PACKAGES=(
+  bazel-bootstrap bazel-rules-java g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libsqlite3-dev
+  libcli11-dev libgtest-dev libgmock-dev
+  iproute2 iputils-ping iperf3 busybox-static kmod procps
+)
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  log "must run as root (installs packages; emu creates namespaces)"
+  exit 1
+fi
+
+if [[ -z ${EMU_SKIP_INSTALL:-} ]]; then
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+      missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "Debian packages present"
+  fi
+fi
+
+log "building (bazel, offline)"
+bazel build --noshow_progress //agent:emu-agent //controller:emu-controller \
+  //cli:emuctl //bench:all 2>&1 | grep -vE '^(INFO|Loading|Analyzing)' >&2 || {
+  log "build failed; run: bazel build //... for the full output"
+  exit 1
+}
+
+mkdir -p "$BIN_DIR"
+for b in agent/emu-agent controller/emu-controller cli/emuctl; do
+  install -m 0755 "$ROOT/bazel-bin/$b" "$BIN_DIR/$(basename "$b")"
+done
+log "installed emuctl, emu-controller, emu-agent in $BIN_DIR"
