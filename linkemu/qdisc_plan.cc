@@ -60,6 +60,14 @@ absl::StatusOr<TbfSpec> PlanTbf(const emu::v1::LinkParams& p) {
         " takes more than ", kMaxBurstSeconds,
         " s to fill; TBF cannot represent it"));
   }
+  if (static_cast<double>(burst) * 1e6 / static_cast<double>(rate) <
+      kMinBurstMicros) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "burst ", burst, " bytes lasts under ", kMinBurstMicros, " us at ",
+        FormatRate(p.rate_bps()),
+        "; TBF's microsecond-granular bucket would distort it (use at least ",
+        static_cast<uint64_t>(rate * kMinBurstMicros / 1e6) + 1, " bytes)"));
+  }
   tbf.burst_bytes = static_cast<uint32_t>(burst);
   uint64_t limit = std::max<uint64_t>(rate * kTbfQueueMs / 1000,
                                       kMinTbfLimitFrames * kFullFrameBytes);

@@ -115,6 +115,9 @@ inline constexpr uint32_t kFullFrameBytes = 1514;
 // TBF stores the bucket as the time it takes to fill, in 64 ns kernel ticks
 // in 32 bits (about 274 s); we refuse buckets that take longer than this.
 inline constexpr double kMaxBurstSeconds = 100.0;
+// libnl hands TBF the bucket as whole microseconds of traffic (truncated);
+// below this a bucket loses more than 5% to that rounding.
+inline constexpr double kMinBurstMicros = 20.0;
 // NetEm stores delay and jitter in the same 32-bit ticks.
 inline constexpr uint64_t kMaxNetemDelayUs = 60'000'000;  // 60 s
 // The HZ the burst rule assumes (tick length 4 ms).

@@ -153,6 +153,8 @@ TEST(PlanForLinkParamsTest, InvalidParams) {
        "burst_bytes 1513 is smaller than one full-size frame"},
       {"rate_bps: 1000 burst_bytes: 2000000", "takes more than 100 s"},
       {"burst_bytes: 5000", "burst_bytes 5000 needs rate_bps"},
+      {"rate_bps: 10000000000 burst_bytes: 20000",
+       "burst 20000 bytes lasts under 20 us"},
   };
   for (const ErrorCase& c : cases) {
     auto plan = PlanForLinkParams(Params(c.params));
@@ -171,6 +173,10 @@ TEST(PlanForLinkParamsTest, LimitsAreInclusive) {
   EXPECT_TRUE(PlanForLinkParams(Params("delay_us: 60000000")).ok());
   EXPECT_TRUE(PlanForLinkParams(Params("delay_us: 10 jitter_us: 10")).ok());
   EXPECT_TRUE(PlanForLinkParams(Params("loss_percent: 100")).ok());
+  // 25000 bytes at 1.25 GB/s is exactly 20 us.
+  EXPECT_TRUE(
+      PlanForLinkParams(Params("rate_bps: 10000000000 burst_bytes: 25000"))
+          .ok());
 }
 
 TEST(PercentToNetemProbabilityTest, Table) {
