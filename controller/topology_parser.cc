@@ -155,18 +155,18 @@ class YamlReader {
 
   void Read(const YAML::Node& root, Topology* topology) {
     if (root.IsNull()) {
-      Error(1, "topology", "the file is empty");
+      Error(1, "lab", "the file is empty");
       return;
     }
     if (!root.IsMap()) {
-      Error(root, "topology",
+      Error(root, "lab",
             "expected a map with 'name' and 'topology' at the top level");
       return;
     }
     topology->mutable_source()->set_file(file_);
     topology->mutable_source()->set_line(1);
     bool have_name = false, have_topology = false;
-    for (const Entry& e : Entries(root, "topology", kTopKeys, kClabTopKeys)) {
+    for (const Entry& e : Entries(root, "lab", kTopKeys, kClabTopKeys)) {
       if (e.key == "name") {
         have_name = true;
         std::string name;

@@ -152,9 +152,9 @@ TEST(ParseTopologyTest, MalformedYamlNamesFileLineAndColumn) {
 
 TEST(ParseTopologyTest, EmptyOrNonMapFilesAreErrors) {
   EXPECT_THAT(Message(ParseTopology("", "e.yaml")),
-              HasSubstr("e.yaml:1: topology: the file is empty"));
+              HasSubstr("e.yaml:1: lab: the file is empty"));
   EXPECT_THAT(Message(ParseTopology("- a\n- b\n", "l.yaml")),
-              HasSubstr("l.yaml:1: topology: expected a map"));
+              HasSubstr("l.yaml:1: lab: expected a map"));
   EXPECT_THAT(Message(ParseTopology("topology: {nodes: {r1: }}\n", "n.yaml")),
               HasSubstr("n.yaml:1: lab: missing required key 'name'"));
 }
@@ -245,9 +245,9 @@ topology:
   EXPECT_THAT(
       p.warnings,
       ElementsAre(
-          "lab.clab.yml:2: topology: ignored containerlab key 'prefix' (emu "
+          "lab.clab.yml:2: lab: ignored containerlab key 'prefix' (emu "
           "does not use it)",
-          "lab.clab.yml:3: topology: ignored containerlab key 'mgmt' (emu "
+          "lab.clab.yml:3: lab: ignored containerlab key 'mgmt' (emu "
           "does not use it)",
           "lab.clab.yml:10: topology.kinds.linux: ignored containerlab key "
           "'env' (emu does not use it)",
