@@ -15,7 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "controller/topology_names.h"
+#include "proto/topology_names.h"
 #include "controller/topology_validator.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"

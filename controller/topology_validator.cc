@@ -19,7 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "controller/topology_names.h"
+#include "proto/topology_names.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "linkemu/units.h"
 

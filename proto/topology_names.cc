@@ -1,8 +1,8 @@
-#include "controller/topology_names.h"
+#include "proto/topology_names.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace emu::controller {
+namespace emu {
 
 std::string EndpointName(absl::string_view node, absl::string_view interface) {
   return absl::StrCat(node, ":", interface);
@@ -30,4 +30,4 @@ std::string SourcePrefix(const emu::v1::SourceRef& source) {
   return text;
 }
 
-}  // namespace emu::controller
+}  // namespace emu

@@ -1,15 +1,15 @@
 // How every component names topology objects in messages and logs, so an
 // error from the CLI, the controller or an agent reads the same:
 // "r1:eth1", "r1:eth1<->r2:eth1", "lab.yaml:12: ".
-#ifndef EMU_CONTROLLER_TOPOLOGY_NAMES_H_
-#define EMU_CONTROLLER_TOPOLOGY_NAMES_H_
+#ifndef EMU_PROTO_TOPOLOGY_NAMES_H_
+#define EMU_PROTO_TOPOLOGY_NAMES_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "proto/topology.pb.h"
 
-namespace emu::controller {
+namespace emu {
 
 // "r1:eth1".
 std::string EndpointName(const emu::v1::Endpoint& endpoint);
@@ -25,6 +25,6 @@ std::string SourceText(const emu::v1::SourceRef& source);
 // "lab.yaml:12: ".
 std::string SourcePrefix(const emu::v1::SourceRef& source);
 
-}  // namespace emu::controller
+}  // namespace emu
 
-#endif  // EMU_CONTROLLER_TOPOLOGY_NAMES_H_
+#endif  // EMU_PROTO_TOPOLOGY_NAMES_H_

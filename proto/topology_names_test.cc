@@ -1,8 +1,8 @@
-#include "controller/topology_names.h"
+#include "proto/topology_names.h"
 
 #include "gtest/gtest.h"
 
-namespace emu::controller {
+namespace emu {
 namespace {
 
 TEST(TopologyNamesTest, NamesEndpointsAndLinks) {
@@ -37,4 +37,4 @@ TEST(TopologyNamesTest, SourceTextCoversUnknownParts) {
 }
 
 }  // namespace
-}  // namespace emu::controller
+}  // namespace emu

@@ -1,0 +1,114 @@
+#include "agent/agent_service.h"
+
+#include <utility>
+
+#include "common/auth.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/stream_writer.h"
+
+namespace emu::agent {
+
+AgentServiceImpl::AgentServiceImpl(Reconciler* reconciler,
+                                   emu::v1::Capabilities capabilities,
+                                   std::string token, ThreadPool* pool)
+    : reconciler_(reconciler),
+      capabilities_(std::move(capabilities)),
+      token_(std::move(token)),
+      pool_(pool) {}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Offload(
+    grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status auth = CheckAuthToken(*context, token_);
+  if (!auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  pool_->Schedule([reactor, work = std::move(work)] {
+    reactor->Finish(ToGrpcStatus(work()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::GetCapabilities(
+    grpc::CallbackServerContext* context,
+    const emu::v1::GetCapabilitiesRequest*, emu::v1::Capabilities* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status auth = CheckAuthToken(*context, token_);
+  if (auth.ok()) *response = capabilities_;
+  reactor->Finish(auth);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<emu::v1::ApplyLabEvent>* AgentServiceImpl::ApplyLab(
+    grpc::CallbackServerContext* context,
+    const emu::v1::ApplyLabRequest* request) {
+  auto* reactor = new QueuedWriteReactor<emu::v1::ApplyLabEvent>();
+  grpc::Status auth = CheckAuthToken(*context, token_);
+  if (!auth.ok()) {
+    reactor->Reject(auth);
+    return reactor;
+  }
+  emu::v1::ApplyLabRequest spec = *request;
+  pool_->Schedule([this, reactor, spec = std::move(spec)] {
+    absl::Time start = absl::Now();
+    absl::Status s = reconciler_->Apply(
+        spec, [reactor](const emu::v1::ApplyLabEvent& e) { reactor->Push(e); });
+    Log("apply lab ", spec.lab(), " (", spec.nodes_size(), " nodes, ",
+        spec.links_size(), " links): ", s.ok() ? "ok" : s.ToString(), " in ",
+        absl::FormatDuration(absl::Now() - start));
+    reactor->Complete(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::SetLinkParams(
+    grpc::CallbackServerContext* context,
+    const emu::v1::SetLinkParamsRequest* request,
+    emu::v1::SetLinkParamsResponse*) {
+  return Offload(context,
+                 [this, request] { return reconciler_->SetLinkParams(*request); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Exec(
+    grpc::CallbackServerContext* context, const emu::v1::ExecRequest* request,
+    emu::v1::ExecResponse* response) {
+  return Offload(context, [this, request, response] {
+    auto result = reconciler_->Exec(*request);
+    if (!result.ok()) return result.status();
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::ListResources(
+    grpc::CallbackServerContext* context,
+    const emu::v1::ListResourcesRequest* request,
+    emu::v1::ListResourcesResponse* response) {
+  return Offload(context, [this, request, response] {
+    auto result = reconciler_->ListResources(request->lab());
+    if (!result.ok()) return result.status();
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::DestroyLab(
+    grpc::CallbackServerContext* context,
+    const emu::v1::DestroyLabRequest* request,
+    emu::v1::DestroyLabResponse* response) {
+  return Offload(context, [this, request, response] {
+    absl::Time start = absl::Now();
+    auto removed = reconciler_->Destroy(request->lab());
+    Log("destroy lab ", request->lab(), ": ",
+        removed.ok() ? absl::StrCat(*removed, " removed")
+                     : removed.status().ToString(),
+        " in ", absl::FormatDuration(absl::Now() - start));
+    if (!removed.ok()) return removed.status();
+    response->set_removed(*removed);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace emu::agent

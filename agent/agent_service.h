@@ -1,0 +1,58 @@
+// AgentService over gRPC's callback API. Authentication is checked first in
+// every call; blocking work (netlink, waiting for commands) runs on a
+// ThreadPool, never on gRPC's reaction threads.
+//
+// Thread-safe. Borrows the reconciler and the pool.
+#ifndef EMU_AGENT_AGENT_SERVICE_H_
+#define EMU_AGENT_AGENT_SERVICE_H_
+
+#include <string>
+
+#include "agent/reconciler.h"
+#include "common/thread_pool.h"
+#include "proto/agent.grpc.pb.h"
+
+namespace emu::agent {
+
+class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
+ public:
+  AgentServiceImpl(Reconciler* reconciler, emu::v1::Capabilities capabilities,
+                   std::string token, ThreadPool* pool);
+
+  grpc::ServerUnaryReactor* GetCapabilities(
+      grpc::CallbackServerContext* context,
+      const emu::v1::GetCapabilitiesRequest* request,
+      emu::v1::Capabilities* response) override;
+  grpc::ServerWriteReactor<emu::v1::ApplyLabEvent>* ApplyLab(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ApplyLabRequest* request) override;
+  grpc::ServerUnaryReactor* SetLinkParams(
+      grpc::CallbackServerContext* context,
+      const emu::v1::SetLinkParamsRequest* request,
+      emu::v1::SetLinkParamsResponse* response) override;
+  grpc::ServerUnaryReactor* Exec(grpc::CallbackServerContext* context,
+                                 const emu::v1::ExecRequest* request,
+                                 emu::v1::ExecResponse* response) override;
+  grpc::ServerUnaryReactor* ListResources(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListResourcesRequest* request,
+      emu::v1::ListResourcesResponse* response) override;
+  grpc::ServerUnaryReactor* DestroyLab(
+      grpc::CallbackServerContext* context,
+      const emu::v1::DestroyLabRequest* request,
+      emu::v1::DestroyLabResponse* response) override;
+
+ private:
+  // Checks auth, then runs `work` on the pool and finishes with its status.
+  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
+                                    std::function<absl::Status()> work);
+
+  Reconciler* const reconciler_;
+  const emu::v1::Capabilities capabilities_;
+  const std::string token_;
+  ThreadPool* const pool_;
+};
+
+}  // namespace emu::agent
+
+#endif  // EMU_AGENT_AGENT_SERVICE_H_

@@ -1,0 +1,111 @@
+// emu-agent: one per physical host. Parses flags, builds the real OS
+// implementations, recovers saved labs, serves AgentService.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "agent/agent_service.h"
+#include "agent/host_probe.h"
+#include "agent/lab_spec_store.h"
+#include "agent/libnl_host_network.h"
+#include "agent/namespace_processes.h"
+#include "agent/reconciler.h"
+#include "agent/resource_names.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/process_launcher.h"
+#include "common/server_util.h"
+#include "common/thread_pool.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7471",
+          "Address to serve AgentService on. Loopback by default: give the "
+          "host's cluster address explicitly to let a remote controller in.");
+ABSL_FLAG(std::string, host_name, "",
+          "This host's name in the cluster ([A-Za-z0-9_-]); default: the "
+          "machine's host name.");
+ABSL_FLAG(std::string, state_dir, "/var/lib/emu/agent",
+          "Where the agent keeps the desired state of its labs.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the cluster's bearer token (mode 0600). Without it "
+          "the agent accepts unauthenticated calls.");
+ABSL_FLAG(std::string, port_file, "",
+          "Write the bound port here once serving (for --listen=...:0).");
+ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
+
+namespace {
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "emu-agent: %s\n", msg.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "emu-agent: runs emulated nodes and links on this host.\n"
+      "  emu-agent --host_name=h1 --listen=127.0.0.1:7471 "
+      "--token_file=/etc/emu/token");
+  absl::ParseCommandLine(argc, argv);
+  emu::BlockTerminationSignals();
+  if (geteuid() != 0) return Fail("must run as root (it creates namespaces)");
+
+  std::string host = absl::GetFlag(FLAGS_host_name);
+  if (host.empty()) {
+    char buf[256] = {0};
+    gethostname(buf, sizeof(buf) - 1);
+    host = buf;
+  }
+  if (!emu::agent::IsValidName(host)) {
+    return Fail("host name '" + host +
+                "' is not valid: use 1-32 letters, digits, '-' or '_' "
+                "(pass --host_name)");
+  }
+  std::string token;
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    auto t = emu::ReadTokenFile(absl::GetFlag(FLAGS_token_file));
+    if (!t.ok()) return Fail(t.status().ToString());
+    token = *t;
+  } else {
+    emu::Log("warning: no --token_file; accepting unauthenticated calls");
+  }
+
+  auto store = emu::agent::LabSpecStore::Open(absl::GetFlag(FLAGS_state_dir));
+  if (!store.ok()) return Fail(store.status().ToString());
+
+  emu::agent::LibnlHostNetwork net;
+  auto features = net.ProbeKernel();
+  if (!features.ok()) return Fail("probe kernel: " + features.status().ToString());
+  emu::agent::LinuxSystemInfo system;
+  std::vector<emu::v1::NodeKind> kinds = {emu::v1::NODE_KIND_NETNS};
+  emu::v1::Capabilities caps = emu::agent::BuildCapabilities(
+      system, host, features->qdiscs, features->bridge, features->vxlan, kinds);
+  emu::Log("host ", host, ": qdiscs [", absl::StrJoin(features->qdiscs, ","),
+           "], netem ", caps.netem() ? "yes" : "NO", ", kvm ",
+           caps.kvm() ? "yes" : "no (" + caps.kvm_detail() + ")");
+
+  emu::PosixProcessLauncher launcher;
+  emu::agent::ProcNamespaceProcesses procs;
+  emu::agent::Reconciler reconciler(host, &net, &launcher, &procs, &*store,
+                                    *features);
+  reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
+
+  emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
+  emu::agent::AgentServiceImpl service(&reconciler, caps, token, &pool);
+  int port = 0;
+  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen), {&service},
+                                 absl::GetFlag(FLAGS_port_file), &port);
+  if (!server.ok()) return Fail(server.status().ToString());
+  emu::Log("emu-agent ", host, " serving on ", absl::GetFlag(FLAGS_listen),
+           " (port ", port, ")");
+  int sig = emu::WaitForTerminationSignal();
+  emu::Log("signal ", sig, ": shutting down (labs stay; they are recovered "
+           "on the next start)");
+  (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  return 0;
+}

@@ -1,0 +1,17 @@
+#include "agent/namespace_processes.h"
+
+#include "common/netns_pids.h"
+
+namespace emu::agent {
+
+absl::StatusOr<std::vector<pid_t>> ProcNamespaceProcesses::List(
+    const std::string& ns) {
+  return PidsInNetns(ns);
+}
+
+absl::Status ProcNamespaceProcesses::KillAll(const std::string& ns,
+                                             absl::Duration grace) {
+  return KillPidsInNetns(ns, grace);
+}
+
+}  // namespace emu::agent

@@ -1,0 +1,33 @@
+// Shared start-up plumbing of the emu daemons: bind, write the bound port,
+// and shut down cleanly on SIGINT/SIGTERM.
+#ifndef EMU_COMMON_SERVER_UTIL_H_
+#define EMU_COMMON_SERVER_UTIL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace emu {
+
+// Validates a listen address: "HOST:PORT", "[v6]:PORT" or "unix:/path".
+absl::Status CheckListenAddress(const std::string& address);
+
+// Builds and starts a server on `address` with `services` (borrowed).
+// Writes the bound port to `port_file` when it is not empty (port 0 in the
+// address picks a free one).
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    const std::string& address, const std::vector<grpc::Service*>& services,
+    const std::string& port_file, int* bound_port);
+
+// Blocks SIGINT and SIGTERM in the calling thread (call first in main,
+// before any thread starts), then waits for one of them and returns it.
+void BlockTerminationSignals();
+int WaitForTerminationSignal();
+
+}  // namespace emu
+
+#endif  // EMU_COMMON_SERVER_UTIL_H_

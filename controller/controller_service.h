@@ -1,0 +1,61 @@
+// ControllerService over gRPC's callback API: authentication first, then the
+// LabManager's work on a ThreadPool (deploys and commands block), progress
+// streamed back as it happens.
+//
+// Thread-safe. Borrows the manager, registry and pool.
+#ifndef EMU_CONTROLLER_CONTROLLER_SERVICE_H_
+#define EMU_CONTROLLER_CONTROLLER_SERVICE_H_
+
+#include <string>
+
+#include "common/thread_pool.h"
+#include "controller/host_registry.h"
+#include "controller/lab_manager.h"
+#include "proto/controller.grpc.pb.h"
+
+namespace emu::controller {
+
+class ControllerServiceImpl final
+    : public emu::v1::ControllerService::CallbackService {
+ public:
+  ControllerServiceImpl(LabManager* labs, HostRegistry* hosts,
+                        std::string token, ThreadPool* pool);
+
+  grpc::ServerUnaryReactor* ValidateTopology(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ValidateTopologyRequest* request,
+      emu::v1::ValidateTopologyResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::DeployEvent>* DeployLab(
+      grpc::CallbackServerContext* context,
+      const emu::v1::DeployLabRequest* request) override;
+  grpc::ServerUnaryReactor* GetLab(grpc::CallbackServerContext* context,
+                                   const emu::v1::GetLabRequest* request,
+                                   emu::v1::Lab* response) override;
+  grpc::ServerUnaryReactor* ListLabs(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListLabsRequest* request,
+      emu::v1::ListLabsResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::DeployEvent>* DestroyLab(
+      grpc::CallbackServerContext* context,
+      const emu::v1::DestroyLabRequest* request) override;
+  grpc::ServerUnaryReactor* Exec(grpc::CallbackServerContext* context,
+                                 const emu::v1::LabExecRequest* request,
+                                 emu::v1::ExecResponse* response) override;
+  grpc::ServerUnaryReactor* ListHosts(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListHostsRequest* request,
+      emu::v1::ListHostsResponse* response) override;
+
+ private:
+  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
+                                    std::function<absl::Status()> work);
+
+  LabManager* const labs_;
+  HostRegistry* const hosts_;
+  const std::string token_;
+  ThreadPool* const pool_;
+};
+
+}  // namespace emu::controller
+
+#endif  // EMU_CONTROLLER_CONTROLLER_SERVICE_H_

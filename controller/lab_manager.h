@@ -1,0 +1,74 @@
+// LabManager: the controller's lifecycle of labs. Parses and validates a
+// topology, places it, asks the agents to build their shares, runs the
+// nodes' exec lines, and keeps each lab's state in the LabStore so a
+// controller restart loses nothing. A failed deploy is rolled back on every
+// host it touched; a destroy that could not reach a host stays DESTROYING
+// and is finished by Reconcile() once the host answers again.
+//
+// Thread-safe: operations on one lab are serialised; different labs proceed
+// in parallel. Borrows the store and the registry.
+#ifndef EMU_CONTROLLER_LAB_MANAGER_H_
+#define EMU_CONTROLLER_LAB_MANAGER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/host_registry.h"
+#include "controller/lab_store.h"
+#include "controller/topology_parser.h"
+#include "proto/controller.pb.h"
+
+namespace emu::controller {
+
+class LabManager {
+ public:
+  using ProgressFn = std::function<void(const emu::v1::DeployEvent&)>;
+
+  LabManager(LabStore* store, HostRegistry* hosts);
+
+  // Parses (if given as a file) and validates. INVALID_ARGUMENT with every
+  // problem, each naming file:line and the object.
+  absl::StatusOr<ParsedTopology> Validate(
+      const emu::v1::TopologySource& source) const;
+
+  absl::Status Deploy(const emu::v1::TopologySource& source,
+                      const ProgressFn& progress);
+  absl::Status Destroy(const std::string& lab, const ProgressFn& progress);
+
+  // Labs with their state as seen now: a RUNNING lab with an unreachable
+  // host reads DEGRADED, with the host and its nodes named in `error`.
+  absl::StatusOr<emu::v1::Lab> Get(const std::string& lab) const;
+  absl::StatusOr<std::vector<emu::v1::Lab>> List() const;
+
+  absl::StatusOr<emu::v1::ExecResponse> Exec(
+      const emu::v1::LabExecRequest& request);
+
+  // Finishes interrupted work: labs left DEPLOYING by a controller crash are
+  // rolled back and marked FAILED; DESTROYING labs are destroyed again.
+  // Called at start-up and after each heartbeat. Logs through `log`.
+  void Reconcile(const std::function<void(const std::string&)>& log);
+
+ private:
+  // Reserves a lab name for one operation; false if one is in progress.
+  bool Begin(const std::string& lab);
+  void End(const std::string& lab);
+  emu::v1::Lab WithLiveState(emu::v1::Lab lab) const;
+  absl::Status DestroyOnHosts(const emu::v1::Lab& lab,
+                              const std::vector<std::string>& hosts,
+                              const ProgressFn& progress);
+  absl::Status RunExecLines(const emu::v1::Lab& lab,
+                            const ProgressFn& progress);
+
+  LabStore* const store_;
+  HostRegistry* const hosts_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace emu::controller
+
+#endif  // EMU_CONTROLLER_LAB_MANAGER_H_

@@ -1,0 +1,189 @@
+#include "controller/lab_manager.h"
+
+#include <memory>
+
+#include "controller/testing/fake_agent_client.h"
+#include "controller/testing/in_memory_lab_store.h"
+#include "gtest/gtest.h"
+
+namespace emu::controller {
+namespace {
+
+constexpr char kLab[] = R"(name: lab1
+topology:
+  nodes:
+    a:
+      kind: netns
+      exec: ["echo hello", "ip route"]
+    b:
+      kind: netns
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      rate: 10mbit
+)";
+
+emu::v1::TopologySource FileSource(const std::string& content,
+                                   const std::string& name = "lab1.yaml") {
+  emu::v1::TopologySource s;
+  s.mutable_file()->set_name(name);
+  s.mutable_file()->set_content(content);
+  return s;
+}
+
+class LabManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto h1 = std::make_unique<FakeAgentClient>("h1");
+    h1_ = h1.get();
+    ASSERT_TRUE(hosts_.Add("h1", "fake:1", std::move(h1)).ok());
+    hosts_.Refresh(absl::Seconds(1));
+    manager_ = std::make_unique<LabManager>(&store_, &hosts_);
+  }
+
+  absl::Status Deploy(const std::string& content) {
+    events_.clear();
+    return manager_->Deploy(FileSource(content), [this](const auto& e) {
+      events_.push_back(e);
+    });
+  }
+
+  InMemoryLabStore store_;
+  HostRegistry hosts_;
+  FakeAgentClient* h1_ = nullptr;
+  std::unique_ptr<LabManager> manager_;
+  std::vector<emu::v1::DeployEvent> events_;
+};
+
+TEST_F(LabManagerTest, DeployBuildsRunsExecLinesAndRecordsRunning) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  EXPECT_EQ(h1_->labs().at("lab1"), (std::vector<std::string>{"a", "b"}));
+  auto execs = h1_->execs();
+  ASSERT_EQ(execs.size(), 2u);
+  EXPECT_EQ(execs[0].node(), "a");
+  EXPECT_EQ(execs[0].argv(2), "echo hello");
+  EXPECT_EQ(execs[1].argv(2), "ip route");
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  EXPECT_EQ(lab->nodes(0).host(), "h1");
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().state(), emu::v1::RUNNING);
+  bool saw_agent_event = false;
+  for (const auto& e : events_) {
+    if (e.host() == "h1" && e.message() == "created node a") {
+      saw_agent_event = true;
+    }
+  }
+  EXPECT_TRUE(saw_agent_event);
+}
+
+TEST_F(LabManagerTest, SecondDeployOfALiveLabIsRefused) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  absl::Status again = Deploy(kLab);
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(again.message().find("emuctl down lab1"), std::string::npos);
+}
+
+TEST_F(LabManagerTest, BadTopologyCreatesNothing) {
+  absl::Status s = Deploy("name: lab1\ntopology:\n  nodes: [\n");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("lab1.yaml:"), std::string::npos) << s;
+  EXPECT_TRUE(h1_->labs().empty());
+  EXPECT_EQ(manager_->Get("lab1").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, FailedApplyIsRolledBack) {
+  h1_->FailApplyWith(absl::InternalError("create veth: File exists"));
+  absl::Status s = Deploy(kLab);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(h1_->labs().empty()) << "rollback left nodes behind";
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::FAILED);
+  EXPECT_NE(lab->error().find("File exists"), std::string::npos);
+  // A FAILED lab may be deployed again.
+  h1_->FailApplyWith(absl::OkStatus());
+  EXPECT_TRUE(Deploy(kLab).ok());
+}
+
+TEST_F(LabManagerTest, FailingExecLineFailsTheDeployAndNamesIt) {
+  h1_->FailExecContaining("ip route", 2);
+  absl::Status s = Deploy(kLab);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("node a: exec `ip route` exited 2"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("lab1.yaml:4"), std::string::npos) << s;
+  EXPECT_TRUE(h1_->labs().empty());
+}
+
+TEST_F(LabManagerTest, UnreachableHostFailsBeforeCreatingAnything) {
+  h1_->SetReachable(false);
+  absl::Status s = Deploy(kLab);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("h1"), std::string::npos);
+  EXPECT_EQ(manager_->Get("lab1").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, DegradedWhileHostIsGoneAndDestroyFinishesLater) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  h1_->SetReachable(false);
+  hosts_.Refresh(absl::Seconds(1));
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_NE(lab->error().find("host h1 unreachable (nodes a, b)"),
+            std::string::npos)
+      << lab->error();
+
+  absl::Status s = manager_->Destroy("lab1", [](const auto&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(manager_->Get("lab1")->state(), emu::v1::DESTROYING);
+
+  h1_->SetReachable(true);
+  manager_->Reconcile([](const std::string&) {});
+  EXPECT_EQ(manager_->Get("lab1").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(h1_->labs().empty());
+}
+
+TEST_F(LabManagerTest, DestroyIsIdempotentForHalfGoneLabs) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  ASSERT_TRUE(h1_->DestroyLab("lab1").ok());  // the host lost it already
+  EXPECT_TRUE(manager_->Destroy("lab1", [](const auto&) {}).ok());
+  EXPECT_EQ(manager_->Destroy("lab1", [](const auto&) {}).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, InterruptedDeployIsRolledBackOnReconcile) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  auto lab = *store_.Get("lab1");
+  lab.set_state(emu::v1::DEPLOYING);  // as a crashed controller left it
+  ASSERT_TRUE(store_.Put(lab).ok());
+  LabManager restarted(&store_, &hosts_);
+  restarted.Reconcile([](const std::string&) {});
+  auto after = restarted.Get("lab1");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state(), emu::v1::FAILED);
+  EXPECT_TRUE(h1_->labs().empty());
+}
+
+TEST_F(LabManagerTest, ExecGoesToTheNodesHost) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  emu::v1::LabExecRequest req;
+  req.set_lab("lab1");
+  req.set_node("b");
+  req.add_argv("hostname");
+  auto r = manager_->Exec(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout(), "ran hostname\n");
+  req.set_node("zz");
+  auto missing = manager_->Exec(req);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("nodes: a, b"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace emu::controller

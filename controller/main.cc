@@ -1,0 +1,120 @@
+// emu-controller: parses flags, opens the lab store, connects to the agents,
+// finishes interrupted work, serves ControllerService, and keeps a heartbeat
+// on every agent.
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/synchronization/notification.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/server_util.h"
+#include "common/thread_pool.h"
+#include "controller/agent_client.h"
+#include "controller/controller_service.h"
+#include "controller/host_registry.h"
+#include "controller/lab_manager.h"
+#include "controller/lab_store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7470",
+          "Address to serve ControllerService on (loopback by default).");
+ABSL_FLAG(std::string, agents, "",
+          "The physical hosts: NAME=HOST:PORT,... of their agents.");
+ABSL_FLAG(std::string, db, "/var/lib/emu/controller/labs.db",
+          "SQLite file keeping every lab's state across restarts.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the cluster's bearer token (mode 0600); used for "
+          "callers and for the agents.");
+ABSL_FLAG(std::string, port_file, "",
+          "Write the bound port here once serving (for --listen=...:0).");
+ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(3),
+          "How often every agent is asked for its capabilities.");
+ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
+
+namespace {
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "emu-controller: %s\n", msg.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "emu-controller: deploys labs onto the agents.\n"
+      "  emu-controller --agents=h1=127.0.0.1:7471 --token_file=/etc/emu/token");
+  absl::ParseCommandLine(argc, argv);
+  emu::BlockTerminationSignals();
+
+  std::string token;
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    auto t = emu::ReadTokenFile(absl::GetFlag(FLAGS_token_file));
+    if (!t.ok()) return Fail(t.status().ToString());
+    token = *t;
+  } else {
+    emu::Log("warning: no --token_file; accepting unauthenticated calls");
+  }
+  auto agents = emu::controller::ParseAgentList(absl::GetFlag(FLAGS_agents));
+  if (!agents.ok()) return Fail(agents.status().ToString());
+  if (agents->empty()) emu::Log("warning: no --agents; no lab can deploy");
+
+  auto store = emu::controller::SqliteLabStore::Open(absl::GetFlag(FLAGS_db));
+  if (!store.ok()) return Fail(store.status().ToString());
+
+  emu::controller::HostRegistry hosts;
+  for (const auto& [name, address] : *agents) {
+    auto s = hosts.Add(name, address,
+                       std::make_unique<emu::controller::GrpcAgentClient>(
+                           name, address, token));
+    if (!s.ok()) return Fail(s.ToString());
+  }
+  hosts.Refresh(absl::Seconds(3));
+  for (const auto& h : hosts.Snapshot()) {
+    emu::Log("host ", h.name(), " at ", h.address(), ": ",
+             h.reachable() ? "reachable" : "UNREACHABLE: " + h.error());
+  }
+  emu::controller::LabManager labs(store->get(), &hosts);
+  auto log = [](const std::string& line) { emu::Log(line); };
+  labs.Reconcile(log);
+
+  emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
+  emu::controller::ControllerServiceImpl service(&labs, &hosts, token, &pool);
+  int port = 0;
+  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen), {&service},
+                                 absl::GetFlag(FLAGS_port_file), &port);
+  if (!server.ok()) return Fail(server.status().ToString());
+  emu::Log("emu-controller serving on ", absl::GetFlag(FLAGS_listen),
+           " (port ", port, "), ", agents->size(), " hosts, db ",
+           absl::GetFlag(FLAGS_db));
+
+  absl::Notification stop;
+  std::thread heartbeat([&] {
+    std::map<std::string, bool> was;
+    while (!stop.WaitForNotificationWithTimeout(
+        absl::GetFlag(FLAGS_heartbeat))) {
+      hosts.Refresh(absl::Seconds(2));
+      for (const auto& h : hosts.Snapshot()) {
+        auto it = was.find(h.name());
+        if (it == was.end() || it->second != h.reachable()) {
+          emu::Log("host ", h.name(), ": ",
+                   h.reachable() ? "reachable" : "UNREACHABLE: " + h.error());
+        }
+        was[h.name()] = h.reachable();
+      }
+      labs.Reconcile(log);
+    }
+  });
+  int sig = emu::WaitForTerminationSignal();
+  emu::Log("signal ", sig, ": shutting down (labs stay in ",
+           absl::GetFlag(FLAGS_db), ")");
+  stop.Notify();
+  heartbeat.join();
+  (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  return 0;
+}
