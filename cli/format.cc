@@ -1,5 +1,6 @@
 #include "cli/format.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -92,6 +93,15 @@ std::string FormatAge(absl::Duration age) {
   if (h > 0) return m > 0 ? absl::StrCat(h, "h", m, "m") : absl::StrCat(h, "h");
   if (m > 0) return absl::StrCat(m, "m");
   return absl::StrCat(s, "s");
+}
+
+std::string HumanDuration(absl::Duration d) {
+  if (d < absl::Minutes(1)) {
+    return absl::StrFormat("%.1fs", absl::ToDoubleSeconds(std::max(d, absl::ZeroDuration())));
+  }
+  const int64_t s = absl::ToInt64Seconds(d);
+  if (s < 3600) return absl::StrCat(s / 60, "m", s % 60, "s");
+  return absl::StrCat(s / 3600, "h", (s % 3600) / 60, "m");
 }
 
 std::string FormatElapsed(absl::Duration elapsed) {

@@ -37,6 +37,9 @@ std::string FormatMib(uint64_t mib);
 // Negative ages (clock skew) are "0s".
 std::string FormatAge(absl::Duration age);
 
+// How long an operation took: "0.4s", "12.3s", "1m5s", "1h2m".
+std::string HumanDuration(absl::Duration d);
+
 // Elapsed seconds for progress lines, fixed width: "   1.2s".
 std::string FormatElapsed(absl::Duration elapsed);
 

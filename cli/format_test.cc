@@ -95,6 +95,14 @@ TEST(FormatTest, Age) {
   for (const Case& c : cases) EXPECT_EQ(FormatAge(c.age), c.want);
 }
 
+TEST(FormatTest, Duration) {
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(420)), "0.4s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(12345)), "12.3s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(65)), "1m5s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3720)), "1h2m");
+  EXPECT_EQ(HumanDuration(absl::Seconds(-1)), "0.0s");
+}
+
 TEST(FormatTest, Elapsed) {
   EXPECT_EQ(FormatElapsed(absl::Milliseconds(1234)), "   1.2s");
   EXPECT_EQ(FormatElapsed(absl::Seconds(125)), " 125.0s");

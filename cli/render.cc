@@ -93,17 +93,30 @@ std::string ProgressPrinter::Render(const v1::DeployEvent& event,
     absl::StrAppend(&out, event.message(), "\n");
   }
   for (const std::string& warning : event.warnings()) {
-    ++warning_count_;
-    absl::StrAppend(&out, prefix, color_ ? kYellow : "", "WARNING",
-                    color_ ? kReset : "", ": ");
-    if (!event.host().empty()) absl::StrAppend(&out, event.host(), ": ");
-    absl::StrAppend(&out, warning, "\n");
+    absl::StrAppend(&out, Warning(event.host(), warning, elapsed));
   }
   if (event.state() != v1::LAB_STATE_UNSPECIFIED &&
       event.state() != last_state_) {
     last_state_ = event.state();
     absl::StrAppend(&out, prefix, "lab is ", LabStateName(last_state_), "\n");
   }
+  return out;
+}
+
+std::string ProgressPrinter::Warning(absl::string_view host,
+                                     absl::string_view warning,
+                                     absl::Duration elapsed) {
+  // Keyed by text alone: validation reports a warning without a host that
+  // the deploy stream may repeat with one.
+  if (!shown_warnings_.insert(std::string(warning)).second) {
+    return "";
+  }
+  ++warning_count_;
+  std::string out = absl::StrCat("[", FormatElapsed(elapsed), "] ",
+                                 color_ ? kYellow : "", "WARNING",
+                                 color_ ? kReset : "", ": ");
+  if (!host.empty()) absl::StrAppend(&out, host, ": ");
+  absl::StrAppend(&out, warning, "\n");
   return out;
 }
 

@@ -4,6 +4,7 @@
 #ifndef EMU_CLI_RENDER_H_
 #define EMU_CLI_RENDER_H_
 
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,8 +25,9 @@ std::string NodeKindName(v1::NodeKind kind);
 
 // Turns the DeployEvents of one DeployLab/DestroyLab stream into progress
 // lines ("[   1.2s] h1: created node r1"). Warnings get their own lines,
-// marked "WARNING" (in yellow when `color`); a change of the lab's state is
-// shown once, on its own line. Not thread-safe; one per stream.
+// marked "WARNING" (in yellow when `color`), each distinct warning once; a
+// change of the lab's state is shown once, on its own line. Not thread-safe;
+// one per command.
 class ProgressPrinter {
  public:
   explicit ProgressPrinter(bool color) : color_(color) {}
@@ -33,6 +35,11 @@ class ProgressPrinter {
   // Zero or more complete lines, each ending in '\n'. `elapsed` is the time
   // since the call started, measured by the caller.
   std::string Render(const v1::DeployEvent& event, absl::Duration elapsed);
+
+  // One warning line for a warning that arrived outside an event (from
+  // ValidateTopology); "" when that warning was shown already.
+  std::string Warning(absl::string_view host, absl::string_view warning,
+                      absl::Duration elapsed);
 
   // The state carried by the last event that had one.
   v1::LabState last_state() const { return last_state_; }
@@ -42,6 +49,7 @@ class ProgressPrinter {
   bool color_;
   v1::LabState last_state_ = v1::LAB_STATE_UNSPECIFIED;
   int warning_count_ = 0;
+  std::set<std::string> shown_warnings_;
 };
 
 // Table NAME STATE NODES LINKS AGE, one row per lab, in the given order.

@@ -54,6 +54,14 @@ TEST(ProgressPrinterTest, LinesWarningsAndStateChanges) {
             "[   2.0s] lab is RUNNING\n");
   EXPECT_EQ(printer.last_state(), v1::RUNNING);
   EXPECT_EQ(printer.warning_count(), 1);
+  // The same warning again (for example already shown by validation) is
+  // not repeated; another one is.
+  EXPECT_EQ(printer.Warning("h1", "demo.yaml:7: node r1: image ignored",
+                            absl::Seconds(3)),
+            "");
+  EXPECT_EQ(printer.Warning("", "other", absl::Seconds(3)),
+            "[   3.0s] WARNING: other\n");
+  EXPECT_EQ(printer.warning_count(), 2);
 }
 
 TEST(ProgressPrinterTest, ColorMarksWarnings) {

@@ -1,0 +1,64 @@
+// emuctl's verbs: each verb file adds one CLI11 subcommand whose callback
+// runs the verb and stores its exit status in CommandEnv. The verbs write
+// only to the streams in CommandEnv, so tests can run them in-process.
+#ifndef EMU_CLI_COMMANDS_H_
+#define EMU_CLI_COMMANDS_H_
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cli/connection.h"
+
+namespace emu::cli {
+
+// Exit statuses (see `emuctl --help`).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the RPC or the operation failed
+inline constexpr int kExitUsage = 2;    // bad command line
+inline constexpr int kExitTimedOut = 124;  // exec: the command timed out
+
+// Deadlines of calls to the controller.
+inline constexpr absl::Duration kUnaryTimeout = absl::Seconds(30);
+inline constexpr absl::Duration kStreamTimeout = absl::Minutes(30);
+// exec: how much longer than the command's own timeout the RPC may take.
+inline constexpr absl::Duration kExecGrace = absl::Seconds(30);
+
+// What every verb shares. Not thread-safe; one per emuctl run.
+struct CommandEnv {
+  ConnectionFlags connection;
+  std::string env_cluster;  // $EMU_CLUSTER
+  std::string self_exe;     // /proc/self/exe, to find emu-agent & co.
+  std::string path_env;     // $PATH
+  bool color = false;       // highlight warnings (stdout is a terminal)
+  std::istream* in = nullptr;  // exec --stdin reads this
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  int exit_code = kExitOk;
+
+  // Prints "emuctl: <message>" on err and returns kExitFailure.
+  int Fail(absl::string_view message) const;
+  int Fail(const absl::Status& status) const { return Fail(status.message()); }
+
+  // Resolves the controller (flags, cluster file) and opens a channel.
+  absl::StatusOr<std::unique_ptr<ControllerConnection>> Connect() const;
+};
+
+void AddUpCommand(CLI::App& app, CommandEnv& env);
+void AddValidateCommand(CLI::App& app, CommandEnv& env);
+void AddStatusCommand(CLI::App& app, CommandEnv& env);
+void AddExecCommand(CLI::App& app, CommandEnv& env);
+void AddDownCommand(CLI::App& app, CommandEnv& env);
+void AddHostsCommand(CLI::App& app, CommandEnv& env);
+void AddLocalCommand(CLI::App& app, CommandEnv& env);
+
+// Reads a topology file for upload. Errors name the path.
+absl::StatusOr<std::string> ReadTopologyFile(const std::string& path);
+
+}  // namespace emu::cli
+
+#endif  // EMU_CLI_COMMANDS_H_

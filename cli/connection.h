@@ -1,0 +1,80 @@
+// How emuctl finds and talks to the controller: resolving the target from
+// flags, $EMU_CLUSTER or the local cluster's cluster.json; the channel, stub
+// and per-call context (bearer token, deadline); and RPC errors turned into
+// messages a person can act on.
+#ifndef EMU_CLI_CONNECTION_H_
+#define EMU_CLI_CONNECTION_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "proto/controller.grpc.pb.h"
+
+namespace emu::cli {
+
+// The common flags of every verb that talks to the controller.
+struct ConnectionFlags {
+  std::string controller;    // --controller host:port
+  std::string token_file;    // --token-file
+  std::string cluster_file;  // --cluster
+};
+
+// Where the controller is and how to authenticate.
+struct ControllerTarget {
+  std::string address;     // "127.0.0.1:40123"
+  std::string token;       // empty: no authorization metadata
+  std::string token_file;  // where the token came from, for messages
+  std::string origin;      // "--controller" or "cluster file <path>"
+};
+
+// The default cluster file: /run/emu/local/cluster.json.
+std::string DefaultClusterFile();
+
+// Resolves the target. --controller wins (token from --token-file, if
+// given). Otherwise the cluster file from --cluster, else `env_cluster`
+// ($EMU_CLUSTER), else DefaultClusterFile(); --token-file overrides the
+// file's token. NOT_FOUND "no emu cluster found: ..." when there is no such
+// file; other errors name the file.
+absl::StatusOr<ControllerTarget> ResolveControllerTarget(
+    const ConnectionFlags& flags, absl::string_view env_cluster);
+
+// One line (or two, with a hint) saying what went wrong with `call`:
+// UNAVAILABLE names the address and suggests `emuctl local start`,
+// UNAUTHENTICATED names the token file, DEADLINE_EXCEEDED says the
+// controller did not answer in time; the messages of INVALID_ARGUMENT,
+// NOT_FOUND, ALREADY_EXISTS and FAILED_PRECONDITION are the server's own
+// (they name the file:line or object); anything else is "call: CODE: msg".
+std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
+                             const ControllerTarget& target);
+
+// A channel and stub to one controller. Thread-compatible; the stub is
+// thread-safe.
+class ControllerConnection {
+ public:
+  explicit ControllerConnection(ControllerTarget target);
+
+  v1::ControllerService::StubInterface& stub() { return *stub_; }
+  const ControllerTarget& target() const { return target_; }
+
+  // A context carrying the token and a deadline `timeout` from now.
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
+
+  std::string Describe(const grpc::Status& status, absl::string_view call) const {
+    return DescribeRpcError(status, call, target_);
+  }
+
+ private:
+  ControllerTarget target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ControllerService::StubInterface> stub_;
+};
+
+}  // namespace emu::cli
+
+#endif  // EMU_CLI_CONNECTION_H_

@@ -1,0 +1,30 @@
+// The emuctl command line: builds the CLI11 app from the verb files, parses,
+// runs the chosen verb and returns the process exit status. main.cc only
+// fills EmuctlIo from the real process; tests call RunEmuctl directly.
+#ifndef EMU_CLI_EMUCTL_H_
+#define EMU_CLI_EMUCTL_H_
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace emu::cli {
+
+// The process-wide inputs emuctl reads, so tests can replace them.
+struct EmuctlIo {
+  std::istream* in;
+  std::ostream* out;
+  std::ostream* err;
+  std::string env_cluster;  // $EMU_CLUSTER
+  std::string self_exe;     // /proc/self/exe
+  std::string path_env;     // $PATH
+  bool color = false;       // stdout is a colour terminal
+};
+
+// args[0] is the program name. Returns the exit status: 0 ok, 1 failure,
+// 2 bad usage, 124 exec timeout, or exec's command's own status.
+int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io);
+
+}  // namespace emu::cli
+
+#endif  // EMU_CLI_EMUCTL_H_

@@ -1,0 +1,325 @@
+// emuctl end to end against an in-process fake controller on loopback:
+// argument parsing, what each verb sends, what it prints and its exit status.
+#include "cli/emuctl.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/testing/fake_controller_service.h"
+#include "deploy/cluster_file.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace emu::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+template <typename T>
+T Parse(const std::string& text) {
+  T msg;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &msg)) << text;
+  return msg;
+}
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+class EmuctlTest : public ::testing::Test {
+ protected:
+  EmuctlTest() : service_("tok123") {
+    dir_ = (fs::path(::testing::TempDir()) /
+            absl::StrCat("emuctl_test_", getpid(), "_", counter_++))
+               .lexically_normal()
+               .string();
+    fs::create_directories(dir_);
+    token_file_ = dir_ + "/token";
+    std::ofstream(token_file_) << "tok123\n";
+    chmod(token_file_.c_str(), 0600);
+    address_ = service_.Start();
+    deploy::ClusterFile f;
+    f.state = deploy::kClusterStateRunning;
+    f.controller = address_;
+    f.token_file = token_file_;
+    cluster_file_ = dir_ + "/cluster.json";
+    EXPECT_TRUE(deploy::WriteClusterFile(cluster_file_, f).ok());
+    topology_file_ = dir_ + "/demo.yaml";
+    std::ofstream(topology_file_) << "name: demo\n";
+  }
+  ~EmuctlTest() override { fs::remove_all(dir_); }
+
+  // Runs emuctl with the cluster file in $EMU_CLUSTER.
+  Result Run(std::vector<std::string> args, const std::string& stdin_data = "") {
+    args.insert(args.begin(), "emuctl");
+    std::istringstream in(stdin_data);
+    std::ostringstream out, err;
+    EmuctlIo io{&in, &out, &err, cluster_file_, "/nonexistent/emuctl", "", false};
+    int code = RunEmuctl(args, io);
+    return {code, out.str(), err.str()};
+  }
+
+  static inline int counter_ = 0;
+  FakeControllerService service_;
+  std::string dir_, token_file_, cluster_file_, topology_file_, address_;
+};
+
+TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
+  EXPECT_EQ(Run({}).code, 2);
+  EXPECT_EQ(Run({"up"}).code, 2);  // FILE missing
+  EXPECT_EQ(Run({"exec", "lab", "node"}).code, 2);  // no command
+  EXPECT_EQ(Run({"exec", "lab", "node", "ls", "-l"}).code, 2);  // -l without --
+  Result help = Run({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("Exit status:"));
+  EXPECT_THAT(help.out, HasSubstr("124  exec: the command timed out"));
+  for (const char* verb : {"up", "validate", "status", "exec", "down", "hosts"}) {
+    Result r = Run({verb, "--help"});
+    EXPECT_EQ(r.code, 0) << verb;
+    EXPECT_THAT(r.out, HasSubstr("Examples:")) << verb;
+  }
+  for (const char* verb : {"start", "stop", "status"}) {
+    Result r = Run({"local", verb, "--help"});
+    EXPECT_EQ(r.code, 0) << verb;
+    EXPECT_THAT(r.out, HasSubstr("Examples:")) << verb;
+  }
+  EXPECT_TRUE(service_.calls().empty());
+}
+
+TEST_F(EmuctlTest, NoClusterFoundIsAClearError) {
+  Result r = Run({"--cluster", dir_ + "/none.json", "status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "emuctl: no emu cluster found: run `emuctl local start` or pass "
+            "--controller (there is no " + dir_ + "/none.json)\n");
+}
+
+TEST_F(EmuctlTest, UnreachableControllerNamesAddressAndHint) {
+  // Port 1 on loopback: nothing listens there.
+  Result r = Run({"--controller", "127.0.0.1:1", "status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("emuctl: cannot reach the emu controller at "
+                               "127.0.0.1:1 (from --controller)"));
+  EXPECT_THAT(r.err, HasSubstr("emuctl local start"));
+}
+
+TEST_F(EmuctlTest, WrongTokenIsRejected) {
+  const std::string wrong = dir_ + "/wrong";
+  std::ofstream(wrong) << "nope\n";
+  chmod(wrong.c_str(), 0600);
+  Result r = Run({"hosts", "--token-file", wrong});  // flag after the verb
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("rejected the token from " + wrong));
+}
+
+TEST_F(EmuctlTest, UpValidatesDeploysAndSummarises) {
+  FakeControllerService::Script script;
+  script.validate_response = Parse<v1::ValidateTopologyResponse>(R"pb(
+    topology {
+      name: "demo"
+      nodes { name: "r1" }
+      nodes { name: "r2" }
+      links {}
+    }
+    warnings: "demo.yaml:4: node r1: image ignored for netns")pb");
+  script.deploy_events = {
+      Parse<v1::DeployEvent>(R"pb(message: "placing" state: DEPLOYING)pb"),
+      Parse<v1::DeployEvent>(R"pb(host: "h1" message: "created node r1"
+                                  warnings: "demo.yaml:4: node r1: image ignored for netns")pb"),
+      Parse<v1::DeployEvent>(R"pb(message: "done" state: RUNNING)pb"),
+  };
+  service_.SetScript(script);
+  Result r = Run({"up", topology_file_});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(service_.calls(), ElementsAre("ValidateTopology", "DeployLab"));
+  EXPECT_EQ(service_.last_deploy().source().file().name(), topology_file_);
+  EXPECT_EQ(service_.last_deploy().source().file().content(), "name: demo\n");
+  EXPECT_THAT(r.out, HasSubstr("s] WARNING: demo.yaml:4: node r1: image ignored"));
+  EXPECT_THAT(r.out, HasSubstr("s] deploying lab demo (2 nodes, 1 links)"));
+  EXPECT_THAT(r.out, HasSubstr("s] h1: created node r1\n"));
+  EXPECT_THAT(r.out, HasSubstr("s] lab is RUNNING\n"));
+  EXPECT_THAT(r.out, HasSubstr("lab demo is RUNNING: 2 nodes, 1 links, "));
+  EXPECT_THAT(r.out, HasSubstr(", 1 warning\n"));
+  // The warning repeated by the deploy stream is shown once.
+  std::vector<std::string> lines = absl::StrSplit(r.out, "WARNING");
+  EXPECT_EQ(lines.size(), 2u) << r.out;
+}
+
+TEST_F(EmuctlTest, UpFailuresExit1WithTheServersMessage) {
+  FakeControllerService::Script script;
+  script.validate_status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "demo.yaml:3: node r1: bad address");
+  service_.SetScript(script);
+  Result r = Run({"up", topology_file_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "emuctl: demo.yaml:3: node r1: bad address\n");
+  EXPECT_THAT(service_.calls(), ElementsAre("ValidateTopology"));
+
+  script.validate_status = grpc::Status::OK;
+  script.validate_response.mutable_topology()->set_name("demo");
+  script.deploy_events = {Parse<v1::DeployEvent>(R"pb(state: DEPLOYING)pb")};
+  script.deploy_status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "host h2 unreachable; rolled back");
+  service_.SetScript(script);
+  r = Run({"up", topology_file_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("host h2 unreachable; rolled back"));
+  EXPECT_THAT(r.err, HasSubstr("lab demo was not deployed"));
+
+  r = Run({"up", dir_ + "/missing.yaml"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("read topology " + dir_ + "/missing.yaml"));
+}
+
+TEST_F(EmuctlTest, Validate) {
+  FakeControllerService::Script script;
+  script.validate_response = Parse<v1::ValidateTopologyResponse>(
+      R"pb(topology { name: "demo" nodes {} } warnings: "w1")pb");
+  service_.SetScript(script);
+  Result r = Run({"validate", topology_file_});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, topology_file_ + ": OK (lab demo: 1 nodes, 0 links)\nwarning: w1\n");
+}
+
+TEST_F(EmuctlTest, ExecPassesOutputAndExitStatusThrough) {
+  FakeControllerService::Script script;
+  script.exec = [](const v1::LabExecRequest& req, v1::ExecResponse* resp) {
+    resp->set_stdout(std::string("out\0bytes\n", 10));
+    resp->set_stderr("err line\n");
+    // "exit N" exits N; anything else exits 0.
+    resp->set_exit_code(req.argv(0) == "exit" ? std::stoi(req.argv(1)) : 0);
+    return grpc::Status::OK;
+  };
+  service_.SetScript(script);
+  Result r = Run({"exec", "demo", "r1", "--timeout", "5s", "--", "exit", "3"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.out, std::string("out\0bytes\n", 10));
+  EXPECT_EQ(r.err, "err line\n");
+  v1::LabExecRequest sent = service_.last_exec();
+  EXPECT_EQ(sent.lab(), "demo");
+  EXPECT_EQ(sent.node(), "r1");
+  EXPECT_THAT(sent.argv(), ElementsAre("exit", "3"));
+  EXPECT_EQ(sent.timeout_ms(), 5000u);
+  EXPECT_EQ(sent.stdin(), "");
+
+  r = Run({"exec", "-i", "demo", "r1", "--", "cat", "-n"}, "piped input");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(service_.last_exec().stdin(), "piped input");
+  EXPECT_THAT(service_.last_exec().argv(), ElementsAre("cat", "-n"));
+  EXPECT_EQ(service_.last_exec().timeout_ms(), 60000u);
+
+  r = Run({"exec", "demo", "r1", "--", "exit", "137"});
+  EXPECT_EQ(r.code, 137);
+}
+
+TEST_F(EmuctlTest, ExecTimeoutIs124AndRpcErrorsAre1) {
+  FakeControllerService::Script script;
+  script.exec = [](const v1::LabExecRequest&, v1::ExecResponse* resp) {
+    resp->set_stdout("partial");
+    resp->set_timed_out(true);
+    resp->set_exit_code(137);
+    return grpc::Status::OK;
+  };
+  service_.SetScript(script);
+  Result r = Run({"exec", "demo", "r1", "--timeout", "2", "--", "sleep", "9"});
+  EXPECT_EQ(r.code, 124);
+  EXPECT_EQ(r.out, "partial");
+  EXPECT_EQ(r.err, "emuctl: command timed out after 2.0s in demo/r1 and was killed\n");
+
+  script.exec = [](const v1::LabExecRequest&, v1::ExecResponse*) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "lab demo: node r9: not found");
+  };
+  service_.SetScript(script);
+  r = Run({"exec", "demo", "r9", "--", "true"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "emuctl: lab demo: node r9: not found\n");
+
+  r = Run({"exec", "demo", "r1", "--timeout", "0", "--", "true"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("invalid --timeout \"0\""));
+}
+
+TEST_F(EmuctlTest, StatusListOneAndJson) {
+  FakeControllerService::Script script;
+  script.labs = Parse<v1::ListLabsResponse>(
+      R"pb(labs { name: "demo" state: RUNNING nodes {} }
+           labs { name: "old" state: FAILED })pb");
+  script.lab_by_name["demo"] = Parse<v1::Lab>(R"pb(
+    name: "demo"
+    state: RUNNING
+    nodes { name: "r1" kind: NODE_KIND_NETNS host: "h1" })pb");
+  service_.SetScript(script);
+
+  Result r = Run({"status"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("NAME  STATE    NODES  LINKS  AGE\n"
+                               "demo  RUNNING  1      0      -\n"
+                               "old   FAILED   0      0      -\n"));
+
+  r = Run({"status", "demo"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("State:  RUNNING\n"));
+  EXPECT_THAT(r.out, HasSubstr("r1    netns  h1"));
+
+  r = Run({"status", "demo", "--json"});
+  EXPECT_EQ(r.code, 0);
+  v1::Lab parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r.out;
+  EXPECT_EQ(parsed.nodes(0).host(), "h1");
+  EXPECT_THAT(r.out, HasSubstr("\"state\": \"RUNNING\""));
+
+  r = Run({"status", "nosuch"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "emuctl: lab nosuch: not found\n");
+}
+
+TEST_F(EmuctlTest, DownShowsProgressAndFailsOnlyOnErrors) {
+  FakeControllerService::Script script;
+  script.destroy_events = {
+      Parse<v1::DeployEvent>(R"pb(host: "h1" message: "removed node r1" state: DESTROYING)pb"),
+      Parse<v1::DeployEvent>(R"pb(state: DESTROYED)pb")};
+  service_.SetScript(script);
+  Result r = Run({"down", "demo"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("s] h1: removed node r1\n"));
+  EXPECT_THAT(r.out, HasSubstr("lab demo destroyed in "));
+
+  script.destroy_events.clear();
+  script.destroy_status = grpc::Status(grpc::StatusCode::NOT_FOUND, "lab x: not found");
+  service_.SetScript(script);
+  r = Run({"down", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "emuctl: lab x: not found\n");
+}
+
+TEST_F(EmuctlTest, Hosts) {
+  FakeControllerService::Script script;
+  script.hosts = Parse<v1::ListHostsResponse>(R"pb(
+    hosts { name: "h1" address: "198.18.0.11:7471" reachable: true
+            capabilities { cpus: 2 qdiscs: "tbf" } })pb");
+  service_.SetScript(script);
+  Result r = Run({"hosts"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("h1    198.18.0.11:7471  yes"));
+  r = Run({"hosts", "--json"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("\"address\": \"198.18.0.11:7471\""));
+}
+
+}  // namespace
+}  // namespace emu::cli

@@ -1,0 +1,193 @@
+// `emuctl local start|stop|status`: the embedded local cluster on this
+// machine (deploy/local_cluster.h).
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/table.h"
+#include "common/process_launcher.h"
+#include "deploy/cluster_rpc.h"
+#include "deploy/local_cluster.h"
+#include "deploy/process_table.h"
+
+namespace emu::cli {
+namespace {
+
+struct LocalArgs {
+  std::string id = deploy::kDefaultClusterId;
+  int hosts = deploy::kDefaultHosts;
+  std::string subnet = deploy::kDefaultSubnet;
+  std::string bin_dir;
+  std::string state_root = deploy::kDefaultStateRoot;
+  std::string timeout = "30s";
+};
+
+// The real dependencies of deploy::LocalCluster, progress lines to `out`.
+struct RealLocalCluster {
+  explicit RealLocalCluster(std::ostream* out)
+      : cluster(&launcher, &rpc, &processes, [out](absl::string_view line) {
+          *out << line << std::endl;
+        }) {}
+  PosixProcessLauncher launcher;
+  deploy::GrpcClusterRpc rpc;
+  deploy::ProcfsProcessTable processes;
+  deploy::LocalCluster cluster;
+};
+
+int RequireRoot(const CommandEnv& env, absl::string_view verb) {
+  if (geteuid() == 0) return kExitOk;
+  return env.Fail(absl::StrCat(
+      "emuctl local ", verb,
+      " needs root (it creates network namespaces and a bridge)"));
+}
+
+std::string NameFlag(const LocalArgs& args) {
+  return args.id == deploy::kDefaultClusterId
+             ? std::string()
+             : absl::StrCat(" --name ", args.id);
+}
+
+int RunStart(CommandEnv& env, const LocalArgs& args) {
+  if (int rc = RequireRoot(env, "start"); rc != kExitOk) return rc;
+  absl::StatusOr<absl::Duration> timeout = ParseTimeout(args.timeout, "--timeout");
+  if (!timeout.ok()) return env.Fail(timeout.status());
+  absl::StatusOr<deploy::DaemonBinaries> binaries =
+      deploy::FindDaemonBinaries(args.bin_dir, env.self_exe, env.path_env);
+  if (!binaries.ok()) return env.Fail(binaries.status());
+
+  deploy::LocalClusterStartOptions options;
+  options.cluster.id = args.id;
+  options.cluster.hosts = args.hosts;
+  options.cluster.subnet = args.subnet;
+  options.cluster.state_root = args.state_root;
+  options.binaries = *binaries;
+  options.ready_timeout = *timeout;
+  RealLocalCluster real(env.out);
+  absl::StatusOr<deploy::ClusterFile> file = real.cluster.Start(options);
+  if (!file.ok()) return env.Fail(file.status());
+
+  std::vector<std::string> hosts;
+  for (const auto& h : file->hosts) hosts.push_back(absl::StrCat(h.name, "=", h.address));
+  *env.out << "local cluster \"" << file->id << "\" is up: controller "
+           << file->controller << ", hosts " << absl::StrJoin(hosts, " ")
+           << "\n";
+  const std::string cluster_file =
+      deploy::ClusterFilePath(args.state_root, args.id);
+  if (cluster_file == DefaultClusterFile()) {
+    *env.out << "emuctl uses it by default; try `emuctl hosts`.\n";
+  } else {
+    *env.out << "use it with: export EMU_CLUSTER=" << cluster_file
+             << "  (or emuctl --cluster " << cluster_file << " ...)\n";
+  }
+  *env.out << "stop it with: emuctl local stop" << NameFlag(args) << std::endl;
+  return kExitOk;
+}
+
+int RunStop(CommandEnv& env, const LocalArgs& args) {
+  if (int rc = RequireRoot(env, "stop"); rc != kExitOk) return rc;
+  RealLocalCluster real(env.out);
+  absl::Status s = real.cluster.Stop(args.id, args.state_root);
+  if (!s.ok()) return env.Fail(s);
+  *env.out << "local cluster \"" << args.id << "\" is stopped" << std::endl;
+  return kExitOk;
+}
+
+int RunLocalStatus(CommandEnv& env, const LocalArgs& args) {
+  RealLocalCluster real(env.out);
+  absl::StatusOr<deploy::LocalClusterStatus> status =
+      real.cluster.Status(args.id, args.state_root);
+  if (!status.ok()) return env.Fail(status.status());
+  const deploy::ClusterFile& f = status->file;
+  *env.out << "local cluster \"" << f.id << "\" (" << f.state << "), bridge "
+           << f.bridge << " " << f.subnet << ", token " << f.token_file << "\n\n";
+  Table table({"DAEMON", "PID", "RUNNING", "ADDRESS", "NETNS", "LOG"});
+  for (const deploy::DaemonStatus& d : status->daemons) {
+    table.AddRow({d.name, d.pid > 0 ? absl::StrCat(d.pid) : "-",
+                  d.running ? "yes" : "NO", d.address.empty() ? "-" : d.address,
+                  d.netns.empty() ? "-" : d.netns, d.log});
+  }
+  *env.out << table.Render() << std::flush;
+  if (!status->all_running()) {
+    return env.Fail(absl::StrCat(
+        "local cluster \"", f.id, "\" is not fully running; see the logs, "
+        "then `emuctl local stop", NameFlag(args), "` and start it again"));
+  }
+  return kExitOk;
+}
+
+void AddNameOptions(CLI::App* cmd, LocalArgs* args) {
+  cmd->add_option("--name", args->id,
+                  "Cluster id: [a-z][a-z0-9]{0,6}; state in /run/emu/<id>")
+      ->capture_default_str();
+  cmd->add_option("--state-root", args->state_root,
+                  "Directory holding the clusters' state dirs")
+      ->capture_default_str()
+      ->group("");  // hidden: for tests
+}
+
+}  // namespace
+
+void AddLocalCommand(CLI::App& app, CommandEnv& env) {
+  auto* local = app.add_subcommand(
+      "local", "Run an emu cluster on this machine (namespaces as hosts)");
+  local->require_subcommand(1);
+  local->footer(
+      "A local cluster emulates N physical hosts on this machine: network\n"
+      "namespaces emuhost-<id>-h<i> joined by the bridge emubr-<id>, one\n"
+      "emu-agent in each, and an emu-controller on 127.0.0.1. Its record,\n"
+      "token and logs are in /run/emu/<id>/. emuctl talks to the cluster\n"
+      "\"local\" by default.\n\n"
+      "Examples:\n"
+      "  sudo emuctl local start --hosts 3\n"
+      "  emuctl local status\n"
+      "  sudo emuctl local stop");
+
+  auto args = std::make_shared<LocalArgs>();
+
+  auto* start = local->add_subcommand("start", "Start a local cluster");
+  AddNameOptions(start, args.get());
+  start->add_option("--hosts", args->hosts, "Number of emulated hosts (1-99)")
+      ->capture_default_str();
+  start->add_option("--subnet", args->subnet,
+                    "IPv4 network of the bridge (.1) and hosts (.11, .12, ...)")
+      ->capture_default_str();
+  start->add_option("--bin-dir", args->bin_dir,
+                    "Directory with emu-agent and emu-controller (default: "
+                    "next to emuctl, the bazel-bin layout, then $PATH)");
+  start->add_option("--timeout", args->timeout,
+                    "How long each daemon may take to answer")
+      ->capture_default_str();
+  start->footer(
+      "Needs root. Refuses to start a cluster that is running; removes what\n"
+      "a dead one with the same id left. On failure it removes everything it\n"
+      "created and shows the end of the failing daemon's log.\n\n"
+      "Examples:\n"
+      "  sudo emuctl local start\n"
+      "  sudo emuctl local start --hosts 4 --name dev --subnet 198.18.1.0/24");
+  start->callback([&env, args] { env.exit_code = RunStart(env, *args); });
+
+  auto* stop = local->add_subcommand("stop", "Stop a local cluster");
+  AddNameOptions(stop, args.get());
+  stop->footer(
+      "Needs root. Destroys every lab, ends the daemons (SIGTERM, SIGKILL\n"
+      "after 5 s), deletes the namespaces, veths and bridge and the state\n"
+      "dir. Safe to repeat; only touches what this cluster id owns.\n\n"
+      "Examples:\n"
+      "  sudo emuctl local stop\n"
+      "  sudo emuctl local stop --name dev");
+  stop->callback([&env, args] { env.exit_code = RunStop(env, *args); });
+
+  auto* status = local->add_subcommand("status", "Show a local cluster's daemons");
+  AddNameOptions(status, args.get());
+  status->footer(
+      "Shows each daemon's pid, whether it runs, its address, namespace and\n"
+      "log. Exits 1 when the cluster is absent or a daemon is not running.\n\n"
+      "Examples:\n"
+      "  emuctl local status\n"
+      "  emuctl local status --name dev");
+  status->callback([&env, args] { env.exit_code = RunLocalStatus(env, *args); });
+}
+
+}  // namespace emu::cli

@@ -1,0 +1,36 @@
+// emuctl: the command-line client of the emu controller. Thin: gathers the
+// process's inputs and hands them to RunEmuctl (cli/emuctl.h).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/emuctl.h"
+
+namespace {
+
+std::string Getenv(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(true);
+  std::error_code ec;
+  emu::cli::EmuctlIo io;
+  io.in = &std::cin;
+  io.out = &std::cout;
+  io.err = &std::cerr;
+  io.env_cluster = Getenv("EMU_CLUSTER");
+  io.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  io.path_env = Getenv("PATH");
+  const std::string term = Getenv("TERM");
+  io.color = isatty(STDOUT_FILENO) && term != "dumb" && !term.empty() &&
+             std::getenv("NO_COLOR") == nullptr;
+  return emu::cli::RunEmuctl(std::vector<std::string>(argv, argv + argc), io);
+}

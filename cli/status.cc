@@ -1,0 +1,66 @@
+// `emuctl status [LAB] [--json]`: the labs, or one lab in detail.
+#include "absl/time/clock.h"
+#include "cli/commands.h"
+#include "cli/render.h"
+
+namespace emu::cli {
+namespace {
+
+struct StatusArgs {
+  std::string lab;
+  bool json = false;
+};
+
+int Print(CommandEnv& env, const google::protobuf::Message& message, bool json,
+          const std::string& text) {
+  if (!json) {
+    *env.out << text << std::flush;
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> rendered = ToJson(message);
+  if (!rendered.ok()) return env.Fail(rendered.status());
+  *env.out << *rendered << std::flush;
+  return kExitOk;
+}
+
+int RunStatus(CommandEnv& env, const StatusArgs& args) {
+  auto conn = env.Connect();
+  if (!conn.ok()) return env.Fail(conn.status());
+  ControllerConnection& c = **conn;
+  if (args.lab.empty()) {
+    v1::ListLabsResponse labs;
+    grpc::Status s = c.stub().ListLabs(c.NewContext(kUnaryTimeout).get(),
+                                       v1::ListLabsRequest(), &labs);
+    if (!s.ok()) return env.Fail(c.Describe(s, "ListLabs"));
+    return Print(env, labs, args.json,
+                 args.json ? "" : RenderLabList(labs, absl::Now()));
+  }
+  v1::GetLabRequest request;
+  request.set_lab(args.lab);
+  v1::Lab lab;
+  grpc::Status s =
+      c.stub().GetLab(c.NewContext(kUnaryTimeout).get(), request, &lab);
+  if (!s.ok()) return env.Fail(c.Describe(s, "GetLab"));
+  return Print(env, lab, args.json, args.json ? "" : RenderLab(lab, absl::Now()));
+}
+
+}  // namespace
+
+void AddStatusCommand(CLI::App& app, CommandEnv& env) {
+  auto* cmd = app.add_subcommand("status", "Show labs, or one lab in detail");
+  auto args = std::make_shared<StatusArgs>();
+  cmd->add_option("lab", args->lab, "Lab name (omit for the list of labs)");
+  cmd->add_flag("--json", args->json,
+                "Print the API message as JSON (proto field names) for scripts");
+  cmd->footer(
+      "Without LAB: one line per lab (NAME STATE NODES LINKS AGE).\n"
+      "With LAB: its state and error, its nodes (per interface, with\n"
+      "addresses) and its links (per direction: rate, delay, loss).\n\n"
+      "Examples:\n"
+      "  emuctl status\n"
+      "  emuctl status demo\n"
+      "  emuctl status demo --json | jq -r .state");
+  cmd->callback([&env, args] { env.exit_code = RunStatus(env, *args); });
+}
+
+}  // namespace emu::cli

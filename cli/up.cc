@@ -1,0 +1,105 @@
+// `emuctl up FILE`: validate, then deploy a lab, showing progress.
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/render.h"
+#include "common/errno_status.h"
+
+namespace emu::cli {
+namespace {
+
+int RunUp(CommandEnv& env, const std::string& path) {
+  absl::StatusOr<std::string> content = ReadTopologyFile(path);
+  if (!content.ok()) return env.Fail(content.status());
+  auto conn = env.Connect();
+  if (!conn.ok()) return env.Fail(conn.status());
+  ControllerConnection& c = **conn;
+
+  const absl::Time start = absl::Now();
+  ProgressPrinter printer(env.color);
+
+  // Validation first: errors before anything is created, and the lab's name
+  // and size for the summary.
+  v1::ValidateTopologyRequest validate;
+  validate.mutable_source()->mutable_file()->set_name(path);
+  validate.mutable_source()->mutable_file()->set_content(*content);
+  v1::ValidateTopologyResponse validated;
+  grpc::Status s = c.stub().ValidateTopology(
+      c.NewContext(kUnaryTimeout).get(), validate, &validated);
+  if (!s.ok()) return env.Fail(c.Describe(s, "ValidateTopology"));
+  for (const std::string& w : validated.warnings()) {
+    *env.out << printer.Warning("", w, absl::Now() - start);
+  }
+  const v1::Topology& topology = validated.topology();
+  *env.out << "[" << FormatElapsed(absl::Now() - start) << "] deploying lab "
+           << topology.name() << " (" << topology.nodes_size() << " nodes, "
+           << topology.links_size() << " links) from " << path << std::endl;
+
+  v1::DeployLabRequest request;
+  *request.mutable_source() = validate.source();
+  auto context = c.NewContext(kStreamTimeout);
+  auto reader = c.stub().DeployLab(context.get(), request);
+  v1::DeployEvent event;
+  while (reader->Read(&event)) {
+    *env.out << printer.Render(event, absl::Now() - start) << std::flush;
+  }
+  s = reader->Finish();
+  const std::string elapsed = HumanDuration(absl::Now() - start);
+  if (!s.ok()) {
+    env.Fail(c.Describe(s, "DeployLab"));
+    *env.err << "emuctl: lab " << topology.name() << " was not deployed ("
+             << elapsed << "); `emuctl status " << topology.name()
+             << "` shows what is left" << std::endl;
+    return kExitFailure;
+  }
+  if (printer.last_state() != v1::RUNNING) {
+    return env.Fail(absl::StrCat("lab ", topology.name(), " is ",
+                                 LabStateName(printer.last_state()),
+                                 " after the deploy (", elapsed,
+                                 "); see `emuctl status ", topology.name(), "`"));
+  }
+  *env.out << "lab " << topology.name() << " is RUNNING: "
+           << topology.nodes_size() << " nodes, " << topology.links_size()
+           << " links, " << elapsed;
+  if (printer.warning_count() > 0) {
+    *env.out << ", " << printer.warning_count() << " warning"
+             << (printer.warning_count() == 1 ? "" : "s");
+  }
+  *env.out << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTopologyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoToStatus(errno, absl::StrCat("read topology ", path));
+  std::stringstream content;
+  content << in.rdbuf();
+  if (in.bad()) {
+    return absl::InternalError(absl::StrCat("read topology ", path, ": I/O error"));
+  }
+  return content.str();
+}
+
+void AddUpCommand(CLI::App& app, CommandEnv& env) {
+  auto* cmd = app.add_subcommand("up", "Deploy a lab from a topology file");
+  auto file = std::make_shared<std::string>();
+  cmd->add_option("file", *file, "Topology file (YAML or JSON)")->required();
+  cmd->footer(
+      "Validates the file, then deploys it, printing one line per step\n"
+      "(elapsed time, host, message); warnings are marked WARNING. On a\n"
+      "failure the controller rolls the lab back and emuctl prints its\n"
+      "message (naming file:line) and exits 1.\n\n"
+      "Examples:\n"
+      "  emuctl up examples/two-nodes.yaml\n"
+      "  emuctl --cluster /run/emu/dev/cluster.json up lab.yaml");
+  cmd->callback([&env, file] { env.exit_code = RunUp(env, *file); });
+}
+
+}  // namespace emu::cli
