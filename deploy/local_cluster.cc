@@ -261,6 +261,7 @@ bool LocalCluster::IsRecordedDaemon(int pid, uint64_t start_time,
                                     const std::string& binary_path,
                                     absl::string_view default_name) {
   if (pid <= 0) return false;
+  if (own_daemons_.count(pid) > 0) return launcher_->IsRunning(pid);
   std::optional<ProcessIdentity> identity = processes_->Lookup(pid);
   if (!identity.has_value()) return false;
   absl::string_view name =
@@ -325,7 +326,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   }
   int leftovers = 0;
   EMU_RETURN_IF_ERROR(StopLocked(layout.id, options.cluster.state_root,
-                                 /*keep_logs=*/false, &leftovers));
+                                 /*rollback=*/false, &leftovers));
   EMU_RETURN_IF_ERROR(CheckSubnetFree(layout));
 
   // State dir, token and the first record, before anything is created, so a
@@ -363,11 +364,10 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
       StartLocked(options, layout, token, record);
   if (started.ok()) return started;
 
-  progress_(absl::StrCat("start failed; removing what was created: ",
-                         started.status().message()));
+  progress_("start failed; removing what was created");
   int undone = 0;
   absl::Status rollback = StopLocked(layout.id, options.cluster.state_root,
-                                     /*keep_logs=*/true, &undone);
+                                     /*rollback=*/true, &undone);
   std::string message = absl::StrCat(
       "start local cluster \"", layout.id, "\": ", started.status().message(),
       "\n(logs kept in ", layout.log_dir, ")");
@@ -424,6 +424,7 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
     if (!pid.ok()) {
       return Annotate(pid.status(), absl::StrCat("start agent ", h.name));
     }
+    own_daemons_.insert(*pid);
     record.hosts[i].pid = *pid;
     if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
       record.hosts[i].start_time = identity->start_time;
@@ -453,6 +454,7 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
                absl::StrCat("--port_file=", layout.controller_port_file)};
   absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, layout.controller_log);
   if (!pid.ok()) return Annotate(pid.status(), "start controller");
+  own_daemons_.insert(*pid);
   record.controller_pid = *pid;
   if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
     record.controller_start_time = identity->start_time;
@@ -539,7 +541,7 @@ absl::Status LocalCluster::Stop(absl::string_view id,
   EMU_ASSIGN_OR_RETURN(std::unique_ptr<ClusterLock> lock,
                        ClusterLock::Acquire(state_root, id));
   int actions = 0;
-  EMU_RETURN_IF_ERROR(StopLocked(id, state_root, /*keep_logs=*/false, &actions));
+  EMU_RETURN_IF_ERROR(StopLocked(id, state_root, /*rollback=*/false, &actions));
   if (actions == 0) {
     progress_(absl::StrCat("local cluster \"", id, "\": nothing to stop"));
   }
@@ -548,7 +550,7 @@ absl::Status LocalCluster::Stop(absl::string_view id,
 
 absl::Status LocalCluster::StopLocked(absl::string_view id,
                                       absl::string_view state_root,
-                                      bool keep_logs, int* actions) {
+                                      bool rollback, int* actions) {
   const std::string dir = ClusterStateDir(state_root, id);
   std::vector<std::string> failures;
   *actions = 0;
@@ -582,7 +584,7 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   const bool controller_alive =
       IsRecordedDaemon(record.controller_pid, record.controller_start_time,
                        record.controller_binary, kControllerBinaryName);
-  if (controller_alive && !record.controller.empty()) {
+  if (controller_alive && !record.controller.empty() && !rollback) {
     absl::StatusOr<std::vector<std::string>> labs =
         rpc_->DestroyControllerLabs(record.controller, token, kDestroyTimeout);
     if (labs.ok()) {
@@ -596,13 +598,17 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   for (const ClusterFileHost& h : record.hosts) {
     agent_alive.push_back(IsRecordedDaemon(h.pid, h.start_time,
                                            record.agent_binary, kAgentBinaryName));
-    if (!agent_alive.back() || h.address.empty()) continue;
+    if (!agent_alive.back() || h.address.empty() || rollback) continue;
     absl::StatusOr<std::vector<std::string>> labs =
         rpc_->DestroyAgentLabs(h.address, token, kDestroyTimeout);
     if (labs.ok()) {
       for (const std::string& lab : *labs) {
         done(absl::StrCat("destroyed what was left of lab ", lab, " on ", h.name));
       }
+    } else if (absl::IsUnavailable(labs.status()) ||
+               absl::IsDeadlineExceeded(labs.status())) {
+      // A hung agent cannot clean up; what it leaves is reported below.
+      progress_(absl::StrCat("warning: ", labs.status().message()));
     } else {
       failures.push_back(std::string(labs.status().message()));
     }
@@ -682,7 +688,7 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
 
   std::error_code ec;
   if (fs::exists(dir, ec)) {
-    if (keep_logs) {
+    if (rollback) {
       for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
         if (entry.path().filename() == "logs") continue;
         fs::remove_all(entry.path(), ec);

@@ -7,6 +7,7 @@
 #define EMU_DEPLOY_LOCAL_CLUSTER_H_
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,8 +106,10 @@ class LocalCluster {
                                           const std::string& token,
                                           ClusterFile& record);
   // Removes everything of cluster `id`; counts what it removed in *actions.
+  // A `rollback` (of a start that just failed) keeps the logs and skips
+  // destroying labs: a cluster that never came up has none.
   absl::Status StopLocked(absl::string_view id, absl::string_view state_root,
-                          bool keep_logs, int* actions);
+                          bool rollback, int* actions);
   absl::Status WaitForAgent(const LocalHostLayout& host, int pid,
                             const std::string& token, absl::Time deadline);
   absl::StatusOr<std::string> WaitForController(const LocalClusterLayout& layout,
@@ -121,6 +124,9 @@ class LocalCluster {
                         absl::string_view default_name);
 
   ProcessLauncher* launcher_;
+  // Daemons spawned by this object: a rollback ends them even when their
+  // command line no longer names the binary (a wrapper that exec'd).
+  std::set<int> own_daemons_;
   ClusterRpc* rpc_;
   ProcessTable* processes_;
   ProgressFn progress_;

@@ -235,6 +235,7 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
 
   // A dead agent shows in status.
   table_.Remove(spawns[1].pid);
+  launcher_.MarkExited(spawns[1].pid);
   status = cluster_.Status("t", root_);
   ASSERT_TRUE(status.ok());
   EXPECT_FALSE(status->all_running());
@@ -378,7 +379,10 @@ TEST_F(LocalClusterTest, RefusesASubnetInUse) {
 
 TEST_F(LocalClusterTest, StartRemovesLeftoversOfADeadCluster) {
   ASSERT_TRUE(cluster_.Start(options_).ok());
-  for (const auto& s : launcher_.spawns()) table_.Remove(s.pid);  // all died
+  for (const auto& s : launcher_.spawns()) {  // all died
+    table_.Remove(s.pid);
+    launcher_.MarkExited(s.pid);
+  }
   progress_.clear();
   absl::StatusOr<ClusterFile> again = cluster_.Start(options_);
   ASSERT_TRUE(again.ok()) << again.status() << Progress();

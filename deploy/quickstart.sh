@@ -28,12 +28,12 @@ emuctl up examples/quickstart.yaml
 emuctl status "$LAB"
 
 step "ping h1 -> h2 across r1 and r2"
-emuctl exec "$LAB" h1 -- ping -c 3 -i 0.2 10.0.2.2
+emuctl exec "$LAB" h1 -- ping -c 3 -i 0.2 10.0.2.10
 
 step "iperf3 h1 -> h2 (TCP, 5 s) through the 100 Mbit/s r1-r2 link"
 emuctl exec "$LAB" h2 -- iperf3 -s -1 -D
 sleep 0.5
-out=$(emuctl exec "$LAB" h1 -- iperf3 -c 10.0.2.2 -t 5 -f m)
+out=$(emuctl exec "$LAB" h1 -- iperf3 -c 10.0.2.10 -t 5 -f m)
 echo "$out" | tail -4
 measured=$(echo "$out" | awk '/receiver/ {print $(NF-2)}')
 # TBF counts whole Ethernet frames (1514 bytes for 1448 bytes of TCP
