@@ -51,10 +51,11 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
 }
 
 std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
-                             const ControllerTarget& target) {
+                             const ControllerTarget& target, bool reached_server) {
   const std::string& message = status.error_message();
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      if (reached_server) return absl::StrCat(call, ": ", message);
       return absl::StrCat(
           "cannot reach the emu controller at ", target.address, " (from ",
           target.origin, "): ", message,
@@ -88,6 +89,13 @@ ControllerConnection::ControllerConnection(ControllerTarget target)
       channel_(grpc::CreateChannel(target_.address,
                                    grpc::InsecureChannelCredentials())),
       stub_(v1::ControllerService::NewStub(channel_)) {}
+
+std::string ControllerConnection::Describe(const grpc::Status& status,
+                                           absl::string_view call) const {
+  const bool ready =
+      channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  return DescribeRpcError(status, call, target_, ready);
+}
 
 std::unique_ptr<grpc::ClientContext> ControllerConnection::NewContext(
     absl::Duration timeout) const {

@@ -44,14 +44,16 @@ std::string DefaultClusterFile();
 absl::StatusOr<ControllerTarget> ResolveControllerTarget(
     const ConnectionFlags& flags, absl::string_view env_cluster);
 
-// One line (or two, with a hint) saying what went wrong with `call`:
-// UNAVAILABLE names the address and suggests `emuctl local start`,
+// One line (or two, with a hint) saying what went wrong with `call`.
+// UNAVAILABLE when the controller could not be reached (`reached_server`
+// false) names the address and suggests `emuctl local start`; UNAVAILABLE
+// from the controller itself (an agent is down) is its own message;
 // UNAUTHENTICATED names the token file, DEADLINE_EXCEEDED says the
 // controller did not answer in time; the messages of INVALID_ARGUMENT,
 // NOT_FOUND, ALREADY_EXISTS and FAILED_PRECONDITION are the server's own
 // (they name the file:line or object); anything else is "call: CODE: msg".
 std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
-                             const ControllerTarget& target);
+                             const ControllerTarget& target, bool reached_server);
 
 // A channel and stub to one controller. Thread-compatible; the stub is
 // thread-safe.
@@ -65,9 +67,10 @@ class ControllerConnection {
   // A context carrying the token and a deadline `timeout` from now.
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
 
-  std::string Describe(const grpc::Status& status, absl::string_view call) const {
-    return DescribeRpcError(status, call, target_);
-  }
+  // DescribeRpcError for a call that just failed on this connection. A
+  // channel that is READY after the call reached the controller, so an
+  // UNAVAILABLE came from the controller, not from the transport.
+  std::string Describe(const grpc::Status& status, absl::string_view call) const;
 
  private:
   ControllerTarget target_;

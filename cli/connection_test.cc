@@ -107,16 +107,22 @@ TEST(DescribeRpcErrorTest, PerCode) {
       {grpc::StatusCode::INTERNAL, "boom", {"GetLab: INTERNAL: boom"}},
   };
   for (const Case& c : cases) {
-    std::string got =
-        DescribeRpcError(grpc::Status(c.code, c.message), "GetLab", target);
+    std::string got = DescribeRpcError(grpc::Status(c.code, c.message),
+                                       "GetLab", target, /*reached_server=*/false);
     for (const std::string& want : c.want) {
       EXPECT_THAT(got, HasSubstr(want)) << c.code;
     }
   }
   EXPECT_EQ(DescribeRpcError(grpc::Status(grpc::StatusCode::NOT_FOUND,
                                           "lab x: not found"),
-                             "GetLab", target),
+                             "GetLab", target, true),
             "lab x: not found");
+  // UNAVAILABLE from the controller itself is its message, not "cannot
+  // reach the controller".
+  EXPECT_EQ(DescribeRpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                          "no agent is reachable: h1"),
+                             "DeployLab", target, /*reached_server=*/true),
+            "DeployLab: no agent is reachable: h1");
 }
 
 }  // namespace

@@ -177,7 +177,8 @@ TEST_F(EmuctlTest, UpFailuresExit1WithTheServersMessage) {
   service_.SetScript(script);
   r = Run({"up", topology_file_});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("host h2 unreachable; rolled back"));
+  EXPECT_THAT(r.err, HasSubstr("emuctl: DeployLab: host h2 unreachable; rolled back"));
+  EXPECT_THAT(r.err, Not(HasSubstr("cannot reach the emu controller")));
   EXPECT_THAT(r.err, HasSubstr("lab demo was not deployed"));
 
   r = Run({"up", dir_ + "/missing.yaml"});

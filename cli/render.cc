@@ -224,8 +224,8 @@ std::string RenderHosts(const v1::ListHostsResponse& hosts) {
     if (!h.reachable()) {
       table.AddRow({h.name(), OrDash(h.address()), "no", "-", "-", "-", "-",
                     "-", "-"});
-      absl::StrAppend(&notes, h.name(), ": unreachable: ",
-                      h.error().empty() ? "no reason given" : h.error(), "\n");
+      absl::StrAppend(&notes, h.name(), ": ",
+                      h.error().empty() ? "unreachable" : h.error(), "\n");
       continue;
     }
     const v1::Capabilities& c = h.capabilities();

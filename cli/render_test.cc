@@ -192,7 +192,7 @@ TEST(RenderHostsTest, ReachableAndNot) {
             "h2    198.18.0.12:7471  no         -     -      -    -     -"
             "      -\n"
             "\n"
-            "h2: unreachable: connection refused\n");
+            "h2: connection refused\n");
   EXPECT_EQ(RenderHosts(v1::ListHostsResponse()), "no hosts\n");
 }
 
