@@ -108,7 +108,9 @@ class HostNetwork {
   };
 
   // Adds or replaces (NLM_F_REPLACE) the route to `destination` with this
-  // metric in the main table. Idempotent.
+  // metric in the main table. Idempotent. FAILED_PRECONDITION when the
+  // gateway is not reachable yet (no address in its subnet on an up
+  // interface): set addresses first.
   virtual absl::Status ReplaceRoute(const std::string& ns,
                                     const RouteSpec& route) = 0;
 

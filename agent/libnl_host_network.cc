@@ -683,9 +683,19 @@ absl::Status LibnlHostNetwork::ReplaceRoute(const std::string& ns,
     rtnl_route_nh_set_gateway(nh, gw.get());  // takes its own reference
   }
   rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
-  return NlCall(sock, what, [&](nl_sock* s) {
-    return rtnl_route_add(s, route.get(), NLM_F_REPLACE);
-  });
+  linkemu::NlErrorCapture capture(sock);
+  int err = rtnl_route_add(sock, route.get(), NLM_F_REPLACE);
+  if (err < 0 && !r.via.empty() &&
+      (capture.kernel_errno() == ENETUNREACH ||
+       capture.kernel_errno() == EHOSTUNREACH)) {
+    // Retry meaning: set the address that makes the gateway on-link first.
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ": gateway ", r.via, " is not reachable",
+        r.dev.empty() ? "" : absl::StrCat(" via ", r.dev),
+        " (no address in its subnet?): ",
+        capture.ToStatus(err, what).message().substr(what.size() + 2)));
+  }
+  return capture.ToStatus(err < 0 ? err : 0, what);
 }
 
 absl::Status LibnlHostNetwork::SetSysctl(const std::string& ns,

@@ -278,6 +278,19 @@ TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(net_.ReplaceRoute(a, {"10.9.0.0/24", "", "eth7", 0}).code(),
             absl::StatusCode::kNotFound);
+  absl::Status unreachable =
+      net_.ReplaceRoute(a, {"10.9.0.0/24", "10.77.0.1", "", 0});
+  EXPECT_EQ(unreachable.code(), absl::StatusCode::kFailedPrecondition)
+      << unreachable;
+  EXPECT_THAT(std::string(unreachable.message()),
+              HasSubstr("gateway 10.77.0.1 is not reachable"));
+  EXPECT_EQ(net_.ReplaceRoute(a, {"default6", "fd00:77::1", "", 0}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // An on-link route needs no gateway, and a metric makes a second route.
+  EXPECT_TRUE(net_.ReplaceRoute(a, {"10.9.0.0/24", "", "eth1", 0}).ok());
+  EXPECT_TRUE(net_.ReplaceRoute(a, {"10.9.0.0/24", "", "eth1", 50}).ok());
+  EXPECT_THAT(RunIn(a, {"ip", "route", "show", "10.9.0.0/24"}).stdout_data,
+              HasSubstr("metric 50"));
 
   // Deleting one end removes the pair; deleting again is fine.
   ASSERT_TRUE(net_.DeleteInterface(a, "eth1").ok());
