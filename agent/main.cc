@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
 #include "agent/host_probe.h"
 #include "agent/lab_spec_store.h"

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,9 +18,20 @@
 namespace emu::testing {
 
 std::string RunfilePath(const std::string& relative) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::string base = srcdir ? srcdir : ".";
-  return absl::StrCat(base, "/emu/", relative);
+  // bazel test sets TEST_SRCDIR; bazel run sets RUNFILES_DIR (or runs in
+  // <binary>.runfiles/emu); a binary started by hand finds <self>.runfiles.
+  std::vector<std::string> bases;
+  for (const char* var : {"TEST_SRCDIR", "RUNFILES_DIR"}) {
+    if (const char* v = std::getenv(var)) bases.push_back(v);
+  }
+  char self[4096] = {0};
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) bases.push_back(absl::StrCat(std::string(self, n), ".runfiles"));
+  for (const auto& base : bases) {
+    std::string path = absl::StrCat(base, "/emu/", relative);
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return relative;  // relative to the working directory
 }
 
 Daemons::Daemons(std::string tag) : tag_(std::move(tag)) {
@@ -64,7 +76,9 @@ absl::Status Daemons::StartAgent() {
   std::string port_file = dir_ + "/agent.port";
   unlink(port_file.c_str());
   ProcessSpec spec;
-  spec.argv = {RunfilePath("agent/emu-agent"), "--listen=127.0.0.1:0",
+  // A restarted agent keeps its port, as a real host keeps its address.
+  spec.argv = {RunfilePath("agent/emu-agent"),
+               absl::StrCat("--listen=127.0.0.1:", agent_port_),
                "--host_name=" + host_, "--state_dir=" + dir_ + "/agent",
                "--token_file=" + dir_ + "/token", "--port_file=" + port_file};
   auto pid = launcher_.Spawn(spec, dir_ + "/agent.log");
@@ -84,7 +98,7 @@ absl::Status Daemons::StartController() {
   unlink(port_file.c_str());
   ProcessSpec spec;
   spec.argv = {RunfilePath("controller/emu-controller"),
-               "--listen=127.0.0.1:0",
+               absl::StrCat("--listen=127.0.0.1:", controller_port_),
                absl::StrCat("--agents=", host_, "=127.0.0.1:", agent_port_),
                "--db=" + dir_ + "/controller/labs.db",
                "--token_file=" + dir_ + "/token", "--port_file=" + port_file,

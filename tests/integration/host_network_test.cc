@@ -18,6 +18,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -397,6 +398,45 @@ TEST_F(HostNetworkTest, DeleteNamespaceLeavesNothing) {
   EXPECT_TRUE(peer_gone);
   ASSERT_TRUE(net_.DeleteNamespace(b).ok());
   EXPECT_THAT(*net_.ListNamespaces(prefix_), IsEmpty());
+}
+
+// Threads working on different namespaces at once: every sysctl lands in
+// its own namespace, none in the host's.
+TEST_F(HostNetworkTest, ConcurrentCallsStayInTheirNamespace) {
+  constexpr int kThreads = 8;
+  const std::string host_ttl = ReadFile("/proc/sys/net/ipv4/ip_default_ttl");
+  std::vector<std::string> ns;
+  for (int i = 0; i < kThreads; ++i) {
+    ns.push_back(Ns(absl::StrCat("t", i)));
+    ASSERT_TRUE(net_.CreateNamespace(ns.back()).ok());
+  }
+  std::vector<absl::Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < 20 && results[i].ok(); ++round) {
+        results[i] = net_.SetSysctl(ns[i], "net.ipv4.ip_default_ttl",
+                                    absl::StrCat(30 + i));
+        if (results[i].ok()) {
+          results[i] = net_.CreateVeth(
+              {ns[i], absl::StrCat("x", round), "", 0},
+              {ns[(i + 1) % kThreads], absl::StrCat("y", i, "-", round), "",
+               0},
+              "conc");
+        }
+        if (results[i].ok()) results[i] = net_.ListInterfaces(ns[i]).status();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_TRUE(results[i].ok()) << i << ": " << results[i];
+    EXPECT_EQ(
+        RunIn(ns[i], {"cat", "/proc/sys/net/ipv4/ip_default_ttl"}).stdout_data,
+        absl::StrCat(30 + i, "\n"));
+    EXPECT_EQ(Ifs(ns[i]).size(), 1u + 20 + 20) << ns[i];  // lo, x*, y*
+  }
+  EXPECT_EQ(ReadFile("/proc/sys/net/ipv4/ip_default_ttl"), host_ttl);
 }
 
 // Host `host` (1 or 2) of the v-th /30 in 10.100.0.0/16, as a CIDR.
