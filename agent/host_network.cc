@@ -18,9 +18,9 @@
 namespace emu::agent {
 
 absl::Status ValidateNamespaceName(absl::string_view ns) {
-  if (ns.empty() || ns.size() > 64 || ns == "." || ns == "..") {
+  if (ns.empty() || ns.size() > 200 || ns == "." || ns == "..") {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad namespace name \"", ns, "\": want 1..64 bytes"));
+        absl::StrCat("bad namespace name \"", ns, "\": want 1..200 bytes"));
   }
   for (char c : ns) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&

@@ -26,7 +26,7 @@ namespace emu::deploy {
 inline constexpr char kDefaultStateRoot[] = "/run/emu";
 inline constexpr char kDefaultClusterId[] = "local";
 inline constexpr char kDefaultSubnet[] = "198.18.0.0/24";
-inline constexpr int kDefaultHosts = 2;
+inline constexpr int kDefaultHosts = 1;
 inline constexpr int kMaxHosts = 99;
 // Every agent listens on this port, each on its own host namespace address.
 inline constexpr int kAgentPort = 7471;
