@@ -20,6 +20,14 @@ TEST(LocalClusterLayoutTest, DefaultLocalCluster) {
   EXPECT_EQ(l->token_file, "/run/emu/local/token");
   EXPECT_EQ(l->cluster_file, "/run/emu/local/cluster.json");
   EXPECT_EQ(l->controller_log, "/run/emu/local/logs/controller.log");
+  ASSERT_EQ(l->hosts.size(), static_cast<size_t>(kDefaultHosts));
+  EXPECT_EQ(l->hosts[0].name, "h1");
+  EXPECT_EQ(l->hosts[0].cidr, "198.18.0.11/24");
+
+  LocalClusterOptions two;
+  two.hosts = 2;
+  l = MakeLocalClusterLayout(two);
+  ASSERT_TRUE(l.ok()) << l.status();
   ASSERT_EQ(l->hosts.size(), 2u);
   const LocalHostLayout& h2 = l->hosts[1];
   EXPECT_EQ(h2.index, 2);

@@ -149,6 +149,7 @@ class LocalClusterTest : public ::testing::Test {
     launcher_.SetHandler([this](const ProcessSpec& spec) { return ip_.Run(spec); });
     root_ = TempPath(absl::StrCat("local_cluster_test_", getpid(), "_", counter_++));
     options_.cluster.id = "t";
+    options_.cluster.hosts = 2;
     options_.cluster.state_root = root_;
     options_.binaries = {"/opt/emu/bin/emu-agent", "/opt/emu/bin/emu-controller"};
     options_.ready_timeout = absl::Milliseconds(300);
