@@ -257,6 +257,9 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
       if (!s.ok()) return Annotate(s, what);
     }
     for (const auto& i : node.interfaces()) {
+      // Interfaces without declared addresses are left alone: their
+      // addresses belong to the node's exec lines (containerlab style).
+      if (i.addresses().empty()) continue;
       std::vector<std::string> addrs(i.addresses().begin(),
                                      i.addresses().end());
       absl::Status s = net_->SetAddresses(ns, i.name(), addrs);

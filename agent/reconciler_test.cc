@@ -268,3 +268,22 @@ TEST_F(ReconcilerTest, SetLinkParamsReshapesAndIsRemembered) {
 
 }  // namespace
 }  // namespace emu::agent
+
+namespace emu::agent {
+namespace {
+
+TEST_F(ReconcilerTest, AddressesOfUndeclaredInterfacesAreLeftToExecLines) {
+  auto spec = Spec();
+  spec.mutable_nodes(2)->mutable_interfaces(0)->clear_addresses();  // c eth1
+  ASSERT_TRUE(Apply(spec).ok());
+  // What an exec line added ("ip addr add ...") survives a re-apply.
+  ASSERT_TRUE(net_.SetAddresses(Ns("c"), "eth1", {"192.168.7.7/24"}).ok());
+  ASSERT_TRUE(Apply(spec).ok());
+  auto c = net_.GetInterface(Ns("c"), "eth1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_TRUE(std::count(c->addresses.begin(), c->addresses.end(),
+                         "192.168.7.7/24"));
+}
+
+}  // namespace
+}  // namespace emu::agent

@@ -133,7 +133,8 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
         "); run `emuctl down ", name, "` first"));
   }
   DeployEvent validated = MakeEvent(
-      "", absl::StrCat("validated ", SourcePrefix(topo.source()), topo.nodes_size(),
+      "", absl::StrCat("validated ", topo.source().file(),
+                       topo.source().file().empty() ? "" : ": ", topo.nodes_size(),
                        " nodes, ", topo.links_size(), " links"),
       emu::v1::DEPLOYING);
   for (const auto& w : parsed.warnings) validated.add_warnings(w);
