@@ -46,11 +46,12 @@ if [[ -z ${EMU_SKIP_INSTALL:-} ]]; then
 fi
 
 log "building (bazel, offline)"
-bazel build --noshow_progress //agent:emu-agent //controller:emu-controller \
-  //cli:emuctl //bench:all 2>&1 | grep -vE '^(INFO|Loading|Analyzing)' >&2 || {
-  log "build failed; run: bazel build //... for the full output"
+if ! bazel build --noshow_progress //agent:emu-agent //controller:emu-controller \
+  //cli:emuctl //bench:all >/tmp/emu-setup-build.log 2>&1; then
+  grep -E "ERROR|error:" /tmp/emu-setup-build.log | head -20 >&2
+  log "build failed; full output in /tmp/emu-setup-build.log"
   exit 1
-}
+fi
 
 mkdir -p "$BIN_DIR"
 for b in agent/emu-agent controller/emu-controller cli/emuctl; do
