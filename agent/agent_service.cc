@@ -3,9 +3,8 @@
 #include <utility>
 
 #include "common/auth.h"
-#include "common/grpc_status.h"
 #include "common/log.h"
-#include "common/stream_writer.h"
+#include "common/reactors.h"
 
 namespace emu::agent {
 
@@ -16,20 +15,6 @@ AgentServiceImpl::AgentServiceImpl(Reconciler* reconciler,
       capabilities_(std::move(capabilities)),
       token_(std::move(token)),
       pool_(pool) {}
-
-grpc::ServerUnaryReactor* AgentServiceImpl::Offload(
-    grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status auth = CheckAuthToken(*context, token_);
-  if (!auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
-  }
-  pool_->Schedule([reactor, work = std::move(work)] {
-    reactor->Finish(ToGrpcStatus(work()));
-  });
-  return reactor;
-}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::GetCapabilities(
     grpc::CallbackServerContext* context,
@@ -44,37 +29,30 @@ grpc::ServerUnaryReactor* AgentServiceImpl::GetCapabilities(
 grpc::ServerWriteReactor<emu::v1::ApplyLabEvent>* AgentServiceImpl::ApplyLab(
     grpc::CallbackServerContext* context,
     const emu::v1::ApplyLabRequest* request) {
-  auto* reactor = new QueuedWriteReactor<emu::v1::ApplyLabEvent>();
-  grpc::Status auth = CheckAuthToken(*context, token_);
-  if (!auth.ok()) {
-    reactor->Reject(auth);
-    return reactor;
-  }
-  emu::v1::ApplyLabRequest spec = *request;
-  pool_->Schedule([this, reactor, spec = std::move(spec)] {
-    absl::Time start = absl::Now();
-    absl::Status s = reconciler_->Apply(
-        spec, [reactor](const emu::v1::ApplyLabEvent& e) { reactor->Push(e); });
-    Log("apply lab ", spec.lab(), " (", spec.nodes_size(), " nodes, ",
-        spec.links_size(), " links): ", s.ok() ? "ok" : s.ToString(), " in ",
-        absl::FormatDuration(absl::Now() - start));
-    reactor->Complete(ToGrpcStatus(s));
-  });
-  return reactor;
+  return OffloadStream<emu::v1::ApplyLabEvent>(
+      context, token_, pool_, [this, spec = *request](const auto& push) {
+        absl::Time start = absl::Now();
+        absl::Status s = reconciler_->Apply(spec, push);
+        Log("apply lab ", spec.lab(), " (", spec.nodes_size(), " nodes, ",
+            spec.links_size(), " links): ", s.ok() ? "ok" : s.ToString(),
+            " in ", absl::FormatDuration(absl::Now() - start));
+        return s;
+      });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::SetLinkParams(
     grpc::CallbackServerContext* context,
     const emu::v1::SetLinkParamsRequest* request,
     emu::v1::SetLinkParamsResponse*) {
-  return Offload(context,
-                 [this, request] { return reconciler_->SetLinkParams(*request); });
+  return OffloadUnary(context, token_, pool_, [this, request] {
+    return reconciler_->SetLinkParams(*request);
+  });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Exec(
     grpc::CallbackServerContext* context, const emu::v1::ExecRequest* request,
     emu::v1::ExecResponse* response) {
-  return Offload(context, [this, request, response] {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
     auto result = reconciler_->Exec(*request);
     if (!result.ok()) return result.status();
     *response = *std::move(result);
@@ -86,7 +64,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ListResources(
     grpc::CallbackServerContext* context,
     const emu::v1::ListResourcesRequest* request,
     emu::v1::ListResourcesResponse* response) {
-  return Offload(context, [this, request, response] {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
     auto result = reconciler_->ListResources(request->lab());
     if (!result.ok()) return result.status();
     *response = *std::move(result);
@@ -98,7 +76,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::DestroyLab(
     grpc::CallbackServerContext* context,
     const emu::v1::DestroyLabRequest* request,
     emu::v1::DestroyLabResponse* response) {
-  return Offload(context, [this, request, response] {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
     absl::Time start = absl::Now();
     auto removed = reconciler_->Destroy(request->lab());
     Log("destroy lab ", request->lab(), ": ",

@@ -43,10 +43,6 @@ class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
       emu::v1::DestroyLabResponse* response) override;
 
  private:
-  // Checks auth, then runs `work` on the pool and finishes with its status.
-  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
-                                    std::function<absl::Status()> work);
-
   Reconciler* const reconciler_;
   const emu::v1::Capabilities capabilities_;
   const std::string token_;

@@ -67,14 +67,8 @@ int main(int argc, char** argv) {
                 "' is not valid: use 1-32 letters, digits, '-' or '_' "
                 "(pass --host_name)");
   }
-  std::string token;
-  if (!absl::GetFlag(FLAGS_token_file).empty()) {
-    auto t = emu::ReadTokenFile(absl::GetFlag(FLAGS_token_file));
-    if (!t.ok()) return Fail(t.status().ToString());
-    token = *t;
-  } else {
-    emu::Log("warning: no --token_file; accepting unauthenticated calls");
-  }
+  auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) return Fail(token.status().ToString());
 
   auto store = emu::agent::LabSpecStore::Open(absl::GetFlag(FLAGS_state_dir));
   if (!store.ok()) return Fail(store.status().ToString());
@@ -97,7 +91,7 @@ int main(int argc, char** argv) {
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  emu::agent::AgentServiceImpl service(&reconciler, caps, token, &pool);
+  emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen), {&service},
                                  absl::GetFlag(FLAGS_port_file), &port);

@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/log.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace emu {
@@ -59,6 +61,14 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     }
   }
   return server;
+}
+
+absl::StatusOr<std::string> LoadServerToken(const std::string& token_file) {
+  if (token_file.empty()) {
+    Log("warning: no --token_file; accepting unauthenticated calls");
+    return std::string();
+  }
+  return ReadTokenFile(token_file);
 }
 
 void BlockTerminationSignals() {

@@ -23,6 +23,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const std::string& port_file, int* bound_port);
 
+// The daemons' token: read from `token_file` (see ReadTokenFile), or empty
+// with a warning on stderr when no file is given (unauthenticated mode).
+absl::StatusOr<std::string> LoadServerToken(const std::string& token_file);
+
 // Blocks SIGINT and SIGTERM in the calling thread (call first in main,
 // before any thread starts), then waits for one of them and returns it.
 void BlockTerminationSignals();

@@ -3,9 +3,8 @@
 #include <utility>
 
 #include "common/auth.h"
-#include "common/grpc_status.h"
 #include "common/log.h"
-#include "common/stream_writer.h"
+#include "common/reactors.h"
 
 namespace emu::controller {
 
@@ -15,25 +14,11 @@ ControllerServiceImpl::ControllerServiceImpl(LabManager* labs,
                                              ThreadPool* pool)
     : labs_(labs), hosts_(hosts), token_(std::move(token)), pool_(pool) {}
 
-grpc::ServerUnaryReactor* ControllerServiceImpl::Offload(
-    grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status auth = CheckAuthToken(*context, token_);
-  if (!auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
-  }
-  pool_->Schedule([reactor, work = std::move(work)] {
-    reactor->Finish(ToGrpcStatus(work()));
-  });
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* ControllerServiceImpl::ValidateTopology(
     grpc::CallbackServerContext* context,
     const emu::v1::ValidateTopologyRequest* request,
     emu::v1::ValidateTopologyResponse* response) {
-  return Offload(context, [this, request, response] {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
     auto parsed = labs_->Validate(request->source());
     if (!parsed.ok()) return parsed.status();
     *response->mutable_topology() = parsed->topology;
@@ -45,29 +30,22 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ValidateTopology(
 grpc::ServerWriteReactor<emu::v1::DeployEvent>*
 ControllerServiceImpl::DeployLab(grpc::CallbackServerContext* context,
                                  const emu::v1::DeployLabRequest* request) {
-  auto* reactor = new QueuedWriteReactor<emu::v1::DeployEvent>();
-  grpc::Status auth = CheckAuthToken(*context, token_);
-  if (!auth.ok()) {
-    reactor->Reject(auth);
-    return reactor;
-  }
-  emu::v1::TopologySource source = request->source();
-  pool_->Schedule([this, reactor, source = std::move(source)] {
-    absl::Time start = absl::Now();
-    absl::Status s = labs_->Deploy(
-        source, [reactor](const emu::v1::DeployEvent& e) { reactor->Push(e); });
-    Log("deploy ", source.has_file() ? source.file().name() : "topology", ": ",
-        s.ok() ? "ok" : s.ToString(), " in ",
-        absl::FormatDuration(absl::Now() - start));
-    reactor->Complete(ToGrpcStatus(s));
-  });
-  return reactor;
+  return OffloadStream<emu::v1::DeployEvent>(
+      context, token_, pool_,
+      [this, source = request->source()](const auto& push) {
+        absl::Time start = absl::Now();
+        absl::Status s = labs_->Deploy(source, push);
+        Log("deploy ", source.has_file() ? source.file().name() : "topology",
+            ": ", s.ok() ? "ok" : s.ToString(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        return s;
+      });
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::GetLab(
     grpc::CallbackServerContext* context, const emu::v1::GetLabRequest* request,
     emu::v1::Lab* response) {
-  return Offload(context, [this, request, response] {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
     auto lab = labs_->Get(request->lab());
     if (!lab.ok()) return lab.status();
     *response = *std::move(lab);
@@ -78,7 +56,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetLab(
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListLabs(
     grpc::CallbackServerContext* context, const emu::v1::ListLabsRequest*,
     emu::v1::ListLabsResponse* response) {
-  return Offload(context, [this, response] {
+  return OffloadUnary(context, token_, pool_, [this, response] {
     auto labs = labs_->List();
     if (!labs.ok()) return labs.status();
     for (auto& l : *labs) *response->add_labs() = std::move(l);
@@ -89,28 +67,20 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListLabs(
 grpc::ServerWriteReactor<emu::v1::DeployEvent>*
 ControllerServiceImpl::DestroyLab(grpc::CallbackServerContext* context,
                                   const emu::v1::DestroyLabRequest* request) {
-  auto* reactor = new QueuedWriteReactor<emu::v1::DeployEvent>();
-  grpc::Status auth = CheckAuthToken(*context, token_);
-  if (!auth.ok()) {
-    reactor->Reject(auth);
-    return reactor;
-  }
-  std::string lab = request->lab();
-  pool_->Schedule([this, reactor, lab] {
-    absl::Time start = absl::Now();
-    absl::Status s = labs_->Destroy(
-        lab, [reactor](const emu::v1::DeployEvent& e) { reactor->Push(e); });
-    Log("destroy lab ", lab, ": ", s.ok() ? "ok" : s.ToString(), " in ",
-        absl::FormatDuration(absl::Now() - start));
-    reactor->Complete(ToGrpcStatus(s));
-  });
-  return reactor;
+  return OffloadStream<emu::v1::DeployEvent>(
+      context, token_, pool_, [this, lab = request->lab()](const auto& push) {
+        absl::Time start = absl::Now();
+        absl::Status s = labs_->Destroy(lab, push);
+        Log("destroy lab ", lab, ": ", s.ok() ? "ok" : s.ToString(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        return s;
+      });
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::Exec(
     grpc::CallbackServerContext* context,
     const emu::v1::LabExecRequest* request, emu::v1::ExecResponse* response) {
-  return Offload(context, [this, request, response] {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
     auto r = labs_->Exec(*request);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
@@ -121,7 +91,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::Exec(
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListHosts(
     grpc::CallbackServerContext* context, const emu::v1::ListHostsRequest*,
     emu::v1::ListHostsResponse* response) {
-  return Offload(context, [this, response] {
+  return OffloadUnary(context, token_, pool_, [this, response] {
     for (auto& h : hosts_->Snapshot()) *response->add_hosts() = std::move(h);
     return absl::OkStatus();
   });

@@ -47,9 +47,6 @@ class ControllerServiceImpl final
       emu::v1::ListHostsResponse* response) override;
 
  private:
-  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
-                                    std::function<absl::Status()> work);
-
   LabManager* const labs_;
   HostRegistry* const hosts_;
   const std::string token_;

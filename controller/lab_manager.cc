@@ -73,19 +73,36 @@ std::string Tail(const std::string& s, size_t n) {
   return t;
 }
 
+// Progress callbacks come from one thread per host; the caller's callback
+// sees them one at a time.
+LabManager::ProgressFn Serialized(const LabManager::ProgressFn& fn) {
+  auto mu = std::make_shared<absl::Mutex>();
+  return [mu, fn](const DeployEvent& e) {
+    absl::MutexLock lock(mu.get());
+    fn(e);
+  };
+}
+
 }  // namespace
 
 LabManager::LabManager(LabStore* store, HostRegistry* hosts)
     : store_(store), hosts_(hosts) {}
 
-bool LabManager::Begin(const std::string& lab) {
-  absl::MutexLock lock(&mu_);
-  return busy_.insert(lab).second;
+LabManager::Lease::Lease(LabManager* manager, std::string lab)
+    : manager_(manager), lab_(std::move(lab)) {
+  absl::MutexLock lock(&manager_->mu_);
+  held_ = manager_->busy_.insert(lab_).second;
 }
 
-void LabManager::End(const std::string& lab) {
-  absl::MutexLock lock(&mu_);
-  busy_.erase(lab);
+LabManager::Lease::~Lease() {
+  if (!held_) return;
+  absl::MutexLock lock(&manager_->mu_);
+  manager_->busy_.erase(lab_);
+}
+
+absl::Status LabManager::Lease::BusyError() const {
+  return absl::FailedPreconditionError(
+      absl::StrCat("lab ", lab_, ": another operation on it is running"));
 }
 
 absl::StatusOr<ParsedTopology> LabManager::Validate(
@@ -109,21 +126,9 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   EMU_ASSIGN_OR_RETURN(ParsedTopology parsed, Validate(source));
   const emu::v1::Topology& topo = parsed.topology;
   const std::string name = topo.name();
-  if (!Begin(name)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("lab ", name, ": another operation on it is running"));
-  }
-  struct Ender {
-    LabManager* m;
-    std::string n;
-    ~Ender() { m->End(n); }
-  } ender{this, name};
-
-  absl::Mutex progress_mu;
-  auto progress = [&](const DeployEvent& e) {
-    absl::MutexLock lock(&progress_mu);
-    raw_progress(e);
-  };
+  Lease lease(this, name);
+  if (!lease.held()) return lease.BusyError();
+  const ProgressFn progress = Serialized(raw_progress);
 
   auto existing = store_->Get(name);
   if (existing.ok() && existing->state() != emu::v1::FAILED &&
@@ -329,20 +334,9 @@ absl::Status LabManager::DestroyOnHosts(const Lab& lab,
 
 absl::Status LabManager::Destroy(const std::string& name,
                                  const ProgressFn& raw_progress) {
-  if (!Begin(name)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("lab ", name, ": another operation on it is running"));
-  }
-  struct Ender {
-    LabManager* m;
-    std::string n;
-    ~Ender() { m->End(n); }
-  } ender{this, name};
-  absl::Mutex progress_mu;
-  auto progress = [&](const DeployEvent& e) {
-    absl::MutexLock lock(&progress_mu);
-    raw_progress(e);
-  };
+  Lease lease(this, name);
+  if (!lease.held()) return lease.BusyError();
+  const ProgressFn progress = Serialized(raw_progress);
   auto found = store_->Get(name);
   if (absl::IsNotFound(found.status())) {
     return absl::NotFoundError(absl::StrCat("lab ", name, " not found"));
@@ -442,12 +436,8 @@ void LabManager::Reconcile(
         lab.state() != emu::v1::DESTROYING) {
       continue;
     }
-    if (!Begin(lab.name())) continue;  // an operation is running on it
-    struct Ender {
-      LabManager* m;
-      std::string n;
-      ~Ender() { m->End(n); }
-    } ender{this, lab.name()};
+    Lease lease(this, lab.name());
+    if (!lease.held()) continue;  // an operation is running on it
     bool interrupted_deploy = lab.state() == emu::v1::DEPLOYING;
     absl::Status s =
         DestroyOnHosts(lab, HostsOf(lab), [](const DeployEvent&) {});

@@ -53,9 +53,23 @@ class LabManager {
   void Reconcile(const std::function<void(const std::string&)>& log);
 
  private:
-  // Reserves a lab name for one operation; false if one is in progress.
-  bool Begin(const std::string& lab);
-  void End(const std::string& lab);
+  // Holds a lab name for one operation (RAII); held() is false when another
+  // operation on the lab is in progress.
+  class Lease {
+   public:
+    Lease(LabManager* manager, std::string lab);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    bool held() const { return held_; }
+    // FAILED_PRECONDITION naming the lab, for callers that give up.
+    absl::Status BusyError() const;
+
+   private:
+    LabManager* const manager_;
+    const std::string lab_;
+    bool held_;
+  };
   emu::v1::Lab WithLiveState(emu::v1::Lab lab) const;
   absl::Status DestroyOnHosts(const emu::v1::Lab& lab,
                               const std::vector<std::string>& hosts,

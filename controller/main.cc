@@ -52,14 +52,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   emu::BlockTerminationSignals();
 
-  std::string token;
-  if (!absl::GetFlag(FLAGS_token_file).empty()) {
-    auto t = emu::ReadTokenFile(absl::GetFlag(FLAGS_token_file));
-    if (!t.ok()) return Fail(t.status().ToString());
-    token = *t;
-  } else {
-    emu::Log("warning: no --token_file; accepting unauthenticated calls");
-  }
+  auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) return Fail(token.status().ToString());
   auto agents = emu::controller::ParseAgentList(absl::GetFlag(FLAGS_agents));
   if (!agents.ok()) return Fail(agents.status().ToString());
   if (agents->empty()) emu::Log("warning: no --agents; no lab can deploy");
@@ -71,7 +65,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, address] : *agents) {
     auto s = hosts.Add(name, address,
                        std::make_unique<emu::controller::GrpcAgentClient>(
-                           name, address, token));
+                           name, address, *token));
     if (!s.ok()) return Fail(s.ToString());
   }
   hosts.Refresh(absl::Seconds(3));
@@ -84,7 +78,7 @@ int main(int argc, char** argv) {
   labs.Reconcile(log);
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  emu::controller::ControllerServiceImpl service(&labs, &hosts, token, &pool);
+  emu::controller::ControllerServiceImpl service(&labs, &hosts, *token, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen), {&service},
                                  absl::GetFlag(FLAGS_port_file), &port);
