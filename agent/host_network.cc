@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 
 namespace emu::agent {
 
@@ -68,6 +69,26 @@ absl::Status ValidateMac(absl::string_view mac) {
     }
   }
   if (first & 1) return bad("multicast bit set in the first byte");
+  return absl::OkStatus();
+}
+
+std::string VethWhat(const HostNetwork::VethEnd& a,
+                     const HostNetwork::VethEnd& b) {
+  return absl::StrCat("create veth ", a.ns, ":", a.ifname, "<->", b.ns, ":",
+                      b.ifname);
+}
+
+absl::Status ValidateVeth(const HostNetwork::VethEnd& a,
+                          const HostNetwork::VethEnd& b) {
+  for (const HostNetwork::VethEnd* end : {&a, &b}) {
+    absl::Status s = ValidateInterfaceName(end->ifname);
+    if (s.ok() && !end->mac.empty()) s = ValidateMac(end->mac);
+    if (!s.ok()) return Annotate(s, VethWhat(a, b));
+  }
+  if (a.ns == b.ns && a.ifname == b.ifname) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(VethWhat(a, b), ": both ends have the same name"));
+  }
   return absl::OkStatus();
 }
 

@@ -162,6 +162,14 @@ absl::Status ValidateInterfaceName(absl::string_view ifname);
 // clear).
 absl::Status ValidateMac(absl::string_view mac);
 
+// "create veth ns1:eth1<->ns2:eth1", the prefix of CreateVeth's errors.
+std::string VethWhat(const HostNetwork::VethEnd& a,
+                     const HostNetwork::VethEnd& b);
+// CreateVeth's argument checks (names, MACs, distinct ends), annotated with
+// VethWhat.
+absl::Status ValidateVeth(const HostNetwork::VethEnd& a,
+                          const HostNetwork::VethEnd& b);
+
 // An address with its prefix length.
 struct Cidr {
   int family = 0;  // AF_INET or AF_INET6

@@ -446,17 +446,8 @@ absl::StatusOr<std::vector<std::string>> LibnlHostNetwork::ListNamespaces(
 
 absl::Status LibnlHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
                                           const std::string& alias) {
-  const std::string what = absl::StrCat("create veth ", a.ns, ":", a.ifname,
-                                        "<->", b.ns, ":", b.ifname);
-  for (const VethEnd* end : {&a, &b}) {
-    absl::Status s = ValidateInterfaceName(end->ifname);
-    if (s.ok() && !end->mac.empty()) s = ValidateMac(end->mac);
-    if (!s.ok()) return Annotate(s, what);
-  }
-  if (a.ns == b.ns && a.ifname == b.ifname) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": both ends have the same name"));
-  }
+  const std::string what = VethWhat(a, b);
+  EMU_RETURN_IF_ERROR(ValidateVeth(a, b));
   absl::StatusOr<std::shared_ptr<Handle>> ha = Get(a.ns);
   if (!ha.ok()) return Annotate(ha.status(), what);
   absl::StatusOr<std::shared_ptr<Handle>> hb = Get(b.ns);

@@ -33,28 +33,16 @@ DeployEvent MakeEvent(std::string host, std::string message, LabState state) {
 }
 
 std::string AgentEventText(const emu::v1::ApplyLabEvent& e) {
-  std::string verb;
+  using E = emu::v1::ApplyLabEvent;
+  const char* verb = "?";
   switch (e.kind()) {
-    case emu::v1::ApplyLabEvent::NODE_CREATED:
-      verb = "created";
-      break;
-    case emu::v1::ApplyLabEvent::NODE_CONFIGURED:
-      verb = "configured";
-      break;
-    case emu::v1::ApplyLabEvent::LINK_CREATED:
-      verb = "created";
-      break;
-    case emu::v1::ApplyLabEvent::LINK_SHAPED:
-      verb = "shaped";
-      break;
-    case emu::v1::ApplyLabEvent::REMOVED:
-      verb = "removed";
-      break;
-    case emu::v1::ApplyLabEvent::DONE:
-      verb = "done:";
-      break;
-    default:
-      verb = "?";
+    case E::NODE_CREATED:
+    case E::LINK_CREATED: verb = "created"; break;
+    case E::NODE_CONFIGURED: verb = "configured"; break;
+    case E::LINK_SHAPED: verb = "shaped"; break;
+    case E::REMOVED: verb = "removed"; break;
+    case E::DONE: verb = "done:"; break;
+    default: break;
   }
   std::string text = absl::StrCat(verb, " ", e.object());
   if (!e.detail().empty()) absl::StrAppend(&text, " (", e.detail(), ")");

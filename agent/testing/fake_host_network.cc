@@ -183,17 +183,8 @@ absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
                                          const std::string& alias) {
   absl::MutexLock lock(&mu_);
   EMU_RETURN_IF_ERROR(Enter(Method::kCreateVeth));
-  const std::string what = absl::StrCat("create veth ", a.ns, ":", a.ifname,
-                                        "<->", b.ns, ":", b.ifname);
-  for (const VethEnd* end : {&a, &b}) {
-    absl::Status s = ValidateInterfaceName(end->ifname);
-    if (s.ok() && !end->mac.empty()) s = ValidateMac(end->mac);
-    if (!s.ok()) return Annotate(s, what);
-  }
-  if (a.ns == b.ns && a.ifname == b.ifname) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": both ends have the same name"));
-  }
+  const std::string what = VethWhat(a, b);
+  EMU_RETURN_IF_ERROR(ValidateVeth(a, b));
   EMU_ASSIGN_OR_RETURN(Namespace * na, FindNs(a.ns, what));
   EMU_ASSIGN_OR_RETURN(Namespace * nb, FindNs(b.ns, what));
   if (na->ifaces.count(a.ifname) || nb->ifaces.count(b.ifname)) {
