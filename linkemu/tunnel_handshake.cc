@@ -1,0 +1,155 @@
+#include "linkemu/tunnel_handshake.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "linkemu/tunnel_frame.h"
+
+namespace emu::linkemu {
+namespace {
+
+constexpr char kMagic[] = "EMUTUN";
+constexpr size_t kMagicBytes = 6;
+constexpr uint8_t kVersion = 1;
+
+void PutField(std::string* out, absl::string_view field) {
+  uint16_t len = static_cast<uint16_t>(field.size());
+  out->push_back(static_cast<char>(len >> 8));
+  out->push_back(static_cast<char>(len));
+  out->append(field.data(), len);
+}
+
+absl::Status ReadExact(int fd, char* buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = recv(fd, buf + got, len - got, 0);
+    if (n == 0) {
+      return absl::UnavailableError("tunnel handshake: connection closed");
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return absl::UnavailableError("tunnel handshake: timed out");
+      }
+      return absl::UnavailableError(
+          absl::StrCat("tunnel handshake: ", std::strerror(errno)));
+    }
+    got += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadField(int fd, absl::string_view what) {
+  unsigned char len_bytes[2];
+  absl::Status s = ReadExact(fd, reinterpret_cast<char*>(len_bytes), 2);
+  if (!s.ok()) return s;
+  size_t len = (size_t{len_bytes[0]} << 8) | len_bytes[1];
+  if (len > kMaxHelloField) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tunnel handshake: ", what, " of ", len, " bytes"));
+  }
+  std::string field(len, '\0');
+  s = ReadExact(fd, field.data(), len);
+  if (!s.ok()) return s;
+  return field;
+}
+
+}  // namespace
+
+std::string EncodeTunnelHello(const TunnelHello& hello) {
+  std::string out(kMagic, kMagicBytes);
+  out.push_back(static_cast<char>(kVersion));
+  out.push_back(static_cast<char>(kVnetHdrBytes));
+  PutField(&out, hello.lab.substr(0, kMaxHelloField));
+  PutField(&out, hello.link_id.substr(0, kMaxHelloField));
+  PutField(&out, hello.token.substr(0, kMaxHelloField));
+  return out;
+}
+
+std::string EncodeTunnelReply(TunnelReplyCode code, absl::string_view message) {
+  std::string out(1, static_cast<char>(code));
+  PutField(&out, message.substr(0, kMaxHelloField));
+  return out;
+}
+
+absl::StatusOr<TunnelHello> ReadTunnelHello(int fd) {
+  char head[kMagicBytes + 2];
+  absl::Status s = ReadExact(fd, head, sizeof(head));
+  if (!s.ok()) return s;
+  if (std::memcmp(head, kMagic, kMagicBytes) != 0) {
+    return absl::InvalidArgumentError(
+        "tunnel handshake: not an emu tunnel (bad magic)");
+  }
+  if (static_cast<uint8_t>(head[kMagicBytes]) != kVersion) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tunnel handshake: version ", static_cast<int>(head[kMagicBytes]),
+        ", this agent speaks ", kVersion));
+  }
+  if (static_cast<uint8_t>(head[kMagicBytes + 1]) != kVnetHdrBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tunnel handshake: vnet header of ",
+        static_cast<int>(head[kMagicBytes + 1]), " bytes, this agent uses ",
+        kVnetHdrBytes));
+  }
+  TunnelHello hello;
+  auto lab = ReadField(fd, "lab");
+  if (!lab.ok()) return lab.status();
+  auto link = ReadField(fd, "link id");
+  if (!link.ok()) return link.status();
+  auto token = ReadField(fd, "token");
+  if (!token.ok()) return token.status();
+  hello.lab = *std::move(lab);
+  hello.link_id = *std::move(link);
+  hello.token = *std::move(token);
+  return hello;
+}
+
+absl::Status ReadTunnelReply(int fd) {
+  char code;
+  absl::Status s = ReadExact(fd, &code, 1);
+  if (!s.ok()) return s;
+  auto message = ReadField(fd, "reply");
+  if (!message.ok()) return message.status();
+  std::string text = absl::StrCat("tunnel peer: ", *message);
+  switch (static_cast<TunnelReplyCode>(code)) {
+    case TunnelReplyCode::kOk:
+      return absl::OkStatus();
+    case TunnelReplyCode::kBadToken:
+      return absl::UnauthenticatedError(text);
+    case TunnelReplyCode::kUnknownLink:
+      return absl::NotFoundError(text);
+    default:
+      return absl::InvalidArgumentError(text);
+  }
+}
+
+absl::Status SendAll(int fd, absl::string_view bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent,
+                     MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(
+          absl::StrCat("tunnel handshake: send: ", std::strerror(errno)));
+    }
+    sent += n;
+  }
+  return absl::OkStatus();
+}
+
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i]) ^
+            static_cast<unsigned char>(b.empty() ? 0 : b[i % b.size()]);
+  }
+  return diff == 0;
+}
+
+}  // namespace emu::linkemu

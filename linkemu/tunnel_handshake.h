@@ -1,0 +1,63 @@
+// The handshake that opens a tunnel connection, before any frame.
+//
+// The dialing agent sends a hello:
+//   "EMUTUN" | version (1 byte, 1) | vnet header bytes (1 byte, 10) |
+//   lab | link_id | token          (each: 2-byte big-endian length + bytes)
+// and the listening agent answers:
+//   code (1 byte) | message (2-byte length + bytes)
+// then both sides switch to frames (linkemu/tunnel_frame.h). The token is
+// the cluster's bearer token; the listener compares it in constant time and
+// answers kBadToken to a wrong one. A listener that does not (yet) carry the
+// link answers kUnknownLink, and the dialer retries later: the two agents of
+// a link are configured independently and either may come first.
+//
+// Reads and writes are blocking: callers set SO_RCVTIMEO/SO_SNDTIMEO.
+// Thread-compatible.
+#ifndef EMU_LINKEMU_TUNNEL_HANDSHAKE_H_
+#define EMU_LINKEMU_TUNNEL_HANDSHAKE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace emu::linkemu {
+
+inline constexpr size_t kMaxHelloField = 1024;
+
+struct TunnelHello {
+  std::string lab;
+  std::string link_id;
+  std::string token;
+};
+
+enum class TunnelReplyCode : uint8_t {
+  kOk = 0,
+  kBadToken = 1,
+  kUnknownLink = 2,
+  kBadRequest = 3,
+};
+
+std::string EncodeTunnelHello(const TunnelHello& hello);
+std::string EncodeTunnelReply(TunnelReplyCode code, absl::string_view message);
+
+// Reads a hello from `fd`. INVALID_ARGUMENT for a bad magic, version,
+// header size or field; UNAVAILABLE when the stream ends or times out.
+absl::StatusOr<TunnelHello> ReadTunnelHello(int fd);
+
+// Reads the reply: OK for kOk; UNAUTHENTICATED (kBadToken), NOT_FOUND
+// (kUnknownLink), INVALID_ARGUMENT (kBadRequest), each with the listener's
+// message; UNAVAILABLE when the stream ends or times out.
+absl::Status ReadTunnelReply(int fd);
+
+// Writes all of `bytes` (MSG_NOSIGNAL). UNAVAILABLE on failure.
+absl::Status SendAll(int fd, absl::string_view bytes);
+
+// True when a and b are equal, in time independent of where they differ.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+}  // namespace emu::linkemu
+
+#endif  // EMU_LINKEMU_TUNNEL_HANDSHAKE_H_

@@ -1,0 +1,351 @@
+#include "linkemu/tunnel_pump.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "linkemu/tunnel_frame.h"
+
+namespace emu::linkemu {
+namespace {
+
+constexpr uint64_t kWakeToken = 0;
+constexpr size_t kLowWaterBytes = TunnelPump::kHighWaterBytes / 4;
+// Output buffer: room for the high-water mark plus one largest frame.
+constexpr size_t kOutBufferBytes =
+    TunnelPump::kHighWaterBytes + kTunnelFrameHeaderBytes + kMaxTunnelFrame;
+
+void SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+}  // namespace
+
+struct TunnelPump::Link {
+  LinkId id = 0;
+  int tap_fd = -1;
+  uint64_t tap_token = 0;
+  bool tap_armed = false;
+  bool tap_dead = false;  // read failed for good: no longer polled
+  int conn_fd = -1;
+  uint64_t conn_token = 0;
+  bool conn_wants_out = false;
+  // Frames towards the socket: [out_begin, out_end) of `out`.
+  std::vector<char> out;
+  size_t out_begin = 0;
+  size_t out_end = 0;
+  // Bytes from the socket not yet a whole frame: [0, in_end) of `in`.
+  std::vector<char> in;
+  size_t in_end = 0;
+  Stats stats;
+};
+
+absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
+    DisconnectFn on_disconnect) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return ErrnoToStatus(errno, "tunnel pump: epoll_create1");
+  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) {
+    absl::Status s = ErrnoToStatus(errno, "tunnel pump: eventfd");
+    close(ep);
+    return s;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeToken;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) != 0) {
+    absl::Status s = ErrnoToStatus(errno, "tunnel pump: epoll_ctl eventfd");
+    close(ep);
+    close(wake);
+    return s;
+  }
+  return std::unique_ptr<TunnelPump>(
+      new TunnelPump(ep, wake, std::move(on_disconnect)));
+}
+
+TunnelPump::TunnelPump(int epoll_fd, int wake_fd, DisconnectFn on_disconnect)
+    : epoll_fd_(epoll_fd),
+      wake_fd_(wake_fd),
+      on_disconnect_(std::move(on_disconnect)) {
+  scratch_.resize(kMaxTunnelFrame);
+  thread_ = std::thread([this] { Run(); });
+}
+
+TunnelPump::~TunnelPump() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+  thread_.join();
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, l] : links_) {
+    if (l->conn_fd >= 0) close(l->conn_fd);
+    close(l->tap_fd);
+  }
+  links_.clear();
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+uint64_t TunnelPump::Register(int fd, uint32_t events, Channel ch) {
+  uint64_t token = next_token_++;
+  channels_[token] = ch;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = token;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  return token;
+}
+
+absl::StatusOr<TunnelPump::LinkId> TunnelPump::AddLink(int tap_fd) {
+  SetNonBlocking(tap_fd);
+  absl::MutexLock lock(&mu_);
+  auto l = std::make_unique<Link>();
+  l->id = next_link_++;
+  l->tap_fd = tap_fd;
+  l->tap_token = Register(tap_fd, EPOLLIN, Channel{l->id, true});
+  l->tap_armed = true;
+  LinkId id = l->id;
+  links_[id] = std::move(l);
+  return id;
+}
+
+absl::Status TunnelPump::Attach(LinkId id, int conn_fd) {
+  SetNonBlocking(conn_fd);
+  absl::MutexLock lock(&mu_);
+  auto it = links_.find(id);
+  if (it == links_.end()) {
+    close(conn_fd);
+    return absl::NotFoundError(absl::StrCat("tunnel link ", id, " not found"));
+  }
+  Link& l = *it->second;
+  CloseConn(l);
+  l.conn_fd = conn_fd;
+  l.out.resize(kOutBufferBytes);
+  l.in.resize(kInBufferBytes);
+  l.conn_token = Register(conn_fd, EPOLLIN, Channel{id, false});
+  l.conn_wants_out = false;
+  l.stats.connected = true;
+  ++l.stats.connections;
+  SetTapArmed(l, true);
+  return absl::OkStatus();
+}
+
+void TunnelPump::Detach(LinkId id) {
+  absl::MutexLock lock(&mu_);
+  auto it = links_.find(id);
+  if (it != links_.end()) CloseConn(*it->second);
+}
+
+void TunnelPump::RemoveLink(LinkId id) {
+  absl::MutexLock lock(&mu_);
+  auto it = links_.find(id);
+  if (it == links_.end()) return;
+  Link& l = *it->second;
+  CloseConn(l);
+  if (!l.tap_dead) {
+    channels_.erase(l.tap_token);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.tap_fd, nullptr);
+  }
+  close(l.tap_fd);
+  links_.erase(it);
+}
+
+std::optional<TunnelPump::Stats> TunnelPump::GetStats(LinkId id) {
+  absl::MutexLock lock(&mu_);
+  auto it = links_.find(id);
+  if (it == links_.end()) return std::nullopt;
+  return it->second->stats;
+}
+
+void TunnelPump::CloseConn(Link& l) {
+  if (l.conn_fd < 0) return;
+  channels_.erase(l.conn_token);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.conn_fd, nullptr);
+  close(l.conn_fd);
+  l.conn_fd = -1;
+  l.conn_token = 0;
+  l.conn_wants_out = false;
+  l.out_begin = l.out_end = 0;
+  l.in_end = 0;
+  // Free the buffers of an idle link; Attach allocates them again.
+  std::vector<char>().swap(l.out);
+  std::vector<char>().swap(l.in);
+  l.stats.connected = false;
+  SetTapArmed(l, true);  // keep draining (and dropping) the TAP
+}
+
+void TunnelPump::Fail(Link& l, absl::Status why) {
+  CloseConn(l);
+  failed_.emplace_back(l.id, std::move(why));
+}
+
+void TunnelPump::SetTapArmed(Link& l, bool armed) {
+  if (l.tap_dead || l.tap_armed == armed) return;
+  epoll_event ev{};
+  ev.events = armed ? EPOLLIN : 0;
+  ev.data.u64 = l.tap_token;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, l.tap_fd, &ev);
+  l.tap_armed = armed;
+}
+
+void TunnelPump::SetConnWantsOut(Link& l, bool want) {
+  if (l.conn_fd < 0 || l.conn_wants_out == want) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+  ev.data.u64 = l.conn_token;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, l.conn_fd, &ev);
+  l.conn_wants_out = want;
+}
+
+void TunnelPump::TapFailed(Link& l) {
+  // The device is gone (EBADFD once its namespace was removed). epoll
+  // reports errors even with no events armed, so stop polling it for good;
+  // the owner re-creates the TAP on its next reconcile (Stats::tap_failed).
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.tap_fd, nullptr);
+  channels_.erase(l.tap_token);
+  l.tap_dead = true;
+  l.tap_armed = false;
+  l.stats.tap_failed = true;
+}
+
+void TunnelPump::OnTapReadable(Link& l) {
+  for (int i = 0; i < kBatchFrames; ++i) {
+    if (l.conn_fd < 0) {
+      ssize_t n = read(l.tap_fd, scratch_.data(), scratch_.size());
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        TapFailed(l);
+        break;
+      }
+      if (n <= 0) break;
+      ++l.stats.dropped_disconnected;
+      continue;
+    }
+    if (l.out_end - l.out_begin >= kHighWaterBytes) {
+      SetTapArmed(l, false);
+      break;
+    }
+    if (l.out.size() - l.out_end < kTunnelFrameHeaderBytes + kMaxTunnelFrame) {
+      std::memmove(l.out.data(), l.out.data() + l.out_begin,
+                   l.out_end - l.out_begin);
+      l.out_end -= l.out_begin;
+      l.out_begin = 0;
+    }
+    ssize_t n = read(l.tap_fd, l.out.data() + l.out_end + kTunnelFrameHeaderBytes,
+                     kMaxTunnelFrame);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      TapFailed(l);
+      break;
+    }
+    if (n == 0) break;
+    EncodeTunnelFrameHeader(static_cast<uint32_t>(n), l.out.data() + l.out_end);
+    l.out_end += kTunnelFrameHeaderBytes + n;
+    ++l.stats.tap_to_tcp_frames;
+    l.stats.tap_to_tcp_bytes += n;
+  }
+  if (l.conn_fd >= 0) Flush(l);
+}
+
+void TunnelPump::Flush(Link& l) {
+  while (l.out_begin < l.out_end) {
+    ssize_t n = send(l.conn_fd, l.out.data() + l.out_begin,
+                     l.out_end - l.out_begin, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      Fail(l, ErrnoToStatus(errno, "tunnel send"));
+      return;
+    }
+    l.out_begin += n;
+  }
+  if (l.out_begin == l.out_end) l.out_begin = l.out_end = 0;
+  size_t pending = l.out_end - l.out_begin;
+  SetConnWantsOut(l, pending > 0);
+  if (pending < kLowWaterBytes) SetTapArmed(l, true);
+}
+
+void TunnelPump::OnConnReadable(Link& l) {
+  ssize_t n = recv(l.conn_fd, l.in.data() + l.in_end, l.in.size() - l.in_end,
+                   MSG_DONTWAIT);
+  if (n == 0) {
+    Fail(l, absl::UnavailableError("tunnel peer closed the connection"));
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    Fail(l, ErrnoToStatus(errno, "tunnel recv"));
+    return;
+  }
+  l.in_end += n;
+  auto used = ForEachTunnelFrame(
+      absl::string_view(l.in.data(), l.in_end), [&](absl::string_view f) {
+        if (write(l.tap_fd, f.data(), f.size()) < 0) {
+          ++l.stats.dropped_tap_write;
+        } else {
+          ++l.stats.tcp_to_tap_frames;
+          l.stats.tcp_to_tap_bytes += f.size();
+        }
+      });
+  if (!used.ok()) {
+    Fail(l, absl::DataLossError(absl::StrCat("tunnel stream: ",
+                                             used.status().message())));
+    return;
+  }
+  std::memmove(l.in.data(), l.in.data() + *used, l.in_end - *used);
+  l.in_end -= *used;
+}
+
+void TunnelPump::Run() {
+  constexpr int kMaxEvents = 64;
+  epoll_event events[kMaxEvents];
+  while (true) {
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, -1);
+    if (n < 0 && errno != EINTR) return;
+    std::vector<std::pair<LinkId, absl::Status>> failed;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      for (int i = 0; i < n; ++i) {
+        uint64_t token = events[i].data.u64;
+        if (token == kWakeToken) {
+          uint64_t v;
+          (void)!read(wake_fd_, &v, sizeof(v));
+          continue;
+        }
+        auto ch = channels_.find(token);
+        if (ch == channels_.end()) continue;  // closed meanwhile
+        auto it = links_.find(ch->second.link);
+        if (it == links_.end()) continue;
+        Link& l = *it->second;
+        if (ch->second.is_tap) {
+          OnTapReadable(l);
+          continue;
+        }
+        uint32_t ev = events[i].events;
+        if (ev & EPOLLOUT) Flush(l);
+        if (l.conn_fd >= 0 && l.conn_token == token &&
+            (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+          OnConnReadable(l);
+        }
+      }
+      failed.swap(failed_);
+    }
+    for (auto& [id, why] : failed) {
+      if (on_disconnect_) on_disconnect_(id, why);
+    }
+  }
+}
+
+}  // namespace emu::linkemu

@@ -1,0 +1,133 @@
+// TunnelPump: the data plane of TCP-tunneled links. One epoll event loop
+// thread moves frames, for every link at once, between a TAP-like frame
+// device (each read() returns one frame, each write() sends one) and the
+// link's TCP connection, framed as linkemu/tunnel_frame.h says.
+//
+// Batching: a readable TAP is read up to kBatchFrames frames (or until the
+// output buffer is full) and everything read goes to the socket in one
+// send(); a readable socket is read in one recv() of up to kInBufferBytes and
+// every complete frame in it is written to the TAP. With the TAP's GSO
+// offloads a frame is up to 64 KiB, so a bulk TCP flow costs a few syscalls
+// per 64 KiB, not one per 1500-byte packet.
+//
+// Backpressure: when the output towards the socket holds more than
+// kHighWaterBytes, the TAP is not read (its own queue and qdisc then hold or
+// drop, as a full NIC queue would) until the socket drains. Frames read from
+// the TAP while the link has no connection are dropped and counted: a
+// disconnected cable loses frames, it does not store them.
+//
+// A connection that fails (EOF, error, a framing error) is closed and
+// reported through the DisconnectFn; the link and its TAP stay, ready for
+// Attach() of the next connection.
+//
+// Thread-safe. The DisconnectFn runs on the pump's thread, holding no lock
+// of the pump, so it may call back into the pump.
+#ifndef EMU_LINKEMU_TUNNEL_PUMP_H_
+#define EMU_LINKEMU_TUNNEL_PUMP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace emu::linkemu {
+
+class TunnelPump {
+ public:
+  using LinkId = uint64_t;
+
+  static constexpr int kBatchFrames = 64;
+  static constexpr size_t kHighWaterBytes = 512 * 1024;
+  static constexpr size_t kInBufferBytes = 512 * 1024;
+
+  // Counters of one link since AddLink. Frames, not bytes, for drops.
+  struct Stats {
+    uint64_t tap_to_tcp_frames = 0;
+    uint64_t tap_to_tcp_bytes = 0;  // frame bytes, headers excluded
+    uint64_t tcp_to_tap_frames = 0;
+    uint64_t tcp_to_tap_bytes = 0;
+    uint64_t dropped_disconnected = 0;  // read from the TAP with no connection
+    uint64_t dropped_tap_write = 0;     // the TAP refused a frame
+    uint64_t connections = 0;           // Attach calls
+    bool connected = false;
+    bool tap_failed = false;  // the TAP's read failed for good (device gone)
+  };
+
+  // Called when a link's connection ended; `why` says how.
+  using DisconnectFn = std::function<void(LinkId, const absl::Status& why)>;
+
+  // Starts the event loop thread.
+  static absl::StatusOr<std::unique_ptr<TunnelPump>> Create(
+      DisconnectFn on_disconnect);
+  ~TunnelPump();  // stops the thread, closes every fd it owns
+  TunnelPump(const TunnelPump&) = delete;
+  TunnelPump& operator=(const TunnelPump&) = delete;
+
+  // Adds a link around `tap_fd` (taken over; made non-blocking; closed by
+  // RemoveLink or the destructor). The link starts without a connection.
+  absl::StatusOr<LinkId> AddLink(int tap_fd);
+
+  // Gives the link its connection `conn_fd` (taken over; a connected stream
+  // socket, made non-blocking). A previous connection is closed without a
+  // DisconnectFn call. NOT_FOUND (and `conn_fd` closed) for an unknown link.
+  absl::Status Attach(LinkId id, int conn_fd);
+
+  // Closes the link's connection, if any, without a DisconnectFn call.
+  void Detach(LinkId id);
+
+  // Closes the link's TAP and connection. No-op for an unknown link.
+  void RemoveLink(LinkId id);
+
+  std::optional<Stats> GetStats(LinkId id);
+
+ private:
+  struct Link;
+  struct Channel {
+    LinkId link;
+    bool is_tap;
+  };
+
+  TunnelPump(int epoll_fd, int wake_fd, DisconnectFn on_disconnect);
+  void Run();
+  void OnTapReadable(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TapFailed(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnConnReadable(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends pending output; arms/disarms EPOLLOUT and the TAP's EPOLLIN.
+  void Flush(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseConn(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Fail(Link& l, absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetTapArmed(Link& l, bool armed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetConnWantsOut(Link& l, bool want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t Register(int fd, uint32_t events, Channel ch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int epoll_fd_;
+  const int wake_fd_;
+  const DisconnectFn on_disconnect_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  LinkId next_link_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<LinkId, std::unique_ptr<Link>> links_ ABSL_GUARDED_BY(mu_);
+  // epoll's data is a token, so an event for an fd removed meanwhile (or
+  // whose number was reused) finds nothing instead of a dangling pointer.
+  absl::flat_hash_map<uint64_t, Channel> channels_ ABSL_GUARDED_BY(mu_);
+  // Disconnects found while handling events; reported after unlocking.
+  std::vector<std::pair<LinkId, absl::Status>> failed_ ABSL_GUARDED_BY(mu_);
+  std::vector<char> scratch_ ABSL_GUARDED_BY(mu_);  // frames being dropped
+  std::thread thread_;
+};
+
+}  // namespace emu::linkemu
+
+#endif  // EMU_LINKEMU_TUNNEL_PUMP_H_
