@@ -37,7 +37,9 @@ using KeyList = absl::Span<const absl::string_view>;
 
 // ---- Key sets -------------------------------------------------------------
 
-constexpr absl::string_view kTopKeys[] = {"name", "topology"};
+constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement"};
+constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
+                                               "overcommit"};
 constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
                                               "debug"};
 constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "nodes",
@@ -175,6 +177,8 @@ class YamlReader {
       } else if (e.key == "topology") {
         have_topology = true;
         ReadTopology(e, topology);
+      } else if (e.key == "placement") {
+        ReadPlacement(e, topology->mutable_placement());
       }
     }
     if (!have_name) Error(1, "lab", "missing required key 'name'");
@@ -815,6 +819,44 @@ class YamlReader {
       return;
     }
     *topology->add_links() = std::move(link);
+  }
+
+  // placement: {strategy: spread|pack, tolerance: 10%, overcommit: false}
+  // (docs/cluster.md).
+  void ReadPlacement(const Entry& entry, emu::v1::PlacementOptions* out) {
+    if (entry.value.IsNull() || !Map(entry, "placement")) return;
+    for (const Entry& e :
+         Entries(entry.value, "placement", kPlacementKeys, {})) {
+      std::string text;
+      if (!Scalar(e, "placement", &text)) continue;
+      if (e.key == "strategy") {
+        if (text == "spread") {
+          out->set_strategy(emu::v1::PlacementOptions::SPREAD);
+        } else if (text == "pack") {
+          out->set_strategy(emu::v1::PlacementOptions::PACK);
+        } else {
+          Error(e, "placement",
+                absl::StrCat("strategy: \"", text,
+                             "\" is not a strategy: use spread or pack"));
+        }
+      } else if (e.key == "tolerance") {
+        absl::StatusOr<double> v = linkemu::ParsePercent(text);
+        if (v.ok()) {
+          out->set_tolerance_percent(*v);
+        } else {
+          Error(e, "placement",
+                absl::StrCat("tolerance: ", v.status().message()));
+        }
+      } else if (e.key == "overcommit") {
+        if (text == "true" || text == "false") {
+          out->set_overcommit(text == "true");
+        } else {
+          Error(e, "placement",
+                absl::StrCat("overcommit: \"", text,
+                             "\" is not true or false"));
+        }
+      }
+    }
   }
 
   // Sets one link condition from its text, reporting a bad value.

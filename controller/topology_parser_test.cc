@@ -483,5 +483,30 @@ TEST(ExamplesTest, QuickstartIsTheRoutedFourNodeLab) {
   }
 }
 
+TEST(ParseTopologyTest, PlacementOptions) {
+  ParsedTopology p = MustParse(R"(name: demo
+placement: {strategy: pack, tolerance: 25%, overcommit: true}
+topology:
+  nodes: {a: {}}
+)");
+  EXPECT_EQ(p.topology.placement().strategy(),
+            emu::v1::PlacementOptions::PACK);
+  EXPECT_DOUBLE_EQ(p.topology.placement().tolerance_percent(), 25);
+  EXPECT_TRUE(p.topology.placement().overcommit());
+
+  auto bad = ParseTopology(R"(name: demo
+placement:
+  strategy: random
+  overcommit: maybe
+  colour: red
+topology: {nodes: {a: {}}}
+)", "lab.yaml");
+  EXPECT_THAT(Message(bad),
+              AllOf(HasSubstr("lab.yaml:3: placement: strategy: \"random\" is "
+                              "not a strategy: use spread or pack"),
+                    HasSubstr("lab.yaml:4: placement: overcommit: \"maybe\""),
+                    HasSubstr("lab.yaml:5: placement: unknown key 'colour'")));
+}
+
 }  // namespace
 }  // namespace emu::controller
