@@ -71,6 +71,9 @@ class Partitioner {
         h_(hosts.size()) {}
 
   absl::StatusOr<std::vector<int>> Run();
+  // After Run: the most CPU (milli) each host was allowed; kUnlimited when
+  // nothing bounds it.
+  uint64_t limit(int h) const { return limit_[h]; }
 
  private:
   absl::Status Setup();
@@ -606,6 +609,56 @@ bool NeedsNetem(const emu::v1::LinkParams& p) {
          p.corrupt_percent() > 0 || p.limit_packets() > 0;
 }
 
+std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
+    const Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<HostStatus>& hosts,
+    std::vector<emu::v1::CutLink>* cut_links) {
+  std::map<std::string, std::string> tunnel_of;
+  for (const auto& h : hosts) {
+    tunnel_of[h.name()] = h.capabilities().tunnel_address();
+  }
+  auto host_of = [&](const std::string& node) -> std::string {
+    auto it = host_of_node.find(node);
+    return it == host_of_node.end() ? "" : it->second;
+  };
+  std::map<std::string, emu::v1::ApplyLabRequest> shares;
+  for (const Node& node : topology.nodes()) {
+    auto& share = shares[host_of(node.name())];
+    share.set_lab(topology.name());
+    *share.add_nodes() = node;
+  }
+  for (const auto& link : topology.links()) {
+    const std::string ha = host_of(link.a().node());
+    const std::string hb = host_of(link.b().node());
+    if (ha == hb) {
+      *shares[ha].add_links() = link;
+      continue;
+    }
+    if (cut_links != nullptr) {
+      emu::v1::CutLink cut;
+      cut.set_link(LinkName(link));
+      cut.set_host_a(ha);
+      cut.set_host_b(hb);
+      cut.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
+      cut.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
+      cut_links->push_back(cut);
+    }
+    for (bool local_is_a : {true, false}) {
+      const std::string& here = local_is_a ? ha : hb;
+      const std::string& there = local_is_a ? hb : ha;
+      emu::v1::RemoteLinkEnd* end = shares[here].add_remote_links();
+      *end->mutable_link() = link;
+      end->set_local_is_a(local_is_a);
+      end->set_peer_host(there);
+      end->set_peer_address(tunnel_of[there]);
+      end->set_listen(here < there);
+      end->set_link_id(LinkName(link));
+    }
+  }
+  return shares;
+}
+
 absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
                                         const std::vector<HostStatus>& hosts) {
   return PlaceTopology(topology, hosts, topology.placement());
@@ -669,10 +722,7 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
 
   Placement p;
   p.options = options;
-  std::map<std::string, const HostStatus*> by_name;
-  for (const auto* h : up) by_name[h->name()] = h;
   std::map<std::string, emu::v1::HostLoad> loads;
-  uint64_t total_cpu = 0;
   for (const auto* h : up) {
     auto& l = loads[h->name()];
     l.set_host(h->name());
@@ -683,62 +733,19 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
     const Node& node = topology.nodes(i);
     const std::string& host = up[(*part)[i]]->name();
     p.host_of_node[node.name()] = host;
-    auto& share = p.per_host[host];
-    share.set_lab(topology.name());
-    *share.add_nodes() = node;
     NodeDemand d = DemandOf(node);
     auto& l = loads[host];
     l.set_nodes(l.nodes() + 1);
     l.set_cpu_milli(l.cpu_milli() + d.cpu_milli);
     l.set_memory_mib(l.memory_mib() + d.memory_mib);
-    total_cpu += d.cpu_milli;
   }
-  // The balance limit each host was held to, for `emuctl plan`.
-  uint64_t cap_sum = 0, max_cpu = 0;
-  for (const auto& node : topology.nodes()) {
-    max_cpu = std::max<uint64_t>(max_cpu, DemandOf(node).cpu_milli);
-  }
-  for (const auto& [name, l] : loads) cap_sum += l.cpu_capacity_milli();
-  for (auto& [name, l] : loads) {
-    if (options.strategy() == PlacementOptions::PACK) {
-      l.set_cpu_limit_milli(l.cpu_capacity_milli());
-    } else {
-      double share = cap_sum == 0 ? static_cast<double>(total_cpu) / loads.size()
-                                  : static_cast<double>(total_cpu) *
-                                        l.cpu_capacity_milli() / cap_sum;
-      uint64_t lim = static_cast<uint64_t>(std::ceil(std::max(
-          share * (1 + options.tolerance_percent() / 100), share + max_cpu)));
-      if (!options.overcommit()) lim = std::min(lim, l.cpu_capacity_milli());
-      l.set_cpu_limit_milli(lim);
-    }
+  for (size_t h = 0; h < up.size(); ++h) {
+    auto& l = loads[up[h]->name()];
+    uint64_t lim = partitioner.limit(h);
+    l.set_cpu_limit_milli(lim >= kUnlimited ? 0 : lim);
     p.loads.push_back(l);
   }
-  for (const auto& link : topology.links()) {
-    const std::string& ha = p.host_of_node[link.a().node()];
-    const std::string& hb = p.host_of_node[link.b().node()];
-    if (ha == hb) {
-      *p.per_host[ha].add_links() = link;
-      continue;
-    }
-    emu::v1::CutLink cut;
-    cut.set_link(LinkName(link));
-    cut.set_host_a(ha);
-    cut.set_host_b(hb);
-    cut.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
-    cut.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
-    p.cut_links.push_back(cut);
-    for (bool local_is_a : {true, false}) {
-      const std::string& here = local_is_a ? ha : hb;
-      const std::string& there = local_is_a ? hb : ha;
-      emu::v1::RemoteLinkEnd* end = p.per_host[here].add_remote_links();
-      *end->mutable_link() = link;
-      end->set_local_is_a(local_is_a);
-      end->set_peer_host(there);
-      end->set_peer_address(by_name[there]->capabilities().tunnel_address());
-      end->set_listen(here < there);
-      end->set_link_id(LinkName(link));
-    }
-  }
+  p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
   return p;
 }
 

@@ -68,6 +68,17 @@ struct Placement {
 // True when `p` asks for anything only NetEm can do.
 bool NeedsNetem(const emu::v1::LinkParams& p);
 
+// Each host's share of `topology` given where every node runs (a fresh
+// placement, or a stored lab when an agent comes back): nodes, same-host
+// links, and a RemoteLinkEnd on both sides of every cross-host link (peer
+// addresses from `hosts`, reachable or not). Appends the cross-host links to
+// `cut_links` when it is not null.
+std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
+    const emu::v1::Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<emu::v1::HostStatus>& hosts,
+    std::vector<emu::v1::CutLink>* cut_links);
+
 // Places with the topology's own options (Topology.placement). Only hosts
 // with reachable() set are used. INVALID_ARGUMENT for a pin to an unknown
 // host or bad options; FAILED_PRECONDITION when the hosts cannot run the lab
