@@ -11,12 +11,14 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
+#include "agent/barrier_session.h"
 #include "agent/host_probe.h"
 #include "agent/lab_spec_store.h"
 #include "agent/libnl_host_network.h"
 #include "agent/namespace_processes.h"
 #include "agent/reconciler.h"
 #include "agent/resource_names.h"
+#include "agent/tunnel_manager.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/process_launcher.h"
@@ -37,6 +39,10 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for --listen=...:0).");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
+ABSL_FLAG(std::string, tunnel_listen, "",
+          "Address to accept TCP tunnels of cross-host links on (host:port). "
+          "Default: --listen's host with port 7472 (if that port is taken, "
+          "the agent runs without tunnels and says so). 'none': no tunnels.");
 
 namespace {
 
@@ -84,16 +90,47 @@ int main(int argc, char** argv) {
            "], netem ", caps.netem() ? "yes" : "NO", ", kvm ",
            caps.kvm() ? "yes" : "no (" + caps.kvm_detail() + ")");
 
+  // Cross-host links: the tunnel listener (before RecoverAll, which
+  // re-creates saved tunnels).
+  std::string tunnel_listen = absl::GetFlag(FLAGS_tunnel_listen);
+  const bool tunnel_explicit = !tunnel_listen.empty();
+  if (!tunnel_explicit) {
+    std::string listen = absl::GetFlag(FLAGS_listen);
+    tunnel_listen = listen.substr(0, listen.rfind(':')) + ":7472";
+  }
+  emu::agent::LinuxTapOpener taps;
+  std::unique_ptr<emu::agent::TunnelManager> tunnels;
+  if (tunnel_listen != "none") {
+    emu::agent::TunnelManager::Options topts;
+    topts.listen_address = tunnel_listen;
+    topts.token = *token;
+    auto t = emu::agent::TunnelManager::Start(topts, &taps);
+    if (t.ok()) {
+      tunnels = *std::move(t);
+      caps.set_tunnel_address(tunnels->address());
+      emu::Log("tunnels: listening on ", tunnels->address());
+    } else if (tunnel_explicit) {
+      return Fail(t.status().ToString());
+    } else {
+      emu::Log("tunnels: DISABLED, ", t.status().ToString(),
+               " (pass --tunnel_listen)");
+    }
+  }
+
   emu::PosixProcessLauncher launcher;
   emu::agent::ProcNamespaceProcesses procs;
   emu::agent::Reconciler reconciler(host, &net, &launcher, &procs, &*store,
-                                    *features);
+                                    *features, tunnels.get());
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
   emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool);
+  // Tasks: the controller dials this service to push barrier releases.
+  emu::agent::NetnsTaskCommandRunner task_runner(host, &launcher);
+  emu::agent::BarrierAgentServiceImpl barrier(host, *token, &task_runner);
   int port = 0;
-  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen), {&service},
+  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
+                                 {&service, &barrier},
                                  absl::GetFlag(FLAGS_port_file), &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-agent ", host, " serving on ", absl::GetFlag(FLAGS_listen),

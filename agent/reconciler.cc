@@ -66,13 +66,15 @@ absl::StatusOr<LinkPlans> PlansFor(const emu::v1::Link& link) {
 Reconciler::Reconciler(std::string host, HostNetwork* net,
                        ProcessLauncher* launcher, NamespaceProcesses* procs,
                        const LabSpecStore* store,
-                       HostNetwork::KernelFeatures features)
+                       HostNetwork::KernelFeatures features,
+                       TunnelManager* tunnels)
     : host_(std::move(host)),
       net_(net),
       launcher_(launcher),
       procs_(procs),
       store_(store),
-      features_(std::move(features)) {}
+      features_(std::move(features)),
+      tunnels_(tunnels) {}
 
 absl::Mutex* Reconciler::LabMutex(const std::string& lab) {
   absl::MutexLock lock(&mu_);
@@ -126,7 +128,7 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
           host_, " has no sch_netem (only rate shaping with TBF is possible)"));
     }
   }
-  return absl::OkStatus();
+  return CheckRemoteLinks(desired, nodes, has_netem);
 }
 
 absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
@@ -190,6 +192,9 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
     wanted_ends.insert(EndpointName(link.a()));
     wanted_ends.insert(EndpointName(link.b()));
   }
+  for (const auto& r : desired.remote_links()) {
+    wanted_ends.insert(EndpointName(LocalEndpoint(r)));
+  }
   for (const auto& node : desired.nodes()) {
     for (const auto& i : ifaces[node.name()]) {
       if (!IsLabAlias(i.alias, lab)) continue;
@@ -201,6 +206,12 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
           if ((EndpointName(link.a()) == end ||
                EndpointName(link.b()) == end) &&
               i.alias != LinkAlias(lab, link)) {
+            stale = true;
+          }
+        }
+        for (const auto& r : desired.remote_links()) {
+          if (EndpointName(LocalEndpoint(r)) == end &&
+              i.alias != TunnelAlias(lab, r.link())) {
             stale = true;
           }
         }
@@ -243,6 +254,7 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
     progress(Event(ApplyLabEvent::LINK_CREATED,
                    absl::StrCat("link ", LinkName(link))));
   }
+  EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, node_by_name, progress));
 
   // Node configuration: sysctls, addresses, then routes (a gateway must be
   // on a connected subnet before a route can use it).
@@ -338,9 +350,7 @@ absl::Status Reconciler::SetLinkParams(
     return net_->ApplyQdiscs(NamespaceName(host_, req.lab(), link.b().node()),
                              link.b().interface(), plans.b_to_a);
   }
-  return absl::NotFoundError(absl::StrCat(
-      "link ", EndpointName(req.a()), "<->", EndpointName(req.b()),
-      " is not in lab ", req.lab(), " on host ", host_));
+  return SetRemoteLinkParams(req, &*spec);
 }
 
 absl::StatusOr<int> Reconciler::Destroy(const std::string& lab) {
@@ -352,7 +362,8 @@ absl::StatusOr<int> Reconciler::Destroy(const std::string& lab) {
 }
 
 absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
-  int removed = 0;
+  // Tunnels first: an open TAP fd pins its node's namespace.
+  int removed = tunnels_ != nullptr ? tunnels_->RemoveLab(lab) : 0;
   absl::Status first = absl::OkStatus();
   auto note = [&](absl::Status s) {
     if (!s.ok() && first.ok()) first = s;
@@ -448,6 +459,7 @@ absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
       }
     }
   }
+  AddTunnelResources(lab, &resp);
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> labs, store_->List());
   for (const auto& l : labs) {
     if (!lab.empty() && l != lab) continue;

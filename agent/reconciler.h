@@ -17,12 +17,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/host_network.h"
 #include "agent/lab_spec_store.h"
 #include "agent/namespace_processes.h"
+#include "agent/tunnel_manager.h"
 #include "common/process_launcher.h"
 #include "proto/agent.pb.h"
 
@@ -33,10 +35,13 @@ class Reconciler {
   using ProgressFn = std::function<void(const emu::v1::ApplyLabEvent&)>;
 
   // All pointers are borrowed and must outlive the reconciler. `features`
-  // is what HostNetwork::ProbeKernel found at start-up.
+  // is what HostNetwork::ProbeKernel found at start-up. `tunnels` carries
+  // cross-host links (ApplyLabRequest.remote_links); null: this agent
+  // refuses them (FAILED_PRECONDITION).
   Reconciler(std::string host, HostNetwork* net, ProcessLauncher* launcher,
              NamespaceProcesses* procs, const LabSpecStore* store,
-             HostNetwork::KernelFeatures features);
+             HostNetwork::KernelFeatures features,
+             TunnelManager* tunnels = nullptr);
 
   // See AgentService.ApplyLab. FAILED_PRECONDITION (and nothing created)
   // when the spec needs something this host lacks; INVALID_ARGUMENT for a
@@ -73,12 +78,30 @@ class Reconciler {
   absl::StatusOr<int> DestroyLocked(const std::string& lab);
   absl::Mutex* LabMutex(const std::string& lab);
 
+  // Cross-host link ends (reconciler_remote_links.cc).
+  absl::Status CheckRemoteLinks(const emu::v1::ApplyLabRequest& desired,
+                                const absl::flat_hash_set<std::string>& nodes,
+                                bool has_netem) const;
+  // TAPs and tunnels of the spec's remote links (closing the others), and
+  // the sending direction's qdiscs on each TAP.
+  absl::Status ApplyRemoteLinks(
+      const emu::v1::ApplyLabRequest& desired,
+      const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
+      const ProgressFn& progress);
+  // SetLinkParams for a remote link of `spec` (saved and applied);
+  // NOT_FOUND when `spec` has no such link.
+  absl::Status SetRemoteLinkParams(const emu::v1::SetLinkParamsRequest& req,
+                                   emu::v1::ApplyLabRequest* spec);
+  void AddTunnelResources(const std::string& lab,
+                          emu::v1::ListResourcesResponse* resp);
+
   const std::string host_;
   HostNetwork* const net_;
   ProcessLauncher* const launcher_;
   NamespaceProcesses* const procs_;
   const LabSpecStore* const store_;
   const HostNetwork::KernelFeatures features_;
+  TunnelManager* const tunnels_;
 
   absl::Mutex mu_;  // guards lab_mu_ (the map, not the labs)
   absl::flat_hash_map<std::string, std::unique_ptr<absl::Mutex>> lab_mu_
