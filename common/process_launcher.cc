@@ -406,6 +406,7 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
     return result;
   }
   const pid_t pid = started.pid;
+  if (spec.on_started) spec.on_started(pid);
 
   // A pidfd wakes poll() when the command exits; without one, poll in
   // short steps and ask waitpid.

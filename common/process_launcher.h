@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ struct ProcessSpec {
   // Per stream (stdout and stderr each): bytes kept; the rest is read and
   // dropped so the command never blocks on a full pipe.
   size_t max_output_bytes = 16 << 20;
+  // Run only: called once with the command's pid (== its process group id)
+  // right after it was created, before Run waits for it, so another thread
+  // can end it early with kill(-pid, SIGKILL) (cancellation). Must not block.
+  std::function<void(pid_t)> on_started;
 };
 
 struct ProcessResult {

@@ -1,0 +1,84 @@
+// The agent's half of the barrier (proto/barrier.proto): serves
+// BarrierAgentService.Session. Each Release's commands are started at the
+// release's common start instant (sleep until shortly before, then spin),
+// each on its own thread (a command's wait never holds a gRPC thread or a
+// pool worker), and each reports one CommandDone on the stream. Cancel, or
+// the end of the stream for any reason, kills the process groups of the
+// session's commands still running.
+//
+// Thread-safe. The service does not own the runner; a session's state lives
+// until its last command thread has reported.
+#ifndef EMU_AGENT_BARRIER_SESSION_H_
+#define EMU_AGENT_BARRIER_SESSION_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/process_launcher.h"
+#include "proto/barrier.grpc.pb.h"
+
+namespace emu::agent {
+
+// Runs one Task command somewhere on this host. `on_started` gets the
+// command's pid (its process group) as soon as it exists.
+class TaskCommandRunner {
+ public:
+  virtual ~TaskCommandRunner() = default;
+  virtual absl::StatusOr<ProcessResult> Run(
+      const std::string& lab, const emu::v1::TaskCommand& command,
+      std::function<void(pid_t)> on_started) = 0;
+};
+
+// Runs commands inside the node's network namespace
+// (emu.<host>.<lab>.<node>), like AgentService.Exec.
+class NetnsTaskCommandRunner : public TaskCommandRunner {
+ public:
+  NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher)
+      : host_(std::move(host)), launcher_(launcher) {}
+  absl::StatusOr<ProcessResult> Run(
+      const std::string& lab, const emu::v1::TaskCommand& command,
+      std::function<void(pid_t)> on_started) override;
+
+ private:
+  const std::string host_;
+  ProcessLauncher* const launcher_;
+};
+
+// Runs commands in the agent's own namespace, whatever the node: for the
+// barrier benchmark and tests, never in emu-agent.
+class HostTaskCommandRunner : public TaskCommandRunner {
+ public:
+  explicit HostTaskCommandRunner(ProcessLauncher* launcher)
+      : launcher_(launcher) {}
+  absl::StatusOr<ProcessResult> Run(
+      const std::string& lab, const emu::v1::TaskCommand& command,
+      std::function<void(pid_t)> on_started) override;
+
+ private:
+  ProcessLauncher* const launcher_;
+};
+
+class BarrierAgentServiceImpl final
+    : public emu::v1::BarrierAgentService::CallbackService {
+ public:
+  // `token`: required bearer token (empty = none). `runner` must outlive
+  // every session.
+  BarrierAgentServiceImpl(std::string host, std::string token,
+                          TaskCommandRunner* runner)
+      : host_(std::move(host)), token_(std::move(token)), runner_(runner) {}
+
+  grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
+  Session(grpc::CallbackServerContext* context) override;
+
+ private:
+  const std::string host_;
+  const std::string token_;
+  TaskCommandRunner* const runner_;
+};
+
+}  // namespace emu::agent
+
+#endif  // EMU_AGENT_BARRIER_SESSION_H_
