@@ -74,6 +74,10 @@ void HostRegistry::Refresh(absl::Duration timeout) {
     for (auto& e : hosts_) {
       if (e.status.name() != targets[i].first) continue;
       if (results[i].ok()) {
+        if (!e.status.reachable() && e.ever_reachable) {
+          returned_.insert(e.status.name());
+        }
+        e.ever_reachable = true;
         e.status.set_reachable(true);
         e.status.clear_error();
         *e.status.mutable_capabilities() = *results[i];
@@ -83,6 +87,60 @@ void HostRegistry::Refresh(absl::Duration timeout) {
       }
     }
   }
+}
+
+absl::StatusOr<HostRegistry::RegisterResult> HostRegistry::Register(
+    const std::string& name, const std::string& address,
+    const emu::v1::Capabilities& capabilities, const std::string& instance_id,
+    const std::function<std::unique_ptr<AgentClient>()>& make_client) {
+  absl::MutexLock lock(&mu_);
+  RegisterResult result;
+  Entry* entry = nullptr;
+  for (auto& e : hosts_) {
+    if (e.status.name() == name) entry = &e;
+  }
+  if (entry != nullptr && !entry->registered &&
+      entry->status.address() != address) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "host ", name, " is in the controller's --agents list at ",
+        entry->status.address(), ", not ", address,
+        ": give this agent another --host_name, or fix the list"));
+  }
+  if (entry == nullptr) {
+    Entry e;
+    e.status.set_name(name);
+    e.status.set_address(address);
+    e.status.set_error("registered; not contacted yet");
+    e.client = make_client();
+    e.registered = true;
+    hosts_.push_back(std::move(e));
+    std::sort(hosts_.begin(), hosts_.end(), [](const Entry& a, const Entry& b) {
+      return a.status.name() < b.status.name();
+    });
+    for (auto& x : hosts_) {
+      if (x.status.name() == name) entry = &x;
+    }
+    result.new_host = true;
+  } else if (entry->status.address() != address) {
+    retired_.push_back(std::move(entry->client));
+    entry->client = make_client();
+    entry->status.set_address(address);
+  }
+  if (!entry->instance_id.empty() && entry->instance_id != instance_id &&
+      entry->ever_reachable) {
+    result.restarted = true;
+    returned_.insert(name);
+  }
+  entry->instance_id = instance_id;
+  *entry->status.mutable_capabilities() = capabilities;
+  return result;
+}
+
+std::vector<std::string> HostRegistry::TakeReturnedHosts() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out(returned_.begin(), returned_.end());
+  returned_.clear();
+  return out;
 }
 
 std::vector<emu::v1::HostStatus> HostRegistry::Snapshot() const {

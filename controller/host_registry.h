@@ -1,11 +1,17 @@
 // The physical hosts the controller knows: each host's agent client, its
 // last reported capabilities, and whether it answered the last heartbeat.
+// Hosts come from the controller's --agents list (Add) or register
+// themselves (Register, RegistrationService). A host that comes back
+// (answers again after failing, or registers with a new instance id after
+// a restart) is queued for a resync: TakeReturnedHosts.
 //
 // Thread-safe. Owns the clients.
 #ifndef EMU_CONTROLLER_HOST_REGISTRY_H_
 #define EMU_CONTROLLER_HOST_REGISTRY_H_
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +35,25 @@ class HostRegistry {
   absl::Status Add(const std::string& name, const std::string& address,
                    std::unique_ptr<AgentClient> client);
 
+  struct RegisterResult {
+    bool new_host = false;
+    bool restarted = false;  // a new instance_id for a known instance
+  };
+  // Adds or refreshes a self-registered host. `make_client` is called when
+  // the host is new or its address changed (the old client stays alive for
+  // callers still holding it). ALREADY_EXISTS when `name` is a --agents
+  // host at another address.
+  absl::StatusOr<RegisterResult> Register(
+      const std::string& name, const std::string& address,
+      const emu::v1::Capabilities& capabilities,
+      const std::string& instance_id,
+      const std::function<std::unique_ptr<AgentClient>()>& make_client);
+
+  // Hosts that came back since the last call (in name order): unreachable
+  // at one Refresh and reachable at a later one, or restarted per Register.
+  // A host's first successful contact does not count.
+  std::vector<std::string> TakeReturnedHosts();
+
   // Asks every agent for its capabilities (in parallel, each bounded by
   // `timeout`) and records who answered.
   void Refresh(absl::Duration timeout);
@@ -45,9 +70,14 @@ class HostRegistry {
   struct Entry {
     emu::v1::HostStatus status;
     std::unique_ptr<AgentClient> client;
+    bool registered = false;   // self-registered, not from --agents
+    bool ever_reachable = false;
+    std::string instance_id;
   };
   mutable absl::Mutex mu_;
   std::vector<Entry> hosts_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<AgentClient>> retired_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> returned_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::controller

@@ -155,6 +155,8 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
     *ls->mutable_link() = link;
     ls->set_host_a(placement.host_of_node[link.a().node()]);
     ls->set_host_b(placement.host_of_node[link.b().node()]);
+    ls->set_carrier(ls->host_a() == ls->host_b() ? "veth" : "tcp-tunnel");
+    ls->set_state("up");
   }
   EMU_RETURN_IF_ERROR(store_->Put(lab));
   std::vector<std::string> where;
@@ -361,10 +363,21 @@ Lab LabManager::WithLiveState(Lab lab) const {
   }
   if (lost.empty()) return lab;
   lab.set_state(emu::v1::DEGRADED);
+  std::map<std::string, std::vector<std::string>> lost_links;
+  for (auto& l : *lab.mutable_links()) {
+    for (const std::string& h : {l.host_a(), l.host_b()}) {
+      if (!lost.count(h)) continue;
+      l.set_state(absl::StrCat("host ", h, " unreachable"));
+      lost_links[h].push_back(LinkName(l.link()));
+      break;
+    }
+  }
   std::vector<std::string> parts;
   for (const auto& [host, nodes] : lost) {
+    std::string links = absl::StrJoin(lost_links[host], ", ");
     parts.push_back(absl::StrCat("host ", host, " unreachable (nodes ",
-                                 absl::StrJoin(nodes, ", "), ")"));
+                                 absl::StrJoin(nodes, ", "),
+                                 links.empty() ? "" : "; links ", links, ")"));
   }
   lab.set_error(absl::StrJoin(parts, "; "));
   return lab;
@@ -410,6 +423,33 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
                                           " is not in lab ", lab.name(),
                                           " (nodes: ",
                                           absl::StrJoin(names, ", "), ")"));
+}
+
+void LabManager::ResyncHost(
+    const std::string& host,
+    const std::function<void(const std::string&)>& log) {
+  auto labs = store_->List();
+  if (!labs.ok()) {
+    log(absl::StrCat("resync ", host, ": ", labs.status().ToString()));
+    return;
+  }
+  auto client = hosts_->Client(host);
+  if (!client.ok()) return;
+  for (const Lab& lab : *labs) {
+    if (lab.state() != emu::v1::RUNNING) continue;
+    std::map<std::string, std::string> host_of;
+    for (const auto& n : lab.nodes()) host_of[n.name()] = n.host();
+    auto shares = BuildShares(lab.topology(), host_of, hosts_->Snapshot(),
+                              nullptr);
+    auto share = shares.find(host);
+    if (share == shares.end()) continue;
+    Lease lease(this, lab.name());
+    if (!lease.held()) continue;  // a destroy is running; it wins
+    absl::Status s =
+        (*client)->ApplyLab(share->second, [](const emu::v1::ApplyLabEvent&) {});
+    log(absl::StrCat("resync lab ", lab.name(), " on returning host ", host,
+                     ": ", s.ok() ? "share re-applied" : s.ToString()));
+  }
 }
 
 void LabManager::Reconcile(

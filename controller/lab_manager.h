@@ -47,6 +47,13 @@ class LabManager {
   absl::StatusOr<emu::v1::ExecResponse> Exec(
       const emu::v1::LabExecRequest& request);
 
+  // Re-pushes `host`'s share of every RUNNING lab on it (ApplyLab is
+  // idempotent: what the agent lost is re-created, the rest is untouched).
+  // Called when a host comes back (HostRegistry::TakeReturnedHosts). Exec
+  // lines are not run again. Logs through `log`.
+  void ResyncHost(const std::string& host,
+                  const std::function<void(const std::string&)>& log);
+
   // Finishes interrupted work: labs left DEPLOYING by a controller crash are
   // rolled back and marked FAILED; DESTROYING labs are destroyed again.
   // Called at start-up and after each heartbeat. Logs through `log`.

@@ -134,7 +134,8 @@ TEST_F(LabManagerTest, DegradedWhileHostIsGoneAndDestroyFinishesLater) {
   auto lab = manager_->Get("lab1");
   ASSERT_TRUE(lab.ok());
   EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
-  EXPECT_NE(lab->error().find("host h1 unreachable (nodes a, b)"),
+  EXPECT_NE(lab->error().find(
+                "host h1 unreachable (nodes a, b; links a:eth1<->b:eth1)"),
             std::string::npos)
       << lab->error();
 
@@ -183,6 +184,97 @@ TEST_F(LabManagerTest, ExecGoesToTheNodesHost) {
   auto missing = manager_->Exec(req);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("nodes: a, b"), std::string::npos);
+}
+
+// Two hosts: a and b pinned to h1, c to h2, so b:eth2<->c:eth1 crosses.
+constexpr char kTwoHostLab[] = R"(name: lab2
+topology:
+  nodes:
+    a: {host: h1}
+    b: {host: h1}
+    c: {host: h2}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+    - endpoints: ["b:eth2", "c:eth1"]
+      rate: 100mbit
+)";
+
+class LabManagerTwoHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto h1 = std::make_unique<FakeAgentClient>("h1");
+    auto h2 = std::make_unique<FakeAgentClient>("h2");
+    h1_ = h1.get();
+    h2_ = h2.get();
+    h2_->capabilities().set_tunnel_address("198.18.0.12:7472");
+    ASSERT_TRUE(hosts_.Add("h1", "fake:1", std::move(h1)).ok());
+    ASSERT_TRUE(hosts_.Add("h2", "fake:2", std::move(h2)).ok());
+    hosts_.Refresh(absl::Seconds(1));
+    manager_ = std::make_unique<LabManager>(&store_, &hosts_);
+  }
+
+  InMemoryLabStore store_;
+  HostRegistry hosts_;
+  FakeAgentClient* h1_ = nullptr;
+  FakeAgentClient* h2_ = nullptr;
+  std::unique_ptr<LabManager> manager_;
+};
+
+TEST_F(LabManagerTwoHostTest, DegradedNamesNodesAndLinksAndResyncRecovers) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
+                               [](const auto&) {})
+                  .ok());
+  const auto applies1 = h1_->applies();
+  ASSERT_EQ(applies1.size(), 1u);
+  const auto& share1 = applies1[0];
+  EXPECT_EQ(share1.nodes_size(), 2);
+  EXPECT_EQ(share1.links_size(), 1);
+  ASSERT_EQ(share1.remote_links_size(), 1);
+  EXPECT_EQ(share1.remote_links(0).peer_address(), "198.18.0.12:7472");
+  EXPECT_TRUE(share1.remote_links(0).listen());
+  auto lab = manager_->Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->links(0).carrier(), "veth");
+  EXPECT_EQ(lab->links(1).carrier(), "tcp-tunnel");
+
+  // h2 disappears: the lab reads DEGRADED, naming c and the crossing link.
+  h2_->SetReachable(false);
+  hosts_.Refresh(absl::Seconds(1));
+  lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->error(),
+            "host h2 unreachable (nodes c; links b:eth2<->c:eth1)");
+  EXPECT_EQ(lab->links(0).state(), "up");
+  EXPECT_EQ(lab->links(1).state(), "host h2 unreachable");
+  EXPECT_TRUE(hosts_.TakeReturnedHosts().empty());
+
+  // It comes back having lost its state: only h2 gets its share again.
+  h2_->LoseState();
+  h2_->SetReachable(true);
+  hosts_.Refresh(absl::Seconds(1));
+  EXPECT_EQ(hosts_.TakeReturnedHosts(), std::vector<std::string>{"h2"});
+  std::vector<std::string> log;
+  manager_->ResyncHost("h2", [&](const std::string& l) { log.push_back(l); });
+  EXPECT_EQ(h2_->labs().at("lab2"), std::vector<std::string>{"c"});
+  const auto applies2 = h2_->applies();
+  ASSERT_EQ(applies2.size(), 2u);
+  EXPECT_EQ(applies2[1].SerializeAsString(), applies2[0].SerializeAsString());
+  EXPECT_EQ(h1_->applies().size(), 1u);  // the rest is not redeployed
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0], "resync lab lab2 on returning host h2: share re-applied");
+  EXPECT_EQ(manager_->Get("lab2")->state(), emu::v1::RUNNING);
+  EXPECT_EQ(manager_->Get("lab2")->links(1).state(), "up");
+}
+
+TEST_F(LabManagerTwoHostTest, ResyncSkipsLabsNotRunningOrNotOnTheHost) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(R"(name: only1
+topology:
+  nodes: {a: {host: h1}}
+)", "only1.yaml"), [](const auto&) {}).ok());
+  std::vector<std::string> log;
+  manager_->ResyncHost("h2", [&](const std::string& l) { log.push_back(l); });
+  EXPECT_TRUE(log.empty());
+  EXPECT_TRUE(h2_->applies().empty());
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ absl::Status FakeAgentClient::ApplyLab(const emu::v1::ApplyLabRequest& request,
                                        const ProgressFn& progress) {
   absl::MutexLock lock(&mu_);
   if (auto s = CheckReachable(); !s.ok()) return s;
+  applies_.push_back(request);
   auto& nodes = labs_[request.lab()];
   nodes.clear();
   for (const auto& n : request.nodes()) {
@@ -130,6 +131,16 @@ std::vector<emu::v1::ExecRequest> FakeAgentClient::execs() const {
 int FakeAgentClient::destroy_calls() const {
   absl::MutexLock lock(&mu_);
   return destroy_calls_;
+}
+
+std::vector<emu::v1::ApplyLabRequest> FakeAgentClient::applies() const {
+  absl::MutexLock lock(&mu_);
+  return applies_;
+}
+
+void FakeAgentClient::LoseState() {
+  absl::MutexLock lock(&mu_);
+  labs_.clear();
 }
 
 }  // namespace emu::controller

@@ -40,6 +40,10 @@ class FakeAgentClient : public AgentClient {
   std::map<std::string, std::vector<std::string>> labs() const;
   std::vector<emu::v1::ExecRequest> execs() const;
   int destroy_calls() const;
+  // Every ApplyLab request received, in order.
+  std::vector<emu::v1::ApplyLabRequest> applies() const;
+  // Forgets every lab, as a host that lost its state would.
+  void LoseState();
 
  private:
   absl::Status CheckReachable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -54,6 +58,7 @@ class FakeAgentClient : public AgentClient {
   std::map<std::string, std::vector<std::string>> labs_ ABSL_GUARDED_BY(mu_);
   std::vector<emu::v1::ExecRequest> execs_ ABSL_GUARDED_BY(mu_);
   int destroy_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<emu::v1::ApplyLabRequest> applies_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::controller
