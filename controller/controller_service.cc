@@ -5,6 +5,7 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/reactors.h"
+#include "controller/lab_planner.h"
 
 namespace emu::controller {
 
@@ -93,6 +94,18 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListHosts(
     emu::v1::ListHostsResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, response] {
     for (auto& h : hosts_->Snapshot()) *response->add_hosts() = std::move(h);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
+    grpc::CallbackServerContext* context,
+    const emu::v1::PlanLabRequest* request,
+    emu::v1::PlanLabResponse* response) {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
+    auto plan = emu::controller::PlanLab(*labs_, hosts_, *request);
+    if (!plan.ok()) return plan.status();
+    *response = *std::move(plan);
     return absl::OkStatus();
   });
 }

@@ -45,6 +45,10 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::ListHostsRequest* request,
       emu::v1::ListHostsResponse* response) override;
+  grpc::ServerUnaryReactor* PlanLab(
+      grpc::CallbackServerContext* context,
+      const emu::v1::PlanLabRequest* request,
+      emu::v1::PlanLabResponse* response) override;
 
  private:
   LabManager* const labs_;

@@ -20,11 +20,13 @@
 #include "controller/host_registry.h"
 #include "controller/lab_manager.h"
 #include "controller/lab_store.h"
+#include "controller/registration_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7470",
           "Address to serve ControllerService on (loopback by default).");
 ABSL_FLAG(std::string, agents, "",
-          "The physical hosts: NAME=HOST:PORT,... of their agents.");
+          "The physical hosts: NAME=HOST:PORT,... of their agents. Agents "
+          "started with --controller register themselves instead.");
 ABSL_FLAG(std::string, db, "/var/lib/emu/controller/labs.db",
           "SQLite file keeping every lab's state across restarts.");
 ABSL_FLAG(std::string, token_file, "",
@@ -32,8 +34,10 @@ ABSL_FLAG(std::string, token_file, "",
           "callers and for the agents.");
 ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for --listen=...:0).");
-ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(3),
-          "How often every agent is asked for its capabilities.");
+ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(2),
+          "How often every agent is asked for its capabilities (an agent "
+          "that does not answer within this time counts as unreachable), and "
+          "how often registered agents are told to re-register.");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
 
 namespace {
@@ -56,7 +60,10 @@ int main(int argc, char** argv) {
   if (!token.ok()) return Fail(token.status().ToString());
   auto agents = emu::controller::ParseAgentList(absl::GetFlag(FLAGS_agents));
   if (!agents.ok()) return Fail(agents.status().ToString());
-  if (agents->empty()) emu::Log("warning: no --agents; no lab can deploy");
+  if (agents->empty()) {
+    emu::Log("no --agents: waiting for agents to register (emu-agent "
+             "--controller=...)");
+  }
 
   auto store = emu::controller::SqliteLabStore::Open(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status().ToString());
@@ -79,8 +86,16 @@ int main(int argc, char** argv) {
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
   emu::controller::ControllerServiceImpl service(&labs, &hosts, *token, &pool);
+  emu::controller::RegistrationServiceImpl registration(
+      &hosts, *token, &pool,
+      [token = *token](const std::string& name, const std::string& address) {
+        return std::make_unique<emu::controller::GrpcAgentClient>(name, address,
+                                                                  token);
+      },
+      absl::GetFlag(FLAGS_heartbeat), log);
   int port = 0;
-  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen), {&service},
+  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
+                                 {&service, &registration},
                                  absl::GetFlag(FLAGS_port_file), &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-controller serving on ", absl::GetFlag(FLAGS_listen),
@@ -92,7 +107,7 @@ int main(int argc, char** argv) {
     std::map<std::string, bool> was;
     while (!stop.WaitForNotificationWithTimeout(
         absl::GetFlag(FLAGS_heartbeat))) {
-      hosts.Refresh(absl::Seconds(2));
+      hosts.Refresh(absl::GetFlag(FLAGS_heartbeat));
       for (const auto& h : hosts.Snapshot()) {
         auto it = was.find(h.name());
         if (it == was.end() || it->second != h.reachable()) {
@@ -100,6 +115,9 @@ int main(int argc, char** argv) {
                    h.reachable() ? "reachable" : "UNREACHABLE: " + h.error());
         }
         was[h.name()] = h.reachable();
+      }
+      for (const std::string& h : hosts.TakeReturnedHosts()) {
+        labs.ResyncHost(h, log);
       }
       labs.Reconcile(log);
     }
