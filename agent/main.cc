@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
 #include "agent/barrier_session.h"
+#include "agent/guest_manager.h"
 #include "agent/host_probe.h"
 #include "agent/lab_spec_store.h"
 #include "agent/libnl_host_network.h"
@@ -38,6 +39,10 @@ ABSL_FLAG(std::string, token_file, "",
           "the agent accepts unauthenticated calls.");
 ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for --listen=...:0).");
+ABSL_FLAG(std::string, image_dir, "/var/lib/emu/images",
+          "Guest images: <dir>/<image>/image.conf (deploy/images/).");
+ABSL_FLAG(std::string, guest_run_dir, "/run/emu/guests",
+          "Where each QEMU guest keeps its sockets, pid file and logs.");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
 ABSL_FLAG(std::string, tunnel_listen, "",
           "Address to accept TCP tunnels of cross-host links on (host:port). "
@@ -84,6 +89,9 @@ int main(int argc, char** argv) {
   if (!features.ok()) return Fail("probe kernel: " + features.status().ToString());
   emu::agent::LinuxSystemInfo system;
   std::vector<emu::v1::NodeKind> kinds = {emu::v1::NODE_KIND_NETNS};
+  const bool guests_possible = !system.FindOnPath("qemu-system-x86_64").empty() &&
+                               system.Exists("/dev/net/tun");
+  if (guests_possible) kinds.push_back(emu::v1::NODE_KIND_QEMU);
   emu::v1::Capabilities caps = emu::agent::BuildCapabilities(
       system, host, features->qdiscs, features->bridge, features->vxlan, kinds);
   emu::Log("host ", host, ": qdiscs [", absl::StrJoin(features->qdiscs, ","),
@@ -121,6 +129,13 @@ int main(int argc, char** argv) {
   emu::agent::ProcNamespaceProcesses procs;
   emu::agent::Reconciler reconciler(host, &net, &launcher, &procs, &*store,
                                     *features, tunnels.get());
+  // QEMU guests (docs/guests.md): KVM only where it really works, else TCG.
+  emu::agent::GuestManager::Options gopts;
+  gopts.run_dir = absl::GetFlag(FLAGS_guest_run_dir);
+  gopts.image_root = absl::GetFlag(FLAGS_image_dir);
+  gopts.kvm = caps.kvm();
+  emu::agent::GuestManager guests(host, &launcher, gopts);
+  if (guests_possible) reconciler.set_guests(&guests);
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));

@@ -92,6 +92,7 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
   bool has_netem = std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
                              "netem") != features_.qdiscs.end();
   absl::flat_hash_set<std::string> nodes;
+  absl::flat_hash_set<std::string> guest_nodes;  // netem runs in the guest
   for (const auto& node : desired.nodes()) {
     if (!IsValidName(node.name())) {
       return absl::InvalidArgumentError(
@@ -101,7 +102,9 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
       return absl::InvalidArgumentError(
           absl::StrCat("node ", node.name(), " appears twice"));
     }
-    if (node.kind() != emu::v1::NODE_KIND_NETNS &&
+    if (node.kind() == emu::v1::NODE_KIND_QEMU && guests_ != nullptr) {
+      guest_nodes.insert(node.name());
+    } else if (node.kind() != emu::v1::NODE_KIND_NETNS &&
         node.kind() != emu::v1::NODE_KIND_UNSPECIFIED) {
       return absl::FailedPreconditionError(absl::StrCat(
           "node ", node.name(), ": kind ",
@@ -119,7 +122,10 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
       }
     }
     EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
-    if ((plans.a_to_b.needs_netem() || plans.b_to_a.needs_netem()) &&
+    if (((plans.a_to_b.needs_netem() &&
+          !guest_nodes.contains(link.a().node())) ||
+         (plans.b_to_a.needs_netem() &&
+          !guest_nodes.contains(link.b().node()))) &&
         !has_netem) {
       return absl::FailedPreconditionError(absl::StrCat(
           "link ", LinkName(link),
@@ -259,6 +265,8 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
   // Node configuration: sysctls, addresses, then routes (a gateway must be
   // on a connected subnet before a route can use it).
   for (const auto& node : desired.nodes()) {
+    // A guest is configured through its console (GuestManager::Ensure).
+    if (guests_ != nullptr && GuestManager::IsGuest(node)) continue;
     std::string ns = NamespaceName(host_, lab, node.name());
     std::string what = absl::StrCat("node ", node.name());
     std::vector<std::pair<std::string, std::string>> sysctls(
@@ -293,16 +301,33 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
                                 node.routes_size(), " routes")));
   }
 
-  // Link conditions, each on the sending side of its direction.
+  if (guests_ != nullptr) {
+    EMU_RETURN_IF_ERROR(guests_->Ensure(
+        desired, [&](const std::string& object, const std::string& detail) {
+          progress(Event(ApplyLabEvent::NODE_CONFIGURED, object, detail));
+        }));
+  }
+
+  // Link conditions, each on the sending side of its direction. A guest
+  // sender that needs NetEm gets the whole plan inside the guest (its
+  // kernel has sch_netem even where the host's has not).
+  auto apply_end = [&](const emu::v1::Endpoint& e,
+                       const linkemu::QdiscPlan& plan) -> absl::Status {
+    const emu::v1::Node* n = node_by_name[e.node()];
+    bool in_guest = guests_ != nullptr && n != nullptr &&
+                    GuestManager::IsGuest(*n) && plan.needs_netem();
+    if (guests_ != nullptr && n != nullptr && GuestManager::IsGuest(*n)) {
+      EMU_RETURN_IF_ERROR(guests_->ApplyQdiscs(
+          lab, e.node(), e.interface(),
+          in_guest ? plan : linkemu::QdiscPlan()));
+    }
+    return net_->ApplyQdiscs(NamespaceName(host_, lab, e.node()), e.interface(),
+                             in_guest ? linkemu::QdiscPlan() : plan);
+  };
   for (const auto& link : desired.links()) {
     EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
-    absl::Status s = net_->ApplyQdiscs(
-        NamespaceName(host_, lab, link.a().node()), link.a().interface(),
-        plans.a_to_b);
-    if (s.ok()) {
-      s = net_->ApplyQdiscs(NamespaceName(host_, lab, link.b().node()),
-                            link.b().interface(), plans.b_to_a);
-    }
+    absl::Status s = apply_end(link.a(), plans.a_to_b);
+    if (s.ok()) s = apply_end(link.b(), plans.b_to_a);
     if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
     if (!plans.a_to_b.empty() || !plans.b_to_a.empty()) {
       progress(Event(ApplyLabEvent::LINK_SHAPED,
@@ -368,6 +393,11 @@ absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
   auto note = [&](absl::Status s) {
     if (!s.ok() && first.ok()) first = s;
   };
+  if (guests_ != nullptr) {  // QEMU, its sockets and directory
+    auto g = guests_->DestroyLab(lab);
+    note(g.status());
+    if (g.ok()) removed += *g;
+  }
   auto namespaces = net_->ListNamespaces(NamespacePrefix(host_, lab));
   if (!namespaces.ok()) return namespaces.status();
   for (const auto& ns : *namespaces) {
@@ -393,6 +423,9 @@ absl::StatusOr<emu::v1::ExecResponse> Reconciler::Exec(
   }
   if (req.argv().empty()) {
     return absl::InvalidArgumentError("exec: empty command");
+  }
+  if (guests_ != nullptr && guests_->Has(req.lab(), req.node())) {
+    return guests_->Exec(req);  // through the guest's console
   }
   std::string ns = NamespaceName(host_, req.lab(), req.node());
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> found,
@@ -460,6 +493,9 @@ absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
     }
   }
   AddTunnelResources(lab, &resp);
+  if (guests_ != nullptr) {
+    for (auto& r : guests_->List(lab)) *resp.add_resources() = std::move(r);
+  }
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> labs, store_->List());
   for (const auto& l : labs) {
     if (!lab.empty() && l != lab) continue;
@@ -479,6 +515,11 @@ std::vector<std::string> Reconciler::RecoverAll(
   if (!labs.ok()) {
     log(absl::StrCat("recover: ", labs.status().ToString()));
     return recovered;
+  }
+  if (guests_ != nullptr) {  // QEMU of labs whose state is gone
+    if (int n = guests_->CollectGarbage(*labs); n > 0) {
+      log(absl::StrCat("recover: ended ", n, " guests of removed labs"));
+    }
   }
   for (const auto& lab : *labs) {
     auto spec = store_->Load(lab);

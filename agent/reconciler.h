@@ -25,6 +25,7 @@
 #include "agent/lab_spec_store.h"
 #include "agent/namespace_processes.h"
 #include "agent/tunnel_manager.h"
+#include "agent/guest_manager.h"
 #include "common/process_launcher.h"
 #include "proto/agent.pb.h"
 
@@ -71,6 +72,10 @@ class Reconciler {
 
   const std::string& host() const { return host_; }
 
+  // QEMU guests (node kind qemu); null: this agent refuses them. Set once,
+  // before the first call (agent/guest_manager.h).
+  void set_guests(GuestManager* guests) { guests_ = guests; }
+
  private:
   absl::Status CheckSpec(const emu::v1::ApplyLabRequest& desired) const;
   absl::Status ApplyLocked(const emu::v1::ApplyLabRequest& desired,
@@ -102,6 +107,7 @@ class Reconciler {
   const LabSpecStore* const store_;
   const HostNetwork::KernelFeatures features_;
   TunnelManager* const tunnels_;
+  GuestManager* guests_ = nullptr;
 
   absl::Mutex mu_;  // guards lab_mu_ (the map, not the labs)
   absl::flat_hash_map<std::string, std::unique_ptr<absl::Mutex>> lab_mu_
