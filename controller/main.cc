@@ -19,6 +19,8 @@
 #include "controller/controller_service.h"
 #include "controller/host_registry.h"
 #include "controller/lab_manager.h"
+#include "controller/experiment_service.h"
+#include "controller/experiment_store.h"
 #include "controller/lab_store.h"
 #include "controller/registration_service.h"
 
@@ -93,9 +95,18 @@ int main(int argc, char** argv) {
                                                                   token);
       },
       absl::GetFlag(FLAGS_heartbeat), log);
+  // Experiments: a run still RUNNING in the db was cut by a restart.
+  auto runs = emu::controller::SqliteExperimentStore::Open(
+      absl::GetFlag(FLAGS_db));
+  if (!runs.ok()) return Fail(runs.status().ToString());
+  auto cut = (*runs)->FailRunning(
+      "the controller restarted during the run (its commands were ended)");
+  if (cut.ok() && *cut > 0) emu::Log(*cut, " experiment runs ended as FAILED");
+  emu::controller::ExperimentServiceImpl experiments(&labs, &hosts, runs->get(),
+                                                     *token, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
-                                 {&service, &registration},
+                                 {&service, &registration, &experiments},
                                  absl::GetFlag(FLAGS_port_file), &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-controller serving on ", absl::GetFlag(FLAGS_listen),
