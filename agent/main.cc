@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
 #include "agent/barrier_session.h"
+#include "agent/controller_registration.h"
 #include "agent/guest_manager.h"
 #include "agent/host_probe.h"
 #include "agent/lab_spec_store.h"
@@ -44,6 +45,12 @@ ABSL_FLAG(std::string, image_dir, "/var/lib/emu/images",
 ABSL_FLAG(std::string, guest_run_dir, "/run/emu/guests",
           "Where each QEMU guest keeps its sockets, pid file and logs.");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
+ABSL_FLAG(std::string, controller, "",
+          "Register with the controller at HOST:PORT and heartbeat to it "
+          "(docs/cluster.md). Empty: wait to be listed in its --agents.");
+ABSL_FLAG(std::string, advertise, "",
+          "With --controller: the HOST:PORT the controller dials to reach "
+          "this agent. Default: --listen's host with the bound port.");
 ABSL_FLAG(std::string, tunnel_listen, "",
           "Address to accept TCP tunnels of cross-host links on (host:port). "
           "Default: --listen's host with port 7472 (if that port is taken, "
@@ -150,9 +157,25 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-agent ", host, " serving on ", absl::GetFlag(FLAGS_listen),
            " (port ", port, ")");
+  std::unique_ptr<emu::agent::ControllerRegistration> registration;
+  if (!absl::GetFlag(FLAGS_controller).empty()) {
+    auto advertise = emu::agent::AdvertisedAddress(
+        absl::GetFlag(FLAGS_listen), port, absl::GetFlag(FLAGS_advertise));
+    if (!advertise.ok()) return Fail(advertise.status().ToString());
+    emu::v1::RegisterRequest req;
+    req.set_host(host);
+    req.set_agent_address(*advertise);
+    *req.mutable_capabilities() = caps;
+    req.set_instance_id(emu::agent::NewInstanceId());
+    registration = std::make_unique<emu::agent::ControllerRegistration>(
+        absl::GetFlag(FLAGS_controller), *token, req,
+        [](const std::string& line) { emu::Log(line); });
+    registration->Start();
+  }
   int sig = emu::WaitForTerminationSignal();
   emu::Log("signal ", sig, ": shutting down (labs stay; they are recovered "
            "on the next start)");
+  registration.reset();
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   return 0;
 }

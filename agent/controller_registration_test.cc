@@ -1,0 +1,82 @@
+// ControllerRegistration against a real RegistrationService on loopback.
+#include "agent/controller_registration.h"
+
+#include "common/thread_pool.h"
+#include "controller/registration_service.h"
+#include "controller/testing/fake_agent_client.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+
+namespace emu::agent {
+namespace {
+
+TEST(ControllerRegistrationTest, RegistersAndHeartbeats) {
+  controller::HostRegistry hosts;
+  ThreadPool pool(2);
+  controller::RegistrationServiceImpl service(
+      &hosts, "secret", &pool,
+      [](const std::string& host, const std::string&) {
+        return std::make_unique<controller::FakeAgentClient>(host);
+      },
+      absl::Milliseconds(300), [](const std::string&) {});
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  emu::v1::RegisterRequest req;
+  req.set_host("h7");
+  req.set_agent_address("127.0.0.1:7471");
+  req.set_instance_id(NewInstanceId());
+  req.mutable_capabilities()->set_cpus(2);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+
+  // Wrong token: UNAUTHENTICATED, nothing registered.
+  ControllerRegistration bad(address, "wrong", req, [](const std::string&) {});
+  EXPECT_EQ(bad.RegisterOnce().status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(hosts.Snapshot().empty());
+
+  std::vector<std::string> log;
+  absl::Mutex mu;
+  {
+    ControllerRegistration reg(address, "secret", req,
+                               [&](const std::string& l) {
+                                 absl::MutexLock lock(&mu);
+                                 log.push_back(l);
+                               });
+    auto next = reg.RegisterOnce();
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(*next, absl::Milliseconds(300));
+    ASSERT_EQ(hosts.Snapshot().size(), 1u);
+    EXPECT_EQ(hosts.Snapshot()[0].name(), "h7");
+    EXPECT_EQ(hosts.Snapshot()[0].capabilities().cpus(), 2u);
+    reg.Start();
+    absl::SleepFor(absl::Milliseconds(700));
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(log.size(), 1u);  // logged once, not per heartbeat
+  EXPECT_NE(log[0].find("registered host h7"), std::string::npos) << log[0];
+  server->Shutdown();
+
+  // Unreachable controller: a clear UNAVAILABLE.
+  ControllerRegistration gone(address, "secret", req, [](const std::string&) {});
+  EXPECT_EQ(gone.RegisterOnce().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(ControllerRegistrationTest, AdvertisedAddress) {
+  EXPECT_EQ(*AdvertisedAddress("10.1.0.2:0", 41234, ""), "10.1.0.2:41234");
+  EXPECT_EQ(*AdvertisedAddress("0.0.0.0:7471", 7471, "h1.lab:7471"),
+            "h1.lab:7471");
+  EXPECT_EQ(AdvertisedAddress("0.0.0.0:7471", 7471, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AdvertisedAddress("[::]:7471", 7471, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace emu::agent
