@@ -60,6 +60,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
 
   AddUpCommand(app, env);
   AddValidateCommand(app, env);
+  AddPlanCommand(app, env);
   AddStatusCommand(app, env);
   AddExecCommand(app, env);
   AddDownCommand(app, env);

@@ -202,6 +202,11 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
                               ? OrDash(l.host_a())
                               : absl::StrCat(OrDash(l.host_a()), "/",
                                              OrDash(l.host_b()));
+      // A link that is not working says why (host unreachable, tunnel
+      // connecting...).
+      if (!l.state().empty() && l.state() != "up") {
+        absl::StrAppend(&hosts, " (", l.state(), ")");
+      }
       add_link(l.link(), hosts);
     }
   } else {
