@@ -281,7 +281,14 @@ void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
     return;
   }
   const absl::Time now = clock_->Now();
-  const absl::Time start = now + Margin();
+  std::set<std::string> hosts;
+  for (const auto& c : task_.commands()) hosts.insert(c.host());
+  // One host needs no margin: its commands start as the release arrives,
+  // together (the margin covers the spread of delivery across hosts).
+  const absl::Time start =
+      hosts.size() == 1 && spec_.start_margin == absl::ZeroDuration()
+          ? now
+          : now + Margin();
   SequencerAction release;
   release.kind = SequencerAction::kRelease;
   release.generation = generation_;

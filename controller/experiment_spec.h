@@ -69,7 +69,8 @@ struct ExperimentSpec {
   std::string name;
   std::map<std::string, std::string> vars;  // defaults of ${var}
   // The common start instant is "now + margin" at release; zero = adaptive
-  // (a few times the last measured delivery time, at least 300 us).
+  // (a few times the last measured delivery time, at least 300 us), and no
+  // margin at all for a Task whose commands are all on one host.
   absl::Duration start_margin = absl::ZeroDuration();
   int max_steps = 1000;  // Tasks run (goto loops count) before giving up
   // How emuctl resets the lab before each run: "none" or "redeploy"

@@ -1,0 +1,192 @@
+// The barrier's own cost: Tasks of `true` on one node per agent, against
+// the number of agents. Prints, per agent count:
+//   round     time from one Task's release to the next one's (p50/p99)
+//   overhead  round minus the longest command's own run time as its agent
+//             measured it (p50/p99): what the barrier adds
+//   skew      spread of the commands' actual start times in a Task (p50/p99)
+//   tasks/s   Tasks completed per second
+//
+//   bazel run -c opt //bench:barrier_bench -- --agents=1,4,16,64 --tasks=300
+//
+// Each agent is a separate process (this program re-run with
+// --serve_agent) serving BarrierAgentService on a loopback port and running
+// commands in its own namespace; the controller side is the real
+// ExperimentRunner in this process. No root needed; the agent processes are
+// started and ended here, by pid.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/barrier_session.h"
+#include "common/process_launcher.h"
+#include "common/server_util.h"
+#include "controller/experiment_runner.h"
+
+ABSL_FLAG(std::string, agents, "1,4,16,64", "Agent counts to measure.");
+ABSL_FLAG(int, tasks, 300, "Tasks per agent count (the first 10 warm up).");
+ABSL_FLAG(std::string, serve_agent, "",
+          "Internal: serve one agent, writing its port to this file.");
+
+namespace {
+
+int ServeAgent(const std::string& port_file) {
+  emu::BlockTerminationSignals();
+  emu::PosixProcessLauncher launcher;
+  emu::agent::HostTaskCommandRunner runner(&launcher);
+  emu::agent::BarrierAgentServiceImpl service("bench", "", &runner);
+  int port = 0;
+  auto server = emu::StartServer("127.0.0.1:0", {&service}, port_file, &port);
+  if (!server.ok()) {
+    std::fprintf(stderr, "agent: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  emu::WaitForTerminationSignal();
+  (*server)->Shutdown(absl::ToChronoTime(absl::Now()));
+  return 0;
+}
+
+class NoLinks : public emu::controller::LinkApplier {
+ public:
+  absl::Status SetLinkParams(const std::string&,
+                             const emu::v1::SetLinkParamsRequest&) override {
+    return absl::OkStatus();
+  }
+};
+
+double Pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+struct Agents {
+  std::vector<pid_t> pids;
+  std::map<std::string, std::string> addresses;
+  ~Agents() {
+    for (pid_t pid : pids) kill(pid, SIGTERM);
+    for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+  }
+};
+
+bool StartAgents(int n, Agents* agents) {
+  const std::string dir = absl::StrCat("/tmp/emu-barrier-bench.", getpid());
+  mkdir(dir.c_str(), 0700);
+  for (int i = 0; i < n; ++i) {
+    const std::string port_file = absl::StrCat(dir, "/port", i);
+    unlink(port_file.c_str());
+    pid_t pid = fork();
+    if (pid == 0) {
+      const std::string flag = absl::StrCat("--serve_agent=", port_file);
+      execl("/proc/self/exe", "barrier_bench", flag.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    agents->pids.push_back(pid);
+    std::string port;
+    for (int t = 0; t < 500 && port.empty(); ++t) {
+      std::ifstream in(port_file);
+      std::getline(in, port);
+      if (port.empty()) absl::SleepFor(absl::Milliseconds(10));
+    }
+    if (port.empty()) {
+      std::fprintf(stderr, "agent %d did not start\n", i);
+      return false;
+    }
+    unlink(port_file.c_str());
+    agents->addresses[absl::StrCat("h", i)] = absl::StrCat("127.0.0.1:", port);
+  }
+  rmdir(dir.c_str());
+  return true;
+}
+
+void Measure(int n, int tasks) {
+  Agents agents;
+  if (!StartAgents(n, &agents)) return;
+  emu::v1::Lab lab;
+  lab.set_name("bench");
+  std::string yaml = absl::StrCat("experiment: barrier-bench\nmax_steps: ",
+                                  tasks + 1, "\ntasks:\n");
+  for (int t = 0; t < tasks; ++t) {
+    absl::StrAppend(&yaml, "  - commands:\n");
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(&yaml, "      - {node: n", i, ", argv: [true]}\n");
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    auto* node = lab.add_nodes();
+    node->set_name(absl::StrCat("n", i));
+    node->set_host(absl::StrCat("h", i));
+  }
+  auto spec = emu::controller::ParseExperiment("bench.yaml", yaml);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "%s\n", spec.status().ToString().c_str());
+    return;
+  }
+  emu::controller::RealClock clock;
+  emu::controller::GrpcBarrierLinkFactory factory("");
+  NoLinks links;
+  emu::controller::ExperimentRunner runner(
+      "bench", *spec, lab, agents.addresses, {}, 0,
+      {&clock, &factory, &links, nullptr});
+  auto result = runner.Run([](const emu::v1::ExperimentEvent&) {});
+  if (result.state() != emu::v1::RUN_SUCCEEDED) {
+    std::fprintf(stderr, "run failed: %s\n", result.error().c_str());
+    return;
+  }
+  std::vector<double> round, overhead, skew;
+  const int warmup = std::min(10, tasks / 10);
+  for (int t = warmup; t + 1 < result.tasks_size(); ++t) {
+    const auto& task = result.tasks(t);
+    double r = result.tasks(t + 1).release_unix_us() - task.release_unix_us();
+    int64_t longest = 0;
+    for (const auto& c : task.commands()) {
+      longest = std::max(longest, c.end_unix_us() - c.start_unix_us());
+    }
+    round.push_back(r / 1000.0);
+    overhead.push_back((r - longest) / 1000.0);
+    skew.push_back(task.skew_us() / 1000.0);
+  }
+  const double span_s =
+      (result.tasks(result.tasks_size() - 1).release_unix_us() -
+       result.tasks(warmup).release_unix_us()) /
+      1e6;
+  std::printf("%6d %8.3f %8.3f %9.3f %9.3f %8.3f %8.3f %9.0f\n", n,
+              Pct(round, 0.5), Pct(round, 0.99), Pct(overhead, 0.5),
+              Pct(overhead, 0.99), Pct(skew, 0.5), Pct(skew, 0.99),
+              (result.tasks_size() - 1 - warmup) / span_s);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_serve_agent).empty()) {
+    return ServeAgent(absl::GetFlag(FLAGS_serve_agent));
+  }
+  std::printf("barrier round / overhead / start skew, Tasks of `true` on one "
+              "node per agent, %d Tasks each (ms)\n",
+              absl::GetFlag(FLAGS_tasks));
+  std::printf("%6s %8s %8s %9s %9s %8s %8s %9s\n", "agents", "round50",
+              "round99", "overh50", "overh99", "skew50", "skew99", "tasks/s");
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_agents), ',')) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n <= 0) continue;
+    Measure(n, absl::GetFlag(FLAGS_tasks));
+  }
+  return 0;
+}
