@@ -361,7 +361,13 @@ Lab LabManager::WithLiveState(Lab lab) const {
   for (const auto& n : lab.nodes()) {
     if (!hosts_->Reachable(n.host())) lost[n.host()].push_back(n.name());
   }
-  if (lost.empty()) return lab;
+  std::map<std::string, std::string> resync_errors;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = resync_errors_.find(lab.name());
+    if (it != resync_errors_.end()) resync_errors = it->second;
+  }
+  if (lost.empty() && resync_errors.empty()) return lab;
   lab.set_state(emu::v1::DEGRADED);
   std::map<std::string, std::vector<std::string>> lost_links;
   for (auto& l : *lab.mutable_links()) {
@@ -378,6 +384,13 @@ Lab LabManager::WithLiveState(Lab lab) const {
     parts.push_back(absl::StrCat("host ", host, " unreachable (nodes ",
                                  absl::StrJoin(nodes, ", "),
                                  links.empty() ? "" : "; links ", links, ")"));
+  }
+  for (const auto& [host, error] : resync_errors) {
+    if (lost.count(host)) continue;
+    parts.push_back(absl::StrCat("host ", host,
+                                 " came back but its share could not be "
+                                 "re-applied (retried): ",
+                                 error));
   }
   lab.set_error(absl::StrJoin(parts, "; "));
   return lab;
@@ -425,16 +438,17 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
                                           absl::StrJoin(names, ", "), ")"));
 }
 
-void LabManager::ResyncHost(
+bool LabManager::ResyncHost(
     const std::string& host,
     const std::function<void(const std::string&)>& log) {
   auto labs = store_->List();
   if (!labs.ok()) {
     log(absl::StrCat("resync ", host, ": ", labs.status().ToString()));
-    return;
+    return false;
   }
   auto client = hosts_->Client(host);
-  if (!client.ok()) return;
+  if (!client.ok()) return false;
+  bool all_ok = true;
   for (const Lab& lab : *labs) {
     if (lab.state() != emu::v1::RUNNING) continue;
     std::map<std::string, std::string> host_of;
@@ -449,7 +463,16 @@ void LabManager::ResyncHost(
         (*client)->ApplyLab(share->second, [](const emu::v1::ApplyLabEvent&) {});
     log(absl::StrCat("resync lab ", lab.name(), " on returning host ", host,
                      ": ", s.ok() ? "share re-applied" : s.ToString()));
+    absl::MutexLock lock(&mu_);
+    if (s.ok()) {
+      resync_errors_[lab.name()].erase(host);
+      if (resync_errors_[lab.name()].empty()) resync_errors_.erase(lab.name());
+    } else {
+      all_ok = false;
+      resync_errors_[lab.name()][host] = std::string(s.message());
+    }
   }
+  return all_ok;
 }
 
 void LabManager::Reconcile(

@@ -11,6 +11,7 @@
 #define EMU_CONTROLLER_LAB_MANAGER_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,10 @@ class LabManager {
   // Re-pushes `host`'s share of every RUNNING lab on it (ApplyLab is
   // idempotent: what the agent lost is re-created, the rest is untouched).
   // Called when a host comes back (HostRegistry::TakeReturnedHosts). Exec
-  // lines are not run again. Logs through `log`.
-  void ResyncHost(const std::string& host,
+  // lines are not run again. Logs through `log`. False when a lab's share
+  // could not be re-applied: that lab reads DEGRADED with the reason until a
+  // later ResyncHost of the host succeeds (the caller retries).
+  bool ResyncHost(const std::string& host,
                   const std::function<void(const std::string&)>& log);
 
   // Finishes interrupted work: labs left DEPLOYING by a controller crash are
@@ -86,8 +89,12 @@ class LabManager {
 
   LabStore* const store_;
   HostRegistry* const hosts_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+  // Lab -> host -> why re-applying its share after the host came back
+  // failed.
+  std::map<std::string, std::map<std::string, std::string>> resync_errors_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::controller

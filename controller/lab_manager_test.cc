@@ -266,6 +266,22 @@ TEST_F(LabManagerTwoHostTest, DegradedNamesNodesAndLinksAndResyncRecovers) {
   EXPECT_EQ(manager_->Get("lab2")->links(1).state(), "up");
 }
 
+TEST_F(LabManagerTwoHostTest, FailedResyncReadsDegradedUntilARetryWorks) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
+                               [](const auto&) {})
+                  .ok());
+  h2_->FailApplyWith(absl::FailedPreconditionError("disk full"));
+  EXPECT_FALSE(manager_->ResyncHost("h2", [](const std::string&) {}));
+  auto lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->error(),
+            "host h2 came back but its share could not be re-applied "
+            "(retried): disk full");
+  h2_->FailApplyWith(absl::OkStatus());
+  EXPECT_TRUE(manager_->ResyncHost("h2", [](const std::string&) {}));
+  EXPECT_EQ(manager_->Get("lab2")->state(), emu::v1::RUNNING);
+}
+
 TEST_F(LabManagerTwoHostTest, ResyncSkipsLabsNotRunningOrNotOnTheHost) {
   ASSERT_TRUE(manager_->Deploy(FileSource(R"(name: only1
 topology:

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
   absl::Notification stop;
   std::thread heartbeat([&] {
     std::map<std::string, bool> was;
+    std::set<std::string> resync;  // hosts whose labs need re-pushing
     while (!stop.WaitForNotificationWithTimeout(
         absl::GetFlag(FLAGS_heartbeat))) {
       hosts.Refresh(absl::GetFlag(FLAGS_heartbeat));
@@ -128,7 +130,11 @@ int main(int argc, char** argv) {
         was[h.name()] = h.reachable();
       }
       for (const std::string& h : hosts.TakeReturnedHosts()) {
-        labs.ResyncHost(h, log);
+        resync.insert(h);
+      }
+      for (auto it = resync.begin(); it != resync.end();) {
+        bool done = !hosts.Reachable(*it) ? false : labs.ResyncHost(*it, log);
+        it = done ? resync.erase(it) : std::next(it);
       }
       labs.Reconcile(log);
     }
