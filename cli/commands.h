@@ -55,6 +55,7 @@ void AddExecCommand(CLI::App& app, CommandEnv& env);
 void AddDownCommand(CLI::App& app, CommandEnv& env);
 void AddHostsCommand(CLI::App& app, CommandEnv& env);
 void AddLocalCommand(CLI::App& app, CommandEnv& env);
+void AddRunCommand(CLI::App& app, CommandEnv& env);
 void AddPlanCommand(CLI::App& app, CommandEnv& env);
 
 // Reads a topology file for upload. Errors name the path.

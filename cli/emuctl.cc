@@ -66,6 +66,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddDownCommand(app, env);
   AddHostsCommand(app, env);
   AddLocalCommand(app, env);
+  AddRunCommand(app, env);
 
   // CLI11 reports parse errors (and --help) by exception; they stop here.
   std::vector<std::string> reversed(args.rbegin(), args.rend());
