@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Barrier-synchronised experiments end to end (issue 5), as a user runs
+# them: a local cluster of three emulated hosts of its own, nodes pinned one
+# host each, `emuctl run`, and the JSON it writes. Checks that no command of
+# Task k+1 started before every command of Task k ended, that a captured
+# value drives a branch, that a link change applies, that a timeout is
+# enforced, that sweeps write one JSON per run plus a CSV, that Ctrl-C stops
+# the commands on the nodes, and that losing an agent (kill -9 of its pid
+# from the cluster file) fails the Task naming the host and the command.
+# Needs root; touches only names with its own cluster id.
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+PY=/usr/bin/python3
+ID=x$(( $$ % 100000 ))
+export EMU_CLUSTER=/run/emu/$ID/cluster.json
+TMP=${TEST_TMPDIR:-$(mktemp -d)}
+RESTARTED_AGENT=
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cleanup() {
+  if [[ -n $RESTARTED_AGENT ]]; then kill "$RESTARTED_AGENT" 2>/dev/null || true; fi
+  "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+"$EMUCTL" local start --name "$ID" --hosts 3 --subnet 198.18.233.0/24 >"$TMP/start.log"
+
+cat >"$TMP/lab.yaml" <<YAML
+name: explab
+topology:
+  defaults: {kind: netns}
+  nodes:
+    a1: {host: $ID-h1, interfaces: {eth1: {addresses: [10.9.0.1/24]}}}
+    a2: {host: $ID-h1, interfaces: {eth1: {addresses: [10.9.0.2/24]}}}
+    b: {host: $ID-h2}
+    c: {host: $ID-h3}
+  links:
+    - endpoints: ["a1:eth1", "a2:eth1"]
+      rate: 100mbit
+YAML
+"$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
+
+# 1. Order, capture -> branch, link change.
+cat >"$TMP/order.yaml" <<'YAML'
+experiment: order
+vars: {limit: 5}
+tasks:
+  - name: first
+    commands:
+      - {node: a1, cmd: "sleep 0.3"}
+      - {node: b, cmd: "sleep 0.1"}
+      - {node: c, cmd: "echo value=7", capture: {var: v, regex: "value=([0-9]+)"}}
+  - name: second
+    links:
+      - {link: "a1:eth1<->a2:eth1", rate: 10mbit}
+    commands:
+      - {node: a1, cmd: "sleep 0.2"}
+      - {node: b, cmd: "true"}
+      - {node: c, cmd: "echo got ${v}"}
+    next:
+      - {if: "${v} > ${limit}", goto: big}
+  - name: small
+    commands: [{node: b, cmd: "echo small"}]
+    goto: end
+  - name: big
+    commands:
+      - {node: b, cmd: "echo big"}
+      - {node: a2, cmd: "true"}
+YAML
+"$EMUCTL" run explab "$TMP/order.yaml" --results "$TMP/order" >"$TMP/order.log" 2>&1 ||
+  fail "order run: $(cat "$TMP/order.log")"
+grep -q "task first passed" "$TMP/order.log" || fail "no progress: $(cat "$TMP/order.log")"
+$PY - "$TMP/order/run-0001.json" <<'PY' || fail "order run record: $(cat "$TMP/order/run-0001.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["state"] == "succeeded", r["state"]
+names = [t["name"] for t in r["tasks"]]
+assert names == ["first", "second", "big"], names
+assert r["variables"]["v"] == "7", r["variables"]
+for prev, nxt in zip(r["tasks"], r["tasks"][1:]):
+    last_end = max(c["end_unix_us"] for c in prev["commands"])
+    for c in nxt["commands"]:
+        assert c["start_unix_us"] >= last_end, (nxt["name"], c["id"], c["start_unix_us"], last_end)
+hosts = {c["host"] for c in r["tasks"][0]["commands"]}
+assert len(hosts) == 3, hosts
+assert r["tasks"][0]["skew_us"] < 100000, r["tasks"][0]["skew_us"]
+assert r["tasks"][1]["commands"][2]["stdout"] == "got 7\n"
+assert r["tasks"][2]["commands"][0]["stdout"] == "big\n"
+assert any("rate 10mbit" in l for l in r["tasks"][1]["link_changes"]), r["tasks"][1]
+PY
+"$EMUCTL" exec explab a1 -- tc qdisc show dev eth1 | grep -q "rate 10Mbit" ||
+  fail "link change not applied: $("$EMUCTL" exec explab a1 -- tc qdisc show dev eth1)"
+
+# 2. A hung command is killed at its timeout; the run fails.
+cat >"$TMP/timeout.yaml" <<'YAML'
+experiment: hang
+tasks:
+  - commands:
+      - {id: hang, node: b, cmd: "sleep 60", timeout: 500ms}
+      - {node: c, cmd: "true"}
+YAML
+start=$(date +%s)
+if "$EMUCTL" run explab "$TMP/timeout.yaml" --results "$TMP/timeout" >"$TMP/timeout.log" 2>&1; then
+  fail "timed-out run exited 0"
+fi
+(( $(date +%s) - start < 15 )) || fail "timeout not enforced promptly"
+grep -q '"status": "timed_out"' "$TMP/timeout/run-0001.json" ||
+  fail "no timed_out status: $(cat "$TMP/timeout/run-0001.json")"
+
+# 3. Sweep: --repeat x --param, one JSON per run, CSV with a row per run.
+cat >"$TMP/sweep.yaml" <<'YAML'
+experiment: sweep
+tasks:
+  - commands:
+      - {node: c, cmd: "echo n=${msg}${msg}", capture: {var: twice, regex: "n=(.*)"}}
+YAML
+"$EMUCTL" run explab "$TMP/sweep.yaml" --repeat 2 --param msg=4,5 --results "$TMP/sweep" -q \
+  >"$TMP/sweep.log" 2>&1 || fail "sweep: $(cat "$TMP/sweep.log")"
+[[ $(ls "$TMP/sweep"/run-*.json | wc -l) -eq 4 ]] || fail "sweep files: $(ls "$TMP/sweep")"
+head -1 "$TMP/sweep/summary.csv" | grep -q "^run,repeat,msg,state,.*twice" ||
+  fail "csv header: $(cat "$TMP/sweep/summary.csv")"
+grep -q "^4,2,5,succeeded,.*,55," "$TMP/sweep/summary.csv" ||
+  fail "csv rows: $(cat "$TMP/sweep/summary.csv")"
+
+# 4. Ctrl-C stops the experiment's commands on every node.
+# The nodes' namespaces are mounted in the agents' mount namespaces, not
+# ours: find the commands by a tag of this test in their command line.
+TAG=$(( $$ % 100000 ))
+running() { pgrep -f "sleep 4[01]\.$TAG" || true; }
+cat >"$TMP/long.yaml" <<YAML
+experiment: long
+tasks:
+  - commands:
+      - {node: b, cmd: "sleep 40.$TAG"}
+      - {node: c, cmd: "sleep 41.$TAG"}
+YAML
+"$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/long" >"$TMP/long.log" 2>&1 &
+run_pid=$!
+for _ in $(seq 50); do
+  [[ $(running | wc -l) -ge 2 ]] && break
+  sleep 0.1
+done
+[[ $(running | wc -l) -ge 2 ]] || fail "the sleeps never started: $(cat "$TMP/long.log")"
+kill -INT "$run_pid"
+set +e
+wait "$run_pid"
+rc=$?
+set -e
+[[ $rc -eq 130 ]] || fail "Ctrl-C exit status $rc, want 130: $(cat "$TMP/long.log")"
+for _ in $(seq 50); do
+  [[ -z $(running) ]] && break
+  sleep 0.1
+done
+[[ -z $(running) ]] || fail "commands still running after Ctrl-C: $(running)"
+
+# 5. Losing an agent mid-Task fails the Task naming the host and commands.
+agent_pid=$($PY -c 'import json,sys; h=[h for h in json.load(open(sys.argv[1]))["hosts"] if h["name"]==sys.argv[2]][0]; print(h["pid"])' "$EMU_CLUSTER" "$ID-h2")
+mapfile -d "" -t agent_cmd <"/proc/$agent_pid/cmdline"
+"$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/lost" >"$TMP/lost.log" 2>&1 &
+run_pid=$!
+for _ in $(seq 50); do
+  [[ $(running | wc -l) -ge 2 ]] && break
+  sleep 0.1
+done
+start=$(date +%s)
+kill -9 "$agent_pid"
+set +e
+wait "$run_pid"
+rc=$?
+set -e
+[[ $rc -eq 1 ]] || fail "lost-agent run exit status $rc, want 1: $(cat "$TMP/lost.log")"
+(( $(date +%s) - start < 15 )) || fail "lost agent noticed too late"
+grep -q "host $ID-h2 lost" "$TMP/lost.log" || fail "host not named: $(cat "$TMP/lost.log")"
+grep -q "node b: 'sleep 40.$TAG'" "$TMP/lost.log" || fail "command not named: $(cat "$TMP/lost.log")"
+grep -q '"status": "lost"' "$TMP/lost/run-0001.json" || fail "no lost status"
+# c's command was cancelled by the failure (b's lost its agent: it goes
+# with the lab).
+for _ in $(seq 50); do
+  [[ -z $(pgrep -f "sleep 41\.$TAG") ]] && break
+  sleep 0.1
+done
+[[ -z $(pgrep -f "sleep 41\.$TAG") ]] || fail "c's command outlived the failed Task"
+
+# Bring the agent back (it recovers the lab) so the lab comes down cleanly.
+ip netns exec "emuhost-$ID-h2" "${agent_cmd[@]}" >>"$TMP/agent2.log" 2>&1 &
+RESTARTED_AGENT=$!
+for _ in $(seq 100); do
+  "$EMUCTL" hosts 2>/dev/null | grep -q "^$ID-h2 .* yes " && break
+  sleep 0.2
+done
+"$EMUCTL" down explab >"$TMP/down.log" 2>&1 || fail "down: $(cat "$TMP/down.log")"
+kill "$RESTARTED_AGENT"
+wait "$RESTARTED_AGENT" 2>/dev/null || true
+RESTARTED_AGENT=
+"$EMUCTL" local stop --name "$ID" >/dev/null
+trap - EXIT
+left=$(ls /run/netns 2>/dev/null | grep -E "^(emu\.$ID-|emuhost-$ID-)" || true)
+[[ -z $left ]] || fail "namespaces left: $left"
+echo "experiment_test: all checks passed"
