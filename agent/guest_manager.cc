@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -52,6 +54,16 @@ std::string Tail(const std::string& path, int n) {
     lines.erase(lines.begin(), lines.end() - n);
   }
   return absl::StrJoin(lines, " | ");
+}
+
+// Why the guest's QEMU is gone: what RunningPid recorded when it reaped
+// it, else the end of its log.
+std::string ExitReason(const std::string& dir) {
+  std::string r = ReadFileOr(dir + "/exit_reason");
+  if (!r.empty()) return r;
+  r = Tail(dir + "/qemu.log", 2);
+  return r.empty() ? "no exit status known (not started by this agent run)"
+                   : r;
 }
 
 void RemoveTree(const std::string& dir) {
@@ -118,7 +130,7 @@ std::string MacFor(const std::string& lab, const emu::v1::Node& node,
 }  // namespace
 
 struct GuestManager::Guest {
-  std::unique_ptr<SocketConsole> console;
+  std::shared_ptr<SocketConsole> console;
   std::unique_ptr<ShellSession> session;
 };
 
@@ -164,8 +176,21 @@ pid_t GuestManager::RunningPid(const std::string& dir) {
       pid <= 0) {
     return 0;
   }
-  // IsRunning first: it reaps a QEMU that is our child and has exited (a
-  // zombie's cmdline is empty, so the check below would not).
+  // A QEMU that is our child and has exited: keep why (WNOWAIT peeks), then
+  // IsRunning reaps it (a zombie's cmdline is empty, so the check below
+  // would not).
+  siginfo_t info{};
+  if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == pid) {
+    std::string why =
+        info.si_code == CLD_EXITED
+            ? absl::StrCat("exited with status ", info.si_status)
+            : absl::StrCat("killed by signal ", info.si_status, " (",
+                           strsignal(info.si_status), ")");
+    std::string log = Tail(dir + "/qemu.log", 1);
+    if (!log.empty()) absl::StrAppend(&why, ": ", log);
+    WriteFile(dir + "/exit_reason", why);
+  }
   if (!launcher_->IsRunning(pid)) return 0;
   std::string cmdline = ReadFileOr(absl::StrCat("/proc/", pid, "/cmdline"));
   if (cmdline.find("qemu") == std::string::npos ||
@@ -250,6 +275,7 @@ absl::Status GuestManager::Start(const std::string& lab,
     return absl::InternalError(absl::StrCat(what, ": cannot write ", dir,
                                             "/owner"));
   }
+  unlink((dir + "/exit_reason").c_str());
   unlink(spec.console_socket.c_str());
   unlink(spec.qmp_socket.c_str());
   {
@@ -276,8 +302,8 @@ absl::StatusOr<std::shared_ptr<GuestManager::Guest>> GuestManager::Attach(
   if (RunningPid(dir) == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "guest ", node, " of lab ", lab, ": QEMU is not running",
-        Has(lab, node) ? absl::StrCat(" (last log: ",
-                                      Tail(dir + "/qemu.log", 2), ")")
+        Has(lab, node) ? absl::StrCat(" (", ExitReason(dir),
+                                      "); `emuctl restart` starts it again")
                        : ""));
   }
   auto guest = std::make_shared<Guest>();
@@ -305,8 +331,7 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
     Todo t{&node, NicNames(desired, node)};
     std::string dir = DirFor(lab, node.name());
     if (RunningPid(dir) == 0) {
-      std::string before =
-          Has(lab, node.name()) ? Tail(dir + "/qemu.log", 2) : "";
+      std::string before = Has(lab, node.name()) ? ExitReason(dir) : "";
       EMU_RETURN_IF_ERROR(Start(lab, node, t.nics));
       t.started = true;
       progress(absl::StrCat("node ", node.name()),
@@ -394,9 +419,19 @@ absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
   absl::Time start = absl::Now();
   auto r = guest->session->Run(absl::StrJoin(quoted, " "), timeout);
   if (!r.ok()) {
-    if (absl::IsUnavailable(r.status())) {
-      absl::MutexLock lock(&mu_);
-      guests_.erase(absl::StrCat(req.lab(), "/", req.node()));
+    if (absl::IsUnavailable(r.status())) {  // the console closed
+      {
+        absl::MutexLock lock(&mu_);
+        guests_.erase(absl::StrCat(req.lab(), "/", req.node()));
+      }
+      absl::SleepFor(absl::Milliseconds(100));  // let QEMU's exit land
+      std::string dir = DirFor(req.lab(), req.node());
+      if (RunningPid(dir) == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "guest ", req.node(), " of lab ", req.lab(),
+            ": QEMU exited during the command (", ExitReason(dir),
+            "); `emuctl restart` starts it again"));
+      }
     }
     return Annotate(r.status(), absl::StrCat("guest ", req.node()));
   }
@@ -408,6 +443,24 @@ absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
   resp.set_start_unix_us(absl::ToUnixMicros(start));
   resp.set_end_unix_us(absl::ToUnixMicros(absl::Now()));
   return resp;
+}
+
+absl::StatusOr<std::shared_ptr<SocketConsole>> GuestManager::ConsoleOf(
+    const std::string& lab, const std::string& node) {
+  EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest, Attach(lab, node));
+  return guest->console;
+}
+
+absl::StatusOr<std::string> GuestManager::Kill(const std::string& lab,
+                                               const std::string& node) {
+  if (!Has(lab, node)) {
+    return absl::NotFoundError(absl::StrCat("node ", node, " of lab ", lab,
+                                            " is not a guest on host ", host_));
+  }
+  Found g{DirFor(lab, node), lab, node};
+  std::string reason = RunningPid(g.dir) == 0 ? ExitReason(g.dir) : "";
+  EMU_RETURN_IF_ERROR(Stop(g));
+  return reason;
 }
 
 absl::Status GuestManager::ApplyQdiscs(const std::string& lab,
@@ -492,9 +545,13 @@ std::vector<emu::v1::OwnedResource> GuestManager::List(const std::string& lab) {
     r.set_lab(g.lab);
     r.set_node(g.node);
     r.set_kind(emu::v1::OwnedResource::STATE_FILE);
-    r.set_name(g.dir);
+    pid_t pid = RunningPid(g.dir);
+    // A dead guest's directory says why: "<dir> (QEMU exited: ...)".
+    r.set_name(pid > 0 ? g.dir
+                       : absl::StrCat(g.dir, " (QEMU exited: ",
+                                      ExitReason(g.dir), ")"));
     out.push_back(r);
-    if (pid_t pid = RunningPid(g.dir); pid > 0) {
+    if (pid > 0) {
       r.set_kind(emu::v1::OwnedResource::PROCESS);
       r.set_name(absl::StrCat("qemu ", pid));
       out.push_back(r);

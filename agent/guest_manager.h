@@ -77,6 +77,18 @@ class GuestManager {
   // FAILED_PRECONDITION when QEMU is not running.
   absl::StatusOr<emu::v1::ExecResponse> Exec(const emu::v1::ExecRequest& req);
 
+  // The console of a running guest, for an interactive attach (the same
+  // connection Exec uses). FAILED_PRECONDITION when QEMU is not running.
+  absl::StatusOr<std::shared_ptr<SocketConsole>> ConsoleOf(
+      const std::string& lab, const std::string& node);
+
+  // Ends the guest's QEMU (QMP quit, then SIGKILL) and removes its
+  // directory, so that the next Ensure starts it afresh. Returns the exit
+  // reason QEMU logged ("" when none). NOT_FOUND when there is no such
+  // guest.
+  absl::StatusOr<std::string> Kill(const std::string& lab,
+                                   const std::string& node);
+
   // Programs `plan` on `dev`'s egress inside the guest (needs its tc).
   absl::Status ApplyQdiscs(const std::string& lab, const std::string& node,
                            const std::string& dev,

@@ -14,6 +14,7 @@
 #include "agent/barrier_session.h"
 #include "agent/controller_registration.h"
 #include "agent/guest_manager.h"
+#include "agent/guest_service.h"
 #include "agent/host_probe.h"
 #include "agent/lab_spec_store.h"
 #include "agent/libnl_host_network.h"
@@ -150,9 +151,11 @@ int main(int argc, char** argv) {
   // Tasks: the controller dials this service to push barrier releases.
   emu::agent::NetnsTaskCommandRunner task_runner(host, &launcher);
   emu::agent::BarrierAgentServiceImpl barrier(host, *token, &task_runner);
+  emu::agent::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
+                                             *token, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
-                                 {&service, &barrier},
+                                 {&service, &barrier, &guest_service},
                                  absl::GetFlag(FLAGS_port_file), &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-agent ", host, " serving on ", absl::GetFlag(FLAGS_listen),

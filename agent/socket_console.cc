@@ -93,9 +93,24 @@ void SocketConsole::ReaderLoop() {
     absl::MutexLock lock(&mu_);
     buf_.append(buf, n);
     if (buf_.size() > kKeep) buf_.erase(0, buf_.size() - kKeep);
+    for (auto& [id, fn] : subscribers_) fn(absl::string_view(buf, n), false);
   }
   absl::MutexLock lock(&mu_);
   closed_ = true;
+  for (auto& [id, fn] : subscribers_) fn("", true);
+}
+
+int SocketConsole::Subscribe(Subscriber fn) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) fn("", true);
+  int id = ++next_id_;
+  subscribers_[id] = std::move(fn);
+  return id;
+}
+
+void SocketConsole::Unsubscribe(int id) {
+  absl::MutexLock lock(&mu_);
+  subscribers_.erase(id);
 }
 
 absl::Status SocketConsole::Write(absl::string_view bytes) {

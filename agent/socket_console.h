@@ -8,6 +8,8 @@
 #ifndef EMU_AGENT_SOCKET_CONSOLE_H_
 #define EMU_AGENT_SOCKET_CONSOLE_H_
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,6 +32,15 @@ class SocketConsole : public ConsoleChannel {
   absl::Status Write(absl::string_view bytes) override;
   absl::StatusOr<std::string> Read(absl::Duration timeout) override;
 
+  // Also hands every received chunk to `fn` (an attached person), from the
+  // reader thread, under the console's lock: `fn` must not block or call
+  // back into the console. `fn("", true)` once when the console closes.
+  // Returns an id for Unsubscribe; after Unsubscribe returns, `fn` is not
+  // called again.
+  using Subscriber = std::function<void(absl::string_view data, bool closed)>;
+  int Subscribe(Subscriber fn);
+  void Unsubscribe(int id);
+
  private:
   SocketConsole(int fd, std::string path, int log_fd);
   void ReaderLoop();
@@ -41,6 +52,8 @@ class SocketConsole : public ConsoleChannel {
   absl::Mutex mu_;
   std::string buf_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int, Subscriber> subscribers_ ABSL_GUARDED_BY(mu_);
   std::thread reader_;
 };
 

@@ -52,6 +52,8 @@ void AddUpCommand(CLI::App& app, CommandEnv& env);
 void AddValidateCommand(CLI::App& app, CommandEnv& env);
 void AddStatusCommand(CLI::App& app, CommandEnv& env);
 void AddExecCommand(CLI::App& app, CommandEnv& env);
+void AddConsoleCommand(CLI::App& app, CommandEnv& env);
+void AddRestartCommand(CLI::App& app, CommandEnv& env);
 void AddDownCommand(CLI::App& app, CommandEnv& env);
 void AddHostsCommand(CLI::App& app, CommandEnv& env);
 void AddLocalCommand(CLI::App& app, CommandEnv& env);

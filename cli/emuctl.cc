@@ -63,6 +63,8 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddPlanCommand(app, env);
   AddStatusCommand(app, env);
   AddExecCommand(app, env);
+  AddConsoleCommand(app, env);
+  AddRestartCommand(app, env);
   AddDownCommand(app, env);
   AddHostsCommand(app, env);
   AddLocalCommand(app, env);

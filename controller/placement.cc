@@ -122,8 +122,13 @@ absl::Status Partitioner::Setup() {
           absl::StrCat(SourcePrefix(l.source()), "link ", LinkName(l),
                        ": names a node that is not in the topology"));
     }
-    if (NeedsNetem(l.a_to_b())) netem[a->second] = 1;
-    if (NeedsNetem(l.b_to_a())) netem[b->second] = 1;
+    // A QEMU guest sender runs its NetEm inside the guest (its kernel has
+    // sch_netem), so its host's kernel need not (agent/guest_manager.h).
+    auto host_netem = [&](int node) {
+      return t_.nodes(node).kind() != emu::v1::NODE_KIND_QEMU;
+    };
+    if (NeedsNetem(l.a_to_b()) && host_netem(a->second)) netem[a->second] = 1;
+    if (NeedsNetem(l.b_to_a()) && host_netem(b->second)) netem[b->second] = 1;
     if (a->second == b->second) continue;
     auto key = std::minmax(a->second, b->second);
     pair_weight[{key.first, key.second}] += CutWeight(l);

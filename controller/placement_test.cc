@@ -266,6 +266,21 @@ TEST(PlacementTest, CapabilityKindAndNetem) {
   EXPECT_THAT(bad.status().message(), HasSubstr("no reachable host that runs it has sch_netem (h1, h2;"));
 }
 
+TEST(PlacementTest, GuestSendersRunNetemInsideTheGuest) {
+  // n1 (a guest) sends with loss: its own kernel has sch_netem, so a host
+  // without netem will do; n0 (a namespace) sending with delay would not.
+  auto t = Chain(2);
+  t.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_QEMU);
+  t.mutable_links(0)->mutable_b_to_a()->set_loss_percent(1);
+  auto ok = PlaceTopology(t, {QemuHost("vm", 4, 8192)});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->host_of_node["n1"], "vm");
+  t.mutable_links(0)->mutable_a_to_b()->set_delay_us(1000);
+  auto bad = PlaceTopology(t, {QemuHost("vm", 4, 8192)});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(bad.status().message(), HasSubstr("node n0: its links ask for"));
+}
+
 TEST(PlacementTest, PinsThatCannotWork) {
   auto t = Chain(2);
   t.mutable_nodes(0)->set_host("h9");

@@ -17,7 +17,7 @@
 # those installed Debian packages with the libraries ldd names.
 set -euo pipefail
 
-SCRIPT_VERSION=4
+SCRIPT_VERSION=5
 OUT=${1:-/var/lib/emu/images/default}
 log() { printf 'images: %s\n' "$*" >&2; }
 
@@ -125,7 +125,7 @@ ttyS0::respawn:-/bin/sh
 TAB
 cat >"$R/etc/profile" <<'PROF'
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-export PS1='\h:\w# '
+export PS1='# '
 PROF
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 echo "root:x:0:" >"$R/etc/group"
