@@ -16,12 +16,14 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/run_results.h"
+#include "cli/table.h"
 #include "common/errno_status.h"
 #include "controller/experiment_spec.h"
 #include "grpcpp/grpcpp.h"
@@ -313,9 +315,46 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
                                                          : kExitFailure;
 }
 
+int RunRuns(CommandEnv& env) {
+  auto conn = env.Connect();
+  if (!conn.ok()) return env.Fail(conn.status());
+  ControllerConnection& c = **conn;
+  auto stub = v1::ExperimentService::NewStub(grpc::CreateChannel(
+      c.target().address, grpc::InsecureChannelCredentials()));
+  v1::ListExperimentRunsResponse runs;
+  grpc::Status s = stub->ListExperimentRuns(c.NewContext(kUnaryTimeout).get(),
+                                            {}, &runs);
+  if (!s.ok()) return env.Fail(c.Describe(s, "ListExperimentRuns"));
+  Table table({"RUN", "LAB", "EXPERIMENT", "STATE", "STARTED", "DURATION",
+               "ERROR"});
+  for (const auto& r : runs.runs()) {
+    std::string state = v1::RunState_Name(r.state());
+    if (absl::StartsWith(state, "RUN_")) state = state.substr(4);
+    table.AddRow(
+        {r.id(), r.lab(), r.experiment(), state,
+         absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                          absl::FromUnixMicros(r.start_unix_us()),
+                          absl::UTCTimeZone()),
+         r.end_unix_us() > 0
+             ? HumanDuration(absl::Microseconds(r.end_unix_us() -
+                                                r.start_unix_us()))
+             : "-",
+         r.error()});
+  }
+  *env.out << table.Render() << std::flush;
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddRunCommand(CLI::App& app, CommandEnv& env) {
+  auto* runs = app.add_subcommand(
+      "runs", "List the experiment runs the controller recorded");
+  runs->footer(
+      "Newest first, also across controller restarts: a run cut by a\n"
+      "restart shows FAILED with the reason.");
+  runs->callback([&env] { env.exit_code = RunRuns(env); });
+
   auto* cmd = app.add_subcommand(
       "run", "Run a barrier-synchronised experiment on a deployed lab");
   auto args = std::make_shared<RunArgs>();

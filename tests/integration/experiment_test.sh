@@ -6,7 +6,8 @@
 # value drives a branch, that a link change applies, that a timeout is
 # enforced, that sweeps write one JSON per run plus a CSV, that Ctrl-C stops
 # the commands on the nodes, and that losing an agent (kill -9 of its pid
-# from the cluster file) fails the Task naming the host and the command.
+# from the cluster file) fails the Task naming the host and the command, and
+# that a controller killed mid-run leaves the run FAILED, not running.
 # Needs root; touches only names with its own cluster id.
 set -euo pipefail
 
@@ -17,9 +18,11 @@ ID=x$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
 TMP=${TEST_TMPDIR:-$(mktemp -d)}
 RESTARTED_AGENT=
+RESTARTED_CTL=
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
   if [[ -n $RESTARTED_AGENT ]]; then kill "$RESTARTED_AGENT" 2>/dev/null || true; fi
+  if [[ -n $RESTARTED_CTL ]]; then kill "$RESTARTED_CTL" 2>/dev/null || true; fi
   "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -154,7 +157,45 @@ for _ in $(seq 50); do
 done
 [[ -z $(running) ]] || fail "commands still running after Ctrl-C: $(running)"
 
-# 5. Losing an agent mid-Task fails the Task naming the host and commands.
+# 5. A controller restart mid-run ends the run as FAILED (recorded, never
+# left "running"); the agents end its commands when its streams drop.
+cluster_field() {
+  $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$EMU_CLUSTER" "$1"
+}
+ctl_pid=$(cluster_field controller_pid)
+ctl_addr=$(cluster_field controller)
+mapfile -d "" -t ctl_cmd <"/proc/$ctl_pid/cmdline"
+for i in "${!ctl_cmd[@]}"; do
+  [[ ${ctl_cmd[$i]} == --listen=* ]] && ctl_cmd[$i]="--listen=$ctl_addr"
+done
+"$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/restart" >"$TMP/restart.log" 2>&1 &
+run_pid=$!
+for _ in $(seq 50); do
+  [[ $(running | wc -l) -ge 2 ]] && break
+  sleep 0.1
+done
+kill -9 "$ctl_pid"
+set +e
+wait "$run_pid"
+rc=$?
+set -e
+[[ $rc -eq 1 ]] || fail "run through a controller crash exited $rc: $(cat "$TMP/restart.log")"
+for _ in $(seq 50); do
+  [[ -z $(running) ]] && break
+  sleep 0.1
+done
+[[ -z $(running) ]] || fail "commands outlived the controller's streams: $(running)"
+"${ctl_cmd[@]}" >>"$TMP/controller2.log" 2>&1 &
+RESTARTED_CTL=$!
+for _ in $(seq 100); do
+  "$EMUCTL" runs >"$TMP/runs.txt" 2>&1 && break
+  sleep 0.1
+done
+grep "long" "$TMP/runs.txt" | grep -q "FAILED .*controller restarted" ||
+  fail "run not ended as FAILED after the restart: $(cat "$TMP/runs.txt")"
+if grep -q " RUNNING " "$TMP/runs.txt"; then fail "a run still RUNNING: $(cat "$TMP/runs.txt")"; fi
+
+# 6. Losing an agent mid-Task fails the Task naming the host and commands.
 agent_pid=$($PY -c 'import json,sys; h=[h for h in json.load(open(sys.argv[1]))["hosts"] if h["name"]==sys.argv[2]][0]; print(h["pid"])' "$EMU_CLUSTER" "$ID-h2")
 mapfile -d "" -t agent_cmd <"/proc/$agent_pid/cmdline"
 "$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/lost" >"$TMP/lost.log" 2>&1 &
@@ -190,9 +231,10 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 "$EMUCTL" down explab >"$TMP/down.log" 2>&1 || fail "down: $(cat "$TMP/down.log")"
-kill "$RESTARTED_AGENT"
-wait "$RESTARTED_AGENT" 2>/dev/null || true
+kill "$RESTARTED_AGENT" "$RESTARTED_CTL"
+wait "$RESTARTED_AGENT" "$RESTARTED_CTL" 2>/dev/null || true
 RESTARTED_AGENT=
+RESTARTED_CTL=
 "$EMUCTL" local stop --name "$ID" >/dev/null
 trap - EXIT
 left=$(ls /run/netns 2>/dev/null | grep -E "^(emu\.$ID-|emuhost-$ID-)" || true)
