@@ -259,6 +259,16 @@ std::string LibnlHostNetwork::PathOf(const std::string& ns) const {
   return absl::StrCat(options_.netns_dir, "/", ns);
 }
 
+bool LibnlHostNetwork::IsStaleEntry(const std::string& path) const {
+  // A live entry is a bind mount of an nsfs inode, on another device than
+  // the directory holding it.
+  struct stat entry, dir;
+  if (stat(path.c_str(), &entry) != 0) return false;
+  if (stat(options_.netns_dir.c_str(), &dir) != 0) return false;
+  return entry.st_dev == dir.st_dev && S_ISREG(entry.st_mode) &&
+         entry.st_size == 0;
+}
+
 absl::Status LibnlHostNetwork::EnsureNetnsDir() {
   absl::MutexLock lock(&mu_);
   if (netns_dir_ready_) return absl::OkStatus();
@@ -362,6 +372,12 @@ absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
   const std::string what = absl::StrCat("create namespace ", ns);
   const std::string path = PathOf(ns);
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0 && errno == EEXIST && IsStaleEntry(path)) {
+    // The namespace died with its mount (e.g. the agent's private mount
+    // namespace went away with a killed agent): only the file is left.
+    unlink(path.c_str());
+    fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  }
   if (fd < 0) {
     if (errno == EEXIST) {
       return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
@@ -437,7 +453,11 @@ absl::StatusOr<std::vector<std::string>> LibnlHostNetwork::ListNamespaces(
   while (dirent* e = readdir(dir)) {
     absl::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
-    if (absl::StartsWith(name, prefix)) out.emplace_back(name);
+    if (!absl::StartsWith(name, prefix)) continue;
+    // An entry with nothing mounted on it is no namespace (CreateNamespace
+    // replaces it).
+    if (IsStaleEntry(PathOf(std::string(name)))) continue;
+    out.emplace_back(name);
   }
   closedir(dir);
   std::sort(out.begin(), out.end());

@@ -77,6 +77,8 @@ class LibnlHostNetwork : public HostNetwork {
 
  private:
   std::string PathOf(const std::string& ns) const;
+  // True for a leftover file in netns_dir with no namespace mounted on it.
+  bool IsStaleEntry(const std::string& path) const;
   absl::Status EnsureNetnsDir();
   // The cached handle for `ns`, opened (or re-opened) as needed. NOT_FOUND
   // if /run/netns/<ns> does not exist.

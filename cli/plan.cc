@@ -74,7 +74,7 @@ void AddPlanCommand(CLI::App& app, CommandEnv& env) {
       "is created. docs/cluster.md explains the placement.\n\n"
       "Examples:\n"
       "  emuctl plan examples/quickstart.yaml\n"
-      "  emuctl plan big.yaml --strategy pack --json | jq .cutLinks");
+      "  emuctl plan big.yaml --strategy pack --json | jq .cut_links");
   cmd->callback([&env, args] { env.exit_code = RunPlan(env, *args); });
 }
 
