@@ -20,6 +20,7 @@ PACKAGES=(
   libabsl-dev libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libsqlite3-dev
   libcli11-dev libgtest-dev libgmock-dev
   iproute2 iputils-ping iperf3 busybox-static kmod procps
+  python3-grpcio python3-grpc-tools
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -126,6 +126,12 @@ head -1 "$TMP/sweep/summary.csv" | grep -q "^run,repeat,msg,state,.*twice" ||
 grep -q "^4,2,5,succeeded,.*,55," "$TMP/sweep/summary.csv" ||
   fail "csv rows: $(cat "$TMP/sweep/summary.csv")"
 
+# The same API from Python (Debian's grpcio, stubs generated at run time).
+$PY "$RUNFILES/examples/python/run_experiment.py" explab "$TMP/sweep.yaml" \
+  --param msg=9 --proto-root "$RUNFILES" >"$TMP/py.log" 2>&1 ||
+  fail "python client: $(cat "$TMP/py.log")"
+grep -q "twice = 99" "$TMP/py.log" || fail "python client output: $(cat "$TMP/py.log")"
+
 # 4. Ctrl-C stops the experiment's commands on every node.
 # The nodes' namespaces are mounted in the agents' mount namespaces, not
 # ours: find the commands by a tag of this test in their command line.
