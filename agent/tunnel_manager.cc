@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,6 +164,18 @@ absl::StatusOr<int> Connect(const std::string& address,
   return last;
 }
 
+// Which namespace the file /run/netns/<ns> holds now ("dev:inode"; empty
+// when absent). A namespace deleted and re-created under the same name has
+// another identity, and a TAP in the old one must be re-created.
+std::string NetnsIdentity(const std::string& netns) {
+  std::string path = netns.find('/') == std::string::npos
+                         ? absl::StrCat("/run/netns/", netns)
+                         : netns;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_dev, ":", st.st_ino);
+}
+
 }  // namespace
 
 std::string TunnelAlias(absl::string_view lab, const emu::v1::Link& link) {
@@ -201,6 +214,7 @@ struct TunnelManager::Entry {
   uint64_t generation = 0;  // changes when the entry is re-created
   TunnelPump::LinkId pump_id = 0;
   int tap_fd = -1;  // owned by the pump; valid while pump_id is
+  std::string netns_identity;  // of spec.tap.netns when the TAP was made
   bool up = false;
   std::string connection;
   std::string last_error;
@@ -310,7 +324,8 @@ absl::StatusOr<std::vector<std::string>> TunnelManager::Apply(
                       w->second->tap.mtu == e->spec.tap.mtu &&
                       w->second->tap.alias == e->spec.tap.alias;
       auto stats = pump_->GetStats(e->pump_id);
-      bool alive = taps_->IsAlive(e->tap_fd) && stats && !stats->tap_failed;
+      bool alive = taps_->IsAlive(e->tap_fd) && stats && !stats->tap_failed &&
+                   NetnsIdentity(e->spec.tap.netns) == e->netns_identity;
       if (!same_tap || !alive) stale.push_back(key);
     }
     for (const auto& key : stale) Close(key);
@@ -333,6 +348,7 @@ absl::StatusOr<std::vector<std::string>> TunnelManager::Apply(
         e.spec = spec;
         continue;
       }
+      std::string identity = NetnsIdentity(spec.tap.netns);
       auto fd = taps_->Open(spec.tap);
       if (!fd.ok()) {
         if (first.ok()) {
@@ -350,6 +366,7 @@ absl::StatusOr<std::vector<std::string>> TunnelManager::Apply(
       e->generation = next_generation_++;
       e->pump_id = *pump_id;
       e->tap_fd = *fd;
+      e->netns_identity = identity;
       e->backoff = options_.min_backoff;
       by_pump_id_[*pump_id] = key;
       entries_[key] = std::move(e);

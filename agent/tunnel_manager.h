@@ -113,7 +113,8 @@ class TunnelManager {
   const std::string& address() const { return address_; }
 
   // Makes the lab's tunnel ends exactly `ends`: closes the others (their
-  // TAPs go), re-creates a TAP whose device vanished or whose spec changed,
+  // TAPs go), re-creates a TAP whose device vanished, whose namespace was
+  // replaced (same name, new namespace) or whose spec changed,
   // keeps the rest (and their connections) untouched. Returns the link ids
   // whose TAP was created by this call. Tries every end and returns the
   // first failure.

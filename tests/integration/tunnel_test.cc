@@ -306,6 +306,19 @@ TEST_F(TunnelTest, E_KillNineOfEitherAgentRecovers) {
   EXPECT_NEAR(bps, kShapedBps * 1448 / 1514, kShapedBps * 0.05);
 }
 
+TEST_F(TunnelTest, E2_NodeNamespaceDeletedByHandIsRebuilt) {
+  std::string ns =
+      absl::StrCat("emu.", hosts_->HostName(1), ".", *lab_, ".n2");
+  auto r = hosts_->RunInHost(1, {"ip", "netns", "del", ns});
+  ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->stderr_data : "");
+  // The old namespace lives on, pinned by the TAP's fd, until the agent
+  // notices. Re-applying re-creates the namespace and moves the link's end
+  // into it: a TAP left in the old one would make the address step fail.
+  ASSERT_TRUE(Apply(1, kShapedBps).ok());
+  ASSERT_TRUE(WaitTunnelUp()) << TunnelState(0) << " / " << TunnelState(1);
+  EXPECT_TRUE(Ping(0));
+}
+
 TEST_F(TunnelTest, F_DestroyLeavesNothing) {
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(Destroy(i).ok());
   for (int i = 0; i < 2; ++i) {
