@@ -10,9 +10,12 @@
 namespace emu::cli {
 namespace {
 
+// CPUs from milli-CPUs, shortest exact form: "2", "1.1", "0.002".
 std::string Cpus(uint64_t milli) {
-  if (milli % 1000 == 0) return absl::StrCat(milli / 1000);
-  return absl::StrFormat("%.2f", milli / 1000.0);
+  std::string s = absl::StrFormat("%.3f", milli / 1000.0);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 std::string Strategy(const v1::PlacementOptions& o) {
