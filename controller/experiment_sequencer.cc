@@ -510,11 +510,6 @@ void ExperimentSequencer::Finish(RunState state, const std::string& error,
   result_.set_state(state);
   result_.set_error(error);
   result_.set_end_unix_us(absl::ToUnixMicros(clock_->Now()));
-  for (const auto& [k, v] : vars_) {
-    if (!spec_.vars.count(k) && !result_.params().count(k)) {
-      (*result_.mutable_variables())[k] = v;
-    }
-  }
   Event(ExperimentEvent::RUN_ENDED,
         absl::StrCat("experiment ", spec_.name, " ",
                      state == emu::v1::RUN_SUCCEEDED ? "succeeded"
