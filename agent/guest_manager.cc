@@ -200,6 +200,47 @@ pid_t GuestManager::RunningPid(const std::string& dir) {
   return pid;
 }
 
+absl::Status GuestManager::Wire(const std::string& lab,
+                                const std::string& node,
+                                const std::vector<std::string>& nics) {
+  std::string ns = NamespaceName(host_, lab, node);
+  std::string what = absl::StrCat("guest ", node);
+  // One TAP per NIC, joined to the link end by two mirred redirects. Only
+  // what is missing is (re)made: a link end re-created (a tunnel TAP after
+  // an agent restart) loses its ingress filter and gets it back here.
+  std::string script = "set -e\n";
+  for (size_t i = 0; i < nics.size(); ++i) {
+    std::string tap = absl::StrCat("gt", i);
+    std::string dev = ShellQuote(nics[i]);
+    absl::StrAppend(
+        &script, "ip link show ", tap, " >/dev/null 2>&1 || ip tuntap add dev ",
+        tap, " mode tap\n", "ip link set ", tap, " up\nip link set ", dev,
+        " up\n");
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{dev, tap},
+                                                          {tap, dev}}) {
+      absl::StrAppend(
+          &script, "tc filter show dev ", from,
+          " parent ffff: 2>/dev/null | grep -q 'Redirect to device ", to,
+          ")' || { tc qdisc del dev ", from, " ingress 2>/dev/null || true; ",
+          "tc qdisc add dev ", from, " ingress; tc filter add dev ", from,
+          " parent ffff: protocol all u32 match u32 0 0 action mirred egress "
+          "redirect dev ",
+          to, "; }\n");
+    }
+  }
+  ProcessSpec wire;
+  wire.argv = {"sh", "-c", script};
+  wire.netns = ns;
+  wire.timeout = absl::Seconds(20);
+  EMU_ASSIGN_OR_RETURN(ProcessResult wired, launcher_->Run(wire));
+  if (wired.exit_code != 0) {
+    return absl::InternalError(absl::StrCat(what, ": joining TAPs to links in ",
+                                            ns, ": ", wired.stderr_data));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status GuestManager::Start(const std::string& lab,
                                  const emu::v1::Node& node,
                                  const std::vector<std::string>& nics) {
@@ -219,36 +260,6 @@ absl::Status GuestManager::Start(const std::string& lab,
                    "deploy/images/build_default.sh)"));
   }
   EMU_ASSIGN_OR_RETURN(GuestImage image, ParseImageConf(image_dir, conf));
-
-  // Wire: one TAP per NIC, joined to the link end by two mirred redirects.
-  std::string script = "set -e\n";
-  for (size_t i = 0; i < nics.size(); ++i) {
-    std::string tap = absl::StrCat("gt", i);
-    std::string dev = ShellQuote(nics[i]);
-    absl::StrAppend(
-        &script, "ip link show ", tap, " >/dev/null 2>&1 || ip tuntap add dev ",
-        tap, " mode tap\n", "ip link set ", tap, " up\nip link set ", dev,
-        " up\n");
-    for (const auto& [from, to] :
-         std::vector<std::pair<std::string, std::string>>{{dev, tap},
-                                                          {tap, dev}}) {
-      absl::StrAppend(&script, "tc qdisc del dev ", from,
-                      " ingress 2>/dev/null || true\n", "tc qdisc add dev ",
-                      from, " ingress\n", "tc filter add dev ", from,
-                      " parent ffff: protocol all u32 match u32 0 0 action "
-                      "mirred egress redirect dev ",
-                      to, "\n");
-    }
-  }
-  ProcessSpec wire;
-  wire.argv = {"sh", "-c", script};
-  wire.netns = ns;
-  wire.timeout = absl::Seconds(20);
-  EMU_ASSIGN_OR_RETURN(ProcessResult wired, launcher_->Run(wire));
-  if (wired.exit_code != 0) {
-    return absl::InternalError(absl::StrCat(what, ": joining TAPs to links in ",
-                                            ns, ": ", wired.stderr_data));
-  }
 
   GuestSpec spec;
   spec.name = absl::StrCat("emu.", lab, ".", node.name());
@@ -330,6 +341,7 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
     if (!IsGuest(node)) continue;
     Todo t{&node, NicNames(desired, node)};
     std::string dir = DirFor(lab, node.name());
+    EMU_RETURN_IF_ERROR(Wire(lab, node.name(), t.nics));
     if (RunningPid(dir) == 0) {
       std::string before = Has(lab, node.name()) ? ExitReason(dir) : "";
       EMU_RETURN_IF_ERROR(Start(lab, node, t.nics));

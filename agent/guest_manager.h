@@ -116,6 +116,8 @@ class GuestManager {
   std::vector<Found> Scan();
   absl::StatusOr<std::shared_ptr<Guest>> Attach(const std::string& lab,
                                                 const std::string& node);
+  absl::Status Wire(const std::string& lab, const std::string& node,
+                    const std::vector<std::string>& nics);
   absl::Status Start(const std::string& lab, const emu::v1::Node& node,
                      const std::vector<std::string>& nics);
   absl::Status Stop(const Found& g);
