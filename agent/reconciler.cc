@@ -61,6 +61,25 @@ absl::StatusOr<LinkPlans> PlansFor(const emu::v1::Link& link) {
   return plans;
 }
 
+// Programs one link end's egress: inside the guest when the sender is a
+// QEMU guest and the plan needs NetEm (the guest kernel has it), else in the
+// node's namespace as for every node (clearing the other place).
+absl::Status ApplyEndQdiscs(HostNetwork* net, GuestManager* guests,
+                            const std::string& host, const std::string& lab,
+                            const emu::v1::Node* node,
+                            const emu::v1::Endpoint& e,
+                            const linkemu::QdiscPlan& plan) {
+  bool guest = guests != nullptr && node != nullptr &&
+               GuestManager::IsGuest(*node);
+  bool in_guest = guest && plan.needs_netem();
+  if (guest) {
+    EMU_RETURN_IF_ERROR(guests->ApplyQdiscs(
+        lab, e.node(), e.interface(), in_guest ? plan : linkemu::QdiscPlan()));
+  }
+  return net->ApplyQdiscs(NamespaceName(host, lab, e.node()), e.interface(),
+                          in_guest ? linkemu::QdiscPlan() : plan);
+}
+
 }  // namespace
 
 Reconciler::Reconciler(std::string host, HostNetwork* net,
@@ -312,17 +331,9 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
   // sender that needs NetEm gets the whole plan inside the guest (its
   // kernel has sch_netem even where the host's has not).
   auto apply_end = [&](const emu::v1::Endpoint& e,
-                       const linkemu::QdiscPlan& plan) -> absl::Status {
-    const emu::v1::Node* n = node_by_name[e.node()];
-    bool in_guest = guests_ != nullptr && n != nullptr &&
-                    GuestManager::IsGuest(*n) && plan.needs_netem();
-    if (guests_ != nullptr && n != nullptr && GuestManager::IsGuest(*n)) {
-      EMU_RETURN_IF_ERROR(guests_->ApplyQdiscs(
-          lab, e.node(), e.interface(),
-          in_guest ? plan : linkemu::QdiscPlan()));
-    }
-    return net_->ApplyQdiscs(NamespaceName(host_, lab, e.node()), e.interface(),
-                             in_guest ? linkemu::QdiscPlan() : plan);
+                       const linkemu::QdiscPlan& plan) {
+    return ApplyEndQdiscs(net_, guests_, host_, lab, node_by_name[e.node()], e,
+                          plan);
   };
   for (const auto& link : desired.links()) {
     EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
@@ -366,14 +377,22 @@ absl::Status Reconciler::SetLinkParams(
     if (link.b().node() != link.a().node()) {
       check.add_nodes()->set_name(link.b().node());
     }
+    const emu::v1::Node* node_a = nullptr;  // kinds matter for guests
+    const emu::v1::Node* node_b = nullptr;
+    for (const auto& n : spec->nodes()) {
+      if (n.name() == link.a().node()) node_a = &n;
+      if (n.name() == link.b().node()) node_b = &n;
+      for (auto& c : *check.mutable_nodes()) {
+        if (c.name() == n.name()) c.set_kind(n.kind());
+      }
+    }
     EMU_RETURN_IF_ERROR(CheckSpec(check));
     EMU_RETURN_IF_ERROR(store_->Save(*spec));
     EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
-    EMU_RETURN_IF_ERROR(net_->ApplyQdiscs(
-        NamespaceName(host_, req.lab(), link.a().node()),
-        link.a().interface(), plans.a_to_b));
-    return net_->ApplyQdiscs(NamespaceName(host_, req.lab(), link.b().node()),
-                             link.b().interface(), plans.b_to_a);
+    EMU_RETURN_IF_ERROR(ApplyEndQdiscs(net_, guests_, host_, req.lab(), node_a,
+                                       link.a(), plans.a_to_b));
+    return ApplyEndQdiscs(net_, guests_, host_, req.lab(), node_b, link.b(),
+                          plans.b_to_a);
   }
   return SetRemoteLinkParams(req, &*spec);
 }
