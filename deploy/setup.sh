@@ -4,6 +4,7 @@
 #
 #   deploy/setup.sh            # packages + build + install binaries
 #   EMU_SKIP_INSTALL=1 ...     # build only (packages already there)
+#   EMU_SKIP_IMAGES=1 ...      # do not build the default guest image
 #
 # Binaries are copied to ${EMU_BIN_DIR:-/usr/local/bin}: emuctl,
 # emu-controller, emu-agent.
@@ -20,6 +21,7 @@ PACKAGES=(
   libabsl-dev libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libsqlite3-dev
   libcli11-dev libgtest-dev libgmock-dev
   iproute2 iputils-ping iperf3 busybox-static kmod procps
+  qemu-system-x86 qemu-utils cpio socat
   python3-grpcio python3-grpc-tools
 )
 
@@ -59,3 +61,9 @@ for b in agent/emu-agent controller/emu-controller cli/emuctl; do
   install -m 0755 "$ROOT/bazel-bin/$b" "$BIN_DIR/$(basename "$b")"
 done
 log "installed emuctl, emu-controller, emu-agent in $BIN_DIR"
+
+# The default QEMU guest image (docs/guests.md); "up to date" when built.
+if [[ -z ${EMU_SKIP_IMAGES:-} ]]; then
+  "$ROOT/deploy/images/build_default.sh" ||
+    log "guest image not built (qemu nodes need it; see docs/guests.md)"
+fi
