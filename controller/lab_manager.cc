@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/link_state.h"
 #include "controller/placement.h"
 #include "proto/topology_names.h"
 #include "controller/topology_validator.h"
@@ -402,7 +403,17 @@ absl::StatusOr<Lab> LabManager::Get(const std::string& name) const {
     return absl::NotFoundError(absl::StrCat("lab ", name, " not found"));
   }
   if (!lab.ok()) return lab.status();
-  return WithLiveState(*std::move(lab));
+  Lab live = WithLiveState(*std::move(lab));
+  if (live.state() == emu::v1::RUNNING || live.state() == emu::v1::DEGRADED) {
+    // Cross-host links as their agents see them (a tunnel reconnecting).
+    std::vector<std::string> down = RefreshTunnelStates(hosts_, &live);
+    if (!down.empty()) {
+      live.set_state(emu::v1::DEGRADED);
+      live.set_error(absl::StrCat(live.error(), live.error().empty() ? "" : "; ",
+                                  "links not up: ", absl::StrJoin(down, ", ")));
+    }
+  }
+  return live;
 }
 
 absl::StatusOr<std::vector<Lab>> LabManager::List() const {

@@ -282,6 +282,26 @@ TEST_F(LabManagerTwoHostTest, FailedResyncReadsDegradedUntilARetryWorks) {
   EXPECT_EQ(manager_->Get("lab2")->state(), emu::v1::RUNNING);
 }
 
+TEST_F(LabManagerTwoHostTest, TunnelStateFromTheAgentsShowsInStatus) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
+                               [](const auto&) {})
+                  .ok());
+  const std::string id = "b:eth2<->c:eth1";
+  h1_->SetTunnel("lab2", id, "up");
+  h2_->SetTunnel("lab2", id, "up");
+  auto lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  EXPECT_EQ(lab->links(1).state(), "up");
+
+  h2_->SetTunnel("lab2", id, "connecting to h1 (fake:7472), attempt 3");
+  lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->links(1).state(), "h2: connecting to h1 (fake:7472), attempt 3");
+  EXPECT_EQ(lab->error(), "links not up: b:eth2<->c:eth1 (h2: connecting to "
+                          "h1 (fake:7472), attempt 3)");
+  EXPECT_EQ(lab->links(0).state(), "up");  // the veth link is not asked
+}
+
 TEST_F(LabManagerTwoHostTest, ResyncSkipsLabsNotRunningOrNotOnTheHost) {
   ASSERT_TRUE(manager_->Deploy(FileSource(R"(name: only1
 topology:

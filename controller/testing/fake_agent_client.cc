@@ -32,6 +32,9 @@ absl::Status FakeAgentClient::ApplyLab(const emu::v1::ApplyLabRequest& request,
   absl::MutexLock lock(&mu_);
   if (auto s = CheckReachable(); !s.ok()) return s;
   applies_.push_back(request);
+  for (const auto& r : request.remote_links()) {
+    tunnels_[request.lab()].emplace(r.link_id(), "up");  // keeps scripted
+  }
   auto& nodes = labs_[request.lab()];
   nodes.clear();
   for (const auto& n : request.nodes()) {
@@ -87,6 +90,13 @@ absl::StatusOr<emu::v1::ListResourcesResponse> FakeAgentClient::ListResources(
       r->set_lab(name);
       r->set_node(n);
     }
+    for (const auto& [id, state] : tunnels_[name]) {
+      auto* r = resp.add_resources();
+      r->set_kind(emu::v1::OwnedResource::TUNNEL);
+      r->set_lab(name);
+      r->set_name(id);
+      r->set_state(state);
+    }
   }
   return resp;
 }
@@ -138,9 +148,17 @@ std::vector<emu::v1::ApplyLabRequest> FakeAgentClient::applies() const {
   return applies_;
 }
 
+void FakeAgentClient::SetTunnel(const std::string& lab,
+                                const std::string& link_id,
+                                const std::string& state) {
+  absl::MutexLock lock(&mu_);
+  tunnels_[lab][link_id] = state;
+}
+
 void FakeAgentClient::LoseState() {
   absl::MutexLock lock(&mu_);
   labs_.clear();
+  tunnels_.clear();
 }
 
 }  // namespace emu::controller

@@ -44,6 +44,10 @@ class FakeAgentClient : public AgentClient {
   std::vector<emu::v1::ApplyLabRequest> applies() const;
   // Forgets every lab, as a host that lost its state would.
   void LoseState();
+  // ListResources reports a TUNNEL `link_id` of `lab` in `state` (ApplyLab
+  // reports each remote link's tunnel "up" unless set here).
+  void SetTunnel(const std::string& lab, const std::string& link_id,
+                 const std::string& state);
 
  private:
   absl::Status CheckReachable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -59,6 +63,9 @@ class FakeAgentClient : public AgentClient {
   std::vector<emu::v1::ExecRequest> execs_ ABSL_GUARDED_BY(mu_);
   int destroy_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<emu::v1::ApplyLabRequest> applies_ ABSL_GUARDED_BY(mu_);
+  // lab -> link id -> state
+  std::map<std::string, std::map<std::string, std::string>> tunnels_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::controller
