@@ -41,7 +41,9 @@ class LabManager {
   absl::Status Destroy(const std::string& lab, const ProgressFn& progress);
 
   // Labs with their state as seen now: a RUNNING lab with an unreachable
-  // host reads DEGRADED, with the host and its nodes named in `error`.
+  // host reads DEGRADED, with the host, its nodes and links named in
+  // `error`. Get also asks the agents for the lab's tunnels: a cross-host
+  // link that is not up reads DEGRADED too (List does not ask).
   absl::StatusOr<emu::v1::Lab> Get(const std::string& lab) const;
   absl::StatusOr<std::vector<emu::v1::Lab>> List() const;
 
