@@ -262,7 +262,8 @@ absl::StatusOr<std::unique_ptr<TunnelManager>> TunnelManager::Start(
       });
   if (!pump.ok()) return pump.status();
   m->pump_ = *std::move(pump);
-  m->control_ = std::thread([raw = m.get()] { raw->ControlLoop(); });
+  m->acceptor_ = std::thread([raw = m.get()] { raw->AcceptLoop(); });
+  m->dialer_ = std::thread([raw = m.get()] { raw->DialLoop(); });
   return m;
 }
 
@@ -280,7 +281,8 @@ TunnelManager::~TunnelManager() {
     stopping_ = true;
   }
   Wake();
-  if (control_.joinable()) control_.join();
+  if (acceptor_.joinable()) acceptor_.join();
+  if (dialer_.joinable()) dialer_.join();
   {
     absl::MutexLock lock(&mu_);
     std::vector<std::string> keys;
@@ -295,6 +297,8 @@ TunnelManager::~TunnelManager() {
 void TunnelManager::Wake() {
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
+  absl::MutexLock lock(&mu_);
+  dial_cv_.SignalAll();
 }
 
 void TunnelManager::Close(const std::string& key) {
@@ -493,10 +497,14 @@ void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
   Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn);
 }
 
-void TunnelManager::RunDial(const DialJob& job) {
+absl::Status TunnelManager::RunDial(const DialJob& job,
+                                    const absl::Status* unreachable) {
   absl::Status s;
   int fd = -1;
-  auto c = Connect(job.address, options_.io_timeout);
+  auto c = unreachable != nullptr
+               ? absl::StatusOr<int>(*unreachable)
+               : Connect(job.address, options_.io_timeout);
+  absl::Status connect_status = c.status();
   if (c.ok()) {
     fd = *c;
     SetIoTimeouts(fd, options_.io_timeout);
@@ -510,7 +518,7 @@ void TunnelManager::RunDial(const DialJob& job) {
   if (it == entries_.end() || it->second->generation != job.generation) {
     if (fd >= 0) close(fd);  // removed or changed meanwhile
     if (it != entries_.end()) it->second->dialing = false;
-    return;
+    return connect_status;
   }
   Entry& e = *it->second;
   e.dialing = false;
@@ -523,27 +531,28 @@ void TunnelManager::RunDial(const DialJob& job) {
                     ? options_.max_backoff
                     : std::min(e.backoff * 2, options_.max_backoff);
     e.next_dial = absl::Now() + e.backoff;
-    return;
+    return connect_status;
   }
   TuneConnection(fd);
   std::string conn = absl::StrCat(LocalAddr(fd), " -> ", PeerAddr(fd));
-  if (!pump_->Attach(e.pump_id, fd).ok()) return;
+  if (!pump_->Attach(e.pump_id, fd).ok()) return connect_status;
   e.up = true;
   e.connection = conn;
   e.last_error.clear();
   e.attempts = 0;
   e.backoff = options_.min_backoff;
   Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn);
+  return connect_status;
 }
 
-void TunnelManager::ControlLoop() {
+void TunnelManager::DialLoop() {
   while (true) {
     std::vector<DialJob> jobs;
-    absl::Duration wait = absl::Seconds(1);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       absl::Time now = absl::Now();
+      absl::Duration wait = absl::Seconds(1);
       for (auto& [key, e] : entries_) {
         if (e->spec.listen || e->up || e->dialing) continue;
         if (e->next_dial <= now) {
@@ -554,11 +563,31 @@ void TunnelManager::ControlLoop() {
           wait = std::min(wait, e->next_dial - now);
         }
       }
+      if (jobs.empty()) {
+        dial_cv_.WaitWithTimeout(&mu_, wait);
+        continue;
+      }
     }
-    for (const auto& job : jobs) RunDial(job);
-    if (!jobs.empty()) continue;  // recompute what is due
+    // One failed connect per peer address and round: the other links to
+    // that peer share its error instead of each waiting for a timeout.
+    absl::flat_hash_map<std::string, absl::Status> unreachable;
+    for (const auto& job : jobs) {
+      auto u = unreachable.find(job.address);
+      absl::Status s =
+          RunDial(job, u == unreachable.end() ? nullptr : &u->second);
+      if (!s.ok()) unreachable.emplace(job.address, s);
+    }
+  }
+}
+
+void TunnelManager::AcceptLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    int n = poll(fds, 2, std::max<int64_t>(1, absl::ToInt64Milliseconds(wait)));
+    int n = poll(fds, 2, 1000);
     if (n <= 0) continue;
     if (fds[1].revents & POLLIN) {
       uint64_t v;

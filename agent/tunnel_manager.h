@@ -15,9 +15,10 @@
 // restarted). TCP keepalive and TCP_USER_TIMEOUT notice a silent peer
 // within about 10 s.
 //
-// Threads: the pump's event loop, plus one control thread that accepts,
-// performs handshakes and dials (blocking, with timeouts). No thread per
-// link.
+// Threads: the pump's event loop, an acceptor (accepts and answers
+// handshakes) and a dialer (connects and handshakes, blocking with
+// timeouts; one failed connect per peer address and round, so links to a
+// dead host cost one timeout, not one each). No thread per link.
 //
 // Thread-safe. Borrows the TapOpener.
 #ifndef EMU_AGENT_TUNNEL_MANAGER_H_
@@ -133,11 +134,14 @@ class TunnelManager {
 
   TunnelManager(Options options, TapOpener* taps, int listen_fd,
                 std::string address, int wake_fd);
-  void ControlLoop();
+  void AcceptLoop();  // accepts and runs the listener's side of handshakes
+  void DialLoop();    // dials due links, one peer address after another
   void Wake();
   void OnDisconnect(linkemu::TunnelPump::LinkId id, const absl::Status& why);
   void HandleAccepted(int fd, const std::string& peer);
-  void RunDial(const DialJob& job);
+  // Dials (or, with `unreachable`, records that error without dialing) and
+  // attaches or schedules the retry. Returns the connect's status.
+  absl::Status RunDial(const DialJob& job, const absl::Status* unreachable);
   void Close(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
@@ -155,7 +159,9 @@ class TunnelManager {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<linkemu::TunnelPump::LinkId, std::string> by_pump_id_
       ABSL_GUARDED_BY(mu_);
-  std::thread control_;
+  absl::CondVar dial_cv_;  // with mu_: a dial may be due
+  std::thread acceptor_;
+  std::thread dialer_;
 };
 
 }  // namespace emu::agent
