@@ -1,6 +1,5 @@
 #include "agent/barrier_session.h"
 
-#include <sched.h>
 #include <signal.h>
 
 #include <deque>
@@ -23,24 +22,16 @@ namespace {
 using emu::v1::AgentToBarrier;
 using emu::v1::BarrierToAgent;
 
-ProcessSpec SpecFor(const emu::v1::TaskCommand& command,
+ProcessSpec SpecFor(const emu::v1::TaskCommand& command, absl::Time start_at,
                     std::function<void(pid_t)> on_started) {
   ProcessSpec spec;
+  spec.start_at = start_at;
   spec.argv.assign(command.argv().begin(), command.argv().end());
   spec.timeout = command.timeout_ms() > 0
                      ? absl::Milliseconds(command.timeout_ms())
                      : absl::Seconds(60);
   spec.on_started = std::move(on_started);
   return spec;
-}
-
-// Sleeps until `t`: the last stretch is spun (yielding) because a plain
-// sleep overshoots by tens of microseconds, which would be start skew.
-void SleepUntil(absl::Time t) {
-  constexpr absl::Duration kSpin = absl::Microseconds(200);
-  absl::Duration left = t - absl::Now();
-  if (left > kSpin) absl::SleepFor(left - kSpin);
-  while (absl::Now() < t) sched_yield();
 }
 
 // One stream's state, shared by the reactor and its command threads, so
@@ -157,7 +148,6 @@ class SessionState {
  private:
   void RunOne(const std::string& lab, const emu::v1::TaskCommand& command,
               uint64_t generation, absl::Time start, int64_t received) {
-    SleepUntil(start);
     AgentToBarrier msg;
     auto* done = msg.mutable_done();
     done->set_generation(generation);
@@ -172,7 +162,7 @@ class SessionState {
     if (cancelled) {
       done->set_error("cancelled before it started");
     } else {
-      auto result = runner_->Run(lab, command, [this, key](pid_t pid) {
+      auto result = runner_->Run(lab, command, start, [this, key](pid_t pid) {
         absl::MutexLock lock(&mu_);
         pids_[key] = pid;
         // A cancel that came between the check above and the fork.
@@ -270,7 +260,7 @@ class SessionReactor
 
 absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
     const std::string& lab, const emu::v1::TaskCommand& command,
-    std::function<void(pid_t)> on_started) {
+    absl::Time start_at, std::function<void(pid_t)> on_started) {
   if (!IsValidName(lab) || !IsValidName(command.node())) {
     return absl::InvalidArgumentError(
         absl::StrCat("command ", command.id(), ": bad lab or node name"));
@@ -279,7 +269,7 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
     return absl::InvalidArgumentError(
         absl::StrCat("command ", command.id(), ": empty command"));
   }
-  ProcessSpec spec = SpecFor(command, std::move(on_started));
+  ProcessSpec spec = SpecFor(command, start_at, std::move(on_started));
   spec.netns = NamespaceName(host_, lab, command.node());
   auto result = launcher_->Run(spec);
   if (!result.ok() && absl::IsNotFound(result.status())) {
@@ -291,13 +281,13 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
 
 absl::StatusOr<ProcessResult> HostTaskCommandRunner::Run(
     const std::string& lab, const emu::v1::TaskCommand& command,
-    std::function<void(pid_t)> on_started) {
+    absl::Time start_at, std::function<void(pid_t)> on_started) {
   (void)lab;
   if (command.argv().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("command ", command.id(), ": empty command"));
   }
-  return launcher_->Run(SpecFor(command, std::move(on_started)));
+  return launcher_->Run(SpecFor(command, start_at, std::move(on_started)));
 }
 
 grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*

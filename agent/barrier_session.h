@@ -1,7 +1,7 @@
 // The agent's half of the barrier (proto/barrier.proto): serves
-// BarrierAgentService.Session. Each Release's commands are started at the
-// release's common start instant (sleep until shortly before, then spin),
-// each on its own thread (a command's wait never holds a gRPC thread or a
+// BarrierAgentService.Session. Each Release's commands are prepared at once
+// (fork, namespace) and exec'd at the release's common start instant (the
+// child sleeps until it: ProcessSpec::start_at), each on its own thread (a command's wait never holds a gRPC thread or a
 // pool worker), and each reports one CommandDone on the stream. Cancel, or
 // the end of the stream for any reason, kills the process groups of the
 // session's commands still running.
@@ -22,14 +22,15 @@
 
 namespace emu::agent {
 
-// Runs one Task command somewhere on this host. `on_started` gets the
-// command's pid (its process group) as soon as it exists.
+// Runs one Task command somewhere on this host, exec'ing it at `start_at`
+// (ProcessSpec::start_at: the process is prepared before the instant).
+// `on_started` gets the command's pid (its process group) once it runs.
 class TaskCommandRunner {
  public:
   virtual ~TaskCommandRunner() = default;
   virtual absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
-      std::function<void(pid_t)> on_started) = 0;
+      absl::Time start_at, std::function<void(pid_t)> on_started) = 0;
 };
 
 // Runs commands inside the node's network namespace
@@ -40,7 +41,7 @@ class NetnsTaskCommandRunner : public TaskCommandRunner {
       : host_(std::move(host)), launcher_(launcher) {}
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
-      std::function<void(pid_t)> on_started) override;
+      absl::Time start_at, std::function<void(pid_t)> on_started) override;
 
  private:
   const std::string host_;
@@ -55,7 +56,7 @@ class HostTaskCommandRunner : public TaskCommandRunner {
       : launcher_(launcher) {}
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
-      std::function<void(pid_t)> on_started) override;
+      absl::Time start_at, std::function<void(pid_t)> on_started) override;
 
  private:
   ProcessLauncher* const launcher_;

@@ -43,6 +43,7 @@ ABSL_FLAG(std::string, serve_agent, "",
 namespace {
 
 int ServeAgent(const std::string& port_file) {
+  setenv("GRPC_ENABLE_FORK_SUPPORT", "false", 0);  // as emu-agent does
   emu::BlockTerminationSignals();
   emu::PosixProcessLauncher launcher;
   emu::agent::HostTaskCommandRunner runner(&launcher);

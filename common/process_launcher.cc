@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,9 +138,12 @@ const char* StageName(ChildStage stage) {
 
 // Sent by the child through a CLOEXEC pipe; the pipe just closes when exec
 // succeeds.
+// What the child writes to the exec status pipe: a failure (stage != 0),
+// or, for ProcessSpec::start_at, stage 0 with the wall time it woke to exec.
 struct ChildError {
   int32_t stage;
   int32_t err;
+  int64_t started_us;
 };
 
 // Everything the child needs, built before fork(): in a multithreaded
@@ -158,6 +162,8 @@ struct ChildPlan {
   int stderr_fd = -1;
   bool new_session = false;  // setsid (daemon) instead of setpgid
   int max_fd = 1024;         // close_range fallback bound
+  bool has_start_at = false;  // exec only at start_at (CLOCK_REALTIME)
+  struct timespec start_at = {0, 0};
 };
 
 absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
@@ -185,6 +191,10 @@ absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
 
   plan->cwd = spec.cwd;
   plan->netns_label = spec.netns;
+  if (spec.start_at != absl::InfinitePast()) {
+    plan->has_start_at = true;
+    plan->start_at = absl::ToTimespec(spec.start_at);
+  }
   struct rlimit lim;
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
     plan->max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
@@ -193,7 +203,7 @@ absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
 }
 
 [[noreturn]] void ChildFail(int error_fd, ChildStage stage, int err) {
-  ChildError e{static_cast<int32_t>(stage), err};
+  ChildError e{static_cast<int32_t>(stage), err, 0};
   ssize_t unused = write(error_fd, &e, sizeof(e));
   (void)unused;
   _exit(127);
@@ -261,6 +271,20 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
   CloseFrom(3, static_cast<unsigned>(error_fd) - 1, p.max_fd);
   CloseFrom(static_cast<unsigned>(error_fd) + 1, ~0U, p.max_fd);
 
+  if (p.has_start_at) {
+    // Everything above (fork, namespaces) is done before the instant; only
+    // the exec is left for it.
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &p.start_at,
+                           nullptr) == EINTR) {
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ChildError started{0, 0,
+                       static_cast<int64_t>(now.tv_sec) * 1000000 +
+                           now.tv_nsec / 1000};
+    ssize_t unused = write(error_fd, &started, sizeof(started));
+    (void)unused;
+  }
   execvpe(p.argv[0], p.argv.data(), p.envp.data());
   ChildFail(error_fd, ChildStage::kExec, errno);
 }
@@ -268,6 +292,7 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
 struct Started {
   pid_t pid = -1;
   std::optional<ChildError> error;  // set when the child never exec'd
+  int64_t started_us = 0;           // ProcessSpec::start_at: when it woke
 };
 
 // Forks and execs `plan`; waits only until exec succeeded or failed. A child
@@ -290,9 +315,13 @@ absl::StatusOr<Started> StartChild(const ChildPlan& plan,
   started.pid = pid;
   ChildError e;
   ssize_t n;
-  do {
-    n = read(err_r.get(), &e, sizeof(e));
-  } while (n < 0 && errno == EINTR);
+  for (;;) {
+    do {
+      n = read(err_r.get(), &e, sizeof(e));
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof(e)) || e.stage != 0) break;
+    started.started_us = e.started_us;  // then EOF, or an exec failure
+  }
   if (n == static_cast<ssize_t>(sizeof(e))) {
     started.error = e;
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -386,8 +415,12 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
 
   ProcessResult result;
   result.start = absl::Now();
-  const auto steady_start = SteadyClock::now();
+  auto steady_start = SteadyClock::now();
   EMU_ASSIGN_OR_RETURN(Started started, StartChild(plan, context));
+  if (started.started_us > 0) {
+    result.start = absl::FromUnixMicros(started.started_us);
+    steady_start = SteadyClock::now();  // the timeout counts from the exec
+  }
   in_r.Reset();
   out_w.Reset();
   err_w.Reset();

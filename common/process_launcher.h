@@ -43,6 +43,11 @@ struct ProcessSpec {
   // right after it was created, before Run waits for it, so another thread
   // can end it early with kill(-pid, SIGKILL) (cancellation). Must not block.
   std::function<void(pid_t)> on_started;
+  // Run only: when set, the command is created at once (fork, namespace)
+  // but exec'd only at this wall-clock instant, so that commands started
+  // on several hosts for one instant start together; ProcessResult::start
+  // is then when it woke to exec. An instant in the past execs at once.
+  absl::Time start_at = absl::InfinitePast();
 };
 
 struct ProcessResult {

@@ -71,6 +71,29 @@ TEST(PosixProcessLauncherTest, CapturesStdoutStderrAndExitCode) {
   EXPECT_LE(r->start, r->end);
 }
 
+TEST(PosixProcessLauncherTest, StartAtExecsAtTheInstantAndReportsWhen) {
+  PosixProcessLauncher launcher;
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "echo started"};
+  spec.start_at = absl::Now() + absl::Milliseconds(300);
+  pid_t pid = 0;
+  spec.on_started = [&pid](pid_t p) { pid = p; };
+  auto result = launcher.Run(spec);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stdout_data, "started\n");
+  EXPECT_GT(pid, 0);
+  EXPECT_GE(result->start, spec.start_at);
+  EXPECT_LT(result->start, spec.start_at + absl::Milliseconds(100));
+  EXPECT_GE(result->end, result->start);
+
+  // An instant in the past: at once. A bad command still fails as exec.
+  spec.start_at = absl::Now() - absl::Seconds(1);
+  spec.argv = {"/nonexistent/cmd"};
+  result = launcher.Run(spec);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 127);
+}
+
 TEST(PosixProcessLauncherTest, ExitCodesAndSignals) {
   struct Case {
     std::string script;
