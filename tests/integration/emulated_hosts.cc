@@ -1,5 +1,6 @@
 #include "tests/integration/emulated_hosts.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -45,6 +47,20 @@ EmulatedHosts::~EmulatedHosts() {
     if (h.agent_pid > 0) {
       launcher_.Terminate(h.agent_pid, absl::Seconds(3)).IgnoreError();
     }
+  }
+  // Node namespaces the agents made and a failed test did not destroy:
+  // named after our own hosts, so ours.
+  if (DIR* d = opendir("/run/netns")) {
+    std::vector<std::string> leftovers;
+    while (dirent* e = readdir(d)) {
+      for (const auto& h : hosts_) {
+        if (absl::StartsWith(e->d_name, absl::StrCat("emu.", h.name, "."))) {
+          leftovers.push_back(e->d_name);
+        }
+      }
+    }
+    closedir(d);
+    for (const auto& ns : leftovers) Ip({"netns", "del", ns}).IgnoreError();
   }
   if (created_) {
     for (auto& h : hosts_) {
