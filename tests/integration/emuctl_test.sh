@@ -46,8 +46,10 @@ set -e
 grep -q "nosuch" "$TMP/err" || fail "unknown node not named: $(cat "$TMP/err")"
 
 # status --json is machine-readable and says RUNNING.
-"$EMUCTL" status clab-linux --json | grep -q '"state": *"RUNNING"' ||
-  fail "status --json: $("$EMUCTL" status clab-linux --json)"
+# (to a file: grep -q stopping early would SIGPIPE emuctl under pipefail)
+"$EMUCTL" status clab-linux --json >"$TMP/status.json"
+grep -q '"state": *"RUNNING"' "$TMP/status.json" ||
+  fail "status --json: $(cat "$TMP/status.json")"
 
 # Bad input: clear error naming file and line, non-zero exit, no lab.
 printf 'name: bad\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: ["a:eth1", "zz:eth1"]\n' >"$TMP/bad.yaml"
