@@ -64,8 +64,10 @@ TEST(ControllerRegistrationTest, RegistersAndHeartbeats) {
   server->Shutdown();
 
   // Unreachable controller: a clear UNAVAILABLE.
-  ControllerRegistration gone(address, "secret", req, [](const std::string&) {});
-  EXPECT_EQ(gone.RegisterOnce().status().code(), absl::StatusCode::kUnavailable);
+  ControllerRegistration gone(address, "secret", req,
+                              [](const std::string&) {});
+  EXPECT_EQ(gone.RegisterOnce().status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 TEST(ControllerRegistrationTest, AdvertisedAddress) {

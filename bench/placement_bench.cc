@@ -1,7 +1,8 @@
 // Times placement of a large topology onto many hosts and prints the cut
 // and the balance it reached, beside a naive round-robin placement.
 //
-//   bazel run -c opt //bench:placement_bench -- --nodes=1000 --links=2000 --hosts=16
+//   bazel run -c opt //bench:placement_bench -- --nodes=1000 --links=2000
+//   --hosts=16
 //
 // Topologies (deterministic, seeded): "clustered" (--sites groups of nodes,
 // 90% of links inside a group, as labs of sites or pods are) and "random"
@@ -79,8 +80,10 @@ int main(int argc, char** argv) {
     h.mutable_capabilities()->add_node_kinds(emu::v1::NODE_KIND_NETNS);
     hosts.push_back(h);
   }
-  std::printf("placement of %d netns nodes, %d links onto %d hosts "
-              "(2 CPUs each), SPREAD, tolerance 10%%\n", nodes, links, nhosts);
+  std::printf(
+      "placement of %d netns nodes, %d links onto %d hosts "
+      "(2 CPUs each), SPREAD, tolerance 10%%\n",
+      nodes, links, nhosts);
   std::printf("%-10s %10s %10s %14s %10s %18s\n", "topology", "median_ms",
               "cut_links", "cut_gbit/s", "max/share", "round-robin cut");
   for (bool clustered : {true, false}) {
@@ -110,7 +113,8 @@ int main(int argc, char** argv) {
     }
     int rr_cut = 0;
     for (const auto& l : t.links()) {
-      int a = std::stoi(l.a().node().substr(1)), b = std::stoi(l.b().node().substr(1));
+      int a = std::stoi(l.a().node().substr(1)),
+          b = std::stoi(l.b().node().substr(1));
       rr_cut += (a % nhosts) != (b % nhosts);
     }
     std::printf("%-10s %10.1f %10zu %14.1f %10.3f %18d\n", t.name().c_str(),

@@ -20,7 +20,8 @@ std::string Cpus(uint64_t milli) {
 
 std::string Strategy(const v1::PlacementOptions& o) {
   if (o.strategy() == v1::PlacementOptions::PACK) return "pack";
-  return absl::StrCat("spread, tolerance ", FormatPercent(o.tolerance_percent()));
+  return absl::StrCat("spread, tolerance ",
+                      FormatPercent(o.tolerance_percent()));
 }
 
 }  // namespace
@@ -31,27 +32,26 @@ std::string RenderPlan(const v1::PlanLabResponse& plan) {
   for (const auto& c : plan.cut_links()) {
     cut_bps += std::max(c.a_to_b_rate_bps(), c.b_to_a_rate_bps());
   }
-  absl::StrAppend(&out, "Lab ", plan.lab(), ": ", plan.nodes_size(), " nodes on ",
-                  plan.hosts_size(), " hosts (", Strategy(plan.options()),
-                  plan.options().overcommit() ? ", overcommit" : "", "); ",
-                  plan.cut_links_size(), " of ", plan.links(),
-                  " links cross hosts",
-                  plan.cut_links_size() > 0
-                      ? absl::StrCat(" (", FormatRate(cut_bps), " configured",
-                                     ")")
-                      : "",
-                  "; placed in ", absl::StrFormat("%.1f", plan.place_ms()),
-                  " ms\n");
-  for (const auto& w : plan.warnings()) absl::StrAppend(&out, "warning: ", w, "\n");
+  absl::StrAppend(
+      &out, "Lab ", plan.lab(), ": ", plan.nodes_size(), " nodes on ",
+      plan.hosts_size(), " hosts (", Strategy(plan.options()),
+      plan.options().overcommit() ? ", overcommit" : "", "); ",
+      plan.cut_links_size(), " of ", plan.links(), " links cross hosts",
+      plan.cut_links_size() > 0
+          ? absl::StrCat(" (", FormatRate(cut_bps), " configured", ")")
+          : "",
+      "; placed in ", absl::StrFormat("%.1f", plan.place_ms()), " ms\n");
+  for (const auto& w : plan.warnings())
+    absl::StrAppend(&out, "warning: ", w, "\n");
 
   Table hosts({"HOST", "NODES", "CPUS", "LIMIT", "MEMORY"});
   for (const auto& h : plan.hosts()) {
-    hosts.AddRow({h.host(), absl::StrCat(h.nodes()),
-                  absl::StrCat(Cpus(h.cpu_milli()), "/",
-                               Cpus(h.cpu_capacity_milli())),
-                  h.cpu_limit_milli() == 0 ? "-" : Cpus(h.cpu_limit_milli()),
-                  absl::StrCat(FormatMib(h.memory_mib()), "/",
-                               FormatMib(h.memory_capacity_mib()))});
+    hosts.AddRow(
+        {h.host(), absl::StrCat(h.nodes()),
+         absl::StrCat(Cpus(h.cpu_milli()), "/", Cpus(h.cpu_capacity_milli())),
+         h.cpu_limit_milli() == 0 ? "-" : Cpus(h.cpu_limit_milli()),
+         absl::StrCat(FormatMib(h.memory_mib()), "/",
+                      FormatMib(h.memory_capacity_mib()))});
   }
   absl::StrAppend(&out, "\nHOSTS\n", hosts.Render());
 
@@ -68,9 +68,10 @@ std::string RenderPlan(const v1::PlanLabResponse& plan) {
   } else {
     Table cut({"LINK", "HOSTS", "RATE A->B", "RATE B->A"});
     for (const auto& c : plan.cut_links()) {
-      cut.AddRow({c.link(), absl::StrCat(c.host_a(), "/", c.host_b()),
-                  c.a_to_b_rate_bps() ? FormatRate(c.a_to_b_rate_bps()) : "unshaped",
-                  c.b_to_a_rate_bps() ? FormatRate(c.b_to_a_rate_bps()) : "unshaped"});
+      cut.AddRow(
+          {c.link(), absl::StrCat(c.host_a(), "/", c.host_b()),
+           c.a_to_b_rate_bps() ? FormatRate(c.a_to_b_rate_bps()) : "unshaped",
+           c.b_to_a_rate_bps() ? FormatRate(c.b_to_a_rate_bps()) : "unshaped"});
     }
     out += cut.Render();
   }

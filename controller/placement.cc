@@ -53,9 +53,8 @@ std::string Cpus(uint64_t milli) {
 // bandwidth (the larger direction; unshaped counts as the cap).
 int64_t CutWeight(const emu::v1::Link& l) {
   auto bw = [](const emu::v1::LinkParams& p) {
-    return p.rate_bps() == 0
-               ? kBandwidthCapBps
-               : std::min<double>(p.rate_bps(), kBandwidthCapBps);
+    return p.rate_bps() == 0 ? kBandwidthCapBps
+                             : std::min<double>(p.rate_bps(), kBandwidthCapBps);
   };
   double frac = std::max(bw(l.a_to_b()), bw(l.b_to_a())) / kBandwidthCapBps;
   return kLinkWeight + static_cast<int64_t>(frac * (kLinkWeight - 1));
@@ -67,7 +66,10 @@ class Partitioner {
  public:
   Partitioner(const Topology& t, const std::vector<const HostStatus*>& hosts,
               const PlacementOptions& options)
-      : t_(t), hosts_(hosts), opt_(options), n_(t.nodes_size()),
+      : t_(t),
+        hosts_(hosts),
+        opt_(options),
+        n_(t.nodes_size()),
         h_(hosts.size()) {}
 
   absl::StatusOr<std::vector<int>> Run();
@@ -83,8 +85,7 @@ class Partitioner {
   void Refine();
   bool Fits(int v, int h) const {
     return allowed_[v * h_ + h] && used_[h] &&
-           load_[h] + cpu_[v] <= limit_[h] &&
-           mem_[h] + memd_[v] <= mem_cap_[h];
+           load_[h] + cpu_[v] <= limit_[h] && mem_[h] + memd_[v] <= mem_cap_[h];
   }
   void Assign(int v, int h);
   void Unassign(int v);
@@ -102,8 +103,8 @@ class Partitioner {
   std::vector<int> pin_;       // host index or -1
   std::vector<uint64_t> cpu_cap_, mem_cap_, limit_;
   std::vector<char> used_;
-  std::vector<int> order_;     // hosts in filling order
-  std::vector<int> part_;      // node -> host or -1
+  std::vector<int> order_;  // hosts in filling order
+  std::vector<int> part_;   // node -> host or -1
   std::vector<uint64_t> load_, mem_;
   std::vector<int64_t> conn_;  // n_ x h_: weight from node to host's nodes
 };
@@ -181,10 +182,10 @@ absl::Status Partitioner::Setup() {
     for (int h = 0; h < h_; ++h) any = any || allowed_[i * h_ + h];
     if (!any) {
       if (no_netem.empty()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            SourcePrefix(node.source()), "node ", node.name(), ": no reachable host runs kind ",
-            KindName(kind), " (", absl::StrJoin(no_kind, ", "),
-            " do not)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat(SourcePrefix(node.source()), "node ", node.name(),
+                         ": no reachable host runs kind ", KindName(kind), " (",
+                         absl::StrJoin(no_kind, ", "), " do not)"));
       }
       return absl::FailedPreconditionError(absl::StrCat(
           SourcePrefix(node.source()), "node ", node.name(),
@@ -202,8 +203,8 @@ std::string Partitioner::HostRoom(int h) const {
   return absl::StrCat(hosts_[h]->name(), " has ",
                       Cpus(cpu_cap_[h] > load_[h] ? cpu_cap_[h] - load_[h] : 0),
                       " of ", Cpus(cpu_cap_[h]), " CPUs and ",
-                      mem_cap_[h] > mem_[h] ? mem_cap_[h] - mem_[h] : 0,
-                      " of ", mem_cap_[h], " MiB free");
+                      mem_cap_[h] > mem_[h] ? mem_cap_[h] - mem_[h] : 0, " of ",
+                      mem_cap_[h], " MiB free");
 }
 
 absl::Status Partitioner::ChooseHostsAndLimits() {
@@ -232,8 +233,8 @@ absl::Status Partitioner::ChooseHostsAndLimits() {
     for (int h = 0; h < h_; ++h) {
       if (pc[h] > cpu_cap_[h] || pm[h] > mem_cap_[h]) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "placement: the nodes pinned to host ", hosts_[h]->name(),
-            " need ", Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ",
+            "placement: the nodes pinned to host ", hosts_[h]->name(), " need ",
+            Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ",
             Cpus(cpu_cap_[h]), " CPUs and ", mem_cap_[h],
             " MiB (set placement: {overcommit: true} to allow it)"));
       }
@@ -317,7 +318,8 @@ absl::Status Partitioner::ChooseHostsAndLimits() {
     }
     for (int i = 0; i < n_; ++i) {
       bool ok = false;
-      for (int h = 0; h < h_; ++h) ok = ok || (used_[h] && allowed_[i * h_ + h]);
+      for (int h = 0; h < h_; ++h)
+        ok = ok || (used_[h] && allowed_[i * h_ + h]);
       if (ok) continue;
       for (int h : order_) {
         if (allowed_[i * h_ + h]) {
@@ -343,9 +345,9 @@ absl::Status Partitioner::ChooseHostsAndLimits() {
   }
   const double tol = opt_.tolerance_percent() / 100.0;
   for (int h = 0; h < h_; ++h) {
-    double share = cap_sum == 0 ? static_cast<double>(total_cpu) / h_
-                                : static_cast<double>(total_cpu) *
-                                      cpu_cap_[h] / cap_sum;
+    double share = cap_sum == 0
+                       ? static_cast<double>(total_cpu) / h_
+                       : static_cast<double>(total_cpu) * cpu_cap_[h] / cap_sum;
     uint64_t lim = static_cast<uint64_t>(
         std::ceil(std::max(share * (1 + tol), share + max_cpu)));
     if (!opt_.overcommit()) lim = std::min(lim, cpu_cap_[h]);
@@ -358,14 +360,16 @@ void Partitioner::Assign(int v, int h) {
   part_[v] = h;
   load_[h] += cpu_[v];
   mem_[h] += memd_[v];
-  for (const auto& [u, w] : adj_[v]) conn_[static_cast<size_t>(u) * h_ + h] += w;
+  for (const auto& [u, w] : adj_[v])
+    conn_[static_cast<size_t>(u) * h_ + h] += w;
 }
 
 void Partitioner::Unassign(int v) {
   const int h = part_[v];
   load_[h] -= cpu_[v];
   mem_[h] -= memd_[v];
-  for (const auto& [u, w] : adj_[v]) conn_[static_cast<size_t>(u) * h_ + h] -= w;
+  for (const auto& [u, w] : adj_[v])
+    conn_[static_cast<size_t>(u) * h_ + h] -= w;
   part_[v] = -1;
 }
 
@@ -387,9 +391,9 @@ void Partitioner::Grow() {
     if (pack) {
       target = limit_[h];
     } else {
-      double share = cap_sum == 0 ? static_cast<double>(total) / order_.size()
-                                  : static_cast<double>(total) *
-                                        cpu_cap_[h] / cap_sum;
+      double share = cap_sum == 0
+                         ? static_cast<double>(total) / order_.size()
+                         : static_cast<double>(total) * cpu_cap_[h] / cap_sum;
       target = static_cast<uint64_t>(std::llround(share));
       if (oi + 1 == order_.size()) target = limit_[h];  // the rest
     }
@@ -408,7 +412,8 @@ void Partitioner::Grow() {
       while (!pq.empty()) {
         auto [c, neg, v] = pq.top();
         pq.pop();
-        if (part_[v] >= 0 || c != conn_[static_cast<size_t>(v) * h_ + h]) continue;
+        if (part_[v] >= 0 || c != conn_[static_cast<size_t>(v) * h_ + h])
+          continue;
         if (!can_take(v)) continue;
         pick = v;
         break;
@@ -440,7 +445,8 @@ void Partitioner::Grow() {
       }
       Assign(pick, h);
       for (const auto& [u, w] : adj_[pick]) {
-        if (part_[u] < 0) pq.emplace(conn_[static_cast<size_t>(u) * h_ + h], -u, u);
+        if (part_[u] < 0)
+          pq.emplace(conn_[static_cast<size_t>(u) * h_ + h], -u, u);
       }
     }
   }
@@ -471,8 +477,9 @@ absl::Status Partitioner::PlaceLeftovers() {
                                    mem_[h] + memd_[v] > mem_cap_[h])) {
           continue;
         }
-        if (best < 0 || cpu_cap_[h] - std::min(cpu_cap_[h], load_[h]) >
-                            cpu_cap_[best] - std::min(cpu_cap_[best], load_[best])) {
+        if (best < 0 ||
+            cpu_cap_[h] - std::min(cpu_cap_[h], load_[h]) >
+                cpu_cap_[best] - std::min(cpu_cap_[best], load_[best])) {
           best = h;
         }
       }
@@ -601,10 +608,11 @@ absl::StatusOr<std::vector<int>> Partitioner::Run() {
 }  // namespace
 
 NodeDemand DemandOf(const Node& node) {
-  NodeDemand d = KindOf(node) == emu::v1::NODE_KIND_QEMU ? kQemuDemand
-                                                         : kNetnsDemand;
+  NodeDemand d =
+      KindOf(node) == emu::v1::NODE_KIND_QEMU ? kQemuDemand : kNetnsDemand;
   if (node.resources().cpus() > 0) d.cpu_milli = node.resources().cpus() * 1000;
-  if (node.resources().memory_mib() > 0) d.memory_mib = node.resources().memory_mib();
+  if (node.resources().memory_mib() > 0)
+    d.memory_mib = node.resources().memory_mib();
   return d;
 }
 
@@ -678,9 +686,9 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
   }
   if (!(options.tolerance_percent() >= 0) ||
       options.tolerance_percent() > 10000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "placement: tolerance ", options.tolerance_percent(),
-        "% is out of range (0-10000%)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("placement: tolerance ", options.tolerance_percent(),
+                     "% is out of range (0-10000%)"));
   }
   if (options.tolerance_percent() == 0) {
     options.set_tolerance_percent(kDefaultTolerancePercent);

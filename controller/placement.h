@@ -60,8 +60,8 @@ struct Placement {
   // Host -> that host's share (nodes, same-host links, remote link ends),
   // ready for ApplyLab. Only hosts that got nodes.
   std::map<std::string, emu::v1::ApplyLabRequest> per_host;
-  emu::v1::PlacementOptions options;     // as applied, defaults filled
-  std::vector<emu::v1::HostLoad> loads;  // every reachable host, name order
+  emu::v1::PlacementOptions options;        // as applied, defaults filled
+  std::vector<emu::v1::HostLoad> loads;     // every reachable host, name order
   std::vector<emu::v1::CutLink> cut_links;  // topology order
 };
 

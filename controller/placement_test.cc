@@ -8,8 +8,8 @@
 namespace emu::controller {
 namespace {
 
-using ::testing::HasSubstr;
 using emu::v1::PlacementOptions;
+using ::testing::HasSubstr;
 
 emu::v1::HostStatus Host(const std::string& name, bool up, uint32_t cpus,
                          bool netem = false, uint64_t memory_mib = 16384) {
@@ -81,7 +81,8 @@ std::map<std::string, int> Counts(const Placement& p) {
 }
 
 TEST(PlacementTest, OneHostTakesAllWithNoCut) {
-  auto p = PlaceTopology(Chain(3), {Host("h1", true, 2), Host("h3", false, 64)});
+  auto p =
+      PlaceTopology(Chain(3), {Host("h1", true, 2), Host("h3", false, 64)});
   ASSERT_TRUE(p.ok()) << p.status();
   for (const auto& [node, host] : p->host_of_node) EXPECT_EQ(host, "h1");
   ASSERT_EQ(p->per_host.size(), 1u);
@@ -93,7 +94,8 @@ TEST(PlacementTest, OneHostTakesAllWithNoCut) {
 }
 
 TEST(PlacementTest, TwoClustersAreSplitBetweenTheirClusters) {
-  auto p = PlaceTopology(TwoClusters(10), {Host("h1", true, 4), Host("h2", true, 4)});
+  auto p = PlaceTopology(TwoClusters(10),
+                         {Host("h1", true, 4), Host("h2", true, 4)});
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_EQ(p->cut_links.size(), 1u);
   EXPECT_EQ(p->cut_links[0].link(), "n0:e1<->n1:e0");
@@ -136,8 +138,8 @@ TEST(PlacementTest, SpreadKeepsEachHostWithinShareAndTolerance) {
   auto t = Nodes(300);
   PlacementOptions o;
   o.set_tolerance_percent(5);
-  auto p = PlaceTopology(t, {Host("h1", true, 2), Host("h2", true, 4),
-                             Host("h3", true, 6)}, o);
+  auto p = PlaceTopology(
+      t, {Host("h1", true, 2), Host("h2", true, 4), Host("h3", true, 6)}, o);
   ASSERT_TRUE(p.ok()) << p.status();
   auto c = Counts(*p);
   EXPECT_LE(c["h1"], 53);
@@ -188,8 +190,8 @@ TEST(PlacementTest, PackFillsAsFewHostsAsFit) {
     if (l.host() != "a") EXPECT_EQ(l.cpu_limit_milli(), 3400u);
   }
   // Everything fits on one host: pack uses one.
-  auto small = PlaceTopology(Chain(3), {Host("a", true, 2), Host("b", true, 8)},
-                             pack);
+  auto small =
+      PlaceTopology(Chain(3), {Host("a", true, 2), Host("b", true, 8)}, pack);
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(Counts(*small), (std::map<std::string, int>{{"b", 3}}));
 }
@@ -221,7 +223,7 @@ TEST(PlacementTest, CutLinksBecomeRemoteEndsOnBothHosts) {
   EXPECT_EQ(e2.link_id(), e1.link_id());
   EXPECT_FALSE(e1.local_is_a());  // n1 (b) is on h1
   EXPECT_TRUE(e2.local_is_a());
-  EXPECT_TRUE(e1.listen());       // "h1" < "h2"
+  EXPECT_TRUE(e1.listen());  // "h1" < "h2"
   EXPECT_FALSE(e2.listen());
   EXPECT_EQ(e1.peer_host(), "h2");
   EXPECT_EQ(e1.peer_address(), "h2.example:7472");
@@ -232,8 +234,8 @@ TEST(PlacementTest, CutLinksBecomeRemoteEndsOnBothHosts) {
 TEST(PlacementTest, DeterministicAndIndependentOfHostOrder) {
   auto t = TwoClusters(6);
   AddLink(&t, 2, 3);
-  std::vector<emu::v1::HostStatus> hosts = {Host("x", true, 2), Host("y", true, 2),
-                                            Host("z", true, 2)};
+  std::vector<emu::v1::HostStatus> hosts = {
+      Host("x", true, 2), Host("y", true, 2), Host("z", true, 2)};
   auto a = PlaceTopology(t, hosts);
   std::reverse(hosts.begin(), hosts.end());
   auto b = PlaceTopology(t, hosts);
@@ -253,8 +255,9 @@ TEST(PlacementTest, CapabilityKindAndNetem) {
 
   auto no_qemu = PlaceTopology(t, {Host("h1", true, 2, true)});
   EXPECT_EQ(no_qemu.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(no_qemu.status().message(),
-              HasSubstr("node n3: no reachable host runs kind qemu (h1 do not)"));
+  EXPECT_THAT(
+      no_qemu.status().message(),
+      HasSubstr("node n3: no reachable host runs kind qemu (h1 do not)"));
 
   auto no_netem = PlaceTopology(Chain(2), {Host("h1", true, 2)});
   ASSERT_TRUE(no_netem.ok());
@@ -263,7 +266,9 @@ TEST(PlacementTest, CapabilityKindAndNetem) {
   auto bad = PlaceTopology(d, {Host("h1", true, 2), Host("h2", true, 2)});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(bad.status().message(), HasSubstr("node n1: its links ask for"));
-  EXPECT_THAT(bad.status().message(), HasSubstr("no reachable host that runs it has sch_netem (h1, h2;"));
+  EXPECT_THAT(
+      bad.status().message(),
+      HasSubstr("no reachable host that runs it has sch_netem (h1, h2;"));
 }
 
 TEST(PlacementTest, GuestSendersRunNetemInsideTheGuest) {
@@ -347,11 +352,12 @@ TEST(PlacementTest, InfeasibleCapacitySaysWhatIsShortWhere) {
   auto vm = Chain(2);
   vm.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_QEMU);
   vm.mutable_nodes(1)->mutable_resources()->set_memory_mib(6000);
-  auto m = PlaceTopology(vm, {Host("h1", true, 8, false, 65536),
-                              QemuHost("h2", 8, 4096)});
-  EXPECT_THAT(m.status().message(),
-              HasSubstr("the qemu nodes of lab lab need 1 CPUs and 6000 MiB; "
-                        "the hosts that run them (h2) have 8 CPUs and 4096 MiB"));
+  auto m = PlaceTopology(
+      vm, {Host("h1", true, 8, false, 65536), QemuHost("h2", 8, 4096)});
+  EXPECT_THAT(
+      m.status().message(),
+      HasSubstr("the qemu nodes of lab lab need 1 CPUs and 6000 MiB; "
+                "the hosts that run them (h2) have 8 CPUs and 4096 MiB"));
 }
 
 TEST(PlacementTest, KindDefaultsAndOverrides) {

@@ -37,14 +37,15 @@ absl::Status RegistrationServiceImpl::Handle(
     const emu::v1::RegisterRequest& request,
     emu::v1::RegisterResponse* response) {
   if (!ValidHostName(request.host())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "register: host name '", request.host(),
-        "' is not valid: use 1-32 letters, digits, '-' or '_'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("register: host name '", request.host(),
+                     "' is not valid: use 1-32 letters, digits, '-' or '_'"));
   }
   const std::string& address = request.agent_address();
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
-      address.substr(0, colon) == "0.0.0.0" || address.substr(0, colon) == "[::]") {
+      address.substr(0, colon) == "0.0.0.0" ||
+      address.substr(0, colon) == "[::]") {
     return absl::InvalidArgumentError(absl::StrCat(
         "register host ", request.host(), ": agent address '", address,
         "' is not a HOST:PORT the controller can dial (give the agent "
@@ -63,8 +64,9 @@ absl::Status RegistrationServiceImpl::Handle(
                           : request.capabilities().tunnel_address(),
                       ")"));
   } else if (r->restarted) {
-    log_(absl::StrCat("host ", request.host(),
-                      " restarted (new agent instance); its labs are re-pushed"));
+    log_(absl::StrCat(
+        "host ", request.host(),
+        " restarted (new agent instance); its labs are re-pushed"));
   }
   response->set_heartbeat_interval_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(heartbeat_)));

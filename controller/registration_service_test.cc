@@ -43,7 +43,8 @@ class RegistrationServiceTest : public ::testing::Test {
 
 TEST_F(RegistrationServiceTest, RegistersHeartbeatsAndSeesRestarts) {
   emu::v1::RegisterResponse resp;
-  ASSERT_TRUE(service_.Handle(Request("h1", "10.1.0.2:7471", "i1"), &resp).ok());
+  ASSERT_TRUE(
+      service_.Handle(Request("h1", "10.1.0.2:7471", "i1"), &resp).ok());
   EXPECT_TRUE(resp.new_host());
   EXPECT_EQ(resp.heartbeat_interval_ms(), 2000u);
   EXPECT_EQ(made_, std::vector<std::string>{"h1@10.1.0.2:7471"});
@@ -54,19 +55,22 @@ TEST_F(RegistrationServiceTest, RegistersHeartbeatsAndSeesRestarts) {
   hosts_.Refresh(absl::Seconds(1));
   EXPECT_TRUE(hosts_.Reachable("h1"));
 
-  ASSERT_TRUE(service_.Handle(Request("h1", "10.1.0.2:7471", "i1"), &resp).ok());
+  ASSERT_TRUE(
+      service_.Handle(Request("h1", "10.1.0.2:7471", "i1"), &resp).ok());
   EXPECT_FALSE(resp.new_host());
   EXPECT_EQ(log_.size(), 1u);
 
-  ASSERT_TRUE(service_.Handle(Request("h1", "10.1.0.2:7471", "i2"), &resp).ok());
+  ASSERT_TRUE(
+      service_.Handle(Request("h1", "10.1.0.2:7471", "i2"), &resp).ok());
   EXPECT_EQ(log_.size(), 2u);
   EXPECT_EQ(hosts_.TakeReturnedHosts(), std::vector<std::string>{"h1"});
 }
 
 TEST_F(RegistrationServiceTest, RejectsBadNamesAndAddresses) {
   emu::v1::RegisterResponse resp;
-  EXPECT_EQ(service_.Handle(Request("bad name", "10.0.0.1:1", "i"), &resp).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      service_.Handle(Request("bad name", "10.0.0.1:1", "i"), &resp).code(),
+      absl::StatusCode::kInvalidArgument);
   auto s = service_.Handle(Request("h1", "0.0.0.0:7471", "i"), &resp);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("--advertise"), std::string::npos);
