@@ -58,6 +58,12 @@ std::string ShellCommandInput(absl::string_view nonce,
   return out;
 }
 
+std::string ShellProbeInput(absl::string_view nonce) {
+  return absl::StrCat(std::string(1, kCtrlU), "printf '\\n__EMU_%s_S__\\n' ",
+                      nonce, "; printf '\\n__EMU_%s_E__\\n' ", nonce,
+                      "; printf '\\n__EMU_%s_%d__\\n' ", nonce, " 0\n");
+}
+
 MarkerParser::MarkerParser(std::string nonce) : nonce_(std::move(nonce)) {}
 
 bool MarkerParser::Feed(absl::string_view bytes) {
@@ -115,12 +121,16 @@ ShellSession::ShellSession(ConsoleChannel* channel, NonceFn nonce)
 absl::StatusOr<ShellResult> ShellSession::Run(absl::string_view command,
                                               absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  return RunLocked(command, timeout, /*interrupt_on_timeout=*/true);
+  return RunLocked(
+      [command](const std::string& nonce) {
+        return ShellCommandInput(nonce, command);
+      },
+      timeout, /*interrupt_on_timeout=*/true);
 }
 
 absl::StatusOr<ShellResult> ShellSession::RunLocked(
-    absl::string_view command, absl::Duration timeout,
-    bool interrupt_on_timeout) {
+    const std::function<std::string(const std::string&)>& input,
+    absl::Duration timeout, bool interrupt_on_timeout) {
   // Stray output while no command ran: drop it.
   while (true) {
     auto stray = channel_->Read(absl::ZeroDuration());
@@ -129,7 +139,7 @@ absl::StatusOr<ShellResult> ShellSession::RunLocked(
   }
   std::string nonce = nonce_();
   MarkerParser parser(nonce);
-  if (absl::Status s = channel_->Write(ShellCommandInput(nonce, command));
+  if (absl::Status s = channel_->Write(input(nonce));
       !s.ok()) {
     return s;
   }
@@ -159,7 +169,7 @@ absl::Status ShellSession::WaitReady(absl::Duration timeout,
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     absl::Duration left = deadline - absl::Now();
-    auto r = RunLocked(":", std::min(probe, left),
+    auto r = RunLocked(ShellProbeInput, std::min(probe, left),
                        /*interrupt_on_timeout=*/false);
     if (!r.ok()) return r.status();
     if (!r->timed_out && r->exit_code == 0) return absl::OkStatus();

@@ -59,6 +59,12 @@ struct ShellResult {
 std::string ShellCommandInput(absl::string_view nonce,
                               absl::string_view command);
 
+// What to type to probe whether the shell answers: the same three markers
+// (empty output, status 0) from shell builtins only, so that probes typed
+// before the shell started, and run in a burst when it does, cost no
+// process creation (under TCG each fork+exec costs tens of ms). Pure.
+std::string ShellProbeInput(absl::string_view nonce);
+
 // Incremental parser of console output for one command's markers. Pure.
 class MarkerParser {
  public:
@@ -99,9 +105,10 @@ class ShellSession {
                          absl::Duration probe = absl::Seconds(1));
 
  private:
-  absl::StatusOr<ShellResult> RunLocked(absl::string_view command,
-                                        absl::Duration timeout,
-                                        bool interrupt_on_timeout)
+  // `input` is what to type for the nonce (ShellCommandInput or a probe).
+  absl::StatusOr<ShellResult> RunLocked(
+      const std::function<std::string(const std::string&)>& input,
+      absl::Duration timeout, bool interrupt_on_timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ConsoleChannel* const channel_;

@@ -369,7 +369,8 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
         results[k] = guest.status();
         return;
       }
-      absl::Status s = (*guest)->session->WaitReady(options_.boot_timeout);
+      absl::Status s = (*guest)->session->WaitReady(options_.boot_timeout,
+                                                    absl::Milliseconds(500));
       if (!s.ok()) {
         results[k] = absl::DeadlineExceededError(absl::StrCat(
             "guest ", name, ": console did not answer within ",
@@ -381,6 +382,7 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
             ")"));
         return;
       }
+      absl::Duration answered = absl::Now() - t0;
       std::vector<GuestNicName> nics;
       for (const auto& n : t.nics) {
         GuestNicName g{n, MacFor(lab, *t.node, n), 0};
@@ -399,12 +401,18 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
             r->timed_out ? ", timed out" : "", "): ", r->stderr_data));
       } else {
         progress(absl::StrCat("node ", name),
-                 absl::StrCat("guest ready and configured",
-                              t.started ? absl::StrCat(
-                                              " ", absl::FormatDuration(
-                                                       absl::Now() - t0),
-                                              " after start")
-                                        : ""));
+                 absl::StrCat(
+                     "guest ready and configured",
+                     t.started
+                         ? absl::StrCat(
+                               " ",
+                               absl::FormatDuration(absl::Trunc(
+                                   absl::Now() - t0, absl::Milliseconds(1))),
+                               " after start (console answered after ",
+                               absl::FormatDuration(absl::Trunc(
+                                   answered, absl::Milliseconds(1))),
+                               ")")
+                         : ""));
       }
     });
   }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -105,6 +106,10 @@ int main() {
         double t = absl::ToDoubleSeconds(absl::Now() - t0);
         if (e.detail().rfind("QEMU started", 0) == 0) started[e.object()] = t;
         if (e.detail().rfind("guest ready", 0) == 0) ready[e.object()] = t;
+        if (std::getenv("EMU_BENCH_VERBOSE") != nullptr) {
+          std::printf("  %.2fs %s: %s\n", t, e.object().c_str(),
+                      e.detail().c_str());
+        }
       });
       double lab_s = absl::ToDoubleSeconds(absl::Now() - t0);
       if (!s.ok()) {
@@ -131,6 +136,6 @@ int main() {
       rec.Destroy(lab).IgnoreError();
     }
   }
-  std::system(absl::StrCat("rm -rf ", base).c_str());
+  if (std::system(absl::StrCat("rm -rf ", base).c_str()) != 0) return 1;
   return 0;
 }
