@@ -157,6 +157,7 @@ struct ChildPlan {
   std::string cwd;          // empty = inherit
   int netns_fd = -1;        // -1 = stay in the caller's namespace
   std::string netns_label;  // sysfs mount source, for /proc/mounts readers
+  bool share_mounts = false;  // keep the caller's mount namespace
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
@@ -191,6 +192,7 @@ absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
 
   plan->cwd = spec.cwd;
   plan->netns_label = spec.netns;
+  plan->share_mounts = spec.share_mounts;
   if (spec.start_at != absl::InfinitePast()) {
     plan->has_start_at = true;
     plan->start_at = absl::ToTimespec(spec.start_at);
@@ -242,6 +244,8 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
     if (setns(p.netns_fd, CLONE_NEWNET) != 0) {
       ChildFail(error_fd, ChildStage::kSetns, errno);
     }
+  }
+  if (p.netns_fd >= 0 && !p.share_mounts) {
     // As `ip netns exec`: a private mount namespace whose /sys belongs to
     // the new network namespace, so /sys/class/net lists its interfaces.
     if (unshare(CLONE_NEWNS) != 0 ||
@@ -273,12 +277,21 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
 
   if (p.has_start_at) {
     // Everything above (fork, namespaces) is done before the instant; only
-    // the exec is left for it.
+    // the exec is left for it. The wait is real-time (where allowed), so a
+    // busy host still wakes the command at the instant; the command itself
+    // runs with the normal policy.
+    struct sched_param rt = {};
+    rt.sched_priority = 1;
+    const bool raised = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
     while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &p.start_at,
                            nullptr) == EINTR) {
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
+    if (raised) {
+      struct sched_param normal = {};
+      sched_setscheduler(0, SCHED_OTHER, &normal);
+    }
     ChildError started{0, 0,
                        static_cast<int64_t>(now.tv_sec) * 1000000 +
                            now.tv_nsec / 1000};

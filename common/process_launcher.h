@@ -24,8 +24,13 @@ struct ProcessSpec {
   // Network namespace: a name under /run/netns ("emu-lab1-r1"), or a path
   // when it contains a '/' ("/proc/123/ns/net"). Empty = the caller's.
   // Like `ip netns exec`, the process also gets a private mount namespace
-  // whose /sys shows the namespace's own interfaces.
+  // whose /sys shows the namespace's own interfaces (see share_mounts).
   std::string netns;
+  // With `netns` set: enter only the network namespace and keep the
+  // caller's mount namespace. Daemons that create network namespaces
+  // (emu-agent bind-mounts them under /run/netns) need this, or their
+  // mounts would live and die in a private mount namespace no one else sees.
+  bool share_mounts = false;
   // Written to the command's stdin, which is then closed. Empty = /dev/null.
   std::string stdin_data;
   // Wall time after which the command's whole process group is killed with
@@ -47,6 +52,8 @@ struct ProcessSpec {
   // but exec'd only at this wall-clock instant, so that commands started
   // on several hosts for one instant start together; ProcessResult::start
   // is then when it woke to exec. An instant in the past execs at once.
+  // The wait is SCHED_FIFO where the caller may (root), so that a busy host
+  // still wakes it at the instant; the command runs with SCHED_OTHER.
   absl::Time start_at = absl::InfinitePast();
 };
 

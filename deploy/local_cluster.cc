@@ -420,6 +420,9 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
                  absl::StrCat("--token_file=", layout.token_file),
                  absl::StrCat("--port_file=", h.port_file)};
     spec.netns = h.netns;
+    // The agent bind-mounts node namespaces under /run/netns: they must be
+    // visible to everyone and outlive the agent (recovery after kill -9).
+    spec.share_mounts = true;
     absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
     if (!pid.ok()) {
       return Annotate(pid.status(), absl::StrCat("start agent ", h.name));

@@ -104,6 +104,29 @@ TEST_F(NetnsProcessTest, CommandsSeeOnlyTheNamespacesLoopback) {
   EXPECT_GT(DevNames(host_dev->stdout_data).size(), 1u);
 }
 
+TEST_F(NetnsProcessTest, ShareMountsKeepsTheCallersMountNamespace) {
+  auto own = Host({"readlink", "/proc/self/ns/mnt"});
+  ASSERT_TRUE(own.ok()) << own.status();
+  ProcessSpec spec;
+  spec.argv = {"readlink", "/proc/self/ns/mnt", "/proc/self/ns/net"};
+  spec.netns = ns_;
+  spec.share_mounts = true;
+  auto shared = launcher_.Run(spec);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  std::vector<std::string> lines =
+      absl::StrSplit(shared->stdout_data, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << shared->stdout_data << shared->stderr_data;
+  // Same mounts as the caller (so a daemon's /run/netns mounts are seen by
+  // everyone), yet inside the namespace's network.
+  EXPECT_EQ(lines[0] + "\n", own->stdout_data);
+  auto private_mnt = InNs({"readlink", "/proc/self/ns/mnt"});
+  ASSERT_TRUE(private_mnt.ok());
+  EXPECT_NE(private_mnt->stdout_data, own->stdout_data);
+  auto host_net = Host({"readlink", "/proc/self/ns/net"});
+  ASSERT_TRUE(host_net.ok());
+  EXPECT_NE(lines[1] + "\n", host_net->stdout_data);
+}
+
 TEST_F(NetnsProcessTest, TimeoutInsideNamespaceKillsTheCommand) {
   ProcessSpec spec;
   spec.argv = {"sh", "-c", "sleep 30"};
