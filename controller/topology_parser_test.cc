@@ -448,6 +448,7 @@ TEST(ExamplesTest, EveryExampleParsesAndValidates) {
       "examples/quickstart.yaml",
       "examples/containerlab-linux.clab.yml",
       "examples/netem.yaml",
+      "examples/guests.yaml",
   };
   for (const char* path : kExamples) {
     std::string content = ReadFile(path);

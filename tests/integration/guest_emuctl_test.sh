@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# QEMU guests as a user drives them with emuctl: a local cluster of its own,
+# examples/guests.yaml (two guests + a namespace), exec statuses and output,
+# routed ping namespace -> guest -> guest, NetEm delay inside a guest seen in
+# ping's RTT, `emuctl console` from a pipe, QEMU killed -> exec says why ->
+# `emuctl restart` brings it back with its links, down, and no QEMU or guest
+# directory left. Needs root and the default guest image (built if missing).
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+ID=g$(( $$ % 100000 ))
+export EMU_CLUSTER=/run/emu/$ID/cluster.json
+TMP=${TEST_TMPDIR:-$(mktemp -d)}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cleanup() {
+  "$EMUCTL" down guests >/dev/null 2>&1 || true
+  "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+[[ -f /var/lib/emu/images/default/image.conf ]] ||
+  "$RUNFILES/deploy/images/build_default.sh" || fail "cannot build the image"
+
+"$EMUCTL" local start --name "$ID" --subnet 198.18.232.0/24 >"$TMP/start.log"
+"$EMUCTL" hosts >"$TMP/hosts"
+grep -q "^$ID-h1 .* yes .* yes " "$TMP/hosts" || fail "host cannot run qemu: $(cat "$TMP/hosts")"
+
+start=$(date +%s.%N)
+"$EMUCTL" up "$RUNFILES/examples/guests.yaml" >"$TMP/up.log" 2>&1 ||
+  fail "up failed: $(cat "$TMP/up.log")"
+echo "lab with 2 guests up in $(echo "$(date +%s.%N) - $start" | bc) s"
+grep -q "QEMU started (tcg\|QEMU started (kvm" "$TMP/up.log" || fail "no accelerator in events"
+
+# exec: exit status, stdout, stderr; a prompt/marker look-alike is output.
+set +e
+"$EMUCTL" exec guests vm1 -- sh -c 'echo out; echo err >&2; exit 42' >"$TMP/out" 2>"$TMP/err"
+rc=$?
+set -e
+[[ $rc -eq 42 ]] || fail "exec exit status $rc, want 42"
+[[ "$(cat "$TMP/out")" == out ]] || fail "stdout: $(cat "$TMP/out")"
+grep -qx err "$TMP/err" || fail "stderr: $(cat "$TMP/err")"
+"$EMUCTL" exec guests vm1 -- printf '%s\n' '# ' '__EMU_0000000000000000_0__' >"$TMP/out"
+[[ "$(cat "$TMP/out")" == $'# \n__EMU_0000000000000000_0__' ]] || fail "look-alike: $(cat "$TMP/out")"
+
+# Routed: ns1 -> vm2 -> vm1; NetEm 10 ms each way, inside each guest.
+"$EMUCTL" exec guests ns1 -- ping -c 3 -i 0.3 -W 5 10.0.1.1 >"$TMP/ping" ||
+  fail "ns1 cannot reach vm1: $(cat "$TMP/ping")"
+"$EMUCTL" exec guests vm2 -- ping -c 5 -i 0.2 10.0.1.1 >"$TMP/ping"
+avg=$(sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p' "$TMP/ping")
+echo "vm2 -> vm1 RTT with 10 ms netem each way: $avg ms"
+[[ $(echo "$avg >= 20" | bc) -eq 1 ]] || fail "RTT $avg ms < 2 x 10 ms netem delay"
+
+# console from a pipe.
+echo 'hostname' | "$EMUCTL" console guests vm2 --linger 2s >"$TMP/console" 2>"$TMP/console.err"
+grep -qx "vm2" <(tr -d '\r' <"$TMP/console") || fail "console: $(cat "$TMP/console" "$TMP/console.err")"
+grep -q "detached" "$TMP/console.err" || fail "no detach message"
+
+# QEMU dies: exec says so; restart brings it back with its links.
+pid=""
+for d in /run/emu/guests/*; do
+  [[ -f $d/owner ]] && grep -qx "$ID-h1 guests vm1" "$d/owner" && pid=$(cat "$d/qemu.pid")
+done
+[[ -n $pid ]] || fail "no pid file of vm1's QEMU"
+kill -9 "$pid"
+sleep 0.5
+if "$EMUCTL" exec guests vm1 -- true >/dev/null 2>"$TMP/err"; then fail "exec on a dead guest"; fi
+grep -q "killed by signal 9" "$TMP/err" || fail "no exit reason: $(cat "$TMP/err")"
+"$EMUCTL" restart guests vm1 >"$TMP/restart" || fail "restart: $(cat "$TMP/restart")"
+grep -q "restarted" "$TMP/restart" || fail "restart output: $(cat "$TMP/restart")"
+"$EMUCTL" exec guests ns1 -- ping -c 2 -i 0.3 -W 5 10.0.1.1 >/dev/null ||
+  fail "no route to the restarted guest"
+
+"$EMUCTL" down guests >/dev/null
+for d in /run/emu/guests/*; do
+  [[ -f $d/owner ]] && grep -q "^$ID-h1 " "$d/owner" && fail "guest dir left: $d"
+done
+if kill -0 "$pid" 2>/dev/null; then fail "QEMU $pid left"; fi
+"$EMUCTL" local stop --name "$ID" >/dev/null
+echo PASS
