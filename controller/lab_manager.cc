@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "controller/link_state.h"
 #include "controller/placement.h"
+#include "controller/stable_macs.h"
 #include "proto/topology_names.h"
 #include "controller/topology_validator.h"
 
@@ -113,6 +114,8 @@ absl::StatusOr<ParsedTopology> LabManager::Validate(
 absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
                                 const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(ParsedTopology parsed, Validate(source));
+  // Re-created interfaces keep their MACs (controller/stable_macs.h).
+  AssignStableMacs(&parsed.topology);
   const emu::v1::Topology& topo = parsed.topology;
   const std::string name = topo.name();
   Lease lease(this, name);

@@ -65,10 +65,10 @@ name: spread$ID
 topology:
   nodes:
     a1: {host: $H1}
-    # Fixed MACs: a re-created interface keeps its address, so the peer's
-    # ARP entry stays right across the agent's restart.
-    a2: {host: $H1, interfaces: {eth2: {addresses: [10.9.12.1/24], mac: "02:00:00:09:12:01"}}}
-    b1: {host: $H2, interfaces: {eth1: {addresses: [10.9.12.2/24], mac: "02:00:00:09:12:02"}}}
+    # No mac: the controller gives each link interface a stable one, so
+    # a2's ARP entry for b1 stays right when b1 is re-created.
+    a2: {host: $H1, interfaces: {eth2: {addresses: [10.9.12.1/24]}}}
+    b1: {host: $H2, interfaces: {eth1: {addresses: [10.9.12.2/24]}}}
     b2: {host: $H2}
     c1: {host: $H3}
     c2: {host: $H3}
