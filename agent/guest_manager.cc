@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
@@ -132,6 +133,9 @@ std::string MacFor(const std::string& lab, const emu::v1::Node& node,
 struct GuestManager::Guest {
   std::shared_ptr<SocketConsole> console;
   std::unique_ptr<ShellSession> session;
+  // The shell answered (set by Ensure after configuring, or by Exec's own
+  // probe): until then Exec is FAILED_PRECONDITION, not a lost command.
+  std::atomic<bool> ready{false};
 };
 
 GuestManager::GuestManager(std::string host, ProcessLauncher* launcher,
@@ -309,6 +313,14 @@ absl::StatusOr<std::shared_ptr<GuestManager::Guest>> GuestManager::Attach(
     auto it = guests_.find(key);
     if (it != guests_.end()) return it->second;
   }
+  // One connection per QEMU console (its socket serves one client): the
+  // slow path is serialised and re-checks the map.
+  absl::MutexLock attach_lock(&attach_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = guests_.find(key);
+    if (it != guests_.end()) return it->second;
+  }
   std::string dir = DirFor(lab, node);
   if (RunningPid(dir) == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -400,6 +412,7 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
             "guest ", name, ": configuration failed (exit ", r->exit_code,
             r->timed_out ? ", timed out" : "", "): ", r->stderr_data));
       } else {
+        (*guest)->ready = true;
         progress(absl::StrCat("node ", name),
                  absl::StrCat(
                      "guest ready and configured",
@@ -431,6 +444,15 @@ absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
   }
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest,
                        Attach(req.lab(), req.node()));
+  if (!guest->ready) {
+    // Booting, or found after an agent restart: one quick probe decides.
+    if (!guest->session->WaitReady(absl::Seconds(2), absl::Seconds(1)).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "guest ", req.node(), " of lab ", req.lab(),
+          " is still booting (its console shell does not answer yet)"));
+    }
+    guest->ready = true;
+  }
   std::vector<std::string> quoted;
   for (const auto& a : req.argv()) quoted.push_back(ShellQuote(a));
   absl::Duration timeout = req.timeout_ms() > 0

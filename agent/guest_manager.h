@@ -127,6 +127,7 @@ class GuestManager {
   ProcessLauncher* const launcher_;
   const Options options_;
   UnixQmpClient qmp_;
+  absl::Mutex attach_mu_;  // serialises connecting consoles
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Guest>> guests_
       ABSL_GUARDED_BY(mu_);
