@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <sched.h>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -126,6 +128,23 @@ std::string MacFor(const std::string& lab, const emu::v1::Node& node,
     if (i.name() == ifname && !i.mac().empty()) return i.mac();
   }
   return GuestMac(lab, node.name(), ifname);
+}
+
+// The vCPU thread ids in a query-cpus-fast reply, in vCPU order.
+std::vector<int> ThreadIds(const std::string& reply) {
+  std::vector<int> tids;
+  const std::string key = "\"thread-id\":";
+  for (size_t p = reply.find(key); p != std::string::npos;
+       p = reply.find(key, p + 1)) {
+    size_t q = p + key.size();
+    while (q < reply.size() && reply[q] == ' ') ++q;
+    int tid = 0;
+    size_t e = q;
+    while (e < reply.size() && std::isdigit(static_cast<unsigned char>(reply[e])))
+      ++e;
+    if (absl::SimpleAtoi(reply.substr(q, e - q), &tid)) tids.push_back(tid);
+  }
+  return tids;
 }
 
 }  // namespace
@@ -411,6 +430,8 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
         results[k] = absl::InternalError(absl::StrCat(
             "guest ", name, ": configuration failed (exit ", r->exit_code,
             r->timed_out ? ", timed out" : "", "): ", r->stderr_data));
+      } else if (absl::Status p = Pin(dir, *t.node); !p.ok()) {
+        results[k] = Annotate(p, absl::StrCat("guest ", name));
       } else {
         (*guest)->ready = true;
         progress(absl::StrCat("node ", name),
@@ -432,6 +453,31 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
   for (auto& th : threads) th.join();
   for (const auto& s : results) {
     if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GuestManager::Pin(const std::string& dir,
+                               const emu::v1::Node& node) {
+  if (node.cpu_set().empty()) return absl::OkStatus();
+  EMU_ASSIGN_OR_RETURN(
+      std::string reply,
+      qmp_.Execute(dir + "/qmp.sock", "query-cpus-fast", absl::Seconds(5)));
+  std::vector<int> tids = ThreadIds(reply);
+  if (tids.empty()) {
+    return absl::InternalError(
+        absl::StrCat("pin vCPUs: no thread ids in QMP reply: ", reply));
+  }
+  for (size_t i = 0; i < tids.size(); ++i) {
+    uint32_t cpu = node.cpu_set(i % node.cpu_set_size());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(tids[i], sizeof(set), &set) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pin vCPU ", i, " (thread ", tids[i], ") to host CPU ",
+                       cpu, ": ", strerror(errno)));
+    }
   }
   return absl::OkStatus();
 }

@@ -122,6 +122,8 @@ class GuestManager {
                      const std::vector<std::string>& nics);
   absl::Status Stop(const Found& g);
   pid_t RunningPid(const std::string& dir);
+  // Pins the vCPU threads (QMP query-cpus-fast) to node.cpu_set().
+  absl::Status Pin(const std::string& dir, const emu::v1::Node& node);
 
   const std::string host_;
   ProcessLauncher* const launcher_;

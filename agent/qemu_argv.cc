@@ -74,7 +74,8 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
   if (spec.memory_mib < 64) return bad("memory must be at least 64 MiB");
   std::vector<std::string> a = {
       spec.qemu_binary,
-      "-name", absl::StrCat(spec.name, ",process=", spec.name.substr(0, 15)),
+      "-name", absl::StrCat(spec.name, ",process=", spec.name.substr(0, 15),
+                           ",debug-threads=on"),
       "-accel", spec.kvm ? "kvm" : "tcg",
       "-cpu", spec.kvm ? "host" : "max",
       "-smp", absl::StrCat(spec.cpus),

@@ -47,7 +47,8 @@ constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "nodes",
 constexpr absl::string_view kClabTopologyKeys[] = {"groups"};
 constexpr absl::string_view kNodeKeys[] = {
     "kind",   "image",      "host",   "cpus",    "memory",
-    "labels", "interfaces", "routes", "sysctls", "exec"};
+    "labels", "interfaces", "routes", "sysctls", "exec",
+    "cpuset"};
 // Keys containerlab gives nodes (and defaults/kinds) that emu has no use
 // for; a containerlab file keeps working, with a warning per key.
 constexpr absl::string_view kClabNodeKeys[] = {
@@ -442,6 +443,18 @@ class YamlReader {
         return false;
       }
       node->mutable_resources()->set_memory_mib(*bytes / kMiB);
+    } else if (e.key == "cpuset") {  // qemu: pin vCPU i to cpuset[i % n]
+      if (!Sequence(e, object)) return false;
+      node->clear_cpu_set();
+      for (const YAML::Node& cpu : e.value) {
+        uint32_t v = 0;
+        if (!cpu.IsScalar() || !absl::SimpleAtoi(cpu.Scalar(), &v) ||
+            v > 4095) {
+          Error(cpu, object, "cpuset: expected a list of host CPU numbers");
+          return false;
+        }
+        node->add_cpu_set(v);
+      }
     } else if (e.key == "labels") {
       StringMap(e, object, node->mutable_labels());
     } else if (e.key == "sysctls") {
@@ -471,6 +484,8 @@ class YamlReader {
       to->mutable_resources()->set_cpus(from.resources().cpus());
     } else if (key == "memory") {
       to->mutable_resources()->set_memory_mib(from.resources().memory_mib());
+    } else if (key == "cpuset") {
+      *to->mutable_cpu_set() = from.cpu_set();
     } else if (key == "labels") {
       for (const auto& [k, v] : from.labels()) (*to->mutable_labels())[k] = v;
     } else if (key == "sysctls") {

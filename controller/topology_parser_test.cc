@@ -140,6 +140,23 @@ topology:
   EXPECT_THAT(p.warnings, IsEmpty());
 }
 
+TEST(ParseTopologyTest, GuestCpusetFromNodeOrKind) {
+  ParsedTopology p = MustParse(
+      "name: g\ntopology:\n  kinds:\n    qemu: {cpuset: [1]}\n  nodes:\n"
+      "    vm1: {kind: qemu}\n    vm2: {kind: qemu, cpuset: [0, 1]}\n");
+  const emu::v1::Node* vm1 = FindNode(p.topology, "vm1");
+  const emu::v1::Node* vm2 = FindNode(p.topology, "vm2");
+  ASSERT_NE(vm1, nullptr);
+  ASSERT_NE(vm2, nullptr);
+  EXPECT_THAT(vm1->cpu_set(), ::testing::ElementsAre(1));
+  EXPECT_THAT(vm2->cpu_set(), ::testing::ElementsAre(0, 1));
+  auto bad = ParseTopology(
+      "name: g\ntopology:\n  nodes:\n    vm1: {kind: qemu, cpuset: [x]}\n",
+      "lab.yaml");
+  EXPECT_THAT(Message(bad), HasSubstr("lab.yaml:4"));
+  EXPECT_THAT(Message(bad), HasSubstr("cpuset"));
+}
+
 TEST(ParseTopologyTest, MalformedYamlNamesFileLineAndColumn) {
   absl::StatusOr<ParsedTopology> r = ParseTopology(
       "name: x\ntopology:\n  nodes: {r1: {kind: netns}\n  links: []\n",

@@ -6,17 +6,20 @@
 // the host, one with NetEm inside the sending guest), pings across, runs
 // commands through the console, survives an "agent restart" (a fresh
 // GuestManager), and leaves nothing behind after Destroy.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <regex>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/guest_manager.h"
@@ -103,6 +106,7 @@ class GuestTest : public ::testing::Test {
     auto* vm2 = node("vm2", true);
     iface(vm2, "eth1", "10.77.1.2/24");
     vm2->mutable_resources()->set_memory_mib(192);
+    vm2->add_cpu_set(sysconf(_SC_NPROCESSORS_ONLN) - 1);  // pinned vCPU
     auto* ns1 = node("ns1", false);
     iface(ns1, "eth1", "10.77.2.1/24");
     auto* r = ns1->add_routes();
@@ -235,6 +239,41 @@ TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {
   }
   r = Exec("vm1", {"hostname"});
   EXPECT_EQ(r.stdout(), "vm1\n");
+
+  // vm2's vCPU thread is pinned to the last host CPU.
+  {
+    std::string last = absl::StrCat(sysconf(_SC_NPROCESSORS_ONLN) - 1);
+    auto res = guests_->List(lab_);
+    std::string vm2_pid;
+    for (const auto& x : res) {
+      if (x.node() == "vm2" && x.kind() == emu::v1::OwnedResource::PROCESS) {
+        vm2_pid = x.name().substr(5);
+      }
+    }
+    ASSERT_FALSE(vm2_pid.empty());
+    // QEMU's threads: exactly the vCPU thread (named "CPU 0/TCG" or
+    // "CPU 0/KVM" with debug-threads=on) is limited to `last`.
+    int pinned = 0;
+    DIR* d = opendir(absl::StrCat("/proc/", vm2_pid, "/task").c_str());
+    ASSERT_NE(d, nullptr);
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream st(absl::StrCat("/proc/", vm2_pid, "/task/", e->d_name,
+                                    "/status"));
+      std::string line, name, allowed;
+      while (std::getline(st, line)) {
+        if (line.rfind("Name:", 0) == 0) name = line;
+        if (line.rfind("Cpus_allowed_list:", 0) == 0) allowed = line;
+      }
+      bool only_last = absl::EndsWith(allowed, "\t" + last);
+      if (name.find("CPU 0/") != std::string::npos) {
+        EXPECT_TRUE(only_last) << name << " " << allowed;
+      }
+      if (only_last && sysconf(_SC_NPROCESSORS_ONLN) > 1) ++pinned;
+    }
+    closedir(d);
+    EXPECT_EQ(pinned, 1);
+  }
 
   // ListResources reports QEMU; Destroy removes everything.
   auto res = rec_->ListResources(lab_);
