@@ -130,6 +130,14 @@ std::string MacFor(const std::string& lab, const emu::v1::Node& node,
   return GuestMac(lab, node.name(), ifname);
 }
 
+// The image a running guest was started from (recorded in its directory).
+GuestImage ImageOf(const std::string& dir) {
+  std::string image_dir = ReadFileOr(dir + "/image");
+  auto image = ParseImageConf(image_dir, ReadFileOr(image_dir + "/image.conf"));
+  if (!image.ok()) return GuestImage();  // console "shell"
+  return *image;
+}
+
 // The vCPU thread ids in a query-cpus-fast reply, in vCPU order.
 std::vector<int> ThreadIds(const std::string& reply) {
   std::vector<int> tids;
@@ -304,6 +312,7 @@ absl::Status GuestManager::Start(const std::string& lab,
 
   mkdir(options_.run_dir.c_str(), 0755);
   mkdir(dir.c_str(), 0700);
+  WriteFile(dir + "/image", image_dir);
   if (!WriteFile(dir + "/owner",
                  absl::StrCat(host_, " ", lab, " ", node.name(), "\n"))) {
     return absl::InternalError(absl::StrCat(what, ": cannot write ", dir,
@@ -400,6 +409,25 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
         results[k] = guest.status();
         return;
       }
+      if (GuestImage image = ImageOf(dir); image.console == "none") {
+        // Not scriptable: ready when its ready text shows (or now).
+        absl::Time deadline = absl::Now() + options_.boot_timeout;
+        while (!image.ready_text.empty() &&
+               ReadFileOr(dir + "/console.log").find(image.ready_text) ==
+                   std::string::npos) {
+          if (absl::Now() > deadline || RunningPid(dir) == 0) {
+            results[k] = absl::DeadlineExceededError(absl::StrCat(
+                "guest ", name, ": '", image.ready_text,
+                "' did not appear on its console within ",
+                absl::FormatDuration(options_.boot_timeout)));
+            return;
+          }
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+        progress(absl::StrCat("node ", name),
+                 "guest running (image console=none: not configured by emu)");
+        return;
+      }
       absl::Status s = (*guest)->session->WaitReady(options_.boot_timeout,
                                                     absl::Milliseconds(500));
       if (!s.ok()) {
@@ -490,6 +518,12 @@ absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
   }
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest,
                        Attach(req.lab(), req.node()));
+  if (ImageOf(DirFor(req.lab(), req.node())).console == "none") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "guest ", req.node(), " of lab ", req.lab(),
+        ": its image has console=none (no shell emu can drive); use "
+        "`emuctl console`"));
+  }
   if (!guest->ready) {
     // Booting, or found after an agent restart: one quick probe decides.
     if (!guest->session->WaitReady(absl::Seconds(2), absl::Seconds(1)).ok()) {
@@ -555,6 +589,13 @@ absl::Status GuestManager::ApplyQdiscs(const std::string& lab,
                                        const std::string& node,
                                        const std::string& dev,
                                        const linkemu::QdiscPlan& plan) {
+  if (ImageOf(DirFor(lab, node)).console == "none") {
+    if (plan.empty()) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "guest ", node, ": NetEm on ", dev, " is programmed inside the guest, "
+        "but its image has console=none; shape this direction from the other "
+        "end or use an image with a shell"));
+  }
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest, Attach(lab, node));
   EMU_ASSIGN_OR_RETURN(
       ShellResult r,

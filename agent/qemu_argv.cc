@@ -52,6 +52,15 @@ absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
       image.disk = Resolve(dir, value);
     } else if (key == "append") {
       image.append = std::string(value);
+    } else if (key == "console") {
+      if (value != "shell" && value != "none") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            dir, "/image.conf:", line_no, ": console=", value,
+            ": use shell or none"));
+      }
+      image.console = std::string(value);
+    } else if (key == "ready_text") {
+      image.ready_text = std::string(value);
     }  // other keys (script_version, kernel_release) are informative
   }
   if (image.kernel.empty()) {

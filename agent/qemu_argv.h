@@ -23,6 +23,13 @@ struct GuestImage {
   std::string initrd;    // absolute path; empty = none
   std::string disk;      // absolute path of a base disk; empty = none
   std::string append;    // kernel command line
+  // How emu drives the guest after boot: "shell" (a POSIX shell on ttyS0:
+  // readiness probe, configuration, exec, NetEm inside) or "none" (an OS
+  // emu cannot script, e.g. a router firmware: ready once `ready_text`
+  // appears on the console, or once QEMU runs when that is empty; no
+  // configuration, no exec).
+  std::string console = "shell";
+  std::string ready_text;
 };
 
 // Parses image.conf ("key=value" lines: kernel, initrd, disk, append;

@@ -149,6 +149,18 @@ TEST(ParseImageConf, RelativeAndAbsolutePaths) {
   EXPECT_EQ(image->disk, "");
 }
 
+TEST(ParseImageConf, ConsoleModes) {
+  auto shell = ParseImageConf("/d", "kernel=k\n");
+  ASSERT_TRUE(shell.ok());
+  EXPECT_EQ(shell->console, "shell");
+  auto none = ParseImageConf("/d", "kernel=k\nconsole=none\nready_text=login: \n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->console, "none");
+  EXPECT_EQ(none->ready_text, "login:");  // stripped like every line
+  auto bad = ParseImageConf("/d", "kernel=k\nconsole=serial\n");
+  EXPECT_THAT(bad.status().message(), HasSubstr("/d/image.conf:2"));
+}
+
 TEST(ParseImageConf, Errors) {
   auto no_kernel = ParseImageConf("/d", "initrd=x\n");
   EXPECT_EQ(no_kernel.status().code(), absl::StatusCode::kInvalidArgument);

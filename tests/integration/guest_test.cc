@@ -64,6 +64,12 @@ class GuestTest : public ::testing::Test {
     auto features = net_.ProbeKernel();
     ASSERT_TRUE(features.ok()) << features.status();
     features_ = *features;
+    mkdir((base_ + "/img-none").c_str(), 0700);
+    std::ofstream conf(base_ + "/img-none/image.conf");
+    conf << "kernel=" << kImage << "/vmlinuz\ninitrd=" << kImage
+         << "/initrd.gz\nappend=console=ttyS0 quiet panic=-1 rdinit=/init\n"
+            "console=none\nready_text=#\n";
+    conf.close();
     NewAgent();
   }
 
@@ -107,6 +113,10 @@ class GuestTest : public ::testing::Test {
     iface(vm2, "eth1", "10.77.1.2/24");
     vm2->mutable_resources()->set_memory_mib(192);
     vm2->add_cpu_set(sysconf(_SC_NPROCESSORS_ONLN) - 1);  // pinned vCPU
+    // An image emu cannot script (console=none): running, not configured.
+    auto* vm3 = node("vm3", true);
+    vm3->set_image(base_ + "/img-none");
+    vm3->mutable_resources()->set_memory_mib(128);
     auto* ns1 = node("ns1", false);
     iface(ns1, "eth1", "10.77.2.1/24");
     auto* r = ns1->add_routes();
@@ -166,6 +176,17 @@ TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {
   });
   ASSERT_TRUE(s.ok()) << s;
   std::cout << "lab with 2 guests ready in " << absl::Now() - t0 << "\n";
+
+  // console=none: exec is refused with the reason.
+  {
+    emu::v1::ExecRequest req;
+    req.set_lab(lab_);
+    req.set_node("vm3");
+    req.add_argv("true");
+    auto none = rec_->Exec(req);
+    EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(none.status().message(), HasSubstr("console=none"));
+  }
 
   // Names by MAC, hostname, addresses, routes, sysctls came from the
   // topology through the console.
@@ -287,7 +308,7 @@ TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {
       pids.push_back(std::stoi(x.name().substr(5)));
     }
   }
-  EXPECT_EQ(qemus, 2);
+  EXPECT_EQ(qemus, 3);
   ASSERT_TRUE(rec_->Destroy(lab_).ok());
   res = rec_->ListResources(lab_);
   ASSERT_TRUE(res.ok());
