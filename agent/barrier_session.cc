@@ -179,6 +179,7 @@ class SessionState {
         r->set_timed_out(result->timed_out);
         r->set_start_unix_us(absl::ToUnixMicros(result->start));
         r->set_end_unix_us(absl::ToUnixMicros(result->end));
+        done->set_late_us(absl::ToInt64Microseconds(result->start_late));
       }
     }
     {

@@ -8,6 +8,10 @@
 //
 //   bazel run -c opt //bench:barrier_bench -- --agents=1,4,16,64 --tasks=300
 //
+// BARRIER_BENCH_DETAIL=1 adds a line per agent count: the start margin, how
+// late after the instant the last command started, and the time from the
+// last command's end to the next release.
+//
 // Each agent is a separate process (this program re-run with
 // --serve_agent) serving BarrierAgentService on a loopback port and running
 // commands in its own namespace; the controller side is the real
@@ -148,7 +152,7 @@ void Measure(int n, int tasks) {
     std::fprintf(stderr, "run failed: %s\n", result.error().c_str());
     return;
   }
-  std::vector<double> round, overhead, skew;
+  std::vector<double> round, overhead, skew, margin, late, tail;
   const int warmup = std::min(10, tasks / 10);
   for (int t = warmup; t + 1 < result.tasks_size(); ++t) {
     const auto& task = result.tasks(t);
@@ -157,6 +161,16 @@ void Measure(int n, int tasks) {
     for (const auto& c : task.commands()) {
       longest = std::max(longest, c.end_unix_us() - c.start_unix_us());
     }
+    int64_t last_start = 0, last_end = 0;
+    for (const auto& c : task.commands()) {
+      last_start = std::max(last_start, c.start_unix_us());
+      last_end = std::max(last_end, c.end_unix_us());
+    }
+    margin.push_back(
+        (task.planned_start_unix_us() - task.release_unix_us()) / 1000.0);
+    late.push_back((last_start - task.planned_start_unix_us()) / 1000.0);
+    tail.push_back(
+        (result.tasks(t + 1).release_unix_us() - last_end) / 1000.0);
     round.push_back(r / 1000.0);
     overhead.push_back((r - longest) / 1000.0);
     skew.push_back(task.skew_us() / 1000.0);
@@ -169,6 +183,12 @@ void Measure(int n, int tasks) {
               Pct(round, 0.5), Pct(round, 0.99), Pct(overhead, 0.5),
               Pct(overhead, 0.99), Pct(skew, 0.5), Pct(skew, 0.99),
               (result.tasks_size() - 1 - warmup) / span_s);
+  if (getenv("BARRIER_BENCH_DETAIL") != nullptr) {
+    std::printf("       margin p50 %.3f, last start after instant p50 %.3f "
+                "p99 %.3f, last end to next release p50 %.3f p99 %.3f\n",
+                Pct(margin, 0.5), Pct(late, 0.5), Pct(late, 0.99),
+                Pct(tail, 0.5), Pct(tail, 0.99));
+  }
   std::fflush(stdout);
 }
 

@@ -144,6 +144,7 @@ struct ChildError {
   int32_t stage;
   int32_t err;
   int64_t started_us;
+  int64_t late_us;  // how long after start_at it was ready (0: it waited)
 };
 
 // Everything the child needs, built before fork(): in a multithreaded
@@ -205,7 +206,7 @@ absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
 }
 
 [[noreturn]] void ChildFail(int error_fd, ChildStage stage, int err) {
-  ChildError e{static_cast<int32_t>(stage), err, 0};
+  ChildError e{static_cast<int32_t>(stage), err, 0, 0};
   ssize_t unused = write(error_fd, &e, sizeof(e));
   (void)unused;
   _exit(127);
@@ -283,6 +284,11 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
     struct sched_param rt = {};
     rt.sched_priority = 1;
     const bool raised = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+    struct timespec ready;
+    clock_gettime(CLOCK_REALTIME, &ready);
+    const int64_t late_ns =
+        (static_cast<int64_t>(ready.tv_sec) - p.start_at.tv_sec) * 1000000000 +
+        (ready.tv_nsec - p.start_at.tv_nsec);
     while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &p.start_at,
                            nullptr) == EINTR) {
     }
@@ -294,7 +300,8 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
     }
     ChildError started{0, 0,
                        static_cast<int64_t>(now.tv_sec) * 1000000 +
-                           now.tv_nsec / 1000};
+                           now.tv_nsec / 1000,
+                       late_ns > 0 ? late_ns / 1000 : 0};
     ssize_t unused = write(error_fd, &started, sizeof(started));
     (void)unused;
   }
@@ -306,6 +313,7 @@ struct Started {
   pid_t pid = -1;
   std::optional<ChildError> error;  // set when the child never exec'd
   int64_t started_us = 0;           // ProcessSpec::start_at: when it woke
+  int64_t late_us = 0;              // ... and how late it was ready
 };
 
 // Forks and execs `plan`; waits only until exec succeeded or failed. A child
@@ -334,6 +342,7 @@ absl::StatusOr<Started> StartChild(const ChildPlan& plan,
     } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(sizeof(e)) || e.stage != 0) break;
     started.started_us = e.started_us;  // then EOF, or an exec failure
+    started.late_us = e.late_us;
   }
   if (n == static_cast<ssize_t>(sizeof(e))) {
     started.error = e;
@@ -432,6 +441,7 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
   EMU_ASSIGN_OR_RETURN(Started started, StartChild(plan, context));
   if (started.started_us > 0) {
     result.start = absl::FromUnixMicros(started.started_us);
+    result.start_late = absl::Microseconds(started.late_us);
     steady_start = SteadyClock::now();  // the timeout counts from the exec
   }
   in_r.Reset();

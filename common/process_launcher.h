@@ -70,6 +70,9 @@ struct ProcessResult {
   bool output_truncated = false;
   absl::Time start;
   absl::Time end;
+  // With ProcessSpec::start_at: how long after the instant the process was
+  // ready to exec; zero when it was ready in time and waited for it.
+  absl::Duration start_late = absl::ZeroDuration();
 };
 
 // Starts programs. Implementations are thread-safe: any number of Run and

@@ -42,7 +42,8 @@ ExperimentSequencer::ExperimentSequencer(
       node_hosts_(std::move(node_hosts)),
       clock_(clock),
       options_(options),
-      generation_(first_generation) {
+      generation_(first_generation),
+      margin_(options.initial_margin) {
   vars_ = spec_.vars;
   for (const auto& [k, v] : params) vars_[k] = v;
   result_.set_lab(std::move(lab));
@@ -89,9 +90,19 @@ void ExperimentSequencer::Event(ExperimentEvent::Kind kind,
 
 absl::Duration ExperimentSequencer::Margin() const {
   if (spec_.start_margin > absl::ZeroDuration()) return spec_.start_margin;
-  if (!have_delivery_) return options_.initial_margin;
-  absl::Duration m = 3 * last_delivery_ + absl::Microseconds(200);
-  return std::clamp(m, options_.min_margin, options_.max_margin);
+  return margin_;
+}
+
+void ExperimentSequencer::AdaptMargin(int64_t late_us) {
+  // The smallest margin at which every command is ready (forked, waiting)
+  // at the instant: grow by twice the lateness of the latest-ready command
+  // when it missed the instant, else shrink slowly towards the floor.
+  if (late_us > absl::ToInt64Microseconds(options_.on_time)) {
+    margin_ += 2 * absl::Microseconds(late_us);
+  } else {
+    margin_ = margin_ * 0.9;
+  }
+  margin_ = std::clamp(margin_, options_.min_margin, options_.max_margin);
 }
 
 absl::Time ExperimentSequencer::NextDeadline() const {
@@ -310,7 +321,7 @@ void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
     longest = std::max(longest, c.timeout);
   }
   deadline_ = start + longest + options_.report_grace;
-  round_delivery_ = absl::ZeroDuration();
+  round_late_us_ = 0;
   task_.set_release_unix_us(absl::ToUnixMicros(now));
   task_.set_planned_start_unix_us(absl::ToUnixMicros(start));
   Event(ExperimentEvent::TASK_RELEASED,
@@ -348,13 +359,7 @@ absl::StatusOr<std::vector<SequencerAction>> ExperimentSequencer::CommandDone(
   r->set_stderr(res.stderr());
   r->set_start_unix_us(res.start_unix_us());
   r->set_end_unix_us(res.end_unix_us());
-  if (done.received_unix_us() > 0) {
-    round_delivery_ = std::max(
-        round_delivery_,
-        absl::Microseconds(done.received_unix_us() -
-                           absl::ToUnixMicros(absl::FromUnixMicros(
-                               task_.release_unix_us()))));
-  }
+  round_late_us_ = std::max(round_late_us_, done.late_us());
   if (!done.error().empty()) {
     r->set_status(CommandResult::ERROR);
     r->set_error(done.error());
@@ -452,9 +457,8 @@ void ExperimentSequencer::EndTask(TaskResult::Status status,
   }
   task_.set_skew_us(any ? max_start - min_start : 0);
   task_.set_end_unix_us(any ? max_end : absl::ToUnixMicros(clock_->Now()));
-  if (round_delivery_ > absl::ZeroDuration()) {
-    last_delivery_ = round_delivery_;
-    have_delivery_ = true;
+  if (any && task_.planned_start_unix_us() > task_.release_unix_us()) {
+    AdaptMargin(round_late_us_);
   }
   vars_[absl::StrCat(spec.name, ".status")] =
       status == TaskResult::PASSED ? "passed" : "failed";

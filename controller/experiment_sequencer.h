@@ -61,10 +61,12 @@ struct SequencerOptions {
   // Added to a command's timeout for the Task's deadline: a host that has
   // not reported by then is taken as lost.
   absl::Duration report_grace = absl::Seconds(5);
-  // Bounds of the adaptive start margin.
+  // The adaptive start margin: its start and bounds, and how late a
+  // command may be ready (after the instant) with the Task still on time.
   absl::Duration min_margin = absl::Microseconds(300);
   absl::Duration max_margin = absl::Milliseconds(50);
   absl::Duration initial_margin = absl::Milliseconds(2);
+  absl::Duration on_time = absl::Microseconds(20);
 };
 
 class ExperimentSequencer {
@@ -131,6 +133,7 @@ class ExperimentSequencer {
                          std::vector<SequencerAction>* out);
   void Event(emu::v1::ExperimentEvent::Kind kind, const std::string& message);
   absl::Duration Margin() const;
+  void AdaptMargin(int64_t late_us);
 
   const ExperimentSpec spec_;
   const emu::v1::Topology topology_;
@@ -158,9 +161,8 @@ class ExperimentSequencer {
   std::map<std::string, std::string> command_host_;  // id -> host
   std::set<std::string> outstanding_;           // ids not yet reported
   absl::Time deadline_ = absl::InfiniteFuture();
-  absl::Duration round_delivery_ = absl::ZeroDuration();
-  absl::Duration last_delivery_ = absl::ZeroDuration();
-  bool have_delivery_ = false;
+  absl::Duration margin_;
+  int64_t round_late_us_ = 0;  // the running Task's latest-ready command
 };
 
 }  // namespace emu::controller

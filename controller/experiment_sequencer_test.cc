@@ -280,6 +280,50 @@ TEST_F(SequencerTest, CancelKillsOutstandingEverywhere) {
   EXPECT_EQ(seq->result().tasks(0).status(), TaskResult::CANCELLED);
 }
 
+TEST_F(SequencerTest, MarginGrowsWhenLateAndShrinksWhenOnTime) {
+  auto seq = Make(R"Y(experiment: m
+tasks:
+  - name: a
+    commands:
+      - {id: a1, node: n1, cmd: "true"}
+      - {id: a2, node: n2, cmd: "true"}
+    goto: a
+)Y");
+  auto rel = seq->Start()[0];
+  auto margin = [](const SequencerAction& a) {
+    const auto& r = a.releases.begin()->second;
+    return absl::Microseconds(r.start_unix_us() - r.sent_unix_us());
+  };
+  EXPECT_EQ(margin(rel), absl::Milliseconds(2));  // initial
+  // a2 was ready 1 ms after the instant: the next margin is 2 + 2*1 ms.
+  const int64_t instant = rel.releases.at("h1").start_unix_us();
+  ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, instant,
+                                          instant + 10)).ok());
+  auto late = Done(rel.generation, "a2", 0, instant + 1000, instant + 1010);
+  late.set_late_us(1000);
+  auto next = seq->CommandDone("h2", late);
+  ASSERT_TRUE(next.ok());
+  rel = *Find(*next, SequencerAction::kRelease);
+  EXPECT_EQ(margin(rel), absl::Milliseconds(4));
+  // On time: shrinks by 10%.
+  const int64_t t2 = rel.releases.at("h1").start_unix_us();
+  ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, t2, t2)).ok());
+  next = seq->CommandDone("h2", Done(rel.generation, "a2", 0, t2 + 20, t2 + 30));
+  rel = *Find(*next, SequencerAction::kRelease);
+  EXPECT_EQ(margin(rel), absl::Microseconds(3600));
+}
+
+TEST_F(SequencerTest, OneHostTaskStartsOnReceipt) {
+  auto seq = Make(R"Y(experiment: one
+tasks:
+  - commands:
+      - {node: n1, cmd: "true"}
+      - {node: n1, cmd: "true"}
+)Y");
+  const auto& r = seq->Start()[0].releases.at("h1");
+  EXPECT_EQ(r.start_unix_us(), r.sent_unix_us());
+}
+
 TEST_F(SequencerTest, LinkStepsComeBeforeTheRelease) {
   emu::v1::Topology topo;
   auto* link = topo.add_links();
