@@ -141,6 +141,19 @@ std::string ParamText(const std::map<std::string, std::string>& params) {
 absl::Status Redeploy(CommandEnv& env, ControllerConnection& c,
                       const RunArgs& args, const std::string& topology,
                       const std::map<std::string, std::string>& params) {
+  v1::ValidateTopologyRequest validate;
+  validate.mutable_source()->mutable_file()->set_name(args.topology);
+  validate.mutable_source()->mutable_file()->set_content(
+      SubstituteKnown(topology, params));
+  v1::ValidateTopologyResponse validated;
+  grpc::Status v = c.stub().ValidateTopology(
+      c.NewContext(kUnaryTimeout).get(), validate, &validated);
+  if (!v.ok()) return absl::InvalidArgumentError(c.Describe(v, "ValidateTopology"));
+  if (validated.topology().name() != args.lab) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        args.topology, ": deploys lab '", validated.topology().name(),
+        "', not ", args.lab, ": give the topology of the lab being run"));
+  }
   v1::DestroyLabRequest destroy;
   destroy.set_lab(args.lab);
   auto dctx = c.NewContext(kStreamTimeout);
@@ -230,8 +243,17 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
         r.set_experiment(spec->name);
         r.set_state(v1::RUN_FAILED);
         r.set_error(std::string(s.message()));
+        for (const auto& [k, v] : run.params) (*r.mutable_params())[k] = v;
         results.push_back(r);
         ++failed;
+        absl::Status w = WriteFile(
+            absl::StrFormat("%s/run-%04d.json", dir, run.index),
+            RunResultJson(run, r));
+        if (w.ok()) {
+          w = WriteFile(dir + "/summary.csv", SummaryCsv(planned, results));
+        }
+        if (!w.ok()) return env.Fail(w);
+        if (absl::IsInvalidArgument(s)) break;  // every run would fail so
         continue;
       }
     }

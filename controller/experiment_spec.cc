@@ -229,8 +229,9 @@ class Parser {
         }
         for (const auto& a : v) c.argv.push_back(Scalar(a, object));
       } else if (key == "timeout") {
+        const size_t errors = errors_.size();
         c.timeout = Duration(v, object);
-        if (c.timeout <= absl::ZeroDuration()) {
+        if (errors_.size() == errors && c.timeout <= absl::ZeroDuration()) {
           Error(LineOf(v), object, "timeout must be positive");
         }
       } else if (key == "success") {
