@@ -69,6 +69,11 @@ class NoLinks : public emu::controller::LinkApplier {
                              const emu::v1::SetLinkParamsRequest&) override {
     return absl::OkStatus();
   }
+  absl::Status SetInterfaceUp(const std::string&, const std::string&,
+                              const std::string&, const std::string&,
+                              bool) override {
+    return absl::OkStatus();
+  }
 };
 
 double Pct(std::vector<double> v, double p) {

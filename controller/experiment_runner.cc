@@ -77,13 +77,24 @@ void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
       case SequencerAction::kApplyLinks: {
         absl::Status status;
         for (const auto& change : a.links) {
-          for (const auto& host : change.hosts) {
+          for (const auto& host : change.set_params ? change.hosts
+                                                    : std::vector<std::string>{}) {
             absl::Status s =
                 deps_.link_applier->SetLinkParams(host, change.request);
             if (!s.ok() && status.ok()) {
               status = absl::Status(s.code(),
                                     absl::StrCat("host ", host, ": ",
                                                  s.message()));
+            }
+          }
+          if (!change.up.has_value()) continue;
+          for (const auto& end : change.ends) {
+            absl::Status s = deps_.link_applier->SetInterfaceUp(
+                end.host, lab_.name(), end.node, end.interface, *change.up);
+            if (!s.ok() && status.ok()) {
+              status = absl::Status(
+                  s.code(), absl::StrCat("host ", end.host, ": ", end.node,
+                                         ":", end.interface, ": ", s.message()));
             }
           }
         }

@@ -37,6 +37,12 @@ class LinkApplier {
   virtual ~LinkApplier() = default;
   virtual absl::Status SetLinkParams(
       const std::string& host, const emu::v1::SetLinkParamsRequest& req) = 0;
+  // Sets one interface of a node administratively up or down.
+  virtual absl::Status SetInterfaceUp(const std::string& host,
+                                      const std::string& lab,
+                                      const std::string& node,
+                                      const std::string& interface,
+                                      bool up) = 0;
 };
 
 struct RunnerDeps {

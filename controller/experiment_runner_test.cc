@@ -28,6 +28,11 @@ class NoLinks : public LinkApplier {
                              const emu::v1::SetLinkParamsRequest&) override {
     return absl::OkStatus();
   }
+  absl::Status SetInterfaceUp(const std::string&, const std::string&,
+                              const std::string&, const std::string&,
+                              bool) override {
+    return absl::OkStatus();
+  }
 };
 
 struct Agent {

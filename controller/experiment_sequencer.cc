@@ -259,6 +259,16 @@ void ExperimentSequencer::BeginTask(size_t index,
     link_state_[LinkKey(ta, tb)] = ab;
     link_state_[LinkKey(tb, ta)] = ba;
     SequencerAction::LinkChange change;
+    change.set_params = !l.params.empty();
+    if (!l.state.empty()) {
+      change.up = l.state == "up";
+      text.push_back(absl::StrCat("state ", l.state));
+      for (const emu::v1::Endpoint* e : {&found->a(), &found->b()}) {
+        auto h = node_hosts_.find(e->node());
+        change.ends.push_back({h == node_hosts_.end() ? "" : h->second,
+                               e->node(), e->interface()});
+      }
+    }
     for (const std::string& node : {found->a().node(), found->b().node()}) {
       auto h = node_hosts_.find(node);
       if (h != node_hosts_.end() &&

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,7 +51,14 @@ struct SequencerAction {
   uint64_t generation = 0;
   struct LinkChange {
     std::vector<std::string> hosts;
+    bool set_params = false;  // send `request` to every host in `hosts`
     emu::v1::SetLinkParamsRequest request;
+    // Set both ends administratively up or down (state: up/down).
+    std::optional<bool> up;
+    struct End {
+      std::string host, node, interface;
+    };
+    std::vector<End> ends;
   };
   std::vector<LinkChange> links;
   std::map<std::string, emu::v1::BarrierToAgent::Release> releases;

@@ -354,5 +354,34 @@ tasks:
   ASSERT_NE(Find(next, SequencerAction::kRelease), nullptr);
 }
 
+TEST_F(SequencerTest, LinkStateStepNamesBothEnds) {
+  emu::v1::Topology topo;
+  auto* link = topo.add_links();
+  link->mutable_a()->set_node("n1");
+  link->mutable_a()->set_interface("eth1");
+  link->mutable_b()->set_node("n2");
+  link->mutable_b()->set_interface("eth2");
+  ExperimentSequencer seq(Parse(R"Y(experiment: x
+tasks:
+  - links:
+      - {link: "n1:eth1<->n2:eth2", state: down}
+)Y"),
+                          "lab", topo, kHosts, {}, 0, &clock_);
+  auto actions = seq.Start();
+  ASSERT_EQ(actions.size(), 1u);
+  const auto& change = actions[0].links.at(0);
+  EXPECT_FALSE(change.set_params);
+  ASSERT_TRUE(change.up.has_value());
+  EXPECT_FALSE(*change.up);
+  ASSERT_EQ(change.ends.size(), 2u);
+  EXPECT_EQ(change.ends[1].host, "h2");
+  EXPECT_EQ(change.ends[1].interface, "eth2");
+  // A failed change fails the Task (and the run), naming it.
+  auto next = seq.LinksApplied(actions[0].generation,
+                               absl::UnavailableError("host h2: gone"));
+  EXPECT_EQ(seq.result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(seq.result().error(), HasSubstr("link change: host h2: gone"));
+}
+
 }  // namespace
 }  // namespace emu::controller

@@ -53,6 +53,28 @@ class RegistryLinkApplier : public LinkApplier {
     if (!client.ok()) return client.status();
     return (*client)->SetLinkParams(req);
   }
+  // Through the node's own `ip`, like a command of the Task would.
+  absl::Status SetInterfaceUp(const std::string& host, const std::string& lab,
+                              const std::string& node,
+                              const std::string& interface, bool up) override {
+    auto client = hosts_->Client(host);
+    if (!client.ok()) return client.status();
+    emu::v1::ExecRequest req;
+    req.set_lab(lab);
+    req.set_node(node);
+    for (const char* a : {"ip", "link", "set", "dev"}) req.add_argv(a);
+    req.add_argv(interface);
+    req.add_argv(up ? "up" : "down");
+    req.set_timeout_ms(10000);
+    auto res = (*client)->Exec(req);
+    if (!res.ok()) return res.status();
+    if (res->exit_code() != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ip link set ", interface, up ? " up" : " down",
+                       ": exit ", res->exit_code(), ": ", res->stderr()));
+    }
+    return absl::OkStatus();
+  }
 
  private:
   HostRegistry* const hosts_;

@@ -309,6 +309,11 @@ class Parser {
         l.a = Scalar(v, object);
       } else if (key == "b") {
         l.b = Scalar(v, object);
+      } else if (key == "state") {
+        l.state = Scalar(v, object);
+        if (l.state != "up" && l.state != "down") {
+          Error(LineOf(v), object, "links: state: expected 'up' or 'down'");
+        }
       } else if (key == "rate" || key == "delay" || key == "jitter" ||
                  key == "loss") {
         l.params[key] = Scalar(v, object);
@@ -320,14 +325,16 @@ class Parser {
       } else {
         Error(LineOf(kv.first), object,
               absl::StrCat("links: unknown key '", key,
-                           "' (rate, delay, jitter, loss)"));
+                           "' (rate, delay, jitter, loss, state)"));
       }
     }
     if (l.a.empty() || l.b.empty() || !absl::StrContains(l.a, ":") ||
         !absl::StrContains(l.b, ":")) {
       Error(l.line, object, "links: name the link as link: 'n1:if<->n2:if'");
     }
-    if (l.params.empty()) Error(l.line, object, "links: no parameter to set");
+    if (l.params.empty() && l.state.empty()) {
+      Error(l.line, object, "links: no parameter to set");
+    }
     out->push_back(std::move(l));
   }
 

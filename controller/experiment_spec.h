@@ -45,6 +45,7 @@ struct LinkStepSpec {
   std::string a;  // "node:iface"
   std::string b;
   std::map<std::string, std::string> params;  // rate, delay, jitter, loss
+  std::string state;  // "up", "down" (both ends), or empty: unchanged
   int line = 0;
 };
 

@@ -44,7 +44,7 @@ topology:
 YAML
 "$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
 
-# 1. Order, capture -> branch, link change.
+# 1. Order, capture -> branch, link changes (rate, down, up).
 cat >"$TMP/order.yaml" <<'YAML'
 experiment: order
 vars: {limit: 5}
@@ -70,6 +70,16 @@ tasks:
     commands:
       - {node: b, cmd: "echo big"}
       - {node: a2, cmd: "true"}
+  - name: down
+    links:
+      - {link: "a1:eth1<->a2:eth1", state: down}
+    commands:
+      - {node: a1, cmd: "ip -o link show eth1", capture: {var: down_state, regex: "state ([A-Z]+)"}}
+  - name: up
+    links:
+      - {link: "a1:eth1<->a2:eth1", state: up}
+    commands:
+      - {node: a2, cmd: "ip -o link show eth1", capture: {var: up_flags, regex: "<([A-Z_,]+)>"}}
 YAML
 "$EMUCTL" run explab "$TMP/order.yaml" --results "$TMP/order" >"$TMP/order.log" 2>&1 ||
   fail "order run: $(cat "$TMP/order.log")"
@@ -79,7 +89,9 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["state"] == "succeeded", r["state"]
 names = [t["name"] for t in r["tasks"]]
-assert names == ["first", "second", "big"], names
+assert names == ["first", "second", "big", "down", "up"], names
+assert r["variables"]["down_state"] == "DOWN", r["variables"]
+assert ",UP" in r["variables"]["up_flags"], r["variables"]
 assert r["variables"]["v"] == "7", r["variables"]
 for prev, nxt in zip(r["tasks"], r["tasks"][1:]):
     last_end = max(c["end_unix_us"] for c in prev["commands"])
