@@ -96,11 +96,11 @@ absl::Duration ExperimentSequencer::Margin() const {
 void ExperimentSequencer::AdaptMargin(int64_t late_us) {
   // The smallest margin at which every command is ready (forked, waiting)
   // at the instant: grow by twice the lateness of the latest-ready command
-  // when it missed the instant, else shrink slowly towards the floor.
+  // when it missed the instant, else shrink slowly (2%) towards the floor.
   if (late_us > absl::ToInt64Microseconds(options_.on_time)) {
     margin_ += 2 * absl::Microseconds(late_us);
   } else {
-    margin_ = margin_ * 0.9;
+    margin_ = margin_ * 0.98;
   }
   margin_ = std::clamp(margin_, options_.min_margin, options_.max_margin);
 }

@@ -305,12 +305,12 @@ tasks:
   ASSERT_TRUE(next.ok());
   rel = *Find(*next, SequencerAction::kRelease);
   EXPECT_EQ(margin(rel), absl::Milliseconds(4));
-  // On time: shrinks by 10%.
+  // On time: shrinks by 2%.
   const int64_t t2 = rel.releases.at("h1").start_unix_us();
   ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, t2, t2)).ok());
   next = seq->CommandDone("h2", Done(rel.generation, "a2", 0, t2 + 20, t2 + 30));
   rel = *Find(*next, SequencerAction::kRelease);
-  EXPECT_EQ(margin(rel), absl::Microseconds(3600));
+  EXPECT_EQ(margin(rel), absl::Microseconds(3920));
 }
 
 TEST_F(SequencerTest, OneHostTaskStartsOnReceipt) {
