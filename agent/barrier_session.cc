@@ -270,6 +270,9 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
     return absl::InvalidArgumentError(
         absl::StrCat("command ", command.id(), ": empty command"));
   }
+  if (guests_ != nullptr && guests_->Has(lab, command.node())) {
+    return RunInGuest(lab, command, start_at);
+  }
   ProcessSpec spec = SpecFor(command, start_at, std::move(on_started));
   spec.netns = NamespaceName(host_, lab, command.node());
   auto result = launcher_->Run(spec);
@@ -277,6 +280,27 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
     return absl::NotFoundError(absl::StrCat(
         "node ", command.node(), " of lab ", lab, " is not on host ", host_));
   }
+  return result;
+}
+
+absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::RunInGuest(
+    const std::string& lab, const emu::v1::TaskCommand& command,
+    absl::Time start_at) {
+  emu::v1::ExecRequest req;
+  req.set_lab(lab);
+  req.set_node(command.node());
+  *req.mutable_argv() = command.argv();
+  req.set_timeout_ms(command.timeout_ms());
+  absl::SleepFor(start_at - absl::Now());
+  auto resp = guests_->Exec(req);
+  if (!resp.ok()) return resp.status();
+  ProcessResult result;
+  result.exit_code = resp->exit_code();
+  result.stdout_data = resp->stdout();
+  result.stderr_data = resp->stderr();
+  result.timed_out = resp->timed_out();
+  result.start = absl::FromUnixMicros(resp->start_unix_us());
+  result.end = absl::FromUnixMicros(resp->end_unix_us());
   return result;
 }
 

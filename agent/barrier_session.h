@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/guest_manager.h"
 #include "common/process_launcher.h"
 #include "proto/barrier.grpc.pb.h"
 
@@ -33,19 +34,28 @@ class TaskCommandRunner {
       absl::Time start_at, std::function<void(pid_t)> on_started) = 0;
 };
 
-// Runs commands inside the node's network namespace
-// (emu.<host>.<lab>.<node>), like AgentService.Exec.
+// Runs commands where AgentService.Exec would: inside the node's network
+// namespace (emu.<host>.<lab>.<node>), or, for a QEMU guest, through the
+// guest's console at the start instant. A guest command has no host pid:
+// cancelling it ends it at its timeout, not at once.
 class NetnsTaskCommandRunner : public TaskCommandRunner {
  public:
-  NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher)
-      : host_(std::move(host)), launcher_(launcher) {}
+  // `guests` may be null (no guest support).
+  NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher,
+                         GuestManager* guests = nullptr)
+      : host_(std::move(host)), launcher_(launcher), guests_(guests) {}
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
       absl::Time start_at, std::function<void(pid_t)> on_started) override;
 
  private:
+  absl::StatusOr<ProcessResult> RunInGuest(const std::string& lab,
+                                           const emu::v1::TaskCommand& command,
+                                           absl::Time start_at);
+
   const std::string host_;
   ProcessLauncher* const launcher_;
+  GuestManager* const guests_;
 };
 
 // Runs commands in the agent's own namespace, whatever the node: for the

@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
   emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool);
   // Tasks: the controller dials this service to push barrier releases.
-  emu::agent::NetnsTaskCommandRunner task_runner(host, &launcher);
+  emu::agent::NetnsTaskCommandRunner task_runner(
+      host, &launcher, guests_possible ? &guests : nullptr);
   emu::agent::BarrierAgentServiceImpl barrier(host, *token, &task_runner);
   emu::agent::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
                                              *token, &pool);

@@ -51,6 +51,26 @@ avg=$(sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p' "$TMP/ping")
 echo "vm2 -> vm1 RTT with 10 ms netem each way: $avg ms"
 [[ $(echo "$avg >= 20" | bc) -eq 1 ]] || fail "RTT $avg ms < 2 x 10 ms netem delay"
 
+# Tasks on guests and a netns node: the barrier releases them together and
+# captures a guest's output for the next Task.
+cat >"$TMP/exp.yaml" <<'EXP'
+experiment: guest-tasks
+tasks:
+  - name: together
+    commands:
+      - {node: vm1, cmd: "sleep 0.5; echo vm1-done"}
+      - {node: ns1, cmd: "sleep 0.2"}
+  - name: capture
+    commands:
+      - {node: vm2, cmd: "cat /proc/sys/kernel/hostname", capture: {var: h, regex: "(vm[0-9])"}}
+  - name: use
+    commands:
+      - {node: ns1, cmd: "test ${h} = vm2"}
+EXP
+"$EMUCTL" run guests "$TMP/exp.yaml" --results "$TMP/results" >"$TMP/run.log" 2>&1 ||
+  fail "experiment on guests: $(cat "$TMP/run.log")"
+grep -q "vm1-done" "$TMP"/results/run-*.json || fail "guest output not recorded"
+
 # console from a pipe.
 echo 'hostname' | "$EMUCTL" console guests vm2 --linger 2s >"$TMP/console" 2>"$TMP/console.err"
 grep -qx "vm2" <(tr -d '\r' <"$TMP/console") || fail "console: $(cat "$TMP/console" "$TMP/console.err")"
