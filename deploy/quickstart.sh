@@ -42,3 +42,15 @@ awk -v m="$measured" 'BEGIN {
   rate = 100; expect = rate * 1448 / 1514;
   printf "\nconfigured rate %d Mbit/s  expected TCP goodput %.1f Mbit/s  measured %.1f Mbit/s  (%+.1f%%)\n",
          rate, expect, m, (m - expect) / expect * 100 }'
+
+step "an experiment: barrier-sequenced Tasks reshape r1-r2, serve, measure; swept over two rates"
+results=$(mktemp -d /tmp/emu-quickstart-results.XXXXXX)
+emuctl run "$LAB" examples/experiments/quickstart-iperf.yaml \
+  --param rate=10mbit,50mbit --results "$results"
+echo
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+  { rate = $col["rate"]; sub(/mbit/, "", rate); expect = rate * 1448 / 1514;
+    m = $col["mbps"];
+    printf "run %s: configured %s Mbit/s  expected goodput %.2f  measured %.2f Mbit/s  (%+.1f%%)\n",
+           $col["run"], rate, expect, m, (m - expect) / expect * 100 }' "$results/summary.csv"
+echo "per-run JSON and summary.csv: $results"
