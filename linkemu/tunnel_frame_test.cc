@@ -108,7 +108,9 @@ TEST_F(HandshakeTest, RepliesMapToStatusCodes) {
     ASSERT_TRUE(SendAll(fds_[1], EncodeTunnelReply(c.code, "why")).ok());
     absl::Status s = ReadTunnelReply(fds_[0]);
     EXPECT_EQ(s.code(), c.want) << s;
-    if (!s.ok()) EXPECT_NE(s.message().find("why"), absl::string_view::npos);
+    if (!s.ok()) {
+      EXPECT_NE(s.message().find("why"), absl::string_view::npos);
+    }
   }
 }
 
