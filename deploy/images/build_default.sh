@@ -42,12 +42,25 @@ CACHE=${EMU_IMAGE_CACHE:-/var/cache/emu/debs}
 mkdir -p "$CACHE"
 
 # The cloud kernel: the meta package names the current versioned package.
-KPKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-  awk '/Depends: linux-image-[0-9].*-cloud-amd64/ {print $2; exit}')
-[[ -n $KPKG ]] || { log "cannot resolve linux-image-cloud-amd64 (apt-get update?)"; exit 1; }
+resolve_kernel() {
+  apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+    awk '/Depends: linux-image-[0-9].*-cloud-amd64/ {print $2; exit}'
+}
+KPKG=$(resolve_kernel)
+if [[ -z $KPKG ]]; then
+  log "package lists do not know linux-image-cloud-amd64: apt-get update"
+  apt-get update -qq
+  KPKG=$(resolve_kernel)
+fi
+[[ -n $KPKG ]] || { log "cannot resolve linux-image-cloud-amd64"; exit 1; }
 if ! ls "$CACHE/${KPKG}_"*.deb >/dev/null 2>&1; then
   log "downloading $KPKG"
-  (cd "$CACHE" && apt-get download -q "$KPKG" >/dev/null)
+  (cd "$CACHE" && apt-get download -q "$KPKG" >/dev/null) || {
+    # Stale lists name a version the archive no longer has.
+    apt-get update -qq
+    KPKG=$(resolve_kernel)
+    (cd "$CACHE" && apt-get download -q "$KPKG" >/dev/null)
+  }
 fi
 DEB=$(ls "$CACHE/${KPKG}_"*.deb | head -1)
 dpkg-deb -x "$DEB" "$WORK/k"
