@@ -679,7 +679,19 @@ std::vector<emu::v1::OwnedResource> GuestManager::List(const std::string& lab) {
     r.set_name(pid > 0 ? g.dir
                        : absl::StrCat(g.dir, " (QEMU exited: ",
                                       ExitReason(g.dir), ")"));
+    // The guest's state rides on its directory resource.
+    if (pid == 0) {
+      r.set_state("exited");
+      r.set_detail(ExitReason(g.dir));
+    } else {
+      absl::MutexLock lock(&mu_);
+      auto it = guests_.find(absl::StrCat(g.lab, "/", g.node));
+      r.set_state(it != guests_.end() && it->second->ready ? "ready"
+                                                            : "booting");
+    }
     out.push_back(r);
+    r.clear_state();
+    r.clear_detail();
     if (pid > 0) {
       r.set_kind(emu::v1::OwnedResource::PROCESS);
       r.set_name(absl::StrCat("qemu ", pid));

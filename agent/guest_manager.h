@@ -99,7 +99,11 @@ class GuestManager {
   absl::StatusOr<int> DestroyLab(const std::string& lab);
 
   // Guests as observed: one PROCESS resource ("qemu <pid>") per running
-  // QEMU and one STATE_FILE per guest directory. Empty lab = all.
+  // QEMU and one STATE_FILE per guest directory. Empty lab = all. The
+  // STATE_FILE carries the guest's state: "booting" (QEMU runs, its shell
+  // has not answered yet, also after an agent restart until probed),
+  // "ready", or "exited" with the exit reason in detail ("killed by signal
+  // 9 (Killed)", "exited with status 1: ...").
   std::vector<emu::v1::OwnedResource> List(const std::string& lab);
 
   // Removes guests of labs not in `known_labs` (after a crash).

@@ -158,9 +158,16 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
   auto add_node = [&nodes](const std::string& name, v1::NodeKind kind,
                            const std::string& host,
                            const google::protobuf::RepeatedPtrField<
-                               v1::Interface>& interfaces) {
+                               v1::Interface>& interfaces,
+                           const std::string& state = "",
+                           const std::string& detail = "") {
+    // A guest's state follows its kind: "qemu: ready", "qemu: exited
+    // (killed by signal 9 (Killed))".
+    std::string kind_name = NodeKindName(kind);
+    if (!state.empty()) absl::StrAppend(&kind_name, ": ", state);
+    if (!detail.empty()) absl::StrAppend(&kind_name, " (", detail, ")");
     if (interfaces.empty()) {
-      nodes.AddRow({name, NodeKindName(kind), OrDash(host), "-", "-"});
+      nodes.AddRow({name, kind_name, OrDash(host), "-", "-"});
       return;
     }
     bool first = true;
@@ -168,8 +175,7 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
       const std::string addresses =
           iface.addresses().empty() ? "-" : absl::StrJoin(iface.addresses(), ",");
       if (first) {
-        nodes.AddRow({name, NodeKindName(kind), OrDash(host), iface.name(),
-                      addresses});
+        nodes.AddRow({name, kind_name, OrDash(host), iface.name(), addresses});
       } else {
         nodes.AddRow({"", "", "", iface.name(), addresses});
       }
@@ -178,7 +184,8 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
   };
   if (lab.nodes_size() > 0) {
     for (const v1::NodeStatus& n : lab.nodes()) {
-      add_node(n.name(), n.kind(), n.host(), n.interfaces());
+      add_node(n.name(), n.kind(), n.host(), n.interfaces(), n.state(),
+               n.state_detail());
     }
   } else {
     for (const v1::Node& n : lab.topology().nodes()) {

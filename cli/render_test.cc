@@ -140,6 +140,45 @@ TEST(RenderLabTest, NodesAndLinksPerDirection) {
             "limit 500p\n");
 }
 
+TEST(RenderLabTest, GuestStateFollowsItsKind) {
+  auto lab = Parse<v1::Lab>(R"pb(
+    name: "guests"
+    state: DEGRADED
+    error: "guests not running: vm1 (killed by signal 9 (Killed))"
+    nodes {
+      name: "vm1"
+      kind: NODE_KIND_QEMU
+      host: "h1"
+      state: "exited"
+      state_detail: "killed by signal 9 (Killed)"
+    }
+    nodes {
+      name: "vm2"
+      kind: NODE_KIND_QEMU
+      host: "h1"
+      state: "ready"
+      interfaces { name: "eth1" addresses: "10.0.0.2/24" }
+    }
+    nodes { name: "b" kind: NODE_KIND_NETNS host: "h1" })pb");
+  EXPECT_EQ(RenderLab(lab, kNow),
+            "Lab:    guests\n"
+            "State:  DEGRADED\n"
+            "Error:  guests not running: vm1 (killed by signal 9 (Killed))\n"
+            "\n"
+            "NODES\n"
+            "NAME  KIND                                        HOST  INTERFACE"
+            "  ADDRESSES\n"
+            "vm1   qemu: exited (killed by signal 9 (Killed))  h1    -        "
+            "  -\n"
+            "vm2   qemu: ready                                 h1    eth1     "
+            "  10.0.0.2/24\n"
+            "b     netns                                       h1    -        "
+            "  -\n"
+            "\n"
+            "LINKS\n"
+            "(none)\n");
+}
+
 TEST(RenderLabTest, FallsBackToTopologyWhenNoStatus) {
   auto lab = Parse<v1::Lab>(R"pb(
     name: "broken"

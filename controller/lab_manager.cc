@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/guest_state.h"
 #include "controller/link_state.h"
 #include "controller/placement.h"
 #include "controller/stable_macs.h"
@@ -414,6 +415,15 @@ absl::StatusOr<Lab> LabManager::Get(const std::string& name) const {
       live.set_state(emu::v1::DEGRADED);
       live.set_error(absl::StrCat(live.error(), live.error().empty() ? "" : "; ",
                                   "links not up: ", absl::StrJoin(down, ", ")));
+    }
+    // QEMU guests as their agents see them (one killed, exited).
+    std::vector<std::string> dead = RefreshGuestStates(hosts_, &live);
+    if (!dead.empty()) {
+      live.set_state(emu::v1::DEGRADED);
+      live.set_error(absl::StrCat(
+          live.error(), live.error().empty() ? "" : "; ",
+          "guests not running: ", absl::StrJoin(dead, ", "),
+          "; `emuctl restart ", live.name(), " NODE` starts one again"));
     }
   }
   return live;

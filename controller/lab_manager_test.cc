@@ -77,6 +77,52 @@ TEST_F(LabManagerTest, DeployBuildsRunsExecLinesAndRecordsRunning) {
   EXPECT_TRUE(saw_agent_event);
 }
 
+TEST_F(LabManagerTest, ExitedGuestShowsInStatusAndDegradesTheLab) {
+  h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_QEMU);
+  hosts_.Refresh(absl::Seconds(1));
+  ASSERT_TRUE(Deploy(R"(name: lab1
+topology:
+  nodes:
+    vm1:
+      kind: qemu
+      image: alpine
+    b:
+      kind: netns
+  links:
+    - endpoints: ["vm1:eth1", "b:eth1"]
+)")
+                  .ok());
+  h1_->SetGuest("lab1", "vm1", "ready");
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  const emu::v1::NodeStatus* vm1 = nullptr;
+  for (const auto& n : lab->nodes()) {
+    if (n.name() == "vm1") vm1 = &n;
+    if (n.name() == "b") {
+      EXPECT_EQ(n.state(), "");  // only guests have one
+    }
+  }
+  ASSERT_NE(vm1, nullptr);
+  EXPECT_EQ(vm1->state(), "ready");
+
+  h1_->SetGuest("lab1", "vm1", "exited", "killed by signal 9 (Killed)");
+  lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->error(),
+            "guests not running: vm1 (killed by signal 9 (Killed)); "
+            "`emuctl restart lab1 NODE` starts one again");
+  for (const auto& n : lab->nodes()) {
+    if (n.name() != "vm1") continue;
+    EXPECT_EQ(n.state(), "exited");
+    EXPECT_EQ(n.state_detail(), "killed by signal 9 (Killed)");
+  }
+
+  h1_->SetGuest("lab1", "vm1", "booting");  // restarted
+  EXPECT_EQ(manager_->Get("lab1")->state(), emu::v1::RUNNING);
+}
+
 TEST_F(LabManagerTest, SecondDeployOfALiveLabIsRefused) {
   ASSERT_TRUE(Deploy(kLab).ok());
   absl::Status again = Deploy(kLab);

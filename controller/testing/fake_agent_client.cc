@@ -97,6 +97,15 @@ absl::StatusOr<emu::v1::ListResourcesResponse> FakeAgentClient::ListResources(
       r->set_name(id);
       r->set_state(state);
     }
+    for (const auto& [node, sd] : guests_[name]) {
+      auto* r = resp.add_resources();
+      r->set_kind(emu::v1::OwnedResource::STATE_FILE);
+      r->set_lab(name);
+      r->set_node(node);
+      r->set_name(absl::StrCat("/run/emu/guests/", node));
+      r->set_state(sd.first);
+      r->set_detail(sd.second);
+    }
   }
   return resp;
 }
@@ -155,10 +164,18 @@ void FakeAgentClient::SetTunnel(const std::string& lab,
   tunnels_[lab][link_id] = state;
 }
 
+void FakeAgentClient::SetGuest(const std::string& lab, const std::string& node,
+                               const std::string& state,
+                               const std::string& detail) {
+  absl::MutexLock lock(&mu_);
+  guests_[lab][node] = {state, detail};
+}
+
 void FakeAgentClient::LoseState() {
   absl::MutexLock lock(&mu_);
   labs_.clear();
   tunnels_.clear();
+  guests_.clear();
 }
 
 }  // namespace emu::controller

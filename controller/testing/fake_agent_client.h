@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -48,6 +49,10 @@ class FakeAgentClient : public AgentClient {
   // reports each remote link's tunnel "up" unless set here).
   void SetTunnel(const std::string& lab, const std::string& link_id,
                  const std::string& state);
+  // ListResources reports a QEMU guest `node` of `lab` (its STATE_FILE) in
+  // `state` with `detail` (the exit reason when "exited").
+  void SetGuest(const std::string& lab, const std::string& node,
+                const std::string& state, const std::string& detail = "");
 
  private:
   absl::Status CheckReachable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -66,6 +71,10 @@ class FakeAgentClient : public AgentClient {
   // lab -> link id -> state
   std::map<std::string, std::map<std::string, std::string>> tunnels_
       ABSL_GUARDED_BY(mu_);
+  // lab -> node -> (state, detail)
+  std::map<std::string,
+           std::map<std::string, std::pair<std::string, std::string>>>
+      guests_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::controller

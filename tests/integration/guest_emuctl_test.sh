@@ -2,9 +2,9 @@
 # QEMU guests as a user drives them with emuctl: a local cluster of its own,
 # examples/guests.yaml (two guests + a namespace), exec statuses and output,
 # routed ping namespace -> guest -> guest, NetEm delay inside a guest seen in
-# ping's RTT, `emuctl console` from a pipe, QEMU killed -> exec says why ->
-# `emuctl restart` brings it back with its links, down, and no QEMU or guest
-# directory left. Needs root and the default guest image (built if missing).
+# ping's RTT, `emuctl console` from a pipe, QEMU killed -> exec and
+# `emuctl status` (DEGRADED, vm1 exited) say why -> `emuctl restart` brings
+# it back with its links, down, and no QEMU or guest directory left. Needs root and the default guest image (built if missing).
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -82,12 +82,29 @@ for d in /run/emu/guests/*; do
   [[ -f $d/owner ]] && grep -qx "$ID-h1 guests vm1" "$d/owner" && pid=$(cat "$d/qemu.pid")
 done
 [[ -n $pid ]] || fail "no pid file of vm1's QEMU"
+"$EMUCTL" status guests >"$TMP/status"
+grep -q "^State: *RUNNING" "$TMP/status" || fail "status before kill: $(cat "$TMP/status")"
+grep -q "^vm1 *qemu: ready " "$TMP/status" || fail "vm1 not ready: $(cat "$TMP/status")"
 kill -9 "$pid"
 sleep 0.5
 if "$EMUCTL" exec guests vm1 -- true >/dev/null 2>"$TMP/err"; then fail "exec on a dead guest"; fi
 grep -q "killed by signal 9" "$TMP/err" || fail "no exit reason: $(cat "$TMP/err")"
+# status names the dead guest, why, and the way back.
+"$EMUCTL" status guests >"$TMP/status"
+grep -q "^State: *DEGRADED" "$TMP/status" || fail "lab not degraded: $(cat "$TMP/status")"
+grep -q "^vm1 *qemu: exited (killed by signal 9" "$TMP/status" ||
+  fail "vm1 not shown exited: $(cat "$TMP/status")"
+grep -q "^Error: .*vm1 (killed by signal 9.*emuctl restart guests NODE" "$TMP/status" ||
+  fail "no reason/hint in the error: $(cat "$TMP/status")"
+grep -q "^vm2 *qemu: ready " "$TMP/status" || fail "vm2 not ready: $(cat "$TMP/status")"
+"$EMUCTL" status guests --json >"$TMP/status.json"
+grep -q '"state_detail": "killed by signal 9' "$TMP/status.json" ||
+  fail "json has no exit reason: $(cat "$TMP/status.json")"
 "$EMUCTL" restart guests vm1 >"$TMP/restart" || fail "restart: $(cat "$TMP/restart")"
 grep -q "restarted" "$TMP/restart" || fail "restart output: $(cat "$TMP/restart")"
+"$EMUCTL" status guests >"$TMP/status"
+grep -q "^State: *RUNNING" "$TMP/status" || fail "status after restart: $(cat "$TMP/status")"
+grep -q "^vm1 *qemu: ready " "$TMP/status" || fail "vm1 not ready again: $(cat "$TMP/status")"
 "$EMUCTL" exec guests ns1 -- ping -c 2 -i 0.3 -W 5 10.0.1.1 >/dev/null ||
   fail "no route to the restarted guest"
 
