@@ -41,8 +41,12 @@ class SessionState {
   using Reactor =
       grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier>;
 
-  SessionState(std::string host, TaskCommandRunner* runner, Reactor* reactor)
-      : host_(std::move(host)), runner_(runner), reactor_(reactor) {}
+  SessionState(std::string host, TaskCommandRunner* runner, Reactor* reactor,
+               std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads)
+      : host_(std::move(host)),
+        runner_(runner),
+        reactor_(reactor),
+        threads_(std::move(threads)) {}
 
   void SetLab(std::string lab, const std::string& experiment) {
     absl::MutexLock lock(&mu_);
@@ -62,6 +66,10 @@ class SessionState {
       {
         absl::MutexLock lock(&mu_);
         ++running_threads_;
+      }
+      {
+        absl::MutexLock lock(&threads_->mu);
+        ++threads_->running;
       }
       std::thread([self, lab, command, received,
                    generation = release.generation(),
@@ -188,11 +196,14 @@ class SessionState {
       --running_threads_;
     }
     Push(std::move(msg));
+    absl::MutexLock lock(&threads_->mu);
+    --threads_->running;
   }
 
   const std::string host_;
   TaskCommandRunner* const runner_;
   Reactor* const reactor_;  // not used once finished_
+  const std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads_;
 
   absl::Mutex mu_;
   std::string lab_ ABSL_GUARDED_BY(mu_);
@@ -211,9 +222,12 @@ class SessionState {
 class SessionReactor
     : public grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier> {
  public:
-  SessionReactor(grpc::CallbackServerContext* context, const std::string& host,
-                 const std::string& token, TaskCommandRunner* runner)
-      : state_(std::make_shared<SessionState>(host, runner, this)) {
+  SessionReactor(
+      grpc::CallbackServerContext* context, const std::string& host,
+      const std::string& token, TaskCommandRunner* runner,
+      std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads)
+      : state_(std::make_shared<SessionState>(host, runner, this,
+                                              std::move(threads))) {
     grpc::Status auth = CheckAuthToken(*context, token);
     if (!auth.ok()) {
       Finish(auth);
@@ -317,7 +331,19 @@ absl::StatusOr<ProcessResult> HostTaskCommandRunner::Run(
 
 grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
 BarrierAgentServiceImpl::Session(grpc::CallbackServerContext* context) {
-  return new SessionReactor(context, host_, token_, runner_);
+  return new SessionReactor(context, host_, token_, runner_, threads_);
+}
+
+BarrierAgentServiceImpl::~BarrierAgentServiceImpl() {
+  absl::MutexLock lock(&threads_->mu);
+  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads_->mu) {
+    return threads_->running == 0;
+  };
+  if (!threads_->mu.AwaitWithTimeout(absl::Condition(&idle),
+                                     absl::Seconds(10))) {
+    Log("barrier: ", threads_->running,
+        " command threads still running at shutdown");
+  }
 }
 
 }  // namespace emu::agent

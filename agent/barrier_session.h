@@ -17,6 +17,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
 #include "agent/guest_manager.h"
 #include "common/process_launcher.h"
 #include "proto/barrier.grpc.pb.h"
@@ -80,14 +83,26 @@ class BarrierAgentServiceImpl final
   BarrierAgentServiceImpl(std::string host, std::string token,
                           TaskCommandRunner* runner)
       : host_(std::move(host)), token_(std::move(token)), runner_(runner) {}
+  // Shut the server down first (that ends every session and kills their
+  // commands). Then this waits, up to 10 s, for the sessions' command
+  // threads to return: they still call into `runner`.
+  ~BarrierAgentServiceImpl() override;
 
   grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
   Session(grpc::CallbackServerContext* context) override;
+
+  // Command threads of all sessions, counted so the destructor can wait.
+  struct CommandThreads {
+    absl::Mutex mu;
+    int running ABSL_GUARDED_BY(mu) = 0;
+  };
 
  private:
   const std::string host_;
   const std::string token_;
   TaskCommandRunner* const runner_;
+  const std::shared_ptr<CommandThreads> threads_ =
+      std::make_shared<CommandThreads>();
 };
 
 }  // namespace emu::agent

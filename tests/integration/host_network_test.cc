@@ -132,6 +132,9 @@ class HostNetworkTest : public ::testing::Test {
                               absl::Seconds(seconds + 20));
       if (r.exit_code == 0) {
         json = r.stdout_data;
+        if (ReceivedBitsPerSecond(json) <= 0) {
+          std::cout << "iperf3 reported nothing received:\n" << json << "\n";
+        }
         break;
       }
       absl::SleepFor(absl::Milliseconds(100));  // server not listening yet
@@ -317,7 +320,10 @@ TEST_F(HostNetworkTest, TbfIsIdempotentAndShapesTcpGoodput) {
         {"tbf", linkemu::kRootHandle, linkemu::kRootParent}};
     EXPECT_EQ(*q, want);
 
-    double got = Goodput(a, b, 3);
+    // A run that reports nothing received (seen once in CI, cause unknown:
+    // iperf3 exited 0 at once) is repeated, with a fresh server.
+    double got = 0;
+    for (int run = 0; run < 3 && got <= 0; ++run) got = Goodput(a, b, 3);
     double expected = static_cast<double>(rate_bps) * 1448.0 / 1514.0;
     std::cout << absl::StrFormat(
         "TBF %s (burst %ub limit %ub): TCP goodput %.3f Mbit/s, expected "
