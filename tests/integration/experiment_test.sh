@@ -149,6 +149,20 @@ grep -q "twice = 99" "$TMP/py.log" || fail "python client output: $(cat "$TMP/py
 # ours: find the commands by a tag of this test in their command line.
 TAG=$(( $$ % 100000 ))
 running() { pgrep -f "sleep 4[01]\.$TAG" || true; }
+# Polls (every 0.1 s, 5 s at most) until the tagged sleeps are started (at
+# least two) or all gone; the caller checks the outcome.
+await_started() {
+  for _ in $(seq 50); do
+    [[ $(running | wc -l) -ge 2 ]] && return
+    sleep 0.1
+  done
+}
+await_gone() {
+  for _ in $(seq 50); do
+    [[ -z $(running) ]] && return
+    sleep 0.1
+  done
+}
 cat >"$TMP/long.yaml" <<YAML
 experiment: long
 tasks:
@@ -158,10 +172,7 @@ tasks:
 YAML
 "$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/long" >"$TMP/long.log" 2>&1 &
 run_pid=$!
-for _ in $(seq 50); do
-  [[ $(running | wc -l) -ge 2 ]] && break
-  sleep 0.1
-done
+await_started
 [[ $(running | wc -l) -ge 2 ]] || fail "the sleeps never started: $(cat "$TMP/long.log")"
 kill -INT "$run_pid"
 set +e
@@ -169,10 +180,7 @@ wait "$run_pid"
 rc=$?
 set -e
 [[ $rc -eq 130 ]] || fail "Ctrl-C exit status $rc, want 130: $(cat "$TMP/long.log")"
-for _ in $(seq 50); do
-  [[ -z $(running) ]] && break
-  sleep 0.1
-done
+await_gone
 [[ -z $(running) ]] || fail "commands still running after Ctrl-C: $(running)"
 
 # 5. A controller restart mid-run ends the run as FAILED (recorded, never
@@ -188,20 +196,14 @@ for i in "${!ctl_cmd[@]}"; do
 done
 "$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/restart" >"$TMP/restart.log" 2>&1 &
 run_pid=$!
-for _ in $(seq 50); do
-  [[ $(running | wc -l) -ge 2 ]] && break
-  sleep 0.1
-done
+await_started
 kill -9 "$ctl_pid"
 set +e
 wait "$run_pid"
 rc=$?
 set -e
 [[ $rc -eq 1 ]] || fail "run through a controller crash exited $rc: $(cat "$TMP/restart.log")"
-for _ in $(seq 50); do
-  [[ -z $(running) ]] && break
-  sleep 0.1
-done
+await_gone
 [[ -z $(running) ]] || fail "commands outlived the controller's streams: $(running)"
 "${ctl_cmd[@]}" >>"$TMP/controller2.log" 2>&1 &
 RESTARTED_CTL=$!
@@ -218,10 +220,7 @@ agent_pid=$($PY -c 'import json,sys; h=[h for h in json.load(open(sys.argv[1]))[
 mapfile -d "" -t agent_cmd <"/proc/$agent_pid/cmdline"
 "$EMUCTL" run explab "$TMP/long.yaml" --results "$TMP/lost" >"$TMP/lost.log" 2>&1 &
 run_pid=$!
-for _ in $(seq 50); do
-  [[ $(running | wc -l) -ge 2 ]] && break
-  sleep 0.1
-done
+await_started
 start=$(date +%s)
 kill -9 "$agent_pid"
 set +e
