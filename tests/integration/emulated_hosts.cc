@@ -119,12 +119,12 @@ absl::Status EmulatedHosts::StartAgent(int i) {
   std::string port_file = hdir + "/agent.port";
   unlink(port_file.c_str());
   ProcessSpec spec;
-  // nsenter enters only the network namespace. ProcessSpec::netns would
-  // also give the agent a private (slave) mount namespace, so the node
-  // namespaces it bind-mounts under /run/netns would die with it and a
-  // restarted agent could not recover them.
-  spec.argv = {"nsenter", "--net=/run/netns/" + h.netns, "--",
-               RunfilePath("agent/emu-agent"),
+  // The agent enters the host's network namespace but keeps our mount
+  // namespace (share_mounts), as the local cluster starts it: the node
+  // namespaces it bind-mounts under /run/netns must outlive it.
+  spec.netns = h.netns;
+  spec.share_mounts = true;
+  spec.argv = {RunfilePath("agent/emu-agent"),
                "--host_name=" + h.name,
                "--listen=" + h.address + ":7471",
                "--tunnel_listen=" + TunnelAddress(i),
