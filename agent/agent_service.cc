@@ -8,7 +8,7 @@
 
 namespace emu::agent {
 
-AgentServiceImpl::AgentServiceImpl(Reconciler* reconciler,
+AgentServiceImpl::AgentServiceImpl(reconcile::Reconciler* reconciler,
                                    emu::v1::Capabilities capabilities,
                                    std::string token, ThreadPool* pool)
     : reconciler_(reconciler),

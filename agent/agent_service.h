@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "agent/reconciler.h"
+#include "agent/reconcile/reconciler.h"
 #include "common/thread_pool.h"
 #include "proto/agent.grpc.pb.h"
 
@@ -16,7 +16,7 @@ namespace emu::agent {
 
 class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
  public:
-  AgentServiceImpl(Reconciler* reconciler, emu::v1::Capabilities capabilities,
+  AgentServiceImpl(reconcile::Reconciler* reconciler, emu::v1::Capabilities capabilities,
                    std::string token, ThreadPool* pool);
 
   grpc::ServerUnaryReactor* GetCapabilities(
@@ -43,7 +43,7 @@ class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
       emu::v1::DestroyLabResponse* response) override;
 
  private:
-  Reconciler* const reconciler_;
+  reconcile::Reconciler* const reconciler_;
   const emu::v1::Capabilities capabilities_;
   const std::string token_;
   ThreadPool* const pool_;

@@ -2,8 +2,8 @@
 #include "agent/controller_registration.h"
 
 #include "common/thread_pool.h"
-#include "controller/registration_service.h"
-#include "controller/testing/fake_agent_client.h"
+#include "controller/hosts/registration_service.h"
+#include "controller/hosts/testing/fake_agent_client.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
@@ -12,12 +12,12 @@ namespace emu::agent {
 namespace {
 
 TEST(ControllerRegistrationTest, RegistersAndHeartbeats) {
-  controller::HostRegistry hosts;
+  controller::hosts::HostRegistry hosts;
   ThreadPool pool(2);
-  controller::RegistrationServiceImpl service(
+  controller::hosts::RegistrationServiceImpl service(
       &hosts, "secret", &pool,
       [](const std::string& host, const std::string&) {
-        return std::make_unique<controller::FakeAgentClient>(host);
+        return std::make_unique<controller::hosts::FakeAgentClient>(host);
       },
       absl::Milliseconds(300), [](const std::string&) {});
   int port = 0;

@@ -11,17 +11,18 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
-#include "agent/barrier_session.h"
+#include "agent/barrier/barrier_session.h"
 #include "agent/controller_registration.h"
-#include "agent/guest_manager.h"
-#include "agent/guest_service.h"
-#include "agent/host_probe.h"
-#include "agent/lab_spec_store.h"
-#include "agent/libnl_host_network.h"
-#include "agent/namespace_processes.h"
-#include "agent/reconciler.h"
-#include "agent/resource_names.h"
-#include "agent/tunnel_manager.h"
+#include "agent/guest/guest_manager.h"
+#include "agent/guest/guest_service.h"
+#include "agent/guest/qemu_driver.h"
+#include "agent/net/host_probe.h"
+#include "agent/reconcile/lab_spec_store.h"
+#include "agent/net/libnl_host_network.h"
+#include "agent/net/namespace_processes.h"
+#include "agent/reconcile/reconciler.h"
+#include "agent/net/resource_names.h"
+#include "agent/tunnel/tunnel_manager.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/process_launcher.h"
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
     gethostname(buf, sizeof(buf) - 1);
     host = buf;
   }
-  if (!emu::agent::IsValidName(host)) {
+  if (!emu::agent::net::IsValidName(host)) {
     return Fail("host name '" + host +
                 "' is not valid: use 1-32 letters, digits, '-' or '_' "
                 "(pass --host_name)");
@@ -93,18 +94,18 @@ int main(int argc, char** argv) {
   auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
   if (!token.ok()) return Fail(token.status().ToString());
 
-  auto store = emu::agent::LabSpecStore::Open(absl::GetFlag(FLAGS_state_dir));
+  auto store = emu::agent::reconcile::LabSpecStore::Open(absl::GetFlag(FLAGS_state_dir));
   if (!store.ok()) return Fail(store.status().ToString());
 
-  emu::agent::LibnlHostNetwork net;
-  auto features = net.ProbeKernel();
+  emu::agent::net::LibnlHostNetwork network;
+  auto features = network.ProbeKernel();
   if (!features.ok()) return Fail("probe kernel: " + features.status().ToString());
-  emu::agent::LinuxSystemInfo system;
+  emu::agent::net::LinuxSystemInfo system;
   std::vector<emu::v1::NodeKind> kinds = {emu::v1::NODE_KIND_NETNS};
   const bool guests_possible = !system.FindOnPath("qemu-system-x86_64").empty() &&
                                system.Exists("/dev/net/tun");
   if (guests_possible) kinds.push_back(emu::v1::NODE_KIND_QEMU);
-  emu::v1::Capabilities caps = emu::agent::BuildCapabilities(
+  emu::v1::Capabilities caps = emu::agent::net::BuildCapabilities(
       system, host, features->qdiscs, features->bridge, features->vxlan, kinds);
   emu::Log("host ", host, ": qdiscs [", absl::StrJoin(features->qdiscs, ","),
            "], netem ", caps.netem() ? "yes" : "NO", ", kvm ",
@@ -118,13 +119,13 @@ int main(int argc, char** argv) {
     std::string listen = absl::GetFlag(FLAGS_listen);
     tunnel_listen = listen.substr(0, listen.rfind(':')) + ":7472";
   }
-  emu::agent::LinuxTapOpener taps;
-  std::unique_ptr<emu::agent::TunnelManager> tunnels;
+  emu::agent::tunnel::LinuxTapOpener taps;
+  std::unique_ptr<emu::agent::tunnel::TunnelManager> tunnels;
   if (tunnel_listen != "none") {
-    emu::agent::TunnelManager::Options topts;
+    emu::agent::tunnel::TunnelManager::Options topts;
     topts.listen_address = tunnel_listen;
     topts.token = *token;
-    auto t = emu::agent::TunnelManager::Start(topts, &taps);
+    auto t = emu::agent::tunnel::TunnelManager::Start(topts, &taps);
     if (t.ok()) {
       tunnels = *std::move(t);
       caps.set_tunnel_address(tunnels->address());
@@ -138,25 +139,26 @@ int main(int argc, char** argv) {
   }
 
   emu::PosixProcessLauncher launcher;
-  emu::agent::ProcNamespaceProcesses procs;
-  emu::agent::Reconciler reconciler(host, &net, &launcher, &procs, &*store,
+  emu::agent::net::ProcNamespaceProcesses procs;
+  emu::agent::reconcile::Reconciler reconciler(host, &network, &launcher, &procs, &*store,
                                     *features, tunnels.get());
   // QEMU guests (docs/guests.md): KVM only where it really works, else TCG.
-  emu::agent::GuestManager::Options gopts;
+  emu::agent::guest::GuestManager::Options gopts;
   gopts.run_dir = absl::GetFlag(FLAGS_guest_run_dir);
   gopts.image_root = absl::GetFlag(FLAGS_image_dir);
   gopts.kvm = caps.kvm();
-  emu::agent::GuestManager guests(host, &launcher, gopts);
-  if (guests_possible) reconciler.set_guests(&guests);
+  emu::agent::guest::GuestManager guests(host, &launcher, gopts);
+  emu::agent::guest::QemuDriver qemu(host, &guests, &network);
+  if (guests_possible) reconciler.AddDriver(&qemu);
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
   emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool);
   // Tasks: the controller dials this service to push barrier releases.
-  emu::agent::NetnsTaskCommandRunner task_runner(
+  emu::agent::barrier::NetnsTaskCommandRunner task_runner(
       host, &launcher, guests_possible ? &guests : nullptr);
-  emu::agent::BarrierAgentServiceImpl barrier(host, *token, &task_runner);
-  emu::agent::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
+  emu::agent::barrier::BarrierAgentServiceImpl barrier(host, *token, &task_runner);
+  emu::agent::guest::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
                                              *token, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),

@@ -34,10 +34,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "agent/barrier_session.h"
+#include "agent/barrier/barrier_session.h"
 #include "common/process_launcher.h"
 #include "common/server_util.h"
-#include "controller/experiment_runner.h"
+#include "controller/experiment/experiment_runner.h"
 
 ABSL_FLAG(std::string, agents, "1,4,16,64", "Agent counts to measure.");
 ABSL_FLAG(int, tasks, 300, "Tasks per agent count (the first 10 warm up).");
@@ -50,8 +50,8 @@ int ServeAgent(const std::string& port_file) {
   setenv("GRPC_ENABLE_FORK_SUPPORT", "false", 0);  // as emu-agent does
   emu::BlockTerminationSignals();
   emu::PosixProcessLauncher launcher;
-  emu::agent::HostTaskCommandRunner runner(&launcher);
-  emu::agent::BarrierAgentServiceImpl service("bench", "", &runner);
+  emu::agent::barrier::HostTaskCommandRunner runner(&launcher);
+  emu::agent::barrier::BarrierAgentServiceImpl service("bench", "", &runner);
   int port = 0;
   auto server = emu::StartServer("127.0.0.1:0", {&service}, port_file, &port);
   if (!server.ok()) {
@@ -63,7 +63,7 @@ int ServeAgent(const std::string& port_file) {
   return 0;
 }
 
-class NoLinks : public emu::controller::LinkApplier {
+class NoLinks : public emu::controller::experiment::LinkApplier {
  public:
   absl::Status SetLinkParams(const std::string&,
                              const emu::v1::SetLinkParamsRequest&) override {
@@ -141,15 +141,15 @@ void Measure(int n, int tasks) {
     node->set_name(absl::StrCat("n", i));
     node->set_host(absl::StrCat("h", i));
   }
-  auto spec = emu::controller::ParseExperiment("bench.yaml", yaml);
+  auto spec = emu::controller::experiment::ParseExperiment("bench.yaml", yaml);
   if (!spec.ok()) {
     std::fprintf(stderr, "%s\n", spec.status().ToString().c_str());
     return;
   }
-  emu::controller::RealClock clock;
-  emu::controller::GrpcBarrierLinkFactory factory("");
+  emu::controller::experiment::RealClock clock;
+  emu::controller::experiment::GrpcBarrierLinkFactory factory("");
   NoLinks links;
-  emu::controller::ExperimentRunner runner(
+  emu::controller::experiment::ExperimentRunner runner(
       "bench", *spec, lab, agents.addresses, {}, 0,
       {&clock, &factory, &links, nullptr});
   auto result = runner.Run([](const emu::v1::ExperimentEvent&) {});

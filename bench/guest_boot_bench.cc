@@ -24,16 +24,20 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
-#include "agent/guest_manager.h"
-#include "agent/lab_spec_store.h"
-#include "agent/libnl_host_network.h"
-#include "agent/namespace_processes.h"
-#include "agent/reconciler.h"
+#include "agent/guest/guest_manager.h"
+#include "agent/guest/qemu_driver.h"
+#include "agent/reconcile/lab_spec_store.h"
+#include "agent/net/libnl_host_network.h"
+#include "agent/net/namespace_processes.h"
+#include "agent/reconcile/reconciler.h"
 #include "common/process_launcher.h"
 
 namespace {
 
 using namespace emu::agent;  // NOLINT: a benchmark program
+using namespace emu::agent::guest;      // NOLINT
+using namespace emu::agent::net;        // NOLINT
+using namespace emu::agent::reconcile;  // NOLINT
 
 uint64_t RssKib(const std::string& pid) {
   std::ifstream f(absl::StrCat("/proc/", pid, "/status"));
@@ -70,7 +74,8 @@ int main() {
   o.run_dir = base + "/run";
   GuestManager guests(host, &launcher, o);
   Reconciler rec(host, &net, &launcher, &procs, &*store, *features);
-  rec.set_guests(&guests);
+  emu::agent::guest::QemuDriver qemu(host, &guests, &net);
+  rec.AddDriver(&qemu);
 
   std::printf("accelerator: %s; image /var/lib/emu/images/default; 1 vCPU, "
               "256 MiB per guest; host CPUs %ld\n",

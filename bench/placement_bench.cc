@@ -18,7 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "controller/placement.h"
+#include "controller/placement/placement.h"
 
 ABSL_FLAG(int, nodes, 1000, "Nodes in the topology.");
 ABSL_FLAG(int, links, 2000, "Links in the topology.");
@@ -89,10 +89,10 @@ int main(int argc, char** argv) {
   for (bool clustered : {true, false}) {
     auto t = Make(clustered, nodes, links, absl::GetFlag(FLAGS_sites));
     std::vector<double> ms;
-    absl::StatusOr<emu::controller::Placement> p;
+    absl::StatusOr<emu::controller::placement::Placement> p;
     for (int r = 0; r < absl::GetFlag(FLAGS_rounds); ++r) {
       absl::Time start = absl::Now();
-      p = emu::controller::PlaceTopology(t, hosts);
+      p = emu::controller::placement::PlaceTopology(t, hosts);
       ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
       if (!p.ok()) {
         std::fprintf(stderr, "placement failed: %s\n",
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     }
     double worst = 0;
     for (const auto& l : p->loads) {
-      double share = nodes * emu::controller::kNetnsDemand.cpu_milli /
+      double share = nodes * emu::controller::placement::kNetnsDemand.cpu_milli /
                      static_cast<double>(nhosts);
       worst = std::max(worst, l.cpu_milli() / share);
     }

@@ -25,7 +25,7 @@
 #include "cli/run_results.h"
 #include "cli/table.h"
 #include "common/errno_status.h"
-#include "controller/experiment_spec.h"
+#include "controller/experiment/experiment_spec.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/experiment.grpc.pb.h"
 
@@ -187,7 +187,7 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
   auto content = ReadTopologyFile(args.experiment);
   if (!content.ok()) return env.Fail(content.status());
   // Checked here too, so a bad file fails before anything runs.
-  auto spec = controller::ParseExperiment(args.experiment, *content);
+  auto spec = controller::experiment::ParseExperiment(args.experiment, *content);
   if (!spec.ok()) return env.Fail(spec.status());
   auto sweep = ParseParams(args.params);
   if (!sweep.ok()) return env.Fail(sweep.status());

@@ -5,12 +5,12 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/reactors.h"
-#include "controller/lab_planner.h"
+#include "controller/placement/lab_planner.h"
 
 namespace emu::controller {
 
-ControllerServiceImpl::ControllerServiceImpl(LabManager* labs,
-                                             HostRegistry* hosts,
+ControllerServiceImpl::ControllerServiceImpl(lab::LabManager* labs,
+                                             hosts::HostRegistry* hosts,
                                              std::string token,
                                              ThreadPool* pool)
     : labs_(labs), hosts_(hosts), token_(std::move(token)), pool_(pool) {}
@@ -103,7 +103,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
     const emu::v1::PlanLabRequest* request,
     emu::v1::PlanLabResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, request, response] {
-    auto plan = emu::controller::PlanLab(*labs_, hosts_, *request);
+    auto plan = emu::controller::placement::PlanLab(*labs_, hosts_, *request);
     if (!plan.ok()) return plan.status();
     *response = *std::move(plan);
     return absl::OkStatus();

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "common/thread_pool.h"
-#include "controller/host_registry.h"
-#include "controller/lab_manager.h"
+#include "controller/hosts/host_registry.h"
+#include "controller/lab/lab_manager.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace emu::controller {
@@ -18,7 +18,7 @@ namespace emu::controller {
 class ControllerServiceImpl final
     : public emu::v1::ControllerService::CallbackService {
  public:
-  ControllerServiceImpl(LabManager* labs, HostRegistry* hosts,
+  ControllerServiceImpl(lab::LabManager* labs, hosts::HostRegistry* hosts,
                         std::string token, ThreadPool* pool);
 
   grpc::ServerUnaryReactor* ValidateTopology(
@@ -51,8 +51,8 @@ class ControllerServiceImpl final
       emu::v1::PlanLabResponse* response) override;
 
  private:
-  LabManager* const labs_;
-  HostRegistry* const hosts_;
+  lab::LabManager* const labs_;
+  hosts::HostRegistry* const hosts_;
   const std::string token_;
   ThreadPool* const pool_;
 };

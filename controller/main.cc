@@ -16,14 +16,14 @@
 #include "common/log.h"
 #include "common/server_util.h"
 #include "common/thread_pool.h"
-#include "controller/agent_client.h"
+#include "controller/hosts/agent_client.h"
 #include "controller/controller_service.h"
-#include "controller/host_registry.h"
-#include "controller/lab_manager.h"
-#include "controller/experiment_service.h"
-#include "controller/experiment_store.h"
-#include "controller/lab_store.h"
-#include "controller/registration_service.h"
+#include "controller/hosts/host_registry.h"
+#include "controller/lab/lab_manager.h"
+#include "controller/experiment/experiment_service.h"
+#include "controller/experiment/experiment_store.h"
+#include "controller/lab/lab_store.h"
+#include "controller/hosts/registration_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7470",
           "Address to serve ControllerService on (loopback by default).");
@@ -61,20 +61,20 @@ int main(int argc, char** argv) {
 
   auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
   if (!token.ok()) return Fail(token.status().ToString());
-  auto agents = emu::controller::ParseAgentList(absl::GetFlag(FLAGS_agents));
+  auto agents = emu::controller::hosts::ParseAgentList(absl::GetFlag(FLAGS_agents));
   if (!agents.ok()) return Fail(agents.status().ToString());
   if (agents->empty()) {
     emu::Log("no --agents: waiting for agents to register (emu-agent "
              "--controller=...)");
   }
 
-  auto store = emu::controller::SqliteLabStore::Open(absl::GetFlag(FLAGS_db));
+  auto store = emu::controller::lab::SqliteLabStore::Open(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status().ToString());
 
-  emu::controller::HostRegistry hosts;
+  emu::controller::hosts::HostRegistry hosts;
   for (const auto& [name, address] : *agents) {
     auto s = hosts.Add(name, address,
-                       std::make_unique<emu::controller::GrpcAgentClient>(
+                       std::make_unique<emu::controller::hosts::GrpcAgentClient>(
                            name, address, *token));
     if (!s.ok()) return Fail(s.ToString());
   }
@@ -83,27 +83,27 @@ int main(int argc, char** argv) {
     emu::Log("host ", h.name(), " at ", h.address(), ": ",
              h.reachable() ? "reachable" : "UNREACHABLE: " + h.error());
   }
-  emu::controller::LabManager labs(store->get(), &hosts);
+  emu::controller::lab::LabManager labs(store->get(), &hosts);
   auto log = [](const std::string& line) { emu::Log(line); };
   labs.Reconcile(log);
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
   emu::controller::ControllerServiceImpl service(&labs, &hosts, *token, &pool);
-  emu::controller::RegistrationServiceImpl registration(
+  emu::controller::hosts::RegistrationServiceImpl registration(
       &hosts, *token, &pool,
       [token = *token](const std::string& name, const std::string& address) {
-        return std::make_unique<emu::controller::GrpcAgentClient>(name, address,
+        return std::make_unique<emu::controller::hosts::GrpcAgentClient>(name, address,
                                                                   token);
       },
       absl::GetFlag(FLAGS_heartbeat), log);
   // Experiments: a run still RUNNING in the db was cut by a restart.
-  auto runs = emu::controller::SqliteExperimentStore::Open(
+  auto runs = emu::controller::experiment::SqliteExperimentStore::Open(
       absl::GetFlag(FLAGS_db));
   if (!runs.ok()) return Fail(runs.status().ToString());
   auto cut = (*runs)->FailRunning(
       "the controller restarted during the run (its commands were ended)");
   if (cut.ok() && *cut > 0) emu::Log(*cut, " experiment runs ended as FAILED");
-  emu::controller::ExperimentServiceImpl experiments(&labs, &hosts, runs->get(),
+  emu::controller::experiment::ExperimentServiceImpl experiments(&labs, &hosts, runs->get(),
                                                      *token, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),

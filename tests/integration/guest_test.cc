@@ -22,11 +22,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/guest_manager.h"
-#include "agent/lab_spec_store.h"
-#include "agent/libnl_host_network.h"
-#include "agent/namespace_processes.h"
-#include "agent/reconciler.h"
+#include "agent/guest/guest_manager.h"
+#include "agent/guest/qemu_driver.h"
+#include "agent/reconcile/lab_spec_store.h"
+#include "agent/net/libnl_host_network.h"
+#include "agent/net/namespace_processes.h"
+#include "agent/reconcile/reconciler.h"
 #include "common/process_launcher.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -58,9 +59,9 @@ class GuestTest : public ::testing::Test {
     }
     base_ = absl::StrCat("/tmp/emu-guest-test-", getpid());
     mkdir(base_.c_str(), 0700);
-    auto store = LabSpecStore::Open(base_ + "/state");
+    auto store = reconcile::LabSpecStore::Open(base_ + "/state");
     ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::make_unique<LabSpecStore>(*std::move(store));
+    store_ = std::make_unique<reconcile::LabSpecStore>(*std::move(store));
     auto features = net_.ProbeKernel();
     ASSERT_TRUE(features.ok()) << features.status();
     features_ = *features;
@@ -80,15 +81,17 @@ class GuestTest : public ::testing::Test {
 
   // A fresh GuestManager + Reconciler: what a restarted agent has.
   void NewAgent() {
-    GuestManager::Options o;
+    guest::GuestManager::Options o;
     o.run_dir = base_ + "/run";
     o.image_root = "/var/lib/emu/images";
     o.boot_timeout = absl::Seconds(90);
     rec_.reset();
-    guests_ = std::make_unique<GuestManager>(host_, &launcher_, o);
-    rec_ = std::make_unique<Reconciler>(host_, &net_, &launcher_, &procs_,
+    guests_ = std::make_unique<guest::GuestManager>(host_, &launcher_, o);
+    rec_ = std::make_unique<reconcile::Reconciler>(host_, &net_, &launcher_, &procs_,
                                         store_.get(), features_);
-    rec_->set_guests(guests_.get());
+    qemu_ = std::make_unique<emu::agent::guest::QemuDriver>(host_, guests_.get(),
+                                                        &net_);
+    rec_->AddDriver(qemu_.get());
   }
 
   emu::v1::ApplyLabRequest Spec() {
@@ -160,13 +163,14 @@ class GuestTest : public ::testing::Test {
   const std::string host_ = absl::StrCat("gt", getpid());
   const std::string lab_ = absl::StrCat("guests", getpid());
   std::string base_;
-  LibnlHostNetwork net_;
+  net::LibnlHostNetwork net_;
   PosixProcessLauncher launcher_;
-  ProcNamespaceProcesses procs_;
-  std::unique_ptr<LabSpecStore> store_;
-  HostNetwork::KernelFeatures features_;
-  std::unique_ptr<GuestManager> guests_;
-  std::unique_ptr<Reconciler> rec_;
+  net::ProcNamespaceProcesses procs_;
+  std::unique_ptr<reconcile::LabSpecStore> store_;
+  net::HostNetwork::KernelFeatures features_;
+  std::unique_ptr<guest::GuestManager> guests_;
+  std::unique_ptr<emu::agent::guest::QemuDriver> qemu_;
+  std::unique_ptr<reconcile::Reconciler> rec_;
 };
 
 TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {

@@ -7,7 +7,7 @@
 // Goodput basis: TBF counts layer-2 frames without FCS, 1514 bytes for a
 // full-size frame, of which TCP with timestamps carries 1448 bytes of
 // payload, so the expected TCP goodput at rate R is R * 1448 / 1514.
-#include "agent/libnl_host_network.h"
+#include "agent/net/libnl_host_network.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -77,10 +77,10 @@ class HostNetworkTest : public ::testing::Test {
     }
   }
   // ListInterfaces' value (empty on error, which fails the test).
-  std::vector<HostNetwork::InterfaceInfo> Ifs(const std::string& ns) {
+  std::vector<net::HostNetwork::InterfaceInfo> Ifs(const std::string& ns) {
     auto r = net_.ListInterfaces(ns);
     EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : std::vector<HostNetwork::InterfaceInfo>{};
+    return r.ok() ? *r : std::vector<net::HostNetwork::InterfaceInfo>{};
   }
   std::string Ns(absl::string_view suffix) {
     return absl::StrCat(prefix_, suffix);
@@ -144,7 +144,7 @@ class HostNetworkTest : public ::testing::Test {
   }
 
   std::string prefix_;
-  LibnlHostNetwork net_;
+  net::LibnlHostNetwork net_;
   PosixProcessLauncher launcher_;
   std::vector<pid_t> daemons_;
 };
@@ -216,7 +216,7 @@ TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
   auto ifs = net_.ListInterfaces(a);
   ASSERT_TRUE(ifs.ok()) << ifs.status();
   ASSERT_EQ(ifs->size(), 2u);
-  const HostNetwork::InterfaceInfo& eth1 = (*ifs)[1];
+  const net::HostNetwork::InterfaceInfo& eth1 = (*ifs)[1];
   EXPECT_EQ(eth1.name, "eth1");
   EXPECT_EQ(eth1.kind, "veth");
   EXPECT_EQ(eth1.alias, tag);

@@ -1,0 +1,349 @@
+#include "agent/barrier/barrier_session.h"
+
+#include <signal.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "agent/net/resource_names.h"
+#include "common/auth.h"
+#include "common/log.h"
+
+namespace emu::agent::barrier {
+namespace {
+
+using emu::v1::AgentToBarrier;
+using emu::v1::BarrierToAgent;
+
+ProcessSpec SpecFor(const emu::v1::TaskCommand& command, absl::Time start_at,
+                    std::function<void(pid_t)> on_started) {
+  ProcessSpec spec;
+  spec.start_at = start_at;
+  spec.argv.assign(command.argv().begin(), command.argv().end());
+  spec.timeout = command.timeout_ms() > 0
+                     ? absl::Milliseconds(command.timeout_ms())
+                     : absl::Seconds(60);
+  spec.on_started = std::move(on_started);
+  return spec;
+}
+
+// One stream's state, shared by the reactor and its command threads, so
+// that a command ending after the stream is gone finds it still alive.
+class SessionState {
+ public:
+  using Reactor =
+      grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier>;
+
+  SessionState(std::string host, TaskCommandRunner* runner, Reactor* reactor,
+               std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads)
+      : host_(std::move(host)),
+        runner_(runner),
+        reactor_(reactor),
+        threads_(std::move(threads)) {}
+
+  void SetLab(std::string lab, const std::string& experiment) {
+    absl::MutexLock lock(&mu_);
+    lab_ = std::move(lab);
+    Log("barrier session: lab ", lab_, ", experiment ", experiment);
+  }
+
+  void Release(const BarrierToAgent::Release& release,
+               std::shared_ptr<SessionState> self) {
+    const int64_t received = absl::ToUnixMicros(absl::Now());
+    std::string lab;
+    {
+      absl::MutexLock lock(&mu_);
+      lab = lab_;
+    }
+    for (const auto& command : release.commands()) {
+      {
+        absl::MutexLock lock(&mu_);
+        ++running_threads_;
+      }
+      {
+        absl::MutexLock lock(&threads_->mu);
+        ++threads_->running;
+      }
+      std::thread([self, lab, command, received,
+                   generation = release.generation(),
+                   start = absl::FromUnixMicros(release.start_unix_us())] {
+        self->RunOne(lab, command, generation, start, received);
+      }).detach();
+    }
+  }
+
+  // Kills every command of `generation` (0 = every generation) and stops
+  // those not started yet.
+  void Kill(uint64_t generation) {
+    absl::MutexLock lock(&mu_);
+    if (generation == 0) {
+      killed_all_ = true;
+    } else {
+      killed_.insert(generation);
+    }
+    for (const auto& [key, pid] : pids_) {
+      if (generation == 0 || key.first == generation) {
+        kill(-pid, SIGKILL);
+      }
+    }
+  }
+
+  // ---- the stream's writes ----
+  void Push(AgentToBarrier msg) {
+    Reactor* start = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      queue_.push_back(std::move(msg));
+      if (!writing_) {
+        writing_ = true;
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        start = reactor_;
+      }
+    }
+    if (start != nullptr) start->StartWrite(&current_);
+  }
+
+  void WriteDone(bool ok) {
+    Reactor* start = nullptr;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        write_broken_ = true;
+        queue_.clear();
+      }
+      if (!queue_.empty() && !reads_done_) {
+        writing_ = true;
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        start = reactor_;
+      } else if (reads_done_ && !finished_) {
+        finished_ = true;
+        finish = true;
+      }
+    }
+    if (start != nullptr) start->StartWrite(&current_);
+    if (finish) reactor_->Finish(grpc::Status::OK);
+  }
+
+  // The controller closed its side or went away: stop everything, finish
+  // once no write is in flight.
+  void ReadsDone() {
+    Kill(0);
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      reads_done_ = true;
+      queue_.clear();
+      if (!writing_ && !finished_) {
+        finished_ = true;
+        finish = true;
+      }
+    }
+    if (finish) reactor_->Finish(grpc::Status::OK);
+  }
+
+ private:
+  void RunOne(const std::string& lab, const emu::v1::TaskCommand& command,
+              uint64_t generation, absl::Time start, int64_t received) {
+    AgentToBarrier msg;
+    auto* done = msg.mutable_done();
+    done->set_generation(generation);
+    done->set_command_id(command.id());
+    done->set_received_unix_us(received);
+    const auto key = std::make_pair(generation, command.id());
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = killed_all_ || killed_.count(generation);
+    }
+    if (cancelled) {
+      done->set_error("cancelled before it started");
+    } else {
+      auto result = runner_->Run(lab, command, start, [this, key](pid_t pid) {
+        absl::MutexLock lock(&mu_);
+        pids_[key] = pid;
+        // A cancel that came between the check above and the fork.
+        if (killed_all_ || killed_.count(key.first)) kill(-pid, SIGKILL);
+      });
+      if (!result.ok()) {
+        done->set_error(absl::StrCat("host ", host_, ": ",
+                                     result.status().message()));
+      } else {
+        auto* r = done->mutable_result();
+        r->set_exit_code(result->exit_code);
+        r->set_stdout(std::move(result->stdout_data));
+        r->set_stderr(std::move(result->stderr_data));
+        r->set_timed_out(result->timed_out);
+        r->set_start_unix_us(absl::ToUnixMicros(result->start));
+        r->set_end_unix_us(absl::ToUnixMicros(result->end));
+        done->set_late_us(absl::ToInt64Microseconds(result->start_late));
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      pids_.erase(key);
+      --running_threads_;
+    }
+    Push(std::move(msg));
+    absl::MutexLock lock(&threads_->mu);
+    --threads_->running;
+  }
+
+  const std::string host_;
+  TaskCommandRunner* const runner_;
+  Reactor* const reactor_;  // not used once finished_
+  const std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads_;
+
+  absl::Mutex mu_;
+  std::string lab_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<uint64_t, std::string>, pid_t> pids_ ABSL_GUARDED_BY(mu_);
+  std::set<uint64_t> killed_ ABSL_GUARDED_BY(mu_);
+  bool killed_all_ ABSL_GUARDED_BY(mu_) = false;
+  int running_threads_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<AgentToBarrier> queue_ ABSL_GUARDED_BY(mu_);
+  AgentToBarrier current_;  // owned by the write in flight
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class SessionReactor
+    : public grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier> {
+ public:
+  SessionReactor(
+      grpc::CallbackServerContext* context, const std::string& host,
+      const std::string& token, TaskCommandRunner* runner,
+      std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads)
+      : state_(std::make_shared<SessionState>(host, runner, this,
+                                              std::move(threads))) {
+    grpc::Status auth = CheckAuthToken(*context, token);
+    if (!auth.ok()) {
+      Finish(auth);
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      state_->ReadsDone();
+      return;
+    }
+    switch (in_.msg_case()) {
+      case BarrierToAgent::kHello:
+        state_->SetLab(in_.hello().lab(), in_.hello().experiment());
+        break;
+      case BarrierToAgent::kRelease:
+        state_->Release(in_.release(), state_);
+        break;
+      case BarrierToAgent::kCancel:
+        state_->Kill(in_.cancel().generation());
+        break;
+      default:
+        break;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override { state_->WriteDone(ok); }
+
+  void OnCancel() override { state_->Kill(0); }
+
+  void OnDone() override {
+    state_->Kill(0);
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<SessionState> state_;
+  BarrierToAgent in_;
+};
+
+}  // namespace
+
+absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
+    const std::string& lab, const emu::v1::TaskCommand& command,
+    absl::Time start_at, std::function<void(pid_t)> on_started) {
+  if (!net::IsValidName(lab) || !net::IsValidName(command.node())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command ", command.id(), ": bad lab or node name"));
+  }
+  if (command.argv().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command ", command.id(), ": empty command"));
+  }
+  if (guests_ != nullptr && guests_->Has(lab, command.node())) {
+    return RunInGuest(lab, command, start_at);
+  }
+  ProcessSpec spec = SpecFor(command, start_at, std::move(on_started));
+  spec.netns = net::NamespaceName(host_, lab, command.node());
+  auto result = launcher_->Run(spec);
+  if (!result.ok() && absl::IsNotFound(result.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        "node ", command.node(), " of lab ", lab, " is not on host ", host_));
+  }
+  return result;
+}
+
+absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::RunInGuest(
+    const std::string& lab, const emu::v1::TaskCommand& command,
+    absl::Time start_at) {
+  emu::v1::ExecRequest req;
+  req.set_lab(lab);
+  req.set_node(command.node());
+  *req.mutable_argv() = command.argv();
+  req.set_timeout_ms(command.timeout_ms());
+  absl::SleepFor(start_at - absl::Now());
+  auto resp = guests_->Exec(req);
+  if (!resp.ok()) return resp.status();
+  ProcessResult result;
+  result.exit_code = resp->exit_code();
+  result.stdout_data = resp->stdout();
+  result.stderr_data = resp->stderr();
+  result.timed_out = resp->timed_out();
+  result.start = absl::FromUnixMicros(resp->start_unix_us());
+  result.end = absl::FromUnixMicros(resp->end_unix_us());
+  return result;
+}
+
+absl::StatusOr<ProcessResult> HostTaskCommandRunner::Run(
+    const std::string& lab, const emu::v1::TaskCommand& command,
+    absl::Time start_at, std::function<void(pid_t)> on_started) {
+  (void)lab;
+  if (command.argv().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command ", command.id(), ": empty command"));
+  }
+  return launcher_->Run(SpecFor(command, start_at, std::move(on_started)));
+}
+
+grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
+BarrierAgentServiceImpl::Session(grpc::CallbackServerContext* context) {
+  return new SessionReactor(context, host_, token_, runner_, threads_);
+}
+
+BarrierAgentServiceImpl::~BarrierAgentServiceImpl() {
+  absl::MutexLock lock(&threads_->mu);
+  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads_->mu) {
+    return threads_->running == 0;
+  };
+  if (!threads_->mu.AwaitWithTimeout(absl::Condition(&idle),
+                                     absl::Seconds(10))) {
+    Log("barrier: ", threads_->running,
+        " command threads still running at shutdown");
+  }
+}
+
+}  // namespace emu::agent::barrier

@@ -1,0 +1,110 @@
+// The agent's half of the barrier (proto/barrier.proto): serves
+// BarrierAgentService.Session. Each Release's commands are prepared at once
+// (fork, namespace) and exec'd at the release's common start instant (the
+// child sleeps until it: ProcessSpec::start_at), each on its own thread (a command's wait never holds a gRPC thread or a
+// pool worker), and each reports one CommandDone on the stream. Cancel, or
+// the end of the stream for any reason, kills the process groups of the
+// session's commands still running.
+//
+// Thread-safe. The service does not own the runner; a session's state lives
+// until its last command thread has reported.
+#ifndef EMU_AGENT_BARRIER_BARRIER_SESSION_H_
+#define EMU_AGENT_BARRIER_BARRIER_SESSION_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/guest/guest_manager.h"
+#include "common/process_launcher.h"
+#include "proto/barrier.grpc.pb.h"
+
+namespace emu::agent::barrier {
+
+// Runs one Task command somewhere on this host, exec'ing it at `start_at`
+// (ProcessSpec::start_at: the process is prepared before the instant).
+// `on_started` gets the command's pid (its process group) once it runs.
+class TaskCommandRunner {
+ public:
+  virtual ~TaskCommandRunner() = default;
+  virtual absl::StatusOr<ProcessResult> Run(
+      const std::string& lab, const emu::v1::TaskCommand& command,
+      absl::Time start_at, std::function<void(pid_t)> on_started) = 0;
+};
+
+// Runs commands where AgentService.Exec would: inside the node's network
+// namespace (emu.<host>.<lab>.<node>), or, for a QEMU guest, through the
+// guest's console at the start instant. A guest command has no host pid:
+// cancelling it ends it at its timeout, not at once.
+class NetnsTaskCommandRunner : public TaskCommandRunner {
+ public:
+  // `guests` may be null (no guest support).
+  NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher,
+                         guest::GuestManager* guests = nullptr)
+      : host_(std::move(host)), launcher_(launcher), guests_(guests) {}
+  absl::StatusOr<ProcessResult> Run(
+      const std::string& lab, const emu::v1::TaskCommand& command,
+      absl::Time start_at, std::function<void(pid_t)> on_started) override;
+
+ private:
+  absl::StatusOr<ProcessResult> RunInGuest(const std::string& lab,
+                                           const emu::v1::TaskCommand& command,
+                                           absl::Time start_at);
+
+  const std::string host_;
+  ProcessLauncher* const launcher_;
+  guest::GuestManager* const guests_;
+};
+
+// Runs commands in the agent's own namespace, whatever the node: for the
+// barrier benchmark and tests, never in emu-agent.
+class HostTaskCommandRunner : public TaskCommandRunner {
+ public:
+  explicit HostTaskCommandRunner(ProcessLauncher* launcher)
+      : launcher_(launcher) {}
+  absl::StatusOr<ProcessResult> Run(
+      const std::string& lab, const emu::v1::TaskCommand& command,
+      absl::Time start_at, std::function<void(pid_t)> on_started) override;
+
+ private:
+  ProcessLauncher* const launcher_;
+};
+
+class BarrierAgentServiceImpl final
+    : public emu::v1::BarrierAgentService::CallbackService {
+ public:
+  // `token`: required bearer token (empty = none). `runner` must outlive
+  // every session.
+  BarrierAgentServiceImpl(std::string host, std::string token,
+                          TaskCommandRunner* runner)
+      : host_(std::move(host)), token_(std::move(token)), runner_(runner) {}
+  // Shut the server down first (that ends every session and kills their
+  // commands). Then this waits, up to 10 s, for the sessions' command
+  // threads to return: they still call into `runner`.
+  ~BarrierAgentServiceImpl() override;
+
+  grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
+  Session(grpc::CallbackServerContext* context) override;
+
+  // Command threads of all sessions, counted so the destructor can wait.
+  struct CommandThreads {
+    absl::Mutex mu;
+    int running ABSL_GUARDED_BY(mu) = 0;
+  };
+
+ private:
+  const std::string host_;
+  const std::string token_;
+  TaskCommandRunner* const runner_;
+  const std::shared_ptr<CommandThreads> threads_ =
+      std::make_shared<CommandThreads>();
+};
+
+}  // namespace emu::agent::barrier
+
+#endif  // EMU_AGENT_BARRIER_BARRIER_SESSION_H_

@@ -1,0 +1,123 @@
+#include "agent/guest/guest_config.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "agent/guest/console_session.h"
+
+namespace emu::agent::guest {
+namespace {
+
+std::string Percent(double p) { return absl::StrCat(p, "%"); }
+
+}  // namespace
+
+std::string GuestConfigScript(const emu::v1::Node& node,
+                              const std::vector<GuestNicName>& nics) {
+  std::string s = "set -e\n";
+  absl::StrAppend(&s,
+                  "dev_by_mac() { for d in /sys/class/net/*; do "
+                  "[ \"$(cat $d/address)\" = \"$1\" ] && "
+                  "{ basename $d; return 0; }; done; "
+                  "echo \"no NIC with MAC $1\" >&2; return 1; }\n");
+  for (size_t i = 0; i < nics.size(); ++i) {
+    absl::StrAppend(&s, "d=$(dev_by_mac ", nics[i].mac, ")\n",
+                    "ip link set dev \"$d\" down\n",
+                    "ip link set dev \"$d\" name emutmp", i, "\n");
+  }
+  for (size_t i = 0; i < nics.size(); ++i) {
+    std::string name = ShellQuote(nics[i].name);
+    absl::StrAppend(&s, "ip link set dev emutmp", i, " name ", name, "\n");
+    if (nics[i].mtu > 0) {
+      absl::StrAppend(&s, "ip link set dev ", name, " mtu ", nics[i].mtu,
+                      "\n");
+    }
+    absl::StrAppend(&s, "ip link set dev ", name, " up\n");
+  }
+  absl::StrAppend(&s, "hostname ", ShellQuote(node.name()), "\n");
+  std::vector<std::pair<std::string, std::string>> sysctls(
+      node.sysctls().begin(), node.sysctls().end());
+  std::sort(sysctls.begin(), sysctls.end());
+  for (const auto& [k, v] : sysctls) {
+    absl::StrAppend(&s, "echo ", ShellQuote(v), " > ",
+                    ShellQuote(absl::StrCat(
+                        "/proc/sys/", absl::StrReplaceAll(k, {{".", "/"}}))),
+                    "\n");
+  }
+  for (const auto& i : node.interfaces()) {
+    if (i.addresses().empty()) continue;
+    std::string name = ShellQuote(i.name());
+    absl::StrAppend(&s, "ip addr flush dev ", name, " scope global\n");
+    for (const auto& a : i.addresses()) {
+      absl::StrAppend(&s, "ip addr replace ", ShellQuote(a), " dev ", name,
+                      a.find(':') != std::string::npos ? " nodad" : "", "\n");
+    }
+  }
+  for (const auto& r : node.routes()) {
+    std::string dest = r.destination();
+    std::string family = "-4";
+    if (dest == "default6") {
+      dest = "default";
+      family = "-6";
+    } else if (dest.find(':') != std::string::npos ||
+               r.via().find(':') != std::string::npos) {
+      family = "-6";
+    }
+    absl::StrAppend(&s, "ip ", family, " route replace ", ShellQuote(dest));
+    if (!r.via().empty()) absl::StrAppend(&s, " via ", ShellQuote(r.via()));
+    if (!r.dev().empty()) absl::StrAppend(&s, " dev ", ShellQuote(r.dev()));
+    if (r.metric() > 0) absl::StrAppend(&s, " metric ", r.metric());
+    absl::StrAppend(&s, "\n");
+  }
+  return s;
+}
+
+std::string GuestQdiscScript(const std::string& dev,
+                             const linkemu::QdiscPlan& plan) {
+  std::string d = ShellQuote(dev);
+  std::string s = absl::StrCat("tc qdisc del dev ", d,
+                               " root 2>/dev/null || true\n");
+  std::string tbf_parent = "root handle 10:";
+  if (plan.netem) {
+    const auto& n = *plan.netem;
+    absl::StrAppend(&s, "tc qdisc add dev ", d, " root handle 1: netem");
+    if (n.limit_packets > 0) absl::StrAppend(&s, " limit ", n.limit_packets);
+    if (n.delay_us > 0 || n.jitter_us > 0) {
+      absl::StrAppend(&s, " delay ", n.delay_us, "us");
+      if (n.jitter_us > 0) {
+        absl::StrAppend(&s, " ", n.jitter_us, "us");
+        if (n.delay_correlation_percent > 0) {
+          absl::StrAppend(&s, " ", Percent(n.delay_correlation_percent));
+        }
+      }
+    }
+    if (n.loss_percent > 0) {
+      absl::StrAppend(&s, " loss ", Percent(n.loss_percent));
+      if (n.loss_correlation_percent > 0) {
+        absl::StrAppend(&s, " ", Percent(n.loss_correlation_percent));
+      }
+    }
+    if (n.duplicate_percent > 0) {
+      absl::StrAppend(&s, " duplicate ", Percent(n.duplicate_percent));
+    }
+    if (n.reorder_percent > 0) {
+      absl::StrAppend(&s, " reorder ", Percent(n.reorder_percent));
+    }
+    if (n.corrupt_percent > 0) {
+      absl::StrAppend(&s, " corrupt ", Percent(n.corrupt_percent));
+    }
+    absl::StrAppend(&s, "\n");
+    tbf_parent = "parent 1:1 handle 10:";
+  }
+  if (plan.tbf) {
+    absl::StrAppend(&s, "tc qdisc add dev ", d, " ", tbf_parent, " tbf rate ",
+                    plan.tbf->rate_bytes_per_sec * 8, "bit burst ",
+                    plan.tbf->burst_bytes, " limit ", plan.tbf->limit_bytes,
+                    "\n");
+  }
+  return s;
+}
+
+}  // namespace emu::agent::guest

@@ -1,0 +1,704 @@
+#include "agent/guest/guest_manager.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <sched.h>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "agent/guest/guest_config.h"
+#include "agent/guest/qemu_argv.h"
+#include "agent/net/resource_names.h"
+#include "common/status_macros.h"
+
+namespace emu::agent::guest {
+namespace {
+
+constexpr absl::Duration kDefaultExecTimeout = absl::Seconds(60);
+constexpr absl::Duration kConfigTimeout = absl::Seconds(60);
+
+std::string ReadFileOr(const std::string& path, std::string fallback = "") {
+  std::ifstream f(path);
+  if (!f) return fallback;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::trunc);
+  f << data;
+  return static_cast<bool>(f);
+}
+
+// The last `n` non-empty lines of a file, joined with " | ".
+std::string Tail(const std::string& path, int n) {
+  std::vector<std::string> lines = absl::StrSplit(
+      ReadFileOr(path), absl::ByAnyChar("\r\n"), absl::SkipWhitespace());
+  if (static_cast<int>(lines.size()) > n) {
+    lines.erase(lines.begin(), lines.end() - n);
+  }
+  return absl::StrJoin(lines, " | ");
+}
+
+// Why the guest's QEMU is gone: what RunningPid recorded when it reaped
+// it, else the end of its log.
+std::string ExitReason(const std::string& dir) {
+  std::string r = ReadFileOr(dir + "/exit_reason");
+  if (!r.empty()) return r;
+  r = Tail(dir + "/qemu.log", 2);
+  return r.empty() ? "no exit status known (not started by this agent run)"
+                   : r;
+}
+
+void RemoveTree(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d != nullptr) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      unlink(absl::StrCat(dir, "/", name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+uint64_t Fnv1a(absl::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The guest's NICs: every interface of the node that a link (local or
+// cross-host) ends on, in topology order (declared interfaces first).
+std::vector<std::string> NicNames(const emu::v1::ApplyLabRequest& desired,
+                                  const emu::v1::Node& node) {
+  std::vector<std::string> linked;
+  auto add = [&](const emu::v1::Endpoint& e) {
+    if (e.node() == node.name() &&
+        std::find(linked.begin(), linked.end(), e.interface()) ==
+            linked.end()) {
+      linked.push_back(e.interface());
+    }
+  };
+  for (const auto& l : desired.links()) {
+    add(l.a());
+    add(l.b());
+  }
+  for (const auto& r : desired.remote_links()) {
+    add(r.local_is_a() ? r.link().a() : r.link().b());
+  }
+  std::vector<std::string> out;
+  for (const auto& i : node.interfaces()) {
+    if (std::find(linked.begin(), linked.end(), i.name()) != linked.end()) {
+      out.push_back(i.name());
+    }
+  }
+  for (const auto& n : linked) {
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  return out;
+}
+
+std::string MacFor(const std::string& lab, const emu::v1::Node& node,
+                   const std::string& ifname) {
+  for (const auto& i : node.interfaces()) {
+    if (i.name() == ifname && !i.mac().empty()) return i.mac();
+  }
+  return GuestMac(lab, node.name(), ifname);
+}
+
+// The image a running guest was started from (recorded in its directory).
+GuestImage ImageOf(const std::string& dir) {
+  std::string image_dir = ReadFileOr(dir + "/image");
+  auto image = ParseImageConf(image_dir, ReadFileOr(image_dir + "/image.conf"));
+  if (!image.ok()) return GuestImage();  // console "shell"
+  return *image;
+}
+
+// The vCPU thread ids in a query-cpus-fast reply, in vCPU order.
+std::vector<int> ThreadIds(const std::string& reply) {
+  std::vector<int> tids;
+  const std::string key = "\"thread-id\":";
+  for (size_t p = reply.find(key); p != std::string::npos;
+       p = reply.find(key, p + 1)) {
+    size_t q = p + key.size();
+    while (q < reply.size() && reply[q] == ' ') ++q;
+    int tid = 0;
+    size_t e = q;
+    while (e < reply.size() && std::isdigit(static_cast<unsigned char>(reply[e])))
+      ++e;
+    if (absl::SimpleAtoi(reply.substr(q, e - q), &tid)) tids.push_back(tid);
+  }
+  return tids;
+}
+
+}  // namespace
+
+struct GuestManager::Guest {
+  std::shared_ptr<SocketConsole> console;
+  std::unique_ptr<ShellSession> session;
+  // The shell answered (set by Ensure after configuring, or by Exec's own
+  // probe): until then Exec is FAILED_PRECONDITION, not a lost command.
+  std::atomic<bool> ready{false};
+};
+
+GuestManager::GuestManager(std::string host, ProcessLauncher* launcher,
+                           Options options)
+    : host_(std::move(host)), launcher_(launcher), options_(std::move(options)) {}
+
+GuestManager::~GuestManager() = default;
+
+std::string GuestManager::DirFor(const std::string& lab,
+                                 const std::string& node) const {
+  uint64_t h = Fnv1a(absl::StrCat(host_, " ", lab, " ", node));
+  return absl::StrCat(options_.run_dir, "/",
+                      absl::Hex(h, absl::kZeroPad16));
+}
+
+std::vector<GuestManager::Found> GuestManager::Scan() {
+  std::vector<Found> out;
+  DIR* d = opendir(options_.run_dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string dir = absl::StrCat(options_.run_dir, "/", name);
+    std::vector<std::string> owner = absl::StrSplit(
+        absl::StripAsciiWhitespace(ReadFileOr(dir + "/owner")), ' ');
+    if (owner.size() != 3 || owner[0] != host_) continue;
+    out.push_back({dir, owner[1], owner[2]});
+  }
+  closedir(d);
+  return out;
+}
+
+bool GuestManager::Has(const std::string& lab, const std::string& node) {
+  struct stat st;
+  return stat((DirFor(lab, node) + "/owner").c_str(), &st) == 0;
+}
+
+pid_t GuestManager::RunningPid(const std::string& dir) {
+  int pid = 0;
+  if (!absl::SimpleAtoi(
+          absl::StripAsciiWhitespace(ReadFileOr(dir + "/qemu.pid")), &pid) ||
+      pid <= 0) {
+    return 0;
+  }
+  // A QEMU that is our child and has exited: keep why (WNOWAIT peeks), then
+  // IsRunning reaps it (a zombie's cmdline is empty, so the check below
+  // would not).
+  siginfo_t info{};
+  if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == pid) {
+    std::string why =
+        info.si_code == CLD_EXITED
+            ? absl::StrCat("exited with status ", info.si_status)
+            : absl::StrCat("killed by signal ", info.si_status, " (",
+                           strsignal(info.si_status), ")");
+    std::string log = Tail(dir + "/qemu.log", 1);
+    if (!log.empty()) absl::StrAppend(&why, ": ", log);
+    WriteFile(dir + "/exit_reason", why);
+  }
+  if (!launcher_->IsRunning(pid)) return 0;
+  std::string cmdline = ReadFileOr(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (cmdline.find("qemu") == std::string::npos ||
+      cmdline.find(dir) == std::string::npos) {
+    return 0;  // the pid was reused by something else
+  }
+  return pid;
+}
+
+absl::Status GuestManager::Wire(const std::string& lab,
+                                const std::string& node,
+                                const std::vector<std::string>& nics) {
+  std::string ns = net::NamespaceName(host_, lab, node);
+  std::string what = absl::StrCat("guest ", node);
+  // One TAP per NIC, joined to the link end by two mirred redirects. Only
+  // what is missing is (re)made: a link end re-created (a tunnel TAP after
+  // an agent restart) loses its ingress filter and gets it back here.
+  std::string script = "set -e\n";
+  for (size_t i = 0; i < nics.size(); ++i) {
+    std::string tap = absl::StrCat("gt", i);
+    std::string dev = ShellQuote(nics[i]);
+    absl::StrAppend(
+        &script, "ip link show ", tap, " >/dev/null 2>&1 || ip tuntap add dev ",
+        tap, " mode tap\n", "ip link set ", tap, " up\nip link set ", dev,
+        " up\n");
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{dev, tap},
+                                                          {tap, dev}}) {
+      absl::StrAppend(
+          &script, "tc filter show dev ", from,
+          " parent ffff: 2>/dev/null | grep -q 'Redirect to device ", to,
+          ")' || { tc qdisc del dev ", from, " ingress 2>/dev/null || true; ",
+          "tc qdisc add dev ", from, " ingress; tc filter add dev ", from,
+          " parent ffff: protocol all u32 match u32 0 0 action mirred egress "
+          "redirect dev ",
+          to, "; }\n");
+    }
+  }
+  ProcessSpec wire;
+  wire.argv = {"sh", "-c", script};
+  wire.netns = ns;
+  wire.timeout = absl::Seconds(20);
+  EMU_ASSIGN_OR_RETURN(ProcessResult wired, launcher_->Run(wire));
+  if (wired.exit_code != 0) {
+    return absl::InternalError(absl::StrCat(what, ": joining TAPs to links in ",
+                                            ns, ": ", wired.stderr_data));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GuestManager::Start(const std::string& lab,
+                                 const emu::v1::Node& node,
+                                 const std::vector<std::string>& nics) {
+  std::string dir = DirFor(lab, node.name());
+  std::string ns = net::NamespaceName(host_, lab, node.name());
+  std::string what = absl::StrCat("guest ", node.name());
+  std::string image_name = node.image().empty() ? "default" : node.image();
+  std::string image_dir = image_name[0] == '/'
+                              ? image_name
+                              : absl::StrCat(options_.image_root, "/",
+                                             image_name);
+  std::string conf = ReadFileOr(image_dir + "/image.conf", "\x01");
+  if (conf == "\x01") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ": image '", image_name, "' not found on host ", host_, " (",
+        image_dir, "/image.conf; build it with "
+                   "deploy/images/build_default.sh)"));
+  }
+  EMU_ASSIGN_OR_RETURN(GuestImage image, ParseImageConf(image_dir, conf));
+
+  GuestSpec spec;
+  spec.name = absl::StrCat("emu.", lab, ".", node.name());
+  spec.qemu_binary = options_.qemu_binary;
+  spec.kvm = options_.kvm;
+  spec.cpus = node.resources().cpus() > 0 ? node.resources().cpus()
+                                          : options_.default_cpus;
+  spec.memory_mib = node.resources().memory_mib() > 0
+                        ? node.resources().memory_mib()
+                        : options_.default_memory_mib;
+  spec.image = image;
+  for (size_t i = 0; i < nics.size(); ++i) {
+    spec.nics.push_back({absl::StrCat("gt", i), MacFor(lab, node, nics[i])});
+  }
+  spec.qmp_socket = dir + "/qmp.sock";
+  spec.console_socket = dir + "/console.sock";
+  spec.pid_file = dir + "/qemu.pid";
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildQemuArgv(spec));
+
+  mkdir(options_.run_dir.c_str(), 0755);
+  mkdir(dir.c_str(), 0700);
+  WriteFile(dir + "/image", image_dir);
+  if (!WriteFile(dir + "/owner",
+                 absl::StrCat(host_, " ", lab, " ", node.name(), "\n"))) {
+    return absl::InternalError(absl::StrCat(what, ": cannot write ", dir,
+                                            "/owner"));
+  }
+  unlink((dir + "/exit_reason").c_str());
+  unlink(spec.console_socket.c_str());
+  unlink(spec.qmp_socket.c_str());
+  {
+    absl::MutexLock lock(&mu_);
+    guests_.erase(absl::StrCat(lab, "/", node.name()));
+  }
+  ProcessSpec run;
+  run.argv = argv;
+  run.netns = ns;
+  EMU_ASSIGN_OR_RETURN(pid_t pid, launcher_->Spawn(run, dir + "/qemu.log"));
+  WriteFile(spec.pid_file, absl::StrCat(pid, "\n"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<GuestManager::Guest>> GuestManager::Attach(
+    const std::string& lab, const std::string& node) {
+  std::string key = absl::StrCat(lab, "/", node);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = guests_.find(key);
+    if (it != guests_.end()) return it->second;
+  }
+  // One connection per QEMU console (its socket serves one client): the
+  // slow path is serialised and re-checks the map.
+  absl::MutexLock attach_lock(&attach_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = guests_.find(key);
+    if (it != guests_.end()) return it->second;
+  }
+  std::string dir = DirFor(lab, node);
+  if (RunningPid(dir) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "guest ", node, " of lab ", lab, ": QEMU is not running",
+        Has(lab, node) ? absl::StrCat(" (", ExitReason(dir),
+                                      "); `emuctl restart` starts it again")
+                       : ""));
+  }
+  auto guest = std::make_shared<Guest>();
+  EMU_ASSIGN_OR_RETURN(guest->console,
+                       SocketConsole::Connect(dir + "/console.sock",
+                                              dir + "/console.log",
+                                              absl::Seconds(10)));
+  guest->session = std::make_unique<ShellSession>(guest->console.get());
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = guests_.emplace(key, guest);
+  return it->second;
+}
+
+absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
+                                  const ProgressFn& progress) {
+  const std::string& lab = desired.lab();
+  struct Todo {
+    const emu::v1::Node* node;
+    std::vector<std::string> nics;
+    bool started = false;
+  };
+  std::vector<Todo> todo;
+  for (const auto& node : desired.nodes()) {
+    if (!IsGuest(node)) continue;
+    Todo t{&node, NicNames(desired, node)};
+    std::string dir = DirFor(lab, node.name());
+    EMU_RETURN_IF_ERROR(Wire(lab, node.name(), t.nics));
+    if (RunningPid(dir) == 0) {
+      std::string before = Has(lab, node.name()) ? ExitReason(dir) : "";
+      EMU_RETURN_IF_ERROR(Start(lab, node, t.nics));
+      t.started = true;
+      progress(absl::StrCat("node ", node.name()),
+               absl::StrCat("QEMU started (", options_.kvm ? "kvm" : "tcg",
+                            ", ", t.nics.size(), " NICs)",
+                            before.empty() ? ""
+                                           : absl::StrCat("; it had exited: ",
+                                                          before)));
+    }
+    todo.push_back(std::move(t));
+  }
+  // Boot and configure in parallel: boot time dominates.
+  std::vector<absl::Status> results(todo.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < todo.size(); ++k) {
+    threads.emplace_back([&, k] {
+      const Todo& t = todo[k];
+      const std::string& name = t.node->name();
+      std::string dir = DirFor(lab, name);
+      absl::Time t0 = absl::Now();
+      auto guest = Attach(lab, name);
+      if (!guest.ok()) {
+        results[k] = guest.status();
+        return;
+      }
+      if (GuestImage image = ImageOf(dir); image.console == "none") {
+        // Not scriptable: ready when its ready text shows (or now).
+        absl::Time deadline = absl::Now() + options_.boot_timeout;
+        while (!image.ready_text.empty() &&
+               ReadFileOr(dir + "/console.log").find(image.ready_text) ==
+                   std::string::npos) {
+          if (absl::Now() > deadline || RunningPid(dir) == 0) {
+            results[k] = absl::DeadlineExceededError(absl::StrCat(
+                "guest ", name, ": '", image.ready_text,
+                "' did not appear on its console within ",
+                absl::FormatDuration(options_.boot_timeout)));
+            return;
+          }
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+        progress(absl::StrCat("node ", name),
+                 "guest running (image console=none: not configured by emu)");
+        return;
+      }
+      absl::Status s = (*guest)->session->WaitReady(options_.boot_timeout,
+                                                    absl::Milliseconds(500));
+      if (!s.ok()) {
+        results[k] = absl::DeadlineExceededError(absl::StrCat(
+            "guest ", name, ": console did not answer within ",
+            absl::FormatDuration(options_.boot_timeout), " (",
+            RunningPid(dir) == 0
+                ? absl::StrCat("QEMU exited: ", Tail(dir + "/qemu.log", 2))
+                : absl::StrCat("last console lines: ",
+                               Tail(dir + "/console.log", 3)),
+            ")"));
+        return;
+      }
+      absl::Duration answered = absl::Now() - t0;
+      std::vector<GuestNicName> nics;
+      for (const auto& n : t.nics) {
+        GuestNicName g{n, MacFor(lab, *t.node, n), 0};
+        for (const auto& i : t.node->interfaces()) {
+          if (i.name() == n) g.mtu = i.mtu();
+        }
+        nics.push_back(g);
+      }
+      auto r = (*guest)->session->Run(GuestConfigScript(*t.node, nics),
+                                      kConfigTimeout);
+      if (!r.ok()) {
+        results[k] = r.status();
+      } else if (r->timed_out || r->exit_code != 0) {
+        results[k] = absl::InternalError(absl::StrCat(
+            "guest ", name, ": configuration failed (exit ", r->exit_code,
+            r->timed_out ? ", timed out" : "", "): ", r->stderr_data));
+      } else if (absl::Status p = Pin(dir, *t.node); !p.ok()) {
+        results[k] = Annotate(p, absl::StrCat("guest ", name));
+      } else {
+        (*guest)->ready = true;
+        progress(absl::StrCat("node ", name),
+                 absl::StrCat(
+                     "guest ready and configured",
+                     t.started
+                         ? absl::StrCat(
+                               " ",
+                               absl::FormatDuration(absl::Trunc(
+                                   absl::Now() - t0, absl::Milliseconds(1))),
+                               " after start (console answered after ",
+                               absl::FormatDuration(absl::Trunc(
+                                   answered, absl::Milliseconds(1))),
+                               ")")
+                         : ""));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GuestManager::Pin(const std::string& dir,
+                               const emu::v1::Node& node) {
+  if (node.cpu_set().empty()) return absl::OkStatus();
+  EMU_ASSIGN_OR_RETURN(
+      std::string reply,
+      qmp_.Execute(dir + "/qmp.sock", "query-cpus-fast", absl::Seconds(5)));
+  std::vector<int> tids = ThreadIds(reply);
+  if (tids.empty()) {
+    return absl::InternalError(
+        absl::StrCat("pin vCPUs: no thread ids in QMP reply: ", reply));
+  }
+  for (size_t i = 0; i < tids.size(); ++i) {
+    uint32_t cpu = node.cpu_set(i % node.cpu_set_size());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(tids[i], sizeof(set), &set) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pin vCPU ", i, " (thread ", tids[i], ") to host CPU ",
+                       cpu, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
+    const emu::v1::ExecRequest& req) {
+  if (!req.stdin().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "guest ", req.node(), ": exec through the console takes no stdin"));
+  }
+  EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest,
+                       Attach(req.lab(), req.node()));
+  if (ImageOf(DirFor(req.lab(), req.node())).console == "none") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "guest ", req.node(), " of lab ", req.lab(),
+        ": its image has console=none (no shell emu can drive); use "
+        "`emuctl console`"));
+  }
+  if (!guest->ready) {
+    // Booting, or found after an agent restart: one quick probe decides.
+    if (!guest->session->WaitReady(absl::Seconds(2), absl::Seconds(1)).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "guest ", req.node(), " of lab ", req.lab(),
+          " is still booting (its console shell does not answer yet)"));
+    }
+    guest->ready = true;
+  }
+  std::vector<std::string> quoted;
+  for (const auto& a : req.argv()) quoted.push_back(ShellQuote(a));
+  absl::Duration timeout = req.timeout_ms() > 0
+                               ? absl::Milliseconds(req.timeout_ms())
+                               : kDefaultExecTimeout;
+  absl::Time start = absl::Now();
+  auto r = guest->session->Run(absl::StrJoin(quoted, " "), timeout);
+  if (!r.ok()) {
+    if (absl::IsUnavailable(r.status())) {  // the console closed
+      {
+        absl::MutexLock lock(&mu_);
+        guests_.erase(absl::StrCat(req.lab(), "/", req.node()));
+      }
+      absl::SleepFor(absl::Milliseconds(100));  // let QEMU's exit land
+      std::string dir = DirFor(req.lab(), req.node());
+      if (RunningPid(dir) == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "guest ", req.node(), " of lab ", req.lab(),
+            ": QEMU exited during the command (", ExitReason(dir),
+            "); `emuctl restart` starts it again"));
+      }
+    }
+    return Annotate(r.status(), absl::StrCat("guest ", req.node()));
+  }
+  emu::v1::ExecResponse resp;
+  resp.set_exit_code(r->exit_code);
+  resp.set_stdout(std::move(r->stdout_data));
+  resp.set_stderr(std::move(r->stderr_data));
+  resp.set_timed_out(r->timed_out);
+  resp.set_start_unix_us(absl::ToUnixMicros(start));
+  resp.set_end_unix_us(absl::ToUnixMicros(absl::Now()));
+  return resp;
+}
+
+absl::StatusOr<std::shared_ptr<SocketConsole>> GuestManager::ConsoleOf(
+    const std::string& lab, const std::string& node) {
+  EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest, Attach(lab, node));
+  return guest->console;
+}
+
+absl::StatusOr<std::string> GuestManager::Kill(const std::string& lab,
+                                               const std::string& node) {
+  if (!Has(lab, node)) {
+    return absl::NotFoundError(absl::StrCat("node ", node, " of lab ", lab,
+                                            " is not a guest on host ", host_));
+  }
+  Found g{DirFor(lab, node), lab, node};
+  std::string reason = RunningPid(g.dir) == 0 ? ExitReason(g.dir) : "";
+  EMU_RETURN_IF_ERROR(Stop(g));
+  return reason;
+}
+
+absl::Status GuestManager::ApplyQdiscs(const std::string& lab,
+                                       const std::string& node,
+                                       const std::string& dev,
+                                       const linkemu::QdiscPlan& plan) {
+  if (ImageOf(DirFor(lab, node)).console == "none") {
+    if (plan.empty()) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "guest ", node, ": NetEm on ", dev, " is programmed inside the guest, "
+        "but its image has console=none; shape this direction from the other "
+        "end or use an image with a shell"));
+  }
+  EMU_ASSIGN_OR_RETURN(std::shared_ptr<Guest> guest, Attach(lab, node));
+  EMU_ASSIGN_OR_RETURN(
+      ShellResult r,
+      guest->session->Run(absl::StrCat("set -e\n", GuestQdiscScript(dev, plan)),
+                          kConfigTimeout));
+  if (r.timed_out || r.exit_code != 0) {
+    return absl::InternalError(absl::StrCat(
+        "guest ", node, ": tc on ", dev, " (", plan.DebugString(),
+        ") failed with exit ", r.exit_code, ": ", r.stderr_data));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GuestManager::Stop(const Found& g) {
+  {
+    absl::MutexLock lock(&mu_);
+    guests_.erase(absl::StrCat(g.lab, "/", g.node));
+  }
+  pid_t pid = RunningPid(g.dir);
+  if (pid > 0) {
+    (void)qmp_.Execute(g.dir + "/qmp.sock", "quit", absl::Seconds(2));
+    absl::Time deadline = absl::Now() + absl::Seconds(3);
+    while (RunningPid(g.dir) > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (RunningPid(g.dir) > 0) {
+      kill(pid, SIGKILL);
+      deadline = absl::Now() + absl::Seconds(3);
+      while (RunningPid(g.dir) > 0 && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (RunningPid(g.dir) > 0) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "guest ", g.node, " of lab ", g.lab, ": QEMU pid ", pid,
+            " survives SIGKILL"));
+      }
+    }
+  }
+  RemoveTree(g.dir);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> GuestManager::DestroyLab(const std::string& lab) {
+  int removed = 0;
+  absl::Status first;
+  for (const Found& g : Scan()) {
+    if (g.lab != lab) continue;
+    absl::Status s = Stop(g);
+    if (s.ok()) {
+      ++removed;
+    } else if (first.ok()) {
+      first = s;
+    }
+  }
+  if (!first.ok()) return first;
+  return removed;
+}
+
+int GuestManager::CollectGarbage(const std::vector<std::string>& known_labs) {
+  int removed = 0;
+  for (const Found& g : Scan()) {
+    if (std::find(known_labs.begin(), known_labs.end(), g.lab) !=
+        known_labs.end()) {
+      continue;
+    }
+    if (Stop(g).ok()) ++removed;
+  }
+  return removed;
+}
+
+std::vector<emu::v1::OwnedResource> GuestManager::List(const std::string& lab) {
+  std::vector<emu::v1::OwnedResource> out;
+  for (const Found& g : Scan()) {
+    if (!lab.empty() && g.lab != lab) continue;
+    emu::v1::OwnedResource r;
+    r.set_lab(g.lab);
+    r.set_node(g.node);
+    r.set_kind(emu::v1::OwnedResource::STATE_FILE);
+    pid_t pid = RunningPid(g.dir);
+    // A dead guest's directory says why: "<dir> (QEMU exited: ...)".
+    r.set_name(pid > 0 ? g.dir
+                       : absl::StrCat(g.dir, " (QEMU exited: ",
+                                      ExitReason(g.dir), ")"));
+    // The guest's state rides on its directory resource.
+    if (pid == 0) {
+      r.set_state("exited");
+      r.set_detail(ExitReason(g.dir));
+    } else {
+      absl::MutexLock lock(&mu_);
+      auto it = guests_.find(absl::StrCat(g.lab, "/", g.node));
+      r.set_state(it != guests_.end() && it->second->ready ? "ready"
+                                                            : "booting");
+    }
+    out.push_back(r);
+    r.clear_state();
+    r.clear_detail();
+    if (pid > 0) {
+      r.set_kind(emu::v1::OwnedResource::PROCESS);
+      r.set_name(absl::StrCat("qemu ", pid));
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+}  // namespace emu::agent::guest

@@ -1,0 +1,144 @@
+// GuestManager: runs the QEMU guests (node kind qemu) of this agent's labs.
+//
+// A guest node keeps its node namespace as its "patch panel": the link
+// fabric (veth ends, tunnel TAP ends) arrives there under the topology's
+// interface names exactly as for a netns node, and qdiscs on those ends
+// shape the guest's traffic the same way. Inside that namespace, per guest
+// NIC, a TAP "gt<i>" is joined to the link end by two tc mirred redirects
+// (link end ingress -> TAP egress, TAP ingress -> link end egress): a wire,
+// with no MAC learning or bridge-local addresses in the way. QEMU runs in
+// the namespace, one process per guest (-accel kvm only when KVM is really
+// usable, else tcg), with QMP and the first serial console on unix sockets.
+//
+// Everything of one guest lives in <run_dir>/<16 hex digits>/ (short, for
+// unix socket paths): `owner` ("<host> <lab> <node>"), qemu.pid, qmp.sock,
+// console.sock, console.log, qemu.log. The manager finds its guests by
+// these directories, also after an agent restart (QEMU keeps running; the
+// console is reconnected), so DestroyLab and ListResources see exactly what
+// exists.
+//
+// Thread-safe. Borrowed pointers must outlive the manager.
+#ifndef EMU_AGENT_GUEST_GUEST_MANAGER_H_
+#define EMU_AGENT_GUEST_GUEST_MANAGER_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/guest/console_session.h"
+#include "agent/guest/socket_console.h"
+#include "common/process_launcher.h"
+#include "linkemu/qdisc_plan.h"
+#include "proto/agent.pb.h"
+
+namespace emu::agent::guest {
+
+class GuestManager {
+ public:
+  struct Options {
+    std::string run_dir = "/run/emu/guests";
+    std::string image_root = "/var/lib/emu/images";  // <root>/<image>/
+    std::string qemu_binary = "qemu-system-x86_64";
+    bool kvm = false;  // Capabilities.kvm
+    absl::Duration boot_timeout = absl::Seconds(90);
+    uint32_t default_cpus = 1;
+    uint64_t default_memory_mib = 256;
+  };
+  using ProgressFn = std::function<void(const std::string& object,
+                                        const std::string& detail)>;
+
+  GuestManager(std::string host, ProcessLauncher* launcher, Options options);
+  ~GuestManager();
+
+  static bool IsGuest(const emu::v1::Node& node) {
+    return node.kind() == emu::v1::NODE_KIND_QEMU;
+  }
+
+  // For every qemu node of `desired` (its namespace and link ends must
+  // exist): joins TAPs to the link ends, starts QEMU when it is not running
+  // (all guests boot in parallel), waits until each console answers, then
+  // configures the guest (NIC names by MAC, hostname, sysctls, addresses,
+  // routes). A guest that was running is reconfigured (idempotent).
+  // DEADLINE_EXCEEDED naming the node and the last console lines when a
+  // guest does not boot in time.
+  absl::Status Ensure(const emu::v1::ApplyLabRequest& desired,
+                      const ProgressFn& progress);
+
+  // True when (lab, node) has a guest directory on this host.
+  bool Has(const std::string& lab, const std::string& node);
+
+  // Runs argv (shell-quoted and joined) in the guest through its console.
+  // FAILED_PRECONDITION when QEMU is not running.
+  absl::StatusOr<emu::v1::ExecResponse> Exec(const emu::v1::ExecRequest& req);
+
+  // The console of a running guest, for an interactive attach (the same
+  // connection Exec uses). FAILED_PRECONDITION when QEMU is not running.
+  absl::StatusOr<std::shared_ptr<SocketConsole>> ConsoleOf(
+      const std::string& lab, const std::string& node);
+
+  // Ends the guest's QEMU (QMP quit, then SIGKILL) and removes its
+  // directory, so that the next Ensure starts it afresh. Returns the exit
+  // reason QEMU logged ("" when none). NOT_FOUND when there is no such
+  // guest.
+  absl::StatusOr<std::string> Kill(const std::string& lab,
+                                   const std::string& node);
+
+  // Programs `plan` on `dev`'s egress inside the guest (needs its tc).
+  absl::Status ApplyQdiscs(const std::string& lab, const std::string& node,
+                           const std::string& dev,
+                           const linkemu::QdiscPlan& plan);
+
+  // Ends the lab's QEMU processes (QMP quit, then SIGKILL) and removes their
+  // directories; returns how many guests were removed. Idempotent.
+  absl::StatusOr<int> DestroyLab(const std::string& lab);
+
+  // Guests as observed: one PROCESS resource ("qemu <pid>") per running
+  // QEMU and one STATE_FILE per guest directory. Empty lab = all. The
+  // STATE_FILE carries the guest's state: "booting" (QEMU runs, its shell
+  // has not answered yet, also after an agent restart until probed),
+  // "ready", or "exited" with the exit reason in detail ("killed by signal
+  // 9 (Killed)", "exited with status 1: ...").
+  std::vector<emu::v1::OwnedResource> List(const std::string& lab);
+
+  // Removes guests of labs not in `known_labs` (after a crash).
+  int CollectGarbage(const std::vector<std::string>& known_labs);
+
+  // The directory of (lab, node).
+  std::string DirFor(const std::string& lab, const std::string& node) const;
+
+ private:
+  struct Guest;
+  struct Found {
+    std::string dir, lab, node;
+  };
+  std::vector<Found> Scan();
+  absl::StatusOr<std::shared_ptr<Guest>> Attach(const std::string& lab,
+                                                const std::string& node);
+  absl::Status Wire(const std::string& lab, const std::string& node,
+                    const std::vector<std::string>& nics);
+  absl::Status Start(const std::string& lab, const emu::v1::Node& node,
+                     const std::vector<std::string>& nics);
+  absl::Status Stop(const Found& g);
+  pid_t RunningPid(const std::string& dir);
+  // Pins the vCPU threads (QMP query-cpus-fast) to node.cpu_set().
+  absl::Status Pin(const std::string& dir, const emu::v1::Node& node);
+
+  const std::string host_;
+  ProcessLauncher* const launcher_;
+  const Options options_;
+  UnixQmpClient qmp_;
+  absl::Mutex attach_mu_;  // serialises connecting consoles
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Guest>> guests_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace emu::agent::guest
+
+#endif  // EMU_AGENT_GUEST_GUEST_MANAGER_H_

@@ -1,0 +1,70 @@
+// QEMU command lines for emu guests: a pure function from a guest's spec to
+// the argv of qemu-system-x86_64, plus the guest image's description
+// (<image dir>/image.conf, written by deploy/images/build_default.sh) and
+// the deterministic MAC addresses guests get when the topology gives none.
+//
+// Stateless; thread-safe.
+#ifndef EMU_AGENT_GUEST_QEMU_ARGV_H_
+#define EMU_AGENT_GUEST_QEMU_ARGV_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace emu::agent::guest {
+
+// A guest image: kernel + initramfs (+ optional disk), from image.conf.
+struct GuestImage {
+  std::string dir;       // the image's directory
+  std::string kernel;    // absolute path
+  std::string initrd;    // absolute path; empty = none
+  std::string disk;      // absolute path of a base disk; empty = none
+  std::string append;    // kernel command line
+  // How emu drives the guest after boot: "shell" (a POSIX shell on ttyS0:
+  // readiness probe, configuration, exec, NetEm inside) or "none" (an OS
+  // emu cannot script, e.g. a router firmware: ready once `ready_text`
+  // appears on the console, or once QEMU runs when that is empty; no
+  // configuration, no exec).
+  std::string console = "shell";
+  std::string ready_text;
+};
+
+// Parses image.conf ("key=value" lines: kernel, initrd, disk, append;
+// relative paths are relative to `dir`). INVALID_ARGUMENT names the line.
+absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
+                                          absl::string_view text);
+
+struct GuestNic {
+  std::string tap;  // TAP device in the node's namespace
+  std::string mac;  // "02:..."
+};
+
+struct GuestSpec {
+  std::string name;        // QEMU -name (for ps), "emu.<lab>.<node>"
+  std::string qemu_binary = "qemu-system-x86_64";
+  bool kvm = false;        // -accel kvm (only when KVM is really usable)
+  uint32_t cpus = 1;       // >= 1
+  uint64_t memory_mib = 256;
+  GuestImage image;
+  std::string overlay;     // qcow2 overlay over image.disk; empty = none
+  std::vector<GuestNic> nics;
+  std::string qmp_socket;      // unix socket path, QEMU listens
+  std::string console_socket;  // unix socket path of ttyS0, QEMU listens
+  std::string pid_file;
+};
+
+// INVALID_ARGUMENT when a required field is missing (kernel, sockets,
+// pid file, cpus 0, memory < 64 MiB, NIC without TAP or MAC).
+absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec);
+
+// A locally administered unicast MAC derived from (lab, node, interface):
+// stable across agent restarts and hosts, "02:xx:xx:xx:xx:xx".
+std::string GuestMac(absl::string_view lab, absl::string_view node,
+                     absl::string_view interface);
+
+}  // namespace emu::agent::guest
+
+#endif  // EMU_AGENT_GUEST_QEMU_ARGV_H_

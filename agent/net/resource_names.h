@@ -1,0 +1,42 @@
+// How the agent names what it creates, so it can find exactly its own
+// resources again after a restart and never touches anything else.
+//
+// A node's network namespace is /run/netns/emu.<host>.<lab>.<node>. Host,
+// lab and node names never contain '.', so the name parses back uniquely,
+// and the host part keeps two agents on one machine (the local cluster)
+// apart. Every veth end carries the alias "emu lab=<lab> link=<link>".
+#ifndef EMU_AGENT_NET_RESOURCE_NAMES_H_
+#define EMU_AGENT_NET_RESOURCE_NAMES_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "proto/topology.pb.h"
+#include "proto/topology_names.h"
+
+namespace emu::agent::net {
+
+struct NodeRef {
+  std::string lab;
+  std::string node;
+};
+
+std::string NamespacePrefix(absl::string_view host);
+std::string NamespacePrefix(absl::string_view host, absl::string_view lab);
+std::string NamespaceName(absl::string_view host, absl::string_view lab,
+                          absl::string_view node);
+// Inverse of NamespaceName for this host; nullopt for foreign names.
+std::optional<NodeRef> ParseNamespaceName(absl::string_view host,
+                                          absl::string_view ns);
+
+std::string LinkAlias(absl::string_view lab, const emu::v1::Link& link);
+// True when `alias` marks an interface of `lab` created by emu.
+bool IsLabAlias(absl::string_view alias, absl::string_view lab);
+
+// Lab, node and host names: [A-Za-z0-9_-]{1,32}.
+bool IsValidName(absl::string_view name);
+
+}  // namespace emu::agent::net
+
+#endif  // EMU_AGENT_NET_RESOURCE_NAMES_H_

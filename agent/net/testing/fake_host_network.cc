@@ -1,0 +1,505 @@
+#include "agent/net/testing/fake_host_network.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+
+namespace emu::agent::net {
+namespace {
+
+// fe80::/64 from a MAC by modified EUI-64, as the kernel derives it.
+std::string LinkLocalFor(const std::string& mac) {
+  std::vector<std::string> parts = absl::StrSplit(mac, ':');
+  uint32_t b[6] = {};
+  for (int i = 0; i < 6 && i < static_cast<int>(parts.size()); ++i) {
+    absl::SimpleHexAtoi(parts[i], &b[i]);
+  }
+  absl::StatusOr<Cidr> c = ParseCidr(absl::StrFormat(
+      "fe80::%x:%x:%x:%x/64", ((b[0] ^ 0x02) << 8) | b[1], (b[2] << 8) | 0xff,
+      0xfe00 | b[3], (b[4] << 8) | b[5]));
+  return c.ok() ? c->ToString() : "fe80::1/64";
+}
+
+// True if `addr` lies inside `net`'s prefix.
+bool Contains(const Cidr& net, const Cidr& addr) {
+  if (net.family != addr.family) return false;
+  for (int bit = 0; bit < net.prefix_len; ++bit) {
+    uint8_t mask = 0x80 >> (bit % 8);
+    if ((net.bytes[bit / 8] & mask) != (addr.bytes[bit / 8] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* FakeHostNetwork::MethodName(Method m) {
+  switch (m) {
+    case Method::kCreateNamespace: return "CreateNamespace";
+    case Method::kDeleteNamespace: return "DeleteNamespace";
+    case Method::kListNamespaces: return "ListNamespaces";
+    case Method::kCreateVeth: return "CreateVeth";
+    case Method::kDeleteInterface: return "DeleteInterface";
+    case Method::kListInterfaces: return "ListInterfaces";
+    case Method::kSetAddresses: return "SetAddresses";
+    case Method::kReplaceRoute: return "ReplaceRoute";
+    case Method::kSetSysctl: return "SetSysctl";
+    case Method::kApplyQdiscs: return "ApplyQdiscs";
+    case Method::kListQdiscs: return "ListQdiscs";
+    case Method::kProbeKernel: return "ProbeKernel";
+  }
+  return "?";
+}
+
+HostNetwork::KernelFeatures FakeHostNetwork::DefaultFeatures() {
+  KernelFeatures f;
+  f.qdiscs = {"tbf", "netem", "htb", "fq_codel", "pfifo"};
+  f.veth = f.bridge = f.vxlan = true;
+  return f;
+}
+
+FakeHostNetwork::FakeHostNetwork() : features_(DefaultFeatures()) {}
+
+absl::Status FakeHostNetwork::Enter(Method m) {
+  ++calls_[m];
+  auto all = all_failures_.find(m);
+  if (all != all_failures_.end()) return all->second;
+  auto nth = nth_failures_.find(m);
+  if (nth == nth_failures_.end()) return absl::OkStatus();
+  absl::Status result;
+  std::vector<PendingFailure>& pending = nth->second;
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (it->remaining == 0) {
+      if (result.ok()) result = it->status;
+      it = pending.erase(it);
+    } else {
+      --it->remaining;
+      ++it;
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<FakeHostNetwork::Namespace*> FakeHostNetwork::FindNs(
+    const std::string& ns, absl::string_view what) {
+  EMU_RETURN_IF_ERROR(Annotate(ValidateNamespaceName(ns), what));
+  auto it = namespaces_.find(ns);
+  if (it == namespaces_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat(what, ": namespace ", ns, " does not exist"));
+  }
+  return &it->second;
+}
+
+absl::StatusOr<FakeHostNetwork::Iface*> FakeHostNetwork::FindIface(
+    const std::string& ns, const std::string& ifname, absl::string_view what) {
+  EMU_ASSIGN_OR_RETURN(Namespace * n, FindNs(ns, what));
+  auto it = n->ifaces.find(ifname);
+  if (it == n->ifaces.end()) {
+    return absl::NotFoundError(absl::StrCat(
+        what, ": interface ", ifname, " not found in namespace ", ns));
+  }
+  return &it->second;
+}
+
+void FakeHostNetwork::RemoveIface(const std::string& ns,
+                                  const std::string& ifname) {
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return;
+  auto it = n->second.ifaces.find(ifname);
+  if (it == n->second.ifaces.end()) return;
+  const std::string peer_ns = it->second.peer_ns;
+  const std::string peer_if = it->second.peer_ifname;
+  n->second.ifaces.erase(it);
+  if (!peer_ns.empty()) {
+    auto pn = namespaces_.find(peer_ns);
+    if (pn != namespaces_.end()) pn->second.ifaces.erase(peer_if);
+  }
+}
+
+absl::Status FakeHostNetwork::CreateNamespace(const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kCreateNamespace));
+  const std::string what = absl::StrCat("create namespace ", ns);
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  if (namespaces_.count(ns)) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
+  }
+  Namespace n;
+  Iface lo;
+  lo.info.name = "lo";
+  lo.info.ifindex = 1;
+  lo.info.up = true;
+  lo.info.addresses = {"127.0.0.1/8", "::1/128"};
+  lo.info.mac = "00:00:00:00:00:00";
+  lo.info.mtu = 65536;
+  n.ifaces["lo"] = lo;
+  namespaces_[ns] = std::move(n);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::DeleteNamespace(const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kDeleteNamespace));
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  auto it = namespaces_.find(ns);
+  if (it == namespaces_.end()) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (const auto& [name, iface] : it->second.ifaces) names.push_back(name);
+  for (const std::string& name : names) RemoveIface(ns, name);
+  namespaces_.erase(ns);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> FakeHostNetwork::ListNamespaces(
+    absl::string_view prefix) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kListNamespaces));
+  std::vector<std::string> out;
+  for (const auto& [name, n] : namespaces_) {
+    if (absl::StartsWith(name, prefix)) out.push_back(name);
+  }
+  return out;  // std::map: sorted
+}
+
+absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
+                                         const std::string& alias) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kCreateVeth));
+  const std::string what = VethWhat(a, b);
+  EMU_RETURN_IF_ERROR(ValidateVeth(a, b));
+  EMU_ASSIGN_OR_RETURN(Namespace * na, FindNs(a.ns, what));
+  EMU_ASSIGN_OR_RETURN(Namespace * nb, FindNs(b.ns, what));
+  if (na->ifaces.count(a.ifname) || nb->ifaces.count(b.ifname)) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
+  }
+  auto make = [&](Namespace* n, const VethEnd& end, const VethEnd& peer) {
+    Iface i;
+    i.info.name = end.ifname;
+    i.info.ifindex = n->next_ifindex++;
+    i.info.kind = "veth";
+    i.info.alias = alias;
+    i.info.up = true;
+    i.info.mtu = end.mtu != 0 ? end.mtu : 1500;
+    i.info.mac = end.mac.empty()
+                     ? absl::StrFormat("02:fa:00:%02x:%02x:%02x",
+                                       (next_mac_ >> 16) & 0xff,
+                                       (next_mac_ >> 8) & 0xff,
+                                       next_mac_ & 0xff)
+                     : absl::AsciiStrToLower(end.mac);
+    ++next_mac_;
+    i.info.addresses = {LinkLocalFor(i.info.mac)};
+    i.peer_ns = peer.ns;
+    i.peer_ifname = peer.ifname;
+    n->ifaces[end.ifname] = std::move(i);
+  };
+  make(na, a, b);
+  make(nb, b, a);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::DeleteInterface(const std::string& ns,
+                                              const std::string& ifname) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kDeleteInterface));
+  const std::string what = absl::StrCat("delete interface ", ns, ":", ifname);
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(ifname), what));
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end() || !n->second.ifaces.count(ifname)) {
+    return absl::OkStatus();
+  }
+  if (ifname == "lo") {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": loopback cannot be deleted"));
+  }
+  RemoveIface(ns, ifname);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<HostNetwork::InterfaceInfo>>
+FakeHostNetwork::ListInterfaces(const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kListInterfaces));
+  EMU_ASSIGN_OR_RETURN(Namespace * n,
+                       FindNs(ns, absl::StrCat("list interfaces of ", ns)));
+  std::vector<InterfaceInfo> out;
+  for (const auto& [name, i] : n->ifaces) out.push_back(i.info);
+  std::sort(out.begin(), out.end(),
+            [](const InterfaceInfo& x, const InterfaceInfo& y) {
+              return x.ifindex < y.ifindex;
+            });
+  return out;
+}
+
+absl::Status FakeHostNetwork::SetAddresses(
+    const std::string& ns, const std::string& ifname,
+    const std::vector<std::string>& cidrs) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kSetAddresses));
+  const std::string what = absl::StrCat("set addresses on ", ns, ":", ifname);
+  std::vector<std::string> want;
+  for (const std::string& text : cidrs) {
+    absl::StatusOr<Cidr> c = ParseCidr(text);
+    if (!c.ok()) return Annotate(c.status(), what);
+    if (std::find(want.begin(), want.end(), c->ToString()) == want.end()) {
+      want.push_back(c->ToString());
+    }
+  }
+  EMU_ASSIGN_OR_RETURN(Iface * i, FindIface(ns, ifname, what));
+  std::vector<std::string> next;
+  for (const std::string& have : i->info.addresses) {
+    absl::StatusOr<Cidr> c = ParseCidr(have);
+    if (c.ok() && c->IsIpv6LinkLocal() &&
+        std::find(want.begin(), want.end(), have) == want.end()) {
+      next.push_back(have);
+    }
+  }
+  next.insert(next.end(), want.begin(), want.end());
+  std::vector<std::string> before = i->info.addresses;
+  std::vector<std::string> after = next;
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  if (before != after) {
+    i->info.addresses = std::move(next);
+    ++changes_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::ReplaceRoute(const std::string& ns,
+                                           const RouteSpec& r) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kReplaceRoute));
+  const std::string what =
+      absl::StrCat("replace route ", r.destination, " in ", ns);
+  {
+    absl::Status s = ValidateRoute(r);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("in ", ns, ": ", s.message()));
+    }
+  }
+  EMU_ASSIGN_OR_RETURN(Namespace * n, FindNs(ns, what));
+  if (!r.dev.empty()) {
+    EMU_RETURN_IF_ERROR(FindIface(ns, r.dev, what).status());
+  }
+  if (!r.via.empty()) {
+    absl::StatusOr<Cidr> via = ParseCidr(r.via);
+    bool reachable = false;
+    for (const auto& [name, i] : n->ifaces) {
+      if (!i.info.up || (!r.dev.empty() && name != r.dev)) continue;
+      for (const std::string& a : i.info.addresses) {
+        absl::StatusOr<Cidr> net = ParseCidr(a);
+        reachable = reachable || (net.ok() && via.ok() && Contains(*net, *via));
+      }
+    }
+    if (!reachable) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, ": gateway ", r.via, " is not reachable",
+          r.dev.empty() ? "" : absl::StrCat(" via ", r.dev),
+          " (no address in its subnet?)"));
+    }
+  }
+  const std::string key = ParseRouteDestination(r.destination)->ToString();
+  auto it = n->routes.find({key, r.metric});
+  if (it != n->routes.end() && it->second.via == r.via &&
+      it->second.dev == r.dev) {
+    return absl::OkStatus();
+  }
+  n->routes[{key, r.metric}] = r;
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::SetSysctl(const std::string& ns,
+                                        const std::string& key,
+                                        const std::string& value) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kSetSysctl));
+  const std::string what =
+      absl::StrCat("set sysctl ", key, "=", value, " in ", ns);
+  absl::StatusOr<std::string> path = SysctlPath(key);
+  if (!path.ok()) return Annotate(path.status(), absl::StrCat("in ", ns));
+  if (value.empty() || value.find('\n') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": value must be one non-empty line"));
+  }
+  EMU_ASSIGN_OR_RETURN(Namespace * n, FindNs(ns, what));
+  auto it = n->sysctls.find(key);
+  if (it != n->sysctls.end() && it->second == value) return absl::OkStatus();
+  n->sysctls[key] = value;
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::ApplyQdiscs(const std::string& ns,
+                                          const std::string& ifname,
+                                          const linkemu::QdiscPlan& plan) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kApplyQdiscs));
+  const std::string where = absl::StrCat(ns, ":", ifname);
+  EMU_ASSIGN_OR_RETURN(Iface * i,
+                       FindIface(ns, ifname, absl::StrCat("set qdiscs on ",
+                                                          where)));
+  if (i->plan == plan) return absl::OkStatus();
+  // As the real one: a layout change removes the old root first.
+  if (linkemu::LayoutFor(i->plan) != linkemu::LayoutFor(plan) &&
+      !i->plan.empty()) {
+    i->plan = linkemu::QdiscPlan();
+    ++changes_;
+  }
+  auto has = [&](const char* kind) {
+    return std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
+                     kind) != features_.qdiscs.end();
+  };
+  for (const auto& [needed, kind] :
+       {std::make_pair(plan.netem.has_value(), "netem"),
+        std::make_pair(plan.tbf.has_value(), "tbf")}) {
+    if (needed && !has(kind)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("set ", kind, " on ", where, ": this kernel has no sch_",
+                       kind, " (Specified qdisc kind is unknown)"));
+    }
+  }
+  i->plan = plan;
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<linkemu::QdiscInfo>> FakeHostNetwork::ListQdiscs(
+    const std::string& ns, const std::string& ifname) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kListQdiscs));
+  EMU_ASSIGN_OR_RETURN(
+      Iface * i,
+      FindIface(ns, ifname, absl::StrCat("list qdiscs on ", ns, ":", ifname)));
+  if (i->plan.empty()) {
+    return std::vector<linkemu::QdiscInfo>{
+        {"noqueue", 0, linkemu::kRootParent}};
+  }
+  return linkemu::LayoutFor(i->plan);
+}
+
+absl::StatusOr<HostNetwork::KernelFeatures> FakeHostNetwork::ProbeKernel() {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kProbeKernel));
+  return features_;
+}
+
+int FakeHostNetwork::calls(Method m) const {
+  absl::MutexLock lock(&mu_);
+  auto it = calls_.find(m);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+int FakeHostNetwork::changes() const {
+  absl::MutexLock lock(&mu_);
+  return changes_;
+}
+
+void FakeHostNetwork::ResetCounts() {
+  absl::MutexLock lock(&mu_);
+  calls_.clear();
+  changes_ = 0;
+}
+
+void FakeHostNetwork::FailNthCall(Method m, int n, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  nth_failures_[m].push_back(PendingFailure{std::max(n, 1) - 1, status});
+}
+
+void FakeHostNetwork::FailAllCalls(Method m, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  all_failures_[m] = status;
+}
+
+void FakeHostNetwork::ClearFailures() {
+  absl::MutexLock lock(&mu_);
+  nth_failures_.clear();
+  all_failures_.clear();
+}
+
+void FakeHostNetwork::set_features(KernelFeatures features) {
+  absl::MutexLock lock(&mu_);
+  features_ = std::move(features);
+}
+
+bool FakeHostNetwork::HasNamespace(const std::string& ns) const {
+  absl::MutexLock lock(&mu_);
+  return namespaces_.count(ns) > 0;
+}
+
+std::optional<HostNetwork::InterfaceInfo> FakeHostNetwork::GetInterface(
+    const std::string& ns, const std::string& ifname) const {
+  absl::MutexLock lock(&mu_);
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return std::nullopt;
+  auto i = n->second.ifaces.find(ifname);
+  if (i == n->second.ifaces.end()) return std::nullopt;
+  return i->second.info;
+}
+
+std::optional<std::pair<std::string, std::string>> FakeHostNetwork::Peer(
+    const std::string& ns, const std::string& ifname) const {
+  absl::MutexLock lock(&mu_);
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return std::nullopt;
+  auto i = n->second.ifaces.find(ifname);
+  if (i == n->second.ifaces.end() || i->second.peer_ns.empty()) {
+    return std::nullopt;
+  }
+  return std::make_pair(i->second.peer_ns, i->second.peer_ifname);
+}
+
+std::vector<HostNetwork::RouteSpec> FakeHostNetwork::Routes(
+    const std::string& ns) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<RouteSpec> out;
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return out;
+  for (const auto& [key, r] : n->second.routes) out.push_back(r);
+  return out;
+}
+
+std::optional<std::string> FakeHostNetwork::Sysctl(
+    const std::string& ns, const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return std::nullopt;
+  auto it = n->second.sysctls.find(key);
+  if (it == n->second.sysctls.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<linkemu::QdiscPlan> FakeHostNetwork::AppliedPlan(
+    const std::string& ns, const std::string& ifname) const {
+  absl::MutexLock lock(&mu_);
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return std::nullopt;
+  auto i = n->second.ifaces.find(ifname);
+  if (i == n->second.ifaces.end() || i->second.plan.empty()) {
+    return std::nullopt;
+  }
+  return i->second.plan;
+}
+
+}  // namespace emu::agent::net

@@ -1,0 +1,77 @@
+// One kind of node (netns, qemu, and the kinds to come) behind one interface,
+// as containerlab puts each node kind behind its node interface.
+//
+// The reconciler owns what every node has whatever its kind: the node's
+// network namespace (a QEMU guest runs inside one), the links between nodes
+// and the desired state. A driver owns what differs per kind: starting and
+// configuring the node, shaping what it sends, running commands in it,
+// observing and ending what it runs. A new kind is a new driver registered
+// with the reconciler, not new branches in it.
+//
+// Implementations are thread-safe: the reconciler serialises the mutations of
+// one lab, but calls for different labs (and Exec) run concurrently.
+#ifndef EMU_AGENT_NODE_NODE_DRIVER_H_
+#define EMU_AGENT_NODE_NODE_DRIVER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "linkemu/qdisc_plan.h"
+#include "proto/agent.pb.h"
+
+namespace emu::agent::node {
+
+class NodeDriver {
+ public:
+  // (object, detail) of a step done, e.g. ("node r1", "2 interfaces").
+  using ProgressFn = std::function<void(const std::string& object,
+                                        const std::string& detail)>;
+
+  virtual ~NodeDriver() = default;
+
+  // The kind this driver serves.
+  virtual emu::v1::NodeKind kind() const = 0;
+
+  // True when the node's own kernel can emulate delay, jitter and loss on
+  // what it sends (NetEm), whatever the host kernel has.
+  virtual bool ShapesOwnEgress() const = 0;
+
+  // Brings `nodes` (every node of this kind in this host's share of the lab
+  // `desired`) to their desired configuration: started, sysctls, addresses,
+  // routes. Called after the nodes' namespaces and links exist. Idempotent.
+  virtual absl::Status Ensure(const emu::v1::ApplyLabRequest& desired,
+                              const std::vector<const emu::v1::Node*>& nodes,
+                              const ProgressFn& progress) = 0;
+
+  // Programs the conditions of what `node` sends on `interface` (an empty
+  // plan removes them).
+  virtual absl::Status ApplyEgress(const std::string& lab,
+                                   const emu::v1::Node& node,
+                                   const std::string& interface,
+                                   const linkemu::QdiscPlan& plan) = 0;
+
+  // True when this driver runs `node` of `lab` on this host.
+  virtual bool Holds(const std::string& lab, const std::string& node) = 0;
+
+  // Runs a command in a node this driver holds.
+  virtual absl::StatusOr<emu::v1::ExecResponse> Exec(
+      const emu::v1::ExecRequest& req) = 0;
+
+  // Ends what the driver runs for `lab` (the namespaces are the
+  // reconciler's); returns how many objects it removed.
+  virtual absl::StatusOr<int> Destroy(const std::string& lab) = 0;
+
+  // What the driver runs for `lab` ("" = every lab), observed.
+  virtual std::vector<emu::v1::OwnedResource> Observe(
+      const std::string& lab) = 0;
+
+  // Ends what belongs to labs not in `live`; returns how many.
+  virtual int CollectGarbage(const std::vector<std::string>& live) = 0;
+};
+
+}  // namespace emu::agent::node
+
+#endif  // EMU_AGENT_NODE_NODE_DRIVER_H_

@@ -1,0 +1,553 @@
+#include "agent/reconcile/reconciler.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/net/resource_names.h"
+#include "common/status_macros.h"
+#include "linkemu/qdisc_plan.h"
+
+namespace emu::agent::reconcile {
+namespace {
+
+using emu::v1::ApplyLabEvent;
+using emu::v1::ApplyLabRequest;
+
+constexpr absl::Duration kKillGrace = absl::Seconds(2);
+
+ApplyLabEvent Event(ApplyLabEvent::Kind kind, std::string object,
+                    std::string detail = "") {
+  ApplyLabEvent e;
+  e.set_kind(kind);
+  e.set_object(std::move(object));
+  e.set_detail(std::move(detail));
+  return e;
+}
+
+const emu::v1::Interface* FindInterface(const emu::v1::Node& node,
+                                        const std::string& name) {
+  for (const auto& i : node.interfaces()) {
+    if (i.name() == name) return &i;
+  }
+  return nullptr;
+}
+
+// Qdisc plans of both directions of a link, validated.
+struct LinkPlans {
+  linkemu::QdiscPlan a_to_b;
+  linkemu::QdiscPlan b_to_a;
+};
+
+absl::StatusOr<LinkPlans> PlansFor(const emu::v1::Link& link) {
+  LinkPlans plans;
+  auto ab = linkemu::PlanForLinkParams(link.a_to_b());
+  if (!ab.ok()) {
+    return Annotate(ab.status(),
+                    absl::StrCat("link ", LinkName(link), " a-to-b"));
+  }
+  auto ba = linkemu::PlanForLinkParams(link.b_to_a());
+  if (!ba.ok()) {
+    return Annotate(ba.status(),
+                    absl::StrCat("link ", LinkName(link), " b-to-a"));
+  }
+  plans.a_to_b = *std::move(ab);
+  plans.b_to_a = *std::move(ba);
+  return plans;
+}
+
+}  // namespace
+
+Reconciler::Reconciler(std::string host, net::HostNetwork* network,
+                       ProcessLauncher* launcher, net::NamespaceProcesses* procs,
+                       const LabSpecStore* store,
+                       net::HostNetwork::KernelFeatures features,
+                       tunnel::TunnelManager* tunnels)
+    : host_(std::move(host)),
+      net_(network),
+      launcher_(launcher),
+      procs_(procs),
+      store_(store),
+      features_(std::move(features)),
+      tunnels_(tunnels),
+      netns_(host_, network, launcher) {
+  drivers_[emu::v1::NODE_KIND_NETNS] = &netns_;
+}
+
+void Reconciler::AddDriver(node::NodeDriver* driver) {
+  drivers_[driver->kind()] = driver;
+}
+
+node::NodeDriver* Reconciler::DriverFor(const emu::v1::Node& node) const {
+  int kind = node.kind() == emu::v1::NODE_KIND_UNSPECIFIED
+                 ? emu::v1::NODE_KIND_NETNS
+                 : node.kind();
+  auto it = drivers_.find(kind);
+  return it == drivers_.end() ? nullptr : it->second;
+}
+
+absl::Status Reconciler::ApplyEgress(const std::string& lab,
+                                     const emu::v1::Node* node,
+                                     const emu::v1::Endpoint& end,
+                                     const linkemu::QdiscPlan& plan) {
+  emu::v1::Node unknown;
+  if (node == nullptr) {
+    unknown.set_name(end.node());
+    node = &unknown;
+  }
+  node::NodeDriver* driver = DriverFor(*node);
+  if (driver == nullptr) driver = &netns_;
+  return driver->ApplyEgress(lab, *node, end.interface(), plan);
+}
+
+absl::Mutex* Reconciler::LabMutex(const std::string& lab) {
+  absl::MutexLock lock(&mu_);
+  auto& m = lab_mu_[lab];
+  if (m == nullptr) m = std::make_unique<absl::Mutex>();
+  return m.get();
+}
+
+absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
+  if (!net::IsValidName(desired.lab())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lab name '", desired.lab(),
+                     "': use 1-32 letters, digits, '-' or '_'"));
+  }
+  bool has_netem = std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
+                             "netem") != features_.qdiscs.end();
+  absl::flat_hash_set<std::string> nodes;
+  absl::flat_hash_set<std::string> guest_nodes;  // NetEm inside the node
+  for (const auto& node : desired.nodes()) {
+    if (!net::IsValidName(node.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node name '", node.name(), "' is not valid"));
+    }
+    if (!nodes.insert(node.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node ", node.name(), " appears twice"));
+    }
+    const node::NodeDriver* driver = DriverFor(node);
+    if (driver != nullptr && driver->ShapesOwnEgress()) {
+      guest_nodes.insert(node.name());
+    } else if (driver == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "node ", node.name(), ": kind ",
+          emu::v1::NodeKind_Name(node.kind()),
+          " is not supported by the agent on host ", host_));
+    }
+  }
+  for (const auto& link : desired.links()) {
+    for (const auto* e : {&link.a(), &link.b()}) {
+      if (!nodes.contains(e->node())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("link ", LinkName(link), ": node ", e->node(),
+                         " is not in this host's share of lab ",
+                         desired.lab()));
+      }
+    }
+    EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
+    if (((plans.a_to_b.needs_netem() &&
+          !guest_nodes.contains(link.a().node())) ||
+         (plans.b_to_a.needs_netem() &&
+          !guest_nodes.contains(link.b().node()))) &&
+        !has_netem) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "link ", LinkName(link),
+          ": delay, jitter, loss, duplicate, reorder and corrupt need NetEm, "
+          "but the kernel of host ",
+          host_, " has no sch_netem (only rate shaping with TBF is possible)"));
+    }
+  }
+  return CheckRemoteLinks(desired, nodes, has_netem);
+}
+
+absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
+                               const ProgressFn& progress) {
+  EMU_RETURN_IF_ERROR(CheckSpec(desired));
+  absl::MutexLock lock(LabMutex(desired.lab()));
+  return ApplyLocked(desired, progress);
+}
+
+absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
+                                     const ProgressFn& progress) {
+  EMU_RETURN_IF_ERROR(store_->Save(desired));
+  EMU_RETURN_IF_ERROR(ReconcileNamespaces(desired, progress));
+  NodeIndex nodes;
+  for (const auto& node : desired.nodes()) nodes[node.name()] = &node;
+  EMU_ASSIGN_OR_RETURN(InterfaceIndex ifaces, ObserveInterfaces(desired));
+  EMU_RETURN_IF_ERROR(RemoveStaleLinkEnds(desired, ifaces, progress));
+  EMU_RETURN_IF_ERROR(CreateMissingLinks(desired, nodes, ifaces, progress));
+  EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, nodes, progress));
+  EMU_RETURN_IF_ERROR(EnsureNodes(desired, progress));
+  EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, progress));
+  progress(Event(ApplyLabEvent::DONE, absl::StrCat("lab ", desired.lab()),
+                 absl::StrCat(desired.nodes_size(), " nodes, ",
+                              desired.links_size(), " links")));
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::ReconcileNamespaces(const ApplyLabRequest& desired,
+                                             const ProgressFn& progress) {
+  const std::string& lab = desired.lab();
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> existing,
+                       net_->ListNamespaces(net::NamespacePrefix(host_, lab)));
+  absl::flat_hash_set<std::string> present(existing.begin(), existing.end());
+  absl::flat_hash_set<std::string> wanted;
+  for (const auto& node : desired.nodes()) {
+    wanted.insert(net::NamespaceName(host_, lab, node.name()));
+  }
+  for (const auto& ns : existing) {
+    if (wanted.contains(ns)) continue;
+    EMU_RETURN_IF_ERROR(procs_->KillAll(ns, kKillGrace));
+    EMU_RETURN_IF_ERROR(net_->DeleteNamespace(ns));
+    progress(Event(ApplyLabEvent::REMOVED, absl::StrCat("namespace ", ns)));
+  }
+  for (const auto& node : desired.nodes()) {
+    std::string ns = net::NamespaceName(host_, lab, node.name());
+    if (present.contains(ns)) continue;
+    absl::Status s = net_->CreateNamespace(ns);
+    if (!s.ok() && !absl::IsAlreadyExists(s)) {
+      return Annotate(s, absl::StrCat("node ", node.name()));
+    }
+    progress(Event(ApplyLabEvent::NODE_CREATED,
+                   absl::StrCat("node ", node.name()), ns));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Reconciler::InterfaceIndex> Reconciler::ObserveInterfaces(
+    const ApplyLabRequest& desired) {
+  InterfaceIndex ifaces;
+  for (const auto& node : desired.nodes()) {
+    EMU_ASSIGN_OR_RETURN(ifaces[node.name()],
+                         net_->ListInterfaces(net::NamespaceName(
+                             host_, desired.lab(), node.name())));
+  }
+  return ifaces;
+}
+
+absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
+                                             const InterfaceIndex& ifaces,
+                                             const ProgressFn& progress) {
+  const std::string& lab = desired.lab();
+  absl::flat_hash_set<std::string> wanted_ends;
+  for (const auto& link : desired.links()) {
+    wanted_ends.insert(EndpointName(link.a()));
+    wanted_ends.insert(EndpointName(link.b()));
+  }
+  for (const auto& r : desired.remote_links()) {
+    wanted_ends.insert(EndpointName(tunnel::LocalEndpoint(r)));
+  }
+  // The alias each wanted end must carry to still be the same link.
+  absl::flat_hash_map<std::string, std::string> alias_of_end;
+  for (const auto& link : desired.links()) {
+    alias_of_end[EndpointName(link.a())] = net::LinkAlias(lab, link);
+    alias_of_end[EndpointName(link.b())] = net::LinkAlias(lab, link);
+  }
+  for (const auto& r : desired.remote_links()) {
+    alias_of_end[EndpointName(tunnel::LocalEndpoint(r))] = tunnel::TunnelAlias(lab, r.link());
+  }
+  for (const auto& node : desired.nodes()) {
+    for (const auto& i : ifaces.at(node.name())) {
+      if (!net::IsLabAlias(i.alias, lab)) continue;
+      std::string end = absl::StrCat(node.name(), ":", i.name);
+      auto want = alias_of_end.find(end);
+      if (want != alias_of_end.end() && want->second == i.alias) continue;
+      EMU_RETURN_IF_ERROR(net_->DeleteInterface(
+          net::NamespaceName(host_, lab, node.name()), i.name));
+      progress(
+          Event(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
+                                            const NodeIndex& nodes,
+                                            const InterfaceIndex& ifaces,
+                                            const ProgressFn& progress) {
+  const std::string& lab = desired.lab();
+  // 1: the end exists with the link's alias; -1: the name is taken by
+  // something else; 0: absent.
+  auto has_iface = [&](const std::string& node, const std::string& name,
+                       const std::string& alias) {
+    for (const auto& i : ifaces.at(node)) {
+      if (i.name == name) return i.alias == alias ? 1 : -1;
+    }
+    return 0;
+  };
+  auto end_for = [&](const emu::v1::Endpoint& e) {
+    net::HostNetwork::VethEnd end;
+    end.ns = net::NamespaceName(host_, lab, e.node());
+    end.ifname = e.interface();
+    if (const auto* i = FindInterface(*nodes.at(e.node()), e.interface())) {
+      end.mac = i->mac();
+      end.mtu = i->mtu();
+    }
+    return end;
+  };
+  for (const auto& link : desired.links()) {
+    std::string alias = net::LinkAlias(lab, link);
+    int a = has_iface(link.a().node(), link.a().interface(), alias);
+    int b = has_iface(link.b().node(), link.b().interface(), alias);
+    if (a == 1 && b == 1) continue;
+    // A half-present link (one end deleted by hand) is rebuilt whole.
+    for (const auto* e : {&link.a(), &link.b()}) {
+      if ((e == &link.a() ? a : b) != 1) continue;
+      EMU_RETURN_IF_ERROR(net_->DeleteInterface(
+          net::NamespaceName(host_, lab, e->node()), e->interface()));
+    }
+    absl::Status s =
+        net_->CreateVeth(end_for(link.a()), end_for(link.b()), alias);
+    if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
+    progress(Event(ApplyLabEvent::LINK_CREATED,
+                   absl::StrCat("link ", LinkName(link))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::EnsureNodes(const ApplyLabRequest& desired,
+                                     const ProgressFn& progress) {
+  // Kinds in a fixed order (netns first: cheap, and guests' boots overlap
+  // with nothing else of this lab).
+  std::vector<int> kinds;
+  absl::flat_hash_map<int, std::vector<const emu::v1::Node*>> by_kind;
+  for (const auto& node : desired.nodes()) {
+    node::NodeDriver* driver = DriverFor(node);
+    if (driver == nullptr) continue;  // CheckSpec refused it already
+    auto& list = by_kind[driver->kind()];
+    if (list.empty()) kinds.push_back(driver->kind());
+    list.push_back(&node);
+  }
+  std::sort(kinds.begin(), kinds.end());
+  for (int kind : kinds) {
+    EMU_RETURN_IF_ERROR(drivers_.at(kind)->Ensure(
+        desired, by_kind[kind],
+        [&](const std::string& object, const std::string& detail) {
+          progress(Event(ApplyLabEvent::NODE_CONFIGURED, object, detail));
+        }));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
+                                             const NodeIndex& nodes,
+                                             const ProgressFn& progress) {
+  const std::string& lab = desired.lab();
+  for (const auto& link : desired.links()) {
+    EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
+    absl::Status s =
+        ApplyEgress(lab, nodes.at(link.a().node()), link.a(), plans.a_to_b);
+    if (s.ok()) {
+      s = ApplyEgress(lab, nodes.at(link.b().node()), link.b(), plans.b_to_a);
+    }
+    if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
+    if (!plans.a_to_b.empty() || !plans.b_to_a.empty()) {
+      progress(Event(ApplyLabEvent::LINK_SHAPED,
+                     absl::StrCat("link ", LinkName(link)),
+                     absl::StrCat("a-to-b ", plans.a_to_b.DebugString(),
+                                  "; b-to-a ", plans.b_to_a.DebugString())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::SetLinkParams(
+    const emu::v1::SetLinkParamsRequest& req) {
+  absl::MutexLock lock(LabMutex(req.lab()));
+  auto spec = store_->Load(req.lab());
+  if (!spec.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("lab ", req.lab(), " is not on host ", host_));
+  }
+  for (auto& link : *spec->mutable_links()) {
+    bool same = EndpointName(link.a()) == EndpointName(req.a()) &&
+                EndpointName(link.b()) == EndpointName(req.b());
+    bool swapped = EndpointName(link.a()) == EndpointName(req.b()) &&
+                   EndpointName(link.b()) == EndpointName(req.a());
+    if (!same && !swapped) continue;
+    *link.mutable_a_to_b() = same ? req.a_to_b() : req.b_to_a();
+    *link.mutable_b_to_a() = same ? req.b_to_a() : req.a_to_b();
+    ApplyLabRequest check;
+    check.set_lab(req.lab());
+    *check.add_links() = link;
+    *check.add_nodes() = emu::v1::Node();
+    check.mutable_nodes(0)->set_name(link.a().node());
+    if (link.b().node() != link.a().node()) {
+      check.add_nodes()->set_name(link.b().node());
+    }
+    const emu::v1::Node* node_a = nullptr;  // kinds matter for guests
+    const emu::v1::Node* node_b = nullptr;
+    for (const auto& n : spec->nodes()) {
+      if (n.name() == link.a().node()) node_a = &n;
+      if (n.name() == link.b().node()) node_b = &n;
+      for (auto& c : *check.mutable_nodes()) {
+        if (c.name() == n.name()) c.set_kind(n.kind());
+      }
+    }
+    EMU_RETURN_IF_ERROR(CheckSpec(check));
+    EMU_RETURN_IF_ERROR(store_->Save(*spec));
+    EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
+    EMU_RETURN_IF_ERROR(ApplyEgress(req.lab(), node_a, link.a(), plans.a_to_b));
+    return ApplyEgress(req.lab(), node_b, link.b(), plans.b_to_a);
+  }
+  return SetRemoteLinkParams(req, &*spec);
+}
+
+absl::StatusOr<int> Reconciler::Destroy(const std::string& lab) {
+  if (!net::IsValidName(lab)) {
+    return absl::InvalidArgumentError(absl::StrCat("lab name '", lab, "'"));
+  }
+  absl::MutexLock lock(LabMutex(lab));
+  return DestroyLocked(lab);
+}
+
+absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
+  // Tunnels first: an open TAP fd pins its node's namespace.
+  int removed = tunnels_ != nullptr ? tunnels_->RemoveLab(lab) : 0;
+  absl::Status first = absl::OkStatus();
+  auto note = [&](absl::Status s) {
+    if (!s.ok() && first.ok()) first = s;
+  };
+  for (auto& [kind, driver] : drivers_) {  // e.g. QEMU, its sockets
+    auto n = driver->Destroy(lab);
+    note(n.status());
+    if (n.ok()) removed += *n;
+  }
+  auto namespaces = net_->ListNamespaces(net::NamespacePrefix(host_, lab));
+  if (!namespaces.ok()) return namespaces.status();
+  for (const auto& ns : *namespaces) {
+    note(procs_->KillAll(ns, kKillGrace));
+    absl::Status s = net_->DeleteNamespace(ns);
+    note(s);
+    if (s.ok()) ++removed;
+  }
+  auto labs = store_->List();
+  if (labs.ok() && std::find(labs->begin(), labs->end(), lab) != labs->end()) {
+    absl::Status s = store_->Remove(lab);
+    note(s);
+    if (s.ok()) ++removed;
+  }
+  if (!first.ok()) return first;
+  return removed;
+}
+
+absl::StatusOr<emu::v1::ExecResponse> Reconciler::Exec(
+    const emu::v1::ExecRequest& req) {
+  if (!net::IsValidName(req.lab()) || !net::IsValidName(req.node())) {
+    return absl::InvalidArgumentError("exec: bad lab or node name");
+  }
+  if (req.argv().empty()) {
+    return absl::InvalidArgumentError("exec: empty command");
+  }
+  // Kinds other than netns first: their nodes have a namespace too.
+  for (auto& [kind, driver] : drivers_) {
+    if (driver != &netns_ && driver->Holds(req.lab(), req.node())) {
+      return driver->Exec(req);
+    }
+  }
+  return netns_.Exec(req);
+}
+
+absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
+    const std::string& lab) {
+  emu::v1::ListResourcesResponse resp;
+  std::string prefix =
+      lab.empty() ? net::NamespacePrefix(host_) : net::NamespacePrefix(host_, lab);
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> namespaces,
+                       net_->ListNamespaces(prefix));
+  for (const auto& ns : namespaces) {
+    auto ref = net::ParseNamespaceName(host_, ns);
+    if (!ref) continue;
+    auto add = [&](emu::v1::OwnedResource::Kind kind, std::string name) {
+      auto* r = resp.add_resources();
+      r->set_kind(kind);
+      r->set_lab(ref->lab);
+      r->set_node(ref->node);
+      r->set_name(std::move(name));
+    };
+    add(emu::v1::OwnedResource::NETNS, ns);
+    auto interfaces = net_->ListInterfaces(ns);
+    if (interfaces.ok()) {
+      for (const auto& i : *interfaces) {
+        if (i.name == "lo") continue;
+        add(emu::v1::OwnedResource::INTERFACE, i.name);
+        auto qdiscs = net_->ListQdiscs(ns, i.name);
+        if (!qdiscs.ok()) continue;
+        for (const auto& q : *qdiscs) {
+          if (q.kind == "tbf" || q.kind == "netem") {
+            add(emu::v1::OwnedResource::QDISC,
+                absl::StrCat(i.name, " ", q.kind));
+          }
+        }
+      }
+    }
+    auto pids = procs_->List(ns);
+    if (pids.ok()) {
+      for (pid_t pid : *pids) {
+        add(emu::v1::OwnedResource::PROCESS, absl::StrCat(pid));
+      }
+    }
+  }
+  AddTunnelResources(lab, &resp);
+  for (auto& [kind, driver] : drivers_) {
+    for (auto& r : driver->Observe(lab)) *resp.add_resources() = std::move(r);
+  }
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> labs, store_->List());
+  for (const auto& l : labs) {
+    if (!lab.empty() && l != lab) continue;
+    resp.add_labs(l);
+    auto* r = resp.add_resources();
+    r->set_kind(emu::v1::OwnedResource::STATE_FILE);
+    r->set_lab(l);
+    r->set_name(store_->PathFor(l));
+  }
+  return resp;
+}
+
+std::vector<std::string> Reconciler::RecoverAll(
+    const std::function<void(const std::string&)>& log) {
+  std::vector<std::string> recovered;
+  auto labs = store_->List();
+  if (!labs.ok()) {
+    log(absl::StrCat("recover: ", labs.status().ToString()));
+    return recovered;
+  }
+  for (auto& [kind, driver] : drivers_) {  // e.g. QEMU of removed labs
+    if (int n = driver->CollectGarbage(*labs); n > 0) {
+      log(absl::StrCat("recover: ended ", n, " ",
+                       emu::v1::NodeKind_Name(
+                           static_cast<emu::v1::NodeKind>(kind)),
+                       " nodes of removed labs"));
+    }
+  }
+  for (const auto& lab : *labs) {
+    auto spec = store_->Load(lab);
+    if (!spec.ok()) {
+      log(absl::StrCat("recover lab ", lab, ": ", spec.status().ToString()));
+      continue;
+    }
+    int changes = 0;
+    absl::Status s = Apply(*spec, [&](const ApplyLabEvent& e) {
+      if (e.kind() != ApplyLabEvent::DONE &&
+          e.kind() != ApplyLabEvent::NODE_CONFIGURED &&
+          e.kind() != ApplyLabEvent::LINK_SHAPED) {
+        ++changes;
+      }
+    });
+    if (!s.ok()) {
+      log(absl::StrCat("recover lab ", lab, ": ", s.ToString()));
+      continue;
+    }
+    log(absl::StrCat("recovered lab ", lab, " (", changes,
+                     " objects re-created or removed)"));
+    recovered.push_back(lab);
+  }
+  return recovered;
+}
+
+}  // namespace emu::agent::reconcile

@@ -1,0 +1,164 @@
+// The agent's reconciler: makes this host match the desired state of each
+// lab (an ApplyLabRequest) and removes labs completely.
+//
+// Desired state is saved (LabSpecStore) before the kernel is touched; the
+// observed state always comes from the kernel (HostNetwork), never from
+// memory, so a restarted agent converges the same way a running one does.
+// Applying the same spec twice makes no change the second time: existing
+// namespaces and veths are kept, addresses/routes/qdiscs use replace
+// semantics.
+//
+// Thread-safe: mutations of one lab are serialised; Exec runs concurrently.
+#ifndef EMU_AGENT_RECONCILE_RECONCILER_H_
+#define EMU_AGENT_RECONCILE_RECONCILER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/net/host_network.h"
+#include "agent/reconcile/lab_spec_store.h"
+#include "agent/net/namespace_processes.h"
+#include "agent/node/netns_driver.h"
+#include "agent/node/node_driver.h"
+#include "agent/tunnel/tunnel_manager.h"
+#include "common/process_launcher.h"
+#include "proto/agent.pb.h"
+
+namespace emu::agent::reconcile {
+
+using node::NetnsDriver;
+using node::NodeDriver;
+
+class Reconciler {
+ public:
+  using ProgressFn = std::function<void(const emu::v1::ApplyLabEvent&)>;
+
+  // All pointers are borrowed and must outlive the reconciler. `features`
+  // is what HostNetwork::ProbeKernel found at start-up. `tunnels` carries
+  // cross-host links (ApplyLabRequest.remote_links); null: this agent
+  // refuses them (FAILED_PRECONDITION).
+  Reconciler(std::string host, net::HostNetwork* network, ProcessLauncher* launcher,
+             net::NamespaceProcesses* procs, const LabSpecStore* store,
+             net::HostNetwork::KernelFeatures features,
+             tunnel::TunnelManager* tunnels = nullptr);
+
+  // See AgentService.ApplyLab. FAILED_PRECONDITION (and nothing created)
+  // when the spec needs something this host lacks; INVALID_ARGUMENT for a
+  // malformed spec.
+  absl::Status Apply(const emu::v1::ApplyLabRequest& desired,
+                     const ProgressFn& progress);
+
+  // Re-applies one link's conditions and records them in the saved spec.
+  absl::Status SetLinkParams(const emu::v1::SetLinkParamsRequest& req);
+
+  // Removes every resource of `lab` on this host; returns how many.
+  // Carries on past individual failures and reports the first.
+  absl::StatusOr<int> Destroy(const std::string& lab);
+
+  // Runs a command inside a node of a lab.
+  absl::StatusOr<emu::v1::ExecResponse> Exec(const emu::v1::ExecRequest& req);
+
+  // What this agent owns, observed in the kernel. Empty lab = all labs.
+  absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
+      const std::string& lab);
+
+  // Start-up: re-applies every saved lab so that what a crash or reboot
+  // removed is re-created. Returns the labs recovered; failures are logged
+  // through `log` and do not stop the others.
+  std::vector<std::string> RecoverAll(
+      const std::function<void(const std::string&)>& log);
+
+  const std::string& host() const { return host_; }
+
+  // Serves nodes of `driver->kind()` with `driver` (borrowed; must outlive
+  // the reconciler). netns is built in; a kind without a driver is refused
+  // (FAILED_PRECONDITION). Call before the first Apply.
+  void AddDriver(node::NodeDriver* driver);
+
+ private:
+  absl::Status CheckSpec(const emu::v1::ApplyLabRequest& desired) const;
+  absl::Status ApplyLocked(const emu::v1::ApplyLabRequest& desired,
+                           const ProgressFn& progress);
+
+  // The steps of ApplyLocked, in order.
+  using NodeIndex = absl::flat_hash_map<std::string, const emu::v1::Node*>;
+  using InterfaceIndex =
+      absl::flat_hash_map<std::string,
+                          std::vector<net::HostNetwork::InterfaceInfo>>;
+  // Removes namespaces of nodes no longer wanted, creates missing ones.
+  absl::Status ReconcileNamespaces(const emu::v1::ApplyLabRequest& desired,
+                                   const ProgressFn& progress);
+  // Every node's interfaces, observed once.
+  absl::StatusOr<InterfaceIndex> ObserveInterfaces(
+      const emu::v1::ApplyLabRequest& desired);
+  // Removes link ends that the spec no longer names or that belong to
+  // another link now.
+  absl::Status RemoveStaleLinkEnds(const emu::v1::ApplyLabRequest& desired,
+                                   const InterfaceIndex& ifaces,
+                                   const ProgressFn& progress);
+  // Creates the veth pairs of links missing an end (a half-present link is
+  // rebuilt whole).
+  absl::Status CreateMissingLinks(const emu::v1::ApplyLabRequest& desired,
+                                  const NodeIndex& nodes,
+                                  const InterfaceIndex& ifaces,
+                                  const ProgressFn& progress);
+  // Each kind's driver configures (and starts) its nodes.
+  absl::Status EnsureNodes(const emu::v1::ApplyLabRequest& desired,
+                           const ProgressFn& progress);
+  // Link conditions, each on the sending side of its direction.
+  absl::Status ApplyLinkConditions(const emu::v1::ApplyLabRequest& desired,
+                                   const NodeIndex& nodes,
+                                   const ProgressFn& progress);
+
+  // The driver of `node`'s kind; null when this agent has none.
+  node::NodeDriver* DriverFor(const emu::v1::Node& node) const;
+  // Programs one link end's egress through its node's driver (netns when
+  // the node is unknown).
+  absl::Status ApplyEgress(const std::string& lab, const emu::v1::Node* node,
+                           const emu::v1::Endpoint& end,
+                           const linkemu::QdiscPlan& plan);
+  absl::StatusOr<int> DestroyLocked(const std::string& lab);
+  absl::Mutex* LabMutex(const std::string& lab);
+
+  // Cross-host link ends (reconciler_remote_links.cc).
+  absl::Status CheckRemoteLinks(const emu::v1::ApplyLabRequest& desired,
+                                const absl::flat_hash_set<std::string>& nodes,
+                                bool has_netem) const;
+  // TAPs and tunnels of the spec's remote links (closing the others), and
+  // the sending direction's qdiscs on each TAP.
+  absl::Status ApplyRemoteLinks(
+      const emu::v1::ApplyLabRequest& desired,
+      const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
+      const ProgressFn& progress);
+  // SetLinkParams for a remote link of `spec` (saved and applied);
+  // NOT_FOUND when `spec` has no such link.
+  absl::Status SetRemoteLinkParams(const emu::v1::SetLinkParamsRequest& req,
+                                   emu::v1::ApplyLabRequest* spec);
+  void AddTunnelResources(const std::string& lab,
+                          emu::v1::ListResourcesResponse* resp);
+
+  const std::string host_;
+  net::HostNetwork* const net_;
+  ProcessLauncher* const launcher_;
+  net::NamespaceProcesses* const procs_;
+  const LabSpecStore* const store_;
+  const net::HostNetwork::KernelFeatures features_;
+  tunnel::TunnelManager* const tunnels_;
+  node::NetnsDriver netns_;
+  // Node kind -> driver; netns_ is always there.
+  absl::flat_hash_map<int, node::NodeDriver*> drivers_;
+
+  absl::Mutex mu_;  // guards lab_mu_ (the map, not the labs)
+  absl::flat_hash_map<std::string, std::unique_ptr<absl::Mutex>> lab_mu_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace emu::agent::reconcile
+
+#endif  // EMU_AGENT_RECONCILE_RECONCILER_H_

@@ -1,0 +1,221 @@
+// The reconciler's cross-host link ends against FakeHostNetwork and a real
+// TunnelManager (loopback listener) with fake TAPs. No root needed.
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "agent/reconcile/reconciler.h"
+#include "agent/net/resource_names.h"
+#include "agent/net/testing/fake_host_network.h"
+#include "agent/tunnel/testing/fake_tap_opener.h"
+#include "agent/tunnel/tunnel_manager.h"
+#include "common/testing/fake_process_launcher.h"
+#include "gtest/gtest.h"
+
+namespace emu::agent::reconcile {
+namespace {
+
+class NoProcesses : public net::NamespaceProcesses {
+ public:
+  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
+    return std::vector<pid_t>{};
+  }
+  absl::Status KillAll(const std::string&, absl::Duration) override {
+    return absl::OkStatus();
+  }
+};
+
+// FakeTapOpener whose TAPs also appear as interfaces in the fake network
+// (as one end of a veth whose other end is in a namespace of its own), so
+// the reconciler can address and shape them.
+class NetTapOpener : public tunnel::FakeTapOpener {
+ public:
+  explicit NetTapOpener(net::FakeHostNetwork* net) : net_(net) {}
+  absl::StatusOr<int> Open(const linkemu::TapSpec& spec) override {
+    auto fd = tunnel::FakeTapOpener::Open(spec);
+    if (!fd.ok()) return fd;
+    net_->CreateNamespace("tap-peers").IgnoreError();
+    net::HostNetwork::VethEnd tap{spec.netns, spec.ifname, spec.mac, spec.mtu};
+    net::HostNetwork::VethEnd peer{"tap-peers", "p" + std::to_string(*fd), "", 0};
+    absl::Status s = net_->CreateVeth(tap, peer, spec.alias);
+    if (!s.ok()) return s;
+    return fd;
+  }
+
+ private:
+  net::FakeHostNetwork* net_;
+};
+
+// Host h1 holds a (and the local link a:eth2<->x:eth1 is absent): the link
+// a:eth1<->b:eth1 crosses to host h2.
+emu::v1::ApplyLabRequest Spec() {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  auto* a = spec.add_nodes();
+  a->set_name("a");
+  auto* i = a->add_interfaces();
+  i->set_name("eth1");
+  i->add_addresses("10.0.1.1/24");
+  i->set_mac("02:00:00:00:00:0a");
+  auto* r = spec.add_remote_links();
+  r->mutable_link()->mutable_a()->set_node("a");
+  r->mutable_link()->mutable_a()->set_interface("eth1");
+  r->mutable_link()->mutable_b()->set_node("b");
+  r->mutable_link()->mutable_b()->set_interface("eth1");
+  r->mutable_link()->mutable_a_to_b()->set_rate_bps(10'000'000);
+  r->set_local_is_a(true);
+  r->set_peer_host("h2");
+  r->set_peer_address("127.0.0.1:1");
+  r->set_listen(true);
+  r->set_link_id("a:eth1<->b:eth1");
+  return spec;
+}
+
+class ReconcilerRemoteLinksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/remote" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto store = LabSpecStore::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    store_ = std::make_unique<LabSpecStore>(*std::move(store));
+    net::HostNetwork::KernelFeatures features;
+    features.qdiscs = {"tbf", "htb"};  // no netem
+    features.veth = true;
+    net_.set_features(features);
+    tunnel::TunnelManager::Options o;
+    o.listen_address = "127.0.0.1:0";
+    auto t = tunnel::TunnelManager::Start(o, &taps_);
+    ASSERT_TRUE(t.ok()) << t.status();
+    tunnels_ = *std::move(t);
+    rec_ = std::make_unique<Reconciler>("h1", &net_, &launcher_, &procs_,
+                                        store_.get(), *net_.ProbeKernel(),
+                                        tunnels_.get());
+  }
+
+  absl::Status Apply(Reconciler& rec, const emu::v1::ApplyLabRequest& spec) {
+    events_.clear();
+    return rec.Apply(spec, [this](const emu::v1::ApplyLabEvent& e) {
+      events_.push_back(e);
+    });
+  }
+
+  std::string dir_;
+  net::FakeHostNetwork net_;
+  NetTapOpener taps_{&net_};
+  FakeProcessLauncher launcher_;
+  NoProcesses procs_;
+  std::unique_ptr<LabSpecStore> store_;
+  std::unique_ptr<tunnel::TunnelManager> tunnels_;
+  std::unique_ptr<Reconciler> rec_;
+  std::vector<emu::v1::ApplyLabEvent> events_;
+};
+
+TEST_F(ReconcilerRemoteLinksTest, WithoutTunnelsRemoteLinksAreRefused) {
+  Reconciler no_tunnels("h1", &net_, &launcher_, &procs_, store_.get(),
+                        *net_.ProbeKernel());
+  absl::Status s = Apply(no_tunnels, Spec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("carries no tunnels"), std::string::npos);
+  EXPECT_EQ(net_.changes(), 0);
+}
+
+TEST_F(ReconcilerRemoteLinksTest, MalformedRemoteLinksAreRefused) {
+  auto both_local = Spec();
+  both_local.add_nodes()->set_name("b");
+  auto no_peer = Spec();
+  no_peer.mutable_remote_links(0)->clear_peer_address();
+  auto not_here = Spec();
+  not_here.mutable_remote_links(0)->set_local_is_a(false);  // b is not here
+  auto twice = Spec();
+  *twice.add_remote_links() = twice.remote_links(0);
+  for (const auto* spec : {&both_local, &no_peer, &not_here, &twice}) {
+    absl::Status s = Apply(*rec_, *spec);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
+  // NetEm is needed only for what this end sends.
+  auto netem_here = Spec();
+  netem_here.mutable_remote_links(0)->mutable_link()->mutable_a_to_b()
+      ->set_delay_us(1000);
+  EXPECT_EQ(Apply(*rec_, netem_here).code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto netem_there = Spec();
+  netem_there.mutable_remote_links(0)->mutable_link()->mutable_b_to_a()
+      ->set_delay_us(1000);
+  EXPECT_TRUE(Apply(*rec_, netem_there).ok());
+  EXPECT_EQ(net_.changes() > 0, true);
+}
+
+TEST_F(ReconcilerRemoteLinksTest, TapIsCreatedShapedListedAndDestroyed) {
+  ASSERT_TRUE(Apply(*rec_, Spec()).ok());
+  const std::string ns = net::NamespaceName("h1", "lab", "a");
+  auto spec = taps_.SpecOf(ns, "eth1");
+  EXPECT_EQ(spec.mac, "02:00:00:00:00:0a");
+  EXPECT_EQ(spec.alias, "emu lab=lab link=a:eth1<->b:eth1 carrier=tcp-tunnel");
+  // a sends a-to-b: TBF at 10 Mbit/s on the TAP.
+  auto plan = net_.AppliedPlan(ns, "eth1");
+  ASSERT_TRUE(plan.has_value());
+  ASSERT_TRUE(plan->tbf.has_value());
+  EXPECT_EQ(plan->tbf->rate_bytes_per_sec, 1'250'000u);
+  auto iface = net_.GetInterface(ns, "eth1");
+  ASSERT_TRUE(iface.has_value());
+  EXPECT_NE(std::find(iface->addresses.begin(), iface->addresses.end(),
+                      "10.0.1.1/24"),
+            iface->addresses.end());
+  bool created = false;
+  for (const auto& e : events_) {
+    if (e.kind() == emu::v1::ApplyLabEvent::LINK_CREATED) created = true;
+  }
+  EXPECT_TRUE(created);
+
+  // Re-applying keeps the TAP (no new open) and the reconciler does not
+  // take the TAP for a stale veth end.
+  ASSERT_TRUE(Apply(*rec_, Spec()).ok());
+  EXPECT_EQ(taps_.opens(), 1);
+  EXPECT_TRUE(net_.GetInterface(ns, "eth1").has_value());
+
+  auto res = rec_->ListResources("lab");
+  ASSERT_TRUE(res.ok());
+  int tunnels = 0;
+  for (const auto& r : res->resources()) {
+    if (r.kind() != emu::v1::OwnedResource::TUNNEL) continue;
+    ++tunnels;
+    EXPECT_EQ(r.node(), "a");
+    EXPECT_EQ(r.name(), "a:eth1<->b:eth1");
+    EXPECT_EQ(r.peer_host(), "h2");
+    EXPECT_NE(r.state().find("waiting for h2"), std::string::npos) << r.state();
+  }
+  EXPECT_EQ(tunnels, 1);
+
+  // SetLinkParams reaches a remote link too: saved and applied on the TAP.
+  emu::v1::SetLinkParamsRequest set;
+  set.set_lab("lab");
+  *set.mutable_a() = Spec().remote_links(0).link().a();
+  *set.mutable_b() = Spec().remote_links(0).link().b();
+  set.mutable_a_to_b()->set_rate_bps(20'000'000);
+  ASSERT_TRUE(rec_->SetLinkParams(set).ok());
+  EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec,
+            2'500'000u);
+  auto saved = store_->Load("lab");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->remote_links(0).link().a_to_b().rate_bps(), 20'000'000u);
+
+  // The link leaves the spec: its tunnel and TAP go; then the whole lab.
+  auto without = Spec();
+  without.clear_remote_links();
+  without.mutable_nodes(0)->clear_interfaces();
+  absl::Status s = Apply(*rec_, without);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(tunnels_->List("lab").empty());
+  EXPECT_FALSE(net_.GetInterface(ns, "eth1").has_value());
+  ASSERT_TRUE(Apply(*rec_, Spec()).ok());
+  EXPECT_EQ(tunnels_->List("lab").size(), 1u);
+  auto removed = rec_->Destroy("lab");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(tunnels_->List("").empty());
+}
+
+}  // namespace
+}  // namespace emu::agent::reconcile

@@ -1,0 +1,169 @@
+// TunnelManager: the agent's cross-host link ends. For each RemoteLinkEnd
+// of each lab it keeps a TAP device inside the node's namespace and ONE TCP
+// connection to the agent holding the other end, and lets a TunnelPump
+// (linkemu/tunnel_pump.h) move frames between the two.
+//
+// Connections: the agent listens on one tunnel address (Options::
+// listen_address, advertised as Capabilities.tunnel_address). Of the two
+// ends of a link, the one marked `listen` waits for the other to dial; the
+// dialer sends the handshake (lab, link id, cluster token;
+// linkemu/tunnel_handshake.h) and the listener attaches the accepted socket
+// to the link it names. A connection that breaks is re-dialled with
+// exponential backoff (Options::min_backoff..max_backoff) while the TAP and
+// everything configured on it (addresses, qdiscs) stay; a listener that
+// accepts a new connection for a link replaces the old one (the peer
+// restarted). TCP keepalive and TCP_USER_TIMEOUT notice a silent peer
+// within about 10 s.
+//
+// Threads: the pump's event loop, an acceptor (accepts and answers
+// handshakes) and a dialer (connects and handshakes, blocking with
+// timeouts; one failed connect per peer address and round, so links to a
+// dead host cost one timeout, not one each). No thread per link.
+//
+// Thread-safe. Borrows the TapOpener.
+#ifndef EMU_AGENT_TUNNEL_TUNNEL_MANAGER_H_
+#define EMU_AGENT_TUNNEL_TUNNEL_MANAGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "linkemu/tap_device.h"
+#include "linkemu/tunnel_pump.h"
+#include "proto/agent.pb.h"
+
+namespace emu::agent::tunnel {
+
+// One tunneled link end as the manager needs it.
+struct TunnelEndSpec {
+  std::string lab;
+  std::string link_id;   // unique within the lab ("r1:eth1<->r2:eth1")
+  linkemu::TapSpec tap;  // where the TAP goes and how it looks
+  bool listen = false;   // wait for the peer to dial (else dial it)
+  std::string peer_host;
+  std::string peer_address;  // "host:port" of the peer's tunnel listener
+};
+
+// The alias that marks a TAP carrying a link of `lab` (distinct from a veth
+// end's LinkAlias, so a link moving between local and remote is rebuilt).
+std::string TunnelAlias(absl::string_view lab, const emu::v1::Link& link);
+
+// The spec of the local end of `remote` in node namespace `netns`; `node`
+// (may be null) gives the interface's MAC and MTU.
+TunnelEndSpec TunnelEndFor(const std::string& lab, const std::string& netns,
+                           const emu::v1::RemoteLinkEnd& remote,
+                           const emu::v1::Node* node);
+
+// The local endpoint of a remote link end.
+const emu::v1::Endpoint& LocalEndpoint(const emu::v1::RemoteLinkEnd& remote);
+
+// Creates TAP devices; the OS boundary of the manager.
+class TapOpener {
+ public:
+  virtual ~TapOpener() = default;
+  // A TAP fd (see linkemu::OpenTapInNamespace).
+  virtual absl::StatusOr<int> Open(const linkemu::TapSpec& spec) = 0;
+  // False once the device behind `fd` is gone (its namespace deleted).
+  virtual bool IsAlive(int fd) = 0;
+};
+
+class LinuxTapOpener : public TapOpener {
+ public:
+  absl::StatusOr<int> Open(const linkemu::TapSpec& spec) override {
+    return linkemu::OpenTapInNamespace(spec);
+  }
+  bool IsAlive(int fd) override { return linkemu::TapIsAlive(fd); }
+};
+
+struct TunnelStatus {
+  TunnelEndSpec spec;
+  // "up"; otherwise what the link waits for and the last error, e.g.
+  // "connecting to h2 (198.18.0.12:7472), attempt 3: Connection refused".
+  std::string state;
+  bool up = false;
+  std::string connection;  // "local -> remote" socket addresses when up
+  linkemu::TunnelPump::Stats stats;
+};
+
+class TunnelManager {
+ public:
+  struct Options {
+    std::string listen_address;  // "host:port", "[v6]:port"; port 0 = any
+    std::string token;           // the cluster token; empty = accept any
+    absl::Duration min_backoff = absl::Milliseconds(100);
+    absl::Duration max_backoff = absl::Seconds(5);
+    absl::Duration io_timeout = absl::Seconds(3);  // connect + handshake
+  };
+
+  // Binds the listener and starts the threads.
+  static absl::StatusOr<std::unique_ptr<TunnelManager>> Start(
+      Options options, TapOpener* taps);
+  ~TunnelManager();  // closes every tunnel (their TAPs disappear)
+  TunnelManager(const TunnelManager&) = delete;
+  TunnelManager& operator=(const TunnelManager&) = delete;
+
+  // The bound listen address, "host:port".
+  const std::string& address() const { return address_; }
+
+  // Makes the lab's tunnel ends exactly `ends`: closes the others (their
+  // TAPs go), re-creates a TAP whose device vanished, whose namespace was
+  // replaced (same name, new namespace) or whose spec changed,
+  // keeps the rest (and their connections) untouched. Returns the link ids
+  // whose TAP was created by this call. Tries every end and returns the
+  // first failure.
+  absl::StatusOr<std::vector<std::string>> Apply(
+      const std::string& lab, const std::vector<TunnelEndSpec>& ends);
+
+  // Closes every tunnel of `lab`; returns how many.
+  int RemoveLab(const std::string& lab);
+
+  // Status of the lab's tunnels (empty lab = all), sorted by lab, link id.
+  std::vector<TunnelStatus> List(const std::string& lab);
+
+ private:
+  struct Entry;
+  struct DialJob;
+
+  TunnelManager(Options options, TapOpener* taps, int listen_fd,
+                std::string address, int wake_fd);
+  void AcceptLoop();  // accepts and runs the listener's side of handshakes
+  void DialLoop();    // dials due links, one peer address after another
+  void Wake();
+  void OnDisconnect(linkemu::TunnelPump::LinkId id, const absl::Status& why);
+  void HandleAccepted(int fd, const std::string& peer);
+  // Dials (or, with `unreachable`, records that error without dialing) and
+  // attaches or schedules the retry. Returns the connect's status.
+  absl::Status RunDial(const DialJob& job, const absl::Status* unreachable);
+  void Close(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  TapOpener* const taps_;
+  const int listen_fd_;
+  const std::string address_;
+  const int wake_fd_;
+  std::unique_ptr<linkemu::TunnelPump> pump_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  // By "<lab>\n<link_id>".
+  absl::flat_hash_map<std::string, std::unique_ptr<Entry>> entries_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<linkemu::TunnelPump::LinkId, std::string> by_pump_id_
+      ABSL_GUARDED_BY(mu_);
+  absl::CondVar dial_cv_;  // with mu_: a dial may be due
+  std::thread acceptor_;
+  std::thread dialer_;
+};
+
+}  // namespace emu::agent::tunnel
+
+#endif  // EMU_AGENT_TUNNEL_TUNNEL_MANAGER_H_

@@ -1,0 +1,188 @@
+// TunnelManager with real TCP on loopback and fake TAPs (socketpairs): no
+// root needed. Two managers stand for the agents of two hosts.
+#include "agent/tunnel/tunnel_manager.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "agent/tunnel/testing/fake_tap_opener.h"
+#include "gtest/gtest.h"
+
+namespace emu::agent::tunnel {
+namespace {
+
+std::string ReadFrame(int fd, absl::Duration timeout = absl::Seconds(5)) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, absl::ToInt64Milliseconds(timeout)) != 1) return "";
+  char buf[70000];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  return n > 0 ? std::string(buf, n) : "";
+}
+
+// Waits until the lab's only tunnel on `m` reports `up`.
+bool WaitUp(TunnelManager& m, bool up,
+            absl::Duration timeout = absl::Seconds(10)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    auto l = m.List("lab1");
+    if (l.size() == 1 && l[0].up == up) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+class TunnelManagerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<TunnelManager> Make(FakeTapOpener* taps,
+                                      const std::string& token = "tok") {
+    TunnelManager::Options o;
+    o.listen_address = "127.0.0.1:0";
+    o.token = token;
+    o.min_backoff = absl::Milliseconds(20);
+    o.max_backoff = absl::Milliseconds(200);
+    o.io_timeout = absl::Seconds(2);
+    auto m = TunnelManager::Start(o, taps);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? *std::move(m) : nullptr;
+  }
+
+  // The end of link "a:eth1<->b:eth1" on host a (listens) or b (dials).
+  static TunnelEndSpec End(bool listen, const std::string& peer_address) {
+    TunnelEndSpec s;
+    s.lab = "lab1";
+    s.link_id = "a:eth1<->b:eth1";
+    s.tap.netns = listen ? "ns-a" : "ns-b";
+    s.tap.ifname = "eth1";
+    s.tap.alias = "emu lab=lab1 link=a:eth1<->b:eth1 carrier=tcp-tunnel";
+    s.listen = listen;
+    s.peer_host = listen ? "hb" : "ha";
+    s.peer_address = peer_address;
+    return s;
+  }
+
+  FakeTapOpener taps_a_, taps_b_;
+};
+
+TEST_F(TunnelManagerTest, FramesCrossBetweenTwoAgents) {
+  auto a = Make(&taps_a_);
+  auto b = Make(&taps_b_);
+  ASSERT_TRUE(a && b);
+  auto ca = a->Apply("lab1", {End(true, b->address())});
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  EXPECT_EQ(*ca, std::vector<std::string>{"a:eth1<->b:eth1"});
+  EXPECT_NE(a->List("lab1")[0].state.find("waiting for hb"), std::string::npos);
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  ASSERT_TRUE(WaitUp(*b, true));
+  EXPECT_EQ(a->List("lab1")[0].state, "up");
+
+  int na = taps_a_.NodeSide("ns-a", "eth1");
+  int nb = taps_b_.NodeSide("ns-b", "eth1");
+  ASSERT_EQ(write(na, "ping", 4), 4);
+  EXPECT_EQ(ReadFrame(nb), "ping");
+  std::string big(65000, 'g');
+  ASSERT_EQ(write(nb, big.data(), big.size()), (ssize_t)big.size());
+  EXPECT_EQ(ReadFrame(na), big);
+
+  // Re-applying the same ends keeps the TAPs and the connection.
+  auto again = a->Apply("lab1", {End(true, b->address())});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  EXPECT_EQ(taps_a_.opens(), 1);
+  EXPECT_EQ(a->List("lab1")[0].stats.connections, 1u);
+}
+
+TEST_F(TunnelManagerTest, WrongTokenIsRejected) {
+  auto a = Make(&taps_a_, "right");
+  auto b = Make(&taps_b_, "wrong");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  std::string state;
+  while (absl::Now() < deadline) {
+    state = b->List("lab1")[0].state;
+    if (state.find("wrong cluster token") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_NE(state.find("wrong cluster token"), std::string::npos) << state;
+  EXPECT_FALSE(a->List("lab1")[0].up);
+  EXPECT_FALSE(b->List("lab1")[0].up);
+}
+
+TEST_F(TunnelManagerTest, DialerRetriesUntilTheListenerHasTheLink) {
+  auto a = Make(&taps_a_);
+  auto b = Make(&taps_b_);
+  ASSERT_TRUE(a && b);
+  // b dials first: a does not carry the link yet.
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  absl::SleepFor(absl::Milliseconds(300));
+  auto l = b->List("lab1");
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_FALSE(l[0].up);
+  EXPECT_NE(l[0].state.find("has no link"), std::string::npos) << l[0].state;
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  EXPECT_TRUE(WaitUp(*b, true));
+}
+
+TEST_F(TunnelManagerTest, BrokenConnectionIsReestablished) {
+  auto a = Make(&taps_a_);
+  auto b = Make(&taps_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*b, true));
+  // The listening agent loses the link (as after a restart)...
+  EXPECT_EQ(a->RemoveLab("lab1"), 1);
+  EXPECT_TRUE(WaitUp(*b, false));
+  EXPECT_NE(b->List("lab1")[0].state.find("connecting to ha"),
+            std::string::npos);
+  // ...and gets it back: the dialer reconnects, b's TAP was kept.
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(WaitUp(*b, true));
+  ASSERT_TRUE(WaitUp(*a, true));
+  EXPECT_EQ(taps_b_.opens(), 1);
+  EXPECT_EQ(b->List("lab1")[0].stats.connections, 2u);
+  int na = taps_a_.NodeSide("ns-a", "eth1");
+  int nb = taps_b_.NodeSide("ns-b", "eth1");
+  ASSERT_EQ(write(nb, "after", 5), 5);
+  EXPECT_EQ(ReadFrame(na), "after");
+}
+
+TEST_F(TunnelManagerTest, StaleEndsGoAndDeadTapsAreRecreated) {
+  auto a = Make(&taps_a_);
+  ASSERT_TRUE(a);
+  TunnelEndSpec e = End(true, "127.0.0.1:1");
+  ASSERT_TRUE(a->Apply("lab1", {e}).ok());
+  // The device vanished (its namespace was deleted): Apply re-creates it.
+  taps_a_.Kill(taps_a_.PumpSide("ns-a", "eth1"));
+  auto r = a->Apply("lab1", {e});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 1u);
+  EXPECT_EQ(taps_a_.opens(), 2);
+  // A changed MAC re-creates the TAP as well.
+  e.tap.mac = "02:00:00:00:00:09";
+  auto c = a->Apply("lab1", {e});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->size(), 1u);
+  EXPECT_EQ(taps_a_.SpecOf("ns-a", "eth1").mac, "02:00:00:00:00:09");
+  // An empty spec removes the lab's tunnels; their TAP fds are closed.
+  int node2 = taps_a_.NodeSide("ns-a", "eth1");
+  ASSERT_TRUE(a->Apply("lab1", {}).ok());
+  EXPECT_TRUE(a->List("").empty());
+  char buf[8];
+  EXPECT_EQ(read(node2, buf, sizeof(buf)), 0);  // EOF: the pump closed it
+  // A failed TAP creation is reported and leaves nothing half-made.
+  taps_a_.FailNextOpen();
+  auto f = a->Apply("lab1", {e});
+  EXPECT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("a:eth1<->b:eth1"), std::string::npos);
+  EXPECT_TRUE(a->List("lab1").empty());
+}
+
+}  // namespace
+}  // namespace emu::agent::tunnel

@@ -1,0 +1,214 @@
+#include "controller/experiment/experiment_runner.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace emu::controller::experiment {
+namespace {
+
+std::map<std::string, std::string> NodeHosts(const emu::v1::Lab& lab) {
+  std::map<std::string, std::string> out;
+  for (const auto& n : lab.nodes()) out[n.name()] = n.host();
+  return out;
+}
+
+}  // namespace
+
+ExperimentRunner::ExperimentRunner(
+    std::string run_id, ExperimentSpec spec, emu::v1::Lab lab,
+    std::map<std::string, std::string> addresses,
+    std::map<std::string, std::string> params, uint64_t first_generation,
+    RunnerDeps deps, SequencerOptions options)
+    : run_id_(std::move(run_id)),
+      lab_(std::move(lab)),
+      addresses_(std::move(addresses)),
+      first_generation_(first_generation),
+      max_steps_(spec.max_steps),
+      deps_(deps),
+      seq_(std::move(spec), lab_.name(), lab_.topology(), NodeHosts(lab_),
+           std::move(params), first_generation, deps.clock, options) {}
+
+ExperimentRunner::~ExperimentRunner() {
+  for (auto& [host, link] : links_) link->Close();
+  links_.clear();
+}
+
+uint64_t ExperimentRunner::GenerationCeiling() const {
+  // Each Task run takes at most one generation.
+  return first_generation_ + static_cast<uint64_t>(max_steps_) + 1;
+}
+
+void ExperimentRunner::Push(Input in) {
+  absl::MutexLock lock(&mu_);
+  inputs_.push_back(std::move(in));
+}
+
+void ExperimentRunner::Cancel(const std::string& why) {
+  Push({Input::kCancel, "", {}, why});
+}
+
+BarrierLink* ExperimentRunner::LinkTo(const std::string& host) {
+  auto it = links_.find(host);
+  if (it != links_.end()) return it->second.get();
+  auto addr = addresses_.find(host);
+  if (addr == addresses_.end()) return nullptr;
+  emu::v1::BarrierToAgent::Hello hello;
+  hello.set_lab(lab_.name());
+  hello.set_experiment(seq_.result().experiment());
+  BarrierLinkCallbacks callbacks;
+  callbacks.on_message = [this, host](const emu::v1::AgentToBarrier& msg) {
+    Push({Input::kReport, host, msg, ""});
+  };
+  callbacks.on_lost = [this, host](const std::string& why) {
+    Push({Input::kLost, host, {}, why});
+  };
+  auto link = deps_.links->Open(host, addr->second, hello, std::move(callbacks));
+  BarrierLink* raw = link.get();
+  links_[host] = std::move(link);
+  return raw;
+}
+
+void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
+  for (size_t i = 0; i < actions.size(); ++i) {
+    SequencerAction& a = actions[i];
+    switch (a.kind) {
+      case SequencerAction::kApplyLinks: {
+        absl::Status status;
+        for (const auto& change : a.links) {
+          for (const auto& host : change.set_params ? change.hosts
+                                                    : std::vector<std::string>{}) {
+            absl::Status s =
+                deps_.link_applier->SetLinkParams(host, change.request);
+            if (!s.ok() && status.ok()) {
+              status = absl::Status(s.code(),
+                                    absl::StrCat("host ", host, ": ",
+                                                 s.message()));
+            }
+          }
+          if (!change.up.has_value()) continue;
+          for (const auto& end : change.ends) {
+            absl::Status s = deps_.link_applier->SetInterfaceUp(
+                end.host, lab_.name(), end.node, end.interface, *change.up);
+            if (!s.ok() && status.ok()) {
+              status = absl::Status(
+                  s.code(), absl::StrCat("host ", end.host, ": ", end.node,
+                                         ":", end.interface, ": ", s.message()));
+            }
+          }
+        }
+        auto more = seq_.LinksApplied(a.generation, status);
+        for (auto& m : more) actions.push_back(std::move(m));
+        break;
+      }
+      case SequencerAction::kRelease:
+        for (const auto& [host, release] : a.releases) {
+          BarrierLink* link = LinkTo(host);
+          if (link == nullptr) {
+            Push({Input::kLost, host, {}, "no agent address known for it"});
+            continue;
+          }
+          emu::v1::BarrierToAgent msg;
+          *msg.mutable_release() = release;
+          link->Send(msg);
+        }
+        break;
+      case SequencerAction::kCancel:
+        for (const auto& host : a.hosts) {
+          auto it = links_.find(host);
+          if (it == links_.end()) continue;
+          emu::v1::BarrierToAgent msg;
+          msg.mutable_cancel()->set_generation(a.generation);
+          it->second->Send(msg);
+        }
+        break;
+      case SequencerAction::kFinished:
+        break;
+    }
+  }
+}
+
+void ExperimentRunner::Persist() {
+  if (deps_.store == nullptr) return;
+  const auto& r = seq_.result();
+  emu::v1::ExperimentRunSummary s;
+  s.set_id(run_id_);
+  s.set_lab(r.lab());
+  s.set_experiment(r.experiment());
+  s.set_state(r.state());
+  s.set_error(r.error());
+  s.set_start_unix_us(r.start_unix_us());
+  s.set_end_unix_us(r.end_unix_us());
+  absl::Status st = deps_.store->Put(s, GenerationCeiling());
+  if (!st.ok()) Log("experiment run ", run_id_, ": ", st.ToString());
+}
+
+emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
+  // Streams to every host known up front, so the first release is not
+  // delayed by connecting and a dead host shows at once.
+  for (const auto& host : seq_.HostsUsed()) {
+    if (LinkTo(host) == nullptr) {
+      Push({Input::kLost, host, {}, "no agent address known for it"});
+    }
+  }
+  auto publish = [&] {
+    for (const auto& e : seq_.TakeEvents()) on_event(e);
+  };
+  auto actions = seq_.Start();
+  Persist();
+  Execute(std::move(actions));
+  publish();
+
+  while (!seq_.finished()) {
+    std::deque<Input> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time deadline = seq_.NextDeadline();
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !inputs_.empty();
+      };
+      // The clock may be fake in tests: bound each wait so Tick runs.
+      absl::Duration wait = deadline == absl::InfiniteFuture()
+                                ? absl::Seconds(1)
+                                : deadline - deps_.clock->Now();
+      if (wait > absl::Seconds(1)) wait = absl::Seconds(1);
+      if (wait > absl::ZeroDuration()) {
+        mu_.AwaitWithTimeout(absl::Condition(&ready), wait);
+      }
+      batch.swap(inputs_);
+    }
+    for (auto& in : batch) {
+      std::vector<SequencerAction> acts;
+      switch (in.kind) {
+        case Input::kReport: {
+          if (!in.msg.has_done()) break;
+          auto r = seq_.CommandDone(in.host, in.msg.done());
+          if (r.ok()) {
+            acts = *std::move(r);
+          } else {
+            ++stale_reports_;
+          }
+          break;
+        }
+        case Input::kLost:
+          acts = seq_.HostLost(in.host, in.why);
+          break;
+        case Input::kCancel:
+          acts = seq_.Cancel(in.why);
+          break;
+      }
+      Execute(std::move(acts));
+      if (seq_.finished()) break;
+    }
+    Execute(seq_.Tick());
+    publish();
+  }
+  publish();
+  // Half-close every stream: the agents end whatever is still running.
+  for (auto& [host, link] : links_) link->Close();
+  Persist();
+  return seq_.result();
+}
+
+}  // namespace emu::controller::experiment

@@ -1,0 +1,107 @@
+// Runs one experiment run: the driver around ExperimentSequencer. It opens
+// one barrier stream per host (BarrierLinkFactory), carries out the
+// sequencer's actions (releases and cancels pushed on the streams, link
+// changes through a LinkApplier), feeds it the agents' reports, lost hosts,
+// cancels and time, publishes progress events, and records the run in the
+// ExperimentStore (RUNNING at the start, its end state at the end).
+//
+// One thread per run (the caller's, inside Run()), whatever the number of
+// hosts: stream callbacks only queue what they receive.
+//
+// Thread-safe: Cancel may be called from any thread at any time.
+#ifndef EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_RUNNER_H_
+#define EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_RUNNER_H_
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/experiment/barrier_client.h"
+#include "controller/experiment/experiment_clock.h"
+#include "controller/experiment/experiment_sequencer.h"
+#include "controller/experiment/experiment_spec.h"
+#include "controller/experiment/experiment_store.h"
+#include "proto/agent.pb.h"
+#include "proto/controller.pb.h"
+#include "proto/experiment.pb.h"
+
+namespace emu::controller::experiment {
+
+// Applies a link change on one host (AgentService.SetLinkParams).
+class LinkApplier {
+ public:
+  virtual ~LinkApplier() = default;
+  virtual absl::Status SetLinkParams(
+      const std::string& host, const emu::v1::SetLinkParamsRequest& req) = 0;
+  // Sets one interface of a node administratively up or down.
+  virtual absl::Status SetInterfaceUp(const std::string& host,
+                                      const std::string& lab,
+                                      const std::string& node,
+                                      const std::string& interface,
+                                      bool up) = 0;
+};
+
+struct RunnerDeps {
+  Clock* clock = nullptr;
+  BarrierLinkFactory* links = nullptr;
+  LinkApplier* link_applier = nullptr;
+  ExperimentStore* store = nullptr;  // may be null (no persistence)
+};
+
+class ExperimentRunner {
+ public:
+  using EventFn = std::function<void(const emu::v1::ExperimentEvent&)>;
+
+  // `lab`: the deployed lab (topology and node placement); `addresses`:
+  // host -> agent address. `first_generation`: above every generation used
+  // before (ExperimentStore::MaxGeneration).
+  ExperimentRunner(std::string run_id, ExperimentSpec spec, emu::v1::Lab lab,
+                   std::map<std::string, std::string> addresses,
+                   std::map<std::string, std::string> params,
+                   uint64_t first_generation, RunnerDeps deps,
+                   SequencerOptions options = {});
+  ~ExperimentRunner();
+
+  // Runs to the end and returns the result; `on_event` gets every progress
+  // event (from this thread). Call once.
+  emu::v1::RunResult Run(const EventFn& on_event);
+
+  // Stops the run as CANCELLED: every command still running is killed.
+  void Cancel(const std::string& why);
+
+  // The highest generation this run may use (persisted at its start).
+  uint64_t GenerationCeiling() const;
+
+ private:
+  struct Input {
+    enum Kind { kReport, kLost, kCancel } kind;
+    std::string host;
+    emu::v1::AgentToBarrier msg;
+    std::string why;
+  };
+  void Push(Input in);
+  void Execute(std::vector<SequencerAction> actions);
+  BarrierLink* LinkTo(const std::string& host);
+  void Persist();
+
+  const std::string run_id_;
+  const emu::v1::Lab lab_;
+  const std::map<std::string, std::string> addresses_;
+  const uint64_t first_generation_;
+  const int max_steps_;
+  RunnerDeps deps_;
+  ExperimentSequencer seq_;
+  std::map<std::string, std::unique_ptr<BarrierLink>> links_;
+  int stale_reports_ = 0;
+
+  absl::Mutex mu_;
+  std::deque<Input> inputs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace emu::controller::experiment
+
+#endif  // EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_RUNNER_H_

@@ -1,0 +1,196 @@
+// The runner over real gRPC streams to in-process agents' barrier services
+// (BarrierAgentServiceImpl), whose commands run on this machine in the
+// test's own namespace (HostTaskCommandRunner): ordering across hosts,
+// cancellation, a lost host, a timeout.
+#include "controller/experiment/experiment_runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/barrier/barrier_session.h"
+#include "common/process_launcher.h"
+#include "common/server_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::controller::experiment {
+namespace {
+
+using ::testing::HasSubstr;
+
+class NoLinks : public LinkApplier {
+ public:
+  absl::Status SetLinkParams(const std::string&,
+                             const emu::v1::SetLinkParamsRequest&) override {
+    return absl::OkStatus();
+  }
+  absl::Status SetInterfaceUp(const std::string&, const std::string&,
+                              const std::string&, const std::string&,
+                              bool) override {
+    return absl::OkStatus();
+  }
+};
+
+struct Agent {
+  std::unique_ptr<agent::barrier::BarrierAgentServiceImpl> service;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+};
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 1; i <= 3; ++i) {
+      const std::string host = absl::StrCat("h", i);
+      Agent a;
+      a.service = std::make_unique<agent::barrier::BarrierAgentServiceImpl>(
+          host, "tok", &runner_);
+      int port = 0;
+      auto server =
+          StartServer("127.0.0.1:0", {a.service.get()}, "", &port);
+      ASSERT_TRUE(server.ok()) << server.status();
+      a.server = *std::move(server);
+      a.address = absl::StrCat("127.0.0.1:", port);
+      addresses_[host] = a.address;
+      auto* node = lab_.add_nodes();
+      node->set_name(absl::StrCat("n", i));
+      node->set_host(host);
+      agents_[host] = std::move(a);
+    }
+    lab_.set_name("lab");
+  }
+  void TearDown() override {
+    for (auto& [h, a] : agents_) {
+      if (a.server) a.server->Shutdown(absl::ToChronoTime(absl::Now()));
+    }
+  }
+
+  std::unique_ptr<ExperimentRunner> Make(const std::string& yaml) {
+    auto spec = ParseExperiment("exp.yaml", yaml);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    return std::make_unique<ExperimentRunner>(
+        "run1", *spec, lab_, addresses_, std::map<std::string, std::string>{},
+        0, RunnerDeps{&clock_, &factory_, &links_, nullptr});
+  }
+
+  std::string TempPath(const std::string& name) {
+    return absl::StrCat(::testing::TempDir(), "/", name, ".", getpid());
+  }
+
+  PosixProcessLauncher launcher_;
+  agent::barrier::HostTaskCommandRunner runner_{&launcher_};
+  RealClock clock_;
+  GrpcBarrierLinkFactory factory_{"tok"};
+  NoLinks links_;
+  emu::v1::Lab lab_;
+  std::map<std::string, std::string> addresses_;
+  std::map<std::string, Agent> agents_;
+};
+
+TEST_F(RunnerTest, NoCommandOfTheNextTaskStartsBeforeEveryCommandEnded) {
+  auto runner = Make(R"Y(experiment: order
+tasks:
+  - name: first
+    commands:
+      - {node: n1, cmd: "sleep 0.3"}
+      - {node: n2, cmd: "sleep 0.1"}
+      - {node: n3, cmd: "echo v=7", capture: {var: v, regex: "v=([0-9]+)"}}
+  - name: second
+    commands:
+      - {node: n1, cmd: "echo ${v}"}
+      - {node: n2, cmd: "true"}
+      - {node: n3, cmd: "true"}
+)Y");
+  std::vector<emu::v1::ExperimentEvent> events;
+  auto result = runner->Run(
+      [&](const emu::v1::ExperimentEvent& e) { events.push_back(e); });
+  ASSERT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  ASSERT_EQ(result.tasks_size(), 2);
+  int64_t first_end = 0;
+  for (const auto& c : result.tasks(0).commands()) {
+    first_end = std::max(first_end, c.end_unix_us());
+  }
+  for (const auto& c : result.tasks(1).commands()) {
+    EXPECT_GE(c.start_unix_us(), first_end) << c.id();
+  }
+  EXPECT_EQ(result.tasks(1).commands(0).stdout(), "7\n");
+  EXPECT_GE(result.tasks(0).commands(0).end_unix_us() -
+                result.tasks(0).commands(0).start_unix_us(),
+            300000);
+  EXPECT_LT(result.tasks(0).skew_us(), 50000);
+  EXPECT_EQ(events.front().kind(), emu::v1::ExperimentEvent::RUN_STARTED);
+  EXPECT_EQ(events.back().kind(), emu::v1::ExperimentEvent::RUN_ENDED);
+}
+
+TEST_F(RunnerTest, TimeoutKillsTheCommand) {
+  auto runner = Make(R"Y(experiment: t
+tasks:
+  - commands:
+      - {node: n1, cmd: "sleep 20", timeout: 300ms}
+)Y");
+  const absl::Time start = absl::Now();
+  auto result = runner->Run([](const emu::v1::ExperimentEvent&) {});
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(result.state(), emu::v1::RUN_FAILED);
+  EXPECT_EQ(result.tasks(0).commands(0).status(),
+            emu::v1::CommandResult::TIMED_OUT);
+}
+
+TEST_F(RunnerTest, CancelKillsCommandsOnEveryHost) {
+  const std::string p1 = TempPath("pid1"), p2 = TempPath("pid2");
+  auto runner = Make(absl::StrCat(R"Y(experiment: c
+tasks:
+  - commands:
+      - {node: n1, cmd: "echo $$$$ > )Y", p1, R"Y(; exec sleep 30"}
+      - {node: n2, cmd: "echo $$$$ > )Y", p2, R"Y(; exec sleep 30"}
+)Y"));
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(500));
+    runner->Cancel("test cancel");
+  });
+  const absl::Time start = absl::Now();
+  auto result = runner->Run([](const emu::v1::ExperimentEvent&) {});
+  canceller.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(result.state(), emu::v1::RUN_CANCELLED);
+  for (const std::string& p : {p1, p2}) {
+    std::ifstream in(p);
+    pid_t pid = 0;
+    ASSERT_TRUE(in >> pid) << p;
+    // Run (on the agent side) reaps the killed command.
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      gone = kill(pid, 0) != 0;
+      if (!gone) absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_TRUE(gone) << "pid " << pid << " still alive";
+    unlink(p.c_str());
+  }
+}
+
+TEST_F(RunnerTest, LostHostFailsTheTaskNamingHostAndCommands) {
+  auto runner = Make(R"Y(experiment: lost
+tasks:
+  - commands:
+      - {id: long, node: n2, cmd: "sleep 30"}
+      - {id: short, node: n1, cmd: "true"}
+)Y");
+  std::thread killer([&] {
+    absl::SleepFor(absl::Milliseconds(500));
+    agents_["h2"].server->Shutdown(absl::ToChronoTime(absl::Now()));
+  });
+  const absl::Time start = absl::Now();
+  auto result = runner->Run([](const emu::v1::ExperimentEvent&) {});
+  killer.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(result.state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(result.error(), HasSubstr("host h2 lost"));
+  EXPECT_THAT(result.error(), HasSubstr("long (node n2: 'sleep 30')"));
+}
+
+}  // namespace
+}  // namespace emu::controller::experiment

@@ -1,0 +1,387 @@
+#include "controller/experiment/experiment_sequencer.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::controller::experiment {
+namespace {
+
+using ::testing::HasSubstr;
+using emu::v1::CommandResult;
+using emu::v1::TaskResult;
+
+const std::map<std::string, std::string> kHosts = {
+    {"n1", "h1"}, {"n2", "h2"}, {"n3", "h3"}};
+
+ExperimentSpec Parse(const std::string& yaml) {
+  auto spec = ParseExperiment("exp.yaml", yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
+
+emu::v1::AgentToBarrier::CommandDone Done(uint64_t gen, const std::string& id,
+                                          int exit_code, int64_t start,
+                                          int64_t end,
+                                          const std::string& out = "") {
+  emu::v1::AgentToBarrier::CommandDone d;
+  d.set_generation(gen);
+  d.set_command_id(id);
+  d.mutable_result()->set_exit_code(exit_code);
+  d.mutable_result()->set_stdout(out);
+  d.mutable_result()->set_start_unix_us(start);
+  d.mutable_result()->set_end_unix_us(end);
+  return d;
+}
+
+const SequencerAction* Find(const std::vector<SequencerAction>& actions,
+                            SequencerAction::Kind kind) {
+  for (const auto& a : actions) {
+    if (a.kind == kind) return &a;
+  }
+  return nullptr;
+}
+
+class SequencerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ExperimentSequencer> Make(const std::string& yaml,
+                                            uint64_t first_gen = 100) {
+    return std::make_unique<ExperimentSequencer>(Parse(yaml), "lab",
+                                                 emu::v1::Topology(), kHosts,
+                                                 std::map<std::string, std::string>{},
+                                                 first_gen, &clock_);
+  }
+  FakeClock clock_;
+};
+
+constexpr char kTwoTasks[] = R"Y(experiment: two
+start_margin: 1ms
+tasks:
+  - name: a
+    commands:
+      - {id: a1, node: n1, cmd: "true"}
+      - {id: a2, node: n2, cmd: "true"}
+  - name: b
+    commands:
+      - {id: b1, node: n3, argv: ["true"]}
+)Y";
+
+TEST_F(SequencerTest, NextTaskIsReleasedOnlyAfterEveryCommandReported) {
+  auto seq = Make(kTwoTasks);
+  auto actions = seq->Start();
+  ASSERT_EQ(actions.size(), 1u);
+  ASSERT_EQ(actions[0].kind, SequencerAction::kRelease);
+  const uint64_t gen = actions[0].generation;
+  EXPECT_GT(gen, 100u);
+  ASSERT_EQ(actions[0].releases.size(), 2u);  // h1 and h2
+  const auto& rel = actions[0].releases.at("h1");
+  EXPECT_EQ(rel.start_unix_us(),
+            absl::ToUnixMicros(clock_.Now() + absl::Milliseconds(1)));
+  EXPECT_EQ(rel.commands(0).id(), "a1");
+
+  clock_.Advance(absl::Milliseconds(5));
+  auto after_first = seq->CommandDone("h1", Done(gen, "a1", 0, 10, 20));
+  ASSERT_TRUE(after_first.ok());
+  EXPECT_TRUE(after_first->empty()) << "b released before a2 ended";
+
+  auto after_second = seq->CommandDone("h2", Done(gen, "a2", 0, 13, 30));
+  ASSERT_TRUE(after_second.ok());
+  const SequencerAction* next = Find(*after_second, SequencerAction::kRelease);
+  ASSERT_NE(next, nullptr);
+  EXPECT_GT(next->generation, gen);
+  EXPECT_EQ(next->releases.count("h3"), 1u);
+  ASSERT_EQ(seq->result().tasks_size(), 1);
+  EXPECT_EQ(seq->result().tasks(0).skew_us(), 3);
+  EXPECT_EQ(seq->result().tasks(0).end_unix_us(), 30);
+
+  auto last = seq->CommandDone("h3", Done(next->generation, "b1", 0, 40, 50));
+  ASSERT_TRUE(last.ok());
+  EXPECT_NE(Find(*last, SequencerAction::kFinished), nullptr);
+  EXPECT_TRUE(seq->finished());
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_SUCCEEDED);
+}
+
+TEST_F(SequencerTest, StaleAndForeignReportsAreAborted) {
+  auto seq = Make(kTwoTasks);
+  const uint64_t gen = seq->Start()[0].generation;
+  auto stale = seq->CommandDone("h1", Done(gen - 1, "a1", 0, 1, 2));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  auto wrong_host = seq->CommandDone("h3", Done(gen, "a1", 0, 1, 2));
+  EXPECT_EQ(wrong_host.status().code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(seq->CommandDone("h1", Done(gen, "a1", 0, 1, 2)).ok());
+  auto twice = seq->CommandDone("h1", Done(gen, "a1", 0, 1, 2));
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(SequencerTest, GenerationsAfterRestartNeverMatchOldReports) {
+  auto before = Make(kTwoTasks, 100);
+  const uint64_t old_gen = before->Start()[0].generation;
+  // A restarted controller continues above the persisted generation.
+  auto after = Make(kTwoTasks, before->generation());
+  const uint64_t new_gen = after->Start()[0].generation;
+  EXPECT_GT(new_gen, old_gen);
+  EXPECT_EQ(after->CommandDone("h1", Done(old_gen, "a1", 0, 1, 2))
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+}
+
+TEST_F(SequencerTest, FailureStopsTheRunAndCancelsTheOthers) {
+  auto seq = Make(kTwoTasks);
+  const uint64_t gen = seq->Start()[0].generation;
+  auto actions = seq->CommandDone("h1", Done(gen, "a1", 3, 1, 2));
+  ASSERT_TRUE(actions.ok());
+  const SequencerAction* cancel = Find(*actions, SequencerAction::kCancel);
+  ASSERT_NE(cancel, nullptr);
+  EXPECT_EQ(cancel->hosts, std::vector<std::string>{"h2"});
+  EXPECT_EQ(Find(*actions, SequencerAction::kRelease), nullptr);
+  EXPECT_TRUE(seq->finished());
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(seq->result().error(), HasSubstr("a1 (node n1: 'true')"));
+  EXPECT_THAT(seq->result().error(), HasSubstr("exit status 3"));
+  EXPECT_EQ(seq->result().tasks(0).commands(1).status(),
+            CommandResult::CANCELLED);
+}
+
+TEST_F(SequencerTest, ContinueOnFailureAndSuccessCodes) {
+  auto seq = Make(R"Y(experiment: x
+tasks:
+  - name: a
+    on_failure: continue
+    commands:
+      - {id: a1, node: n1, cmd: "exit 1"}
+      - {id: a2, node: n2, cmd: "exit 2", success: [2]}
+  - name: b
+    when: ${a.status} == failed
+    commands:
+      - {id: b1, node: n1, cmd: "true"}
+)Y");
+  const uint64_t gen = seq->Start()[0].generation;
+  ASSERT_TRUE(seq->CommandDone("h1", Done(gen, "a1", 1, 1, 2))->empty());
+  auto actions = seq->CommandDone("h2", Done(gen, "a2", 2, 1, 2));
+  ASSERT_TRUE(actions.ok());
+  ASSERT_NE(Find(*actions, SequencerAction::kRelease), nullptr);
+  EXPECT_EQ(seq->result().tasks(0).status(), TaskResult::FAILED);
+  EXPECT_EQ(seq->result().tasks(0).commands(1).status(), CommandResult::OK);
+}
+
+TEST_F(SequencerTest, CapturedValueDrivesBranch) {
+  auto seq = Make(R"Y(experiment: x
+tasks:
+  - name: probe
+    commands:
+      - {id: p, node: n1, cmd: "echo x", capture: {var: v, regex: "v=([0-9]+)"}}
+    next:
+      - if: ${v} >= 10
+        goto: big
+  - name: small
+    commands:
+      - {id: s, node: n2, cmd: "echo small ${v}"}
+    goto: end
+  - name: big
+    commands:
+      - {id: b, node: n3, cmd: "echo big ${v}"}
+)Y");
+  const uint64_t gen = seq->Start()[0].generation;
+  auto actions = seq->CommandDone("h1", Done(gen, "p", 0, 1, 2, "v=12\n"));
+  ASSERT_TRUE(actions.ok());
+  const SequencerAction* rel = Find(*actions, SequencerAction::kRelease);
+  ASSERT_NE(rel, nullptr);
+  ASSERT_EQ(rel->releases.count("h3"), 1u);
+  EXPECT_EQ(rel->releases.at("h3").commands(0).argv(2), "echo big 12");
+  EXPECT_EQ(seq->result().variables().at("v"), "12");
+}
+
+TEST_F(SequencerTest, CaptureWithoutMatchFailsTheCommand) {
+  auto seq = Make(R"Y(experiment: x
+tasks:
+  - commands:
+      - {id: p, node: n1, cmd: "echo", capture: {var: v, regex: "v=([0-9]+)"}}
+)Y");
+  const uint64_t gen = seq->Start()[0].generation;
+  ASSERT_TRUE(seq->CommandDone("h1", Done(gen, "p", 0, 1, 2, "nothing")).ok());
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(seq->result().error(), HasSubstr("capture v"));
+}
+
+TEST_F(SequencerTest, GotoLoopIsBoundedByMaxSteps) {
+  auto seq = Make(R"Y(experiment: x
+max_steps: 3
+tasks:
+  - name: again
+    commands:
+      - {id: c, node: n1, cmd: "true"}
+    goto: again
+)Y");
+  uint64_t gen = seq->Start()[0].generation;
+  for (int i = 0; i < 3; ++i) {
+    auto a = seq->CommandDone("h1", Done(gen, "c", 0, 1, 2));
+    ASSERT_TRUE(a.ok());
+    if (const auto* r = Find(*a, SequencerAction::kRelease)) gen = r->generation;
+  }
+  EXPECT_TRUE(seq->finished());
+  EXPECT_EQ(seq->result().tasks_size(), 3);
+  EXPECT_THAT(seq->result().error(), HasSubstr("max_steps=3"));
+}
+
+TEST_F(SequencerTest, DeadlineTakesSilentHostsAsLost) {
+  auto seq = Make(R"Y(experiment: x
+start_margin: 1ms
+tasks:
+  - commands:
+      - {id: c, node: n1, cmd: "sleep 100", timeout: 2s}
+)Y");
+  seq->Start();
+  EXPECT_EQ(seq->NextDeadline(),
+            clock_.Now() + absl::Milliseconds(1) + absl::Seconds(2) +
+                absl::Seconds(5));
+  clock_.Advance(absl::Seconds(7));
+  EXPECT_TRUE(seq->Tick().empty());
+  clock_.Advance(absl::Milliseconds(2));
+  auto actions = seq->Tick();
+  EXPECT_NE(Find(actions, SequencerAction::kCancel), nullptr);
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(seq->result().error(), HasSubstr("no report from host h1"));
+  EXPECT_EQ(seq->result().tasks(0).commands(0).status(), CommandResult::LOST);
+}
+
+TEST_F(SequencerTest, TimedOutCommandFailsTask) {
+  auto seq = Make(kTwoTasks);
+  const uint64_t gen = seq->Start()[0].generation;
+  auto d = Done(gen, "a1", 137, 1, 2);
+  d.mutable_result()->set_timed_out(true);
+  ASSERT_TRUE(seq->CommandDone("h1", d).ok());
+  EXPECT_EQ(seq->result().tasks(0).commands(0).status(),
+            CommandResult::TIMED_OUT);
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_FAILED);
+}
+
+TEST_F(SequencerTest, HostLostFailsTaskNamingHostAndCommands) {
+  auto seq = Make(kTwoTasks);
+  const uint64_t gen = seq->Start()[0].generation;
+  ASSERT_TRUE(seq->CommandDone("h1", Done(gen, "a1", 0, 1, 2)).ok());
+  auto actions = seq->HostLost("h2", "stream ended: connection reset");
+  EXPECT_TRUE(seq->finished());
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(seq->result().error(), HasSubstr("host h2 lost"));
+  EXPECT_THAT(seq->result().error(), HasSubstr("a2 (node n2: 'true')"));
+  EXPECT_EQ(seq->result().tasks(0).commands(1).status(), CommandResult::LOST);
+  // A host not in the running Task changes nothing now.
+  EXPECT_TRUE(seq->HostLost("h3", "gone").empty());
+}
+
+TEST_F(SequencerTest, CancelKillsOutstandingEverywhere) {
+  auto seq = Make(kTwoTasks);
+  seq->Start();
+  auto actions = seq->Cancel("Ctrl-C");
+  const SequencerAction* cancel = Find(actions, SequencerAction::kCancel);
+  ASSERT_NE(cancel, nullptr);
+  EXPECT_EQ(cancel->hosts, (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(seq->result().state(), emu::v1::RUN_CANCELLED);
+  EXPECT_EQ(seq->result().tasks(0).status(), TaskResult::CANCELLED);
+}
+
+TEST_F(SequencerTest, MarginGrowsWhenLateAndShrinksWhenOnTime) {
+  auto seq = Make(R"Y(experiment: m
+tasks:
+  - name: a
+    commands:
+      - {id: a1, node: n1, cmd: "true"}
+      - {id: a2, node: n2, cmd: "true"}
+    goto: a
+)Y");
+  auto rel = seq->Start()[0];
+  auto margin = [](const SequencerAction& a) {
+    const auto& r = a.releases.begin()->second;
+    return absl::Microseconds(r.start_unix_us() - r.sent_unix_us());
+  };
+  EXPECT_EQ(margin(rel), absl::Milliseconds(2));  // initial
+  // a2 was ready 1 ms after the instant: the next margin is 2 + 2*1 ms.
+  const int64_t instant = rel.releases.at("h1").start_unix_us();
+  ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, instant,
+                                          instant + 10)).ok());
+  auto late = Done(rel.generation, "a2", 0, instant + 1000, instant + 1010);
+  late.set_late_us(1000);
+  auto next = seq->CommandDone("h2", late);
+  ASSERT_TRUE(next.ok());
+  rel = *Find(*next, SequencerAction::kRelease);
+  EXPECT_EQ(margin(rel), absl::Milliseconds(4));
+  // On time: shrinks by 2%.
+  const int64_t t2 = rel.releases.at("h1").start_unix_us();
+  ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, t2, t2)).ok());
+  next = seq->CommandDone("h2", Done(rel.generation, "a2", 0, t2 + 20, t2 + 30));
+  rel = *Find(*next, SequencerAction::kRelease);
+  EXPECT_EQ(margin(rel), absl::Microseconds(3920));
+}
+
+TEST_F(SequencerTest, OneHostTaskStartsOnReceipt) {
+  auto seq = Make(R"Y(experiment: one
+tasks:
+  - commands:
+      - {node: n1, cmd: "true"}
+      - {node: n1, cmd: "true"}
+)Y");
+  const auto& r = seq->Start()[0].releases.at("h1");
+  EXPECT_EQ(r.start_unix_us(), r.sent_unix_us());
+}
+
+TEST_F(SequencerTest, LinkStepsComeBeforeTheRelease) {
+  emu::v1::Topology topo;
+  auto* link = topo.add_links();
+  link->mutable_a()->set_node("n1");
+  link->mutable_a()->set_interface("eth1");
+  link->mutable_b()->set_node("n2");
+  link->mutable_b()->set_interface("eth1");
+  link->mutable_a_to_b()->set_delay_us(7);
+  ExperimentSequencer seq(Parse(R"Y(experiment: x
+vars: {rate: 5mbit}
+tasks:
+  - links:
+      - {link: "n2:eth1<->n1:eth1", rate: "${rate}"}
+    commands:
+      - {id: c, node: n1, cmd: "true"}
+)Y"),
+                          "lab", topo, kHosts, {{"rate", "20mbit"}}, 0,
+                          &clock_);
+  auto actions = seq.Start();
+  ASSERT_EQ(actions.size(), 1u);
+  ASSERT_EQ(actions[0].kind, SequencerAction::kApplyLinks);
+  const auto& change = actions[0].links.at(0);
+  EXPECT_EQ(change.hosts, (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(change.request.a().node(), "n1");  // the topology's orientation
+  EXPECT_EQ(change.request.a_to_b().rate_bps(), 20000000u);
+  EXPECT_EQ(change.request.a_to_b().delay_us(), 7u);  // kept
+  auto next = seq.LinksApplied(actions[0].generation, absl::OkStatus());
+  ASSERT_NE(Find(next, SequencerAction::kRelease), nullptr);
+}
+
+TEST_F(SequencerTest, LinkStateStepNamesBothEnds) {
+  emu::v1::Topology topo;
+  auto* link = topo.add_links();
+  link->mutable_a()->set_node("n1");
+  link->mutable_a()->set_interface("eth1");
+  link->mutable_b()->set_node("n2");
+  link->mutable_b()->set_interface("eth2");
+  ExperimentSequencer seq(Parse(R"Y(experiment: x
+tasks:
+  - links:
+      - {link: "n1:eth1<->n2:eth2", state: down}
+)Y"),
+                          "lab", topo, kHosts, {}, 0, &clock_);
+  auto actions = seq.Start();
+  ASSERT_EQ(actions.size(), 1u);
+  const auto& change = actions[0].links.at(0);
+  EXPECT_FALSE(change.set_params);
+  ASSERT_TRUE(change.up.has_value());
+  EXPECT_FALSE(*change.up);
+  ASSERT_EQ(change.ends.size(), 2u);
+  EXPECT_EQ(change.ends[1].host, "h2");
+  EXPECT_EQ(change.ends[1].interface, "eth2");
+  // A failed change fails the Task (and the run), naming it.
+  auto next = seq.LinksApplied(actions[0].generation,
+                               absl::UnavailableError("host h2: gone"));
+  EXPECT_EQ(seq.result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(seq.result().error(), HasSubstr("link change: host h2: gone"));
+}
+
+}  // namespace
+}  // namespace emu::controller::experiment

@@ -1,0 +1,118 @@
+#include "controller/hosts/agent_client.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/grpc_status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace emu::controller::hosts {
+namespace {
+
+// Long enough for a 100-node apply on a slow host; Exec adds its own timeout.
+constexpr absl::Duration kApplyTimeout = absl::Minutes(10);
+constexpr absl::Duration kCallTimeout = absl::Seconds(60);
+
+}  // namespace
+
+GrpcAgentClient::GrpcAgentClient(std::string host, std::string address,
+                                 std::string token)
+    : GrpcAgentClient(host, address, token,
+                      emu::v1::AgentService::NewStub(grpc::CreateChannel(
+                          address, grpc::InsecureChannelCredentials()))) {}
+
+GrpcAgentClient::GrpcAgentClient(
+    std::string host, std::string address, std::string token,
+    std::unique_ptr<emu::v1::AgentService::StubInterface> stub)
+    : host_(std::move(host)),
+      address_(std::move(address)),
+      token_(std::move(token)),
+      stub_(std::move(stub)) {}
+
+void GrpcAgentClient::Prepare(grpc::ClientContext* context,
+                              absl::Duration timeout) const {
+  AddAuthToken(context, token_);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+absl::Status GrpcAgentClient::Convert(const grpc::Status& status) const {
+  if (status.ok()) return absl::OkStatus();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError(
+        absl::StrCat("host ", host_, " (agent at ", address_,
+                     ") unreachable: ", status.error_message()));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat("host ", host_, ": ",
+                                   status.error_message()));
+}
+
+absl::StatusOr<emu::v1::Capabilities> GrpcAgentClient::GetCapabilities(
+    absl::Duration timeout) {
+  grpc::ClientContext context;
+  Prepare(&context, timeout);
+  emu::v1::Capabilities caps;
+  grpc::Status s =
+      stub_->GetCapabilities(&context, emu::v1::GetCapabilitiesRequest(), &caps);
+  if (!s.ok()) return Convert(s);
+  return caps;
+}
+
+absl::Status GrpcAgentClient::ApplyLab(const emu::v1::ApplyLabRequest& request,
+                                       const ProgressFn& progress) {
+  grpc::ClientContext context;
+  Prepare(&context, kApplyTimeout);
+  auto reader = stub_->ApplyLab(&context, request);
+  emu::v1::ApplyLabEvent event;
+  while (reader->Read(&event)) progress(event);
+  return Convert(reader->Finish());
+}
+
+absl::Status GrpcAgentClient::SetLinkParams(
+    const emu::v1::SetLinkParamsRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context, kCallTimeout);
+  emu::v1::SetLinkParamsResponse resp;
+  return Convert(stub_->SetLinkParams(&context, request, &resp));
+}
+
+absl::StatusOr<emu::v1::ExecResponse> GrpcAgentClient::Exec(
+    const emu::v1::ExecRequest& request) {
+  grpc::ClientContext context;
+  absl::Duration timeout = request.timeout_ms() > 0
+                               ? absl::Milliseconds(request.timeout_ms())
+                               : absl::Seconds(60);
+  Prepare(&context, timeout + absl::Seconds(15));
+  emu::v1::ExecResponse resp;
+  grpc::Status s = stub_->Exec(&context, request, &resp);
+  if (!s.ok()) return Convert(s);
+  return resp;
+}
+
+absl::StatusOr<emu::v1::ListResourcesResponse> GrpcAgentClient::ListResources(
+    const std::string& lab) {
+  grpc::ClientContext context;
+  Prepare(&context, kCallTimeout);
+  emu::v1::ListResourcesRequest req;
+  req.set_lab(lab);
+  emu::v1::ListResourcesResponse resp;
+  grpc::Status s = stub_->ListResources(&context, req, &resp);
+  if (!s.ok()) return Convert(s);
+  return resp;
+}
+
+absl::StatusOr<int> GrpcAgentClient::DestroyLab(const std::string& lab) {
+  grpc::ClientContext context;
+  Prepare(&context, kApplyTimeout);
+  emu::v1::DestroyLabRequest req;
+  req.set_lab(lab);
+  emu::v1::DestroyLabResponse resp;
+  grpc::Status s = stub_->DestroyLab(&context, req, &resp);
+  if (!s.ok()) return Convert(s);
+  return static_cast<int>(resp.removed());
+}
+
+}  // namespace emu::controller::hosts

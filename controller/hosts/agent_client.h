@@ -1,0 +1,72 @@
+// The controller's view of one agent: AgentService calls with deadlines,
+// the cluster token, and errors that name the host ("host h2
+// (198.18.0.12:7471) unreachable: ..."). An interface so the lab manager's
+// tests run against fakes.
+//
+// Implementations are thread-safe.
+#ifndef EMU_CONTROLLER_HOSTS_AGENT_CLIENT_H_
+#define EMU_CONTROLLER_HOSTS_AGENT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/agent.grpc.pb.h"
+
+namespace emu::controller::hosts {
+
+class AgentClient {
+ public:
+  using ProgressFn = std::function<void(const emu::v1::ApplyLabEvent&)>;
+  virtual ~AgentClient() = default;
+
+  virtual absl::StatusOr<emu::v1::Capabilities> GetCapabilities(
+      absl::Duration timeout) = 0;
+  virtual absl::Status ApplyLab(const emu::v1::ApplyLabRequest& request,
+                                const ProgressFn& progress) = 0;
+  virtual absl::Status SetLinkParams(
+      const emu::v1::SetLinkParamsRequest& request) = 0;
+  virtual absl::StatusOr<emu::v1::ExecResponse> Exec(
+      const emu::v1::ExecRequest& request) = 0;
+  virtual absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
+      const std::string& lab) = 0;
+  // Returns the number of resources removed.
+  virtual absl::StatusOr<int> DestroyLab(const std::string& lab) = 0;
+};
+
+// gRPC implementation over an AgentService stub.
+class GrpcAgentClient : public AgentClient {
+ public:
+  // Connects lazily to `address` (host:port) with an insecure channel.
+  GrpcAgentClient(std::string host, std::string address, std::string token);
+  // For tests: any stub (e.g. a mock).
+  GrpcAgentClient(std::string host, std::string address, std::string token,
+                  std::unique_ptr<emu::v1::AgentService::StubInterface> stub);
+
+  absl::StatusOr<emu::v1::Capabilities> GetCapabilities(
+      absl::Duration timeout) override;
+  absl::Status ApplyLab(const emu::v1::ApplyLabRequest& request,
+                        const ProgressFn& progress) override;
+  absl::Status SetLinkParams(
+      const emu::v1::SetLinkParamsRequest& request) override;
+  absl::StatusOr<emu::v1::ExecResponse> Exec(
+      const emu::v1::ExecRequest& request) override;
+  absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
+      const std::string& lab) override;
+  absl::StatusOr<int> DestroyLab(const std::string& lab) override;
+
+ private:
+  void Prepare(grpc::ClientContext* context, absl::Duration timeout) const;
+  absl::Status Convert(const grpc::Status& status) const;
+
+  const std::string host_;
+  const std::string address_;
+  const std::string token_;
+  std::unique_ptr<emu::v1::AgentService::StubInterface> stub_;
+};
+
+}  // namespace emu::controller::hosts
+
+#endif  // EMU_CONTROLLER_HOSTS_AGENT_CLIENT_H_

@@ -1,0 +1,86 @@
+#include "controller/hosts/registration_service.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/reactors.h"
+
+namespace emu::controller::hosts {
+namespace {
+
+bool ValidHostName(const std::string& s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+RegistrationServiceImpl::RegistrationServiceImpl(
+    HostRegistry* hosts, std::string token, ThreadPool* pool,
+    ClientFactory make_client, absl::Duration heartbeat,
+    std::function<void(const std::string&)> log)
+    : hosts_(hosts),
+      token_(std::move(token)),
+      pool_(pool),
+      make_client_(std::move(make_client)),
+      heartbeat_(heartbeat),
+      log_(std::move(log)) {}
+
+absl::Status RegistrationServiceImpl::Handle(
+    const emu::v1::RegisterRequest& request,
+    emu::v1::RegisterResponse* response) {
+  if (!ValidHostName(request.host())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("register: host name '", request.host(),
+                     "' is not valid: use 1-32 letters, digits, '-' or '_'"));
+  }
+  const std::string& address = request.agent_address();
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
+      address.substr(0, colon) == "0.0.0.0" ||
+      address.substr(0, colon) == "[::]") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "register host ", request.host(), ": agent address '", address,
+        "' is not a HOST:PORT the controller can dial (give the agent "
+        "--advertise=ADDR:PORT)"));
+  }
+  auto r = hosts_->Register(
+      request.host(), address, request.capabilities(), request.instance_id(),
+      [&] { return make_client_(request.host(), address); });
+  if (!r.ok()) return r.status();
+  if (r->new_host) {
+    log_(absl::StrCat("host ", request.host(), " registered from ", address,
+                      " (", request.capabilities().cpus(), " CPUs, ",
+                      request.capabilities().memory_mib(), " MiB, tunnel ",
+                      request.capabilities().tunnel_address().empty()
+                          ? "none"
+                          : request.capabilities().tunnel_address(),
+                      ")"));
+  } else if (r->restarted) {
+    log_(absl::StrCat(
+        "host ", request.host(),
+        " restarted (new agent instance); its labs are re-pushed"));
+  }
+  response->set_heartbeat_interval_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(heartbeat_)));
+  response->set_new_host(r->new_host);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* RegistrationServiceImpl::Register(
+    grpc::CallbackServerContext* context,
+    const emu::v1::RegisterRequest* request,
+    emu::v1::RegisterResponse* response) {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
+    return Handle(*request, response);
+  });
+}
+
+}  // namespace emu::controller::hosts

@@ -1,0 +1,363 @@
+#include "controller/lab/lab_manager.h"
+
+#include <memory>
+
+#include "controller/hosts/testing/fake_agent_client.h"
+#include "controller/lab/testing/in_memory_lab_store.h"
+#include "gtest/gtest.h"
+
+namespace emu::controller::lab {
+namespace {
+
+constexpr char kLab[] = R"(name: lab1
+topology:
+  nodes:
+    a:
+      kind: netns
+      exec: ["echo hello", "ip route"]
+    b:
+      kind: netns
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      rate: 10mbit
+)";
+
+emu::v1::TopologySource FileSource(const std::string& content,
+                                   const std::string& name = "lab1.yaml") {
+  emu::v1::TopologySource s;
+  s.mutable_file()->set_name(name);
+  s.mutable_file()->set_content(content);
+  return s;
+}
+
+class LabManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto h1 = std::make_unique<hosts::FakeAgentClient>("h1");
+    h1_ = h1.get();
+    ASSERT_TRUE(hosts_.Add("h1", "fake:1", std::move(h1)).ok());
+    hosts_.Refresh(absl::Seconds(1));
+    manager_ = std::make_unique<LabManager>(&store_, &hosts_);
+  }
+
+  absl::Status Deploy(const std::string& content) {
+    events_.clear();
+    return manager_->Deploy(FileSource(content), [this](const auto& e) {
+      events_.push_back(e);
+    });
+  }
+
+  InMemoryLabStore store_;
+  hosts::HostRegistry hosts_;
+  hosts::FakeAgentClient* h1_ = nullptr;
+  std::unique_ptr<LabManager> manager_;
+  std::vector<emu::v1::DeployEvent> events_;
+};
+
+TEST_F(LabManagerTest, DeployBuildsRunsExecLinesAndRecordsRunning) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  EXPECT_EQ(h1_->labs().at("lab1"), (std::vector<std::string>{"a", "b"}));
+  auto execs = h1_->execs();
+  ASSERT_EQ(execs.size(), 2u);
+  EXPECT_EQ(execs[0].node(), "a");
+  EXPECT_EQ(execs[0].argv(2), "echo hello");
+  EXPECT_EQ(execs[1].argv(2), "ip route");
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  EXPECT_EQ(lab->nodes(0).host(), "h1");
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().state(), emu::v1::RUNNING);
+  bool saw_agent_event = false;
+  for (const auto& e : events_) {
+    if (e.host() == "h1" && e.message() == "created node a") {
+      saw_agent_event = true;
+    }
+  }
+  EXPECT_TRUE(saw_agent_event);
+}
+
+TEST_F(LabManagerTest, ExitedGuestShowsInStatusAndDegradesTheLab) {
+  h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_QEMU);
+  hosts_.Refresh(absl::Seconds(1));
+  ASSERT_TRUE(Deploy(R"(name: lab1
+topology:
+  nodes:
+    vm1:
+      kind: qemu
+      image: alpine
+    b:
+      kind: netns
+  links:
+    - endpoints: ["vm1:eth1", "b:eth1"]
+)")
+                  .ok());
+  h1_->SetGuest("lab1", "vm1", "ready");
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  const emu::v1::NodeStatus* vm1 = nullptr;
+  for (const auto& n : lab->nodes()) {
+    if (n.name() == "vm1") vm1 = &n;
+    if (n.name() == "b") {
+      EXPECT_EQ(n.state(), "");  // only guests have one
+    }
+  }
+  ASSERT_NE(vm1, nullptr);
+  EXPECT_EQ(vm1->state(), "ready");
+
+  h1_->SetGuest("lab1", "vm1", "exited", "killed by signal 9 (Killed)");
+  lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->error(),
+            "guests not running: vm1 (killed by signal 9 (Killed)); "
+            "`emuctl restart lab1 NODE` starts one again");
+  for (const auto& n : lab->nodes()) {
+    if (n.name() != "vm1") continue;
+    EXPECT_EQ(n.state(), "exited");
+    EXPECT_EQ(n.state_detail(), "killed by signal 9 (Killed)");
+  }
+
+  h1_->SetGuest("lab1", "vm1", "booting");  // restarted
+  EXPECT_EQ(manager_->Get("lab1")->state(), emu::v1::RUNNING);
+}
+
+TEST_F(LabManagerTest, SecondDeployOfALiveLabIsRefused) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  absl::Status again = Deploy(kLab);
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(again.message().find("emuctl down lab1"), std::string::npos);
+}
+
+TEST_F(LabManagerTest, BadTopologyCreatesNothing) {
+  absl::Status s = Deploy("name: lab1\ntopology:\n  nodes: [\n");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("lab1.yaml:"), std::string::npos) << s;
+  EXPECT_TRUE(h1_->labs().empty());
+  EXPECT_EQ(manager_->Get("lab1").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, FailedApplyIsRolledBack) {
+  h1_->FailApplyWith(absl::InternalError("create veth: File exists"));
+  absl::Status s = Deploy(kLab);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(h1_->labs().empty()) << "rollback left nodes behind";
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::FAILED);
+  EXPECT_NE(lab->error().find("File exists"), std::string::npos);
+  // A FAILED lab may be deployed again.
+  h1_->FailApplyWith(absl::OkStatus());
+  EXPECT_TRUE(Deploy(kLab).ok());
+}
+
+TEST_F(LabManagerTest, FailingExecLineFailsTheDeployAndNamesIt) {
+  h1_->FailExecContaining("ip route", 2);
+  absl::Status s = Deploy(kLab);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("node a: exec `ip route` exited 2"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("lab1.yaml:4"), std::string::npos) << s;
+  EXPECT_TRUE(h1_->labs().empty());
+}
+
+TEST_F(LabManagerTest, UnreachableHostFailsBeforeCreatingAnything) {
+  h1_->SetReachable(false);
+  absl::Status s = Deploy(kLab);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("h1"), std::string::npos);
+  EXPECT_EQ(manager_->Get("lab1").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, DegradedWhileHostIsGoneAndDestroyFinishesLater) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  h1_->SetReachable(false);
+  hosts_.Refresh(absl::Seconds(1));
+  auto lab = manager_->Get("lab1");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_NE(lab->error().find(
+                "host h1 unreachable (nodes a, b; links a:eth1<->b:eth1)"),
+            std::string::npos)
+      << lab->error();
+
+  absl::Status s = manager_->Destroy("lab1", [](const auto&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(manager_->Get("lab1")->state(), emu::v1::DESTROYING);
+
+  h1_->SetReachable(true);
+  manager_->Reconcile([](const std::string&) {});
+  EXPECT_EQ(manager_->Get("lab1").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(h1_->labs().empty());
+}
+
+TEST_F(LabManagerTest, DestroyIsIdempotentForHalfGoneLabs) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  ASSERT_TRUE(h1_->DestroyLab("lab1").ok());  // the host lost it already
+  EXPECT_TRUE(manager_->Destroy("lab1", [](const auto&) {}).ok());
+  EXPECT_EQ(manager_->Destroy("lab1", [](const auto&) {}).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, InterruptedDeployIsRolledBackOnReconcile) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  auto lab = *store_.Get("lab1");
+  lab.set_state(emu::v1::DEPLOYING);  // as a crashed controller left it
+  ASSERT_TRUE(store_.Put(lab).ok());
+  LabManager restarted(&store_, &hosts_);
+  restarted.Reconcile([](const std::string&) {});
+  auto after = restarted.Get("lab1");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state(), emu::v1::FAILED);
+  EXPECT_TRUE(h1_->labs().empty());
+}
+
+TEST_F(LabManagerTest, ExecGoesToTheNodesHost) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  emu::v1::LabExecRequest req;
+  req.set_lab("lab1");
+  req.set_node("b");
+  req.add_argv("hostname");
+  auto r = manager_->Exec(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout(), "ran hostname\n");
+  req.set_node("zz");
+  auto missing = manager_->Exec(req);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("nodes: a, b"), std::string::npos);
+}
+
+// Two hosts: a and b pinned to h1, c to h2, so b:eth2<->c:eth1 crosses.
+constexpr char kTwoHostLab[] = R"(name: lab2
+topology:
+  nodes:
+    a: {host: h1}
+    b: {host: h1}
+    c: {host: h2}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+    - endpoints: ["b:eth2", "c:eth1"]
+      rate: 100mbit
+)";
+
+class LabManagerTwoHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto h1 = std::make_unique<hosts::FakeAgentClient>("h1");
+    auto h2 = std::make_unique<hosts::FakeAgentClient>("h2");
+    h1_ = h1.get();
+    h2_ = h2.get();
+    h2_->capabilities().set_tunnel_address("198.18.0.12:7472");
+    ASSERT_TRUE(hosts_.Add("h1", "fake:1", std::move(h1)).ok());
+    ASSERT_TRUE(hosts_.Add("h2", "fake:2", std::move(h2)).ok());
+    hosts_.Refresh(absl::Seconds(1));
+    manager_ = std::make_unique<LabManager>(&store_, &hosts_);
+  }
+
+  InMemoryLabStore store_;
+  hosts::HostRegistry hosts_;
+  hosts::FakeAgentClient* h1_ = nullptr;
+  hosts::FakeAgentClient* h2_ = nullptr;
+  std::unique_ptr<LabManager> manager_;
+};
+
+TEST_F(LabManagerTwoHostTest, DegradedNamesNodesAndLinksAndResyncRecovers) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
+                               [](const auto&) {})
+                  .ok());
+  const auto applies1 = h1_->applies();
+  ASSERT_EQ(applies1.size(), 1u);
+  const auto& share1 = applies1[0];
+  EXPECT_EQ(share1.nodes_size(), 2);
+  EXPECT_EQ(share1.links_size(), 1);
+  ASSERT_EQ(share1.remote_links_size(), 1);
+  EXPECT_EQ(share1.remote_links(0).peer_address(), "198.18.0.12:7472");
+  EXPECT_TRUE(share1.remote_links(0).listen());
+  auto lab = manager_->Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->links(0).carrier(), "veth");
+  EXPECT_EQ(lab->links(1).carrier(), "tcp-tunnel");
+
+  // h2 disappears: the lab reads DEGRADED, naming c and the crossing link.
+  h2_->SetReachable(false);
+  hosts_.Refresh(absl::Seconds(1));
+  lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->error(),
+            "host h2 unreachable (nodes c; links b:eth2<->c:eth1)");
+  EXPECT_EQ(lab->links(0).state(), "up");
+  EXPECT_EQ(lab->links(1).state(), "host h2 unreachable");
+  EXPECT_TRUE(hosts_.TakeReturnedHosts().empty());
+
+  // It comes back having lost its state: only h2 gets its share again.
+  h2_->LoseState();
+  h2_->SetReachable(true);
+  hosts_.Refresh(absl::Seconds(1));
+  EXPECT_EQ(hosts_.TakeReturnedHosts(), std::vector<std::string>{"h2"});
+  std::vector<std::string> log;
+  manager_->ResyncHost("h2", [&](const std::string& l) { log.push_back(l); });
+  EXPECT_EQ(h2_->labs().at("lab2"), std::vector<std::string>{"c"});
+  const auto applies2 = h2_->applies();
+  ASSERT_EQ(applies2.size(), 2u);
+  EXPECT_EQ(applies2[1].SerializeAsString(), applies2[0].SerializeAsString());
+  EXPECT_EQ(h1_->applies().size(), 1u);  // the rest is not redeployed
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0], "resync lab lab2 on returning host h2: share re-applied");
+  EXPECT_EQ(manager_->Get("lab2")->state(), emu::v1::RUNNING);
+  EXPECT_EQ(manager_->Get("lab2")->links(1).state(), "up");
+}
+
+TEST_F(LabManagerTwoHostTest, FailedResyncReadsDegradedUntilARetryWorks) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
+                               [](const auto&) {})
+                  .ok());
+  h2_->FailApplyWith(absl::FailedPreconditionError("disk full"));
+  EXPECT_FALSE(manager_->ResyncHost("h2", [](const std::string&) {}));
+  auto lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->error(),
+            "host h2 came back but its share could not be re-applied "
+            "(retried): disk full");
+  h2_->FailApplyWith(absl::OkStatus());
+  EXPECT_TRUE(manager_->ResyncHost("h2", [](const std::string&) {}));
+  EXPECT_EQ(manager_->Get("lab2")->state(), emu::v1::RUNNING);
+}
+
+TEST_F(LabManagerTwoHostTest, TunnelStateFromTheAgentsShowsInStatus) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
+                               [](const auto&) {})
+                  .ok());
+  const std::string id = "b:eth2<->c:eth1";
+  h1_->SetTunnel("lab2", id, "up");
+  h2_->SetTunnel("lab2", id, "up");
+  auto lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  EXPECT_EQ(lab->links(1).state(), "up");
+
+  h2_->SetTunnel("lab2", id, "connecting to h1 (fake:7472), attempt 3");
+  lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_EQ(lab->links(1).state(), "h2: connecting to h1 (fake:7472), attempt 3");
+  EXPECT_EQ(lab->error(), "links not up: b:eth2<->c:eth1 (h2: connecting to "
+                          "h1 (fake:7472), attempt 3)");
+  EXPECT_EQ(lab->links(0).state(), "up");  // the veth link is not asked
+}
+
+TEST_F(LabManagerTwoHostTest, ResyncSkipsLabsNotRunningOrNotOnTheHost) {
+  ASSERT_TRUE(manager_->Deploy(FileSource(R"(name: only1
+topology:
+  nodes: {a: {host: h1}}
+)", "only1.yaml"), [](const auto&) {}).ok());
+  std::vector<std::string> log;
+  manager_->ResyncHost("h2", [&](const std::string& l) { log.push_back(l); });
+  EXPECT_TRUE(log.empty());
+  EXPECT_TRUE(h2_->applies().empty());
+}
+
+}  // namespace
+}  // namespace emu::controller::lab

@@ -1,0 +1,25 @@
+// Live state of a lab's cross-host links, as the agents observe their TCP
+// tunnels (AgentService.ListResources, OwnedResource TUNNEL): fills
+// LinkStatus.state of every "tcp-tunnel" link whose hosts are reachable
+// with "up" or the first end's reason ("h2: connecting to h1 (...)").
+#ifndef EMU_CONTROLLER_LAB_LINK_STATE_H_
+#define EMU_CONTROLLER_LAB_LINK_STATE_H_
+
+#include <string>
+#include <vector>
+
+#include "controller/hosts/host_registry.h"
+#include "proto/controller.pb.h"
+
+namespace emu::controller::lab {
+
+// Asks each reachable host of a tunnel link of `lab` once (in parallel).
+// Returns "LINK (STATE)" for every link that is not up, in link order. A
+// host that cannot answer leaves its links' state as it was (the heartbeat
+// reports the host). Thread-safe; blocks for at most one ListResources call.
+std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
+                                             emu::v1::Lab* lab);
+
+}  // namespace emu::controller::lab
+
+#endif  // EMU_CONTROLLER_LAB_LINK_STATE_H_

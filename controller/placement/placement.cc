@@ -1,0 +1,765 @@
+#include "controller/placement/placement.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "proto/topology_names.h"
+
+namespace emu::controller::placement {
+namespace {
+
+using emu::v1::HostStatus;
+using emu::v1::Node;
+using emu::v1::PlacementOptions;
+using emu::v1::Topology;
+
+constexpr int64_t kLinkWeight = int64_t{1} << 20;
+constexpr double kBandwidthCapBps = 100e9;  // unshaped counts as this
+constexpr int kMaxPasses = 12;
+// An FM pass stops after this many moves without a new best cut.
+constexpr int kMaxFruitlessMoves = 64;
+constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max() / 4;
+
+emu::v1::NodeKind KindOf(const Node& n) {
+  return n.kind() == emu::v1::NODE_KIND_UNSPECIFIED ? emu::v1::NODE_KIND_NETNS
+                                                    : n.kind();
+}
+
+std::string KindName(emu::v1::NodeKind k) {
+  return k == emu::v1::NODE_KIND_QEMU ? "qemu" : "netns";
+}
+
+bool SupportsKind(const HostStatus& h, emu::v1::NodeKind kind) {
+  for (int k : h.capabilities().node_kinds()) {
+    if (k == kind) return true;
+  }
+  return false;
+}
+
+std::string Cpus(uint64_t milli) {
+  if (milli % 1000 == 0) return absl::StrCat(milli / 1000);
+  return absl::StrFormat("%.3g", milli / 1000.0);
+}
+
+// Weight of cutting a link: 1 (kLinkWeight) plus up to 1 more for its
+// bandwidth (the larger direction; unshaped counts as the cap).
+int64_t CutWeight(const emu::v1::Link& l) {
+  auto bw = [](const emu::v1::LinkParams& p) {
+    return p.rate_bps() == 0 ? kBandwidthCapBps
+                             : std::min<double>(p.rate_bps(), kBandwidthCapBps);
+  };
+  double frac = std::max(bw(l.a_to_b()), bw(l.b_to_a())) / kBandwidthCapBps;
+  return kLinkWeight + static_cast<int64_t>(frac * (kLinkWeight - 1));
+}
+
+// The partitioning problem, in indices: nodes 0..N-1 in topology order,
+// hosts 0..H-1 in name order.
+class Partitioner {
+ public:
+  Partitioner(const Topology& t, const std::vector<const HostStatus*>& hosts,
+              const PlacementOptions& options)
+      : t_(t),
+        hosts_(hosts),
+        opt_(options),
+        n_(t.nodes_size()),
+        h_(hosts.size()) {}
+
+  absl::StatusOr<std::vector<int>> Run();
+  // After Run: the most CPU (milli) each host was allowed; kUnlimited when
+  // nothing bounds it.
+  uint64_t limit(int h) const { return limit_[h]; }
+
+ private:
+  absl::Status Setup();
+  absl::Status ChooseHostsAndLimits();
+  void Grow();
+  absl::Status PlaceLeftovers();
+  void Refine();
+  bool Fits(int v, int h) const {
+    return allowed_[v * h_ + h] && used_[h] &&
+           load_[h] + cpu_[v] <= limit_[h] && mem_[h] + memd_[v] <= mem_cap_[h];
+  }
+  void Assign(int v, int h);
+  void Unassign(int v);
+  std::string HostRoom(int h) const;
+
+  const Topology& t_;
+  const std::vector<const HostStatus*>& hosts_;
+  const PlacementOptions& opt_;
+  const int n_;
+  const int h_;
+
+  std::vector<std::vector<std::pair<int, int64_t>>> adj_;
+  std::vector<uint64_t> cpu_, memd_;
+  std::vector<char> allowed_;  // n_ x h_
+  std::vector<int> pin_;       // host index or -1
+  std::vector<uint64_t> cpu_cap_, mem_cap_, limit_;
+  std::vector<char> used_;
+  std::vector<int> order_;  // hosts in filling order
+  std::vector<int> part_;   // node -> host or -1
+  std::vector<uint64_t> load_, mem_;
+  std::vector<int64_t> conn_;  // n_ x h_: weight from node to host's nodes
+};
+
+absl::Status Partitioner::Setup() {
+  std::map<std::string, int> index;
+  for (int i = 0; i < n_; ++i) index[t_.nodes(i).name()] = i;
+  adj_.assign(n_, {});
+  std::map<std::pair<int, int>, int64_t> pair_weight;
+  std::vector<char> netem(n_, 0);
+  for (const auto& l : t_.links()) {
+    auto a = index.find(l.a().node());
+    auto b = index.find(l.b().node());
+    if (a == index.end() || b == index.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(SourcePrefix(l.source()), "link ", LinkName(l),
+                       ": names a node that is not in the topology"));
+    }
+    // A QEMU guest sender runs its NetEm inside the guest (its kernel has
+    // sch_netem), so its host's kernel need not (agent/guest_manager.h).
+    auto host_netem = [&](int node) {
+      return t_.nodes(node).kind() != emu::v1::NODE_KIND_QEMU;
+    };
+    if (NeedsNetem(l.a_to_b()) && host_netem(a->second)) netem[a->second] = 1;
+    if (NeedsNetem(l.b_to_a()) && host_netem(b->second)) netem[b->second] = 1;
+    if (a->second == b->second) continue;
+    auto key = std::minmax(a->second, b->second);
+    pair_weight[{key.first, key.second}] += CutWeight(l);
+  }
+  for (const auto& [p, w] : pair_weight) {
+    adj_[p.first].emplace_back(p.second, w);
+    adj_[p.second].emplace_back(p.first, w);
+  }
+
+  cpu_.resize(n_);
+  memd_.resize(n_);
+  pin_.assign(n_, -1);
+  allowed_.assign(static_cast<size_t>(n_) * h_, 0);
+  for (int i = 0; i < n_; ++i) {
+    const Node& node = t_.nodes(i);
+    NodeDemand d = DemandOf(node);
+    cpu_[i] = d.cpu_milli;
+    memd_[i] = d.memory_mib;
+    const auto kind = KindOf(node);
+    std::vector<std::string> no_kind, no_netem;
+    for (int h = 0; h < h_; ++h) {
+      bool kind_ok = SupportsKind(*hosts_[h], kind);
+      bool netem_ok = !netem[i] || hosts_[h]->capabilities().netem();
+      if (!kind_ok) no_kind.push_back(hosts_[h]->name());
+      if (kind_ok && !netem_ok) no_netem.push_back(hosts_[h]->name());
+      allowed_[i * h_ + h] = kind_ok && netem_ok;
+    }
+    if (!node.host().empty()) {
+      for (int h = 0; h < h_; ++h) {
+        if (hosts_[h]->name() == node.host()) pin_[i] = h;
+      }
+      const int p = pin_[i];
+      if (p >= 0 && !allowed_[i * h_ + p]) {
+        if (!SupportsKind(*hosts_[p], kind)) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              SourcePrefix(node.source()), "node ", node.name(), ": kind ",
+              KindName(kind), " is not supported by host ", node.host(),
+              " (it is pinned there)"));
+        }
+        return absl::FailedPreconditionError(absl::StrCat(
+            SourcePrefix(node.source()), "node ", node.name(),
+            ": its links ask for delay, jitter, loss, duplicate, reorder, "
+            "corrupt or limit, which need NetEm, but the kernel of host ",
+            node.host(),
+            " (where it is pinned) has no sch_netem (rate alone works with "
+            "TBF); see docs/topology.md"));
+      }
+    }
+    bool any = false;
+    for (int h = 0; h < h_; ++h) any = any || allowed_[i * h_ + h];
+    if (!any) {
+      if (no_netem.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(SourcePrefix(node.source()), "node ", node.name(),
+                         ": no reachable host runs kind ", KindName(kind), " (",
+                         absl::StrJoin(no_kind, ", "), " do not)"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          SourcePrefix(node.source()), "node ", node.name(),
+          ": its links ask for delay, jitter, loss, duplicate, reorder, "
+          "corrupt or limit, which need NetEm, but no reachable host that "
+          "runs it has sch_netem (",
+          absl::StrJoin(no_netem, ", "),
+          "; rate alone works with TBF); see docs/topology.md"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Partitioner::HostRoom(int h) const {
+  return absl::StrCat(hosts_[h]->name(), " has ",
+                      Cpus(cpu_cap_[h] > load_[h] ? cpu_cap_[h] - load_[h] : 0),
+                      " of ", Cpus(cpu_cap_[h]), " CPUs and ",
+                      mem_cap_[h] > mem_[h] ? mem_cap_[h] - mem_[h] : 0, " of ",
+                      mem_cap_[h], " MiB free");
+}
+
+absl::Status Partitioner::ChooseHostsAndLimits() {
+  cpu_cap_.resize(h_);
+  mem_cap_.resize(h_);
+  for (int h = 0; h < h_; ++h) {
+    cpu_cap_[h] = uint64_t{hosts_[h]->capabilities().cpus()} * 1000;
+    mem_cap_[h] = hosts_[h]->capabilities().memory_mib();
+  }
+  uint64_t total_cpu = 0, total_mem = 0, max_cpu = 0;
+  for (int i = 0; i < n_; ++i) {
+    total_cpu += cpu_[i];
+    total_mem += memd_[i];
+    max_cpu = std::max(max_cpu, cpu_[i]);
+  }
+  // Capacity shortfalls, named per host for pins, then in total.
+  load_.assign(h_, 0);
+  mem_.assign(h_, 0);
+  if (!opt_.overcommit()) {
+    std::vector<uint64_t> pc(h_, 0), pm(h_, 0);
+    for (int i = 0; i < n_; ++i) {
+      if (pin_[i] < 0) continue;
+      pc[pin_[i]] += cpu_[i];
+      pm[pin_[i]] += memd_[i];
+    }
+    for (int h = 0; h < h_; ++h) {
+      if (pc[h] > cpu_cap_[h] || pm[h] > mem_cap_[h]) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "placement: the nodes pinned to host ", hosts_[h]->name(), " need ",
+            Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ",
+            Cpus(cpu_cap_[h]), " CPUs and ", mem_cap_[h],
+            " MiB (set placement: {overcommit: true} to allow it)"));
+      }
+    }
+    uint64_t cap_cpu = 0, cap_mem = 0;
+    for (int h = 0; h < h_; ++h) {
+      cap_cpu += cpu_cap_[h];
+      cap_mem += mem_cap_[h];
+    }
+    if (total_cpu > cap_cpu || total_mem > cap_mem) {
+      std::vector<std::string> per;
+      for (int h = 0; h < h_; ++h) {
+        per.push_back(absl::StrCat(hosts_[h]->name(), " ", Cpus(cpu_cap_[h]),
+                                   " CPUs/", mem_cap_[h], " MiB"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "placement: lab ", t_.name(), " needs ", Cpus(total_cpu),
+          " CPUs and ", total_mem, " MiB; the reachable hosts have ",
+          Cpus(cap_cpu), " CPUs and ", cap_mem, " MiB (",
+          absl::StrJoin(per, ", "), "): short by ",
+          total_cpu > cap_cpu ? absl::StrCat(Cpus(total_cpu - cap_cpu), " CPUs")
+                              : "",
+          total_cpu > cap_cpu && total_mem > cap_mem ? " and " : "",
+          total_mem > cap_mem ? absl::StrCat(total_mem - cap_mem, " MiB") : "",
+          "; add hosts, lower the nodes' cpus/memory, or set placement: "
+          "{overcommit: true}"));
+    }
+    // Per node kind: the hosts that can run it must hold all of it.
+    std::map<int, std::pair<uint64_t, uint64_t>> by_kind;
+    for (int i = 0; i < n_; ++i) {
+      auto& [c, m] = by_kind[KindOf(t_.nodes(i))];
+      c += cpu_[i];
+      m += memd_[i];
+    }
+    for (const auto& [kind, need] : by_kind) {
+      uint64_t c = 0, m = 0;
+      std::vector<std::string> names;
+      for (int h = 0; h < h_; ++h) {
+        if (!SupportsKind(*hosts_[h], static_cast<emu::v1::NodeKind>(kind)))
+          continue;
+        c += cpu_cap_[h];
+        m += mem_cap_[h];
+        names.push_back(hosts_[h]->name());
+      }
+      if (need.first > c || need.second > m) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "placement: the ", KindName(static_cast<emu::v1::NodeKind>(kind)),
+            " nodes of lab ", t_.name(), " need ", Cpus(need.first),
+            " CPUs and ", need.second, " MiB; the hosts that run them (",
+            absl::StrJoin(names, ", "), ") have ", Cpus(c), " CPUs and ", m,
+            " MiB"));
+      }
+    }
+  }
+  if (opt_.overcommit()) {
+    // Capacity no longer binds; shares still follow the real sizes.
+    for (int h = 0; h < h_; ++h) mem_cap_[h] = kUnlimited;
+  }
+
+  used_.assign(h_, 0);
+  order_.clear();
+  limit_.assign(h_, 0);
+  if (opt_.strategy() == PlacementOptions::PACK) {
+    // Largest hosts first; enough of them to hold the lab, plus hosts with
+    // pins, plus a host for each node none of the chosen can run.
+    for (int h = 0; h < h_; ++h) order_.push_back(h);
+    std::stable_sort(order_.begin(), order_.end(), [&](int a, int b) {
+      return std::tie(cpu_cap_[b], mem_cap_[b]) <
+             std::tie(cpu_cap_[a], mem_cap_[a]);
+    });
+    uint64_t c = 0, m = 0;
+    for (int h : order_) {
+      if (c >= total_cpu && m >= total_mem) break;
+      used_[h] = 1;
+      c += cpu_cap_[h];
+      m += opt_.overcommit() ? total_mem : mem_cap_[h];
+      if (opt_.overcommit()) c = total_cpu;
+    }
+    for (int i = 0; i < n_; ++i) {
+      if (pin_[i] >= 0) used_[pin_[i]] = 1;
+    }
+    for (int i = 0; i < n_; ++i) {
+      bool ok = false;
+      for (int h = 0; h < h_; ++h)
+        ok = ok || (used_[h] && allowed_[i * h_ + h]);
+      if (ok) continue;
+      for (int h : order_) {
+        if (allowed_[i * h_ + h]) {
+          used_[h] = 1;
+          break;
+        }
+      }
+    }
+    for (int h = 0; h < h_; ++h) {
+      limit_[h] = opt_.overcommit() ? kUnlimited : cpu_cap_[h];
+    }
+    order_.erase(std::remove_if(order_.begin(), order_.end(),
+                                [&](int h) { return !used_[h]; }),
+                 order_.end());
+    return absl::OkStatus();
+  }
+  // SPREAD: every host, shares in proportion to CPUs.
+  uint64_t cap_sum = 0;
+  for (int h = 0; h < h_; ++h) {
+    used_[h] = 1;
+    order_.push_back(h);
+    cap_sum += cpu_cap_[h];
+  }
+  const double tol = opt_.tolerance_percent() / 100.0;
+  for (int h = 0; h < h_; ++h) {
+    double share = cap_sum == 0
+                       ? static_cast<double>(total_cpu) / h_
+                       : static_cast<double>(total_cpu) * cpu_cap_[h] / cap_sum;
+    uint64_t lim = static_cast<uint64_t>(
+        std::ceil(std::max(share * (1 + tol), share + max_cpu)));
+    if (!opt_.overcommit()) lim = std::min(lim, cpu_cap_[h]);
+    limit_[h] = lim;
+  }
+  return absl::OkStatus();
+}
+
+void Partitioner::Assign(int v, int h) {
+  part_[v] = h;
+  load_[h] += cpu_[v];
+  mem_[h] += memd_[v];
+  for (const auto& [u, w] : adj_[v])
+    conn_[static_cast<size_t>(u) * h_ + h] += w;
+}
+
+void Partitioner::Unassign(int v) {
+  const int h = part_[v];
+  load_[h] -= cpu_[v];
+  mem_[h] -= memd_[v];
+  for (const auto& [u, w] : adj_[v])
+    conn_[static_cast<size_t>(u) * h_ + h] -= w;
+  part_[v] = -1;
+}
+
+// Greedy graph growing: each host in turn grows a region from its pins or
+// from a pseudo-peripheral seed, always taking the unassigned node most
+// strongly connected to the region, until the region holds the host's
+// target (its share for SPREAD, its capacity for PACK).
+void Partitioner::Grow() {
+  const bool pack = opt_.strategy() == PlacementOptions::PACK;
+  uint64_t total = 0;
+  for (int i = 0; i < n_; ++i) total += cpu_[i];
+  uint64_t cap_sum = 0;
+  for (int h : order_) cap_sum += cpu_cap_[h];
+  std::vector<int> bfs_mark(n_, -1);
+  int stamp = 0;
+  for (size_t oi = 0; oi < order_.size(); ++oi) {
+    const int h = order_[oi];
+    uint64_t target;
+    if (pack) {
+      target = limit_[h];
+    } else {
+      double share = cap_sum == 0
+                         ? static_cast<double>(total) / order_.size()
+                         : static_cast<double>(total) * cpu_cap_[h] / cap_sum;
+      target = static_cast<uint64_t>(std::llround(share));
+      if (oi + 1 == order_.size()) target = limit_[h];  // the rest
+    }
+    using Item = std::tuple<int64_t, int, int>;  // conn, -index, index
+    std::priority_queue<Item> pq;
+    for (int v = 0; v < n_; ++v) {
+      if (part_[v] < 0 && conn_[static_cast<size_t>(v) * h_ + h] > 0) {
+        pq.emplace(conn_[static_cast<size_t>(v) * h_ + h], -v, v);
+      }
+    }
+    auto can_take = [&](int v) {
+      return part_[v] < 0 && Fits(v, h) && load_[h] + cpu_[v] <= target;
+    };
+    while (load_[h] < target) {
+      int pick = -1;
+      while (!pq.empty()) {
+        auto [c, neg, v] = pq.top();
+        pq.pop();
+        if (part_[v] >= 0 || c != conn_[static_cast<size_t>(v) * h_ + h])
+          continue;
+        if (!can_take(v)) continue;
+        pick = v;
+        break;
+      }
+      if (pick < 0) {
+        // New seed: the last node a BFS (over unassigned nodes) reaches
+        // from the first node this host can take: far from other regions.
+        int start = -1;
+        for (int v = 0; v < n_ && start < 0; ++v) {
+          if (can_take(v)) start = v;
+        }
+        if (start < 0) break;
+        ++stamp;
+        std::queue<int> q;
+        q.push(start);
+        bfs_mark[start] = stamp;
+        int last = start;
+        while (!q.empty()) {
+          int v = q.front();
+          q.pop();
+          if (can_take(v)) last = v;
+          for (const auto& [u, w] : adj_[v]) {
+            if (part_[u] >= 0 || bfs_mark[u] == stamp) continue;
+            bfs_mark[u] = stamp;
+            q.push(u);
+          }
+        }
+        pick = last;
+      }
+      Assign(pick, h);
+      for (const auto& [u, w] : adj_[pick]) {
+        if (part_[u] < 0)
+          pq.emplace(conn_[static_cast<size_t>(u) * h_ + h], -u, u);
+      }
+    }
+  }
+}
+
+// Nodes growth left over (rounding, capacity granularity): each goes where
+// it is most connected among the hosts it fits; if it fits no host within
+// the balance limit, the host with the most room within capacity.
+absl::Status Partitioner::PlaceLeftovers() {
+  for (int v = 0; v < n_; ++v) {
+    if (part_[v] >= 0) continue;
+    int best = -1;
+    for (int h : order_) {
+      if (!Fits(v, h)) continue;
+      int64_t c = conn_[static_cast<size_t>(v) * h_ + h];
+      if (best < 0 || c > conn_[static_cast<size_t>(v) * h_ + best] ||
+          (c == conn_[static_cast<size_t>(v) * h_ + best] &&
+           load_[h] * std::max<uint64_t>(limit_[best], 1) <
+               load_[best] * std::max<uint64_t>(limit_[h], 1))) {
+        best = h;
+      }
+    }
+    if (best < 0) {
+      // Balance yields; capacity does not.
+      for (int h = 0; h < h_; ++h) {
+        if (!allowed_[v * h_ + h]) continue;
+        if (!opt_.overcommit() && (load_[h] + cpu_[v] > cpu_cap_[h] ||
+                                   mem_[h] + memd_[v] > mem_cap_[h])) {
+          continue;
+        }
+        if (best < 0 ||
+            cpu_cap_[h] - std::min(cpu_cap_[h], load_[h]) >
+                cpu_cap_[best] - std::min(cpu_cap_[best], load_[best])) {
+          best = h;
+        }
+      }
+    }
+    if (best < 0) {
+      const Node& node = t_.nodes(v);
+      std::vector<std::string> rooms;
+      for (int h = 0; h < h_; ++h) {
+        if (allowed_[v * h_ + h]) rooms.push_back(HostRoom(h));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          SourcePrefix(node.source()), "node ", node.name(), ": needs ",
+          Cpus(cpu_[v]), " CPUs and ", memd_[v],
+          " MiB, and no host that can run it has that left (",
+          absl::StrJoin(rooms, "; "),
+          "); add hosts, lower the nodes' cpus/memory, or set placement: "
+          "{overcommit: true}"));
+    }
+    Assign(v, best);
+  }
+  return absl::OkStatus();
+}
+
+// Fiduccia-Mattheyses refinement, k-way: each pass moves boundary nodes one
+// at a time, always the move with the largest gain (cut weight saved) that
+// keeps every limit, including moves that lose (to climb out of local
+// minima); each node moves at most once per pass; the pass ends after
+// kMaxFruitlessMoves moves without a new best, and the moves after the best
+// point are undone. Passes repeat until one improves nothing.
+void Partitioner::Refine() {
+  auto c = [&](int v, int h) -> int64_t& {
+    return conn_[static_cast<size_t>(v) * h_ + h];
+  };
+  // Best feasible move of v: (gain, target) or target -1.
+  auto best_move = [&](int v) -> std::pair<int64_t, int> {
+    const int from = part_[v];
+    int best = -1;
+    for (int h = 0; h < h_; ++h) {
+      if (h == from || c(v, h) == 0 || !Fits(v, h)) continue;
+      if (best < 0 || c(v, h) > c(v, best) ||
+          (c(v, h) == c(v, best) &&
+           load_[h] * std::max<uint64_t>(limit_[best], 1) <
+               load_[best] * std::max<uint64_t>(limit_[h], 1))) {
+        best = h;
+      }
+    }
+    if (best < 0) return {0, -1};
+    return {c(v, best) - c(v, from), best};
+  };
+  for (int pass = 0; pass < kMaxPasses; ++pass) {
+    std::vector<char> locked(n_, 0);
+    // Ordered by gain (largest first), then node index.
+    std::set<std::pair<int64_t, int>> queue;
+    std::vector<int64_t> key(n_, 0);
+    std::vector<char> queued(n_, 0);
+    auto push = [&](int v) {
+      if (locked[v] || pin_[v] >= 0) return;
+      if (queued[v]) {
+        queue.erase({-key[v], v});
+        queued[v] = 0;
+      }
+      auto [gain, to] = best_move(v);
+      if (to < 0) return;
+      key[v] = gain;
+      queued[v] = 1;
+      queue.insert({-gain, v});
+    };
+    for (int v = 0; v < n_; ++v) push(v);
+    std::vector<std::pair<int, int>> moves;  // node, from
+    int64_t total = 0, best_total = 0;
+    size_t best_len = 0;
+    int fruitless = 0;
+    while (!queue.empty() && fruitless < kMaxFruitlessMoves) {
+      auto [neg_gain, v] = *queue.begin();
+      queue.erase(queue.begin());
+      queued[v] = 0;
+      auto [gain, to] = best_move(v);  // limits may have changed
+      if (to < 0) continue;
+      if (gain != -neg_gain) {
+        key[v] = gain;
+        queued[v] = 1;
+        queue.insert({-gain, v});
+        continue;
+      }
+      const int from = part_[v];
+      Unassign(v);
+      Assign(v, to);
+      locked[v] = 1;
+      moves.emplace_back(v, from);
+      total += gain;
+      if (total > best_total) {
+        best_total = total;
+        best_len = moves.size();
+        fruitless = 0;
+      } else {
+        ++fruitless;
+      }
+      for (const auto& [u, w] : adj_[v]) push(u);
+    }
+    while (moves.size() > best_len) {
+      auto [v, from] = moves.back();
+      moves.pop_back();
+      Unassign(v);
+      Assign(v, from);
+    }
+    if (best_total <= 0) break;
+  }
+}
+
+absl::StatusOr<std::vector<int>> Partitioner::Run() {
+  if (auto s = Setup(); !s.ok()) return s;
+  if (auto s = ChooseHostsAndLimits(); !s.ok()) return s;
+  part_.assign(n_, -1);
+  conn_.assign(static_cast<size_t>(n_) * h_, 0);
+  load_.assign(h_, 0);
+  mem_.assign(h_, 0);
+  for (int v = 0; v < n_; ++v) {
+    if (pin_[v] >= 0) Assign(v, pin_[v]);
+  }
+  Grow();
+  if (auto s = PlaceLeftovers(); !s.ok()) return s;
+  Refine();
+  return part_;
+}
+
+}  // namespace
+
+NodeDemand DemandOf(const Node& node) {
+  NodeDemand d =
+      KindOf(node) == emu::v1::NODE_KIND_QEMU ? kQemuDemand : kNetnsDemand;
+  if (node.resources().cpus() > 0) d.cpu_milli = node.resources().cpus() * 1000;
+  if (node.resources().memory_mib() > 0)
+    d.memory_mib = node.resources().memory_mib();
+  return d;
+}
+
+bool NeedsNetem(const emu::v1::LinkParams& p) {
+  return p.delay_us() > 0 || p.jitter_us() > 0 || p.loss_percent() > 0 ||
+         p.duplicate_percent() > 0 || p.reorder_percent() > 0 ||
+         p.corrupt_percent() > 0 || p.limit_packets() > 0;
+}
+
+std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
+    const Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<HostStatus>& hosts,
+    std::vector<emu::v1::CutLink>* cut_links) {
+  std::map<std::string, std::string> tunnel_of;
+  for (const auto& h : hosts) {
+    tunnel_of[h.name()] = h.capabilities().tunnel_address();
+  }
+  auto host_of = [&](const std::string& node) -> std::string {
+    auto it = host_of_node.find(node);
+    return it == host_of_node.end() ? "" : it->second;
+  };
+  std::map<std::string, emu::v1::ApplyLabRequest> shares;
+  for (const Node& node : topology.nodes()) {
+    auto& share = shares[host_of(node.name())];
+    share.set_lab(topology.name());
+    *share.add_nodes() = node;
+  }
+  for (const auto& link : topology.links()) {
+    const std::string ha = host_of(link.a().node());
+    const std::string hb = host_of(link.b().node());
+    if (ha == hb) {
+      *shares[ha].add_links() = link;
+      continue;
+    }
+    if (cut_links != nullptr) {
+      emu::v1::CutLink cut;
+      cut.set_link(LinkName(link));
+      cut.set_host_a(ha);
+      cut.set_host_b(hb);
+      cut.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
+      cut.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
+      cut_links->push_back(cut);
+    }
+    for (bool local_is_a : {true, false}) {
+      const std::string& here = local_is_a ? ha : hb;
+      const std::string& there = local_is_a ? hb : ha;
+      emu::v1::RemoteLinkEnd* end = shares[here].add_remote_links();
+      *end->mutable_link() = link;
+      end->set_local_is_a(local_is_a);
+      end->set_peer_host(there);
+      end->set_peer_address(tunnel_of[there]);
+      end->set_listen(here < there);
+      end->set_link_id(LinkName(link));
+    }
+  }
+  return shares;
+}
+
+absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
+                                        const std::vector<HostStatus>& hosts) {
+  return PlaceTopology(topology, hosts, topology.placement());
+}
+
+absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
+                                        const std::vector<HostStatus>& hosts,
+                                        const PlacementOptions& raw_options) {
+  PlacementOptions options = raw_options;
+  if (options.strategy() == PlacementOptions::STRATEGY_UNSPECIFIED) {
+    options.set_strategy(PlacementOptions::SPREAD);
+  }
+  if (!(options.tolerance_percent() >= 0) ||
+      options.tolerance_percent() > 10000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("placement: tolerance ", options.tolerance_percent(),
+                     "% is out of range (0-10000%)"));
+  }
+  if (options.tolerance_percent() == 0) {
+    options.set_tolerance_percent(kDefaultTolerancePercent);
+  }
+
+  std::vector<const HostStatus*> up;
+  std::vector<std::string> down;
+  for (const auto& h : hosts) {
+    if (h.reachable()) {
+      up.push_back(&h);
+    } else {
+      down.push_back(absl::StrCat(h.name(), " (", h.error(), ")"));
+    }
+  }
+  std::sort(up.begin(), up.end(), [](const HostStatus* a, const HostStatus* b) {
+    return a->name() < b->name();
+  });
+  if (up.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "no agent is reachable",
+        down.empty() ? " (the controller knows no hosts)"
+                     : absl::StrCat(": ", absl::StrJoin(down, "; "))));
+  }
+  for (const auto& node : topology.nodes()) {
+    if (node.host().empty()) continue;
+    bool is_up = std::any_of(up.begin(), up.end(), [&](const HostStatus* h) {
+      return h->name() == node.host();
+    });
+    if (is_up) continue;
+    bool known = std::any_of(hosts.begin(), hosts.end(), [&](const auto& x) {
+      return x.name() == node.host();
+    });
+    std::string msg =
+        absl::StrCat(SourcePrefix(node.source()), "node ", node.name(),
+                     ": pinned to host ", node.host(), ", which ",
+                     known ? "is unreachable" : "is not in the cluster");
+    if (known) return absl::UnavailableError(msg);
+    return absl::InvalidArgumentError(msg);
+  }
+
+  Partitioner partitioner(topology, up, options);
+  auto part = partitioner.Run();
+  if (!part.ok()) return part.status();
+
+  Placement p;
+  p.options = options;
+  std::map<std::string, emu::v1::HostLoad> loads;
+  for (const auto* h : up) {
+    auto& l = loads[h->name()];
+    l.set_host(h->name());
+    l.set_cpu_capacity_milli(uint64_t{h->capabilities().cpus()} * 1000);
+    l.set_memory_capacity_mib(h->capabilities().memory_mib());
+  }
+  for (int i = 0; i < topology.nodes_size(); ++i) {
+    const Node& node = topology.nodes(i);
+    const std::string& host = up[(*part)[i]]->name();
+    p.host_of_node[node.name()] = host;
+    NodeDemand d = DemandOf(node);
+    auto& l = loads[host];
+    l.set_nodes(l.nodes() + 1);
+    l.set_cpu_milli(l.cpu_milli() + d.cpu_milli);
+    l.set_memory_mib(l.memory_mib() + d.memory_mib);
+  }
+  for (size_t h = 0; h < up.size(); ++h) {
+    auto& l = loads[up[h]->name()];
+    uint64_t lim = partitioner.limit(h);
+    l.set_cpu_limit_milli(lim >= kUnlimited ? 0 : lim);
+    p.loads.push_back(l);
+  }
+  p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
+  return p;
+}
+
+}  // namespace emu::controller::placement

@@ -1,0 +1,99 @@
+// Placement: which physical host runs each virtual node. A pure function of
+// the topology, its placement options and the hosts' reported state, so it
+// is deterministic (same inputs, same placement) and tested without agents.
+//
+// Constraints, in order of precedence:
+//  1. pins: a node with `host:` goes to that host (an error if the host is
+//     unknown, unreachable, or cannot run the node);
+//  2. capability: a node goes only to hosts whose agent runs its kind, and a
+//     node that sends on a link direction asking for delay/jitter/loss/...
+//     only to hosts with sch_netem (the sending side's qdisc needs it);
+//  3. capacity: the CPUs and memory each node needs (Node.resources, else
+//     its kind's default, see DemandOf) fit in every host unless
+//     PlacementOptions.overcommit;
+//  4. balance: SPREAD (default) gives each host at most its share of the
+//     lab's CPU demand (in proportion to its CPUs) plus tolerance_percent
+//     (default 10%), never less than its share plus one node; PACK uses as
+//     few hosts as the lab fits on (largest first) and fills them up to
+//     their capacity;
+//  5. within those limits, as little cut as possible: each link whose ends
+//     are on different hosts costs 1 plus up to 1 more for its configured
+//     bandwidth (unshaped counts as the most). k-way partitioning: greedy
+//     graph growing from pseudo-peripheral seeds, refined by
+//     Fiduccia-Mattheyses passes (docs/cluster.md says why).
+//
+// Links whose ends land on different hosts become RemoteLinkEnd entries in
+// both hosts' ApplyLabRequest: the end whose host name sorts first listens,
+// the other dials the listener's Capabilities.tunnel_address.
+#ifndef EMU_CONTROLLER_PLACEMENT_PLACEMENT_H_
+#define EMU_CONTROLLER_PLACEMENT_PLACEMENT_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/controller.pb.h"
+#include "proto/plan.pb.h"
+#include "proto/topology.pb.h"
+
+namespace emu::controller::placement {
+
+// What a node is counted as needing. Units: milli-CPUs and MiB.
+struct NodeDemand {
+  uint32_t cpu_milli = 0;
+  uint64_t memory_mib = 0;
+};
+
+// Kind defaults when Node.resources leaves a field 0: a netns node is
+// nearly free (2 milli-CPUs, 8 MiB: a 2-core host takes 1,000 of them);
+// a QEMU guest 1 CPU and 512 MiB.
+inline constexpr NodeDemand kNetnsDemand = {2, 8};
+inline constexpr NodeDemand kQemuDemand = {1000, 512};
+inline constexpr double kDefaultTolerancePercent = 10;
+
+NodeDemand DemandOf(const emu::v1::Node& node);
+
+struct Placement {
+  std::map<std::string, std::string> host_of_node;  // node -> host
+  // Host -> that host's share (nodes, same-host links, remote link ends),
+  // ready for ApplyLab. Only hosts that got nodes.
+  std::map<std::string, emu::v1::ApplyLabRequest> per_host;
+  emu::v1::PlacementOptions options;        // as applied, defaults filled
+  std::vector<emu::v1::HostLoad> loads;     // every reachable host, name order
+  std::vector<emu::v1::CutLink> cut_links;  // topology order
+};
+
+// True when `p` asks for anything only NetEm can do.
+bool NeedsNetem(const emu::v1::LinkParams& p);
+
+// Each host's share of `topology` given where every node runs (a fresh
+// placement, or a stored lab when an agent comes back): nodes, same-host
+// links, and a RemoteLinkEnd on both sides of every cross-host link (peer
+// addresses from `hosts`, reachable or not). Appends the cross-host links to
+// `cut_links` when it is not null.
+std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
+    const emu::v1::Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<emu::v1::HostStatus>& hosts,
+    std::vector<emu::v1::CutLink>* cut_links);
+
+// Places with the topology's own options (Topology.placement). Only hosts
+// with reachable() set are used. INVALID_ARGUMENT for a pin to an unknown
+// host or bad options; FAILED_PRECONDITION when the hosts cannot run the lab
+// (the message says what is short on which host); UNAVAILABLE when no host
+// is reachable (or a pinned host is not).
+absl::StatusOr<Placement> PlaceTopology(
+    const emu::v1::Topology& topology,
+    const std::vector<emu::v1::HostStatus>& hosts);
+
+// The same with explicit options (emuctl plan --strategy ...).
+absl::StatusOr<Placement> PlaceTopology(
+    const emu::v1::Topology& topology,
+    const std::vector<emu::v1::HostStatus>& hosts,
+    const emu::v1::PlacementOptions& options);
+
+}  // namespace emu::controller::placement
+
+#endif  // EMU_CONTROLLER_PLACEMENT_PLACEMENT_H_

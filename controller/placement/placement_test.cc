@@ -1,0 +1,381 @@
+#include "controller/placement/placement.h"
+
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::controller::placement {
+namespace {
+
+using emu::v1::PlacementOptions;
+using ::testing::HasSubstr;
+
+emu::v1::HostStatus Host(const std::string& name, bool up, uint32_t cpus,
+                         bool netem = false, uint64_t memory_mib = 16384) {
+  emu::v1::HostStatus h;
+  h.set_name(name);
+  h.set_reachable(up);
+  h.set_error(up ? "" : "connection refused");
+  h.mutable_capabilities()->set_cpus(cpus);
+  h.mutable_capabilities()->set_memory_mib(memory_mib);
+  h.mutable_capabilities()->set_netem(netem);
+  h.mutable_capabilities()->add_node_kinds(emu::v1::NODE_KIND_NETNS);
+  h.mutable_capabilities()->set_tunnel_address(name + ".example:7472");
+  return h;
+}
+
+emu::v1::HostStatus QemuHost(const std::string& name, uint32_t cpus,
+                             uint64_t memory_mib) {
+  auto h = Host(name, true, cpus, false, memory_mib);
+  h.mutable_capabilities()->add_node_kinds(emu::v1::NODE_KIND_QEMU);
+  return h;
+}
+
+std::string N(int i) { return "n" + std::to_string(i); }
+
+void AddLink(emu::v1::Topology* t, int a, int b, uint64_t rate = 0) {
+  auto* l = t->add_links();
+  l->mutable_a()->set_node(N(a));
+  l->mutable_a()->set_interface("e" + std::to_string(b));
+  l->mutable_b()->set_node(N(b));
+  l->mutable_b()->set_interface("e" + std::to_string(a));
+  l->mutable_a_to_b()->set_rate_bps(rate);
+  l->mutable_b_to_a()->set_rate_bps(rate);
+}
+
+emu::v1::Topology Nodes(int n) {
+  emu::v1::Topology t;
+  t.set_name("lab");
+  for (int i = 0; i < n; ++i) {
+    auto* node = t.add_nodes();
+    node->set_name(N(i));
+    node->set_kind(emu::v1::NODE_KIND_NETNS);
+  }
+  return t;
+}
+
+emu::v1::Topology Chain(int n) {
+  auto t = Nodes(n);
+  for (int i = 0; i + 1 < n; ++i) AddLink(&t, i, i + 1);
+  return t;
+}
+
+// Two dense clusters (cliques of `size`) joined by one link, nodes
+// interleaved in the file so that file order does not give the answer.
+emu::v1::Topology TwoClusters(int size) {
+  auto t = Nodes(2 * size);
+  for (int c = 0; c < 2; ++c) {
+    for (int i = 0; i < size; ++i) {
+      for (int j = i + 1; j < size; ++j) AddLink(&t, 2 * i + c, 2 * j + c);
+    }
+  }
+  AddLink(&t, 0, 1);
+  return t;
+}
+
+std::map<std::string, int> Counts(const Placement& p) {
+  std::map<std::string, int> out;
+  for (const auto& [node, host] : p.host_of_node) ++out[host];
+  return out;
+}
+
+TEST(PlacementTest, OneHostTakesAllWithNoCut) {
+  auto p =
+      PlaceTopology(Chain(3), {Host("h1", true, 2), Host("h3", false, 64)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (const auto& [node, host] : p->host_of_node) EXPECT_EQ(host, "h1");
+  ASSERT_EQ(p->per_host.size(), 1u);
+  EXPECT_EQ(p->per_host["h1"].nodes_size(), 3);
+  EXPECT_EQ(p->per_host["h1"].links_size(), 2);
+  EXPECT_EQ(p->per_host["h1"].remote_links_size(), 0);
+  EXPECT_EQ(p->per_host["h1"].lab(), "lab");
+  EXPECT_TRUE(p->cut_links.empty());
+}
+
+TEST(PlacementTest, TwoClustersAreSplitBetweenTheirClusters) {
+  auto p = PlaceTopology(TwoClusters(10),
+                         {Host("h1", true, 4), Host("h2", true, 4)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->cut_links.size(), 1u);
+  EXPECT_EQ(p->cut_links[0].link(), "n0:e1<->n1:e0");
+  std::set<std::string> even, odd;
+  for (int i = 0; i < 20; ++i) {
+    (i % 2 ? odd : even).insert(p->host_of_node[N(i)]);
+  }
+  EXPECT_EQ(even.size(), 1u);
+  EXPECT_EQ(odd.size(), 1u);
+  EXPECT_NE(*even.begin(), *odd.begin());
+}
+
+TEST(PlacementTest, ChainOnFourHostsCutsThreeLinks) {
+  auto p = PlaceTopology(Chain(40), {Host("a", true, 2), Host("b", true, 2),
+                                     Host("c", true, 2), Host("d", true, 2)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->cut_links.size(), 3u);
+  for (const auto& [host, n] : Counts(*p)) EXPECT_EQ(n, 10) << host;
+}
+
+TEST(PlacementTest, CutsTheLowBandwidthLinkWhenLinkCountTies) {
+  // A ring of 4: any balanced 2-way split cuts 2 links; the cheap ones
+  // (10 Mbit/s) are n1-n2 and n3-n0.
+  auto t = Nodes(4);
+  AddLink(&t, 0, 1, 10'000'000'000);
+  AddLink(&t, 1, 2, 10'000'000);
+  AddLink(&t, 2, 3, 10'000'000'000);
+  AddLink(&t, 3, 0, 10'000'000);
+  PlacementOptions exact;
+  exact.set_tolerance_percent(1);
+  auto p = PlaceTopology(t, {Host("h1", true, 2), Host("h2", true, 2)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->cut_links.size(), 2u);
+  EXPECT_EQ(p->host_of_node["n0"], p->host_of_node["n1"]);
+  EXPECT_EQ(p->host_of_node["n2"], p->host_of_node["n3"]);
+}
+
+TEST(PlacementTest, SpreadKeepsEachHostWithinShareAndTolerance) {
+  // 300 unlinked netns nodes on hosts of 2, 4 and 6 CPUs: shares 50/100/150.
+  auto t = Nodes(300);
+  PlacementOptions o;
+  o.set_tolerance_percent(5);
+  auto p = PlaceTopology(
+      t, {Host("h1", true, 2), Host("h2", true, 4), Host("h3", true, 6)}, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto c = Counts(*p);
+  EXPECT_LE(c["h1"], 53);
+  EXPECT_LE(c["h2"], 105);
+  EXPECT_LE(c["h3"], 158);
+  EXPECT_GE(c["h1"], 40);
+  for (const auto& l : p->loads) EXPECT_LE(l.cpu_milli(), l.cpu_limit_milli());
+}
+
+TEST(PlacementTest, ToleranceTradesBalanceForCut) {
+  // Chain of 10 on two equal hosts: with 10% tolerance a split is 5/5 (±1).
+  auto p = PlaceTopology(Chain(10), {Host("h1", true, 2), Host("h2", true, 2)});
+  ASSERT_TRUE(p.ok());
+  auto c = Counts(*p);
+  EXPECT_LE(std::abs(c["h1"] - c["h2"]), 2);
+  EXPECT_EQ(p->cut_links.size(), 1u);
+  // With a huge tolerance nothing stops one host from taking everything,
+  // and then the cut is 0.
+  PlacementOptions loose;
+  loose.set_tolerance_percent(100);
+  auto q = PlaceTopology(Chain(10), {Host("h1", true, 2), Host("h2", true, 2)},
+                         loose);
+  ASSERT_TRUE(q.ok());
+  EXPECT_TRUE(q->cut_links.empty());
+  EXPECT_EQ(Counts(*q).size(), 1u);
+}
+
+TEST(PlacementTest, PackFillsAsFewHostsAsFit) {
+  // 6 qemu nodes of 1 CPU: hosts of 2, 4 and 4 CPUs; pack takes the two
+  // largest (4 + 4 >= 6), spread would use all three.
+  auto t = Chain(6);
+  for (auto& n : *t.mutable_nodes()) n.set_kind(emu::v1::NODE_KIND_QEMU);
+  std::vector<emu::v1::HostStatus> hosts = {
+      QemuHost("a", 2, 8192), QemuHost("b", 4, 8192), QemuHost("c", 4, 8192)};
+  PlacementOptions pack;
+  pack.set_strategy(PlacementOptions::PACK);
+  auto p = PlaceTopology(t, hosts, pack);
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto c = Counts(*p);
+  EXPECT_EQ(c.count("a"), 0u);
+  EXPECT_EQ(c["b"] + c["c"], 6);
+  EXPECT_EQ(p->cut_links.size(), 1u);
+  // Spread holds b and c to their share (2.4 CPUs) plus one node.
+  auto s = PlaceTopology(t, hosts);
+  ASSERT_TRUE(s.ok());
+  for (const auto& l : s->loads) {
+    EXPECT_LE(l.cpu_milli(), l.cpu_limit_milli()) << l.host();
+    if (l.host() != "a") EXPECT_EQ(l.cpu_limit_milli(), 3400u);
+  }
+  // Everything fits on one host: pack uses one.
+  auto small =
+      PlaceTopology(Chain(3), {Host("a", true, 2), Host("b", true, 8)}, pack);
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(Counts(*small), (std::map<std::string, int>{{"b", 3}}));
+}
+
+TEST(PlacementTest, PinsAreHonouredAndPullNeighbours) {
+  auto t = Chain(6);
+  t.mutable_nodes(0)->set_host("h2");
+  t.mutable_nodes(5)->set_host("h1");
+  auto p = PlaceTopology(t, {Host("h1", true, 2), Host("h2", true, 2)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->host_of_node["n0"], "h2");
+  EXPECT_EQ(p->host_of_node["n5"], "h1");
+  EXPECT_EQ(p->host_of_node["n1"], "h2");
+  EXPECT_EQ(p->host_of_node["n4"], "h1");
+  EXPECT_EQ(p->cut_links.size(), 1u);
+}
+
+TEST(PlacementTest, CutLinksBecomeRemoteEndsOnBothHosts) {
+  auto t = Chain(2);
+  t.mutable_nodes(0)->set_host("h2");
+  t.mutable_nodes(1)->set_host("h1");
+  auto p = PlaceTopology(t, {Host("h1", true, 2), Host("h2", true, 2)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->per_host["h1"].remote_links_size(), 1);
+  ASSERT_EQ(p->per_host["h2"].remote_links_size(), 1);
+  const auto& e1 = p->per_host["h1"].remote_links(0);
+  const auto& e2 = p->per_host["h2"].remote_links(0);
+  EXPECT_EQ(e1.link_id(), "n0:e1<->n1:e0");
+  EXPECT_EQ(e2.link_id(), e1.link_id());
+  EXPECT_FALSE(e1.local_is_a());  // n1 (b) is on h1
+  EXPECT_TRUE(e2.local_is_a());
+  EXPECT_TRUE(e1.listen());  // "h1" < "h2"
+  EXPECT_FALSE(e2.listen());
+  EXPECT_EQ(e1.peer_host(), "h2");
+  EXPECT_EQ(e1.peer_address(), "h2.example:7472");
+  EXPECT_EQ(e2.peer_address(), "h1.example:7472");
+  EXPECT_EQ(p->per_host["h1"].links_size(), 0);
+}
+
+TEST(PlacementTest, DeterministicAndIndependentOfHostOrder) {
+  auto t = TwoClusters(6);
+  AddLink(&t, 2, 3);
+  std::vector<emu::v1::HostStatus> hosts = {
+      Host("x", true, 2), Host("y", true, 2), Host("z", true, 2)};
+  auto a = PlaceTopology(t, hosts);
+  std::reverse(hosts.begin(), hosts.end());
+  auto b = PlaceTopology(t, hosts);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->host_of_node, b->host_of_node);
+}
+
+TEST(PlacementTest, CapabilityKindAndNetem) {
+  auto t = Chain(4);
+  t.mutable_nodes(3)->set_kind(emu::v1::NODE_KIND_QEMU);
+  t.mutable_links(0)->mutable_a_to_b()->set_delay_us(10000);  // n0 sends
+  auto netem = Host("net", true, 4, /*netem=*/true);
+  auto p = PlaceTopology(t, {netem, QemuHost("vm", 4, 8192)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->host_of_node["n3"], "vm");
+  EXPECT_EQ(p->host_of_node["n0"], "net");
+
+  auto no_qemu = PlaceTopology(t, {Host("h1", true, 2, true)});
+  EXPECT_EQ(no_qemu.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(
+      no_qemu.status().message(),
+      HasSubstr("node n3: no reachable host runs kind qemu (h1 do not)"));
+
+  auto no_netem = PlaceTopology(Chain(2), {Host("h1", true, 2)});
+  ASSERT_TRUE(no_netem.ok());
+  auto d = Chain(2);
+  d.mutable_links(0)->mutable_b_to_a()->set_loss_percent(1);
+  auto bad = PlaceTopology(d, {Host("h1", true, 2), Host("h2", true, 2)});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(bad.status().message(), HasSubstr("node n1: its links ask for"));
+  EXPECT_THAT(
+      bad.status().message(),
+      HasSubstr("no reachable host that runs it has sch_netem (h1, h2;"));
+}
+
+TEST(PlacementTest, GuestSendersRunNetemInsideTheGuest) {
+  // n1 (a guest) sends with loss: its own kernel has sch_netem, so a host
+  // without netem will do; n0 (a namespace) sending with delay would not.
+  auto t = Chain(2);
+  t.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_QEMU);
+  t.mutable_links(0)->mutable_b_to_a()->set_loss_percent(1);
+  auto ok = PlaceTopology(t, {QemuHost("vm", 4, 8192)});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->host_of_node["n1"], "vm");
+  t.mutable_links(0)->mutable_a_to_b()->set_delay_us(1000);
+  auto bad = PlaceTopology(t, {QemuHost("vm", 4, 8192)});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(bad.status().message(), HasSubstr("node n0: its links ask for"));
+}
+
+TEST(PlacementTest, PinsThatCannotWork) {
+  auto t = Chain(2);
+  t.mutable_nodes(0)->set_host("h9");
+  t.mutable_nodes(0)->mutable_source()->set_file("lab.yaml");
+  t.mutable_nodes(0)->mutable_source()->set_line(7);
+  auto unknown = PlaceTopology(t, {Host("h1", true, 2)});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.status().message(),
+              HasSubstr("lab.yaml:7: node n0: pinned to host h9, which is not "
+                        "in the cluster"));
+
+  t.mutable_nodes(0)->set_host("h2");
+  auto down = PlaceTopology(t, {Host("h1", true, 2), Host("h2", false, 2)});
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+
+  auto none = PlaceTopology(Chain(2), {Host("h1", false, 2)});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(none.status().message(), HasSubstr("h1 (connection refused)"));
+
+  t.mutable_nodes(0)->set_host("h1");
+  t.mutable_nodes(0)->set_kind(emu::v1::NODE_KIND_QEMU);
+  auto kind = PlaceTopology(t, {Host("h1", true, 2), QemuHost("h2", 2, 4096)});
+  EXPECT_THAT(kind.status().message(),
+              HasSubstr("node n0: kind qemu is not supported by host h1"));
+}
+
+TEST(PlacementTest, InfeasibleCapacitySaysWhatIsShortWhere) {
+  auto t = Chain(5);
+  for (auto& n : *t.mutable_nodes()) n.set_kind(emu::v1::NODE_KIND_QEMU);
+  std::vector<emu::v1::HostStatus> hosts = {QemuHost("h1", 2, 4096),
+                                            QemuHost("h2", 2, 4096)};
+  auto p = PlaceTopology(t, hosts);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(p.status().message(),
+              HasSubstr("lab lab needs 5 CPUs and 2560 MiB; the reachable "
+                        "hosts have 4 CPUs and 8192 MiB (h1 2 CPUs/4096 MiB, "
+                        "h2 2 CPUs/4096 MiB): short by 1 CPUs"));
+  // Overcommit lets it through.
+  PlacementOptions over;
+  over.set_overcommit(true);
+  EXPECT_TRUE(PlaceTopology(t, hosts, over).ok());
+
+  // Pins beyond a host's capacity.
+  auto pinned = Chain(3);
+  for (auto& n : *pinned.mutable_nodes()) {
+    n.set_kind(emu::v1::NODE_KIND_QEMU);
+    n.set_host("h1");
+  }
+  auto q = PlaceTopology(pinned, hosts);
+  EXPECT_THAT(q.status().message(),
+              HasSubstr("the nodes pinned to host h1 need 3 CPUs and 1536 MiB; "
+                        "it has 2 CPUs"));
+
+  // Enough in total, but no single host can hold a 3-CPU node.
+  auto big = Chain(1);
+  big.mutable_nodes(0)->set_kind(emu::v1::NODE_KIND_QEMU);
+  big.mutable_nodes(0)->mutable_resources()->set_cpus(3);
+  auto r = PlaceTopology(big, hosts);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("node n0: needs 3 CPUs and 512 MiB, and no host that "
+                        "can run it has that left (h1 has 2 of 2 CPUs"));
+
+  // Memory, per kind: netns hosts have room but only h2 runs qemu.
+  auto vm = Chain(2);
+  vm.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_QEMU);
+  vm.mutable_nodes(1)->mutable_resources()->set_memory_mib(6000);
+  auto m = PlaceTopology(
+      vm, {Host("h1", true, 8, false, 65536), QemuHost("h2", 8, 4096)});
+  EXPECT_THAT(
+      m.status().message(),
+      HasSubstr("the qemu nodes of lab lab need 1 CPUs and 6000 MiB; "
+                "the hosts that run them (h2) have 8 CPUs and 4096 MiB"));
+}
+
+TEST(PlacementTest, KindDefaultsAndOverrides) {
+  emu::v1::Node n;
+  EXPECT_EQ(DemandOf(n).cpu_milli, kNetnsDemand.cpu_milli);
+  n.set_kind(emu::v1::NODE_KIND_QEMU);
+  EXPECT_EQ(DemandOf(n).memory_mib, 512u);
+  n.mutable_resources()->set_cpus(2);
+  EXPECT_EQ(DemandOf(n).cpu_milli, 2000u);
+  EXPECT_EQ(DemandOf(n).memory_mib, 512u);
+}
+
+TEST(PlacementTest, BadTolerance) {
+  PlacementOptions o;
+  o.set_tolerance_percent(-5);
+  EXPECT_EQ(PlaceTopology(Chain(2), {Host("h1", true, 2)}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace emu::controller::placement

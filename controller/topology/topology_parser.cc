@@ -1,0 +1,1137 @@
+#include "controller/topology/topology_parser.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "proto/topology_names.h"
+#include "controller/topology/topology_validator.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "linkemu/units.h"
+#include "yaml-cpp/yaml.h"
+
+namespace emu::controller::topology {
+namespace {
+
+using ::emu::v1::Interface;
+using ::emu::v1::Link;
+using ::emu::v1::LinkParams;
+using ::emu::v1::Node;
+using ::emu::v1::Route;
+using ::emu::v1::SourceRef;
+using ::emu::v1::Topology;
+
+using KeyList = absl::Span<const absl::string_view>;
+
+// ---- Key sets -------------------------------------------------------------
+
+constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement"};
+constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
+                                               "overcommit"};
+constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
+                                              "debug"};
+constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "nodes",
+                                               "links"};
+constexpr absl::string_view kClabTopologyKeys[] = {"groups"};
+constexpr absl::string_view kNodeKeys[] = {
+    "kind",   "image",      "host",   "cpus",    "memory",
+    "labels", "interfaces", "routes", "sysctls", "exec",
+    "cpuset"};
+// Keys containerlab gives nodes (and defaults/kinds) that emu has no use
+// for; a containerlab file keeps working, with a warning per key.
+constexpr absl::string_view kClabNodeKeys[] = {
+    "mgmt-ipv4",      "mgmt-ipv6",
+    "mgmt_ipv4",      "mgmt_ipv6",
+    "startup-config", "startup-delay",
+    "enforce-startup-config", "suppress-startup-config",
+    "auto-remove",    "binds",
+    "env",            "env-files",
+    "ports",          "user",
+    "entrypoint",     "cmd",
+    "group",          "type",
+    "license",        "position",
+    "network-mode",   "publish",
+    "runtime",        "cpu",
+    "cpu-set",        "sandbox",
+    "kernel",         "extras",
+    "dns",            "certificate",
+    "healthcheck",    "aliases",
+    "stages",         "components",
+    "wait-for",       "image-pull-policy",
+    "restart-policy", "devices",
+    "cap-add",        "shm-size",
+    "config",         "mgmt-net",
+    "ipv4-address",   "ipv6-address"};
+constexpr absl::string_view kInterfaceKeys[] = {"addresses", "ipv4", "ipv6",
+                                                "mtu", "mac"};
+constexpr absl::string_view kRouteKeys[] = {"to", "via", "dev", "metric"};
+constexpr absl::string_view kParamKeys[] = {
+    "rate",      "burst",   "delay",   "jitter",  "delay-correlation",
+    "loss",      "loss-correlation",   "duplicate", "reorder",
+    "corrupt",   "limit"};
+constexpr absl::string_view kLinkOnlyKeys[] = {"endpoints", "mtu", "type",
+                                               "a-to-b", "b-to-a"};
+constexpr absl::string_view kClabLinkKeys[] = {"vars", "labels"};
+constexpr absl::string_view kEndpointKeys[] = {"node", "interface", "mac"};
+constexpr absl::string_view kClabEndpointKeys[] = {"vars"};
+constexpr absl::string_view kNone[] = {""};
+
+// containerlab endpoints that are not nodes.
+constexpr absl::string_view kSpecialEndpoints[] = {"mgmt-net", "host",
+                                                   "macvlan"};
+
+bool Contains(KeyList keys, absl::string_view key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string Suggestion(absl::string_view key, KeyList known) {
+  absl::string_view best;
+  size_t best_distance = 3;  // suggest only close matches
+  for (absl::string_view k : known) {
+    size_t d = EditDistance(absl::AsciiStrToLower(key), k);
+    if (d < best_distance && d < k.size()) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  if (best.empty()) return "";
+  return absl::StrCat(" (did you mean '", best, "'?)");
+}
+
+// ---- YAML reading ---------------------------------------------------------
+
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+// Per-node settings from topology.defaults or topology.kinds.<kind>,
+// applied under the node's own.
+struct Template {
+  std::string object;  // "topology.defaults", "topology.kinds.linux"
+  Node node;
+  std::map<std::string, YAML::Node> keys;  // key -> key node, as set
+};
+
+// Things a link sets on its endpoints' interfaces, applied after every node
+// is known.
+struct InterfaceSetting {
+  int link_index;
+  bool a_side;
+  std::string what;  // "mtu" or "mac"
+  std::string value;
+  int line;
+};
+
+class YamlReader {
+ public:
+  explicit YamlReader(absl::string_view file) : file_(file) {}
+
+  void Read(const YAML::Node& root, Topology* topology) {
+    if (root.IsNull()) {
+      Error(1, "lab", "the file is empty");
+      return;
+    }
+    if (!root.IsMap()) {
+      Error(root, "lab",
+            "expected a map with 'name' and 'topology' at the top level");
+      return;
+    }
+    topology->mutable_source()->set_file(file_);
+    topology->mutable_source()->set_line(1);
+    bool have_name = false, have_topology = false;
+    for (const Entry& e : Entries(root, "lab", kTopKeys, kClabTopKeys)) {
+      if (e.key == "name") {
+        have_name = true;
+        std::string name;
+        if (Scalar(e, "lab", &name)) topology->set_name(name);
+        topology->mutable_source()->set_line(LineOf(e.key_node));
+      } else if (e.key == "topology") {
+        have_topology = true;
+        ReadTopology(e, topology);
+      } else if (e.key == "placement") {
+        ReadPlacement(e, topology->mutable_placement());
+      }
+    }
+    if (!have_name) Error(1, "lab", "missing required key 'name'");
+    if (!have_topology) {
+      Error(1, "lab", "missing required key 'topology' (with nodes and links)");
+    }
+  }
+
+  std::vector<std::string>& errors() { return errors_; }
+  std::vector<std::string>& warnings() { return warnings_; }
+
+ private:
+  // ---- reporting ----
+  static int LineOf(const YAML::Node& n) {
+    const YAML::Mark mark = n.Mark();
+    return mark.line >= 0 ? mark.line + 1 : 0;
+  }
+  // The line to blame for a bad value: the value's own, unless it is null
+  // (yaml-cpp marks an empty value at the next token).
+  static int LineOf(const Entry& e) {
+    return e.value.IsNull() ? LineOf(e.key_node) : LineOf(e.value);
+  }
+  std::string Prefix(int line) const {
+    return line > 0 ? absl::StrCat(file_, ":", line, ": ")
+                    : absl::StrCat(file_, ": ");
+  }
+  void Error(int line, absl::string_view object, absl::string_view cause) {
+    errors_.push_back(absl::StrCat(Prefix(line), object, ": ", cause));
+  }
+  void Error(const YAML::Node& at, absl::string_view object,
+             absl::string_view cause) {
+    Error(LineOf(at), object, cause);
+  }
+  void Error(const Entry& e, absl::string_view object,
+             absl::string_view cause) {
+    Error(LineOf(e), object, cause);
+  }
+  void Warn(int line, absl::string_view object, absl::string_view cause) {
+    warnings_.push_back(absl::StrCat(Prefix(line), object, ": ", cause));
+  }
+  SourceRef Source(const YAML::Node& n) const {
+    SourceRef s;
+    s.set_file(file_);
+    s.set_line(LineOf(n));
+    return s;
+  }
+
+  // The entries of `map` whose keys are in `known`, in file order. Reports
+  // duplicate and unknown keys as errors and `ignored` keys as warnings.
+  std::vector<Entry> Entries(const YAML::Node& map, absl::string_view object,
+                             KeyList known, KeyList ignored) {
+    std::vector<Entry> out;
+    std::map<std::string, int> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node& key = it->first;
+      if (!key.IsScalar()) {
+        Error(key, object, "map keys must be plain names");
+        continue;
+      }
+      const std::string name = key.Scalar();
+      auto [first, inserted] = seen.emplace(name, LineOf(key));
+      if (!inserted) {
+        Error(key, object,
+              absl::StrCat("duplicate key '", name, "' (first at line ",
+                           first->second, ")"));
+        continue;
+      }
+      if (Contains(known, name)) {
+        out.push_back({name, key, it->second});
+      } else if (Contains(ignored, name)) {
+        Warn(LineOf(key), object,
+             absl::StrCat("ignored containerlab key '", name,
+                          "' (emu does not use it)"));
+      } else {
+        Error(key, object,
+              absl::StrCat("unknown key '", name, "'",
+                           Suggestion(name, known)));
+      }
+    }
+    return out;
+  }
+
+  // ---- typed values ----
+  bool Scalar(const Entry& e, absl::string_view object, std::string* out) {
+    if (!e.value.IsScalar()) {
+      Error(e, object,
+            absl::StrCat(e.key, ": expected a single value",
+                         e.value.IsNull() ? ", found nothing" : ""));
+      return false;
+    }
+    *out = e.value.Scalar();
+    return true;
+  }
+  bool Uint(const Entry& e, absl::string_view object, uint64_t max,
+            uint64_t* out) {
+    std::string text;
+    if (!Scalar(e, object, &text)) return false;
+    uint64_t v = 0;
+    if (text.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(text[0])) ||
+        !absl::SimpleAtoi(text, &v) || v > max) {
+      Error(e, object,
+            absl::StrCat(e.key, ": \"", text, "\" is not a whole number in 0..",
+                         max));
+      return false;
+    }
+    *out = v;
+    return true;
+  }
+  bool Map(const Entry& e, absl::string_view object) {
+    if (e.value.IsMap()) return true;
+    Error(e, object, absl::StrCat(e.key, ": expected a map"));
+    return false;
+  }
+  bool Sequence(const Entry& e, absl::string_view object) {
+    if (e.value.IsSequence()) return true;
+    Error(e, object, absl::StrCat(e.key, ": expected a list"));
+    return false;
+  }
+  // A map of plain name -> plain value (labels, sysctls).
+  void StringMap(const Entry& e, absl::string_view object,
+                 google::protobuf::Map<std::string, std::string>* out) {
+    if (e.value.IsNull()) return;
+    if (!Map(e, object)) return;
+    std::set<std::string> seen;
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      if (!it->first.IsScalar() || !it->second.IsScalar()) {
+        Error(it->first, object,
+              absl::StrCat(e.key, ": expected name: value pairs"));
+        continue;
+      }
+      if (!seen.insert(it->first.Scalar()).second) {
+        Error(it->first, object,
+              absl::StrCat(e.key, ": duplicate key '", it->first.Scalar(),
+                           "'"));
+        continue;
+      }
+      (*out)[it->first.Scalar()] = it->second.Scalar();
+    }
+  }
+
+  // ---- topology ----
+  void ReadTopology(const Entry& top, Topology* topology) {
+    if (!Map(top, "lab")) return;
+    std::vector<Entry> entries =
+        Entries(top.value, "topology", kTopologyKeys, kClabTopologyKeys);
+    // Defaults and kinds first: nodes build on them, wherever they sit.
+    for (const Entry& e : entries) {
+      if (e.key == "defaults") {
+        defaults_.object = "topology.defaults";
+        if (!e.value.IsNull() && Map(e, "topology")) {
+          ReadTemplate(e.value, &defaults_);
+        }
+      } else if (e.key == "kinds") {
+        if (e.value.IsNull() || !Map(e, "topology")) continue;
+        for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+          const std::string kind = it->first.Scalar();
+          if (!IsSupportedKind(kind)) continue;  // a node using it says why
+          Template& t = kinds_[kind];
+          t.object = absl::StrCat("topology.kinds.", kind);
+          if (it->second.IsNull()) continue;
+          if (!it->second.IsMap()) {
+            Error(it->first, t.object, "expected a map of node settings");
+            continue;
+          }
+          ReadTemplate(it->second, &t);
+        }
+      }
+    }
+    for (const Entry& e : entries) {
+      if (e.key == "nodes") {
+        if (e.value.IsNull()) continue;
+        if (!e.value.IsMap()) {
+          Error(e, "topology",
+                "nodes: expected a map of node name -> node settings");
+          continue;
+        }
+        for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+          ReadNode(it->first, it->second, topology);
+        }
+      }
+    }
+    for (const Entry& e : entries) {
+      if (e.key == "links") {
+        if (e.value.IsNull()) continue;
+        if (!Sequence(e, "topology")) continue;
+        int index = 0;
+        for (const YAML::Node& item : e.value) {
+          ReadLink(item, ++index, topology);
+        }
+      }
+    }
+    NormalizeTopology(topology);
+    ApplyInterfaceSettings(topology);
+  }
+
+  static bool IsSupportedKind(absl::string_view kind) {
+    return kind == "netns" || kind == "linux" || kind == "qemu";
+  }
+
+  void ReadTemplate(const YAML::Node& map, Template* t) {
+    for (const Entry& e : Entries(map, t->object, kNodeKeys, kClabNodeKeys)) {
+      if (e.key == "interfaces" || e.key == "routes") {
+        Error(e.key_node, t->object,
+              absl::StrCat(e.key, " belong to a node, not to ", t->object));
+        continue;
+      }
+      if (e.key == "kind") {
+        if (t->object != "topology.defaults") {
+          Error(e.key_node, t->object,
+                "kind is set by the kind's name here; remove it");
+          continue;
+        }
+        std::string kind;
+        if (Scalar(e, t->object, &kind)) {
+          if (IsSupportedKind(kind)) {
+            default_kind_ = kind;
+          } else {
+            Error(e, t->object, UnsupportedKind(kind));
+            default_kind_bad_ = true;
+          }
+        }
+        continue;
+      }
+      if (ApplyNodeKey(e, t->object, &t->node)) t->keys[e.key] = e.key_node;
+    }
+  }
+
+  static std::string UnsupportedKind(absl::string_view kind) {
+    return absl::StrCat("kind '", kind,
+                        "' is not supported: emu runs netns, linux (deployed "
+                        "as netns) and qemu nodes");
+  }
+
+  // Applies one node setting to `node`; false when the value was bad.
+  bool ApplyNodeKey(const Entry& e, absl::string_view object, Node* node) {
+    if (e.key == "image") {
+      std::string v;
+      if (!Scalar(e, object, &v)) return false;
+      node->set_image(v);
+    } else if (e.key == "host") {
+      std::string v;
+      if (!Scalar(e, object, &v)) return false;
+      node->set_host(v);
+    } else if (e.key == "cpus") {
+      uint64_t v;
+      if (!Uint(e, object, 1024, &v)) return false;
+      node->mutable_resources()->set_cpus(static_cast<uint32_t>(v));
+    } else if (e.key == "memory") {
+      std::string text;
+      if (!Scalar(e, object, &text)) return false;
+      absl::StatusOr<uint64_t> bytes = linkemu::ParseSizeBytes(text);
+      if (!bytes.ok()) {
+        Error(e, object, absl::StrCat("memory: ", bytes.status().message()));
+        return false;
+      }
+      constexpr uint64_t kMiB = 1024 * 1024;
+      if (*bytes % kMiB != 0 || *bytes == 0) {
+        Error(e, object,
+              absl::StrCat("memory: \"", text,
+                           "\" is not a whole, non-zero number of MiB"));
+        return false;
+      }
+      node->mutable_resources()->set_memory_mib(*bytes / kMiB);
+    } else if (e.key == "cpuset") {  // qemu: pin vCPU i to cpuset[i % n]
+      if (!Sequence(e, object)) return false;
+      node->clear_cpu_set();
+      for (const YAML::Node& cpu : e.value) {
+        uint32_t v = 0;
+        if (!cpu.IsScalar() || !absl::SimpleAtoi(cpu.Scalar(), &v) ||
+            v > 4095) {
+          Error(cpu, object, "cpuset: expected a list of host CPU numbers");
+          return false;
+        }
+        node->add_cpu_set(v);
+      }
+    } else if (e.key == "labels") {
+      StringMap(e, object, node->mutable_labels());
+    } else if (e.key == "sysctls") {
+      StringMap(e, object, node->mutable_sysctls());
+    } else if (e.key == "exec") {
+      if (e.value.IsNull()) return true;
+      if (!Sequence(e, object)) return false;
+      node->clear_exec();
+      for (const YAML::Node& line : e.value) {
+        if (!line.IsScalar()) {
+          Error(line, object, "exec: expected a list of command lines");
+          return false;
+        }
+        node->add_exec(line.Scalar());
+      }
+    }
+    return true;
+  }
+
+  // Copies the setting `key` of a template onto a node.
+  static void CopyNodeKey(const std::string& key, const Node& from, Node* to) {
+    if (key == "image") {
+      to->set_image(from.image());
+    } else if (key == "host") {
+      to->set_host(from.host());
+    } else if (key == "cpus") {
+      to->mutable_resources()->set_cpus(from.resources().cpus());
+    } else if (key == "memory") {
+      to->mutable_resources()->set_memory_mib(from.resources().memory_mib());
+    } else if (key == "cpuset") {
+      *to->mutable_cpu_set() = from.cpu_set();
+    } else if (key == "labels") {
+      for (const auto& [k, v] : from.labels()) (*to->mutable_labels())[k] = v;
+    } else if (key == "sysctls") {
+      for (const auto& [k, v] : from.sysctls()) (*to->mutable_sysctls())[k] = v;
+    } else if (key == "exec") {
+      *to->mutable_exec() = from.exec();
+    }
+  }
+
+  void ReadNode(const YAML::Node& key, const YAML::Node& value,
+                Topology* topology) {
+    if (!key.IsScalar()) {
+      Error(key, "topology", "nodes: node names must be plain names");
+      return;
+    }
+    const std::string name = key.Scalar();
+    const std::string object = absl::StrCat("node ", name);
+    auto [first, inserted] = node_lines_.emplace(name, LineOf(key));
+    if (!inserted) {
+      Error(key, object,
+            absl::StrCat("duplicate node: already defined at ", file_, ":",
+                         first->second));
+      return;
+    }
+    if (!value.IsNull() && !value.IsMap()) {
+      Error(key, object, "expected a map of node settings");
+      return;
+    }
+    std::vector<Entry> entries;
+    if (value.IsMap()) {
+      entries = Entries(value, object, kNodeKeys, kClabNodeKeys);
+    }
+
+    // Kind: the node's own, else topology.defaults', else netns.
+    std::string kind = default_kind_;
+    bool kind_bad = default_kind_bad_;
+    for (const Entry& e : entries) {
+      if (e.key != "kind") continue;
+      kind_bad = true;
+      if (!Scalar(e, object, &kind)) break;
+      if (!IsSupportedKind(kind)) {
+        Error(e, object, UnsupportedKind(kind));
+        break;
+      }
+      kind_bad = false;
+    }
+    if (kind_bad) return;
+
+    Node* node = topology->add_nodes();
+    node->set_name(name);
+    *node->mutable_source() = Source(key);
+    node->set_kind(kind == "qemu" ? emu::v1::NODE_KIND_QEMU
+                                  : emu::v1::NODE_KIND_NETNS);
+
+    // Where the image came from, to blame the right line if it is ignored.
+    std::string image_object;
+    int image_line = 0;
+    for (const Template* t : {&defaults_, &kinds_[kind]}) {
+      for (const auto& [k, key_node] : t->keys) {
+        CopyNodeKey(k, t->node, node);
+        if (k == "image") {
+          image_object = t->object;
+          image_line = LineOf(key_node);
+        }
+      }
+    }
+    for (const Entry& e : entries) {
+      if (e.key == "kind") continue;
+      if (e.key == "interfaces") {
+        ReadInterfaces(e, name, node);
+      } else if (e.key == "routes") {
+        ReadRoutes(e, name, node);
+      } else {
+        if (e.key == "exec") node->clear_exec();
+        if (ApplyNodeKey(e, object, node) && e.key == "image") {
+          image_object = object;
+          image_line = LineOf(e);
+        }
+      }
+    }
+    if (node->kind() == emu::v1::NODE_KIND_NETNS && !node->image().empty()) {
+      // Blame a template's image once, not once per node.
+      if (image_object == object || warned_image_lines_.insert(image_line).second) {
+        Warn(image_line, image_object,
+             absl::StrCat("image ignored: netns nodes share the host's file "
+                          "system",
+                          kind == "linux" ? " (kind linux deploys as netns)"
+                                          : ""));
+      }
+      node->clear_image();
+    }
+  }
+
+  void ReadInterfaces(const Entry& e, const std::string& node_name,
+                      Node* node) {
+    const std::string node_object = absl::StrCat("node ", node_name);
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      Error(e, node_object,
+            "interfaces: expected a map of interface name -> settings");
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        Error(it->first, node_object, "interfaces: names must be plain names");
+        continue;
+      }
+      const std::string name = it->first.Scalar();
+      const std::string object =
+          absl::StrCat("interface ", EndpointName(node_name, name));
+      if (!seen.insert(name).second) {
+        Error(it->first, object, "declared twice");
+        continue;
+      }
+      Interface* iface = node->add_interfaces();
+      iface->set_name(name);
+      *iface->mutable_source() = Source(it->first);
+      if (it->second.IsNull()) continue;
+      if (!it->second.IsMap()) {
+        Error(it->first, object,
+              "expected a map (addresses, ipv4, ipv6, mtu, mac) or nothing");
+        continue;
+      }
+      for (const Entry& ie :
+           Entries(it->second, object, kInterfaceKeys, kNone)) {
+        std::string text;
+        if (ie.key == "addresses") {
+          if (ie.value.IsScalar()) {
+            iface->add_addresses(ie.value.Scalar());
+            continue;
+          }
+          if (!Sequence(ie, object)) continue;
+          for (const YAML::Node& a : ie.value) {
+            if (!a.IsScalar()) {
+              Error(a, object, "addresses: expected CIDR strings");
+              continue;
+            }
+            iface->add_addresses(a.Scalar());
+          }
+        } else if (ie.key == "ipv4" || ie.key == "ipv6") {
+          if (!Scalar(ie, object, &text)) continue;
+          if (absl::StrContains(text, ':') != (ie.key == "ipv6")) {
+            Error(ie, object,
+                  absl::StrCat(ie.key, ": \"", text, "\" is not an ",
+                               ie.key == "ipv4" ? "IPv4" : "IPv6",
+                               " address (use addresses: for a list)"));
+            continue;
+          }
+          iface->add_addresses(text);
+        } else if (ie.key == "mtu") {
+          uint64_t mtu;
+          if (Uint(ie, object, 65535, &mtu)) {
+            iface->set_mtu(static_cast<uint32_t>(mtu));
+          }
+        } else if (ie.key == "mac") {
+          if (Scalar(ie, object, &text)) iface->set_mac(text);
+        }
+      }
+    }
+  }
+
+  void ReadRoutes(const Entry& e, const std::string& node_name, Node* node) {
+    const std::string node_object = absl::StrCat("node ", node_name);
+    if (e.value.IsNull()) return;
+    if (!Sequence(e, node_object)) return;
+    for (const YAML::Node& item : e.value) {
+      if (!item.IsMap()) {
+        Error(item, node_object,
+              "routes: each route is a map like {to: 10.0.2.0/24, via: "
+              "10.0.1.2}");
+        continue;
+      }
+      Route* route = node->add_routes();
+      *route->mutable_source() = Source(item);
+      const std::string object = absl::StrCat(node_object, ": route");
+      bool have_to = false;
+      for (const Entry& re : Entries(item, object, kRouteKeys, kNone)) {
+        std::string text;
+        if (re.key == "to") {
+          have_to = true;
+          if (Scalar(re, object, &text)) route->set_destination(text);
+        } else if (re.key == "via") {
+          if (Scalar(re, object, &text)) route->set_via(text);
+        } else if (re.key == "dev") {
+          if (Scalar(re, object, &text)) route->set_dev(text);
+        } else if (re.key == "metric") {
+          uint64_t metric;
+          if (Uint(re, object, UINT32_MAX, &metric)) {
+            route->set_metric(static_cast<uint32_t>(metric));
+          }
+        }
+      }
+      if (!have_to) {
+        Error(item, object,
+              "missing required key 'to' (a CIDR, default or default6)");
+      }
+    }
+  }
+
+  // ---- links ----
+
+  // Parses one endpoint: "r1:eth1" or {node: r1, interface: eth1, mac: ..}.
+  bool ReadEndpoint(const YAML::Node& n, absl::string_view object,
+                    int link_index, bool a_side, emu::v1::Endpoint* out) {
+    std::string text;
+    std::string mac;
+    int line = LineOf(n);
+    if (n.IsScalar()) {
+      text = n.Scalar();
+      size_t colon = text.find(':');
+      if (colon == std::string::npos || colon == 0 ||
+          colon + 1 == text.size()) {
+        Error(n, object,
+              absl::StrCat("endpoint \"", text,
+                           "\": expected node:interface, e.g. r1:eth1"));
+        return false;
+      }
+      out->set_node(text.substr(0, colon));
+      out->set_interface(text.substr(colon + 1));
+    } else if (n.IsMap()) {
+      for (const Entry& e :
+           Entries(n, object, kEndpointKeys, kClabEndpointKeys)) {
+        std::string v;
+        if (!Scalar(e, object, &v)) return false;
+        if (e.key == "node") out->set_node(v);
+        if (e.key == "interface") out->set_interface(v);
+        if (e.key == "mac") mac = v;
+      }
+      if (out->node().empty() || out->interface().empty()) {
+        Error(n, object, "endpoint: needs both node and interface");
+        return false;
+      }
+      text = EndpointName(*out);
+    } else {
+      Error(n, object, "endpoint: expected \"node:interface\"");
+      return false;
+    }
+    if (Contains(kSpecialEndpoints, out->node()) &&
+        node_lines_.count(out->node()) == 0) {
+      Error(n, object,
+            absl::StrCat("endpoint \"", text, "\": containerlab's '",
+                         out->node(),
+                         "' endpoints are not supported: an emu link "
+                         "connects two emu nodes"));
+      return false;
+    }
+    if (!mac.empty()) {
+      interface_settings_.push_back({link_index, a_side, "mac", mac, line});
+    }
+    return true;
+  }
+
+  void ReadLink(const YAML::Node& item, int index, Topology* topology) {
+    std::string object = absl::StrCat("link #", index);
+    if (!item.IsMap()) {
+      Error(item, object, "expected a map with endpoints: [a:iface, b:iface]");
+      return;
+    }
+    // Endpoints first, so every later message can name the link.
+    std::vector<absl::string_view> known(std::begin(kLinkOnlyKeys),
+                                         std::end(kLinkOnlyKeys));
+    known.insert(known.end(), std::begin(kParamKeys), std::end(kParamKeys));
+    const int link_index = topology->links_size();
+    Link link;
+    *link.mutable_source() = Source(item);
+    bool endpoints_ok = false;
+    bool have_endpoints = false;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      if (!it->first.IsScalar() || it->first.Scalar() != "endpoints") continue;
+      if (have_endpoints) break;  // the duplicate is reported below
+      have_endpoints = true;
+      const YAML::Node& eps = it->second;
+      if (!eps.IsSequence() || eps.size() != 2) {
+        Error(eps.IsNull() ? it->first : eps, object,
+              "endpoints: expected exactly two, e.g. [\"r1:eth1\", "
+              "\"r2:eth1\"]");
+        break;
+      }
+      bool a_ok = ReadEndpoint(eps[0], object, link_index, true,
+                               link.mutable_a());
+      bool b_ok = ReadEndpoint(eps[1], object, link_index, false,
+                               link.mutable_b());
+      endpoints_ok = a_ok && b_ok;
+    }
+    if (endpoints_ok) object = absl::StrCat("link ", LinkName(link));
+    if (!have_endpoints) {
+      Error(item, object, "missing required key 'endpoints'");
+    }
+
+    LinkParams base;
+    const Entry* a_to_b = nullptr;
+    const Entry* b_to_a = nullptr;
+    std::vector<Entry> entries = Entries(item, object, known, kClabLinkKeys);
+    for (const Entry& e : entries) {
+      if (e.key == "endpoints") continue;
+      if (e.key == "a-to-b") {
+        a_to_b = &e;
+      } else if (e.key == "b-to-a") {
+        b_to_a = &e;
+      } else if (e.key == "type") {
+        std::string type;
+        if (Scalar(e, object, &type) && type != "veth") {
+          Error(e, object,
+                absl::StrCat("link type '", type,
+                             "' is not supported: emu links are veth-like "
+                             "links between two nodes"));
+          endpoints_ok = false;
+        }
+      } else if (e.key == "mtu") {
+        uint64_t mtu;
+        if (Uint(e, object, 65535, &mtu)) {
+          for (bool a_side : {true, false}) {
+            interface_settings_.push_back({link_index, a_side, "mtu",
+                                           absl::StrCat(mtu), LineOf(e)});
+          }
+        }
+      } else {
+        ApplyParam(e, object, &base);
+      }
+    }
+    *link.mutable_a_to_b() = base;
+    *link.mutable_b_to_a() = base;
+    const struct {
+      const Entry* entry;
+      LinkParams* params;
+    } directions[] = {{a_to_b, link.mutable_a_to_b()},
+                      {b_to_a, link.mutable_b_to_a()}};
+    for (const auto& d : directions) {
+      if (d.entry == nullptr || d.entry->value.IsNull()) continue;
+      const std::string dir_object = absl::StrCat(object, ": ", d.entry->key);
+      if (!Map(*d.entry, object)) continue;
+      for (const Entry& pe :
+           Entries(d.entry->value, dir_object, kParamKeys, kNone)) {
+        ApplyParam(pe, dir_object, d.params);
+      }
+    }
+    if (!endpoints_ok) {
+      // Keep link indexes in step with interface_settings_.
+      interface_settings_.erase(
+          std::remove_if(interface_settings_.begin(), interface_settings_.end(),
+                         [&](const InterfaceSetting& s) {
+                           return s.link_index == link_index;
+                         }),
+          interface_settings_.end());
+      return;
+    }
+    *topology->add_links() = std::move(link);
+  }
+
+  // placement: {strategy: spread|pack, tolerance: 10%, overcommit: false}
+  // (docs/cluster.md).
+  void ReadPlacement(const Entry& entry, emu::v1::PlacementOptions* out) {
+    if (entry.value.IsNull() || !Map(entry, "placement")) return;
+    for (const Entry& e :
+         Entries(entry.value, "placement", kPlacementKeys, {})) {
+      std::string text;
+      if (!Scalar(e, "placement", &text)) continue;
+      if (e.key == "strategy") {
+        if (text == "spread") {
+          out->set_strategy(emu::v1::PlacementOptions::SPREAD);
+        } else if (text == "pack") {
+          out->set_strategy(emu::v1::PlacementOptions::PACK);
+        } else {
+          Error(e, "placement",
+                absl::StrCat("strategy: \"", text,
+                             "\" is not a strategy: use spread or pack"));
+        }
+      } else if (e.key == "tolerance") {
+        absl::StatusOr<double> v = linkemu::ParsePercent(text);
+        if (v.ok()) {
+          out->set_tolerance_percent(*v);
+        } else {
+          Error(e, "placement",
+                absl::StrCat("tolerance: ", v.status().message()));
+        }
+      } else if (e.key == "overcommit") {
+        if (text == "true" || text == "false") {
+          out->set_overcommit(text == "true");
+        } else {
+          Error(e, "placement",
+                absl::StrCat("overcommit: \"", text,
+                             "\" is not true or false"));
+        }
+      }
+    }
+  }
+
+  // Sets one link condition from its text, reporting a bad value.
+  void ApplyParam(const Entry& e, absl::string_view object, LinkParams* p) {
+    std::string text;
+    if (!Scalar(e, object, &text)) return;
+    absl::Status status;
+    auto set_percent = [&](void (LinkParams::*setter)(double)) {
+      absl::StatusOr<double> v = linkemu::ParsePercent(text);
+      if (v.ok()) (p->*setter)(*v);
+      status = v.status();
+    };
+    auto set_duration = [&](void (LinkParams::*setter)(uint64_t)) {
+      absl::StatusOr<uint64_t> v = linkemu::ParseDurationUs(text);
+      if (v.ok()) (p->*setter)(*v);
+      status = v.status();
+    };
+    if (e.key == "rate") {
+      absl::StatusOr<uint64_t> v = linkemu::ParseRate(text);
+      if (v.ok()) p->set_rate_bps(*v);
+      status = v.status();
+    } else if (e.key == "burst") {
+      absl::StatusOr<uint64_t> v = linkemu::ParseSizeBytes(text);
+      if (v.ok() && *v > UINT32_MAX) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("bad size \"", text, "\": larger than 4GiB"));
+      } else {
+        if (v.ok()) p->set_burst_bytes(static_cast<uint32_t>(*v));
+        status = v.status();
+      }
+    } else if (e.key == "delay") {
+      set_duration(&LinkParams::set_delay_us);
+    } else if (e.key == "jitter") {
+      set_duration(&LinkParams::set_jitter_us);
+    } else if (e.key == "delay-correlation") {
+      set_percent(&LinkParams::set_delay_correlation_percent);
+    } else if (e.key == "loss") {
+      set_percent(&LinkParams::set_loss_percent);
+    } else if (e.key == "loss-correlation") {
+      set_percent(&LinkParams::set_loss_correlation_percent);
+    } else if (e.key == "duplicate") {
+      set_percent(&LinkParams::set_duplicate_percent);
+    } else if (e.key == "reorder") {
+      set_percent(&LinkParams::set_reorder_percent);
+    } else if (e.key == "corrupt") {
+      set_percent(&LinkParams::set_corrupt_percent);
+    } else if (e.key == "limit") {
+      uint64_t v;
+      if (Uint(e, object, UINT32_MAX, &v)) {
+        p->set_limit_packets(static_cast<uint32_t>(v));
+      }
+    }
+    if (!status.ok()) {
+      Error(e, object, absl::StrCat(e.key, ": ", status.message()));
+    }
+  }
+
+  // Applies link-level mtu and endpoint macs to the (possibly implicit)
+  // interfaces; a conflict with a declared value is an error.
+  void ApplyInterfaceSettings(Topology* topology) {
+    for (const InterfaceSetting& s : interface_settings_) {
+      const Link& link = topology->links(s.link_index);
+      const emu::v1::Endpoint& ep = s.a_side ? link.a() : link.b();
+      for (Node& node : *topology->mutable_nodes()) {
+        if (node.name() != ep.node()) continue;
+        for (Interface& iface : *node.mutable_interfaces()) {
+          if (iface.name() != ep.interface()) continue;
+          const std::string object = absl::StrCat("link ", LinkName(link));
+          if (s.what == "mtu") {
+            uint32_t mtu = 0;
+            absl::SimpleAtoi(s.value, &mtu);
+            if (iface.mtu() == 0) {
+              iface.set_mtu(mtu);
+            } else if (iface.mtu() != mtu) {
+              Error(s.line, object,
+                    absl::StrCat("mtu ", mtu, " conflicts with mtu ",
+                                 iface.mtu(), " of interface ",
+                                 EndpointName(ep), " at ",
+                                 SourceText(iface.source())));
+            }
+          } else if (iface.mac().empty()) {
+            iface.set_mac(s.value);
+          } else if (!absl::EqualsIgnoreCase(iface.mac(), s.value)) {
+            Error(s.line, object,
+                  absl::StrCat("mac ", s.value, " conflicts with mac ",
+                               iface.mac(), " of interface ", EndpointName(ep),
+                               " at ", SourceText(iface.source())));
+          }
+        }
+      }
+    }
+  }
+
+  const std::string file_;
+  std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
+  Template defaults_;
+  std::map<std::string, Template> kinds_;
+  std::string default_kind_ = "netns";
+  bool default_kind_bad_ = false;
+  std::map<std::string, int> node_lines_;
+  std::set<int> warned_image_lines_;
+  std::vector<InterfaceSetting> interface_settings_;
+};
+
+// ---- protobuf text format -------------------------------------------------
+
+class TextErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit TextErrorCollector(absl::string_view file) : file_(file) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    errors_.push_back(absl::StrCat(file_, ":", line + 1, ":", column + 1,
+                                   ": malformed textproto: ", message));
+  }
+  void AddWarning(int line, google::protobuf::io::ColumnNumber column,
+                  const std::string& message) override {
+    warnings_.push_back(
+        absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  std::vector<std::string>& errors() { return errors_; }
+  std::vector<std::string>& warnings() { return warnings_; }
+
+ private:
+  std::string file_;
+  std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
+};
+
+using ParseInfoTree = google::protobuf::TextFormat::ParseInfoTree;
+
+// Sets `source` from where the parser saw the message, unless the file
+// spelled a source out itself.
+void SetSource(const ParseInfoTree* tree, const google::protobuf::Message& parent,
+               const char* field_name, int index, absl::string_view file,
+               SourceRef* source) {
+  if (!source->file().empty() || source->line() != 0) return;
+  const google::protobuf::FieldDescriptor* field =
+      parent.GetDescriptor()->FindFieldByName(field_name);
+  google::protobuf::TextFormat::ParseLocation loc =
+      tree->GetLocation(field, index);
+  source->set_file(std::string(file));
+  source->set_line(loc.line >= 0 ? loc.line + 1 : 0);
+}
+
+const ParseInfoTree* Nested(const ParseInfoTree* tree,
+                            const google::protobuf::Message& parent,
+                            const char* field_name, int index) {
+  return const_cast<ParseInfoTree*>(tree)->GetTreeForNested(
+      parent.GetDescriptor()->FindFieldByName(field_name), index);
+}
+
+absl::StatusOr<ParsedTopology> ParseTextproto(absl::string_view content,
+                                              absl::string_view file) {
+  ParsedTopology out;
+  TextErrorCollector collector(file);
+  ParseInfoTree tree;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&collector);
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(std::string(content), &out.topology)) {
+    if (collector.errors().empty()) {
+      collector.errors().push_back(
+          absl::StrCat(file, ": malformed textproto"));
+    }
+    return absl::InvalidArgumentError(absl::StrJoin(collector.errors(), "\n"));
+  }
+  Topology& t = out.topology;
+  if (t.source().file().empty()) {
+    t.mutable_source()->set_file(std::string(file));
+    t.mutable_source()->set_line(1);
+  }
+  for (int i = 0; i < t.nodes_size(); ++i) {
+    Node* node = t.mutable_nodes(i);
+    SetSource(&tree, t, "nodes", i, file, node->mutable_source());
+    const ParseInfoTree* node_tree = Nested(&tree, t, "nodes", i);
+    if (node_tree == nullptr) continue;
+    for (int j = 0; j < node->interfaces_size(); ++j) {
+      SetSource(node_tree, *node, "interfaces", j, file,
+                node->mutable_interfaces(j)->mutable_source());
+    }
+    for (int j = 0; j < node->routes_size(); ++j) {
+      SetSource(node_tree, *node, "routes", j, file,
+                node->mutable_routes(j)->mutable_source());
+    }
+  }
+  for (int i = 0; i < t.links_size(); ++i) {
+    SetSource(&tree, t, "links", i, file, t.mutable_links(i)->mutable_source());
+  }
+  NormalizeTopology(&t);
+  out.warnings = std::move(collector.warnings());
+  return out;
+}
+
+bool IsTextprotoName(absl::string_view file_name) {
+  return absl::EndsWith(file_name, ".textproto") ||
+         absl::EndsWith(file_name, ".txtpb") ||
+         absl::EndsWith(file_name, ".pbtxt");
+}
+
+}  // namespace
+
+void NormalizeTopology(Topology* topology) {
+  std::map<std::string, Node*> nodes;
+  for (Node& node : *topology->mutable_nodes()) {
+    if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
+      node.set_kind(emu::v1::NODE_KIND_NETNS);
+    }
+    nodes.emplace(node.name(), &node);  // the first one wins, as in lookups
+  }
+  for (const Link& link : topology->links()) {
+    for (const emu::v1::Endpoint* ep : {&link.a(), &link.b()}) {
+      auto it = nodes.find(ep->node());
+      if (it == nodes.end() || ep->interface().empty()) continue;
+      Node* node = it->second;
+      bool declared = std::any_of(
+          node->interfaces().begin(), node->interfaces().end(),
+          [&](const Interface& i) { return i.name() == ep->interface(); });
+      if (declared) continue;
+      Interface* iface = node->add_interfaces();
+      iface->set_name(ep->interface());
+      *iface->mutable_source() = link.source();
+    }
+  }
+}
+
+absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
+                                             absl::string_view file_name) {
+  if (IsTextprotoName(file_name)) return ParseTextproto(content, file_name);
+  ParsedTopology out;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(content));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                     ": malformed YAML: ", e.msg));
+  }
+  YamlReader reader(file_name);
+  try {
+    reader.Read(root, &out.topology);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws only on misuse; keep the promise of a Status anyway.
+    return absl::InternalError(absl::StrCat(file_name, ":", e.mark.line + 1,
+                                            ": reading YAML: ", e.msg));
+  }
+  if (!reader.errors().empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(reader.errors(), "\n"));
+  }
+  out.warnings = std::move(reader.warnings());
+  return out;
+}
+
+absl::StatusOr<ParsedTopology> ParseAndValidateTopology(
+    absl::string_view content, absl::string_view file_name) {
+  absl::StatusOr<ParsedTopology> parsed = ParseTopology(content, file_name);
+  if (!parsed.ok()) return parsed.status();
+  absl::Status valid = ValidateTopology(parsed->topology, &parsed->warnings);
+  if (!valid.ok()) return valid;
+  return parsed;
+}
+
+}  // namespace emu::controller::topology

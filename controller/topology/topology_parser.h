@@ -1,0 +1,53 @@
+// Reads a topology file into emu.v1.Topology: emu's YAML format (a
+// containerlab-compatible superset; JSON is read as YAML) or, for
+// *.textproto / *.txtpb / *.pbtxt files, protobuf text format.
+// docs/topology.md is the user-facing reference of the format.
+#ifndef EMU_CONTROLLER_TOPOLOGY_TOPOLOGY_PARSER_H_
+#define EMU_CONTROLLER_TOPOLOGY_TOPOLOGY_PARSER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/topology.pb.h"
+
+namespace emu::controller::topology {
+
+struct ParsedTopology {
+  emu::v1::Topology topology;
+  // "FILE:LINE: <object>: <what was ignored and why>", in file order.
+  std::vector<std::string> warnings;
+};
+
+// Parses `content`; `file_name` picks the format (see above) and is recorded
+// in every SourceRef (lines are 1-based). Units are converted here (rate ->
+// rate_bps, "10ms" -> delay_us, ...), containerlab's defaults/kinds are
+// applied, containerlab's "linux" kind becomes NODE_KIND_NETNS, interfaces
+// that links name but nodes do not declare are declared (no address), and
+// textproto nodes without a kind become NODE_KIND_NETNS.
+//
+// Errors are INVALID_ARGUMENT listing ALL problems found, one per line:
+// "FILE:LINE: <object>: <cause>"; malformed YAML gives
+// "FILE:LINE:COL: malformed YAML: <what>". Unknown keys are errors; keys
+// containerlab knows but emu does not use become warnings.
+//
+// Syntax and units only: call ValidateTopology (or ParseAndValidateTopology)
+// for the semantic checks. Pure function; thread-safe.
+absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
+                                             absl::string_view file_name);
+
+// ParseTopology, then ValidateTopology; the validator's warnings are
+// appended to the parser's. What emuctl and the controller call on a file.
+absl::StatusOr<ParsedTopology> ParseAndValidateTopology(
+    absl::string_view content, absl::string_view file_name);
+
+// The normalisation ParseTopology applies, for topologies built in code or
+// received over the API: an UNSPECIFIED kind becomes NETNS, and every link
+// endpoint whose interface the node does not declare gets an Interface
+// (no address, source = the link's). Idempotent.
+void NormalizeTopology(emu::v1::Topology* topology);
+
+}  // namespace emu::controller::topology
+
+#endif  // EMU_CONTROLLER_TOPOLOGY_TOPOLOGY_PARSER_H_

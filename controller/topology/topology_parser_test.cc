@@ -1,0 +1,530 @@
+#include "controller/topology/topology_parser.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::controller::topology {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+std::string Message(const absl::StatusOr<ParsedTopology>& r) {
+  return std::string(r.status().message());
+}
+
+// Fails the test unless `content` parses.
+ParsedTopology MustParse(const std::string& content,
+                         const std::string& file = "lab.yaml") {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(content, file);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : ParsedTopology{};
+}
+
+const emu::v1::Node* FindNode(const emu::v1::Topology& t,
+                              const std::string& name) {
+  for (const emu::v1::Node& n : t.nodes()) {
+    if (n.name() == name) return &n;
+  }
+  return nullptr;
+}
+
+TEST(ParseTopologyTest, ReadsEveryKeyWithUnitsAndSources) {
+  // Line numbers matter: the assertions below name them.
+  ParsedTopology p = MustParse(R"(name: demo
+topology:
+  nodes:
+    r1:
+      kind: netns
+      host: host1
+      cpus: 2
+      memory: 256MiB
+      labels: {role: router}
+      interfaces:
+        eth1: {addresses: [10.0.1.1/24, "fd00::1/64"], mtu: 9000, mac: "02:00:00:00:00:01"}
+        eth2: {ipv4: 10.0.2.1/24, ipv6: "fd00:2::1/64"}
+      routes:
+        - {to: 10.0.3.0/24, via: 10.0.1.2, dev: eth1, metric: 10}
+        - {to: default, via: 10.0.2.2}
+      sysctls: {net.ipv4.ip_forward: 1}
+      exec: ["ip -br addr", "true"]
+    r2:
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]
+      rate: 100mbit
+      burst: 32kb
+      delay: 10ms
+      jitter: 1ms
+      delay-correlation: 25%
+      loss: 0.1%
+      loss-correlation: 25%
+      duplicate: 0.1%
+      reorder: 1%
+      corrupt: 0.1%
+      limit: 1000
+      a-to-b: {rate: 10mbit}
+      b-to-a: {delay: 5ms, loss: 0}
+)");
+  const emu::v1::Topology& t = p.topology;
+  EXPECT_EQ(t.name(), "demo");
+  EXPECT_EQ(t.source().file(), "lab.yaml");
+  EXPECT_EQ(t.source().line(), 1);
+  ASSERT_THAT(t.nodes(), SizeIs(2));
+  const emu::v1::Node& r1 = t.nodes(0);
+  EXPECT_EQ(r1.name(), "r1");
+  EXPECT_EQ(r1.source().line(), 4);
+  EXPECT_EQ(r1.kind(), emu::v1::NODE_KIND_NETNS);
+  EXPECT_EQ(r1.host(), "host1");
+  EXPECT_EQ(r1.resources().cpus(), 2u);
+  EXPECT_EQ(r1.resources().memory_mib(), 256u);
+  EXPECT_EQ(r1.labels().at("role"), "router");
+  ASSERT_THAT(r1.interfaces(), SizeIs(2));
+  EXPECT_EQ(r1.interfaces(0).name(), "eth1");
+  EXPECT_EQ(r1.interfaces(0).source().line(), 11);
+  EXPECT_THAT(r1.interfaces(0).addresses(),
+              ElementsAre("10.0.1.1/24", "fd00::1/64"));
+  EXPECT_EQ(r1.interfaces(0).mtu(), 9000u);
+  EXPECT_EQ(r1.interfaces(0).mac(), "02:00:00:00:00:01");
+  EXPECT_THAT(r1.interfaces(1).addresses(),
+              ElementsAre("10.0.2.1/24", "fd00:2::1/64"));
+  ASSERT_THAT(r1.routes(), SizeIs(2));
+  EXPECT_EQ(r1.routes(0).destination(), "10.0.3.0/24");
+  EXPECT_EQ(r1.routes(0).via(), "10.0.1.2");
+  EXPECT_EQ(r1.routes(0).dev(), "eth1");
+  EXPECT_EQ(r1.routes(0).metric(), 10u);
+  EXPECT_EQ(r1.routes(0).source().line(), 14);
+  EXPECT_EQ(r1.routes(1).destination(), "default");
+  EXPECT_EQ(r1.sysctls().at("net.ipv4.ip_forward"), "1");
+  EXPECT_THAT(r1.exec(), ElementsAre("ip -br addr", "true"));
+
+  // r2 had no settings; its eth1 comes from the link.
+  const emu::v1::Node& r2 = t.nodes(1);
+  EXPECT_EQ(r2.kind(), emu::v1::NODE_KIND_NETNS);
+  ASSERT_THAT(r2.interfaces(), SizeIs(1));
+  EXPECT_EQ(r2.interfaces(0).name(), "eth1");
+  EXPECT_THAT(r2.interfaces(0).addresses(), IsEmpty());
+  EXPECT_EQ(r2.interfaces(0).source().line(), 20);
+
+  ASSERT_THAT(t.links(), SizeIs(1));
+  const emu::v1::Link& l = t.links(0);
+  EXPECT_EQ(l.source().line(), 20);
+  EXPECT_EQ(l.a().node(), "r1");
+  EXPECT_EQ(l.b().interface(), "eth1");
+  // a-to-b: the link's values, rate overridden.
+  EXPECT_EQ(l.a_to_b().rate_bps(), 10'000'000u);
+  EXPECT_EQ(l.a_to_b().burst_bytes(), 32u * 1024);
+  EXPECT_EQ(l.a_to_b().delay_us(), 10'000u);
+  EXPECT_EQ(l.a_to_b().jitter_us(), 1'000u);
+  EXPECT_DOUBLE_EQ(l.a_to_b().delay_correlation_percent(), 25);
+  EXPECT_DOUBLE_EQ(l.a_to_b().loss_percent(), 0.1);
+  EXPECT_DOUBLE_EQ(l.a_to_b().loss_correlation_percent(), 25);
+  EXPECT_DOUBLE_EQ(l.a_to_b().duplicate_percent(), 0.1);
+  EXPECT_DOUBLE_EQ(l.a_to_b().reorder_percent(), 1);
+  EXPECT_DOUBLE_EQ(l.a_to_b().corrupt_percent(), 0.1);
+  EXPECT_EQ(l.a_to_b().limit_packets(), 1000u);
+  // b-to-a: the link's values, delay and loss overridden.
+  EXPECT_EQ(l.b_to_a().rate_bps(), 100'000'000u);
+  EXPECT_EQ(l.b_to_a().delay_us(), 5'000u);
+  EXPECT_DOUBLE_EQ(l.b_to_a().loss_percent(), 0);
+  EXPECT_EQ(l.b_to_a().jitter_us(), 1'000u);
+  EXPECT_THAT(p.warnings, IsEmpty());
+}
+
+TEST(ParseTopologyTest, GuestCpusetFromNodeOrKind) {
+  ParsedTopology p = MustParse(
+      "name: g\ntopology:\n  kinds:\n    qemu: {cpuset: [1]}\n  nodes:\n"
+      "    vm1: {kind: qemu}\n    vm2: {kind: qemu, cpuset: [0, 1]}\n");
+  const emu::v1::Node* vm1 = FindNode(p.topology, "vm1");
+  const emu::v1::Node* vm2 = FindNode(p.topology, "vm2");
+  ASSERT_NE(vm1, nullptr);
+  ASSERT_NE(vm2, nullptr);
+  EXPECT_THAT(vm1->cpu_set(), ::testing::ElementsAre(1));
+  EXPECT_THAT(vm2->cpu_set(), ::testing::ElementsAre(0, 1));
+  auto bad = ParseTopology(
+      "name: g\ntopology:\n  nodes:\n    vm1: {kind: qemu, cpuset: [x]}\n",
+      "lab.yaml");
+  EXPECT_THAT(Message(bad), HasSubstr("lab.yaml:4"));
+  EXPECT_THAT(Message(bad), HasSubstr("cpuset"));
+}
+
+TEST(ParseTopologyTest, MalformedYamlNamesFileLineAndColumn) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(
+      "name: x\ntopology:\n  nodes: {r1: {kind: netns}\n  links: []\n",
+      "broken.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(r), HasSubstr("broken.yaml:4:"));
+  EXPECT_THAT(Message(r), HasSubstr("malformed YAML"));
+}
+
+TEST(ParseTopologyTest, EmptyOrNonMapFilesAreErrors) {
+  EXPECT_THAT(Message(ParseTopology("", "e.yaml")),
+              HasSubstr("e.yaml:1: lab: the file is empty"));
+  EXPECT_THAT(Message(ParseTopology("- a\n- b\n", "l.yaml")),
+              HasSubstr("l.yaml:1: lab: expected a map"));
+  EXPECT_THAT(Message(ParseTopology("topology: {nodes: {r1: }}\n", "n.yaml")),
+              HasSubstr("n.yaml:1: lab: missing required key 'name'"));
+}
+
+TEST(ParseTopologyTest, UnknownKeySuggestsTheKnownOne) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: x
+topology:
+  nodes: {r1: , r2: }
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]
+      rat: 10mbit
+)",
+                                                   "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(Message(r),
+            "lab.yaml:6: link r1:eth1<->r2:eth1: unknown key 'rat' (did you "
+            "mean 'rate'?)");
+}
+
+TEST(ParseTopologyTest, BadUnitsAreAllReportedWithTheirLines) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: x
+topology:
+  nodes:
+    r1:
+      memory: 256
+    r2:
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]
+      rate: 10mbps
+      delay: 5 ms
+      loss: -1%
+      b-to-a:
+        jitter: 10
+)",
+                                                   "units.yaml");
+  ASSERT_FALSE(r.ok());
+  std::vector<std::string> lines = absl::StrSplit(Message(r), '\n');
+  ASSERT_THAT(lines, SizeIs(5)) << Message(r);
+  EXPECT_THAT(lines[0], AllOf(HasSubstr("units.yaml:5: node r1: memory:"),
+                              HasSubstr("say 256b")));
+  EXPECT_THAT(lines[1],
+              AllOf(HasSubstr("units.yaml:9: link r1:eth1<->r2:eth1: rate: "
+                              "bad rate \"10mbps\""),
+                    HasSubstr("megaBYTES"), HasSubstr("write 10mbit")));
+  EXPECT_THAT(lines[2], HasSubstr("units.yaml:10: link r1:eth1<->r2:eth1: "
+                                  "delay: bad duration \"5 ms\": no spaces"));
+  EXPECT_THAT(lines[3], HasSubstr("units.yaml:11: link r1:eth1<->r2:eth1: "
+                                  "loss: bad percentage \"-1%\""));
+  EXPECT_THAT(lines[4],
+              HasSubstr("units.yaml:13: link r1:eth1<->r2:eth1: b-to-a: "
+                        "jitter: bad duration \"10\""));
+}
+
+TEST(ParseTopologyTest, ContainerlabLinuxNodesDeployAsNetnsWithWarnings) {
+  ParsedTopology p = MustParse(R"(name: clab
+prefix: ""
+mgmt:
+  network: clab-mgmt
+  ipv4-subnet: 172.20.20.0/24
+topology:
+  kinds:
+    linux:
+      image: alpine:3
+      env: {FOO: bar}
+  nodes:
+    srv1:
+      kind: linux
+      exec: ["ip addr add 10.0.0.1/24 dev eth1"]
+    srv2:
+      kind: linux
+      image: ubuntu:22.04
+      binds: [/tmp:/tmp]
+      mgmt-ipv4: 172.20.20.3
+  links:
+    - endpoints: ["srv1:eth1", "srv2:eth1"]
+      mtu: 9000
+)",
+                               "lab.clab.yml");
+  ASSERT_THAT(p.topology.nodes(), SizeIs(2));
+  for (const emu::v1::Node& n : p.topology.nodes()) {
+    EXPECT_EQ(n.kind(), emu::v1::NODE_KIND_NETNS) << n.name();
+    EXPECT_EQ(n.image(), "") << n.name();
+    ASSERT_THAT(n.interfaces(), SizeIs(1));
+    EXPECT_EQ(n.interfaces(0).mtu(), 9000u) << n.name();
+  }
+  EXPECT_THAT(p.topology.nodes(0).exec(),
+              ElementsAre("ip addr add 10.0.0.1/24 dev eth1"));
+  EXPECT_THAT(
+      p.warnings,
+      ElementsAre(
+          "lab.clab.yml:2: lab: ignored containerlab key 'prefix' (emu "
+          "does not use it)",
+          "lab.clab.yml:3: lab: ignored containerlab key 'mgmt' (emu "
+          "does not use it)",
+          "lab.clab.yml:10: topology.kinds.linux: ignored containerlab key "
+          "'env' (emu does not use it)",
+          // The kind's image is blamed once, not once per node.
+          "lab.clab.yml:9: topology.kinds.linux: image ignored: netns nodes "
+          "share the host's file system (kind linux deploys as netns)",
+          "lab.clab.yml:18: node srv2: ignored containerlab key 'binds' (emu "
+          "does not use it)",
+          "lab.clab.yml:19: node srv2: ignored containerlab key 'mgmt-ipv4' "
+          "(emu does not use it)",
+          "lab.clab.yml:17: node srv2: image ignored: netns nodes share the "
+          "host's file system (kind linux deploys as netns)"));
+}
+
+TEST(ParseTopologyTest, DefaultsAndKindsApplyUnderTheNodesOwnSettings) {
+  ParsedTopology p = MustParse(R"(name: x
+topology:
+  defaults:
+    kind: qemu
+    cpus: 1
+    labels: {team: a, tier: x}
+    sysctls: {net.ipv4.ip_forward: 0}
+  kinds:
+    qemu: {image: debian.qcow2, memory: 512MiB, labels: {tier: y}}
+  nodes:
+    vm1: {}
+    vm2: {cpus: 4, labels: {tier: z}, sysctls: {net.ipv6.conf.all.forwarding: 1}}
+    ns1: {kind: netns}
+)");
+  const emu::v1::Node* vm1 = FindNode(p.topology, "vm1");
+  const emu::v1::Node* vm2 = FindNode(p.topology, "vm2");
+  const emu::v1::Node* ns1 = FindNode(p.topology, "ns1");
+  ASSERT_TRUE(vm1 && vm2 && ns1);
+  EXPECT_EQ(vm1->kind(), emu::v1::NODE_KIND_QEMU);
+  EXPECT_EQ(vm1->image(), "debian.qcow2");
+  EXPECT_EQ(vm1->resources().cpus(), 1u);
+  EXPECT_EQ(vm1->resources().memory_mib(), 512u);
+  EXPECT_EQ(vm1->labels().at("team"), "a");
+  EXPECT_EQ(vm1->labels().at("tier"), "y");
+  EXPECT_EQ(vm2->resources().cpus(), 4u);
+  EXPECT_EQ(vm2->labels().at("tier"), "z");
+  EXPECT_EQ(vm2->sysctls().at("net.ipv4.ip_forward"), "0");
+  EXPECT_EQ(vm2->sysctls().at("net.ipv6.conf.all.forwarding"), "1");
+  EXPECT_EQ(ns1->kind(), emu::v1::NODE_KIND_NETNS);
+  EXPECT_EQ(ns1->image(), "");  // kinds.qemu does not apply to netns
+  EXPECT_EQ(ns1->labels().at("tier"), "x");
+}
+
+TEST(ParseTopologyTest, StructuralErrorsAreAllCollected) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: x
+topology:
+  nodes:
+    r1: {kind: nokia_srlinux}
+    r2: {kind: netns, cpus: two}
+    r3:
+      interfaces:
+        eth1: {ipv4: "fd00::1/64"}
+      routes:
+        - {via: 10.0.0.1}
+    r3: {}
+  links:
+    - endpoints: ["r2:eth1"]
+    - endpoints: ["r2:eth2", "host:veth0"]
+    - endpoints: ["r2:eth3", "mgmt-net:r2-eth3"]
+    - endpoints: ["r2eth4", "r3:eth4"]
+    - {endpoints: ["r2:eth5", "r3:eth5"], type: macvlan}
+    - {endpoints: ["r2:eth6", "r3:eth6"], endpoints: ["r2:eth6", "r3:eth6"]}
+)",
+                                                   "bad.yaml");
+  ASSERT_FALSE(r.ok());
+  std::vector<std::string> lines = absl::StrSplit(Message(r), '\n');
+  EXPECT_THAT(
+      lines,
+      ElementsAre(
+          HasSubstr("bad.yaml:4: node r1: kind 'nokia_srlinux' is not "
+                    "supported"),
+          HasSubstr("bad.yaml:5: node r2: cpus: \"two\" is not a whole number"),
+          HasSubstr("bad.yaml:8: interface r3:eth1: ipv4: \"fd00::1/64\" is "
+                    "not an IPv4 address"),
+          HasSubstr("bad.yaml:10: node r3: route: missing required key 'to'"),
+          HasSubstr("bad.yaml:11: node r3: duplicate node: already defined at "
+                    "bad.yaml:6"),
+          HasSubstr("bad.yaml:13: link #1: endpoints: expected exactly two"),
+          HasSubstr("bad.yaml:14: link #2: endpoint \"host:veth0\": "
+                    "containerlab's 'host' endpoints are not supported"),
+          HasSubstr("bad.yaml:15: link #3: endpoint \"mgmt-net:r2-eth3\": "
+                    "containerlab's 'mgmt-net' endpoints are not supported"),
+          HasSubstr("bad.yaml:16: link #4: endpoint \"r2eth4\": expected "
+                    "node:interface"),
+          HasSubstr("bad.yaml:17: link r2:eth5<->r3:eth5: link type "
+                    "'macvlan' is not supported"),
+          HasSubstr("bad.yaml:18: link r2:eth6<->r3:eth6: duplicate key "
+                    "'endpoints'")))
+      << Message(r);
+}
+
+TEST(ParseTopologyTest, JsonIsReadAsYaml) {
+  ParsedTopology p = MustParse(R"({
+  "name": "j",
+  "topology": {
+    "nodes": {
+      "a": {"interfaces": {"eth1": {"addresses": ["10.0.0.1/24"]}}},
+      "b": {"kind": "netns"}
+    },
+    "links": [
+      {"endpoints": ["a:eth1", "b:eth1"], "rate": "1gbit", "delay": "2ms"}
+    ]
+  }
+})",
+                               "lab.json");
+  EXPECT_EQ(p.topology.name(), "j");
+  ASSERT_THAT(p.topology.nodes(), SizeIs(2));
+  EXPECT_EQ(p.topology.nodes(0).source().line(), 5);
+  EXPECT_EQ(p.topology.nodes(0).source().file(), "lab.json");
+  ASSERT_THAT(p.topology.links(), SizeIs(1));
+  EXPECT_EQ(p.topology.links(0).source().line(), 9);
+  EXPECT_EQ(p.topology.links(0).a_to_b().rate_bps(), 1'000'000'000u);
+  EXPECT_EQ(p.topology.links(0).b_to_a().delay_us(), 2'000u);
+
+  absl::StatusOr<ParsedTopology> bad =
+      ParseTopology("{\"name\": \"j\",\n \"topology\": {\"nodes\": 3}}",
+                    "bad.json");
+  EXPECT_THAT(Message(bad), HasSubstr("bad.json:2: topology: nodes: expected"));
+}
+
+TEST(ParseTopologyTest, TextprotoGetsSourcesAndNormalization) {
+  ParsedTopology p = MustParse(R"pb(name: "tp"
+nodes {
+  name: "r1"
+  interfaces { name: "eth1" addresses: "10.0.0.1/24" }
+}
+nodes {
+  name: "r2"
+  kind: NODE_KIND_QEMU
+}
+links {
+  a { node: "r1" interface: "eth1" }
+  b { node: "r2" interface: "eth1" }
+  a_to_b { rate_bps: 1000000 }
+}
+)pb",
+                               "lab.textproto");
+  const emu::v1::Topology& t = p.topology;
+  ASSERT_THAT(t.nodes(), SizeIs(2));
+  EXPECT_EQ(t.nodes(0).kind(), emu::v1::NODE_KIND_NETNS);  // defaulted
+  EXPECT_EQ(t.nodes(0).source().file(), "lab.textproto");
+  EXPECT_EQ(t.nodes(0).source().line(), 2);
+  EXPECT_EQ(t.nodes(0).interfaces(0).source().line(), 4);
+  EXPECT_EQ(t.nodes(1).kind(), emu::v1::NODE_KIND_QEMU);
+  EXPECT_EQ(t.links(0).source().line(), 10);
+  // r2:eth1 was implicit.
+  ASSERT_THAT(t.nodes(1).interfaces(), SizeIs(1));
+  EXPECT_EQ(t.nodes(1).interfaces(0).source().line(), 10);
+  EXPECT_EQ(t.links(0).a_to_b().rate_bps(), 1'000'000u);
+
+  for (const char* name : {"x.txtpb", "x.pbtxt"}) {
+    EXPECT_TRUE(ParseTopology("name: \"a\"", name).ok()) << name;
+  }
+  absl::StatusOr<ParsedTopology> bad =
+      ParseTopology("name: \"tp\"\nnodes {\n  nmae: \"r1\"\n}\n", "bad.pbtxt");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(Message(bad), AllOf(HasSubstr("bad.pbtxt:3:"),
+                                  HasSubstr("malformed textproto"),
+                                  HasSubstr("nmae")));
+}
+
+TEST(NormalizeTopologyTest, IsIdempotent) {
+  ParsedTopology p = MustParse(R"(name: x
+topology:
+  nodes: {a: , b: }
+  links: [{endpoints: ["a:e1", "b:e1"]}]
+)");
+  emu::v1::Topology again = p.topology;
+  NormalizeTopology(&again);
+  EXPECT_EQ(again.DebugString(), p.topology.DebugString());
+}
+
+TEST(ParseAndValidateTopologyTest, RunsTheValidatorToo) {
+  absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(R"(name: x
+topology:
+  nodes: {a: , b: }
+  links: [{endpoints: ["a:e1", "c:e1"]}]
+)",
+                                                              "v.yaml");
+  EXPECT_THAT(Message(r), HasSubstr("v.yaml:4: link a:e1<->c:e1: unknown "
+                                    "node c"));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+TEST(ExamplesTest, EveryExampleParsesAndValidates) {
+  const char* kExamples[] = {
+      "examples/quickstart.yaml",
+      "examples/containerlab-linux.clab.yml",
+      "examples/netem.yaml",
+      "examples/guests.yaml",
+  };
+  for (const char* path : kExamples) {
+    std::string content = ReadFile(path);
+    ASSERT_FALSE(content.empty()) << path << " is missing from runfiles";
+    absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(content, path);
+    ASSERT_TRUE(r.ok()) << path << ":\n" << r.status().message();
+    if (std::string(path) != "examples/containerlab-linux.clab.yml") {
+      EXPECT_THAT(r->warnings, IsEmpty())
+          << path << ":\n" << absl::StrJoin(r->warnings, "\n");
+    }
+  }
+}
+
+TEST(ExamplesTest, QuickstartIsTheRoutedFourNodeLab) {
+  absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(
+      ReadFile("examples/quickstart.yaml"), "quickstart.yaml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const emu::v1::Topology& t = r->topology;
+  ASSERT_THAT(t.nodes(), SizeIs(4));
+  ASSERT_THAT(t.links(), SizeIs(3));
+  for (const char* router : {"r1", "r2"}) {
+    const emu::v1::Node* n = FindNode(t, router);
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->sysctls().at("net.ipv4.ip_forward"), "1");
+  }
+  for (const emu::v1::Link& l : t.links()) {
+    // No netem on this host's kernel: the quickstart shapes rate only.
+    for (const emu::v1::LinkParams* p : {&l.a_to_b(), &l.b_to_a()}) {
+      EXPECT_EQ(p->delay_us(), 0u);
+      EXPECT_EQ(p->loss_percent(), 0);
+      EXPECT_GT(p->rate_bps(), 0u);
+    }
+  }
+}
+
+TEST(ParseTopologyTest, PlacementOptions) {
+  ParsedTopology p = MustParse(R"(name: demo
+placement: {strategy: pack, tolerance: 25%, overcommit: true}
+topology:
+  nodes: {a: {}}
+)");
+  EXPECT_EQ(p.topology.placement().strategy(),
+            emu::v1::PlacementOptions::PACK);
+  EXPECT_DOUBLE_EQ(p.topology.placement().tolerance_percent(), 25);
+  EXPECT_TRUE(p.topology.placement().overcommit());
+
+  auto bad = ParseTopology(R"(name: demo
+placement:
+  strategy: random
+  overcommit: maybe
+  colour: red
+topology: {nodes: {a: {}}}
+)", "lab.yaml");
+  EXPECT_THAT(Message(bad),
+              AllOf(HasSubstr("lab.yaml:3: placement: strategy: \"random\" is "
+                              "not a strategy: use spread or pack"),
+                    HasSubstr("lab.yaml:4: placement: overcommit: \"maybe\""),
+                    HasSubstr("lab.yaml:5: placement: unknown key 'colour'")));
+}
+
+}  // namespace
+}  // namespace emu::controller::topology

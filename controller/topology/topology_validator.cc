@@ -1,0 +1,678 @@
+#include "controller/topology/topology_validator.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "proto/topology_names.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "linkemu/units.h"
+
+namespace emu::controller::topology {
+namespace {
+
+using ::emu::v1::Interface;
+using ::emu::v1::Link;
+using ::emu::v1::LinkParams;
+using ::emu::v1::Node;
+using ::emu::v1::Route;
+using ::emu::v1::SourceRef;
+using ::emu::v1::Topology;
+
+constexpr int kMaxNameLength = 32;
+constexpr size_t kMaxInterfaceNameBytes = 15;  // IFNAMSIZ - 1
+constexpr uint32_t kMinMtu = 68;
+constexpr uint32_t kMaxMtu = 65535;
+constexpr uint32_t kDefaultMtu = 1500;
+
+// An IPv4 or IPv6 address in network byte order.
+struct IpAddress {
+  int family = 0;  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> bytes{};
+
+  int bits() const { return family == AF_INET ? 32 : 128; }
+  bool operator<(const IpAddress& o) const {
+    return std::tie(family, bytes) < std::tie(o.family, o.bytes);
+  }
+  bool operator==(const IpAddress& o) const {
+    return family == o.family && bytes == o.bytes;
+  }
+  std::string ToString() const {
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(family, bytes.data(), buf, sizeof(buf));
+    return buf;
+  }
+  bool IsIpv6LinkLocal() const {
+    return family == AF_INET6 && bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
+  }
+};
+
+struct IpPrefix {
+  IpAddress address;
+  int length = 0;
+
+  bool Contains(const IpAddress& a) const {
+    if (a.family != address.family) return false;
+    for (int bit = 0; bit < length; ++bit) {
+      int mask = 0x80 >> (bit % 8);
+      if ((a.bytes[bit / 8] & mask) != (address.bytes[bit / 8] & mask)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool HasHostBits() const {
+    for (int bit = length; bit < address.bits(); ++bit) {
+      if (address.bytes[bit / 8] & (0x80 >> (bit % 8))) return true;
+    }
+    return false;
+  }
+  IpPrefix Network() const {
+    IpPrefix n = *this;
+    for (int bit = length; bit < address.bits(); ++bit) {
+      n.address.bytes[bit / 8] &= ~(0x80 >> (bit % 8));
+    }
+    return n;
+  }
+  std::string ToString() const {
+    return absl::StrCat(address.ToString(), "/", length);
+  }
+};
+
+bool ParseIpAddress(absl::string_view text, IpAddress* out) {
+  std::string s(text);  // inet_pton needs a NUL-terminated string
+  if (inet_pton(AF_INET, s.c_str(), out->bytes.data()) == 1) {
+    out->family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out->bytes.data()) == 1) {
+    out->family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+// Parses "ADDR/LEN"; with `allow_bare`, "ADDR" means a host prefix.
+// Returns an empty string or the cause of failure.
+std::string ParseIpPrefix(absl::string_view text, bool allow_bare,
+                          IpPrefix* out) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(text, absl::MaxSplits('/', 1));
+  if (!ParseIpAddress(parts.first, &out->address)) {
+    return absl::StrCat("'", parts.first, "' is not an IPv4 or IPv6 address");
+  }
+  if (!absl::StrContains(text, '/')) {
+    if (!allow_bare) {
+      return absl::StrCat("needs a prefix length, e.g. ", text,
+                          out->address.family == AF_INET ? "/24" : "/64");
+    }
+    out->length = out->address.bits();
+    return "";
+  }
+  int length = -1;
+  if (!absl::SimpleAtoi(parts.second, &length) || length < 0 ||
+      length > out->address.bits() ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(parts.second[0]))) {
+    return absl::StrCat("bad prefix length '", parts.second, "' (0..",
+                        out->address.bits(), ")");
+  }
+  out->length = length;
+  return "";
+}
+
+bool IsNameChar(char c, absl::string_view extra) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         absl::StrContains(extra, c);
+}
+
+// Empty string when `name` is a valid node or lab name, else the cause.
+std::string CheckName(absl::string_view name) {
+  if (name.empty()) return "name is empty";
+  if (name.size() > kMaxNameLength) {
+    return absl::StrCat("name '", name, "' is longer than ", kMaxNameLength,
+                        " characters");
+  }
+  for (char c : name) {
+    if (!IsNameChar(c, "_-")) {
+      return absl::StrCat("name '", name,
+                          "' may use only letters, digits, '_' and '-'");
+    }
+  }
+  return "";
+}
+
+std::string CheckInterfaceName(absl::string_view name) {
+  if (name.empty()) return "interface name is empty";
+  if (name.size() > kMaxInterfaceNameBytes) {
+    return absl::StrCat("interface name '", name, "' is longer than ",
+                        kMaxInterfaceNameBytes, " bytes (Linux IFNAMSIZ)");
+  }
+  if (name == "lo") return "interface name 'lo' is the node's loopback";
+  if (name == "." || name == "..") {
+    return absl::StrCat("interface name '", name, "' is not allowed");
+  }
+  for (char c : name) {
+    if (!IsNameChar(c, "_.-")) {
+      return absl::StrCat("interface name '", name,
+                          "' may use only letters, digits, '_', '.' and '-'");
+    }
+  }
+  return "";
+}
+
+// Empty string when `mac` is a unicast, non-zero "xx:xx:xx:xx:xx:xx".
+std::string CheckMac(absl::string_view mac, std::string* canonical) {
+  std::vector<absl::string_view> octets = absl::StrSplit(mac, ':');
+  bool ok = octets.size() == 6;
+  uint8_t bytes[6] = {};
+  for (size_t i = 0; ok && i < octets.size(); ++i) {
+    ok = octets[i].size() == 2 &&
+         absl::ascii_isxdigit(static_cast<unsigned char>(octets[i][0])) &&
+         absl::ascii_isxdigit(static_cast<unsigned char>(octets[i][1]));
+    if (ok) {
+      int v = 0;
+      absl::SimpleHexAtoi(octets[i], &v);
+      bytes[i] = static_cast<uint8_t>(v);
+    }
+  }
+  if (!ok) {
+    return absl::StrCat("bad mac \"", mac,
+                        "\": expected six hex octets like 02:00:00:00:00:01");
+  }
+  if (bytes[0] & 1) {
+    return absl::StrCat("bad mac \"", mac,
+                        "\": multicast address (lowest bit of the first octet "
+                        "set); use e.g. 02:...");
+  }
+  if (std::all_of(std::begin(bytes), std::end(bytes),
+                  [](uint8_t b) { return b == 0; })) {
+    return absl::StrCat("bad mac \"", mac, "\": all zeros");
+  }
+  *canonical = absl::AsciiStrToLower(mac);
+  return "";
+}
+
+// Where something was first seen, for "already used by ... at FILE:LINE".
+struct Owner {
+  std::string name;
+  SourceRef source;
+};
+
+std::string At(const Owner& owner) {
+  std::string where = SourceText(owner.source);
+  return where.empty() ? owner.name : absl::StrCat(owner.name, " at ", where);
+}
+
+struct ConnectedPrefix {
+  std::string interface;
+  IpPrefix prefix;
+};
+
+class Validator {
+ public:
+  explicit Validator(const Topology& topology) : topology_(topology) {}
+
+  absl::Status Run(std::vector<std::string>* warnings) {
+    if (std::string cause = CheckName(topology_.name()); !cause.empty()) {
+      Error(topology_.source(), "lab", cause);
+    }
+    if (topology_.nodes().empty()) {
+      Error(topology_.source(), "topology", "has no nodes");
+    }
+    for (const Node& node : topology_.nodes()) CheckNode(node);
+    for (const Link& link : topology_.links()) CheckLink(link);
+    for (const Node& node : topology_.nodes()) {
+      for (const Interface& iface : node.interfaces()) {
+        std::string name = EndpointName(node.name(), iface.name());
+        if (used_interfaces_.count(name) == 0 && !iface.name().empty()) {
+          Warn(iface.source(), absl::StrCat("interface ", name),
+               "not connected to any link");
+        }
+      }
+    }
+    if (warnings != nullptr) {
+      warnings->insert(warnings->end(), warnings_.begin(), warnings_.end());
+    }
+    if (errors_.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
+  }
+
+ private:
+  void Error(const SourceRef& source, absl::string_view object,
+             absl::string_view cause) {
+    errors_.push_back(absl::StrCat(SourcePrefix(source), object, ": ", cause));
+  }
+  void Warn(const SourceRef& source, absl::string_view object,
+            absl::string_view cause) {
+    warnings_.push_back(
+        absl::StrCat(SourcePrefix(source), object, ": ", cause));
+  }
+
+  void CheckNode(const Node& node) {
+    const std::string object = absl::StrCat("node ", node.name());
+    if (std::string cause = CheckName(node.name()); !cause.empty()) {
+      Error(node.source(), object, cause);
+    }
+    auto [it, inserted] =
+        nodes_.emplace(node.name(), Owner{object, node.source()});
+    if (!inserted) {
+      Error(node.source(), object,
+            absl::StrCat("duplicate node: already defined at ",
+                         SourceText(it->second.source)));
+      return;  // Its interfaces would only repeat the conflict.
+    }
+    if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
+      Error(node.source(), object, "kind is not set (netns or qemu)");
+    }
+    if (node.kind() == emu::v1::NODE_KIND_NETNS && !node.image().empty()) {
+      Warn(node.source(), object,
+           "image ignored: netns nodes share the host's file system");
+    }
+
+    std::map<std::string, const Interface*>& ifaces = interfaces_[node.name()];
+    std::vector<ConnectedPrefix>& connected = connected_[node.name()];
+    for (const Interface& iface : node.interfaces()) {
+      CheckInterface(node, iface, &ifaces, &connected);
+    }
+    for (const Route& route : node.routes()) {
+      CheckRoute(node, route, ifaces, connected);
+    }
+    CheckDuplicateRoutes(node);
+    for (const auto& [key, value] : node.sysctls()) {
+      CheckSysctl(node, key, value);
+    }
+    for (int i = 0; i < node.exec_size(); ++i) {
+      if (absl::StripAsciiWhitespace(node.exec(i)).empty()) {
+        Error(node.source(), object,
+              absl::StrCat("exec line ", i + 1, " is empty"));
+      }
+    }
+  }
+
+  void CheckInterface(const Node& node, const Interface& iface,
+                      std::map<std::string, const Interface*>* ifaces,
+                      std::vector<ConnectedPrefix>* connected) {
+    const std::string endpoint = EndpointName(node.name(), iface.name());
+    const std::string object = absl::StrCat("interface ", endpoint);
+    if (std::string cause = CheckInterfaceName(iface.name()); !cause.empty()) {
+      Error(iface.source(), absl::StrCat("node ", node.name()), cause);
+    }
+    auto [it, inserted] = ifaces->emplace(iface.name(), &iface);
+    if (!inserted) {
+      Error(iface.source(), object,
+            absl::StrCat("declared twice (first at ",
+                         SourceText(it->second->source()), ")"));
+      return;
+    }
+    if (iface.mtu() != 0 && (iface.mtu() < kMinMtu || iface.mtu() > kMaxMtu)) {
+      Error(iface.source(), object,
+            absl::StrCat("mtu ", iface.mtu(), " is outside ", kMinMtu, "..",
+                         kMaxMtu));
+    }
+    if (!iface.mac().empty()) {
+      std::string canonical;
+      if (std::string cause = CheckMac(iface.mac(), &canonical);
+          !cause.empty()) {
+        Error(iface.source(), object, cause);
+      } else {
+        auto [mac_it, mac_new] =
+            macs_.emplace(canonical, Owner{endpoint, iface.source()});
+        if (!mac_new) {
+          Error(iface.source(), object,
+                absl::StrCat("mac ", iface.mac(), " is already used by ",
+                             At(mac_it->second)));
+        }
+      }
+    }
+    for (const std::string& text : iface.addresses()) {
+      IpPrefix prefix;
+      if (std::string cause = ParseIpPrefix(text, false, &prefix);
+          !cause.empty()) {
+        Error(iface.source(), object,
+              absl::StrCat("bad address \"", text, "\": ", cause));
+        continue;
+      }
+      auto [addr_it, addr_new] =
+          addresses_.emplace(prefix.address, Owner{endpoint, iface.source()});
+      if (!addr_new) {
+        Error(iface.source(), object,
+              addr_it->second.name == endpoint
+                  ? absl::StrCat("address ", prefix.address.ToString(),
+                                 " is listed twice")
+                  : absl::StrCat("address conflict: ",
+                                 prefix.address.ToString(),
+                                 " is already on ", At(addr_it->second)));
+        continue;
+      }
+      connected->push_back({iface.name(), prefix});
+    }
+  }
+
+  void CheckRoute(const Node& node, const Route& route,
+                  const std::map<std::string, const Interface*>& ifaces,
+                  const std::vector<ConnectedPrefix>& connected) {
+    const std::string object =
+        absl::StrCat("node ", node.name(), ": route to ",
+                     route.destination().empty() ? "(none)"
+                                                 : route.destination());
+    IpPrefix destination;
+    bool destination_ok = true;
+    if (route.destination() == "default") {
+      ParseIpPrefix("0.0.0.0/0", false, &destination);
+    } else if (route.destination() == "default6") {
+      ParseIpPrefix("::/0", false, &destination);
+    } else if (route.destination().empty()) {
+      Error(route.source(), object,
+            "destination is missing (a CIDR, default or default6)");
+      destination_ok = false;
+    } else if (std::string cause =
+                   ParseIpPrefix(route.destination(), true, &destination);
+               !cause.empty()) {
+      Error(route.source(), object,
+            absl::StrCat("bad destination: ", cause,
+                         " (or write default / default6)"));
+      destination_ok = false;
+    } else if (destination.HasHostBits()) {
+      Error(route.source(), object,
+            absl::StrCat("destination has host bits set; did you mean ",
+                         destination.Network().ToString(), "?"));
+    }
+    if (!route.dev().empty() && ifaces.count(route.dev()) == 0) {
+      Error(route.source(), object,
+            absl::StrCat("dev ", route.dev(), " is not an interface of node ",
+                         node.name()));
+    }
+    if (route.via().empty()) {
+      if (route.dev().empty()) {
+        Error(route.source(), object, "needs via (a gateway) or dev");
+      }
+      return;
+    }
+    IpAddress via;
+    if (!ParseIpAddress(route.via(), &via)) {
+      Error(route.source(), object,
+            absl::StrCat("via '", route.via(),
+                         "' is not an IPv4 or IPv6 address"));
+      return;
+    }
+    if (destination_ok && via.family != destination.address.family) {
+      Error(route.source(), object,
+            absl::StrCat("via ", route.via(), " is ",
+                         via.family == AF_INET ? "IPv4" : "IPv6",
+                         " but the destination is not",
+                         route.destination() == "default" ||
+                                 route.destination() == "default6"
+                             ? " (default is IPv4, default6 is IPv6)"
+                             : ""));
+      return;
+    }
+    if (via.IsIpv6LinkLocal()) {
+      if (route.dev().empty()) {
+        Error(route.source(), object,
+              absl::StrCat("via ", route.via(),
+                           " is link-local and needs dev"));
+      }
+      return;
+    }
+    std::vector<std::string> subnets;
+    bool reachable = false;
+    for (const ConnectedPrefix& c : connected) {
+      if (!route.dev().empty() && c.interface != route.dev()) continue;
+      if (c.prefix.address == via) {
+        Error(route.source(), object,
+              absl::StrCat("via ", route.via(), " is node ", node.name(),
+                           "'s own address on ", c.interface));
+        return;
+      }
+      if (c.prefix.address.family != via.family) continue;
+      subnets.push_back(
+          absl::StrCat(c.prefix.Network().ToString(), " on ", c.interface));
+      if (c.prefix.Contains(via)) reachable = true;
+    }
+    if (!reachable) {
+      Error(route.source(), object,
+            absl::StrCat(
+                "gateway ", route.via(), " is not in a subnet node ",
+                node.name(), " is connected to",
+                route.dev().empty() ? "" : absl::StrCat(" through ", route.dev()),
+                subnets.empty()
+                    ? absl::StrCat(" (it has no ",
+                                   via.family == AF_INET ? "IPv4" : "IPv6",
+                                   " address)")
+                    : absl::StrCat(" (", absl::StrJoin(subnets, ", "), ")")));
+    }
+  }
+
+  void CheckDuplicateRoutes(const Node& node) {
+    std::map<std::pair<std::string, uint32_t>, const Route*> seen;
+    for (const Route& route : node.routes()) {
+      if (route.destination().empty()) continue;
+      auto [it, inserted] =
+          seen.emplace(std::make_pair(route.destination(), route.metric()),
+                       &route);
+      if (!inserted) {
+        Error(route.source(),
+              absl::StrCat("node ", node.name(), ": route to ",
+                           route.destination()),
+              absl::StrCat("duplicate route (same destination and metric as ",
+                           SourceText(it->second->source()), ")"));
+      }
+    }
+  }
+
+  void CheckSysctl(const Node& node, const std::string& key,
+                   const std::string& value) {
+    const std::string object =
+        absl::StrCat("node ", node.name(), ": sysctl ", key);
+    bool chars_ok = !key.empty();
+    for (char c : key) chars_ok = chars_ok && IsNameChar(c, "_./-");
+    if (!chars_ok || absl::StrContains(key, "..") || key[0] == '.' ||
+        key[0] == '/') {
+      Error(node.source(), object,
+            "bad key: use dotted names like net.ipv4.ip_forward");
+      return;
+    }
+    if (node.kind() == emu::v1::NODE_KIND_NETNS &&
+        !absl::StartsWith(key, "net.") && !absl::StartsWith(key, "net/")) {
+      Error(node.source(), object,
+            "only net.* sysctls belong to a network namespace; setting this "
+            "one on a netns node would change the host");
+    }
+    if (value.empty() || absl::StrContains(value, '\n')) {
+      Error(node.source(), object, "value must be one non-empty line");
+    }
+  }
+
+  void CheckLink(const Link& link) {
+    const std::string object = absl::StrCat("link ", LinkName(link));
+    bool endpoints_ok = true;
+    for (const emu::v1::Endpoint* e : {&link.a(), &link.b()}) {
+      if (e->node().empty() || e->interface().empty()) {
+        Error(link.source(), object,
+              "an endpoint needs both a node and an interface (node:iface)");
+        endpoints_ok = false;
+      }
+    }
+    if (!endpoints_ok) return;
+    if (link.a().node() == link.b().node() &&
+        link.a().interface() == link.b().interface()) {
+      Error(link.source(), object,
+            absl::StrCat("connects ", EndpointName(link.a()), " to itself"));
+      return;
+    }
+    const Interface* ends[2] = {nullptr, nullptr};
+    int i = 0;
+    for (const emu::v1::Endpoint* e : {&link.a(), &link.b()}) {
+      const std::string endpoint = EndpointName(*e);
+      const int index = i++;
+      if (nodes_.count(e->node()) == 0) {
+        Error(link.source(), object, absl::StrCat("unknown node ", e->node()));
+        continue;
+      }
+      const auto& ifaces = interfaces_[e->node()];
+      auto iface = ifaces.find(e->interface());
+      if (iface == ifaces.end()) {
+        Error(link.source(), object,
+              absl::StrCat("node ", e->node(), " declares no interface ",
+                           e->interface()));
+        continue;
+      }
+      ends[index] = iface->second;
+      auto [it, inserted] = used_interfaces_.emplace(
+          endpoint, Owner{absl::StrCat("link ", LinkName(link)), link.source()});
+      if (!inserted) {
+        Error(link.source(), object,
+              absl::StrCat("duplicate interface ", endpoint,
+                           ": already used by ", At(it->second)));
+      }
+    }
+    const uint32_t mtu_a =
+        ends[0] != nullptr && ends[0]->mtu() != 0 ? ends[0]->mtu() : kDefaultMtu;
+    const uint32_t mtu_b =
+        ends[1] != nullptr && ends[1]->mtu() != 0 ? ends[1]->mtu() : kDefaultMtu;
+    if (ends[0] != nullptr && ends[1] != nullptr) {
+      if (mtu_a != mtu_b) {
+        Warn(link.source(), object,
+             absl::StrCat("the ends have different MTUs (", mtu_a, " and ",
+                          mtu_b, ")"));
+      }
+      CheckSharedSubnet(link, object, *ends[0], *ends[1]);
+    }
+    if (google::protobuf::util::MessageDifferencer::Equals(link.a_to_b(),
+                                                           link.b_to_a())) {
+      CheckParams(link, object, link.a_to_b(), std::min(mtu_a, mtu_b));
+    } else {
+      CheckParams(link, absl::StrCat(object, ": a-to-b"), link.a_to_b(), mtu_a);
+      CheckParams(link, absl::StrCat(object, ": b-to-a"), link.b_to_a(), mtu_b);
+    }
+  }
+
+  // Both ends numbered in one family but in no common subnet is legal and
+  // almost always a typo.
+  void CheckSharedSubnet(const Link& link, absl::string_view object,
+                         const Interface& a, const Interface& b) {
+    for (int family : {AF_INET, AF_INET6}) {
+      std::vector<IpPrefix> pa, pb;
+      for (const auto& [list, out] :
+           {std::make_pair(&a, &pa), std::make_pair(&b, &pb)}) {
+        for (const std::string& text : list->addresses()) {
+          IpPrefix p;
+          if (ParseIpPrefix(text, false, &p).empty() &&
+              p.address.family == family && !p.address.IsIpv6LinkLocal()) {
+            out->push_back(p);
+          }
+        }
+      }
+      if (pa.empty() || pb.empty()) continue;
+      bool shared = false;
+      for (const IpPrefix& x : pa) {
+        for (const IpPrefix& y : pb) {
+          shared = shared || x.Contains(y.address) || y.Contains(x.address);
+        }
+      }
+      if (!shared) {
+        Warn(link.source(), object,
+             absl::StrCat("the ends share no ",
+                          family == AF_INET ? "IPv4" : "IPv6", " subnet (",
+                          pa.front().ToString(), " vs ", pb.front().ToString(),
+                          ")"));
+      }
+    }
+  }
+
+  void CheckParams(const Link& link, absl::string_view object,
+                   const LinkParams& p, uint32_t mtu) {
+    const struct {
+      const char* key;
+      double value;
+    } percents[] = {
+        {"delay-correlation", p.delay_correlation_percent()},
+        {"loss", p.loss_percent()},
+        {"loss-correlation", p.loss_correlation_percent()},
+        {"duplicate", p.duplicate_percent()},
+        {"reorder", p.reorder_percent()},
+        {"corrupt", p.corrupt_percent()},
+    };
+    for (const auto& pc : percents) {
+      if (!(pc.value >= 0 && pc.value <= 100)) {
+        Error(link.source(), object,
+              absl::StrCat(pc.key, " ", pc.value,
+                           "% is outside 0%..100%"));
+      }
+    }
+    if (p.jitter_us() > 0 && p.delay_us() == 0) {
+      Error(link.source(), object,
+            absl::StrCat("jitter ", linkemu::FormatDurationUs(p.jitter_us()),
+                         " without delay: jitter varies the delay, so set "
+                         "delay too"));
+    }
+    if (p.reorder_percent() > 0 && p.delay_us() == 0) {
+      Error(link.source(), object,
+            "reorder without delay: netem reorders by sending some packets "
+            "ahead of delayed ones, so set delay too");
+    }
+    if (p.jitter_us() > p.delay_us() && p.delay_us() > 0) {
+      Warn(link.source(), object,
+           absl::StrCat("jitter ", linkemu::FormatDurationUs(p.jitter_us()),
+                        " is larger than delay ",
+                        linkemu::FormatDurationUs(p.delay_us()),
+                        ": netem clamps negative delays to 0, which also "
+                        "reorders packets"));
+    }
+    if (p.delay_correlation_percent() > 0 && p.jitter_us() == 0) {
+      Warn(link.source(), object,
+           "delay-correlation has no effect without jitter");
+    }
+    if (p.loss_correlation_percent() > 0 && p.loss_percent() == 0) {
+      Warn(link.source(), object,
+           "loss-correlation has no effect without loss");
+    }
+    if (p.burst_bytes() > 0 && p.rate_bps() == 0) {
+      Error(link.source(), object,
+            "burst without rate: burst sizes the rate limiter's bucket");
+    }
+    if (p.burst_bytes() > 0 && p.burst_bytes() < mtu) {
+      Error(link.source(), object,
+            absl::StrCat("burst ", linkemu::FormatSizeBytes(p.burst_bytes()),
+                         " is smaller than the MTU (", mtu,
+                         " bytes): full-size packets could never be sent"));
+    }
+  }
+
+  const Topology& topology_;
+  std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
+  std::map<std::string, Owner> nodes_;
+  // Node name -> interface name -> its declaration.
+  std::map<std::string, std::map<std::string, const Interface*>> interfaces_;
+  // Node name -> the subnets its interfaces are on.
+  std::map<std::string, std::vector<ConnectedPrefix>> connected_;
+  std::map<IpAddress, Owner> addresses_;
+  std::map<std::string, Owner> macs_;
+  // "node:iface" -> the link that uses it.
+  std::map<std::string, Owner> used_interfaces_;
+};
+
+}  // namespace
+
+absl::Status ValidateTopology(const Topology& topology,
+                              std::vector<std::string>* warnings) {
+  return Validator(topology).Run(warnings);
+}
+
+}  // namespace emu::controller::topology
