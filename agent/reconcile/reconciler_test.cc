@@ -7,6 +7,7 @@
 
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
+#include "agent/node/testing/fake_node_driver.h"
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
 
@@ -283,6 +284,71 @@ TEST_F(ReconcilerTest, AddressesOfUndeclaredInterfacesAreLeftToExecLines) {
   ASSERT_TRUE(c.has_value());
   EXPECT_TRUE(std::count(c->addresses.begin(), c->addresses.end(),
                          "192.168.7.7/24"));
+}
+
+}  // namespace
+}  // namespace emu::agent::reconcile
+
+namespace emu::agent::reconcile {
+namespace {
+
+// Node kinds are served by their drivers: a kind without one is refused
+// before anything is created; one with a driver gets its nodes, their
+// egress, their commands and their removal.
+TEST_F(ReconcilerTest, KindWithoutDriverIsRefusedBeforeAnythingIsCreated) {
+  auto spec = Spec();
+  spec.mutable_nodes(2)->set_kind(emu::v1::NODE_KIND_QEMU);  // c
+  absl::Status s = Apply(spec);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("node c"), std::string::npos) << s;
+  EXPECT_FALSE(net_.HasNamespace(Ns("a")));
+}
+
+TEST_F(ReconcilerTest, NodesOfAKindGoToItsDriver) {
+  node::testing::FakeNodeDriver qemu(emu::v1::NODE_KIND_QEMU,
+                                     /*shapes_own_egress=*/true);
+  rec_->AddDriver(&qemu);
+  auto spec = Spec();
+  spec.mutable_nodes(0)->set_kind(emu::v1::NODE_KIND_QEMU);  // a
+  // a sends with delay: refused for a netns sender on a host without
+  // NetEm, accepted for a driver that shapes inside its node.
+  spec.mutable_links(0)->mutable_a_to_b()->set_delay_us(5000);
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(qemu.ensured(), std::vector<std::string>{"lab/a"});
+  ASSERT_EQ(qemu.egress().size(), 1u);
+  EXPECT_EQ(qemu.egress()[0].rfind("lab/a:eth1 ", 0), 0u) << qemu.egress()[0];
+  // The namespace exists for every kind (a guest runs inside one); the
+  // netns driver configured only the netns nodes.
+  EXPECT_TRUE(net_.HasNamespace(Ns("a")));
+  EXPECT_EQ(net_.Sysctl(Ns("b"), "net.ipv4.ip_forward"), "1");
+  EXPECT_TRUE(net_.Routes(Ns("a")).empty());
+
+  emu::v1::ExecRequest req;
+  req.set_lab("lab");
+  req.set_node("a");
+  req.add_argv("true");
+  auto r = rec_->Exec(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout(), "from fake driver");
+  EXPECT_EQ(qemu.execs(), std::vector<std::string>{"lab/a"});
+
+  auto listed = rec_->ListResources("lab");
+  ASSERT_TRUE(listed.ok());
+  bool seen = false;
+  for (const auto& res : listed->resources()) seen |= res.name() == "lab/a";
+  EXPECT_TRUE(seen) << "the driver's resources are listed";
+
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_EQ(qemu.destroyed(), std::vector<std::string>{"lab"});
+  EXPECT_TRUE(qemu.Observe("lab").empty());
+}
+
+TEST_F(ReconcilerTest, DelayFromANetnsSenderNeedsNetemOnTheHost) {
+  auto spec = Spec();
+  spec.mutable_links(0)->mutable_a_to_b()->set_delay_us(5000);
+  absl::Status s = Apply(spec);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("sch_netem"), std::string::npos) << s;
 }
 
 }  // namespace
