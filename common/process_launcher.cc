@@ -396,6 +396,196 @@ bool AliveInProc(pid_t pid) {
   return state != 'Z' && state != 'X' && state != 'x';
 }
 
+// The descriptors a Run() child gets: its namespace, stdin, stdout and
+// stderr (the child's ends and ours).
+struct ChildIo {
+  Fd netns_fd;
+  Fd in_r, in_w, out_r, out_w, err_r, err_w;
+};
+
+absl::StatusOr<ChildIo> OpenChildIo(const ProcessSpec& spec,
+                                    const std::string& context) {
+  ChildIo io;
+  if (!spec.netns.empty()) {
+    auto fd = OpenNetns(spec.netns);
+    if (!fd.ok()) return Annotate(fd.status(), context);
+    io.netns_fd = *std::move(fd);
+  }
+  if (spec.stdin_data.empty()) {
+    EMU_ASSIGN_OR_RETURN(io.in_r,
+                         AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
+                                    absl::StrCat(context, ": open /dev/null")));
+  } else {
+    EMU_RETURN_IF_ERROR(
+        MakePipe(&io.in_r, &io.in_w, absl::StrCat(context, ": stdin pipe")));
+  }
+  EMU_RETURN_IF_ERROR(
+      MakePipe(&io.out_r, &io.out_w, absl::StrCat(context, ": stdout pipe")));
+  EMU_RETURN_IF_ERROR(
+      MakePipe(&io.err_r, &io.err_w, absl::StrCat(context, ": stderr pipe")));
+  return io;
+}
+
+void KillGroupAndReap(pid_t pid) {
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// A started Run() child until it has exited and its output is drained:
+// feeds stdin, collects stdout/stderr (bounded), kills the process group at
+// the deadline. One poll() loop; each step is one method. Single-threaded.
+class ChildSupervisor {
+ public:
+  ChildSupervisor(const ProcessSpec& spec, pid_t pid, ChildIo* io,
+                  SteadyClock::time_point steady_start, ProcessResult* result)
+      : spec_(spec),
+        pid_(pid),
+        io_(io),
+        result_(result),
+        pidfd_(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))),
+        deadline_(spec.timeout == absl::InfiniteDuration()
+                      ? SteadyClock::time_point::max()
+                      : steady_start + absl::ToChronoNanoseconds(spec.timeout)),
+        buffer_(kIoChunk, '\0') {}
+
+  // Runs to the end; the exit code and output land in the result.
+  void Run() {
+    for (;;) {
+      ReapIfExited();
+      if (exited_ && !io_->out_r.valid() && !io_->err_r.valid()) break;
+      const auto now = SteadyClock::now();
+      if (exited_ && now >= drain_until_) break;
+      if (!exited_ && !killed_ && now >= deadline_) {
+        KillGroup();
+        result_->timed_out = true;
+        continue;
+      }
+      PollOnce(now);
+    }
+    result_->exit_code = status_lost_ ? -1 : ExitCodeOf(wstatus_);
+  }
+
+ private:
+  void ReapIfExited() {
+    if (exited_) return;
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_ || (r < 0 && errno == ECHILD)) {
+      exited_ = true;
+      status_lost_ = r < 0;  // someone else reaped it
+      wstatus_ = st;
+      drain_until_ = SteadyClock::now() + kDrainGrace;
+      pidfd_.Reset();
+    }
+  }
+
+  // The whole group: a shell's children die with it.
+  void KillGroup() {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    killed_ = true;
+  }
+
+  // When poll() must return at the latest: the deadline, the end of the
+  // drain after exit, or the next waitpid() when there is no pidfd.
+  int PollTimeoutMs(SteadyClock::time_point now) const {
+    SteadyClock::time_point wake = SteadyClock::time_point::max();
+    if (exited_) {
+      wake = drain_until_;
+    } else {
+      if (!killed_) wake = deadline_;
+      if (!pidfd_.valid()) wake = std::min(wake, now + kReapPollInterval);
+    }
+    if (wake == SteadyClock::time_point::max()) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
+    return static_cast<int>(
+        std::clamp<int64_t>(left.count(), 0, 24 * 3600 * 1000));
+  }
+
+  void PollOnce(SteadyClock::time_point now) {
+    pollfd fds[4];
+    int nfds = 0;
+    int in_idx = -1, out_idx = -1, err_idx = -1;
+    if (io_->in_w.valid()) {
+      in_idx = nfds;
+      fds[nfds++] = {io_->in_w.get(), POLLOUT, 0};
+    }
+    if (io_->out_r.valid()) {
+      out_idx = nfds;
+      fds[nfds++] = {io_->out_r.get(), POLLIN, 0};
+    }
+    if (io_->err_r.valid()) {
+      err_idx = nfds;
+      fds[nfds++] = {io_->err_r.get(), POLLIN, 0};
+    }
+    // A pidfd wakes poll() when the command exits; without one, poll in
+    // short steps and ask waitpid.
+    if (pidfd_.valid()) fds[nfds++] = {pidfd_.get(), POLLIN, 0};
+    int ready = poll(fds, nfds, PollTimeoutMs(now));
+    if (ready < 0) {
+      if (errno == EINTR) return;
+      // Cannot happen with valid descriptors; do not spin.
+      if (!exited_ && !killed_) KillGroup();
+      return;
+    }
+    if (in_idx >= 0 && fds[in_idx].revents != 0) WriteStdin();
+    if (out_idx >= 0 && fds[out_idx].revents != 0) {
+      ReadInto(&io_->out_r, &result_->stdout_data);
+    }
+    if (err_idx >= 0 && fds[err_idx].revents != 0) {
+      ReadInto(&io_->err_r, &result_->stderr_data);
+    }
+  }
+
+  void WriteStdin() {
+    size_t left = spec_.stdin_data.size() - stdin_offset_;
+    ssize_t n = WriteWithoutSigpipe(io_->in_w.get(),
+                                    spec_.stdin_data.data() + stdin_offset_,
+                                    std::min(left, kIoChunk));
+    if (n > 0) {
+      stdin_offset_ += static_cast<size_t>(n);
+      if (stdin_offset_ == spec_.stdin_data.size()) io_->in_w.Reset();
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      io_->in_w.Reset();  // EPIPE: the command does not read all of its stdin
+    }
+  }
+
+  // Output beyond spec.max_output_bytes is read and dropped (the child must
+  // not block on a full pipe), and the result says it was truncated.
+  void ReadInto(Fd* fd, std::string* dst) {
+    ssize_t n = read(fd->get(), buffer_.data(), buffer_.size());
+    if (n > 0) {
+      size_t take = static_cast<size_t>(n);
+      size_t room = spec_.max_output_bytes > dst->size()
+                        ? spec_.max_output_bytes - dst->size()
+                        : 0;
+      if (take > room) {
+        result_->output_truncated = true;
+        take = room;
+      }
+      dst->append(buffer_.data(), take);
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      fd->Reset();
+    }
+  }
+
+  const ProcessSpec& spec_;
+  const pid_t pid_;
+  ChildIo* const io_;
+  ProcessResult* const result_;
+  Fd pidfd_;
+  const SteadyClock::time_point deadline_;
+  std::string buffer_;
+  size_t stdin_offset_ = 0;
+  bool exited_ = false;
+  bool killed_ = false;
+  bool status_lost_ = false;
+  int wstatus_ = 0;
+  SteadyClock::time_point drain_until_;
+};
+
 }  // namespace
 
 absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
@@ -408,32 +598,13 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
     return absl::InvalidArgumentError(
         absl::StrCat(context, ": timeout must be positive"));
   }
-
   ChildPlan plan;
   EMU_RETURN_IF_ERROR(Annotate(FillPlan(spec, &plan), context));
-  Fd netns_fd;
-  if (!spec.netns.empty()) {
-    auto fd = OpenNetns(spec.netns);
-    if (!fd.ok()) return Annotate(fd.status(), context);
-    netns_fd = *std::move(fd);
-  }
-  Fd in_r, in_w, out_r, out_w, err_r, err_w;
-  if (spec.stdin_data.empty()) {
-    EMU_ASSIGN_OR_RETURN(in_r,
-                         AboveStdio(open("/dev/null", O_RDONLY | O_CLOEXEC),
-                                    absl::StrCat(context, ": open /dev/null")));
-  } else {
-    EMU_RETURN_IF_ERROR(
-        MakePipe(&in_r, &in_w, absl::StrCat(context, ": stdin pipe")));
-  }
-  EMU_RETURN_IF_ERROR(
-      MakePipe(&out_r, &out_w, absl::StrCat(context, ": stdout pipe")));
-  EMU_RETURN_IF_ERROR(
-      MakePipe(&err_r, &err_w, absl::StrCat(context, ": stderr pipe")));
-  plan.netns_fd = netns_fd.get();
-  plan.stdin_fd = in_r.get();
-  plan.stdout_fd = out_w.get();
-  plan.stderr_fd = err_w.get();
+  EMU_ASSIGN_OR_RETURN(ChildIo io, OpenChildIo(spec, context));
+  plan.netns_fd = io.netns_fd.get();
+  plan.stdin_fd = io.in_r.get();
+  plan.stdout_fd = io.out_w.get();
+  plan.stderr_fd = io.err_w.get();
 
   ProcessResult result;
   result.start = absl::Now();
@@ -444,10 +615,11 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
     result.start_late = absl::Microseconds(started.late_us);
     steady_start = SteadyClock::now();  // the timeout counts from the exec
   }
-  in_r.Reset();
-  out_w.Reset();
-  err_w.Reset();
-  netns_fd.Reset();
+  // The child's ends are the child's now.
+  io.in_r.Reset();
+  io.out_w.Reset();
+  io.err_w.Reset();
+  io.netns_fd.Reset();
 
   if (started.error.has_value()) {
     auto stage = static_cast<ChildStage>(started.error->stage);
@@ -461,139 +633,16 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
     result.end = absl::Now();
     return result;
   }
-  const pid_t pid = started.pid;
-  if (spec.on_started) spec.on_started(pid);
-
-  // A pidfd wakes poll() when the command exits; without one, poll in
-  // short steps and ask waitpid.
-  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  for (Fd* fd : {&in_w, &out_r, &err_r}) {
+  if (spec.on_started) spec.on_started(started.pid);
+  for (Fd* fd : {&io.in_w, &io.out_r, &io.err_r}) {
     if (!fd->valid()) continue;
     absl::Status s = SetNonBlocking(fd->get(), context);
     if (!s.ok()) {
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
+      KillGroupAndReap(started.pid);
       return s;
     }
   }
-
-  const bool unlimited = spec.timeout == absl::InfiniteDuration();
-  const auto deadline =
-      unlimited ? SteadyClock::time_point::max()
-                : steady_start + absl::ToChronoNanoseconds(spec.timeout);
-  std::string buffer(kIoChunk, '\0');
-  size_t stdin_offset = 0;
-  bool exited = false;
-  bool killed = false;
-  bool status_lost = false;
-  int wstatus = 0;
-  SteadyClock::time_point drain_until;
-
-  auto append = [&](std::string* dst, size_t n) {
-    size_t room = spec.max_output_bytes > dst->size()
-                      ? spec.max_output_bytes - dst->size()
-                      : 0;
-    if (n > room) {
-      result.output_truncated = true;
-      n = room;
-    }
-    dst->append(buffer.data(), n);
-  };
-
-  for (;;) {
-    if (!exited) {
-      int st = 0;
-      pid_t r = waitpid(pid, &st, WNOHANG);
-      if (r == pid || (r < 0 && errno == ECHILD)) {
-        exited = true;
-        status_lost = r < 0;  // someone else reaped it
-        wstatus = st;
-        drain_until = SteadyClock::now() + kDrainGrace;
-        pidfd.Reset();
-      }
-    }
-    if (exited && !out_r.valid() && !err_r.valid()) break;
-    const auto now = SteadyClock::now();
-    if (exited && now >= drain_until) break;
-    if (!exited && !killed && now >= deadline) {
-      // The whole group: a shell's children die with it.
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      killed = true;
-      result.timed_out = true;
-      continue;
-    }
-
-    pollfd fds[4];
-    int nfds = 0;
-    int in_idx = -1, out_idx = -1, err_idx = -1;
-    if (in_w.valid()) {
-      in_idx = nfds;
-      fds[nfds++] = {in_w.get(), POLLOUT, 0};
-    }
-    if (out_r.valid()) {
-      out_idx = nfds;
-      fds[nfds++] = {out_r.get(), POLLIN, 0};
-    }
-    if (err_r.valid()) {
-      err_idx = nfds;
-      fds[nfds++] = {err_r.get(), POLLIN, 0};
-    }
-    if (pidfd.valid()) fds[nfds++] = {pidfd.get(), POLLIN, 0};
-
-    SteadyClock::time_point wake = SteadyClock::time_point::max();
-    if (exited) {
-      wake = drain_until;
-    } else {
-      if (!killed) wake = deadline;
-      if (!pidfd.valid()) wake = std::min(wake, now + kReapPollInterval);
-    }
-    int timeout_ms = -1;
-    if (wake != SteadyClock::time_point::max()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
-      timeout_ms = static_cast<int>(
-          std::clamp<int64_t>(left.count(), 0, 24 * 3600 * 1000));
-    }
-    int ready = poll(fds, nfds, timeout_ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      // Cannot happen with valid descriptors; do not spin.
-      if (!exited && !killed) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        killed = true;
-      }
-      continue;
-    }
-
-    if (in_idx >= 0 && fds[in_idx].revents != 0) {
-      size_t left = spec.stdin_data.size() - stdin_offset;
-      ssize_t n =
-          WriteWithoutSigpipe(in_w.get(), spec.stdin_data.data() + stdin_offset,
-                              std::min(left, kIoChunk));
-      if (n > 0) {
-        stdin_offset += static_cast<size_t>(n);
-        if (stdin_offset == spec.stdin_data.size()) in_w.Reset();
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        in_w.Reset();  // EPIPE: the command does not read all of its stdin
-      }
-    }
-    for (auto [idx, fd, dst] :
-         {std::make_tuple(out_idx, &out_r, &result.stdout_data),
-          std::make_tuple(err_idx, &err_r, &result.stderr_data)}) {
-      if (idx < 0 || fds[idx].revents == 0) continue;
-      ssize_t n = read(fd->get(), buffer.data(), buffer.size());
-      if (n > 0) {
-        append(dst, static_cast<size_t>(n));
-      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        fd->Reset();
-      }
-    }
-  }
-
-  result.exit_code = status_lost ? -1 : ExitCodeOf(wstatus);
+  ChildSupervisor(spec, started.pid, &io, steady_start, &result).Run();
   result.end = absl::Now();
   return result;
 }
