@@ -1,6 +1,7 @@
 #include "controller/placement/placement.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <queue>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/topology_names.h"
+#include "common/status_macros.h"
 
 namespace emu::controller::placement {
 namespace {
@@ -79,8 +81,20 @@ class Partitioner {
 
  private:
   absl::Status Setup();
+  // ChooseHostsAndLimits: capacities, refusal of what cannot fit, then the
+  // hosts used and each one's CPU limit for the strategy.
   absl::Status ChooseHostsAndLimits();
+  void LoadCapacities();
+  absl::Status CheckPinnedCapacity() const;
+  absl::Status CheckTotalCapacity() const;
+  absl::Status CheckCapacityPerKind() const;
+  void ChoosePackHosts();
+  void SetSpreadLimits();
+  // Growth: one region per host, then a seed far from the others when a
+  // region cannot grow along links.
   void Grow();
+  int FarthestSeed(int h, const std::function<bool(int)>& can_take,
+                   std::vector<int>* bfs_mark, int* stamp) const;
   absl::Status PlaceLeftovers();
   void Refine();
   bool Fits(int v, int h) const {
@@ -107,6 +121,8 @@ class Partitioner {
   std::vector<int> part_;   // node -> host or -1
   std::vector<uint64_t> load_, mem_;
   std::vector<int64_t> conn_;  // n_ x h_: weight from node to host's nodes
+  // Demands summed over all nodes (CPU in milli, memory in MiB).
+  uint64_t total_cpu_ = 0, total_mem_ = 0, max_cpu_ = 0;
 };
 
 absl::Status Partitioner::Setup() {
@@ -208,135 +224,160 @@ std::string Partitioner::HostRoom(int h) const {
 }
 
 absl::Status Partitioner::ChooseHostsAndLimits() {
+  LoadCapacities();
+  load_.assign(h_, 0);
+  mem_.assign(h_, 0);
+  if (opt_.overcommit()) {
+    // Capacity no longer binds; shares still follow the real sizes.
+    for (int h = 0; h < h_; ++h) mem_cap_[h] = kUnlimited;
+  } else {
+    EMU_RETURN_IF_ERROR(CheckPinnedCapacity());
+    EMU_RETURN_IF_ERROR(CheckTotalCapacity());
+    EMU_RETURN_IF_ERROR(CheckCapacityPerKind());
+  }
+  used_.assign(h_, 0);
+  order_.clear();
+  limit_.assign(h_, 0);
+  if (opt_.strategy() == PlacementOptions::PACK) {
+    ChoosePackHosts();
+  } else {
+    SetSpreadLimits();
+  }
+  return absl::OkStatus();
+}
+
+void Partitioner::LoadCapacities() {
   cpu_cap_.resize(h_);
   mem_cap_.resize(h_);
   for (int h = 0; h < h_; ++h) {
     cpu_cap_[h] = uint64_t{hosts_[h]->capabilities().cpus()} * 1000;
     mem_cap_[h] = hosts_[h]->capabilities().memory_mib();
   }
-  uint64_t total_cpu = 0, total_mem = 0, max_cpu = 0;
+  total_cpu_ = total_mem_ = max_cpu_ = 0;
   for (int i = 0; i < n_; ++i) {
-    total_cpu += cpu_[i];
-    total_mem += memd_[i];
-    max_cpu = std::max(max_cpu, cpu_[i]);
+    total_cpu_ += cpu_[i];
+    total_mem_ += memd_[i];
+    max_cpu_ = std::max(max_cpu_, cpu_[i]);
   }
-  // Capacity shortfalls, named per host for pins, then in total.
-  load_.assign(h_, 0);
-  mem_.assign(h_, 0);
-  if (!opt_.overcommit()) {
-    std::vector<uint64_t> pc(h_, 0), pm(h_, 0);
-    for (int i = 0; i < n_; ++i) {
-      if (pin_[i] < 0) continue;
-      pc[pin_[i]] += cpu_[i];
-      pm[pin_[i]] += memd_[i];
-    }
-    for (int h = 0; h < h_; ++h) {
-      if (pc[h] > cpu_cap_[h] || pm[h] > mem_cap_[h]) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "placement: the nodes pinned to host ", hosts_[h]->name(), " need ",
-            Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ",
-            Cpus(cpu_cap_[h]), " CPUs and ", mem_cap_[h],
-            " MiB (set placement: {overcommit: true} to allow it)"));
-      }
-    }
-    uint64_t cap_cpu = 0, cap_mem = 0;
-    for (int h = 0; h < h_; ++h) {
-      cap_cpu += cpu_cap_[h];
-      cap_mem += mem_cap_[h];
-    }
-    if (total_cpu > cap_cpu || total_mem > cap_mem) {
-      std::vector<std::string> per;
-      for (int h = 0; h < h_; ++h) {
-        per.push_back(absl::StrCat(hosts_[h]->name(), " ", Cpus(cpu_cap_[h]),
-                                   " CPUs/", mem_cap_[h], " MiB"));
-      }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "placement: lab ", t_.name(), " needs ", Cpus(total_cpu),
-          " CPUs and ", total_mem, " MiB; the reachable hosts have ",
-          Cpus(cap_cpu), " CPUs and ", cap_mem, " MiB (",
-          absl::StrJoin(per, ", "), "): short by ",
-          total_cpu > cap_cpu ? absl::StrCat(Cpus(total_cpu - cap_cpu), " CPUs")
-                              : "",
-          total_cpu > cap_cpu && total_mem > cap_mem ? " and " : "",
-          total_mem > cap_mem ? absl::StrCat(total_mem - cap_mem, " MiB") : "",
-          "; add hosts, lower the nodes' cpus/memory, or set placement: "
-          "{overcommit: true}"));
-    }
-    // Per node kind: the hosts that can run it must hold all of it.
-    std::map<int, std::pair<uint64_t, uint64_t>> by_kind;
-    for (int i = 0; i < n_; ++i) {
-      auto& [c, m] = by_kind[KindOf(t_.nodes(i))];
-      c += cpu_[i];
-      m += memd_[i];
-    }
-    for (const auto& [kind, need] : by_kind) {
-      uint64_t c = 0, m = 0;
-      std::vector<std::string> names;
-      for (int h = 0; h < h_; ++h) {
-        if (!SupportsKind(*hosts_[h], static_cast<emu::v1::NodeKind>(kind)))
-          continue;
-        c += cpu_cap_[h];
-        m += mem_cap_[h];
-        names.push_back(hosts_[h]->name());
-      }
-      if (need.first > c || need.second > m) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "placement: the ", KindName(static_cast<emu::v1::NodeKind>(kind)),
-            " nodes of lab ", t_.name(), " need ", Cpus(need.first),
-            " CPUs and ", need.second, " MiB; the hosts that run them (",
-            absl::StrJoin(names, ", "), ") have ", Cpus(c), " CPUs and ", m,
-            " MiB"));
-      }
-    }
-  }
-  if (opt_.overcommit()) {
-    // Capacity no longer binds; shares still follow the real sizes.
-    for (int h = 0; h < h_; ++h) mem_cap_[h] = kUnlimited;
-  }
+}
 
-  used_.assign(h_, 0);
-  order_.clear();
-  limit_.assign(h_, 0);
-  if (opt_.strategy() == PlacementOptions::PACK) {
-    // Largest hosts first; enough of them to hold the lab, plus hosts with
-    // pins, plus a host for each node none of the chosen can run.
-    for (int h = 0; h < h_; ++h) order_.push_back(h);
-    std::stable_sort(order_.begin(), order_.end(), [&](int a, int b) {
-      return std::tie(cpu_cap_[b], mem_cap_[b]) <
-             std::tie(cpu_cap_[a], mem_cap_[a]);
-    });
+// The nodes pinned to a host must fit on it; named per host.
+absl::Status Partitioner::CheckPinnedCapacity() const {
+  std::vector<uint64_t> pc(h_, 0), pm(h_, 0);
+  for (int i = 0; i < n_; ++i) {
+    if (pin_[i] < 0) continue;
+    pc[pin_[i]] += cpu_[i];
+    pm[pin_[i]] += memd_[i];
+  }
+  for (int h = 0; h < h_; ++h) {
+    if (pc[h] > cpu_cap_[h] || pm[h] > mem_cap_[h]) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "placement: the nodes pinned to host ", hosts_[h]->name(), " need ",
+          Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ",
+          Cpus(cpu_cap_[h]), " CPUs and ", mem_cap_[h],
+          " MiB (set placement: {overcommit: true} to allow it)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Partitioner::CheckTotalCapacity() const {
+  const uint64_t total_cpu = total_cpu_, total_mem = total_mem_;
+  uint64_t cap_cpu = 0, cap_mem = 0;
+  for (int h = 0; h < h_; ++h) {
+    cap_cpu += cpu_cap_[h];
+    cap_mem += mem_cap_[h];
+  }
+  if (total_cpu <= cap_cpu && total_mem <= cap_mem) return absl::OkStatus();
+  std::vector<std::string> per;
+  for (int h = 0; h < h_; ++h) {
+    per.push_back(absl::StrCat(hosts_[h]->name(), " ", Cpus(cpu_cap_[h]),
+                               " CPUs/", mem_cap_[h], " MiB"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "placement: lab ", t_.name(), " needs ", Cpus(total_cpu), " CPUs and ",
+      total_mem, " MiB; the reachable hosts have ", Cpus(cap_cpu), " CPUs and ",
+      cap_mem, " MiB (", absl::StrJoin(per, ", "), "): short by ",
+      total_cpu > cap_cpu ? absl::StrCat(Cpus(total_cpu - cap_cpu), " CPUs")
+                          : "",
+      total_cpu > cap_cpu && total_mem > cap_mem ? " and " : "",
+      total_mem > cap_mem ? absl::StrCat(total_mem - cap_mem, " MiB") : "",
+      "; add hosts, lower the nodes' cpus/memory, or set placement: "
+      "{overcommit: true}"));
+}
+
+// Per node kind: the hosts that can run it must hold all of it.
+absl::Status Partitioner::CheckCapacityPerKind() const {
+  std::map<int, std::pair<uint64_t, uint64_t>> by_kind;
+  for (int i = 0; i < n_; ++i) {
+    auto& [c, m] = by_kind[KindOf(t_.nodes(i))];
+    c += cpu_[i];
+    m += memd_[i];
+  }
+  for (const auto& [kind, need] : by_kind) {
     uint64_t c = 0, m = 0;
-    for (int h : order_) {
-      if (c >= total_cpu && m >= total_mem) break;
-      used_[h] = 1;
+    std::vector<std::string> names;
+    for (int h = 0; h < h_; ++h) {
+      if (!SupportsKind(*hosts_[h], static_cast<emu::v1::NodeKind>(kind)))
+        continue;
       c += cpu_cap_[h];
-      m += opt_.overcommit() ? total_mem : mem_cap_[h];
-      if (opt_.overcommit()) c = total_cpu;
+      m += mem_cap_[h];
+      names.push_back(hosts_[h]->name());
     }
-    for (int i = 0; i < n_; ++i) {
-      if (pin_[i] >= 0) used_[pin_[i]] = 1;
+    if (need.first > c || need.second > m) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "placement: the ", KindName(static_cast<emu::v1::NodeKind>(kind)),
+          " nodes of lab ", t_.name(), " need ", Cpus(need.first),
+          " CPUs and ", need.second, " MiB; the hosts that run them (",
+          absl::StrJoin(names, ", "), ") have ", Cpus(c), " CPUs and ", m,
+          " MiB"));
     }
-    for (int i = 0; i < n_; ++i) {
-      bool ok = false;
-      for (int h = 0; h < h_; ++h)
-        ok = ok || (used_[h] && allowed_[i * h_ + h]);
-      if (ok) continue;
-      for (int h : order_) {
-        if (allowed_[i * h_ + h]) {
-          used_[h] = 1;
-          break;
-        }
+  }
+  return absl::OkStatus();
+}
+
+// PACK: largest hosts first; enough of them to hold the lab, plus hosts
+// with pins, plus a host for each node none of the chosen can run.
+void Partitioner::ChoosePackHosts() {
+  const uint64_t total_cpu = total_cpu_, total_mem = total_mem_;
+  for (int h = 0; h < h_; ++h) order_.push_back(h);
+  std::stable_sort(order_.begin(), order_.end(), [&](int a, int b) {
+    return std::tie(cpu_cap_[b], mem_cap_[b]) <
+           std::tie(cpu_cap_[a], mem_cap_[a]);
+  });
+  uint64_t c = 0, m = 0;
+  for (int h : order_) {
+    if (c >= total_cpu && m >= total_mem) break;
+    used_[h] = 1;
+    c += cpu_cap_[h];
+    m += opt_.overcommit() ? total_mem : mem_cap_[h];
+    if (opt_.overcommit()) c = total_cpu;
+  }
+  for (int i = 0; i < n_; ++i) {
+    if (pin_[i] >= 0) used_[pin_[i]] = 1;
+  }
+  for (int i = 0; i < n_; ++i) {
+    bool ok = false;
+    for (int h = 0; h < h_; ++h) ok = ok || (used_[h] && allowed_[i * h_ + h]);
+    if (ok) continue;
+    for (int h : order_) {
+      if (allowed_[i * h_ + h]) {
+        used_[h] = 1;
+        break;
       }
     }
-    for (int h = 0; h < h_; ++h) {
-      limit_[h] = opt_.overcommit() ? kUnlimited : cpu_cap_[h];
-    }
-    order_.erase(std::remove_if(order_.begin(), order_.end(),
-                                [&](int h) { return !used_[h]; }),
-                 order_.end());
-    return absl::OkStatus();
   }
-  // SPREAD: every host, shares in proportion to CPUs.
+  for (int h = 0; h < h_; ++h) {
+    limit_[h] = opt_.overcommit() ? kUnlimited : cpu_cap_[h];
+  }
+  order_.erase(std::remove_if(order_.begin(), order_.end(),
+                              [&](int h) { return !used_[h]; }),
+               order_.end());
+}
+
+// SPREAD: every host, shares in proportion to CPUs, within the tolerance
+// (and at least one node's worth above the share).
+void Partitioner::SetSpreadLimits() {
   uint64_t cap_sum = 0;
   for (int h = 0; h < h_; ++h) {
     used_[h] = 1;
@@ -345,15 +386,15 @@ absl::Status Partitioner::ChooseHostsAndLimits() {
   }
   const double tol = opt_.tolerance_percent() / 100.0;
   for (int h = 0; h < h_; ++h) {
-    double share = cap_sum == 0
-                       ? static_cast<double>(total_cpu) / h_
-                       : static_cast<double>(total_cpu) * cpu_cap_[h] / cap_sum;
+    double share =
+        cap_sum == 0
+            ? static_cast<double>(total_cpu_) / h_
+            : static_cast<double>(total_cpu_) * cpu_cap_[h] / cap_sum;
     uint64_t lim = static_cast<uint64_t>(
-        std::ceil(std::max(share * (1 + tol), share + max_cpu)));
+        std::ceil(std::max(share * (1 + tol), share + max_cpu_)));
     if (!opt_.overcommit()) lim = std::min(lim, cpu_cap_[h]);
     limit_[h] = lim;
   }
-  return absl::OkStatus();
 }
 
 void Partitioner::Assign(int v, int h) {
@@ -418,31 +459,8 @@ void Partitioner::Grow() {
         pick = v;
         break;
       }
-      if (pick < 0) {
-        // New seed: the last node a BFS (over unassigned nodes) reaches
-        // from the first node this host can take: far from other regions.
-        int start = -1;
-        for (int v = 0; v < n_ && start < 0; ++v) {
-          if (can_take(v)) start = v;
-        }
-        if (start < 0) break;
-        ++stamp;
-        std::queue<int> q;
-        q.push(start);
-        bfs_mark[start] = stamp;
-        int last = start;
-        while (!q.empty()) {
-          int v = q.front();
-          q.pop();
-          if (can_take(v)) last = v;
-          for (const auto& [u, w] : adj_[v]) {
-            if (part_[u] >= 0 || bfs_mark[u] == stamp) continue;
-            bfs_mark[u] = stamp;
-            q.push(u);
-          }
-        }
-        pick = last;
-      }
+      if (pick < 0) pick = FarthestSeed(h, can_take, &bfs_mark, &stamp);
+      if (pick < 0) break;
       Assign(pick, h);
       for (const auto& [u, w] : adj_[pick]) {
         if (part_[u] < 0)
@@ -450,6 +468,35 @@ void Partitioner::Grow() {
       }
     }
   }
+}
+
+// A new seed for host h: the last node a BFS (over unassigned nodes)
+// reaches from the first node h can take, far from other regions; -1 when
+// h can take none.
+int Partitioner::FarthestSeed(int h, const std::function<bool(int)>& can_take,
+                              std::vector<int>* bfs_mark, int* stamp) const {
+  (void)h;
+  int start = -1;
+  for (int v = 0; v < n_ && start < 0; ++v) {
+    if (can_take(v)) start = v;
+  }
+  if (start < 0) return -1;
+  ++*stamp;
+  std::queue<int> q;
+  q.push(start);
+  (*bfs_mark)[start] = *stamp;
+  int last = start;
+  while (!q.empty()) {
+    int v = q.front();
+    q.pop();
+    if (can_take(v)) last = v;
+    for (const auto& [u, w] : adj_[v]) {
+      if (part_[u] >= 0 || (*bfs_mark)[u] == *stamp) continue;
+      (*bfs_mark)[u] = *stamp;
+      q.push(u);
+    }
+  }
+  return last;
 }
 
 // Nodes growth left over (rounding, capacity granularity): each goes where
