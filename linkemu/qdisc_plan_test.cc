@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "google/protobuf/text_format.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace emu::linkemu {
@@ -91,9 +91,9 @@ TEST(PlanForLinkParamsTest, NetemFields) {
 
 TEST(PlanForLinkParamsTest, WhichFieldsNeedNetem) {
   const char* netem_fields[] = {
-      "delay_us: 1",          "loss_percent: 0.001", "duplicate_percent: 1",
-      "corrupt_percent: 1",   "limit_packets: 10",
-      "delay_us: 5 reorder_percent: 1",
+      "delay_us: 1",          "loss_percent: 0.001",
+      "duplicate_percent: 1", "corrupt_percent: 1",
+      "limit_packets: 10",    "delay_us: 5 reorder_percent: 1",
   };
   for (const char* f : netem_fields) {
     auto plan = PlanForLinkParams(Params(f));
@@ -107,8 +107,7 @@ TEST(PlanForLinkParamsTest, WhichFieldsNeedNetem) {
 }
 
 TEST(PlanForLinkParamsTest, BothAndLayout) {
-  auto plan =
-      PlanForLinkParams(Params("rate_bps: 10000000 delay_us: 20000"));
+  auto plan = PlanForLinkParams(Params("rate_bps: 10000000 delay_us: 20000"));
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_TRUE(plan->netem && plan->tbf);
   EXPECT_EQ(plan->DebugString(),
@@ -169,8 +168,7 @@ TEST(PlanForLinkParamsTest, InvalidParams) {
     ASSERT_FALSE(plan.ok()) << c.params;
     EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument)
         << c.params;
-    EXPECT_THAT(std::string(plan.status().message()),
-                HasSubstr(c.message_part))
+    EXPECT_THAT(std::string(plan.status().message()), HasSubstr(c.message_part))
         << c.params;
   }
 }
@@ -188,8 +186,7 @@ TEST(LinkParamsProblemsTest, ReportsEveryProblem) {
   auto plan = PlanForLinkParams(
       Params("rate_bps: 500 delay_us: 61000000 loss_percent: 101"));
   ASSERT_FALSE(plan.ok());
-  EXPECT_EQ(plan.status().message(),
-            absl::StrJoin(problems, "; "));
+  EXPECT_EQ(plan.status().message(), absl::StrJoin(problems, "; "));
 }
 
 TEST(PlanForLinkParamsTest, LimitsAreInclusive) {
@@ -214,10 +211,10 @@ TEST(PercentToNetemProbabilityTest, Table) {
       {-5, 0},
       {100, 0xFFFFFFFFu},
       {150, 0xFFFFFFFFu},
-      {50, 2147483648u},   // rint(0.5 * 4294967295) = 2147483648 (ties even)
-      {1, 42949673u},      // rint(42949672.95)
-      {0.1, 4294967u},     // rint(4294967.295)
-      {25, 1073741824u},   // rint(1073741823.75)
+      {50, 2147483648u},  // rint(0.5 * 4294967295) = 2147483648 (ties even)
+      {1, 42949673u},     // rint(42949672.95)
+      {0.1, 4294967u},    // rint(4294967.295)
+      {25, 1073741824u},  // rint(1073741823.75)
   };
   for (const Case& c : cases) {
     EXPECT_EQ(PercentToNetemProbability(c.percent), c.want) << c.percent;
