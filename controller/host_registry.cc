@@ -10,17 +10,16 @@
 
 namespace emu::controller {
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseAgentList(
-    const std::string& flag) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+ParseAgentList(const std::string& flag) {
   std::vector<std::pair<std::string, std::string>> out;
   for (absl::string_view item : absl::StrSplit(flag, ',', absl::SkipEmpty())) {
     item = absl::StripAsciiWhitespace(item);
     std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty() || kv[1].empty() ||
         kv[1].find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("agent '", item,
-                       "': expected NAME=HOST:PORT, e.g. h1=127.0.0.1:7471"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "agent '", item, "': expected NAME=HOST:PORT, e.g. h1=127.0.0.1:7471"));
     }
     if (absl::Status name = CheckName("agent", kv[0]); !name.ok()) {
       return absl::InvalidArgumentError(
@@ -71,8 +70,9 @@ void HostRegistry::Refresh(absl::Duration timeout) {
       targets.size(), absl::UnknownError("not asked"));
   std::vector<std::thread> threads;
   for (size_t i = 0; i < targets.size(); ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = targets[i].second->GetCapabilities(timeout); });
+    threads.emplace_back([&, i] {
+      results[i] = targets[i].second->GetCapabilities(timeout);
+    });
   }
   for (auto& t : threads) t.join();
   absl::MutexLock lock(&mu_);
@@ -107,10 +107,10 @@ absl::StatusOr<HostRegistry::RegisterResult> HostRegistry::Register(
   }
   if (entry != nullptr && !entry->registered &&
       entry->status.address() != address) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("host ", name, " is in the controller's --agents list at ",
-                     entry->status.address(), ", not ", address,
-                     ": give this agent another --host_name, or fix the list"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "host ", name, " is in the controller's --agents list at ",
+        entry->status.address(), ", not ", address,
+        ": give this agent another --host_name, or fix the list"));
   }
   if (entry == nullptr) {
     Entry e;
