@@ -393,6 +393,7 @@ TEST(ParseTopologyTest, JsonIsReadAsYaml) {
 }
 
 TEST(ParseTopologyTest, TextprotoGetsSourcesAndNormalization) {
+  // clang-format off: the assertions below count lines of this text.
   ParsedTopology p =
       MustParse(R"pb(name: "tp"
                      nodes {
@@ -407,6 +408,7 @@ TEST(ParseTopologyTest, TextprotoGetsSourcesAndNormalization) {
                      }
                 )pb",
                 "lab.textproto");
+  // clang-format on
   const emu::v1::Topology& t = p.topology;
   ASSERT_THAT(t.nodes(), SizeIs(2));
   EXPECT_EQ(t.nodes(0).kind(), emu::v1::NODE_KIND_NETNS);  // defaulted

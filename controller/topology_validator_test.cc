@@ -419,6 +419,7 @@ TEST(ValidateTopologyTest, PercentagesOutsideZeroToHundredFromTheApi) {
 
 TEST(ValidateTopologyTest, NamesKindsSysctlsAndExec) {
   // Built from a textproto: YAML cannot repeat a node (a duplicate key).
+  // clang-format off: the assertions below count lines of this text.
   absl::StatusOr<ParsedTopology> parsed =
       ParseTopology(R"pb(name: "bad name"
                          nodes {
@@ -439,6 +440,7 @@ TEST(ValidateTopologyTest, NamesKindsSysctlsAndExec) {
                          }
                     )pb",
                     "t.textproto");
+  // clang-format on
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   std::vector<std::string> warnings;
   absl::Status s = ValidateTopology(parsed->topology, &warnings);
