@@ -393,20 +393,24 @@ TEST(ParseTopologyTest, JsonIsReadAsYaml) {
 }
 
 TEST(ParseTopologyTest, TextprotoGetsSourcesAndNormalization) {
-  // clang-format off: the assertions below count lines of this text.
+  // The assertions below count lines of this text.
+  // clang-format off
   ParsedTopology p =
       MustParse(R"pb(name: "tp"
-                     nodes {
-                       name: "r1"
-                       interfaces { name: "eth1" addresses: "10.0.0.1/24" }
-                     }
-                     nodes { name: "r2" kind: NODE_KIND_QEMU }
-                     links {
-                       a { node: "r1" interface: "eth1" }
-                       b { node: "r2" interface: "eth1" }
-                       a_to_b { rate_bps: 1000000 }
-                     }
-                )pb",
+nodes {
+  name: "r1"
+  interfaces { name: "eth1" addresses: "10.0.0.1/24" }
+}
+nodes {
+  name: "r2"
+  kind: NODE_KIND_QEMU
+}
+links {
+  a { node: "r1" interface: "eth1" }
+  b { node: "r2" interface: "eth1" }
+  a_to_b { rate_bps: 1000000 }
+}
+)pb",
                 "lab.textproto");
   // clang-format on
   const emu::v1::Topology& t = p.topology;

@@ -419,26 +419,16 @@ TEST(ValidateTopologyTest, PercentagesOutsideZeroToHundredFromTheApi) {
 
 TEST(ValidateTopologyTest, NamesKindsSysctlsAndExec) {
   // Built from a textproto: YAML cannot repeat a node (a duplicate key).
-  // clang-format off: the assertions below count lines of this text.
+  // The assertions below count lines of this text.
+  // clang-format off
   absl::StatusOr<ParsedTopology> parsed =
       ParseTopology(R"pb(name: "bad name"
-                         nodes {
-                           name: "r1"
-                           sysctls { key: "kernel.pid_max" value: "1" }
-                         }
-                         nodes { name: "r1" }
-                         nodes { name: "this-name-is-far-too-long-for-emu-x" }
-                         nodes {
-                           name: "r2"
-                           exec: " "
-                           sysctls { key: "net/../../etc" value: "1" }
-                         }
-                         nodes {
-                           name: "r3"
-                           image: "alpine"
-                           interfaces { name: "eth1" }
-                         }
-                    )pb",
+nodes { name: "r1" sysctls { key: "kernel.pid_max" value: "1" } }
+nodes { name: "r1" }
+nodes { name: "this-name-is-far-too-long-for-emu-x" }
+nodes { name: "r2" exec: " " sysctls { key: "net/../../etc" value: "1" } }
+nodes { name: "r3" image: "alpine" interfaces { name: "eth1" } }
+)pb",
                     "t.textproto");
   // clang-format on
   ASSERT_TRUE(parsed.ok()) << parsed.status();
