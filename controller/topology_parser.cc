@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,12 +17,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "proto/topology_names.h"
 #include "controller/topology_limits.h"
 #include "controller/topology_validator.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "linkemu/units.h"
+#include "proto/topology_names.h"
 #include "yaml-cpp/anchor.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/mark.h"
@@ -203,7 +203,8 @@ class YamlBudget : public YAML::EventHandler {
     Add(mark, sizes_[anchor]);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&,
-                       YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+                       YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
     Open(mark, anchor);
   }
   void OnSequenceEnd() override { Close(); }
@@ -264,10 +265,10 @@ class YamlBudget : public YAML::EventHandler {
   }
   void Open(const YAML::Mark& mark, YAML::anchor_t anchor) {
     if (stack_.size() >= kMaxYamlDepth) {
-      throw YamlRefusal{Line(mark),
-                        absl::StrCat("lists and maps nest deeper than ",
-                                     kMaxYamlDepth,
-                                     " levels; the limit is kMaxYamlDepth")};
+      throw YamlRefusal{
+          Line(mark),
+          absl::StrCat("lists and maps nest deeper than ", kMaxYamlDepth,
+                       " levels; the limit is kMaxYamlDepth")};
     }
     Record(anchor, Size{});  // open: an alias to it now is a cycle
     Add(mark, Size{1, 0, true});
@@ -294,14 +295,17 @@ class YamlBudget : public YAML::EventHandler {
 // kMaxYamlDepth by looking at the text alone: yaml-cpp's scanner queues a
 // token per opening bracket before its parser emits the first event (2 MB
 // of '[' took 16 s and 500 MB there), so YamlBudget would see them too
-// late. The scan errs towards counting: every '[' and '{' outside a
-// comment counts, inside quotes too, and only closing brackets outside
-// quotes (a quote starts where a YAML scalar can start) take one off, so
-// a quoted "]" cannot hide nesting. It can only refuse a scalar with more
-// than kMaxYamlDepth unclosed brackets.
+// late. Brackets in comments do not count. Inside a quoted scalar (one
+// starts where a YAML scalar can start) brackets count on top of the depth
+// outside and are forgotten when the quote ends: balanced ones ("awk
+// '{print $1}'") cost nothing, a quoted "]" cannot hide the nesting around
+// it, and a quote this scan sees where YAML sees a plain scalar still
+// counts what it holds. Unbalanced brackets in plain scalars count, so a
+// scalar with more than kMaxYamlDepth unclosed ones is refused.
 absl::Status CheckFlowNesting(absl::string_view content,
                               absl::string_view file) {
-  size_t depth = 0;
+  size_t depth = 0;        // outside quotes
+  size_t quote_depth = 0;  // inside the current quote
   int line = 1;
   char quote = 0;  // '"' or '\'' while inside a quoted scalar
   bool comment = false;
@@ -314,30 +318,28 @@ absl::Status CheckFlowNesting(absl::string_view content,
       continue;
     }
     if (comment) continue;
+    size_t* level = quote != 0 ? &quote_depth : &depth;
     if (c == '[' || c == '{') {
-      if (++depth > kMaxYamlDepth) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            file, ":", line, ": lists and maps nest deeper than ",
-            kMaxYamlDepth, " levels; the limit is kMaxYamlDepth"));
+      if (++*level + (quote != 0 ? depth : 0) > kMaxYamlDepth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(file, ":", line, ": lists and maps nest deeper than ",
+                         kMaxYamlDepth, " levels; the limit is kMaxYamlDepth"));
       }
-      continue;
-    }
-    if (quote != 0) {
+    } else if (c == ']' || c == '}') {
+      if (*level > 0) --*level;
+    } else if (quote != 0) {
       if (quote == '"' && c == '\\') {
         ++i;  // the escaped character (a newline here is still a line)
         if (i < content.size() && content[i] == '\n') ++line;
       } else if (c == quote) {
         quote = 0;
+        quote_depth = 0;
       }
-      continue;
-    }
-    if (c == '#' && (prev == ' ' || prev == '\t' || prev == '\n')) {
+    } else if (c == '#' && (prev == ' ' || prev == '\t' || prev == '\n')) {
       comment = true;
     } else if ((c == '"' || c == '\'') &&
                absl::StrContains(" \t\n[{,:-?", prev)) {
       quote = c;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
     }
   }
   return absl::OkStatus();
@@ -1247,7 +1249,7 @@ std::vector<std::string> ForgedSources(const ParseInfoTree* tree,
     int line = 0;
     if (at != nullptr) {
       line = at->GetLocation(
-                     parent.GetDescriptor()->FindFieldByName(field_name), index)
+                   parent.GetDescriptor()->FindFieldByName(field_name), index)
                  .line +
              1;
     }
@@ -1263,19 +1265,18 @@ std::vector<std::string> ForgedSources(const ParseInfoTree* tree,
     if (node.has_source()) refuse(node_tree, node, "source", -1, object);
     for (int j = 0; j < node.interfaces_size(); ++j) {
       if (!node.interfaces(j).has_source()) continue;
-      refuse(node_tree == nullptr
-                 ? nullptr
-                 : Nested(node_tree, node, "interfaces", j),
-             node.interfaces(j), "source", -1,
-             absl::StrCat("interface ",
-                          EndpointName(node.name(), node.interfaces(j).name())));
+      refuse(
+          node_tree == nullptr ? nullptr
+                               : Nested(node_tree, node, "interfaces", j),
+          node.interfaces(j), "source", -1,
+          absl::StrCat("interface ",
+                       EndpointName(node.name(), node.interfaces(j).name())));
     }
     for (int j = 0; j < node.routes_size(); ++j) {
       if (!node.routes(j).has_source()) continue;
-      refuse(node_tree == nullptr ? nullptr
-                                  : Nested(node_tree, node, "routes", j),
-             node.routes(j), "source", -1,
-             absl::StrCat(object, ": route"));
+      refuse(
+          node_tree == nullptr ? nullptr : Nested(node_tree, node, "routes", j),
+          node.routes(j), "source", -1, absl::StrCat(object, ": route"));
     }
   }
   for (int i = 0; i < t.links_size(); ++i) {
@@ -1378,8 +1379,7 @@ absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
       !nesting.ok()) {
     return nesting;
   }
-  if (absl::Status bounds = CheckYamlBounds(content, file_name);
-      !bounds.ok()) {
+  if (absl::Status bounds = CheckYamlBounds(content, file_name); !bounds.ok()) {
     return bounds;
   }
   ParsedTopology out;

@@ -600,6 +600,15 @@ TEST(TopologyBoundsTest, DeepNestingIsRefusedFastNamingTheLimit) {
   EXPECT_THAT(RefusedFast(quoted), HasSubstr("kMaxYamlDepth"));
 }
 
+// Many exec lines with balanced braces in quotes are not nesting.
+TEST(TopologyBoundsTest, QuotedBracesDoNotAddUp) {
+  std::string s = "name: ok\ntopology:\n  nodes:\n";
+  for (int i = 0; i < 100; ++i) {
+    absl::StrAppend(&s, "    n", i, ": {exec: [\"awk '{print $1}' /x\"]}\n");
+  }
+  EXPECT_THAT(MustParse(s).topology.nodes(), SizeIs(100));
+}
+
 TEST(TopologyBoundsTest, BracketsInQuotesAndCommentsAreNotNesting) {
   ParsedTopology p =
       MustParse(absl::StrCat("name: ok  # ", std::string(100, '['),

@@ -514,7 +514,8 @@ class Validator {
       if (prefix.address.family == AF_INET6 && prefix.length < 127 &&
           !prefix.HasHostBits()) {
         Warn(iface.source(), object,
-             absl::StrCat("address ", text, " is the subnet-router anycast "
+             absl::StrCat("address ", text,
+                          " is the subnet-router anycast "
                           "address of its subnet (RFC 4291); a host address "
                           "usually has host bits set"));
       }
