@@ -16,66 +16,7 @@
 namespace emu::linkemu {
 namespace {
 
-absl::Status CheckPercent(absl::string_view field, double v) {
-  if (!std::isfinite(v) || v < 0 || v > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " ", v, " is outside 0..100"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<TbfSpec> PlanTbf(const emu::v1::LinkParams& p) {
-  if (p.rate_bps() < kMinTbfRateBps) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rate_bps ", p.rate_bps(), " is below the ", kMinTbfRateBps,
-        " bit/s TBF can shape with a frame-sized bucket"));
-  }
-  if (p.rate_bps() > kMaxTbfRateBps) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rate_bps ", p.rate_bps(), " is above ", FormatRate(kMaxTbfRateBps),
-        ", the most TBF takes through libnl (32-bit bytes per second)"));
-  }
-  TbfSpec tbf;
-  tbf.rate_bytes_per_sec = p.rate_bps() / 8;
-  const uint64_t rate = tbf.rate_bytes_per_sec;
-  uint64_t burst;
-  if (p.burst_bytes() != 0) {
-    burst = p.burst_bytes();
-    if (burst < kFullFrameBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "burst_bytes ", burst, " is smaller than one full-size frame (",
-          kFullFrameBytes, " bytes): TBF could never send such a frame"));
-    }
-    if (burst > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("burst_bytes ", burst, " is above 2 GiB"));
-    }
-  } else {
-    burst = std::max<uint64_t>(rate / kAssumedHz, 2 * kFullFrameBytes);
-  }
-  if (static_cast<double>(burst) / static_cast<double>(rate) >
-      kMaxBurstSeconds) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "burst ", burst, " bytes at ", FormatRate(p.rate_bps()),
-        " takes more than ", kMaxBurstSeconds,
-        " s to fill; TBF cannot represent it"));
-  }
-  if (static_cast<double>(burst) * 1e6 / static_cast<double>(rate) <
-      kMinBurstMicros) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "burst ", burst, " bytes lasts under ", kMinBurstMicros, " us at ",
-        FormatRate(p.rate_bps()),
-        "; TBF's microsecond-granular bucket would distort it (use at least ",
-        static_cast<uint64_t>(rate * kMinBurstMicros / 1e6) + 1, " bytes)"));
-  }
-  tbf.burst_bytes = static_cast<uint32_t>(burst);
-  uint64_t limit = std::max<uint64_t>(rate * kTbfQueueMs / 1000,
-                                      kMinTbfLimitFrames * kFullFrameBytes);
-  limit = std::min<uint64_t>(limit, std::numeric_limits<int32_t>::max());
-  tbf.limit_bytes = static_cast<uint32_t>(limit);
-  return tbf;
-}
-
+// Whether `p` asks for anything NetEm does.
 bool WantsNetem(const emu::v1::LinkParams& p) {
   return p.delay_us() != 0 || p.jitter_us() != 0 ||
          p.delay_correlation_percent() != 0 || p.loss_percent() != 0 ||
@@ -84,51 +25,127 @@ bool WantsNetem(const emu::v1::LinkParams& p) {
          p.limit_packets() != 0;
 }
 
-absl::StatusOr<NetemSpec> PlanNetem(const emu::v1::LinkParams& p) {
-  struct Pct {
-    const char* field;
+// The bucket TBF gets: the given burst, else one HZ tick of tokens and at
+// least two full frames (see the file comment).
+uint64_t BurstFor(const emu::v1::LinkParams& p) {
+  if (p.burst_bytes() != 0) return p.burst_bytes();
+  return std::max<uint64_t>(p.rate_bps() / 8 / kAssumedHz, 2 * kFullFrameBytes);
+}
+
+void TbfProblems(const emu::v1::LinkParams& p, std::vector<std::string>* out) {
+  if (p.rate_bps() == 0) {
+    if (p.burst_bytes() != 0) {
+      out->push_back(
+          absl::StrCat("burst ", FormatSizeBytes(p.burst_bytes()),
+                       " without rate: burst sizes the rate limiter's bucket"));
+    }
+    return;
+  }
+  if (p.rate_bps() < kMinTbfRateBps) {
+    out->push_back(
+        absl::StrCat("rate ", FormatRate(p.rate_bps()), " is below ",
+                     FormatRate(kMinTbfRateBps),
+                     ", the least TBF can shape with a frame-sized bucket"));
+    return;
+  }
+  if (p.rate_bps() > kMaxTbfRateBps) {
+    out->push_back(absl::StrCat(
+        "rate ", FormatRate(p.rate_bps()), " is above ",
+        FormatRate(kMaxTbfRateBps),
+        ", the most TBF takes through libnl (32-bit bytes per second)"));
+    return;
+  }
+  const uint64_t burst = BurstFor(p);
+  if (p.burst_bytes() != 0 && burst < kFullFrameBytes) {
+    out->push_back(absl::StrCat("burst ", FormatSizeBytes(burst),
+                                " is smaller than one full-size frame (",
+                                kFullFrameBytes,
+                                " bytes): TBF could never send such a frame"));
+    return;
+  }
+  if (burst > kMaxBurstBytes) {
+    out->push_back(absl::StrCat("burst ", FormatSizeBytes(burst), " is above ",
+                                FormatSizeBytes(kMaxBurstBytes),
+                                " (TBF's bucket is a signed 32-bit size)"));
+    return;
+  }
+  const double rate = static_cast<double>(p.rate_bps() / 8);
+  if (static_cast<double>(burst) / rate > kMaxBurstSeconds) {
+    out->push_back(absl::StrCat("burst ", FormatSizeBytes(burst), " at ",
+                                FormatRate(p.rate_bps()), " takes more than ",
+                                kMaxBurstSeconds,
+                                " s to fill; TBF cannot represent it"));
+  } else if (static_cast<double>(burst) * 1e6 / rate < kMinBurstMicros) {
+    out->push_back(absl::StrCat(
+        "burst ", FormatSizeBytes(burst), " lasts under ", kMinBurstMicros,
+        " us at ", FormatRate(p.rate_bps()),
+        "; TBF's microsecond-granular bucket would distort it (use at least ",
+        static_cast<uint64_t>(rate * kMinBurstMicros / 1e6) + 1, "b)"));
+  }
+}
+
+void NetemProblems(const emu::v1::LinkParams& p,
+                   std::vector<std::string>* out) {
+  const struct {
+    const char* key;
     double value;
+  } percents[] = {
+      {"delay-correlation", p.delay_correlation_percent()},
+      {"loss", p.loss_percent()},
+      {"loss-correlation", p.loss_correlation_percent()},
+      {"duplicate", p.duplicate_percent()},
+      {"reorder", p.reorder_percent()},
+      {"corrupt", p.corrupt_percent()},
   };
-  const Pct percents[] = {
-      {"delay_correlation_percent", p.delay_correlation_percent()},
-      {"loss_percent", p.loss_percent()},
-      {"loss_correlation_percent", p.loss_correlation_percent()},
-      {"duplicate_percent", p.duplicate_percent()},
-      {"reorder_percent", p.reorder_percent()},
-      {"corrupt_percent", p.corrupt_percent()},
-  };
-  for (const Pct& pct : percents) {
-    absl::Status s = CheckPercent(pct.field, pct.value);
-    if (!s.ok()) return s;
+  for (const auto& pc : percents) {
+    if (!std::isfinite(pc.value) || pc.value < 0 || pc.value > 100) {
+      out->push_back(
+          absl::StrCat(pc.key, " ", pc.value, "% is outside 0%..100%"));
+    }
   }
   if (p.delay_us() > kMaxNetemDelayUs) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("delay_us ", p.delay_us(), " is above ",
-                     FormatDurationUs(kMaxNetemDelayUs)));
+    out->push_back(
+        absl::StrCat("delay ", FormatDurationUs(p.delay_us()), " is above ",
+                     FormatDurationUs(kMaxNetemDelayUs),
+                     ", the most NetEm's 32-bit tick counters hold"));
   }
   if (p.jitter_us() != 0 && p.delay_us() == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("jitter_us ", p.jitter_us(), " needs delay_us"));
-  }
-  if (p.jitter_us() > p.delay_us()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "jitter_us ", p.jitter_us(), " exceeds delay_us ", p.delay_us(),
-        ": netem would clamp negative delays to zero and skew the "
-        "distribution"));
+    out->push_back(absl::StrCat(
+        "jitter ", FormatDurationUs(p.jitter_us()),
+        " without delay: jitter varies the delay, so set delay too"));
+  } else if (p.jitter_us() > p.delay_us()) {
+    out->push_back(
+        absl::StrCat("jitter ", FormatDurationUs(p.jitter_us()),
+                     " exceeds delay ", FormatDurationUs(p.delay_us()),
+                     ": netem would clamp negative delays to zero and skew the "
+                     "distribution"));
   }
   if (p.delay_correlation_percent() != 0 && p.jitter_us() == 0) {
-    return absl::InvalidArgumentError(
-        "delay_correlation_percent needs jitter_us (it correlates the jitter)");
+    out->push_back("delay-correlation needs jitter (it correlates the jitter)");
   }
   if (p.loss_correlation_percent() != 0 && p.loss_percent() == 0) {
-    return absl::InvalidArgumentError(
-        "loss_correlation_percent needs loss_percent");
+    out->push_back("loss-correlation needs loss (it correlates the losses)");
   }
   if (p.reorder_percent() != 0 && p.delay_us() == 0) {
-    return absl::InvalidArgumentError(
-        "reorder_percent needs delay_us (netem reorders by sending some "
-        "packets without the delay)");
+    out->push_back(
+        "reorder without delay: netem reorders by sending some packets "
+        "ahead of delayed ones, so set delay too");
   }
+}
+
+TbfSpec PlanTbf(const emu::v1::LinkParams& p) {
+  TbfSpec tbf;
+  tbf.rate_bytes_per_sec = p.rate_bps() / 8;
+  tbf.burst_bytes = static_cast<uint32_t>(BurstFor(p));
+  uint64_t limit =
+      std::max<uint64_t>(tbf.rate_bytes_per_sec * kTbfQueueMs / 1000,
+                         kMinTbfLimitFrames * kFullFrameBytes);
+  limit = std::min<uint64_t>(limit, std::numeric_limits<int32_t>::max());
+  tbf.limit_bytes = static_cast<uint32_t>(limit);
+  return tbf;
+}
+
+NetemSpec PlanNetem(const emu::v1::LinkParams& p) {
   NetemSpec n;
   n.delay_us = static_cast<uint32_t>(p.delay_us());
   n.jitter_us = static_cast<uint32_t>(p.jitter_us());
@@ -194,39 +211,39 @@ std::string QdiscPlan::DebugString() const {
   std::vector<std::string> parts;
   if (netem) parts.push_back(NetemString(*netem));
   if (tbf) {
-    parts.push_back(absl::StrCat(
-        "tbf(rate ", FormatRate(tbf->rate_bytes_per_sec * 8), " burst ",
-        FormatSizeBytes(tbf->burst_bytes), " limit ",
-        FormatSizeBytes(tbf->limit_bytes), ")"));
+    parts.push_back(
+        absl::StrCat("tbf(rate ", FormatRate(tbf->rate_bytes_per_sec * 8),
+                     " burst ", FormatSizeBytes(tbf->burst_bytes), " limit ",
+                     FormatSizeBytes(tbf->limit_bytes), ")"));
   }
   if (parts.empty()) return "none";
   return absl::StrJoin(parts, " + ");
 }
 
+std::vector<std::string> LinkParamsProblems(const emu::v1::LinkParams& p) {
+  std::vector<std::string> out;
+  TbfProblems(p, &out);
+  NetemProblems(p, &out);
+  return out;
+}
+
 absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p) {
+  std::vector<std::string> problems = LinkParamsProblems(p);
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+  }
   QdiscPlan plan;
-  if (p.rate_bps() != 0) {
-    auto tbf = PlanTbf(p);
-    if (!tbf.ok()) return tbf.status();
-    plan.tbf = *tbf;
-  } else if (p.burst_bytes() != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("burst_bytes ", p.burst_bytes(), " needs rate_bps"));
-  }
-  if (WantsNetem(p)) {
-    auto netem = PlanNetem(p);
-    if (!netem.ok()) return netem.status();
-    plan.netem = *netem;
-  }
+  if (p.rate_bps() != 0) plan.tbf = PlanTbf(p);
+  if (WantsNetem(p)) plan.netem = PlanNetem(p);
   return plan;
 }
 
 uint32_t PercentToNetemProbability(double percent) {
   if (!(percent > 0)) return 0;
   if (percent >= 100) return std::numeric_limits<uint32_t>::max();
-  return static_cast<uint32_t>(std::rint(
-      percent / 100.0 *
-      static_cast<double>(std::numeric_limits<uint32_t>::max())));
+  return static_cast<uint32_t>(
+      std::rint(percent / 100.0 *
+                static_cast<double>(std::numeric_limits<uint32_t>::max())));
 }
 
 std::vector<QdiscInfo> LayoutFor(const QdiscPlan& plan) {

@@ -99,8 +99,18 @@ struct QdiscPlan {
   bool operator!=(const QdiscPlan& o) const { return !(*this == o); }
 };
 
-// Validates `p` and derives the plan. INVALID_ARGUMENT names the field and
-// the rule ("jitter_us 5000 needs delay_us"). All-zero params: empty plan.
+// THE check of one direction's link parameters: every reason the agent
+// would refuse to program `p`, in the topology file's words ("delay 61s is
+// above 60s, ..."), in a fixed order; empty when `p` can be programmed.
+// The agent (through PlanForLinkParams) and the controller's validator
+// both call this, so `emuctl validate` and `plan` refuse exactly what `up`
+// would. Percentages 0..100, jitter <= delay <= kMaxNetemDelayUs, rate 0 or
+// kMinTbfRateBps..kMaxTbfRateBps, burst (given or derived) between one
+// full frame and kMaxBurstBytes, filling in kMinBurstMicros..kMaxBurstSeconds.
+std::vector<std::string> LinkParamsProblems(const emu::v1::LinkParams& p);
+
+// Derives the plan for `p`; INVALID_ARGUMENT joins LinkParamsProblems with
+// "; " when there are any. All-zero params: empty plan.
 absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p);
 
 // Limits PlanForLinkParams enforces, with the reason for each.
@@ -118,6 +128,8 @@ inline constexpr double kMaxBurstSeconds = 100.0;
 // libnl hands TBF the bucket as whole microseconds of traffic (truncated);
 // below this a bucket loses more than 5% to that rounding.
 inline constexpr double kMinBurstMicros = 20.0;
+// TBF's bucket and limit are signed 32-bit byte counts in the kernel.
+inline constexpr uint64_t kMaxBurstBytes = 0x7FFFFFFF;
 // NetEm stores delay and jitter in the same 32-bit ticks.
 inline constexpr uint64_t kMaxNetemDelayUs = 60'000'000;  // 60 s
 // The HZ the burst rule assumes (tick length 4 ms).
@@ -145,8 +157,8 @@ struct QdiscInfo {
 // qdisc, handle 1:; TBF is its child (handle 10:, parent 1:1). Without
 // NetEm, TBF is the root with handle 1:. (Why netem on top: see
 // libnl_qdisc.h.)
-inline constexpr uint32_t kRootParent = 0xFFFFFFFFu;   // TC_H_ROOT
-inline constexpr uint32_t kRootHandle = 0x00010000u;   // 1:
+inline constexpr uint32_t kRootParent = 0xFFFFFFFFu;      // TC_H_ROOT
+inline constexpr uint32_t kRootHandle = 0x00010000u;      // 1:
 inline constexpr uint32_t kTbfChildHandle = 0x000A0000u;  // 10:
 inline constexpr uint32_t kTbfChildParent = 0x00010001u;  // 1:1
 

@@ -5,8 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "google/protobuf/text_format.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace emu::linkemu {
@@ -90,9 +91,9 @@ TEST(PlanForLinkParamsTest, NetemFields) {
 
 TEST(PlanForLinkParamsTest, WhichFieldsNeedNetem) {
   const char* netem_fields[] = {
-      "delay_us: 1",          "loss_percent: 0.001", "duplicate_percent: 1",
-      "corrupt_percent: 1",   "limit_packets: 10",
-      "delay_us: 5 reorder_percent: 1",
+      "delay_us: 1",          "loss_percent: 0.001",
+      "duplicate_percent: 1", "corrupt_percent: 1",
+      "limit_packets: 10",    "delay_us: 5 reorder_percent: 1",
   };
   for (const char* f : netem_fields) {
     auto plan = PlanForLinkParams(Params(f));
@@ -106,8 +107,7 @@ TEST(PlanForLinkParamsTest, WhichFieldsNeedNetem) {
 }
 
 TEST(PlanForLinkParamsTest, BothAndLayout) {
-  auto plan =
-      PlanForLinkParams(Params("rate_bps: 10000000 delay_us: 20000"));
+  auto plan = PlanForLinkParams(Params("rate_bps: 10000000 delay_us: 20000"));
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_TRUE(plan->netem && plan->tbf);
   EXPECT_EQ(plan->DebugString(),
@@ -134,37 +134,59 @@ struct ErrorCase {
 
 TEST(PlanForLinkParamsTest, InvalidParams) {
   const ErrorCase cases[] = {
-      {"loss_percent: 101", "loss_percent 101 is outside 0..100"},
-      {"loss_percent: -1", "loss_percent -1 is outside 0..100"},
-      {"loss_percent: nan", "loss_percent nan is outside 0..100"},
-      {"delay_us: 10 duplicate_percent: 200", "duplicate_percent 200"},
-      {"delay_us: 10 corrupt_percent: 100.5", "corrupt_percent 100.5"},
-      {"delay_us: 10 reorder_percent: 1000", "reorder_percent 1000"},
-      {"jitter_us: 10", "jitter_us 10 needs delay_us"},
-      {"delay_us: 10 jitter_us: 11", "jitter_us 11 exceeds delay_us 10"},
+      {"loss_percent: 101", "loss 101% is outside 0%..100%"},
+      {"loss_percent: -1", "loss -1% is outside 0%..100%"},
+      {"loss_percent: nan", "loss nan% is outside 0%..100%"},
+      {"delay_us: 10 duplicate_percent: 200", "duplicate 200%"},
+      {"delay_us: 10 corrupt_percent: 100.5", "corrupt 100.5%"},
+      {"delay_us: 10 reorder_percent: 1000", "reorder 1000%"},
+      {"jitter_us: 10", "jitter 10us without delay"},
+      {"delay_us: 10 jitter_us: 11", "jitter 11us exceeds delay 10us"},
       {"delay_us: 10 delay_correlation_percent: 5",
-       "delay_correlation_percent needs jitter_us"},
-      {"loss_correlation_percent: 5", "loss_correlation_percent needs"},
-      {"reorder_percent: 5", "reorder_percent needs delay_us"},
-      {"delay_us: 60000001", "delay_us 60000001 is above 60s"},
-      {"rate_bps: 999", "rate_bps 999 is below"},
-      {"rate_bps: 34359738361", "is above"},
+       "delay-correlation needs jitter"},
+      {"loss_correlation_percent: 5", "loss-correlation needs loss"},
+      {"reorder_percent: 5", "reorder without delay"},
+      {"delay_us: 60000001", "delay 60.000001s is above 60s"},
+      // What the adversarial run found the controller accepting and the
+      // agent refusing (issue 15): 500bit, 40gbit, burst 3gib, delay 61s.
+      {"rate_bps: 500", "rate 500bit/s is below 1kbit/s"},
+      {"rate_bps: 999", "rate 999bit/s is below"},
+      {"rate_bps: 34359738361", "is above 34.35973836Gbit/s"},
+      {"rate_bps: 40000000000", "rate 40Gbit/s is above"},
+      {"rate_bps: 10000000 burst_bytes: 3221225472",
+       "burst 3GiB is above 2147483647b"},
+      {"delay_us: 61000000", "delay 61s is above 60s"},
       {"rate_bps: 10000000 burst_bytes: 1513",
-       "burst_bytes 1513 is smaller than one full-size frame"},
+       "burst 1513b is smaller than one full-size frame"},
       {"rate_bps: 1000 burst_bytes: 2000000", "takes more than 100 s"},
-      {"burst_bytes: 5000", "burst_bytes 5000 needs rate_bps"},
+      {"burst_bytes: 5000", "burst 5000b without rate"},
       {"rate_bps: 10000000000 burst_bytes: 20000",
-       "burst 20000 bytes lasts under 20 us"},
+       "burst 20000b lasts under 20 us"},
   };
   for (const ErrorCase& c : cases) {
     auto plan = PlanForLinkParams(Params(c.params));
     ASSERT_FALSE(plan.ok()) << c.params;
     EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument)
         << c.params;
-    EXPECT_THAT(std::string(plan.status().message()),
-                HasSubstr(c.message_part))
+    EXPECT_THAT(std::string(plan.status().message()), HasSubstr(c.message_part))
         << c.params;
   }
+}
+
+// Every problem is reported, not only the first, so one `validate` run
+// shows them all.
+TEST(LinkParamsProblemsTest, ReportsEveryProblem) {
+  EXPECT_TRUE(LinkParamsProblems(Params("rate_bps: 10000000")).empty());
+  std::vector<std::string> problems = LinkParamsProblems(
+      Params("rate_bps: 500 delay_us: 61000000 loss_percent: 101"));
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_THAT(problems[0], HasSubstr("rate 500bit/s"));
+  EXPECT_THAT(problems[1], HasSubstr("loss 101%"));
+  EXPECT_THAT(problems[2], HasSubstr("delay 61s"));
+  auto plan = PlanForLinkParams(
+      Params("rate_bps: 500 delay_us: 61000000 loss_percent: 101"));
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().message(), absl::StrJoin(problems, "; "));
 }
 
 TEST(PlanForLinkParamsTest, LimitsAreInclusive) {
@@ -189,10 +211,10 @@ TEST(PercentToNetemProbabilityTest, Table) {
       {-5, 0},
       {100, 0xFFFFFFFFu},
       {150, 0xFFFFFFFFu},
-      {50, 2147483648u},   // rint(0.5 * 4294967295) = 2147483648 (ties even)
-      {1, 42949673u},      // rint(42949672.95)
-      {0.1, 4294967u},     // rint(4294967.295)
-      {25, 1073741824u},   // rint(1073741823.75)
+      {50, 2147483648u},  // rint(0.5 * 4294967295) = 2147483648 (ties even)
+      {1, 42949673u},     // rint(42949672.95)
+      {0.1, 4294967u},    // rint(4294967.295)
+      {25, 1073741824u},  // rint(1073741823.75)
   };
   for (const Case& c : cases) {
     EXPECT_EQ(PercentToNetemProbability(c.percent), c.want) << c.percent;

@@ -1,5 +1,6 @@
 #include "proto/topology_names.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace emu {
@@ -28,6 +29,31 @@ std::string SourcePrefix(const emu::v1::SourceRef& source) {
   std::string text = SourceText(source);
   if (!text.empty()) text += ": ";
   return text;
+}
+
+bool IsValidName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
+        c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckName(absl::string_view what, absl::string_view name) {
+  if (IsValidName(name)) return absl::OkStatus();
+  if (name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name is empty"));
+  }
+  if (name.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " name '", name.substr(0, 64), name.size() > 64 ? "..." : "",
+        "' is longer than ", kMaxNameLength, " characters"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " name '", name, "' may use only letters, digits, '_' and '-'"));
 }
 
 }  // namespace emu

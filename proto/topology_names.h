@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "proto/topology.pb.h"
 
@@ -24,6 +25,18 @@ std::string SourceText(const emu::v1::SourceRef& source);
 // SourceText plus ": " when it is not empty, ready to prefix a message:
 // "lab.yaml:12: ".
 std::string SourcePrefix(const emu::v1::SourceRef& source);
+
+// THE name rule for labs, nodes and hosts, written once: 1..kMaxNameLength
+// of [A-Za-z0-9_-]. Why: these names become parts of namespace names
+// ("emu.<host>.<lab>.<node>", parsed back by splitting at '.'), of paths
+// under the agent's state directory and of log lines, so '.', '/' and
+// spaces must never reach them. The validator, the agent, host registration
+// and emu-controller's --agents all call this.
+inline constexpr size_t kMaxNameLength = 32;
+bool IsValidName(absl::string_view name);
+// OK, or INVALID_ARGUMENT "<what> name 'x.y' may use only ..." naming the
+// rule; `what` is "lab", "node", "host", ...
+absl::Status CheckName(absl::string_view what, absl::string_view name);
 
 }  // namespace emu
 

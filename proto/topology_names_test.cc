@@ -1,5 +1,6 @@
 #include "proto/topology_names.h"
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace emu {
@@ -33,6 +34,32 @@ TEST(TopologyNamesTest, SourceTextCoversUnknownParts) {
     source.set_line(c.line);
     EXPECT_EQ(SourceText(source), c.text);
     EXPECT_EQ(SourcePrefix(source), c.prefix);
+  }
+}
+
+TEST(TopologyNamesTest, OneNameRule) {
+  struct {
+    std::string name;
+    bool valid;
+  } const kCases[] = {
+      {"a-b_C9", true},
+      {std::string(kMaxNameLength, 'a'), true},
+      {"", false},
+      {"a.b", false},
+      {"a/b", false},
+      {"a b", false},
+      {"..", false},
+      {"h\xc3\xa9", false},
+      {std::string(kMaxNameLength + 1, 'a'), false},
+  };
+  for (const auto& c : kCases) {
+    EXPECT_EQ(IsValidName(c.name), c.valid) << c.name;
+    absl::Status s = CheckName("host", c.name);
+    EXPECT_EQ(s.ok(), c.valid) << c.name;
+    if (!c.valid) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_TRUE(absl::StartsWith(s.message(), "host name")) << s.message();
+    }
   }
 }
 

@@ -39,12 +39,6 @@ bool IsLabAlias(absl::string_view alias, absl::string_view lab) {
   return absl::StartsWith(alias, absl::StrCat("emu lab=", lab, " "));
 }
 
-bool IsValidName(absl::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
-  for (char c : name) {
-    if (!(absl::ascii_isalnum(c) || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
+bool IsValidName(absl::string_view name) { return emu::IsValidName(name); }
 
 }  // namespace emu::agent::net

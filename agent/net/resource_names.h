@@ -34,7 +34,9 @@ std::string LinkAlias(absl::string_view lab, const emu::v1::Link& link);
 // True when `alias` marks an interface of `lab` created by emu.
 bool IsLabAlias(absl::string_view alias, absl::string_view lab);
 
-// Lab, node and host names: [A-Za-z0-9_-]{1,32}.
+// Lab, node and host names: emu::IsValidName (proto/topology_names.h), the
+// one rule the controller checks too; kept here so agent code reads as
+// before.
 bool IsValidName(absl::string_view name);
 
 }  // namespace emu::agent::net

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::hosts {
 
@@ -19,6 +20,11 @@ ParseAgentList(const std::string& flag) {
         kv[1].find(':') == std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
           "agent '", item, "': expected NAME=HOST:PORT, e.g. h1=127.0.0.1:7471"));
+    }
+    if (absl::Status name = CheckName("agent", kv[0]); !name.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--agents '", item, "': ", name.message(),
+                       " (the name becomes part of namespace names)"));
     }
     for (const auto& [name, _] : out) {
       if (name == kv[0]) {

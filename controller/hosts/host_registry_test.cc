@@ -89,5 +89,20 @@ TEST(HostRegistryTest, ParseAgentList) {
   EXPECT_FALSE(ParseAgentList("h1=a:1,h1=b:2").ok());
 }
 
+// --agents names become namespace names on the agents: the same rule as
+// lab, node and registered host names (emu::CheckName).
+TEST(HostRegistryTest, ParseAgentListChecksNames) {
+  for (const char* flag :
+       {"h.1=127.0.0.1:7471", "h/1=127.0.0.1:7471", "h 1=127.0.0.1:7471",
+        "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh=127.0.0.1:7471"}) {
+    auto l = ParseAgentList(flag);
+    ASSERT_FALSE(l.ok()) << flag;
+    EXPECT_EQ(l.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(l.status().message().find("agent name"), std::string::npos)
+        << l.status().message();
+  }
+  EXPECT_TRUE(ParseAgentList("h-1_a=127.0.0.1:7471").ok());
+}
+
 }  // namespace
 }  // namespace emu::controller::hosts

@@ -2,25 +2,11 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/reactors.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::hosts {
-namespace {
-
-bool ValidHostName(const std::string& s) {
-  if (s.empty() || s.size() > 32) return false;
-  for (char c : s) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
-        c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 RegistrationServiceImpl::RegistrationServiceImpl(
     HostRegistry* hosts, std::string token, ThreadPool* pool,
@@ -36,10 +22,9 @@ RegistrationServiceImpl::RegistrationServiceImpl(
 absl::Status RegistrationServiceImpl::Handle(
     const emu::v1::RegisterRequest& request,
     emu::v1::RegisterResponse* response) {
-  if (!ValidHostName(request.host())) {
+  if (absl::Status name = CheckName("host", request.host()); !name.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("register: host name '", request.host(),
-                     "' is not valid: use 1-32 letters, digits, '-' or '_'"));
+        absl::StrCat("register: ", name.message()));
   }
   const std::string& address = request.agent_address();
   const size_t colon = address.rfind(':');

@@ -1,8 +1,10 @@
 #include "controller/topology/topology_parser.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,11 +17,16 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "proto/topology_names.h"
+#include "controller/topology/topology_limits.h"
 #include "controller/topology/topology_validator.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "linkemu/units.h"
+#include "proto/topology_names.h"
+#include "yaml-cpp/anchor.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/mark.h"
+#include "yaml-cpp/parser.h"
 #include "yaml-cpp/yaml.h"
 
 namespace emu::controller::topology {
@@ -151,6 +158,212 @@ struct InterfaceSetting {
   std::string value;
   int line;
 };
+
+// ---- Bounds, checked on yaml-cpp's events before any node is built -------
+
+// Thrown by YamlBudget to stop yaml-cpp's parser at the first bound a file
+// exceeds; caught in ParseTopology, never escapes this file.
+struct YamlRefusal {
+  int line;  // 1-based
+  std::string cause;
+};
+
+// Counts what a YAML stream expands to while yaml-cpp parses it, without
+// building nodes: values and scalar bytes (an alias adds the size of what
+// its anchor named, so a billion laughs costs one addition per alias),
+// nesting depth, and documents. Refuses, by throwing YamlRefusal, at the
+// first event beyond a bound of topology_limits.h, so a bomb is stopped
+// after reading about as much as its own size and holds no memory after.
+// Also refuses an alias to a list or map that contains it: yaml-cpp would
+// build a cycle that no reader can walk.
+class YamlBudget : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ > 1) {
+      throw YamlRefusal{Line(mark),
+                        "a second YAML document starts here: a topology "
+                        "file holds exactly one (remove the '---' and what "
+                        "follows, or split the file)"};
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Leaf(mark, anchor, 0);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&,
+                YAML::anchor_t anchor, const std::string& value) override {
+    Leaf(mark, anchor, value.size());
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (anchor >= sizes_.size() || !sizes_[anchor].done) {
+      throw YamlRefusal{Line(mark),
+                        "alias names a list or map that contains the alias "
+                        "itself (a cycle)"};
+    }
+    Add(mark, sizes_[anchor]);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&,
+                       YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&,
+                  YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Size {
+    uint64_t values = 0;
+    uint64_t bytes = 0;
+    bool done = false;  // false while an anchored collection is still open
+  };
+  struct Frame {
+    YAML::anchor_t anchor;
+    Size size;
+  };
+
+  static int Line(const YAML::Mark& mark) {
+    return mark.line >= 0 ? mark.line + 1 : 0;
+  }
+  void Record(YAML::anchor_t anchor, const Size& size) {
+    if (anchor == YAML::NullAnchor) return;
+    if (sizes_.size() <= anchor) sizes_.resize(anchor + 1);
+    sizes_[anchor] = size;
+  }
+  // Counts `size` more expanded content at `mark`. Every Size recorded is
+  // at most the running total, which never passes a bound without a throw,
+  // so the sums cannot overflow.
+  void Add(const YAML::Mark& mark, const Size& size) {
+    total_.values += size.values;
+    total_.bytes += size.bytes;
+    if (total_.values > kMaxYamlValues) {
+      throw YamlRefusal{
+          Line(mark),
+          absl::StrCat("the file expands to more than ", kMaxYamlValues,
+                       " YAML values (aliases repeat what their anchor "
+                       "names); the limit is kMaxYamlValues")};
+    }
+    if (total_.bytes > kMaxYamlScalarBytes) {
+      throw YamlRefusal{
+          Line(mark),
+          absl::StrCat("the file expands to more than ", kMaxYamlScalarBytes,
+                       " bytes of text (aliases repeat what their anchor "
+                       "names); the limit is kMaxYamlScalarBytes")};
+    }
+    if (!stack_.empty()) {
+      stack_.back().size.values += size.values;
+      stack_.back().size.bytes += size.bytes;
+    }
+  }
+  void Leaf(const YAML::Mark& mark, YAML::anchor_t anchor, size_t bytes) {
+    const Size size{1, bytes, true};
+    Record(anchor, size);
+    Add(mark, size);
+  }
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (stack_.size() >= kMaxYamlDepth) {
+      throw YamlRefusal{
+          Line(mark),
+          absl::StrCat("lists and maps nest deeper than ", kMaxYamlDepth,
+                       " levels; the limit is kMaxYamlDepth")};
+    }
+    Record(anchor, Size{});  // open: an alias to it now is a cycle
+    Add(mark, Size{1, 0, true});
+    stack_.push_back(Frame{anchor, Size{1, 0, false}});
+  }
+  void Close() {
+    Frame frame = stack_.back();
+    stack_.pop_back();
+    frame.size.done = true;
+    Record(frame.anchor, frame.size);
+    if (!stack_.empty()) {
+      stack_.back().size.values += frame.size.values - 1;
+      stack_.back().size.bytes += frame.size.bytes;
+    }
+  }
+
+  int documents_ = 0;
+  Size total_;
+  std::vector<Frame> stack_;
+  std::vector<Size> sizes_;  // by anchor id (yaml-cpp numbers them from 1)
+};
+
+// Refuses flow collections ("[[[[...", "{{{{...") nested deeper than
+// kMaxYamlDepth by looking at the text alone: yaml-cpp's scanner queues a
+// token per opening bracket before its parser emits the first event (2 MB
+// of '[' took 16 s and 500 MB there), so YamlBudget would see them too
+// late. Brackets in comments do not count. Inside a quoted scalar (one
+// starts where a YAML scalar can start) brackets count on top of the depth
+// outside and are forgotten when the quote ends: balanced ones ("awk
+// '{print $1}'") cost nothing, a quoted "]" cannot hide the nesting around
+// it, and a quote this scan sees where YAML sees a plain scalar still
+// counts what it holds. Unbalanced brackets in plain scalars count, so a
+// scalar with more than kMaxYamlDepth unclosed ones is refused.
+absl::Status CheckFlowNesting(absl::string_view content,
+                              absl::string_view file) {
+  size_t depth = 0;        // outside quotes
+  size_t quote_depth = 0;  // inside the current quote
+  int line = 1;
+  char quote = 0;  // '"' or '\'' while inside a quoted scalar
+  bool comment = false;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const char c = content[i];
+    const char prev = i == 0 ? '\n' : content[i - 1];
+    if (c == '\n') {
+      ++line;
+      comment = false;
+      continue;
+    }
+    if (comment) continue;
+    size_t* level = quote != 0 ? &quote_depth : &depth;
+    if (c == '[' || c == '{') {
+      if (++*level + (quote != 0 ? depth : 0) > kMaxYamlDepth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(file, ":", line, ": lists and maps nest deeper than ",
+                         kMaxYamlDepth, " levels; the limit is kMaxYamlDepth"));
+      }
+    } else if (c == ']' || c == '}') {
+      if (*level > 0) --*level;
+    } else if (quote != 0) {
+      if (quote == '"' && c == '\\') {
+        ++i;  // the escaped character (a newline here is still a line)
+        if (i < content.size() && content[i] == '\n') ++line;
+      } else if (c == quote) {
+        quote = 0;
+        quote_depth = 0;
+      }
+    } else if (c == '#' && (prev == ' ' || prev == '\t' || prev == '\n')) {
+      comment = true;
+    } else if ((c == '"' || c == '\'') &&
+               absl::StrContains(" \t\n[{,:-?", prev)) {
+      quote = c;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Runs YamlBudget over `content`: OK, or INVALID_ARGUMENT "FILE:LINE: ...".
+absl::Status CheckYamlBounds(absl::string_view content,
+                             absl::string_view file) {
+  std::istringstream in{std::string(content)};
+  YAML::Parser parser(in);
+  YamlBudget budget;
+  try {
+    while (parser.HandleNextDocument(budget)) {
+    }
+  } catch (const YamlRefusal& r) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ":", r.line, ": ", r.cause));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                     ": malformed YAML: ", e.msg));
+  }
+  return absl::OkStatus();
+}
 
 class YamlReader {
  public:
@@ -425,7 +638,7 @@ class YamlReader {
       node->set_host(v);
     } else if (e.key == "cpus") {
       uint64_t v;
-      if (!Uint(e, object, 1024, &v)) return false;
+      if (!Uint(e, object, kMaxNodeCpus, &v)) return false;
       node->mutable_resources()->set_cpus(static_cast<uint32_t>(v));
     } else if (e.key == "memory") {
       std::string text;
@@ -1024,6 +1237,56 @@ const ParseInfoTree* Nested(const ParseInfoTree* tree,
       parent.GetDescriptor()->FindFieldByName(field_name), index);
 }
 
+// "FILE:LINE: <object>: ..." for every `source` the file sets itself.
+std::vector<std::string> ForgedSources(const ParseInfoTree* tree,
+                                       const Topology& t,
+                                       absl::string_view file) {
+  std::vector<std::string> out;
+  auto refuse = [&](const ParseInfoTree* at,
+                    const google::protobuf::Message& parent,
+                    const char* field_name, int index,
+                    absl::string_view object) {
+    int line = 0;
+    if (at != nullptr) {
+      line = at->GetLocation(
+                   parent.GetDescriptor()->FindFieldByName(field_name), index)
+                 .line +
+             1;
+    }
+    out.push_back(absl::StrCat(file, ":", line, ": ", object,
+                               ": 'source' is set by the parser, not by the "
+                               "file; remove it"));
+  };
+  if (t.has_source()) refuse(tree, t, "source", -1, "lab");
+  for (int i = 0; i < t.nodes_size(); ++i) {
+    const Node& node = t.nodes(i);
+    const ParseInfoTree* node_tree = Nested(tree, t, "nodes", i);
+    const std::string object = absl::StrCat("node ", node.name());
+    if (node.has_source()) refuse(node_tree, node, "source", -1, object);
+    for (int j = 0; j < node.interfaces_size(); ++j) {
+      if (!node.interfaces(j).has_source()) continue;
+      refuse(
+          node_tree == nullptr ? nullptr
+                               : Nested(node_tree, node, "interfaces", j),
+          node.interfaces(j), "source", -1,
+          absl::StrCat("interface ",
+                       EndpointName(node.name(), node.interfaces(j).name())));
+    }
+    for (int j = 0; j < node.routes_size(); ++j) {
+      if (!node.routes(j).has_source()) continue;
+      refuse(
+          node_tree == nullptr ? nullptr : Nested(node_tree, node, "routes", j),
+          node.routes(j), "source", -1, absl::StrCat(object, ": route"));
+    }
+  }
+  for (int i = 0; i < t.links_size(); ++i) {
+    if (!t.links(i).has_source()) continue;
+    refuse(Nested(tree, t, "links", i), t.links(i), "source", -1,
+           absl::StrCat("link ", LinkName(t.links(i))));
+  }
+  return out;
+}
+
 absl::StatusOr<ParsedTopology> ParseTextproto(absl::string_view content,
                                               absl::string_view file) {
   ParsedTopology out;
@@ -1040,10 +1303,14 @@ absl::StatusOr<ParsedTopology> ParseTextproto(absl::string_view content,
     return absl::InvalidArgumentError(absl::StrJoin(collector.errors(), "\n"));
   }
   Topology& t = out.topology;
-  if (t.source().file().empty()) {
-    t.mutable_source()->set_file(std::string(file));
-    t.mutable_source()->set_line(1);
+  // Only the parser says where an object was written: a `source` spelled
+  // out in the file would make every later message point elsewhere.
+  std::vector<std::string> forged = ForgedSources(&tree, t, file);
+  if (!forged.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(forged, "\n"));
   }
+  t.mutable_source()->set_file(std::string(file));
+  t.mutable_source()->set_line(1);
   for (int i = 0; i < t.nodes_size(); ++i) {
     Node* node = t.mutable_nodes(i);
     SetSource(&tree, t, "nodes", i, file, node->mutable_source());
@@ -1100,7 +1367,21 @@ void NormalizeTopology(Topology* topology) {
 
 absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
                                              absl::string_view file_name) {
+  if (content.size() > kMaxTopologyFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file_name, ": the file is ", content.size(), " bytes, more than ",
+        kMaxTopologyFileBytes, "; the limit is kMaxTopologyFileBytes"));
+  }
   if (IsTextprotoName(file_name)) return ParseTextproto(content, file_name);
+  // Bounds first, on parser events only: YAML::Load would build the whole
+  // graph (and a reader would walk every alias) before anything is checked.
+  if (absl::Status nesting = CheckFlowNesting(content, file_name);
+      !nesting.ok()) {
+    return nesting;
+  }
+  if (absl::Status bounds = CheckYamlBounds(content, file_name); !bounds.ok()) {
+    return bounds;
+  }
   ParsedTopology out;
   YAML::Node root;
   try {

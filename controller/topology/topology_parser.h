@@ -32,6 +32,15 @@ struct ParsedTopology {
 // "FILE:LINE:COL: malformed YAML: <what>". Unknown keys are errors; keys
 // containerlab knows but emu does not use become warnings.
 //
+// Bounds (controller/topology/topology_limits.h): a file larger than
+// kMaxTopologyFileBytes, or YAML that expands (through aliases) to more
+// than kMaxYamlValues values or kMaxYamlScalarBytes bytes of text, nests
+// deeper than kMaxYamlDepth, holds a second document or an alias cycle is
+// refused as "FILE:LINE: <cause>; the limit is kMaxX", checked on the
+// parser's events before a node is built, so a refusal costs about what
+// reading the file does. In a textproto file, `source` is refused: only
+// the parser sets sources.
+//
 // Syntax and units only: call ValidateTopology (or ParseAndValidateTopology)
 // for the semantic checks. Pure function; thread-safe.
 absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,

@@ -5,8 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -384,14 +387,16 @@ TEST(ParseTopologyTest, JsonIsReadAsYaml) {
   EXPECT_EQ(p.topology.links(0).a_to_b().rate_bps(), 1'000'000'000u);
   EXPECT_EQ(p.topology.links(0).b_to_a().delay_us(), 2'000u);
 
-  absl::StatusOr<ParsedTopology> bad =
-      ParseTopology("{\"name\": \"j\",\n \"topology\": {\"nodes\": 3}}",
-                    "bad.json");
+  absl::StatusOr<ParsedTopology> bad = ParseTopology(
+      "{\"name\": \"j\",\n \"topology\": {\"nodes\": 3}}", "bad.json");
   EXPECT_THAT(Message(bad), HasSubstr("bad.json:2: topology: nodes: expected"));
 }
 
 TEST(ParseTopologyTest, TextprotoGetsSourcesAndNormalization) {
-  ParsedTopology p = MustParse(R"pb(name: "tp"
+  // The assertions below count lines of this text.
+  // clang-format off
+  ParsedTopology p =
+      MustParse(R"pb(name: "tp"
 nodes {
   name: "r1"
   interfaces { name: "eth1" addresses: "10.0.0.1/24" }
@@ -406,7 +411,8 @@ links {
   a_to_b { rate_bps: 1000000 }
 }
 )pb",
-                               "lab.textproto");
+                "lab.textproto");
+  // clang-format on
   const emu::v1::Topology& t = p.topology;
   ASSERT_THAT(t.nodes(), SizeIs(2));
   EXPECT_EQ(t.nodes(0).kind(), emu::v1::NODE_KIND_NETNS);  // defaulted
@@ -426,9 +432,9 @@ links {
   absl::StatusOr<ParsedTopology> bad =
       ParseTopology("name: \"tp\"\nnodes {\n  nmae: \"r1\"\n}\n", "bad.pbtxt");
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(Message(bad), AllOf(HasSubstr("bad.pbtxt:3:"),
-                                  HasSubstr("malformed textproto"),
-                                  HasSubstr("nmae")));
+  EXPECT_THAT(Message(bad),
+              AllOf(HasSubstr("bad.pbtxt:3:"), HasSubstr("malformed textproto"),
+                    HasSubstr("nmae")));
 }
 
 TEST(NormalizeTopologyTest, IsIdempotent) {
@@ -473,8 +479,8 @@ TEST(ExamplesTest, EveryExampleParsesAndValidates) {
     absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(content, path);
     ASSERT_TRUE(r.ok()) << path << ":\n" << r.status().message();
     if (std::string(path) != "examples/containerlab-linux.clab.yml") {
-      EXPECT_THAT(r->warnings, IsEmpty())
-          << path << ":\n" << absl::StrJoin(r->warnings, "\n");
+      EXPECT_THAT(r->warnings, IsEmpty()) << path << ":\n"
+                                          << absl::StrJoin(r->warnings, "\n");
     }
   }
 }
@@ -507,8 +513,7 @@ placement: {strategy: pack, tolerance: 25%, overcommit: true}
 topology:
   nodes: {a: {}}
 )");
-  EXPECT_EQ(p.topology.placement().strategy(),
-            emu::v1::PlacementOptions::PACK);
+  EXPECT_EQ(p.topology.placement().strategy(), emu::v1::PlacementOptions::PACK);
   EXPECT_DOUBLE_EQ(p.topology.placement().tolerance_percent(), 25);
   EXPECT_TRUE(p.topology.placement().overcommit());
 
@@ -518,12 +523,200 @@ placement:
   overcommit: maybe
   colour: red
 topology: {nodes: {a: {}}}
-)", "lab.yaml");
+)",
+                           "lab.yaml");
   EXPECT_THAT(Message(bad),
               AllOf(HasSubstr("lab.yaml:3: placement: strategy: \"random\" is "
                               "not a strategy: use spread or pack"),
                     HasSubstr("lab.yaml:4: placement: overcommit: \"maybe\""),
                     HasSubstr("lab.yaml:5: placement: unknown key 'colour'")));
+}
+
+// ---- Bounds on what a file may expand to (controller/topology/topology_limits.h) --
+
+// Parses `content`, expects a refusal, and that it came in under a second.
+std::string RefusedFast(const std::string& content,
+                        const std::string& file = "bomb.yaml") {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(content, file);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_LT(took, absl::Seconds(1)) << file;
+  EXPECT_FALSE(r.ok()) << file;
+  if (r.ok()) return "";
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  return Message(r);
+}
+
+// The classic "billion laughs": ten levels of ten aliases stand for 10^10
+// values in a file of under 1 KB.
+std::string BillionLaughs() {
+  std::string s = "name: bomb\nx0: &l0 [a, a, a, a, a, a, a, a, a, a]\n";
+  for (int i = 1; i <= 10; ++i) {
+    absl::StrAppend(&s, "x", i, ": &l", i, " [");
+    for (int j = 0; j < 10; ++j)
+      absl::StrAppend(&s, j ? ", " : "", "*l", i - 1);
+    absl::StrAppend(&s, "]\n");
+  }
+  return s;
+}
+
+TEST(TopologyBoundsTest, AliasBombIsRefusedFastNamingTheLimit) {
+  EXPECT_THAT(RefusedFast(BillionLaughs()),
+              AllOf(HasSubstr("bomb.yaml:"), HasSubstr("more than 4000000"),
+                    HasSubstr("kMaxYamlValues")));
+}
+
+// Few values, many bytes: every exec line of 2000 nodes repeats a 1000-byte
+// string 100 times through aliases (200 MB from a 40 KB file). The reader
+// would copy all of it into the topology.
+TEST(TopologyBoundsTest, AliasedTextIsBoundedInBytes) {
+  std::string s = absl::StrCat(
+      "name: bomb\ntopology:\n  nodes:\n    n0:\n      labels: {pad: &s ",
+      std::string(1000, 'x'), "}\n      exec: &e [");
+  for (int j = 0; j < 100; ++j) absl::StrAppend(&s, j ? ", " : "", "*s");
+  absl::StrAppend(&s, "]\n");
+  for (int i = 1; i <= 2000; ++i)
+    absl::StrAppend(&s, "    n", i, ": {exec: *e}\n");
+  EXPECT_LT(s.size(), 64u << 10);
+  EXPECT_THAT(RefusedFast(s),
+              AllOf(HasSubstr("bomb.yaml:"), HasSubstr("kMaxYamlScalarBytes")));
+}
+
+TEST(TopologyBoundsTest, DeepNestingIsRefusedFastNamingTheLimit) {
+  // 2 MB of '[' on line 2.
+  const std::string s = "name: deep\nx: " + std::string(2 << 20, '[');
+  EXPECT_THAT(RefusedFast(s), AllOf(HasSubstr("bomb.yaml:2: "),
+                                    HasSubstr("deeper than 64 levels"),
+                                    HasSubstr("kMaxYamlDepth")));
+  // Block nesting the same.
+  std::string block = "name: deep\nx:\n";
+  for (int i = 0; i < 100; ++i) {
+    absl::StrAppend(&block, std::string(2 * i + 2, ' '), "k:\n");
+  }
+  EXPECT_THAT(RefusedFast(block), HasSubstr("kMaxYamlDepth"));
+  // A quoted ']' does not hide nesting.
+  std::string quoted = "name: deep\nx: ";
+  for (int i = 0; i < 100; ++i) quoted += "[\"]\", ";
+  EXPECT_THAT(RefusedFast(quoted), HasSubstr("kMaxYamlDepth"));
+}
+
+// Many exec lines with balanced braces in quotes are not nesting.
+TEST(TopologyBoundsTest, QuotedBracesDoNotAddUp) {
+  std::string s = "name: ok\ntopology:\n  nodes:\n";
+  for (int i = 0; i < 100; ++i) {
+    absl::StrAppend(&s, "    n", i, ": {exec: [\"awk '{print $1}' /x\"]}\n");
+  }
+  EXPECT_THAT(MustParse(s).topology.nodes(), SizeIs(100));
+}
+
+TEST(TopologyBoundsTest, BracketsInQuotesAndCommentsAreNotNesting) {
+  ParsedTopology p =
+      MustParse(absl::StrCat("name: ok  # ", std::string(100, '['),
+                             "\ntopology:\n  nodes:\n    a: "
+                             "{exec: [\"echo '",
+                             std::string(100, ']'), "'\", 'it''s [x]']}\n"));
+  EXPECT_THAT(p.topology.nodes(0).exec(), SizeIs(2));
+}
+
+TEST(TopologyBoundsTest, AliasCycleIsRefused) {
+  EXPECT_THAT(RefusedFast("name: c\nx: &a [1, *a]\n"),
+              AllOf(HasSubstr("bomb.yaml:2: "), HasSubstr("cycle")));
+}
+
+TEST(TopologyBoundsTest, AliasesWithinTheBoundsStillWork) {
+  ParsedTopology p = MustParse(R"(name: ok
+topology:
+  nodes:
+    a: {exec: &e ["true", "true"]}
+    b: {exec: *e}
+  links:
+    - endpoints: [a:eth1, b:eth1]
+)");
+  EXPECT_THAT(p.topology.nodes(1).exec(), SizeIs(2));
+}
+
+TEST(TopologyBoundsTest, FileSizeIsBounded) {
+  const std::string big(65 << 20, '#');
+  absl::StatusOr<ParsedTopology> r = ParseTopology(big, "big.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Message(r), AllOf(HasSubstr("big.yaml: "),
+                                HasSubstr("kMaxTopologyFileBytes")));
+}
+
+TEST(TopologyBoundsTest, SecondDocumentIsRefusedNamingItsLine) {
+  const struct {
+    std::string content;
+    std::string want;
+  } kCases[] = {
+      {"name: a\ntopology: {nodes: {n: {}}}\n---\nname: b\n", "lab.yaml:3: "},
+      {"---\nname: a\ntopology: {nodes: {n: {}}}\n...\n---\nname: b\n",
+       "lab.yaml:5: "},
+  };
+  for (const auto& c : kCases) {
+    absl::StatusOr<ParsedTopology> r = ParseTopology(c.content, "lab.yaml");
+    ASSERT_FALSE(r.ok()) << c.content;
+    EXPECT_THAT(Message(r),
+                AllOf(HasSubstr(c.want), HasSubstr("second YAML document")))
+        << c.content;
+  }
+  // One document with an explicit start is fine.
+  EXPECT_TRUE(
+      ParseTopology("---\nname: a\ntopology: {nodes: {n: {}}}\n", "lab.yaml")
+          .ok());
+}
+
+// Only the parser sets sources: a file that spells one out could make every
+// later message point at another file.
+TEST(TextprotoTest, SourcesInTheFileAreRefused) {
+  const struct {
+    std::string content;
+    std::string want;
+  } kCases[] = {
+      {"name: \"a\"\nsource { file: \"/etc/x\" line: 9 }\n",
+       "lab.pbtxt:2: lab: 'source' is set by the parser"},
+      {"name: \"a\"\nnodes {\n  name: \"r1\"\n  source { file: \"x\" }\n}\n",
+       "lab.pbtxt:4: node r1: 'source'"},
+      {"name: \"a\"\nnodes {\n  name: \"r1\"\n  interfaces {\n    name: "
+       "\"e\"\n    source { line: 3 }\n  }\n}\n",
+       "lab.pbtxt:6: interface r1:e: 'source'"},
+      {"name: \"a\"\nlinks {\n  a { node: \"x\" interface: \"e\" }\n  source "
+       "{ file: \"y\" }\n}\n",
+       "lab.pbtxt:4: link x:e<->:: 'source'"},
+  };
+  for (const auto& c : kCases) {
+    absl::StatusOr<ParsedTopology> r = ParseTopology(c.content, "lab.pbtxt");
+    ASSERT_FALSE(r.ok()) << c.content;
+    EXPECT_THAT(Message(r), HasSubstr(c.want)) << c.content;
+  }
+}
+
+// Numbers and enum values the text format lets through; each is refused
+// with the file and line of its node (or of the lab).
+TEST(TextprotoTest, RangesAndEnumsAreChecked) {
+  const struct {
+    std::string node_or_top;
+    std::string want;
+  } kCases[] = {
+      {"nodes { name: \"n\" resources { cpus: 4294968 } }",
+       "lab.pbtxt:2: node n: cpus 4294968 is more than 1024"},
+      {"nodes { name: \"n\" resources { memory_mib: 18446744073709551615 } }",
+       "lab.pbtxt:2: node n: memory 18446744073709551615 MiB is more than"},
+      {"nodes { name: \"n\" kind: 99 }",
+       "lab.pbtxt:2: node n: kind 99 is not a node kind"},
+      {"nodes { name: \"n\" } placement { strategy: 77 }",
+       "lab.pbtxt:1: placement: strategy 77 is not a strategy"},
+      {"nodes { name: \"n\" } placement { tolerance_percent: 1000 }",
+       "lab.pbtxt:1: placement: tolerance 1000%"},
+      {"nodes { name: \"n\" cpu_set: 70000 }",
+       "lab.pbtxt:2: node n: cpuset: 70000 is not a host CPU"},
+  };
+  for (const auto& c : kCases) {
+    const std::string content = "name: \"a\"\n" + c.node_or_top + "\n";
+    absl::StatusOr<ParsedTopology> r =
+        ParseAndValidateTopology(content, "lab.pbtxt");
+    ASSERT_FALSE(r.ok()) << content;
+    EXPECT_THAT(Message(r), HasSubstr(c.want)) << content;
+  }
 }
 
 }  // namespace

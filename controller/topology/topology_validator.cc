@@ -19,9 +19,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "proto/topology_names.h"
+#include "controller/topology/topology_limits.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "linkemu/qdisc_plan.h"
 #include "linkemu/units.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::topology {
 namespace {
@@ -34,7 +36,6 @@ using ::emu::v1::Route;
 using ::emu::v1::SourceRef;
 using ::emu::v1::Topology;
 
-constexpr int kMaxNameLength = 32;
 constexpr size_t kMaxInterfaceNameBytes = 15;  // IFNAMSIZ - 1
 constexpr uint32_t kMinMtu = 68;
 constexpr uint32_t kMaxMtu = 65535;
@@ -56,6 +57,19 @@ struct IpAddress {
     char buf[INET6_ADDRSTRLEN] = {};
     inet_ntop(family, bytes.data(), buf, sizeof(buf));
     return buf;
+  }
+  bool IsUnspecified() const {
+    return std::all_of(bytes.begin(), bytes.begin() + bits() / 8,
+                       [](uint8_t b) { return b == 0; });
+  }
+  bool IsLoopback() const {
+    if (family == AF_INET) return bytes[0] == 127;
+    static constexpr std::array<uint8_t, 16> kV6Loopback = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return bytes == kV6Loopback;
+  }
+  bool IsMulticast() const {
+    return family == AF_INET ? (bytes[0] & 0xf0) == 0xe0 : bytes[0] == 0xff;
   }
   bool IsIpv6LinkLocal() const {
     return family == AF_INET6 && bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
@@ -81,6 +95,12 @@ struct IpPrefix {
       if (address.bytes[bit / 8] & (0x80 >> (bit % 8))) return true;
     }
     return false;
+  }
+  bool AllHostBitsSet() const {
+    for (int bit = length; bit < address.bits(); ++bit) {
+      if (!(address.bytes[bit / 8] & (0x80 >> (bit % 8)))) return false;
+    }
+    return true;
   }
   IpPrefix Network() const {
     IpPrefix n = *this;
@@ -140,20 +160,31 @@ bool IsNameChar(char c, absl::string_view extra) {
          absl::StrContains(extra, c);
 }
 
-// Empty string when `name` is a valid node or lab name, else the cause.
-std::string CheckName(absl::string_view name) {
-  if (name.empty()) return "name is empty";
-  if (name.size() > kMaxNameLength) {
-    return absl::StrCat("name '", name, "' is longer than ", kMaxNameLength,
-                        " characters");
-  }
-  for (char c : name) {
-    if (!IsNameChar(c, "_-")) {
-      return absl::StrCat("name '", name,
-                          "' may use only letters, digits, '_' and '-'");
-    }
-  }
-  return "";
+// Empty string when `name` follows the one name rule (emu::CheckName),
+// else the cause.
+std::string NameProblem(absl::string_view what, absl::string_view name) {
+  absl::Status status = emu::CheckName(what, name);
+  return status.ok() ? "" : std::string(status.message());
+}
+
+// Empty string when `image` can name a directory under the agent's image
+// root, else the cause. Images are names, never paths: the root agent boots
+// what the directory's image.conf names, so '/' or ".." would let a
+// topology pick any directory of the host.
+std::string CheckImageName(absl::string_view image) {
+  constexpr size_t kMaxImageNameBytes = 64;
+  bool ok = !image.empty() && image.size() <= kMaxImageNameBytes &&
+            image[0] != '.' && image[0] != '-';
+  for (char c : image) ok = ok && IsNameChar(c, "_.-");
+  if (ok) return "";
+  return absl::StrCat(
+      "image '", image.substr(0, kMaxImageNameBytes),
+      image.size() > kMaxImageNameBytes ? "..." : "",
+      "' is not an image name: images are directories under the agent's "
+      "image root, named by 1..",
+      kMaxImageNameBytes,
+      " letters, digits, '_', '.' and '-' (not starting with '.' or '-'; no "
+      "paths)");
 }
 
 std::string CheckInterfaceName(absl::string_view name) {
@@ -207,6 +238,37 @@ std::string CheckMac(absl::string_view mac, std::string* canonical) {
   return "";
 }
 
+// Empty string when `p` ("ADDR/LEN" on an interface) can be a host's
+// address on a link, else the cause. The kernel takes all of these without
+// a word and the lab then silently misroutes.
+std::string HostAddressProblem(const IpPrefix& p) {
+  const IpAddress& a = p.address;
+  if (a.IsUnspecified()) {
+    return "the unspecified address is not a host address";
+  }
+  if (p.length == 0) {
+    return "a /0 prefix puts every address on this link";
+  }
+  if (a.IsMulticast()) {
+    return "a multicast address is not a host address";
+  }
+  if (a.IsLoopback()) {
+    return "a loopback address belongs on lo, not on a link";
+  }
+  // /31 and /32 have no network or broadcast address (RFC 3021).
+  if (a.family == AF_INET && p.length <= 30) {
+    if (!p.HasHostBits()) {
+      return absl::StrCat("it is the network address of ",
+                          p.Network().ToString(), ", not a host address");
+    }
+    if (p.AllHostBitsSet()) {
+      return absl::StrCat("it is the broadcast address of ",
+                          p.Network().ToString(), ", not a host address");
+    }
+  }
+  return "";
+}
+
 // Where something was first seen, for "already used by ... at FILE:LINE".
 struct Owner {
   std::string name;
@@ -228,9 +290,12 @@ class Validator {
   explicit Validator(const Topology& topology) : topology_(topology) {}
 
   absl::Status Run(std::vector<std::string>* warnings) {
-    if (std::string cause = CheckName(topology_.name()); !cause.empty()) {
+    if (std::string cause = NameProblem("lab", topology_.name());
+        !cause.empty()) {
       Error(topology_.source(), "lab", cause);
     }
+    if (!CheckSizes()) return Finish(warnings);
+    CheckPlacement(topology_.placement());
     if (topology_.nodes().empty()) {
       Error(topology_.source(), "topology", "has no nodes");
     }
@@ -245,6 +310,11 @@ class Validator {
         }
       }
     }
+    return Finish(warnings);
+  }
+
+ private:
+  absl::Status Finish(std::vector<std::string>* warnings) {
     if (warnings != nullptr) {
       warnings->insert(warnings->end(), warnings_.begin(), warnings_.end());
     }
@@ -252,7 +322,62 @@ class Validator {
     return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
   }
 
- private:
+  // The bounds of topology_limits.h, before any check whose cost grows with
+  // the lab. False when the lab is too large to check further.
+  bool CheckSizes() {
+    bool ok = true;
+    if (topology_.nodes_size() > kMaxNodes) {
+      const Node& first_over = topology_.nodes(kMaxNodes);
+      Error(first_over.source(), absl::StrCat("node ", first_over.name()),
+            absl::StrCat("the lab has ", topology_.nodes_size(),
+                         " nodes, more than ", kMaxNodes,
+                         "; the limit is kMaxNodes"));
+      ok = false;
+    }
+    if (topology_.links_size() > kMaxLinks) {
+      const Link& first_over = topology_.links(kMaxLinks);
+      Error(first_over.source(), absl::StrCat("link ", LinkName(first_over)),
+            absl::StrCat("the lab has ", topology_.links_size(),
+                         " links, more than ", kMaxLinks,
+                         "; the limit is kMaxLinks"));
+      ok = false;
+    }
+    for (const Node& node : topology_.nodes()) {
+      if (node.interfaces_size() > kMaxInterfacesPerNode) {
+        const Interface& first_over = node.interfaces(kMaxInterfacesPerNode);
+        Error(first_over.source(), absl::StrCat("node ", node.name()),
+              absl::StrCat("has ", node.interfaces_size(),
+                           " interfaces (links included), more than ",
+                           kMaxInterfacesPerNode,
+                           "; the limit is kMaxInterfacesPerNode"));
+        ok = false;
+      }
+      if (node.routes_size() > kMaxRoutesPerNode) {
+        Error(node.routes(kMaxRoutesPerNode).source(),
+              absl::StrCat("node ", node.name()),
+              absl::StrCat("has ", node.routes_size(), " routes, more than ",
+                           kMaxRoutesPerNode,
+                           "; the limit is kMaxRoutesPerNode"));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  // Enum values and numbers that only the text/proto formats (or an API
+  // client) can get wrong: the YAML parser never produces them.
+  void CheckPlacement(const emu::v1::PlacementOptions& p) {
+    if (!emu::v1::PlacementOptions::Strategy_IsValid(p.strategy())) {
+      Error(topology_.source(), "placement",
+            absl::StrCat("strategy ", p.strategy(),
+                         " is not a strategy: use SPREAD or PACK"));
+    }
+    if (!(p.tolerance_percent() >= 0 && p.tolerance_percent() <= 100)) {
+      Error(topology_.source(), "placement",
+            absl::StrCat("tolerance ", p.tolerance_percent(),
+                         "% is outside 0%..100%"));
+    }
+  }
   void Error(const SourceRef& source, absl::string_view object,
              absl::string_view cause) {
     errors_.push_back(absl::StrCat(SourcePrefix(source), object, ": ", cause));
@@ -265,7 +390,7 @@ class Validator {
 
   void CheckNode(const Node& node) {
     const std::string object = absl::StrCat("node ", node.name());
-    if (std::string cause = CheckName(node.name()); !cause.empty()) {
+    if (std::string cause = NameProblem("node", node.name()); !cause.empty()) {
       Error(node.source(), object, cause);
     }
     auto [it, inserted] =
@@ -278,7 +403,17 @@ class Validator {
     }
     if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
       Error(node.source(), object, "kind is not set (netns or qemu)");
+    } else if (!emu::v1::NodeKind_IsValid(node.kind())) {
+      Error(node.source(), object,
+            absl::StrCat("kind ", node.kind(),
+                         " is not a node kind (netns or qemu)"));
     }
+    if (node.kind() == emu::v1::NODE_KIND_QEMU && !node.image().empty()) {
+      if (std::string cause = CheckImageName(node.image()); !cause.empty()) {
+        Error(node.source(), object, cause);
+      }
+    }
+    CheckResources(node, object);
     if (node.kind() == emu::v1::NODE_KIND_NETNS && !node.image().empty()) {
       Warn(node.source(), object,
            "image ignored: netns nodes share the host's file system");
@@ -300,6 +435,30 @@ class Validator {
       if (absl::StripAsciiWhitespace(node.exec(i)).empty()) {
         Error(node.source(), object,
               absl::StrCat("exec line ", i + 1, " is empty"));
+      }
+    }
+  }
+
+  void CheckResources(const Node& node, absl::string_view object) {
+    const emu::v1::Resources& r = node.resources();
+    if (r.cpus() > kMaxNodeCpus) {
+      Error(node.source(), object,
+            absl::StrCat("cpus ", r.cpus(), " is more than ", kMaxNodeCpus,
+                         " (kMaxNodeCpus)"));
+    }
+    if (r.memory_mib() > kMaxNodeMemoryMib) {
+      Error(node.source(), object,
+            absl::StrCat("memory ", r.memory_mib(), " MiB is more than ",
+                         linkemu::FormatSizeBytes(kMaxNodeMemoryMib << 20),
+                         " (kMaxNodeMemoryMib)"));
+    }
+    constexpr uint32_t kMaxHostCpu = 4095;
+    for (uint32_t cpu : node.cpu_set()) {
+      if (cpu > kMaxHostCpu) {
+        Error(node.source(), object,
+              absl::StrCat("cpuset: ", cpu, " is not a host CPU number (0..",
+                           kMaxHostCpu, ")"));
+        break;
       }
     }
   }
@@ -346,6 +505,36 @@ class Validator {
         Error(iface.source(), object,
               absl::StrCat("bad address \"", text, "\": ", cause));
         continue;
+      }
+      if (std::string cause = HostAddressProblem(prefix); !cause.empty()) {
+        Error(iface.source(), object,
+              absl::StrCat("bad address \"", text, "\": ", cause));
+        continue;
+      }
+      if (prefix.address.family == AF_INET6 && prefix.length < 127 &&
+          !prefix.HasHostBits()) {
+        Warn(iface.source(), object,
+             absl::StrCat("address ", text,
+                          " is the subnet-router anycast "
+                          "address of its subnet (RFC 4291); a host address "
+                          "usually has host bits set"));
+      }
+      for (const ConnectedPrefix& c : *connected) {
+        if (c.interface == iface.name() ||
+            c.prefix.address.family != prefix.address.family ||
+            prefix.address.IsIpv6LinkLocal()) {
+          continue;
+        }
+        if (c.prefix.Contains(prefix.address) ||
+            prefix.Contains(c.prefix.address)) {
+          Warn(iface.source(), object,
+               absl::StrCat("address ", text, " is in the subnet of ",
+                            c.prefix.ToString(), " on ", c.interface,
+                            ": two interfaces of node ", node.name(),
+                            " on one subnet make the kernel pick either "
+                            "for replies (ARP flux)"));
+          break;
+        }
       }
       auto [addr_it, addr_new] =
           addresses_.emplace(prefix.address, Owner{endpoint, iface.source()});
@@ -597,56 +786,15 @@ class Validator {
 
   void CheckParams(const Link& link, absl::string_view object,
                    const LinkParams& p, uint32_t mtu) {
-    const struct {
-      const char* key;
-      double value;
-    } percents[] = {
-        {"delay-correlation", p.delay_correlation_percent()},
-        {"loss", p.loss_percent()},
-        {"loss-correlation", p.loss_correlation_percent()},
-        {"duplicate", p.duplicate_percent()},
-        {"reorder", p.reorder_percent()},
-        {"corrupt", p.corrupt_percent()},
-    };
-    for (const auto& pc : percents) {
-      if (!(pc.value >= 0 && pc.value <= 100)) {
-        Error(link.source(), object,
-              absl::StrCat(pc.key, " ", pc.value,
-                           "% is outside 0%..100%"));
-      }
+    // Exactly what the agent will refuse (it plans qdiscs with the same
+    // function), so validate and plan say what up would.
+    for (const std::string& problem : linkemu::LinkParamsProblems(p)) {
+      Error(link.source(), object, problem);
     }
-    if (p.jitter_us() > 0 && p.delay_us() == 0) {
-      Error(link.source(), object,
-            absl::StrCat("jitter ", linkemu::FormatDurationUs(p.jitter_us()),
-                         " without delay: jitter varies the delay, so set "
-                         "delay too"));
-    }
-    if (p.reorder_percent() > 0 && p.delay_us() == 0) {
-      Error(link.source(), object,
-            "reorder without delay: netem reorders by sending some packets "
-            "ahead of delayed ones, so set delay too");
-    }
-    if (p.jitter_us() > p.delay_us() && p.delay_us() > 0) {
-      Warn(link.source(), object,
-           absl::StrCat("jitter ", linkemu::FormatDurationUs(p.jitter_us()),
-                        " is larger than delay ",
-                        linkemu::FormatDurationUs(p.delay_us()),
-                        ": netem clamps negative delays to 0, which also "
-                        "reorders packets"));
-    }
-    if (p.delay_correlation_percent() > 0 && p.jitter_us() == 0) {
-      Warn(link.source(), object,
-           "delay-correlation has no effect without jitter");
-    }
-    if (p.loss_correlation_percent() > 0 && p.loss_percent() == 0) {
-      Warn(link.source(), object,
-           "loss-correlation has no effect without loss");
-    }
-    if (p.burst_bytes() > 0 && p.rate_bps() == 0) {
-      Error(link.source(), object,
-            "burst without rate: burst sizes the rate limiter's bucket");
-    }
-    if (p.burst_bytes() > 0 && p.burst_bytes() < mtu) {
+    // A topology-level rule the agent cannot see: the bucket must hold one
+    // packet of the link's own MTU.
+    if (p.rate_bps() > 0 && p.burst_bytes() >= linkemu::kFullFrameBytes &&
+        p.burst_bytes() < mtu) {
       Error(link.source(), object,
             absl::StrCat("burst ", linkemu::FormatSizeBytes(p.burst_bytes()),
                          " is smaller than the MTU (", mtu,

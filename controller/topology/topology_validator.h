@@ -21,20 +21,27 @@ namespace emu::controller::topology {
 // in the same format when `warnings` is not null.
 //
 // What is checked:
-// - lab, node names: [A-Za-z0-9_-]{1,32}; nodes unique; kind set; at least
-//   one node;
+// - the lab's size (kMaxNodes, kMaxLinks, kMaxInterfacesPerNode,
+//   kMaxRoutesPerNode of topology_limits.h) before anything else;
+// - placement: a known strategy, tolerance 0..100;
+// - lab, node names: emu::CheckName ([A-Za-z0-9_-]{1,32}); nodes unique;
+//   kind set and a known NodeKind; at least one node; cpus, memory_mib and
+//   cpu_set within range; a qemu node's image is a name, not a path;
 // - interfaces: 1..15 bytes of [A-Za-z0-9_.-], not "lo", "." or "..";
 //   unique within the node; mtu 0 or 68..65535; mac a unicast, non-zero
 //   "xx:xx:xx:xx:xx:xx" unique in the lab; addresses are CIDRs
-//   ("10.0.1.1/24", "fd00::1/64"), no address on two interfaces;
+//   ("10.0.1.1/24", "fd00::1/64") of host addresses (not unspecified, /0,
+//   multicast, loopback, or an IPv4 subnet's network/broadcast address),
+//   no address on two interfaces (warning: one subnet on two interfaces of
+//   a node; an IPv6 address without host bits);
 // - routes: destination a CIDR without host bits, "default" or "default6";
 //   via an address of the same family inside a subnet the node is connected
 //   to (an IPv6 link-local via needs dev); dev a declared interface; either
 //   via or dev; no duplicate destination+metric;
 // - links: both endpoints name a node and an interface DECLARED on it
 //   (ParseTopology declares implicit ones), not the same endpoint twice, no
-//   interface in two links; per direction: percentages 0..100, jitter and
-//   reorder need delay, burst needs rate and must hold one MTU-sized packet;
+//   interface in two links; per direction: linkemu::LinkParamsProblems
+//   (exactly what the agent refuses), and burst holds one MTU-sized packet;
 // - sysctls: a netns node may set only net.* (anything else would change
 //   the host); keys are [A-Za-z0-9_./-] without "..";
 // - exec lines are not empty.

@@ -3,7 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "controller/topology/topology_limits.h"
 #include "controller/topology/topology_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,8 +21,8 @@ using ::testing::SizeIs;
 
 // Parses `yaml` (which must parse) as "lab.yaml" and validates it; returns
 // the error lines (empty when valid) and fills `warnings`.
-std::vector<std::string> Problems(const std::string& yaml,
-                                  std::vector<std::string>* warnings = nullptr) {
+std::vector<std::string> Problems(
+    const std::string& yaml, std::vector<std::string>* warnings = nullptr) {
   absl::StatusOr<ParsedTopology> parsed = ParseTopology(yaml, "lab.yaml");
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   if (!parsed.ok()) return {"parse failed"};
@@ -230,21 +232,164 @@ topology:
 )",
                &warnings),
       ElementsAre(
+          HasSubstr("lab.yaml:5: link a:eth1<->b:eth1: burst 32KiB without "
+                    "rate"),
           "lab.yaml:5: link a:eth1<->b:eth1: jitter 1ms without delay: "
           "jitter varies the delay, so set delay too",
           HasSubstr("lab.yaml:5: link a:eth1<->b:eth1: reorder without "
                     "delay"),
-          HasSubstr("lab.yaml:5: link a:eth1<->b:eth1: burst without rate"),
-          "lab.yaml:9: link c:eth1<->d:eth1: a-to-b: burst 1000b is smaller "
-          "than the MTU (1500 bytes): full-size packets could never be "
-          "sent"));
-  EXPECT_THAT(
-      warnings,
-      ElementsAre(
-          HasSubstr("lab.yaml:9: link c:eth1<->d:eth1: a-to-b: jitter 5ms is "
-                    "larger than delay 1ms"),
-          "lab.yaml:9: link c:eth1<->d:eth1: b-to-a: loss-correlation has no "
-          "effect without loss"));
+          HasSubstr("lab.yaml:9: link c:eth1<->d:eth1: a-to-b: burst 1000b is "
+                    "smaller than one full-size frame"),
+          HasSubstr("lab.yaml:9: link c:eth1<->d:eth1: a-to-b: jitter 5ms "
+                    "exceeds delay 1ms"),
+          HasSubstr("lab.yaml:9: link c:eth1<->d:eth1: b-to-a: "
+                    "loss-correlation needs loss")));
+  // What the agent refuses is an error here too, not a warning.
+  EXPECT_THAT(warnings, IsEmpty());
+}
+
+// What an adversarial run found the validator accepting and the agent then
+// refusing at `up` (issue 15). Both now call linkemu::LinkParamsProblems.
+TEST(ValidateTopologyTest, RefusesWhatTheAgentWouldRefuse) {
+  const struct {
+    std::string params;
+    std::string want;
+  } kCases[] = {
+      {"rate: 500bit", "rate 500bit/s is below 1kbit/s"},
+      {"rate: 40gbit", "rate 40Gbit/s is above"},
+      {"{rate: 10mbit, burst: 3gib}", "burst 3GiB is above"},
+      {"delay: 61s", "delay 61s is above 60s"},
+      {"{delay: 10ms, jitter: 20ms}", "jitter 20ms exceeds delay 10ms"},
+      {"delay-correlation: 5%", "delay-correlation needs jitter"},
+  };
+  for (const auto& c : kCases) {
+    const std::string yaml = absl::StrCat(
+        "name: x\ntopology:\n  nodes: {a: , b: }\n  links:\n    - "
+        "endpoints: [\"a:eth1\", \"b:eth1\"]\n      a-to-b: ",
+        c.params.front() == '{' ? c.params : "{" + c.params + "}", "\n");
+    EXPECT_THAT(Problems(yaml),
+                ElementsAre(AllOf(HasSubstr("lab.yaml:5: link a:eth1<->b:eth1: "
+                                            "a-to-b: "),
+                                  HasSubstr(c.want))))
+        << c.params;
+  }
+}
+
+// Addresses the kernel takes without a word and the lab then misroutes.
+TEST(ValidateTopologyTest, AddressesMustBeHostAddresses) {
+  const struct {
+    std::string address;
+    std::string want;  // empty: accepted
+  } kCases[] = {
+      {"0.0.0.0/0", "the unspecified address"},
+      {"10.0.0.1/0", "a /0 prefix"},
+      {"224.0.0.1/24", "multicast"},
+      {"127.0.0.2/8", "loopback"},
+      {"10.0.1.0/24", "network address of 10.0.1.0/24"},
+      {"10.0.1.255/24", "broadcast address of 10.0.1.0/24"},
+      {"10.0.1.3/30", "broadcast address of 10.0.1.0/30"},
+      {"::/64", "the unspecified address"},
+      {"::1/128", "loopback"},
+      {"ff02::1/64", "multicast"},
+      {"10.0.1.0/31", ""},  // RFC 3021: both addresses are hosts
+      {"10.0.1.1/32", ""},
+      {"10.0.1.1/24", ""},
+      {"fd00::1/64", ""},
+  };
+  for (const auto& c : kCases) {
+    const std::string yaml = absl::StrCat(
+        "name: x\ntopology:\n  nodes:\n    a:\n      interfaces:\n        "
+        "eth1: {addresses: [\"",
+        c.address,
+        "\"]}\n    b:\n  links:\n    - endpoints: [a:eth1, b:eth1]\n");
+    if (c.want.empty()) {
+      EXPECT_THAT(Problems(yaml), IsEmpty()) << c.address;
+    } else {
+      EXPECT_THAT(Problems(yaml),
+                  ElementsAre(AllOf(
+                      HasSubstr("lab.yaml:6: interface a:eth1: bad address"),
+                      HasSubstr(c.want))))
+          << c.address;
+    }
+  }
+}
+
+TEST(ValidateTopologyTest, WarnsAboutOneSubnetOnTwoInterfaces) {
+  std::vector<std::string> warnings;
+  EXPECT_THAT(Problems(R"(name: x
+topology:
+  nodes:
+    a:
+      interfaces:
+        eth1: {addresses: [10.0.1.1/24, "fd00::1/64"]}
+        eth2: {addresses: [10.0.1.2/24, "fd00::2/64"]}
+    b:
+      interfaces:
+        eth1: {addresses: [10.0.1.3/24]}
+        eth2: {addresses: [10.0.1.4/24]}
+  links:
+    - endpoints: [a:eth1, b:eth1]
+    - endpoints: [a:eth2, b:eth2]
+)",
+                       &warnings),
+              IsEmpty());
+  EXPECT_THAT(warnings,
+              ElementsAre(AllOf(HasSubstr("lab.yaml:7: interface a:eth2: "
+                                          "address 10.0.1.2/24 is in the "
+                                          "subnet of 10.0.1.1/24 on eth1"),
+                                HasSubstr("ARP flux")),
+                          HasSubstr("lab.yaml:7: interface a:eth2: address "
+                                    "fd00::2/64"),
+                          HasSubstr("lab.yaml:11: interface b:eth2: address "
+                                    "10.0.1.4/24")));
+}
+
+// Images are names under the agent's image root, never paths.
+TEST(ValidateTopologyTest, QemuImagesAreNames) {
+  const struct {
+    std::string image;
+    bool ok;
+  } kCases[] = {
+      {"default", true},    {"debian-12.qcow2", true},
+      {"/abs/path", false}, {"../..", false},
+      {"..", false},        {"a/b", false},
+      {".hidden", false},   {"-rf", false},
+      {"a b", false},       {std::string(65, 'a'), false},
+  };
+  for (const auto& c : kCases) {
+    const std::string yaml = absl::StrCat(
+        "name: x\ntopology:\n  nodes:\n    a:\n      kind: qemu\n      "
+        "image: \"",
+        c.image, "\"\n");
+    std::vector<std::string> problems = Problems(yaml);
+    if (c.ok) {
+      EXPECT_THAT(problems, IsEmpty()) << c.image;
+    } else {
+      EXPECT_THAT(problems,
+                  ElementsAre(AllOf(HasSubstr("lab.yaml:4: node a: image '"),
+                                    HasSubstr("is not an image name"))))
+          << c.image;
+    }
+  }
+}
+
+// The bounds of topology_limits.h also hold for topologies from the API.
+TEST(ValidateTopologyTest, LabSizeIsBounded) {
+  emu::v1::Topology t;
+  t.set_name("big");
+  for (int i = 0; i <= kMaxNodes; ++i) {
+    emu::v1::Node* node = t.add_nodes();
+    node->set_name(absl::StrCat("n", i));
+    node->set_kind(emu::v1::NODE_KIND_NETNS);
+    node->mutable_source()->set_file("big.yaml");
+    node->mutable_source()->set_line(i + 3);
+  }
+  absl::Status s = ValidateTopology(t);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat("big.yaml:", kMaxNodes + 3, ": node n",
+                                     kMaxNodes, ": the lab has ", kMaxNodes + 1,
+                                     " nodes, more than ", kMaxNodes,
+                                     "; the limit is kMaxNodes")));
 }
 
 TEST(ValidateTopologyTest, PercentagesOutsideZeroToHundredFromTheApi) {
@@ -274,14 +419,18 @@ TEST(ValidateTopologyTest, PercentagesOutsideZeroToHundredFromTheApi) {
 
 TEST(ValidateTopologyTest, NamesKindsSysctlsAndExec) {
   // Built from a textproto: YAML cannot repeat a node (a duplicate key).
-  absl::StatusOr<ParsedTopology> parsed = ParseTopology(R"pb(name: "bad name"
+  // The assertions below count lines of this text.
+  // clang-format off
+  absl::StatusOr<ParsedTopology> parsed =
+      ParseTopology(R"pb(name: "bad name"
 nodes { name: "r1" sysctls { key: "kernel.pid_max" value: "1" } }
 nodes { name: "r1" }
 nodes { name: "this-name-is-far-too-long-for-emu-x" }
 nodes { name: "r2" exec: " " sysctls { key: "net/../../etc" value: "1" } }
 nodes { name: "r3" image: "alpine" interfaces { name: "eth1" } }
 )pb",
-                                                        "t.textproto");
+                    "t.textproto");
+  // clang-format on
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   std::vector<std::string> warnings;
   absl::Status s = ValidateTopology(parsed->topology, &warnings);
@@ -289,15 +438,16 @@ nodes { name: "r3" image: "alpine" interfaces { name: "eth1" } }
   EXPECT_THAT(
       lines,
       ElementsAre(
-          "t.textproto:1: lab: name 'bad name' may use only letters, digits, "
-          "'_' and '-'",
+          "t.textproto:1: lab: lab name 'bad name' may use only letters, "
+          "digits, '_' and '-'",
           "t.textproto:2: node r1: sysctl kernel.pid_max: only net.* sysctls "
           "belong to a network namespace; setting this one on a netns node "
           "would change the host",
           "t.textproto:3: node r1: duplicate node: already defined at "
           "t.textproto:2",
-          "t.textproto:4: node this-name-is-far-too-long-for-emu-x: name "
-          "'this-name-is-far-too-long-for-emu-x' is longer than 32 characters",
+          "t.textproto:4: node this-name-is-far-too-long-for-emu-x: node "
+          "name 'this-name-is-far-too-long-for-emu-x' is longer than 32 "
+          "characters",
           "t.textproto:5: node r2: sysctl net/../../etc: bad key: use dotted "
           "names like net.ipv4.ip_forward",
           "t.textproto:5: node r2: exec line 1 is empty"));
