@@ -5,12 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "cli/testing/fake_controller_service.h"
 #include "deploy/cluster_file.h"
 #include "gmock/gmock.h"
@@ -253,6 +256,46 @@ TEST_F(EmuctlTest, ExecTimeoutIs124AndRpcErrorsAre1) {
   r = Run({"exec", "demo", "r1", "--timeout", "0", "--", "true"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("invalid --timeout \"0\""));
+}
+
+TEST_F(EmuctlTest, ExecWaitsForAConvergingLabWithOneLine) {
+  FakeControllerService::Script script;
+  script.exec = [](const v1::LabExecRequest&, v1::ExecResponse* resp) {
+    resp->set_stdout("ran\n");
+    return grpc::Status::OK;
+  };
+  v1::Lab deploying;
+  deploying.set_name("demo");
+  deploying.set_state(v1::DEPLOYING);
+  deploying.set_converging(true);
+  script.lab_by_name["demo"] = deploying;
+  service_.SetScript(script);
+  std::thread converge([&] {
+    // RUNNING once emuctl has asked twice: it must not have run the command
+    // before then.
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    auto asked = [&] {
+      int n = 0;
+      for (const auto& c : service_.calls()) n += c == "GetLab";
+      return n;
+    };
+    while (asked() < 2 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    auto calls = service_.calls();
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "Exec"), 0);
+    FakeControllerService::Script running = script;
+    running.lab_by_name["demo"].set_state(v1::RUNNING);
+    running.lab_by_name["demo"].set_converging(false);
+    service_.SetScript(running);
+  });
+  Result r = Run({"exec", "demo", "r1", "--", "true"});
+  converge.join();
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ran\n");
+  EXPECT_EQ(r.err,
+            "emuctl: lab demo is DEPLOYING; waiting up to 1m for it to be "
+            "RUNNING\n");
 }
 
 TEST_F(EmuctlTest, StatusListOneAndJson) {

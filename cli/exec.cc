@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/wait_ready.h"
 
 namespace emu::cli {
 namespace {
@@ -24,6 +25,10 @@ int RunExec(CommandEnv& env, const ExecArgs& args, std::istream& in) {
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
+  // A lab just deployed or whose tunnels reconnect is waited for (one line
+  // on stderr says so) instead of running the command on a half-ready lab.
+  absl::Status ready = WaitUntilLabReady(c, args.lab, *env.err);
+  if (!ready.ok()) return env.Fail(ready);
 
   v1::LabExecRequest request;
   request.set_lab(args.lab);
@@ -73,7 +78,9 @@ void AddExecCommand(CLI::App& app, CommandEnv& env) {
   cmd->footer(
       "The command's stdout and stderr are copied to emuctl's unchanged, and\n"
       "emuctl exits with the command's exit status (128+N if signal N killed\n"
-      "it). If the command times out it is killed and emuctl exits 124. If\n"
+      "it). If the command times out it is killed and emuctl exits 124. A lab\n"
+      "still converging (DEPLOYING, or tunnels connecting) is waited for, up\n"
+      "to 60 s, with one line on stderr. If\n"
       "emuctl cannot run it at all (unknown lab/node, controller unreachable)\n"
       "it prints a line starting with \"emuctl:\" on stderr and exits 1.\n\n"
       "Examples:\n"

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -24,6 +24,7 @@
 #include "cli/format.h"
 #include "cli/run_results.h"
 #include "cli/table.h"
+#include "cli/wait_ready.h"
 #include "common/errno_status.h"
 #include "controller/experiment/experiment_spec.h"
 #include "grpcpp/grpcpp.h"
@@ -257,6 +258,10 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
         continue;
       }
     }
+    // A lab still converging (just deployed, tunnels reconnecting) is
+    // waited for, bounded, instead of failing the run as "not RUNNING".
+    absl::Status ready = WaitUntilLabReady(c, args.lab, *env.err);
+    if (!ready.ok()) return env.Fail(ready);
     v1::RunExperimentRequest request;
     request.set_lab(args.lab);
     request.set_file_name(args.experiment);

@@ -1,18 +1,18 @@
 #include "agent/guest/guest_manager.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
-#include <sched.h>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -27,6 +27,7 @@
 #include "agent/guest/guest_config.h"
 #include "agent/guest/qemu_argv.h"
 #include "agent/net/resource_names.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace emu::agent::guest {
@@ -43,10 +44,26 @@ std::string ReadFileOr(const std::string& path, std::string fallback = "") {
   return ss.str();
 }
 
-bool WriteFile(const std::string& path, const std::string& data) {
+// Errors name the file and errno's text: what the guest's state files need
+// to be trusted (a guest whose owner or pid file is missing is lost).
+absl::Status WriteFile(const std::string& path, const std::string& data) {
   std::ofstream f(path, std::ios::trunc);
   f << data;
-  return static_cast<bool>(f);
+  f.close();
+  if (!f) {
+    return absl::InternalError(
+        absl::StrCat("write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// mkdir that accepts an existing directory.
+absl::Status MakeDir(const std::string& path, mode_t mode) {
+  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) {
+    return absl::OkStatus();
+  }
+  return absl::InternalError(
+      absl::StrCat("mkdir ", path, ": ", std::strerror(errno)));
 }
 
 // The last `n` non-empty lines of a file, joined with " | ".
@@ -220,7 +237,10 @@ pid_t GuestManager::RunningPid(const std::string& dir) {
                            strsignal(info.si_status), ")");
     std::string log = Tail(dir + "/qemu.log", 1);
     if (!log.empty()) absl::StrAppend(&why, ": ", log);
-    WriteFile(dir + "/exit_reason", why);
+    // Without the file the guest still reads "exited", only without why;
+    // the log keeps the reason.
+    absl::Status kept = WriteFile(dir + "/exit_reason", why);
+    if (!kept.ok()) Log("guest ", dir, " ", why, "; ", kept.message());
   }
   if (!launcher_->IsRunning(pid)) return 0;
   std::string cmdline = ReadFileOr(absl::StrCat("/proc/", pid, "/cmdline"));
@@ -310,14 +330,13 @@ absl::Status GuestManager::Start(const std::string& lab,
   spec.pid_file = dir + "/qemu.pid";
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildQemuArgv(spec));
 
-  mkdir(options_.run_dir.c_str(), 0755);
-  mkdir(dir.c_str(), 0700);
-  WriteFile(dir + "/image", image_dir);
-  if (!WriteFile(dir + "/owner",
-                 absl::StrCat(host_, " ", lab, " ", node.name(), "\n"))) {
-    return absl::InternalError(absl::StrCat(what, ": cannot write ", dir,
-                                            "/owner"));
-  }
+  EMU_RETURN_IF_ERROR(Annotate(MakeDir(options_.run_dir, 0755), what));
+  EMU_RETURN_IF_ERROR(Annotate(MakeDir(dir, 0700), what));
+  EMU_RETURN_IF_ERROR(Annotate(WriteFile(dir + "/image", image_dir), what));
+  EMU_RETURN_IF_ERROR(
+      Annotate(WriteFile(dir + "/owner",
+                         absl::StrCat(host_, " ", lab, " ", node.name(), "\n")),
+               what));
   unlink((dir + "/exit_reason").c_str());
   unlink(spec.console_socket.c_str());
   unlink(spec.qmp_socket.c_str());
@@ -329,7 +348,17 @@ absl::Status GuestManager::Start(const std::string& lab,
   run.argv = argv;
   run.netns = ns;
   EMU_ASSIGN_OR_RETURN(pid_t pid, launcher_->Spawn(run, dir + "/qemu.log"));
-  WriteFile(spec.pid_file, absl::StrCat(pid, "\n"));
+  // QEMU writes its -pidfile too, but only once it runs; the guest is
+  // tracked through this file from now on, so a QEMU we cannot track is
+  // stopped rather than left running unseen.
+  absl::Status tracked = WriteFile(spec.pid_file, absl::StrCat(pid, "\n"));
+  if (!tracked.ok()) {
+    absl::Status stopped = launcher_->Terminate(pid, absl::Seconds(2));
+    return absl::InternalError(absl::StrCat(
+        what, ": ", tracked.message(), "; QEMU pid ", pid,
+        stopped.ok() ? " stopped"
+                     : absl::StrCat(" not stopped: ", stopped.message())));
+  }
   return absl::OkStatus();
 }
 

@@ -3,18 +3,18 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "controller/lab/guest_state.h"
 #include "controller/lab/link_state.h"
 #include "controller/placement/placement.h"
 #include "controller/topology/stable_macs.h"
-#include "proto/topology_names.h"
 #include "controller/topology/topology_validator.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::lab {
 namespace {
@@ -76,8 +76,11 @@ LabManager::ProgressFn Serialized(const LabManager::ProgressFn& fn) {
 
 }  // namespace
 
-LabManager::LabManager(LabStore* store, hosts::HostRegistry* hosts)
-    : store_(store), hosts_(hosts) {}
+LabManager::LabManager(LabStore* store, hosts::HostRegistry* hosts, Options options)
+    : options_(options),
+      store_(store),
+      hosts_(hosts),
+      pool_(std::max(1, options.threads)) {}
 
 LabManager::Lease::Lease(LabManager* manager, std::string lab)
     : manager_(manager), lab_(std::move(lab)) {
@@ -114,15 +117,52 @@ absl::StatusOr<topology::ParsedTopology> LabManager::Validate(
 
 absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
                                 const ProgressFn& raw_progress) {
+  EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
+  const emu::v1::Topology& topo = parsed.topology;
+  Lease lease(this, topo.name());
+  if (!lease.held()) return lease.BusyError();
+  const ProgressFn progress = Serialized(raw_progress);
+  EMU_RETURN_IF_ERROR(CheckNameFree(topo.name()));
+  DeployEvent validated = MakeEvent(
+      "",
+      absl::StrCat("validated ", topo.source().file(),
+                   topo.source().file().empty() ? "" : ": ", topo.nodes_size(),
+                   " nodes, ", topo.links_size(), " links"),
+      emu::v1::DEPLOYING);
+  for (const auto& w : parsed.warnings) validated.add_warnings(w);
+  progress(validated);
+
+  EMU_ASSIGN_OR_RETURN(placement::Placement placement, Place(topo));
+  Lab lab = NewLabRecord(topo, placement);
+  // Recorded before any agent is asked: a crash from here on is found and
+  // rolled back by Reconcile.
+  EMU_RETURN_IF_ERROR(Record(lab));
+  std::vector<std::string> where, hosts;
+  for (const auto& [host, share] : placement.per_host) {
+    hosts.push_back(host);
+    where.push_back(absl::StrCat(host, " (", share.nodes_size(), " nodes, ",
+                                 share.links_size(), " links)"));
+  }
+  progress(MakeEvent("", absl::StrCat("placed on ", absl::StrJoin(where, ", ")),
+                     emu::v1::DEPLOYING));
+
+  absl::Status failure = ApplyShares(placement, progress);
+  if (failure.ok()) failure = RunExecLines(lab, progress);
+  if (failure.ok()) failure = WaitForTunnels(&lab, progress);
+  if (failure.ok()) failure = MarkRunning(&lab, progress);
+  if (!failure.ok()) return RollBack(&lab, hosts, failure, progress);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<topology::ParsedTopology> LabManager::ParseForDeploy(
+    const emu::v1::TopologySource& source) const {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, Validate(source));
   // Re-created interfaces keep their MACs (controller/stable_macs.h).
   topology::AssignStableMacs(&parsed.topology);
-  const emu::v1::Topology& topo = parsed.topology;
-  const std::string name = topo.name();
-  Lease lease(this, name);
-  if (!lease.held()) return lease.BusyError();
-  const ProgressFn progress = Serialized(raw_progress);
+  return parsed;
+}
 
+absl::Status LabManager::CheckNameFree(const std::string& name) const {
   auto existing = store_->Get(name);
   if (existing.ok() && existing->state() != emu::v1::FAILED &&
       existing->state() != emu::v1::DESTROYED) {
@@ -130,111 +170,205 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
         "lab ", name, " already exists (", LabState_Name(existing->state()),
         "); run `emuctl down ", name, "` first"));
   }
-  DeployEvent validated = MakeEvent(
-      "", absl::StrCat("validated ", topo.source().file(),
-                       topo.source().file().empty() ? "" : ": ", topo.nodes_size(),
-                       " nodes, ", topo.links_size(), " links"),
-      emu::v1::DEPLOYING);
-  for (const auto& w : parsed.warnings) validated.add_warnings(w);
-  progress(validated);
+  if (!existing.ok() && !absl::IsNotFound(existing.status())) {
+    // Deploying over a record we cannot read could hide a live lab.
+    return Annotate(existing.status(), absl::StrCat("lab ", name));
+  }
+  return absl::OkStatus();
+}
 
+absl::StatusOr<placement::Placement> LabManager::Place(
+    const emu::v1::Topology& topo) const {
   hosts_->Refresh(kRefreshTimeout);
-  EMU_ASSIGN_OR_RETURN(placement::Placement placement,
-                       placement::PlaceTopology(topo, hosts_->Snapshot()));
+  return placement::PlaceTopology(topo, hosts_->Snapshot());
+}
 
+Lab LabManager::NewLabRecord(const emu::v1::Topology& topo,
+                             const placement::Placement& placement) {
   Lab lab;
-  lab.set_name(name);
+  lab.set_name(topo.name());
   lab.set_state(emu::v1::DEPLOYING);
   *lab.mutable_topology() = topo;
   lab.set_created_unix_us(absl::ToUnixMicros(absl::Now()));
   lab.set_updated_unix_us(lab.created_unix_us());
+  const auto& host_of = placement.host_of_node;
   for (const auto& node : topo.nodes()) {
     auto* ns = lab.add_nodes();
     ns->set_name(node.name());
     ns->set_kind(node.kind());
-    ns->set_host(placement.host_of_node[node.name()]);
+    ns->set_host(host_of.at(node.name()));
     *ns->mutable_interfaces() = node.interfaces();
   }
   for (const auto& link : topo.links()) {
     auto* ls = lab.add_links();
     *ls->mutable_link() = link;
-    ls->set_host_a(placement.host_of_node[link.a().node()]);
-    ls->set_host_b(placement.host_of_node[link.b().node()]);
-    ls->set_carrier(ls->host_a() == ls->host_b() ? "veth" : "tcp-tunnel");
-    ls->set_state("up");
+    ls->set_host_a(host_of.at(link.a().node()));
+    ls->set_host_b(host_of.at(link.b().node()));
+    const bool veth = ls->host_a() == ls->host_b();
+    ls->set_carrier(veth ? "veth" : "tcp-tunnel");
+    // A veth is up once ApplyLab returns; a tunnel when WaitForTunnels
+    // has seen both ends' handshakes.
+    ls->set_state(veth ? "up" : "tunnel not reported yet");
   }
-  EMU_RETURN_IF_ERROR(store_->Put(lab));
-  std::vector<std::string> where;
+  return lab;
+}
+
+absl::Status LabManager::ApplyShares(const placement::Placement& placement,
+                                     const ProgressFn& progress) {
+  std::vector<const std::string*> hosts;
+  std::vector<const emu::v1::ApplyLabRequest*> shares;
   for (const auto& [host, share] : placement.per_host) {
-    where.push_back(absl::StrCat(host, " (", share.nodes_size(), " nodes, ",
-                                 share.links_size(), " links)"));
+    hosts.push_back(&host);
+    shares.push_back(&share);
   }
-  progress(MakeEvent("", absl::StrCat("placed on ", absl::StrJoin(where, ", ")),
-                     emu::v1::DEPLOYING));
-
-  // Every host builds its share in parallel.
-  std::vector<std::string> hosts;
-  std::vector<absl::Status> results;
-  for (const auto& [host, _] : placement.per_host) hosts.push_back(host);
-  results.resize(hosts.size());
-  {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < hosts.size(); ++i) {
-      threads.emplace_back([&, i] {
-        auto client = hosts_->Client(hosts[i]);
-        if (!client.ok()) {
-          results[i] = client.status();
-          return;
-        }
-        results[i] = (*client)->ApplyLab(
-            placement.per_host[hosts[i]],
-            [&](const emu::v1::ApplyLabEvent& e) {
-              progress(MakeEvent(hosts[i], AgentEventText(e),
-                                 emu::v1::DEPLOYING));
-            });
-      });
+  std::vector<absl::Status> results(hosts.size());
+  ParallelFor(hosts.size(), [&](size_t i) {
+    const std::string& host = *hosts[i];
+    auto client = hosts_->Client(host);
+    if (!client.ok()) {
+      results[i] = client.status();
+      return;
     }
-    for (auto& t : threads) t.join();
-  }
-  absl::Status failure = absl::OkStatus();
+    results[i] =
+        (*client)->ApplyLab(*shares[i], [&](const emu::v1::ApplyLabEvent& e) {
+          progress(MakeEvent(host, AgentEventText(e), emu::v1::DEPLOYING));
+        });
+  });
   for (const auto& s : results) {
-    if (!s.ok()) {
-      failure = s;
-      break;
-    }
+    if (!s.ok()) return s;
   }
-  if (failure.ok()) failure = RunExecLines(lab, progress);
+  return absl::OkStatus();
+}
 
-  if (!failure.ok()) {
-    progress(MakeEvent("", absl::StrCat("deploy failed: ", failure.message(),
-                                        "; rolling back"),
-                       emu::v1::DESTROYING));
-    lab.set_state(emu::v1::DESTROYING);
-    lab.set_error(std::string(failure.message()));
-    store_->Put(lab).IgnoreError();
-    absl::Status rollback = DestroyOnHosts(lab, hosts, progress);
-    lab.set_state(rollback.ok() ? emu::v1::FAILED : emu::v1::DESTROYING);
-    lab.set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
-    if (!rollback.ok()) {
-      lab.set_error(absl::StrCat(failure.message(), "; rollback incomplete: ",
-                                 rollback.message()));
+absl::Status LabManager::WaitForTunnels(Lab* lab, const ProgressFn& progress) {
+  size_t total = 0;
+  for (const auto& l : lab->links()) total += l.carrier() == "tcp-tunnel";
+  if (total == 0) return absl::OkStatus();
+  const auto not_ready = [lab] {
+    std::vector<std::string> out;
+    for (const auto& l : lab->links()) {
+      if (l.carrier() == "tcp-tunnel" && l.state() != "up") {
+        out.push_back(absl::StrCat(LinkName(l.link()), " (", l.state(), ")"));
+      }
     }
-    store_->Put(lab).IgnoreError();
-    progress(MakeEvent("",
-                       rollback.ok()
-                           ? "rolled back: nothing of the lab is left"
-                           : absl::StrCat("rollback incomplete (retried "
-                                          "when the host answers): ",
-                                          rollback.message()),
-                       lab.state()));
-    return failure;
+    return out;
+  };
+  progress(MakeEvent(
+      "",
+      absl::StrCat("waiting for ", total, total == 1 ? " tunnel" : " tunnels",
+                   " to be ready (handshake done on both ends), up to ",
+                   absl::FormatDuration(options_.tunnel_ready_timeout)),
+      emu::v1::DEPLOYING));
+  const absl::Time deadline = absl::Now() + options_.tunnel_ready_timeout;
+  size_t last_ready = 0;
+  while (true) {
+    // Only links whose two hosts both answered change state; the others keep
+    // "tunnel not reported yet" and so count as not ready.
+    RefreshTunnelStates(hosts_, lab);
+    std::vector<std::string> waiting = not_ready();
+    const size_t ready = total - waiting.size();
+    if (waiting.empty()) {
+      progress(MakeEvent("",
+                         absl::StrCat(ready, " of ", total, " tunnels ready"),
+                         emu::v1::DEPLOYING));
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("lab ", lab->name(), ": ", waiting.size(), " of ", total,
+                       " tunnels not ready after ",
+                       absl::FormatDuration(options_.tunnel_ready_timeout),
+                       ": ", absl::StrJoin(waiting, ", ")));
+    }
+    if (ready != last_ready) {
+      progress(MakeEvent("",
+                         absl::StrCat(ready, " of ", total, " tunnels ready"),
+                         emu::v1::DEPLOYING));
+      last_ready = ready;
+    }
+    absl::SleepFor(
+        std::min(options_.tunnel_poll_interval,
+                 std::max(deadline - absl::Now(), absl::ZeroDuration())));
   }
-  lab.set_state(emu::v1::RUNNING);
-  lab.set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
-  EMU_RETURN_IF_ERROR(store_->Put(lab));
-  progress(MakeEvent("", absl::StrCat("lab ", name, " is running"),
+}
+
+absl::Status LabManager::MarkRunning(Lab* lab, const ProgressFn& progress) {
+  lab->set_state(emu::v1::RUNNING);
+  lab->set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
+  // Failing here fails the deploy: the store would still say DEPLOYING, and
+  // the next controller start would roll back a lab the user was told runs.
+  EMU_RETURN_IF_ERROR(Record(*lab));
+  progress(MakeEvent("", absl::StrCat("lab ", lab->name(), " is running"),
                      emu::v1::RUNNING));
   return absl::OkStatus();
+}
+
+absl::Status LabManager::RollBack(Lab* lab,
+                                  const std::vector<std::string>& hosts,
+                                  absl::Status failure,
+                                  const ProgressFn& progress) {
+  progress(MakeEvent(
+      "", absl::StrCat("deploy failed: ", failure.message(), "; rolling back"),
+      emu::v1::DESTROYING));
+  lab->set_state(emu::v1::DESTROYING);
+  lab->set_error(std::string(failure.message()));
+  lab->set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
+  // If this write fails the record still says DEPLOYING, which Reconcile
+  // rolls back too; the destroy goes ahead either way.
+  absl::Status recorded = Record(*lab);
+  if (!recorded.ok()) {
+    progress(
+        MakeEvent("", std::string(recorded.message()), emu::v1::DESTROYING));
+  }
+  absl::Status rollback = DestroyOnHosts(*lab, hosts, progress);
+  lab->set_state(rollback.ok() ? emu::v1::FAILED : emu::v1::DESTROYING);
+  lab->set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
+  if (!rollback.ok()) {
+    lab->set_error(absl::StrCat(failure.message(),
+                                "; rollback incomplete: ", rollback.message()));
+  }
+  // Leaving DESTROYING in place when this fails is safe (Reconcile
+  // finishes it), but the caller must hear that the record is stale.
+  absl::Status final_record = Record(*lab);
+  progress(MakeEvent("",
+                     rollback.ok()
+                         ? "rolled back: nothing of the lab is left"
+                         : absl::StrCat("rollback incomplete (retried "
+                                        "when the host answers): ",
+                                        rollback.message()),
+                     lab->state()));
+  if (!final_record.ok()) {
+    progress(MakeEvent("", std::string(final_record.message()), lab->state()));
+    return absl::Status(failure.code(), absl::StrCat(failure.message(), "; ",
+                                                     final_record.message()));
+  }
+  return failure;
+}
+
+absl::Status LabManager::Record(const Lab& lab) {
+  absl::Status s;
+  for (int attempt = 1; attempt <= std::max(1, options_.store_attempts);
+       ++attempt) {
+    s = store_->Put(lab);
+    if (s.ok()) return s;
+    if (attempt < options_.store_attempts) {
+      absl::SleepFor(options_.store_retry_delay * attempt);
+    }
+  }
+  return Annotate(s, absl::StrCat("lab ", lab.name(), ": record ",
+                                  LabState_Name(lab.state()), " (",
+                                  options_.store_attempts, " attempts)"));
+}
+
+void LabManager::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
+  absl::BlockingCounter done(static_cast<int>(n));
+  for (size_t i = 0; i < n; ++i) {
+    pool_.Schedule([&fn, &done, i] {
+      fn(i);
+      done.DecrementCount();
+    });
+  }
+  if (n > 0) done.Wait();
 }
 
 absl::Status LabManager::RunExecLines(const Lab& lab,
@@ -246,50 +380,47 @@ absl::Status LabManager::RunExecLines(const Lab& lab,
   std::map<std::string, std::string> host_of;
   for (const auto& n : lab.nodes()) host_of[n.name()] = n.host();
   std::vector<absl::Status> results(nodes.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    threads.emplace_back([&, i] {
-      const emu::v1::Node& node = *nodes[i];
-      const std::string& host = host_of[node.name()];
-      auto client = hosts_->Client(host);
-      if (!client.ok()) {
-        results[i] = client.status();
+  // One pool item per node: a node's lines run in order, nodes in parallel
+  // up to the pool's size.
+  ParallelFor(nodes.size(), [&](size_t i) {
+    const emu::v1::Node& node = *nodes[i];
+    const std::string& host = host_of[node.name()];
+    auto client = hosts_->Client(host);
+    if (!client.ok()) {
+      results[i] = client.status();
+      return;
+    }
+    for (const std::string& line : node.exec()) {
+      emu::v1::ExecRequest req;
+      req.set_lab(lab.name());
+      req.set_node(node.name());
+      req.add_argv("/bin/sh");
+      req.add_argv("-c");
+      req.add_argv(line);
+      req.set_timeout_ms(absl::ToInt64Milliseconds(kExecLineTimeout));
+      auto resp = (*client)->Exec(req);
+      std::string what = absl::StrCat(SourcePrefix(node.source()), "node ",
+                                      node.name(), ": exec `", line, "`");
+      if (!resp.ok()) {
+        results[i] = Annotate(resp.status(), what);
         return;
       }
-      for (const std::string& line : node.exec()) {
-        emu::v1::ExecRequest req;
-        req.set_lab(lab.name());
-        req.set_node(node.name());
-        req.add_argv("/bin/sh");
-        req.add_argv("-c");
-        req.add_argv(line);
-        req.set_timeout_ms(absl::ToInt64Milliseconds(kExecLineTimeout));
-        auto resp = (*client)->Exec(req);
-        std::string what =
-            absl::StrCat(SourcePrefix(node.source()), "node ", node.name(), ": exec `",
-                         line, "`");
-        if (!resp.ok()) {
-          results[i] = Annotate(resp.status(), what);
-          return;
-        }
-        if (resp->timed_out() || resp->exit_code() != 0) {
-          results[i] = absl::FailedPreconditionError(absl::StrCat(
-              what,
-              resp->timed_out()
-                  ? absl::StrCat(" timed out after ",
-                                 absl::FormatDuration(kExecLineTimeout))
-                  : absl::StrCat(" exited ", resp->exit_code()),
-              resp->stderr().empty()
-                  ? ""
-                  : absl::StrCat(": ", Tail(resp->stderr(), 300))));
-          return;
-        }
-        progress(MakeEvent(host, absl::StrCat("ran on ", node.name(), ": ", line),
-                           emu::v1::DEPLOYING));
+      if (resp->timed_out() || resp->exit_code() != 0) {
+        results[i] = absl::FailedPreconditionError(absl::StrCat(
+            what,
+            resp->timed_out()
+                ? absl::StrCat(" timed out after ",
+                               absl::FormatDuration(kExecLineTimeout))
+                : absl::StrCat(" exited ", resp->exit_code()),
+            resp->stderr().empty()
+                ? ""
+                : absl::StrCat(": ", Tail(resp->stderr(), 300))));
+        return;
       }
-    });
-  }
-  for (auto& t : threads) t.join();
+      progress(MakeEvent(host, absl::StrCat("ran on ", node.name(), ": ", line),
+                         emu::v1::DEPLOYING));
+    }
+  });
   for (const auto& s : results) {
     if (!s.ok()) return s;
   }
@@ -300,25 +431,21 @@ absl::Status LabManager::DestroyOnHosts(const Lab& lab,
                                         const std::vector<std::string>& hosts,
                                         const ProgressFn& progress) {
   std::vector<absl::Status> results(hosts.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < hosts.size(); ++i) {
-    threads.emplace_back([&, i] {
-      auto client = hosts_->Client(hosts[i]);
-      if (!client.ok()) {
-        results[i] = client.status();
-        return;
-      }
-      auto removed = (*client)->DestroyLab(lab.name());
-      if (!removed.ok()) {
-        results[i] = removed.status();
-        return;
-      }
-      progress(MakeEvent(hosts[i],
-                         absl::StrCat("removed ", *removed, " resources"),
-                         emu::v1::DESTROYING));
-    });
-  }
-  for (auto& t : threads) t.join();
+  ParallelFor(hosts.size(), [&](size_t i) {
+    auto client = hosts_->Client(hosts[i]);
+    if (!client.ok()) {
+      results[i] = client.status();
+      return;
+    }
+    auto removed = (*client)->DestroyLab(lab.name());
+    if (!removed.ok()) {
+      results[i] = removed.status();
+      return;
+    }
+    progress(MakeEvent(hosts[i],
+                       absl::StrCat("removed ", *removed, " resources"),
+                       emu::v1::DESTROYING));
+  });
   std::vector<std::string> errors;
   for (const auto& s : results) {
     if (!s.ok()) errors.emplace_back(s.message());
@@ -340,21 +467,27 @@ absl::Status LabManager::Destroy(const std::string& name,
   Lab lab = *std::move(found);
   lab.set_state(emu::v1::DESTROYING);
   lab.set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
-  EMU_RETURN_IF_ERROR(store_->Put(lab));
+  // Without this record a controller crash mid-destroy would forget the lab
+  // while its namespaces live on: nothing is touched until it is stored.
+  EMU_RETURN_IF_ERROR(Record(lab));
   progress(MakeEvent("", absl::StrCat("destroying lab ", name),
                      emu::v1::DESTROYING));
   hosts_->Refresh(kRefreshTimeout);
   absl::Status s = DestroyOnHosts(lab, HostsOf(lab), progress);
   if (!s.ok()) {
     lab.set_error(absl::StrCat("destroy incomplete: ", s.message()));
-    store_->Put(lab).IgnoreError();
+    // The DESTROYING record Reconcile needs is already stored; this write
+    // only adds the reason, but a failure is still reported.
+    absl::Status recorded = Record(lab);
     return absl::UnavailableError(absl::StrCat(
         "lab ", name, ": ", s.message(),
         "; what was reachable is removed, the rest is removed when the host "
         "answers again (or run `emuctl down ",
-        name, "` again)"));
+        name, "` again)", recorded.ok() ? "" : "; ",
+        recorded.ok() ? "" : recorded.message()));
   }
-  EMU_RETURN_IF_ERROR(store_->Delete(name));
+  EMU_RETURN_IF_ERROR(
+      Annotate(store_->Delete(name), absl::StrCat("lab ", name, ": delete")));
   progress(MakeEvent("", absl::StrCat("lab ", name, " destroyed"),
                      emu::v1::DESTROYED));
   return absl::OkStatus();
@@ -408,6 +541,9 @@ absl::StatusOr<Lab> LabManager::Get(const std::string& name) const {
   }
   if (!lab.ok()) return lab.status();
   Lab live = WithLiveState(*std::move(lab));
+  // Only tunnels (re)connecting: every host answers and no share failed.
+  const bool hosts_fine = live.state() == emu::v1::RUNNING;
+  if (live.state() == emu::v1::DEPLOYING) live.set_converging(true);
   if (live.state() == emu::v1::RUNNING || live.state() == emu::v1::DEGRADED) {
     // Cross-host links as their agents see them (a tunnel reconnecting).
     std::vector<std::string> down = RefreshTunnelStates(hosts_, &live);
@@ -425,6 +561,7 @@ absl::StatusOr<Lab> LabManager::Get(const std::string& name) const {
           "guests not running: ", absl::StrJoin(dead, ", "),
           "; `emuctl restart ", live.name(), " NODE` starts one again"));
     }
+    live.set_converging(hosts_fine && !down.empty() && dead.empty());
   }
   return live;
 }
@@ -529,7 +666,11 @@ void LabManager::Reconcile(
         lab.set_error(absl::StrCat(
             "controller restarted during deploy; rollback pending: ",
             s.message()));
-        store_->Put(lab).IgnoreError();
+        // DEPLOYING, if this fails, is rolled back by the next Reconcile all
+        // the same; the log says why the record is stale.
+        absl::Status recorded = Record(lab);
+        if (!recorded.ok())
+          log(absl::StrCat("reconcile: ", recorded.message()));
       }
       log(absl::StrCat("reconcile lab ", lab.name(), ": ", s.message()));
       continue;
@@ -538,12 +679,21 @@ void LabManager::Reconcile(
       lab.set_state(emu::v1::FAILED);
       lab.set_error("controller restarted during deploy; rolled back");
       lab.set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
-      store_->Put(lab).IgnoreError();
-      log(absl::StrCat("reconcile: rolled back interrupted deploy of lab ",
-                       lab.name()));
+      absl::Status recorded = Record(lab);
+      log(recorded.ok()
+              ? absl::StrCat(
+                    "reconcile: rolled back interrupted deploy of lab ",
+                    lab.name())
+              : absl::StrCat("reconcile: rolled back interrupted deploy; ",
+                             recorded.message(), " (retried next time)"));
     } else {
-      store_->Delete(lab.name()).IgnoreError();
-      log(absl::StrCat("reconcile: finished destroying lab ", lab.name()));
+      absl::Status deleted = store_->Delete(lab.name());
+      log(deleted.ok()
+              ? absl::StrCat("reconcile: finished destroying lab ", lab.name())
+              : absl::StrCat("reconcile: destroyed lab ", lab.name(),
+                             " but could not delete its record (retried next "
+                             "time): ",
+                             deleted.message()));
     }
   }
 }

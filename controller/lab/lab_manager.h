@@ -5,8 +5,18 @@
 // host it touched; a destroy that could not reach a host stays DESTROYING
 // and is finished by Reconcile() once the host answers again.
 //
+// Deploy returns RUNNING only when the lab carries traffic: every veth link
+// is created by ApplyLab, and every cross-host link's TCP tunnel has finished
+// its handshake on BOTH ends (both agents report it "up"), within
+// Options::tunnel_ready_timeout.
+//
+// Every write to the store that recovery relies on (DEPLOYING, DESTROYING,
+// FAILED) is retried a bounded number of times; one that still fails fails
+// the operation and is named in its error and progress.
+//
 // Thread-safe: operations on one lab are serialised; different labs proceed
-// in parallel. Borrows the store and the registry.
+// in parallel. Per-host and per-node work runs on a pool the manager owns
+// (joined by its destructor). Borrows the store and the registry.
 #ifndef EMU_CONTROLLER_LAB_LAB_MANAGER_H_
 #define EMU_CONTROLLER_LAB_LAB_MANAGER_H_
 
@@ -18,8 +28,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/thread_pool.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_store.h"
+#include "controller/placement/placement.h"
 #include "controller/topology/topology_parser.h"
 #include "proto/controller.pb.h"
 
@@ -29,7 +42,24 @@ class LabManager {
  public:
   using ProgressFn = std::function<void(const emu::v1::DeployEvent&)>;
 
-  LabManager(LabStore* store, hosts::HostRegistry* hosts);
+  struct Options {
+    // How long Deploy waits for every tunnel's handshake after the shares
+    // are applied; the deploy fails (and is rolled back) naming the links
+    // that did not come up.
+    absl::Duration tunnel_ready_timeout = absl::Seconds(30);
+    // How often the agents are asked about their tunnels while waiting.
+    absl::Duration tunnel_poll_interval = absl::Milliseconds(100);
+    // Attempts of one store write before the operation fails with it.
+    int store_attempts = 3;
+    absl::Duration store_retry_delay = absl::Milliseconds(50);
+    // Workers for per-host (apply, destroy) and per-node (exec lines) work,
+    // shared by all labs: a bound, not one thread per item.
+    int threads = 8;
+  };
+
+  LabManager(LabStore* store, hosts::HostRegistry* hosts)
+      : LabManager(store, hosts, Options()) {}
+  LabManager(LabStore* store, hosts::HostRegistry* hosts, Options options);
 
   // Parses (if given as a file) and validates. INVALID_ARGUMENT with every
   // problem, each naming file:line and the object.
@@ -43,7 +73,9 @@ class LabManager {
   // Labs with their state as seen now: a RUNNING lab with an unreachable
   // host reads DEGRADED, with the host, its nodes and links named in
   // `error`. Get also asks the agents for the lab's tunnels: a cross-host
-  // link that is not up reads DEGRADED too (List does not ask).
+  // link that is not up reads DEGRADED too (List does not ask). Get sets
+  // Lab.converging for a DEPLOYING lab and for one DEGRADED only because
+  // tunnels are (re)connecting: clients wait for those.
   absl::StatusOr<emu::v1::Lab> Get(const std::string& lab) const;
   absl::StatusOr<std::vector<emu::v1::Lab>> List() const;
 
@@ -83,12 +115,38 @@ class LabManager {
     bool held_;
   };
   emu::v1::Lab WithLiveState(emu::v1::Lab lab) const;
+
+  // Deploy's steps, in order. Each returns the first failure; after
+  // RecordDeploying, any failure goes to RollBack.
+  absl::StatusOr<topology::ParsedTopology> ParseForDeploy(
+      const emu::v1::TopologySource& source) const;
+  absl::Status CheckNameFree(const std::string& name) const;
+  absl::StatusOr<placement::Placement> Place(const emu::v1::Topology& topo) const;
+  static emu::v1::Lab NewLabRecord(const emu::v1::Topology& topo,
+                                   const placement::Placement& placement);
+  absl::Status ApplyShares(const placement::Placement& placement,
+                           const ProgressFn& progress);
+  absl::Status RunExecLines(const emu::v1::Lab& lab,
+                            const ProgressFn& progress);
+  absl::Status WaitForTunnels(emu::v1::Lab* lab, const ProgressFn& progress);
+  absl::Status MarkRunning(emu::v1::Lab* lab, const ProgressFn& progress);
+  // Destroys what the deploy created on `hosts` and records FAILED (or
+  // DESTROYING when a host could not be reached: Reconcile finishes it).
+  // Returns `failure`, with what the rollback could not do appended.
+  absl::Status RollBack(emu::v1::Lab* lab,
+                        const std::vector<std::string>& hosts,
+                        absl::Status failure, const ProgressFn& progress);
+
   absl::Status DestroyOnHosts(const emu::v1::Lab& lab,
                               const std::vector<std::string>& hosts,
                               const ProgressFn& progress);
-  absl::Status RunExecLines(const emu::v1::Lab& lab,
-                            const ProgressFn& progress);
+  // Writes `lab` with Options::store_attempts attempts. The error names the
+  // lab and the state it was recording.
+  absl::Status Record(const emu::v1::Lab& lab);
+  // Runs fn(0..n-1) on pool_ and returns when every call has returned.
+  void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
 
+  const Options options_;
   LabStore* const store_;
   hosts::HostRegistry* const hosts_;
   mutable absl::Mutex mu_;
@@ -97,6 +155,10 @@ class LabManager {
   // failed.
   std::map<std::string, std::map<std::string, std::string>> resync_errors_
       ABSL_GUARDED_BY(mu_);
+  // Last member: destroyed (joined) first, while everything its work may
+  // touch still exists. ParallelFor waits for its own items, so no work
+  // outlives the call that queued it.
+  ThreadPool pool_;
 };
 
 }  // namespace emu::controller::lab

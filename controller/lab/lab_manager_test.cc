@@ -1,7 +1,11 @@
 #include "controller/lab/lab_manager.h"
 
 #include <memory>
+#include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "controller/hosts/testing/fake_agent_client.h"
 #include "controller/lab/testing/in_memory_lab_store.h"
 #include "gtest/gtest.h"
@@ -247,6 +251,13 @@ topology:
 
 class LabManagerTwoHostTest : public ::testing::Test {
  protected:
+  static LabManager::Options FastOptions() {
+    LabManager::Options o;
+    o.tunnel_ready_timeout = absl::Seconds(20);
+    o.tunnel_poll_interval = absl::Milliseconds(2);
+    o.store_retry_delay = absl::Milliseconds(1);
+    return o;
+  }
   void SetUp() override {
     auto h1 = std::make_unique<hosts::FakeAgentClient>("h1");
     auto h2 = std::make_unique<hosts::FakeAgentClient>("h2");
@@ -256,7 +267,7 @@ class LabManagerTwoHostTest : public ::testing::Test {
     ASSERT_TRUE(hosts_.Add("h1", "fake:1", std::move(h1)).ok());
     ASSERT_TRUE(hosts_.Add("h2", "fake:2", std::move(h2)).ok());
     hosts_.Refresh(absl::Seconds(1));
-    manager_ = std::make_unique<LabManager>(&store_, &hosts_);
+    manager_ = std::make_unique<LabManager>(&store_, &hosts_, FastOptions());
   }
 
   InMemoryLabStore store_;
@@ -357,6 +368,168 @@ topology:
   manager_->ResyncHost("h2", [&](const std::string& l) { log.push_back(l); });
   EXPECT_TRUE(log.empty());
   EXPECT_TRUE(h2_->applies().empty());
+}
+
+constexpr char kTunnel[] = "b:eth2<->c:eth1";
+
+TEST_F(LabManagerTwoHostTest, DeployReturnsRunningOnlyOnceBothTunnelEndsAreUp) {
+  // As on a fresh cluster: h1 listens and h2 has not dialled in yet.
+  h1_->SetTunnel("lab2", kTunnel, "waiting for h2 to connect");
+  h2_->SetTunnel("lab2", kTunnel, "connecting to h1 (fake:7472)");
+  absl::Notification waiting;
+  std::vector<std::string> messages;
+  absl::Mutex mu;
+  std::thread peer([&] {
+    // The deploy is waiting: the lab must not be recorded RUNNING yet.
+    ASSERT_TRUE(waiting.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    EXPECT_EQ(store_.Get("lab2")->state(), emu::v1::DEPLOYING);
+    h1_->SetTunnel("lab2", kTunnel, "up");  // one end alone is not enough
+    EXPECT_EQ(store_.Get("lab2")->state(), emu::v1::DEPLOYING);
+    h2_->SetTunnel("lab2", kTunnel, "up");
+  });
+  absl::Status s = manager_->Deploy(
+      FileSource(kTwoHostLab, "lab2.yaml"), [&](const auto& e) {
+        absl::MutexLock lock(&mu);
+        messages.push_back(e.message());
+        if (absl::StartsWith(e.message(), "waiting for 1 tunnel ")) {
+          waiting.Notify();
+        }
+      });
+  peer.join();
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(store_.Get("lab2")->state(), emu::v1::RUNNING);
+  EXPECT_EQ(store_.Get("lab2")->links(1).state(), "up");
+  EXPECT_NE(std::find(messages.begin(), messages.end(), "1 of 1 tunnels ready"),
+            messages.end());
+  EXPECT_EQ(messages.back(), "lab lab2 is running");
+}
+
+TEST_F(LabManagerTwoHostTest, TunnelThatNeverComesUpFailsTheDeployNamingIt) {
+  LabManager::Options o = FastOptions();
+  o.tunnel_ready_timeout = absl::Milliseconds(100);
+  LabManager manager(&store_, &hosts_, o);
+  h1_->SetTunnel("lab2", kTunnel, "waiting for h2 to connect");
+  absl::Status s =
+      manager.Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(s.message().find("1 of 1 tunnels not ready after 100ms: "
+                             "b:eth2<->c:eth1 (h1: waiting for h2 to connect)"),
+            std::string::npos)
+      << s;
+  EXPECT_TRUE(h1_->labs().empty() || h1_->labs().at("lab2").empty());
+  EXPECT_EQ(store_.Get("lab2")->state(), emu::v1::FAILED);
+}
+
+TEST_F(LabManagerTwoHostTest, ConvergingOnlyWhileTunnelsAloneAreDown) {
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {})
+          .ok());
+  EXPECT_FALSE(manager_->Get("lab2")->converging());
+  h2_->SetTunnel("lab2", kTunnel, "connecting to h1 (fake:7472), attempt 2");
+  auto lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_TRUE(lab->converging());
+  // A lost host is not something to wait for.
+  h2_->SetReachable(false);
+  hosts_.Refresh(absl::Seconds(1));
+  lab = manager_->Get("lab2");
+  EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
+  EXPECT_FALSE(lab->converging());
+}
+
+// ---- Store writes that fail ----
+
+TEST_F(LabManagerTest, DeployingRecordThatCannotBeWrittenCreatesNothing) {
+  store_.FailPuts(absl::UnavailableError("disk full"), -1, emu::v1::DEPLOYING);
+  absl::Status s = Deploy(kLab);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("lab lab1: record DEPLOYING (3 attempts): "),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("disk full"), std::string::npos) << s;
+  EXPECT_EQ(store_.failed_puts(), 3);
+  EXPECT_TRUE(h1_->applies().empty());
+}
+
+TEST_F(LabManagerTest, StoreWriteIsRetriedABoundedNumberOfTimes) {
+  store_.FailPuts(absl::UnavailableError("database is locked"), 2);
+  ASSERT_TRUE(Deploy(kLab).ok());
+  EXPECT_EQ(store_.failed_puts(), 2);
+  EXPECT_EQ(store_.Get("lab1")->state(), emu::v1::RUNNING);
+}
+
+TEST_F(LabManagerTest, RunningRecordThatCannotBeWrittenFailsAndRollsBack) {
+  store_.FailPuts(absl::UnavailableError("disk full"), -1, emu::v1::RUNNING);
+  absl::Status s = Deploy(kLab);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("record RUNNING"), std::string::npos) << s;
+  EXPECT_TRUE(h1_->labs().empty()) << "rollback left nodes behind";
+  EXPECT_EQ(store_.Get("lab1")->state(), emu::v1::FAILED);
+  EXPECT_NE(events_.back().message().find("rolled back"), std::string::npos);
+}
+
+TEST_F(LabManagerTest, RollbackWhoseRecordsFailSaysSoAndLeavesDeploying) {
+  h1_->FailApplyWith(absl::InternalError("create veth: File exists"));
+  store_.FailPuts(absl::UnavailableError("disk full"), -1, emu::v1::FAILED);
+  absl::Status s = Deploy(kLab);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(s.message().find("File exists"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("lab lab1: record FAILED"), std::string::npos)
+      << s;
+  EXPECT_TRUE(h1_->labs().empty());
+  // The DESTROYING record stays: Reconcile sees it and finishes the job.
+  EXPECT_EQ(store_.Get("lab1")->state(), emu::v1::DESTROYING);
+  store_.FailPuts(absl::OkStatus(), 0);
+  manager_->Reconcile([](const std::string&) {});
+  EXPECT_EQ(store_.Get("lab1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LabManagerTest, DestroyThatCannotRecordDestroyingTouchesNothing) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  store_.FailPuts(absl::UnavailableError("disk full"), -1, emu::v1::DESTROYING);
+  absl::Status s = manager_->Destroy("lab1", [](const auto&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("lab lab1: record DESTROYING"), std::string::npos)
+      << s;
+  EXPECT_EQ(h1_->labs().at("lab1").size(), 2u);
+  EXPECT_EQ(store_.Get("lab1")->state(), emu::v1::RUNNING);
+}
+
+TEST_F(LabManagerTest, ReconcileLogsARecordItCouldNotDeleteAndRetries) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  h1_->SetReachable(false);
+  hosts_.Refresh(absl::Seconds(1));
+  ASSERT_FALSE(manager_->Destroy("lab1", [](const auto&) {}).ok());
+  h1_->SetReachable(true);
+  store_.FailDeletes(absl::UnavailableError("disk full"));
+  std::vector<std::string> log;
+  manager_->Reconcile([&](const std::string& l) { log.push_back(l); });
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("could not delete its record"), std::string::npos)
+      << log[0];
+  EXPECT_EQ(store_.Get("lab1")->state(), emu::v1::DESTROYING);
+  store_.FailDeletes(absl::OkStatus());
+  manager_->Reconcile([](const std::string&) {});
+  EXPECT_EQ(store_.Get("lab1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LabManagerPoolTest, ExecLinesOfManyNodesRunOnABoundedPool) {
+  InMemoryLabStore store;
+  hosts::HostRegistry hosts;
+  auto h1 = std::make_unique<hosts::FakeAgentClient>("h1");
+  hosts::FakeAgentClient* agent = h1.get();
+  ASSERT_TRUE(hosts.Add("h1", "fake:1", std::move(h1)).ok());
+  hosts.Refresh(absl::Seconds(1));
+  LabManager::Options o;
+  o.threads = 2;
+  LabManager manager(&store, &hosts, o);
+  std::string lab = "name: many\ntopology:\n  nodes:\n";
+  for (int i = 0; i < 12; ++i) {
+    absl::StrAppend(&lab, "    n", i, ": {exec: [\"echo ", i, "\"]}\n");
+  }
+  ASSERT_TRUE(
+      manager.Deploy(FileSource(lab, "many.yaml"), [](const auto&) {}).ok());
+  EXPECT_EQ(agent->execs().size(), 12u);
 }
 
 }  // namespace
