@@ -54,7 +54,7 @@ int Fail(const std::string& msg) {
 
 int main(int argc, char** argv) {
   emu::SetDaemonUsage(
-      "emu-controller: deploys labs onto the agents.\n"
+      "deploys labs onto the agents.\n"
       "  emu-controller --agents=h1=127.0.0.1:7471 "
       "--token_file=/etc/emu/token");
   absl::ParseCommandLine(argc, argv);
