@@ -9,7 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/testing/fake_controller_service.h"
 #include "deploy/cluster_file.h"
@@ -103,6 +105,27 @@ TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
     EXPECT_THAT(r.out, HasSubstr("Examples:")) << verb;
   }
   EXPECT_TRUE(service_.calls().empty());
+}
+
+TEST_F(EmuctlTest, HelpExamplesNameFilesThatExist) {
+  // The test runs in the runfiles tree, where //examples:files lies at
+  // examples/ as in the repository.
+  std::vector<std::vector<std::string>> helps = {{"--help"}};
+  for (const char* verb : {"up", "validate", "plan", "status", "exec", "down",
+                           "hosts", "run", "console", "restart"}) {
+    helps.push_back({verb, "--help"});
+  }
+  int seen = 0;
+  for (const auto& args : helps) {
+    const std::string out = Run(args).out;
+    for (absl::string_view word : absl::StrSplit(out, absl::ByAnyChar(" \n"))) {
+      if (!absl::StartsWith(word, "examples/")) continue;
+      ++seen;
+      EXPECT_TRUE(fs::exists(std::string(word)))
+          << "`emuctl " << absl::StrJoin(args, " ") << "` names " << word;
+    }
+  }
+  EXPECT_GT(seen, 2);
 }
 
 TEST_F(EmuctlTest, NoClusterFoundIsAClearError) {

@@ -405,9 +405,9 @@ void AddRunCommand(CLI::App& app, CommandEnv& env) {
       "otherwise, 130 after Ctrl-C (which stops the run's commands on every\n"
       "node). The format: docs/experiments.md.\n\n"
       "Examples:\n"
-      "  emuctl run demo examples/experiments/ping-then-iperf.yaml\n"
-      "  emuctl run demo sweep.yaml --repeat 3 --param rate=1mbit,10mbit "
-      "--results out/");
+      "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml\n"
+      "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml \\\n"
+      "      --repeat 3 --param rate=10mbit,50mbit --results out/");
   cmd->callback([&env, args] { env.exit_code = RunRun(env, *args); });
 }
 

@@ -78,5 +78,39 @@ TEST(ShortStatusTest, KeepsShortStatusesAndCutsLongOnes) {
   EXPECT_THAT(one_huge.message(), HasSubstr("(200000 bytes)"));
 }
 
+TEST(ToValidateResponseTest, RefusedValidAndOtherFailures) {
+  auto refused =
+      ToValidateResponse(absl::InvalidArgumentError(
+                             "t.yaml:2: node a: bad\nt.yaml:3: node b: bad"),
+                         "t.yaml");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->valid());
+  ASSERT_EQ(refused->problems_size(), 2);
+  EXPECT_EQ(refused->problems(1).object(), "node b");
+  EXPECT_EQ(refused->problems(1).severity(), Problem::ERROR);
+
+  ParsedTopology parsed;
+  parsed.topology.set_name("lab");
+  parsed.topology.add_nodes()->set_name("a");
+  parsed.topology.add_nodes()->set_name("b");
+  parsed.topology.add_links();
+  parsed.warnings = {"t.yaml:4: node a: image ignored"};
+  auto valid = ToValidateResponse(parsed, "t.yaml");
+  ASSERT_TRUE(valid.ok());
+  EXPECT_TRUE(valid->valid());
+  EXPECT_EQ(valid->lab(), "lab");
+  EXPECT_EQ(valid->nodes(), 2u);
+  EXPECT_EQ(valid->links(), 1u);
+  EXPECT_FALSE(valid->has_topology());  // never echoed back
+  ASSERT_EQ(valid->problems_size(), 1);
+  EXPECT_EQ(valid->problems(0).severity(), Problem::WARNING);
+  EXPECT_EQ(valid->problems(0).line(), 4u);
+  EXPECT_EQ(valid->warnings(0), "t.yaml:4: node a: image ignored");
+
+  auto internal =
+      ToValidateResponse(absl::InternalError("disk on fire"), "t.yaml");
+  EXPECT_EQ(internal.status().code(), absl::StatusCode::kInternal);
+}
+
 }  // namespace
 }  // namespace emu::controller
