@@ -149,9 +149,13 @@ absl::Status Redeploy(CommandEnv& env, ControllerConnection& c,
   grpc::Status v = c.stub().ValidateTopology(
       c.NewContext(kUnaryTimeout).get(), validate, &validated);
   if (!v.ok()) return absl::InvalidArgumentError(c.Describe(v, "ValidateTopology"));
-  if (validated.topology().name() != args.lab) {
+  if (ReportRefusal(env, validated)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(args.topology, ": topology refused"));
+  }
+  if (validated.lab() != args.lab) {
     return absl::InvalidArgumentError(absl::StrCat(
-        args.topology, ": deploys lab '", validated.topology().name(),
+        args.topology, ": deploys lab '", validated.lab(),
         "', not ", args.lab, ": give the topology of the lab being run"));
   }
   v1::DestroyLabRequest destroy;
