@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   // and restart its threads around every fork, ~2 ms each here) buy nothing
   // and would delay every command. Read by gRPC at its initialisation.
   setenv("GRPC_ENABLE_FORK_SUPPORT", "false", /*overwrite=*/0);
-  absl::SetProgramUsageMessage(
+  emu::SetDaemonUsage(
       "emu-agent: runs emulated nodes and links on this host.\n"
       "  emu-agent --host_name=h1 --listen=127.0.0.1:7471 "
       "--token_file=/etc/emu/token");

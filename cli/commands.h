@@ -60,7 +60,14 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env);
 void AddRunCommand(CLI::App& app, CommandEnv& env);
 void AddPlanCommand(CLI::App& app, CommandEnv& env);
 
-// Reads a topology file for upload. Errors name the path.
+// Prints a ValidateTopology answer's errors on env.err (the first
+// kMaxProblemsShown, then how many more) and returns true when the topology
+// is refused; false (nothing printed) when it is valid.
+bool ReportRefusal(CommandEnv& env,
+                   const v1::ValidateTopologyResponse& response);
+
+// Reads a topology file for upload. Errors name the path; a file larger
+// than a message may carry (kMaxMessageBytes) is refused here.
 absl::StatusOr<std::string> ReadTopologyFile(const std::string& path);
 
 }  // namespace emu::cli

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/grpc_limits.h"
 #include "common/status_macros.h"
 #include "deploy/cluster_file.h"
 #include "deploy/local_cluster_layout.h"
@@ -68,6 +69,13 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
               ? std::string("the call without a token")
               : absl::StrCat("the token from ", target.token_file),
           ": ", message, "\nPass the cluster's token with --token-file.");
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      // gRPC says "Received message larger than max (N vs. M)": name emu's
+      // limit and where it is set, so the user knows it is deliberate.
+      return absl::StrCat(
+          call, ": ", message, " (emu limits every message to ",
+          MessageLimitText(),
+          " both ways: common/grpc_limits.h, docs/building.md)");
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return absl::StrCat(call, ": the controller at ", target.address,
                           " did not answer in time: ", message);
@@ -84,17 +92,33 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
   }
 }
 
+namespace {
+
+// The same limits as the controller's (gRPC's client default of 4 MiB
+// refused the answer about a valid 100k-node lab).
+grpc::ChannelArguments LimitedChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  return args;
+}
+
+}  // namespace
+
 ControllerConnection::ControllerConnection(ControllerTarget target)
     : target_(std::move(target)),
-      channel_(grpc::CreateChannel(target_.address,
-                                   grpc::InsecureChannelCredentials())),
+      channel_(grpc::CreateCustomChannel(target_.address,
+                                         grpc::InsecureChannelCredentials(),
+                                         LimitedChannelArguments())),
       stub_(v1::ControllerService::NewStub(channel_)) {}
+
+bool ControllerConnection::Reached() const {
+  return channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+}
 
 std::string ControllerConnection::Describe(const grpc::Status& status,
                                            absl::string_view call) const {
-  const bool ready =
-      channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
-  return DescribeRpcError(status, call, target_, ready);
+  return DescribeRpcError(status, call, target_, Reached());
 }
 
 std::unique_ptr<grpc::ClientContext> ControllerConnection::NewContext(

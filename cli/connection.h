@@ -49,14 +49,15 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
 // false) names the address and suggests `emuctl local start`; UNAVAILABLE
 // from the controller itself (an agent is down) is its own message;
 // UNAUTHENTICATED names the token file, DEADLINE_EXCEEDED says the
-// controller did not answer in time; the messages of INVALID_ARGUMENT,
+// controller did not answer in time, RESOURCE_EXHAUSTED names emu's message
+// size limit; the messages of INVALID_ARGUMENT,
 // NOT_FOUND, ALREADY_EXISTS and FAILED_PRECONDITION are the server's own
 // (they name the file:line or object); anything else is "call: CODE: msg".
 std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
                              const ControllerTarget& target, bool reached_server);
 
-// A channel and stub to one controller. Thread-compatible; the stub is
-// thread-safe.
+// A channel and stub to one controller, with the message size limits of
+// common/grpc_limits.h. Thread-compatible; the stub is thread-safe.
 class ControllerConnection {
  public:
   explicit ControllerConnection(ControllerTarget target);
@@ -71,6 +72,10 @@ class ControllerConnection {
   // channel that is READY after the call reached the controller, so an
   // UNAVAILABLE came from the controller, not from the transport.
   std::string Describe(const grpc::Status& status, absl::string_view call) const;
+
+  // Whether the channel is connected, i.e. a call that just failed reached
+  // the controller (see Describe).
+  bool Reached() const;
 
  private:
   ControllerTarget target_;

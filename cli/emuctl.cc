@@ -49,13 +49,15 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "       unreachable, deploy failed (emuctl prints \"emuctl: <why>\")\n"
       "  2    bad command line\n"
       "  124  exec: the command timed out and was killed\n"
-      "  N    exec: the command's own exit status (128+S if signal S killed it)\n\n"
+      "  N    exec: the command's own exit status (128+S if signal S killed "
+      "it)\n\n"
       "Examples:\n"
       "  sudo emuctl local start --hosts 2\n"
-      "  emuctl up examples/two-nodes.yaml\n"
-      "  emuctl status demo\n"
-      "  emuctl exec demo r1 -- ip -br addr\n"
-      "  emuctl down demo\n"
+      "  emuctl validate examples/quickstart.yaml\n"
+      "  emuctl up examples/quickstart.yaml\n"
+      "  emuctl status quickstart\n"
+      "  emuctl exec quickstart h1 -- ip -br addr\n"
+      "  emuctl down quickstart\n"
       "  sudo emuctl local stop");
 
   AddUpCommand(app, env);

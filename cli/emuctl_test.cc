@@ -11,7 +11,9 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cli/testing/fake_controller_service.h"
@@ -90,6 +92,11 @@ TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
   EXPECT_EQ(help.code, 0);
   EXPECT_THAT(help.out, HasSubstr("Exit status:"));
   EXPECT_THAT(help.out, HasSubstr("124  exec: the command timed out"));
+  // Examples name files that exist (examples/two-nodes.yaml never did).
+  EXPECT_THAT(help.out, Not(HasSubstr("two-nodes")));
+  EXPECT_THAT(help.out, HasSubstr("emuctl up examples/quickstart.yaml"));
+  EXPECT_THAT(Run({"validate", "--help"}).out,
+              HasSubstr("emuctl validate examples/quickstart.yaml"));
   for (const char* verb : {"up", "validate", "status", "exec", "down", "hosts"}) {
     Result r = Run({verb, "--help"});
     EXPECT_EQ(r.code, 0) << verb;
@@ -101,6 +108,27 @@ TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
     EXPECT_THAT(r.out, HasSubstr("Examples:")) << verb;
   }
   EXPECT_TRUE(service_.calls().empty());
+}
+
+TEST_F(EmuctlTest, HelpExamplesNameFilesThatExist) {
+  // The test runs in the runfiles tree, where //examples:files lies at
+  // examples/ as in the repository.
+  std::vector<std::vector<std::string>> helps = {{"--help"}};
+  for (const char* verb : {"up", "validate", "plan", "status", "exec", "down",
+                           "hosts", "run", "console", "restart"}) {
+    helps.push_back({verb, "--help"});
+  }
+  int seen = 0;
+  for (const auto& args : helps) {
+    const std::string out = Run(args).out;
+    for (absl::string_view word : absl::StrSplit(out, absl::ByAnyChar(" \n"))) {
+      if (!absl::StartsWith(word, "examples/")) continue;
+      ++seen;
+      EXPECT_TRUE(fs::exists(std::string(word)))
+          << "`emuctl " << absl::StrJoin(args, " ") << "` names " << word;
+    }
+  }
+  EXPECT_GT(seen, 2);
 }
 
 TEST_F(EmuctlTest, NoClusterFoundIsAClearError) {
@@ -132,12 +160,10 @@ TEST_F(EmuctlTest, WrongTokenIsRejected) {
 TEST_F(EmuctlTest, UpValidatesDeploysAndSummarises) {
   FakeControllerService::Script script;
   script.validate_response = Parse<v1::ValidateTopologyResponse>(R"pb(
-    topology {
-      name: "demo"
-      nodes { name: "r1" }
-      nodes { name: "r2" }
-      links {}
-    }
+    valid: true
+    lab: "demo"
+    nodes: 2
+    links: 1
     warnings: "demo.yaml:4: node r1: image ignored for netns")pb");
   script.deploy_events = {
       Parse<v1::DeployEvent>(R"pb(message: "placing" state: DEPLOYING)pb"),
@@ -173,7 +199,8 @@ TEST_F(EmuctlTest, UpFailuresExit1WithTheServersMessage) {
   EXPECT_THAT(service_.calls(), ElementsAre("ValidateTopology"));
 
   script.validate_status = grpc::Status::OK;
-  script.validate_response.mutable_topology()->set_name("demo");
+  script.validate_response.set_valid(true);
+  script.validate_response.set_lab("demo");
   script.deploy_events = {Parse<v1::DeployEvent>(R"pb(state: DEPLOYING)pb")};
   script.deploy_status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                       "host h2 unreachable; rolled back");
@@ -192,11 +219,121 @@ TEST_F(EmuctlTest, UpFailuresExit1WithTheServersMessage) {
 TEST_F(EmuctlTest, Validate) {
   FakeControllerService::Script script;
   script.validate_response = Parse<v1::ValidateTopologyResponse>(
-      R"pb(topology { name: "demo" nodes {} } warnings: "w1")pb");
+      R"pb(valid: true lab: "demo" nodes: 1 warnings: "w1")pb");
   service_.SetScript(script);
   Result r = Run({"validate", topology_file_});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, topology_file_ + ": OK (lab demo: 1 nodes, 0 links)\nwarning: w1\n");
+  EXPECT_THAT(r.err, IsEmpty());
+}
+
+// ~75 errors once exceeded gRPC's metadata limit as one status message;
+// they come in the response, and emuctl prints the first 20 and a count.
+v1::ValidateTopologyResponse Refused(int errors) {
+  v1::ValidateTopologyResponse r;
+  r.set_valid(false);
+  for (int i = 1; i <= errors; ++i) {
+    v1::Problem* p = r.add_problems();
+    p->set_file("demo.yaml");
+    p->set_line(i);
+    p->set_object(absl::StrCat("node n", i));
+    p->set_message("address 10.0.0.1/24 is also on node n0");
+    p->set_severity(v1::Problem::ERROR);
+  }
+  return r;
+}
+
+TEST_F(EmuctlTest, ValidateShowsFirstProblemsThenHowManyMore) {
+  FakeControllerService::Script script;
+  script.validate_response = Refused(75);
+  service_.SetScript(script);
+  Result r = Run({"validate", topology_file_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, IsEmpty());
+  EXPECT_THAT(r.err, HasSubstr("demo.yaml:1: node n1: address 10.0.0.1/24 is "
+                               "also on node n0\n"));
+  EXPECT_THAT(r.err, HasSubstr("demo.yaml:20: node n20:"));
+  EXPECT_THAT(r.err, Not(HasSubstr("demo.yaml:21:")));
+  EXPECT_THAT(r.err, HasSubstr("... and 55 more problems\n"));
+  EXPECT_THAT(r.err, HasSubstr("emuctl: topology refused: 75 errors\n"));
+
+  // `up` stops at the same answer, before any deploy.
+  r = Run({"up", topology_file_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("... and 55 more problems\n"));
+  EXPECT_THAT(service_.calls(),
+              ElementsAre("ValidateTopology", "ValidateTopology"));
+}
+
+TEST_F(EmuctlTest, UpPrintsTheProblemsOfARefusedDeploy) {
+  FakeControllerService::Script script;
+  script.validate_response.set_valid(true);
+  script.validate_response.set_lab("demo");
+  v1::DeployEvent refused;
+  refused.set_state(v1::FAILED);
+  refused.set_message("topology refused");
+  *refused.mutable_problems() = Refused(3).problems();
+  script.deploy_events = {refused};
+  script.deploy_status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                      "demo.yaml:1: node n1: address...");
+  service_.SetScript(script);
+  Result r = Run({"up", topology_file_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("demo.yaml:3: node n3: address 10.0.0.1/24"));
+  EXPECT_THAT(r.err, Not(HasSubstr("more problems")));
+  EXPECT_THAT(r.err, HasSubstr("lab demo was not deployed"));
+}
+
+TEST_F(EmuctlTest, AnswerLargerThanGrpcsDefaultIsReceived) {
+  // gRPC's client default refused anything over 4 MiB (a 100k-node lab).
+  FakeControllerService::Script script;
+  script.validate_response.set_valid(true);
+  script.validate_response.set_lab("big");
+  script.validate_response.add_warnings(std::string(5 << 20, 'w'));
+  service_.SetScript(script);
+  Result r = Run({"validate", topology_file_});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(": OK (lab big: "));
+}
+
+TEST_F(EmuctlTest, ValidateWithoutControllerChecksOffline) {
+  const std::string good = dir_ + "/good.yaml";
+  std::ofstream(good) << R"(name: lab1
+topology:
+  nodes:
+    a: {interfaces: {eth1: {addresses: [10.0.1.1/24]}}}
+    b: {interfaces: {eth1: {addresses: [10.0.1.2/24]}}}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      rate: 10mbit
+)";
+  const std::string none = dir_ + "/none.json";
+  Result r = Run({"--cluster", none, "validate", good});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, good + ": OK (lab lab1: 2 nodes, 1 links)\n");
+  EXPECT_EQ(r.err,
+            "emuctl: no controller: validated offline, host capabilities not "
+            "checked\n");
+
+  const std::string bad = dir_ + "/bad.yaml";
+  std::ofstream(bad) << R"(name: lab1
+topology:
+  nodes:
+    a: {interfaces: {eth1: {addresses: [10.0.1.1/24]}}}
+  links:
+    - endpoints: ["a:eth1", "zz:eth1"]
+)";
+  r = Run({"--cluster", none, "validate", bad});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no controller: validated offline"));
+  EXPECT_THAT(r.err, HasSubstr(bad + ":6: "));
+  EXPECT_THAT(r.err, HasSubstr("emuctl: topology refused: "));
+
+  // An unreachable controller counts as none, too.
+  r = Run({"--controller", "127.0.0.1:1", "validate", good});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("no controller: validated offline"));
+  EXPECT_TRUE(service_.calls().empty());
 }
 
 TEST_F(EmuctlTest, ExecPassesOutputAndExitStatusThrough) {

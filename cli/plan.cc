@@ -36,6 +36,16 @@ int RunPlan(CommandEnv& env, const PlanArgs& args) {
   v1::PlanLabResponse plan;
   grpc::Status s =
       c.stub().PlanLab(c.NewContext(kUnaryTimeout).get(), request, &plan);
+  if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // PlanLab's status only summarises a refused topology; the full list
+    // of problems comes from ValidateTopology, in its response.
+    v1::ValidateTopologyRequest validate;
+    *validate.mutable_source() = request.source();
+    v1::ValidateTopologyResponse validated;
+    grpc::Status vs = c.stub().ValidateTopology(
+        c.NewContext(kUnaryTimeout).get(), validate, &validated);
+    if (vs.ok() && ReportRefusal(env, validated)) return kExitFailure;
+  }
   if (!s.ok()) return env.Fail(c.Describe(s, "PlanLab"));
   if (args.json) {
     absl::StatusOr<std::string> rendered = ToJson(plan);

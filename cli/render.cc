@@ -1,5 +1,6 @@
 #include "cli/render.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -264,6 +265,35 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   }
   if (json.empty() || json.back() != '\n') json += '\n';
   return json;
+}
+
+std::string ProblemLine(const v1::Problem& problem) {
+  std::string out =
+      problem.severity() == v1::Problem::WARNING ? "warning: " : "";
+  if (!problem.file().empty()) {
+    absl::StrAppend(&out, problem.file(), ":");
+    if (problem.line() > 0) absl::StrAppend(&out, problem.line(), ":");
+    absl::StrAppend(&out, " ");
+  }
+  if (!problem.object().empty()) absl::StrAppend(&out, problem.object(), ": ");
+  absl::StrAppend(&out, problem.message());
+  return out;
+}
+
+std::string RenderProblems(
+    const google::protobuf::RepeatedPtrField<v1::Problem>& problems,
+    int max_shown) {
+  std::string out;
+  const int shown = std::min(problems.size(), max_shown);
+  for (int i = 0; i < shown; ++i) {
+    absl::StrAppend(&out, ProblemLine(problems[i]), "\n");
+  }
+  if (problems.size() > shown) {
+    const int more = problems.size() - shown;
+    absl::StrAppend(&out, "... and ", more, " more problem",
+                    more == 1 ? "" : "s", "\n");
+  }
+  return out;
 }
 
 }  // namespace emu::cli

@@ -67,6 +67,19 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now);
 // one line per unreachable host giving the reason.
 std::string RenderHosts(const v1::ListHostsResponse& hosts);
 
+// How many problems emuctl prints before "... and M more".
+inline constexpr int kMaxProblemsShown = 20;
+
+// One problem as "FILE:LINE: object: message" (parts left out when
+// unknown), prefixed "warning: " for a warning.
+std::string ProblemLine(const v1::Problem& problem);
+
+// The first `max_shown` problems, one per line, then "... and M more
+// problems" when there are more. Empty for no problems.
+std::string RenderProblems(
+    const google::protobuf::RepeatedPtrField<v1::Problem>& problems,
+    int max_shown = kMaxProblemsShown);
+
 // The message as pretty JSON with the .proto field names, default values
 // included (scripts should not have to guess absent fields). Ends in '\n'.
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);

@@ -150,9 +150,13 @@ absl::Status Redeploy(CommandEnv& env, ControllerConnection& c,
   grpc::Status v = c.stub().ValidateTopology(
       c.NewContext(kUnaryTimeout).get(), validate, &validated);
   if (!v.ok()) return absl::InvalidArgumentError(c.Describe(v, "ValidateTopology"));
-  if (validated.topology().name() != args.lab) {
+  if (ReportRefusal(env, validated)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(args.topology, ": topology refused"));
+  }
+  if (validated.lab() != args.lab) {
     return absl::InvalidArgumentError(absl::StrCat(
-        args.topology, ": deploys lab '", validated.topology().name(),
+        args.topology, ": deploys lab '", validated.lab(),
         "', not ", args.lab, ": give the topology of the lab being run"));
   }
   v1::DestroyLabRequest destroy;
@@ -410,9 +414,9 @@ void AddRunCommand(CLI::App& app, CommandEnv& env) {
       "otherwise, 130 after Ctrl-C (which stops the run's commands on every\n"
       "node). The format: docs/experiments.md.\n\n"
       "Examples:\n"
-      "  emuctl run demo examples/experiments/ping-then-iperf.yaml\n"
-      "  emuctl run demo sweep.yaml --repeat 3 --param rate=1mbit,10mbit "
-      "--results out/");
+      "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml\n"
+      "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml \\\n"
+      "      --repeat 3 --param rate=10mbit,50mbit --results out/");
   cmd->callback([&env, args] { env.exit_code = RunRun(env, *args); });
 }
 

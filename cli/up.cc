@@ -9,6 +9,7 @@
 #include "cli/format.h"
 #include "cli/render.h"
 #include "common/errno_status.h"
+#include "common/grpc_limits.h"
 
 namespace emu::cli {
 namespace {
@@ -32,40 +33,45 @@ int RunUp(CommandEnv& env, const std::string& path) {
   grpc::Status s = c.stub().ValidateTopology(
       c.NewContext(kUnaryTimeout).get(), validate, &validated);
   if (!s.ok()) return env.Fail(c.Describe(s, "ValidateTopology"));
+  if (ReportRefusal(env, validated)) return kExitFailure;
   for (const std::string& w : validated.warnings()) {
     *env.out << printer.Warning("", w, absl::Now() - start);
   }
-  const v1::Topology& topology = validated.topology();
+  // The controller answers with the lab's name and size, not its topology.
+  const std::string& lab = validated.lab();
   *env.out << "[" << FormatElapsed(absl::Now() - start) << "] deploying lab "
-           << topology.name() << " (" << topology.nodes_size() << " nodes, "
-           << topology.links_size() << " links) from " << path << std::endl;
+           << validated.lab() << " (" << validated.nodes() << " nodes, "
+           << validated.links() << " links) from " << path << std::endl;
 
   v1::DeployLabRequest request;
   *request.mutable_source() = validate.source();
   auto context = c.NewContext(kStreamTimeout);
   auto reader = c.stub().DeployLab(context.get(), request);
   v1::DeployEvent event;
+  google::protobuf::RepeatedPtrField<v1::Problem> problems;
   while (reader->Read(&event)) {
     *env.out << printer.Render(event, absl::Now() - start) << std::flush;
+    problems.MergeFrom(event.problems());
   }
   s = reader->Finish();
   const std::string elapsed = HumanDuration(absl::Now() - start);
   if (!s.ok()) {
+    // A refused topology's problems came in the stream; the status only
+    // summarises them.
+    *env.err << RenderProblems(problems);
     env.Fail(c.Describe(s, "DeployLab"));
-    *env.err << "emuctl: lab " << topology.name() << " was not deployed ("
-             << elapsed << "); `emuctl status " << topology.name()
-             << "` shows what is left" << std::endl;
+    *env.err << "emuctl: lab " << lab << " was not deployed (" << elapsed
+             << "); `emuctl status " << lab << "` shows what is left"
+             << std::endl;
     return kExitFailure;
   }
   if (printer.last_state() != v1::RUNNING) {
-    return env.Fail(absl::StrCat("lab ", topology.name(), " is ",
-                                 LabStateName(printer.last_state()),
-                                 " after the deploy (", elapsed,
-                                 "); see `emuctl status ", topology.name(), "`"));
+    return env.Fail(absl::StrCat(
+        "lab ", lab, " is ", LabStateName(printer.last_state()),
+        " after the deploy (", elapsed, "); see `emuctl status ", lab, "`"));
   }
-  *env.out << "lab " << topology.name() << " is RUNNING: "
-           << topology.nodes_size() << " nodes, " << topology.links_size()
-           << " links, " << elapsed;
+  *env.out << "lab " << lab << " is RUNNING: " << validated.nodes()
+           << " nodes, " << validated.links() << " links, " << elapsed;
   if (printer.warning_count() > 0) {
     *env.out << ", " << printer.warning_count() << " warning"
              << (printer.warning_count() == 1 ? "" : "s");
@@ -77,8 +83,17 @@ int RunUp(CommandEnv& env, const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::string> ReadTopologyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return ErrnoToStatus(errno, absl::StrCat("read topology ", path));
+  // Refused here rather than by gRPC's "larger than max" after the upload.
+  // (Leave room for the request's other fields.)
+  const std::streamoff size = in.tellg();
+  if (size > kMaxMessageBytes - (64 << 10)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "topology ", path, " is ", size, " bytes; a request may carry at most ",
+        MessageLimitText(), " (common/grpc_limits.h, docs/building.md)"));
+  }
+  in.seekg(0);
   std::stringstream content;
   content << in.rdbuf();
   if (in.bad()) {
@@ -97,7 +112,7 @@ void AddUpCommand(CLI::App& app, CommandEnv& env) {
       "failure the controller rolls the lab back and emuctl prints its\n"
       "message (naming file:line) and exits 1.\n\n"
       "Examples:\n"
-      "  emuctl up examples/two-nodes.yaml\n"
+      "  emuctl up examples/quickstart.yaml\n"
       "  emuctl --cluster /run/emu/dev/cluster.json up lab.yaml");
   cmd->callback([&env, file] { env.exit_code = RunUp(env, *file); });
 }

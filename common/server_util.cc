@@ -4,14 +4,29 @@
 
 #include <fstream>
 
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/grpc_limits.h"
 #include "common/log.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace emu {
+
+bool IsDaemonFlagFile(absl::string_view file) {
+  return !absl::StrContains(file, "absl/flags/");
+}
+
+void SetDaemonUsage(absl::string_view usage) {
+  absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = &IsDaemonFlagFile;
+  config.contains_helpshort_flags = &IsDaemonFlagFile;
+  absl::SetFlagsUsageConfig(config);
+}
 
 absl::Status CheckListenAddress(const std::string& address) {
   if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
@@ -37,8 +52,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   // hosts' own bridge, or an SSH tunnel); the bearer token authenticates.
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
                            bound_port);
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (grpc::Service* s : services) builder.RegisterService(s);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (*bound_port == 0 &&

@@ -1,5 +1,5 @@
-// Shared start-up plumbing of the emu daemons: bind, write the bound port,
-// and shut down cleanly on SIGINT/SIGTERM.
+// Shared start-up plumbing of the emu daemons: usage text, bind, write the
+// bound port, and shut down cleanly on SIGINT/SIGTERM.
 #ifndef EMU_COMMON_SERVER_UTIL_H_
 #define EMU_COMMON_SERVER_UTIL_H_
 
@@ -8,17 +8,29 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 
 namespace emu {
+
+// Sets the daemon's usage message and makes `--help` list the daemon's own
+// flags. (Abseil's default picks the flags of a file named after the program
+// or ".../main.cc" with a leading slash; Bazel compiles "controller/main.cc",
+// so --help printed "No flags matched".) Call before absl::ParseCommandLine.
+void SetDaemonUsage(absl::string_view usage);
+
+// True for the flags --help lists: those defined in emu's own files, not
+// Abseil's built-in ones (--flagfile, --help...). Exposed for its test.
+bool IsDaemonFlagFile(absl::string_view file);
 
 // Validates a listen address: "HOST:PORT", "[v6]:PORT" or "unix:/path".
 absl::Status CheckListenAddress(const std::string& address);
 
 // Builds and starts a server on `address` with `services` (borrowed).
 // Writes the bound port to `port_file` when it is not empty (port 0 in the
-// address picks a free one).
+// address picks a free one). Messages are limited to kMaxMessageBytes both
+// ways (common/grpc_limits.h).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const std::string& port_file, int* bound_port);

@@ -2,12 +2,34 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/reactors.h"
+#include "common/status_macros.h"
 #include "controller/placement/lab_planner.h"
+#include "controller/topology/problems.h"
 
 namespace emu::controller {
+namespace {
+
+// Work queued on the pool can outlive the caller's interest (it gave up, or
+// its deadline passed while a big file was parsed): checked between steps
+// so that an abandoned request stops taking the controller's time.
+absl::Status CheckCaller(grpc::CallbackServerContext* context,
+                         absl::string_view step) {
+  if (!context->IsCancelled()) return absl::OkStatus();
+  return absl::CancelledError(
+      absl::StrCat("stopped before ", step,
+                   ": the caller cancelled or its deadline passed"));
+}
+
+// The file name the request gave, for problems' `file`.
+std::string SourceFileName(const emu::v1::TopologySource& source) {
+  return source.has_file() ? source.file().name() : std::string();
+}
+
+}  // namespace
 
 ControllerServiceImpl::ControllerServiceImpl(lab::LabManager* labs,
                                              hosts::HostRegistry* hosts,
@@ -19,13 +41,19 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ValidateTopology(
     grpc::CallbackServerContext* context,
     const emu::v1::ValidateTopologyRequest* request,
     emu::v1::ValidateTopologyResponse* response) {
-  return OffloadUnary(context, token_, pool_, [this, request, response] {
-    auto parsed = labs_->Validate(request->source());
-    if (!parsed.ok()) return parsed.status();
-    *response->mutable_topology() = parsed->topology;
-    for (const auto& w : parsed->warnings) response->add_warnings(w);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, token_, pool_, [this, context, request, response] {
+        EMU_RETURN_IF_ERROR(CheckCaller(context, "validating"));
+        auto parsed = labs_->Validate(request->source());
+        EMU_RETURN_IF_ERROR(CheckCaller(context, "answering"));
+        // A refused topology is the answer to this call (status OK, every
+        // problem in the message); other failures stay failures.
+        auto answer =
+            topology::ToValidateResponse(parsed, SourceFileName(request->source()));
+        if (!answer.ok()) return topology::ShortStatus(answer.status());
+        *response = *std::move(answer);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<emu::v1::DeployEvent>*
@@ -33,13 +61,26 @@ ControllerServiceImpl::DeployLab(grpc::CallbackServerContext* context,
                                  const emu::v1::DeployLabRequest* request) {
   return OffloadStream<emu::v1::DeployEvent>(
       context, token_, pool_,
-      [this, source = request->source()](const auto& push) {
+      [this, context, source = request->source()](const auto& push) {
+        EMU_RETURN_IF_ERROR(CheckCaller(context, "deploying"));
         absl::Time start = absl::Now();
         absl::Status s = labs_->Deploy(source, push);
         Log("deploy ", source.has_file() ? source.file().name() : "topology",
-            ": ", s.ok() ? "ok" : s.ToString(), " in ",
+            ": ", s.ok() ? "ok" : topology::ShortStatus(s).ToString(), " in ",
             absl::FormatDuration(absl::Now() - start));
-        return s;
+        if (absl::IsInvalidArgument(s)) {
+          // Every problem in a message; the status stays a few lines.
+          emu::v1::DeployEvent refused;
+          refused.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
+          refused.set_state(emu::v1::FAILED);
+          refused.set_message("topology refused");
+          for (auto& p : topology::ProblemsFromStatus(s, SourceFileName(source),
+                                            emu::v1::Problem::ERROR)) {
+            *refused.add_problems() = std::move(p);
+          }
+          push(refused);
+        }
+        return topology::ShortStatus(s);
       });
 }
 
@@ -74,7 +115,7 @@ ControllerServiceImpl::DestroyLab(grpc::CallbackServerContext* context,
         absl::Status s = labs_->Destroy(lab, push);
         Log("destroy lab ", lab, ": ", s.ok() ? "ok" : s.ToString(), " in ",
             absl::FormatDuration(absl::Now() - start));
-        return s;
+        return topology::ShortStatus(s);
       });
 }
 
@@ -102,12 +143,17 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
     grpc::CallbackServerContext* context,
     const emu::v1::PlanLabRequest* request,
     emu::v1::PlanLabResponse* response) {
-  return OffloadUnary(context, token_, pool_, [this, request, response] {
-    auto plan = emu::controller::placement::PlanLab(*labs_, hosts_, *request);
-    if (!plan.ok()) return plan.status();
-    *response = *std::move(plan);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, token_, pool_, [this, context, request, response] {
+        EMU_RETURN_IF_ERROR(CheckCaller(context, "planning"));
+        auto plan = emu::controller::placement::PlanLab(*labs_, hosts_, *request);
+        // A refused topology is a short status here (the first problems and a
+        // count); ValidateTopology gives the whole list in its response.
+        if (!plan.ok()) return topology::ShortStatus(plan.status());
+        EMU_RETURN_IF_ERROR(CheckCaller(context, "answering"));
+        *response = *std::move(plan);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace emu::controller

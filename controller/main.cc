@@ -53,9 +53,10 @@ int Fail(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "emu-controller: deploys labs onto the agents.\n"
-      "  emu-controller --agents=h1=127.0.0.1:7471 --token_file=/etc/emu/token");
+  emu::SetDaemonUsage(
+      "deploys labs onto the agents.\n"
+      "  emu-controller --agents=h1=127.0.0.1:7471 "
+      "--token_file=/etc/emu/token");
   absl::ParseCommandLine(argc, argv);
   emu::BlockTerminationSignals();
 

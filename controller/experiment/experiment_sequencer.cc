@@ -1,7 +1,7 @@
 #include "controller/experiment/experiment_sequencer.h"
 
 #include <algorithm>
-#include <regex>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -384,15 +384,14 @@ absl::StatusOr<std::vector<SequencerAction>> ExperimentSequencer::CommandDone(
   } else {
     r->set_status(CommandResult::OK);
     for (const CaptureSpec& cap : cspec.captures) {
-      std::smatch m;
-      const std::string& text = res.stdout();
-      if (std::regex_search(text, m, std::regex(cap.regex))) {
-        std::string value = m.size() > 1 ? m[1].str() : m[0].str();
-        vars_[cap.var] = value;
-        (*result_.mutable_variables())[cap.var] = value;
+      // Compiled once when the file was parsed; RE2 is linear in the output.
+      if (std::optional<std::string> value = RunCapture(cap, res.stdout())) {
+        vars_[cap.var] = *value;
+        (*result_.mutable_variables())[cap.var] = *std::move(value);
       } else {
         r->set_status(CommandResult::FAILED);
-        r->set_error(absl::StrCat("capture ", cap.var, ": /", cap.regex,
+        r->set_error(absl::StrCat("capture ", cap.var, ": /",
+                                  TruncateForMessage(cap.regex),
                                   "/ did not match its output"));
         break;
       }

@@ -1,6 +1,5 @@
 #include "controller/experiment/experiment_spec.h"
 
-#include <regex>
 #include <set>
 #include <utility>
 
@@ -12,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "linkemu/units.h"
+#include "re2/re2.h"
 #include "yaml-cpp/yaml.h"
 
 namespace emu::controller::experiment {
@@ -61,6 +61,17 @@ class Parser {
     errors_.push_back(absl::StrCat(spec_.Where(line), object, ": ", cause));
   }
 
+  // True (and an error naming the limit) when the list or map `n` holds more
+  // than `limit` entries; checked before any entry is parsed.
+  bool TooMany(const YAML::Node& n, size_t limit, absl::string_view object,
+               absl::string_view what) {
+    if (n.size() <= limit) return false;
+    Error(
+        LineOf(n), object,
+        absl::StrCat(n.size(), " ", what, ", more than the limit of ", limit));
+    return true;
+  }
+
   std::string Scalar(const YAML::Node& n, absl::string_view object) {
     if (!n.IsScalar()) {
       Error(LineOf(n), object, "expected a single value");
@@ -100,17 +111,27 @@ class Parser {
           Error(LineOf(v), "vars", "expected a mapping name: value");
           continue;
         }
-        for (const auto& var : v) {
-          spec_.vars[var.first.Scalar()] = Scalar(var.second, "vars");
+        if (!TooMany(v, kMaxVars, "vars", "variables")) {
+          for (const auto& var : v) {
+            spec_.vars[var.first.Scalar()] = Scalar(var.second, "vars");
+          }
         }
       } else if (key == "start_margin") {
         spec_.start_margin = Duration(v, "start_margin");
+        if (spec_.start_margin > kMaxStartMargin) {
+          Error(LineOf(v), "start_margin",
+                absl::StrCat("more than the limit of ",
+                             absl::FormatDuration(kMaxStartMargin)));
+        }
       } else if (key == "max_steps") {
         int n = 0;
-        if (!absl::SimpleAtoi(Scalar(v, "max_steps"), &n) || n <= 0) {
-          Error(LineOf(v), "max_steps", "expected a positive integer");
+        if (!absl::SimpleAtoi(Scalar(v, "max_steps"), &n) || n <= 0 ||
+            n > kMaxSteps) {
+          Error(LineOf(v), "max_steps",
+                absl::StrCat("expected an integer from 1 to ", kMaxSteps));
+        } else {
+          spec_.max_steps = n;
         }
-        spec_.max_steps = n;
       } else if (key == "reset") {
         spec_.reset = Scalar(v, "reset");
         if (spec_.reset != "none" && spec_.reset != "redeploy") {
@@ -122,6 +143,7 @@ class Parser {
           Error(LineOf(v), "tasks", "expected a non-empty list of Tasks");
           continue;
         }
+        if (TooMany(v, kMaxTasks, "tasks", "Tasks")) continue;
         for (size_t i = 0; i < v.size(); ++i) ParseTask(v[i], i);
       } else {
         Error(LineOf(kv.first), "experiment",
@@ -168,6 +190,7 @@ class Parser {
           Error(LineOf(v), object, "commands: expected a list");
           continue;
         }
+        if (TooMany(v, kMaxCommandsPerTask, object, "commands")) continue;
         for (size_t i = 0; i < v.size(); ++i) {
           ParseCommand(v[i], task.name, i, &task.commands);
         }
@@ -176,17 +199,20 @@ class Parser {
           Error(LineOf(v), object, "links: expected a list");
           continue;
         }
+        if (TooMany(v, kMaxLinksPerTask, object, "links")) continue;
         for (const auto& l : v) ParseLink(l, object, &task.links);
       } else if (key == "next") {
         if (!v.IsSequence()) {
           Error(LineOf(v), object, "next: expected a list of {if, goto}");
           continue;
         }
+        if (TooMany(v, kMaxBranchesPerTask, object, "next branches")) continue;
         for (const auto& b : v) ParseBranch(b, object, &task.next);
       } else if (key == "goto") {
         task.next.push_back({"", Scalar(v, object), LineOf(v)});
       } else {
-        Error(LineOf(kv.first), object, absl::StrCat("unknown key '", key, "'"));
+        Error(LineOf(kv.first), object,
+              absl::StrCat("unknown key '", key, "'"));
       }
     }
     if (task.commands.empty() && task.links.empty()) {
@@ -227,12 +253,16 @@ class Parser {
           Error(LineOf(v), object, "argv: expected a non-empty list");
           continue;
         }
+        if (TooMany(v, kMaxArgs, object, "argv elements")) continue;
         for (const auto& a : v) c.argv.push_back(Scalar(a, object));
       } else if (key == "timeout") {
         const size_t errors = errors_.size();
         c.timeout = Duration(v, object);
-        if (errors_.size() == errors && c.timeout <= absl::ZeroDuration()) {
-          Error(LineOf(v), object, "timeout must be positive");
+        if (errors_.size() == errors && (c.timeout <= absl::ZeroDuration() ||
+                                         c.timeout > kMaxCommandTimeout)) {
+          Error(LineOf(v), object,
+                absl::StrCat("timeout must be positive and at most ",
+                             absl::FormatDuration(kMaxCommandTimeout)));
         }
       } else if (key == "success") {
         c.success_codes.clear();
@@ -243,10 +273,15 @@ class Parser {
         } else {
           list.push_back(v);
         }
+        if (list.size() > kMaxSuccessCodes) {
+          Error(LineOf(v), object,
+                absl::StrCat("success: more than ", kMaxSuccessCodes,
+                             " exit statuses"));
+          continue;
+        }
         for (const auto& code : list) {
           int x = 0;
-          if (!absl::SimpleAtoi(Scalar(code, object), &x) || x < 0 ||
-              x > 255) {
+          if (!absl::SimpleAtoi(Scalar(code, object), &x) || x < 0 || x > 255) {
             Error(LineOf(code), object, "success: exit statuses are 0-255");
           }
           c.success_codes.push_back(x);
@@ -258,6 +293,12 @@ class Parser {
         } else {
           list.push_back(v);
         }
+        if (list.size() > kMaxCapturesPerCommand) {
+          Error(LineOf(v), object,
+                absl::StrCat("capture: more than ", kMaxCapturesPerCommand,
+                             " captures"));
+          continue;
+        }
         for (const auto& cap : list) {
           CaptureSpec cs;
           cs.line = LineOf(cap);
@@ -267,17 +308,21 @@ class Parser {
           }
           cs.var = Scalar(cap["var"], object);
           cs.regex = Scalar(cap["regex"], object);
-          try {
-            std::regex re(cs.regex);
-          } catch (const std::regex_error& e) {
+          // Compiled here, once: a bad or oversized pattern is refused
+          // before any lab is touched, and runs only match.
+          auto compiled = CompileUserRegex(cs.regex);
+          if (!compiled.ok()) {
             Error(cs.line, object,
-                  absl::StrCat("capture ", cs.var, ": bad regex '", cs.regex,
-                               "': ", e.what()));
+                  absl::StrCat("capture ", TruncateForMessage(cs.var), ": ",
+                               compiled.status().message()));
+          } else {
+            cs.compiled = *std::move(compiled);
           }
           c.captures.push_back(std::move(cs));
         }
       } else {
-        Error(LineOf(kv.first), object, absl::StrCat("unknown key '", key, "'"));
+        Error(LineOf(kv.first), object,
+              absl::StrCat("unknown key '", key, "'"));
       }
     }
     if (c.node.empty()) Error(c.line, object, "missing required key 'node'");
@@ -393,6 +438,46 @@ bool AsNumber(absl::string_view s, double* out) {
 
 }  // namespace
 
+std::string TruncateForMessage(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  return absl::StrCat(text.substr(0, max_bytes), "...(", text.size(),
+                      " bytes)");
+}
+
+absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileUserRegex(
+    absl::string_view pattern) {
+  if (pattern.size() > kMaxRegexBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("regex '", TruncateForMessage(pattern),
+                     "' is longer than ", kMaxRegexBytes, " bytes"));
+  }
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // the error goes into the Status instead
+  options.set_max_mem(kMaxRegexProgramBytes);
+  auto re = std::make_shared<const re2::RE2>(
+      re2::StringPiece(pattern.data(), pattern.size()), options);
+  if (!re->ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad regex '", TruncateForMessage(pattern),
+                     "': ", TruncateForMessage(re->error(), 200)));
+  }
+  return re;
+}
+
+std::optional<std::string> RunCapture(const CaptureSpec& capture,
+                                      absl::string_view text) {
+  if (capture.compiled == nullptr) return std::nullopt;
+  const re2::RE2& re = *capture.compiled;
+  // Group 1 when there is one, else the whole match (group 0).
+  const int group = re.NumberOfCapturingGroups() > 0 ? 1 : 0;
+  re2::StringPiece match[2];
+  if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
+                re2::RE2::UNANCHORED, match, group + 1)) {
+    return std::nullopt;
+  }
+  return std::string(match[group].data(), match[group].size());
+}
+
 absl::Status SetLinkParam(const std::string& key, const std::string& value,
                           emu::v1::LinkParams* params) {
   if (key == "rate") {
@@ -420,6 +505,11 @@ std::string ExperimentSpec::Where(int line) const {
 
 absl::StatusOr<ExperimentSpec> ParseExperiment(absl::string_view file_name,
                                                absl::string_view content) {
+  if (content.size() > kMaxExperimentFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file_name, ": experiment: ", content.size(),
+        " bytes, more than the limit of ", kMaxExperimentFileBytes));
+  }
   return Parser(std::string(file_name)).Parse(content);
 }
 
@@ -444,7 +534,7 @@ absl::StatusOr<std::string> Substitute(
     size_t close = text.find('}', i + 2);
     if (close == absl::string_view::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat("unclosed '${' in '", text, "'"));
+          absl::StrCat("unclosed '${' in '", TruncateForMessage(text), "'"));
     }
     std::string name(text.substr(i + 2, close - i - 2));
     auto it = vars.find(name);
@@ -475,12 +565,15 @@ absl::StatusOr<bool> EvalCondition(
         absl::StripAsciiWhitespace(s.substr(at + std::string(op).size())));
     const std::string o = op;
     if (o == "=~") {
-      try {
-        return std::regex_search(lhs, std::regex(rhs));
-      } catch (const std::regex_error& e) {
+      // The pattern may come from ${var}s, so it is compiled here, with the
+      // same limits as captures; RE2 keeps the match linear in `lhs`.
+      auto re = CompileUserRegex(rhs);
+      if (!re.ok()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("condition '", condition, "': bad regex: ", e.what()));
+            absl::StrCat("condition '", TruncateForMessage(condition),
+                         "': ", re.status().message()));
       }
+      return re2::RE2::PartialMatch(lhs, **re);
     }
     double a = 0, b = 0;
     int cmp;
@@ -498,7 +591,7 @@ absl::StatusOr<bool> EvalCondition(
     return cmp > 0;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "condition '", condition,
+      "condition '", TruncateForMessage(condition),
       "': expected 'A OP B' with OP one of == != < <= > >= =~, or true/false"));
 }
 

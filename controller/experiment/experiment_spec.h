@@ -9,7 +9,10 @@
 #ifndef EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_SPEC_H_
 #define EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_SPEC_H_
 
+#include <cstddef>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,13 +21,59 @@
 #include "absl/time/time.h"
 #include "proto/topology.pb.h"
 
+namespace re2 {
+class RE2;
+}  // namespace re2
+
 namespace emu::controller::experiment {
+
+// Limits of an experiment file (docs/experiments.md lists them). They bound
+// what one file can make the controller hold or do: a run reserves
+// `max_steps` barrier generations, and every count below is memory and work
+// per run. Beyond a limit the file is refused, naming FILE:LINE.
+inline constexpr size_t kMaxExperimentFileBytes = 1 << 20;  // 1 MiB
+inline constexpr int kMaxSteps = 100000;
+inline constexpr size_t kMaxTasks = 1000;
+inline constexpr size_t kMaxCommandsPerTask = 1000;
+inline constexpr size_t kMaxLinksPerTask = 1000;
+inline constexpr size_t kMaxBranchesPerTask = 100;
+inline constexpr size_t kMaxCapturesPerCommand = 64;
+inline constexpr size_t kMaxArgs = 1000;
+inline constexpr size_t kMaxVars = 1000;
+inline constexpr size_t kMaxSuccessCodes = 256;
+inline constexpr absl::Duration kMaxCommandTimeout = absl::Hours(24);
+inline constexpr absl::Duration kMaxStartMargin = absl::Seconds(60);
+// User regular expressions (captures, `=~`) are RE2 (linear time, no
+// recursion on the input). A pattern longer than this is refused before it
+// is compiled, and RE2 itself refuses one whose program would need more
+// than kMaxRegexProgramBytes.
+inline constexpr size_t kMaxRegexBytes = 4096;
+inline constexpr int64_t kMaxRegexProgramBytes = 8 << 20;
 
 struct CaptureSpec {
   std::string var;    // variable to set
-  std::string regex;  // ECMAScript; group 1 if it has one, else the match
+  std::string regex;  // RE2 syntax; group 1 if it has one, else the match
+  // Compiled once by ParseExperiment; never null in a parsed spec. Shared by
+  // the copies of the spec (RE2 is thread-safe for matching).
+  std::shared_ptr<const re2::RE2> compiled;
   int line = 0;
 };
+
+// Compiles a user's regular expression with the limits above.
+// INVALID_ARGUMENT with RE2's reason; the pattern is quoted truncated
+// (TruncateForMessage), never in full.
+absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileUserRegex(
+    absl::string_view pattern);
+
+// `text` cut to at most `max_bytes` with "...(N bytes)" appended, so that a
+// message never echoes a huge user value back.
+std::string TruncateForMessage(absl::string_view text, size_t max_bytes = 80);
+
+// Runs a parsed capture over a command's output: the first match's group 1
+// if the regex has a group, else the whole match; nullopt when it does not
+// match (or the capture was never compiled).
+std::optional<std::string> RunCapture(const CaptureSpec& capture,
+                                      absl::string_view text);
 
 struct CommandSpec {
   std::string id;    // unique in the experiment: given, or "<task>.<n>"
@@ -56,8 +105,8 @@ struct BranchSpec {
 };
 
 struct TaskSpec {
-  std::string name;       // unique; given, or "task<N>" (1-based)
-  std::string when;       // empty = always run
+  std::string name;                  // unique; given, or "task<N>" (1-based)
+  std::string when;                  // empty = always run
   bool continue_on_failure = false;  // on_failure: continue
   std::vector<LinkStepSpec> links;
   std::vector<CommandSpec> commands;
@@ -73,7 +122,8 @@ struct ExperimentSpec {
   // (a few times the last measured delivery time, at least 300 us), and no
   // margin at all for a Task whose commands are all on one host.
   absl::Duration start_margin = absl::ZeroDuration();
-  int max_steps = 1000;  // Tasks run (goto loops count) before giving up
+  // Tasks run (goto loops count) before giving up; 1..kMaxSteps.
+  int max_steps = 1000;
   // How emuctl resets the lab before each run: "none" or "redeploy"
   // (destroy and deploy the topology again, with ${param}s substituted).
   std::string reset = "none";
@@ -95,8 +145,9 @@ absl::StatusOr<std::string> Substitute(
 
 // Evaluates a condition after substitution: "A OP B" with OP one of
 // == != < <= > >= (numeric when both sides are numbers, else string
-// comparison) or =~ (B is a regex searched in A); "true"/"false"; an empty
-// condition is true. INVALID_ARGUMENT for anything else.
+// comparison) or =~ (B is an RE2 regex searched in A, compiled with the
+// limits above); "true"/"false"; an empty condition is true.
+// INVALID_ARGUMENT for anything else.
 absl::StatusOr<bool> EvalCondition(
     absl::string_view condition,
     const std::map<std::string, std::string>& vars);
