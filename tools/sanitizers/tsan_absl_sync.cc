@@ -23,16 +23,34 @@ template <typename Fn>
 Fn Real(const char* mangled) {
   void* p = dlsym(RTLD_NEXT, mangled);
   if (p == nullptr) {
-    std::fprintf(stderr, "tsan_absl_sync: %s not found in libabsl\n",
-                 mangled);
+    std::fprintf(stderr, "tsan_absl_sync: %s not found in libabsl\n", mangled);
     std::abort();
   }
   return reinterpret_cast<Fn>(p);
 }
 
 using Cond = const absl::Condition&;
+
+// absl evaluates a waiter's condition while it holds the mutex inside the
+// library (before the call returns to us): the wrapper acquires first, so
+// the condition's reads see the writes made under the lock.
+struct Annotated {
+  const absl::Condition* cond;
+  absl::Mutex* mu;
+  // Another thread (the one unlocking) may evaluate it: `a` itself was
+  // published by the waiter's release on it.
+  static bool Eval(Annotated* a) {
+    __tsan_acquire(a);
+    __tsan_acquire(a->mu);
+    const bool holds = a->cond->Eval();
+    // Evaluated under the mutex, which a waiter may release right after
+    // (inside the library): its reads happen before the next locker's.
+    __tsan_release(a->mu);
+    return holds;
+  }
+};
 // The Itanium C++ ABI passes `this` as the first argument.
-#define EMU_REAL(type, mangled)                   \
+#define EMU_REAL(type, mangled)                 \
   static const auto real = Real<type>(mangled); \
   (void)0
 
@@ -80,15 +98,22 @@ void Mutex::ReaderUnlock() {
 }
 
 void Mutex::LockWhen(Cond c) {
-  EMU_REAL(void (*)(Mutex*, Cond), "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, c);
+  EMU_REAL(void (*)(Mutex*, Cond),
+           "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
 void Mutex::ReaderLockWhen(Cond c) {
   EMU_REAL(void (*)(Mutex*, Cond),
            "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, c);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
@@ -96,7 +121,10 @@ bool Mutex::LockWhenWithTimeout(Cond c, absl::Duration d) {
   EMU_REAL(bool (*)(Mutex*, Cond, absl::Duration),
            "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_"
            "8DurationE");
-  const bool r = real(this, c, d);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  const bool r = real(this, wrapped, d);
   __tsan_acquire(this);
   return r;
 }
@@ -105,7 +133,10 @@ bool Mutex::LockWhenWithDeadline(Cond c, absl::Time t) {
   EMU_REAL(bool (*)(Mutex*, Cond, absl::Time),
            "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_"
            "4TimeE");
-  const bool r = real(this, c, t);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  const bool r = real(this, wrapped, t);
   __tsan_acquire(this);
   return r;
 }
@@ -114,7 +145,10 @@ bool Mutex::ReaderLockWhenWithTimeout(Cond c, absl::Duration d) {
   EMU_REAL(bool (*)(Mutex*, Cond, absl::Duration),
            "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_"
            "9ConditionENS0_8DurationE");
-  const bool r = real(this, c, d);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  const bool r = real(this, wrapped, d);
   __tsan_acquire(this);
   return r;
 }
@@ -123,7 +157,10 @@ bool Mutex::ReaderLockWhenWithDeadline(Cond c, absl::Time t) {
   EMU_REAL(bool (*)(Mutex*, Cond, absl::Time),
            "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_"
            "9ConditionENS0_4TimeE");
-  const bool r = real(this, c, t);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  const bool r = real(this, wrapped, t);
   __tsan_acquire(this);
   return r;
 }
@@ -132,7 +169,10 @@ void Mutex::Await(Cond c) {
   EMU_REAL(void (*)(Mutex*, Cond),
            "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
   __tsan_release(this);
-  real(this, c);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
@@ -141,7 +181,10 @@ bool Mutex::AwaitWithTimeout(Cond c, absl::Duration d) {
            "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_"
            "8DurationE");
   __tsan_release(this);
-  const bool r = real(this, c, d);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  const bool r = real(this, wrapped, d);
   __tsan_acquire(this);
   return r;
 }
@@ -151,7 +194,10 @@ bool Mutex::AwaitWithDeadline(Cond c, absl::Time t) {
            "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_"
            "4TimeE");
   __tsan_release(this);
-  const bool r = real(this, c, t);
+  Annotated a{&c, this};
+  __tsan_release(&a);
+  const absl::Condition wrapped(&Annotated::Eval, &a);
+  const bool r = real(this, wrapped, t);
   __tsan_acquire(this);
   return r;
 }
