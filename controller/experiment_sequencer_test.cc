@@ -322,7 +322,9 @@ tasks:
       - {node: n1, cmd: "true"}
       - {node: n1, cmd: "true"}
 )Y");
-  const auto& r = seq->Start()[0].releases.at("h1");
+  // The actions must outlive `r` (ASAN found a reference into a temporary).
+  const auto actions = seq->Start();
+  const auto& r = actions[0].releases.at("h1");
   EXPECT_EQ(r.start_unix_us(), r.sent_unix_us());
 }
 
