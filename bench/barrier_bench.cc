@@ -146,7 +146,7 @@ void Measure(int n, int tasks) {
     std::fprintf(stderr, "%s\n", spec.status().ToString().c_str());
     return;
   }
-  emu::controller::experiment::RealClock clock;
+  emu::RealClock clock;
   emu::controller::experiment::GrpcBarrierLinkFactory factory("");
   NoLinks links;
   emu::controller::experiment::ExperimentRunner runner(

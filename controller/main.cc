@@ -145,6 +145,8 @@ int main(int argc, char** argv) {
            absl::GetFlag(FLAGS_db), ")");
   stop.Notify();
   heartbeat.join();
+  // Runs end (cancelled) while their streams can still tell the clients.
+  experiments.Shutdown();
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   return 0;
 }

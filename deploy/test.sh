@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, then the integration tests against
-# the real kernel (namespaces, veths, qdiscs, real daemons). Needs root.
-# Extra arguments go to `bazel test` (e.g. --test_tag_filters=-integration).
+# the real kernel (namespaces, veths, qdiscs, real daemons); then the unit
+# tests again under AddressSanitizer (with LeakSanitizer) and under
+# ThreadSanitizer (.bazelrc configs asan, tsan). Needs root. Fails if any
+# run fails. Extra arguments go to every `bazel test` (e.g.
+# --test_tag_filters=-integration).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -10,11 +13,22 @@ deploy/setup.sh
 # "exclusive") and clean up after themselves.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-set +e
-bazel test --noshow_progress //... "$@" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-set -e
-passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
-failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log" || true)
-echo "tests: $passed passed, $failed failed"
+rc=0
+# run NAME BAZEL_ARGS...: one `bazel test`, its summary line, its time.
+run() {
+  local name=$1 start=$SECONDS
+  shift
+  set +e
+  bazel test --noshow_progress "$@" 2>&1 | tee "$log"
+  local r=${PIPESTATUS[0]}
+  set -e
+  local passed failed
+  passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
+  failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log" || true)
+  echo "tests ($name): $passed passed, $failed failed, $((SECONDS - start)) s"
+  ((r == 0)) || rc=$r
+}
+run all //... "$@"
+run asan --config=asan --test_tag_filters=-integration //... "$@"
+run tsan --config=tsan --test_tag_filters=-integration //... "$@"
 exit "$rc"

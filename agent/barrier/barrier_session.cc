@@ -6,7 +6,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,15 +37,15 @@ ProcessSpec SpecFor(const emu::v1::TaskCommand& command, absl::Time start_at,
 // that a command ending after the stream is gone finds it still alive.
 class SessionState {
  public:
-  using Reactor =
-      grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier>;
+  using Reactor = grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier>;
 
+  // `threads` (the service's) outlives every command thread it starts.
   SessionState(std::string host, TaskCommandRunner* runner, Reactor* reactor,
-               std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads)
+               ThreadSet* threads)
       : host_(std::move(host)),
         runner_(runner),
         reactor_(reactor),
-        threads_(std::move(threads)) {}
+        threads_(threads) {}
 
   void SetLab(std::string lab, const std::string& experiment) {
     absl::MutexLock lock(&mu_);
@@ -63,19 +62,11 @@ class SessionState {
       lab = lab_;
     }
     for (const auto& command : release.commands()) {
-      {
-        absl::MutexLock lock(&mu_);
-        ++running_threads_;
-      }
-      {
-        absl::MutexLock lock(&threads_->mu);
-        ++threads_->running;
-      }
-      std::thread([self, lab, command, received,
-                   generation = release.generation(),
-                   start = absl::FromUnixMicros(release.start_unix_us())] {
+      threads_->Start([self, lab, command, received,
+                       generation = release.generation(),
+                       start = absl::FromUnixMicros(release.start_unix_us())] {
         self->RunOne(lab, command, generation, start, received);
-      }).detach();
+      });
     }
   }
 
@@ -177,8 +168,8 @@ class SessionState {
         if (killed_all_ || killed_.count(key.first)) kill(-pid, SIGKILL);
       });
       if (!result.ok()) {
-        done->set_error(absl::StrCat("host ", host_, ": ",
-                                     result.status().message()));
+        done->set_error(
+            absl::StrCat("host ", host_, ": ", result.status().message()));
       } else {
         auto* r = done->mutable_result();
         r->set_exit_code(result->exit_code);
@@ -193,24 +184,20 @@ class SessionState {
     {
       absl::MutexLock lock(&mu_);
       pids_.erase(key);
-      --running_threads_;
     }
     Push(std::move(msg));
-    absl::MutexLock lock(&threads_->mu);
-    --threads_->running;
   }
 
   const std::string host_;
   TaskCommandRunner* const runner_;
   Reactor* const reactor_;  // not used once finished_
-  const std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads_;
+  ThreadSet* const threads_;
 
   absl::Mutex mu_;
   std::string lab_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<uint64_t, std::string>, pid_t> pids_ ABSL_GUARDED_BY(mu_);
   std::set<uint64_t> killed_ ABSL_GUARDED_BY(mu_);
   bool killed_all_ ABSL_GUARDED_BY(mu_) = false;
-  int running_threads_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<AgentToBarrier> queue_ ABSL_GUARDED_BY(mu_);
   AgentToBarrier current_;  // owned by the write in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -222,12 +209,10 @@ class SessionState {
 class SessionReactor
     : public grpc::ServerBidiReactor<BarrierToAgent, AgentToBarrier> {
  public:
-  SessionReactor(
-      grpc::CallbackServerContext* context, const std::string& host,
-      const std::string& token, TaskCommandRunner* runner,
-      std::shared_ptr<BarrierAgentServiceImpl::CommandThreads> threads)
-      : state_(std::make_shared<SessionState>(host, runner, this,
-                                              std::move(threads))) {
+  SessionReactor(grpc::CallbackServerContext* context, const std::string& host,
+                 const std::string& token, TaskCommandRunner* runner,
+                 ThreadSet* threads)
+      : state_(std::make_shared<SessionState>(host, runner, this, threads)) {
     grpc::Status auth = CheckAuthToken(*context, token);
     if (!auth.ok()) {
       Finish(auth);
@@ -291,8 +276,8 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
   spec.netns = net::NamespaceName(host_, lab, command.node());
   auto result = launcher_->Run(spec);
   if (!result.ok() && absl::IsNotFound(result.status())) {
-    return absl::NotFoundError(absl::StrCat(
-        "node ", command.node(), " of lab ", lab, " is not on host ", host_));
+    return absl::NotFoundError(absl::StrCat("node ", command.node(), " of lab ",
+                                            lab, " is not on host ", host_));
   }
   return result;
 }
@@ -305,7 +290,7 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::RunInGuest(
   req.set_node(command.node());
   *req.mutable_argv() = command.argv();
   req.set_timeout_ms(command.timeout_ms());
-  absl::SleepFor(start_at - absl::Now());
+  clock_->SleepUntil(start_at);
   auto resp = guests_->Exec(req);
   if (!resp.ok()) return resp.status();
   ProcessResult result;
@@ -331,19 +316,15 @@ absl::StatusOr<ProcessResult> HostTaskCommandRunner::Run(
 
 grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
 BarrierAgentServiceImpl::Session(grpc::CallbackServerContext* context) {
-  return new SessionReactor(context, host_, token_, runner_, threads_);
+  return new SessionReactor(context, host_, token_, runner_, &threads_);
 }
 
 BarrierAgentServiceImpl::~BarrierAgentServiceImpl() {
-  absl::MutexLock lock(&threads_->mu);
-  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads_->mu) {
-    return threads_->running == 0;
-  };
-  if (!threads_->mu.AwaitWithTimeout(absl::Condition(&idle),
-                                     absl::Seconds(10))) {
-    Log("barrier: ", threads_->running,
-        " command threads still running at shutdown");
+  if (!threads_.WaitIdle(absl::Now() + absl::Seconds(10))) {
+    Log("barrier: ", threads_.running(),
+        " command threads still running at shutdown; waiting for them");
   }
+  threads_.JoinAll();
 }
 
 }  // namespace emu::agent::barrier

@@ -1,10 +1,12 @@
 // The agent's half of the barrier (proto/barrier.proto): serves
 // BarrierAgentService.Session. Each Release's commands are prepared at once
 // (fork, namespace) and exec'd at the release's common start instant (the
-// child sleeps until it: ProcessSpec::start_at), each on its own thread (a command's wait never holds a gRPC thread or a
-// pool worker), and each reports one CommandDone on the stream. Cancel, or
-// the end of the stream for any reason, kills the process groups of the
-// session's commands still running.
+// child sleeps until it: ProcessSpec::start_at), each waited for on its own
+// thread of the service's ThreadSet (a command's wait never holds a gRPC
+// thread or a pool worker, and a command never waits for a free worker, which
+// would make it start late), and each reports one CommandDone on the stream.
+// Cancel, or the end of the stream for any reason, kills the process groups
+// of the session's commands still running.
 //
 // Thread-safe. The service does not own the runner; a session's state lives
 // until its last command thread has reported.
@@ -14,14 +16,14 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include <memory>
-
-#include "absl/synchronization/mutex.h"
 #include "agent/guest/guest_manager.h"
+#include "common/clock.h"
 #include "common/process_launcher.h"
+#include "common/thread_set.h"
 #include "proto/barrier.grpc.pb.h"
 
 namespace emu::agent::barrier {
@@ -43,10 +45,14 @@ class TaskCommandRunner {
 // cancelling it ends it at its timeout, not at once.
 class NetnsTaskCommandRunner : public TaskCommandRunner {
  public:
-  // `guests` may be null (no guest support).
+  // `guests` may be null (no guest support); `clock` (null: the real one)
+  // times a guest command's start.
   NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher,
-                         guest::GuestManager* guests = nullptr)
-      : host_(std::move(host)), launcher_(launcher), guests_(guests) {}
+                         guest::GuestManager* guests = nullptr, Clock* clock = nullptr)
+      : host_(std::move(host)),
+        launcher_(launcher),
+        guests_(guests),
+        clock_(clock != nullptr ? clock : RealClock::Get()) {}
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
       absl::Time start_at, std::function<void(pid_t)> on_started) override;
@@ -59,6 +65,7 @@ class NetnsTaskCommandRunner : public TaskCommandRunner {
   const std::string host_;
   ProcessLauncher* const launcher_;
   guest::GuestManager* const guests_;
+  Clock* const clock_;
 };
 
 // Runs commands in the agent's own namespace, whatever the node: for the
@@ -84,25 +91,20 @@ class BarrierAgentServiceImpl final
                           TaskCommandRunner* runner)
       : host_(std::move(host)), token_(std::move(token)), runner_(runner) {}
   // Shut the server down first (that ends every session and kills their
-  // commands). Then this waits, up to 10 s, for the sessions' command
-  // threads to return: they still call into `runner`.
+  // commands). Then this joins the sessions' command threads: they still
+  // call into `runner` (a guest command, which has no pid to kill, ends at
+  // its timeout).
   ~BarrierAgentServiceImpl() override;
 
   grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
   Session(grpc::CallbackServerContext* context) override;
 
-  // Command threads of all sessions, counted so the destructor can wait.
-  struct CommandThreads {
-    absl::Mutex mu;
-    int running ABSL_GUARDED_BY(mu) = 0;
-  };
-
  private:
   const std::string host_;
   const std::string token_;
   TaskCommandRunner* const runner_;
-  const std::shared_ptr<CommandThreads> threads_ =
-      std::make_shared<CommandThreads>();
+  // The command threads of every session.
+  ThreadSet threads_;
 };
 
 }  // namespace emu::agent::barrier

@@ -10,12 +10,17 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "proto/barrier.grpc.pb.h"
 
 namespace emu::controller::experiment {
 
-// One open Session. Thread-safe.
+// One open Session. Thread-safe. The destructor closes the stream if it is
+// still open (bounded: it aborts after a few seconds) and returns only once
+// no callback of it runs any more.
 class BarrierLink {
  public:
   // Called once the stream (the first message written is the Hello).
@@ -23,9 +28,23 @@ class BarrierLink {
   // Queues `msg`; never blocks. Dropped once the stream has ended.
   virtual void Send(const emu::v1::BarrierToAgent& msg) = 0;
   // Half-closes the stream (the agent then kills what is still running and
-  // finishes) and waits up to a few seconds for it to end. Idempotent.
-  virtual void Close() = 0;
+  // finishes) without waiting. Idempotent.
+  virtual void StartClose() = 0;
+  // Waits until the stream has ended or `deadline` passes; true if ended.
+  virtual bool WaitClosed(absl::Time deadline) = 0;
+  // Ends the stream at once (cancels the call); the stream has ended when
+  // this returns. Idempotent.
+  virtual void Abort() = 0;
+  // StartClose, then WaitClosed for a few seconds, then Abort.
+  void Close() {
+    StartClose();
+    if (!WaitClosed(absl::Now() + absl::Seconds(5))) Abort();
+  }
 };
+
+// Closes every link in parallel: half-closes them all, waits once, until
+// `deadline` for all of them, then aborts those still open.
+void CloseAll(const std::vector<BarrierLink*>& links, absl::Time deadline);
 
 struct BarrierLinkCallbacks {
   // Each message from the agent, in order. Must not block.

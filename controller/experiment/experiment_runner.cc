@@ -16,11 +16,12 @@ std::map<std::string, std::string> NodeHosts(const emu::v1::Lab& lab) {
 
 }  // namespace
 
-ExperimentRunner::ExperimentRunner(
-    std::string run_id, ExperimentSpec spec, emu::v1::Lab lab,
-    std::map<std::string, std::string> addresses,
-    std::map<std::string, std::string> params, uint64_t first_generation,
-    RunnerDeps deps, SequencerOptions options)
+ExperimentRunner::ExperimentRunner(std::string run_id, ExperimentSpec spec,
+                                   emu::v1::Lab lab,
+                                   std::map<std::string, std::string> addresses,
+                                   std::map<std::string, std::string> params,
+                                   uint64_t first_generation, RunnerDeps deps,
+                                   SequencerOptions options)
     : run_id_(std::move(run_id)),
       lab_(std::move(lab)),
       addresses_(std::move(addresses)),
@@ -30,9 +31,14 @@ ExperimentRunner::ExperimentRunner(
       seq_(std::move(spec), lab_.name(), lab_.topology(), NodeHosts(lab_),
            std::move(params), first_generation, deps.clock, options) {}
 
-ExperimentRunner::~ExperimentRunner() {
-  for (auto& [host, link] : links_) link->Close();
-  links_.clear();
+ExperimentRunner::~ExperimentRunner() { CloseLinks(); }
+
+void ExperimentRunner::CloseLinks() {
+  std::vector<BarrierLink*> links;
+  for (auto& [host, link] : links_) links.push_back(link.get());
+  // One bound for all hosts together: a dead host does not delay the others.
+  // Real time: the bound is on gRPC, which runs on the real clock.
+  CloseAll(links, absl::Now() + kCloseTimeout);
 }
 
 uint64_t ExperimentRunner::GenerationCeiling() const {
@@ -64,7 +70,8 @@ BarrierLink* ExperimentRunner::LinkTo(const std::string& host) {
   callbacks.on_lost = [this, host](const std::string& why) {
     Push({Input::kLost, host, {}, why});
   };
-  auto link = deps_.links->Open(host, addr->second, hello, std::move(callbacks));
+  auto link =
+      deps_.links->Open(host, addr->second, hello, std::move(callbacks));
   BarrierLink* raw = link.get();
   links_[host] = std::move(link);
   return raw;
@@ -77,14 +84,13 @@ void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
       case SequencerAction::kApplyLinks: {
         absl::Status status;
         for (const auto& change : a.links) {
-          for (const auto& host : change.set_params ? change.hosts
-                                                    : std::vector<std::string>{}) {
+          for (const auto& host :
+               change.set_params ? change.hosts : std::vector<std::string>{}) {
             absl::Status s =
                 deps_.link_applier->SetLinkParams(host, change.request);
             if (!s.ok() && status.ok()) {
-              status = absl::Status(s.code(),
-                                    absl::StrCat("host ", host, ": ",
-                                                 s.message()));
+              status = absl::Status(
+                  s.code(), absl::StrCat("host ", host, ": ", s.message()));
             }
           }
           if (!change.up.has_value()) continue;
@@ -93,8 +99,8 @@ void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
                 end.host, lab_.name(), end.node, end.interface, *change.up);
             if (!s.ok() && status.ok()) {
               status = absl::Status(
-                  s.code(), absl::StrCat("host ", end.host, ": ", end.node,
-                                         ":", end.interface, ": ", s.message()));
+                  s.code(), absl::StrCat("host ", end.host, ": ", end.node, ":",
+                                         end.interface, ": ", s.message()));
             }
           }
         }
@@ -129,8 +135,8 @@ void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
   }
 }
 
-void ExperimentRunner::Persist() {
-  if (deps_.store == nullptr) return;
+absl::Status ExperimentRunner::Persist() {
+  if (deps_.store == nullptr) return absl::OkStatus();
   const auto& r = seq_.result();
   emu::v1::ExperimentRunSummary s;
   s.set_id(run_id_);
@@ -140,8 +146,24 @@ void ExperimentRunner::Persist() {
   s.set_error(r.error());
   s.set_start_unix_us(r.start_unix_us());
   s.set_end_unix_us(r.end_unix_us());
-  absl::Status st = deps_.store->Put(s, GenerationCeiling());
-  if (!st.ok()) Log("experiment run ", run_id_, ": ", st.ToString());
+  // The record carries the generation ceiling that keeps a later run's
+  // generations above this one's: worth a few retries (a busy SQLite file).
+  absl::Status st;
+  absl::Duration backoff = absl::Milliseconds(50);
+  for (int attempt = 1; attempt <= kPersistAttempts; ++attempt) {
+    st = deps_.store->Put(s, GenerationCeiling());
+    if (st.ok()) return st;
+    Log("experiment run ", run_id_, ": saving the run record, attempt ",
+        attempt, " of ", kPersistAttempts, ": ", st.ToString());
+    if (attempt < kPersistAttempts) {
+      deps_.clock->SleepUntil(deps_.clock->Now() + backoff);
+      backoff *= 2;
+    }
+  }
+  return absl::Status(
+      st.code(),
+      absl::StrCat("experiment run ", run_id_,
+                   ": the run record was not saved: ", st.message()));
 }
 
 emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
@@ -156,7 +178,11 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
     for (const auto& e : seq_.TakeEvents()) on_event(e);
   };
   auto actions = seq_.Start();
-  Persist();
+  if (absl::Status st = Persist(); !st.ok()) {
+    // Without its record a restarted controller could reuse this run's
+    // generations: release nothing.
+    actions = seq_.Cancel(std::string(st.message()));
+  }
   Execute(std::move(actions));
   publish();
 
@@ -206,9 +232,14 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   }
   publish();
   // Half-close every stream: the agents end whatever is still running.
-  for (auto& [host, link] : links_) link->Close();
-  Persist();
-  return seq_.result();
+  CloseLinks();
+  emu::v1::RunResult result = seq_.result();
+  if (absl::Status st = Persist(); !st.ok()) {
+    result.set_error(result.error().empty()
+                         ? std::string(st.message())
+                         : absl::StrCat(result.error(), "; ", st.message()));
+  }
+  return result;
 }
 
 }  // namespace emu::controller::experiment

@@ -20,8 +20,8 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "controller/experiment/barrier_client.h"
-#include "controller/experiment/experiment_clock.h"
 #include "controller/experiment/experiment_sequencer.h"
 #include "controller/experiment/experiment_spec.h"
 #include "controller/experiment/experiment_store.h"
@@ -86,7 +86,14 @@ class ExperimentRunner {
   void Push(Input in);
   void Execute(std::vector<SequencerAction> actions);
   BarrierLink* LinkTo(const std::string& host);
-  void Persist();
+  // Closes every stream, in parallel, within kCloseTimeout.
+  void CloseLinks();
+
+  static constexpr absl::Duration kCloseTimeout = absl::Seconds(5);
+  // Saves the run's summary in the store (retried); the error says the
+  // record was not saved.
+  absl::Status Persist();
+  static constexpr int kPersistAttempts = 3;
 
   const std::string run_id_;
   const emu::v1::Lab lab_;

@@ -116,8 +116,8 @@ std::vector<SequencerAction> ExperimentSequencer::Start() {
   result_.set_state(emu::v1::RUN_RUNNING);
   result_.set_start_unix_us(absl::ToUnixMicros(clock_->Now()));
   Event(ExperimentEvent::RUN_STARTED,
-        absl::StrCat("experiment ", spec_.name, " on lab ", result_.lab(),
-                     ": ", spec_.tasks.size(), " tasks"));
+        absl::StrCat("experiment ", spec_.name, " on lab ", result_.lab(), ": ",
+                     spec_.tasks.size(), " tasks"));
   Advance(&out);
   return out;
 }
@@ -139,8 +139,43 @@ void ExperimentSequencer::Advance(std::vector<SequencerAction>* out) {
   }
 }
 
+// A Task begins in steps: reset the per-Task state, evaluate `when`, resolve
+// the commands to hosts, plan the link changes; then either the link changes
+// go out (ReleaseCommands follows LinksApplied) or the commands are released.
 void ExperimentSequencer::BeginTask(size_t index,
                                     std::vector<SequencerAction>* out) {
+  const TaskSpec& spec = spec_.tasks[index];
+  ResetTask(index);
+  const std::string where = spec_.Where(spec.line) + "task " + spec.name;
+  absl::StatusOr<bool> run = ShouldRun(spec);
+  if (!run.ok()) {
+    EndTask(TaskResult::FAILED,
+            absl::StrCat(where, ": when: ", run.status().message()), out);
+    return;
+  }
+  if (!*run) {
+    SkipTask(spec, index);
+    return;
+  }
+  task_.set_generation(++generation_);
+  if (absl::Status s = ResolveCommands(spec); !s.ok()) {
+    EndTask(TaskResult::FAILED, std::string(s.message()), out);
+    return;
+  }
+  absl::StatusOr<SequencerAction> links = PlanLinkChanges(spec);
+  if (!links.ok()) {
+    EndTask(TaskResult::FAILED, std::string(links.status().message()), out);
+    return;
+  }
+  if (!links->links.empty()) {
+    links_pending_ = true;
+    out->push_back(*std::move(links));
+    return;
+  }
+  ReleaseCommands(out);
+}
+
+void ExperimentSequencer::ResetTask(size_t index) {
   const TaskSpec& spec = spec_.tasks[index];
   running_ = true;
   task_index_ = index;
@@ -150,148 +185,134 @@ void ExperimentSequencer::BeginTask(size_t index,
   command_slot_.clear();
   command_host_.clear();
   outstanding_.clear();
-  const std::string where = spec_.Where(spec.line) + "task " + spec.name;
+}
 
-  if (!spec.when.empty()) {
-    absl::StatusOr<bool> run = EvalCondition(spec.when, vars_);
-    if (!run.ok()) {
-      EndTask(TaskResult::FAILED,
-              absl::StrCat(where, ": when: ", run.status().message()), out);
-      return;
-    }
-    if (!*run) {
-      task_.set_status(TaskResult::SKIPPED);
-      *result_.add_tasks() = task_;
-      Event(ExperimentEvent::TASK_ENDED,
-            absl::StrCat("task ", spec.name, " skipped (when: ", spec.when,
-                         ")"));
-      running_ = false;
-      next_task_ = index + 1;
-      return;
-    }
-  }
-  task_.set_generation(++generation_);
+absl::StatusOr<bool> ExperimentSequencer::ShouldRun(const TaskSpec& spec) {
+  if (spec.when.empty()) return true;
+  return EvalCondition(spec.when, vars_);
+}
 
+void ExperimentSequencer::SkipTask(const TaskSpec& spec, size_t index) {
+  task_.set_status(TaskResult::SKIPPED);
+  *result_.add_tasks() = task_;
+  Event(ExperimentEvent::TASK_ENDED,
+        absl::StrCat("task ", spec.name, " skipped (when: ", spec.when, ")"));
+  running_ = false;
+  next_task_ = index + 1;
+}
+
+absl::Status ExperimentSequencer::ResolveCommands(const TaskSpec& spec) {
   for (const CommandSpec& c : spec.commands) {
     const std::string cwhere = spec_.Where(c.line) + "command " + c.id;
     CommandResult* r = task_.add_commands();
     r->set_id(c.id);
     auto node = Substitute(c.node, vars_);
     if (!node.ok()) {
-      EndTask(TaskResult::FAILED,
-              absl::StrCat(cwhere, ": node: ", node.status().message()), out);
-      return;
+      return absl::InvalidArgumentError(
+          absl::StrCat(cwhere, ": node: ", node.status().message()));
     }
     r->set_node(*node);
     for (const std::string& a : c.argv) {
       auto arg = Substitute(a, vars_);
       if (!arg.ok()) {
-        EndTask(TaskResult::FAILED,
-                absl::StrCat(cwhere, ": ", arg.status().message()), out);
-        return;
+        return absl::InvalidArgumentError(
+            absl::StrCat(cwhere, ": ", arg.status().message()));
       }
       r->add_argv(*arg);
     }
     auto host = node_hosts_.find(*node);
     if (host == node_hosts_.end()) {
-      EndTask(TaskResult::FAILED,
-              absl::StrCat(cwhere, ": lab ", result_.lab(), " has no node ",
-                           *node),
-              out);
-      return;
+      return absl::NotFoundError(absl::StrCat(cwhere, ": lab ", result_.lab(),
+                                              " has no node ", *node));
     }
     if (lost_hosts_.count(host->second)) {
-      EndTask(TaskResult::FAILED,
-              absl::StrCat(cwhere, ": host ", host->second, " of node ",
-                           *node, " was lost earlier in the run"),
-              out);
-      return;
+      return absl::UnavailableError(
+          absl::StrCat(cwhere, ": host ", host->second, " of node ", *node,
+                       " was lost earlier in the run"));
     }
     r->set_host(host->second);
     command_slot_[c.id] = task_.commands_size() - 1;
     command_host_[c.id] = host->second;
   }
+  return absl::OkStatus();
+}
 
+absl::StatusOr<SequencerAction> ExperimentSequencer::PlanLinkChanges(
+    const TaskSpec& spec) {
   SequencerAction links;
   links.kind = SequencerAction::kApplyLinks;
   links.generation = generation_;
   for (const LinkStepSpec& l : spec.links) {
-    const std::string lwhere = spec_.Where(l.line) + "task " + spec.name;
-    auto a = Substitute(l.a, vars_);
-    auto b = Substitute(l.b, vars_);
-    if (!a.ok() || !b.ok()) {
-      EndTask(TaskResult::FAILED,
-              absl::StrCat(lwhere, ": link: ",
-                           (!a.ok() ? a.status() : b.status()).message()),
-              out);
-      return;
-    }
-    const emu::v1::Link* found = nullptr;
-    for (const auto& tl : topology_.links()) {
-      std::string ta = EndpointText(tl.a()), tb = EndpointText(tl.b());
-      if ((ta == *a && tb == *b) || (ta == *b && tb == *a)) found = &tl;
-    }
-    if (found == nullptr) {
-      EndTask(TaskResult::FAILED,
-              absl::StrCat(lwhere, ": lab ", result_.lab(), " has no link ",
-                           *a, "<->", *b),
-              out);
-      return;
-    }
-    std::string ta = EndpointText(found->a()), tb = EndpointText(found->b());
-    emu::v1::LinkParams ab = link_state_[LinkKey(ta, tb)];
-    emu::v1::LinkParams ba = link_state_[LinkKey(tb, ta)];
-    std::vector<std::string> text;
-    for (const auto& [key, raw] : l.params) {
-      auto value = Substitute(raw, vars_);
-      absl::Status s = value.ok() ? SetLinkParam(key, *value, &ab)
-                                  : value.status();
-      if (s.ok()) s = SetLinkParam(key, *value, &ba);
-      if (!s.ok()) {
-        EndTask(TaskResult::FAILED,
-                absl::StrCat(lwhere, ": link ", ta, "<->", tb, ": ", key, ": ",
-                             s.message()),
-                out);
-        return;
-      }
-      text.push_back(absl::StrCat(key, " ", *value));
-    }
-    link_state_[LinkKey(ta, tb)] = ab;
-    link_state_[LinkKey(tb, ta)] = ba;
-    SequencerAction::LinkChange change;
-    change.set_params = !l.params.empty();
-    if (!l.state.empty()) {
-      change.up = l.state == "up";
-      text.push_back(absl::StrCat("state ", l.state));
-      for (const emu::v1::Endpoint* e : {&found->a(), &found->b()}) {
-        auto h = node_hosts_.find(e->node());
-        change.ends.push_back({h == node_hosts_.end() ? "" : h->second,
-                               e->node(), e->interface()});
-      }
-    }
-    for (const std::string& node : {found->a().node(), found->b().node()}) {
-      auto h = node_hosts_.find(node);
-      if (h != node_hosts_.end() &&
-          std::find(change.hosts.begin(), change.hosts.end(), h->second) ==
-              change.hosts.end()) {
-        change.hosts.push_back(h->second);
-      }
-    }
-    change.request.set_lab(result_.lab());
-    *change.request.mutable_a() = found->a();
-    *change.request.mutable_b() = found->b();
-    *change.request.mutable_a_to_b() = ab;
-    *change.request.mutable_b_to_a() = ba;
-    links.links.push_back(std::move(change));
-    task_.add_link_changes(
-        absl::StrCat(ta, "<->", tb, " ", absl::StrJoin(text, ", ")));
+    absl::StatusOr<SequencerAction::LinkChange> change =
+        PlanLinkChange(spec, l);
+    if (!change.ok()) return change.status();
+    links.links.push_back(*std::move(change));
   }
-  if (!links.links.empty()) {
-    links_pending_ = true;
-    out->push_back(std::move(links));
-    return;
+  return links;
+}
+
+absl::StatusOr<SequencerAction::LinkChange> ExperimentSequencer::PlanLinkChange(
+    const TaskSpec& spec, const LinkStepSpec& l) {
+  const std::string lwhere = spec_.Where(l.line) + "task " + spec.name;
+  auto a = Substitute(l.a, vars_);
+  auto b = Substitute(l.b, vars_);
+  if (!a.ok() || !b.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        lwhere, ": link: ", (!a.ok() ? a.status() : b.status()).message()));
   }
-  ReleaseCommands(out);
+  const emu::v1::Link* found = nullptr;
+  for (const auto& tl : topology_.links()) {
+    std::string ta = EndpointText(tl.a()), tb = EndpointText(tl.b());
+    if ((ta == *a && tb == *b) || (ta == *b && tb == *a)) found = &tl;
+  }
+  if (found == nullptr) {
+    return absl::NotFoundError(absl::StrCat(lwhere, ": lab ", result_.lab(),
+                                            " has no link ", *a, "<->", *b));
+  }
+  std::string ta = EndpointText(found->a()), tb = EndpointText(found->b());
+  emu::v1::LinkParams ab = link_state_[LinkKey(ta, tb)];
+  emu::v1::LinkParams ba = link_state_[LinkKey(tb, ta)];
+  std::vector<std::string> text;
+  for (const auto& [key, raw] : l.params) {
+    auto value = Substitute(raw, vars_);
+    absl::Status s =
+        value.ok() ? SetLinkParam(key, *value, &ab) : value.status();
+    if (s.ok()) s = SetLinkParam(key, *value, &ba);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          lwhere, ": link ", ta, "<->", tb, ": ", key, ": ", s.message()));
+    }
+    text.push_back(absl::StrCat(key, " ", *value));
+  }
+  link_state_[LinkKey(ta, tb)] = ab;
+  link_state_[LinkKey(tb, ta)] = ba;
+  SequencerAction::LinkChange change;
+  change.set_params = !l.params.empty();
+  if (!l.state.empty()) {
+    change.up = l.state == "up";
+    text.push_back(absl::StrCat("state ", l.state));
+    for (const emu::v1::Endpoint* e : {&found->a(), &found->b()}) {
+      auto h = node_hosts_.find(e->node());
+      change.ends.push_back(
+          {h == node_hosts_.end() ? "" : h->second, e->node(), e->interface()});
+    }
+  }
+  for (const std::string& node : {found->a().node(), found->b().node()}) {
+    auto h = node_hosts_.find(node);
+    if (h != node_hosts_.end() &&
+        std::find(change.hosts.begin(), change.hosts.end(), h->second) ==
+            change.hosts.end()) {
+      change.hosts.push_back(h->second);
+    }
+  }
+  change.request.set_lab(result_.lab());
+  *change.request.mutable_a() = found->a();
+  *change.request.mutable_b() = found->b();
+  *change.request.mutable_a_to_b() = ab;
+  *change.request.mutable_b_to_a() = ba;
+  task_.add_link_changes(
+      absl::StrCat(ta, "<->", tb, " ", absl::StrJoin(text, ", ")));
+  return change;
 }
 
 void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
@@ -341,8 +362,7 @@ void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
 }
 
 absl::StatusOr<std::vector<SequencerAction>> ExperimentSequencer::CommandDone(
-    const std::string& host,
-    const emu::v1::AgentToBarrier::CommandDone& done) {
+    const std::string& host, const emu::v1::AgentToBarrier::CommandDone& done) {
   if (finished_ || !running_ || links_pending_ ||
       done.generation() != generation_) {
     return absl::AbortedError(absl::StrCat(
@@ -353,8 +373,7 @@ absl::StatusOr<std::vector<SequencerAction>> ExperimentSequencer::CommandDone(
   auto host_it = command_host_.find(done.command_id());
   if (!outstanding_.count(done.command_id()) ||
       host_it == command_host_.end() || host_it->second != host) {
-    return absl::AbortedError(absl::StrCat("host ", host,
-                                           " reported command ",
+    return absl::AbortedError(absl::StrCat("host ", host, " reported command ",
                                            done.command_id(),
                                            " it was not waited for"));
   }
@@ -400,9 +419,8 @@ absl::StatusOr<std::vector<SequencerAction>> ExperimentSequencer::CommandDone(
   vars_[absl::StrCat(cspec.id, ".exit")] = absl::StrCat(res.exit_code());
   outstanding_.erase(done.command_id());
   if (r->status() != CommandResult::OK && !spec.continue_on_failure) {
-    const std::string why =
-        absl::StrCat("command ", Quote(*r), " on host ", host, ": ",
-                     r->error());
+    const std::string why = absl::StrCat("command ", Quote(*r), " on host ",
+                                         host, ": ", r->error());
     CancelOutstanding(CommandResult::CANCELLED,
                       "cancelled: another command of the Task failed", &out);
     EndTask(TaskResult::FAILED, why, &out);
@@ -418,8 +436,8 @@ void ExperimentSequencer::MaybeEndTask(std::vector<SequencerAction>* out) {
   std::vector<std::string> failed;
   for (const auto& c : task_.commands()) {
     if (c.status() != CommandResult::OK) {
-      failed.push_back(absl::StrCat("command ", Quote(c), " on host ",
-                                    c.host(), ": ", c.error()));
+      failed.push_back(absl::StrCat("command ", Quote(c), " on host ", c.host(),
+                                    ": ", c.error()));
     }
   }
   EndTask(failed.empty() ? TaskResult::PASSED : TaskResult::FAILED,
@@ -490,8 +508,8 @@ void ExperimentSequencer::EndTask(TaskResult::Status status,
     absl::StatusOr<bool> take = EvalCondition(b.condition, vars_);
     if (!take.ok()) {
       Finish(emu::v1::RUN_FAILED,
-             absl::StrCat(spec_.Where(b.line), "task ", spec.name, ": next: ",
-                          take.status().message()),
+             absl::StrCat(spec_.Where(b.line), "task ", spec.name,
+                          ": next: ", take.status().message()),
              out);
       return;
     }
@@ -499,11 +517,11 @@ void ExperimentSequencer::EndTask(TaskResult::Status status,
     if (b.target == "end") {
       Finish(emu::v1::RUN_SUCCEEDED, "", out);
     } else if (b.target == "fail") {
-      Finish(emu::v1::RUN_FAILED,
-             absl::StrCat(spec_.Where(b.line), "task ", spec.name,
-                          ": goto fail",
-                          b.condition.empty() ? "" : " (" + b.condition + ")"),
-             out);
+      Finish(
+          emu::v1::RUN_FAILED,
+          absl::StrCat(spec_.Where(b.line), "task ", spec.name, ": goto fail",
+                       b.condition.empty() ? "" : " (" + b.condition + ")"),
+          out);
     } else {
       for (size_t i = 0; i < spec_.tasks.size(); ++i) {
         if (spec_.tasks[i].name == b.target) next_task_ = i;
@@ -525,7 +543,7 @@ void ExperimentSequencer::Finish(RunState state, const std::string& error,
   result_.set_end_unix_us(absl::ToUnixMicros(clock_->Now()));
   Event(ExperimentEvent::RUN_ENDED,
         absl::StrCat("experiment ", spec_.name, " ",
-                     state == emu::v1::RUN_SUCCEEDED ? "succeeded"
+                     state == emu::v1::RUN_SUCCEEDED   ? "succeeded"
                      : state == emu::v1::RUN_CANCELLED ? "CANCELLED"
                                                        : "FAILED",
                      error.empty() ? "" : ": ", error));
@@ -541,8 +559,8 @@ std::vector<SequencerAction> ExperimentSequencer::LinksApplied(
   if (finished_ || !links_pending_ || generation != generation_) return out;
   links_pending_ = false;
   if (!status.ok()) {
-    EndTask(TaskResult::FAILED,
-            absl::StrCat("link change: ", status.message()), &out);
+    EndTask(TaskResult::FAILED, absl::StrCat("link change: ", status.message()),
+            &out);
   } else {
     ReleaseCommands(&out);
   }
@@ -569,10 +587,9 @@ std::vector<SequencerAction> ExperimentSequencer::HostLost(
     it = outstanding_.erase(it);
   }
   if (affected.empty()) return out;
-  const std::string msg =
-      absl::StrCat("host ", host, " lost (", why, ") during task ",
-                   task_.name(), "; commands that did not finish: ",
-                   absl::StrJoin(affected, ", "));
+  const std::string msg = absl::StrCat(
+      "host ", host, " lost (", why, ") during task ", task_.name(),
+      "; commands that did not finish: ", absl::StrJoin(affected, ", "));
   CancelOutstanding(CommandResult::CANCELLED,
                     absl::StrCat("cancelled: host ", host, " lost"), &out);
   EndTask(TaskResult::FAILED, msg, &out);
@@ -592,11 +609,11 @@ std::vector<SequencerAction> ExperimentSequencer::Tick() {
     affected.push_back(Quote(*r));
     hosts.insert(r->host());
   }
-  const std::string msg = absl::StrCat(
-      "no report from host ", absl::StrJoin(hosts, ", "),
-      " within the commands' timeout + ",
-      absl::FormatDuration(options_.report_grace), ": ",
-      absl::StrJoin(affected, ", "));
+  const std::string msg =
+      absl::StrCat("no report from host ", absl::StrJoin(hosts, ", "),
+                   " within the commands' timeout + ",
+                   absl::FormatDuration(options_.report_grace), ": ",
+                   absl::StrJoin(affected, ", "));
   CancelOutstanding(CommandResult::LOST, msg, &out);
   EndTask(TaskResult::FAILED, msg, &out);
   Advance(&out);

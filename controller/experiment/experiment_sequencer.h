@@ -26,7 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controller/experiment/experiment_clock.h"
+#include "common/clock.h"
 #include "controller/experiment/experiment_spec.h"
 #include "proto/barrier.pb.h"
 #include "proto/experiment.pb.h"
@@ -128,7 +128,17 @@ class ExperimentSequencer {
   // Runs Tasks from next_task_ on until one needs to wait (or the run ends).
   void Advance(std::vector<SequencerAction>* out);
   // Prepares Task `index`: returns false when it was skipped/failed at once.
+  // BeginTask's steps, in order.
   void BeginTask(size_t index, std::vector<SequencerAction>* out);
+  void ResetTask(size_t index);
+  absl::StatusOr<bool> ShouldRun(const TaskSpec& spec);
+  void SkipTask(const TaskSpec& spec, size_t index);
+  // Fills task_'s commands with their substituted node, argv and host.
+  absl::Status ResolveCommands(const TaskSpec& spec);
+  // The Task's link changes (empty links: none); updates link_state_.
+  absl::StatusOr<SequencerAction> PlanLinkChanges(const TaskSpec& spec);
+  absl::StatusOr<SequencerAction::LinkChange> PlanLinkChange(
+      const TaskSpec& spec, const LinkStepSpec& link);
   void ReleaseCommands(std::vector<SequencerAction>* out);
   void MaybeEndTask(std::vector<SequencerAction>* out);
   // Ends the running Task with `status`; chooses what runs next.
@@ -165,9 +175,9 @@ class ExperimentSequencer {
   bool links_pending_ = false;
   size_t task_index_ = 0;
   emu::v1::TaskResult task_;
-  std::map<std::string, int> command_slot_;     // id -> index in task_
+  std::map<std::string, int> command_slot_;          // id -> index in task_
   std::map<std::string, std::string> command_host_;  // id -> host
-  std::set<std::string> outstanding_;           // ids not yet reported
+  std::set<std::string> outstanding_;                // ids not yet reported
   absl::Time deadline_ = absl::InfiniteFuture();
   absl::Duration margin_;
   int64_t round_late_us_ = 0;  // the running Task's latest-ready command

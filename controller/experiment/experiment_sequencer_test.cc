@@ -1,14 +1,15 @@
 #include "controller/experiment/experiment_sequencer.h"
 
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace emu::controller::experiment {
 namespace {
 
-using ::testing::HasSubstr;
 using emu::v1::CommandResult;
 using emu::v1::TaskResult;
+using ::testing::HasSubstr;
 
 const std::map<std::string, std::string> kHosts = {
     {"n1", "h1"}, {"n2", "h2"}, {"n3", "h3"}};
@@ -45,10 +46,9 @@ class SequencerTest : public ::testing::Test {
  protected:
   std::unique_ptr<ExperimentSequencer> Make(const std::string& yaml,
                                             uint64_t first_gen = 100) {
-    return std::make_unique<ExperimentSequencer>(Parse(yaml), "lab",
-                                                 emu::v1::Topology(), kHosts,
-                                                 std::map<std::string, std::string>{},
-                                                 first_gen, &clock_);
+    return std::make_unique<ExperimentSequencer>(
+        Parse(yaml), "lab", emu::v1::Topology(), kHosts,
+        std::map<std::string, std::string>{}, first_gen, &clock_);
   }
   FakeClock clock_;
 };
@@ -119,10 +119,9 @@ TEST_F(SequencerTest, GenerationsAfterRestartNeverMatchOldReports) {
   auto after = Make(kTwoTasks, before->generation());
   const uint64_t new_gen = after->Start()[0].generation;
   EXPECT_GT(new_gen, old_gen);
-  EXPECT_EQ(after->CommandDone("h1", Done(old_gen, "a1", 0, 1, 2))
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      after->CommandDone("h1", Done(old_gen, "a1", 0, 1, 2)).status().code(),
+      absl::StatusCode::kAborted);
 }
 
 TEST_F(SequencerTest, FailureStopsTheRunAndCancelsTheOthers) {
@@ -216,7 +215,8 @@ tasks:
   for (int i = 0; i < 3; ++i) {
     auto a = seq->CommandDone("h1", Done(gen, "c", 0, 1, 2));
     ASSERT_TRUE(a.ok());
-    if (const auto* r = Find(*a, SequencerAction::kRelease)) gen = r->generation;
+    if (const auto* r = Find(*a, SequencerAction::kRelease))
+      gen = r->generation;
   }
   EXPECT_TRUE(seq->finished());
   EXPECT_EQ(seq->result().tasks_size(), 3);
@@ -231,9 +231,8 @@ tasks:
       - {id: c, node: n1, cmd: "sleep 100", timeout: 2s}
 )Y");
   seq->Start();
-  EXPECT_EQ(seq->NextDeadline(),
-            clock_.Now() + absl::Milliseconds(1) + absl::Seconds(2) +
-                absl::Seconds(5));
+  EXPECT_EQ(seq->NextDeadline(), clock_.Now() + absl::Milliseconds(1) +
+                                     absl::Seconds(2) + absl::Seconds(5));
   clock_.Advance(absl::Seconds(7));
   EXPECT_TRUE(seq->Tick().empty());
   clock_.Advance(absl::Milliseconds(2));
@@ -297,8 +296,9 @@ tasks:
   EXPECT_EQ(margin(rel), absl::Milliseconds(2));  // initial
   // a2 was ready 1 ms after the instant: the next margin is 2 + 2*1 ms.
   const int64_t instant = rel.releases.at("h1").start_unix_us();
-  ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, instant,
-                                          instant + 10)).ok());
+  ASSERT_TRUE(seq->CommandDone(
+                     "h1", Done(rel.generation, "a1", 0, instant, instant + 10))
+                  .ok());
   auto late = Done(rel.generation, "a2", 0, instant + 1000, instant + 1010);
   late.set_late_us(1000);
   auto next = seq->CommandDone("h2", late);
@@ -307,8 +307,10 @@ tasks:
   EXPECT_EQ(margin(rel), absl::Milliseconds(4));
   // On time: shrinks by 2%.
   const int64_t t2 = rel.releases.at("h1").start_unix_us();
-  ASSERT_TRUE(seq->CommandDone("h1", Done(rel.generation, "a1", 0, t2, t2)).ok());
-  next = seq->CommandDone("h2", Done(rel.generation, "a2", 0, t2 + 20, t2 + 30));
+  ASSERT_TRUE(
+      seq->CommandDone("h1", Done(rel.generation, "a1", 0, t2, t2)).ok());
+  next =
+      seq->CommandDone("h2", Done(rel.generation, "a2", 0, t2 + 20, t2 + 30));
   rel = *Find(*next, SequencerAction::kRelease);
   EXPECT_EQ(margin(rel), absl::Microseconds(3920));
 }
@@ -320,7 +322,9 @@ tasks:
       - {node: n1, cmd: "true"}
       - {node: n1, cmd: "true"}
 )Y");
-  const auto& r = seq->Start()[0].releases.at("h1");
+  // The actions must outlive `r` (ASAN found a reference into a temporary).
+  const auto actions = seq->Start();
+  const auto& r = actions[0].releases.at("h1");
   EXPECT_EQ(r.start_unix_us(), r.sent_unix_us());
 }
 

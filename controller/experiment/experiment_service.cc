@@ -1,6 +1,5 @@
 #include "controller/experiment/experiment_service.h"
 
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -47,8 +46,9 @@ class RunReactor : public QueuedWriteReactor<emu::v1::ExperimentEvent> {
 class RegistryLinkApplier : public LinkApplier {
  public:
   explicit RegistryLinkApplier(hosts::HostRegistry* hosts) : hosts_(hosts) {}
-  absl::Status SetLinkParams(const std::string& host,
-                             const emu::v1::SetLinkParamsRequest& req) override {
+  absl::Status SetLinkParams(
+      const std::string& host,
+      const emu::v1::SetLinkParamsRequest& req) override {
     auto client = hosts_->Client(host);
     if (!client.ok()) return client.status();
     return (*client)->SetLinkParams(req);
@@ -92,15 +92,20 @@ ExperimentServiceImpl::ExperimentServiceImpl(lab::LabManager* labs,
       store_(store),
       token_(token),
       pool_(pool),
-      link_factory_(std::move(token)) {}
+      link_factory_(std::move(token)),
+      link_applier_(std::make_unique<RegistryLinkApplier>(hosts)) {}
 
-ExperimentServiceImpl::~ExperimentServiceImpl() {
-  absl::MutexLock lock(&mu_);
-  for (const auto& r : runners_) r->Cancel("the controller is stopping");
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return active_ == 0;
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(10));
+ExperimentServiceImpl::~ExperimentServiceImpl() { Shutdown(); }
+
+void ExperimentServiceImpl::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (const auto& r : runners_) r->Cancel("the controller is stopping");
+  }
+  // A cancelled run ends within the runner's close bound (it aborts streams
+  // that do not close in time), so this join is bounded too.
+  run_threads_.JoinAll();
 }
 
 grpc::ServerWriteReactor<emu::v1::ExperimentEvent>*
@@ -115,9 +120,13 @@ ExperimentServiceImpl::RunExperiment(
   }
   {
     absl::MutexLock lock(&mu_);
-    ++active_;
+    if (stopping_) {
+      reactor->Reject(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "the controller is stopping"));
+      return reactor;
+    }
   }
-  std::thread([this, reactor, req = *request] {
+  run_threads_.Start([this, reactor, req = *request] {
     grpc::Status status = [&]() -> grpc::Status {
       const std::string file =
           req.file_name().empty() ? "experiment" : req.file_name();
@@ -133,7 +142,8 @@ ExperimentServiceImpl::RunExperiment(
                          ", not RUNNING: experiments run on a deployed lab"));
       }
       std::map<std::string, std::string> addresses;
-      for (const auto& h : hosts_->Snapshot()) addresses[h.name()] = h.address();
+      for (const auto& h : hosts_->Snapshot())
+        addresses[h.name()] = h.address();
       uint64_t first_generation = 0;
       if (store_ != nullptr) {
         auto g = store_->MaxGeneration();
@@ -150,13 +160,17 @@ ExperimentServiceImpl::RunExperiment(
       }
       std::map<std::string, std::string> params(req.params().begin(),
                                                 req.params().end());
-      RegistryLinkApplier applier(hosts_);
-      RunnerDeps deps{&clock_, &link_factory_, &applier, store_};
+      RunnerDeps deps{&clock_, &link_factory_, link_applier_.get(), store_};
       auto runner = std::make_shared<ExperimentRunner>(
           run_id, *std::move(spec), *std::move(lab), std::move(addresses),
           std::move(params), first_generation, deps);
       {
         absl::MutexLock lock(&mu_);
+        // Shutdown cancelled the runs it saw; this one came after.
+        if (stopping_) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "the controller is stopping");
+        }
         runners_.insert(runner);
       }
       reactor->SetRunner(runner);
@@ -173,9 +187,7 @@ ExperimentServiceImpl::RunExperiment(
       return grpc::Status::OK;
     }();
     reactor->Complete(status);
-    absl::MutexLock lock(&mu_);
-    --active_;
-  }).detach();
+  });
   return reactor;
 }
 

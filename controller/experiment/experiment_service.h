@@ -1,7 +1,9 @@
 // ExperimentService (proto/experiment.proto): runs experiments on deployed
 // labs. Each RunExperiment gets one thread of its own for the run's event
-// loop (ExperimentRunner), never one per host; cancelling the call cancels
-// the run. The destructor cancels every run and waits for them.
+// loop (ExperimentRunner), never one per host, owned by the service's
+// ThreadSet; cancelling the call cancels the run. Shutdown() (and the
+// destructor) refuses new runs, cancels every running one and joins their
+// threads.
 //
 // Thread-safe. Does not own the lab manager, registry or store.
 #ifndef EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_SERVICE_H_
@@ -12,9 +14,10 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/thread_pool.h"
+#include "common/thread_set.h"
 #include "controller/experiment/barrier_client.h"
-#include "controller/experiment/experiment_clock.h"
 #include "controller/experiment/experiment_store.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
@@ -23,6 +26,7 @@
 namespace emu::controller::experiment {
 
 class ExperimentRunner;
+class LinkApplier;
 
 class ExperimentServiceImpl final
     : public emu::v1::ExperimentService::CallbackService {
@@ -31,6 +35,10 @@ class ExperimentServiceImpl final
                         ExperimentStore* store, std::string token,
                         ThreadPool* pool);
   ~ExperimentServiceImpl() override;
+
+  // Refuses new runs, cancels the running ones and waits for their threads.
+  // Idempotent. Call before the lab manager, registry or store go.
+  void Shutdown();
 
   grpc::ServerWriteReactor<emu::v1::ExperimentEvent>* RunExperiment(
       grpc::CallbackServerContext* context,
@@ -49,11 +57,15 @@ class ExperimentServiceImpl final
   ThreadPool* const pool_;
   RealClock clock_;
   GrpcBarrierLinkFactory link_factory_;
+  // Shared by every run (it holds only the registry pointer).
+  std::unique_ptr<LinkApplier> link_applier_;
 
   absl::Mutex mu_;
-  int active_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_run_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::shared_ptr<ExperimentRunner>> runners_ ABSL_GUARDED_BY(mu_);
+  // Last member: destroyed (joined) first.
+  ThreadSet run_threads_;
 };
 
 }  // namespace emu::controller::experiment

@@ -1,25 +1,26 @@
 #include "controller/hosts/host_registry.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "proto/topology_names.h"
+#include "absl/synchronization/blocking_counter.h"
 
 namespace emu::controller::hosts {
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-ParseAgentList(const std::string& flag) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseAgentList(
+    const std::string& flag) {
   std::vector<std::pair<std::string, std::string>> out;
   for (absl::string_view item : absl::StrSplit(flag, ',', absl::SkipEmpty())) {
     item = absl::StripAsciiWhitespace(item);
     std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty() || kv[1].empty() ||
         kv[1].find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "agent '", item, "': expected NAME=HOST:PORT, e.g. h1=127.0.0.1:7471"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("agent '", item,
+                       "': expected NAME=HOST:PORT, e.g. h1=127.0.0.1:7471"));
     }
     if (absl::Status name = CheckName("agent", kv[0]); !name.ok()) {
       return absl::InvalidArgumentError(
@@ -58,6 +59,17 @@ absl::Status HostRegistry::Add(const std::string& name,
   return absl::OkStatus();
 }
 
+void HostRegistry::CallEach(size_t n, const std::function<void(size_t)>& call) {
+  absl::BlockingCounter left(static_cast<int>(n));
+  for (size_t i = 0; i < n; ++i) {
+    fanout_.Schedule([&call, &left, i] {
+      call(i);
+      left.DecrementCount();
+    });
+  }
+  left.Wait();
+}
+
 void HostRegistry::Refresh(absl::Duration timeout) {
   std::vector<std::pair<std::string, AgentClient*>> targets;
   {
@@ -68,13 +80,9 @@ void HostRegistry::Refresh(absl::Duration timeout) {
   }
   std::vector<absl::StatusOr<emu::v1::Capabilities>> results(
       targets.size(), absl::UnknownError("not asked"));
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    threads.emplace_back([&, i] {
-      results[i] = targets[i].second->GetCapabilities(timeout);
-    });
-  }
-  for (auto& t : threads) t.join();
+  CallEach(targets.size(), [&](size_t i) {
+    results[i] = targets[i].second->GetCapabilities(timeout);
+  });
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < targets.size(); ++i) {
     for (auto& e : hosts_) {
@@ -107,10 +115,10 @@ absl::StatusOr<HostRegistry::RegisterResult> HostRegistry::Register(
   }
   if (entry != nullptr && !entry->registered &&
       entry->status.address() != address) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "host ", name, " is in the controller's --agents list at ",
-        entry->status.address(), ", not ", address,
-        ": give this agent another --host_name, or fix the list"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("host ", name, " is in the controller's --agents list at ",
+                     entry->status.address(), ", not ", address,
+                     ": give this agent another --host_name, or fix the list"));
   }
   if (entry == nullptr) {
     Entry e;

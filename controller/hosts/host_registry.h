@@ -18,14 +18,15 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/thread_pool.h"
 #include "controller/hosts/agent_client.h"
 #include "proto/controller.pb.h"
 
 namespace emu::controller::hosts {
 
 // "h1=198.18.0.11:7471,h2=..." -> (name, address) pairs.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-ParseAgentList(const std::string& flag);
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseAgentList(
+    const std::string& flag);
 
 class HostRegistry {
  public:
@@ -45,8 +46,7 @@ class HostRegistry {
   // host at another address.
   absl::StatusOr<RegisterResult> Register(
       const std::string& name, const std::string& address,
-      const emu::v1::Capabilities& capabilities,
-      const std::string& instance_id,
+      const emu::v1::Capabilities& capabilities, const std::string& instance_id,
       const std::function<std::unique_ptr<AgentClient>()>& make_client);
 
   // Hosts that came back since the last call (in name order): unreachable
@@ -66,11 +66,18 @@ class HostRegistry {
 
   bool Reachable(const std::string& name) const;
 
+  // Runs call(0) .. call(n-1) on the registry's fan-out pool, at most
+  // kFanoutThreads at a time, and returns when all have: for asking several
+  // agents at once (each call bounded by its RPC deadline). Must not be
+  // called from inside such a call.
+  void CallEach(size_t n, const std::function<void(size_t)>& call);
+  static constexpr int kFanoutThreads = 16;
+
  private:
   struct Entry {
     emu::v1::HostStatus status;
     std::unique_ptr<AgentClient> client;
-    bool registered = false;   // self-registered, not from --agents
+    bool registered = false;  // self-registered, not from --agents
     bool ever_reachable = false;
     std::string instance_id;
   };
@@ -78,6 +85,8 @@ class HostRegistry {
   std::vector<Entry> hosts_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<AgentClient>> retired_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> returned_ ABSL_GUARDED_BY(mu_);
+  // Last member: joined before the hosts go.
+  ThreadPool fanout_{kFanoutThreads};
 };
 
 }  // namespace emu::controller::hosts

@@ -2,7 +2,6 @@
 
 #include <map>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,17 +19,11 @@ std::vector<std::string> RefreshGuestStates(hosts::HostRegistry* hosts,
   std::vector<std::string> names(asked.begin(), asked.end());
   std::vector<absl::StatusOr<emu::v1::ListResourcesResponse>> answers(
       names.size(), absl::UnknownError("not asked"));
-  {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < names.size(); ++i) {
-      threads.emplace_back([&, i] {
-        auto client = hosts->Client(names[i]);
-        answers[i] = client.ok() ? (*client)->ListResources(lab->name())
-                                 : client.status();
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
+  hosts->CallEach(names.size(), [&](size_t i) {
+    auto client = hosts->Client(names[i]);
+    answers[i] =
+        client.ok() ? (*client)->ListResources(lab->name()) : client.status();
+  });
   // host -> node -> (state, detail); hosts that answered.
   std::map<std::string,
            std::map<std::string, std::pair<std::string, std::string>>>
@@ -40,8 +33,8 @@ std::vector<std::string> RefreshGuestStates(hosts::HostRegistry* hosts,
     if (!answers[i].ok()) continue;
     answered.insert(names[i]);
     for (const auto& r : answers[i]->resources()) {
-      if (r.kind() == emu::v1::OwnedResource::STATE_FILE &&
-          !r.node().empty() && !r.state().empty()) {
+      if (r.kind() == emu::v1::OwnedResource::STATE_FILE && !r.node().empty() &&
+          !r.state().empty()) {
         guests[names[i]][r.node()] = {r.state(), r.detail()};
       }
     }
@@ -60,7 +53,8 @@ std::vector<std::string> RefreshGuestStates(hosts::HostRegistry* hosts,
       n.set_state_detail(it->second.second);
     }
     if (n.state() == "exited") {
-      not_running.push_back(absl::StrCat(n.name(), " (", n.state_detail(), ")"));
+      not_running.push_back(
+          absl::StrCat(n.name(), " (", n.state_detail(), ")"));
     }
   }
   return not_running;

@@ -2,7 +2,6 @@
 
 #include <map>
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "proto/topology_names.h"
@@ -21,17 +20,11 @@ std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
   std::vector<std::string> names(asked.begin(), asked.end());
   std::vector<absl::StatusOr<emu::v1::ListResourcesResponse>> answers(
       names.size(), absl::UnknownError("not asked"));
-  {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < names.size(); ++i) {
-      threads.emplace_back([&, i] {
-        auto client = hosts->Client(names[i]);
-        answers[i] = client.ok() ? (*client)->ListResources(lab->name())
-                                 : client.status();
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
+  hosts->CallEach(names.size(), [&](size_t i) {
+    auto client = hosts->Client(names[i]);
+    answers[i] =
+        client.ok() ? (*client)->ListResources(lab->name()) : client.status();
+  });
   // host -> link id -> tunnel state; hosts that answered.
   std::map<std::string, std::map<std::string, std::string>> tunnels;
   std::set<std::string> answered;

@@ -207,6 +207,17 @@ await_gone
 [[ -z $(running) ]] || fail "commands outlived the controller's streams: $(running)"
 "${ctl_cmd[@]}" >>"$TMP/controller2.log" 2>&1 &
 RESTARTED_CTL=$!
+# The restarted controller must live through every later step (it once died
+# of SIGABRT when an agent was killed mid-Task): checked after each one,
+# with its log's tail when it is gone.
+ctl_alive() {
+  kill -0 "$RESTARTED_CTL" 2>/dev/null && return
+  local rc=0
+  wait "$RESTARTED_CTL" 2>/dev/null || rc=$?
+  local why="restarted controller (pid $RESTARTED_CTL) died $1 (exit status $rc); its log ends with:"$'\n'$(tail -n 30 "$TMP/controller2.log")
+  RESTARTED_CTL=
+  fail "$why"
+}
 for _ in $(seq 100); do
   "$EMUCTL" runs >"$TMP/runs.txt" 2>&1 && break
   sleep 0.1
@@ -214,6 +225,7 @@ done
 grep "long" "$TMP/runs.txt" | grep -q "FAILED .*controller restarted" ||
   fail "run not ended as FAILED after the restart: $(cat "$TMP/runs.txt")"
 if grep -q " RUNNING " "$TMP/runs.txt"; then fail "a run still RUNNING: $(cat "$TMP/runs.txt")"; fi
+ctl_alive "after the restart"
 
 # 6. Losing an agent mid-Task fails the Task naming the host and commands.
 agent_pid=$($PY -c 'import json,sys; h=[h for h in json.load(open(sys.argv[1]))["hosts"] if h["name"]==sys.argv[2]][0]; print(h["pid"])' "$EMU_CLUSTER" "$ID-h2")
@@ -227,6 +239,7 @@ set +e
 wait "$run_pid"
 rc=$?
 set -e
+ctl_alive "when an agent was killed mid-Task"
 [[ $rc -eq 1 ]] || fail "lost-agent run exit status $rc, want 1: $(cat "$TMP/lost.log")"
 (( $(date +%s) - start < 15 )) || fail "lost agent noticed too late"
 grep -q "host $ID-h2 lost" "$TMP/lost.log" || fail "host not named: $(cat "$TMP/lost.log")"
@@ -239,6 +252,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 [[ -z $(pgrep -f "sleep 41\.$TAG") ]] || fail "c's command outlived the failed Task"
+ctl_alive "after the failed Task"
 
 # Bring the agent back (it recovers the lab) so the lab comes down cleanly.
 ip netns exec "emuhost-$ID-h2" "${agent_cmd[@]}" >>"$TMP/agent2.log" 2>&1 &
@@ -247,7 +261,9 @@ for _ in $(seq 100); do
   "$EMUCTL" hosts 2>/dev/null | grep -q "^$ID-h2 .* yes " && break
   sleep 0.2
 done
+ctl_alive "while the agent came back"
 "$EMUCTL" down explab >"$TMP/down.log" 2>&1 || fail "down: $(cat "$TMP/down.log")"
+ctl_alive "during down"
 kill "$RESTARTED_AGENT" "$RESTARTED_CTL"
 wait "$RESTARTED_AGENT" "$RESTARTED_CTL" 2>/dev/null || true
 RESTARTED_AGENT=
