@@ -7,6 +7,8 @@
 #ifndef EMU_AGENT_HOST_CLEANUP_H_
 #define EMU_AGENT_HOST_CLEANUP_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,17 @@ struct HostCleanupResult {
 HostCleanupResult RemoveHostResources(absl::string_view host, HostNetwork* net,
                                       NamespaceProcesses* procs,
                                       absl::Duration grace);
+
+// True when `argv` (a /proc/<pid>/cmdline) is an emu-agent serving `host`:
+// argv[0]'s basename is emu-agent and it has --host_name=<host> (or
+// "--host_name <host>"), without --cleanup. Pure.
+bool ArgvIsAgentOf(const std::vector<std::string>& argv,
+                   absl::string_view host);
+
+// Pids of the live emu-agent processes serving `host`, other than the
+// caller, from /proc. An agent started without --host_name (its name is the
+// machine's) is not recognised: pass --host_name to both.
+std::vector<pid_t> FindAgentProcesses(absl::string_view host);
 
 }  // namespace emu::agent
 

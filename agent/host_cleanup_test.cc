@@ -98,5 +98,17 @@ TEST_F(HostCleanupTest, RefusesAHostNameThatWidensThePrefix) {
   EXPECT_TRUE(net_.HasNamespace("emu.x1-h2.lab.a"));
 }
 
+TEST(ArgvIsAgentOfTest, RecognisesOnlyAnAgentServingTheHost) {
+  EXPECT_TRUE(ArgvIsAgentOf(
+      {"/usr/local/bin/emu-agent", "--listen=1.2.3.4:1", "--host_name=x1-h2"},
+      "x1-h2"));
+  EXPECT_TRUE(ArgvIsAgentOf({"emu-agent", "--host_name", "x1-h2"}, "x1-h2"));
+  EXPECT_FALSE(ArgvIsAgentOf({"emu-agent", "--host_name=x1-h20"}, "x1-h2"));
+  EXPECT_FALSE(
+      ArgvIsAgentOf({"emu-agent", "--host_name=x1-h2", "--cleanup"}, "x1-h2"));
+  EXPECT_FALSE(ArgvIsAgentOf({"vi", "--host_name=x1-h2"}, "x1-h2"));
+  EXPECT_FALSE(ArgvIsAgentOf({}, "x1-h2"));
+}
+
 }  // namespace
 }  // namespace emu::agent
