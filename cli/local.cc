@@ -68,6 +68,11 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.state_root = args.state_root;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
+  if (!env.self_exe.empty()) {
+    options.supervisor_argv = {env.self_exe,   "local", "supervise",
+                               "--name",       args.id, "--state-root",
+                               args.state_root};
+  }
   RealLocalCluster real(env.out);
   absl::StatusOr<deploy::ClusterFile> file = real.cluster.Start(options);
   if (!file.ok()) return env.Fail(file.status());
@@ -96,6 +101,18 @@ int RunStop(CommandEnv& env, const LocalArgs& args) {
   absl::Status s = real.cluster.Stop(args.id, args.state_root);
   if (!s.ok()) return env.Fail(s);
   *env.out << "local cluster \"" << args.id << "\" is stopped" << std::endl;
+  return kExitOk;
+}
+
+// Runs until the cluster is stopped (SIGTERM from `local stop`, or its
+// cluster.json removed); its output is the supervisor's log.
+int RunSupervise(CommandEnv& env, const LocalArgs& args) {
+  if (int rc = RequireRoot(env, "supervise"); rc != kExitOk) return rc;
+  RealLocalCluster real(env.out);
+  absl::Status s =
+      real.cluster.Supervise(args.id, args.state_root,
+                             deploy::SuperviseOptions(), [] { return false; });
+  if (!s.ok()) return env.Fail(s);
   return kExitOk;
 }
 
@@ -186,8 +203,10 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
                    "How long each daemon may take to answer")
       ->capture_default_str();
   start->footer(
-      "Needs root. Refuses to start a cluster that is running; removes what\n"
-      "a dead one with the same id left. On failure it removes everything it\n"
+      "Needs root. Starts a supervisor that restarts a daemon that dies\n"
+      "(with backoff; labs survive). On a partly running cluster it starts\n"
+      "only what is missing; refuses a fully running one; removes what a\n"
+      "dead one with the same id left. On failure it removes everything it\n"
       "created and shows the end of the failing daemon's log.\n\n"
       "Examples:\n"
       "  sudo emuctl local start\n"

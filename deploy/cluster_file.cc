@@ -94,6 +94,12 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
   root["controller_binary"] = f.controller_binary;
+  // Absent in files of clusters without a supervisor (and older ones).
+  if (f.supervisor_pid > 0) {
+    root["supervisor_pid"] = static_cast<uint64_t>(f.supervisor_pid);
+    root["supervisor_start_time"] = f.supervisor_start_time;
+    root["supervisor_binary"] = f.supervisor_binary;
+  }
   Json hosts = Json::array();
   Json logs = Json::object();
   logs["dir"] = f.log_dir;
@@ -143,6 +149,9 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);
   r.String("controller_binary", &f.controller_binary);
+  r.Integer("supervisor_pid", &f.supervisor_pid);
+  r.Integer("supervisor_start_time", &f.supervisor_start_time);
+  r.String("supervisor_binary", &f.supervisor_binary);
   if (auto logs_it = root.find("logs");
       logs_it != root.end() && logs_it->is_object()) {
     Reader logs(*logs_it, absl::StrCat("cluster file ", source, ": logs"));

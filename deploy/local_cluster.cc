@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <system_error>
 #include <utility>
@@ -144,6 +145,21 @@ bool IsExecutableFile(const std::string& path) {
 absl::string_view Basename(absl::string_view path) {
   size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// `emuctl local supervise --name ID --state-root ROOT` of the cluster whose
+// state dir is `dir`.
+bool IsSupervisorArgv(const std::vector<std::string>& argv,
+                      const std::string& dir) {
+  if (std::find(argv.begin(), argv.end(), "supervise") == argv.end()) {
+    return false;
+  }
+  std::string id, root;
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--name") id = argv[i + 1];
+    if (argv[i] == "--state-root") root = argv[i + 1];
+  }
+  return !id.empty() && !root.empty() && ClusterStateDir(root, id) == dir;
 }
 
 bool IsRetryableProbeError(const absl::Status& s) {
@@ -318,6 +334,37 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
         ++agents_alive;
       }
     }
+    const bool supervisor_alive = IsRecordedDaemon(
+        existing->supervisor_pid, existing->supervisor_start_time,
+        existing->supervisor_binary, kSupervisorBinaryName);
+    const bool all_alive =
+        controller_alive &&
+        agents_alive == static_cast<int>(existing->hosts.size()) &&
+        (supervisor_alive || options.supervisor_argv.empty());
+    if (!all_alive && existing->state == kClusterStateRunning &&
+        (controller_alive || agents_alive > 0)) {
+      // Partly running: its labs live in the running daemons' state; start
+      // only what is missing instead of removing everything.
+      progress_(absl::StrCat(
+          "local cluster \"", layout.id, "\" is partly running (",
+          controller_alive ? "controller up, " : "controller down, ",
+          agents_alive, " of ", existing->hosts.size(),
+          " agents alive): starting what is missing"));
+      EMU_ASSIGN_OR_RETURN(
+          std::vector<std::string> restarted,
+          RestartDeadLocked(options.cluster.state_root, *existing,
+                            options.binaries, options.ready_timeout,
+                            [](const std::string&) { return true; }));
+      EMU_ASSIGN_OR_RETURN(ClusterFile record,
+                           ReadClusterFile(layout.cluster_file));
+      if (!supervisor_alive && !options.supervisor_argv.empty()) {
+        EMU_RETURN_IF_ERROR(
+            SpawnSupervisor(layout, options.supervisor_argv, record));
+        restarted.push_back("supervisor");
+      }
+      progress_(absl::StrCat("started ", absl::StrJoin(restarted, ", ")));
+      return record;
+    }
     if (controller_alive || agents_alive > 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "local cluster \"", layout.id, "\" is already running (",
@@ -421,30 +468,8 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
 
   // All agents start at once; then each must answer within ready_timeout.
   for (size_t i = 0; i < layout.hosts.size(); ++i) {
-    const LocalHostLayout& h = layout.hosts[i];
-    ProcessSpec spec;
-    spec.argv = {options.binaries.agent,
-                 absl::StrCat("--listen=", h.agent_address),
-                 absl::StrCat("--host_name=", h.name),
-                 absl::StrCat("--state_dir=", h.state_dir),
-                 absl::StrCat("--token_file=", layout.token_file),
-                 absl::StrCat("--port_file=", h.port_file)};
-    spec.netns = h.netns;
-    // The agent bind-mounts node namespaces under /run/netns: they must be
-    // visible to everyone and outlive the agent (recovery after kill -9).
-    spec.share_mounts = true;
-    absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
-    if (!pid.ok()) {
-      return Annotate(pid.status(), absl::StrCat("start agent ", h.name));
-    }
-    own_daemons_.insert(*pid);
-    record.hosts[i].pid = *pid;
-    if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
-      record.hosts[i].start_time = identity->start_time;
-    }
-    progress_(absl::StrCat("started agent ", h.name, " (pid ", *pid, ") in ",
-                           h.netns, ", log ", h.log_path));
-    EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+    EMU_RETURN_IF_ERROR(
+        SpawnAgent(layout, i, options.binaries.agent, record).status());
   }
   const absl::Time agents_deadline = absl::Now() + options.ready_timeout;
   for (size_t i = 0; i < layout.hosts.size(); ++i) {
@@ -453,13 +478,64 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
     progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
                            layout.hosts[i].agent_address));
   }
+  EMU_RETURN_IF_ERROR(StartController(layout, options.binaries.controller,
+                                      token, options.ready_timeout, record));
 
+  record.state = kClusterStateRunning;
+  if (!options.supervisor_argv.empty()) {
+    EMU_RETURN_IF_ERROR(
+        SpawnSupervisor(layout, options.supervisor_argv, record));
+  }
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  return record;
+}
+
+absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
+                                               size_t i,
+                                               const std::string& binary,
+                                               ClusterFile& record) {
+  const LocalHostLayout& h = layout.hosts[i];
+  ProcessSpec spec;
+  spec.argv = {binary,
+               absl::StrCat("--listen=", h.agent_address),
+               absl::StrCat("--host_name=", h.name),
+               absl::StrCat("--state_dir=", h.state_dir),
+               absl::StrCat("--token_file=", layout.token_file),
+               absl::StrCat("--port_file=", h.port_file)};
+  spec.netns = h.netns;
+  // The agent bind-mounts node namespaces under /run/netns: they must be
+  // visible to everyone and outlive the agent (recovery after kill -9).
+  spec.share_mounts = true;
+  absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
+  if (!pid.ok()) {
+    return Annotate(pid.status(), absl::StrCat("start agent ", h.name));
+  }
+  own_daemons_.insert(*pid);
+  record.hosts[i].pid = *pid;
+  record.hosts[i].start_time = 0;
+  if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
+    record.hosts[i].start_time = identity->start_time;
+  }
+  progress_(absl::StrCat("started agent ", h.name, " (pid ", *pid, ") in ",
+                         h.netns, ", log ", h.log_path));
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  return *pid;
+}
+
+absl::Status LocalCluster::StartController(const LocalClusterLayout& layout,
+                                           const std::string& binary,
+                                           const std::string& token,
+                                           absl::Duration ready_timeout,
+                                           ClusterFile& record) {
   std::vector<std::string> agents;
   for (const LocalHostLayout& h : layout.hosts) {
     agents.push_back(absl::StrCat(h.name, "=", h.agent_address));
   }
+  // A dead controller's port file would send the first probes to its old
+  // port.
+  unlink(layout.controller_port_file.c_str());
   ProcessSpec spec;
-  spec.argv = {options.binaries.controller,
+  spec.argv = {binary,
                "--listen=127.0.0.1:0",
                absl::StrCat("--agents=", absl::StrJoin(agents, ",")),
                absl::StrCat("--db=", layout.controller_db),
@@ -469,20 +545,79 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
   if (!pid.ok()) return Annotate(pid.status(), "start controller");
   own_daemons_.insert(*pid);
   record.controller_pid = *pid;
+  record.controller_start_time = 0;
   if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
     record.controller_start_time = identity->start_time;
   }
   progress_(absl::StrCat("started controller (pid ", *pid, "), log ",
                          layout.controller_log));
   EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
-  EMU_ASSIGN_OR_RETURN(record.controller,
-                       WaitForController(layout, *pid, token,
-                                         absl::Now() + options.ready_timeout));
+  EMU_ASSIGN_OR_RETURN(
+      record.controller,
+      WaitForController(layout, *pid, token, absl::Now() + ready_timeout));
   progress_(absl::StrCat("controller answers at ", record.controller));
+  return WriteClusterFile(layout.cluster_file, record);
+}
 
-  record.state = kClusterStateRunning;
-  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
-  return record;
+absl::Status LocalCluster::SpawnSupervisor(
+    const LocalClusterLayout& layout,
+    const std::vector<std::string>& supervisor_argv, ClusterFile& record) {
+  ProcessSpec spec;
+  spec.argv = supervisor_argv;
+  const std::string log = absl::StrCat(layout.log_dir, "/supervisor.log");
+  absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, log);
+  if (!pid.ok()) return Annotate(pid.status(), "start supervisor");
+  own_daemons_.insert(*pid);
+  record.supervisor_pid = *pid;
+  record.supervisor_start_time = 0;
+  if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
+    record.supervisor_start_time = identity->start_time;
+  }
+  record.supervisor_binary = supervisor_argv[0];
+  progress_(absl::StrCat("started supervisor (pid ", *pid, "), log ", log));
+  return WriteClusterFile(layout.cluster_file, record);
+}
+
+absl::StatusOr<std::vector<std::string>> LocalCluster::RestartDeadLocked(
+    absl::string_view state_root, const ClusterFile& existing,
+    const DaemonBinaries& binaries, absl::Duration ready_timeout,
+    const std::function<bool(const std::string&)>& may_restart) {
+  LocalClusterOptions opts;
+  opts.id = existing.id;
+  opts.hosts = static_cast<int>(existing.hosts.size());
+  opts.subnet = existing.subnet;
+  opts.state_root = std::string(state_root);
+  EMU_ASSIGN_OR_RETURN(LocalClusterLayout layout, MakeLocalClusterLayout(opts));
+  EMU_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(layout.token_file));
+  ClusterFile record = existing;
+  std::vector<std::string> restarted;
+  const absl::Time deadline = absl::Now() + ready_timeout;
+  std::vector<size_t> started_agents;
+  for (size_t i = 0; i < record.hosts.size(); ++i) {
+    const ClusterFileHost& h = record.hosts[i];
+    if (IsRecordedDaemon(h.pid, h.start_time, record.agent_binary,
+                         kAgentBinaryName) ||
+        !may_restart(h.name)) {
+      continue;
+    }
+    EMU_RETURN_IF_ERROR(SpawnAgent(layout, i, binaries.agent, record).status());
+    started_agents.push_back(i);
+    restarted.push_back(h.name);
+  }
+  for (size_t i : started_agents) {
+    EMU_RETURN_IF_ERROR(
+        WaitForAgent(layout.hosts[i], record.hosts[i].pid, token, deadline));
+    progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
+                           layout.hosts[i].agent_address));
+  }
+  if (!IsRecordedDaemon(record.controller_pid, record.controller_start_time,
+                        record.controller_binary, kControllerBinaryName) &&
+      may_restart("controller")) {
+    EMU_RETURN_IF_ERROR(StartController(layout, binaries.controller, token,
+                                        ready_timeout, record));
+    restarted.push_back("controller");
+  }
+  return restarted;
 }
 
 absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
@@ -596,6 +731,19 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
     }
   }
 
+  // The supervisor first, or it would start again what is stopped below.
+  if (record.supervisor_pid > 0) {
+    if (IsRecordedDaemon(record.supervisor_pid, record.supervisor_start_time,
+                         record.supervisor_binary, kSupervisorBinaryName)) {
+      absl::Status s = launcher_->Terminate(record.supervisor_pid, kStopGrace);
+      if (s.ok()) {
+        done(absl::StrCat("stopped supervisor (pid ", record.supervisor_pid,
+                          ")"));
+      } else {
+        failures.push_back(absl::StrCat("stop supervisor: ", s.message()));
+      }
+    }
+  }
   // Labs first, while the daemons that know them still run.
   const bool controller_alive =
       IsRecordedDaemon(record.controller_pid, record.controller_start_time,
@@ -826,8 +974,14 @@ std::vector<int> LocalCluster::FindClusterDaemons(const std::string& dir) {
   for (pid_t pid : processes_->List()) {
     if (pid == getpid()) continue;
     std::optional<ProcessIdentity> p = processes_->Lookup(pid);
-    if (!p.has_value() || (!ArgvRunsBinary(p->argv, kAgentBinaryName) &&
-                           !ArgvRunsBinary(p->argv, kControllerBinaryName))) {
+    if (!p.has_value()) continue;
+    if (ArgvRunsBinary(p->argv, kSupervisorBinaryName) &&
+        IsSupervisorArgv(p->argv, dir)) {
+      found.push_back(pid);
+      continue;
+    }
+    if (!ArgvRunsBinary(p->argv, kAgentBinaryName) &&
+        !ArgvRunsBinary(p->argv, kControllerBinaryName)) {
       continue;
     }
     if (std::find(p->argv.begin(), p->argv.end(), token_flag) !=
@@ -883,6 +1037,62 @@ void LocalCluster::RemoveNodeNamespaces(
   }
 }
 
+absl::Status LocalCluster::Supervise(absl::string_view id,
+                                     absl::string_view state_root,
+                                     const SuperviseOptions& options,
+                                     const std::function<bool()>& stopping) {
+  EMU_RETURN_IF_ERROR(ValidateClusterId(id));
+  struct Backoff {
+    absl::Duration delay;
+    absl::Time not_before = absl::InfinitePast();
+    absl::Time restarted = absl::InfinitePast();
+  };
+  std::map<std::string, Backoff> backoff;
+  const std::string path = ClusterFilePath(state_root, id);
+  while (!stopping()) {
+    absl::StatusOr<ClusterFile> record = ReadClusterFile(path);
+    if (absl::IsNotFound(record.status())) {
+      progress_(absl::StrCat("supervisor: ", path, " is gone; exiting"));
+      return absl::OkStatus();
+    }
+    if (record.ok() && record->state == kClusterStateRunning) {
+      // A start or stop holds the lock: they own the daemons meanwhile.
+      absl::StatusOr<std::unique_ptr<ClusterLock>> lock =
+          ClusterLock::Acquire(state_root, id);
+      if (lock.ok()) {
+        const absl::Time now = absl::Now();
+        auto may_restart = [&](const std::string& name) {
+          Backoff& b = backoff[name];
+          if (b.delay == absl::ZeroDuration()) b.delay = options.min_backoff;
+          // Up long enough since the last restart: a fresh failure, not a
+          // crash loop.
+          if (now - b.restarted > options.stable_after) {
+            b.delay = options.min_backoff;
+          }
+          if (now < b.not_before) return false;
+          b.restarted = now;
+          b.not_before = now + b.delay;
+          b.delay = std::min(b.delay * 2, options.max_backoff);
+          return true;
+        };
+        DaemonBinaries binaries{record->agent_binary,
+                                record->controller_binary};
+        absl::StatusOr<std::vector<std::string>> restarted = RestartDeadLocked(
+            state_root, *record, binaries, options.ready_timeout, may_restart);
+        if (!restarted.ok()) {
+          progress_(absl::StrCat("supervisor: restart failed: ",
+                                 restarted.status().message()));
+        } else if (!restarted->empty()) {
+          progress_(absl::StrCat("supervisor: restarted ",
+                                 absl::StrJoin(*restarted, ", ")));
+        }
+      }
+    }
+    absl::SleepFor(options.interval);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LocalClusterStatus> LocalCluster::Status(
     absl::string_view id, absl::string_view state_root) {
   EMU_RETURN_IF_ERROR(ValidateClusterId(id));
@@ -907,6 +1117,16 @@ absl::StatusOr<LocalClusterStatus> LocalCluster::Status(
   controller.address = f.controller;
   controller.log = f.controller_log;
   status.daemons.push_back(controller);
+  if (f.supervisor_pid > 0) {
+    DaemonStatus supervisor;
+    supervisor.name = "supervisor";
+    supervisor.pid = f.supervisor_pid;
+    supervisor.running =
+        IsRecordedDaemon(f.supervisor_pid, f.supervisor_start_time,
+                         f.supervisor_binary, kSupervisorBinaryName);
+    supervisor.log = absl::StrCat(f.log_dir, "/supervisor.log");
+    status.daemons.push_back(supervisor);
+  }
   for (const ClusterFileHost& h : f.hosts) {
     DaemonStatus agent;
     agent.name = h.name;

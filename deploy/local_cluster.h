@@ -27,6 +27,8 @@ namespace emu::deploy {
 
 inline constexpr char kAgentBinaryName[] = "emu-agent";
 inline constexpr char kControllerBinaryName[] = "emu-controller";
+// The supervisor is `emuctl local supervise`.
+inline constexpr char kSupervisorBinaryName[] = "emuctl";
 
 struct DaemonBinaries {
   std::string agent;       // absolute path of emu-agent
@@ -46,6 +48,21 @@ struct LocalClusterStartOptions {
   LocalClusterOptions cluster;
   DaemonBinaries binaries;
   // How long each daemon may take to answer its first call.
+  absl::Duration ready_timeout = absl::Seconds(30);
+  // The command that supervises the cluster once it runs (`emuctl local
+  // supervise --name ID --state-dir=DIR ...`); empty: no supervisor.
+  std::vector<std::string> supervisor_argv;
+};
+
+// How `Supervise` restarts daemons that died.
+struct SuperviseOptions {
+  absl::Duration interval = absl::Milliseconds(500);  // between checks
+  // A daemon that dies again is restarted after min_backoff, then twice as
+  // long each time up to max_backoff; once it stayed up for stable_after the
+  // delay starts again at min_backoff (as systemd's Restart= with a limit).
+  absl::Duration min_backoff = absl::Seconds(1);
+  absl::Duration max_backoff = absl::Seconds(30);
+  absl::Duration stable_after = absl::Minutes(1);
   absl::Duration ready_timeout = absl::Seconds(30);
 };
 
@@ -82,8 +99,10 @@ class LocalCluster {
                agent::NamespaceProcesses* ns_processes, ProgressFn progress);
 
   // Brings up the cluster and returns its record (also written to
-  // cluster.json). FAILED_PRECONDITION when it is already running (its
-  // recorded daemons are alive) or the subnet is in use on this machine.
+  // cluster.json). On a partly running cluster (some recorded daemons
+  // alive) it starts only the missing ones, so the labs stay.
+  // FAILED_PRECONDITION when it is already fully running or the subnet is in
+  // use on this machine.
   // Leftovers of a dead cluster with the same id are removed first. On any
   // failure everything started so far is stopped and removed again (only
   // the logs stay, in <state_dir>/logs), and the error names the failing
@@ -104,6 +123,15 @@ class LocalCluster {
   // for this cluster) serves are left. An error lists what could not be
   // removed.
   absl::Status Stop(absl::string_view id, absl::string_view state_root);
+
+  // `emuctl local supervise`: until `stopping()` or cluster.json is gone,
+  // checks every options.interval that the recorded daemons run and starts
+  // a dead one again (same flags, same state: the controller's SQLite store
+  // and the agents' saved specs keep the labs), with backoff. Skips a round
+  // while `local start/stop` holds the cluster's lock.
+  absl::Status Supervise(absl::string_view id, absl::string_view state_root,
+                         const SuperviseOptions& options,
+                         const std::function<bool()>& stopping);
 
   // `emuctl local gc`: finds every local cluster id that left something on
   // this machine (host namespaces emuhost-<id>-h<N>, node namespaces
@@ -127,6 +155,25 @@ class LocalCluster {
   // destroying labs: a cluster that never came up has none.
   absl::Status StopLocked(absl::string_view id, absl::string_view state_root,
                           bool rollback, int* actions);
+  absl::StatusOr<pid_t> SpawnAgent(const LocalClusterLayout& layout, size_t i,
+                                   const std::string& binary,
+                                   ClusterFile& record);
+  // Spawns the controller and waits until it answers; records it.
+  absl::Status StartController(const LocalClusterLayout& layout,
+                               const std::string& binary,
+                               const std::string& token,
+                               absl::Duration ready_timeout,
+                               ClusterFile& record);
+  absl::Status SpawnSupervisor(const LocalClusterLayout& layout,
+                               const std::vector<std::string>& supervisor_argv,
+                               ClusterFile& record);
+  // Starts again each recorded daemon of `existing` that is dead and that
+  // `may_restart(name)` allows ("controller" or the host name), waits for
+  // them to answer, and records them. Returns their names. Lock held.
+  absl::StatusOr<std::vector<std::string>> RestartDeadLocked(
+      absl::string_view state_root, const ClusterFile& existing,
+      const DaemonBinaries& binaries, absl::Duration ready_timeout,
+      const std::function<bool(const std::string&)>& may_restart);
   absl::Status WaitForAgent(const LocalHostLayout& host, int pid,
                             const std::string& token, absl::Time deadline);
   absl::StatusOr<std::string> WaitForController(

@@ -425,6 +425,99 @@ TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
   EXPECT_THAT(Progress(), HasSubstr("local cluster \"t\" is running"));
 }
 
+// kill -9 of the controller: the supervisor starts it again with the same
+// flags; the agents and the labs they hold are left alone.
+TEST_F(LocalClusterTest, SupervisorRestartsOnlyTheDeadDaemon) {
+  options_.supervisor_argv = {
+      "/x/emuctl", "local", "supervise", "--name", "t", "--state-root", root_};
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << Progress();
+  ASSERT_GT(started->supervisor_pid, 0);
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 4u);  // 2 agents, controller, supervisor
+  EXPECT_EQ(spawns[3].spec.argv, options_.supervisor_argv);
+  const pid_t old_controller = started->controller_pid;
+  launcher_.MarkExited(old_controller);
+  table_.Remove(old_controller);
+
+  SuperviseOptions sopts;
+  sopts.interval = absl::Milliseconds(1);
+  sopts.ready_timeout = absl::Milliseconds(300);
+  int rounds = 0;
+  ASSERT_TRUE(
+      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 3; }).ok())
+      << Progress();
+  spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 5u) << Progress();
+  EXPECT_EQ(spawns[4].spec.argv[0], "/opt/emu/bin/emu-controller");
+  absl::StatusOr<ClusterFile> now = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->controller_pid, spawns[4].pid);
+  EXPECT_EQ(now->hosts[0].pid, started->hosts[0].pid);
+  EXPECT_EQ(now->supervisor_pid, started->supervisor_pid);
+  EXPECT_THAT(Progress(), HasSubstr("supervisor: restarted controller"));
+  for (const auto& c : rpc_.calls()) {
+    EXPECT_THAT(c.method, Not(HasSubstr("Destroy")));
+  }
+  absl::StatusOr<LocalClusterStatus> status = cluster_.Status("t", root_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->all_running());
+}
+
+TEST_F(LocalClusterTest, SupervisorBacksOffADaemonThatKeepsDying) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  const pid_t agent = launcher_.spawns()[1].pid;
+  launcher_.MarkExited(agent);
+  table_.Remove(agent);
+  launcher_.exit_on_spawn = true;  // every restart dies during startup
+  SuperviseOptions sopts;
+  sopts.interval = absl::Milliseconds(1);
+  sopts.ready_timeout = absl::Milliseconds(50);
+  sopts.min_backoff = absl::Hours(1);
+  int rounds = 0;
+  ASSERT_TRUE(
+      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 20; })
+          .ok());
+  // One attempt in 20 rounds, then the backoff holds it.
+  EXPECT_EQ(launcher_.spawns().size(), 4u) << Progress();
+  EXPECT_THAT(Progress(), HasSubstr("agent t-h2"));
+  EXPECT_THAT(Progress(), HasSubstr("exited during startup"));
+  absl::StatusOr<LocalClusterStatus> status = cluster_.Status("t", root_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->all_running());
+}
+
+TEST_F(LocalClusterTest, StartOnAPartlyRunningClusterStartsOnlyWhatIsMissing) {
+  absl::StatusOr<ClusterFile> first = cluster_.Start(options_);
+  ASSERT_TRUE(first.ok()) << Progress();
+  launcher_.MarkExited(first->controller_pid);
+  table_.Remove(first->controller_pid);
+  const std::vector<std::string> commands_before = ip_.commands;
+
+  absl::StatusOr<ClusterFile> second = cluster_.Start(options_);
+  ASSERT_TRUE(second.ok()) << second.status() << Progress();
+  EXPECT_NE(second->controller_pid, first->controller_pid);
+  EXPECT_EQ(second->hosts[1].pid, first->hosts[1].pid);
+  EXPECT_EQ(launcher_.spawns().size(), 4u);
+  EXPECT_THAT(launcher_.terminated(), IsEmpty());
+  EXPECT_EQ(ip_.commands, commands_before);  // no plumbing removed or made
+  EXPECT_THAT(Progress(), HasSubstr("partly running"));
+  // Fully running now: a third start is refused.
+  EXPECT_EQ(cluster_.Start(options_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LocalClusterTest, StopEndsTheSupervisorFirst) {
+  options_.supervisor_argv = {
+      "/x/emuctl", "local", "supervise", "--name", "t", "--state-root", root_};
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << Progress();
+  ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
+  ASSERT_FALSE(launcher_.terminated().empty());
+  EXPECT_EQ(launcher_.terminated()[0], started->supervisor_pid);
+  EXPECT_EQ(launcher_.terminated().size(), 4u);
+}
+
 TEST_F(LocalClusterTest, AgentThatNeverAnswersRollsBackAndShowsItsLog) {
   rpc_.SetProbeResult("198.18.0.12:7471",
                       absl::UnavailableError("connection refused"));
