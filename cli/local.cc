@@ -243,6 +243,14 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
       "  sudo emuctl local gc");
   gc->callback([&env, args] { env.exit_code = RunGc(env, *args); });
 
+  // Started by `local start`; not for people (hidden).
+  auto* supervise = local->add_subcommand(
+      "supervise", "Restart the daemons of a local cluster that die");
+  AddNameOptions(supervise, args.get());
+  supervise->group("");
+  supervise->callback(
+      [&env, args] { env.exit_code = RunSupervise(env, *args); });
+
   auto* status =
       local->add_subcommand("status", "Show a local cluster's daemons");
   AddNameOptions(status, args.get());
