@@ -24,6 +24,7 @@ struct LocalArgs {
   std::string bin_dir;
   std::string state_root = deploy::kDefaultStateRoot;
   std::string timeout = "30s";
+  bool no_supervise = false;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
@@ -68,7 +69,7 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.state_root = args.state_root;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
-  if (!env.self_exe.empty()) {
+  if (!env.self_exe.empty() && !args.no_supervise) {
     options.supervisor_argv = {env.self_exe,   "local", "supervise",
                                "--name",       args.id, "--state-root",
                                args.state_root};
@@ -198,6 +199,9 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
   start->add_option("--bin-dir", args->bin_dir,
                     "Directory with emu-agent and emu-controller (default: "
                     "next to emuctl, the bazel-bin layout, then $PATH)");
+  start->add_flag("--no-supervise", args->no_supervise,
+                  "Start no supervisor: a daemon that dies stays dead (for "
+                  "tests that kill and restart daemons by hand)");
   start
       ->add_option("--timeout", args->timeout,
                    "How long each daemon may take to answer")

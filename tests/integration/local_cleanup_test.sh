@@ -15,7 +15,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 AGENT=$RUNFILES/agent/emu-agent
-ID=g$(( $$ % 100000 ))
+ID=k$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
 TMP=$(mktemp -d /tmp/emu-local-cleanup-test.XXXXXX)
 # Not the cluster's: a host index that does not parse, and a host with no
@@ -43,6 +43,9 @@ foreign_intact() {
   for n in "${FOREIGN[@]}"; do
     [ -e "/run/netns/$n" ] || fail "foreign namespace $n was removed"
   done
+}
+supervisor_pid() {
+  grep -oE '"supervisor_pid": *[0-9]+' "$EMU_CLUSTER" | grep -oE '[0-9]+$'
 }
 cluster_pids() {  # controller and agent pids from cluster.json
   grep -oE '"(controller_pid|pid)": *[0-9]+' "$EMU_CLUSTER" | grep -oE '[0-9]+$'
@@ -86,6 +89,9 @@ fi
 grep -q "still serves it" "$TMP/refused.log" || fail "refusal: $(cat "$TMP/refused.log")"
 [ -e "/run/netns/emu.$ID-h1.lk$ID.a" ] || fail "refused cleanup removed something"
 
+# The supervisor would start the killed daemons again: it goes first, as
+# after a reboot or an OOM kill of everything.
+kill -9 "$(supervisor_pid)"
 mapfile -t PIDS < <(cluster_pids)
 CONTROLLER_PID=${PIDS[0]}
 for p in "${PIDS[@]:1}"; do kill -9 "$p"; done
@@ -100,6 +106,7 @@ echo "stop without record or agents: nothing left"
 
 # ---- 3: every daemon dead: agent --cleanup, then gc ----------------------
 start_lab
+kill -9 "$(supervisor_pid)"
 mapfile -t PIDS < <(cluster_pids)
 kill -9 "${PIDS[@]}"
 "$AGENT" --cleanup --host_name="$ID-h1" --state_dir="/run/emu/$ID/agents/$ID-h1" \
