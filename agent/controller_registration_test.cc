@@ -1,15 +1,75 @@
 // ControllerRegistration against a real RegistrationService on loopback.
 #include "agent/controller_registration.h"
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/thread_pool.h"
 #include "controller/hosts/registration_service.h"
 #include "controller/hosts/testing/fake_agent_client.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "gtest/gtest.h"
 
 namespace emu::agent {
 namespace {
+
+// Counts the calls that reach the server (a server interceptor, since the
+// service is final), so the test can wait for heartbeats instead of
+// sleeping and hoping some fired.
+class CallCounter {
+ public:
+  void Add() {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+  }
+  // True once `n` calls arrived; false at `deadline`.
+  bool WaitFor(int n, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    wanted_ = n;
+    return mu_.AwaitWithDeadline(absl::Condition(this, &CallCounter::Reached),
+                                 deadline);
+  }
+
+ private:
+  bool Reached() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return calls_ >= wanted_;
+  }
+  absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int wanted_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class CountingInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit CountingInterceptor(CallCounter* counter) : counter_(counter) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                POST_RECV_INITIAL_METADATA)) {
+      counter_->Add();
+    }
+    methods->Proceed();
+  }
+
+ private:
+  CallCounter* counter_;
+};
+
+class CountingInterceptorFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CountingInterceptorFactory(CallCounter* counter)
+      : counter_(counter) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new CountingInterceptor(counter_);
+  }
+
+ private:
+  CallCounter* counter_;
+};
 
 TEST(ControllerRegistrationTest, RegistersAndHeartbeats) {
   controller::hosts::HostRegistry hosts;
@@ -25,6 +85,12 @@ TEST(ControllerRegistrationTest, RegistersAndHeartbeats) {
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port);
   builder.RegisterService(&service);
+  CallCounter calls;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<CountingInterceptorFactory>(&calls));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   auto server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
 
@@ -56,7 +122,10 @@ TEST(ControllerRegistrationTest, RegistersAndHeartbeats) {
     EXPECT_EQ(hosts.Snapshot()[0].name(), "h7");
     EXPECT_EQ(hosts.Snapshot()[0].capabilities().cpus(), 2u);
     reg.Start();
-    absl::SleepFor(absl::Milliseconds(700));
+    // The bad call and RegisterOnce, then at least two heartbeats (every
+    // 300 ms).
+    ASSERT_TRUE(calls.WaitFor(4, absl::Now() + absl::Seconds(10)))
+        << "no heartbeats reached the controller";
   }
   absl::MutexLock lock(&mu);
   ASSERT_EQ(log.size(), 1u);  // logged once, not per heartbeat

@@ -23,6 +23,7 @@
 #include "agent/reconcile/reconciler.h"
 #include "agent/net/resource_names.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "agent/net/host_cleanup.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/process_launcher.h"
@@ -58,11 +59,63 @@ ABSL_FLAG(std::string, tunnel_listen, "",
           "Default: --listen's host with port 7472 (if that port is taken, "
           "the agent runs without tunnels and says so). 'none': no tunnels.");
 
+ABSL_FLAG(bool, cleanup, false,
+          "Do not serve: remove what an agent of --host_name owns on this "
+          "machine (namespaces emu.<host>.*, the processes in them, the "
+          "saved labs in --state_dir) and exit. Refused while an emu-agent "
+          "with that --host_name runs.");
+
 namespace {
 
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "emu-agent: %s\n", msg.c_str());
   return 1;
+}
+
+// --cleanup: the agent of `host` is dead and will not come back (a failed
+// test, a removed host); its kernel objects must not outlive it.
+int Cleanup(const std::string& host) {
+  if (std::vector<pid_t> live = emu::agent::net::FindAgentProcesses(host);
+      !live.empty()) {
+    return Fail("cleanup of host " + host + " refused: emu-agent pid " +
+                absl::StrJoin(live, ",") +
+                " still serves it (stop it first; a running agent removes "
+                "its labs with DestroyLab)");
+  }
+  emu::agent::net::LibnlHostNetwork net;
+  emu::agent::net::ProcNamespaceProcesses procs;
+  emu::agent::net::HostCleanupResult result =
+      emu::agent::net::RemoveHostResources(host, &net, &procs, absl::Seconds(5));
+  for (const std::string& ns : result.removed) {
+    emu::Log("cleanup: deleted namespace ", ns);
+  }
+  absl::Status status = result.status;
+  // The saved specs too: otherwise the next agent of this host would build
+  // the labs again. Only when the state dir exists (Open would create it).
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (access(state_dir.c_str(), F_OK) == 0) {
+    auto store = emu::agent::reconcile::LabSpecStore::Open(state_dir);
+    auto labs = store.ok()
+                    ? store->List()
+                    : absl::StatusOr<std::vector<std::string>>(store.status());
+    if (labs.ok()) {
+      for (const std::string& lab : *labs) {
+        absl::Status s = store->Remove(lab);
+        if (s.ok()) {
+          emu::Log("cleanup: removed saved lab ", lab, " from ", state_dir);
+        } else if (status.ok()) {
+          status = s;
+        }
+      }
+    } else if (status.ok()) {
+      status = labs.status();
+    }
+  }
+  if (!status.ok())
+    return Fail("cleanup of host " + host + ": " + status.ToString());
+  emu::Log("cleanup of host ", host, ": done (", result.removed.size(),
+           " namespaces removed)");
+  return 0;
 }
 
 }  // namespace
@@ -81,6 +134,11 @@ int main(int argc, char** argv) {
   if (geteuid() != 0) return Fail("must run as root (it creates namespaces)");
 
   std::string host = absl::GetFlag(FLAGS_host_name);
+  if (absl::GetFlag(FLAGS_cleanup) && host.empty()) {
+    // The machine's name is a guess here; removing the wrong host's labs is
+    // not undoable.
+    return Fail("--cleanup needs --host_name (the host whose labs to remove)");
+  }
   if (host.empty()) {
     char buf[256] = {0};
     gethostname(buf, sizeof(buf) - 1);
@@ -91,6 +149,7 @@ int main(int argc, char** argv) {
                 "' is not valid: use 1-32 letters, digits, '-' or '_' "
                 "(pass --host_name)");
   }
+  if (absl::GetFlag(FLAGS_cleanup)) return Cleanup(host);
   auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
   if (!token.ok()) return Fail(token.status().ToString());
 

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/net/libnl_host_network.h"
+#include "agent/net/namespace_processes.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/table.h"
@@ -22,25 +24,27 @@ struct LocalArgs {
   std::string bin_dir;
   std::string state_root = deploy::kDefaultStateRoot;
   std::string timeout = "30s";
+  bool no_supervise = false;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
 struct RealLocalCluster {
   explicit RealLocalCluster(std::ostream* out)
-      : cluster(&launcher, &rpc, &processes, [out](absl::string_view line) {
-          *out << line << std::endl;
-        }) {}
+      : cluster(&launcher, &rpc, &processes, &net, &ns_processes,
+                [out](absl::string_view line) { *out << line << std::endl; }) {}
   PosixProcessLauncher launcher;
   deploy::GrpcClusterRpc rpc;
   deploy::ProcfsProcessTable processes;
+  agent::net::LibnlHostNetwork net;
+  agent::net::ProcNamespaceProcesses ns_processes;
   deploy::LocalCluster cluster;
 };
 
 int RequireRoot(const CommandEnv& env, absl::string_view verb) {
   if (geteuid() == 0) return kExitOk;
-  return env.Fail(absl::StrCat(
-      "emuctl local ", verb,
-      " needs root (it creates network namespaces and a bridge)"));
+  return env.Fail(
+      absl::StrCat("emuctl local ", verb,
+                   " needs root (it creates network namespaces and a bridge)"));
 }
 
 std::string NameFlag(const LocalArgs& args) {
@@ -51,7 +55,8 @@ std::string NameFlag(const LocalArgs& args) {
 
 int RunStart(CommandEnv& env, const LocalArgs& args) {
   if (int rc = RequireRoot(env, "start"); rc != kExitOk) return rc;
-  absl::StatusOr<absl::Duration> timeout = ParseTimeout(args.timeout, "--timeout");
+  absl::StatusOr<absl::Duration> timeout =
+      ParseTimeout(args.timeout, "--timeout");
   if (!timeout.ok()) return env.Fail(timeout.status());
   absl::StatusOr<deploy::DaemonBinaries> binaries =
       deploy::FindDaemonBinaries(args.bin_dir, env.self_exe, env.path_env);
@@ -64,12 +69,18 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.state_root = args.state_root;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
+  if (!env.self_exe.empty() && !args.no_supervise) {
+    options.supervisor_argv = {env.self_exe,   "local", "supervise",
+                               "--name",       args.id, "--state-root",
+                               args.state_root};
+  }
   RealLocalCluster real(env.out);
   absl::StatusOr<deploy::ClusterFile> file = real.cluster.Start(options);
   if (!file.ok()) return env.Fail(file.status());
 
   std::vector<std::string> hosts;
-  for (const auto& h : file->hosts) hosts.push_back(absl::StrCat(h.name, "=", h.address));
+  for (const auto& h : file->hosts)
+    hosts.push_back(absl::StrCat(h.name, "=", h.address));
   *env.out << "local cluster \"" << file->id << "\" is up: controller "
            << file->controller << ", hosts " << absl::StrJoin(hosts, " ")
            << "\n";
@@ -94,6 +105,35 @@ int RunStop(CommandEnv& env, const LocalArgs& args) {
   return kExitOk;
 }
 
+// Runs until the cluster is stopped (SIGTERM from `local stop`, or its
+// cluster.json removed); its output is the supervisor's log.
+int RunSupervise(CommandEnv& env, const LocalArgs& args) {
+  if (int rc = RequireRoot(env, "supervise"); rc != kExitOk) return rc;
+  RealLocalCluster real(env.out);
+  absl::Status s =
+      real.cluster.Supervise(args.id, args.state_root,
+                             deploy::SuperviseOptions(), [] { return false; });
+  if (!s.ok()) return env.Fail(s);
+  return kExitOk;
+}
+
+int RunGc(CommandEnv& env, const LocalArgs& args) {
+  if (int rc = RequireRoot(env, "gc"); rc != kExitOk) return rc;
+  RealLocalCluster real(env.out);
+  absl::StatusOr<std::vector<std::string>> stopped =
+      real.cluster.CollectGarbage(args.state_root);
+  if (!stopped.ok()) return env.Fail(stopped.status());
+  if (stopped->empty()) {
+    *env.out << "nothing to collect: no local cluster without live daemons "
+                "left anything"
+             << std::endl;
+  } else {
+    *env.out << "removed what local clusters " << absl::StrJoin(*stopped, ", ")
+             << " left" << std::endl;
+  }
+  return kExitOk;
+}
+
 int RunLocalStatus(CommandEnv& env, const LocalArgs& args) {
   RealLocalCluster real(env.out);
   absl::StatusOr<deploy::LocalClusterStatus> status =
@@ -101,7 +141,8 @@ int RunLocalStatus(CommandEnv& env, const LocalArgs& args) {
   if (!status.ok()) return env.Fail(status.status());
   const deploy::ClusterFile& f = status->file;
   *env.out << "local cluster \"" << f.id << "\" (" << f.state << "), bridge "
-           << f.bridge << " " << f.subnet << ", token " << f.token_file << "\n\n";
+           << f.bridge << " " << f.subnet << ", token " << f.token_file
+           << "\n\n";
   Table table({"DAEMON", "PID", "RUNNING", "ADDRESS", "NETNS", "LOG"});
   for (const deploy::DaemonStatus& d : status->daemons) {
     table.AddRow({d.name, d.pid > 0 ? absl::StrCat(d.pid) : "-",
@@ -110,9 +151,10 @@ int RunLocalStatus(CommandEnv& env, const LocalArgs& args) {
   }
   *env.out << table.Render() << std::flush;
   if (!status->all_running()) {
-    return env.Fail(absl::StrCat(
-        "local cluster \"", f.id, "\" is not fully running; see the logs, "
-        "then `emuctl local stop", NameFlag(args), "` and start it again"));
+    return env.Fail(absl::StrCat("local cluster \"", f.id,
+                                 "\" is not fully running; see the logs, "
+                                 "then `emuctl local stop",
+                                 NameFlag(args), "` and start it again"));
   }
   return kExitOk;
 }
@@ -150,18 +192,25 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
   AddNameOptions(start, args.get());
   start->add_option("--hosts", args->hosts, "Number of emulated hosts (1-99)")
       ->capture_default_str();
-  start->add_option("--subnet", args->subnet,
-                    "IPv4 network of the bridge (.1) and hosts (.11, .12, ...)")
+  start
+      ->add_option("--subnet", args->subnet,
+                   "IPv4 network of the bridge (.1) and hosts (.11, .12, ...)")
       ->capture_default_str();
   start->add_option("--bin-dir", args->bin_dir,
                     "Directory with emu-agent and emu-controller (default: "
                     "next to emuctl, the bazel-bin layout, then $PATH)");
-  start->add_option("--timeout", args->timeout,
-                    "How long each daemon may take to answer")
+  start->add_flag("--no-supervise", args->no_supervise,
+                  "Start no supervisor: a daemon that dies stays dead (for "
+                  "tests that kill and restart daemons by hand)");
+  start
+      ->add_option("--timeout", args->timeout,
+                   "How long each daemon may take to answer")
       ->capture_default_str();
   start->footer(
-      "Needs root. Refuses to start a cluster that is running; removes what\n"
-      "a dead one with the same id left. On failure it removes everything it\n"
+      "Needs root. Starts a supervisor that restarts a daemon that dies\n"
+      "(with backoff; labs survive). On a partly running cluster it starts\n"
+      "only what is missing; refuses a fully running one; removes what a\n"
+      "dead one with the same id left. On failure it removes everything it\n"
       "created and shows the end of the failing daemon's log.\n\n"
       "Examples:\n"
       "  sudo emuctl local start\n"
@@ -172,14 +221,42 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
   AddNameOptions(stop, args.get());
   stop->footer(
       "Needs root. Destroys every lab, ends the daemons (SIGTERM, SIGKILL\n"
-      "after 5 s), deletes the namespaces, veths and bridge and the state\n"
-      "dir. Safe to repeat; only touches what this cluster id owns.\n\n"
+      "after 5 s), removes the labs' namespaces and processes that no agent\n"
+      "could (emu.<host>.* of this cluster's hosts), deletes the host\n"
+      "namespaces, veths and bridge and the state dir. Works with dead\n"
+      "daemons and without cluster.json. Safe to repeat; only touches what\n"
+      "this cluster id owns.\n\n"
       "Examples:\n"
       "  sudo emuctl local stop\n"
       "  sudo emuctl local stop --name dev");
   stop->callback([&env, args] { env.exit_code = RunStop(env, *args); });
 
-  auto* status = local->add_subcommand("status", "Show a local cluster's daemons");
+  auto* gc = local->add_subcommand(
+      "gc", "Remove what dead local clusters left (any id)");
+  gc->add_option("--state-root", args->state_root,
+                 "Directory holding the clusters' state dirs")
+      ->capture_default_str()
+      ->group("");  // hidden: for tests
+  gc->footer(
+      "Needs root. Finds every local cluster id that left namespaces\n"
+      "(emuhost-<id>-h<N>, emu.<id>-h<N>.*), interfaces (emubr-<id>,\n"
+      "emuv-<id>-<N>) or a state dir, and removes them for each id none of\n"
+      "whose daemons runs, as `local stop` would. Running clusters are "
+      "left.\n\n"
+      "Examples:\n"
+      "  sudo emuctl local gc");
+  gc->callback([&env, args] { env.exit_code = RunGc(env, *args); });
+
+  // Started by `local start`; not for people (hidden).
+  auto* supervise = local->add_subcommand(
+      "supervise", "Restart the daemons of a local cluster that die");
+  AddNameOptions(supervise, args.get());
+  supervise->group("");
+  supervise->callback(
+      [&env, args] { env.exit_code = RunSupervise(env, *args); });
+
+  auto* status =
+      local->add_subcommand("status", "Show a local cluster's daemons");
   AddNameOptions(status, args.get());
   status->footer(
       "Shows each daemon's pid, whether it runs, its address, namespace and\n"
@@ -187,7 +264,8 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
       "Examples:\n"
       "  emuctl local status\n"
       "  emuctl local status --name dev");
-  status->callback([&env, args] { env.exit_code = RunLocalStatus(env, *args); });
+  status->callback(
+      [&env, args] { env.exit_code = RunLocalStatus(env, *args); });
 }
 
 }  // namespace emu::cli

@@ -8,53 +8,50 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
 
 namespace emu::cli {
 namespace {
 
-// JSON string literal. Valid UTF-8 passes through; other bytes become
-// \u00XX so that any command output yields valid JSON.
-std::string Json(const std::string& s) {
-  std::string out = "\"";
+using Json = nlohmann::ordered_json;
+
+// Command output is bytes; JSON strings are Unicode. Valid UTF-8 passes
+// through; every other byte becomes the code point of the same value
+// (U+0080..U+00FF, as Latin-1 would read it), so any output yields valid
+// JSON and no byte is lost or merged.
+std::string ValidUtf8(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = s[i];
-    if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c == 0x7f) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else if (c < 0x80) {
+    if (c < 0x80) {
       out += static_cast<char>(c);
+      continue;
+    }
+    int len = (c & 0xe0) == 0xc0   ? 2
+              : (c & 0xf0) == 0xe0 ? 3
+              : (c & 0xf8) == 0xf0 ? 4
+                                   : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (int k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok) {
+      out.append(s, i, len);
+      i += len - 1;
     } else {
-      int len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                : (c & 0xf8) == 0xf0 ? 4 : 0;
-      bool ok = len > 0 && i + len <= s.size();
-      for (int k = 1; ok && k < len; ++k) {
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      }
-      if (ok) {
-        out.append(s, i, len);
-        i += len - 1;
-      } else {
-        out += absl::StrFormat("\\u%04x", c);
-      }
+      out += static_cast<char>(0xc0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3f));
     }
   }
-  return out + "\"";
+  return out;
 }
 
-std::string JsonMap(const google::protobuf::Map<std::string, std::string>& m) {
+Json JsonMap(const google::protobuf::Map<std::string, std::string>& m) {
   std::map<std::string, std::string> sorted(m.begin(), m.end());
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : sorted) parts.push_back(Json(k) + ": " + Json(v));
-  return "{" + absl::StrJoin(parts, ", ") + "}";
+  Json out = Json::object();
+  for (const auto& [k, v] : sorted) out[ValidUtf8(k)] = ValidUtf8(v);
+  return out;
 }
 
 std::string Csv(const std::string& s) {
@@ -69,11 +66,16 @@ std::string Lower(std::string s) {
 
 std::string StateName(emu::v1::RunState s) {
   switch (s) {
-    case emu::v1::RUN_SUCCEEDED: return "succeeded";
-    case emu::v1::RUN_FAILED: return "failed";
-    case emu::v1::RUN_CANCELLED: return "cancelled";
-    case emu::v1::RUN_RUNNING: return "running";
-    default: return "unknown";
+    case emu::v1::RUN_SUCCEEDED:
+      return "succeeded";
+    case emu::v1::RUN_FAILED:
+      return "failed";
+    case emu::v1::RUN_CANCELLED:
+      return "cancelled";
+    case emu::v1::RUN_RUNNING:
+      return "running";
+    default:
+      return "unknown";
   }
 }
 
@@ -85,8 +87,8 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> ParseParams(
   for (const std::string& f : flags) {
     size_t eq = f.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == f.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--param ", f, ": expected NAME=VALUE[,VALUE...]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--param ", f, ": expected NAME=VALUE[,VALUE...]"));
     }
     std::string name = f.substr(0, eq);
     if (out.count(name)) {
@@ -105,8 +107,7 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> ParseParams(
 }
 
 std::vector<PlannedRun> PlanSweep(
-    const std::map<std::string, std::vector<std::string>>& params,
-    int repeat) {
+    const std::map<std::string, std::vector<std::string>>& params, int repeat) {
   std::vector<std::map<std::string, std::string>> combos = {{}};
   for (const auto& [name, values] : params) {
     std::vector<std::map<std::string, std::string>> next;
@@ -134,54 +135,58 @@ std::vector<PlannedRun> PlanSweep(
 
 std::string RunResultJson(const PlannedRun& planned,
                           const emu::v1::RunResult& r) {
-  std::string o = "{\n";
-  absl::StrAppend(&o, "  \"run\": ", planned.index, ",\n");
-  absl::StrAppend(&o, "  \"repeat\": ", planned.repeat, ",\n");
-  absl::StrAppend(&o, "  \"id\": ", Json(r.id()), ",\n");
-  absl::StrAppend(&o, "  \"lab\": ", Json(r.lab()), ",\n");
-  absl::StrAppend(&o, "  \"experiment\": ", Json(r.experiment()), ",\n");
-  absl::StrAppend(&o, "  \"state\": ", Json(StateName(r.state())), ",\n");
-  absl::StrAppend(&o, "  \"error\": ", Json(r.error()), ",\n");
-  absl::StrAppend(&o, "  \"start_unix_us\": ", r.start_unix_us(), ",\n");
-  absl::StrAppend(&o, "  \"end_unix_us\": ", r.end_unix_us(), ",\n");
-  absl::StrAppend(&o, "  \"params\": ", JsonMap(r.params()), ",\n");
-  absl::StrAppend(&o, "  \"variables\": ", JsonMap(r.variables()), ",\n");
-  absl::StrAppend(&o, "  \"tasks\": [");
-  for (int t = 0; t < r.tasks_size(); ++t) {
-    const auto& task = r.tasks(t);
-    absl::StrAppend(&o, t ? "," : "", "\n    {\"index\": ", task.index(),
-                    ", \"name\": ", Json(task.name()), ", \"status\": ",
-                    Json(Lower(emu::v1::TaskResult::Status_Name(task.status()))),
-                    ", \"generation\": ", task.generation(),
-                    ", \"release_unix_us\": ", task.release_unix_us(),
-                    ", \"planned_start_unix_us\": ",
-                    task.planned_start_unix_us(),
-                    ", \"end_unix_us\": ", task.end_unix_us(),
-                    ", \"skew_us\": ", task.skew_us(), ", \"error\": ",
-                    Json(task.error()), ", \"link_changes\": [");
-    for (int l = 0; l < task.link_changes_size(); ++l) {
-      absl::StrAppend(&o, l ? ", " : "", Json(task.link_changes(l)));
+  Json o = Json::object();
+  o["run"] = planned.index;
+  o["repeat"] = planned.repeat;
+  o["id"] = ValidUtf8(r.id());
+  o["lab"] = ValidUtf8(r.lab());
+  o["experiment"] = ValidUtf8(r.experiment());
+  o["state"] = StateName(r.state());
+  o["error"] = ValidUtf8(r.error());
+  o["start_unix_us"] = r.start_unix_us();
+  o["end_unix_us"] = r.end_unix_us();
+  o["params"] = JsonMap(r.params());
+  o["variables"] = JsonMap(r.variables());
+  Json tasks = Json::array();
+  for (const auto& task : r.tasks()) {
+    Json t = Json::object();
+    t["index"] = task.index();
+    t["name"] = ValidUtf8(task.name());
+    t["status"] = Lower(emu::v1::TaskResult::Status_Name(task.status()));
+    t["generation"] = task.generation();
+    t["release_unix_us"] = task.release_unix_us();
+    t["planned_start_unix_us"] = task.planned_start_unix_us();
+    t["end_unix_us"] = task.end_unix_us();
+    t["skew_us"] = task.skew_us();
+    t["error"] = ValidUtf8(task.error());
+    Json changes = Json::array();
+    for (const auto& l : task.link_changes()) changes.push_back(ValidUtf8(l));
+    t["link_changes"] = std::move(changes);
+    Json commands = Json::array();
+    for (const auto& cmd : task.commands()) {
+      Json c = Json::object();
+      c["id"] = ValidUtf8(cmd.id());
+      c["node"] = ValidUtf8(cmd.node());
+      c["host"] = ValidUtf8(cmd.host());
+      Json argv = Json::array();
+      for (const auto& a : cmd.argv()) argv.push_back(ValidUtf8(a));
+      c["argv"] = std::move(argv);
+      c["status"] = Lower(emu::v1::CommandResult::Status_Name(cmd.status()));
+      c["exit_code"] = cmd.exit_code();
+      c["start_unix_us"] = cmd.start_unix_us();
+      c["end_unix_us"] = cmd.end_unix_us();
+      c["stdout"] = ValidUtf8(cmd.stdout());
+      c["stderr"] = ValidUtf8(cmd.stderr());
+      c["error"] = ValidUtf8(cmd.error());
+      commands.push_back(std::move(c));
     }
-    absl::StrAppend(&o, "], \"commands\": [");
-    for (int c = 0; c < task.commands_size(); ++c) {
-      const auto& cmd = task.commands(c);
-      std::vector<std::string> argv;
-      for (const auto& a : cmd.argv()) argv.push_back(Json(a));
-      absl::StrAppend(
-          &o, c ? "," : "", "\n      {\"id\": ", Json(cmd.id()),
-          ", \"node\": ", Json(cmd.node()), ", \"host\": ", Json(cmd.host()),
-          ", \"argv\": [", absl::StrJoin(argv, ", "), "], \"status\": ",
-          Json(Lower(emu::v1::CommandResult::Status_Name(cmd.status()))),
-          ", \"exit_code\": ", cmd.exit_code(),
-          ", \"start_unix_us\": ", cmd.start_unix_us(),
-          ", \"end_unix_us\": ", cmd.end_unix_us(), ", \"stdout\": ",
-          Json(cmd.stdout()), ", \"stderr\": ", Json(cmd.stderr()),
-          ", \"error\": ", Json(cmd.error()), "}");
-    }
-    absl::StrAppend(&o, "]}");
+    t["commands"] = std::move(commands);
+    tasks.push_back(std::move(t));
   }
-  absl::StrAppend(&o, "\n  ]\n}\n");
-  return o;
+  o["tasks"] = std::move(tasks);
+  // ValidUtf8 lets through sequences that are well formed but not valid
+  // (overlong, surrogates): replace those rather than throw.
+  return o.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 std::string SummaryCsv(const std::vector<PlannedRun>& planned,

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace emu::cli {
 namespace {
@@ -43,7 +44,27 @@ TEST(RunResultJsonTest, EscapesOutputAndKeepsUtf8) {
   EXPECT_THAT(json, HasSubstr("\"run\": 3"));
   EXPECT_THAT(json, HasSubstr("\"state\": \"failed\""));
   EXPECT_THAT(json, HasSubstr("\"skew_us\": 42"));
-  EXPECT_THAT(json, HasSubstr("\"stdout\": \"a\\\"b\\n\\u00ff \xc3\xa9\""));
+  // The byte 0xff that is not UTF-8 reads back as U+00FF; valid UTF-8 is
+  // kept as it is.
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << json;
+  EXPECT_EQ(parsed["tasks"][0]["commands"][0]["stdout"],
+            "a\"b\n\xc3\xbf \xc3\xa9");
+  EXPECT_EQ(parsed["tasks"][0]["commands"][0]["id"], "t.1");
+  EXPECT_EQ(parsed["tasks"][0]["skew_us"], 42);
+}
+
+TEST(RunResultJsonTest, EveryByteValueYieldsValidJson) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  emu::v1::RunResult r;
+  r.set_error(all);
+  (*r.mutable_variables())[all] = all;
+  std::string json = RunResultJson(PlannedRun{}, r);
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded());
+  // 128 ASCII bytes as they are, 128 others as two-byte code points.
+  EXPECT_EQ(parsed["error"].get<std::string>().size(), 128u + 2 * 128u);
 }
 
 TEST(SummaryCsvTest, OneRowPerRunWithParamsAndVariables) {
@@ -64,8 +85,9 @@ TEST(SummaryCsvTest, OneRowPerRunWithParamsAndVariables) {
 }
 
 TEST(SubstituteKnownTest, LeavesUnknownDollarsAlone) {
-  EXPECT_EQ(SubstituteKnown("rate: ${rate} $HOME ${other}", {{"rate", "5mbit"}}),
-            "rate: 5mbit $HOME ${other}");
+  EXPECT_EQ(
+      SubstituteKnown("rate: ${rate} $HOME ${other}", {{"rate", "5mbit"}}),
+      "rate: 5mbit $HOME ${other}");
 }
 
 }  // namespace

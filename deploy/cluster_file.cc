@@ -4,119 +4,77 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <fstream>
 #include <sstream>
-#include <vector>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/errno_status.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace emu::deploy {
 namespace {
 
-using google::protobuf::ListValue;
-using google::protobuf::Struct;
-using google::protobuf::Value;
+// ordered_json keeps members in insertion order, so the file reads
+// top-down for a person.
+using Json = nlohmann::ordered_json;
 
-// JSON string literal with the escapes RFC 8259 requires.
-std::string JsonQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-// An object whose members keep insertion order; `depth` sets indentation.
-class JsonObject {
- public:
-  explicit JsonObject(int depth) : indent_(2 * (depth + 1), ' ') {}
-  void String(absl::string_view key, absl::string_view value) {
-    Raw(key, JsonQuote(value));
-  }
-  void Number(absl::string_view key, uint64_t value) {
-    Raw(key, absl::StrCat(value));
-  }
-  void Raw(absl::string_view key, absl::string_view json) {
-    members_.push_back(absl::StrCat(indent_, JsonQuote(key), ": ", json));
-  }
-  std::string Close() const {
-    return absl::StrCat("{\n", absl::StrJoin(members_, ",\n"), "\n",
-                        indent_.substr(2), "}");
-  }
-
- private:
-  std::string indent_;
-  std::vector<std::string> members_;
-};
-
-// Reads typed fields out of a Struct, remembering the first type error.
+// Reads typed members out of one JSON object, remembering the first type
+// error. Absent and null members leave the target at its default.
 class Reader {
  public:
-  Reader(const Struct& s, std::string where) : s_(s), where_(std::move(where)) {}
+  Reader(const Json& object, std::string where)
+      : object_(object), where_(std::move(where)) {}
 
-  void String(const std::string& key, std::string* out) {
-    const Value* v = Find(key, Value::kStringValue, "a string");
-    if (v != nullptr) *out = v->string_value();
+  void String(const char* key, std::string* out) {
+    const Json* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return Fail(key, "a string");
+    *out = v->get<std::string>();
   }
   template <typename Int>
-  void Integer(const std::string& key, Int* out) {
-    const Value* v = Find(key, Value::kNumberValue, "a number");
+  void Integer(const char* key, Int* out) {
+    const Json* v = Find(key);
     if (v == nullptr) return;
-    const double d = v->number_value();
-    if (d < 0 || d != std::floor(d) || d > 9007199254740992.0) {
+    // Older files were read through protobuf's Struct, which holds numbers
+    // as doubles; accept an integral float the same way.
+    if (v->is_number_unsigned()) {
+      *out = static_cast<Int>(v->get<uint64_t>());
+    } else if (v->is_number_float() && v->get<double>() >= 0 &&
+               v->get<double>() == static_cast<double>(static_cast<uint64_t>(
+                                       v->get<double>()))) {
+      *out = static_cast<Int>(v->get<double>());
+    } else {
       Fail(key, "a non-negative integer");
-      return;
     }
-    *out = static_cast<Int>(d);
   }
-  const ListValue* List(const std::string& key) {
-    const Value* v = Find(key, Value::kListValue, "a list");
-    return v == nullptr ? nullptr : &v->list_value();
+  // The member if it is an array; nullptr (and maybe an error) otherwise.
+  const Json* Array(const char* key) {
+    const Json* v = Find(key);
+    if (v == nullptr) return nullptr;
+    if (!v->is_array()) {
+      Fail(key, "a list");
+      return nullptr;
+    }
+    return v;
   }
   const absl::Status& status() const { return status_; }
 
  private:
-  const Value* Find(const std::string& key, Value::KindCase kind,
-                    const char* what) {
-    auto it = s_.fields().find(key);
-    if (it == s_.fields().end() ||
-        it->second.kind_case() == Value::kNullValue) {
-      return nullptr;
-    }
-    if (it->second.kind_case() != kind) {
-      Fail(key, what);
-      return nullptr;
-    }
-    return &it->second;
+  const Json* Find(const char* key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
   }
-  void Fail(const std::string& key, const char* what) {
+  void Fail(const char* key, const char* what) {
     if (status_.ok()) {
       status_ = absl::InvalidArgumentError(
           absl::StrCat(where_, ": \"", key, "\" must be ", what));
     }
   }
 
-  const Struct& s_;
+  const Json& object_;
   std::string where_;
   absl::Status status_;
 };
@@ -124,52 +82,59 @@ class Reader {
 }  // namespace
 
 std::string ClusterFileToJson(const ClusterFile& f) {
-  // Written by hand (not through google::protobuf::Struct, whose map loses
-  // the key order) so the file reads top-down for a person.
-  JsonObject root(0);
-  root.String("id", f.id);
-  root.String("state", f.state);
-  root.String("state_dir", f.state_dir);
-  root.String("controller", f.controller);
-  root.Number("controller_pid", f.controller_pid);
-  root.Number("controller_start_time", f.controller_start_time);
-  root.String("token_file", f.token_file);
-  root.String("bridge", f.bridge);
-  root.String("subnet", f.subnet);
-  root.String("agent_binary", f.agent_binary);
-  root.String("controller_binary", f.controller_binary);
-  std::vector<std::string> hosts;
-  JsonObject logs(1);
-  logs.String("dir", f.log_dir);
-  logs.String("controller", f.controller_log);
-  for (const ClusterFileHost& h : f.hosts) {
-    JsonObject host(2);
-    host.String("name", h.name);
-    host.String("netns", h.netns);
-    host.String("veth", h.veth);
-    host.String("address", h.address);
-    host.Number("pid", h.pid);
-    host.Number("start_time", h.start_time);
-    host.String("log", h.log);
-    hosts.push_back(host.Close());
-    logs.String(h.name, h.log);
+  Json root = Json::object();
+  root["id"] = f.id;
+  root["state"] = f.state;
+  root["state_dir"] = f.state_dir;
+  root["controller"] = f.controller;
+  root["controller_pid"] = static_cast<uint64_t>(f.controller_pid);
+  root["controller_start_time"] = f.controller_start_time;
+  root["token_file"] = f.token_file;
+  root["bridge"] = f.bridge;
+  root["subnet"] = f.subnet;
+  root["agent_binary"] = f.agent_binary;
+  root["controller_binary"] = f.controller_binary;
+  // Absent in files of clusters without a supervisor (and older ones).
+  if (f.supervisor_pid > 0) {
+    root["supervisor_pid"] = static_cast<uint64_t>(f.supervisor_pid);
+    root["supervisor_start_time"] = f.supervisor_start_time;
+    root["supervisor_binary"] = f.supervisor_binary;
   }
-  root.Raw("hosts", hosts.empty()
-                        ? "[]"
-                        : absl::StrCat("[\n    ", absl::StrJoin(hosts, ",\n    "),
-                                       "\n  ]"));
-  root.Raw("logs", logs.Close());
-  return absl::StrCat(root.Close(), "\n");
+  Json hosts = Json::array();
+  Json logs = Json::object();
+  logs["dir"] = f.log_dir;
+  logs["controller"] = f.controller_log;
+  for (const ClusterFileHost& h : f.hosts) {
+    Json host = Json::object();
+    host["name"] = h.name;
+    host["netns"] = h.netns;
+    host["veth"] = h.veth;
+    host["address"] = h.address;
+    host["pid"] = static_cast<uint64_t>(h.pid);
+    host["start_time"] = h.start_time;
+    host["log"] = h.log;
+    hosts.push_back(std::move(host));
+    logs[h.name] = h.log;
+  }
+  root["hosts"] = std::move(hosts);
+  root["logs"] = std::move(logs);
+  // Invalid UTF-8 in a path is replaced rather than thrown about: the
+  // record must always be writable.
+  return absl::StrCat(root.dump(2, ' ', false, Json::error_handler_t::replace),
+                      "\n");
 }
 
 absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
                                                 absl::string_view source) {
-  Struct root;
-  auto parsed = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &root);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cluster file ", source, ": not valid JSON: ", parsed.message().ToString()));
+  const Json root = Json::parse(json.begin(), json.end(), /*cb=*/nullptr,
+                                /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster file ", source, ": not valid JSON"));
+  }
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster file ", source, ": not a JSON object"));
   }
   ClusterFile f;
   Reader r(root, absl::StrCat("cluster file ", source));
@@ -184,23 +149,26 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);
   r.String("controller_binary", &f.controller_binary);
-  auto logs_it = root.fields().find("logs");
-  if (logs_it != root.fields().end() &&
-      logs_it->second.kind_case() == Value::kStructValue) {
-    Reader logs(logs_it->second.struct_value(),
-                absl::StrCat("cluster file ", source, ": logs"));
+  r.Integer("supervisor_pid", &f.supervisor_pid);
+  r.Integer("supervisor_start_time", &f.supervisor_start_time);
+  r.String("supervisor_binary", &f.supervisor_binary);
+  if (auto logs_it = root.find("logs");
+      logs_it != root.end() && logs_it->is_object()) {
+    Reader logs(*logs_it, absl::StrCat("cluster file ", source, ": logs"));
     logs.String("dir", &f.log_dir);
     logs.String("controller", &f.controller_log);
     if (!logs.status().ok()) return logs.status();
   }
-  if (const ListValue* hosts = r.List("hosts"); hosts != nullptr) {
-    for (int i = 0; i < hosts->values_size(); ++i) {
-      const Value& v = hosts->values(i);
-      std::string where = absl::StrCat("cluster file ", source, ": hosts[", i, "]");
-      if (v.kind_case() != Value::kStructValue) {
-        return absl::InvalidArgumentError(absl::StrCat(where, " must be an object"));
+  if (const Json* hosts = r.Array("hosts"); hosts != nullptr) {
+    for (size_t i = 0; i < hosts->size(); ++i) {
+      const Json& v = (*hosts)[i];
+      std::string where =
+          absl::StrCat("cluster file ", source, ": hosts[", i, "]");
+      if (!v.is_object()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, " must be an object"));
       }
-      Reader hr(v.struct_value(), where);
+      Reader hr(v, where);
       ClusterFileHost h;
       hr.String("name", &h.name);
       hr.String("netns", &h.netns);
@@ -225,16 +193,19 @@ absl::StatusOr<ClusterFile> ReadClusterFile(const std::string& path) {
   std::stringstream content;
   content << in.rdbuf();
   if (in.bad()) {
-    return absl::InternalError(absl::StrCat("read cluster file ", path, ": I/O error"));
+    return absl::InternalError(
+        absl::StrCat("read cluster file ", path, ": I/O error"));
   }
   return ClusterFileFromJson(content.str(), path);
 }
 
-absl::Status WriteClusterFile(const std::string& path, const ClusterFile& file) {
+absl::Status WriteClusterFile(const std::string& path,
+                              const ClusterFile& file) {
   const std::string tmp = absl::StrCat(path, ".tmp");
   const std::string json = ClusterFileToJson(file);
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("write cluster file ", tmp));
+  if (fd < 0)
+    return ErrnoToStatus(errno, absl::StrCat("write cluster file ", tmp));
   size_t done = 0;
   while (done < json.size()) {
     ssize_t n = write(fd, json.data() + done, json.size() - done);

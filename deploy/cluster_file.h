@@ -34,7 +34,7 @@ struct ClusterFileHost {
   // Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field
   // 22), so a reused pid is never mistaken for the agent. 0 = unknown.
   uint64_t start_time = 0;
-  std::string log;      // the agent's log file
+  std::string log;  // the agent's log file
 };
 
 struct ClusterFile {
@@ -51,6 +51,10 @@ struct ClusterFile {
   std::string log_dir;
   std::string agent_binary;
   std::string controller_binary;
+  // `emuctl local supervise` (restarts daemons that die); 0 = none.
+  int supervisor_pid = 0;
+  uint64_t supervisor_start_time = 0;
+  std::string supervisor_binary;
   std::vector<ClusterFileHost> hosts;
 };
 

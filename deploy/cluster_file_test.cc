@@ -31,7 +31,8 @@ ClusterFile Sample() {
   f.agent_binary = "/usr/bin/emu-agent";
   f.controller_binary = "/usr/bin/emu-controller";
   f.hosts.push_back({"h1", "emuhost-local-h1", "emuv-local-1",
-                     "198.18.0.11:7471", 4240, 77, "/run/emu/local/logs/h1.log"});
+                     "198.18.0.11:7471", 4240, 77,
+                     "/run/emu/local/logs/h1.log"});
   f.hosts.push_back({"h2", "emuhost-local-h2", "emuv-local-2",
                      "198.18.0.12:7471", 0, 0, "/run/emu/local/logs/h2.log"});
   return f;
@@ -68,6 +69,52 @@ TEST(ClusterFileTest, EscapesStrings) {
   EXPECT_EQ(back->state_dir, f.state_dir);
 }
 
+// A cluster.json as the hand-written writer before nlohmann-json wrote it
+// (a cluster started by an older emuctl must still stop).
+TEST(ClusterFileTest, ReadsFilesOfTheEarlierWriter) {
+  constexpr char kOld[] = R"({
+  "id": "x9843",
+  "state": "running",
+  "state_dir": "/run/emu/x9843",
+  "controller": "127.0.0.1:40123",
+  "controller_pid": 123,
+  "controller_start_time": 456789,
+  "token_file": "/run/emu/x9843/token",
+  "bridge": "emubr-x9843",
+  "subnet": "198.18.0.0/24",
+  "agent_binary": "/usr/local/bin/emu-agent",
+  "controller_binary": "/usr/local/bin/emu-controller",
+  "hosts": [
+    {
+      "name": "x9843-h1",
+      "netns": "emuhost-x9843-h1",
+      "veth": "emuv-x9843-1",
+      "address": "198.18.0.11:7471",
+      "pid": 124,
+      "start_time": 456790,
+      "log": "/run/emu/x9843/logs/x9843-h1.log"
+    }
+  ],
+  "logs": {
+    "dir": "/run/emu/x9843/logs",
+    "controller": "/run/emu/x9843/logs/controller.log",
+    "x9843-h1": "/run/emu/x9843/logs/x9843-h1.log"
+  }
+}
+)";
+  absl::StatusOr<ClusterFile> f = ClusterFileFromJson(kOld, "old.json");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->controller_pid, 123);
+  EXPECT_EQ(f->controller_start_time, 456789u);
+  EXPECT_EQ(f->log_dir, "/run/emu/x9843/logs");
+  EXPECT_EQ(f->controller_log, "/run/emu/x9843/logs/controller.log");
+  ASSERT_EQ(f->hosts.size(), 1u);
+  EXPECT_EQ(f->hosts[0].address, "198.18.0.11:7471");
+  EXPECT_EQ(f->hosts[0].start_time, 456790u);
+  // And the new writer writes the same text for the same record.
+  EXPECT_EQ(ClusterFileToJson(*f), kOld);
+}
+
 TEST(ClusterFileTest, MissingKeysStayDefaultUnknownIgnored) {
   absl::StatusOr<ClusterFile> f = ClusterFileFromJson(
       R"({"controller": "127.0.0.1:1", "future": [1, 2]})", "x.json");
@@ -84,11 +131,15 @@ TEST(ClusterFileTest, ErrorsNameTheFileAndKey) {
   } cases[] = {
       {"{not json", "cluster file x.json: not valid JSON"},
       {R"({"controller": 5})", "\"controller\" must be a string"},
-      {R"({"controller_pid": -1})", "\"controller_pid\" must be a non-negative"},
-      {R"({"controller_pid": 1.5})", "\"controller_pid\" must be a non-negative"},
+      {R"({"controller_pid": -1})",
+       "\"controller_pid\" must be a non-negative"},
+      {R"({"controller_pid": 1.5})",
+       "\"controller_pid\" must be a non-negative"},
       {R"({"hosts": {}})", "\"hosts\" must be a list"},
       {R"({"hosts": [3]})", "hosts[0] must be an object"},
-      {R"({"hosts": [{"pid": "x"}]})", "hosts[0]: \"pid\" must be a number"},
+      {R"({"hosts": [{"pid": "x"}]})",
+       "hosts[0]: \"pid\" must be a non-negative integer"},
+      {"[1, 2]", "cluster file x.json: not a JSON object"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<ClusterFile> f = ClusterFileFromJson(c.json, "x.json");

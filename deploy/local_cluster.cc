@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <system_error>
 #include <utility>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/net/host_cleanup.h"
 #include "common/auth.h"
 #include "common/errno_status.h"
 #include "common/status_macros.h"
@@ -51,8 +53,8 @@ class ClusterLock {
       return ErrnoToStatus(ec.value(),
                            absl::StrCat("create state root ", state_root));
     }
-    const std::string path = absl::StrCat(
-        absl::StripSuffix(state_root, "/"), "/.", id, ".lock");
+    const std::string path =
+        absl::StrCat(absl::StripSuffix(state_root, "/"), "/.", id, ".lock");
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open lock ", path));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -94,11 +96,13 @@ std::string WithLogTail(absl::string_view message, const std::string& log) {
 absl::Status MakeDir(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);
-  if (ec) return ErrnoToStatus(ec.value(), absl::StrCat("create directory ", path));
+  if (ec)
+    return ErrnoToStatus(ec.value(), absl::StrCat("create directory ", path));
   return absl::OkStatus();
 }
 
-absl::Status WriteSecretFile(const std::string& path, absl::string_view content) {
+absl::Status WriteSecretFile(const std::string& path,
+                             absl::string_view content) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create ", path));
   // The umask cannot widen 0600, but an inherited ACL default might.
@@ -141,6 +145,21 @@ bool IsExecutableFile(const std::string& path) {
 absl::string_view Basename(absl::string_view path) {
   size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// `emuctl local supervise --name ID --state-root ROOT` of the cluster whose
+// state dir is `dir`.
+bool IsSupervisorArgv(const std::vector<std::string>& argv,
+                      const std::string& dir) {
+  if (std::find(argv.begin(), argv.end(), "supervise") == argv.end()) {
+    return false;
+  }
+  std::string id, root;
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--name") id = argv[i + 1];
+    if (argv[i] == "--state-root") root = argv[i + 1];
+  }
+  return !id.empty() && !root.empty() && ClusterStateDir(root, id) == dir;
 }
 
 bool IsRetryableProbeError(const absl::Status& s) {
@@ -207,7 +226,8 @@ absl::StatusOr<std::string> GenerateToken() {
   std::ifstream in("/dev/urandom", std::ios::binary);
   std::string bytes(32, '\0');
   if (!in.read(bytes.data(), bytes.size())) {
-    return absl::InternalError("generate token: cannot read 32 bytes from /dev/urandom");
+    return absl::InternalError(
+        "generate token: cannot read 32 bytes from /dev/urandom");
   }
   return absl::BytesToHexString(bytes);
 }
@@ -225,10 +245,14 @@ std::string TailOfFile(const std::string& path, int lines) {
 }
 
 LocalCluster::LocalCluster(ProcessLauncher* launcher, ClusterRpc* rpc,
-                           ProcessTable* processes, ProgressFn progress)
+                           ProcessTable* processes, agent::net::HostNetwork* net,
+                           agent::net::NamespaceProcesses* ns_processes,
+                           ProgressFn progress)
     : launcher_(launcher),
       rpc_(rpc),
       processes_(processes),
+      net_(net),
+      ns_processes_(ns_processes),
       progress_(progress ? std::move(progress) : [](absl::string_view) {}) {}
 
 absl::StatusOr<std::string> LocalCluster::IpOutput(
@@ -275,10 +299,10 @@ absl::Status LocalCluster::CheckSubnetFree(const LocalClusterLayout& layout) {
   for (const InterfaceAddress& a : ParseIpv4Addresses(out)) {
     absl::StatusOr<Ipv4Net> net = ParseIpv4Net(a.cidr);
     if (net.ok() && Overlaps(*net, subnet)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "local cluster \"", layout.id, "\": subnet ", layout.subnet,
-          " overlaps ", a.cidr, " on interface ", a.ifname,
-          "; choose another with --subnet"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("local cluster \"", layout.id, "\": subnet ",
+                       layout.subnet, " overlaps ", a.cidr, " on interface ",
+                       a.ifname, "; choose another with --subnet"));
     }
   }
   return absl::OkStatus();
@@ -290,10 +314,12 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
                        MakeLocalClusterLayout(options.cluster));
   if (options.binaries.agent.empty() || options.binaries.controller.empty()) {
     return absl::InvalidArgumentError(
-        "local cluster start: paths of emu-agent and emu-controller are required");
+        "local cluster start: paths of emu-agent and emu-controller are "
+        "required");
   }
-  EMU_ASSIGN_OR_RETURN(std::unique_ptr<ClusterLock> lock,
-                       ClusterLock::Acquire(options.cluster.state_root, layout.id));
+  EMU_ASSIGN_OR_RETURN(
+      std::unique_ptr<ClusterLock> lock,
+      ClusterLock::Acquire(options.cluster.state_root, layout.id));
 
   // Refuse to start twice; clear what a dead cluster of this id left.
   absl::StatusOr<ClusterFile> existing = ReadClusterFile(layout.cluster_file);
@@ -307,6 +333,37 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
                            kAgentBinaryName)) {
         ++agents_alive;
       }
+    }
+    const bool supervisor_alive = IsRecordedDaemon(
+        existing->supervisor_pid, existing->supervisor_start_time,
+        existing->supervisor_binary, kSupervisorBinaryName);
+    const bool all_alive =
+        controller_alive &&
+        agents_alive == static_cast<int>(existing->hosts.size()) &&
+        (supervisor_alive || options.supervisor_argv.empty());
+    if (!all_alive && existing->state == kClusterStateRunning &&
+        (controller_alive || agents_alive > 0)) {
+      // Partly running: its labs live in the running daemons' state; start
+      // only what is missing instead of removing everything.
+      progress_(absl::StrCat(
+          "local cluster \"", layout.id, "\" is partly running (",
+          controller_alive ? "controller up, " : "controller down, ",
+          agents_alive, " of ", existing->hosts.size(),
+          " agents alive): starting what is missing"));
+      EMU_ASSIGN_OR_RETURN(
+          std::vector<std::string> restarted,
+          RestartDeadLocked(options.cluster.state_root, *existing,
+                            options.binaries, options.ready_timeout,
+                            [](const std::string&) { return true; }));
+      EMU_ASSIGN_OR_RETURN(ClusterFile record,
+                           ReadClusterFile(layout.cluster_file));
+      if (!supervisor_alive && !options.supervisor_argv.empty()) {
+        EMU_RETURN_IF_ERROR(
+            SpawnSupervisor(layout, options.supervisor_argv, record));
+        restarted.push_back("supervisor");
+      }
+      progress_(absl::StrCat("started ", absl::StrJoin(restarted, ", ")));
+      return record;
     }
     if (controller_alive || agents_alive > 0) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -368,9 +425,9 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   int undone = 0;
   absl::Status rollback = StopLocked(layout.id, options.cluster.state_root,
                                      /*rollback=*/true, &undone);
-  std::string message = absl::StrCat(
-      "start local cluster \"", layout.id, "\": ", started.status().message(),
-      "\n(logs kept in ", layout.log_dir, ")");
+  std::string message = absl::StrCat("start local cluster \"", layout.id,
+                                     "\": ", started.status().message(),
+                                     "\n(logs kept in ", layout.log_dir, ")");
   if (!rollback.ok()) {
     absl::StrAppend(&message, "\nrollback incomplete: ", rollback.message());
   }
@@ -380,13 +437,13 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
 absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
     const LocalClusterStartOptions& options, const LocalClusterLayout& layout,
     const std::string& token, ClusterFile& record) {
-  progress_(absl::StrCat("creating bridge ", layout.bridge, " ",
-                         layout.bridge_cidr));
+  progress_(
+      absl::StrCat("creating bridge ", layout.bridge, " ", layout.bridge_cidr));
   const std::string bridge_what = absl::StrCat("create bridge ", layout.bridge);
   EMU_RETURN_IF_ERROR(
       Ip({"link", "add", layout.bridge, "type", "bridge"}, bridge_what));
-  EMU_RETURN_IF_ERROR(
-      Ip({"addr", "add", layout.bridge_cidr, "dev", layout.bridge}, bridge_what));
+  EMU_RETURN_IF_ERROR(Ip(
+      {"addr", "add", layout.bridge_cidr, "dev", layout.bridge}, bridge_what));
   EMU_RETURN_IF_ERROR(Ip({"link", "set", layout.bridge, "up"}, bridge_what));
 
   for (const LocalHostLayout& h : layout.hosts) {
@@ -396,10 +453,10 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
     const std::string what =
         absl::StrCat("create host ", h.name, " (namespace ", h.netns, ")");
     EMU_RETURN_IF_ERROR(Ip({"netns", "add", h.netns}, what));
-    EMU_RETURN_IF_ERROR(Ip({"link", "add", h.veth, "type", "veth", "peer",
-                            "name", kHostNic, "netns", h.netns},
-                           absl::StrCat(what, ": veth ", h.veth, "<->",
-                                        kHostNic)));
+    EMU_RETURN_IF_ERROR(
+        Ip({"link", "add", h.veth, "type", "veth", "peer", "name", kHostNic,
+            "netns", h.netns},
+           absl::StrCat(what, ": veth ", h.veth, "<->", kHostNic)));
     EMU_RETURN_IF_ERROR(
         Ip({"link", "set", h.veth, "master", layout.bridge, "up"}, what));
     EMU_RETURN_IF_ERROR(
@@ -411,30 +468,8 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
 
   // All agents start at once; then each must answer within ready_timeout.
   for (size_t i = 0; i < layout.hosts.size(); ++i) {
-    const LocalHostLayout& h = layout.hosts[i];
-    ProcessSpec spec;
-    spec.argv = {options.binaries.agent,
-                 absl::StrCat("--listen=", h.agent_address),
-                 absl::StrCat("--host_name=", h.name),
-                 absl::StrCat("--state_dir=", h.state_dir),
-                 absl::StrCat("--token_file=", layout.token_file),
-                 absl::StrCat("--port_file=", h.port_file)};
-    spec.netns = h.netns;
-    // The agent bind-mounts node namespaces under /run/netns: they must be
-    // visible to everyone and outlive the agent (recovery after kill -9).
-    spec.share_mounts = true;
-    absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
-    if (!pid.ok()) {
-      return Annotate(pid.status(), absl::StrCat("start agent ", h.name));
-    }
-    own_daemons_.insert(*pid);
-    record.hosts[i].pid = *pid;
-    if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
-      record.hosts[i].start_time = identity->start_time;
-    }
-    progress_(absl::StrCat("started agent ", h.name, " (pid ", *pid, ") in ",
-                           h.netns, ", log ", h.log_path));
-    EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+    EMU_RETURN_IF_ERROR(
+        SpawnAgent(layout, i, options.binaries.agent, record).status());
   }
   const absl::Time agents_deadline = absl::Now() + options.ready_timeout;
   for (size_t i = 0; i < layout.hosts.size(); ++i) {
@@ -443,13 +478,64 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
     progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
                            layout.hosts[i].agent_address));
   }
+  EMU_RETURN_IF_ERROR(StartController(layout, options.binaries.controller,
+                                      token, options.ready_timeout, record));
 
+  record.state = kClusterStateRunning;
+  if (!options.supervisor_argv.empty()) {
+    EMU_RETURN_IF_ERROR(
+        SpawnSupervisor(layout, options.supervisor_argv, record));
+  }
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  return record;
+}
+
+absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
+                                               size_t i,
+                                               const std::string& binary,
+                                               ClusterFile& record) {
+  const LocalHostLayout& h = layout.hosts[i];
+  ProcessSpec spec;
+  spec.argv = {binary,
+               absl::StrCat("--listen=", h.agent_address),
+               absl::StrCat("--host_name=", h.name),
+               absl::StrCat("--state_dir=", h.state_dir),
+               absl::StrCat("--token_file=", layout.token_file),
+               absl::StrCat("--port_file=", h.port_file)};
+  spec.netns = h.netns;
+  // The agent bind-mounts node namespaces under /run/netns: they must be
+  // visible to everyone and outlive the agent (recovery after kill -9).
+  spec.share_mounts = true;
+  absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
+  if (!pid.ok()) {
+    return Annotate(pid.status(), absl::StrCat("start agent ", h.name));
+  }
+  own_daemons_.insert(*pid);
+  record.hosts[i].pid = *pid;
+  record.hosts[i].start_time = 0;
+  if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
+    record.hosts[i].start_time = identity->start_time;
+  }
+  progress_(absl::StrCat("started agent ", h.name, " (pid ", *pid, ") in ",
+                         h.netns, ", log ", h.log_path));
+  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
+  return *pid;
+}
+
+absl::Status LocalCluster::StartController(const LocalClusterLayout& layout,
+                                           const std::string& binary,
+                                           const std::string& token,
+                                           absl::Duration ready_timeout,
+                                           ClusterFile& record) {
   std::vector<std::string> agents;
   for (const LocalHostLayout& h : layout.hosts) {
     agents.push_back(absl::StrCat(h.name, "=", h.agent_address));
   }
+  // A dead controller's port file would send the first probes to its old
+  // port.
+  unlink(layout.controller_port_file.c_str());
   ProcessSpec spec;
-  spec.argv = {options.binaries.controller,
+  spec.argv = {binary,
                "--listen=127.0.0.1:0",
                absl::StrCat("--agents=", absl::StrJoin(agents, ",")),
                absl::StrCat("--db=", layout.controller_db),
@@ -459,6 +545,7 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
   if (!pid.ok()) return Annotate(pid.status(), "start controller");
   own_daemons_.insert(*pid);
   record.controller_pid = *pid;
+  record.controller_start_time = 0;
   if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
     record.controller_start_time = identity->start_time;
   }
@@ -467,13 +554,70 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
   EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
   EMU_ASSIGN_OR_RETURN(
       record.controller,
-      WaitForController(layout, *pid, token,
-                        absl::Now() + options.ready_timeout));
+      WaitForController(layout, *pid, token, absl::Now() + ready_timeout));
   progress_(absl::StrCat("controller answers at ", record.controller));
+  return WriteClusterFile(layout.cluster_file, record);
+}
 
-  record.state = kClusterStateRunning;
-  EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
-  return record;
+absl::Status LocalCluster::SpawnSupervisor(
+    const LocalClusterLayout& layout,
+    const std::vector<std::string>& supervisor_argv, ClusterFile& record) {
+  ProcessSpec spec;
+  spec.argv = supervisor_argv;
+  const std::string log = absl::StrCat(layout.log_dir, "/supervisor.log");
+  absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, log);
+  if (!pid.ok()) return Annotate(pid.status(), "start supervisor");
+  own_daemons_.insert(*pid);
+  record.supervisor_pid = *pid;
+  record.supervisor_start_time = 0;
+  if (auto identity = processes_->Lookup(*pid); identity.has_value()) {
+    record.supervisor_start_time = identity->start_time;
+  }
+  record.supervisor_binary = supervisor_argv[0];
+  progress_(absl::StrCat("started supervisor (pid ", *pid, "), log ", log));
+  return WriteClusterFile(layout.cluster_file, record);
+}
+
+absl::StatusOr<std::vector<std::string>> LocalCluster::RestartDeadLocked(
+    absl::string_view state_root, const ClusterFile& existing,
+    const DaemonBinaries& binaries, absl::Duration ready_timeout,
+    const std::function<bool(const std::string&)>& may_restart) {
+  LocalClusterOptions opts;
+  opts.id = existing.id;
+  opts.hosts = static_cast<int>(existing.hosts.size());
+  opts.subnet = existing.subnet;
+  opts.state_root = std::string(state_root);
+  EMU_ASSIGN_OR_RETURN(LocalClusterLayout layout, MakeLocalClusterLayout(opts));
+  EMU_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(layout.token_file));
+  ClusterFile record = existing;
+  std::vector<std::string> restarted;
+  const absl::Time deadline = absl::Now() + ready_timeout;
+  std::vector<size_t> started_agents;
+  for (size_t i = 0; i < record.hosts.size(); ++i) {
+    const ClusterFileHost& h = record.hosts[i];
+    if (IsRecordedDaemon(h.pid, h.start_time, record.agent_binary,
+                         kAgentBinaryName) ||
+        !may_restart(h.name)) {
+      continue;
+    }
+    EMU_RETURN_IF_ERROR(SpawnAgent(layout, i, binaries.agent, record).status());
+    started_agents.push_back(i);
+    restarted.push_back(h.name);
+  }
+  for (size_t i : started_agents) {
+    EMU_RETURN_IF_ERROR(
+        WaitForAgent(layout.hosts[i], record.hosts[i].pid, token, deadline));
+    progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
+                           layout.hosts[i].agent_address));
+  }
+  if (!IsRecordedDaemon(record.controller_pid, record.controller_start_time,
+                        record.controller_binary, kControllerBinaryName) &&
+      may_restart("controller")) {
+    EMU_RETURN_IF_ERROR(StartController(layout, binaries.controller, token,
+                                        ready_timeout, record));
+    restarted.push_back("controller");
+  }
+  return restarted;
 }
 
 absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
@@ -481,12 +625,13 @@ absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
                                         absl::Time deadline) {
   for (;;) {
     if (!launcher_->IsRunning(pid)) {
-      return absl::UnavailableError(WithLogTail(
-          absl::StrCat("agent ", host.name, " (pid ", pid,
-                       ") exited during startup"),
-          host.log_path));
+      return absl::UnavailableError(
+          WithLogTail(absl::StrCat("agent ", host.name, " (pid ", pid,
+                                   ") exited during startup"),
+                      host.log_path));
     }
-    absl::Status probe = rpc_->ProbeAgent(host.agent_address, token, kProbeTimeout);
+    absl::Status probe =
+        rpc_->ProbeAgent(host.agent_address, token, kProbeTimeout);
     if (probe.ok()) return absl::OkStatus();
     if (!IsRetryableProbeError(probe)) {
       return absl::Status(probe.code(),
@@ -496,11 +641,11 @@ absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
                                       host.log_path));
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(WithLogTail(
-          absl::StrCat("agent ", host.name, " (pid ", pid,
-                       ") did not answer at ", host.agent_address,
-                       " in time: ", probe.message()),
-          host.log_path));
+      return absl::DeadlineExceededError(
+          WithLogTail(absl::StrCat("agent ", host.name, " (pid ", pid,
+                                   ") did not answer at ", host.agent_address,
+                                   " in time: ", probe.message()),
+                      host.log_path));
     }
     absl::SleepFor(kPollInterval);
   }
@@ -509,8 +654,8 @@ absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
 absl::StatusOr<std::string> LocalCluster::WaitForController(
     const LocalClusterLayout& layout, int pid, const std::string& token,
     absl::Time deadline) {
-  absl::Status last = absl::UnavailableError(absl::StrCat(
-      "no port in ", layout.controller_port_file, " yet"));
+  absl::Status last = absl::UnavailableError(
+      absl::StrCat("no port in ", layout.controller_port_file, " yet"));
   for (;;) {
     if (!launcher_->IsRunning(pid)) {
       return absl::UnavailableError(WithLogTail(
@@ -523,15 +668,16 @@ absl::StatusOr<std::string> LocalCluster::WaitForController(
       if (last.ok()) return address;
       if (!IsRetryableProbeError(last)) {
         return absl::Status(
-            last.code(), WithLogTail(absl::StrCat("controller refused the first call: ",
-                                                  last.message()),
-                                     layout.controller_log));
+            last.code(),
+            WithLogTail(absl::StrCat("controller refused the first call: ",
+                                     last.message()),
+                        layout.controller_log));
       }
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(WithLogTail(
-          absl::StrCat("controller (pid ", pid, ") did not answer in time: ",
-                       last.message()),
+          absl::StrCat("controller (pid ", pid,
+                       ") did not answer in time: ", last.message()),
           layout.controller_log));
     }
     absl::SleepFor(kPollInterval);
@@ -563,7 +709,8 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   };
 
   ClusterFile record;
-  absl::StatusOr<ClusterFile> file = ReadClusterFile(ClusterFilePath(state_root, id));
+  absl::StatusOr<ClusterFile> file =
+      ReadClusterFile(ClusterFilePath(state_root, id));
   if (file.ok()) {
     record = *std::move(file);
   } else if (!absl::IsNotFound(file.status())) {
@@ -572,8 +719,9 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   }
 
   std::string token;
-  const std::string token_file =
-      record.token_file.empty() ? absl::StrCat(dir, "/token") : record.token_file;
+  const std::string token_file = record.token_file.empty()
+                                     ? absl::StrCat(dir, "/token")
+                                     : record.token_file;
   if (access(token_file.c_str(), F_OK) == 0) {
     absl::StatusOr<std::string> t = ReadTokenFile(token_file);
     if (t.ok()) {
@@ -583,6 +731,19 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
     }
   }
 
+  // The supervisor first, or it would start again what is stopped below.
+  if (record.supervisor_pid > 0) {
+    if (IsRecordedDaemon(record.supervisor_pid, record.supervisor_start_time,
+                         record.supervisor_binary, kSupervisorBinaryName)) {
+      absl::Status s = launcher_->Terminate(record.supervisor_pid, kStopGrace);
+      if (s.ok()) {
+        done(absl::StrCat("stopped supervisor (pid ", record.supervisor_pid,
+                          ")"));
+      } else {
+        failures.push_back(absl::StrCat("stop supervisor: ", s.message()));
+      }
+    }
+  }
   // Labs first, while the daemons that know them still run.
   const bool controller_alive =
       IsRecordedDaemon(record.controller_pid, record.controller_start_time,
@@ -591,7 +752,8 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
     absl::StatusOr<std::vector<std::string>> labs =
         rpc_->DestroyControllerLabs(record.controller, token, kDestroyTimeout);
     if (labs.ok()) {
-      for (const std::string& lab : *labs) done(absl::StrCat("destroyed lab ", lab));
+      for (const std::string& lab : *labs)
+        done(absl::StrCat("destroyed lab ", lab));
     } else {
       progress_(absl::StrCat("warning: ", labs.status().message(),
                              "; asking the agents directly"));
@@ -599,14 +761,15 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   }
   std::vector<bool> agent_alive;
   for (const ClusterFileHost& h : record.hosts) {
-    agent_alive.push_back(IsRecordedDaemon(h.pid, h.start_time,
-                                           record.agent_binary, kAgentBinaryName));
+    agent_alive.push_back(IsRecordedDaemon(
+        h.pid, h.start_time, record.agent_binary, kAgentBinaryName));
     if (!agent_alive.back() || h.address.empty() || rollback) continue;
     absl::StatusOr<std::vector<std::string>> labs =
         rpc_->DestroyAgentLabs(h.address, token, kDestroyTimeout);
     if (labs.ok()) {
       for (const std::string& lab : *labs) {
-        done(absl::StrCat("destroyed what was left of lab ", lab, " on ", h.name));
+        done(absl::StrCat("destroyed what was left of lab ", lab, " on ",
+                          h.name));
       }
     } else if (absl::IsUnavailable(labs.status()) ||
                absl::IsDeadlineExceeded(labs.status())) {
@@ -636,9 +799,24 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   };
   end_daemon("controller", record.controller_pid, controller_alive);
   for (size_t i = 0; i < record.hosts.size(); ++i) {
-    end_daemon(absl::StrCat("agent ", record.hosts[i].name), record.hosts[i].pid,
-               agent_alive[i]);
+    end_daemon(absl::StrCat("agent ", record.hosts[i].name),
+               record.hosts[i].pid, agent_alive[i]);
   }
+  // Daemons the record does not name (it was lost or rewritten by a later
+  // start): their command lines prove they belong to this cluster.
+  for (int pid : FindClusterDaemons(dir)) {
+    absl::Status s = launcher_->Terminate(pid, kStopGrace);
+    if (s.ok()) {
+      done(absl::StrCat("stopped unrecorded daemon of this cluster (pid ", pid,
+                        ")"));
+    } else {
+      failures.push_back(absl::StrCat("stop pid ", pid, ": ", s.message()));
+    }
+  }
+
+  // What the agents made and could not remove (dead agent, failed destroy):
+  // by the host prefix, since no daemon is left to ask.
+  RemoveNodeNamespaces(id, done, &failures);
 
   // Namespaces, veths and the bridge: by the names this id owns.
   absl::StatusOr<std::string> netns_out = IpOutput({"netns", "list"});
@@ -646,11 +824,13 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   if (netns_out.ok()) {
     namespaces = ParseNetnsList(*netns_out);
   } else {
-    failures.push_back(absl::StrCat("list namespaces: ", netns_out.status().message()));
+    failures.push_back(
+        absl::StrCat("list namespaces: ", netns_out.status().message()));
   }
   for (const std::string& ns : namespaces) {
     if (!ParseHostNetns(id, ns).has_value()) continue;
-    absl::Status s = Ip({"netns", "del", ns}, absl::StrCat("delete namespace ", ns));
+    absl::Status s =
+        Ip({"netns", "del", ns}, absl::StrCat("delete namespace ", ns));
     if (s.ok()) {
       done(absl::StrCat("deleted namespace ", ns));
     } else {
@@ -662,11 +842,13 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
     const std::string bridge = BridgeName(id);
     std::vector<std::string> links = ParseLinkNames(*links_out);
     // Veths before the bridge they are enslaved to.
-    std::stable_partition(links.begin(), links.end(),
-                          [&bridge](const std::string& l) { return l != bridge; });
+    std::stable_partition(
+        links.begin(), links.end(),
+        [&bridge](const std::string& l) { return l != bridge; });
     for (const std::string& link : links) {
       if (link != bridge && !ParseHostVeth(id, link).has_value()) continue;
-      absl::Status s = Ip({"link", "del", link}, absl::StrCat("delete interface ", link));
+      absl::Status s =
+          Ip({"link", "del", link}, absl::StrCat("delete interface ", link));
       if (s.ok()) {
         done(absl::StrCat("deleted interface ", link));
       } else if (!absl::StrContains(s.message(), "Cannot find device")) {
@@ -674,19 +856,8 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
       }
     }
   } else {
-    failures.push_back(absl::StrCat("list interfaces: ", links_out.status().message()));
-  }
-
-  // Node namespaces the agents could not destroy are named after the hosts;
-  // they are the agents', not ours, so say so instead of deleting them.
-  for (const ClusterFileHost& h : record.hosts) {
-    for (const std::string& ns : namespaces) {
-      if (absl::StartsWith(ns, absl::StrCat("emu.", h.name, "."))) {
-        progress_(absl::StrCat("warning: namespace ", ns, " of a lab on host ",
-                               h.name, " is left; remove it with `ip netns del ",
-                               ns, "`"));
-      }
-    }
+    failures.push_back(
+        absl::StrCat("list interfaces: ", links_out.status().message()));
   }
 
   std::error_code ec;
@@ -696,8 +867,8 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
         if (entry.path().filename() == "logs") continue;
         fs::remove_all(entry.path(), ec);
         if (ec) {
-          failures.push_back(absl::StrCat("remove ", entry.path().string(), ": ",
-                                          ec.message()));
+          failures.push_back(absl::StrCat("remove ", entry.path().string(),
+                                          ": ", ec.message()));
         }
       }
     } else {
@@ -711,8 +882,213 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   }
 
   if (!failures.empty()) {
-    return absl::InternalError(absl::StrCat("stop local cluster \"", id, "\": ",
-                                            absl::StrJoin(failures, "; ")));
+    return absl::InternalError(absl::StrCat(
+        "stop local cluster \"", id, "\": ", absl::StrJoin(failures, "; ")));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> LocalCluster::CollectGarbage(
+    absl::string_view state_root) {
+  std::set<std::string> ids;
+  auto consider = [&ids](absl::string_view id) {
+    if (ValidateClusterId(id).ok()) ids.insert(std::string(id));
+  };
+  // "<id>-h<N>" → id; the default cluster's hosts ("h<N>") are not told
+  // apart from a real host of that name, so they only count with other
+  // evidence of the cluster "local" (below).
+  auto id_of_host = [](absl::string_view host) -> absl::string_view {
+    size_t dash = host.rfind("-h");
+    return dash == absl::string_view::npos ? absl::string_view()
+                                           : host.substr(0, dash);
+  };
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> namespaces,
+                       net_->ListNamespaces(""));
+  for (const std::string& ns : namespaces) {
+    absl::string_view rest = ns;
+    if (absl::ConsumePrefix(&rest, "emuhost-")) {
+      consider(id_of_host(rest));
+    } else if (absl::ConsumePrefix(&rest, "emu.")) {
+      consider(id_of_host(rest.substr(0, rest.find('.'))));
+    }
+  }
+  EMU_ASSIGN_OR_RETURN(std::string links_out, IpOutput({"-o", "link", "show"}));
+  for (const std::string& link : ParseLinkNames(links_out)) {
+    absl::string_view rest = link;
+    if (absl::ConsumePrefix(&rest, "emubr-")) {
+      consider(rest);
+    } else if (absl::ConsumePrefix(&rest, "emuv-")) {
+      consider(rest.substr(0, rest.rfind('-')));
+    }
+  }
+  std::error_code ec;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(std::string(state_root), ec)) {
+    if (entry.is_directory(ec)) consider(entry.path().filename().string());
+  }
+
+  std::vector<std::string> stopped;
+  for (const std::string& id : ids) {
+    const std::string dir = ClusterStateDir(state_root, id);
+    std::vector<int> live = FindClusterDaemons(dir);
+    absl::StatusOr<ClusterFile> record =
+        ReadClusterFile(ClusterFilePath(state_root, id));
+    if (record.ok()) {
+      if (IsRecordedDaemon(record->controller_pid,
+                           record->controller_start_time,
+                           record->controller_binary, kControllerBinaryName)) {
+        live.push_back(record->controller_pid);
+      }
+      for (const ClusterFileHost& h : record->hosts) {
+        if (IsRecordedDaemon(h.pid, h.start_time, record->agent_binary,
+                             kAgentBinaryName)) {
+          live.push_back(h.pid);
+        }
+      }
+    }
+    if (!live.empty()) {
+      progress_(absl::StrCat("local cluster \"", id, "\" is running (pid ",
+                             absl::StrJoin(live, ","), "); left alone (",
+                             StopHint(id), " removes it)"));
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<ClusterLock>> lock =
+        ClusterLock::Acquire(state_root, id);
+    if (!lock.ok()) {
+      progress_(absl::StrCat("warning: ", lock.status().message()));
+      continue;
+    }
+    progress_(absl::StrCat("local cluster \"", id,
+                           "\" has no live daemon: removing what it left"));
+    int actions = 0;
+    absl::Status s = StopLocked(id, state_root, /*rollback=*/false, &actions);
+    if (!s.ok()) return s;
+    if (actions > 0) stopped.push_back(id);
+  }
+  return stopped;
+}
+
+std::vector<int> LocalCluster::FindClusterDaemons(const std::string& dir) {
+  const std::string token_flag = absl::StrCat("--token_file=", dir, "/token");
+  std::vector<int> found;
+  for (pid_t pid : processes_->List()) {
+    if (pid == getpid()) continue;
+    std::optional<ProcessIdentity> p = processes_->Lookup(pid);
+    if (!p.has_value()) continue;
+    if (ArgvRunsBinary(p->argv, kSupervisorBinaryName) &&
+        IsSupervisorArgv(p->argv, dir)) {
+      found.push_back(pid);
+      continue;
+    }
+    if (!ArgvRunsBinary(p->argv, kAgentBinaryName) &&
+        !ArgvRunsBinary(p->argv, kControllerBinaryName)) {
+      continue;
+    }
+    if (std::find(p->argv.begin(), p->argv.end(), token_flag) !=
+        p->argv.end()) {
+      found.push_back(pid);
+    }
+  }
+  return found;
+}
+
+void LocalCluster::RemoveNodeNamespaces(
+    absl::string_view id, const std::function<void(const std::string&)>& done,
+    std::vector<std::string>* failures) {
+  absl::StatusOr<std::vector<std::string>> all = net_->ListNamespaces("emu.");
+  if (!all.ok()) {
+    failures->push_back(
+        absl::StrCat("list node namespaces: ", all.status().message()));
+    return;
+  }
+  std::set<std::string> hosts;
+  for (const std::string& ns : *all) {
+    std::vector<std::string> parts = absl::StrSplit(ns, '.');
+    if (parts.size() == 4 && ParseClusterHostName(id, parts[1]).has_value()) {
+      hosts.insert(parts[1]);
+    }
+  }
+  if (hosts.empty()) return;
+  // An agent serving one of these hosts that is still alive now was not
+  // started for this cluster (ours were all ended above): leave its labs.
+  std::set<std::string> served;
+  for (pid_t pid : processes_->List()) {
+    std::optional<ProcessIdentity> p = processes_->Lookup(pid);
+    if (!p.has_value()) continue;
+    for (const std::string& host : hosts) {
+      if (agent::net::ArgvIsAgentOf(p->argv, host)) served.insert(host);
+    }
+  }
+  for (const std::string& host : hosts) {
+    if (served.count(host) > 0) {
+      progress_(absl::StrCat("warning: namespaces emu.", host,
+                             ".* are left: an emu-agent not of this cluster "
+                             "serves host ",
+                             host));
+      continue;
+    }
+    agent::net::HostCleanupResult r =
+        agent::net::RemoveHostResources(host, net_, ns_processes_, kStopGrace);
+    for (const std::string& ns : r.removed) {
+      done(absl::StrCat("deleted namespace ", ns, " (lab node on host ", host,
+                        ")"));
+    }
+    if (!r.status.ok()) failures->push_back(std::string(r.status.message()));
+  }
+}
+
+absl::Status LocalCluster::Supervise(absl::string_view id,
+                                     absl::string_view state_root,
+                                     const SuperviseOptions& options,
+                                     const std::function<bool()>& stopping) {
+  EMU_RETURN_IF_ERROR(ValidateClusterId(id));
+  struct Backoff {
+    absl::Duration delay;
+    absl::Time not_before = absl::InfinitePast();
+    absl::Time restarted = absl::InfinitePast();
+  };
+  std::map<std::string, Backoff> backoff;
+  const std::string path = ClusterFilePath(state_root, id);
+  while (!stopping()) {
+    absl::StatusOr<ClusterFile> record = ReadClusterFile(path);
+    if (absl::IsNotFound(record.status())) {
+      progress_(absl::StrCat("supervisor: ", path, " is gone; exiting"));
+      return absl::OkStatus();
+    }
+    if (record.ok() && record->state == kClusterStateRunning) {
+      // A start or stop holds the lock: they own the daemons meanwhile.
+      absl::StatusOr<std::unique_ptr<ClusterLock>> lock =
+          ClusterLock::Acquire(state_root, id);
+      if (lock.ok()) {
+        const absl::Time now = absl::Now();
+        auto may_restart = [&](const std::string& name) {
+          Backoff& b = backoff[name];
+          if (b.delay == absl::ZeroDuration()) b.delay = options.min_backoff;
+          // Up long enough since the last restart: a fresh failure, not a
+          // crash loop.
+          if (now - b.restarted > options.stable_after) {
+            b.delay = options.min_backoff;
+          }
+          if (now < b.not_before) return false;
+          b.restarted = now;
+          b.not_before = now + b.delay;
+          b.delay = std::min(b.delay * 2, options.max_backoff);
+          return true;
+        };
+        DaemonBinaries binaries{record->agent_binary,
+                                record->controller_binary};
+        absl::StatusOr<std::vector<std::string>> restarted = RestartDeadLocked(
+            state_root, *record, binaries, options.ready_timeout, may_restart);
+        if (!restarted.ok()) {
+          progress_(absl::StrCat("supervisor: restart failed: ",
+                                 restarted.status().message()));
+        } else if (!restarted->empty()) {
+          progress_(absl::StrCat("supervisor: restarted ",
+                                 absl::StrJoin(*restarted, ", ")));
+        }
+      }
+    }
+    absl::SleepFor(options.interval);
   }
   return absl::OkStatus();
 }
@@ -735,11 +1111,22 @@ absl::StatusOr<LocalClusterStatus> LocalCluster::Status(
   DaemonStatus controller;
   controller.name = "controller";
   controller.pid = f.controller_pid;
-  controller.running = IsRecordedDaemon(f.controller_pid, f.controller_start_time,
-                                        f.controller_binary, kControllerBinaryName);
+  controller.running =
+      IsRecordedDaemon(f.controller_pid, f.controller_start_time,
+                       f.controller_binary, kControllerBinaryName);
   controller.address = f.controller;
   controller.log = f.controller_log;
   status.daemons.push_back(controller);
+  if (f.supervisor_pid > 0) {
+    DaemonStatus supervisor;
+    supervisor.name = "supervisor";
+    supervisor.pid = f.supervisor_pid;
+    supervisor.running =
+        IsRecordedDaemon(f.supervisor_pid, f.supervisor_start_time,
+                         f.supervisor_binary, kSupervisorBinaryName);
+    supervisor.log = absl::StrCat(f.log_dir, "/supervisor.log");
+    status.daemons.push_back(supervisor);
+  }
   for (const ClusterFileHost& h : f.hosts) {
     DaemonStatus agent;
     agent.name = h.name;

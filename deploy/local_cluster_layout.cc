@@ -23,7 +23,8 @@ std::optional<int> ParseIndex(absl::string_view text) {
     if (!absl::ascii_isdigit(c)) return std::nullopt;
   }
   int n = 0;
-  if (!absl::SimpleAtoi(text, &n) || n < 1 || n > kMaxHosts) return std::nullopt;
+  if (!absl::SimpleAtoi(text, &n) || n < 1 || n > kMaxHosts)
+    return std::nullopt;
   return n;
 }
 
@@ -41,9 +42,9 @@ absl::Status ValidateClusterId(absl::string_view id) {
   }
   for (char c : id) {
     if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cluster id \"", id,
-          "\": only lowercase letters and digits are allowed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster id \"", id,
+                       "\": only lowercase letters and digits are allowed"));
     }
   }
   return absl::OkStatus();
@@ -79,8 +80,8 @@ absl::StatusOr<Ipv4Net> ParseIpv4Net(absl::string_view text) {
 }
 
 std::string FormatIpv4(uint32_t a) {
-  return absl::StrCat(a >> 24, ".", (a >> 16) & 0xff, ".", (a >> 8) & 0xff,
-                      ".", a & 0xff);
+  return absl::StrCat(a >> 24, ".", (a >> 16) & 0xff, ".", (a >> 8) & 0xff, ".",
+                      a & 0xff);
 }
 
 bool Overlaps(const Ipv4Net& a, const Ipv4Net& b) {
@@ -88,37 +89,56 @@ bool Overlaps(const Ipv4Net& a, const Ipv4Net& b) {
   return (a.address & Mask(shorter)) == (b.address & Mask(shorter));
 }
 
-std::string ClusterStateDir(absl::string_view state_root, absl::string_view id) {
+std::string ClusterStateDir(absl::string_view state_root,
+                            absl::string_view id) {
   return absl::StrCat(absl::StripSuffix(state_root, "/"), "/", id);
 }
 
-std::string ClusterFilePath(absl::string_view state_root, absl::string_view id) {
+std::string ClusterFilePath(absl::string_view state_root,
+                            absl::string_view id) {
   return absl::StrCat(ClusterStateDir(state_root, id), "/cluster.json");
 }
 
-std::string BridgeName(absl::string_view id) { return absl::StrCat("emubr-", id); }
+std::string BridgeName(absl::string_view id) {
+  return absl::StrCat("emubr-", id);
+}
 
-std::optional<int> ParseHostNetns(absl::string_view id, absl::string_view netns) {
+std::optional<int> ParseHostNetns(absl::string_view id,
+                                  absl::string_view netns) {
   if (!absl::ConsumePrefix(&netns, absl::StrCat("emuhost-", id, "-h"))) {
     return std::nullopt;
   }
   return ParseIndex(netns);
 }
 
-std::optional<int> ParseHostVeth(absl::string_view id, absl::string_view ifname) {
+std::optional<int> ParseHostVeth(absl::string_view id,
+                                 absl::string_view ifname) {
   if (!absl::ConsumePrefix(&ifname, absl::StrCat("emuv-", id, "-"))) {
     return std::nullopt;
   }
   return ParseIndex(ifname);
 }
 
+std::string ClusterHostName(absl::string_view id, int index) {
+  return id == kDefaultClusterId ? absl::StrCat("h", index)
+                                 : absl::StrCat(id, "-h", index);
+}
+
+std::optional<int> ParseClusterHostName(absl::string_view id,
+                                        absl::string_view host) {
+  const std::string prefix =
+      id == kDefaultClusterId ? std::string("h") : absl::StrCat(id, "-h");
+  if (!absl::ConsumePrefix(&host, prefix)) return std::nullopt;
+  return ParseIndex(host);
+}
+
 absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
     const LocalClusterOptions& options) {
   if (absl::Status s = ValidateClusterId(options.id); !s.ok()) return s;
   if (options.hosts < 1 || options.hosts > kMaxHosts) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "local cluster \"", options.id, "\": host count ", options.hosts,
-        " out of range 1..", kMaxHosts));
+    return absl::InvalidArgumentError(
+        absl::StrCat("local cluster \"", options.id, "\": host count ",
+                     options.hosts, " out of range 1..", kMaxHosts));
   }
   absl::StatusOr<Ipv4Net> net = ParseIpv4Net(options.subnet);
   if (!net.ok()) {
@@ -155,8 +175,7 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
   for (int i = 1; i <= options.hosts; ++i) {
     LocalHostLayout h;
     h.index = i;
-    h.name = options.id == kDefaultClusterId ? absl::StrCat("h", i)
-                                             : absl::StrCat(options.id, "-h", i);
+    h.name = ClusterHostName(options.id, i);
     h.netns = absl::StrCat("emuhost-", options.id, "-h", i);
     h.veth = absl::StrCat("emuv-", options.id, "-", i);
     h.address = FormatIpv4(net->address + 10 + i);

@@ -58,16 +58,16 @@ struct LocalHostLayout {
 
 struct LocalClusterLayout {
   std::string id;
-  std::string subnet;          // normalised "198.18.0.0/24"
+  std::string subnet;  // normalised "198.18.0.0/24"
   int prefix_length = 0;
-  std::string bridge;          // "emubr-<id>"
-  std::string bridge_address;  // "198.18.0.1"
-  std::string bridge_cidr;     // "198.18.0.1/24"
-  std::string state_dir;       // "<state_root>/<id>"
-  std::string token_file;      // "<dir>/token"
-  std::string cluster_file;    // "<dir>/cluster.json"
-  std::string log_dir;         // "<dir>/logs"
-  std::string controller_log;  // "<dir>/logs/controller.log"
+  std::string bridge;                // "emubr-<id>"
+  std::string bridge_address;        // "198.18.0.1"
+  std::string bridge_cidr;           // "198.18.0.1/24"
+  std::string state_dir;             // "<state_root>/<id>"
+  std::string token_file;            // "<dir>/token"
+  std::string cluster_file;          // "<dir>/cluster.json"
+  std::string log_dir;               // "<dir>/logs"
+  std::string controller_log;        // "<dir>/logs/controller.log"
   std::string controller_port_file;  // "<dir>/controller.port"
   std::string controller_db;         // "<dir>/controller.db"
   std::vector<LocalHostLayout> hosts;
@@ -90,9 +90,19 @@ std::string ClusterFilePath(absl::string_view state_root, absl::string_view id);
 // Names owned by cluster `id`, recognised without knowing the host count.
 std::string BridgeName(absl::string_view id);
 // The host index when `netns` is "emuhost-<id>-h<N>" (N in 1..kMaxHosts).
-std::optional<int> ParseHostNetns(absl::string_view id, absl::string_view netns);
+std::optional<int> ParseHostNetns(absl::string_view id,
+                                  absl::string_view netns);
 // The host index when `ifname` is "emuv-<id>-<N>" (N in 1..kMaxHosts).
-std::optional<int> ParseHostVeth(absl::string_view id, absl::string_view ifname);
+std::optional<int> ParseHostVeth(absl::string_view id,
+                                 absl::string_view ifname);
+
+// The cluster host name of host `index`: "h<index>" for the default id,
+// "<id>-h<index>" otherwise. Its agent's node namespaces are
+// "emu.<host name>.<lab>.<node>" (agent/resource_names.h).
+std::string ClusterHostName(absl::string_view id, int index);
+// The index when `host` is ClusterHostName(id, N) for N in 1..kMaxHosts.
+std::optional<int> ParseClusterHostName(absl::string_view id,
+                                        absl::string_view host);
 
 // An IPv4 network "a.b.c.d/len".
 struct Ipv4Net {

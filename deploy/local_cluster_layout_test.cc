@@ -74,7 +74,8 @@ TEST(LocalClusterLayoutTest, RejectsBadOptions) {
       {{"a.b", 2, kDefaultSubnet, "/run/emu"}, "only lowercase"},
       {{"local", 0, kDefaultSubnet, "/run/emu"}, "out of range"},
       {{"local", 100, kDefaultSubnet, "/run/emu"}, "out of range"},
-      {{"local", 2, "198.18.0.0/25", "/run/emu"}, "prefix length must be 8..24"},
+      {{"local", 2, "198.18.0.0/25", "/run/emu"},
+       "prefix length must be 8..24"},
       {{"local", 2, "198.18.0.0", "/run/emu"}, "prefix length must be 8..24"},
       {{"local", 2, "198.18.0.5/24", "/run/emu"}, "did you mean 198.18.0.0/24"},
       {{"local", 2, "198.18.0/24", "/run/emu"}, "want a.b.c.d"},
@@ -121,6 +122,17 @@ TEST(Ipv4NetTest, ParseFormatOverlap) {
   EXPECT_FALSE(ParseIpv4Net("1.2.3.4/").ok());
   EXPECT_FALSE(ParseIpv4Net("1.2.3.4/2/3").ok());
   EXPECT_FALSE(ParseIpv4Net("1.2.3.+4").ok());
+}
+
+TEST(LocalClusterLayoutTest, ClusterHostNamesParseBack) {
+  EXPECT_EQ(ClusterHostName("local", 3), "h3");
+  EXPECT_EQ(ClusterHostName("x9843", 2), "x9843-h2");
+  EXPECT_EQ(ParseClusterHostName("x9843", "x9843-h2"), 2);
+  EXPECT_EQ(ParseClusterHostName("local", "h12"), 12);
+  EXPECT_EQ(ParseClusterHostName("x9843", "x98430-h2"), std::nullopt);
+  EXPECT_EQ(ParseClusterHostName("x9843", "x9843-h2x"), std::nullopt);
+  EXPECT_EQ(ParseClusterHostName("x9843", "x9843-h0"), std::nullopt);
+  EXPECT_EQ(ParseClusterHostName("local", "x9843-h2"), std::nullopt);
 }
 
 }  // namespace

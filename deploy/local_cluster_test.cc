@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "agent/net/testing/fake_host_network.h"
 #include "common/testing/fake_process_launcher.h"
 #include "deploy/testing/fake_cluster_rpc.h"
 #include "deploy/testing/fake_process_table.h"
@@ -51,7 +52,8 @@ class FakeIp {
     if (is({"-o", "link", "show"})) {
       std::string out;
       int i = 1;
-      for (const auto& l : links) absl::StrAppend(&out, i++, ": ", l, ": <UP> mtu 1500\n");
+      for (const auto& l : links)
+        absl::StrAppend(&out, i++, ": ", l, ": <UP> mtu 1500\n");
       return FakeProcessLauncher::Exited(0, out);
     }
     if (is({"-o", "-4", "addr", "show"})) {
@@ -100,9 +102,11 @@ class FakeIp {
   std::vector<std::string> commands;
 
  private:
-  static ProcessResult Add(std::set<std::string>* set, const std::string& name) {
+  static ProcessResult Add(std::set<std::string>* set,
+                           const std::string& name) {
     if (!set->insert(name).second) {
-      return FakeProcessLauncher::Exited(2, "", "RTNETLINK answers: File exists");
+      return FakeProcessLauncher::Exited(2, "",
+                                         "RTNETLINK answers: File exists");
     }
     return FakeProcessLauncher::Exited(0);
   }
@@ -119,7 +123,8 @@ class DaemonLauncher : public FakeProcessLauncher {
     absl::StatusOr<pid_t> pid = FakeProcessLauncher::Spawn(spec, log_path);
     if (!pid.ok()) return pid;
     table_->Set(*pid, {static_cast<uint64_t>(*pid) * 10, spec.argv});
-    std::ofstream(log_path, std::ios::app) << "daemon " << *pid << " starting\n";
+    std::ofstream(log_path, std::ios::app)
+        << "daemon " << *pid << " starting\n";
     for (const std::string& arg : spec.argv) {
       absl::string_view v = arg;
       if (absl::ConsumePrefix(&v, "--port_file=")) {
@@ -139,19 +144,34 @@ class DaemonLauncher : public FakeProcessLauncher {
   FakeProcessTable* table_;
 };
 
+class RecordingNamespaceProcesses : public agent::net::NamespaceProcesses {
+ public:
+  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
+    return std::vector<pid_t>{};
+  }
+  absl::Status KillAll(const std::string& ns, absl::Duration) override {
+    killed.push_back(ns);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> killed;
+};
+
 class LocalClusterTest : public ::testing::Test {
  protected:
   LocalClusterTest()
       : launcher_(&table_),
-        cluster_(&launcher_, &rpc_, &table_, [this](absl::string_view line) {
-          progress_.emplace_back(line);
-        }) {
-    launcher_.SetHandler([this](const ProcessSpec& spec) { return ip_.Run(spec); });
-    root_ = TempPath(absl::StrCat("local_cluster_test_", getpid(), "_", counter_++));
+        cluster_(
+            &launcher_, &rpc_, &table_, &net_, &ns_procs_,
+            [this](absl::string_view line) { progress_.emplace_back(line); }) {
+    launcher_.SetHandler(
+        [this](const ProcessSpec& spec) { return ip_.Run(spec); });
+    root_ = TempPath(
+        absl::StrCat("local_cluster_test_", getpid(), "_", counter_++));
     options_.cluster.id = "t";
     options_.cluster.hosts = 2;
     options_.cluster.state_root = root_;
-    options_.binaries = {"/opt/emu/bin/emu-agent", "/opt/emu/bin/emu-controller"};
+    options_.binaries = {"/opt/emu/bin/emu-agent",
+                         "/opt/emu/bin/emu-controller"};
     options_.ready_timeout = absl::Milliseconds(300);
   }
   ~LocalClusterTest() override { fs::remove_all(root_); }
@@ -163,6 +183,8 @@ class LocalClusterTest : public ::testing::Test {
   DaemonLauncher launcher_;
   FakeClusterRpc rpc_;
   FakeIp ip_;
+  agent::net::FakeHostNetwork net_;
+  RecordingNamespaceProcesses ns_procs_;
   std::vector<std::string> progress_;
   LocalCluster cluster_;
   std::string root_;
@@ -174,11 +196,15 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
 
   EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
-  EXPECT_THAT(ip_.links, UnorderedElementsAre("emubr-t", "emuv-t-1", "emuv-t-2"));
+  EXPECT_THAT(ip_.links,
+              UnorderedElementsAre("emubr-t", "emuv-t-1", "emuv-t-2"));
   EXPECT_EQ(ip_.addresses["emubr-t"], "198.18.0.1/24");
+  EXPECT_THAT(
+      ip_.commands,
+      Contains(
+          "link add emuv-t-2 type veth peer name eth0 netns emuhost-t-h2"));
   EXPECT_THAT(ip_.commands,
-              Contains("link add emuv-t-2 type veth peer name eth0 netns emuhost-t-h2"));
-  EXPECT_THAT(ip_.commands, Contains("-n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0"));
+              Contains("-n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0"));
   EXPECT_THAT(ip_.commands, Contains("-n emuhost-t-h1 link set lo up"));
   EXPECT_THAT(ip_.commands, Contains("link set emuv-t-1 master emubr-t up"));
 
@@ -187,19 +213,21 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   ASSERT_EQ(spawns.size(), 3u);
   EXPECT_EQ(spawns[0].spec.netns, "emuhost-t-h1");
   EXPECT_EQ(spawns[0].log_path, dir + "/logs/t-h1.log");
-  EXPECT_THAT(spawns[0].spec.argv,
-              ElementsAre("/opt/emu/bin/emu-agent", "--listen=198.18.0.11:7471",
-                          "--host_name=t-h1", "--state_dir=" + dir + "/agents/t-h1",
-                          "--token_file=" + dir + "/token",
-                          "--port_file=" + dir + "/agents/t-h1.port"));
+  EXPECT_THAT(
+      spawns[0].spec.argv,
+      ElementsAre("/opt/emu/bin/emu-agent", "--listen=198.18.0.11:7471",
+                  "--host_name=t-h1", "--state_dir=" + dir + "/agents/t-h1",
+                  "--token_file=" + dir + "/token",
+                  "--port_file=" + dir + "/agents/t-h1.port"));
   EXPECT_EQ(spawns[1].spec.netns, "emuhost-t-h2");
   EXPECT_EQ(spawns[2].spec.netns, "");
-  EXPECT_THAT(spawns[2].spec.argv,
-              ElementsAre("/opt/emu/bin/emu-controller", "--listen=127.0.0.1:0",
-                          "--agents=t-h1=198.18.0.11:7471,t-h2=198.18.0.12:7471",
-                          "--db=" + dir + "/controller.db",
-                          "--token_file=" + dir + "/token",
-                          "--port_file=" + dir + "/controller.port"));
+  EXPECT_THAT(
+      spawns[2].spec.argv,
+      ElementsAre("/opt/emu/bin/emu-controller", "--listen=127.0.0.1:0",
+                  "--agents=t-h1=198.18.0.11:7471,t-h2=198.18.0.12:7471",
+                  "--db=" + dir + "/controller.db",
+                  "--token_file=" + dir + "/token",
+                  "--port_file=" + dir + "/controller.port"));
 
   // The token is private, random hex, and what the probes carried.
   struct stat st;
@@ -266,10 +294,12 @@ TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {
   for (const auto& c : rpc_.calls()) methods.push_back(c.method);
   EXPECT_THAT(methods, Contains("DestroyControllerLabs"));
   EXPECT_THAT(Progress(), HasSubstr("destroyed lab lab1"));
-  EXPECT_THAT(Progress(), HasSubstr("destroyed what was left of lab orphan on t-h2"));
+  EXPECT_THAT(Progress(),
+              HasSubstr("destroyed what was left of lab orphan on t-h2"));
   std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
-  EXPECT_THAT(launcher_.terminated(),
-              UnorderedElementsAre(spawns[0].pid, spawns[1].pid, spawns[2].pid));
+  EXPECT_THAT(
+      launcher_.terminated(),
+      UnorderedElementsAre(spawns[0].pid, spawns[1].pid, spawns[2].pid));
   EXPECT_THAT(ip_.netns, IsEmpty());
   EXPECT_THAT(ip_.links, IsEmpty());
   EXPECT_FALSE(fs::exists(root_ + "/t"));
@@ -278,11 +308,17 @@ TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {
   progress_.clear();
   EXPECT_TRUE(cluster_.Stop("t", root_).ok());
   EXPECT_THAT(Progress(), HasSubstr("nothing to stop"));
-  EXPECT_EQ(cluster_.Status("t", root_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cluster_.Status("t", root_).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
-  ip_.netns = {"emuhost-t-h3", "emuhost-tt-h1", "emu.t-h1.lab.r1", "other"};
+  ip_.netns = {"emuhost-t-h3", "emuhost-tt-h1", "other"};
+  for (const char* ns :
+       {"emu.t-h1.lab.r1", "emu.t-h2.lab.r2", "emu.tt-h1.lab.r1",
+        "emu.t-h10x.lab.r1", "emu.h1.lab.r1", "other"}) {
+    ASSERT_TRUE(net_.CreateNamespace(ns).ok());
+  }
   ip_.links = {"lo", "eth0", "emuv-t-3", "emuv-tt-1", "emubr-t", "emubr-tt"};
   // A record whose controller pid now belongs to another program, and whose
   // agent pid was reused by a later emu-agent.
@@ -292,8 +328,8 @@ TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
   record.controller_start_time = 1;
   record.controller_binary = "/x/emu-controller";
   record.agent_binary = "/x/emu-agent";
-  record.hosts.push_back({"t-h1", "emuhost-t-h1", "emuv-t-1", "198.18.0.11:7471",
-                          4001, 5, ""});
+  record.hosts.push_back(
+      {"t-h1", "emuhost-t-h1", "emuv-t-1", "198.18.0.11:7471", 4001, 5, ""});
   ASSERT_TRUE(WriteClusterFile(root_ + "/t/cluster.json", record).ok());
   table_.Set(4000, {1, {"/usr/bin/vim"}});
   table_.Set(4001, {6, {"/x/emu-agent"}});
@@ -301,13 +337,185 @@ TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
   ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
   EXPECT_THAT(launcher_.terminated(), IsEmpty());
   EXPECT_TRUE(rpc_.calls().empty());
-  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-tt-h1", "emu.t-h1.lab.r1", "other"));
-  EXPECT_THAT(ip_.links, UnorderedElementsAre("lo", "eth0", "emuv-tt-1", "emubr-tt"));
+  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-tt-h1", "other"));
+  EXPECT_THAT(ip_.links,
+              UnorderedElementsAre("lo", "eth0", "emuv-tt-1", "emubr-tt"));
   EXPECT_THAT(Progress(), HasSubstr("pid 4000 recorded for controller now runs "
                                     "something else; left alone"));
-  EXPECT_THAT(Progress(), HasSubstr("namespace emu.t-h1.lab.r1 of a lab on host "
-                                    "t-h1 is left"));
+  // The lab namespaces of its hosts go with their processes, whether or not
+  // the record names the host; foreign ones stay.
+  EXPECT_FALSE(net_.HasNamespace("emu.t-h1.lab.r1"));
+  EXPECT_FALSE(net_.HasNamespace("emu.t-h2.lab.r2"));
+  EXPECT_THAT(ns_procs_.killed,
+              UnorderedElementsAre("emu.t-h1.lab.r1", "emu.t-h2.lab.r2"));
+  for (const char* ns :
+       {"emu.tt-h1.lab.r1", "emu.t-h10x.lab.r1", "emu.h1.lab.r1", "other"}) {
+    EXPECT_TRUE(net_.HasNamespace(ns)) << ns;
+  }
   EXPECT_FALSE(fs::exists(root_ + "/t"));
+}
+
+// The leak of issue 15: the agents were killed, the test ended early and the
+// record is gone; stop must still remove everything of the cluster.
+TEST_F(LocalClusterTest, StopWithoutRecordOrLiveAgentsRemovesWhatIsLeft) {
+  const std::string dir = root_ + "/x9843";
+  ip_.netns = {"emuhost-x9843-h1", "emuhost-x9843-h2"};
+  ip_.links = {"emubr-x9843", "emuv-x9843-1", "emuv-x9843-2", "eth0"};
+  for (const char* ns : {"emu.x9843-h2.explab.b", "emu.x9843-h1.explab.a",
+                         "emu.x9844-h1.explab.a", "foreign"}) {
+    ASSERT_TRUE(net_.CreateNamespace(ns).ok());
+  }
+  // A controller of this cluster that outlived its record, one of another
+  // cluster, and an unrelated program.
+  table_.Set(5000, {1,
+                    {"/x/emu-controller", "--listen=127.0.0.1:0",
+                     "--token_file=" + dir + "/token"}});
+  table_.Set(5001,
+             {1, {"/x/emu-agent", "--token_file=" + root_ + "/x9844/token"}});
+  table_.Set(5002, {1, {"/usr/bin/sleep", "--token_file=" + dir + "/token"}});
+  launcher_.SetHandler(
+      [this](const ProcessSpec& spec) { return ip_.Run(spec); });
+
+  ASSERT_TRUE(cluster_.Stop("x9843", root_).ok()) << Progress();
+  EXPECT_THAT(launcher_.terminated(), ElementsAre(5000));
+  EXPECT_FALSE(net_.HasNamespace("emu.x9843-h2.explab.b"));
+  EXPECT_FALSE(net_.HasNamespace("emu.x9843-h1.explab.a"));
+  EXPECT_TRUE(net_.HasNamespace("emu.x9844-h1.explab.a"));
+  EXPECT_TRUE(net_.HasNamespace("foreign"));
+  EXPECT_THAT(ip_.netns, IsEmpty());
+  EXPECT_THAT(ip_.links, ElementsAre("eth0"));
+  EXPECT_THAT(Progress(), Not(HasSubstr("nothing to stop")));
+}
+
+TEST_F(LocalClusterTest, StopLeavesNamespacesOfAHostAForeignAgentServes) {
+  ASSERT_TRUE(net_.CreateNamespace("emu.t-h1.lab.a").ok());
+  ASSERT_TRUE(net_.CreateNamespace("emu.t-h2.lab.a").ok());
+  table_.Set(6000, {1, {"/usr/local/bin/emu-agent", "--host_name=t-h1"}});
+  ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
+  EXPECT_TRUE(net_.HasNamespace("emu.t-h1.lab.a"));
+  EXPECT_FALSE(net_.HasNamespace("emu.t-h2.lab.a"));
+  EXPECT_THAT(launcher_.terminated(), IsEmpty());
+  EXPECT_THAT(Progress(),
+              HasSubstr("an emu-agent not of this cluster serves host t-h1"));
+}
+
+TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();  // "t", running
+  ip_.netns.insert("emuhost-x9843-h1");
+  ip_.links.insert("emubr-x9843");
+  ASSERT_TRUE(net_.CreateNamespace("emu.x9843-h1.lab.a").ok());
+  ASSERT_TRUE(
+      net_.CreateNamespace("emu.y1-h3.lab.a").ok());  // only trace of y1
+  ASSERT_TRUE(net_.CreateNamespace("emu.t-h1.lab.a").ok());
+  ASSERT_TRUE(net_.CreateNamespace("emu.h1.lab.a").ok());  // not a cluster's
+
+  absl::StatusOr<std::vector<std::string>> stopped =
+      cluster_.CollectGarbage(root_);
+  ASSERT_TRUE(stopped.ok()) << stopped.status() << "\n" << Progress();
+  EXPECT_THAT(*stopped, UnorderedElementsAre("x9843", "y1"));
+  EXPECT_FALSE(net_.HasNamespace("emu.x9843-h1.lab.a"));
+  EXPECT_FALSE(net_.HasNamespace("emu.y1-h3.lab.a"));
+  EXPECT_FALSE(ip_.netns.count("emuhost-x9843-h1"));
+  EXPECT_FALSE(ip_.links.count("emubr-x9843"));
+  // The running cluster and foreign names are untouched.
+  EXPECT_TRUE(net_.HasNamespace("emu.t-h1.lab.a"));
+  EXPECT_TRUE(net_.HasNamespace("emu.h1.lab.a"));
+  EXPECT_TRUE(ip_.netns.count("emuhost-t-h1"));
+  EXPECT_THAT(launcher_.terminated(), IsEmpty());
+  EXPECT_THAT(Progress(), HasSubstr("local cluster \"t\" is running"));
+}
+
+// kill -9 of the controller: the supervisor starts it again with the same
+// flags; the agents and the labs they hold are left alone.
+TEST_F(LocalClusterTest, SupervisorRestartsOnlyTheDeadDaemon) {
+  options_.supervisor_argv = {
+      "/x/emuctl", "local", "supervise", "--name", "t", "--state-root", root_};
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << Progress();
+  ASSERT_GT(started->supervisor_pid, 0);
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 4u);  // 2 agents, controller, supervisor
+  EXPECT_EQ(spawns[3].spec.argv, options_.supervisor_argv);
+  const pid_t old_controller = started->controller_pid;
+  launcher_.MarkExited(old_controller);
+  table_.Remove(old_controller);
+
+  SuperviseOptions sopts;
+  sopts.interval = absl::Milliseconds(1);
+  sopts.ready_timeout = absl::Milliseconds(300);
+  int rounds = 0;
+  ASSERT_TRUE(
+      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 3; }).ok())
+      << Progress();
+  spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 5u) << Progress();
+  EXPECT_EQ(spawns[4].spec.argv[0], "/opt/emu/bin/emu-controller");
+  absl::StatusOr<ClusterFile> now = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->controller_pid, spawns[4].pid);
+  EXPECT_EQ(now->hosts[0].pid, started->hosts[0].pid);
+  EXPECT_EQ(now->supervisor_pid, started->supervisor_pid);
+  EXPECT_THAT(Progress(), HasSubstr("supervisor: restarted controller"));
+  for (const auto& c : rpc_.calls()) {
+    EXPECT_THAT(c.method, Not(HasSubstr("Destroy")));
+  }
+  absl::StatusOr<LocalClusterStatus> status = cluster_.Status("t", root_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->all_running());
+}
+
+TEST_F(LocalClusterTest, SupervisorBacksOffADaemonThatKeepsDying) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  const pid_t agent = launcher_.spawns()[1].pid;
+  launcher_.MarkExited(agent);
+  table_.Remove(agent);
+  launcher_.exit_on_spawn = true;  // every restart dies during startup
+  SuperviseOptions sopts;
+  sopts.interval = absl::Milliseconds(1);
+  sopts.ready_timeout = absl::Milliseconds(50);
+  sopts.min_backoff = absl::Hours(1);
+  int rounds = 0;
+  ASSERT_TRUE(
+      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 20; })
+          .ok());
+  // One attempt in 20 rounds, then the backoff holds it.
+  EXPECT_EQ(launcher_.spawns().size(), 4u) << Progress();
+  EXPECT_THAT(Progress(), HasSubstr("agent t-h2"));
+  EXPECT_THAT(Progress(), HasSubstr("exited during startup"));
+  absl::StatusOr<LocalClusterStatus> status = cluster_.Status("t", root_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->all_running());
+}
+
+TEST_F(LocalClusterTest, StartOnAPartlyRunningClusterStartsOnlyWhatIsMissing) {
+  absl::StatusOr<ClusterFile> first = cluster_.Start(options_);
+  ASSERT_TRUE(first.ok()) << Progress();
+  launcher_.MarkExited(first->controller_pid);
+  table_.Remove(first->controller_pid);
+  const std::vector<std::string> commands_before = ip_.commands;
+
+  absl::StatusOr<ClusterFile> second = cluster_.Start(options_);
+  ASSERT_TRUE(second.ok()) << second.status() << Progress();
+  EXPECT_NE(second->controller_pid, first->controller_pid);
+  EXPECT_EQ(second->hosts[1].pid, first->hosts[1].pid);
+  EXPECT_EQ(launcher_.spawns().size(), 4u);
+  EXPECT_THAT(launcher_.terminated(), IsEmpty());
+  EXPECT_EQ(ip_.commands, commands_before);  // no plumbing removed or made
+  EXPECT_THAT(Progress(), HasSubstr("partly running"));
+  // Fully running now: a third start is refused.
+  EXPECT_EQ(cluster_.Start(options_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LocalClusterTest, StopEndsTheSupervisorFirst) {
+  options_.supervisor_argv = {
+      "/x/emuctl", "local", "supervise", "--name", "t", "--state-root", root_};
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << Progress();
+  ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
+  ASSERT_FALSE(launcher_.terminated().empty());
+  EXPECT_EQ(launcher_.terminated()[0], started->supervisor_pid);
+  EXPECT_EQ(launcher_.terminated().size(), 4u);
 }
 
 TEST_F(LocalClusterTest, AgentThatNeverAnswersRollsBackAndShowsItsLog) {
@@ -350,12 +558,15 @@ TEST_F(LocalClusterTest, DaemonThatExitsRollsBack) {
 
 TEST_F(LocalClusterTest, PlumbingFailureRollsBack) {
   ip_.netns = {};
-  launcher_.SetHandler([this](const ProcessSpec& spec) -> absl::StatusOr<ProcessResult> {
-    if (absl::StrJoin(spec.argv, " ") == "ip -n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0") {
-      return FakeProcessLauncher::Exited(2, "", "Error: something broke.\n");
-    }
-    return ip_.Run(spec);
-  });
+  launcher_.SetHandler(
+      [this](const ProcessSpec& spec) -> absl::StatusOr<ProcessResult> {
+        if (absl::StrJoin(spec.argv, " ") ==
+            "ip -n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0") {
+          return FakeProcessLauncher::Exited(2, "",
+                                             "Error: something broke.\n");
+        }
+        return ip_.Run(spec);
+      });
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
   ASSERT_FALSE(started.ok());
   EXPECT_THAT(std::string(started.status().message()),

@@ -1,5 +1,7 @@
 #include "deploy/process_table.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -69,6 +71,19 @@ std::optional<ProcessIdentity> ProcfsProcessTable::Lookup(pid_t pid) {
   identity.start_time = *start;
   identity.argv = SplitCmdline(content.str());
   return identity;
+}
+
+std::vector<pid_t> ProcfsProcessTable::List() {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    pid_t pid = 0;
+    if (absl::SimpleAtoi(entry.path().filename().string(), &pid) && pid > 0) {
+      pids.push_back(pid);
+    }
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
 }
 
 }  // namespace emu::deploy

@@ -30,12 +30,16 @@ class ProcessTable {
   virtual ~ProcessTable() = default;
   // nullopt when there is no such process or it is a zombie.
   virtual std::optional<ProcessIdentity> Lookup(pid_t pid) = 0;
+  // Every pid alive at the time of the call, ascending; Lookup may no
+  // longer find some of them by the time it is asked.
+  virtual std::vector<pid_t> List() = 0;
 };
 
 // ProcessTable on /proc. Stateless.
 class ProcfsProcessTable : public ProcessTable {
  public:
   std::optional<ProcessIdentity> Lookup(pid_t pid) override;
+  std::vector<pid_t> List() override;
 };
 
 // Field 22 (starttime) of a /proc/<pid>/stat line; nullopt when malformed or

@@ -120,8 +120,14 @@ TEST_F(TunnelManagerTest, DialerRetriesUntilTheListenerHasTheLink) {
   ASSERT_TRUE(a && b);
   // b dials first: a does not carry the link yet.
   ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
-  absl::SleepFor(absl::Milliseconds(300));
-  auto l = b->List("lab1");
+  // Until a dial was refused for the missing link (not a fixed time).
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  std::vector<TunnelStatus> l = b->List("lab1");
+  while ((l.empty() || l[0].state.find("has no link") == std::string::npos) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+    l = b->List("lab1");
+  }
   ASSERT_EQ(l.size(), 1u);
   EXPECT_FALSE(l[0].up);
   EXPECT_NE(l[0].state.find("has no link"), std::string::npos) << l[0].state;

@@ -27,6 +27,12 @@ class FakeProcessTable : public ProcessTable {
     if (it == processes_.end()) return std::nullopt;
     return it->second;
   }
+  std::vector<pid_t> List() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<pid_t> pids;
+    for (const auto& [pid, identity] : processes_) pids.push_back(pid);
+    return pids;
+  }
 
  private:
   absl::Mutex mu_;

@@ -16,6 +16,7 @@ set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 AGENT=$RUNFILES/agent/emu-agent
 CONTROLLER=$RUNFILES/controller/emu-controller
 ID=c$(( $$ % 100000 ))
@@ -30,7 +31,8 @@ stop_ours() {
 }
 cleanup() {
   stop_ours
-  "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
+  cluster_cleanup "$ID"
+  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
   # Namespaces the restarted agent made, should a check stop this script
   # before `down`.
   for n in $(ls /run/netns 2>/dev/null | grep -E "^emu\.$ID" || true); do
@@ -58,7 +60,8 @@ lab_state() {  # lab_state LAB STATE [emuctl flags...]
 }
 
 # ---- 1. Local cluster, three hosts ---------------------------------------
-"$EMUCTL" local start --name "$ID" --hosts 3 --subnet 198.18.232.0/24 >"$TMP/start.log"
+# It kills daemons and restarts them by hand: no supervisor.
+"$EMUCTL" local start --name "$ID" --hosts 3 --no-supervise --subnet 198.18.232.0/24 >"$TMP/start.log"
 H1=$ID-h1 H2=$ID-h2 H3=$ID-h3
 cat >"$TMP/spread.yaml" <<YAML
 name: spread$ID
@@ -121,6 +124,7 @@ left=$(ls /run/netns | grep -E "^emu\.$ID-" || true)
 [[ -z $left ]] || fail "namespaces left after down: $left"
 stop_ours
 "$EMUCTL" local stop --name "$ID" >/dev/null
+check_nothing_left "$ID" || exit 1
 
 # ---- 2. Self-registration ------------------------------------------------
 unset EMU_CLUSTER

@@ -7,11 +7,15 @@ set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 ID=t$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
 TMP=${TEST_TMPDIR:-$(mktemp -d)}
 fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() { "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true; }
+cleanup() {
+  cluster_cleanup "$ID"
+  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
+}
 trap cleanup EXIT
 
 # Every emuctl call must fail clearly, with no cluster yet.
@@ -59,6 +63,7 @@ if "$EMUCTL" status bad >/dev/null 2>&1; then fail "bad lab exists"; fi
 
 "$EMUCTL" down clab-linux >/dev/null
 "$EMUCTL" local stop --name "$ID" >/dev/null
+check_nothing_left "$ID" || exit 1
 trap - EXIT
 
 # Nothing of this cluster is left: namespaces, links, processes, state.

@@ -13,6 +13,7 @@ set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 PY=/usr/bin/python3
 ID=x$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
@@ -23,11 +24,13 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
   if [[ -n $RESTARTED_AGENT ]]; then kill "$RESTARTED_AGENT" 2>/dev/null || true; fi
   if [[ -n $RESTARTED_CTL ]]; then kill "$RESTARTED_CTL" 2>/dev/null || true; fi
-  "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
+  cluster_cleanup "$ID"
+  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
 }
 trap cleanup EXIT
 
-"$EMUCTL" local start --name "$ID" --hosts 3 --subnet 198.18.233.0/24 >"$TMP/start.log"
+# It kills daemons and restarts them by hand: no supervisor.
+"$EMUCTL" local start --name "$ID" --hosts 3 --no-supervise --subnet 198.18.233.0/24 >"$TMP/start.log"
 
 cat >"$TMP/lab.yaml" <<YAML
 name: explab
@@ -269,6 +272,7 @@ wait "$RESTARTED_AGENT" "$RESTARTED_CTL" 2>/dev/null || true
 RESTARTED_AGENT=
 RESTARTED_CTL=
 "$EMUCTL" local stop --name "$ID" >/dev/null
+check_nothing_left "$ID" || exit 1
 trap - EXIT
 left=$(ls /run/netns 2>/dev/null | grep -E "^(emu\.$ID-|emuhost-$ID-)" || true)
 [[ -z $left ]] || fail "namespaces left: $left"

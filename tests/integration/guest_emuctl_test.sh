@@ -9,13 +9,15 @@ set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 ID=g$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
 TMP=${TEST_TMPDIR:-$(mktemp -d)}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
   "$EMUCTL" down guests >/dev/null 2>&1 || true
-  "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
+  cluster_cleanup "$ID"
+  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
 }
 trap cleanup EXIT
 
@@ -114,4 +116,5 @@ for d in /run/emu/guests/*; do
 done
 if kill -0 "$pid" 2>/dev/null; then fail "QEMU $pid left"; fi
 "$EMUCTL" local stop --name "$ID" >/dev/null
+check_nothing_left "$ID" || exit 1
 echo PASS

@@ -307,8 +307,19 @@ TEST_F(LabE2eTest, AgentRestartFindsAndRepairsItsLab) {
       << daemons_->AgentLog();
   EXPECT_EQ(OwnNamespaces().size(), 4u);
   // The repaired lab forwards again, through the re-created r2.
-  absl::SleepFor(absl::Seconds(1.5));  // controller's heartbeat sees it back
-  Sh("routed", "h1", "ping -c 1 -W 2 10.0.2.2");
+  // Exec goes through the controller, which takes up to a heartbeat to see
+  // the agent back: poll until the ping passes, with a deadline.
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  grpc::Status st;
+  emu::v1::ExecResponse ping;
+  do {
+    ping = Exec("routed", "h1", {"/bin/sh", "-c", "ping -c 1 -W 1 10.0.2.2"},
+                &st);
+    if (st.ok() && ping.exit_code() == 0) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(ping.exit_code(), 0) << ping.stdout() << ping.stderr();
   ASSERT_TRUE(Destroy("routed").ok());
   EXPECT_TRUE(OwnNamespaces().empty());
 }

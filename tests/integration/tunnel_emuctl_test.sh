@@ -9,11 +9,15 @@ set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 ID=u$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
 TMP=${TEST_TMPDIR:-$(mktemp -d)}
 fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() { "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true; }
+cleanup() {
+  cluster_cleanup "$ID"
+  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
+}
 trap cleanup EXIT
 
 cat >"$TMP/spread.yaml" <<YAML
@@ -83,6 +87,7 @@ done
 left=$(ls /run/netns | grep -c "^emu\.$ID-h" || true)
 [[ $left -eq 0 ]] || fail "$left node namespaces left after down"
 "$EMUCTL" local stop --name "$ID" >/dev/null
+check_nothing_left "$ID" || exit 1
 trap - EXIT
 left=$(ip -o link 2>/dev/null | grep -c "emubr-$ID\|emuv-$ID" || true)
 [[ $left -eq 0 ]] || fail "cluster interfaces left after stop"

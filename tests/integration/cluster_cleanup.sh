@@ -1,0 +1,32 @@
+# Sourced by the shell integration tests that run a local cluster: the one
+# way they clean up (in their EXIT trap, whatever state the cluster is in)
+# and check at the end that nothing of theirs is left. Needs $EMUCTL.
+
+# Removes everything of cluster $1 as `emuctl local stop` does, whether its
+# daemons are alive or not and whether cluster.json exists: labs, daemons
+# (recorded or not), lab and host namespaces with their processes, links,
+# state dir.
+cluster_cleanup() {
+  "$EMUCTL" local stop --name "$1" >/dev/null 2>&1 || true
+}
+
+# What of cluster $1 is on this machine, one line each; nothing = clean.
+cluster_leftovers() {
+  local id=$1
+  ls /run/netns 2>/dev/null |
+    grep -E "^(emu\.$id-h[0-9]+\.|emuhost-$id-h[0-9]+$)" | sed 's/^/namespace /' || true
+  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
+    grep -E "^(emubr-$id|emuv-$id-[0-9]+)$" | sed 's/^/interface /' || true
+  pgrep -af -- "/run/emu/$id/|--name $id --state-root" | sed 's/^/process /' || true
+  if [ -e "/run/emu/$id" ]; then echo "state dir /run/emu/$id"; fi
+}
+
+# Fails naming what of cluster $1 is left.
+check_nothing_left() {
+  local left
+  left=$(cluster_leftovers "$1")
+  if [ -n "$left" ]; then
+    printf 'FAIL: left behind by cluster %s:\n%s\n' "$1" "$left" >&2
+    return 1
+  fi
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Supervision of a local cluster (issue 15): after kill -9 of the controller
+# and then of an agent, the supervisor that `emuctl local start` runs brings
+# each back (new pid in cluster.json), `local status` says so, and the lab
+# deployed before is still RUNNING with a ping across its cross-host link.
+# kill -9 of the supervisor itself: `local start` starts only it again.
+# `local stop` ends everything, supervisor included.
+# Needs root; touches only names with its own id; ends only its own
+# processes, by pid.
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+ID=s$(( $$ % 100000 ))
+export EMU_CLUSTER=/run/emu/$ID/cluster.json
+TMP=$(mktemp -d /tmp/emu-local-supervise-test.XXXXXX)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cleanup() {
+  "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
+  local limit=$1; shift
+  local start; start=$(now)
+  while ! "$@" >/dev/null 2>&1; do
+    awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' &&
+      return 1
+    sleep 0.2
+  done
+}
+field() {  # field KEY: a top-level number of cluster.json
+  grep -oE "\"$1\": *[0-9]+" "$EMU_CLUSTER" | head -1 | grep -oE '[0-9]+$'
+}
+host_pid() {  # host_pid N: the pid of agent N (1-based)
+  grep -oE '"pid": *[0-9]+' "$EMU_CLUSTER" | sed -n "$1p" | grep -oE '[0-9]+$'
+}
+pid_changed() { [ "$($1 ${3:-})" != "$2" ] && kill -0 "$($1 ${3:-})" 2>/dev/null; }
+controller_pid() { field controller_pid; }
+lab_running() { "$EMUCTL" status "sv$ID" | grep -q "^State:  RUNNING$"; }
+ping_across() { "$EMUCTL" exec "sv$ID" a -- ping -c 1 -W 1 10.9.2.2; }
+
+"$EMUCTL" local start --name "$ID" --hosts 2 --subnet 198.18.234.0/24 \
+  >"$TMP/start.log" 2>&1 || fail "start: $(cat "$TMP/start.log")"
+grep -q "started supervisor" "$TMP/start.log" || fail "no supervisor: $(cat "$TMP/start.log")"
+cat >"$TMP/lab.yaml" <<YAML
+name: sv$ID
+topology:
+  nodes:
+    a: {host: $ID-h1, interfaces: {eth1: {addresses: [10.9.2.1/24]}}}
+    b: {host: $ID-h2, interfaces: {eth1: {addresses: [10.9.2.2/24]}}}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+YAML
+"$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
+ping_across >/dev/null || fail "no ping before any kill"
+
+# ---- the controller -------------------------------------------------------
+old=$(controller_pid)
+kill -9 "$old"
+t0=$(now)
+wait_for 20 pid_changed controller_pid "$old" ||
+  fail "controller not restarted: $(tail -5 "/run/emu/$ID/logs/supervisor.log")"
+wait_for 20 lab_running || fail "lab not RUNNING after controller restart: $("$EMUCTL" status "sv$ID" 2>&1)"
+echo "controller: back and lab RUNNING after $(elapsed "$t0") s"
+wait_for 10 ping_across || fail "no ping after controller restart"
+"$EMUCTL" local status --name "$ID" >"$TMP/status.txt" 2>&1 ||
+  fail "status after controller restart: $(cat "$TMP/status.txt")"
+
+# ---- an agent -------------------------------------------------------------
+old=$(host_pid 2)
+kill -9 "$old"
+t0=$(now)
+wait_for 30 pid_changed host_pid "$old" 2 ||
+  fail "agent not restarted: $(tail -5 "/run/emu/$ID/logs/supervisor.log")"
+wait_for 30 lab_running || fail "lab not RUNNING after agent restart: $("$EMUCTL" status "sv$ID" 2>&1)"
+wait_for 10 ping_across || fail "no ping after agent restart"
+echo "agent: back, lab RUNNING and ping after $(elapsed "$t0") s"
+
+# ---- the supervisor itself: start adds only it ----------------------------
+sup=$(field supervisor_pid)
+kill -9 "$sup"
+ctl=$(controller_pid)
+"$EMUCTL" local status --name "$ID" >"$TMP/status2.txt" 2>&1 &&
+  fail "status says all running with the supervisor dead: $(cat "$TMP/status2.txt")"
+grep -qE "^supervisor +$sup +NO" "$TMP/status2.txt" || fail "status: $(cat "$TMP/status2.txt")"
+"$EMUCTL" local start --name "$ID" >"$TMP/start2.log" 2>&1 ||
+  fail "start of a partly running cluster: $(cat "$TMP/start2.log")"
+grep -q "started supervisor" "$TMP/start2.log" || fail "start2: $(cat "$TMP/start2.log")"
+[ "$(controller_pid)" = "$ctl" ] || fail "start restarted a live controller"
+lab_running || fail "lab lost by start"
+"$EMUCTL" local status --name "$ID" >/dev/null || fail "not all running after start"
+"$EMUCTL" local start --name "$ID" >"$TMP/start3.log" 2>&1 &&
+  fail "a third start of a running cluster succeeded"
+
+# ---- stop ends all of it --------------------------------------------------
+sup=$(field supervisor_pid)
+"$EMUCTL" local stop --name "$ID" >"$TMP/stop.log" 2>&1 || fail "stop: $(cat "$TMP/stop.log")"
+kill -0 "$sup" 2>/dev/null && fail "supervisor $sup survived stop"
+left=$(pgrep -f -- "/run/emu/$ID/|--name $ID --state-root" || true)
+[ -z "$left" ] || fail "processes left: $left"
+ls /run/netns | grep -E "^(emu\.$ID-h|emuhost-$ID-)" && fail "namespaces left"
+echo PASS
