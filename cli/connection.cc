@@ -96,13 +96,6 @@ namespace {
 
 // The same limits as the controller's (gRPC's client default of 4 MiB
 // refused the answer about a valid 100k-node lab).
-grpc::ChannelArguments LimitedChannelArguments() {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  return args;
-}
-
 }  // namespace
 
 ControllerConnection::ControllerConnection(ControllerTarget target)

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/grpc_limits.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/run_results.h"
@@ -220,8 +221,9 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
-  auto channel = grpc::CreateChannel(c.target().address,
-                                     grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateCustomChannel(c.target().address,
+                                           grpc::InsecureChannelCredentials(),
+                                           LimitedChannelArguments());
   auto stub = v1::ExperimentService::NewStub(channel);
 
   const std::vector<PlannedRun> planned = PlanSweep(*sweep, args.repeat);
@@ -350,8 +352,9 @@ int RunRuns(CommandEnv& env) {
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
-  auto stub = v1::ExperimentService::NewStub(grpc::CreateChannel(
-      c.target().address, grpc::InsecureChannelCredentials()));
+  auto stub = v1::ExperimentService::NewStub(grpc::CreateCustomChannel(
+      c.target().address, grpc::InsecureChannelCredentials(),
+      LimitedChannelArguments()));
   v1::ListExperimentRunsResponse runs;
   grpc::Status s = stub->ListExperimentRuns(c.NewContext(kUnaryTimeout).get(),
                                             {}, &runs);

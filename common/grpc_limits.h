@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace emu {
 
@@ -24,6 +25,14 @@ inline constexpr size_t kMaxStatusMessageBytes = 2048;
 // "N bytes (64 MiB)" style text for messages about the limit.
 inline std::string MessageLimitText() {
   return absl::StrCat(kMaxMessageBytes >> 20, " MiB");
+}
+
+// Channel arguments with both limits; every channel emu dials uses them.
+inline grpc::ChannelArguments LimitedChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  return args;
 }
 
 }  // namespace emu

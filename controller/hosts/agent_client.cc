@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/grpc_limits.h"
 #include "common/grpc_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -20,8 +21,9 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 GrpcAgentClient::GrpcAgentClient(std::string host, std::string address,
                                  std::string token)
     : GrpcAgentClient(host, address, token,
-                      emu::v1::AgentService::NewStub(grpc::CreateChannel(
-                          address, grpc::InsecureChannelCredentials()))) {}
+                      emu::v1::AgentService::NewStub(grpc::CreateCustomChannel(
+                          address, grpc::InsecureChannelCredentials(),
+                          LimitedChannelArguments()))) {}
 
 GrpcAgentClient::GrpcAgentClient(
     std::string host, std::string address, std::string token,
