@@ -155,15 +155,15 @@ struct ChildPlan {
   std::vector<char*> argv;
   std::vector<std::string> env_storage;
   std::vector<char*> envp;
-  std::string cwd;          // empty = inherit
-  int netns_fd = -1;        // -1 = stay in the caller's namespace
-  std::string netns_label;  // sysfs mount source, for /proc/mounts readers
+  std::string cwd;            // empty = inherit
+  int netns_fd = -1;          // -1 = stay in the caller's namespace
+  std::string netns_label;    // sysfs mount source, for /proc/mounts readers
   bool share_mounts = false;  // keep the caller's mount namespace
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
-  bool new_session = false;  // setsid (daemon) instead of setpgid
-  int max_fd = 1024;         // close_range fallback bound
+  bool new_session = false;   // setsid (daemon) instead of setpgid
+  int max_fd = 1024;          // close_range fallback bound
   bool has_start_at = false;  // exec only at start_at (CLOCK_REALTIME)
   struct timespec start_at = {0, 0};
 };
@@ -298,10 +298,9 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
       struct sched_param normal = {};
       sched_setscheduler(0, SCHED_OTHER, &normal);
     }
-    ChildError started{0, 0,
-                       static_cast<int64_t>(now.tv_sec) * 1000000 +
-                           now.tv_nsec / 1000,
-                       late_ns > 0 ? late_ns / 1000 : 0};
+    ChildError started{
+        0, 0, static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000,
+        late_ns > 0 ? late_ns / 1000 : 0};
     ssize_t unused = write(error_fd, &started, sizeof(started));
     (void)unused;
   }

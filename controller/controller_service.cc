@@ -41,19 +41,21 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ValidateTopology(
     grpc::CallbackServerContext* context,
     const emu::v1::ValidateTopologyRequest* request,
     emu::v1::ValidateTopologyResponse* response) {
-  return OffloadUnary(
-      context, token_, pool_, [this, context, request, response] {
-        EMU_RETURN_IF_ERROR(CheckCaller(context, "validating"));
-        auto parsed = labs_->Validate(request->source());
-        EMU_RETURN_IF_ERROR(CheckCaller(context, "answering"));
-        // A refused topology is the answer to this call (status OK, every
-        // problem in the message); other failures stay failures.
-        auto answer =
-            topology::ToValidateResponse(parsed, SourceFileName(request->source()));
-        if (!answer.ok()) return topology::ShortStatus(answer.status());
-        *response = *std::move(answer);
-        return absl::OkStatus();
-      });
+  return OffloadUnary(context, token_, pool_,
+                      [this, context, request, response] {
+                        EMU_RETURN_IF_ERROR(CheckCaller(context, "validating"));
+                        auto parsed = labs_->Validate(request->source());
+                        EMU_RETURN_IF_ERROR(CheckCaller(context, "answering"));
+                        // A refused topology is the answer to this call (status
+                        // OK, every problem in the message); other failures
+                        // stay failures.
+                        auto answer = topology::ToValidateResponse(
+                            parsed, SourceFileName(request->source()));
+                        if (!answer.ok())
+                          return topology::ShortStatus(answer.status());
+                        *response = *std::move(answer);
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerWriteReactor<emu::v1::DeployEvent>*
@@ -74,8 +76,8 @@ ControllerServiceImpl::DeployLab(grpc::CallbackServerContext* context,
           refused.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
           refused.set_state(emu::v1::FAILED);
           refused.set_message("topology refused");
-          for (auto& p : topology::ProblemsFromStatus(s, SourceFileName(source),
-                                            emu::v1::Problem::ERROR)) {
+          for (auto& p : topology::ProblemsFromStatus(
+                   s, SourceFileName(source), emu::v1::Problem::ERROR)) {
             *refused.add_problems() = std::move(p);
           }
           push(refused);
@@ -146,7 +148,8 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
   return OffloadUnary(
       context, token_, pool_, [this, context, request, response] {
         EMU_RETURN_IF_ERROR(CheckCaller(context, "planning"));
-        auto plan = emu::controller::placement::PlanLab(*labs_, hosts_, *request);
+        auto plan =
+            emu::controller::placement::PlanLab(*labs_, hosts_, *request);
         // A refused topology is a short status here (the first problems and a
         // count); ValidateTopology gives the whole list in its response.
         if (!plan.ok()) return topology::ShortStatus(plan.status());

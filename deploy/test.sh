@@ -29,6 +29,6 @@ run() {
   ((r == 0)) || rc=$r
 }
 run all //... "$@"
-run asan --config=asan --test_tag_filters=-integration //... "$@"
-run tsan --config=tsan --test_tag_filters=-integration //... "$@"
+run asan --config=asan --build_tests_only --test_tag_filters=-integration //... "$@"
+run tsan --config=tsan --build_tests_only --test_tag_filters=-integration //... "$@"
 exit "$rc"

@@ -48,7 +48,8 @@ class NetnsTaskCommandRunner : public TaskCommandRunner {
   // `guests` may be null (no guest support); `clock` (null: the real one)
   // times a guest command's start.
   NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher,
-                         guest::GuestManager* guests = nullptr, Clock* clock = nullptr)
+                         guest::GuestManager* guests = nullptr,
+                         Clock* clock = nullptr)
       : host_(std::move(host)),
         launcher_(launcher),
         guests_(guests),

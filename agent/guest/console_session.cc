@@ -29,11 +29,9 @@ std::string RandomNonce() {
 }  // namespace
 
 std::string ShellQuote(absl::string_view arg) {
-  if (!arg.empty() &&
-      std::all_of(arg.begin(), arg.end(), [](char c) {
+  if (!arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) ||
-               std::string_view("@%+=:,./_-").find(c) !=
-                   std::string_view::npos;
+               std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
       })) {
     return std::string(arg);
   }
@@ -49,12 +47,12 @@ std::string ShellCommandInput(absl::string_view nonce,
   for (size_t i = 0; i < b64.size(); i += kChunk) {
     absl::StrAppend(&out, "echo ", b64.substr(i, kChunk), " >>", f, ".b64\n");
   }
-  absl::StrAppend(
-      &out, "base64 -d ", f, ".b64 >", f, "; printf '\\n__EMU_%s_S__\\n' ",
-      nonce, "; sh ", f, " </dev/null 2>", f, ".err; r=$?; ",
-      "printf '\\n__EMU_%s_E__\\n' ", nonce, "; cat ", f, ".err; ",
-      "printf '\\n__EMU_%s_%d__\\n' ", nonce, " $r; rm -f ", f, " ", f,
-      ".b64 ", f, ".err\n");
+  absl::StrAppend(&out, "base64 -d ", f, ".b64 >", f,
+                  "; printf '\\n__EMU_%s_S__\\n' ", nonce, "; sh ", f,
+                  " </dev/null 2>", f, ".err; r=$?; ",
+                  "printf '\\n__EMU_%s_E__\\n' ", nonce, "; cat ", f, ".err; ",
+                  "printf '\\n__EMU_%s_%d__\\n' ", nonce, " $r; rm -f ", f, " ",
+                  f, ".b64 ", f, ".err\n");
   return out;
 }
 
@@ -139,8 +137,7 @@ absl::StatusOr<ShellResult> ShellSession::RunLocked(
   }
   std::string nonce = nonce_();
   MarkerParser parser(nonce);
-  if (absl::Status s = channel_->Write(input(nonce));
-      !s.ok()) {
+  if (absl::Status s = channel_->Write(input(nonce)); !s.ok()) {
     return s;
   }
   absl::Time deadline = absl::Now() + timeout;
@@ -174,9 +171,9 @@ absl::Status ShellSession::WaitReady(absl::Duration timeout,
     if (!r.ok()) return r.status();
     if (!r->timed_out && r->exit_code == 0) return absl::OkStatus();
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "the guest's shell did not answer on its console within ",
-      absl::FormatDuration(timeout)));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the guest's shell did not answer on its console within ",
+                   absl::FormatDuration(timeout)));
 }
 
 }  // namespace emu::agent::guest

@@ -96,9 +96,9 @@ TEST_F(ShellSessionTest, StrayOutputBeforeTheCommandIsIgnored) {
 
 TEST_F(ShellSessionTest, CommandsWithQuotesNewlinesAndLongText) {
   std::string long_arg(3000, 'x');
-  auto r = session_.Run(
-      "a='it'\"'\"'s'\necho \"$a\"\necho " + long_arg + " | wc -c",
-      absl::Seconds(10));
+  auto r =
+      session_.Run("a='it'\"'\"'s'\necho \"$a\"\necho " + long_arg + " | wc -c",
+                   absl::Seconds(10));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->stdout_data, "it's\n3001\n");
 }

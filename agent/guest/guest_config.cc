@@ -31,8 +31,7 @@ std::string GuestConfigScript(const emu::v1::Node& node,
     std::string name = ShellQuote(nics[i].name);
     absl::StrAppend(&s, "ip link set dev emutmp", i, " name ", name, "\n");
     if (nics[i].mtu > 0) {
-      absl::StrAppend(&s, "ip link set dev ", name, " mtu ", nics[i].mtu,
-                      "\n");
+      absl::StrAppend(&s, "ip link set dev ", name, " mtu ", nics[i].mtu, "\n");
     }
     absl::StrAppend(&s, "ip link set dev ", name, " up\n");
   }
@@ -77,8 +76,8 @@ std::string GuestConfigScript(const emu::v1::Node& node,
 std::string GuestQdiscScript(const std::string& dev,
                              const linkemu::QdiscPlan& plan) {
   std::string d = ShellQuote(dev);
-  std::string s = absl::StrCat("tc qdisc del dev ", d,
-                               " root 2>/dev/null || true\n");
+  std::string s =
+      absl::StrCat("tc qdisc del dev ", d, " root 2>/dev/null || true\n");
   std::string tbf_parent = "root handle 10:";
   if (plan.netem) {
     const auto& n = *plan.netem;

@@ -28,8 +28,8 @@ emu::v1::Node Vm() {
 }
 
 TEST(GuestConfigScript, RenamesInTwoPhasesThenConfigures) {
-  std::string s = GuestConfigScript(
-      Vm(), {{"eth1", "02:00:00:00:00:01", 1400}, {"eth2", "02:00:00:00:00:02", 0}});
+  std::string s = GuestConfigScript(Vm(), {{"eth1", "02:00:00:00:00:01", 1400},
+                                           {"eth2", "02:00:00:00:00:02", 0}});
   size_t tmp1 = s.find("name emutmp1");
   size_t final0 = s.find("ip link set dev emutmp0 name eth1");
   ASSERT_NE(tmp1, std::string::npos);
@@ -52,7 +52,8 @@ TEST(GuestConfigScript, IsValidShell) {
   FakeConsole console;
   ShellSession session(&console);
   std::string script = GuestConfigScript(
-      Vm(), {{"eth1", "02:00:00:00:00:01", 0}, {"eth2", "02:00:00:00:00:02", 0}});
+      Vm(),
+      {{"eth1", "02:00:00:00:00:01", 0}, {"eth2", "02:00:00:00:00:02", 0}});
   auto r = session.Run("sh -n <<'EOF_SCRIPT'\n" + script + "EOF_SCRIPT",
                        absl::Seconds(10));
   ASSERT_TRUE(r.ok()) << r.status();

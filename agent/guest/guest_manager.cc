@@ -82,8 +82,7 @@ std::string ExitReason(const std::string& dir) {
   std::string r = ReadFileOr(dir + "/exit_reason");
   if (!r.empty()) return r;
   r = Tail(dir + "/qemu.log", 2);
-  return r.empty() ? "no exit status known (not started by this agent run)"
-                   : r;
+  return r.empty() ? "no exit status known (not started by this agent run)" : r;
 }
 
 void RemoveTree(const std::string& dir) {
@@ -114,9 +113,8 @@ std::vector<std::string> NicNames(const emu::v1::ApplyLabRequest& desired,
                                   const emu::v1::Node& node) {
   std::vector<std::string> linked;
   auto add = [&](const emu::v1::Endpoint& e) {
-    if (e.node() == node.name() &&
-        std::find(linked.begin(), linked.end(), e.interface()) ==
-            linked.end()) {
+    if (e.node() == node.name() && std::find(linked.begin(), linked.end(),
+                                             e.interface()) == linked.end()) {
       linked.push_back(e.interface());
     }
   };
@@ -165,7 +163,8 @@ std::vector<int> ThreadIds(const std::string& reply) {
     while (q < reply.size() && reply[q] == ' ') ++q;
     int tid = 0;
     size_t e = q;
-    while (e < reply.size() && std::isdigit(static_cast<unsigned char>(reply[e])))
+    while (e < reply.size() &&
+           std::isdigit(static_cast<unsigned char>(reply[e])))
       ++e;
     if (absl::SimpleAtoi(reply.substr(q, e - q), &tid)) tids.push_back(tid);
   }
@@ -184,15 +183,16 @@ struct GuestManager::Guest {
 
 GuestManager::GuestManager(std::string host, ProcessLauncher* launcher,
                            Options options)
-    : host_(std::move(host)), launcher_(launcher), options_(std::move(options)) {}
+    : host_(std::move(host)),
+      launcher_(launcher),
+      options_(std::move(options)) {}
 
 GuestManager::~GuestManager() = default;
 
 std::string GuestManager::DirFor(const std::string& lab,
                                  const std::string& node) const {
   uint64_t h = Fnv1a(absl::StrCat(host_, " ", lab, " ", node));
-  return absl::StrCat(options_.run_dir, "/",
-                      absl::Hex(h, absl::kZeroPad16));
+  return absl::StrCat(options_.run_dir, "/", absl::Hex(h, absl::kZeroPad16));
 }
 
 std::vector<GuestManager::Found> GuestManager::Scan() {
@@ -230,11 +230,10 @@ pid_t GuestManager::RunningPid(const std::string& dir) {
   siginfo_t info{};
   if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
       info.si_pid == pid) {
-    std::string why =
-        info.si_code == CLD_EXITED
-            ? absl::StrCat("exited with status ", info.si_status)
-            : absl::StrCat("killed by signal ", info.si_status, " (",
-                           strsignal(info.si_status), ")");
+    std::string why = info.si_code == CLD_EXITED
+                          ? absl::StrCat("exited with status ", info.si_status)
+                          : absl::StrCat("killed by signal ", info.si_status,
+                                         " (", strsignal(info.si_status), ")");
     std::string log = Tail(dir + "/qemu.log", 1);
     if (!log.empty()) absl::StrAppend(&why, ": ", log);
     // Without the file the guest still reads "exited", only without why;
@@ -251,8 +250,7 @@ pid_t GuestManager::RunningPid(const std::string& dir) {
   return pid;
 }
 
-absl::Status GuestManager::Wire(const std::string& lab,
-                                const std::string& node,
+absl::Status GuestManager::Wire(const std::string& lab, const std::string& node,
                                 const std::vector<std::string>& nics) {
   std::string ns = net::NamespaceName(host_, lab, node);
   std::string what = absl::StrCat("guest ", node);
@@ -263,10 +261,10 @@ absl::Status GuestManager::Wire(const std::string& lab,
   for (size_t i = 0; i < nics.size(); ++i) {
     std::string tap = absl::StrCat("gt", i);
     std::string dev = ShellQuote(nics[i]);
-    absl::StrAppend(
-        &script, "ip link show ", tap, " >/dev/null 2>&1 || ip tuntap add dev ",
-        tap, " mode tap\n", "ip link set ", tap, " up\nip link set ", dev,
-        " up\n");
+    absl::StrAppend(&script, "ip link show ", tap,
+                    " >/dev/null 2>&1 || ip tuntap add dev ", tap,
+                    " mode tap\n", "ip link set ", tap, " up\nip link set ",
+                    dev, " up\n");
     for (const auto& [from, to] :
          std::vector<std::pair<std::string, std::string>>{{dev, tap},
                                                           {tap, dev}}) {
@@ -299,16 +297,16 @@ absl::Status GuestManager::Start(const std::string& lab,
   std::string ns = net::NamespaceName(host_, lab, node.name());
   std::string what = absl::StrCat("guest ", node.name());
   std::string image_name = node.image().empty() ? "default" : node.image();
-  std::string image_dir = image_name[0] == '/'
-                              ? image_name
-                              : absl::StrCat(options_.image_root, "/",
-                                             image_name);
+  std::string image_dir =
+      image_name[0] == '/' ? image_name
+                           : absl::StrCat(options_.image_root, "/", image_name);
   std::string conf = ReadFileOr(image_dir + "/image.conf", "\x01");
   if (conf == "\x01") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        what, ": image '", image_name, "' not found on host ", host_, " (",
-        image_dir, "/image.conf; build it with "
-                   "deploy/images/build_default.sh)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": image '", image_name, "' not found on host ",
+                     host_, " (", image_dir,
+                     "/image.conf; build it with "
+                     "deploy/images/build_default.sh)"));
   }
   EMU_ASSIGN_OR_RETURN(GuestImage image, ParseImageConf(image_dir, conf));
 
@@ -387,10 +385,10 @@ absl::StatusOr<std::shared_ptr<GuestManager::Guest>> GuestManager::Attach(
                        : ""));
   }
   auto guest = std::make_shared<Guest>();
-  EMU_ASSIGN_OR_RETURN(guest->console,
-                       SocketConsole::Connect(dir + "/console.sock",
-                                              dir + "/console.log",
-                                              absl::Seconds(10)));
+  EMU_ASSIGN_OR_RETURN(
+      guest->console,
+      SocketConsole::Connect(dir + "/console.sock", dir + "/console.log",
+                             absl::Seconds(10)));
   guest->session = std::make_unique<ShellSession>(guest->console.get());
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = guests_.emplace(key, guest);
@@ -415,12 +413,12 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
       std::string before = Has(lab, node.name()) ? ExitReason(dir) : "";
       EMU_RETURN_IF_ERROR(Start(lab, node, t.nics));
       t.started = true;
-      progress(absl::StrCat("node ", node.name()),
-               absl::StrCat("QEMU started (", options_.kvm ? "kvm" : "tcg",
-                            ", ", t.nics.size(), " NICs)",
-                            before.empty() ? ""
-                                           : absl::StrCat("; it had exited: ",
-                                                          before)));
+      progress(
+          absl::StrCat("node ", node.name()),
+          absl::StrCat(
+              "QEMU started (", options_.kvm ? "kvm" : "tcg", ", ",
+              t.nics.size(), " NICs)",
+              before.empty() ? "" : absl::StrCat("; it had exited: ", before)));
     }
     todo.push_back(std::move(t));
   }
@@ -445,10 +443,10 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
                ReadFileOr(dir + "/console.log").find(image.ready_text) ==
                    std::string::npos) {
           if (absl::Now() > deadline || RunningPid(dir) == 0) {
-            results[k] = absl::DeadlineExceededError(absl::StrCat(
-                "guest ", name, ": '", image.ready_text,
-                "' did not appear on its console within ",
-                absl::FormatDuration(options_.boot_timeout)));
+            results[k] = absl::DeadlineExceededError(
+                absl::StrCat("guest ", name, ": '", image.ready_text,
+                             "' did not appear on its console within ",
+                             absl::FormatDuration(options_.boot_timeout)));
             return;
           }
           absl::SleepFor(absl::Milliseconds(100));
@@ -491,19 +489,19 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
         results[k] = Annotate(p, absl::StrCat("guest ", name));
       } else {
         (*guest)->ready = true;
-        progress(absl::StrCat("node ", name),
-                 absl::StrCat(
-                     "guest ready and configured",
-                     t.started
-                         ? absl::StrCat(
-                               " ",
-                               absl::FormatDuration(absl::Trunc(
-                                   absl::Now() - t0, absl::Milliseconds(1))),
-                               " after start (console answered after ",
-                               absl::FormatDuration(absl::Trunc(
-                                   answered, absl::Milliseconds(1))),
-                               ")")
-                         : ""));
+        progress(
+            absl::StrCat("node ", name),
+            absl::StrCat(
+                "guest ready and configured",
+                t.started ? absl::StrCat(
+                                " ",
+                                absl::FormatDuration(absl::Trunc(
+                                    absl::Now() - t0, absl::Milliseconds(1))),
+                                " after start (console answered after ",
+                                absl::FormatDuration(absl::Trunc(
+                                    answered, absl::Milliseconds(1))),
+                                ")")
+                          : ""));
       }
     });
   }
@@ -578,10 +576,10 @@ absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
       absl::SleepFor(absl::Milliseconds(100));  // let QEMU's exit land
       std::string dir = DirFor(req.lab(), req.node());
       if (RunningPid(dir) == 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "guest ", req.node(), " of lab ", req.lab(),
-            ": QEMU exited during the command (", ExitReason(dir),
-            "); `emuctl restart` starts it again"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("guest ", req.node(), " of lab ", req.lab(),
+                         ": QEMU exited during the command (", ExitReason(dir),
+                         "); `emuctl restart` starts it again"));
       }
     }
     return Annotate(r.status(), absl::StrCat("guest ", req.node()));
@@ -621,7 +619,8 @@ absl::Status GuestManager::ApplyQdiscs(const std::string& lab,
   if (ImageOf(DirFor(lab, node)).console == "none") {
     if (plan.empty()) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
-        "guest ", node, ": NetEm on ", dev, " is programmed inside the guest, "
+        "guest ", node, ": NetEm on ", dev,
+        " is programmed inside the guest, "
         "but its image has console=none; shape this direction from the other "
         "end or use an image with a shell"));
   }
@@ -631,9 +630,9 @@ absl::Status GuestManager::ApplyQdiscs(const std::string& lab,
       guest->session->Run(absl::StrCat("set -e\n", GuestQdiscScript(dev, plan)),
                           kConfigTimeout));
   if (r.timed_out || r.exit_code != 0) {
-    return absl::InternalError(absl::StrCat(
-        "guest ", node, ": tc on ", dev, " (", plan.DebugString(),
-        ") failed with exit ", r.exit_code, ": ", r.stderr_data));
+    return absl::InternalError(
+        absl::StrCat("guest ", node, ": tc on ", dev, " (", plan.DebugString(),
+                     ") failed with exit ", r.exit_code, ": ", r.stderr_data));
   }
   return absl::OkStatus();
 }
@@ -657,9 +656,9 @@ absl::Status GuestManager::Stop(const Found& g) {
         absl::SleepFor(absl::Milliseconds(20));
       }
       if (RunningPid(g.dir) > 0) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "guest ", g.node, " of lab ", g.lab, ": QEMU pid ", pid,
-            " survives SIGKILL"));
+        return absl::DeadlineExceededError(
+            absl::StrCat("guest ", g.node, " of lab ", g.lab, ": QEMU pid ",
+                         pid, " survives SIGKILL"));
       }
     }
   }
@@ -706,8 +705,8 @@ std::vector<emu::v1::OwnedResource> GuestManager::List(const std::string& lab) {
     pid_t pid = RunningPid(g.dir);
     // A dead guest's directory says why: "<dir> (QEMU exited: ...)".
     r.set_name(pid > 0 ? g.dir
-                       : absl::StrCat(g.dir, " (QEMU exited: ",
-                                      ExitReason(g.dir), ")"));
+                       : absl::StrCat(
+                             g.dir, " (QEMU exited: ", ExitReason(g.dir), ")"));
     // The guest's state rides on its directory resource.
     if (pid == 0) {
       r.set_state("exited");
@@ -716,7 +715,7 @@ std::vector<emu::v1::OwnedResource> GuestManager::List(const std::string& lab) {
       absl::MutexLock lock(&mu_);
       auto it = guests_.find(absl::StrCat(g.lab, "/", g.node));
       r.set_state(it != guests_.end() && it->second->ready ? "ready"
-                                                            : "booting");
+                                                           : "booting");
     }
     out.push_back(r);
     r.clear_state();

@@ -50,8 +50,8 @@ class GuestManager {
     uint32_t default_cpus = 1;
     uint64_t default_memory_mib = 256;
   };
-  using ProgressFn = std::function<void(const std::string& object,
-                                        const std::string& detail)>;
+  using ProgressFn =
+      std::function<void(const std::string& object, const std::string& detail)>;
 
   GuestManager(std::string host, ProcessLauncher* launcher, Options options);
   ~GuestManager();

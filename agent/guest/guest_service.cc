@@ -92,21 +92,21 @@ class ConsoleReactor
       FinishOnce(ToGrpcStatus(console.status()));
     } else {
       console_ = *console;
-      sub_id_ = console_->Subscribe([this](absl::string_view data,
-                                           bool closed) {
-        // Called under the console's lock: only queue.
-        {
-          absl::MutexLock lock(&mu_);
-          if (closed) {
-            console_closed_ = true;
-          } else {
-            ConsoleOutput out;
-            out.set_data(std::string(data));
-            queue_.push_back(std::move(out));
-          }
-        }
-        Pump();  // never blocks: at most starts one write
-      });
+      sub_id_ =
+          console_->Subscribe([this](absl::string_view data, bool closed) {
+            // Called under the console's lock: only queue.
+            {
+              absl::MutexLock lock(&mu_);
+              if (closed) {
+                console_closed_ = true;
+              } else {
+                ConsoleOutput out;
+                out.set_data(std::string(data));
+                queue_.push_back(std::move(out));
+              }
+            }
+            Pump();  // never blocks: at most starts one write
+          });
       if (!first.empty()) (void)console_->Write(first);
       StartRead(&in_);
     }
@@ -172,8 +172,8 @@ GuestServiceImpl::GuestServiceImpl(reconcile::Reconciler* reconciler,
       token_(std::move(token)),
       pool_(pool) {}
 
-grpc::ServerBidiReactor<ConsoleInput, ConsoleOutput>*
-GuestServiceImpl::Console(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<ConsoleInput, ConsoleOutput>* GuestServiceImpl::Console(
+    grpc::CallbackServerContext* context) {
   return new ConsoleReactor(context, guests_, token_, pool_);
 }
 
@@ -219,16 +219,16 @@ absl::StatusOr<std::string> GuestServiceImpl::Restart(const std::string& lab,
     req.add_argv(line);
     EMU_ASSIGN_OR_RETURN(emu::v1::ExecResponse r, reconciler_->Exec(req));
     if (r.exit_code() != 0) {
-      return absl::InternalError(absl::StrCat(
-          "guest ", node, " restarted, but its exec line '", line,
-          "' exited ", r.exit_code(), ": ", r.stderr()));
+      return absl::InternalError(
+          absl::StrCat("guest ", node, " restarted, but its exec line '", line,
+                       "' exited ", r.exit_code(), ": ", r.stderr()));
     }
   }
-  return absl::StrCat("guest ", node, " restarted: ready in ",
-                      absl::FormatDuration(absl::Trunc(absl::Now() - t0,
-                                                       absl::Milliseconds(1))),
-                      reason.empty() ? "" : absl::StrCat(" (it had exited: ",
-                                                         reason, ")"));
+  return absl::StrCat(
+      "guest ", node, " restarted: ready in ",
+      absl::FormatDuration(
+          absl::Trunc(absl::Now() - t0, absl::Milliseconds(1))),
+      reason.empty() ? "" : absl::StrCat(" (it had exited: ", reason, ")"));
 }
 
 }  // namespace emu::agent::guest

@@ -39,8 +39,8 @@ absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
     if (line.empty() || line[0] == '#') continue;
     size_t eq = line.find('=');
     if (eq == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          dir, "/image.conf:", line_no, ": expected key=value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, "/image.conf:", line_no, ": expected key=value"));
     }
     absl::string_view key = line.substr(0, eq);
     absl::string_view value = line.substr(eq + 1);
@@ -54,9 +54,9 @@ absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
       image.append = std::string(value);
     } else if (key == "console") {
       if (value != "shell" && value != "none") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            dir, "/image.conf:", line_no, ": console=", value,
-            ": use shell or none"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(dir, "/image.conf:", line_no, ": console=", value,
+                         ": use shell or none"));
       }
       image.console = std::string(value);
     } else if (key == "ready_text") {
@@ -83,15 +83,25 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
   if (spec.memory_mib < 64) return bad("memory must be at least 64 MiB");
   std::vector<std::string> a = {
       spec.qemu_binary,
-      "-name", absl::StrCat(spec.name, ",process=", spec.name.substr(0, 15),
-                           ",debug-threads=on"),
-      "-accel", spec.kvm ? "kvm" : "tcg",
-      "-cpu", spec.kvm ? "host" : "max",
-      "-smp", absl::StrCat(spec.cpus),
-      "-m", absl::StrCat(spec.memory_mib),
-      "-nodefaults", "-no-user-config", "-display", "none",
-      "-vga", "none",
-      "-kernel", spec.image.kernel,
+      "-name",
+      absl::StrCat(spec.name, ",process=", spec.name.substr(0, 15),
+                   ",debug-threads=on"),
+      "-accel",
+      spec.kvm ? "kvm" : "tcg",
+      "-cpu",
+      spec.kvm ? "host" : "max",
+      "-smp",
+      absl::StrCat(spec.cpus),
+      "-m",
+      absl::StrCat(spec.memory_mib),
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-vga",
+      "none",
+      "-kernel",
+      spec.image.kernel,
   };
   if (!spec.image.initrd.empty()) {
     a.insert(a.end(), {"-initrd", spec.image.initrd});
@@ -102,11 +112,10 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
   std::string disk = spec.overlay.empty() ? spec.image.disk : spec.overlay;
   if (!disk.empty()) {
     std::string format = spec.overlay.empty() ? "raw" : "qcow2";
-    a.insert(a.end(),
-             {"-drive", absl::StrCat("file=", disk, ",if=virtio,format=",
-                                     format, spec.overlay.empty()
-                                                 ? ",snapshot=on"
-                                                 : "")});
+    a.insert(
+        a.end(),
+        {"-drive", absl::StrCat("file=", disk, ",if=virtio,format=", format,
+                                spec.overlay.empty() ? ",snapshot=on" : "")});
   }
   for (size_t i = 0; i < spec.nics.size(); ++i) {
     const GuestNic& nic = spec.nics[i];
@@ -114,20 +123,19 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
       return bad(absl::StrCat("NIC ", i, " needs a TAP and a MAC"));
     }
     a.insert(a.end(),
-             {"-netdev", absl::StrCat("tap,id=n", i, ",ifname=", nic.tap,
-                                      ",script=no,downscript=no"),
-              "-device", absl::StrCat("virtio-net-pci,netdev=n", i,
-                                      ",mac=", nic.mac)});
+             {"-netdev",
+              absl::StrCat("tap,id=n", i, ",ifname=", nic.tap,
+                           ",script=no,downscript=no"),
+              "-device",
+              absl::StrCat("virtio-net-pci,netdev=n", i, ",mac=", nic.mac)});
   }
   a.insert(a.end(),
-           {"-chardev", absl::StrCat("socket,id=con0,path=",
-                                     spec.console_socket,
-                                     ",server=on,wait=off"),
-            "-serial", "chardev:con0",
-            "-qmp", absl::StrCat("unix:", spec.qmp_socket,
-                                 ",server=on,wait=off"),
-            "-pidfile", spec.pid_file,
-            "-no-reboot"});
+           {"-chardev",
+            absl::StrCat("socket,id=con0,path=", spec.console_socket,
+                         ",server=on,wait=off"),
+            "-serial", "chardev:con0", "-qmp",
+            absl::StrCat("unix:", spec.qmp_socket, ",server=on,wait=off"),
+            "-pidfile", spec.pid_file, "-no-reboot"});
   return a;
 }
 

@@ -18,11 +18,11 @@ namespace emu::agent::guest {
 
 // A guest image: kernel + initramfs (+ optional disk), from image.conf.
 struct GuestImage {
-  std::string dir;       // the image's directory
-  std::string kernel;    // absolute path
-  std::string initrd;    // absolute path; empty = none
-  std::string disk;      // absolute path of a base disk; empty = none
-  std::string append;    // kernel command line
+  std::string dir;     // the image's directory
+  std::string kernel;  // absolute path
+  std::string initrd;  // absolute path; empty = none
+  std::string disk;    // absolute path of a base disk; empty = none
+  std::string append;  // kernel command line
   // How emu drives the guest after boot: "shell" (a POSIX shell on ttyS0:
   // readiness probe, configuration, exec, NetEm inside) or "none" (an OS
   // emu cannot script, e.g. a router firmware: ready once `ready_text`
@@ -43,13 +43,13 @@ struct GuestNic {
 };
 
 struct GuestSpec {
-  std::string name;        // QEMU -name (for ps), "emu.<lab>.<node>"
+  std::string name;  // QEMU -name (for ps), "emu.<lab>.<node>"
   std::string qemu_binary = "qemu-system-x86_64";
-  bool kvm = false;        // -accel kvm (only when KVM is really usable)
-  uint32_t cpus = 1;       // >= 1
+  bool kvm = false;   // -accel kvm (only when KVM is really usable)
+  uint32_t cpus = 1;  // >= 1
   uint64_t memory_mib = 256;
   GuestImage image;
-  std::string overlay;     // qcow2 overlay over image.disk; empty = none
+  std::string overlay;  // qcow2 overlay over image.disk; empty = none
   std::vector<GuestNic> nics;
   std::string qmp_socket;      // unix socket path, QEMU listens
   std::string console_socket;  // unix socket path of ttyS0, QEMU listens

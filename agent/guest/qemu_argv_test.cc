@@ -100,7 +100,8 @@ TEST(BuildQemuArgv, DiskAndOverlay) {
   s.overlay = "/run/vm1.qcow2";
   argv = BuildQemuArgv(s);
   ASSERT_TRUE(argv.ok());
-  EXPECT_EQ(After(*argv, "-drive"), "file=/run/vm1.qcow2,if=virtio,format=qcow2");
+  EXPECT_EQ(After(*argv, "-drive"),
+            "file=/run/vm1.qcow2,if=virtio,format=qcow2");
   s.image.disk.clear();
   s.overlay.clear();
   argv = BuildQemuArgv(s);
@@ -125,7 +126,10 @@ TEST(BuildQemuArgv, Rejects) {
            {"0 cpus", [](GuestSpec& s) { s.cpus = 0; }, "cpus"},
            {"tiny memory", [](GuestSpec& s) { s.memory_mib = 16; }, "memory"},
            {"nic without mac",
-            [](GuestSpec& s) { s.nics = {{"gt0", ""}}; }, "NIC 0"},
+            [](GuestSpec& s) {
+              s.nics = {{"gt0", ""}};
+            },
+            "NIC 0"},
        }) {
     GuestSpec s = Base();
     c.mutate(s);
@@ -153,7 +157,8 @@ TEST(ParseImageConf, ConsoleModes) {
   auto shell = ParseImageConf("/d", "kernel=k\n");
   ASSERT_TRUE(shell.ok());
   EXPECT_EQ(shell->console, "shell");
-  auto none = ParseImageConf("/d", "kernel=k\nconsole=none\nready_text=login: \n");
+  auto none =
+      ParseImageConf("/d", "kernel=k\nconsole=none\nready_text=login: \n");
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->console, "none");
   EXPECT_EQ(none->ready_text, "login:");  // stripped like every line

@@ -22,13 +22,13 @@ absl::StatusOr<int> ConnectUnix(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ",
-                                                   path));
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path too long: ", path));
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ",
-                                                      strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     int e = errno;
     close(fd);
@@ -53,8 +53,8 @@ absl::StatusOr<std::unique_ptr<SocketConsole>> SocketConsole::Connect(
   if (!fd.ok()) return fd.status();
   int log_fd = -1;
   if (!log_path.empty()) {
-    log_fd = open(log_path.c_str(),
-                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    log_fd =
+        open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   }
   return std::unique_ptr<SocketConsole>(
       new SocketConsole(*fd, socket_path, log_fd));
@@ -116,8 +116,7 @@ void SocketConsole::Unsubscribe(int id) {
 absl::Status SocketConsole::Write(absl::string_view bytes) {
   size_t off = 0;
   while (off < bytes.size()) {
-    ssize_t n = send(fd_, bytes.data() + off, bytes.size() - off,
-                     MSG_NOSIGNAL);
+    ssize_t n = send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::UnavailableError(
@@ -151,8 +150,8 @@ absl::StatusOr<std::string> UnixQmpClient::Execute(
   absl::Time deadline = absl::Now() + timeout;
   std::string buf;
   // Reads one JSON line that holds `key` (skipping events and greeting).
-  auto read_line_with = [&](const std::string& key)
-      -> absl::StatusOr<std::string> {
+  auto read_line_with =
+      [&](const std::string& key) -> absl::StatusOr<std::string> {
     while (true) {
       size_t nl;
       while ((nl = buf.find('\n')) != std::string::npos) {
@@ -163,8 +162,8 @@ absl::StatusOr<std::string> UnixQmpClient::Execute(
           return line;
         }
       }
-      int left = static_cast<int>(
-          absl::ToInt64Milliseconds(deadline - absl::Now()));
+      int left =
+          static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
       if (left <= 0) return absl::DeadlineExceededError("QMP timeout");
       pollfd p{*fd, POLLIN, 0};
       if (poll(&p, 1, left) <= 0) continue;

@@ -65,15 +65,15 @@ absl::Status NetnsDriver::ApplyEgress(const std::string& lab,
 bool NetnsDriver::Holds(const std::string& lab, const std::string& node) {
   const std::string ns = net::NamespaceName(host_, lab, node);
   auto found = net_->ListNamespaces(ns);
-  return found.ok() && std::find(found->begin(), found->end(), ns) != found->end();
+  return found.ok() &&
+         std::find(found->begin(), found->end(), ns) != found->end();
 }
 
 absl::StatusOr<emu::v1::ExecResponse> NetnsDriver::Exec(
     const emu::v1::ExecRequest& req) {
   if (!Holds(req.lab(), req.node())) {
-    return absl::NotFoundError(absl::StrCat("node ", req.node(), " of lab ",
-                                            req.lab(), " is not on host ",
-                                            host_));
+    return absl::NotFoundError(absl::StrCat(
+        "node ", req.node(), " of lab ", req.lab(), " is not on host ", host_));
   }
   ProcessSpec spec;
   spec.argv.assign(req.argv().begin(), req.argv().end());

@@ -27,8 +27,8 @@ namespace emu::agent::node {
 class NodeDriver {
  public:
   // (object, detail) of a step done, e.g. ("node r1", "2 interfaces").
-  using ProgressFn = std::function<void(const std::string& object,
-                                        const std::string& detail)>;
+  using ProgressFn =
+      std::function<void(const std::string& object, const std::string& detail)>;
 
   virtual ~NodeDriver() = default;
 

@@ -63,7 +63,8 @@ absl::StatusOr<LinkPlans> PlansFor(const emu::v1::Link& link) {
 }  // namespace
 
 Reconciler::Reconciler(std::string host, net::HostNetwork* network,
-                       ProcessLauncher* launcher, net::NamespaceProcesses* procs,
+                       ProcessLauncher* launcher,
+                       net::NamespaceProcesses* procs,
                        const LabSpecStore* store,
                        net::HostNetwork::KernelFeatures features,
                        tunnel::TunnelManager* tunnels)
@@ -135,18 +136,16 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
       guest_nodes.insert(node.name());
     } else if (driver == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "node ", node.name(), ": kind ",
-          emu::v1::NodeKind_Name(node.kind()),
+          "node ", node.name(), ": kind ", emu::v1::NodeKind_Name(node.kind()),
           " is not supported by the agent on host ", host_));
     }
   }
   for (const auto& link : desired.links()) {
     for (const auto* e : {&link.a(), &link.b()}) {
       if (!nodes.contains(e->node())) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("link ", LinkName(link), ": node ", e->node(),
-                         " is not in this host's share of lab ",
-                         desired.lab()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "link ", LinkName(link), ": node ", e->node(),
+            " is not in this host's share of lab ", desired.lab()));
       }
     }
     EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
@@ -249,7 +248,8 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
     alias_of_end[EndpointName(link.b())] = net::LinkAlias(lab, link);
   }
   for (const auto& r : desired.remote_links()) {
-    alias_of_end[EndpointName(tunnel::LocalEndpoint(r))] = tunnel::TunnelAlias(lab, r.link());
+    alias_of_end[EndpointName(tunnel::LocalEndpoint(r))] =
+        tunnel::TunnelAlias(lab, r.link());
   }
   for (const auto& node : desired.nodes()) {
     for (const auto& i : ifaces.at(node.name())) {
@@ -259,8 +259,7 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
       if (want != alias_of_end.end() && want->second == i.alias) continue;
       EMU_RETURN_IF_ERROR(net_->DeleteInterface(
           net::NamespaceName(host_, lab, node.name()), i.name));
-      progress(
-          Event(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));
+      progress(Event(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));
     }
   }
   return absl::OkStatus();
@@ -456,8 +455,8 @@ absl::StatusOr<emu::v1::ExecResponse> Reconciler::Exec(
 absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
     const std::string& lab) {
   emu::v1::ListResourcesResponse resp;
-  std::string prefix =
-      lab.empty() ? net::NamespacePrefix(host_) : net::NamespacePrefix(host_, lab);
+  std::string prefix = lab.empty() ? net::NamespacePrefix(host_)
+                                   : net::NamespacePrefix(host_, lab);
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> namespaces,
                        net_->ListNamespaces(prefix));
   for (const auto& ns : namespaces) {
@@ -519,10 +518,10 @@ std::vector<std::string> Reconciler::RecoverAll(
   }
   for (auto& [kind, driver] : drivers_) {  // e.g. QEMU of removed labs
     if (int n = driver->CollectGarbage(*labs); n > 0) {
-      log(absl::StrCat("recover: ended ", n, " ",
-                       emu::v1::NodeKind_Name(
-                           static_cast<emu::v1::NodeKind>(kind)),
-                       " nodes of removed labs"));
+      log(absl::StrCat(
+          "recover: ended ", n, " ",
+          emu::v1::NodeKind_Name(static_cast<emu::v1::NodeKind>(kind)),
+          " nodes of removed labs"));
     }
   }
   for (const auto& lab : *labs) {

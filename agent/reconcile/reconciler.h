@@ -22,10 +22,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/net/host_network.h"
-#include "agent/reconcile/lab_spec_store.h"
 #include "agent/net/namespace_processes.h"
 #include "agent/node/netns_driver.h"
 #include "agent/node/node_driver.h"
+#include "agent/reconcile/lab_spec_store.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/process_launcher.h"
 #include "proto/agent.pb.h"
@@ -43,8 +43,9 @@ class Reconciler {
   // is what HostNetwork::ProbeKernel found at start-up. `tunnels` carries
   // cross-host links (ApplyLabRequest.remote_links); null: this agent
   // refuses them (FAILED_PRECONDITION).
-  Reconciler(std::string host, net::HostNetwork* network, ProcessLauncher* launcher,
-             net::NamespaceProcesses* procs, const LabSpecStore* store,
+  Reconciler(std::string host, net::HostNetwork* network,
+             ProcessLauncher* launcher, net::NamespaceProcesses* procs,
+             const LabSpecStore* store,
              net::HostNetwork::KernelFeatures features,
              tunnel::TunnelManager* tunnels = nullptr);
 

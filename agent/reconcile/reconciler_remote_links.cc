@@ -8,8 +8,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "agent/reconcile/reconciler.h"
 #include "agent/net/resource_names.h"
+#include "agent/reconcile/reconciler.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/status_macros.h"
 #include "linkemu/qdisc_plan.h"
@@ -57,7 +57,8 @@ absl::Status Reconciler::CheckRemoteLinks(
   if (tunnels_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "lab ", desired.lab(), " has cross-host links, but the agent on host ",
-        host_, " carries no tunnels (started with --tunnel_listen=none, or "
+        host_,
+        " carries no tunnels (started with --tunnel_listen=none, or "
         "its tunnel port was taken)"));
   }
   absl::flat_hash_set<std::string> ends, ids;
@@ -80,8 +81,9 @@ absl::Status Reconciler::CheckRemoteLinks(
     }
     if (r.link_id().empty() || r.peer_address().empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": a cross-host link needs link_id and "
-                             "peer_address"));
+          absl::StrCat(what,
+                       ": a cross-host link needs link_id and "
+                       "peer_address"));
     }
     if (!ids.insert(r.link_id()).second) {
       return absl::InvalidArgumentError(
@@ -113,8 +115,9 @@ absl::Status Reconciler::ApplyRemoteLinks(
   for (const auto& r : desired.remote_links()) {
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
-    ends.push_back(tunnel::TunnelEndFor(lab, net::NamespaceName(host_, lab, local.node()), r,
-                                node == nodes.end() ? nullptr : node->second));
+    ends.push_back(
+        tunnel::TunnelEndFor(lab, net::NamespaceName(host_, lab, local.node()),
+                             r, node == nodes.end() ? nullptr : node->second));
   }
   // Also with no remote links: closes the tunnels the spec no longer names.
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> created,
@@ -126,8 +129,8 @@ absl::Status Reconciler::ApplyRemoteLinks(
   for (const auto& r : desired.remote_links()) {
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
     const auto& local = tunnel::LocalEndpoint(r);
-    absl::Status s = net_->ApplyQdiscs(net::NamespaceName(host_, lab, local.node()),
-                                       local.interface(), plan);
+    absl::Status s = net_->ApplyQdiscs(
+        net::NamespaceName(host_, lab, local.node()), local.interface(), plan);
     if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(r.link())));
     if (!plan.empty()) {
       progress(Event(ApplyLabEvent::LINK_SHAPED,
@@ -163,9 +166,9 @@ absl::Status Reconciler::SetRemoteLinkParams(
         net::NamespaceName(host_, req.lab(), tunnel::LocalEndpoint(r).node()),
         tunnel::LocalEndpoint(r).interface(), plan);
   }
-  return absl::NotFoundError(absl::StrCat(
-      "link ", EndpointName(req.a()), "<->", EndpointName(req.b()),
-      " is not in lab ", req.lab(), " on host ", host_));
+  return absl::NotFoundError(
+      absl::StrCat("link ", EndpointName(req.a()), "<->", EndpointName(req.b()),
+                   " is not in lab ", req.lab(), " on host ", host_));
 }
 
 void Reconciler::AddTunnelResources(const std::string& lab,

@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
-#include "agent/reconcile/reconciler.h"
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
+#include "agent/reconcile/reconciler.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/testing/fake_process_launcher.h"
@@ -38,7 +38,8 @@ class NetTapOpener : public tunnel::FakeTapOpener {
     if (!fd.ok()) return fd;
     net_->CreateNamespace("tap-peers").IgnoreError();
     net::HostNetwork::VethEnd tap{spec.netns, spec.ifname, spec.mac, spec.mtu};
-    net::HostNetwork::VethEnd peer{"tap-peers", "p" + std::to_string(*fd), "", 0};
+    net::HostNetwork::VethEnd peer{"tap-peers", "p" + std::to_string(*fd), "",
+                                   0};
     absl::Status s = net_->CreateVeth(tap, peer, spec.alias);
     if (!s.ok()) return s;
     return fd;
@@ -137,12 +138,16 @@ TEST_F(ReconcilerRemoteLinksTest, MalformedRemoteLinksAreRefused) {
   }
   // NetEm is needed only for what this end sends.
   auto netem_here = Spec();
-  netem_here.mutable_remote_links(0)->mutable_link()->mutable_a_to_b()
+  netem_here.mutable_remote_links(0)
+      ->mutable_link()
+      ->mutable_a_to_b()
       ->set_delay_us(1000);
   EXPECT_EQ(Apply(*rec_, netem_here).code(),
             absl::StatusCode::kFailedPrecondition);
   auto netem_there = Spec();
-  netem_there.mutable_remote_links(0)->mutable_link()->mutable_b_to_a()
+  netem_there.mutable_remote_links(0)
+      ->mutable_link()
+      ->mutable_b_to_a()
       ->set_delay_us(1000);
   EXPECT_TRUE(Apply(*rec_, netem_there).ok());
   EXPECT_EQ(net_.changes() > 0, true);
@@ -196,8 +201,7 @@ TEST_F(ReconcilerRemoteLinksTest, TapIsCreatedShapedListedAndDestroyed) {
   *set.mutable_b() = Spec().remote_links(0).link().b();
   set.mutable_a_to_b()->set_rate_bps(20'000'000);
   ASSERT_TRUE(rec_->SetLinkParams(set).ok());
-  EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec,
-            2'500'000u);
+  EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec, 2'500'000u);
   auto saved = store_->Load("lab");
   ASSERT_TRUE(saved.ok());
   EXPECT_EQ(saved->remote_links(0).link().a_to_b().rate_bps(), 20'000'000u);

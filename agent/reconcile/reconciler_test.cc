@@ -76,7 +76,8 @@ class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/reconciler" + std::to_string(getpid()) +
-           "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+           "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     auto store = LabSpecStore::Open(dir_);
     ASSERT_TRUE(store.ok());
     store_ = std::make_unique<LabSpecStore>(*std::move(store));
@@ -89,8 +90,7 @@ class ReconcilerTest : public ::testing::Test {
 
   std::unique_ptr<Reconciler> Make() {
     return std::make_unique<Reconciler>("h1", &net_, &launcher_, &procs_,
-                                        store_.get(),
-                                        *net_.ProbeKernel());
+                                        store_.get(), *net_.ProbeKernel());
   }
 
   absl::Status Apply(const emu::v1::ApplyLabRequest& spec) {
@@ -123,8 +123,8 @@ TEST_F(ReconcilerTest, ApplyBuildsEverythingAndSecondApplyChangesNothing) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->mac, "02:00:00:00:00:0c");
   EXPECT_EQ(c->alias, "emu lab=lab link=b:eth2<->c:eth1");
-  EXPECT_TRUE(std::count(c->addresses.begin(), c->addresses.end(),
-                         "10.0.2.2/24"));
+  EXPECT_TRUE(
+      std::count(c->addresses.begin(), c->addresses.end(), "10.0.2.2/24"));
   EXPECT_EQ(net_.Sysctl(Ns("b"), "net.ipv4.ip_forward"), "1");
   ASSERT_EQ(net_.Routes(Ns("a")).size(), 1u);
   EXPECT_EQ(net_.Routes(Ns("a"))[0].via, "10.0.1.1");
@@ -203,8 +203,8 @@ TEST_F(ReconcilerTest, ShrinkingTheSpecRemovesNodesLinksAndTheirProcesses) {
   ASSERT_TRUE(Apply(Spec()).ok());
   procs_.pids_[Ns("c")] = {4242};
   auto spec = Spec();
-  spec.mutable_nodes()->RemoveLast();  // c
-  spec.mutable_links()->RemoveLast();  // b<->c
+  spec.mutable_nodes()->RemoveLast();                         // c
+  spec.mutable_links()->RemoveLast();                         // b<->c
   spec.mutable_nodes(1)->mutable_interfaces()->RemoveLast();  // b eth2
   ASSERT_TRUE(Apply(spec).ok());
   EXPECT_FALSE(net_.HasNamespace(Ns("c")));
@@ -282,8 +282,8 @@ TEST_F(ReconcilerTest, AddressesOfUndeclaredInterfacesAreLeftToExecLines) {
   ASSERT_TRUE(Apply(spec).ok());
   auto c = net_.GetInterface(Ns("c"), "eth1");
   ASSERT_TRUE(c.has_value());
-  EXPECT_TRUE(std::count(c->addresses.begin(), c->addresses.end(),
-                         "192.168.7.7/24"));
+  EXPECT_TRUE(
+      std::count(c->addresses.begin(), c->addresses.end(), "192.168.7.7/24"));
 }
 
 }  // namespace

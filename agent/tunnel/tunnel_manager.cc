@@ -128,11 +128,11 @@ absl::StatusOr<int> Connect(const std::string& address,
   auto res = Resolve(address, false);
   if (!res.ok()) return res.status();
   absl::Cleanup free_res = [&] { freeaddrinfo(*res); };
-  absl::Status last = absl::UnavailableError(
-      absl::StrCat("connect ", address, ": no address"));
+  absl::Status last =
+      absl::UnavailableError(absl::StrCat("connect ", address, ": no address"));
   for (addrinfo* ai = *res; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       last = ErrnoToStatus(errno, absl::StrCat("socket for ", address));
       continue;
@@ -213,7 +213,7 @@ struct TunnelManager::Entry {
   TunnelEndSpec spec;
   uint64_t generation = 0;  // changes when the entry is re-created
   TunnelPump::LinkId pump_id = 0;
-  int tap_fd = -1;  // owned by the pump; valid while pump_id is
+  int tap_fd = -1;             // owned by the pump; valid while pump_id is
   std::string netns_identity;  // of spec.tap.netns when the TAP was made
   bool up = false;
   std::string connection;
@@ -237,8 +237,8 @@ absl::StatusOr<std::unique_ptr<TunnelManager>> TunnelManager::Start(
   if (!res.ok()) return res.status();
   absl::Cleanup free_res = [&] { freeaddrinfo(*res); };
   std::string what = absl::StrCat("tunnel listener ", options.listen_address);
-  int fd = socket((*res)->ai_family,
-                  SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd =
+      socket((*res)->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoToStatus(errno, what);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -254,8 +254,8 @@ absl::StatusOr<std::unique_ptr<TunnelManager>> TunnelManager::Start(
     close(fd);
     return s;
   }
-  std::unique_ptr<TunnelManager> m(new TunnelManager(
-      std::move(options), taps, fd, LocalAddr(fd), wake));
+  std::unique_ptr<TunnelManager> m(
+      new TunnelManager(std::move(options), taps, fd, LocalAddr(fd), wake));
   auto pump = TunnelPump::Create(
       [raw = m.get()](TunnelPump::LinkId id, const absl::Status& why) {
         raw->OnDisconnect(id, why);
@@ -405,9 +405,9 @@ std::vector<TunnelStatus> TunnelManager::List(const std::string& lab) {
     if (e->up) {
       st.state = "up";
     } else if (e->spec.listen) {
-      st.state = absl::StrCat("waiting for ", e->spec.peer_host,
-                              " to connect");
-      if (!e->last_error.empty()) absl::StrAppend(&st.state, " (", e->last_error, ")");
+      st.state = absl::StrCat("waiting for ", e->spec.peer_host, " to connect");
+      if (!e->last_error.empty())
+        absl::StrAppend(&st.state, " (", e->last_error, ")");
     } else {
       st.state = absl::StrCat("connecting to ", e->spec.peer_host, " (",
                               e->spec.peer_address, ")");
@@ -450,9 +450,9 @@ void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
   auto hello = linkemu::ReadTunnelHello(fd);
   if (!hello.ok()) {
     if (!absl::IsUnavailable(hello.status())) {
-      (void)linkemu::SendAll(fd, linkemu::EncodeTunnelReply(
-                                     linkemu::TunnelReplyCode::kBadRequest,
-                                     hello.status().message()));
+      (void)linkemu::SendAll(
+          fd, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kBadRequest,
+                                         hello.status().message()));
     }
     Log("tunnel listener: connection from ", peer, ": ",
         hello.status().message());
@@ -472,11 +472,12 @@ void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(Key(hello->lab, hello->link_id));
   if (it == entries_.end() || !it->second->spec.listen) {
-    std::string msg = absl::StrCat("agent at ", address_, " has no link ",
-                                   hello->link_id, " of lab ", hello->lab,
-                                   " to accept");
-    (void)linkemu::SendAll(fd, linkemu::EncodeTunnelReply(
-                                   linkemu::TunnelReplyCode::kUnknownLink, msg));
+    std::string msg =
+        absl::StrCat("agent at ", address_, " has no link ", hello->link_id,
+                     " of lab ", hello->lab, " to accept");
+    (void)linkemu::SendAll(
+        fd, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kUnknownLink,
+                                       msg));
     close(fd);
     return;
   }
@@ -501,9 +502,8 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
                                     const absl::Status* unreachable) {
   absl::Status s;
   int fd = -1;
-  auto c = unreachable != nullptr
-               ? absl::StatusOr<int>(*unreachable)
-               : Connect(job.address, options_.io_timeout);
+  auto c = unreachable != nullptr ? absl::StatusOr<int>(*unreachable)
+                                  : Connect(job.address, options_.io_timeout);
   absl::Status connect_status = c.status();
   if (c.ok()) {
     fd = *c;
@@ -557,7 +557,9 @@ void TunnelManager::DialLoop() {
         if (e->spec.listen || e->up || e->dialing) continue;
         if (e->next_dial <= now) {
           e->dialing = true;
-          jobs.push_back({key, e->generation, e->spec.peer_address,
+          jobs.push_back({key,
+                          e->generation,
+                          e->spec.peer_address,
                           {e->spec.lab, e->spec.link_id, options_.token}});
         } else {
           wait = std::min(wait, e->next_dial - now);

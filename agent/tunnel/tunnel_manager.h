@@ -104,8 +104,8 @@ class TunnelManager {
   };
 
   // Binds the listener and starts the threads.
-  static absl::StatusOr<std::unique_ptr<TunnelManager>> Start(
-      Options options, TapOpener* taps);
+  static absl::StatusOr<std::unique_ptr<TunnelManager>> Start(Options options,
+                                                              TapOpener* taps);
   ~TunnelManager();  // closes every tunnel (their TAPs disappear)
   TunnelManager(const TunnelManager&) = delete;
   TunnelManager& operator=(const TunnelManager&) = delete;

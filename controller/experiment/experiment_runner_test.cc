@@ -67,8 +67,8 @@ class RunnerTest : public ::testing::Test {
     for (int i = 1; i <= 3; ++i) {
       const std::string host = absl::StrCat("h", i);
       Agent a;
-      a.service = std::make_unique<agent::barrier::BarrierAgentServiceImpl>(host, "tok",
-                                                                   &runner_);
+      a.service = std::make_unique<agent::barrier::BarrierAgentServiceImpl>(
+          host, "tok", &runner_);
       int port = 0;
       auto server = StartServer("127.0.0.1:0", {a.service.get()}, "", &port);
       ASSERT_TRUE(server.ok()) << server.status();

@@ -50,8 +50,8 @@ SqliteExperimentStore::~SqliteExperimentStore() { sqlite3_close(db_); }
 
 absl::Status SqliteExperimentStore::Error(int rc, const std::string& what) {
   return absl::InternalError(absl::StrCat("experiment store ", path_, ": ",
-                                          what, ": ", sqlite3_errmsg(db_),
-                                          " (", rc, ")"));
+                                          what, ": ", sqlite3_errmsg(db_), " (",
+                                          rc, ")"));
 }
 
 absl::Status SqliteExperimentStore::Put(

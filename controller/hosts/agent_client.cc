@@ -47,9 +47,9 @@ absl::Status GrpcAgentClient::Convert(const grpc::Status& status) const {
         absl::StrCat("host ", host_, " (agent at ", address_,
                      ") unreachable: ", status.error_message()));
   }
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat("host ", host_, ": ",
-                                   status.error_message()));
+  return absl::Status(
+      static_cast<absl::StatusCode>(status.error_code()),
+      absl::StrCat("host ", host_, ": ", status.error_message()));
 }
 
 absl::StatusOr<emu::v1::Capabilities> GrpcAgentClient::GetCapabilities(
@@ -57,8 +57,8 @@ absl::StatusOr<emu::v1::Capabilities> GrpcAgentClient::GetCapabilities(
   grpc::ClientContext context;
   Prepare(&context, timeout);
   emu::v1::Capabilities caps;
-  grpc::Status s =
-      stub_->GetCapabilities(&context, emu::v1::GetCapabilitiesRequest(), &caps);
+  grpc::Status s = stub_->GetCapabilities(
+      &context, emu::v1::GetCapabilitiesRequest(), &caps);
   if (!s.ok()) return Convert(s);
   return caps;
 }

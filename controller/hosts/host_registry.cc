@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "proto/topology_names.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::hosts {
 

@@ -40,12 +40,23 @@ std::string AgentEventText(const emu::v1::ApplyLabEvent& e) {
   const char* verb = "?";
   switch (e.kind()) {
     case E::NODE_CREATED:
-    case E::LINK_CREATED: verb = "created"; break;
-    case E::NODE_CONFIGURED: verb = "configured"; break;
-    case E::LINK_SHAPED: verb = "shaped"; break;
-    case E::REMOVED: verb = "removed"; break;
-    case E::DONE: verb = "done:"; break;
-    default: break;
+    case E::LINK_CREATED:
+      verb = "created";
+      break;
+    case E::NODE_CONFIGURED:
+      verb = "configured";
+      break;
+    case E::LINK_SHAPED:
+      verb = "shaped";
+      break;
+    case E::REMOVED:
+      verb = "removed";
+      break;
+    case E::DONE:
+      verb = "done:";
+      break;
+    default:
+      break;
   }
   std::string text = absl::StrCat(verb, " ", e.object());
   if (!e.detail().empty()) absl::StrAppend(&text, " (", e.detail(), ")");
@@ -76,7 +87,8 @@ LabManager::ProgressFn Serialized(const LabManager::ProgressFn& fn) {
 
 }  // namespace
 
-LabManager::LabManager(LabStore* store, hosts::HostRegistry* hosts, Options options)
+LabManager::LabManager(LabStore* store, hosts::HostRegistry* hosts,
+                       Options options)
     : options_(options),
       store_(store),
       hosts_(hosts),
@@ -103,7 +115,7 @@ absl::StatusOr<topology::ParsedTopology> LabManager::Validate(
     const emu::v1::TopologySource& source) const {
   if (source.has_file()) {
     return topology::ParseAndValidateTopology(source.file().content(),
-                                    source.file().name());
+                                              source.file().name());
   }
   if (!source.has_topology()) {
     return absl::InvalidArgumentError("no topology given");
@@ -111,7 +123,8 @@ absl::StatusOr<topology::ParsedTopology> LabManager::Validate(
   topology::ParsedTopology parsed;
   parsed.topology = source.topology();
   topology::NormalizeTopology(&parsed.topology);
-  EMU_RETURN_IF_ERROR(topology::ValidateTopology(parsed.topology, &parsed.warnings));
+  EMU_RETURN_IF_ERROR(
+      topology::ValidateTopology(parsed.topology, &parsed.warnings));
   return parsed;
 }
 
@@ -549,7 +562,8 @@ absl::StatusOr<Lab> LabManager::Get(const std::string& name) const {
     std::vector<std::string> down = RefreshTunnelStates(hosts_, &live);
     if (!down.empty()) {
       live.set_state(emu::v1::DEGRADED);
-      live.set_error(absl::StrCat(live.error(), live.error().empty() ? "" : "; ",
+      live.set_error(absl::StrCat(live.error(),
+                                  live.error().empty() ? "" : "; ",
                                   "links not up: ", absl::StrJoin(down, ", ")));
     }
     // QEMU guests as their agents see them (one killed, exited).
@@ -578,7 +592,8 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
   // exec must not pay for listing every resource of a large lab.
   auto stored = store_->Get(request.lab());
   if (absl::IsNotFound(stored.status())) {
-    return absl::NotFoundError(absl::StrCat("lab ", request.lab(), " not found"));
+    return absl::NotFoundError(
+        absl::StrCat("lab ", request.lab(), " not found"));
   }
   if (!stored.ok()) return stored.status();
   Lab lab = WithLiveState(*std::move(stored));
@@ -600,10 +615,9 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
     req.set_stdin(request.stdin());
     return client->Exec(req);
   }
-  return absl::NotFoundError(absl::StrCat("node ", request.node(),
-                                          " is not in lab ", lab.name(),
-                                          " (nodes: ",
-                                          absl::StrJoin(names, ", "), ")"));
+  return absl::NotFoundError(
+      absl::StrCat("node ", request.node(), " is not in lab ", lab.name(),
+                   " (nodes: ", absl::StrJoin(names, ", "), ")"));
 }
 
 bool LabManager::ResyncHost(
@@ -621,14 +635,14 @@ bool LabManager::ResyncHost(
     if (lab.state() != emu::v1::RUNNING) continue;
     std::map<std::string, std::string> host_of;
     for (const auto& n : lab.nodes()) host_of[n.name()] = n.host();
-    auto shares = placement::BuildShares(lab.topology(), host_of, hosts_->Snapshot(),
-                              nullptr);
+    auto shares = placement::BuildShares(lab.topology(), host_of,
+                                         hosts_->Snapshot(), nullptr);
     auto share = shares.find(host);
     if (share == shares.end()) continue;
     Lease lease(this, lab.name());
     if (!lease.held()) continue;  // a destroy is running; it wins
-    absl::Status s =
-        (*client)->ApplyLab(share->second, [](const emu::v1::ApplyLabEvent&) {});
+    absl::Status s = (*client)->ApplyLab(share->second,
+                                         [](const emu::v1::ApplyLabEvent&) {});
     log(absl::StrCat("resync lab ", lab.name(), " on returning host ", host,
                      ": ", s.ok() ? "share re-applied" : s.ToString()));
     absl::MutexLock lock(&mu_);
@@ -643,8 +657,7 @@ bool LabManager::ResyncHost(
   return all_ok;
 }
 
-void LabManager::Reconcile(
-    const std::function<void(const std::string&)>& log) {
+void LabManager::Reconcile(const std::function<void(const std::string&)>& log) {
   auto labs = store_->List();
   if (!labs.ok()) {
     log(absl::StrCat("reconcile: ", labs.status().ToString()));

@@ -121,7 +121,8 @@ class LabManager {
   absl::StatusOr<topology::ParsedTopology> ParseForDeploy(
       const emu::v1::TopologySource& source) const;
   absl::Status CheckNameFree(const std::string& name) const;
-  absl::StatusOr<placement::Placement> Place(const emu::v1::Topology& topo) const;
+  absl::StatusOr<placement::Placement> Place(
+      const emu::v1::Topology& topo) const;
   static emu::v1::Lab NewLabRecord(const emu::v1::Topology& topo,
                                    const placement::Placement& placement);
   absl::Status ApplyShares(const placement::Placement& placement,

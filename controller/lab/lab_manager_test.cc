@@ -46,9 +46,8 @@ class LabManagerTest : public ::testing::Test {
 
   absl::Status Deploy(const std::string& content) {
     events_.clear();
-    return manager_->Deploy(FileSource(content), [this](const auto& e) {
-      events_.push_back(e);
-    });
+    return manager_->Deploy(FileSource(content),
+                            [this](const auto& e) { events_.push_back(e); });
   }
 
   InMemoryLabStore store_;
@@ -139,8 +138,7 @@ TEST_F(LabManagerTest, BadTopologyCreatesNothing) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("lab1.yaml:"), std::string::npos) << s;
   EXPECT_TRUE(h1_->labs().empty());
-  EXPECT_EQ(manager_->Get("lab1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get("lab1").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(LabManagerTest, FailedApplyIsRolledBack) {
@@ -173,8 +171,7 @@ TEST_F(LabManagerTest, UnreachableHostFailsBeforeCreatingAnything) {
   absl::Status s = Deploy(kLab);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(s.message().find("h1"), std::string::npos);
-  EXPECT_EQ(manager_->Get("lab1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get("lab1").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(LabManagerTest, DegradedWhileHostIsGoneAndDestroyFinishesLater) {
@@ -195,8 +192,7 @@ TEST_F(LabManagerTest, DegradedWhileHostIsGoneAndDestroyFinishesLater) {
 
   h1_->SetReachable(true);
   manager_->Reconcile([](const std::string&) {});
-  EXPECT_EQ(manager_->Get("lab1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get("lab1").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(h1_->labs().empty());
 }
 
@@ -278,9 +274,9 @@ class LabManagerTwoHostTest : public ::testing::Test {
 };
 
 TEST_F(LabManagerTwoHostTest, DegradedNamesNodesAndLinksAndResyncRecovers) {
-  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
-                               [](const auto&) {})
-                  .ok());
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {})
+          .ok());
   const auto applies1 = h1_->applies();
   ASSERT_EQ(applies1.size(), 1u);
   const auto& share1 = applies1[0];
@@ -324,9 +320,9 @@ TEST_F(LabManagerTwoHostTest, DegradedNamesNodesAndLinksAndResyncRecovers) {
 }
 
 TEST_F(LabManagerTwoHostTest, FailedResyncReadsDegradedUntilARetryWorks) {
-  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
-                               [](const auto&) {})
-                  .ok());
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {})
+          .ok());
   h2_->FailApplyWith(absl::FailedPreconditionError("disk full"));
   EXPECT_FALSE(manager_->ResyncHost("h2", [](const std::string&) {}));
   auto lab = manager_->Get("lab2");
@@ -340,9 +336,9 @@ TEST_F(LabManagerTwoHostTest, FailedResyncReadsDegradedUntilARetryWorks) {
 }
 
 TEST_F(LabManagerTwoHostTest, TunnelStateFromTheAgentsShowsInStatus) {
-  ASSERT_TRUE(manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"),
-                               [](const auto&) {})
-                  .ok());
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {})
+          .ok());
   const std::string id = "b:eth2<->c:eth1";
   h1_->SetTunnel("lab2", id, "up");
   h2_->SetTunnel("lab2", id, "up");
@@ -353,17 +349,23 @@ TEST_F(LabManagerTwoHostTest, TunnelStateFromTheAgentsShowsInStatus) {
   h2_->SetTunnel("lab2", id, "connecting to h1 (fake:7472), attempt 3");
   lab = manager_->Get("lab2");
   EXPECT_EQ(lab->state(), emu::v1::DEGRADED);
-  EXPECT_EQ(lab->links(1).state(), "h2: connecting to h1 (fake:7472), attempt 3");
-  EXPECT_EQ(lab->error(), "links not up: b:eth2<->c:eth1 (h2: connecting to "
-                          "h1 (fake:7472), attempt 3)");
+  EXPECT_EQ(lab->links(1).state(),
+            "h2: connecting to h1 (fake:7472), attempt 3");
+  EXPECT_EQ(lab->error(),
+            "links not up: b:eth2<->c:eth1 (h2: connecting to "
+            "h1 (fake:7472), attempt 3)");
   EXPECT_EQ(lab->links(0).state(), "up");  // the veth link is not asked
 }
 
 TEST_F(LabManagerTwoHostTest, ResyncSkipsLabsNotRunningOrNotOnTheHost) {
-  ASSERT_TRUE(manager_->Deploy(FileSource(R"(name: only1
+  ASSERT_TRUE(manager_
+                  ->Deploy(FileSource(R"(name: only1
 topology:
   nodes: {a: {host: h1}}
-)", "only1.yaml"), [](const auto&) {}).ok());
+)",
+                                      "only1.yaml"),
+                           [](const auto&) {})
+                  .ok());
   std::vector<std::string> log;
   manager_->ResyncHost("h2", [&](const std::string& l) { log.push_back(l); });
   EXPECT_TRUE(log.empty());

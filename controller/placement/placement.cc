@@ -1,8 +1,8 @@
 #include "controller/placement/placement.h"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <queue>
 #include <set>
@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "proto/topology_names.h"
 #include "common/status_macros.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::placement {
 namespace {
@@ -273,8 +273,8 @@ absl::Status Partitioner::CheckPinnedCapacity() const {
     if (pc[h] > cpu_cap_[h] || pm[h] > mem_cap_[h]) {
       return absl::FailedPreconditionError(absl::StrCat(
           "placement: the nodes pinned to host ", hosts_[h]->name(), " need ",
-          Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ",
-          Cpus(cpu_cap_[h]), " CPUs and ", mem_cap_[h],
+          Cpus(pc[h]), " CPUs and ", pm[h], " MiB; it has ", Cpus(cpu_cap_[h]),
+          " CPUs and ", mem_cap_[h],
           " MiB (set placement: {overcommit: true} to allow it)"));
     }
   }
@@ -327,8 +327,8 @@ absl::Status Partitioner::CheckCapacityPerKind() const {
     if (need.first > c || need.second > m) {
       return absl::FailedPreconditionError(absl::StrCat(
           "placement: the ", KindName(static_cast<emu::v1::NodeKind>(kind)),
-          " nodes of lab ", t_.name(), " need ", Cpus(need.first),
-          " CPUs and ", need.second, " MiB; the hosts that run them (",
+          " nodes of lab ", t_.name(), " need ", Cpus(need.first), " CPUs and ",
+          need.second, " MiB; the hosts that run them (",
           absl::StrJoin(names, ", "), ") have ", Cpus(c), " CPUs and ", m,
           " MiB"));
     }
@@ -387,9 +387,8 @@ void Partitioner::SetSpreadLimits() {
   const double tol = opt_.tolerance_percent() / 100.0;
   for (int h = 0; h < h_; ++h) {
     double share =
-        cap_sum == 0
-            ? static_cast<double>(total_cpu_) / h_
-            : static_cast<double>(total_cpu_) * cpu_cap_[h] / cap_sum;
+        cap_sum == 0 ? static_cast<double>(total_cpu_) / h_
+                     : static_cast<double>(total_cpu_) * cpu_cap_[h] / cap_sum;
     uint64_t lim = static_cast<uint64_t>(
         std::ceil(std::max(share * (1 + tol), share + max_cpu_)));
     if (!opt_.overcommit()) lim = std::min(lim, cpu_cap_[h]);

@@ -447,7 +447,7 @@ class YamlReader {
     std::vector<Entry> out;
     std::map<std::string, int> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;  // a copy: the iterator yields a temporary
       if (!key.IsScalar()) {
         Error(key, object, "map keys must be plain names");
         continue;
@@ -971,7 +971,7 @@ class YamlReader {
       if (!it->first.IsScalar() || it->first.Scalar() != "endpoints") continue;
       if (have_endpoints) break;  // the duplicate is reported below
       have_endpoints = true;
-      const YAML::Node& eps = it->second;
+      const YAML::Node eps = it->second;  // a copy: the iterator yields a temporary
       if (!eps.IsSequence() || eps.size() != 2) {
         Error(eps.IsNull() ? it->first : eps, object,
               "endpoints: expected exactly two, e.g. [\"r1:eth1\", "

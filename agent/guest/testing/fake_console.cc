@@ -66,8 +66,8 @@ absl::Status FakeConsole::Write(absl::string_view bytes) {
     ssize_t n = write(in_fd_, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("fake console write: errno ",
-                                                 errno));
+      return absl::UnavailableError(
+          absl::StrCat("fake console write: errno ", errno));
     }
     off += n;
   }

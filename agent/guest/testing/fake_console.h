@@ -45,7 +45,7 @@ class FakeConsole : public ConsoleChannel {
   int out_fd_ = -1;  // shell's stdout+stderr
   bool eof_ = false;
   std::string pending_;  // shell output not yet returned
-  std::string armed_;  // stray output released by the next Write
+  std::string armed_;    // stray output released by the next Write
   std::string stray_;
   std::mt19937 rng_;
   size_t max_chunk_;
