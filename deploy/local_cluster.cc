@@ -28,14 +28,12 @@
 #include "common/auth.h"
 #include "common/errno_status.h"
 #include "common/status_macros.h"
-#include "deploy/ip_output.h"
 
 namespace emu::deploy {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr absl::Duration kIpTimeout = absl::Seconds(20);
 constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
 constexpr absl::Duration kStopGrace = absl::Seconds(5);
@@ -245,7 +243,8 @@ std::string TailOfFile(const std::string& path, int lines) {
 }
 
 LocalCluster::LocalCluster(ProcessLauncher* launcher, ClusterRpc* rpc,
-                           ProcessTable* processes, agent::net::HostNetwork* net,
+                           ProcessTable* processes,
+                           agent::net::HostNetwork* net,
                            agent::net::NamespaceProcesses* ns_processes,
                            ProgressFn progress)
     : launcher_(launcher),
@@ -254,32 +253,6 @@ LocalCluster::LocalCluster(ProcessLauncher* launcher, ClusterRpc* rpc,
       net_(net),
       ns_processes_(ns_processes),
       progress_(progress ? std::move(progress) : [](absl::string_view) {}) {}
-
-absl::StatusOr<std::string> LocalCluster::IpOutput(
-    const std::vector<std::string>& args) {
-  ProcessSpec spec;
-  spec.argv = {"ip"};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.timeout = kIpTimeout;
-  EMU_ASSIGN_OR_RETURN(ProcessResult r, launcher_->Run(spec));
-  if (r.exit_code != 0) {
-    const std::string err(absl::StripAsciiWhitespace(r.stderr_data));
-    const std::string message = absl::StrCat(
-        absl::StrJoin(spec.argv, " "), ": ",
-        err.empty() ? absl::StrCat("exit status ", r.exit_code) : err);
-    if (absl::StrContains(err, "File exists")) {
-      return absl::AlreadyExistsError(message);
-    }
-    if (r.exit_code == 127) return absl::NotFoundError(message);
-    return absl::InternalError(message);
-  }
-  return std::move(r.stdout_data);
-}
-
-absl::Status LocalCluster::Ip(const std::vector<std::string>& args,
-                              absl::string_view what) {
-  return Annotate(IpOutput(args).status(), what);
-}
 
 bool LocalCluster::IsRecordedDaemon(int pid, uint64_t start_time,
                                     const std::string& binary_path,
@@ -294,15 +267,20 @@ bool LocalCluster::IsRecordedDaemon(int pid, uint64_t start_time,
 }
 
 absl::Status LocalCluster::CheckSubnetFree(const LocalClusterLayout& layout) {
-  EMU_ASSIGN_OR_RETURN(std::string out, IpOutput({"-o", "-4", "addr", "show"}));
   EMU_ASSIGN_OR_RETURN(Ipv4Net subnet, ParseIpv4Net(layout.subnet));
-  for (const InterfaceAddress& a : ParseIpv4Addresses(out)) {
-    absl::StatusOr<Ipv4Net> net = ParseIpv4Net(a.cidr);
-    if (net.ok() && Overlaps(*net, subnet)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("local cluster \"", layout.id, "\": subnet ",
-                       layout.subnet, " overlaps ", a.cidr, " on interface ",
-                       a.ifname, "; choose another with --subnet"));
+  EMU_ASSIGN_OR_RETURN(
+      std::vector<agent::net::HostNetwork::InterfaceInfo> interfaces,
+      net_->ListInterfaces(""));
+  for (const agent::net::HostNetwork::InterfaceInfo& i : interfaces) {
+    for (const std::string& cidr : i.addresses) {
+      // IPv6 addresses do not parse as IPv4 and cannot overlap.
+      absl::StatusOr<Ipv4Net> net = ParseIpv4Net(cidr);
+      if (net.ok() && Overlaps(*net, subnet)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("local cluster \"", layout.id, "\": subnet ",
+                         layout.subnet, " overlaps ", cidr, " on interface ",
+                         i.name, "; choose another with --subnet"));
+      }
     }
   }
   return absl::OkStatus();
@@ -440,11 +418,14 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
   progress_(
       absl::StrCat("creating bridge ", layout.bridge, " ", layout.bridge_cidr));
   const std::string bridge_what = absl::StrCat("create bridge ", layout.bridge);
+  // "" is the root namespace, where emuctl runs. CreateBridge sets it up.
   EMU_RETURN_IF_ERROR(
-      Ip({"link", "add", layout.bridge, "type", "bridge"}, bridge_what));
-  EMU_RETURN_IF_ERROR(Ip(
-      {"addr", "add", layout.bridge_cidr, "dev", layout.bridge}, bridge_what));
-  EMU_RETURN_IF_ERROR(Ip({"link", "set", layout.bridge, "up"}, bridge_what));
+      Annotate(net_->CreateBridge("", layout.bridge), bridge_what));
+  EMU_RETURN_IF_ERROR(
+      Annotate(net_->SetAddresses("", layout.bridge, {layout.bridge_cidr}),
+               bridge_what));
+  // Tags the bridge ports; ownership itself goes by name (emuv-<id>-<N>).
+  const std::string alias = absl::StrCat("emu local-cluster=", layout.id);
 
   for (const LocalHostLayout& h : layout.hosts) {
     progress_(absl::StrCat("creating host ", h.name, ": namespace ", h.netns,
@@ -452,18 +433,14 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
                            h.veth));
     const std::string what =
         absl::StrCat("create host ", h.name, " (namespace ", h.netns, ")");
-    EMU_RETURN_IF_ERROR(Ip({"netns", "add", h.netns}, what));
+    // CreateNamespace brings lo up; CreateVeth brings both ends up.
+    EMU_RETURN_IF_ERROR(Annotate(net_->CreateNamespace(h.netns), what));
+    EMU_RETURN_IF_ERROR(Annotate(
+        net_->CreateVeth({"", h.veth}, {h.netns, kHostNic}, alias), what));
     EMU_RETURN_IF_ERROR(
-        Ip({"link", "add", h.veth, "type", "veth", "peer", "name", kHostNic,
-            "netns", h.netns},
-           absl::StrCat(what, ": veth ", h.veth, "<->", kHostNic)));
+        Annotate(net_->SetMaster("", h.veth, layout.bridge), what));
     EMU_RETURN_IF_ERROR(
-        Ip({"link", "set", h.veth, "master", layout.bridge, "up"}, what));
-    EMU_RETURN_IF_ERROR(
-        Ip({"-n", h.netns, "addr", "add", h.cidr, "dev", kHostNic}, what));
-    EMU_RETURN_IF_ERROR(
-        Ip({"-n", h.netns, "link", "set", kHostNic, "up"}, what));
-    EMU_RETURN_IF_ERROR(Ip({"-n", h.netns, "link", "set", "lo", "up"}, what));
+        Annotate(net_->SetAddresses(h.netns, kHostNic, {h.cidr}), what));
   }
 
   // All agents start at once; then each must answer within ready_timeout.
@@ -819,45 +796,47 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
   RemoveNodeNamespaces(id, done, &failures);
 
   // Namespaces, veths and the bridge: by the names this id owns.
-  absl::StatusOr<std::string> netns_out = IpOutput({"netns", "list"});
-  std::vector<std::string> namespaces;
-  if (netns_out.ok()) {
-    namespaces = ParseNetnsList(*netns_out);
-  } else {
+  absl::StatusOr<std::vector<std::string>> namespaces =
+      net_->ListNamespaces("emuhost-");
+  if (!namespaces.ok()) {
     failures.push_back(
-        absl::StrCat("list namespaces: ", netns_out.status().message()));
+        absl::StrCat("list namespaces: ", namespaces.status().message()));
+    namespaces = std::vector<std::string>();
   }
-  for (const std::string& ns : namespaces) {
+  for (const std::string& ns : *namespaces) {
     if (!ParseHostNetns(id, ns).has_value()) continue;
-    absl::Status s =
-        Ip({"netns", "del", ns}, absl::StrCat("delete namespace ", ns));
+    absl::Status s = Annotate(net_->DeleteNamespace(ns),
+                              absl::StrCat("delete namespace ", ns));
     if (s.ok()) {
       done(absl::StrCat("deleted namespace ", ns));
     } else {
       failures.push_back(std::string(s.message()));
     }
   }
-  absl::StatusOr<std::string> links_out = IpOutput({"-o", "link", "show"});
-  if (links_out.ok()) {
+  absl::StatusOr<std::vector<agent::net::HostNetwork::InterfaceInfo>>
+      interfaces = net_->ListInterfaces("");
+  if (interfaces.ok()) {
     const std::string bridge = BridgeName(id);
-    std::vector<std::string> links = ParseLinkNames(*links_out);
+    std::vector<std::string> links;
+    for (const auto& i : *interfaces) links.push_back(i.name);
     // Veths before the bridge they are enslaved to.
     std::stable_partition(
         links.begin(), links.end(),
         [&bridge](const std::string& l) { return l != bridge; });
     for (const std::string& link : links) {
       if (link != bridge && !ParseHostVeth(id, link).has_value()) continue;
-      absl::Status s =
-          Ip({"link", "del", link}, absl::StrCat("delete interface ", link));
+      // A veth whose peer namespace just went is gone too; DeleteInterface
+      // is OK on an absent interface.
+      absl::Status s = net_->DeleteInterface("", link);
       if (s.ok()) {
         done(absl::StrCat("deleted interface ", link));
-      } else if (!absl::StrContains(s.message(), "Cannot find device")) {
+      } else {
         failures.push_back(std::string(s.message()));
       }
     }
   } else {
     failures.push_back(
-        absl::StrCat("list interfaces: ", links_out.status().message()));
+        absl::StrCat("list interfaces: ", interfaces.status().message()));
   }
 
   std::error_code ec;
@@ -912,9 +891,11 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::CollectGarbage(
       consider(id_of_host(rest.substr(0, rest.find('.'))));
     }
   }
-  EMU_ASSIGN_OR_RETURN(std::string links_out, IpOutput({"-o", "link", "show"}));
-  for (const std::string& link : ParseLinkNames(links_out)) {
-    absl::string_view rest = link;
+  EMU_ASSIGN_OR_RETURN(
+      std::vector<agent::net::HostNetwork::InterfaceInfo> interfaces,
+      net_->ListInterfaces(""));
+  for (const agent::net::HostNetwork::InterfaceInfo& i : interfaces) {
+    absl::string_view rest = i.name;
     if (absl::ConsumePrefix(&rest, "emubr-")) {
       consider(rest);
     } else if (absl::ConsumePrefix(&rest, "emuv-")) {

@@ -96,7 +96,8 @@ class LocalCluster {
   // made (emu.<host>.*), to remove them when no agent can.
   LocalCluster(ProcessLauncher* launcher, ClusterRpc* rpc,
                ProcessTable* processes, agent::net::HostNetwork* net,
-               agent::net::NamespaceProcesses* ns_processes, ProgressFn progress);
+               agent::net::NamespaceProcesses* ns_processes,
+               ProgressFn progress);
 
   // Brings up the cluster and returns its record (also written to
   // cluster.json). On a partly running cluster (some recorded daemons
@@ -179,9 +180,6 @@ class LocalCluster {
   absl::StatusOr<std::string> WaitForController(
       const LocalClusterLayout& layout, int pid, const std::string& token,
       absl::Time deadline);
-  // Runs `ip args...`; an error names `what` and carries ip's stderr.
-  absl::Status Ip(const std::vector<std::string>& args, absl::string_view what);
-  absl::StatusOr<std::string> IpOutput(const std::vector<std::string>& args);
   absl::Status CheckSubnetFree(const LocalClusterLayout& layout);
   bool IsRecordedDaemon(int pid, uint64_t start_time,
                         const std::string& binary_path,

@@ -5,7 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -35,82 +38,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
-
-// Just enough of `ip` to follow what LocalCluster creates and deletes.
-class FakeIp {
- public:
-  absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) {
-    std::vector<std::string> a(spec.argv.begin() + 1, spec.argv.end());
-    commands.push_back(absl::StrJoin(a, " "));
-    auto is = [&a](std::vector<std::string> prefix) {
-      return a.size() >= prefix.size() &&
-             std::equal(prefix.begin(), prefix.end(), a.begin());
-    };
-    if (is({"netns", "list"})) {
-      return FakeProcessLauncher::Exited(0, absl::StrJoin(netns, "\n"));
-    }
-    if (is({"-o", "link", "show"})) {
-      std::string out;
-      int i = 1;
-      for (const auto& l : links)
-        absl::StrAppend(&out, i++, ": ", l, ": <UP> mtu 1500\n");
-      return FakeProcessLauncher::Exited(0, out);
-    }
-    if (is({"-o", "-4", "addr", "show"})) {
-      std::string out;
-      for (const auto& [dev, cidr] : addresses) {
-        absl::StrAppend(&out, "9: ", dev, "    inet ", cidr, " scope global\n");
-      }
-      return FakeProcessLauncher::Exited(0, out);
-    }
-    if (is({"netns", "add"})) return Add(&netns, a[2]);
-    if (is({"netns", "del"})) {
-      netns.erase(a[2]);
-      for (auto it = veth_netns.begin(); it != veth_netns.end();) {
-        if (it->second == a[2]) {
-          links.erase(it->first);
-          it = veth_netns.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      return FakeProcessLauncher::Exited(0);
-    }
-    if (is({"link", "add"}) && a.size() >= 5 && a[4] == "veth") {
-      veth_netns[a[2]] = a.back();
-      return Add(&links, a[2]);
-    }
-    if (is({"link", "add"})) return Add(&links, a[2]);
-    if (is({"link", "del"})) {
-      if (links.erase(a[2]) == 0) {
-        return FakeProcessLauncher::Exited(1, "", "Cannot find device \"x\"");
-      }
-      addresses.erase(a[2]);
-      return FakeProcessLauncher::Exited(0);
-    }
-    if (is({"addr", "add"})) {
-      addresses[a[4]] = a[2];
-      return FakeProcessLauncher::Exited(0);
-    }
-    return FakeProcessLauncher::Exited(0);  // link set, -n ...
-  }
-
-  std::set<std::string> netns;
-  std::set<std::string> links;
-  std::map<std::string, std::string> addresses;  // dev -> cidr
-  std::map<std::string, std::string> veth_netns;
-  std::vector<std::string> commands;
-
- private:
-  static ProcessResult Add(std::set<std::string>* set,
-                           const std::string& name) {
-    if (!set->insert(name).second) {
-      return FakeProcessLauncher::Exited(2, "",
-                                         "RTNETLINK answers: File exists");
-    }
-    return FakeProcessLauncher::Exited(0);
-  }
-};
 
 // Spawned "daemons" appear in the process table, write a line to their log,
 // and the controller writes its port file, as the real ones would.
@@ -163,8 +90,6 @@ class LocalClusterTest : public ::testing::Test {
         cluster_(
             &launcher_, &rpc_, &table_, &net_, &ns_procs_,
             [this](absl::string_view line) { progress_.emplace_back(line); }) {
-    launcher_.SetHandler(
-        [this](const ProcessSpec& spec) { return ip_.Run(spec); });
     root_ = TempPath(
         absl::StrCat("local_cluster_test_", getpid(), "_", counter_++));
     options_.cluster.id = "t";
@@ -178,11 +103,46 @@ class LocalClusterTest : public ::testing::Test {
 
   std::string Progress() const { return absl::StrJoin(progress_, "\n"); }
 
+  // Namespaces under /run/netns other than the agents' node namespaces
+  // (emu.*): the host namespaces and foreign ones.
+  std::set<std::string> Namespaces() {
+    std::set<std::string> out;
+    absl::StatusOr<std::vector<std::string>> all = net_.ListNamespaces("");
+    EXPECT_TRUE(all.ok()) << all.status();
+    for (const std::string& ns : all.value_or(std::vector<std::string>())) {
+      if (!absl::StartsWith(ns, "emu.")) out.insert(ns);
+    }
+    return out;
+  }
+  // Interfaces of the root namespace but "lo".
+  std::set<std::string> Links() {
+    std::set<std::string> out;
+    absl::StatusOr<std::vector<agent::net::HostNetwork::InterfaceInfo>> all =
+        net_.ListInterfaces("");
+    EXPECT_TRUE(all.ok()) << all.status();
+    for (const auto& i :
+         all.value_or(std::vector<agent::net::HostNetwork::InterfaceInfo>())) {
+      if (i.name != "lo") out.insert(i.name);
+    }
+    return out;
+  }
+  void AddNamespaces(const std::vector<std::string>& names) {
+    for (const std::string& ns : names) {
+      ASSERT_TRUE(net_.CreateNamespace(ns).ok()) << ns;
+    }
+  }
+  // Root-namespace interfaces standing in for leftovers and foreign ones;
+  // cleanup goes by name, so a bridge does for each.
+  void AddLinks(const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      ASSERT_TRUE(net_.CreateBridge("", name).ok()) << name;
+    }
+  }
+
   static inline int counter_ = 0;
   FakeProcessTable table_;
   DaemonLauncher launcher_;
   FakeClusterRpc rpc_;
-  FakeIp ip_;
   agent::net::FakeHostNetwork net_;
   RecordingNamespaceProcesses ns_procs_;
   std::vector<std::string> progress_;
@@ -195,18 +155,33 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
   ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
 
-  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
-  EXPECT_THAT(ip_.links,
-              UnorderedElementsAre("emubr-t", "emuv-t-1", "emuv-t-2"));
-  EXPECT_EQ(ip_.addresses["emubr-t"], "198.18.0.1/24");
-  EXPECT_THAT(
-      ip_.commands,
-      Contains(
-          "link add emuv-t-2 type veth peer name eth0 netns emuhost-t-h2"));
-  EXPECT_THAT(ip_.commands,
-              Contains("-n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0"));
-  EXPECT_THAT(ip_.commands, Contains("-n emuhost-t-h1 link set lo up"));
-  EXPECT_THAT(ip_.commands, Contains("link set emuv-t-1 master emubr-t up"));
+  EXPECT_THAT(Namespaces(),
+              UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
+  EXPECT_THAT(Links(), UnorderedElementsAre("emubr-t", "emuv-t-1", "emuv-t-2"));
+  std::optional<agent::net::HostNetwork::InterfaceInfo> bridge =
+      net_.GetInterface("", "emubr-t");
+  ASSERT_TRUE(bridge.has_value());
+  EXPECT_EQ(bridge->kind, "bridge");
+  EXPECT_TRUE(bridge->up);
+  EXPECT_THAT(bridge->addresses, ElementsAre("198.18.0.1/24"));
+  for (int i : {1, 2}) {
+    const std::string veth = absl::StrCat("emuv-t-", i);
+    const std::string ns = absl::StrCat("emuhost-t-h", i);
+    std::optional<agent::net::HostNetwork::InterfaceInfo> port =
+        net_.GetInterface("", veth);
+    ASSERT_TRUE(port.has_value()) << veth;
+    EXPECT_EQ(port->master, "emubr-t") << veth;
+    EXPECT_TRUE(port->up) << veth;
+    EXPECT_EQ(net_.Peer("", veth), std::make_pair(ns, std::string("eth0")));
+    std::optional<agent::net::HostNetwork::InterfaceInfo> nic =
+        net_.GetInterface(ns, "eth0");
+    ASSERT_TRUE(nic.has_value()) << ns;
+    EXPECT_TRUE(nic->up) << ns;
+    EXPECT_THAT(nic->addresses, Contains(absl::StrCat("198.18.0.1", i, "/24")));
+    EXPECT_TRUE(net_.GetInterface(ns, "lo")->up) << ns;
+  }
+  // All through HostNetwork: no `ip` process.
+  EXPECT_THAT(launcher_.runs(), IsEmpty());
 
   const std::string dir = root_ + "/t";
   std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
@@ -300,8 +275,8 @@ TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {
   EXPECT_THAT(
       launcher_.terminated(),
       UnorderedElementsAre(spawns[0].pid, spawns[1].pid, spawns[2].pid));
-  EXPECT_THAT(ip_.netns, IsEmpty());
-  EXPECT_THAT(ip_.links, IsEmpty());
+  EXPECT_THAT(Namespaces(), IsEmpty());
+  EXPECT_THAT(Links(), IsEmpty());
   EXPECT_FALSE(fs::exists(root_ + "/t"));
 
   // Idempotent.
@@ -313,13 +288,13 @@ TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {
 }
 
 TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
-  ip_.netns = {"emuhost-t-h3", "emuhost-tt-h1", "other"};
+  AddNamespaces({"emuhost-t-h3", "emuhost-tt-h1"});
   for (const char* ns :
        {"emu.t-h1.lab.r1", "emu.t-h2.lab.r2", "emu.tt-h1.lab.r1",
         "emu.t-h10x.lab.r1", "emu.h1.lab.r1", "other"}) {
     ASSERT_TRUE(net_.CreateNamespace(ns).ok());
   }
-  ip_.links = {"lo", "eth0", "emuv-t-3", "emuv-tt-1", "emubr-t", "emubr-tt"};
+  AddLinks({"eth0", "emuv-t-3", "emuv-tt-1", "emubr-t", "emubr-tt"});
   // A record whose controller pid now belongs to another program, and whose
   // agent pid was reused by a later emu-agent.
   fs::create_directories(root_ + "/t");
@@ -337,9 +312,8 @@ TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
   ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
   EXPECT_THAT(launcher_.terminated(), IsEmpty());
   EXPECT_TRUE(rpc_.calls().empty());
-  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-tt-h1", "other"));
-  EXPECT_THAT(ip_.links,
-              UnorderedElementsAre("lo", "eth0", "emuv-tt-1", "emubr-tt"));
+  EXPECT_THAT(Namespaces(), UnorderedElementsAre("emuhost-tt-h1", "other"));
+  EXPECT_THAT(Links(), UnorderedElementsAre("eth0", "emuv-tt-1", "emubr-tt"));
   EXPECT_THAT(Progress(), HasSubstr("pid 4000 recorded for controller now runs "
                                     "something else; left alone"));
   // The lab namespaces of its hosts go with their processes, whether or not
@@ -359,8 +333,8 @@ TEST_F(LocalClusterTest, StopTouchesOnlyItsOwnNamesAndRecordedProcesses) {
 // record is gone; stop must still remove everything of the cluster.
 TEST_F(LocalClusterTest, StopWithoutRecordOrLiveAgentsRemovesWhatIsLeft) {
   const std::string dir = root_ + "/x9843";
-  ip_.netns = {"emuhost-x9843-h1", "emuhost-x9843-h2"};
-  ip_.links = {"emubr-x9843", "emuv-x9843-1", "emuv-x9843-2", "eth0"};
+  AddNamespaces({"emuhost-x9843-h1", "emuhost-x9843-h2"});
+  AddLinks({"emubr-x9843", "emuv-x9843-1", "emuv-x9843-2", "eth0"});
   for (const char* ns : {"emu.x9843-h2.explab.b", "emu.x9843-h1.explab.a",
                          "emu.x9844-h1.explab.a", "foreign"}) {
     ASSERT_TRUE(net_.CreateNamespace(ns).ok());
@@ -373,8 +347,6 @@ TEST_F(LocalClusterTest, StopWithoutRecordOrLiveAgentsRemovesWhatIsLeft) {
   table_.Set(5001,
              {1, {"/x/emu-agent", "--token_file=" + root_ + "/x9844/token"}});
   table_.Set(5002, {1, {"/usr/bin/sleep", "--token_file=" + dir + "/token"}});
-  launcher_.SetHandler(
-      [this](const ProcessSpec& spec) { return ip_.Run(spec); });
 
   ASSERT_TRUE(cluster_.Stop("x9843", root_).ok()) << Progress();
   EXPECT_THAT(launcher_.terminated(), ElementsAre(5000));
@@ -382,8 +354,8 @@ TEST_F(LocalClusterTest, StopWithoutRecordOrLiveAgentsRemovesWhatIsLeft) {
   EXPECT_FALSE(net_.HasNamespace("emu.x9843-h1.explab.a"));
   EXPECT_TRUE(net_.HasNamespace("emu.x9844-h1.explab.a"));
   EXPECT_TRUE(net_.HasNamespace("foreign"));
-  EXPECT_THAT(ip_.netns, IsEmpty());
-  EXPECT_THAT(ip_.links, ElementsAre("eth0"));
+  EXPECT_THAT(Namespaces(), UnorderedElementsAre("foreign"));
+  EXPECT_THAT(Links(), ElementsAre("eth0"));
   EXPECT_THAT(Progress(), Not(HasSubstr("nothing to stop")));
 }
 
@@ -401,8 +373,8 @@ TEST_F(LocalClusterTest, StopLeavesNamespacesOfAHostAForeignAgentServes) {
 
 TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
   ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();  // "t", running
-  ip_.netns.insert("emuhost-x9843-h1");
-  ip_.links.insert("emubr-x9843");
+  AddNamespaces({"emuhost-x9843-h1"});
+  AddLinks({"emubr-x9843"});
   ASSERT_TRUE(net_.CreateNamespace("emu.x9843-h1.lab.a").ok());
   ASSERT_TRUE(
       net_.CreateNamespace("emu.y1-h3.lab.a").ok());  // only trace of y1
@@ -415,12 +387,13 @@ TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
   EXPECT_THAT(*stopped, UnorderedElementsAre("x9843", "y1"));
   EXPECT_FALSE(net_.HasNamespace("emu.x9843-h1.lab.a"));
   EXPECT_FALSE(net_.HasNamespace("emu.y1-h3.lab.a"));
-  EXPECT_FALSE(ip_.netns.count("emuhost-x9843-h1"));
-  EXPECT_FALSE(ip_.links.count("emubr-x9843"));
+  EXPECT_FALSE(net_.HasNamespace("emuhost-x9843-h1"));
+  EXPECT_FALSE(Links().count("emubr-x9843"));
   // The running cluster and foreign names are untouched.
   EXPECT_TRUE(net_.HasNamespace("emu.t-h1.lab.a"));
   EXPECT_TRUE(net_.HasNamespace("emu.h1.lab.a"));
-  EXPECT_TRUE(ip_.netns.count("emuhost-t-h1"));
+  EXPECT_TRUE(net_.HasNamespace("emuhost-t-h1"));
+  EXPECT_TRUE(Links().count("emubr-t"));
   EXPECT_THAT(launcher_.terminated(), IsEmpty());
   EXPECT_THAT(Progress(), HasSubstr("local cluster \"t\" is running"));
 }
@@ -492,7 +465,7 @@ TEST_F(LocalClusterTest, StartOnAPartlyRunningClusterStartsOnlyWhatIsMissing) {
   ASSERT_TRUE(first.ok()) << Progress();
   launcher_.MarkExited(first->controller_pid);
   table_.Remove(first->controller_pid);
-  const std::vector<std::string> commands_before = ip_.commands;
+  const int changes_before = net_.changes();
 
   absl::StatusOr<ClusterFile> second = cluster_.Start(options_);
   ASSERT_TRUE(second.ok()) << second.status() << Progress();
@@ -500,7 +473,7 @@ TEST_F(LocalClusterTest, StartOnAPartlyRunningClusterStartsOnlyWhatIsMissing) {
   EXPECT_EQ(second->hosts[1].pid, first->hosts[1].pid);
   EXPECT_EQ(launcher_.spawns().size(), 4u);
   EXPECT_THAT(launcher_.terminated(), IsEmpty());
-  EXPECT_EQ(ip_.commands, commands_before);  // no plumbing removed or made
+  EXPECT_EQ(net_.changes(), changes_before);  // no plumbing removed or made
   EXPECT_THAT(Progress(), HasSubstr("partly running"));
   // Fully running now: a third start is refused.
   EXPECT_EQ(cluster_.Start(options_).status().code(),
@@ -535,8 +508,8 @@ TEST_F(LocalClusterTest, AgentThatNeverAnswersRollsBackAndShowsItsLog) {
   ASSERT_EQ(spawns.size(), 2u);  // no controller
   EXPECT_THAT(launcher_.terminated(),
               UnorderedElementsAre(spawns[0].pid, spawns[1].pid));
-  EXPECT_THAT(ip_.netns, IsEmpty());
-  EXPECT_THAT(ip_.links, IsEmpty());
+  EXPECT_THAT(Namespaces(), IsEmpty());
+  EXPECT_THAT(Links(), IsEmpty());
   EXPECT_TRUE(fs::exists(root_ + "/t/logs/t-h2.log"));
   EXPECT_FALSE(fs::exists(root_ + "/t/cluster.json"));
   EXPECT_FALSE(fs::exists(root_ + "/t/token"));
@@ -552,41 +525,36 @@ TEST_F(LocalClusterTest, DaemonThatExitsRollsBack) {
   ASSERT_FALSE(started.ok());
   EXPECT_THAT(std::string(started.status().message()),
               HasSubstr("agent t-h1 (pid 900001) exited during startup"));
-  EXPECT_THAT(ip_.netns, IsEmpty());
-  EXPECT_THAT(ip_.links, IsEmpty());
+  EXPECT_THAT(Namespaces(), IsEmpty());
+  EXPECT_THAT(Links(), IsEmpty());
 }
 
 TEST_F(LocalClusterTest, PlumbingFailureRollsBack) {
-  ip_.netns = {};
-  launcher_.SetHandler(
-      [this](const ProcessSpec& spec) -> absl::StatusOr<ProcessResult> {
-        if (absl::StrJoin(spec.argv, " ") ==
-            "ip -n emuhost-t-h2 addr add 198.18.0.12/24 dev eth0") {
-          return FakeProcessLauncher::Exited(2, "",
-                                             "Error: something broke.\n");
-        }
-        return ip_.Run(spec);
-      });
+  // SetAddresses: the bridge, t-h1's eth0, then t-h2's eth0.
+  net_.FailNthCall(agent::net::FakeHostNetwork::Method::kSetAddresses, 3,
+                   absl::InternalError("set addresses on emuhost-t-h2:eth0: "
+                                       "something broke"));
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
   ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(started.status().message()),
-              HasSubstr("create host t-h2 (namespace emuhost-t-h2): ip -n "
-                        "emuhost-t-h2 addr add 198.18.0.12/24 dev eth0: Error: "
-                        "something broke."));
+              HasSubstr("create host t-h2 (namespace emuhost-t-h2): set "
+                        "addresses on emuhost-t-h2:eth0: something broke"));
   EXPECT_TRUE(launcher_.spawns().empty());
-  EXPECT_THAT(ip_.netns, IsEmpty());
-  EXPECT_THAT(ip_.links, IsEmpty());
+  EXPECT_THAT(Namespaces(), IsEmpty());
+  EXPECT_THAT(Links(), IsEmpty());
 }
 
 TEST_F(LocalClusterTest, RefusesASubnetInUse) {
-  ip_.links = {"br9"};
-  ip_.addresses["br9"] = "198.18.0.200/16";
+  AddLinks({"br9"});
+  ASSERT_TRUE(
+      net_.SetAddresses("", "br9", {"fd00::1/64", "198.18.0.200/16"}).ok());
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
   EXPECT_EQ(started.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(started.status().message()),
               HasSubstr("subnet 198.18.0.0/24 overlaps 198.18.0.200/16 on "
                         "interface br9; choose another with --subnet"));
-  EXPECT_THAT(ip_.links, ElementsAre("br9"));
+  EXPECT_THAT(Links(), ElementsAre("br9"));
 }
 
 TEST_F(LocalClusterTest, StartRemovesLeftoversOfADeadCluster) {
@@ -601,7 +569,8 @@ TEST_F(LocalClusterTest, StartRemovesLeftoversOfADeadCluster) {
   EXPECT_THAT(Progress(), HasSubstr("previous, dead local cluster \"t\""));
   EXPECT_THAT(Progress(), HasSubstr("deleted namespace emuhost-t-h1"));
   EXPECT_EQ(launcher_.spawns().size(), 6u);
-  EXPECT_THAT(ip_.netns, UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
+  EXPECT_THAT(Namespaces(),
+              UnorderedElementsAre("emuhost-t-h1", "emuhost-t-h2"));
 }
 
 TEST(FindDaemonBinariesTest, SearchOrder) {

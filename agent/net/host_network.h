@@ -4,7 +4,11 @@
 // with rtnetlink, FakeHostNetwork (agent/testing) in memory.
 //
 // Namespaces are named by their file under /run/netns, the same place
-// `ip netns` uses, so `ip netns exec <ns> ...` works on them too.
+// `ip netns` uses, so `ip netns exec <ns> ...` works on them too. The empty
+// name "" is the namespace this process runs in (the root namespace for
+// emuctl; as ProcessSpec::netns does) wherever a call reaches interfaces;
+// CreateNamespace/DeleteNamespace refuse it and ListNamespaces never lists
+// it.
 //
 // Semantics every implementation keeps (the fake included):
 //  * Create* returns ALREADY_EXISTS when the object is there already, and
@@ -72,6 +76,17 @@ class HostNetwork {
   virtual absl::Status DeleteInterface(const std::string& ns,
                                        const std::string& ifname) = 0;
 
+  // Creates a bridge named `name` in `ns` and sets it up. ALREADY_EXISTS if
+  // the name is taken in that namespace.
+  virtual absl::Status CreateBridge(const std::string& ns,
+                                    const std::string& name) = 0;
+
+  // Makes interface `ifname` a port of bridge `master`, both in `ns`.
+  // NOT_FOUND if either is absent. Idempotent.
+  virtual absl::Status SetMaster(const std::string& ns,
+                                 const std::string& ifname,
+                                 const std::string& master) = 0;
+
   struct InterfaceInfo {
     std::string name;
     int ifindex = 0;
@@ -81,8 +96,9 @@ class HostNetwork {
     // CIDRs as the kernel normalises them ("10.0.0.1/24", "fd00::1/64"),
     // IPv6 link-local ones included.
     std::vector<std::string> addresses;
-    std::string mac;    // "aa:bb:cc:dd:ee:ff"
+    std::string mac;  // "aa:bb:cc:dd:ee:ff"
     uint32_t mtu = 0;
+    std::string master;  // the bridge it is a port of; empty if none
   };
 
   // Every interface in the namespace, loopback included, by ifindex.
@@ -151,7 +167,8 @@ class HostNetwork {
 // ---------------------------------------------------------------------------
 // Validation and parsing shared by every implementation (pure, thread-safe).
 
-// A namespace name: 1..200 bytes (emu.<host>.<lab>.<node> with 32-byte names fits) of [A-Za-z0-9_.-], not "." or "..".
+// A namespace name: 1..200 bytes (emu.<host>.<lab>.<node> with 32-byte names
+// fits) of [A-Za-z0-9_.-], not "." or "..".
 absl::Status ValidateNamespaceName(absl::string_view ns);
 
 // An interface name as the kernel takes it: 1..15 bytes, no '/', ':' or
@@ -172,7 +189,7 @@ absl::Status ValidateVeth(const HostNetwork::VethEnd& a,
 
 // An address with its prefix length.
 struct Cidr {
-  int family = 0;  // AF_INET or AF_INET6
+  int family = 0;                   // AF_INET or AF_INET6
   std::array<uint8_t, 16> bytes{};  // first 4 used for AF_INET
   int prefix_len = 0;
 

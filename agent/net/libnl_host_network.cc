@@ -143,8 +143,8 @@ absl::StatusOr<LinkPtr> GetLink(nl_sock* sock, const std::string& ns,
   rtnl_link* link = nullptr;
   int err = rtnl_link_get_kernel(sock, 0, ifname.c_str(), &link);
   if (IsNoDevice(err)) {
-    return absl::NotFoundError(absl::StrCat("interface ", ifname,
-                                            " not found in namespace ", ns));
+    return absl::NotFoundError(
+        absl::StrCat("interface ", ifname, " not found in namespace ", ns));
   }
   if (err < 0) {
     return linkemu::NlErrorToStatus(
@@ -224,8 +224,7 @@ std::string MacString(rtnl_link* link) {
 // (after trying to load its module); any other answer, including EINVAL
 // for the missing options most kinds need, means it has the kind.
 bool KernelHasQdiscKind(nl_sock* sock, int ifindex, const char* kind) {
-  nl_msg* msg = nlmsg_alloc_simple(RTM_NEWQDISC,
-                                   NLM_F_CREATE | NLM_F_REPLACE);
+  nl_msg* msg = nlmsg_alloc_simple(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE);
   if (msg == nullptr) return false;
   tcmsg tcm{};
   tcm.tcm_family = AF_UNSPEC;
@@ -238,12 +237,17 @@ bool KernelHasQdiscKind(nl_sock* sock, int ifindex, const char* kind) {
     linkemu::NlErrorCapture capture(sock);
     int err = nl_send_sync(sock, msg);  // frees msg
     msg = nullptr;
-    have = err == 0 || (capture.kernel_errno() != 0 &&
-                        capture.kernel_errno() != ENOENT &&
-                        capture.kernel_errno() != EOPNOTSUPP);
+    have = err == 0 ||
+           (capture.kernel_errno() != 0 && capture.kernel_errno() != ENOENT &&
+            capture.kernel_errno() != EOPNOTSUPP);
   }
   if (msg != nullptr) nlmsg_free(msg);
   return have;
+}
+
+// "ns:ifname", or just "ifname" in this process's own namespace ("").
+std::string QualifiedName(const std::string& ns, const std::string& ifname) {
+  return ns.empty() ? ifname : absl::StrCat(ns, ":", ifname);
 }
 
 }  // namespace
@@ -256,6 +260,9 @@ LibnlHostNetwork::LibnlHostNetwork(Options options)
 LibnlHostNetwork::~LibnlHostNetwork() = default;
 
 std::string LibnlHostNetwork::PathOf(const std::string& ns) const {
+  // "" is this process's own namespace. /proc/self names the main thread,
+  // whose namespace is the process's (only our short-lived threads setns).
+  if (ns.empty()) return "/proc/self/ns/net";
   return absl::StrCat(options_.netns_dir, "/", ns);
 }
 
@@ -286,8 +293,8 @@ absl::Status LibnlHostNetwork::EnsureNetnsDir() {
     }
     if (mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) !=
         0) {
-      return emu::ErrnoToStatus(errno,
-                           absl::StrCat("bind-mount ", dir, " onto itself"));
+      return emu::ErrnoToStatus(
+          errno, absl::StrCat("bind-mount ", dir, " onto itself"));
     }
     made_mount_point = true;
   }
@@ -297,7 +304,7 @@ absl::Status LibnlHostNetwork::EnsureNetnsDir() {
 
 absl::StatusOr<std::shared_ptr<Handle>> LibnlHostNetwork::Get(
     const std::string& ns) {
-  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  if (!ns.empty()) EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
   const std::string path = PathOf(ns);
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
@@ -334,8 +341,8 @@ absl::StatusOr<std::shared_ptr<Handle>> LibnlHostNetwork::Get(
   nl_sock* sock = nullptr;
   absl::Status s = RunInNamespace(
       h->fd, absl::StrCat("enter namespace ", ns), [&]() -> absl::Status {
-        EMU_ASSIGN_OR_RETURN(sock, OpenRouteSocket(
-                                       absl::StrCat("netlink socket in ", ns)));
+        EMU_ASSIGN_OR_RETURN(
+            sock, OpenRouteSocket(absl::StrCat("netlink socket in ", ns)));
         return absl::OkStatus();
       });
   if (!s.ok()) {
@@ -392,11 +399,12 @@ absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
   absl::Status s = RunInNamespace(-1, what, [&]() -> absl::Status {
     if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND,
               nullptr) != 0) {
-      return emu::ErrnoToStatus(errno, absl::StrCat(what, ": bind-mount onto ",
-                                               path));
+      return emu::ErrnoToStatus(errno,
+                                absl::StrCat(what, ": bind-mount onto ", path));
     }
     h->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (h->fd < 0) return emu::ErrnoToStatus(errno, absl::StrCat(what, ": open"));
+    if (h->fd < 0)
+      return emu::ErrnoToStatus(errno, absl::StrCat(what, ": open"));
     struct stat st;
     if (fstat(h->fd, &st) != 0) {
       return emu::ErrnoToStatus(errno, absl::StrCat(what, ": stat"));
@@ -431,12 +439,12 @@ absl::Status LibnlHostNetwork::DeleteNamespace(const std::string& ns) {
   // EINVAL: not a mount point (a half-created entry); ENOENT: gone.
   if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
       errno != ENOENT) {
-    return emu::ErrnoToStatus(errno, absl::StrCat("delete namespace ", ns,
-                                             ": unmount ", path));
+    return emu::ErrnoToStatus(
+        errno, absl::StrCat("delete namespace ", ns, ": unmount ", path));
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return emu::ErrnoToStatus(errno, absl::StrCat("delete namespace ", ns,
-                                             ": remove ", path));
+    return emu::ErrnoToStatus(
+        errno, absl::StrCat("delete namespace ", ns, ": remove ", path));
   }
   return absl::OkStatus();
 }
@@ -447,8 +455,7 @@ absl::StatusOr<std::vector<std::string>> LibnlHostNetwork::ListNamespaces(
   DIR* dir = opendir(options_.netns_dir.c_str());
   if (dir == nullptr) {
     if (errno == ENOENT) return out;
-    return emu::ErrnoToStatus(errno,
-                         absl::StrCat("list ", options_.netns_dir));
+    return emu::ErrnoToStatus(errno, absl::StrCat("list ", options_.netns_dir));
   }
   while (dirent* e = readdir(dir)) {
     absl::string_view name = e->d_name;
@@ -481,8 +488,8 @@ absl::Status LibnlHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
     const VethEnd* end;
     int ns_fd;
   };
-  for (const Side& side : {Side{link.get(), &a, (*ha)->fd},
-                           Side{peer.get(), &b, (*hb)->fd}}) {
+  for (const Side& side :
+       {Side{link.get(), &a, (*ha)->fd}, Side{peer.get(), &b, (*hb)->fd}}) {
     rtnl_link_set_name(side.link, side.end->ifname.c_str());
     rtnl_link_set_ns_fd(side.link, side.ns_fd);
     if (side.end->mtu != 0) rtnl_link_set_mtu(side.link, side.end->mtu);
@@ -504,7 +511,8 @@ absl::Status LibnlHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
   // that fails the pair is removed again: a half-tagged pair would look
   // foreign to the owner's next scan.
   absl::Status s;
-  for (const auto& [h, end] : {std::make_pair(*ha, &a), std::make_pair(*hb, &b)}) {
+  for (const auto& [h, end] :
+       {std::make_pair(*ha, &a), std::make_pair(*hb, &b)}) {
     absl::MutexLock lock(&h->mu);
     absl::StatusOr<LinkPtr> l = GetLink(h->sock, end->ns, end->ifname);
     s = l.ok() ? ChangeLink(h->sock, l->get(), /*up=*/true, &alias,
@@ -540,6 +548,64 @@ absl::Status LibnlHostNetwork::DeleteInterface(const std::string& ns,
   return capture.ToStatus(err, what);
 }
 
+absl::Status LibnlHostNetwork::CreateBridge(const std::string& ns,
+                                            const std::string& name) {
+  const std::string what =
+      absl::StrCat("create bridge ", QualifiedName(ns, name));
+  {
+    absl::Status s = ValidateInterfaceName(name);
+    if (!s.ok()) return Annotate(s, what);
+  }
+  absl::StatusOr<std::shared_ptr<Handle>> h = Get(ns);
+  if (!h.ok()) return Annotate(h.status(), what);
+  LinkPtr link(rtnl_link_alloc());
+  if (!link) return absl::ResourceExhaustedError("rtnl_link_alloc");
+  rtnl_link_set_name(link.get(), name.c_str());
+  int err = rtnl_link_set_type(link.get(), "bridge");
+  if (err < 0) return linkemu::NlErrorToStatus(err, what);
+  absl::MutexLock lock(&(*h)->mu);
+  nl_sock* sock = (*h)->sock;
+  // NLM_F_EXCL: an existing link of that name is ALREADY_EXISTS, not reused.
+  EMU_RETURN_IF_ERROR(NlCall(sock, what, [&](nl_sock* s) {
+    return rtnl_link_add(s, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  }));
+  // Up as a change afterwards, as CreateVeth does: then "up" does not rest
+  // on how the kernel treats flags in a create request.
+  absl::StatusOr<LinkPtr> made = GetLink(sock, ns, name);
+  if (!made.ok()) return Annotate(made.status(), what);
+  return ChangeLink(sock, made->get(), /*up=*/true, nullptr,
+                    absl::StrCat(what, ": set up"));
+}
+
+absl::Status LibnlHostNetwork::SetMaster(const std::string& ns,
+                                         const std::string& ifname,
+                                         const std::string& master) {
+  const std::string what = absl::StrCat("make ", QualifiedName(ns, ifname),
+                                        " a port of bridge ", master);
+  for (const std::string* n : {&ifname, &master}) {
+    absl::Status s = ValidateInterfaceName(*n);
+    if (!s.ok()) return Annotate(s, what);
+  }
+  absl::StatusOr<std::shared_ptr<Handle>> h = Get(ns);
+  if (!h.ok()) return Annotate(h.status(), what);
+  absl::MutexLock lock(&(*h)->mu);
+  nl_sock* sock = (*h)->sock;
+  absl::StatusOr<LinkPtr> port = GetLink(sock, ns, ifname);
+  if (!port.ok()) return Annotate(port.status(), what);
+  absl::StatusOr<LinkPtr> bridge = GetLink(sock, ns, master);
+  if (!bridge.ok()) return Annotate(bridge.status(), what);
+  const int master_index = rtnl_link_get_ifindex(bridge->get());
+  if (rtnl_link_get_master(port->get()) == master_index) {
+    return absl::OkStatus();
+  }
+  LinkPtr change(rtnl_link_alloc());
+  if (!change) return absl::ResourceExhaustedError("rtnl_link_alloc");
+  rtnl_link_set_master(change.get(), master_index);
+  return NlCall(sock, what, [&](nl_sock* s) {
+    return rtnl_link_change(s, port->get(), change.get(), 0);
+  });
+}
+
 absl::StatusOr<std::vector<HostNetwork::InterfaceInfo>>
 LibnlHostNetwork::ListInterfaces(const std::string& ns) {
   const std::string what = absl::StrCat("list interfaces of ", ns);
@@ -549,11 +615,14 @@ LibnlHostNetwork::ListInterfaces(const std::string& ns) {
                        Dump(h->sock, what, [](nl_sock* s, nl_cache** c) {
                          return rtnl_link_alloc_cache(s, AF_UNSPEC, c);
                        }));
-  EMU_ASSIGN_OR_RETURN(CachePtr addrs, Dump(h->sock, what, rtnl_addr_alloc_cache));
+  EMU_ASSIGN_OR_RETURN(CachePtr addrs,
+                       Dump(h->sock, what, rtnl_addr_alloc_cache));
   std::vector<InterfaceInfo> out;
+  std::vector<int> master_index;  // parallel to `out`; 0: no master
   for (nl_object* o = nl_cache_get_first(links.get()); o != nullptr;
        o = nl_cache_get_next(o)) {
     auto* link = reinterpret_cast<rtnl_link*>(o);
+    master_index.push_back(rtnl_link_get_master(link));
     InterfaceInfo info;
     const char* name = rtnl_link_get_name(link);
     info.name = name ? name : "";
@@ -566,6 +635,12 @@ LibnlHostNetwork::ListInterfaces(const std::string& ns) {
     info.mac = MacString(link);
     info.mtu = rtnl_link_get_mtu(link);
     out.push_back(std::move(info));
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (master_index[i] == 0) continue;
+    for (const InterfaceInfo& m : out) {
+      if (m.ifindex == master_index[i]) out[i].master = m.name;
+    }
   }
   for (nl_object* o = nl_cache_get_first(addrs.get()); o != nullptr;
        o = nl_cache_get_next(o)) {
@@ -602,8 +677,7 @@ absl::Status LibnlHostNetwork::SetAddresses(
   nl_sock* sock = (*h)->sock;
   EMU_ASSIGN_OR_RETURN(LinkPtr link, GetLink(sock, ns, ifname));
   const int ifindex = rtnl_link_get_ifindex(link.get());
-  EMU_ASSIGN_OR_RETURN(CachePtr addrs,
-                       Dump(sock, what, rtnl_addr_alloc_cache));
+  EMU_ASSIGN_OR_RETURN(CachePtr addrs, Dump(sock, what, rtnl_addr_alloc_cache));
 
   std::vector<Cidr> have;
   std::vector<AddrPtr> remove;
@@ -630,9 +704,8 @@ absl::Status LibnlHostNetwork::SetAddresses(
     // Deleting a primary IPv4 address can take its secondaries with it.
     if (err < 0 && capture.kernel_errno() != EADDRNOTAVAIL &&
         !IsNoDevice(err) && err != -NLE_NOADDR) {
-      return capture.ToStatus(
-          err, absl::StrCat("remove ", c.ToString(), " from ", ns, ":",
-                            ifname));
+      return capture.ToStatus(err, absl::StrCat("remove ", c.ToString(),
+                                                " from ", ns, ":", ifname));
     }
   }
   for (const Cidr& c : want) {
@@ -656,12 +729,13 @@ absl::Status LibnlHostNetwork::SetAddresses(
 
 absl::Status LibnlHostNetwork::ReplaceRoute(const std::string& ns,
                                             const RouteSpec& r) {
-  const std::string what = absl::StrCat("replace route ", r.destination,
-                                        " in ", ns);
+  const std::string what =
+      absl::StrCat("replace route ", r.destination, " in ", ns);
   {
     absl::Status s = ValidateRoute(r);
-    if (!s.ok()) return absl::InvalidArgumentError(
-        absl::StrCat("in ", ns, ": ", s.message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("in ", ns, ": ", s.message()));
   }
   EMU_ASSIGN_OR_RETURN(Cidr dst, ParseRouteDestination(r.destination));
   absl::StatusOr<std::shared_ptr<Handle>> h = Get(ns);
@@ -749,8 +823,8 @@ absl::Status LibnlHostNetwork::ApplyQdiscs(const std::string& ns,
   if (!link.ok()) {
     return Annotate(link.status(), absl::StrCat("set qdiscs on ", where));
   }
-  return linkemu::ApplyQdiscPlan(
-      (*h)->sock, rtnl_link_get_ifindex(link->get()), where, plan);
+  return linkemu::ApplyQdiscPlan((*h)->sock, rtnl_link_get_ifindex(link->get()),
+                                 where, plan);
 }
 
 absl::StatusOr<std::vector<linkemu::QdiscInfo>> LibnlHostNetwork::ListQdiscs(
@@ -761,21 +835,20 @@ absl::StatusOr<std::vector<linkemu::QdiscInfo>> LibnlHostNetwork::ListQdiscs(
   absl::MutexLock lock(&(*h)->mu);
   absl::StatusOr<LinkPtr> link = GetLink((*h)->sock, ns, ifname);
   if (!link.ok()) return Annotate(link.status(), what);
-  absl::StatusOr<std::vector<linkemu::QdiscInfo>> q = linkemu::ListQdiscs(
-      (*h)->sock, rtnl_link_get_ifindex(link->get()));
+  absl::StatusOr<std::vector<linkemu::QdiscInfo>> q =
+      linkemu::ListQdiscs((*h)->sock, rtnl_link_get_ifindex(link->get()));
   if (!q.ok()) return Annotate(q.status(), what);
   return q;
 }
 
 absl::StatusOr<HostNetwork::KernelFeatures> LibnlHostNetwork::ProbeKernel() {
-  const std::string ns = absl::StrCat("emu-probe-", getpid(), "-",
-                                      probe_counter_.fetch_add(1));
+  const std::string ns =
+      absl::StrCat("emu-probe-", getpid(), "-", probe_counter_.fetch_add(1));
   EMU_RETURN_IF_ERROR(Annotate(CreateNamespace(ns), "probe kernel"));
   absl::Cleanup remove = [&] { DeleteNamespace(ns).IgnoreError(); };
 
   KernelFeatures f;
-  f.veth = CreateVeth({ns, "probe0", "", 0}, {ns, "probe1", "", 0},
-                      "emu-probe")
+  f.veth = CreateVeth({ns, "probe0", "", 0}, {ns, "probe1", "", 0}, "emu-probe")
                .ok();
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Handle> h, Get(ns));
   absl::MutexLock lock(&h->mu);

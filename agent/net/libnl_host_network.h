@@ -58,6 +58,10 @@ class LibnlHostNetwork : public HostNetwork {
                           const std::string& alias) override;
   absl::Status DeleteInterface(const std::string& ns,
                                const std::string& ifname) override;
+  absl::Status CreateBridge(const std::string& ns,
+                            const std::string& name) override;
+  absl::Status SetMaster(const std::string& ns, const std::string& ifname,
+                         const std::string& master) override;
   absl::StatusOr<std::vector<InterfaceInfo>> ListInterfaces(
       const std::string& ns) override;
   absl::Status SetAddresses(const std::string& ns, const std::string& ifname,

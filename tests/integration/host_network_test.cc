@@ -7,8 +7,6 @@
 // Goodput basis: TBF counts layer-2 frames without FCS, 1514 bytes for a
 // full-size frame, of which TCP with timestamps carries 1448 bytes of
 // payload, so the expected TCP goodput at rate R is R * 1448 / 1514.
-#include "agent/net/libnl_host_network.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/net/libnl_host_network.h"
 #include "common/process_launcher.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -127,8 +126,9 @@ class HostNetworkTest : public ::testing::Test {
     daemons_.push_back(*pid);
     std::string json;
     for (int attempt = 0; attempt < 50; ++attempt) {
-      ProcessResult r = RunIn(a, {"iperf3", "-c", "10.1.0.2", "-p", port, "-t",
-                                  absl::StrCat(seconds), "-J"},
+      ProcessResult r = RunIn(a,
+                              {"iperf3", "-c", "10.1.0.2", "-p", port, "-t",
+                               absl::StrCat(seconds), "-J"},
                               absl::Seconds(seconds + 20));
       if (r.exit_code == 0) {
         json = r.stdout_data;
@@ -178,6 +178,55 @@ TEST_F(HostNetworkTest, NamespaceLifecycle) {
   ASSERT_TRUE(net_.ListInterfaces(a).ok());
 }
 
+// What the local cluster builds in the root namespace, here inside a
+// scratch one: a bridge with veth ports, and traffic across it.
+TEST_F(HostNetworkTest, BridgeWithPortsCarriesTraffic) {
+  const std::string a = Ns("br"), h1 = Ns("h1"), h2 = Ns("h2");
+  for (const std::string& ns : {a, h1, h2}) {
+    ASSERT_TRUE(net_.CreateNamespace(ns).ok()) << ns;
+  }
+  ASSERT_TRUE(net_.CreateBridge(a, "br0").ok());
+  absl::Status again = net_.CreateBridge(a, "br0");
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_THAT(std::string(again.message()), HasSubstr("br0"));
+  int i = 0;
+  for (const std::string& h : {h1, h2}) {
+    const std::string port = absl::StrCat("v", ++i);
+    ASSERT_TRUE(net_.CreateVeth({a, port, "", 0}, {h, "eth0", "", 0},
+                                absl::StrCat(prefix_, "port"))
+                    .ok());
+    ASSERT_TRUE(net_.SetMaster(a, port, "br0").ok());
+    ASSERT_TRUE(net_.SetMaster(a, port, "br0").ok()) << "idempotent";
+    ASSERT_TRUE(
+        net_.SetAddresses(h, "eth0", {absl::StrCat("10.2.0.", i, "/24")}).ok());
+  }
+  EXPECT_EQ(net_.SetMaster(a, "v1", "nope").code(),
+            absl::StatusCode::kNotFound);
+  for (const net::HostNetwork::InterfaceInfo& info : Ifs(a)) {
+    if (info.name == "br0") {
+      EXPECT_EQ(info.kind, "bridge");
+      EXPECT_TRUE(info.up);
+      EXPECT_EQ(info.master, "");
+    } else if (info.name != "lo") {
+      EXPECT_EQ(info.master, "br0") << info.name;
+    }
+  }
+  EXPECT_TRUE(Ping(h1, "10.2.0.2"));
+}
+
+// "" is the namespace the process runs in, always readable.
+TEST_F(HostNetworkTest, OwnNamespaceIsTheEmptyName) {
+  std::vector<net::HostNetwork::InterfaceInfo> own = Ifs("");
+  ASSERT_FALSE(own.empty());
+  EXPECT_EQ(own[0].name, "lo");
+  EXPECT_EQ(own[0].ifindex, 1);
+  EXPECT_THAT(*net_.ListNamespaces(""), Not(Contains("")));
+  EXPECT_EQ(net_.CreateNamespace("").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(net_.DeleteNamespace("").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
   const std::string a = Ns("a"), b = Ns("b"), c = Ns("c");
   for (const std::string& ns : {a, b, c}) {
@@ -187,18 +236,17 @@ TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
   ASSERT_TRUE(net_.CreateVeth({a, "eth1", "02:00:00:00:0a:01", 1400},
                               {b, "eth1", "02:00:00:00:0b:01", 1400}, tag)
                   .ok());
-  ASSERT_TRUE(net_.CreateVeth({b, "eth2", "", 0}, {c, "eth1", "", 0}, tag)
-                  .ok());
+  ASSERT_TRUE(
+      net_.CreateVeth({b, "eth2", "", 0}, {c, "eth1", "", 0}, tag).ok());
   // Names taken on either side.
   absl::Status again =
       net_.CreateVeth({a, "eth1", "", 0}, {b, "eth9", "", 0}, tag);
   EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
-  EXPECT_THAT(std::string(again.message()),
-              HasSubstr(absl::StrCat("create veth ", a, ":eth1<->", b,
-                                     ":eth9")));
-  EXPECT_EQ(
-      net_.CreateVeth({a, "eth9", "", 0}, {b, "eth1", "", 0}, tag).code(),
-      absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(
+      std::string(again.message()),
+      HasSubstr(absl::StrCat("create veth ", a, ":eth1<->", b, ":eth9")));
+  EXPECT_EQ(net_.CreateVeth({a, "eth9", "", 0}, {b, "eth1", "", 0}, tag).code(),
+            absl::StatusCode::kAlreadyExists);
   // Neither failed attempt left a half-made end behind.
   for (const auto& i : Ifs(a)) EXPECT_NE(i.name, "eth9");
   for (const auto& i : Ifs(b)) EXPECT_NE(i.name, "eth9");
@@ -232,8 +280,7 @@ TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
 
   // Forwarding off in b: no way through. The host's own value must not
   // move whatever the namespaces do.
-  const std::string host_forward =
-      ReadFile("/proc/sys/net/ipv4/ip_forward");
+  const std::string host_forward = ReadFile("/proc/sys/net/ipv4/ip_forward");
   ASSERT_TRUE(net_.SetSysctl(b, "net.ipv4.ip_forward", "0").ok());
   EXPECT_TRUE(Ping(a, "10.1.0.2"));
   EXPECT_FALSE(Ping(a, "10.2.0.1"));
@@ -268,8 +315,8 @@ TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
   bool link_local = false;
   for (const std::string& s : got) link_local |= s.rfind("fe80:", 0) == 0;
   EXPECT_TRUE(link_local);
-  ASSERT_TRUE(net_.SetAddresses(b, "eth1", {"10.1.0.2/24", "fd00:1::2/64"})
-                  .ok());
+  ASSERT_TRUE(
+      net_.SetAddresses(b, "eth1", {"10.1.0.2/24", "fd00:1::2/64"}).ok());
   EXPECT_TRUE(Ping(a, "fd00:1::2"));  // usable at once: no DAD wait
   ASSERT_TRUE(net_.SetAddresses(a, "eth1", {"10.1.0.9/25"}).ok());
   got = addrs(a, "eth1");
@@ -384,10 +431,10 @@ TEST_F(HostNetworkTest, DeleteNamespaceLeavesNothing) {
   Pair(a, b);
   if (HasFailure()) return;
   ASSERT_TRUE(net_.ApplyQdiscs(a, "eth1", *linkemu::PlanForLinkParams([] {
-                emu::v1::LinkParams p;
-                p.set_rate_bps(10'000'000);
-                return p;
-              }()))
+                                 emu::v1::LinkParams p;
+                                 p.set_rate_bps(10'000'000);
+                                 return p;
+                               }()))
                   .ok());
   ASSERT_TRUE(net_.DeleteNamespace(a).ok());
   EXPECT_THAT(*net_.ListNamespaces(prefix_), ElementsAre(b));
@@ -426,8 +473,7 @@ TEST_F(HostNetworkTest, ConcurrentCallsStayInTheirNamespace) {
         if (results[i].ok()) {
           results[i] = net_.CreateVeth(
               {ns[i], absl::StrCat("x", round), "", 0},
-              {ns[(i + 1) % kThreads], absl::StrCat("y", i, "-", round), "",
-               0},
+              {ns[(i + 1) % kThreads], absl::StrCat("y", i, "-", round), "", 0},
               "conc");
         }
         if (results[i].ok()) results[i] = net_.ListInterfaces(ns[i]).status();

@@ -54,6 +54,8 @@ const char* FakeHostNetwork::MethodName(Method m) {
     case Method::kDeleteNamespace: return "DeleteNamespace";
     case Method::kListNamespaces: return "ListNamespaces";
     case Method::kCreateVeth: return "CreateVeth";
+    case Method::kCreateBridge: return "CreateBridge";
+    case Method::kSetMaster: return "SetMaster";
     case Method::kDeleteInterface: return "DeleteInterface";
     case Method::kListInterfaces: return "ListInterfaces";
     case Method::kSetAddresses: return "SetAddresses";
@@ -73,7 +75,25 @@ HostNetwork::KernelFeatures FakeHostNetwork::DefaultFeatures() {
   return f;
 }
 
-FakeHostNetwork::FakeHostNetwork() : features_(DefaultFeatures()) {}
+FakeHostNetwork::FakeHostNetwork() : features_(DefaultFeatures()) {
+  // The namespace the process runs in (""), with its loopback, as every
+  // real process has one.
+  absl::MutexLock lock(&mu_);
+  namespaces_[""] = NewNamespace();
+}
+
+FakeHostNetwork::Namespace FakeHostNetwork::NewNamespace() {
+  Namespace n;
+  Iface lo;
+  lo.info.name = "lo";
+  lo.info.ifindex = 1;
+  lo.info.up = true;
+  lo.info.addresses = {"127.0.0.1/8", "::1/128"};
+  lo.info.mac = "00:00:00:00:00:00";
+  lo.info.mtu = 65536;
+  n.ifaces["lo"] = lo;
+  return n;
+}
 
 absl::Status FakeHostNetwork::Enter(Method m) {
   ++calls_[m];
@@ -97,7 +117,10 @@ absl::Status FakeHostNetwork::Enter(Method m) {
 
 absl::StatusOr<FakeHostNetwork::Namespace*> FakeHostNetwork::FindNs(
     const std::string& ns, absl::string_view what) {
-  EMU_RETURN_IF_ERROR(Annotate(ValidateNamespaceName(ns), what));
+  // "" is the process's own namespace, always there.
+  if (!ns.empty()) {
+    EMU_RETURN_IF_ERROR(Annotate(ValidateNamespaceName(ns), what));
+  }
   auto it = namespaces_.find(ns);
   if (it == namespaces_.end()) {
     return absl::NotFoundError(
@@ -125,8 +148,13 @@ void FakeHostNetwork::RemoveIface(const std::string& ns,
   if (it == n->second.ifaces.end()) return;
   const std::string peer_ns = it->second.peer_ns;
   const std::string peer_if = it->second.peer_ifname;
+  const bool is_veth = it->second.info.kind == "veth";
   n->second.ifaces.erase(it);
-  if (!peer_ns.empty()) {
+  // As the kernel: a deleted bridge releases its ports.
+  for (auto& [name, port] : n->second.ifaces) {
+    if (port.info.master == ifname) port.info.master.clear();
+  }
+  if (is_veth) {
     auto pn = namespaces_.find(peer_ns);
     if (pn != namespaces_.end()) pn->second.ifaces.erase(peer_if);
   }
@@ -140,16 +168,7 @@ absl::Status FakeHostNetwork::CreateNamespace(const std::string& ns) {
   if (namespaces_.count(ns)) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
   }
-  Namespace n;
-  Iface lo;
-  lo.info.name = "lo";
-  lo.info.ifindex = 1;
-  lo.info.up = true;
-  lo.info.addresses = {"127.0.0.1/8", "::1/128"};
-  lo.info.mac = "00:00:00:00:00:00";
-  lo.info.mtu = 65536;
-  n.ifaces["lo"] = lo;
-  namespaces_[ns] = std::move(n);
+  namespaces_[ns] = NewNamespace();
   ++changes_;
   return absl::OkStatus();
 }
@@ -174,6 +193,7 @@ absl::StatusOr<std::vector<std::string>> FakeHostNetwork::ListNamespaces(
   EMU_RETURN_IF_ERROR(Enter(Method::kListNamespaces));
   std::vector<std::string> out;
   for (const auto& [name, n] : namespaces_) {
+    if (name.empty()) continue;  // the process's own: not under /run/netns
     if (absl::StartsWith(name, prefix)) out.push_back(name);
   }
   return out;  // std::map: sorted
@@ -213,6 +233,54 @@ absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
   make(na, a, b);
   make(nb, b, a);
   ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
+                                           const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kCreateBridge));
+  const std::string what = absl::StrCat("create bridge ", ns, ":", name);
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(name), what));
+  EMU_ASSIGN_OR_RETURN(Namespace * n, FindNs(ns, what));
+  if (n->ifaces.count(name)) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
+  }
+  Iface i;
+  i.info.name = name;
+  i.info.ifindex = n->next_ifindex++;
+  i.info.kind = "bridge";
+  i.info.up = true;
+  i.info.mtu = 1500;
+  i.info.mac = absl::StrFormat("02:fb:00:%02x:%02x:%02x",
+                               (next_mac_ >> 16) & 0xff,
+                               (next_mac_ >> 8) & 0xff, next_mac_ & 0xff);
+  ++next_mac_;
+  n->ifaces[name] = std::move(i);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::SetMaster(const std::string& ns,
+                                        const std::string& ifname,
+                                        const std::string& master) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kSetMaster));
+  const std::string what = absl::StrCat("make ", ns, ":", ifname,
+                                        " a port of bridge ", master);
+  for (const std::string* name : {&ifname, &master}) {
+    EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(*name), what));
+  }
+  EMU_ASSIGN_OR_RETURN(Iface * bridge, FindIface(ns, master, what));
+  if (bridge->info.kind != "bridge") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", master, " is not a bridge"));
+  }
+  EMU_ASSIGN_OR_RETURN(Iface * port, FindIface(ns, ifname, what));
+  if (port->info.master != master) {
+    port->info.master = master;
+    ++changes_;
+  }
   return absl::OkStatus();
 }
 
@@ -464,7 +532,7 @@ std::optional<std::pair<std::string, std::string>> FakeHostNetwork::Peer(
   auto n = namespaces_.find(ns);
   if (n == namespaces_.end()) return std::nullopt;
   auto i = n->second.ifaces.find(ifname);
-  if (i == n->second.ifaces.end() || i->second.peer_ns.empty()) {
+  if (i == n->second.ifaces.end() || i->second.info.kind != "veth") {
     return std::nullopt;
   }
   return std::make_pair(i->second.peer_ns, i->second.peer_ifname);

@@ -7,7 +7,9 @@
 //
 // What it models, beyond plain bookkeeping, because callers trip on it in
 // the real kernel:
-//  * A new namespace holds "lo" (ifindex 1, up, 127.0.0.1/8 and ::1/128).
+//  * A new namespace holds "lo" (ifindex 1, up, 127.0.0.1/8 and ::1/128);
+//    so does the process's own namespace "", which always exists.
+//  * Deleting a bridge releases its ports (their master becomes empty).
 //  * Each veth end gets an IPv6 link-local address (fe80::/64 from its
 //    MAC), as the kernel adds when the pair comes up; SetAddresses keeps it.
 //  * Deleting a namespace or one veth end removes the peer end too.
@@ -56,6 +58,8 @@ class FakeHostNetwork : public HostNetwork {
     kApplyQdiscs,
     kListQdiscs,
     kProbeKernel,
+    kCreateBridge,
+    kSetMaster,
   };
   static const char* MethodName(Method m);  // "CreateVeth"
 
@@ -74,6 +78,10 @@ class FakeHostNetwork : public HostNetwork {
                           const std::string& alias) override;
   absl::Status DeleteInterface(const std::string& ns,
                                const std::string& ifname) override;
+  absl::Status CreateBridge(const std::string& ns,
+                            const std::string& name) override;
+  absl::Status SetMaster(const std::string& ns, const std::string& ifname,
+                         const std::string& master) override;
   absl::StatusOr<std::vector<InterfaceInfo>> ListInterfaces(
       const std::string& ns) override;
   absl::Status SetAddresses(const std::string& ns, const std::string& ifname,
@@ -125,7 +133,7 @@ class FakeHostNetwork : public HostNetwork {
  private:
   struct Iface {
     InterfaceInfo info;
-    // Veth peer; empty ns for loopback.
+    // Veth peer (kind "veth" only; "" is a real namespace).
     std::string peer_ns;
     std::string peer_ifname;
     linkemu::QdiscPlan plan;
@@ -142,6 +150,8 @@ class FakeHostNetwork : public HostNetwork {
     absl::Status status;
   };
 
+  // An empty namespace holding only "lo" (ifindex 1, up).
+  static Namespace NewNamespace();
   // Counts the call and returns an injected failure, if one is due.
   absl::Status Enter(Method m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Namespace*> FindNs(const std::string& ns,

@@ -69,8 +69,8 @@ TEST_F(FakeHostNetworkTest, VethPairs) {
   // The kernel's EUI-64 link-local for 02:00:00:00:00:0a.
   EXPECT_THAT(a->addresses, ElementsAre("fe80::ff:fe00:a/64"));
   EXPECT_EQ(net_.GetInterface("b", "eth1")->mtu, 9000u);
-  EXPECT_EQ(net_.Peer("a", "eth1"), std::make_pair(std::string("b"),
-                                                   std::string("eth1")));
+  EXPECT_EQ(net_.Peer("a", "eth1"),
+            std::make_pair(std::string("b"), std::string("eth1")));
 
   absl::Status again =
       net_.CreateVeth({"a", "eth2", "", 0}, {"b", "eth1", "", 0}, "lab1");
@@ -80,11 +80,10 @@ TEST_F(FakeHostNetworkTest, VethPairs) {
   EXPECT_EQ(
       net_.CreateVeth({"a", "x", "", 0}, {"nope", "x", "", 0}, "l").code(),
       absl::StatusCode::kNotFound);
-  EXPECT_EQ(
-      net_.CreateVeth({"a", "x", "01:00:00:00:00:01", 0}, {"b", "x", "", 0},
-                      "l")
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(net_.CreateVeth({"a", "x", "01:00:00:00:00:01", 0},
+                            {"b", "x", "", 0}, "l")
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(net_.CreateVeth({"a", "x", "", 0}, {"a", "x", "", 0}, "l").code(),
             absl::StatusCode::kInvalidArgument);
 
@@ -101,16 +100,66 @@ TEST_F(FakeHostNetworkTest, VethPairs) {
   EXPECT_FALSE(net_.GetInterface("b", "eth3").has_value());
 }
 
+TEST_F(FakeHostNetworkTest, RootNamespaceBridgeAndPorts) {
+  // "" is the process's own namespace: always there, never listed, and not
+  // created or deleted.
+  EXPECT_TRUE(net_.HasNamespace(""));
+  EXPECT_THAT(*net_.ListNamespaces(""), IsEmpty());
+  EXPECT_EQ(net_.CreateNamespace("").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(net_.DeleteNamespace("").code(),
+            absl::StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(net_.CreateBridge("", "br0").ok());
+  absl::Status again = net_.CreateBridge("", "br0");
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(again.message()), HasSubstr("br0"));
+  ASSERT_TRUE(net_.CreateNamespace("h1").ok());
+  ASSERT_TRUE(
+      net_.CreateVeth({"", "v1", "", 0}, {"h1", "eth0", "", 0}, "t").ok());
+  EXPECT_EQ(net_.Peer("", "v1"),
+            std::make_pair(std::string("h1"), std::string("eth0")));
+  EXPECT_EQ(net_.Peer("h1", "eth0"),
+            std::make_pair(std::string(""), std::string("v1")));
+
+  ASSERT_TRUE(net_.SetMaster("", "v1", "br0").ok());
+  const int changes = net_.changes();
+  ASSERT_TRUE(net_.SetMaster("", "v1", "br0").ok());  // idempotent
+  EXPECT_EQ(net_.changes(), changes);
+  EXPECT_EQ(net_.GetInterface("", "v1")->master, "br0");
+  EXPECT_EQ(net_.GetInterface("", "br0")->kind, "bridge");
+  EXPECT_TRUE(net_.GetInterface("", "br0")->up);
+  EXPECT_EQ(net_.SetMaster("", "v1", "nope").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(net_.SetMaster("", "lo", "v1").code(),
+            absl::StatusCode::kInvalidArgument);  // v1 is no bridge
+
+  // Deleting the peer's namespace takes the root end; deleting the bridge
+  // frees its ports.
+  ASSERT_TRUE(
+      net_.CreateVeth({"", "v2", "", 0}, {"h1", "eth1", "", 0}, "t").ok());
+  ASSERT_TRUE(net_.SetMaster("", "v2", "br0").ok());
+  ASSERT_TRUE(net_.DeleteNamespace("h1").ok());
+  EXPECT_FALSE(net_.GetInterface("", "v1").has_value());
+  ASSERT_TRUE(net_.CreateNamespace("h2").ok());
+  ASSERT_TRUE(
+      net_.CreateVeth({"", "v3", "", 0}, {"h2", "eth0", "", 0}, "t").ok());
+  ASSERT_TRUE(net_.SetMaster("", "v3", "br0").ok());
+  ASSERT_TRUE(net_.DeleteInterface("", "br0").ok());
+  EXPECT_EQ(net_.GetInterface("", "v3")->master, "");
+  EXPECT_TRUE(net_.GetInterface("h2", "eth0").has_value());
+}
+
 TEST_F(FakeHostNetworkTest, AddressesAreExactAndKeepLinkLocal) {
   Pair();
-  ASSERT_TRUE(net_.SetAddresses("a", "eth1", {"10.0.0.1/24", "fd00::1/64"})
-                  .ok());
-  EXPECT_THAT(net_.GetInterface("a", "eth1")->addresses,
-              UnorderedElementsAre("fe80::ff:fe00:a/64", "10.0.0.1/24",
-                                   "fd00::1/64"));
+  ASSERT_TRUE(
+      net_.SetAddresses("a", "eth1", {"10.0.0.1/24", "fd00::1/64"}).ok());
+  EXPECT_THAT(
+      net_.GetInterface("a", "eth1")->addresses,
+      UnorderedElementsAre("fe80::ff:fe00:a/64", "10.0.0.1/24", "fd00::1/64"));
   const int changes = net_.changes();
-  ASSERT_TRUE(net_.SetAddresses("a", "eth1", {"fd00::1/64", "10.0.0.1/24"})
-                  .ok());
+  ASSERT_TRUE(
+      net_.SetAddresses("a", "eth1", {"fd00::1/64", "10.0.0.1/24"}).ok());
   EXPECT_EQ(net_.changes(), changes);  // same set: no change
   ASSERT_TRUE(net_.SetAddresses("a", "eth1", {"10.0.0.2/24"}).ok());
   EXPECT_THAT(net_.GetInterface("a", "eth1")->addresses,
@@ -160,9 +209,9 @@ TEST_F(FakeHostNetworkTest, Sysctls) {
 
 TEST_F(FakeHostNetworkTest, QdiscsFollowTheRealLayout) {
   Pair();
-  EXPECT_THAT(*net_.ListQdiscs("a", "eth1"),
-              ElementsAre(linkemu::QdiscInfo{"noqueue", 0,
-                                             linkemu::kRootParent}));
+  EXPECT_THAT(
+      *net_.ListQdiscs("a", "eth1"),
+      ElementsAre(linkemu::QdiscInfo{"noqueue", 0, linkemu::kRootParent}));
   linkemu::QdiscPlan both = Plan(10'000'000, 5'000);
   ASSERT_TRUE(net_.ApplyQdiscs("a", "eth1", both).ok());
   EXPECT_EQ(*net_.ListQdiscs("a", "eth1"), linkemu::LayoutFor(both));
@@ -200,8 +249,7 @@ TEST_F(FakeHostNetworkTest, CountsAndInjectedFailures) {
   EXPECT_EQ(net_.changes(), 0);
 
   // The 2nd CreateNamespace from now fails, without side effects.
-  net_.FailNthCall(M::kCreateNamespace, 2,
-                   absl::UnavailableError("injected"));
+  net_.FailNthCall(M::kCreateNamespace, 2, absl::UnavailableError("injected"));
   EXPECT_TRUE(net_.CreateNamespace("c").ok());
   EXPECT_EQ(net_.CreateNamespace("d").code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(net_.HasNamespace("d"));
