@@ -269,8 +269,6 @@ topology:
           "does not use it)",
           "lab.clab.yml:3: lab: ignored containerlab key 'mgmt' (emu "
           "does not use it)",
-          "lab.clab.yml:10: topology.kinds.linux: ignored containerlab key "
-          "'env' (emu does not use it)",
           // The kind's image is blamed once, not once per node.
           "lab.clab.yml:9: topology.kinds.linux: image ignored: netns nodes "
           "share the host's file system (kind linux deploys as netns)",
@@ -351,14 +349,17 @@ topology:
           HasSubstr("bad.yaml:11: node r3: duplicate node: already defined at "
                     "bad.yaml:6"),
           HasSubstr("bad.yaml:13: link #1: endpoints: expected exactly two"),
-          HasSubstr("bad.yaml:14: link #2: endpoint \"host:veth0\": "
-                    "containerlab's 'host' endpoints are not supported"),
-          HasSubstr("bad.yaml:15: link #3: endpoint \"mgmt-net:r2-eth3\": "
-                    "containerlab's 'mgmt-net' endpoints are not supported"),
+          // A link has one name in every message, decided before it is read.
+          HasSubstr("bad.yaml:14: link r2:eth2<->host:veth0: endpoint "
+                    "\"host:veth0\": containerlab's 'host' endpoints are not "
+                    "supported"),
+          HasSubstr("bad.yaml:15: link r2:eth3<->mgmt-net:r2-eth3: endpoint "
+                    "\"mgmt-net:r2-eth3\": containerlab's 'mgmt-net' "
+                    "endpoints are not supported"),
           HasSubstr("bad.yaml:16: link #4: endpoint \"r2eth4\": expected "
                     "node:interface"),
-          HasSubstr("bad.yaml:17: link r2:eth5<->r3:eth5: link type "
-                    "'macvlan' is not supported"),
+          HasSubstr("bad.yaml:17: link r2:eth5<->r3:eth5: containerlab link "
+                    "type 'macvlan' is not supported"),
           HasSubstr("bad.yaml:18: link r2:eth6<->r3:eth6: duplicate key "
                     "'endpoints'")))
       << Message(r);
