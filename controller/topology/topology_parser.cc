@@ -1043,7 +1043,12 @@ class YamlReader {
     if (!n.IsMap()) return "";
     const YAML::Node node = n["node"];
     const YAML::Node iface = n["interface"];
-    if (!node.IsScalar() || !iface.IsScalar()) return "";
+    // A missing key is an invalid node, which throws on any question but
+    // IsDefined().
+    if (!node.IsDefined() || !iface.IsDefined() || !node.IsScalar() ||
+        !iface.IsScalar()) {
+      return "";
+    }
     return EndpointName(node.Scalar(), iface.Scalar());
   }
 
@@ -1052,7 +1057,7 @@ class YamlReader {
   // "link #N" when its endpoints cannot be read at all.
   static std::string LinkObject(const YAML::Node& item, int index) {
     const YAML::Node eps = item["endpoints"];
-    if (eps.IsSequence() && eps.size() == 2) {
+    if (eps.IsDefined() && eps.IsSequence() && eps.size() == 2) {
       std::string a = EndpointText(eps[0]);
       std::string b = EndpointText(eps[1]);
       if (!a.empty() && !b.empty()) return absl::StrCat("link ", a, "<->", b);
