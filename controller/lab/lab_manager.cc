@@ -109,7 +109,8 @@ absl::StatusOr<topology::ParsedTopology> LabManager::Validate(
     // the controller's own environment.
     const auto& vars = source.file().env();
     topology::ParseOptions options;
-    options.env = [&vars](const std::string& name) -> std::optional<std::string> {
+    options.env =
+        [&vars](const std::string& name) -> std::optional<std::string> {
       auto it = vars.find(name);
       if (it == vars.end()) return std::nullopt;
       return it->second;
@@ -406,8 +407,9 @@ absl::Status LabManager::RunExecLines(const Lab& lab,
     // nodes (the host's) and guests (busybox) both have: the agent's Exec
     // stays one argv. Sorted, so a line runs the same way every time.
     std::vector<std::string> env(node.env().size());
-    std::transform(node.env().begin(), node.env().end(), env.begin(),
-                   [](const auto& kv) { return absl::StrCat(kv.first, "=", kv.second); });
+    std::transform(
+        node.env().begin(), node.env().end(), env.begin(),
+        [](const auto& kv) { return absl::StrCat(kv.first, "=", kv.second); });
     std::sort(env.begin(), env.end());
     for (const std::string& line : node.exec()) {
       emu::v1::ExecRequest req;

@@ -95,9 +95,9 @@ topology:
   auto execs = h1_->execs();
   ASSERT_EQ(execs.size(), 1u);
   EXPECT_EQ(execs[0].lab(), "envlab");
-  EXPECT_THAT(execs[0].argv(), ::testing::ElementsAre("env", "A=x y", "B=2",
-                                                      "/bin/sh", "-c",
-                                                      "echo $A"));
+  EXPECT_THAT(execs[0].argv(),
+              ::testing::ElementsAre("env", "A=x y", "B=2", "/bin/sh", "-c",
+                                     "echo $A"));
 }
 
 TEST_F(LabManagerTest, ExitedGuestShowsInStatusAndDegradesTheLab) {

@@ -77,8 +77,8 @@ absl::StatusOr<SubstitutedText> SubstituteEnv(absl::string_view content,
     if (!r.has_value()) continue;
     std::optional<std::string> value;
     if (lookup) value = lookup(r->name);
-    const bool unset = !value.has_value() ||
-                       (r->empty_is_unset && value->empty());
+    const bool unset =
+        !value.has_value() || (r->empty_is_unset && value->empty());
     std::string replacement;
     if (!unset) {
       replacement = *value;
@@ -87,8 +87,8 @@ absl::StatusOr<SubstitutedText> SubstituteEnv(absl::string_view content,
     } else {
       out.warnings.push_back(absl::StrCat(
           file, ":", line, ": ${", r->name,
-          "} is not set: replaced by nothing (give a default with ${",
-          r->name, ":=value})"));
+          "} is not set: replaced by nothing (give a default with ${", r->name,
+          ":=value})"));
     }
     if (replacement.find_first_of("\r\n") != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -39,7 +39,8 @@ TEST(SubstituteEnvTest, ValuesAndDefaultsAsContainerlab) {
       {"a: ${IMG}-${IMG}", "a: alpine-alpine"},
       {"a: ${NOPE:=}", "a: "},
       // Not references: shell text in exec lines stays as written.
-      {"exec: [echo $IMG $1 $(id) ${1} ${IMG", "exec: [echo $IMG $1 $(id) ${1} ${IMG"},
+      {"exec: [echo $IMG $1 $(id) ${1} ${IMG",
+       "exec: [echo $IMG $1 $(id) ${1} ${IMG"},
       {"x: ${IMG:?err}", "x: ${IMG:?err}"},
   };
   for (const Case& c : cases) {
@@ -70,8 +71,8 @@ TEST(SubstituteEnvTest, LineBreakInAValueIsRefused) {
 
 TEST(SubstituteEnvTest, ExpansionIsBoundedByTheFileLimit) {
   const std::string big(kMaxTopologyFileBytes / 4 + 1, 'x');
-  absl::StatusOr<SubstitutedText> r = SubstituteEnv(
-      "a: ${B}${B}${B}${B}\n", "f.yml", From({{"B", big}}));
+  absl::StatusOr<SubstitutedText> r =
+      SubstituteEnv("a: ${B}${B}${B}${B}\n", "f.yml", From({{"B", big}}));
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(),
               HasSubstr("f.yml:1: ${B}: the file expands to more than"));

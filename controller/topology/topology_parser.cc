@@ -12,10 +12,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -56,20 +56,20 @@ constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
 constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "groups",
                                                "nodes", "links"};
 constexpr absl::string_view kNodeKeys[] = {
-    "kind",    "image", "host",  "cpus",  "memory", "labels", "interfaces",
-    "routes",  "sysctls", "exec", "cpuset", "env",   "group"};
+    "kind",   "image",   "host", "cpus",   "memory", "labels", "interfaces",
+    "routes", "sysctls", "exec", "cpuset", "env",    "group"};
 // Keys containerlab gives nodes (and defaults/kinds) that emu has no use
 // for; a containerlab file keeps working, with a warning per key.
+// clang-format off
 constexpr absl::string_view kClabNodeKeys[] = {
     "mgmt-ipv4",      "mgmt-ipv6",
     "mgmt_ipv4",      "mgmt_ipv6",
     "startup-config", "startup-delay",
     "enforce-startup-config", "suppress-startup-config",
     "auto-remove",    "binds",
-    "env-files",
-    "ports",          "user",
-    "entrypoint",     "cmd",
-    "type",
+    "env-files",      "ports",
+    "user",           "entrypoint",
+    "cmd",            "type",
     "license",        "position",
     "network-mode",   "publish",
     "runtime",        "cpu",
@@ -83,6 +83,7 @@ constexpr absl::string_view kClabNodeKeys[] = {
     "cap-add",        "shm-size",
     "config",         "mgmt-net",
     "ipv4-address",   "ipv6-address"};
+// clang-format on
 constexpr absl::string_view kInterfaceKeys[] = {"addresses", "ipv4", "ipv6",
                                                 "mtu", "mac"};
 constexpr absl::string_view kRouteKeys[] = {"to", "via", "dev", "metric"};
@@ -858,7 +859,8 @@ class YamlReader {
       }
     }
     if (!own_kind) {
-      for (const Template* t : {group, static_cast<const Template*>(&defaults_)}) {
+      for (const Template* t :
+           {group, static_cast<const Template*>(&defaults_)}) {
         if (t == nullptr || t->kind.empty()) continue;
         kind = t->kind;
         if (!IsSupportedKind(kind)) {
@@ -1173,8 +1175,8 @@ class YamlReader {
       Error(type_node, object,
             absl::StrCat("containerlab link type '", type,
                          "' is not supported: it connects a node to ",
-                         type == "mgmt-net" ? "containerlab's management "
-                                              "network"
+                         type == "mgmt-net"  ? "containerlab's management "
+                                               "network"
                          : type == "macvlan" ? "a NIC of the host"
                                              : "the host's root namespace",
                          ", outside the lab; emu links connect lab nodes"));
@@ -1419,9 +1421,9 @@ class YamlReader {
             iface.set_mtu(mtu);
           } else if (iface.mtu() != mtu) {
             Error(s.line, object,
-                  absl::StrCat("mtu ", mtu, " conflicts with mtu ",
-                               iface.mtu(), " of interface ", EndpointName(ep),
-                               " at ", SourceText(iface.source())));
+                  absl::StrCat("mtu ", mtu, " conflicts with mtu ", iface.mtu(),
+                               " of interface ", EndpointName(ep), " at ",
+                               SourceText(iface.source())));
           }
         } else if (s.what == "address") {
           // The same address on the interface and the link is one address.
@@ -1664,11 +1666,10 @@ absl::StatusOr<ParsedTopology> ParseYaml(absl::string_view raw,
   try {
     root = YAML::Load(content);
   } catch (const YAML::Exception& e) {
-    return WithWarnings(
-        absl::InvalidArgumentError(absl::StrCat(
-            file_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
-            ": malformed YAML: ", e.msg)),
-        warnings);
+    return WithWarnings(absl::InvalidArgumentError(absl::StrCat(
+                            file_name, ":", e.mark.line + 1, ":",
+                            e.mark.column + 1, ": malformed YAML: ", e.msg)),
+                        warnings);
   }
   YamlReader reader(file_name);
   try {

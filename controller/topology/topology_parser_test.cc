@@ -1,6 +1,7 @@
 #include "controller/topology/topology_parser.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -473,6 +474,7 @@ TEST(ExamplesTest, EveryExampleParsesAndValidates) {
       "examples/containerlab-linux.clab.yml",
       "examples/netem.yaml",
       "examples/guests.yaml",
+      "examples/containerlab-groups.clab.yml",
   };
   for (const char* path : kExamples) {
     std::string content = ReadFile(path);
@@ -484,6 +486,28 @@ TEST(ExamplesTest, EveryExampleParsesAndValidates) {
                                           << absl::StrJoin(r->warnings, "\n");
     }
   }
+}
+
+TEST(ExamplesTest, ContainerlabGroupsExampleTakesItsVariables) {
+  const std::string content = ReadFile("examples/containerlab-groups.clab.yml");
+  const EnvLookup env =
+      [](const std::string& name) -> std::optional<std::string> {
+    if (name == "SUBNET") return "10.9";
+    return std::nullopt;
+  };
+  absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(
+      content, "containerlab-groups.clab.yml", ParseOptions{env});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->topology.name(), "clab-groups");
+  const emu::v1::Node* router = FindNode(r->topology, "router");
+  const emu::v1::Node* server = FindNode(r->topology, "server");
+  ASSERT_TRUE(router && server);
+  EXPECT_EQ(router->env().at("ROLE"), "router");
+  EXPECT_EQ(router->sysctls().at("net.ipv4.ip_forward"), "1");
+  EXPECT_THAT(router->interfaces(0).addresses(), ElementsAre("10.9.1.1/24"));
+  EXPECT_THAT(server->exec(), ElementsAre("ip route add 10.9.1.0/24 via "
+                                          "10.9.2.1"));
+  EXPECT_EQ(server->env().at("ROLE"), "host");
 }
 
 TEST(ExamplesTest, QuickstartIsTheRoutedFourNodeLab) {
@@ -720,7 +744,6 @@ TEST(TextprotoTest, RangesAndEnumsAreChecked) {
   }
 }
 
-
 // ---- containerlab files as they are ----
 
 TEST(ContainerlabTest, GroupsApplyNodeOverGroupOverKindOverDefaults) {
@@ -893,8 +916,9 @@ topology:
 // Merged maps come through aliases, which count all they stand for where
 // they are used: a merge bomb hits kMaxYamlValues like an alias bomb.
 TEST(ContainerlabTest, MergeKeysCountTowardTheBounds) {
-  std::string s = "name: bomb\nx0: &m0 {a0: 1, a1: 1, a2: 1, a3: 1, a4: 1, "
-                  "a5: 1, a6: 1, a7: 1, a8: 1, a9: 1}\n";
+  std::string s =
+      "name: bomb\nx0: &m0 {a0: 1, a1: 1, a2: 1, a3: 1, a4: 1, "
+      "a5: 1, a6: 1, a7: 1, a8: 1, a9: 1}\n";
   for (int i = 1; i <= 10; ++i) {
     absl::StrAppend(&s, "x", i, ": &m", i, " {");
     for (int j = 0; j < 10; ++j) {
@@ -991,13 +1015,14 @@ topology:
 }
 
 TEST(ContainerlabTest, EnvironmentVariablesInTheFile) {
-  const EnvLookup env = [](const std::string& name)
-      -> std::optional<std::string> {
+  const EnvLookup env =
+      [](const std::string& name) -> std::optional<std::string> {
     if (name == "LAB") return "mylab";
     if (name == "MTU") return "9000";
     return std::nullopt;
   };
-  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: ${LAB}
+  absl::StatusOr<ParsedTopology> r =
+      ParseTopology(R"(name: ${LAB}
 topology:
   nodes:
     a:
@@ -1008,8 +1033,7 @@ topology:
     - endpoints: ["a:eth1", "b:eth1"]
       mtu: ${MTU:=1500}
 )",
-                                                   "lab.clab.yml",
-                                                   ParseOptions{env});
+                    "lab.clab.yml", ParseOptions{env});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->topology.name(), "mylab");
   const emu::v1::Node* a = FindNode(r->topology, "a");

@@ -448,9 +448,10 @@ class Validator {
                    c == '_';
           });
       if (!valid_name) {
-        Error(node.source(), object,
-              absl::StrCat("env: \"", absl::CHexEscape(name),
-                           "\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"));
+        Error(
+            node.source(), object,
+            absl::StrCat("env: \"", absl::CHexEscape(name),
+                         "\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"));
       } else if (node.env().at(name).find('\0') != std::string::npos) {
         Error(node.source(), object,
               absl::StrCat("env: the value of ", name, " holds a NUL byte"));
