@@ -82,7 +82,8 @@ constexpr absl::string_view kClabNodeKeys[] = {
     "restart-policy", "devices",
     "cap-add",        "shm-size",
     "config",         "mgmt-net",
-    "ipv4-address",   "ipv6-address"};
+    "ipv4-address",   "ipv6-address",
+    "cgroup-parent"};
 // clang-format on
 constexpr absl::string_view kInterfaceKeys[] = {"addresses", "ipv4", "ipv6",
                                                 "mtu", "mac"};
@@ -157,6 +158,8 @@ struct Template {
   // checked only when a node takes it, so one every node overrides is fine.
   std::string kind;
   int kind_line = 0;
+  // defaults may name the group of every node that names none.
+  std::string group;
 };
 
 // Things a link sets on its endpoints' interfaces, applied after every node
@@ -694,8 +697,12 @@ class YamlReader {
         continue;
       }
       if (e.key == "group") {
-        Error(e.key_node, t->object,
-              "group belongs to a node: a node names its group");
+        if (t->object != "topology.defaults") {
+          Error(e.key_node, t->object,
+                "group belongs to a node (or to topology.defaults)");
+        } else {
+          Scalar(e, t->object, &t->group);
+        }
         continue;
       }
       if (e.key == "kind") {
@@ -830,6 +837,12 @@ class YamlReader {
     // containerlab's order, most specific first: node > group > kind >
     // defaults. The group comes first: it may name the kind.
     const Template* group = nullptr;
+    bool own_group = false;
+    for (const Entry& e : entries) own_group = own_group || e.key == "group";
+    if (!own_group && !defaults_.group.empty()) {
+      auto it = groups_.find(defaults_.group);
+      if (it != groups_.end()) group = &it->second;
+    }
     for (const Entry& e : entries) {
       if (e.key != "group") continue;
       std::string group_name;

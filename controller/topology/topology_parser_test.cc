@@ -750,6 +750,7 @@ TEST(ContainerlabTest, GroupsApplyNodeOverGroupOverKindOverDefaults) {
   ParsedTopology p = MustParse(R"(name: groups
 topology:
   defaults:
+    group: others
     env: {LEVEL: defaults, D: d}
     sysctls: {net.ipv4.ip_forward: 0}
     exec: ["echo defaults"]
@@ -764,6 +765,9 @@ topology:
       exec: ["echo group"]
     leaves:
       exec: ["echo leaf"]
+    others:
+      cgroup-parent: lab.slice
+      exec: ["echo others"]
   nodes:
     s1: {group: spines}
     s2: {group: spines, env: {LEVEL: node}, exec: ["echo node"]}
@@ -792,7 +796,8 @@ topology:
   EXPECT_EQ(l1->kind(), emu::v1::NODE_KIND_NETNS);
   EXPECT_THAT(l1->exec(), ElementsAre("echo leaf"));
   EXPECT_EQ(l1->env().at("LEVEL"), "defaults");
-  EXPECT_THAT(n1->exec(), ElementsAre("echo defaults"));
+  // A node without a group takes defaults.group's.
+  EXPECT_THAT(n1->exec(), ElementsAre("echo others"));
   EXPECT_EQ(n1->sysctls().at("net.ipv4.ip_forward"), "0");
 }
 
