@@ -5,6 +5,7 @@
 #define EMU_CLI_COMMANDS_H_
 
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -69,6 +70,15 @@ bool ReportRefusal(CommandEnv& env,
 // Reads a topology file for upload. Errors name the path; a file larger
 // than a message may carry (kMaxMessageBytes) is refused here.
 absl::StatusOr<std::string> ReadTopologyFile(const std::string& path);
+
+// Fills `file` for upload: its name, content, and the values (from this
+// process's environment) of the ${NAME} variables the content names, which
+// the controller expands with (controller/topology/env_subst.h).
+void SetTopologyFile(const std::string& path, const std::string& content,
+                     v1::TopologyFile* file);
+
+// Looks variables up in this process's environment.
+std::optional<std::string> ProcessEnv(const std::string& name);
 
 }  // namespace emu::cli
 

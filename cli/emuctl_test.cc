@@ -296,6 +296,29 @@ TEST_F(EmuctlTest, AnswerLargerThanGrpcsDefaultIsReceived) {
   EXPECT_THAT(r.out, HasSubstr(": OK (lab big: "));
 }
 
+TEST_F(EmuctlTest, UpSendsTheValuesOfTheVariablesTheFileNamesOnly) {
+  const std::string file = dir_ + "/vars.yaml";
+  std::ofstream(file) << "name: ${EMU_TEST_LAB}\n"
+                         "x: ${EMU_TEST_UNSET:=d} $EMU_TEST_OTHER\n";
+  setenv("EMU_TEST_LAB", "demo2", 1);
+  setenv("EMU_TEST_OTHER", "not-named-with-braces", 1);
+  unsetenv("EMU_TEST_UNSET");
+  FakeControllerService::Script script;
+  script.validate_response = Parse<v1::ValidateTopologyResponse>(
+      R"pb(valid: true lab: "demo2" nodes: 1)pb");
+  script.deploy_events = {
+      Parse<v1::DeployEvent>(R"pb(message: "done" state: RUNNING)pb")};
+  service_.SetScript(script);
+  Result r = Run({"up", file});
+  unsetenv("EMU_TEST_LAB");
+  unsetenv("EMU_TEST_OTHER");
+  EXPECT_EQ(r.code, 0) << r.err;
+  const v1::DeployLabRequest deploy = service_.last_deploy();
+  const auto& env = deploy.source().file().env();
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_EQ(env.at("EMU_TEST_LAB"), "demo2");
+}
+
 TEST_F(EmuctlTest, ValidateWithoutControllerChecksOffline) {
   const std::string good = dir_ + "/good.yaml";
   std::ofstream(good) << R"(name: lab1

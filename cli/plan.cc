@@ -24,8 +24,8 @@ int RunPlan(CommandEnv& env, const PlanArgs& args) {
   ControllerConnection& c = **conn;
 
   v1::PlanLabRequest request;
-  request.mutable_source()->mutable_file()->set_name(args.file);
-  request.mutable_source()->mutable_file()->set_content(*content);
+  SetTopologyFile(args.file, *content,
+                  request.mutable_source()->mutable_file());
   if (!args.strategy.empty() || args.tolerance >= 0 || args.overcommit) {
     auto* o = request.mutable_options();
     o->set_strategy(args.strategy == "pack" ? v1::PlacementOptions::PACK

@@ -144,9 +144,8 @@ absl::Status Redeploy(CommandEnv& env, ControllerConnection& c,
                       const RunArgs& args, const std::string& topology,
                       const std::map<std::string, std::string>& params) {
   v1::ValidateTopologyRequest validate;
-  validate.mutable_source()->mutable_file()->set_name(args.topology);
-  validate.mutable_source()->mutable_file()->set_content(
-      SubstituteKnown(topology, params));
+  SetTopologyFile(args.topology, SubstituteKnown(topology, params),
+                  validate.mutable_source()->mutable_file());
   v1::ValidateTopologyResponse validated;
   grpc::Status v = c.stub().ValidateTopology(
       c.NewContext(kUnaryTimeout).get(), validate, &validated);
@@ -172,9 +171,7 @@ absl::Status Redeploy(CommandEnv& env, ControllerConnection& c,
     return absl::UnavailableError(c.Describe(s, "DestroyLab"));
   }
   v1::DeployLabRequest deploy;
-  deploy.mutable_source()->mutable_file()->set_name(args.topology);
-  deploy.mutable_source()->mutable_file()->set_content(
-      SubstituteKnown(topology, params));
+  *deploy.mutable_source() = validate.source();
   auto ctx = c.NewContext(kStreamTimeout);
   auto reader = c.stub().DeployLab(ctx.get(), deploy);
   v1::LabState state = v1::LAB_STATE_UNSPECIFIED;

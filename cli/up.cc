@@ -1,5 +1,6 @@
 // `emuctl up FILE`: validate, then deploy a lab, showing progress.
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "cli/render.h"
 #include "common/errno_status.h"
 #include "common/grpc_limits.h"
+#include "controller/topology/env_subst.h"
 
 namespace emu::cli {
 namespace {
@@ -27,8 +29,7 @@ int RunUp(CommandEnv& env, const std::string& path) {
   // Validation first: errors before anything is created, and the lab's name
   // and size for the summary.
   v1::ValidateTopologyRequest validate;
-  validate.mutable_source()->mutable_file()->set_name(path);
-  validate.mutable_source()->mutable_file()->set_content(*content);
+  SetTopologyFile(path, *content, validate.mutable_source()->mutable_file());
   v1::ValidateTopologyResponse validated;
   grpc::Status s = c.stub().ValidateTopology(
       c.NewContext(kUnaryTimeout).get(), validate, &validated);
@@ -100,6 +101,24 @@ absl::StatusOr<std::string> ReadTopologyFile(const std::string& path) {
     return absl::InternalError(absl::StrCat("read topology ", path, ": I/O error"));
   }
   return content.str();
+}
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+void SetTopologyFile(const std::string& path, const std::string& content,
+                     v1::TopologyFile* file) {
+  file->set_name(path);
+  file->set_content(content);
+  // Only the names the file uses: the rest of the environment (tokens,
+  // paths) is none of the controller's business.
+  for (const std::string& name : controller::topology::EnvNamesIn(content)) {
+    std::optional<std::string> value = ProcessEnv(name);
+    if (value.has_value()) (*file->mutable_env())[name] = *value;
+  }
 }
 
 void AddUpCommand(CLI::App& app, CommandEnv& env) {

@@ -21,8 +21,7 @@ absl::Status AskController(CommandEnv& env, const std::string& path,
   if (!conn.ok()) return conn.status();
   ControllerConnection& c = **conn;
   v1::ValidateTopologyRequest request;
-  request.mutable_source()->mutable_file()->set_name(path);
-  request.mutable_source()->mutable_file()->set_content(content);
+  SetTopologyFile(path, content, request.mutable_source()->mutable_file());
   grpc::Status s = c.stub().ValidateTopology(c.NewContext(kUnaryTimeout).get(),
                                              request, response);
   if (s.ok()) return absl::OkStatus();
@@ -47,7 +46,9 @@ int RunValidate(CommandEnv& env, const std::string& path) {
     // A user checking a file on a laptop has no cluster: the same parser and
     // validator run here. Placement needs hosts, so it is not checked.
     auto offline = controller::topology::ToValidateResponse(
-        controller::topology::ParseAndValidateTopology(*content, path), path);
+        controller::topology::ParseAndValidateTopology(
+            *content, path, controller::topology::ParseOptions{ProcessEnv}),
+        path);
     if (!offline.ok()) return env.Fail(offline.status());
     response = *std::move(offline);
     *env.err << "emuctl: no controller: validated offline, host capabilities "

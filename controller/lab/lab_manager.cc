@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -114,8 +117,18 @@ absl::Status LabManager::Lease::BusyError() const {
 absl::StatusOr<topology::ParsedTopology> LabManager::Validate(
     const emu::v1::TopologySource& source) const {
   if (source.has_file()) {
+    // ${NAME} in the file is the user's variable, sent by emuctl; never
+    // the controller's own environment.
+    const auto& vars = source.file().env();
+    topology::ParseOptions options;
+    options.env =
+        [&vars](const std::string& name) -> std::optional<std::string> {
+      auto it = vars.find(name);
+      if (it == vars.end()) return std::nullopt;
+      return it->second;
+    };
     return topology::ParseAndValidateTopology(source.file().content(),
-                                              source.file().name());
+                                              source.file().name(), options);
   }
   if (!source.has_topology()) {
     return absl::InvalidArgumentError("no topology given");
@@ -403,10 +416,22 @@ absl::Status LabManager::RunExecLines(const Lab& lab,
       results[i] = client.status();
       return;
     }
+    // The node's env (containerlab's `env`) through env(1), which netns
+    // nodes (the host's) and guests (busybox) both have: the agent's Exec
+    // stays one argv. Sorted, so a line runs the same way every time.
+    std::vector<std::string> env(node.env().size());
+    std::transform(
+        node.env().begin(), node.env().end(), env.begin(),
+        [](const auto& kv) { return absl::StrCat(kv.first, "=", kv.second); });
+    std::sort(env.begin(), env.end());
     for (const std::string& line : node.exec()) {
       emu::v1::ExecRequest req;
       req.set_lab(lab.name());
       req.set_node(node.name());
+      if (!env.empty()) {
+        req.add_argv("env");
+        for (const std::string& e : env) req.add_argv(e);
+      }
       req.add_argv("/bin/sh");
       req.add_argv("-c");
       req.add_argv(line);

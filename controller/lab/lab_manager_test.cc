@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "controller/hosts/testing/fake_agent_client.h"
 #include "controller/lab/testing/in_memory_lab_store.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace emu::controller::lab {
@@ -78,6 +79,24 @@ TEST_F(LabManagerTest, DeployBuildsRunsExecLinesAndRecordsRunning) {
     }
   }
   EXPECT_TRUE(saw_agent_event);
+}
+
+TEST_F(LabManagerTest, ExecLinesGetTheNodesEnvAndTheFileTheClientsVars) {
+  emu::v1::TopologySource source = FileSource(R"(name: ${LAB:=nolab}
+topology:
+  nodes:
+    a:
+      env: {B: "2", A: "x y"}
+      exec: ["echo $A"]
+)");
+  (*source.mutable_file()->mutable_env())["LAB"] = "envlab";
+  ASSERT_TRUE(manager_->Deploy(source, [](const auto&) {}).ok());
+  auto execs = h1_->execs();
+  ASSERT_EQ(execs.size(), 1u);
+  EXPECT_EQ(execs[0].lab(), "envlab");
+  EXPECT_THAT(execs[0].argv(),
+              ::testing::ElementsAre("env", "A=x y", "B=2", "/bin/sh", "-c",
+                                     "echo $A"));
 }
 
 TEST_F(LabManagerTest, ExitedGuestShowsInStatusAndDegradesTheLab) {

@@ -59,6 +59,13 @@ absl::StatusOr<emu::v1::ValidateTopologyResponse> ToValidateResponse(
          ProblemsFromStatus(parsed.status(), file, emu::v1::Problem::ERROR)) {
       *response.add_problems() = std::move(p);
     }
+    // The warnings found before the refusal, after the errors: a user
+    // fixing the errors sees what would be ignored too.
+    for (const std::string& w : WarningsOf(parsed.status())) {
+      response.add_warnings(w);
+      *response.add_problems() =
+          ParseProblem(w, file, emu::v1::Problem::WARNING);
+    }
     return response;
   }
   const emu::v1::Topology& t = parsed->topology;

@@ -32,7 +32,8 @@ std::vector<emu::v1::Problem> ProblemsFromStatus(
 
 // The answer to ValidateTopology for the result of parsing and validating
 // the file named `file`: a refused topology (INVALID_ARGUMENT) is `valid`
-// false with every problem; a valid one has its name, counts and warnings
+// false with every problem (the errors, then the warnings the refusal
+// carries: WarningsOf); a valid one has its name, counts and warnings
 // (the topology itself is not copied: a large lab's would exceed the message
 // limit). Other failures are returned as they are. Shared by the controller
 // and by emuctl's offline validation, so both say the same.

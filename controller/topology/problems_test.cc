@@ -78,6 +78,25 @@ TEST(ShortStatusTest, KeepsShortStatusesAndCutsLongOnes) {
   EXPECT_THAT(one_huge.message(), HasSubstr("(200000 bytes)"));
 }
 
+TEST(ToValidateResponseTest, ARefusedFileStillShowsItsWarnings) {
+  auto refused = ToValidateResponse(
+      ParseAndValidateTopology("name: w\n"
+                               "topology:\n"
+                               "  nodes:\n"
+                               "    a: {ports: [\"80:80\"], kind: nokia_srl}\n",
+                               "t.yaml"),
+      "t.yaml");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_FALSE(refused->valid());
+  ASSERT_EQ(refused->problems_size(), 2);
+  EXPECT_EQ(refused->problems(0).severity(), Problem::ERROR);
+  EXPECT_EQ(refused->problems(1).severity(), Problem::WARNING);
+  EXPECT_EQ(refused->problems(1).line(), 4u);
+  EXPECT_THAT(refused->warnings(),
+              ::testing::ElementsAre(HasSubstr("ignored containerlab key "
+                                               "'ports'")));
+}
+
 TEST(ToValidateResponseTest, RefusedValidAndOtherFailures) {
   auto refused =
       ToValidateResponse(absl::InvalidArgumentError(

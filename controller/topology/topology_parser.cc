@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -11,12 +12,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "controller/topology/env_subst.h"
 #include "controller/topology/topology_limits.h"
 #include "controller/topology/topology_validator.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -49,25 +53,23 @@ constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
                                                "overcommit"};
 constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
                                               "debug"};
-constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "nodes",
-                                               "links"};
-constexpr absl::string_view kClabTopologyKeys[] = {"groups"};
+constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "groups",
+                                               "nodes", "links"};
 constexpr absl::string_view kNodeKeys[] = {
-    "kind",   "image",      "host",   "cpus",    "memory",
-    "labels", "interfaces", "routes", "sysctls", "exec",
-    "cpuset"};
+    "kind",   "image",   "host", "cpus",   "memory", "labels", "interfaces",
+    "routes", "sysctls", "exec", "cpuset", "env",    "group"};
 // Keys containerlab gives nodes (and defaults/kinds) that emu has no use
 // for; a containerlab file keeps working, with a warning per key.
+// clang-format off
 constexpr absl::string_view kClabNodeKeys[] = {
     "mgmt-ipv4",      "mgmt-ipv6",
     "mgmt_ipv4",      "mgmt_ipv6",
     "startup-config", "startup-delay",
     "enforce-startup-config", "suppress-startup-config",
     "auto-remove",    "binds",
-    "env",            "env-files",
-    "ports",          "user",
-    "entrypoint",     "cmd",
-    "group",          "type",
+    "env-files",      "ports",
+    "user",           "entrypoint",
+    "cmd",            "type",
     "license",        "position",
     "network-mode",   "publish",
     "runtime",        "cpu",
@@ -80,7 +82,9 @@ constexpr absl::string_view kClabNodeKeys[] = {
     "restart-policy", "devices",
     "cap-add",        "shm-size",
     "config",         "mgmt-net",
-    "ipv4-address",   "ipv6-address"};
+    "ipv4-address",   "ipv6-address",
+    "cgroup-parent"};
+// clang-format on
 constexpr absl::string_view kInterfaceKeys[] = {"addresses", "ipv4", "ipv6",
                                                 "mtu", "mac"};
 constexpr absl::string_view kRouteKeys[] = {"to", "via", "dev", "metric"};
@@ -88,14 +92,17 @@ constexpr absl::string_view kParamKeys[] = {
     "rate",      "burst",   "delay",   "jitter",  "delay-correlation",
     "loss",      "loss-correlation",   "duplicate", "reorder",
     "corrupt",   "limit"};
-constexpr absl::string_view kLinkOnlyKeys[] = {"endpoints", "mtu", "type",
-                                               "a-to-b", "b-to-a"};
+constexpr absl::string_view kLinkOnlyKeys[] = {
+    "endpoints", "mtu", "type", "a-to-b", "b-to-a", "ipv4", "ipv6"};
 constexpr absl::string_view kClabLinkKeys[] = {"vars", "labels"};
-constexpr absl::string_view kEndpointKeys[] = {"node", "interface", "mac"};
+constexpr absl::string_view kEndpointKeys[] = {"node", "interface", "mac",
+                                               "ipv4", "ipv6"};
 constexpr absl::string_view kClabEndpointKeys[] = {"vars"};
 constexpr absl::string_view kNone[] = {""};
 
-// containerlab endpoints that are not nodes.
+// containerlab endpoints that are not nodes, and the link types that make
+// them (each needs something outside the lab: the management network, a
+// host NIC, the host's root namespace).
 constexpr absl::string_view kSpecialEndpoints[] = {"mgmt-net", "host",
                                                    "macvlan"};
 
@@ -147,6 +154,12 @@ struct Template {
   std::string object;  // "topology.defaults", "topology.kinds.linux"
   Node node;
   std::map<std::string, YAML::Node> keys;  // key -> key node, as set
+  // defaults and groups may name a kind (kinds cannot: their name is it);
+  // checked only when a node takes it, so one every node overrides is fine.
+  std::string kind;
+  int kind_line = 0;
+  // defaults may name the group of every node that names none.
+  std::string group;
 };
 
 // Things a link sets on its endpoints' interfaces, applied after every node
@@ -154,7 +167,7 @@ struct Template {
 struct InterfaceSetting {
   int link_index;
   bool a_side;
-  std::string what;  // "mtu" or "mac"
+  std::string what;  // "mtu", "mac" or "address"
   std::string value;
   int line;
 };
@@ -379,6 +392,7 @@ class YamlReader {
             "expected a map with 'name' and 'topology' at the top level");
       return;
     }
+    ExpandMerges(root, 0);
     topology->mutable_source()->set_file(file_);
     topology->mutable_source()->set_line(1);
     bool have_name = false, have_topology = false;
@@ -405,6 +419,81 @@ class YamlReader {
   std::vector<std::string>& warnings() { return warnings_; }
 
  private:
+  // ---- YAML merge keys ----
+
+  static bool IsMergeKey(const YAML::Node& key) {
+    // A quoted "<<" is an ordinary key (yaml-cpp tags it "!").
+    return key.IsScalar() && key.Scalar() == "<<" && key.Tag() == "?";
+  }
+
+  // Expands YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) in place, as
+  // YAML 1.1 and containerlab do: the map takes every key of the merged
+  // maps that it does not set itself; of several merged maps the first
+  // that sets a key wins. yaml-cpp 0.7 keeps "<<" as an ordinary key.
+  // Merged keys keep their own nodes, so messages name the line where the
+  // anchor wrote them. What this adds was counted by YamlBudget already
+  // (an alias counts all its anchor expands to, where it is used), so a
+  // walk here is bounded by kMaxYamlValues; expanded nesting, which events
+  // do not show, is bounded here by kMaxYamlDepth.
+  void ExpandMerges(YAML::Node node, size_t depth) {
+    if (!node.IsMap() && !node.IsSequence()) return;
+    if (depth >= kMaxYamlDepth) {
+      if (!merge_depth_reported_) {
+        merge_depth_reported_ = true;
+        Error(node, "lab",
+              absl::StrCat("lists and maps nest deeper than ", kMaxYamlDepth,
+                           " levels once aliases are expanded; the limit "
+                           "is kMaxYamlDepth"));
+      }
+      return;
+    }
+    if (node.IsSequence()) {
+      for (YAML::Node child : node) ExpandMerges(child, depth + 1);
+      return;
+    }
+    bool has_merge = false;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      has_merge = has_merge || IsMergeKey(it->first);
+      ExpandMerges(it->second, depth + 1);
+    }
+    if (!has_merge) return;
+    YAML::Node merged(YAML::NodeType::Map);
+    std::set<std::string> own;
+    std::vector<YAML::Node> sources;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!IsMergeKey(it->first)) {
+        merged.force_insert(it->first, it->second);
+        if (it->first.IsScalar()) own.insert(it->first.Scalar());
+        continue;
+      }
+      const YAML::Node value = it->second;  // a copy: the iterator yields a temporary
+      bool ok = value.IsMap();
+      if (ok) {
+        sources.push_back(value);
+      } else if (value.IsSequence()) {
+        ok = true;
+        for (const YAML::Node& item : value) {
+          ok = ok && item.IsMap();
+          if (item.IsMap()) sources.push_back(item);
+        }
+      }
+      if (!ok) {
+        Error(it->first, "lab",
+              "merge key '<<' expects a map or a list of maps (e.g. "
+              "'<<: *defaults')");
+      }
+    }
+    for (const YAML::Node& source : sources) {
+      for (auto it = source.begin(); it != source.end(); ++it) {
+        if (it->first.IsScalar() && !own.insert(it->first.Scalar()).second) {
+          continue;
+        }
+        merged.force_insert(it->first, it->second);
+      }
+    }
+    node = merged;
+  }
+
   // ---- reporting ----
   static int LineOf(const YAML::Node& n) {
     const YAML::Mark mark = n.Mark();
@@ -537,21 +626,29 @@ class YamlReader {
   void ReadTopology(const Entry& top, Topology* topology) {
     if (!Map(top, "lab")) return;
     std::vector<Entry> entries =
-        Entries(top.value, "topology", kTopologyKeys, kClabTopologyKeys);
-    // Defaults and kinds first: nodes build on them, wherever they sit.
+        Entries(top.value, "topology", kTopologyKeys, kNone);
+    // Defaults, kinds and groups first: nodes build on them, wherever they
+    // sit.
     for (const Entry& e : entries) {
       if (e.key == "defaults") {
         defaults_.object = "topology.defaults";
         if (!e.value.IsNull() && Map(e, "topology")) {
           ReadTemplate(e.value, &defaults_);
         }
-      } else if (e.key == "kinds") {
+      } else if (e.key == "kinds" || e.key == "groups") {
         if (e.value.IsNull() || !Map(e, "topology")) continue;
         for (auto it = e.value.begin(); it != e.value.end(); ++it) {
-          const std::string kind = it->first.Scalar();
-          if (!IsSupportedKind(kind)) continue;  // a node using it says why
-          Template& t = kinds_[kind];
-          t.object = absl::StrCat("topology.kinds.", kind);
+          if (!it->first.IsScalar()) {
+            Error(it->first, "topology",
+                  absl::StrCat(e.key, ": names must be plain names"));
+            continue;
+          }
+          const std::string name = it->first.Scalar();
+          // Settings of a kind emu cannot run go nowhere: a node using the
+          // kind says why.
+          if (e.key == "kinds" && !IsSupportedKind(name)) continue;
+          Template& t = e.key == "kinds" ? kinds_[name] : groups_[name];
+          t.object = absl::StrCat("topology.", e.key, ".", name);
           if (it->second.IsNull()) continue;
           if (!it->second.IsMap()) {
             Error(it->first, t.object, "expected a map of node settings");
@@ -599,21 +696,22 @@ class YamlReader {
               absl::StrCat(e.key, " belong to a node, not to ", t->object));
         continue;
       }
-      if (e.key == "kind") {
+      if (e.key == "group") {
         if (t->object != "topology.defaults") {
+          Error(e.key_node, t->object,
+                "group belongs to a node (or to topology.defaults)");
+        } else {
+          Scalar(e, t->object, &t->group);
+        }
+        continue;
+      }
+      if (e.key == "kind") {
+        if (absl::StartsWith(t->object, "topology.kinds.")) {
           Error(e.key_node, t->object,
                 "kind is set by the kind's name here; remove it");
           continue;
         }
-        std::string kind;
-        if (Scalar(e, t->object, &kind)) {
-          if (IsSupportedKind(kind)) {
-            default_kind_ = kind;
-          } else {
-            Error(e, t->object, UnsupportedKind(kind));
-            default_kind_bad_ = true;
-          }
-        }
+        if (Scalar(e, t->object, &t->kind)) t->kind_line = LineOf(e);
         continue;
       }
       if (ApplyNodeKey(e, t->object, &t->node)) t->keys[e.key] = e.key_node;
@@ -672,6 +770,8 @@ class YamlReader {
       StringMap(e, object, node->mutable_labels());
     } else if (e.key == "sysctls") {
       StringMap(e, object, node->mutable_sysctls());
+    } else if (e.key == "env") {
+      StringMap(e, object, node->mutable_env());
     } else if (e.key == "exec") {
       if (e.value.IsNull()) return true;
       if (!Sequence(e, object)) return false;
@@ -703,6 +803,8 @@ class YamlReader {
       for (const auto& [k, v] : from.labels()) (*to->mutable_labels())[k] = v;
     } else if (key == "sysctls") {
       for (const auto& [k, v] : from.sysctls()) (*to->mutable_sysctls())[k] = v;
+    } else if (key == "env") {
+      for (const auto& [k, v] : from.env()) (*to->mutable_env())[k] = v;
     } else if (key == "exec") {
       *to->mutable_exec() = from.exec();
     }
@@ -732,20 +834,60 @@ class YamlReader {
       entries = Entries(value, object, kNodeKeys, kClabNodeKeys);
     }
 
-    // Kind: the node's own, else topology.defaults', else netns.
-    std::string kind = default_kind_;
-    bool kind_bad = default_kind_bad_;
+    // containerlab's order, most specific first: node > group > kind >
+    // defaults. The group comes first: it may name the kind.
+    const Template* group = nullptr;
+    bool own_group = false;
+    for (const Entry& e : entries) own_group = own_group || e.key == "group";
+    if (!own_group && !defaults_.group.empty()) {
+      auto it = groups_.find(defaults_.group);
+      if (it != groups_.end()) group = &it->second;
+    }
+    for (const Entry& e : entries) {
+      if (e.key != "group") continue;
+      std::string group_name;
+      if (!Scalar(e, object, &group_name)) continue;
+      auto it = groups_.find(group_name);
+      if (it != groups_.end()) {
+        group = &it->second;
+      } else {
+        Warn(LineOf(e), object,
+             absl::StrCat("group '", group_name,
+                          "' is not defined under topology.groups: the node "
+                          "takes no settings from it"));
+      }
+    }
+    // Kind: the node's own, else its group's, else topology.defaults', else
+    // netns. A kind emu cannot run is blamed where it was written, once.
+    std::string kind = "netns";
+    bool kind_ok = true;
+    bool own_kind = false;
     for (const Entry& e : entries) {
       if (e.key != "kind") continue;
-      kind_bad = true;
-      if (!Scalar(e, object, &kind)) break;
+      own_kind = true;
+      if (!Scalar(e, object, &kind)) return;
       if (!IsSupportedKind(kind)) {
         Error(e, object, UnsupportedKind(kind));
+        return;
+      }
+    }
+    if (!own_kind) {
+      for (const Template* t :
+           {group, static_cast<const Template*>(&defaults_)}) {
+        if (t == nullptr || t->kind.empty()) continue;
+        kind = t->kind;
+        if (!IsSupportedKind(kind)) {
+          kind_ok = false;
+          if (reported_kind_lines_.insert(t->kind_line).second) {
+            Error(t->kind_line, t->object,
+                  absl::StrCat(UnsupportedKind(kind), " (first taken by node ",
+                               name, ")"));
+          }
+        }
         break;
       }
-      kind_bad = false;
     }
-    if (kind_bad) return;
+    if (!kind_ok) return;
 
     Node* node = topology->add_nodes();
     node->set_name(name);
@@ -756,7 +898,9 @@ class YamlReader {
     // Where the image came from, to blame the right line if it is ignored.
     std::string image_object;
     int image_line = 0;
-    for (const Template* t : {&defaults_, &kinds_[kind]}) {
+    const Template* templates[] = {&defaults_, &kinds_[kind], group};
+    for (const Template* t : templates) {
+      if (t == nullptr) continue;
       for (const auto& [k, key_node] : t->keys) {
         CopyNodeKey(k, t->node, node);
         if (k == "image") {
@@ -766,7 +910,7 @@ class YamlReader {
       }
     }
     for (const Entry& e : entries) {
-      if (e.key == "kind") continue;
+      if (e.key == "kind" || e.key == "group") continue;
       if (e.key == "interfaces") {
         ReadInterfaces(e, name, node);
       } else if (e.key == "routes") {
@@ -901,12 +1045,68 @@ class YamlReader {
 
   // ---- links ----
 
-  // Parses one endpoint: "r1:eth1" or {node: r1, interface: eth1, mac: ..}.
+  // An endpoint as its link's name shows it: "r1:eth1" as written, or
+  // "node:interface" of containerlab's map form; "" when it is neither.
+  static std::string EndpointText(const YAML::Node& n) {
+    if (n.IsScalar()) {
+      const std::string& text = n.Scalar();
+      const size_t colon = text.find(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+        return "";
+      return text;
+    }
+    if (!n.IsMap()) return "";
+    const YAML::Node node = n["node"];
+    const YAML::Node iface = n["interface"];
+    // A missing key is an invalid node, which throws on any question but
+    // IsDefined().
+    if (!node.IsDefined() || !iface.IsDefined() || !node.IsScalar() ||
+        !iface.IsScalar()) {
+      return "";
+    }
+    return EndpointName(node.Scalar(), iface.Scalar());
+  }
+
+  // The one name every message about a link uses, decided before anything
+  // of it is read: "link r1:eth1<->r2:eth1" (as LinkName prints it), or
+  // "link #N" when its endpoints cannot be read at all.
+  static std::string LinkObject(const YAML::Node& item, int index) {
+    const YAML::Node eps = item["endpoints"];
+    if (eps.IsDefined() && eps.IsSequence() && eps.size() == 2) {
+      std::string a = EndpointText(eps[0]);
+      std::string b = EndpointText(eps[1]);
+      if (!a.empty() && !b.empty()) return absl::StrCat("link ", a, "<->", b);
+    }
+    const YAML::Node ep = item["endpoint"];
+    if (ep.IsDefined() && !EndpointText(ep).empty()) {
+      return absl::StrCat("link #", index, " (", EndpointText(ep), ")");
+    }
+    return absl::StrCat("link #", index);
+  }
+
+  // Checks that `text` is an address of `family` ("ipv4"/"ipv6") and queues
+  // it for the endpoint's interface.
+  void QueueAddress(const YAML::Node& at, absl::string_view object,
+                    absl::string_view family, const std::string& text,
+                    int link_index, bool a_side) {
+    if (absl::StrContains(text, ':') != (family == "ipv6")) {
+      Error(at, object,
+            absl::StrCat(family, ": \"", text, "\" is not an ",
+                         family == "ipv4" ? "IPv4" : "IPv6", " address"));
+      return;
+    }
+    interface_settings_.push_back(
+        {link_index, a_side, "address", text, LineOf(at)});
+  }
+
+  // Parses one endpoint: "r1:eth1" or {node: r1, interface: eth1, mac: ..,
+  // ipv4: .., ipv6: ..}.
   bool ReadEndpoint(const YAML::Node& n, absl::string_view object,
                     int link_index, bool a_side, emu::v1::Endpoint* out) {
     std::string text;
     std::string mac;
     int line = LineOf(n);
+    std::vector<std::pair<Entry, std::string>> addresses;
     if (n.IsScalar()) {
       text = n.Scalar();
       size_t colon = text.find(':');
@@ -927,6 +1127,7 @@ class YamlReader {
         if (e.key == "node") out->set_node(v);
         if (e.key == "interface") out->set_interface(v);
         if (e.key == "mac") mac = v;
+        if (e.key == "ipv4" || e.key == "ipv6") addresses.push_back({e, v});
       }
       if (out->node().empty() || out->interface().empty()) {
         Error(n, object, "endpoint: needs both node and interface");
@@ -949,16 +1150,73 @@ class YamlReader {
     if (!mac.empty()) {
       interface_settings_.push_back({link_index, a_side, "mac", mac, line});
     }
+    for (const auto& [e, v] : addresses) {
+      QueueAddress(e.value, object, e.key, v, link_index, a_side);
+    }
     return true;
   }
 
+  // containerlab's link types (the extended format's `type:`), read before
+  // anything else of the link: a type emu cannot build is one error, not
+  // one per key the type brings. False when the link is refused.
+  bool CheckLinkType(const YAML::Node& item, const std::string& object) {
+    YAML::Node type_node;
+    bool typed = false;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == "type") {
+        type_node = it->second;
+        typed = true;
+        break;
+      }
+    }
+    const bool single = item["endpoint"].IsDefined();
+    if (!typed) {
+      if (!single) return true;
+      Error(item, object,
+            "a single 'endpoint' belongs to a containerlab link with a "
+            "type (dummy, host, mgmt-net, macvlan); a link between two "
+            "nodes has 'endpoints: [a, b]'");
+      return false;
+    }
+    if (!type_node.IsScalar()) {
+      Error(type_node, object, "type: expected a single value");
+      return false;
+    }
+    const std::string type = type_node.Scalar();
+    if (type == "veth") return true;
+    if (type == "mgmt-net" || type == "macvlan" || type == "host") {
+      Error(type_node, object,
+            absl::StrCat("containerlab link type '", type,
+                         "' is not supported: it connects a node to ",
+                         type == "mgmt-net"  ? "containerlab's management "
+                                               "network"
+                         : type == "macvlan" ? "a NIC of the host"
+                                             : "the host's root namespace",
+                         ", outside the lab; emu links connect lab nodes"));
+      return false;
+    }
+    if (type == "dummy") {
+      Error(type_node, object,
+            "containerlab link type 'dummy' is not supported yet: declare "
+            "the interface under the node's interfaces and connect it, or "
+            "create it in an exec line (ip link add NAME type dummy)");
+      return false;
+    }
+    Error(type_node, object,
+          absl::StrCat("link type '", type,
+                       "' is not a containerlab link type (veth, dummy, "
+                       "host, mgmt-net, macvlan)"));
+    return false;
+  }
+
   void ReadLink(const YAML::Node& item, int index, Topology* topology) {
-    std::string object = absl::StrCat("link #", index);
     if (!item.IsMap()) {
-      Error(item, object, "expected a map with endpoints: [a:iface, b:iface]");
+      Error(item, absl::StrCat("link #", index),
+            "expected a map with endpoints: [a:iface, b:iface]");
       return;
     }
-    // Endpoints first, so every later message can name the link.
+    const std::string object = LinkObject(item, index);
+    if (!CheckLinkType(item, object)) return;
     std::vector<absl::string_view> known(std::begin(kLinkOnlyKeys),
                                          std::end(kLinkOnlyKeys));
     known.insert(known.end(), std::begin(kParamKeys), std::end(kParamKeys));
@@ -984,7 +1242,6 @@ class YamlReader {
                                link.mutable_b());
       endpoints_ok = a_ok && b_ok;
     }
-    if (endpoints_ok) object = absl::StrCat("link ", LinkName(link));
     if (!have_endpoints) {
       Error(item, object, "missing required key 'endpoints'");
     }
@@ -994,20 +1251,11 @@ class YamlReader {
     const Entry* b_to_a = nullptr;
     std::vector<Entry> entries = Entries(item, object, known, kClabLinkKeys);
     for (const Entry& e : entries) {
-      if (e.key == "endpoints") continue;
+      if (e.key == "endpoints" || e.key == "type") continue;
       if (e.key == "a-to-b") {
         a_to_b = &e;
       } else if (e.key == "b-to-a") {
         b_to_a = &e;
-      } else if (e.key == "type") {
-        std::string type;
-        if (Scalar(e, object, &type) && type != "veth") {
-          Error(e, object,
-                absl::StrCat("link type '", type,
-                             "' is not supported: emu links are veth-like "
-                             "links between two nodes"));
-          endpoints_ok = false;
-        }
       } else if (e.key == "mtu") {
         uint64_t mtu;
         if (Uint(e, object, 65535, &mtu)) {
@@ -1015,6 +1263,28 @@ class YamlReader {
             interface_settings_.push_back({link_index, a_side, "mtu",
                                            absl::StrCat(mtu), LineOf(e)});
           }
+        }
+      } else if (e.key == "ipv4" || e.key == "ipv6") {
+        // containerlab: one address per endpoint, in endpoint order.
+        if (!e.value.IsSequence() || e.value.size() != 2) {
+          Error(e, object,
+                absl::StrCat(e.key,
+                             ": expected two addresses, one per endpoint in "
+                             "endpoint order (\"\" for none), e.g. [",
+                             e.key == "ipv4" ? "10.0.0.1/30, 10.0.0.2/30"
+                                             : "\"fd00::1/64\", \"fd00::2/64\"",
+                             "]"));
+          continue;
+        }
+        for (size_t i = 0; i < 2; ++i) {
+          const YAML::Node addr = e.value[i];
+          if (!addr.IsScalar()) {
+            Error(addr.IsNull() ? e.key_node : addr, object,
+                  absl::StrCat(e.key, ": expected an address (CIDR) or \"\""));
+            continue;
+          }
+          if (addr.Scalar().empty()) continue;
+          QueueAddress(addr, object, e.key, addr.Scalar(), link_index, i == 0);
         }
       } else {
         ApplyParam(e, object, &base);
@@ -1145,34 +1415,42 @@ class YamlReader {
   // Applies link-level mtu and endpoint macs to the (possibly implicit)
   // interfaces; a conflict with a declared value is an error.
   void ApplyInterfaceSettings(Topology* topology) {
+    std::map<std::string, Node*> nodes;
+    for (Node& node : *topology->mutable_nodes()) {
+      nodes.emplace(node.name(), &node);
+    }
     for (const InterfaceSetting& s : interface_settings_) {
       const Link& link = topology->links(s.link_index);
       const emu::v1::Endpoint& ep = s.a_side ? link.a() : link.b();
-      for (Node& node : *topology->mutable_nodes()) {
-        if (node.name() != ep.node()) continue;
-        for (Interface& iface : *node.mutable_interfaces()) {
-          if (iface.name() != ep.interface()) continue;
-          const std::string object = absl::StrCat("link ", LinkName(link));
-          if (s.what == "mtu") {
-            uint32_t mtu = 0;
-            absl::SimpleAtoi(s.value, &mtu);
-            if (iface.mtu() == 0) {
-              iface.set_mtu(mtu);
-            } else if (iface.mtu() != mtu) {
-              Error(s.line, object,
-                    absl::StrCat("mtu ", mtu, " conflicts with mtu ",
-                                 iface.mtu(), " of interface ",
-                                 EndpointName(ep), " at ",
-                                 SourceText(iface.source())));
-            }
-          } else if (iface.mac().empty()) {
-            iface.set_mac(s.value);
-          } else if (!absl::EqualsIgnoreCase(iface.mac(), s.value)) {
+      auto found = nodes.find(ep.node());
+      if (found == nodes.end()) continue;  // the validator names the node
+      for (Interface& iface : *found->second->mutable_interfaces()) {
+        if (iface.name() != ep.interface()) continue;
+        const std::string object = absl::StrCat("link ", LinkName(link));
+        if (s.what == "mtu") {
+          uint32_t mtu = 0;
+          absl::SimpleAtoi(s.value, &mtu);
+          if (iface.mtu() == 0) {
+            iface.set_mtu(mtu);
+          } else if (iface.mtu() != mtu) {
             Error(s.line, object,
-                  absl::StrCat("mac ", s.value, " conflicts with mac ",
-                               iface.mac(), " of interface ", EndpointName(ep),
-                               " at ", SourceText(iface.source())));
+                  absl::StrCat("mtu ", mtu, " conflicts with mtu ", iface.mtu(),
+                               " of interface ", EndpointName(ep), " at ",
+                               SourceText(iface.source())));
           }
+        } else if (s.what == "address") {
+          // The same address on the interface and the link is one address.
+          if (std::find(iface.addresses().begin(), iface.addresses().end(),
+                        s.value) == iface.addresses().end()) {
+            iface.add_addresses(s.value);
+          }
+        } else if (iface.mac().empty()) {
+          iface.set_mac(s.value);
+        } else if (!absl::EqualsIgnoreCase(iface.mac(), s.value)) {
+          Error(s.line, object,
+                absl::StrCat("mac ", s.value, " conflicts with mac ",
+                             iface.mac(), " of interface ", EndpointName(ep),
+                             " at ", SourceText(iface.source())));
         }
       }
     }
@@ -1183,8 +1461,9 @@ class YamlReader {
   std::vector<std::string> warnings_;
   Template defaults_;
   std::map<std::string, Template> kinds_;
-  std::string default_kind_ = "netns";
-  bool default_kind_bad_ = false;
+  std::map<std::string, Template> groups_;
+  bool merge_depth_reported_ = false;
+  std::set<int> reported_kind_lines_;
   std::map<std::string, int> node_lines_;
   std::set<int> warned_image_lines_;
   std::vector<InterfaceSetting> interface_settings_;
@@ -1365,31 +1644,45 @@ void NormalizeTopology(Topology* topology) {
   }
 }
 
-absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
-                                             absl::string_view file_name) {
-  if (content.size() > kMaxTopologyFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file_name, ": the file is ", content.size(), " bytes, more than ",
-        kMaxTopologyFileBytes, "; the limit is kMaxTopologyFileBytes"));
+namespace {
+
+// `status` with `warnings` attached as kWarningsPayload (none: unchanged).
+absl::Status WithWarnings(absl::Status status,
+                          const std::vector<std::string>& warnings) {
+  if (!warnings.empty() && !status.ok()) {
+    status.SetPayload(kWarningsPayload,
+                      absl::Cord(absl::StrJoin(warnings, "\n")));
   }
-  if (IsTextprotoName(file_name)) return ParseTextproto(content, file_name);
+  return status;
+}
+
+absl::StatusOr<ParsedTopology> ParseYaml(absl::string_view raw,
+                                         absl::string_view file_name,
+                                         const ParseOptions& options) {
+  // Variables first, as containerlab does: they may stand for any text.
+  absl::StatusOr<SubstitutedText> substituted =
+      SubstituteEnv(raw, file_name, options.env);
+  if (!substituted.ok()) return substituted.status();
+  const std::string& content = substituted->text;
+  std::vector<std::string> warnings = std::move(substituted->warnings);
   // Bounds first, on parser events only: YAML::Load would build the whole
   // graph (and a reader would walk every alias) before anything is checked.
   if (absl::Status nesting = CheckFlowNesting(content, file_name);
       !nesting.ok()) {
-    return nesting;
+    return WithWarnings(nesting, warnings);
   }
   if (absl::Status bounds = CheckYamlBounds(content, file_name); !bounds.ok()) {
-    return bounds;
+    return WithWarnings(bounds, warnings);
   }
   ParsedTopology out;
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(content));
+    root = YAML::Load(content);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
-                     ": malformed YAML: ", e.msg));
+    return WithWarnings(absl::InvalidArgumentError(absl::StrCat(
+                            file_name, ":", e.mark.line + 1, ":",
+                            e.mark.column + 1, ": malformed YAML: ", e.msg)),
+                        warnings);
   }
   YamlReader reader(file_name);
   try {
@@ -1399,20 +1692,46 @@ absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
     return absl::InternalError(absl::StrCat(file_name, ":", e.mark.line + 1,
                                             ": reading YAML: ", e.msg));
   }
+  warnings.insert(warnings.end(), reader.warnings().begin(),
+                  reader.warnings().end());
   if (!reader.errors().empty()) {
-    return absl::InvalidArgumentError(absl::StrJoin(reader.errors(), "\n"));
+    return WithWarnings(
+        absl::InvalidArgumentError(absl::StrJoin(reader.errors(), "\n")),
+        warnings);
   }
-  out.warnings = std::move(reader.warnings());
+  out.warnings = std::move(warnings);
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
+                                             absl::string_view file_name,
+                                             const ParseOptions& options) {
+  if (content.size() > kMaxTopologyFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file_name, ": the file is ", content.size(), " bytes, more than ",
+        kMaxTopologyFileBytes, "; the limit is kMaxTopologyFileBytes"));
+  }
+  if (IsTextprotoName(file_name)) return ParseTextproto(content, file_name);
+  return ParseYaml(content, file_name, options);
+}
+
 absl::StatusOr<ParsedTopology> ParseAndValidateTopology(
-    absl::string_view content, absl::string_view file_name) {
-  absl::StatusOr<ParsedTopology> parsed = ParseTopology(content, file_name);
+    absl::string_view content, absl::string_view file_name,
+    const ParseOptions& options) {
+  absl::StatusOr<ParsedTopology> parsed =
+      ParseTopology(content, file_name, options);
   if (!parsed.ok()) return parsed.status();
   absl::Status valid = ValidateTopology(parsed->topology, &parsed->warnings);
-  if (!valid.ok()) return valid;
+  if (!valid.ok()) return WithWarnings(valid, parsed->warnings);
   return parsed;
+}
+
+std::vector<std::string> WarningsOf(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kWarningsPayload);
+  if (!payload.has_value()) return {};
+  return absl::StrSplit(std::string(*payload), '\n', absl::SkipEmpty());
 }
 
 }  // namespace emu::controller::topology

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controller/topology/env_subst.h"
 #include "proto/topology.pb.h"
 
 namespace emu::controller::topology {
@@ -20,6 +21,13 @@ struct ParsedTopology {
   std::vector<std::string> warnings;
 };
 
+struct ParseOptions {
+  // Where a YAML file's ${NAME} references are looked up
+  // (controller/topology/env_subst.h); null: every variable is unset, so
+  // only their defaults apply.
+  EnvLookup env;
+};
+
 // Parses `content`; `file_name` picks the format (see above) and is recorded
 // in every SourceRef (lines are 1-based). Units are converted here (rate ->
 // rate_bps, "10ms" -> delay_us, ...), containerlab's defaults/kinds are
@@ -27,10 +35,18 @@ struct ParsedTopology {
 // that links name but nodes do not declare are declared (no address), and
 // textproto nodes without a kind become NODE_KIND_NETNS.
 //
+// A YAML file's ${NAME} references are expanded first (env_subst.h, with
+// `options.env`), then YAML merge keys (`<<: *anchor`), and containerlab's
+// topology.groups apply as containerlab applies them: node > group > kind
+// > defaults.
+//
 // Errors are INVALID_ARGUMENT listing ALL problems found, one per line:
 // "FILE:LINE: <object>: <cause>"; malformed YAML gives
 // "FILE:LINE:COL: malformed YAML: <what>". Unknown keys are errors; keys
-// containerlab knows but emu does not use become warnings.
+// containerlab knows but emu does not use become warnings. The warnings
+// found up to a refusal ride with the error as its kWarningsPayload
+// payload (one per line), so a refused file still shows them
+// (WarningsOf).
 //
 // Bounds (controller/topology/topology_limits.h): a file larger than
 // kMaxTopologyFileBytes, or YAML that expands (through aliases) to more
@@ -44,12 +60,23 @@ struct ParsedTopology {
 // Syntax and units only: call ValidateTopology (or ParseAndValidateTopology)
 // for the semantic checks. Pure function; thread-safe.
 absl::StatusOr<ParsedTopology> ParseTopology(absl::string_view content,
-                                             absl::string_view file_name);
+                                             absl::string_view file_name,
+                                             const ParseOptions& options = {});
 
 // ParseTopology, then ValidateTopology; the validator's warnings are
-// appended to the parser's. What emuctl and the controller call on a file.
+// appended to the parser's (also to those a refusal carries). What emuctl
+// and the controller call on a file.
 absl::StatusOr<ParsedTopology> ParseAndValidateTopology(
-    absl::string_view content, absl::string_view file_name);
+    absl::string_view content, absl::string_view file_name,
+    const ParseOptions& options = {});
+
+// The status payload (type URL) that carries a refused file's warnings.
+inline constexpr absl::string_view kWarningsPayload =
+    "type.emu.dev/emu.topology.Warnings";
+
+// The warnings a status from ParseTopology or ParseAndValidateTopology
+// carries (empty for OK and for other statuses).
+std::vector<std::string> WarningsOf(const absl::Status& status);
 
 // The normalisation ParseTopology applies, for topologies built in code or
 // received over the API: an UNSPECIFIED kind becomes NETNS, and every link

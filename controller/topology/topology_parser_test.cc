@@ -1,6 +1,7 @@
 #include "controller/topology/topology_parser.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -269,8 +270,6 @@ topology:
           "does not use it)",
           "lab.clab.yml:3: lab: ignored containerlab key 'mgmt' (emu "
           "does not use it)",
-          "lab.clab.yml:10: topology.kinds.linux: ignored containerlab key "
-          "'env' (emu does not use it)",
           // The kind's image is blamed once, not once per node.
           "lab.clab.yml:9: topology.kinds.linux: image ignored: netns nodes "
           "share the host's file system (kind linux deploys as netns)",
@@ -351,14 +350,17 @@ topology:
           HasSubstr("bad.yaml:11: node r3: duplicate node: already defined at "
                     "bad.yaml:6"),
           HasSubstr("bad.yaml:13: link #1: endpoints: expected exactly two"),
-          HasSubstr("bad.yaml:14: link #2: endpoint \"host:veth0\": "
-                    "containerlab's 'host' endpoints are not supported"),
-          HasSubstr("bad.yaml:15: link #3: endpoint \"mgmt-net:r2-eth3\": "
-                    "containerlab's 'mgmt-net' endpoints are not supported"),
+          // A link has one name in every message, decided before it is read.
+          HasSubstr("bad.yaml:14: link r2:eth2<->host:veth0: endpoint "
+                    "\"host:veth0\": containerlab's 'host' endpoints are not "
+                    "supported"),
+          HasSubstr("bad.yaml:15: link r2:eth3<->mgmt-net:r2-eth3: endpoint "
+                    "\"mgmt-net:r2-eth3\": containerlab's 'mgmt-net' "
+                    "endpoints are not supported"),
           HasSubstr("bad.yaml:16: link #4: endpoint \"r2eth4\": expected "
                     "node:interface"),
-          HasSubstr("bad.yaml:17: link r2:eth5<->r3:eth5: link type "
-                    "'macvlan' is not supported"),
+          HasSubstr("bad.yaml:17: link r2:eth5<->r3:eth5: containerlab link "
+                    "type 'macvlan' is not supported"),
           HasSubstr("bad.yaml:18: link r2:eth6<->r3:eth6: duplicate key "
                     "'endpoints'")))
       << Message(r);
@@ -472,6 +474,7 @@ TEST(ExamplesTest, EveryExampleParsesAndValidates) {
       "examples/containerlab-linux.clab.yml",
       "examples/netem.yaml",
       "examples/guests.yaml",
+      "examples/containerlab-groups.clab.yml",
   };
   for (const char* path : kExamples) {
     std::string content = ReadFile(path);
@@ -483,6 +486,28 @@ TEST(ExamplesTest, EveryExampleParsesAndValidates) {
                                           << absl::StrJoin(r->warnings, "\n");
     }
   }
+}
+
+TEST(ExamplesTest, ContainerlabGroupsExampleTakesItsVariables) {
+  const std::string content = ReadFile("examples/containerlab-groups.clab.yml");
+  const EnvLookup env =
+      [](const std::string& name) -> std::optional<std::string> {
+    if (name == "SUBNET") return "10.9";
+    return std::nullopt;
+  };
+  absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(
+      content, "containerlab-groups.clab.yml", ParseOptions{env});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->topology.name(), "clab-groups");
+  const emu::v1::Node* router = FindNode(r->topology, "router");
+  const emu::v1::Node* server = FindNode(r->topology, "server");
+  ASSERT_TRUE(router && server);
+  EXPECT_EQ(router->env().at("ROLE"), "router");
+  EXPECT_EQ(router->sysctls().at("net.ipv4.ip_forward"), "1");
+  EXPECT_THAT(router->interfaces(0).addresses(), ElementsAre("10.9.1.1/24"));
+  EXPECT_THAT(server->exec(), ElementsAre("ip route add 10.9.1.0/24 via "
+                                          "10.9.2.1"));
+  EXPECT_EQ(server->env().at("ROLE"), "host");
 }
 
 TEST(ExamplesTest, QuickstartIsTheRoutedFourNodeLab) {
@@ -717,6 +742,316 @@ TEST(TextprotoTest, RangesAndEnumsAreChecked) {
     ASSERT_FALSE(r.ok()) << content;
     EXPECT_THAT(Message(r), HasSubstr(c.want)) << content;
   }
+}
+
+// ---- containerlab files as they are ----
+
+TEST(ContainerlabTest, GroupsApplyNodeOverGroupOverKindOverDefaults) {
+  ParsedTopology p = MustParse(R"(name: groups
+topology:
+  defaults:
+    group: others
+    env: {LEVEL: defaults, D: d}
+    sysctls: {net.ipv4.ip_forward: 0}
+    exec: ["echo defaults"]
+  kinds:
+    qemu: {memory: 512MiB, env: {LEVEL: kind, K: k}}
+  groups:
+    spines:
+      kind: qemu
+      image: debian
+      env: {LEVEL: group, G: g}
+      sysctls: {net.ipv4.ip_forward: 1}
+      exec: ["echo group"]
+    leaves:
+      exec: ["echo leaf"]
+    others:
+      cgroup-parent: lab.slice
+      exec: ["echo others"]
+  nodes:
+    s1: {group: spines}
+    s2: {group: spines, env: {LEVEL: node}, exec: ["echo node"]}
+    l1: {group: leaves, kind: linux}
+    n1: {}
+)",
+                               "lab.clab.yml");
+  const emu::v1::Node* s1 = FindNode(p.topology, "s1");
+  const emu::v1::Node* s2 = FindNode(p.topology, "s2");
+  const emu::v1::Node* l1 = FindNode(p.topology, "l1");
+  const emu::v1::Node* n1 = FindNode(p.topology, "n1");
+  ASSERT_TRUE(s1 && s2 && l1 && n1);
+  // The group's kind chooses the kind's settings too.
+  EXPECT_EQ(s1->kind(), emu::v1::NODE_KIND_QEMU);
+  EXPECT_EQ(s1->image(), "debian");
+  EXPECT_EQ(s1->resources().memory_mib(), 512u);
+  EXPECT_EQ(s1->sysctls().at("net.ipv4.ip_forward"), "1");
+  EXPECT_THAT(s1->exec(), ElementsAre("echo group"));
+  // env merges name by name, the most specific level winning.
+  EXPECT_EQ(s1->env().at("LEVEL"), "group");
+  EXPECT_EQ(s1->env().at("D"), "d");
+  EXPECT_EQ(s1->env().at("K"), "k");
+  EXPECT_EQ(s1->env().at("G"), "g");
+  EXPECT_EQ(s2->env().at("LEVEL"), "node");
+  EXPECT_THAT(s2->exec(), ElementsAre("echo node"));
+  EXPECT_EQ(l1->kind(), emu::v1::NODE_KIND_NETNS);
+  EXPECT_THAT(l1->exec(), ElementsAre("echo leaf"));
+  EXPECT_EQ(l1->env().at("LEVEL"), "defaults");
+  // A node without a group takes defaults.group's.
+  EXPECT_THAT(n1->exec(), ElementsAre("echo others"));
+  EXPECT_EQ(n1->sysctls().at("net.ipv4.ip_forward"), "0");
+}
+
+TEST(ContainerlabTest, AKindNoNodeTakesIsNotAnErrorOneTakenIsOneError) {
+  // Every node overrides defaults.kind: fine.
+  ParsedTopology p = MustParse(R"(name: k
+topology:
+  defaults: {kind: nokia_srlinux}
+  nodes:
+    a: {kind: linux}
+    b: {kind: linux}
+)");
+  EXPECT_THAT(p.topology.nodes(), SizeIs(2));
+  // A group's kind that two nodes take: one error, where it is written.
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: k
+topology:
+  groups:
+    srl: {kind: nokia_srlinux}
+  nodes:
+    a: {group: srl}
+    b: {group: srl}
+    c: {group: nosuch}
+)",
+                                                   "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(Message(r),
+            "lab.yaml:4: topology.groups.srl: kind 'nokia_srlinux' is not "
+            "supported: emu runs netns, linux (deployed as netns) and qemu "
+            "nodes (first taken by node a)");
+  // ... and the warnings found on the way still show.
+  EXPECT_THAT(WarningsOf(r.status()),
+              ElementsAre("lab.yaml:8: node c: group 'nosuch' is not defined "
+                          "under topology.groups: the node takes no settings "
+                          "from it"));
+}
+
+TEST(ContainerlabTest, WarningsShowWithValidatorErrorsToo) {
+  absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(R"(name: w
+topology:
+  nodes:
+    a: {startup-config: a.cfg}
+  links:
+    - endpoints: ["a:eth1", "zz:eth1"]
+)",
+                                                              "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Message(r), HasSubstr("zz"));
+  EXPECT_THAT(WarningsOf(r.status()),
+              ElementsAre("lab.yaml:4: node a: ignored containerlab key "
+                          "'startup-config' (emu does not use it)"));
+}
+
+TEST(ContainerlabTest, NodeKeysThatDoNotApplyWarnNamingTheKey) {
+  ParsedTopology p = MustParse(R"(name: w
+topology:
+  nodes:
+    a:
+      kind: linux
+      startup-config: a.cfg
+      ports: ["80:80"]
+      mgmt-ipv4: 172.20.20.2
+      labels: {graph-level: 1}
+)");
+  EXPECT_THAT(p.warnings,
+              ElementsAre(HasSubstr("lab.yaml:6: node a: ignored containerlab "
+                                    "key 'startup-config'"),
+                          HasSubstr("lab.yaml:7: node a: ignored containerlab "
+                                    "key 'ports'"),
+                          HasSubstr("lab.yaml:8: node a: ignored containerlab "
+                                    "key 'mgmt-ipv4'")));
+  EXPECT_EQ(p.topology.nodes(0).labels().at("graph-level"), "1");
+}
+
+TEST(ContainerlabTest, MergeKeysExpandAndOwnKeysWin) {
+  ParsedTopology p = MustParse(R"(name: merge
+topology:
+  defaults: &common
+    exec: ["echo common"]
+    env: {A: "1"}
+  kinds:
+    linux: &more
+      sysctls: {net.ipv4.ip_forward: 1}
+      exec: ["echo more"]
+  nodes:
+    a:
+      <<: *common
+      exec: ["echo a"]
+    b:
+      <<: [*common, *more]
+    c: {<<: {<<: *more, kind: qemu}}
+)");
+  const emu::v1::Node* a = FindNode(p.topology, "a");
+  const emu::v1::Node* b = FindNode(p.topology, "b");
+  const emu::v1::Node* c = FindNode(p.topology, "c");
+  ASSERT_TRUE(a && b && c);
+  EXPECT_THAT(a->exec(), ElementsAre("echo a"));
+  EXPECT_EQ(a->env().at("A"), "1");
+  // Of several merged maps, the first that sets a key wins.
+  EXPECT_THAT(b->exec(), ElementsAre("echo common"));
+  EXPECT_EQ(b->sysctls().at("net.ipv4.ip_forward"), "1");
+  // Merges nest.
+  EXPECT_EQ(c->kind(), emu::v1::NODE_KIND_QEMU);
+  EXPECT_EQ(c->sysctls().at("net.ipv4.ip_forward"), "1");
+}
+
+TEST(ContainerlabTest, BadMergeKeysAreErrorsAndAQuotedOneIsAKey) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: merge
+topology:
+  nodes:
+    a: {<<: 3}
+    b: {"<<": {kind: linux}}
+)",
+                                                   "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(absl::StrSplit(Message(r), '\n'),
+              ElementsAre(HasSubstr("lab.yaml:4: lab: merge key '<<' expects "
+                                    "a map or a list of maps"),
+                          HasSubstr("lab.yaml:5: node b: unknown key '<<'")));
+}
+
+// Merged maps come through aliases, which count all they stand for where
+// they are used: a merge bomb hits kMaxYamlValues like an alias bomb.
+TEST(ContainerlabTest, MergeKeysCountTowardTheBounds) {
+  std::string s =
+      "name: bomb\nx0: &m0 {a0: 1, a1: 1, a2: 1, a3: 1, a4: 1, "
+      "a5: 1, a6: 1, a7: 1, a8: 1, a9: 1}\n";
+  for (int i = 1; i <= 10; ++i) {
+    absl::StrAppend(&s, "x", i, ": &m", i, " {");
+    for (int j = 0; j < 10; ++j) {
+      absl::StrAppend(&s, j ? ", " : "", "k", j, ": {<<: *m", i - 1, "}");
+    }
+    absl::StrAppend(&s, "}\n");
+  }
+  EXPECT_THAT(RefusedFast(s), HasSubstr("kMaxYamlValues"));
+}
+
+TEST(ContainerlabTest, ExtendedLinksWithMacsAddressesAndMtu) {
+  ParsedTopology p = MustParse(R"(name: links
+topology:
+  nodes:
+    a: {interfaces: {eth1: {ipv4: 10.0.0.1/30}}}
+    b: {}
+  links:
+    - type: veth
+      mtu: 9000
+      endpoints:
+        - {node: a, interface: eth1, mac: "02:00:00:00:00:0a"}
+        - {node: b, interface: eth1, ipv6: "fd00::2/64"}
+      ipv4: [10.0.0.1/30, 10.0.0.2/30]
+    - endpoints: ["a:eth2", "b:eth2"]
+      ipv4: ["", 10.0.1.2/24]
+      ipv6: ["fd00:1::1/64", "fd00:1::2/64"]
+)");
+  ASSERT_THAT(p.topology.links(), SizeIs(2));
+  const emu::v1::Node* a = FindNode(p.topology, "a");
+  const emu::v1::Node* b = FindNode(p.topology, "b");
+  ASSERT_TRUE(a && b);
+  ASSERT_THAT(a->interfaces(), SizeIs(2));
+  ASSERT_THAT(b->interfaces(), SizeIs(2));
+  EXPECT_EQ(a->interfaces(0).mac(), "02:00:00:00:00:0a");
+  EXPECT_EQ(a->interfaces(0).mtu(), 9000u);
+  EXPECT_EQ(b->interfaces(0).mtu(), 9000u);
+  // The interface and the link naming one address is one address.
+  EXPECT_THAT(a->interfaces(0).addresses(), ElementsAre("10.0.0.1/30"));
+  EXPECT_THAT(b->interfaces(0).addresses(),
+              ElementsAre("fd00::2/64", "10.0.0.2/30"));
+  EXPECT_THAT(a->interfaces(1).addresses(), ElementsAre("fd00:1::1/64"));
+  EXPECT_THAT(b->interfaces(1).addresses(),
+              ElementsAre("10.0.1.2/24", "fd00:1::2/64"));
+}
+
+TEST(ContainerlabTest, LinksEmuCannotBuildAreOneLineEach) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: links
+topology:
+  nodes:
+    a: {}
+  links:
+    - type: mgmt-net
+      endpoint: {node: a, interface: eth1}
+      host-interface: a-eth1
+    - type: macvlan
+      endpoint: {node: a, interface: eth2}
+      host-interface: enp0s3
+      mode: bridge
+    - type: host
+      endpoint: {node: a, interface: eth3}
+      host-interface: a-eth3
+    - type: dummy
+      endpoint: {node: a, interface: dummy0}
+    - endpoint: {node: a, interface: eth4}
+    - {type: vxlan-stitch, endpoints: ["a:eth5", "a:eth6"]}
+    - endpoints: ["a:eth7", {node: a, interface: eth8, ipv4: "fd00::8/64"}]
+      ipv6: [10.0.0.1/24]
+)",
+                                                   "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(
+      absl::StrSplit(Message(r), '\n'),
+      ElementsAre(
+          "lab.yaml:6: link #1 (a:eth1): containerlab link type 'mgmt-net' "
+          "is not supported: it connects a node to containerlab's "
+          "management network, outside the lab; emu links connect lab nodes",
+          "lab.yaml:9: link #2 (a:eth2): containerlab link type 'macvlan' is "
+          "not supported: it connects a node to a NIC of the host, outside "
+          "the lab; emu links connect lab nodes",
+          "lab.yaml:13: link #3 (a:eth3): containerlab link type 'host' is "
+          "not supported: it connects a node to the host's root namespace, "
+          "outside the lab; emu links connect lab nodes",
+          HasSubstr("lab.yaml:16: link #4 (a:dummy0): containerlab link type "
+                    "'dummy' is not supported yet"),
+          HasSubstr("lab.yaml:18: link #5 (a:eth4): a single 'endpoint' "
+                    "belongs to a containerlab link with a type"),
+          HasSubstr("lab.yaml:19: link a:eth5<->a:eth6: link type "
+                    "'vxlan-stitch' is not a containerlab link type"),
+          // Every message about one link names it the same way.
+          "lab.yaml:20: link a:eth7<->a:eth8: ipv4: \"fd00::8/64\" is not an "
+          "IPv4 address",
+          HasSubstr("lab.yaml:21: link a:eth7<->a:eth8: ipv6: expected two "
+                    "addresses, one per endpoint")));
+}
+
+TEST(ContainerlabTest, EnvironmentVariablesInTheFile) {
+  const EnvLookup env =
+      [](const std::string& name) -> std::optional<std::string> {
+    if (name == "LAB") return "mylab";
+    if (name == "MTU") return "9000";
+    return std::nullopt;
+  };
+  absl::StatusOr<ParsedTopology> r =
+      ParseTopology(R"(name: ${LAB}
+topology:
+  nodes:
+    a:
+      env: {GREETING: "${GREETING:=hello}"}
+      exec: ["echo $GREETING ${UNSET}"]
+    b: {}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      mtu: ${MTU:=1500}
+)",
+                    "lab.clab.yml", ParseOptions{env});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->topology.name(), "mylab");
+  const emu::v1::Node* a = FindNode(r->topology, "a");
+  ASSERT_TRUE(a != nullptr);
+  EXPECT_EQ(a->env().at("GREETING"), "hello");
+  // $GREETING is the shell's, at exec time, with the node's env.
+  EXPECT_THAT(a->exec(), ElementsAre("echo $GREETING "));
+  EXPECT_EQ(a->interfaces(0).mtu(), 9000u);
+  EXPECT_THAT(r->warnings,
+              ElementsAre(HasSubstr("lab.clab.yml:6: ${UNSET} is not set")));
+  // Without variables, the defaults apply.
+  ParsedTopology d = MustParse("name: ${LAB:=x}\ntopology: {nodes: {a: {}}}\n");
+  EXPECT_EQ(d.topology.name(), "x");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -430,6 +432,30 @@ class Validator {
     CheckDuplicateRoutes(node);
     for (const auto& [key, value] : node.sysctls()) {
       CheckSysctl(node, key, value);
+    }
+    // env reaches exec lines through `env NAME=value ...`: a name with '='
+    // or a value with a NUL byte would not come through as written.
+    std::vector<std::string> env_names;
+    for (const auto& [name, value] : node.env()) env_names.push_back(name);
+    std::sort(env_names.begin(), env_names.end());
+    for (const std::string& name : env_names) {
+      const bool valid_name =
+          !name.empty() &&
+          (absl::ascii_isalpha(static_cast<unsigned char>(name[0])) ||
+           name[0] == '_') &&
+          std::all_of(name.begin(), name.end(), [](char c) {
+            return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                   c == '_';
+          });
+      if (!valid_name) {
+        Error(
+            node.source(), object,
+            absl::StrCat("env: \"", absl::CHexEscape(name),
+                         "\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"));
+      } else if (node.env().at(name).find('\0') != std::string::npos) {
+        Error(node.source(), object,
+              absl::StrCat("env: the value of ", name, " holds a NUL byte"));
+      }
     }
     for (int i = 0; i < node.exec_size(); ++i) {
       if (absl::StripAsciiWhitespace(node.exec(i)).empty()) {

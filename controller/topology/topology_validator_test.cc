@@ -417,6 +417,21 @@ TEST(ValidateTopologyTest, PercentagesOutsideZeroToHundredFromTheApi) {
                               "outside 0%..100%")));
 }
 
+TEST(ValidateTopologyTest, EnvNamesAreVariableNames) {
+  EXPECT_THAT(Problems(R"(name: env
+topology:
+  nodes:
+    a:
+      env: {GOOD_1: x, _ok: y, "1BAD": z, "A=B": w, "": v}
+)"),
+              ElementsAre("lab.yaml:4: node a: env: \"\" is not a variable "
+                          "name ([A-Za-z_][A-Za-z0-9_]*)",
+                          "lab.yaml:4: node a: env: \"1BAD\" is not a "
+                          "variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                          "lab.yaml:4: node a: env: \"A=B\" is not a "
+                          "variable name ([A-Za-z_][A-Za-z0-9_]*)"));
+}
+
 TEST(ValidateTopologyTest, NamesKindsSysctlsAndExec) {
   // Built from a textproto: YAML cannot repeat a node (a duplicate key).
   // The assertions below count lines of this text.
