@@ -146,10 +146,16 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
 absl::StatusOr<std::string> GenerateTokenFile(const std::string& path) {
   const std::filesystem::path parent =
       std::filesystem::path(path).parent_path();
-  if (!parent.empty() && mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoToStatus(
-        errno, absl::StrCat("create directory ", parent.string(), " for token ",
-                            path));
+  // The state directory may not exist on a first start (/var/lib/emu/...);
+  // the one holding the token is made 0700, its parents 0755.
+  if (!parent.empty() && !std::filesystem::exists(parent)) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent.parent_path(), ec);
+    if (mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoToStatus(errno,
+                           absl::StrCat("create directory ", parent.string(),
+                                        " for token ", path));
+    }
   }
   unsigned char raw[32];
   {
