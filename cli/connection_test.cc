@@ -95,34 +95,29 @@ TEST(DescribeRpcErrorTest, PerCode) {
     const char* message;
     std::vector<std::string> want;
   } cases[] = {
-      {grpc::StatusCode::UNAVAILABLE,
-       "failed to connect to all addresses",
+      {grpc::StatusCode::UNAVAILABLE, "failed to connect to all addresses",
        {"cannot reach the emu controller at 127.0.0.1:4000 (from cluster "
         "file /run/emu/local/cluster.json): failed to connect",
         "`emuctl local start`"}},
-      {grpc::StatusCode::UNAUTHENTICATED,
-       "wrong bearer token",
+      {grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token",
        {"rejected the token from /run/emu/local/token: wrong bearer token",
         "--token-file"}},
-      {grpc::StatusCode::DEADLINE_EXCEEDED,
-       "Deadline Exceeded",
+      {grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded",
        {"GetLab: the controller at 127.0.0.1:4000 did not answer in time"}},
-      {grpc::StatusCode::INVALID_ARGUMENT,
-       "demo.yaml:3: node r1: bad",
+      {grpc::StatusCode::INVALID_ARGUMENT, "demo.yaml:3: node r1: bad",
        {"demo.yaml:3: node r1: bad"}},
       {grpc::StatusCode::INTERNAL, "boom", {"GetLab: INTERNAL: boom"}},
   };
   for (const Case& c : cases) {
-    std::string got =
-        DescribeRpcError(grpc::Status(c.code, c.message), "GetLab", target,
-                         /*reached_server=*/false);
+    std::string got = DescribeRpcError(grpc::Status(c.code, c.message),
+                                       "GetLab", target, /*reached_server=*/false);
     for (const std::string& want : c.want) {
       EXPECT_THAT(got, HasSubstr(want)) << c.code;
     }
   }
-  EXPECT_EQ(DescribeRpcError(
-                grpc::Status(grpc::StatusCode::NOT_FOUND, "lab x: not found"),
-                "GetLab", target, true),
+  EXPECT_EQ(DescribeRpcError(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                          "lab x: not found"),
+                             "GetLab", target, true),
             "lab x: not found");
   // UNAVAILABLE from the controller itself is its message, not "cannot
   // reach the controller".

@@ -37,8 +37,7 @@ using ::testing::Not;
 template <typename T>
 T Parse(const std::string& text) {
   T msg;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &msg))
-      << text;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &msg)) << text;
   return msg;
 }
 
@@ -72,13 +71,11 @@ class EmuctlTest : public ::testing::Test {
   ~EmuctlTest() override { fs::remove_all(dir_); }
 
   // Runs emuctl with the cluster file in $EMU_CLUSTER.
-  Result Run(std::vector<std::string> args,
-             const std::string& stdin_data = "") {
+  Result Run(std::vector<std::string> args, const std::string& stdin_data = "") {
     args.insert(args.begin(), "emuctl");
     std::istringstream in(stdin_data);
     std::ostringstream out, err;
-    EmuctlIo io{&in, &out, &err, cluster_file_, "/nonexistent/emuctl",
-                "",  false};
+    EmuctlIo io{&in, &out, &err, cluster_file_, "/nonexistent/emuctl", "", false};
     int code = RunEmuctl(args, io);
     return {code, out.str(), err.str()};
   }
@@ -149,8 +146,8 @@ TEST_F(EmuctlTest, RemotesAndTheDefaultRemote) {
 
 TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
   EXPECT_EQ(Run({}).code, 2);
-  EXPECT_EQ(Run({"up"}).code, 2);                               // FILE missing
-  EXPECT_EQ(Run({"exec", "lab", "node"}).code, 2);              // no command
+  EXPECT_EQ(Run({"up"}).code, 2);  // FILE missing
+  EXPECT_EQ(Run({"exec", "lab", "node"}).code, 2);  // no command
   EXPECT_EQ(Run({"exec", "lab", "node", "ls", "-l"}).code, 2);  // -l without --
   Result help = Run({"--help"});
   EXPECT_EQ(help.code, 0);
@@ -161,8 +158,7 @@ TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
   EXPECT_THAT(help.out, HasSubstr("emuctl up examples/quickstart.yaml"));
   EXPECT_THAT(Run({"validate", "--help"}).out,
               HasSubstr("emuctl validate examples/quickstart.yaml"));
-  for (const char* verb :
-       {"up", "validate", "status", "exec", "down", "hosts"}) {
+  for (const char* verb : {"up", "validate", "status", "exec", "down", "hosts"}) {
     Result r = Run({verb, "--help"});
     EXPECT_EQ(r.code, 0) << verb;
     EXPECT_THAT(r.out, HasSubstr("Examples:")) << verb;
@@ -201,8 +197,7 @@ TEST_F(EmuctlTest, NoClusterFoundIsAClearError) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
             "emuctl: no emu cluster found: run `emuctl local start` or pass "
-            "--controller (there is no " +
-                dir_ + "/none.json)\n");
+            "--controller (there is no " + dir_ + "/none.json)\n");
 }
 
 TEST_F(EmuctlTest, UnreachableControllerNamesAddressAndHint) {
@@ -233,10 +228,8 @@ TEST_F(EmuctlTest, UpValidatesDeploysAndSummarises) {
     warnings: "demo.yaml:4: node r1: image ignored for netns")pb");
   script.deploy_events = {
       Parse<v1::DeployEvent>(R"pb(message: "placing" state: DEPLOYING)pb"),
-      Parse<v1::DeployEvent>(
-          R"pb(host: "h1"
-               message: "created node r1"
-               warnings: "demo.yaml:4: node r1: image ignored for netns")pb"),
+      Parse<v1::DeployEvent>(R"pb(host: "h1" message: "created node r1"
+                                  warnings: "demo.yaml:4: node r1: image ignored for netns")pb"),
       Parse<v1::DeployEvent>(R"pb(message: "done" state: RUNNING)pb"),
   };
   service_.SetScript(script);
@@ -245,8 +238,7 @@ TEST_F(EmuctlTest, UpValidatesDeploysAndSummarises) {
   EXPECT_THAT(service_.calls(), ElementsAre("ValidateTopology", "DeployLab"));
   EXPECT_EQ(service_.last_deploy().source().file().name(), topology_file_);
   EXPECT_EQ(service_.last_deploy().source().file().content(), "name: demo\n");
-  EXPECT_THAT(r.out,
-              HasSubstr("s] WARNING: demo.yaml:4: node r1: image ignored"));
+  EXPECT_THAT(r.out, HasSubstr("s] WARNING: demo.yaml:4: node r1: image ignored"));
   EXPECT_THAT(r.out, HasSubstr("s] deploying lab demo (2 nodes, 1 links)"));
   EXPECT_THAT(r.out, HasSubstr("s] h1: created node r1\n"));
   EXPECT_THAT(r.out, HasSubstr("s] lab is RUNNING\n"));
@@ -276,8 +268,7 @@ TEST_F(EmuctlTest, UpFailuresExit1WithTheServersMessage) {
   service_.SetScript(script);
   r = Run({"up", topology_file_});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err,
-              HasSubstr("emuctl: DeployLab: host h2 unreachable; rolled back"));
+  EXPECT_THAT(r.err, HasSubstr("emuctl: DeployLab: host h2 unreachable; rolled back"));
   EXPECT_THAT(r.err, Not(HasSubstr("cannot reach the emu controller")));
   EXPECT_THAT(r.err, HasSubstr("lab demo was not deployed"));
 
@@ -293,8 +284,7 @@ TEST_F(EmuctlTest, Validate) {
   service_.SetScript(script);
   Result r = Run({"validate", topology_file_});
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, topology_file_ +
-                       ": OK (lab demo: 1 nodes, 0 links)\nwarning: w1\n");
+  EXPECT_EQ(r.out, topology_file_ + ": OK (lab demo: 1 nodes, 0 links)\nwarning: w1\n");
   EXPECT_THAT(r.err, IsEmpty());
 }
 
@@ -450,12 +440,10 @@ TEST_F(EmuctlTest, ExecTimeoutIs124AndRpcErrorsAre1) {
   Result r = Run({"exec", "demo", "r1", "--timeout", "2", "--", "sleep", "9"});
   EXPECT_EQ(r.code, 124);
   EXPECT_EQ(r.out, "partial");
-  EXPECT_EQ(r.err,
-            "emuctl: command timed out after 2.0s in demo/r1 and was killed\n");
+  EXPECT_EQ(r.err, "emuctl: command timed out after 2.0s in demo/r1 and was killed\n");
 
   script.exec = [](const v1::LabExecRequest&, v1::ExecResponse*) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "lab demo: node r9: not found");
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "lab demo: node r9: not found");
   };
   service_.SetScript(script);
   r = Run({"exec", "demo", "r9", "--", "true"});
@@ -511,11 +499,7 @@ TEST_F(EmuctlTest, ExecWaitsForAConvergingLabWithOneLine) {
 TEST_F(EmuctlTest, StatusListOneAndJson) {
   FakeControllerService::Script script;
   script.labs = Parse<v1::ListLabsResponse>(
-      R"pb(labs {
-             name: "demo"
-             state: RUNNING
-             nodes {}
-           }
+      R"pb(labs { name: "demo" state: RUNNING nodes {} }
            labs { name: "old" state: FAILED })pb");
   script.lab_by_name["demo"] = Parse<v1::Lab>(R"pb(
     name: "demo"
@@ -537,8 +521,7 @@ TEST_F(EmuctlTest, StatusListOneAndJson) {
   r = Run({"status", "demo", "--json"});
   EXPECT_EQ(r.code, 0);
   v1::Lab parsed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok())
-      << r.out;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r.out;
   EXPECT_EQ(parsed.nodes(0).host(), "h1");
   EXPECT_THAT(r.out, HasSubstr("\"state\": \"RUNNING\""));
 
@@ -550,9 +533,7 @@ TEST_F(EmuctlTest, StatusListOneAndJson) {
 TEST_F(EmuctlTest, DownShowsProgressAndFailsOnlyOnErrors) {
   FakeControllerService::Script script;
   script.destroy_events = {
-      Parse<v1::DeployEvent>(R"pb(host: "h1"
-                                  message: "removed node r1"
-                                  state: DESTROYING)pb"),
+      Parse<v1::DeployEvent>(R"pb(host: "h1" message: "removed node r1" state: DESTROYING)pb"),
       Parse<v1::DeployEvent>(R"pb(state: DESTROYED)pb")};
   service_.SetScript(script);
   Result r = Run({"down", "demo"});
@@ -561,8 +542,7 @@ TEST_F(EmuctlTest, DownShowsProgressAndFailsOnlyOnErrors) {
   EXPECT_THAT(r.out, HasSubstr("lab demo destroyed in "));
 
   script.destroy_events.clear();
-  script.destroy_status =
-      grpc::Status(grpc::StatusCode::NOT_FOUND, "lab x: not found");
+  script.destroy_status = grpc::Status(grpc::StatusCode::NOT_FOUND, "lab x: not found");
   service_.SetScript(script);
   r = Run({"down", "x"});
   EXPECT_EQ(r.code, 1);
@@ -572,12 +552,8 @@ TEST_F(EmuctlTest, DownShowsProgressAndFailsOnlyOnErrors) {
 TEST_F(EmuctlTest, Hosts) {
   FakeControllerService::Script script;
   script.hosts = Parse<v1::ListHostsResponse>(R"pb(
-    hosts {
-      name: "h1"
-      address: "198.18.0.11:7471"
-      reachable: true
-      capabilities { cpus: 2 qdiscs: "tbf" }
-    })pb");
+    hosts { name: "h1" address: "198.18.0.11:7471" reachable: true
+            capabilities { cpus: 2 qdiscs: "tbf" } })pb");
   service_.SetScript(script);
   Result r = Run({"hosts"});
   EXPECT_EQ(r.code, 0);
