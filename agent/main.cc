@@ -39,8 +39,10 @@ ABSL_FLAG(std::string, host_name, "",
 ABSL_FLAG(std::string, state_dir, "/var/lib/emu/agent",
           "Where the agent keeps the desired state of its labs.");
 ABSL_FLAG(std::string, token_file, "",
-          "File holding the cluster's bearer token (mode 0600). Without it "
-          "the agent accepts unauthenticated calls.");
+          "File holding the cluster's bearer token (mode 0600), the same "
+          "as the controller's. Without it the agent uses (or generates, mode "
+          "0600) --state_dir/token, which the controller must then be given; "
+          "it never serves unauthenticated calls.");
 ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for --listen=...:0).");
 ABSL_FLAG(std::string, image_dir, "/var/lib/emu/images",
@@ -150,7 +152,11 @@ int main(int argc, char** argv) {
                 "(pass --host_name)");
   }
   if (absl::GetFlag(FLAGS_cleanup)) return Cleanup(host);
-  auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
+  // Secure by default (issue 9): the agent runs root commands, so without a
+  // token file it generates one in its state directory instead of serving
+  // anonymous callers.
+  auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file),
+                                    absl::GetFlag(FLAGS_state_dir) + "/token");
   if (!token.ok()) return Fail(token.status().ToString());
 
   auto store = emu::agent::reconcile::LabSpecStore::Open(absl::GetFlag(FLAGS_state_dir));

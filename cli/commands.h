@@ -19,8 +19,8 @@ namespace emu::cli {
 
 // Exit statuses (see `emuctl --help`).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // the RPC or the operation failed
-inline constexpr int kExitUsage = 2;    // bad command line
+inline constexpr int kExitFailure = 1;     // the RPC or the operation failed
+inline constexpr int kExitUsage = 2;       // bad command line
 inline constexpr int kExitTimedOut = 124;  // exec: the command timed out
 
 // Deadlines of calls to the controller.
@@ -32,10 +32,12 @@ inline constexpr absl::Duration kExecGrace = absl::Seconds(30);
 // What every verb shares. Not thread-safe; one per emuctl run.
 struct CommandEnv {
   ConnectionFlags connection;
-  std::string env_cluster;  // $EMU_CLUSTER
-  std::string self_exe;     // /proc/self/exe, to find emu-agent & co.
-  std::string path_env;     // $PATH
-  bool color = false;       // highlight warnings (stdout is a terminal)
+  std::string env_cluster;              // $EMU_CLUSTER
+  ConnectionEnv connection_env;         // $EMU_CLUSTER, $EMU_SSH, remotes
+  ProcessLauncher* launcher = nullptr;  // starts ssh for --ssh
+  std::string self_exe;        // /proc/self/exe, to find emu-agent & co.
+  std::string path_env;        // $PATH
+  bool color = false;          // highlight warnings (stdout is a terminal)
   std::istream* in = nullptr;  // exec --stdin reads this
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
@@ -45,7 +47,8 @@ struct CommandEnv {
   int Fail(absl::string_view message) const;
   int Fail(const absl::Status& status) const { return Fail(status.message()); }
 
-  // Resolves the controller (flags, cluster file) and opens a channel.
+  // Resolves the controller (flags, SSH gateway, cluster file) and opens a
+  // channel, through an SSH tunnel when asked (see OpenConnection).
   absl::StatusOr<std::unique_ptr<ControllerConnection>> Connect() const;
 };
 
@@ -60,6 +63,7 @@ void AddHostsCommand(CLI::App& app, CommandEnv& env);
 void AddLocalCommand(CLI::App& app, CommandEnv& env);
 void AddRunCommand(CLI::App& app, CommandEnv& env);
 void AddPlanCommand(CLI::App& app, CommandEnv& env);
+void AddRemoteCommand(CLI::App& app, CommandEnv& env);
 
 // Prints a ValidateTopology answer's errors on env.err (the first
 // kMaxProblemsShown, then how many more) and returns true when the topology

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cli/remotes.h"
 #include "common/auth.h"
 #include "common/grpc_limits.h"
 #include "common/status_macros.h"
@@ -30,10 +31,10 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
     if (path.empty()) path = DefaultClusterFile();
     absl::StatusOr<deploy::ClusterFile> file = deploy::ReadClusterFile(path);
     if (absl::IsNotFound(file.status())) {
-      return absl::NotFoundError(absl::StrCat(
-          "no emu cluster found: run `emuctl local start` or pass "
-          "--controller (there is no ",
-          path, ")"));
+      return absl::NotFoundError(
+          absl::StrCat("no emu cluster found: run `emuctl local start` or pass "
+                       "--controller (there is no ",
+                       path, ")"));
     }
     if (!file.ok()) return file.status();
     if (file->controller.empty()) {
@@ -51,8 +52,125 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
   return target;
 }
 
+namespace {
+
+// A plan for one SSH destination; the target and options from flags win.
+absl::StatusOr<SshPlan> MakePlan(absl::string_view destination,
+                                 std::string origin,
+                                 const ConnectionFlags& flags,
+                                 const ConnectionEnv& env,
+                                 const Remote* remote) {
+  SshPlan plan;
+  EMU_ASSIGN_OR_RETURN(plan.destination, ParseSshDestination(destination));
+  plan.origin = std::move(origin);
+  if (!flags.ssh_target.empty()) {
+    plan.target = flags.ssh_target;
+  } else if (remote != nullptr && !remote->target.empty()) {
+    plan.target = remote->target;
+  }
+  EMU_RETURN_IF_ERROR(SshForwardTarget(plan.target).status());
+  plan.options =
+      SplitSshOptions(flags.ssh_opts.empty() ? env.ssh_opts : flags.ssh_opts);
+  if (!flags.ssh_token_path.empty()) {
+    plan.token_path = flags.ssh_token_path;
+  } else if (remote != nullptr) {
+    plan.token_path = remote->token_path;
+  }
+  return plan;
+}
+
+absl::StatusOr<SshPlan> PlanForRemote(absl::string_view name,
+                                      absl::string_view how,
+                                      const ConnectionFlags& flags,
+                                      const ConnectionEnv& env,
+                                      const Remotes& remotes) {
+  const Remote* remote = FindRemote(remotes, name);
+  if (remote == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "no remote named '", name, "' in ",
+        env.remotes_file.empty() ? std::string("(no remotes file)")
+                                 : env.remotes_file,
+        ": add it with `emuctl remote add ", name, " [user@]gateway`"));
+  }
+  return MakePlan(remote->destination,
+                  absl::StrCat(how, " ", name, " (", env.remotes_file, ")"),
+                  flags, env, remote);
+}
+
+absl::StatusOr<Remotes> LoadRemotes(const ConnectionEnv& env) {
+  if (env.remotes_file.empty()) return Remotes();
+  return ReadRemotes(env.remotes_file);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<SshPlan>> ResolveSshPlan(
+    const ConnectionFlags& flags, const ConnectionEnv& env) {
+  const bool direct = !flags.controller.empty() || !flags.cluster_file.empty();
+  if (!flags.ssh.empty() && !flags.remote.empty()) {
+    return absl::InvalidArgumentError("--ssh and --remote: pass one of them");
+  }
+  if ((!flags.ssh.empty() || !flags.remote.empty()) && direct) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flags.ssh.empty() ? "--remote" : "--ssh",
+        " cannot be combined with --controller or --cluster (the controller "
+        "is reached through the gateway; use --ssh-target for its address "
+        "there)"));
+  }
+  if (!flags.ssh.empty())
+    return MakePlan(flags.ssh, "--ssh", flags, env, nullptr);
+  if (!flags.remote.empty()) {
+    EMU_ASSIGN_OR_RETURN(Remotes remotes, LoadRemotes(env));
+    return PlanForRemote(flags.remote, "--remote", flags, env, remotes);
+  }
+  if (direct) return std::nullopt;
+  if (!env.ssh.empty())
+    return MakePlan(env.ssh, "$EMU_SSH", flags, env, nullptr);
+  if (!env.cluster.empty()) return std::nullopt;
+  EMU_ASSIGN_OR_RETURN(Remotes remotes, LoadRemotes(env));
+  if (remotes.default_name.empty()) return std::nullopt;
+  return PlanForRemote(remotes.default_name, "default remote", flags, env,
+                       remotes);
+}
+
+absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
+    const ConnectionFlags& flags, const ConnectionEnv& env,
+    ProcessLauncher* launcher) {
+  EMU_ASSIGN_OR_RETURN(std::optional<SshPlan> plan, ResolveSshPlan(flags, env));
+  if (!plan.has_value()) {
+    EMU_ASSIGN_OR_RETURN(ControllerTarget target,
+                         ResolveControllerTarget(flags, env.cluster));
+    return std::make_unique<ControllerConnection>(std::move(target));
+  }
+  ControllerTarget target;
+  // The token first: a wrong path fails before any tunnel is set up.
+  if (!flags.token_file.empty()) {
+    target.token_file = flags.token_file;
+    EMU_ASSIGN_OR_RETURN(target.token, ReadTokenFile(flags.token_file));
+  } else if (!plan->token_path.empty()) {
+    target.token_file =
+        absl::StrCat(plan->token_path, " on ", plan->destination.text);
+    EMU_ASSIGN_OR_RETURN(target.token,
+                         ReadRemoteToken(launcher, plan->destination,
+                                         plan->options, plan->token_path));
+  }
+  SshTunnelOptions options;
+  options.destination = plan->destination;
+  options.target = plan->target;
+  options.ssh_options = plan->options;
+  if (!env.runtime_dir.empty()) options.runtime_dir = env.runtime_dir;
+  EMU_ASSIGN_OR_RETURN(std::unique_ptr<SshTunnel> tunnel,
+                       SshTunnel::Open(launcher, options));
+  target.address = tunnel->address();
+  target.ssh_gateway = tunnel->Describe();
+  target.origin = plan->origin;
+  return std::make_unique<ControllerConnection>(std::move(target),
+                                                std::move(tunnel));
+}
+
 std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
-                             const ControllerTarget& target, bool reached_server) {
+                             const ControllerTarget& target,
+                             bool reached_server) {
   const std::string& message = status.error_message();
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -64,11 +182,20 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
           "start`, or pass --controller.");
     case grpc::StatusCode::UNAUTHENTICATED:
       return absl::StrCat(
-          "the controller at ", target.address, " rejected ",
+          "the controller at ",
+          target.ssh_gateway.empty() ? target.address
+                                     : absl::StrCat("ssh ", target.ssh_gateway),
+          " rejected ",
           target.token.empty()
               ? std::string("the call without a token")
               : absl::StrCat("the token from ", target.token_file),
-          ": ", message, "\nPass the cluster's token with --token-file.");
+          ": ", message,
+          target.ssh_gateway.empty()
+              ? "\nPass the cluster's token with --token-file."
+              : "\nPass the cluster's token with --token-file, or its path on "
+                "the gateway with --ssh-token-path (a controller started "
+                "without --token_file keeps it in `token` beside its --db, "
+                "/var/lib/emu/controller/token by default).");
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       // gRPC says "Received message larger than max (N vs. M)": name emu's
       // limit and where it is set, so the user knows it is deliberate.
@@ -87,7 +214,8 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
     default:
       return absl::StrCat(
           call, ": ",
-          absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+          absl::StatusCodeToString(
+              static_cast<absl::StatusCode>(status.error_code())),
           ": ", message);
   }
 }
@@ -98,8 +226,10 @@ namespace {
 // refused the answer about a valid 100k-node lab).
 }  // namespace
 
-ControllerConnection::ControllerConnection(ControllerTarget target)
-    : target_(std::move(target)),
+ControllerConnection::ControllerConnection(ControllerTarget target,
+                                           std::unique_ptr<SshTunnel> tunnel)
+    : tunnel_(std::move(tunnel)),
+      target_(std::move(target)),
       channel_(grpc::CreateCustomChannel(target_.address,
                                          grpc::InsecureChannelCredentials(),
                                          LimitedChannelArguments())),
@@ -111,6 +241,29 @@ bool ControllerConnection::Reached() const {
 
 std::string ControllerConnection::Describe(const grpc::Status& status,
                                            absl::string_view call) const {
+  if (tunnel_ != nullptr &&
+      status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // The socket closes when ssh exits, so ssh may not be reaped yet.
+    if (!tunnel_->Alive(absl::Seconds(1))) {
+      const std::string said = tunnel_->SshMessages();
+      return absl::StrCat(
+          call, ": the SSH connection to ", tunnel_->destination().text,
+          " was lost",
+          said.empty() ? std::string() : absl::StrCat(" (ssh: ", said, ")"),
+          ": ", status.error_message(),
+          "\nCheck the gateway, then run the command again (`emuctl status` "
+          "shows what the controller did meanwhile).");
+    }
+    if (!Reached()) {
+      const std::string said = tunnel_->SshMessages();
+      return absl::StrCat(
+          "cannot reach the emu controller through ssh ", tunnel_->Describe(),
+          " (from ", target_.origin, "): ", status.error_message(),
+          said.empty() ? std::string() : absl::StrCat(" (ssh: ", said, ")"),
+          "\nIs emu-controller listening there? Pass its address on the "
+          "gateway with --ssh-target.");
+    }
+  }
   return DescribeRpcError(status, call, target_, Reached());
 }
 

@@ -6,11 +6,15 @@
 #define EMU_CLI_CONNECTION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cli/ssh_tunnel.h"
+#include "common/process_launcher.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
@@ -20,10 +24,43 @@ namespace emu::cli {
 
 // The common flags of every verb that talks to the controller.
 struct ConnectionFlags {
-  std::string controller;    // --controller host:port
-  std::string token_file;    // --token-file
-  std::string cluster_file;  // --cluster
+  std::string controller;      // --controller host:port
+  std::string token_file;      // --token-file
+  std::string cluster_file;    // --cluster
+  std::string ssh;             // --ssh [user@]gateway[:port]
+  std::string ssh_target;      // --ssh-target: the controller on the gateway
+  std::string ssh_opts;        // --ssh-opts: extra ssh options
+  std::string ssh_token_path;  // --ssh-token-path: token file on the gateway
+  std::string remote;          // --remote NAME
 };
+
+// The process environment that chooses a controller.
+struct ConnectionEnv {
+  std::string cluster;       // $EMU_CLUSTER
+  std::string ssh;           // $EMU_SSH
+  std::string ssh_opts;      // $EMU_SSH_OPTS
+  std::string remotes_file;  // remotes.json; empty: no remotes
+  std::string runtime_dir;   // for tunnel sockets: $XDG_RUNTIME_DIR or /tmp
+};
+
+// How to reach a controller through an SSH gateway.
+struct SshPlan {
+  SshDestination destination;
+  std::string target = kDefaultSshTarget;  // the controller, on the gateway
+  std::vector<std::string> options;        // extra ssh options
+  std::string token_path;                  // on the gateway; empty: none
+  std::string origin;  // "--ssh", "remote lab (FILE)", "$EMU_SSH"...
+};
+
+// Whether to go through SSH, in this order: --ssh, --remote NAME (both
+// refused together, and either with --controller or --cluster); then
+// --controller or --cluster mean a direct connection (nullopt); then
+// $EMU_SSH, $EMU_CLUSTER (direct), the default remote, else direct.
+// --ssh-target and --ssh-opts override a remote's target and $EMU_SSH_OPTS.
+// Errors: INVALID_ARGUMENT for conflicting flags or a bad destination,
+// NOT_FOUND for an unknown remote (naming the remotes file).
+absl::StatusOr<std::optional<SshPlan>> ResolveSshPlan(
+    const ConnectionFlags& flags, const ConnectionEnv& env);
 
 // Where the controller is and how to authenticate.
 struct ControllerTarget {
@@ -31,6 +68,8 @@ struct ControllerTarget {
   std::string token;       // empty: no authorization metadata
   std::string token_file;  // where the token came from, for messages
   std::string origin;      // "--controller" or "cluster file <path>"
+  // Set when `address` is the local end of an SSH tunnel.
+  std::string ssh_gateway;  // "root@gw (to 127.0.0.1:7470 there)"
 };
 
 // The default cluster file: /run/emu/local/cluster.json.
@@ -54,13 +93,20 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
 // NOT_FOUND, ALREADY_EXISTS and FAILED_PRECONDITION are the server's own
 // (they name the file:line or object); anything else is "call: CODE: msg".
 std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
-                             const ControllerTarget& target, bool reached_server);
+                             const ControllerTarget& target,
+                             bool reached_server);
 
 // A channel and stub to one controller, with the message size limits of
 // common/grpc_limits.h. Thread-compatible; the stub is thread-safe.
 class ControllerConnection {
  public:
-  explicit ControllerConnection(ControllerTarget target);
+  // With `tunnel`, calls go through it and the connection owns it: ssh is
+  // ended only after the channel is gone.
+  explicit ControllerConnection(ControllerTarget target,
+                                std::unique_ptr<SshTunnel> tunnel = nullptr);
+
+  // The channel, for the other services the controller serves (experiments).
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
   v1::ControllerService::StubInterface& stub() { return *stub_; }
   const ControllerTarget& target() const { return target_; }
@@ -71,17 +117,27 @@ class ControllerConnection {
   // DescribeRpcError for a call that just failed on this connection. A
   // channel that is READY after the call reached the controller, so an
   // UNAVAILABLE came from the controller, not from the transport.
-  std::string Describe(const grpc::Status& status, absl::string_view call) const;
+  std::string Describe(const grpc::Status& status,
+                       absl::string_view call) const;
 
   // Whether the channel is connected, i.e. a call that just failed reached
   // the controller (see Describe).
   bool Reached() const;
 
  private:
+  // First, so that it outlives the channel that uses its socket.
+  std::unique_ptr<SshTunnel> tunnel_;
   ControllerTarget target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ControllerService::StubInterface> stub_;
 };
+
+// Opens the connection the flags and environment ask for: through an SSH
+// tunnel (ResolveSshPlan; token from --token-file, else from the gateway's
+// --ssh-token-path) or directly (ResolveControllerTarget).
+absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
+    const ConnectionFlags& flags, const ConnectionEnv& env,
+    ProcessLauncher* launcher);
 
 }  // namespace emu::cli
 

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "cli/remotes.h"
+#include "common/testing/fake_process_launcher.h"
 #include "deploy/cluster_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -123,6 +125,117 @@ TEST(DescribeRpcErrorTest, PerCode) {
                                           "no agent is reachable: h1"),
                              "DeployLab", target, /*reached_server=*/true),
             "DeployLab: no agent is reachable: h1");
+}
+
+// Which gateway, if any: flags, then environment, then the default remote.
+class SshPlanTest : public ResolveTest {
+ protected:
+  SshPlanTest() {
+    env_.remotes_file = dir_ + "/config/emu/remotes.json";
+    Remotes r;
+    r.entries.push_back({"lab", "admin@gw1:2200", "unix:/run/emu/c.sock",
+                         "/var/lib/emu/controller/token"});
+    r.entries.push_back({"other", "gw2", "", ""});
+    r.default_name = "lab";
+    EXPECT_TRUE(WriteRemotes(env_.remotes_file, r).ok());
+  }
+
+  // The destination text of the plan, "direct" or the error.
+  std::string Plan(const ConnectionFlags& flags) {
+    absl::StatusOr<std::optional<SshPlan>> plan = ResolveSshPlan(flags, env_);
+    if (!plan.ok()) return std::string(plan.status().message());
+    if (!plan->has_value()) return "direct";
+    return (*plan)->destination.text;
+  }
+
+  ConnectionEnv env_;
+};
+
+TEST_F(SshPlanTest, Precedence) {
+  ConnectionFlags f;
+  EXPECT_EQ(Plan(f), "admin@gw1:2200");  // the default remote
+  env_.cluster = cluster_file_;
+  EXPECT_EQ(Plan(f), "direct");  // $EMU_CLUSTER beats the default remote
+  env_.ssh = "env@gw3";
+  EXPECT_EQ(Plan(f), "env@gw3");  // $EMU_SSH beats $EMU_CLUSTER
+  f.controller = "127.0.0.1:1";
+  EXPECT_EQ(Plan(f), "direct");  // a flag beats any variable
+  f.controller.clear();
+  f.cluster_file = cluster_file_;
+  EXPECT_EQ(Plan(f), "direct");
+  f.cluster_file.clear();
+  f.remote = "other";
+  EXPECT_EQ(Plan(f), "gw2");
+  f.remote.clear();
+  f.ssh = "flag@gw4";
+  EXPECT_EQ(Plan(f), "flag@gw4");
+}
+
+TEST_F(SshPlanTest, ConflictsAndUnknownRemote) {
+  ConnectionFlags f;
+  f.ssh = "gw";
+  f.remote = "lab";
+  EXPECT_THAT(Plan(f), HasSubstr("--ssh and --remote"));
+  f.remote.clear();
+  f.controller = "127.0.0.1:1";
+  EXPECT_THAT(Plan(f), HasSubstr("--ssh cannot be combined with --controller"));
+  f = ConnectionFlags();
+  f.remote = "nosuch";
+  EXPECT_THAT(Plan(f),
+              HasSubstr("no remote named 'nosuch' in " + env_.remotes_file));
+  f.remote.clear();
+  f.ssh = "-oProxyCommand=sh";
+  EXPECT_THAT(Plan(f), HasSubstr("starts with '-'"));
+}
+
+TEST_F(SshPlanTest, FlagsOverrideTheRemotesTargetTokenAndOptions) {
+  env_.ssh_opts = "-F /env/cfg";
+  ConnectionFlags f;
+  f.remote = "lab";
+  absl::StatusOr<std::optional<SshPlan>> plan = ResolveSshPlan(f, env_);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->target, "unix:/run/emu/c.sock");
+  EXPECT_EQ((*plan)->token_path, "/var/lib/emu/controller/token");
+  EXPECT_THAT((*plan)->options, ::testing::ElementsAre("-F", "/env/cfg"));
+  EXPECT_THAT((*plan)->origin, HasSubstr("--remote lab"));
+  f.ssh_target = "127.0.0.1:9";
+  f.ssh_token_path = "/t";
+  f.ssh_opts = "-v";
+  plan = ResolveSshPlan(f, env_);
+  ASSERT_TRUE(plan.ok() && plan->has_value());
+  EXPECT_EQ((*plan)->target, "127.0.0.1:9");
+  EXPECT_EQ((*plan)->token_path, "/t");
+  EXPECT_THAT((*plan)->options, ::testing::ElementsAre("-v"));
+  // --ssh uses the default target and no token path.
+  f = ConnectionFlags();
+  f.ssh = "gw";
+  plan = ResolveSshPlan(f, env_);
+  ASSERT_TRUE(plan.ok() && plan->has_value());
+  EXPECT_EQ((*plan)->target, kDefaultSshTarget);
+  EXPECT_EQ((*plan)->token_path, "");
+}
+
+TEST_F(SshPlanTest, OpenReadsTheRemoteTokenBeforeTheTunnelAndFailsClearly) {
+  FakeProcessLauncher launcher;
+  launcher.QueueResult(FakeProcessLauncher::Exited(
+      255, "", "ssh: connect to host gw1 port 2200: Connection refused\n"));
+  ConnectionFlags f;
+  f.remote = "lab";
+  absl::StatusOr<std::unique_ptr<ControllerConnection>> c =
+      OpenConnection(f, env_, &launcher);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("/var/lib/emu/controller/token on admin@gw1:2200"));
+  EXPECT_THAT(c.status().message(), HasSubstr("Connection refused"));
+  ASSERT_EQ(launcher.runs().size(), 1u);
+  EXPECT_TRUE(launcher.spawns().empty());  // no tunnel without a token
+  // --token-file wins over the gateway's token: no ssh to read it.
+  f.token_file = token_file_;
+  env_.runtime_dir = "/nonexistent-runtime-dir";
+  c = OpenConnection(f, env_, &launcher);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent-runtime-dir"));
+  EXPECT_EQ(launcher.runs().size(), 1u);
 }
 
 }  // namespace

@@ -14,15 +14,19 @@ int CommandEnv::Fail(absl::string_view message) const {
 
 absl::StatusOr<std::unique_ptr<ControllerConnection>> CommandEnv::Connect()
     const {
-  absl::StatusOr<ControllerTarget> target =
-      ResolveControllerTarget(connection, env_cluster);
-  if (!target.ok()) return target.status();
-  return std::make_unique<ControllerConnection>(*std::move(target));
+  return OpenConnection(connection, connection_env, launcher);
 }
 
 int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   CommandEnv env;
   env.env_cluster = io.env_cluster;
+  env.connection_env.cluster = io.env_cluster;
+  env.connection_env.ssh = io.env_ssh;
+  env.connection_env.ssh_opts = io.env_ssh_opts;
+  env.connection_env.remotes_file = io.remotes_file;
+  env.connection_env.runtime_dir = io.runtime_dir;
+  PosixProcessLauncher posix_launcher;
+  env.launcher = io.launcher != nullptr ? io.launcher : &posix_launcher;
   env.self_exe = io.self_exe;
   env.path_env = io.path_env;
   env.color = io.color;
@@ -33,16 +37,36 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   CLI::App app("emuctl: deploy and inspect emulated network labs.", "emuctl");
   app.require_subcommand(1);
   app.fallthrough();  // common flags also after the verb
-  app.add_option("--controller", env.connection.controller,
-                 "Controller address host:port (default: from the cluster file)");
+  app.add_option(
+      "--controller", env.connection.controller,
+      "Controller address host:port (default: from the cluster file)");
   app.add_option("--token-file", env.connection.token_file,
                  "File holding the API token (default: from the cluster file)");
   app.add_option("--cluster", env.connection.cluster_file,
                  "Cluster file (default: $EMU_CLUSTER, else " +
-                     DefaultClusterFile() + ", written by `emuctl local start`)");
+                     DefaultClusterFile() +
+                     ", written by `emuctl local start`)");
+  app.add_option("--ssh", env.connection.ssh,
+                 "Reach the controller through this SSH gateway, "
+                 "[user@]gateway[:port], with your own ssh client (default: "
+                 "$EMU_SSH)");
+  app.add_option("--ssh-target", env.connection.ssh_target,
+                 "With --ssh: the controller's address on the gateway, "
+                 "HOST:PORT or unix:/path (default: 127.0.0.1:7470)");
+  app.add_option("--ssh-opts", env.connection.ssh_opts,
+                 "With --ssh: extra ssh options, space-separated, e.g. "
+                 "\"-F ./ssh_config\" (default: $EMU_SSH_OPTS)");
+  app.add_option("--ssh-token-path", env.connection.ssh_token_path,
+                 "With --ssh: read the token from this file on the gateway "
+                 "(ssh GATEWAY cat PATH) unless --token-file is given");
+  app.add_option("--remote", env.connection.remote,
+                 "Use the SSH gateway saved as NAME (`emuctl remote add`)");
   app.footer(
       "Without --controller, emuctl reads the controller's address and token\n"
-      "from the cluster file. Run `emuctl VERB --help` for a verb's flags.\n\n"
+      "from the cluster file. With --ssh, --remote, $EMU_SSH or a default\n"
+      "remote it runs `ssh -N -L` to the controller on the gateway and talks\n"
+      "through that tunnel (ssh-agent, ~/.ssh/config and known_hosts apply).\n"
+      "Run `emuctl VERB --help` for a verb's flags.\n\n"
       "Exit status:\n"
       "  0    success\n"
       "  1    failure: bad topology, lab or node not found, controller\n"
@@ -58,6 +82,8 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "  emuctl status quickstart\n"
       "  emuctl exec quickstart h1 -- ip -br addr\n"
       "  emuctl down quickstart\n"
+      "  emuctl --ssh admin@gateway --ssh-target unix:/run/emu/controller.sock "
+      "hosts\n"
       "  sudo emuctl local stop");
 
   AddUpCommand(app, env);
@@ -71,6 +97,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddHostsCommand(app, env);
   AddLocalCommand(app, env);
   AddRunCommand(app, env);
+  AddRemoteCommand(app, env);
 
   // CLI11 reports parse errors (and --help) by exception; they stop here.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

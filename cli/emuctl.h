@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/process_launcher.h"
+
 namespace emu::cli {
 
 // The process-wide inputs emuctl reads, so tests can replace them.
@@ -15,10 +17,17 @@ struct EmuctlIo {
   std::istream* in;
   std::ostream* out;
   std::ostream* err;
-  std::string env_cluster;  // $EMU_CLUSTER
-  std::string self_exe;     // /proc/self/exe
-  std::string path_env;     // $PATH
-  bool color = false;       // stdout is a colour terminal
+  std::string env_cluster;   // $EMU_CLUSTER
+  std::string self_exe;      // /proc/self/exe
+  std::string path_env;      // $PATH
+  bool color = false;        // stdout is a colour terminal
+  std::string env_ssh;       // $EMU_SSH: [user@]gateway[:port]
+  std::string env_ssh_opts;  // $EMU_SSH_OPTS: extra ssh options
+  // ${XDG_CONFIG_HOME:-~/.config}/emu/remotes.json; empty: no remotes.
+  std::string remotes_file;
+  std::string runtime_dir;  // SSH tunnel sockets; empty: /tmp
+  // Starts ssh; nullptr: the real one (PosixProcessLauncher).
+  ProcessLauncher* launcher = nullptr;
 };
 
 // args[0] is the program name. Returns the exit status: 0 ok, 1 failure,

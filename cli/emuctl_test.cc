@@ -16,7 +16,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "cli/remotes.h"
 #include "cli/testing/fake_controller_service.h"
+#include "common/testing/fake_process_launcher.h"
 #include "deploy/cluster_file.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -82,6 +84,65 @@ class EmuctlTest : public ::testing::Test {
   FakeControllerService service_;
   std::string dir_, token_file_, cluster_file_, topology_file_, address_;
 };
+
+// remote add/ls/default/rm, and every verb going through the default
+// remote: here the gateway refuses, so the verb fails naming it, before any
+// tunnel and without touching the local controller.
+TEST_F(EmuctlTest, RemotesAndTheDefaultRemote) {
+  FakeProcessLauncher launcher;
+  const std::string remotes = dir_ + "/config/emu/remotes.json";
+  auto run = [&](std::vector<std::string> args, const std::string& cluster) {
+    args.insert(args.begin(), "emuctl");
+    std::istringstream in;
+    std::ostringstream out, err;
+    EmuctlIo io{&in, &out, &err, cluster, "/nonexistent/emuctl", "", false};
+    io.remotes_file = remotes;
+    io.launcher = &launcher;
+    int code = RunEmuctl(args, io);
+    return Result{code, out.str(), err.str()};
+  };
+  EXPECT_EQ(run({"remote", "add", "gw", "admin@gw.example:2222", "--target",
+                 "unix:/run/emu/controller.sock", "--token-path", "/t"},
+                "")
+                .code,
+            0);
+  Result dup = run({"remote", "add", "gw", "x"}, "");
+  EXPECT_EQ(dup.code, 1);
+  EXPECT_THAT(dup.err, HasSubstr("remote gw exists"));
+  // A destination that ssh would read as an option never gets stored: CLI11
+  // takes it for a flag (usage error), and `--` past that is refused too.
+  EXPECT_EQ(run({"remote", "add", "bad", "-oProxyCommand=x"}, "").code, 2);
+  EXPECT_EQ(run({"remote", "add", "bad", "--", "-oProxyCommand=x"}, "").code,
+            1);
+  EXPECT_EQ(run({"remote", "default", "nosuch"}, "").code, 1);
+  EXPECT_EQ(run({"remote", "default", "gw"}, "").code, 0);
+  Result ls = run({"remote", "ls"}, "");
+  EXPECT_THAT(ls.out, HasSubstr("admin@gw.example:2222"));
+  EXPECT_THAT(ls.out, HasSubstr("unix:/run/emu/controller.sock"));
+  EXPECT_THAT(ls.out, HasSubstr("yes"));
+
+  launcher.QueueResult(FakeProcessLauncher::Exited(
+      255, "", "ssh: Could not resolve hostname gw.example\n"));
+  Result status = run({"status"}, "");
+  EXPECT_EQ(status.code, 1);
+  EXPECT_THAT(status.err, HasSubstr("/t on admin@gw.example:2222"));
+  EXPECT_THAT(status.err, HasSubstr("Could not resolve hostname"));
+  ASSERT_EQ(launcher.runs().size(), 1u);
+  EXPECT_THAT(launcher.runs()[0].argv,
+              ElementsAre("ssh", "-p", "2222", "admin@gw.example", "--",
+                          "cat -- '/t'"));
+  // $EMU_CLUSTER beats the default remote: the local fake answers.
+  EXPECT_EQ(run({"hosts"}, cluster_file_).code, 0);
+  EXPECT_EQ(launcher.runs().size(), 1u);
+
+  EXPECT_EQ(run({"remote", "rm", "gw"}, "").code, 0);
+  absl::StatusOr<Remotes> left = ReadRemotes(remotes);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->entries.empty());
+  EXPECT_EQ(left->default_name, "");  // removing the default clears it
+  EXPECT_EQ(run({"remote", "rm", "gw"}, "").code, 1);
+  EXPECT_TRUE(launcher.spawns().empty());
+}
 
 TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
   EXPECT_EQ(Run({}).code, 2);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/emuctl.h"
+#include "cli/remotes.h"
 
 namespace {
 
@@ -29,6 +30,11 @@ int main(int argc, char** argv) {
   io.env_cluster = Getenv("EMU_CLUSTER");
   io.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   io.path_env = Getenv("PATH");
+  io.env_ssh = Getenv("EMU_SSH");
+  io.env_ssh_opts = Getenv("EMU_SSH_OPTS");
+  io.remotes_file =
+      emu::cli::RemotesFilePath(Getenv("XDG_CONFIG_HOME"), Getenv("HOME"));
+  io.runtime_dir = Getenv("XDG_RUNTIME_DIR");
   const std::string term = Getenv("TERM");
   io.color = isatty(STDOUT_FILENO) && term != "dumb" && !term.empty() &&
              std::getenv("NO_COLOR") == nullptr;

@@ -218,10 +218,8 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
-  auto channel = grpc::CreateCustomChannel(c.target().address,
-                                           grpc::InsecureChannelCredentials(),
-                                           LimitedChannelArguments());
-  auto stub = v1::ExperimentService::NewStub(channel);
+  // The controller's own channel: one connection (and one SSH tunnel).
+  auto stub = v1::ExperimentService::NewStub(c.channel());
 
   const std::vector<PlannedRun> planned = PlanSweep(*sweep, args.repeat);
   std::vector<v1::RunResult> results;
@@ -349,9 +347,7 @@ int RunRuns(CommandEnv& env) {
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
-  auto stub = v1::ExperimentService::NewStub(grpc::CreateCustomChannel(
-      c.target().address, grpc::InsecureChannelCredentials(),
-      LimitedChannelArguments()));
+  auto stub = v1::ExperimentService::NewStub(c.channel());
   v1::ListExperimentRunsResponse runs;
   grpc::Status s = stub->ListExperimentRuns(c.NewContext(kUnaryTimeout).get(),
                                             {}, &runs);

@@ -28,16 +28,31 @@ bool IsDaemonFlagFile(absl::string_view file);
 absl::Status CheckListenAddress(const std::string& address);
 
 // Builds and starts a server on `address` with `services` (borrowed).
-// Writes the bound port to `port_file` when it is not empty (port 0 in the
-// address picks a free one). Messages are limited to kMaxMessageBytes both
-// ways (common/grpc_limits.h).
+// For "unix:/path" the parent directory is created (0755) and the socket
+// is made mode 0660, group `emu` when that group exists, so that only root
+// and the emu group can call the daemon. Writes the bound port to `port_file`
+// when it is not empty (port 0 in the address picks a free one). Messages are
+// limited to kMaxMessageBytes both ways (common/grpc_limits.h).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const std::string& port_file, int* bound_port);
 
-// The daemons' token: read from `token_file` (see ReadTokenFile), or empty
-// with a warning on stderr when no file is given (unauthenticated mode).
-absl::StatusOr<std::string> LoadServerToken(const std::string& token_file);
+// The daemons' token: read from `token_file` (see ReadTokenFile). Without
+// one, a daemon never serves anonymous callers: the token is read from
+// `generated_file` (in the daemon's state directory) or, when that does not
+// exist, a random one is written there (mode 0600, parent created 0700) and
+// its path logged, so the operator can hand it to emuctl (--token-file).
+absl::StatusOr<std::string> LoadServerToken(const std::string& token_file,
+                                            const std::string& generated_file);
+
+// Writes a new random token (32 bytes from /dev/urandom, hex) to `path`,
+// mode 0600, created exclusively so a racing writer or a symlink is refused.
+absl::StatusOr<std::string> GenerateTokenFile(const std::string& path);
+
+// Socket permissions of StartServer for a unix address; exposed for tests.
+// `group` empty: leave the group as is.
+absl::Status SecureUnixSocket(const std::string& path,
+                              const std::string& group);
 
 // Blocks SIGINT and SIGTERM in the calling thread (call first in main,
 // before any thread starts), then waits for one of them and returns it.

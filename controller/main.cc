@@ -26,7 +26,10 @@
 #include "controller/hosts/registration_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7470",
-          "Address to serve ControllerService on (loopback by default).");
+          "Address to serve ControllerService on: HOST:PORT (loopback by "
+          "default) or unix:/run/emu/controller.sock (a socket of mode 0660, "
+          "group emu if it exists; parent directory created), e.g. for "
+          "`emuctl --ssh` through a gateway.");
 ABSL_FLAG(std::string, agents, "",
           "The physical hosts: NAME=HOST:PORT,... of their agents. Agents "
           "started with --controller register themselves instead.");
@@ -34,7 +37,10 @@ ABSL_FLAG(std::string, db, "/var/lib/emu/controller/labs.db",
           "SQLite file keeping every lab's state across restarts.");
 ABSL_FLAG(std::string, token_file, "",
           "File holding the cluster's bearer token (mode 0600); used for "
-          "callers and for the agents.");
+          "callers and for the agents. Without it the controller uses (or "
+          "generates, mode 0600) the file `token` beside --db, "
+          "/var/lib/emu/controller/token by default; it never serves "
+          "unauthenticated calls.");
 ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for --listen=...:0).");
 ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(2),
@@ -60,7 +66,14 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   emu::BlockTerminationSignals();
 
-  auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file));
+  // Secure by default (issue 9): no token file means a generated one in the
+  // controller's state directory (where --db lives), never anonymous calls.
+  const std::string db = absl::GetFlag(FLAGS_db);
+  const size_t slash = db.rfind('/');
+  const std::string state_dir =
+      slash == std::string::npos ? "." : db.substr(0, slash);
+  auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file),
+                                    state_dir + "/token");
   if (!token.ok()) return Fail(token.status().ToString());
   auto agents = emu::controller::hosts::ParseAgentList(absl::GetFlag(FLAGS_agents));
   if (!agents.ok()) return Fail(agents.status().ToString());

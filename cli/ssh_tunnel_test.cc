@@ -1,0 +1,230 @@
+// The ssh command lines emuctl builds, and SshTunnel's start, wait and stop
+// against a fake launcher (no ssh is run; the test plays ssh's part by
+// creating the socket).
+#include "cli/ssh_tunnel.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/testing/fake_process_launcher.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace emu::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+SshDestination Dest(const std::string& text) {
+  absl::StatusOr<SshDestination> d = ParseSshDestination(text);
+  EXPECT_TRUE(d.ok()) << d.status();
+  return d.ok() ? *d : SshDestination();
+}
+
+TEST(ParseSshDestinationTest, UserHostPort) {
+  SshDestination d = Dest("admin@gw.example.org:2222");
+  EXPECT_EQ(d.user, "admin");
+  EXPECT_EQ(d.host, "gw.example.org");
+  EXPECT_EQ(d.port, 2222);
+  EXPECT_EQ(d.SshHost(), "admin@gw.example.org");
+  d = Dest("gw");
+  EXPECT_EQ(d.user, "");
+  EXPECT_EQ(d.port, 0);
+  EXPECT_EQ(d.SshHost(), "gw");
+  d = Dest("root@[2001:db8::1]:22");
+  EXPECT_EQ(d.host, "2001:db8::1");
+  EXPECT_EQ(d.port, 22);
+  EXPECT_EQ(Dest("2001:db8::1").host, "2001:db8::1");
+}
+
+TEST(ParseSshDestinationTest, RefusesBadInputNamingIt) {
+  for (const char* bad : {"", "-oProxyCommand=x", "@gw", "u@", "gw:", "gw:0",
+                          "gw:70000", "gw:x", "[::1", "g w"}) {
+    absl::StatusOr<SshDestination> d = ParseSshDestination(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(d.status().message(), HasSubstr(absl::StrCat("'", bad, "'")));
+  }
+}
+
+TEST(SshForwardTargetTest, TcpAndUnix) {
+  EXPECT_EQ(*SshForwardTarget("127.0.0.1:7470"), "127.0.0.1:7470");
+  EXPECT_EQ(*SshForwardTarget("unix:/run/emu/controller.sock"),
+            "/run/emu/controller.sock");
+  EXPECT_EQ(*SshForwardTarget("unix:///run/emu/c.sock"), "/run/emu/c.sock");
+  EXPECT_EQ(*SshForwardTarget("/run/emu/c.sock"), "/run/emu/c.sock");
+  EXPECT_FALSE(SshForwardTarget("controller").ok());
+  EXPECT_FALSE(SshForwardTarget("host:0").ok());
+}
+
+TEST(BuildSshTunnelArgvTest, UserOptionsBeforeEmusDefaults) {
+  EXPECT_THAT(
+      BuildSshTunnelArgv(
+          Dest("root@gw:2222"),
+          SplitSshOptions(" -F  /tmp/cfg\t-o ServerAliveInterval=3 "),
+          "/tmp/x/controller.sock", "127.0.0.1:7470"),
+      ElementsAre("ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-o",
+                  "StreamLocalBindUnlink=yes", "-p", "2222", "-F", "/tmp/cfg",
+                  "-o", "ServerAliveInterval=3", "-o", "ServerAliveInterval=10",
+                  "-L", "/tmp/x/controller.sock:127.0.0.1:7470", "root@gw"));
+  // No port: ssh's own (~/.ssh/config) applies.
+  EXPECT_THAT(
+      BuildSshTunnelArgv(Dest("gw"), {}, "/s", "/run/emu/c.sock"),
+      ElementsAre("ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-o",
+                  "StreamLocalBindUnlink=yes", "-o", "ServerAliveInterval=10",
+                  "-L", "/s:/run/emu/c.sock", "gw"));
+}
+
+TEST(ReadRemoteTokenTest, CatsThePathQuotedAndTrims) {
+  FakeProcessLauncher launcher;
+  launcher.QueueResult(FakeProcessLauncher::Exited(0, "s3cret\n"));
+  absl::StatusOr<std::string> token = ReadRemoteToken(
+      &launcher, Dest("u@gw:23"), {"-F", "cfg"}, "/var/lib/it's/token");
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*token, "s3cret");
+  ASSERT_EQ(launcher.runs().size(), 1u);
+  EXPECT_THAT(launcher.runs()[0].argv,
+              ElementsAre("ssh", "-p", "23", "-F", "cfg", "u@gw", "--",
+                          "cat -- '/var/lib/it'\\''s/token'"));
+}
+
+TEST(ReadRemoteTokenTest, FailureNamesGatewayPathAndCause) {
+  FakeProcessLauncher launcher;
+  launcher.QueueResult(
+      FakeProcessLauncher::Exited(1, "", "cat: /t: Permission denied\n"));
+  absl::StatusOr<std::string> token =
+      ReadRemoteToken(&launcher, Dest("gw"), {}, "/t");
+  ASSERT_FALSE(token.ok());
+  EXPECT_THAT(token.status().message(), HasSubstr("/t on gw"));
+  EXPECT_THAT(token.status().message(), HasSubstr("Permission denied"));
+  launcher.QueueResult(FakeProcessLauncher::Exited(0, "\n"));
+  EXPECT_THAT(
+      ReadRemoteToken(&launcher, Dest("gw"), {}, "/t").status().message(),
+      HasSubstr("empty"));
+}
+
+class SshTunnelTest : public ::testing::Test {
+ protected:
+  SshTunnelTest() {
+    // Short on purpose: socket paths are limited to 107 bytes.
+    char dir[] = "/tmp/ssh_tunnel_test.XXXXXX";
+    runtime_dir_ = mkdtemp(dir);
+  }
+  ~SshTunnelTest() override { std::filesystem::remove_all(runtime_dir_); }
+
+  SshTunnelOptions Options() {
+    SshTunnelOptions o;
+    o.destination = Dest("root@gw");
+    o.target = "unix:/run/emu/controller.sock";
+    o.runtime_dir = runtime_dir_;
+    o.connect_timeout = absl::Seconds(10);
+    return o;
+  }
+
+  // The ssh spawned, once there is one (bounded wait).
+  absl::StatusOr<FakeProcessLauncher::SpawnCall> WaitForSpawn() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      auto spawns = launcher_.spawns();
+      if (!spawns.empty()) return spawns[0];
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return absl::DeadlineExceededError("ssh never spawned");
+  }
+
+  FakeProcessLauncher launcher_;
+  std::string runtime_dir_;
+};
+
+// Plays ssh: binds the socket named by -L's local side.
+int BindSocket(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+      << path;
+  return fd;
+}
+
+TEST_F(SshTunnelTest, WaitsForTheSocketAndCleansUpByPid) {
+  int fd = -1;
+  std::thread ssh([&] {
+    auto spawn = WaitForSpawn();
+    ASSERT_TRUE(spawn.ok());
+    const std::string forward = spawn->spec.argv[spawn->spec.argv.size() - 2];
+    fd = BindSocket(forward.substr(0, forward.find(':')));
+  });
+  absl::StatusOr<std::unique_ptr<SshTunnel>> tunnel =
+      SshTunnel::Open(&launcher_, Options());
+  ssh.join();
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  const std::string socket = (*tunnel)->local_socket();
+  EXPECT_EQ((*tunnel)->address(), "unix:" + socket);
+  ASSERT_EQ(launcher_.spawns().size(), 1u);
+  const FakeProcessLauncher::SpawnCall call = launcher_.spawns()[0];
+  EXPECT_EQ(call.spec.argv.back(), "root@gw");
+  EXPECT_EQ(call.spec.argv[call.spec.argv.size() - 2],
+            socket + ":/run/emu/controller.sock");
+  // The tunnel's directory is private to the user.
+  struct stat st;
+  const std::string dir = std::filesystem::path(socket).parent_path();
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE((*tunnel)->Alive());
+  tunnel->reset();
+  close(fd);
+  EXPECT_THAT(launcher_.terminated(), ElementsAre(call.pid));
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST_F(SshTunnelTest, SshExitingFirstNamesTheGatewayWithSshsWords) {
+  std::thread ssh([&] {
+    auto spawn = WaitForSpawn();
+    ASSERT_TRUE(spawn.ok());
+    std::ofstream(spawn->log_path)
+        << "ssh: connect to host gw port 22: Connection refused\n";
+    launcher_.MarkExited(spawn->pid);
+  });
+  absl::StatusOr<std::unique_ptr<SshTunnel>> tunnel =
+      SshTunnel::Open(&launcher_, Options());
+  ssh.join();
+  ASSERT_FALSE(tunnel.ok());
+  EXPECT_EQ(tunnel.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(tunnel.status().message(), HasSubstr("ssh to root@gw exited"));
+  EXPECT_THAT(tunnel.status().message(), HasSubstr("Connection refused"));
+  // Nothing left: the directory went with the failed tunnel.
+  EXPECT_TRUE(std::filesystem::is_empty(runtime_dir_));
+}
+
+TEST_F(SshTunnelTest, NoSocketInTimeEndsSsh) {
+  SshTunnelOptions o = Options();
+  o.connect_timeout = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<SshTunnel>> tunnel =
+      SshTunnel::Open(&launcher_, o);
+  ASSERT_FALSE(tunnel.ok());
+  EXPECT_EQ(tunnel.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_EQ(launcher_.spawns().size(), 1u);
+  EXPECT_THAT(launcher_.terminated(), ElementsAre(launcher_.spawns()[0].pid));
+}
+
+TEST_F(SshTunnelTest, SpawnFailureNamesTheGateway) {
+  launcher_.FailNextSpawn(absl::NotFoundError("ssh: not found"));
+  absl::StatusOr<std::unique_ptr<SshTunnel>> tunnel =
+      SshTunnel::Open(&launcher_, Options());
+  ASSERT_FALSE(tunnel.ok());
+  EXPECT_THAT(tunnel.status().message(), HasSubstr("start ssh to root@gw"));
+}
+
+}  // namespace
+}  // namespace emu::cli

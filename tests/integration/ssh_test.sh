@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# emuctl over SSH (issue 9), as a remote user drives it: a real sshd (key
+# authentication only) in a namespace of the test's own, a controller that
+# listens only on a unix socket and started with no --token_file (so it
+# generates its own token), one agent, and emuctl going through
+# `--ssh root@ADDR` for hosts, up, status, exec and down, reading the token
+# over SSH. Then a dropped SSH connection in the middle of an exec, and an
+# sshd that is gone, each must give a clear error naming the gateway; no ssh
+# process and no tunnel socket may be left. Needs root and openssh-server;
+# ends only its own processes, by pid, and removes its namespace in a trap.
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+AGENT=$RUNFILES/agent/emu-agent
+CONTROLLER=$RUNFILES/controller/emu-controller
+SSHD=/usr/sbin/sshd
+[[ -x $SSHD ]] || { echo "FAIL: $SSHD missing: apt-get install openssh-server (deploy/setup.sh)" >&2; exit 1; }
+ID=s$(( $$ % 100000 ))
+HOST=${ID}h1
+NS=emussh-$ID
+VETH=emusshv-$ID
+GW=198.19.254.2  # the namespace's end of the test's own veth pair
+# Short: the socket paths must fit in 107 bytes (Bazel's TEST_TMPDIR does not).
+TMP=$(mktemp -d /tmp/emu-ssh-test.XXXXXX)
+OURS=()  # pids of the processes this script started itself
+SSHD_PID=
+MADE_RUN_SSHD=0
+fail() { echo "FAIL: $*" >&2; exit 1; }
+stop_ours() {
+  for p in "${OURS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${OURS[@]}"; do wait "$p" 2>/dev/null || true; done
+  OURS=()
+}
+cleanup() {
+  # The lab first, while the controller and agent still run.
+  "$EMUCTL" --controller "unix:$TMP/run/controller.sock" \
+    --token-file "$TMP/ctl/token" down "lab$ID" >/dev/null 2>&1 || true
+  if [[ -n $SSHD_PID ]]; then
+    # sshd's per-connection children, then sshd itself.
+    for p in $(pgrep -P "$SSHD_PID" || true); do kill "$p" 2>/dev/null || true; done
+  fi
+  stop_ours
+  for n in $(ls /run/netns 2>/dev/null | grep -E "^emu\.$HOST\." || true); do
+    ip netns del "$n" 2>/dev/null || true
+  done
+  ip netns del "$NS" 2>/dev/null || true
+  ip link del "$VETH" 2>/dev/null || true
+  if [[ $MADE_RUN_SSHD == 1 ]]; then rmdir /run/sshd 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+# wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
+wait_for() {
+  local limit=$1; shift
+  local start; start=$(now)
+  while ! "$@" >/dev/null 2>&1; do
+    awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' &&
+      return 1
+    sleep 0.1
+  done
+}
+
+# ---- The gateway: a namespace with sshd, reachable only over a veth. ------
+ip netns add "$NS"
+ip link add "$VETH" type veth peer name eth0 netns "$NS"
+ip addr add 198.19.254.1/30 dev "$VETH"
+ip link set "$VETH" up
+ip -n "$NS" addr add "$GW/30" dev eth0
+ip -n "$NS" link set eth0 up
+ip -n "$NS" link set lo up
+[[ -d /run/sshd ]] || { mkdir -p /run/sshd; MADE_RUN_SSHD=1; }
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/id"
+cp "$TMP/id.pub" "$TMP/authorized_keys"
+cat >"$TMP/sshd_config" <<EOF
+ListenAddress $GW
+HostKey $TMP/hostkey
+AuthorizedKeysFile $TMP/authorized_keys
+PidFile $TMP/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+AllowTcpForwarding yes
+AllowStreamLocalForwarding yes
+EOF
+# `ip netns exec` execs sshd, so $! is sshd's own pid.
+ip netns exec "$NS" "$SSHD" -D -e -f "$TMP/sshd_config" 2>"$TMP/sshd.log" &
+SSHD_PID=$!
+OURS+=("$SSHD_PID")
+cat >"$TMP/ssh_config" <<EOF
+Host *
+  IdentityFile $TMP/id
+  IdentitiesOnly yes
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+  BatchMode yes
+  ConnectTimeout 5
+EOF
+export EMU_SSH_OPTS="-F $TMP/ssh_config"
+export XDG_RUNTIME_DIR=$TMP  # emuctl's tunnel sockets
+export XDG_CONFIG_HOME=$TMP/config
+unset EMU_CLUSTER
+wait_for 10 ssh -F "$TMP/ssh_config" "root@$GW" true ||
+  fail "sshd in $NS does not take the test's key: $(cat "$TMP/sshd.log")"
+
+# ---- The cluster: a controller on a unix socket only, no --token_file. ----
+"$CONTROLLER" --listen="unix:$TMP/run/controller.sock" --db="$TMP/ctl/labs.db" \
+  >"$TMP/controller.log" 2>&1 &
+OURS+=($!)
+wait_for 10 test -S "$TMP/run/controller.sock" ||
+  fail "controller did not start: $(cat "$TMP/controller.log")"
+[[ $(stat -c %a "$TMP/ctl/token") == 600 ]] || fail "generated token not 0600"
+[[ $(stat -c %a "$TMP/run/controller.sock") == 660 ]] || fail "socket not 0660"
+grep -q "generated a token into $TMP/ctl/token" "$TMP/controller.log" ||
+  fail "the log does not say where the token is: $(cat "$TMP/controller.log")"
+"$AGENT" --listen=127.0.0.1:0 --port_file="$TMP/agent.port" --host_name="$HOST" \
+  --state_dir="$TMP/agent" --token_file="$TMP/ctl/token" --tunnel_listen=none \
+  --controller="unix:$TMP/run/controller.sock" >"$TMP/agent.log" 2>&1 &
+OURS+=($!)
+DIRECT=(--controller "unix:$TMP/run/controller.sock")
+
+# Secure by default: no anonymous calls, not even on the private socket.
+if out=$("$EMUCTL" "${DIRECT[@]}" hosts 2>&1); then fail "anonymous call served: $out"; fi
+grep -q "rejected the call without a token" <<<"$out" || fail "anonymous call: $out"
+
+# ---- emuctl through the gateway. -----------------------------------------
+S=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
+   --ssh-token-path "$TMP/ctl/token")
+host_up() { "$EMUCTL" "${S[@]}" hosts | grep -qE "^$HOST .* yes "; }
+wait_for 15 host_up || fail "hosts over ssh: $("$EMUCTL" "${S[@]}" hosts 2>&1)"
+
+cat >"$TMP/lab.yaml" <<YAML
+name: lab$ID
+topology:
+  nodes:
+    a: {host: $HOST}
+    b: {host: $HOST}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+YAML
+"$EMUCTL" "${S[@]}" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 ||
+  fail "up over ssh: $(cat "$TMP/up.log")"
+grep -q "lab$ID" "$TMP/up.log" || fail "no up progress over ssh: $(cat "$TMP/up.log")"
+"$EMUCTL" "${S[@]}" status "lab$ID" >"$TMP/status.txt"
+grep -q "^State:  RUNNING$" "$TMP/status.txt" || fail "status over ssh: $(cat "$TMP/status.txt")"
+set +e
+"$EMUCTL" "${S[@]}" exec "lab$ID" a -- sh -c 'echo hello-over-ssh; exit 7' >"$TMP/exec.out" 2>&1
+rc=$?
+set -e
+[[ $rc -eq 7 ]] || fail "exec over ssh: exit $rc, want 7: $(cat "$TMP/exec.out")"
+grep -qx hello-over-ssh "$TMP/exec.out" || fail "exec output: $(cat "$TMP/exec.out")"
+
+# A saved remote needs no other flag (the options still from EMU_SSH_OPTS).
+"$EMUCTL" remote add gw "root@$GW" --target "unix:$TMP/run/controller.sock" \
+  --token-path "$TMP/ctl/token"
+"$EMUCTL" remote default gw
+[[ $(stat -c %a "$XDG_CONFIG_HOME/emu/remotes.json") == 600 ]] || fail "remotes.json mode"
+"$EMUCTL" status "lab$ID" | grep -q "^State:  RUNNING$" || fail "status via default remote"
+
+"$EMUCTL" "${S[@]}" down "lab$ID" >"$TMP/down.log" 2>&1 || fail "down over ssh: $(cat "$TMP/down.log")"
+"$EMUCTL" "${S[@]}" up "$TMP/lab.yaml" >/dev/null 2>&1 || fail "second up over ssh"
+
+# ---- A dropped SSH connection in the middle of a stream. ------------------
+"$EMUCTL" "${S[@]}" exec "lab$ID" a -- sh -c "touch $TMP/started; sleep 30" \
+  >"$TMP/drop.out" 2>&1 &
+EXEC_PID=$!
+OURS+=("$EXEC_PID")
+# The node shares the file system: the command running means the exec
+# stream is open through the tunnel.
+wait_for 15 test -e "$TMP/started" || fail "exec over ssh did not start: $(cat "$TMP/drop.out")"
+for p in $(pgrep -P "$SSHD_PID"); do kill "$p"; done
+set +e
+wait "$EXEC_PID"
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "exec survived a dropped connection"
+grep -q "SSH connection to root@$GW was lost" "$TMP/drop.out" ||
+  fail "dropped connection not named: $(cat "$TMP/drop.out")"
+
+# ---- sshd gone: a clear error naming the gateway. -------------------------
+kill "$SSHD_PID"
+wait "$SSHD_PID" 2>/dev/null || true
+SSHD_PID=
+if "$EMUCTL" --ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock" \
+    --token-file "$TMP/ctl/token" hosts >"$TMP/gone.out" 2>&1; then
+  fail "hosts through a gateway without sshd succeeded"
+fi
+grep -q "ssh to root@$GW exited before the tunnel" "$TMP/gone.out" ||
+  fail "no clear error without sshd: $(cat "$TMP/gone.out")"
+
+# Nothing of emuctl's is left: no ssh child, no tunnel directory.
+if pgrep -f -- "-L $TMP/emuctl-ssh-" >/dev/null; then fail "an ssh tunnel was left running"; fi
+left=$(ls -d "$TMP"/emuctl-ssh-* 2>/dev/null || true)
+[[ -z $left ]] || fail "tunnel directories left: $left"
+
+"$EMUCTL" "${DIRECT[@]}" --token-file "$TMP/ctl/token" down "lab$ID" >/dev/null
+echo "ssh_test: all checks passed"
