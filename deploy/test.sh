@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, then the integration tests against
 # the real kernel (namespaces, veths, qdiscs, real daemons); then the unit
-# tests again under AddressSanitizer (with LeakSanitizer) and under
-# ThreadSanitizer (.bazelrc configs asan, tsan). Needs root. Fails if any
+# tests again under AddressSanitizer with LeakSanitizer (.bazelrc config
+# asan; config tsan exists but is not in the suite yet). Needs root. Fails if any
 # run fails. Extra arguments go to every `bazel test` (e.g.
 # --test_tag_filters=-integration).
 set -euo pipefail
@@ -30,5 +30,5 @@ run() {
 }
 run all //... "$@"
 run asan --config=asan --build_tests_only --test_tag_filters=-integration //... "$@"
-run tsan --config=tsan --build_tests_only --test_tag_filters=-integration //... "$@"
+# TSAN (`--config=tsan`) is not part of the suite yet: see docs/building.md.
 exit "$rc"

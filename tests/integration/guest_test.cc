@@ -320,7 +320,12 @@ TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->resources_size(), 0);
   for (int pid : pids) {
-    // IsRunning reaps our own exited children (a zombie answers kill 0).
+    // IsRunning reaps our own exited children (a zombie answers kill 0). A
+    // killed QEMU may take a moment to finish exiting: wait, bounded.
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (launcher_.IsRunning(pid) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
     EXPECT_FALSE(launcher_.IsRunning(pid)) << "QEMU " << pid << " still there";
   }
   EXPECT_TRUE(guests_->List("").empty());
