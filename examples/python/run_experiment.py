@@ -13,8 +13,10 @@ Use /usr/bin/python3: Debian's grpc modules load only under it. Exits 0
 when the run succeeded, 1 when it failed, 2 on a usage or API error.
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -23,6 +25,8 @@ def generate_stubs(proto_root):
     """Compiles proto/experiment.proto; returns the directory to import."""
     from grpc_tools import protoc
     out = tempfile.mkdtemp(prefix="emu-py-")
+    # Generated code is this run's only: nothing is left behind.
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     rc = protoc.main([
         "protoc", f"-I{proto_root}", f"--python_out={out}",
         f"--grpc_python_out={out}",
