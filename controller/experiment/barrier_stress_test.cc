@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "common/server_util.h"
 #include "controller/experiment/experiment_runner.h"
+#include "controller/experiment/testing/no_links.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -142,18 +143,7 @@ class FakeAgent final : public emu::v1::BarrierAgentService::CallbackService {
   }
 };
 
-class NoLinks : public LinkApplier {
- public:
-  absl::Status SetLinkParams(const std::string&,
-                             const emu::v1::SetLinkParamsRequest&) override {
-    return absl::OkStatus();
-  }
-  absl::Status SetInterfaceUp(const std::string&, const std::string&,
-                              const std::string&, const std::string&,
-                              bool) override {
-    return absl::OkStatus();
-  }
-};
+using testing::NoLinks;
 
 class BarrierStressTest : public ::testing::Test {
  protected:

@@ -3,6 +3,7 @@
 // test's own namespace (HostTaskCommandRunner): ordering across hosts,
 // cancellation, a lost host, a timeout.
 #include "controller/experiment/experiment_runner.h"
+#include "controller/experiment/testing/no_links.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -42,18 +43,7 @@ pid_t PidIn(const std::string& path) {
   return pid;
 }
 
-class NoLinks : public LinkApplier {
- public:
-  absl::Status SetLinkParams(const std::string&,
-                             const emu::v1::SetLinkParamsRequest&) override {
-    return absl::OkStatus();
-  }
-  absl::Status SetInterfaceUp(const std::string&, const std::string&,
-                              const std::string&, const std::string&,
-                              bool) override {
-    return absl::OkStatus();
-  }
-};
+using testing::NoLinks;
 
 struct Agent {
   std::unique_ptr<agent::barrier::BarrierAgentServiceImpl> service;

@@ -1,6 +1,20 @@
 # Sourced by the shell integration tests that run a local cluster: the one
 # way they clean up (in their EXIT trap, whatever state the cluster is in)
-# and check at the end that nothing of theirs is left. Needs $EMUCTL.
+# and check at the end that nothing of theirs is left (needs $EMUCTL), and
+# the one way they wait for a condition with a deadline.
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
+wait_for() {
+  local limit=$1; shift
+  local start; start=$(now)
+  while ! "$@" >/dev/null 2>&1; do
+    awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' &&
+      return 1
+    sleep 0.1
+  done
+}
 
 # Removes everything of cluster $1 as `emuctl local stop` does, whether its
 # daemons are alive or not and whether cluster.json exists: labs, daemons

@@ -42,18 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-# wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
-wait_for() {
-  local limit=$1; shift
-  local start; start=$(now)
-  while ! "$@" >/dev/null 2>&1; do
-    awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' &&
-      return 1
-    sleep 0.2
-  done
-}
 lab_state() {  # lab_state LAB STATE [emuctl flags...]
   local lab=$1 state=$2; shift 2
   "$EMUCTL" "$@" status "$lab" | grep "^State:  $state\$" >/dev/null

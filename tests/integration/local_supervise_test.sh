@@ -10,6 +10,7 @@
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 EMUCTL=$RUNFILES/cli/emuctl
 ID=s$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
@@ -21,17 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local limit=$1; shift
-  local start; start=$(now)
-  while ! "$@" >/dev/null 2>&1; do
-    awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' &&
-      return 1
-    sleep 0.2
-  done
-}
 field() {  # field KEY: a top-level number of cluster.json
   grep -oE "\"$1\": *[0-9]+" "$EMU_CLUSTER" | head -1 | grep -oE '[0-9]+$'
 }

@@ -11,6 +11,7 @@
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 EMUCTL=$RUNFILES/cli/emuctl
 AGENT=$RUNFILES/agent/emu-agent
 CONTROLLER=$RUNFILES/controller/emu-controller
@@ -51,17 +52,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-# wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
-wait_for() {
-  local limit=$1; shift
-  local start; start=$(now)
-  while ! "$@" >/dev/null 2>&1; do
-    awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' &&
-      return 1
-    sleep 0.1
-  done
-}
 
 # ---- The gateway: a namespace with sshd, reachable only over a veth. ------
 ip netns add "$NS"
