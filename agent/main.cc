@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -17,6 +18,7 @@
 #include "agent/guest/guest_service.h"
 #include "agent/guest/qemu_driver.h"
 #include "agent/net/host_probe.h"
+#include "agent/node/segment_driver.h"
 #include "agent/reconcile/lab_spec_store.h"
 #include "agent/net/libnl_host_network.h"
 #include "agent/net/namespace_processes.h"
@@ -170,6 +172,13 @@ int main(int argc, char** argv) {
   const bool guests_possible = !system.FindOnPath("qemu-system-x86_64").empty() &&
                                system.Exists("/dev/net/tun");
   if (guests_possible) kinds.push_back(emu::v1::NODE_KIND_QEMU);
+  // Shared L2 segments are Linux bridges inside the node's namespace.
+  const std::vector<emu::v1::NodeKind> segment_kinds = {
+      emu::v1::NODE_KIND_BRIDGE, emu::v1::NODE_KIND_SWITCH,
+      emu::v1::NODE_KIND_HUB};
+  if (features->bridge) {
+    kinds.insert(kinds.end(), segment_kinds.begin(), segment_kinds.end());
+  }
   emu::v1::Capabilities caps = emu::agent::net::BuildCapabilities(
       system, host, features->qdiscs, features->bridge, features->vxlan, kinds);
   emu::Log("host ", host, ": qdiscs [", absl::StrJoin(features->qdiscs, ","),
@@ -215,6 +224,14 @@ int main(int argc, char** argv) {
   emu::agent::guest::GuestManager guests(host, &launcher, gopts);
   emu::agent::guest::QemuDriver qemu(host, &guests, &network);
   if (guests_possible) reconciler.AddDriver(&qemu);
+  std::vector<std::unique_ptr<emu::agent::node::SegmentDriver>> segments;
+  if (features->bridge) {
+    for (emu::v1::NodeKind kind : segment_kinds) {
+      segments.push_back(std::make_unique<emu::agent::node::SegmentDriver>(
+          kind, host, &network, reconciler.netns_driver()));
+      reconciler.AddDriver(segments.back().get());
+    }
+  }
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));

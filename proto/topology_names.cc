@@ -31,6 +31,29 @@ std::string SourcePrefix(const emu::v1::SourceRef& source) {
   return text;
 }
 
+std::string NodeKindName(emu::v1::NodeKind kind) {
+  switch (kind) {
+    case emu::v1::NODE_KIND_UNSPECIFIED:
+    case emu::v1::NODE_KIND_NETNS:
+      return "netns";
+    case emu::v1::NODE_KIND_QEMU:
+      return "qemu";
+    case emu::v1::NODE_KIND_BRIDGE:
+      return "bridge";
+    case emu::v1::NODE_KIND_SWITCH:
+      return "switch";
+    case emu::v1::NODE_KIND_HUB:
+      return "hub";
+    default:
+      return absl::StrCat("kind ", static_cast<int>(kind));
+  }
+}
+
+bool IsSegmentKind(emu::v1::NodeKind kind) {
+  return kind == emu::v1::NODE_KIND_BRIDGE ||
+         kind == emu::v1::NODE_KIND_SWITCH || kind == emu::v1::NODE_KIND_HUB;
+}
+
 bool IsValidName(absl::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   for (char c : name) {

@@ -26,6 +26,18 @@ std::string SourceText(const emu::v1::SourceRef& source);
 // "lab.yaml:12: ".
 std::string SourcePrefix(const emu::v1::SourceRef& source);
 
+// The kind as a topology file writes it: "netns", "qemu", "bridge",
+// "switch", "hub" (UNSPECIFIED reads as netns, its default).
+std::string NodeKindName(emu::v1::NodeKind kind);
+
+// True for the kinds that are a shared L2 segment (bridge, switch, hub):
+// a bridge in a namespace of its own whose ports are the node's links.
+bool IsSegmentKind(emu::v1::NodeKind kind);
+
+// The bridge device inside a segment node's namespace; no port may take
+// this name.
+inline constexpr char kSegmentBridgeName[] = "emuseg";
+
 // THE name rule for labs, nodes and hosts, written once: 1..kMaxNameLength
 // of [A-Za-z0-9_-]. Why: these names become parts of namespace names
 // ("emu.<host>.<lab>.<node>", parsed back by splitting at '.'), of paths

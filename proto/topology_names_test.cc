@@ -16,6 +16,18 @@ TEST(TopologyNamesTest, NamesEndpointsAndLinks) {
   EXPECT_EQ(LinkName(link), "r1:eth1<->r2:eth2");
 }
 
+TEST(TopologyNamesTest, KindNamesAsFilesWriteThem) {
+  EXPECT_EQ(NodeKindName(emu::v1::NODE_KIND_UNSPECIFIED), "netns");
+  EXPECT_EQ(NodeKindName(emu::v1::NODE_KIND_QEMU), "qemu");
+  EXPECT_EQ(NodeKindName(emu::v1::NODE_KIND_BRIDGE), "bridge");
+  EXPECT_EQ(NodeKindName(emu::v1::NODE_KIND_SWITCH), "switch");
+  EXPECT_EQ(NodeKindName(emu::v1::NODE_KIND_HUB), "hub");
+  EXPECT_TRUE(IsSegmentKind(emu::v1::NODE_KIND_HUB));
+  EXPECT_TRUE(IsSegmentKind(emu::v1::NODE_KIND_BRIDGE));
+  EXPECT_FALSE(IsSegmentKind(emu::v1::NODE_KIND_NETNS));
+  EXPECT_FALSE(IsSegmentKind(emu::v1::NODE_KIND_QEMU));
+}
+
 TEST(TopologyNamesTest, SourceTextCoversUnknownParts) {
   struct {
     const char* file;

@@ -87,6 +87,14 @@ class HostNetwork {
                                  const std::string& ifname,
                                  const std::string& master) = 0;
 
+  // Turns address learning on or off on bridge port `ifname` in `ns`. A
+  // bridge whose ports learn nothing floods every frame to every port: a
+  // hub. NOT_FOUND if absent, FAILED_PRECONDITION if not a bridge port.
+  // Idempotent.
+  virtual absl::Status SetPortLearning(const std::string& ns,
+                                       const std::string& ifname,
+                                       bool learning) = 0;
+
   struct InterfaceInfo {
     std::string name;
     int ifindex = 0;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <netlink/addr.h>
@@ -603,6 +604,48 @@ absl::Status LibnlHostNetwork::SetMaster(const std::string& ns,
   rtnl_link_set_master(change.get(), master_index);
   return NlCall(sock, what, [&](nl_sock* s) {
     return rtnl_link_change(s, port->get(), change.get(), 0);
+  });
+}
+
+absl::Status LibnlHostNetwork::SetPortLearning(const std::string& ns,
+                                               const std::string& ifname,
+                                               bool learning) {
+  const std::string what =
+      absl::StrCat("set learning ", learning ? "on" : "off", " on bridge port ",
+                   QualifiedName(ns, ifname));
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(ifname), what));
+  absl::StatusOr<std::shared_ptr<Handle>> h = Get(ns);
+  if (!h.ok()) return Annotate(h.status(), what);
+  absl::MutexLock lock(&(*h)->mu);
+  nl_sock* sock = (*h)->sock;
+  absl::StatusOr<LinkPtr> port = GetLink(sock, ns, ifname);
+  if (!port.ok()) return Annotate(port.status(), what);
+  if (rtnl_link_get_master(port->get()) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": not a bridge port"));
+  }
+  // libnl 3.7 has no setter for bridge port options through
+  // IFLA_INFO_SLAVE_DATA, so the message is built here as
+  // `ip link set IF type bridge_slave learning off` sends it.
+  std::unique_ptr<nl_msg, void (*)(nl_msg*)> msg(
+      nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK), nlmsg_free);
+  if (!msg) return absl::ResourceExhaustedError("nlmsg_alloc_simple");
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = rtnl_link_get_ifindex(port->get());
+  nlattr* info = nullptr;
+  nlattr* data = nullptr;
+  if (nlmsg_append(msg.get(), &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+      (info = nla_nest_start(msg.get(), IFLA_LINKINFO)) == nullptr ||
+      nla_put_string(msg.get(), IFLA_INFO_SLAVE_KIND, "bridge") < 0 ||
+      (data = nla_nest_start(msg.get(), IFLA_INFO_SLAVE_DATA)) == nullptr ||
+      nla_put_u8(msg.get(), IFLA_BRPORT_LEARNING, learning ? 1 : 0) < 0 ||
+      nla_nest_end(msg.get(), data) < 0 || nla_nest_end(msg.get(), info) < 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": message"));
+  }
+  return NlCall(sock, what, [&](nl_sock* s) {
+    int err = nl_send_auto(s, msg.get());
+    return err < 0 ? err : nl_wait_for_ack(s);
   });
 }
 

@@ -62,6 +62,8 @@ class LibnlHostNetwork : public HostNetwork {
                             const std::string& name) override;
   absl::Status SetMaster(const std::string& ns, const std::string& ifname,
                          const std::string& master) override;
+  absl::Status SetPortLearning(const std::string& ns, const std::string& ifname,
+                               bool learning) override;
   absl::StatusOr<std::vector<InterfaceInfo>> ListInterfaces(
       const std::string& ns) override;
   absl::Status SetAddresses(const std::string& ns, const std::string& ifname,

@@ -82,6 +82,10 @@ class Reconciler {
   // (FAILED_PRECONDITION). Call before the first Apply.
   void AddDriver(node::NodeDriver* driver);
 
+  // The built-in netns driver, for drivers of kinds that live in a plain
+  // namespace too (segments) and delegate commands and port conditions.
+  node::NetnsDriver* netns_driver() { return &netns_; }
+
  private:
   absl::Status CheckSpec(const emu::v1::ApplyLabRequest& desired) const;
   absl::Status ApplyLocked(const emu::v1::ApplyLabRequest& desired,

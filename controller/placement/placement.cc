@@ -35,10 +35,6 @@ emu::v1::NodeKind KindOf(const Node& n) {
                                                     : n.kind();
 }
 
-std::string KindName(emu::v1::NodeKind k) {
-  return k == emu::v1::NODE_KIND_QEMU ? "qemu" : "netns";
-}
-
 bool SupportsKind(const HostStatus& h, emu::v1::NodeKind kind) {
   for (int k : h.capabilities().node_kinds()) {
     if (k == kind) return true;
@@ -182,7 +178,7 @@ absl::Status Partitioner::Setup() {
         if (!SupportsKind(*hosts_[p], kind)) {
           return absl::FailedPreconditionError(absl::StrCat(
               SourcePrefix(node.source()), "node ", node.name(), ": kind ",
-              KindName(kind), " is not supported by host ", node.host(),
+              NodeKindName(kind), " is not supported by host ", node.host(),
               " (it is pinned there)"));
         }
         return absl::FailedPreconditionError(absl::StrCat(
@@ -200,8 +196,8 @@ absl::Status Partitioner::Setup() {
       if (no_netem.empty()) {
         return absl::FailedPreconditionError(
             absl::StrCat(SourcePrefix(node.source()), "node ", node.name(),
-                         ": no reachable host runs kind ", KindName(kind), " (",
-                         absl::StrJoin(no_kind, ", "), " do not)"));
+                         ": no reachable host runs kind ", NodeKindName(kind),
+                         " (", absl::StrJoin(no_kind, ", "), " do not)"));
       }
       return absl::FailedPreconditionError(absl::StrCat(
           SourcePrefix(node.source()), "node ", node.name(),
@@ -326,7 +322,7 @@ absl::Status Partitioner::CheckCapacityPerKind() const {
     }
     if (need.first > c || need.second > m) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "placement: the ", KindName(static_cast<emu::v1::NodeKind>(kind)),
+          "placement: the ", NodeKindName(static_cast<emu::v1::NodeKind>(kind)),
           " nodes of lab ", t_.name(), " need ", Cpus(need.first), " CPUs and ",
           need.second, " MiB; the hosts that run them (",
           absl::StrJoin(names, ", "), ") have ", Cpus(c), " CPUs and ", m,

@@ -686,7 +686,7 @@ class YamlReader {
   }
 
   static bool IsSupportedKind(absl::string_view kind) {
-    return kind == "netns" || kind == "linux" || kind == "qemu";
+    return KindFromName(kind) != emu::v1::NODE_KIND_UNSPECIFIED;
   }
 
   void ReadTemplate(const YAML::Node& map, Template* t) {
@@ -718,10 +718,20 @@ class YamlReader {
     }
   }
 
+  // The kinds a file may name; UNSPECIFIED for the others.
+  static emu::v1::NodeKind KindFromName(absl::string_view kind) {
+    if (kind == "netns" || kind == "linux") return emu::v1::NODE_KIND_NETNS;
+    if (kind == "qemu") return emu::v1::NODE_KIND_QEMU;
+    if (kind == "bridge") return emu::v1::NODE_KIND_BRIDGE;
+    if (kind == "switch") return emu::v1::NODE_KIND_SWITCH;
+    if (kind == "hub") return emu::v1::NODE_KIND_HUB;
+    return emu::v1::NODE_KIND_UNSPECIFIED;
+  }
+
   static std::string UnsupportedKind(absl::string_view kind) {
     return absl::StrCat("kind '", kind,
                         "' is not supported: emu runs netns, linux (deployed "
-                        "as netns) and qemu nodes");
+                        "as netns), qemu, bridge, switch and hub nodes");
   }
 
   // Applies one node setting to `node`; false when the value was bad.
@@ -892,8 +902,7 @@ class YamlReader {
     Node* node = topology->add_nodes();
     node->set_name(name);
     *node->mutable_source() = Source(key);
-    node->set_kind(kind == "qemu" ? emu::v1::NODE_KIND_QEMU
-                                  : emu::v1::NODE_KIND_NETNS);
+    node->set_kind(KindFromName(kind));
 
     // Where the image came from, to blame the right line if it is ignored.
     std::string image_object;
@@ -923,14 +932,19 @@ class YamlReader {
         }
       }
     }
-    if (node->kind() == emu::v1::NODE_KIND_NETNS && !node->image().empty()) {
+    const bool segment = IsSegmentKind(node->kind());
+    if ((node->kind() == emu::v1::NODE_KIND_NETNS || segment) &&
+        !node->image().empty()) {
       // Blame a template's image once, not once per node.
       if (image_object == object || warned_image_lines_.insert(image_line).second) {
         Warn(image_line, image_object,
-             absl::StrCat("image ignored: netns nodes share the host's file "
-                          "system",
-                          kind == "linux" ? " (kind linux deploys as netns)"
-                                          : ""));
+             segment ? absl::StrCat("image ignored: a ", kind,
+                                    " is emu's own Linux bridge")
+                     : absl::StrCat("image ignored: netns nodes share the "
+                                    "host's file system",
+                                    kind == "linux"
+                                        ? " (kind linux deploys as netns)"
+                                        : ""));
       }
       node->clear_image();
     }

@@ -825,8 +825,8 @@ topology:
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(Message(r),
             "lab.yaml:4: topology.groups.srl: kind 'nokia_srlinux' is not "
-            "supported: emu runs netns, linux (deployed as netns) and qemu "
-            "nodes (first taken by node a)");
+            "supported: emu runs netns, linux (deployed as netns), qemu, "
+            "bridge, switch and hub nodes (first taken by node a)");
   // ... and the warnings found on the way still show.
   EXPECT_THAT(WarningsOf(r.status()),
               ElementsAre("lab.yaml:8: node c: group 'nosuch' is not defined "

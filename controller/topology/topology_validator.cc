@@ -404,11 +404,13 @@ class Validator {
       return;  // Its interfaces would only repeat the conflict.
     }
     if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
-      Error(node.source(), object, "kind is not set (netns or qemu)");
+      Error(node.source(), object,
+            "kind is not set (netns, qemu, bridge, switch or hub)");
     } else if (!emu::v1::NodeKind_IsValid(node.kind())) {
       Error(node.source(), object,
-            absl::StrCat("kind ", node.kind(),
-                         " is not a node kind (netns or qemu)"));
+            absl::StrCat(
+                "kind ", node.kind(),
+                " is not a node kind (netns, qemu, bridge, switch or hub)"));
     }
     if (node.kind() == emu::v1::NODE_KIND_QEMU && !node.image().empty()) {
       if (std::string cause = CheckImageName(node.image()); !cause.empty()) {
@@ -420,6 +422,7 @@ class Validator {
       Warn(node.source(), object,
            "image ignored: netns nodes share the host's file system");
     }
+    if (IsSegmentKind(node.kind())) CheckSegment(node, object);
 
     std::map<std::string, const Interface*>& ifaces = interfaces_[node.name()];
     std::vector<ConnectedPrefix>& connected = connected_[node.name()];
@@ -702,7 +705,8 @@ class Validator {
             "bad key: use dotted names like net.ipv4.ip_forward");
       return;
     }
-    if (node.kind() == emu::v1::NODE_KIND_NETNS &&
+    if ((node.kind() == emu::v1::NODE_KIND_NETNS ||
+         IsSegmentKind(node.kind())) &&
         !absl::StartsWith(key, "net.") && !absl::StartsWith(key, "net/")) {
       Error(node.source(), object,
             "only net.* sysctls belong to a network namespace; setting this "
@@ -710,6 +714,36 @@ class Validator {
     }
     if (value.empty() || absl::StrContains(value, '\n')) {
       Error(node.source(), object, "value must be one non-empty line");
+    }
+  }
+
+  // A segment is a bridge: its ports carry frames, they have no addresses,
+  // it routes nothing and runs no image.
+  void CheckSegment(const Node& node, const std::string& object) {
+    const std::string kind = NodeKindName(node.kind());
+    if (!node.image().empty()) {
+      Error(node.source(), object,
+            absl::StrCat("a ", kind, " has no image; remove it"));
+    }
+    if (!node.routes().empty()) {
+      Error(node.routes(0).source(), object,
+            absl::StrCat("a ", kind, " routes nothing; remove its routes"));
+    }
+    for (const Interface& iface : node.interfaces()) {
+      if (!iface.addresses().empty()) {
+        Error(iface.source(),
+              absl::StrCat(object, ": interface ", iface.name()),
+              absl::StrCat("a port of a ", kind,
+                           " has no address; give it to the node at the "
+                           "link's other end"));
+      }
+      if (iface.name() == kSegmentBridgeName) {
+        Error(iface.source(),
+              absl::StrCat(object, ": interface ", iface.name()),
+              absl::StrCat("the name ", kSegmentBridgeName,
+                           " is the segment's own bridge; name the port "
+                           "otherwise"));
+      }
     }
   }
 

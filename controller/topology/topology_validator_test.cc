@@ -71,6 +71,60 @@ topology:
                             "have different MTUs (1500 and 9000)")));
 }
 
+TEST(ValidateTopologyTest, SegmentsParseAndValidate) {
+  absl::StatusOr<ParsedTopology> parsed = ParseTopology(R"(name: seg
+topology:
+  nodes:
+    sw: {kind: switch}
+    hb: {kind: hub, sysctls: {net.ipv6.conf.all.disable_ipv6: 1}}
+    br: {kind: bridge, image: ignored:1}
+    a: {interfaces: {eth1: {addresses: [10.0.0.1/24]}}}
+    b: {interfaces: {eth1: {addresses: [10.0.0.2/24]}}}
+  links:
+    - endpoints: ["sw:p1", "a:eth1"]
+      a-to-b: {rate: 10mbit}
+    - endpoints: ["sw:p2", "b:eth1"]
+    - endpoints: ["hb:p1", "br:eth1"]
+)",
+                                                        "lab.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const auto& nodes = parsed->topology.nodes();
+  EXPECT_EQ(nodes[0].kind(), emu::v1::NODE_KIND_SWITCH);
+  EXPECT_EQ(nodes[1].kind(), emu::v1::NODE_KIND_HUB);
+  EXPECT_EQ(nodes[2].kind(), emu::v1::NODE_KIND_BRIDGE);
+  EXPECT_TRUE(nodes[2].image().empty());
+  EXPECT_THAT(parsed->warnings,
+              ElementsAre(HasSubstr("lab.yaml:6: node br: image ignored: a "
+                                    "bridge is emu's own Linux bridge")));
+  std::vector<std::string> warnings;
+  absl::Status valid = ValidateTopology(parsed->topology, &warnings);
+  EXPECT_TRUE(valid.ok()) << valid;
+}
+
+TEST(ValidateTopologyTest, ASegmentHasNoAddressesRoutesOrImage) {
+  EXPECT_THAT(Problems(R"(name: x
+topology:
+  nodes:
+    sw:
+      kind: switch
+      interfaces:
+        p1: {addresses: [10.0.0.9/24]}
+        emuseg: {}
+      routes: [{to: default, via: 10.0.0.1}]
+      sysctls: {kernel.hostname: sw}
+    a: {interfaces: {eth1: {addresses: [10.0.0.1/24]}}}
+  links:
+    - endpoints: ["sw:p1", "a:eth1"]
+)"),
+              ::testing::IsSupersetOf(
+                  {HasSubstr("lab.yaml:9: node sw: a switch routes nothing"),
+                   HasSubstr("lab.yaml:7: node sw: interface p1: a port of a "
+                             "switch has no address"),
+                   HasSubstr("lab.yaml:8: node sw: interface emuseg: the name "
+                             "emuseg is the segment's own bridge"),
+                   HasSubstr("node sw: sysctl kernel.hostname: only net.*")}));
+}
+
 TEST(ValidateTopologyTest, LinkToUnknownNodeAndToItself) {
   EXPECT_THAT(Problems(R"(name: x
 topology:
@@ -488,10 +542,12 @@ TEST(ValidateTopologyTest, UndeclaredInterfaceAndEmptyTopologyFromTheApi) {
   link->mutable_b()->set_node("b");
   std::vector<std::string> lines =
       absl::StrSplit(ValidateTopology(t).message(), '\n');
-  EXPECT_THAT(lines, ElementsAre("node a: kind is not set (netns or qemu)",
-                                 "node b: kind is not set (netns or qemu)",
-                                 "link a:eth1<->b:: an endpoint needs both a "
-                                 "node and an interface (node:iface)"));
+  EXPECT_THAT(
+      lines, ElementsAre(
+                 "node a: kind is not set (netns, qemu, bridge, switch or hub)",
+                 "node b: kind is not set (netns, qemu, bridge, switch or hub)",
+                 "link a:eth1<->b:: an endpoint needs both a "
+                 "node and an interface (node:iface)"));
   link->mutable_b()->set_interface("eth1");
   NormalizeTopology(&t);
   EXPECT_TRUE(ValidateTopology(t).ok()) << ValidateTopology(t);

@@ -56,6 +56,8 @@ const char* FakeHostNetwork::MethodName(Method m) {
     case Method::kCreateVeth: return "CreateVeth";
     case Method::kCreateBridge: return "CreateBridge";
     case Method::kSetMaster: return "SetMaster";
+    case Method::kSetPortLearning:
+      return "SetPortLearning";
     case Method::kDeleteInterface: return "DeleteInterface";
     case Method::kListInterfaces: return "ListInterfaces";
     case Method::kSetAddresses: return "SetAddresses";
@@ -282,6 +284,39 @@ absl::Status FakeHostNetwork::SetMaster(const std::string& ns,
     ++changes_;
   }
   return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::SetPortLearning(const std::string& ns,
+                                              const std::string& ifname,
+                                              bool learning) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kSetPortLearning));
+  const std::string what =
+      absl::StrCat("set learning ", learning ? "on" : "off", " on bridge port ",
+                   ns, ":", ifname);
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(ifname), what));
+  EMU_ASSIGN_OR_RETURN(Iface * port, FindIface(ns, ifname, what));
+  if (port->info.master.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": not a bridge port"));
+  }
+  if (port->learning != learning) {
+    port->learning = learning;
+    ++changes_;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<bool> FakeHostNetwork::PortLearning(
+    const std::string& ns, const std::string& ifname) const {
+  absl::MutexLock lock(&mu_);
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return std::nullopt;
+  auto i = n->second.ifaces.find(ifname);
+  if (i == n->second.ifaces.end() || i->second.info.master.empty()) {
+    return std::nullopt;
+  }
+  return i->second.learning;
 }
 
 absl::Status FakeHostNetwork::DeleteInterface(const std::string& ns,

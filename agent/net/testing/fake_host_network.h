@@ -60,6 +60,7 @@ class FakeHostNetwork : public HostNetwork {
     kProbeKernel,
     kCreateBridge,
     kSetMaster,
+    kSetPortLearning,
   };
   static const char* MethodName(Method m);  // "CreateVeth"
 
@@ -82,6 +83,8 @@ class FakeHostNetwork : public HostNetwork {
                             const std::string& name) override;
   absl::Status SetMaster(const std::string& ns, const std::string& ifname,
                          const std::string& master) override;
+  absl::Status SetPortLearning(const std::string& ns, const std::string& ifname,
+                               bool learning) override;
   absl::StatusOr<std::vector<InterfaceInfo>> ListInterfaces(
       const std::string& ns) override;
   absl::Status SetAddresses(const std::string& ns, const std::string& ifname,
@@ -126,6 +129,10 @@ class FakeHostNetwork : public HostNetwork {
   std::vector<RouteSpec> Routes(const std::string& ns) const;
   std::optional<std::string> Sysctl(const std::string& ns,
                                     const std::string& key) const;
+  // Whether bridge port `ifname` learns addresses; nullopt if it is absent
+  // or no bridge port.
+  std::optional<bool> PortLearning(const std::string& ns,
+                                   const std::string& ifname) const;
   // The last plan applied to the interface; nullopt if none (or empty).
   std::optional<linkemu::QdiscPlan> AppliedPlan(
       const std::string& ns, const std::string& ifname) const;
@@ -137,6 +144,7 @@ class FakeHostNetwork : public HostNetwork {
     std::string peer_ns;
     std::string peer_ifname;
     linkemu::QdiscPlan plan;
+    bool learning = true;  // as a bridge port
   };
   struct Namespace {
     std::map<std::string, Iface> ifaces;  // by name

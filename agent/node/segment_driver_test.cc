@@ -1,0 +1,164 @@
+// The segment kinds through the reconciler, on the fake network: the
+// bridge, its ports, learning per kind, port conditions, idempotence.
+#include "agent/node/segment_driver.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "agent/net/resource_names.h"
+#include "agent/net/testing/fake_host_network.h"
+#include "agent/reconcile/reconciler.h"
+#include "common/testing/fake_process_launcher.h"
+#include "gtest/gtest.h"
+#include "proto/topology_names.h"
+
+namespace emu::agent::node {
+namespace {
+
+using M = net::FakeHostNetwork::Method;
+
+class NoProcesses : public net::NamespaceProcesses {
+ public:
+  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
+    return std::vector<pid_t>{};
+  }
+  absl::Status KillAll(const std::string&, absl::Duration) override {
+    return absl::OkStatus();
+  }
+};
+
+// m1, m2, m3 each with eth1 on a port of segment s (s:p1..p3); the link to
+// m1 is shaped on the segment's side (towards m1) at 10 Mbit/s.
+emu::v1::ApplyLabRequest Spec(emu::v1::NodeKind kind) {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  auto* s = spec.add_nodes();
+  s->set_name("s");
+  s->set_kind(kind);
+  for (int i = 1; i <= 3; ++i) {
+    auto* m = spec.add_nodes();
+    m->set_name(absl::StrCat("m", i));
+    auto* iface = m->add_interfaces();
+    iface->set_name("eth1");
+    iface->add_addresses(absl::StrCat("10.0.0.", i, "/24"));
+    auto* l = spec.add_links();
+    l->mutable_a()->set_node("s");
+    l->mutable_a()->set_interface(absl::StrCat("p", i));
+    l->mutable_b()->set_node(m->name());
+    l->mutable_b()->set_interface("eth1");
+    if (i == 1) l->mutable_a_to_b()->set_rate_bps(10'000'000);
+  }
+  return spec;
+}
+
+class SegmentDriverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/segment" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto store = reconcile::LabSpecStore::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    store_ = std::make_unique<reconcile::LabSpecStore>(*std::move(store));
+    net::HostNetwork::KernelFeatures features;
+    features.qdiscs = {"tbf"};
+    features.veth = true;
+    features.bridge = true;
+    net_.set_features(features);
+    rec_ = std::make_unique<reconcile::Reconciler>(
+        "h1", &net_, &launcher_, &procs_, store_.get(), *net_.ProbeKernel());
+    for (auto kind : {emu::v1::NODE_KIND_BRIDGE, emu::v1::NODE_KIND_SWITCH,
+                      emu::v1::NODE_KIND_HUB}) {
+      drivers_.push_back(std::make_unique<SegmentDriver>(kind, "h1", &net_,
+                                                         rec_->netns_driver()));
+      rec_->AddDriver(drivers_.back().get());
+    }
+  }
+
+  absl::Status Apply(const emu::v1::ApplyLabRequest& spec) {
+    return rec_->Apply(spec, [](const emu::v1::ApplyLabEvent&) {});
+  }
+
+  static std::string Ns(const std::string& node) {
+    return net::NamespaceName("h1", "lab", node);
+  }
+
+  std::string dir_;
+  net::FakeHostNetwork net_;
+  FakeProcessLauncher launcher_;
+  NoProcesses procs_;
+  std::unique_ptr<reconcile::LabSpecStore> store_;
+  std::unique_ptr<reconcile::Reconciler> rec_;
+  std::vector<std::unique_ptr<SegmentDriver>> drivers_;
+};
+
+TEST_F(SegmentDriverTest, SwitchIsALearningBridgeOverEveryLinkEnd) {
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_SWITCH)).ok());
+  auto bridge = net_.GetInterface(Ns("s"), kSegmentBridgeName);
+  ASSERT_TRUE(bridge.has_value());
+  EXPECT_EQ(bridge->kind, "bridge");
+  for (const char* port : {"p1", "p2", "p3"}) {
+    auto p = net_.GetInterface(Ns("s"), port);
+    ASSERT_TRUE(p.has_value()) << port;
+    EXPECT_EQ(p->master, kSegmentBridgeName) << port;
+    EXPECT_EQ(net_.PortLearning(Ns("s"), port), true) << port;
+  }
+  // The port towards m1 is shaped like any link end.
+  auto plan = net_.AppliedPlan(Ns("s"), "p1");
+  ASSERT_TRUE(plan.has_value());
+  ASSERT_TRUE(plan->tbf.has_value());
+  EXPECT_EQ(plan->tbf->rate_bytes_per_sec, 1'250'000u);
+  EXPECT_FALSE(net_.AppliedPlan(Ns("s"), "p2").has_value());
+
+  int changes = net_.changes();
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_SWITCH)).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  EXPECT_EQ(net_.calls(M::kCreateBridge), 1);
+}
+
+TEST_F(SegmentDriverTest, HubPortsLearnNothing) {
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_HUB)).ok());
+  for (const char* port : {"p1", "p2", "p3"}) {
+    EXPECT_EQ(net_.PortLearning(Ns("s"), port), false) << port;
+  }
+}
+
+TEST_F(SegmentDriverTest, BridgeIsContainerlabsAndLearns) {
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_BRIDGE)).ok());
+  EXPECT_EQ(net_.PortLearning(Ns("s"), "p2"), true);
+}
+
+TEST_F(SegmentDriverTest, ANewMemberBecomesAPortAndARemovedOneGoes) {
+  auto spec = Spec(emu::v1::NODE_KIND_HUB);
+  auto small = spec;
+  small.mutable_nodes()->RemoveLast();  // m3
+  small.mutable_links()->RemoveLast();
+  ASSERT_TRUE(Apply(small).ok());
+  EXPECT_FALSE(net_.GetInterface(Ns("s"), "p3").has_value());
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(net_.PortLearning(Ns("s"), "p3"), false);
+  ASSERT_TRUE(Apply(small).ok());
+  EXPECT_FALSE(net_.GetInterface(Ns("s"), "p3").has_value());
+  EXPECT_EQ(net_.GetInterface(Ns("s"), "p1")->master, kSegmentBridgeName);
+}
+
+TEST_F(SegmentDriverTest, AFailedPortIsNamed) {
+  net_.FailNthCall(M::kSetMaster, 2, absl::InternalError("boom"));
+  absl::Status s = Apply(Spec(emu::v1::NODE_KIND_SWITCH));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("switch s"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("boom"), std::string::npos) << s;
+}
+
+TEST_F(SegmentDriverTest, WithoutTheDriverTheKindIsRefused) {
+  auto other = std::make_unique<reconcile::Reconciler>(
+      "h1", &net_, &launcher_, &procs_, store_.get(), *net_.ProbeKernel());
+  absl::Status s = other->Apply(Spec(emu::v1::NODE_KIND_HUB),
+                                [](const emu::v1::ApplyLabEvent&) {});
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_FALSE(net_.HasNamespace(Ns("s")));
+}
+
+}  // namespace
+}  // namespace emu::agent::node
