@@ -2,7 +2,9 @@
 # Shared L2 segments on a 2-host local cluster, with `emuctl up` as a user
 # runs it. A switch on h1 with members on h1 (a) and h2 (b, c): a pings b
 # through it (b's port is a tunnel TAP on the switch's host), c sees next to
-# none of their unicast frames, and the 10 Mbit/s port towards b holds. A
+# none of their unicast frames, and the 10 Mbit/s port towards b holds, also
+# after kill -9 of the switch's agent (the restarted one rebuilds the
+# ports). A
 # hub on h1 with members x (h1), y and z (h2): z sees every frame between x
 # and y. containerlab's kind: bridge example deploys and pings. down + stop
 # leave nothing. Needs root; touches only names with its own cluster id.
@@ -88,6 +90,21 @@ before=$(rx_packets z)
 seen=$(( $(rx_packets z) - before ))
 echo "hub: z received $seen frames while x and y exchanged 40"
 [[ $seen -ge 40 ]] || fail "z received only $seen of the 40 frames of x<->y: the hub does not flood"
+
+# kill -9 of the switch's agent takes the tunnel TAPs (its ports towards b
+# and c) with it; the supervisor restarts the agent, which re-creates them
+# and makes them ports of the switch again.
+host_pid() {  # host_pid N: the pid of agent N (1-based)
+  grep -oE '"pid": *[0-9]+' "$EMU_CLUSTER" | sed -n "$1p" | grep -oE '[0-9]+$'
+}
+pid_changed() { [ "$(host_pid 1)" != "$1" ] && kill -0 "$(host_pid 1)" 2>/dev/null; }
+old=$(host_pid 1)
+[[ -n $old ]] || fail "no pid of h1's agent in $EMU_CLUSTER"
+kill -9 "$old"
+wait_for 30 pid_changed "$old" || fail "h1's agent was not restarted"
+wait_for 30 reach b 10.60.0.3 || fail "b cannot reach c through the switch after h1's agent restarted"
+"$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | grep -q "tbf.*rate 10Mbit" ||
+  fail "sw:p2 lost its 10 Mbit/s TBF across the restart"
 
 # containerlab's kind: bridge deploys as emu's own bridge.
 "$EMUCTL" up "$RUNFILES/examples/containerlab-bridge.clab.yml" >"$TMP/clab.log" 2>&1 ||
