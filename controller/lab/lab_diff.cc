@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -239,6 +240,30 @@ absl::StatusOr<LabDiff> DiffTopologies(const emu::v1::Topology& old_topology,
   }
   for (const auto& l : old_topology.links()) {
     if (!kept.count(LinkKey(l))) diff.removed_links.push_back(LinkName(l));
+  }
+  // A running guest's NICs are fixed when QEMU starts (no hot-plug).
+  auto check_guest_end = [&](const emu::v1::Endpoint& e) -> absl::Status {
+    auto before = old_nodes.find(e.node());
+    auto after = new_nodes.find(e.node());
+    if (before == old_nodes.end() || after == new_nodes.end() ||
+        after->second->kind() != emu::v1::NODE_KIND_QEMU) {
+      return absl::OkStatus();
+    }
+    return Refuse(*after->second,
+                  absl::StrCat("its links (", EndpointName(e),
+                               ": a guest's NICs are fixed when it boots)"));
+  };
+  for (const auto& l : desired->links()) {
+    if (old_links.count(LinkKey(l))) continue;
+    for (const auto* e : {&l.a(), &l.b()}) {
+      if (auto st = check_guest_end(*e); !st.ok()) return st;
+    }
+  }
+  for (const auto& l : old_topology.links()) {
+    if (kept.count(LinkKey(l))) continue;
+    for (const auto* e : {&l.a(), &l.b()}) {
+      if (auto st = check_guest_end(*e); !st.ok()) return st;
+    }
   }
   return diff;
 }

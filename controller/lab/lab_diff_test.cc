@@ -138,6 +138,19 @@ TEST(LabDiffTest, RefusesAnotherLabName) {
               HasSubstr("lab lab2, not lab lab1"));
 }
 
+TEST(LabDiffTest, RefusesNewLinksOfARunningGuestButNotOfANewOne) {
+  const std::string guest = Edit("    r3: {}\n", "    r3: {}\n    vm: {kind: qemu, image: alpine}\n") +
+                            "    - endpoints: [\"r1:eth5\", \"vm:eth1\"]\n";
+  emu::v1::Topology with_vm = Parse(guest);
+  // Added together with its link: fine.
+  ASSERT_TRUE(DiffTopologies(Parse(kBase), &with_vm).ok());
+  emu::v1::Topology more = Parse(guest + "    - endpoints: [\"r2:eth5\", \"vm:eth2\"]\n");
+  auto diff = DiffTopologies(Parse(guest), &more);
+  ASSERT_TRUE(absl::IsInvalidArgument(diff.status())) << diff.status();
+  EXPECT_THAT(std::string(diff.status().message()),
+              HasSubstr("node vm: its links (vm:eth2: a guest's NICs are fixed"));
+}
+
 TEST(LabDiffTest, RefusesWhatNeedsTheNodeRecreated) {
   struct Refusal {
     std::string from, to, expect;
