@@ -54,9 +54,9 @@ topology:
       host: $ID-h2
       interfaces:
         eth1: {addresses: [10.78.2.2/24]}
-        eth2: {addresses: [10.78.3.1/24]}
         eth3: {addresses: [10.78.4.2/24]}
 YAML
+    [[ $2 == 1 ]] && echo '        eth2: {addresses: [10.78.3.1/24]}'
     [[ $2 == 1 ]] && cat <<YAML
     d:
       host: $ID-h2
@@ -92,6 +92,7 @@ tc_rate | grep -q "rate 10Mbit" || fail "b:eth2 not at 10Mbit: $(tc_rate)"
 "$EMUCTL" apply --dry-run "$TMP/edited.yaml" >"$TMP/dry.log" 2>&1 ||
   fail "apply --dry-run: $(cat "$TMP/dry.log")"
 for want in "+ node d (host $ID-h2)" "- link a:eth2<->b:eth3" \
+  "~ node c: eth2 addresses none -> 10.78.3.1/24" \
   "+ link c:eth2<->d:eth1" "~ link b:eth2<->c:eth1 rate 10Mbit/s -> 20Mbit/s"; do
   grep -qxF -- "$want" "$TMP/dry.log" || fail "dry run lacks '$want': $(cat "$TMP/dry.log")"
 done
@@ -102,13 +103,15 @@ tc_rate | grep -q "rate 10Mbit" || fail "dry run changed the rate: $(tc_rate)"
 # Pings across the two untouched links, 30 s at 20 per second: the apply
 # happens while they run (checked below).
 start_ping() {  # start_ping NODE TARGET LOG
-  ip netns exec "$(ns h1 "$1")" ping -n -i 0.05 -c 600 "$2" >"$3" 2>&1 &
+  # (line-buffered: the replies are counted while it runs)
+  ip netns exec "$(ns h1 "$1")" stdbuf -oL ping -n -i 0.05 -c 600 "$2" >"$3" 2>&1 &
   PINGS+=($!)
 }
 start_ping a 10.78.1.2 "$TMP/ping-veth.log"
 start_ping a 10.78.4.2 "$TMP/ping-tunnel.log"
 replies() { grep -c "bytes from" "$1" 2>/dev/null || true; }
-wait_for 10 test "$(replies "$TMP/ping-tunnel.log")" -ge 20 || fail "pings not answered"
+answered() { [[ $(replies "$TMP/ping-veth.log") -ge 20 && $(replies "$TMP/ping-tunnel.log") -ge 20 ]]; }
+wait_for 10 answered || fail "pings not answered: $(cat "$TMP"/ping-*.log)"
 # A command running in an untouched node keeps running.
 ip netns exec "$(ns h1 b)" sleep 300 &
 SLEEPER=$!
