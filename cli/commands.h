@@ -53,6 +53,7 @@ struct CommandEnv {
 };
 
 void AddUpCommand(CLI::App& app, CommandEnv& env);
+void AddApplyCommand(CLI::App& app, CommandEnv& env);
 void AddValidateCommand(CLI::App& app, CommandEnv& env);
 void AddStatusCommand(CLI::App& app, CommandEnv& env);
 void AddExecCommand(CLI::App& app, CommandEnv& env);

@@ -80,6 +80,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "  emuctl validate examples/quickstart.yaml\n"
       "  emuctl up examples/quickstart.yaml\n"
       "  emuctl status quickstart\n"
+      "  emuctl apply --dry-run quickstart-edited.yaml\n"
       "  emuctl exec quickstart h1 -- ip -br addr\n"
       "  emuctl down quickstart\n"
       "  emuctl --ssh admin@gateway --ssh-target unix:/run/emu/controller.sock "
@@ -87,6 +88,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "  sudo emuctl local stop");
 
   AddUpCommand(app, env);
+  AddApplyCommand(app, env);
   AddValidateCommand(app, env);
   AddPlanCommand(app, env);
   AddStatusCommand(app, env);

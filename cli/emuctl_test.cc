@@ -158,7 +158,8 @@ TEST_F(EmuctlTest, UsageErrorsExit2AndHelpExits0) {
   EXPECT_THAT(help.out, HasSubstr("emuctl up examples/quickstart.yaml"));
   EXPECT_THAT(Run({"validate", "--help"}).out,
               HasSubstr("emuctl validate examples/quickstart.yaml"));
-  for (const char* verb : {"up", "validate", "status", "exec", "down", "hosts"}) {
+  for (const char* verb :
+       {"up", "apply", "validate", "status", "exec", "down", "hosts"}) {
     Result r = Run({verb, "--help"});
     EXPECT_EQ(r.code, 0) << verb;
     EXPECT_THAT(r.out, HasSubstr("Examples:")) << verb;
@@ -247,6 +248,42 @@ TEST_F(EmuctlTest, UpValidatesDeploysAndSummarises) {
   // The warning repeated by the deploy stream is shown once.
   std::vector<std::string> lines = absl::StrSplit(r.out, "WARNING");
   EXPECT_EQ(lines.size(), 2u) << r.out;
+}
+
+TEST_F(EmuctlTest, ApplyPrintsTheDifferenceAndDryRunOnlyThat) {
+  FakeControllerService::Script script;
+  script.apply_events = {
+      Parse<v1::DeployEvent>(R"pb(message: "lab demo: 2 changes"
+                                  state: RUNNING
+                                  changes: "+ node r3 (host h2)"
+                                  changes: "- link r1:eth2<->r2:eth2")pb"),
+      Parse<v1::DeployEvent>(R"pb(host: "h2" message: "created node r3"
+                                  state: RUNNING)pb"),
+  };
+  service_.SetScript(script);
+  Result r = Run({"apply", "--dry-run", topology_file_});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(service_.last_apply().dry_run());
+  EXPECT_EQ(service_.last_apply().source().file().name(), topology_file_);
+  EXPECT_EQ(r.out,
+            "+ node r3 (host h2)\n- link r1:eth2<->r2:eth2\n"
+            "dry run: nothing was changed\n");
+
+  r = Run({"apply", topology_file_});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(service_.last_apply().dry_run());
+  EXPECT_THAT(r.out, HasSubstr("+ node r3 (host h2)\n"));
+  EXPECT_THAT(r.out, HasSubstr("s] h2: created node r3\n"));
+  EXPECT_THAT(r.out, HasSubstr("applied " + topology_file_ + " in "));
+
+  script.apply_events.clear();
+  script.apply_status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                     "lab demo is FAILED; apply changes only "
+                                     "a RUNNING lab");
+  service_.SetScript(script);
+  r = Run({"apply", topology_file_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("lab demo is FAILED"));
 }
 
 TEST_F(EmuctlTest, UpFailuresExit1WithTheServersMessage) {

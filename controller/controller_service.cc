@@ -29,6 +29,26 @@ std::string SourceFileName(const emu::v1::TopologySource& source) {
   return source.has_file() ? source.file().name() : std::string();
 }
 
+// A refused topology (INVALID_ARGUMENT) ends the stream with one event
+// carrying every problem (in `state`); the status stays a few lines.
+template <typename Push>
+absl::Status Refused(const absl::Status& s,
+                     const emu::v1::TopologySource& source,
+                     emu::v1::LabState state, const Push& push) {
+  if (absl::IsInvalidArgument(s)) {
+    emu::v1::DeployEvent refused;
+    refused.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
+    refused.set_state(state);
+    refused.set_message("topology refused");
+    for (auto& p : topology::ProblemsFromStatus(s, SourceFileName(source),
+                                                emu::v1::Problem::ERROR)) {
+      *refused.add_problems() = std::move(p);
+    }
+    push(refused);
+  }
+  return topology::ShortStatus(s);
+}
+
 }  // namespace
 
 ControllerServiceImpl::ControllerServiceImpl(lab::LabManager* labs,
@@ -70,19 +90,27 @@ ControllerServiceImpl::DeployLab(grpc::CallbackServerContext* context,
         Log("deploy ", source.has_file() ? source.file().name() : "topology",
             ": ", s.ok() ? "ok" : topology::ShortStatus(s).ToString(), " in ",
             absl::FormatDuration(absl::Now() - start));
-        if (absl::IsInvalidArgument(s)) {
-          // Every problem in a message; the status stays a few lines.
-          emu::v1::DeployEvent refused;
-          refused.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
-          refused.set_state(emu::v1::FAILED);
-          refused.set_message("topology refused");
-          for (auto& p : topology::ProblemsFromStatus(
-                   s, SourceFileName(source), emu::v1::Problem::ERROR)) {
-            *refused.add_problems() = std::move(p);
-          }
-          push(refused);
-        }
-        return topology::ShortStatus(s);
+        return Refused(s, source, emu::v1::FAILED, push);
+      });
+}
+
+grpc::ServerWriteReactor<emu::v1::DeployEvent>*
+ControllerServiceImpl::ApplyLab(grpc::CallbackServerContext* context,
+                                const emu::v1::ApplyTopologyRequest* request) {
+  return OffloadStream<emu::v1::DeployEvent>(
+      context, token_, pool_,
+      [this, context, source = request->source(),
+       dry_run = request->dry_run()](const auto& push) {
+        EMU_RETURN_IF_ERROR(CheckCaller(context, "applying"));
+        absl::Time start = absl::Now();
+        absl::Status s = labs_->Apply(source, dry_run, push);
+        Log("apply ", dry_run ? "(dry run) " : "",
+            source.has_file() ? source.file().name() : "topology", ": ",
+            s.ok() ? "ok" : topology::ShortStatus(s).ToString(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        // The lab still runs (its previous topology) when the file is
+        // refused.
+        return Refused(s, source, emu::v1::RUNNING, push);
       });
 }
 

@@ -49,6 +49,9 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::PlanLabRequest* request,
       emu::v1::PlanLabResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::DeployEvent>* ApplyLab(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ApplyTopologyRequest* request) override;
 
  private:
   lab::LabManager* const labs_;

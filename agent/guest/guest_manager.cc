@@ -179,6 +179,12 @@ struct GuestManager::Guest {
   // The shell answered (set by Ensure after configuring, or by Exec's own
   // probe): until then Exec is FAILED_PRECONDITION, not a lost command.
   std::atomic<bool> ready{false};
+  // The configuration script last run in this guest. Ensure skips a
+  // running, ready guest whose script is unchanged: running it again takes
+  // every NIC down and flushes its addresses, which an apply that does not
+  // change the guest must not do. Written by Ensure only (under the lab's
+  // lock in the reconciler, one thread per guest).
+  std::string configured;
 };
 
 GuestManager::GuestManager(std::string host, ProcessLauncher* launcher,
@@ -455,6 +461,20 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
                  "guest running (image console=none: not configured by emu)");
         return;
       }
+      std::vector<GuestNicName> nics;
+      for (const auto& n : t.nics) {
+        GuestNicName g{n, MacFor(lab, *t.node, n), 0};
+        for (const auto& i : t.node->interfaces()) {
+          if (i.name() == n) g.mtu = i.mtu();
+        }
+        nics.push_back(g);
+      }
+      const std::string script = GuestConfigScript(*t.node, nics);
+      if (!t.started && (*guest)->ready && (*guest)->configured == script) {
+        progress(absl::StrCat("node ", name),
+                 "guest running, configuration unchanged");
+        return;
+      }
       absl::Status s = (*guest)->session->WaitReady(options_.boot_timeout,
                                                     absl::Milliseconds(500));
       if (!s.ok()) {
@@ -469,16 +489,7 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
         return;
       }
       absl::Duration answered = absl::Now() - t0;
-      std::vector<GuestNicName> nics;
-      for (const auto& n : t.nics) {
-        GuestNicName g{n, MacFor(lab, *t.node, n), 0};
-        for (const auto& i : t.node->interfaces()) {
-          if (i.name() == n) g.mtu = i.mtu();
-        }
-        nics.push_back(g);
-      }
-      auto r = (*guest)->session->Run(GuestConfigScript(*t.node, nics),
-                                      kConfigTimeout);
+      auto r = (*guest)->session->Run(script, kConfigTimeout);
       if (!r.ok()) {
         results[k] = r.status();
       } else if (r->timed_out || r->exit_code != 0) {
@@ -488,6 +499,7 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
       } else if (absl::Status p = Pin(dir, *t.node); !p.ok()) {
         results[k] = Annotate(p, absl::StrCat("guest ", name));
       } else {
+        (*guest)->configured = script;
         (*guest)->ready = true;
         progress(
             absl::StrCat("node ", name),

@@ -64,6 +64,25 @@ grpc::Status FakeControllerService::ValidateTopology(
   return script_.validate_status;
 }
 
+v1::ApplyTopologyRequest FakeControllerService::last_apply() const {
+  absl::MutexLock lock(&mu_);
+  return last_apply_;
+}
+
+grpc::Status FakeControllerService::ApplyLab(
+    grpc::ServerContext* context, const v1::ApplyTopologyRequest* request,
+    grpc::ServerWriter<v1::DeployEvent>* writer) {
+  if (grpc::Status s = Begin(context, "ApplyLab"); !s.ok()) return s;
+  Script script;
+  {
+    absl::MutexLock lock(&mu_);
+    last_apply_ = *request;
+    script = script_;
+  }
+  for (const v1::DeployEvent& e : script.apply_events) writer->Write(e);
+  return script.apply_status;
+}
+
 grpc::Status FakeControllerService::DeployLab(
     grpc::ServerContext* context, const v1::DeployLabRequest* request,
     grpc::ServerWriter<v1::DeployEvent>* writer) {

@@ -35,6 +35,8 @@ class FakeControllerService final : public v1::ControllerService::Service {
     grpc::Status deploy_status;
     std::vector<v1::DeployEvent> destroy_events;
     grpc::Status destroy_status;
+    std::vector<v1::DeployEvent> apply_events;
+    grpc::Status apply_status;
     v1::ListLabsResponse labs;
     std::map<std::string, v1::Lab> lab_by_name;  // GetLab; others NOT_FOUND
     std::function<grpc::Status(const v1::LabExecRequest&, v1::ExecResponse*)>
@@ -46,6 +48,7 @@ class FakeControllerService final : public v1::ControllerService::Service {
   // Requests as received, in order, by method name ("DeployLab", ...).
   std::vector<std::string> calls() const;
   v1::DeployLabRequest last_deploy() const;
+  v1::ApplyTopologyRequest last_apply() const;
   v1::LabExecRequest last_exec() const;
 
   grpc::Status ValidateTopology(grpc::ServerContext* context,
@@ -54,6 +57,9 @@ class FakeControllerService final : public v1::ControllerService::Service {
   grpc::Status DeployLab(grpc::ServerContext* context,
                          const v1::DeployLabRequest* request,
                          grpc::ServerWriter<v1::DeployEvent>* writer) override;
+  grpc::Status ApplyLab(grpc::ServerContext* context,
+                        const v1::ApplyTopologyRequest* request,
+                        grpc::ServerWriter<v1::DeployEvent>* writer) override;
   grpc::Status GetLab(grpc::ServerContext* context,
                       const v1::GetLabRequest* request, v1::Lab* response) override;
   grpc::Status ListLabs(grpc::ServerContext* context,
@@ -79,6 +85,7 @@ class FakeControllerService final : public v1::ControllerService::Service {
   Script script_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   v1::DeployLabRequest last_deploy_ ABSL_GUARDED_BY(mu_);
+  v1::ApplyTopologyRequest last_apply_ ABSL_GUARDED_BY(mu_);
   v1::LabExecRequest last_exec_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -12,6 +12,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/lab/deploy_events.h"
 #include "controller/lab/guest_state.h"
 #include "controller/lab/link_state.h"
 #include "controller/placement/placement.h"
@@ -29,43 +30,6 @@ using emu::v1::LabState;
 constexpr absl::Duration kRefreshTimeout = absl::Seconds(5);
 constexpr absl::Duration kExecLineTimeout = absl::Seconds(60);
 
-DeployEvent MakeEvent(std::string host, std::string message, LabState state) {
-  DeployEvent e;
-  e.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
-  e.set_host(std::move(host));
-  e.set_message(std::move(message));
-  e.set_state(state);
-  return e;
-}
-
-std::string AgentEventText(const emu::v1::ApplyLabEvent& e) {
-  using E = emu::v1::ApplyLabEvent;
-  const char* verb = "?";
-  switch (e.kind()) {
-    case E::NODE_CREATED:
-    case E::LINK_CREATED:
-      verb = "created";
-      break;
-    case E::NODE_CONFIGURED:
-      verb = "configured";
-      break;
-    case E::LINK_SHAPED:
-      verb = "shaped";
-      break;
-    case E::REMOVED:
-      verb = "removed";
-      break;
-    case E::DONE:
-      verb = "done:";
-      break;
-    default:
-      break;
-  }
-  std::string text = absl::StrCat(verb, " ", e.object());
-  if (!e.detail().empty()) absl::StrAppend(&text, " (", e.detail(), ")");
-  return text;
-}
-
 std::vector<std::string> HostsOf(const Lab& lab) {
   std::set<std::string> hosts;
   for (const auto& n : lab.nodes()) hosts.insert(n.host());
@@ -76,16 +40,6 @@ std::string Tail(const std::string& s, size_t n) {
   std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
   while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
   return t;
-}
-
-// Progress callbacks come from one thread per host; the caller's callback
-// sees them one at a time.
-LabManager::ProgressFn Serialized(const LabManager::ProgressFn& fn) {
-  auto mu = std::make_shared<absl::Mutex>();
-  return [mu, fn](const DeployEvent& e) {
-    absl::MutexLock lock(mu.get());
-    fn(e);
-  };
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "common/thread_pool.h"
 #include "controller/hosts/host_registry.h"
+#include "controller/lab/lab_diff.h"
 #include "controller/lab/lab_store.h"
 #include "controller/placement/placement.h"
 #include "controller/topology/topology_parser.h"
@@ -69,6 +70,17 @@ class LabManager {
   absl::Status Deploy(const emu::v1::TopologySource& source,
                       const ProgressFn& progress);
   absl::Status Destroy(const std::string& lab, const ProgressFn& progress);
+
+  // Brings the RUNNING lab the file names to the file (ControllerService.
+  // ApplyLab; lab_manager_apply.cc): diff (lab_diff.h), place only the new
+  // nodes, change only the hosts whose share changes, run the new nodes'
+  // exec lines, wait for new tunnels, record. The first progress event
+  // carries the difference (DeployEvent.changes); `dry_run` stops there. A
+  // failure re-applies the previous share on every host touched and returns
+  // what failed (and what the rollback could not do); the stored lab
+  // changes only on success.
+  absl::Status Apply(const emu::v1::TopologySource& source, bool dry_run,
+                     const ProgressFn& progress);
 
   // Labs with their state as seen now: a RUNNING lab with an unreachable
   // host reads DEGRADED, with the host, its nodes and links named in
@@ -137,6 +149,22 @@ class LabManager {
   absl::Status RollBack(emu::v1::Lab* lab,
                         const std::vector<std::string>& hosts,
                         absl::Status failure, const ProgressFn& progress);
+
+  // Apply's steps (lab_manager_apply.cc). HostChange: what one host gets.
+  struct HostChange;
+  absl::StatusOr<std::map<std::string, std::string>> PlaceAroundRunning(
+      const emu::v1::Lab& running, const emu::v1::Topology& desired,
+      bool new_nodes) const;
+  // What each host gets to go from `before` to `after`; hosts whose share
+  // does not change are left out.
+  static std::vector<HostChange> PlanHostChanges(
+      const std::map<std::string, emu::v1::ApplyLabRequest>& before,
+      const std::map<std::string, emu::v1::ApplyLabRequest>& after);
+  // Runs `changes` on their hosts in parallel; the error names each host
+  // that failed.
+  absl::Status ChangeHosts(const std::string& lab,
+                           const std::vector<HostChange>& changes,
+                           const ProgressFn& progress);
 
   absl::Status DestroyOnHosts(const emu::v1::Lab& lab,
                               const std::vector<std::string>& hosts,

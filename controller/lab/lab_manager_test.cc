@@ -553,5 +553,190 @@ TEST(LabManagerPoolTest, ExecLinesOfManyNodesRunOnABoundedPool) {
   EXPECT_EQ(agent->execs().size(), 12u);
 }
 
+// ---- Apply (emuctl apply) ----
+
+class LabManagerApplyTest : public LabManagerTwoHostTest {
+ protected:
+  void SetUp() override {
+    LabManagerTwoHostTest::SetUp();
+    ASSERT_TRUE(
+        manager_->Deploy(FileSource(kTwoHostLab), [](const auto&) {}).ok());
+  }
+  // kTwoHostLab with `from` replaced by `to`.
+  static std::string Edit(const std::string& from, const std::string& to) {
+    std::string s = kTwoHostLab;
+    size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+    return s;
+  }
+  absl::Status Apply(const std::string& content, bool dry_run = false) {
+    events_.clear();
+    changes_.clear();
+    return manager_->Apply(FileSource(content), dry_run,
+                           [this](const emu::v1::DeployEvent& e) {
+                             events_.push_back(e);
+                             for (const auto& c : e.changes()) {
+                               changes_.push_back(c);
+                             }
+                           });
+  }
+  std::vector<emu::v1::DeployEvent> events_;
+  std::vector<std::string> changes_;
+};
+
+// d on h2 beside c, linked to c: only h2 hears of it.
+std::string WithD() {
+  return R"(name: lab2
+topology:
+  nodes:
+    a: {host: h1}
+    b: {host: h1}
+    c: {host: h2}
+    d:
+      exec: ["echo d is up"]
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+    - endpoints: ["b:eth2", "c:eth1"]
+      rate: 100mbit
+    - endpoints: ["c:eth2", "d:eth1"]
+)";
+}
+
+TEST_F(LabManagerApplyTest, AddedNodeGoesBesideItsPeerAndOnlyThatHostIsCalled) {
+  const size_t h1_applies = h1_->applies().size();
+  const size_t h2_applies = h2_->applies().size();
+  const size_t execs = h1_->execs().size() + h2_->execs().size();
+  // d is not pinned: placement puts it with c (its only link) on h2.
+  ASSERT_TRUE(
+Apply(WithD()).ok());
+  EXPECT_THAT(changes_, ::testing::ElementsAre("+ node d (host h2)",
+                                               "+ link c:eth2<->d:eth1"));
+  EXPECT_EQ(h1_->applies().size(), h1_applies) << "h1 did not change";
+  ASSERT_EQ(h2_->applies().size(), h2_applies + 1);
+  EXPECT_EQ(h2_->labs().at("lab2"), (std::vector<std::string>{"c", "d"}));
+  // Only the new node's exec lines ran.
+  auto h2_execs = h2_->execs();
+  ASSERT_EQ(h1_->execs().size() + h2_execs.size(), execs + 1);
+  EXPECT_EQ(h2_execs.back().node(), "d");
+  auto lab = manager_->Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  ASSERT_EQ(lab->nodes_size(), 4);
+  EXPECT_EQ(lab->nodes(3).host(), "h2");
+  EXPECT_EQ(lab->topology().links_size(), 3);
+
+  // The same file again: nothing to do, nobody called.
+  ASSERT_TRUE(
+Apply(WithD()).ok());
+  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(h2_->applies().size(), h2_applies + 1);
+}
+
+TEST_F(LabManagerApplyTest, ConditionsOnlyGoThroughSetLinkParamsOnBothEnds) {
+  const size_t applies = h1_->applies().size() + h2_->applies().size();
+  ASSERT_TRUE(Apply(Edit("rate: 100mbit", "rate: 20mbit")).ok());
+  EXPECT_THAT(changes_, ::testing::ElementsAre(
+                            "~ link b:eth2<->c:eth1 rate 100Mbit/s -> "
+                            "20Mbit/s"));
+  EXPECT_EQ(h1_->applies().size() + h2_->applies().size(), applies);
+  for (auto* host : {h1_, h2_}) {
+    auto params = host->link_params();
+    ASSERT_EQ(params.size(), 1u);
+    EXPECT_EQ(params[0].a().node(), "b");
+    EXPECT_EQ(params[0].a_to_b().rate_bps(), 20'000'000u);
+  }
+  auto lab = manager_->Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->topology().links(1).a_to_b().rate_bps(), 20'000'000u);
+}
+
+TEST_F(LabManagerApplyTest, DryRunPrintsTheDifferenceAndChangesNothing) {
+  auto before = store_.Get("lab2");
+  ASSERT_TRUE(before.ok());
+  const size_t applies = h1_->applies().size() + h2_->applies().size();
+  ASSERT_TRUE(Apply(Edit("    - endpoints: [\"a:eth1\", \"b:eth1\"]\n", ""),
+                    /*dry_run=*/true)
+                  .ok());
+  EXPECT_THAT(changes_, ::testing::ElementsAre("- link a:eth1<->b:eth1"));
+  EXPECT_EQ(h1_->applies().size() + h2_->applies().size(), applies);
+  auto after = store_.Get("lab2");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->topology().links_size(), before->topology().links_size());
+}
+
+TEST_F(LabManagerApplyTest, HostLeftWithoutNodesLosesTheLab) {
+  ASSERT_TRUE(Apply(R"(name: lab2
+topology:
+  nodes:
+    a: {host: h1}
+    b: {host: h1}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+)")
+                  .ok());
+  EXPECT_THAT(changes_, ::testing::ElementsAre("- node c (host h2)",
+                                               "- link b:eth2<->c:eth1"));
+  EXPECT_EQ(h2_->destroy_calls(), 1);
+  EXPECT_FALSE(h2_->labs().count("lab2"));
+  ASSERT_FALSE(h1_->applies().empty());
+  EXPECT_TRUE(h1_->applies().back().remote_links().empty());
+}
+
+TEST_F(LabManagerApplyTest, FailureOnOneHostRollsEveryTouchedHostBack) {
+  h2_->FailApplyWith(absl::InternalError("veth create: File exists"));
+  // a:eth1<->b:eth1 removed (h1) and d added on h2: both hosts touched.
+  std::string edited = Edit("    - endpoints: [\"a:eth1\", \"b:eth1\"]\n", "");
+  edited.replace(edited.find("    c: {host: h2}\n"),
+                 std::string("    c: {host: h2}\n").size(),
+                 "    c: {host: h2}\n    d: {host: h2}\n");
+  absl::Status s = Apply(edited);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("host h2: veth create: File exists"));
+  // h2 fails its previous share too (the fake fails every ApplyLab): the
+  // error says so.
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("rollback incomplete: host h2"));
+  // h1 got its previous share back (with the removed link).
+  ASSERT_FALSE(h1_->applies().empty());
+  EXPECT_EQ(h1_->applies().back().links_size(), 1);
+  // The stored lab is the previous one, still RUNNING.
+  auto lab = store_.Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->state(), emu::v1::RUNNING);
+  EXPECT_EQ(lab->topology().nodes_size(), 3);
+  EXPECT_EQ(lab->topology().links_size(), 2);
+
+  // Once h2 works again, the same apply converges.
+  h2_->FailApplyWith(absl::OkStatus());
+  ASSERT_TRUE(Apply(edited).ok());
+  EXPECT_EQ(h2_->labs().at("lab2"), (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(h1_->applies().back().links_size(), 0);
+  lab = store_.Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  EXPECT_EQ(lab->topology().nodes_size(), 4);
+}
+
+TEST_F(LabManagerApplyTest, RefusesWhatItCannotDo) {
+  // A running node cannot move.
+  absl::Status s = Apply(Edit("c: {host: h2}", "c: {host: h1}"));
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("node c runs on host h2"));
+  // Unknown lab.
+  s = Apply(Edit("name: lab2", "name: lab9"));
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
+  // A lab that is not RUNNING.
+  auto lab = store_.Get("lab2");
+  ASSERT_TRUE(lab.ok());
+  lab->set_state(emu::v1::FAILED);
+  ASSERT_TRUE(store_.Put(*lab).ok());
+  s = Apply(Edit("rate: 100mbit", "rate: 20mbit"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("lab2 is FAILED"));
+  EXPECT_TRUE(h1_->link_params().empty());
+}
+
 }  // namespace
 }  // namespace emu::controller::lab

@@ -57,6 +57,7 @@ absl::Status FakeAgentClient::SetLinkParams(
   absl::MutexLock lock(&mu_);
   if (auto s = CheckReachable(); !s.ok()) return s;
   if (!labs_.count(request.lab())) return absl::NotFoundError("no such lab");
+  link_params_.push_back(request);
   return absl::OkStatus();
 }
 
@@ -155,6 +156,12 @@ int FakeAgentClient::destroy_calls() const {
 std::vector<emu::v1::ApplyLabRequest> FakeAgentClient::applies() const {
   absl::MutexLock lock(&mu_);
   return applies_;
+}
+
+std::vector<emu::v1::SetLinkParamsRequest> FakeAgentClient::link_params()
+    const {
+  absl::MutexLock lock(&mu_);
+  return link_params_;
 }
 
 void FakeAgentClient::SetTunnel(const std::string& lab,

@@ -43,6 +43,8 @@ class FakeAgentClient : public AgentClient {
   int destroy_calls() const;
   // Every ApplyLab request received, in order.
   std::vector<emu::v1::ApplyLabRequest> applies() const;
+  // Every SetLinkParams request received, in order.
+  std::vector<emu::v1::SetLinkParamsRequest> link_params() const;
   // Forgets every lab, as a host that lost its state would.
   void LoseState();
   // ListResources reports a TUNNEL `link_id` of `lab` in `state` (ApplyLab
@@ -68,6 +70,8 @@ class FakeAgentClient : public AgentClient {
   std::vector<emu::v1::ExecRequest> execs_ ABSL_GUARDED_BY(mu_);
   int destroy_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<emu::v1::ApplyLabRequest> applies_ ABSL_GUARDED_BY(mu_);
+  std::vector<emu::v1::SetLinkParamsRequest> link_params_
+      ABSL_GUARDED_BY(mu_);
   // lab -> link id -> state
   std::map<std::string, std::map<std::string, std::string>> tunnels_
       ABSL_GUARDED_BY(mu_);
