@@ -31,8 +31,11 @@ declare -A extra_seeds=(
 labels=()
 for t in "${targets[@]}"; do labels+=("//fuzz:$t"); done
 set +e
-bazel build --config=fuzz --noshow_progress "${labels[@]}"
-built=$?
+# ld.gold (the auto-configured linker) warns about every ASAN helper
+# symbol it cannot export: harmless, and hundreds of lines.
+bazel build --config=fuzz --noshow_progress "${labels[@]}" 2>&1 |
+  grep -v "warning: Cannot export local symbol '__asan"
+built=${PIPESTATUS[0]}
 set -e
 if ((built != 0)); then
   echo "fuzz: build failed" >&2
