@@ -1,8 +1,12 @@
 // `emuctl run LAB EXPERIMENT`: runs a barrier-synchronised experiment
 // (docs/experiments.md) once, or many times (--repeat, --param sweeps),
 // printing progress per Task and writing one JSON per run and a CSV
-// summary. Exits 1 if any run failed. Ctrl-C cancels the run in progress:
-// the controller kills its commands on every node.
+// summary. Exits 1 if any run failed. Ctrl-C cancels the run in progress
+// (CancelExperimentRun): the controller kills its commands on every node.
+// A client that goes away otherwise (killed, connection dropped) leaves the
+// run going; `emuctl runs --follow ID` follows it again
+// (WatchExperimentRun) with the same output and exit status, and Ctrl-C
+// there only detaches.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -46,8 +51,9 @@ struct RunArgs {
   bool quiet = false;
 };
 
-// Ctrl-C (SIGINT/SIGTERM) while a run is in flight cancels its call. The
-// handler only writes to a pipe; a thread does the cancelling.
+// Ctrl-C (SIGINT/SIGTERM): calls the function being watched (cancel the
+// run, or detach from it). The handler only writes to a pipe; a thread
+// calls the function.
 class InterruptWatcher {
  public:
   InterruptWatcher() {
@@ -70,7 +76,7 @@ class InterruptWatcher {
         if (c == 0) return;  // shutdown
         std::lock_guard<std::mutex> lock(mu_);
         interrupted_ = true;
-        if (current_ != nullptr) current_->TryCancel();
+        if (current_) current_();
       }
     });
   }
@@ -85,10 +91,12 @@ class InterruptWatcher {
     close(fds_[0]);
     close(fds_[1]);
   }
-  void Watch(grpc::ClientContext* context) {
+  // `on_interrupt` runs on the watcher's thread at Ctrl-C (at once if it
+  // came already); null: nothing to do.
+  void Watch(std::function<void()> on_interrupt) {
     std::lock_guard<std::mutex> lock(mu_);
-    current_ = context;
-    if (interrupted_ && context != nullptr) context->TryCancel();
+    current_ = std::move(on_interrupt);
+    if (interrupted_ && current_) current_();
   }
   bool interrupted() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -101,8 +109,114 @@ class InterruptWatcher {
   struct sigaction old_int_ = {}, old_term_ = {};
   std::thread thread_;
   std::mutex mu_;
-  grpc::ClientContext* current_ = nullptr;
+  std::function<void()> current_;
   bool interrupted_ = false;
+};
+
+// One run's events as `run` and `runs --follow` print them: one line per
+// Task (released, ended with its duration and skew; only failed ones when
+// quiet) and the run's end, each with the time since the run started.
+class EventPrinter {
+ public:
+  EventPrinter(std::ostream* out, std::string tag, bool quiet)
+      : out_(out), tag_(std::move(tag)), quiet_(quiet) {}
+
+  // Prints `event`; true for RUN_ENDED (result() is then the run's).
+  bool Print(const v1::ExperimentEvent& event) {
+    if (start_us_ == 0) {
+      start_us_ = event.kind() == v1::ExperimentEvent::RUN_ENDED &&
+                          event.run().start_unix_us() > 0
+                      ? event.run().start_unix_us()
+                      : event.time_unix_us();
+    }
+    const std::string when = absl::StrCat(
+        "[", FormatElapsed(absl::Microseconds(event.time_unix_us() - start_us_)),
+        "] ");
+    bool ended = false;
+    switch (event.kind()) {
+      case v1::ExperimentEvent::RUN_STARTED:
+        run_id_ = event.run().id();
+        break;
+      case v1::ExperimentEvent::TASK_RELEASED:
+        if (!quiet_) *out_ << tag_ << when << event.message() << "\n";
+        break;
+      case v1::ExperimentEvent::TASK_ENDED: {
+        const auto& t = event.task();
+        std::string extra;
+        if (t.status() != v1::TaskResult::SKIPPED && t.commands_size() > 0) {
+          extra = absl::StrFormat(
+              " (%s, skew %.3f ms)",
+              HumanDuration(
+                  absl::Microseconds(t.end_unix_us() - t.release_unix_us())),
+              t.skew_us() / 1000.0);
+        }
+        if (!quiet_ || t.status() == v1::TaskResult::FAILED) {
+          *out_ << tag_ << when << event.message() << extra << "\n";
+        }
+        break;
+      }
+      case v1::ExperimentEvent::RUN_ENDED:
+        result_ = event.run();
+        ended = true;
+        *out_ << tag_ << when << event.message() << "\n";
+        break;
+      default:
+        break;
+    }
+    out_->flush();
+    return ended;
+  }
+
+  const v1::RunResult& result() const { return result_; }
+  // From RUN_STARTED; empty before it.
+  const std::string& run_id() const { return run_id_; }
+
+ private:
+  std::ostream* const out_;
+  const std::string tag_;
+  const bool quiet_;
+  int64_t start_us_ = 0;
+  std::string run_id_;
+  v1::RunResult result_;
+};
+
+// What Ctrl-C does to a `run` in flight: before its RUN_STARTED (no id
+// yet) cancel the call, which cancels a run not started; after it, ask the
+// controller to cancel the run (CancelExperimentRun) and keep reading its
+// end. Thread-safe.
+class RunCanceller {
+ public:
+  RunCanceller(ControllerConnection* c, v1::ExperimentService::Stub* stub,
+               grpc::ClientContext* call)
+      : c_(c), stub_(stub), call_(call) {}
+  void SetRunId(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_id_ = id;
+  }
+  void Cancel() {
+    std::string id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      id = run_id_;
+    }
+    if (!id.empty()) {
+      v1::CancelExperimentRunRequest req;
+      req.set_run_id(id);
+      req.set_reason("interrupted: emuctl run got Ctrl-C");
+      v1::CancelExperimentRunResponse resp;
+      grpc::Status s = stub_->CancelExperimentRun(
+          c_->NewContext(kUnaryTimeout).get(), req, &resp);
+      if (s.ok()) return;
+    }
+    call_->TryCancel();
+  }
+
+ private:
+  ControllerConnection* const c_;
+  v1::ExperimentService::Stub* const stub_;
+  grpc::ClientContext* const call_;
+  std::mutex mu_;
+  std::string run_id_;
 };
 
 absl::Status WriteFile(const std::string& path, const std::string& content) {
@@ -269,45 +383,19 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
     request.set_content(*content);
     for (const auto& [k, v] : run.params) (*request.mutable_params())[k] = v;
     auto context = c.NewContext(kStreamTimeout);
-    interrupts.Watch(context.get());
+    RunCanceller canceller(&c, stub.get(), context.get());
+    interrupts.Watch([&canceller] { canceller.Cancel(); });
     auto reader = stub->RunExperiment(context.get(), request);
     v1::ExperimentEvent event;
-    v1::RunResult result;
+    EventPrinter printer(env.out, tag, args.quiet);
     bool ended = false;
-    const absl::Time start = absl::Now();
     while (reader->Read(&event)) {
-      const std::string when =
-          absl::StrCat("[", FormatElapsed(absl::Now() - start), "] ");
-      switch (event.kind()) {
-        case v1::ExperimentEvent::TASK_RELEASED:
-          if (!args.quiet) *env.out << tag << when << event.message() << "\n";
-          break;
-        case v1::ExperimentEvent::TASK_ENDED: {
-          const auto& t = event.task();
-          std::string extra;
-          if (t.status() != v1::TaskResult::SKIPPED &&
-              t.commands_size() > 0) {
-            extra = absl::StrFormat(
-                " (%s, skew %.3f ms)",
-                HumanDuration(absl::Microseconds(t.end_unix_us() -
-                                                 t.release_unix_us())),
-                t.skew_us() / 1000.0);
-          }
-          if (!args.quiet || t.status() == v1::TaskResult::FAILED) {
-            *env.out << tag << when << event.message() << extra << "\n";
-          }
-          break;
-        }
-        case v1::ExperimentEvent::RUN_ENDED:
-          result = event.run();
-          ended = true;
-          *env.out << tag << when << event.message() << "\n";
-          break;
-        default:
-          break;
+      ended = printer.Print(event) || ended;
+      if (event.kind() == v1::ExperimentEvent::RUN_STARTED) {
+        canceller.SetRunId(printer.run_id());
       }
-      env.out->flush();
     }
+    v1::RunResult result = printer.result();
     grpc::Status s = reader->Finish();
     interrupts.Watch(nullptr);
     if (!ended) {
@@ -319,6 +407,17 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
                            ? "interrupted: the controller stopped the run's "
                              "commands on every node"
                            : c.Describe(s, "RunExperiment"));
+      if (!interrupts.interrupted() && !printer.run_id().empty()) {
+        // The stream broke mid-run (connection or SSH tunnel dropped): the
+        // run goes on on the controller.
+        result.set_id(printer.run_id());
+        result.set_error(absl::StrCat(
+            "lost the run's stream (", result.error(), "); run ",
+            printer.run_id(),
+            " goes on on the controller: follow it with `emuctl runs "
+            "--follow ",
+            printer.run_id(), "`"));
+      }
       env.Fail(absl::StrCat(tag, result.error()));
     }
     for (const auto& [k, v] : run.params) (*result.mutable_params())[k] = v;
@@ -341,6 +440,37 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
   if (interrupts.interrupted()) return kExitInterrupted;
   return failed == 0 && results.size() == planned.size() ? kExitOk
                                                          : kExitFailure;
+}
+
+// `runs --follow ID`: the run's events so far, then live, to its end.
+int FollowRun(CommandEnv& env, const std::string& id, bool quiet) {
+  auto conn = env.Connect();
+  if (!conn.ok()) return env.Fail(conn.status());
+  ControllerConnection& c = **conn;
+  auto stub = v1::ExperimentService::NewStub(c.channel());
+  v1::WatchExperimentRunRequest request;
+  request.set_run_id(id);
+  auto context = c.NewContext(kStreamTimeout);
+  InterruptWatcher interrupts;
+  interrupts.Watch([call = context.get()] { call->TryCancel(); });
+  auto reader = stub->WatchExperimentRun(context.get(), request);
+  v1::ExperimentEvent event;
+  EventPrinter printer(env.out, "", quiet);
+  bool ended = false;
+  while (reader->Read(&event)) ended = printer.Print(event) || ended;
+  grpc::Status s = reader->Finish();
+  interrupts.Watch(nullptr);
+  if (ended) {
+    return printer.result().state() == v1::RUN_SUCCEEDED ? kExitOk
+                                                         : kExitFailure;
+  }
+  if (interrupts.interrupted()) {
+    *env.err << "emuctl: detached from run " << id
+             << "; it goes on on the controller (emuctl runs --follow " << id
+             << ")" << std::endl;
+    return kExitInterrupted;
+  }
+  return env.Fail(c.Describe(s, "WatchExperimentRun"));
 }
 
 int RunRuns(CommandEnv& env) {
@@ -377,10 +507,26 @@ int RunRuns(CommandEnv& env) {
 void AddRunCommand(CLI::App& app, CommandEnv& env) {
   auto* runs = app.add_subcommand(
       "runs", "List the experiment runs the controller recorded");
+  auto follow = std::make_shared<std::string>();
+  auto follow_quiet = std::make_shared<bool>(false);
+  runs->add_option("--follow", *follow,
+                   "Follow run ID (from `emuctl runs`) to its end");
+  runs->add_flag("-q,--quiet", *follow_quiet,
+                 "With --follow: print only failed Tasks and the end");
   runs->footer(
       "Newest first, also across controller restarts: a run cut by a\n"
-      "restart shows FAILED with the reason.");
-  runs->callback([&env] { env.exit_code = RunRuns(env); });
+      "restart shows FAILED with the reason.\n\n"
+      "--follow ID reattaches to a run, e.g. after the `emuctl run` that\n"
+      "started it was killed or lost its connection (the run goes on on the\n"
+      "controller): prints the Tasks done so far, then each Task as it\n"
+      "ends, as `run` does, and exits as `run` would have: 0 if the run\n"
+      "succeeded, 1 otherwise. Ctrl-C only detaches (exit 130): the run\n"
+      "goes on. It writes no results directory; the run's full record is in\n"
+      "the last event (see docs/experiments.md).");
+  runs->callback([&env, follow, follow_quiet] {
+    env.exit_code = follow->empty() ? RunRuns(env)
+                                    : FollowRun(env, *follow, *follow_quiet);
+  });
 
   auto* cmd = app.add_subcommand(
       "run", "Run a barrier-synchronised experiment on a deployed lab");
@@ -408,7 +554,9 @@ void AddRunCommand(CLI::App& app, CommandEnv& env) {
       "output, exit status, start and end, each Task's skew) as JSON, plus\n"
       "summary.csv with one row per run. Exits 0 if every run succeeded, 1\n"
       "otherwise, 130 after Ctrl-C (which stops the run's commands on every\n"
-      "node). The format: docs/experiments.md.\n\n"
+      "node). If emuctl is killed or its connection drops, the run goes on\n"
+      "on the controller: `emuctl runs --follow ID` follows it again.\n"
+      "The format: docs/experiments.md.\n\n"
       "Examples:\n"
       "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml\n"
       "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml \\\n"

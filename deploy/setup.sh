@@ -20,7 +20,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libre2-dev
-  libasan8 libtsan2
+  libasan8 libtsan2 clang libclang-rt-14-dev
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc
   qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server
   python3-grpcio python3-grpc-tools

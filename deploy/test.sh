@@ -2,8 +2,9 @@
 # Runs the whole test suite: unit tests, then the integration tests against
 # the real kernel (namespaces, veths, qdiscs, real daemons); then the unit
 # tests again under AddressSanitizer with LeakSanitizer (.bazelrc config
-# asan; config tsan exists but is not in the suite yet). Needs root. Fails if any
-# run fails. Extra arguments go to every `bazel test` (e.g.
+# asan; config tsan exists but is not in the suite yet); then fuzzes each
+# libFuzzer target (//fuzz) for 25 s (deploy/fuzz.sh). Needs root. Fails if
+# any run fails or a fuzz target crashes. Extra arguments go to every `bazel test` (e.g.
 # --test_tag_filters=-integration).
 set -euo pipefail
 
@@ -31,4 +32,11 @@ run() {
 run all //... "$@"
 run asan --config=asan --build_tests_only --test_tag_filters=-integration //... "$@"
 # TSAN (`--config=tsan`) is not part of the suite yet: see docs/building.md.
+fuzz_start=$SECONDS
+if deploy/fuzz.sh -t 25; then
+  echo "fuzz: 5 targets, no crash, $((SECONDS - fuzz_start)) s"
+else
+  echo "fuzz: a target crashed or did not build, $((SECONDS - fuzz_start)) s"
+  rc=1
+fi
 exit "$rc"

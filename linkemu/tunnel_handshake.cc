@@ -87,13 +87,15 @@ absl::StatusOr<TunnelHello> ReadTunnelHello(int fd) {
   }
   if (static_cast<uint8_t>(head[kMagicBytes]) != kVersion) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "tunnel handshake: version ", static_cast<int>(head[kMagicBytes]),
+        "tunnel handshake: version ",
+        static_cast<int>(static_cast<uint8_t>(head[kMagicBytes])),
         ", this agent speaks ", kVersion));
   }
   if (static_cast<uint8_t>(head[kMagicBytes + 1]) != kVnetHdrBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tunnel handshake: vnet header of ",
-        static_cast<int>(head[kMagicBytes + 1]), " bytes, this agent uses ",
+        static_cast<int>(static_cast<uint8_t>(head[kMagicBytes + 1])),
+        " bytes, this agent uses ",
         kVnetHdrBytes));
   }
   TunnelHello hello;

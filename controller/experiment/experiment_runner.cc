@@ -174,8 +174,19 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
       Push({Input::kLost, host, {}, "no agent address known for it"});
     }
   }
+  // The run's id on its first and last events: RUN_STARTED names the run
+  // (for WatchExperimentRun, CancelExperimentRun), RUN_ENDED's result too.
   auto publish = [&] {
-    for (const auto& e : seq_.TakeEvents()) on_event(e);
+    for (auto& e : seq_.TakeEvents()) {
+      if (e.kind() == emu::v1::ExperimentEvent::RUN_STARTED) {
+        *e.mutable_run() = seq_.result();
+      }
+      if (e.kind() == emu::v1::ExperimentEvent::RUN_STARTED ||
+          e.kind() == emu::v1::ExperimentEvent::RUN_ENDED) {
+        e.mutable_run()->set_id(run_id_);
+      }
+      on_event(e);
+    }
   };
   auto actions = seq_.Start();
   if (absl::Status st = Persist(); !st.ok()) {
@@ -234,6 +245,7 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   // Half-close every stream: the agents end whatever is still running.
   CloseLinks();
   emu::v1::RunResult result = seq_.result();
+  result.set_id(run_id_);
   if (absl::Status st = Persist(); !st.ok()) {
     result.set_error(result.error().empty()
                          ? std::string(st.message())

@@ -14,9 +14,19 @@
 namespace emu::controller::experiment {
 namespace {
 
-// The run's event stream; cancelling the call cancels the run.
-class RunReactor : public QueuedWriteReactor<emu::v1::ExperimentEvent> {
+// The stream of a RunExperiment or WatchExperimentRun call: it follows a
+// run's RunProgress to RUN_ENDED. Cancelling the call (the client went away
+// or detached) stops following; the run goes on, except a RunExperiment
+// cancelled before its run started following, whose run is cancelled
+// (nobody could know its id to stop it later).
+//
+// Completed exactly once: by its owner before Follow (a refused call), on
+// RUN_ENDED, or when the call is cancelled while following. Nothing touches
+// the reactor after that.
+class FollowReactor : public QueuedWriteReactor<emu::v1::ExperimentEvent> {
  public:
+  // For RunExperiment, before Follow: the run that a cancel before Follow
+  // cancels.
   void SetRunner(std::shared_ptr<ExperimentRunner> runner) {
     bool cancelled;
     {
@@ -27,21 +37,108 @@ class RunReactor : public QueuedWriteReactor<emu::v1::ExperimentEvent> {
     if (cancelled) runner->Cancel("the client cancelled the run");
   }
 
+  // Sends every event of `progress` so far, then the live ones, and
+  // completes the call OK after RUN_ENDED. The caller must not touch the
+  // reactor after this.
+  void Follow(std::shared_ptr<RunProgress> progress) {
+    const uint64_t id =
+        progress->Watch([this](const emu::v1::ExperimentEvent& e) {
+          Push(e);
+          if (e.kind() != emu::v1::ExperimentEvent::RUN_ENDED) return;
+          {
+            absl::MutexLock lock(&mu_);
+            ended_ = true;
+            if (!following_) return;  // Follow completes the call
+          }
+          CompleteOnce(grpc::Status::OK);
+        });
+    bool ended, cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      progress_ = std::move(progress);
+      watch_id_ = id;
+      following_ = true;
+      ended = ended_;
+      cancelled = cancelled_;
+    }
+    if (ended) {
+      CompleteOnce(grpc::Status::OK);
+    } else if (cancelled) {
+      StopFollowing();
+    }
+  }
+
+  // Ends a call refused before Follow.
+  void Refuse(grpc::Status status) { CompleteOnce(std::move(status)); }
+
   void OnCancel() override {
-    std::shared_ptr<ExperimentRunner> runner;
+    std::shared_ptr<ExperimentRunner> unstarted;
+    bool following;
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
-      runner = runner_;
+      following = following_;
+      if (!following) unstarted = runner_;
     }
-    if (runner) runner->Cancel("the client cancelled the run (Ctrl-C?)");
+    if (unstarted) {
+      unstarted->Cancel("the client cancelled the run before it started");
+    }
+    if (following) StopFollowing();
   }
 
  private:
+  void StopFollowing() {
+    std::shared_ptr<RunProgress> progress;
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      progress = progress_;
+      id = watch_id_;
+    }
+    progress->Unwatch(id);
+    CompleteOnce(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "stopped following the run; it goes on"));
+  }
+
+  void CompleteOnce(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (completed_) return;
+      completed_ = true;
+    }
+    Complete(std::move(status));
+  }
+
   absl::Mutex mu_;
   std::shared_ptr<ExperimentRunner> runner_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<RunProgress> progress_ ABSL_GUARDED_BY(mu_);
+  uint64_t watch_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool following_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool completed_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// RUN_ENDED for a run known only from its record.
+emu::v1::ExperimentEvent EndedFromRecord(
+    const emu::v1::ExperimentRunSummary& r) {
+  emu::v1::ExperimentEvent e;
+  e.set_kind(emu::v1::ExperimentEvent::RUN_ENDED);
+  e.set_time_unix_us(r.end_unix_us());
+  emu::v1::RunResult* run = e.mutable_run();
+  run->set_id(r.id());
+  run->set_lab(r.lab());
+  run->set_experiment(r.experiment());
+  run->set_state(r.state());
+  run->set_error(r.error());
+  run->set_start_unix_us(r.start_unix_us());
+  run->set_end_unix_us(r.end_unix_us());
+  e.set_message(absl::StrCat(
+      "run ", r.id(), " ", emu::v1::RunState_Name(r.state()),
+      r.error().empty() ? "" : ": ", r.error(),
+      " (from the controller's record; its Tasks are no longer held)"));
+  return e;
+}
 
 class RegistryLinkApplier : public LinkApplier {
  public:
@@ -101,7 +198,9 @@ void ExperimentServiceImpl::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    for (const auto& r : runners_) r->Cancel("the controller is stopping");
+    for (const auto& [id, r] : runs_) {
+      r.runner->Cancel("the controller is stopping");
+    }
   }
   // A cancelled run ends within the runner's close bound (it aborts streams
   // that do not close in time), so this join is bounded too.
@@ -112,21 +211,22 @@ grpc::ServerWriteReactor<emu::v1::ExperimentEvent>*
 ExperimentServiceImpl::RunExperiment(
     grpc::CallbackServerContext* context,
     const emu::v1::RunExperimentRequest* request) {
-  auto* reactor = new RunReactor();
+  auto* reactor = new FollowReactor();
   grpc::Status auth = CheckAuthToken(*context, token_);
   if (!auth.ok()) {
-    reactor->Reject(auth);
+    reactor->Refuse(auth);
     return reactor;
   }
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      reactor->Reject(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+      reactor->Refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                    "the controller is stopping"));
       return reactor;
     }
   }
   run_threads_.Start([this, reactor, req = *request] {
+    // OK once the reactor follows the run (and must not be touched).
     grpc::Status status = [&]() -> grpc::Status {
       const std::string file =
           req.file_name().empty() ? "experiment" : req.file_name();
@@ -164,6 +264,7 @@ ExperimentServiceImpl::RunExperiment(
       auto runner = std::make_shared<ExperimentRunner>(
           run_id, *std::move(spec), *std::move(lab), std::move(addresses),
           std::move(params), first_generation, deps);
+      auto progress = std::make_shared<RunProgress>();
       {
         absl::MutexLock lock(&mu_);
         // Shutdown cancelled the runs it saw; this one came after.
@@ -171,24 +272,113 @@ ExperimentServiceImpl::RunExperiment(
           return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                               "the controller is stopping");
         }
-        runners_.insert(runner);
+        runs_[run_id] = {runner, progress};
       }
       reactor->SetRunner(runner);
+      reactor->Follow(progress);
       Log("experiment run ", run_id, " started");
       emu::v1::RunResult result = runner->Run(
-          [reactor](const emu::v1::ExperimentEvent& e) { reactor->Push(e); });
+          [&progress](const emu::v1::ExperimentEvent& e) {
+            progress->Publish(e);
+          });
+      if (!progress->ended()) {
+        // Every follower ends with RUN_ENDED, whatever the runner published.
+        emu::v1::ExperimentEvent end;
+        end.set_kind(emu::v1::ExperimentEvent::RUN_ENDED);
+        end.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
+        end.set_message(absl::StrCat("run ", run_id, " ",
+                                     emu::v1::RunState_Name(result.state())));
+        *end.mutable_run() = result;
+        progress->Publish(end);
+      }
       Log("experiment run ", run_id, ": ",
           emu::v1::RunState_Name(result.state()),
           result.error().empty() ? "" : ": ", result.error());
       {
         absl::MutexLock lock(&mu_);
-        runners_.erase(runner);
+        runs_.erase(run_id);
+        ended_runs_.emplace_back(run_id, std::move(progress));
+        if (ended_runs_.size() > kKeptRuns) ended_runs_.pop_front();
       }
       return grpc::Status::OK;
     }();
-    reactor->Complete(status);
+    if (!status.ok()) reactor->Refuse(status);
   });
   return reactor;
+}
+
+grpc::ServerWriteReactor<emu::v1::ExperimentEvent>*
+ExperimentServiceImpl::WatchExperimentRun(
+    grpc::CallbackServerContext* context,
+    const emu::v1::WatchExperimentRunRequest* request) {
+  auto* reactor = new FollowReactor();
+  grpc::Status auth = CheckAuthToken(*context, token_);
+  if (!auth.ok()) {
+    reactor->Refuse(auth);
+    return reactor;
+  }
+  std::shared_ptr<RunProgress> progress;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = runs_.find(request->run_id()); it != runs_.end()) {
+      progress = it->second.progress;
+    }
+    for (const auto& [id, p] : ended_runs_) {
+      if (id == request->run_id()) progress = p;
+    }
+  }
+  if (progress != nullptr) {
+    reactor->Follow(std::move(progress));
+    return reactor;
+  }
+  // Only in the store (older, or before a restart): read it off gRPC's
+  // thread.
+  pool_->Schedule([this, reactor, id = request->run_id()] {
+    absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>> runs =
+        store_ != nullptr
+            ? store_->List()
+            : absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>>(
+                  std::vector<emu::v1::ExperimentRunSummary>{});
+    if (!runs.ok()) {
+      reactor->Refuse(ToGrpcStatus(runs.status()));
+      return;
+    }
+    for (const auto& r : *runs) {
+      if (r.id() != id) continue;
+      auto progress = std::make_shared<RunProgress>();
+      progress->Publish(EndedFromRecord(r));
+      reactor->Follow(std::move(progress));
+      return;
+    }
+    reactor->Refuse(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no experiment run ", id, " (emuctl runs lists them)")));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
+    grpc::CallbackServerContext* context,
+    const emu::v1::CancelExperimentRunRequest* request,
+    emu::v1::CancelExperimentRunResponse* response) {
+  (void)response;
+  return OffloadUnary(context, token_, pool_, [this, request] {
+    std::shared_ptr<ExperimentRunner> runner;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = runs_.find(request->run_id());
+      if (it == runs_.end()) {
+        return absl::NotFoundError(absl::StrCat(
+            "no experiment run ", request->run_id(),
+            " is in progress (emuctl runs lists them)"));
+      }
+      runner = it->second.runner;
+    }
+    runner->Cancel(request->reason().empty() ? "cancelled by the client"
+                                             : request->reason());
+    Log("experiment run ", request->run_id(), ": cancel requested");
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* ExperimentServiceImpl::ListExperimentRuns(

@@ -1,16 +1,19 @@
 // ExperimentService (proto/experiment.proto): runs experiments on deployed
 // labs. Each RunExperiment gets one thread of its own for the run's event
 // loop (ExperimentRunner), never one per host, owned by the service's
-// ThreadSet; cancelling the call cancels the run. Shutdown() (and the
-// destructor) refuses new runs, cancels every running one and joins their
-// threads.
+// ThreadSet. Once started, a run belongs to the service, not to the call:
+// its events go to a RunProgress that the call and any WatchExperimentRun
+// follow, so a caller that goes away leaves it running;
+// CancelExperimentRun stops it. Shutdown() (and the destructor) refuses
+// new runs, cancels every running one and joins their threads.
 //
 // Thread-safe. Does not own the lab manager, registry or store.
 #ifndef EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_SERVICE_H_
 #define EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_SERVICE_H_
 
+#include <deque>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -19,6 +22,7 @@
 #include "common/thread_set.h"
 #include "controller/experiment/barrier_client.h"
 #include "controller/experiment/experiment_store.h"
+#include "controller/experiment/run_progress.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
 #include "proto/experiment.grpc.pb.h"
@@ -44,6 +48,18 @@ class ExperimentServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::RunExperimentRequest* request) override;
 
+  grpc::ServerWriteReactor<emu::v1::ExperimentEvent>* WatchExperimentRun(
+      grpc::CallbackServerContext* context,
+      const emu::v1::WatchExperimentRunRequest* request) override;
+
+  grpc::ServerUnaryReactor* CancelExperimentRun(
+      grpc::CallbackServerContext* context,
+      const emu::v1::CancelExperimentRunRequest* request,
+      emu::v1::CancelExperimentRunResponse* response) override;
+
+  // Ended runs whose events WatchExperimentRun can still replay.
+  static constexpr size_t kKeptRuns = 16;
+
   grpc::ServerUnaryReactor* ListExperimentRuns(
       grpc::CallbackServerContext* context,
       const emu::v1::ListExperimentRunsRequest* request,
@@ -63,7 +79,15 @@ class ExperimentServiceImpl final
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_run_ ABSL_GUARDED_BY(mu_) = 0;
-  std::set<std::shared_ptr<ExperimentRunner>> runners_ ABSL_GUARDED_BY(mu_);
+  struct ActiveRun {
+    std::shared_ptr<ExperimentRunner> runner;
+    std::shared_ptr<RunProgress> progress;
+  };
+  // Runs in progress, by id.
+  std::map<std::string, ActiveRun> runs_ ABSL_GUARDED_BY(mu_);
+  // The last kKeptRuns ended runs, oldest first.
+  std::deque<std::pair<std::string, std::shared_ptr<RunProgress>>> ended_runs_
+      ABSL_GUARDED_BY(mu_);
   // Last member: destroyed (joined) first.
   ThreadSet run_threads_;
 };
