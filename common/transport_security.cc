@@ -156,7 +156,7 @@ std::shared_ptr<grpc::Channel> NewChannel(const TransportSecurity& transport,
   options.pem_root_certs = transport.ca_pem;
   options.pem_private_key = transport.own.key_pem;
   options.pem_cert_chain = transport.own.cert_pem;
-  args.SetSslTargetNameOverride(peer_name);
+  if (!peer_name.empty()) args.SetSslTargetNameOverride(peer_name);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(options),
                                    args);
 }

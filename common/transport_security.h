@@ -62,7 +62,8 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
     const TransportSecurity& transport);
 
 // A channel to `address` whose server must present a certificate for
-// `peer_name` (TLS). `args` defaults to the message limits.
+// `peer_name` (TLS; empty: for the host part of `address`, e.g. an agent's
+// IP address). `args` defaults to the message limits.
 std::shared_ptr<grpc::Channel> NewChannel(
     const TransportSecurity& transport, const std::string& address,
     const std::string& peer_name,

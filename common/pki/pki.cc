@@ -396,6 +396,38 @@ absl::StatusOr<Credentials> ReadCredentials(const std::string& cert_path,
   return creds;
 }
 
+namespace {
+
+Subject ControllerSubject(const std::vector<std::string>& alt_names) {
+  Subject subject;
+  subject.role = Role::kController;
+  subject.alt_names = {"localhost", "127.0.0.1", "::1"};
+  subject.alt_names.insert(subject.alt_names.end(), alt_names.begin(),
+                           alt_names.end());
+  return subject;
+}
+
+absl::StatusOr<Credentials> ReadCa(const std::string& dir,
+                                   const Paths& paths) {
+  auto ca = ReadCredentials(paths.ca_cert, paths.ca_key);
+  if (!ca.ok()) {
+    return absl::Status(ca.status().code(),
+                        absl::StrCat("the cluster CA in ", dir, ": ",
+                                     ca.status().message(),
+                                     " (run `emuctl cluster init` first)"));
+  }
+  return ca;
+}
+
+absl::Status IssueFrom(const Credentials& ca, const Subject& subject,
+                       const Paths& paths) {
+  auto creds = Issue(ca, subject);
+  if (!creds.ok()) return creds.status();
+  return WriteCredentials(*creds, paths.cert, paths.key);
+}
+
+}  // namespace
+
 absl::Status InitCluster(const std::string& dir, absl::string_view cluster,
                          const std::vector<std::string>& controller_alt_names) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -409,15 +441,8 @@ absl::Status InitCluster(const std::string& dir, absl::string_view cluster,
   }
   auto ca = CreateCa(cluster);
   if (!ca.ok()) return ca.status();
-  Subject subject;
-  subject.role = Role::kController;
-  subject.alt_names = {"localhost", "127.0.0.1", "::1"};
-  subject.alt_names.insert(subject.alt_names.end(),
-                           controller_alt_names.begin(),
-                           controller_alt_names.end());
-  auto controller = Issue(*ca, subject);
-  if (!controller.ok()) return controller.status();
-  if (absl::Status s = WriteCredentials(*controller, paths.cert, paths.key);
+  if (absl::Status s = IssueFrom(*ca, ControllerSubject(controller_alt_names),
+                                 paths);
       !s.ok()) {
     return s;
   }
@@ -425,23 +450,24 @@ absl::Status InitCluster(const std::string& dir, absl::string_view cluster,
   return WriteCredentials(*ca, paths.ca_cert, paths.ca_key);
 }
 
+absl::Status IssueController(const std::string& dir,
+                             const std::vector<std::string>& alt_names) {
+  const Paths paths = ControllerPaths(dir);
+  auto ca = ReadCa(dir, paths);
+  if (!ca.ok()) return ca.status();
+  return IssueFrom(*ca, ControllerSubject(alt_names), paths);
+}
+
 absl::Status IssueAgent(const std::string& dir, const std::string& host,
                         const std::vector<std::string>& alt_names) {
   const Paths paths = AgentPaths(dir, host);
-  auto ca = ReadCredentials(paths.ca_cert, paths.ca_key);
-  if (!ca.ok()) {
-    return absl::Status(ca.status().code(),
-                        absl::StrCat("the cluster CA in ", dir, ": ",
-                                     ca.status().message(),
-                                     " (run `emuctl cluster init` first)"));
-  }
+  auto ca = ReadCa(dir, paths);
+  if (!ca.ok()) return ca.status();
   Subject subject;
   subject.role = Role::kAgent;
   subject.name = host;
   subject.alt_names = alt_names;
-  auto creds = Issue(*ca, subject);
-  if (!creds.ok()) return creds.status();
-  return WriteCredentials(*creds, paths.cert, paths.key);
+  return IssueFrom(*ca, subject, paths);
 }
 
 }  // namespace emu::common::pki

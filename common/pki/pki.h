@@ -113,6 +113,11 @@ absl::StatusOr<std::string> ReadPem(const std::string& path);
 absl::Status InitCluster(const std::string& dir, absl::string_view cluster,
                          const std::vector<std::string>& controller_alt_names);
 
+// Issues (or re-issues) the controller's certificate from the CA in <dir>
+// (kControllerName, "localhost", 127.0.0.1, ::1 and `alt_names`).
+absl::Status IssueController(const std::string& dir,
+                             const std::vector<std::string>& alt_names);
+
 // Issues (or re-issues) the certificate of agent `host` from the CA in
 // <dir>, with its host name and `alt_names` (its addresses).
 absl::Status IssueAgent(const std::string& dir, const std::string& host,

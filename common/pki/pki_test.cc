@@ -150,6 +150,13 @@ TEST_F(PkiFilesTest, InitThenIssueWritesPrivateKeysAndVerifiableCerts) {
   ASSERT_TRUE(controller.ok());
   EXPECT_EQ(Verify(*ca, controller->cert_pem, absl::Now())->role,
             Role::kController);
+  // Renewal from the same CA: a new key, still verified.
+  ASSERT_TRUE(IssueController(dir_, {"ctl.example"}).ok());
+  auto renewed = ReadCredentials(c.cert, c.key);
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_NE(renewed->key_pem, controller->key_pem);
+  EXPECT_EQ(Verify(*ca, renewed->cert_pem, absl::Now())->role,
+            Role::kController);
 }
 
 TEST_F(PkiFilesTest, KeyReadableByOthersIsRefused) {
