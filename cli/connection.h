@@ -26,13 +26,13 @@ namespace emu::cli {
 struct ConnectionFlags {
   std::string controller;      // --controller host:port
   std::string token_file;      // --token-file
-  std::string ca_file;         // --ca-file: the cluster CA (TLS)
   std::string cluster_file;    // --cluster
   std::string ssh;             // --ssh [user@]gateway[:port]
   std::string ssh_target;      // --ssh-target: the controller on the gateway
   std::string ssh_opts;        // --ssh-opts: extra ssh options
   std::string ssh_token_path;  // --ssh-token-path: token file on the gateway
   std::string remote;          // --remote NAME
+  std::string ca_file;         // --ca-file: the cluster CA (TLS)
 };
 
 // The process environment that chooses a controller.
@@ -68,15 +68,15 @@ struct ControllerTarget {
   std::string address;     // "127.0.0.1:40123"
   std::string token;       // empty: no authorization metadata
   std::string token_file;  // where the token came from, for messages
+  std::string origin;      // "--controller" or "cluster file <path>"
+  // Set when `address` is the local end of an SSH tunnel.
+  std::string ssh_gateway;  // "root@gw (to 127.0.0.1:7470 there)"
   // The cluster CA (PEM) to check the controller's certificate against;
   // empty: plain text (a cluster started with --insecure-plaintext).
   std::string ca_pem;
   // The local cluster's certificates (cluster file "pki_dir"), for the
   // calls emuctl makes to agents as the controller (console, restart).
   std::string pki_dir;
-  std::string origin;      // "--controller" or "cluster file <path>"
-  // Set when `address` is the local end of an SSH tunnel.
-  std::string ssh_gateway;  // "root@gw (to 127.0.0.1:7470 there)"
 };
 
 // The default cluster file: /run/emu/local/cluster.json.

@@ -90,7 +90,7 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   root["controller_pid"] = static_cast<uint64_t>(f.controller_pid);
   root["controller_start_time"] = f.controller_start_time;
   root["token_file"] = f.token_file;
-  root["pki_dir"] = f.pki_dir;
+  if (!f.pki_dir.empty()) root["pki_dir"] = f.pki_dir;
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
