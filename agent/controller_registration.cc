@@ -7,21 +7,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace emu::agent {
 
 ControllerRegistration::ControllerRegistration(
     std::string controller_address, std::string token,
-    emu::v1::RegisterRequest request,
+    const TransportSecurity& transport, emu::v1::RegisterRequest request,
     std::function<void(const std::string&)> log)
     : controller_address_(std::move(controller_address)),
       token_(std::move(token)),
       request_(std::move(request)),
       log_(std::move(log)),
-      stub_(emu::v1::RegistrationService::NewStub(grpc::CreateChannel(
-          controller_address_, grpc::InsecureChannelCredentials()))) {}
+      stub_(emu::v1::RegistrationService::NewStub(
+          NewChannel(transport, controller_address_,
+                     common::pki::kControllerName))) {}
 
 ControllerRegistration::~ControllerRegistration() {
   stop_.Notify();

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "proto/registration.grpc.pb.h"
 
 namespace emu::agent {
@@ -28,8 +29,10 @@ class ControllerRegistration {
   static constexpr absl::Duration kCallTimeout = absl::Seconds(2);
 
   // `request` is sent as is on every call (host, agent_address,
-  // capabilities, instance_id).
+  // capabilities, instance_id), over `transport` (the agent's certificate;
+  // the controller must present the controller's).
   ControllerRegistration(std::string controller_address, std::string token,
+                         const TransportSecurity& transport,
                          emu::v1::RegisterRequest request,
                          std::function<void(const std::string&)> log);
   ~ControllerRegistration();

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/process_launcher.h"
 #include "common/server_util.h"
+#include "common/transport_security.h"
 #include "common/thread_pool.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7471",
@@ -62,6 +63,15 @@ ABSL_FLAG(std::string, tunnel_listen, "",
           "Address to accept TCP tunnels of cross-host links on (host:port). "
           "Default: --listen's host with port 7472 (if that port is taken, "
           "the agent runs without tunnels and says so). 'none': no tunnels.");
+
+ABSL_FLAG(std::string, pki_dir, "/etc/emu/pki",
+          "The cluster's certificates (docs/security.md): ca.crt, and this "
+          "agent's agent-<host>.crt and agent-<host>.key (mode 0600), from "
+          "`emuctl cluster cert`. Calls are accepted only from the "
+          "controller's certificate (mutual TLS).");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "No TLS: serve and dial in plain text, accepting any caller "
+          "holding the token. Only on a network you trust completely.");
 
 ABSL_FLAG(bool, cleanup, false,
           "Do not serve: remove what an agent of --host_name owns on this "
@@ -160,6 +170,14 @@ int main(int argc, char** argv) {
   auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file),
                                     absl::GetFlag(FLAGS_state_dir) + "/token");
   if (!token.ok()) return Fail(token.status().ToString());
+  auto transport = emu::LoadDaemonTransport(
+      absl::GetFlag(FLAGS_pki_dir), emu::common::pki::Role::kAgent, host,
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!transport.ok()) return Fail(transport.status().ToString());
+  if (transport->plaintext) {
+    emu::Log("--insecure_plaintext: NO TLS, any caller with the token is "
+             "served");
+  }
 
   auto store = emu::agent::reconcile::LabSpecStore::Open(absl::GetFlag(FLAGS_state_dir));
   if (!store.ok()) return Fail(store.status().ToString());
@@ -245,7 +263,8 @@ int main(int argc, char** argv) {
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
                                  {&service, &barrier, &guest_service},
-                                 absl::GetFlag(FLAGS_port_file), &port);
+                                 *transport, absl::GetFlag(FLAGS_port_file),
+                                 &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-agent ", host, " serving on ", absl::GetFlag(FLAGS_listen),
            " (port ", port, ")");
@@ -260,7 +279,7 @@ int main(int argc, char** argv) {
     *req.mutable_capabilities() = caps;
     req.set_instance_id(emu::agent::NewInstanceId());
     registration = std::make_unique<emu::agent::ControllerRegistration>(
-        absl::GetFlag(FLAGS_controller), *token, req,
+        absl::GetFlag(FLAGS_controller), *token, *transport, req,
         [](const std::string& line) { emu::Log(line); });
     registration->Start();
   }

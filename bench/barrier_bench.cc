@@ -53,7 +53,9 @@ int ServeAgent(const std::string& port_file) {
   emu::agent::barrier::HostTaskCommandRunner runner(&launcher);
   emu::agent::barrier::BarrierAgentServiceImpl service("bench", "", &runner);
   int port = 0;
-  auto server = emu::StartServer("127.0.0.1:0", {&service}, port_file, &port);
+  auto server = emu::StartServer("127.0.0.1:0", {&service},
+                                 emu::TransportSecurity::Plaintext(),
+                                 port_file, &port);
   if (!server.ok()) {
     std::fprintf(stderr, "agent: %s\n", server.status().ToString().c_str());
     return 1;
@@ -147,7 +149,8 @@ void Measure(int n, int tasks) {
     return;
   }
   emu::RealClock clock;
-  emu::controller::experiment::GrpcBarrierLinkFactory factory("");
+  emu::controller::experiment::GrpcBarrierLinkFactory factory(
+      "", emu::TransportSecurity::Plaintext());
   NoLinks links;
   emu::controller::experiment::ExperimentRunner runner(
       "bench", *spec, lab, agents.addresses, {}, 0,

@@ -5,11 +5,11 @@
 #include "cli/remotes.h"
 #include "common/auth.h"
 #include "common/grpc_limits.h"
+#include "common/pki/pki.h"
+#include "common/transport_security.h"
 #include "common/status_macros.h"
 #include "deploy/cluster_file.h"
 #include "deploy/local_cluster_layout.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace emu::cli {
 
@@ -45,6 +45,16 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
     target.address = file->controller;
     target.origin = absl::StrCat("cluster file ", path);
     if (target.token_file.empty()) target.token_file = file->token_file;
+    target.pki_dir = file->pki_dir;
+    if (flags.ca_file.empty() && !file->pki_dir.empty()) {
+      EMU_ASSIGN_OR_RETURN(
+          target.ca_pem,
+          common::pki::ReadPem(common::pki::ControllerPaths(file->pki_dir)
+                                   .ca_cert));
+    }
+  }
+  if (!flags.ca_file.empty()) {
+    EMU_ASSIGN_OR_RETURN(target.ca_pem, common::pki::ReadPem(flags.ca_file));
   }
   if (!target.token_file.empty()) {
     EMU_ASSIGN_OR_RETURN(target.token, ReadTokenFile(target.token_file));
@@ -143,6 +153,9 @@ absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
     return std::make_unique<ControllerConnection>(std::move(target));
   }
   ControllerTarget target;
+  if (!flags.ca_file.empty()) {
+    EMU_ASSIGN_OR_RETURN(target.ca_pem, common::pki::ReadPem(flags.ca_file));
+  }
   // The token first: a wrong path fails before any tunnel is set up.
   if (!flags.token_file.empty()) {
     target.token_file = flags.token_file;
@@ -179,7 +192,8 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
           "cannot reach the emu controller at ", target.address, " (from ",
           target.origin, "): ", message,
           "\nIs the cluster running? Start a local one with `emuctl local "
-          "start`, or pass --controller.");
+          "start`, or pass --controller (and --ca-file for a controller "
+          "with TLS).");
     case grpc::StatusCode::UNAUTHENTICATED:
       return absl::StrCat(
           "the controller at ",
@@ -222,17 +236,23 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
 
 namespace {
 
-// The same limits as the controller's (gRPC's client default of 4 MiB
-// refused the answer about a valid 100k-node lab).
+// TLS checking the controller against the cluster CA when the target has
+// one (emuctl presents no certificate: its token identifies the user).
+TransportSecurity TransportTo(const ControllerTarget& target) {
+  if (target.ca_pem.empty()) return TransportSecurity::Plaintext();
+  TransportSecurity t;
+  t.ca_pem = target.ca_pem;
+  return t;
+}
+
 }  // namespace
 
 ControllerConnection::ControllerConnection(ControllerTarget target,
                                            std::unique_ptr<SshTunnel> tunnel)
     : tunnel_(std::move(tunnel)),
       target_(std::move(target)),
-      channel_(grpc::CreateCustomChannel(target_.address,
-                                         grpc::InsecureChannelCredentials(),
-                                         LimitedChannelArguments())),
+      channel_(NewChannel(TransportTo(target_), target_.address,
+                          common::pki::kControllerName)),
       stub_(v1::ControllerService::NewStub(channel_)) {}
 
 bool ControllerConnection::Reached() const {

@@ -32,6 +32,7 @@ struct ConnectionFlags {
   std::string ssh_opts;        // --ssh-opts: extra ssh options
   std::string ssh_token_path;  // --ssh-token-path: token file on the gateway
   std::string remote;          // --remote NAME
+  std::string ca_file;         // --ca-file: the cluster CA (TLS)
 };
 
 // The process environment that chooses a controller.
@@ -70,6 +71,12 @@ struct ControllerTarget {
   std::string origin;      // "--controller" or "cluster file <path>"
   // Set when `address` is the local end of an SSH tunnel.
   std::string ssh_gateway;  // "root@gw (to 127.0.0.1:7470 there)"
+  // The cluster CA (PEM) to check the controller's certificate against;
+  // empty: plain text (a cluster started with --insecure-plaintext).
+  std::string ca_pem;
+  // The local cluster's certificates (cluster file "pki_dir"), for the
+  // calls emuctl makes to agents as the controller (console, restart).
+  std::string pki_dir;
 };
 
 // The default cluster file: /run/emu/local/cluster.json.

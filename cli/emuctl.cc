@@ -42,6 +42,10 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "Controller address host:port (default: from the cluster file)");
   app.add_option("--token-file", env.connection.token_file,
                  "File holding the API token (default: from the cluster file)");
+  app.add_option("--ca-file", env.connection.ca_file,
+                 "The cluster's CA certificate (ca.crt of `emuctl cluster "
+                 "init`): speak TLS to the controller and check its "
+                 "certificate (default: from the cluster file)");
   app.add_option("--cluster", env.connection.cluster_file,
                  "Cluster file (default: $EMU_CLUSTER, else " +
                      DefaultClusterFile() +
@@ -100,6 +104,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddLocalCommand(app, env);
   AddRunCommand(app, env);
   AddRemoteCommand(app, env);
+  AddClusterCommand(app, env);
 
   // CLI11 reports parse errors (and --help) by exception; they stop here.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

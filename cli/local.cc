@@ -25,6 +25,7 @@ struct LocalArgs {
   std::string state_root = deploy::kDefaultStateRoot;
   std::string timeout = "30s";
   bool no_supervise = false;
+  bool insecure_plaintext = false;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
@@ -67,6 +68,7 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.hosts = args.hosts;
   options.cluster.subnet = args.subnet;
   options.cluster.state_root = args.state_root;
+  options.cluster.insecure_plaintext = args.insecure_plaintext;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
   if (!env.self_exe.empty() && !args.no_supervise) {
@@ -202,6 +204,10 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
   start->add_flag("--no-supervise", args->no_supervise,
                   "Start no supervisor: a daemon that dies stays dead (for "
                   "tests that kill and restart daemons by hand)");
+  start->add_flag("--insecure-plaintext", args->insecure_plaintext,
+                  "No TLS between the daemons and emuctl (tokens in clear); "
+                  "by default the cluster gets its own CA and certificates "
+                  "in <state dir>/pki and every connection is mutual TLS");
   start
       ->add_option("--timeout", args->timeout,
                    "How long each daemon may take to answer")

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "common/pki/pki.h"
+#include "common/transport_security.h"
 
 namespace emu::cli {
 
@@ -48,8 +48,27 @@ absl::StatusOr<NodeAgent> FindGuestAgent(ControllerConnection& c,
         "host ", agent.host, " of node ", node, " is not known to the "
         "controller"));
   }
-  agent.stub = v1::GuestService::NewStub(grpc::CreateChannel(
-      agent.address, grpc::InsecureChannelCredentials()));
+  // Agents accept calls from the controller's certificate only: on the
+  // cluster's own machine (root, the local cluster) emuctl presents it.
+  TransportSecurity transport = TransportSecurity::Plaintext();
+  if (!c.target().pki_dir.empty()) {
+    absl::StatusOr<TransportSecurity> t = LoadDaemonTransport(
+        c.target().pki_dir, common::pki::Role::kController, "", false);
+    if (!t.ok()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "console and restart talk to host ", agent.host,
+          "'s agent directly, which accepts only the controller's "
+          "certificate: ", t.status().message()));
+    }
+    transport = *std::move(t);
+  } else if (!c.target().ca_pem.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "console and restart talk to host ", agent.host,
+        "'s agent directly, which accepts only the controller's certificate "
+        "(run emuctl on the controller's machine with its cluster file)"));
+  }
+  agent.stub = v1::GuestService::NewStub(
+      NewChannel(transport, agent.address, agent.host));
   return agent;
 }
 

@@ -82,7 +82,8 @@ absl::Status SecureUnixSocket(const std::string& path,
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
-    const std::string& port_file, int* bound_port) {
+    const TransportSecurity& transport, const std::string& port_file,
+    int* bound_port) {
   absl::Status valid = CheckListenAddress(address);
   if (!valid.ok()) return valid;
   const std::string socket_path = UnixSocketPath(address);
@@ -104,10 +105,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     }
   }
   grpc::ServerBuilder builder;
-  // Transport security is left to the network (loopback, the emulated
-  // hosts' own bridge, or an SSH tunnel); the bearer token authenticates.
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           bound_port);
+  // Mutual TLS with the cluster's certificates (or plain text when the
+  // operator asked for it); the bearer token authenticates users on top.
+  builder.AddListeningPort(address, ServerCredentials(transport), bound_port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (grpc::Service* s : services) builder.RegisterService(s);

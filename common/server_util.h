@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "common/transport_security.h"
 
 namespace emu {
 
@@ -32,10 +33,12 @@ absl::Status CheckListenAddress(const std::string& address);
 // is made mode 0660, group `emu` when that group exists, so that only root
 // and the emu group can call the daemon. Writes the bound port to `port_file`
 // when it is not empty (port 0 in the address picks a free one). Messages are
-// limited to kMaxMessageBytes both ways (common/grpc_limits.h).
+// limited to kMaxMessageBytes both ways (common/grpc_limits.h). The port
+// uses `transport`'s credentials (mutual TLS, or explicitly plain text).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
-    const std::string& port_file, int* bound_port);
+    const TransportSecurity& transport, const std::string& port_file,
+    int* bound_port);
 
 // The daemons' token: read from `token_file` (see ReadTokenFile). Without
 // one, a daemon never serves anonymous callers: the token is read from

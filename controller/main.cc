@@ -15,6 +15,7 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/server_util.h"
+#include "common/transport_security.h"
 #include "common/thread_pool.h"
 #include "controller/hosts/agent_client.h"
 #include "controller/controller_service.h"
@@ -47,6 +48,13 @@ ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(2),
           "How often every agent is asked for its capabilities (an agent "
           "that does not answer within this time counts as unreachable), and "
           "how often registered agents are told to re-register.");
+ABSL_FLAG(std::string, pki_dir, "/etc/emu/pki",
+          "The cluster's certificates (docs/security.md): ca.crt, "
+          "controller.crt and controller.key (mode 0600), from `emuctl "
+          "cluster init`. Agents are called and accepted over mutual TLS.");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "No TLS: serve and dial the agents in plain text. Only on a network "
+          "you trust completely (the agents must run with it too).");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
 
 namespace {
@@ -75,6 +83,13 @@ int main(int argc, char** argv) {
   auto token = emu::LoadServerToken(absl::GetFlag(FLAGS_token_file),
                                     state_dir + "/token");
   if (!token.ok()) return Fail(token.status().ToString());
+  auto transport = emu::LoadDaemonTransport(
+      absl::GetFlag(FLAGS_pki_dir), emu::common::pki::Role::kController, "",
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!transport.ok()) return Fail(transport.status().ToString());
+  if (transport->plaintext) {
+    emu::Log("--insecure_plaintext: NO TLS to the agents and callers");
+  }
   auto agents = emu::controller::hosts::ParseAgentList(absl::GetFlag(FLAGS_agents));
   if (!agents.ok()) return Fail(agents.status().ToString());
   if (agents->empty()) {
@@ -89,7 +104,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, address] : *agents) {
     auto s = hosts.Add(name, address,
                        std::make_unique<emu::controller::hosts::GrpcAgentClient>(
-                           name, address, *token));
+                           name, address, *token, *transport));
     if (!s.ok()) return Fail(s.ToString());
   }
   hosts.Refresh(absl::Seconds(3));
@@ -105,9 +120,10 @@ int main(int argc, char** argv) {
   emu::controller::ControllerServiceImpl service(&labs, &hosts, *token, &pool);
   emu::controller::hosts::RegistrationServiceImpl registration(
       &hosts, *token, &pool,
-      [token = *token](const std::string& name, const std::string& address) {
-        return std::make_unique<emu::controller::hosts::GrpcAgentClient>(name, address,
-                                                                  token);
+      [token = *token, transport = *transport](const std::string& name,
+                                               const std::string& address) {
+        return std::make_unique<emu::controller::hosts::GrpcAgentClient>(
+            name, address, token, transport);
       },
       absl::GetFlag(FLAGS_heartbeat), log);
   // Experiments: a run still RUNNING in the db was cut by a restart.
@@ -118,11 +134,12 @@ int main(int argc, char** argv) {
       "the controller restarted during the run (its commands were ended)");
   if (cut.ok() && *cut > 0) emu::Log(*cut, " experiment runs ended as FAILED");
   emu::controller::experiment::ExperimentServiceImpl experiments(&labs, &hosts, runs->get(),
-                                                     *token, &pool);
+                                                     *token, *transport, &pool);
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
                                  {&service, &registration, &experiments},
-                                 absl::GetFlag(FLAGS_port_file), &port);
+                                 *transport, absl::GetFlag(FLAGS_port_file),
+                                 &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-controller serving on ", absl::GetFlag(FLAGS_listen),
            " (port ", port, "), ", agents->size(), " hosts, db ",

@@ -90,6 +90,7 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   root["controller_pid"] = static_cast<uint64_t>(f.controller_pid);
   root["controller_start_time"] = f.controller_start_time;
   root["token_file"] = f.token_file;
+  if (!f.pki_dir.empty()) root["pki_dir"] = f.pki_dir;
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
@@ -145,6 +146,7 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.Integer("controller_pid", &f.controller_pid);
   r.Integer("controller_start_time", &f.controller_start_time);
   r.String("token_file", &f.token_file);
+  r.String("pki_dir", &f.pki_dir);
   r.String("bridge", &f.bridge);
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);

@@ -5,7 +5,8 @@
 //
 // {"id": "local", "state": "running", "controller": "127.0.0.1:40123",
 //  "controller_pid": 123, "controller_start_time": 456789,
-//  "token_file": "/run/emu/local/token", "bridge": "emubr-local", ...,
+//  "token_file": "/run/emu/local/token", "pki_dir": "/run/emu/local/pki",
+//  "bridge": "emubr-local", ...,
 //  "hosts": [{"name": "h1", "netns": "emuhost-local-h1", "veth": ...,
 //             "address": "198.18.0.11:7471", "pid": 124, "start_time": ...,
 //             "log": "/run/emu/local/logs/h1.log"}],
@@ -46,6 +47,10 @@ struct ClusterFile {
   uint64_t controller_start_time = 0;
   std::string controller_log;
   std::string token_file;
+  // The cluster's certificates (common/pki: ca.crt, controller.*, agent-*),
+  // so emuctl speaks TLS to the controller; empty: the daemons run with
+  // --insecure_plaintext.
+  std::string pki_dir;
   std::string bridge;
   std::string subnet;
   std::string log_dir;

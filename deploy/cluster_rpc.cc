@@ -8,17 +8,11 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace emu::deploy {
 namespace {
-
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-}
 
 std::unique_ptr<grpc::ClientContext> NewContext(const std::string& token,
                                                 absl::Duration timeout) {
@@ -43,10 +37,11 @@ grpc::Status Drain(Reader* reader, v1::DeployEvent* event) {
 }  // namespace
 
 absl::Status GrpcClusterRpc::ProbeAgent(const std::string& address,
-                                        const std::string& token,
+                                        const ClusterAuth& auth,
                                         absl::Duration timeout) {
-  auto stub = v1::AgentService::NewStub(NewChannel(address));
-  auto context = NewContext(token, timeout);
+  auto stub = v1::AgentService::NewStub(
+      NewChannel(auth.transport, address, /*peer_name=*/""));
+  auto context = NewContext(auth.token, timeout);
   v1::Capabilities caps;
   return CallStatus(
       stub->GetCapabilities(context.get(), v1::GetCapabilitiesRequest(), &caps),
@@ -54,10 +49,11 @@ absl::Status GrpcClusterRpc::ProbeAgent(const std::string& address,
 }
 
 absl::Status GrpcClusterRpc::ProbeController(const std::string& address,
-                                             const std::string& token,
+                                             const ClusterAuth& auth,
                                              absl::Duration timeout) {
-  auto stub = v1::ControllerService::NewStub(NewChannel(address));
-  auto context = NewContext(token, timeout);
+  auto stub = v1::ControllerService::NewStub(NewChannel(
+      auth.transport, address, common::pki::kControllerName));
+  auto context = NewContext(auth.token, timeout);
   v1::ListHostsResponse hosts;
   return CallStatus(
       stub->ListHosts(context.get(), v1::ListHostsRequest(), &hosts),
@@ -65,12 +61,13 @@ absl::Status GrpcClusterRpc::ProbeController(const std::string& address,
 }
 
 absl::StatusOr<std::vector<std::string>> GrpcClusterRpc::DestroyControllerLabs(
-    const std::string& address, const std::string& token,
+    const std::string& address, const ClusterAuth& auth,
     absl::Duration timeout) {
-  auto stub = v1::ControllerService::NewStub(NewChannel(address));
+  auto stub = v1::ControllerService::NewStub(NewChannel(
+      auth.transport, address, common::pki::kControllerName));
   v1::ListLabsResponse labs;
   {
-    auto context = NewContext(token, timeout);
+    auto context = NewContext(auth.token, timeout);
     EMU_RETURN_IF_ERROR(CallStatus(
         stub->ListLabs(context.get(), v1::ListLabsRequest(), &labs),
         absl::StrCat("controller at ", address, ": ListLabs")));
@@ -79,7 +76,7 @@ absl::StatusOr<std::vector<std::string>> GrpcClusterRpc::DestroyControllerLabs(
   absl::Status first_error;
   for (const v1::Lab& lab : labs.labs()) {
     if (lab.state() == v1::DESTROYED) continue;
-    auto context = NewContext(token, timeout);
+    auto context = NewContext(auth.token, timeout);
     v1::DestroyLabRequest request;
     request.set_lab(lab.name());
     auto reader = stub->DestroyLab(context.get(), request);
@@ -98,12 +95,13 @@ absl::StatusOr<std::vector<std::string>> GrpcClusterRpc::DestroyControllerLabs(
 }
 
 absl::StatusOr<std::vector<std::string>> GrpcClusterRpc::DestroyAgentLabs(
-    const std::string& address, const std::string& token,
+    const std::string& address, const ClusterAuth& auth,
     absl::Duration timeout) {
-  auto stub = v1::AgentService::NewStub(NewChannel(address));
+  auto stub = v1::AgentService::NewStub(
+      NewChannel(auth.transport, address, /*peer_name=*/""));
   v1::ListResourcesResponse resources;
   {
-    auto context = NewContext(token, timeout);
+    auto context = NewContext(auth.token, timeout);
     EMU_RETURN_IF_ERROR(CallStatus(
         stub->ListResources(context.get(), v1::ListResourcesRequest(),
                             &resources),
@@ -116,7 +114,7 @@ absl::StatusOr<std::vector<std::string>> GrpcClusterRpc::DestroyAgentLabs(
   std::vector<std::string> destroyed;
   absl::Status first_error;
   for (const std::string& lab : labs) {
-    auto context = NewContext(token, timeout);
+    auto context = NewContext(auth.token, timeout);
     v1::DestroyLabRequest request;
     request.set_lab(lab);
     v1::DestroyLabResponse response;

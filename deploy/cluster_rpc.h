@@ -10,10 +10,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 
 namespace emu::deploy {
 
-// Calls to a controller or agent at "host:port" with a bearer token. Every
+// What the local cluster's own calls present: the bearer token, and the
+// controller's certificate (agents accept no other) or plain text.
+struct ClusterAuth {
+  std::string token;
+  TransportSecurity transport;
+};
+
+// Calls to a controller or agent at "host:port" with `auth`. Every
 // call has its own deadline `timeout`. Implementations are thread-safe.
 class ClusterRpc {
  public:
@@ -21,45 +29,46 @@ class ClusterRpc {
 
   // OK when the agent answers GetCapabilities.
   virtual absl::Status ProbeAgent(const std::string& address,
-                                  const std::string& token,
+                                  const ClusterAuth& auth,
                                   absl::Duration timeout) = 0;
 
   // OK when the controller answers ListHosts.
   virtual absl::Status ProbeController(const std::string& address,
-                                       const std::string& token,
+                                       const ClusterAuth& auth,
                                        absl::Duration timeout) = 0;
 
   // Destroys every lab the controller lists that is not DESTROYED, one
   // after the other; returns their names. Keeps going after a failed lab
   // and then returns the first error (naming the lab).
   virtual absl::StatusOr<std::vector<std::string>> DestroyControllerLabs(
-      const std::string& address, const std::string& token,
+      const std::string& address, const ClusterAuth& auth,
       absl::Duration timeout) = 0;
 
   // Destroys every lab the agent has state or resources for (for labs a
   // dead controller can no longer destroy); returns their names. Same error
   // behaviour as DestroyControllerLabs.
   virtual absl::StatusOr<std::vector<std::string>> DestroyAgentLabs(
-      const std::string& address, const std::string& token,
+      const std::string& address, const ClusterAuth& auth,
       absl::Duration timeout) = 0;
 };
 
-// ClusterRpc over gRPC with plaintext channels (the local cluster's traffic
-// never leaves the machine). A fresh channel per call, so a probe of a
+// ClusterRpc over gRPC (mutual TLS unless the cluster runs in plain text;
+// an agent is checked against the address it is dialled at, which its
+// certificate carries). A fresh channel per call, so a probe of a
 // daemon that is still starting is not slowed by the previous attempt's
 // reconnect backoff. Stateless, thread-safe.
 class GrpcClusterRpc : public ClusterRpc {
  public:
-  absl::Status ProbeAgent(const std::string& address, const std::string& token,
+  absl::Status ProbeAgent(const std::string& address, const ClusterAuth& auth,
                           absl::Duration timeout) override;
   absl::Status ProbeController(const std::string& address,
-                               const std::string& token,
+                               const ClusterAuth& auth,
                                absl::Duration timeout) override;
   absl::StatusOr<std::vector<std::string>> DestroyControllerLabs(
-      const std::string& address, const std::string& token,
+      const std::string& address, const ClusterAuth& auth,
       absl::Duration timeout) override;
   absl::StatusOr<std::vector<std::string>> DestroyAgentLabs(
-      const std::string& address, const std::string& token,
+      const std::string& address, const ClusterAuth& auth,
       absl::Duration timeout) override;
 };
 

@@ -26,6 +26,8 @@
 #include "absl/time/clock.h"
 #include "agent/net/host_cleanup.h"
 #include "common/auth.h"
+#include "common/pki/pki.h"
+#include "common/transport_security.h"
 #include "common/errno_status.h"
 #include "common/status_macros.h"
 
@@ -162,6 +164,44 @@ bool IsSupervisorArgv(const std::vector<std::string>& argv,
 
 bool IsRetryableProbeError(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+}
+
+// A new CA in <dir>/pki (whatever a dead cluster of this id left there is
+// replaced), the controller's certificate and one per agent, for its host
+// name and address.
+absl::Status CreateClusterPki(const LocalClusterLayout& layout) {
+  std::error_code ec;
+  std::filesystem::remove_all(layout.pki_dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("remove old ", layout.pki_dir, ": ", ec.message()));
+  }
+  EMU_RETURN_IF_ERROR(
+      common::pki::InitCluster(layout.pki_dir, layout.id, {}));
+  for (const LocalHostLayout& h : layout.hosts) {
+    EMU_RETURN_IF_ERROR(
+        common::pki::IssueAgent(layout.pki_dir, h.name, {h.address}));
+  }
+  return absl::OkStatus();
+}
+
+// The daemons' transport flag for a cluster as recorded.
+std::string TransportFlag(const ClusterFile& record) {
+  return record.pki_dir.empty() ? "--insecure_plaintext"
+                                : absl::StrCat("--pki_dir=", record.pki_dir);
+}
+
+// What the cluster's own calls present: the token and the controller's
+// certificate (the only one agents accept), or plain text.
+absl::StatusOr<ClusterAuth> LoadClusterAuth(const std::string& token,
+                                            const ClusterFile& record) {
+  ClusterAuth auth;
+  auth.token = token;
+  EMU_ASSIGN_OR_RETURN(
+      auth.transport,
+      LoadDaemonTransport(record.pki_dir, common::pki::Role::kController, "",
+                          /*insecure_plaintext=*/record.pki_dir.empty()));
+  return auth;
 }
 
 }  // namespace
@@ -372,6 +412,9 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   }
   EMU_ASSIGN_OR_RETURN(std::string token, GenerateToken());
   EMU_RETURN_IF_ERROR(WriteSecretFile(layout.token_file, token + "\n"));
+  if (!options.cluster.insecure_plaintext) {
+    EMU_RETURN_IF_ERROR(CreateClusterPki(layout));
+  }
 
   ClusterFile record;
   record.id = layout.id;
@@ -379,6 +422,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   record.state_dir = layout.state_dir;
   record.controller_log = layout.controller_log;
   record.token_file = layout.token_file;
+  if (!options.cluster.insecure_plaintext) record.pki_dir = layout.pki_dir;
   record.bridge = layout.bridge;
   record.subnet = layout.subnet;
   record.log_dir = layout.log_dir;
@@ -395,8 +439,10 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   }
   EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
 
-  absl::StatusOr<ClusterFile> started =
-      StartLocked(options, layout, token, record);
+  absl::StatusOr<ClusterFile> started = [&]() -> absl::StatusOr<ClusterFile> {
+    EMU_ASSIGN_OR_RETURN(ClusterAuth auth, LoadClusterAuth(token, record));
+    return StartLocked(options, layout, auth, record);
+  }();
   if (started.ok()) return started;
 
   progress_("start failed; removing what was created");
@@ -414,7 +460,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
 
 absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
     const LocalClusterStartOptions& options, const LocalClusterLayout& layout,
-    const std::string& token, ClusterFile& record) {
+    const ClusterAuth& auth, ClusterFile& record) {
   progress_(
       absl::StrCat("creating bridge ", layout.bridge, " ", layout.bridge_cidr));
   const std::string bridge_what = absl::StrCat("create bridge ", layout.bridge);
@@ -451,12 +497,12 @@ absl::StatusOr<ClusterFile> LocalCluster::StartLocked(
   const absl::Time agents_deadline = absl::Now() + options.ready_timeout;
   for (size_t i = 0; i < layout.hosts.size(); ++i) {
     EMU_RETURN_IF_ERROR(WaitForAgent(layout.hosts[i], record.hosts[i].pid,
-                                     token, agents_deadline));
+                                     auth, agents_deadline));
     progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
                            layout.hosts[i].agent_address));
   }
   EMU_RETURN_IF_ERROR(StartController(layout, options.binaries.controller,
-                                      token, options.ready_timeout, record));
+                                      auth, options.ready_timeout, record));
 
   record.state = kClusterStateRunning;
   if (!options.supervisor_argv.empty()) {
@@ -478,7 +524,8 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
                absl::StrCat("--host_name=", h.name),
                absl::StrCat("--state_dir=", h.state_dir),
                absl::StrCat("--token_file=", layout.token_file),
-               absl::StrCat("--port_file=", h.port_file)};
+               absl::StrCat("--port_file=", h.port_file),
+               TransportFlag(record)};
   spec.netns = h.netns;
   // The agent bind-mounts node namespaces under /run/netns: they must be
   // visible to everyone and outlive the agent (recovery after kill -9).
@@ -501,7 +548,7 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
 
 absl::Status LocalCluster::StartController(const LocalClusterLayout& layout,
                                            const std::string& binary,
-                                           const std::string& token,
+                                           const ClusterAuth& auth,
                                            absl::Duration ready_timeout,
                                            ClusterFile& record) {
   std::vector<std::string> agents;
@@ -517,7 +564,8 @@ absl::Status LocalCluster::StartController(const LocalClusterLayout& layout,
                absl::StrCat("--agents=", absl::StrJoin(agents, ",")),
                absl::StrCat("--db=", layout.controller_db),
                absl::StrCat("--token_file=", layout.token_file),
-               absl::StrCat("--port_file=", layout.controller_port_file)};
+               absl::StrCat("--port_file=", layout.controller_port_file),
+               TransportFlag(record)};
   absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, layout.controller_log);
   if (!pid.ok()) return Annotate(pid.status(), "start controller");
   own_daemons_.insert(*pid);
@@ -531,7 +579,7 @@ absl::Status LocalCluster::StartController(const LocalClusterLayout& layout,
   EMU_RETURN_IF_ERROR(WriteClusterFile(layout.cluster_file, record));
   EMU_ASSIGN_OR_RETURN(
       record.controller,
-      WaitForController(layout, *pid, token, absl::Now() + ready_timeout));
+      WaitForController(layout, *pid, auth, absl::Now() + ready_timeout));
   progress_(absl::StrCat("controller answers at ", record.controller));
   return WriteClusterFile(layout.cluster_file, record);
 }
@@ -566,6 +614,7 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::RestartDeadLocked(
   opts.state_root = std::string(state_root);
   EMU_ASSIGN_OR_RETURN(LocalClusterLayout layout, MakeLocalClusterLayout(opts));
   EMU_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(layout.token_file));
+  EMU_ASSIGN_OR_RETURN(ClusterAuth auth, LoadClusterAuth(token, existing));
   ClusterFile record = existing;
   std::vector<std::string> restarted;
   const absl::Time deadline = absl::Now() + ready_timeout;
@@ -583,14 +632,14 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::RestartDeadLocked(
   }
   for (size_t i : started_agents) {
     EMU_RETURN_IF_ERROR(
-        WaitForAgent(layout.hosts[i], record.hosts[i].pid, token, deadline));
+        WaitForAgent(layout.hosts[i], record.hosts[i].pid, auth, deadline));
     progress_(absl::StrCat("agent ", layout.hosts[i].name, " answers at ",
                            layout.hosts[i].agent_address));
   }
   if (!IsRecordedDaemon(record.controller_pid, record.controller_start_time,
                         record.controller_binary, kControllerBinaryName) &&
       may_restart("controller")) {
-    EMU_RETURN_IF_ERROR(StartController(layout, binaries.controller, token,
+    EMU_RETURN_IF_ERROR(StartController(layout, binaries.controller, auth,
                                         ready_timeout, record));
     restarted.push_back("controller");
   }
@@ -598,7 +647,7 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::RestartDeadLocked(
 }
 
 absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
-                                        const std::string& token,
+                                        const ClusterAuth& auth,
                                         absl::Time deadline) {
   for (;;) {
     if (!launcher_->IsRunning(pid)) {
@@ -608,7 +657,7 @@ absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
                       host.log_path));
     }
     absl::Status probe =
-        rpc_->ProbeAgent(host.agent_address, token, kProbeTimeout);
+        rpc_->ProbeAgent(host.agent_address, auth, kProbeTimeout);
     if (probe.ok()) return absl::OkStatus();
     if (!IsRetryableProbeError(probe)) {
       return absl::Status(probe.code(),
@@ -629,7 +678,7 @@ absl::Status LocalCluster::WaitForAgent(const LocalHostLayout& host, int pid,
 }
 
 absl::StatusOr<std::string> LocalCluster::WaitForController(
-    const LocalClusterLayout& layout, int pid, const std::string& token,
+    const LocalClusterLayout& layout, int pid, const ClusterAuth& auth,
     absl::Time deadline) {
   absl::Status last = absl::UnavailableError(
       absl::StrCat("no port in ", layout.controller_port_file, " yet"));
@@ -641,7 +690,7 @@ absl::StatusOr<std::string> LocalCluster::WaitForController(
     }
     if (std::optional<int> port = ReadPortFile(layout.controller_port_file)) {
       const std::string address = absl::StrCat("127.0.0.1:", *port);
-      last = rpc_->ProbeController(address, token, kProbeTimeout);
+      last = rpc_->ProbeController(address, auth, kProbeTimeout);
       if (last.ok()) return address;
       if (!IsRetryableProbeError(last)) {
         return absl::Status(
@@ -695,17 +744,23 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
                            "; removing by names only"));
   }
 
-  std::string token;
+  ClusterAuth auth;
   const std::string token_file = record.token_file.empty()
                                      ? absl::StrCat(dir, "/token")
                                      : record.token_file;
   if (access(token_file.c_str(), F_OK) == 0) {
     absl::StatusOr<std::string> t = ReadTokenFile(token_file);
     if (t.ok()) {
-      token = *t;
+      auth.token = *t;
     } else {
       progress_(absl::StrCat("warning: ", t.status().message()));
     }
+  }
+  if (absl::StatusOr<ClusterAuth> a = LoadClusterAuth(auth.token, record);
+      a.ok()) {
+    auth = *std::move(a);
+  } else {
+    progress_(absl::StrCat("warning: ", a.status().message()));
   }
 
   // The supervisor first, or it would start again what is stopped below.
@@ -727,7 +782,7 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
                        record.controller_binary, kControllerBinaryName);
   if (controller_alive && !record.controller.empty() && !rollback) {
     absl::StatusOr<std::vector<std::string>> labs =
-        rpc_->DestroyControllerLabs(record.controller, token, kDestroyTimeout);
+        rpc_->DestroyControllerLabs(record.controller, auth, kDestroyTimeout);
     if (labs.ok()) {
       for (const std::string& lab : *labs)
         done(absl::StrCat("destroyed lab ", lab));
@@ -742,7 +797,7 @@ absl::Status LocalCluster::StopLocked(absl::string_view id,
         h.pid, h.start_time, record.agent_binary, kAgentBinaryName));
     if (!agent_alive.back() || h.address.empty() || rollback) continue;
     absl::StatusOr<std::vector<std::string>> labs =
-        rpc_->DestroyAgentLabs(h.address, token, kDestroyTimeout);
+        rpc_->DestroyAgentLabs(h.address, auth, kDestroyTimeout);
     if (labs.ok()) {
       for (const std::string& lab : *labs) {
         done(absl::StrCat("destroyed what was left of lab ", lab, " on ",

@@ -150,7 +150,7 @@ class LocalCluster {
  private:
   absl::StatusOr<ClusterFile> StartLocked(
       const LocalClusterStartOptions& options, const LocalClusterLayout& layout,
-      const std::string& token, ClusterFile& record);
+      const ClusterAuth& auth, ClusterFile& record);
   // Removes everything of cluster `id`; counts what it removed in *actions.
   // A `rollback` (of a start that just failed) keeps the logs and skips
   // destroying labs: a cluster that never came up has none.
@@ -162,7 +162,7 @@ class LocalCluster {
   // Spawns the controller and waits until it answers; records it.
   absl::Status StartController(const LocalClusterLayout& layout,
                                const std::string& binary,
-                               const std::string& token,
+                               const ClusterAuth& auth,
                                absl::Duration ready_timeout,
                                ClusterFile& record);
   absl::Status SpawnSupervisor(const LocalClusterLayout& layout,
@@ -176,9 +176,9 @@ class LocalCluster {
       const DaemonBinaries& binaries, absl::Duration ready_timeout,
       const std::function<bool(const std::string&)>& may_restart);
   absl::Status WaitForAgent(const LocalHostLayout& host, int pid,
-                            const std::string& token, absl::Time deadline);
+                            const ClusterAuth& auth, absl::Time deadline);
   absl::StatusOr<std::string> WaitForController(
-      const LocalClusterLayout& layout, int pid, const std::string& token,
+      const LocalClusterLayout& layout, int pid, const ClusterAuth& auth,
       absl::Time deadline);
   absl::Status CheckSubnetFree(const LocalClusterLayout& layout);
   bool IsRecordedDaemon(int pid, uint64_t start_time,

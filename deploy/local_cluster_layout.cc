@@ -167,6 +167,7 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
   l.bridge_cidr = absl::StrCat(l.bridge_address, "/", l.prefix_length);
   l.state_dir = ClusterStateDir(options.state_root, options.id);
   l.token_file = absl::StrCat(l.state_dir, "/token");
+  l.pki_dir = absl::StrCat(l.state_dir, "/pki");
   l.cluster_file = absl::StrCat(l.state_dir, "/cluster.json");
   l.log_dir = absl::StrCat(l.state_dir, "/logs");
   l.controller_log = absl::StrCat(l.log_dir, "/controller.log");

@@ -40,6 +40,8 @@ struct LocalClusterOptions {
   int hosts = kDefaultHosts;
   std::string subnet = kDefaultSubnet;  // IPv4 CIDR, prefix length 8..24
   std::string state_root = kDefaultStateRoot;
+  // No TLS between the daemons (`emuctl local start --insecure-plaintext`).
+  bool insecure_plaintext = false;
 };
 
 // One emulated physical host: a network namespace with one agent.
@@ -65,6 +67,7 @@ struct LocalClusterLayout {
   std::string bridge_cidr;           // "198.18.0.1/24"
   std::string state_dir;             // "<state_root>/<id>"
   std::string token_file;            // "<dir>/token"
+  std::string pki_dir;               // "<dir>/pki": CA and certificates
   std::string cluster_file;          // "<dir>/cluster.json"
   std::string log_dir;               // "<dir>/logs"
   std::string controller_log;        // "<dir>/logs/controller.log"

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "agent/net/testing/fake_host_network.h"
+#include "common/pki/pki.h"
 #include "common/testing/fake_process_launcher.h"
 #include "deploy/testing/fake_cluster_rpc.h"
 #include "deploy/testing/fake_process_table.h"
@@ -193,7 +194,8 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
       ElementsAre("/opt/emu/bin/emu-agent", "--listen=198.18.0.11:7471",
                   "--host_name=t-h1", "--state_dir=" + dir + "/agents/t-h1",
                   "--token_file=" + dir + "/token",
-                  "--port_file=" + dir + "/agents/t-h1.port"));
+                  "--port_file=" + dir + "/agents/t-h1.port",
+                  "--pki_dir=" + dir + "/pki"));
   EXPECT_EQ(spawns[1].spec.netns, "emuhost-t-h2");
   EXPECT_EQ(spawns[2].spec.netns, "");
   EXPECT_THAT(
@@ -202,7 +204,28 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
                   "--agents=t-h1=198.18.0.11:7471,t-h2=198.18.0.12:7471",
                   "--db=" + dir + "/controller.db",
                   "--token_file=" + dir + "/token",
-                  "--port_file=" + dir + "/controller.port"));
+                  "--port_file=" + dir + "/controller.port",
+                  "--pki_dir=" + dir + "/pki"));
+
+  // The cluster's own CA, a controller certificate and one per agent, for
+  // its host name and address; keys private; every probe over TLS.
+  auto ca = common::pki::ReadPem(dir + "/pki/ca.crt");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  for (const auto& [name, role] :
+       {std::pair<std::string, common::pki::Role>{
+            "controller", common::pki::Role::kController},
+        {"agent-t-h1", common::pki::Role::kAgent},
+        {"agent-t-h2", common::pki::Role::kAgent}}) {
+    auto creds = common::pki::ReadCredentials(dir + "/pki/" + name + ".crt",
+                                              dir + "/pki/" + name + ".key");
+    ASSERT_TRUE(creds.ok()) << creds.status();
+    auto id = common::pki::Verify(*ca, creds->cert_pem, absl::Now());
+    ASSERT_TRUE(id.ok()) << name << ": " << id.status();
+    EXPECT_EQ(id->role, role) << name;
+  }
+  for (const FakeClusterRpc::Call& call : rpc_.calls()) {
+    EXPECT_TRUE(call.tls) << call.method << " " << call.address;
+  }
 
   // The token is private, random hex, and what the probes carried.
   struct stat st;
@@ -245,6 +268,20 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   EXPECT_FALSE(status->all_running());
   EXPECT_FALSE(status->daemons[2].running);
   EXPECT_TRUE(status->daemons[1].running);
+}
+
+TEST_F(LocalClusterTest, PlainTextOnlyWhenAskedFor) {
+  options_.cluster.insecure_plaintext = true;
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  EXPECT_EQ(started->pki_dir, "");
+  for (const FakeProcessLauncher::SpawnCall& spawn : launcher_.spawns()) {
+    EXPECT_THAT(spawn.spec.argv, Contains("--insecure_plaintext"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/t/pki"));
+  for (const FakeClusterRpc::Call& call : rpc_.calls()) {
+    EXPECT_FALSE(call.tls) << call.method << " " << call.address;
+  }
 }
 
 TEST_F(LocalClusterTest, RefusesToStartTwice) {

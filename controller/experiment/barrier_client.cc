@@ -31,15 +31,15 @@ class GrpcBarrierLink
       public grpc::ClientBidiReactor<BarrierToAgent, AgentToBarrier> {
  public:
   GrpcBarrierLink(const std::string& host, const std::string& address,
-                  const std::string& token, const BarrierToAgent::Hello& hello,
+                  const std::string& token, const TransportSecurity& transport,
+                  const BarrierToAgent::Hello& hello,
                   BarrierLinkCallbacks callbacks)
       : host_(host), address_(address), callbacks_(std::move(callbacks)) {
     grpc::ChannelArguments args;
     // A channel of its own: the stream's writes never queue behind another
     // call's big messages.
     args.SetInt("grpc.use_local_subchannel_pool", 1);
-    channel_ = grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args);
+    channel_ = NewChannel(transport, address, host, args);
     stub_ = emu::v1::BarrierAgentService::NewStub(channel_);
     if (!token.empty()) {
       context_.AddMetadata("authorization", absl::StrCat("Bearer ", token));
@@ -231,8 +231,8 @@ void CloseAll(const std::vector<BarrierLink*>& links, absl::Time deadline) {
 std::unique_ptr<BarrierLink> GrpcBarrierLinkFactory::Open(
     const std::string& host, const std::string& address,
     const BarrierToAgent::Hello& hello, BarrierLinkCallbacks callbacks) {
-  return std::make_unique<GrpcBarrierLink>(host, address, token_, hello,
-                                           std::move(callbacks));
+  return std::make_unique<GrpcBarrierLink>(host, address, token_, transport_,
+                                           hello, std::move(callbacks));
 }
 
 }  // namespace emu::controller::experiment

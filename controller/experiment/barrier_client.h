@@ -14,6 +14,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "proto/barrier.grpc.pb.h"
 
 namespace emu::controller::experiment {
@@ -66,8 +67,8 @@ class BarrierLinkFactory {
 // Opens real gRPC streams with the cluster token. Thread-safe.
 class GrpcBarrierLinkFactory : public BarrierLinkFactory {
  public:
-  explicit GrpcBarrierLinkFactory(std::string token)
-      : token_(std::move(token)) {}
+  GrpcBarrierLinkFactory(std::string token, TransportSecurity transport)
+      : token_(std::move(token)), transport_(std::move(transport)) {}
   std::unique_ptr<BarrierLink> Open(const std::string& host,
                                     const std::string& address,
                                     const emu::v1::BarrierToAgent::Hello& hello,
@@ -75,6 +76,7 @@ class GrpcBarrierLinkFactory : public BarrierLinkFactory {
 
  private:
   const std::string token_;
+  const TransportSecurity transport_;
 };
 
 }  // namespace emu::controller::experiment

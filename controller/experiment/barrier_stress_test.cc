@@ -172,7 +172,8 @@ class BarrierStressTest : public ::testing::Test {
     Agent a;
     a.service = std::make_unique<FakeAgent>();
     int port = 0;
-    auto server = StartServer("127.0.0.1:0", {a.service.get()}, "", &port);
+    auto server = StartServer("127.0.0.1:0", {a.service.get()},
+                              TransportSecurity::Plaintext(), "", &port);
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return false;
     a.server = *std::move(server);
@@ -205,7 +206,7 @@ class BarrierStressTest : public ::testing::Test {
   }
 
   RealClock clock_;
-  GrpcBarrierLinkFactory factory_{""};
+  GrpcBarrierLinkFactory factory_{"", TransportSecurity::Plaintext()};
   NoLinks links_;
   emu::v1::Lab lab_;
   std::map<std::string, std::string> addresses_;

@@ -60,7 +60,8 @@ class RunnerTest : public ::testing::Test {
       a.service = std::make_unique<agent::barrier::BarrierAgentServiceImpl>(
           host, "tok", &runner_);
       int port = 0;
-      auto server = StartServer("127.0.0.1:0", {a.service.get()}, "", &port);
+      auto server = StartServer("127.0.0.1:0", {a.service.get()},
+                                TransportSecurity::Plaintext(), "", &port);
       ASSERT_TRUE(server.ok()) << server.status();
       a.server = *std::move(server);
       a.address = absl::StrCat("127.0.0.1:", port);
@@ -93,7 +94,7 @@ class RunnerTest : public ::testing::Test {
   PosixProcessLauncher launcher_;
   agent::barrier::HostTaskCommandRunner runner_{&launcher_};
   RealClock clock_;
-  GrpcBarrierLinkFactory factory_{"tok"};
+  GrpcBarrierLinkFactory factory_{"tok", TransportSecurity::Plaintext()};
   NoLinks links_;
   emu::v1::Lab lab_;
   std::map<std::string, std::string> addresses_;

@@ -183,13 +183,14 @@ ExperimentServiceImpl::ExperimentServiceImpl(lab::LabManager* labs,
                                              hosts::HostRegistry* hosts,
                                              ExperimentStore* store,
                                              std::string token,
+                                             const TransportSecurity& transport,
                                              ThreadPool* pool)
     : labs_(labs),
       hosts_(hosts),
       store_(store),
       token_(token),
       pool_(pool),
-      link_factory_(std::move(token)),
+      link_factory_(std::move(token), transport),
       link_applier_(std::make_unique<RegistryLinkApplier>(hosts)) {}
 
 ExperimentServiceImpl::~ExperimentServiceImpl() { Shutdown(); }

@@ -37,7 +37,7 @@ class ExperimentServiceImpl final
  public:
   ExperimentServiceImpl(lab::LabManager* labs, hosts::HostRegistry* hosts,
                         ExperimentStore* store, std::string token,
-                        ThreadPool* pool);
+                        const TransportSecurity& transport, ThreadPool* pool);
   ~ExperimentServiceImpl() override;
 
   // Refuses new runs, cancels the running ones and waits for their threads.

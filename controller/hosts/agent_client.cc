@@ -6,8 +6,6 @@
 #include "common/auth.h"
 #include "common/grpc_limits.h"
 #include "common/grpc_status.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace emu::controller::hosts {
 namespace {
@@ -19,11 +17,11 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 }  // namespace
 
 GrpcAgentClient::GrpcAgentClient(std::string host, std::string address,
-                                 std::string token)
+                                 std::string token,
+                                 const TransportSecurity& transport)
     : GrpcAgentClient(host, address, token,
-                      emu::v1::AgentService::NewStub(grpc::CreateCustomChannel(
-                          address, grpc::InsecureChannelCredentials(),
-                          LimitedChannelArguments()))) {}
+                      emu::v1::AgentService::NewStub(
+                          NewChannel(transport, address, host))) {}
 
 GrpcAgentClient::GrpcAgentClient(
     std::string host, std::string address, std::string token,

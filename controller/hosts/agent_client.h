@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "proto/agent.grpc.pb.h"
 
 namespace emu::controller::hosts {
@@ -39,8 +40,10 @@ class AgentClient {
 // gRPC implementation over an AgentService stub.
 class GrpcAgentClient : public AgentClient {
  public:
-  // Connects lazily to `address` (host:port) with an insecure channel.
-  GrpcAgentClient(std::string host, std::string address, std::string token);
+  // Connects lazily to `address` (host:port) over `transport` (mutual TLS:
+  // the agent must present the certificate of `host`).
+  GrpcAgentClient(std::string host, std::string address, std::string token,
+                  const TransportSecurity& transport);
   // For tests: any stub (e.g. a mock).
   GrpcAgentClient(std::string host, std::string address, std::string token,
                   std::unique_ptr<emu::v1::AgentService::StubInterface> stub);

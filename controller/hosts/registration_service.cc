@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/reactors.h"
+#include "common/transport_security.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::hosts {
@@ -63,6 +64,15 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::Register(
     grpc::CallbackServerContext* context,
     const emu::v1::RegisterRequest* request,
     emu::v1::RegisterResponse* response) {
+  // Over TLS only an agent's certificate, and only for its own host name,
+  // may register (an agent cannot take another host's place).
+  if (grpc::Status peer = CheckPeerRole(*context, common::pki::Role::kAgent,
+                                        request->host());
+      !peer.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(peer);
+    return reactor;
+  }
   return OffloadUnary(context, token_, pool_, [this, request, response] {
     return Handle(*request, response);
   });

@@ -23,43 +23,45 @@ std::vector<FakeClusterRpc::Call> FakeClusterRpc::calls() const {
 
 absl::Status FakeClusterRpc::Probe(const char* method,
                                    const std::string& address,
-                                   const std::string& token) {
+                                   const ClusterAuth& auth) {
   absl::MutexLock lock(&mu_);
-  calls_.push_back({method, address, token});
+  calls_.push_back({method, address, auth.token,
+                    /*tls=*/!auth.transport.plaintext});
   auto it = probe_results_.find(address);
   return it == probe_results_.end() ? absl::OkStatus() : it->second;
 }
 
 std::vector<std::string> FakeClusterRpc::TakeLabs(const char* method,
                                                   const std::string& address,
-                                                  const std::string& token) {
+                                                  const ClusterAuth& auth) {
   absl::MutexLock lock(&mu_);
-  calls_.push_back({method, address, token});
+  calls_.push_back({method, address, auth.token,
+                    /*tls=*/!auth.transport.plaintext});
   std::vector<std::string> labs = std::move(labs_[address]);
   labs_.erase(address);
   return labs;
 }
 
 absl::Status FakeClusterRpc::ProbeAgent(const std::string& address,
-                                        const std::string& token,
+                                        const ClusterAuth& auth,
                                         absl::Duration) {
-  return Probe("ProbeAgent", address, token);
+  return Probe("ProbeAgent", address, auth);
 }
 
 absl::Status FakeClusterRpc::ProbeController(const std::string& address,
-                                             const std::string& token,
+                                             const ClusterAuth& auth,
                                              absl::Duration) {
-  return Probe("ProbeController", address, token);
+  return Probe("ProbeController", address, auth);
 }
 
 absl::StatusOr<std::vector<std::string>> FakeClusterRpc::DestroyControllerLabs(
-    const std::string& address, const std::string& token, absl::Duration) {
-  return TakeLabs("DestroyControllerLabs", address, token);
+    const std::string& address, const ClusterAuth& auth, absl::Duration) {
+  return TakeLabs("DestroyControllerLabs", address, auth);
 }
 
 absl::StatusOr<std::vector<std::string>> FakeClusterRpc::DestroyAgentLabs(
-    const std::string& address, const std::string& token, absl::Duration) {
-  return TakeLabs("DestroyAgentLabs", address, token);
+    const std::string& address, const ClusterAuth& auth, absl::Duration) {
+  return TakeLabs("DestroyAgentLabs", address, auth);
 }
 
 }  // namespace emu::deploy

@@ -20,6 +20,7 @@ class FakeClusterRpc : public ClusterRpc {
     std::string method;  // "ProbeAgent", "DestroyControllerLabs", ...
     std::string address;
     std::string token;
+    bool tls = false;  // TLS with a certificate, not plain text
   };
 
   // Probes of `address` return `status` from now on.
@@ -30,24 +31,24 @@ class FakeClusterRpc : public ClusterRpc {
 
   std::vector<Call> calls() const;
 
-  absl::Status ProbeAgent(const std::string& address, const std::string& token,
+  absl::Status ProbeAgent(const std::string& address, const ClusterAuth& auth,
                           absl::Duration timeout) override;
   absl::Status ProbeController(const std::string& address,
-                               const std::string& token,
+                               const ClusterAuth& auth,
                                absl::Duration timeout) override;
   absl::StatusOr<std::vector<std::string>> DestroyControllerLabs(
-      const std::string& address, const std::string& token,
+      const std::string& address, const ClusterAuth& auth,
       absl::Duration timeout) override;
   absl::StatusOr<std::vector<std::string>> DestroyAgentLabs(
-      const std::string& address, const std::string& token,
+      const std::string& address, const ClusterAuth& auth,
       absl::Duration timeout) override;
 
  private:
   absl::Status Probe(const char* method, const std::string& address,
-                     const std::string& token);
+                     const ClusterAuth& auth);
   std::vector<std::string> TakeLabs(const char* method,
                                     const std::string& address,
-                                    const std::string& token);
+                                    const ClusterAuth& auth);
 
   mutable absl::Mutex mu_;
   std::map<std::string, absl::Status> probe_results_ ABSL_GUARDED_BY(mu_);

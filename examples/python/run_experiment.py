@@ -70,7 +70,16 @@ def main():
             parser.error(f"--param {p}: expected NAME=VALUE")
         params[name] = value
 
-    channel = grpc.insecure_channel(cluster["controller"])
+    # The controller speaks TLS with the cluster's own CA (docs/security.md)
+    # unless the cluster was started with --insecure-plaintext (no pki_dir).
+    if cluster.get("pki_dir"):
+        with open(os.path.join(cluster["pki_dir"], "ca.crt"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        channel = grpc.secure_channel(
+            cluster["controller"], creds,
+            options=[("grpc.ssl_target_name_override", "emu-controller")])
+    else:
+        channel = grpc.insecure_channel(cluster["controller"])
     stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
     request = experiment_pb2.RunExperimentRequest(
         lab=args.lab, file_name=args.experiment, content=content,

@@ -114,25 +114,35 @@ stop_ours
 "$EMUCTL" local stop --name "$ID" >/dev/null
 check_nothing_left "$ID" || exit 1
 
-# ---- 2. Self-registration ------------------------------------------------
+# ---- 2. Self-registration, hand-started daemons on mutual TLS -------------
 unset EMU_CLUSTER
 umask 077
 head -c 24 /dev/urandom | base64 >"$TMP/token"
+R1=${ID}r1 R2=${ID}r2
+"$EMUCTL" cluster init --dir "$TMP/pki" --name "$ID" >/dev/null ||
+  fail "cluster init"
+[[ $(stat -c %a "$TMP/pki/ca.key") == 600 && $(stat -c %a "$TMP/pki/controller.key") == 600 ]] ||
+  fail "PKI keys not 0600"
+for r in "$R1" "$R2"; do
+  "$EMUCTL" cluster cert --dir "$TMP/pki" "$r" --san 127.0.0.1 >/dev/null ||
+    fail "cluster cert $r"
+done
 "$CONTROLLER" --listen=127.0.0.1:0 --port_file="$TMP/controller.port" \
-  --db="$TMP/labs.db" --token_file="$TMP/token" >"$TMP/controller.log" 2>&1 &
+  --db="$TMP/labs.db" --token_file="$TMP/token" --pki_dir="$TMP/pki" \
+  >"$TMP/controller.log" 2>&1 &
 OURS+=($!)
 wait_for 10 test -s "$TMP/controller.port" || fail "controller did not start"
 CPORT=$(cat "$TMP/controller.port")
-C=(--controller "127.0.0.1:$CPORT" --token-file "$TMP/token")
+C=(--controller "127.0.0.1:$CPORT" --token-file "$TMP/token" --ca-file "$TMP/pki/ca.crt")
 start_agent() {  # start_agent NAME: on a fresh loopback port
   rm -f "$TMP/$1.port"
   "$AGENT" --listen=127.0.0.1:0 --port_file="$TMP/$1.port" --host_name="$1" \
     --state_dir="$TMP/$1" --token_file="$TMP/token" --tunnel_listen=none \
+    --pki_dir="$TMP/pki" \
     --controller="127.0.0.1:$CPORT" >>"$TMP/$1.log" 2>&1 &
   OURS+=($!)
   LAST_AGENT=$!
 }
-R1=${ID}r1 R2=${ID}r2
 start_agent "$R1"
 start_agent "$R2"
 R2_PID=$LAST_AGENT
@@ -140,6 +150,11 @@ hosts_up() { [[ $("$EMUCTL" "${C[@]}" hosts | grep -cE "^($R1|$R2) .* yes ") == 
 wait_for 10 hosts_up || fail "agents did not register: $("$EMUCTL" "${C[@]}" hosts)"
 grep -q "host $R2 registered from 127.0.0.1:" "$TMP/controller.log" ||
   fail "no registration in the controller log"
+# Without the CA emuctl speaks plain text, which the TLS port refuses.
+if out=$("$EMUCTL" --controller "127.0.0.1:$CPORT" --token-file "$TMP/token" hosts 2>&1); then
+  fail "plain text served by a TLS controller: $out"
+fi
+grep -q -- "--ca-file" <<<"$out" || fail "plain-text refusal without a hint: $out"
 
 cat >"$TMP/reg.yaml" <<YAML
 name: reg$ID

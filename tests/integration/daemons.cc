@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -13,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "grpcpp/create_channel.h"
+#include "common/pki/pki.h"
 
 namespace emu::testing {
 
@@ -34,6 +35,26 @@ std::string RunfilePath(const std::string& relative) {
   return relative;  // relative to the working directory
 }
 
+absl::Status MakeTestPki(const std::string& pki_dir,
+                         const std::map<std::string, std::string>& agents) {
+  absl::Status s = common::pki::InitCluster(pki_dir, "test", {});
+  for (const auto& [host, address] : agents) {
+    if (s.ok()) s = common::pki::IssueAgent(pki_dir, host, {address});
+  }
+  return s;
+}
+
+TransportSecurity ControllerTransport(const std::string& pki_dir) {
+  absl::StatusOr<TransportSecurity> t = LoadDaemonTransport(
+      pki_dir, common::pki::Role::kController, "", false);
+  if (!t.ok()) {
+    std::fprintf(stderr, "controller credentials: %s\n",
+                 t.status().ToString().c_str());
+    std::abort();
+  }
+  return *t;
+}
+
 Daemons::Daemons(std::string tag) : tag_(std::move(tag)) {
   host_ = absl::StrCat("t", tag_);
   const char* tmp = std::getenv("TEST_TMPDIR");
@@ -43,6 +64,11 @@ Daemons::Daemons(std::string tag) : tag_(std::move(tag)) {
   std::string token_file = dir_ + "/token";
   std::ofstream(token_file) << token_ << "\n";
   chmod(token_file.c_str(), 0600);
+  if (absl::Status s = MakeTestPki(pki_dir(), {{host_, "127.0.0.1"}});
+      !s.ok()) {
+    std::fprintf(stderr, "test PKI: %s\n", s.ToString().c_str());
+    std::abort();
+  }
 }
 
 Daemons::~Daemons() {
@@ -80,7 +106,8 @@ absl::Status Daemons::StartAgent() {
   spec.argv = {RunfilePath("agent/emu-agent"),
                absl::StrCat("--listen=127.0.0.1:", agent_port_),
                "--host_name=" + host_, "--state_dir=" + dir_ + "/agent",
-               "--token_file=" + dir_ + "/token", "--port_file=" + port_file};
+               "--token_file=" + dir_ + "/token", "--port_file=" + port_file,
+               "--pki_dir=" + pki_dir()};
   auto pid = launcher_.Spawn(spec, dir_ + "/agent.log");
   if (!pid.ok()) return pid.status();
   agent_pid_ = *pid;
@@ -102,7 +129,7 @@ absl::Status Daemons::StartController() {
                absl::StrCat("--agents=", host_, "=127.0.0.1:", agent_port_),
                "--db=" + dir_ + "/controller/labs.db",
                "--token_file=" + dir_ + "/token", "--port_file=" + port_file,
-               "--heartbeat=1s"};
+               "--pki_dir=" + pki_dir(), "--heartbeat=1s"};
   auto pid = launcher_.Spawn(spec, dir_ + "/controller.log");
   if (!pid.ok()) return pid.status();
   controller_pid_ = *pid;
@@ -148,15 +175,17 @@ std::string Daemons::AgentLog() const {
 }
 
 std::unique_ptr<emu::v1::ControllerService::Stub> Daemons::Controller() const {
-  return emu::v1::ControllerService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", controller_port_),
-      grpc::InsecureChannelCredentials()));
+  TransportSecurity emuctl;
+  emuctl.ca_pem = ControllerTransport(pki_dir()).ca_pem;
+  return emu::v1::ControllerService::NewStub(
+      NewChannel(emuctl, absl::StrCat("127.0.0.1:", controller_port_),
+                 common::pki::kControllerName));
 }
 
 std::unique_ptr<emu::v1::AgentService::Stub> Daemons::Agent() const {
   return emu::v1::AgentService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_),
-                          grpc::InsecureChannelCredentials()));
+      NewChannel(ControllerTransport(pki_dir()),
+                 absl::StrCat("127.0.0.1:", agent_port_), host_));
 }
 
 }  // namespace emu::testing

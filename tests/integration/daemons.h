@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/process_launcher.h"
+#include "common/transport_security.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/controller.grpc.pb.h"
 
@@ -19,7 +21,17 @@ namespace emu::testing {
 // Path of a binary of this workspace inside the test's runfiles.
 std::string RunfilePath(const std::string& relative);
 
-// One agent plus one controller. Not thread-safe.
+// A cluster PKI in `pki_dir` (common/pki): the CA, the controller's
+// certificate and one per agent of `agents` (host name -> its address).
+absl::Status MakeTestPki(const std::string& pki_dir,
+                         const std::map<std::string, std::string>& agents);
+
+// What the controller presents (mutual TLS, the cluster CA of `pki_dir`):
+// the only identity agents accept calls from.
+TransportSecurity ControllerTransport(const std::string& pki_dir);
+
+// One agent plus one controller, on mutual TLS with a PKI of their own
+// (<dir>/pki). Not thread-safe.
 class Daemons {
  public:
   // `tag` makes host name, directories and labs unique to the test.
@@ -34,8 +46,13 @@ class Daemons {
   const std::string& host() const { return host_; }
   const std::string& token() const { return token_; }
   const std::string& dir() const { return dir_; }
+  std::string pki_dir() const { return dir_ + "/pki"; }
+  int agent_port() const { return agent_port_; }
+  int controller_port() const { return controller_port_; }
   std::string AgentLog() const;
 
+  // Stubs as emuctl (TLS, no client certificate) and as the controller
+  // (its certificate) call them.
   std::unique_ptr<emu::v1::ControllerService::Stub> Controller() const;
   std::unique_ptr<emu::v1::AgentService::Stub> Agent() const;
 

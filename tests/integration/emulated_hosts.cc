@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -15,8 +17,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "tests/integration/daemons.h"
 
 namespace emu::testing {
@@ -39,6 +39,12 @@ EmulatedHosts::EmulatedHosts(std::string tag, int hosts, std::string subnet)
     h.veth = absl::StrCat(tag_, "v", pid, "-", i + 1);
     h.address = absl::StrCat(subnet_, ".", 11 + i);
     hosts_.push_back(h);
+  }
+  std::map<std::string, std::string> agents;
+  for (const Host& h : hosts_) agents[h.name] = h.address;
+  if (absl::Status s = MakeTestPki(pki_dir(), agents); !s.ok()) {
+    std::fprintf(stderr, "test PKI: %s\n", s.ToString().c_str());
+    std::abort();
   }
 }
 
@@ -130,7 +136,7 @@ absl::Status EmulatedHosts::StartAgent(int i) {
                "--tunnel_listen=" + TunnelAddress(i),
                "--state_dir=" + hdir + "/state",
                "--token_file=" + dir_ + "/token",
-               "--port_file=" + port_file};
+               "--port_file=" + port_file, "--pki_dir=" + pki_dir()};
   auto pid = launcher_.Spawn(spec, hdir + "/agent.log");
   if (!pid.ok()) return pid.status();
   h.agent_pid = *pid;
@@ -171,8 +177,9 @@ std::string EmulatedHosts::AgentLog(int i) const {
 
 std::unique_ptr<emu::v1::AgentService::Stub> EmulatedHosts::Agent(
     int i) const {
-  return emu::v1::AgentService::NewStub(grpc::CreateChannel(
-      hosts_[i].address + ":7471", grpc::InsecureChannelCredentials()));
+  return emu::v1::AgentService::NewStub(
+      NewChannel(ControllerTransport(pki_dir()), hosts_[i].address + ":7471",
+                 hosts_[i].name));
 }
 
 absl::StatusOr<ProcessResult> EmulatedHosts::RunInHost(

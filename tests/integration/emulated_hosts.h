@@ -40,6 +40,8 @@ class EmulatedHosts {
 
   int size() const { return static_cast<int>(hosts_.size()); }
   const std::string& token() const { return token_; }
+  // The hosts' PKI (CA, controller, one certificate per agent).
+  std::string pki_dir() const { return dir_ + "/pki"; }
   std::string HostName(int i) const { return hosts_[i].name; }
   std::string HostNetns(int i) const { return hosts_[i].netns; }
   std::string Address(int i) const { return hosts_[i].address; }

@@ -100,8 +100,11 @@ wait_for 10 ssh -F "$TMP/ssh_config" "root@$GW" true ||
   fail "sshd in $NS does not take the test's key: $(cat "$TMP/sshd.log")"
 
 # ---- The cluster: a controller on a unix socket only, no --token_file. ----
+# Plain text between the daemons here (explicitly): this test is about the
+# SSH path, which encrypts the laptop-to-gateway leg; mtls_test and
+# cluster_test cover TLS.
 "$CONTROLLER" --listen="unix:$TMP/run/controller.sock" --db="$TMP/ctl/labs.db" \
-  >"$TMP/controller.log" 2>&1 &
+  --insecure_plaintext >"$TMP/controller.log" 2>&1 &
 OURS+=($!)
 wait_for 10 test -S "$TMP/run/controller.sock" ||
   fail "controller did not start: $(cat "$TMP/controller.log")"
@@ -111,6 +114,7 @@ grep -q "generated a token into $TMP/ctl/token" "$TMP/controller.log" ||
   fail "the log does not say where the token is: $(cat "$TMP/controller.log")"
 "$AGENT" --listen=127.0.0.1:0 --port_file="$TMP/agent.port" --host_name="$HOST" \
   --state_dir="$TMP/agent" --token_file="$TMP/ctl/token" --tunnel_listen=none \
+  --insecure_plaintext \
   --controller="unix:$TMP/run/controller.sock" >"$TMP/agent.log" 2>&1 &
 OURS+=($!)
 DIRECT=(--controller "unix:$TMP/run/controller.sock")
