@@ -32,6 +32,9 @@ struct ConnectionFlags {
   std::string ssh_opts;        // --ssh-opts: extra ssh options
   std::string ssh_token_path;  // --ssh-token-path: token file on the gateway
   std::string remote;          // --remote NAME
+  // The token itself, from $EMU_TOKEN (a user's token, `emuctl user add`);
+  // --token-file wins over it, it wins over the cluster file's token.
+  std::string token;
 };
 
 // The process environment that chooses a controller.

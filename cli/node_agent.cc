@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "common/auth.h"
+#include "proto/topology_names.h"
 
 namespace emu::cli {
 
@@ -19,6 +21,8 @@ absl::StatusOr<NodeAgent> FindGuestAgent(ControllerConnection& c,
                         c.Describe(s, "GetLab"));
   }
   NodeAgent agent;
+  agent.lab_key = LabKey(
+      l.owner().empty() || l.owner() == Caller::kAdminName ? "" : l.owner(), l.name());
   for (const auto& n : l.nodes()) {
     if (n.name() != node) continue;
     if (n.kind() != v1::NODE_KIND_QEMU) {

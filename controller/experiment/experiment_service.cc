@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "controller/users/lab_access.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/reactors.h"
@@ -85,11 +86,13 @@ class RegistryLinkApplier : public LinkApplier {
 ExperimentServiceImpl::ExperimentServiceImpl(lab::LabManager* labs,
                                              hosts::HostRegistry* hosts,
                                              ExperimentStore* store,
+                                             users::UserDirectory* users,
                                              std::string token,
                                              ThreadPool* pool)
     : labs_(labs),
       hosts_(hosts),
       store_(store),
+      users_(users),
       token_(token),
       pool_(pool),
       link_factory_(std::move(token)),
@@ -113,7 +116,8 @@ ExperimentServiceImpl::RunExperiment(
     grpc::CallbackServerContext* context,
     const emu::v1::RunExperimentRequest* request) {
   auto* reactor = new RunReactor();
-  grpc::Status auth = CheckAuthToken(*context, token_);
+  Caller caller;
+  grpc::Status auth = users_->Authenticate(*context, &caller);
   if (!auth.ok()) {
     reactor->Reject(auth);
     return reactor;
@@ -126,14 +130,18 @@ ExperimentServiceImpl::RunExperiment(
       return reactor;
     }
   }
-  run_threads_.Start([this, reactor, req = *request] {
+  run_threads_.Start([this, reactor, caller, req = *request] {
     grpc::Status status = [&]() -> grpc::Status {
+      auto ref = users_->Authorize(caller, req.lab(), users::Verb::kRun);
+      if (!ref.ok()) return ToGrpcStatus(ref.status());
       const std::string file =
           req.file_name().empty() ? "experiment" : req.file_name();
       auto spec = ParseExperiment(file, req.content());
       if (!spec.ok()) return ToGrpcStatus(spec.status());
-      auto lab = labs_->Get(req.lab());
-      if (!lab.ok()) return ToGrpcStatus(lab.status());
+      auto lab = labs_->Get(ref->key);
+      if (!lab.ok()) {
+        return ToGrpcStatus(users::InCallerTerms(lab.status(), *ref));
+      }
       if (lab->state() != emu::v1::RUNNING) {
         return grpc::Status(
             grpc::StatusCode::FAILED_PRECONDITION,
@@ -154,7 +162,7 @@ ExperimentServiceImpl::RunExperiment(
       {
         absl::MutexLock lock(&mu_);
         run_id = absl::StrCat(
-            req.lab(), "-",
+            ref->key, "-",
             absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
             "-", ++next_run_);
       }
@@ -196,13 +204,24 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::ListExperimentRuns(
     const emu::v1::ListExperimentRunsRequest* request,
     emu::v1::ListExperimentRunsResponse* response) {
   (void)request;
-  return OffloadUnary(context, token_, pool_, [this, response] {
-    if (store_ == nullptr) return absl::OkStatus();
-    auto runs = store_->List();
-    if (!runs.ok()) return runs.status();
-    for (auto& r : *runs) *response->add_runs() = std::move(r);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, response](const Caller& caller) -> absl::Status {
+        if (store_ == nullptr) return absl::OkStatus();
+        auto runs = store_->List();
+        if (!runs.ok()) return runs.status();
+        auto shares = users_->Shares();
+        if (!shares.ok()) return shares.status();
+        // The runs of the labs the caller may view, named in their terms.
+        for (auto& r : *runs) {
+          const users::Role role =
+              users::UserDirectory::RoleOn(caller, r.lab(), *shares);
+          if (!users::Allows(role, users::Verb::kView)) continue;
+          r.set_lab(users::RefFromKey(caller, r.lab()).display);
+          *response->add_runs() = std::move(r);
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace emu::controller::experiment

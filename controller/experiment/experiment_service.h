@@ -21,6 +21,7 @@
 #include "controller/experiment/experiment_store.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
+#include "controller/users/user_directory.h"
 #include "proto/experiment.grpc.pb.h"
 
 namespace emu::controller::experiment {
@@ -32,8 +33,8 @@ class ExperimentServiceImpl final
     : public emu::v1::ExperimentService::CallbackService {
  public:
   ExperimentServiceImpl(lab::LabManager* labs, hosts::HostRegistry* hosts,
-                        ExperimentStore* store, std::string token,
-                        ThreadPool* pool);
+                        ExperimentStore* store, users::UserDirectory* users,
+                        std::string token, ThreadPool* pool);
   ~ExperimentServiceImpl() override;
 
   // Refuses new runs, cancels the running ones and waits for their threads.
@@ -53,7 +54,8 @@ class ExperimentServiceImpl final
   lab::LabManager* const labs_;
   hosts::HostRegistry* const hosts_;
   ExperimentStore* const store_;
-  const std::string token_;
+  users::UserDirectory* const users_;  // identifies callers, checks roles
+  const std::string token_;            // the cluster's, for the agents
   ThreadPool* const pool_;
   RealClock clock_;
   GrpcBarrierLinkFactory link_factory_;

@@ -60,6 +60,19 @@ emu::v1::Usage UsageOf(const emu::v1::Topology& topology) {
   return u;
 }
 
+emu::v1::Usage InUse(const std::vector<emu::v1::Lab>& labs,
+                     absl::string_view key_owner) {
+  emu::v1::Usage total;
+  for (const auto& lab : labs) {
+    if (lab.owner() != key_owner || lab.state() == emu::v1::FAILED ||
+        lab.state() == emu::v1::DESTROYED) {
+      continue;
+    }
+    total = Sum(total, UsageOf(lab.topology()));
+  }
+  return total;
+}
+
 emu::v1::Usage Sum(const emu::v1::Usage& a, const emu::v1::Usage& b) {
   emu::v1::Usage u;
   u.set_labs(a.labs() + b.labs());

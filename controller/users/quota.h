@@ -8,6 +8,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include <vector>
+
+#include "proto/controller.pb.h"
 #include "proto/topology.pb.h"
 #include "proto/users.pb.h"
 
@@ -15,6 +18,10 @@ namespace emu::controller::users {
 
 // What one lab of this topology uses (labs = 1).
 emu::v1::Usage UsageOf(const emu::v1::Topology& topology);
+// What the labs of `key_owner` (Lab.owner; "" is the cluster
+// administrator) use among `labs`: those not FAILED or DESTROYED.
+emu::v1::Usage InUse(const std::vector<emu::v1::Lab>& labs,
+                     absl::string_view key_owner);
 // a + b, field by field.
 emu::v1::Usage Sum(const emu::v1::Usage& a, const emu::v1::Usage& b);
 

@@ -85,5 +85,26 @@ TEST(QuotaTest, SumAddsEveryField) {
   EXPECT_EQ(s.memory_mib(), 2 * a.memory_mib());
 }
 
+TEST(QuotaTest, InUseCountsTheOwnersLiveLabs) {
+  std::vector<emu::v1::Lab> labs(4);
+  labs[0].set_owner("alice");
+  labs[0].set_state(emu::v1::RUNNING);
+  *labs[0].mutable_topology() = Lab(3, 0);
+  labs[1].set_owner("alice");
+  labs[1].set_state(emu::v1::FAILED);  // rolled back: uses nothing
+  *labs[1].mutable_topology() = Lab(5, 0);
+  labs[2].set_owner("bob");
+  labs[2].set_state(emu::v1::RUNNING);
+  *labs[2].mutable_topology() = Lab(7, 0);
+  labs[3].set_owner("alice");
+  labs[3].set_state(emu::v1::DEPLOYING);  // counts: it is being created
+  *labs[3].mutable_topology() = Lab(1, 1);
+  emu::v1::Usage u = InUse(labs, "alice");
+  EXPECT_EQ(u.labs(), 2u);
+  EXPECT_EQ(u.nodes(), 5u);
+  EXPECT_EQ(u.guests(), 1u);
+  EXPECT_EQ(InUse(labs, "").labs(), 0u);
+}
+
 }  // namespace
 }  // namespace emu::controller::users
