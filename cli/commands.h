@@ -66,6 +66,9 @@ void AddRunCommand(CLI::App& app, CommandEnv& env);
 void AddPlanCommand(CLI::App& app, CommandEnv& env);
 void AddRemoteCommand(CLI::App& app, CommandEnv& env);
 void AddClusterCommand(CLI::App& app, CommandEnv& env);
+void AddUserCommand(CLI::App& app, CommandEnv& env);
+// `share` and `unshare`.
+void AddShareCommands(CLI::App& app, CommandEnv& env);
 
 // Prints a ValidateTopology answer's errors on env.err (the first
 // kMaxProblemsShown, then how many more) and returns true when the topology

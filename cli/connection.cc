@@ -1,6 +1,7 @@
 #include "cli/connection.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/remotes.h"
 #include "common/auth.h"
@@ -56,7 +57,10 @@ absl::StatusOr<ControllerTarget> ResolveControllerTarget(
   if (!flags.ca_file.empty()) {
     EMU_ASSIGN_OR_RETURN(target.ca_pem, common::pki::ReadPem(flags.ca_file));
   }
-  if (!target.token_file.empty()) {
+  if (flags.token_file.empty() && !flags.token.empty()) {
+    target.token = flags.token;
+    target.token_file = "$EMU_TOKEN";
+  } else if (!target.token_file.empty()) {
     EMU_ASSIGN_OR_RETURN(target.token, ReadTokenFile(target.token_file));
   }
   return target;
@@ -160,6 +164,9 @@ absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
   if (!flags.token_file.empty()) {
     target.token_file = flags.token_file;
     EMU_ASSIGN_OR_RETURN(target.token, ReadTokenFile(flags.token_file));
+  } else if (!flags.token.empty()) {
+    target.token = flags.token;
+    target.token_file = "$EMU_TOKEN";
   } else if (!plan->token_path.empty()) {
     target.token_file =
         absl::StrCat(plan->token_path, " on ", plan->destination.text);
@@ -205,12 +212,18 @@ std::string DescribeRpcError(const grpc::Status& status, absl::string_view call,
               : absl::StrCat("the token from ", target.token_file),
           ": ", message,
           target.ssh_gateway.empty()
-              ? "\nPass the cluster's token with --token-file."
-              : "\nPass the cluster's token with --token-file, or its path on "
+              ? "\nPass the cluster's token, or your user token, with "
+                "--token-file or $EMU_TOKEN."
+              : "\nPass the cluster's token (or your user token) with "
+                "--token-file or $EMU_TOKEN, or its path on "
                 "the gateway with --ssh-token-path (a controller started "
                 "without --token_file keeps it in `token` beside its --db, "
                 "/var/lib/emu/controller/token by default).");
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      // A quota refusal is the controller's own message.
+      if (!absl::StrContains(message, "larger than max")) {
+        return absl::StrCat(call, ": ", message);
+      }
       // gRPC says "Received message larger than max (N vs. M)": name emu's
       // limit and where it is set, so the user knows it is deliberate.
       return absl::StrCat(

@@ -33,6 +33,9 @@ struct ConnectionFlags {
   std::string ssh_token_path;  // --ssh-token-path: token file on the gateway
   std::string remote;          // --remote NAME
   std::string ca_file;         // --ca-file: the cluster CA (TLS)
+  // The token itself, from $EMU_TOKEN (a user's token, `emuctl user add`);
+  // --token-file wins over it, it wins over the cluster file's token.
+  std::string token;
 };
 
 // The process environment that chooses a controller.

@@ -56,7 +56,7 @@ int RunConsole(CommandEnv& env, const ConsoleArgs& args) {
   AddAuthToken(&ctx, (*conn)->target().token);
   auto stream = agent->stub->Console(&ctx);
   v1::ConsoleInput hello;
-  hello.set_lab(args.lab);
+  hello.set_lab(agent->lab_key);
   hello.set_node(args.node);
   if (!stream->Write(hello)) {
     grpc::Status s = stream->Finish();

@@ -20,6 +20,7 @@ absl::StatusOr<std::unique_ptr<ControllerConnection>> CommandEnv::Connect()
 int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   CommandEnv env;
   env.env_cluster = io.env_cluster;
+  env.connection.token = io.env_token;
   env.connection_env.cluster = io.env_cluster;
   env.connection_env.ssh = io.env_ssh;
   env.connection_env.ssh_opts = io.env_ssh_opts;
@@ -41,7 +42,9 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "--controller", env.connection.controller,
       "Controller address host:port (default: from the cluster file)");
   app.add_option("--token-file", env.connection.token_file,
-                 "File holding the API token (default: from the cluster file)");
+                 "File holding the API token: the cluster's, or a user's "
+                 "(`emuctl user add`) (default: $EMU_TOKEN, else the "
+                 "cluster file's)");
   app.add_option("--ca-file", env.connection.ca_file,
                  "The cluster's CA certificate (ca.crt of `emuctl cluster "
                  "init`): speak TLS to the controller and check its "
@@ -70,6 +73,9 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "from the cluster file. With --ssh, --remote, $EMU_SSH or a default\n"
       "remote it runs `ssh -N -L` to the controller on the gateway and talks\n"
       "through that tunnel (ssh-agent, ~/.ssh/config and known_hosts apply).\n"
+      "A user's token (`emuctl user add`) comes from --token-file, else\n"
+      "$EMU_TOKEN, else the cluster file; with it, `ls`/`status` show that\n"
+      "user's labs and those shared with them (OWNER/LAB).\n"
       "Run `emuctl VERB --help` for a verb's flags.\n\n"
       "Exit status:\n"
       "  0    success\n"
@@ -105,6 +111,8 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddRunCommand(app, env);
   AddRemoteCommand(app, env);
   AddClusterCommand(app, env);
+  AddUserCommand(app, env);
+  AddShareCommands(app, env);
 
   // CLI11 reports parse errors (and --help) by exception; they stop here.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

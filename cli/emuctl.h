@@ -28,6 +28,7 @@ struct EmuctlIo {
   std::string runtime_dir;  // SSH tunnel sockets; empty: /tmp
   // Starts ssh; nullptr: the real one (PosixProcessLauncher).
   ProcessLauncher* launcher = nullptr;
+  std::string env_token;  // $EMU_TOKEN: a token (a user's), not a path
 };
 
 // args[0] is the program name. Returns the exit status: 0 ok, 1 failure,

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   io.out = &std::cout;
   io.err = &std::cerr;
   io.env_cluster = Getenv("EMU_CLUSTER");
+  io.env_token = Getenv("EMU_TOKEN");
   io.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   io.path_env = Getenv("PATH");
   io.env_ssh = Getenv("EMU_SSH");

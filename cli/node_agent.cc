@@ -2,8 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "common/auth.h"
 #include "common/pki/pki.h"
 #include "common/transport_security.h"
+#include "proto/topology_names.h"
 
 namespace emu::cli {
 
@@ -19,6 +21,8 @@ absl::StatusOr<NodeAgent> FindGuestAgent(ControllerConnection& c,
                         c.Describe(s, "GetLab"));
   }
   NodeAgent agent;
+  agent.lab_key = LabKey(
+      l.owner().empty() || l.owner() == Caller::kAdminName ? "" : l.owner(), l.name());
   for (const auto& n : l.nodes()) {
     if (n.name() != node) continue;
     if (n.kind() != v1::NODE_KIND_QEMU) {

@@ -17,6 +17,8 @@ namespace emu::cli {
 struct NodeAgent {
   std::string host;     // the node's host name
   std::string address;  // its agent, host:port
+  // The lab as the agent names it (emu::LabKey: "core", "alice+core").
+  std::string lab_key;
   std::unique_ptr<v1::GuestService::Stub> stub;
 };
 

@@ -122,7 +122,16 @@ std::string ProgressPrinter::Warning(absl::string_view host,
 }
 
 std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now) {
-  Table table({"NAME", "STATE", "NODES", "LINKS", "AGE"});
+  // An administrator, or a user with labs shared with them, sees labs of
+  // several owners: an OWNER column then says whose each is.
+  bool owners = labs.caller_admin();
+  for (const v1::Lab& lab : labs.labs()) {
+    if (!lab.owner().empty() && lab.owner() != labs.caller()) owners = true;
+  }
+  Table table(owners ? std::vector<std::string>{"OWNER", "NAME", "STATE",
+                                                "NODES", "LINKS", "AGE"}
+                     : std::vector<std::string>{"NAME", "STATE", "NODES",
+                                                "LINKS", "AGE"});
   for (const v1::Lab& lab : labs.labs()) {
     const int nodes = lab.nodes_size() > 0 ? lab.nodes_size()
                                            : lab.topology().nodes_size();
@@ -132,8 +141,11 @@ std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now) {
         lab.created_unix_us() == 0
             ? "-"
             : FormatAge(now - absl::FromUnixMicros(lab.created_unix_us()));
-    table.AddRow({lab.name(), LabStateName(lab.state()), absl::StrCat(nodes),
-                  absl::StrCat(links), age});
+    std::vector<std::string> row = {lab.name(), LabStateName(lab.state()),
+                                    absl::StrCat(nodes), absl::StrCat(links),
+                                    age};
+    if (owners) row.insert(row.begin(), lab.owner().empty() ? "admin" : lab.owner());
+    table.AddRow(std::move(row));
   }
   if (labs.labs_size() == 0) return "no labs\n";
   return table.Render();
@@ -142,6 +154,7 @@ std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now) {
 std::string RenderLab(const v1::Lab& lab, absl::Time now) {
   std::string out;
   absl::StrAppend(&out, "Lab:    ", lab.name(), "\n");
+  if (!lab.owner().empty()) absl::StrAppend(&out, "Owner:  ", lab.owner(), "\n");
   absl::StrAppend(&out, "State:  ", LabStateName(lab.state()), "\n");
   if (!lab.error().empty()) absl::StrAppend(&out, "Error:  ", lab.error(), "\n");
   if (lab.created_unix_us() != 0) {

@@ -93,6 +93,30 @@ TEST(RenderLabListTest, Table) {
   EXPECT_EQ(RenderLabList(v1::ListLabsResponse(), kNow), "no labs\n");
 }
 
+TEST(RenderLabListTest, OwnerColumnForAdministratorsAndShares) {
+  auto labs = Parse<v1::ListLabsResponse>(R"pb(
+    caller: "admin"
+    caller_admin: true
+    labs { name: "core" owner: "alice" state: RUNNING }
+    labs { name: "core" owner: "bob" state: RUNNING }
+    labs { name: "demo" owner: "admin" state: FAILED })pb");
+  EXPECT_EQ(RenderLabList(labs, kNow),
+            "OWNER  NAME  STATE    NODES  LINKS  AGE\n"
+            "alice  core  RUNNING  0      0      -\n"
+            "bob    core  RUNNING  0      0      -\n"
+            "admin  demo  FAILED   0      0      -\n");
+  // A user with only their own labs: no column.
+  auto own = Parse<v1::ListLabsResponse>(R"pb(
+    caller: "bob"
+    labs { name: "core" owner: "bob" state: RUNNING })pb");
+  EXPECT_EQ(RenderLabList(own, kNow),
+            "NAME  STATE    NODES  LINKS  AGE\n"
+            "core  RUNNING  0      0      -\n");
+  // A lab shared with them: the column appears.
+  *own.add_labs() = Parse<v1::Lab>(R"pb(name: "core" owner: "alice")pb");
+  EXPECT_NE(RenderLabList(own, kNow).find("OWNER"), std::string::npos);
+}
+
 TEST(RenderLabTest, NodesAndLinksPerDirection) {
   auto lab = Parse<v1::Lab>(R"pb(
     name: "demo"

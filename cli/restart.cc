@@ -21,7 +21,7 @@ int RunRestart(CommandEnv& env, const RestartArgs& args) {
   AddAuthToken(&ctx, (*conn)->target().token);
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
   v1::RestartNodeRequest req;
-  req.set_lab(args.lab);
+  req.set_lab(agent->lab_key);
   req.set_node(args.node);
   v1::RestartNodeResponse resp;
   grpc::Status s = agent->stub->RestartNode(&ctx, req, &resp);

@@ -12,16 +12,12 @@
 #include "common/errno_status.h"
 
 namespace emu {
-namespace {
-
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i];
   return diff == 0;
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   struct stat st;
@@ -49,22 +45,49 @@ void AddAuthToken(grpc::ClientContext* context, absl::string_view token) {
   context->AddMetadata(kAuthMetadataKey, absl::StrCat("Bearer ", token));
 }
 
-grpc::Status CheckAuthToken(const grpc::ServerContextBase& context,
-                            absl::string_view expected) {
-  if (expected.empty()) return grpc::Status::OK;
+absl::StatusOr<absl::string_view> BearerToken(
+    const grpc::ServerContextBase& context) {
   const auto& md = context.client_metadata();
   auto it = md.find(kAuthMetadataKey);
   if (it == md.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing 'authorization: Bearer <token>' metadata");
+    return absl::UnauthenticatedError(
+        "missing 'authorization: Bearer <token>' metadata");
   }
   absl::string_view value(it->second.data(), it->second.size());
-  if (!absl::ConsumePrefix(&value, "Bearer ") ||
-      !ConstantTimeEquals(value, expected)) {
+  if (!absl::ConsumePrefix(&value, "Bearer ")) {
+    return absl::UnauthenticatedError("wrong bearer token");
+  }
+  return value;
+}
+
+grpc::Status CheckAuthToken(const grpc::ServerContextBase& context,
+                            absl::string_view expected) {
+  if (expected.empty()) return grpc::Status::OK;
+  absl::StatusOr<absl::string_view> token = BearerToken(context);
+  if (!token.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        std::string(token.status().message()));
+  }
+  if (!ConstantTimeEquals(*token, expected)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "wrong bearer token");
   }
   return grpc::Status::OK;
+}
+
+Caller ClusterTokenAuthenticator::ClusterCaller() {
+  Caller c;
+  c.name = Caller::kAdminName;
+  c.admin = true;
+  c.cluster = true;
+  return c;
+}
+
+grpc::Status ClusterTokenAuthenticator::Authenticate(
+    const grpc::ServerContextBase& context, Caller* caller) const {
+  grpc::Status s = CheckAuthToken(context, token_);
+  if (s.ok()) *caller = ClusterCaller();
+  return s;
 }
 
 }  // namespace emu

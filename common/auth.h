@@ -29,6 +29,50 @@ void AddAuthToken(grpc::ClientContext* context, absl::string_view token);
 grpc::Status CheckAuthToken(const grpc::ServerContextBase& context,
                             absl::string_view expected);
 
+// The call's bearer token (a view into its metadata); UNAUTHENTICATED when
+// the metadata is missing or not "Bearer <token>".
+absl::StatusOr<absl::string_view> BearerToken(
+    const grpc::ServerContextBase& context);
+
+// Constant-time comparison (the time depends on the lengths only).
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+// Who made a call, as the server identified them.
+struct Caller {
+  // The built-in administrator's name: the cluster token's holder.
+  static constexpr char kAdminName[] = "admin";
+  std::string name;    // "admin" for the cluster token
+  bool admin = false;  // the cluster token, or a user added with --admin
+  // True only for the cluster token itself (the agents and the operator).
+  bool cluster = false;
+};
+
+// Turns a call's metadata into its Caller, or UNAUTHENTICATED. One
+// implementation per kind of credential; every service of a server asks the
+// same one, before any work (common/reactors.h). Implementations are
+// thread-safe.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual grpc::Status Authenticate(const grpc::ServerContextBase& context,
+                                    Caller* caller) const = 0;
+};
+
+// The cluster token alone (agents): the token's holder is the built-in
+// administrator. An empty token accepts every call (CheckAuthToken).
+class ClusterTokenAuthenticator : public Authenticator {
+ public:
+  explicit ClusterTokenAuthenticator(absl::string_view token)
+      : token_(token) {}
+  grpc::Status Authenticate(const grpc::ServerContextBase& context,
+                            Caller* caller) const override;
+  // The built-in administrator.
+  static Caller ClusterCaller();
+
+ private:
+  const absl::string_view token_;  // borrowed
+};
+
 }  // namespace emu
 
 #endif  // EMU_COMMON_AUTH_H_

@@ -19,21 +19,34 @@
 
 namespace emu {
 
-// For a unary call: checks the bearer token, then runs `work` on `pool` and
+// For a unary call: identifies the caller through `auth` (UNAUTHENTICATED
+// finishes the call at once), then runs `work(caller)` on `pool` and
 // finishes the call with its status (the work fills the response itself).
+inline grpc::ServerUnaryReactor* OffloadUnary(
+    grpc::CallbackServerContext* context, const Authenticator& auth,
+    ThreadPool* pool, std::function<absl::Status(const Caller&)> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Caller caller;
+  grpc::Status status = auth.Authenticate(*context, &caller);
+  if (!status.ok()) {
+    reactor->Finish(status);
+    return reactor;
+  }
+  pool->Schedule([reactor, caller = std::move(caller),
+                  work = std::move(work)] {
+    reactor->Finish(ToGrpcStatus(work(caller)));
+  });
+  return reactor;
+}
+
+// The same with the cluster token as the only credential (the agents).
 inline grpc::ServerUnaryReactor* OffloadUnary(
     grpc::CallbackServerContext* context, absl::string_view token,
     ThreadPool* pool, std::function<absl::Status()> work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status auth = CheckAuthToken(*context, token);
-  if (!auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
-  }
-  pool->Schedule([reactor, work = std::move(work)] {
-    reactor->Finish(ToGrpcStatus(work()));
-  });
-  return reactor;
+  return OffloadUnary(context, ClusterTokenAuthenticator(token), pool,
+                      [work = std::move(work)](const Caller&) {
+                        return work();
+                      });
 }
 
 // A server-streaming reactor fed from another thread: a worker Push()es
@@ -115,26 +128,45 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Msg> {
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
-// For a server-streaming call: checks the bearer token, then runs `work` on
-// `pool`, streaming what it pushes through `push`, and finishes with its
-// status.
+// For a server-streaming call: identifies the caller through `auth`, then
+// runs `work(caller, push)` on `pool`, streaming what it pushes, and
+// finishes with its status.
+template <typename Msg>
+grpc::ServerWriteReactor<Msg>* OffloadStream(
+    grpc::CallbackServerContext* context, const Authenticator& auth,
+    ThreadPool* pool,
+    std::function<absl::Status(const Caller&,
+                               const std::function<void(const Msg&)>& push)>
+        work) {
+  auto* reactor = new QueuedWriteReactor<Msg>();
+  Caller caller;
+  grpc::Status status = auth.Authenticate(*context, &caller);
+  if (!status.ok()) {
+    reactor->Reject(status);
+    return reactor;
+  }
+  pool->Schedule([reactor, caller = std::move(caller),
+                  work = std::move(work)] {
+    absl::Status s =
+        work(caller, [reactor](const Msg& m) { reactor->Push(m); });
+    reactor->Complete(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+// The same with the cluster token as the only credential (the agents).
 template <typename Msg>
 grpc::ServerWriteReactor<Msg>* OffloadStream(
     grpc::CallbackServerContext* context, absl::string_view token,
     ThreadPool* pool,
     std::function<absl::Status(const std::function<void(const Msg&)>& push)>
         work) {
-  auto* reactor = new QueuedWriteReactor<Msg>();
-  grpc::Status auth = CheckAuthToken(*context, token);
-  if (!auth.ok()) {
-    reactor->Reject(auth);
-    return reactor;
-  }
-  pool->Schedule([reactor, work = std::move(work)] {
-    absl::Status s = work([reactor](const Msg& m) { reactor->Push(m); });
-    reactor->Complete(ToGrpcStatus(s));
-  });
-  return reactor;
+  return OffloadStream<Msg>(
+      context, ClusterTokenAuthenticator(token), pool,
+      [work = std::move(work)](const Caller&,
+                               const std::function<void(const Msg&)>& push) {
+        return work(push);
+      });
 }
 
 }  // namespace emu

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "controller/placement/lab_planner.h"
 #include "controller/topology/problems.h"
+#include "controller/users/lab_access.h"
 
 namespace emu::controller {
 namespace {
@@ -53,16 +54,16 @@ absl::Status Refused(const absl::Status& s,
 
 ControllerServiceImpl::ControllerServiceImpl(lab::LabManager* labs,
                                              hosts::HostRegistry* hosts,
-                                             std::string token,
+                                             users::UserDirectory* users,
                                              ThreadPool* pool)
-    : labs_(labs), hosts_(hosts), token_(std::move(token)), pool_(pool) {}
+    : labs_(labs), hosts_(hosts), users_(users), pool_(pool) {}
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ValidateTopology(
     grpc::CallbackServerContext* context,
     const emu::v1::ValidateTopologyRequest* request,
     emu::v1::ValidateTopologyResponse* response) {
-  return OffloadUnary(context, token_, pool_,
-                      [this, context, request, response] {
+  return OffloadUnary(context, *users_, pool_,
+                      [this, context, request, response](const Caller&) {
                         EMU_RETURN_IF_ERROR(CheckCaller(context, "validating"));
                         auto parsed = labs_->Validate(request->source());
                         EMU_RETURN_IF_ERROR(CheckCaller(context, "answering"));
@@ -82,11 +83,16 @@ grpc::ServerWriteReactor<emu::v1::DeployEvent>*
 ControllerServiceImpl::DeployLab(grpc::CallbackServerContext* context,
                                  const emu::v1::DeployLabRequest* request) {
   return OffloadStream<emu::v1::DeployEvent>(
-      context, token_, pool_,
-      [this, context, source = request->source()](const auto& push) {
+      context, *users_, pool_,
+      [this, context, source = request->source()](const Caller& caller,
+                                                  const auto& push) {
         EMU_RETURN_IF_ERROR(CheckCaller(context, "deploying"));
         absl::Time start = absl::Now();
-        absl::Status s = labs_->Deploy(source, push);
+        lab::LabManager::DeployAs as;
+        as.owner = users::KeyOwner(users::OwnLabsOwner(caller));
+        if (!caller.cluster) as.admit = users::QuotaAdmission(
+            caller, users_, [this] { return labs_->List(); });
+        absl::Status s = labs_->Deploy(source, as, push);
         Log("deploy ", source.has_file() ? source.file().name() : "topology",
             ": ", s.ok() ? "ok" : topology::ShortStatus(s).ToString(), " in ",
             absl::FormatDuration(absl::Now() - start));
@@ -98,12 +104,17 @@ grpc::ServerWriteReactor<emu::v1::DeployEvent>*
 ControllerServiceImpl::ApplyLab(grpc::CallbackServerContext* context,
                                 const emu::v1::ApplyTopologyRequest* request) {
   return OffloadStream<emu::v1::DeployEvent>(
-      context, token_, pool_,
+      context, *users_, pool_,
       [this, context, source = request->source(),
-       dry_run = request->dry_run()](const auto& push) {
+       dry_run = request->dry_run()](const Caller& caller, const auto& push) {
         EMU_RETURN_IF_ERROR(CheckCaller(context, "applying"));
         absl::Time start = absl::Now();
-        absl::Status s = labs_->Apply(source, dry_run, push);
+        // Like a deploy: the file names the caller's own lab.
+        lab::LabManager::DeployAs as;
+        as.owner = users::KeyOwner(users::OwnLabsOwner(caller));
+        if (!caller.cluster) as.admit = users::QuotaAdmission(
+            caller, users_, [this] { return labs_->List(); });
+        absl::Status s = labs_->Apply(source, as, dry_run, push);
         Log("apply ", dry_run ? "(dry run) " : "",
             source.has_file() ? source.file().name() : "topology", ": ",
             s.ok() ? "ok" : topology::ShortStatus(s).ToString(), " in ",
@@ -117,53 +128,82 @@ ControllerServiceImpl::ApplyLab(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* ControllerServiceImpl::GetLab(
     grpc::CallbackServerContext* context, const emu::v1::GetLabRequest* request,
     emu::v1::Lab* response) {
-  return OffloadUnary(context, token_, pool_, [this, request, response] {
-    auto lab = labs_->Get(request->lab());
-    if (!lab.ok()) return lab.status();
-    *response = *std::move(lab);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_ASSIGN_OR_RETURN(
+            users::LabRef ref,
+            users_->Authorize(caller, request->lab(), users::Verb::kView));
+        auto lab = labs_->Get(ref.key);
+        if (!lab.ok()) return users::InCallerTerms(lab.status(), ref);
+        *response = users::AsSeenBy(caller, *std::move(lab));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListLabs(
     grpc::CallbackServerContext* context, const emu::v1::ListLabsRequest*,
     emu::v1::ListLabsResponse* response) {
-  return OffloadUnary(context, token_, pool_, [this, response] {
-    auto labs = labs_->List();
-    if (!labs.ok()) return labs.status();
-    for (auto& l : *labs) *response->add_labs() = std::move(l);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, response](const Caller& caller) -> absl::Status {
+        EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->List());
+        EMU_ASSIGN_OR_RETURN(std::vector<users::ShareRecord> shares,
+                             users_->Shares());
+        for (auto& l : labs) {
+          const users::Role role =
+              users::UserDirectory::RoleOn(caller, l.name(), shares);
+          if (!users::Allows(role, users::Verb::kView)) continue;
+          *response->add_labs() = users::AsSeenBy(caller, std::move(l));
+        }
+        response->set_caller(caller.name);
+        response->set_caller_admin(caller.admin);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<emu::v1::DeployEvent>*
 ControllerServiceImpl::DestroyLab(grpc::CallbackServerContext* context,
                                   const emu::v1::DestroyLabRequest* request) {
   return OffloadStream<emu::v1::DeployEvent>(
-      context, token_, pool_, [this, lab = request->lab()](const auto& push) {
+      context, *users_, pool_,
+      [this, lab = request->lab()](const Caller& caller,
+                                   const auto& push) -> absl::Status {
+        EMU_ASSIGN_OR_RETURN(
+            users::LabRef ref,
+            users_->Authorize(caller, lab, users::Verb::kDestroy));
         absl::Time start = absl::Now();
-        absl::Status s = labs_->Destroy(lab, push);
-        Log("destroy lab ", lab, ": ", s.ok() ? "ok" : s.ToString(), " in ",
+        absl::Status s = labs_->Destroy(ref.key, push);
+        Log("destroy lab ", ref.key, " by ", caller.name, ": ",
+            s.ok() ? "ok" : s.ToString(), " in ",
             absl::FormatDuration(absl::Now() - start));
-        return topology::ShortStatus(s);
+        return users::InCallerTerms(topology::ShortStatus(s), ref);
       });
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::Exec(
     grpc::CallbackServerContext* context,
     const emu::v1::LabExecRequest* request, emu::v1::ExecResponse* response) {
-  return OffloadUnary(context, token_, pool_, [this, request, response] {
-    auto r = labs_->Exec(*request);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_ASSIGN_OR_RETURN(
+            users::LabRef ref,
+            users_->Authorize(caller, request->lab(), users::Verb::kExec));
+        emu::v1::LabExecRequest keyed = *request;
+        keyed.set_lab(ref.key);
+        auto r = labs_->Exec(keyed);
+        if (!r.ok()) return users::InCallerTerms(r.status(), ref);
+        *response = *std::move(r);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListHosts(
     grpc::CallbackServerContext* context, const emu::v1::ListHostsRequest*,
     emu::v1::ListHostsResponse* response) {
-  return OffloadUnary(context, token_, pool_, [this, response] {
+  // Any known caller: the hosts are the cluster's, not a user's.
+  return OffloadUnary(context, *users_, pool_, [this, response](const Caller&) {
     for (auto& h : hosts_->Snapshot()) *response->add_hosts() = std::move(h);
     return absl::OkStatus();
   });
@@ -174,7 +214,8 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
     const emu::v1::PlanLabRequest* request,
     emu::v1::PlanLabResponse* response) {
   return OffloadUnary(
-      context, token_, pool_, [this, context, request, response] {
+      context, *users_, pool_,
+      [this, context, request, response](const Caller&) {
         EMU_RETURN_IF_ERROR(CheckCaller(context, "planning"));
         auto plan =
             emu::controller::placement::PlanLab(*labs_, hosts_, *request);

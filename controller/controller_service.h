@@ -1,8 +1,12 @@
-// ControllerService over gRPC's callback API: authentication first, then the
-// LabManager's work on a ThreadPool (deploys and commands block), progress
-// streamed back as it happens.
+// ControllerService over gRPC's callback API: the caller identified first
+// (the UserDirectory, common/reactors.h), then the LabManager's work on a
+// ThreadPool (deploys and commands block), progress streamed back as it
+// happens. Every call naming a lab resolves it for the caller ("core" is
+// their own, "alice/core" another's) and checks their role on it
+// (controller/users/permissions.h) before any work; a deploy is made under
+// the caller's name and within their quota.
 //
-// Thread-safe. Borrows the manager, registry and pool.
+// Thread-safe. Borrows the manager, registry, directory and pool.
 #ifndef EMU_CONTROLLER_CONTROLLER_SERVICE_H_
 #define EMU_CONTROLLER_CONTROLLER_SERVICE_H_
 
@@ -11,6 +15,7 @@
 #include "common/thread_pool.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
+#include "controller/users/user_directory.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace emu::controller {
@@ -19,7 +24,7 @@ class ControllerServiceImpl final
     : public emu::v1::ControllerService::CallbackService {
  public:
   ControllerServiceImpl(lab::LabManager* labs, hosts::HostRegistry* hosts,
-                        std::string token, ThreadPool* pool);
+                        users::UserDirectory* users, ThreadPool* pool);
 
   grpc::ServerUnaryReactor* ValidateTopology(
       grpc::CallbackServerContext* context,
@@ -56,7 +61,7 @@ class ControllerServiceImpl final
  private:
   lab::LabManager* const labs_;
   hosts::HostRegistry* const hosts_;
-  const std::string token_;
+  users::UserDirectory* const users_;
   ThreadPool* const pool_;
 };
 

@@ -25,6 +25,9 @@
 #include "controller/experiment/experiment_store.h"
 #include "controller/lab/lab_store.h"
 #include "controller/hosts/registration_service.h"
+#include "controller/users/user_directory.h"
+#include "controller/users/user_service.h"
+#include "controller/users/user_store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7470",
           "Address to serve ControllerService on: HOST:PORT (loopback by "
@@ -35,7 +38,8 @@ ABSL_FLAG(std::string, agents, "",
           "The physical hosts: NAME=HOST:PORT,... of their agents. Agents "
           "started with --controller register themselves instead.");
 ABSL_FLAG(std::string, db, "/var/lib/emu/controller/labs.db",
-          "SQLite file keeping every lab's state across restarts.");
+          "SQLite file keeping every lab's state, the users (token hashes "
+          "only), their quotas and shares across restarts.");
 ABSL_FLAG(std::string, token_file, "",
           "File holding the cluster's bearer token (mode 0600); used for "
           "callers and for the agents. Without it the controller uses (or "
@@ -116,8 +120,17 @@ int main(int argc, char** argv) {
   auto log = [](const std::string& line) { emu::Log(line); };
   labs.Reconcile(log);
 
+  // Users: the cluster token is the built-in administrator; user tokens
+  // (emuctl user add) are checked against their hashes in the same db.
+  auto user_store =
+      emu::controller::users::SqliteUserStore::Open(absl::GetFlag(FLAGS_db));
+  if (!user_store.ok()) return Fail(user_store.status().ToString());
+  emu::controller::users::UserDirectory users(user_store->get(), *token);
+
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  emu::controller::ControllerServiceImpl service(&labs, &hosts, *token, &pool);
+  emu::controller::ControllerServiceImpl service(&labs, &hosts, &users, &pool);
+  emu::controller::users::UserServiceImpl user_service(
+      &users, [&labs] { return labs.List(); }, &pool);
   emu::controller::hosts::RegistrationServiceImpl registration(
       &hosts, *token, &pool,
       [token = *token, transport = *transport](const std::string& name,
@@ -133,13 +146,13 @@ int main(int argc, char** argv) {
   auto cut = (*runs)->FailRunning(
       "the controller restarted during the run (its commands were ended)");
   if (cut.ok() && *cut > 0) emu::Log(*cut, " experiment runs ended as FAILED");
-  emu::controller::experiment::ExperimentServiceImpl experiments(&labs, &hosts, runs->get(),
-                                                     *token, *transport, &pool);
+  emu::controller::experiment::ExperimentServiceImpl experiments(
+      &labs, &hosts, runs->get(), &users, *token, *transport, &pool);
   int port = 0;
-  auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
-                                 {&service, &registration, &experiments},
-                                 *transport, absl::GetFlag(FLAGS_port_file),
-                                 &port);
+  auto server = emu::StartServer(
+      absl::GetFlag(FLAGS_listen),
+      {&service, &registration, &experiments, &user_service}, *transport,
+      absl::GetFlag(FLAGS_port_file), &port);
   if (!server.ok()) return Fail(server.status().ToString());
   emu::Log("emu-controller serving on ", absl::GetFlag(FLAGS_listen),
            " (port ", port, "), ", agents->size(), " hosts, db ",

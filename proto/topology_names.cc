@@ -79,4 +79,21 @@ absl::Status CheckName(absl::string_view what, absl::string_view name) {
       what, " name '", name, "' may use only letters, digits, '_' and '-'"));
 }
 
+std::string LabKey(absl::string_view owner, absl::string_view lab) {
+  if (owner.empty()) return std::string(lab);
+  return absl::StrCat(owner, std::string(1, kLabKeySeparator), lab);
+}
+
+bool IsValidLabKey(absl::string_view key) {
+  const size_t sep = key.find(kLabKeySeparator);
+  if (sep == absl::string_view::npos) return IsValidName(key);
+  return IsValidName(key.substr(0, sep)) && IsValidName(key.substr(sep + 1));
+}
+
+LabKeyParts SplitLabKey(absl::string_view key) {
+  const size_t sep = key.find(kLabKeySeparator);
+  if (sep == absl::string_view::npos) return {"", std::string(key)};
+  return {std::string(key.substr(0, sep)), std::string(key.substr(sep + 1))};
+}
+
 }  // namespace emu

@@ -50,6 +50,26 @@ bool IsValidName(absl::string_view name);
 // rule; `what` is "lab", "node", "host", ...
 absl::Status CheckName(absl::string_view what, absl::string_view name);
 
+// The lab key: how a lab is named to the agents (namespaces
+// "emu.<host>.<key>.<node>", veth aliases, saved specs, tunnels, barrier
+// commands) and in the controller's lab store. The cluster administrator's
+// labs keep their plain name ("core"); a user's lab is "<user>+<lab>"
+// ("alice+core"). Both parts are valid names, which never contain '+' (nor
+// '.'), so two users' labs of one name can never share a key, a user's lab
+// never takes an administrator's, and the key still parses back from a
+// namespace name by splitting at '.'.
+inline constexpr char kLabKeySeparator = '+';
+// `owner` empty: the cluster administrator's lab.
+std::string LabKey(absl::string_view owner, absl::string_view lab);
+// A valid name, or "<valid name>+<valid name>".
+bool IsValidLabKey(absl::string_view key);
+struct LabKeyParts {
+  std::string owner;  // empty: the cluster administrator
+  std::string lab;
+};
+// The inverse of LabKey, for a valid key.
+LabKeyParts SplitLabKey(absl::string_view key);
+
 }  // namespace emu
 
 #endif  // EMU_PROTO_TOPOLOGY_NAMES_H_

@@ -75,5 +75,24 @@ TEST(TopologyNamesTest, OneNameRule) {
   }
 }
 
+TEST(TopologyNamesTest, LabKeysKeepOwnersApart) {
+  EXPECT_EQ(LabKey("", "core"), "core");
+  EXPECT_EQ(LabKey("alice", "core"), "alice+core");
+  EXPECT_NE(LabKey("alice", "core"), LabKey("bob", "core"));
+  // "a-b"+"c" and "a"+"b-c" stay apart: the separator is no name character.
+  EXPECT_NE(LabKey("a-b", "c"), LabKey("a", "b-c"));
+  EXPECT_TRUE(IsValidLabKey("core"));
+  EXPECT_TRUE(IsValidLabKey("alice+core"));
+  EXPECT_FALSE(IsValidLabKey("alice+core+x"));
+  EXPECT_FALSE(IsValidLabKey("+core"));
+  EXPECT_FALSE(IsValidLabKey("alice+"));
+  EXPECT_FALSE(IsValidLabKey("alice.core"));
+  EXPECT_FALSE(IsValidLabKey("alice/core"));
+  EXPECT_EQ(SplitLabKey("alice+core").owner, "alice");
+  EXPECT_EQ(SplitLabKey("alice+core").lab, "core");
+  EXPECT_EQ(SplitLabKey("core").owner, "");
+  EXPECT_EQ(SplitLabKey("core").lab, "core");
+}
+
 }  // namespace
 }  // namespace emu

@@ -261,7 +261,7 @@ class SessionReactor
 absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
     const std::string& lab, const emu::v1::TaskCommand& command,
     absl::Time start_at, std::function<void(pid_t)> on_started) {
-  if (!net::IsValidName(lab) || !net::IsValidName(command.node())) {
+  if (!emu::IsValidLabKey(lab) || !net::IsValidName(command.node())) {
     return absl::InvalidArgumentError(
         absl::StrCat("command ", command.id(), ": bad lab or node name"));
   }

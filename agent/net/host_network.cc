@@ -25,9 +25,9 @@ absl::Status ValidateNamespaceName(absl::string_view ns) {
   }
   for (char c : ns) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
-        c != '-' && c != '.') {
+        c != '-' && c != '.' && c != '+') {
       return absl::InvalidArgumentError(absl::StrCat(
-          "bad namespace name \"", ns, "\": only [A-Za-z0-9_.-] allowed"));
+          "bad namespace name \"", ns, "\": only [A-Za-z0-9_.+-] allowed"));
     }
   }
   return absl::OkStatus();

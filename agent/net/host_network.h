@@ -175,8 +175,9 @@ class HostNetwork {
 // ---------------------------------------------------------------------------
 // Validation and parsing shared by every implementation (pure, thread-safe).
 
-// A namespace name: 1..200 bytes (emu.<host>.<lab>.<node> with 32-byte names
-// fits) of [A-Za-z0-9_.-], not "." or "..".
+// A namespace name: 1..200 bytes (emu.<host>.<lab key>.<node> with 32-byte
+// names fits) of [A-Za-z0-9_.+-] ('+' joins a user's lab key, "alice+core"),
+// not "." or "..".
 absl::Status ValidateNamespaceName(absl::string_view ns);
 
 // An interface name as the kernel takes it: 1..15 bytes, no '/', ':' or

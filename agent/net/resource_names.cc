@@ -25,7 +25,7 @@ std::optional<NodeRef> ParseNamespaceName(absl::string_view host,
                                           absl::string_view ns) {
   std::vector<std::string> parts = absl::StrSplit(ns, '.');
   if (parts.size() != 4 || parts[0] != "emu" || parts[1] != host ||
-      !IsValidName(parts[2]) || !IsValidName(parts[3])) {
+      !emu::IsValidLabKey(parts[2]) || !IsValidName(parts[3])) {
     return std::nullopt;
   }
   return NodeRef{parts[2], parts[3]};

@@ -1,8 +1,10 @@
 // How the agent names what it creates, so it can find exactly its own
 // resources again after a restart and never touches anything else.
 //
-// A node's network namespace is /run/netns/emu.<host>.<lab>.<node>. Host,
-// lab and node names never contain '.', so the name parses back uniquely,
+// A node's network namespace is /run/netns/emu.<host>.<lab>.<node>, where
+// <lab> is the lab key (emu::LabKey: "core" for the cluster administrator's
+// lab, "alice+core" for user alice's). Host, lab key and node names never
+// contain '.', so the name parses back uniquely,
 // and the host part keeps two agents on one machine (the local cluster)
 // apart. Every veth end carries the alias "emu lab=<lab> link=<link>".
 #ifndef EMU_AGENT_NET_RESOURCE_NAMES_H_

@@ -113,10 +113,11 @@ absl::Mutex* Reconciler::LabMutex(const std::string& lab) {
 }
 
 absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
-  if (!net::IsValidName(desired.lab())) {
+  if (!emu::IsValidLabKey(desired.lab())) {
     return absl::InvalidArgumentError(
         absl::StrCat("lab name '", desired.lab(),
-                     "': use 1-32 letters, digits, '-' or '_'"));
+                     "': use 1-32 letters, digits, '-' or '_' (a user's lab: "
+                     "OWNER+LAB, proto/topology_names.h)"));
   }
   bool has_netem = std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
                              "netem") != features_.qdiscs.end();
@@ -398,7 +399,7 @@ absl::Status Reconciler::SetLinkParams(
 }
 
 absl::StatusOr<int> Reconciler::Destroy(const std::string& lab) {
-  if (!net::IsValidName(lab)) {
+  if (!emu::IsValidLabKey(lab)) {
     return absl::InvalidArgumentError(absl::StrCat("lab name '", lab, "'"));
   }
   absl::MutexLock lock(LabMutex(lab));
@@ -437,7 +438,7 @@ absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
 
 absl::StatusOr<emu::v1::ExecResponse> Reconciler::Exec(
     const emu::v1::ExecRequest& req) {
-  if (!net::IsValidName(req.lab()) || !net::IsValidName(req.node())) {
+  if (!emu::IsValidLabKey(req.lab()) || !net::IsValidName(req.node())) {
     return absl::InvalidArgumentError("exec: bad lab or node name");
   }
   if (req.argv().empty()) {

@@ -5,9 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "controller/users/lab_access.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/reactors.h"
+#include "common/status_macros.h"
 #include "controller/experiment/experiment_runner.h"
 #include "controller/experiment/experiment_spec.h"
 
@@ -182,12 +184,14 @@ class RegistryLinkApplier : public LinkApplier {
 ExperimentServiceImpl::ExperimentServiceImpl(lab::LabManager* labs,
                                              hosts::HostRegistry* hosts,
                                              ExperimentStore* store,
+                                             users::UserDirectory* users,
                                              std::string token,
                                              const TransportSecurity& transport,
                                              ThreadPool* pool)
     : labs_(labs),
       hosts_(hosts),
       store_(store),
+      users_(users),
       token_(token),
       pool_(pool),
       link_factory_(std::move(token), transport),
@@ -213,7 +217,8 @@ ExperimentServiceImpl::RunExperiment(
     grpc::CallbackServerContext* context,
     const emu::v1::RunExperimentRequest* request) {
   auto* reactor = new FollowReactor();
-  grpc::Status auth = CheckAuthToken(*context, token_);
+  Caller caller;
+  grpc::Status auth = users_->Authenticate(*context, &caller);
   if (!auth.ok()) {
     reactor->Refuse(auth);
     return reactor;
@@ -226,15 +231,19 @@ ExperimentServiceImpl::RunExperiment(
       return reactor;
     }
   }
-  run_threads_.Start([this, reactor, req = *request] {
+  run_threads_.Start([this, reactor, caller, req = *request] {
     // OK once the reactor follows the run (and must not be touched).
     grpc::Status status = [&]() -> grpc::Status {
+      auto ref = users_->Authorize(caller, req.lab(), users::Verb::kRun);
+      if (!ref.ok()) return ToGrpcStatus(ref.status());
       const std::string file =
           req.file_name().empty() ? "experiment" : req.file_name();
       auto spec = ParseExperiment(file, req.content());
       if (!spec.ok()) return ToGrpcStatus(spec.status());
-      auto lab = labs_->Get(req.lab());
-      if (!lab.ok()) return ToGrpcStatus(lab.status());
+      auto lab = labs_->Get(ref->key);
+      if (!lab.ok()) {
+        return ToGrpcStatus(users::InCallerTerms(lab.status(), *ref));
+      }
       if (lab->state() != emu::v1::RUNNING) {
         return grpc::Status(
             grpc::StatusCode::FAILED_PRECONDITION,
@@ -255,7 +264,7 @@ ExperimentServiceImpl::RunExperiment(
       {
         absl::MutexLock lock(&mu_);
         run_id = absl::StrCat(
-            req.lab(), "-",
+            ref->key, "-",
             absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
             "-", ++next_run_);
       }
@@ -273,7 +282,7 @@ ExperimentServiceImpl::RunExperiment(
           return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                               "the controller is stopping");
         }
-        runs_[run_id] = {runner, progress};
+        runs_[run_id] = {runner, progress, ref->key};
       }
       reactor->SetRunner(runner);
       reactor->Follow(progress);
@@ -298,7 +307,8 @@ ExperimentServiceImpl::RunExperiment(
       {
         absl::MutexLock lock(&mu_);
         runs_.erase(run_id);
-        ended_runs_.emplace_back(run_id, std::move(progress));
+        ended_runs_.emplace_back(run_id,
+                                 ActiveRun{nullptr, std::move(progress), ref->key});
         if (ended_runs_.size() > kKeptRuns) ended_runs_.pop_front();
       }
       return grpc::Status::OK;
@@ -313,28 +323,30 @@ ExperimentServiceImpl::WatchExperimentRun(
     grpc::CallbackServerContext* context,
     const emu::v1::WatchExperimentRunRequest* request) {
   auto* reactor = new FollowReactor();
-  grpc::Status auth = CheckAuthToken(*context, token_);
+  Caller caller;
+  grpc::Status auth = users_->Authenticate(*context, &caller);
   if (!auth.ok()) {
     reactor->Refuse(auth);
     return reactor;
   }
-  std::shared_ptr<RunProgress> progress;
-  {
-    absl::MutexLock lock(&mu_);
-    if (auto it = runs_.find(request->run_id()); it != runs_.end()) {
-      progress = it->second.progress;
+  // Off gRPC's thread: the access check and the store read block.
+  pool_->Schedule([this, reactor, caller, id = request->run_id()] {
+    std::optional<ActiveRun> live;
+    {
+      absl::MutexLock lock(&mu_);
+      live = FindRun(id);
     }
-    for (const auto& [id, p] : ended_runs_) {
-      if (id == request->run_id()) progress = p;
+    if (live.has_value()) {
+      absl::Status access =
+          CheckRunAccess(caller, id, live->lab_key, users::Verb::kView);
+      if (!access.ok()) {
+        reactor->Refuse(ToGrpcStatus(access));
+        return;
+      }
+      reactor->Follow(std::move(live->progress));
+      return;
     }
-  }
-  if (progress != nullptr) {
-    reactor->Follow(std::move(progress));
-    return reactor;
-  }
-  // Only in the store (older, or before a restart): read it off gRPC's
-  // thread.
-  pool_->Schedule([this, reactor, id = request->run_id()] {
+    // Only in the store (older, or before a restart).
     absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>> runs =
         store_ != nullptr
             ? store_->List()
@@ -346,6 +358,12 @@ ExperimentServiceImpl::WatchExperimentRun(
     }
     for (const auto& r : *runs) {
       if (r.id() != id) continue;
+      absl::Status access =
+          CheckRunAccess(caller, id, r.lab(), users::Verb::kView);
+      if (!access.ok()) {
+        reactor->Refuse(ToGrpcStatus(access));
+        return;
+      }
       auto progress = std::make_shared<RunProgress>();
       progress->Publish(EndedFromRecord(r));
       reactor->Follow(std::move(progress));
@@ -363,8 +381,10 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
     const emu::v1::CancelExperimentRunRequest* request,
     emu::v1::CancelExperimentRunResponse* response) {
   (void)response;
-  return OffloadUnary(context, token_, pool_, [this, request] {
+  return OffloadUnary(context, *users_, pool_, [this, request](
+                                                    const Caller& caller) {
     std::shared_ptr<ExperimentRunner> runner;
+    std::string lab_key;
     {
       absl::MutexLock lock(&mu_);
       auto it = runs_.find(request->run_id());
@@ -374,7 +394,10 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
             " is in progress (emuctl runs lists them)"));
       }
       runner = it->second.runner;
+      lab_key = it->second.lab_key;
     }
+    EMU_RETURN_IF_ERROR(CheckRunAccess(caller, request->run_id(), lab_key,
+                                       users::Verb::kRun));
     runner->Cancel(request->reason().empty() ? "cancelled by the client"
                                              : request->reason());
     Log("experiment run ", request->run_id(), ": cancel requested");
@@ -382,18 +405,58 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
   });
 }
 
+std::optional<ExperimentServiceImpl::ActiveRun> ExperimentServiceImpl::FindRun(
+    const std::string& id) const {
+  if (auto it = runs_.find(id); it != runs_.end()) return it->second;
+  for (const auto& [ended_id, run] : ended_runs_) {
+    if (ended_id == id) return run;
+  }
+  return std::nullopt;
+}
+
+absl::Status ExperimentServiceImpl::CheckRunAccess(const Caller& caller,
+                                                   const std::string& id,
+                                                   const std::string& lab_key,
+                                                   users::Verb verb) const {
+  if (caller.admin) return absl::OkStatus();
+  auto shares = users_->Shares();
+  if (!shares.ok()) return shares.status();
+  const users::Role role =
+      users::UserDirectory::RoleOn(caller, lab_key, *shares);
+  if (users::Allows(role, verb)) return absl::OkStatus();
+  if (users::Allows(role, users::Verb::kView)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("experiment run ", id, ": ", caller.name, " may not ",
+                     users::VerbPhrase(verb), " its lab ",
+                     users::RefFromKey(caller, lab_key).display));
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no experiment run ", id, " (emuctl runs lists them)"));
+}
+
 grpc::ServerUnaryReactor* ExperimentServiceImpl::ListExperimentRuns(
     grpc::CallbackServerContext* context,
     const emu::v1::ListExperimentRunsRequest* request,
     emu::v1::ListExperimentRunsResponse* response) {
   (void)request;
-  return OffloadUnary(context, token_, pool_, [this, response] {
-    if (store_ == nullptr) return absl::OkStatus();
-    auto runs = store_->List();
-    if (!runs.ok()) return runs.status();
-    for (auto& r : *runs) *response->add_runs() = std::move(r);
-    return absl::OkStatus();
-  });
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, response](const Caller& caller) -> absl::Status {
+        if (store_ == nullptr) return absl::OkStatus();
+        auto runs = store_->List();
+        if (!runs.ok()) return runs.status();
+        auto shares = users_->Shares();
+        if (!shares.ok()) return shares.status();
+        // The runs of the labs the caller may view, named in their terms.
+        for (auto& r : *runs) {
+          const users::Role role =
+              users::UserDirectory::RoleOn(caller, r.lab(), *shares);
+          if (!users::Allows(role, users::Verb::kView)) continue;
+          r.set_lab(users::RefFromKey(caller, r.lab()).display);
+          *response->add_runs() = std::move(r);
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace emu::controller::experiment

@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -25,6 +26,7 @@
 #include "controller/experiment/run_progress.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
+#include "controller/users/user_directory.h"
 #include "proto/experiment.grpc.pb.h"
 
 namespace emu::controller::experiment {
@@ -36,8 +38,9 @@ class ExperimentServiceImpl final
     : public emu::v1::ExperimentService::CallbackService {
  public:
   ExperimentServiceImpl(lab::LabManager* labs, hosts::HostRegistry* hosts,
-                        ExperimentStore* store, std::string token,
-                        const TransportSecurity& transport, ThreadPool* pool);
+                        ExperimentStore* store, users::UserDirectory* users,
+                        std::string token, const TransportSecurity& transport,
+                        ThreadPool* pool);
   ~ExperimentServiceImpl() override;
 
   // Refuses new runs, cancels the running ones and waits for their threads.
@@ -69,7 +72,8 @@ class ExperimentServiceImpl final
   lab::LabManager* const labs_;
   hosts::HostRegistry* const hosts_;
   ExperimentStore* const store_;
-  const std::string token_;
+  users::UserDirectory* const users_;  // identifies callers, checks roles
+  const std::string token_;            // the cluster's, for the agents
   ThreadPool* const pool_;
   RealClock clock_;
   GrpcBarrierLinkFactory link_factory_;
@@ -80,13 +84,24 @@ class ExperimentServiceImpl final
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_run_ ABSL_GUARDED_BY(mu_) = 0;
   struct ActiveRun {
-    std::shared_ptr<ExperimentRunner> runner;
+    std::shared_ptr<ExperimentRunner> runner;  // null once ended
     std::shared_ptr<RunProgress> progress;
+    std::string lab_key;  // whose lab: what a caller may do to the run
   };
+  // The run `id` in progress or among the last ended ones, or nullopt.
+  std::optional<ActiveRun> FindRun(const std::string& id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when the caller's role on the lab `lab_key` allows `verb` on its
+  // runs; otherwise NOT_FOUND worded as for an unknown run (a run of a lab
+  // the caller may not see is not revealed).
+  absl::Status CheckRunAccess(const Caller& caller, const std::string& id,
+                              const std::string& lab_key,
+                              users::Verb verb) const;
+
   // Runs in progress, by id.
   std::map<std::string, ActiveRun> runs_ ABSL_GUARDED_BY(mu_);
   // The last kKeptRuns ended runs, oldest first.
-  std::deque<std::pair<std::string, std::shared_ptr<RunProgress>>> ended_runs_
+  std::deque<std::pair<std::string, ActiveRun>> ended_runs_
       ABSL_GUARDED_BY(mu_);
   // Last member: destroyed (joined) first.
   ThreadSet run_threads_;

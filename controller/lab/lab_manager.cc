@@ -96,13 +96,16 @@ absl::StatusOr<topology::ParsedTopology> LabManager::Validate(
 }
 
 absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
+                                const DeployAs& as,
                                 const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
+  parsed.topology.set_name(LabKey(as.owner, parsed.topology.name()));
   const emu::v1::Topology& topo = parsed.topology;
   Lease lease(this, topo.name());
   if (!lease.held()) return lease.BusyError();
   const ProgressFn progress = Serialized(raw_progress);
   EMU_RETURN_IF_ERROR(CheckNameFree(topo.name()));
+  if (as.admit) EMU_RETURN_IF_ERROR(as.admit(topo));
   DeployEvent validated = MakeEvent(
       "",
       absl::StrCat("validated ", topo.source().file(),
@@ -114,9 +117,14 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
 
   EMU_ASSIGN_OR_RETURN(placement::Placement placement, Place(topo));
   Lab lab = NewLabRecord(topo, placement);
-  // Recorded before any agent is asked: a crash from here on is found and
-  // rolled back by Reconcile.
-  EMU_RETURN_IF_ERROR(Record(lab));
+  lab.set_owner(as.owner);
+  {
+    // Recorded before any agent is asked: a crash from here on is found and
+    // rolled back by Reconcile.
+    absl::MutexLock admission(&admission_mu_);
+    if (as.admit) EMU_RETURN_IF_ERROR(as.admit(parsed.topology));
+    EMU_RETURN_IF_ERROR(Record(lab));
+  }
   std::vector<std::string> where, hosts;
   for (const auto& [host, share] : placement.per_host) {
     hosts.push_back(host);

@@ -67,8 +67,25 @@ class LabManager {
   absl::StatusOr<topology::ParsedTopology> Validate(
       const emu::v1::TopologySource& source) const;
 
+  // Who deploys and what they may use. The lab is recorded under
+  // emu::LabKey(owner, name) with Lab.owner = owner, and that key is its
+  // name on the agents; an empty owner (the cluster administrator) keeps
+  // the plain name.
+  struct DeployAs {
+    std::string owner;
+    // Called with the validated topology (its name already the lab key)
+    // before placement, and again (under a lock that serialises it with
+    // recording) just before the lab is first recorded: a refusal leaves
+    // nothing created. Null: no check.
+    std::function<absl::Status(const emu::v1::Topology&)> admit;
+  };
+
   absl::Status Deploy(const emu::v1::TopologySource& source,
-                      const ProgressFn& progress);
+                      const ProgressFn& progress) {
+    return Deploy(source, DeployAs(), progress);
+  }
+  absl::Status Deploy(const emu::v1::TopologySource& source,
+                      const DeployAs& as, const ProgressFn& progress);
   absl::Status Destroy(const std::string& lab, const ProgressFn& progress);
 
   // Brings the RUNNING lab the file names to the file (ControllerService.
@@ -79,8 +96,15 @@ class LabManager {
   // failure re-applies the previous share on every host touched and returns
   // what failed (and what the rollback could not do); the stored lab
   // changes only on success.
+  // `as`: whose lab it is (the file names the owner's lab) and the quota
+  // check of the edited topology (DeployAs; the running lab itself is not
+  // counted twice).
   absl::Status Apply(const emu::v1::TopologySource& source, bool dry_run,
-                     const ProgressFn& progress);
+                     const ProgressFn& progress) {
+    return Apply(source, DeployAs(), dry_run, progress);
+  }
+  absl::Status Apply(const emu::v1::TopologySource& source, const DeployAs& as,
+                     bool dry_run, const ProgressFn& progress);
 
   // Labs with their state as seen now: a RUNNING lab with an unreachable
   // host reads DEGRADED, with the host, its nodes and links named in
@@ -180,6 +204,9 @@ class LabManager {
   hosts::HostRegistry* const hosts_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+  // Held across DeployAs::admit and the first Record of a deploy, so two
+  // deploys of one user cannot both pass a quota meant for one.
+  absl::Mutex admission_mu_;
   // Lab -> host -> why re-applying its share after the host came back
   // failed.
   std::map<std::string, std::map<std::string, std::string>> resync_errors_

@@ -234,9 +234,11 @@ absl::Status LabManager::ChangeHosts(const std::string& lab,
 }
 
 absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
-                               bool dry_run, const ProgressFn& raw_progress) {
+                               const DeployAs& as, bool dry_run,
+                               const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
   emu::v1::Topology& desired = parsed.topology;
+  desired.set_name(LabKey(as.owner, desired.name()));
   const std::string name = desired.name();
   Lease lease(this, name);
   if (!lease.held()) return lease.BusyError();
@@ -256,6 +258,7 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
   }
   EMU_ASSIGN_OR_RETURN(LabDiff diff,
                        DiffTopologies(running.topology(), &desired));
+  if (as.admit) EMU_RETURN_IF_ERROR(as.admit(desired));
   hosts_->Refresh(kApplyRefreshTimeout);
   EMU_ASSIGN_OR_RETURN(
       auto host_of,
