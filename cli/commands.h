@@ -65,6 +65,8 @@ void AddRunCommand(CLI::App& app, CommandEnv& env);
 void AddPlanCommand(CLI::App& app, CommandEnv& env);
 void AddRemoteCommand(CLI::App& app, CommandEnv& env);
 void AddClusterCommand(CLI::App& app, CommandEnv& env);
+// `cluster add` and `cluster remove` (cluster_host.cc).
+void AddClusterHostCommands(CLI::App& cluster, CommandEnv& env);
 
 // Prints a ValidateTopology answer's errors on env.err (the first
 // kMaxProblemsShown, then how many more) and returns true when the topology
