@@ -452,8 +452,10 @@ absl::Status Remove(RemoteHost& host, const RemovePlan& plan,
     absl::StatusOr<RunResult> r = Check(
         host,
         commands::RemovePaths(
-            paths, {l.state_dir(), l.run_dir() + "/guests",
-                    l.prefix + "/var/lib/emu/images"}),
+            paths,
+            {l.state_dir(), l.run_dir() + "/guests",
+             l.prefix + "/var/lib/emu/images"},
+            {l.pki_dir(), l.etc_dir(), l.run_dir(), l.prefix + "/var/lib/emu"}),
         "removing emu's files");
     if (!r.ok()) return r.status();
     const std::string removed(absl::StripAsciiWhitespace(r->out));
@@ -577,7 +579,8 @@ std::string StartProcess(const Layout& layout,
 }
 
 std::string RemovePaths(const std::vector<std::string>& paths,
-                        const std::vector<std::string>& dirs) {
+                        const std::vector<std::string>& dirs,
+                        const std::vector<std::string>& empty_dirs) {
   std::string out = "for f in";
   for (const std::string& p : paths) absl::StrAppend(&out, " ", ShellQuote(p));
   absl::StrAppend(&out,
@@ -586,7 +589,12 @@ std::string RemovePaths(const std::vector<std::string>& paths,
   for (const std::string& d : dirs) absl::StrAppend(&out, " ", ShellQuote(d));
   absl::StrAppend(&out,
                   "; do if [ -e \"$d\" ]; then rm -rf \"$d\" && "
-                  "printf '%s ' \"$d\"; fi; done; true");
+                  "printf '%s ' \"$d\"; fi; done;");
+  // emu's own directories, when nothing else is in them.
+  for (const std::string& d : empty_dirs) {
+    absl::StrAppend(&out, " rmdir ", ShellQuote(d), " 2>/dev/null;");
+  }
+  absl::StrAppend(&out, " true");
   return out;
 }
 

@@ -134,8 +134,11 @@ std::string ProcessRunning(const Layout& layout);  // prints the pid
 std::string StopProcess(const Layout& layout);
 std::string StartProcess(const Layout& layout,
                          const std::vector<std::string>& argv);
+// Removes `paths` (files) and `dirs` (trees), printing what was there,
+// then each of `empty_dirs` that is empty.
 std::string RemovePaths(const std::vector<std::string>& paths,
-                        const std::vector<std::string>& dirs);
+                        const std::vector<std::string>& dirs,
+                        const std::vector<std::string>& empty_dirs);
 }  // namespace commands
 
 }  // namespace emu::deploy::host_install
