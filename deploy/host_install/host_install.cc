@@ -302,10 +302,13 @@ absl::StatusOr<bool> EnsureAgent(RemoteHost& host, const AddPlan& plan,
 }  // namespace
 
 const std::vector<std::string>& AgentPackages() {
+  // `ldd emu-agent` mapped to packages with `dpkg -S` (libc6, libstdc++6,
+  // libgcc-s1 and zlib1g are on every Debian system). QEMU is not here:
+  // a host without it serves netns nodes only (its capabilities say so).
   static const auto* packages = new std::vector<std::string>{
-      "libgrpc++1.51", "libprotobuf32",    "libabsl20220623", "libnl-3-200",
-      "libnl-route-3-200", "libre2-9",     "libssl3",         "libyaml-cpp0.7",
-      "openssl"};
+      "libgrpc++1.51", "libgrpc29", "libc-ares2",        "libprotobuf32",
+      "libabsl20220623", "libnl-3-200", "libnl-route-3-200", "libre2-9",
+      "libssl3"};
   return *packages;
 }
 
