@@ -64,8 +64,10 @@ export EMU_SSH_OPTS="-F $SSH_CONFIG"
 
 ADD=("$EMUCTL" cluster add "root@$ADDR" --name "$NEW" --prefix "$ROOT"
      --service process --state-dir "$STATE" --timeout 60)
+t0=$(now)
 "${ADD[@]}" >"$TMP/add1.log" 2>&1 || fail "cluster add: $(cat "$TMP/add1.log")"
 cat "$TMP/add1.log"
+echo "first cluster add: $(elapsed "$t0") s"
 grep -q "^agent: changed (no systemd: started as a detached process" "$TMP/add1.log" ||
   fail "not the detached-process path: $(cat "$TMP/add1.log")"
 grep -q "^tunnel: changed (opened: ssh -R" "$TMP/add1.log" || fail "no reverse tunnel"
@@ -107,8 +109,10 @@ wait_for 20 "$EMUCTL" exec "lab$ID" a -- ping -c 1 -W 1 10.78.1.2 ||
 "$EMUCTL" exec "lab$ID" b -- ping -c 3 -W 2 10.78.1.1 >/dev/null || fail "ping b->a"
 
 # ---- Idempotent: a second add changes nothing. ----------------------------
+t0=$(now)
 "${ADD[@]}" >"$TMP/add2.log" 2>&1 || fail "second add: $(cat "$TMP/add2.log")"
 cat "$TMP/add2.log"
+echo "second cluster add (unchanged): $(elapsed "$t0") s"
 n=$(grep -cE "^[a-z]+: unchanged" "$TMP/add2.log")
 [[ $n -eq 8 ]] || fail "second add: $n of 8 steps unchanged: $(cat "$TMP/add2.log")"
 [[ $(cat "$ROOT/run/emu/emu-agent.pid") == "$AGENT_PID" ]] || fail "agent restarted"
@@ -120,9 +124,11 @@ fi
 grep -q "lab lab$ID uses host $NEW" "$TMP/rm1.log" || fail "refusal: $(cat "$TMP/rm1.log")"
 readlink "/proc/$AGENT_PID/exe" >/dev/null || fail "refused remove stopped the agent"
 "$EMUCTL" down "lab$ID" >/dev/null
+t0=$(now)
 "$EMUCTL" cluster remove "$NEW" --state-dir "$STATE" >"$TMP/rm2.log" 2>&1 ||
   fail "remove: $(cat "$TMP/rm2.log")"
 cat "$TMP/rm2.log"
+echo "cluster remove: $(elapsed "$t0") s"
 wait_for 10 bash -c "! readlink /proc/$AGENT_PID/exe" || fail "agent pid $AGENT_PID still runs"
 wait_for 10 bash -c "! readlink /proc/$TUNNEL_PID/exe" || fail "ssh -R pid $TUNNEL_PID still runs"
 left=$(find "$ROOT" "$STATE" -mindepth 1 \( ! -type d -o -name '*emu*' \) 2>/dev/null || true)
