@@ -66,7 +66,7 @@ int RunCert(CommandEnv& env, const ClusterArgs& args) {
 
 void AddClusterCommand(CLI::App& app, CommandEnv& env) {
   auto* cluster = app.add_subcommand(
-      "cluster", "The cluster's certificates (mutual TLS between daemons)");
+      "cluster", "The cluster: its certificates (mutual TLS) and hosts added over SSH");
   cluster->require_subcommand(1);
   auto args = std::make_shared<ClusterArgs>();
 
@@ -106,6 +106,8 @@ void AddClusterCommand(CLI::App& app, CommandEnv& env) {
       "  sudo emuctl cluster cert h2 --san 10.0.0.12\n"
       "  sudo emuctl cluster cert --controller --san ctl.lab.example");
   cert->callback([&env, args] { env.exit_code = RunCert(env, *args); });
+
+  AddClusterHostCommands(*cluster, env);
 }
 
 }  // namespace emu::cli

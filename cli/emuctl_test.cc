@@ -193,6 +193,28 @@ TEST_F(EmuctlTest, HelpExamplesNameFilesThatExist) {
   EXPECT_GT(seen, 2);
 }
 
+// cluster add/remove refuse bad input before any ssh runs, naming it.
+TEST_F(EmuctlTest, ClusterAddAndRemoveRefuseBadInputBeforeSsh) {
+  Result r = Run({"cluster", "add", "--", "-oProxyCommand=x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("SSH destination '-oProxyCommand=x'"));
+  r = Run({"cluster", "add", "root@h2", "--name", "bad/name"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("bad/name"));
+  r = Run({"cluster", "add", "root@h2", "--service", "upstart"});
+  EXPECT_THAT(r.err, HasSubstr("--service 'upstart'"));
+  r = Run({"cluster", "add", "root@h2", "--prefix", "/x", "--service",
+           "systemd"});
+  EXPECT_THAT(r.err, HasSubstr("--service=process"));
+  // The test's cluster file has no pki_dir: no CA to issue from.
+  r = Run({"cluster", "add", "root@h2"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no cluster CA: give --pki-dir"));
+  r = Run({"cluster", "remove", "h9", "--state-dir", dir_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no record of this host in " + dir_ + "/h9.json"));
+}
+
 TEST_F(EmuctlTest, NoClusterFoundIsAClearError) {
   Result r = Run({"--cluster", dir_ + "/none.json", "status"});
   EXPECT_EQ(r.code, 1);

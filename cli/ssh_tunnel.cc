@@ -32,11 +32,6 @@ constexpr size_t kMaxSocketPath = 107;
 // Lines of ssh's log quoted in errors.
 constexpr int kMessageLines = 5;
 
-// Single-quoted for the remote shell.
-std::string ShellQuote(absl::string_view s) {
-  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
-}
-
 void AppendDestination(const SshDestination& d,
                        const std::vector<std::string>& options,
                        std::vector<std::string>* argv) {
@@ -131,9 +126,16 @@ std::vector<std::string> SplitSshOptions(absl::string_view options) {
   return absl::StrSplit(options, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
 }
 
-std::vector<std::string> BuildSshTunnelArgv(
+std::string ShellQuote(absl::string_view s) {
+  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
+}
+
+namespace {
+
+// ssh -N with one forward (`direction` "-L" or "-R").
+std::vector<std::string> BuildSshForwardArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
-    absl::string_view local_socket, absl::string_view forward_target) {
+    absl::string_view direction, absl::string_view forward) {
   std::vector<std::string> argv = {
       "ssh", "-N", "-o", "ExitOnForwardFailure=yes",
       // A socket left by an ssh that was killed must not block a new one.
@@ -141,10 +143,26 @@ std::vector<std::string> BuildSshTunnelArgv(
   AppendDestination(destination, options, &argv);
   // A dropped network ends ssh (and so the calls) in about 30 s instead of
   // the kernel's TCP timeout, unless the user's options say otherwise.
-  argv.insert(argv.end(), {"-o", "ServerAliveInterval=10", "-L",
-                           absl::StrCat(local_socket, ":", forward_target),
-                           destination.SshHost()});
+  argv.insert(argv.end(),
+              {"-o", "ServerAliveInterval=10", std::string(direction),
+               std::string(forward), destination.SshHost()});
   return argv;
+}
+
+}  // namespace
+
+std::vector<std::string> BuildSshTunnelArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    absl::string_view local_socket, absl::string_view forward_target) {
+  return BuildSshForwardArgv(destination, options, "-L",
+                             absl::StrCat(local_socket, ":", forward_target));
+}
+
+std::vector<std::string> BuildSshReverseArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    absl::string_view remote_socket, absl::string_view local_target) {
+  return BuildSshForwardArgv(destination, options, "-R",
+                             absl::StrCat(remote_socket, ":", local_target));
 }
 
 std::vector<std::string> BuildSshCommandArgv(

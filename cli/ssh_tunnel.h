@@ -53,6 +53,17 @@ std::vector<std::string> BuildSshTunnelArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
     absl::string_view local_socket, absl::string_view forward_target);
 
+// ssh -N -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes [-p PORT]
+//     OPTIONS... -o ServerAliveInterval=10 -R REMOTE:LOCAL [user@]host: a
+// reverse forward, so that programs on the host reach LOCAL (an address
+// as seen here) through REMOTE (a socket path or port on the host).
+std::vector<std::string> BuildSshReverseArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    absl::string_view remote_socket, absl::string_view local_target);
+
+// Single-quoted for a POSIX shell (the remote one).
+std::string ShellQuote(absl::string_view s);
+
 // ssh [-p PORT] OPTIONS... [user@]host -- COMMAND, where COMMAND is one
 // argument the remote shell runs.
 std::vector<std::string> BuildSshCommandArgv(

@@ -12,11 +12,10 @@ set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
+source "$RUNFILES/tests/integration/test_sshd.sh"
 EMUCTL=$RUNFILES/cli/emuctl
 AGENT=$RUNFILES/agent/emu-agent
 CONTROLLER=$RUNFILES/controller/emu-controller
-SSHD=/usr/sbin/sshd
-[[ -x $SSHD ]] || { echo "FAIL: $SSHD missing: apt-get install openssh-server (deploy/setup.sh)" >&2; exit 1; }
 ID=s$(( $$ % 100000 ))
 HOST=${ID}h1
 NS=emussh-$ID
@@ -25,8 +24,6 @@ GW=198.19.254.2  # the namespace's end of the test's own veth pair
 # Short: the socket paths must fit in 107 bytes (Bazel's TEST_TMPDIR does not).
 TMP=$(mktemp -d /tmp/emu-ssh-test.XXXXXX)
 OURS=()  # pids of the processes this script started itself
-SSHD_PID=
-MADE_RUN_SSHD=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
 stop_ours() {
   for p in "${OURS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -61,43 +58,12 @@ ip link set "$VETH" up
 ip -n "$NS" addr add "$GW/30" dev eth0
 ip -n "$NS" link set eth0 up
 ip -n "$NS" link set lo up
-[[ -d /run/sshd ]] || { mkdir -p /run/sshd; MADE_RUN_SSHD=1; }
-ssh-keygen -q -t ed25519 -N '' -f "$TMP/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$TMP/id"
-cp "$TMP/id.pub" "$TMP/authorized_keys"
-cat >"$TMP/sshd_config" <<EOF
-ListenAddress $GW
-HostKey $TMP/hostkey
-AuthorizedKeysFile $TMP/authorized_keys
-PidFile $TMP/sshd.pid
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-AllowTcpForwarding yes
-AllowStreamLocalForwarding yes
-EOF
-# `ip netns exec` execs sshd, so $! is sshd's own pid.
-ip netns exec "$NS" "$SSHD" -D -e -f "$TMP/sshd_config" 2>"$TMP/sshd.log" &
-SSHD_PID=$!
+start_test_sshd "$NS" "$GW" "$TMP"
 OURS+=("$SSHD_PID")
-cat >"$TMP/ssh_config" <<EOF
-Host *
-  IdentityFile $TMP/id
-  IdentitiesOnly yes
-  StrictHostKeyChecking no
-  UserKnownHostsFile /dev/null
-  LogLevel ERROR
-  BatchMode yes
-  ConnectTimeout 5
-EOF
-export EMU_SSH_OPTS="-F $TMP/ssh_config"
+export EMU_SSH_OPTS="-F $SSH_CONFIG"
 export XDG_RUNTIME_DIR=$TMP  # emuctl's tunnel sockets
 export XDG_CONFIG_HOME=$TMP/config
 unset EMU_CLUSTER
-wait_for 10 ssh -F "$TMP/ssh_config" "root@$GW" true ||
-  fail "sshd in $NS does not take the test's key: $(cat "$TMP/sshd.log")"
 
 # ---- The cluster: a controller on a unix socket only, no --token_file. ----
 # Plain text between the daemons here (explicitly): this test is about the
