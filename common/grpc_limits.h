@@ -27,11 +27,21 @@ inline std::string MessageLimitText() {
   return absl::StrCat(kMaxMessageBytes >> 20, " MiB");
 }
 
-// Channel arguments with both limits; every channel emu dials uses them.
+// Longest wait between two attempts to reconnect a channel whose peer went
+// away. gRPC's default grows to 120 s: a controller whose agent was
+// restarted (kill -9, supervisor) kept refusing calls to it for seconds
+// after the new agent listened.
+inline constexpr int kMaxReconnectBackoffMs = 1000;
+
+// Channel arguments with both limits and the reconnect bound; every channel
+// emu dials uses them.
 inline grpc::ChannelArguments LimitedChannelArguments() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   return args;
 }
 

@@ -11,17 +11,13 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-ID=p$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
+start_cluster_test p
 LAB=apply$ID
 PINGS=()
-fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
   local p
   for p in "${PINGS[@]}"; do kill "$p" 2>/dev/null || true; done
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
+  cluster_test_cleanup
 }
 trap cleanup EXIT
 ns() { echo "emu.$ID-$1.$LAB.$2"; }  # ns HOST NODE

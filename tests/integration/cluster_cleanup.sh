@@ -44,3 +44,20 @@ check_nothing_left() {
     return 1
   fi
 }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# The start of a test on a local cluster of its own: ID (prefix $1 and the
+# pid), EMU_CLUSTER, TMP (the test's temporary directory), and a trap that
+# stops the cluster and reports what it could not remove. A test that must
+# clean up more sets its own EXIT trap and calls cluster_test_cleanup in it.
+start_cluster_test() {
+  ID=$1$(( $$ % 100000 ))
+  export EMU_CLUSTER=/run/emu/$ID/cluster.json
+  TMP=${TEST_TMPDIR:-$(mktemp -d)}
+  trap cluster_test_cleanup EXIT
+}
+cluster_test_cleanup() {
+  cluster_cleanup "$ID"
+  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
+}

@@ -8,15 +8,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-ID=t$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() {
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
-}
-trap cleanup EXIT
+start_cluster_test t
 
 # Every emuctl call must fail clearly, with no cluster yet.
 if out=$("$EMUCTL" status 2>&1); then fail "status without a cluster: $out"; fi

@@ -15,17 +15,13 @@ RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 PY=/usr/bin/python3
-ID=x$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
+start_cluster_test x
 RESTARTED_AGENT=
 RESTARTED_CTL=
-fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
   if [[ -n $RESTARTED_AGENT ]]; then kill "$RESTARTED_AGENT" 2>/dev/null || true; fi
   if [[ -n $RESTARTED_CTL ]]; then kill "$RESTARTED_CTL" 2>/dev/null || true; fi
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
+  cluster_test_cleanup
 }
 trap cleanup EXIT
 

@@ -11,15 +11,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-ID=f$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() {
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
-}
-trap cleanup EXIT
+start_cluster_test f
 
 "$EMUCTL" local start --name "$ID" --hosts 1 --no-supervise --subnet 198.18.235.0/24 >"$TMP/start.log"
 cat >"$TMP/lab.yaml" <<'YAML'

@@ -13,15 +13,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-ID=s$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() {
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
-}
-trap cleanup EXIT
+start_cluster_test s
 
 LAB=seg$ID
 cat >"$TMP/seg.yaml" <<YAML
@@ -103,8 +95,9 @@ old=$(host_pid 1)
 kill -9 "$old"
 wait_for 30 pid_changed "$old" || fail "h1's agent was not restarted"
 wait_for 30 reach b 10.60.0.3 || fail "b cannot reach c through the switch after h1's agent restarted"
-"$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | grep -q "tbf.*rate 10Mbit" ||
-  fail "sw:p2 lost its 10 Mbit/s TBF across the restart"
+sw_port_shaped() { "$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | grep -q "tbf.*rate 10Mbit"; }
+wait_for 20 sw_port_shaped ||
+  fail "sw:p2 lost its 10 Mbit/s TBF across the restart: $("$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 2>&1)"
 
 # containerlab's kind: bridge deploys as emu's own bridge.
 "$EMUCTL" up "$RUNFILES/examples/containerlab-bridge.clab.yml" >"$TMP/clab.log" 2>&1 ||

@@ -10,15 +10,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-ID=u$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() {
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
-}
-trap cleanup EXIT
+start_cluster_test u
 
 cat >"$TMP/spread.yaml" <<YAML
 name: spread$ID

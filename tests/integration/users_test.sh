@@ -11,15 +11,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-ID=u$(( $$ % 100000 ))
-export EMU_CLUSTER=/run/emu/$ID/cluster.json
-TMP=${TEST_TMPDIR:-$(mktemp -d)}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() {
-  cluster_cleanup "$ID"
-  cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
-}
-trap cleanup EXIT
+start_cluster_test u
 
 as_alice() { "$EMUCTL" --token-file "$TMP/alice.token" "$@"; }
 as_bob() { EMU_TOKEN=$(cat "$TMP/bob.token") "$EMUCTL" "$@"; }
