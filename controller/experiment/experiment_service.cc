@@ -179,6 +179,16 @@ class RegistryLinkApplier : public LinkApplier {
   hosts::HostRegistry* const hosts_;
 };
 
+// Identifies the caller of a streamed call; false, with `reactor` refused
+// (UNAUTHENTICATED), when the call may not go on.
+bool Authenticated(const users::UserDirectory& users,
+                   const grpc::CallbackServerContext& context,
+                   FollowReactor* reactor, Caller* caller) {
+  grpc::Status auth = users.Authenticate(context, caller);
+  if (!auth.ok()) reactor->Refuse(auth);
+  return auth.ok();
+}
+
 }  // namespace
 
 ExperimentServiceImpl::ExperimentServiceImpl(lab::LabManager* labs,
@@ -218,11 +228,7 @@ ExperimentServiceImpl::RunExperiment(
     const emu::v1::RunExperimentRequest* request) {
   auto* reactor = new FollowReactor();
   Caller caller;
-  grpc::Status auth = users_->Authenticate(*context, &caller);
-  if (!auth.ok()) {
-    reactor->Refuse(auth);
-    return reactor;
-  }
+  if (!Authenticated(*users_, *context, reactor, &caller)) return reactor;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
@@ -324,11 +330,7 @@ ExperimentServiceImpl::WatchExperimentRun(
     const emu::v1::WatchExperimentRunRequest* request) {
   auto* reactor = new FollowReactor();
   Caller caller;
-  grpc::Status auth = users_->Authenticate(*context, &caller);
-  if (!auth.ok()) {
-    reactor->Refuse(auth);
-    return reactor;
-  }
+  if (!Authenticated(*users_, *context, reactor, &caller)) return reactor;
   // Off gRPC's thread: the access check and the store read block.
   pool_->Schedule([this, reactor, caller, id = request->run_id()] {
     std::optional<ActiveRun> live;

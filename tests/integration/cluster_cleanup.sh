@@ -61,3 +61,23 @@ cluster_test_cleanup() {
   cluster_cleanup "$ID"
   cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
 }
+
+# iperf_goodput LAB SERVER CLIENT ADDR: the TCP goodput (Mbit/s) from
+# CLIENT to SERVER's ADDR over 3 s; prints nothing when iperf3 never ran
+# (the server gets 4 s to come up).
+iperf_goodput() {
+  local out _
+  "$EMUCTL" exec "$1" "$2" -- iperf3 -s -1 -D >/dev/null
+  for _ in $(seq 20); do
+    if out=$("$EMUCTL" exec "$1" "$3" -- iperf3 -c "$4" -t 3 -J 2>/dev/null); then
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out"
+      return
+    fi
+    sleep 0.2
+  done
+}
+
+# within_5pct VALUE EXPECTED: succeeds when VALUE is EXPECTED +-5%.
+within_5pct() {
+  python3 -c "import sys; v=float('$1'); e=float('$2'); sys.exit(0 if abs(v-e) <= e*0.05 else 1)"
+}

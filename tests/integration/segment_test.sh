@@ -61,18 +61,10 @@ echo "switch: c received $seen frames while a and b exchanged 40"
 # The switch's port towards b shapes at 10 Mbit/s: 10 x 1448/1514 = 9.56.
 "$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | grep -q "tbf.*rate 10Mbit" ||
   fail "no 10 Mbit/s TBF on sw:p2: $("$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2)"
-"$EMUCTL" exec "$LAB" b -- iperf3 -s -1 -D
-mbps=
-for _ in $(seq 20); do
-  if out=$("$EMUCTL" exec "$LAB" a -- iperf3 -c 10.60.0.2 -t 3 -J 2>/dev/null); then
-    mbps=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out")
-    break
-  fi
-  sleep 0.2
-done
+mbps=$(iperf_goodput "$LAB" b a 10.60.0.2)
 [[ -n $mbps ]] || fail "iperf3 a->b did not run"
 echo "a->b through the switch's 10mbit port: $mbps Mbit/s"
-python3 -c "import sys; v=float('$mbps'); sys.exit(0 if abs(v-9.56) <= 9.56*0.05 else 1)" ||
+within_5pct "$mbps" 9.56 ||
   fail "goodput $mbps Mbit/s, want 9.56 +-5%"
 
 # Hub: x (h1) <-> y (h2); z (h2) sees every frame of theirs.

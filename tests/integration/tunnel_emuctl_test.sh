@@ -57,18 +57,10 @@ n=$(ip netns exec "emuhost-$ID-h2" ss -Htn state established '( sport = :7472 or
 [[ $n -eq 2 ]] || fail "h2 has $n tunnel connections, want 2"
 
 # The 100 Mbit/s link shapes across the tunnel: 100 x 1448/1514 = 95.6.
-"$EMUCTL" exec "$LAB" c -- iperf3 -s -1 -D
-mbps=
-for _ in $(seq 20); do
-  if out=$("$EMUCTL" exec "$LAB" a -- iperf3 -c 10.77.2.2 -t 3 -J 2>/dev/null); then
-    mbps=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out")
-    break
-  fi
-  sleep 0.2
-done
+mbps=$(iperf_goodput "$LAB" c a 10.77.2.2)
 [[ -n $mbps ]] || fail "iperf3 a->c did not run"
 echo "a->c across two tunnels, 100mbit link: $mbps Mbit/s"
-python3 -c "import sys; v=float('$mbps'); sys.exit(0 if abs(v-95.64) <= 95.64*0.05 else 1)" ||
+within_5pct "$mbps" 95.64 ||
   fail "goodput $mbps Mbit/s, want 95.6 +-5%"
 
 "$EMUCTL" down "$LAB" >/dev/null
