@@ -3,16 +3,19 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 #include <limits>
 #include <queue>
 #include <set>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "metis.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::placement {
@@ -28,6 +31,8 @@ constexpr double kBandwidthCapBps = 100e9;  // unshaped counts as this
 constexpr int kMaxPasses = 12;
 // An FM pass stops after this many moves without a new best cut.
 constexpr int kMaxFruitlessMoves = 64;
+// FarthestSeed's BFS visits at most this many nodes.
+constexpr int kMaxSeedSearch = 4096;
 constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max() / 4;
 
 emu::v1::NodeKind KindOf(const Node& n) {
@@ -89,14 +94,30 @@ class Partitioner {
   // Growth: one region per host, then a seed far from the others when a
   // region cannot grow along links.
   void Grow();
-  int FarthestSeed(int h, const std::function<bool(int)>& can_take,
+  // METIS k-way (multilevel) instead of Grow, where nothing constrains a
+  // node to some hosts: false when it does not apply (pins, kinds or NetEm
+  // that not every used host serves, one host, weights too large).
+  bool PartitionWithMetis();
+  // Takes nodes off hosts above their CPU limit or memory capacity (the
+  // least connected to the host first) for PlaceLeftovers.
+  void EvictOverLimit();
+  int FarthestSeed(int first_free, const std::function<bool(int)>& can_take,
                    std::vector<int>* bfs_mark, int* stamp) const;
   absl::Status PlaceLeftovers();
   void Refine();
+  bool Allowed(int v, int h) const { return class_allowed_[class_[v]][h]; }
   bool Fits(int v, int h) const {
-    return allowed_[v * h_ + h] && used_[h] &&
-           load_[h] + cpu_[v] <= limit_[h] && mem_[h] + memd_[v] <= mem_cap_[h];
+    return Allowed(v, h) && used_[h] && load_[h] + cpu_[v] <= limit_[h] &&
+           mem_[h] + memd_[v] <= mem_cap_[h];
   }
+  // Weight of v's links to nodes on host h (0 when none).
+  int64_t Conn(int v, int h) const {
+    for (const auto& [host, w] : conn_[v]) {
+      if (host == h) return w;
+    }
+    return 0;
+  }
+  void AddConn(int v, int h, int64_t w);
   void Assign(int v, int h);
   void Unassign(int v);
   std::string HostRoom(int h) const;
@@ -109,23 +130,32 @@ class Partitioner {
 
   std::vector<std::vector<std::pair<int, int64_t>>> adj_;
   std::vector<uint64_t> cpu_, memd_;
-  std::vector<char> allowed_;  // n_ x h_
+  // Nodes fall in few classes (kind, needs NetEm); which hosts may run each
+  // class. A node's hosts are its class's: n_ x h_ flags would be 25 MB and
+  // 25M checks for 100k nodes on 256 hosts.
+  std::vector<int> class_;                       // node -> class
+  std::vector<std::vector<char>> class_allowed_;  // class -> host -> ok
   std::vector<int> pin_;       // host index or -1
   std::vector<uint64_t> cpu_cap_, mem_cap_, limit_;
   std::vector<char> used_;
   std::vector<int> order_;  // hosts in filling order
   std::vector<int> part_;   // node -> host or -1
   std::vector<uint64_t> load_, mem_;
-  std::vector<int64_t> conn_;  // n_ x h_: weight from node to host's nodes
+  // Node -> (host, weight of its links to that host's nodes), only hosts
+  // with weight: a node's list is no longer than its degree.
+  std::vector<std::vector<std::pair<int, int64_t>>> conn_;
   // Demands summed over all nodes (CPU in milli, memory in MiB).
   uint64_t total_cpu_ = 0, total_mem_ = 0, max_cpu_ = 0;
 };
 
 absl::Status Partitioner::Setup() {
-  std::map<std::string, int> index;
-  for (int i = 0; i < n_; ++i) index[t_.nodes(i).name()] = i;
+  absl::flat_hash_map<absl::string_view, int> index;
+  index.reserve(n_);
+  for (int i = 0; i < n_; ++i) index.emplace(t_.nodes(i).name(), i);
   adj_.assign(n_, {});
-  std::map<std::pair<int, int>, int64_t> pair_weight;
+  // (smaller end, larger end, weight), summed per pair below.
+  std::vector<std::tuple<int, int, int64_t>> edges;
+  edges.reserve(t_.links_size());
   std::vector<char> netem(n_, 0);
   for (const auto& l : t_.links()) {
     auto a = index.find(l.a().node());
@@ -144,37 +174,52 @@ absl::Status Partitioner::Setup() {
     if (NeedsNetem(l.b_to_a()) && host_netem(b->second)) netem[b->second] = 1;
     if (a->second == b->second) continue;
     auto key = std::minmax(a->second, b->second);
-    pair_weight[{key.first, key.second}] += CutWeight(l);
+    edges.emplace_back(key.first, key.second, CutWeight(l));
   }
-  for (const auto& [p, w] : pair_weight) {
-    adj_[p.first].emplace_back(p.second, w);
-    adj_[p.second].emplace_back(p.first, w);
+  std::sort(edges.begin(), edges.end());
+  for (size_t i = 0; i < edges.size();) {
+    const auto [a, b, first_w] = edges[i];
+    int64_t w = 0;
+    for (; i < edges.size() && std::get<0>(edges[i]) == a &&
+           std::get<1>(edges[i]) == b;
+         ++i) {
+      w += std::get<2>(edges[i]);
+    }
+    adj_[a].emplace_back(b, w);
+    adj_[b].emplace_back(a, w);
   }
 
   cpu_.resize(n_);
   memd_.resize(n_);
   pin_.assign(n_, -1);
-  allowed_.assign(static_cast<size_t>(n_) * h_, 0);
+  class_.assign(n_, 0);
+  class_allowed_.clear();
+  std::map<std::pair<int, bool>, int> class_of;  // (kind, netem) -> class
+  std::map<std::string, int> host_index;
+  for (int h = 0; h < h_; ++h) host_index.emplace(hosts_[h]->name(), h);
   for (int i = 0; i < n_; ++i) {
     const Node& node = t_.nodes(i);
     NodeDemand d = DemandOf(node);
     cpu_[i] = d.cpu_milli;
     memd_[i] = d.memory_mib;
     const auto kind = KindOf(node);
-    std::vector<std::string> no_kind, no_netem;
-    for (int h = 0; h < h_; ++h) {
-      bool kind_ok = SupportsKind(*hosts_[h], kind);
-      bool netem_ok = !netem[i] || hosts_[h]->capabilities().netem();
-      if (!kind_ok) no_kind.push_back(hosts_[h]->name());
-      if (kind_ok && !netem_ok) no_netem.push_back(hosts_[h]->name());
-      allowed_[i * h_ + h] = kind_ok && netem_ok;
-    }
-    if (!node.host().empty()) {
+    auto [cls, added] = class_of.emplace(
+        std::make_pair(static_cast<int>(kind), netem[i] != 0),
+        static_cast<int>(class_allowed_.size()));
+    if (added) {
+      std::vector<char> ok(h_, 0);
       for (int h = 0; h < h_; ++h) {
-        if (hosts_[h]->name() == node.host()) pin_[i] = h;
+        ok[h] = SupportsKind(*hosts_[h], kind) &&
+                (!netem[i] || hosts_[h]->capabilities().netem());
       }
+      class_allowed_.push_back(std::move(ok));
+    }
+    class_[i] = cls->second;
+    if (!node.host().empty()) {
+      auto pinned = host_index.find(node.host());
+      if (pinned != host_index.end()) pin_[i] = pinned->second;
       const int p = pin_[i];
-      if (p >= 0 && !allowed_[i * h_ + p]) {
+      if (p >= 0 && !Allowed(i, p)) {
         if (!SupportsKind(*hosts_[p], kind)) {
           return absl::FailedPreconditionError(absl::StrCat(
               SourcePrefix(node.source()), "node ", node.name(), ": kind ",
@@ -190,23 +235,28 @@ absl::Status Partitioner::Setup() {
             "TBF); see docs/topology.md"));
       }
     }
-    bool any = false;
-    for (int h = 0; h < h_; ++h) any = any || allowed_[i * h_ + h];
-    if (!any) {
-      if (no_netem.empty()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(SourcePrefix(node.source()), "node ", node.name(),
-                         ": no reachable host runs kind ", NodeKindName(kind),
-                         " (", absl::StrJoin(no_kind, ", "), " do not)"));
-      }
-      return absl::FailedPreconditionError(absl::StrCat(
-          SourcePrefix(node.source()), "node ", node.name(),
-          ": its links ask for delay, jitter, loss, duplicate, reorder, "
-          "corrupt or limit, which need NetEm, but no reachable host that "
-          "runs it has sch_netem (",
-          absl::StrJoin(no_netem, ", "),
-          "; rate alone works with TBF); see docs/topology.md"));
+    const std::vector<char>& ok = class_allowed_[class_[i]];
+    if (std::find(ok.begin(), ok.end(), 1) != ok.end()) continue;
+    // No host: name them, once, for the message.
+    std::vector<std::string> no_kind, no_netem;
+    for (int h = 0; h < h_; ++h) {
+      bool kind_ok = SupportsKind(*hosts_[h], kind);
+      if (!kind_ok) no_kind.push_back(hosts_[h]->name());
+      if (kind_ok && !ok[h]) no_netem.push_back(hosts_[h]->name());
     }
+    if (no_netem.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(SourcePrefix(node.source()), "node ", node.name(),
+                       ": no reachable host runs kind ", NodeKindName(kind),
+                       " (", absl::StrJoin(no_kind, ", "), " do not)"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        SourcePrefix(node.source()), "node ", node.name(),
+        ": its links ask for delay, jitter, loss, duplicate, reorder, "
+        "corrupt or limit, which need NetEm, but no reachable host that "
+        "runs it has sch_netem (",
+        absl::StrJoin(no_netem, ", "),
+        "; rate alone works with TBF); see docs/topology.md"));
   }
   return absl::OkStatus();
 }
@@ -354,10 +404,10 @@ void Partitioner::ChoosePackHosts() {
   }
   for (int i = 0; i < n_; ++i) {
     bool ok = false;
-    for (int h = 0; h < h_; ++h) ok = ok || (used_[h] && allowed_[i * h_ + h]);
+    for (int h = 0; h < h_; ++h) ok = ok || (used_[h] && Allowed(i, h));
     if (ok) continue;
     for (int h : order_) {
-      if (allowed_[i * h_ + h]) {
+      if (Allowed(i, h)) {
         used_[h] = 1;
         break;
       }
@@ -396,16 +446,28 @@ void Partitioner::Assign(int v, int h) {
   part_[v] = h;
   load_[h] += cpu_[v];
   mem_[h] += memd_[v];
-  for (const auto& [u, w] : adj_[v])
-    conn_[static_cast<size_t>(u) * h_ + h] += w;
+  for (const auto& [u, w] : adj_[v]) AddConn(u, h, w);
+}
+
+void Partitioner::AddConn(int v, int h, int64_t w) {
+  auto& list = conn_[v];
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].first != h) continue;
+    list[i].second += w;
+    if (list[i].second == 0) {
+      list[i] = list.back();
+      list.pop_back();
+    }
+    return;
+  }
+  list.emplace_back(h, w);
 }
 
 void Partitioner::Unassign(int v) {
   const int h = part_[v];
   load_[h] -= cpu_[v];
   mem_[h] -= memd_[v];
-  for (const auto& [u, w] : adj_[v])
-    conn_[static_cast<size_t>(u) * h_ + h] -= w;
+  for (const auto& [u, w] : adj_[v]) AddConn(u, h, -w);
   part_[v] = -1;
 }
 
@@ -421,6 +483,11 @@ void Partitioner::Grow() {
   for (int h : order_) cap_sum += cpu_cap_[h];
   std::vector<int> bfs_mark(n_, -1);
   int stamp = 0;
+  std::vector<std::vector<int>> pinned_on(h_);
+  for (int v = 0; v < n_; ++v) {
+    if (pin_[v] >= 0) pinned_on[pin_[v]].push_back(v);
+  }
+  int first_free = 0;  // nodes before it are all placed (Grow only places)
   for (size_t oi = 0; oi < order_.size(); ++oi) {
     const int h = order_[oi];
     uint64_t target;
@@ -435,9 +502,11 @@ void Partitioner::Grow() {
     }
     using Item = std::tuple<int64_t, int, int>;  // conn, -index, index
     std::priority_queue<Item> pq;
-    for (int v = 0; v < n_; ++v) {
-      if (part_[v] < 0 && conn_[static_cast<size_t>(v) * h_ + h] > 0) {
-        pq.emplace(conn_[static_cast<size_t>(v) * h_ + h], -v, v);
+    // Only the host's pinned nodes are on it yet: their free neighbours are
+    // the nodes connected to it.
+    for (int p : pinned_on[h]) {
+      for (const auto& [u, w] : adj_[p]) {
+        if (part_[u] < 0) pq.emplace(Conn(u, h), -u, u);
       }
     }
     auto can_take = [&](int v) {
@@ -448,31 +517,34 @@ void Partitioner::Grow() {
       while (!pq.empty()) {
         auto [c, neg, v] = pq.top();
         pq.pop();
-        if (part_[v] >= 0 || c != conn_[static_cast<size_t>(v) * h_ + h])
-          continue;
+        if (part_[v] >= 0 || c != Conn(v, h)) continue;
         if (!can_take(v)) continue;
         pick = v;
         break;
       }
-      if (pick < 0) pick = FarthestSeed(h, can_take, &bfs_mark, &stamp);
+      if (pick < 0) {
+        while (first_free < n_ && part_[first_free] >= 0) ++first_free;
+        pick = FarthestSeed(first_free, can_take, &bfs_mark, &stamp);
+      }
       if (pick < 0) break;
       Assign(pick, h);
       for (const auto& [u, w] : adj_[pick]) {
-        if (part_[u] < 0)
-          pq.emplace(conn_[static_cast<size_t>(u) * h_ + h], -u, u);
+        if (part_[u] < 0) pq.emplace(Conn(u, h), -u, u);
       }
     }
   }
 }
 
-// A new seed for host h: the last node a BFS (over unassigned nodes)
-// reaches from the first node h can take, far from other regions; -1 when
-// h can take none.
-int Partitioner::FarthestSeed(int h, const std::function<bool(int)>& can_take,
+// A new seed: the last node a BFS (over unassigned nodes) reaches from the
+// first node (from `first_free` on) the host can take, far from other
+// regions; -1 when it can take none. The BFS stops after kMaxSeedSearch
+// nodes: far enough for a seed, and a lab of many regions does not pay a
+// walk of the whole graph per region.
+int Partitioner::FarthestSeed(int first_free,
+                              const std::function<bool(int)>& can_take,
                               std::vector<int>* bfs_mark, int* stamp) const {
-  (void)h;
   int start = -1;
-  for (int v = 0; v < n_ && start < 0; ++v) {
+  for (int v = first_free; v < n_ && start < 0; ++v) {
     if (can_take(v)) start = v;
   }
   if (start < 0) return -1;
@@ -481,7 +553,8 @@ int Partitioner::FarthestSeed(int h, const std::function<bool(int)>& can_take,
   q.push(start);
   (*bfs_mark)[start] = *stamp;
   int last = start;
-  while (!q.empty()) {
+  int visited = 0;
+  while (!q.empty() && visited++ < kMaxSeedSearch) {
     int v = q.front();
     q.pop();
     if (can_take(v)) last = v;
@@ -503,9 +576,10 @@ absl::Status Partitioner::PlaceLeftovers() {
     int best = -1;
     for (int h : order_) {
       if (!Fits(v, h)) continue;
-      int64_t c = conn_[static_cast<size_t>(v) * h_ + h];
-      if (best < 0 || c > conn_[static_cast<size_t>(v) * h_ + best] ||
-          (c == conn_[static_cast<size_t>(v) * h_ + best] &&
+      int64_t c = Conn(v, h);
+      const int64_t c_best = best < 0 ? 0 : Conn(v, best);
+      if (best < 0 || c > c_best ||
+          (c == c_best &&
            load_[h] * std::max<uint64_t>(limit_[best], 1) <
                load_[best] * std::max<uint64_t>(limit_[h], 1))) {
         best = h;
@@ -514,7 +588,7 @@ absl::Status Partitioner::PlaceLeftovers() {
     if (best < 0) {
       // Balance yields; capacity does not.
       for (int h = 0; h < h_; ++h) {
-        if (!allowed_[v * h_ + h]) continue;
+        if (!Allowed(v, h)) continue;
         if (!opt_.overcommit() && (load_[h] + cpu_[v] > cpu_cap_[h] ||
                                    mem_[h] + memd_[v] > mem_cap_[h])) {
           continue;
@@ -530,7 +604,7 @@ absl::Status Partitioner::PlaceLeftovers() {
       const Node& node = t_.nodes(v);
       std::vector<std::string> rooms;
       for (int h = 0; h < h_; ++h) {
-        if (allowed_[v * h_ + h]) rooms.push_back(HostRoom(h));
+        if (Allowed(v, h)) rooms.push_back(HostRoom(h));
       }
       return absl::FailedPreconditionError(absl::StrCat(
           SourcePrefix(node.source()), "node ", node.name(), ": needs ",
@@ -552,24 +626,31 @@ absl::Status Partitioner::PlaceLeftovers() {
 // kMaxFruitlessMoves moves without a new best, and the moves after the best
 // point are undone. Passes repeat until one improves nothing.
 void Partitioner::Refine() {
-  auto c = [&](int v, int h) -> int64_t& {
-    return conn_[static_cast<size_t>(v) * h_ + h];
-  };
-  // Best feasible move of v: (gain, target) or target -1.
+  // Best feasible move of v: (gain, target) or target -1. Only hosts v
+  // has links to can gain anything: its connection list, not every host.
   auto best_move = [&](int v) -> std::pair<int64_t, int> {
     const int from = part_[v];
     int best = -1;
-    for (int h = 0; h < h_; ++h) {
-      if (h == from || c(v, h) == 0 || !Fits(v, h)) continue;
-      if (best < 0 || c(v, h) > c(v, best) ||
-          (c(v, h) == c(v, best) &&
-           load_[h] * std::max<uint64_t>(limit_[best], 1) <
-               load_[best] * std::max<uint64_t>(limit_[h], 1))) {
+    int64_t best_w = 0, from_w = 0;
+    for (const auto& [h, w] : conn_[v]) {
+      if (h == from) {
+        from_w = w;
+        continue;
+      }
+      if (w == 0 || !Fits(v, h)) continue;
+      if (best < 0 || w > best_w ||
+          (w == best_w &&
+           (load_[h] * std::max<uint64_t>(limit_[best], 1) <
+                load_[best] * std::max<uint64_t>(limit_[h], 1) ||
+            (load_[h] * std::max<uint64_t>(limit_[best], 1) ==
+                 load_[best] * std::max<uint64_t>(limit_[h], 1) &&
+             h < best)))) {
         best = h;
+        best_w = w;
       }
     }
     if (best < 0) return {0, -1};
-    return {c(v, best) - c(v, from), best};
+    return {best_w - from_w, best};
   };
   for (int pass = 0; pass < kMaxPasses; ++pass) {
     std::vector<char> locked(n_, 0);
@@ -631,17 +712,93 @@ void Partitioner::Refine() {
   }
 }
 
+bool Partitioner::PartitionWithMetis() {
+  const int parts = static_cast<int>(order_.size());
+  if (parts < 2 || n_ <= parts) return false;
+  for (int v = 0; v < n_; ++v) {
+    if (pin_[v] >= 0) return false;
+  }
+  for (const std::vector<char>& ok : class_allowed_) {
+    for (int h : order_) {
+      if (!ok[h]) return false;
+    }
+  }
+  // Vertex weights: CPU demand over its greatest common divisor (2 milli
+  // for netns, 1000 for whole CPUs), so that their sum fits METIS's 32-bit
+  // integers; edge weights: CutWeight scaled to 64..128 for the same
+  // reason.
+  uint64_t g = 0;
+  for (int v = 0; v < n_; ++v) g = std::gcd(g, cpu_[v]);
+  if (g == 0 || total_cpu_ / g > (uint64_t{1} << 30)) return false;
+  std::vector<idx_t> xadj(n_ + 1, 0), adjncy, adjwgt, vwgt(n_);
+  size_t arcs = 0;
+  for (int v = 0; v < n_; ++v) arcs += adj_[v].size();
+  adjncy.reserve(arcs);
+  adjwgt.reserve(arcs);
+  for (int v = 0; v < n_; ++v) {
+    vwgt[v] = static_cast<idx_t>(cpu_[v] / g);
+    for (const auto& [u, w] : adj_[v]) {
+      adjncy.push_back(u);
+      adjwgt.push_back(static_cast<idx_t>(
+          std::min<int64_t>(w / (kLinkWeight / 64), idx_t{1} << 24)));
+    }
+    xadj[v + 1] = static_cast<idx_t>(adjncy.size());
+  }
+  // Each used host's target: its share of the CPU its limit allows.
+  std::vector<real_t> tpwgts(parts);
+  double limit_sum = 0;
+  for (int h : order_) limit_sum += static_cast<double>(limit_[h]);
+  for (int i = 0; i < parts; ++i) {
+    tpwgts[i] = limit_sum == 0 ? 1.0f / parts
+                               : static_cast<real_t>(limit_[order_[i]] /
+                                                     limit_sum);
+  }
+  real_t ubvec = static_cast<real_t>(
+      1 + std::max(0.01, std::min(opt_.tolerance_percent(), 100.0) / 100));
+  idx_t nvtxs = n_, ncon = 1, nparts = parts, objval = 0;
+  idx_t options[METIS_NOPTIONS];
+  METIS_SetDefaultOptions(options);
+  options[METIS_OPTION_SEED] = 1;  // deterministic
+  std::vector<idx_t> where(n_);
+  if (METIS_PartGraphKway(&nvtxs, &ncon, xadj.data(), adjncy.data(),
+                          vwgt.data(), nullptr, adjwgt.data(), &nparts,
+                          tpwgts.data(), &ubvec, options, &objval,
+                          where.data()) != METIS_OK) {
+    return false;
+  }
+  for (int v = 0; v < n_; ++v) Assign(v, order_[where[v]]);
+  EvictOverLimit();
+  return true;
+}
+
+void Partitioner::EvictOverLimit() {
+  std::vector<std::vector<int>> on(h_);
+  for (int v = 0; v < n_; ++v) {
+    if (part_[v] >= 0) on[part_[v]].push_back(v);
+  }
+  for (int h = 0; h < h_; ++h) {
+    if (load_[h] <= limit_[h] && mem_[h] <= mem_cap_[h]) continue;
+    std::vector<std::pair<int64_t, int>> by_conn;
+    for (int v : on[h]) by_conn.emplace_back(Conn(v, h), v);
+    std::sort(by_conn.begin(), by_conn.end());
+    for (const auto& [c, v] : by_conn) {
+      if (load_[h] <= limit_[h] && mem_[h] <= mem_cap_[h]) break;
+      Unassign(v);
+    }
+  }
+}
+
 absl::StatusOr<std::vector<int>> Partitioner::Run() {
   if (auto s = Setup(); !s.ok()) return s;
   if (auto s = ChooseHostsAndLimits(); !s.ok()) return s;
   part_.assign(n_, -1);
-  conn_.assign(static_cast<size_t>(n_) * h_, 0);
+  conn_.assign(n_, {});
   load_.assign(h_, 0);
   mem_.assign(h_, 0);
   for (int v = 0; v < n_; ++v) {
     if (pin_[v] >= 0) Assign(v, pin_[v]);
   }
-  Grow();
+  if (!PartitionWithMetis()) Grow();
   if (auto s = PlaceLeftovers(); !s.ok()) return s;
   Refine();
   return part_;

@@ -1,7 +1,9 @@
 #include "controller/placement/placement.h"
 
+#include <random>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -113,7 +115,9 @@ TEST(PlacementTest, ChainOnFourHostsCutsThreeLinks) {
                                      Host("c", true, 2), Host("d", true, 2)});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->cut_links.size(), 3u);
-  for (const auto& [host, n] : Counts(*p)) EXPECT_EQ(n, 10) << host;
+  // Within the share (10) and the default tolerance (10%), as the header
+  // promises; METIS may use the tolerance.
+  for (const auto& [host, n] : Counts(*p)) EXPECT_LE(n, 11) << host;
 }
 
 TEST(PlacementTest, CutsTheLowBandwidthLinkWhenLinkCountTies) {
@@ -375,6 +379,85 @@ TEST(PlacementTest, BadTolerance) {
   o.set_tolerance_percent(-5);
   EXPECT_EQ(PlaceTopology(Chain(2), {Host("h1", true, 2)}, o).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+
+// ---- Quality on generated graphs (fixed seeds); speed is bench's
+// (bench/placement_bench, beside METIS). ----
+
+// A side x side grid: the best 4-way split cuts 2 * side links.
+emu::v1::Topology Grid(int side) {
+  auto t = Nodes(side * side);
+  for (int r = 0; r < side; ++r) {
+    for (int c = 0; c < side; ++c) {
+      if (c + 1 < side) AddLink(&t, r * side + c, r * side + c + 1);
+      if (r + 1 < side) AddLink(&t, r * side + c, (r + 1) * side + c);
+    }
+  }
+  return t;
+}
+
+std::vector<emu::v1::HostStatus> Hosts(int n) {
+  std::vector<emu::v1::HostStatus> hosts;
+  for (int i = 0; i < n; ++i) {
+    hosts.push_back(Host(absl::StrCat("h", i < 10 ? "0" : "", i), true, 2));
+  }
+  return hosts;
+}
+
+TEST(PlacementQualityTest, GridOnFourHostsCutsNearTheTwoStraightLines) {
+  auto p = PlaceTopology(Grid(20), Hosts(4));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_LE(p->cut_links.size(), 60u);  // best: 40
+}
+
+TEST(PlacementQualityTest, ClustersStayTogether) {
+  // 16 clusters of 40 nodes, 3 random links a node inside its cluster,
+  // 32 links between clusters; nodes interleaved in file order.
+  std::mt19937 rng(7);
+  constexpr int kClusters = 16, kSize = 40;
+  auto t = Nodes(kClusters * kSize);
+  auto node = [](int cluster, int i) { return i * kClusters + cluster; };
+  for (int c = 0; c < kClusters; ++c) {
+    for (int i = 0; i < kSize; ++i) {
+      for (int k = 0; k < 3; ++k) {
+        int j = static_cast<int>(rng() % kSize);
+        if (j != i) AddLink(&t, node(c, i), node(c, j));
+      }
+    }
+  }
+  for (int k = 0; k < 32; ++k) {
+    int a = static_cast<int>(rng() % kClusters);
+    int b = (a + 1 + static_cast<int>(rng() % (kClusters - 1))) % kClusters;
+    AddLink(&t, node(a, static_cast<int>(rng() % kSize)),
+            node(b, static_cast<int>(rng() % kSize)));
+  }
+  auto p = PlaceTopology(t, Hosts(16));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_LE(p->cut_links.size(), 48u);  // best: at most 32
+  for (const auto& [host, n] : Counts(*p)) EXPECT_LE(n, 44) << host;
+}
+
+TEST(PlacementQualityTest, RandomGraphCutsFarLessThanRoundRobin) {
+  std::mt19937 rng(11);
+  constexpr int kNodes = 2000;
+  auto t = Nodes(kNodes);
+  for (int made = 0; made < 4000;) {
+    int a = static_cast<int>(rng() % kNodes), b = static_cast<int>(rng() % kNodes);
+    if (a == b) continue;
+    AddLink(&t, a, b);
+    ++made;
+  }
+  auto p = PlaceTopology(t, Hosts(16));
+  ASSERT_TRUE(p.ok()) << p.status();
+  int round_robin = 0;
+  for (const auto& l : t.links()) {
+    int a = std::stoi(l.a().node().substr(1)), b = std::stoi(l.b().node().substr(1));
+    round_robin += a % 16 != b % 16;
+  }
+  EXPECT_LE(p->cut_links.size(), static_cast<size_t>(round_robin * 0.7))
+      << "round robin " << round_robin;
+  for (const auto& [host, n] : Counts(*p)) EXPECT_LE(n, 138) << host;
 }
 
 }  // namespace

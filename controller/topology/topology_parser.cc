@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -10,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
@@ -23,15 +26,11 @@
 #include "controller/topology/env_subst.h"
 #include "controller/topology/topology_limits.h"
 #include "controller/topology/topology_validator.h"
+#include "controller/topology/yaml_tree.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "linkemu/units.h"
 #include "proto/topology_names.h"
-#include "yaml-cpp/anchor.h"
-#include "yaml-cpp/eventhandler.h"
-#include "yaml-cpp/mark.h"
-#include "yaml-cpp/parser.h"
-#include "yaml-cpp/yaml.h"
 
 namespace emu::controller::topology {
 namespace {
@@ -144,8 +143,8 @@ std::string Suggestion(absl::string_view key, KeyList known) {
 
 struct Entry {
   std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
+  YamlNode key_node;
+  YamlNode value;
 };
 
 // Per-node settings from topology.defaults or topology.kinds.<kind>,
@@ -153,7 +152,7 @@ struct Entry {
 struct Template {
   std::string object;  // "topology.defaults", "topology.kinds.linux"
   Node node;
-  std::map<std::string, YAML::Node> keys;  // key -> key node, as set
+  std::map<std::string, YamlNode> keys;  // key -> key node, as set
   // defaults and groups may name a kind (kinds cannot: their name is it);
   // checked only when a node takes it, so one every node overrides is fine.
   std::string kind;
@@ -170,138 +169,6 @@ struct InterfaceSetting {
   std::string what;  // "mtu", "mac" or "address"
   std::string value;
   int line;
-};
-
-// ---- Bounds, checked on yaml-cpp's events before any node is built -------
-
-// Thrown by YamlBudget to stop yaml-cpp's parser at the first bound a file
-// exceeds; caught in ParseTopology, never escapes this file.
-struct YamlRefusal {
-  int line;  // 1-based
-  std::string cause;
-};
-
-// Counts what a YAML stream expands to while yaml-cpp parses it, without
-// building nodes: values and scalar bytes (an alias adds the size of what
-// its anchor named, so a billion laughs costs one addition per alias),
-// nesting depth, and documents. Refuses, by throwing YamlRefusal, at the
-// first event beyond a bound of topology_limits.h, so a bomb is stopped
-// after reading about as much as its own size and holds no memory after.
-// Also refuses an alias to a list or map that contains it: yaml-cpp would
-// build a cycle that no reader can walk.
-class YamlBudget : public YAML::EventHandler {
- public:
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (++documents_ > 1) {
-      throw YamlRefusal{Line(mark),
-                        "a second YAML document starts here: a topology "
-                        "file holds exactly one (remove the '---' and what "
-                        "follows, or split the file)"};
-    }
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    Leaf(mark, anchor, 0);
-  }
-  void OnScalar(const YAML::Mark& mark, const std::string&,
-                YAML::anchor_t anchor, const std::string& value) override {
-    Leaf(mark, anchor, value.size());
-  }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    if (anchor >= sizes_.size() || !sizes_[anchor].done) {
-      throw YamlRefusal{Line(mark),
-                        "alias names a list or map that contains the alias "
-                        "itself (a cycle)"};
-    }
-    Add(mark, sizes_[anchor]);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&,
-                       YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    Open(mark, anchor);
-  }
-  void OnSequenceEnd() override { Close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&,
-                  YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
-    Open(mark, anchor);
-  }
-  void OnMapEnd() override { Close(); }
-
- private:
-  struct Size {
-    uint64_t values = 0;
-    uint64_t bytes = 0;
-    bool done = false;  // false while an anchored collection is still open
-  };
-  struct Frame {
-    YAML::anchor_t anchor;
-    Size size;
-  };
-
-  static int Line(const YAML::Mark& mark) {
-    return mark.line >= 0 ? mark.line + 1 : 0;
-  }
-  void Record(YAML::anchor_t anchor, const Size& size) {
-    if (anchor == YAML::NullAnchor) return;
-    if (sizes_.size() <= anchor) sizes_.resize(anchor + 1);
-    sizes_[anchor] = size;
-  }
-  // Counts `size` more expanded content at `mark`. Every Size recorded is
-  // at most the running total, which never passes a bound without a throw,
-  // so the sums cannot overflow.
-  void Add(const YAML::Mark& mark, const Size& size) {
-    total_.values += size.values;
-    total_.bytes += size.bytes;
-    if (total_.values > kMaxYamlValues) {
-      throw YamlRefusal{
-          Line(mark),
-          absl::StrCat("the file expands to more than ", kMaxYamlValues,
-                       " YAML values (aliases repeat what their anchor "
-                       "names); the limit is kMaxYamlValues")};
-    }
-    if (total_.bytes > kMaxYamlScalarBytes) {
-      throw YamlRefusal{
-          Line(mark),
-          absl::StrCat("the file expands to more than ", kMaxYamlScalarBytes,
-                       " bytes of text (aliases repeat what their anchor "
-                       "names); the limit is kMaxYamlScalarBytes")};
-    }
-    if (!stack_.empty()) {
-      stack_.back().size.values += size.values;
-      stack_.back().size.bytes += size.bytes;
-    }
-  }
-  void Leaf(const YAML::Mark& mark, YAML::anchor_t anchor, size_t bytes) {
-    const Size size{1, bytes, true};
-    Record(anchor, size);
-    Add(mark, size);
-  }
-  void Open(const YAML::Mark& mark, YAML::anchor_t anchor) {
-    if (stack_.size() >= kMaxYamlDepth) {
-      throw YamlRefusal{
-          Line(mark),
-          absl::StrCat("lists and maps nest deeper than ", kMaxYamlDepth,
-                       " levels; the limit is kMaxYamlDepth")};
-    }
-    Record(anchor, Size{});  // open: an alias to it now is a cycle
-    Add(mark, Size{1, 0, true});
-    stack_.push_back(Frame{anchor, Size{1, 0, false}});
-  }
-  void Close() {
-    Frame frame = stack_.back();
-    stack_.pop_back();
-    frame.size.done = true;
-    Record(frame.anchor, frame.size);
-    if (!stack_.empty()) {
-      stack_.back().size.values += frame.size.values - 1;
-      stack_.back().size.bytes += frame.size.bytes;
-    }
-  }
-
-  int documents_ = 0;
-  Size total_;
-  std::vector<Frame> stack_;
-  std::vector<Size> sizes_;  // by anchor id (yaml-cpp numbers them from 1)
 };
 
 // Refuses flow collections ("[[[[...", "{{{{...") nested deeper than
@@ -358,31 +225,14 @@ absl::Status CheckFlowNesting(absl::string_view content,
   return absl::OkStatus();
 }
 
-// Runs YamlBudget over `content`: OK, or INVALID_ARGUMENT "FILE:LINE: ...".
-absl::Status CheckYamlBounds(absl::string_view content,
-                             absl::string_view file) {
-  std::istringstream in{std::string(content)};
-  YAML::Parser parser(in);
-  YamlBudget budget;
-  try {
-    while (parser.HandleNextDocument(budget)) {
-    }
-  } catch (const YamlRefusal& r) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file, ":", r.line, ": ", r.cause));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file, ":", e.mark.line + 1, ":", e.mark.column + 1,
-                     ": malformed YAML: ", e.msg));
-  }
-  return absl::OkStatus();
-}
-
 class YamlReader {
  public:
-  explicit YamlReader(absl::string_view file) : file_(file) {}
+  // `tree` is the file's; merge keys are expanded in it.
+  YamlReader(absl::string_view file, YamlTree* tree)
+      : file_(file), tree_(tree) {}
 
-  void Read(const YAML::Node& root, Topology* topology) {
+  void Read(Topology* topology) {
+    const YamlNode root = tree_->root();
     if (root.IsNull()) {
       Error(1, "lab", "the file is empty");
       return;
@@ -421,9 +271,9 @@ class YamlReader {
  private:
   // ---- YAML merge keys ----
 
-  static bool IsMergeKey(const YAML::Node& key) {
-    // A quoted "<<" is an ordinary key (yaml-cpp tags it "!").
-    return key.IsScalar() && key.Scalar() == "<<" && key.Tag() == "?";
+  static bool IsMergeKey(const YamlNode& key) {
+    // A quoted "<<" is an ordinary key.
+    return key.IsScalar() && key.Scalar() == "<<" && key.IsPlain();
   }
 
   // Expands YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) in place, as
@@ -431,11 +281,11 @@ class YamlReader {
   // maps that it does not set itself; of several merged maps the first
   // that sets a key wins. yaml-cpp 0.7 keeps "<<" as an ordinary key.
   // Merged keys keep their own nodes, so messages name the line where the
-  // anchor wrote them. What this adds was counted by YamlBudget already
+  // anchor wrote them. What this adds was counted by ParseYamlTree already
   // (an alias counts all its anchor expands to, where it is used), so a
   // walk here is bounded by kMaxYamlValues; expanded nesting, which events
   // do not show, is bounded here by kMaxYamlDepth.
-  void ExpandMerges(YAML::Node node, size_t depth) {
+  void ExpandMerges(YamlNode node, size_t depth) {
     if (!node.IsMap() && !node.IsSequence()) return;
     if (depth >= kMaxYamlDepth) {
       if (!merge_depth_reported_) {
@@ -448,7 +298,7 @@ class YamlReader {
       return;
     }
     if (node.IsSequence()) {
-      for (YAML::Node child : node) ExpandMerges(child, depth + 1);
+      for (YamlNode child : node) ExpandMerges(child, depth + 1);
       return;
     }
     bool has_merge = false;
@@ -457,22 +307,22 @@ class YamlReader {
       ExpandMerges(it->second, depth + 1);
     }
     if (!has_merge) return;
-    YAML::Node merged(YAML::NodeType::Map);
+    std::vector<std::pair<YamlNode, YamlNode>> merged;
     std::set<std::string> own;
-    std::vector<YAML::Node> sources;
+    std::vector<YamlNode> sources;
     for (auto it = node.begin(); it != node.end(); ++it) {
       if (!IsMergeKey(it->first)) {
-        merged.force_insert(it->first, it->second);
+        merged.emplace_back(it->first, it->second);
         if (it->first.IsScalar()) own.insert(it->first.Scalar());
         continue;
       }
-      const YAML::Node value = it->second;  // a copy: the iterator yields a temporary
+      const YamlNode value = it->second;  // a copy: the iterator yields a temporary
       bool ok = value.IsMap();
       if (ok) {
         sources.push_back(value);
       } else if (value.IsSequence()) {
         ok = true;
-        for (const YAML::Node& item : value) {
+        for (const YamlNode& item : value) {
           ok = ok && item.IsMap();
           if (item.IsMap()) sources.push_back(item);
         }
@@ -483,24 +333,21 @@ class YamlReader {
               "'<<: *defaults')");
       }
     }
-    for (const YAML::Node& source : sources) {
+    for (const YamlNode& source : sources) {
       for (auto it = source.begin(); it != source.end(); ++it) {
         if (it->first.IsScalar() && !own.insert(it->first.Scalar()).second) {
           continue;
         }
-        merged.force_insert(it->first, it->second);
+        merged.emplace_back(it->first, it->second);
       }
     }
-    node = merged;
+    tree_->ReplaceMap(node, merged);
   }
 
   // ---- reporting ----
-  static int LineOf(const YAML::Node& n) {
-    const YAML::Mark mark = n.Mark();
-    return mark.line >= 0 ? mark.line + 1 : 0;
-  }
+  static int LineOf(const YamlNode& n) { return n.Line(); }
   // The line to blame for a bad value: the value's own, unless it is null
-  // (yaml-cpp marks an empty value at the next token).
+  // (the parser may mark an empty value at the next token).
   static int LineOf(const Entry& e) {
     return e.value.IsNull() ? LineOf(e.key_node) : LineOf(e.value);
   }
@@ -511,7 +358,7 @@ class YamlReader {
   void Error(int line, absl::string_view object, absl::string_view cause) {
     errors_.push_back(absl::StrCat(Prefix(line), object, ": ", cause));
   }
-  void Error(const YAML::Node& at, absl::string_view object,
+  void Error(const YamlNode& at, absl::string_view object,
              absl::string_view cause) {
     Error(LineOf(at), object, cause);
   }
@@ -522,7 +369,7 @@ class YamlReader {
   void Warn(int line, absl::string_view object, absl::string_view cause) {
     warnings_.push_back(absl::StrCat(Prefix(line), object, ": ", cause));
   }
-  SourceRef Source(const YAML::Node& n) const {
+  SourceRef Source(const YamlNode& n) const {
     SourceRef s;
     s.set_file(file_);
     s.set_line(LineOf(n));
@@ -531,17 +378,19 @@ class YamlReader {
 
   // The entries of `map` whose keys are in `known`, in file order. Reports
   // duplicate and unknown keys as errors and `ignored` keys as warnings.
-  std::vector<Entry> Entries(const YAML::Node& map, absl::string_view object,
+  std::vector<Entry> Entries(const YamlNode& map, absl::string_view object,
                              KeyList known, KeyList ignored) {
     std::vector<Entry> out;
-    std::map<std::string, int> seen;
+    // Key -> its line. A hash map, not a tree: called for every node, link
+    // and endpoint of the file.
+    absl::flat_hash_map<absl::string_view, int> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;  // a copy: the iterator yields a temporary
+      const YamlNode key = it->first;  // a copy: the iterator yields a temporary
       if (!key.IsScalar()) {
         Error(key, object, "map keys must be plain names");
         continue;
       }
-      const std::string name = key.Scalar();
+      const std::string& name = key.Scalar();  // lives in the tree
       auto [first, inserted] = seen.emplace(name, LineOf(key));
       if (!inserted) {
         Error(key, object,
@@ -676,7 +525,7 @@ class YamlReader {
         if (e.value.IsNull()) continue;
         if (!Sequence(e, "topology")) continue;
         int index = 0;
-        for (const YAML::Node& item : e.value) {
+        for (const YamlNode& item : e.value) {
           ReadLink(item, ++index, topology);
         }
       }
@@ -689,7 +538,7 @@ class YamlReader {
     return KindFromName(kind) != emu::v1::NODE_KIND_UNSPECIFIED;
   }
 
-  void ReadTemplate(const YAML::Node& map, Template* t) {
+  void ReadTemplate(const YamlNode& map, Template* t) {
     for (const Entry& e : Entries(map, t->object, kNodeKeys, kClabNodeKeys)) {
       if (e.key == "interfaces" || e.key == "routes") {
         Error(e.key_node, t->object,
@@ -767,7 +616,7 @@ class YamlReader {
     } else if (e.key == "cpuset") {  // qemu: pin vCPU i to cpuset[i % n]
       if (!Sequence(e, object)) return false;
       node->clear_cpu_set();
-      for (const YAML::Node& cpu : e.value) {
+      for (const YamlNode& cpu : e.value) {
         uint32_t v = 0;
         if (!cpu.IsScalar() || !absl::SimpleAtoi(cpu.Scalar(), &v) ||
             v > 4095) {
@@ -786,7 +635,7 @@ class YamlReader {
       if (e.value.IsNull()) return true;
       if (!Sequence(e, object)) return false;
       node->clear_exec();
-      for (const YAML::Node& line : e.value) {
+      for (const YamlNode& line : e.value) {
         if (!line.IsScalar()) {
           Error(line, object, "exec: expected a list of command lines");
           return false;
@@ -820,7 +669,7 @@ class YamlReader {
     }
   }
 
-  void ReadNode(const YAML::Node& key, const YAML::Node& value,
+  void ReadNode(const YamlNode& key, const YamlNode& value,
                 Topology* topology) {
     if (!key.IsScalar()) {
       Error(key, "topology", "nodes: node names must be plain names");
@@ -990,7 +839,7 @@ class YamlReader {
             continue;
           }
           if (!Sequence(ie, object)) continue;
-          for (const YAML::Node& a : ie.value) {
+          for (const YamlNode& a : ie.value) {
             if (!a.IsScalar()) {
               Error(a, object, "addresses: expected CIDR strings");
               continue;
@@ -1023,7 +872,7 @@ class YamlReader {
     const std::string node_object = absl::StrCat("node ", node_name);
     if (e.value.IsNull()) return;
     if (!Sequence(e, node_object)) return;
-    for (const YAML::Node& item : e.value) {
+    for (const YamlNode& item : e.value) {
       if (!item.IsMap()) {
         Error(item, node_object,
               "routes: each route is a map like {to: 10.0.2.0/24, via: "
@@ -1061,7 +910,7 @@ class YamlReader {
 
   // An endpoint as its link's name shows it: "r1:eth1" as written, or
   // "node:interface" of containerlab's map form; "" when it is neither.
-  static std::string EndpointText(const YAML::Node& n) {
+  static std::string EndpointText(const YamlNode& n) {
     if (n.IsScalar()) {
       const std::string& text = n.Scalar();
       const size_t colon = text.find(':');
@@ -1070,8 +919,8 @@ class YamlReader {
       return text;
     }
     if (!n.IsMap()) return "";
-    const YAML::Node node = n["node"];
-    const YAML::Node iface = n["interface"];
+    const YamlNode node = n["node"];
+    const YamlNode iface = n["interface"];
     // A missing key is an invalid node, which throws on any question but
     // IsDefined().
     if (!node.IsDefined() || !iface.IsDefined() || !node.IsScalar() ||
@@ -1084,14 +933,14 @@ class YamlReader {
   // The one name every message about a link uses, decided before anything
   // of it is read: "link r1:eth1<->r2:eth1" (as LinkName prints it), or
   // "link #N" when its endpoints cannot be read at all.
-  static std::string LinkObject(const YAML::Node& item, int index) {
-    const YAML::Node eps = item["endpoints"];
+  static std::string LinkObject(const YamlNode& item, int index) {
+    const YamlNode eps = item["endpoints"];
     if (eps.IsDefined() && eps.IsSequence() && eps.size() == 2) {
       std::string a = EndpointText(eps[0]);
       std::string b = EndpointText(eps[1]);
       if (!a.empty() && !b.empty()) return absl::StrCat("link ", a, "<->", b);
     }
-    const YAML::Node ep = item["endpoint"];
+    const YamlNode ep = item["endpoint"];
     if (ep.IsDefined() && !EndpointText(ep).empty()) {
       return absl::StrCat("link #", index, " (", EndpointText(ep), ")");
     }
@@ -1100,7 +949,7 @@ class YamlReader {
 
   // Checks that `text` is an address of `family` ("ipv4"/"ipv6") and queues
   // it for the endpoint's interface.
-  void QueueAddress(const YAML::Node& at, absl::string_view object,
+  void QueueAddress(const YamlNode& at, absl::string_view object,
                     absl::string_view family, const std::string& text,
                     int link_index, bool a_side) {
     if (absl::StrContains(text, ':') != (family == "ipv6")) {
@@ -1115,7 +964,7 @@ class YamlReader {
 
   // Parses one endpoint: "r1:eth1" or {node: r1, interface: eth1, mac: ..,
   // ipv4: .., ipv6: ..}.
-  bool ReadEndpoint(const YAML::Node& n, absl::string_view object,
+  bool ReadEndpoint(const YamlNode& n, absl::string_view object,
                     int link_index, bool a_side, emu::v1::Endpoint* out) {
     std::string text;
     std::string mac;
@@ -1173,8 +1022,8 @@ class YamlReader {
   // containerlab's link types (the extended format's `type:`), read before
   // anything else of the link: a type emu cannot build is one error, not
   // one per key the type brings. False when the link is refused.
-  bool CheckLinkType(const YAML::Node& item, const std::string& object) {
-    YAML::Node type_node;
+  bool CheckLinkType(const YamlNode& item, const std::string& object) {
+    YamlNode type_node;
     bool typed = false;
     for (auto it = item.begin(); it != item.end(); ++it) {
       if (it->first.IsScalar() && it->first.Scalar() == "type") {
@@ -1223,7 +1072,7 @@ class YamlReader {
     return false;
   }
 
-  void ReadLink(const YAML::Node& item, int index, Topology* topology) {
+  void ReadLink(const YamlNode& item, int index, Topology* topology) {
     if (!item.IsMap()) {
       Error(item, absl::StrCat("link #", index),
             "expected a map with endpoints: [a:iface, b:iface]");
@@ -1235,6 +1084,7 @@ class YamlReader {
                                          std::end(kLinkOnlyKeys));
     known.insert(known.end(), std::begin(kParamKeys), std::end(kParamKeys));
     const int link_index = topology->links_size();
+    const size_t settings_before = interface_settings_.size();
     Link link;
     *link.mutable_source() = Source(item);
     bool endpoints_ok = false;
@@ -1243,7 +1093,7 @@ class YamlReader {
       if (!it->first.IsScalar() || it->first.Scalar() != "endpoints") continue;
       if (have_endpoints) break;  // the duplicate is reported below
       have_endpoints = true;
-      const YAML::Node eps = it->second;  // a copy: the iterator yields a temporary
+      const YamlNode eps = it->second;  // a copy: the iterator yields a temporary
       if (!eps.IsSequence() || eps.size() != 2) {
         Error(eps.IsNull() ? it->first : eps, object,
               "endpoints: expected exactly two, e.g. [\"r1:eth1\", "
@@ -1291,7 +1141,7 @@ class YamlReader {
           continue;
         }
         for (size_t i = 0; i < 2; ++i) {
-          const YAML::Node addr = e.value[i];
+          const YamlNode addr = e.value[i];
           if (!addr.IsScalar()) {
             Error(addr.IsNull() ? e.key_node : addr, object,
                   absl::StrCat(e.key, ": expected an address (CIDR) or \"\""));
@@ -1321,13 +1171,9 @@ class YamlReader {
       }
     }
     if (!endpoints_ok) {
-      // Keep link indexes in step with interface_settings_.
-      interface_settings_.erase(
-          std::remove_if(interface_settings_.begin(), interface_settings_.end(),
-                         [&](const InterfaceSetting& s) {
-                           return s.link_index == link_index;
-                         }),
-          interface_settings_.end());
+      // Keep link indexes in step with interface_settings_ (this link's
+      // are the last ones: dropping them costs no scan).
+      interface_settings_.resize(settings_before);
       return;
     }
     *topology->add_links() = std::move(link);
@@ -1429,7 +1275,8 @@ class YamlReader {
   // Applies link-level mtu and endpoint macs to the (possibly implicit)
   // interfaces; a conflict with a declared value is an error.
   void ApplyInterfaceSettings(Topology* topology) {
-    std::map<std::string, Node*> nodes;
+    absl::flat_hash_map<absl::string_view, Node*> nodes;
+    nodes.reserve(topology->nodes_size());
     for (Node& node : *topology->mutable_nodes()) {
       nodes.emplace(node.name(), &node);
     }
@@ -1443,7 +1290,11 @@ class YamlReader {
         const std::string object = absl::StrCat("link ", LinkName(link));
         if (s.what == "mtu") {
           uint32_t mtu = 0;
-          absl::SimpleAtoi(s.value, &mtu);
+          if (!absl::SimpleAtoi(s.value, &mtu)) {  // ReadLink wrote it
+            Error(s.line, object,
+                  absl::StrCat("mtu \"", s.value, "\" is not a number"));
+            continue;
+          }
           if (iface.mtu() == 0) {
             iface.set_mtu(mtu);
           } else if (iface.mtu() != mtu) {
@@ -1471,6 +1322,7 @@ class YamlReader {
   }
 
   const std::string file_;
+  YamlTree* const tree_;
   std::vector<std::string> errors_;
   std::vector<std::string> warnings_;
   Template defaults_;
@@ -1478,7 +1330,7 @@ class YamlReader {
   std::map<std::string, Template> groups_;
   bool merge_depth_reported_ = false;
   std::set<int> reported_kind_lines_;
-  std::map<std::string, int> node_lines_;
+  absl::flat_hash_map<std::string, int> node_lines_;
   std::set<int> warned_image_lines_;
   std::vector<InterfaceSetting> interface_settings_;
 };
@@ -1635,7 +1487,8 @@ bool IsTextprotoName(absl::string_view file_name) {
 }  // namespace
 
 void NormalizeTopology(Topology* topology) {
-  std::map<std::string, Node*> nodes;
+  absl::flat_hash_map<absl::string_view, Node*> nodes;
+  nodes.reserve(topology->nodes_size());
   for (Node& node : *topology->mutable_nodes()) {
     if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
       node.set_kind(emu::v1::NODE_KIND_NETNS);
@@ -1679,33 +1532,18 @@ absl::StatusOr<ParsedTopology> ParseYaml(absl::string_view raw,
   if (!substituted.ok()) return substituted.status();
   const std::string& content = substituted->text;
   std::vector<std::string> warnings = std::move(substituted->warnings);
-  // Bounds first, on parser events only: YAML::Load would build the whole
-  // graph (and a reader would walk every alias) before anything is checked.
+  // Bounds first: the text's flow nesting, then every bound on the
+  // parser's events while the tree is built (yaml_tree.h).
   if (absl::Status nesting = CheckFlowNesting(content, file_name);
       !nesting.ok()) {
     return WithWarnings(nesting, warnings);
   }
-  if (absl::Status bounds = CheckYamlBounds(content, file_name); !bounds.ok()) {
-    return WithWarnings(bounds, warnings);
-  }
+  absl::StatusOr<std::unique_ptr<YamlTree>> tree =
+      ParseYamlTree(content, file_name);
+  if (!tree.ok()) return WithWarnings(tree.status(), warnings);
   ParsedTopology out;
-  YAML::Node root;
-  try {
-    root = YAML::Load(content);
-  } catch (const YAML::Exception& e) {
-    return WithWarnings(absl::InvalidArgumentError(absl::StrCat(
-                            file_name, ":", e.mark.line + 1, ":",
-                            e.mark.column + 1, ": malformed YAML: ", e.msg)),
-                        warnings);
-  }
-  YamlReader reader(file_name);
-  try {
-    reader.Read(root, &out.topology);
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp throws only on misuse; keep the promise of a Status anyway.
-    return absl::InternalError(absl::StrCat(file_name, ":", e.mark.line + 1,
-                                            ": reading YAML: ", e.msg));
-  }
+  YamlReader reader(file_name, tree->get());
+  reader.Read(&out.topology);
   warnings.insert(warnings.end(), reader.warnings().begin(),
                   reader.warnings().end());
   if (!reader.errors().empty()) {

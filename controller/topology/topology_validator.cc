@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -217,11 +218,9 @@ std::string CheckMac(absl::string_view mac, std::string* canonical) {
     ok = octets[i].size() == 2 &&
          absl::ascii_isxdigit(static_cast<unsigned char>(octets[i][0])) &&
          absl::ascii_isxdigit(static_cast<unsigned char>(octets[i][1]));
-    if (ok) {
-      int v = 0;
-      absl::SimpleHexAtoi(octets[i], &v);
-      bytes[i] = static_cast<uint8_t>(v);
-    }
+    int v = 0;
+    ok = ok && absl::SimpleHexAtoi(octets[i], &v);
+    if (ok) bytes[i] = static_cast<uint8_t>(v);
   }
   if (!ok) {
     return absl::StrCat("bad mac \"", mac,
@@ -272,15 +271,20 @@ std::string HostAddressProblem(const IpPrefix& p) {
 }
 
 // Where something was first seen, for "already used by ... at FILE:LINE".
+// Points into the topology, which outlives the Validator: copying a
+// SourceRef per object cost more than the checks (issue 14).
 struct Owner {
   std::string name;
-  SourceRef source;
+  const SourceRef* source;
 };
 
 std::string At(const Owner& owner) {
-  std::string where = SourceText(owner.source);
+  std::string where = SourceText(*owner.source);
   return where.empty() ? owner.name : absl::StrCat(owner.name, " at ", where);
 }
+
+// A node's interfaces by name.
+using InterfaceMap = absl::flat_hash_map<absl::string_view, const Interface*>;
 
 struct ConnectedPrefix {
   std::string interface;
@@ -306,7 +310,8 @@ class Validator {
     for (const Node& node : topology_.nodes()) {
       for (const Interface& iface : node.interfaces()) {
         std::string name = EndpointName(node.name(), iface.name());
-        if (used_interfaces_.count(name) == 0 && !iface.name().empty()) {
+        if (used_interfaces_.count({node.name(), iface.name()}) == 0 &&
+            !iface.name().empty()) {
           Warn(iface.source(), absl::StrCat("interface ", name),
                "not connected to any link");
         }
@@ -396,11 +401,11 @@ class Validator {
       Error(node.source(), object, cause);
     }
     auto [it, inserted] =
-        nodes_.emplace(node.name(), Owner{object, node.source()});
+        nodes_.emplace(node.name(), Owner{object, &node.source()});
     if (!inserted) {
       Error(node.source(), object,
             absl::StrCat("duplicate node: already defined at ",
-                         SourceText(it->second.source)));
+                         SourceText(*it->second.source)));
       return;  // Its interfaces would only repeat the conflict.
     }
     if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
@@ -424,8 +429,8 @@ class Validator {
     }
     if (IsSegmentKind(node.kind())) CheckSegment(node, object);
 
-    std::map<std::string, const Interface*>& ifaces = interfaces_[node.name()];
-    std::vector<ConnectedPrefix>& connected = connected_[node.name()];
+    InterfaceMap& ifaces = interfaces_[node.name()];
+    std::vector<ConnectedPrefix> connected;
     for (const Interface& iface : node.interfaces()) {
       CheckInterface(node, iface, &ifaces, &connected);
     }
@@ -493,7 +498,7 @@ class Validator {
   }
 
   void CheckInterface(const Node& node, const Interface& iface,
-                      std::map<std::string, const Interface*>* ifaces,
+                      InterfaceMap* ifaces,
                       std::vector<ConnectedPrefix>* connected) {
     const std::string endpoint = EndpointName(node.name(), iface.name());
     const std::string object = absl::StrCat("interface ", endpoint);
@@ -519,7 +524,7 @@ class Validator {
         Error(iface.source(), object, cause);
       } else {
         auto [mac_it, mac_new] =
-            macs_.emplace(canonical, Owner{endpoint, iface.source()});
+            macs_.emplace(canonical, Owner{endpoint, &iface.source()});
         if (!mac_new) {
           Error(iface.source(), object,
                 absl::StrCat("mac ", iface.mac(), " is already used by ",
@@ -566,7 +571,7 @@ class Validator {
         }
       }
       auto [addr_it, addr_new] =
-          addresses_.emplace(prefix.address, Owner{endpoint, iface.source()});
+          addresses_.emplace(prefix.address, Owner{endpoint, &iface.source()});
       if (!addr_new) {
         Error(iface.source(), object,
               addr_it->second.name == endpoint
@@ -582,7 +587,7 @@ class Validator {
   }
 
   void CheckRoute(const Node& node, const Route& route,
-                  const std::map<std::string, const Interface*>& ifaces,
+                  const InterfaceMap& ifaces,
                   const std::vector<ConnectedPrefix>& connected) {
     const std::string object =
         absl::StrCat("node ", node.name(), ": route to ",
@@ -767,13 +772,12 @@ class Validator {
     const Interface* ends[2] = {nullptr, nullptr};
     int i = 0;
     for (const emu::v1::Endpoint* e : {&link.a(), &link.b()}) {
-      const std::string endpoint = EndpointName(*e);
       const int index = i++;
       if (nodes_.count(e->node()) == 0) {
         Error(link.source(), object, absl::StrCat("unknown node ", e->node()));
         continue;
       }
-      const auto& ifaces = interfaces_[e->node()];
+      const InterfaceMap& ifaces = interfaces_[e->node()];
       auto iface = ifaces.find(e->interface());
       if (iface == ifaces.end()) {
         Error(link.source(), object,
@@ -783,10 +787,12 @@ class Validator {
       }
       ends[index] = iface->second;
       auto [it, inserted] = used_interfaces_.emplace(
-          endpoint, Owner{absl::StrCat("link ", LinkName(link)), link.source()});
+          std::make_pair(absl::string_view(e->node()),
+                         absl::string_view(e->interface())),
+          Owner{object, &link.source()});
       if (!inserted) {
         Error(link.source(), object,
-              absl::StrCat("duplicate interface ", endpoint,
+              absl::StrCat("duplicate interface ", EndpointName(*e),
                            ": already used by ", At(it->second)));
       }
     }
@@ -802,8 +808,9 @@ class Validator {
       }
       CheckSharedSubnet(link, object, *ends[0], *ends[1]);
     }
-    if (google::protobuf::util::MessageDifferencer::Equals(link.a_to_b(),
-                                                           link.b_to_a())) {
+    // Bytes, not MessageDifferencer: its reflection cost more per link than
+    // all the checks (issue 14). Equal directions serialize alike.
+    if (link.a_to_b().SerializeAsString() == link.b_to_a().SerializeAsString()) {
       CheckParams(link, object, link.a_to_b(), std::min(mtu_a, mtu_b));
     } else {
       CheckParams(link, absl::StrCat(object, ": a-to-b"), link.a_to_b(), mtu_a);
@@ -865,15 +872,16 @@ class Validator {
   const Topology& topology_;
   std::vector<std::string> errors_;
   std::vector<std::string> warnings_;
-  std::map<std::string, Owner> nodes_;
+  // Hash maps keyed by views of the topology's own strings: a 100k-node
+  // lab is checked without a copy of a name per lookup.
+  absl::flat_hash_map<absl::string_view, Owner> nodes_;
   // Node name -> interface name -> its declaration.
-  std::map<std::string, std::map<std::string, const Interface*>> interfaces_;
-  // Node name -> the subnets its interfaces are on.
-  std::map<std::string, std::vector<ConnectedPrefix>> connected_;
+  absl::flat_hash_map<absl::string_view, InterfaceMap> interfaces_;
   std::map<IpAddress, Owner> addresses_;
   std::map<std::string, Owner> macs_;
-  // "node:iface" -> the link that uses it.
-  std::map<std::string, Owner> used_interfaces_;
+  // (node, interface) -> the link that uses it.
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, Owner>
+      used_interfaces_;
 };
 
 }  // namespace
