@@ -826,46 +826,60 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     const std::map<std::string, std::string>& host_of_node,
     const std::vector<HostStatus>& hosts,
     std::vector<emu::v1::CutLink>* cut_links) {
-  std::map<std::string, std::string> tunnel_of;
+  // Lookups by views, each node's host found once: a 100k-node lab spent
+  // most of its placement here copying host names (issue 14).
+  absl::flat_hash_map<absl::string_view, const std::string*> tunnel_of;
   for (const auto& h : hosts) {
-    tunnel_of[h.name()] = h.capabilities().tunnel_address();
+    tunnel_of[h.name()] = &h.capabilities().tunnel_address();
   }
-  auto host_of = [&](const std::string& node) -> std::string {
-    auto it = host_of_node.find(node);
-    return it == host_of_node.end() ? "" : it->second;
+  static const std::string* const kNoHost = new std::string;
+  absl::flat_hash_map<absl::string_view, const std::string*> host_of;
+  host_of.reserve(host_of_node.size());
+  for (const auto& [node, host] : host_of_node) host_of[node] = &host;
+  auto host_of_name = [&](const std::string& node) -> const std::string& {
+    auto it = host_of.find(node);
+    return it == host_of.end() ? *kNoHost : *it->second;
   };
   std::map<std::string, emu::v1::ApplyLabRequest> shares;
+  absl::flat_hash_map<absl::string_view, emu::v1::ApplyLabRequest*> share_of;
+  auto share = [&](const std::string& host) -> emu::v1::ApplyLabRequest& {
+    auto it = share_of.find(host);
+    if (it != share_of.end()) return *it->second;
+    auto& s = shares[host];
+    s.set_lab(topology.name());
+    share_of.emplace(shares.find(host)->first, &s);
+    return s;
+  };
   for (const Node& node : topology.nodes()) {
-    auto& share = shares[host_of(node.name())];
-    share.set_lab(topology.name());
-    *share.add_nodes() = node;
+    *share(host_of_name(node.name())).add_nodes() = node;
   }
   for (const auto& link : topology.links()) {
-    const std::string ha = host_of(link.a().node());
-    const std::string hb = host_of(link.b().node());
+    const std::string& ha = host_of_name(link.a().node());
+    const std::string& hb = host_of_name(link.b().node());
     if (ha == hb) {
-      *shares[ha].add_links() = link;
+      *share(ha).add_links() = link;
       continue;
     }
+    const std::string name = LinkName(link);
     if (cut_links != nullptr) {
-      emu::v1::CutLink cut;
-      cut.set_link(LinkName(link));
+      emu::v1::CutLink& cut = cut_links->emplace_back();
+      cut.set_link(name);
       cut.set_host_a(ha);
       cut.set_host_b(hb);
       cut.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
       cut.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
-      cut_links->push_back(cut);
     }
     for (bool local_is_a : {true, false}) {
       const std::string& here = local_is_a ? ha : hb;
       const std::string& there = local_is_a ? hb : ha;
-      emu::v1::RemoteLinkEnd* end = shares[here].add_remote_links();
+      emu::v1::RemoteLinkEnd* end = share(here).add_remote_links();
       *end->mutable_link() = link;
       end->set_local_is_a(local_is_a);
       end->set_peer_host(there);
-      end->set_peer_address(tunnel_of[there]);
+      auto tunnel = tunnel_of.find(there);
+      if (tunnel != tunnel_of.end()) end->set_peer_address(*tunnel->second);
       end->set_listen(here < there);
-      end->set_link_id(LinkName(link));
+      end->set_link_id(name);
     }
   }
   return shares;

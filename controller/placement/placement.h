@@ -18,8 +18,9 @@
 //     their capacity;
 //  5. within those limits, as little cut as possible: each link whose ends
 //     are on different hosts costs 1 plus up to 1 more for its configured
-//     bandwidth (unshaped counts as the most). k-way partitioning: greedy
-//     graph growing from pseudo-peripheral seeds, refined by
+//     bandwidth (unshaped counts as the most). k-way partitioning: METIS
+//     (multilevel) where no node is pinned or limited to some hosts, else
+//     greedy graph growing from pseudo-peripheral seeds; then
 //     Fiduccia-Mattheyses passes (docs/cluster.md says why).
 //
 // Links whose ends land on different hosts become RemoteLinkEnd entries in
