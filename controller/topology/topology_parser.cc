@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
@@ -381,9 +381,12 @@ class YamlReader {
   std::vector<Entry> Entries(const YamlNode& map, absl::string_view object,
                              KeyList known, KeyList ignored) {
     std::vector<Entry> out;
-    // Key -> its line. A hash map, not a tree: called for every node, link
-    // and endpoint of the file.
+    // Key -> its line. Called for every node, link and endpoint of the
+    // file: a small map is scanned in place (no allocation), a large one
+    // hashed.
+    absl::InlinedVector<std::pair<absl::string_view, int>, 16> small;
     absl::flat_hash_map<absl::string_view, int> seen;
+    const bool large = map.size() > 16;
     for (auto it = map.begin(); it != map.end(); ++it) {
       const YamlNode key = it->first;  // a copy: the iterator yields a temporary
       if (!key.IsScalar()) {
@@ -391,11 +394,20 @@ class YamlReader {
         continue;
       }
       const std::string& name = key.Scalar();  // lives in the tree
-      auto [first, inserted] = seen.emplace(name, LineOf(key));
-      if (!inserted) {
+      int first_line = 0;
+      if (large) {
+        auto [first, inserted] = seen.emplace(name, LineOf(key));
+        if (!inserted) first_line = first->second;
+      } else {
+        for (const auto& [k, line] : small) {
+          if (k == name) first_line = line;
+        }
+        if (first_line == 0) small.emplace_back(name, LineOf(key));
+      }
+      if (first_line != 0) {
         Error(key, object,
               absl::StrCat("duplicate key '", name, "' (first at line ",
-                           first->second, ")"));
+                           first_line, ")"));
         continue;
       }
       if (Contains(known, name)) {
