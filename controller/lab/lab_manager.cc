@@ -217,9 +217,11 @@ absl::Status LabManager::ApplyShares(const placement::Placement& placement,
       results[i] = client.status();
       return;
     }
+    // Per-object lines for a small share, progress lines for a large one.
+    HostProgress host_progress(host, *shares[i], emu::v1::DEPLOYING, progress);
     results[i] =
         (*client)->ApplyLab(*shares[i], [&](const emu::v1::ApplyLabEvent& e) {
-          progress(MakeEvent(host, AgentEventText(e), emu::v1::DEPLOYING));
+          host_progress.OnAgentEvent(e);
         });
   });
   for (const auto& s : results) {
