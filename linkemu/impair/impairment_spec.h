@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace emu::linkemu {
 
@@ -27,7 +29,14 @@ struct GilbertElliott {
   double r_percent = 100;             // Bad -> Good per frame
   double loss_in_bad_percent = 100;   // 1-h
   double loss_in_good_percent = 0;    // 1-k
+
+  bool operator==(const GilbertElliott& o) const;
+  bool operator!=(const GilbertElliott& o) const { return !(*this == o); }
 };
+
+// The longest delay (and jitter) the engine accepts: netem's 60 s bound in
+// qdisc_plan.h, so both engines refuse the same values.
+inline constexpr uint64_t kMaxImpairDelayUs = 60'000'000;
 
 struct ImpairmentSpec {
   // Delay: every frame waits delay_us +/- jitter_us (drawn from
@@ -79,6 +88,11 @@ struct ImpairmentSpec {
   // True when the spec changes nothing (every frame passes at once).
   bool IsPassThrough() const;
 };
+
+// Every reason the engine would refuse `spec`, naming the field ("loss_percent
+// 120 is outside 0..100"); empty when it can be served. LinkEngine::AddLink
+// and Update return INVALID_ARGUMENT joining these.
+std::vector<std::string> ImpairmentSpecProblems(const ImpairmentSpec& spec);
 
 }  // namespace emu::linkemu
 
