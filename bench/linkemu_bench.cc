@@ -16,13 +16,14 @@
 // Runs as root, under /tmp/emu-integration.lock when others test. All it
 // creates (four namespaces, a veth pair, two TAPs) carries its pid and is
 // removed at the end; traffic stays inside them (10.78.0.0/16).
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
