@@ -189,8 +189,10 @@ ProbeResult Probe(int tx, int rx, const std::string& dst, int port, int count,
   int64_t next = NowNs();
   char buf[64] = {};
   for (int i = 0; i < count; ++i) {
-    while (NowNs() < next) {
-    }
+    // Sleep, not spin: the engine's thread needs the cores more.
+    timespec at{static_cast<time_t>(next / 1'000'000'000),
+                static_cast<long>(next % 1'000'000'000)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
     int64_t now = NowNs();
     std::memcpy(buf, &now, 8);
     if (sendto(tx, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&sa),
@@ -212,6 +214,17 @@ double Percentile(std::vector<int64_t> v, double q) {
 }
 
 const char* Verdict(bool ok) { return ok ? "ok" : "MISSED"; }
+
+// The 1-minute load average: figures taken on a busy host say so.
+std::string LoadAverage() {
+  FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return "?";
+  char buf[64] = {};
+  if (std::fgets(buf, sizeof(buf), f) == nullptr) buf[0] = 0;
+  std::fclose(f);
+  std::string s(buf);
+  return s.substr(0, s.find(' '));
+}
 
 }  // namespace
 
@@ -254,7 +267,10 @@ int main(int argc, char** argv) {
   for (const auto& ns : {v1, v2, e1, e2}) Ip({"-n", ns, "link", "set", "lo", "up"});
 
   if (ok) {
-    std::printf("linkemu_bench: %d s per iperf3 run\n\n", seconds);
+    std::printf("linkemu_bench: %d s per iperf3 run, %d cores, load average "
+                "%s at the start\n\n",
+                seconds, static_cast<int>(std::thread::hardware_concurrency()),
+                LoadAverage().c_str());
     // Cost.
     Iperf veth_tcp = RunIperf(v2, v1, "10.78.1.2", seconds, false);
     Iperf eng_tcp = RunIperf(e2, e1, "10.78.2.2", seconds, false);
@@ -343,7 +359,7 @@ int main(int argc, char** argv) {
         s.loss_percent = pct;
         (void)engine->Update(link, s, {});
         auto before = engine->GetStats(link);
-        ProbeResult r = Probe(tx, rx, "10.78.2.2", 40002, n, 20);
+        ProbeResult r = Probe(tx, rx, "10.78.2.2", 40002, n, 100);
         auto after = engine->GetStats(link);
         double p = pct / 100;
         double lost = r.sent - r.received;
@@ -362,6 +378,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::printf("\nload average %s at the end\n", LoadAverage().c_str());
   engine.reset();
   for (const auto& ns : {v1, v2, e1, e2}) Ip({"netns", "del", ns});
   return ok ? 0 : 1;
