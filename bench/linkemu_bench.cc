@@ -40,6 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "bench/bench_commands.h"
 #include "common/process_launcher.h"
 #include "linkemu/impair/link_engine.h"
 #include "linkemu/tap_device.h"
@@ -48,36 +49,16 @@
 ABSL_FLAG(int, seconds, 5, "Seconds per iperf3 run.");
 ABSL_FLAG(int, loss_packets, 100000, "Probes per loss setting.");
 ABSL_FLAG(int, delay_probes, 2000, "Probes per delay setting.");
+ABSL_FLAG(int, nice, 0, "LinkEngine::Options::nice of the engine's thread.");
 
 namespace {
 
 using emu::linkemu::ImpairmentSpec;
 using emu::linkemu::LinkEngine;
 
-emu::PosixProcessLauncher launcher;
-
-absl::StatusOr<emu::ProcessResult> Run(const std::string& netns,
-                                       std::vector<std::string> argv,
-                                       absl::Duration timeout = absl::Seconds(60)) {
-  emu::ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.netns = netns;
-  spec.timeout = timeout;
-  return launcher.Run(spec);
-}
-
-bool Ok(const absl::StatusOr<emu::ProcessResult>& r, const std::string& what) {
-  if (r.ok() && r->exit_code == 0) return true;
-  std::fprintf(stderr, "%s: %s\n", what.c_str(),
-               r.ok() ? r->stderr_data.c_str() : r.status().ToString().c_str());
-  return false;
-}
-
-bool Ip(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return Ok(Run("", argv), absl::StrJoin(argv, " "));
-}
+using emu::bench::Ip;
+using emu::bench::Ok;
+using emu::bench::Run;
 
 struct Iperf {
   double tcp_bps = 0;
@@ -248,7 +229,9 @@ int main(int argc, char** argv) {
   if (ok) {
     auto ta = emu::linkemu::OpenTapInNamespace({e1, "lbt0", "", 0, "bench"});
     auto tb = emu::linkemu::OpenTapInNamespace({e2, "lbt0", "", 0, "bench"});
-    auto e = LinkEngine::Create({});
+    LinkEngine::Options options;
+    options.nice = absl::GetFlag(FLAGS_nice);
+    auto e = LinkEngine::Create(options);
     ok = ta.ok() && tb.ok() && e.ok();
     if (ok) {
       engine = std::move(*e);
@@ -267,9 +250,10 @@ int main(int argc, char** argv) {
   for (const auto& ns : {v1, v2, e1, e2}) Ip({"-n", ns, "link", "set", "lo", "up"});
 
   if (ok) {
-    std::printf("linkemu_bench: %d s per iperf3 run, %d cores, load average "
-                "%s at the start\n\n",
-                seconds, static_cast<int>(std::thread::hardware_concurrency()),
+    std::printf("linkemu_bench: %d s per iperf3 run, engine nice %d, %d cores, "
+                "load average %s at the start\n\n",
+                seconds, absl::GetFlag(FLAGS_nice),
+                static_cast<int>(std::thread::hardware_concurrency()),
                 LoadAverage().c_str());
     // Cost.
     Iperf veth_tcp = RunIperf(v2, v1, "10.78.1.2", seconds, false);

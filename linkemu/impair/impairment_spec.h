@@ -63,9 +63,10 @@ struct ImpairmentSpec {
   double corrupt_correlation_percent = 0;
   double bit_error_rate = 0;
 
-  // Reordering (needs a delay, as in netem): reorder_percent of frames (or
-  // every reorder_gap-th frame when gap > 0) are sent at once, ahead of
-  // the delayed ones.
+  // Reordering (needs a delay, as in netem): with netem's gap counter, a
+  // frame chosen by reorder_percent is sent at once, ahead of the delayed
+  // ones. reorder_gap 0 with a percent is tc's "gap 1" (any frame may be
+  // chosen); a gap with reorder_percent 0 means 100 % (every gap-th frame).
   double reorder_percent = 0;
   double reorder_correlation_percent = 0;
   uint32_t reorder_gap = 0;
@@ -80,6 +81,9 @@ struct ImpairmentSpec {
 
   // Queue bound: a frame arriving to a full queue is dropped (tail drop).
   // 0 = the default: 1000 frames (netem's); limit_bytes 0 = no byte bound.
+  // Both count every frame the direction holds (waiting for the rate or in
+  // the delay line, as netem's limit counts its tfifo), so limit_bytes must
+  // cover the bandwidth-delay product (1 Gbit/s x 100 ms = 12.5 MB).
   uint32_t limit_packets = 0;
   uint64_t limit_bytes = 0;
 

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,7 +77,7 @@ absl::Status CheckSpecs(const ImpairmentSpec& a_to_b,
 
 class EpollLinkEngine : public LinkEngine {
  public:
-  explicit EpollLinkEngine(int threads) : loops_(threads) {}
+  EpollLinkEngine(int threads, int nice) : loops_(threads), nice_(nice) {}
   ~EpollLinkEngine() override;
 
   absl::Status Start();
@@ -138,6 +139,7 @@ class EpollLinkEngine : public LinkEngine {
   static void CloseLink(Loop& loop, Link& l);
 
   std::vector<Loop> loops_;
+  const int nice_;
   absl::Mutex ids_mu_;
   LinkId next_id_ ABSL_GUARDED_BY(ids_mu_) = 1;
 };
@@ -182,10 +184,30 @@ absl::Status EpollLinkEngine::Start() {
       loop.buf.resize(FramePool::kLargestBytes);
     }
   }
+  absl::Mutex started_mu;
+  int started = 0;
+  absl::Status nice_status;
   for (Loop& loop : loops_) {
-    loop.thread = std::thread([this, &loop] { Run(loop); });
+    loop.thread = std::thread([&, this] {
+      absl::Status s;
+      if (nice_ != 0 &&
+          setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_) != 0) {
+        s = ErrnoToStatus(errno, absl::StrCat("link engine: nice ", nice_));
+      }
+      {
+        absl::MutexLock lock(&started_mu);
+        if (!s.ok()) nice_status = s;
+        ++started;
+      }
+      if (s.ok()) Run(loop);
+    });
   }
-  return absl::OkStatus();
+  absl::MutexLock lock(&started_mu);
+  auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(started_mu) {
+    return started == static_cast<int>(loops_.size());
+  };
+  started_mu.Await(absl::Condition(&all));
+  return nice_status;
 }
 
 void EpollLinkEngine::CloseLink(Loop& loop, Link& l) {
@@ -426,7 +448,12 @@ absl::StatusOr<std::unique_ptr<LinkEngine>> LinkEngine::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "link engine: threads ", options.threads, " is outside 1..64"));
   }
-  auto engine = std::make_unique<EpollLinkEngine>(options.threads);
+  if (options.nice < -20 || options.nice > 19) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "link engine: nice ", options.nice, " is outside -20..19"));
+  }
+  auto engine =
+      std::make_unique<EpollLinkEngine>(options.threads, options.nice);
   absl::Status s = engine->Start();
   if (!s.ok()) return s;
   return std::unique_ptr<LinkEngine>(std::move(engine));

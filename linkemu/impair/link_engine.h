@@ -34,6 +34,10 @@ class LinkEngine {
 
   struct Options {
     int threads = 1;  // event-loop threads; links are spread over them
+    // Scheduling of the loop threads: nice value (-20..19, 0 = as the
+    // caller) so departures keep their time on a busy host. Below 0 needs
+    // CAP_SYS_NICE; refused, the threads keep the caller's and Create fails.
+    int nice = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<LinkEngine>> Create(Options options);

@@ -240,6 +240,15 @@ TEST(LinkEngine, SeveralThreadsServeSeveralLinks) {
   none.threads = 0;
   EXPECT_EQ(LinkEngine::Create(none).status().code(),
             absl::StatusCode::kInvalidArgument);
+  LinkEngine::Options too_nice;
+  too_nice.nice = 20;
+  EXPECT_EQ(LinkEngine::Create(too_nice).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Raising nice needs no privilege.
+  LinkEngine::Options polite;
+  polite.nice = 5;
+  polite.threads = 2;
+  EXPECT_TRUE(LinkEngine::Create(polite).ok());
 }
 
 }  // namespace
