@@ -45,7 +45,6 @@
 #include "common/process_launcher.h"
 #include "linkemu/impair/link_engine.h"
 #include "linkemu/tap_device.h"
-#include "nlohmann/json.hpp"
 
 ABSL_FLAG(int, seconds, 5, "Seconds per iperf3 run.");
 ABSL_FLAG(int, loss_packets, 100000, "Probes per loss setting.");
@@ -58,46 +57,14 @@ using emu::linkemu::ImpairmentSpec;
 using emu::linkemu::LinkEngine;
 
 using emu::bench::Ip;
+using emu::bench::IperfFigures;
 using emu::bench::Ok;
 using emu::bench::Run;
 
-struct Iperf {
-  double tcp_bps = 0;
-  double udp_pps = 0;
-};
-
-// One iperf3 run from `client` to `server_ip` served in `server`.
-Iperf RunIperf(const std::string& server, const std::string& client,
-               const std::string& server_ip, int seconds, bool udp64) {
-  Iperf f;
-  if (!Ok(Run(server, {"iperf3", "-s", "-1", "-D", "-B", server_ip}),
-          "iperf3 -s")) {
-    return f;
-  }
-  std::vector<std::string> argv = {"iperf3", "-c", server_ip, "-t",
-                                   absl::StrCat(seconds), "-J"};
-  if (udp64) {
-    for (const char* a : {"-u", "-l", "64", "-b", "0"}) argv.push_back(a);
-  }
-  absl::StatusOr<emu::ProcessResult> r;
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    r = Run(client, argv, absl::Seconds(seconds + 30));
-    if (r.ok() && r->exit_code == 0) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  if (!Ok(r, "iperf3 -c")) return f;
-  auto doc = nlohmann::json::parse(r->stdout_data, nullptr, false);
-  if (doc.is_discarded()) return f;
-  if (udp64) {
-    auto sum = doc["end"]["sum"];
-    double secs = sum.value("seconds", 0.0);
-    f.udp_pps = secs > 0 ? (sum.value("packets", 0.0) -
-                            sum.value("lost_packets", 0.0)) / secs
-                         : 0;
-  } else {
-    f.tcp_bps = doc["end"]["sum_received"].value("bits_per_second", 0.0);
-  }
-  return f;
+// One iperf3 run (bench_commands.h).
+IperfFigures RunIperf(const std::string& server, const std::string& client,
+                      const std::string& server_ip, int seconds, bool udp64) {
+  return emu::bench::Iperf3(server, client, server_ip, seconds, udp64);
 }
 
 // A UDP socket bound to addr:port inside namespace `ns` (sockets keep the
@@ -263,10 +230,10 @@ int main(int argc, char** argv) {
                 static_cast<int>(std::thread::hardware_concurrency()),
                 LoadAverage().c_str());
     // Cost.
-    Iperf veth_tcp = RunIperf(v2, v1, "10.78.1.2", seconds, false);
-    Iperf eng_tcp = RunIperf(e2, e1, "10.78.2.2", seconds, false);
-    Iperf veth_udp = RunIperf(v2, v1, "10.78.1.2", seconds, true);
-    Iperf eng_udp = RunIperf(e2, e1, "10.78.2.2", seconds, true);
+    IperfFigures veth_tcp = RunIperf(v2, v1, "10.78.1.2", seconds, false);
+    IperfFigures eng_tcp = RunIperf(e2, e1, "10.78.2.2", seconds, false);
+    IperfFigures veth_udp = RunIperf(v2, v1, "10.78.1.2", seconds, true);
+    IperfFigures eng_udp = RunIperf(e2, e1, "10.78.2.2", seconds, true);
     std::printf("%-34s %14s %14s %8s\n", "cost", "veth", "engine", "ratio");
     std::printf("%-34s %11.2f Gb %11.2f Gb %8.2f  goal >= 5 Gbit/s and >= 0.3: %s\n",
                 "TCP goodput, one stream", veth_tcp.tcp_bps / 1e9,
@@ -284,7 +251,7 @@ int main(int argc, char** argv) {
       ImpairmentSpec back;
       back.delay_us = 10'000;
       (void)engine->Update(link, s, back);
-      Iperf t = RunIperf(e2, e1, "10.78.2.2", seconds, false);
+      IperfFigures t = RunIperf(e2, e1, "10.78.2.2", seconds, false);
       double basis = 1e9 * 1448 / 1514;
       std::printf("%-34s %14s %11.1f Mb %8.3f  goal within 5 %% of %.1f: %s\n\n",
                   "TCP, 10 ms each way + 1 Gbit/s", "", t.tcp_bps / 1e6,
@@ -300,7 +267,7 @@ int main(int argc, char** argv) {
       ImpairmentSpec s;
       s.rate_bps = rate;
       (void)engine->Update(link, s, {});
-      Iperf t = RunIperf(e2, e1, "10.78.2.2", seconds, false);
+      IperfFigures t = RunIperf(e2, e1, "10.78.2.2", seconds, false);
       double basis = rate * 1448.0 / 1514;
       std::printf("%-34s %11.3f Mb %11.3f Mb %8.3f  goal within 3 %%: %s\n",
                   absl::StrCat("rate ", rate / 1'000'000, " Mbit/s").c_str(),
