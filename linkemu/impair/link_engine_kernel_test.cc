@@ -3,6 +3,7 @@
 // it. Needs root; run under the integration lock:
 //   flock /tmp/emu-integration.lock bazel test
 //     //linkemu/impair:link_engine_kernel_test --runs_per_test=5
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "linkemu/impair/link_engine.h"
 #include "linkemu/tap_device.h"
+#include "linkemu/tunnel_pump.h"
 
 namespace emu::linkemu {
 namespace {
@@ -139,6 +141,43 @@ class LinkEngineKernelTest : public testing::Test {
   std::string iperf_pid_file_;
   std::unique_ptr<LinkEngine> engine_;
 };
+
+// The cross-host half: the same two TAPs joined by two tunnel pumps over a
+// stream socket pair (as two agents' TCP connection), each applying its
+// direction's spec before framing (TunnelPump::SetEgress).
+TEST_F(LinkEngineKernelTest, TunnelPumpsApplyEgressDelayAndLoss) {
+  auto pa = TunnelPump::Create(nullptr);
+  auto pb = TunnelPump::Create(nullptr);
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  auto la = (*pa)->AddLink(tap_a_);
+  auto lb = (*pb)->AddLink(tap_b_);
+  linked_ = true;  // the pumps own the TAPs now
+  ASSERT_TRUE(la.ok() && lb.ok());
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_TRUE((*pa)->Attach(*la, sv[0]).ok());
+  ASSERT_TRUE((*pb)->Attach(*lb, sv[1]).ok());
+  ImpairmentSpec d;
+  d.delay_us = 10'000;
+  ASSERT_TRUE((*pa)->SetEgress(*la, d, 1).ok());
+  ASSERT_TRUE((*pb)->SetEgress(*lb, d, 2).ok());
+  PingResult r = Ping(20, "0.05", false);
+  EXPECT_EQ(r.loss_percent, 0);
+  EXPECT_GE(r.rtt_min_ms, 20.0);
+  EXPECT_LT(r.Median(), 25.0) << absl::StrJoin(r.rtts_ms, " ");
+  // 10 % loss on a's side only, live.
+  ImpairmentSpec l;
+  l.loss_percent = 10;
+  ASSERT_TRUE((*pa)->SetEgress(*la, l, 1).ok());
+  r = Ping(1000, "0.002", true);
+  EXPECT_GT(r.loss_percent, 6.2);
+  EXPECT_LT(r.loss_percent, 13.8);
+  auto st = (*pa)->GetStats(*la);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_GE(st->egress.dropped_loss, 62u);
+  pa->reset();  // closes the TAPs before the namespaces go
+  pb->reset();
+}
 
 TEST_F(LinkEngineKernelTest, DelayOfTenMsEachWayGivesRttOfTwenty) {
   ImpairmentSpec d;
