@@ -22,9 +22,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "bench/bench_commands.h"
 #include "common/process_launcher.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "proto/topology_names.h"
 #include "tests/integration/emulated_hosts.h"
 
@@ -32,85 +31,21 @@ ABSL_FLAG(int, seconds, 5, "Seconds per iperf3 run.");
 
 namespace {
 
-using emu::ProcessResult;
-using emu::ProcessSpec;
+using emu::bench::Ip;
+using emu::bench::Ok;
+using emu::bench::Run;
 
-emu::PosixProcessLauncher launcher;
+using Figures = emu::bench::IperfFigures;
 
-absl::StatusOr<ProcessResult> Run(const std::string& netns,
-                                  std::vector<std::string> argv,
-                                  absl::Duration timeout = absl::Seconds(60)) {
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.netns = netns;
-  spec.timeout = timeout;
-  return launcher.Run(spec);
-}
-
-bool Ok(const absl::StatusOr<ProcessResult>& r, const std::string& what) {
-  if (r.ok() && r->exit_code == 0) return true;
-  std::fprintf(stderr, "%s: %s\n", what.c_str(),
-               r.ok() ? r->stderr_data.c_str() : r.status().ToString().c_str());
-  return false;
-}
-
-bool Ip(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return Ok(Run("", argv), absl::StrJoin(argv, " "));
-}
-
-struct Figures {
-  double tcp_bps = 0;
-  double udp_pps = 0;
-};
-
-// A JSON number at a path of keys, 0 if absent.
-double Number(const google::protobuf::Struct& doc,
-              std::vector<std::string> path) {
-  const google::protobuf::Struct* s = &doc;
-  for (size_t i = 0; i + 1 < path.size(); ++i) {
-    auto it = s->fields().find(path[i]);
-    if (it == s->fields().end()) return 0;
-    s = &it->second.struct_value();
-  }
-  auto it = s->fields().find(path.back());
-  return it == s->fields().end() ? 0 : it->second.number_value();
-}
-
-// iperf3 from namespace `client` to `server_ip` served in `server`.
+// iperf3 from namespace `client` to `server_ip` served in `server`: TCP,
+// then 64-byte UDP.
 Figures Measure(const std::string& server, const std::string& client,
                 const std::string& server_ip, int seconds) {
   Figures f;
-  for (bool udp : {false, true}) {
-    if (!Ok(Run(server, {"iperf3", "-s", "-1", "-D"}), "iperf3 -s")) return f;
-    std::vector<std::string> argv = {"iperf3", "-c", server_ip, "-t",
-                                     absl::StrCat(seconds), "-J"};
-    if (udp) {
-      for (const char* a : {"-u", "-l", "64", "-b", "0"}) argv.push_back(a);
-    }
-    absl::StatusOr<ProcessResult> r;
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      r = Run(client, argv, absl::Seconds(seconds + 30));
-      if (r.ok() && r->exit_code == 0) break;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    if (!Ok(r, "iperf3 -c")) return f;
-    google::protobuf::Struct doc;
-    if (!google::protobuf::util::JsonStringToMessage(r->stdout_data, &doc)
-             .ok()) {
-      std::fprintf(stderr, "iperf3 output is not JSON\n");
-      return f;
-    }
-    if (udp) {
-      double packets = Number(doc, {"end", "sum", "packets"});
-      double lost = Number(doc, {"end", "sum", "lost_packets"});
-      double secs = Number(doc, {"end", "sum", "seconds"});
-      f.udp_pps = secs > 0 ? (packets - lost) / secs : 0;
-    } else {
-      f.tcp_bps = Number(doc, {"end", "sum_received", "bits_per_second"});
-    }
-  }
+  f.tcp_bps =
+      emu::bench::Iperf3(server, client, server_ip, seconds, false).tcp_bps;
+  f.udp_pps =
+      emu::bench::Iperf3(server, client, server_ip, seconds, true).udp_pps;
   return f;
 }
 

@@ -1,0 +1,74 @@
+#include "bench/bench_commands.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+
+namespace emu::bench {
+
+absl::StatusOr<ProcessResult> Run(const std::string& netns,
+                                  std::vector<std::string> argv,
+                                  absl::Duration timeout) {
+  static PosixProcessLauncher* const launcher = new PosixProcessLauncher();
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.netns = netns;
+  spec.timeout = timeout;
+  return launcher->Run(spec);
+}
+
+bool Ok(const absl::StatusOr<ProcessResult>& r, const std::string& what) {
+  if (r.ok() && r->exit_code == 0) return true;
+  std::fprintf(stderr, "%s: %s\n", what.c_str(),
+               r.ok() ? r->stderr_data.c_str() : r.status().ToString().c_str());
+  return false;
+}
+
+bool Ip(std::vector<std::string> args) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Ok(Run("", argv), absl::StrJoin(argv, " "));
+}
+
+IperfFigures Iperf3(const std::string& server, const std::string& client,
+                    const std::string& server_ip, int seconds, bool udp64) {
+  IperfFigures f;
+  if (!Ok(Run(server, {"iperf3", "-s", "-1", "-D", "-B", server_ip}),
+          "iperf3 -s")) {
+    return f;
+  }
+  std::vector<std::string> argv = {"iperf3", "-c", server_ip, "-t",
+                                   absl::StrCat(seconds), "-J"};
+  if (udp64) {
+    for (const char* a : {"-u", "-l", "64", "-b", "0"}) argv.push_back(a);
+  }
+  absl::StatusOr<ProcessResult> r;
+  // The daemon takes a moment to listen.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    r = Run(client, argv, absl::Seconds(seconds + 30));
+    if (r.ok() && r->exit_code == 0) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!Ok(r, "iperf3 -c")) return f;
+  auto doc = nlohmann::json::parse(r->stdout_data, nullptr, false);
+  if (doc.is_discarded()) {
+    std::fprintf(stderr, "iperf3 output is not JSON\n");
+    return f;
+  }
+  if (udp64) {
+    const auto& sum = doc["end"]["sum"];
+    double secs = sum.value("seconds", 0.0);
+    f.udp_pps = secs > 0 ? (sum.value("packets", 0.0) -
+                            sum.value("lost_packets", 0.0)) / secs
+                         : 0;
+  } else {
+    f.tcp_bps = doc["end"]["sum_received"].value("bits_per_second", 0.0);
+  }
+  return f;
+}
+
+}  // namespace emu::bench
