@@ -60,6 +60,14 @@ class ExperimentServiceImpl final
       const emu::v1::CancelExperimentRunRequest* request,
       emu::v1::CancelExperimentRunResponse* response) override;
 
+  grpc::ServerUnaryReactor* AddTasks(
+      grpc::CallbackServerContext* context,
+      const emu::v1::AddTasksRequest* request,
+      emu::v1::AddTasksResponse* response) override;
+
+  // How long AddTasks waits for the run's thread to take the Tasks in.
+  static constexpr absl::Duration kAddTasksWait = absl::Seconds(10);
+
   // Ended runs whose events WatchExperimentRun can still replay.
   static constexpr size_t kKeptRuns = 16;
 
