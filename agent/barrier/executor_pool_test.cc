@@ -51,7 +51,7 @@ struct Fixture {
       },
       &threads);
   ~Fixture() {
-    gate.Notify();
+    if (!gate.HasBeenNotified()) gate.Notify();
     pool->Shutdown();
     threads.JoinAll();
   }
