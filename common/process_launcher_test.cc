@@ -110,7 +110,12 @@ TEST(PreparedProcessTest, ExistsBeforeTheCommandAndExecsAtTheInstant) {
   ASSERT_TRUE(prepared.ok()) << prepared.status();
   const pid_t pid = (*prepared)->pid();
   ASSERT_GT(pid, 0);
-  // Waiting in read(), not exec'd yet: still this test's program.
+  // It said it was ready; it then blocks in read() for its command (no
+  // exec yet: still this test's program).
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (ProcState(pid) != 'S' && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_EQ(ProcState(pid), 'S');
   EXPECT_EQ(ExeOf(pid), ExeOf(getpid()));
   EXPECT_EQ(getpgid(pid), pid);
