@@ -385,21 +385,10 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
   (void)response;
   return OffloadUnary(context, *users_, pool_, [this, request](
                                                     const Caller& caller) {
-    std::shared_ptr<ExperimentRunner> runner;
-    std::string lab_key;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = runs_.find(request->run_id());
-      if (it == runs_.end()) {
-        return absl::NotFoundError(absl::StrCat(
-            "no experiment run ", request->run_id(),
-            " is in progress (emuctl runs lists them)"));
-      }
-      runner = it->second.runner;
-      lab_key = it->second.lab_key;
-    }
-    EMU_RETURN_IF_ERROR(CheckRunAccess(caller, request->run_id(), lab_key,
-                                       users::Verb::kRun));
+    absl::StatusOr<std::shared_ptr<ExperimentRunner>> live =
+        LiveRun(caller, request->run_id());
+    if (!live.ok()) return live.status();
+    std::shared_ptr<ExperimentRunner> runner = *std::move(live);
     runner->Cancel(request->reason().empty() ? "cancelled by the client"
                                              : request->reason());
     Log("experiment run ", request->run_id(), ": cancel requested");
@@ -413,21 +402,10 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::AddTasks(
     emu::v1::AddTasksResponse* response) {
   return OffloadUnary(context, *users_, pool_, [this, request, response](
                                                     const Caller& caller) {
-    std::shared_ptr<ExperimentRunner> runner;
-    std::string lab_key;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = runs_.find(request->run_id());
-      if (it == runs_.end()) {
-        return absl::NotFoundError(absl::StrCat(
-            "no experiment run ", request->run_id(),
-            " is in progress (emuctl runs lists them)"));
-      }
-      runner = it->second.runner;
-      lab_key = it->second.lab_key;
-    }
-    EMU_RETURN_IF_ERROR(CheckRunAccess(caller, request->run_id(), lab_key,
-                                       users::Verb::kRun));
+    absl::StatusOr<std::shared_ptr<ExperimentRunner>> live =
+        LiveRun(caller, request->run_id());
+    if (!live.ok()) return live.status();
+    std::shared_ptr<ExperimentRunner> runner = *std::move(live);
     // Answered on the run's thread, which takes inputs within its loop.
     struct Answer {
       absl::Mutex mu;
@@ -457,6 +435,24 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::AddTasks(
         " tasks added by ", caller.name);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<std::shared_ptr<ExperimentRunner>>
+ExperimentServiceImpl::LiveRun(const Caller& caller, const std::string& id) {
+  std::shared_ptr<ExperimentRunner> runner;
+  std::string lab_key;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(id);
+    if (it == runs_.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no experiment run ", id, " is in progress (emuctl runs lists them)"));
+    }
+    runner = it->second.runner;
+    lab_key = it->second.lab_key;
+  }
+  EMU_RETURN_IF_ERROR(CheckRunAccess(caller, id, lab_key, users::Verb::kRun));
+  return runner;
 }
 
 std::optional<ExperimentServiceImpl::ActiveRun> ExperimentServiceImpl::FindRun(

@@ -106,6 +106,11 @@ class ExperimentServiceImpl final
                               const std::string& lab_key,
                               users::Verb verb) const;
 
+  // The run `id` in progress, when the caller may change it (Verb::kRun on
+  // its lab: cancel, add Tasks); NOT_FOUND or PERMISSION_DENIED otherwise.
+  absl::StatusOr<std::shared_ptr<ExperimentRunner>> LiveRun(
+      const Caller& caller, const std::string& id);
+
   // Runs in progress, by id.
   std::map<std::string, ActiveRun> runs_ ABSL_GUARDED_BY(mu_);
   // The last kKeptRuns ended runs, oldest first.
