@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
 #include "agent/barrier/barrier_session.h"
@@ -73,6 +74,10 @@ ABSL_FLAG(bool, insecure_plaintext, false,
           "No TLS: serve and dial in plain text, accepting any caller "
           "holding the token. Only on a network you trust completely.");
 
+ABSL_FLAG(absl::Duration, test_clock_offset, absl::ZeroDuration(),
+          "For tests only: the barrier behaves as if this host's clock were "
+          "this far ahead of the real one (e.g. 250ms, -40ms), to show that "
+          "the controller's clock offset estimate keeps Tasks together.");
 ABSL_FLAG(bool, cleanup, false,
           "Do not serve: remove what an agent of --host_name owns on this "
           "machine (namespaces emu.<host>.*, the processes in them, the "
@@ -257,7 +262,8 @@ int main(int argc, char** argv) {
   // Tasks: the controller dials this service to push barrier releases.
   emu::agent::barrier::NetnsTaskCommandRunner task_runner(
       host, &launcher, guests_possible ? &guests : nullptr);
-  emu::agent::barrier::BarrierAgentServiceImpl barrier(host, *token, &task_runner);
+  emu::agent::barrier::BarrierAgentServiceImpl barrier(
+      host, *token, &task_runner, absl::GetFlag(FLAGS_test_clock_offset));
   emu::agent::guest::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
                                              *token, &pool);
   int port = 0;

@@ -5,6 +5,8 @@
 //             measured it (p50/p99): what the barrier adds
 //   skew      spread of the commands' actual start times in a Task (p50/p99)
 //   tasks/s   Tasks completed per second
+//   clk99     the largest error bound of a host's clock offset estimate
+//             (the controller's NTP-style probes over the barrier stream)
 //
 //   bazel run -c opt //bench:barrier_bench -- --agents=1,4,16,64 --tasks=300
 //
@@ -187,10 +189,14 @@ void Measure(int n, int tasks) {
       (result.tasks(result.tasks_size() - 1).release_unix_us() -
        result.tasks(warmup).release_unix_us()) /
       1e6;
-  std::printf("%6d %8.3f %8.3f %9.3f %9.3f %8.3f %8.3f %9.0f\n", n,
+  std::vector<double> bounds;
+  for (const auto& c : result.host_clocks()) {
+    bounds.push_back(c.bound_us() / 1000.0);
+  }
+  std::printf("%6d %8.3f %8.3f %9.3f %9.3f %8.3f %8.3f %9.0f %8.3f\n", n,
               Pct(round, 0.5), Pct(round, 0.99), Pct(overhead, 0.5),
               Pct(overhead, 0.99), Pct(skew, 0.5), Pct(skew, 0.99),
-              (result.tasks_size() - 1 - warmup) / span_s);
+              (result.tasks_size() - 1 - warmup) / span_s, Pct(bounds, 0.99));
   if (getenv("BARRIER_BENCH_DETAIL") != nullptr) {
     std::printf("       margin p50 %.3f, last start after instant p50 %.3f "
                 "p99 %.3f, last end to next release p50 %.3f p99 %.3f\n",
@@ -210,8 +216,9 @@ int main(int argc, char** argv) {
   std::printf("barrier round / overhead / start skew, Tasks of `true` on one "
               "node per agent, %d Tasks each (ms)\n",
               absl::GetFlag(FLAGS_tasks));
-  std::printf("%6s %8s %8s %9s %9s %8s %8s %9s\n", "agents", "round50",
-              "round99", "overh50", "overh99", "skew50", "skew99", "tasks/s");
+  std::printf("%6s %8s %8s %9s %9s %8s %8s %9s %8s\n", "agents", "round50",
+              "round99", "overh50", "overh99", "skew50", "skew99", "tasks/s",
+              "clk99");
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_agents), ',')) {
     int n = 0;
     if (!absl::SimpleAtoi(s, &n) || n <= 0) continue;

@@ -155,6 +155,9 @@ class EventPrinter {
         }
         break;
       }
+      case v1::ExperimentEvent::TASKS_ADDED:
+        *out_ << tag_ << when << event.message() << "\n";
+        break;
       case v1::ExperimentEvent::RUN_ENDED:
         result_ = event.run();
         ended = true;
@@ -442,12 +445,39 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
                                                          : kExitFailure;
 }
 
-// `runs --follow ID`: the run's events so far, then live, to its end.
-int FollowRun(CommandEnv& env, const std::string& id, bool quiet) {
+// `runs --follow ID --add FILE`: what to add to the run before following.
+struct AddArgs {
+  std::string file;  // empty: nothing
+  bool after_current = false;
+};
+
+// `runs --follow ID`: the run's events so far, then live, to its end;
+// with --add, first the file's Tasks are added to the run.
+int FollowRun(CommandEnv& env, const std::string& id, bool quiet,
+              const AddArgs& add) {
+  std::string add_content;
+  if (!add.file.empty()) {
+    auto content = ReadTopologyFile(add.file);
+    if (!content.ok()) return env.Fail(content.status());
+    add_content = *std::move(content);
+  }
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
   auto stub = v1::ExperimentService::NewStub(c.channel());
+  if (!add.file.empty()) {
+    v1::AddTasksRequest req;
+    req.set_run_id(id);
+    req.set_file_name(add.file);
+    req.set_content(add_content);
+    req.set_after_current(add.after_current);
+    v1::AddTasksResponse resp;
+    grpc::Status s =
+        stub->AddTasks(c.NewContext(kUnaryTimeout).get(), req, &resp);
+    if (!s.ok()) return env.Fail(c.Describe(s, "AddTasks"));
+    *env.out << "added to run " << id << ": "
+             << absl::StrJoin(resp.tasks(), ", ") << std::endl;
+  }
   v1::WatchExperimentRunRequest request;
   request.set_run_id(id);
   auto context = c.NewContext(kStreamTimeout);
@@ -513,6 +543,12 @@ void AddRunCommand(CLI::App& app, CommandEnv& env) {
                    "Follow run ID (from `emuctl runs`) to its end");
   runs->add_flag("-q,--quiet", *follow_quiet,
                  "With --follow: print only failed Tasks and the end");
+  auto add = std::make_shared<AddArgs>();
+  runs->add_option("--add", add->file,
+                   "With --follow: first add the Tasks of FILE (a YAML file "
+                   "with only `tasks:`) to the run, at its end");
+  runs->add_flag("--after-current", add->after_current,
+                 "With --add: insert them right after the running Task");
   runs->footer(
       "Newest first, also across controller restarts: a run cut by a\n"
       "restart shows FAILED with the reason.\n\n"
@@ -522,10 +558,18 @@ void AddRunCommand(CLI::App& app, CommandEnv& env) {
       "ends, as `run` does, and exits as `run` would have: 0 if the run\n"
       "succeeded, 1 otherwise. Ctrl-C only detaches (exit 130): the run\n"
       "goes on. It writes no results directory; the run's full record is in\n"
-      "the last event (see docs/experiments.md).");
-  runs->callback([&env, follow, follow_quiet] {
-    env.exit_code = follow->empty() ? RunRuns(env)
-                                    : FollowRun(env, *follow, *follow_quiet);
+      "the last event (see docs/experiments.md).\n\n"
+      "--follow ID --add FILE [--after-current] adds Tasks to a run in\n"
+      "progress (checked like an experiment file, names and gotos against\n"
+      "the run's own), then follows it. Needs the operator role on the lab.");
+  runs->callback([&env, follow, follow_quiet, add] {
+    if (follow->empty() && (!add->file.empty() || add->after_current)) {
+      env.exit_code = env.Fail("--add and --after-current need --follow ID");
+      return;
+    }
+    env.exit_code = follow->empty()
+                        ? RunRuns(env)
+                        : FollowRun(env, *follow, *follow_quiet, *add);
   });
 
   auto* cmd = app.add_subcommand(

@@ -147,6 +147,9 @@ struct ChildError {
   int64_t late_us;  // how long after start_at it was ready (0: it waited)
 };
 
+// ChildError::stage of a prepared process that waits for its command.
+constexpr int32_t kReadyStage = -1;
+
 // Everything the child needs, built before fork(): in a multithreaded
 // process the child may only call async-signal-safe functions, so no
 // allocation happens after fork.
@@ -221,8 +224,22 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
   }
 }
 
-// The child side of fork(): async-signal-safe calls only.
-[[noreturn]] void RunChild(const ChildPlan& p, int error_fd) {
+// Closes every descriptor from 3 up except `keep_a` and `keep_b` (-1: none).
+void CloseAllBut(int keep_a, int keep_b, int max_fd) {
+  int keep[2] = {std::min(keep_a, keep_b), std::max(keep_a, keep_b)};
+  unsigned next = 3;
+  for (int k : keep) {
+    if (k < static_cast<int>(next)) continue;
+    CloseFrom(next, static_cast<unsigned>(k) - 1, max_fd);
+    next = static_cast<unsigned>(k) + 1;
+  }
+  CloseFrom(next, ~0U, max_fd);
+}
+
+// The child side of fork() up to the exec: signals, process group,
+// namespaces, cwd, stdio, descriptors (all closed but `error_fd` and
+// `keep_fd`). Async-signal-safe calls only.
+void SetUpChild(const ChildPlan& p, int error_fd, int keep_fd) {
   // Signal state is inherited across exec: give the command a clean one
   // whatever the calling thread had blocked or ignored (SIGPIPE above all).
   sigset_t none;
@@ -273,9 +290,12 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
   }
   // Nothing else of the parent's leaks into the command, also descriptors
   // other threads opened without O_CLOEXEC.
-  CloseFrom(3, static_cast<unsigned>(error_fd) - 1, p.max_fd);
-  CloseFrom(static_cast<unsigned>(error_fd) + 1, ~0U, p.max_fd);
+  CloseAllBut(error_fd, keep_fd, p.max_fd);
+}
 
+// The child's last step: waits for the start instant if it has one, then
+// execs. Async-signal-safe calls only.
+[[noreturn]] void ExecAtInstant(const ChildPlan& p, int error_fd) {
   if (p.has_start_at) {
     // Everything above (fork, namespaces) is done before the instant; only
     // the exec is left for it. The wait is real-time (where allowed), so a
@@ -308,12 +328,40 @@ void CloseFrom(unsigned first, unsigned last, int max_fd) {
   ChildFail(error_fd, ChildStage::kExec, errno);
 }
 
+[[noreturn]] void RunChild(const ChildPlan& p, int error_fd) {
+  SetUpChild(p, error_fd, -1);
+  ExecAtInstant(p, error_fd);
+}
+
 struct Started {
   pid_t pid = -1;
   std::optional<ChildError> error;  // set when the child never exec'd
   int64_t started_us = 0;           // ProcessSpec::start_at: when it woke
   int64_t late_us = 0;              // ... and how late it was ready
 };
+
+// Reads the child's status records until exec succeeded (EOF) or failed
+// (a record with a stage). A child that failed is reaped here.
+Started ReadStarted(int err_r, pid_t pid) {
+  Started started;
+  started.pid = pid;
+  ChildError e;
+  ssize_t n;
+  for (;;) {
+    do {
+      n = read(err_r, &e, sizeof(e));
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof(e)) || e.stage != 0) break;
+    started.started_us = e.started_us;  // then EOF, or an exec failure
+    started.late_us = e.late_us;
+  }
+  if (n == static_cast<ssize_t>(sizeof(e))) {
+    started.error = e;
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return started;
+}
 
 // Forks and execs `plan`; waits only until exec succeeded or failed. A child
 // that failed is reaped here.
@@ -331,24 +379,7 @@ absl::StatusOr<Started> StartChild(const ChildPlan& plan,
   // Also set from this side, so a kill(-pid) right after fork cannot miss.
   if (!plan.new_session) setpgid(pid, pid);
   err_w.Reset();
-  Started started;
-  started.pid = pid;
-  ChildError e;
-  ssize_t n;
-  for (;;) {
-    do {
-      n = read(err_r.get(), &e, sizeof(e));
-    } while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(sizeof(e)) || e.stage != 0) break;
-    started.started_us = e.started_us;  // then EOF, or an exec failure
-    started.late_us = e.late_us;
-  }
-  if (n == static_cast<ssize_t>(sizeof(e))) {
-    started.error = e;
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-  return started;
+  return ReadStarted(err_r.get(), pid);
 }
 
 // write() that turns a closed reader into EPIPE without raising SIGPIPE in
@@ -585,41 +616,35 @@ class ChildSupervisor {
   SteadyClock::time_point drain_until_;
 };
 
-}  // namespace
 
-absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
-    const ProcessSpec& spec) {
+// The checks Run and PreparedProcess::Run make on a command.
+absl::Status CheckCommand(const ProcessSpec& spec, const std::string& context,
+                          absl::string_view verb) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
-    return absl::InvalidArgumentError("run: empty argv");
+    return absl::InvalidArgumentError(absl::StrCat(verb, ": empty argv"));
   }
-  const std::string context = Context("run", spec);
   if (spec.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat(context, ": timeout must be positive"));
   }
-  ChildPlan plan;
-  EMU_RETURN_IF_ERROR(Annotate(FillPlan(spec, &plan), context));
-  EMU_ASSIGN_OR_RETURN(ChildIo io, OpenChildIo(spec, context));
-  plan.netns_fd = io.netns_fd.get();
-  plan.stdin_fd = io.in_r.get();
-  plan.stdout_fd = io.out_w.get();
-  plan.stderr_fd = io.err_w.get();
+  return absl::OkStatus();
+}
 
+// A started Run() child (or one that failed to exec) to its end: the
+// result, with the start as the child measured it when it waited for an
+// instant. `io` holds only the parent's ends.
+absl::StatusOr<ProcessResult> Supervise(const ProcessSpec& spec,
+                                        const std::string& context,
+                                        const Started& started, ChildIo* io,
+                                        absl::Time before,
+                                        SteadyClock::time_point steady_start) {
   ProcessResult result;
-  result.start = absl::Now();
-  auto steady_start = SteadyClock::now();
-  EMU_ASSIGN_OR_RETURN(Started started, StartChild(plan, context));
+  result.start = before;
   if (started.started_us > 0) {
     result.start = absl::FromUnixMicros(started.started_us);
     result.start_late = absl::Microseconds(started.late_us);
     steady_start = SteadyClock::now();  // the timeout counts from the exec
   }
-  // The child's ends are the child's now.
-  io.in_r.Reset();
-  io.out_w.Reset();
-  io.err_w.Reset();
-  io.netns_fd.Reset();
-
   if (started.error.has_value()) {
     auto stage = static_cast<ChildStage>(started.error->stage);
     if (stage != ChildStage::kExec) {
@@ -633,7 +658,7 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
     return result;
   }
   if (spec.on_started) spec.on_started(started.pid);
-  for (Fd* fd : {&io.in_w, &io.out_r, &io.err_r}) {
+  for (Fd* fd : {&io->in_w, &io->out_r, &io->err_r}) {
     if (!fd->valid()) continue;
     absl::Status s = SetNonBlocking(fd->get(), context);
     if (!s.ok()) {
@@ -641,9 +666,264 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
       return s;
     }
   }
-  ChildSupervisor(spec, started.pid, &io, steady_start, &result).Run();
+  ChildSupervisor(spec, started.pid, io, steady_start, &result).Run();
   result.end = absl::Now();
   return result;
+}
+
+// What the parent writes to a prepared child: the instant, then `bytes`
+// bytes holding `argc` NUL-terminated strings.
+struct PreparedCommandHeader {
+  int64_t start_sec;
+  int64_t start_nsec;
+  int32_t has_start_at;
+  uint32_t argc;
+  uint32_t bytes;
+};
+
+// Reads exactly `n` bytes; false on EOF or error. Async-signal-safe.
+bool ReadFull(int fd, char* dst, size_t n) {
+  while (n > 0) {
+    ssize_t r = read(fd, dst, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    dst += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// The prepared child: set up as for Run, say it is ready, wait for the
+// command, exec it at its instant. The parent dropping the command pipe
+// without a command ends it. Async-signal-safe calls only; `p` and
+// `argv_buffer` are this process's own copies, sized before the fork.
+[[noreturn]] void RunPreparedChild(ChildPlan* p, char* argv_buffer,
+                                   int error_fd, int control_fd) {
+  SetUpChild(*p, error_fd, control_fd);
+  ChildError ready{kReadyStage, 0, 0, 0};
+  if (write(error_fd, &ready, sizeof(ready)) != sizeof(ready)) _exit(0);
+  PreparedCommandHeader h;
+  if (!ReadFull(control_fd, reinterpret_cast<char*>(&h), sizeof(h)) ||
+      h.argc == 0 || h.argc > PosixProcessLauncher::kMaxPreparedArgs ||
+      h.bytes > PosixProcessLauncher::kMaxPreparedArgvBytes ||
+      !ReadFull(control_fd, argv_buffer, h.bytes)) {
+    _exit(0);
+  }
+  close(control_fd);
+  uint32_t argc = 0;
+  size_t at = 0;
+  while (argc < h.argc && at < h.bytes) {
+    p->argv[argc++] = argv_buffer + at;
+    while (at < h.bytes && argv_buffer[at] != '\0') ++at;
+    ++at;
+  }
+  p->argv[argc] = nullptr;
+  p->has_start_at = h.has_start_at != 0;
+  p->start_at.tv_sec = static_cast<time_t>(h.start_sec);
+  p->start_at.tv_nsec = static_cast<long>(h.start_nsec);
+  ExecAtInstant(*p, error_fd);
+}
+
+class PosixPreparedProcess : public PreparedProcess {
+ public:
+  ~PosixPreparedProcess() override {
+    if (!ran_ && pid_ > 0) {
+      control.Reset();
+      KillGroupAndReap(pid_);
+    }
+  }
+  pid_t pid() const override { return pid_; }
+
+  absl::StatusOr<ProcessResult> Run(const ProcessSpec& command) override {
+    if (ran_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(context, ": the prepared process already ran"));
+    }
+    const std::string run_context =
+        command.argv.empty()
+            ? context
+            : absl::StrCat("run ", command.argv[0], " (", context, ")");
+    EMU_RETURN_IF_ERROR(CheckCommand(command, run_context, "run"));
+    if (!command.stdin_data.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          run_context, ": a prepared process reads no stdin_data"));
+    }
+    std::string bytes;
+    for (const std::string& a : command.argv) {
+      if (a.find('\0') != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(run_context, ": an argument holds a NUL byte"));
+      }
+      bytes.append(a);
+      bytes.push_back('\0');
+    }
+    if (command.argv.size() > PosixProcessLauncher::kMaxPreparedArgs ||
+        bytes.size() > PosixProcessLauncher::kMaxPreparedArgvBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          run_context, ": argv too long for a prepared process (",
+          command.argv.size(), " arguments, ", bytes.size(), " bytes)"));
+    }
+    ran_ = true;
+    PreparedCommandHeader h{};
+    if (command.start_at != absl::InfinitePast()) {
+      const timespec ts = absl::ToTimespec(command.start_at);
+      h.has_start_at = 1;
+      h.start_sec = ts.tv_sec;
+      h.start_nsec = ts.tv_nsec;
+    }
+    h.argc = static_cast<uint32_t>(command.argv.size());
+    h.bytes = static_cast<uint32_t>(bytes.size());
+    bytes.insert(0, reinterpret_cast<const char*>(&h), sizeof(h));
+    const absl::Time before = absl::Now();
+    const auto steady_before = SteadyClock::now();
+    for (size_t off = 0; off < bytes.size();) {
+      ssize_t n = WriteWithoutSigpipe(control.get(), bytes.data() + off,
+                                      bytes.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int err = errno;
+        KillGroupAndReap(pid_);
+        return emu::ErrnoToStatus(
+            err, absl::StrCat(run_context, ": hand the command over"));
+      }
+      off += static_cast<size_t>(n);
+    }
+    control.Reset();
+    Started started = ReadStarted(status.get(), pid_);
+    status.Reset();
+    return Supervise(command, run_context, started, &io, before,
+                     steady_before);
+  }
+
+  ChildPlan plan;
+  std::vector<char> argv_buffer;
+  Fd control;  // parent's end of the command pipe
+  Fd status;   // parent's end of the exec status pipe
+  ChildIo io;  // parent's ends of stdout and stderr
+  std::string context;
+  pid_t pid_ = -1;
+  bool ran_ = false;
+};
+
+}  // namespace
+
+namespace {
+
+// ProcessLauncher::Prepare's default: the process is created by Run.
+class DeferredProcess : public PreparedProcess {
+ public:
+  DeferredProcess(ProcessLauncher* launcher, ProcessSpec where)
+      : launcher_(launcher), where_(std::move(where)) {}
+  pid_t pid() const override { return -1; }
+  absl::StatusOr<ProcessResult> Run(const ProcessSpec& command) override {
+    if (ran_) {
+      return absl::FailedPreconditionError("the prepared process already ran");
+    }
+    ran_ = true;
+    ProcessSpec spec = command;
+    spec.netns = where_.netns;
+    spec.share_mounts = where_.share_mounts;
+    spec.cwd = where_.cwd;
+    spec.extra_env = where_.extra_env;
+    return launcher_->Run(spec);
+  }
+
+ private:
+  ProcessLauncher* const launcher_;
+  const ProcessSpec where_;
+  bool ran_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PreparedProcess>> ProcessLauncher::Prepare(
+    const ProcessSpec& where) {
+  return std::make_unique<DeferredProcess>(this, where);
+}
+
+absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(
+    const ProcessSpec& spec) {
+  const std::string context =
+      spec.argv.empty() || spec.argv[0].empty() ? "" : Context("run", spec);
+  EMU_RETURN_IF_ERROR(CheckCommand(spec, context, "run"));
+  ChildPlan plan;
+  EMU_RETURN_IF_ERROR(Annotate(FillPlan(spec, &plan), context));
+  EMU_ASSIGN_OR_RETURN(ChildIo io, OpenChildIo(spec, context));
+  plan.netns_fd = io.netns_fd.get();
+  plan.stdin_fd = io.in_r.get();
+  plan.stdout_fd = io.out_w.get();
+  plan.stderr_fd = io.err_w.get();
+
+  const absl::Time before = absl::Now();
+  const auto steady_before = SteadyClock::now();
+  EMU_ASSIGN_OR_RETURN(Started started, StartChild(plan, context));
+  // The child's ends are the child's now.
+  io.in_r.Reset();
+  io.out_w.Reset();
+  io.err_w.Reset();
+  io.netns_fd.Reset();
+  return Supervise(spec, context, started, &io, before, steady_before);
+}
+
+absl::StatusOr<std::unique_ptr<PreparedProcess>> PosixProcessLauncher::Prepare(
+    const ProcessSpec& where) {
+  std::string context = "prepare a process";
+  if (!where.netns.empty()) absl::StrAppend(&context, " in netns ", where.netns);
+  ProcessSpec place = where;
+  place.argv.clear();
+  place.stdin_data.clear();
+  auto proc = std::make_unique<PosixPreparedProcess>();
+  ChildPlan& plan = proc->plan;
+  EMU_RETURN_IF_ERROR(Annotate(FillPlan(place, &plan), context));
+  // Room for the argv, allocated before fork: the child may not allocate.
+  plan.argv.assign(kMaxPreparedArgs + 1, nullptr);
+  proc->argv_buffer.assign(kMaxPreparedArgvBytes, '\0');
+  EMU_ASSIGN_OR_RETURN(ChildIo io, OpenChildIo(place, context));
+  plan.netns_fd = io.netns_fd.get();
+  plan.stdin_fd = io.in_r.get();
+  plan.stdout_fd = io.out_w.get();
+  plan.stderr_fd = io.err_w.get();
+  Fd control_r, err_w;
+  EMU_RETURN_IF_ERROR(MakePipe(&control_r, &proc->control,
+                               absl::StrCat(context, ": command pipe")));
+  EMU_RETURN_IF_ERROR(MakePipe(&proc->status, &err_w,
+                               absl::StrCat(context, ": exec status pipe")));
+  pid_t pid = fork();
+  if (pid < 0) {
+    return emu::ErrnoToStatus(errno, absl::StrCat(context, ": fork"));
+  }
+  if (pid == 0) {
+    RunPreparedChild(&plan, proc->argv_buffer.data(), err_w.get(),
+                     control_r.get());
+  }
+  setpgid(pid, pid);
+  proc->pid_ = pid;
+  proc->context = context;
+  err_w.Reset();
+  control_r.Reset();
+  io.in_r.Reset();
+  io.out_w.Reset();
+  io.err_w.Reset();
+  io.netns_fd.Reset();
+  proc->io = std::move(io);
+  // The child says it is ready, or why it is not.
+  ChildError e;
+  ssize_t n;
+  do {
+    n = read(proc->status.get(), &e, sizeof(e));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(e)) && e.stage == kReadyStage) {
+    return proc;
+  }
+  proc->ran_ = true;
+  KillGroupAndReap(pid);
+  if (n == static_cast<ssize_t>(sizeof(e))) {
+    return emu::ErrnoToStatus(
+        e.err, absl::StrCat(context, ": ",
+                            StageName(static_cast<ChildStage>(e.stage))));
+  }
+  return absl::InternalError(
+      absl::StrCat(context, ": the process ended before it was ready"));
 }
 
 absl::StatusOr<pid_t> PosixProcessLauncher::Spawn(const ProcessSpec& spec,

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,11 +76,39 @@ struct ProcessResult {
   absl::Duration start_late = absl::ZeroDuration();
 };
 
+// A process created ahead of its command (ProcessLauncher::Prepare): forked,
+// in its namespaces, its stdio pipes in place, waiting on a descriptor for
+// the argv. Running it hands the argv over and execs it, so the command's
+// start pays no fork, setns or mount namespace. One command per process.
+// Thread-compatible. Destroying one that never ran ends its process.
+class PreparedProcess {
+ public:
+  virtual ~PreparedProcess() = default;
+  // The waiting process (== its process group), or -1 when this
+  // implementation creates the process only in Run.
+  virtual pid_t pid() const = 0;
+  // Runs `command` in the prepared process as ProcessLauncher::Run would:
+  // argv, timeout, max_output_bytes, start_at and on_started are taken from
+  // `command`; netns, share_mounts, cwd and extra_env are the prepared
+  // ones (ignored here); stdin is /dev/null (stdin_data must be empty).
+  // With start_at, the argv is handed over at once and the process execs
+  // at the instant. Call once; FAILED_PRECONDITION after that.
+  virtual absl::StatusOr<ProcessResult> Run(const ProcessSpec& command) = 0;
+};
+
 // Starts programs. Implementations are thread-safe: any number of Run and
 // Spawn calls may be in flight at once.
 class ProcessLauncher {
  public:
   virtual ~ProcessLauncher() = default;
+
+  // A process for a later Run in the place `where` names (netns,
+  // share_mounts, cwd, extra_env; its argv is ignored). Returns once the
+  // process waits for its command; errors as Run's (NOT_FOUND: no such
+  // netns). This default creates nothing ahead: its PreparedProcess::Run is
+  // this launcher's Run with `where`'s place.
+  virtual absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
+      const ProcessSpec& where);
 
   // Runs spec.argv, feeds it stdin_data, captures stdout and stderr, and
   // waits until it exits or spec.timeout passes (then kills its process
@@ -128,6 +157,12 @@ class ProcessLauncher {
 class PosixProcessLauncher : public ProcessLauncher {
  public:
   absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) override;
+  // Forks the process at once; it waits in read() on a pipe for its argv
+  // (at most kMaxPreparedArgvBytes bytes, kMaxPreparedArgs elements).
+  absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
+      const ProcessSpec& where) override;
+  static constexpr size_t kMaxPreparedArgvBytes = 256 * 1024;
+  static constexpr size_t kMaxPreparedArgs = 4096;
   absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec,
                               const std::string& log_path) override;
   bool IsRunning(pid_t pid) override;

@@ -94,6 +94,126 @@ TEST(PosixProcessLauncherTest, StartAtExecsAtTheInstantAndReportsWhen) {
   EXPECT_EQ(result->exit_code, 127);
 }
 
+std::string ExeOf(pid_t pid) {
+  char buf[4096];
+  ssize_t n = readlink(absl::StrCat("/proc/", pid, "/exe").c_str(), buf,
+                       sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// The executor of a barrier Task: the process exists (forked, waiting)
+// before its command is handed over, and that same process execs the
+// command at the instant.
+TEST(PreparedProcessTest, ExistsBeforeTheCommandAndExecsAtTheInstant) {
+  PosixProcessLauncher launcher;
+  auto prepared = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  const pid_t pid = (*prepared)->pid();
+  ASSERT_GT(pid, 0);
+  // It said it was ready; it then blocks in read() for its command (no
+  // exec yet: still this test's program).
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (ProcState(pid) != 'S' && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(ProcState(pid), 'S');
+  EXPECT_EQ(ExeOf(pid), ExeOf(getpid()));
+  EXPECT_EQ(getpgid(pid), pid);
+
+  ProcessSpec command = Sh("echo $$");
+  command.start_at = absl::Now() + absl::Milliseconds(500);
+  pid_t started_pid = 0;
+  command.on_started = [&started_pid](pid_t p) { started_pid = p; };
+  absl::StatusOr<ProcessResult> result;
+  std::thread run([&] { result = (*prepared)->Run(command); });
+  // The command is handed over, and the process still waits for the
+  // instant: it has not exec'd.
+  const absl::Time checked = absl::Now();
+  const std::string exe_before = ExeOf(pid);
+  run.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  if (checked < command.start_at - absl::Milliseconds(100)) {
+    EXPECT_EQ(exe_before, ExeOf(getpid()));
+  }
+  EXPECT_EQ(result->stdout_data, absl::StrCat(pid, "\n"));  // the same process
+  EXPECT_EQ(result->exit_code, 0);
+  EXPECT_EQ(started_pid, pid);
+  EXPECT_GE(result->start, command.start_at);
+  EXPECT_LT(result->start, command.start_at + absl::Milliseconds(100));
+  EXPECT_EQ(result->start_late, absl::ZeroDuration());
+
+  // One command per process.
+  EXPECT_EQ((*prepared)->Run(Sh("true")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PreparedProcessTest, RunsLikeRunWithoutAnInstant) {
+  PosixProcessLauncher launcher;
+  ProcessSpec where;
+  where.extra_env = {"EMU_PREPARED=yes"};
+  where.cwd = "/";
+  auto prepared = launcher.Prepare(where);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  auto r = (*prepared)->Run(Sh("echo $EMU_PREPARED; pwd; echo err >&2; exit 4"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout_data, "yes\n/\n");
+  EXPECT_EQ(r->stderr_data, "err\n");
+  EXPECT_EQ(r->exit_code, 4);
+
+  auto missing = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(missing.ok());
+  ProcessSpec nothing;
+  nothing.argv = {"/nonexistent/cmd", "a"};
+  r = (*missing)->Run(nothing);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 127);
+
+  auto slow = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(slow.ok());
+  ProcessSpec sleeper = Sh("sleep 30");
+  sleeper.timeout = absl::Milliseconds(200);
+  r = (*slow)->Run(sleeper);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->exit_code, 137);
+}
+
+TEST(PreparedProcessTest, AnUnusedOneEndsWithItsHandle) {
+  PosixProcessLauncher launcher;
+  auto prepared = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  const pid_t pid = (*prepared)->pid();
+  prepared->reset();
+  EXPECT_TRUE(GoneWithin(pid, absl::Seconds(5)));
+}
+
+TEST(PreparedProcessTest, BadPlacesAndCommandsAreRefused) {
+  PosixProcessLauncher launcher;
+  ProcessSpec where;
+  where.netns = absl::StrCat("emu-no-such-ns-", getpid());
+  auto prepared = launcher.Prepare(where);
+  EXPECT_EQ(prepared.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(prepared.status().message(), HasSubstr(where.netns));
+
+  auto ok = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)->Run(ProcessSpec{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ProcessSpec with_stdin = Sh("cat");
+  with_stdin.stdin_data = "x";
+  EXPECT_EQ((*ok)->Run(with_stdin).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ProcessSpec huge;
+  huge.argv = {"echo",
+               std::string(PosixProcessLauncher::kMaxPreparedArgvBytes, 'x')};
+  EXPECT_EQ((*ok)->Run(huge).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Refused before anything was handed over: it still runs a good command.
+  auto r = (*ok)->Run(Sh("echo fine"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout_data, "fine\n");
+}
+
 TEST(PosixProcessLauncherTest, ExitCodesAndSignals) {
   struct Case {
     std::string script;
@@ -398,6 +518,17 @@ TEST(FakeProcessLauncherTest, RecordsCallsAndReturnsScriptedResults) {
   EXPECT_EQ(r3->stdout_data, "link");
   ASSERT_EQ(fake.runs().size(), 3u);
   EXPECT_EQ(fake.runs()[0].netns, "ns1");
+
+  // Prepare's default creates nothing ahead: Run at Run, in its place.
+  ProcessSpec where;
+  where.netns = "ns2";
+  auto prepared = fake.Prepare(where);
+  ASSERT_TRUE(prepared.ok());
+  EXPECT_EQ((*prepared)->pid(), -1);
+  EXPECT_EQ(fake.runs().size(), 3u);
+  ASSERT_TRUE((*prepared)->Run(a).ok());
+  ASSERT_EQ(fake.runs().size(), 4u);
+  EXPECT_EQ(fake.runs()[3].netns, "ns2");
 
   fake.FailNextSpawn(absl::NotFoundError("no qemu"));
   EXPECT_FALSE(fake.Spawn(a, "/log").ok());

@@ -1,12 +1,16 @@
 // The agent's half of the barrier (proto/barrier.proto): serves
-// BarrierAgentService.Session. Each Release's commands are prepared at once
-// (fork, namespace) and exec'd at the release's common start instant (the
-// child sleeps until it: ProcessSpec::start_at), each waited for on its own
+// BarrierAgentService.Session. Each node the session's Hello names gets a
+// pre-forked executor (ExecutorPool: forked, in the node's namespaces,
+// waiting for its argv); a Release hands each command's argv to its node's
+// executor at once (or forks one when none is ready), and the process execs
+// at the release's common start instant (it sleeps until it:
+// ProcessSpec::start_at). Each command is waited for on its own
 // thread of the service's ThreadSet (a command's wait never holds a gRPC
 // thread or a pool worker, and a command never waits for a free worker, which
 // would make it start late), and each reports one CommandDone on the stream.
 // Cancel, or the end of the stream for any reason, kills the process groups
-// of the session's commands still running.
+// of the session's commands still running. A TimeProbe is answered at once
+// from the reactor (the controller's clock offset estimate).
 //
 // Thread-safe. The service does not own the runner; a session's state lives
 // until its last command thread has reported.
@@ -34,9 +38,17 @@ namespace emu::agent::barrier {
 class TaskCommandRunner {
  public:
   virtual ~TaskCommandRunner() = default;
+  // A process ready to run a later command of `node` (ProcessLauncher::
+  // Prepare, in the node's namespaces); nullptr when the node's commands
+  // are not host processes (a guest's).
+  virtual absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
+      const std::string& lab, const std::string& node) = 0;
+  // `executor`: from Prepare for the command's node, or null (the process
+  // is then created here, before the instant).
   virtual absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
-      absl::Time start_at, std::function<void(pid_t)> on_started) = 0;
+      absl::Time start_at, std::function<void(pid_t)> on_started,
+      std::unique_ptr<PreparedProcess> executor) = 0;
 };
 
 // Runs commands where AgentService.Exec would: inside the node's network
@@ -54,9 +66,12 @@ class NetnsTaskCommandRunner : public TaskCommandRunner {
         launcher_(launcher),
         guests_(guests),
         clock_(clock != nullptr ? clock : RealClock::Get()) {}
+  absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
+      const std::string& lab, const std::string& node) override;
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
-      absl::Time start_at, std::function<void(pid_t)> on_started) override;
+      absl::Time start_at, std::function<void(pid_t)> on_started,
+      std::unique_ptr<PreparedProcess> executor) override;
 
  private:
   absl::StatusOr<ProcessResult> RunInGuest(const std::string& lab,
@@ -75,9 +90,12 @@ class HostTaskCommandRunner : public TaskCommandRunner {
  public:
   explicit HostTaskCommandRunner(ProcessLauncher* launcher)
       : launcher_(launcher) {}
+  absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
+      const std::string& lab, const std::string& node) override;
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
-      absl::Time start_at, std::function<void(pid_t)> on_started) override;
+      absl::Time start_at, std::function<void(pid_t)> on_started,
+      std::unique_ptr<PreparedProcess> executor) override;
 
  private:
   ProcessLauncher* const launcher_;
@@ -88,9 +106,16 @@ class BarrierAgentServiceImpl final
  public:
   // `token`: required bearer token (empty = none). `runner` must outlive
   // every session.
+  // `clock_offset`: for tests only (emu-agent --test_clock_offset): this
+  // agent behaves as if its clock were that far ahead of the real one
+  // (its time replies, the instants it is given, the times it reports).
   BarrierAgentServiceImpl(std::string host, std::string token,
-                          TaskCommandRunner* runner)
-      : host_(std::move(host)), token_(std::move(token)), runner_(runner) {}
+                          TaskCommandRunner* runner,
+                          absl::Duration clock_offset = absl::ZeroDuration())
+      : host_(std::move(host)),
+        token_(std::move(token)),
+        runner_(runner),
+        clock_offset_(clock_offset) {}
   // Shut the server down first (that ends every session and kills their
   // commands). Then this joins the sessions' command threads: they still
   // call into `runner` (a guest command, which has no pid to kill, ends at
@@ -104,6 +129,7 @@ class BarrierAgentServiceImpl final
   const std::string host_;
   const std::string token_;
   TaskCommandRunner* const runner_;
+  const absl::Duration clock_offset_;
   // The command threads of every session.
   ThreadSet threads_;
 };

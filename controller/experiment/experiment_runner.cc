@@ -55,6 +55,39 @@ void ExperimentRunner::Cancel(const std::string& why) {
   Push({Input::kCancel, "", {}, why});
 }
 
+void ExperimentRunner::AddTasks(std::string file, std::string content,
+                                bool after_current, AddTasksDone done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ended_) {
+      Input in{Input::kAddTasks, std::move(file), {}, std::move(content)};
+      in.after_current = after_current;
+      in.added = std::move(done);
+      inputs_.push_back(std::move(in));
+      return;
+    }
+  }
+  done(absl::FailedPreconditionError(
+      absl::StrCat("experiment run ", run_id_, " has ended")));
+}
+
+void ExperimentRunner::ApplyAddTasks(Input& in) {
+  auto tasks = ParseAddedTasks(in.host, in.why, seq_.spec());
+  if (!tasks.ok()) {
+    in.added(tasks.status());
+    return;
+  }
+  std::vector<std::string> names;
+  for (const auto& t : *tasks) names.push_back(t.name);
+  absl::Status st = seq_.AddTasks(*std::move(tasks), in.after_current);
+  if (!st.ok()) {
+    in.added(st);
+    return;
+  }
+  Log("experiment run ", run_id_, ": ", names.size(), " tasks added");
+  in.added(std::move(names));
+}
+
 BarrierLink* ExperimentRunner::LinkTo(const std::string& host) {
   auto it = links_.find(host);
   if (it != links_.end()) return it->second.get();
@@ -63,9 +96,12 @@ BarrierLink* ExperimentRunner::LinkTo(const std::string& host) {
   emu::v1::BarrierToAgent::Hello hello;
   hello.set_lab(lab_.name());
   hello.set_experiment(seq_.result().experiment());
+  for (const std::string& node : seq_.NodesOn(host)) hello.add_nodes(node);
   BarrierLinkCallbacks callbacks;
   callbacks.on_message = [this, host](const emu::v1::AgentToBarrier& msg) {
-    Push({Input::kReport, host, msg, ""});
+    Input in{Input::kReport, host, msg, ""};
+    in.received = deps_.clock->Now();
+    Push(std::move(in));
   };
   callbacks.on_lost = [this, host](const std::string& why) {
     Push({Input::kLost, host, {}, why});
@@ -166,6 +202,79 @@ absl::Status ExperimentRunner::Persist() {
                    ": the run record was not saved: ", st.message()));
 }
 
+void ExperimentRunner::MeasureClocks() {
+  std::map<std::string, ClockOffsetEstimator> estimators;
+  std::map<std::string, uint64_t> sent;  // host -> seq of its probe out
+  auto probe = [&](const std::string& host) {
+    emu::v1::BarrierToAgent msg;
+    msg.mutable_probe()->set_seq(++sent[host]);
+    msg.mutable_probe()->set_sent_unix_us(
+        absl::ToUnixMicros(deps_.clock->Now()));
+    links_[host]->Send(msg);
+  };
+  for (const auto& [host, link] : links_) {
+    estimators[host];
+    probe(host);
+  }
+  std::deque<Input> kept;
+  int pending = static_cast<int>(links_.size());
+  const absl::Time deadline = absl::Now() + kClockDeadline;
+  while (pending > 0 && absl::Now() < deadline) {
+    std::deque<Input> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !inputs_.empty();
+      };
+      mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+      batch.swap(inputs_);
+    }
+    for (auto& in : batch) {
+      if (in.kind != Input::kReport || !in.msg.has_time()) {
+        if (in.kind == Input::kLost && sent.count(in.host) &&
+            sent[in.host] <= kClockProbes) {
+          sent[in.host] = kClockProbes + 1;  // no more from it
+          --pending;
+        }
+        kept.push_back(std::move(in));
+        continue;
+      }
+      const auto& t = in.msg.time();
+      auto it = sent.find(in.host);
+      if (it == sent.end() || t.seq() != it->second ||
+          it->second > kClockProbes) {
+        continue;  // not the probe out
+      }
+      estimators[in.host].Add(absl::FromUnixMicros(t.probe_sent_unix_us()),
+                              absl::FromUnixMicros(t.received_unix_us()),
+                              absl::FromUnixMicros(t.sent_unix_us()),
+                              in.received);
+      if (it->second < kClockProbes) {
+        probe(in.host);
+      } else {
+        it->second = kClockProbes + 1;
+        --pending;
+      }
+    }
+  }
+  std::vector<emu::v1::HostClock> clocks;
+  for (const auto& [host, e] : estimators) {
+    emu::v1::HostClock c;
+    c.set_host(host);
+    c.set_samples(e.estimate().samples);
+    if (e.estimate().samples > 0) {
+      c.set_offset_us(absl::ToInt64Microseconds(e.estimate().offset));
+      c.set_bound_us(absl::ToInt64Microseconds(e.estimate().bound));
+    }
+    clocks.push_back(std::move(c));
+  }
+  seq_.SetHostClocks(clocks);
+  absl::MutexLock lock(&mu_);
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+    inputs_.push_front(std::move(*it));
+  }
+}
+
 emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   // Streams to every host known up front, so the first release is not
   // delayed by connecting and a dead host shows at once.
@@ -188,6 +297,7 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
       on_event(e);
     }
   };
+  MeasureClocks();
   auto actions = seq_.Start();
   if (absl::Status st = Persist(); !st.ok()) {
     // Without its record a restarted controller could reuse this run's
@@ -217,6 +327,8 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
     }
     for (auto& in : batch) {
       std::vector<SequencerAction> acts;
+      // Once over, only callers waiting for an answer get one.
+      if (seq_.finished() && in.kind != Input::kAddTasks) continue;
       switch (in.kind) {
         case Input::kReport: {
           if (!in.msg.has_done()) break;
@@ -234,14 +346,29 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
         case Input::kCancel:
           acts = seq_.Cancel(in.why);
           break;
+        case Input::kAddTasks:
+          ApplyAddTasks(in);
+          break;
       }
       Execute(std::move(acts));
-      if (seq_.finished()) break;
     }
     Execute(seq_.Tick());
     publish();
   }
   publish();
+  // Tasks added too late: the run is over.
+  std::deque<Input> left;
+  {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+    left.swap(inputs_);
+  }
+  for (auto& in : left) {
+    if (in.kind == Input::kAddTasks) {
+      in.added(absl::FailedPreconditionError(
+          absl::StrCat("experiment run ", run_id_, " has ended")));
+    }
+  }
   // Half-close every stream: the agents end whatever is still running.
   CloseLinks();
   emu::v1::RunResult result = seq_.result();

@@ -19,9 +19,11 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "controller/experiment/barrier_client.h"
+#include "controller/experiment/clock_offset.h"
 #include "controller/experiment/experiment_sequencer.h"
 #include "controller/experiment/experiment_spec.h"
 #include "controller/experiment/experiment_store.h"
@@ -73,16 +75,37 @@ class ExperimentRunner {
   // Stops the run as CANCELLED: every command still running is killed.
   void Cancel(const std::string& why);
 
+  // Adds the Tasks of `content` (a file of `tasks:`, ParseAddedTasks) to the
+  // run, on the run's thread; `done` gets the added names or why not
+  // (INVALID_ARGUMENT naming FILE:LINE, FAILED_PRECONDITION once the run
+  // ended), exactly once, from the run's thread or this one. Must not block.
+  using AddTasksDone =
+      std::function<void(absl::StatusOr<std::vector<std::string>>)>;
+  void AddTasks(std::string file, std::string content, bool after_current,
+                AddTasksDone done);
+
   // The highest generation this run may use (persisted at its start).
   uint64_t GenerationCeiling() const;
 
  private:
   struct Input {
-    enum Kind { kReport, kLost, kCancel } kind;
+    enum Kind { kReport, kLost, kCancel, kAddTasks } kind;
     std::string host;
     emu::v1::AgentToBarrier msg;
     std::string why;
+    // kAddTasks: the file (`host`: its name, `why`: its content).
+    bool after_current = false;
+    AddTasksDone added;
+    absl::Time received;  // kReport: when it arrived (a TimeReply's t4)
   };
+  // Measures the clock of every host with an open stream (kClockProbes
+  // exchanges each, one at a time, within kClockDeadline) and gives the
+  // estimates to the sequencer. Inputs other than time replies that arrive
+  // meanwhile are kept, in order, for the run's loop.
+  void MeasureClocks();
+  static constexpr int kClockProbes = 8;
+  static constexpr absl::Duration kClockDeadline = absl::Seconds(2);
+  void ApplyAddTasks(Input& in);
   void Push(Input in);
   void Execute(std::vector<SequencerAction> actions);
   BarrierLink* LinkTo(const std::string& host);
@@ -107,6 +130,7 @@ class ExperimentRunner {
 
   absl::Mutex mu_;
   std::deque<Input> inputs_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // no more inputs are read
 };
 
 }  // namespace emu::controller::experiment

@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -54,11 +56,16 @@ struct Agent {
 class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int i = 1; i <= 3; ++i) {
+    for (int i = 1; i <= 3; ++i) AddAgent(i, absl::ZeroDuration());
+    lab_.set_name("lab");
+  }
+  // Agent h<i> with node n<i>, its clock `offset` ahead of the real one.
+  void AddAgent(int i, absl::Duration offset) {
+    {
       const std::string host = absl::StrCat("h", i);
       Agent a;
       a.service = std::make_unique<agent::barrier::BarrierAgentServiceImpl>(
-          host, "tok", &runner_);
+          host, "tok", &runner_, offset);
       int port = 0;
       auto server = StartServer("127.0.0.1:0", {a.service.get()},
                                 TransportSecurity::Plaintext(), "", &port);
@@ -71,7 +78,6 @@ class RunnerTest : public ::testing::Test {
       node->set_host(host);
       agents_[host] = std::move(a);
     }
-    lab_.set_name("lab");
   }
   void TearDown() override {
     for (auto& [h, a] : agents_) {
@@ -210,6 +216,130 @@ tasks:
   EXPECT_THAT(result.error(), HasSubstr("host h2 lost"));
   EXPECT_THAT(result.error(), HasSubstr("long (node n2: 'echo "));
   unlink(p.c_str());
+}
+
+// A host whose clock is 300 ms ahead (the agent's test offset): the
+// controller measures the offset over the stream, sends that host the
+// instant in its clock and converts its reports back, so the Task's skew is
+// that of synchronised hosts, not 300 ms. The run records every host's
+// offset and bound.
+TEST_F(RunnerTest, InjectedClockOffsetIsMeasuredAndCorrected) {
+  AddAgent(4, absl::Milliseconds(300));
+  auto runner = Make(R"Y(experiment: clocks
+start_margin: 20ms
+tasks:
+  - commands:
+      - {node: n1, cmd: "true"}
+      - {node: n4, cmd: "true"}
+  - commands:
+      - {node: n1, cmd: "true"}
+      - {node: n4, cmd: "true"}
+)Y");
+  auto result = runner->Run([](const emu::v1::ExperimentEvent&) {});
+  ASSERT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  ASSERT_EQ(result.host_clocks_size(), 2);
+  for (const auto& c : result.host_clocks()) {
+    EXPECT_EQ(c.samples(), 8u) << c.host();
+    const int64_t want = c.host() == "h4" ? 300000 : 0;
+    // Within its bound (plus a little for the microsecond rounding).
+    EXPECT_LE(std::abs(c.offset_us() - want), c.bound_us() + 2) << c.host();
+  }
+  for (const auto& t : result.tasks()) {
+    // 300 ms uncorrected; corrected it is the hosts' wake-up spread, a few
+    // ms at most even on a loaded machine (its size is the bench's figure).
+    EXPECT_LT(t.skew_us(), 50000) << t.name();
+    // Every start in the controller's clock: after the release.
+    for (const auto& c : t.commands()) {
+      EXPECT_GE(c.start_unix_us(), t.release_unix_us()) << c.id();
+    }
+  }
+}
+
+// AddTasks into a live run: a bad file is refused naming FILE:LINE and
+// changes nothing; Tasks inserted after the running one run next, appended
+// ones at the end, and a goto may name an added Task; after the run's end
+// it is refused.
+TEST_F(RunnerTest, AddTasksToALiveRun) {
+  const std::string gate = TempPath("gate");
+  unlink(gate.c_str());
+  auto runner = Make(absl::StrCat(R"Y(experiment: grow
+tasks:
+  - name: hold
+    commands:
+      - {node: n1, cmd: "while [ ! -e )Y",
+                                  gate, R"Y( ]; do sleep 0.01; done"}
+  - name: original
+    commands:
+      - {node: n2, cmd: "echo original"}
+)Y"));
+  using Names = absl::StatusOr<std::vector<std::string>>;
+  auto add = [&](const std::string& file, const std::string& yaml,
+                 bool after) {
+    absl::Mutex mu;
+    std::optional<Names> got;
+    runner->AddTasks(file, yaml, after, [&](Names names) {
+      absl::MutexLock lock(&mu);
+      got = std::move(names);
+    });
+    absl::MutexLock lock(&mu);
+    auto ready = [&got] { return got.has_value(); };
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(20)));
+    return got.value_or(Names(absl::DeadlineExceededError("no answer")));
+  };
+  std::vector<Names> answers;
+  std::thread adder([&] {
+    // While "hold" runs.
+    EXPECT_TRUE(WaitFor([&] { return runner != nullptr; }));
+    answers.push_back(add("bad.yaml", "tasks:\n  - name: x\n    bogus: 1\n",
+                          true));
+    answers.push_back(add("dup.yaml",
+                          "tasks:\n  - {name: original, commands: []}\n",
+                          false));
+    answers.push_back(add("end.yaml", R"Y(tasks:
+  - name: appended
+    commands:
+      - {node: n3, cmd: "echo appended"}
+)Y",
+                          false));
+    answers.push_back(add("next.yaml", R"Y(tasks:
+  - name: inserted
+    commands:
+      - {node: n3, cmd: "echo inserted"}
+    goto: appended
+)Y",
+                          true));
+    std::ofstream(gate) << "go";
+  });
+  std::vector<emu::v1::ExperimentEvent> events;
+  auto result = runner->Run(
+      [&](const emu::v1::ExperimentEvent& e) { events.push_back(e); });
+  adder.join();
+  unlink(gate.c_str());
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[0].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(answers[0].status().message(), HasSubstr("bad.yaml:3:"));
+  EXPECT_EQ(answers[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(answers[1].status().message(),
+              HasSubstr("dup.yaml:2: task original: duplicate task name"));
+  ASSERT_TRUE(answers[2].ok()) << answers[2].status();
+  EXPECT_EQ(*answers[2], std::vector<std::string>{"appended"});
+  ASSERT_TRUE(answers[3].ok()) << answers[3].status();
+
+  ASSERT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  std::vector<std::string> order;
+  for (const auto& t : result.tasks()) order.push_back(t.name());
+  // "inserted" ran right after "hold" and jumped to "appended", past
+  // "original".
+  EXPECT_EQ(order, (std::vector<std::string>{"hold", "inserted", "appended"}));
+  EXPECT_EQ(result.tasks(2).commands(0).stdout(), "appended\n");
+  int added_events = 0;
+  for (const auto& e : events) {
+    if (e.kind() == emu::v1::ExperimentEvent::TASKS_ADDED) ++added_events;
+  }
+  EXPECT_EQ(added_events, 2);
+
+  auto late = add("late.yaml", "tasks:\n  - {name: z, commands: []}\n", false);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

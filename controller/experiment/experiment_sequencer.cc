@@ -68,6 +68,18 @@ std::set<std::string> ExperimentSequencer::HostsUsed() const {
   return hosts;
 }
 
+std::set<std::string> ExperimentSequencer::NodesOn(
+    const std::string& host) const {
+  std::set<std::string> nodes;
+  for (const auto& t : spec_.tasks) {
+    for (const auto& c : t.commands) {
+      auto it = node_hosts_.find(c.node);
+      if (it != node_hosts_.end() && it->second == host) nodes.insert(c.node);
+    }
+  }
+  return nodes;
+}
+
 std::vector<emu::v1::ExperimentEvent> ExperimentSequencer::TakeEvents() {
   std::vector<emu::v1::ExperimentEvent> out;
   out.swap(events_);
@@ -109,15 +121,40 @@ absl::Time ExperimentSequencer::NextDeadline() const {
   return running_ && !links_pending_ ? deadline_ : absl::InfiniteFuture();
 }
 
+void ExperimentSequencer::SetHostClocks(
+    const std::vector<emu::v1::HostClock>& clocks) {
+  for (const auto& c : clocks) {
+    clock_offset_us_[c.host()] = c.samples() > 0 ? c.offset_us() : 0;
+    *result_.add_host_clocks() = c;
+    if (c.samples() == 0) {
+      result_.add_warnings(absl::StrCat(
+          "host ", c.host(),
+          ": its clock offset is unknown (no answer to the time probes); "
+          "its commands may start apart from the others by as much as the "
+          "hosts' clocks differ"));
+    } else if (c.bound_us() > absl::ToInt64Microseconds(options_.skew_goal)) {
+      result_.add_warnings(absl::StrCat(
+          "host ", c.host(), ": clock offset ", c.offset_us(), " us known to +-",
+          c.bound_us(), " us, more than the skew goal of ",
+          absl::FormatDuration(options_.skew_goal),
+          ": its commands may start that far from the others'"));
+    }
+  }
+}
+
 std::vector<SequencerAction> ExperimentSequencer::Start() {
   std::vector<SequencerAction> out;
   if (started_) return out;
   started_ = true;
   result_.set_state(emu::v1::RUN_RUNNING);
   result_.set_start_unix_us(absl::ToUnixMicros(clock_->Now()));
+  std::string warnings;
+  for (const auto& w : result_.warnings()) {
+    absl::StrAppend(&warnings, "\nwarning: ", w);
+  }
   Event(ExperimentEvent::RUN_STARTED,
         absl::StrCat("experiment ", spec_.name, " on lab ", result_.lab(), ": ",
-                     spec_.tasks.size(), " tasks"));
+                     spec_.tasks.size(), " tasks", warnings));
   Advance(&out);
   return out;
 }
@@ -146,7 +183,7 @@ void ExperimentSequencer::BeginTask(size_t index,
                                     std::vector<SequencerAction>* out) {
   const TaskSpec& spec = spec_.tasks[index];
   ResetTask(index);
-  const std::string where = spec_.Where(spec.line) + "task " + spec.name;
+  const std::string where = spec_.WhereIn(spec, spec.line) + "task " + spec.name;
   absl::StatusOr<bool> run = ShouldRun(spec);
   if (!run.ok()) {
     EndTask(TaskResult::FAILED,
@@ -203,7 +240,7 @@ void ExperimentSequencer::SkipTask(const TaskSpec& spec, size_t index) {
 
 absl::Status ExperimentSequencer::ResolveCommands(const TaskSpec& spec) {
   for (const CommandSpec& c : spec.commands) {
-    const std::string cwhere = spec_.Where(c.line) + "command " + c.id;
+    const std::string cwhere = spec_.WhereIn(spec, c.line) + "command " + c.id;
     CommandResult* r = task_.add_commands();
     r->set_id(c.id);
     auto node = Substitute(c.node, vars_);
@@ -253,7 +290,7 @@ absl::StatusOr<SequencerAction> ExperimentSequencer::PlanLinkChanges(
 
 absl::StatusOr<SequencerAction::LinkChange> ExperimentSequencer::PlanLinkChange(
     const TaskSpec& spec, const LinkStepSpec& l) {
-  const std::string lwhere = spec_.Where(l.line) + "task " + spec.name;
+  const std::string lwhere = spec_.WhereIn(spec, l.line) + "task " + spec.name;
   auto a = Substitute(l.a, vars_);
   auto b = Substitute(l.b, vars_);
   if (!a.ok() || !b.ok()) {
@@ -341,7 +378,11 @@ void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
     auto& rel = release.releases[r.host()];
     rel.set_generation(generation_);
     rel.set_task_index(task_index_);
-    rel.set_start_unix_us(absl::ToUnixMicros(start));
+    // The instant in the host's own clock.
+    auto offset = clock_offset_us_.find(r.host());
+    rel.set_start_unix_us(
+        absl::ToUnixMicros(start) +
+        (offset != clock_offset_us_.end() ? offset->second : 0));
     rel.set_sent_unix_us(absl::ToUnixMicros(now));
     emu::v1::TaskCommand* tc = rel.add_commands();
     tc->set_id(c.id);
@@ -386,8 +427,12 @@ absl::StatusOr<std::vector<SequencerAction>> ExperimentSequencer::CommandDone(
   r->set_exit_code(res.exit_code());
   r->set_stdout(res.stdout());
   r->set_stderr(res.stderr());
-  r->set_start_unix_us(res.start_unix_us());
-  r->set_end_unix_us(res.end_unix_us());
+  // The agent's times in the controller's clock.
+  auto offset = clock_offset_us_.find(host);
+  const int64_t shift = offset != clock_offset_us_.end() ? offset->second : 0;
+  r->set_start_unix_us(res.start_unix_us() > 0 ? res.start_unix_us() - shift
+                                               : 0);
+  r->set_end_unix_us(res.end_unix_us() > 0 ? res.end_unix_us() - shift : 0);
   round_late_us_ = std::max(round_late_us_, done.late_us());
   if (!done.error().empty()) {
     r->set_status(CommandResult::ERROR);
@@ -508,7 +553,7 @@ void ExperimentSequencer::EndTask(TaskResult::Status status,
     absl::StatusOr<bool> take = EvalCondition(b.condition, vars_);
     if (!take.ok()) {
       Finish(emu::v1::RUN_FAILED,
-             absl::StrCat(spec_.Where(b.line), "task ", spec.name,
+             absl::StrCat(spec_.WhereIn(spec, b.line), "task ", spec.name,
                           ": next: ", take.status().message()),
              out);
       return;
@@ -519,7 +564,7 @@ void ExperimentSequencer::EndTask(TaskResult::Status status,
     } else if (b.target == "fail") {
       Finish(
           emu::v1::RUN_FAILED,
-          absl::StrCat(spec_.Where(b.line), "task ", spec.name, ": goto fail",
+          absl::StrCat(spec_.WhereIn(spec, b.line), "task ", spec.name, ": goto fail",
                        b.condition.empty() ? "" : " (" + b.condition + ")"),
           out);
     } else {
@@ -618,6 +663,54 @@ std::vector<SequencerAction> ExperimentSequencer::Tick() {
   EndTask(TaskResult::FAILED, msg, &out);
   Advance(&out);
   return out;
+}
+
+absl::Status ExperimentSequencer::AddTasks(std::vector<TaskSpec> tasks,
+                                           bool after_current) {
+  if (finished_ || !started_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", spec_.name, " is not running"));
+  }
+  if (tasks.empty()) return absl::InvalidArgumentError("no Tasks to add");
+  std::set<std::string> names, ids;
+  for (const auto& t : spec_.tasks) {
+    names.insert(t.name);
+    for (const auto& c : t.commands) ids.insert(c.id);
+  }
+  std::vector<std::string> added;
+  for (const auto& t : tasks) {
+    if (!names.insert(t.name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          spec_.WhereIn(t, t.line), "task ", t.name, ": duplicate task name"));
+    }
+    for (const auto& c : t.commands) {
+      if (!ids.insert(c.id).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(spec_.WhereIn(t, c.line), "command ", c.id,
+                         ": duplicate command id"));
+      }
+    }
+    added.push_back(t.name);
+  }
+  // Before the Task that runs next: after the running one, or where the
+  // sequence stands between Tasks.
+  const size_t at = !after_current     ? spec_.tasks.size()
+                    : running_         ? task_index_ + 1
+                                       : next_task_;
+  spec_.tasks.insert(spec_.tasks.begin() + static_cast<std::ptrdiff_t>(at),
+                     std::make_move_iterator(tasks.begin()),
+                     std::make_move_iterator(tasks.end()));
+  if (!running_ && next_task_ > at) next_task_ += added.size();
+  ExperimentEvent e;
+  e.set_kind(ExperimentEvent::TASKS_ADDED);
+  e.set_time_unix_us(absl::ToUnixMicros(clock_->Now()));
+  e.set_message(absl::StrCat(
+      added.size(), added.size() == 1 ? " task" : " tasks", " added ",
+      after_current && running_ ? absl::StrCat("after task ", task_.name())
+                                : std::string("at the end"),
+      ": ", absl::StrJoin(added, ", ")));
+  events_.push_back(std::move(e));
+  return absl::OkStatus();
 }
 
 std::vector<SequencerAction> ExperimentSequencer::Cancel(

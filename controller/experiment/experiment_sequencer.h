@@ -75,6 +75,9 @@ struct SequencerOptions {
   absl::Duration max_margin = absl::Milliseconds(50);
   absl::Duration initial_margin = absl::Milliseconds(2);
   absl::Duration on_time = absl::Microseconds(20);
+  // The start skew the barrier aims at: a host whose clock offset is known
+  // less precisely than this gets a warning in the run.
+  absl::Duration skew_goal = absl::Milliseconds(1);
 };
 
 class ExperimentSequencer {
@@ -87,6 +90,13 @@ class ExperimentSequencer {
                       std::map<std::string, std::string> params,
                       uint64_t first_generation, Clock* clock,
                       SequencerOptions options = {});
+
+  // Each host's clock (agent = controller + offset_us), measured before
+  // Start: its Releases carry the instant in its clock, its reported times
+  // are converted to the controller's. Recorded in the result, with a
+  // warning for each host whose bound exceeds options.skew_goal (or that
+  // gave no sample). Call before Start.
+  void SetHostClocks(const std::vector<emu::v1::HostClock>& clocks);
 
   // Begins the run. Call once.
   std::vector<SequencerAction> Start();
@@ -112,6 +122,15 @@ class ExperimentSequencer {
   // Stops the run as CANCELLED (Ctrl-C, client gone, controller stopping).
   std::vector<SequencerAction> Cancel(const std::string& why);
 
+  // Adds Tasks (ParseAddedTasks against spec()) to the running experiment:
+  // at the end, or right after the running Task (`after_current`), and
+  // publishes TASKS_ADDED. The added Tasks run when the sequence reaches
+  // them (gotos may name them and they may name any Task); they count
+  // against max_steps like the others. FAILED_PRECONDITION once the run
+  // has ended; INVALID_ARGUMENT when a name or command id is already taken.
+  absl::Status AddTasks(std::vector<TaskSpec> tasks, bool after_current);
+  const ExperimentSpec& spec() const { return spec_; }
+
   // When Tick should next be called; InfiniteFuture when nothing waits.
   absl::Time NextDeadline() const;
 
@@ -121,6 +140,8 @@ class ExperimentSequencer {
   // Hosts with at least one node named by a command of the experiment
   // (nodes given by ${var} are resolved at release and not listed).
   std::set<std::string> HostsUsed() const;
+  // The nodes on `host` that commands of the experiment name (as HostsUsed).
+  std::set<std::string> NodesOn(const std::string& host) const;
   // Progress events since the last call.
   std::vector<emu::v1::ExperimentEvent> TakeEvents();
 
@@ -153,7 +174,7 @@ class ExperimentSequencer {
   absl::Duration Margin() const;
   void AdaptMargin(int64_t late_us);
 
-  const ExperimentSpec spec_;
+  ExperimentSpec spec_;  // grows with AddTasks
   const emu::v1::Topology topology_;
   const std::map<std::string, std::string> node_hosts_;
   Clock* const clock_;
@@ -162,6 +183,7 @@ class ExperimentSequencer {
   std::map<std::string, std::string> vars_;
   std::map<std::string, emu::v1::LinkParams> link_state_;  // "a<->b" a_to_b
   std::set<std::string> lost_hosts_;
+  std::map<std::string, int64_t> clock_offset_us_;  // host -> agent - ours
   emu::v1::RunResult result_;
   std::vector<emu::v1::ExperimentEvent> events_;
   bool started_ = false;

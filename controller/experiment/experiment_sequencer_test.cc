@@ -387,5 +387,75 @@ tasks:
   EXPECT_THAT(seq.result().error(), HasSubstr("link change: host h2: gone"));
 }
 
+// Host clocks: each host is sent the instant in its own clock, its reports
+// are converted back (so the skew is the true spread), and a host known
+// too loosely, or not at all, is warned about.
+TEST_F(SequencerTest, HostClocksShiftInstantsAndReports) {
+  auto seq = Make(kTwoTasks);
+  std::vector<emu::v1::HostClock> clocks(3);
+  clocks[0].set_host("h1");
+  clocks[0].set_samples(8);
+  clocks[0].set_offset_us(250000);  // h1 is 250 ms ahead
+  clocks[0].set_bound_us(40);
+  clocks[1].set_host("h2");
+  clocks[1].set_samples(8);
+  clocks[1].set_offset_us(-3000);
+  clocks[1].set_bound_us(4000);  // above the 1 ms goal
+  clocks[2].set_host("h3");      // no answer
+  seq->SetHostClocks(clocks);
+  auto actions = seq->Start();
+  ASSERT_EQ(seq->result().host_clocks_size(), 3);
+  ASSERT_EQ(seq->result().warnings_size(), 2);
+  EXPECT_THAT(seq->result().warnings(0), HasSubstr("host h2: clock offset"));
+  EXPECT_THAT(seq->result().warnings(1), HasSubstr("host h3"));
+  auto events = seq->TakeEvents();
+  EXPECT_THAT(events[0].message(), HasSubstr("warning: host h2"));
+
+  const auto* release = Find(actions, SequencerAction::kRelease);
+  ASSERT_NE(release, nullptr);
+  const int64_t start =
+      absl::ToUnixMicros(clock_.Now() + absl::Milliseconds(1));
+  EXPECT_EQ(release->releases.at("h1").start_unix_us(), start + 250000);
+  EXPECT_EQ(release->releases.at("h2").start_unix_us(), start - 3000);
+  const uint64_t gen = release->generation;
+  // Both started 10 us after the instant, each by its own clock.
+  ASSERT_TRUE(
+      seq->CommandDone("h1", Done(gen, "a1", 0, start + 250010, start + 250500))
+          .ok());
+  ASSERT_TRUE(
+      seq->CommandDone("h2", Done(gen, "a2", 0, start - 2990, start - 2000))
+          .ok());
+  const auto& task = seq->result().tasks(0);
+  EXPECT_EQ(task.commands(0).start_unix_us(), start + 10);
+  EXPECT_EQ(task.commands(1).start_unix_us(), start + 10);
+  EXPECT_EQ(task.skew_us(), 0);
+}
+
+// Tasks added while running: after the running Task or at the end;
+// duplicates refused; nothing once the run is over.
+TEST_F(SequencerTest, AddTasksInsertsAfterTheRunningTaskOrAppends) {
+  auto seq = Make(kTwoTasks);
+  auto actions = seq->Start();
+  const uint64_t gen = Find(actions, SequencerAction::kRelease)->generation;
+  auto added = ParseAddedTasks(
+      "more.yaml", "tasks:\n  - {name: c, commands: [{node: n1, cmd: x}]}\n",
+      seq->spec());
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(seq->AddTasks(*added, true).code(), absl::StatusCode::kOk);
+  EXPECT_EQ(seq->AddTasks(*added, false).code(),
+            absl::StatusCode::kInvalidArgument);  // "c" again
+  ASSERT_TRUE(seq->CommandDone("h1", Done(gen, "a1", 0, 1, 2)).ok());
+  auto next = seq->CommandDone("h2", Done(gen, "a2", 0, 1, 2));
+  ASSERT_TRUE(next.ok());
+  const auto* rel = Find(*next, SequencerAction::kRelease);
+  ASSERT_NE(rel, nullptr);
+  // "c" (on h1) runs before "b".
+  ASSERT_EQ(rel->releases.count("h1"), 1u);
+  EXPECT_EQ(rel->releases.at("h1").commands(0).id(), "c.1");
+  seq->Cancel("stop");
+  EXPECT_EQ(seq->AddTasks(*added, false).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace emu::controller::experiment

@@ -385,26 +385,74 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
   (void)response;
   return OffloadUnary(context, *users_, pool_, [this, request](
                                                     const Caller& caller) {
-    std::shared_ptr<ExperimentRunner> runner;
-    std::string lab_key;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = runs_.find(request->run_id());
-      if (it == runs_.end()) {
-        return absl::NotFoundError(absl::StrCat(
-            "no experiment run ", request->run_id(),
-            " is in progress (emuctl runs lists them)"));
-      }
-      runner = it->second.runner;
-      lab_key = it->second.lab_key;
-    }
-    EMU_RETURN_IF_ERROR(CheckRunAccess(caller, request->run_id(), lab_key,
-                                       users::Verb::kRun));
+    absl::StatusOr<std::shared_ptr<ExperimentRunner>> live =
+        LiveRun(caller, request->run_id());
+    if (!live.ok()) return live.status();
+    std::shared_ptr<ExperimentRunner> runner = *std::move(live);
     runner->Cancel(request->reason().empty() ? "cancelled by the client"
                                              : request->reason());
     Log("experiment run ", request->run_id(), ": cancel requested");
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* ExperimentServiceImpl::AddTasks(
+    grpc::CallbackServerContext* context,
+    const emu::v1::AddTasksRequest* request,
+    emu::v1::AddTasksResponse* response) {
+  return OffloadUnary(context, *users_, pool_, [this, request, response](
+                                                    const Caller& caller) {
+    absl::StatusOr<std::shared_ptr<ExperimentRunner>> live =
+        LiveRun(caller, request->run_id());
+    if (!live.ok()) return live.status();
+    std::shared_ptr<ExperimentRunner> runner = *std::move(live);
+    // Answered on the run's thread, which takes inputs within its loop.
+    struct Answer {
+      absl::Mutex mu;
+      bool done ABSL_GUARDED_BY(mu) = false;
+      absl::StatusOr<std::vector<std::string>> names ABSL_GUARDED_BY(mu);
+    };
+    auto answer = std::make_shared<Answer>();
+    runner->AddTasks(
+        request->file_name().empty() ? "tasks" : request->file_name(),
+        request->content(), request->after_current(),
+        [answer](absl::StatusOr<std::vector<std::string>> names) {
+          absl::MutexLock lock(&answer->mu);
+          answer->names = std::move(names);
+          answer->done = true;
+        });
+    absl::MutexLock lock(&answer->mu);
+    if (!answer->mu.AwaitWithTimeout(absl::Condition(&answer->done),
+                                     kAddTasksWait)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "experiment run ", request->run_id(),
+          ": the run did not take the Tasks within ",
+          absl::FormatDuration(kAddTasksWait)));
+    }
+    if (!answer->names.ok()) return answer->names.status();
+    for (const std::string& name : *answer->names) response->add_tasks(name);
+    Log("experiment run ", request->run_id(), ": ", response->tasks_size(),
+        " tasks added by ", caller.name);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::shared_ptr<ExperimentRunner>>
+ExperimentServiceImpl::LiveRun(const Caller& caller, const std::string& id) {
+  std::shared_ptr<ExperimentRunner> runner;
+  std::string lab_key;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(id);
+    if (it == runs_.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no experiment run ", id, " is in progress (emuctl runs lists them)"));
+    }
+    runner = it->second.runner;
+    lab_key = it->second.lab_key;
+  }
+  EMU_RETURN_IF_ERROR(CheckRunAccess(caller, id, lab_key, users::Verb::kRun));
+  return runner;
 }
 
 std::optional<ExperimentServiceImpl::ActiveRun> ExperimentServiceImpl::FindRun(

@@ -60,6 +60,14 @@ class ExperimentServiceImpl final
       const emu::v1::CancelExperimentRunRequest* request,
       emu::v1::CancelExperimentRunResponse* response) override;
 
+  grpc::ServerUnaryReactor* AddTasks(
+      grpc::CallbackServerContext* context,
+      const emu::v1::AddTasksRequest* request,
+      emu::v1::AddTasksResponse* response) override;
+
+  // How long AddTasks waits for the run's thread to take the Tasks in.
+  static constexpr absl::Duration kAddTasksWait = absl::Seconds(10);
+
   // Ended runs whose events WatchExperimentRun can still replay.
   static constexpr size_t kKeptRuns = 16;
 
@@ -97,6 +105,11 @@ class ExperimentServiceImpl final
   absl::Status CheckRunAccess(const Caller& caller, const std::string& id,
                               const std::string& lab_key,
                               users::Verb verb) const;
+
+  // The run `id` in progress, when the caller may change it (Verb::kRun on
+  // its lab: cancel, add Tasks); NOT_FOUND or PERMISSION_DENIED otherwise.
+  absl::StatusOr<std::shared_ptr<ExperimentRunner>> LiveRun(
+      const Caller& caller, const std::string& id);
 
   // Runs in progress, by id.
   std::map<std::string, ActiveRun> runs_ ABSL_GUARDED_BY(mu_);

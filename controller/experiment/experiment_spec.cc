@@ -35,7 +35,12 @@ bool ValidName(absl::string_view s) {
 // Collects every problem of one file.
 class Parser {
  public:
-  explicit Parser(std::string file) { spec_.file = std::move(file); }
+  // `base`: the running experiment that the file's Tasks are added to
+  // (ParseAddedTasks), or null for a whole experiment file.
+  explicit Parser(std::string file, const ExperimentSpec* base = nullptr)
+      : base_(base) {
+    spec_.file = std::move(file);
+  }
 
   absl::StatusOr<ExperimentSpec> Parse(absl::string_view content) {
     YAML::Node root;
@@ -91,6 +96,10 @@ class Parser {
   }
 
   void ParseRoot(const YAML::Node& root) {
+    if (base_ != nullptr) {
+      ParseAddedRoot(root);
+      return;
+    }
     if (!root.IsMap()) {
       Error(LineOf(root), "experiment",
             "expected a mapping with 'experiment' and 'tasks'");
@@ -154,6 +163,40 @@ class Parser {
       Error(1, "experiment", "missing required key 'experiment' (its name)");
     }
     if (!have_tasks) Error(1, "experiment", "missing required key 'tasks'");
+    CheckReferences();
+  }
+
+  // A file of Tasks added to a running experiment: `tasks:` alone, named
+  // and checked against the running ones.
+  void ParseAddedRoot(const YAML::Node& root) {
+    if (!root.IsMap() || !root["tasks"]) {
+      Error(LineOf(root), "tasks",
+            "expected a mapping with 'tasks' (the Tasks to add)");
+      return;
+    }
+    for (const auto& kv : root) {
+      const std::string key = kv.first.Scalar();
+      if (key != "tasks") {
+        Error(LineOf(kv.first), "tasks",
+              absl::StrCat("unknown key '", key,
+                           "' (a file of added Tasks holds only 'tasks')"));
+      }
+    }
+    const YAML::Node& v = root["tasks"];
+    if (!v.IsSequence() || v.size() == 0) {
+      Error(LineOf(v), "tasks", "expected a non-empty list of Tasks");
+      return;
+    }
+    if (v.size() + base_->tasks.size() > kMaxTasks) {
+      Error(LineOf(v), "tasks",
+            absl::StrCat(v.size(), " Tasks added to ", base_->tasks.size(),
+                         ", more than the limit of ", kMaxTasks));
+      return;
+    }
+    // Default names go on from the running experiment's ("task<N>").
+    for (size_t i = 0; i < v.size(); ++i) {
+      ParseTask(v[i], base_->tasks.size() + i);
+    }
     CheckReferences();
   }
 
@@ -407,6 +450,14 @@ class Parser {
 
   void CheckReferences() {
     std::set<std::string> tasks, ids;
+    // Added Tasks: their names, ids and gotos are checked against the
+    // running experiment's too.
+    if (base_ != nullptr) {
+      for (const auto& t : base_->tasks) {
+        tasks.insert(t.name);
+        for (const auto& c : t.commands) ids.insert(c.id);
+      }
+    }
     for (const auto& t : spec_.tasks) {
       if (!tasks.insert(t.name).second) {
         Error(t.line, absl::StrCat("task ", t.name), "duplicate task name");
@@ -427,6 +478,7 @@ class Parser {
     }
   }
 
+  const ExperimentSpec* const base_;
   ExperimentSpec spec_;
   std::vector<std::string> errors_;
 };
@@ -503,6 +555,12 @@ std::string ExperimentSpec::Where(int line) const {
                   : absl::StrCat(file, ": ");
 }
 
+std::string ExperimentSpec::WhereIn(const TaskSpec& task, int line) const {
+  if (task.file.empty()) return Where(line);
+  return line > 0 ? absl::StrCat(task.file, ":", line, ": ")
+                  : absl::StrCat(task.file, ": ");
+}
+
 absl::StatusOr<ExperimentSpec> ParseExperiment(absl::string_view file_name,
                                                absl::string_view content) {
   if (content.size() > kMaxExperimentFileBytes) {
@@ -511,6 +569,20 @@ absl::StatusOr<ExperimentSpec> ParseExperiment(absl::string_view file_name,
         " bytes, more than the limit of ", kMaxExperimentFileBytes));
   }
   return Parser(std::string(file_name)).Parse(content);
+}
+
+absl::StatusOr<std::vector<TaskSpec>> ParseAddedTasks(
+    absl::string_view file_name, absl::string_view content,
+    const ExperimentSpec& running) {
+  if (content.size() > kMaxExperimentFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file_name, ": tasks: ", content.size(),
+        " bytes, more than the limit of ", kMaxExperimentFileBytes));
+  }
+  auto spec = Parser(std::string(file_name), &running).Parse(content);
+  if (!spec.ok()) return spec.status();
+  for (TaskSpec& t : spec->tasks) t.file = std::string(file_name);
+  return std::move(spec->tasks);
 }
 
 absl::StatusOr<std::string> Substitute(

@@ -112,6 +112,9 @@ struct TaskSpec {
   std::vector<CommandSpec> commands;
   std::vector<BranchSpec> next;
   int line = 0;
+  // The file the Task was read from when it was added to a running run
+  // (ParseAddedTasks); empty: the experiment's own.
+  std::string file;
 };
 
 struct ExperimentSpec {
@@ -131,12 +134,23 @@ struct ExperimentSpec {
 
   // "FILE:LINE: " for messages about an object at `line`.
   std::string Where(int line) const;
+  // The same for an object of `task` (which may come from an added file).
+  std::string WhereIn(const TaskSpec& task, int line) const;
 };
 
 // Parses an experiment. INVALID_ARGUMENT with every problem found, one per
 // line, each "FILE:LINE: object: cause".
 absl::StatusOr<ExperimentSpec> ParseExperiment(absl::string_view file_name,
                                                absl::string_view content);
+
+// Parses Tasks to add to a running experiment (ExperimentService.AddTasks):
+// a file whose only key is `tasks:`, checked as ParseExperiment checks an
+// experiment's, with names, command ids and gotos also checked against
+// `running`'s Tasks; default names go on from `running`'s count
+// ("task<N+1>"). INVALID_ARGUMENT with every problem, "FILE:LINE: ...".
+absl::StatusOr<std::vector<TaskSpec>> ParseAddedTasks(
+    absl::string_view file_name, absl::string_view content,
+    const ExperimentSpec& running);
 
 // Replaces every ${name} with vars[name]. "$$" is a literal '$'.
 // INVALID_ARGUMENT naming the first unknown variable or an unclosed "${".
