@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
 
   // The TCP tunnel: a lab with one cross-host link, once per carrier.
   for (const char* carrier : {"plain", "tls"}) {
-    const std::string lab = absl::StrCat("cb", carrier[0], pid);
+    const std::string lab = absl::StrCat("cb", std::string(1, carrier[0]), pid);
     std::vector<std::string> args = {
         absl::StrCat("--tunnel_carrier=", carrier)};
     ok = hosts.StartAgent(0, args).ok() && hosts.StartAgent(1, args).ok() &&
