@@ -245,6 +245,12 @@ class TlsTunnelManagerTest : public TunnelManagerTest {
     return m.ok() ? *std::move(m) : nullptr;
   }
 
+  // Gives `listener` and `dialer` the two ends of the link.
+  static void Join(TunnelManager& listener, TunnelManager& dialer) {
+    ASSERT_TRUE(listener.Apply("lab1", {End(true, dialer.address())}).ok());
+    ASSERT_TRUE(dialer.Apply("lab1", {End(false, listener.address())}).ok());
+  }
+
   // Waits until the dialer's state mentions `text`.
   static std::string WaitState(TunnelManager& m, const std::string& text) {
     absl::Time deadline = absl::Now() + absl::Seconds(5);
@@ -268,8 +274,7 @@ TEST_F(TlsTunnelManagerTest, FramesCrossOverTls) {
   auto a = MakeTls(&taps_a_, "ha", *ca_);
   auto b = MakeTls(&taps_b_, "hb", *ca_);
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
-  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  Join(*a, *b);
   ASSERT_TRUE(WaitUp(*a, true)) << a->List("lab1")[0].state;
   ASSERT_TRUE(WaitUp(*b, true)) << b->List("lab1")[0].state;
   EXPECT_NE(a->List("lab1")[0].connection.find("tls TLSv1.3"),
@@ -290,8 +295,7 @@ TEST_F(TlsTunnelManagerTest, AnAgentOfAnotherHostCannotTakeTheLink) {
   auto a = MakeTls(&taps_a_, "ha", *ca_);
   auto c = MakeTls(&taps_b_, "hc", *ca_);  // the link's peer is hb
   ASSERT_TRUE(a && c);
-  ASSERT_TRUE(a->Apply("lab1", {End(true, c->address())}).ok());
-  ASSERT_TRUE(c->Apply("lab1", {End(false, a->address())}).ok());
+  Join(*a, *c);
   std::string state = WaitState(*c, "certificate of agent 'hc'");
   EXPECT_NE(state.find("whose other end is on 'hb'"), std::string::npos)
       << state;
@@ -302,8 +306,7 @@ TEST_F(TlsTunnelManagerTest, AForeignCaIsRefused) {
   auto a = MakeTls(&taps_a_, "ha", *ca_);
   auto b = MakeTls(&taps_b_, "hb", *other_ca_);
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
-  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  Join(*a, *b);
   // The listener refuses the handshake; the dialer sees it fail.
   std::string state = WaitState(*b, "attempt");
   EXPECT_NE(state.find("tunnel TLS"), std::string::npos) << state;
@@ -316,8 +319,7 @@ TEST_F(TlsTunnelManagerTest, APlainDialerIsToldTheCarrierIsTls) {
   auto a = MakeTls(&taps_a_, "ha", *ca_);
   auto b = Make(&taps_b_);  // plain
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
-  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  Join(*a, *b);
   std::string state = WaitState(*b, "tunnel carrier is tls");
   EXPECT_NE(state.find("plain-text tunnels are refused"), std::string::npos)
       << state;
