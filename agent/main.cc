@@ -65,6 +65,13 @@ ABSL_FLAG(std::string, tunnel_listen, "",
           "Default: --listen's host with port 7472 (if that port is taken, "
           "the agent runs without tunnels and says so). 'none': no tunnels.");
 
+ABSL_FLAG(std::string, tunnel_carrier, "",
+          "What carries cross-host links between agents (docs/tunnel.md): "
+          "'tls' (mutual TLS with the agents' certificates of the cluster "
+          "CA; the default) or 'plain' (clear TCP, for a trusted network; "
+          "the default only with --insecure_plaintext). Every agent of a "
+          "cluster must use the same.");
+
 ABSL_FLAG(std::string, pki_dir, "/etc/emu/pki",
           "The cluster's certificates (docs/security.md): ca.crt, and this "
           "agent's agent-<host>.crt and agent-<host>.key (mode 0600), from "
@@ -216,17 +223,41 @@ int main(int argc, char** argv) {
     std::string listen = absl::GetFlag(FLAGS_listen);
     tunnel_listen = listen.substr(0, listen.rfind(':')) + ":7472";
   }
+  auto carrier = emu::agent::tunnel::ChooseTunnelCarrier(
+      absl::GetFlag(FLAGS_tunnel_carrier),
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!carrier.ok()) return Fail(carrier.status().ToString());
   emu::agent::tunnel::LinuxTapOpener taps;
   std::unique_ptr<emu::agent::tunnel::TunnelManager> tunnels;
   if (tunnel_listen != "none") {
     emu::agent::tunnel::TunnelManager::Options topts;
     topts.listen_address = tunnel_listen;
     topts.token = *token;
+    if (*carrier == emu::agent::tunnel::TunnelCarrier::kTls) {
+      // The agent's certificate, even when its gRPC runs in plain text.
+      auto certs = transport->plaintext
+                       ? emu::LoadDaemonTransport(
+                             absl::GetFlag(FLAGS_pki_dir),
+                             emu::common::pki::Role::kAgent, host, false)
+                       : transport;
+      if (!certs.ok()) {
+        return Fail("--tunnel_carrier=tls: " + certs.status().ToString());
+      }
+      auto tls = emu::linkemu::TunnelTls::Create(certs->ca_pem, certs->own);
+      if (!tls.ok()) return Fail(tls.status().ToString());
+      topts.tls = *std::move(tls);
+    }
     auto t = emu::agent::tunnel::TunnelManager::Start(topts, &taps);
     if (t.ok()) {
       tunnels = *std::move(t);
       caps.set_tunnel_address(tunnels->address());
-      emu::Log("tunnels: listening on ", tunnels->address());
+      caps.set_tunnel_carrier(
+          std::string(emu::agent::tunnel::TunnelCarrierName(*carrier)));
+      emu::Log("tunnels: listening on ", tunnels->address(), ", carrier ",
+               emu::agent::tunnel::TunnelCarrierName(*carrier),
+               *carrier == emu::agent::tunnel::TunnelCarrier::kPlain
+                   ? " (NO TLS between agents)"
+                   : "");
     } else if (tunnel_explicit) {
       return Fail(t.status().ToString());
     } else {

@@ -1,15 +1,17 @@
 // Carriers of a link between two emulated hosts, side by side: a plain veth
 // pair joining the two host namespaces, kernel VXLAN over the hosts'
 // network, and emu's TCP tunnel (two real agents, a lab with one
-// cross-host link). Each is measured with iperf3: TCP goodput (one stream)
+// cross-host link) on its plain carrier and on TLS (the agents restarted
+// with --tunnel_carrier=plain, then with the default tls). Each is measured with iperf3: TCP goodput (one stream)
 // and UDP with 64-byte payloads at full speed (-u -l 64 -b 0), reported as
-// packets per second received. Prints a table and the two goals.
+// packets per second received. Prints a table and the issues' goals.
 //
 //   bazel run -c opt //bench:carrier_bench -- --seconds=5
 //
 // Runs as root. Everything it makes (bridge, host namespaces, veths, VXLAN
 // devices, lab, agents) carries its pid and is removed at the end; traffic
 // stays inside its own namespaces (198.18.251.0/24, 10.98.0.0/16).
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -142,45 +144,65 @@ int main(int argc, char** argv) {
              "dev", "vx0"}) &&
          Ip({"-n", ns, "link", "set", "vx0", "up"});
   }
-  // The TCP tunnel: a lab with one cross-host link.
-  const std::string lab = absl::StrCat("cb", pid);
-  ok = ok && hosts.StartAgent(0).ok() && hosts.StartAgent(1).ok() &&
-       ApplyTunnelLab(hosts, lab, 0) && ApplyTunnelLab(hosts, lab, 1);
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (ok && !TunnelUp(hosts, lab) && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  ok = ok && TunnelUp(hosts, lab);
   if (!ok) {
-    std::fprintf(stderr, "setup failed\n%s\n", hosts.AgentLog(0).c_str());
-    DestroyLab(hosts, lab);
+    std::fprintf(stderr, "setup failed\n");
     return 1;
   }
 
   struct Row {
-    const char* name;
+    std::string name;
     Figures f;
   };
   std::vector<Row> rows;
   rows.push_back({"veth", Measure(hb, ha, "10.98.1.2", seconds)});
   rows.push_back({"vxlan", Measure(hb, ha, "10.98.2.2", seconds)});
-  std::string n1 = absl::StrCat("emu.", hosts.HostName(0), ".", lab, ".n1");
-  std::string n2 = absl::StrCat("emu.", hosts.HostName(1), ".", lab, ".n2");
-  rows.push_back({"tcp-tunnel", Measure(n2, n1, "10.98.3.2", seconds)});
-  DestroyLab(hosts, lab);
+
+  // The TCP tunnel: a lab with one cross-host link, once per carrier.
+  for (const char* carrier : {"plain", "tls"}) {
+    const std::string lab = absl::StrCat("cb", std::string(1, carrier[0]), pid);
+    std::vector<std::string> args = {
+        absl::StrCat("--tunnel_carrier=", carrier)};
+    ok = hosts.StartAgent(0, args).ok() && hosts.StartAgent(1, args).ok() &&
+         ApplyTunnelLab(hosts, lab, 0) && ApplyTunnelLab(hosts, lab, 1);
+    absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (ok && !TunnelUp(hosts, lab) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ok = ok && TunnelUp(hosts, lab);
+    if (!ok) {
+      std::fprintf(stderr, "%s tunnel setup failed\n%s\n", carrier,
+                   hosts.AgentLog(0).c_str());
+      DestroyLab(hosts, lab);
+      return 1;
+    }
+    std::string n1 = absl::StrCat("emu.", hosts.HostName(0), ".", lab, ".n1");
+    std::string n2 = absl::StrCat("emu.", hosts.HostName(1), ".", lab, ".n2");
+    rows.push_back({absl::StrCat("tunnel-", carrier),
+                    Measure(n2, n1, "10.98.3.2", seconds)});
+    DestroyLab(hosts, lab);
+    for (int h = 0; h < 2; ++h) (void)hosts.KillAgent(h, SIGTERM);
+  }
 
   std::printf("carrier      TCP Gbit/s   UDP 64B kpps received   (%d s each, "
               "2 emulated hosts)\n", seconds);
   for (const auto& r : rows) {
-    std::printf("%-12s %10.2f   %10.0f\n", r.name, r.f.tcp_bps / 1e9,
+    std::printf("%-12s %10.2f   %10.0f\n", r.name.c_str(), r.f.tcp_bps / 1e9,
                 r.f.udp_pps / 1e3);
   }
   const Figures& vx = rows[1].f;
   const Figures& tun = rows[2].f;
+  const Figures& tls = rows[3].f;
   std::printf("goal tunnel TCP >= 5 Gbit/s: %.2f -> %s\n", tun.tcp_bps / 1e9,
               tun.tcp_bps >= 5e9 ? "met" : "NOT met");
   std::printf("goal tunnel 64B pps >= VXLAN/2 (%.0f kpps): %.0f kpps -> %s\n",
               vx.udp_pps / 2e3, tun.udp_pps / 1e3,
               tun.udp_pps >= vx.udp_pps / 2 ? "met" : "NOT met");
+  std::printf("goal TLS >= 0.7 x plain: TCP %.2f x, 64B pps %.2f x -> %s\n",
+              tun.tcp_bps > 0 ? tls.tcp_bps / tun.tcp_bps : 0,
+              tun.udp_pps > 0 ? tls.udp_pps / tun.udp_pps : 0,
+              tls.tcp_bps >= 0.7 * tun.tcp_bps &&
+                      tls.udp_pps >= 0.7 * tun.udp_pps
+                  ? "met"
+                  : "NOT met");
   return 0;
 }

@@ -26,6 +26,7 @@ struct LocalArgs {
   std::string timeout = "30s";
   bool no_supervise = false;
   bool insecure_plaintext = false;
+  std::string tunnel_carrier;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
@@ -69,6 +70,7 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.subnet = args.subnet;
   options.cluster.state_root = args.state_root;
   options.cluster.insecure_plaintext = args.insecure_plaintext;
+  options.cluster.tunnel_carrier = args.tunnel_carrier;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
   if (!env.self_exe.empty() && !args.no_supervise) {
@@ -208,6 +210,11 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
                   "No TLS between the daemons and emuctl (tokens in clear); "
                   "by default the cluster gets its own CA and certificates "
                   "in <state dir>/pki and every connection is mutual TLS");
+  start->add_option(
+      "--tunnel-carrier", args->tunnel_carrier,
+      "What carries cross-host links between the agents: tls (mutual TLS "
+      "with the agents' certificates; the default) or plain (clear TCP, "
+      "for a trusted network; the default with --insecure-plaintext)");
   start
       ->add_option("--timeout", args->timeout,
                    "How long each daemon may take to answer")

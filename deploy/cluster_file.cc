@@ -91,6 +91,7 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   root["controller_start_time"] = f.controller_start_time;
   root["token_file"] = f.token_file;
   if (!f.pki_dir.empty()) root["pki_dir"] = f.pki_dir;
+  if (!f.tunnel_carrier.empty()) root["tunnel_carrier"] = f.tunnel_carrier;
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
@@ -147,6 +148,7 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.Integer("controller_start_time", &f.controller_start_time);
   r.String("token_file", &f.token_file);
   r.String("pki_dir", &f.pki_dir);
+  r.String("tunnel_carrier", &f.tunnel_carrier);
   r.String("bridge", &f.bridge);
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);

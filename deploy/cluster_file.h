@@ -51,6 +51,8 @@ struct ClusterFile {
   // so emuctl speaks TLS to the controller; empty: the daemons run with
   // --insecure_plaintext.
   std::string pki_dir;
+  // The agents' --tunnel_carrier; empty: their default.
+  std::string tunnel_carrier;
   std::string bridge;
   std::string subnet;
   std::string log_dir;

@@ -423,6 +423,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   record.controller_log = layout.controller_log;
   record.token_file = layout.token_file;
   if (!options.cluster.insecure_plaintext) record.pki_dir = layout.pki_dir;
+  record.tunnel_carrier = options.cluster.tunnel_carrier;
   record.bridge = layout.bridge;
   record.subnet = layout.subnet;
   record.log_dir = layout.log_dir;
@@ -526,6 +527,10 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
                absl::StrCat("--token_file=", layout.token_file),
                absl::StrCat("--port_file=", h.port_file),
                TransportFlag(record)};
+  if (!record.tunnel_carrier.empty()) {
+    spec.argv.push_back(
+        absl::StrCat("--tunnel_carrier=", record.tunnel_carrier));
+  }
   spec.netns = h.netns;
   // The agent bind-mounts node namespaces under /run/netns: they must be
   // visible to everyone and outlive the agent (recovery after kill -9).

@@ -140,6 +140,12 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
         absl::StrCat("local cluster \"", options.id, "\": host count ",
                      options.hosts, " out of range 1..", kMaxHosts));
   }
+  if (!options.tunnel_carrier.empty() && options.tunnel_carrier != "tls" &&
+      options.tunnel_carrier != "plain") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tunnel-carrier '", options.tunnel_carrier,
+                     "': want tls or plain"));
+  }
   absl::StatusOr<Ipv4Net> net = ParseIpv4Net(options.subnet);
   if (!net.ok()) {
     return absl::InvalidArgumentError(

@@ -42,6 +42,9 @@ struct LocalClusterOptions {
   std::string state_root = kDefaultStateRoot;
   // No TLS between the daemons (`emuctl local start --insecure-plaintext`).
   bool insecure_plaintext = false;
+  // The agents' --tunnel_carrier ("tls", "plain"; empty: their default,
+  // tls unless insecure_plaintext). docs/tunnel.md "The carrier".
+  std::string tunnel_carrier;
 };
 
 // One emulated physical host: a network namespace with one agent.

@@ -270,6 +270,31 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   EXPECT_TRUE(status->daemons[1].running);
 }
 
+TEST_F(LocalClusterTest, TheTunnelCarrierIsTheClusters) {
+  options_.cluster.tunnel_carrier = "plain";
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  EXPECT_EQ(started->tunnel_carrier, "plain");
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 3u);
+  EXPECT_THAT(spawns[0].spec.argv, Contains("--tunnel_carrier=plain"));
+  EXPECT_THAT(spawns[1].spec.argv, Contains("--tunnel_carrier=plain"));
+  EXPECT_THAT(spawns[2].spec.argv, Not(Contains("--tunnel_carrier=plain")));
+  // Recorded, so restarts (the supervisor) keep it.
+  auto record = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->tunnel_carrier, "plain");
+}
+
+TEST_F(LocalClusterTest, AnUnknownTunnelCarrierIsRefusedBeforeAnything) {
+  options_.cluster.tunnel_carrier = "ssl";
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(started.status().message()),
+              HasSubstr("--tunnel-carrier 'ssl'"));
+  EXPECT_THAT(launcher_.spawns(), IsEmpty());
+}
+
 TEST_F(LocalClusterTest, PlainTextOnlyWhenAskedFor) {
   options_.cluster.insecure_plaintext = true;
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);

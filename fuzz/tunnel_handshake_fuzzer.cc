@@ -78,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (reply.code()) {
       case absl::StatusCode::kUnauthenticated:
       case absl::StatusCode::kNotFound:
+      case absl::StatusCode::kPermissionDenied:
       case absl::StatusCode::kInvalidArgument:
       case absl::StatusCode::kUnavailable:
         break;

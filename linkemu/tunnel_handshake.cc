@@ -24,27 +24,8 @@ void PutField(std::string* out, absl::string_view field) {
   out->append(field.data(), len);
 }
 
-absl::Status ReadExact(int fd, char* buf, size_t len) {
-  size_t got = 0;
-  while (got < len) {
-    ssize_t n = recv(fd, buf + got, len - got, 0);
-    if (n == 0) {
-      return absl::UnavailableError("tunnel handshake: connection closed");
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return absl::UnavailableError("tunnel handshake: timed out");
-      }
-      return absl::UnavailableError(
-          absl::StrCat("tunnel handshake: ", std::strerror(errno)));
-    }
-    got += n;
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadField(int fd, absl::string_view what) {
+absl::StatusOr<std::string> ReadField(TunnelConnection& fd,
+                                      absl::string_view what) {
   unsigned char len_bytes[2];
   absl::Status s = ReadExact(fd, reinterpret_cast<char*>(len_bytes), 2);
   if (!s.ok()) return s;
@@ -77,11 +58,17 @@ std::string EncodeTunnelReply(TunnelReplyCode code, absl::string_view message) {
   return out;
 }
 
-absl::StatusOr<TunnelHello> ReadTunnelHello(int fd) {
+absl::StatusOr<TunnelHello> ReadTunnelHello(TunnelConnection& fd) {
   char head[kMagicBytes + 2];
   absl::Status s = ReadExact(fd, head, sizeof(head));
   if (!s.ok()) return s;
   if (std::memcmp(head, kMagic, kMagicBytes) != 0) {
+    // 0x16 0x03: a TLS handshake record (a ClientHello).
+    if (head[0] == 0x16 && head[1] == 0x03) {
+      return absl::InvalidArgumentError(
+          "tunnel handshake: the peer speaks TLS (its tunnel carrier is tls, "
+          "this agent's is plain)");
+    }
     return absl::InvalidArgumentError(
         "tunnel handshake: not an emu tunnel (bad magic)");
   }
@@ -111,7 +98,7 @@ absl::StatusOr<TunnelHello> ReadTunnelHello(int fd) {
   return hello;
 }
 
-absl::Status ReadTunnelReply(int fd) {
+absl::Status ReadTunnelReply(TunnelConnection& fd) {
   char code;
   absl::Status s = ReadExact(fd, &code, 1);
   if (!s.ok()) return s;
@@ -125,9 +112,21 @@ absl::Status ReadTunnelReply(int fd) {
       return absl::UnauthenticatedError(text);
     case TunnelReplyCode::kUnknownLink:
       return absl::NotFoundError(text);
+    case TunnelReplyCode::kWrongPeer:
+      return absl::PermissionDeniedError(text);
     default:
       return absl::InvalidArgumentError(text);
   }
+}
+
+absl::StatusOr<TunnelHello> ReadTunnelHello(int fd) {
+  auto conn = PlainConnection(fd, /*take_fd=*/false);
+  return ReadTunnelHello(*conn);
+}
+
+absl::Status ReadTunnelReply(int fd) {
+  auto conn = PlainConnection(fd, /*take_fd=*/false);
+  return ReadTunnelReply(*conn);
 }
 
 absl::Status SendAll(int fd, absl::string_view bytes) {

@@ -11,6 +11,10 @@
 // link answers kUnknownLink, and the dialer retries later: the two agents of
 // a link are configured independently and either may come first.
 //
+// The hello and reply travel on the connection's carrier: plain TCP, or
+// inside TLS once its handshake is done (linkemu/tunnel_tls.h); the token is
+// checked on both.
+//
 // Reads and writes are blocking: callers set SO_RCVTIMEO/SO_SNDTIMEO.
 // Thread-compatible.
 #ifndef EMU_LINKEMU_TUNNEL_HANDSHAKE_H_
@@ -22,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "linkemu/tunnel_connection.h"
 
 namespace emu::linkemu {
 
@@ -38,21 +43,30 @@ enum class TunnelReplyCode : uint8_t {
   kBadToken = 1,
   kUnknownLink = 2,
   kBadRequest = 3,
+  // TLS carrier: the dialer's certificate names another host than the
+  // link's other end.
+  kWrongPeer = 4,
 };
 
 std::string EncodeTunnelHello(const TunnelHello& hello);
 std::string EncodeTunnelReply(TunnelReplyCode code, absl::string_view message);
 
-// Reads a hello from `fd`. INVALID_ARGUMENT for a bad magic, version,
-// header size or field; UNAVAILABLE when the stream ends or times out.
+// Reads a hello from `conn` (or the plain socket `fd`, not taken over).
+// INVALID_ARGUMENT for a bad magic (saying so when the peer speaks TLS),
+// version, header size or field; UNAVAILABLE when the stream ends or times
+// out.
+absl::StatusOr<TunnelHello> ReadTunnelHello(TunnelConnection& conn);
 absl::StatusOr<TunnelHello> ReadTunnelHello(int fd);
 
 // Reads the reply: OK for kOk; UNAUTHENTICATED (kBadToken), NOT_FOUND
-// (kUnknownLink), INVALID_ARGUMENT (kBadRequest), each with the listener's
+// (kUnknownLink), PERMISSION_DENIED (kWrongPeer), INVALID_ARGUMENT
+// (kBadRequest and unknown codes), each with the listener's
 // message; UNAVAILABLE when the stream ends or times out.
+absl::Status ReadTunnelReply(TunnelConnection& conn);
 absl::Status ReadTunnelReply(int fd);
 
-// Writes all of `bytes` (MSG_NOSIGNAL). UNAVAILABLE on failure.
+// Writes all of `bytes` to the plain socket `fd` (MSG_NOSIGNAL).
+// UNAVAILABLE on failure. (On a TunnelConnection: WriteAll.)
 absl::Status SendAll(int fd, absl::string_view bytes);
 
 // True when a and b are equal, in time independent of where they differ.

@@ -48,7 +48,8 @@ struct TunnelPump::Link {
   uint64_t tap_token = 0;
   bool tap_armed = false;
   bool tap_dead = false;  // read failed for good: no longer polled
-  int conn_fd = -1;
+  std::unique_ptr<TunnelConnection> conn;
+  int conn_fd = -1;  // conn->fd() while conn is set
   uint64_t conn_token = 0;
   bool conn_wants_out = false;
   // Frames towards the socket: [out_begin, out_end) of `out`.
@@ -118,7 +119,7 @@ TunnelPump::~TunnelPump() {
   thread_.join();
   absl::MutexLock lock(&mu_);
   for (auto& [id, l] : links_) {
-    if (l->conn_fd >= 0) close(l->conn_fd);
+    l->conn.reset();
     close(l->tap_fd);
   }
   links_.clear();
@@ -151,15 +152,21 @@ absl::StatusOr<TunnelPump::LinkId> TunnelPump::AddLink(int tap_fd) {
 }
 
 absl::Status TunnelPump::Attach(LinkId id, int conn_fd) {
+  return Attach(id, PlainConnection(conn_fd));
+}
+
+absl::Status TunnelPump::Attach(LinkId id,
+                                std::unique_ptr<TunnelConnection> conn) {
+  const int conn_fd = conn->fd();
   SetNonBlocking(conn_fd);
   absl::MutexLock lock(&mu_);
   auto it = links_.find(id);
   if (it == links_.end()) {
-    close(conn_fd);
     return absl::NotFoundError(absl::StrCat("tunnel link ", id, " not found"));
   }
   Link& l = *it->second;
   CloseConn(l);
+  l.conn = std::move(conn);
   l.conn_fd = conn_fd;
   l.out.resize(kOutBufferBytes);
   l.in.resize(kInBufferBytes);
@@ -236,7 +243,7 @@ void TunnelPump::CloseConn(Link& l) {
   if (l.conn_fd < 0) return;
   channels_.erase(l.conn_token);
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.conn_fd, nullptr);
-  close(l.conn_fd);
+  l.conn.reset();
   l.conn_fd = -1;
   l.conn_token = 0;
   l.conn_wants_out = false;
@@ -397,15 +404,13 @@ void TunnelPump::OnTapReadable(Link& l) {
 
 void TunnelPump::Flush(Link& l) {
   while (l.out_begin < l.out_end) {
-    ssize_t n = send(l.conn_fd, l.out.data() + l.out_begin,
-                     l.out_end - l.out_begin, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      Fail(l, ErrnoToStatus(errno, "tunnel send"));
+    auto n = l.conn->Write(l.out.data() + l.out_begin, l.out_end - l.out_begin);
+    if (!n.ok()) {
+      Fail(l, n.status());
       return;
     }
-    l.out_begin += n;
+    if (*n == 0) break;
+    l.out_begin += *n;
   }
   if (l.out_begin == l.out_end) l.out_begin = l.out_end = 0;
   size_t pending = l.out_end - l.out_begin;
@@ -414,34 +419,33 @@ void TunnelPump::Flush(Link& l) {
 }
 
 void TunnelPump::OnConnReadable(Link& l) {
-  ssize_t n = recv(l.conn_fd, l.in.data() + l.in_end, l.in.size() - l.in_end,
-                   MSG_DONTWAIT);
-  if (n == 0) {
-    Fail(l, absl::UnavailableError("tunnel peer closed the connection"));
-    return;
-  }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    Fail(l, ErrnoToStatus(errno, "tunnel recv"));
-    return;
-  }
-  l.in_end += n;
-  auto used = ForEachTunnelFrame(
-      absl::string_view(l.in.data(), l.in_end), [&](absl::string_view f) {
-        if (write(l.tap_fd, f.data(), f.size()) < 0) {
-          ++l.stats.dropped_tap_write;
-        } else {
-          ++l.stats.tcp_to_tap_frames;
-          l.stats.tcp_to_tap_bytes += f.size();
-        }
-      });
-  if (!used.ok()) {
-    Fail(l, absl::DataLossError(absl::StrCat("tunnel stream: ",
-                                             used.status().message())));
-    return;
-  }
-  std::memmove(l.in.data(), l.in.data() + *used, l.in_end - *used);
-  l.in_end -= *used;
+  // A TLS connection may hold decrypted bytes epoll does not announce:
+  // read on while it says so.
+  do {
+    auto n = l.conn->Read(l.in.data() + l.in_end, l.in.size() - l.in_end);
+    if (!n.ok()) {
+      Fail(l, n.status());
+      return;
+    }
+    if (*n == 0) return;
+    l.in_end += *n;
+    auto used = ForEachTunnelFrame(
+        absl::string_view(l.in.data(), l.in_end), [&](absl::string_view f) {
+          if (write(l.tap_fd, f.data(), f.size()) < 0) {
+            ++l.stats.dropped_tap_write;
+          } else {
+            ++l.stats.tcp_to_tap_frames;
+            l.stats.tcp_to_tap_bytes += f.size();
+          }
+        });
+    if (!used.ok()) {
+      Fail(l, absl::DataLossError(absl::StrCat("tunnel stream: ",
+                                               used.status().message())));
+      return;
+    }
+    std::memmove(l.in.data(), l.in.data() + *used, l.in_end - *used);
+    l.in_end -= *used;
+  } while (l.conn->HasBuffered());
 }
 
 void TunnelPump::Run() {

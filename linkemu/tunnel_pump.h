@@ -16,6 +16,9 @@
 // the TAP while the link has no connection are dropped and counted: a
 // disconnected cable loses frames, it does not store them.
 //
+// The connection is a TunnelConnection (plain TCP or TLS, chosen by whoever
+// set it up): the pump reads and writes through it and polls its socket.
+//
 // A connection that fails (EOF, error, a framing error) is closed and
 // reported through the DisconnectFn; the link and its TAP stay, ready for
 // Attach() of the next connection.
@@ -50,6 +53,7 @@
 #include "absl/synchronization/mutex.h"
 #include "linkemu/impair/direction_stats.h"
 #include "linkemu/impair/impairment_spec.h"
+#include "linkemu/tunnel_connection.h"
 
 namespace emu::linkemu {
 
@@ -90,9 +94,11 @@ class TunnelPump {
   // RemoveLink or the destructor). The link starts without a connection.
   absl::StatusOr<LinkId> AddLink(int tap_fd);
 
-  // Gives the link its connection `conn_fd` (taken over; a connected stream
-  // socket, made non-blocking). A previous connection is closed without a
-  // DisconnectFn call. NOT_FOUND (and `conn_fd` closed) for an unknown link.
+  // Gives the link its connection `conn` (taken over; its socket is made
+  // non-blocking). A previous connection is closed without a DisconnectFn
+  // call. NOT_FOUND (and `conn` closed) for an unknown link.
+  absl::Status Attach(LinkId id, std::unique_ptr<TunnelConnection> conn);
+  // The same with a plain connected stream socket `conn_fd`.
   absl::Status Attach(LinkId id, int conn_fd);
 
   // Closes the link's connection, if any, without a DisconnectFn call.

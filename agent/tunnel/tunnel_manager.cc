@@ -178,6 +178,21 @@ std::string NetnsIdentity(const std::string& netns) {
 
 }  // namespace
 
+absl::StatusOr<TunnelCarrier> ChooseTunnelCarrier(absl::string_view flag,
+                                                  bool insecure_plaintext) {
+  if (flag == "tls") return TunnelCarrier::kTls;
+  if (flag == "plain") return TunnelCarrier::kPlain;
+  if (flag.empty()) {
+    return insecure_plaintext ? TunnelCarrier::kPlain : TunnelCarrier::kTls;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--tunnel_carrier='", flag, "': want tls or plain"));
+}
+
+absl::string_view TunnelCarrierName(TunnelCarrier carrier) {
+  return carrier == TunnelCarrier::kTls ? "tls" : "plain";
+}
+
 std::string TunnelAlias(absl::string_view lab, const emu::v1::Link& link) {
   return absl::StrCat(net::LinkAlias(lab, link), " carrier=tcp-tunnel");
 }
@@ -228,6 +243,7 @@ struct TunnelManager::DialJob {
   std::string key;
   uint64_t generation;
   std::string address;
+  std::string peer_host;
   linkemu::TunnelHello hello;
 };
 
@@ -447,26 +463,37 @@ void TunnelManager::OnDisconnect(TunnelPump::LinkId id,
 
 void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
   SetIoTimeouts(fd, options_.io_timeout);
-  auto hello = linkemu::ReadTunnelHello(fd);
+  std::unique_ptr<linkemu::TunnelConnection> conn;
+  if (options_.tls != nullptr) {
+    auto c = options_.tls->Accept(fd);
+    if (!c.ok()) {
+      Log("tunnel listener: refused connection from ", peer, ": ",
+          c.status().message());
+      return;
+    }
+    conn = *std::move(c);
+  } else {
+    conn = linkemu::PlainConnection(fd);
+  }
+  auto hello = linkemu::ReadTunnelHello(*conn);
   if (!hello.ok()) {
     if (!absl::IsUnavailable(hello.status())) {
-      (void)linkemu::SendAll(
-          fd, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kBadRequest,
-                                         hello.status().message()));
+      (void)linkemu::WriteAll(
+          *conn,
+          linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kBadRequest,
+                                     hello.status().message()));
     }
     Log("tunnel listener: connection from ", peer, ": ",
         hello.status().message());
-    close(fd);
     return;
   }
   if (!options_.token.empty() &&
       !linkemu::ConstantTimeEquals(hello->token, options_.token)) {
-    (void)linkemu::SendAll(
-        fd, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kBadToken,
-                                       "wrong cluster token"));
+    (void)linkemu::WriteAll(
+        *conn, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kBadToken,
+                                          "wrong cluster token"));
     Log("tunnel listener: ", peer, " sent a wrong token for lab ", hello->lab,
         " link ", hello->link_id);
-    close(fd);
     return;
   }
   absl::MutexLock lock(&mu_);
@@ -475,73 +502,97 @@ void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
     std::string msg =
         absl::StrCat("agent at ", address_, " has no link ", hello->link_id,
                      " of lab ", hello->lab, " to accept");
-    (void)linkemu::SendAll(
-        fd, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kUnknownLink,
-                                       msg));
-    close(fd);
-    return;
-  }
-  absl::Status s = linkemu::SendAll(
-      fd, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kOk, "ok"));
-  if (!s.ok()) {
-    close(fd);
+    (void)linkemu::WriteAll(
+        *conn, linkemu::EncodeTunnelReply(
+                   linkemu::TunnelReplyCode::kUnknownLink, msg));
     return;
   }
   Entry& e = *it->second;
-  TuneConnection(fd);
-  std::string conn = absl::StrCat(LocalAddr(fd), " <- ", peer);
-  if (!pump_->Attach(e.pump_id, fd).ok()) return;
+  if (options_.tls != nullptr && conn->PeerName() != e.spec.peer_host) {
+    std::string msg = absl::StrCat(
+        "certificate of agent '", conn->PeerName(), "' for link ",
+        hello->link_id, " of lab ", hello->lab, ", whose other end is on '",
+        e.spec.peer_host, "'");
+    (void)linkemu::WriteAll(
+        *conn,
+        linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kWrongPeer, msg));
+    Log("tunnel listener: refused connection from ", peer, ": ", msg);
+    return;
+  }
+  absl::Status s = linkemu::WriteAll(
+      *conn, linkemu::EncodeTunnelReply(linkemu::TunnelReplyCode::kOk, "ok"));
+  if (!s.ok()) return;
+  TuneConnection(conn->fd());
+  std::string conn_text = absl::StrCat(LocalAddr(conn->fd()), " <- ", peer,
+                                       " ", conn->Describe());
+  if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return;
   e.up = true;
-  e.connection = conn;
+  e.connection = conn_text;
   e.last_error.clear();
   ++e.generation;
-  Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn);
+  Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn_text);
 }
 
 absl::Status TunnelManager::RunDial(const DialJob& job,
                                     const absl::Status* unreachable) {
   absl::Status s;
-  int fd = -1;
+  std::unique_ptr<linkemu::TunnelConnection> conn;
   auto c = unreachable != nullptr ? absl::StatusOr<int>(*unreachable)
                                   : Connect(job.address, options_.io_timeout);
   absl::Status connect_status = c.status();
   if (c.ok()) {
-    fd = *c;
-    SetIoTimeouts(fd, options_.io_timeout);
-    s = linkemu::SendAll(fd, linkemu::EncodeTunnelHello(job.hello));
-    if (s.ok()) s = linkemu::ReadTunnelReply(fd);
+    SetIoTimeouts(*c, options_.io_timeout);
+    if (options_.tls != nullptr) {
+      auto t = options_.tls->Connect(*c, job.peer_host);
+      if (t.ok()) {
+        conn = *std::move(t);
+      } else {
+        s = t.status();
+        Log("tunnel ", job.hello.lab, " ", job.hello.link_id, ": refused ",
+            job.peer_host, " at ", job.address, ": ", s.message());
+      }
+    } else {
+      conn = linkemu::PlainConnection(*c);
+    }
+    if (conn != nullptr) {
+      s = linkemu::WriteAll(*conn, linkemu::EncodeTunnelHello(job.hello));
+      if (s.ok()) s = linkemu::ReadTunnelReply(*conn);
+    }
   } else {
     s = c.status();
   }
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(job.key);
   if (it == entries_.end() || it->second->generation != job.generation) {
-    if (fd >= 0) close(fd);  // removed or changed meanwhile
+    // Removed or changed meanwhile: `conn` closes.
     if (it != entries_.end()) it->second->dialing = false;
     return connect_status;
   }
   Entry& e = *it->second;
   e.dialing = false;
   if (!s.ok()) {
-    if (fd >= 0) close(fd);
+    conn.reset();
     ++e.attempts;
     e.last_error = std::string(s.message());
-    // A wrong token will not fix itself soon: retry at the slowest pace.
-    e.backoff = absl::IsUnauthenticated(s)
+    // A wrong token or certificate will not fix itself soon: retry at the
+    // slowest pace.
+    e.backoff = absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s)
                     ? options_.max_backoff
                     : std::min(e.backoff * 2, options_.max_backoff);
     e.next_dial = absl::Now() + e.backoff;
     return connect_status;
   }
-  TuneConnection(fd);
-  std::string conn = absl::StrCat(LocalAddr(fd), " -> ", PeerAddr(fd));
-  if (!pump_->Attach(e.pump_id, fd).ok()) return connect_status;
+  TuneConnection(conn->fd());
+  std::string conn_text = absl::StrCat(LocalAddr(conn->fd()), " -> ",
+                                       PeerAddr(conn->fd()), " ",
+                                       conn->Describe());
+  if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return connect_status;
   e.up = true;
-  e.connection = conn;
+  e.connection = conn_text;
   e.last_error.clear();
   e.attempts = 0;
   e.backoff = options_.min_backoff;
-  Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn);
+  Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn_text);
   return connect_status;
 }
 
@@ -560,6 +611,7 @@ void TunnelManager::DialLoop() {
           jobs.push_back({key,
                           e->generation,
                           e->spec.peer_address,
+                          e->spec.peer_host,
                           {e->spec.lab, e->spec.link_id, options_.token}});
         } else {
           wait = std::min(wait, e->next_dial - now);

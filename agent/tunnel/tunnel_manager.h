@@ -15,6 +15,12 @@
 // restarted). TCP keepalive and TCP_USER_TIMEOUT notice a silent peer
 // within about 10 s.
 //
+// Carrier: plain TCP, or TLS with the cluster's agent certificates
+// (Options::tls; linkemu/tunnel_tls.h): both ends verify each other against
+// the cluster CA, the dialer checks the listener is the link's peer host and
+// the listener checks the dialer's certificate names the link's other host.
+// A refused connection is logged with the peer's address.
+//
 // Threads: the pump's event loop, an acceptor (accepts and answers
 // handshakes) and a dialer (connects and handshakes, blocking with
 // timeouts; one failed connect per peer address and round, so links to a
@@ -38,9 +44,23 @@
 #include "absl/time/time.h"
 #include "linkemu/tap_device.h"
 #include "linkemu/tunnel_pump.h"
+#include "linkemu/tunnel_tls.h"
 #include "proto/agent.pb.h"
 
 namespace emu::agent::tunnel {
+
+// What carries the tunnels' bytes between agents.
+enum class TunnelCarrier { kPlain, kTls };
+
+// The agent's --tunnel_carrier: "tls", "plain", or "" for the default: tls,
+// unless the agent runs with --insecure_plaintext (no certificates), which
+// is choosing plain text explicitly. INVALID_ARGUMENT naming the value
+// otherwise.
+absl::StatusOr<TunnelCarrier> ChooseTunnelCarrier(absl::string_view flag,
+                                                  bool insecure_plaintext);
+
+// "plain" / "tls".
+absl::string_view TunnelCarrierName(TunnelCarrier carrier);
 
 // One tunneled link end as the manager needs it.
 struct TunnelEndSpec {
@@ -89,7 +109,8 @@ struct TunnelStatus {
   // "connecting to h2 (198.18.0.12:7472), attempt 3: Connection refused".
   std::string state;
   bool up = false;
-  std::string connection;  // "local -> remote" socket addresses when up
+  std::string connection;  // "local -> remote" socket addresses and the carrier ("plain", "tls
+  // TLSv1.3 ...") when up
   linkemu::TunnelPump::Stats stats;
 };
 
@@ -98,6 +119,9 @@ class TunnelManager {
   struct Options {
     std::string listen_address;  // "host:port", "[v6]:port"; port 0 = any
     std::string token;           // the cluster token; empty = accept any
+    // The TLS carrier (agent certificates of the cluster CA); null: plain
+    // TCP, chosen explicitly (--tunnel_carrier=plain).
+    std::shared_ptr<linkemu::TunnelTls> tls;
     absl::Duration min_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(5);
     absl::Duration io_timeout = absl::Seconds(3);  // connect + handshake

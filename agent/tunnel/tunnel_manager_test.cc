@@ -192,3 +192,139 @@ TEST_F(TunnelManagerTest, StaleEndsGoAndDeadTapsAreRecreated) {
 
 }  // namespace
 }  // namespace emu::agent::tunnel
+
+namespace emu::agent::tunnel {
+namespace {
+
+TEST(ChooseTunnelCarrierTest, TlsUnlessPlainIsChosen) {
+  EXPECT_EQ(*ChooseTunnelCarrier("", false), TunnelCarrier::kTls);
+  EXPECT_EQ(*ChooseTunnelCarrier("", true), TunnelCarrier::kPlain);
+  EXPECT_EQ(*ChooseTunnelCarrier("tls", true), TunnelCarrier::kTls);
+  EXPECT_EQ(*ChooseTunnelCarrier("plain", false), TunnelCarrier::kPlain);
+  auto bad = ChooseTunnelCarrier("ssl", false);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'ssl'"), std::string::npos);
+  EXPECT_EQ(TunnelCarrierName(TunnelCarrier::kTls), "tls");
+}
+
+// Agents on the TLS carrier, each with the certificate of `host` from the
+// cluster CA (or another CA).
+class TlsTunnelManagerTest : public TunnelManagerTest {
+ protected:
+  static void SetUpTestSuite() {
+    auto ca = common::pki::CreateCa("tt");
+    auto other = common::pki::CreateCa("other");
+    ASSERT_TRUE(ca.ok() && other.ok());
+    ca_ = new common::pki::Credentials(*ca);
+    other_ca_ = new common::pki::Credentials(*other);
+  }
+  static void TearDownTestSuite() {
+    delete ca_;
+    delete other_ca_;
+  }
+
+  std::unique_ptr<TunnelManager> MakeTls(FakeTapOpener* taps,
+                                         const std::string& host,
+                                         const common::pki::Credentials& ca) {
+    common::pki::Subject s;
+    s.name = host;
+    auto own = common::pki::Issue(ca, s);
+    EXPECT_TRUE(own.ok()) << own.status();
+    // Each trusts the cluster CA, whoever signed its own certificate.
+    auto tls = linkemu::TunnelTls::Create(ca_->cert_pem, *own);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    TunnelManager::Options o;
+    o.listen_address = "127.0.0.1:0";
+    o.token = "tok";
+    o.tls = *std::move(tls);
+    o.min_backoff = absl::Milliseconds(20);
+    o.max_backoff = absl::Milliseconds(200);
+    o.io_timeout = absl::Seconds(2);
+    auto m = TunnelManager::Start(o, taps);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? *std::move(m) : nullptr;
+  }
+
+  // Gives `listener` and `dialer` the two ends of the link.
+  static void Join(TunnelManager& listener, TunnelManager& dialer) {
+    ASSERT_TRUE(listener.Apply("lab1", {End(true, dialer.address())}).ok());
+    ASSERT_TRUE(dialer.Apply("lab1", {End(false, listener.address())}).ok());
+  }
+
+  // Waits until the dialer's state mentions `text`.
+  static std::string WaitState(TunnelManager& m, const std::string& text) {
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    std::string state;
+    while (absl::Now() < deadline) {
+      state = m.List("lab1")[0].state;
+      if (state.find(text) != std::string::npos) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return state;
+  }
+
+  static common::pki::Credentials* ca_;
+  static common::pki::Credentials* other_ca_;
+};
+
+common::pki::Credentials* TlsTunnelManagerTest::ca_ = nullptr;
+common::pki::Credentials* TlsTunnelManagerTest::other_ca_ = nullptr;
+
+TEST_F(TlsTunnelManagerTest, FramesCrossOverTls) {
+  auto a = MakeTls(&taps_a_, "ha", *ca_);
+  auto b = MakeTls(&taps_b_, "hb", *ca_);
+  ASSERT_TRUE(a && b);
+  Join(*a, *b);
+  ASSERT_TRUE(WaitUp(*a, true)) << a->List("lab1")[0].state;
+  ASSERT_TRUE(WaitUp(*b, true)) << b->List("lab1")[0].state;
+  EXPECT_NE(a->List("lab1")[0].connection.find("tls TLSv1.3"),
+            std::string::npos)
+      << a->List("lab1")[0].connection;
+  EXPECT_NE(b->List("lab1")[0].connection.find("peer ha"), std::string::npos)
+      << b->List("lab1")[0].connection;
+  int na = taps_a_.NodeSide("ns-a", "eth1");
+  int nb = taps_b_.NodeSide("ns-b", "eth1");
+  std::string big(65000, 't');
+  ASSERT_EQ(write(na, big.data(), big.size()), (ssize_t)big.size());
+  EXPECT_EQ(ReadFrame(nb), big);
+  ASSERT_EQ(write(nb, "pong", 4), 4);
+  EXPECT_EQ(ReadFrame(na), "pong");
+}
+
+TEST_F(TlsTunnelManagerTest, AnAgentOfAnotherHostCannotTakeTheLink) {
+  auto a = MakeTls(&taps_a_, "ha", *ca_);
+  auto c = MakeTls(&taps_b_, "hc", *ca_);  // the link's peer is hb
+  ASSERT_TRUE(a && c);
+  Join(*a, *c);
+  std::string state = WaitState(*c, "certificate of agent 'hc'");
+  EXPECT_NE(state.find("whose other end is on 'hb'"), std::string::npos)
+      << state;
+  EXPECT_FALSE(a->List("lab1")[0].up);
+}
+
+TEST_F(TlsTunnelManagerTest, AForeignCaIsRefused) {
+  auto a = MakeTls(&taps_a_, "ha", *ca_);
+  auto b = MakeTls(&taps_b_, "hb", *other_ca_);
+  ASSERT_TRUE(a && b);
+  Join(*a, *b);
+  // The listener refuses the handshake; the dialer sees it fail.
+  std::string state = WaitState(*b, "attempt");
+  EXPECT_NE(state.find("tunnel TLS"), std::string::npos) << state;
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(a->List("lab1")[0].up);
+  EXPECT_FALSE(b->List("lab1")[0].up);
+}
+
+TEST_F(TlsTunnelManagerTest, APlainDialerIsToldTheCarrierIsTls) {
+  auto a = MakeTls(&taps_a_, "ha", *ca_);
+  auto b = Make(&taps_b_);  // plain
+  ASSERT_TRUE(a && b);
+  Join(*a, *b);
+  std::string state = WaitState(*b, "tunnel carrier is tls");
+  EXPECT_NE(state.find("plain-text tunnels are refused"), std::string::npos)
+      << state;
+  EXPECT_FALSE(a->List("lab1")[0].up);
+}
+
+}  // namespace
+}  // namespace emu::agent::tunnel

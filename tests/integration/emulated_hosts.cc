@@ -118,7 +118,8 @@ absl::Status EmulatedHosts::Create() {
   return absl::OkStatus();
 }
 
-absl::Status EmulatedHosts::StartAgent(int i) {
+absl::Status EmulatedHosts::StartAgent(int i,
+                                       std::vector<std::string> extra_args) {
   Host& h = hosts_[i];
   std::string hdir = absl::StrCat(dir_, "/", h.name);
   mkdir(hdir.c_str(), 0700);
@@ -137,6 +138,7 @@ absl::Status EmulatedHosts::StartAgent(int i) {
                "--state_dir=" + hdir + "/state",
                "--token_file=" + dir_ + "/token",
                "--port_file=" + port_file, "--pki_dir=" + pki_dir()};
+  spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   auto pid = launcher_.Spawn(spec, hdir + "/agent.log");
   if (!pid.ok()) return pid.status();
   h.agent_pid = *pid;

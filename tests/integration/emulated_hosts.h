@@ -33,8 +33,9 @@ class EmulatedHosts {
   // Bridge, host namespaces, their addresses.
   absl::Status Create();
   // Starts (or restarts, keeping its state directory) host i's agent,
-  // listening on <address>:7471 and tunnels on <address>:7472.
-  absl::Status StartAgent(int i);
+  // listening on <address>:7471 and tunnels on <address>:7472, with
+  // `extra_args` after the usual flags ("--tunnel_carrier=plain").
+  absl::Status StartAgent(int i, std::vector<std::string> extra_args = {});
   // Sends `signal` to host i's agent and reaps it.
   absl::Status KillAgent(int i, int signal);
 

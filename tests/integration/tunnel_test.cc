@@ -4,9 +4,16 @@
 // built by hand, as the controller's placement will send them. Checks
 // ping and iperf3 across the tunnel, TBF shaping on the tunnel's TAP within
 // 5% of rate x 1448/1514, recovery after kill -9 of either agent, and that
-// DestroyLab leaves no TAP, socket, namespace or process.
+// DestroyLab leaves no TAP, socket, namespace or process. The agents run the
+// default TLS carrier: foreign peers (plain text, no certificate, another
+// CA, an agent certificate of another host) are refused and logged with
+// their address while the cluster's own tunnel carries on.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <memory>
@@ -17,6 +24,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "common/pki/pki.h"
+#include "linkemu/tunnel_handshake.h"
+#include "linkemu/tunnel_tls.h"
+#include "openssl/ssl.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -246,6 +257,10 @@ TEST_F(TunnelTest, B_PingAndResourcesAcrossTheTunnel) {
         EXPECT_EQ(r.peer_host(), hosts_->HostName(1 - i));
         EXPECT_TRUE(absl::StrContains(r.detail(), "eth1 tcp 198.18.250."))
             << r.detail();
+        EXPECT_TRUE(absl::StrContains(
+            r.detail(), absl::StrCat("tls TLSv1.3 TLS_AES_128_GCM_SHA256 peer ",
+                                     hosts_->HostName(1 - i))))
+            << r.detail();
       }
     }
     EXPECT_EQ(netns, 1);
@@ -258,6 +273,117 @@ TEST_F(TunnelTest, B_PingAndResourcesAcrossTheTunnel) {
   ASSERT_TRUE(Apply(1, 0).ok());
   EXPECT_EQ(TunnelState(0), "up");
   EXPECT_EQ(TunnelSockets(0), before);
+}
+
+// A TCP connection from the root namespace (the bridge's address) to host
+// 0's tunnel listener, with 3 s I/O timeouts.
+int DialHost0(EmulatedHosts& hosts) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(7472);
+  inet_pton(AF_INET, hosts.Address(0).c_str(), &sa.sin_addr);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0)
+      << std::strerror(errno);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+// Host 0's log gains a refusal naming the dialer's address and `why`.
+bool WaitRefusal(EmulatedHosts& hosts, size_t* seen, const std::string& why) {
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    std::string log = hosts.AgentLog(0);
+    size_t at = log.find(
+        absl::StrCat("refused connection from ", hosts.Address(0).substr(
+                         0, hosts.Address(0).rfind('.')), ".1:"),
+        *seen);
+    if (at != std::string::npos && log.find(why, at) != std::string::npos) {
+      *seen = at + 1;
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(TunnelTest, B2_ForeignPeersAreRefusedWhileTheTunnelWorks) {
+  ASSERT_TRUE(WaitTunnelUp());
+  const std::string before = TunnelSockets(0);
+  const emu::v1::Link link = TheLink(0);
+  const linkemu::TunnelHello hello{*lab_, LinkName(link), hosts_->token()};
+  size_t seen = 0;
+
+  // Plain text with the right token and link: told, refused, logged.
+  {
+    int fd = DialHost0(*hosts_);
+    ASSERT_TRUE(linkemu::SendAll(fd, linkemu::EncodeTunnelHello(hello)).ok());
+    absl::Status reply = linkemu::ReadTunnelReply(fd);
+    close(fd);
+    EXPECT_TRUE(absl::StrContains(reply.message(), "tunnel carrier is tls"))
+        << reply;
+    EXPECT_TRUE(WaitRefusal(*hosts_, &seen, "plain text"))
+        << hosts_->AgentLog(0);
+  }
+  // TLS without a client certificate.
+  {
+    int fd = DialHost0(*hosts_);
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_connect(ssl);
+    char byte;
+    EXPECT_LE(SSL_read(ssl, &byte, 1), 0);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    EXPECT_TRUE(WaitRefusal(*hosts_, &seen, "certificate"))
+        << hosts_->AgentLog(0);
+  }
+  // An agent certificate of another CA, for host 1's very name.
+  {
+    auto other = common::pki::CreateCa("intruders");
+    ASSERT_TRUE(other.ok());
+    common::pki::Subject subject;
+    subject.name = hosts_->HostName(1);
+    auto creds = common::pki::Issue(*other, subject);
+    auto ca = common::pki::ReadPem(hosts_->pki_dir() + "/ca.crt");
+    ASSERT_TRUE(creds.ok() && ca.ok());
+    auto tls = linkemu::TunnelTls::Create(*ca, *creds);
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    auto conn = (*tls)->Connect(DialHost0(*hosts_), hosts_->HostName(0));
+    if (conn.ok()) {  // TLS 1.3: the verdict comes at the first read
+      (void)linkemu::WriteAll(**conn, linkemu::EncodeTunnelHello(hello));
+      EXPECT_FALSE(linkemu::ReadTunnelReply(**conn).ok());
+    }
+    EXPECT_TRUE(WaitRefusal(*hosts_, &seen, "certificate verify failed"))
+        << hosts_->AgentLog(0);
+  }
+  // An agent of this cluster, but not the link's other end.
+  {
+    ASSERT_TRUE(common::pki::IssueAgent(hosts_->pki_dir(), "ttintruder", {})
+                    .ok());
+    auto paths = common::pki::AgentPaths(hosts_->pki_dir(), "ttintruder");
+    auto creds = common::pki::ReadCredentials(paths.cert, paths.key);
+    auto ca = common::pki::ReadPem(paths.ca_cert);
+    ASSERT_TRUE(creds.ok() && ca.ok());
+    auto tls = linkemu::TunnelTls::Create(*ca, *creds);
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    auto conn = (*tls)->Connect(DialHost0(*hosts_), hosts_->HostName(0));
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE(
+        linkemu::WriteAll(**conn, linkemu::EncodeTunnelHello(hello)).ok());
+    absl::Status reply = linkemu::ReadTunnelReply(**conn);
+    EXPECT_EQ(reply.code(), absl::StatusCode::kPermissionDenied) << reply;
+    EXPECT_TRUE(WaitRefusal(*hosts_, &seen, "certificate of agent 'ttintruder'"))
+        << hosts_->AgentLog(0);
+  }
+  // The cluster's own tunnel never noticed.
+  EXPECT_EQ(TunnelState(0), "up");
+  EXPECT_EQ(TunnelSockets(0), before);
+  EXPECT_TRUE(Ping(0));
 }
 
 TEST_F(TunnelTest, C_IperfAcrossTheTunnel) {
