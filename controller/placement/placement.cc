@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "linkemu/engine_choice.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::placement {
@@ -126,7 +127,9 @@ absl::Status Partitioner::Setup() {
   for (int i = 0; i < n_; ++i) index[t_.nodes(i).name()] = i;
   adj_.assign(n_, {});
   std::map<std::pair<int, int>, int64_t> pair_weight;
-  std::vector<char> netem(n_, 0);
+  // The directions each node sends: its host must be able to apply them
+  // (linkemu/engine_choice.h: kernel NetEm/TBF or the userspace engine).
+  std::vector<std::vector<const emu::v1::LinkParams*>> sends(n_);
   for (const auto& l : t_.links()) {
     auto a = index.find(l.a().node());
     auto b = index.find(l.b().node());
@@ -135,13 +138,8 @@ absl::Status Partitioner::Setup() {
           absl::StrCat(SourcePrefix(l.source()), "link ", LinkName(l),
                        ": names a node that is not in the topology"));
     }
-    // A QEMU guest sender runs its NetEm inside the guest (its kernel has
-    // sch_netem), so its host's kernel need not (agent/guest_manager.h).
-    auto host_netem = [&](int node) {
-      return t_.nodes(node).kind() != emu::v1::NODE_KIND_QEMU;
-    };
-    if (NeedsNetem(l.a_to_b()) && host_netem(a->second)) netem[a->second] = 1;
-    if (NeedsNetem(l.b_to_a()) && host_netem(b->second)) netem[b->second] = 1;
+    sends[a->second].push_back(&l.a_to_b());
+    sends[b->second].push_back(&l.b_to_a());
     if (a->second == b->second) continue;
     auto key = std::minmax(a->second, b->second);
     pair_weight[{key.first, key.second}] += CutWeight(l);
@@ -162,12 +160,27 @@ absl::Status Partitioner::Setup() {
     memd_[i] = d.memory_mib;
     const auto kind = KindOf(node);
     std::vector<std::string> no_kind, no_netem;
+    std::string engine_problem;  // why the last refused host cannot
     for (int h = 0; h < h_; ++h) {
       bool kind_ok = SupportsKind(*hosts_[h], kind);
-      bool netem_ok = !netem[i] || hosts_[h]->capabilities().netem();
+      // A QEMU guest sender runs its NetEm inside the guest (its kernel has
+      // sch_netem), so its host's kernel need not (agent/guest_manager.h).
+      linkemu::SenderSide side;
+      side.netem = hosts_[h]->capabilities().netem();
+      side.userspace = hosts_[h]->capabilities().userspace_engine();
+      side.guest = kind == emu::v1::NODE_KIND_QEMU;
+      bool engine_ok = true;
+      for (const emu::v1::LinkParams* p : sends[i]) {
+        auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), side);
+        if (!use.ok()) {
+          engine_ok = false;
+          engine_problem = std::string(use.status().message());
+          break;
+        }
+      }
       if (!kind_ok) no_kind.push_back(hosts_[h]->name());
-      if (kind_ok && !netem_ok) no_netem.push_back(hosts_[h]->name());
-      allowed_[i * h_ + h] = kind_ok && netem_ok;
+      if (kind_ok && !engine_ok) no_netem.push_back(hosts_[h]->name());
+      allowed_[i * h_ + h] = kind_ok && engine_ok;
     }
     if (!node.host().empty()) {
       for (int h = 0; h < h_; ++h) {
@@ -183,11 +196,9 @@ absl::Status Partitioner::Setup() {
         }
         return absl::FailedPreconditionError(absl::StrCat(
             SourcePrefix(node.source()), "node ", node.name(),
-            ": its links ask for delay, jitter, loss, duplicate, reorder, "
-            "corrupt or limit, which need NetEm, but the kernel of host ",
-            node.host(),
-            " (where it is pinned) has no sch_netem (rate alone works with "
-            "TBF); see docs/topology.md"));
+            ": host ", node.host(),
+            " (where it is pinned) cannot apply the conditions of its links: ",
+            engine_problem, "; see docs/topology.md"));
       }
     }
     bool any = false;
@@ -201,11 +212,10 @@ absl::Status Partitioner::Setup() {
       }
       return absl::FailedPreconditionError(absl::StrCat(
           SourcePrefix(node.source()), "node ", node.name(),
-          ": its links ask for delay, jitter, loss, duplicate, reorder, "
-          "corrupt or limit, which need NetEm, but no reachable host that "
-          "runs it has sch_netem (",
-          absl::StrJoin(no_netem, ", "),
-          "; rate alone works with TBF); see docs/topology.md"));
+          ": no reachable host that runs it can apply the conditions of its "
+          "links (",
+          absl::StrJoin(no_netem, ", "), ": ", engine_problem,
+          "); see docs/topology.md"));
     }
   }
   return absl::OkStatus();
@@ -658,12 +668,6 @@ NodeDemand DemandOf(const Node& node) {
   return d;
 }
 
-bool NeedsNetem(const emu::v1::LinkParams& p) {
-  return p.delay_us() > 0 || p.jitter_us() > 0 || p.loss_percent() > 0 ||
-         p.duplicate_percent() > 0 || p.reorder_percent() > 0 ||
-         p.corrupt_percent() > 0 || p.limit_packets() > 0;
-}
-
 std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     const Topology& topology,
     const std::map<std::string, std::string>& host_of_node,
@@ -681,6 +685,8 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
   for (const Node& node : topology.nodes()) {
     auto& share = shares[host_of(node.name())];
     share.set_lab(topology.name());
+    share.set_engine(topology.engine());
+    share.set_seed(topology.seed());
     *share.add_nodes() = node;
   }
   for (const auto& link : topology.links()) {
