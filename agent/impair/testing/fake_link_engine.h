@@ -72,7 +72,7 @@ class FakeLinkEngine : public linkemu::LinkEngine {
 
   std::optional<linkemu::LinkStats> GetStats(LinkId id) override {
     absl::MutexLock lock(&mu_);
-    if (!links_.contains(id)) return std::nullopt;
+    if (links_.count(id) == 0) return std::nullopt;
     return linkemu::LinkStats();
   }
 
