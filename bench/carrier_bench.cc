@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "bench/bench_commands.h"
 #include "common/process_launcher.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -33,32 +34,9 @@ ABSL_FLAG(int, seconds, 5, "Seconds per iperf3 run.");
 namespace {
 
 using emu::ProcessResult;
-using emu::ProcessSpec;
-
-emu::PosixProcessLauncher launcher;
-
-absl::StatusOr<ProcessResult> Run(const std::string& netns,
-                                  std::vector<std::string> argv,
-                                  absl::Duration timeout = absl::Seconds(60)) {
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.netns = netns;
-  spec.timeout = timeout;
-  return launcher.Run(spec);
-}
-
-bool Ok(const absl::StatusOr<ProcessResult>& r, const std::string& what) {
-  if (r.ok() && r->exit_code == 0) return true;
-  std::fprintf(stderr, "%s: %s\n", what.c_str(),
-               r.ok() ? r->stderr_data.c_str() : r.status().ToString().c_str());
-  return false;
-}
-
-bool Ip(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return Ok(Run("", argv), absl::StrJoin(argv, " "));
-}
+using emu::bench::Ip;
+using emu::bench::Ok;
+using emu::bench::Run;
 
 struct Figures {
   double tcp_bps = 0;

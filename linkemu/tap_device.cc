@@ -17,6 +17,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "common/status_macros.h"
 #include "linkemu/nl_error.h"
 
 #ifndef TUN_F_USO4
@@ -89,11 +90,9 @@ absl::StatusOr<int> OpenHere(const TapSpec& spec, absl::string_view what) {
   if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) != 0) {
     return ErrnoToStatus(errno, absl::StrCat(what, ": TUNSETVNETHDRSZ"));
   }
-  if (ioctl(fd, TUNSETOFFLOAD, kTcpOffloads | TUN_F_USO4 | TUN_F_USO6) != 0 &&
-      ioctl(fd, TUNSETOFFLOAD, kTcpOffloads) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat(what, ": TUNSETOFFLOAD"));
-  }
-  absl::Status s = Configure(spec, what);
+  absl::Status s = SetTapOffloads(fd, true);
+  if (!s.ok()) return Annotate(s, what);
+  s = Configure(spec, what);
   if (!s.ok()) return s;
   std::move(close_fd).Cancel();
   return fd;
@@ -130,6 +129,32 @@ absl::StatusOr<int> OpenTapInNamespace(const TapSpec& spec) {
 bool TapIsAlive(int fd) {
   ifreq ifr{};
   return ioctl(fd, TUNGETIFF, &ifr) == 0;
+}
+
+size_t TapVnetHeaderBytes(int fd) {
+  ifreq ifr{};
+  if (ioctl(fd, TUNGETIFF, &ifr) != 0) return 0;
+  if ((ifr.ifr_flags & IFF_VNET_HDR) == 0) return 0;
+  int sz = 0;
+  if (ioctl(fd, TUNGETVNETHDRSZ, &sz) != 0) return 10;
+  return static_cast<size_t>(sz);
+}
+
+absl::Status SetTapOffloads(int fd, bool on) {
+  if (!TapIsAlive(fd)) {
+    return absl::FailedPreconditionError("TUNSETOFFLOAD: not a TAP");
+  }
+  if (!on) {
+    if (ioctl(fd, TUNSETOFFLOAD, 0) != 0) {
+      return ErrnoToStatus(errno, "TUNSETOFFLOAD 0");
+    }
+    return absl::OkStatus();
+  }
+  if (ioctl(fd, TUNSETOFFLOAD, kTcpOffloads | TUN_F_USO4 | TUN_F_USO6) != 0 &&
+      ioctl(fd, TUNSETOFFLOAD, kTcpOffloads) != 0) {
+    return ErrnoToStatus(errno, "TUNSETOFFLOAD");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace emu::linkemu

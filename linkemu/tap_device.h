@@ -21,9 +21,11 @@
 #ifndef EMU_LINKEMU_TAP_DEVICE_H_
 #define EMU_LINKEMU_TAP_DEVICE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace emu::linkemu {
@@ -44,6 +46,19 @@ absl::StatusOr<int> OpenTapInNamespace(const TapSpec& spec);
 
 // True while the device behind a TAP fd exists (TUNGETIFF succeeds).
 bool TapIsAlive(int fd);
+
+// The virtio-net header in front of each frame read from `fd`:
+// TUNGETVNETHDRSZ for a TAP with IFF_VNET_HDR, 0 for anything else (any fd
+// whose read() returns one frame, e.g. a SOCK_SEQPACKET socket in tests).
+size_t TapVnetHeaderBytes(int fd);
+
+// Turns a TAP's offloads on (checksum, TSO, USO where the kernel has it, as
+// OpenTapInNamespace sets them) or off: the kernel then hands over
+// MTU-sized frames with complete checksums (the impairment engine does
+// this where it corrupts bits, so a receiver's checksum sees them).
+// INTERNAL naming the errno when the TAP refuses; FAILED_PRECONDITION for
+// an fd that is not a TAP.
+absl::Status SetTapOffloads(int fd, bool on);
 
 }  // namespace emu::linkemu
 

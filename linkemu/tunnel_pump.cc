@@ -4,6 +4,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,12 +14,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "absl/strings/str_join.h"
+#include "linkemu/impair/impairment_pipeline.h"
+#include "linkemu/tap_device.h"
 #include "linkemu/tunnel_frame.h"
 
 namespace emu::linkemu {
 namespace {
 
 constexpr uint64_t kWakeToken = 0;
+constexpr uint64_t kTimerToken = 1;
 constexpr size_t kLowWaterBytes = TunnelPump::kHighWaterBytes / 4;
 // Output buffer: room for the high-water mark plus one largest frame.
 constexpr size_t kOutBufferBytes =
@@ -26,6 +32,12 @@ constexpr size_t kOutBufferBytes =
 void SetNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
   if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int64_t MonotonicNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -47,6 +59,9 @@ struct TunnelPump::Link {
   std::vector<char> in;
   size_t in_end = 0;
   Stats stats;
+  // Egress impairment (SetEgress); null until the first call.
+  std::unique_ptr<ImpairmentPipeline> egress;
+  bool offloads_off = false;
 };
 
 absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
@@ -59,22 +74,35 @@ absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
     close(ep);
     return s;
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWakeToken;
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) != 0) {
-    absl::Status s = ErrnoToStatus(errno, "tunnel pump: epoll_ctl eventfd");
+  int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (timer < 0) {
+    absl::Status s = ErrnoToStatus(errno, "tunnel pump: timerfd");
     close(ep);
     close(wake);
     return s;
   }
+  for (auto [fd, token] :
+       {std::pair{wake, kWakeToken}, std::pair{timer, kTimerToken}}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = token;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      absl::Status s = ErrnoToStatus(errno, "tunnel pump: epoll_ctl");
+      close(ep);
+      close(wake);
+      close(timer);
+      return s;
+    }
+  }
   return std::unique_ptr<TunnelPump>(
-      new TunnelPump(ep, wake, std::move(on_disconnect)));
+      new TunnelPump(ep, wake, timer, std::move(on_disconnect)));
 }
 
-TunnelPump::TunnelPump(int epoll_fd, int wake_fd, DisconnectFn on_disconnect)
+TunnelPump::TunnelPump(int epoll_fd, int wake_fd, int timer_fd,
+                       DisconnectFn on_disconnect)
     : epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
+      timer_fd_(timer_fd),
       on_disconnect_(std::move(on_disconnect)) {
   scratch_.resize(kMaxTunnelFrame);
   thread_ = std::thread([this] { Run(); });
@@ -94,6 +122,7 @@ TunnelPump::~TunnelPump() {
     close(l->tap_fd);
   }
   links_.clear();
+  close(timer_fd_);
   close(wake_fd_);
   close(epoll_fd_);
 }
@@ -159,14 +188,48 @@ void TunnelPump::RemoveLink(LinkId id) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.tap_fd, nullptr);
   }
   close(l.tap_fd);
+  egress_links_.erase(id);
   links_.erase(it);
+}
+
+absl::Status TunnelPump::SetEgress(LinkId id, const ImpairmentSpec& spec,
+                                   uint64_t seed) {
+  std::vector<std::string> problems = ImpairmentSpecProblems(spec);
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tunnel link ", id, " egress: ",
+                     absl::StrJoin(problems, "; ")));
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = links_.find(id);
+  if (it == links_.end()) {
+    return absl::NotFoundError(absl::StrCat("tunnel link ", id, " not found"));
+  }
+  Link& l = *it->second;
+  if (l.egress == nullptr) {
+    l.egress = std::make_unique<ImpairmentPipeline>(
+        spec, seed, TapVnetHeaderBytes(l.tap_fd));
+    egress_links_.insert(id);
+  } else {
+    l.egress->SetSpec(spec);
+  }
+  // Bits flipped must meet the receiver's checksum: no offloads then
+  // (link_engine.cc says why).
+  bool want_off = spec.corrupt_percent > 0 || spec.bit_error_rate > 0;
+  if (want_off != l.offloads_off) {
+    (void)SetTapOffloads(l.tap_fd, !want_off);  // non-TAPs: nothing to do
+    l.offloads_off = want_off;
+  }
+  return absl::OkStatus();
 }
 
 std::optional<TunnelPump::Stats> TunnelPump::GetStats(LinkId id) {
   absl::MutexLock lock(&mu_);
   auto it = links_.find(id);
   if (it == links_.end()) return std::nullopt;
-  return it->second->stats;
+  Stats s = it->second->stats;
+  if (it->second->egress != nullptr) s.egress = it->second->egress->stats();
+  return s;
 }
 
 void TunnelPump::CloseConn(Link& l) {
@@ -182,6 +245,10 @@ void TunnelPump::CloseConn(Link& l) {
   // Free the buffers of an idle link; Attach allocates them again.
   std::vector<char>().swap(l.out);
   std::vector<char>().swap(l.in);
+  if (l.egress != nullptr) {
+    l.stats.dropped_disconnected += l.egress->held_frames();
+    l.egress->Clear();
+  }
   l.stats.connected = false;
   SetTapArmed(l, true);  // keep draining (and dropping) the TAP
 }
@@ -220,7 +287,74 @@ void TunnelPump::TapFailed(Link& l) {
   l.stats.tap_failed = true;
 }
 
+void TunnelPump::ReserveOut(Link& l, size_t bytes) {
+  if (l.out.size() - l.out_end < bytes) {
+    std::memmove(l.out.data(), l.out.data() + l.out_begin,
+                 l.out_end - l.out_begin);
+    l.out_end -= l.out_begin;
+    l.out_begin = 0;
+  }
+}
+
+void TunnelPump::DrainEgress(Link& l, int64_t now_ns) {
+  if (l.conn_fd < 0 || l.egress == nullptr) return;
+  size_t hdr = l.egress->header_bytes();
+  while (l.out_end - l.out_begin < kHighWaterBytes) {
+    HeldFrame* f = l.egress->PopDue(now_ns);
+    if (f == nullptr) break;
+    ReserveOut(l, kTunnelFrameHeaderBytes + f->len);
+    EncodeTunnelFrameHeader(f->len, l.out.data() + l.out_end);
+    std::memcpy(l.out.data() + l.out_end + kTunnelFrameHeaderBytes, f->data,
+                f->len);
+    l.out_end += kTunnelFrameHeaderBytes + f->len;
+    ++l.stats.tap_to_tcp_frames;
+    l.stats.tap_to_tcp_bytes += f->len;
+    DirectionStats& es = l.egress->stats();
+    ++es.frames_out;
+    es.bytes_out += f->len > hdr ? f->len - hdr : 0;
+    l.egress->Release(f);
+  }
+  Flush(l);
+}
+
+void TunnelPump::RunEgressTimers() {
+  int64_t now = MonotonicNowNs();
+  int64_t next = ImpairmentPipeline::kNever;
+  for (LinkId id : egress_links_) {
+    auto it = links_.find(id);
+    if (it == links_.end()) continue;
+    Link& l = *it->second;
+    if (l.egress->NextDepartureNs() <= now) DrainEgress(l, now);
+    // A due frame left behind waits for EPOLLOUT, not for the timer.
+    int64_t due = l.egress->NextDepartureNs();
+    if (due > now) next = std::min(next, due);
+  }
+  if (next == timer_armed_ns_) return;
+  itimerspec its{};
+  if (next != ImpairmentPipeline::kNever) {
+    its.it_value.tv_sec = next / 1'000'000'000;
+    its.it_value.tv_nsec = next % 1'000'000'000;
+  }
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+  timer_armed_ns_ = next;
+}
+
 void TunnelPump::OnTapReadable(Link& l) {
+  if (l.egress != nullptr && !l.egress->PassThroughNow() && l.conn_fd >= 0) {
+    // Through the egress pipeline: read, offer, frame what is due.
+    for (int i = 0; i < kBatchFrames; ++i) {
+      ssize_t n = read(l.tap_fd, scratch_.data(), scratch_.size());
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        TapFailed(l);
+        break;
+      }
+      if (n <= 0) break;
+      l.egress->Offer(absl::MakeConstSpan(scratch_.data(), n),
+                      MonotonicNowNs());
+    }
+    DrainEgress(l, MonotonicNowNs());
+    return;
+  }
   for (int i = 0; i < kBatchFrames; ++i) {
     if (l.conn_fd < 0) {
       ssize_t n = read(l.tap_fd, scratch_.data(), scratch_.size());
@@ -236,12 +370,7 @@ void TunnelPump::OnTapReadable(Link& l) {
       SetTapArmed(l, false);
       break;
     }
-    if (l.out.size() - l.out_end < kTunnelFrameHeaderBytes + kMaxTunnelFrame) {
-      std::memmove(l.out.data(), l.out.data() + l.out_begin,
-                   l.out_end - l.out_begin);
-      l.out_end -= l.out_begin;
-      l.out_begin = 0;
-    }
+    ReserveOut(l, kTunnelFrameHeaderBytes + kMaxTunnelFrame);
     ssize_t n = read(l.tap_fd, l.out.data() + l.out_end + kTunnelFrameHeaderBytes,
                      kMaxTunnelFrame);
     if (n < 0) {
@@ -254,6 +383,14 @@ void TunnelPump::OnTapReadable(Link& l) {
     l.out_end += kTunnelFrameHeaderBytes + n;
     ++l.stats.tap_to_tcp_frames;
     l.stats.tap_to_tcp_bytes += n;
+    if (l.egress != nullptr) {  // pass-through now: counted all the same
+      l.egress->CountPassThrough(n);
+      DirectionStats& es = l.egress->stats();
+      ++es.frames_out;
+      es.bytes_out += n > l.egress->header_bytes()
+                          ? n - l.egress->header_bytes()
+                          : 0;
+    }
   }
   if (l.conn_fd >= 0) Flush(l);
 }
@@ -324,6 +461,12 @@ void TunnelPump::Run() {
           (void)!read(wake_fd_, &v, sizeof(v));
           continue;
         }
+        if (token == kTimerToken) {
+          uint64_t v;
+          (void)!read(timer_fd_, &v, sizeof(v));
+          timer_armed_ns_ = 0;  // fired
+          continue;
+        }
         auto ch = channels_.find(token);
         if (ch == channels_.end()) continue;  // closed meanwhile
         auto it = links_.find(ch->second.link);
@@ -334,12 +477,16 @@ void TunnelPump::Run() {
           continue;
         }
         uint32_t ev = events[i].events;
-        if (ev & EPOLLOUT) Flush(l);
+        if (ev & EPOLLOUT) {
+          Flush(l);
+          if (l.egress != nullptr) DrainEgress(l, MonotonicNowNs());
+        }
         if (l.conn_fd >= 0 && l.conn_token == token &&
             (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
           OnConnReadable(l);
         }
       }
+      if (!egress_links_.empty()) RunEgressTimers();
       failed.swap(failed_);
     }
     for (auto& [id, why] : failed) {

@@ -20,6 +20,15 @@
 // reported through the DisconnectFn; the link and its TAP stay, ready for
 // Attach() of the next connection.
 //
+// Egress impairment (SetEgress): the sending side of a cross-host link
+// applies its direction's ImpairmentSpec (linkemu/impair/) to the frames it
+// reads from the TAP, before framing them onto the connection: one pass,
+// no extra hop. Frames wait in the link's pipeline (bounded by the spec's
+// queue limits) and are framed at their departure, driven by the pump's
+// timerfd. A departure while the output is above the high-water mark waits
+// for the socket to drain (the connection is the bottleneck then). Frames
+// held when the connection goes are dropped with it.
+//
 // Thread-safe. The DisconnectFn runs on the pump's thread, holding no lock
 // of the pump, so it may call back into the pump.
 #ifndef EMU_LINKEMU_TUNNEL_PUMP_H_
@@ -35,9 +44,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "linkemu/impair/direction_stats.h"
+#include "linkemu/impair/impairment_spec.h"
 
 namespace emu::linkemu {
 
@@ -60,6 +72,8 @@ class TunnelPump {
     uint64_t connections = 0;           // Attach calls
     bool connected = false;
     bool tap_failed = false;  // the TAP's read failed for good (device gone)
+    // The egress pipeline's counters (SetEgress); zero without one.
+    DirectionStats egress;
   };
 
   // Called when a link's connection ended; `why` says how.
@@ -87,6 +101,13 @@ class TunnelPump {
   // Closes the link's TAP and connection. No-op for an unknown link.
   void RemoveLink(LinkId id);
 
+  // Applies `spec` to the frames the link sends from now on; the first
+  // call makes the link's pipeline from `seed` (later calls keep its random
+  // state and ignore `seed`), a pass-through spec costs nothing per frame.
+  // A live change keeps held frames on their schedule (impairment_pipeline.h).
+  // NOT_FOUND for an unknown link; INVALID_ARGUMENT naming the field.
+  absl::Status SetEgress(LinkId id, const ImpairmentSpec& spec, uint64_t seed);
+
   std::optional<Stats> GetStats(LinkId id);
 
  private:
@@ -96,11 +117,19 @@ class TunnelPump {
     bool is_tap;
   };
 
-  TunnelPump(int epoll_fd, int wake_fd, DisconnectFn on_disconnect);
+  TunnelPump(int epoll_fd, int wake_fd, int timer_fd,
+             DisconnectFn on_disconnect);
   void Run();
   void OnTapReadable(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TapFailed(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnConnReadable(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frames the egress pipeline has due by `now_ns` into the output, as
+  // room allows; then Flush.
+  void DrainEgress(Link& l, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes room for `bytes` more at out_end (compacting the buffer).
+  void ReserveOut(Link& l, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drains every egress pipeline due now; arms the timerfd for the next.
+  void RunEgressTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends pending output; arms/disarms EPOLLOUT and the TAP's EPOLLIN.
   void Flush(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseConn(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -112,12 +141,16 @@ class TunnelPump {
 
   const int epoll_fd_;
   const int wake_fd_;
+  const int timer_fd_;
   const DisconnectFn on_disconnect_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   LinkId next_link_ ABSL_GUARDED_BY(mu_) = 1;
-  uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 2;  // 0 wake, 1 timer
+  // Links with an egress pipeline, and the instant the timerfd is set to.
+  absl::flat_hash_set<LinkId> egress_links_ ABSL_GUARDED_BY(mu_);
+  int64_t timer_armed_ns_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<LinkId, std::unique_ptr<Link>> links_ ABSL_GUARDED_BY(mu_);
   // epoll's data is a token, so an event for an fd removed meanwhile (or
   // whose number was reused) finds nothing instead of a dangling pointer.

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace emu::linkemu {
 
@@ -27,7 +29,14 @@ struct GilbertElliott {
   double r_percent = 100;             // Bad -> Good per frame
   double loss_in_bad_percent = 100;   // 1-h
   double loss_in_good_percent = 0;    // 1-k
+
+  bool operator==(const GilbertElliott& o) const;
+  bool operator!=(const GilbertElliott& o) const { return !(*this == o); }
 };
+
+// The longest delay (and jitter) the engine accepts: netem's 60 s bound in
+// qdisc_plan.h, so both engines refuse the same values.
+inline constexpr uint64_t kMaxImpairDelayUs = 60'000'000;
 
 struct ImpairmentSpec {
   // Delay: every frame waits delay_us +/- jitter_us (drawn from
@@ -54,9 +63,10 @@ struct ImpairmentSpec {
   double corrupt_correlation_percent = 0;
   double bit_error_rate = 0;
 
-  // Reordering (needs a delay, as in netem): reorder_percent of frames (or
-  // every reorder_gap-th frame when gap > 0) are sent at once, ahead of
-  // the delayed ones.
+  // Reordering (needs a delay, as in netem): with netem's gap counter, a
+  // frame chosen by reorder_percent is sent at once, ahead of the delayed
+  // ones. reorder_gap 0 with a percent is tc's "gap 1" (any frame may be
+  // chosen); a gap with reorder_percent 0 means 100 % (every gap-th frame).
   double reorder_percent = 0;
   double reorder_correlation_percent = 0;
   uint32_t reorder_gap = 0;
@@ -71,6 +81,9 @@ struct ImpairmentSpec {
 
   // Queue bound: a frame arriving to a full queue is dropped (tail drop).
   // 0 = the default: 1000 frames (netem's); limit_bytes 0 = no byte bound.
+  // Both count every frame the direction holds (waiting for the rate or in
+  // the delay line, as netem's limit counts its tfifo), so limit_bytes must
+  // cover the bandwidth-delay product (1 Gbit/s x 100 ms = 12.5 MB).
   uint32_t limit_packets = 0;
   uint64_t limit_bytes = 0;
 
@@ -79,6 +92,11 @@ struct ImpairmentSpec {
   // True when the spec changes nothing (every frame passes at once).
   bool IsPassThrough() const;
 };
+
+// Every reason the engine would refuse `spec`, naming the field ("loss_percent
+// 120 is outside 0..100"); empty when it can be served. LinkEngine::AddLink
+// and Update return INVALID_ARGUMENT joining these.
+std::vector<std::string> ImpairmentSpecProblems(const ImpairmentSpec& spec);
 
 }  // namespace emu::linkemu
 

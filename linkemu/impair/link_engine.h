@@ -23,30 +23,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "linkemu/impair/direction_stats.h"
 #include "linkemu/impair/impairment_spec.h"
 
 namespace emu::linkemu {
-
-// Counters of one direction since AddLink.
-struct DirectionStats {
-  uint64_t frames_in = 0;  // read from the sending end
-  uint64_t bytes_in = 0;
-  uint64_t frames_out = 0;  // written to the receiving end
-  uint64_t bytes_out = 0;
-  uint64_t dropped_loss = 0;   // by the loss model
-  uint64_t dropped_queue = 0;  // queue limit (packets or bytes) reached
-  uint64_t dropped_write = 0;  // the receiving device refused the frame
-  uint64_t duplicated = 0;
-  uint64_t corrupted = 0;  // frames with at least one flipped bit
-  uint64_t reordered = 0;
-  uint64_t backlog_frames = 0;  // queued now
-  uint64_t backlog_bytes = 0;
-};
-
-struct LinkStats {
-  DirectionStats a_to_b;
-  DirectionStats b_to_a;
-};
 
 class LinkEngine {
  public:
@@ -54,6 +34,10 @@ class LinkEngine {
 
   struct Options {
     int threads = 1;  // event-loop threads; links are spread over them
+    // Scheduling of the loop threads: nice value (-20..19, 0 = as the
+    // caller) so departures keep their time on a busy host. Below 0 needs
+    // CAP_SYS_NICE; refused, the threads keep the caller's and Create fails.
+    int nice = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<LinkEngine>> Create(Options options);
