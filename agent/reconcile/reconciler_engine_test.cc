@@ -10,6 +10,7 @@
 #include "agent/impair/testing/fake_link_engine.h"
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
+#include "agent/net/testing/no_processes.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/reconcile/testing/net_tap_opener.h"
 #include "common/testing/fake_process_launcher.h"
@@ -19,15 +20,7 @@
 namespace emu::agent::reconcile {
 namespace {
 
-class NoProcesses : public net::NamespaceProcesses {
- public:
-  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
-    return std::vector<pid_t>{};
-  }
-  absl::Status KillAll(const std::string&, absl::Duration) override {
-    return absl::OkStatus();
-  }
-};
+using net::NoProcesses;
 
 constexpr char kLink[] = "a:eth1<->b:eth1";
 

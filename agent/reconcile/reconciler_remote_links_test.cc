@@ -8,6 +8,7 @@
 
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
+#include "agent/net/testing/no_processes.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/reconcile/testing/net_tap_opener.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
@@ -18,15 +19,7 @@
 namespace emu::agent::reconcile {
 namespace {
 
-class NoProcesses : public net::NamespaceProcesses {
- public:
-  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
-    return std::vector<pid_t>{};
-  }
-  absl::Status KillAll(const std::string&, absl::Duration) override {
-    return absl::OkStatus();
-  }
-};
+using net::NoProcesses;
 
 // Host h1 holds a (and the local link a:eth2<->x:eth1 is absent): the link
 // a:eth1<->b:eth1 crosses to host h2.
