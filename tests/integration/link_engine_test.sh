@@ -69,7 +69,7 @@ ip netns exec "$(ns a)" stdbuf -oL ping -n -i 0.02 -W 1 -c 600 10.0.0.2 >"$TMP/l
 PINGS+=($!)
 replies() { grep -c "time=" "$TMP/live.log" 2>/dev/null || true; }
 wait_for 10 test "$(replies)" -ge 50 || fail "live ping not answered"
-"$EMUCTL" link set netem "a:eth1<->b:eth1" --delay 50ms --jitter 0 --delay-correlation 0 --loss 0 --loss-correlation 0 >"$TMP/set.log" 2>&1 ||
+"$EMUCTL" link set netem "a:eth1<->b:eth1" --delay 50ms --jitter 0ms --delay-correlation 0 --loss 0 --loss-correlation 0 >"$TMP/set.log" 2>&1 ||
   fail "link set: $(cat "$TMP/set.log")"
 grep -q "delay 20ms -> 50ms" "$TMP/set.log" || fail "link set printed: $(cat "$TMP/set.log")"
 before=$(replies)
@@ -83,7 +83,7 @@ between "$early" 38 46 || fail "RTT before link set $early ms, configured 40 ms"
 echo "live: RTT $early ms before, $after ms after link set --delay 50ms"
 # The stored lab has it (a later reconcile keeps it) and status shows it.
 "$EMUCTL" status netem --json >"$TMP/status.json"
-grep -q '"delayUs": *"50000"' "$TMP/status.json" ||
+grep -q '"delay_us": *"50000"' "$TMP/status.json" ||
   fail "stored lab lacks the new delay: $(cat "$TMP/status.json")"
 # A bad value is refused naming it, and nothing changes.
 if "$EMUCTL" link set netem a:eth1 --jitter 80ms >"$TMP/bad.log" 2>&1; then
