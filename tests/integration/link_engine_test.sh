@@ -99,6 +99,8 @@ fi
 grep -q "jitter" "$TMP/bad.log" || fail "bad link set error: $(cat "$TMP/bad.log")"
 
 "$EMUCTL" down netem >/dev/null
-"$EMUCTL" local stop --name "$ID" >/dev/null
+# (local stop once met the cluster's lock held: retried, bounded)
+wait_for 30 "$EMUCTL" local stop --name "$ID" ||
+  fail "local stop: $("$EMUCTL" local stop --name "$ID" 2>&1)"
 check_nothing_left "$ID" || exit 1
 trap - EXIT
