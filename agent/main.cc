@@ -11,6 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
 #include "agent/barrier/barrier_session.h"
@@ -25,7 +26,9 @@
 #include "agent/net/namespace_processes.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/net/resource_names.h"
+#include "agent/impair/engine_links.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "linkemu/impair/link_engine.h"
 #include "agent/net/host_cleanup.h"
 #include "common/auth.h"
 #include "common/log.h"
@@ -54,6 +57,11 @@ ABSL_FLAG(std::string, image_dir, "/var/lib/emu/images",
 ABSL_FLAG(std::string, guest_run_dir, "/run/emu/guests",
           "Where each QEMU guest keeps its sockets, pid file and logs.");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
+ABSL_FLAG(int, engine_threads, 1,
+          "Threads of the userspace impairment engine, which applies delay, "
+          "loss, ... on same-host links where the kernel has no sch_netem "
+          "or a link asks for it (docs/linkemu.md). 0: no engine; such "
+          "links are then refused on this host.");
 ABSL_FLAG(std::string, controller, "",
           "Register with the controller at HOST:PORT and heartbeat to it "
           "(docs/cluster.md). Empty: wait to be listed in its --agents.");
@@ -266,10 +274,31 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Same-host links whose conditions the kernel cannot (or should not)
+  // apply: the userspace engine, two TAPs per link (before RecoverAll,
+  // which re-creates them; the TAPs died with the previous agent).
+  std::unique_ptr<emu::linkemu::LinkEngine> engine;
+  if (absl::GetFlag(FLAGS_engine_threads) > 0) {
+    emu::linkemu::LinkEngine::Options eopts;
+    eopts.threads = absl::GetFlag(FLAGS_engine_threads);
+    auto e = emu::linkemu::LinkEngine::Create(eopts);
+    if (e.ok()) {
+      engine = *std::move(e);
+    } else {
+      emu::Log("userspace engine: DISABLED, ", e.status().ToString());
+    }
+  }
+  emu::agent::impair::EngineLinks engine_links(engine.get(), &taps);
+  caps.set_userspace_engine(engine != nullptr);
+  emu::Log("userspace engine: ",
+           engine != nullptr ? absl::StrCat(absl::GetFlag(FLAGS_engine_threads),
+                                            " threads")
+                             : std::string("none"));
+
   emu::PosixProcessLauncher launcher;
   emu::agent::net::ProcNamespaceProcesses procs;
   emu::agent::reconcile::Reconciler reconciler(host, &network, &launcher, &procs, &*store,
-                                    *features, tunnels.get());
+                                    *features, tunnels.get(), &engine_links);
   // QEMU guests (docs/guests.md): KVM only where it really works, else TCG.
   emu::agent::guest::GuestManager::Options gopts;
   gopts.run_dir = absl::GetFlag(FLAGS_guest_run_dir);

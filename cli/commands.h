@@ -59,6 +59,8 @@ void AddStatusCommand(CLI::App& app, CommandEnv& env);
 void AddExecCommand(CLI::App& app, CommandEnv& env);
 void AddConsoleCommand(CLI::App& app, CommandEnv& env);
 void AddRestartCommand(CLI::App& app, CommandEnv& env);
+// `link set` (link.cc).
+void AddLinkCommand(CLI::App& app, CommandEnv& env);
 void AddDownCommand(CLI::App& app, CommandEnv& env);
 void AddHostsCommand(CLI::App& app, CommandEnv& env);
 void AddLocalCommand(CLI::App& app, CommandEnv& env);

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "cli/format.h"
@@ -46,16 +47,42 @@ std::string OtherCell(const v1::LinkParams& p) {
   if (p.burst_bytes() != 0) {
     parts.push_back(absl::StrCat("burst ", p.burst_bytes(), "B"));
   }
+  // The userspace engine's own conditions.
+  if (p.delay_distribution() != v1::DELAY_DISTRIBUTION_UNSPECIFIED &&
+      p.delay_distribution() != v1::DELAY_DISTRIBUTION_UNIFORM) {
+    parts.push_back(absl::AsciiStrToLower(absl::StripPrefix(
+        v1::DelayDistributionKind_Name(p.delay_distribution()),
+        "DELAY_DISTRIBUTION_")));
+  }
+  if (p.has_gilbert_elliott()) {
+    parts.push_back(
+        absl::StrCat("ge p ", FormatPercent(p.gilbert_elliott().p_percent()),
+                     " r ", FormatPercent(p.gilbert_elliott().r_percent())));
+  }
+  if (p.bit_error_rate() != 0) {
+    parts.push_back(absl::StrFormat("ber %g", p.bit_error_rate()));
+  }
+  if (p.reorder_gap() != 0) {
+    parts.push_back(absl::StrCat("gap ", p.reorder_gap()));
+  }
+  if (p.limit_bytes() != 0) {
+    parts.push_back(absl::StrCat("limit ", p.limit_bytes(), "B"));
+  }
+  if (p.overhead_bytes() != 0) {
+    parts.push_back(absl::StrCat("overhead ", p.overhead_bytes(), "B"));
+  }
   return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
 
 std::vector<std::string> LinkRow(const std::string& name,
                                  const std::string& direction,
                                  const v1::LinkParams& p,
+                                 const std::string& engine,
                                  const std::string& hosts) {
   return {name,           direction,    FormatRate(p.rate_bps()),
           DelayCell(p),   FormatPercent(p.loss_percent()),
-          OtherCell(p),   hosts};
+          OtherCell(p),   engine.empty() ? "-" : engine,
+          hosts};
 }
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
@@ -207,15 +234,20 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
     }
   }
 
-  Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "HOSTS"});
-  auto add_link = [&links](const v1::Link& link, const std::string& hosts) {
+  // ENGINE: which engine applies each direction (kernel TBF/NetEm or the
+  // userspace engine; docs/topology.md, "Choosing the engine").
+  Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "ENGINE",
+               "HOSTS"});
+  auto add_link = [&links](const v1::Link& link, const std::string& hosts,
+                           const std::string& engine_ab = "",
+                           const std::string& engine_ba = "") {
     const std::string name = LinkName(link);
     links.AddRow(LinkRow(name,
                          absl::StrCat(link.a().node(), "->", link.b().node()),
-                         link.a_to_b(), hosts));
+                         link.a_to_b(), engine_ab, hosts));
     links.AddRow(LinkRow("",
                          absl::StrCat(link.b().node(), "->", link.a().node()),
-                         link.b_to_a(), ""));
+                         link.b_to_a(), engine_ba, ""));
   };
   if (lab.links_size() > 0) {
     for (const v1::LinkStatus& l : lab.links()) {
@@ -228,7 +260,7 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
       if (!l.state().empty() && l.state() != "up") {
         absl::StrAppend(&hosts, " (", l.state(), ")");
       }
-      add_link(l.link(), hosts);
+      add_link(l.link(), hosts, l.engine_a_to_b(), l.engine_b_to_a());
     }
   } else {
     for (const v1::Link& l : lab.topology().links()) add_link(l, "-");

@@ -141,6 +141,8 @@ TEST(RenderLabTest, NodesAndLinksPerDirection) {
       }
       host_a: "h1"
       host_b: "h2"
+      engine_a_to_b: "kernel"
+      engine_b_to_a: "userspace"
     })pb");
   EXPECT_EQ(RenderLab(lab, kNow),
             "Lab:    demo\n"
@@ -157,11 +159,11 @@ TEST(RenderLabTest, NodesAndLinksPerDirection) {
             "\n"
             "LINKS\n"
             "LINK               DIRECTION  RATE       DELAY      LOSS  OTHER"
-            "                  HOSTS\n"
+            "                  ENGINE     HOSTS\n"
             "r1:eth1<->r2:eth1  r1->r2     100Mbit/s  10ms+-1ms  0.5%  -"
-            "                      h1/h2\n"
+            "                      kernel     h1/h2\n"
             "                   r2->r1     -          -          -     reorder 2% "
-            "limit 500p\n");
+            "limit 500p  userspace\n");
 }
 
 TEST(RenderLabTest, GuestStateFollowsItsKind) {

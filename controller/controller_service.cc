@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/reactors.h"
 #include "common/status_macros.h"
+#include "controller/lab/link_set.h"
 #include "controller/placement/lab_planner.h"
 #include "controller/topology/problems.h"
 #include "controller/users/lab_access.h"
@@ -122,6 +123,43 @@ ControllerServiceImpl::ApplyLab(grpc::CallbackServerContext* context,
         // The lab still runs (its previous topology) when the file is
         // refused.
         return Refused(s, source, emu::v1::RUNNING, push);
+      });
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::SetLinkParams(
+    grpc::CallbackServerContext* context,
+    const emu::v1::LabSetLinkParamsRequest* request,
+    emu::v1::LabSetLinkParamsResponse* response) {
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_ASSIGN_OR_RETURN(
+            users::LabRef ref,
+            users_->Authorize(caller, request->lab(), users::Verb::kShape));
+        auto lab = labs_->Get(ref.key);
+        if (!lab.ok()) return users::InCallerTerms(lab.status(), ref);
+        // The stored topology, edited, through apply: the same checks,
+        // host calls (SetLinkParams where only conditions change), rollback
+        // and record as `emuctl apply`.
+        emu::v1::TopologySource source;
+        emu::v1::Topology* topo = source.mutable_topology();
+        *topo = lab->topology();
+        topo->set_name(ref.name);
+        auto link = lab::EditLinkParams(*request, topo);
+        if (!link.ok()) return users::InCallerTerms(link.status(), ref);
+        *response->mutable_link() = **link;
+        lab::LabManager::DeployAs as;
+        as.owner = users::KeyOwner(ref.owner);
+        absl::Time start = absl::Now();
+        absl::Status s = labs_->Apply(
+            source, as, /*dry_run=*/false,
+            [response](const emu::v1::DeployEvent& e) {
+              for (const auto& c : e.changes()) response->add_changes(c);
+            });
+        Log("link set ", ref.key, " ", request->link(), " by ", caller.name,
+            ": ", s.ok() ? "ok" : topology::ShortStatus(s).ToString(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        return users::InCallerTerms(topology::ShortStatus(s), ref);
       });
 }
 

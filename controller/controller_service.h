@@ -57,6 +57,10 @@ class ControllerServiceImpl final
   grpc::ServerWriteReactor<emu::v1::DeployEvent>* ApplyLab(
       grpc::CallbackServerContext* context,
       const emu::v1::ApplyTopologyRequest* request) override;
+  grpc::ServerUnaryReactor* SetLinkParams(
+      grpc::CallbackServerContext* context,
+      const emu::v1::LabSetLinkParamsRequest* request,
+      emu::v1::LabSetLinkParamsResponse* response) override;
 
  private:
   lab::LabManager* const labs_;

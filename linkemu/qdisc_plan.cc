@@ -133,6 +133,84 @@ void NetemProblems(const emu::v1::LinkParams& p,
   }
 }
 
+// The conditions only the userspace engine applies (UserspaceOnlyKeys).
+void EngineOnlyProblems(const emu::v1::LinkParams& p,
+                        emu::v1::LinkEngineChoice lab_engine,
+                        std::vector<std::string>* out) {
+  const auto& ge = p.gilbert_elliott();
+  const struct {
+    const char* key;
+    double value;
+  } percents[] = {
+      {"reorder-correlation", p.reorder_correlation_percent()},
+      {"duplicate-correlation", p.duplicate_correlation_percent()},
+      {"corrupt-correlation", p.corrupt_correlation_percent()},
+      {"gilbert-elliott p", ge.p_percent()},
+      {"gilbert-elliott r", ge.r_percent()},
+      {"gilbert-elliott loss-bad", ge.loss_in_bad_percent()},
+      {"gilbert-elliott loss-good", ge.loss_in_good_percent()},
+  };
+  for (const auto& pc : percents) {
+    if (!std::isfinite(pc.value) || pc.value < 0 || pc.value > 100) {
+      out->push_back(
+          absl::StrCat(pc.key, " ", pc.value, "% is outside 0%..100%"));
+    }
+  }
+  if (!std::isfinite(p.bit_error_rate()) || p.bit_error_rate() < 0 ||
+      p.bit_error_rate() > 1) {
+    out->push_back(absl::StrCat("ber ", p.bit_error_rate(),
+                                " is outside 0..1 (a probability per bit)"));
+  }
+  if (p.has_gilbert_elliott() && p.loss_percent() != 0) {
+    out->push_back(
+        "loss and gilbert-elliott are two loss models: set one of them");
+  }
+  if (p.reorder_gap() != 0 && p.reorder_percent() == 0) {
+    out->push_back(
+        "reorder-gap needs reorder (as netem's \"reorder P% gap N\")");
+  }
+  if (p.reorder_correlation_percent() != 0 && p.reorder_percent() == 0) {
+    out->push_back("reorder-correlation needs reorder");
+  }
+  if (p.duplicate_correlation_percent() != 0 && p.duplicate_percent() == 0) {
+    out->push_back("duplicate-correlation needs duplicate");
+  }
+  if (p.corrupt_correlation_percent() != 0 && p.corrupt_percent() == 0) {
+    out->push_back("corrupt-correlation needs corrupt");
+  }
+  if (p.limit_bytes() != 0 && p.limit_bytes() < kFullFrameBytes) {
+    out->push_back(absl::StrCat(
+        "limit-bytes ", FormatSizeBytes(p.limit_bytes()),
+        " is smaller than one full-size frame (", kFullFrameBytes,
+        " bytes): such frames would all be dropped"));
+  }
+  if (p.overhead_bytes() != 0) {
+    if (p.rate_bps() == 0) {
+      out->push_back(
+          "overhead without rate: it is counted towards the rate, so set "
+          "rate too");
+    }
+    if (p.overhead_bytes() < -kMaxOverheadBytes ||
+        p.overhead_bytes() > kMaxOverheadBytes) {
+      out->push_back(absl::StrCat("overhead ", p.overhead_bytes(),
+                                  "b is outside -", kMaxOverheadBytes, "b..",
+                                  kMaxOverheadBytes, "b"));
+    }
+  }
+  const emu::v1::LinkEngineChoice engine =
+      p.engine() != emu::v1::LINK_ENGINE_UNSPECIFIED ? p.engine() : lab_engine;
+  if (engine == emu::v1::LINK_ENGINE_KERNEL) {
+    std::vector<std::string> keys = UserspaceOnlyKeys(p);
+    if (!keys.empty()) {
+      out->push_back(absl::StrCat(
+          absl::StrJoin(keys, ", "),
+          keys.size() == 1 ? " needs" : " need",
+          " the userspace engine, but the engine is kernel (use engine: "
+          "auto or userspace)"));
+    }
+  }
+}
+
 TbfSpec PlanTbf(const emu::v1::LinkParams& p) {
   TbfSpec tbf;
   tbf.rate_bytes_per_sec = p.rate_bps() / 8;
@@ -220,11 +298,40 @@ std::string QdiscPlan::DebugString() const {
   return absl::StrJoin(parts, " + ");
 }
 
-std::vector<std::string> LinkParamsProblems(const emu::v1::LinkParams& p) {
+std::vector<std::string> LinkParamsProblems(
+    const emu::v1::LinkParams& p, emu::v1::LinkEngineChoice lab_engine) {
   std::vector<std::string> out;
   TbfProblems(p, &out);
   NetemProblems(p, &out);
+  EngineOnlyProblems(p, lab_engine, &out);
   return out;
+}
+
+std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p) {
+  std::vector<std::string> keys;
+  if (p.delay_distribution() != emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED &&
+      p.delay_distribution() != emu::v1::DELAY_DISTRIBUTION_UNIFORM) {
+    keys.push_back("distribution");
+  }
+  if (p.has_gilbert_elliott()) keys.push_back("gilbert-elliott");
+  if (p.bit_error_rate() != 0) keys.push_back("ber");
+  if (p.reorder_gap() != 0) keys.push_back("reorder-gap");
+  if (p.reorder_correlation_percent() != 0) {
+    keys.push_back("reorder-correlation");
+  }
+  if (p.duplicate_correlation_percent() != 0) {
+    keys.push_back("duplicate-correlation");
+  }
+  if (p.corrupt_correlation_percent() != 0) {
+    keys.push_back("corrupt-correlation");
+  }
+  if (p.limit_bytes() != 0) keys.push_back("limit-bytes");
+  if (p.overhead_bytes() != 0) keys.push_back("overhead");
+  return keys;
+}
+
+bool NeedsMoreThanTbf(const emu::v1::LinkParams& p) {
+  return WantsNetem(p) || !UserspaceOnlyKeys(p).empty();
 }
 
 absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p) {

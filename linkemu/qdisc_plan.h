@@ -107,7 +107,27 @@ struct QdiscPlan {
 // would. Percentages 0..100, jitter <= delay <= kMaxNetemDelayUs, rate 0 or
 // kMinTbfRateBps..kMaxTbfRateBps, burst (given or derived) between one
 // full frame and kMaxBurstBytes, filling in kMinBurstMicros..kMaxBurstSeconds.
-std::vector<std::string> LinkParamsProblems(const emu::v1::LinkParams& p);
+//
+// The conditions only the userspace engine applies (UserspaceOnlyKeys) are
+// checked here too: their ranges, what each needs (reorder-gap needs
+// reorder, overhead needs rate, ...), and that the direction's engine,
+// p.engine() or else `lab_engine`, is not KERNEL
+// ("distribution pareto needs the userspace engine; engine: kernel").
+std::vector<std::string> LinkParamsProblems(
+    const emu::v1::LinkParams& p,
+    emu::v1::LinkEngineChoice lab_engine = emu::v1::LINK_ENGINE_UNSPECIFIED);
+
+// The topology-file keys set in `p` that only the userspace engine applies
+// (the kernel path programs rate, burst, delay, jitter, delay-correlation,
+// loss, loss-correlation, duplicate, reorder, corrupt and limit):
+// "distribution", "gilbert-elliott", "ber", "reorder-gap",
+// "reorder-correlation", "duplicate-correlation", "corrupt-correlation",
+// "limit-bytes", "overhead". Empty when the kernel can do all of `p`.
+std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p);
+
+// Whether `p` asks for anything beyond rate and burst (TBF): what needs
+// NetEm in the kernel, or the userspace engine.
+bool NeedsMoreThanTbf(const emu::v1::LinkParams& p);
 
 // Derives the plan for `p`; INVALID_ARGUMENT joins LinkParamsProblems with
 // "; " when there are any. All-zero params: empty plan.
@@ -132,6 +152,9 @@ inline constexpr double kMinBurstMicros = 20.0;
 inline constexpr uint64_t kMaxBurstBytes = 0x7FFFFFFF;
 // NetEm stores delay and jitter in the same 32-bit ticks.
 inline constexpr uint64_t kMaxNetemDelayUs = 60'000'000;  // 60 s
+// Per-packet overhead for rate accounting (overhead:), either sign: more
+// than a jumbo frame's worth is a typo.
+inline constexpr int32_t kMaxOverheadBytes = 65535;
 // The HZ the burst rule assumes (tick length 4 ms).
 inline constexpr uint64_t kAssumedHz = 250;
 // Queueing allowed in TBF at the shaped rate.

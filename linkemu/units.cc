@@ -301,6 +301,57 @@ absl::StatusOr<uint64_t> ParseSizeBytes(absl::string_view s) {
   return static_cast<uint64_t>(bytes);
 }
 
+absl::StatusOr<double> ParseBitErrorRate(absl::string_view s) {
+  constexpr absl::string_view kWhat = "bit error rate";
+  Decimal number;
+  absl::string_view rest;
+  if (absl::Status st = SplitNumber(kWhat, s, "1e-6", &number, &rest);
+      !st.ok()) {
+    return st;
+  }
+  int exponent = 0;
+  if (!rest.empty()) {
+    if (rest == "%") {
+      return Bad(kWhat, s,
+                 "a bit error rate is a probability per bit, not a "
+                 "percentage; write e.g. 1e-6");
+    }
+    if (rest.size() < 3 || (rest[0] != 'e' && rest[0] != 'E') ||
+        rest[1] != '-') {
+      return Bad(kWhat, s,
+                 "expected a number or a number with a negative power of "
+                 "ten, e.g. 0.000001 or 1e-6");
+    }
+    for (char c : rest.substr(2)) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+        return Bad(kWhat, s, "the power of ten must be a whole number: 1e-6");
+      }
+      exponent = exponent * 10 + (c - '0');
+      if (exponent > 300) return Bad(kWhat, s, "power of ten out of range");
+    }
+  }
+  const double value =
+      static_cast<double>(static_cast<long double>(number.mantissa) /
+                          static_cast<long double>(Pow10(number.frac_digits))) *
+      std::pow(10.0, -exponent);
+  if (value > 1) return Bad(kWhat, s, "must be between 0 and 1");
+  return value;
+}
+
+absl::StatusOr<int64_t> ParseSignedSizeBytes(absl::string_view s) {
+  const bool negative = absl::StartsWith(s, "-");
+  absl::StatusOr<uint64_t> v = ParseSizeBytes(negative ? s.substr(1) : s);
+  if (!v.ok()) return v.status();
+  if (*v > static_cast<uint64_t>(INT64_MAX)) {
+    return Bad("size", s, "too large");
+  }
+  return negative ? -static_cast<int64_t>(*v) : static_cast<int64_t>(*v);
+}
+
+std::string FormatBitErrorRate(double ber) {
+  return absl::StrFormat("%g", ber);
+}
+
 std::string FormatRate(uint64_t bps) {
   if (bps >= 1000ull * 1000 * 1000 * 1000) return FormatFixed(bps, 12) + "Tbit/s";
   if (bps >= 1000ull * 1000 * 1000) return FormatFixed(bps, 9) + "Gbit/s";

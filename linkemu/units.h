@@ -46,6 +46,16 @@ absl::StatusOr<double> ParsePercent(absl::string_view s);
 // bytes. Rejected: bare numbers ("say 1500b"), bit units, spaces, negative.
 absl::StatusOr<uint64_t> ParseSizeBytes(absl::string_view s);
 
+// Parses a bit error rate (probability that each bit is flipped) into 0..1:
+// a plain decimal ("0.000001", "0") or a decimal with a negative power of
+// ten ("1e-6", "2.5e-7"), the way BER is written. Rejected: values above 1,
+// negative values, positive exponents, spaces, a '%' (a BER is not a
+// percentage).
+absl::StatusOr<double> ParseBitErrorRate(absl::string_view s);
+
+// A size that may be negative ("-4b", "24b"): a per-packet overhead.
+absl::StatusOr<int64_t> ParseSignedSizeBytes(absl::string_view s);
+
 // Human-readable, lossless forms that the parsers above read back:
 // FormatRate(10000000) == "10Mbit/s", FormatRate(1500000000) ==
 // "1.5Gbit/s"; FormatDurationUs(1500) == "1.5ms", FormatDurationUs(250) ==
@@ -55,6 +65,9 @@ std::string FormatRate(uint64_t bps);
 std::string FormatDurationUs(uint64_t us);
 std::string FormatPercent(double percent);
 std::string FormatSizeBytes(uint64_t bytes);
+// "1e-06" style for small rates, as written in files: FormatBitErrorRate(1e-6)
+// == "1e-06"; reads back through ParseBitErrorRate.
+std::string FormatBitErrorRate(double ber);
 
 }  // namespace emu::linkemu
 

@@ -35,6 +35,10 @@ std::string LinkAlias(absl::string_view lab, const emu::v1::Link& link) {
   return absl::StrCat("emu lab=", lab, " link=", LinkName(link));
 }
 
+std::string EngineLinkAlias(absl::string_view lab, const emu::v1::Link& link) {
+  return absl::StrCat(LinkAlias(lab, link), " engine=userspace");
+}
+
 bool IsLabAlias(absl::string_view alias, absl::string_view lab) {
   return absl::StartsWith(alias, absl::StrCat("emu lab=", lab, " "));
 }

@@ -6,7 +6,8 @@
 // lab, "alice+core" for user alice's). Host, lab key and node names never
 // contain '.', so the name parses back uniquely,
 // and the host part keeps two agents on one machine (the local cluster)
-// apart. Every veth end carries the alias "emu lab=<lab> link=<link>".
+// apart. Every veth end carries the alias "emu lab=<lab> link=<link>" (a
+// TAP of the userspace engine the same plus " engine=userspace").
 #ifndef EMU_AGENT_NET_RESOURCE_NAMES_H_
 #define EMU_AGENT_NET_RESOURCE_NAMES_H_
 
@@ -33,6 +34,10 @@ std::optional<NodeRef> ParseNamespaceName(absl::string_view host,
                                           absl::string_view ns);
 
 std::string LinkAlias(absl::string_view lab, const emu::v1::Link& link);
+// The alias of both TAP ends of a link the userspace engine serves:
+// LinkAlias plus " engine=userspace", so a veth and a TAP of the same link
+// are told apart (a change of engine re-creates the ends).
+std::string EngineLinkAlias(absl::string_view lab, const emu::v1::Link& link);
 // True when `alias` marks an interface of `lab` created by emu.
 bool IsLabAlias(absl::string_view alias, absl::string_view lab);
 

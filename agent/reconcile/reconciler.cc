@@ -1,6 +1,7 @@
 #include "agent/reconcile/reconciler.h"
 
 #include <algorithm>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -67,7 +68,8 @@ Reconciler::Reconciler(std::string host, net::HostNetwork* network,
                        net::NamespaceProcesses* procs,
                        const LabSpecStore* store,
                        net::HostNetwork::KernelFeatures features,
-                       tunnel::TunnelManager* tunnels)
+                       tunnel::TunnelManager* tunnels,
+                       impair::EngineLinks* engine_links)
     : host_(std::move(host)),
       net_(network),
       launcher_(launcher),
@@ -75,6 +77,7 @@ Reconciler::Reconciler(std::string host, net::HostNetwork* network,
       store_(store),
       features_(std::move(features)),
       tunnels_(tunnels),
+      engine_links_(engine_links),
       netns_(host_, network, launcher) {
   drivers_[emu::v1::NODE_KIND_NETNS] = &netns_;
 }
@@ -119,8 +122,7 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
                      "': use 1-32 letters, digits, '-' or '_' (a user's lab: "
                      "OWNER+LAB, proto/topology_names.h)"));
   }
-  bool has_netem = std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
-                             "netem") != features_.qdiscs.end();
+  const bool has_netem = HasNetem();
   absl::flat_hash_set<std::string> nodes;
   absl::flat_hash_set<std::string> guest_nodes;  // NetEm inside the node
   for (const auto& node : desired.nodes()) {
@@ -149,18 +151,8 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
             " is not in this host's share of lab ", desired.lab()));
       }
     }
-    EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
-    if (((plans.a_to_b.needs_netem() &&
-          !guest_nodes.contains(link.a().node())) ||
-         (plans.b_to_a.needs_netem() &&
-          !guest_nodes.contains(link.b().node()))) &&
-        !has_netem) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "link ", LinkName(link),
-          ": delay, jitter, loss, duplicate, reorder and corrupt need NetEm, "
-          "but the kernel of host ",
-          host_, " has no sch_netem (only rate shaping with TBF is possible)"));
-    }
+    EMU_RETURN_IF_ERROR(PlansFor(link).status());
+    EMU_RETURN_IF_ERROR(EnginesFor(desired, link, guest_nodes).status());
   }
   return CheckRemoteLinks(desired, nodes, has_netem);
 }
@@ -175,15 +167,26 @@ absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
 absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
                                      const ProgressFn& progress) {
   EMU_RETURN_IF_ERROR(store_->Save(desired));
+  EMU_ASSIGN_OR_RETURN(EngineIndex engines, EnginesOf(desired));
+  if (engine_links_ != nullptr) {
+    // Engine links no longer wanted go first: their TAPs vanish with them
+    // (and an open TAP would pin a namespace about to be deleted).
+    absl::flat_hash_set<std::string> keep;
+    for (const auto& [name, e] : engines) {
+      if (e.userspace_link()) keep.insert(name);
+    }
+    engine_links_->Retain(desired.lab(), keep);
+  }
   EMU_RETURN_IF_ERROR(ReconcileNamespaces(desired, progress));
   NodeIndex nodes;
   for (const auto& node : desired.nodes()) nodes[node.name()] = &node;
   EMU_ASSIGN_OR_RETURN(InterfaceIndex ifaces, ObserveInterfaces(desired));
-  EMU_RETURN_IF_ERROR(RemoveStaleLinkEnds(desired, ifaces, progress));
-  EMU_RETURN_IF_ERROR(CreateMissingLinks(desired, nodes, ifaces, progress));
+  EMU_RETURN_IF_ERROR(RemoveStaleLinkEnds(desired, ifaces, engines, progress));
+  EMU_RETURN_IF_ERROR(
+      CreateMissingLinks(desired, nodes, ifaces, engines, progress));
   EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, nodes, progress));
   EMU_RETURN_IF_ERROR(EnsureNodes(desired, progress));
-  EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, progress));
+  EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, engines, progress));
   progress(Event(ApplyLabEvent::DONE, absl::StrCat("lab ", desired.lab()),
                  absl::StrCat(desired.nodes_size(), " nodes, ",
                               desired.links_size(), " links")));
@@ -232,6 +235,7 @@ absl::StatusOr<Reconciler::InterfaceIndex> Reconciler::ObserveInterfaces(
 
 absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
                                              const InterfaceIndex& ifaces,
+                                             const EngineIndex& engines,
                                              const ProgressFn& progress) {
   const std::string& lab = desired.lab();
   absl::flat_hash_set<std::string> wanted_ends;
@@ -245,8 +249,11 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
   // The alias each wanted end must carry to still be the same link.
   absl::flat_hash_map<std::string, std::string> alias_of_end;
   for (const auto& link : desired.links()) {
-    alias_of_end[EndpointName(link.a())] = net::LinkAlias(lab, link);
-    alias_of_end[EndpointName(link.b())] = net::LinkAlias(lab, link);
+    const std::string alias = engines.at(LinkName(link)).userspace_link()
+                                  ? net::EngineLinkAlias(lab, link)
+                                  : net::LinkAlias(lab, link);
+    alias_of_end[EndpointName(link.a())] = alias;
+    alias_of_end[EndpointName(link.b())] = alias;
   }
   for (const auto& r : desired.remote_links()) {
     alias_of_end[EndpointName(tunnel::LocalEndpoint(r))] =
@@ -269,6 +276,7 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
 absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
                                             const NodeIndex& nodes,
                                             const InterfaceIndex& ifaces,
+                                            const EngineIndex& engines,
                                             const ProgressFn& progress) {
   const std::string& lab = desired.lab();
   // 1: the end exists with the link's alias; -1: the name is taken by
@@ -291,9 +299,36 @@ absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
     return end;
   };
   for (const auto& link : desired.links()) {
-    std::string alias = net::LinkAlias(lab, link);
+    const std::string name = LinkName(link);
+    const linkemu::LinkEngines& use = engines.at(name);
+    std::string alias = use.userspace_link() ? net::EngineLinkAlias(lab, link)
+                                             : net::LinkAlias(lab, link);
     int a = has_iface(link.a().node(), link.a().interface(), alias);
     int b = has_iface(link.b().node(), link.b().interface(), alias);
+    if (use.userspace_link()) {
+      if (a == 1 && b == 1 && engine_links_->Has(lab, name)) continue;
+      // TAPs of ours without their engine link (or one end gone): rebuilt.
+      for (const auto* e : {&link.a(), &link.b()}) {
+        if ((e == &link.a() ? a : b) != 1) continue;
+        EMU_RETURN_IF_ERROR(net_->DeleteInterface(
+            net::NamespaceName(host_, lab, e->node()), e->interface()));
+      }
+      auto tap_for = [&](const emu::v1::Endpoint& e) {
+        net::HostNetwork::VethEnd end = end_for(e);
+        return linkemu::TapSpec{end.ns, end.ifname, end.mac, end.mtu, alias};
+      };
+      impair::EngineLinkSpec spec;
+      spec.link = name;
+      spec.tap_a = tap_for(link.a());
+      spec.tap_b = tap_for(link.b());
+      // Conditions follow in ApplyLinkConditions; the link starts clean.
+      spec.seed = linkemu::LinkSeed(desired.seed(), name, std::random_device()());
+      absl::Status s = engine_links_->Create(lab, spec);
+      if (!s.ok()) return Annotate(s, absl::StrCat("host ", host_));
+      progress(Event(ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", name),
+                     "two TAPs served by the userspace engine"));
+      continue;
+    }
     if (a == 1 && b == 1) continue;
     // A half-present link (one end deleted by hand) is rebuilt whole.
     for (const auto* e : {&link.a(), &link.b()}) {
@@ -336,24 +371,103 @@ absl::Status Reconciler::EnsureNodes(const ApplyLabRequest& desired,
 
 absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
                                              const NodeIndex& nodes,
+                                             const EngineIndex& engines,
                                              const ProgressFn& progress) {
   const std::string& lab = desired.lab();
   for (const auto& link : desired.links()) {
-    EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
-    absl::Status s =
-        ApplyEgress(lab, nodes.at(link.a().node()), link.a(), plans.a_to_b);
-    if (s.ok()) {
-      s = ApplyEgress(lab, nodes.at(link.b().node()), link.b(), plans.b_to_a);
-    }
-    if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
-    if (!plans.a_to_b.empty() || !plans.b_to_a.empty()) {
+    EMU_ASSIGN_OR_RETURN(
+        std::string shaped,
+        ApplyOneLink(lab, nodes.at(link.a().node()), nodes.at(link.b().node()),
+                     link, engines.at(LinkName(link))));
+    if (!shaped.empty()) {
       progress(Event(ApplyLabEvent::LINK_SHAPED,
-                     absl::StrCat("link ", LinkName(link)),
-                     absl::StrCat("a-to-b ", plans.a_to_b.DebugString(),
-                                  "; b-to-a ", plans.b_to_a.DebugString())));
+                     absl::StrCat("link ", LinkName(link)), shaped));
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Reconciler::ApplyOneLink(
+    const std::string& lab, const emu::v1::Node* node_a,
+    const emu::v1::Node* node_b, const emu::v1::Link& link,
+    const linkemu::LinkEngines& engines) {
+  EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
+  using linkemu::EngineUse;
+  // On an engine link, the qdiscs carry only the kernel directions; the
+  // engine passes those through unchanged and applies the others.
+  const bool engine_link = engines.userspace_link();
+  const linkemu::QdiscPlan kernel_ab =
+      engines.a_to_b == EngineUse::kUserspace ? linkemu::QdiscPlan()
+                                              : plans.a_to_b;
+  const linkemu::QdiscPlan kernel_ba =
+      engines.b_to_a == EngineUse::kUserspace ? linkemu::QdiscPlan()
+                                              : plans.b_to_a;
+  absl::Status s = ApplyEgress(lab, node_a, link.a(), kernel_ab);
+  if (s.ok()) s = ApplyEgress(lab, node_b, link.b(), kernel_ba);
+  if (s.ok() && engine_link) {
+    s = engine_links_->Update(
+        lab, LinkName(link),
+        engines.a_to_b == EngineUse::kUserspace ? link.a_to_b()
+                                                : emu::v1::LinkParams(),
+        engines.b_to_a == EngineUse::kUserspace ? link.b_to_a()
+                                                : emu::v1::LinkParams());
+  }
+  if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
+  if (plans.a_to_b.empty() && plans.b_to_a.empty()) return std::string();
+  auto describe = [](EngineUse use, const linkemu::QdiscPlan& plan) {
+    return use == EngineUse::kUserspace
+               ? absl::StrCat("userspace engine ", plan.DebugString())
+               : plan.DebugString();
+  };
+  return absl::StrCat("a-to-b ", describe(engines.a_to_b, plans.a_to_b),
+                      "; b-to-a ", describe(engines.b_to_a, plans.b_to_a));
+}
+
+bool Reconciler::HasNetem() const {
+  return std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
+                   "netem") != features_.qdiscs.end();
+}
+
+absl::flat_hash_set<std::string> Reconciler::GuestNodes(
+    const ApplyLabRequest& desired) const {
+  absl::flat_hash_set<std::string> guests;
+  for (const auto& node : desired.nodes()) {
+    const node::NodeDriver* driver = DriverFor(node);
+    if (driver != nullptr && driver->ShapesOwnEgress()) {
+      guests.insert(node.name());
+    }
+  }
+  return guests;
+}
+
+absl::StatusOr<linkemu::LinkEngines> Reconciler::EnginesFor(
+    const ApplyLabRequest& desired, const emu::v1::Link& link,
+    const absl::flat_hash_set<std::string>& guests) const {
+  linkemu::SenderSide a;
+  a.netem = HasNetem();
+  a.userspace = engine_links_ != nullptr && engine_links_->available();
+  linkemu::SenderSide b = a;
+  a.guest = guests.contains(link.a().node());
+  b.guest = guests.contains(link.b().node());
+  auto engines = linkemu::ChooseLinkEngines(link, desired.engine(), a, b);
+  if (!engines.ok()) {
+    return absl::Status(
+        engines.status().code(),
+        absl::StrCat("link ", LinkName(link), " ",
+                     engines.status().message(), " (host ", host_, ")"));
+  }
+  return engines;
+}
+
+absl::StatusOr<Reconciler::EngineIndex> Reconciler::EnginesOf(
+    const ApplyLabRequest& desired) const {
+  const absl::flat_hash_set<std::string> guests = GuestNodes(desired);
+  EngineIndex out;
+  for (const auto& link : desired.links()) {
+    EMU_ASSIGN_OR_RETURN(out[LinkName(link)],
+                         EnginesFor(desired, link, guests));
+  }
+  return out;
 }
 
 absl::Status Reconciler::SetLinkParams(
@@ -389,11 +503,19 @@ absl::Status Reconciler::SetLinkParams(
         if (c.name() == n.name()) c.set_kind(n.kind());
       }
     }
+    check.set_engine(spec->engine());
     EMU_RETURN_IF_ERROR(CheckSpec(check));
+    EMU_ASSIGN_OR_RETURN(linkemu::LinkEngines engines,
+                         EnginesFor(check, link, GuestNodes(check)));
     EMU_RETURN_IF_ERROR(store_->Save(*spec));
-    EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
-    EMU_RETURN_IF_ERROR(ApplyEgress(req.lab(), node_a, link.a(), plans.a_to_b));
-    return ApplyEgress(req.lab(), node_b, link.b(), plans.b_to_a);
+    const bool engine_now =
+        engine_links_ != nullptr && engine_links_->Has(req.lab(), LinkName(link));
+    if (engines.userspace_link() != engine_now) {
+      // Between a veth and two engine TAPs: the ends are re-created, the
+      // rest of the lab converges untouched (addresses re-applied).
+      return ApplyLocked(*spec, [](const ApplyLabEvent&) {});
+    }
+    return ApplyOneLink(req.lab(), node_a, node_b, link, engines).status();
   }
   return SetRemoteLinkParams(req, &*spec);
 }
@@ -407,8 +529,10 @@ absl::StatusOr<int> Reconciler::Destroy(const std::string& lab) {
 }
 
 absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
-  // Tunnels first: an open TAP fd pins its node's namespace.
+  // Tunnels and engine links first: an open TAP fd pins its node's
+  // namespace.
   int removed = tunnels_ != nullptr ? tunnels_->RemoveLab(lab) : 0;
+  if (engine_links_ != nullptr) removed += engine_links_->RemoveLab(lab);
   absl::Status first = absl::OkStatus();
   auto note = [&](absl::Status s) {
     if (!s.ok() && first.ok()) first = s;

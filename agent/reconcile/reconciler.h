@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/impair/engine_links.h"
 #include "agent/net/host_network.h"
 #include "agent/net/namespace_processes.h"
 #include "agent/node/netns_driver.h"
@@ -28,6 +29,7 @@
 #include "agent/reconcile/lab_spec_store.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/process_launcher.h"
+#include "linkemu/engine_choice.h"
 #include "proto/agent.pb.h"
 
 namespace emu::agent::reconcile {
@@ -42,12 +44,15 @@ class Reconciler {
   // All pointers are borrowed and must outlive the reconciler. `features`
   // is what HostNetwork::ProbeKernel found at start-up. `tunnels` carries
   // cross-host links (ApplyLabRequest.remote_links); null: this agent
-  // refuses them (FAILED_PRECONDITION).
+  // refuses them (FAILED_PRECONDITION). `engine_links` serves same-host
+  // links whose conditions need the userspace engine
+  // (linkemu/engine_choice.h); null: such links are refused.
   Reconciler(std::string host, net::HostNetwork* network,
              ProcessLauncher* launcher, net::NamespaceProcesses* procs,
              const LabSpecStore* store,
              net::HostNetwork::KernelFeatures features,
-             tunnel::TunnelManager* tunnels = nullptr);
+             tunnel::TunnelManager* tunnels = nullptr,
+             impair::EngineLinks* engine_links = nullptr);
 
   // See AgentService.ApplyLab. FAILED_PRECONDITION (and nothing created)
   // when the spec needs something this host lacks; INVALID_ARGUMENT for a
@@ -102,16 +107,21 @@ class Reconciler {
   // Every node's interfaces, observed once.
   absl::StatusOr<InterfaceIndex> ObserveInterfaces(
       const emu::v1::ApplyLabRequest& desired);
+  // Link name -> the engine of each direction (linkemu/engine_choice.h).
+  using EngineIndex = absl::flat_hash_map<std::string, linkemu::LinkEngines>;
   // Removes link ends that the spec no longer names or that belong to
-  // another link now.
+  // another link (or engine) now.
   absl::Status RemoveStaleLinkEnds(const emu::v1::ApplyLabRequest& desired,
                                    const InterfaceIndex& ifaces,
+                                   const EngineIndex& engines,
                                    const ProgressFn& progress);
-  // Creates the veth pairs of links missing an end (a half-present link is
-  // rebuilt whole).
+  // Creates the veth pairs (or, for links the userspace engine serves, the
+  // two TAPs and the engine link) of links missing an end (a half-present
+  // link is rebuilt whole).
   absl::Status CreateMissingLinks(const emu::v1::ApplyLabRequest& desired,
                                   const NodeIndex& nodes,
                                   const InterfaceIndex& ifaces,
+                                  const EngineIndex& engines,
                                   const ProgressFn& progress);
   // Each kind's driver configures (and starts) its nodes.
   absl::Status EnsureNodes(const emu::v1::ApplyLabRequest& desired,
@@ -119,7 +129,28 @@ class Reconciler {
   // Link conditions, each on the sending side of its direction.
   absl::Status ApplyLinkConditions(const emu::v1::ApplyLabRequest& desired,
                                    const NodeIndex& nodes,
+                                   const EngineIndex& engines,
                                    const ProgressFn& progress);
+  // One link's conditions: qdiscs on the sending ends (kernel directions),
+  // the engine's specs (userspace directions). Returns what LINK_SHAPED
+  // says ("" when the link has no conditions).
+  absl::StatusOr<std::string> ApplyOneLink(const std::string& lab,
+                                           const emu::v1::Node* node_a,
+                                           const emu::v1::Node* node_b,
+                                           const emu::v1::Link& link,
+                                           const linkemu::LinkEngines& engines);
+
+  // Nodes whose driver shapes their own egress (QEMU guests).
+  absl::flat_hash_set<std::string> GuestNodes(
+      const emu::v1::ApplyLabRequest& desired) const;
+  // The engines of one same-host link on this host; FAILED_PRECONDITION
+  // naming the link, direction and host when they cannot be served.
+  absl::StatusOr<linkemu::LinkEngines> EnginesFor(
+      const emu::v1::ApplyLabRequest& desired, const emu::v1::Link& link,
+      const absl::flat_hash_set<std::string>& guests) const;
+  absl::StatusOr<EngineIndex> EnginesOf(
+      const emu::v1::ApplyLabRequest& desired) const;
+  bool HasNetem() const;
 
   // The driver of `node`'s kind; null when this agent has none.
   node::NodeDriver* DriverFor(const emu::v1::Node& node) const;
@@ -155,6 +186,7 @@ class Reconciler {
   const LabSpecStore* const store_;
   const net::HostNetwork::KernelFeatures features_;
   tunnel::TunnelManager* const tunnels_;
+  impair::EngineLinks* const engine_links_;
   node::NetnsDriver netns_;
   // Node kind -> driver; netns_ is always there.
   absl::flat_hash_map<int, node::NodeDriver*> drivers_;

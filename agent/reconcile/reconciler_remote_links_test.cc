@@ -8,7 +8,9 @@
 
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
+#include "agent/net/testing/no_processes.h"
 #include "agent/reconcile/reconciler.h"
+#include "agent/reconcile/testing/net_tap_opener.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/testing/fake_process_launcher.h"
@@ -17,37 +19,7 @@
 namespace emu::agent::reconcile {
 namespace {
 
-class NoProcesses : public net::NamespaceProcesses {
- public:
-  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
-    return std::vector<pid_t>{};
-  }
-  absl::Status KillAll(const std::string&, absl::Duration) override {
-    return absl::OkStatus();
-  }
-};
-
-// FakeTapOpener whose TAPs also appear as interfaces in the fake network
-// (as one end of a veth whose other end is in a namespace of its own), so
-// the reconciler can address and shape them.
-class NetTapOpener : public tunnel::FakeTapOpener {
- public:
-  explicit NetTapOpener(net::FakeHostNetwork* net) : net_(net) {}
-  absl::StatusOr<int> Open(const linkemu::TapSpec& spec) override {
-    auto fd = tunnel::FakeTapOpener::Open(spec);
-    if (!fd.ok()) return fd;
-    net_->CreateNamespace("tap-peers").IgnoreError();
-    net::HostNetwork::VethEnd tap{spec.netns, spec.ifname, spec.mac, spec.mtu};
-    net::HostNetwork::VethEnd peer{"tap-peers", "p" + std::to_string(*fd), "",
-                                   0};
-    absl::Status s = net_->CreateVeth(tap, peer, spec.alias);
-    if (!s.ok()) return s;
-    return fd;
-  }
-
- private:
-  net::FakeHostNetwork* net_;
-};
+using net::NoProcesses;
 
 // Host h1 holds a (and the local link a:eth2<->x:eth1 is absent): the link
 // a:eth1<->b:eth1 crosses to host h2.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "linkemu/engine_choice.h"
 #include "linkemu/units.h"
 #include "proto/topology_names.h"
 
@@ -68,6 +69,56 @@ const std::vector<ParamField>& ParamFields() {
        [](const LinkParams& p) {
          return p.limit_packets() ? absl::StrCat(p.limit_packets(), " packets")
                                   : "default";
+       }},
+      {"distribution",
+       [](const LinkParams& p) {
+         return linkemu::DelayDistributionName(p.delay_distribution());
+       }},
+      {"gilbert-elliott",
+       [=](const LinkParams& p) {
+         if (!p.has_gilbert_elliott()) return std::string("none");
+         const auto& g = p.gilbert_elliott();
+         return absl::StrCat("p ", pct(g.p_percent()), " r ",
+                             pct(g.r_percent()), " loss-bad ",
+                             pct(g.loss_in_bad_percent()), " loss-good ",
+                             pct(g.loss_in_good_percent()));
+       }},
+      {"ber",
+       [](const LinkParams& p) {
+         return p.bit_error_rate() != 0
+                    ? linkemu::FormatBitErrorRate(p.bit_error_rate())
+                    : "none";
+       }},
+      {"reorder-gap",
+       [](const LinkParams& p) {
+         return p.reorder_gap() ? absl::StrCat(p.reorder_gap()) : "none";
+       }},
+      {"reorder-correlation",
+       [=](const LinkParams& p) {
+         return pct(p.reorder_correlation_percent());
+       }},
+      {"duplicate-correlation",
+       [=](const LinkParams& p) {
+         return pct(p.duplicate_correlation_percent());
+       }},
+      {"corrupt-correlation",
+       [=](const LinkParams& p) {
+         return pct(p.corrupt_correlation_percent());
+       }},
+      {"limit-bytes",
+       [](const LinkParams& p) {
+         return p.limit_bytes() ? linkemu::FormatSizeBytes(p.limit_bytes())
+                                : "none";
+       }},
+      {"overhead",
+       [](const LinkParams& p) {
+         return absl::StrCat(p.overhead_bytes(), "b");
+       }},
+      {"engine",
+       [](const LinkParams& p) {
+         return p.engine() == emu::v1::LINK_ENGINE_UNSPECIFIED
+                    ? std::string("lab's")
+                    : linkemu::EngineChoiceName(p.engine());
        }},
   };
   return *fields;
@@ -200,6 +251,13 @@ absl::StatusOr<LabDiff> DiffTopologies(const emu::v1::Topology& old_topology,
         SourcePrefix(desired->source()), "the file is lab ", desired->name(),
         ", not lab ", old_topology.name(),
         " (apply changes a running lab; `emuctl up` deploys another)"));
+  }
+  if (old_topology.engine() != desired->engine() ||
+      old_topology.seed() != desired->seed()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        SourcePrefix(desired->source()),
+        "the lab's engine: or seed: changed; a running lab keeps them (set "
+        "engine: per link, or take the lab down and up again)"));
   }
   LabDiff diff;
   std::map<std::string, const Node*> old_nodes, new_nodes;

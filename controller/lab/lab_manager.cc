@@ -117,6 +117,7 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
 
   EMU_ASSIGN_OR_RETURN(placement::Placement placement, Place(topo));
   Lab lab = NewLabRecord(topo, placement);
+  FillLinkEngines(hosts_->Snapshot(), &lab);
   lab.set_owner(as.owner);
   {
     // Recorded before any agent is asked: a crash from here on is found and

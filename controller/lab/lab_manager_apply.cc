@@ -15,6 +15,7 @@
 #include "controller/lab/deploy_events.h"
 #include "controller/lab/lab_diff.h"
 #include "controller/lab/lab_manager.h"
+#include "controller/lab/link_state.h"
 #include "controller/placement/placement.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/topology_names.h"
@@ -300,6 +301,7 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
   placement::Placement placed;
   placed.host_of_node = host_of;
   Lab next = NewLabRecord(desired, placed);
+  FillLinkEngines(snapshot, &next);
   {
     Lab merged = running;
     *merged.mutable_topology() = next.topology();

@@ -4,9 +4,52 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "linkemu/engine_choice.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::lab {
+
+void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
+                     emu::v1::Lab* lab) {
+  std::map<std::string, const emu::v1::Capabilities*> caps;
+  for (const auto& h : hosts) caps[h.name()] = &h.capabilities();
+  std::map<std::string, bool> guest;
+  for (const auto& n : lab->nodes()) {
+    guest[n.name()] = n.kind() == emu::v1::NODE_KIND_QEMU;
+  }
+  const emu::v1::LinkEngineChoice lab_engine = lab->topology().engine();
+  for (auto& l : *lab->mutable_links()) {
+    auto ca = caps.find(l.host_a());
+    auto cb = caps.find(l.host_b());
+    if (ca == caps.end() || cb == caps.end()) {
+      l.set_engine_a_to_b("?");
+      l.set_engine_b_to_a("?");
+      continue;
+    }
+    const bool same_host = l.host_a() == l.host_b();
+    auto side = [&](const emu::v1::Capabilities* c, const std::string& node) {
+      linkemu::SenderSide s;
+      s.netem = c->netem();
+      // Tunnel ends are shaped by the kernel (the engine serves same-host
+      // links).
+      s.userspace = same_host && c->userspace_engine();
+      s.guest = guest[node];
+      return s;
+    };
+    const linkemu::SenderSide a = side(ca->second, l.link().a().node());
+    const linkemu::SenderSide b = side(cb->second, l.link().b().node());
+    if (same_host) {
+      auto e = linkemu::ChooseLinkEngines(l.link(), lab_engine, a, b);
+      l.set_engine_a_to_b(e.ok() ? linkemu::EngineUseName(e->a_to_b) : "?");
+      l.set_engine_b_to_a(e.ok() ? linkemu::EngineUseName(e->b_to_a) : "?");
+      continue;
+    }
+    auto ab = linkemu::ChooseDirectionEngine(l.link().a_to_b(), lab_engine, a);
+    auto ba = linkemu::ChooseDirectionEngine(l.link().b_to_a(), lab_engine, b);
+    l.set_engine_a_to_b(ab.ok() ? linkemu::EngineUseName(*ab) : "?");
+    l.set_engine_b_to_a(ba.ok() ? linkemu::EngineUseName(*ba) : "?");
+  }
+}
 
 std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
                                              emu::v1::Lab* lab) {

@@ -20,6 +20,15 @@ namespace emu::controller::lab {
 std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
                                              emu::v1::Lab* lab);
 
+// Fills LinkStatus.engine_a_to_b / engine_b_to_a of every link of `lab`
+// (its topology, node kinds and hosts already set) with the engine each
+// direction uses on its sender's host, as the agent decides it
+// (linkemu/engine_choice.h): "kernel", "userspace" or "none"; "?" when the
+// host is not in `hosts` or could not serve it. A cross-host link's ends are
+// tunnel TAPs shaped by the kernel. Pure.
+void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
+                     emu::v1::Lab* lab);
+
 }  // namespace emu::controller::lab
 
 #endif  // EMU_CONTROLLER_LAB_LINK_STATE_H_

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "metis.h"
+#include "linkemu/engine_choice.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::placement {
@@ -156,7 +157,9 @@ absl::Status Partitioner::Setup() {
   // (smaller end, larger end, weight), summed per pair below.
   std::vector<std::tuple<int, int, int64_t>> edges;
   edges.reserve(t_.links_size());
-  std::vector<char> netem(n_, 0);
+  // The directions each node sends: its host must be able to apply them
+  // (linkemu/engine_choice.h: kernel NetEm/TBF or the userspace engine).
+  std::vector<std::vector<const emu::v1::LinkParams*>> sends(n_);
   for (const auto& l : t_.links()) {
     auto a = index.find(l.a().node());
     auto b = index.find(l.b().node());
@@ -165,13 +168,8 @@ absl::Status Partitioner::Setup() {
           absl::StrCat(SourcePrefix(l.source()), "link ", LinkName(l),
                        ": names a node that is not in the topology"));
     }
-    // A QEMU guest sender runs its NetEm inside the guest (its kernel has
-    // sch_netem), so its host's kernel need not (agent/guest_manager.h).
-    auto host_netem = [&](int node) {
-      return t_.nodes(node).kind() != emu::v1::NODE_KIND_QEMU;
-    };
-    if (NeedsNetem(l.a_to_b()) && host_netem(a->second)) netem[a->second] = 1;
-    if (NeedsNetem(l.b_to_a()) && host_netem(b->second)) netem[b->second] = 1;
+    sends[a->second].push_back(&l.a_to_b());
+    sends[b->second].push_back(&l.b_to_a());
     if (a->second == b->second) continue;
     auto key = std::minmax(a->second, b->second);
     edges.emplace_back(key.first, key.second, CutWeight(l));
@@ -194,7 +192,8 @@ absl::Status Partitioner::Setup() {
   pin_.assign(n_, -1);
   class_.assign(n_, 0);
   class_allowed_.clear();
-  std::map<std::pair<int, bool>, int> class_of;  // (kind, netem) -> class
+  // (kind, engines_ok) -> class
+  std::map<std::pair<int, int>, int> class_of;
   std::map<std::string, int> host_index;
   for (int h = 0; h < h_; ++h) host_index.emplace(hosts_[h]->name(), h);
   for (int i = 0; i < n_; ++i) {
@@ -203,14 +202,39 @@ absl::Status Partitioner::Setup() {
     cpu_[i] = d.cpu_milli;
     memd_[i] = d.memory_mib;
     const auto kind = KindOf(node);
+    // Why node i's links cannot be sent from a host with these
+    // capabilities ("" when they can).
+    auto engine_problem = [&](bool netem, bool userspace) -> std::string {
+      linkemu::SenderSide side;
+      side.netem = netem;
+      side.userspace = userspace;
+      // A QEMU guest sender runs its NetEm inside the guest (its kernel has
+      // sch_netem), so its host's kernel need not (agent/guest_manager.h).
+      side.guest = kind == emu::v1::NODE_KIND_QEMU;
+      for (const emu::v1::LinkParams* p : sends[i]) {
+        auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), side);
+        if (!use.ok()) return std::string(use.status().message());
+      }
+      return "";
+    };
+    // The node's class: its kind and which of the four (netem, userspace
+    // engine) host capabilities can send its links (bit netem*2+userspace).
+    int engines_ok = 0;
+    for (int c = 0; c < 4; ++c) {
+      if (engine_problem(c & 2, c & 1).empty()) engines_ok |= 1 << c;
+    }
+    auto host_engines_ok = [&](int h) {
+      const auto& caps = hosts_[h]->capabilities();
+      return (engines_ok >> ((caps.netem() ? 2 : 0) +
+                             (caps.userspace_engine() ? 1 : 0))) & 1;
+    };
     auto [cls, added] = class_of.emplace(
-        std::make_pair(static_cast<int>(kind), netem[i] != 0),
+        std::make_pair(static_cast<int>(kind), engines_ok),
         static_cast<int>(class_allowed_.size()));
     if (added) {
       std::vector<char> ok(h_, 0);
       for (int h = 0; h < h_; ++h) {
-        ok[h] = SupportsKind(*hosts_[h], kind) &&
-                (!netem[i] || hosts_[h]->capabilities().netem());
+        ok[h] = SupportsKind(*hosts_[h], kind) && host_engines_ok(h);
       }
       class_allowed_.push_back(std::move(ok));
     }
@@ -228,21 +252,26 @@ absl::Status Partitioner::Setup() {
         }
         return absl::FailedPreconditionError(absl::StrCat(
             SourcePrefix(node.source()), "node ", node.name(),
-            ": its links ask for delay, jitter, loss, duplicate, reorder, "
-            "corrupt or limit, which need NetEm, but the kernel of host ",
-            node.host(),
-            " (where it is pinned) has no sch_netem (rate alone works with "
-            "TBF); see docs/topology.md"));
+            ": host ", node.host(),
+            " (where it is pinned) cannot apply the conditions of its links: ",
+            engine_problem(hosts_[p]->capabilities().netem(),
+                           hosts_[p]->capabilities().userspace_engine()),
+            "; see docs/topology.md"));
       }
     }
     const std::vector<char>& ok = class_allowed_[class_[i]];
     if (std::find(ok.begin(), ok.end(), 1) != ok.end()) continue;
     // No host: name them, once, for the message.
     std::vector<std::string> no_kind, no_netem;
+    std::string why;  // why the last such host cannot send its links
     for (int h = 0; h < h_; ++h) {
       bool kind_ok = SupportsKind(*hosts_[h], kind);
       if (!kind_ok) no_kind.push_back(hosts_[h]->name());
-      if (kind_ok && !ok[h]) no_netem.push_back(hosts_[h]->name());
+      if (kind_ok && !ok[h]) {
+        no_netem.push_back(hosts_[h]->name());
+        why = engine_problem(hosts_[h]->capabilities().netem(),
+                             hosts_[h]->capabilities().userspace_engine());
+      }
     }
     if (no_netem.empty()) {
       return absl::FailedPreconditionError(
@@ -252,11 +281,10 @@ absl::Status Partitioner::Setup() {
     }
     return absl::FailedPreconditionError(absl::StrCat(
         SourcePrefix(node.source()), "node ", node.name(),
-        ": its links ask for delay, jitter, loss, duplicate, reorder, "
-        "corrupt or limit, which need NetEm, but no reachable host that "
-        "runs it has sch_netem (",
-        absl::StrJoin(no_netem, ", "),
-        "; rate alone works with TBF); see docs/topology.md"));
+        ": no reachable host that runs it can apply the conditions of its "
+        "links (",
+        absl::StrJoin(no_netem, ", "), ": ", why,
+        "); see docs/topology.md"));
   }
   return absl::OkStatus();
 }
@@ -815,12 +843,6 @@ NodeDemand DemandOf(const Node& node) {
   return d;
 }
 
-bool NeedsNetem(const emu::v1::LinkParams& p) {
-  return p.delay_us() > 0 || p.jitter_us() > 0 || p.loss_percent() > 0 ||
-         p.duplicate_percent() > 0 || p.reorder_percent() > 0 ||
-         p.corrupt_percent() > 0 || p.limit_packets() > 0;
-}
-
 std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     const Topology& topology,
     const std::map<std::string, std::string>& host_of_node,
@@ -847,6 +869,8 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     if (it != share_of.end()) return *it->second;
     auto& s = shares[host];
     s.set_lab(topology.name());
+    s.set_engine(topology.engine());
+    s.set_seed(topology.seed());
     share_of.emplace(shares.find(host)->first, &s);
     return s;
   };

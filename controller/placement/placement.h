@@ -6,8 +6,9 @@
 //  1. pins: a node with `host:` goes to that host (an error if the host is
 //     unknown, unreachable, or cannot run the node);
 //  2. capability: a node goes only to hosts whose agent runs its kind, and a
-//     node that sends on a link direction asking for delay/jitter/loss/...
-//     only to hosts with sch_netem (the sending side's qdisc needs it);
+//     node that sends on a link direction only to hosts that can apply its
+//     conditions (linkemu/engine_choice.h: sch_netem, or the agent's
+//     userspace engine, as the direction's engine allows);
 //  3. capacity: the CPUs and memory each node needs (Node.resources, else
 //     its kind's default, see DemandOf) fit in every host unless
 //     PlacementOptions.overcommit;
@@ -65,9 +66,6 @@ struct Placement {
   std::vector<emu::v1::HostLoad> loads;     // every reachable host, name order
   std::vector<emu::v1::CutLink> cut_links;  // topology order
 };
-
-// True when `p` asks for anything only NetEm can do.
-bool NeedsNetem(const emu::v1::LinkParams& p);
 
 // Each host's share of `topology` given where every node runs (a fresh
 // placement, or a stored lab when an agent comes back): nodes, same-host

@@ -269,10 +269,32 @@ TEST(PlacementTest, CapabilityKindAndNetem) {
   d.mutable_links(0)->mutable_b_to_a()->set_loss_percent(1);
   auto bad = PlaceTopology(d, {Host("h1", true, 2), Host("h2", true, 2)});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(bad.status().message(), HasSubstr("node n1: its links ask for"));
-  EXPECT_THAT(
-      bad.status().message(),
-      HasSubstr("no reachable host that runs it has sch_netem (h1, h2;"));
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("node n1: no reachable host that runs it can apply "
+                        "the conditions of its links (h1, h2: "));
+  EXPECT_THAT(bad.status().message(), HasSubstr("no sch_netem"));
+}
+
+TEST(PlacementTest, AHostWithTheUserspaceEngineTakesDelayWithoutNetem) {
+  auto d = Chain(2);
+  d.mutable_links(0)->mutable_b_to_a()->set_loss_percent(1);
+  auto engine = Host("h1", true, 2);
+  engine.mutable_capabilities()->set_userspace_engine(true);
+  auto ok = PlaceTopology(d, {engine});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  // engine: kernel keeps today's refusal.
+  d.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  auto kernel = PlaceTopology(d, {engine});
+  EXPECT_EQ(kernel.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(kernel.status().message(), HasSubstr("with engine kernel"));
+  // A userspace-only condition needs the engine even where NetEm is.
+  auto u = Chain(2);
+  u.mutable_links(0)->mutable_a_to_b()->set_bit_error_rate(1e-6);
+  auto netem_only = PlaceTopology(u, {Host("h2", true, 2, /*netem=*/true)});
+  EXPECT_EQ(netem_only.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(netem_only.status().message(),
+              HasSubstr("ber needs the userspace engine"));
+  EXPECT_TRUE(PlaceTopology(u, {engine}).ok());
 }
 
 TEST(PlacementTest, GuestSendersRunNetemInsideTheGuest) {
@@ -287,7 +309,8 @@ TEST(PlacementTest, GuestSendersRunNetemInsideTheGuest) {
   t.mutable_links(0)->mutable_a_to_b()->set_delay_us(1000);
   auto bad = PlaceTopology(t, {QemuHost("vm", 4, 8192)});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(bad.status().message(), HasSubstr("node n0: its links ask for"));
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("node n0: no reachable host that runs it can apply"));
 }
 
 TEST(PlacementTest, PinsThatCannotWork) {

@@ -29,6 +29,8 @@
 #include "controller/topology/yaml_tree.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "linkemu/engine_choice.h"
+#include "linkemu/link_param_text.h"
 #include "linkemu/units.h"
 #include "proto/topology_names.h"
 
@@ -47,7 +49,8 @@ using KeyList = absl::Span<const absl::string_view>;
 
 // ---- Key sets -------------------------------------------------------------
 
-constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement"};
+constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement",
+                                          "engine", "seed"};
 constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
                                                "overcommit"};
 constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
@@ -87,10 +90,8 @@ constexpr absl::string_view kClabNodeKeys[] = {
 constexpr absl::string_view kInterfaceKeys[] = {"addresses", "ipv4", "ipv6",
                                                 "mtu", "mac"};
 constexpr absl::string_view kRouteKeys[] = {"to", "via", "dev", "metric"};
-constexpr absl::string_view kParamKeys[] = {
-    "rate",      "burst",   "delay",   "jitter",  "delay-correlation",
-    "loss",      "loss-correlation",   "duplicate", "reorder",
-    "corrupt",   "limit"};
+constexpr absl::string_view kGilbertElliottKeys[] = {"p", "r", "loss-bad",
+                                                     "loss-good"};
 constexpr absl::string_view kLinkOnlyKeys[] = {
     "endpoints", "mtu", "type", "a-to-b", "b-to-a", "ipv4", "ipv6"};
 constexpr absl::string_view kClabLinkKeys[] = {"vars", "labels"};
@@ -257,6 +258,19 @@ class YamlReader {
         ReadTopology(e, topology);
       } else if (e.key == "placement") {
         ReadPlacement(e, topology->mutable_placement());
+      } else if (e.key == "engine") {
+        std::string text;
+        if (Scalar(e, "lab", &text)) {
+          auto v = linkemu::ParseEngineChoice(text);
+          if (v.ok()) {
+            topology->set_engine(*v);
+          } else {
+            Error(e, "lab", absl::StrCat("engine: ", v.status().message()));
+          }
+        }
+      } else if (e.key == "seed") {
+        uint64_t seed;
+        if (Uint(e, "lab", UINT64_MAX, &seed)) topology->set_seed(seed);
       }
     }
     if (!have_name) Error(1, "lab", "missing required key 'name'");
@@ -1094,7 +1108,8 @@ class YamlReader {
     if (!CheckLinkType(item, object)) return;
     std::vector<absl::string_view> known(std::begin(kLinkOnlyKeys),
                                          std::end(kLinkOnlyKeys));
-    known.insert(known.end(), std::begin(kParamKeys), std::end(kParamKeys));
+    const KeyList param_keys = linkemu::LinkParamKeys();
+    known.insert(known.end(), param_keys.begin(), param_keys.end());
     const int link_index = topology->links_size();
     const size_t settings_before = interface_settings_.size();
     Link link;
@@ -1178,7 +1193,7 @@ class YamlReader {
       const std::string dir_object = absl::StrCat(object, ": ", d.entry->key);
       if (!Map(*d.entry, object)) continue;
       for (const Entry& pe :
-           Entries(d.entry->value, dir_object, kParamKeys, kNone)) {
+           Entries(d.entry->value, dir_object, linkemu::LinkParamKeys(), kNone)) {
         ApplyParam(pe, dir_object, d.params);
       }
     }
@@ -1229,59 +1244,47 @@ class YamlReader {
     }
   }
 
-  // Sets one link condition from its text, reporting a bad value.
+  // Sets one link condition from its text (linkemu/link_param_text.h, the
+  // table emuctl link set uses too), reporting a bad value.
   void ApplyParam(const Entry& e, absl::string_view object, LinkParams* p) {
+    if (e.key == "gilbert-elliott" && e.value.IsMap()) {
+      ReadGilbertElliott(e, object, p);
+      return;
+    }
     std::string text;
     if (!Scalar(e, object, &text)) return;
-    absl::Status status;
-    auto set_percent = [&](void (LinkParams::*setter)(double)) {
+    absl::StatusOr<std::string> set =
+        linkemu::SetLinkParamFromText(e.key, text, p);
+    if (!set.ok()) {
+      Error(e, object, absl::StrCat(e.key, ": ", set.status().message()));
+    }
+  }
+
+  // gilbert-elliott: {p: 1%, r: 25%, loss-bad: 100%, loss-good: 0%} (tc's
+  // "loss gemodel p r 1-h 1-k"; loss-bad defaults to 100%, the rest to 0%,
+  // r to 100%).
+  void ReadGilbertElliott(const Entry& entry, absl::string_view object,
+                          LinkParams* p) {
+    if (!Map(entry, object)) return;
+    const std::string ge_object = absl::StrCat(object, ": gilbert-elliott");
+    emu::v1::GilbertElliottParams ge;
+    ge.set_r_percent(100);
+    ge.set_loss_in_bad_percent(100);
+    for (const Entry& e :
+         Entries(entry.value, ge_object, kGilbertElliottKeys, kNone)) {
+      std::string text;
+      if (!Scalar(e, ge_object, &text)) continue;
       absl::StatusOr<double> v = linkemu::ParsePercent(text);
-      if (v.ok()) (p->*setter)(*v);
-      status = v.status();
-    };
-    auto set_duration = [&](void (LinkParams::*setter)(uint64_t)) {
-      absl::StatusOr<uint64_t> v = linkemu::ParseDurationUs(text);
-      if (v.ok()) (p->*setter)(*v);
-      status = v.status();
-    };
-    if (e.key == "rate") {
-      absl::StatusOr<uint64_t> v = linkemu::ParseRate(text);
-      if (v.ok()) p->set_rate_bps(*v);
-      status = v.status();
-    } else if (e.key == "burst") {
-      absl::StatusOr<uint64_t> v = linkemu::ParseSizeBytes(text);
-      if (v.ok() && *v > UINT32_MAX) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat("bad size \"", text, "\": larger than 4GiB"));
-      } else {
-        if (v.ok()) p->set_burst_bytes(static_cast<uint32_t>(*v));
-        status = v.status();
+      if (!v.ok()) {
+        Error(e, ge_object, absl::StrCat(e.key, ": ", v.status().message()));
+        continue;
       }
-    } else if (e.key == "delay") {
-      set_duration(&LinkParams::set_delay_us);
-    } else if (e.key == "jitter") {
-      set_duration(&LinkParams::set_jitter_us);
-    } else if (e.key == "delay-correlation") {
-      set_percent(&LinkParams::set_delay_correlation_percent);
-    } else if (e.key == "loss") {
-      set_percent(&LinkParams::set_loss_percent);
-    } else if (e.key == "loss-correlation") {
-      set_percent(&LinkParams::set_loss_correlation_percent);
-    } else if (e.key == "duplicate") {
-      set_percent(&LinkParams::set_duplicate_percent);
-    } else if (e.key == "reorder") {
-      set_percent(&LinkParams::set_reorder_percent);
-    } else if (e.key == "corrupt") {
-      set_percent(&LinkParams::set_corrupt_percent);
-    } else if (e.key == "limit") {
-      uint64_t v;
-      if (Uint(e, object, UINT32_MAX, &v)) {
-        p->set_limit_packets(static_cast<uint32_t>(v));
-      }
+      if (e.key == "p") ge.set_p_percent(*v);
+      if (e.key == "r") ge.set_r_percent(*v);
+      if (e.key == "loss-bad") ge.set_loss_in_bad_percent(*v);
+      if (e.key == "loss-good") ge.set_loss_in_good_percent(*v);
     }
-    if (!status.ok()) {
-      Error(e, object, absl::StrCat(e.key, ": ", status.message()));
-    }
+    *p->mutable_gilbert_elliott() = ge;
   }
 
   // Applies link-level mtu and endpoint macs to the (possibly implicit)

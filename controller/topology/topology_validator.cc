@@ -855,7 +855,8 @@ class Validator {
                    const LinkParams& p, uint32_t mtu) {
     // Exactly what the agent will refuse (it plans qdiscs with the same
     // function), so validate and plan say what up would.
-    for (const std::string& problem : linkemu::LinkParamsProblems(p)) {
+    for (const std::string& problem :
+         linkemu::LinkParamsProblems(p, topology_.engine())) {
       Error(link.source(), object, problem);
     }
     // A topology-level rule the agent cannot see: the bucket must hold one

@@ -17,6 +17,7 @@ constexpr VerbRow kTable[] = {
     {Verb::kExec, "exec", "exec in", Role::kOperator},
     {Verb::kRun, "run", "run experiments on", Role::kOperator},
     {Verb::kRestart, "restart", "restart nodes of", Role::kOperator},
+    {Verb::kShape, "shape", "change link conditions of", Role::kOperator},
     {Verb::kDestroy, "destroy", "destroy", Role::kOwner},
     {Verb::kShare, "share", "share", Role::kOwner},
 };

@@ -1,13 +1,13 @@
 // Who may do what to a lab: the verbs × roles table, written once as data.
 //
-//             view  exec  run  restart  destroy  share
+//             view  exec  run  restart  shape  destroy  share
 //   viewer     x
-//   operator   x     x     x     x
-//   owner      x     x     x     x        x        x
-//   admin      x     x     x     x        x        x
+//   operator   x     x     x     x        x
+//   owner      x     x     x     x        x      x        x
+//   admin      x     x     x     x        x      x        x
 //
 // "view" is get, list, status and the plan views of a lab; "run" starts an
-// experiment on it. Deploying is always to the caller's own name (and their
+// experiment on it; "shape" changes a link's conditions (emuctl link set). Deploying is always to the caller's own name (and their
 // quota), so it is not a verb on another user's lab. docs/security.md shows
 // the same table.
 #ifndef EMU_CONTROLLER_USERS_PERMISSIONS_H_
@@ -20,10 +20,11 @@
 
 namespace emu::controller::users {
 
-enum class Verb { kView, kExec, kRun, kRestart, kDestroy, kShare };
+enum class Verb { kView, kExec, kRun, kRestart, kShape, kDestroy, kShare };
 inline constexpr Verb kAllVerbs[] = {Verb::kView,    Verb::kExec,
                                      Verb::kRun,     Verb::kRestart,
-                                     Verb::kDestroy, Verb::kShare};
+                                     Verb::kShape,   Verb::kDestroy,
+                                     Verb::kShare};
 
 // A caller's relation to one lab, weakest first.
 enum class Role { kNone, kViewer, kOperator, kOwner, kAdmin };

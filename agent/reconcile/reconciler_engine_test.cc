@@ -1,0 +1,265 @@
+// The reconciler's same-host links served by the userspace engine, against
+// FakeHostNetwork (a kernel without sch_netem), fake TAPs that appear as
+// interfaces, and a FakeLinkEngine. No root needed.
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "agent/impair/engine_links.h"
+#include "agent/impair/testing/fake_link_engine.h"
+#include "agent/net/resource_names.h"
+#include "agent/net/testing/fake_host_network.h"
+#include "agent/net/testing/no_processes.h"
+#include "agent/reconcile/reconciler.h"
+#include "agent/reconcile/testing/net_tap_opener.h"
+#include "common/testing/fake_process_launcher.h"
+#include "gtest/gtest.h"
+#include "linkemu/engine_choice.h"
+
+namespace emu::agent::reconcile {
+namespace {
+
+using net::NoProcesses;
+
+constexpr char kLink[] = "a:eth1<->b:eth1";
+
+// a:eth1 <-> b:eth1 on host h1, 20 ms each way (examples/netem.yaml's kind
+// of link).
+emu::v1::ApplyLabRequest Spec() {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  spec.set_seed(7);
+  for (const char* n : {"a", "b"}) {
+    auto* node = spec.add_nodes();
+    node->set_name(n);
+    auto* i = node->add_interfaces();
+    i->set_name("eth1");
+    i->add_addresses(std::string(n) == "a" ? "10.0.0.1/24" : "10.0.0.2/24");
+    i->set_mac(std::string(n) == "a" ? "02:00:00:00:00:0a"
+                                     : "02:00:00:00:00:0b");
+  }
+  auto* l = spec.add_links();
+  l->mutable_a()->set_node("a");
+  l->mutable_a()->set_interface("eth1");
+  l->mutable_b()->set_node("b");
+  l->mutable_b()->set_interface("eth1");
+  l->mutable_a_to_b()->set_delay_us(20'000);
+  l->mutable_a_to_b()->set_loss_percent(1);
+  l->mutable_b_to_a()->set_delay_us(20'000);
+  return spec;
+}
+
+class ReconcilerEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/engine" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto store = LabSpecStore::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    store_ = std::make_unique<LabSpecStore>(*std::move(store));
+    net::HostNetwork::KernelFeatures features;
+    features.qdiscs = {"tbf", "htb"};  // no netem, as on these hosts
+    features.veth = true;
+    net_.set_features(features);
+    StartAgent();
+  }
+
+  // A (re)started agent: a fresh engine and reconciler over the same host
+  // and saved specs.
+  void StartAgent() {
+    rec_.reset();
+    links_.reset();
+    engine_ = std::make_unique<impair::FakeLinkEngine>();
+    links_ = std::make_unique<impair::EngineLinks>(engine_.get(), &taps_);
+    rec_ = std::make_unique<Reconciler>("h1", &net_, &launcher_, &procs_,
+                                        store_.get(), *net_.ProbeKernel(),
+                                        nullptr, links_.get());
+  }
+
+  absl::Status Apply(const emu::v1::ApplyLabRequest& spec) {
+    events_.clear();
+    return rec_->Apply(spec, [this](const emu::v1::ApplyLabEvent& e) {
+      events_.push_back(e);
+    });
+  }
+
+  std::string Ns(const std::string& node) {
+    return net::NamespaceName("h1", "lab", node);
+  }
+
+  impair::FakeLinkEngine::Link OnlyEngineLink() {
+    auto links = engine_->links();
+    EXPECT_EQ(links.size(), 1u);
+    return links.empty() ? impair::FakeLinkEngine::Link()
+                         : links.begin()->second;
+  }
+
+  emu::v1::SetLinkParamsRequest SetReq(const emu::v1::LinkParams& ab,
+                                       const emu::v1::LinkParams& ba) {
+    emu::v1::SetLinkParamsRequest req;
+    req.set_lab("lab");
+    req.mutable_a()->set_node("a");
+    req.mutable_a()->set_interface("eth1");
+    req.mutable_b()->set_node("b");
+    req.mutable_b()->set_interface("eth1");
+    *req.mutable_a_to_b() = ab;
+    *req.mutable_b_to_a() = ba;
+    return req;
+  }
+
+  std::string dir_;
+  net::FakeHostNetwork net_;
+  NetTapOpener taps_{&net_};
+  FakeProcessLauncher launcher_;
+  NoProcesses procs_;
+  std::unique_ptr<LabSpecStore> store_;
+  std::unique_ptr<impair::FakeLinkEngine> engine_;
+  std::unique_ptr<impair::EngineLinks> links_;
+  std::unique_ptr<Reconciler> rec_;
+  std::vector<emu::v1::ApplyLabEvent> events_;
+};
+
+TEST_F(ReconcilerEngineTest, DelayWithoutNetemIsServedByTheEngineOnTwoTaps) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  auto link = OnlyEngineLink();
+  EXPECT_EQ(link.a_to_b.delay_us, 20'000u);
+  EXPECT_EQ(link.a_to_b.loss_percent, 1);
+  EXPECT_EQ(link.b_to_a.delay_us, 20'000u);
+  EXPECT_EQ(link.seed, linkemu::LinkSeed(7, kLink, 0));
+  // The ends: TAPs in each node's namespace, final names, MACs, the
+  // engine alias; no qdisc of ours (the engine applies everything).
+  const std::string alias = net::EngineLinkAlias("lab", Spec().links(0));
+  auto tap_a = taps_.SpecOf(Ns("a"), "eth1");
+  EXPECT_EQ(tap_a.mac, "02:00:00:00:00:0a");
+  EXPECT_EQ(tap_a.alias, alias);
+  auto a = net_.GetInterface(Ns("a"), "eth1");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->alias, alias);
+  EXPECT_EQ(a->addresses.size() >= 1, true);
+  EXPECT_FALSE(net_.AppliedPlan(Ns("a"), "eth1").has_value());
+  EXPECT_FALSE(net_.AppliedPlan(Ns("b"), "eth1").has_value());
+  bool shaped = false;
+  for (const auto& e : events_) {
+    shaped = shaped || (e.kind() == emu::v1::ApplyLabEvent::LINK_SHAPED &&
+                        e.detail().find("userspace engine") != std::string::npos);
+  }
+  EXPECT_TRUE(shaped);
+}
+
+TEST_F(ReconcilerEngineTest, ReapplyingChangesNothing) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  const int changes = net_.changes();
+  ASSERT_TRUE(Apply(Spec()).ok());
+  EXPECT_EQ(engine_->adds(), 1);
+  EXPECT_EQ(OnlyEngineLink().updates, 1);  // the first apply's conditions
+  EXPECT_EQ(net_.changes(), changes);
+}
+
+TEST_F(ReconcilerEngineTest, ARestartedAgentRebuildsItsEngineLinks) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  StartAgent();  // the TAPs died with the old agent's fds
+  auto recovered = rec_->RecoverAll([](const std::string&) {});
+  EXPECT_EQ(recovered, std::vector<std::string>{"lab"});
+  EXPECT_EQ(engine_->adds(), 1);
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 20'000u);
+}
+
+TEST_F(ReconcilerEngineTest, RateOnlyLinksKeepTheirVethAndTbf) {
+  auto spec = Spec();
+  spec.mutable_links(0)->clear_a_to_b();
+  spec.mutable_links(0)->clear_b_to_a();
+  spec.mutable_links(0)->mutable_a_to_b()->set_rate_bps(10'000'000);
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(engine_->adds(), 0);
+  ASSERT_TRUE(net_.Peer(Ns("a"), "eth1").has_value());
+  EXPECT_EQ(net_.Peer(Ns("a"), "eth1")->first, Ns("b"));
+  auto plan = net_.AppliedPlan(Ns("a"), "eth1");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->tbf.has_value());
+}
+
+TEST_F(ReconcilerEngineTest, LiveChangesUpdateTheEngineOrMoveTheLink) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  emu::v1::LinkParams fifty;
+  fifty.set_delay_us(50'000);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(fifty, fifty)).ok());
+  EXPECT_EQ(engine_->adds(), 1);  // not torn down
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 50'000u);
+  EXPECT_EQ(OnlyEngineLink().a_to_b.loss_percent, 0);
+  // Saved: a reconcile keeps the change.
+  ASSERT_TRUE(Apply(*store_->Load("lab")).ok());
+  EXPECT_EQ(OnlyEngineLink().b_to_a.delay_us, 50'000u);
+
+  // Rate only: back to a veth with TBF (the engine link goes).
+  emu::v1::LinkParams rate;
+  rate.set_rate_bps(10'000'000);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(rate, rate)).ok());
+  EXPECT_TRUE(engine_->links().empty());
+  ASSERT_TRUE(net_.Peer(Ns("a"), "eth1").has_value());
+  EXPECT_EQ(net_.Peer(Ns("a"), "eth1")->first, Ns("b"));
+  ASSERT_TRUE(net_.AppliedPlan(Ns("b"), "eth1").has_value());
+  // Addresses are back on the new ends.
+  auto a = net_.GetInterface(Ns("a"), "eth1");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->alias, net::LinkAlias("lab", Spec().links(0)));
+
+  // And to the engine again.
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(fifty, rate)).ok());
+  EXPECT_EQ(engine_->adds(), 2);
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 50'000u);
+}
+
+TEST_F(ReconcilerEngineTest, AKernelDirectionOnAnEngineLinkGetsItsQdisc) {
+  auto spec = Spec();
+  auto* ba = spec.mutable_links(0)->mutable_b_to_a();
+  ba->Clear();
+  ba->set_rate_bps(10'000'000);
+  ba->set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  ASSERT_TRUE(Apply(spec).ok());
+  auto link = OnlyEngineLink();
+  EXPECT_EQ(link.a_to_b.delay_us, 20'000u);
+  EXPECT_EQ(link.b_to_a.rate_bps, 0u);  // passed through by the engine
+  auto plan = net_.AppliedPlan(Ns("b"), "eth1");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->tbf.has_value());
+}
+
+TEST_F(ReconcilerEngineTest, DestroyRemovesTheEngineLinks) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_TRUE(engine_->links().empty());
+  EXPECT_EQ(engine_->removes(), 1);
+}
+
+TEST_F(ReconcilerEngineTest, WhatCannotBeServedIsRefusedBeforeAnything) {
+  // An agent without the engine, on a kernel without netem.
+  Reconciler no_engine("h1", &net_, &launcher_, &procs_, store_.get(),
+                       *net_.ProbeKernel());
+  absl::Status s =
+      no_engine.Apply(Spec(), [](const emu::v1::ApplyLabEvent&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("no userspace engine"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("host h1"), std::string::npos) << s;
+  // engine: kernel keeps the old refusal.
+  auto kernel = Spec();
+  kernel.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  s = Apply(kernel);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("sch_netem"), std::string::npos) << s;
+  EXPECT_EQ(net_.changes(), 0);
+  EXPECT_EQ(engine_->adds(), 0);
+}
+
+TEST_F(ReconcilerEngineTest, AnEngineRefusalFailsTheApplyAndTheNextConverges) {
+  engine_->FailNextAdd();
+  absl::Status s = Apply(Spec());
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(engine_->links().empty());
+  // The next apply (the controller's retry or a restart) converges.
+  ASSERT_TRUE(Apply(Spec()).ok());
+  EXPECT_EQ(engine_->links().size(), 1u);
+}
+
+}  // namespace
+}  // namespace emu::agent::reconcile

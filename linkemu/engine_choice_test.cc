@@ -1,0 +1,169 @@
+#include "linkemu/engine_choice.h"
+
+#include "gtest/gtest.h"
+
+namespace emu::linkemu {
+namespace {
+
+using emu::v1::LinkParams;
+
+constexpr SenderSide kNoNetem{/*netem=*/false, /*userspace=*/true};
+constexpr SenderSide kNetem{/*netem=*/true, /*userspace=*/true};
+constexpr SenderSide kOldAgent{/*netem=*/false, /*userspace=*/false};
+constexpr SenderSide kGuest{false, true, /*guest=*/true};
+
+LinkParams Delay(uint64_t us) {
+  LinkParams p;
+  p.set_delay_us(us);
+  return p;
+}
+
+EngineUse Choose(const LinkParams& p, const SenderSide& s,
+                 emu::v1::LinkEngineChoice lab = emu::v1::LINK_ENGINE_UNSPECIFIED) {
+  auto e = ChooseDirectionEngine(p, lab, s);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? *e : EngineUse::kNone;
+}
+
+TEST(EngineChoiceTest, AutoUsesTheKernelWhereItCanAndTheEngineElsewhere) {
+  LinkParams rate;
+  rate.set_rate_bps(10'000'000);
+  EXPECT_EQ(Choose(rate, kNoNetem), EngineUse::kKernel);  // TBF is there
+  EXPECT_EQ(Choose(Delay(10'000), kNetem), EngineUse::kKernel);
+  EXPECT_EQ(Choose(Delay(10'000), kNoNetem), EngineUse::kUserspace);
+  EXPECT_EQ(Choose(LinkParams(), kNoNetem), EngineUse::kNone);
+}
+
+TEST(EngineChoiceTest, UserspaceOnlyConditionsTakeTheEngineEvenWithNetem) {
+  LinkParams p = Delay(10'000);
+  p.set_jitter_us(1000);
+  p.set_delay_distribution(emu::v1::DELAY_DISTRIBUTION_PARETO);
+  EXPECT_EQ(Choose(p, kNetem), EngineUse::kUserspace);
+  LinkParams ber;
+  ber.set_bit_error_rate(1e-6);
+  EXPECT_EQ(Choose(ber, kNetem), EngineUse::kUserspace);
+}
+
+TEST(EngineChoiceTest, ExplicitChoicesAndTheLabDefault) {
+  LinkParams p = Delay(10'000);
+  p.set_engine(emu::v1::LINK_ENGINE_USERSPACE);
+  EXPECT_EQ(Choose(p, kNetem), EngineUse::kUserspace);
+  // The lab's engine applies where the direction names none.
+  EXPECT_EQ(Choose(Delay(10'000), kNetem, emu::v1::LINK_ENGINE_USERSPACE),
+            EngineUse::kUserspace);
+  // The direction's own wins over the lab's.
+  p.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  EXPECT_EQ(Choose(p, kNetem, emu::v1::LINK_ENGINE_USERSPACE),
+            EngineUse::kKernel);
+  auto refused = ChooseDirectionEngine(p, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                       kNoNetem);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("sch_netem"),
+            absl::string_view::npos)
+      << refused.status();
+}
+
+TEST(EngineChoiceTest, AnAgentWithoutTheEngineIsRefusedWhatOnlyItCouldDo) {
+  auto e = ChooseDirectionEngine(Delay(10'000),
+                                 emu::v1::LINK_ENGINE_UNSPECIFIED, kOldAgent);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("no userspace engine"),
+            absl::string_view::npos)
+      << e.status();
+  LinkParams rate;
+  rate.set_rate_bps(10'000'000);
+  EXPECT_EQ(Choose(rate, kOldAgent), EngineUse::kKernel);
+}
+
+TEST(EngineChoiceTest, GuestsShapeTheirOwnEgress) {
+  EXPECT_EQ(Choose(Delay(10'000), kGuest), EngineUse::kKernel);
+  LinkParams p = Delay(10'000);
+  p.set_engine(emu::v1::LINK_ENGINE_USERSPACE);
+  EXPECT_FALSE(
+      ChooseDirectionEngine(p, emu::v1::LINK_ENGINE_UNSPECIFIED, kGuest).ok());
+}
+
+TEST(EngineChoiceTest, ALinkWithOneEngineDirectionIsATapLinkBothWays) {
+  emu::v1::Link link;
+  *link.mutable_a_to_b() = Delay(20'000);
+  link.mutable_b_to_a()->set_rate_bps(10'000'000);
+  auto both = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                kNoNetem, kNoNetem);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_TRUE(both->userspace_link());
+  EXPECT_EQ(both->a_to_b, EngineUse::kUserspace);
+  // Rate only, AUTO: TBF on b's TAP, the engine passing the frames on.
+  EXPECT_EQ(both->b_to_a, EngineUse::kKernel);
+
+  emu::v1::Link clean;
+  *clean.mutable_a_to_b() = Delay(20'000);
+  auto c = ChooseLinkEngines(clean, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
+                             kNoNetem);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->b_to_a, EngineUse::kUserspace);  // passed through by it
+
+  auto guest = ChooseLinkEngines(clean, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                 kNoNetem, kGuest);
+  EXPECT_FALSE(guest.ok());
+}
+
+TEST(EngineChoiceTest, ImpairmentSpecCarriesEveryCondition) {
+  LinkParams p;
+  p.set_rate_bps(50'000'000);
+  p.set_burst_bytes(10000);
+  p.set_delay_us(20'000);
+  p.set_jitter_us(2'000);
+  p.set_delay_correlation_percent(25);
+  p.set_delay_distribution(emu::v1::DELAY_DISTRIBUTION_NORMAL);
+  p.mutable_gilbert_elliott()->set_p_percent(1);
+  p.mutable_gilbert_elliott()->set_r_percent(30);
+  p.mutable_gilbert_elliott()->set_loss_in_bad_percent(90);
+  p.mutable_gilbert_elliott()->set_loss_in_good_percent(0.5);
+  p.set_duplicate_percent(0.1);
+  p.set_duplicate_correlation_percent(5);
+  p.set_corrupt_percent(0.01);
+  p.set_corrupt_correlation_percent(6);
+  p.set_bit_error_rate(1e-6);
+  p.set_reorder_percent(1);
+  p.set_reorder_correlation_percent(7);
+  p.set_reorder_gap(5);
+  p.set_overhead_bytes(-4);
+  p.set_limit_packets(500);
+  p.set_limit_bytes(1 << 20);
+  ImpairmentSpec s = ImpairmentSpecFor(p);
+  EXPECT_EQ(s.rate_bps, 50'000'000u);
+  EXPECT_EQ(s.burst_bytes, 10000u);
+  EXPECT_EQ(s.delay_us, 20'000u);
+  EXPECT_EQ(s.jitter_us, 2'000u);
+  EXPECT_EQ(s.delay_correlation_percent, 25);
+  EXPECT_EQ(s.distribution, DelayDistribution::kNormal);
+  ASSERT_TRUE(s.gilbert_elliott.has_value());
+  EXPECT_EQ(s.gilbert_elliott->p_percent, 1);
+  EXPECT_EQ(s.gilbert_elliott->r_percent, 30);
+  EXPECT_EQ(s.gilbert_elliott->loss_in_bad_percent, 90);
+  EXPECT_EQ(s.gilbert_elliott->loss_in_good_percent, 0.5);
+  EXPECT_EQ(s.duplicate_percent, 0.1);
+  EXPECT_EQ(s.duplicate_correlation_percent, 5);
+  EXPECT_EQ(s.corrupt_percent, 0.01);
+  EXPECT_EQ(s.corrupt_correlation_percent, 6);
+  EXPECT_EQ(s.bit_error_rate, 1e-6);
+  EXPECT_EQ(s.reorder_percent, 1);
+  EXPECT_EQ(s.reorder_correlation_percent, 7);
+  EXPECT_EQ(s.reorder_gap, 5u);
+  EXPECT_EQ(s.overhead_bytes, -4);
+  EXPECT_EQ(s.limit_packets, 500u);
+  EXPECT_EQ(s.limit_bytes, uint64_t{1} << 20);
+  EXPECT_FALSE(ImpairmentSpecFor(Delay(1)).gilbert_elliott.has_value());
+}
+
+TEST(EngineChoiceTest, LinkSeedsAreStableAndDifferPerLink) {
+  EXPECT_EQ(LinkSeed(42, "a:eth1<->b:eth1", 1), LinkSeed(42, "a:eth1<->b:eth1", 2));
+  EXPECT_NE(LinkSeed(42, "a:eth1<->b:eth1", 1), LinkSeed(42, "c:eth1<->d:eth1", 1));
+  EXPECT_NE(LinkSeed(42, "a:eth1<->b:eth1", 1), LinkSeed(43, "a:eth1<->b:eth1", 1));
+  // No lab seed: the fallback decides.
+  EXPECT_NE(LinkSeed(0, "a:eth1<->b:eth1", 1), LinkSeed(0, "a:eth1<->b:eth1", 2));
+}
+
+}  // namespace
+}  // namespace emu::linkemu
