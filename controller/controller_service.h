@@ -57,6 +57,10 @@ class ControllerServiceImpl final
   grpc::ServerWriteReactor<emu::v1::DeployEvent>* ApplyLab(
       grpc::CallbackServerContext* context,
       const emu::v1::ApplyTopologyRequest* request) override;
+  grpc::ServerUnaryReactor* ListCommunity(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListCommunityRequest* request,
+      emu::v1::ListCommunityResponse* response) override;
 
  private:
   lab::LabManager* const labs_;
