@@ -18,11 +18,9 @@ std::string RenderCommunity(const v1::ListCommunityResponse& resp) {
   for (const auto& e : resp.endpoints()) {
     std::vector<std::string> attached;
     for (const auto& a : e.attached()) {
-      attached.push_back(absl::StrCat(a.owner(), "/", a.lab(), " ",
-                                      a.endpoint(),
-                                      a.state() == "attached"
-                                          ? ""
-                                          : absl::StrCat(" (", a.state(), ")")));
+      attached.push_back(absl::StrCat(
+          a.owner(), "/", a.lab(), " ", a.endpoint(),
+          a.state() == "attached" ? "" : absl::StrCat(" (", a.state(), ")")));
     }
     table.AddRow({absl::StrCat(e.owner(), "/", e.name()),
                   absl::StrCat(e.owner(), "/", e.lab()), e.segment(),
@@ -37,9 +35,8 @@ int RunCommunityLs(CommandEnv& env, bool json) {
   if (!conn.ok()) return env.Fail(conn.status());
   ControllerConnection& c = **conn;
   v1::ListCommunityResponse resp;
-  grpc::Status s =
-      c.stub().ListCommunity(c.NewContext(kUnaryTimeout).get(),
-                             v1::ListCommunityRequest(), &resp);
+  grpc::Status s = c.stub().ListCommunity(c.NewContext(kUnaryTimeout).get(),
+                                          v1::ListCommunityRequest(), &resp);
   if (!s.ok()) return env.Fail(c.Describe(s, "ListCommunity"));
   if (json) {
     absl::StatusOr<std::string> rendered = ToJson(resp);

@@ -141,7 +141,8 @@ absl::StatusOr<ApplyLabRequest> Reconciler::WithPresentAnchors(
     if (!absent.contains(node.name())) *out.add_nodes() = node;
   }
   for (const auto& link : spec.links()) {
-    if (!absent.contains(link.a().node()) && !absent.contains(link.b().node())) {
+    if (!absent.contains(link.a().node()) &&
+        !absent.contains(link.b().node())) {
       *out.add_links() = link;
     }
   }
@@ -283,8 +284,9 @@ absl::StatusOr<Reconciler::InterfaceIndex> Reconciler::ObserveInterfaces(
     const ApplyLabRequest& desired) {
   InterfaceIndex ifaces;
   for (const auto& node : desired.nodes()) {
-    EMU_ASSIGN_OR_RETURN(ifaces[node.name()],
-                         net_->ListInterfaces(NamespaceOf(desired.lab(), node)));
+    EMU_ASSIGN_OR_RETURN(
+        ifaces[node.name()],
+        net_->ListInterfaces(NamespaceOf(desired.lab(), node)));
   }
   return ifaces;
 }

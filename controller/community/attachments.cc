@@ -86,8 +86,8 @@ std::vector<LiveExport> ExportsOf(const std::vector<Lab>& labs) {
 absl::StatusOr<const LiveExport*> Resolve(
     const std::vector<LiveExport>& exports, absl::string_view caller,
     const Attachment& at) {
-  const std::string where =
-      absl::StrCat(SourcePrefix(at.source()), "link ", AttachmentName(at), ": ");
+  const std::string where = absl::StrCat(SourcePrefix(at.source()), "link ",
+                                         AttachmentName(at), ": ");
   std::string owner, name;
   if (absl::Status s = SplitEndpoint(at.endpoint(), caller, &owner, &name);
       !s.ok()) {
@@ -96,7 +96,8 @@ absl::StatusOr<const LiveExport*> Resolve(
   for (const LiveExport& e : exports) {
     if (e.spec.owner != owner || e.spec.name != name) continue;
     absl::Status may = MayAttach(caller, e.spec);
-    if (!may.ok()) return absl::NotFoundError(absl::StrCat(where, may.message()));
+    if (!may.ok())
+      return absl::NotFoundError(absl::StrCat(where, may.message()));
     return &e;
   }
   // Worded as MayAttach words a refusal: nobody learns what is not offered.
@@ -121,8 +122,7 @@ std::string ForeignAnchorName(absl::string_view exporter_lab_key,
                               absl::string_view segment,
                               absl::string_view host) {
   return absl::StrFormat(
-      "c-%08x",
-      Fnv1a(absl::StrCat(exporter_lab_key, "/", segment, "@", host)));
+      "c-%08x", Fnv1a(absl::StrCat(exporter_lab_key, "/", segment, "@", host)));
 }
 
 std::string PortName(absl::string_view attacher_lab_key,
@@ -141,11 +141,10 @@ Topology StripAttachments(Topology topology) {
                               [](const Node& n) { return IsAnchor(n); }),
                nodes->end());
   auto* links = topology.mutable_links();
-  links->erase(std::remove_if(links->begin(), links->end(),
-                              [&](const Link& l) {
-                                return IsAnchorLink(l, anchors);
-                              }),
-               links->end());
+  links->erase(
+      std::remove_if(links->begin(), links->end(),
+                     [&](const Link& l) { return IsAnchorLink(l, anchors); }),
+      links->end());
   return topology;
 }
 
@@ -159,8 +158,8 @@ Topology ExpandAttachments(const Topology& topology, absl::string_view caller,
     auto found = Resolve(exports, caller, at);
     if (!found.ok() || !(*found)->running()) continue;
     const LiveExport& e = **found;
-    const std::string key = absl::StrCat(e.lab_key, "/", e.spec.segment, "@",
-                                         e.host);
+    const std::string key =
+        absl::StrCat(e.lab_key, "/", e.spec.segment, "@", e.host);
     auto it = anchor_of.find(key);
     if (it == anchor_of.end()) {
       std::string name = ForeignAnchorName(e.lab_key, e.spec.segment, e.host);

@@ -39,7 +39,7 @@ struct LiveExport {
   std::string lab_key;  // the exporting lab's key (emu::LabKey)
   emu::v1::LabState state = emu::v1::LAB_STATE_UNSPECIFIED;  // as stored
   emu::v1::NodeKind kind = emu::v1::NODE_KIND_UNSPECIFIED;   // the segment's
-  std::string host;     // the segment's host; empty when not placed
+  std::string host;  // the segment's host; empty when not placed
   bool running() const { return state == emu::v1::RUNNING && !host.empty(); }
 };
 

@@ -66,13 +66,13 @@ TEST(AttachmentsTest, RefusalsNameTheAttachmentAndTheEndpoint) {
     const char* endpoint;
     bool ok;
   } cases[] = {
-      {"bob", "alice/ix1", true},    // exported to bob
-      {"carol", "alice/ix1", false}, // not to carol
-      {"bob", "alice/ix2", false},   // no such export
-      {"bob", "ix1", false},         // bob's own ix1: none
-      {"alice", "ix1", true},        // the owner's own, short form
-      {"admin", "alice/ix1", true},  // the administrator
-      {"bob", "alice/ix1/x", false}, // malformed
+      {"bob", "alice/ix1", true},     // exported to bob
+      {"carol", "alice/ix1", false},  // not to carol
+      {"bob", "alice/ix2", false},    // no such export
+      {"bob", "ix1", false},          // bob's own ix1: none
+      {"alice", "ix1", true},         // the owner's own, short form
+      {"admin", "alice/ix1", true},   // the administrator
+      {"bob", "alice/ix1/x", false},  // malformed
   };
   for (const auto& c : cases) {
     absl::Status s = CheckAttachments(Edge(c.endpoint), c.caller, exports);
@@ -127,7 +127,8 @@ TEST(AttachmentsTest, ExporterDownLeavesTheAttachmentDownAndBack) {
   EXPECT_FALSE(SameAttachments(up, down));
   EXPECT_EQ(DownAttachments(down),
             std::vector<std::string>{"r1:eth1<->community:alice/ix1"});
-  Topology back = ExpandAttachments(down, "bob", ExportsOf({Backbone({"bob"})}));
+  Topology back =
+      ExpandAttachments(down, "bob", ExportsOf({Backbone({"bob"})}));
   EXPECT_TRUE(SameAttachments(up, back));
   // The segment moved to another host: another anchor.
   Lab moved = Backbone({"bob"});
@@ -153,8 +154,8 @@ TEST(AttachmentsTest, VisibleEndpointsShowWhoIsAttached) {
   bob.set_name("bob+edge");
   bob.set_owner("bob");
   bob.set_state(emu::v1::RUNNING);
-  *bob.mutable_topology() = ExpandAttachments(
-      Edge("alice/ix1"), "bob", ExportsOf({Backbone({"bob"})}));
+  *bob.mutable_topology() = ExpandAttachments(Edge("alice/ix1"), "bob",
+                                              ExportsOf({Backbone({"bob"})}));
   std::vector<Lab> labs = {Backbone({"bob"}), bob};
   auto seen = VisibleEndpoints(labs, "bob", false);
   ASSERT_EQ(seen.size(), 1u);

@@ -109,7 +109,9 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   const ProgressFn progress = Serialized(raw_progress);
   EMU_RETURN_IF_ERROR(CheckNameFree(topo.name()));
   // Anchors of community attachments are not the caller's nodes.
-  if (as.admit) EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(topo)));
+  if (as.admit) {
+    EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(topo)));
+  }
   DeployEvent validated = MakeEvent(
       "",
       absl::StrCat("validated ", topo.source().file(),

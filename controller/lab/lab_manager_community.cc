@@ -17,8 +17,7 @@ namespace {
 // The user name MayAttach knows a lab owner by ("admin" for the empty owner
 // of the cluster administrator's labs).
 std::string CallerName(const std::string& key_owner) {
-  return key_owner.empty() ? std::string(community::kAdministrator)
-                           : key_owner;
+  return key_owner.empty() ? std::string(community::kAdministrator) : key_owner;
 }
 
 }  // namespace
@@ -27,8 +26,7 @@ absl::Status LabManager::AttachCommunity(emu::v1::Topology* topology,
                                          const std::string& key_owner) const {
   if (topology->attachments().empty()) return absl::OkStatus();
   EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, store_->List());
-  const std::vector<community::LiveExport> exports =
-      community::ExportsOf(labs);
+  const std::vector<community::LiveExport> exports = community::ExportsOf(labs);
   const std::string caller = CallerName(key_owner);
   EMU_RETURN_IF_ERROR(community::CheckAttachments(*topology, caller, exports));
   *topology = community::ExpandAttachments(*topology, caller, exports);
@@ -42,21 +40,36 @@ void LabManager::ReconcileCommunity(
     log(absl::StrCat("community: ", labs.status().ToString()));
     return;
   }
+  const std::vector<community::LiveExport> exports =
+      community::ExportsOf(*labs);
   for (const emu::v1::Lab& listed : *labs) {
     if (listed.state() != emu::v1::RUNNING ||
         listed.topology().attachments().empty()) {
       continue;
     }
+    // Most calls change nothing: no lease taken for those (a lease held
+    // here would turn away the user's own operations on the lab).
+    if (community::SameAttachments(
+            listed.topology(),
+            community::ExpandAttachments(listed.topology(),
+                                         CallerName(listed.owner()), exports))) {
+      continue;
+    }
     Lease lease(this, listed.name());
-    if (!lease.held()) continue;  // an operation runs; the next call retries
+    if (!lease.held()) {
+      log(absl::StrCat("community: lab ", listed.name(),
+                       " is busy; its attachments change at the next "
+                       "reconcile"));
+      continue;
+    }
     // Under the lease, from the store as it is now.
     auto all = store_->List();
     auto lab = store_->Get(listed.name());
     if (!all.ok() || !lab.ok() || lab->state() != emu::v1::RUNNING) continue;
     const std::string caller = CallerName(lab->owner());
     topology::ParsedTopology next;
-    next.topology = community::ExpandAttachments(
-        lab->topology(), caller, community::ExportsOf(*all));
+    next.topology = community::ExpandAttachments(lab->topology(), caller,
+                                                 community::ExportsOf(*all));
     if (community::SameAttachments(lab->topology(), next.topology)) continue;
     const size_t down = community::DownAttachments(next.topology).size();
     DeployAs as;

@@ -1335,7 +1335,9 @@ class YamlReader {
       // Keep link indexes in step with interface_settings_.
       auto settings = std::remove_if(
           interface_settings_.begin(), interface_settings_.end(),
-          [&](const InterfaceSetting& s) { return s.link_index == link_index; });
+          [&](const InterfaceSetting& s) {
+            return s.link_index == link_index;
+          });
       if (attachment && settings != interface_settings_.end()) {
         Error(settings->line, object,
               "a community attachment sets no mtu, mac or address on the "

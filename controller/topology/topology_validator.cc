@@ -837,7 +837,8 @@ class Validator {
       }
       if (segment == nullptr) {
         Error(ex.source(), object,
-              absl::StrCat("segment ", ex.segment(), " is not a node of the lab"));
+              absl::StrCat("segment ", ex.segment(),
+                           " is not a node of the lab"));
       } else if (!IsSegmentKind(segment->kind())) {
         Error(ex.source(), object,
               absl::StrCat("node ", ex.segment(), " is of kind ",

@@ -109,7 +109,10 @@ as alice down backbone >"$TMP/down-alice.log" 2>&1 || fail "alice down: $(cat "$
 ls /run/netns | grep -q "alice+backbone" && fail "alice's namespaces left: $(ls /run/netns | grep alice)"
 as bob status edge >"$TMP/bob-degraded.txt" || true
 grep -q "^State:  DEGRADED$" "$TMP/bob-degraded.txt" || fail "bob's lab after alice down: $(cat "$TMP/bob-degraded.txt")"
-grep -q "r1:eth1<->community:alice/ix1" "$TMP/bob-degraded.txt" || fail "DEGRADED does not name the attachment: $(cat "$TMP/bob-degraded.txt")"
+grep -q "r1:eth1<->community:alice/ix1" "$TMP/bob-degraded.txt" ||
+  fail "DEGRADED does not name the attachment: $(cat "$TMP/bob-degraded.txt")
+alice down: $(cat "$TMP/down-alice.log")
+controller: $(grep -h community /run/emu/"$ID"/logs/* | tail -20)"
 as bob exec edge r1 -- true || fail "bob's lab does not run while alice is away"
 as bob community ls | grep -q "alice/ix1" && fail "community ls lists a removed export: $(as bob community ls)"
 
