@@ -30,6 +30,9 @@ using emu::v1::LabState;
 
 constexpr absl::Duration kRefreshTimeout = absl::Seconds(5);
 constexpr absl::Duration kExecLineTimeout = absl::Seconds(60);
+// How long a destroy waits for an attached lab that another operation holds
+// before leaving its detachment to the next reconcile.
+constexpr absl::Duration kDetachWait = absl::Seconds(30);
 
 std::vector<std::string> HostsOf(const Lab& lab) {
   std::set<std::string> hosts;
@@ -54,6 +57,12 @@ LabManager::LabManager(LabStore* store, hosts::HostRegistry* hosts,
 
 LabManager::Lease::Lease(LabManager* manager, std::string lab)
     : manager_(manager), lab_(std::move(lab)) {
+  absl::MutexLock lock(&manager_->mu_);
+  held_ = manager_->busy_.insert(lab_).second;
+}
+
+void LabManager::Lease::Retry() {
+  if (held_) return;
   absl::MutexLock lock(&manager_->mu_);
   held_ = manager_->busy_.insert(lab_).second;
 }
@@ -487,9 +496,11 @@ absl::Status LabManager::Destroy(const std::string& name,
   if (!lab.topology().community().exports().empty()) {
     // Attached labs let go of this lab's segments first (they stay up,
     // DEGRADED); what cannot be detached now is closed by the agents.
-    ReconcileCommunity([&](const std::string& line) {
-      progress(MakeEvent("", line, emu::v1::DESTROYING));
-    });
+    ReconcileCommunity(
+        [&](const std::string& line) {
+          progress(MakeEvent("", line, emu::v1::DESTROYING));
+        },
+        kDetachWait);
   }
   absl::Status s = DestroyOnHosts(lab, HostsOf(lab), progress);
   if (!s.ok()) {

@@ -139,8 +139,10 @@ class LabManager {
   // exporting lab left is detached (that lab reads DEGRADED naming it),
   // one whose exporter is RUNNING again is re-attached, through the same
   // steps as `emuctl apply` (only the hosts whose share changes). A lab
-  // another operation holds is left for the next call. Logs through `log`.
-  void ReconcileCommunity(const std::function<void(const std::string&)>& log);
+  // another operation holds (after waiting up to `busy_wait` for it) is
+  // left for the next call. Logs through `log`.
+  void ReconcileCommunity(const std::function<void(const std::string&)>& log,
+                          absl::Duration busy_wait = absl::ZeroDuration());
 
  private:
   // Holds a lab name for one operation (RAII); held() is false when another
@@ -152,6 +154,8 @@ class LabManager {
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     bool held() const { return held_; }
+    // Tries again to take a lease that was not held.
+    void Retry();
     // FAILED_PRECONDITION naming the lab, for callers that give up.
     absl::Status BusyError() const;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "controller/community/attachments.h"
 #include "controller/lab/lab_manager.h"
@@ -34,7 +35,8 @@ absl::Status LabManager::AttachCommunity(emu::v1::Topology* topology,
 }
 
 void LabManager::ReconcileCommunity(
-    const std::function<void(const std::string&)>& log) {
+    const std::function<void(const std::string&)>& log,
+    absl::Duration busy_wait) {
   auto labs = store_->List();
   if (!labs.ok()) {
     log(absl::StrCat("community: ", labs.status().ToString()));
@@ -56,6 +58,12 @@ void LabManager::ReconcileCommunity(
       continue;
     }
     Lease lease(this, listed.name());
+    // Another reconcile may be changing it right now: wait for it, bounded.
+    for (absl::Time give_up = absl::Now() + busy_wait;
+         !lease.held() && absl::Now() < give_up;) {
+      absl::SleepFor(absl::Milliseconds(50));
+      lease.Retry();
+    }
     if (!lease.held()) {
       log(absl::StrCat("community: lab ", listed.name(),
                        " is busy; its attachments change at the next "
