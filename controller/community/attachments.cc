@@ -148,15 +148,46 @@ Topology StripAttachments(Topology topology) {
   return topology;
 }
 
+void KeepLocalInterfaces(Topology* topology) {
+  for (Attachment& at : *topology->mutable_attachments()) {
+    for (const Node& n : topology->nodes()) {
+      if (n.name() != at.local().node()) continue;
+      for (const auto& i : n.interfaces()) {
+        if (i.name() == at.local().interface()) {
+          *at.mutable_local_interface() = i;
+        }
+      }
+    }
+  }
+}
+
 Topology ExpandAttachments(const Topology& topology, absl::string_view caller,
                            const std::vector<LiveExport>& exports) {
   Topology out = StripAttachments(topology);
   std::set<std::string> taken;
   for (const Node& n : out.nodes()) taken.insert(n.name());
   std::map<std::string, std::string> anchor_of;  // export lab/segment@host
+  // The local interface exists only while attached (a node's declared
+  // interface must exist on the agent); it comes back as declared.
+  auto local_interface = [&](const Attachment& at, bool attached) {
+    for (Node& n : *out.mutable_nodes()) {
+      if (n.name() != at.local().node()) continue;
+      auto* ifaces = n.mutable_interfaces();
+      auto it = std::find_if(ifaces->begin(), ifaces->end(),
+                             [&](const emu::v1::Interface& i) {
+                               return i.name() == at.local().interface();
+                             });
+      if (!attached && it != ifaces->end()) ifaces->erase(it);
+      if (attached && it == ifaces->end() && at.has_local_interface()) {
+        *n.add_interfaces() = at.local_interface();
+      }
+    }
+  };
   for (const Attachment& at : topology.attachments()) {
     auto found = Resolve(exports, caller, at);
-    if (!found.ok() || !(*found)->running()) continue;
+    const bool attached = found.ok() && (*found)->running();
+    local_interface(at, attached);
+    if (!attached) continue;
     const LiveExport& e = **found;
     const std::string key =
         absl::StrCat(e.lab_key, "/", e.spec.segment, "@", e.host);

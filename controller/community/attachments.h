@@ -79,8 +79,14 @@ bool IsAnchor(const emu::v1::Node& node);
 // and the links to them.
 emu::v1::Topology StripAttachments(emu::v1::Topology topology);
 
+// Records in each attachment the local interface as the node declares it
+// (Attachment.local_interface), for ExpandAttachments. Called once on a
+// parsed file.
+void KeepLocalInterfaces(emu::v1::Topology* topology);
+
 // `topology` with anchors and links for the attachments whose export is
-// running (resolved for `caller`; the others stay down). Anchors and links
+// running (resolved for `caller`; the others stay down, their local
+// interface removed from the node until they return). Anchors and links
 // already there are first removed, so the result depends only on the
 // attachments and the exports.
 emu::v1::Topology ExpandAttachments(const emu::v1::Topology& topology,

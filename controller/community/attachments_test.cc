@@ -118,11 +118,18 @@ TEST(AttachmentsTest, ExpandAddsAPinnedAnchorAndAPortLink) {
 }
 
 TEST(AttachmentsTest, ExporterDownLeavesTheAttachmentDownAndBack) {
-  Topology up = ExpandAttachments(Edge("alice/ix1"), "bob",
-                                  ExportsOf({Backbone({"bob"})}));
+  Topology edge = Edge("alice/ix1");
+  auto* eth1 = edge.mutable_nodes(0)->add_interfaces();
+  eth1->set_name("eth1");
+  eth1->add_addresses("10.100.0.11/24");
+  KeepLocalInterfaces(&edge);
+  Topology up = ExpandAttachments(edge, "bob", ExportsOf({Backbone({"bob"})}));
   Topology down = ExpandAttachments(
       up, "bob", ExportsOf({Backbone({"bob"}, emu::v1::DESTROYING)}));
   EXPECT_EQ(down.nodes_size(), 1);  // r1 only
+  // Detached, r1 declares no eth1 (the agent would look for it); it comes
+  // back as declared.
+  EXPECT_EQ(down.nodes(0).interfaces_size(), 0);
   EXPECT_EQ(down.links_size(), 0);
   EXPECT_FALSE(SameAttachments(up, down));
   EXPECT_EQ(DownAttachments(down),
@@ -130,6 +137,8 @@ TEST(AttachmentsTest, ExporterDownLeavesTheAttachmentDownAndBack) {
   Topology back =
       ExpandAttachments(down, "bob", ExportsOf({Backbone({"bob"})}));
   EXPECT_TRUE(SameAttachments(up, back));
+  ASSERT_EQ(back.nodes(0).interfaces_size(), 1);
+  EXPECT_EQ(back.nodes(0).interfaces(0).addresses(0), "10.100.0.11/24");
   // The segment moved to another host: another anchor.
   Lab moved = Backbone({"bob"});
   moved.mutable_nodes(0)->set_host("h2");

@@ -30,6 +30,7 @@ absl::Status LabManager::AttachCommunity(emu::v1::Topology* topology,
   const std::vector<community::LiveExport> exports = community::ExportsOf(labs);
   const std::string caller = CallerName(key_owner);
   EMU_RETURN_IF_ERROR(community::CheckAttachments(*topology, caller, exports));
+  community::KeepLocalInterfaces(topology);
   *topology = community::ExpandAttachments(*topology, caller, exports);
   return absl::OkStatus();
 }
