@@ -114,6 +114,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddClusterCommand(app, env);
   AddUserCommand(app, env);
   AddShareCommands(app, env);
+  AddCommunityCommand(app, env);
 
   // CLI11 reports parse errors (and --help) by exception; they stop here.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -8,6 +8,7 @@
 #include "common/reactors.h"
 #include "common/status_macros.h"
 #include "controller/lab/link_set.h"
+#include "controller/community/attachments.h"
 #include "controller/placement/lab_planner.h"
 #include "controller/topology/problems.h"
 #include "controller/users/lab_access.h"
@@ -262,6 +263,22 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
         if (!plan.ok()) return topology::ShortStatus(plan.status());
         EMU_RETURN_IF_ERROR(CheckCaller(context, "answering"));
         *response = *std::move(plan);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::ListCommunity(
+    grpc::CallbackServerContext* context, const emu::v1::ListCommunityRequest*,
+    emu::v1::ListCommunityResponse* response) {
+  // What MayAttach lets the caller use (an administrator: everything).
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, response](const Caller& caller) -> absl::Status {
+        EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->List());
+        for (auto& e : community::VisibleEndpoints(labs, caller.name,
+                                                   caller.admin)) {
+          *response->add_endpoints() = std::move(e);
+        }
         return absl::OkStatus();
       });
 }

@@ -61,6 +61,10 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::LabSetLinkParamsRequest* request,
       emu::v1::LabSetLinkParamsResponse* response) override;
+  grpc::ServerUnaryReactor* ListCommunity(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListCommunityRequest* request,
+      emu::v1::ListCommunityResponse* response) override;
 
  private:
   lab::LabManager* const labs_;

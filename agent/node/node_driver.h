@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "linkemu/qdisc_plan.h"
 #include "proto/agent.pb.h"
 
@@ -45,6 +46,18 @@ class NodeDriver {
   virtual absl::Status Ensure(const emu::v1::ApplyLabRequest& desired,
                               const std::vector<const emu::v1::Node*>& nodes,
                               const ProgressFn& progress) = 0;
+
+  // Community attachments (docs/community.md): makes `lab`'s link ends in
+  // `ns`, the namespace of a node of this kind that ANOTHER lab owns (an
+  // anchor, Node.foreign_lab), ports of that node, leaving everything else
+  // in it alone. Called after those link ends exist. Idempotent. Kinds that
+  // take no attachments keep the default, FAILED_PRECONDITION.
+  virtual absl::Status EnsureAttachedPorts(const std::string& lab,
+                                           const std::string& ns) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node kind ", emu::v1::NodeKind_Name(kind()), " in ", ns,
+                     " takes no community attachments (lab ", lab, ")"));
+  }
 
   // Programs the conditions of what `node` sends on `interface` (an empty
   // plan removes them).

@@ -8,6 +8,18 @@
 #include "proto/topology_names.h"
 
 namespace emu::agent::node {
+namespace {
+
+// True when the namespace holding `ifaces` has the segment's bridge.
+bool HasSegmentBridge(
+    const std::vector<net::HostNetwork::InterfaceInfo>& ifaces) {
+  for (const auto& i : ifaces) {
+    if (i.name == kSegmentBridgeName) return i.kind == "bridge";
+  }
+  return false;
+}
+
+}  // namespace
 
 SegmentDriver::SegmentDriver(emu::v1::NodeKind kind, std::string host,
                              net::HostNetwork* network, NetnsDriver* netns)
@@ -35,10 +47,7 @@ absl::Status SegmentDriver::EnsureSegment(const std::string& lab,
   const std::string ns = net::NamespaceName(host_, lab, node.name());
   EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> ifaces,
                        net_->ListInterfaces(ns));
-  bool have_bridge = false;
-  for (const auto& i : ifaces) {
-    if (i.name == kSegmentBridgeName) have_bridge = i.kind == "bridge";
-  }
+  const bool have_bridge = HasSegmentBridge(ifaces);
   if (!have_bridge) {
     // A non-bridge of that name cannot be a link end (the validator
     // refuses the name); ALREADY_EXISTS then says what holds it.
@@ -46,6 +55,12 @@ absl::Status SegmentDriver::EnsureSegment(const std::string& lab,
   }
   // The ports are the link ends the reconciler made here (veths and tunnel
   // TAPs carry the lab's alias); it has removed the stale ones already.
+  return EnslavePorts(lab, ns, ifaces, ports);
+}
+
+absl::Status SegmentDriver::EnslavePorts(
+    const std::string& lab, const std::string& ns,
+    const std::vector<net::HostNetwork::InterfaceInfo>& ifaces, int* ports) {
   const bool learning = kind_ != emu::v1::NODE_KIND_HUB;
   for (const auto& i : ifaces) {
     if (!net::IsLabAlias(i.alias, lab)) continue;
@@ -56,6 +71,20 @@ absl::Status SegmentDriver::EnsureSegment(const std::string& lab,
     ++*ports;
   }
   return absl::OkStatus();
+}
+
+absl::Status SegmentDriver::EnsureAttachedPorts(const std::string& lab,
+                                                const std::string& ns) {
+  EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> ifaces,
+                       net_->ListInterfaces(ns));
+  const bool have_bridge = HasSegmentBridge(ifaces);
+  if (!have_bridge) {
+    return absl::NotFoundError(absl::StrCat(
+        "segment namespace ", ns, " has no bridge ", kSegmentBridgeName,
+        " (its lab is not deployed yet)"));
+  }
+  int ports = 0;
+  return EnslavePorts(lab, ns, ifaces, &ports);
 }
 
 absl::Status SegmentDriver::ApplyEgress(const std::string& lab,

@@ -36,6 +36,11 @@ class SegmentDriver : public NodeDriver {
   absl::Status Ensure(const emu::v1::ApplyLabRequest& desired,
                       const std::vector<const emu::v1::Node*>& nodes,
                       const ProgressFn& progress) override;
+  // An attaching lab's ports in another lab's segment: enslaved to its
+  // bridge, learning as the kind says; the segment's own ports untouched.
+  // NOT_FOUND while the segment has no bridge yet.
+  absl::Status EnsureAttachedPorts(const std::string& lab,
+                                   const std::string& ns) override;
   absl::Status ApplyEgress(const std::string& lab, const emu::v1::Node& node,
                            const std::string& interface,
                            const linkemu::QdiscPlan& plan) override;
@@ -54,6 +59,10 @@ class SegmentDriver : public NodeDriver {
  private:
   absl::Status EnsureSegment(const std::string& lab, const emu::v1::Node& node,
                              int* ports);
+  // Makes the link ends of `lab` among `ifaces` (of `ns`) bridge ports.
+  absl::Status EnslavePorts(
+      const std::string& lab, const std::string& ns,
+      const std::vector<net::HostNetwork::InterfaceInfo>& ifaces, int* ports);
 
   const emu::v1::NodeKind kind_;
   const std::string host_;

@@ -162,3 +162,86 @@ TEST_F(SegmentDriverTest, WithoutTheDriverTheKindIsRefused) {
 
 }  // namespace
 }  // namespace emu::agent::node
+
+namespace emu::agent::node {
+namespace {
+
+// Lab "bob+edge": r1:eth1 attached to segment s of lab "lab" through the
+// anchor c-1 (community attachment: Node.foreign_lab), port x1 in s.
+emu::v1::ApplyLabRequest Attacher() {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("bob+edge");
+  auto* r1 = spec.add_nodes();
+  r1->set_name("r1");
+  r1->add_interfaces()->set_name("eth1");
+  auto* anchor = spec.add_nodes();
+  anchor->set_name("c-1");
+  anchor->set_kind(emu::v1::NODE_KIND_SWITCH);
+  anchor->set_foreign_lab("lab");
+  anchor->set_foreign_node("s");
+  auto* l = spec.add_links();
+  l->mutable_a()->set_node("r1");
+  l->mutable_a()->set_interface("eth1");
+  l->mutable_b()->set_node("c-1");
+  l->mutable_b()->set_interface("x1");
+  l->mutable_b_to_a()->set_rate_bps(20'000'000);  // on the port in s
+  return spec;
+}
+
+TEST_F(SegmentDriverTest, AnAttachmentIsAPortOwnedByTheAttachingLab) {
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_SWITCH)).ok());
+  absl::Status s = Apply(Attacher());
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string r1 = net::NamespaceName("h1", "bob+edge", "r1");
+  EXPECT_TRUE(net_.HasNamespace(r1));
+  // No namespace of the attaching lab's own for the anchor.
+  EXPECT_FALSE(net_.HasNamespace(net::NamespaceName("h1", "bob+edge", "c-1")));
+  auto port = net_.GetInterface(Ns("s"), "x1");
+  ASSERT_TRUE(port.has_value());
+  EXPECT_EQ(port->master, kSegmentBridgeName);
+  EXPECT_TRUE(net::IsLabAlias(port->alias, "bob+edge"));
+  EXPECT_EQ(net_.PortLearning(Ns("s"), "x1"), true);
+  auto plan = net_.AppliedPlan(Ns("s"), "x1");
+  ASSERT_TRUE(plan.has_value() && plan->tbf.has_value());
+  EXPECT_EQ(plan->tbf->rate_bytes_per_sec, 2'500'000u);
+  // Idempotent, and the exporter re-applying leaves the port alone.
+  int changes = net_.changes();
+  ASSERT_TRUE(Apply(Attacher()).ok());
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_SWITCH)).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  EXPECT_TRUE(net_.GetInterface(Ns("s"), "x1").has_value());
+
+  // The attacher leaves: its port goes, the segment and its ports stay.
+  ASSERT_TRUE(rec_->Destroy("bob+edge").ok());
+  EXPECT_FALSE(net_.GetInterface(Ns("s"), "x1").has_value());
+  EXPECT_TRUE(net_.GetInterface(Ns("s"), "p1").has_value());
+  EXPECT_TRUE(net_.HasNamespace(Ns("s")));
+}
+
+TEST_F(SegmentDriverTest, AnAttachmentWaitsForItsSegment) {
+  // The exporter is not deployed here: the attaching lab still comes up,
+  // without the attachment, and gets it once the segment exists.
+  absl::Status s = Apply(Attacher());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(net_.HasNamespace(net::NamespaceName("h1", "bob+edge", "r1")));
+  EXPECT_FALSE(net_.HasNamespace(Ns("s")));
+  ASSERT_TRUE(Apply(Spec(emu::v1::NODE_KIND_SWITCH)).ok());
+  ASSERT_TRUE(Apply(Attacher()).ok());
+  EXPECT_EQ(net_.GetInterface(Ns("s"), "x1")->master, kSegmentBridgeName);
+  // The exporter leaves: the attaching lab's node stays.
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_TRUE(net_.HasNamespace(net::NamespaceName("h1", "bob+edge", "r1")));
+}
+
+TEST_F(SegmentDriverTest, AnAnchorMustNameASegmentOfAnotherLab) {
+  auto spec = Attacher();
+  spec.mutable_nodes(1)->set_foreign_lab("bob+edge");  // its own lab
+  absl::Status s = Apply(spec);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  spec = Attacher();
+  spec.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_NETNS);
+  EXPECT_TRUE(absl::IsInvalidArgument(Apply(spec)));
+}
+
+}  // namespace
+}  // namespace emu::agent::node

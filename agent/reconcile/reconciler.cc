@@ -105,7 +105,56 @@ absl::Status Reconciler::ApplyEgress(const std::string& lab,
   }
   node::NodeDriver* driver = DriverFor(*node);
   if (driver == nullptr) driver = &netns_;
+  if (!node->foreign_lab().empty()) {
+    // This lab's port in another lab's segment: that namespace.
+    emu::v1::Node there = *node;
+    there.set_name(node->foreign_node());
+    return driver->ApplyEgress(node->foreign_lab(), there, end.interface(),
+                               plan);
+  }
   return driver->ApplyEgress(lab, *node, end.interface(), plan);
+}
+
+std::string Reconciler::NamespaceOf(const std::string& lab,
+                                    const emu::v1::Node& node) const {
+  if (!node.foreign_lab().empty()) {
+    return net::NamespaceName(host_, node.foreign_lab(), node.foreign_node());
+  }
+  return net::NamespaceName(host_, lab, node.name());
+}
+
+absl::StatusOr<ApplyLabRequest> Reconciler::WithPresentAnchors(
+    const ApplyLabRequest& spec) {
+  absl::flat_hash_set<std::string> absent;
+  for (const auto& node : spec.nodes()) {
+    if (node.foreign_lab().empty()) continue;
+    const std::string ns = NamespaceOf(spec.lab(), node);
+    EMU_ASSIGN_OR_RETURN(std::vector<std::string> found,
+                         net_->ListNamespaces(ns));
+    if (std::find(found.begin(), found.end(), ns) == found.end()) {
+      absent.insert(node.name());
+    }
+  }
+  if (absent.empty()) return spec;
+  ApplyLabRequest out = spec;
+  out.clear_nodes();
+  out.clear_links();
+  out.clear_remote_links();
+  for (const auto& node : spec.nodes()) {
+    if (!absent.contains(node.name())) *out.add_nodes() = node;
+  }
+  for (const auto& link : spec.links()) {
+    if (!absent.contains(link.a().node()) &&
+        !absent.contains(link.b().node())) {
+      *out.add_links() = link;
+    }
+  }
+  for (const auto& r : spec.remote_links()) {
+    if (!absent.contains(tunnel::LocalEndpoint(r).node())) {
+      *out.add_remote_links() = r;
+    }
+  }
+  return out;
 }
 
 absl::Mutex* Reconciler::LabMutex(const std::string& lab) {
@@ -133,6 +182,15 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
     if (!nodes.insert(node.name()).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("node ", node.name(), " appears twice"));
+    }
+    if (!node.foreign_lab().empty() &&
+        (!emu::IsValidLabKey(node.foreign_lab()) ||
+         !net::IsValidName(node.foreign_node()) ||
+         node.foreign_lab() == desired.lab() ||
+         !emu::IsSegmentKind(node.kind()))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node ", node.name(), ": an anchor names a segment (switch, hub, "
+          "bridge) of another lab by lab key and node name"));
     }
     const node::NodeDriver* driver = DriverFor(node);
     if (driver != nullptr && driver->ShapesOwnEgress()) {
@@ -164,9 +222,10 @@ absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
   return ApplyLocked(desired, progress);
 }
 
-absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& desired,
+absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
                                      const ProgressFn& progress) {
-  EMU_RETURN_IF_ERROR(store_->Save(desired));
+  EMU_RETURN_IF_ERROR(store_->Save(spec));
+  EMU_ASSIGN_OR_RETURN(const ApplyLabRequest desired, WithPresentAnchors(spec));
   EMU_ASSIGN_OR_RETURN(EngineIndex engines, EnginesOf(desired));
   if (engine_links_ != nullptr) {
     // Engine links no longer wanted go first: their TAPs vanish with them
@@ -203,6 +262,7 @@ absl::Status Reconciler::ReconcileNamespaces(const ApplyLabRequest& desired,
   for (const auto& node : desired.nodes()) {
     wanted.insert(net::NamespaceName(host_, lab, node.name()));
   }
+  // Anchors' namespaces are their own lab's: never created or removed here.
   for (const auto& ns : existing) {
     if (wanted.contains(ns)) continue;
     EMU_RETURN_IF_ERROR(procs_->KillAll(ns, kKillGrace));
@@ -210,6 +270,7 @@ absl::Status Reconciler::ReconcileNamespaces(const ApplyLabRequest& desired,
     progress(Event(ApplyLabEvent::REMOVED, absl::StrCat("namespace ", ns)));
   }
   for (const auto& node : desired.nodes()) {
+    if (!node.foreign_lab().empty()) continue;
     std::string ns = net::NamespaceName(host_, lab, node.name());
     if (present.contains(ns)) continue;
     absl::Status s = net_->CreateNamespace(ns);
@@ -226,9 +287,9 @@ absl::StatusOr<Reconciler::InterfaceIndex> Reconciler::ObserveInterfaces(
     const ApplyLabRequest& desired) {
   InterfaceIndex ifaces;
   for (const auto& node : desired.nodes()) {
-    EMU_ASSIGN_OR_RETURN(ifaces[node.name()],
-                         net_->ListInterfaces(net::NamespaceName(
-                             host_, desired.lab(), node.name())));
+    EMU_ASSIGN_OR_RETURN(
+        ifaces[node.name()],
+        net_->ListInterfaces(NamespaceOf(desired.lab(), node)));
   }
   return ifaces;
 }
@@ -265,8 +326,8 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
       std::string end = absl::StrCat(node.name(), ":", i.name);
       auto want = alias_of_end.find(end);
       if (want != alias_of_end.end() && want->second == i.alias) continue;
-      EMU_RETURN_IF_ERROR(net_->DeleteInterface(
-          net::NamespaceName(host_, lab, node.name()), i.name));
+      EMU_RETURN_IF_ERROR(
+          net_->DeleteInterface(NamespaceOf(lab, node), i.name));
       progress(Event(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));
     }
   }
@@ -290,7 +351,7 @@ absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
   };
   auto end_for = [&](const emu::v1::Endpoint& e) {
     net::HostNetwork::VethEnd end;
-    end.ns = net::NamespaceName(host_, lab, e.node());
+    end.ns = NamespaceOf(lab, *nodes.at(e.node()));
     end.ifname = e.interface();
     if (const auto* i = FindInterface(*nodes.at(e.node()), e.interface())) {
       end.mac = i->mac();
@@ -334,7 +395,7 @@ absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
     for (const auto* e : {&link.a(), &link.b()}) {
       if ((e == &link.a() ? a : b) != 1) continue;
       EMU_RETURN_IF_ERROR(net_->DeleteInterface(
-          net::NamespaceName(host_, lab, e->node()), e->interface()));
+          NamespaceOf(lab, *nodes.at(e->node())), e->interface()));
     }
     absl::Status s =
         net_->CreateVeth(end_for(link.a()), end_for(link.b()), alias);
@@ -351,9 +412,14 @@ absl::Status Reconciler::EnsureNodes(const ApplyLabRequest& desired,
   // with nothing else of this lab).
   std::vector<int> kinds;
   absl::flat_hash_map<int, std::vector<const emu::v1::Node*>> by_kind;
+  std::vector<const emu::v1::Node*> anchors;
   for (const auto& node : desired.nodes()) {
     node::NodeDriver* driver = DriverFor(node);
     if (driver == nullptr) continue;  // CheckSpec refused it already
+    if (!node.foreign_lab().empty()) {
+      anchors.push_back(&node);
+      continue;
+    }
     auto& list = by_kind[driver->kind()];
     if (list.empty()) kinds.push_back(driver->kind());
     list.push_back(&node);
@@ -365,6 +431,19 @@ absl::Status Reconciler::EnsureNodes(const ApplyLabRequest& desired,
         [&](const std::string& object, const std::string& detail) {
           progress(Event(ApplyLabEvent::NODE_CONFIGURED, object, detail));
         }));
+  }
+  // This lab's ports in other labs' segments (community attachments).
+  for (const emu::v1::Node* anchor : anchors) {
+    absl::Status s = DriverFor(*anchor)->EnsureAttachedPorts(
+        desired.lab(), NamespaceOf(desired.lab(), *anchor));
+    if (!s.ok()) {
+      return Annotate(s, absl::StrCat("attachment to ", anchor->foreign_lab(),
+                                      "/", anchor->foreign_node()));
+    }
+    progress(Event(ApplyLabEvent::NODE_CONFIGURED,
+                   absl::StrCat("node ", anchor->name()),
+                   absl::StrCat("ports in ", anchor->foreign_lab(), "/",
+                                anchor->foreign_node())));
   }
   return absl::OkStatus();
 }
@@ -530,8 +609,13 @@ absl::StatusOr<int> Reconciler::Destroy(const std::string& lab) {
 
 absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
   // Tunnels and engine links first: an open TAP fd pins its node's
-  // namespace.
-  int removed = tunnels_ != nullptr ? tunnels_->RemoveLab(lab) : 0;
+  // namespace. Other labs' attachments in this lab's segments go too
+  // (their TAPs would keep the namespaces alive); their labs stay.
+  int removed = tunnels_ != nullptr
+                    ? tunnels_->RemoveLab(lab) +
+                          tunnels_->RemoveInNamespaces(
+                              net::NamespacePrefix(host_, lab))
+                    : 0;
   if (engine_links_ != nullptr) removed += engine_links_->RemoveLab(lab);
   absl::Status first = absl::OkStatus();
   auto note = [&](absl::Status s) {

@@ -152,6 +152,16 @@ class Reconciler {
       const emu::v1::ApplyLabRequest& desired) const;
   bool HasNetem() const;
 
+  // Community attachments (docs/community.md). The namespace `node` lives
+  // in: its own, or for an anchor (Node.foreign_lab) the other lab's.
+  std::string NamespaceOf(const std::string& lab,
+                          const emu::v1::Node& node) const;
+  // `spec` without the anchors whose namespace is absent (their lab is not
+  // deployed here now) and the links to them: those wait for the
+  // controller's next ApplyLab.
+  absl::StatusOr<emu::v1::ApplyLabRequest> WithPresentAnchors(
+      const emu::v1::ApplyLabRequest& spec);
+
   // The driver of `node`'s kind; null when this agent has none.
   node::NodeDriver* DriverFor(const emu::v1::Node& node) const;
   // Programs one link end's egress through its node's driver (netns when

@@ -115,9 +115,11 @@ absl::Status Reconciler::ApplyRemoteLinks(
   for (const auto& r : desired.remote_links()) {
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
-    ends.push_back(
-        tunnel::TunnelEndFor(lab, net::NamespaceName(host_, lab, local.node()),
-                             r, node == nodes.end() ? nullptr : node->second));
+    ends.push_back(tunnel::TunnelEndFor(
+        lab,
+        node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
+                            : NamespaceOf(lab, *node->second),
+        r, node == nodes.end() ? nullptr : node->second));
   }
   // Also with no remote links: closes the tunnels the spec no longer names.
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> created,
@@ -129,8 +131,11 @@ absl::Status Reconciler::ApplyRemoteLinks(
   for (const auto& r : desired.remote_links()) {
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
     const auto& local = tunnel::LocalEndpoint(r);
+    auto node = nodes.find(local.node());
     absl::Status s = net_->ApplyQdiscs(
-        net::NamespaceName(host_, lab, local.node()), local.interface(), plan);
+        node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
+                            : NamespaceOf(lab, *node->second),
+        local.interface(), plan);
     if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(r.link())));
     if (!plan.empty()) {
       progress(Event(ApplyLabEvent::LINK_SHAPED,
@@ -162,9 +167,14 @@ absl::Status Reconciler::SetRemoteLinkParams(
     EMU_RETURN_IF_ERROR(CheckRemoteLinks(check, nodes, has_netem));
     EMU_RETURN_IF_ERROR(store_->Save(*spec));
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
-    return net_->ApplyQdiscs(
-        net::NamespaceName(host_, req.lab(), tunnel::LocalEndpoint(r).node()),
-        tunnel::LocalEndpoint(r).interface(), plan);
+    std::string ns = net::NamespaceName(host_, req.lab(),
+                                        tunnel::LocalEndpoint(r).node());
+    for (const auto& n : spec->nodes()) {
+      if (n.name() == tunnel::LocalEndpoint(r).node()) {
+        ns = NamespaceOf(req.lab(), n);
+      }
+    }
+    return net_->ApplyQdiscs(ns, tunnel::LocalEndpoint(r).interface(), plan);
   }
   return absl::NotFoundError(
       absl::StrCat("link ", EndpointName(req.a()), "<->", EndpointName(req.b()),

@@ -19,6 +19,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/net/resource_names.h"
 #include "common/errno_status.h"
@@ -403,6 +404,16 @@ int TunnelManager::RemoveLab(const std::string& lab) {
   std::vector<std::string> keys;
   for (const auto& [key, e] : entries_) {
     if (e->spec.lab == lab) keys.push_back(key);
+  }
+  for (const auto& key : keys) Close(key);
+  return keys.size();
+}
+
+int TunnelManager::RemoveInNamespaces(const std::string& netns_prefix) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> keys;
+  for (const auto& [key, e] : entries_) {
+    if (absl::StartsWith(e->spec.tap.netns, netns_prefix)) keys.push_back(key);
   }
   for (const auto& key : keys) Close(key);
   return keys.size();

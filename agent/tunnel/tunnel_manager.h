@@ -149,6 +149,12 @@ class TunnelManager {
   // Closes every tunnel of `lab`; returns how many.
   int RemoveLab(const std::string& lab);
 
+  // Closes every tunnel, of any lab, whose TAP sits in a namespace whose
+  // name starts with `netns_prefix`: a lab being destroyed ends the
+  // community attachments of other labs in its segments (an open TAP would
+  // keep the namespace, and its bridge, alive). Returns how many.
+  int RemoveInNamespaces(const std::string& netns_prefix);
+
   // Status of the lab's tunnels (empty lab = all), sorted by lab, link id.
   std::vector<TunnelStatus> List(const std::string& lab);
 

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "proto/topology.pb.h"
 
 namespace emu::controller::community {
 
@@ -35,12 +36,25 @@ struct Export {
 // "alice/ix1": how every message names an export.
 std::string ExportName(const Export& e);
 
+// "r1:eth1<->community:alice/ix1": how every message names an attachment
+// (the link as the file wrote it, local end first).
+std::string AttachmentName(const emu::v1::Attachment& at);
+
+// The export an attachment names, as (owner, name): "alice/ix1" ->
+// (alice, ix1); "ix1" -> (`caller`, ix1). INVALID_ARGUMENT naming the
+// endpoint when a part is not a valid name.
+absl::Status SplitEndpoint(absl::string_view endpoint, absl::string_view caller,
+                           std::string* owner, std::string* name);
+
 // OK when `caller` may attach a lab of theirs to `e`: the owner, the
 // administrator, a user named in `to`, anyone when `to` holds kEveryone.
 // Otherwise NOT_FOUND, worded as for an export that does not exist
 // ("community endpoint alice/ix1 does not exist or is not exported to
 // bob"), so that a caller learns nothing of exports not offered to them.
 absl::Status MayAttach(absl::string_view caller, const Export& e);
+
+// MayAttach's refusal, also for an export that does not exist.
+absl::Status NotOffered(absl::string_view caller, const Export& e);
 
 }  // namespace emu::controller::community
 

@@ -12,6 +12,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/community/attachments.h"
 #include "controller/lab/deploy_events.h"
 #include "controller/lab/guest_state.h"
 #include "controller/lab/link_state.h"
@@ -29,6 +30,9 @@ using emu::v1::LabState;
 
 constexpr absl::Duration kRefreshTimeout = absl::Seconds(5);
 constexpr absl::Duration kExecLineTimeout = absl::Seconds(60);
+// How long a destroy waits for an attached lab that another operation holds
+// before leaving its detachment to the next reconcile.
+constexpr absl::Duration kDetachWait = absl::Seconds(30);
 
 std::vector<std::string> HostsOf(const Lab& lab) {
   std::set<std::string> hosts;
@@ -53,6 +57,12 @@ LabManager::LabManager(LabStore* store, hosts::HostRegistry* hosts,
 
 LabManager::Lease::Lease(LabManager* manager, std::string lab)
     : manager_(manager), lab_(std::move(lab)) {
+  absl::MutexLock lock(&manager_->mu_);
+  held_ = manager_->busy_.insert(lab_).second;
+}
+
+void LabManager::Lease::Retry() {
+  if (held_) return;
   absl::MutexLock lock(&manager_->mu_);
   held_ = manager_->busy_.insert(lab_).second;
 }
@@ -100,12 +110,17 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
                                 const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
   parsed.topology.set_name(LabKey(as.owner, parsed.topology.name()));
+  // Community endpoints first: a refused attachment leaves nothing created.
+  EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
   const emu::v1::Topology& topo = parsed.topology;
   Lease lease(this, topo.name());
   if (!lease.held()) return lease.BusyError();
   const ProgressFn progress = Serialized(raw_progress);
   EMU_RETURN_IF_ERROR(CheckNameFree(topo.name()));
-  if (as.admit) EMU_RETURN_IF_ERROR(as.admit(topo));
+  // Anchors of community attachments are not the caller's nodes.
+  if (as.admit) {
+    EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(topo)));
+  }
   DeployEvent validated = MakeEvent(
       "",
       absl::StrCat("validated ", topo.source().file(),
@@ -123,7 +138,9 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
     // Recorded before any agent is asked: a crash from here on is found and
     // rolled back by Reconcile.
     absl::MutexLock admission(&admission_mu_);
-    if (as.admit) EMU_RETURN_IF_ERROR(as.admit(parsed.topology));
+    if (as.admit) {
+      EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(topo)));
+    }
     EMU_RETURN_IF_ERROR(Record(lab));
   }
   std::vector<std::string> where, hosts;
@@ -140,6 +157,9 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   if (failure.ok()) failure = WaitForTunnels(&lab, progress);
   if (failure.ok()) failure = MarkRunning(&lab, progress);
   if (!failure.ok()) return RollBack(&lab, hosts, failure, progress);
+  // Labs attached to this one's exports come (back) now, not at the next
+  // heartbeat.
+  if (!topo.community().exports().empty()) ReconcileCommunity([](auto&) {});
   return absl::OkStatus();
 }
 
@@ -476,6 +496,15 @@ absl::Status LabManager::Destroy(const std::string& name,
   progress(MakeEvent("", absl::StrCat("destroying lab ", name),
                      emu::v1::DESTROYING));
   hosts_->Refresh(kRefreshTimeout);
+  if (!lab.topology().community().exports().empty()) {
+    // Attached labs let go of this lab's segments first (they stay up,
+    // DEGRADED); what cannot be detached now is closed by the agents.
+    ReconcileCommunity(
+        [&](const std::string& line) {
+          progress(MakeEvent("", line, emu::v1::DESTROYING));
+        },
+        kDetachWait);
+  }
   absl::Status s = DestroyOnHosts(lab, HostsOf(lab), progress);
   if (!s.ok()) {
     lab.set_error(absl::StrCat("destroy incomplete: ", s.message()));
@@ -498,6 +527,8 @@ absl::Status LabManager::Destroy(const std::string& name,
 
 Lab LabManager::WithLiveState(Lab lab) const {
   if (lab.state() != emu::v1::RUNNING) return lab;
+  const std::vector<std::string> detached =
+      community::DownAttachments(lab.topology());
   std::map<std::string, std::vector<std::string>> lost;
   for (const auto& n : lab.nodes()) {
     if (!hosts_->Reachable(n.host())) lost[n.host()].push_back(n.name());
@@ -508,7 +539,7 @@ Lab LabManager::WithLiveState(Lab lab) const {
     auto it = resync_errors_.find(lab.name());
     if (it != resync_errors_.end()) resync_errors = it->second;
   }
-  if (lost.empty() && resync_errors.empty()) return lab;
+  if (lost.empty() && resync_errors.empty() && detached.empty()) return lab;
   lab.set_state(emu::v1::DEGRADED);
   std::map<std::string, std::vector<std::string>> lost_links;
   for (auto& l : *lab.mutable_links()) {
@@ -532,6 +563,12 @@ Lab LabManager::WithLiveState(Lab lab) const {
                                  " came back but its share could not be "
                                  "re-applied (retried): ",
                                  error));
+  }
+  if (!detached.empty()) {
+    parts.push_back(absl::StrCat(
+        "community links down (the exporting lab is not running; they come "
+        "back when it does): ",
+        absl::StrJoin(detached, ", ")));
   }
   lab.set_error(absl::StrJoin(parts, "; "));
   return lab;
@@ -591,6 +628,14 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
     return absl::FailedPreconditionError(
         absl::StrCat("lab ", lab.name(), " is ", LabState_Name(lab.state()),
                      ", not RUNNING"));
+  }
+  for (const auto& n : lab.topology().nodes()) {
+    if (n.name() == request.node() && community::IsAnchor(n)) {
+      return absl::NotFoundError(absl::StrCat(
+          "node ", n.name(), " of lab ", lab.name(),
+          " is its port on community segment ", n.foreign_lab(), "/",
+          n.foreign_node(), ", not a node of the lab"));
+    }
   }
   std::vector<std::string> names;
   for (const auto& n : lab.nodes()) {
@@ -653,6 +698,7 @@ void LabManager::Reconcile(const std::function<void(const std::string&)>& log) {
     log(absl::StrCat("reconcile: ", labs.status().ToString()));
     return;
   }
+  ReconcileCommunity(log);
   for (Lab lab : *labs) {
     if (lab.state() != emu::v1::DEPLOYING &&
         lab.state() != emu::v1::DESTROYING) {

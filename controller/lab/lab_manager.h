@@ -128,9 +128,21 @@ class LabManager {
                   const std::function<void(const std::string&)>& log);
 
   // Finishes interrupted work: labs left DEPLOYING by a controller crash are
-  // rolled back and marked FAILED; DESTROYING labs are destroyed again.
+  // rolled back and marked FAILED; DESTROYING labs are destroyed again;
+  // community attachments follow their exports (ReconcileCommunity).
   // Called at start-up and after each heartbeat. Logs through `log`.
   void Reconcile(const std::function<void(const std::string&)>& log);
+
+  // Community attachments (lab_manager_community.cc, docs/community.md):
+  // brings every RUNNING lab's attachments in line with the exports as
+  // stored now (community::ExpandAttachments): an attachment whose
+  // exporting lab left is detached (that lab reads DEGRADED naming it),
+  // one whose exporter is RUNNING again is re-attached, through the same
+  // steps as `emuctl apply` (only the hosts whose share changes). A lab
+  // another operation holds (after waiting up to `busy_wait` for it) is
+  // left for the next call. Logs through `log`.
+  void ReconcileCommunity(const std::function<void(const std::string&)>& log,
+                          absl::Duration busy_wait = absl::ZeroDuration());
 
  private:
   // Holds a lab name for one operation (RAII); held() is false when another
@@ -142,6 +154,8 @@ class LabManager {
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     bool held() const { return held_; }
+    // Tries again to take a lease that was not held.
+    void Retry();
     // FAILED_PRECONDITION naming the lab, for callers that give up.
     absl::Status BusyError() const;
 
@@ -189,6 +203,17 @@ class LabManager {
   absl::Status ChangeHosts(const std::string& lab,
                            const std::vector<HostChange>& changes,
                            const ProgressFn& progress);
+
+  // Apply's steps once the file is parsed (its name the lab key, its
+  // attachments expanded) and the lab's lease is held.
+  absl::Status ApplyLeased(topology::ParsedTopology parsed, const DeployAs& as,
+                           bool dry_run, const ProgressFn& progress);
+  // Refuses (INVALID_ARGUMENT, each line naming FILE:LINE, the link and the
+  // endpoint) attachments of `topology` to endpoints that do not exist or
+  // that `key_owner` (DeployAs::owner) may not use, then adds the anchors
+  // and links of those whose exporter runs (community/attachments.h).
+  absl::Status AttachCommunity(emu::v1::Topology* topology,
+                               const std::string& key_owner) const;
 
   absl::Status DestroyOnHosts(const emu::v1::Lab& lab,
                               const std::vector<std::string>& hosts,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/community/attachments.h"
 #include "controller/lab/deploy_events.h"
 #include "controller/lab/lab_diff.h"
 #include "controller/lab/lab_manager.h"
@@ -238,11 +239,18 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
                                const DeployAs& as, bool dry_run,
                                const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
-  emu::v1::Topology& desired = parsed.topology;
-  desired.set_name(LabKey(as.owner, desired.name()));
-  const std::string name = desired.name();
-  Lease lease(this, name);
+  parsed.topology.set_name(LabKey(as.owner, parsed.topology.name()));
+  EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
+  Lease lease(this, parsed.topology.name());
   if (!lease.held()) return lease.BusyError();
+  return ApplyLeased(std::move(parsed), as, dry_run, raw_progress);
+}
+
+absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
+                                     const DeployAs& as, bool dry_run,
+                                     const ProgressFn& raw_progress) {
+  emu::v1::Topology& desired = parsed.topology;
+  const std::string name = desired.name();
   const ProgressFn progress = Serialized(raw_progress);
 
   auto found = store_->Get(name);
@@ -259,7 +267,9 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
   }
   EMU_ASSIGN_OR_RETURN(LabDiff diff,
                        DiffTopologies(running.topology(), &desired));
-  if (as.admit) EMU_RETURN_IF_ERROR(as.admit(desired));
+  if (as.admit) {
+    EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(desired)));
+  }
   hosts_->Refresh(kApplyRefreshTimeout);
   EMU_ASSIGN_OR_RETURN(
       auto host_of,

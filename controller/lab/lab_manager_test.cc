@@ -740,3 +740,105 @@ TEST_F(LabManagerApplyTest, RefusesWhatItCannotDo) {
 
 }  // namespace
 }  // namespace emu::controller::lab
+
+namespace emu::controller::lab {
+namespace {
+
+constexpr char kBackbone[] = R"(name: backbone
+community:
+  export: [{name: ix1, segment: sw1, to: [bob]}]
+topology:
+  nodes:
+    sw1: {kind: switch}
+)";
+constexpr char kEdge[] = R"(name: edge
+topology:
+  nodes:
+    r1: {interfaces: {eth1: {addresses: [10.100.0.11/24]}}}
+  links:
+    - endpoints: ["r1:eth1", "community:alice/ix1"]
+)";
+
+class LabManagerCommunityTest : public LabManagerTest {
+ protected:
+  void SetUp() override {
+    LabManagerTest::SetUp();
+    h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_SWITCH);
+    hosts_.Refresh(absl::Seconds(1));
+  }
+  absl::Status DeployAs(const std::string& owner, const std::string& content,
+                        const std::string& file) {
+    LabManager::DeployAs as;
+    as.owner = owner;
+    return manager_->Deploy(FileSource(content, file), as,
+                            [](const auto&) {});
+  }
+  // The anchors of `lab`'s stored topology.
+  std::vector<std::string> Anchors(const std::string& lab) {
+    std::vector<std::string> out;
+    auto got = manager_->Get(lab);
+    if (!got.ok()) return {"lab not found"};
+    for (const auto& n : got->topology().nodes()) {
+      if (!n.foreign_lab().empty()) {
+        out.push_back(n.foreign_lab() + "/" + n.foreign_node() + "@" +
+                      n.host());
+      }
+    }
+    return out;
+  }
+};
+
+TEST_F(LabManagerCommunityTest, AttachRefusedBeforeAnythingIsCreated) {
+  ASSERT_TRUE(DeployAs("alice", kBackbone, "backbone.yaml").ok());
+  absl::Status s = DeployAs("carol", kEdge, "edge.yaml");
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(s.message(),
+            "edge.yaml:6: link r1:eth1<->community:alice/ix1: community "
+            "endpoint alice/ix1 does not exist or is not exported to carol");
+  EXPECT_EQ(h1_->labs().count("carol+edge"), 0u);
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get("carol+edge").status()));
+}
+
+TEST_F(LabManagerCommunityTest, ExporterLeavesAndComesBack) {
+  ASSERT_TRUE(DeployAs("alice", kBackbone, "backbone.yaml").ok());
+  absl::Status s = DeployAs("bob", kEdge, "edge.yaml");
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(Anchors("bob+edge"),
+            std::vector<std::string>{"alice+backbone/sw1@h1"});
+  // Bob's share on h1 has his router and the anchor; the anchor's
+  // namespace is never his.
+  auto bob_nodes = h1_->labs().at("bob+edge");
+  EXPECT_EQ(bob_nodes.size(), 2u);
+  ASSERT_EQ(manager_->Get("bob+edge")->state(), emu::v1::RUNNING);
+
+  // Alice leaves: Bob is detached first and stays up, DEGRADED naming it.
+  ASSERT_TRUE(manager_->Destroy("alice+backbone", [](const auto&) {}).ok());
+  EXPECT_TRUE(Anchors("bob+edge").empty());
+  auto bob = manager_->Get("bob+edge");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(bob->state(), emu::v1::DEGRADED);
+  EXPECT_NE(bob->error().find("r1:eth1<->community:alice/ix1"),
+            std::string::npos)
+      << bob->error();
+  EXPECT_EQ(h1_->labs().at("bob+edge"), std::vector<std::string>{"r1"});
+
+  // Alice returns: Bob is re-attached without being touched.
+  ASSERT_TRUE(DeployAs("alice", kBackbone, "backbone.yaml").ok());
+  EXPECT_EQ(Anchors("bob+edge"),
+            std::vector<std::string>{"alice+backbone/sw1@h1"});
+  EXPECT_EQ(manager_->Get("bob+edge")->state(), emu::v1::RUNNING);
+  EXPECT_EQ(h1_->labs().at("bob+edge").size(), 2u);
+
+  // A periodic reconcile with nothing to change changes nothing.
+  manager_->ReconcileCommunity([](const std::string& line) {
+    ADD_FAILURE() << "unexpected change: " << line;
+  });
+
+  // Bob leaves: Alice's lab is untouched.
+  ASSERT_TRUE(manager_->Destroy("bob+edge", [](const auto&) {}).ok());
+  EXPECT_EQ(manager_->Get("alice+backbone")->state(), emu::v1::RUNNING);
+  EXPECT_EQ(h1_->labs().count("bob+edge"), 0u);
+}
+
+}  // namespace
+}  // namespace emu::controller::lab

@@ -50,7 +50,13 @@ using KeyList = absl::Span<const absl::string_view>;
 // ---- Key sets -------------------------------------------------------------
 
 constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement",
-                                          "engine", "seed"};
+                                          "engine", "seed", "community"};
+// community: {export: [{name: ix1, segment: sw1, to: [bob, carol]}]}
+// (docs/community.md).
+constexpr absl::string_view kCommunityKeys[] = {"export"};
+constexpr absl::string_view kExportKeys[] = {"name", "segment", "to"};
+// A link endpoint "community:OWNER/NAME" is an attachment, not a node.
+constexpr absl::string_view kCommunityEndpoint = "community";
 constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
                                                "overcommit"};
 constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
@@ -271,6 +277,8 @@ class YamlReader {
       } else if (e.key == "seed") {
         uint64_t seed;
         if (Uint(e, "lab", UINT64_MAX, &seed)) topology->set_seed(seed);
+      } else if (e.key == "community") {
+        ReadCommunity(e, topology->mutable_community());
       }
     }
     if (!have_name) Error(1, "lab", "missing required key 'name'");
@@ -1197,13 +1205,100 @@ class YamlReader {
         ApplyParam(pe, dir_object, d.params);
       }
     }
-    if (!endpoints_ok) {
+    const bool attachment = endpoints_ok && (IsCommunityEndpoint(link.a()) ||
+                                             IsCommunityEndpoint(link.b()));
+    if (!endpoints_ok || attachment) {
       // Keep link indexes in step with interface_settings_ (this link's
       // are the last ones: dropping them costs no scan).
+      if (attachment && interface_settings_.size() > settings_before) {
+        Error(interface_settings_[settings_before].line, object,
+              "a community attachment sets no mtu, mac or address on the "
+              "link: declare them under the node's interfaces");
+      }
       interface_settings_.resize(settings_before);
+      if (attachment) AddAttachment(link, object, topology);
       return;
     }
     *topology->add_links() = std::move(link);
+  }
+
+  // ---- community (docs/community.md) ----
+
+  // "community:alice/ix1" (or "community:ix1") unless the file has a node
+  // named community.
+  bool IsCommunityEndpoint(const emu::v1::Endpoint& e) const {
+    return e.node() == kCommunityEndpoint &&
+           node_lines_.count(std::string(kCommunityEndpoint)) == 0;
+  }
+
+  // A link with a community end becomes Topology.attachments: the other
+  // end is this lab's, both directions' conditions are this lab's.
+  void AddAttachment(const Link& link, absl::string_view object,
+                     Topology* topology) {
+    const bool a_remote = IsCommunityEndpoint(link.a());
+    if (a_remote && IsCommunityEndpoint(link.b())) {
+      Error(link.source().line(), object,
+            "both ends are community endpoints: an attachment joins a node "
+            "of this lab to a community endpoint");
+      return;
+    }
+    emu::v1::Attachment* at = topology->add_attachments();
+    *at->mutable_local() = a_remote ? link.b() : link.a();
+    at->set_endpoint(a_remote ? link.a().interface() : link.b().interface());
+    *at->mutable_to_community() = a_remote ? link.b_to_a() : link.a_to_b();
+    *at->mutable_from_community() = a_remote ? link.a_to_b() : link.b_to_a();
+    *at->mutable_source() = link.source();
+  }
+
+  // community: {export: [{name: ix1, segment: sw1, to: [bob, carol] | all}]}
+  void ReadCommunity(const Entry& entry, emu::v1::Community* out) {
+    if (entry.value.IsNull() || !Map(entry, "community")) return;
+    for (const Entry& e :
+         Entries(entry.value, "community", kCommunityKeys, kNone)) {
+      if (e.value.IsNull() || !Sequence(e, "community")) continue;
+      int index = 0;
+      for (const YamlNode item : e.value) {
+        ++index;
+        const std::string object = absl::StrCat("community export #", index);
+        if (!item.IsMap()) {
+          Error(item, object,
+                "expected a map: {name: ix1, segment: sw1, to: [bob]}");
+          continue;
+        }
+        emu::v1::Export ex;
+        *ex.mutable_source() = Source(item);
+        for (const Entry& f : Entries(item, object, kExportKeys, kNone)) {
+          if (f.key == "to") {
+            if (f.value.IsScalar()) {  // to: all
+              ex.add_to(f.value.Scalar());
+              continue;
+            }
+            if (!Sequence(f, object)) continue;
+            for (const YamlNode who : f.value) {
+              if (!who.IsScalar()) {
+                Error(who, object, "to: expected user names or all");
+                continue;
+              }
+              ex.add_to(who.Scalar());
+            }
+            continue;
+          }
+          std::string v;
+          if (!Scalar(f, object, &v)) continue;
+          if (f.key == "name") ex.set_name(v);
+          if (f.key == "segment") ex.set_segment(v);
+        }
+        if (ex.name().empty()) {
+          Error(item, object, "missing required key 'name'");
+          continue;
+        }
+        if (ex.segment().empty()) {
+          Error(item, object, "missing required key 'segment'");
+          continue;
+        }
+        *out->add_exports() = std::move(ex);
+      }
+    }
   }
 
   // placement: {strategy: spread|pack, tolerance: 10%, overcommit: false}
@@ -1510,19 +1605,25 @@ void NormalizeTopology(Topology* topology) {
     }
     nodes.emplace(node.name(), &node);  // the first one wins, as in lookups
   }
+  // Declares the endpoint's interface on its node when the node lacks it.
+  auto declare = [&](const emu::v1::Endpoint& ep, const SourceRef& source) {
+    auto it = nodes.find(ep.node());
+    if (it == nodes.end() || ep.interface().empty()) return;
+    Node* node = it->second;
+    bool declared = std::any_of(
+        node->interfaces().begin(), node->interfaces().end(),
+        [&](const Interface& i) { return i.name() == ep.interface(); });
+    if (declared) return;
+    Interface* iface = node->add_interfaces();
+    iface->set_name(ep.interface());
+    *iface->mutable_source() = source;
+  };
   for (const Link& link : topology->links()) {
-    for (const emu::v1::Endpoint* ep : {&link.a(), &link.b()}) {
-      auto it = nodes.find(ep->node());
-      if (it == nodes.end() || ep->interface().empty()) continue;
-      Node* node = it->second;
-      bool declared = std::any_of(
-          node->interfaces().begin(), node->interfaces().end(),
-          [&](const Interface& i) { return i.name() == ep->interface(); });
-      if (declared) continue;
-      Interface* iface = node->add_interfaces();
-      iface->set_name(ep->interface());
-      *iface->mutable_source() = link.source();
-    }
+    declare(link.a(), link.source());
+    declare(link.b(), link.source());
+  }
+  for (const emu::v1::Attachment& at : topology->attachments()) {
+    declare(at.local(), at.source());
   }
 }
 

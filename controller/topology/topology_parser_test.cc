@@ -1056,3 +1056,83 @@ topology:
 
 }  // namespace
 }  // namespace emu::controller::topology
+
+namespace emu::controller::topology {
+namespace {
+
+TEST(ParseCommunityTest, ExportsAndAttachmentsWithSources) {
+  ParsedTopology p = MustParse(R"(name: edge
+community:
+  export:
+    - {name: ix1, segment: sw1, to: [bob, carol]}
+    - {name: ix2, segment: sw1, to: all}
+topology:
+  nodes:
+    sw1: {kind: switch}
+    r1: {}
+  links:
+    - endpoints: ["r1:eth1", "community:alice/ix1"]
+      rate: 100mbit
+      b-to-a: {rate: 50mbit}
+    - endpoints: ["community:ix2", "r1:eth2"]
+)");
+  const auto& c = p.topology.community();
+  ASSERT_EQ(c.exports_size(), 2);
+  EXPECT_EQ(c.exports(0).name(), "ix1");
+  EXPECT_EQ(c.exports(0).segment(), "sw1");
+  EXPECT_THAT(c.exports(0).to(), ElementsAre("bob", "carol"));
+  EXPECT_EQ(c.exports(0).source().line(), 4);
+  EXPECT_THAT(c.exports(1).to(), ElementsAre("all"));
+  EXPECT_EQ(p.topology.links_size(), 0);
+  ASSERT_EQ(p.topology.attachments_size(), 2);
+  const auto& a = p.topology.attachments(0);
+  EXPECT_EQ(a.local().node(), "r1");
+  EXPECT_EQ(a.local().interface(), "eth1");
+  EXPECT_EQ(a.endpoint(), "alice/ix1");
+  EXPECT_EQ(a.to_community().rate_bps(), 100000000u);
+  EXPECT_EQ(a.from_community().rate_bps(), 50000000u);
+  EXPECT_EQ(a.source().line(), 11);
+  // Written the other way round: the local end is still r1's.
+  const auto& b = p.topology.attachments(1);
+  EXPECT_EQ(b.local().interface(), "eth2");
+  EXPECT_EQ(b.endpoint(), "ix2");
+  // The local interfaces are declared, as for any link end.
+  const emu::v1::Node* r1 = FindNode(p.topology, "r1");
+  ASSERT_NE(r1, nullptr);
+  EXPECT_EQ(r1->interfaces_size(), 2);
+}
+
+TEST(ParseCommunityTest, RefusesMalformedSectionsNamingTheLine) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: edge
+community:
+  export:
+    - {name: ix1, to: [bob]}
+    - {segment: sw1, to: [bob], color: red}
+  import: []
+topology:
+  nodes:
+    r1: {}
+  links:
+    - endpoints: ["community:a/ix1", "community:b/ix1"]
+    - endpoints: ["r1:eth1", "community:alice/ix1"]
+      mtu: 9000
+)",
+                                                   "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(
+      absl::StrSplit(Message(r), '\n'),
+      ElementsAre(
+          HasSubstr("lab.yaml:6: community: unknown key 'import'"),
+          "lab.yaml:4: community export #1: missing required key 'segment'",
+          HasSubstr("lab.yaml:5: community export #2: unknown key 'color'"),
+          "lab.yaml:5: community export #2: missing required key 'name'",
+          "lab.yaml:11: link community:a/ix1<->community:b/ix1: both ends "
+          "are community endpoints: an attachment joins a node of this lab "
+          "to a community endpoint",
+          "lab.yaml:13: link r1:eth1<->community:alice/ix1: a community "
+          "attachment sets no mtu, mac or address on the link: declare them "
+          "under the node's interfaces"));
+}
+
+}  // namespace
+}  // namespace emu::controller::topology

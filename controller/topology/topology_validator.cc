@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "controller/topology/topology_limits.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "controller/community/community_access.h"
 #include "linkemu/qdisc_plan.h"
 #include "linkemu/units.h"
 #include "proto/topology_names.h"
@@ -307,6 +308,7 @@ class Validator {
     }
     for (const Node& node : topology_.nodes()) CheckNode(node);
     for (const Link& link : topology_.links()) CheckLink(link);
+    CheckCommunity();
     for (const Node& node : topology_.nodes()) {
       for (const Interface& iface : node.interfaces()) {
         std::string name = EndpointName(node.name(), iface.name());
@@ -815,6 +817,95 @@ class Validator {
     } else {
       CheckParams(link, absl::StrCat(object, ": a-to-b"), link.a_to_b(), mtu_a);
       CheckParams(link, absl::StrCat(object, ": b-to-a"), link.b_to_a(), mtu_b);
+    }
+  }
+
+  // Community exports and attachments (docs/community.md). An export names
+  // a segment of this lab; an attachment's local end is an interface no link
+  // uses; OWNER/NAME are names. Whether the endpoint exists and may be used
+  // is the controller's question at deploy (community/attachments.h).
+  void CheckCommunity() {
+    std::map<std::string, Owner> exports;
+    for (const emu::v1::Export& ex : topology_.community().exports()) {
+      const std::string object = absl::StrCat("community export ", ex.name());
+      if (std::string cause = NameProblem("community name", ex.name());
+          !cause.empty()) {
+        Error(ex.source(), object, cause);
+      }
+      auto [first, inserted] =
+          exports.emplace(ex.name(), Owner{object, &ex.source()});
+      if (!inserted) {
+        Error(ex.source(), object,
+              absl::StrCat("exported twice (first: ", At(first->second), ")"));
+      }
+      const Node* segment = nullptr;
+      for (const Node& n : topology_.nodes()) {
+        if (n.name() == ex.segment()) segment = &n;
+      }
+      if (segment == nullptr) {
+        Error(ex.source(), object,
+              absl::StrCat("segment ", ex.segment(),
+                           " is not a node of the lab"));
+      } else if (!IsSegmentKind(segment->kind())) {
+        Error(ex.source(), object,
+              absl::StrCat("node ", ex.segment(), " is of kind ",
+                           NodeKindName(segment->kind()),
+                           "; only a switch, hub or bridge can be exported"));
+      }
+      if (ex.to().empty()) {
+        Error(ex.source(), object,
+              "to: name the users who may attach, or all");
+      }
+      for (const std::string& who : ex.to()) {
+        if (std::string cause = NameProblem("user", who); !cause.empty()) {
+          Error(ex.source(), object, absl::StrCat("to: ", cause));
+        }
+      }
+    }
+    for (const emu::v1::Attachment& at : topology_.attachments()) {
+      const std::string object =
+          absl::StrCat("link ", community::AttachmentName(at));
+      std::string owner, name;
+      if (absl::Status s = community::SplitEndpoint(at.endpoint(), "self",
+                                                    &owner, &name);
+          !s.ok()) {
+        Error(at.source(), object, s.message());
+      }
+      const emu::v1::Endpoint& e = at.local();
+      if (nodes_.count(e.node()) == 0) {
+        Error(at.source(), object, absl::StrCat("unknown node ", e.node()));
+        continue;
+      }
+      if (interfaces_[e.node()].count(e.interface()) == 0) {
+        Error(at.source(), object,
+              absl::StrCat("node ", e.node(), " declares no interface ",
+                           e.interface()));
+        continue;
+      }
+      auto [it, inserted] = used_interfaces_.emplace(
+          std::make_pair(absl::string_view(e.node()),
+                         absl::string_view(e.interface())),
+          Owner{object, &at.source()});
+      if (!inserted) {
+        Error(at.source(), object,
+              absl::StrCat("duplicate interface ", EndpointName(e),
+                           ": already used by ", At(it->second)));
+      }
+      const uint32_t mtu = kDefaultMtu;
+      Link as_link;
+      *as_link.mutable_source() = at.source();
+      CheckParams(as_link, absl::StrCat(object, ": to community"),
+                  at.to_community(), mtu);
+      CheckParams(as_link, absl::StrCat(object, ": from community"),
+                  at.from_community(), mtu);
+    }
+    for (const Node& node : topology_.nodes()) {
+      if (!node.foreign_lab().empty() || !node.foreign_node().empty()) {
+        Error(node.source(), absl::StrCat("node ", node.name()),
+              "foreign_lab/foreign_node are set by the controller for "
+              "community attachments, not by a topology file; attach with a "
+              "link to community:OWNER/NAME");
+      }
     }
   }
 

@@ -579,3 +579,76 @@ topology:
 
 }  // namespace
 }  // namespace emu::controller::topology
+
+namespace emu::controller::topology {
+namespace {
+
+TEST(ValidateCommunityTest, AcceptsExportsAndAttachments) {
+  EXPECT_THAT(Problems(R"(name: edge
+community:
+  export: [{name: ix1, segment: sw1, to: [bob]}]
+topology:
+  nodes:
+    sw1: {kind: switch}
+    r1: {interfaces: {eth1: {addresses: [10.100.0.11/24]}}}
+  links:
+    - endpoints: ["r1:eth1", "community:alice/ix1"]
+      rate: 10mbit
+)"),
+              IsEmpty());
+}
+
+TEST(ValidateCommunityTest, NamesEveryProblemWithItsLine) {
+  EXPECT_THAT(
+      Problems(R"(name: edge
+community:
+  export:
+    - {name: ix1, segment: r1, to: [bob]}
+    - {name: ix1, segment: nope, to: ["b ob"]}
+    - {name: "i x", segment: sw1, to: []}
+topology:
+  nodes:
+    sw1: {kind: hub}
+    r1: {}
+  links:
+    - endpoints: ["r1:eth1", "sw1:p1"]
+    - endpoints: ["r1:eth1", "community:alice/ix1"]
+    - endpoints: ["r2:eth1", "community:alice/ix1"]
+    - endpoints: ["r1:eth2", "community:alice/ix1/x"]
+)"),
+      ElementsAre(
+          "lab.yaml:4: community export ix1: node r1 is of kind netns; only "
+          "a switch, hub or bridge can be exported",
+          HasSubstr("lab.yaml:5: community export ix1: exported twice "
+                    "(first: community export ix1 at lab.yaml:4)"),
+          "lab.yaml:5: community export ix1: segment nope is not a node of "
+          "the lab",
+          HasSubstr("lab.yaml:5: community export ix1: to: user name"),
+          HasSubstr("lab.yaml:6: community export i x: community name"),
+          "lab.yaml:6: community export i x: to: name the users who may "
+          "attach, or all",
+          "lab.yaml:13: link r1:eth1<->community:alice/ix1: duplicate "
+          "interface r1:eth1: already used by link r1:eth1<->sw1:p1 at "
+          "lab.yaml:12",
+          "lab.yaml:14: link r2:eth1<->community:alice/ix1: unknown node r2",
+          HasSubstr("lab.yaml:15: link r1:eth2<->community:alice/ix1/x: "
+                    "community endpoint \"alice/ix1/x\": expected "
+                    "OWNER/NAME")));
+}
+
+TEST(ValidateCommunityTest, RefusesAnchorsInAFile) {
+  emu::v1::Topology t;
+  t.set_name("sneaky");
+  auto* n = t.add_nodes();
+  n->set_name("c-1");
+  n->set_kind(emu::v1::NODE_KIND_SWITCH);
+  n->set_foreign_lab("alice+backbone");
+  n->set_foreign_node("sw1");
+  absl::Status s = ValidateTopology(t);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("node c-1: foreign_lab/foreign_node are set by the "
+                        "controller"));
+}
+
+}  // namespace
+}  // namespace emu::controller::topology

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Community networks (issue 8, docs/community.md) on a 3-host local cluster,
+# with emuctl as three users run it. Alice deploys a backbone whose switch
+# sw1 (h1) is exported as ix1 to bob and carol; Bob and Carol deploy labs
+# attached to it with their routers on h2 and h3; Bob's router pings
+# Carol's through Alice's switch. Bob cannot see, exec in or destroy
+# Alice's lab; attaching to an endpoint that is not exported, or not to the
+# caller, fails at `up` naming it, with nothing created. Alice down: Bob's
+# and Carol's labs stay up, DEGRADED naming the attachment; Alice up again:
+# Bob pings Carol again without anyone touching their labs. Carol down: the
+# switch loses just her port. Needs root; touches only names with its own
+# cluster id.
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
+start_cluster_test c
+
+as() { local who=$1; shift; "$EMUCTL" --token-file "$TMP/$who.token" "$@"; }
+# expect_refused WHAT CMD...: CMD fails and says WHAT.
+expect_refused() {
+  local what=$1; shift
+  if "$@" >"$TMP/refused.out" 2>&1; then fail "allowed: $* ($(cat "$TMP/refused.out"))"; fi
+  grep -qF "$what" "$TMP/refused.out" || fail "$*: refusal does not say '$what': $(cat "$TMP/refused.out")"
+}
+ports_of_sw1() { ip -n "emu.$ID-h1.alice+backbone.sw1" -o link show master emuseg | awk -F': ' '{print $2}' | cut -d@ -f1 | sort; }
+
+"$EMUCTL" local start --name "$ID" --hosts 3 --subnet 198.18.244.0/24 >"$TMP/start.log" 2>&1 ||
+  fail "start: $(cat "$TMP/start.log")"
+for who in alice bob carol dave; do
+  "$EMUCTL" user add "$who" --save "$TMP/$who.token" >/dev/null 2>>"$TMP/add.log" ||
+    fail "user add $who: $(cat "$TMP/add.log")"
+done
+
+# ---- Alice's backbone: switch sw1 on h1, exported as ix1 --------------------
+cat >"$TMP/backbone.yaml" <<YAML
+name: backbone
+community:
+  export:
+    - {name: ix1, segment: sw1, to: [bob, carol]}
+topology:
+  nodes:
+    sw1: {kind: switch, host: $ID-h1}
+    rs: {host: $ID-h1, interfaces: {eth1: {addresses: [10.100.0.1/24]}}}
+  links:
+    - endpoints: ["sw1:p0", "rs:eth1"]
+YAML
+# attached USER ADDRESS ENDPOINT HOST: a one-router lab attached to ENDPOINT.
+attached() {
+  cat <<YAML
+name: edge
+topology:
+  nodes:
+    r1: {host: $ID-$4, interfaces: {eth1: {addresses: [$2/24]}}}
+  links:
+    - endpoints: ["r1:eth1", "community:$3"]
+      rate: 100mbit
+YAML
+}
+attached bob 10.100.0.11 alice/ix1 h2 >"$TMP/bob.yaml"
+attached carol 10.100.0.12 alice/ix1 h3 >"$TMP/carol.yaml"
+
+as alice up "$TMP/backbone.yaml" >"$TMP/up-alice.log" 2>&1 || fail "alice up: $(cat "$TMP/up-alice.log")"
+as bob up "$TMP/bob.yaml" >"$TMP/up-bob.log" 2>&1 || fail "bob up: $(cat "$TMP/up-bob.log")"
+as carol up "$TMP/carol.yaml" >"$TMP/up-carol.log" 2>&1 || fail "carol up: $(cat "$TMP/up-carol.log")"
+
+reach() { as "$1" exec edge r1 -- ping -c 1 -W 1 "$2"; }
+wait_for 20 reach bob 10.100.0.12 || fail "bob's r1 cannot reach carol's through alice's switch"
+reach carol 10.100.0.11 >/dev/null || fail "carol's r1 cannot reach bob's"
+reach bob 10.100.0.1 >/dev/null || fail "bob's r1 cannot reach alice's rs"
+echo "bob -> carol through alice/ix1: $(as bob exec edge r1 -- ping -c 3 -i 0.2 -W 2 10.100.0.12 | tail -1)"
+# The routers run on other hosts than the switch; each attachment is one
+# port of sw1, owned by the attaching lab (its key on the agents).
+[[ -e /run/netns/emu.$ID-h2.bob+edge.r1 && -e /run/netns/emu.$ID-h3.carol+edge.r1 ]] ||
+  fail "routers not on h2/h3: $(ls /run/netns | grep "$ID")"
+[[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "sw1 ports: $(ports_of_sw1 | tr '\n' ' ')"
+as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab: $(as bob status edge)"
+
+# ---- emuctl community ls -----------------------------------------------------
+as bob community ls >"$TMP/ls-bob.txt"
+cat "$TMP/ls-bob.txt"
+grep -qE "^alice/ix1 +alice/backbone +sw1 +bob,carol +up +.*bob/edge r1:eth1.*carol/edge r1:eth1" "$TMP/ls-bob.txt" ||
+  fail "community ls (bob): $(cat "$TMP/ls-bob.txt")"
+as dave community ls | grep -q "no community endpoints" || fail "dave sees alice/ix1: $(as dave community ls)"
+
+# ---- Bob may attach, not see, exec in or destroy -----------------------------
+expect_refused "lab alice/backbone: bob may not view it" as bob status alice/backbone
+expect_refused "lab alice/backbone: bob may not exec in it" as bob exec alice/backbone rs -- true
+expect_refused "lab alice/backbone: bob may not destroy it" as bob down alice/backbone
+# The anchor of his attachment is not a way into Alice's namespace.
+anchor=$(as bob status edge | grep -oE "c-[0-9a-f]{8}" | head -1)
+[[ -n $anchor ]] || fail "no anchor in bob's status: $(as bob status edge)"
+expect_refused "is its port on community segment" as bob exec edge "$anchor" -- true
+
+# ---- refused at up, naming the endpoint, nothing created ---------------------
+attached dave 10.100.0.13 alice/ix1 h2 >"$TMP/dave.yaml"
+expect_refused "dave.yaml:6: link r1:eth1<->community:alice/ix1: community endpoint alice/ix1 does not exist or is not exported to dave" \
+  as dave up "$TMP/dave.yaml"
+attached bob 10.100.0.14 alice/ix9 h2 | sed 's/^name: edge/name: edge2/' >"$TMP/bob2.yaml"
+expect_refused "community endpoint alice/ix9 does not exist or is not exported to bob" \
+  as bob up "$TMP/bob2.yaml"
+ls /run/netns | grep -qE "dave\+|bob\+edge2" && fail "a refused attach left namespaces: $(ls /run/netns | grep "$ID")"
+expect_refused "not found" as dave status edge
+[[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "a refused attach touched sw1: $(ports_of_sw1 | tr '\n' ' ')"
+
+# ---- Alice leaves: Bob and Carol stay up, DEGRADED naming the attachment -----
+as alice down backbone >"$TMP/down-alice.log" 2>&1 || fail "alice down: $(cat "$TMP/down-alice.log")"
+ls /run/netns | grep -q "alice+backbone" && fail "alice's namespaces left: $(ls /run/netns | grep alice)"
+as bob status edge >"$TMP/bob-degraded.txt" || true
+grep -q "^State:  DEGRADED$" "$TMP/bob-degraded.txt" || fail "bob's lab after alice down: $(cat "$TMP/bob-degraded.txt")"
+grep -q "r1:eth1<->community:alice/ix1" "$TMP/bob-degraded.txt" ||
+  fail "DEGRADED does not name the attachment: $(cat "$TMP/bob-degraded.txt")
+alice down: $(cat "$TMP/down-alice.log")
+controller: $(grep -h community /run/emu/"$ID"/logs/* | tail -20)"
+as bob exec edge r1 -- true || fail "bob's lab does not run while alice is away"
+as bob community ls | grep -q "alice/ix1" && fail "community ls lists a removed export: $(as bob community ls)"
+
+# ---- Alice comes back: attachments return by themselves ---------------------
+as alice up "$TMP/backbone.yaml" >"$TMP/up-alice2.log" 2>&1 || fail "alice up again: $(cat "$TMP/up-alice2.log")"
+wait_for 60 reach bob 10.100.0.12 || fail "bob does not reach carol after alice's return: $(as bob status edge)"
+reach carol 10.100.0.11 >/dev/null || fail "carol does not reach bob after alice's return"
+as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab after alice's return: $(as bob status edge)"
+
+# ---- Carol leaves: the switch loses just her port ---------------------------
+as carol down edge >/dev/null || fail "carol down"
+[[ $(ports_of_sw1 | wc -l) == 2 ]] || fail "sw1 ports after carol left: $(ports_of_sw1 | tr '\n' ' ')"
+reach bob 10.100.0.1 >/dev/null || fail "bob lost alice's rs when carol left"
+as alice status backbone | grep -q "^State:  RUNNING$" || fail "alice's lab after carol left: $(as alice status backbone)"
+
+as bob down edge >/dev/null || fail "bob down"
+[[ $(ports_of_sw1 | wc -l) == 1 ]] || fail "sw1 ports after bob left: $(ports_of_sw1 | tr '\n' ' ')"
+as alice down backbone >/dev/null
+"$EMUCTL" local stop --name "$ID" >/dev/null
+check_nothing_left "$ID" || exit 1
+trap - EXIT
+echo "community_test: all checks passed"
