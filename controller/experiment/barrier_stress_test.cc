@@ -69,6 +69,18 @@ class FakeSession
           QueueDoneLocked(r.generation(), c.id(), "");
         }
       }
+    } else if (in_.has_probe()) {
+      // The controller measures this host's clock first (as a real agent,
+      // answer at once; the fake shares the controller's clock).
+      AgentToBarrier msg;
+      auto* t = msg.mutable_time();
+      t->set_seq(in_.probe().seq());
+      t->set_probe_sent_unix_us(in_.probe().sent_unix_us());
+      const int64_t now = absl::ToUnixMicros(absl::Now());
+      t->set_received_unix_us(now);
+      t->set_sent_unix_us(now);
+      queue_.push_back(std::move(msg));
+      if (!writing_) WriteNextLocked();
     } else if (in_.has_cancel()) {
       const uint64_t g = in_.cancel().generation();
       for (const auto& id : hanging_[g]) QueueDoneLocked(g, id, "killed");
