@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +25,7 @@ FakeConsole::FakeConsole(unsigned seed, size_t max_chunk)
     dup2(out[1], 1);
     dup2(out[1], 2);
     for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
-    // cd to a private place: commands under test write /tmp/.emu_* files.
+    // Commands under test write /tmp/.emu_* files: Close removes them.
     execl("/bin/sh", "sh", "-i", static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -47,6 +48,12 @@ void FakeConsole::Close() {
   }
   if (in_fd_ >= 0) close(in_fd_);
   in_fd_ = -1;
+  for (const std::string& f : files_) {
+    for (const char* suffix : {"", ".b64", ".err"}) {
+      unlink(absl::StrCat(f, suffix).c_str());
+    }
+  }
+  files_.clear();
 }
 
 absl::Status FakeConsole::Write(absl::string_view bytes) {
@@ -60,6 +67,13 @@ absl::Status FakeConsole::Write(absl::string_view bytes) {
       continue;
     }
     data.push_back(c);
+  }
+  const std::string kFile = "/tmp/.emu_";
+  for (size_t at = data.find(kFile); at != std::string::npos;
+       at = data.find(kFile, at + kFile.size())) {
+    size_t end = at + kFile.size();
+    while (end < data.size() && std::isxdigit(static_cast<unsigned char>(data[end]))) ++end;
+    if (end > at + kFile.size()) files_.insert(data.substr(at, end - at));
   }
   size_t off = 0;
   while (off < data.size()) {

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <random>
+#include <set>
 #include <string>
 
 #include "agent/guest/console_session.h"
@@ -44,6 +45,10 @@ class FakeConsole : public ConsoleChannel {
   int in_fd_ = -1;   // shell's stdin
   int out_fd_ = -1;  // shell's stdout+stderr
   bool eof_ = false;
+  // /tmp/.emu_<nonce> files the commands written here create on this host
+  // (the protocol's, console_session.h); removed by Close, also when a
+  // command was killed before its own `rm`.
+  std::set<std::string> files_;
   std::string pending_;  // shell output not yet returned
   std::string armed_;    // stray output released by the next Write
   std::string stray_;
