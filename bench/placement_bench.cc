@@ -30,6 +30,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/thread_cpu.h"
 #include "controller/placement/placement.h"
 
 ABSL_FLAG(int, nodes, 1000, "Nodes in the topology.");
@@ -76,11 +77,7 @@ emu::v1::Topology Make(bool clustered, int nodes, int links, int sites) {
   return t;
 }
 
-double CpuMs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+double CpuMs() { return emu::bench::ThreadCpuSeconds() * 1e3; }
 
 // Edge weight as emu's placement counts a cut link (1 + bandwidth share),
 // scaled to METIS's 32-bit weights.

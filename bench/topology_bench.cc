@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/thread_cpu.h"
 #include "controller/topology/topology_parser.h"
 #include "controller/topology/topology_validator.h"
 
@@ -45,14 +46,6 @@ long StatusKb(const std::string& key) {
     if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb;
   }
   return -1;
-}
-
-// CPU seconds this thread has used: what the code costs, whatever else
-// the machine runs (wall time is printed too).
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 std::string Generate(int nodes, int links, int seed) {
@@ -104,21 +97,21 @@ int main(int argc, char** argv) {
   size_t warnings = 0;
   {
     absl::Time start = absl::Now();
-    double cpu = CpuSeconds();
+    double cpu = emu::bench::ThreadCpuSeconds();
     auto parsed = emu::controller::topology::ParseTopology(text, "big.yaml");
     parse_s = absl::ToDoubleSeconds(absl::Now() - start);
-    parse_cpu = CpuSeconds() - cpu;
+    parse_cpu = emu::bench::ThreadCpuSeconds() - cpu;
     if (!parsed.ok()) {
       std::fprintf(stderr, "parse failed: %.2000s\n",
                    std::string(parsed.status().message()).c_str());
       return 1;
     }
     start = absl::Now();
-    cpu = CpuSeconds();
+    cpu = emu::bench::ThreadCpuSeconds();
     absl::Status valid = emu::controller::topology::ValidateTopology(
         parsed->topology, &parsed->warnings);
     validate_s = absl::ToDoubleSeconds(absl::Now() - start);
-    validate_cpu = CpuSeconds() - cpu;
+    validate_cpu = emu::bench::ThreadCpuSeconds() - cpu;
     if (!valid.ok()) {
       std::fprintf(stderr, "validate failed: %.2000s\n",
                    std::string(valid.message()).c_str());

@@ -1,6 +1,7 @@
 // TunnelPump with socketpairs: a SOCK_SEQPACKET pair stands for each TAP
 // (one read = one frame, as on a TAP) and a SOCK_STREAM pair for the TCP
 // connection between two pumps. No root needed.
+#include "linkemu/testing/read_frame.h"
 #include "linkemu/tunnel_pump.h"
 
 #include <fcntl.h>
@@ -39,14 +40,6 @@ Pair SeqPair() {
 }
 
 // Reads one frame from a test-side TAP end, waiting up to `timeout`.
-std::string ReadFrame(int fd, absl::Duration timeout = absl::Seconds(5)) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, absl::ToInt64Milliseconds(timeout)) != 1) return "";
-  std::string buf(kMaxTunnelFrame, '\0');
-  ssize_t n = read(fd, buf.data(), buf.size());
-  return n > 0 ? buf.substr(0, n) : "";
-}
-
 class Disconnects {
  public:
   void Add(TunnelPump::LinkId id, const absl::Status& s) {

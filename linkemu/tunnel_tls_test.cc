@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "linkemu/tunnel_frame.h"
 #include "linkemu/tunnel_handshake.h"
+#include "linkemu/testing/read_frame.h"
 #include "linkemu/tunnel_pump.h"
 #include "openssl/ssl.h"
 
@@ -221,14 +222,6 @@ TEST(TunnelTlsTest, CreateRefusesAKeyOfAnotherCertificate) {
 }
 
 // Reads one frame from a test-side TAP end, waiting up to `timeout`.
-std::string ReadFrame(int fd, absl::Duration timeout = absl::Seconds(5)) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, absl::ToInt64Milliseconds(timeout)) != 1) return "";
-  std::string buf(kMaxTunnelFrame, '\0');
-  ssize_t n = read(fd, buf.data(), buf.size());
-  return n > 0 ? buf.substr(0, n) : "";
-}
-
 TEST(TunnelTlsTest, PumpsMoveFramesThroughTls) {
   const Cluster& k = Certs("one");
   auto h1 = Tls(k.ca, k.h1);
