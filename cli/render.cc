@@ -1,8 +1,13 @@
 #include "cli/render.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <map>
+#include <set>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -178,7 +183,186 @@ std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now) {
   return table.Render();
 }
 
-std::string RenderLab(const v1::Lab& lab, absl::Time now) {
+namespace {
+
+// One node or link of a lab as status shows it, from the controller's
+// status or, when it sent none, from the topology.
+struct NodeEntry {
+  const std::string* name;
+  v1::NodeKind kind;
+  const std::string* host;
+  const google::protobuf::RepeatedPtrField<v1::Interface>* interfaces;
+  std::string state;
+  std::string detail;
+};
+
+struct LinkEntry {
+  const v1::Link* link;
+  std::string host_a;
+  std::string host_b;
+  std::string state;
+  std::string engine_ab;
+  std::string engine_ba;
+};
+
+// A guest that is not ready, a link that is not up; netns nodes have no
+// state of their own.
+bool NodeProblem(const NodeEntry& n) {
+  return !n.state.empty() && n.state != "ready";
+}
+bool LinkProblem(const LinkEntry& l) {
+  return !l.state.empty() && l.state != "up";
+}
+
+bool GlobMatches(const std::string& glob, const std::string& name) {
+  return glob.empty() || fnmatch(glob.c_str(), name.c_str(), 0) == 0;
+}
+
+std::string HostsCell(const LinkEntry& l) {
+  return l.host_a == l.host_b
+             ? OrDash(l.host_a)
+             : absl::StrCat(OrDash(l.host_a), "/", OrDash(l.host_b));
+}
+
+std::string KindCell(const NodeEntry& n) {
+  // A guest's state follows its kind: "qemu: ready", "qemu: exited
+  // (killed by signal 9 (Killed))".
+  std::string kind_name = NodeKindName(n.kind);
+  if (!n.state.empty()) absl::StrAppend(&kind_name, ": ", n.state);
+  if (!n.detail.empty()) absl::StrAppend(&kind_name, " (", n.detail, ")");
+  return kind_name;
+}
+
+// "netns 620, qemu 5": counts in the order of the map.
+std::string CountsCell(const std::map<std::string, int>& counts) {
+  std::vector<std::string> parts;
+  for (const auto& [name, count] : counts) {
+    parts.push_back(absl::StrCat(name, " ", count));
+  }
+  return parts.empty() ? "-" : absl::StrJoin(parts, ", ");
+}
+
+constexpr int kMaxProblemLines = 10;
+
+std::string NodeTable(const std::vector<NodeEntry>& entries) {
+  Table nodes({"NAME", "KIND", "HOST", "INTERFACE", "ADDRESSES"});
+  for (const NodeEntry& n : entries) {
+    const std::string kind_name = KindCell(n);
+    if (n.interfaces->empty()) {
+      nodes.AddRow({*n.name, kind_name, OrDash(*n.host), "-", "-"});
+      continue;
+    }
+    bool first = true;
+    for (const v1::Interface& iface : *n.interfaces) {
+      const std::string addresses =
+          iface.addresses().empty() ? "-" : absl::StrJoin(iface.addresses(), ",");
+      if (first) {
+        nodes.AddRow({*n.name, kind_name, OrDash(*n.host), iface.name(), addresses});
+      } else {
+        nodes.AddRow({"", "", "", iface.name(), addresses});
+      }
+      first = false;
+    }
+  }
+  return nodes.row_count() > 0 ? nodes.Render() : "(none)\n";
+}
+
+std::string NodeSummary(const std::vector<NodeEntry>& entries) {
+  struct PerHost {
+    int nodes = 0;
+    std::map<std::string, int> kinds;
+    int not_ready = 0;
+  };
+  std::map<std::string, PerHost> hosts;
+  std::vector<const NodeEntry*> problems;
+  for (const NodeEntry& n : entries) {
+    PerHost& h = hosts[OrDash(*n.host)];
+    ++h.nodes;
+    ++h.kinds[NodeKindName(n.kind)];
+    if (NodeProblem(n)) {
+      ++h.not_ready;
+      problems.push_back(&n);
+    }
+  }
+  Table table({"HOST", "NODES", "KINDS", "NOT READY"});
+  for (const auto& [host, h] : hosts) {
+    table.AddRow({host, absl::StrCat(h.nodes), CountsCell(h.kinds),
+                  absl::StrCat(h.not_ready)});
+  }
+  std::string out = table.Render();
+  for (size_t i = 0; i < problems.size() && i < kMaxProblemLines; ++i) {
+    absl::StrAppend(&out, "not ready: ", *problems[i]->name, " (",
+                    KindCell(*problems[i]), ")\n");
+  }
+  if (problems.size() > kMaxProblemLines) {
+    absl::StrAppend(&out, "... and ", problems.size() - kMaxProblemLines,
+                    " more not ready (--problems --nodes lists them)\n");
+  }
+  return out;
+}
+
+std::string LinkTable(const std::vector<LinkEntry>& entries) {
+  // ENGINE: which engine applies each direction (kernel TBF/NetEm or the
+  // userspace engine; docs/topology.md, "Choosing the engine").
+  Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "ENGINE",
+               "HOSTS"});
+  for (const LinkEntry& l : entries) {
+    const v1::Link& link = *l.link;
+    std::string hosts = HostsCell(l);
+    // A link that is not working says why (host unreachable, tunnel
+    // connecting...).
+    if (LinkProblem(l)) absl::StrAppend(&hosts, " (", l.state, ")");
+    links.AddRow(LinkRow(LinkName(link),
+                         absl::StrCat(link.a().node(), "->", link.b().node()),
+                         link.a_to_b(), l.engine_ab, hosts));
+    links.AddRow(LinkRow("",
+                         absl::StrCat(link.b().node(), "->", link.a().node()),
+                         link.b_to_a(), l.engine_ba, ""));
+  }
+  return links.row_count() > 0 ? links.Render() : "(none)\n";
+}
+
+std::string LinkSummary(const std::vector<LinkEntry>& entries) {
+  struct PerHosts {
+    int links = 0;
+    std::map<std::string, int> engines;  // per direction
+    int not_up = 0;
+  };
+  std::map<std::string, PerHosts> groups;
+  std::vector<const LinkEntry*> problems;
+  for (const LinkEntry& l : entries) {
+    // A pair of hosts is one group whichever end is `a`.
+    PerHosts& g = groups[l.host_a <= l.host_b
+                             ? HostsCell(l)
+                             : HostsCell({l.link, l.host_b, l.host_a})];
+    ++g.links;
+    ++g.engines[OrDash(l.engine_ab)];
+    ++g.engines[OrDash(l.engine_ba)];
+    if (LinkProblem(l)) {
+      ++g.not_up;
+      problems.push_back(&l);
+    }
+  }
+  Table table({"HOSTS", "LINKS", "ENGINES (directions)", "NOT UP"});
+  for (const auto& [hosts, g] : groups) {
+    table.AddRow({hosts, absl::StrCat(g.links), CountsCell(g.engines),
+                  absl::StrCat(g.not_up)});
+  }
+  std::string out = table.Render();
+  for (size_t i = 0; i < problems.size() && i < kMaxProblemLines; ++i) {
+    absl::StrAppend(&out, "not up: ", LinkName(*problems[i]->link), " (",
+                    HostsCell(*problems[i]), "): ", problems[i]->state, "\n");
+  }
+  if (problems.size() > kMaxProblemLines) {
+    absl::StrAppend(&out, "... and ", problems.size() - kMaxProblemLines,
+                    " more not up (--problems --links lists them)\n");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {
   std::string out;
   absl::StrAppend(&out, "Lab:    ", lab.name(), "\n");
   if (!lab.owner().empty()) absl::StrAppend(&out, "Owner:  ", lab.owner(), "\n");
@@ -195,81 +379,93 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
     absl::StrAppend(&out, "Source: ", lab.topology().source().file(), "\n");
   }
 
-  Table nodes({"NAME", "KIND", "HOST", "INTERFACE", "ADDRESSES"});
-  auto add_node = [&nodes](const std::string& name, v1::NodeKind kind,
-                           const std::string& host,
-                           const google::protobuf::RepeatedPtrField<
-                               v1::Interface>& interfaces,
-                           const std::string& state = "",
-                           const std::string& detail = "") {
-    // A guest's state follows its kind: "qemu: ready", "qemu: exited
-    // (killed by signal 9 (Killed))".
-    std::string kind_name = NodeKindName(kind);
-    if (!state.empty()) absl::StrAppend(&kind_name, ": ", state);
-    if (!detail.empty()) absl::StrAppend(&kind_name, " (", detail, ")");
-    if (interfaces.empty()) {
-      nodes.AddRow({name, kind_name, OrDash(host), "-", "-"});
-      return;
-    }
-    bool first = true;
-    for (const v1::Interface& iface : interfaces) {
-      const std::string addresses =
-          iface.addresses().empty() ? "-" : absl::StrJoin(iface.addresses(), ",");
-      if (first) {
-        nodes.AddRow({name, kind_name, OrDash(host), iface.name(), addresses});
-      } else {
-        nodes.AddRow({"", "", "", iface.name(), addresses});
-      }
-      first = false;
-    }
-  };
+  // Every node and link, then the ones the view keeps.
+  std::vector<NodeEntry> all_nodes;
   if (lab.nodes_size() > 0) {
+    all_nodes.reserve(lab.nodes_size());
     for (const v1::NodeStatus& n : lab.nodes()) {
-      add_node(n.name(), n.kind(), n.host(), n.interfaces(), n.state(),
-               n.state_detail());
+      all_nodes.push_back({&n.name(), n.kind(), &n.host(), &n.interfaces(),
+                           n.state(), n.state_detail()});
     }
   } else {
+    all_nodes.reserve(lab.topology().nodes_size());
     for (const v1::Node& n : lab.topology().nodes()) {
-      add_node(n.name(), n.kind(), n.host(), n.interfaces());
+      all_nodes.push_back(
+          {&n.name(), n.kind(), &n.host(), &n.interfaces(), "", ""});
     }
   }
-
-  // ENGINE: which engine applies each direction (kernel TBF/NetEm or the
-  // userspace engine; docs/topology.md, "Choosing the engine").
-  Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "ENGINE",
-               "HOSTS"});
-  auto add_link = [&links](const v1::Link& link, const std::string& hosts,
-                           const std::string& engine_ab = "",
-                           const std::string& engine_ba = "") {
-    const std::string name = LinkName(link);
-    links.AddRow(LinkRow(name,
-                         absl::StrCat(link.a().node(), "->", link.b().node()),
-                         link.a_to_b(), engine_ab, hosts));
-    links.AddRow(LinkRow("",
-                         absl::StrCat(link.b().node(), "->", link.a().node()),
-                         link.b_to_a(), engine_ba, ""));
-  };
+  std::vector<LinkEntry> all_links;
   if (lab.links_size() > 0) {
+    all_links.reserve(lab.links_size());
     for (const v1::LinkStatus& l : lab.links()) {
-      std::string hosts = l.host_a() == l.host_b()
-                              ? OrDash(l.host_a())
-                              : absl::StrCat(OrDash(l.host_a()), "/",
-                                             OrDash(l.host_b()));
-      // A link that is not working says why (host unreachable, tunnel
-      // connecting...).
-      if (!l.state().empty() && l.state() != "up") {
-        absl::StrAppend(&hosts, " (", l.state(), ")");
-      }
-      add_link(l.link(), hosts, l.engine_a_to_b(), l.engine_b_to_a());
+      all_links.push_back({&l.link(), l.host_a(), l.host_b(), l.state(),
+                           l.engine_a_to_b(), l.engine_b_to_a()});
     }
   } else {
-    for (const v1::Link& l : lab.topology().links()) add_link(l, "-");
+    // The topology's own placement, where the file pinned nodes.
+    absl::flat_hash_map<std::string, std::string> node_host;
+    for (const NodeEntry& n : all_nodes) node_host[*n.name] = *n.host;
+    all_links.reserve(lab.topology().links_size());
+    for (const v1::Link& l : lab.topology().links()) {
+      all_links.push_back({&l, node_host[l.a().node()], node_host[l.b().node()],
+                           "", "", ""});
+    }
   }
 
-  absl::StrAppend(&out, "\nNODES\n");
-  out += nodes.row_count() > 0 ? nodes.Render() : "(none)\n";
-  absl::StrAppend(&out, "\nLINKS\n");
-  out += links.row_count() > 0 ? links.Render() : "(none)\n";
+  const bool filtered = !view.host.empty() || !view.node_glob.empty() ||
+                        view.problems;
+  std::vector<NodeEntry> nodes;
+  for (const NodeEntry& n : all_nodes) {
+    if (!view.host.empty() && *n.host != view.host) continue;
+    if (!GlobMatches(view.node_glob, *n.name)) continue;
+    if (view.problems && !NodeProblem(n)) continue;
+    nodes.push_back(n);
+  }
+  std::vector<LinkEntry> links;
+  for (const LinkEntry& l : all_links) {
+    if (!view.host.empty() && l.host_a != view.host && l.host_b != view.host) {
+      continue;
+    }
+    if (!GlobMatches(view.node_glob, l.link->a().node()) &&
+        !GlobMatches(view.node_glob, l.link->b().node())) {
+      continue;
+    }
+    if (view.problems && !LinkProblem(l)) continue;
+    links.push_back(l);
+  }
+
+  const bool nodes_summary =
+      !view.list_nodes && static_cast<int>(nodes.size()) > view.max_nodes;
+  const bool links_summary =
+      !view.list_links && static_cast<int>(links.size()) > view.max_links;
+  auto heading = [&](const char* what, size_t shown, size_t total,
+                     bool summary) {
+    std::string h = absl::StrCat("\n", what);
+    if (filtered) absl::StrAppend(&h, " (", shown, " of ", total, ")");
+    if (summary) {
+      absl::StrAppend(&h, filtered ? "" : absl::StrCat(" (", shown, ")"),
+                      ", summarised: --", absl::AsciiStrToLower(what),
+                      " lists them");
+    }
+    return absl::StrCat(h, "\n");
+  };
+  absl::StrAppend(&out, heading("NODES", nodes.size(), all_nodes.size(),
+                                nodes_summary));
+  out += nodes_summary ? NodeSummary(nodes) : NodeTable(nodes);
+  if (!view.host.empty()) {
+    // A mistyped host matches nothing: say which hosts the lab is on.
+    std::set<std::string> hosts;
+    for (const NodeEntry& n : all_nodes) {
+      if (!n.host->empty()) hosts.insert(*n.host);
+    }
+    if (!hosts.empty() && hosts.count(view.host) == 0) {
+      absl::StrAppend(&out, "(no node is on host ", view.host,
+                      "; the lab's hosts: ", absl::StrJoin(hosts, ", "), ")\n");
+    }
+  }
+  absl::StrAppend(&out, heading("LINKS", links.size(), all_links.size(),
+                                links_summary));
+  out += links_summary ? LinkSummary(links) : LinkTable(links);
   return out;
 }
 

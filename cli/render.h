@@ -56,12 +56,28 @@ class ProgressPrinter {
 // `now` computes AGE from created_unix_us.
 std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now);
 
+// What `emuctl status LAB` shows of a lab's nodes and links. Filters narrow
+// both tables; a table with more rows than `max_nodes`/`max_links` (after
+// the filters) becomes a summary (counts per kind, host, engine and state,
+// and what is not working) unless `list_nodes`/`list_links` asks for it.
+struct LabView {
+  std::string host;       // only nodes on this host and links with an end on it
+  std::string node_glob;  // only nodes whose name matches (fnmatch), and their links
+  bool problems = false;  // only guests not ready and links not up
+  bool list_nodes = false;
+  bool list_links = false;
+  int max_nodes = 50;  // nodes (not interface rows)
+  int max_links = 50;  // links (each is two rows)
+};
+
 // One lab: a header (name, state, error, age), a table of nodes (one row per
 // interface: NAME KIND HOST INTERFACE ADDRESSES) and a table of links (one
-// row per direction: LINK DIRECTION RATE DELAY LOSS OTHER HOSTS). Falls back
-// to the topology's nodes/links when the controller sent no status for them
-// (for example a FAILED lab).
-std::string RenderLab(const v1::Lab& lab, absl::Time now);
+// row per direction: LINK DIRECTION RATE DELAY LOSS OTHER ENGINE HOSTS), or
+// for a big lab a summary of each (see LabView). Falls back to the
+// topology's nodes/links when the controller sent no status for them (for
+// example a FAILED lab).
+std::string RenderLab(const v1::Lab& lab, absl::Time now,
+                      const LabView& view = LabView());
 
 // Table HOST ADDRESS REACHABLE CPUS MEM KVM QEMU NETEM QDISCS, followed by
 // one line per unreachable host giving the reason.

@@ -1,6 +1,7 @@
 #include "cli/render.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -228,6 +229,90 @@ TEST(RenderLabTest, EmptyLab) {
   std::string out = RenderLab(Parse<v1::Lab>(R"pb(name: "e" state: DESTROYED)pb"), kNow);
   EXPECT_THAT(out, HasSubstr("NODES\n(none)\n"));
   EXPECT_THAT(out, HasSubstr("LINKS\n(none)\n"));
+}
+
+// A lab of `n` nodes in a chain over `hosts` hosts: node i on host
+// h(i % hosts); link i joins node i and i+1.
+v1::Lab ChainLab(int n, int hosts) {
+  v1::Lab lab;
+  lab.set_name("big");
+  lab.set_state(v1::RUNNING);
+  for (int i = 0; i < n; ++i) {
+    v1::NodeStatus* node = lab.add_nodes();
+    node->set_name(absl::StrCat("r", i));
+    node->set_kind(i == 0 ? v1::NODE_KIND_QEMU : v1::NODE_KIND_NETNS);
+    if (i == 0) node->set_state("exited");
+    node->set_host(absl::StrCat("h", i % hosts));
+    node->add_interfaces()->set_name("eth1");
+  }
+  for (int i = 0; i + 1 < n; ++i) {
+    v1::LinkStatus* l = lab.add_links();
+    l->mutable_link()->mutable_a()->set_node(absl::StrCat("r", i));
+    l->mutable_link()->mutable_a()->set_interface("eth1");
+    l->mutable_link()->mutable_b()->set_node(absl::StrCat("r", i + 1));
+    l->mutable_link()->mutable_b()->set_interface("eth2");
+    l->set_host_a(absl::StrCat("h", i % hosts));
+    l->set_host_b(absl::StrCat("h", (i + 1) % hosts));
+    l->set_state(i == 5 ? "connecting" : "up");
+    l->set_engine_a_to_b("kernel");
+    l->set_engine_b_to_a(i % 2 == 0 ? "userspace" : "none");
+  }
+  return lab;
+}
+
+TEST(RenderLabTest, BigLabIsSummarisedPerHost) {
+  const std::string out = RenderLab(ChainLab(200, 2), kNow);
+  EXPECT_THAT(out, HasSubstr("\nNODES (200), summarised: --nodes lists them\n"
+                             "HOST  NODES  KINDS             NOT READY\n"
+                             "h0    100    netns 99, qemu 1  1\n"
+                             "h1    100    netns 100         0\n"
+                             "not ready: r0 (qemu: exited)\n"));
+  EXPECT_THAT(out, HasSubstr("\nLINKS (199), summarised: --links lists them\n"
+                             "HOSTS  LINKS  ENGINES (directions)                "
+                             "NOT UP\n"
+                             "h0/h1  199    kernel 199, none 99, userspace 100"
+                             "  1\n"
+                             "not up: r5:eth1<->r6:eth2 (h1/h0): connecting\n"));
+  // No per-node rows.
+  EXPECT_THAT(out, Not(HasSubstr("r17 ")));
+}
+
+TEST(RenderLabTest, ListFlagsPrintEveryRow) {
+  LabView view;
+  view.list_nodes = true;
+  view.list_links = true;
+  const std::string out = RenderLab(ChainLab(200, 2), kNow, view);
+  EXPECT_THAT(out, HasSubstr("\nr199  netns"));
+  EXPECT_THAT(out, HasSubstr("\nr198:eth1<->r199:eth2  r198->r199"));
+  EXPECT_THAT(out, Not(HasSubstr("summarised")));
+}
+
+TEST(RenderLabTest, FiltersNarrowBothTables) {
+  LabView view;
+  view.node_glob = "r1?";
+  view.host = "h1";
+  const std::string out = RenderLab(ChainLab(200, 2), kNow, view);
+  // r11, r13, ..., r19 are on h1: 5 nodes; links touching r1? with an end on
+  // h1: r9-r10 ... r19-r20 minus none = 11 links.
+  EXPECT_THAT(out, HasSubstr("\nNODES (5 of 200)\n"));
+  EXPECT_THAT(out, HasSubstr("\nr19   netns  h1"));
+  EXPECT_THAT(out, Not(HasSubstr("\nr12 ")));
+  EXPECT_THAT(out, HasSubstr("\nLINKS (11 of 199)\n"));
+  EXPECT_THAT(out, HasSubstr("r19:eth1<->r20:eth2"));
+  EXPECT_THAT(out, Not(HasSubstr("r20:eth1<->r21:eth2")));
+
+  LabView typo;
+  typo.host = "h7";
+  EXPECT_THAT(RenderLab(ChainLab(200, 2), kNow, typo),
+              HasSubstr("(no node is on host h7; the lab's hosts: h0, h1)\n"));
+
+  LabView problems;
+  problems.problems = true;
+  const std::string bad = RenderLab(ChainLab(200, 2), kNow, problems);
+  EXPECT_THAT(bad, HasSubstr("\nNODES (1 of 200)\nNAME  KIND          HOST"));
+  EXPECT_THAT(bad, HasSubstr("r0    qemu: exited  h0"));
+  EXPECT_THAT(bad, HasSubstr("\nLINKS (1 of 199)\n"));
+  EXPECT_THAT(bad, HasSubstr("h1/h0 (connecting)"));
 }
 
 TEST(RenderHostsTest, ReachableAndNot) {

@@ -9,6 +9,7 @@ namespace {
 struct StatusArgs {
   std::string lab;
   bool json = false;
+  LabView view;
 };
 
 int Print(CommandEnv& env, const google::protobuf::Message& message, bool json,
@@ -41,7 +42,7 @@ int RunStatus(CommandEnv& env, const StatusArgs& args) {
   grpc::Status s =
       c.stub().GetLab(c.NewContext(kUnaryTimeout).get(), request, &lab);
   if (!s.ok()) return env.Fail(c.Describe(s, "GetLab"));
-  return Print(env, lab, args.json, args.json ? "" : RenderLab(lab, absl::Now()));
+  return Print(env, lab, args.json, args.json ? "" : RenderLab(lab, absl::Now(), args.view));
 }
 
 }  // namespace
@@ -52,13 +53,32 @@ void AddStatusCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("lab", args->lab, "Lab name (omit for the list of labs)");
   cmd->add_flag("--json", args->json,
                 "Print the API message as JSON (proto field names) for scripts");
+  cmd->add_flag("--nodes", args->view.list_nodes,
+                "List every node, however many (a lab with more than 50 is "
+                "summarised per host)");
+  cmd->add_flag("--links", args->view.list_links,
+                "List every link, however many (more than 50 are summarised "
+                "per host pair)");
+  cmd->add_option("--host", args->view.host,
+                  "Only nodes on this host and links with an end on it");
+  cmd->add_option("--node", args->view.node_glob,
+                  "Only nodes whose name matches this glob ('r*', 'leaf-1?') "
+                  "and their links");
+  cmd->add_flag("--problems", args->view.problems,
+                "Only guests that are not ready and links that are not up");
   cmd->footer(
       "Without LAB: one line per lab (NAME STATE NODES LINKS AGE).\n"
       "With LAB: its state and error, its nodes (per interface, with\n"
-      "addresses) and its links (per direction: rate, delay, loss).\n\n"
+      "addresses) and its links (per direction: rate, delay, loss, engine).\n"
+      "A lab with more than 50 nodes or links is summarised (counts per host,\n"
+      "kind, engine, and what is not working); --nodes/--links list them, and\n"
+      "--host, --node and --problems narrow both tables. --json prints the\n"
+      "whole lab whatever the filters.\n\n"
       "Examples:\n"
       "  emuctl status\n"
       "  emuctl status demo\n"
+      "  emuctl status fabric --problems\n"
+      "  emuctl status fabric --host h2 --node 'leaf*' --links\n"
       "  emuctl status demo --json | jq -r .state");
   cmd->callback([&env, args] { env.exit_code = RunStatus(env, *args); });
 }
