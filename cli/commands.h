@@ -71,6 +71,8 @@ void AddClusterCommand(CLI::App& app, CommandEnv& env);
 void AddUserCommand(CLI::App& app, CommandEnv& env);
 // `share` and `unshare`.
 void AddShareCommands(CLI::App& app, CommandEnv& env);
+// `graph` (graph.cc).
+void AddGraphCommand(CLI::App& app, CommandEnv& env);
 // `community ls`.
 void AddCommunityCommand(CLI::App& app, CommandEnv& env);
 // `cluster add` and `cluster remove` (cluster_host.cc).

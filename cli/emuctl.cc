@@ -103,6 +103,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddValidateCommand(app, env);
   AddPlanCommand(app, env);
   AddStatusCommand(app, env);
+  AddGraphCommand(app, env);
   AddExecCommand(app, env);
   AddConsoleCommand(app, env);
   AddRestartCommand(app, env);

@@ -22,7 +22,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libre2-dev
   libasan8 libtsan2 clang libclang-rt-14-dev
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc
-  qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server
+  qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server graphviz
   python3-grpcio python3-grpc-tools
 )
 
