@@ -485,3 +485,47 @@ TEST(PlacementQualityTest, RandomGraphCutsFarLessThanRoundRobin) {
 
 }  // namespace
 }  // namespace emu::controller::placement
+
+namespace emu::controller::placement {
+namespace {
+
+// Issue 9: a lab whose cross-host link joins agents of different tunnel
+// carriers is refused at placement, naming both hosts and carriers, instead
+// of failing at the tunnels' handshake.
+TEST(TunnelCarrierCheckTest, ALinkBetweenDifferentCarriersIsRefused) {
+  auto t = Chain(2);
+  t.mutable_nodes(0)->set_host("h1");
+  t.mutable_nodes(1)->set_host("h2");
+  auto h1 = Host("h1", true, 4);
+  auto h2 = Host("h2", true, 4);
+  h1.mutable_capabilities()->set_tunnel_carrier("ssh");
+  h2.mutable_capabilities()->set_tunnel_carrier("tls");
+  auto p = PlaceTopology(t, {h1, h2});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p.status().message(),
+            "link n0:e1<->n1:e0 would join host h1 (tunnel carrier ssh) and "
+            "host h2 (tunnel carrier tls): the two agents cannot connect; "
+            "start every agent of the cluster with the same "
+            "--tunnel_carrier (docs/tunnel.md)");
+}
+
+TEST(TunnelCarrierCheckTest, SameCarrierOrUnknownOrNoCutPasses) {
+  auto t = Chain(2);
+  t.mutable_nodes(0)->set_host("h1");
+  t.mutable_nodes(1)->set_host("h2");
+  auto h1 = Host("h1", true, 4);
+  auto h2 = Host("h2", true, 4);
+  h1.mutable_capabilities()->set_tunnel_carrier("ssh");
+  h2.mutable_capabilities()->set_tunnel_carrier("ssh");
+  EXPECT_TRUE(PlaceTopology(t, {h1, h2}).ok());
+  h2.mutable_capabilities()->clear_tunnel_carrier();  // an older agent
+  EXPECT_TRUE(PlaceTopology(t, {h1, h2}).ok());
+  // Both nodes on h1: no cross-host link, h2's carrier does not matter.
+  h2.mutable_capabilities()->set_tunnel_carrier("plain");
+  t.mutable_nodes(1)->set_host("h1");
+  EXPECT_TRUE(PlaceTopology(t, {h1, h2}).ok());
+}
+
+}  // namespace
+}  // namespace emu::controller::placement
