@@ -107,7 +107,10 @@ class TunnelSshTest : public ::testing::Test {
     socklen_t len = sizeof(a);
     getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    pid_dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/pids");
+    // One per test: a killed fake ssh leaves its pid file behind.
+    pid_dir_ = absl::StrCat(
+        getenv("TEST_TMPDIR"), "/pids-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(pid_dir_);
     setenv("FAKE_SSH_PID_DIR", pid_dir_.c_str(), 1);
     options_.command =

@@ -344,7 +344,9 @@ namespace {
 class SshTunnelManagerTest : public TunnelManagerTest {
  protected:
   void SetUp() override {
-    pid_dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/ssh-pids");
+    pid_dir_ = absl::StrCat(
+        getenv("TEST_TMPDIR"), "/ssh-pids-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(pid_dir_);
     setenv("FAKE_SSH_PID_DIR", pid_dir_.c_str(), 1);
   }
@@ -397,6 +399,8 @@ TEST_F(SshTunnelManagerTest, FramesCrossThroughSshAndAKilledSshIsReplaced) {
   std::vector<pid_t> pids = SshPids();
   ASSERT_EQ(pids.size(), 1u);
   ASSERT_EQ(kill(pids[0], SIGKILL), 0);
+  // Killed, it could not remove its pid file.
+  std::filesystem::remove(absl::StrCat(pid_dir_, "/", pids[0]));
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline &&
          b->List("lab1")[0].stats.connections < 2) {
