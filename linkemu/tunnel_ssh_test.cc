@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "linkemu/testing/fake_ssh.h"
 
 namespace emu::linkemu {
 namespace {
@@ -108,24 +108,12 @@ class TunnelSshTest : public ::testing::Test {
     getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
     // One per test: a killed fake ssh leaves its pid file behind.
-    pid_dir_ = absl::StrCat(
-        getenv("TEST_TMPDIR"), "/pids-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(pid_dir_);
-    setenv("FAKE_SSH_PID_DIR", pid_dir_.c_str(), 1);
-    options_.command =
-        absl::StrCat(getenv("TEST_SRCDIR"), "/emu/linkemu/testing/fake_ssh");
+    pid_dir_ = testing::FakeSshPidDir();
+    options_.command = testing::FakeSshPath();
   }
   void TearDown() override { close(listen_fd_); }
 
-  // The pids of the fake ssh processes alive now.
-  std::vector<pid_t> Pids() {
-    std::vector<pid_t> pids;
-    for (const auto& e : std::filesystem::directory_iterator(pid_dir_)) {
-      pids.push_back(std::atoi(e.path().filename().c_str()));
-    }
-    return pids;
-  }
+  std::vector<pid_t> Pids() { return testing::FakeSshPids(pid_dir_); }
 
   std::string Address() { return absl::StrCat("127.0.0.1:", port_); }
 

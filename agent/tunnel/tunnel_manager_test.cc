@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <filesystem>
 
 #include <memory>
 #include <string>
@@ -17,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
 #include "gtest/gtest.h"
+#include "linkemu/testing/fake_ssh.h"
 
 namespace emu::agent::tunnel {
 namespace {
@@ -343,18 +342,11 @@ namespace {
 
 class SshTunnelManagerTest : public TunnelManagerTest {
  protected:
-  void SetUp() override {
-    pid_dir_ = absl::StrCat(
-        getenv("TEST_TMPDIR"), "/ssh-pids-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(pid_dir_);
-    setenv("FAKE_SSH_PID_DIR", pid_dir_.c_str(), 1);
-  }
+  void SetUp() override { pid_dir_ = linkemu::testing::FakeSshPidDir(); }
 
   std::unique_ptr<TunnelManager> MakeSsh(FakeTapOpener* taps) {
     linkemu::TunnelSshOptions ssh;
-    ssh.command =
-        absl::StrCat(getenv("TEST_SRCDIR"), "/emu/linkemu/testing/fake_ssh");
+    ssh.command = linkemu::testing::FakeSshPath();
     TunnelManager::Options o;
     o.listen_address = "127.0.0.1:0";
     o.token = "tok";
@@ -368,11 +360,7 @@ class SshTunnelManagerTest : public TunnelManagerTest {
   }
 
   std::vector<pid_t> SshPids() {
-    std::vector<pid_t> pids;
-    for (const auto& e : std::filesystem::directory_iterator(pid_dir_)) {
-      pids.push_back(std::atoi(e.path().filename().c_str()));
-    }
-    return pids;
+    return linkemu::testing::FakeSshPids(pid_dir_);
   }
 
   std::string pid_dir_;
@@ -399,8 +387,7 @@ TEST_F(SshTunnelManagerTest, FramesCrossThroughSshAndAKilledSshIsReplaced) {
   std::vector<pid_t> pids = SshPids();
   ASSERT_EQ(pids.size(), 1u);
   ASSERT_EQ(kill(pids[0], SIGKILL), 0);
-  // Killed, it could not remove its pid file.
-  std::filesystem::remove(absl::StrCat(pid_dir_, "/", pids[0]));
+  linkemu::testing::ForgetFakeSsh(pid_dir_, pids[0]);
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline &&
          b->List("lab1")[0].stats.connections < 2) {

@@ -492,15 +492,21 @@ namespace {
 // Issue 9: a lab whose cross-host link joins agents of different tunnel
 // carriers is refused at placement, naming both hosts and carriers, instead
 // of failing at the tunnels' handshake.
+struct TwoHosts {
+  emu::v1::Topology topology = Chain(2);  // n0 on h1, n1 on h2
+  std::vector<emu::v1::HostStatus> hosts = {Host("h1", true, 4),
+                                            Host("h2", true, 4)};
+  TwoHosts(const std::string& carrier1, const std::string& carrier2) {
+    topology.mutable_nodes(0)->set_host("h1");
+    topology.mutable_nodes(1)->set_host("h2");
+    hosts[0].mutable_capabilities()->set_tunnel_carrier(carrier1);
+    hosts[1].mutable_capabilities()->set_tunnel_carrier(carrier2);
+  }
+};
+
 TEST(TunnelCarrierCheckTest, ALinkBetweenDifferentCarriersIsRefused) {
-  auto t = Chain(2);
-  t.mutable_nodes(0)->set_host("h1");
-  t.mutable_nodes(1)->set_host("h2");
-  auto h1 = Host("h1", true, 4);
-  auto h2 = Host("h2", true, 4);
-  h1.mutable_capabilities()->set_tunnel_carrier("ssh");
-  h2.mutable_capabilities()->set_tunnel_carrier("tls");
-  auto p = PlaceTopology(t, {h1, h2});
+  TwoHosts c("ssh", "tls");
+  auto p = PlaceTopology(c.topology, c.hosts);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(p.status().message(),
@@ -511,20 +517,15 @@ TEST(TunnelCarrierCheckTest, ALinkBetweenDifferentCarriersIsRefused) {
 }
 
 TEST(TunnelCarrierCheckTest, SameCarrierOrUnknownOrNoCutPasses) {
-  auto t = Chain(2);
-  t.mutable_nodes(0)->set_host("h1");
-  t.mutable_nodes(1)->set_host("h2");
-  auto h1 = Host("h1", true, 4);
-  auto h2 = Host("h2", true, 4);
-  h1.mutable_capabilities()->set_tunnel_carrier("ssh");
-  h2.mutable_capabilities()->set_tunnel_carrier("ssh");
-  EXPECT_TRUE(PlaceTopology(t, {h1, h2}).ok());
-  h2.mutable_capabilities()->clear_tunnel_carrier();  // an older agent
-  EXPECT_TRUE(PlaceTopology(t, {h1, h2}).ok());
+  EXPECT_TRUE(PlaceTopology(TwoHosts("ssh", "ssh").topology,
+                            TwoHosts("ssh", "ssh").hosts)
+                  .ok());
+  TwoHosts older("ssh", "");  // h2 runs an agent from before carriers
+  EXPECT_TRUE(PlaceTopology(older.topology, older.hosts).ok());
   // Both nodes on h1: no cross-host link, h2's carrier does not matter.
-  h2.mutable_capabilities()->set_tunnel_carrier("plain");
-  t.mutable_nodes(1)->set_host("h1");
-  EXPECT_TRUE(PlaceTopology(t, {h1, h2}).ok());
+  TwoHosts one("ssh", "plain");
+  one.topology.mutable_nodes(1)->set_host("h1");
+  EXPECT_TRUE(PlaceTopology(one.topology, one.hosts).ok());
 }
 
 }  // namespace
