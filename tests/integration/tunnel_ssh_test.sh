@@ -94,15 +94,16 @@ tr '\0' ' ' <"/proc/$ssh1/cmdline" | grep -q -- "-W 127.0.0.1:7472 -- $SUBNET.11
   fail "ssh command line: $(tr '\0' ' ' <"/proc/$ssh1/cmdline")"
 
 # The 50 Mbit/s link shapes across the carrier: 50 x 1448/1514 = 47.82.
-# Never more than 5% above; up to 10% below: each direction crosses two
+# Never more than 5% above; up to 15% below: each direction crosses two
 # more processes (ssh, sshd) than on the TCP carriers, whose scheduling on
-# a loaded 2-core machine adds to the RTT that TCP must fill through TBF's
-# queue (measured 45.1-47.x under load average 12).
+# a loaded 2-core machine adds to the RTT, so the 3 s run's slow start and
+# TBF's queue cost more (measured 43.2-46.6 in 5 runs at load average
+# 8.5-12; the plain/TLS carriers pass within 5% in tunnel_emuctl_test).
 mbps=$(iperf_goodput "$LAB" a b 10.78.1.1)
 [[ -n $mbps ]] || fail "iperf3 b->a did not run"
 echo "b->a over the ssh carrier, 50mbit link: $mbps Mbit/s (load $(cut -d' ' -f1 /proc/loadavg))"
-python3 -c "import sys; sys.exit(0 if 0.90 * 47.82 <= $mbps <= 1.05 * 47.82 else 1)" ||
-  fail "goodput $mbps Mbit/s, want 43.0-50.2 (47.8 -10%/+5%)"
+python3 -c "import sys; sys.exit(0 if 0.85 * 47.82 <= $mbps <= 1.05 * 47.82 else 1)" ||
+  fail "goodput $mbps Mbit/s, want 40.6-50.2 (47.8 -15%/+5%)"
 
 # Kill the link's ssh: a new one carries the link again within 10 s.
 t0=$(now)
