@@ -227,7 +227,7 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
       "its address, port 22; see docs/cluster.md)");
   start->add_option(
       "--tunnel-ssh-config", args->tunnel_ssh_config,
-      "With --tunnel-carrier ssh: an ssh_config file (absolute path) the "
+      "With --tunnel-carrier ssh: an ssh_config file the "
       "agents' ssh uses (key, user, known hosts); default: root's "
       "~/.ssh/config and /etc/ssh/ssh_config");
   start
