@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "agent/net/resource_names.h"
 #include "agent/impair/engine_links.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "linkemu/tunnel_ssh.h"
 #include "linkemu/impair/link_engine.h"
 #include "agent/net/host_cleanup.h"
 #include "common/auth.h"
@@ -76,9 +78,35 @@ ABSL_FLAG(std::string, tunnel_listen, "",
 ABSL_FLAG(std::string, tunnel_carrier, "",
           "What carries cross-host links between agents (docs/tunnel.md): "
           "'tls' (mutual TLS with the agents' certificates of the cluster "
-          "CA; the default) or 'plain' (clear TCP, for a trusted network; "
-          "the default only with --insecure_plaintext). Every agent of a "
-          "cluster must use the same.");
+          "CA; the default), 'plain' (clear TCP, for a trusted network; "
+          "the default only with --insecure_plaintext) or 'ssh' (through "
+          "this host's OpenSSH client to the peer's sshd, for networks where "
+          "only SSH passes; the listener is then bound to 127.0.0.1 at the "
+          "port of --tunnel_listen). Every agent of a cluster must use the "
+          "same.");
+ABSL_FLAG(std::string, tunnel_ssh_user, "",
+          "--tunnel_carrier=ssh: the user to log in as on peers (ssh -l). "
+          "Default: ssh's (ssh_config, else the agent's user).");
+ABSL_FLAG(std::string, tunnel_ssh_key, "",
+          "--tunnel_carrier=ssh: the private key (ssh -i, IdentitiesOnly). "
+          "Default: ssh's (ssh_config, ~/.ssh/id_*).");
+ABSL_FLAG(int, tunnel_ssh_port, 0,
+          "--tunnel_carrier=ssh: the peers' sshd port (ssh -p). 0: ssh's "
+          "default (ssh_config, else 22).");
+ABSL_FLAG(std::string, tunnel_ssh_config, "",
+          "--tunnel_carrier=ssh: an ssh_config file (ssh -F) instead of "
+          "~/.ssh/config and /etc/ssh/ssh_config; per-peer Host blocks go "
+          "there.");
+ABSL_FLAG(std::vector<std::string>, tunnel_ssh_options, {},
+          "--tunnel_carrier=ssh: more ssh options, comma-separated, each "
+          "passed as `-o OPTION` (e.g. "
+          "StrictHostKeyChecking=accept-new,Ciphers=aes128-gcm@openssh.com).");
+ABSL_FLAG(std::string, tunnel_ssh_peers, "",
+          "--tunnel_carrier=ssh: per peer host, the SSH destination when it "
+          "is not the host of the peer's tunnel address: "
+          "'h2=alice@gw2.example:2222,h3=10.1.0.3'.");
+ABSL_FLAG(std::string, tunnel_ssh_command, "ssh",
+          "--tunnel_carrier=ssh: the OpenSSH client to run.");
 
 ABSL_FLAG(std::string, pki_dir, "/etc/emu/pki",
           "The cluster's certificates (docs/security.md): ca.crt, and this "
@@ -240,6 +268,27 @@ int main(int argc, char** argv) {
   if (tunnel_listen != "none") {
     emu::agent::tunnel::TunnelManager::Options topts;
     topts.listen_address = tunnel_listen;
+    std::optional<emu::agent::tunnel::SshListen> ssh_listen;
+    if (*carrier == emu::agent::tunnel::TunnelCarrier::kSsh) {
+      auto l = emu::agent::tunnel::SshListenAddress(tunnel_listen);
+      if (!l.ok()) return Fail("--tunnel_listen: " + l.status().ToString());
+      ssh_listen = *l;
+      topts.listen_address = l->bind;
+      emu::linkemu::TunnelSshOptions ssh;
+      ssh.command = absl::GetFlag(FLAGS_tunnel_ssh_command);
+      ssh.user = absl::GetFlag(FLAGS_tunnel_ssh_user);
+      ssh.identity_file = absl::GetFlag(FLAGS_tunnel_ssh_key);
+      ssh.port = absl::GetFlag(FLAGS_tunnel_ssh_port);
+      ssh.config_file = absl::GetFlag(FLAGS_tunnel_ssh_config);
+      for (const auto& o : absl::GetFlag(FLAGS_tunnel_ssh_options)) {
+        ssh.extra_args.insert(ssh.extra_args.end(), {"-o", o});
+      }
+      auto peers =
+          emu::linkemu::ParseSshPeers(absl::GetFlag(FLAGS_tunnel_ssh_peers));
+      if (!peers.ok()) return Fail(peers.status().ToString());
+      ssh.peers = *std::move(peers);
+      topts.ssh = std::make_shared<emu::linkemu::TunnelSsh>(std::move(ssh));
+    }
     topts.token = *token;
     if (*carrier == emu::agent::tunnel::TunnelCarrier::kTls) {
       // The agent's certificate, even when its gRPC runs in plain text.
@@ -258,11 +307,19 @@ int main(int argc, char** argv) {
     auto t = emu::agent::tunnel::TunnelManager::Start(topts, &taps);
     if (t.ok()) {
       tunnels = *std::move(t);
-      caps.set_tunnel_address(tunnels->address());
+      caps.set_tunnel_address(
+          ssh_listen.has_value()
+              ? emu::agent::tunnel::AdvertisedSshAddress(*ssh_listen,
+                                                         tunnels->address())
+              : tunnels->address());
       caps.set_tunnel_carrier(
           std::string(emu::agent::tunnel::TunnelCarrierName(*carrier)));
       emu::Log("tunnels: listening on ", tunnels->address(), ", carrier ",
                emu::agent::tunnel::TunnelCarrierName(*carrier),
+               ssh_listen.has_value()
+                   ? absl::StrCat(" (peers reach it over ssh to ",
+                                  caps.tunnel_address(), ")")
+                   : "",
                *carrier == emu::agent::tunnel::TunnelCarrier::kPlain
                    ? " (NO TLS between agents)"
                    : "");

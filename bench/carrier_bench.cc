@@ -1,26 +1,34 @@
 // Carriers of a link between two emulated hosts, side by side: a plain veth
 // pair joining the two host namespaces, kernel VXLAN over the hosts'
 // network, and emu's TCP tunnel (two real agents, a lab with one
-// cross-host link) on its plain carrier and on TLS (the agents restarted
-// with --tunnel_carrier=plain, then with the default tls). Each is measured with iperf3: TCP goodput (one stream)
+// cross-host link) on each of its carriers: plain, TLS and SSH (the agents
+// restarted with --tunnel_carrier=plain, tls, then ssh; for ssh the bench
+// runs a key-only sshd in the listening host's namespace and gives the
+// agents an ssh_config with its key and pinned host key; OpenSSH's default
+// cipher). Each is measured with iperf3: TCP goodput (one stream)
 // and UDP with 64-byte payloads at full speed (-u -l 64 -b 0), reported as
 // packets per second received. Prints a table and the issues' goals.
 //
 //   bazel run -c opt //bench:carrier_bench -- --seconds=5
 //
 // Runs as root. Everything it makes (bridge, host namespaces, veths, VXLAN
-// devices, lab, agents) carries its pid and is removed at the end; traffic
+// devices, lab, agents, sshd and its keys in a temporary directory) carries
+// its pid and is removed at the end; traffic
 // stays inside its own namespaces (198.18.251.0/24, 10.98.0.0/16).
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
@@ -101,6 +109,46 @@ bool TunnelUp(emu::testing::EmulatedHosts& hosts, const std::string& lab) {
   return true;
 }
 
+// A key-only sshd in host `h`'s namespace (on its address, port 22) and an
+// ssh_config for the agents with the key and the pinned host key, in `dir`.
+// The sshd's pid, or -1 (printed why).
+pid_t StartSshd(emu::testing::EmulatedHosts& hosts, int h,
+                const std::string& dir, emu::ProcessLauncher& launcher) {
+  for (const char* key : {"hostkey", "id"}) {
+    if (!Ok(Run("", {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                     absl::StrCat(dir, "/", key)}),
+            "ssh-keygen")) {
+      return -1;
+    }
+  }
+  std::filesystem::copy_file(dir + "/id.pub", dir + "/authorized_keys");
+  std::ofstream(dir + "/sshd_config")
+      << "ListenAddress " << hosts.Address(h) << "\nHostKey " << dir
+      << "/hostkey\nAuthorizedKeysFile " << dir
+      << "/authorized_keys\nPidFile none\nPasswordAuthentication no\n"
+         "KbdInteractiveAuthentication no\nPermitRootLogin "
+         "prohibit-password\nStrictModes no\nUsePAM no\n"
+         "AllowTcpForwarding yes\n";
+  std::string hostkey;
+  std::getline(std::ifstream(dir + "/hostkey.pub"), hostkey);
+  std::ofstream(dir + "/known_hosts") << hosts.Address(h) << " " << hostkey
+                                      << "\n";
+  std::ofstream(dir + "/ssh_config")
+      << "Host *\n  User root\n  IdentityFile " << dir
+      << "/id\n  IdentitiesOnly yes\n  UserKnownHostsFile " << dir
+      << "/known_hosts\n  StrictHostKeyChecking yes\n";
+  emu::ProcessSpec spec;
+  spec.argv = {"/usr/sbin/sshd", "-D", "-e", "-f", dir + "/sshd_config"};
+  spec.netns = hosts.HostNetns(h);
+  spec.share_mounts = true;
+  auto pid = launcher.Spawn(spec, dir + "/sshd.log");
+  if (!pid.ok()) {
+    std::fprintf(stderr, "sshd: %s\n", pid.status().ToString().c_str());
+    return -1;
+  }
+  return *pid;
+}
+
 void DestroyLab(emu::testing::EmulatedHosts& hosts, const std::string& lab) {
   for (int host = 0; host < 2; ++host) {
     grpc::ClientContext ctx;
@@ -157,11 +205,42 @@ int main(int argc, char** argv) {
   rows.push_back({"veth", Measure(hb, ha, "10.98.1.2", seconds)});
   rows.push_back({"vxlan", Measure(hb, ha, "10.98.2.2", seconds)});
 
+  // The SSH carrier's sshd, where host 1 dials host 0 (which listens).
+  emu::PosixProcessLauncher launcher;
+  char dir_template[] = "/tmp/emu-carrier-bench.XXXXXX";
+  const std::string ssh_dir = mkdtemp(dir_template);
+  // sshd's privilege separation directory, removed again if made here.
+  const bool made_run_sshd = std::filesystem::create_directories("/run/sshd");
+  struct SshdCleanup {
+    emu::PosixProcessLauncher& launcher;
+    pid_t pid;
+    std::string dir;
+    bool made_run_sshd;
+    ~SshdCleanup() {
+      if (pid > 0) (void)launcher.Terminate(pid, absl::Seconds(2));
+      std::filesystem::remove_all(dir);
+      if (made_run_sshd) std::filesystem::remove("/run/sshd");
+    }
+  } sshd_cleanup{launcher, -1, ssh_dir, made_run_sshd};
+  sshd_cleanup.pid = StartSshd(hosts, 0, ssh_dir, launcher);
+  if (sshd_cleanup.pid < 0) return 1;
+
   // The TCP tunnel: a lab with one cross-host link, once per carrier.
-  for (const char* carrier : {"plain", "tls"}) {
-    const std::string lab = absl::StrCat("cb", std::string(1, carrier[0]), pid);
-    std::vector<std::string> args = {
-        absl::StrCat("--tunnel_carrier=", carrier)};
+  // "ssh-aes": the same with AES-128-GCM instead of OpenSSH's default
+  // (chacha20-poly1305), which AES-NI makes cheaper.
+  const std::vector<std::string> carriers = {"plain", "tls", "ssh", "ssh-aes"};
+  for (size_t c = 0; c < carriers.size(); ++c) {
+    const char* carrier = carriers[c].c_str();
+    const std::string lab = absl::StrCat("cb", c, "x", pid);
+    std::vector<std::string> args = {absl::StrCat(
+        "--tunnel_carrier=", carriers[c].substr(0, carriers[c].find('-')))};
+    if (absl::StartsWith(carriers[c], "ssh")) {
+      args.push_back(absl::StrCat("--tunnel_ssh_config=", ssh_dir,
+                                  "/ssh_config"));
+    }
+    if (carriers[c] == "ssh-aes") {
+      args.push_back("--tunnel_ssh_options=Ciphers=aes128-gcm@openssh.com");
+    }
     ok = hosts.StartAgent(0, args).ok() && hosts.StartAgent(1, args).ok() &&
          ApplyTunnelLab(hosts, lab, 0) && ApplyTunnelLab(hosts, lab, 1);
     absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -192,6 +271,8 @@ int main(int argc, char** argv) {
   const Figures& vx = rows[1].f;
   const Figures& tun = rows[2].f;
   const Figures& tls = rows[3].f;
+  const Figures& ssh = rows[4].f;
+  const Figures& ssh_aes = rows[5].f;
   std::printf("goal tunnel TCP >= 5 Gbit/s: %.2f -> %s\n", tun.tcp_bps / 1e9,
               tun.tcp_bps >= 5e9 ? "met" : "NOT met");
   std::printf("goal tunnel 64B pps >= VXLAN/2 (%.0f kpps): %.0f kpps -> %s\n",
@@ -204,5 +285,14 @@ int main(int argc, char** argv) {
                       tls.udp_pps >= 0.7 * tun.udp_pps
                   ? "met"
                   : "NOT met");
+  std::printf("SSH / plain: TCP %.2f x, 64B pps %.2f x; SSH / TLS: TCP "
+              "%.2f x, 64B pps %.2f x\n",
+              tun.tcp_bps > 0 ? ssh.tcp_bps / tun.tcp_bps : 0,
+              tun.udp_pps > 0 ? ssh.udp_pps / tun.udp_pps : 0,
+              tls.tcp_bps > 0 ? ssh.tcp_bps / tls.tcp_bps : 0,
+              tls.udp_pps > 0 ? ssh.udp_pps / tls.udp_pps : 0);
+  std::printf("SSH AES-128-GCM / plain: TCP %.2f x, 64B pps %.2f x\n",
+              tun.tcp_bps > 0 ? ssh_aes.tcp_bps / tun.tcp_bps : 0,
+              tun.udp_pps > 0 ? ssh_aes.udp_pps / tun.udp_pps : 0);
   return 0;
 }

@@ -2,6 +2,8 @@
 // machine (deploy/local_cluster.h).
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/net/libnl_host_network.h"
@@ -27,6 +29,7 @@ struct LocalArgs {
   bool no_supervise = false;
   bool insecure_plaintext = false;
   std::string tunnel_carrier;
+  std::string tunnel_ssh_config;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
@@ -71,6 +74,11 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.state_root = args.state_root;
   options.cluster.insecure_plaintext = args.insecure_plaintext;
   options.cluster.tunnel_carrier = args.tunnel_carrier;
+  // The agents run elsewhere (their namespace, the supervisor's cwd).
+  options.cluster.tunnel_ssh_config =
+      args.tunnel_ssh_config.empty()
+          ? std::string()
+          : std::filesystem::absolute(args.tunnel_ssh_config).string();
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
   if (!env.self_exe.empty() && !args.no_supervise) {
@@ -213,8 +221,15 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
   start->add_option(
       "--tunnel-carrier", args->tunnel_carrier,
       "What carries cross-host links between the agents: tls (mutual TLS "
-      "with the agents' certificates; the default) or plain (clear TCP, "
-      "for a trusted network; the default with --insecure-plaintext)");
+      "with the agents' certificates; the default), plain (clear TCP, "
+      "for a trusted network; the default with --insecure-plaintext) or "
+      "ssh (through OpenSSH between the hosts: each host needs an sshd on "
+      "its address, port 22; see docs/cluster.md)");
+  start->add_option(
+      "--tunnel-ssh-config", args->tunnel_ssh_config,
+      "With --tunnel-carrier ssh: an ssh_config file the "
+      "agents' ssh uses (key, user, known hosts); default: root's "
+      "~/.ssh/config and /etc/ssh/ssh_config");
   start
       ->add_option("--timeout", args->timeout,
                    "How long each daemon may take to answer")

@@ -92,6 +92,9 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   root["token_file"] = f.token_file;
   if (!f.pki_dir.empty()) root["pki_dir"] = f.pki_dir;
   if (!f.tunnel_carrier.empty()) root["tunnel_carrier"] = f.tunnel_carrier;
+  if (!f.tunnel_ssh_config.empty()) {
+    root["tunnel_ssh_config"] = f.tunnel_ssh_config;
+  }
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
@@ -149,6 +152,7 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.String("token_file", &f.token_file);
   r.String("pki_dir", &f.pki_dir);
   r.String("tunnel_carrier", &f.tunnel_carrier);
+  r.String("tunnel_ssh_config", &f.tunnel_ssh_config);
   r.String("bridge", &f.bridge);
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);

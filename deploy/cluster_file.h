@@ -53,6 +53,8 @@ struct ClusterFile {
   std::string pki_dir;
   // The agents' --tunnel_carrier; empty: their default.
   std::string tunnel_carrier;
+  // The agents' --tunnel_ssh_config (carrier ssh); empty: none.
+  std::string tunnel_ssh_config;
   std::string bridge;
   std::string subnet;
   std::string log_dir;

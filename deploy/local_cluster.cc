@@ -424,6 +424,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   record.token_file = layout.token_file;
   if (!options.cluster.insecure_plaintext) record.pki_dir = layout.pki_dir;
   record.tunnel_carrier = options.cluster.tunnel_carrier;
+  record.tunnel_ssh_config = options.cluster.tunnel_ssh_config;
   record.bridge = layout.bridge;
   record.subnet = layout.subnet;
   record.log_dir = layout.log_dir;
@@ -530,6 +531,10 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
   if (!record.tunnel_carrier.empty()) {
     spec.argv.push_back(
         absl::StrCat("--tunnel_carrier=", record.tunnel_carrier));
+  }
+  if (!record.tunnel_ssh_config.empty()) {
+    spec.argv.push_back(
+        absl::StrCat("--tunnel_ssh_config=", record.tunnel_ssh_config));
   }
   spec.netns = h.netns;
   // The agent bind-mounts node namespaces under /run/netns: they must be

@@ -141,10 +141,17 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
                      options.hosts, " out of range 1..", kMaxHosts));
   }
   if (!options.tunnel_carrier.empty() && options.tunnel_carrier != "tls" &&
-      options.tunnel_carrier != "plain") {
+      options.tunnel_carrier != "plain" && options.tunnel_carrier != "ssh") {
     return absl::InvalidArgumentError(
         absl::StrCat("--tunnel-carrier '", options.tunnel_carrier,
-                     "': want tls or plain"));
+                     "': want tls, plain or ssh"));
+  }
+  if (!options.tunnel_ssh_config.empty() &&
+      (options.tunnel_carrier != "ssh" ||
+       options.tunnel_ssh_config.front() != '/')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tunnel-ssh-config '", options.tunnel_ssh_config,
+        "': want an absolute path, with --tunnel-carrier ssh"));
   }
   absl::StatusOr<Ipv4Net> net = ParseIpv4Net(options.subnet);
   if (!net.ok()) {

@@ -42,9 +42,13 @@ struct LocalClusterOptions {
   std::string state_root = kDefaultStateRoot;
   // No TLS between the daemons (`emuctl local start --insecure-plaintext`).
   bool insecure_plaintext = false;
-  // The agents' --tunnel_carrier ("tls", "plain"; empty: their default,
-  // tls unless insecure_plaintext). docs/tunnel.md "The carrier".
+  // The agents' --tunnel_carrier ("tls", "plain", "ssh"; empty: their
+  // default, tls unless insecure_plaintext). docs/tunnel.md "The carrier".
   std::string tunnel_carrier;
+  // With tunnel_carrier "ssh": the agents' --tunnel_ssh_config (an absolute
+  // path; empty: ssh's default files). Each host then needs an sshd on its
+  // address that takes the key this file names (docs/cluster.md).
+  std::string tunnel_ssh_config;
 };
 
 // One emulated physical host: a network namespace with one agent.

@@ -286,6 +286,36 @@ TEST_F(LocalClusterTest, TheTunnelCarrierIsTheClusters) {
   EXPECT_EQ(record->tunnel_carrier, "plain");
 }
 
+TEST_F(LocalClusterTest, TheSshCarrierAndItsConfigGoToEveryAgent) {
+  options_.cluster.tunnel_carrier = "ssh";
+  options_.cluster.tunnel_ssh_config = "/etc/emu/ssh_config";
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 3u);
+  for (int i : {0, 1}) {
+    EXPECT_THAT(spawns[i].spec.argv, Contains("--tunnel_carrier=ssh"));
+    EXPECT_THAT(spawns[i].spec.argv,
+                Contains("--tunnel_ssh_config=/etc/emu/ssh_config"));
+  }
+  auto record = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->tunnel_ssh_config, "/etc/emu/ssh_config");
+}
+
+TEST_F(LocalClusterTest, AnSshConfigWithoutTheSshCarrierIsRefused) {
+  options_.cluster.tunnel_ssh_config = "/etc/emu/ssh_config";
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(started.status().message()),
+              HasSubstr("--tunnel-ssh-config '/etc/emu/ssh_config'"));
+  options_.cluster.tunnel_carrier = "ssh";
+  options_.cluster.tunnel_ssh_config = "ssh_config";
+  started = cluster_.Start(options_);
+  ASSERT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(launcher_.spawns(), IsEmpty());
+}
+
 TEST_F(LocalClusterTest, AnUnknownTunnelCarrierIsRefusedBeforeAnything) {
   options_.cluster.tunnel_carrier = "ssl";
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);

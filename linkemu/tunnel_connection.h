@@ -2,7 +2,8 @@
 // linkemu/tunnel_handshake.h): a plain TCP socket, or TLS over one
 // (linkemu/tunnel_tls.h). The pump calls Read/Write on it instead of
 // recv/send, so the carrier is chosen when the connection is set up and the
-// data plane stays the same.
+// data plane stays the same. The SSH carrier (linkemu/tunnel_ssh.h) is a
+// socketpair to an ssh process.
 //
 // Read and Write follow a non-blocking socket: they move what they can now
 // and return 0 when they would block (wait for the fd's epoll readiness).
@@ -50,6 +51,13 @@ class TunnelConnection {
 
   // The name in the peer's verified certificate; empty for plain.
   virtual std::string PeerName() const { return ""; }
+
+  // `failure` (of the handshake on this connection) with what the carrier
+  // knows of its cause: the SSH carrier adds why ssh exited. Plain and TLS
+  // return it unchanged.
+  virtual absl::Status Explain(const absl::Status& failure) {
+    return failure;
+  }
 };
 
 // A plain TCP (or any stream) socket; takes over `fd` (closes it) unless

@@ -183,15 +183,39 @@ absl::StatusOr<TunnelCarrier> ChooseTunnelCarrier(absl::string_view flag,
                                                   bool insecure_plaintext) {
   if (flag == "tls") return TunnelCarrier::kTls;
   if (flag == "plain") return TunnelCarrier::kPlain;
+  if (flag == "ssh") return TunnelCarrier::kSsh;
   if (flag.empty()) {
     return insecure_plaintext ? TunnelCarrier::kPlain : TunnelCarrier::kTls;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "--tunnel_carrier='", flag, "': want tls or plain"));
+      "--tunnel_carrier='", flag, "': want tls, plain or ssh"));
 }
 
 absl::string_view TunnelCarrierName(TunnelCarrier carrier) {
-  return carrier == TunnelCarrier::kTls ? "tls" : "plain";
+  switch (carrier) {
+    case TunnelCarrier::kTls:
+      return "tls";
+    case TunnelCarrier::kSsh:
+      return "ssh";
+    case TunnelCarrier::kPlain:
+      break;
+  }
+  return "plain";
+}
+
+absl::StatusOr<SshListen> SshListenAddress(const std::string& tunnel_listen) {
+  std::string host, port;
+  EMU_RETURN_IF_ERROR(SplitHostPort(tunnel_listen, &host, &port));
+  SshListen out;
+  out.bind = absl::StrCat("127.0.0.1:", port);
+  out.advertise = tunnel_listen;
+  return out;
+}
+
+std::string AdvertisedSshAddress(const SshListen& listen,
+                                 const std::string& bound) {
+  return absl::StrCat(listen.advertise.substr(0, listen.advertise.rfind(':')),
+                      bound.substr(bound.rfind(':')));
 }
 
 std::string TunnelAlias(absl::string_view lab, const emu::v1::Link& link) {
@@ -548,10 +572,15 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
                                     const absl::Status* unreachable) {
   absl::Status s;
   std::unique_ptr<linkemu::TunnelConnection> conn;
-  auto c = unreachable != nullptr ? absl::StatusOr<int>(*unreachable)
-                                  : Connect(job.address, options_.io_timeout);
-  absl::Status connect_status = c.status();
-  if (c.ok()) {
+  absl::Status connect_status;
+  auto c = options_.ssh != nullptr ? absl::StatusOr<int>(-1)
+           : unreachable != nullptr
+               ? absl::StatusOr<int>(*unreachable)
+               : Connect(job.address, options_.io_timeout);
+  if (options_.ssh != nullptr) {
+    s = DialSsh(job, unreachable, &conn, &connect_status);
+  } else if (c.ok()) {
+    connect_status = c.status();
     SetIoTimeouts(*c, options_.io_timeout);
     if (options_.tls != nullptr) {
       auto t = options_.tls->Connect(*c, job.peer_host);
@@ -570,7 +599,7 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
       if (s.ok()) s = linkemu::ReadTunnelReply(*conn);
     }
   } else {
-    s = c.status();
+    s = connect_status = c.status();
   }
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(job.key);
@@ -594,9 +623,12 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
     return connect_status;
   }
   TuneConnection(conn->fd());
-  std::string conn_text = absl::StrCat(LocalAddr(conn->fd()), " -> ",
-                                       PeerAddr(conn->fd()), " ",
-                                       conn->Describe());
+  // An ssh connection is a socketpair: its description says where it goes.
+  std::string conn_text =
+      options_.ssh != nullptr
+          ? conn->Describe()
+          : absl::StrCat(LocalAddr(conn->fd()), " -> ", PeerAddr(conn->fd()),
+                         " ", conn->Describe());
   if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return connect_status;
   e.up = true;
   e.connection = conn_text;
@@ -605,6 +637,40 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
   e.backoff = options_.min_backoff;
   Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " up: ", conn_text);
   return connect_status;
+}
+
+absl::Status TunnelManager::DialSsh(
+    const DialJob& job, const absl::Status* unreachable,
+    std::unique_ptr<linkemu::TunnelConnection>* conn,
+    absl::Status* connect_status) {
+  absl::Status s;
+  if (unreachable != nullptr) {
+    s = *unreachable;
+  } else {
+    auto c = options_.ssh->Connect(
+        job.peer_host, job.address,
+        options_.ssh->options().connect_timeout + options_.io_timeout);
+    if (c.ok()) {
+      *conn = *std::move(c);
+      s = linkemu::WriteAll(**conn, linkemu::EncodeTunnelHello(job.hello));
+      if (s.ok()) s = linkemu::ReadTunnelReply(**conn);
+      // ssh's own words: why it could not connect, or what ended it.
+      if (absl::IsUnavailable(s)) s = (*conn)->Explain(s);
+    } else {
+      s = c.status();
+    }
+    if (absl::IsUnauthenticated(s)) {
+      Log("tunnel ", job.hello.lab, " ", job.hello.link_id, ": refused by ",
+          job.peer_host, ": ", s.message());
+    }
+  }
+  // The peer answered (a refusal of the link included): it is reachable.
+  // Otherwise the other links to it share this round's error.
+  if (!s.ok() && !absl::IsNotFound(s) && !absl::IsInvalidArgument(s) &&
+      !absl::IsPermissionDenied(s)) {
+    *connect_status = s;
+  }
+  return s;
 }
 
 void TunnelManager::DialLoop() {

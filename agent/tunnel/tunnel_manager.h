@@ -19,7 +19,10 @@
 // (Options::tls; linkemu/tunnel_tls.h): both ends verify each other against
 // the cluster CA, the dialer checks the listener is the link's peer host and
 // the listener checks the dialer's certificate names the link's other host.
-// A refused connection is logged with the peer's address.
+// A refused connection is logged with the peer's address. Or SSH
+// (Options::ssh; linkemu/tunnel_ssh.h): the dialer runs `ssh -W` to the
+// peer host, whose listener is on loopback; SSH keys decide who may dial,
+// the token is checked as always, the bytes inside are plain.
 //
 // Threads: the pump's event loop, an acceptor (accepts and answers
 // handshakes) and a dialer (connects and handshakes, blocking with
@@ -44,23 +47,40 @@
 #include "absl/time/time.h"
 #include "linkemu/tap_device.h"
 #include "linkemu/tunnel_pump.h"
+#include "linkemu/tunnel_ssh.h"
 #include "linkemu/tunnel_tls.h"
 #include "proto/agent.pb.h"
 
 namespace emu::agent::tunnel {
 
 // What carries the tunnels' bytes between agents.
-enum class TunnelCarrier { kPlain, kTls };
+enum class TunnelCarrier { kPlain, kTls, kSsh };
 
-// The agent's --tunnel_carrier: "tls", "plain", or "" for the default: tls,
+// The agent's --tunnel_carrier: "tls", "plain", "ssh", or "" for the
+// default: tls,
 // unless the agent runs with --insecure_plaintext (no certificates), which
 // is choosing plain text explicitly. INVALID_ARGUMENT naming the value
 // otherwise.
 absl::StatusOr<TunnelCarrier> ChooseTunnelCarrier(absl::string_view flag,
                                                   bool insecure_plaintext);
 
-// "plain" / "tls".
+// "plain" / "tls" / "ssh".
 absl::string_view TunnelCarrierName(TunnelCarrier carrier);
+
+// With the SSH carrier the listener is bound to loopback at the port of
+// `tunnel_listen` ("198.18.0.11:7472" -> "127.0.0.1:7472") and the agent
+// advertises `tunnel_listen` itself with the bound port: its host is the
+// peers' default SSH destination. INVALID_ARGUMENT for an address without
+// a port.
+struct SshListen {
+  std::string bind;       // "127.0.0.1:<port>"
+  std::string advertise;  // "<host of tunnel_listen>:<port>" (port filled by
+                          // AdvertisedSshAddress when it was 0)
+};
+absl::StatusOr<SshListen> SshListenAddress(const std::string& tunnel_listen);
+// `advertise` with the port of `bound` ("127.0.0.1:41234").
+std::string AdvertisedSshAddress(const SshListen& listen,
+                                 const std::string& bound);
 
 // One tunneled link end as the manager needs it.
 struct TunnelEndSpec {
@@ -122,6 +142,11 @@ class TunnelManager {
     // The TLS carrier (agent certificates of the cluster CA); null: plain
     // TCP, chosen explicitly (--tunnel_carrier=plain).
     std::shared_ptr<linkemu::TunnelTls> tls;
+    // The SSH carrier (with tls null): dials run `ssh -W` to the peer (the
+    // handshake may take ssh's connect timeout more than io_timeout); the
+    // listener takes plain connections and should be bound to loopback
+    // (SshListenAddress).
+    std::shared_ptr<const linkemu::TunnelSsh> ssh;
     absl::Duration min_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(5);
     absl::Duration io_timeout = absl::Seconds(3);  // connect + handshake
@@ -172,6 +197,11 @@ class TunnelManager {
   // Dials (or, with `unreachable`, records that error without dialing) and
   // attaches or schedules the retry. Returns the connect's status.
   absl::Status RunDial(const DialJob& job, const absl::Status* unreachable);
+  // The SSH carrier's dial and handshake: the handshake's status; sets
+  // `connect_status` when the peer could not be reached.
+  absl::Status DialSsh(const DialJob& job, const absl::Status* unreachable,
+                       std::unique_ptr<linkemu::TunnelConnection>* conn,
+                       absl::Status* connect_status);
   void Close(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;

@@ -3,14 +3,19 @@
 #include "agent/tunnel/tunnel_manager.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
 #include "gtest/gtest.h"
+#include "linkemu/testing/fake_ssh.h"
 
 namespace emu::agent::tunnel {
 namespace {
@@ -324,6 +329,118 @@ TEST_F(TlsTunnelManagerTest, APlainDialerIsToldTheCarrierIsTls) {
   EXPECT_NE(state.find("plain-text tunnels are refused"), std::string::npos)
       << state;
   EXPECT_FALSE(a->List("lab1")[0].up);
+}
+
+}  // namespace
+}  // namespace emu::agent::tunnel
+
+// The SSH carrier with linkemu/testing:fake_ssh standing for `ssh -W` (it
+// relays to the loopback port as a peer's sshd would): the listener on
+// loopback, the dialer through ssh processes it owns.
+namespace emu::agent::tunnel {
+namespace {
+
+class SshTunnelManagerTest : public TunnelManagerTest {
+ protected:
+  void SetUp() override { pid_dir_ = linkemu::testing::FakeSshPidDir(); }
+
+  std::unique_ptr<TunnelManager> MakeSsh(FakeTapOpener* taps) {
+    linkemu::TunnelSshOptions ssh;
+    ssh.command = linkemu::testing::FakeSshPath();
+    TunnelManager::Options o;
+    o.listen_address = "127.0.0.1:0";
+    o.token = "tok";
+    o.min_backoff = absl::Milliseconds(20);
+    o.max_backoff = absl::Milliseconds(200);
+    o.io_timeout = absl::Seconds(2);
+    o.ssh = std::make_shared<linkemu::TunnelSsh>(ssh);
+    auto m = TunnelManager::Start(o, taps);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? *std::move(m) : nullptr;
+  }
+
+  std::vector<pid_t> SshPids() {
+    return linkemu::testing::FakeSshPids(pid_dir_);
+  }
+
+  std::string pid_dir_;
+};
+
+TEST_F(SshTunnelManagerTest, FramesCrossThroughSshAndAKilledSshIsReplaced) {
+  auto a = MakeSsh(&taps_a_);
+  auto b = MakeSsh(&taps_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*b, true));
+  ASSERT_TRUE(WaitUp(*a, true));
+  EXPECT_NE(b->List("lab1")[0].connection.find("ssh 127.0.0.1 -W 127.0.0.1:"),
+            std::string::npos)
+      << b->List("lab1")[0].connection;
+  int na = taps_a_.NodeSide("ns-a", "eth1");
+  int nb = taps_b_.NodeSide("ns-b", "eth1");
+  std::string big(65000, 's');
+  ASSERT_EQ(write(nb, big.data(), big.size()), (ssize_t)big.size());
+  EXPECT_EQ(ReadFrame(na), big);
+
+  // The link's ssh dies: the dialer starts another one.
+  std::vector<pid_t> pids = SshPids();
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_EQ(kill(pids[0], SIGKILL), 0);
+  linkemu::testing::ForgetFakeSsh(pid_dir_, pids[0]);
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         b->List("lab1")[0].stats.connections < 2) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(WaitUp(*b, true));
+  EXPECT_EQ(b->List("lab1")[0].stats.connections, 2u);
+  ASSERT_EQ(write(na, "again", 5), 5);
+  EXPECT_EQ(ReadFrame(nb), "again");
+  pids = SshPids();
+  ASSERT_EQ(pids.size(), 1u);
+
+  // The link goes: so does its ssh, reaped.
+  EXPECT_EQ(b->RemoveLab("lab1"), 1);
+  EXPECT_EQ(kill(pids[0], 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST_F(SshTunnelManagerTest, ARefusingSshIsReportedAndRetriedSlowly) {
+  auto b = MakeSsh(&taps_b_);
+  ASSERT_TRUE(b);
+  TunnelEndSpec e = End(false, "deny.invalid:7472");
+  ASSERT_TRUE(b->Apply("lab1", {e}).ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::string state;
+  while (absl::Now() < deadline) {
+    state = b->List("lab1")[0].state;
+    if (state.find("Permission denied") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_NE(state.find("connecting to ha (deny.invalid:7472), attempt 1: "
+                       "ssh deny.invalid -W 127.0.0.1:7472: root@deny.invalid: "
+                       "Permission denied (publickey)."),
+            std::string::npos)
+      << state;
+  // Retried at the slowest pace (200 ms here), not every 20 ms.
+  absl::SleepFor(absl::Milliseconds(150));
+  EXPECT_NE(b->List("lab1")[0].state.find("attempt 1:"), std::string::npos);
+}
+
+TEST(SshListenAddressTest, LoopbackBindAndAdvertisedHost) {
+  auto l = SshListenAddress("198.18.0.11:7472");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->bind, "127.0.0.1:7472");
+  EXPECT_EQ(AdvertisedSshAddress(*l, "127.0.0.1:7472"), "198.18.0.11:7472");
+  auto any = SshListenAddress("[2001:db8::1]:0");
+  ASSERT_TRUE(any.ok());
+  EXPECT_EQ(any->bind, "127.0.0.1:0");
+  EXPECT_EQ(AdvertisedSshAddress(*any, "127.0.0.1:41234"),
+            "[2001:db8::1]:41234");
+  EXPECT_FALSE(SshListenAddress("198.18.0.11").ok());
+  EXPECT_EQ(*ChooseTunnelCarrier("ssh", false), TunnelCarrier::kSsh);
+  EXPECT_EQ(TunnelCarrierName(TunnelCarrier::kSsh), "ssh");
 }
 
 }  // namespace

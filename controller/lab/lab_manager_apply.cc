@@ -295,8 +295,10 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
   const auto snapshot = hosts_->Snapshot();
   const auto before = placement::BuildShares(running.topology(), old_host_of,
                                              snapshot, nullptr);
+  std::vector<emu::v1::CutLink> cut_links;
   const auto after =
-      placement::BuildShares(desired, host_of, snapshot, nullptr);
+      placement::BuildShares(desired, host_of, snapshot, &cut_links);
+  EMU_RETURN_IF_ERROR(placement::CheckTunnelCarriers(cut_links, snapshot));
   const std::vector<HostChange> changes = PlanHostChanges(before, after);
   std::vector<std::string> touched;
   for (const auto& c : changes) touched.push_back(c.host);

@@ -996,7 +996,32 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
     p.loads.push_back(l);
   }
   p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
+  EMU_RETURN_IF_ERROR(CheckTunnelCarriers(p.cut_links, hosts));
   return p;
+}
+
+absl::Status CheckTunnelCarriers(const std::vector<emu::v1::CutLink>& cut_links,
+                                 const std::vector<HostStatus>& hosts) {
+  absl::flat_hash_map<absl::string_view, absl::string_view> carrier_of;
+  for (const auto& h : hosts) {
+    carrier_of[h.name()] = h.capabilities().tunnel_carrier();
+  }
+  auto carrier = [&](const std::string& host) -> absl::string_view {
+    auto it = carrier_of.find(host);
+    return it == carrier_of.end() ? absl::string_view() : it->second;
+  };
+  for (const auto& cut : cut_links) {
+    absl::string_view a = carrier(cut.host_a());
+    absl::string_view b = carrier(cut.host_b());
+    if (a.empty() || b.empty() || a == b) continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "link ", cut.link(), " would join host ", cut.host_a(),
+        " (tunnel carrier ", a, ") and host ", cut.host_b(),
+        " (tunnel carrier ", b, "): the two agents cannot connect; start "
+        "every agent of the cluster with the same --tunnel_carrier "
+        "(docs/tunnel.md)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace emu::controller::placement

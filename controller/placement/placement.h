@@ -78,10 +78,20 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     const std::vector<emu::v1::HostStatus>& hosts,
     std::vector<emu::v1::CutLink>* cut_links);
 
+// Every cross-host link in `cut_links` must join two agents on the same
+// tunnel carrier (Capabilities.tunnel_carrier: tls, plain, ssh), or its two
+// ends could never talk. FAILED_PRECONDITION naming the first link, both
+// hosts and their carriers otherwise. A host that advertises no carrier
+// (an agent from before carriers, or none known) is not checked.
+absl::Status CheckTunnelCarriers(
+    const std::vector<emu::v1::CutLink>& cut_links,
+    const std::vector<emu::v1::HostStatus>& hosts);
+
 // Places with the topology's own options (Topology.placement). Only hosts
 // with reachable() set are used. INVALID_ARGUMENT for a pin to an unknown
 // host or bad options; FAILED_PRECONDITION when the hosts cannot run the lab
-// (the message says what is short on which host); UNAVAILABLE when no host
+// (the message says what is short on which host) or a cross-host link would
+// join agents of different tunnel carriers (CheckTunnelCarriers); UNAVAILABLE when no host
 // is reachable (or a pinned host is not).
 absl::StatusOr<Placement> PlaceTopology(
     const emu::v1::Topology& topology,

@@ -485,3 +485,48 @@ TEST(PlacementQualityTest, RandomGraphCutsFarLessThanRoundRobin) {
 
 }  // namespace
 }  // namespace emu::controller::placement
+
+namespace emu::controller::placement {
+namespace {
+
+// Issue 9: a lab whose cross-host link joins agents of different tunnel
+// carriers is refused at placement, naming both hosts and carriers, instead
+// of failing at the tunnels' handshake.
+struct TwoHosts {
+  emu::v1::Topology topology = Chain(2);  // n0 on h1, n1 on h2
+  std::vector<emu::v1::HostStatus> hosts = {Host("h1", true, 4),
+                                            Host("h2", true, 4)};
+  TwoHosts(const std::string& carrier1, const std::string& carrier2) {
+    topology.mutable_nodes(0)->set_host("h1");
+    topology.mutable_nodes(1)->set_host("h2");
+    hosts[0].mutable_capabilities()->set_tunnel_carrier(carrier1);
+    hosts[1].mutable_capabilities()->set_tunnel_carrier(carrier2);
+  }
+};
+
+TEST(TunnelCarrierCheckTest, ALinkBetweenDifferentCarriersIsRefused) {
+  TwoHosts c("ssh", "tls");
+  auto p = PlaceTopology(c.topology, c.hosts);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p.status().message(),
+            "link n0:e1<->n1:e0 would join host h1 (tunnel carrier ssh) and "
+            "host h2 (tunnel carrier tls): the two agents cannot connect; "
+            "start every agent of the cluster with the same "
+            "--tunnel_carrier (docs/tunnel.md)");
+}
+
+TEST(TunnelCarrierCheckTest, SameCarrierOrUnknownOrNoCutPasses) {
+  EXPECT_TRUE(PlaceTopology(TwoHosts("ssh", "ssh").topology,
+                            TwoHosts("ssh", "ssh").hosts)
+                  .ok());
+  TwoHosts older("ssh", "");  // h2 runs an agent from before carriers
+  EXPECT_TRUE(PlaceTopology(older.topology, older.hosts).ok());
+  // Both nodes on h1: no cross-host link, h2's carrier does not matter.
+  TwoHosts one("ssh", "plain");
+  one.topology.mutable_nodes(1)->set_host("h1");
+  EXPECT_TRUE(PlaceTopology(one.topology, one.hosts).ok());
+}
+
+}  // namespace
+}  // namespace emu::controller::placement
