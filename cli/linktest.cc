@@ -13,7 +13,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -133,32 +132,38 @@ absl::StatusOr<v1::ExecResponse> ExecIn(ControllerConnection& c,
   v1::ExecResponse resp;
   grpc::Status s =
       c.stub().Exec(c.NewContext(timeout + kExecGrace).get(), req, &resp);
-  if (!s.ok()) return c.Describe(s, "Exec");
+  if (!s.ok()) return absl::UnavailableError(c.Describe(s, "Exec"));
   return resp;
 }
 
-// One direction's UDP goodput at its receiver (bits/s of payload).
+// One direction's UDP goodput at its receiver (bits/s of payload). The
+// server is a one-off daemon in b (it ends after the test; the namespace's
+// processes go with the lab if no client ever came); a-to-b asks for the
+// server's report through the client (--get-server-output), b-to-a
+// (--reverse) reads the client's own.
 absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
                                   const std::string& lab, const v1::Link& link,
                                   const std::string& b_address, bool a_to_b,
-                                  double offered_bps, absl::Duration time) {
-  const absl::Duration server_time = time + absl::Seconds(20);
-  absl::StatusOr<v1::ExecResponse> server = absl::UnknownError("not run");
-  std::thread server_thread([&] {
-    server = ExecIn(c, lab, link.b().node(),
-                    {"timeout", absl::StrCat(absl::ToInt64Seconds(server_time)),
-                     "iperf3", "-s", "-1", "-J", "-i", "0.5", "-p",
-                     absl::StrCat(kIperfPort)},
-                    server_time + absl::Seconds(2));
-  });
+                                  double offered_bps, absl::Duration time,
+                                  int port) {
+  auto server = ExecIn(c, lab, link.b().node(),
+                       {"iperf3", "-s", "-1", "-D", "-J", "-i", "0.5", "-p",
+                        absl::StrCat(port)},
+                       absl::Seconds(20));
+  if (!server.ok()) return server.status();
+  if (server->exit_code() != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "iperf3 server in ", link.b().node(), " (exit ", server->exit_code(),
+        "): ", server->stderr(), server->stdout()));
+  }
   std::vector<std::string> client = {
-      "iperf3", "-c", b_address, "-p", absl::StrCat(kIperfPort), "-u", "-b",
+      "iperf3", "-c", b_address, "-p", absl::StrCat(port), "-u", "-b",
       absl::StrCat(static_cast<uint64_t>(offered_bps)), "-l",
       absl::StrCat(kUdpPayload), "-t",
-      absl::StrCat(absl::ToInt64Seconds(time)), "-i", "0.5", "-J"};
-  if (!a_to_b) client.push_back("-R");
+      absl::StrCat(absl::ToInt64Seconds(time)), "-i", "0.5", "-J",
+      a_to_b ? "--get-server-output" : "-R"};
   absl::StatusOr<v1::ExecResponse> out = absl::UnknownError("not run");
-  // The server may not listen yet: retried, bounded.
+  // The daemon may not listen yet: retried, bounded.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   for (;;) {
     out = ExecIn(c, lab, link.a().node(), client, time + absl::Seconds(15));
@@ -168,19 +173,14 @@ absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
     }
     absl::SleepFor(absl::Milliseconds(200));
   }
-  server_thread.join();
   if (!out.ok()) return out.status();
-  if (out->exit_code() != 0) {
-    auto why = ReceiverMedianBps(out->stdout());
+  auto bps = ReceiverMedianBps(out->stdout(), a_to_b);
+  if (!bps.ok() || out->exit_code() != 0) {
     return absl::UnavailableError(absl::StrCat(
-        "iperf3 in ", link.a().node(), " failed: ",
-        why.ok() ? out->stderr() : std::string(why.status().message())));
+        "iperf3 in ", link.a().node(), " (exit ", out->exit_code(), "): ",
+        bps.ok() ? "" : bps.status().message(), " ", out->stderr()));
   }
-  if (a_to_b) {
-    if (!server.ok()) return server.status();
-    return ReceiverMedianBps(server->stdout());
-  }
-  return ReceiverMedianBps(out->stdout());
+  return bps;
 }
 
 struct LinkResult {
@@ -318,7 +318,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
       const std::string name =
           absl::StrCat("rate ", a_to_b ? "a-to-b" : "b-to-a");
       auto bps = MeasureUdp(c, args.lab, link, b_address, a_to_b, offered,
-                            *rate_time);
+                            *rate_time, kIperfPort + (a_to_b ? 0 : 1));
       if (!bps.ok()) {
         r.error = absl::StrCat(name, ": ", bps.status().message());
         break;
@@ -378,7 +378,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
   } else {
     *env.out << "lab " << args.lab << ": " << results.size() << " link"
              << (results.size() == 1 ? "" : "s") << "; ping " << args.count
-             << " x " << HumanDuration(step)
+             << " x " << absl::FormatDuration(step)
              << " from each link's a end; delay = RTT/2 (round trips: no "
                 "clock is shared)\n";
     for (const auto& r : results) {
@@ -451,7 +451,8 @@ void AddLinktestCommand(CLI::App& app, CommandEnv& env) {
   cmd->footer(
       "For each link: ping COUNT times from its a end to the b end's first\n"
       "address (IPv4 first), and for each direction with a rate a UDP\n"
-      "iperf3 run offering 1.2 x the rate in 1400-byte datagrams (a-to-b:\n"
+      "iperf3 run offering 1.2 x the rate in 1400-byte datagrams to a one-off\n"
+      "server in b (a-to-b:\n"
       "a sends; b-to-a: iperf3 --reverse). The commands run in the nodes\n"
       "through the controller, as `emuctl exec` runs them (same permission).\n"
       "Expected figures: the same probes run through the engine's model of\n"

@@ -47,7 +47,8 @@ std::vector<std::optional<double>> ParsePingReplies(absl::string_view output,
   return rtt;
 }
 
-absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json) {
+absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
+                                         bool server_side) {
   nlohmann::json j = nlohmann::json::parse(iperf3_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(
@@ -57,6 +58,19 @@ absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json) {
   if (j.contains("error") && j["error"].is_string()) {
     return absl::InvalidArgumentError(
         absl::StrCat("iperf3: ", j["error"].get<std::string>()));
+  }
+  if (server_side) {
+    if (!j.contains("server_output_json") ||
+        !j["server_output_json"].is_object()) {
+      return absl::InvalidArgumentError(
+          "iperf3's report has no server_output_json (--get-server-output "
+          "with a --json server)");
+    }
+    j = nlohmann::json(j["server_output_json"]);
+    if (j.contains("error") && j["error"].is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("iperf3 server: ", j["error"].get<std::string>()));
+    }
   }
   std::vector<double> rates;
   if (j.contains("intervals") && j["intervals"].is_array()) {

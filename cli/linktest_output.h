@@ -17,12 +17,14 @@ namespace emu::cli {
 std::vector<std::optional<double>> ParsePingReplies(absl::string_view output,
                                                     int count);
 
-// The receiver's goodput from an iperf3 --json report (of the receiving
-// side: the server, or a --reverse client): the median of its interval
-// rates (bits/s) without the first and the last interval, which start and
-// stop mid-way. INVALID_ARGUMENT when the report has an error or fewer
-// than 3 intervals.
-absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json);
+// The receiver's goodput from an iperf3 client's --json report: of the
+// server's report inside it (`server_side`: the client sent, with
+// --get-server-output and a server run with --json) or of the client's own
+// (a --reverse client receives). The median of the interval rates (bits/s)
+// without the first and the last interval, which start and stop mid-way.
+// INVALID_ARGUMENT when the report has an error or fewer than 3 intervals.
+absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
+                                         bool server_side = false);
 
 }  // namespace emu::cli
 

@@ -41,6 +41,14 @@ TEST(ReceiverMedianBpsTest, MedianOfTheInnerIntervals) {
   ASSERT_TRUE(bps.ok()) << bps.status();
   EXPECT_DOUBLE_EQ(*bps, 9e6);
   EXPECT_FALSE(ReceiverMedianBps(R"({"error": "unable to connect"})").ok());
+  auto server = ReceiverMedianBps(R"({"intervals": [], "server_output_json":
+      {"intervals": [{"sum": {"bits_per_second": 1}},
+                     {"sum": {"bits_per_second": 5e6}},
+                     {"sum": {"bits_per_second": 7e6}}]}})",
+                                  /*server_side=*/true);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_DOUBLE_EQ(*server, 5e6);
+  EXPECT_FALSE(ReceiverMedianBps(R"({"intervals": []})", true).ok());
   EXPECT_FALSE(ReceiverMedianBps("iperf3: error").ok());
   EXPECT_FALSE(ReceiverMedianBps(R"({"intervals": []})").ok());
 }

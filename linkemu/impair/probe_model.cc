@@ -181,11 +181,11 @@ std::vector<FigureCheck> ComparePing(const PingFigures& expected,
   };
   const bool answered = measured.received > 0;
   add("rtt p50", "ms", expected.rtt_p50_ms, measured.rtt_p50_ms,
-      std::max(2.0, 0.10 * expected.rtt_p50_ms), answered);
+      std::max(4.0, 0.10 * expected.rtt_p50_ms), answered);
   add("jitter p50", "ms", expected.jitter_p50_ms, measured.jitter_p50_ms,
       std::max(1.0, 0.25 * expected.jitter_p50_ms), answered);
   add("jitter p99", "ms", expected.jitter_p99_ms, measured.jitter_p99_ms,
-      std::max(5.0, 0.50 * expected.jitter_p99_ms), answered);
+      std::max(10.0, 0.50 * expected.jitter_p99_ms), answered);
   // Loss in probes of this series: expected n*p, 4 binomial sd + 2.
   const double n = measured.sent;
   const double p = expected.loss_fraction;

@@ -74,8 +74,8 @@ struct FigureCheck {
 };
 
 // The tolerances of docs/linkemu.md ("Tolerances"):
-//  rtt p50     max(2 ms, 10 %) of the expected;
-//  jitter p50  max(1 ms, 25 %); jitter p99 max(5 ms, 50 %);
+//  rtt p50     max(4 ms, 10 %) of the expected (delay = RTT/2: 2 ms);
+//  jitter p50  max(1 ms, 25 %); jitter p99 max(10 ms, 50 %);
 //  loss        the lost count within 4 binomial standard deviations of
 //              sent x expected loss, plus 2 probes;
 //  burst       max(0.5, 50 %), judged only with 10 lost probes or more.
