@@ -114,8 +114,10 @@ wait_for 30 pid_changed || fail "agent 2 was not restarted"
 count_before=$(replies)
 wait_for 60 at_least $((count_before + 150)) ||
   fail "ping did not come back after the agent restart: $(tail "$TMP/live.log")"
-restarted=$(mean_rtt "$TMP/live.log" 100)
-between "$restarted" 79 86 || fail "RTT after the agent restart $restarted ms, configured 80 ms"
+# Both ends still delay 40 ms (b's end without its pipeline would give 40
+# ms in all; the bound above 80 is the loaded host's scheduling).
+restarted=$(mean_rtt "$TMP/live.log" 50)
+between "$restarted" 79 95 || fail "RTT after the agent restart $restarted ms, configured 80 ms"
 echo "after kill -9 of h2's agent: RTT $restarted ms (configured 80)"
 kill "${PINGS[0]}" 2>/dev/null || true
 
