@@ -61,6 +61,8 @@ void AddConsoleCommand(CLI::App& app, CommandEnv& env);
 void AddRestartCommand(CLI::App& app, CommandEnv& env);
 // `link set` (link.cc).
 void AddLinkCommand(CLI::App& app, CommandEnv& env);
+// `linktest` (linktest.cc): configured versus measured link conditions.
+void AddLinktestCommand(CLI::App& app, CommandEnv& env);
 void AddDownCommand(CLI::App& app, CommandEnv& env);
 void AddHostsCommand(CLI::App& app, CommandEnv& env);
 void AddLocalCommand(CLI::App& app, CommandEnv& env);

@@ -100,6 +100,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddUpCommand(app, env);
   AddApplyCommand(app, env);
   AddLinkCommand(app, env);
+  AddLinktestCommand(app, env);
   AddValidateCommand(app, env);
   AddPlanCommand(app, env);
   AddStatusCommand(app, env);

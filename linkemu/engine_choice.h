@@ -15,9 +15,12 @@
 //  * KERNEL: TBF/NetEm, refused where the kernel lacks sch_netem and NetEm
 //    is needed (as before the engine existed).
 //  * USERSPACE: always the engine.
-//  * A direction a QEMU guest sends is shaped inside the guest (its kernel
-//    has sch_netem): always the kernel; the engine does not serve guests'
-//    links yet.
+//  * A direction a QEMU guest sends over a same-host link is shaped inside
+//    the guest (its kernel has sch_netem): always the kernel; the engine
+//    does not serve same-host guest links yet. A cross-host link's end is
+//    a host TAP whatever the node (its sender is not a guest here): the
+//    kernel on the TAP, or the tunnel's egress pipeline (TunnelPump::
+//    SetEgress).
 //  * A same-host link is a veth pair unless a direction uses the engine;
 //    then both ends are TAPs and every frame crosses the engine, so its
 //    other direction is "userspace" too unless it is KERNEL with conditions

@@ -151,6 +151,9 @@ class Reconciler {
   absl::StatusOr<EngineIndex> EnginesOf(
       const emu::v1::ApplyLabRequest& desired) const;
   bool HasNetem() const;
+  // This agent runs the userspace engine (Capabilities.userspace_engine):
+  // same-host engine links and cross-host tunnel egress pipelines.
+  bool EngineAvailable() const;
 
   // Community attachments (docs/community.md). The namespace `node` lives
   // in: its own, or for an anchor (Node.foreign_lab) the other lab's.

@@ -3,6 +3,7 @@
 // on the TAP, their resources and state. Kept apart from reconciler.cc,
 // which calls these from its phases.
 #include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "agent/reconcile/reconciler.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/status_macros.h"
+#include "linkemu/engine_choice.h"
 #include "linkemu/qdisc_plan.h"
 
 namespace emu::agent::reconcile {
@@ -48,7 +50,59 @@ absl::StatusOr<linkemu::QdiscPlan> SendingPlan(const RemoteLinkEnd& r) {
   return plan;
 }
 
+const char* DirectionName(const RemoteLinkEnd& r) {
+  return r.local_is_a() ? "a-to-b" : "b-to-a";
+}
+
+// The engine of the direction this end sends (linkemu/engine_choice.h, as
+// the controller's placement and status decide it): the kernel (TBF/NetEm
+// on the TAP) or the tunnel's egress pipeline (TunnelPump::SetEgress). A
+// guest's tunnel end is a host TAP too, so no guest exception here.
+absl::StatusOr<linkemu::EngineUse> SendingEngine(
+    const RemoteLinkEnd& r, emu::v1::LinkEngineChoice lab_engine,
+    bool has_netem, bool userspace, const std::string& host) {
+  linkemu::SenderSide side;
+  side.netem = has_netem;
+  side.userspace = userspace;
+  auto use = linkemu::ChooseDirectionEngine(SendingParams(r), lab_engine, side);
+  if (!use.ok()) {
+    return absl::Status(
+        use.status().code(),
+        absl::StrCat("link ", LinkName(r.link()), " ", DirectionName(r), ": ",
+                     use.status().message(), " (host ", host, ")"));
+  }
+  return use;
+}
+
+// Puts this end's sending conditions where `use` says: TBF/NetEm on the TAP
+// (the pipeline passes through), or the tunnel's egress pipeline (no qdisc).
+// Seeded as the engine seeds a same-host link's directions: 2·seed for
+// a-to-b, 2·seed + 1 for b-to-a (linkemu/impair/link_engine.cc).
+absl::Status ApplySendingConditions(net::HostNetwork* net,
+                                    tunnel::TunnelManager* tunnels,
+                                    const std::string& lab, uint64_t lab_seed,
+                                    const std::string& ns,
+                                    const RemoteLinkEnd& r,
+                                    linkemu::EngineUse use,
+                                    const linkemu::QdiscPlan& plan) {
+  const bool userspace = use == linkemu::EngineUse::kUserspace;
+  absl::Status s = net->ApplyQdiscs(ns, tunnel::LocalEndpoint(r).interface(),
+                                    userspace ? linkemu::QdiscPlan() : plan);
+  if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(r.link())));
+  const uint64_t seed =
+      linkemu::LinkSeed(lab_seed, LinkName(r.link()), std::random_device()());
+  return tunnels->SetEgress(
+      lab, r.link_id(),
+      userspace ? linkemu::ImpairmentSpecFor(SendingParams(r))
+                : linkemu::ImpairmentSpec(),
+      seed * 2 + (r.local_is_a() ? 0 : 1));
+}
+
 }  // namespace
+
+bool Reconciler::EngineAvailable() const {
+  return engine_links_ != nullptr && engine_links_->available();
+}
 
 absl::Status Reconciler::CheckRemoteLinks(
     const emu::v1::ApplyLabRequest& desired,
@@ -93,14 +147,10 @@ absl::Status Reconciler::CheckRemoteLinks(
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": interface ", EndpointName(local), " is used twice"));
     }
-    EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
-    if (plan.needs_netem() && !has_netem) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what,
-          ": delay, jitter, loss, duplicate, reorder and corrupt need NetEm, "
-          "but the kernel of host ",
-          host_, " has no sch_netem (only rate shaping with TBF is possible)"));
-    }
+    EMU_RETURN_IF_ERROR(SendingPlan(r).status());
+    EMU_RETURN_IF_ERROR(SendingEngine(r, desired.engine(), has_netem,
+                                      EngineAvailable(), host_)
+                            .status());
   }
   return absl::OkStatus();
 }
@@ -130,18 +180,24 @@ absl::Status Reconciler::ApplyRemoteLinks(
   }
   for (const auto& r : desired.remote_links()) {
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
+    EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
+                         SendingEngine(r, desired.engine(), HasNetem(),
+                                       EngineAvailable(), host_));
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
-    absl::Status s = net_->ApplyQdiscs(
+    EMU_RETURN_IF_ERROR(ApplySendingConditions(
+        net_, tunnels_, lab, desired.seed(),
         node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
                             : NamespaceOf(lab, *node->second),
-        local.interface(), plan);
-    if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(r.link())));
+        r, use, plan));
     if (!plan.empty()) {
-      progress(Event(ApplyLabEvent::LINK_SHAPED,
-                     absl::StrCat("link ", LinkName(r.link())),
-                     absl::StrCat(r.local_is_a() ? "a-to-b " : "b-to-a ",
-                                  plan.DebugString())));
+      progress(Event(
+          ApplyLabEvent::LINK_SHAPED, absl::StrCat("link ", LinkName(r.link())),
+          absl::StrCat(DirectionName(r), " ",
+                       use == linkemu::EngineUse::kUserspace
+                           ? "userspace engine (tunnel egress) "
+                           : "",
+                       plan.DebugString())));
     }
   }
   return absl::OkStatus();
@@ -159,14 +215,16 @@ absl::Status Reconciler::SetRemoteLinkParams(
     *link.mutable_a_to_b() = same ? req.a_to_b() : req.b_to_a();
     *link.mutable_b_to_a() = same ? req.b_to_a() : req.a_to_b();
     absl::flat_hash_set<std::string> nodes = {tunnel::LocalEndpoint(r).node()};
-    bool has_netem = std::find(features_.qdiscs.begin(), features_.qdiscs.end(),
-                               "netem") != features_.qdiscs.end();
     emu::v1::ApplyLabRequest check;
     check.set_lab(req.lab());
+    check.set_engine(spec->engine());
     *check.add_remote_links() = r;
-    EMU_RETURN_IF_ERROR(CheckRemoteLinks(check, nodes, has_netem));
-    EMU_RETURN_IF_ERROR(store_->Save(*spec));
+    EMU_RETURN_IF_ERROR(CheckRemoteLinks(check, nodes, HasNetem()));
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
+    EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
+                         SendingEngine(r, spec->engine(), HasNetem(),
+                                       EngineAvailable(), host_));
+    EMU_RETURN_IF_ERROR(store_->Save(*spec));
     std::string ns = net::NamespaceName(host_, req.lab(),
                                         tunnel::LocalEndpoint(r).node());
     for (const auto& n : spec->nodes()) {
@@ -174,7 +232,10 @@ absl::Status Reconciler::SetRemoteLinkParams(
         ns = NamespaceOf(req.lab(), n);
       }
     }
-    return net_->ApplyQdiscs(ns, tunnel::LocalEndpoint(r).interface(), plan);
+    // A live change: the egress pipeline keeps held frames on their
+    // schedule (docs/linkemu.md, "Live changes").
+    return ApplySendingConditions(net_, tunnels_, req.lab(), spec->seed(), ns,
+                                  r, use, plan);
   }
   return absl::NotFoundError(
       absl::StrCat("link ", EndpointName(req.a()), "<->", EndpointName(req.b()),

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "agent/impair/engine_links.h"
+#include "agent/impair/testing/fake_link_engine.h"
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "agent/net/testing/no_processes.h"
@@ -191,6 +193,75 @@ TEST_F(ReconcilerRemoteLinksTest, TapIsCreatedShapedListedAndDestroyed) {
   auto removed = rec_->Destroy("lab");
   ASSERT_TRUE(removed.ok());
   EXPECT_TRUE(tunnels_->List("").empty());
+}
+
+// Issue 10: on a host without sch_netem whose agent runs the userspace
+// engine, a cross-host link's delay and loss go to the tunnel's egress
+// pipeline (TunnelPump::SetEgress) instead of being refused; rate-only
+// stays TBF on the TAP (engine: auto); engine: kernel keeps the refusal.
+TEST_F(ReconcilerRemoteLinksTest, WithTheEngineNetemConditionsGoToTheTunnel) {
+  impair::FakeLinkEngine engine;
+  impair::EngineLinks engine_links(&engine, &taps_);
+  Reconciler rec("h1", &net_, &launcher_, &procs_, store_.get(),
+                 *net_.ProbeKernel(), tunnels_.get(), &engine_links);
+  const std::string ns = net::NamespaceName("h1", "lab", "a");
+  auto spec = Spec();
+  spec.set_seed(42);
+  auto* ab = spec.mutable_remote_links(0)->mutable_link()->mutable_a_to_b();
+  ab->set_delay_us(10'000);
+  ab->set_loss_percent(1);
+  absl::Status s = Apply(rec, spec);
+  ASSERT_TRUE(s.ok()) << s;
+  auto tunnels = tunnels_->List("lab");
+  ASSERT_EQ(tunnels.size(), 1u);
+  ASSERT_TRUE(tunnels[0].egress.has_value());
+  EXPECT_EQ(tunnels[0].egress->delay_us, 10'000u);
+  EXPECT_EQ(tunnels[0].egress->loss_percent, 1);
+  EXPECT_EQ(tunnels[0].egress->rate_bps, 10'000'000u);
+  // The engine does it all: no qdisc of ours on the TAP.
+  auto plan = net_.AppliedPlan(ns, "eth1");
+  EXPECT_TRUE(!plan.has_value() || plan->empty());
+  bool said = false;
+  for (const auto& e : events_) {
+    if (e.kind() == emu::v1::ApplyLabEvent::LINK_SHAPED &&
+        e.detail().find("a-to-b userspace engine") != std::string::npos) {
+      said = true;
+    }
+  }
+  EXPECT_TRUE(said);
+
+  // A live change reaches the pipeline (the TAP stays) and the saved spec.
+  emu::v1::SetLinkParamsRequest set;
+  set.set_lab("lab");
+  *set.mutable_a() = spec.remote_links(0).link().a();
+  *set.mutable_b() = spec.remote_links(0).link().b();
+  set.mutable_a_to_b()->set_delay_us(50'000);
+  ASSERT_TRUE(rec.SetLinkParams(set).ok());
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 50'000u);
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->loss_percent, 0);
+  EXPECT_EQ(store_->Load("lab")->remote_links(0).link().a_to_b().delay_us(),
+            50'000u);
+  // Back to rate only: TBF on the TAP, the pipeline passes through.
+  set.mutable_a_to_b()->Clear();
+  set.mutable_a_to_b()->set_rate_bps(20'000'000);
+  ASSERT_TRUE(rec.SetLinkParams(set).ok());
+  ASSERT_TRUE(net_.AppliedPlan(ns, "eth1").has_value());
+  ASSERT_TRUE(net_.AppliedPlan(ns, "eth1")->tbf.has_value());
+  EXPECT_TRUE(tunnels_->List("lab")[0].egress->IsPassThrough());
+  EXPECT_EQ(taps_.opens(), 1);
+
+  // Re-applying (as a restarted agent's RecoverAll does) sets it again.
+  ASSERT_TRUE(Apply(rec, spec).ok());
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 10'000u);
+
+  // engine: kernel on a host without NetEm: refused, naming the direction.
+  auto kernel = spec;
+  ab->set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  *kernel.mutable_remote_links(0)->mutable_link()->mutable_a_to_b() = *ab;
+  s = Apply(rec, kernel);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("a-to-b"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("host h1"), std::string::npos) << s;
 }
 
 }  // namespace

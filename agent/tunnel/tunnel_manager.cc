@@ -262,6 +262,8 @@ struct TunnelManager::Entry {
   bool dialing = false;
   absl::Time next_dial = absl::InfinitePast();
   absl::Duration backoff;
+  // The spec the pump link's egress pipeline applies; none: no pipeline.
+  std::optional<linkemu::ImpairmentSpec> egress;
 };
 
 struct TunnelManager::DialJob {
@@ -423,6 +425,24 @@ absl::StatusOr<std::vector<std::string>> TunnelManager::Apply(
   return created;
 }
 
+absl::Status TunnelManager::SetEgress(const std::string& lab,
+                                      const std::string& link_id,
+                                      const linkemu::ImpairmentSpec& spec,
+                                      uint64_t seed) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(Key(lab, link_id));
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("lab ", lab, " has no tunnel for link ",
+                                            link_id, " here"));
+  }
+  Entry& e = *it->second;
+  if (!e.egress && spec.IsPassThrough()) return absl::OkStatus();
+  absl::Status s = pump_->SetEgress(e.pump_id, spec, seed);
+  if (!s.ok()) return Annotate(s, absl::StrCat("link ", link_id));
+  e.egress = spec;
+  return absl::OkStatus();
+}
+
 int TunnelManager::RemoveLab(const std::string& lab) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> keys;
@@ -453,6 +473,7 @@ std::vector<TunnelStatus> TunnelManager::List(const std::string& lab) {
     st.up = e->up;
     st.connection = e->connection;
     if (auto stats = pump_->GetStats(e->pump_id)) st.stats = *stats;
+    st.egress = e->egress;
     if (e->up) {
       st.state = "up";
     } else if (e->spec.listen) {

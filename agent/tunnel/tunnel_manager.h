@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,6 +133,8 @@ struct TunnelStatus {
   std::string connection;  // "local -> remote" socket addresses and the carrier ("plain", "tls
   // TLSv1.3 ...") when up
   linkemu::TunnelPump::Stats stats;
+  // What this end's egress pipeline applies (SetEgress); none: no pipeline.
+  std::optional<linkemu::ImpairmentSpec> egress;
 };
 
 class TunnelManager {
@@ -170,6 +173,16 @@ class TunnelManager {
   // first failure.
   absl::StatusOr<std::vector<std::string>> Apply(
       const std::string& lab, const std::vector<TunnelEndSpec>& ends);
+
+  // Impairs what the link's end sends from now on (TunnelPump::SetEgress;
+  // issue 10): the first call with conditions makes the pipeline from
+  // `seed`, later calls change it live (held frames keep their schedule,
+  // the random state goes on). A pass-through spec on a link that never
+  // had conditions does nothing. The pipeline lives with the TAP: across
+  // reconnects; a TAP re-created by Apply starts without one (the caller
+  // sets it again after each Apply). NOT_FOUND for an unknown link.
+  absl::Status SetEgress(const std::string& lab, const std::string& link_id,
+                         const linkemu::ImpairmentSpec& spec, uint64_t seed);
 
   // Closes every tunnel of `lab`; returns how many.
   int RemoveLab(const std::string& lab);

@@ -195,6 +195,71 @@ TEST_F(TunnelManagerTest, StaleEndsGoAndDeadTapsAreRecreated) {
   EXPECT_TRUE(a->List("lab1").empty());
 }
 
+// Issue 10: the sending side of a cross-host link applies its direction's
+// conditions (TunnelPump::SetEgress); a live change applies to the next
+// frames; the pipeline stays across a reconnect.
+TEST_F(TunnelManagerTest, EgressImpairsWhatTheEndSendsAcrossReconnects) {
+  auto a = Make(&taps_a_);
+  auto b = Make(&taps_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  ASSERT_TRUE(WaitUp(*b, true));
+  int na = taps_a_.NodeSide("ns-a", "eth1");
+  int nb = taps_b_.NodeSide("ns-b", "eth1");
+
+  EXPECT_EQ(a->SetEgress("lab1", "x:eth1<->y:eth1", {}, 1).code(),
+            absl::StatusCode::kNotFound);
+  linkemu::ImpairmentSpec bad;
+  bad.loss_percent = 150;
+  EXPECT_EQ(a->SetEgress("lab1", "a:eth1<->b:eth1", bad, 1).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A pass-through spec on a link without conditions makes no pipeline.
+  ASSERT_TRUE(b->SetEgress("lab1", "a:eth1<->b:eth1", {}, 1).ok());
+
+  linkemu::ImpairmentSpec lose_all;
+  lose_all.loss_percent = 100;
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", lose_all, 7).ok());
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(write(na, "lost", 4), 4);
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (a->List("lab1")[0].stats.egress.dropped_loss < 20 &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(a->List("lab1")[0].stats.egress.dropped_loss, 20u);
+  // The other direction is untouched (b's end has no conditions).
+  ASSERT_EQ(write(nb, "back", 4), 4);
+  EXPECT_EQ(ReadFrame(na), "back");
+  EXPECT_EQ(b->List("lab1")[0].stats.egress.frames_in, 0u);
+
+  // Live change: 40 ms, no loss, from the next frame on.
+  linkemu::ImpairmentSpec delay;
+  delay.delay_us = 40'000;
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7).ok());
+  absl::Time sent = absl::Now();
+  ASSERT_EQ(write(na, "late", 4), 4);
+  EXPECT_EQ(ReadFrame(nb), "late");
+  EXPECT_GE(absl::Now() - sent, absl::Milliseconds(40));
+  EXPECT_EQ(ReadFrame(nb, absl::Milliseconds(100)), "");  // nothing lost came
+
+  // The dialer's agent loses the link and gets it back: a's TAP and its
+  // pipeline stay (the same counters go on), the delay still applies.
+  EXPECT_EQ(b->RemoveLab("lab1"), 1);
+  ASSERT_TRUE(WaitUp(*a, false));
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  ASSERT_TRUE(WaitUp(*b, true));
+  nb = taps_b_.NodeSide("ns-b", "eth1");
+  sent = absl::Now();
+  ASSERT_EQ(write(na, "again", 5), 5);
+  EXPECT_EQ(ReadFrame(nb), "again");
+  EXPECT_GE(absl::Now() - sent, absl::Milliseconds(40));
+  EXPECT_EQ(a->List("lab1")[0].stats.egress.dropped_loss, 20u);
+  EXPECT_EQ(a->List("lab1")[0].stats.egress.frames_out, 2u);
+  EXPECT_EQ(taps_a_.opens(), 1);
+}
+
 }  // namespace
 }  // namespace emu::agent::tunnel
 

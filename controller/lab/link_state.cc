@@ -30,10 +30,11 @@ void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
     auto side = [&](const emu::v1::Capabilities* c, const std::string& node) {
       linkemu::SenderSide s;
       s.netem = c->netem();
-      // Tunnel ends are shaped by the kernel (the engine serves same-host
-      // links).
-      s.userspace = same_host && c->userspace_engine();
-      s.guest = guest[node];
+      // Same-host links: the engine's TAPs; cross-host links: the tunnel's
+      // egress pipeline. A guest's tunnel end is a host TAP, shaped on the
+      // host (agent/reconcile/reconciler_remote_links.cc).
+      s.userspace = c->userspace_engine();
+      s.guest = same_host && guest[node];
       return s;
     };
     const linkemu::SenderSide a = side(ca->second, l.link().a().node());

@@ -297,6 +297,34 @@ TEST(PlacementTest, AHostWithTheUserspaceEngineTakesDelayWithoutNetem) {
   EXPECT_TRUE(PlaceTopology(u, {engine}).ok());
 }
 
+// Issue 10: a cross-host link's sending side applies delay and loss in the
+// tunnel's egress pipeline, so hosts with the userspace engine and no
+// sch_netem take both ends of such a link, on different hosts.
+TEST(PlacementTest, CrossHostLinksWithDelayGoToEngineHostsWithoutNetem) {
+  auto t = Chain(2);
+  t.mutable_nodes(0)->set_host("h1");
+  t.mutable_nodes(1)->set_host("h2");
+  t.mutable_links(0)->mutable_a_to_b()->set_delay_us(20'000);
+  t.mutable_links(0)->mutable_b_to_a()->set_loss_percent(1);
+  auto h1 = Host("h1", true, 2);
+  auto h2 = Host("h2", true, 2);
+  h1.mutable_capabilities()->set_userspace_engine(true);
+  h2.mutable_capabilities()->set_userspace_engine(true);
+  auto p = PlaceTopology(t, {h1, h2});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->per_host.size(), 2u);
+  ASSERT_EQ(p->per_host["h1"].remote_links_size(), 1);
+  EXPECT_EQ(p->per_host["h1"].remote_links(0).link().a_to_b().delay_us(),
+            20'000u);
+  ASSERT_EQ(p->cut_links.size(), 1u);
+  // Without the engine on the receiving host (which sends b-to-a with
+  // loss), the pin cannot be honoured.
+  h2.mutable_capabilities()->set_userspace_engine(false);
+  auto bad = PlaceTopology(t, {h1, h2});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(bad.status().message(), HasSubstr("node n1: host h2"));
+}
+
 TEST(PlacementTest, GuestSendersRunNetemInsideTheGuest) {
   // n1 (a guest) sends with loss: its own kernel has sch_netem, so a host
   // without netem will do; n0 (a namespace) sending with delay would not.

@@ -1,0 +1,477 @@
+// `emuctl linktest LAB [LINK...] [--json]`: measures each link from inside
+// its end nodes and compares with what its configured conditions should
+// give (docs/linkemu.md, "Calibration: emuctl linktest").
+//
+// Probes run through ControllerService.Exec (so the caller needs what
+// `emuctl exec` needs): ping from the link's a end to its b end's address
+// (round trip, jitter, loss and its bursts), and, for each direction with a
+// rate, UDP iperf3 from a to b (a-to-b) or reversed (b-to-a). The expected
+// figures come from linkemu/impair/probe_model.h: the same probe schedule
+// run through the engine's pipeline with the configured conditions.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/linktest_output.h"
+#include "cli/table.h"
+#include "cli/wait_ready.h"
+#include "linkemu/engine_choice.h"
+#include "linkemu/impair/probe_model.h"
+#include "linkemu/link_param_text.h"
+#include "linkemu/units.h"
+#include "nlohmann/json.hpp"
+#include "proto/topology_names.h"
+
+namespace emu::cli {
+namespace {
+
+constexpr size_t kUdpPayload = 1400;
+constexpr double kUdpOverload = 1.2;  // offered payload rate / link rate
+constexpr int kModelRuns = 20;
+constexpr int kIperfPort = 5201;
+
+struct LinktestArgs {
+  std::string lab;
+  std::vector<std::string> links;
+  int count = 200;
+  std::string interval = "10ms";
+  std::string rate_time = "4s";
+  bool no_rate = false;
+  std::vector<std::string> expect;  // KEY=VALUE, both directions
+  bool json = false;
+};
+
+// The first address of `node`'s interface `ifname` without its prefix
+// length (IPv4 first), empty when it has none.
+std::string AddressOf(const v1::Topology& t, const v1::Endpoint& e) {
+  std::string v6;
+  for (const auto& n : t.nodes()) {
+    if (n.name() != e.node()) continue;
+    for (const auto& i : n.interfaces()) {
+      if (i.name() != e.interface()) continue;
+      for (const auto& a : i.addresses()) {
+        std::string ip = a.substr(0, a.find('/'));
+        if (ip.find(':') == std::string::npos) return ip;
+        if (v6.empty()) v6 = ip;
+      }
+    }
+  }
+  return v6;
+}
+
+bool Selected(const LinktestArgs& args, const v1::Link& link) {
+  if (args.links.empty()) return true;
+  for (const auto& want : args.links) {
+    if (want == LinkName(link) || want == EndpointName(link.a()) ||
+        want == EndpointName(link.b())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// "rate 50mbit delay 20ms jitter 2ms loss 1%" (what shapes probes).
+std::string Describe(const v1::LinkParams& p) {
+  std::vector<std::string> parts;
+  if (p.rate_bps() > 0) {
+    parts.push_back(absl::StrFormat("rate %gmbit", p.rate_bps() / 1e6));
+  }
+  if (p.delay_us() > 0) {
+    parts.push_back(absl::StrFormat("delay %gms", p.delay_us() / 1e3));
+  }
+  if (p.jitter_us() > 0) {
+    parts.push_back(absl::StrFormat("jitter %gms", p.jitter_us() / 1e3));
+  }
+  if (p.delay_correlation_percent() > 0) {
+    parts.push_back(
+        absl::StrFormat("delay-corr %g%%", p.delay_correlation_percent()));
+  }
+  if (p.loss_percent() > 0) {
+    parts.push_back(absl::StrFormat("loss %g%%", p.loss_percent()));
+  }
+  if (p.loss_correlation_percent() > 0) {
+    parts.push_back(
+        absl::StrFormat("loss-corr %g%%", p.loss_correlation_percent()));
+  }
+  if (p.has_gilbert_elliott()) parts.push_back("gilbert-elliott");
+  if (p.duplicate_percent() > 0) {
+    parts.push_back(absl::StrFormat("duplicate %g%%", p.duplicate_percent()));
+  }
+  if (p.reorder_percent() > 0) {
+    parts.push_back(absl::StrFormat("reorder %g%%", p.reorder_percent()));
+  }
+  if (p.corrupt_percent() > 0) {
+    parts.push_back(absl::StrFormat("corrupt %g%%", p.corrupt_percent()));
+  }
+  if (p.bit_error_rate() > 0) {
+    parts.push_back(absl::StrFormat("ber %g", p.bit_error_rate()));
+  }
+  return parts.empty() ? "none" : absl::StrJoin(parts, " ");
+}
+
+absl::StatusOr<v1::ExecResponse> ExecIn(ControllerConnection& c,
+                                        const std::string& lab,
+                                        const std::string& node,
+                                        const std::vector<std::string>& argv,
+                                        absl::Duration timeout) {
+  v1::LabExecRequest req;
+  req.set_lab(lab);
+  req.set_node(node);
+  for (const auto& a : argv) req.add_argv(a);
+  req.set_timeout_ms(absl::ToInt64Milliseconds(timeout));
+  v1::ExecResponse resp;
+  grpc::Status s =
+      c.stub().Exec(c.NewContext(timeout + kExecGrace).get(), req, &resp);
+  if (!s.ok()) return absl::UnavailableError(c.Describe(s, "Exec"));
+  return resp;
+}
+
+// One direction's UDP goodput at its receiver (bits/s of payload). The
+// server is a one-off daemon in b (it ends after the test; the namespace's
+// processes go with the lab if no client ever came); a-to-b asks for the
+// server's report through the client (--get-server-output), b-to-a
+// (--reverse) reads the client's own.
+absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
+                                  const std::string& lab, const v1::Link& link,
+                                  const std::string& b_address, bool a_to_b,
+                                  double offered_bps, absl::Duration time,
+                                  int port) {
+  auto server = ExecIn(c, lab, link.b().node(),
+                       {"iperf3", "-s", "-1", "-D", "-J", "-i", "0.5", "-p",
+                        absl::StrCat(port)},
+                       absl::Seconds(20));
+  if (!server.ok()) return server.status();
+  if (server->exit_code() != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "iperf3 server in ", link.b().node(), " (exit ", server->exit_code(),
+        "): ", server->stderr(), server->stdout()));
+  }
+  std::vector<std::string> client = {
+      "iperf3", "-c", b_address, "-p", absl::StrCat(port), "-u", "-b",
+      absl::StrCat(static_cast<uint64_t>(offered_bps)), "-l",
+      absl::StrCat(kUdpPayload), "-t",
+      absl::StrCat(absl::ToInt64Seconds(time)), "-i", "0.5", "-J",
+      a_to_b ? "--get-server-output" : "-R"};
+  absl::StatusOr<v1::ExecResponse> out = absl::UnknownError("not run");
+  // The daemon may not listen yet: retried, bounded.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    out = ExecIn(c, lab, link.a().node(), client, time + absl::Seconds(15));
+    if (!out.ok() || out->exit_code() == 0 || absl::Now() > deadline ||
+        !absl::StrContains(out->stdout(), "unable to connect")) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  if (!out.ok()) return out.status();
+  auto bps = ReceiverMedianBps(out->stdout(), a_to_b);
+  if (!bps.ok() || out->exit_code() != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "iperf3 in ", link.a().node(), " (exit ", out->exit_code(), "): ",
+        bps.ok() ? "" : bps.status().message(), " ", out->stderr()));
+  }
+  return bps;
+}
+
+struct LinkResult {
+  v1::LinkStatus status;
+  std::string error;  // the link could not be measured
+  std::vector<linkemu::FigureCheck> checks;
+  linkemu::PingFigures expected, measured;
+  bool ok() const {
+    if (!error.empty()) return false;
+    for (const auto& c : checks) {
+      if (!c.ok) return false;
+    }
+    return true;
+  }
+};
+
+std::string Num(double v) {
+  return absl::StrFormat(std::fabs(v) >= 100 ? "%.1f" : "%.2f", v);
+}
+
+int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
+  auto interval = linkemu::ParseDurationUs(args.interval);
+  auto rate_time = ParseTimeout(args.rate_time, "--rate-time");
+  if (!interval.ok() || *interval == 0) {
+    *env.err << "emuctl: --interval " << args.interval
+             << ": want a duration such as 10ms\n";
+    return kExitUsage;
+  }
+  if (!rate_time.ok() || *rate_time < absl::Seconds(2)) {
+    *env.err << "emuctl: --rate-time " << args.rate_time
+             << ": want 2s or more\n";
+    return kExitUsage;
+  }
+  if (args.count < 10) {
+    *env.err << "emuctl: --count " << args.count << ": want 10 or more\n";
+    return kExitUsage;
+  }
+  v1::LinkParams expect;
+  std::vector<std::string> expect_fields;
+  for (const auto& kv : args.expect) {
+    size_t eq = kv.find('=');
+    absl::StatusOr<std::string> field =
+        eq == std::string::npos
+            ? absl::InvalidArgumentError("want KEY=VALUE, e.g. delay=30ms")
+            : linkemu::SetLinkParamFromText(kv.substr(0, eq),
+                                            kv.substr(eq + 1), &expect);
+    if (!field.ok()) {
+      *env.err << "emuctl: --expect " << kv << ": "
+               << field.status().message() << "\n";
+      return kExitUsage;
+    }
+    expect_fields.push_back(*field);
+  }
+  const absl::Duration step = absl::Microseconds(*interval);
+  // `expect` with only the fields --expect named (MergeFrom then sets them
+  // after they were cleared: a 0 given stays 0).
+  std::vector<const google::protobuf::FieldDescriptor*> expect_fds;
+  for (const auto& f : expect_fields) {
+    if (const auto* fd = v1::LinkParams::descriptor()->FindFieldByName(f)) {
+      expect_fds.push_back(fd);
+    }
+  }
+  v1::LinkParams expect_only = expect;
+  for (int i = 0; i < v1::LinkParams::descriptor()->field_count(); ++i) {
+    const auto* fd = v1::LinkParams::descriptor()->field(i);
+    if (std::find(expect_fds.begin(), expect_fds.end(), fd) == expect_fds.end()) {
+      expect_only.GetReflection()->ClearField(&expect_only, fd);
+    }
+  }
+
+  auto conn = env.Connect();
+  if (!conn.ok()) return env.Fail(conn.status());
+  ControllerConnection& c = **conn;
+  absl::Status ready = WaitUntilLabReady(c, args.lab, *env.err);
+  if (!ready.ok()) return env.Fail(ready);
+  v1::GetLabRequest get;
+  get.set_lab(args.lab);
+  v1::Lab lab;
+  grpc::Status s = c.stub().GetLab(c.NewContext(kUnaryTimeout).get(), get, &lab);
+  if (!s.ok()) return env.Fail(c.Describe(s, "GetLab"));
+
+  std::vector<LinkResult> results;
+  for (const auto& l : lab.links()) {
+    if (!Selected(args, l.link())) continue;
+    LinkResult r;
+    r.status = l;
+    // --expect: the expectation, not the link, takes these values.
+    for (auto* p : {r.status.mutable_link()->mutable_a_to_b(),
+                    r.status.mutable_link()->mutable_b_to_a()}) {
+      for (const auto* fd : expect_fds) p->GetReflection()->ClearField(p, fd);
+      p->MergeFrom(expect_only);
+    }
+    results.push_back(std::move(r));
+  }
+  if (!args.links.empty() && results.empty()) {
+    return env.Fail(absl::StrCat("lab ", args.lab, " has no link ",
+                                 absl::StrJoin(args.links, ", ")));
+  }
+
+  for (auto& r : results) {
+    const v1::Link& link = r.status.link();
+    const std::string b_address = AddressOf(lab.topology(), link.b());
+    if (b_address.empty()) {
+      r.error = absl::StrCat("interface ", EndpointName(link.b()),
+                             " has no address to probe");
+      continue;
+    }
+    const linkemu::ImpairmentSpec ab = linkemu::ImpairmentSpecFor(link.a_to_b());
+    const linkemu::ImpairmentSpec ba = linkemu::ImpairmentSpecFor(link.b_to_a());
+    auto ping = ExecIn(
+        c, args.lab, link.a().node(),
+        {"ping", "-n", "-i", absl::StrFormat("%.6f", absl::ToDoubleSeconds(step)),
+         "-c", absl::StrCat(args.count), "-W", "2", b_address},
+        step * args.count + absl::Seconds(15));
+    if (!ping.ok()) {
+      r.error = std::string(ping.status().message());
+      continue;
+    }
+    auto rtts = ParsePingReplies(ping->stdout(), args.count);
+    if (std::none_of(rtts.begin(), rtts.end(),
+                     [](const auto& x) { return x.has_value(); }) &&
+        ping->stdout().find("transmitted") == std::string::npos) {
+      r.error = absl::StrCat("ping in ", link.a().node(), " failed: ",
+                             ping->stderr(), ping->stdout());
+      continue;
+    }
+    r.measured = linkemu::SummarizePing(rtts);
+    r.expected = linkemu::ModelPing(ab, ba, args.count, step, kModelRuns, 1);
+    r.checks = linkemu::ComparePing(r.expected, r.measured);
+    if (args.no_rate) continue;
+    for (bool a_to_b : {true, false}) {
+      const v1::LinkParams& p = a_to_b ? link.a_to_b() : link.b_to_a();
+      if (p.rate_bps() == 0) continue;
+      const double offered = kUdpOverload * p.rate_bps();
+      const std::string name =
+          absl::StrCat("rate ", a_to_b ? "a-to-b" : "b-to-a");
+      auto bps = MeasureUdp(c, args.lab, link, b_address, a_to_b, offered,
+                            *rate_time, kIperfPort + (a_to_b ? 0 : 1));
+      if (!bps.ok()) {
+        r.error = absl::StrCat(name, ": ", bps.status().message());
+        break;
+      }
+      r.checks.push_back(linkemu::CompareRate(
+          name,
+          linkemu::ModelUdpGoodputBps(a_to_b ? ab : ba, offered, kUdpPayload,
+                                      *rate_time, 1),
+          *bps));
+    }
+  }
+
+  int off = 0;
+  for (const auto& r : results) off += r.ok() ? 0 : 1;
+  if (args.json) {
+    nlohmann::json j;
+    j["lab"] = args.lab;
+    j["probe"] = {{"count", args.count},
+                  {"interval_ms", absl::ToDoubleMilliseconds(step)},
+                  {"from", "a"},
+                  {"delay", "rtt/2"},
+                  {"udp_payload_bytes", kUdpPayload},
+                  {"udp_offered_over_rate", kUdpOverload}};
+    j["links"] = nlohmann::json::array();
+    for (const auto& r : results) {
+      nlohmann::json lj;
+      lj["link"] = LinkName(r.status.link());
+      lj["hosts"] = {r.status.host_a(), r.status.host_b()};
+      lj["engine"] = {{"a_to_b", r.status.engine_a_to_b()},
+                      {"b_to_a", r.status.engine_b_to_a()}};
+      lj["configured"] = {{"a_to_b", Describe(r.status.link().a_to_b())},
+                          {"b_to_a", Describe(r.status.link().b_to_a())}};
+      if (!r.error.empty()) lj["error"] = r.error;
+      lj["checks"] = nlohmann::json::array();
+      for (const auto& ch : r.checks) {
+        lj["checks"].push_back({{"name", ch.name},
+                                {"unit", ch.unit},
+                                {"expected", ch.expected},
+                                {"measured", ch.measured},
+                                {"tolerance", ch.tolerance},
+                                {"judged", ch.judged},
+                                {"ok", ch.ok}});
+      }
+      lj["measured"] = {{"sent", r.measured.sent},
+                        {"received", r.measured.received},
+                        {"rtt_p50_ms", r.measured.rtt_p50_ms},
+                        {"delay_ms", r.measured.rtt_p50_ms / 2},
+                        {"jitter_p50_ms", r.measured.jitter_p50_ms},
+                        {"jitter_p99_ms", r.measured.jitter_p99_ms},
+                        {"loss_percent", 100 * r.measured.loss_fraction},
+                        {"mean_loss_burst", r.measured.mean_loss_burst}};
+      lj["verdict"] = r.ok() ? "ok" : "off";
+      j["links"].push_back(lj);
+    }
+    j["verdict"] = off == 0 ? "ok" : "off";
+    *env.out << j.dump(2) << "\n";
+  } else {
+    *env.out << "lab " << args.lab << ": " << results.size() << " link"
+             << (results.size() == 1 ? "" : "s") << "; ping " << args.count
+             << " x " << absl::FormatDuration(step)
+             << " from each link's a end; delay = RTT/2 (round trips: no "
+                "clock is shared)\n";
+    for (const auto& r : results) {
+      const v1::LinkStatus& st = r.status;
+      *env.out << "\n" << LinkName(st.link()) << "  (" << st.host_a();
+      if (st.host_b() != st.host_a()) *env.out << " - " << st.host_b();
+      *env.out << ", engine a-to-b " << st.engine_a_to_b() << ", b-to-a "
+               << st.engine_b_to_a() << ")\n"
+               << "  a-to-b: " << Describe(st.link().a_to_b()) << "\n"
+               << "  b-to-a: " << Describe(st.link().b_to_a()) << "\n";
+      if (!r.error.empty()) {
+        *env.out << "  cannot measure: " << r.error << "\n  verdict: off\n";
+        continue;
+      }
+      Table t({"  FIGURE", "EXPECTED", "MEASURED", "TOLERANCE", "VERDICT"});
+      for (const auto& ch : r.checks) {
+        double e = ch.expected, m = ch.measured, tol = ch.tolerance;
+        std::string unit = ch.unit, name = ch.name;
+        if (ch.name == "rtt p50") {  // shown as one-way delay, RTT/2
+          name = "delay (RTT/2)";
+          e /= 2;
+          m /= 2;
+          tol /= 2;
+        } else if (ch.name == "loss" && r.measured.sent > 0) {
+          name = "loss (round trip)";
+          e *= 100.0 / r.measured.sent;
+          m *= 100.0 / r.measured.sent;
+          tol *= 100.0 / r.measured.sent;
+          unit = "%";
+        } else if (ch.name == "burst") {
+          name = "loss burst (mean)";
+        }
+        t.AddRow({"  " + name, Num(e) + " " + unit, Num(m) + " " + unit,
+                  "+-" + Num(tol) + " " + unit,
+                  !ch.judged ? "(not judged)" : ch.ok ? "ok" : "OFF"});
+      }
+      *env.out << t.Render() << "  verdict: " << (r.ok() ? "ok" : "off")
+               << "\n";
+    }
+    *env.out << "\nlinktest: " << (results.size() - off) << " of "
+             << results.size() << " links ok" << (off ? "; some are off" : "")
+             << "\n";
+  }
+  return off == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void AddLinktestCommand(CLI::App& app, CommandEnv& env) {
+  auto* cmd = app.add_subcommand(
+      "linktest", "Measure a lab's links and compare with their conditions");
+  auto args = std::make_shared<LinktestArgs>();
+  cmd->add_option("lab", args->lab, "Lab name")->required();
+  cmd->add_option("links", args->links,
+                  "Links to test (a:eth1<->b:eth1, or one end a:eth1); "
+                  "default all");
+  cmd->add_option("--count", args->count, "Pings per link")
+      ->capture_default_str();
+  cmd->add_option("--interval", args->interval, "Time between pings")
+      ->capture_default_str();
+  cmd->add_option("--rate-time", args->rate_time,
+                  "Length of each UDP rate run (per direction with a rate)")
+      ->capture_default_str();
+  cmd->add_flag("--no-rate", args->no_rate, "Skip the UDP rate runs");
+  cmd->add_option("--expect", args->expect,
+                  "KEY=VALUE: compare against this condition instead of the "
+                  "configured one, both directions (e.g. delay=30ms); "
+                  "repeatable");
+  cmd->add_flag("--json", args->json, "Print the results as JSON");
+  cmd->footer(
+      "For each link: ping COUNT times from its a end to the b end's first\n"
+      "address (IPv4 first), and for each direction with a rate a UDP\n"
+      "iperf3 run offering 1.2 x the rate in 1400-byte datagrams to a\n"
+      "one-off server in b (a-to-b: a sends; b-to-a: iperf3 --reverse).\n"
+      "The commands run in the nodes through the controller, as `emuctl\n"
+      "exec` runs them (same permission).\n"
+      "Expected figures: the same probes run through the engine's model of\n"
+      "the configured conditions (NetEm's semantics, 20 seeded runs).\n"
+      "Figures: delay = RTT p50 / 2 (round trips: the two ends' clocks are\n"
+      "not compared), jitter p50/p99 = |RTT - RTT p50|, loss of round trips\n"
+      "and the mean length of loss bursts, receiver goodput (median of the\n"
+      "0.5 s intervals but the first and last).\n"
+      "Tolerances (docs/linkemu.md): delay max(2 ms, 10 %), jitter p50\n"
+      "max(1 ms, 25 %), jitter p99 max(10 ms, 50 %), loss 4 binomial sd + 2\n"
+      "probes, burst max(0.5, 50 %) with 10+ lost, rate max(0.5 Mbit/s,\n"
+      "5 %). A link is ok when every judged figure is.\n"
+      "Exit status 0 when every link is ok, 1 when one is off or cannot be\n"
+      "measured, 2 for a bad command line.\n\n"
+      "Examples:\n"
+      "  emuctl linktest netem\n"
+      "  emuctl linktest netem 'a:eth1<->b:eth1' --count 1000 --json\n"
+      "  emuctl linktest netem a:eth1 --expect delay=30ms   # shows off");
+  cmd->callback([&env, args] { env.exit_code = RunLinktest(env, *args); });
+}
+
+}  // namespace emu::cli

@@ -1,0 +1,31 @@
+// What `emuctl linktest` reads from the probes it runs in the nodes: ping's
+// per-reply lines and iperf3's JSON report. Pure; thread-safe.
+#ifndef EMU_CLI_LINKTEST_OUTPUT_H_
+#define EMU_CLI_LINKTEST_OUTPUT_H_
+
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace emu::cli {
+
+// Round trip (ms) of each of `count` probes from ping's output, none where
+// no reply came. iputils numbers probes from 1 ("icmp_seq=1"), busybox from
+// 0 ("seq=0"); a duplicate reply ("DUP!") keeps the first.
+std::vector<std::optional<double>> ParsePingReplies(absl::string_view output,
+                                                    int count);
+
+// The receiver's goodput from an iperf3 client's --json report: of the
+// server's report inside it (`server_side`: the client sent, with
+// --get-server-output and a server run with --json) or of the client's own
+// (a --reverse client receives). The median of the interval rates (bits/s)
+// without the first and the last interval, which start and stop mid-way.
+// INVALID_ARGUMENT when the report has an error or fewer than 3 intervals.
+absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
+                                         bool server_side = false);
+
+}  // namespace emu::cli
+
+#endif  // EMU_CLI_LINKTEST_OUTPUT_H_

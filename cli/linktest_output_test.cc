@@ -1,0 +1,57 @@
+#include "cli/linktest_output.h"
+
+#include "gtest/gtest.h"
+
+namespace emu::cli {
+namespace {
+
+TEST(ParsePingRepliesTest, IputilsLinesWithLossAndDuplicates) {
+  const char* out =
+      "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n"
+      "64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=40.1 ms\n"
+      "64 bytes from 10.0.0.2: icmp_seq=3 ttl=64 time=39.5 ms\n"
+      "64 bytes from 10.0.0.2: icmp_seq=3 ttl=64 time=41.0 ms (DUP!)\n"
+      "64 bytes from 10.0.0.2: icmp_seq=9 ttl=64 time=1 ms\n"
+      "\n--- 10.0.0.2 ping statistics ---\n"
+      "4 packets transmitted, 2 received, 50% packet loss, time 3004ms\n"
+      "rtt min/avg/max/mdev = 39.5/39.8/40.1/0.3 ms\n";
+  auto r = ParsePingReplies(out, 4);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_DOUBLE_EQ(*r[0], 40.1);
+  EXPECT_FALSE(r[1].has_value());
+  EXPECT_DOUBLE_EQ(*r[2], 39.5);  // the first reply, not the DUP
+  EXPECT_FALSE(r[3].has_value());  // seq 9 is beyond the count
+}
+
+TEST(ParsePingRepliesTest, BusyboxCountsFromZero) {
+  auto r = ParsePingReplies(
+      "64 bytes from 10.0.0.2: seq=0 ttl=64 time=0.512 ms\n"
+      "64 bytes from 10.0.0.2: seq=2 ttl=64 time=0.300 ms\n",
+      3);
+  EXPECT_DOUBLE_EQ(*r[0], 0.512);
+  EXPECT_FALSE(r[1].has_value());
+  EXPECT_DOUBLE_EQ(*r[2], 0.3);
+}
+
+TEST(ReceiverMedianBpsTest, MedianOfTheInnerIntervals) {
+  auto bps = ReceiverMedianBps(R"({"intervals": [
+      {"sum": {"bits_per_second": 1}}, {"sum": {"bits_per_second": 9e6}},
+      {"sum": {"bits_per_second": 10e6}}, {"sum": {"bits_per_second": 8e6}},
+      {"sum": {"bits_per_second": 100e6}}]})");
+  ASSERT_TRUE(bps.ok()) << bps.status();
+  EXPECT_DOUBLE_EQ(*bps, 9e6);
+  EXPECT_FALSE(ReceiverMedianBps(R"({"error": "unable to connect"})").ok());
+  auto server = ReceiverMedianBps(R"({"intervals": [], "server_output_json":
+      {"intervals": [{"sum": {"bits_per_second": 1}},
+                     {"sum": {"bits_per_second": 5e6}},
+                     {"sum": {"bits_per_second": 7e6}}]}})",
+                                  /*server_side=*/true);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_DOUBLE_EQ(*server, 5e6);
+  EXPECT_FALSE(ReceiverMedianBps(R"({"intervals": []})", true).ok());
+  EXPECT_FALSE(ReceiverMedianBps("iperf3: error").ok());
+  EXPECT_FALSE(ReceiverMedianBps(R"({"intervals": []})").ok());
+}
+
+}  // namespace
+}  // namespace emu::cli

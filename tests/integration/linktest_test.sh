@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `emuctl linktest` (issue 10): examples/netem.yaml on a host without
+# sch_netem (the userspace engine serves its links); linktest measures each
+# link from inside its nodes and its verdict is ok; a deliberately wrong
+# expectation (--expect delay=30ms against 20 ms) shows off and exits 1;
+# --json is what scripts read. Needs root; touches only names with its own
+# cluster id.
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
+start_cluster_test t
+
+"$EMUCTL" local start --name "$ID" --subnet 198.18.212.0/24 >"$TMP/start.log" 2>&1 ||
+  fail "local start: $(cat "$TMP/start.log")"
+"$EMUCTL" up "$RUNFILES/examples/netem.yaml" >"$TMP/up.log" 2>&1 ||
+  fail "up examples/netem.yaml: $(cat "$TMP/up.log")"
+
+# Every figure is judged; on a host whose load average exceeds its cores
+# the scheduling noise (jitter p99) and CPU-bound rates (100 Mbit/s through
+# the engine) are the host's, not the link's: there those two are printed
+# and the others required (the environment imposes them; they are not
+# asserted). On an idle host the whole verdict must be ok.
+rc=0
+"$EMUCTL" linktest netem --json >"$TMP/all.json" 2>"$TMP/all.err" || rc=$?
+"$EMUCTL" linktest netem --no-rate >"$TMP/all.txt" 2>&1 || true
+cat "$TMP/all.txt"
+load=$(cut -d' ' -f1 /proc/loadavg)
+busy=$(awk -v l="$load" -v c="$(nproc)" 'BEGIN { print (l > c) ? 1 : 0 }')
+/usr/bin/python3 - "$TMP/all.json" "$busy" <<'PY' || fail "linktest netem: $(cat "$TMP/all.json" "$TMP/all.err")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+busy = sys.argv[2] == "1"
+assert [l["link"] for l in j["links"]] == ["a:eth1<->b:eth1", "c:eth1<->d:eth1"], j
+for l in j["links"]:
+    assert "error" not in l, l
+    names = [c["name"] for c in l["checks"]]
+    assert "rate a-to-b" in names and "rate b-to-a" in names, names
+    for c in l["checks"]:
+        print("%s %-12s expected %8.2f measured %8.2f +- %6.2f %s %s" % (
+            l["link"], c["name"], c["expected"], c["measured"], c["tolerance"],
+            c["unit"], "ok" if c["ok"] else "OFF"))
+        noise = c["name"] == "jitter p99" or (
+            c["name"].startswith("rate") and c["expected"] > 60)
+        assert c["ok"] or (busy and noise), c
+if not busy:
+    assert j["verdict"] == "ok", j["verdict"]
+print("verdict", j["verdict"], "(host busy: load above cores)" if busy else "")
+PY
+[[ $busy == 1 || $rc == 0 ]] || fail "linktest exit $rc with verdict ok required"
+
+# A wrong expectation is seen: a<->b has 20 ms each way, not 30.
+if "$EMUCTL" linktest netem "a:eth1" --no-rate --expect delay=30ms >"$TMP/off.txt" 2>&1; then
+  fail "linktest against delay=30ms passed: $(cat "$TMP/off.txt")"
+fi
+cat "$TMP/off.txt"
+grep -q "delay (RTT/2).*OFF" "$TMP/off.txt" || fail "no OFF delay: $(cat "$TMP/off.txt")"
+grep -q "verdict: off" "$TMP/off.txt" || fail "no off verdict: $(cat "$TMP/off.txt")"
+
+# --json for scripts; a changed link is measured as changed.
+"$EMUCTL" link set netem "c:eth1<->d:eth1" --delay 12ms >/dev/null
+"$EMUCTL" linktest netem "c:eth1<->d:eth1" --no-rate --json >"$TMP/cd.json" 2>&1 || true
+/usr/bin/python3 - "$TMP/cd.json" "$busy" <<'PY' || fail "json: $(cat "$TMP/cd.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+[l] = j["links"]
+for c in l["checks"]:
+    assert c["ok"] or (sys.argv[2] == "1" and c["name"] == "jitter p99"), c
+assert l["link"] == "c:eth1<->d:eth1", l
+assert 23 <= l["measured"]["rtt_p50_ms"] <= 27, l["measured"]
+assert l["engine"]["a_to_b"] == "userspace", l["engine"]
+print("c<->d after link set --delay 12ms: RTT p50", l["measured"]["rtt_p50_ms"], "ms")
+PY
+# Unknown link and bad flags: clear errors.
+if "$EMUCTL" linktest netem "x:eth9" >"$TMP/bad.txt" 2>&1; then fail "unknown link accepted"; fi
+grep -q "has no link x:eth9" "$TMP/bad.txt" || fail "unknown link: $(cat "$TMP/bad.txt")"
+
+"$EMUCTL" down netem >/dev/null
+wait_for 30 "$EMUCTL" local stop --name "$ID" ||
+  fail "local stop: $("$EMUCTL" local stop --name "$ID" 2>&1)"
+check_nothing_left "$ID" || exit 1
+trap - EXIT
+echo PASS
