@@ -209,50 +209,71 @@ constexpr absl::Duration kReattachWindow = absl::Seconds(90);
 // True once RUN_ENDED came; `last` gets the last call's status. Ctrl-C
 // cancels the run (CancelExperimentRun, retried until the controller
 // answers) and follows it to its CANCELLED end.
-bool Reattach(ControllerConnection& c, v1::ExperimentService::Stub* stub,
-              const std::string& id, EventPrinter& printer,
+bool Reattach(CommandEnv& env, const std::string& id, EventPrinter& printer,
               InterruptWatcher& interrupts, grpc::Status* last) {
   const absl::Time deadline = absl::Now() + kReattachWindow;
   std::mutex mu;
   bool cancelled = false;  // the controller took the cancel
+  bool want_cancel = false;
   grpc::ClientContext* current = nullptr;
-  auto try_cancel = [&] {
-    v1::CancelExperimentRunRequest req;
-    req.set_run_id(id);
-    req.set_reason("interrupted: emuctl run got Ctrl-C");
-    v1::CancelExperimentRunResponse resp;
-    grpc::Status s = stub->CancelExperimentRun(
-        c.NewContext(absl::Seconds(5)).get(), req, &resp);
+  // Ctrl-C: stop waiting on this attempt; the loop asks for the cancel.
+  interrupts.Watch([&] {
     std::lock_guard<std::mutex> lock(mu);
-    if (s.ok()) cancelled = true;
-    // Not reachable yet: stop waiting on this attempt, try again.
-    if (!s.ok() && current != nullptr) current->TryCancel();
-  };
-  interrupts.Watch(try_cancel);
+    want_cancel = true;
+    if (current != nullptr) current->TryCancel();
+  });
   bool ended = false;
   while (!ended && absl::Now() < deadline) {
-    printer.BeginReplay();
-    auto ctx = c.NewContext(kStreamTimeout);
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      current = ctx.get();
-    }
-    if (interrupts.interrupted() && !cancelled) try_cancel();
-    v1::WatchExperimentRunRequest req;
-    req.set_run_id(id);
-    auto reader = stub->WatchExperimentRun(ctx.get(), req);
-    v1::ExperimentEvent event;
-    while (reader->Read(&event)) ended = printer.Print(event) || ended;
-    *last = reader->Finish();
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      current = nullptr;
-    }
-    if (ended) break;
-    if (last->error_code() == grpc::StatusCode::NOT_FOUND ||
-        last->error_code() == grpc::StatusCode::PERMISSION_DENIED ||
-        last->error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-      break;
+    // A new connection each attempt: a restarted controller may listen on
+    // another port (a local cluster's is in its cluster file).
+    auto conn = env.Connect();
+    if (conn.ok()) {
+      ControllerConnection& c = **conn;
+      auto stub = v1::ExperimentService::NewStub(c.channel());
+      bool cancel_now;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        cancel_now = want_cancel && !cancelled;
+      }
+      if (cancel_now) {
+        v1::CancelExperimentRunRequest req;
+        req.set_run_id(id);
+        req.set_reason("interrupted: emuctl run got Ctrl-C");
+        v1::CancelExperimentRunResponse resp;
+        grpc::Status s = stub->CancelExperimentRun(
+            c.NewContext(absl::Seconds(5)).get(), req, &resp);
+        std::lock_guard<std::mutex> lock(mu);
+        if (s.ok()) cancelled = true;
+      }
+      bool follow;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        follow = !want_cancel || cancelled;
+      }
+      if (follow) {
+        printer.BeginReplay();
+        auto ctx = c.NewContext(kStreamTimeout);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          current = ctx.get();
+        }
+        v1::WatchExperimentRunRequest req;
+        req.set_run_id(id);
+        auto reader = stub->WatchExperimentRun(ctx.get(), req);
+        v1::ExperimentEvent event;
+        while (reader->Read(&event)) ended = printer.Print(event) || ended;
+        *last = reader->Finish();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          current = nullptr;
+        }
+        if (ended) break;
+        if (last->error_code() == grpc::StatusCode::NOT_FOUND ||
+            last->error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+            last->error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+          break;
+        }
+      }
     }
     // The controller is not back yet: a short pause between attempts.
     absl::SleepFor(absl::Milliseconds(500));
@@ -485,8 +506,7 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
                << c.Describe(s, "RunExperiment") << "); following run "
                << printer.run_id() << " again (Ctrl-C stops it)" << std::endl;
       grpc::Status watched;
-      ended = Reattach(c, stub.get(), printer.run_id(), printer, interrupts,
-                       &watched);
+      ended = Reattach(env, printer.run_id(), printer, interrupts, &watched);
     }
     v1::RunResult result = printer.result();
     if (!ended) {

@@ -49,7 +49,7 @@ std::string ShellCommandInput(absl::string_view nonce,
   }
   absl::StrAppend(&out, "base64 -d ", f, ".b64 >", f,
                   "; printf '\\n__EMU_%s_S__\\n' ", nonce, "; sh -c 'echo $$ >",
-                  f, ".pid; exec sh ", f, "' </dev/null 2>", f, ".err; r=$?; ",
+                  f, ".pid; exec sh ", f, "' </dev/null 2>", f, ".err & wait $!; r=$?; ",
                   "printf '\\n__EMU_%s_E__\\n' ", nonce, "; cat ", f, ".err; ",
                   "printf '\\n__EMU_%s_%d__\\n' ", nonce, " $r; rm -f ", f, " ",
                   f, ".b64 ", f, ".err ", f, ".pid\n");

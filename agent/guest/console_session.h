@@ -10,8 +10,10 @@
 //   2. one line that decodes it, prints a start marker, runs it with stdin
 //      /dev/null and stderr to a file (through `sh -c` that first writes
 //      its pid, which is its process group under the console shell's job
-//      control, to /tmp/.emu_<nonce>.pid), prints a stderr marker, the
-//      stderr file, and an end marker that carries the exit status:
+//      control, to /tmp/.emu_<nonce>.pid; in the background, waited for
+//      with `wait`, so that Ctrl-C always gets the shell back even from a
+//      command that ignores SIGINT), prints a stderr marker, the stderr
+//      file, and an end marker that carries the exit status:
 //        \n__EMU_<nonce>_S__\n  stdout  \n__EMU_<nonce>_E__\n  stderr
 //        \n__EMU_<nonce>_<status>__\n
 // <nonce> is 16 random hex digits per command, so neither output that
@@ -23,9 +25,10 @@
 // "\r\n").
 //
 // Interrupting a command (its timeout, or a cancel): Ctrl-C (SIGINT to the
-// terminal's foreground process group, the command's), then one line
-// (ShellKillInput) that kills the command's process group by the pid it
-// wrote (SIGKILL: what ignores SIGINT ends too) and removes its files.
+// shell, which stops waiting for the command), then one line
+// (ShellKillInput) that SIGKILLs the command's process group by the pid it
+// wrote (or that process alone, without job control) and removes its
+// files: what ignores SIGINT ends too.
 //
 // Thread-safe: Run calls on one session are serialised.
 #ifndef EMU_AGENT_GUEST_CONSOLE_SESSION_H_
