@@ -8,22 +8,30 @@ namespace emu::agent::barrier {
 
 void ExecutorPool::Warm(const std::vector<std::string>& nodes) {
   absl::MutexLock lock(&mu_);
-  for (const std::string& node : nodes) TopUpLocked(node);
+  // One each: the further ones come with Refill, after a command exec'd,
+  // so that no fork lands on the first Task's instant.
+  for (const std::string& node : nodes) {
+    Slot& slot = slots_[node];
+    if (slot.ready.empty() && slot.preparing == 0) TopUpLocked(node);
+  }
 }
 
 void ExecutorPool::Refill(const std::string& node) {
   absl::MutexLock lock(&mu_);
+  slots_[node].refilling = true;
   TopUpLocked(node);
 }
 
 void ExecutorPool::TopUpLocked(const std::string& node) {
   Slot& slot = slots_[node];
-  while (!shut_down_ &&
-         static_cast<int>(slot.ready.size()) + slot.preparing < depth_) {
-    ++slot.preparing;
-    threads_->Start(
-        [self = shared_from_this(), node] { self->PrepareOne(node); });
+  // One preparation at a time per node (the next starts when it is done):
+  // a node's forks never pile up on a busy host.
+  if (shut_down_ || slot.preparing > 0 ||
+      static_cast<int>(slot.ready.size()) >= depth_) {
+    return;
   }
+  ++slot.preparing;
+  threads_->Start([self = shared_from_this(), node] { self->PrepareOne(node); });
 }
 
 void ExecutorPool::PrepareOne(const std::string& node) {
@@ -45,6 +53,7 @@ void ExecutorPool::PrepareOne(const std::string& node) {
     return;
   }
   slot.ready.push_back(*std::move(p));
+  if (slot.refilling) TopUpLocked(node);
 }
 
 std::unique_ptr<PreparedProcess> ExecutorPool::Take(const std::string& node,

@@ -41,7 +41,8 @@ class ExecutorPool : public std::enable_shared_from_this<ExecutorPool> {
   ExecutorPool(PrepareFn prepare, ThreadSet* threads, int depth = 1)
       : prepare_(std::move(prepare)), threads_(threads), depth_(depth) {}
 
-  // Starts preparing executors for each of `nodes`, up to `depth` each.
+  // Starts preparing one executor for each of `nodes` that has none (the
+  // node is topped up to `depth` from its first Refill on).
   void Warm(const std::vector<std::string>& nodes);
 
   // The node's ready executor, waiting up to `wait` for one being prepared;
@@ -69,6 +70,7 @@ class ExecutorPool : public std::enable_shared_from_this<ExecutorPool> {
   struct Slot {
     std::deque<std::unique_ptr<PreparedProcess>> ready;
     int preparing = 0;
+    bool refilling = false;  // Refill came: keep it topped up to depth
   };
   // Starts preparations until the node has `depth` ready or preparing.
   void TopUpLocked(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
