@@ -107,7 +107,8 @@ set -e
 [[ $rc -eq 130 ]] || fail "Ctrl-C after reattach: exit $rc, want 130: $(cat "$TMP/run2.log")"
 id2=$(awk '$3 == "long" { print $1; exit }' <("$EMUCTL" runs))
 "$EMUCTL" runs | grep "^$id2 " | grep -q CANCELLED || fail "not CANCELLED: $("$EMUCTL" runs)"
-wait_for 10 sh -c "! pgrep -f 'sleep 60.$TAG'" || fail "the cancelled command still runs"
+# ([s]: the pattern does not match the sh -c that runs pgrep.)
+wait_for 10 sh -c "! pgrep -f '[s]leep 60[.]$TAG'" || fail "the cancelled command still runs"
 
 "$EMUCTL" down "rs$ID" >/dev/null 2>&1 || fail "down"
 echo PASS
