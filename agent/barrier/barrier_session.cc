@@ -278,10 +278,12 @@ class SessionState {
   // How long a command waits for its node's executor being prepared (a
   // fork, a few ms) rather than creating a second process.
   static constexpr absl::Duration kExecutorWait = absl::Seconds(2);
-  // Ready executors per node: two, so that a Task released right after the
-  // previous one ended (short commands) does not wait for the refill fork
-  // that followed the previous exec.
-  static constexpr int kExecutorDepth = 2;
+  // Ready executors per node. Two would spare a Task released right after
+  // a short one the wait for the refill fork, but measured
+  // (bench/barrier_bench, 16 agents, same load, back to back) the second
+  // fork per node raised the start skew p50 from 0.6 ms to 100-190 ms on
+  // these 2-core machines: one it is (docs/experiments.md).
+  static constexpr int kExecutorDepth = 1;
 
   // A command's outcome: held until acknowledged (resumable runs), and
   // sent on the current stream if there is one.
