@@ -353,6 +353,26 @@ absl::StatusOr<SequencerAction::LinkChange> ExperimentSequencer::PlanLinkChange(
   return change;
 }
 
+void ExperimentSequencer::AddToRelease(size_t slot, int64_t start_us,
+                                       absl::Time now,
+                                       SequencerAction* release) const {
+  const CommandSpec& c = spec_.tasks[task_index_].commands[slot];
+  const CommandResult& r = task_.commands(slot);
+  auto& rel = release->releases[r.host()];
+  rel.set_generation(generation_);
+  rel.set_task_index(task_index_);
+  // The instant in the host's own clock.
+  auto offset = clock_offset_us_.find(r.host());
+  rel.set_start_unix_us(start_us +
+                        (offset != clock_offset_us_.end() ? offset->second : 0));
+  rel.set_sent_unix_us(absl::ToUnixMicros(now));
+  emu::v1::TaskCommand* tc = rel.add_commands();
+  tc->set_id(c.id);
+  tc->set_node(r.node());
+  *tc->mutable_argv() = r.argv();
+  tc->set_timeout_ms(absl::ToInt64Milliseconds(c.timeout));
+}
+
 void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
   const TaskSpec& spec = spec_.tasks[task_index_];
   if (spec.commands.empty()) {
@@ -375,21 +395,7 @@ void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
   absl::Duration longest = absl::ZeroDuration();
   for (size_t i = 0; i < spec.commands.size(); ++i) {
     const CommandSpec& c = spec.commands[i];
-    const CommandResult& r = task_.commands(i);
-    auto& rel = release.releases[r.host()];
-    rel.set_generation(generation_);
-    rel.set_task_index(task_index_);
-    // The instant in the host's own clock.
-    auto offset = clock_offset_us_.find(r.host());
-    rel.set_start_unix_us(
-        absl::ToUnixMicros(start) +
-        (offset != clock_offset_us_.end() ? offset->second : 0));
-    rel.set_sent_unix_us(absl::ToUnixMicros(now));
-    emu::v1::TaskCommand* tc = rel.add_commands();
-    tc->set_id(c.id);
-    tc->set_node(r.node());
-    *tc->mutable_argv() = r.argv();
-    tc->set_timeout_ms(absl::ToInt64Milliseconds(c.timeout));
+    AddToRelease(i, absl::ToUnixMicros(start), now, &release);
     outstanding_.insert(c.id);
     longest = std::max(longest, c.timeout);
   }
@@ -854,22 +860,9 @@ std::vector<SequencerAction> ExperimentSequencer::Resume(
   std::set<std::string> hosts;
   for (const std::string& id : outstanding_) {
     const int slot = command_slot_[id];
-    const CommandResult& r = task_.commands(slot);
-    auto& rel = release.releases[r.host()];
-    rel.set_generation(generation_);
-    rel.set_task_index(task_index_);
-    auto offset = clock_offset_us_.find(r.host());
-    rel.set_start_unix_us(
-        task_.planned_start_unix_us() +
-        (offset != clock_offset_us_.end() ? offset->second : 0));
-    rel.set_sent_unix_us(absl::ToUnixMicros(now));
-    rel.set_resent(true);
-    emu::v1::TaskCommand* tc = rel.add_commands();
-    tc->set_id(id);
-    tc->set_node(r.node());
-    *tc->mutable_argv() = r.argv();
-    tc->set_timeout_ms(absl::ToInt64Milliseconds(spec.commands[slot].timeout));
-    hosts.insert(r.host());
+    AddToRelease(slot, task_.planned_start_unix_us(), now, &release);
+    release.releases[task_.commands(slot).host()].set_resent(true);
+    hosts.insert(task_.commands(slot).host());
   }
   Event(ExperimentEvent::RUN_RESUMED,
         absl::StrCat("the controller restarted; run resumed in task ",

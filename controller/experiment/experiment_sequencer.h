@@ -181,6 +181,10 @@ class ExperimentSequencer {
   absl::StatusOr<SequencerAction::LinkChange> PlanLinkChange(
       const TaskSpec& spec, const LinkStepSpec& link);
   void ReleaseCommands(std::vector<SequencerAction>* out);
+  // Adds the running Task's command `slot` to its host's Release, with the
+  // instant `start_us` (controller clock).
+  void AddToRelease(size_t slot, int64_t start_us, absl::Time now,
+                    SequencerAction* release) const;
   void MaybeEndTask(std::vector<SequencerAction>* out);
   // Ends the running Task with `status`; chooses what runs next.
   void EndTask(emu::v1::TaskResult::Status status, const std::string& error,
