@@ -14,11 +14,20 @@
 // late after the instant the last command started, and the time from the
 // last command's end to the next release.
 //
+// First it prints what the machine itself allows, measured here and now:
+// the load average (/proc/loadavg), the wall time of one process life
+// (fork + exec of `true` + waitpid: what every Task costs per host at
+// least) and the wake-up latency of an absolute CLOCK_REALTIME
+// clock_nanosleep (how late after its instant a sleeping process runs:
+// what the start skew cannot go below), under SCHED_FIFO when allowed as
+// the executors use it, else SCHED_OTHER (cyclictest's measurement).
+//
 // Each agent is a separate process (this program re-run with
 // --serve_agent) serving BarrierAgentService on a loopback port and running
 // commands in its own namespace; the controller side is the real
 // ExperimentRunner in this process. No root needed; the agent processes are
 // started and ended here, by pid.
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -206,6 +215,49 @@ void Measure(int n, int tasks) {
   std::fflush(stdout);
 }
 
+// What the machine allows (see the file comment); times in ms.
+void MeasureMachine() {
+  std::ifstream loadavg("/proc/loadavg");
+  std::string l1, l5, l15;
+  loadavg >> l1 >> l5 >> l15;
+  std::vector<double> life;
+  for (int i = 0; i < 200; ++i) {
+    const absl::Time t0 = absl::Now();
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/true", "true", nullptr);
+      _exit(127);
+    }
+    if (pid < 0) break;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    life.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+  }
+  // Wake-up latency: 1000 absolute sleeps 1 ms apart, as a start instant.
+  struct sched_param rt = {};
+  rt.sched_priority = 1;
+  const bool fifo = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+  std::vector<double> wake;
+  for (int i = 0; i < 1000; ++i) {
+    const absl::Time at = absl::Now() + absl::Milliseconds(1);
+    const struct timespec ts = absl::ToTimespec(at);
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, nullptr) != 0) {
+    }
+    wake.push_back(absl::ToDoubleMilliseconds(absl::Now() - at));
+  }
+  if (fifo) {
+    struct sched_param normal = {};
+    sched_setscheduler(0, SCHED_OTHER, &normal);
+  }
+  std::printf("machine: load average %s %s %s; process life (fork+exec "
+              "true+wait) p50 %.3f p99 %.3f; wake-up latency (%s) p50 %.3f "
+              "p99 %.3f max %.3f (ms)\n",
+              l1.c_str(), l5.c_str(), l15.c_str(), Pct(life, 0.5),
+              Pct(life, 0.99), fifo ? "SCHED_FIFO" : "SCHED_OTHER",
+              Pct(wake, 0.5), Pct(wake, 0.99), Pct(wake, 1.0));
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,6 +265,7 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_serve_agent).empty()) {
     return ServeAgent(absl::GetFlag(FLAGS_serve_agent));
   }
+  MeasureMachine();
   std::printf("barrier round / overhead / start skew, Tasks of `true` on one "
               "node per agent, %d Tasks each (ms)\n",
               absl::GetFlag(FLAGS_tasks));

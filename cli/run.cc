@@ -121,8 +121,21 @@ class EventPrinter {
   EventPrinter(std::ostream* out, std::string tag, bool quiet)
       : out_(out), tag_(std::move(tag)), quiet_(quiet) {}
 
+  // Following the run again (reattached after the controller restarted):
+  // the Tasks already seen end are not printed again.
+  void BeginReplay() { skip_ended_ = tasks_ended_; }
+
   // Prints `event`; true for RUN_ENDED (result() is then the run's).
   bool Print(const v1::ExperimentEvent& event) {
+    if (skip_ended_ > 0) {
+      if (event.kind() == v1::ExperimentEvent::TASK_ENDED) --skip_ended_;
+      if (event.kind() == v1::ExperimentEvent::TASK_ENDED ||
+          event.kind() == v1::ExperimentEvent::TASK_RELEASED ||
+          event.kind() == v1::ExperimentEvent::RUN_STARTED) {
+        return false;
+      }
+    }
+    if (event.kind() == v1::ExperimentEvent::TASK_ENDED) ++tasks_ended_;
     if (start_us_ == 0) {
       start_us_ = event.kind() == v1::ExperimentEvent::RUN_ENDED &&
                           event.run().start_unix_us() > 0
@@ -156,6 +169,7 @@ class EventPrinter {
         break;
       }
       case v1::ExperimentEvent::TASKS_ADDED:
+      case v1::ExperimentEvent::RUN_RESUMED:
         *out_ << tag_ << when << event.message() << "\n";
         break;
       case v1::ExperimentEvent::RUN_ENDED:
@@ -181,7 +195,92 @@ class EventPrinter {
   int64_t start_us_ = 0;
   std::string run_id_;
   v1::RunResult result_;
+  int tasks_ended_ = 0;  // TASK_ENDED events seen
+  int skip_ended_ = 0;   // ... still to skip in a replay
 };
+
+// How long `run` tries to follow its run again after losing the controller
+// (it restarts, and resumes the run).
+constexpr absl::Duration kReattachWindow = absl::Seconds(90);
+
+// `run` lost its stream mid-run (the controller restarted, or the
+// connection dropped): follows run `id` again (WatchExperimentRun), retried
+// until kReattachWindow has passed, printing only what was not printed.
+// True once RUN_ENDED came; `last` gets the last call's status. Ctrl-C
+// cancels the run (CancelExperimentRun, retried until the controller
+// answers) and follows it to its CANCELLED end.
+bool Reattach(CommandEnv& env, const std::string& id, EventPrinter& printer,
+              InterruptWatcher& interrupts, grpc::Status* last) {
+  const absl::Time deadline = absl::Now() + kReattachWindow;
+  std::mutex mu;
+  bool cancelled = false;  // the controller took the cancel
+  bool want_cancel = false;
+  grpc::ClientContext* current = nullptr;
+  // Ctrl-C: stop waiting on this attempt; the loop asks for the cancel.
+  interrupts.Watch([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    want_cancel = true;
+    if (current != nullptr) current->TryCancel();
+  });
+  bool ended = false;
+  while (!ended && absl::Now() < deadline) {
+    // A new connection each attempt: a restarted controller may listen on
+    // another port (a local cluster's is in its cluster file).
+    auto conn = env.Connect();
+    if (conn.ok()) {
+      ControllerConnection& c = **conn;
+      auto stub = v1::ExperimentService::NewStub(c.channel());
+      bool cancel_now;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        cancel_now = want_cancel && !cancelled;
+      }
+      if (cancel_now) {
+        v1::CancelExperimentRunRequest req;
+        req.set_run_id(id);
+        req.set_reason("interrupted: emuctl run got Ctrl-C");
+        v1::CancelExperimentRunResponse resp;
+        grpc::Status s = stub->CancelExperimentRun(
+            c.NewContext(absl::Seconds(5)).get(), req, &resp);
+        std::lock_guard<std::mutex> lock(mu);
+        if (s.ok()) cancelled = true;
+      }
+      bool follow;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        follow = !want_cancel || cancelled;
+      }
+      if (follow) {
+        printer.BeginReplay();
+        auto ctx = c.NewContext(kStreamTimeout);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          current = ctx.get();
+        }
+        v1::WatchExperimentRunRequest req;
+        req.set_run_id(id);
+        auto reader = stub->WatchExperimentRun(ctx.get(), req);
+        v1::ExperimentEvent event;
+        while (reader->Read(&event)) ended = printer.Print(event) || ended;
+        *last = reader->Finish();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          current = nullptr;
+        }
+        if (ended) break;
+        if (last->error_code() == grpc::StatusCode::NOT_FOUND ||
+            last->error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+            last->error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+          break;
+        }
+      }
+    }
+    // The controller is not back yet: a short pause between attempts.
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  interrupts.Watch(nullptr);
+  return ended;
+}
 
 // What Ctrl-C does to a `run` in flight: before its RUN_STARTED (no id
 // yet) cancel the call, which cancels a run not started; after it, ask the
@@ -398,9 +497,18 @@ int RunRun(CommandEnv& env, const RunArgs& args) {
         canceller.SetRunId(printer.run_id());
       }
     }
-    v1::RunResult result = printer.result();
     grpc::Status s = reader->Finish();
     interrupts.Watch(nullptr);
+    if (!ended && !interrupts.interrupted() && !printer.run_id().empty()) {
+      // The stream broke mid-run: the controller restarted (it resumes the
+      // run) or the connection dropped. Follow the run again.
+      *env.err << tag << "emuctl: lost the controller ("
+               << c.Describe(s, "RunExperiment") << "); following run "
+               << printer.run_id() << " again (Ctrl-C stops it)" << std::endl;
+      grpc::Status watched;
+      ended = Reattach(env, printer.run_id(), printer, interrupts, &watched);
+    }
+    v1::RunResult result = printer.result();
     if (!ended) {
       result.set_lab(args.lab);
       result.set_experiment(spec->name);
@@ -599,7 +707,9 @@ void AddRunCommand(CLI::App& app, CommandEnv& env) {
       "summary.csv with one row per run. Exits 0 if every run succeeded, 1\n"
       "otherwise, 130 after Ctrl-C (which stops the run's commands on every\n"
       "node). If emuctl is killed or its connection drops, the run goes on\n"
-      "on the controller: `emuctl runs --follow ID` follows it again.\n"
+      "on the controller: `emuctl runs --follow ID` follows it again. If the\n"
+      "controller restarts (it resumes the run), run follows it again by\n"
+      "itself for up to 90 s, and Ctrl-C still stops it.\n"
       "The format: docs/experiments.md.\n\n"
       "Examples:\n"
       "  emuctl run quickstart examples/experiments/quickstart-iperf.yaml\n"

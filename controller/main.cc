@@ -139,15 +139,20 @@ int main(int argc, char** argv) {
             name, address, token, transport);
       },
       absl::GetFlag(FLAGS_heartbeat), log);
-  // Experiments: a run still RUNNING in the db was cut by a restart.
+  // Experiments: a run still RUNNING in the db was cut by a restart; those
+  // with a checkpoint are taken up again (docs/experiments.md).
   auto runs = emu::controller::experiment::SqliteExperimentStore::Open(
       absl::GetFlag(FLAGS_db));
   if (!runs.ok()) return Fail(runs.status().ToString());
   auto cut = (*runs)->FailRunning(
-      "the controller restarted during the run (its commands were ended)");
+      "the controller restarted during the run, which had no checkpoint to "
+      "resume from");
   if (cut.ok() && *cut > 0) emu::Log(*cut, " experiment runs ended as FAILED");
   emu::controller::experiment::ExperimentServiceImpl experiments(
       &labs, &hosts, runs->get(), &users, *token, *transport, &pool);
+  if (int resumed = experiments.ResumeRuns(); resumed > 0) {
+    emu::Log(resumed, " experiment runs resumed");
+  }
   int port = 0;
   auto server = emu::StartServer(
       absl::GetFlag(FLAGS_listen),

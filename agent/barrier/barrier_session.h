@@ -8,9 +8,16 @@
 // thread of the service's ThreadSet (a command's wait never holds a gRPC
 // thread or a pool worker, and a command never waits for a free worker, which
 // would make it start late), and each reports one CommandDone on the stream.
-// Cancel, or the end of the stream for any reason, kills the process groups
-// of the session's commands still running. A TimeProbe is answered at once
-// from the reactor (the controller's clock offset estimate).
+// Cancel kills the process groups of a Task's commands still running; End
+// (the run is over) kills the session's. A session whose Hello names a run
+// (run_id) is resumable: when its stream ends without End (the controller
+// died) its commands go on and their outcomes are held, until a stream with
+// Hello{run_id, resume} takes the session over and gets them all again
+// (docs/experiments.md, "Runs survive a controller restart"), or until
+// kDetachedKeep has passed (the next Hello then ends it). A session without
+// run_id ends its commands when its stream ends, for any reason. A
+// TimeProbe is answered at once from the reactor (the controller's clock
+// offset estimate).
 //
 // Thread-safe. The service does not own the runner; a session's state lives
 // until its last command thread has reported.
@@ -44,17 +51,21 @@ class TaskCommandRunner {
   virtual absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
       const std::string& lab, const std::string& node) = 0;
   // `executor`: from Prepare for the command's node, or null (the process
-  // is then created here, before the instant).
+  // is then created here, before the instant). `cancelled`: true once the
+  // command's Task or run was cancelled, for commands without a host pid
+  // to kill (a guest's: interrupted through its console at once).
   virtual absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
       absl::Time start_at, std::function<void(pid_t)> on_started,
-      std::unique_ptr<PreparedProcess> executor) = 0;
+      std::unique_ptr<PreparedProcess> executor,
+      std::function<bool()> cancelled) = 0;
 };
 
 // Runs commands where AgentService.Exec would: inside the node's network
 // namespace (emu.<host>.<lab>.<node>), or, for a QEMU guest, through the
 // guest's console at the start instant. A guest command has no host pid:
-// cancelling it ends it at its timeout, not at once.
+// a cancel interrupts it through the console (Ctrl-C, then its process
+// group killed inside the guest), within ShellSession::kCancelPoll.
 class NetnsTaskCommandRunner : public TaskCommandRunner {
  public:
   // `guests` may be null (no guest support); `clock` (null: the real one)
@@ -71,12 +82,14 @@ class NetnsTaskCommandRunner : public TaskCommandRunner {
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
       absl::Time start_at, std::function<void(pid_t)> on_started,
-      std::unique_ptr<PreparedProcess> executor) override;
+      std::unique_ptr<PreparedProcess> executor,
+      std::function<bool()> cancelled) override;
 
  private:
   absl::StatusOr<ProcessResult> RunInGuest(const std::string& lab,
                                            const emu::v1::TaskCommand& command,
-                                           absl::Time start_at);
+                                           absl::Time start_at,
+                                           std::function<bool()> cancelled);
 
   const std::string host_;
   ProcessLauncher* const launcher_;
@@ -95,11 +108,14 @@ class HostTaskCommandRunner : public TaskCommandRunner {
   absl::StatusOr<ProcessResult> Run(
       const std::string& lab, const emu::v1::TaskCommand& command,
       absl::Time start_at, std::function<void(pid_t)> on_started,
-      std::unique_ptr<PreparedProcess> executor) override;
+      std::unique_ptr<PreparedProcess> executor,
+      std::function<bool()> cancelled) override;
 
  private:
   ProcessLauncher* const launcher_;
 };
+
+class SessionRegistry;
 
 class BarrierAgentServiceImpl final
     : public emu::v1::BarrierAgentService::CallbackService {
@@ -111,19 +127,21 @@ class BarrierAgentServiceImpl final
   // (its time replies, the instants it is given, the times it reports).
   BarrierAgentServiceImpl(std::string host, std::string token,
                           TaskCommandRunner* runner,
-                          absl::Duration clock_offset = absl::ZeroDuration())
-      : host_(std::move(host)),
-        token_(std::move(token)),
-        runner_(runner),
-        clock_offset_(clock_offset) {}
-  // Shut the server down first (that ends every session and kills their
-  // commands). Then this joins the sessions' command threads: they still
-  // call into `runner` (a guest command, which has no pid to kill, ends at
-  // its timeout).
+                          absl::Duration clock_offset = absl::ZeroDuration());
+  // Shut the server down first. This kills the commands of every session
+  // (those kept for a controller that may come back too) and joins the
+  // sessions' command threads: they still call into `runner` (a guest
+  // command ends when its console interrupt reaches it).
   ~BarrierAgentServiceImpl() override;
 
   grpc::ServerBidiReactor<emu::v1::BarrierToAgent, emu::v1::AgentToBarrier>*
   Session(grpc::CallbackServerContext* context) override;
+
+  // How long a resumable run's session is kept after its stream ended
+  // without End (its controller died): its commands run on, their outcomes
+  // are held for the controller's return. Afterwards the session is ended
+  // (commands killed, outcomes dropped) at the next Hello.
+  static constexpr absl::Duration kDetachedKeep = absl::Hours(1);
 
  private:
   const std::string host_;
@@ -132,6 +150,7 @@ class BarrierAgentServiceImpl final
   const absl::Duration clock_offset_;
   // The command threads of every session.
   ThreadSet threads_;
+  std::unique_ptr<SessionRegistry> registry_;
 };
 
 }  // namespace emu::agent::barrier

@@ -8,21 +8,29 @@ namespace emu::agent::barrier {
 
 void ExecutorPool::Warm(const std::vector<std::string>& nodes) {
   absl::MutexLock lock(&mu_);
+  // One each: the further ones come with Refill, after a command exec'd,
+  // so that no fork lands on the first Task's instant.
   for (const std::string& node : nodes) {
     Slot& slot = slots_[node];
-    if (slot.ready == nullptr && !slot.preparing) StartPreparingLocked(node);
+    if (slot.ready.empty() && slot.preparing == 0) TopUpLocked(node);
   }
 }
 
 void ExecutorPool::Refill(const std::string& node) {
   absl::MutexLock lock(&mu_);
-  Slot& slot = slots_[node];
-  if (slot.ready == nullptr && !slot.preparing) StartPreparingLocked(node);
+  slots_[node].refilling = true;
+  TopUpLocked(node);
 }
 
-void ExecutorPool::StartPreparingLocked(const std::string& node) {
-  if (shut_down_) return;
-  slots_[node].preparing = true;
+void ExecutorPool::TopUpLocked(const std::string& node) {
+  Slot& slot = slots_[node];
+  // One preparation at a time per node (the next starts when it is done):
+  // a node's forks never pile up on a busy host.
+  if (shut_down_ || slot.preparing > 0 ||
+      static_cast<int>(slot.ready.size()) >= depth_) {
+    return;
+  }
+  ++slot.preparing;
   threads_->Start([self = shared_from_this(), node] { self->PrepareOne(node); });
 }
 
@@ -31,7 +39,7 @@ void ExecutorPool::PrepareOne(const std::string& node) {
   std::unique_ptr<PreparedProcess> drop;  // ended outside the lock
   absl::MutexLock lock(&mu_);
   Slot& slot = slots_[node];
-  slot.preparing = false;
+  --slot.preparing;
   if (!p.ok()) {
     ++stats_.failed;
     Log("barrier: no executor ready for node ", node, ": ",
@@ -44,25 +52,28 @@ void ExecutorPool::PrepareOne(const std::string& node) {
     drop = *std::move(p);
     return;
   }
-  slot.ready = *std::move(p);
+  slot.ready.push_back(*std::move(p));
+  if (slot.refilling) TopUpLocked(node);
 }
 
 std::unique_ptr<PreparedProcess> ExecutorPool::Take(const std::string& node,
                                                     absl::Duration wait) {
   absl::MutexLock lock(&mu_);
   auto it = slots_.find(node);
-  if (it != slots_.end() && it->second.ready == nullptr &&
-      it->second.preparing) {
+  if (it != slots_.end() && it->second.ready.empty() &&
+      it->second.preparing > 0) {
     Slot* slot = &it->second;
-    auto done = [slot]() { return !slot->preparing; };
+    auto done = [slot]() { return !slot->ready.empty() || slot->preparing == 0; };
     mu_.AwaitWithTimeout(absl::Condition(&done), wait);
   }
-  if (it == slots_.end() || it->second.ready == nullptr) {
+  if (it == slots_.end() || it->second.ready.empty()) {
     ++stats_.missed;
     return nullptr;
   }
   ++stats_.taken;
-  return std::move(it->second.ready);
+  std::unique_ptr<PreparedProcess> out = std::move(it->second.ready.front());
+  it->second.ready.pop_front();
+  return out;
 }
 
 void ExecutorPool::Shutdown() {
@@ -70,7 +81,8 @@ void ExecutorPool::Shutdown() {
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
   for (auto& [node, slot] : slots_) {
-    if (slot.ready != nullptr) drop.push_back(std::move(slot.ready));
+    for (auto& p : slot.ready) drop.push_back(std::move(p));
+    slot.ready.clear();
   }
 }
 

@@ -1,15 +1,19 @@
 // Pre-forked executors of one barrier session: for each node a run uses, a
 // process already created in the node's place (forked, namespaces entered,
 // mount namespace made: ProcessLauncher::Prepare) and waiting for its
-// command, so that releasing a Task only hands the argv over. The next one
-// is prepared in the background once the previous one has exec'd, while its
-// command runs, so the fork never competes with a start instant.
+// command, so that releasing a Task only hands the argv over. Each node
+// keeps up to `depth` of them: the next one is prepared in the background
+// once one has exec'd, while its command runs; with depth 2 a Task that
+// follows at once (a short command) finds one ready even though the fork
+// after the previous exec has not finished, so the fork never falls
+// between a Task's end and the next one's release.
 //
 // Thread-safe. Create with std::make_shared (background preparations hold
 // it); Shutdown() before the session's last reference goes.
 #ifndef EMU_AGENT_BARRIER_EXECUTOR_POOL_H_
 #define EMU_AGENT_BARRIER_EXECUTOR_POOL_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -34,10 +38,11 @@ class ExecutorPool : public std::enable_shared_from_this<ExecutorPool> {
 
   // `threads` runs the background preparations and outlives the pool's
   // last one (the agent's barrier service owns it).
-  ExecutorPool(PrepareFn prepare, ThreadSet* threads)
-      : prepare_(std::move(prepare)), threads_(threads) {}
+  ExecutorPool(PrepareFn prepare, ThreadSet* threads, int depth = 1)
+      : prepare_(std::move(prepare)), threads_(threads), depth_(depth) {}
 
-  // Starts preparing one executor for each of `nodes` that has none.
+  // Starts preparing one executor for each of `nodes` that has none (the
+  // node is topped up to `depth` from its first Refill on).
   void Warm(const std::vector<std::string>& nodes);
 
   // The node's ready executor, waiting up to `wait` for one being prepared;
@@ -46,7 +51,7 @@ class ExecutorPool : public std::enable_shared_from_this<ExecutorPool> {
   std::unique_ptr<PreparedProcess> Take(const std::string& node,
                                         absl::Duration wait);
 
-  // Starts preparing the node's next executor (after its last one exec'd).
+  // Tops the node up to `depth` executors (after one exec'd).
   void Refill(const std::string& node);
 
   // Ends every ready executor's process and prepares no more. Idempotent.
@@ -63,15 +68,17 @@ class ExecutorPool : public std::enable_shared_from_this<ExecutorPool> {
 
  private:
   struct Slot {
-    std::unique_ptr<PreparedProcess> ready;
-    bool preparing = false;
+    std::deque<std::unique_ptr<PreparedProcess>> ready;
+    int preparing = 0;
+    bool refilling = false;  // Refill came: keep it topped up to depth
   };
-  void StartPreparingLocked(const std::string& node)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts preparations until the node has `depth` ready or preparing.
+  void TopUpLocked(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PrepareOne(const std::string& node);
 
   const PrepareFn prepare_;
   ThreadSet* const threads_;
+  const int depth_;
 
   mutable absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

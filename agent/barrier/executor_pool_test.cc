@@ -36,6 +36,8 @@ class RecordingProcess : public PreparedProcess {
 };
 
 struct Fixture {
+  explicit Fixture(int depth = 1) : depth(depth) {}
+  const int depth;
   ThreadSet threads;
   std::atomic<int> prepares{0};
   std::atomic<int> dropped{0};
@@ -49,7 +51,7 @@ struct Fixture {
         if (node == "slow") gate.WaitForNotification();
         return std::make_unique<RecordingProcess>(node, &dropped);
       },
-      &threads);
+      &threads, depth);
   ~Fixture() {
     if (!gate.HasBeenNotified()) gate.Notify();
     pool->Shutdown();
@@ -113,6 +115,33 @@ TEST(ExecutorPoolTest, ShutdownEndsReadyOnesAndPreparesNoMore) {
   f.pool->Warm({"c"});
   EXPECT_EQ(f.pool->Take("a", absl::Seconds(1)), nullptr);
   EXPECT_EQ(f.prepares.load(), 2);
+}
+
+// Depth 2 (what barrier sessions use): two ready per node, so a Task that
+// follows at once takes the second while the first's refill is still
+// being prepared.
+TEST(ExecutorPoolTest, DepthTwoKeepsASecondOneReady) {
+  Fixture f(/*depth=*/2);
+  f.pool->Warm({"a"});
+  f.pool->Refill("a");  // (as after a first command: up to two)
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (f.pool->stats().prepared < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(f.prepares.load(), 2);
+  auto first = f.pool->Take("a", absl::ZeroDuration());
+  ASSERT_NE(first, nullptr);
+  // No refill yet: the second is ready at once.
+  auto second = f.pool->Take("a", absl::ZeroDuration());
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(f.pool->Take("a", absl::ZeroDuration()), nullptr);
+  f.pool->Refill("a");
+  f.pool->Refill("a");  // tops up to two, no more
+  while (f.pool->stats().prepared < 4 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(f.prepares.load(), 4);
+  EXPECT_EQ(f.pool->stats().missed, 1);
 }
 
 }  // namespace

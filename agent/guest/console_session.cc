@@ -48,12 +48,20 @@ std::string ShellCommandInput(absl::string_view nonce,
     absl::StrAppend(&out, "echo ", b64.substr(i, kChunk), " >>", f, ".b64\n");
   }
   absl::StrAppend(&out, "base64 -d ", f, ".b64 >", f,
-                  "; printf '\\n__EMU_%s_S__\\n' ", nonce, "; sh ", f,
-                  " </dev/null 2>", f, ".err; r=$?; ",
+                  "; printf '\\n__EMU_%s_S__\\n' ", nonce, "; sh -c 'echo $$ >",
+                  f, ".pid; exec sh ", f, "' </dev/null 2>", f, ".err & wait $!; r=$?; ",
                   "printf '\\n__EMU_%s_E__\\n' ", nonce, "; cat ", f, ".err; ",
                   "printf '\\n__EMU_%s_%d__\\n' ", nonce, " $r; rm -f ", f, " ",
-                  f, ".b64 ", f, ".err\n");
+                  f, ".b64 ", f, ".err ", f, ".pid\n");
   return out;
+}
+
+std::string ShellKillInput(absl::string_view nonce) {
+  std::string f = absl::StrCat("/tmp/.emu_", nonce);
+  return absl::StrCat(std::string(1, kCtrlU), "p=$(cat ", f,
+                      ".pid 2>/dev/null); [ -n \"$p\" ] && { kill -KILL -- -$p "
+                      "2>/dev/null || kill -KILL $p 2>/dev/null; }; rm -f ",
+                      f, " ", f, ".b64 ", f, ".err ", f, ".pid\n");
 }
 
 std::string ShellProbeInput(absl::string_view nonce) {
@@ -117,18 +125,20 @@ ShellSession::ShellSession(ConsoleChannel* channel, NonceFn nonce)
     : channel_(channel), nonce_(nonce ? std::move(nonce) : RandomNonce) {}
 
 absl::StatusOr<ShellResult> ShellSession::Run(absl::string_view command,
-                                              absl::Duration timeout) {
+                                              absl::Duration timeout,
+                                              std::function<bool()> cancelled) {
   absl::MutexLock lock(&mu_);
   return RunLocked(
       [command](const std::string& nonce) {
         return ShellCommandInput(nonce, command);
       },
-      timeout, /*interrupt_on_timeout=*/true);
+      timeout, /*interrupt_on_timeout=*/true, cancelled);
 }
 
 absl::StatusOr<ShellResult> ShellSession::RunLocked(
     const std::function<std::string(const std::string&)>& input,
-    absl::Duration timeout, bool interrupt_on_timeout) {
+    absl::Duration timeout, bool interrupt_on_timeout,
+    const std::function<bool()>& cancelled) {
   // Stray output while no command ran: drop it.
   while (true) {
     auto stray = channel_->Read(absl::ZeroDuration());
@@ -141,19 +151,25 @@ absl::StatusOr<ShellResult> ShellSession::RunLocked(
     return s;
   }
   absl::Time deadline = absl::Now() + timeout;
+  const absl::Duration poll =
+      cancelled ? kCancelPoll : absl::Milliseconds(200);
   while (!parser.done()) {
     absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      if (interrupt_on_timeout) {
-        (void)channel_->Write(std::string(1, kCtrlC));
+    const bool cancel = cancelled && cancelled();
+    if (left <= absl::ZeroDuration() || cancel) {
+      if (interrupt_on_timeout || cancel) {
+        // SIGINT to the command's group, then SIGKILL to it by its pid.
+        (void)channel_->Write(
+            absl::StrCat(std::string(1, kCtrlC), ShellKillInput(nonce)));
       }
       ShellResult r;
-      r.timed_out = true;
+      r.timed_out = !cancel;
+      r.cancelled = cancel;
       r.exit_code = 130;
       r.stdout_data = parser.partial_stdout();
       return r;
     }
-    auto bytes = channel_->Read(std::min(left, absl::Milliseconds(200)));
+    auto bytes = channel_->Read(std::min(left, poll));
     if (!bytes.ok()) return bytes.status();
     parser.Feed(*bytes);
   }

@@ -8,7 +8,11 @@
 //      lines of at most 512 bytes appended to /tmp/.emu_<nonce>.b64 (no
 //      quoting or line-length problems, whatever the command holds);
 //   2. one line that decodes it, prints a start marker, runs it with stdin
-//      /dev/null and stderr to a file, prints a stderr marker, the stderr
+//      /dev/null and stderr to a file (through `sh -c` that first writes
+//      its pid, which is its process group under the console shell's job
+//      control, to /tmp/.emu_<nonce>.pid; in the background, waited for
+//      with `wait`, so that Ctrl-C always gets the shell back even from a
+//      command that ignores SIGINT), prints a stderr marker, the stderr
 //      file, and an end marker that carries the exit status:
 //        \n__EMU_<nonce>_S__\n  stdout  \n__EMU_<nonce>_E__\n  stderr
 //        \n__EMU_<nonce>_<status>__\n
@@ -19,6 +23,12 @@
 // (boot messages, prompts, echo, output of a command that timed out) are
 // ignored. '\r' is dropped from console output (the tty turns "\n" into
 // "\r\n").
+//
+// Interrupting a command (its timeout, or a cancel): Ctrl-C (SIGINT to the
+// shell, which stops waiting for the command), then one line
+// (ShellKillInput) that SIGKILLs the command's process group by the pid it
+// wrote (or that process alone, without job control) and removes its
+// files: what ignores SIGINT ends too.
 //
 // Thread-safe: Run calls on one session are serialised.
 #ifndef EMU_AGENT_GUEST_CONSOLE_SESSION_H_
@@ -53,11 +63,17 @@ struct ShellResult {
   std::string stdout_data;
   std::string stderr_data;
   bool timed_out = false;
+  bool cancelled = false;  // interrupted by Run's `cancelled`; status 130
 };
 
 // What to type for one command (see the file comment). Pure.
 std::string ShellCommandInput(absl::string_view nonce,
                               absl::string_view command);
+
+// What to type, after Ctrl-C, to kill the command of `nonce` by its
+// process group (or its pid, without job control) and remove its files.
+// Harmless when it has ended already. Pure.
+std::string ShellKillInput(absl::string_view nonce);
 
 // What to type to probe whether the shell answers: the same three markers
 // (empty output, status 0) from shell builtins only, so that probes typed
@@ -93,11 +109,16 @@ class ShellSession {
   explicit ShellSession(ConsoleChannel* channel, NonceFn nonce = nullptr);
 
   // Runs `command` (a shell command line or script) and waits for its end
-  // marker. After `timeout` the command is interrupted (Ctrl-C) and the
-  // result says timed_out with the output seen so far. UNAVAILABLE when the
-  // console closes.
+  // marker. After `timeout` the command is interrupted (Ctrl-C, then its
+  // process group killed: see the file comment) and the result says
+  // timed_out with the output seen so far. `cancelled` (may be null) is
+  // polled every kCancelPoll while the command runs; once it returns true
+  // the command is interrupted the same way at once and the result says
+  // cancelled. UNAVAILABLE when the console closes.
   absl::StatusOr<ShellResult> Run(absl::string_view command,
-                                  absl::Duration timeout);
+                                  absl::Duration timeout,
+                                  std::function<bool()> cancelled = nullptr);
+  static constexpr absl::Duration kCancelPoll = absl::Milliseconds(20);
 
   // Waits until the shell answers a no-op command: probes every `probe`
   // until `timeout` passes (DEADLINE_EXCEEDED). Used after boot.
@@ -108,7 +129,8 @@ class ShellSession {
   // `input` is what to type for the nonce (ShellCommandInput or a probe).
   absl::StatusOr<ShellResult> RunLocked(
       const std::function<std::string(const std::string&)>& input,
-      absl::Duration timeout, bool interrupt_on_timeout)
+      absl::Duration timeout, bool interrupt_on_timeout,
+      const std::function<bool()>& cancelled = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ConsoleChannel* const channel_;

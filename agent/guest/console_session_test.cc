@@ -1,5 +1,16 @@
 #include "agent/guest/console_session.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
 #include <string>
 #include <vector>
 
@@ -120,6 +131,78 @@ TEST_F(ShellSessionTest, ClosedConsoleIsUnavailable) {
   console_.Close();
   auto r = session_.Run("true", absl::Seconds(2));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A process that is gone or a zombie (its parent, the console's shell,
+// reaps it when it next waits).
+bool Gone(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() &&
+         line[paren + 2] == 'Z';
+}
+
+// A cancel interrupts the command at once, not at its timeout: Run returns
+// within a few polls, cancelled, with the output so far; the command's
+// process is killed even though it ignores SIGINT (the kill line SIGKILLs
+// it by the pid it wrote), and the next command runs normally.
+TEST_F(ShellSessionTest, CancelInterruptsTheCommandAtOnce) {
+  const std::string pid_file =
+      absl::StrCat(::testing::TempDir(), "/cancel.", getpid());
+  unlink(pid_file.c_str());
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      std::ifstream in(pid_file);
+      pid_t pid = 0;
+      if (in >> pid && pid > 0) break;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    cancel = true;
+  });
+  const absl::Time start = absl::Now();
+  auto r = session_.Run(
+      absl::StrCat("trap '' INT; echo started; echo $$ > ", pid_file,
+                   "; exec sleep 30"),
+      absl::Seconds(30), [&cancel] { return cancel.load(); });
+  const absl::Duration took = absl::Now() - start;
+  canceller.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->exit_code, 130);
+  // What had reached the console by then (its bytes come in chunks).
+  EXPECT_TRUE(absl::StartsWith("started\n", r->stdout_data)) << r->stdout_data;
+  EXPECT_LT(took, absl::Seconds(5));
+  std::ifstream in(pid_file);
+  pid_t pid = 0;
+  ASSERT_TRUE(in >> pid && pid > 0);
+  auto next = session_.Run("echo next", absl::Seconds(10));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->stdout_data, "next\n");
+  EXPECT_FALSE(next->cancelled);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!Gone(pid) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(Gone(pid)) << "the cancelled command still runs";
+  if (!Gone(pid)) kill(pid, SIGKILL);
+  unlink(pid_file.c_str());
+}
+
+// The kill line is harmless when the command had ended (no pid file).
+TEST(ShellKillInput, ReadsThePidFileOfItsNonce) {
+  const std::string k = ShellKillInput("0123456789abcdef");
+  EXPECT_NE(k.find("/tmp/.emu_0123456789abcdef.pid"), std::string::npos);
+  EXPECT_NE(k.find("[ -n \"$p\" ]"), std::string::npos);
+  EXPECT_EQ(k.back(), '\n');
+  // The command line writes that pid file first.
+  EXPECT_NE(ShellCommandInput("0123456789abcdef", "true")
+                .find("echo $$ >/tmp/.emu_0123456789abcdef.pid; exec sh "),
+            std::string::npos);
 }
 
 }  // namespace

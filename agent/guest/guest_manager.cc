@@ -550,7 +550,7 @@ absl::Status GuestManager::Pin(const std::string& dir,
 }
 
 absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
-    const emu::v1::ExecRequest& req) {
+    const emu::v1::ExecRequest& req, std::function<bool()> cancelled) {
   if (!req.stdin().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "guest ", req.node(), ": exec through the console takes no stdin"));
@@ -578,7 +578,8 @@ absl::StatusOr<emu::v1::ExecResponse> GuestManager::Exec(
                                ? absl::Milliseconds(req.timeout_ms())
                                : kDefaultExecTimeout;
   absl::Time start = absl::Now();
-  auto r = guest->session->Run(absl::StrJoin(quoted, " "), timeout);
+  auto r = guest->session->Run(absl::StrJoin(quoted, " "), timeout,
+                               std::move(cancelled));
   if (!r.ok()) {
     if (absl::IsUnavailable(r.status())) {  // the console closed
       {

@@ -75,7 +75,12 @@ class GuestManager {
 
   // Runs argv (shell-quoted and joined) in the guest through its console.
   // FAILED_PRECONDITION when QEMU is not running.
-  absl::StatusOr<emu::v1::ExecResponse> Exec(const emu::v1::ExecRequest& req);
+  // `cancelled` (may be null): polled while the command runs; once true the
+  // command is interrupted through the console (ShellSession::Run) and the
+  // response has exit status 130.
+  absl::StatusOr<emu::v1::ExecResponse> Exec(
+      const emu::v1::ExecRequest& req,
+      std::function<bool()> cancelled = nullptr);
 
   // The console of a running guest, for an interactive attach (the same
   // connection Exec uses). FAILED_PRECONDITION when QEMU is not running.

@@ -122,13 +122,14 @@ class GrpcBarrierLink
         queue_.clear();
         return;
       }
-      if (!queue_.empty() && !closing_) {
+      // What was queued before StartClose still goes (End, at a run's
+      // end), then the half-close.
+      if (!queue_.empty()) {
         current_ = std::move(queue_.front());
         queue_.pop_front();
         writing_ = true;
         next = true;
       } else if (closing_) {
-        queue_.clear();
         writing_ = true;
         writes_done = true;
       }

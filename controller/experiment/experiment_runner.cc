@@ -55,6 +55,36 @@ void ExperimentRunner::Cancel(const std::string& why) {
   Push({Input::kCancel, "", {}, why});
 }
 
+void ExperimentRunner::Abandon() { Push({Input::kAbandon, "", {}, ""}); }
+
+void ExperimentRunner::EnableCheckpoints(Source source) {
+  source_ = std::move(source);
+}
+
+void ExperimentRunner::ResumeFrom(emu::v1::RunCheckpoint checkpoint) {
+  added_.assign(checkpoint.added().begin(), checkpoint.added().end());
+  resume_ = std::move(checkpoint);
+}
+
+void ExperimentRunner::SaveCheckpoint() {
+  if (deps_.store == nullptr || !source_.has_value()) return;
+  emu::v1::RunCheckpoint cp;
+  cp.set_run_id(run_id_);
+  cp.set_lab_key(source_->lab_key);
+  cp.set_file_name(source_->file_name);
+  cp.set_content(source_->content);
+  for (const auto& [k, v] : seq_.result().params()) (*cp.mutable_params())[k] = v;
+  for (const auto& a : added_) *cp.add_added() = a;
+  cp.set_first_generation(first_generation_);
+  seq_.SaveState(&cp);
+  absl::Status st = deps_.store->PutCheckpoint(cp);
+  if (!st.ok() && !checkpoint_warned_) {
+    checkpoint_warned_ = true;
+    Log("experiment run ", run_id_, ": saving its state: ", st.ToString(),
+        " (a controller restart would end it)");
+  }
+}
+
 void ExperimentRunner::AddTasks(std::string file, std::string content,
                                 bool after_current, AddTasksDone done) {
   {
@@ -79,12 +109,19 @@ void ExperimentRunner::ApplyAddTasks(Input& in) {
   }
   std::vector<std::string> names;
   for (const auto& t : *tasks) names.push_back(t.name);
-  absl::Status st = seq_.AddTasks(*std::move(tasks), in.after_current);
+  size_t at = 0;
+  absl::Status st = seq_.AddTasks(*std::move(tasks), in.after_current, &at);
   if (!st.ok()) {
     in.added(st);
     return;
   }
   Log("experiment run ", run_id_, ": ", names.size(), " tasks added");
+  emu::v1::RunCheckpoint::Added added;
+  added.set_file_name(in.host);
+  added.set_content(in.why);
+  added.set_at(static_cast<uint32_t>(at));
+  added_.push_back(std::move(added));
+  SaveCheckpoint();
   in.added(std::move(names));
 }
 
@@ -96,6 +133,8 @@ BarrierLink* ExperimentRunner::LinkTo(const std::string& host) {
   emu::v1::BarrierToAgent::Hello hello;
   hello.set_lab(lab_.name());
   hello.set_experiment(seq_.result().experiment());
+  hello.set_run_id(run_id_);
+  hello.set_resume(resume_.has_value());
   for (const std::string& node : seq_.NodesOn(host)) hello.add_nodes(node);
   BarrierLinkCallbacks callbacks;
   callbacks.on_message = [this, host](const emu::v1::AgentToBarrier& msg) {
@@ -118,6 +157,7 @@ void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
     SequencerAction& a = actions[i];
     switch (a.kind) {
       case SequencerAction::kApplyLinks: {
+        SaveCheckpoint();  // before the change: resumed, it is made again
         absl::Status status;
         for (const auto& change : a.links) {
           for (const auto& host :
@@ -145,6 +185,10 @@ void ExperimentRunner::Execute(std::vector<SequencerAction> actions) {
         break;
       }
       case SequencerAction::kRelease:
+        // Recorded before it goes: a restarted controller knows what the
+        // agents may be running. (Its arrival also acknowledges the
+        // outcomes of the earlier generations, recorded now.)
+        SaveCheckpoint();
         for (const auto& [host, release] : a.releases) {
           BarrierLink* link = LinkTo(host);
           if (link == nullptr) {
@@ -297,8 +341,28 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
       on_event(e);
     }
   };
-  MeasureClocks();
-  auto actions = seq_.Start();
+  std::vector<SequencerAction> actions;
+  if (resume_.has_value()) {
+    absl::Status st;
+    for (const auto& a : added_) {
+      auto tasks = ParseAddedTasks(a.file_name(), a.content(), seq_.spec());
+      if (!tasks.ok()) {
+        st = tasks.status();
+        break;
+      }
+      seq_.InsertTasks(*std::move(tasks), a.at());
+    }
+    actions = seq_.Resume(*resume_);
+    if (!st.ok()) {
+      actions = seq_.Cancel(absl::StrCat(
+          "cannot resume after the controller restarted: Tasks added to the "
+          "run: ", st.message()));
+    }
+    Log("experiment run ", run_id_, ": resumed after a controller restart");
+  } else {
+    MeasureClocks();
+    actions = seq_.Start();
+  }
   if (absl::Status st = Persist(); !st.ok()) {
     // Without its record a restarted controller could reuse this run's
     // generations: release nothing.
@@ -307,7 +371,7 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   Execute(std::move(actions));
   publish();
 
-  while (!seq_.finished()) {
+  while (!seq_.finished() && !abandoned_) {
     std::deque<Input> batch;
     {
       absl::MutexLock lock(&mu_);
@@ -326,6 +390,7 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
       batch.swap(inputs_);
     }
     for (auto& in : batch) {
+      if (abandoned_) break;
       std::vector<SequencerAction> acts;
       // Once over, only callers waiting for an answer get one.
       if (seq_.finished() && in.kind != Input::kAddTasks) continue;
@@ -349,11 +414,26 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
         case Input::kAddTasks:
           ApplyAddTasks(in);
           break;
+        case Input::kAbandon:
+          abandoned_ = true;
+          break;
       }
       Execute(std::move(acts));
     }
+    if (abandoned_) break;
     Execute(seq_.Tick());
     publish();
+  }
+  if (abandoned_) {
+    // As if this controller died: cut the streams without End.
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+    }
+    for (auto& [host, link] : links_) link->Abort();
+    emu::v1::RunResult result = seq_.result();
+    result.set_id(run_id_);
+    return result;
   }
   publish();
   // Tasks added too late: the run is over.
@@ -369,8 +449,8 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
           absl::StrCat("experiment run ", run_id_, " has ended")));
     }
   }
-  // Half-close every stream: the agents end whatever is still running.
-  CloseLinks();
+  // Recorded as ended first (which drops its checkpoint): a controller that
+  // dies from here on does not take up a run the agents have forgotten.
   emu::v1::RunResult result = seq_.result();
   result.set_id(run_id_);
   if (absl::Status st = Persist(); !st.ok()) {
@@ -378,6 +458,12 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
                          ? std::string(st.message())
                          : absl::StrCat(result.error(), "; ", st.message()));
   }
+  // End, then half-close, every stream: the agents end whatever is still
+  // running and forget the run.
+  emu::v1::BarrierToAgent end;
+  end.mutable_end();
+  for (auto& [host, link] : links_) link->Send(end);
+  CloseLinks();
   return result;
 }
 

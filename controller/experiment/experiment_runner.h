@@ -3,7 +3,13 @@
 // sequencer's actions (releases and cancels pushed on the streams, link
 // changes through a LinkApplier), feeds it the agents' reports, lost hosts,
 // cancels and time, publishes progress events, and records the run in the
-// ExperimentStore (RUNNING at the start, its end state at the end).
+// ExperimentStore (RUNNING at the start, its end state at the end). With
+// EnableCheckpoints it also saves the run's state before every Release and
+// link change (ExperimentStore::PutCheckpoint), and a runner made after a
+// controller restart takes the run up from it (ResumeFrom). Every stream's
+// Hello names the run, and the run's end sends End on every stream before
+// closing it: a stream cut otherwise (the controller died) leaves the
+// agents' commands running for the run's resumption.
 //
 // One thread per run (the caller's, inside Run()), whatever the number of
 // hosts: stream callbacks only queue what they receive.
@@ -16,6 +22,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "absl/status/status.h"
@@ -87,9 +95,30 @@ class ExperimentRunner {
   // The highest generation this run may use (persisted at its start).
   uint64_t GenerationCeiling() const;
 
+  // What the run is made of, recorded in its checkpoints (call before Run;
+  // without it, with a store, no checkpoint is written).
+  struct Source {
+    std::string lab_key;
+    std::string file_name;
+    std::string content;
+  };
+  void EnableCheckpoints(Source source);
+
+  // Takes the run up from `checkpoint` (a controller restart) instead of
+  // starting it: Run then skips the clock measurement (the offsets are the
+  // recorded ones), opens the streams with Hello.resume and goes on where
+  // the run stood. Call before Run.
+  void ResumeFrom(emu::v1::RunCheckpoint checkpoint);
+
+  // Stops driving the run as a controller that dies would: Run returns at
+  // once with the run still RUNNING, its streams cut without End (the
+  // agents keep its commands running), its record and checkpoint as they
+  // were. For tests of resumption.
+  void Abandon();
+
  private:
   struct Input {
-    enum Kind { kReport, kLost, kCancel, kAddTasks } kind;
+    enum Kind { kReport, kLost, kCancel, kAddTasks, kAbandon } kind;
     std::string host;
     emu::v1::AgentToBarrier msg;
     std::string why;
@@ -117,6 +146,9 @@ class ExperimentRunner {
   // record was not saved.
   absl::Status Persist();
   static constexpr int kPersistAttempts = 3;
+  // Saves the run's state (with checkpoints enabled); a failure is logged
+  // and recorded once in the run's warnings.
+  void SaveCheckpoint();
 
   const std::string run_id_;
   const emu::v1::Lab lab_;
@@ -127,6 +159,11 @@ class ExperimentRunner {
   ExperimentSequencer seq_;
   std::map<std::string, std::unique_ptr<BarrierLink>> links_;
   int stale_reports_ = 0;
+  std::optional<Source> source_;
+  std::optional<emu::v1::RunCheckpoint> resume_;
+  std::vector<emu::v1::RunCheckpoint::Added> added_;
+  bool checkpoint_warned_ = false;
+  bool abandoned_ = false;
 
   absl::Mutex mu_;
   std::deque<Input> inputs_ ABSL_GUARDED_BY(mu_);

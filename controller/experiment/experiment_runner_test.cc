@@ -3,6 +3,7 @@
 // test's own namespace (HostTaskCommandRunner): ordering across hosts,
 // cancellation, a lost host, a timeout.
 #include "controller/experiment/experiment_runner.h"
+#include "controller/experiment/testing/fake_experiment_store.h"
 #include "controller/experiment/testing/no_links.h"
 
 #include <signal.h>
@@ -85,12 +86,34 @@ class RunnerTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<ExperimentRunner> Make(const std::string& yaml) {
+  std::unique_ptr<ExperimentRunner> Make(const std::string& yaml,
+                                         ExperimentStore* store = nullptr,
+                                         uint64_t first_generation = 0) {
     auto spec = ParseExperiment("exp.yaml", yaml);
     EXPECT_TRUE(spec.ok()) << spec.status();
-    return std::make_unique<ExperimentRunner>(
+    auto runner = std::make_unique<ExperimentRunner>(
         "run1", *spec, lab_, addresses_, std::map<std::string, std::string>{},
-        0, RunnerDeps{&clock_, &factory_, &links_, nullptr});
+        first_generation, RunnerDeps{&clock_, &factory_, &links_, store});
+    if (store != nullptr) runner->EnableCheckpoints({"lab", "exp.yaml", yaml});
+    return runner;
+  }
+
+  // The agent of `host` goes away (its commands with it) and a new one
+  // serves on another port, as after an agent restart.
+  void RestartAgent(const std::string& host) {
+    Agent& a = agents_[host];
+    a.server->Shutdown(absl::ToChronoTime(absl::Now()));
+    a.server.reset();
+    a.service.reset();
+    a.service = std::make_unique<agent::barrier::BarrierAgentServiceImpl>(
+        host, "tok", &runner_);
+    int port = 0;
+    auto server = StartServer("127.0.0.1:0", {a.service.get()},
+                              TransportSecurity::Plaintext(), "", &port);
+    ASSERT_TRUE(server.ok()) << server.status();
+    a.server = *std::move(server);
+    a.address = absl::StrCat("127.0.0.1:", port);
+    addresses_[host] = a.address;
   }
 
   std::string TempPath(const std::string& name) {
@@ -340,6 +363,137 @@ tasks:
 
   auto late = add("late.yaml", "tasks:\n  - {name: z, commands: []}\n", false);
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A controller dies mid-Task (Abandon: its streams cut without End, its
+// record and checkpoint left as they were) and a new one resumes the run
+// from the store: the agents kept the commands running; the outcome of the
+// one that ended while no controller was there is sent again, the one
+// still running is waited for, and the run completes with every command's
+// outcome.
+TEST_F(RunnerTest, ResumedRunCollectsEveryOutcome) {
+  testing::FakeExperimentStore store;
+  const std::string slow = TempPath("slow"), mid = TempPath("mid");
+  unlink(slow.c_str());
+  unlink(mid.c_str());
+  const std::string yaml = absl::StrCat(R"Y(experiment: restart
+tasks:
+  - name: t1
+    commands:
+      - {id: quick, node: n1, cmd: "echo quick"}
+      - {id: mid, node: n3, cmd: "sleep 0.3; echo $$$$ > )Y", mid, R"Y(; echo mid"}
+      - {id: slow, node: n2, cmd: "echo $$$$ > )Y", slow, R"Y(; sleep 1.5; echo slow"}
+  - name: t2
+    commands:
+      - {id: after, node: n1, cmd: "echo after"}
+)Y");
+  auto first = Make(yaml, &store, 40);
+  std::thread killer([&] {
+    EXPECT_TRUE(WaitFor([&] { return PidIn(slow) > 0; }));
+    first->Abandon();
+  });
+  auto cut = first->Run([](const emu::v1::ExperimentEvent&) {});
+  killer.join();
+  first.reset();
+  EXPECT_EQ(cut.state(), emu::v1::RUN_RUNNING);
+  EXPECT_EQ(store.Run("run1").state(), emu::v1::RUN_RUNNING);
+  emu::v1::RunCheckpoint cp = store.Checkpoint("run1");
+  ASSERT_TRUE(cp.running());
+  EXPECT_EQ(cp.task().name(), "t1");
+  EXPECT_EQ(cp.first_generation(), 40u);
+  // No controller: "mid" ends meanwhile, "slow" still runs.
+  ASSERT_TRUE(WaitFor([&] { return PidIn(mid) > 0; }));
+  const pid_t slow_pid = PidIn(slow);
+  EXPECT_EQ(kill(slow_pid, 0), 0) << "the agent ended its command";
+
+  auto second = Make(yaml, &store, cp.first_generation());
+  second->ResumeFrom(cp);
+  std::vector<emu::v1::ExperimentEvent> events;
+  auto result = second->Run(
+      [&](const emu::v1::ExperimentEvent& e) { events.push_back(e); });
+  unlink(slow.c_str());
+  unlink(mid.c_str());
+  ASSERT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  ASSERT_EQ(result.tasks_size(), 2);
+  std::map<std::string, std::string> out;
+  for (const auto& c : result.tasks(0).commands()) {
+    EXPECT_EQ(c.status(), emu::v1::CommandResult::OK) << c.id() << c.error();
+    out[c.id()] = c.stdout();
+  }
+  EXPECT_EQ(out["quick"], "quick\n");
+  EXPECT_EQ(out["mid"], "mid\n");
+  EXPECT_EQ(out["slow"], "slow\n");
+  EXPECT_EQ(result.tasks(1).commands(0).stdout(), "after\n");
+  bool resumed = false;
+  for (const auto& e : events) {
+    resumed |= e.kind() == emu::v1::ExperimentEvent::RUN_RESUMED;
+  }
+  EXPECT_TRUE(resumed);
+  EXPECT_EQ(store.Run("run1").state(), emu::v1::RUN_SUCCEEDED);
+  EXPECT_FALSE(store.Checkpoint("run1").running());  // dropped at the end
+}
+
+// The agent restarted too while the controller was down: its commands are
+// gone; the resumed run fails the Task, saying so, instead of waiting for
+// them.
+TEST_F(RunnerTest, ResumeAfterTheAgentRestartedFailsTheTaskClearly) {
+  testing::FakeExperimentStore store;
+  const std::string p = TempPath("gone");
+  unlink(p.c_str());
+  const std::string yaml = absl::StrCat(R"Y(experiment: gone
+tasks:
+  - name: t1
+    commands:
+      - {id: lasting, node: n2, cmd: "echo $$$$ > )Y", p, R"Y(; exec sleep 30"}
+)Y");
+  auto first = Make(yaml, &store);
+  std::thread killer([&] {
+    EXPECT_TRUE(WaitFor([&] { return PidIn(p) > 0; }));
+    first->Abandon();
+  });
+  first->Run([](const emu::v1::ExperimentEvent&) {});
+  killer.join();
+  first.reset();
+  const pid_t pid = PidIn(p);
+  RestartAgent("h2");
+  // The agent that went away ended the run's command.
+  EXPECT_TRUE(WaitFor([&] { return kill(pid, 0) != 0; }));
+  auto second = Make(yaml, &store);
+  second->ResumeFrom(store.Checkpoint("run1"));
+  const absl::Time start = absl::Now();
+  auto result = second->Run([](const emu::v1::ExperimentEvent&) {});
+  unlink(p.c_str());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(result.state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(result.error(), HasSubstr("host h2: the agent has no record of run run1"));
+  ASSERT_EQ(result.tasks_size(), 1);
+  EXPECT_EQ(result.tasks(0).commands(0).status(), emu::v1::CommandResult::ERROR);
+}
+
+// A run that ends says End on every stream: the agents forget it (they
+// hold nothing more for it), so a resume from its old state finds nothing.
+TEST_F(RunnerTest, EndedRunIsForgottenByTheAgents) {
+  testing::FakeExperimentStore store;
+  const std::string yaml = R"Y(experiment: ended
+tasks:
+  - commands:
+      - {id: one, node: n1, cmd: "echo one"}
+)Y";
+  auto runner = Make(yaml, &store);
+  emu::v1::RunCheckpoint released;
+  auto result = runner->Run([&](const emu::v1::ExperimentEvent& e) {
+    if (e.kind() == emu::v1::ExperimentEvent::TASK_RELEASED) {
+      released = store.Checkpoint("run1");
+    }
+  });
+  ASSERT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  ASSERT_TRUE(released.running());
+  EXPECT_FALSE(store.Checkpoint("run1").running());
+  auto again = Make(yaml, &store);
+  again->ResumeFrom(released);
+  auto late = again->Run([](const emu::v1::ExperimentEvent&) {});
+  EXPECT_EQ(late.state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(late.error(), HasSubstr("no record of run run1"));
 }
 
 }  // namespace

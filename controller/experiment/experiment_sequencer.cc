@@ -199,6 +199,7 @@ void ExperimentSequencer::BeginTask(size_t index,
     EndTask(TaskResult::FAILED, std::string(s.message()), out);
     return;
   }
+  if (!spec.links.empty()) link_state_before_task_ = link_state_;
   absl::StatusOr<SequencerAction> links = PlanLinkChanges(spec);
   if (!links.ok()) {
     EndTask(TaskResult::FAILED, std::string(links.status().message()), out);
@@ -352,6 +353,26 @@ absl::StatusOr<SequencerAction::LinkChange> ExperimentSequencer::PlanLinkChange(
   return change;
 }
 
+void ExperimentSequencer::AddToRelease(size_t slot, int64_t start_us,
+                                       absl::Time now,
+                                       SequencerAction* release) const {
+  const CommandSpec& c = spec_.tasks[task_index_].commands[slot];
+  const CommandResult& r = task_.commands(slot);
+  auto& rel = release->releases[r.host()];
+  rel.set_generation(generation_);
+  rel.set_task_index(task_index_);
+  // The instant in the host's own clock.
+  auto offset = clock_offset_us_.find(r.host());
+  rel.set_start_unix_us(start_us +
+                        (offset != clock_offset_us_.end() ? offset->second : 0));
+  rel.set_sent_unix_us(absl::ToUnixMicros(now));
+  emu::v1::TaskCommand* tc = rel.add_commands();
+  tc->set_id(c.id);
+  tc->set_node(r.node());
+  *tc->mutable_argv() = r.argv();
+  tc->set_timeout_ms(absl::ToInt64Milliseconds(c.timeout));
+}
+
 void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
   const TaskSpec& spec = spec_.tasks[task_index_];
   if (spec.commands.empty()) {
@@ -374,21 +395,7 @@ void ExperimentSequencer::ReleaseCommands(std::vector<SequencerAction>* out) {
   absl::Duration longest = absl::ZeroDuration();
   for (size_t i = 0; i < spec.commands.size(); ++i) {
     const CommandSpec& c = spec.commands[i];
-    const CommandResult& r = task_.commands(i);
-    auto& rel = release.releases[r.host()];
-    rel.set_generation(generation_);
-    rel.set_task_index(task_index_);
-    // The instant in the host's own clock.
-    auto offset = clock_offset_us_.find(r.host());
-    rel.set_start_unix_us(
-        absl::ToUnixMicros(start) +
-        (offset != clock_offset_us_.end() ? offset->second : 0));
-    rel.set_sent_unix_us(absl::ToUnixMicros(now));
-    emu::v1::TaskCommand* tc = rel.add_commands();
-    tc->set_id(c.id);
-    tc->set_node(r.node());
-    *tc->mutable_argv() = r.argv();
-    tc->set_timeout_ms(absl::ToInt64Milliseconds(c.timeout));
+    AddToRelease(i, absl::ToUnixMicros(start), now, &release);
     outstanding_.insert(c.id);
     longest = std::max(longest, c.timeout);
   }
@@ -666,7 +673,7 @@ std::vector<SequencerAction> ExperimentSequencer::Tick() {
 }
 
 absl::Status ExperimentSequencer::AddTasks(std::vector<TaskSpec> tasks,
-                                           bool after_current) {
+                                           bool after_current, size_t* at_out) {
   if (finished_ || !started_) {
     return absl::FailedPreconditionError(
         absl::StrCat("experiment ", spec_.name, " is not running"));
@@ -701,6 +708,7 @@ absl::Status ExperimentSequencer::AddTasks(std::vector<TaskSpec> tasks,
                      std::make_move_iterator(tasks.begin()),
                      std::make_move_iterator(tasks.end()));
   if (!running_ && next_task_ > at) next_task_ += added.size();
+  if (at_out != nullptr) *at_out = at;
   ExperimentEvent e;
   e.set_kind(ExperimentEvent::TASKS_ADDED);
   e.set_time_unix_us(absl::ToUnixMicros(clock_->Now()));
@@ -727,6 +735,145 @@ std::vector<SequencerAction> ExperimentSequencer::Cancel(
           absl::StrCat("task ", task_.name(), " cancelled: ", why));
   }
   Finish(emu::v1::RUN_CANCELLED, why, &out);
+  return out;
+}
+
+void ExperimentSequencer::InsertTasks(std::vector<TaskSpec> tasks, size_t at) {
+  at = std::min(at, spec_.tasks.size());
+  spec_.tasks.insert(spec_.tasks.begin() + static_cast<std::ptrdiff_t>(at),
+                     std::make_move_iterator(tasks.begin()),
+                     std::make_move_iterator(tasks.end()));
+}
+
+void ExperimentSequencer::SaveState(emu::v1::RunCheckpoint* cp) const {
+  for (const auto& [k, v] : vars_) (*cp->mutable_vars())[k] = v;
+  // Between Tasks, or a Task whose link changes are pending: its state
+  // before it began (it begins again on resume).
+  const bool before_task = !running_ || links_pending_;
+  const auto& links = running_ && links_pending_ ? link_state_before_task_
+                                                 : link_state_;
+  for (const auto& [k, v] : links) {
+    (*cp->mutable_link_state())[k] = v.SerializeAsString();
+  }
+  *cp->mutable_result() = result_;
+  cp->set_steps(running_ && links_pending_ ? steps_ - 1 : steps_);
+  cp->set_next_task(running_ && links_pending_ ? task_index_ : next_task_);
+  cp->set_generation(running_ && links_pending_ ? generation_ - 1
+                                                : generation_);
+  cp->set_running(!before_task);
+  if (!before_task) {
+    *cp->mutable_task() = task_;
+    for (const auto& id : outstanding_) cp->add_outstanding(id);
+    cp->set_deadline_unix_us(absl::ToUnixMicros(deadline_));
+  }
+  cp->set_margin_us(absl::ToInt64Microseconds(margin_));
+  cp->set_round_late_us(round_late_us_);
+  for (const auto& h : lost_hosts_) cp->add_lost_hosts(h);
+}
+
+std::vector<SequencerAction> ExperimentSequencer::Resume(
+    const emu::v1::RunCheckpoint& cp) {
+  std::vector<SequencerAction> out;
+  if (started_) return out;
+  started_ = true;
+  vars_.clear();
+  for (const auto& [k, v] : cp.vars()) vars_[k] = v;
+  link_state_.clear();
+  for (const auto& [k, v] : cp.link_state()) {
+    link_state_[k].ParseFromString(v);
+  }
+  result_ = cp.result();
+  result_.set_state(emu::v1::RUN_RUNNING);
+  for (const auto& c : result_.host_clocks()) {
+    clock_offset_us_[c.host()] = c.samples() > 0 ? c.offset_us() : 0;
+  }
+  steps_ = cp.steps();
+  next_task_ = cp.next_task();
+  generation_ = cp.generation();
+  margin_ = std::clamp(absl::Microseconds(cp.margin_us()), options_.min_margin,
+                       options_.max_margin);
+  round_late_us_ = cp.round_late_us();
+  lost_hosts_ = {cp.lost_hosts().begin(), cp.lost_hosts().end()};
+
+  Event(ExperimentEvent::RUN_STARTED,
+        absl::StrCat("experiment ", spec_.name, " on lab ", result_.lab(), ": ",
+                     spec_.tasks.size(), " tasks (resumed)"));
+  for (const auto& t : result_.tasks()) {
+    ExperimentEvent e;
+    e.set_kind(ExperimentEvent::TASK_ENDED);
+    e.set_time_unix_us(t.end_unix_us());
+    *e.mutable_task() = t;
+    e.set_message(absl::StrCat(
+        "task ", t.name(), " ",
+        t.status() == TaskResult::PASSED    ? "passed"
+        : t.status() == TaskResult::SKIPPED ? "skipped"
+                                            : "FAILED",
+        t.error().empty() ? "" : ": ", t.error()));
+    events_.push_back(std::move(e));
+  }
+
+  if (!cp.running()) {
+    if (next_task_ > spec_.tasks.size()) {
+      Finish(emu::v1::RUN_FAILED,
+             absl::StrCat("cannot resume: the run stood at task ",
+                          next_task_ + 1, " of ", spec_.tasks.size()),
+             &out);
+      return out;
+    }
+    Event(ExperimentEvent::RUN_RESUMED,
+          absl::StrCat("the controller restarted; run resumed after ",
+                       result_.tasks_size(), " tasks"));
+    Advance(&out);
+    return out;
+  }
+
+  // A Task released before the restart: its commands may be running, or
+  // have ended while the controller was down.
+  const size_t index = cp.task().index();
+  if (index >= spec_.tasks.size() ||
+      spec_.tasks[index].name != cp.task().name() ||
+      static_cast<size_t>(cp.task().commands_size()) !=
+          spec_.tasks[index].commands.size()) {
+    Finish(emu::v1::RUN_FAILED,
+           absl::StrCat("cannot resume: task ", cp.task().name(),
+                        " no longer matches the experiment"),
+           &out);
+    return out;
+  }
+  running_ = true;
+  task_index_ = index;
+  task_ = cp.task();
+  command_slot_.clear();
+  command_host_.clear();
+  for (int i = 0; i < task_.commands_size(); ++i) {
+    command_slot_[task_.commands(i).id()] = i;
+    command_host_[task_.commands(i).id()] = task_.commands(i).host();
+  }
+  outstanding_ = {cp.outstanding().begin(), cp.outstanding().end()};
+  const absl::Time now = clock_->Now();
+  deadline_ = std::max(absl::FromUnixMicros(cp.deadline_unix_us()),
+                       now + options_.report_grace);
+  const TaskSpec& spec = spec_.tasks[task_index_];
+  SequencerAction release;
+  release.kind = SequencerAction::kRelease;
+  release.generation = generation_;
+  std::set<std::string> hosts;
+  for (const std::string& id : outstanding_) {
+    const int slot = command_slot_[id];
+    AddToRelease(slot, task_.planned_start_unix_us(), now, &release);
+    release.releases[task_.commands(slot).host()].set_resent(true);
+    hosts.insert(task_.commands(slot).host());
+  }
+  Event(ExperimentEvent::RUN_RESUMED,
+        absl::StrCat("the controller restarted; run resumed in task ",
+                     spec.name, ": waiting for ", outstanding_.size(),
+                     " commands on ", absl::StrJoin(hosts, ", ")));
+  if (outstanding_.empty()) {
+    MaybeEndTask(&out);
+    Advance(&out);
+    return out;
+  }
+  out.push_back(std::move(release));
   return out;
 }
 

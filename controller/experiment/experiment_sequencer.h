@@ -128,8 +128,28 @@ class ExperimentSequencer {
   // them (gotos may name them and they may name any Task); they count
   // against max_steps like the others. FAILED_PRECONDITION once the run
   // has ended; INVALID_ARGUMENT when a name or command id is already taken.
-  absl::Status AddTasks(std::vector<TaskSpec> tasks, bool after_current);
+  // `at` (may be null) gets the index the Tasks were inserted at.
+  absl::Status AddTasks(std::vector<TaskSpec> tasks, bool after_current,
+                        size_t* at = nullptr);
   const ExperimentSpec& spec() const { return spec_; }
+
+  // ---- Resuming after a controller restart ----
+  // The run's state, for a later Resume (RunCheckpoint's sequencer fields).
+  // While a Task's link changes are pending, the state is the one before
+  // that Task began: resumed, it begins again (link changes are
+  // idempotent, and none of its commands was released).
+  void SaveState(emu::v1::RunCheckpoint* checkpoint) const;
+  // Tasks added to the run before the restart, inserted again where they
+  // were (RunCheckpoint.added, in order): before Resume, no event.
+  void InsertTasks(std::vector<TaskSpec> tasks, size_t at);
+  // Takes the run up from SaveState's state, instead of SetHostClocks and
+  // Start: publishes RUN_STARTED, a TASK_ENDED per Task ended before, and
+  // RUN_RESUMED. A running Task is released again (Release.resent: agents
+  // start only commands they do not have, and send again every outcome
+  // they hold) to each host with outstanding commands, and its deadline is
+  // at least report_grace from now; otherwise the run goes on with the
+  // next Task. A state that does not fit the spec fails the run.
+  std::vector<SequencerAction> Resume(const emu::v1::RunCheckpoint& state);
 
   // When Tick should next be called; InfiniteFuture when nothing waits.
   absl::Time NextDeadline() const;
@@ -161,6 +181,10 @@ class ExperimentSequencer {
   absl::StatusOr<SequencerAction::LinkChange> PlanLinkChange(
       const TaskSpec& spec, const LinkStepSpec& link);
   void ReleaseCommands(std::vector<SequencerAction>* out);
+  // Adds the running Task's command `slot` to its host's Release, with the
+  // instant `start_us` (controller clock).
+  void AddToRelease(size_t slot, int64_t start_us, absl::Time now,
+                    SequencerAction* release) const;
   void MaybeEndTask(std::vector<SequencerAction>* out);
   // Ends the running Task with `status`; chooses what runs next.
   void EndTask(emu::v1::TaskResult::Status status, const std::string& error,
@@ -182,6 +206,8 @@ class ExperimentSequencer {
 
   std::map<std::string, std::string> vars_;
   std::map<std::string, emu::v1::LinkParams> link_state_;  // "a<->b" a_to_b
+  // link_state_ before the running Task planned its link changes.
+  std::map<std::string, emu::v1::LinkParams> link_state_before_task_;
   std::set<std::string> lost_hosts_;
   std::map<std::string, int64_t> clock_offset_us_;  // host -> agent - ours
   emu::v1::RunResult result_;

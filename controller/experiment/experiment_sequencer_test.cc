@@ -457,5 +457,191 @@ TEST_F(SequencerTest, AddTasksInsertsAfterTheRunningTaskOrAppends) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// ---- Resuming after a controller restart ----
+
+// A run saved mid-Task and resumed by a new sequencer (as a restarted
+// controller does): the running Task is released again (resent) only to
+// the host whose command had not reported, with the same generation and
+// instant; the outcome it reports ends the Task with both commands'
+// results, captures made before the restart still hold, and the run goes
+// on to its end.
+TEST_F(SequencerTest, ResumeReleasesOnlyOutstandingCommandsAgain) {
+  constexpr char kYaml[] = R"Y(experiment: resume
+start_margin: 1ms
+tasks:
+  - name: a
+    commands:
+      - {id: a1, node: n1, cmd: "echo 7", capture: [{var: x, regex: "([0-9]+)"}]}
+  - name: b
+    commands:
+      - {id: b1, node: n1, cmd: "echo ${x}"}
+      - {id: b2, node: n2, cmd: "sleep 5"}
+  - name: c
+    commands:
+      - {id: c1, node: n3, cmd: "true"}
+)Y";
+  auto before = Make(kYaml);
+  auto a = before->Start();
+  const uint64_t ga = a[0].generation;
+  const int64_t t = absl::ToUnixMicros(clock_.Now());
+  auto b = before->CommandDone("h1", Done(ga, "a1", 0, t, t + 10, "7\n"));
+  ASSERT_TRUE(b.ok());
+  const SequencerAction* rel_b = Find(*b, SequencerAction::kRelease);
+  ASSERT_NE(rel_b, nullptr);
+  const uint64_t gb = rel_b->generation;
+  EXPECT_EQ(rel_b->releases.at("h1").commands(0).argv(2), "echo 7");
+  ASSERT_TRUE(
+      before->CommandDone("h1", Done(gb, "b1", 0, t + 20, t + 30, "7\n")).ok());
+  emu::v1::RunCheckpoint cp;
+  before->SaveState(&cp);
+  EXPECT_TRUE(cp.running());
+  EXPECT_EQ(cp.generation(), gb);
+  EXPECT_THAT(cp.outstanding(), ::testing::ElementsAre("b2"));
+
+  clock_.Advance(absl::Seconds(30));  // the controller was down a while
+  auto after = Make(kYaml, 100);
+  auto actions = after->Resume(cp);
+  auto events = after->TakeEvents();
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.front().kind(), emu::v1::ExperimentEvent::RUN_STARTED);
+  EXPECT_EQ(events[1].kind(), emu::v1::ExperimentEvent::TASK_ENDED);
+  EXPECT_EQ(events[1].task().name(), "a");
+  EXPECT_EQ(events.back().kind(), emu::v1::ExperimentEvent::RUN_RESUMED);
+  EXPECT_THAT(events.back().message(), HasSubstr("task b"));
+  const SequencerAction* again = Find(actions, SequencerAction::kRelease);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->generation, gb);
+  ASSERT_EQ(again->releases.size(), 1u);
+  const auto& r2 = again->releases.at("h2");
+  EXPECT_TRUE(r2.resent());
+  ASSERT_EQ(r2.commands_size(), 1);
+  EXPECT_EQ(r2.commands(0).id(), "b2");
+  EXPECT_EQ(r2.start_unix_us(),
+            rel_b->releases.at("h2").start_unix_us());  // same instant
+  // The deadline was past: the agents get report_grace to answer.
+  EXPECT_GE(after->NextDeadline(), clock_.Now() + absl::Seconds(5));
+  // h1 sends b1's outcome again (it held it): already recorded, refused.
+  EXPECT_FALSE(
+      after->CommandDone("h1", Done(gb, "b1", 0, t + 20, t + 30, "7\n")).ok());
+  auto c = after->CommandDone("h2", Done(gb, "b2", 0, t + 20, t + 5000));
+  ASSERT_TRUE(c.ok());
+  const SequencerAction* rel_c = Find(*c, SequencerAction::kRelease);
+  ASSERT_NE(rel_c, nullptr);
+  EXPECT_GT(rel_c->generation, gb);
+  EXPECT_FALSE(rel_c->releases.at("h3").resent());
+  auto end = after->CommandDone("h3", Done(rel_c->generation, "c1", 0, t, t));
+  ASSERT_TRUE(end.ok());
+  ASSERT_TRUE(after->finished());
+  const auto& result = after->result();
+  EXPECT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  ASSERT_EQ(result.tasks_size(), 3);
+  ASSERT_EQ(result.tasks(1).commands_size(), 2);
+  EXPECT_EQ(result.tasks(1).commands(0).status(), CommandResult::OK);
+  EXPECT_EQ(result.tasks(1).commands(1).status(), CommandResult::OK);
+  EXPECT_EQ(result.tasks(1).commands(1).end_unix_us(), t + 5000);
+  EXPECT_EQ(result.variables().at("x"), "7");
+}
+
+// An agent that restarted while the controller was down answers the
+// resent commands with an error: the Task fails saying so.
+TEST_F(SequencerTest, ResumeWhoseAgentForgotTheRunFailsTheTask) {
+  auto before = Make(kTwoTasks);
+  auto a = before->Start();
+  const uint64_t gen = a[0].generation;
+  emu::v1::RunCheckpoint cp;
+  before->SaveState(&cp);
+  auto after = Make(kTwoTasks);
+  auto actions = after->Resume(cp);
+  ASSERT_NE(Find(actions, SequencerAction::kRelease), nullptr);
+  EXPECT_EQ(Find(actions, SequencerAction::kRelease)->releases.size(), 2u);
+  emu::v1::AgentToBarrier::CommandDone d;
+  d.set_generation(gen);
+  d.set_command_id("a1");
+  d.set_error("host h1: the agent has no record of run r1");
+  auto r = after->CommandDone("h1", d);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(after->finished());
+  EXPECT_EQ(after->result().state(), emu::v1::RUN_FAILED);
+  EXPECT_THAT(after->result().error(), HasSubstr("no record of run"));
+  EXPECT_EQ(after->result().tasks(0).commands(1).status(),
+            CommandResult::CANCELLED);
+}
+
+// Saved while a Task's link change was pending: resumed, that Task begins
+// again (the change is made again, from the state before it), with the
+// generation it would have had.
+TEST_F(SequencerTest, ResumeDuringALinkChangeBeginsTheTaskAgain) {
+  emu::v1::Topology topo;
+  auto* link = topo.add_links();
+  link->mutable_a()->set_node("n1");
+  link->mutable_a()->set_interface("eth1");
+  link->mutable_b()->set_node("n2");
+  link->mutable_b()->set_interface("eth1");
+  const std::string yaml = R"Y(experiment: x
+tasks:
+  - name: first
+    commands: [{id: f, node: n1, cmd: "true"}]
+  - name: second
+    links:
+      - {link: "n1:eth1<->n2:eth1", delay: "${d}"}
+    commands:
+      - {id: c, node: n1, cmd: "true"}
+)Y";
+  ExperimentSequencer before(Parse(yaml), "lab", topo, kHosts, {{"d", "5ms"}},
+                             0, &clock_);
+  auto a = before.Start();
+  auto b = before.CommandDone("h1", Done(a[0].generation, "f", 0, 1, 2));
+  ASSERT_TRUE(b.ok());
+  const SequencerAction* links = Find(*b, SequencerAction::kApplyLinks);
+  ASSERT_NE(links, nullptr);
+  emu::v1::RunCheckpoint cp;
+  before.SaveState(&cp);
+  EXPECT_FALSE(cp.running());
+  EXPECT_EQ(cp.next_task(), 1u);
+
+  ExperimentSequencer after(Parse(yaml), "lab", topo, kHosts, {{"d", "5ms"}},
+                            0, &clock_);
+  auto again = after.Resume(cp);
+  const SequencerAction* links2 = Find(again, SequencerAction::kApplyLinks);
+  ASSERT_NE(links2, nullptr);
+  EXPECT_EQ(links2->generation, links->generation);
+  EXPECT_EQ(links2->links.at(0).request.a_to_b().delay_us(), 5000u);
+  auto rel = after.LinksApplied(links2->generation, absl::OkStatus());
+  ASSERT_NE(Find(rel, SequencerAction::kRelease), nullptr);
+  EXPECT_EQ(after.result().tasks_size(), 1);  // "first", from before
+}
+
+// Tasks added to the run before the restart come back where they were.
+TEST_F(SequencerTest, ResumeKeepsAddedTasks) {
+  auto before = Make(kTwoTasks);
+  auto a = before->Start();
+  auto added = ParseAddedTasks("more.yaml", R"Y(tasks:
+  - name: extra
+    commands: [{id: e1, node: n2, cmd: "true"}]
+)Y", before->spec());
+  ASSERT_TRUE(added.ok()) << added.status();
+  size_t at = 0;
+  ASSERT_TRUE(before->AddTasks(*added, /*after_current=*/true, &at).ok());
+  EXPECT_EQ(at, 1u);
+  emu::v1::RunCheckpoint cp;
+  before->SaveState(&cp);
+
+  auto after = Make(kTwoTasks);
+  auto again = ParseAddedTasks("more.yaml", R"Y(tasks:
+  - name: extra
+    commands: [{id: e1, node: n2, cmd: "true"}]
+)Y", after->spec());
+  ASSERT_TRUE(again.ok());
+  after->InsertTasks(*again, at);
+  after->Resume(cp);
+  const int64_t t = absl::ToUnixMicros(clock_.Now());
+  ASSERT_TRUE(after->CommandDone("h1", Done(a[0].generation, "a1", 0, t, t)).ok());
+  auto next = after->CommandDone("h2", Done(a[0].generation, "a2", 0, t, t));
+  ASSERT_TRUE(next.ok());
+  const SequencerAction* rel = Find(*next, SequencerAction::kRelease);
+  ASSERT_NE(rel, nullptr);
+  EXPECT_EQ(rel->releases.at("h2").commands(0).id(), "e1");
+}
+
 }  // namespace
 }  // namespace emu::controller::experiment

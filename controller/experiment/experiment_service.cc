@@ -1,5 +1,6 @@
 #include "controller/experiment/experiment_service.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -214,7 +215,8 @@ void ExperimentServiceImpl::Shutdown() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     for (const auto& [id, r] : runs_) {
-      r.runner->Cancel("the controller is stopping");
+      // (null: a run being resumed; it sees stopping_.)
+      if (r.runner != nullptr) r.runner->Cancel("the controller is stopping");
     }
   }
   // A cancelled run ends within the runner's close bound (it aborts streams
@@ -280,6 +282,7 @@ ExperimentServiceImpl::RunExperiment(
       auto runner = std::make_shared<ExperimentRunner>(
           run_id, *std::move(spec), *std::move(lab), std::move(addresses),
           std::move(params), first_generation, deps);
+      runner->EnableCheckpoints({ref->key, file, req.content()});
       auto progress = std::make_shared<RunProgress>();
       {
         absl::MutexLock lock(&mu_);
@@ -293,35 +296,138 @@ ExperimentServiceImpl::RunExperiment(
       reactor->SetRunner(runner);
       reactor->Follow(progress);
       Log("experiment run ", run_id, " started");
-      emu::v1::RunResult result = runner->Run(
-          [&progress](const emu::v1::ExperimentEvent& e) {
-            progress->Publish(e);
-          });
-      if (!progress->ended()) {
-        // Every follower ends with RUN_ENDED, whatever the runner published.
-        emu::v1::ExperimentEvent end;
-        end.set_kind(emu::v1::ExperimentEvent::RUN_ENDED);
-        end.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
-        end.set_message(absl::StrCat("run ", run_id, " ",
-                                     emu::v1::RunState_Name(result.state())));
-        *end.mutable_run() = result;
-        progress->Publish(end);
-      }
-      Log("experiment run ", run_id, ": ",
-          emu::v1::RunState_Name(result.state()),
-          result.error().empty() ? "" : ": ", result.error());
-      {
-        absl::MutexLock lock(&mu_);
-        runs_.erase(run_id);
-        ended_runs_.emplace_back(run_id,
-                                 ActiveRun{nullptr, std::move(progress), ref->key});
-        if (ended_runs_.size() > kKeptRuns) ended_runs_.pop_front();
-      }
+      Drive(run_id, ref->key, runner, progress);
       return grpc::Status::OK;
     }();
     if (!status.ok()) reactor->Refuse(status);
   });
   return reactor;
+}
+
+void ExperimentServiceImpl::Drive(const std::string& run_id,
+                                  const std::string& lab_key,
+                                  std::shared_ptr<ExperimentRunner> runner,
+                                  std::shared_ptr<RunProgress> progress) {
+  emu::v1::RunResult result = runner->Run(
+      [&progress](const emu::v1::ExperimentEvent& e) { progress->Publish(e); });
+  if (!progress->ended()) {
+    // Every follower ends with RUN_ENDED, whatever the runner published.
+    emu::v1::ExperimentEvent end;
+    end.set_kind(emu::v1::ExperimentEvent::RUN_ENDED);
+    end.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
+    end.set_message(absl::StrCat("run ", run_id, " ",
+                                 emu::v1::RunState_Name(result.state())));
+    *end.mutable_run() = result;
+    progress->Publish(end);
+  }
+  Log("experiment run ", run_id, ": ", emu::v1::RunState_Name(result.state()),
+      result.error().empty() ? "" : ": ", result.error());
+  absl::MutexLock lock(&mu_);
+  runs_.erase(run_id);
+  ended_runs_.emplace_back(run_id,
+                           ActiveRun{nullptr, std::move(progress), lab_key});
+  if (ended_runs_.size() > kKeptRuns) ended_runs_.pop_front();
+}
+
+int ExperimentServiceImpl::ResumeRuns() {
+  if (store_ == nullptr) return 0;
+  auto checkpoints = store_->Checkpoints();
+  if (!checkpoints.ok()) {
+    Log("experiment runs: reading their checkpoints: ",
+        checkpoints.status().ToString(), "; none resumed");
+    return 0;
+  }
+  int n = 0;
+  for (auto& cp : *checkpoints) {
+    auto progress = std::make_shared<RunProgress>();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+      // Registered at once: `runs` shows it, --follow waits for its events,
+      // a cancel reaches it once its runner exists.
+      runs_[cp.run_id()] = {nullptr, progress, cp.lab_key()};
+    }
+    ++n;
+    Log("experiment run ", cp.run_id(), ": resuming after a restart");
+    run_threads_.Start([this, cp = std::move(cp), progress]() mutable {
+      Resume(std::move(cp), std::move(progress));
+    });
+  }
+  return n;
+}
+
+void ExperimentServiceImpl::Resume(emu::v1::RunCheckpoint cp,
+                                   std::shared_ptr<RunProgress> progress) {
+  const std::string id = cp.run_id();
+  auto give_up = [&](const std::string& why) {
+    const std::string error = absl::StrCat(
+        "the controller restarted during the run and could not take it up "
+        "again: ",
+        why);
+    Log("experiment run ", id, ": ", error);
+    absl::Status st = store_->EndRun(id, emu::v1::RUN_FAILED, error);
+    if (!st.ok()) Log("experiment run ", id, ": ", st.ToString());
+    emu::v1::ExperimentEvent end;
+    end.set_kind(emu::v1::ExperimentEvent::RUN_ENDED);
+    end.set_time_unix_us(absl::ToUnixMicros(absl::Now()));
+    end.set_message(absl::StrCat("run ", id, " FAILED: ", error));
+    emu::v1::RunResult* r = end.mutable_run();
+    *r = cp.result();
+    r->set_id(id);
+    r->set_state(emu::v1::RUN_FAILED);
+    r->set_error(error);
+    r->set_end_unix_us(end.time_unix_us());
+    progress->Publish(end);
+    absl::MutexLock lock(&mu_);
+    runs_.erase(id);
+    ended_runs_.emplace_back(id, ActiveRun{nullptr, progress, cp.lab_key()});
+    if (ended_runs_.size() > kKeptRuns) ended_runs_.pop_front();
+  };
+  auto spec = ParseExperiment(cp.file_name(), cp.content());
+  if (!spec.ok()) return give_up(std::string(spec.status().message()));
+  auto lab = labs_->Get(cp.lab_key());
+  if (!lab.ok()) return give_up(std::string(lab.status().message()));
+  // The hosts come back as their agents register again: wait for those the
+  // run uses (bounded), rather than losing them at once.
+  std::set<std::string> needed;
+  for (const auto& n : lab->nodes()) {
+    for (const auto& t : spec->tasks) {
+      for (const auto& c : t.commands) {
+        if (c.node == n.name()) needed.insert(n.host());
+      }
+    }
+  }
+  std::map<std::string, std::string> addresses;
+  const absl::Time deadline = absl::Now() + kResumeHostsWait;
+  for (;;) {
+    addresses.clear();
+    for (const auto& h : hosts_->Snapshot()) addresses[h.name()] = h.address();
+    bool all = true;
+    for (const auto& h : needed) all = all && addresses.count(h) > 0;
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+    }
+    if (all || stopping || absl::Now() > deadline) break;
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(200));
+  }
+  std::map<std::string, std::string> params(cp.params().begin(),
+                                            cp.params().end());
+  RunnerDeps deps{&clock_, &link_factory_, link_applier_.get(), store_};
+  auto runner = std::make_shared<ExperimentRunner>(
+      id, *std::move(spec), *std::move(lab), std::move(addresses),
+      std::move(params), cp.first_generation(), deps);
+  const std::string lab_key = cp.lab_key();
+  runner->EnableCheckpoints({lab_key, cp.file_name(), cp.content()});
+  runner->ResumeFrom(std::move(cp));
+  {
+    absl::MutexLock lock(&mu_);
+    runs_[id].runner = runner;
+    if (stopping_) runner->Cancel("the controller is stopping");
+  }
+  Drive(id, lab_key, runner, progress);
 }
 
 grpc::ServerWriteReactor<emu::v1::ExperimentEvent>*
@@ -450,6 +556,11 @@ ExperimentServiceImpl::LiveRun(const Caller& caller, const std::string& id) {
     }
     runner = it->second.runner;
     lab_key = it->second.lab_key;
+  }
+  if (runner == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "experiment run ", id,
+        " is being resumed after a controller restart; try again shortly"));
   }
   EMU_RETURN_IF_ERROR(CheckRunAccess(caller, id, lab_key, users::Verb::kRun));
   return runner;

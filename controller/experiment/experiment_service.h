@@ -44,8 +44,19 @@ class ExperimentServiceImpl final
   ~ExperimentServiceImpl() override;
 
   // Refuses new runs, cancels the running ones and waits for their threads.
-  // Idempotent. Call before the lab manager, registry or store go.
+  // Idempotent. Call before the lab manager, registry or store go. (A
+  // controller stopped so ends its runs CANCELLED; one that dies leaves
+  // them to ResumeRuns.)
   void Shutdown();
+
+  // Takes up every run the store holds RUNNING with a checkpoint (this
+  // controller restarted during it), each on its own thread, at the Task it
+  // stood at; returns how many. A run that cannot be taken up (its lab is
+  // gone, its file no longer parses) is ended FAILED saying why. Call once,
+  // after the store's FailRunning, before serving.
+  int ResumeRuns();
+  // How long a resumed run waits for its hosts' agents to register again.
+  static constexpr absl::Duration kResumeHostsWait = absl::Seconds(30);
 
   grpc::ServerWriteReactor<emu::v1::ExperimentEvent>* RunExperiment(
       grpc::CallbackServerContext* context,
@@ -92,7 +103,8 @@ class ExperimentServiceImpl final
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_run_ ABSL_GUARDED_BY(mu_) = 0;
   struct ActiveRun {
-    std::shared_ptr<ExperimentRunner> runner;  // null once ended
+    // Null once ended, and while a resumed run waits for its hosts.
+    std::shared_ptr<ExperimentRunner> runner;
     std::shared_ptr<RunProgress> progress;
     std::string lab_key;  // whose lab: what a caller may do to the run
   };
@@ -110,6 +122,13 @@ class ExperimentServiceImpl final
   // its lab: cancel, add Tasks); NOT_FOUND or PERMISSION_DENIED otherwise.
   absl::StatusOr<std::shared_ptr<ExperimentRunner>> LiveRun(
       const Caller& caller, const std::string& id);
+
+  // Runs `runner` to its end on this thread, publishing to `progress`, then
+  // moves the run among the ended ones.
+  void Drive(const std::string& run_id, const std::string& lab_key,
+             std::shared_ptr<ExperimentRunner> runner,
+             std::shared_ptr<RunProgress> progress);
+  void Resume(emu::v1::RunCheckpoint cp, std::shared_ptr<RunProgress> progress);
 
   // Runs in progress, by id.
   std::map<std::string, ActiveRun> runs_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -43,6 +45,14 @@ SqliteExperimentStore::Open(const std::string& path) {
                     "  start_us INTEGER NOT NULL)",
                     nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return store->Error(rc, "create table experiment_runs");
+  rc = sqlite3_exec(db,
+                    "CREATE TABLE IF NOT EXISTS experiment_checkpoints("
+                    "  id TEXT PRIMARY KEY,"
+                    "  checkpoint BLOB NOT NULL)",
+                    nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    return store->Error(rc, "create table experiment_checkpoints");
+  }
   return store;
 }
 
@@ -72,7 +82,106 @@ absl::Status SqliteExperimentStore::Put(
   sqlite3_bind_int64(st.s, 5, run.start_unix_us());
   rc = sqlite3_step(st.s);
   if (rc != SQLITE_DONE) return Error(rc, absl::StrCat("put run ", run.id()));
+  if (run.state() != emu::v1::RUN_RUNNING) return DeleteCheckpointLocked(run.id());
   return absl::OkStatus();
+}
+
+absl::Status SqliteExperimentStore::DeleteCheckpointLocked(
+    const std::string& id) {
+  Stmt st;
+  int rc = sqlite3_prepare_v2(
+      db_, "DELETE FROM experiment_checkpoints WHERE id = ?", -1, &st.s,
+      nullptr);
+  if (rc != SQLITE_OK) return Error(rc, "prepare delete checkpoint");
+  sqlite3_bind_text(st.s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step(st.s);
+  if (rc != SQLITE_DONE) {
+    return Error(rc, absl::StrCat("delete checkpoint of run ", id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteExperimentStore::PutCheckpoint(
+    const emu::v1::RunCheckpoint& cp) {
+  absl::MutexLock lock(&mu_);
+  // One write per Task: in the WAL (lab_store sets it on this file) with
+  // synchronous=NORMAL it is not fsync'd at once; it survives the
+  // controller's death (the case it is for), and the next FULL commit (a
+  // run record) syncs it. Back to FULL for the records.
+  sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  Stmt st;
+  int rc = sqlite3_prepare_v2(
+      db_,
+      "INSERT OR REPLACE INTO experiment_checkpoints(id, checkpoint)"
+      " VALUES(?, ?)",
+      -1, &st.s, nullptr);
+  absl::Status out;
+  if (rc != SQLITE_OK) {
+    out = Error(rc, "prepare put checkpoint");
+  } else {
+    const std::string blob = cp.SerializeAsString();
+    sqlite3_bind_text(st.s, 1, cp.run_id().c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st.s, 2, blob.data(), blob.size(), SQLITE_TRANSIENT);
+    rc = sqlite3_step(st.s);
+    if (rc != SQLITE_DONE) {
+      out = Error(rc, absl::StrCat("put checkpoint of run ", cp.run_id()));
+    }
+  }
+  sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  return out;
+}
+
+absl::StatusOr<std::vector<emu::v1::RunCheckpoint>>
+SqliteExperimentStore::Checkpoints() {
+  absl::MutexLock lock(&mu_);
+  Stmt st;
+  int rc = sqlite3_prepare_v2(
+      db_,
+      "SELECT c.checkpoint FROM experiment_checkpoints c JOIN experiment_runs"
+      " r ON c.id = r.id WHERE r.state = ? ORDER BY r.start_us",
+      -1, &st.s, nullptr);
+  if (rc != SQLITE_OK) return Error(rc, "prepare checkpoints");
+  sqlite3_bind_int(st.s, 1, emu::v1::RUN_RUNNING);
+  std::vector<emu::v1::RunCheckpoint> out;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    emu::v1::RunCheckpoint cp;
+    if (!cp.ParseFromArray(sqlite3_column_blob(st.s, 0),
+                           sqlite3_column_bytes(st.s, 0))) {
+      continue;  // unreadable: FailRunning ends its run
+    }
+    out.push_back(std::move(cp));
+  }
+  if (rc != SQLITE_DONE) return Error(rc, "list checkpoints");
+  return out;
+}
+
+absl::Status SqliteExperimentStore::EndRun(const std::string& id,
+                                           emu::v1::RunState state,
+                                           const std::string& why) {
+  auto runs = List();
+  if (!runs.ok()) return runs.status();
+  for (auto& run : *runs) {
+    if (run.id() != id) continue;
+    uint64_t generation = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      Stmt st;
+      int rc = sqlite3_prepare_v2(
+          db_, "SELECT generation FROM experiment_runs WHERE id = ?", -1,
+          &st.s, nullptr);
+      if (rc != SQLITE_OK) return Error(rc, "prepare run generation");
+      sqlite3_bind_text(st.s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(st.s) == SQLITE_ROW) {
+        generation = static_cast<uint64_t>(sqlite3_column_int64(st.s, 0));
+      }
+    }
+    run.set_state(state);
+    run.set_error(why);
+    run.set_end_unix_us(absl::ToUnixMicros(absl::Now()));
+    return Put(run, generation);
+  }
+  absl::MutexLock lock(&mu_);
+  return DeleteCheckpointLocked(id);
 }
 
 absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>>
@@ -110,9 +219,13 @@ absl::StatusOr<int> SqliteExperimentStore::FailRunning(const std::string& why) {
   if (!runs.ok()) return runs.status();
   auto gen = MaxGeneration();
   if (!gen.ok()) return gen.status();
+  auto resumable = Checkpoints();
+  if (!resumable.ok()) return resumable.status();
+  std::set<std::string> kept;
+  for (const auto& cp : *resumable) kept.insert(cp.run_id());
   int n = 0;
   for (auto& run : *runs) {
-    if (run.state() != emu::v1::RUN_RUNNING) continue;
+    if (run.state() != emu::v1::RUN_RUNNING || kept.count(run.id())) continue;
     run.set_state(emu::v1::RUN_FAILED);
     run.set_error(why);
     run.set_end_unix_us(absl::ToUnixMicros(absl::Now()));

@@ -49,7 +49,7 @@ void FakeConsole::Close() {
   if (in_fd_ >= 0) close(in_fd_);
   in_fd_ = -1;
   for (const std::string& f : files_) {
-    for (const char* suffix : {"", ".b64", ".err"}) {
+    for (const char* suffix : {"", ".b64", ".err", ".pid"}) {
       unlink(absl::StrCat(f, suffix).c_str());
     }
   }
