@@ -371,7 +371,11 @@ int RunRemove(CommandEnv& env, const HostArgs& a) {
     // add`): the controller forgets it; nothing is done on the host.
     std::string detail;
     absl::StatusOr<bool> gone = Deregister(env, a.name, a.force, &detail);
-    if (!gone.ok()) return env.Fail(gone.status());
+    if (!gone.ok()) {
+      return env.Fail(absl::StrCat(record.status().message(),
+                                   "; deregistering it: ",
+                                   gone.status().message()));
+    }
     if (!*gone) return env.Fail(absl::StrCat(record.status().message(),
                                              ", and the controller does not "
                                              "know host ", a.name));

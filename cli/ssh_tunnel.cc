@@ -342,7 +342,8 @@ absl::Status EnsureSshMasterLocked(ProcessLauncher* launcher,
   }
   const std::string log = SshMasterLog(destination, options, control);
   // A new master's words only (ssh -E appends).
-  std::filesystem::remove(log);
+  std::error_code ec;
+  std::filesystem::remove(log, ec);
   ProcessSpec spec;
   spec.argv = BuildSshMasterArgv(destination, options, control, log);
   spec.timeout = timeout;

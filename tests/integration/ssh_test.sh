@@ -163,6 +163,57 @@ grep -q "cannot read the cluster CA $TMP/nosuch.crt on root@$GW" <<<"$out" ||
 "$EMUCTL" "${S[@]}" down "lab$ID" >"$TMP/down.log" 2>&1 || fail "down over ssh: $(cat "$TMP/down.log")"
 "$EMUCTL" "${S[@]}" up "$TMP/lab.yaml" >/dev/null 2>&1 || fail "second up over ssh"
 
+# ---- run over SSH: Ctrl-C cancels it on the controller; a dropped ---------
+# connection leaves it RUNNING, and `runs --follow ID` reattaches.
+cat >"$TMP/steps.yaml" <<YAML
+experiment: steps
+tasks:
+  - {name: t1, commands: [{node: a, cmd: "sleep 1"}]}
+  - {name: t2, commands: [{node: a, cmd: "sleep 5"}]}
+  - {name: t3, commands: [{node: b, cmd: "echo three"}]}
+YAML
+run_state() {  # the state of run $1
+  "$EMUCTL" "${S[@]}" runs | awk -v id="$1" '$1 == id { print $4 }'
+}
+running_id() {
+  "$EMUCTL" "${S[@]}" runs | awk '$3 == "steps" && $4 == "RUNNING" { print $1; exit }'
+}
+"$EMUCTL" "${S[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run1.log" 2>&1 &
+RUN_PID=$!
+OURS+=("$RUN_PID")
+wait_for 30 grep -q "task t1 passed" "$TMP/run1.log" || fail "run over ssh: $(cat "$TMP/run1.log")"
+id=$(running_id)
+[[ -n $id ]] || fail "no RUNNING run over ssh: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+kill -INT "$RUN_PID"
+set +e
+wait "$RUN_PID"
+rc=$?
+set -e
+[[ $rc -eq 130 ]] || fail "Ctrl-C in run over ssh: exit $rc, want 130: $(cat "$TMP/run1.log")"
+wait_for 30 bash -c "[[ \$(\"$EMUCTL\" ${S[*]@Q} runs | awk -v id=$id '\$1 == id { print \$4 }') == CANCELLED ]]" ||
+  fail "Ctrl-C over ssh did not cancel run $id: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+
+"$EMUCTL" "${S[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run2.log" 2>&1 &
+RUN_PID=$!
+OURS+=("$RUN_PID")
+wait_for 30 grep -q "task t1 passed" "$TMP/run2.log" || fail "second run over ssh: $(cat "$TMP/run2.log")"
+id=$(running_id)
+[[ -n $id ]] || fail "second run not RUNNING: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+for p in $(pgrep -P "$SSHD_PID"); do kill "$p"; done  # the connection drops
+set +e
+wait "$RUN_PID"
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "run survived a dropped connection: $(cat "$TMP/run2.log")"
+grep -q "SSH connection to root@$GW was lost" "$TMP/run2.log" ||
+  fail "dropped connection during run not named: $(cat "$TMP/run2.log")"
+# The next verb logs in again; the run went on meanwhile.
+[[ $(run_state "$id") == RUNNING ]] || fail "run $id not RUNNING after the drop: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+"$EMUCTL" "${S[@]}" runs --follow "$id" >"$TMP/follow.log" 2>&1 ||
+  fail "runs --follow over ssh: $(cat "$TMP/follow.log")"
+grep -q "task t3 passed" "$TMP/follow.log" || fail "--follow lacks t3: $(cat "$TMP/follow.log")"
+[[ $(run_state "$id") == SUCCEEDED ]] || fail "run $id did not succeed: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+
 # ---- A dropped SSH connection in the middle of a stream. ------------------
 "$EMUCTL" "${S[@]}" exec "lab$ID" a -- sh -c "touch $TMP/started; sleep 30" \
   >"$TMP/drop.out" 2>&1 &
