@@ -155,7 +155,7 @@ grep -q "cannot read the cluster CA $TMP/nosuch.crt on root@$GW" <<<"$out" ||
   fail "missing CA not named: $out"
 "$EMUCTL" remote add gw "root@$GW" --target "unix:$TMP/run/controller.sock" \
   --token-path "$TMP/ctl/token" --ca-path "$TMP/pki/ca.crt"
-"$EMUCTL" remote ls | grep -qE "^gw .* tls " || fail "remote ls: $("$EMUCTL" remote ls)"
+"$EMUCTL" remote ls | grep -qE "^gw .* tls( |$)" || fail "remote ls: $("$EMUCTL" remote ls)"
 "$EMUCTL" remote default gw
 [[ $(stat -c %a "$XDG_CONFIG_HOME/emu/remotes.json") == 600 ]] || fail "remotes.json mode"
 "$EMUCTL" status "lab$ID" | grep -q "^State:  RUNNING$" || fail "status via default remote"
@@ -169,36 +169,41 @@ cat >"$TMP/steps.yaml" <<YAML
 experiment: steps
 tasks:
   - {name: t1, commands: [{node: a, cmd: "sleep 1"}]}
-  - {name: t2, commands: [{node: a, cmd: "sleep 5"}]}
+  - {name: t2, commands: [{node: a, cmd: "sleep 15"}]}
   - {name: t3, commands: [{node: b, cmd: "echo three"}]}
 YAML
+# Token and CA from local copies here: reading them over SSH costs a
+# remote shell each (seconds where root's shell rc is slow), and this part
+# is about the run's stream, not about where the token comes from.
+R=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
+   --token-file "$TMP/ctl/token" --ca-file "$TMP/pki/ca.crt")
 run_state() {  # the state of run $1
-  "$EMUCTL" "${S[@]}" runs | awk -v id="$1" '$1 == id { print $4 }'
+  "$EMUCTL" "${R[@]}" runs | awk -v id="$1" '$1 == id { print $4 }'
 }
 running_id() {
-  "$EMUCTL" "${S[@]}" runs | awk '$3 == "steps" && $4 == "RUNNING" { print $1; exit }'
+  "$EMUCTL" "${R[@]}" runs | awk '$3 == "steps" && $4 == "RUNNING" { print $1; exit }'
 }
-"$EMUCTL" "${S[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run1.log" 2>&1 &
+"$EMUCTL" "${R[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run1.log" 2>&1 &
 RUN_PID=$!
 OURS+=("$RUN_PID")
 wait_for 30 grep -q "task t1 passed" "$TMP/run1.log" || fail "run over ssh: $(cat "$TMP/run1.log")"
 id=$(running_id)
-[[ -n $id ]] || fail "no RUNNING run over ssh: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+[[ -n $id ]] || fail "no RUNNING run over ssh: $("$EMUCTL" "${R[@]}" runs 2>&1)"
 kill -INT "$RUN_PID"
 set +e
 wait "$RUN_PID"
 rc=$?
 set -e
 [[ $rc -eq 130 ]] || fail "Ctrl-C in run over ssh: exit $rc, want 130: $(cat "$TMP/run1.log")"
-wait_for 30 bash -c "[[ \$(\"$EMUCTL\" ${S[*]@Q} runs | awk -v id=$id '\$1 == id { print \$4 }') == CANCELLED ]]" ||
-  fail "Ctrl-C over ssh did not cancel run $id: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+wait_for 30 bash -c "[[ \$(\"$EMUCTL\" ${R[*]@Q} runs | awk -v id=$id '\$1 == id { print \$4 }') == CANCELLED ]]" ||
+  fail "Ctrl-C over ssh did not cancel run $id: $("$EMUCTL" "${R[@]}" runs 2>&1)"
 
-"$EMUCTL" "${S[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run2.log" 2>&1 &
+"$EMUCTL" "${R[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run2.log" 2>&1 &
 RUN_PID=$!
 OURS+=("$RUN_PID")
 wait_for 30 grep -q "task t1 passed" "$TMP/run2.log" || fail "second run over ssh: $(cat "$TMP/run2.log")"
 id=$(running_id)
-[[ -n $id ]] || fail "second run not RUNNING: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+[[ -n $id ]] || fail "second run not RUNNING: $("$EMUCTL" "${R[@]}" runs 2>&1)"
 for p in $(pgrep -P "$SSHD_PID"); do kill "$p"; done  # the connection drops
 set +e
 wait "$RUN_PID"
@@ -208,11 +213,11 @@ set -e
 grep -q "SSH connection to root@$GW was lost" "$TMP/run2.log" ||
   fail "dropped connection during run not named: $(cat "$TMP/run2.log")"
 # The next verb logs in again; the run went on meanwhile.
-[[ $(run_state "$id") == RUNNING ]] || fail "run $id not RUNNING after the drop: $("$EMUCTL" "${S[@]}" runs 2>&1)"
-"$EMUCTL" "${S[@]}" runs --follow "$id" >"$TMP/follow.log" 2>&1 ||
+[[ $(run_state "$id") == RUNNING ]] || fail "run $id not RUNNING after the drop: $("$EMUCTL" "${R[@]}" runs 2>&1)"
+"$EMUCTL" "${R[@]}" runs --follow "$id" >"$TMP/follow.log" 2>&1 ||
   fail "runs --follow over ssh: $(cat "$TMP/follow.log")"
 grep -q "task t3 passed" "$TMP/follow.log" || fail "--follow lacks t3: $(cat "$TMP/follow.log")"
-[[ $(run_state "$id") == SUCCEEDED ]] || fail "run $id did not succeed: $("$EMUCTL" "${S[@]}" runs 2>&1)"
+[[ $(run_state "$id") == SUCCEEDED ]] || fail "run $id did not succeed: $("$EMUCTL" "${R[@]}" runs 2>&1)"
 
 # ---- A dropped SSH connection in the middle of a stream. ------------------
 "$EMUCTL" "${S[@]}" exec "lab$ID" a -- sh -c "touch $TMP/started; sleep 30" \
