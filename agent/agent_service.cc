@@ -5,6 +5,8 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/reactors.h"
+#include "common/status_macros.h"
+#include "proto/request_names.h"
 
 namespace emu::agent {
 
@@ -30,7 +32,9 @@ grpc::ServerWriteReactor<emu::v1::ApplyLabEvent>* AgentServiceImpl::ApplyLab(
     grpc::CallbackServerContext* context,
     const emu::v1::ApplyLabRequest* request) {
   return OffloadStream<emu::v1::ApplyLabEvent>(
-      context, token_, pool_, [this, spec = *request](const auto& push) {
+      context, token_, pool_,
+      [this, spec = *request](const auto& push) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::agent::Check(spec));
         absl::Time start = absl::Now();
         absl::Status s = reconciler_->Apply(spec, push);
         Log("apply lab ", spec.lab(), " (", spec.nodes_size(), " nodes, ",
@@ -45,6 +49,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::SetLinkParams(
     const emu::v1::SetLinkParamsRequest* request,
     emu::v1::SetLinkParamsResponse*) {
   return OffloadUnary(context, token_, pool_, [this, request] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
     return reconciler_->SetLinkParams(*request);
   });
 }
@@ -53,6 +58,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Exec(
     grpc::CallbackServerContext* context, const emu::v1::ExecRequest* request,
     emu::v1::ExecResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
     auto result = reconciler_->Exec(*request);
     if (!result.ok()) return result.status();
     *response = *std::move(result);
@@ -65,6 +71,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ListResources(
     const emu::v1::ListResourcesRequest* request,
     emu::v1::ListResourcesResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
     auto result = reconciler_->ListResources(request->lab());
     if (!result.ok()) return result.status();
     *response = *std::move(result);
@@ -77,6 +84,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::DestroyLab(
     const emu::v1::DestroyLabRequest* request,
     emu::v1::DestroyLabResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
     absl::Time start = absl::Now();
     auto removed = reconciler_->Destroy(request->lab());
     Log("destroy lab ", request->lab(), ": ",

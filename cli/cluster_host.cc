@@ -131,6 +131,12 @@ std::vector<std::string> SshOptions(const CommandEnv& env) {
                              : env.connection.ssh_opts);
 }
 
+// The shared login the host's commands go through ($EMU_SSH_PERSIST).
+absl::StatusOr<SshControl> Control(const CommandEnv& env) {
+  return SshControlFromEnv(env.connection_env.ssh_persist,
+                           env.connection_env.runtime_dir);
+}
+
 // Whether the recorded reverse tunnel (an ssh process) still runs.
 bool TunnelAlive(const HostRecord& r) {
   if (r.tunnel_pid <= 0) return false;
@@ -230,30 +236,35 @@ absl::Status WaitRegistered(CommandEnv& env, const std::string& name,
       timeout_s, " s (", last, ")"));
 }
 
-absl::Status Drain(CommandEnv& env, const std::string& name, bool force) {
+// Deregisters the host (ControllerService.RemoveHost): the controller
+// refuses, naming the labs, while labs have nodes there (unless `force`),
+// and from then on refuses the old agent's registrations. A host the
+// controller no longer knows is already deregistered: false (unchanged).
+absl::StatusOr<bool> Deregister(CommandEnv& env, const std::string& name,
+                                bool force, std::string* detail) {
   auto conn = env.Connect();
   if (!conn.ok()) return conn.status();
   ControllerConnection& c = **conn;
-  v1::ListLabsResponse labs;
-  grpc::Status s = c.stub().ListLabs(c.NewContext(kUnaryTimeout).get(),
-                                     v1::ListLabsRequest(), &labs);
-  if (!s.ok()) return absl::UnavailableError(c.Describe(s, "ListLabs"));
-  std::vector<std::string> using_host;
-  for (const v1::Lab& lab : labs.labs()) {
-    for (const auto& node : lab.nodes()) {
-      if (node.host() == name) {
-        using_host.push_back(lab.name());
-        break;
-      }
-    }
+  v1::RemoveHostRequest request;
+  request.set_host(name);
+  request.set_force(force);
+  v1::RemoveHostResponse response;
+  grpc::Status s = c.stub().RemoveHost(c.NewContext(kUnaryTimeout).get(),
+                                       request, &response);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    *detail = "the controller does not know " + name;
+    return false;
   }
-  if (using_host.empty() || force) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "lab", using_host.size() > 1 ? "s " : " ",
-      absl::StrJoin(using_host, ", "), " use", using_host.size() > 1 ? "" : "s",
-      " host ", name, ": `emuctl down` ",
-      using_host.size() > 1 ? "them" : "it",
-      " first, or --force (their nodes on ", name, " are then removed)"));
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        c.Describe(s, "RemoveHost"));
+  }
+  *detail = response.labs().empty()
+                ? "removed from the controller; no lab used it"
+                : absl::StrCat("removed from the controller (forced: ",
+                               absl::StrJoin(response.labs(), ", "),
+                               " read DEGRADED until brought down)");
+  return true;
 }
 
 absl::StatusOr<std::string> ReadWhole(const std::string& path) {
@@ -332,8 +343,11 @@ int RunAdd(CommandEnv& env, const HostArgs& a) {
   if (absl::Status w = WriteRecord(record_path, record); !w.ok()) {
     return env.Fail(w);
   }
+  absl::StatusOr<SshControl> control = Control(env);
+  if (!control.ok()) return env.Fail(control.status());
   deploy::remote_host::SshRemoteHost host(env.launcher, *dest,
-                                          SshOptions(env));
+                                          SshOptions(env), absl::Minutes(10),
+                                          *control);
   hi::Hooks hooks;
   hooks.ensure_tunnel = [&]() {
     return EnsureTunnel(env, a, *dest, target->address, plan.layout, host,
@@ -352,6 +366,24 @@ int RunRemove(CommandEnv& env, const HostArgs& a) {
   if (absl::Status n = CheckName("host", a.name); !n.ok()) return env.Fail(n);
   const std::string record_path = RecordPath(a, a.name);
   absl::StatusOr<HostRecord> record = ReadRecord(record_path);
+  if (absl::IsNotFound(record.status())) {
+    // Not added from here (an --agents host, another machine's `cluster
+    // add`): the controller forgets it; nothing is done on the host.
+    std::string detail;
+    absl::StatusOr<bool> gone = Deregister(env, a.name, a.force, &detail);
+    if (!gone.ok()) {
+      return env.Fail(absl::StrCat(record.status().message(),
+                                   "; deregistering it: ",
+                                   gone.status().message()));
+    }
+    if (!*gone) return env.Fail(absl::StrCat(record.status().message(),
+                                             ", and the controller does not "
+                                             "know host ", a.name));
+    *env.out << a.name << ": " << detail << "\n"
+             << "no record in " << record_path
+             << ": nothing was stopped or removed on the host itself\n";
+    return kExitOk;
+  }
   if (!record.ok()) return env.Fail(record.status());
   absl::StatusOr<SshDestination> dest =
       ParseSshDestination(record->destination);
@@ -363,10 +395,15 @@ int RunRemove(CommandEnv& env, const HostArgs& a) {
   if (!service.ok()) return env.Fail(service.status());
   plan.service = *service;
   plan.force = a.force;
+  absl::StatusOr<SshControl> control = Control(env);
+  if (!control.ok()) return env.Fail(control.status());
   deploy::remote_host::SshRemoteHost host(env.launcher, *dest,
-                                          SshOptions(env));
+                                          SshOptions(env), absl::Minutes(10),
+                                          *control);
   hi::Hooks hooks;
-  hooks.drain = [&] { return Drain(env, a.name, a.force); };
+  hooks.drain = [&](std::string* detail) {
+    return Deregister(env, a.name, a.force, detail);
+  };
   hooks.close_tunnel = [&]() -> absl::StatusOr<bool> {
     const bool alive = TunnelAlive(*record);
     absl::Status s = EndTunnel(*record, absl::Seconds(10));
@@ -437,13 +474,19 @@ void AddClusterHostCommands(CLI::App& cluster, CommandEnv& env) {
       "remove", "Drain a host added over SSH, stop its agent, remove emu");
   remove->add_option("NAME", rargs->name, "The host's name")->required();
   remove->add_flag("--force", rargs->force,
-                   "Even while labs use the host (their nodes there go)");
+                   "Even while labs have nodes on the host: they read "
+                   "DEGRADED until brought down; their namespaces on the "
+                   "host are removed (emu-agent --cleanup)");
   remove->add_option("--state-dir", rargs->state_dir,
                      "Where `cluster add` recorded the host");
   remove->footer(
-      "Refuses while a lab has nodes on the host (unless --force), stops\n"
-      "emu-agent, ends the reverse tunnel, and removes what `cluster add`\n"
-      "wrote (not the Debian packages).\n\n"
+      "Deregisters the host from the controller (it leaves `emuctl hosts`;\n"
+      "the controller refuses the old agent's certificate from then on, until\n"
+      "`cluster add` issues a new one), refusing while a lab has nodes on\n"
+      "the host, naming the labs (unless --force); then stops emu-agent,\n"
+      "ends the reverse tunnel, and removes what `cluster add` wrote (not\n"
+      "the Debian packages). A host with no record here (not added from\n"
+      "this machine) is only deregistered. Administrators only.\n\n"
       "Example:\n"
       "  sudo emuctl cluster remove h3");
   remove->callback([&env, rargs] { env.exit_code = RunRemove(env, *rargs); });

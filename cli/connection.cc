@@ -90,6 +90,11 @@ absl::StatusOr<SshPlan> MakePlan(absl::string_view destination,
   } else if (remote != nullptr) {
     plan.token_path = remote->token_path;
   }
+  if (!flags.ssh_ca_path.empty()) {
+    plan.ca_path = flags.ssh_ca_path;
+  } else if (remote != nullptr) {
+    plan.ca_pem = remote->ca_pem;
+  }
   return plan;
 }
 
@@ -156,11 +161,36 @@ absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
                          ResolveControllerTarget(flags, env.cluster));
     return std::make_unique<ControllerConnection>(std::move(target));
   }
+  EMU_ASSIGN_OR_RETURN(SshControl control,
+                       SshControlFromEnv(env.ssh_persist, env.runtime_dir));
+  SshTunnelOptions options;
+  options.destination = plan->destination;
+  options.target = plan->target;
+  options.ssh_options = plan->options;
+  options.control = control;
+  if (!env.runtime_dir.empty()) options.runtime_dir = env.runtime_dir;
+  // Commands on the gateway (token, CA) go through the shared login.
+  std::vector<std::string> command_options = plan->options;
+  if (!control.dir.empty() &&
+      !(plan->token_path.empty() && plan->ca_path.empty())) {
+    EMU_RETURN_IF_ERROR(EnsureSshMaster(launcher, plan->destination,
+                                        plan->options, control,
+                                        options.connect_timeout));
+    const std::vector<std::string> mux = SshControlOptions(control);
+    command_options.insert(command_options.end(), mux.begin(), mux.end());
+  }
   ControllerTarget target;
   if (!flags.ca_file.empty()) {
     EMU_ASSIGN_OR_RETURN(target.ca_pem, common::pki::ReadPem(flags.ca_file));
+  } else if (!plan->ca_pem.empty()) {
+    target.ca_pem = plan->ca_pem;
+  } else if (!plan->ca_path.empty()) {
+    EMU_ASSIGN_OR_RETURN(
+        target.ca_pem,
+        ReadRemoteFile(launcher, plan->destination, command_options,
+                       plan->ca_path, "the cluster CA", 256 << 10));
   }
-  // The token first: a wrong path fails before any tunnel is set up.
+  // The token before the tunnel: a wrong path fails before it is set up.
   if (!flags.token_file.empty()) {
     target.token_file = flags.token_file;
     EMU_ASSIGN_OR_RETURN(target.token, ReadTokenFile(flags.token_file));
@@ -172,13 +202,8 @@ absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
         absl::StrCat(plan->token_path, " on ", plan->destination.text);
     EMU_ASSIGN_OR_RETURN(target.token,
                          ReadRemoteToken(launcher, plan->destination,
-                                         plan->options, plan->token_path));
+                                         command_options, plan->token_path));
   }
-  SshTunnelOptions options;
-  options.destination = plan->destination;
-  options.target = plan->target;
-  options.ssh_options = plan->options;
-  if (!env.runtime_dir.empty()) options.runtime_dir = env.runtime_dir;
   EMU_ASSIGN_OR_RETURN(std::unique_ptr<SshTunnel> tunnel,
                        SshTunnel::Open(launcher, options));
   target.address = tunnel->address();

@@ -31,6 +31,7 @@ struct ConnectionFlags {
   std::string ssh_target;      // --ssh-target: the controller on the gateway
   std::string ssh_opts;        // --ssh-opts: extra ssh options
   std::string ssh_token_path;  // --ssh-token-path: token file on the gateway
+  std::string ssh_ca_path;     // --ssh-ca-path: the cluster CA on the gateway
   std::string remote;          // --remote NAME
   std::string ca_file;         // --ca-file: the cluster CA (TLS)
   // The token itself, from $EMU_TOKEN (a user's token, `emuctl user add`);
@@ -45,6 +46,9 @@ struct ConnectionEnv {
   std::string ssh_opts;      // $EMU_SSH_OPTS
   std::string remotes_file;  // remotes.json; empty: no remotes
   std::string runtime_dir;   // for tunnel sockets: $XDG_RUNTIME_DIR or /tmp
+  // $EMU_SSH_PERSIST: seconds to keep a shared SSH connection ("" 600,
+  // "0": an ssh per command), see SshControl.
+  std::string ssh_persist;
 };
 
 // How to reach a controller through an SSH gateway.
@@ -53,6 +57,11 @@ struct SshPlan {
   std::string target = kDefaultSshTarget;  // the controller, on the gateway
   std::vector<std::string> options;        // extra ssh options
   std::string token_path;                  // on the gateway; empty: none
+  // The cluster CA the controller's certificate is checked against: a
+  // remote's saved PEM, else read from ca_path on the gateway; neither:
+  // plain text (a controller started with --insecure_plaintext).
+  std::string ca_pem;
+  std::string ca_path;
   std::string origin;  // "--ssh", "remote lab (FILE)", "$EMU_SSH"...
 };
 
@@ -144,7 +153,9 @@ class ControllerConnection {
 
 // Opens the connection the flags and environment ask for: through an SSH
 // tunnel (ResolveSshPlan; token from --token-file, else from the gateway's
-// --ssh-token-path) or directly (ResolveControllerTarget).
+// --ssh-token-path; CA from --ca-file, else the remote's, else the
+// gateway's --ssh-ca-path; one shared SSH login unless $EMU_SSH_PERSIST=0)
+// or directly (ResolveControllerTarget).
 absl::StatusOr<std::unique_ptr<ControllerConnection>> OpenConnection(
     const ConnectionFlags& flags, const ConnectionEnv& env,
     ProcessLauncher* launcher);

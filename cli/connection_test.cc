@@ -132,6 +132,7 @@ class SshPlanTest : public ResolveTest {
  protected:
   SshPlanTest() {
     env_.remotes_file = dir_ + "/config/emu/remotes.json";
+    env_.ssh_persist = "0";  // an ssh per command: what the fakes play
     Remotes r;
     r.entries.push_back({"lab", "admin@gw1:2200", "unix:/run/emu/c.sock",
                          "/var/lib/emu/controller/token"});

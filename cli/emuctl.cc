@@ -26,6 +26,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   env.connection_env.ssh_opts = io.env_ssh_opts;
   env.connection_env.remotes_file = io.remotes_file;
   env.connection_env.runtime_dir = io.runtime_dir;
+  env.connection_env.ssh_persist = io.env_ssh_persist;
   PosixProcessLauncher posix_launcher;
   env.launcher = io.launcher != nullptr ? io.launcher : &posix_launcher;
   env.self_exe = io.self_exe;
@@ -66,6 +67,10 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   app.add_option("--ssh-token-path", env.connection.ssh_token_path,
                  "With --ssh: read the token from this file on the gateway "
                  "(ssh GATEWAY cat PATH) unless --token-file is given");
+  app.add_option("--ssh-ca-path", env.connection.ssh_ca_path,
+                 "With --ssh: read the cluster CA certificate from this file "
+                 "on the gateway and speak TLS to the controller, unless "
+                 "--ca-file is given");
   app.add_option("--remote", env.connection.remote,
                  "Use the SSH gateway saved as NAME (`emuctl remote add`)");
   app.footer(

@@ -26,6 +26,10 @@ struct EmuctlIo {
   // ${XDG_CONFIG_HOME:-~/.config}/emu/remotes.json; empty: no remotes.
   std::string remotes_file;
   std::string runtime_dir;  // SSH tunnel sockets; empty: /tmp
+  // $EMU_SSH_PERSIST: seconds an SSH connection is kept for reuse; "0" (the
+  // default here, for tests with fake launchers): none. main() passes the
+  // variable as set, "" when unset (600 s).
+  std::string env_ssh_persist = "0";
   // Starts ssh; nullptr: the real one (PosixProcessLauncher).
   ProcessLauncher* launcher = nullptr;
   std::string env_token;  // $EMU_TOKEN: a token (a user's), not a path

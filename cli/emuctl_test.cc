@@ -101,11 +101,31 @@ TEST_F(EmuctlTest, RemotesAndTheDefaultRemote) {
     int code = RunEmuctl(args, io);
     return Result{code, out.str(), err.str()};
   };
-  EXPECT_EQ(run({"remote", "add", "gw", "admin@gw.example:2222", "--target",
-                 "unix:/run/emu/controller.sock", "--token-path", "/t"},
+  // The cluster CA is read over SSH and kept with the entry; a gateway
+  // without it fails the add, naming the path.
+  Result noca = run({"remote", "add", "gw", "admin@gw.example:2222"}, "");
+  EXPECT_EQ(noca.code, 1);
+  EXPECT_THAT(noca.err, HasSubstr("cannot read the cluster CA "
+                                  "/etc/emu/pki/ca.crt on "
+                                  "admin@gw.example:2222"));
+  EXPECT_THAT(noca.err, HasSubstr("--insecure-plaintext"));
+  launcher.QueueResult(FakeProcessLauncher::Exited(
+      0, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
+  EXPECT_EQ(run({"remote", "add", "tls", "admin@gw.example:2222", "--ca-path",
+                 "/etc/ca.crt"},
                 "")
                 .code,
             0);
+  EXPECT_EQ(launcher.runs().back().argv.back(), "cat -- '/etc/ca.crt'");
+  EXPECT_EQ(run({"remote", "rm", "tls"}, "").code, 0);
+  const size_t before = launcher.runs().size();
+  EXPECT_EQ(run({"remote", "add", "gw", "admin@gw.example:2222", "--target",
+                 "unix:/run/emu/controller.sock", "--token-path", "/t",
+                 "--insecure-plaintext"},
+                "")
+                .code,
+            0);
+  EXPECT_EQ(launcher.runs().size(), before);  // no CA to read
   Result dup = run({"remote", "add", "gw", "x"}, "");
   EXPECT_EQ(dup.code, 1);
   EXPECT_THAT(dup.err, HasSubstr("remote gw exists"));
@@ -127,13 +147,13 @@ TEST_F(EmuctlTest, RemotesAndTheDefaultRemote) {
   EXPECT_EQ(status.code, 1);
   EXPECT_THAT(status.err, HasSubstr("/t on admin@gw.example:2222"));
   EXPECT_THAT(status.err, HasSubstr("Could not resolve hostname"));
-  ASSERT_EQ(launcher.runs().size(), 1u);
-  EXPECT_THAT(launcher.runs()[0].argv,
+  ASSERT_EQ(launcher.runs().size(), before + 1);
+  EXPECT_THAT(launcher.runs()[before].argv,
               ElementsAre("ssh", "-p", "2222", "admin@gw.example", "--",
                           "cat -- '/t'"));
   // $EMU_CLUSTER beats the default remote: the local fake answers.
   EXPECT_EQ(run({"hosts"}, cluster_file_).code, 0);
-  EXPECT_EQ(launcher.runs().size(), 1u);
+  EXPECT_EQ(launcher.runs().size(), before + 1);
 
   EXPECT_EQ(run({"remote", "rm", "gw"}, "").code, 0);
   absl::StatusOr<Remotes> left = ReadRemotes(remotes);

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   io.remotes_file =
       emu::cli::RemotesFilePath(Getenv("XDG_CONFIG_HOME"), Getenv("HOME"));
   io.runtime_dir = Getenv("XDG_RUNTIME_DIR");
+  io.env_ssh_persist = Getenv("EMU_SSH_PERSIST");
   const std::string term = Getenv("TERM");
   io.color = isatty(STDOUT_FILENO) && term != "dumb" && !term.empty() &&
              std::getenv("NO_COLOR") == nullptr;

@@ -91,7 +91,8 @@ absl::StatusOr<Remotes> ReadRemotes(const std::string& path) {
          {std::pair<const char*, std::string*>{"name", &r.name},
           {"destination", &r.destination},
           {"target", &r.target},
-          {"token_path", &r.token_path}}) {
+          {"token_path", &r.token_path},
+          {"ca_pem", &r.ca_pem}}) {
       s = ReadString(e, key, where, out);
       if (!s.ok()) return s;
     }
@@ -128,6 +129,7 @@ absl::Status WriteRemotes(const std::string& path, const Remotes& remotes) {
     e["destination"] = r.destination;
     if (!r.target.empty()) e["target"] = r.target;
     if (!r.token_path.empty()) e["token_path"] = r.token_path;
+    if (!r.ca_pem.empty()) e["ca_pem"] = r.ca_pem;
     list.push_back(std::move(e));
   }
   root["remotes"] = std::move(list);

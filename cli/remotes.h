@@ -19,6 +19,10 @@ struct Remote {
   std::string destination;  // [user@]gateway[:port]
   std::string target;       // the controller's address there; empty: default
   std::string token_path;   // token file on the gateway; empty: none
+  // The cluster CA's certificate (PEM), saved by `remote add` (fetched over
+  // SSH or from --ca-file): emuctl speaks TLS to the controller and checks
+  // it; empty: plain text (a controller with --insecure_plaintext).
+  std::string ca_pem;
 };
 
 struct Remotes {

@@ -1,10 +1,15 @@
 #include "cli/ssh_tunnel.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +51,64 @@ bool IsSocket(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
+
+// Whether something accepts connections on the unix socket `path` (a
+// master's forward answers; a stale socket file refuses).
+bool Connectable(const std::string& path) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) return false;
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const bool ok =
+      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// FNV-1a, 64 bits, as 16 hex digits: a stable short name for a
+// combination of gateway, target and options (socket paths are short).
+std::string ShortHash(const std::vector<std::string>& parts) {
+  uint64_t h = 14695981039346656037ull;
+  for (const std::string& p : parts) {
+    for (unsigned char c : p + '\n') {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  }
+  return absl::StrCat(absl::Hex(h, absl::kZeroPad16));
+}
+
+std::string LastLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (!l.empty()) lines.emplace_back(l);
+  }
+  if (lines.size() > kMessageLines) {
+    lines.erase(lines.begin(), lines.end() - kMessageLines);
+  }
+  return absl::StrJoin(lines, "; ");
+}
+
+// An exclusive flock on control.dir/lock, released when destroyed.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& dir)
+      : fd_(open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
+                 0600)) {
+    if (fd_ >= 0) flock(fd_, LOCK_EX);
+  }
+  ~DirLock() {
+    if (fd_ >= 0) close(fd_);  // releases the lock
+  }
+
+ private:
+  int fd_;
+};
 
 }  // namespace
 
@@ -174,30 +237,196 @@ std::vector<std::string> BuildSshCommandArgv(
   return argv;
 }
 
-absl::StatusOr<std::string> ReadRemoteToken(
+std::string DefaultSshControlDir(absl::string_view runtime_dir) {
+  if (!runtime_dir.empty()) return absl::StrCat(runtime_dir, "/emu-ssh");
+  return absl::StrCat("/tmp/emu-ssh-", getuid());
+}
+
+absl::StatusOr<SshControl> SshControlFromEnv(absl::string_view persist,
+                                             absl::string_view runtime_dir) {
+  SshControl control;
+  int seconds = 600;
+  if (!persist.empty() &&
+      (!absl::SimpleAtoi(persist, &seconds) || seconds < 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "EMU_SSH_PERSIST '", persist,
+        "': expected seconds to keep the SSH connection (0: no reuse)"));
+  }
+  if (seconds == 0) return control;
+  control.dir = DefaultSshControlDir(runtime_dir);
+  control.persist = absl::Seconds(seconds);
+  return control;
+}
+
+absl::Status PrepareSshControlDir(const SshControl& control) {
+  if (mkdir(control.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoToStatus(errno, absl::StrCat("create ", control.dir));
+  }
+  struct stat st;
+  if (lstat(control.dir.c_str(), &st) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("stat ", control.dir));
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+      (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        control.dir,
+        " must be a directory of this user's own with mode 0700 (it holds "
+        "the SSH connection's sockets); remove it, or set EMU_SSH_PERSIST=0"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> SshControlOptions(const SshControl& control) {
+  return {"-o", "ControlMaster=no", "-o",
+          absl::StrCat("ControlPath=", control.ControlPath())};
+}
+
+std::vector<std::string> BuildSshMasterArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    const SshControl& control, absl::string_view log) {
+  std::vector<std::string> argv = {
+      "ssh", "-f", "-N", "-o", "ControlMaster=yes", "-o",
+      absl::StrCat("ControlPath=", control.ControlPath()), "-o",
+      absl::StrCat("ControlPersist=",
+                   absl::ToInt64Seconds(control.persist)),
+      "-o", "StreamLocalBindUnlink=yes", "-E", std::string(log)};
+  AppendDestination(destination, options, &argv);
+  argv.insert(argv.end(),
+              {"-o", "ServerAliveInterval=10", destination.SshHost()});
+  return argv;
+}
+
+std::vector<std::string> BuildSshMuxArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    const SshControl& control, absl::string_view op,
+    const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ssh"};
+  AppendDestination(destination, options, &argv);
+  argv.insert(argv.end(),
+              {"-o", absl::StrCat("ControlPath=", control.ControlPath()), "-O",
+               std::string(op)});
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back(destination.SshHost());
+  return argv;
+}
+
+std::string SshMasterLog(const SshDestination& destination,
+                         const std::vector<std::string>& options,
+                         const SshControl& control) {
+  std::vector<std::string> parts = {destination.text};
+  parts.insert(parts.end(), options.begin(), options.end());
+  return absl::StrCat(control.dir, "/master-", ShortHash(parts), ".log");
+}
+
+bool SshMasterRunning(ProcessLauncher* launcher,
+                      const SshDestination& destination,
+                      const std::vector<std::string>& options,
+                      const SshControl& control) {
+  ProcessSpec spec;
+  spec.argv = BuildSshMuxArgv(destination, options, control, "check", {});
+  spec.timeout = absl::Seconds(10);
+  absl::StatusOr<ProcessResult> r = launcher->Run(spec);
+  return r.ok() && r->exit_code == 0;
+}
+
+namespace {
+
+// EnsureSshMaster with the directory's lock held.
+absl::Status EnsureSshMasterLocked(ProcessLauncher* launcher,
+                                   const SshDestination& destination,
+                                   const std::vector<std::string>& options,
+                                   const SshControl& control,
+                                   absl::Duration timeout) {
+  if (SshMasterRunning(launcher, destination, options, control)) {
+    return absl::OkStatus();
+  }
+  const std::string log = SshMasterLog(destination, options, control);
+  // A new master's words only (ssh -E appends).
+  std::error_code ec;
+  std::filesystem::remove(log, ec);
+  ProcessSpec spec;
+  spec.argv = BuildSshMasterArgv(destination, options, control, log);
+  spec.timeout = timeout;
+  absl::StatusOr<ProcessResult> r = launcher->Run(spec);
+  if (!r.ok()) {
+    return absl::Status(r.status().code(),
+                        absl::StrCat("start ssh to ", destination.text, ": ",
+                                     r.status().message()));
+  }
+  if (r->timed_out) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("ssh to ", destination.text, ": no connection after ",
+                     absl::FormatDuration(timeout), ": ", LastLines(log)));
+  }
+  if (r->exit_code != 0) {
+    std::string said = LastLines(log);
+    if (said.empty()) {
+      said = std::string(absl::StripAsciiWhitespace(r->stderr_data));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "ssh to ", destination.text, " exited before the tunnel was up",
+        said.empty() ? std::string() : absl::StrCat(": ", said),
+        "\nCheck that `ssh ", destination.SshHost(),
+        " true` works without a prompt (emuctl's ssh has no terminal: use "
+        "ssh-agent and a known host key)."));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EnsureSshMaster(ProcessLauncher* launcher,
+                             const SshDestination& destination,
+                             const std::vector<std::string>& options,
+                             const SshControl& control,
+                             absl::Duration timeout) {
+  if (absl::Status s = PrepareSshControlDir(control); !s.ok()) return s;
+  DirLock lock(control.dir);
+  return EnsureSshMasterLocked(launcher, destination, options, control,
+                               timeout);
+}
+
+absl::StatusOr<std::string> ReadRemoteFile(
     ProcessLauncher* launcher, const SshDestination& destination,
-    const std::vector<std::string>& options, const std::string& path) {
+    const std::vector<std::string>& options, const std::string& path,
+    absl::string_view what, size_t max_bytes) {
   ProcessSpec spec;
   spec.argv = BuildSshCommandArgv(destination, options,
                                   absl::StrCat("cat -- ", ShellQuote(path)));
   spec.timeout = absl::Seconds(60);
-  spec.max_output_bytes = 64 << 10;
+  spec.max_output_bytes = max_bytes;
   absl::StatusOr<ProcessResult> r = launcher->Run(spec);
   if (!r.ok()) {
     return absl::Status(
         r.status().code(),
         absl::StrCat("ssh ", destination.text, ": ", r.status().message()));
   }
-  const std::string token(absl::StripAsciiWhitespace(
-      r->stdout_data.substr(0, r->stdout_data.find('\n'))));
-  if (r->exit_code != 0 || token.empty()) {
+  if (r->exit_code != 0 ||
+      absl::StripAsciiWhitespace(r->stdout_data).empty()) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot read the token ", path, " on ", destination.text,
+        "cannot read ", what, " ", path, " on ", destination.text,
         " over SSH (exit ", r->exit_code, r->timed_out ? ", timed out" : "",
         "): ",
         r->exit_code == 0
             ? std::string("the file is empty")
             : std::string(absl::StripAsciiWhitespace(r->stderr_data))));
+  }
+  return std::move(r->stdout_data);
+}
+
+absl::StatusOr<std::string> ReadRemoteToken(
+    ProcessLauncher* launcher, const SshDestination& destination,
+    const std::vector<std::string>& options, const std::string& path) {
+  absl::StatusOr<std::string> data =
+      ReadRemoteFile(launcher, destination, options, path, "the token",
+                     64 << 10);
+  if (!data.ok()) return data.status();
+  std::string token(absl::StripAsciiWhitespace(
+      absl::string_view(*data).substr(0, data->find('\n'))));
+  if (token.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot read the token ", path, " on ", destination.text,
+                     " over SSH: its first line is empty"));
   }
   return token;
 }
@@ -215,6 +444,29 @@ absl::StatusOr<std::unique_ptr<SshTunnel>> SshTunnel::Open(
     ProcessLauncher* launcher, const SshTunnelOptions& options) {
   absl::StatusOr<std::string> forward = SshForwardTarget(options.target);
   if (!forward.ok()) return forward.status();
+  if (!options.control.dir.empty()) {
+    const SshControl& control = options.control;
+    if (absl::Status s = PrepareSshControlDir(control); !s.ok()) return s;
+    std::unique_ptr<SshTunnel> tunnel(new SshTunnel(
+        launcher, options.destination, *forward, /*dir=*/""));
+    std::vector<std::string> parts = {options.destination.text, *forward};
+    parts.insert(parts.end(), options.ssh_options.begin(),
+                 options.ssh_options.end());
+    tunnel->local_socket_ =
+        absl::StrCat(control.dir, "/fwd-", ShortHash(parts), ".sock");
+    tunnel->log_path_ =
+        SshMasterLog(options.destination, options.ssh_options, control);
+    if (tunnel->local_socket_.size() > kMaxSocketPath) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tunnel socket path ", tunnel->local_socket_, " is longer than ",
+          kMaxSocketPath,
+          " bytes: set XDG_RUNTIME_DIR to a shorter directory"));
+    }
+    absl::Status started = tunnel->StartShared(options.ssh_options, control,
+                                               options.connect_timeout);
+    if (!started.ok()) return started;
+    return tunnel;
+  }
   std::string pattern =
       absl::StrCat(options.runtime_dir.empty() ? "/tmp" : options.runtime_dir,
                    "/emuctl-ssh-XXXXXX");
@@ -274,8 +526,57 @@ absl::Status SshTunnel::Start(const std::vector<std::string>& ssh_options,
   return absl::OkStatus();
 }
 
+absl::Status SshTunnel::StartShared(
+    const std::vector<std::string>& ssh_options, const SshControl& control,
+    absl::Duration connect_timeout) {
+  ssh_options_ = ssh_options;
+  control_ = control;
+  shared_ = true;
+  // The common case: the master and its forward from an earlier call.
+  if (Connectable(local_socket_)) return absl::OkStatus();
+  DirLock lock(control.dir);
+  if (Connectable(local_socket_)) return absl::OkStatus();
+  if (absl::Status s = EnsureSshMasterLocked(launcher_, destination_,
+                                             ssh_options, control,
+                                             connect_timeout);
+      !s.ok()) {
+    if (absl::IsUnavailable(s)) {
+      // Name the tunnel's target, as a failed `ssh -N -L` does.
+      return absl::UnavailableError(absl::StrReplaceAll(
+          s.message(), {{"before the tunnel was up",
+                         absl::StrCat("before the tunnel to ", target_,
+                                      " was up")}}));
+    }
+    return s;
+  }
+  ProcessSpec spec;
+  spec.argv =
+      BuildSshMuxArgv(destination_, ssh_options, control, "forward",
+                      {"-L", absl::StrCat(local_socket_, ":", target_)});
+  spec.timeout = connect_timeout;
+  absl::StatusOr<ProcessResult> r = launcher_->Run(spec);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "ssh to ", destination_.text, ": the forward to ", target_,
+        " was refused: ", absl::StripAsciiWhitespace(r->stderr_data), " ",
+        LastLines(log_path_)));
+  }
+  const absl::Time deadline = absl::Now() + connect_timeout;
+  while (!Connectable(local_socket_)) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "ssh to ", destination_.text, ": no tunnel after ",
+          absl::FormatDuration(connect_timeout), ": ", LastLines(log_path_)));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+  return absl::OkStatus();
+}
+
 SshTunnel::~SshTunnel() {
   if (pid_ > 0) launcher_->Terminate(pid_, absl::Seconds(2)).IgnoreError();
+  if (dir_.empty()) return;  // the master's forward stays
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
@@ -285,6 +586,16 @@ std::string SshTunnel::Describe() const {
 }
 
 bool SshTunnel::Alive(absl::Duration grace) {
+  if (shared_) {
+    // The master exits on a dropped connection (ServerAliveInterval, or
+    // the peer closing); a moment for it to notice.
+    const absl::Time deadline = absl::Now() + grace;
+    while (SshMasterRunning(launcher_, destination_, ssh_options_, control_)) {
+      if (absl::Now() >= deadline) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
   if (pid_ <= 0) return false;
   const absl::Time deadline = absl::Now() + grace;
   while (launcher_->IsRunning(pid_)) {
@@ -295,18 +606,6 @@ bool SshTunnel::Alive(absl::Duration grace) {
   return false;
 }
 
-std::string SshTunnel::SshMessages() const {
-  std::ifstream in(log_path_);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (!l.empty()) lines.emplace_back(l);
-  }
-  if (lines.size() > kMessageLines) {
-    lines.erase(lines.begin(), lines.end() - kMessageLines);
-  }
-  return absl::StrJoin(lines, "; ");
-}
+std::string SshTunnel::SshMessages() const { return LastLines(log_path_); }
 
 }  // namespace emu::cli

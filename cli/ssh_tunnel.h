@@ -70,11 +70,83 @@ std::vector<std::string> BuildSshCommandArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
     absl::string_view command);
 
-// Reads a token file on the gateway (`ssh GATEWAY cat -- PATH`). Errors
-// name the gateway and the path, with ssh's or cat's own message.
+// Reads a file on the gateway (`ssh GATEWAY cat -- PATH`), at most
+// `max_bytes`. `what` names it in errors ("the token", "the cluster CA"),
+// which name the gateway and the path, with ssh's or cat's own message;
+// an empty file is an error.
+absl::StatusOr<std::string> ReadRemoteFile(
+    ProcessLauncher* launcher, const SshDestination& destination,
+    const std::vector<std::string>& options, const std::string& path,
+    absl::string_view what, size_t max_bytes);
+
+// Reads a token file on the gateway (ReadRemoteFile): its first line.
 absl::StatusOr<std::string> ReadRemoteToken(
     ProcessLauncher* launcher, const SshDestination& destination,
     const std::vector<std::string>& options, const std::string& path);
+
+// Connection reuse (OpenSSH's ControlMaster): one login per gateway,
+// kept by a background ssh for `persist` after its last use, so repeated
+// verbs (and `cluster add`'s commands) do not each pay a login. Its
+// control socket and the forwards' sockets live in `dir` (0700, the
+// user's own).
+struct SshControl {
+  std::string dir;  // empty: no reuse (an ssh per call, ended at exit)
+  absl::Duration persist = absl::Minutes(10);
+  // ssh expands %C: a hash of the local host, remote host, port and user.
+  std::string ControlPath() const { return dir + "/cm-%C"; }
+};
+
+// Where the reuse sockets go: $XDG_RUNTIME_DIR/emu-ssh, else
+// /tmp/emu-ssh-UID.
+std::string DefaultSshControlDir(absl::string_view runtime_dir);
+
+// The reuse settings from $EMU_SSH_PERSIST ("0": off; else seconds, default
+// 600) and the runtime directory. INVALID_ARGUMENT for a bad value.
+absl::StatusOr<SshControl> SshControlFromEnv(absl::string_view persist,
+                                             absl::string_view runtime_dir);
+
+// Makes `control.dir` (0700) or checks that it is this user's own and
+// private (not a symlink, no group or other bits): the sockets in it carry
+// the user's authenticated calls.
+absl::Status PrepareSshControlDir(const SshControl& control);
+
+// "-o ControlMaster=no -o ControlPath=P": a command through the master
+// (BuildSshCommandArgv's options).
+std::vector<std::string> SshControlOptions(const SshControl& control);
+
+// ssh -f -N -o ControlMaster=yes -o ControlPath=P -o ControlPersist=Ns
+//     -o StreamLocalBindUnlink=yes -E LOG [-p PORT] OPTIONS...
+//     -o ServerAliveInterval=10 [user@]host: the background master.
+std::vector<std::string> BuildSshMasterArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    const SshControl& control, absl::string_view log);
+
+// ssh [-p PORT] OPTIONS... -o ControlPath=P -O OP ARGS... [user@]host: a
+// request to the master ("check", "forward" with "-L", "exit").
+std::vector<std::string> BuildSshMuxArgv(
+    const SshDestination& destination, const std::vector<std::string>& options,
+    const SshControl& control, absl::string_view op,
+    const std::vector<std::string>& args);
+
+// Whether a master for `destination` answers (ssh -O check).
+bool SshMasterRunning(ProcessLauncher* launcher,
+                      const SshDestination& destination,
+                      const std::vector<std::string>& options,
+                      const SshControl& control);
+
+// Starts the master unless one runs (under a lock in control.dir, so two
+// emuctl at once make one). UNAVAILABLE naming the gateway, with ssh's own
+// words, when the login fails; DEADLINE_EXCEEDED after `timeout`.
+absl::Status EnsureSshMaster(ProcessLauncher* launcher,
+                             const SshDestination& destination,
+                             const std::vector<std::string>& options,
+                             const SshControl& control,
+                             absl::Duration timeout);
+
+// The master's log (ssh -E) for `destination` in control.dir.
+std::string SshMasterLog(const SshDestination& destination,
+                         const std::vector<std::string>& options,
+                         const SshControl& control);
 
 struct SshTunnelOptions {
   SshDestination destination;
@@ -86,10 +158,16 @@ struct SshTunnelOptions {
   std::string runtime_dir = "/tmp";
   // How long ssh may take to log in and open the forward.
   absl::Duration connect_timeout = absl::Seconds(30);
+  // With control.dir: the forward is the master's and stays for the next
+  // call (a socket in control.dir named by the gateway, target and
+  // options); an emuctl that finds it answering starts no ssh at all.
+  SshControl control;
 };
 
-// One running `ssh -N -L`. Not thread-safe. The destructor ends ssh (by its
-// pid) and removes the socket and its directory.
+// One running `ssh -N -L`, or (with SshTunnelOptions::control) a forward of
+// the shared master. Not thread-safe. The destructor ends its own ssh (by
+// its pid) and removes the socket and its directory; a master's forward
+// stays for the next call.
 class SshTunnel {
  public:
   // Starts ssh and waits (bounded by connect_timeout) until the local socket
@@ -120,6 +198,10 @@ class SshTunnel {
             std::string target, std::string dir);
   absl::Status Start(const std::vector<std::string>& ssh_options,
                      absl::Duration connect_timeout);
+  // The master's forward: reuse it when it answers, else (re)make it.
+  absl::Status StartShared(const std::vector<std::string>& ssh_options,
+                           const SshControl& control,
+                           absl::Duration connect_timeout);
 
   ProcessLauncher* launcher_;
   SshDestination destination_;
@@ -128,6 +210,10 @@ class SshTunnel {
   std::string local_socket_;
   std::string log_path_;
   pid_t pid_ = -1;
+  // Set for a master's forward: Alive asks the master.
+  std::vector<std::string> ssh_options_;
+  SshControl control_;
+  bool shared_ = false;
 };
 
 }  // namespace emu::cli

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -224,6 +225,153 @@ TEST_F(SshTunnelTest, SpawnFailureNamesTheGateway) {
       SshTunnel::Open(&launcher_, Options());
   ASSERT_FALSE(tunnel.ok());
   EXPECT_THAT(tunnel.status().message(), HasSubstr("start ssh to root@gw"));
+}
+
+TEST(SshControlTest, CommandLinesOfTheSharedConnection) {
+  SshControl control;
+  control.dir = "/run/user/0/emu-ssh";
+  control.persist = absl::Seconds(600);
+  EXPECT_THAT(SshControlOptions(control),
+              ElementsAre("-o", "ControlMaster=no", "-o",
+                          "ControlPath=/run/user/0/emu-ssh/cm-%C"));
+  EXPECT_THAT(
+      BuildSshMasterArgv(Dest("root@gw:2222"), {"-F", "cfg"}, control,
+                         "/run/user/0/emu-ssh/m.log"),
+      ElementsAre("ssh", "-f", "-N", "-o", "ControlMaster=yes", "-o",
+                  "ControlPath=/run/user/0/emu-ssh/cm-%C", "-o",
+                  "ControlPersist=600", "-o", "StreamLocalBindUnlink=yes",
+                  "-E", "/run/user/0/emu-ssh/m.log", "-p", "2222", "-F", "cfg",
+                  "-o", "ServerAliveInterval=10", "root@gw"));
+  EXPECT_THAT(
+      BuildSshMuxArgv(Dest("gw"), {}, control, "forward", {"-L", "/a:/b"}),
+      ElementsAre("ssh", "-o", "ControlPath=/run/user/0/emu-ssh/cm-%C", "-O",
+                  "forward", "-L", "/a:/b", "gw"));
+}
+
+TEST(SshControlTest, FromEnvironment) {
+  absl::StatusOr<SshControl> c = SshControlFromEnv("", "/run/user/7");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dir, "/run/user/7/emu-ssh");
+  EXPECT_EQ(c->persist, absl::Seconds(600));
+  c = SshControlFromEnv("30", "");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dir, absl::StrCat("/tmp/emu-ssh-", getuid()));
+  EXPECT_EQ(c->persist, absl::Seconds(30));
+  c = SshControlFromEnv("0", "/run/user/7");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dir, "");
+  EXPECT_FALSE(SshControlFromEnv("ten", "").ok());
+  EXPECT_FALSE(SshControlFromEnv("-1", "").ok());
+}
+
+// Plays ssh for the shared connection: `-O check` answers whether the
+// master runs, the master's start makes it run, `-O forward -L S:T` binds
+// and listens on S.
+class SharedSshTest : public SshTunnelTest {
+ protected:
+  SharedSshTest() {
+    launcher_.SetHandler(
+        [this](const ProcessSpec& spec) -> absl::StatusOr<ProcessResult> {
+          const std::vector<std::string>& a = spec.argv;
+          auto has = [&](const std::string& x) {
+            return std::find(a.begin(), a.end(), x) != a.end();
+          };
+          if (has("-f")) {
+            if (fail_login_) {
+              std::ofstream(a[std::find(a.begin(), a.end(), "-E") - a.begin() +
+                              1])
+                  << "root@gw: Permission denied (publickey).\n";
+              return FakeProcessLauncher::Exited(255);
+            }
+            ++logins_;
+            master_ = true;
+            return FakeProcessLauncher::Exited(0);
+          }
+          if (has("check")) {
+            return FakeProcessLauncher::Exited(master_ ? 0 : 255, "",
+                                               master_ ? "Master running"
+                                                       : "No such file");
+          }
+          if (has("forward")) {
+            const std::string f = a[a.size() - 2];
+            const int fd = BindSocket(f.substr(0, f.find(':')));
+            listen(fd, 4);
+            fds_.push_back(fd);
+            return FakeProcessLauncher::Exited(0);
+          }
+          return FakeProcessLauncher::Exited(1, "", "unexpected");
+        });
+  }
+  ~SharedSshTest() override {
+    for (int fd : fds_) close(fd);
+  }
+  SshTunnelOptions Shared() {
+    SshTunnelOptions o = Options();
+    o.control.dir = runtime_dir_ + "/emu-ssh";
+    return o;
+  }
+
+  bool master_ = false;
+  bool fail_login_ = false;
+  int logins_ = 0;
+  std::vector<int> fds_;
+};
+
+TEST_F(SharedSshTest, OneLoginServesEveryCallAndTheForwardStays) {
+  absl::StatusOr<std::unique_ptr<SshTunnel>> first =
+      SshTunnel::Open(&launcher_, Shared());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(logins_, 1);
+  const std::string socket = (*first)->local_socket();
+  EXPECT_EQ(std::filesystem::path(socket).parent_path(),
+            runtime_dir_ + "/emu-ssh");
+  struct stat st;
+  ASSERT_EQ(stat((runtime_dir_ + "/emu-ssh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(launcher_.spawns().empty());  // nothing of its own to end
+  first->reset();
+  const size_t runs = launcher_.runs().size();
+  // The next call finds the forward answering: no ssh at all.
+  absl::StatusOr<std::unique_ptr<SshTunnel>> second =
+      SshTunnel::Open(&launcher_, Shared());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*second)->local_socket(), socket);
+  EXPECT_EQ(launcher_.runs().size(), runs);
+  EXPECT_EQ(logins_, 1);
+  // Another target is another forward of the same master.
+  SshTunnelOptions other = Shared();
+  other.target = "127.0.0.1:7470";
+  absl::StatusOr<std::unique_ptr<SshTunnel>> third =
+      SshTunnel::Open(&launcher_, other);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_NE((*third)->local_socket(), socket);
+  EXPECT_EQ(logins_, 1);
+  // A dropped connection: the master is gone.
+  EXPECT_TRUE((*second)->Alive());
+  master_ = false;
+  EXPECT_FALSE((*second)->Alive());
+}
+
+TEST_F(SharedSshTest, FailedLoginNamesTheGatewayWithSshsWords) {
+  fail_login_ = true;
+  absl::StatusOr<std::unique_ptr<SshTunnel>> t =
+      SshTunnel::Open(&launcher_, Shared());
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(t.status().message(),
+              HasSubstr("ssh to root@gw exited before the tunnel to "
+                        "/run/emu/controller.sock was up"));
+  EXPECT_THAT(t.status().message(), HasSubstr("Permission denied"));
+}
+
+TEST_F(SharedSshTest, RefusesAControlDirectoryOthersCanRead) {
+  const std::string dir = runtime_dir_ + "/emu-ssh";
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  chmod(dir.c_str(), 0755);
+  absl::StatusOr<std::unique_ptr<SshTunnel>> t =
+      SshTunnel::Open(&launcher_, Shared());
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.status().message(), HasSubstr("mode 0700"));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "proto/request_names.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/reactors.h"
@@ -134,6 +136,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SetLinkParams(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         EMU_ASSIGN_OR_RETURN(
             users::LabRef ref,
             users_->Authorize(caller, request->lab(), users::Verb::kShape));
@@ -170,6 +173,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetLab(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         EMU_ASSIGN_OR_RETURN(
             users::LabRef ref,
             users_->Authorize(caller, request->lab(), users::Verb::kView));
@@ -208,6 +212,7 @@ ControllerServiceImpl::DestroyLab(grpc::CallbackServerContext* context,
       context, *users_, pool_,
       [this, lab = request->lab()](const Caller& caller,
                                    const auto& push) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::CheckLabRef("lab", lab));
         EMU_ASSIGN_OR_RETURN(
             users::LabRef ref,
             users_->Authorize(caller, lab, users::Verb::kDestroy));
@@ -226,6 +231,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::Exec(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         EMU_ASSIGN_OR_RETURN(
             users::LabRef ref,
             users_->Authorize(caller, request->lab(), users::Verb::kExec));
@@ -279,6 +285,52 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListCommunity(
                                                    caller.admin)) {
           *response->add_endpoints() = std::move(e);
         }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::RemoveHost(
+    grpc::CallbackServerContext* context,
+    const emu::v1::RemoveHostRequest* request,
+    emu::v1::RemoveHostResponse* response) {
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
+        if (!caller.admin) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "remove host ", request->host(), ": ", caller.name,
+              " is not an administrator"));
+        }
+        EMU_RETURN_IF_ERROR(hosts_->Client(request->host()).status());
+        // The labs that still have nodes there, as OWNER/LAB.
+        EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->List());
+        std::vector<std::string> placed;
+        for (auto& l : labs) {
+          if (l.state() == emu::v1::DESTROYED || l.state() == emu::v1::FAILED)
+            continue;
+          for (const auto& n : l.nodes()) {
+            if (n.host() != request->host()) continue;
+            const emu::v1::Lab seen = users::AsSeenBy(caller, std::move(l));
+            placed.push_back(absl::StrCat(seen.owner(), "/", seen.name()));
+            break;
+          }
+        }
+        if (!placed.empty() && !request->force()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "host ", request->host(), " has nodes of ",
+              placed.size() == 1 ? "lab " : "labs ",
+              absl::StrJoin(placed, ", "), ": `emuctl down` ",
+              placed.size() == 1 ? "it" : "them",
+              " first, or remove the host with --force (they read DEGRADED "
+              "until brought down)"));
+        }
+        EMU_RETURN_IF_ERROR(hosts_->Remove(request->host()));
+        for (auto& p : placed) response->add_labs(std::move(p));
+        Log("host ", request->host(), " removed by ", caller.name,
+            placed.empty() ? std::string()
+                           : absl::StrCat(" (forced; labs with nodes there: ",
+                                          absl::StrJoin(placed, ", "), ")"));
         return absl::OkStatus();
       });
 }

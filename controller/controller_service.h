@@ -65,6 +65,10 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::ListCommunityRequest* request,
       emu::v1::ListCommunityResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveHost(
+      grpc::CallbackServerContext* context,
+      const emu::v1::RemoveHostRequest* request,
+      emu::v1::RemoveHostResponse* response) override;
 
  private:
   lab::LabManager* const labs_;

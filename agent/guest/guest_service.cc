@@ -10,6 +10,7 @@
 #include "common/auth.h"
 #include "common/grpc_status.h"
 #include "common/reactors.h"
+#include "proto/request_names.h"
 #include "common/status_macros.h"
 
 namespace emu::agent::guest {
@@ -48,6 +49,15 @@ class ConsoleReactor
       }
       std::string lab = in_.lab(), node = in_.node();
       std::string first = in_.data();
+      if (absl::Status names = request_names::agent::Check(in_);
+          !names.ok()) {
+        {
+          absl::MutexLock lock(&mu_);
+          attach_running_ = false;
+        }
+        FinishOnce(ToGrpcStatus(names));
+        return;
+      }
       // Connecting may wait for the socket: not on a gRPC thread.
       pool_->Schedule([this, lab, node, first] { Attach(lab, node, first); });
       return;  // the next read starts once attached
@@ -182,6 +192,7 @@ grpc::ServerUnaryReactor* GuestServiceImpl::RestartNode(
     const emu::v1::RestartNodeRequest* request,
     emu::v1::RestartNodeResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
     EMU_ASSIGN_OR_RETURN(std::string detail,
                          Restart(request->lab(), request->node()));
     response->set_detail(std::move(detail));

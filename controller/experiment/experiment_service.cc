@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "controller/experiment/experiment_runner.h"
 #include "controller/experiment/experiment_spec.h"
+#include "proto/request_names.h"
 
 namespace emu::controller::experiment {
 namespace {
@@ -231,6 +232,10 @@ ExperimentServiceImpl::RunExperiment(
   auto* reactor = new FollowReactor();
   Caller caller;
   if (!Authenticated(*users_, *context, reactor, &caller)) return reactor;
+  if (absl::Status n = request_names::controller::Check(*request); !n.ok()) {
+    reactor->Refuse(ToGrpcStatus(n));
+    return reactor;
+  }
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
@@ -437,6 +442,10 @@ ExperimentServiceImpl::WatchExperimentRun(
   auto* reactor = new FollowReactor();
   Caller caller;
   if (!Authenticated(*users_, *context, reactor, &caller)) return reactor;
+  if (absl::Status n = request_names::controller::Check(*request); !n.ok()) {
+    reactor->Refuse(ToGrpcStatus(n));
+    return reactor;
+  }
   // Off gRPC's thread: the access check and the store read block.
   pool_->Schedule([this, reactor, caller, id = request->run_id()] {
     std::optional<ActiveRun> live;
@@ -491,6 +500,7 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelExperimentRun(
   (void)response;
   return OffloadUnary(context, *users_, pool_, [this, request](
                                                     const Caller& caller) {
+    EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
     absl::StatusOr<std::shared_ptr<ExperimentRunner>> live =
         LiveRun(caller, request->run_id());
     if (!live.ok()) return live.status();
@@ -508,6 +518,7 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::AddTasks(
     emu::v1::AddTasksResponse* response) {
   return OffloadUnary(context, *users_, pool_, [this, request, response](
                                                     const Caller& caller) {
+    EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
     absl::StatusOr<std::shared_ptr<ExperimentRunner>> live =
         LiveRun(caller, request->run_id());
     if (!live.ok()) return live.status();

@@ -106,8 +106,19 @@ void HostRegistry::Refresh(absl::Duration timeout) {
 absl::StatusOr<HostRegistry::RegisterResult> HostRegistry::Register(
     const std::string& name, const std::string& address,
     const emu::v1::Capabilities& capabilities, const std::string& instance_id,
-    const std::function<std::unique_ptr<AgentClient>()>& make_client) {
+    const std::function<std::unique_ptr<AgentClient>()>& make_client,
+    const std::string& certificate) {
   absl::MutexLock lock(&mu_);
+  if (auto r = removed_.find(name); r != removed_.end()) {
+    const bool old_certificate =
+        !certificate.empty() && r->second.certificates.count(certificate) > 0;
+    if (old_certificate || r->second.instance_ids.count(instance_id) > 0) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "host ", name, " was removed from the cluster (emuctl cluster "
+          "remove): its ", old_certificate ? "certificate" : "agent instance",
+          " is refused; add it again with `emuctl cluster add`"));
+    }
+  }
   RegisterResult result;
   Entry* entry = nullptr;
   for (auto& e : hosts_) {
@@ -146,8 +157,27 @@ absl::StatusOr<HostRegistry::RegisterResult> HostRegistry::Register(
     returned_.insert(name);
   }
   entry->instance_id = instance_id;
+  entry->certificate = certificate;
   *entry->status.mutable_capabilities() = capabilities;
   return result;
+}
+
+absl::Status HostRegistry::Remove(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = std::find_if(hosts_.begin(), hosts_.end(), [&](const Entry& e) {
+    return e.status.name() == name;
+  });
+  if (it == hosts_.end()) {
+    return absl::NotFoundError(absl::StrCat("host ", name, " is not known"));
+  }
+  Retired& r = removed_[name];
+  if (!it->certificate.empty()) r.certificates.insert(it->certificate);
+  if (!it->instance_id.empty()) r.instance_ids.insert(it->instance_id);
+  // A Refresh or a lab operation may hold the client still.
+  retired_.push_back(std::move(it->client));
+  hosts_.erase(it);
+  returned_.erase(name);
+  return absl::OkStatus();
 }
 
 std::vector<std::string> HostRegistry::TakeReturnedHosts() {

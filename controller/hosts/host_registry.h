@@ -10,6 +10,7 @@
 #define EMU_CONTROLLER_HOSTS_HOST_REGISTRY_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -44,10 +45,21 @@ class HostRegistry {
   // the host is new or its address changed (the old client stays alive for
   // callers still holding it). ALREADY_EXISTS when `name` is a --agents
   // host at another address.
+  // `certificate` is the PEM the agent presented (empty over plain text).
+  // PERMISSION_DENIED when Remove retired that certificate or that
+  // instance_id for `name` (the agent `emuctl cluster remove` stopped).
   absl::StatusOr<RegisterResult> Register(
       const std::string& name, const std::string& address,
       const emu::v1::Capabilities& capabilities, const std::string& instance_id,
-      const std::function<std::unique_ptr<AgentClient>()>& make_client);
+      const std::function<std::unique_ptr<AgentClient>()>& make_client,
+      const std::string& certificate = "");
+
+  // Forgets host `name` (`emuctl cluster remove`): it leaves Snapshot and
+  // placement at once, and the certificate and instance id it last
+  // registered with are refused by Register from then on (a new agent with
+  // a new certificate, from `cluster add`, is accepted). The client stays
+  // alive for callers holding it. NOT_FOUND for an unknown host.
+  absl::Status Remove(const std::string& name);
 
   // Hosts that came back since the last call (in name order): unreachable
   // at one Refresh and reachable at a later one, or restarted per Register.
@@ -80,11 +92,18 @@ class HostRegistry {
     bool registered = false;  // self-registered, not from --agents
     bool ever_reachable = false;
     std::string instance_id;
+    std::string certificate;  // PEM of the last registration; may be empty
+  };
+  // What Remove retired, per host name: refused at Register.
+  struct Retired {
+    std::set<std::string> certificates;
+    std::set<std::string> instance_ids;
   };
   mutable absl::Mutex mu_;
   std::vector<Entry> hosts_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<AgentClient>> retired_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> returned_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Retired> removed_ ABSL_GUARDED_BY(mu_);
   // Last member: joined before the hosts go.
   ThreadPool fanout_{kFanoutThreads};
 };

@@ -1,10 +1,12 @@
 #include "controller/hosts/registration_service.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/reactors.h"
 #include "common/transport_security.h"
+#include "grpc/grpc_security_constants.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::hosts {
@@ -22,7 +24,7 @@ RegistrationServiceImpl::RegistrationServiceImpl(
 
 absl::Status RegistrationServiceImpl::Handle(
     const emu::v1::RegisterRequest& request,
-    emu::v1::RegisterResponse* response) {
+    emu::v1::RegisterResponse* response, const std::string& certificate) {
   if (absl::Status name = CheckName("host", request.host()); !name.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("register: ", name.message()));
@@ -39,7 +41,7 @@ absl::Status RegistrationServiceImpl::Handle(
   }
   auto r = hosts_->Register(
       request.host(), address, request.capabilities(), request.instance_id(),
-      [&] { return make_client_(request.host(), address); });
+      [&] { return make_client_(request.host(), address); }, certificate);
   if (!r.ok()) return r.status();
   if (r->new_host) {
     log_(absl::StrCat("host ", request.host(), " registered from ", address,
@@ -73,9 +75,19 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::Register(
     reactor->Finish(peer);
     return reactor;
   }
-  return OffloadUnary(context, token_, pool_, [this, request, response] {
-    return Handle(*request, response);
-  });
+  // The certificate it presented (already verified by TLS): what
+  // HostRegistry::Remove retires.
+  std::string certificate;
+  if (const auto& auth = context->auth_context(); auth != nullptr) {
+    const std::vector<grpc::string_ref> pem =
+        auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!pem.empty()) certificate.assign(pem[0].data(), pem[0].size());
+  }
+  return OffloadUnary(
+      context, token_, pool_,
+      [this, request, response, certificate = std::move(certificate)] {
+        return Handle(*request, response, certificate);
+      });
 }
 
 }  // namespace emu::controller::hosts

@@ -35,9 +35,11 @@ class RegistrationServiceImpl final
       const emu::v1::RegisterRequest* request,
       emu::v1::RegisterResponse* response) override;
 
-  // The work of Register without gRPC (for tests).
+  // The work of Register without gRPC (for tests). `certificate`: the PEM
+  // the caller presented (empty over plain text), see HostRegistry::Remove.
   absl::Status Handle(const emu::v1::RegisterRequest& request,
-                      emu::v1::RegisterResponse* response);
+                      emu::v1::RegisterResponse* response,
+                      const std::string& certificate = "");
 
  private:
   HostRegistry* const hosts_;

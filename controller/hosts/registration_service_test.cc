@@ -79,5 +79,43 @@ TEST_F(RegistrationServiceTest, RejectsBadNamesAndAddresses) {
   EXPECT_TRUE(made_.empty());
 }
 
+TEST_F(RegistrationServiceTest, RemovedHostIsForgottenAndItsAgentRefused) {
+  emu::v1::RegisterResponse resp;
+  ASSERT_TRUE(service_
+                  .Handle(Request("h1", "10.1.0.2:7471", "i1"), &resp,
+                          "OLD-CERT")
+                  .ok());
+  ASSERT_TRUE(service_.Handle(Request("h2", "10.1.0.3:7471", "j1"), &resp)
+                  .ok());
+  ASSERT_TRUE(hosts_.Remove("h1").ok());
+  ASSERT_EQ(hosts_.Snapshot().size(), 1u);
+  EXPECT_EQ(hosts_.Snapshot()[0].name(), "h2");
+  EXPECT_TRUE(absl::IsNotFound(hosts_.Client("h1").status()));
+  EXPECT_TRUE(absl::IsNotFound(hosts_.Remove("h1")));
+
+  // The old agent's heartbeat: by its certificate, or (plain text) by its
+  // running instance.
+  absl::Status again = service_.Handle(Request("h1", "10.1.0.2:7471", "i2"),
+                                       &resp, "OLD-CERT");
+  EXPECT_TRUE(absl::IsPermissionDenied(again)) << again;
+  EXPECT_NE(again.message().find("emuctl cluster add"), std::string::npos)
+      << again;
+  again = service_.Handle(Request("h1", "10.1.0.2:7471", "i1"), &resp);
+  EXPECT_TRUE(absl::IsPermissionDenied(again)) << again;
+  EXPECT_EQ(hosts_.Snapshot().size(), 1u);
+
+  // Added again: a new certificate and a new agent are accepted.
+  ASSERT_TRUE(service_
+                  .Handle(Request("h1", "10.1.0.2:7471", "i3"), &resp,
+                          "NEW-CERT")
+                  .ok());
+  EXPECT_TRUE(resp.new_host());
+  EXPECT_EQ(hosts_.Snapshot().size(), 2u);
+  // Another host's name is not affected by h1's removal.
+  EXPECT_TRUE(service_.Handle(Request("h2", "10.1.0.3:7471", "i1"), &resp,
+                              "OLD-CERT")
+                  .ok());
+}
+
 }  // namespace
 }  // namespace emu::controller::hosts

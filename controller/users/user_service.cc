@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/reactors.h"
+#include "proto/request_names.h"
 #include "common/status_macros.h"
 #include "controller/users/lab_ref.h"
 #include "controller/users/quota.h"
@@ -22,6 +23,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::AddUser(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         EMU_ASSIGN_OR_RETURN(*response, users_->AddUser(caller, *request));
         Log("user ", request->name(), " added by ", caller.name,
             request->admin() ? " (administrator)" : "", ", quota ",
@@ -54,6 +56,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::RemoveUser(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         auto owns_labs = [this](const std::string& name)
             -> absl::StatusOr<bool> {
           EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, list_labs_());
@@ -74,6 +77,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::RotateToken(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         EMU_ASSIGN_OR_RETURN(*response,
                              users_->RotateToken(caller, request->name()));
         Log("token of user ", request->name(), " rotated by ", caller.name);
@@ -86,6 +90,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::ShareLab(
     const emu::v1::ShareLabRequest* request, emu::v1::ShareLabResponse*) {
   return OffloadUnary(context, *users_, pool_,
                       [this, request](const Caller& caller) {
+                        EMU_RETURN_IF_ERROR(
+                            request_names::controller::Check(*request));
                         return users_->Share(caller, request->lab(),
                                              request->grantee(),
                                              request->role());
@@ -99,6 +105,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::UnshareLab(
   return OffloadUnary(
       context, *users_, pool_,
       [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
         EMU_ASSIGN_OR_RETURN(
             bool removed,
             users_->Unshare(caller, request->lab(), request->grantee()));

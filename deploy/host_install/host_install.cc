@@ -393,12 +393,7 @@ absl::Status Remove(RemoteHost& host, const RemovePlan& plan,
   const Layout& l = plan.layout;
   absl::Status s =
       run.Do(0, [&](std::string* d) { return CheckPrivileges(host, d); });
-  if (s.ok()) s = run.Do(1, [&](std::string* d) -> absl::StatusOr<bool> {
-    absl::Status drained = hooks.drain();
-    if (!drained.ok()) return drained;
-    *d = plan.force ? "forced" : "no lab uses the host";
-    return false;
-  });
+  if (s.ok()) s = run.Do(1, [&](std::string* d) { return hooks.drain(d); });
   if (s.ok()) s = run.Do(2, [&](std::string* d) -> absl::StatusOr<bool> {
     absl::StatusOr<bool> systemd = UsesSystemd(host, plan.service, l);
     if (!systemd.ok()) return systemd.status();

@@ -86,8 +86,10 @@ struct Hooks {
   std::function<absl::Status()> wait_registered;
   // Remove: ends the reverse tunnel; true when one was running.
   std::function<absl::StatusOr<bool>()> close_tunnel;
-  // Remove: OK when no lab uses the host (or --force).
-  std::function<absl::Status()> drain;
+  // Remove: deregisters the host from the controller, refusing while labs
+  // use it (unless --force); true when the controller knew it. Sets the
+  // step's detail.
+  std::function<absl::StatusOr<bool>(std::string* detail)> drain;
 };
 
 // The agent's command line (also what emu.env's settings give).

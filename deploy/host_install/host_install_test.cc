@@ -133,7 +133,13 @@ class HostInstallTest : public ::testing::Test {
       tunnel_ = false;
       return was;
     };
-    hooks_.drain = [this] { return drain_; };
+    hooks_.drain = [this](std::string* detail) -> absl::StatusOr<bool> {
+      if (!drain_.ok()) return drain_;
+      const bool was = registered_;
+      registered_ = false;
+      *detail = was ? "removed from the controller" : "not known";
+      return was;
+    };
   }
 
   std::vector<StepReport::State> States() const {
@@ -147,6 +153,7 @@ class HostInstallTest : public ::testing::Test {
   Hooks hooks_;
   bool tunnel_ = false;
   absl::Status drain_ = absl::OkStatus();
+  bool registered_ = true;  // the controller knows the host
   std::vector<StepReport> report_;
 };
 
@@ -291,7 +298,8 @@ TEST_F(HostInstallTest, RemoveStopsTheAgentAndRemovesItsFiles) {
   drain_ = absl::OkStatus();
   ASSERT_TRUE(Remove(host_.fake(), remove, hooks_, &report_).ok())
       << FormatReport(report_);
-  EXPECT_THAT(States(), ::testing::ElementsAre(kU, kU, kC, kU, kC, kC));
+  EXPECT_THAT(States(), ::testing::ElementsAre(kU, kC, kC, kU, kC, kC));
+  EXPECT_FALSE(registered_);
   EXPECT_EQ(host_.agent_pid, 0);
   EXPECT_FALSE(tunnel_);
   EXPECT_TRUE(host_.fake().files.empty());

@@ -13,11 +13,13 @@ using cli::ShellQuote;
 SshRemoteHost::SshRemoteHost(ProcessLauncher* launcher,
                              cli::SshDestination destination,
                              std::vector<std::string> ssh_options,
-                             absl::Duration timeout)
+                             absl::Duration timeout,
+                             cli::SshControl control)
     : launcher_(launcher),
       destination_(std::move(destination)),
       ssh_options_(std::move(ssh_options)),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      control_(std::move(control)) {}
 
 std::string CopyCommand(const std::string& path, int mode) {
   const size_t slash = path.rfind('/');
@@ -54,6 +56,16 @@ absl::StatusOr<RunResult> SshRemoteHost::RunWithInput(
   // BatchMode: no password prompt can hang emuctl (it has no terminal).
   std::vector<std::string> options = ssh_options_;
   options.insert(options.end(), {"-o", "BatchMode=yes"});
+  if (!control_.dir.empty()) {
+    if (!master_ready_) {
+      absl::Status up = cli::EnsureSshMaster(launcher_, destination_, options,
+                                             control_, absl::Seconds(60));
+      if (!up.ok()) return up;
+      master_ready_ = true;
+    }
+    const std::vector<std::string> mux = cli::SshControlOptions(control_);
+    options.insert(options.end(), mux.begin(), mux.end());
+  }
   spec.argv = cli::BuildSshCommandArgv(destination_, options, remote);
   spec.stdin_data = input;
   spec.timeout = timeout_;

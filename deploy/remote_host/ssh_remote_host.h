@@ -1,6 +1,8 @@
 // RemoteHost over the user's own OpenSSH client (cli/ssh_tunnel.h builds
 // the command lines, so ~/.ssh/config, ssh-agent, ProxyJump and
-// known_hosts work as for `emuctl --ssh`). One ssh process per call.
+// known_hosts work as for `emuctl --ssh`). One ssh process per call; with
+// an SshControl, every call goes through one shared login (ControlMaster),
+// started at the first call.
 #ifndef EMU_DEPLOY_REMOTE_HOST_SSH_REMOTE_HOST_H_
 #define EMU_DEPLOY_REMOTE_HOST_SSH_REMOTE_HOST_H_
 
@@ -20,7 +22,8 @@ class SshRemoteHost : public RemoteHost {
   // `launcher` must outlive this object.
   SshRemoteHost(ProcessLauncher* launcher, cli::SshDestination destination,
                 std::vector<std::string> ssh_options,
-                absl::Duration timeout = absl::Minutes(10));
+                absl::Duration timeout = absl::Minutes(10),
+                cli::SshControl control = {});
 
   std::string Describe() const override { return destination_.text; }
   absl::StatusOr<RunResult> Run(const std::string& command) override;
@@ -36,6 +39,8 @@ class SshRemoteHost : public RemoteHost {
   cli::SshDestination destination_;
   std::vector<std::string> ssh_options_;
   absl::Duration timeout_;
+  cli::SshControl control_;
+  bool master_ready_ = false;  // the shared login is up
   bool sudo_ = false;
 };
 

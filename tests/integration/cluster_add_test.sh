@@ -36,6 +36,11 @@ cleanup() {
   [[ -f $STATE/$NEW.json ]] &&
     TUNNEL_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tunnel_pid"])' "$STATE/$NEW.json")
   for p in $AGENT_PID $TUNNEL_PID; do [[ $p -gt 0 ]] && kill "$p" 2>/dev/null || true; done
+  # The shared SSH login emuctl keeps (ControlMaster), by its pid.
+  if [[ -n ${SSH_CONFIG:-} ]]; then
+    p=$(ssh_master_pid || true)
+    [[ -n $p ]] && kill "$p" 2>/dev/null || true
+  fi
   stop_test_sshd
   for n in $(ls /run/netns 2>/dev/null | grep -E "^emu\.$NEW\." || true); do
     ip netns del "$n" 2>/dev/null || true
@@ -47,6 +52,12 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+export XDG_RUNTIME_DIR=$TMP  # emuctl's shared SSH login lives here
+ssh_master_pid() {
+  ssh -F "$SSH_CONFIG" -o ControlPath="$TMP/emu-ssh/cm-%C" -O check "root@$ADDR" 2>&1 |
+    sed -n 's/^Master running (pid=\([0-9]*\)).*/\1/p'
+}
+logins() { grep -c "Accepted publickey" "$TMP/ssh/sshd.log" || true; }
 
 "$EMUCTL" local start --name "$ID" --hosts 1 --subnet "$SUBNET.0/24" >"$TMP/start.log" ||
   fail "local start: $(cat "$TMP/start.log")"
@@ -65,7 +76,13 @@ export EMU_SSH_OPTS="-F $SSH_CONFIG"
 ADD=("$EMUCTL" cluster add "root@$ADDR" --name "$NEW" --prefix "$ROOT"
      --service process --state-dir "$STATE" --timeout 60)
 t0=$(now)
+logins0=$(logins)
 "${ADD[@]}" >"$TMP/add1.log" 2>&1 || fail "cluster add: $(cat "$TMP/add1.log")"
+# One login for the steps' commands (the shared master) and one for the
+# reverse tunnel: not one per command.
+n=$(( $(logins) - logins0 ))
+echo "cluster add: $n SSH logins"
+[[ $n -le 2 ]] || fail "cluster add logged in $n times (want the shared login and the tunnel's)"
 cat "$TMP/add1.log"
 echo "first cluster add: $(elapsed "$t0") s"
 grep -q "^agent: changed (no systemd: started as a detached process" "$TMP/add1.log" ||
@@ -121,8 +138,10 @@ n=$(grep -cE "^[a-z]+: unchanged" "$TMP/add2.log")
 if "$EMUCTL" cluster remove "$NEW" --state-dir "$STATE" >"$TMP/rm1.log" 2>&1; then
   fail "remove while lab$ID uses $NEW succeeded"
 fi
-grep -q "lab lab$ID uses host $NEW" "$TMP/rm1.log" || fail "refusal: $(cat "$TMP/rm1.log")"
+grep -q "host $NEW has nodes of lab admin/lab$ID" "$TMP/rm1.log" ||
+  fail "refusal: $(cat "$TMP/rm1.log")"
 readlink "/proc/$AGENT_PID/exe" >/dev/null || fail "refused remove stopped the agent"
+"$EMUCTL" hosts | grep -qE "^$NEW .* yes " || fail "refused remove deregistered the host"
 "$EMUCTL" down "lab$ID" >/dev/null
 t0=$(now)
 "$EMUCTL" cluster remove "$NEW" --state-dir "$STATE" >"$TMP/rm2.log" 2>&1 ||
@@ -133,4 +152,21 @@ wait_for 10 bash -c "! readlink /proc/$AGENT_PID/exe" || fail "agent pid $AGENT_
 wait_for 10 bash -c "! readlink /proc/$TUNNEL_PID/exe" || fail "ssh -R pid $TUNNEL_PID still runs"
 left=$(find "$ROOT" "$STATE" -mindepth 1 \( ! -type d -o -name '*emu*' \) 2>/dev/null || true)
 [[ -z $left ]] || fail "remove left files: $left"
+grep -q "^drain: changed (removed from the controller" "$TMP/rm2.log" ||
+  fail "remove did not deregister: $(cat "$TMP/rm2.log")"
+# Forgotten by the controller at once (the old agent's certificate is
+# refused from now on: registration_service_test).
+if "$EMUCTL" hosts | grep -qE "^$NEW "; then fail "hosts still lists $NEW: $("$EMUCTL" hosts)"; fi
+
+# ---- Added again: a new certificate is accepted; removed again. -----------
+"${ADD[@]}" >"$TMP/add3.log" 2>&1 || fail "add after remove: $(cat "$TMP/add3.log")"
+grep -q "^registration: unchanged (reachable" "$TMP/add3.log" || fail "re-add not registered"
+"$EMUCTL" hosts | grep -qE "^$NEW .* yes " || fail "hosts after re-add: $("$EMUCTL" hosts 2>&1)"
+AGENT_PID=$(cat "$ROOT/run/emu/emu-agent.pid")
+TUNNEL_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tunnel_pid"])' "$STATE/$NEW.json")
+"$EMUCTL" cluster remove "$NEW" --state-dir "$STATE" >"$TMP/rm3.log" 2>&1 ||
+  fail "second remove: $(cat "$TMP/rm3.log")"
+wait_for 10 bash -c "! readlink /proc/$AGENT_PID/exe" || fail "agent pid $AGENT_PID still runs"
+wait_for 10 bash -c "! readlink /proc/$TUNNEL_PID/exe" || fail "ssh -R pid $TUNNEL_PID still runs"
+if "$EMUCTL" hosts | grep -qE "^$NEW "; then fail "hosts lists $NEW after the second remove"; fi
 echo "cluster_add_test: all checks passed"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # emuctl over SSH (issue 9), as a remote user drives it: a real sshd (key
 # authentication only) in a namespace of the test's own, a controller that
-# listens only on a unix socket and started with no --token_file (so it
-# generates its own token), one agent, and emuctl going through
-# `--ssh root@ADDR` for hosts, up, status, exec and down, reading the token
-# over SSH. Then a dropped SSH connection in the middle of an exec, and an
-# sshd that is gone, each must give a clear error naming the gateway; no ssh
-# process and no tunnel socket may be left. Needs root and openssh-server;
+# listens only on a unix socket, with mutual TLS (the cluster's own CA) and
+# started with no --token_file (so it generates its own token), one agent,
+# and emuctl going through `--ssh root@ADDR` for hosts, up, status, exec
+# and down, reading the token and the CA over SSH, and through a saved
+# remote (`remote add` fetched the CA). Repeated verbs reuse one SSH login
+# (ControlMaster): sshd sees no new login. Then a dropped SSH connection in
+# the middle of an exec, and an sshd that is gone, each must give a clear
+# error naming the gateway; no ssh process and no tunnel socket may be left. Needs root and openssh-server;
 # ends only its own processes, by pid, and removes its namespace in a trap.
 set -euo pipefail
 
@@ -32,8 +34,10 @@ stop_ours() {
 }
 cleanup() {
   # The lab first, while the controller and agent still run.
-  "$EMUCTL" --controller "unix:$TMP/run/controller.sock" \
+  "$EMUCTL" --controller "unix:$TMP/run/controller.sock" --ca-file "$TMP/pki/ca.crt" \
     --token-file "$TMP/ctl/token" down "lab$ID" >/dev/null 2>&1 || true
+  # emuctl's shared SSH connection (ControlMaster), by its pid.
+  end_ssh_master
   if [[ -n $SSHD_PID ]]; then
     # sshd's per-connection children, then sshd itself.
     for p in $(pgrep -P "$SSHD_PID" || true); do kill "$p" 2>/dev/null || true; done
@@ -48,6 +52,18 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+# The pid of the ssh master emuctl keeps for the gateway, if one runs.
+ssh_master_pid() {
+  ssh -F "$SSH_CONFIG" -o ControlPath="$TMP/emu-ssh/cm-%C" -O check "root@$GW" 2>&1 |
+    sed -n 's/^Master running (pid=\([0-9]*\)).*/\1/p'
+}
+end_ssh_master() {
+  [[ -n ${SSH_CONFIG:-} ]] || return 0
+  local p
+  p=$(ssh_master_pid || true)
+  if [[ -n $p ]]; then kill "$p" 2>/dev/null || true; fi
+}
+logins() { grep -c "Accepted publickey" "$TMP/sshd.log" || true; }
 
 
 # ---- The gateway: a namespace with sshd, reachable only over a veth. ------
@@ -66,11 +82,12 @@ export XDG_CONFIG_HOME=$TMP/config
 unset EMU_CLUSTER
 
 # ---- The cluster: a controller on a unix socket only, no --token_file. ----
-# Plain text between the daemons here (explicitly): this test is about the
-# SSH path, which encrypts the laptop-to-gateway leg; mtls_test and
-# cluster_test cover TLS.
+# Mutual TLS between the daemons and from emuctl (the default): the
+# cluster's CA and certificates in $TMP/pki.
+"$EMUCTL" cluster init --dir "$TMP/pki" >/dev/null
+"$EMUCTL" cluster cert --dir "$TMP/pki" "$HOST" --san 127.0.0.1 >/dev/null
 "$CONTROLLER" --listen="unix:$TMP/run/controller.sock" --db="$TMP/ctl/labs.db" \
-  --insecure_plaintext >"$TMP/controller.log" 2>&1 &
+  --pki_dir="$TMP/pki" >"$TMP/controller.log" 2>&1 &
 OURS+=($!)
 wait_for 10 test -S "$TMP/run/controller.sock" ||
   fail "controller did not start: $(cat "$TMP/controller.log")"
@@ -80,10 +97,10 @@ grep -q "generated a token into $TMP/ctl/token" "$TMP/controller.log" ||
   fail "the log does not say where the token is: $(cat "$TMP/controller.log")"
 "$AGENT" --listen=127.0.0.1:0 --port_file="$TMP/agent.port" --host_name="$HOST" \
   --state_dir="$TMP/agent" --token_file="$TMP/ctl/token" --tunnel_listen=none \
-  --insecure_plaintext \
+  --pki_dir="$TMP/pki" \
   --controller="unix:$TMP/run/controller.sock" >"$TMP/agent.log" 2>&1 &
 OURS+=($!)
-DIRECT=(--controller "unix:$TMP/run/controller.sock")
+DIRECT=(--controller "unix:$TMP/run/controller.sock" --ca-file "$TMP/pki/ca.crt")
 
 # Secure by default: no anonymous calls, not even on the private socket.
 if out=$("$EMUCTL" "${DIRECT[@]}" hosts 2>&1); then fail "anonymous call served: $out"; fi
@@ -91,7 +108,12 @@ grep -q "rejected the call without a token" <<<"$out" || fail "anonymous call: $
 
 # ---- emuctl through the gateway. -----------------------------------------
 S=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
-   --ssh-token-path "$TMP/ctl/token")
+   --ssh-token-path "$TMP/ctl/token" --ssh-ca-path "$TMP/pki/ca.crt")
+# Plain text inside the tunnel is refused by the TLS controller.
+if out=$("$EMUCTL" --ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock" \
+    --token-file "$TMP/ctl/token" hosts 2>&1); then
+  fail "plain text through the tunnel to a TLS controller: $out"
+fi
 host_up() { "$EMUCTL" "${S[@]}" hosts | grep -qE "^$HOST .* yes "; }
 wait_for 15 host_up || fail "hosts over ssh: $("$EMUCTL" "${S[@]}" hosts 2>&1)"
 
@@ -116,15 +138,86 @@ set -e
 [[ $rc -eq 7 ]] || fail "exec over ssh: exit $rc, want 7: $(cat "$TMP/exec.out")"
 grep -qx hello-over-ssh "$TMP/exec.out" || fail "exec output: $(cat "$TMP/exec.out")"
 
-# A saved remote needs no other flag (the options still from EMU_SSH_OPTS).
+# One login for all of it: the master emuctl keeps (ControlPersist) serves
+# the next verbs, their token and CA reads included.
+[[ -n $(ssh_master_pid) ]] || fail "no shared ssh master under $TMP/emu-ssh"
+before=$(logins)
+for _ in 1 2 3; do "$EMUCTL" "${S[@]}" status "lab$ID" >/dev/null || fail "status (reused)"; done
+[[ $(logins) == "$before" ]] || fail "repeated verbs logged in again: $before -> $(logins)"
+
+# A saved remote needs no other flag (the options still from EMU_SSH_OPTS);
+# `remote add` reads the CA over SSH and saves it, so TLS needs nothing
+# more. A wrong CA path fails and names it.
+if out=$("$EMUCTL" remote add bad "root@$GW" --ca-path "$TMP/nosuch.crt" 2>&1); then
+  fail "remote add with a missing CA: $out"
+fi
+grep -q "cannot read the cluster CA $TMP/nosuch.crt on root@$GW" <<<"$out" ||
+  fail "missing CA not named: $out"
 "$EMUCTL" remote add gw "root@$GW" --target "unix:$TMP/run/controller.sock" \
-  --token-path "$TMP/ctl/token"
+  --token-path "$TMP/ctl/token" --ca-path "$TMP/pki/ca.crt"
+"$EMUCTL" remote ls | grep -qE "^gw .* tls( |$)" || fail "remote ls: $("$EMUCTL" remote ls)"
 "$EMUCTL" remote default gw
 [[ $(stat -c %a "$XDG_CONFIG_HOME/emu/remotes.json") == 600 ]] || fail "remotes.json mode"
 "$EMUCTL" status "lab$ID" | grep -q "^State:  RUNNING$" || fail "status via default remote"
 
 "$EMUCTL" "${S[@]}" down "lab$ID" >"$TMP/down.log" 2>&1 || fail "down over ssh: $(cat "$TMP/down.log")"
 "$EMUCTL" "${S[@]}" up "$TMP/lab.yaml" >/dev/null 2>&1 || fail "second up over ssh"
+
+# ---- run over SSH: Ctrl-C cancels it on the controller; a dropped ---------
+# connection leaves it RUNNING, and `runs --follow ID` reattaches.
+cat >"$TMP/steps.yaml" <<YAML
+experiment: steps
+tasks:
+  - {name: t1, commands: [{node: a, cmd: "sleep 1"}]}
+  - {name: t2, commands: [{node: a, cmd: "sleep 15"}]}
+  - {name: t3, commands: [{node: b, cmd: "echo three"}]}
+YAML
+# Token and CA from local copies here: reading them over SSH costs a
+# remote shell each (seconds where root's shell rc is slow), and this part
+# is about the run's stream, not about where the token comes from.
+R=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
+   --token-file "$TMP/ctl/token" --ca-file "$TMP/pki/ca.crt")
+run_state() {  # the state of run $1
+  "$EMUCTL" "${R[@]}" runs | awk -v id="$1" '$1 == id { print $4 }'
+}
+running_id() {
+  "$EMUCTL" "${R[@]}" runs | awk '$3 == "steps" && $4 == "RUNNING" { print $1; exit }'
+}
+"$EMUCTL" "${R[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run1.log" 2>&1 &
+RUN_PID=$!
+OURS+=("$RUN_PID")
+wait_for 30 grep -q "task t1 passed" "$TMP/run1.log" || fail "run over ssh: $(cat "$TMP/run1.log")"
+id=$(running_id)
+[[ -n $id ]] || fail "no RUNNING run over ssh: $("$EMUCTL" "${R[@]}" runs 2>&1)"
+kill -INT "$RUN_PID"
+set +e
+wait "$RUN_PID"
+rc=$?
+set -e
+[[ $rc -eq 130 ]] || fail "Ctrl-C in run over ssh: exit $rc, want 130: $(cat "$TMP/run1.log")"
+wait_for 30 bash -c "[[ \$(\"$EMUCTL\" ${R[*]@Q} runs | awk -v id=$id '\$1 == id { print \$4 }') == CANCELLED ]]" ||
+  fail "Ctrl-C over ssh did not cancel run $id: $("$EMUCTL" "${R[@]}" runs 2>&1)"
+
+"$EMUCTL" "${R[@]}" run "lab$ID" "$TMP/steps.yaml" >"$TMP/run2.log" 2>&1 &
+RUN_PID=$!
+OURS+=("$RUN_PID")
+wait_for 30 grep -q "task t1 passed" "$TMP/run2.log" || fail "second run over ssh: $(cat "$TMP/run2.log")"
+id=$(running_id)
+[[ -n $id ]] || fail "second run not RUNNING: $("$EMUCTL" "${R[@]}" runs 2>&1)"
+for p in $(pgrep -P "$SSHD_PID"); do kill "$p"; done  # the connection drops
+set +e
+wait "$RUN_PID"
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "run survived a dropped connection: $(cat "$TMP/run2.log")"
+grep -q "SSH connection to root@$GW was lost" "$TMP/run2.log" ||
+  fail "dropped connection during run not named: $(cat "$TMP/run2.log")"
+# The next verb logs in again; the run went on meanwhile.
+[[ $(run_state "$id") == RUNNING ]] || fail "run $id not RUNNING after the drop: $("$EMUCTL" "${R[@]}" runs 2>&1)"
+"$EMUCTL" "${R[@]}" runs --follow "$id" >"$TMP/follow.log" 2>&1 ||
+  fail "runs --follow over ssh: $(cat "$TMP/follow.log")"
+grep -q "task t3 passed" "$TMP/follow.log" || fail "--follow lacks t3: $(cat "$TMP/follow.log")"
+[[ $(run_state "$id") == SUCCEEDED ]] || fail "run $id did not succeed: $("$EMUCTL" "${R[@]}" runs 2>&1)"
 
 # ---- A dropped SSH connection in the middle of a stream. ------------------
 "$EMUCTL" "${S[@]}" exec "lab$ID" a -- sh -c "touch $TMP/started; sleep 30" \
@@ -154,8 +247,10 @@ fi
 grep -q "ssh to root@$GW exited before the tunnel" "$TMP/gone.out" ||
   fail "no clear error without sshd: $(cat "$TMP/gone.out")"
 
-# Nothing of emuctl's is left: no ssh child, no tunnel directory.
+# Nothing of emuctl's is left: no ssh child, no master (it ended with the
+# connection), no tunnel directory.
 if pgrep -f -- "-L $TMP/emuctl-ssh-" >/dev/null; then fail "an ssh tunnel was left running"; fi
+if pgrep -f -- "ControlPath=$TMP/emu-ssh/" >/dev/null; then fail "an ssh master was left running"; fi
 left=$(ls -d "$TMP"/emuctl-ssh-* 2>/dev/null || true)
 [[ -z $left ]] || fail "tunnel directories left: $left"
 
