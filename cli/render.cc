@@ -1,6 +1,7 @@
 #include "cli/render.h"
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,6 +20,37 @@ namespace {
 
 constexpr char kYellow[] = "\033[33m";
 constexpr char kReset[] = "\033[0m";
+
+// Anchor node -> "community:OWNER/NAME": a community attachment's anchor
+// (Node.foreign_lab set, docs/community.md) is shown as the endpoint the
+// file named, not as its internal name ("c-" + 8 hex digits). Found through
+// the attachment whose local end is linked to the anchor.
+std::map<std::string, std::string> AnchorLabels(const v1::Lab& lab) {
+  std::map<std::string, std::string> out;
+  const std::string owner = lab.owner().empty() ? "admin" : lab.owner();
+  for (const v1::Node& n : lab.topology().nodes()) {
+    if (n.foreign_lab().empty()) continue;
+    for (const v1::Link& l : lab.topology().links()) {
+      if (l.b().node() != n.name()) continue;
+      for (const v1::Attachment& at : lab.topology().attachments()) {
+        if (at.local().node() != l.a().node() ||
+            at.local().interface() != l.a().interface()) {
+          continue;
+        }
+        out.emplace(n.name(),
+                    absl::StrCat("community:",
+                                 absl::StrContains(at.endpoint(), "/")
+                                     ? at.endpoint()
+                                     : absl::StrCat(owner, "/", at.endpoint())));
+      }
+    }
+    // No attachment names it (never expected): say what it is.
+    out.emplace(n.name(),
+                absl::StrCat("community:", n.foreign_lab(), "/",
+                             n.foreign_node()));
+  }
+  return out;
+}
 
 std::string DelayCell(const v1::LinkParams& p) {
   if (p.delay_us() == 0 && p.jitter_us() == 0) return "-";
@@ -195,8 +227,21 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
     absl::StrAppend(&out, "Source: ", lab.topology().source().file(), "\n");
   }
 
+  const std::map<std::string, std::string> anchors = AnchorLabels(lab);
+  // A node's name as shown; an anchor's ports (x + 8 hex digits) are not
+  // the user's to know either.
+  auto shown = [&anchors](const std::string& node) {
+    auto it = anchors.find(node);
+    return it == anchors.end() ? node : it->second;
+  };
+  auto shown_end = [&anchors](const v1::Endpoint& e) {
+    auto it = anchors.find(e.node());
+    return it == anchors.end() ? absl::StrCat(e.node(), ":", e.interface())
+                               : it->second;
+  };
   Table nodes({"NAME", "KIND", "HOST", "INTERFACE", "ADDRESSES"});
-  auto add_node = [&nodes](const std::string& name, v1::NodeKind kind,
+  auto add_node = [&nodes, &shown, &anchors](const std::string& raw_name,
+                                   v1::NodeKind kind,
                            const std::string& host,
                            const google::protobuf::RepeatedPtrField<
                                v1::Interface>& interfaces,
@@ -204,10 +249,11 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
                            const std::string& detail = "") {
     // A guest's state follows its kind: "qemu: ready", "qemu: exited
     // (killed by signal 9 (Killed))".
+    const std::string name = shown(raw_name);
     std::string kind_name = NodeKindName(kind);
     if (!state.empty()) absl::StrAppend(&kind_name, ": ", state);
     if (!detail.empty()) absl::StrAppend(&kind_name, " (", detail, ")");
-    if (interfaces.empty()) {
+    if (interfaces.empty() || anchors.count(raw_name) > 0) {
       nodes.AddRow({name, kind_name, OrDash(host), "-", "-"});
       return;
     }
@@ -238,16 +284,18 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now) {
   // userspace engine; docs/topology.md, "Choosing the engine").
   Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "ENGINE",
                "HOSTS"});
-  auto add_link = [&links](const v1::Link& link, const std::string& hosts,
-                           const std::string& engine_ab = "",
-                           const std::string& engine_ba = "") {
-    const std::string name = LinkName(link);
-    links.AddRow(LinkRow(name,
-                         absl::StrCat(link.a().node(), "->", link.b().node()),
-                         link.a_to_b(), engine_ab, hosts));
-    links.AddRow(LinkRow("",
-                         absl::StrCat(link.b().node(), "->", link.a().node()),
-                         link.b_to_a(), engine_ba, ""));
+  auto add_link = [&links, &shown, &shown_end](
+                      const v1::Link& link, const std::string& hosts,
+                      const std::string& engine_ab = "",
+                      const std::string& engine_ba = "") {
+    const std::string name =
+        absl::StrCat(shown_end(link.a()), "<->", shown_end(link.b()));
+    const std::string a = shown(link.a().node());
+    const std::string b = shown(link.b().node());
+    links.AddRow(LinkRow(name, absl::StrCat(a, "->", b), link.a_to_b(),
+                         engine_ab, hosts));
+    links.AddRow(LinkRow("", absl::StrCat(b, "->", a), link.b_to_a(),
+                         engine_ba, ""));
   };
   if (lab.links_size() > 0) {
     for (const v1::LinkStatus& l : lab.links()) {

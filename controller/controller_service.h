@@ -65,6 +65,10 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::ListCommunityRequest* request,
       emu::v1::ListCommunityResponse* response) override;
+  grpc::ServerUnaryReactor* SetCommunityExport(
+      grpc::CallbackServerContext* context,
+      const emu::v1::SetCommunityExportRequest* request,
+      emu::v1::SetCommunityExportResponse* response) override;
 
  private:
   lab::LabManager* const labs_;

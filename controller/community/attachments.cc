@@ -71,6 +71,8 @@ std::vector<LiveExport> ExportsOf(const std::vector<Lab>& labs) {
       live.spec.to.assign(ex.to().begin(), ex.to().end());
       live.lab_key = lab.name();
       live.state = lab.state();
+      live.interface = ex.has_interface();
+      live.interface_end = ex.interface();
       for (const Node& n : lab.topology().nodes()) {
         if (n.name() == ex.segment()) live.kind = n.kind();
       }
@@ -113,6 +115,51 @@ absl::Status CheckAttachments(const Topology& topology,
   for (const Attachment& at : topology.attachments()) {
     auto found = Resolve(exports, caller, at);
     if (!found.ok()) problems.emplace_back(found.status().message());
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+}
+
+absl::Status CheckInterfaceExportsFree(const Topology& topology,
+                                       absl::string_view caller,
+                                       const std::vector<LiveExport>& exports,
+                                       const std::vector<Lab>& labs) {
+  // OWNER/NAME of an interface export -> who takes it.
+  std::map<std::string, std::string> taken;
+  auto interface_export = [&](const Attachment& at,
+                              absl::string_view as) -> const LiveExport* {
+    auto found = Resolve(exports, as, at);
+    if (!found.ok() || !(*found)->interface) return nullptr;
+    return *found;
+  };
+  for (const Lab& lab : labs) {
+    if (lab.name() == topology.name() || lab.state() == emu::v1::FAILED ||
+        lab.state() == emu::v1::DESTROYED) {
+      continue;
+    }
+    const std::string owner = OwnerOf(lab);
+    for (const Attachment& at : lab.topology().attachments()) {
+      if (const LiveExport* e = interface_export(at, owner)) {
+        taken.emplace(ExportName(e->spec),
+                      absl::StrCat("lab ", owner, "/",
+                                   SplitLabKey(lab.name()).lab));
+      }
+    }
+  }
+  std::vector<std::string> problems;
+  for (const Attachment& at : topology.attachments()) {
+    const LiveExport* e = interface_export(at, caller);
+    if (e == nullptr) continue;
+    auto [it, free] = taken.emplace(
+        ExportName(e->spec),
+        absl::StrCat("link ", AttachmentName(at), " of this lab"));
+    if (free) continue;
+    problems.push_back(absl::StrCat(
+        SourcePrefix(at.source()), "link ", AttachmentName(at),
+        ": community endpoint ", ExportName(e->spec), " is the interface ",
+        EndpointName(e->interface_end), " of ", e->spec.owner, "/",
+        e->spec.lab, ", which takes one attachment at a time; ", it->second,
+        " has it"));
   }
   if (problems.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
@@ -268,7 +315,9 @@ std::vector<emu::v1::CommunityEndpoint> VisibleEndpoints(
     ep.set_owner(e.spec.owner);
     ep.set_lab(e.spec.lab);
     ep.set_name(e.spec.name);
-    ep.set_segment(e.spec.segment);
+    // An interface export shows its interface, not the bridge carrying it.
+    ep.set_segment(e.interface ? EndpointName(e.interface_end)
+                               : e.spec.segment);
     for (const auto& who : e.spec.to) ep.add_to(who);
     ep.set_state(e.running() ? "up" : LabState_Name(e.state));
     for (const Lab& lab : labs) {
