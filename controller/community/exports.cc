@@ -41,14 +41,24 @@ bool SameEnd(const emu::v1::Endpoint& x, const emu::v1::Endpoint& y) {
 
 }  // namespace
 
-std::string ExportProblem(const Topology& topology, const emu::v1::Export& ex) {
-  if (ex.to().empty()) return "to: name the users who may attach, or all";
+std::vector<std::string> ExportProblems(const Topology& topology,
+                                        const emu::v1::Export& ex) {
+  std::vector<std::string> out;
+  if (std::string p = OfferedProblem(topology, ex); !p.empty()) {
+    out.push_back(std::move(p));
+  }
+  if (ex.to().empty()) out.push_back("to: name the users who may attach, or all");
   for (const std::string& who : ex.to()) {
     if (!emu::IsValidName(who)) {
-      return absl::StrCat("to: user \"", who,
-                          "\": 1-32 letters, digits, '-' or '_'");
+      out.push_back(absl::StrCat("to: user name '", who,
+                                 "' may use only letters, digits, '_' and '-' "
+                                 "(1 to 32 of them)"));
     }
   }
+  return out;
+}
+
+std::string OfferedProblem(const Topology& topology, const emu::v1::Export& ex) {
   if (ex.has_interface()) {
     const emu::v1::Endpoint& e = ex.interface();
     const std::string name = EndpointName(e);

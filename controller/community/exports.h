@@ -15,6 +15,7 @@
 #define EMU_CONTROLLER_COMMUNITY_EXPORTS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "proto/topology.pb.h"
@@ -22,11 +23,15 @@
 namespace emu::controller::community {
 
 // Why `ex` cannot be an export of `topology` (the lab's, as stored or as
-// parsed), without a source prefix: "segment sw9 is not a node of the lab",
-// "interface r1:eth1 is used by link r1:eth1<->r2:eth1", ... Empty when it
-// can. Checks the segment or interface and `to`; not the name.
-std::string ExportProblem(const emu::v1::Topology& topology,
-                          const emu::v1::Export& ex);
+// parsed), one cause each, without a source prefix: "segment sw9 is not a
+// node of the lab", "interface r1:eth1 is used by link r1:eth1<->r2:eth1",
+// "to: name the users who may attach, or all", ... Empty when it can.
+// Checks the segment or interface (OfferedProblem) and `to`; not the name.
+std::vector<std::string> ExportProblems(const emu::v1::Topology& topology,
+                                        const emu::v1::Export& ex);
+// The segment or interface part of ExportProblems; empty when fine.
+std::string OfferedProblem(const emu::v1::Topology& topology,
+                           const emu::v1::Export& ex);
 
 // The bridge node carrying interface export `name` of lab `lab_key`.
 std::string InterfaceExportSegment(absl::string_view lab_key,

@@ -47,25 +47,36 @@ TEST(ExportsTest, ProblemsNameTheSegmentOrInterface) {
   seg.set_name("ix1");
   seg.set_segment("sw1");
   seg.add_to("all");
-  EXPECT_EQ(ExportProblem(t, seg), "");
+  EXPECT_EQ(OfferedProblem(t, seg), "");
   seg.set_segment("r1");
-  EXPECT_NE(ExportProblem(t, seg).find("node r1 is of kind"),
+  EXPECT_NE(OfferedProblem(t, seg).find("node r1 is of kind"),
             std::string::npos);
   seg.set_segment("sw9");
-  EXPECT_EQ(ExportProblem(t, seg), "segment sw9 is not a node of the lab");
+  EXPECT_EQ(OfferedProblem(t, seg), "segment sw9 is not a node of the lab");
   seg.set_segment("sw1");
   seg.clear_to();
-  EXPECT_EQ(ExportProblem(t, seg), "to: name the users who may attach, or all");
+  seg.add_to("b ob");
+  EXPECT_EQ(OfferedProblem(t, seg), "");
+  EXPECT_EQ(ExportProblems(t, seg),
+            std::vector<std::string>{
+                "to: user name 'b ob' may use only letters, digits, '_' and "
+                "'-' (1 to 32 of them)"});
+  seg.clear_to();
+  seg.set_segment("sw9");
+  EXPECT_EQ(ExportProblems(t, seg),
+            (std::vector<std::string>{
+                "segment sw9 is not a node of the lab",
+                "to: name the users who may attach, or all"}));
 
-  EXPECT_EQ(ExportProblem(t, InterfaceExport("r1", "eth9")), "");
-  EXPECT_EQ(ExportProblem(t, InterfaceExport("r1", "eth1")),
+  EXPECT_EQ(OfferedProblem(t, InterfaceExport("r1", "eth9")), "");
+  EXPECT_EQ(OfferedProblem(t, InterfaceExport("r1", "eth1")),
             "interface r1:eth1 is used by link r1:eth1<->sw1:p0; only a free "
             "interface is exported");
-  EXPECT_EQ(ExportProblem(t, InterfaceExport("r1", "eth7")),
+  EXPECT_EQ(OfferedProblem(t, InterfaceExport("r1", "eth7")),
             "interface r1:eth7: node r1 declares no interface eth7");
-  EXPECT_EQ(ExportProblem(t, InterfaceExport("r9", "eth7")),
+  EXPECT_EQ(OfferedProblem(t, InterfaceExport("r9", "eth7")),
             "interface r9:eth7: r9 is not a node of the lab");
-  EXPECT_NE(ExportProblem(t, InterfaceExport("sw1", "p0"))
+  EXPECT_NE(OfferedProblem(t, InterfaceExport("sw1", "p0"))
                 .find("is a segment; export the segment itself"),
             std::string::npos);
   Topology attached = t;
@@ -73,7 +84,7 @@ TEST(ExportsTest, ProblemsNameTheSegmentOrInterface) {
   at->mutable_local()->set_node("r1");
   at->mutable_local()->set_interface("eth9");
   at->set_endpoint("carol/ix");
-  EXPECT_EQ(ExportProblem(attached, InterfaceExport("r1", "eth9")),
+  EXPECT_EQ(OfferedProblem(attached, InterfaceExport("r1", "eth9")),
             "interface r1:eth9 is attached to community:carol/ix; only a free "
             "interface is exported");
 }
@@ -94,7 +105,7 @@ TEST(ExportsTest, InterfaceExportBecomesABridgeLinkedToTheInterface) {
   EXPECT_EQ(LinkName(out.links(1)), "r1:eth9<->" + bridge + ":p0");
   EXPECT_EQ(out.community().exports(0).segment(), bridge);
   // The expanded lab still accepts its own export (the stored record).
-  EXPECT_EQ(ExportProblem(out, out.community().exports(0)), "");
+  EXPECT_EQ(OfferedProblem(out, out.community().exports(0)), "");
   // Idempotent, and the bridge goes with the export.
   const Topology again = ExpandInterfaceExports(out);
   EXPECT_EQ(again.SerializeAsString(), out.SerializeAsString());

@@ -61,7 +61,7 @@ absl::Status LabManager::PrepareExports(emu::v1::Topology* topology,
         named = named || mine.name() == ex.name();
       }
       if (named) continue;  // the file's own export of that name wins
-      if (std::string cause = community::ExportProblem(*topology, ex);
+      if (std::string cause = community::OfferedProblem(*topology, ex);
           !cause.empty()) {
         problems.push_back(absl::StrCat(
             "community export ", ex.name(), " (made by `emuctl community "
@@ -186,10 +186,12 @@ absl::StatusOr<emu::v1::CommunityEndpoint> LabManager::SetExport(
       spec.set_runtime(true);
       spec.clear_source();
       if (spec.has_interface()) spec.clear_segment();
-      if (std::string cause = community::ExportProblem(next, spec);
-          !cause.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("community export ", spec.name(), ": ", cause));
+      if (std::vector<std::string> causes =
+              community::ExportProblems(next, spec);
+          !causes.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "community export ", spec.name(), ": ",
+            absl::StrJoin(causes, "; ")));
       }
       *exports->Add() = spec;
     }

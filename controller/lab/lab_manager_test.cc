@@ -764,6 +764,8 @@ class LabManagerCommunityTest : public LabManagerTest {
   void SetUp() override {
     LabManagerTest::SetUp();
     h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_SWITCH);
+    // An interface export's bridge (community/exports.h).
+    h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_BRIDGE);
     hosts_.Refresh(absl::Seconds(1));
   }
   absl::Status DeployAs(const std::string& owner, const std::string& content,

@@ -841,8 +841,8 @@ class Validator {
       }
       // The segment or free interface, and `to`: one check for files and
       // for `emuctl community export` (community/exports.h).
-      if (std::string cause = community::ExportProblem(topology_, ex);
-          !cause.empty()) {
+      for (const std::string& cause :
+           community::ExportProblems(topology_, ex)) {
         Error(ex.source(), object, cause);
       }
     }
