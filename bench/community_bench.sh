@@ -97,7 +97,7 @@ for ((u = 1; u <= USERS; u++)); do
 done
 echo "load average after up: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "up: $USERS labs ($((USERS * NODES)) nodes) concurrently in $(secs "$t0" "$t1") s (slowest up $slowest s), $failed failed (goal: 10 s)"
-echo "ports on the exchange switch: $(ip -n "emu.$ID-h1.exchange.sw" -o link show master emuseg | wc -l)"
+echo "ports on the exchange switch: $(ip -n "emu.$ID-h1.exchange.sw" -o link show master emuseg | wc -l) (one per lab)"
 
 # 2. Any-to-any: each r0 pings every other r0 (one exec per user, in
 # parallel; one ping each, 1 s timeout, one retry for ARP's first miss).
@@ -107,7 +107,9 @@ t2=$(now)
 pids=()
 for ((u = 1; u <= USERS; u++)); do
   others=()
-  for ((v = 1; v <= USERS; v++)); do ((v != u)) && others+=("${addrs[v - 1]}"); done
+  for ((v = 1; v <= USERS; v++)); do
+    if ((v != u)); then others+=("${addrs[v - 1]}"); fi
+  done
   ( as "u$u" exec "as$u" r0 -- sh -c '
       for a in "$@"; do
         if ping -c 1 -W 1 "$a" >/dev/null 2>&1 || ping -c 1 -W 1 "$a" >/dev/null 2>&1
