@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/community/exports.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::community {
@@ -18,17 +19,6 @@ using emu::v1::Lab;
 using emu::v1::Link;
 using emu::v1::Node;
 using emu::v1::Topology;
-
-// FNV-1a: names must be the same in every controller process (absl::Hash
-// is seeded per process).
-uint32_t Fnv1a(absl::string_view text) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return h;
-}
 
 // The user name of a stored lab's owner ("admin" for the empty owner).
 std::string OwnerOf(const Lab& lab) {
@@ -169,13 +159,13 @@ std::string ForeignAnchorName(absl::string_view exporter_lab_key,
                               absl::string_view segment,
                               absl::string_view host) {
   return absl::StrFormat(
-      "c-%08x", Fnv1a(absl::StrCat(exporter_lab_key, "/", segment, "@", host)));
+      "c-%08x", StableHash(absl::StrCat(exporter_lab_key, "/", segment, "@", host)));
 }
 
 std::string PortName(absl::string_view attacher_lab_key,
                      const emu::v1::Endpoint& local) {
   return absl::StrFormat(
-      "x%08x", Fnv1a(absl::StrCat(attacher_lab_key, "/", EndpointName(local))));
+      "x%08x", StableHash(absl::StrCat(attacher_lab_key, "/", EndpointName(local))));
 }
 
 bool IsAnchor(const Node& node) { return !node.foreign_lab().empty(); }

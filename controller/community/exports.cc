@@ -18,16 +18,6 @@ using emu::v1::Topology;
 // The port of an interface-export bridge facing the exported interface.
 constexpr char kExportedPort[] = "p0";
 
-// FNV-1a, as attachments.cc names anchors: the same in every process.
-uint32_t Fnv1a(absl::string_view text) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return h;
-}
-
 const Node* FindNode(const Topology& t, absl::string_view name) {
   for (const Node& n : t.nodes()) {
     if (n.name() == name) return &n;
@@ -118,9 +108,18 @@ std::string OfferedProblem(const Topology& topology, const emu::v1::Export& ex) 
   return "";
 }
 
+uint32_t StableHash(absl::string_view text) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
 std::string InterfaceExportSegment(absl::string_view lab_key,
                                    absl::string_view name) {
-  return absl::StrFormat("e-%08x", Fnv1a(absl::StrCat(lab_key, "/", name)));
+  return absl::StrFormat("e-%08x", StableHash(absl::StrCat(lab_key, "/", name)));
 }
 
 bool IsInterfaceExportNode(const Node& node) {

@@ -14,6 +14,7 @@
 #ifndef EMU_CONTROLLER_COMMUNITY_EXPORTS_H_
 #define EMU_CONTROLLER_COMMUNITY_EXPORTS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ std::vector<std::string> ExportProblems(const emu::v1::Topology& topology,
 // The segment or interface part of ExportProblems; empty when fine.
 std::string OfferedProblem(const emu::v1::Topology& topology,
                            const emu::v1::Export& ex);
+
+// FNV-1a of `text`: names the controller derives (anchors, ports, export
+// bridges) must be the same in every controller process (absl::Hash is
+// seeded per process).
+uint32_t StableHash(absl::string_view text);
 
 // The bridge node carrying interface export `name` of lab `lab_key`.
 std::string InterfaceExportSegment(absl::string_view lab_key,
