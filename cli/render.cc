@@ -25,6 +25,63 @@ namespace {
 constexpr char kYellow[] = "\033[33m";
 constexpr char kReset[] = "\033[0m";
 
+// Anchor node -> "community:OWNER/NAME": a community attachment's anchor
+// (Node.foreign_lab set, docs/community.md) is shown as the endpoint the
+// file named, not as its internal name ("c-" + 8 hex digits). Found through
+// the attachment whose local end is linked to the anchor.
+std::map<std::string, std::string> AnchorLabels(const v1::Lab& lab) {
+  std::map<std::string, std::string> out;
+  const std::string owner = lab.owner().empty() ? "admin" : lab.owner();
+  for (const v1::Node& n : lab.topology().nodes()) {
+    if (n.foreign_lab().empty()) continue;
+    for (const v1::Link& l : lab.topology().links()) {
+      if (l.b().node() != n.name()) continue;
+      for (const v1::Attachment& at : lab.topology().attachments()) {
+        if (at.local().node() != l.a().node() ||
+            at.local().interface() != l.a().interface()) {
+          continue;
+        }
+        out.emplace(n.name(),
+                    absl::StrCat("community:",
+                                 absl::StrContains(at.endpoint(), "/")
+                                     ? at.endpoint()
+                                     : absl::StrCat(owner, "/", at.endpoint())));
+      }
+    }
+    // No attachment names it (never expected): say what it is.
+    out.emplace(n.name(),
+                absl::StrCat("community:", n.foreign_lab(), "/",
+                             n.foreign_node()));
+  }
+  return out;
+}
+
+// Names as status shows them: an anchor as its community endpoint; its
+// ports (x + 8 hex digits) are not the user's to know either.
+class ShownNames {
+ public:
+  explicit ShownNames(std::map<std::string, std::string> anchors)
+      : anchors_(std::move(anchors)) {}
+  bool IsAnchor(const std::string& node) const {
+    return anchors_.count(node) > 0;
+  }
+  std::string Node(const std::string& node) const {
+    auto it = anchors_.find(node);
+    return it == anchors_.end() ? node : it->second;
+  }
+  std::string End(const v1::Endpoint& e) const {
+    auto it = anchors_.find(e.node());
+    return it == anchors_.end() ? absl::StrCat(e.node(), ":", e.interface())
+                                : it->second;
+  }
+  std::string Link(const v1::Link& link) const {
+    return absl::StrCat(End(link.a()), "<->", End(link.b()));
+  }
+
+ private:
+  std::map<std::string, std::string> anchors_;
+};
+
 std::string DelayCell(const v1::LinkParams& p) {
   if (p.delay_us() == 0 && p.jitter_us() == 0) return "-";
   std::string cell = FormatMicros(p.delay_us());
@@ -244,12 +301,14 @@ std::string CountsCell(const std::map<std::string, int>& counts) {
 
 constexpr int kMaxProblemLines = 10;
 
-std::string NodeTable(const std::vector<NodeEntry>& entries) {
+std::string NodeTable(const std::vector<NodeEntry>& entries,
+                      const ShownNames& names) {
   Table nodes({"NAME", "KIND", "HOST", "INTERFACE", "ADDRESSES"});
   for (const NodeEntry& n : entries) {
     const std::string kind_name = KindCell(n);
-    if (n.interfaces->empty()) {
-      nodes.AddRow({*n.name, kind_name, OrDash(*n.host), "-", "-"});
+    const std::string name = names.Node(*n.name);
+    if (n.interfaces->empty() || names.IsAnchor(*n.name)) {
+      nodes.AddRow({name, kind_name, OrDash(*n.host), "-", "-"});
       continue;
     }
     bool first = true;
@@ -257,7 +316,7 @@ std::string NodeTable(const std::vector<NodeEntry>& entries) {
       const std::string addresses =
           iface.addresses().empty() ? "-" : absl::StrJoin(iface.addresses(), ",");
       if (first) {
-        nodes.AddRow({*n.name, kind_name, OrDash(*n.host), iface.name(), addresses});
+        nodes.AddRow({name, kind_name, OrDash(*n.host), iface.name(), addresses});
       } else {
         nodes.AddRow({"", "", "", iface.name(), addresses});
       }
@@ -267,7 +326,8 @@ std::string NodeTable(const std::vector<NodeEntry>& entries) {
   return nodes.row_count() > 0 ? nodes.Render() : "(none)\n";
 }
 
-std::string NodeSummary(const std::vector<NodeEntry>& entries) {
+std::string NodeSummary(const std::vector<NodeEntry>& entries,
+                        const ShownNames& names) {
   struct PerHost {
     int nodes = 0;
     std::map<std::string, int> kinds;
@@ -291,7 +351,7 @@ std::string NodeSummary(const std::vector<NodeEntry>& entries) {
   }
   std::string out = table.Render();
   for (size_t i = 0; i < problems.size() && i < kMaxProblemLines; ++i) {
-    absl::StrAppend(&out, "not ready: ", *problems[i]->name, " (",
+    absl::StrAppend(&out, "not ready: ", names.Node(*problems[i]->name), " (",
                     KindCell(*problems[i]), ")\n");
   }
   if (problems.size() > kMaxProblemLines) {
@@ -301,7 +361,8 @@ std::string NodeSummary(const std::vector<NodeEntry>& entries) {
   return out;
 }
 
-std::string LinkTable(const std::vector<LinkEntry>& entries) {
+std::string LinkTable(const std::vector<LinkEntry>& entries,
+                      const ShownNames& names) {
   // ENGINE: which engine applies each direction (kernel TBF/NetEm or the
   // userspace engine; docs/topology.md, "Choosing the engine").
   Table links({"LINK", "DIRECTION", "RATE", "DELAY", "LOSS", "OTHER", "ENGINE",
@@ -312,17 +373,18 @@ std::string LinkTable(const std::vector<LinkEntry>& entries) {
     // A link that is not working says why (host unreachable, tunnel
     // connecting...).
     if (LinkProblem(l)) absl::StrAppend(&hosts, " (", l.state, ")");
-    links.AddRow(LinkRow(LinkName(link),
-                         absl::StrCat(link.a().node(), "->", link.b().node()),
+    const std::string a = names.Node(link.a().node());
+    const std::string b = names.Node(link.b().node());
+    links.AddRow(LinkRow(names.Link(link), absl::StrCat(a, "->", b),
                          link.a_to_b(), l.engine_ab, hosts));
-    links.AddRow(LinkRow("",
-                         absl::StrCat(link.b().node(), "->", link.a().node()),
-                         link.b_to_a(), l.engine_ba, ""));
+    links.AddRow(LinkRow("", absl::StrCat(b, "->", a), link.b_to_a(),
+                         l.engine_ba, ""));
   }
   return links.row_count() > 0 ? links.Render() : "(none)\n";
 }
 
-std::string LinkSummary(const std::vector<LinkEntry>& entries) {
+std::string LinkSummary(const std::vector<LinkEntry>& entries,
+                        const ShownNames& names) {
   struct PerHosts {
     int links = 0;
     std::map<std::string, int> engines;  // per direction
@@ -350,7 +412,7 @@ std::string LinkSummary(const std::vector<LinkEntry>& entries) {
   }
   std::string out = table.Render();
   for (size_t i = 0; i < problems.size() && i < kMaxProblemLines; ++i) {
-    absl::StrAppend(&out, "not up: ", LinkName(*problems[i]->link), " (",
+    absl::StrAppend(&out, "not up: ", names.Link(*problems[i]->link), " (",
                     HostsCell(*problems[i]), "): ", problems[i]->state, "\n");
   }
   if (problems.size() > kMaxProblemLines) {
@@ -379,6 +441,7 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {
     absl::StrAppend(&out, "Source: ", lab.topology().source().file(), "\n");
   }
 
+  const ShownNames names(AnchorLabels(lab));
   // Every node and link, then the ones the view keeps.
   std::vector<NodeEntry> all_nodes;
   if (lab.nodes_size() > 0) {
@@ -451,7 +514,7 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {
   };
   absl::StrAppend(&out, heading("NODES", nodes.size(), all_nodes.size(),
                                 nodes_summary));
-  out += nodes_summary ? NodeSummary(nodes) : NodeTable(nodes);
+  out += nodes_summary ? NodeSummary(nodes, names) : NodeTable(nodes, names);
   if (!view.host.empty()) {
     // A mistyped host matches nothing: say which hosts the lab is on.
     std::set<std::string> hosts;
@@ -465,7 +528,7 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {
   }
   absl::StrAppend(&out, heading("LINKS", links.size(), all_links.size(),
                                 links_summary));
-  out += links_summary ? LinkSummary(links) : LinkTable(links);
+  out += links_summary ? LinkSummary(links, names) : LinkTable(links, names);
   return out;
 }
 

@@ -225,6 +225,62 @@ TEST(RenderLabTest, FallsBackToTopologyWhenNoStatus) {
   EXPECT_THAT(out, Not(HasSubstr("Age:")));
 }
 
+TEST(RenderLabTest, CommunityAnchorShownAsItsEndpoint) {
+  const auto lab = Parse<v1::Lab>(R"pb(
+    name: "edge"
+    owner: "bob"
+    state: RUNNING
+    topology {
+      nodes { name: "r1" }
+      nodes {
+        name: "c-0a1b2c3d"
+        kind: NODE_KIND_SWITCH
+        foreign_lab: "alice+backbone"
+        foreign_node: "sw1"
+      }
+      links {
+        a { node: "r1" interface: "eth1" }
+        b { node: "c-0a1b2c3d" interface: "x12345678" }
+      }
+      attachments {
+        local { node: "r1" interface: "eth1" }
+        endpoint: "alice/ix1"
+      }
+    }
+    nodes {
+      name: "r1"
+      host: "h1"
+      interfaces { name: "eth1" }
+    }
+    nodes {
+      name: "c-0a1b2c3d"
+      kind: NODE_KIND_SWITCH
+      host: "h2"
+      interfaces { name: "x12345678" }
+    }
+    links {
+      link {
+        a { node: "r1" interface: "eth1" }
+        b { node: "c-0a1b2c3d" interface: "x12345678" }
+      }
+      host_a: "h1"
+      host_b: "h2"
+      state: "up"
+    }
+  )pb");
+  const std::string out = RenderLab(lab, kNow);
+  EXPECT_THAT(out, HasSubstr("community:alice/ix1"));
+  EXPECT_THAT(out, HasSubstr("r1:eth1<->community:alice/ix1"));
+  EXPECT_THAT(out, HasSubstr("r1->community:alice/ix1"));
+  EXPECT_THAT(out, HasSubstr("community:alice/ix1->r1"));
+  EXPECT_THAT(out, Not(HasSubstr("c-0a1b2c3d")));
+  EXPECT_THAT(out, Not(HasSubstr("x12345678")));
+  // One's own export ("ix1") is shown with the owner.
+  auto own = lab;
+  own.mutable_topology()->mutable_attachments(0)->set_endpoint("ix1");
+  EXPECT_THAT(RenderLab(own, kNow), HasSubstr("r1:eth1<->community:bob/ix1"));
+}
+
 TEST(RenderLabTest, EmptyLab) {
   std::string out = RenderLab(Parse<v1::Lab>(R"pb(name: "e" state: DESTROYED)pb"), kNow);
   EXPECT_THAT(out, HasSubstr("NODES\n(none)\n"));

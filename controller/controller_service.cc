@@ -335,4 +335,33 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::RemoveHost(
       });
 }
 
+grpc::ServerUnaryReactor* ControllerServiceImpl::SetCommunityExport(
+    grpc::CallbackServerContext* context,
+    const emu::v1::SetCommunityExportRequest* request,
+    emu::v1::SetCommunityExportResponse* response) {
+  // emuctl community export/unexport: the "export" verb (operator or
+  // owner, controller/users/permissions.h) on the lab.
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
+        EMU_ASSIGN_OR_RETURN(
+            users::LabRef ref,
+            users_->Authorize(caller, request->lab(), users::Verb::kExport));
+        absl::Time start = absl::Now();
+        auto endpoint =
+            labs_->SetExport(ref.key, request->spec(), request->remove());
+        Log("community ", request->remove() ? "unexport " : "export ",
+            ref.key, " ", request->spec().name(), " by ", caller.name, ": ",
+            endpoint.ok() ? "ok" : endpoint.status().ToString(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        if (!endpoint.ok()) {
+          return users::InCallerTerms(topology::ShortStatus(endpoint.status()),
+                                      ref);
+        }
+        *response->mutable_endpoint() = *std::move(endpoint);
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace emu::controller

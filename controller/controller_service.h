@@ -69,6 +69,10 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::RemoveHostRequest* request,
       emu::v1::RemoveHostResponse* response) override;
+  grpc::ServerUnaryReactor* SetCommunityExport(
+      grpc::CallbackServerContext* context,
+      const emu::v1::SetCommunityExportRequest* request,
+      emu::v1::SetCommunityExportResponse* response) override;
 
  private:
   lab::LabManager* const labs_;

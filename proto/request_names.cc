@@ -168,6 +168,22 @@ absl::Status Check(const emu::v1::LabSetLinkParamsRequest& r) {
 absl::Status Check(const emu::v1::RemoveHostRequest& r) {
   return Name("host", "host", r.host());
 }
+absl::Status Check(const emu::v1::SetCommunityExportRequest& r) {
+  EMU_CHECK_NAME(CheckLabRef("lab", r.lab()));
+  EMU_CHECK_NAME(Name("spec.name", "export name", r.spec().name()));
+  if (!r.spec().segment().empty()) {
+    EMU_CHECK_NAME(Name("spec.segment", "node", r.spec().segment()));
+  }
+  if (r.spec().has_interface()) {
+    EMU_CHECK_NAME(Name("spec.interface", "node", r.spec().interface().node()));
+    EMU_CHECK_NAME(
+        CheckInterfaceName("spec.interface", r.spec().interface().interface()));
+  }
+  for (const std::string& user : r.spec().to()) {
+    EMU_CHECK_NAME(Grantee("spec.to", user));
+  }
+  return absl::OkStatus();
+}
 absl::Status Check(const emu::v1::RunExperimentRequest& r) {
   EMU_CHECK_NAME(CheckLabRef("lab", r.lab()));
   for (const auto& [key, value] : r.params()) {

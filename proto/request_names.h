@@ -44,6 +44,7 @@ absl::Status Check(const emu::v1::DestroyLabRequest& r);
 absl::Status Check(const emu::v1::LabExecRequest& r);
 absl::Status Check(const emu::v1::LabSetLinkParamsRequest& r);
 absl::Status Check(const emu::v1::RemoveHostRequest& r);
+absl::Status Check(const emu::v1::SetCommunityExportRequest& r);
 absl::Status Check(const emu::v1::RunExperimentRequest& r);
 absl::Status Check(const emu::v1::WatchExperimentRunRequest& r);
 absl::Status Check(const emu::v1::CancelExperimentRunRequest& r);

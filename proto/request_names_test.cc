@@ -85,6 +85,22 @@ std::vector<Case> Cases() {
          r.set_link("a:" + n); return c::Check(r); }, false, "eth1"},
       {"RemoveHost", "host", [](const std::string& n) {
          emu::v1::RemoveHostRequest r; r.set_host(n); return c::Check(r); }},
+      {"SetCommunityExport", "lab", [](const std::string& n) {
+         emu::v1::SetCommunityExportRequest r; r.set_lab(n);
+         r.mutable_spec()->set_name("ix"); return c::Check(r); }, true},
+      {"SetCommunityExport", "spec.name", [](const std::string& n) {
+         emu::v1::SetCommunityExportRequest r; r.set_lab("l");
+         r.mutable_spec()->set_name(n); return c::Check(r); }},
+      {"SetCommunityExport", "spec.interface", [](const std::string& n) {
+         emu::v1::SetCommunityExportRequest r; r.set_lab("l");
+         r.mutable_spec()->set_name("ix");
+         r.mutable_spec()->mutable_interface()->set_node(n);
+         r.mutable_spec()->mutable_interface()->set_interface("eth9");
+         return c::Check(r); }},
+      {"SetCommunityExport", "spec.to", [](const std::string& n) {
+         emu::v1::SetCommunityExportRequest r; r.set_lab("l");
+         r.mutable_spec()->set_name("ix"); r.mutable_spec()->add_to(n);
+         return c::Check(r); }},
       // ExperimentService.
       {"RunExperiment", "lab", [](const std::string& n) {
          emu::v1::RunExperimentRequest r; r.set_lab(n); return c::Check(r); },

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "linkemu/engine_choice.h"
 
@@ -79,7 +80,8 @@ absl::Status EngineLinks::Create(const std::string& lab,
         absl::StrCat("link ", spec.link, ": ", id.status().message()));
   }
   links_[key] = Entry{*id, spec.a_to_b.SerializeAsString(),
-                      spec.b_to_a.SerializeAsString()};
+                      spec.b_to_a.SerializeAsString(), spec.tap_a.netns,
+                      spec.tap_b.netns};
   return absl::OkStatus();
 }
 
@@ -112,6 +114,22 @@ absl::Status EngineLinks::Update(const std::string& lab,
 
 int EngineLinks::RemoveLab(const std::string& lab) {
   return Retain(lab, {});
+}
+
+int EngineLinks::RemoveInNamespaces(const std::string& netns_prefix) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Key> gone;
+  for (const auto& [key, entry] : links_) {
+    if (absl::StartsWith(entry.netns_a, netns_prefix) ||
+        absl::StartsWith(entry.netns_b, netns_prefix)) {
+      gone.push_back(key);
+    }
+  }
+  for (const Key& key : gone) {
+    engine_->RemoveLink(links_.at(key).id);
+    links_.erase(key);
+  }
+  return static_cast<int>(gone.size());
 }
 
 std::vector<EngineLinks::Served> EngineLinks::List(const std::string& lab) {

@@ -77,6 +77,13 @@ class EngineLinks {
   // Removes every engine link of `lab`; returns how many.
   int RemoveLab(const std::string& lab);
 
+  // Removes every engine link, of any lab, with a TAP in a namespace whose
+  // name starts with `netns_prefix`; returns how many. For a lab being
+  // destroyed: another lab's community attachment has a TAP in its
+  // segment's namespace, and an open TAP fd would keep that namespace
+  // alive (TunnelManager::RemoveInNamespaces does the same for tunnels).
+  int RemoveInNamespaces(const std::string& netns_prefix);
+
   // The lab's links the engine serves ("" = every lab's), sorted, with
   // their counters.
   struct Served {
@@ -91,6 +98,8 @@ class EngineLinks {
     linkemu::LinkEngine::LinkId id = 0;
     std::string a_to_b;  // serialized LinkParams last given to the engine
     std::string b_to_a;
+    std::string netns_a;  // where the TAPs are (RemoveInNamespaces)
+    std::string netns_b;
   };
   using Key = std::pair<std::string, std::string>;  // lab, link
 

@@ -616,7 +616,13 @@ absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
                           tunnels_->RemoveInNamespaces(
                               net::NamespacePrefix(host_, lab))
                     : 0;
-  if (engine_links_ != nullptr) removed += engine_links_->RemoveLab(lab);
+  if (engine_links_ != nullptr) {
+    // Likewise engine links: another lab's community attachment served by
+    // the userspace engine has a TAP in this lab's segment (issue 8).
+    removed += engine_links_->RemoveLab(lab) +
+               engine_links_->RemoveInNamespaces(
+                   net::NamespacePrefix(host_, lab));
+  }
   absl::Status first = absl::OkStatus();
   auto note = [&](absl::Status s) {
     if (!s.ok() && first.ok()) first = s;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/community/exports.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::community {
@@ -18,17 +19,6 @@ using emu::v1::Lab;
 using emu::v1::Link;
 using emu::v1::Node;
 using emu::v1::Topology;
-
-// FNV-1a: names must be the same in every controller process (absl::Hash
-// is seeded per process).
-uint32_t Fnv1a(absl::string_view text) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return h;
-}
 
 // The user name of a stored lab's owner ("admin" for the empty owner).
 std::string OwnerOf(const Lab& lab) {
@@ -71,6 +61,8 @@ std::vector<LiveExport> ExportsOf(const std::vector<Lab>& labs) {
       live.spec.to.assign(ex.to().begin(), ex.to().end());
       live.lab_key = lab.name();
       live.state = lab.state();
+      live.interface = ex.has_interface();
+      live.interface_end = ex.interface();
       for (const Node& n : lab.topology().nodes()) {
         if (n.name() == ex.segment()) live.kind = n.kind();
       }
@@ -118,17 +110,62 @@ absl::Status CheckAttachments(const Topology& topology,
   return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 }
 
+absl::Status CheckInterfaceExportsFree(const Topology& topology,
+                                       absl::string_view caller,
+                                       const std::vector<LiveExport>& exports,
+                                       const std::vector<Lab>& labs) {
+  // OWNER/NAME of an interface export -> who takes it.
+  std::map<std::string, std::string> taken;
+  auto interface_export = [&](const Attachment& at,
+                              absl::string_view as) -> const LiveExport* {
+    auto found = Resolve(exports, as, at);
+    if (!found.ok() || !(*found)->interface) return nullptr;
+    return *found;
+  };
+  for (const Lab& lab : labs) {
+    if (lab.name() == topology.name() || lab.state() == emu::v1::FAILED ||
+        lab.state() == emu::v1::DESTROYED) {
+      continue;
+    }
+    const std::string owner = OwnerOf(lab);
+    for (const Attachment& at : lab.topology().attachments()) {
+      if (const LiveExport* e = interface_export(at, owner)) {
+        taken.emplace(ExportName(e->spec),
+                      absl::StrCat("lab ", owner, "/",
+                                   SplitLabKey(lab.name()).lab));
+      }
+    }
+  }
+  std::vector<std::string> problems;
+  for (const Attachment& at : topology.attachments()) {
+    const LiveExport* e = interface_export(at, caller);
+    if (e == nullptr) continue;
+    auto [it, free] = taken.emplace(
+        ExportName(e->spec),
+        absl::StrCat("link ", AttachmentName(at), " of this lab"));
+    if (free) continue;
+    problems.push_back(absl::StrCat(
+        SourcePrefix(at.source()), "link ", AttachmentName(at),
+        ": community endpoint ", ExportName(e->spec), " is the interface ",
+        EndpointName(e->interface_end), " of ", e->spec.owner, "/",
+        e->spec.lab, ", which takes one attachment at a time; ", it->second,
+        " has it"));
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+}
+
 std::string ForeignAnchorName(absl::string_view exporter_lab_key,
                               absl::string_view segment,
                               absl::string_view host) {
   return absl::StrFormat(
-      "c-%08x", Fnv1a(absl::StrCat(exporter_lab_key, "/", segment, "@", host)));
+      "c-%08x", StableHash(absl::StrCat(exporter_lab_key, "/", segment, "@", host)));
 }
 
 std::string PortName(absl::string_view attacher_lab_key,
                      const emu::v1::Endpoint& local) {
   return absl::StrFormat(
-      "x%08x", Fnv1a(absl::StrCat(attacher_lab_key, "/", EndpointName(local))));
+      "x%08x", StableHash(absl::StrCat(attacher_lab_key, "/", EndpointName(local))));
 }
 
 bool IsAnchor(const Node& node) { return !node.foreign_lab().empty(); }
@@ -268,7 +305,9 @@ std::vector<emu::v1::CommunityEndpoint> VisibleEndpoints(
     ep.set_owner(e.spec.owner);
     ep.set_lab(e.spec.lab);
     ep.set_name(e.spec.name);
-    ep.set_segment(e.spec.segment);
+    // An interface export shows its interface, not the bridge carrying it.
+    ep.set_segment(e.interface ? EndpointName(e.interface_end)
+                               : e.spec.segment);
     for (const auto& who : e.spec.to) ep.add_to(who);
     ep.set_state(e.running() ? "up" : LabState_Name(e.state));
     for (const Lab& lab : labs) {

@@ -40,6 +40,9 @@ struct LiveExport {
   emu::v1::LabState state = emu::v1::LAB_STATE_UNSPECIFIED;  // as stored
   emu::v1::NodeKind kind = emu::v1::NODE_KIND_UNSPECIFIED;   // the segment's
   std::string host;  // the segment's host; empty when not placed
+  // An interface export (exports.h): its interface; one lab at a time.
+  bool interface = false;
+  emu::v1::Endpoint interface_end;
   bool running() const { return state == emu::v1::RUNNING && !host.empty(); }
 };
 
@@ -63,6 +66,17 @@ absl::StatusOr<const LiveExport*> Resolve(
 absl::Status CheckAttachments(const emu::v1::Topology& topology,
                               absl::string_view caller,
                               const std::vector<LiveExport>& exports);
+
+// Refuses (INVALID_ARGUMENT, one line each, as Resolve words it) the
+// attachments of `topology` (an attaching lab's, name = its key) to an
+// interface export that another attachment already takes: one of another
+// lab of `labs` that is not FAILED or DESTROYED, or an earlier one of
+// `topology`. An interface export takes one peer, as the interface would
+// on a point-to-point link.
+absl::Status CheckInterfaceExportsFree(const emu::v1::Topology& topology,
+                                       absl::string_view caller,
+                                       const std::vector<LiveExport>& exports,
+                                       const std::vector<emu::v1::Lab>& labs);
 
 // The anchor node's name in the attaching lab for a segment of `lab_key`
 // on `host`, and the port name of `local` (of attaching lab `lab_key`).

@@ -110,6 +110,7 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
                                 const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
   parsed.topology.set_name(LabKey(as.owner, parsed.topology.name()));
+  EMU_RETURN_IF_ERROR(PrepareExports(&parsed.topology, nullptr));
   // Community endpoints first: a refused attachment leaves nothing created.
   EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
   const emu::v1::Topology& topo = parsed.topology;
@@ -141,6 +142,8 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
     if (as.admit) {
       EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(topo)));
     }
+    // Two labs deployed at once must not both take one interface export.
+    EMU_RETURN_IF_ERROR(CheckInterfaceExportsStillFree(topo, as.owner));
     EMU_RETURN_IF_ERROR(Record(lab));
   }
   std::vector<std::string> where, hosts;

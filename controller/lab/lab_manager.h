@@ -144,6 +144,20 @@ class LabManager {
   void ReconcileCommunity(const std::function<void(const std::string&)>& log,
                           absl::Duration busy_wait = absl::ZeroDuration());
 
+  // `emuctl community export` / `unexport` (ControllerService.
+  // SetCommunityExport, lab_manager_community.cc): adds `spec` (a segment
+  // or a free interface, community/exports.h; marked Export.runtime) to the
+  // RUNNING lab keyed `lab`, or removes the export named spec.name() when
+  // `remove`. Stored with the lab; an interface export's bridge is created
+  // (or removed) through the apply steps. Then the labs attached to it
+  // attach or detach (ReconcileCommunity). Returns the endpoint as
+  // ListCommunity shows it (empty after a removal). NOT_FOUND: no such lab
+  // or export; FAILED_PRECONDITION: lab not RUNNING or busy;
+  // INVALID_ARGUMENT naming the segment or interface; ALREADY_EXISTS: the
+  // owner exports that name already (in this lab or another).
+  absl::StatusOr<emu::v1::CommunityEndpoint> SetExport(
+      const std::string& lab, emu::v1::Export spec, bool remove);
+
  private:
   // Holds a lab name for one operation (RAII); held() is false when another
   // operation on the lab is in progress.
@@ -214,6 +228,17 @@ class LabManager {
   // and links of those whose exporter runs (community/attachments.h).
   absl::Status AttachCommunity(emu::v1::Topology* topology,
                                const std::string& key_owner) const;
+  // The exports of a lab's topology made ready to record: `emuctl
+  // community export`s of `running` (Export.runtime) kept when the file
+  // does not name them (refused, naming them, when the edited lab no longer
+  // has their segment or interface), and interface exports' bridges added
+  // (community/exports.h). `running` is null at deploy.
+  absl::Status PrepareExports(emu::v1::Topology* topology,
+                              const emu::v1::Lab* running) const;
+  // Under admission_mu_: the interface exports `topology` attaches to are
+  // still free (community::CheckInterfaceExportsFree) against the store.
+  absl::Status CheckInterfaceExportsStillFree(
+      const emu::v1::Topology& topology, const std::string& key_owner) const;
 
   absl::Status DestroyOnHosts(const emu::v1::Lab& lab,
                               const std::vector<std::string>& hosts,

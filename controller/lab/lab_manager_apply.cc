@@ -240,10 +240,26 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
                                const ProgressFn& raw_progress) {
   EMU_ASSIGN_OR_RETURN(topology::ParsedTopology parsed, ParseForDeploy(source));
   parsed.topology.set_name(LabKey(as.owner, parsed.topology.name()));
-  EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
-  Lease lease(this, parsed.topology.name());
-  if (!lease.held()) return lease.BusyError();
-  return ApplyLeased(std::move(parsed), as, dry_run, raw_progress);
+  bool exports_changed = false;
+  {
+    Lease lease(this, parsed.topology.name());
+    if (!lease.held()) return lease.BusyError();
+    // Under the lease: the exports `emuctl community export` made on the
+    // running lab are read as they are now.
+    auto running = store_->Get(parsed.topology.name());
+    EMU_RETURN_IF_ERROR(
+        PrepareExports(&parsed.topology, running.ok() ? &*running : nullptr));
+    EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
+    exports_changed = running.ok() && !dry_run &&
+                      running->topology().community().SerializeAsString() !=
+                          parsed.topology.community().SerializeAsString();
+    EMU_RETURN_IF_ERROR(
+        ApplyLeased(std::move(parsed), as, dry_run, raw_progress));
+  }
+  // Labs attached to exports the file added or removed follow now, not at
+  // the next heartbeat (outside this lab's lease: they may attach to it).
+  if (exports_changed) ReconcileCommunity([](const std::string&) {});
+  return absl::OkStatus();
 }
 
 absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
@@ -290,7 +306,19 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
   }
   for (const auto& w : parsed.warnings) summary.add_warnings(w);
   progress(summary);
-  if (diff.empty() || dry_run) return absl::OkStatus();
+  if (dry_run) return absl::OkStatus();
+  if (diff.empty()) {
+    // No host changes, but the exports may (a file's `community:` edited):
+    // they live in the record only.
+    if (running.topology().community().SerializeAsString() ==
+        desired.community().SerializeAsString()) {
+      return absl::OkStatus();
+    }
+    Lab next = running;
+    *next.mutable_topology()->mutable_community() = desired.community();
+    next.set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
+    return Record(next);
+  }
 
   const auto snapshot = hosts_->Snapshot();
   const auto before = placement::BuildShares(running.topology(), old_host_of,

@@ -764,6 +764,8 @@ class LabManagerCommunityTest : public LabManagerTest {
   void SetUp() override {
     LabManagerTest::SetUp();
     h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_SWITCH);
+    // An interface export's bridge (community/exports.h).
+    h1_->capabilities().add_node_kinds(emu::v1::NODE_KIND_BRIDGE);
     hosts_.Refresh(absl::Seconds(1));
   }
   absl::Status DeployAs(const std::string& owner, const std::string& content,
@@ -838,6 +840,177 @@ TEST_F(LabManagerCommunityTest, ExporterLeavesAndComesBack) {
   ASSERT_TRUE(manager_->Destroy("bob+edge", [](const auto&) {}).ok());
   EXPECT_EQ(manager_->Get("alice+backbone")->state(), emu::v1::RUNNING);
   EXPECT_EQ(h1_->labs().count("bob+edge"), 0u);
+}
+
+// `emuctl community export`/`unexport` on a running lab, and interface
+// exports (docs/community.md).
+constexpr char kPlainBackbone[] = R"(name: backbone
+topology:
+  nodes:
+    sw1: {kind: switch}
+    rs: {interfaces: {eth1: {}, eth9: {}}}
+  links:
+    - endpoints: ["sw1:p0", "rs:eth1"]
+)";
+
+emu::v1::Export SegmentExport(const std::string& name,
+                              const std::string& segment,
+                              const std::string& to) {
+  emu::v1::Export ex;
+  ex.set_name(name);
+  ex.set_segment(segment);
+  ex.add_to(to);
+  return ex;
+}
+
+TEST_F(LabManagerCommunityTest, ExportOnARunningLabAttachesAndSurvives) {
+  ASSERT_TRUE(DeployAs("alice", kPlainBackbone, "backbone.yaml").ok());
+  // Bob's file names alice/ix1, which nobody exports yet.
+  EXPECT_TRUE(absl::IsInvalidArgument(DeployAs("bob", kEdge, "edge.yaml")));
+
+  auto ep = manager_->SetExport("alice+backbone",
+                                SegmentExport("ix1", "sw1", "bob"), false);
+  ASSERT_TRUE(ep.ok()) << ep.status();
+  EXPECT_EQ(ep->owner(), "alice");
+  EXPECT_EQ(ep->lab(), "backbone");
+  EXPECT_EQ(ep->segment(), "sw1");
+  EXPECT_EQ(ep->state(), "up");
+  ASSERT_TRUE(DeployAs("bob", kEdge, "edge.yaml").ok());
+  EXPECT_EQ(Anchors("bob+edge"),
+            std::vector<std::string>{"alice+backbone/sw1@h1"});
+
+  // Refusals name what is wrong; nothing changes.
+  EXPECT_TRUE(absl::IsAlreadyExists(
+      manager_
+          ->SetExport("alice+backbone", SegmentExport("ix1", "sw1", "all"),
+                      false)
+          .status()));
+  auto bad = manager_->SetExport("alice+backbone",
+                                 SegmentExport("ix2", "rs", "all"), false);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+  EXPECT_THAT(std::string(bad.status().message()),
+              ::testing::HasSubstr("community export ix2: node rs is of kind"));
+  EXPECT_TRUE(absl::IsNotFound(
+      manager_->SetExport("alice+backbone", SegmentExport("ix9", "", ""), true)
+          .status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      manager_->SetExport("alice+nope", SegmentExport("ix3", "sw1", "all"),
+                          false)
+          .status()));
+
+  // Stored with the lab: a new controller over the same store sees it, and
+  // applying Alice's file (which does not name it) keeps it.
+  manager_ = std::make_unique<LabManager>(&store_, &hosts_);
+  LabManager::DeployAs alice;
+  alice.owner = "alice";
+  absl::Status applied = manager_->Apply(
+      FileSource(kPlainBackbone, "backbone.yaml"), alice, false,
+      [](const auto&) {});
+  ASSERT_TRUE(applied.ok()) << applied;
+  ASSERT_EQ(manager_->Get("alice+backbone")->topology().community().exports_size(), 1);
+  EXPECT_TRUE(
+      manager_->Get("alice+backbone")->topology().community().exports(0).runtime());
+
+  // Unexport: Bob stays up, detached (DEGRADED naming it).
+  ASSERT_TRUE(manager_
+                  ->SetExport("alice+backbone", SegmentExport("ix1", "", ""),
+                              true)
+                  .ok());
+  EXPECT_TRUE(Anchors("bob+edge").empty());
+  EXPECT_EQ(manager_->Get("bob+edge")->state(), emu::v1::DEGRADED);
+  // Exported again: Bob is re-attached by itself.
+  ASSERT_TRUE(manager_
+                  ->SetExport("alice+backbone",
+                              SegmentExport("ix1", "sw1", "bob"), false)
+                  .ok());
+  EXPECT_EQ(Anchors("bob+edge"),
+            std::vector<std::string>{"alice+backbone/sw1@h1"});
+  EXPECT_EQ(manager_->Get("bob+edge")->state(), emu::v1::RUNNING);
+}
+
+constexpr char kEdgeOnPort[] = R"(name: edge
+topology:
+  nodes:
+    r1: {interfaces: {eth1: {addresses: [10.101.0.2/30]}}}
+  links:
+    - endpoints: ["r1:eth1", "community:alice/p1"]
+)";
+
+TEST_F(LabManagerCommunityTest, InterfaceExportTakesOneAttachmentAtATime) {
+  ASSERT_TRUE(DeployAs("alice",
+                       absl::StrCat(kPlainBackbone,
+                                    "community:\n  export: [{name: p1, "
+                                    "interface: \"rs:eth9\", to: all}]\n"),
+                       "backbone.yaml")
+                  .ok());
+  // A bridge carries the interface: rs:eth9 is linked to it.
+  auto alice = manager_->Get("alice+backbone");
+  ASSERT_TRUE(alice.ok());
+  const std::string bridge = alice->topology().community().exports(0).segment();
+  EXPECT_EQ(bridge.substr(0, 2), "e-");
+  bool linked = false;
+  for (const auto& l : alice->topology().links()) {
+    linked = linked || (l.a().node() == "rs" && l.a().interface() == "eth9" &&
+                        l.b().node() == bridge);
+  }
+  EXPECT_TRUE(linked);
+  ASSERT_TRUE(DeployAs("bob", kEdgeOnPort, "edge.yaml").ok());
+  EXPECT_EQ(Anchors("bob+edge"),
+            std::vector<std::string>{"alice+backbone/" + bridge + "@h1"});
+  // Carol is refused at up, naming the endpoint and who has it.
+  absl::Status s = DeployAs("carol", kEdgeOnPort, "edge.yaml");
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(s.message(),
+            "edge.yaml:6: link r1:eth1<->community:alice/p1: community "
+            "endpoint alice/p1 is the interface rs:eth9 of alice/backbone, "
+            "which takes one attachment at a time; lab bob/edge has it");
+  EXPECT_EQ(h1_->labs().count("carol+edge"), 0u);
+  // Re-applying Alice's file changes nothing (the bridge is the same).
+  LabManager::DeployAs as;
+  as.owner = "alice";
+  std::vector<std::string> messages;
+  ASSERT_TRUE(manager_
+                  ->Apply(FileSource(absl::StrCat(
+                                         kPlainBackbone,
+                                         "community:\n  export: [{name: p1, "
+                                         "interface: \"rs:eth9\", to: all}]\n"),
+                                     "backbone.yaml"),
+                          as, /*dry_run=*/true,
+                          [&](const auto& e) { messages.push_back(e.message()); })
+                  .ok());
+  ASSERT_FALSE(messages.empty());
+  EXPECT_THAT(messages[0], ::testing::HasSubstr("no change"));
+  // Bob leaves: Carol may attach.
+  ASSERT_TRUE(manager_->Destroy("bob+edge", [](const auto&) {}).ok());
+  EXPECT_TRUE(DeployAs("carol", kEdgeOnPort, "edge.yaml").ok());
+}
+
+TEST_F(LabManagerCommunityTest, InterfaceExportAtRunTimeAddsItsBridge) {
+  ASSERT_TRUE(DeployAs("alice", kPlainBackbone, "backbone.yaml").ok());
+  emu::v1::Export ex;
+  ex.set_name("p1");
+  ex.mutable_interface()->set_node("rs");
+  ex.mutable_interface()->set_interface("eth9");
+  ex.add_to("bob");
+  auto ep = manager_->SetExport("alice+backbone", ex, false);
+  ASSERT_TRUE(ep.ok()) << ep.status();
+  EXPECT_EQ(ep->segment(), "rs:eth9");
+  const auto nodes = h1_->labs().at("alice+backbone");
+  EXPECT_EQ(nodes.size(), 3u);  // sw1, rs and the bridge
+  ASSERT_TRUE(DeployAs("bob", kEdgeOnPort, "edge.yaml").ok());
+  EXPECT_EQ(Anchors("bob+edge").size(), 1u);
+  // A used interface is refused, naming it.
+  ex.set_name("p2");
+  ex.mutable_interface()->set_interface("eth1");
+  auto used = manager_->SetExport("alice+backbone", ex, false);
+  EXPECT_TRUE(absl::IsInvalidArgument(used.status()));
+  EXPECT_THAT(std::string(used.status().message()),
+              ::testing::HasSubstr("interface rs:eth1 is used by link"));
+  // Unexport removes the bridge; Bob is detached.
+  ex.set_name("p1");
+  ASSERT_TRUE(manager_->SetExport("alice+backbone", ex, true).ok());
+  EXPECT_EQ(h1_->labs().at("alice+backbone").size(), 2u);
+  EXPECT_TRUE(Anchors("bob+edge").empty());
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement",
 // community: {export: [{name: ix1, segment: sw1, to: [bob, carol]}]}
 // (docs/community.md).
 constexpr absl::string_view kCommunityKeys[] = {"export"};
-constexpr absl::string_view kExportKeys[] = {"name", "segment", "to"};
+constexpr absl::string_view kExportKeys[] = {"name", "segment", "interface",
+                                             "to"};
 // A link endpoint "community:OWNER/NAME" is an attachment, not a node.
 constexpr absl::string_view kCommunityEndpoint = "community";
 constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
@@ -1250,7 +1251,8 @@ class YamlReader {
     *at->mutable_source() = link.source();
   }
 
-  // community: {export: [{name: ix1, segment: sw1, to: [bob, carol] | all}]}
+  // community: {export: [{name: ix1, segment: sw1 | interface: r1:eth9,
+  //                      to: [bob, carol] | all}]}
   void ReadCommunity(const Entry& entry, emu::v1::Community* out) {
     if (entry.value.IsNull() || !Map(entry, "community")) return;
     for (const Entry& e :
@@ -1287,13 +1289,29 @@ class YamlReader {
           if (!Scalar(f, object, &v)) continue;
           if (f.key == "name") ex.set_name(v);
           if (f.key == "segment") ex.set_segment(v);
+          if (f.key == "interface") {
+            // A free interface, NODE:IFACE (community/exports.h).
+            const size_t colon = v.find(':');
+            if (colon == std::string::npos || colon == 0 ||
+                colon + 1 == v.size() ||
+                v.find(':', colon + 1) != std::string::npos) {
+              Error(f.value, object,
+                    absl::StrCat("interface \"", v,
+                                 "\": expected NODE:IFACE"));
+              continue;
+            }
+            ex.mutable_interface()->set_node(v.substr(0, colon));
+            ex.mutable_interface()->set_interface(v.substr(colon + 1));
+          }
         }
         if (ex.name().empty()) {
           Error(item, object, "missing required key 'name'");
           continue;
         }
-        if (ex.segment().empty()) {
-          Error(item, object, "missing required key 'segment'");
+        if (ex.segment().empty() == !ex.has_interface()) {
+          Error(item, object,
+                "give exactly one of 'segment' (a switch, hub or bridge) and "
+                "'interface' (a free NODE:IFACE)");
           continue;
         }
         *out->add_exports() = std::move(ex);

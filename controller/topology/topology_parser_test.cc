@@ -1123,7 +1123,8 @@ topology:
       absl::StrSplit(Message(r), '\n'),
       ElementsAre(
           HasSubstr("lab.yaml:6: community: unknown key 'import'"),
-          "lab.yaml:4: community export #1: missing required key 'segment'",
+          "lab.yaml:4: community export #1: give exactly one of 'segment' (a "
+          "switch, hub or bridge) and 'interface' (a free NODE:IFACE)",
           HasSubstr("lab.yaml:5: community export #2: unknown key 'color'"),
           "lab.yaml:5: community export #2: missing required key 'name'",
           "lab.yaml:11: link community:a/ix1<->community:b/ix1: both ends "

@@ -25,6 +25,7 @@
 #include "controller/topology/topology_limits.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "controller/community/community_access.h"
+#include "controller/community/exports.h"
 #include "linkemu/qdisc_plan.h"
 #include "linkemu/units.h"
 #include "proto/topology_names.h"
@@ -821,7 +822,7 @@ class Validator {
   }
 
   // Community exports and attachments (docs/community.md). An export names
-  // a segment of this lab; an attachment's local end is an interface no link
+  // a segment or a free interface of this lab; an attachment's local end is an interface no link
   // uses; OWNER/NAME are names. Whether the endpoint exists and may be used
   // is the controller's question at deploy (community/attachments.h).
   void CheckCommunity() {
@@ -838,28 +839,11 @@ class Validator {
         Error(ex.source(), object,
               absl::StrCat("exported twice (first: ", At(first->second), ")"));
       }
-      const Node* segment = nullptr;
-      for (const Node& n : topology_.nodes()) {
-        if (n.name() == ex.segment()) segment = &n;
-      }
-      if (segment == nullptr) {
-        Error(ex.source(), object,
-              absl::StrCat("segment ", ex.segment(),
-                           " is not a node of the lab"));
-      } else if (!IsSegmentKind(segment->kind())) {
-        Error(ex.source(), object,
-              absl::StrCat("node ", ex.segment(), " is of kind ",
-                           NodeKindName(segment->kind()),
-                           "; only a switch, hub or bridge can be exported"));
-      }
-      if (ex.to().empty()) {
-        Error(ex.source(), object,
-              "to: name the users who may attach, or all");
-      }
-      for (const std::string& who : ex.to()) {
-        if (std::string cause = NameProblem("user", who); !cause.empty()) {
-          Error(ex.source(), object, absl::StrCat("to: ", cause));
-        }
+      // The segment or free interface, and `to`: one check for files and
+      // for `emuctl community export` (community/exports.h).
+      for (const std::string& cause :
+           community::ExportProblems(topology_, ex)) {
+        Error(ex.source(), object, cause);
       }
     }
     for (const emu::v1::Attachment& at : topology_.attachments()) {
@@ -900,11 +884,12 @@ class Validator {
                   at.from_community(), mtu);
     }
     for (const Node& node : topology_.nodes()) {
-      if (!node.foreign_lab().empty() || !node.foreign_node().empty()) {
+      if (!node.foreign_lab().empty() || !node.foreign_node().empty() ||
+          community::IsInterfaceExportNode(node)) {
         Error(node.source(), absl::StrCat("node ", node.name()),
-              "foreign_lab/foreign_node are set by the controller for "
-              "community attachments, not by a topology file; attach with a "
-              "link to community:OWNER/NAME");
+              "foreign_lab/foreign_node/interface_export are set by the "
+              "controller for community attachments and exports, not by a "
+              "topology file; attach with a link to community:OWNER/NAME");
       }
     }
   }

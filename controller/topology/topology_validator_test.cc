@@ -618,7 +618,8 @@ topology:
 )"),
       ElementsAre(
           "lab.yaml:4: community export ix1: node r1 is of kind netns; only "
-          "a switch, hub or bridge can be exported",
+          "a switch, hub or bridge (or a free interface, interface: "
+          "NODE:IFACE) can be exported",
           HasSubstr("lab.yaml:5: community export ix1: exported twice "
                     "(first: community export ix1 at lab.yaml:4)"),
           "lab.yaml:5: community export ix1: segment nope is not a node of "
@@ -636,6 +637,28 @@ topology:
                     "OWNER/NAME")));
 }
 
+TEST(ValidateCommunityTest, InterfaceExportsNameTheirInterface) {
+  EXPECT_THAT(
+      Problems(R"(name: edge
+community:
+  export:
+    - {name: p1, interface: "r1:eth1", to: [bob]}
+    - {name: p2, interface: "r1:eth7", to: all}
+    - {name: p3, interface: "r1:eth9", to: all}
+topology:
+  nodes:
+    r1: {interfaces: {eth9: {addresses: [10.9.0.1/30]}}}
+    r2: {}
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]
+)"),
+      ElementsAre("lab.yaml:4: community export p1: interface r1:eth1 is "
+                  "used by link r1:eth1<->r2:eth1; only a free interface is "
+                  "exported",
+                  "lab.yaml:5: community export p2: interface r1:eth7: node "
+                  "r1 declares no interface eth7"));
+}
+
 TEST(ValidateCommunityTest, RefusesAnchorsInAFile) {
   emu::v1::Topology t;
   t.set_name("sneaky");
@@ -646,8 +669,8 @@ TEST(ValidateCommunityTest, RefusesAnchorsInAFile) {
   n->set_foreign_node("sw1");
   absl::Status s = ValidateTopology(t);
   EXPECT_THAT(std::string(s.message()),
-              HasSubstr("node c-1: foreign_lab/foreign_node are set by the "
-                        "controller"));
+              HasSubstr("node c-1: foreign_lab/foreign_node/interface_export "
+                        "are set by the controller"));
 }
 
 }  // namespace

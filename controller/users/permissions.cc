@@ -18,6 +18,8 @@ constexpr VerbRow kTable[] = {
     {Verb::kRun, "run", "run experiments on", Role::kOperator},
     {Verb::kRestart, "restart", "restart nodes of", Role::kOperator},
     {Verb::kShape, "shape", "change link conditions of", Role::kOperator},
+    {Verb::kExport, "export", "change the community exports of",
+     Role::kOperator},
     {Verb::kDestroy, "destroy", "destroy", Role::kOwner},
     {Verb::kShare, "share", "share", Role::kOwner},
 };

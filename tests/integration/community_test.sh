@@ -8,7 +8,11 @@
 # caller, fails at `up` naming it, with nothing created. Alice down: Bob's
 # and Carol's labs stay up, DEGRADED naming the attachment; Alice up again:
 # Bob pings Carol again without anyone touching their labs. Carol down: the
-# switch loses just her port. Needs root; touches only names with its own
+# switch loses just her port. Run time: `emuctl community export/unexport`
+# (operator role: Bob may not), attaching and detaching Dave's lab at once;
+# an interface export (rs:eth9 as alice/p1) takes Bob's second lab and
+# refuses Carol's while Bob has it; `emuctl status` names an attachment's
+# anchor community:OWNER/NAME. Needs root; touches only names with its own
 # cluster id.
 set -euo pipefail
 
@@ -39,10 +43,11 @@ name: backbone
 community:
   export:
     - {name: ix1, segment: sw1, to: [bob, carol]}
+    - {name: p1, interface: "rs:eth9", to: [bob, carol]}
 topology:
   nodes:
     sw1: {kind: switch, host: $ID-h1}
-    rs: {host: $ID-h1, interfaces: {eth1: {addresses: [10.100.0.1/24]}}}
+    rs: {host: $ID-h1, interfaces: {eth1: {addresses: [10.100.0.1/24]}, eth9: {addresses: [10.101.0.1/30]}}}
   links:
     - endpoints: ["sw1:p0", "rs:eth1"]
 YAML
@@ -89,9 +94,14 @@ expect_refused "lab alice/backbone: bob may not view it" as bob status alice/bac
 expect_refused "lab alice/backbone: bob may not exec in it" as bob exec alice/backbone rs -- true
 expect_refused "lab alice/backbone: bob may not destroy it" as bob down alice/backbone
 # The anchor of his attachment is not a way into Alice's namespace.
-anchor=$(as bob status edge | grep -oE "c-[0-9a-f]{8}" | head -1)
-[[ -n $anchor ]] || fail "no anchor in bob's status: $(as bob status edge)"
+anchor=$(as bob status edge --json | grep -oE '"c-[0-9a-f]{8}"' | head -1 | tr -d '"')
+[[ -n $anchor ]] || fail "no anchor in bob's status: $(as bob status edge --json)"
 expect_refused "is its port on community segment" as bob exec edge "$anchor" -- true
+# Status names the anchor by the endpoint, not by its internal name.
+as bob status edge >"$TMP/bob-status.txt"
+grep -q "^community:alice/ix1 " "$TMP/bob-status.txt" || fail "anchor not shown as community:alice/ix1: $(cat "$TMP/bob-status.txt")"
+grep -q "^r1:eth1<->community:alice/ix1 " "$TMP/bob-status.txt" || fail "link not shown with community:alice/ix1: $(cat "$TMP/bob-status.txt")"
+grep -q "c-[0-9a-f]\{8\}" "$TMP/bob-status.txt" && fail "status shows the internal anchor name: $(cat "$TMP/bob-status.txt")"
 
 # ---- refused at up, naming the endpoint, nothing created ---------------------
 attached dave 10.100.0.13 alice/ix1 h2 >"$TMP/dave.yaml"
@@ -103,6 +113,46 @@ expect_refused "community endpoint alice/ix9 does not exist or is not exported t
 ls /run/netns | grep -qE "dave\+|bob\+edge2" && fail "a refused attach left namespaces: $(ls /run/netns | grep "$ID")"
 expect_refused "not found" as dave status edge
 [[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "a refused attach touched sw1: $(ports_of_sw1 | tr '\n' ' ')"
+
+# ---- emuctl community export / unexport on the running lab ------------------
+expect_refused "lab alice/backbone: bob may not change the community exports of it" \
+  as bob community export alice/backbone sw1 --name ix2 --to bob
+attached dave 10.100.0.13 alice/ix2 h2 | sed 's/^name: edge/name: late/' >"$TMP/dave2.yaml"
+expect_refused "community endpoint alice/ix2 does not exist or is not exported to dave" \
+  as dave up "$TMP/dave2.yaml"
+as alice community export backbone sw1 --name ix2 --to dave >"$TMP/export.txt" ||
+  fail "community export: $(cat "$TMP/export.txt")"
+grep -qE "^alice/ix2 +alice/backbone +sw1 +dave +up" "$TMP/export.txt" || fail "export printed: $(cat "$TMP/export.txt")"
+expect_refused "already exported" as alice community export backbone sw1 --name ix2 --to all
+expect_refused "only a switch, hub or bridge" as alice community export backbone rs --name ix3
+as dave up "$TMP/dave2.yaml" >"$TMP/up-dave.log" 2>&1 || fail "dave up after export: $(cat "$TMP/up-dave.log")"
+dave_reach() { as dave exec late r1 -- ping -c 1 -W 1 10.100.0.1; }
+wait_for 20 dave_reach || fail "dave's r1 cannot reach alice's rs through alice/ix2"
+as alice community unexport backbone ix2 >/dev/null || fail "community unexport"
+as dave status late >"$TMP/dave-degraded.txt" || true
+grep -q "^State:  DEGRADED$" "$TMP/dave-degraded.txt" || fail "dave's lab after unexport: $(cat "$TMP/dave-degraded.txt")"
+grep -q "r1:eth1<->community:alice/ix2" "$TMP/dave-degraded.txt" || fail "DEGRADED does not name ix2: $(cat "$TMP/dave-degraded.txt")"
+as alice community export backbone sw1 --name ix2 --to dave >/dev/null || fail "export again"
+wait_for 30 dave_reach || fail "dave not re-attached after the export came back: $(as dave status late)"
+as dave down late >/dev/null || fail "dave down"
+
+# ---- An interface export: one attachment at a time --------------------------
+cat >"$TMP/bob-port.yaml" <<YAML
+name: port
+topology:
+  nodes:
+    r1: {host: $ID-h3, interfaces: {eth1: {addresses: [10.101.0.2/30]}}}
+  links:
+    - endpoints: ["r1:eth1", "community:alice/p1"]
+YAML
+as bob up "$TMP/bob-port.yaml" >"$TMP/up-bob-port.log" 2>&1 || fail "bob up port: $(cat "$TMP/up-bob-port.log")"
+port_reach() { as bob exec port r1 -- ping -c 1 -W 1 10.101.0.1; }
+wait_for 20 port_reach || fail "bob's r1 cannot reach rs:eth9 through alice/p1"
+as bob community ls | grep -qE "^alice/p1 +alice/backbone +rs:eth9 .*bob/port r1:eth1" ||
+  fail "community ls for p1: $(as bob community ls)"
+expect_refused "bob-port.yaml:6: link r1:eth1<->community:alice/p1: community endpoint alice/p1 is the interface rs:eth9 of alice/backbone, which takes one attachment at a time; lab bob/port has it" \
+  as carol up "$TMP/bob-port.yaml"
+ls /run/netns | grep -q "carol+port" && fail "a refused interface attach left namespaces"
 
 # ---- Alice leaves: Bob and Carol stay up, DEGRADED naming the attachment -----
 as alice down backbone >"$TMP/down-alice.log" 2>&1 || fail "alice down: $(cat "$TMP/down-alice.log")"
@@ -120,6 +170,8 @@ as bob community ls | grep -q "alice/ix1" && fail "community ls lists a removed 
 as alice up "$TMP/backbone.yaml" >"$TMP/up-alice2.log" 2>&1 || fail "alice up again: $(cat "$TMP/up-alice2.log")"
 wait_for 60 reach bob 10.100.0.12 || fail "bob does not reach carol after alice's return: $(as bob status edge)"
 reach carol 10.100.0.11 >/dev/null || fail "carol does not reach bob after alice's return"
+wait_for 30 port_reach || fail "bob's port lab not re-attached to alice/p1 after alice's return"
+as bob down port >/dev/null || fail "bob down port"
 as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab after alice's return: $(as bob status edge)"
 
 # ---- Carol leaves: the switch loses just her port ---------------------------
