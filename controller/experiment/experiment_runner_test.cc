@@ -249,7 +249,7 @@ tasks:
 TEST_F(RunnerTest, InjectedClockOffsetIsMeasuredAndCorrected) {
   AddAgent(4, absl::Milliseconds(300));
   auto runner = Make(R"Y(experiment: clocks
-start_margin: 20ms
+start_margin: 100ms
 tasks:
   - commands:
       - {node: n1, cmd: "true"}
@@ -269,8 +269,11 @@ tasks:
   }
   for (const auto& t : result.tasks()) {
     // 300 ms uncorrected; corrected it is the hosts' wake-up spread, a few
-    // ms at most even on a loaded machine (its size is the bench's figure).
-    EXPECT_LT(t.skew_us(), 50000) << t.name();
+    // ms on a quiet machine (its size is the bench's figure). Half the
+    // offset tells the two apart on a machine loaded by parallel test runs
+    // too (64-122 ms were seen at load 30 with a 20 ms margin); the margin
+    // gives the executors time to be ready at the instant.
+    EXPECT_LT(t.skew_us(), 150000) << t.name();
     // Every start in the controller's clock: after the release.
     for (const auto& c : t.commands()) {
       EXPECT_GE(c.start_unix_us(), t.release_unix_us()) << c.id();
