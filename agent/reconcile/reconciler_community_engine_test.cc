@@ -18,6 +18,7 @@
 #include "agent/node/segment_driver.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/reconcile/testing/net_tap_opener.h"
+#include "agent/reconcile/testing/reconciler_fixture.h"
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
 
@@ -72,17 +73,11 @@ emu::v1::ApplyLabRequest Attacher() {
 class ReconcilerCommunityEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/community_engine" +
-           std::to_string(getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = testing::TestSpecDir("community_engine");
     auto store = LabSpecStore::Open(dir_);
     ASSERT_TRUE(store.ok());
     store_ = std::make_unique<LabSpecStore>(*std::move(store));
-    net::HostNetwork::KernelFeatures features;
-    features.qdiscs = {"tbf", "htb"};  // no netem, as on these hosts
-    features.veth = true;
-    features.bridge = true;
-    net_.set_features(features);
+    net_.set_features(testing::NoNetemKernel(/*bridge=*/true));
     links_ = std::make_unique<impair::EngineLinks>(&engine_, &taps_);
     rec_ = std::make_unique<Reconciler>("h1", &net_, &launcher_, &procs_,
                                         store_.get(), *net_.ProbeKernel(),

@@ -13,6 +13,7 @@
 #include "agent/net/testing/no_processes.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/reconcile/testing/net_tap_opener.h"
+#include "agent/reconcile/testing/reconciler_fixture.h"
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
 #include "linkemu/engine_choice.h"
@@ -53,15 +54,11 @@ emu::v1::ApplyLabRequest Spec() {
 class ReconcilerEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/engine" + std::to_string(getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = testing::TestSpecDir("engine");
     auto store = LabSpecStore::Open(dir_);
     ASSERT_TRUE(store.ok());
     store_ = std::make_unique<LabSpecStore>(*std::move(store));
-    net::HostNetwork::KernelFeatures features;
-    features.qdiscs = {"tbf", "htb"};  // no netem, as on these hosts
-    features.veth = true;
-    net_.set_features(features);
+    net_.set_features(testing::NoNetemKernel());
     StartAgent();
   }
 

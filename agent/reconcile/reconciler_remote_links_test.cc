@@ -15,6 +15,7 @@
 #include "agent/reconcile/testing/net_tap_opener.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "agent/reconcile/testing/reconciler_fixture.h"
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
 
@@ -51,15 +52,11 @@ emu::v1::ApplyLabRequest Spec() {
 class ReconcilerRemoteLinksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/remote" + std::to_string(getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = testing::TestSpecDir("remote");
     auto store = LabSpecStore::Open(dir_);
     ASSERT_TRUE(store.ok());
     store_ = std::make_unique<LabSpecStore>(*std::move(store));
-    net::HostNetwork::KernelFeatures features;
-    features.qdiscs = {"tbf", "htb"};  // no netem
-    features.veth = true;
-    net_.set_features(features);
+    net_.set_features(testing::NoNetemKernel());
     tunnel::TunnelManager::Options o;
     o.listen_address = "127.0.0.1:0";
     auto t = tunnel::TunnelManager::Start(o, &taps_);

@@ -8,6 +8,7 @@
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "agent/node/testing/fake_node_driver.h"
+#include "agent/reconcile/testing/reconciler_fixture.h"
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
 
@@ -75,16 +76,11 @@ emu::v1::ApplyLabRequest Spec() {
 class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/reconciler" + std::to_string(getpid()) +
-           "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = testing::TestSpecDir("reconciler");
     auto store = LabSpecStore::Open(dir_);
     ASSERT_TRUE(store.ok());
     store_ = std::make_unique<LabSpecStore>(*std::move(store));
-    net::HostNetwork::KernelFeatures features;
-    features.qdiscs = {"tbf", "htb"};  // like these machines: no netem
-    features.veth = true;
-    net_.set_features(features);
+    net_.set_features(testing::NoNetemKernel());
     rec_ = Make();
   }
 
