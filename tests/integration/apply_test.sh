@@ -13,13 +13,6 @@ EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 start_cluster_test p
 LAB=apply$ID
-PINGS=()
-cleanup() {
-  local p
-  for p in "${PINGS[@]}"; do kill "$p" 2>/dev/null || true; done
-  cluster_test_cleanup
-}
-trap cleanup EXIT
 ns() { echo "emu.$ID-$1.$LAB.$2"; }  # ns HOST NODE
 
 # a, b on h1; c on h2.
@@ -101,7 +94,7 @@ tc_rate | grep -q "rate 10Mbit" || fail "dry run changed the rate: $(tc_rate)"
 start_ping() {  # start_ping NODE TARGET LOG
   # (line-buffered: the replies are counted while it runs)
   ip netns exec "$(ns h1 "$1")" stdbuf -oL ping -n -i 0.05 -c 600 "$2" >"$3" 2>&1 &
-  PINGS+=($!)
+  BG_PIDS+=($!)
 }
 start_ping a 10.78.1.2 "$TMP/ping-veth.log"
 start_ping a 10.78.4.2 "$TMP/ping-tunnel.log"
@@ -111,11 +104,11 @@ wait_for 10 answered || fail "pings not answered: $(cat "$TMP"/ping-*.log)"
 # A command running in an untouched node keeps running.
 ip netns exec "$(ns h1 b)" sleep 300 &
 SLEEPER=$!
-PINGS+=($SLEEPER)
+BG_PIDS+=($SLEEPER)
 
 "$EMUCTL" apply "$TMP/edited.yaml" >"$TMP/apply.log" 2>&1 ||
   fail "apply: $(cat "$TMP/apply.log")"
-for p in "${PINGS[@]}"; do
+for p in "${BG_PIDS[@]}"; do
   kill -0 "$p" 2>/dev/null || fail "pid $p (a ping or b's sleep) ended before the apply did: $(cat "$TMP"/ping-*.log)"
 done
 grep -qxF "+ node d (host $ID-h2)" "$TMP/apply.log" || fail "apply output: $(cat "$TMP/apply.log")"
@@ -142,8 +135,8 @@ grep -q "no change" "$TMP/again.log" || fail "second apply: $(cat "$TMP/again.lo
 
 # The pings end by themselves (600 each): not one lost.
 kill "$SLEEPER"
-for p in "${PINGS[@]}"; do wait "$p" || true; done
-PINGS=()
+for p in "${BG_PIDS[@]}"; do wait "$p" || true; done
+BG_PIDS=()
 for log in "$TMP/ping-veth.log" "$TMP/ping-tunnel.log"; do
   grep -q "600 packets transmitted, 600 received" "$log" ||
     fail "$(basename "$log"): $(tail -3 "$log")"

@@ -55,9 +55,14 @@ start_cluster_test() {
   ID=$1$(( $$ % 100000 ))
   export EMU_CLUSTER=/run/emu/$ID/cluster.json
   TMP=${TEST_TMPDIR:-$(mktemp -d)}
+  # Background processes the test starts (pings, sleeps): add their pids;
+  # cluster_test_cleanup ends them before the cluster.
+  BG_PIDS=()
   trap cluster_test_cleanup EXIT
 }
 cluster_test_cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   cluster_cleanup "$ID"
   cluster_leftovers "$ID" | sed 's/^/left after cleanup: /' >&2
 }

@@ -13,13 +13,6 @@ RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 start_cluster_test x
-PINGS=()
-cleanup() {
-  local p
-  for p in "${PINGS[@]}"; do kill "$p" 2>/dev/null || true; done
-  cluster_test_cleanup
-}
-trap cleanup EXIT
 LAB=xh$ID
 ns() { echo "emu.$ID-$1.$LAB.$2"; }
 between() { awk -v v="$1" -v l="$2" -v h="$3" 'BEGIN { exit !(v >= l && v <= h) }'; }
@@ -88,7 +81,7 @@ PY
 
 # Live change during a running ping: 40 ms each way, no loss.
 ip netns exec "$(ns h1 a)" stdbuf -oL ping -n -i 0.02 -W 1 -c 2000 10.78.1.2 >"$TMP/live.log" 2>&1 &
-PINGS+=($!)
+BG_PIDS+=($!)
 replies() { grep -c "time=" "$TMP/live.log" 2>/dev/null || true; }
 at_least() { [[ $(replies) -ge $1 ]]; }
 wait_for 10 at_least 50 || fail "live ping not answered: $(tail "$TMP/live.log")"
@@ -119,7 +112,7 @@ wait_for 60 at_least $((count_before + 150)) ||
 restarted=$(mean_rtt "$TMP/live.log" 50)
 between "$restarted" 79 95 || fail "RTT after the agent restart $restarted ms, configured 80 ms"
 echo "after kill -9 of h2's agent: RTT $restarted ms (configured 80)"
-kill "${PINGS[0]}" 2>/dev/null || true
+kill "${BG_PIDS[0]}" 2>/dev/null || true
 
 "$EMUCTL" down "$LAB" >/dev/null
 wait_for 30 "$EMUCTL" local stop --name "$ID" ||

@@ -10,13 +10,6 @@ RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 start_cluster_test k
-PINGS=()
-cleanup() {
-  local p
-  for p in "${PINGS[@]}"; do kill "$p" 2>/dev/null || true; done
-  cluster_test_cleanup
-}
-trap cleanup EXIT
 ns() { echo "emu.$ID-h1.netem.$1"; }
 
 # mean_rtt LOG [LAST]: the mean of the ping replies' times (ms), or of the
@@ -72,7 +65,7 @@ echo "c<->d: mean RTT $cd_avg ms (configured 10)"
 
 # Live change during a running ping: 50 ms each way, no jitter, no loss.
 ip netns exec "$(ns a)" stdbuf -oL ping -n -i 0.02 -W 1 -c 600 10.0.0.2 >"$TMP/live.log" 2>&1 &
-PINGS+=($!)
+BG_PIDS+=($!)
 replies() { grep -c "time=" "$TMP/live.log" 2>/dev/null || true; }
 at_least() { [[ $(replies) -ge $1 ]]; }  # counted at each try
 wait_for 10 at_least 50 || fail "live ping not answered: $(tail "$TMP/live.log")"
@@ -81,7 +74,7 @@ wait_for 10 at_least 50 || fail "live ping not answered: $(tail "$TMP/live.log")
 grep -q "delay 20ms -> 50ms" "$TMP/set.log" || fail "link set printed: $(cat "$TMP/set.log")"
 before=$(replies)
 wait_for 20 at_least $((before + 100)) || fail "ping stopped after link set: $(tail "$TMP/live.log")"
-kill -0 "${PINGS[0]}" 2>/dev/null || fail "the ping ended: $(tail "$TMP/live.log")"
+kill -0 "${BG_PIDS[0]}" 2>/dev/null || fail "the ping ended: $(tail "$TMP/live.log")"
 after=$(mean_rtt "$TMP/live.log" 50)
 between "$after" 99 106 || fail "RTT after link set $after ms, configured 100 ms"
 early=$(grep -o 'time=[0-9.]*' "$TMP/live.log" | cut -d= -f2 | head -n 40 |
