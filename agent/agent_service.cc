@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "agent/capture/capture_stream.h"
+#include "agent/net/resource_names.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/reactors.h"
@@ -12,11 +15,13 @@ namespace emu::agent {
 
 AgentServiceImpl::AgentServiceImpl(reconcile::Reconciler* reconciler,
                                    emu::v1::Capabilities capabilities,
-                                   std::string token, ThreadPool* pool)
+                                   std::string token, ThreadPool* pool,
+                                   Observers observers)
     : reconciler_(reconciler),
       capabilities_(std::move(capabilities)),
       token_(std::move(token)),
-      pool_(pool) {}
+      pool_(pool),
+      observers_(observers) {}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::GetCapabilities(
     grpc::CallbackServerContext* context,
@@ -93,6 +98,74 @@ grpc::ServerUnaryReactor* AgentServiceImpl::DestroyLab(
         " in ", absl::FormatDuration(absl::Now() - start));
     if (!removed.ok()) return removed.status();
     response->set_removed(*removed);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<emu::v1::ApplyLabRequest> AgentServiceImpl::Spec(
+    const std::string& lab) const {
+  if (observers_.specs == nullptr) {
+    return absl::FailedPreconditionError("this agent keeps no lab specs");
+  }
+  auto spec = observers_.specs->Load(lab);
+  if (absl::IsNotFound(spec.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        "lab ", lab, " has nothing on host ", reconciler_->host()));
+  }
+  return spec;
+}
+
+grpc::ServerWriteReactor<emu::v1::CaptureChunk>* AgentServiceImpl::Capture(
+    grpc::CallbackServerContext* context,
+    const emu::v1::CaptureRequest* request) {
+  auto reject = [](grpc::Status s) {
+    auto* r = new QueuedWriteReactor<emu::v1::CaptureChunk>();
+    r->Reject(std::move(s));
+    return r;
+  };
+  grpc::Status auth = CheckAuthToken(*context, token_);
+  if (!auth.ok()) return reject(auth);
+  if (absl::Status s = request_names::agent::Check(*request); !s.ok()) {
+    return reject(ToGrpcStatus(s));
+  }
+  if (observers_.captures == nullptr) {
+    return reject(ToGrpcStatus(
+        absl::FailedPreconditionError("this agent does not capture")));
+  }
+  capture::CaptureStreamDeps deps;
+  deps.host = reconciler_->host();
+  deps.opener = observers_.captures;
+  deps.pool = pool_;
+  deps.resolve = [this](const emu::v1::CaptureRequest& r)
+      -> absl::StatusOr<capture::CaptureTarget> {
+    EMU_ASSIGN_OR_RETURN(emu::v1::ApplyLabRequest spec, Spec(r.lab()));
+    for (const auto& n : spec.nodes()) {
+      if (n.name() != r.node()) continue;
+      capture::CaptureTarget t;
+      t.netns = net::NodeNamespace(reconciler_->host(), r.lab(), n);
+      t.interface = r.interface();
+      t.filter = r.filter();
+      t.snaplen = r.snaplen();
+      return t;
+    }
+    return absl::NotFoundError(absl::StrCat("node ", r.node(), " of lab ",
+                                            r.lab(), " is not on host ",
+                                            reconciler_->host()));
+  };
+  return capture::StartCaptureStream(*request, deps);
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::GetLabStats(
+    grpc::CallbackServerContext* context,
+    const emu::v1::GetLabStatsRequest* request,
+    emu::v1::LabCounters* response) {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
+    if (observers_.counters == nullptr) {
+      return absl::FailedPreconditionError("this agent keeps no counters");
+    }
+    EMU_ASSIGN_OR_RETURN(emu::v1::ApplyLabRequest spec, Spec(request->lab()));
+    *response = observers_.counters->Collect(spec);
     return absl::OkStatus();
   });
 }

@@ -2,13 +2,16 @@
 // every call; blocking work (netlink, waiting for commands) runs on a
 // ThreadPool, never on gRPC's reaction threads.
 //
-// Thread-safe. Borrows the reconciler and the pool.
+// Thread-safe. Borrows the reconciler, the pool and the observers.
 #ifndef EMU_AGENT_AGENT_SERVICE_H_
 #define EMU_AGENT_AGENT_SERVICE_H_
 
 #include <string>
 
+#include "agent/capture/packet_source.h"
+#include "agent/reconcile/lab_spec_store.h"
 #include "agent/reconcile/reconciler.h"
+#include "agent/stats/lab_counters.h"
 #include "common/thread_pool.h"
 #include "proto/agent.grpc.pb.h"
 
@@ -16,8 +19,17 @@ namespace emu::agent {
 
 class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
  public:
+  // What Capture and GetLabStats use (all borrowed; a null member makes
+  // its RPC FAILED_PRECONDITION).
+  struct Observers {
+    const reconcile::LabSpecStore* specs = nullptr;
+    capture::PacketSourceOpener* captures = nullptr;
+    stats::LabCounterCollector* counters = nullptr;
+  };
+
   AgentServiceImpl(reconcile::Reconciler* reconciler, emu::v1::Capabilities capabilities,
-                   std::string token, ThreadPool* pool);
+                   std::string token, ThreadPool* pool,
+                   Observers observers);
 
   grpc::ServerUnaryReactor* GetCapabilities(
       grpc::CallbackServerContext* context,
@@ -41,12 +53,23 @@ class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
       grpc::CallbackServerContext* context,
       const emu::v1::DestroyLabRequest* request,
       emu::v1::DestroyLabResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::CaptureChunk>* Capture(
+      grpc::CallbackServerContext* context,
+      const emu::v1::CaptureRequest* request) override;
+  grpc::ServerUnaryReactor* GetLabStats(
+      grpc::CallbackServerContext* context,
+      const emu::v1::GetLabStatsRequest* request,
+      emu::v1::LabCounters* response) override;
 
  private:
+  // The lab's saved spec; NOT_FOUND naming the lab when this host has none.
+  absl::StatusOr<emu::v1::ApplyLabRequest> Spec(const std::string& lab) const;
+
   reconcile::Reconciler* const reconciler_;
   const emu::v1::Capabilities capabilities_;
   const std::string token_;
   ThreadPool* const pool_;
+  const Observers observers_;
 };
 
 }  // namespace emu::agent

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/agent_service.h"
 #include "agent/barrier/barrier_session.h"
+#include "agent/capture/pcap_source.h"
 #include "agent/controller_registration.h"
 #include "agent/guest/guest_manager.h"
 #include "agent/guest/guest_service.h"
@@ -26,6 +27,9 @@
 #include "agent/net/libnl_host_network.h"
 #include "agent/net/namespace_processes.h"
 #include "agent/reconcile/reconciler.h"
+#include "agent/stats/lab_counters.h"
+#include "agent/stats/libnl_counters.h"
+#include "agent/stats/proc_usage.h"
 #include "agent/net/resource_names.h"
 #include "agent/impair/engine_links.h"
 #include "agent/tunnel/tunnel_manager.h"
@@ -375,7 +379,15 @@ int main(int argc, char** argv) {
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool);
+  // emuctl capture and stats (docs/observability.md).
+  emu::agent::capture::PcapOpener captures;
+  emu::agent::stats::LibnlNamespaceCounters kernel_counters;
+  emu::agent::stats::ProcProcessUsage process_usage;
+  emu::agent::stats::LabCounterCollector counters(
+      host, {&kernel_counters, &procs, &process_usage, &engine_links,
+             tunnels.get()});
+  emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool,
+                                       {&*store, &captures, &counters});
   // Tasks: the controller dials this service to push barrier releases.
   emu::agent::barrier::NetnsTaskCommandRunner task_runner(
       host, &launcher, guests_possible ? &guests : nullptr);

@@ -57,6 +57,9 @@ void AddApplyCommand(CLI::App& app, CommandEnv& env);
 void AddValidateCommand(CLI::App& app, CommandEnv& env);
 void AddStatusCommand(CLI::App& app, CommandEnv& env);
 void AddExecCommand(CLI::App& app, CommandEnv& env);
+// `capture` (capture.cc) and `stats` (stats.cc): docs/observability.md.
+void AddCaptureCommand(CLI::App& app, CommandEnv& env);
+void AddStatsCommand(CLI::App& app, CommandEnv& env);
 void AddConsoleCommand(CLI::App& app, CommandEnv& env);
 void AddRestartCommand(CLI::App& app, CommandEnv& env);
 // `link set` (link.cc).

@@ -97,6 +97,8 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
       "  emuctl status quickstart\n"
       "  emuctl apply --dry-run quickstart-edited.yaml\n"
       "  emuctl exec quickstart h1 -- ip -br addr\n"
+      "  emuctl capture quickstart r1:eth1 -w - | tshark -r -\n"
+      "  emuctl stats quickstart --watch\n"
       "  emuctl down quickstart\n"
       "  emuctl --ssh admin@gateway --ssh-target unix:/run/emu/controller.sock "
       "hosts\n"
@@ -111,6 +113,8 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddStatusCommand(app, env);
   AddGraphCommand(app, env);
   AddExecCommand(app, env);
+  AddCaptureCommand(app, env);
+  AddStatsCommand(app, env);
   AddConsoleCommand(app, env);
   AddRestartCommand(app, env);
   AddDownCommand(app, env);

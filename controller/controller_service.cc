@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/reactors.h"
 #include "common/status_macros.h"
+#include "controller/capture_relay.h"
 #include "controller/lab/link_set.h"
 #include "controller/community/attachments.h"
 #include "controller/placement/lab_planner.h"
@@ -360,6 +361,32 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SetCommunityExport(
                                       ref);
         }
         *response->mutable_endpoint() = *std::move(endpoint);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerWriteReactor<emu::v1::CaptureChunk>* ControllerServiceImpl::Capture(
+    grpc::CallbackServerContext* context,
+    const emu::v1::CaptureRequest* request) {
+  return StartCaptureRelay(context, *request, labs_, users_, pool_,
+                           &captures_);
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::GetLabStats(
+    grpc::CallbackServerContext* context,
+    const emu::v1::GetLabStatsRequest* request,
+    emu::v1::LabCounters* response) {
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
+        EMU_ASSIGN_OR_RETURN(
+            users::LabRef ref,
+            users_->Authorize(caller, request->lab(), users::Verb::kView));
+        auto counters = labs_->Stats(ref.key);
+        if (!counters.ok()) return users::InCallerTerms(counters.status(), ref);
+        *response = *std::move(counters);
+        response->set_lab(request->lab());
         return absl::OkStatus();
       });
 }

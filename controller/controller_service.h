@@ -10,6 +10,7 @@
 #ifndef EMU_CONTROLLER_CONTROLLER_SERVICE_H_
 #define EMU_CONTROLLER_CONTROLLER_SERVICE_H_
 
+#include <atomic>
 #include <string>
 
 #include "common/thread_pool.h"
@@ -73,12 +74,20 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::SetCommunityExportRequest* request,
       emu::v1::SetCommunityExportResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::CaptureChunk>* Capture(
+      grpc::CallbackServerContext* context,
+      const emu::v1::CaptureRequest* request) override;
+  grpc::ServerUnaryReactor* GetLabStats(
+      grpc::CallbackServerContext* context,
+      const emu::v1::GetLabStatsRequest* request,
+      emu::v1::LabCounters* response) override;
 
  private:
   lab::LabManager* const labs_;
   hosts::HostRegistry* const hosts_;
   users::UserDirectory* const users_;
   ThreadPool* const pool_;
+  std::atomic<int> captures_{0};  // relays running (capture_relay.h)
 };
 
 }  // namespace emu::controller

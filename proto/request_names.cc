@@ -11,6 +11,9 @@
 namespace emu::request_names {
 namespace {
 
+// A capture filter is compiled by libpcap, not used as a name; bounded.
+constexpr size_t kMaxCaptureFilterLength = 1024;
+
 // Longest run id: a lab key, a time and a counter.
 constexpr size_t kMaxRunIdLength = 128;
 constexpr size_t kMaxImageNameLength = 64;
@@ -82,6 +85,20 @@ absl::Status Grantee(absl::string_view field, absl::string_view name) {
     absl::Status _s = (expr);             \
     if (!_s.ok()) return _s;              \
   } while (false)
+
+// What a capture names besides its lab: the node, the interface, and a
+// filter of bounded size without NUL (libpcap takes a C string).
+absl::Status CaptureTarget(const emu::v1::CaptureRequest& r) {
+  EMU_CHECK_NAME(Name("node", "node", r.node()));
+  EMU_CHECK_NAME(CheckInterfaceName("interface", r.interface()));
+  if (r.filter().size() > kMaxCaptureFilterLength ||
+      r.filter().find('\0') != std::string::npos) {
+    return Bad("filter", "capture filter", r.filter(),
+               absl::StrCat("must be at most ", kMaxCaptureFilterLength,
+                            " bytes without NUL"));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -218,6 +235,14 @@ absl::Status Check(const emu::v1::UnshareLabRequest& r) {
   return Grantee("grantee", r.grantee());
 }
 
+absl::Status Check(const emu::v1::CaptureRequest& r) {
+  EMU_CHECK_NAME(CheckLabRef("lab", r.lab()));
+  return CaptureTarget(r);
+}
+absl::Status Check(const emu::v1::GetLabStatsRequest& r) {
+  return CheckLabRef("lab", r.lab());
+}
+
 }  // namespace controller
 
 namespace agent {
@@ -276,6 +301,14 @@ absl::Status Check(const emu::v1::ConsoleInput& first) {
 absl::Status Check(const emu::v1::RestartNodeRequest& r) {
   EMU_CHECK_NAME(CheckLabKey("lab", r.lab()));
   return Name("node", "node", r.node());
+}
+
+absl::Status Check(const emu::v1::CaptureRequest& r) {
+  EMU_CHECK_NAME(CheckLabKey("lab", r.lab()));
+  return CaptureTarget(r);
+}
+absl::Status Check(const emu::v1::GetLabStatsRequest& r) {
+  return CheckLabKey("lab", r.lab());
 }
 
 }  // namespace agent

@@ -54,6 +54,8 @@ absl::Status Check(const emu::v1::RemoveUserRequest& r);
 absl::Status Check(const emu::v1::RotateTokenRequest& r);
 absl::Status Check(const emu::v1::ShareLabRequest& r);
 absl::Status Check(const emu::v1::UnshareLabRequest& r);
+absl::Status Check(const emu::v1::CaptureRequest& r);
+absl::Status Check(const emu::v1::GetLabStatsRequest& r);
 }  // namespace controller
 
 // AgentService and GuestService requests (lab keys).
@@ -65,6 +67,8 @@ absl::Status Check(const emu::v1::ListResourcesRequest& r);
 absl::Status Check(const emu::v1::DestroyLabRequest& r);
 absl::Status Check(const emu::v1::ConsoleInput& first);
 absl::Status Check(const emu::v1::RestartNodeRequest& r);
+absl::Status Check(const emu::v1::CaptureRequest& r);
+absl::Status Check(const emu::v1::GetLabStatsRequest& r);
 }  // namespace agent
 
 }  // namespace emu::request_names

@@ -74,6 +74,18 @@ std::vector<Case> Cases() {
       {"Exec", "node", [](const std::string& n) {
          emu::v1::LabExecRequest r; r.set_lab("l"); r.set_node(n);
          return c::Check(r); }},
+      {"Capture", "lab", [](const std::string& n) {
+         emu::v1::CaptureRequest r; r.set_lab(n); r.set_node("a");
+         r.set_interface("eth1"); return c::Check(r); }, true},
+      {"Capture", "node", [](const std::string& n) {
+         emu::v1::CaptureRequest r; r.set_lab("l"); r.set_node(n);
+         r.set_interface("eth1"); return c::Check(r); }},
+      {"Capture", "interface", [](const std::string& n) {
+         emu::v1::CaptureRequest r; r.set_lab("l"); r.set_node("a");
+         r.set_interface(n); return c::Check(r); }, false, "eth1"},
+      {"GetLabStats", "lab", [](const std::string& n) {
+         emu::v1::GetLabStatsRequest r; r.set_lab(n); return c::Check(r); },
+       true},
       {"SetLinkParams", "lab", [](const std::string& n) {
          emu::v1::LabSetLinkParamsRequest r; r.set_lab(n);
          r.set_link("a:eth1"); return c::Check(r); }, true},
@@ -208,6 +220,17 @@ std::vector<Case> Cases() {
          return a::Check(r); }},
       {"agent DestroyLab", "lab", [](const std::string& n) {
          emu::v1::DestroyLabRequest r; r.set_lab(n); return a::Check(r); }},
+      {"agent Capture", "lab", [](const std::string& n) {
+         emu::v1::CaptureRequest r; r.set_lab(n); r.set_node("a");
+         r.set_interface("eth1"); return a::Check(r); }},
+      {"agent Capture", "node", [](const std::string& n) {
+         emu::v1::CaptureRequest r; r.set_lab("l"); r.set_node(n);
+         r.set_interface("eth1"); return a::Check(r); }},
+      {"agent Capture", "interface", [](const std::string& n) {
+         emu::v1::CaptureRequest r; r.set_lab("l"); r.set_node("a");
+         r.set_interface(n); return a::Check(r); }, false, "eth1"},
+      {"agent GetLabStats", "lab", [](const std::string& n) {
+         emu::v1::GetLabStatsRequest r; r.set_lab(n); return a::Check(r); }},
       // GuestService.
       {"agent Console", "lab", [](const std::string& n) {
          emu::v1::ConsoleInput r; r.set_lab(n); r.set_node("g");
@@ -271,6 +294,19 @@ TEST(RequestNamesTest, GoodNamesPass) {
   EXPECT_TRUE(agent::Check(a).ok());
   emu::v1::ListResourcesRequest all;
   EXPECT_TRUE(agent::Check(all).ok());
+  // A capture filter is not a name: any pcap-filter text, bounded.
+  emu::v1::CaptureRequest cap;
+  cap.set_lab("alice/core");
+  cap.set_node("r1");
+  cap.set_interface("eth1");
+  cap.set_filter("icmp and host 10.0.0.1 or (tcp port 80)");
+  EXPECT_TRUE(controller::Check(cap).ok());
+  cap.set_filter(std::string(2000, 'x'));
+  EXPECT_THAT(std::string(controller::Check(cap).message()),
+              StartsWith("filter: "));
+  cap.set_filter(std::string("icmp\0x", 6));
+  EXPECT_EQ(controller::Check(cap).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

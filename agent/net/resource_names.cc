@@ -21,6 +21,14 @@ std::string NamespaceName(absl::string_view host, absl::string_view lab,
   return absl::StrCat("emu.", host, ".", lab, ".", node);
 }
 
+std::string NodeNamespace(absl::string_view host, absl::string_view lab,
+                          const emu::v1::Node& node) {
+  if (!node.foreign_lab().empty()) {
+    return NamespaceName(host, node.foreign_lab(), node.foreign_node());
+  }
+  return NamespaceName(host, lab, node.name());
+}
+
 std::optional<NodeRef> ParseNamespaceName(absl::string_view host,
                                           absl::string_view ns) {
   std::vector<std::string> parts = absl::StrSplit(ns, '.');

@@ -29,6 +29,10 @@ std::string NamespacePrefix(absl::string_view host);
 std::string NamespacePrefix(absl::string_view host, absl::string_view lab);
 std::string NamespaceName(absl::string_view host, absl::string_view lab,
                           absl::string_view node);
+// The namespace `node` of `lab` lives in on `host`: its own, or for a
+// community anchor (Node.foreign_lab) the exporting lab's segment's.
+std::string NodeNamespace(absl::string_view host, absl::string_view lab,
+                          const emu::v1::Node& node);
 // Inverse of NamespaceName for this host; nullopt for foreign names.
 std::optional<NodeRef> ParseNamespaceName(absl::string_view host,
                                           absl::string_view ns);

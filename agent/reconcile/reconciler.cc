@@ -117,10 +117,7 @@ absl::Status Reconciler::ApplyEgress(const std::string& lab,
 
 std::string Reconciler::NamespaceOf(const std::string& lab,
                                     const emu::v1::Node& node) const {
-  if (!node.foreign_lab().empty()) {
-    return net::NamespaceName(host_, node.foreign_lab(), node.foreign_node());
-  }
-  return net::NamespaceName(host_, lab, node.name());
+  return net::NodeNamespace(host_, lab, node);
 }
 
 absl::StatusOr<ApplyLabRequest> Reconciler::WithPresentAnchors(

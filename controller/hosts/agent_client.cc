@@ -14,7 +14,29 @@ namespace {
 constexpr absl::Duration kApplyTimeout = absl::Minutes(10);
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 
+// A capture runs until the user stops it; the deadline only bounds a
+// forgotten one.
+constexpr absl::Duration kCaptureTimeout = absl::Hours(24);
+constexpr absl::Duration kStatsTimeout = absl::Seconds(10);
+
 }  // namespace
+
+void CallCanceller::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+bool CallCanceller::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+bool CallCanceller::Bind(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  context_ = context;
+  return !cancelled_;
+}
 
 GrpcAgentClient::GrpcAgentClient(std::string host, std::string address,
                                  std::string token,
@@ -113,6 +135,37 @@ absl::StatusOr<int> GrpcAgentClient::DestroyLab(const std::string& lab) {
   grpc::Status s = stub_->DestroyLab(&context, req, &resp);
   if (!s.ok()) return Convert(s);
   return static_cast<int>(resp.removed());
+}
+
+absl::Status GrpcAgentClient::Capture(const emu::v1::CaptureRequest& request,
+                                      CallCanceller* cancel,
+                                      const ChunkFn& on_chunk) {
+  grpc::ClientContext context;
+  Prepare(&context, kCaptureTimeout);
+  if (!cancel->Bind(&context)) {
+    return absl::CancelledError("capture: cancelled before it started");
+  }
+  auto reader = stub_->Capture(&context, request);
+  emu::v1::CaptureChunk chunk;
+  while (reader->Read(&chunk)) on_chunk(chunk);
+  grpc::Status s = reader->Finish();
+  cancel->Bind(nullptr);
+  if (cancel->cancelled()) {
+    return absl::CancelledError("capture: the caller went away");
+  }
+  return Convert(s);
+}
+
+absl::StatusOr<emu::v1::LabCounters> GrpcAgentClient::GetLabStats(
+    const std::string& lab) {
+  grpc::ClientContext context;
+  Prepare(&context, kStatsTimeout);
+  emu::v1::GetLabStatsRequest req;
+  req.set_lab(lab);
+  emu::v1::LabCounters resp;
+  grpc::Status s = stub_->GetLabStats(&context, req, &resp);
+  if (!s.ok()) return Convert(s);
+  return resp;
 }
 
 }  // namespace emu::controller::hosts

@@ -12,14 +12,33 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/transport_security.h"
 #include "proto/agent.grpc.pb.h"
 
 namespace emu::controller::hosts {
 
+// Ends a streaming call from another thread (the caller of the relayed
+// stream went away). Cancel may come before the call starts; the call then
+// ends at once. Thread-safe.
+class CallCanceller {
+ public:
+  void Cancel();
+  bool cancelled() const;
+  // For the client: the context of the call in flight (null: none).
+  // Returns false when already cancelled (the call should not start).
+  bool Bind(grpc::ClientContext* context);
+
+ private:
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 class AgentClient {
  public:
+  using ChunkFn = std::function<void(const emu::v1::CaptureChunk&)>;
   using ProgressFn = std::function<void(const emu::v1::ApplyLabEvent&)>;
   virtual ~AgentClient() = default;
 
@@ -35,6 +54,14 @@ class AgentClient {
       const std::string& lab) = 0;
   // Returns the number of resources removed.
   virtual absl::StatusOr<int> DestroyLab(const std::string& lab) = 0;
+  // AgentService.Capture: hands each chunk to `on_chunk` (which may block:
+  // the agent's queue then fills and drops, which is the point) until the
+  // capture ends (OK), fails, or `cancel` is cancelled (CANCELLED).
+  virtual absl::Status Capture(const emu::v1::CaptureRequest& request,
+                               CallCanceller* cancel,
+                               const ChunkFn& on_chunk) = 0;
+  virtual absl::StatusOr<emu::v1::LabCounters> GetLabStats(
+      const std::string& lab) = 0;
 };
 
 // gRPC implementation over an AgentService stub.
@@ -59,6 +86,10 @@ class GrpcAgentClient : public AgentClient {
   absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
       const std::string& lab) override;
   absl::StatusOr<int> DestroyLab(const std::string& lab) override;
+  absl::Status Capture(const emu::v1::CaptureRequest& request,
+                       CallCanceller* cancel, const ChunkFn& on_chunk) override;
+  absl::StatusOr<emu::v1::LabCounters> GetLabStats(
+      const std::string& lab) override;
 
  private:
   void Prepare(grpc::ClientContext* context, absl::Duration timeout) const;

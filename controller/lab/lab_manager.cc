@@ -616,14 +616,13 @@ absl::StatusOr<std::vector<Lab>> LabManager::List() const {
   return labs;
 }
 
-absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
-    const emu::v1::LabExecRequest& request) {
+absl::StatusOr<LabManager::NodePlace> LabManager::LocateNode(
+    const std::string& lab_key, const std::string& node) const {
   // From the store, without asking agents about tunnels (Get does): an
   // exec must not pay for listing every resource of a large lab.
-  auto stored = store_->Get(request.lab());
+  auto stored = store_->Get(lab_key);
   if (absl::IsNotFound(stored.status())) {
-    return absl::NotFoundError(
-        absl::StrCat("lab ", request.lab(), " not found"));
+    return absl::NotFoundError(absl::StrCat("lab ", lab_key, " not found"));
   }
   if (!stored.ok()) return stored.status();
   Lab lab = WithLiveState(*std::move(stored));
@@ -633,7 +632,7 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
                      ", not RUNNING"));
   }
   for (const auto& n : lab.topology().nodes()) {
-    if (n.name() == request.node() && community::IsAnchor(n)) {
+    if (n.name() == node && community::IsAnchor(n)) {
       return absl::NotFoundError(absl::StrCat(
           "node ", n.name(), " of lab ", lab.name(),
           " is its port on community segment ", n.foreign_lab(), "/",
@@ -643,19 +642,30 @@ absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
   std::vector<std::string> names;
   for (const auto& n : lab.nodes()) {
     names.push_back(n.name());
-    if (n.name() != request.node()) continue;
+    if (n.name() != node) continue;
     EMU_ASSIGN_OR_RETURN(hosts::AgentClient * client, hosts_->Client(n.host()));
-    emu::v1::ExecRequest req;
-    req.set_lab(lab.name());
-    req.set_node(n.name());
-    *req.mutable_argv() = request.argv();
-    req.set_timeout_ms(request.timeout_ms());
-    req.set_stdin(request.stdin());
-    return client->Exec(req);
+    NodePlace place;
+    place.host = n.host();
+    place.client = client;
+    place.lab = std::move(lab);
+    return place;
   }
   return absl::NotFoundError(
-      absl::StrCat("node ", request.node(), " is not in lab ", lab.name(),
+      absl::StrCat("node ", node, " is not in lab ", lab.name(),
                    " (nodes: ", absl::StrJoin(names, ", "), ")"));
+}
+
+absl::StatusOr<emu::v1::ExecResponse> LabManager::Exec(
+    const emu::v1::LabExecRequest& request) {
+  EMU_ASSIGN_OR_RETURN(NodePlace place,
+                       LocateNode(request.lab(), request.node()));
+  emu::v1::ExecRequest req;
+  req.set_lab(place.lab.name());
+  req.set_node(request.node());
+  *req.mutable_argv() = request.argv();
+  req.set_timeout_ms(request.timeout_ms());
+  req.set_stdin(request.stdin());
+  return place.client->Exec(req);
 }
 
 bool LabManager::ResyncHost(

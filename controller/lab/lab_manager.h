@@ -118,6 +118,21 @@ class LabManager {
   absl::StatusOr<emu::v1::ExecResponse> Exec(
       const emu::v1::LabExecRequest& request);
 
+  // emuctl capture (lab_manager_observe.cc): the agent of the node's host
+  // captures on the interface and every chunk goes to `on_chunk` (which may
+  // block: backpressure reaches the agent's bounded queue) until the
+  // capture ends, fails, or `cancel` fires. `request.lab` is the lab key.
+  // NOT_FOUND for an unknown lab or node; FAILED_PRECONDITION when the lab
+  // is not RUNNING (or DEGRADED).
+  absl::Status Capture(const emu::v1::CaptureRequest& request,
+                       hosts::CallCanceller* cancel,
+                       const hosts::AgentClient::ChunkFn& on_chunk);
+
+  // emuctl stats: the counters of every host of the lab, asked in
+  // parallel and merged (lab_counters_merge.h); a host that does not
+  // answer is named in `problems`. NOT_FOUND for an unknown lab.
+  absl::StatusOr<emu::v1::LabCounters> Stats(const std::string& lab);
+
   // Re-pushes `host`'s share of every RUNNING lab on it (ApplyLab is
   // idempotent: what the agent lost is re-created, the rest is untouched).
   // Called when a host comes back (HostRegistry::TakeReturnedHosts). Exec
@@ -179,6 +194,16 @@ class LabManager {
     bool held_;
   };
   emu::v1::Lab WithLiveState(emu::v1::Lab lab) const;
+
+  // A node of a RUNNING (or DEGRADED) lab and the agent of its host, for
+  // Exec and Capture. NOT_FOUND naming the lab's nodes for an unknown one.
+  struct NodePlace {
+    emu::v1::Lab lab;
+    std::string host;
+    hosts::AgentClient* client = nullptr;
+  };
+  absl::StatusOr<NodePlace> LocateNode(const std::string& lab,
+                                       const std::string& node) const;
 
   // Deploy's steps, in order. Each returns the first failure; after
   // RecordDeploying, any failure goes to RollBack.

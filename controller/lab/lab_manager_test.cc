@@ -251,6 +251,48 @@ TEST_F(LabManagerTest, ExecGoesToTheNodesHost) {
   EXPECT_NE(missing.status().message().find("nodes: a, b"), std::string::npos);
 }
 
+TEST_F(LabManagerTest, CaptureGoesToTheNodesHostAndRelaysItsChunks) {
+  ASSERT_TRUE(Deploy(kLab).ok());
+  std::vector<emu::v1::CaptureChunk> chunks(3);
+  chunks[0].set_pcapng("header");
+  chunks[1].set_pcapng("frame");
+  chunks[2].set_packets(1);
+  chunks[2].set_last(true);
+  h1_->SetCapture(chunks);
+  emu::v1::CaptureRequest req;
+  req.set_lab("lab1");
+  req.set_node("b");
+  req.set_interface("eth1");
+  req.set_filter("icmp");
+  hosts::CallCanceller cancel;
+  std::string got;
+  ASSERT_TRUE(manager_
+                  ->Capture(req, &cancel,
+                            [&](const emu::v1::CaptureChunk& c) {
+                              got += c.pcapng();
+                            })
+                  .ok());
+  EXPECT_EQ(got, "headerframe");
+  ASSERT_EQ(h1_->captures().size(), 1u);
+  EXPECT_EQ(h1_->captures()[0].filter(), "icmp");
+  EXPECT_EQ(h1_->captures()[0].node(), "b");
+  // Cancelled before it starts: nothing relayed.
+  hosts::CallCanceller cancelled;
+  cancelled.Cancel();
+  got.clear();
+  EXPECT_EQ(manager_
+                ->Capture(req, &cancelled,
+                          [&](const emu::v1::CaptureChunk& c) {
+                            got += c.pcapng();
+                          })
+                .code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(got, "");
+  req.set_node("zz");
+  EXPECT_EQ(manager_->Capture(req, &cancel, [](const auto&) {}).code(),
+            absl::StatusCode::kNotFound);
+}
+
 // Two hosts: a and b pinned to h1, c to h2, so b:eth2<->c:eth1 crosses.
 constexpr char kTwoHostLab[] = R"(name: lab2
 topology:
@@ -291,6 +333,41 @@ class LabManagerTwoHostTest : public ::testing::Test {
   hosts::FakeAgentClient* h2_ = nullptr;
   std::unique_ptr<LabManager> manager_;
 };
+
+TEST_F(LabManagerTwoHostTest, StatsAsksEveryHostAndAddsTheirParts) {
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {})
+          .ok());
+  emu::v1::LabCounters p1, p2;
+  auto* l1 = p1.add_links();
+  l1->set_link("b:eth2<->c:eth1");
+  l1->mutable_a_to_b()->set_sent_packets(10);
+  p1.add_nodes()->set_node("a");
+  p1.add_nodes()->set_node("b");
+  auto* l2 = p2.add_links();
+  l2->set_link("b:eth2<->c:eth1");
+  l2->mutable_a_to_b()->set_delivered_packets(9);
+  p2.add_nodes()->set_node("c");
+  h1_->SetLabCounters("lab2", p1);
+  h2_->SetLabCounters("lab2", p2);
+  auto stats = manager_->Stats("lab2");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->links_size(), 1);
+  EXPECT_EQ(stats->links(0).a_to_b().sent_packets(), 10u);
+  EXPECT_EQ(stats->links(0).a_to_b().delivered_packets(), 9u);
+  EXPECT_EQ(stats->nodes_size(), 3);
+  EXPECT_EQ(stats->problems_size(), 0);
+  // An unreachable host is a problem named in the answer, not a failure.
+  h2_->SetReachable(false);
+  stats = manager_->Stats("lab2");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->nodes_size(), 2);
+  ASSERT_EQ(stats->problems_size(), 1);
+  EXPECT_NE(stats->problems(0).find("host h2"), std::string::npos)
+      << stats->problems(0);
+  EXPECT_EQ(manager_->Stats("nolab").status().code(),
+            absl::StatusCode::kNotFound);
+}
 
 TEST_F(LabManagerTwoHostTest, DegradedNamesNodesAndLinksAndResyncRecovers) {
   ASSERT_TRUE(

@@ -185,4 +185,56 @@ void FakeAgentClient::LoseState() {
   guests_.clear();
 }
 
+absl::Status FakeAgentClient::Capture(const emu::v1::CaptureRequest& request,
+                                      CallCanceller* cancel,
+                                      const ChunkFn& on_chunk) {
+  std::vector<emu::v1::CaptureChunk> chunks;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto s = CheckReachable(); !s.ok()) return s;
+    captures_.push_back(request);
+    if (labs_.count(request.lab()) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("lab ", request.lab(), " has nothing on host ", host_));
+    }
+    chunks = capture_chunks_;
+  }
+  for (const auto& c : chunks) {
+    if (cancel->cancelled()) return absl::CancelledError("capture cancelled");
+    on_chunk(c);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<emu::v1::LabCounters> FakeAgentClient::GetLabStats(
+    const std::string& lab) {
+  absl::MutexLock lock(&mu_);
+  if (auto s = CheckReachable(); !s.ok()) return s;
+  if (labs_.count(lab) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("lab ", lab, " has nothing on host ", host_));
+  }
+  auto it = counters_.find(lab);
+  if (it != counters_.end()) return it->second;
+  emu::v1::LabCounters empty;
+  empty.set_lab(lab);
+  return empty;
+}
+
+void FakeAgentClient::SetCapture(std::vector<emu::v1::CaptureChunk> chunks) {
+  absl::MutexLock lock(&mu_);
+  capture_chunks_ = std::move(chunks);
+}
+
+void FakeAgentClient::SetLabCounters(const std::string& lab,
+                                     emu::v1::LabCounters counters) {
+  absl::MutexLock lock(&mu_);
+  counters_[lab] = std::move(counters);
+}
+
+std::vector<emu::v1::CaptureRequest> FakeAgentClient::captures() const {
+  absl::MutexLock lock(&mu_);
+  return captures_;
+}
+
 }  // namespace emu::controller::hosts

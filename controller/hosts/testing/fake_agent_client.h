@@ -29,8 +29,19 @@ class FakeAgentClient : public AgentClient {
   absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
       const std::string& lab) override;
   absl::StatusOr<int> DestroyLab(const std::string& lab) override;
+  // Replays the chunks given to SetCapture (NOT_FOUND for a lab it does
+  // not hold), stopping early when cancelled.
+  absl::Status Capture(const emu::v1::CaptureRequest& request,
+                       CallCanceller* cancel, const ChunkFn& on_chunk) override;
+  // What SetLabCounters gave for the lab; NOT_FOUND for a lab it does not
+  // hold.
+  absl::StatusOr<emu::v1::LabCounters> GetLabStats(
+      const std::string& lab) override;
 
   // Test controls. Thread-safe.
+  void SetCapture(std::vector<emu::v1::CaptureChunk> chunks);
+  void SetLabCounters(const std::string& lab, emu::v1::LabCounters counters);
+  std::vector<emu::v1::CaptureRequest> captures() const;
   void SetReachable(bool reachable);
   void FailApplyWith(absl::Status status);  // after creating the nodes
   // Exec of a command line containing `needle` exits with `code`.
@@ -68,6 +79,9 @@ class FakeAgentClient : public AgentClient {
   int exec_code_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::vector<std::string>> labs_ ABSL_GUARDED_BY(mu_);
   std::vector<emu::v1::ExecRequest> execs_ ABSL_GUARDED_BY(mu_);
+  std::vector<emu::v1::CaptureChunk> capture_chunks_ ABSL_GUARDED_BY(mu_);
+  std::vector<emu::v1::CaptureRequest> captures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, emu::v1::LabCounters> counters_ ABSL_GUARDED_BY(mu_);
   int destroy_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<emu::v1::ApplyLabRequest> applies_ ABSL_GUARDED_BY(mu_);
   std::vector<emu::v1::SetLinkParamsRequest> link_params_
