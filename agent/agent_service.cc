@@ -11,9 +11,11 @@
 namespace emu::agent {
 
 AgentServiceImpl::AgentServiceImpl(reconcile::Reconciler* reconciler,
+                                   guest::ImageStore* images,
                                    emu::v1::Capabilities capabilities,
                                    std::string token, ThreadPool* pool)
     : reconciler_(reconciler),
+      images_(images),
       capabilities_(std::move(capabilities)),
       token_(std::move(token)),
       pool_(pool) {}
@@ -93,6 +95,37 @@ grpc::ServerUnaryReactor* AgentServiceImpl::DestroyLab(
         " in ", absl::FormatDuration(absl::Now() - start));
     if (!removed.ok()) return removed.status();
     response->set_removed(*removed);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::ListImages(
+    grpc::CallbackServerContext* context, const emu::v1::ListImagesRequest*,
+    emu::v1::ListImagesResponse* response) {
+  return OffloadUnary(context, token_, pool_, [this, response] {
+    EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::GuestImageInfo> images,
+                         images_->List());
+    for (auto& i : images) *response->add_images() = std::move(i);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::BuildImage(
+    grpc::CallbackServerContext* context,
+    const emu::v1::BuildImageRequest* request,
+    emu::v1::BuildImageResponse* response) {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
+    Log("image ", request->name(), ": building with recipe ",
+        request->recipe().empty() ? "default" : request->recipe());
+    auto built = images_->Build(*request);
+    Log("image ", request->name(), ": ",
+        built.ok() ? (built->up_to_date()
+                          ? std::string("up to date")
+                          : absl::StrCat("built in ", built->seconds(), " s"))
+                   : built.status().ToString());
+    if (!built.ok()) return built.status();
+    *response = *std::move(built);
     return absl::OkStatus();
   });
 }

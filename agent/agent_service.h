@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "agent/guest/image_store.h"
 #include "agent/reconcile/reconciler.h"
 #include "common/thread_pool.h"
 #include "proto/agent.grpc.pb.h"
@@ -16,8 +17,10 @@ namespace emu::agent {
 
 class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
  public:
-  AgentServiceImpl(reconcile::Reconciler* reconciler, emu::v1::Capabilities capabilities,
-                   std::string token, ThreadPool* pool);
+  AgentServiceImpl(reconcile::Reconciler* reconciler,
+                   guest::ImageStore* images,
+                   emu::v1::Capabilities capabilities, std::string token,
+                   ThreadPool* pool);
 
   grpc::ServerUnaryReactor* GetCapabilities(
       grpc::CallbackServerContext* context,
@@ -41,9 +44,18 @@ class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
       grpc::CallbackServerContext* context,
       const emu::v1::DestroyLabRequest* request,
       emu::v1::DestroyLabResponse* response) override;
+  grpc::ServerUnaryReactor* ListImages(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListImagesRequest* request,
+      emu::v1::ListImagesResponse* response) override;
+  grpc::ServerUnaryReactor* BuildImage(
+      grpc::CallbackServerContext* context,
+      const emu::v1::BuildImageRequest* request,
+      emu::v1::BuildImageResponse* response) override;
 
  private:
   reconcile::Reconciler* const reconciler_;
+  guest::ImageStore* const images_;
   const emu::v1::Capabilities capabilities_;
   const std::string token_;
   ThreadPool* const pool_;

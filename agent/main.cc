@@ -19,6 +19,7 @@
 #include "agent/controller_registration.h"
 #include "agent/guest/guest_manager.h"
 #include "agent/guest/guest_service.h"
+#include "agent/guest/image_store.h"
 #include "agent/guest/qemu_driver.h"
 #include "agent/net/host_probe.h"
 #include "agent/node/segment_driver.h"
@@ -375,7 +376,10 @@ int main(int argc, char** argv) {
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool);
+  emu::agent::guest::ImageStore images(
+      host, &launcher, {.image_root = absl::GetFlag(FLAGS_image_dir)});
+  emu::agent::AgentServiceImpl service(&reconciler, &images, caps, *token,
+                                       &pool);
   // Tasks: the controller dials this service to push barrier releases.
   emu::agent::barrier::NetnsTaskCommandRunner task_runner(
       host, &launcher, guests_possible ? &guests : nullptr);

@@ -73,6 +73,13 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::SetCommunityExportRequest* request,
       emu::v1::SetCommunityExportResponse* response) override;
+  grpc::ServerUnaryReactor* ListImages(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListImagesRequest* request,
+      emu::v1::ListImagesResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::BuildImageEvent>* BuildImage(
+      grpc::CallbackServerContext* context,
+      const emu::v1::BuildImageRequest* request) override;
 
  private:
   lab::LabManager* const labs_;

@@ -23,6 +23,7 @@ PACKAGES=(
   libasan8 libtsan2 clang libclang-rt-14-dev
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc
   qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server graphviz
+  debootstrap e2fsprogs
   python3-grpcio python3-grpc-tools
 )
 

@@ -35,6 +35,10 @@ class AgentClient {
       const std::string& lab) = 0;
   // Returns the number of resources removed.
   virtual absl::StatusOr<int> DestroyLab(const std::string& lab) = 0;
+  virtual absl::StatusOr<emu::v1::ListImagesResponse> ListImages() = 0;
+  // Waits for the build (minutes for a Debian image).
+  virtual absl::StatusOr<emu::v1::BuildImageResponse> BuildImage(
+      const emu::v1::BuildImageRequest& request) = 0;
 };
 
 // gRPC implementation over an AgentService stub.
@@ -59,6 +63,9 @@ class GrpcAgentClient : public AgentClient {
   absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
       const std::string& lab) override;
   absl::StatusOr<int> DestroyLab(const std::string& lab) override;
+  absl::StatusOr<emu::v1::ListImagesResponse> ListImages() override;
+  absl::StatusOr<emu::v1::BuildImageResponse> BuildImage(
+      const emu::v1::BuildImageRequest& request) override;
 
  private:
   void Prepare(grpc::ClientContext* context, absl::Duration timeout) const;
