@@ -170,4 +170,41 @@ grpc::ServerUnaryReactor* AgentServiceImpl::GetLabStats(
   });
 }
 
+grpc::ServerUnaryReactor* AgentServiceImpl::ListImages(
+    grpc::CallbackServerContext* context, const emu::v1::ListImagesRequest*,
+    emu::v1::ListImagesResponse* response) {
+  return OffloadUnary(context, token_, pool_, [this, response] {
+    if (observers_.images == nullptr) {
+      return absl::FailedPreconditionError("this agent keeps no images");
+    }
+    EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::GuestImageInfo> images,
+                         observers_.images->List());
+    for (auto& i : images) *response->add_images() = std::move(i);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::BuildImage(
+    grpc::CallbackServerContext* context,
+    const emu::v1::BuildImageRequest* request,
+    emu::v1::BuildImageResponse* response) {
+  return OffloadUnary(context, token_, pool_, [this, request, response] {
+    EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
+    if (observers_.images == nullptr) {
+      return absl::FailedPreconditionError("this agent builds no images");
+    }
+    Log("image ", request->name(), ": building with recipe ",
+        request->recipe().empty() ? "default" : request->recipe());
+    auto built = observers_.images->Build(*request);
+    Log("image ", request->name(), ": ",
+        built.ok() ? (built->up_to_date()
+                          ? std::string("up to date")
+                          : absl::StrCat("built in ", built->seconds(), " s"))
+                   : built.status().ToString());
+    if (!built.ok()) return built.status();
+    *response = *std::move(built);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace emu::agent

@@ -10,6 +10,7 @@
 
 #include "agent/capture/packet_source.h"
 #include "agent/reconcile/lab_spec_store.h"
+#include "agent/guest/image_store.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/stats/lab_counters.h"
 #include "common/thread_pool.h"
@@ -19,12 +20,13 @@ namespace emu::agent {
 
 class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
  public:
-  // What Capture and GetLabStats use (all borrowed; a null member makes
-  // its RPC FAILED_PRECONDITION).
+  // What Capture, GetLabStats and the image RPCs use (all borrowed; a null
+  // member makes its RPCs FAILED_PRECONDITION).
   struct Observers {
     const reconcile::LabSpecStore* specs = nullptr;
     capture::PacketSourceOpener* captures = nullptr;
     stats::LabCounterCollector* counters = nullptr;
+    guest::ImageStore* images = nullptr;
   };
 
   AgentServiceImpl(reconcile::Reconciler* reconciler, emu::v1::Capabilities capabilities,
@@ -60,6 +62,14 @@ class AgentServiceImpl final : public emu::v1::AgentService::CallbackService {
       grpc::CallbackServerContext* context,
       const emu::v1::GetLabStatsRequest* request,
       emu::v1::LabCounters* response) override;
+  grpc::ServerUnaryReactor* ListImages(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListImagesRequest* request,
+      emu::v1::ListImagesResponse* response) override;
+  grpc::ServerUnaryReactor* BuildImage(
+      grpc::CallbackServerContext* context,
+      const emu::v1::BuildImageRequest* request,
+      emu::v1::BuildImageResponse* response) override;
 
  private:
   // The lab's saved spec; NOT_FOUND naming the lab when this host has none.

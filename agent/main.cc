@@ -20,6 +20,7 @@
 #include "agent/controller_registration.h"
 #include "agent/guest/guest_manager.h"
 #include "agent/guest/guest_service.h"
+#include "agent/guest/image_store.h"
 #include "agent/guest/qemu_driver.h"
 #include "agent/net/host_probe.h"
 #include "agent/node/segment_driver.h"
@@ -386,8 +387,11 @@ int main(int argc, char** argv) {
   emu::agent::stats::LabCounterCollector counters(
       host, {&kernel_counters, &procs, &process_usage, &engine_links,
              tunnels.get()});
-  emu::agent::AgentServiceImpl service(&reconciler, caps, *token, &pool,
-                                       {&*store, &captures, &counters});
+  emu::agent::guest::ImageStore images(
+      host, &launcher, {.image_root = absl::GetFlag(FLAGS_image_dir)});
+  emu::agent::AgentServiceImpl service(
+      &reconciler, caps, *token, &pool,
+      {&*store, &captures, &counters, &images});
   // Tasks: the controller dials this service to push barrier releases.
   emu::agent::barrier::NetnsTaskCommandRunner task_runner(
       host, &launcher, guests_possible ? &guests : nullptr);

@@ -119,6 +119,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddRestartCommand(app, env);
   AddDownCommand(app, env);
   AddHostsCommand(app, env);
+  AddImageCommand(app, env);
   AddLocalCommand(app, env);
   AddRunCommand(app, env);
   AddRemoteCommand(app, env);

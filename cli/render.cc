@@ -555,6 +555,34 @@ std::string RenderHosts(const v1::ListHostsResponse& hosts) {
   return notes.empty() ? table.Render() : absl::StrCat(table.Render(), "\n", notes);
 }
 
+std::string RenderImages(const v1::ListImagesResponse& images) {
+  std::string notes;
+  for (const std::string& u : images.unreachable()) {
+    absl::StrAppend(&notes, u, "\n");
+  }
+  if (images.images_size() == 0) {
+    return absl::StrCat("no images (build one: emuctl image build default)\n",
+                        notes.empty() ? "" : "\n", notes);
+  }
+  Table table({"HOST", "IMAGE", "KIND", "KERNEL", "SIZE", "PACKAGES"});
+  for (const v1::GuestImageInfo& i : images.images()) {
+    // The recipes' base set is the same in every debian image; show what
+    // was asked on top of it only when it is short.
+    std::string packages = i.packages().size() > 40
+                               ? absl::StrCat(i.packages().substr(0, 37), "...")
+                               : i.packages();
+    table.AddRow({i.host(), i.name(), OrDash(i.kind()),
+                  OrDash(i.kernel_release()),
+                  FormatMib(i.size_bytes() >> 20), OrDash(packages)});
+    if (!i.problem().empty()) {
+      absl::StrAppend(&notes, i.host(), ": image ", i.name(), ": ",
+                      i.problem(), "\n");
+    }
+  }
+  return notes.empty() ? table.Render()
+                       : absl::StrCat(table.Render(), "\n", notes);
+}
+
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;

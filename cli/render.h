@@ -81,6 +81,9 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now,
 
 // Table HOST ADDRESS REACHABLE CPUS MEM KVM QEMU NETEM QDISCS, followed by
 // one line per unreachable host giving the reason.
+// `emuctl image ls`: one row per host and image, problems and hosts that
+// did not answer below.
+std::string RenderImages(const v1::ListImagesResponse& images);
 std::string RenderHosts(const v1::ListHostsResponse& hosts);
 
 // How many problems emuctl prints before "... and M more".

@@ -402,6 +402,37 @@ TEST(RenderHostsTest, ReachableAndNot) {
   EXPECT_EQ(RenderHosts(v1::ListHostsResponse()), "no hosts\n");
 }
 
+TEST(RenderImagesTest, ImagesProblemsAndSilentHosts) {
+  auto images = Parse<v1::ListImagesResponse>(R"pb(
+    images {
+      host: "h1"
+      name: "debian"
+      kind: "disk"
+      kernel_release: "6.1.0-41-cloud-amd64"
+      size_bytes: 734003200
+      packages: "frr"
+    }
+    images {
+      host: "h1"
+      name: "default"
+      kind: "initramfs"
+      kernel_release: "6.1.0-41-cloud-amd64"
+      size_bytes: 40894464
+    }
+    images { host: "h1" name: "old" problem: "no kernel= line" }
+    unreachable: "host h2 (agent at 198.18.0.12:7471) unreachable: refused")pb");
+  EXPECT_EQ(RenderImages(images),
+            "HOST  IMAGE    KIND       KERNEL                SIZE    PACKAGES\n"
+            "h1    debian   disk       6.1.0-41-cloud-amd64  700MiB  frr\n"
+            "h1    default  initramfs  6.1.0-41-cloud-amd64  39MiB   -\n"
+            "h1    old      -          -                     -       -\n"
+            "\n"
+            "host h2 (agent at 198.18.0.12:7471) unreachable: refused\n"
+            "h1: image old: no kernel= line\n");
+  EXPECT_EQ(RenderImages(v1::ListImagesResponse()),
+            "no images (build one: emuctl image build default)\n");
+}
+
 TEST(ToJsonTest, ProtoFieldNamesAndDefaults) {
   auto hosts = Parse<v1::ListHostsResponse>(
       R"pb(hosts { name: "h1" capabilities { memory_mib: 5 } })pb");

@@ -12,6 +12,7 @@
 #include "controller/capture_relay.h"
 #include "controller/lab/link_set.h"
 #include "controller/community/attachments.h"
+#include "controller/hosts/guest_images.h"
 #include "controller/placement/lab_planner.h"
 #include "controller/topology/problems.h"
 #include "controller/users/lab_access.h"
@@ -388,6 +389,43 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetLabStats(
         *response = *std::move(counters);
         response->set_lab(request->lab());
         return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::ListImages(
+    grpc::CallbackServerContext* context,
+    const emu::v1::ListImagesRequest* request,
+    emu::v1::ListImagesResponse* response) {
+  // Any known caller, as ListHosts: images are the hosts', not a user's.
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, request, response](const Caller&) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
+        EMU_ASSIGN_OR_RETURN(*response,
+                             hosts::ListGuestImages(*hosts_, *request));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerWriteReactor<emu::v1::BuildImageEvent>*
+ControllerServiceImpl::BuildImage(grpc::CallbackServerContext* context,
+                                  const emu::v1::BuildImageRequest* request) {
+  return OffloadStream<emu::v1::BuildImageEvent>(
+      context, *users_, pool_,
+      [this, request = *request](const Caller& caller,
+                                 const auto& push) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(request));
+        if (!caller.admin) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "build image ", request.name(), ": ", caller.name,
+              " is not an administrator (agents build images as root)"));
+        }
+        absl::Time start = absl::Now();
+        absl::Status s = hosts::BuildGuestImage(*hosts_, request, push);
+        Log("image ", request.name(), " built by ", caller.name, ": ",
+            s.ok() ? "ok" : s.ToString(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        return s;
       });
 }
 

@@ -81,6 +81,13 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const emu::v1::GetLabStatsRequest* request,
       emu::v1::LabCounters* response) override;
+  grpc::ServerUnaryReactor* ListImages(
+      grpc::CallbackServerContext* context,
+      const emu::v1::ListImagesRequest* request,
+      emu::v1::ListImagesResponse* response) override;
+  grpc::ServerWriteReactor<emu::v1::BuildImageEvent>* BuildImage(
+      grpc::CallbackServerContext* context,
+      const emu::v1::BuildImageRequest* request) override;
 
  private:
   lab::LabManager* const labs_;

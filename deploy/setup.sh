@@ -24,6 +24,7 @@ PACKAGES=(
   libpcap-dev tshark
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc
   qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server graphviz
+  debootstrap e2fsprogs
   python3-grpcio python3-grpc-tools
 )
 

@@ -152,6 +152,20 @@ absl::Status CheckImageName(absl::string_view field, absl::string_view image) {
              "root: 1-64 letters, digits, '_', '.', '-')");
 }
 
+absl::Status CheckPackageName(absl::string_view field, absl::string_view name) {
+  bool ok = name.size() >= 2 && name.size() <= 64 &&
+            (absl::ascii_islower(static_cast<unsigned char>(name[0])) ||
+             absl::ascii_isdigit(static_cast<unsigned char>(name[0])));
+  for (char c : name) {
+    ok = ok && (absl::ascii_islower(static_cast<unsigned char>(c)) ||
+                absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+                c == '+' || c == '-' || c == '.');
+  }
+  if (ok) return absl::OkStatus();
+  return Bad(field, "package", name,
+             "is not a Debian package name (2-64 of a-z, 0-9, '+', '-', '.')");
+}
+
 namespace controller {
 
 absl::Status Check(const emu::v1::GetLabRequest& r) {
@@ -243,6 +257,28 @@ absl::Status Check(const emu::v1::GetLabStatsRequest& r) {
   return CheckLabRef("lab", r.lab());
 }
 
+absl::Status Check(const emu::v1::ListImagesRequest& r) {
+  for (const std::string& h : r.hosts()) {
+    EMU_CHECK_NAME(Name("hosts", "host", h));
+  }
+  return absl::OkStatus();
+}
+absl::Status Check(const emu::v1::BuildImageRequest& r) {
+  // An image to build has a name (empty means "default" only where a node
+  // names its image).
+  if (r.name().empty()) return Bad("name", "image", r.name(), "is empty");
+  EMU_CHECK_NAME(CheckImageName("name", r.name()));
+  // The recipe only selects a script built into the agent (ImageStore
+  // refuses an unknown one); it reaches no path or command line.
+  for (const std::string& p : r.packages()) {
+    EMU_CHECK_NAME(CheckPackageName("packages", p));
+  }
+  for (const std::string& h : r.hosts()) {
+    EMU_CHECK_NAME(Name("hosts", "host", h));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace controller
 
 namespace agent {
@@ -301,6 +337,9 @@ absl::Status Check(const emu::v1::ConsoleInput& first) {
 absl::Status Check(const emu::v1::RestartNodeRequest& r) {
   EMU_CHECK_NAME(CheckLabKey("lab", r.lab()));
   return Name("node", "node", r.node());
+}
+absl::Status Check(const emu::v1::BuildImageRequest& r) {
+  return controller::Check(r);
 }
 
 absl::Status Check(const emu::v1::CaptureRequest& r) {

@@ -36,6 +36,9 @@ absl::Status CheckLabKey(absl::string_view field, absl::string_view key);
 // [A-Za-z0-9_.-], not starting with '.' or '-' (the validator's rule);
 // empty means the default.
 absl::Status CheckImageName(absl::string_view field, absl::string_view image);
+// A Debian package name (Debian Policy 5.6.1): 2-64 of [a-z0-9+.-], starting
+// with a letter or digit.
+absl::Status CheckPackageName(absl::string_view field, absl::string_view name);
 
 // ControllerService, ExperimentService and UserService requests.
 namespace controller {
@@ -56,6 +59,9 @@ absl::Status Check(const emu::v1::ShareLabRequest& r);
 absl::Status Check(const emu::v1::UnshareLabRequest& r);
 absl::Status Check(const emu::v1::CaptureRequest& r);
 absl::Status Check(const emu::v1::GetLabStatsRequest& r);
+absl::Status Check(const emu::v1::ListImagesRequest& r);
+// Also the agent's (hosts empty there).
+absl::Status Check(const emu::v1::BuildImageRequest& r);
 }  // namespace controller
 
 // AgentService and GuestService requests (lab keys).
@@ -69,6 +75,7 @@ absl::Status Check(const emu::v1::ConsoleInput& first);
 absl::Status Check(const emu::v1::RestartNodeRequest& r);
 absl::Status Check(const emu::v1::CaptureRequest& r);
 absl::Status Check(const emu::v1::GetLabStatsRequest& r);
+absl::Status Check(const emu::v1::BuildImageRequest& r);
 }  // namespace agent
 
 }  // namespace emu::request_names

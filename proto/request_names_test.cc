@@ -238,6 +238,18 @@ std::vector<Case> Cases() {
       {"agent Console", "node", [](const std::string& n) {
          emu::v1::ConsoleInput r; r.set_lab("l"); r.set_node(n);
          return a::Check(r); }},
+      {"ListImages", "hosts", [](const std::string& n) {
+         emu::v1::ListImagesRequest r; r.add_hosts(n); return c::Check(r); }},
+      {"BuildImage", "name", [](const std::string& n) {
+         emu::v1::BuildImageRequest r; r.set_name(n); return c::Check(r); }},
+      {"BuildImage", "packages", [](const std::string& n) {
+         emu::v1::BuildImageRequest r; r.set_name("deb"); r.add_packages(n);
+         return c::Check(r); }},
+      {"BuildImage", "hosts", [](const std::string& n) {
+         emu::v1::BuildImageRequest r; r.set_name("deb"); r.add_hosts(n);
+         return c::Check(r); }},
+      {"agent BuildImage", "name", [](const std::string& n) {
+         emu::v1::BuildImageRequest r; r.set_name(n); return a::Check(r); }},
       {"agent RestartNode", "lab", [](const std::string& n) {
          emu::v1::RestartNodeRequest r; r.set_lab(n); r.set_node("g");
          return a::Check(r); }},
@@ -307,6 +319,20 @@ TEST(RequestNamesTest, GoodNamesPass) {
   cap.set_filter(std::string("icmp\0x", 6));
   EXPECT_EQ(controller::Check(cap).code(),
             absl::StatusCode::kInvalidArgument);
+  // Package names are Debian's: lower case, '+', '.', '-' (and "-" alone,
+  // which passes other names, is not one).
+  emu::v1::BuildImageRequest b;
+  b.set_name("debian");
+  b.add_packages("libstdc++6");
+  b.add_packages("frr");
+  EXPECT_TRUE(controller::Check(b).ok());
+  b.add_packages("-");
+  EXPECT_THAT(std::string(controller::Check(b).message()),
+              StartsWith("packages: "));
+  b.clear_packages();
+  b.add_packages("FRR");
+  EXPECT_THAT(std::string(controller::Check(b).message()),
+              StartsWith("packages: "));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -311,8 +312,8 @@ absl::Status GuestManager::Start(const std::string& lab,
     return absl::FailedPreconditionError(
         absl::StrCat(what, ": image '", image_name, "' not found on host ",
                      host_, " (", image_dir,
-                     "/image.conf; build it with "
-                     "deploy/images/build_default.sh)"));
+                     "/image.conf; build it with `emuctl image build ",
+                     image_name, "`)"));
   }
   EMU_ASSIGN_OR_RETURN(GuestImage image, ParseImageConf(image_dir, conf));
 
@@ -326,6 +327,7 @@ absl::Status GuestManager::Start(const std::string& lab,
                         ? node.resources().memory_mib()
                         : options_.default_memory_mib;
   spec.image = image;
+  if (!image.disk.empty()) spec.overlay = dir + "/disk.qcow2";
   for (size_t i = 0; i < nics.size(); ++i) {
     spec.nics.push_back({absl::StrCat("gt", i), MacFor(lab, node, nics[i])});
   }
@@ -337,6 +339,9 @@ absl::Status GuestManager::Start(const std::string& lab,
   EMU_RETURN_IF_ERROR(Annotate(MakeDir(options_.run_dir, 0755), what));
   EMU_RETURN_IF_ERROR(Annotate(MakeDir(dir, 0700), what));
   EMU_RETURN_IF_ERROR(Annotate(WriteFile(dir + "/image", image_dir), what));
+  if (!spec.overlay.empty()) {
+    EMU_RETURN_IF_ERROR(Annotate(EnsureOverlay(image, spec.overlay), what));
+  }
   EMU_RETURN_IF_ERROR(
       Annotate(WriteFile(dir + "/owner",
                          absl::StrCat(host_, " ", lab, " ", node.name(), "\n")),
@@ -364,6 +369,40 @@ absl::Status GuestManager::Start(const std::string& lab,
                      : absl::StrCat(" not stopped: ", stopped.message())));
   }
   return absl::OkStatus();
+}
+
+absl::Status GuestManager::EnsureOverlay(const GuestImage& image,
+                                         const std::string& overlay) {
+  struct stat base;
+  if (stat(image.disk.c_str(), &base) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "image disk ", image.disk, " (", image.dir, "/image.conf): ",
+        strerror(errno), " on host ", host_));
+  }
+  // What the overlay was made over: a rebuilt image is a new file (the
+  // build scripts move a complete image into place), and an overlay over a
+  // different base would show the guest a corrupt file system.
+  std::string identity = absl::StrCat(image.disk, " ", base.st_ino, " ",
+                                      base.st_size, " ", base.st_mtime, "\n");
+  std::string stamp = overlay + ".base";
+  struct stat st;
+  if (stat(overlay.c_str(), &st) == 0 && ReadFileOr(stamp) == identity) {
+    return absl::OkStatus();
+  }
+  unlink(overlay.c_str());
+  ProcessSpec run;
+  run.argv = {options_.qemu_img_binary, "create", "-q", "-f", "qcow2",
+              "-F", image.disk_format, "-b", image.disk, overlay};
+  run.timeout = absl::Seconds(30);
+  EMU_ASSIGN_OR_RETURN(ProcessResult r, launcher_->Run(run));
+  if (r.exit_code != 0) {
+    unlink(overlay.c_str());
+    return absl::InternalError(absl::StrCat(
+        "qemu-img create of overlay ", overlay, " over ", image.disk,
+        " failed (exit ", r.exit_code, "): ",
+        absl::StripAsciiWhitespace(r.stderr_data)));
+  }
+  return WriteFile(stamp, identity);
 }
 
 absl::StatusOr<std::shared_ptr<GuestManager::Guest>> GuestManager::Attach(

@@ -35,6 +35,7 @@
 #include "agent/guest/socket_console.h"
 #include "common/process_launcher.h"
 #include "linkemu/qdisc_plan.h"
+#include "agent/guest/qemu_argv.h"
 #include "proto/agent.pb.h"
 
 namespace emu::agent::guest {
@@ -45,6 +46,7 @@ class GuestManager {
     std::string run_dir = "/run/emu/guests";
     std::string image_root = "/var/lib/emu/images";  // <root>/<image>/
     std::string qemu_binary = "qemu-system-x86_64";
+    std::string qemu_img_binary = "qemu-img";  // makes per-guest overlays
     bool kvm = false;  // Capabilities.kvm
     absl::Duration boot_timeout = absl::Seconds(90);
     uint32_t default_cpus = 1;
@@ -127,6 +129,11 @@ class GuestManager {
                                                 const std::string& node);
   absl::Status Wire(const std::string& lab, const std::string& node,
                     const std::vector<std::string>& nics);
+  // The guest's own qcow2 overlay over its image's disk, made once and kept
+  // for the node's life (a restarted guest finds its writes); made anew when
+  // the base disk changed (the image was rebuilt) since it was made.
+  absl::Status EnsureOverlay(const GuestImage& image,
+                             const std::string& overlay);
   absl::Status Start(const std::string& lab, const emu::v1::Node& node,
                      const std::vector<std::string>& nics);
   absl::Status Stop(const Found& g);

@@ -50,6 +50,13 @@ absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
       image.initrd = Resolve(dir, value);
     } else if (key == "disk") {
       image.disk = Resolve(dir, value);
+    } else if (key == "disk_format") {
+      if (value != "raw" && value != "qcow2") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(dir, "/image.conf:", line_no, ": disk_format=", value,
+                         ": use raw or qcow2"));
+      }
+      image.disk_format = std::string(value);
     } else if (key == "append") {
       image.append = std::string(value);
     } else if (key == "console") {
@@ -61,7 +68,11 @@ absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
       image.console = std::string(value);
     } else if (key == "ready_text") {
       image.ready_text = std::string(value);
-    }  // other keys (script_version, kernel_release) are informative
+    } else if (key == "kernel_release") {
+      image.kernel_release = std::string(value);
+    } else if (key == "packages") {
+      image.packages = std::string(value);
+    }  // other keys (script_version) are the recipes' own
   }
   if (image.kernel.empty()) {
     return absl::InvalidArgumentError(
@@ -111,7 +122,8 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
   }
   std::string disk = spec.overlay.empty() ? spec.image.disk : spec.overlay;
   if (!disk.empty()) {
-    std::string format = spec.overlay.empty() ? "raw" : "qcow2";
+    std::string format =
+        spec.overlay.empty() ? spec.image.disk_format : "qcow2";
     a.insert(
         a.end(),
         {"-drive", absl::StrCat("file=", disk, ",if=virtio,format=", format,

@@ -22,6 +22,9 @@ struct GuestImage {
   std::string kernel;  // absolute path
   std::string initrd;  // absolute path; empty = none
   std::string disk;    // absolute path of a base disk; empty = none
+  // The base disk's format ("raw" or "qcow2"): what an overlay's backing
+  // file is, or the drive's format when a guest runs without an overlay.
+  std::string disk_format = "raw";
   std::string append;  // kernel command line
   // How emu drives the guest after boot: "shell" (a POSIX shell on ttyS0:
   // readiness probe, configuration, exec, NetEm inside) or "none" (an OS
@@ -30,9 +33,14 @@ struct GuestImage {
   // configuration, no exec).
   std::string console = "shell";
   std::string ready_text;
+  // Informative (written by the recipes): the kernel's release and the
+  // packages a recipe installed.
+  std::string kernel_release;
+  std::string packages;
 };
 
-// Parses image.conf ("key=value" lines: kernel, initrd, disk, append;
+// Parses image.conf ("key=value" lines: kernel, initrd, disk, disk_format,
+// append;
 // relative paths are relative to `dir`). INVALID_ARGUMENT names the line.
 absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
                                           absl::string_view text);
@@ -49,7 +57,9 @@ struct GuestSpec {
   uint32_t cpus = 1;  // >= 1
   uint64_t memory_mib = 256;
   GuestImage image;
-  std::string overlay;  // qcow2 overlay over image.disk; empty = none
+  // qcow2 overlay over image.disk that the guest writes to (kept for the
+  // node's life); empty = the base disk with snapshot=on (writes discarded).
+  std::string overlay;
   std::vector<GuestNic> nics;
   std::string qmp_socket;      // unix socket path, QEMU listens
   std::string console_socket;  // unix socket path of ttyS0, QEMU listens

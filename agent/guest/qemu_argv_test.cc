@@ -102,8 +102,15 @@ TEST(BuildQemuArgv, DiskAndOverlay) {
   ASSERT_TRUE(argv.ok());
   EXPECT_EQ(After(*argv, "-drive"),
             "file=/run/vm1.qcow2,if=virtio,format=qcow2");
-  s.image.disk.clear();
+  // A qcow2 base without an overlay keeps its format.
   s.overlay.clear();
+  s.image.disk = "/img/root.qcow2";
+  s.image.disk_format = "qcow2";
+  argv = BuildQemuArgv(s);
+  ASSERT_TRUE(argv.ok());
+  EXPECT_EQ(After(*argv, "-drive"),
+            "file=/img/root.qcow2,if=virtio,format=qcow2,snapshot=on");
+  s.image.disk.clear();
   argv = BuildQemuArgv(s);
   ASSERT_TRUE(argv.ok());
   EXPECT_EQ(After(*argv, "-drive"), "");
@@ -164,6 +171,20 @@ TEST(ParseImageConf, ConsoleModes) {
   EXPECT_EQ(none->ready_text, "login:");  // stripped like every line
   auto bad = ParseImageConf("/d", "kernel=k\nconsole=serial\n");
   EXPECT_THAT(bad.status().message(), HasSubstr("/d/image.conf:2"));
+}
+
+TEST(ParseImageConf, DiskFormat) {
+  auto raw = ParseImageConf("/d", "kernel=k\ndisk=disk.raw\n");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->disk, "/d/disk.raw");
+  EXPECT_EQ(raw->disk_format, "raw");
+  auto qcow = ParseImageConf("/d", "kernel=k\ndisk=b.qcow2\ndisk_format=qcow2\n");
+  ASSERT_TRUE(qcow.ok());
+  EXPECT_EQ(qcow->disk_format, "qcow2");
+  auto bad = ParseImageConf("/d", "kernel=k\ndisk=x\ndisk_format=vmdk\n");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("/d/image.conf:3"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("vmdk"));
 }
 
 TEST(ParseImageConf, Errors) {

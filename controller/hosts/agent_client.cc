@@ -13,6 +13,9 @@ namespace {
 // Long enough for a 100-node apply on a slow host; Exec adds its own timeout.
 constexpr absl::Duration kApplyTimeout = absl::Minutes(10);
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
+// A Debian image downloads and unpacks a few hundred packages (the agent
+// gives up on its own after 40 minutes).
+constexpr absl::Duration kImageBuildTimeout = absl::Minutes(45);
 
 // A capture runs until the user stops it; the deadline only bounds a
 // forgotten one.
@@ -164,6 +167,26 @@ absl::StatusOr<emu::v1::LabCounters> GrpcAgentClient::GetLabStats(
   req.set_lab(lab);
   emu::v1::LabCounters resp;
   grpc::Status s = stub_->GetLabStats(&context, req, &resp);
+  if (!s.ok()) return Convert(s);
+  return resp;
+}
+
+absl::StatusOr<emu::v1::ListImagesResponse> GrpcAgentClient::ListImages() {
+  grpc::ClientContext context;
+  Prepare(&context, kCallTimeout);
+  emu::v1::ListImagesResponse resp;
+  grpc::Status s =
+      stub_->ListImages(&context, emu::v1::ListImagesRequest(), &resp);
+  if (!s.ok()) return Convert(s);
+  return resp;
+}
+
+absl::StatusOr<emu::v1::BuildImageResponse> GrpcAgentClient::BuildImage(
+    const emu::v1::BuildImageRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context, kImageBuildTimeout);
+  emu::v1::BuildImageResponse resp;
+  grpc::Status s = stub_->BuildImage(&context, request, &resp);
   if (!s.ok()) return Convert(s);
   return resp;
 }

@@ -62,6 +62,10 @@ class AgentClient {
                                const ChunkFn& on_chunk) = 0;
   virtual absl::StatusOr<emu::v1::LabCounters> GetLabStats(
       const std::string& lab) = 0;
+  virtual absl::StatusOr<emu::v1::ListImagesResponse> ListImages() = 0;
+  // Waits for the build (minutes for a Debian image).
+  virtual absl::StatusOr<emu::v1::BuildImageResponse> BuildImage(
+      const emu::v1::BuildImageRequest& request) = 0;
 };
 
 // gRPC implementation over an AgentService stub.
@@ -90,6 +94,9 @@ class GrpcAgentClient : public AgentClient {
                        CallCanceller* cancel, const ChunkFn& on_chunk) override;
   absl::StatusOr<emu::v1::LabCounters> GetLabStats(
       const std::string& lab) override;
+  absl::StatusOr<emu::v1::ListImagesResponse> ListImages() override;
+  absl::StatusOr<emu::v1::BuildImageResponse> BuildImage(
+      const emu::v1::BuildImageRequest& request) override;
 
  private:
   void Prepare(grpc::ClientContext* context, absl::Duration timeout) const;

@@ -122,6 +122,44 @@ absl::StatusOr<int> FakeAgentClient::DestroyLab(const std::string& lab) {
   return n;
 }
 
+absl::StatusOr<emu::v1::ListImagesResponse> FakeAgentClient::ListImages() {
+  absl::MutexLock lock(&mu_);
+  if (auto s = CheckReachable(); !s.ok()) return s;
+  emu::v1::ListImagesResponse r;
+  for (const auto& i : images_) *r.add_images() = i;
+  return r;
+}
+
+absl::StatusOr<emu::v1::BuildImageResponse> FakeAgentClient::BuildImage(
+    const emu::v1::BuildImageRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (auto s = CheckReachable(); !s.ok()) return s;
+  builds_.push_back(request);
+  if (build_result_.has_value()) return *build_result_;
+  emu::v1::BuildImageResponse r;
+  r.set_host(host_);
+  r.set_name(request.name());
+  r.set_seconds(1);
+  return r;
+}
+
+void FakeAgentClient::AddImage(emu::v1::GuestImageInfo image) {
+  absl::MutexLock lock(&mu_);
+  image.set_host(host_);
+  images_.push_back(std::move(image));
+}
+
+void FakeAgentClient::SetBuildResult(
+    absl::StatusOr<emu::v1::BuildImageResponse> result) {
+  absl::MutexLock lock(&mu_);
+  build_result_ = std::move(result);
+}
+
+std::vector<emu::v1::BuildImageRequest> FakeAgentClient::builds() const {
+  absl::MutexLock lock(&mu_);
+  return builds_;
+}
+
 void FakeAgentClient::SetReachable(bool reachable) {
   absl::MutexLock lock(&mu_);
   reachable_ = reachable;

@@ -5,6 +5,7 @@
 #define EMU_CONTROLLER_HOSTS_TESTING_FAKE_AGENT_CLIENT_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,17 @@ class FakeAgentClient : public AgentClient {
   void SetCapture(std::vector<emu::v1::CaptureChunk> chunks);
   void SetLabCounters(const std::string& lab, emu::v1::LabCounters counters);
   std::vector<emu::v1::CaptureRequest> captures() const;
+  // The images set with AddImage.
+  absl::StatusOr<emu::v1::ListImagesResponse> ListImages() override;
+  // Records the request; answers with the result set by SetBuildResult
+  // (default: built in 1 s).
+  absl::StatusOr<emu::v1::BuildImageResponse> BuildImage(
+      const emu::v1::BuildImageRequest& request) override;
+
+  // Test controls. Thread-safe.
+  void AddImage(emu::v1::GuestImageInfo image);
+  void SetBuildResult(absl::StatusOr<emu::v1::BuildImageResponse> result);
+  std::vector<emu::v1::BuildImageRequest> builds() const;
   void SetReachable(bool reachable);
   void FailApplyWith(absl::Status status);  // after creating the nodes
   // Exec of a command line containing `needle` exits with `code`.
@@ -93,6 +105,10 @@ class FakeAgentClient : public AgentClient {
   std::map<std::string,
            std::map<std::string, std::pair<std::string, std::string>>>
       guests_ ABSL_GUARDED_BY(mu_);
+  std::vector<emu::v1::GuestImageInfo> images_ ABSL_GUARDED_BY(mu_);
+  std::vector<emu::v1::BuildImageRequest> builds_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::StatusOr<emu::v1::BuildImageResponse>> build_result_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::controller::hosts
