@@ -283,7 +283,8 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
     auto running = store_->Get(parsed.topology.name());
     EMU_RETURN_IF_ERROR(
         PrepareExports(&parsed.topology, running.ok() ? &*running : nullptr));
-    EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
+    EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner,
+                                        running.ok() ? &*running : nullptr));
     exports_changed = running.ok() && !dry_run &&
                       running->topology().community().SerializeAsString() !=
                           parsed.topology.community().SerializeAsString();
