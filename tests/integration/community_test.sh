@@ -121,7 +121,9 @@ grep -q "c-[0-9a-f]\{8\}" "$TMP/bob-status.txt" && fail "status shows the intern
 
 # ---- emuctl link set on an attached lab: an ordinary link, the attachment ---
 # (a = r1's end: its egress TBF is in r1's namespace)
-rate_on() { ip netns exec "emu.$ID-h2.bob+edge.r1" tc qdisc show dev "$1" | grep -q "rate $2"; }
+# (grep on a captured output: `| grep -q` under pipefail fails when the
+# writer gets SIGPIPE after grep's first match)
+rate_on() { grep -q "rate $2" <<<"$(ip netns exec "emu.$ID-h2.bob+edge.r1" tc qdisc show dev "$1")"; }
 tc_of() { ip netns exec "emu.$ID-h2.bob+edge.r1" tc qdisc show dev "$1"; }
 rate_on eth1 100Mbit && rate_on eth2 50Mbit || fail "r1 not shaped as the file says: $(tc_of eth1; tc_of eth2)"
 as bob link set edge r1:eth2 --rate 20mbit >"$TMP/set.txt" 2>&1 || fail "link set r1:eth2: $(cat "$TMP/set.txt")"
@@ -220,13 +222,13 @@ as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab after alice'
 # The bridge and its link go; rs:eth9, a link's end no more, goes with its
 # address; exported again, it comes back with it.
 rs_eth9() { ip -n "emu.$ID-h1.alice+backbone.rs" -o addr show dev eth9 2>/dev/null; }
-rs_eth9 | grep -q "10.101.0.1/30" || fail "rs:eth9 has not its address: $(rs_eth9)"
+grep -q "10.101.0.1/30" <<<"$(rs_eth9)" || fail "rs:eth9 has not its address: $(rs_eth9)"
 as alice community unexport backbone p1 >"$TMP/unexport.txt" 2>&1 || fail "unexport p1: $(cat "$TMP/unexport.txt")"
 as alice status backbone | grep -q "^State:  RUNNING$" || fail "alice's lab after unexport p1: $(as alice status backbone)"
 [[ -z $(rs_eth9) ]] || fail "rs:eth9 left after unexport: $(rs_eth9)"
 ls /run/netns | grep -q "alice+backbone.e-" && fail "the export's bridge left: $(ls /run/netns | grep alice)"
 as alice community export backbone rs:eth9 --name p1 --to bob >"$TMP/export-p1.txt" 2>&1 || fail "export p1 again: $(cat "$TMP/export-p1.txt")"
-rs_eth9 | grep -q "10.101.0.1/30" || fail "rs:eth9 not back with its address: $(rs_eth9)"
+grep -q "10.101.0.1/30" <<<"$(rs_eth9)" || fail "rs:eth9 not back with its address: $(rs_eth9)"
 reach bob 10.100.0.1 >/dev/null || fail "bob lost alice's rs in the unexport"
 
 # ---- Carol leaves: the switch loses just her port ---------------------------
