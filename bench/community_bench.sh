@@ -97,7 +97,25 @@ for ((u = 1; u <= USERS; u++)); do
 done
 echo "load average after up: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "up: $USERS labs ($((USERS * NODES)) nodes) concurrently in $(secs "$t0" "$t1") s (slowest up $slowest s), $failed failed (goal: 10 s)"
-echo "ports on the exchange switch: $(ip -n "emu.$ID-h1.exchange.sw" -o link show master emuseg | wc -l) (one per lab)"
+# Each `up` returns once its port is on the switch (the agent enslaves it
+# before ApplyLab returns): a lab without one right here is a bug, named.
+port_labs() {  # the lab keys owning a port of the exchange switch
+  ip -n "emu.$ID-h1.exchange.sw" -d link show master emuseg |
+    grep -oE 'alias emu lab=[^ ]+' | sed 's/.*lab=//' | sort -u
+}
+ports=$(port_labs | wc -l)
+echo "ports on the exchange switch: $ports (one per lab)"
+if ((ports < USERS)); then
+  for ((u = 1; u <= USERS; u++)); do
+    port_labs | grep -qx "u$u+as$u" && continue
+    echo "lab u$u/as$u has no port on the switch right after its up:"
+    tail -3 "$TMP/up$u.log"
+    as "u$u" status "as$u" | grep -E "^State|^Error|r0:eth0" || true
+  done
+  t=$(now)
+  while (($(port_labs | wc -l) < USERS)) && (($(secs "$t" "$(now)" | cut -d. -f1) < 20)); do sleep 0.2; done
+  echo "  ports after $(secs "$t" "$(now)") s more: $(port_labs | wc -l)"
+fi
 
 # 2. Any-to-any: each r0 pings every other r0 (one exec per user, in
 # parallel; one ping each, 1 s timeout, one retry for ARP's first miss).

@@ -144,16 +144,20 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SetLinkParams(
             users_->Authorize(caller, request->lab(), users::Verb::kShape));
         auto lab = labs_->Get(ref.key);
         if (!lab.ok()) return users::InCallerTerms(lab.status(), ref);
-        // The stored topology, edited, through apply: the same checks,
-        // host calls (SetLinkParams where only conditions change), rollback
-        // and record as `emuctl apply`.
+        // The stored topology as its file declared it (without the nodes
+        // the controller derived for community attachments and interface
+        // exports, which apply derives again), edited, through apply: the
+        // same checks, host calls (SetLinkParams where only conditions
+        // change), rollback and record as `emuctl apply`. An attachment's
+        // edit lands in its Attachment, so it survives the reconcile that
+        // re-attaches it.
         emu::v1::TopologySource source;
         emu::v1::Topology* topo = source.mutable_topology();
-        *topo = lab->topology();
+        *topo = community::AsDeclared(lab->topology());
         topo->set_name(ref.name);
-        auto link = lab::EditLinkParams(*request, topo);
+        auto link = lab::EditLinkParams(*request, ref.owner, topo);
         if (!link.ok()) return users::InCallerTerms(link.status(), ref);
-        *response->mutable_link() = **link;
+        *response->mutable_link() = *std::move(link);
         lab::LabManager::DeployAs as;
         as.owner = users::KeyOwner(ref.owner);
         absl::Time start = absl::Now();

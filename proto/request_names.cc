@@ -191,6 +191,19 @@ absl::Status Check(const emu::v1::LabSetLinkParamsRequest& r) {
       return Bad("link", "link", r.link(),
                  "is not NODE:IF or NODE:IF<->NODE:IF");
     }
+    if (parts[0] == "community") {
+      // A community attachment as `emuctl status` names it:
+      // community:OWNER/NAME or community:NAME.
+      std::vector<std::string> names = absl::StrSplit(parts[1], '/');
+      if (names.size() > 2) {
+        return Bad("link", "community endpoint", parts[1],
+                   "is not OWNER/NAME or NAME");
+      }
+      for (const std::string& n : names) {
+        EMU_CHECK_NAME(Name("link", "community endpoint", n));
+      }
+      continue;
+    }
     EMU_CHECK_NAME(Name("link", "node", parts[0]));
     EMU_CHECK_NAME(CheckInterfaceName("link", parts[1]));
   }

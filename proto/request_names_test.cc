@@ -95,6 +95,10 @@ std::vector<Case> Cases() {
       {"SetLinkParams", "link", [](const std::string& n) {
          emu::v1::LabSetLinkParamsRequest r; r.set_lab("l");
          r.set_link("a:" + n); return c::Check(r); }, false, "eth1"},
+      {"SetLinkParams", "link", [](const std::string& n) {
+         emu::v1::LabSetLinkParamsRequest r; r.set_lab("l");
+         r.set_link("a:eth1<->community:" + n); return c::Check(r); }, true,
+       "alice/ix1"},
       {"RemoveHost", "host", [](const std::string& n) {
          emu::v1::RemoveHostRequest r; r.set_host(n); return c::Check(r); }},
       {"SetCommunityExport", "lab", [](const std::string& n) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -183,6 +184,23 @@ Topology StripAttachments(Topology topology) {
                      [&](const Link& l) { return IsAnchorLink(l, anchors); }),
       links->end());
   return topology;
+}
+
+Topology AsDeclared(Topology stored) {
+  Topology out = StripInterfaceExports(StripAttachments(std::move(stored)));
+  for (const Attachment& at : out.attachments()) {
+    if (!at.has_local_interface()) continue;
+    for (Node& n : *out.mutable_nodes()) {
+      if (n.name() != at.local().node()) continue;
+      const bool declared = std::any_of(
+          n.interfaces().begin(), n.interfaces().end(),
+          [&](const emu::v1::Interface& i) {
+            return i.name() == at.local().interface();
+          });
+      if (!declared) *n.add_interfaces() = at.local_interface();
+    }
+  }
+  return out;
 }
 
 void KeepLocalInterfaces(Topology* topology) {

@@ -93,6 +93,15 @@ bool IsAnchor(const emu::v1::Node& node);
 // and the links to them.
 emu::v1::Topology StripAttachments(emu::v1::Topology topology);
 
+// A stored topology as its file declared it, for a change that goes
+// through deploy's steps again (`emuctl link set`): without anchors and
+// their links (StripAttachments), with the local interface of every
+// attachment back on its node (an attachment that is down had it removed),
+// and without interface-export bridges (StripInterfaceExports). Apply
+// expands it again (ExpandInterfaceExports, ExpandAttachments) to the
+// same names.
+emu::v1::Topology AsDeclared(emu::v1::Topology stored);
+
 // Records in each attachment the local interface as the node declares it
 // (Attachment.local_interface), for ExpandAttachments. Called once on a
 // parsed file.

@@ -1,5 +1,6 @@
 #include "controller/community/attachments.h"
 
+#include "controller/community/exports.h"
 #include "gtest/gtest.h"
 #include "proto/topology_names.h"
 
@@ -145,6 +146,48 @@ TEST(AttachmentsTest, ExporterDownLeavesTheAttachmentDownAndBack) {
   Topology elsewhere = ExpandAttachments(up, "bob", ExportsOf({moved}));
   EXPECT_FALSE(SameAttachments(up, elsewhere));
   EXPECT_EQ(elsewhere.nodes(1).host(), "h2");
+}
+
+TEST(AttachmentsTest, AsDeclaredIsTheFileAgainUpOrDown) {
+  Topology edge = Edge("alice/ix1");
+  auto* eth1 = edge.mutable_nodes(0)->add_interfaces();
+  eth1->set_name("eth1");
+  eth1->add_addresses("10.100.0.11/24");
+  // Bob's lab also exports a free interface of r1: a bridge the controller
+  // adds, linked to r1:eth9.
+  edge.mutable_nodes(0)->add_interfaces()->set_name("eth9");
+  auto* ex = edge.mutable_community()->add_exports();
+  ex->set_name("p1");
+  ex->mutable_interface()->set_node("r1");
+  ex->mutable_interface()->set_interface("eth9");
+  ex->add_to("all");
+  KeepLocalInterfaces(&edge);
+  const Topology declared = edge;
+  Topology up = ExpandAttachments(ExpandInterfaceExports(edge), "bob",
+                                  ExportsOf({Backbone({"bob"})}));
+  ASSERT_EQ(up.nodes_size(), 3);  // r1, the export's bridge, the anchor
+  ASSERT_EQ(up.links_size(), 2);
+  Topology down = ExpandAttachments(
+      up, "bob", ExportsOf({Backbone({"bob"}, emu::v1::DESTROYING)}));
+  ASSERT_EQ(down.nodes(0).interfaces_size(), 1);  // eth1 removed while down
+  for (const Topology& stored : {up, down}) {
+    Topology again = AsDeclared(stored);
+    ASSERT_EQ(again.nodes_size(), 1);
+    EXPECT_EQ(again.links_size(), 0);
+    ASSERT_EQ(again.nodes(0).interfaces_size(), 2);
+    EXPECT_EQ(again.community().exports(0).segment(), "");
+    EXPECT_EQ(again.attachments_size(), 1);
+    // Expanded again, it is what was stored.
+    Topology expanded = ExpandAttachments(ExpandInterfaceExports(again), "bob",
+                                          ExportsOf({Backbone({"bob"})}));
+    EXPECT_TRUE(SameAttachments(expanded, up));
+    EXPECT_EQ(expanded.nodes(1).name(), up.nodes(1).name());
+    EXPECT_EQ(expanded.links_size(), 2);
+  }
+  // Declared interface order aside, the declared topology comes back.
+  Topology from_up = AsDeclared(up);
+  EXPECT_EQ(from_up.nodes(0).interfaces(0).name(),
+            declared.nodes(0).interfaces(0).name());
 }
 
 TEST(AttachmentsTest, AnchorNameNeverTakesANodeOfTheLab) {

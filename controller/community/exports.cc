@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -126,7 +127,7 @@ bool IsInterfaceExportNode(const Node& node) {
   return !node.interface_export().empty();
 }
 
-Topology ExpandInterfaceExports(Topology topology) {
+Topology StripInterfaceExports(Topology topology) {
   std::set<std::string> bridges;
   for (const Node& n : topology.nodes()) {
     if (IsInterfaceExportNode(n)) bridges.insert(n.name());
@@ -146,6 +147,14 @@ Topology ExpandInterfaceExports(Topology topology) {
                                 }),
                  links->end());
   }
+  for (emu::v1::Export& ex : *topology.mutable_community()->mutable_exports()) {
+    if (ex.has_interface()) ex.clear_segment();
+  }
+  return topology;
+}
+
+Topology ExpandInterfaceExports(Topology topology) {
+  topology = StripInterfaceExports(std::move(topology));
   std::set<std::string> taken;
   for (const Node& n : topology.nodes()) taken.insert(n.name());
   for (emu::v1::Export& ex : *topology.mutable_community()->mutable_exports()) {

@@ -46,6 +46,11 @@ std::string InterfaceExportSegment(absl::string_view lab_key,
 // True for a bridge the controller added for an interface export.
 bool IsInterfaceExportNode(const emu::v1::Node& node);
 
+// `topology` without the bridges ExpandInterfaceExports added and their
+// links, and each interface export's segment cleared: the exports as a
+// topology file declares them.
+emu::v1::Topology StripInterfaceExports(emu::v1::Topology topology);
+
 // `topology` (name = the lab key) with one bridge and link per interface
 // export, and each such export's segment naming its bridge. Bridges and
 // links already there are first removed, so the result depends only on the

@@ -112,7 +112,7 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   parsed.topology.set_name(LabKey(as.owner, parsed.topology.name()));
   EMU_RETURN_IF_ERROR(PrepareExports(&parsed.topology, nullptr));
   // Community endpoints first: a refused attachment leaves nothing created.
-  EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
+  EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner, nullptr));
   const emu::v1::Topology& topo = parsed.topology;
   Lease lease(this, topo.name());
   if (!lease.held()) return lease.BusyError();

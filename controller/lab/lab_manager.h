@@ -251,8 +251,12 @@ class LabManager {
   // endpoint) attachments of `topology` to endpoints that do not exist or
   // that `key_owner` (DeployAs::owner) may not use, then adds the anchors
   // and links of those whose exporter runs (community/attachments.h).
+  // Attachments `running` (the lab's record, when it runs; else null)
+  // already has are not refused: their exporter may be away, and they stay
+  // down until it returns, as when the lab was left untouched.
   absl::Status AttachCommunity(emu::v1::Topology* topology,
-                               const std::string& key_owner) const;
+                               const std::string& key_owner,
+                               const emu::v1::Lab* running) const;
   // The exports of a lab's topology made ready to record: `emuctl
   // community export`s of `running` (Export.runtime) kept when the file
   // does not name them (refused, naming them, when the edited lab no longer

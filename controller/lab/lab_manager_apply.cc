@@ -102,6 +102,40 @@ std::vector<emu::v1::SetLinkParamsRequest> ConditionChanges(
   return out;
 }
 
+// "~ link r1:eth1<->community:alice/ix1 delay none -> 10ms" for each
+// attachment of `desired` without a link (down) whose conditions differ
+// from `before`'s.
+std::vector<std::string> DownAttachmentChanges(
+    const emu::v1::Topology& before, const emu::v1::Topology& desired) {
+  auto as_link = [](const emu::v1::Attachment& at) {
+    emu::v1::Link l;
+    *l.mutable_a() = at.local();
+    *l.mutable_a_to_b() = at.to_community();
+    *l.mutable_b_to_a() = at.from_community();
+    return l;
+  };
+  std::map<std::string, const emu::v1::Attachment*> old;
+  for (const auto& at : before.attachments()) {
+    old[community::AttachmentName(at)] = &at;
+  }
+  const std::vector<std::string> down = community::DownAttachments(desired);
+  std::vector<std::string> out;
+  for (const auto& at : desired.attachments()) {
+    const std::string name = community::AttachmentName(at);
+    auto it = old.find(name);
+    if (it == old.end() ||
+        std::find(down.begin(), down.end(), name) == down.end()) {
+      continue;
+    }
+    std::vector<std::string> phrases =
+        LinkParamChanges(as_link(*it->second), as_link(at));
+    if (phrases.empty()) continue;
+    out.push_back(absl::StrCat("~ link ", name, " ",
+                               absl::StrJoin(phrases, ", ")));
+  }
+  return out;
+}
+
 std::map<std::string, std::string> HostOfNodes(const Lab& lab) {
   std::map<std::string, std::string> out;
   for (const auto& n : lab.nodes()) out[n.name()] = n.host();
@@ -249,7 +283,8 @@ absl::Status LabManager::Apply(const emu::v1::TopologySource& source,
     auto running = store_->Get(parsed.topology.name());
     EMU_RETURN_IF_ERROR(
         PrepareExports(&parsed.topology, running.ok() ? &*running : nullptr));
-    EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner));
+    EMU_RETURN_IF_ERROR(AttachCommunity(&parsed.topology, as.owner,
+                                        running.ok() ? &*running : nullptr));
     exports_changed = running.ok() && !dry_run &&
                       running->topology().community().SerializeAsString() !=
                           parsed.topology.community().SerializeAsString();
@@ -308,14 +343,25 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
   progress(summary);
   if (dry_run) return absl::OkStatus();
   if (diff.empty()) {
-    // No host changes, but the exports may (a file's `community:` edited):
-    // they live in the record only.
+    // No host changes, but the exports may (a file's `community:` edited),
+    // or the conditions of an attachment that is down (`emuctl link set`;
+    // they apply when it attaches again): they live in the record only.
+    std::vector<std::string> held = DownAttachmentChanges(running.topology(),
+                                                          desired);
     if (running.topology().community().SerializeAsString() ==
-        desired.community().SerializeAsString()) {
+            desired.community().SerializeAsString() &&
+        held.empty()) {
       return absl::OkStatus();
+    }
+    if (!held.empty()) {
+      emu::v1::DeployEvent kept = MakeEvent(
+          "", "conditions kept for attachments that are down", emu::v1::RUNNING);
+      for (auto& line : held) kept.add_changes(std::move(line));
+      progress(kept);
     }
     Lab next = running;
     *next.mutable_topology()->mutable_community() = desired.community();
+    *next.mutable_topology()->mutable_attachments() = desired.attachments();
     next.set_updated_unix_us(absl::ToUnixMicros(absl::Now()));
     return Record(next);
   }

@@ -4,6 +4,7 @@
 // controller/community/attachments.h; this file only runs it against the
 // store and the apply steps.
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,12 +29,28 @@ std::string CallerName(const std::string& key_owner) {
 }  // namespace
 
 absl::Status LabManager::AttachCommunity(emu::v1::Topology* topology,
-                                         const std::string& key_owner) const {
+                                         const std::string& key_owner,
+                                         const emu::v1::Lab* running) const {
   if (topology->attachments().empty()) return absl::OkStatus();
   EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, store_->List());
   const std::vector<community::LiveExport> exports = community::ExportsOf(labs);
   const std::string caller = CallerName(key_owner);
-  EMU_RETURN_IF_ERROR(community::CheckAttachments(*topology, caller, exports));
+  // Only attachments the running lab does not have yet must resolve now.
+  emu::v1::Topology added = *topology;
+  if (running != nullptr && running->state() == emu::v1::RUNNING) {
+    std::set<std::string> had;
+    for (const auto& at : running->topology().attachments()) {
+      had.insert(community::AttachmentName(at));
+    }
+    auto* ats = added.mutable_attachments();
+    ats->erase(std::remove_if(ats->begin(), ats->end(),
+                              [&](const emu::v1::Attachment& at) {
+                                return had.count(
+                                           community::AttachmentName(at)) > 0;
+                              }),
+               ats->end());
+  }
+  EMU_RETURN_IF_ERROR(community::CheckAttachments(added, caller, exports));
   EMU_RETURN_IF_ERROR(
       community::CheckInterfaceExportsFree(*topology, caller, exports, labs));
   community::KeepLocalInterfaces(topology);

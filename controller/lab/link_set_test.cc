@@ -35,7 +35,7 @@ emu::v1::LabSetLinkParamsRequest Set(const std::string& link) {
 
 TEST(LinkSetTest, ChangesOnlyTheNamedFieldsOfBothDirections) {
   auto t = Lab();
-  auto link = EditLinkParams(Set("b:eth1<->a:eth1"), &t);
+  auto link = EditLinkParams(Set("b:eth1<->a:eth1"), "alice", &t);
   ASSERT_TRUE(link.ok()) << link.status();
   EXPECT_EQ(t.links(0).a_to_b().delay_us(), 50'000u);
   EXPECT_EQ(t.links(0).b_to_a().delay_us(), 50'000u);
@@ -49,7 +49,7 @@ TEST(LinkSetTest, OneDirectionByOneEnd) {
   req.set_direction(emu::v1::LabSetLinkParamsRequest::DIRECTION_B_TO_A);
   req.mutable_params()->set_loss_percent(0);
   req.add_fields("loss_percent");
-  ASSERT_TRUE(EditLinkParams(req, &t).ok());
+  ASSERT_TRUE(EditLinkParams(req, "alice", &t).ok());
   EXPECT_EQ(t.links(0).a_to_b().delay_us(), 20'000u);
   EXPECT_EQ(t.links(0).b_to_a().delay_us(), 50'000u);
   EXPECT_EQ(t.links(0).a_to_b().loss_percent(), 1);
@@ -59,26 +59,77 @@ TEST(LinkSetTest, OneDirectionByOneEnd) {
   emu::v1::LabSetLinkParamsRequest clear;
   clear.set_link("a:eth1<->b:eth1");
   clear.add_fields("gilbert_elliott");
-  ASSERT_TRUE(EditLinkParams(clear, &t).ok());
+  ASSERT_TRUE(EditLinkParams(clear, "alice", &t).ok());
   EXPECT_FALSE(t.links(0).a_to_b().has_gilbert_elliott());
 }
 
 TEST(LinkSetTest, UnknownLinksAndFieldsAreRefused) {
   auto t = Lab();
-  EXPECT_EQ(EditLinkParams(Set("a:eth9"), &t).status().code(),
+  EXPECT_EQ(EditLinkParams(Set("a:eth9"), "alice", &t).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(EditLinkParams(Set("a:eth1<->c:eth1"), &t).status().code(),
+  EXPECT_EQ(EditLinkParams(Set("a:eth1<->c:eth1"), "alice", &t).status().code(),
             absl::StatusCode::kNotFound);
   auto bad = Set("a:eth1");
   bad.add_fields("delay");
-  EXPECT_EQ(EditLinkParams(bad, &t).status().code(),
+  EXPECT_EQ(EditLinkParams(bad, "alice", &t).status().code(),
             absl::StatusCode::kInvalidArgument);
   auto none = Set("a:eth1");
   none.clear_fields();
-  EXPECT_EQ(EditLinkParams(none, &t).status().code(),
+  EXPECT_EQ(EditLinkParams(none, "alice", &t).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(EditLinkParams(Set("a:eth1<->"), &t).status().code(),
+  EXPECT_EQ(EditLinkParams(Set("a:eth1<->"), "alice", &t).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Bob's lab as declared: r1:eth1 attached to alice/ix1, r1:eth2 to his own
+// ix2 (written without owner).
+emu::v1::Topology Attached() {
+  emu::v1::Topology t;
+  t.set_name("edge");
+  auto* at = t.add_attachments();
+  at->mutable_local()->set_node("r1");
+  at->mutable_local()->set_interface("eth1");
+  at->set_endpoint("alice/ix1");
+  at->mutable_to_community()->set_rate_bps(100'000'000);
+  auto* own = t.add_attachments();
+  own->mutable_local()->set_node("r1");
+  own->mutable_local()->set_interface("eth2");
+  own->set_endpoint("ix2");
+  return t;
+}
+
+TEST(LinkSetTest, AnAttachmentIsEditedInItsAttachment) {
+  auto t = Attached();
+  auto link = EditLinkParams(Set("community:alice/ix1<->r1:eth1"), "bob", &t);
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_EQ(t.attachments(0).to_community().delay_us(), 50'000u);
+  EXPECT_EQ(t.attachments(0).from_community().delay_us(), 50'000u);
+  EXPECT_EQ(t.attachments(0).to_community().rate_bps(), 100'000'000u);  // kept
+  EXPECT_EQ(t.attachments(1).to_community().delay_us(), 0u);
+  EXPECT_EQ(link->a().node(), "r1");
+  EXPECT_EQ(link->b().node(), "community:alice/ix1");
+  EXPECT_EQ(link->a_to_b().delay_us(), 50'000u);
+
+  // By its local end, one direction: a is the local end.
+  auto req = Set("r1:eth2");
+  req.set_direction(emu::v1::LabSetLinkParamsRequest::DIRECTION_B_TO_A);
+  ASSERT_TRUE(EditLinkParams(req, "bob", &t).ok());
+  EXPECT_EQ(t.attachments(1).from_community().delay_us(), 50'000u);
+  EXPECT_EQ(t.attachments(1).to_community().delay_us(), 0u);
+
+  // The owner qualifies a short endpoint, both written and stored.
+  EXPECT_TRUE(EditLinkParams(Set("r1:eth2<->community:bob/ix2"), "bob", &t).ok());
+  EXPECT_TRUE(EditLinkParams(Set("r1:eth1<->community:alice/ix1"), "bob", &t).ok());
+  EXPECT_EQ(EditLinkParams(Set("r1:eth2<->community:carol/ix2"), "bob", &t)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(EditLinkParams(Set("r1:eth1<->community:alice/ix9"), "bob", &t)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(EditLinkParams(Set("r1:eth1<->r2:eth1"), "bob", &t).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -904,6 +905,35 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       if (tunnel != tunnel_of.end()) end->set_peer_address(*tunnel->second);
       end->set_listen(here < there);
       end->set_link_id(name);
+    }
+  }
+  // A namespace node's interface that no link uses has nothing to be:
+  // the agent makes interfaces only as link ends, and would fail to
+  // address a missing one. The validator warns about it in a file; an
+  // interface export's interface is one after `emuctl community unexport`
+  // (its bridge link gone) until it is exported again.
+  for (auto& [host, s] : shares) {
+    absl::flat_hash_set<std::string> used;
+    for (const auto& l : s.links()) {
+      used.insert(EndpointName(l.a()));
+      used.insert(EndpointName(l.b()));
+    }
+    for (const auto& r : s.remote_links()) {
+      used.insert(EndpointName(r.local_is_a() ? r.link().a() : r.link().b()));
+    }
+    for (auto& node : *s.mutable_nodes()) {
+      if (node.kind() != emu::v1::NODE_KIND_NETNS &&
+          node.kind() != emu::v1::NODE_KIND_UNSPECIFIED) {
+        continue;
+      }
+      auto* ifaces = node.mutable_interfaces();
+      ifaces->erase(
+          std::remove_if(ifaces->begin(), ifaces->end(),
+                         [&](const emu::v1::Interface& i) {
+                           return !used.contains(
+                               EndpointName(node.name(), i.name()));
+                         }),
+          ifaces->end());
     }
   }
   return shares;

@@ -235,6 +235,33 @@ TEST(PlacementTest, CutLinksBecomeRemoteEndsOnBothHosts) {
   EXPECT_EQ(p->per_host["h1"].links_size(), 0);
 }
 
+TEST(PlacementTest, SharesCarryOnlyTheInterfacesLinksUse) {
+  // n0:e1 is a link end on h2 (remote); n0:e9 and the guest's eth9 are no
+  // link's: the namespace node's is not sent (nothing to connect it to),
+  // the guest's is (its NIC).
+  auto t = Chain(2);
+  t.mutable_nodes(0)->set_host("h2");
+  t.mutable_nodes(1)->set_host("h1");
+  for (const char* name : {"e1", "e9"}) {
+    auto* i = t.mutable_nodes(0)->add_interfaces();
+    i->set_name(name);
+    i->add_addresses("10.0.0.1/30");
+  }
+  auto* vm = t.add_nodes();
+  vm->set_name("vm");
+  vm->set_kind(emu::v1::NODE_KIND_QEMU);
+  vm->set_host("h1");
+  vm->add_interfaces()->set_name("eth9");
+  auto shares = BuildShares(
+      t, {{"n0", "h2"}, {"n1", "h1"}, {"vm", "h1"}},
+      {Host("h1", true, 2), Host("h2", true, 2)}, nullptr);
+  ASSERT_EQ(shares["h2"].nodes_size(), 1);
+  ASSERT_EQ(shares["h2"].nodes(0).interfaces_size(), 1);
+  EXPECT_EQ(shares["h2"].nodes(0).interfaces(0).name(), "e1");
+  ASSERT_EQ(shares["h1"].nodes_size(), 2);
+  EXPECT_EQ(shares["h1"].nodes(1).interfaces_size(), 1);  // the guest's
+}
+
 TEST(PlacementTest, DeterministicAndIndependentOfHostOrder) {
   auto t = TwoClusters(6);
   AddLink(&t, 2, 3);

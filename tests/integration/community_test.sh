@@ -12,7 +12,10 @@
 # (operator role: Bob may not), attaching and detaching Dave's lab at once;
 # an interface export (rs:eth9 as alice/p1) takes Bob's second lab and
 # refuses Carol's while Bob has it; `emuctl status` names an attachment's
-# anchor community:OWNER/NAME. Needs root; touches only names with its own
+# anchor community:OWNER/NAME. `emuctl link set` on Bob's attached lab
+# changes an ordinary link and the attachment, also while it is detached,
+# and the attachment returns with them. Unexporting the interface export
+# removes rs:eth9 with its address; exporting it again brings both back. Needs root; touches only names with its own
 # cluster id.
 set -euo pipefail
 
@@ -63,7 +66,20 @@ topology:
       rate: 100mbit
 YAML
 }
-attached bob 10.100.0.11 alice/ix1 h2 >"$TMP/bob.yaml"
+# Bob's has one more router, r2 behind r1: an ordinary link beside the
+# attachment, for `emuctl link set`.
+cat >"$TMP/bob.yaml" <<YAML
+name: edge
+topology:
+  nodes:
+    r1: {host: $ID-h2, interfaces: {eth1: {addresses: [10.100.0.11/24]}, eth2: {addresses: [10.102.0.1/30]}}}
+    r2: {host: $ID-h2, interfaces: {eth1: {addresses: [10.102.0.2/30]}}}
+  links:
+    - endpoints: ["r1:eth1", "community:alice/ix1"]
+      rate: 100mbit
+    - endpoints: ["r1:eth2", "r2:eth1"]
+      rate: 50mbit
+YAML
 attached carol 10.100.0.12 alice/ix1 h3 >"$TMP/carol.yaml"
 
 as alice up "$TMP/backbone.yaml" >"$TMP/up-alice.log" 2>&1 || fail "alice up: $(cat "$TMP/up-alice.log")"
@@ -102,6 +118,23 @@ as bob status edge >"$TMP/bob-status.txt"
 grep -q "^community:alice/ix1 " "$TMP/bob-status.txt" || fail "anchor not shown as community:alice/ix1: $(cat "$TMP/bob-status.txt")"
 grep -q "^r1:eth1<->community:alice/ix1 " "$TMP/bob-status.txt" || fail "link not shown with community:alice/ix1: $(cat "$TMP/bob-status.txt")"
 grep -q "c-[0-9a-f]\{8\}" "$TMP/bob-status.txt" && fail "status shows the internal anchor name: $(cat "$TMP/bob-status.txt")"
+
+# ---- emuctl link set on an attached lab: an ordinary link, the attachment ---
+# (a = r1's end: its egress TBF is in r1's namespace)
+# (grep on a captured output: `| grep -q` under pipefail fails when the
+# writer gets SIGPIPE after grep's first match)
+rate_on() { grep -q "rate $2" <<<"$(ip netns exec "emu.$ID-h2.bob+edge.r1" tc qdisc show dev "$1")"; }
+tc_of() { ip netns exec "emu.$ID-h2.bob+edge.r1" tc qdisc show dev "$1"; }
+rate_on eth1 100Mbit && rate_on eth2 50Mbit || fail "r1 not shaped as the file says: $(tc_of eth1; tc_of eth2)"
+as bob link set edge r1:eth2 --rate 20mbit >"$TMP/set.txt" 2>&1 || fail "link set r1:eth2: $(cat "$TMP/set.txt")"
+rate_on eth2 20Mbit || fail "r1:eth2 not at 20Mbit after link set: $(tc_of eth2)"
+as bob link set edge "community:alice/ix1<->r1:eth1" --rate 30mbit >"$TMP/set.txt" 2>&1 ||
+  fail "link set of the attachment: $(cat "$TMP/set.txt")"
+rate_on eth1 30Mbit || fail "r1:eth1 not at 30Mbit after link set: $(tc_of eth1)"
+as bob status edge | grep -E "^r1:eth1<->community:alice/ix1 " | grep -q "30Mbit" ||
+  fail "status does not show the attachment at 30Mbit: $(as bob status edge)"
+reach bob 10.100.0.12 >/dev/null || fail "bob lost carol after link set"
+expect_refused "has no link r1:eth1<->community:alice/ix9" as bob link set edge "r1:eth1<->community:alice/ix9" --rate 1mbit
 
 # ---- refused at up, naming the endpoint, nothing created ---------------------
 attached dave 10.100.0.13 alice/ix1 h2 >"$TMP/dave.yaml"
@@ -164,6 +197,9 @@ grep -q "r1:eth1<->community:alice/ix1" "$TMP/bob-degraded.txt" ||
 alice down: $(cat "$TMP/down-alice.log")
 controller: $(grep -h community /run/emu/"$ID"/logs/* | tail -20)"
 as bob exec edge r1 -- true || fail "bob's lab does not run while alice is away"
+# Conditions of an attachment that is down: kept for its return.
+as bob link set edge r1:eth1 --rate 40mbit >"$TMP/set.txt" 2>&1 || fail "link set while detached: $(cat "$TMP/set.txt")"
+grep -q "r1:eth1<->community:alice/ix1 .*40Mbit" "$TMP/set.txt" || fail "link set while detached printed: $(cat "$TMP/set.txt")"
 as bob community ls | grep -q "alice/ix1" && fail "community ls lists a removed export: $(as bob community ls)"
 
 # ---- Alice comes back: attachments return by themselves ---------------------
@@ -172,7 +208,28 @@ wait_for 60 reach bob 10.100.0.12 || fail "bob does not reach carol after alice'
 reach carol 10.100.0.11 >/dev/null || fail "carol does not reach bob after alice's return"
 wait_for 30 port_reach || fail "bob's port lab not re-attached to alice/p1 after alice's return"
 as bob down port >/dev/null || fail "bob down port"
+# The attachment came back with the conditions `link set` gave it, and the
+# ordinary link kept its own; `emuctl apply` of Bob's file brings both back
+# to the file's.
+rate_on eth1 40Mbit || fail "r1:eth1 re-attached without its link-set rate: $(tc_of eth1)"
+rate_on eth2 20Mbit || fail "r1:eth2 lost its link-set rate: $(tc_of eth2)"
+as bob apply "$TMP/bob.yaml" >"$TMP/apply-bob.txt" 2>&1 || fail "bob apply: $(cat "$TMP/apply-bob.txt")"
+rate_on eth1 100Mbit && rate_on eth2 50Mbit || fail "apply did not bring r1 back to the file: $(tc_of eth1; tc_of eth2)"
+reach bob 10.100.0.12 >/dev/null || fail "bob lost carol after apply"
 as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab after alice's return: $(as bob status edge)"
+
+# ---- Unexporting an interface export whose interface has addresses ---------
+# The bridge and its link go; rs:eth9, a link's end no more, goes with its
+# address; exported again, it comes back with it.
+rs_eth9() { ip -n "emu.$ID-h1.alice+backbone.rs" -o addr show dev eth9 2>/dev/null; }
+grep -q "10.101.0.1/30" <<<"$(rs_eth9)" || fail "rs:eth9 has not its address: $(rs_eth9)"
+as alice community unexport backbone p1 >"$TMP/unexport.txt" 2>&1 || fail "unexport p1: $(cat "$TMP/unexport.txt")"
+as alice status backbone | grep -q "^State:  RUNNING$" || fail "alice's lab after unexport p1: $(as alice status backbone)"
+[[ -z $(rs_eth9) ]] || fail "rs:eth9 left after unexport: $(rs_eth9)"
+ls /run/netns | grep -q "alice+backbone.e-" && fail "the export's bridge left: $(ls /run/netns | grep alice)"
+as alice community export backbone rs:eth9 --name p1 --to bob >"$TMP/export-p1.txt" 2>&1 || fail "export p1 again: $(cat "$TMP/export-p1.txt")"
+grep -q "10.101.0.1/30" <<<"$(rs_eth9)" || fail "rs:eth9 not back with its address: $(rs_eth9)"
+reach bob 10.100.0.1 >/dev/null || fail "bob lost alice's rs in the unexport"
 
 # ---- Carol leaves: the switch loses just her port ---------------------------
 as carol down edge >/dev/null || fail "carol down"
