@@ -60,9 +60,10 @@ class FrameBatchIo {
   // Reads up to bufs.size() (<= kMaxBatch) frames from non-blocking `fd`,
   // frame i into bufs[i]. Goes in rounds: `first_round` reads, then twice
   // as many while a round found a frame for every read, until bufs is
-  // used or a read finds no frame. A caller passes what it read last time
-  // (at least 1), so a device that has one frame costs one read, and a
-  // busy one is drained in a few system calls.
+  // used or a read finds no frame. A caller passes twice what it read last
+  // time (at least 2): a device with one frame costs one system call (a
+  // read that finds nothing in io_uring costs ~0.1 us, a system call
+  // ~2.5 us here), and a busy one is drained in a few.
   ReadResult ReadFrames(int fd, absl::Span<const absl::Span<char>> bufs,
                         size_t* lens, int first_round);
 

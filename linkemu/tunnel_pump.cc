@@ -49,7 +49,7 @@ struct TunnelPump::Link {
   uint64_t tap_token = 0;
   bool tap_armed = false;
   bool tap_dead = false;  // read failed for good: no longer polled
-  int read_hint = 1;      // frames the last TAP batch found
+  int read_hint = 2;  // first round of the next TAP batch: 2 x the last
   std::unique_ptr<TunnelConnection> conn;
   int conn_fd = -1;  // conn->fd() while conn is set
   uint64_t conn_token = 0;
@@ -319,7 +319,7 @@ int TunnelPump::ReadTapBatch(Link& l, int max) {
   FrameBatchIo::ReadResult r = io_.ReadFrames(
       l.tap_fd, absl::MakeConstSpan(slots_).first(max), lens_,
       std::min(l.read_hint, max));
-  l.read_hint = std::max(r.frames, 1);
+  l.read_hint = std::max(2 * r.frames, 2);
   if (r.error != 0) TapFailed(l);
   return r.slots;
 }

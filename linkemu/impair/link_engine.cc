@@ -102,7 +102,7 @@ class EpollLinkEngine : public LinkEngine {
     bool in_dead = false;
     bool offloads_off = false;
     int64_t registered_ns = ImpairmentPipeline::kNever;
-    int read_hint = 1;  // frames the last batch found
+    int read_hint = 2;  // first round of the next batch: 2 x the last
     ImpairmentPipeline pipe;
   };
   struct Link {
@@ -371,7 +371,7 @@ void EpollLinkEngine::OnReadable(Loop& loop, Link& l, int d) {
   size_t hdr = dir.pipe.header_bytes();
   FrameBatchIo::ReadResult r = loop.io->ReadFrames(
       dir.in_fd, loop.slots, loop.lens, dir.read_hint);
-  dir.read_hint = std::max(r.frames, 1);
+  dir.read_hint = std::max(2 * r.frames, 2);
   bool offered = false;
   int64_t now = 0;
   for (int i = 0; i < r.slots; ++i) {
