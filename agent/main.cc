@@ -69,6 +69,11 @@ ABSL_FLAG(int, engine_threads, 1,
           "loss, ... on same-host links where the kernel has no sch_netem "
           "or a link asks for it (docs/linkemu.md). 0: no engine; such "
           "links are then refused on this host.");
+ABSL_FLAG(std::string, frame_io, "batch",
+          "How the tunnels and the userspace engine move frames to and from "
+          "TAPs: batch (io_uring, many frames per system call, where the "
+          "kernel allows it; else as syscall) or syscall (one read/write "
+          "per frame).");
 ABSL_FLAG(std::string, controller, "",
           "Register with the controller at HOST:PORT and heartbeat to it "
           "(docs/cluster.md). Empty: wait to be listed in its --agents.");
@@ -268,10 +273,20 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_tunnel_carrier),
       absl::GetFlag(FLAGS_insecure_plaintext));
   if (!carrier.ok()) return Fail(carrier.status().ToString());
+  emu::linkemu::FrameBatchIo::Mode frame_io;
+  if (absl::GetFlag(FLAGS_frame_io) == "batch") {
+    frame_io = emu::linkemu::FrameBatchIo::Mode::kAuto;
+  } else if (absl::GetFlag(FLAGS_frame_io) == "syscall") {
+    frame_io = emu::linkemu::FrameBatchIo::Mode::kSyscalls;
+  } else {
+    return Fail(absl::StrCat("--frame_io=", absl::GetFlag(FLAGS_frame_io),
+                             ": must be batch or syscall"));
+  }
   emu::agent::tunnel::LinuxTapOpener taps;
   std::unique_ptr<emu::agent::tunnel::TunnelManager> tunnels;
   if (tunnel_listen != "none") {
     emu::agent::tunnel::TunnelManager::Options topts;
+    topts.frame_io = frame_io;
     topts.listen_address = tunnel_listen;
     std::optional<emu::agent::tunnel::SshListen> ssh_listen;
     if (*carrier == emu::agent::tunnel::TunnelCarrier::kSsh) {
@@ -343,6 +358,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_engine_threads) > 0) {
     emu::linkemu::LinkEngine::Options eopts;
     eopts.threads = absl::GetFlag(FLAGS_engine_threads);
+    eopts.io_mode = frame_io;
     auto e = emu::linkemu::LinkEngine::Create(eopts);
     if (e.ok()) {
       engine = *std::move(e);

@@ -71,4 +71,14 @@ IperfFigures Iperf3(const std::string& server, const std::string& client,
   return f;
 }
 
+std::string LoadAverage() {
+  FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return "?";
+  char buf[64] = {};
+  if (std::fgets(buf, sizeof(buf), f) == nullptr) buf[0] = 0;
+  std::fclose(f);
+  std::string s(buf);
+  return s.substr(0, s.find(' '));
+}
+
 }  // namespace emu::bench

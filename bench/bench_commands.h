@@ -31,6 +31,10 @@ struct IperfFigures {
   double tcp_bps = 0;
   double udp_pps = 0;
 };
+// The 1-minute load average ("?" if unreadable): figures taken on a busy
+// host say so.
+std::string LoadAverage();
+
 IperfFigures Iperf3(const std::string& server, const std::string& client,
                     const std::string& server_ip, int seconds, bool udp64);
 

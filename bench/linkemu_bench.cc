@@ -2,7 +2,9 @@
 // beside a veth pair in the same run, between namespaces of its own:
 //
 //  Cost:     TCP goodput (iperf3, one stream) and 64-byte UDP packets/s
-//            received (iperf3 -u -l 64 -b 0), engine vs veth; TCP goodput
+//            received (iperf3 -u -l 64 -b 0), engine vs veth, and the
+//            engine moving frames in io_uring batches (its default) vs one
+//            read()/write() per frame (a second engine); TCP goodput
 //            with 10 ms delay each way and 1 Gbit/s rate vs the TBF basis
 //            R x 1448/1514 (docs/topology.md).
 //  Accuracy: one-way delay of UDP probes sent between two sockets of this
@@ -14,7 +16,7 @@
 //   bazel run -c opt //bench:linkemu_bench -- --seconds=5
 //
 // Runs as root, under /tmp/emu-integration.lock when others test. All it
-// creates (four namespaces, a veth pair, two TAPs) carries its pid and is
+// creates (six namespaces, a veth pair, four TAPs) carries its pid and is
 // removed at the end; traffic stays inside them (10.78.0.0/16).
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -58,6 +60,7 @@ using emu::linkemu::LinkEngine;
 
 using emu::bench::Ip;
 using emu::bench::IperfFigures;
+using emu::bench::LoadAverage;
 using emu::bench::Ok;
 using emu::bench::Run;
 
@@ -170,16 +173,6 @@ double Percentile(std::vector<int64_t> v, double q) {
 
 const char* Verdict(bool ok) { return ok ? "ok" : "MISSED"; }
 
-// The 1-minute load average: figures taken on a busy host say so.
-std::string LoadAverage() {
-  FILE* f = std::fopen("/proc/loadavg", "r");
-  if (f == nullptr) return "?";
-  char buf[64] = {};
-  if (std::fgets(buf, sizeof(buf), f) == nullptr) buf[0] = 0;
-  std::fclose(f);
-  std::string s(buf);
-  return s.substr(0, s.find(' '));
-}
 
 }  // namespace
 
@@ -189,8 +182,12 @@ int main(int argc, char** argv) {
   const std::string pid = absl::StrCat(getpid());
   const std::string v1 = "emu-lb" + pid + "-v1", v2 = "emu-lb" + pid + "-v2";
   const std::string e1 = "emu-lb" + pid + "-e1", e2 = "emu-lb" + pid + "-e2";
+  // The same engine link moving one frame per system call.
+  const std::string s1 = "emu-lb" + pid + "-s1", s2 = "emu-lb" + pid + "-s2";
   bool ok = true;
-  for (const auto& ns : {v1, v2, e1, e2}) ok = ok && Ip({"netns", "add", ns});
+  for (const auto& ns : {v1, v2, e1, e2, s1, s2}) {
+    ok = ok && Ip({"netns", "add", ns});
+  }
   ok = ok &&
        Ip({"link", "add", "lbv" + pid, "netns", v1, "type", "veth", "peer",
            "name", "lbw" + pid, "netns", v2}) &&
@@ -200,6 +197,25 @@ int main(int argc, char** argv) {
        Ip({"-n", v2, "link", "set", "lbw" + pid, "up"});
   std::unique_ptr<LinkEngine> engine;
   LinkEngine::LinkId link = 0;
+  std::unique_ptr<LinkEngine> syscall_engine;
+  bool batched = false;
+  if (ok) {
+    auto ta = emu::linkemu::OpenTapInNamespace({s1, "lbt0", "", 0, "bench"});
+    auto tb = emu::linkemu::OpenTapInNamespace({s2, "lbt0", "", 0, "bench"});
+    LinkEngine::Options options;
+    options.nice = absl::GetFlag(FLAGS_nice);
+    options.io_mode = emu::linkemu::FrameBatchIo::Mode::kSyscalls;
+    auto e = LinkEngine::Create(options);
+    ok = ta.ok() && tb.ok() && e.ok();
+    if (ok) {
+      syscall_engine = std::move(*e);
+      ok = syscall_engine->AddLink(*ta, *tb, {}, {}, 1).ok();
+    }
+    ok = ok &&
+         Ip({"-n", s1, "addr", "add", "10.78.3.1/24", "dev", "lbt0"}) &&
+         Ip({"-n", s2, "addr", "add", "10.78.3.2/24", "dev", "lbt0"});
+    batched = emu::linkemu::FrameBatchIo().batched();
+  }
   if (ok) {
     auto ta = emu::linkemu::OpenTapInNamespace({e1, "lbt0", "", 0, "bench"});
     auto tb = emu::linkemu::OpenTapInNamespace({e2, "lbt0", "", 0, "bench"});
@@ -221,29 +237,40 @@ int main(int argc, char** argv) {
          Ip({"-n", e1, "addr", "add", "10.78.2.1/24", "dev", "lbt0"}) &&
          Ip({"-n", e2, "addr", "add", "10.78.2.2/24", "dev", "lbt0"});
   }
-  for (const auto& ns : {v1, v2, e1, e2}) Ip({"-n", ns, "link", "set", "lo", "up"});
+  for (const auto& ns : {v1, v2, e1, e2, s1, s2}) {
+    Ip({"-n", ns, "link", "set", "lo", "up"});
+  }
 
   if (ok) {
     std::printf("linkemu_bench: %d s per iperf3 run, engine nice %d, %d cores, "
-                "load average %s at the start\n\n",
+                "io_uring batches %s, load average %s at the start\n\n",
                 seconds, absl::GetFlag(FLAGS_nice),
                 static_cast<int>(std::thread::hardware_concurrency()),
+                batched ? "yes" : "NO (kernel refused)",
                 LoadAverage().c_str());
     // Cost.
     IperfFigures veth_tcp = RunIperf(v2, v1, "10.78.1.2", seconds, false);
     IperfFigures eng_tcp = RunIperf(e2, e1, "10.78.2.2", seconds, false);
+    IperfFigures sys_tcp = RunIperf(s2, s1, "10.78.3.2", seconds, false);
     IperfFigures veth_udp = RunIperf(v2, v1, "10.78.1.2", seconds, true);
     IperfFigures eng_udp = RunIperf(e2, e1, "10.78.2.2", seconds, true);
-    std::printf("%-34s %14s %14s %8s\n", "cost", "veth", "engine", "ratio");
-    std::printf("%-34s %11.2f Gb %11.2f Gb %8.2f  goal >= 5 Gbit/s and >= 0.3: %s\n",
+    IperfFigures sys_udp = RunIperf(s2, s1, "10.78.3.2", seconds, true);
+    std::printf("%-34s %14s %14s %14s %8s\n", "cost", "veth", "engine",
+                "engine 1/call", "ratio");
+    std::printf("%-34s %11.2f Gb %11.2f Gb %11.2f Gb %8.2f  goal >= 5 Gbit/s and >= 0.3: %s\n",
                 "TCP goodput, one stream", veth_tcp.tcp_bps / 1e9,
-                eng_tcp.tcp_bps / 1e9, eng_tcp.tcp_bps / veth_tcp.tcp_bps,
+                eng_tcp.tcp_bps / 1e9, sys_tcp.tcp_bps / 1e9,
+                eng_tcp.tcp_bps / veth_tcp.tcp_bps,
                 Verdict(eng_tcp.tcp_bps >= 5e9 &&
                         eng_tcp.tcp_bps >= 0.3 * veth_tcp.tcp_bps));
-    std::printf("%-34s %10.0fk/s %10.0fk/s %8.2f  goal >= 0.5: %s\n",
+    std::printf("%-34s %10.0fk/s %10.0fk/s %10.0fk/s %8.2f  goal >= 0.5: %s\n",
                 "UDP 64-byte packets received", veth_udp.udp_pps / 1e3,
-                eng_udp.udp_pps / 1e3, eng_udp.udp_pps / veth_udp.udp_pps,
+                eng_udp.udp_pps / 1e3, sys_udp.udp_pps / 1e3,
+                eng_udp.udp_pps / veth_udp.udp_pps,
                 Verdict(eng_udp.udp_pps >= 0.5 * veth_udp.udp_pps));
+    std::printf("(engine: io_uring batches; engine 1/call: one read()/write() "
+                "per frame; ratio: engine / veth)\n");
+    syscall_engine.reset();
     {
       ImpairmentSpec s;
       s.delay_us = 10'000;
@@ -338,6 +365,7 @@ int main(int argc, char** argv) {
 
   std::printf("\nload average %s at the end\n", LoadAverage().c_str());
   engine.reset();
-  for (const auto& ns : {v1, v2, e1, e2}) Ip({"netns", "del", ns});
+  syscall_engine.reset();
+  for (const auto& ns : {v1, v2, e1, e2, s1, s2}) Ip({"netns", "del", ns});
   return ok ? 0 : 1;
 }

@@ -19,7 +19,7 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libyaml-dev libmetis-dev libsqlite3-dev
-  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libre2-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libre2-dev liburing-dev
   libasan8 libtsan2 clang libclang-rt-14-dev
   libpcap-dev tshark
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -48,6 +49,7 @@ struct TunnelPump::Link {
   uint64_t tap_token = 0;
   bool tap_armed = false;
   bool tap_dead = false;  // read failed for good: no longer polled
+  int read_hint = 2;  // first round of the next TAP batch: 2 x the last
   std::unique_ptr<TunnelConnection> conn;
   int conn_fd = -1;  // conn->fd() while conn is set
   uint64_t conn_token = 0;
@@ -66,7 +68,7 @@ struct TunnelPump::Link {
 };
 
 absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
-    DisconnectFn on_disconnect) {
+    DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return ErrnoToStatus(errno, "tunnel pump: epoll_create1");
   int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -96,16 +98,21 @@ absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
     }
   }
   return std::unique_ptr<TunnelPump>(
-      new TunnelPump(ep, wake, timer, std::move(on_disconnect)));
+      new TunnelPump(ep, wake, timer, std::move(on_disconnect), io_mode));
 }
 
 TunnelPump::TunnelPump(int epoll_fd, int wake_fd, int timer_fd,
-                       DisconnectFn on_disconnect)
+                       DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode)
     : epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
       timer_fd_(timer_fd),
-      on_disconnect_(std::move(on_disconnect)) {
-  scratch_.resize(kMaxTunnelFrame);
+      on_disconnect_(std::move(on_disconnect)),
+      io_(io_mode),
+      slot_memory_(new char[kBatchFrames * kMaxTunnelFrame]) {
+  for (int i = 0; i < kBatchFrames; ++i) {
+    slots_.emplace_back(slot_memory_.get() + i * kMaxTunnelFrame,
+                        kMaxTunnelFrame);
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -301,6 +308,20 @@ void TunnelPump::ReserveOut(Link& l, size_t bytes) {
     l.out_end -= l.out_begin;
     l.out_begin = 0;
   }
+  // A batch read from the TAP may carry more than the high-water mark
+  // leaves room for (64 frames of up to 128 KiB): grow for it; CloseConn
+  // frees the buffer.
+  if (l.out.size() - l.out_end < bytes) l.out.resize(l.out_end + bytes);
+}
+
+int TunnelPump::ReadTapBatch(Link& l, int max) {
+  max = std::clamp(max, 1, kBatchFrames);
+  FrameBatchIo::ReadResult r = io_.ReadFrames(
+      l.tap_fd, absl::MakeConstSpan(slots_).first(max), lens_,
+      std::min(l.read_hint, max));
+  l.read_hint = std::max(2 * r.frames, 2);
+  if (r.error != 0) TapFailed(l);
+  return r.slots;
 }
 
 void TunnelPump::DrainEgress(Link& l, int64_t now_ns) {
@@ -349,44 +370,37 @@ void TunnelPump::RunEgressTimers() {
 void TunnelPump::OnTapReadable(Link& l) {
   if (l.egress != nullptr && !l.egress->PassThroughNow() && l.conn_fd >= 0) {
     // Through the egress pipeline: read, offer, frame what is due.
-    for (int i = 0; i < kBatchFrames; ++i) {
-      ssize_t n = read(l.tap_fd, scratch_.data(), scratch_.size());
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        TapFailed(l);
-        break;
+    int slots = ReadTapBatch(l, kBatchFrames);
+    int64_t now = MonotonicNowNs();
+    for (int i = 0; i < slots; ++i) {
+      if (lens_[i] > 0) {
+        l.egress->Offer(absl::MakeConstSpan(slots_[i].data(), lens_[i]), now);
       }
-      if (n <= 0) break;
-      l.egress->Offer(absl::MakeConstSpan(scratch_.data(), n),
-                      MonotonicNowNs());
     }
     DrainEgress(l, MonotonicNowNs());
     return;
   }
-  for (int i = 0; i < kBatchFrames; ++i) {
-    if (l.conn_fd < 0) {
-      ssize_t n = read(l.tap_fd, scratch_.data(), scratch_.size());
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        TapFailed(l);
-        break;
-      }
-      if (n <= 0) break;
-      ++l.stats.dropped_disconnected;
-      continue;
+  if (l.conn_fd < 0) {
+    int slots = ReadTapBatch(l, kBatchFrames);
+    for (int i = 0; i < slots; ++i) {
+      if (lens_[i] > 0) ++l.stats.dropped_disconnected;
     }
-    if (l.out_end - l.out_begin >= kHighWaterBytes) {
-      SetTapArmed(l, false);
-      break;
-    }
-    ReserveOut(l, kTunnelFrameHeaderBytes + kMaxTunnelFrame);
-    ssize_t n = read(l.tap_fd, l.out.data() + l.out_end + kTunnelFrameHeaderBytes,
-                     kMaxTunnelFrame);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      TapFailed(l);
-      break;
-    }
-    if (n == 0) break;
+    return;
+  }
+  if (l.out_end - l.out_begin >= kHighWaterBytes) {
+    SetTapArmed(l, false);
+    Flush(l);
+    return;
+  }
+  int slots = ReadTapBatch(l, kBatchFrames);
+  const size_t hdr = l.egress != nullptr ? l.egress->header_bytes() : 0;
+  for (int i = 0; i < slots; ++i) {
+    const size_t n = lens_[i];
+    if (n == 0) continue;
+    ReserveOut(l, kTunnelFrameHeaderBytes + n);
     EncodeTunnelFrameHeader(static_cast<uint32_t>(n), l.out.data() + l.out_end);
+    std::memcpy(l.out.data() + l.out_end + kTunnelFrameHeaderBytes,
+                slots_[i].data(), n);
     l.out_end += kTunnelFrameHeaderBytes + n;
     ++l.stats.tap_to_tcp_frames;
     l.stats.tap_to_tcp_bytes += n;
@@ -394,12 +408,10 @@ void TunnelPump::OnTapReadable(Link& l) {
       l.egress->CountPassThrough(n);
       DirectionStats& es = l.egress->stats();
       ++es.frames_out;
-      es.bytes_out += n > l.egress->header_bytes()
-                          ? n - l.egress->header_bytes()
-                          : 0;
+      es.bytes_out += n > hdr ? n - hdr : 0;
     }
   }
-  if (l.conn_fd >= 0) Flush(l);
+  Flush(l);
 }
 
 void TunnelPump::Flush(Link& l) {
@@ -431,13 +443,13 @@ void TunnelPump::OnConnReadable(Link& l) {
     l.in_end += *n;
     auto used = ForEachTunnelFrame(
         absl::string_view(l.in.data(), l.in_end), [&](absl::string_view f) {
-          if (write(l.tap_fd, f.data(), f.size()) < 0) {
-            ++l.stats.dropped_tap_write;
-          } else {
-            ++l.stats.tcp_to_tap_frames;
-            l.stats.tcp_to_tap_bytes += f.size();
-          }
+          io_.QueueWrite(l.tap_fd, f.data(), f.size());
         });
+    // The frames point into `in`: written before it moves.
+    FrameBatchIo::WriteResult w = io_.Submit();
+    l.stats.dropped_tap_write += w.refused;
+    l.stats.tcp_to_tap_frames += w.written;
+    l.stats.tcp_to_tap_bytes += w.bytes;
     if (!used.ok()) {
       Fail(l, absl::DataLossError(absl::StrCat("tunnel stream: ",
                                                used.status().message())));

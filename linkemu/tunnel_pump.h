@@ -6,9 +6,11 @@
 // Batching: a readable TAP is read up to kBatchFrames frames (or until the
 // output buffer is full) and everything read goes to the socket in one
 // send(); a readable socket is read in one recv() of up to kInBufferBytes and
-// every complete frame in it is written to the TAP. With the TAP's GSO
-// offloads a frame is up to 64 KiB, so a bulk TCP flow costs a few syscalls
-// per 64 KiB, not one per 1500-byte packet.
+// every complete frame in it is written to the TAP. The TAP's reads and
+// writes go through FrameBatchIo (io_uring: a batch of frames per system
+// call, linkemu/frame_batch_io.h). With the TAP's GSO offloads a frame is
+// up to 64 KiB, so a bulk TCP flow costs a few syscalls per 64 KiB, not one
+// per 1500-byte packet.
 //
 // Backpressure: when the output towards the socket holds more than
 // kHighWaterBytes, the TAP is not read (its own queue and qdisc then hold or
@@ -51,6 +53,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "linkemu/frame_batch_io.h"
 #include "linkemu/impair/direction_stats.h"
 #include "linkemu/impair/impairment_spec.h"
 #include "linkemu/tunnel_connection.h"
@@ -61,7 +64,7 @@ class TunnelPump {
  public:
   using LinkId = uint64_t;
 
-  static constexpr int kBatchFrames = 64;
+  static constexpr int kBatchFrames = FrameBatchIo::kMaxBatch;
   static constexpr size_t kHighWaterBytes = 512 * 1024;
   static constexpr size_t kInBufferBytes = 512 * 1024;
 
@@ -83,9 +86,11 @@ class TunnelPump {
   // Called when a link's connection ended; `why` says how.
   using DisconnectFn = std::function<void(LinkId, const absl::Status& why)>;
 
-  // Starts the event loop thread.
+  // Starts the event loop thread. `io_mode` kSyscalls moves TAP frames one
+  // system call each (for comparison, or where io_uring is unwanted).
   static absl::StatusOr<std::unique_ptr<TunnelPump>> Create(
-      DisconnectFn on_disconnect);
+      DisconnectFn on_disconnect,
+      FrameBatchIo::Mode io_mode = FrameBatchIo::Mode::kAuto);
   ~TunnelPump();  // stops the thread, closes every fd it owns
   TunnelPump(const TunnelPump&) = delete;
   TunnelPump& operator=(const TunnelPump&) = delete;
@@ -124,7 +129,10 @@ class TunnelPump {
   };
 
   TunnelPump(int epoll_fd, int wake_fd, int timer_fd,
-             DisconnectFn on_disconnect);
+             DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode);
+  // Reads a batch of frames from the link's TAP into slots_; the number of
+  // slots tried (lens_[i] == 0: none). TapFailed on a read error.
+  int ReadTapBatch(Link& l, int max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
   void OnTapReadable(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TapFailed(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -163,7 +171,12 @@ class TunnelPump {
   absl::flat_hash_map<uint64_t, Channel> channels_ ABSL_GUARDED_BY(mu_);
   // Disconnects found while handling events; reported after unlocking.
   std::vector<std::pair<LinkId, absl::Status>> failed_ ABSL_GUARDED_BY(mu_);
-  std::vector<char> scratch_ ABSL_GUARDED_BY(mu_);  // frames being dropped
+  // TAP frames of one batch: kBatchFrames slots of kMaxTunnelFrame bytes
+  // (allocated, not touched: only the pages frames use become resident).
+  FrameBatchIo io_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<char[]> slot_memory_;
+  std::vector<absl::Span<char>> slots_ ABSL_GUARDED_BY(mu_);
+  size_t lens_[kBatchFrames] ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -302,7 +302,8 @@ absl::StatusOr<std::unique_ptr<TunnelManager>> TunnelManager::Start(
   auto pump = TunnelPump::Create(
       [raw = m.get()](TunnelPump::LinkId id, const absl::Status& why) {
         raw->OnDisconnect(id, why);
-      });
+      },
+      m->options_.frame_io);
   if (!pump.ok()) return pump.status();
   m->pump_ = *std::move(pump);
   m->acceptor_ = std::thread([raw = m.get()] { raw->AcceptLoop(); });

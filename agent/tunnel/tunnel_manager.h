@@ -46,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "linkemu/frame_batch_io.h"
 #include "linkemu/tap_device.h"
 #include "linkemu/tunnel_pump.h"
 #include "linkemu/tunnel_ssh.h"
@@ -153,6 +154,8 @@ class TunnelManager {
     absl::Duration min_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(5);
     absl::Duration io_timeout = absl::Seconds(3);  // connect + handshake
+    // TAP frames in io_uring batches (kAuto) or one system call each.
+    linkemu::FrameBatchIo::Mode frame_io = linkemu::FrameBatchIo::Mode::kAuto;
   };
 
   // Binds the listener and starts the threads.

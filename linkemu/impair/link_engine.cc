@@ -6,10 +6,12 @@
 // timerfd must next fire; a direction is pushed when its earliest
 // departure becomes earlier than the one it is registered with, and
 // entries that no longer match are skipped when popped (lazy deletion).
-// A readable device is read up to kBatchFrames frames; a frame meeting a
-// pass-through direction with nothing held is written at once from the
-// loop's read buffer (no copy), otherwise it is copied into the pipeline's
-// pool and written at its departure.
+// A readable device is read up to kBatchFrames frames in one batch
+// (FrameBatchIo: io_uring, one system call for many frames); a frame
+// meeting a pass-through direction with nothing held is written from the
+// loop's read slot (no copy) in the batch of writes that ends the wake-up,
+// otherwise it is copied into the pipeline's pool and written at its
+// departure, with every other frame due then, in batches.
 //
 // Corruption and BER act on the bytes the receiver checks: when a
 // direction corrupts, the engine turns the sending TAP's offloads off
@@ -43,7 +45,7 @@
 namespace emu::linkemu {
 namespace {
 
-constexpr int kBatchFrames = 64;
+constexpr int kBatchFrames = FrameBatchIo::kMaxBatch;
 constexpr uint64_t kWakeToken = 0;
 constexpr uint64_t kTimerToken = 1;
 
@@ -77,7 +79,8 @@ absl::Status CheckSpecs(const ImpairmentSpec& a_to_b,
 
 class EpollLinkEngine : public LinkEngine {
  public:
-  EpollLinkEngine(int threads, int nice) : loops_(threads), nice_(nice) {}
+  EpollLinkEngine(int threads, int nice, FrameBatchIo::Mode io_mode)
+      : loops_(threads), nice_(nice), io_mode_(io_mode) {}
   ~EpollLinkEngine() override;
 
   absl::Status Start();
@@ -99,6 +102,7 @@ class EpollLinkEngine : public LinkEngine {
     bool in_dead = false;
     bool offloads_off = false;
     int64_t registered_ns = ImpairmentPipeline::kNever;
+    int read_hint = 2;  // first round of the next batch: 2 x the last
     ImpairmentPipeline pipe;
   };
   struct Link {
@@ -122,7 +126,12 @@ class EpollLinkEngine : public LinkEngine {
         ABSL_GUARDED_BY(mu);
     std::vector<TimerEntry> timers ABSL_GUARDED_BY(mu);  // min-heap
     int64_t armed_ns ABSL_GUARDED_BY(mu) = ImpairmentPipeline::kNever;
-    std::vector<char> buf ABSL_GUARDED_BY(mu);  // one frame being read
+    // The frames of one read batch: kBatchFrames slots of the largest
+    // frame (allocated, untouched until used), and their sizes.
+    std::unique_ptr<FrameBatchIo> io ABSL_GUARDED_BY(mu);
+    std::unique_ptr<char[]> slot_memory;
+    std::vector<absl::Span<char>> slots ABSL_GUARDED_BY(mu);
+    size_t lens[kBatchFrames] ABSL_GUARDED_BY(mu);
   };
 
   Loop& LoopOf(LinkId id) { return loops_[id % loops_.size()]; }
@@ -140,6 +149,7 @@ class EpollLinkEngine : public LinkEngine {
 
   std::vector<Loop> loops_;
   const int nice_;
+  const FrameBatchIo::Mode io_mode_;
   absl::Mutex ids_mu_;
   LinkId next_id_ ABSL_GUARDED_BY(ids_mu_) = 1;
 };
@@ -181,7 +191,13 @@ absl::Status EpollLinkEngine::Start() {
     }
     {
       absl::MutexLock lock(&loop.mu);
-      loop.buf.resize(FramePool::kLargestBytes);
+      loop.io = std::make_unique<FrameBatchIo>(io_mode_);
+      loop.slot_memory.reset(new char[kBatchFrames * FramePool::kLargestBytes]);
+      for (int i = 0; i < kBatchFrames; ++i) {
+        loop.slots.emplace_back(
+            loop.slot_memory.get() + i * FramePool::kLargestBytes,
+            FramePool::kLargestBytes);
+      }
     }
   }
   absl::Mutex started_mu;
@@ -326,14 +342,24 @@ void EpollLinkEngine::Flush(Loop& loop, Link& l, int d, int64_t now) {
   Direction& dir = *l.dir[d];
   DirectionStats& st = dir.pipe.stats();
   size_t hdr = dir.pipe.header_bytes();
-  while (HeldFrame* f = dir.pipe.PopDue(now)) {
-    if (write(dir.out_fd, f->data, f->len) < 0) {
-      ++st.dropped_write;
-    } else {
-      ++st.frames_out;
-      st.bytes_out += f->len > hdr ? f->len - hdr : 0;
+  // Every frame due, in batches of writes; a frame goes back to the pool
+  // once its batch is written.
+  HeldFrame* batch[kBatchFrames];
+  while (true) {
+    int n = 0;
+    while (n < kBatchFrames) {
+      HeldFrame* f = dir.pipe.PopDue(now);
+      if (f == nullptr) break;
+      loop.io->QueueWrite(dir.out_fd, f->data, f->len);
+      batch[n++] = f;
     }
-    dir.pipe.Release(f);
+    if (n == 0) break;
+    FrameBatchIo::WriteResult w = loop.io->Submit();
+    st.dropped_write += w.refused;
+    st.frames_out += w.written;
+    st.bytes_out += w.bytes - std::min<uint64_t>(w.bytes, hdr * w.written);
+    for (int i = 0; i < n; ++i) dir.pipe.Release(batch[i]);
+    if (n < kBatchFrames) break;
   }
   dir.registered_ns = ImpairmentPipeline::kNever;
   Register(loop, l, d);
@@ -343,34 +369,37 @@ void EpollLinkEngine::OnReadable(Loop& loop, Link& l, int d) {
   Direction& dir = *l.dir[d];
   DirectionStats& st = dir.pipe.stats();
   size_t hdr = dir.pipe.header_bytes();
+  FrameBatchIo::ReadResult r = loop.io->ReadFrames(
+      dir.in_fd, loop.slots, loop.lens, dir.read_hint);
+  dir.read_hint = std::max(2 * r.frames, 2);
   bool offered = false;
-  for (int i = 0; i < kBatchFrames; ++i) {
-    ssize_t n = read(dir.in_fd, loop.buf.data(), loop.buf.size());
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      // The device is gone (its namespace removed): stop polling it; the
-      // other direction goes on.
-      epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, dir.in_fd, nullptr);
-      dir.in_dead = true;
-      break;
-    }
-    if (n == 0) break;
-    absl::Span<const char> frame(loop.buf.data(), static_cast<size_t>(n));
+  int64_t now = 0;
+  for (int i = 0; i < r.slots; ++i) {
+    if (loop.lens[i] == 0) continue;
+    absl::Span<const char> frame(loop.slots[i].data(), loop.lens[i]);
     if (dir.pipe.PassThroughNow()) {
       dir.pipe.CountPassThrough(frame.size());
-      if (write(dir.out_fd, frame.data(), frame.size()) < 0) {
-        ++st.dropped_write;
-      } else {
-        ++st.frames_out;
-        st.bytes_out += frame.size() > hdr ? frame.size() - hdr : 0;
-      }
+      loop.io->QueueWrite(dir.out_fd, frame.data(), frame.size());
       continue;
     }
-    dir.pipe.Offer(frame, MonotonicNowNs());
+    if (now == 0) now = MonotonicNowNs();
+    dir.pipe.Offer(frame, now);
     offered = true;
   }
+  // The pass-through frames point into the slots: written before the
+  // next read.
+  FrameBatchIo::WriteResult w = loop.io->Submit();
+  st.dropped_write += w.refused;
+  st.frames_out += w.written;
+  st.bytes_out += w.bytes - std::min<uint64_t>(w.bytes, hdr * w.written);
+  if (r.error != 0) {
+    // The device is gone (its namespace removed): stop polling it; the
+    // other direction goes on.
+    epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, dir.in_fd, nullptr);
+    dir.in_dead = true;
+  }
   if (offered) {
-    int64_t now = MonotonicNowNs();
+    now = MonotonicNowNs();
     if (dir.pipe.NextDepartureNs() <= now) {
       Flush(loop, l, d, now);
     } else {
@@ -452,8 +481,8 @@ absl::StatusOr<std::unique_ptr<LinkEngine>> LinkEngine::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "link engine: nice ", options.nice, " is outside -20..19"));
   }
-  auto engine =
-      std::make_unique<EpollLinkEngine>(options.threads, options.nice);
+  auto engine = std::make_unique<EpollLinkEngine>(
+      options.threads, options.nice, options.io_mode);
   absl::Status s = engine->Start();
   if (!s.ok()) return s;
   return std::unique_ptr<LinkEngine>(std::move(engine));

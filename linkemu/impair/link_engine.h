@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "linkemu/frame_batch_io.h"
 #include "linkemu/impair/direction_stats.h"
 #include "linkemu/impair/impairment_spec.h"
 
@@ -38,6 +39,10 @@ class LinkEngine {
     // caller) so departures keep their time on a busy host. Below 0 needs
     // CAP_SYS_NICE; refused, the threads keep the caller's and Create fails.
     int nice = 0;
+    // How frames move between the TAPs and the loop: batches through
+    // io_uring where the kernel allows (kAuto), or one system call each
+    // (kSyscalls: the comparison in bench/linkemu_bench).
+    FrameBatchIo::Mode io_mode = FrameBatchIo::Mode::kAuto;
   };
 
   static absl::StatusOr<std::unique_ptr<LinkEngine>> Create(Options options);
