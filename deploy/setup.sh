@@ -49,17 +49,21 @@ if [[ -z ${EMU_SKIP_INSTALL:-} ]]; then
   fi
 fi
 
-log "building (bazel, offline)"
-if ! bazel build --noshow_progress //agent:emu-agent //controller:emu-controller \
-  //cli:emuctl //bench:all >/tmp/emu-setup-build.log 2>&1; then
+# --config=release (.bazelrc): optimised, Debian's static archives linked in;
+# a short emuctl call spent most of its CPU loading ~75 shared libraries
+# (docs/building.md, "Start-up cost"). The benches are built the same way.
+log "building (bazel, offline, --config=release)"
+if ! bazel build --noshow_progress --config=release //agent:emu-agent \
+  //controller:emu-controller //cli:emuctl //bench:all >/tmp/emu-setup-build.log 2>&1; then
   grep -E "ERROR|error:" /tmp/emu-setup-build.log | head -20 >&2
   log "build failed; full output in /tmp/emu-setup-build.log"
   exit 1
 fi
 
 mkdir -p "$BIN_DIR"
+built=$(bazel info --config=release bazel-bin 2>/dev/null)
 for b in agent/emu-agent controller/emu-controller cli/emuctl; do
-  install -m 0755 "$ROOT/bazel-bin/$b" "$BIN_DIR/$(basename "$b")"
+  install -m 0755 "$built/$b" "$BIN_DIR/$(basename "$b")"
 done
 log "installed emuctl, emu-controller, emu-agent in $BIN_DIR"
 
