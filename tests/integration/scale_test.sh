@@ -16,21 +16,25 @@ EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 start_cluster_test z
 LAB=scale$ID
+T0=$(now)
 NODES=${SCALE_NODES:-2000}
 HOSTS=4
 
 # Link i joins n<i>:e1 and n<i+1>:e0 with the /30 10.64.0.0 + 4i.
-addr() {  # addr LINK END(1|2)
+# addr LINK END(1|2): the address in $REPLY (no subshell: 4,000 of them
+# took minutes on a loaded machine).
+addr() {
   local b=$(( $1 * 4 + $2 ))
-  echo "10.$(( 64 + (b >> 16) )).$(( (b >> 8) & 255 )).$(( b & 255 ))"
+  REPLY="10.$(( 64 + (b >> 16) )).$(( (b >> 8) & 255 )).$(( b & 255 ))"
 }
 {
   echo "name: $LAB"
   echo "topology:"
   echo "  nodes:"
   for ((i = 0; i < NODES; i++)); do
-    prev=$(( (i + NODES - 1) % NODES ))
-    echo "    n$i: {interfaces: {e0: {addresses: [$(addr $prev 2)/30]}, e1: {addresses: [$(addr $i 1)/30]}}}"
+    addr $(( (i + NODES - 1) % NODES )) 2; e0=$REPLY
+    addr "$i" 1
+    echo "    n$i: {interfaces: {e0: {addresses: [$e0/30]}, e1: {addresses: [$REPLY/30]}}}"
   done
   echo "  links:"
   for ((i = 0; i < NODES; i++)); do
@@ -38,8 +42,10 @@ addr() {  # addr LINK END(1|2)
   done
 } >"$TMP/lab.yaml"
 
+echo "lab file written: $(elapsed "$T0") s"
 "$EMUCTL" local start --name "$ID" --hosts "$HOSTS" --subnet 198.18.241.0/24 \
   >"$TMP/start.log" 2>&1 || fail "local start: $(cat "$TMP/start.log")"
+echo "cluster started: $(elapsed "$T0") s"
 
 start=$(now)
 "$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(tail -5 "$TMP/up.log")"
@@ -61,12 +67,14 @@ step=$(( NODES / 10 ))
 for ((k = 0; k < 10; k++)); do
   i=$(( k * step + k ))
   j=$(( (i + 1) % NODES ))
-  "$EMUCTL" exec "$LAB" "n$i" -- ping -c 1 -W 5 "$(addr "$i" 2)" >"$TMP/ping.log" 2>&1 ||
-    fail "n$i -> n$j ($(addr "$i" 2)) over link $i: $(cat "$TMP/ping.log")"
-  "$EMUCTL" exec "$LAB" "n$j" -- ping -c 1 -W 5 "$(addr "$i" 1)" >"$TMP/ping.log" 2>&1 ||
-    fail "n$j -> n$i ($(addr "$i" 1)) over link $i: $(cat "$TMP/ping.log")"
+  addr "$i" 2
+  "$EMUCTL" exec "$LAB" "n$i" -- ping -c 1 -W 5 "$REPLY" >"$TMP/ping.log" 2>&1 ||
+    fail "n$i -> n$j ($REPLY) over link $i: $(cat "$TMP/ping.log")"
+  addr "$i" 1
+  "$EMUCTL" exec "$LAB" "n$j" -- ping -c 1 -W 5 "$REPLY" >"$TMP/ping.log" 2>&1 ||
+    fail "n$j -> n$i ($REPLY) over link $i: $(cat "$TMP/ping.log")"
 done
-echo "ping over 10 links of the ring, both ways: ok"
+echo "ping over 10 links of the ring, both ways: ok ($(elapsed "$T0") s)"
 
 start=$(now)
 "$EMUCTL" down "$LAB" >"$TMP/down.log" 2>&1 || fail "down: $(tail -5 "$TMP/down.log")"
@@ -77,4 +85,4 @@ left=$(ls /run/netns | grep -c "^emu\.$ID-h[0-9]*\.$LAB\." || true)
 "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || fail "local stop"
 check_nothing_left "$ID"
 trap - EXIT
-echo PASS
+echo "PASS ($(elapsed "$T0") s)"
