@@ -72,7 +72,9 @@ lab_namespaces() { ls /run/netns 2>/dev/null | grep -c "^emu\.$ID-h[0-9]*\.bench
 "$EMUCTL" local start --name "$ID" --hosts "$HOSTS" --subnet 198.18.236.0/24 >/dev/null
 echo "up/down of $NODES netns nodes, $LINKS TBF-shaped links over $HOSTS emulated hosts" \
   "($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-"$EMUCTL" plan "$TMP/lab.yaml" | head -1
+# (Not piped into head: with pipefail, emuctl's SIGPIPE failed the bench.)
+"$EMUCTL" plan "$TMP/lab.yaml" >"$TMP/plan.txt"
+head -1 "$TMP/plan.txt"
 declare -A before
 while read -r name pid; do before[$name]=$(rss_kib "$pid"); done < <(daemons)
 for ((r = 1; r <= ROUNDS; r++)); do
