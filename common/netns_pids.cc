@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -88,14 +89,36 @@ absl::StatusOr<struct stat> StatNetns(const std::string& netns_name) {
 }  // namespace
 
 absl::StatusOr<std::vector<pid_t>> PidsInNetns(const std::string& netns_name) {
-  EMU_ASSIGN_OR_RETURN(struct stat want, StatNetns(netns_name));
+  EMU_RETURN_IF_ERROR(StatNetns(netns_name).status());
+  EMU_ASSIGN_OR_RETURN(auto found, PidsInNetnsMany({netns_name}));
+  auto it = found.find(netns_name);
+  if (it == found.end()) {  // removed between the two looks
+    return absl::NotFoundError(
+        absl::StrCat("netns ", netns_name, ": no longer exists"));
+  }
+  return std::move(it->second);
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, std::vector<pid_t>>>
+PidsInNetnsMany(const std::vector<std::string>& netns_names) {
+  absl::flat_hash_map<std::string, std::vector<pid_t>> found;
+  // (device, inode) of each namespace -> its name.
+  absl::flat_hash_map<std::pair<dev_t, ino_t>, std::string> names;
+  for (const std::string& name : netns_names) {
+    absl::StatusOr<struct stat> st = StatNetns(name);
+    if (!st.ok()) {
+      if (absl::IsNotFound(st.status())) continue;
+      return st.status();
+    }
+    found[name];
+    names[{st->st_dev, st->st_ino}] = name;
+  }
+  if (names.empty()) return found;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) {
-    return emu::ErrnoToStatus(
-        errno, absl::StrCat("netns ", netns_name, ": open /proc"));
+    return emu::ErrnoToStatus(errno, "netns pids: open /proc");
   }
   const pid_t self = getpid();
-  std::vector<pid_t> pids;
   while (struct dirent* e = readdir(proc)) {
     int pid;
     if (!absl::SimpleAtoi(e->d_name, &pid) || pid <= 0 || pid == self) {
@@ -106,13 +129,12 @@ absl::StatusOr<std::vector<pid_t>> PidsInNetns(const std::string& netns_name) {
     if (stat(absl::StrCat("/proc/", pid, "/ns/net").c_str(), &ns) != 0) {
       continue;
     }
-    if (ns.st_dev == want.st_dev && ns.st_ino == want.st_ino) {
-      pids.push_back(pid);
-    }
+    auto it = names.find(std::make_pair(ns.st_dev, ns.st_ino));
+    if (it != names.end()) found[it->second].push_back(pid);
   }
   closedir(proc);
-  std::sort(pids.begin(), pids.end());
-  return pids;
+  for (auto& [name, pids] : found) std::sort(pids.begin(), pids.end());
+  return found;
 }
 
 absl::Status KillPidsInNetns(const std::string& netns_name,

@@ -51,17 +51,25 @@ if [[ -z ${EMU_SKIP_INSTALL:-} ]]; then
   fi
 fi
 
-log "building (bazel, offline)"
-if ! bazel build --noshow_progress //agent:emu-agent //controller:emu-controller \
-  //cli:emuctl //bench:all >/tmp/emu-setup-build.log 2>&1; then
+# Debian's static archives linked in (--define=emu_static_libs=1): a short
+# emuctl call spent most of its CPU loading ~75 shared libraries
+# (docs/building.md, "Start-up cost"). Not -c opt: the test suite's
+# fastbuild objects are reused, so setup only relinks;
+# EMU_BUILD_CONFIG=release builds optimised (a full second compile).
+BUILD_FLAGS=(--define=emu_static_libs=1)
+[[ ${EMU_BUILD_CONFIG:-} == release ]] && BUILD_FLAGS=(--config=release)
+log "building (bazel, offline, ${BUILD_FLAGS[*]})"
+if ! bazel build --noshow_progress "${BUILD_FLAGS[@]}" //agent:emu-agent \
+  //controller:emu-controller //cli:emuctl //bench:all >/tmp/emu-setup-build.log 2>&1; then
   grep -E "ERROR|error:" /tmp/emu-setup-build.log | head -20 >&2
   log "build failed; full output in /tmp/emu-setup-build.log"
   exit 1
 fi
 
 mkdir -p "$BIN_DIR"
+built=$(bazel info "${BUILD_FLAGS[@]}" bazel-bin 2>/dev/null)
 for b in agent/emu-agent controller/emu-controller cli/emuctl; do
-  install -m 0755 "$ROOT/bazel-bin/$b" "$BIN_DIR/$(basename "$b")"
+  install -m 0755 "$built/$b" "$BIN_DIR/$(basename "$b")"
 done
 log "installed emuctl, emu-controller, emu-agent in $BIN_DIR"
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -19,6 +20,11 @@ class NamespaceProcesses {
   virtual ~NamespaceProcesses() = default;
   // Pids whose network namespace is /run/netns/<ns>.
   virtual absl::StatusOr<std::vector<pid_t>> List(const std::string& ns) = 0;
+  // List of each namespace that exists (a key each, maybe with no pid);
+  // those that do not are left out. This default asks List once per
+  // namespace; implementations override it when one look serves all.
+  virtual absl::StatusOr<absl::flat_hash_map<std::string, std::vector<pid_t>>>
+  ListMany(const std::vector<std::string>& namespaces);
   // SIGTERM, then SIGKILL after `grace`; OK once none is left.
   virtual absl::Status KillAll(const std::string& ns, absl::Duration grace) = 0;
 };
@@ -27,6 +33,9 @@ class NamespaceProcesses {
 class ProcNamespaceProcesses : public NamespaceProcesses {
  public:
   absl::StatusOr<std::vector<pid_t>> List(const std::string& ns) override;
+  // One pass over /proc for all of them (PidsInNetnsMany).
+  absl::StatusOr<absl::flat_hash_map<std::string, std::vector<pid_t>>>
+  ListMany(const std::vector<std::string>& namespaces) override;
   absl::Status KillAll(const std::string& ns, absl::Duration grace) override;
 };
 

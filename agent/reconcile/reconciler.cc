@@ -631,8 +631,13 @@ absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
   }
   auto namespaces = net_->ListNamespaces(net::NamespacePrefix(host_, lab));
   if (!namespaces.ok()) return namespaces.status();
+  // Which namespaces run anything, in one look; KillAll only for those (it
+  // scans /proc itself: once per namespace made `down` quadratic).
+  auto running = procs_->ListMany(*namespaces);
   for (const auto& ns : *namespaces) {
-    note(procs_->KillAll(ns, kKillGrace));
+    if (!running.ok() || !running->contains(ns) || !running->at(ns).empty()) {
+      note(procs_->KillAll(ns, kKillGrace));
+    }
     absl::Status s = net_->DeleteNamespace(ns);
     note(s);
     if (s.ok()) ++removed;
@@ -671,6 +676,8 @@ absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
                                    : net::NamespacePrefix(host_, lab);
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> namespaces,
                        net_->ListNamespaces(prefix));
+  // Their processes in one look (one /proc scan, not one per namespace).
+  auto pids_of = procs_->ListMany(namespaces);
   for (const auto& ns : namespaces) {
     auto ref = net::ParseNamespaceName(host_, ns);
     if (!ref) continue;
@@ -697,10 +704,12 @@ absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
         }
       }
     }
-    auto pids = procs_->List(ns);
-    if (pids.ok()) {
-      for (pid_t pid : *pids) {
-        add(emu::v1::OwnedResource::PROCESS, absl::StrCat(pid));
+    if (pids_of.ok()) {
+      auto pids = pids_of->find(ns);
+      if (pids != pids_of->end()) {
+        for (pid_t pid : pids->second) {
+          add(emu::v1::OwnedResource::PROCESS, absl::StrCat(pid));
+        }
       }
     }
   }
