@@ -65,9 +65,10 @@ void InitLibraryOnce() {
 
 }  // namespace
 
-std::string Request::Header(absl::string_view name) const {
+const std::string& Request::Header(absl::string_view name) const {
+  static const std::string* const kEmpty = new std::string();
   auto it = headers.find(std::string(name));
-  return it == headers.end() ? "" : it->second;
+  return it == headers.end() ? *kEmpty : it->second;
 }
 
 Response TextResponse(int status, absl::string_view text) {

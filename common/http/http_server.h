@@ -31,7 +31,7 @@ struct Request {
   std::string body;    // up to Server::Options::max_body bytes
   std::string remote;  // client address
   // The header's value, "" when absent (name in lower case).
-  std::string Header(absl::string_view name) const;
+  const std::string& Header(absl::string_view name) const;
 };
 
 struct Response {

@@ -339,19 +339,24 @@ void Registry::AddCollector(Collector collector) {
 }
 
 std::vector<Family> Registry::Collect() const {
-  std::vector<Family> out;
+  // Collectors first: what they count while collecting (e.g. a source that
+  // failed) then shows in this scrape, not the next.
   std::vector<Collector> collectors;
+  {
+    absl::MutexLock lock(&mu_);
+    collectors = collectors_;
+  }
+  std::vector<Family> collected;
+  for (const Collector& c : collectors) c(&collected);
+  std::vector<Family> out;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [n, f] : counters_) out.push_back(f->Collect());
     for (const auto& [n, f] : gauges_) out.push_back(f->Collect());
     for (const auto& [n, f] : histograms_) out.push_back(f->Collect());
-    collectors = collectors_;
   }
   std::set<std::string> names;
   for (const Family& f : out) names.insert(f.name);
-  std::vector<Family> collected;
-  for (const Collector& c : collectors) c(&collected);
   for (Family& f : collected) {
     if (names.insert(f.name).second) out.push_back(std::move(f));
   }
