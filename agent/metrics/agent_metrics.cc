@@ -12,16 +12,7 @@ namespace {
 
 using emu::metrics::Family;
 using emu::metrics::MetricType;
-
-Family Make(const std::string& name, const std::string& help, MetricType type,
-            std::vector<std::string> labels) {
-  Family f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  f.label_names = std::move(labels);
-  return f;
-}
+using emu::metrics::NewFamily;
 
 // "NODE_KIND_NETNS" -> "netns".
 std::string KindName(emu::v1::NodeKind kind) {
@@ -33,11 +24,11 @@ std::string KindName(emu::v1::NodeKind kind) {
 
 std::vector<Family> SpecFamilies(
     const std::vector<emu::v1::ApplyLabRequest>& specs) {
-  Family labs = Make("emu_agent_labs",
+  Family labs = NewFamily("emu_agent_labs",
                      "Labs this agent keeps (its saved desired state).",
                      MetricType::kGauge, {});
   labs.samples.push_back({{}, static_cast<double>(specs.size())});
-  Family nodes = Make("emu_agent_nodes",
+  Family nodes = NewFamily("emu_agent_nodes",
                       "Nodes of this agent's labs, by kind.",
                       MetricType::kGauge, {"kind"});
   std::map<std::string, int> by_kind;
@@ -52,16 +43,16 @@ std::vector<Family> SpecFamilies(
 
 std::vector<Family> TunnelFamilies(
     const std::vector<tunnel::TunnelStatus>& tunnels) {
-  Family up = Make("emu_tunnel_up",
+  Family up = NewFamily("emu_tunnel_up",
                    "1 when the cross-host link's tunnel is connected.",
                    MetricType::kGauge, {"lab", "link"});
-  Family states = Make("emu_tunnels", "Tunnels of this agent by state.",
+  Family states = NewFamily("emu_tunnels", "Tunnels of this agent by state.",
                        MetricType::kGauge, {"state"});
-  Family connections = Make(
+  Family connections = NewFamily(
       "emu_tunnel_connections_total",
       "Connections a tunnel made since its TAP was created.",
       MetricType::kCounter, {"lab", "link"});
-  Family reconnects = Make(
+  Family reconnects = NewFamily(
       "emu_tunnel_reconnects_total",
       "Connections after the first: the tunnel lost its peer and came back.",
       MetricType::kCounter, {"lab", "link"});
@@ -85,7 +76,7 @@ std::vector<Family> TunnelFamilies(
 
 std::vector<Family> EngineFamilies(
     const std::vector<impair::EngineLinks::Served>& served) {
-  Family links = Make("emu_engine_links",
+  Family links = NewFamily("emu_engine_links",
                       "Links the userspace impairment engine serves, by lab.",
                       MetricType::kGauge, {"lab"});
   std::map<std::string, int> by_lab;

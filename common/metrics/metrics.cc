@@ -137,6 +137,16 @@ std::string Problem(const Family& f) {
 
 }  // namespace
 
+Family NewFamily(std::string name, std::string help, MetricType type,
+                 std::vector<std::string> label_names) {
+  Family f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  f.label_names = std::move(label_names);
+  return f;
+}
+
 bool IsValidMetricName(absl::string_view name) {
   return ValidName(name, /*colon=*/true);
 }

@@ -55,6 +55,10 @@ struct Family {
   std::vector<Sample> samples;
 };
 
+// An empty family (collectors fill its samples).
+Family NewFamily(std::string name, std::string help, MetricType type,
+                 std::vector<std::string> label_names = {});
+
 // [a-zA-Z_:][a-zA-Z0-9_:]* and label names [a-zA-Z_][a-zA-Z0-9_]* not
 // starting with "__" (reserved); "le" is reserved for histograms.
 bool IsValidMetricName(absl::string_view name);

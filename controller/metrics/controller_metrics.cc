@@ -11,16 +11,7 @@ namespace {
 
 using emu::metrics::Family;
 using emu::metrics::MetricType;
-
-Family Make(const std::string& name, const std::string& help, MetricType type,
-            std::vector<std::string> labels) {
-  Family f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  f.label_names = std::move(labels);
-  return f;
-}
+using emu::metrics::NewFamily;
 
 std::string Lower(std::string s) { return absl::AsciiStrToLower(s); }
 
@@ -47,13 +38,13 @@ void AddCounts(Family* f, const std::vector<std::string>& all,
 }  // namespace
 
 std::vector<Family> LabFamilies(const std::vector<emu::v1::Lab>& labs) {
-  Family by_state = Make("emu_labs", "Labs by state.", MetricType::kGauge,
+  Family by_state = NewFamily("emu_labs", "Labs by state.", MetricType::kGauge,
                          {"state"});
-  Family nodes = Make("emu_nodes",
+  Family nodes = NewFamily("emu_nodes",
                       "Nodes by state: a guest's own (booting, ready, "
                       "exited) when known, else its lab's.",
                       MetricType::kGauge, {"state"});
-  Family per_lab = Make("emu_lab_nodes", "Nodes of each lab.",
+  Family per_lab = NewFamily("emu_lab_nodes", "Nodes of each lab.",
                         MetricType::kGauge, {"lab", "owner"});
   std::map<std::string, int> lab_counts, node_counts;
   std::vector<std::string> lab_states;
@@ -82,9 +73,9 @@ std::vector<Family> LabFamilies(const std::vector<emu::v1::Lab>& labs) {
 
 std::vector<Family> HostFamilies(
     const std::vector<emu::v1::HostStatus>& hosts) {
-  Family by_state = Make("emu_hosts", "Hosts by reachability.",
+  Family by_state = NewFamily("emu_hosts", "Hosts by reachability.",
                          MetricType::kGauge, {"state"});
-  Family up = Make("emu_host_up", "1 when the host's agent answers.",
+  Family up = NewFamily("emu_host_up", "1 when the host's agent answers.",
                    MetricType::kGauge, {"host"});
   std::map<std::string, int> counts;
   for (const auto& h : hosts) {
@@ -97,7 +88,7 @@ std::vector<Family> HostFamilies(
 
 std::vector<Family> RunFamilies(
     const std::vector<emu::v1::ExperimentRunSummary>& runs) {
-  Family f = Make("emu_experiment_runs",
+  Family f = NewFamily("emu_experiment_runs",
                   "Experiment runs this controller recorded, by state.",
                   MetricType::kGauge, {"state"});
   std::map<std::string, int> counts;
