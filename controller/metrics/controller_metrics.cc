@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
+#include "common/auth.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::metrics {
 namespace {
@@ -64,7 +66,13 @@ std::vector<Family> LabFamilies(const std::vector<emu::v1::Lab>& labs) {
       ++node_counts[node.state().empty() ? state : Lower(node.state())];
     }
     if (lab.nodes_size() == 0) node_counts[state] += n;
-    per_lab.samples.push_back({{lab.name(), lab.owner()}, static_cast<double>(n)});
+    // Stored labs are named by key ("alice+core"; the administrator's have
+    // no owner part): labelled by short name and owner as users write them.
+    const LabKeyParts key = SplitLabKey(lab.name());
+    per_lab.samples.push_back(
+        {{key.lab, key.owner.empty() ? std::string(Caller::kAdminName)
+                                     : key.owner},
+         static_cast<double>(n)});
   }
   AddCounts(&by_state, lab_states, lab_counts);
   AddCounts(&nodes, {}, node_counts);

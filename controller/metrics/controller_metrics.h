@@ -23,7 +23,8 @@ namespace emu::controller::metrics {
 
 // emu_labs{state}: every state, 0 included ("running", "degraded", ...);
 // emu_nodes{state}: a guest's own state ("booting", "ready", "exited")
-// when its agent reported one, else its lab's; emu_lab_nodes{lab,owner}.
+// when its agent reported one, else its lab's; emu_lab_nodes{lab,owner}
+// (the store's keys "alice+core" as lab "core", owner "alice").
 std::vector<emu::metrics::Family> LabFamilies(
     const std::vector<emu::v1::Lab>& labs);
 

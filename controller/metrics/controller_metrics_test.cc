@@ -25,7 +25,7 @@ TEST(ControllerMetricsTest, LabsAndNodesByState) {
   auto parsed = ParseExposition(Render(LabFamilies({
       MakeLab("a", emu::v1::RUNNING, {"", "", "ready"}),
       MakeLab("b", emu::v1::RUNNING, {""}),
-      MakeLab("c", emu::v1::FAILED, {"exited"}),
+      MakeLab("alice+c", emu::v1::FAILED, {"exited"}),
   })));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(FindValue(*parsed, "emu_labs", {{"state", "running"}}), 2);
@@ -34,7 +34,8 @@ TEST(ControllerMetricsTest, LabsAndNodesByState) {
   EXPECT_EQ(FindValue(*parsed, "emu_nodes", {{"state", "running"}}), 3);
   EXPECT_EQ(FindValue(*parsed, "emu_nodes", {{"state", "ready"}}), 1);
   EXPECT_EQ(FindValue(*parsed, "emu_nodes", {{"state", "exited"}}), 1);
-  EXPECT_EQ(FindValue(*parsed, "emu_lab_nodes", {{"lab", "a"}}), 3);
+  EXPECT_EQ(FindValue(*parsed, "emu_lab_nodes", {{"lab", "a"}, {"owner", "admin"}}), 3);
+  EXPECT_EQ(FindValue(*parsed, "emu_lab_nodes", {{"lab", "c"}, {"owner", "alice"}}), 1);
 }
 
 TEST(ControllerMetricsTest, HostsAndRuns) {

@@ -102,7 +102,8 @@ std::string Page(const std::string& title, const Caller* caller,
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>",
       E(title),
-      " · emu</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
+      " · emu</title><link rel=\"icon\" href=\"data:,\">"
+      "<link rel=\"stylesheet\" href=\"/static/style.css\">"
       "</head><body><header><a href=\"/\">emu</a><a href=\"/\">labs</a>",
       who, "</header><main>", body,
       "</main><script src=\"/static/app.js\"></script></body></html>\n");
