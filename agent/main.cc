@@ -34,6 +34,10 @@
 #include "agent/net/resource_names.h"
 #include "agent/impair/engine_links.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "agent/metrics/agent_metrics.h"
+#include "common/http/request_auth.h"
+#include "common/metrics/metrics_endpoint.h"
+#include "common/metrics/rpc_metrics.h"
 #include "linkemu/tunnel_ssh.h"
 #include "linkemu/impair/link_engine.h"
 #include "agent/net/host_cleanup.h"
@@ -131,6 +135,17 @@ ABSL_FLAG(absl::Duration, test_clock_offset, absl::ZeroDuration(),
           "For tests only: the barrier behaves as if this host's clock were "
           "this far ahead of the real one (e.g. 250ms, -40ms), to show that "
           "the controller's clock offset estimate keeps Tasks together.");
+ABSL_FLAG(std::string, metrics, "",
+          "Serve Prometheus metrics at http://ADDR/metrics (IPV4:PORT, e.g. "
+          "127.0.0.1:9471; port 0 picks one). Empty: nothing listens. Callers "
+          "send the cluster token as \"Authorization: Bearer TOKEN\" "
+          "(docs/observability.md).");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "Write the bound --metrics port here (for --metrics=...:0).");
+ABSL_FLAG(bool, metrics_unauthenticated, false,
+          "Serve --metrics without a token: only where every process that "
+          "can reach the address may see lab names and counters "
+          "(docs/security.md).");
 ABSL_FLAG(bool, cleanup, false,
           "Do not serve: remove what an agent of --host_name owns on this "
           "machine (namespaces emu.<host>.*, the processes in them, the "
@@ -415,12 +430,42 @@ int main(int argc, char** argv) {
       host, *token, &task_runner, absl::GetFlag(FLAGS_test_clock_offset));
   emu::agent::guest::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
                                              *token, &pool);
+  // Prometheus metrics (opt-in): RPC latencies from every call, the rest
+  // from collectors at scrape time (agent/metrics). Per-link traffic
+  // counters (agent/stats) are one more collector on `metrics`.
+  emu::metrics::Registry metrics;
+  emu::metrics::RpcMetrics rpc_metrics(&metrics);
+  emu::agent::metrics::AddAgentCollectors(&metrics, &*store, tunnels.get(),
+                                          &engine_links);
+  std::vector<std::unique_ptr<
+      grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  if (!absl::GetFlag(FLAGS_metrics).empty()) {
+    interceptors.push_back(rpc_metrics.InterceptorFactory());
+  }
   int port = 0;
   auto server = emu::StartServer(absl::GetFlag(FLAGS_listen),
                                  {&service, &barrier, &guest_service},
                                  *transport, absl::GetFlag(FLAGS_port_file),
-                                 &port);
+                                 &port, std::move(interceptors));
   if (!server.ok()) return Fail(server.status().ToString());
+  std::unique_ptr<emu::http::Server> metrics_server;
+  if (!absl::GetFlag(FLAGS_metrics).empty()) {
+    auto m = emu::metrics::StartMetricsServer(
+        absl::GetFlag(FLAGS_metrics), absl::GetFlag(FLAGS_metrics_port_file),
+        &metrics,
+        absl::GetFlag(FLAGS_metrics_unauthenticated)
+            ? emu::http::Identify()
+            : emu::http::ClusterTokenIdentify(*token));
+    if (!m.ok()) return Fail(m.status().ToString());
+    metrics_server = *std::move(m);
+    emu::Log("metrics: ",
+             emu::http::ServedUrl(absl::GetFlag(FLAGS_metrics),
+                                  metrics_server->port(), "/metrics"),
+             absl::GetFlag(FLAGS_metrics_unauthenticated)
+                 ? " (NO token asked: --metrics_unauthenticated)"
+                 : " (cluster token required)");
+  }
   emu::Log("emu-agent ", host, " serving on ", absl::GetFlag(FLAGS_listen),
            " (port ", port, ")");
   std::unique_ptr<emu::agent::ControllerRegistration> registration;
@@ -442,6 +487,7 @@ int main(int argc, char** argv) {
   emu::Log("signal ", sig, ": shutting down (labs stay; they are recovered "
            "on the next start)");
   registration.reset();
+  metrics_server.reset();
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   return 0;
 }

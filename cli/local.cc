@@ -30,6 +30,8 @@ struct LocalArgs {
   bool insecure_plaintext = false;
   std::string tunnel_carrier;
   std::string tunnel_ssh_config;
+  bool metrics = false;
+  bool web = false;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
@@ -92,6 +94,8 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
       args.tunnel_ssh_config.empty()
           ? std::string()
           : std::filesystem::absolute(args.tunnel_ssh_config).string();
+  options.cluster.metrics = args.metrics;
+  options.cluster.web = args.web;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
   if (!env.self_exe.empty() && !args.no_supervise) {
@@ -241,6 +245,15 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
                   "No TLS between the daemons and emuctl (tokens in clear); "
                   "by default the cluster gets its own CA and certificates "
                   "in <state dir>/pki and every connection is mutual TLS");
+  start->add_flag("--metrics", args->metrics,
+                  "Every daemon serves Prometheus metrics: the controller on "
+                  "127.0.0.1, each agent on its host address, each on a port "
+                  "written to <state dir>/controller.metrics_port and "
+                  "agents/HOST.metrics_port (docs/observability.md)");
+  start->add_flag("--web", args->web,
+                  "The controller serves the web view on 127.0.0.1, on the "
+                  "port in <state dir>/controller.web_port "
+                  "(docs/observability.md)");
   start->add_option(
       "--tunnel-carrier", args->tunnel_carrier,
       "What carries cross-host links between the agents: tls (mutual TLS "

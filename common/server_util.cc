@@ -19,6 +19,7 @@
 #include "common/errno_status.h"
 #include "common/grpc_limits.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace emu {
@@ -83,7 +84,10 @@ absl::Status SecureUnixSocket(const std::string& path,
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const TransportSecurity& transport, const std::string& port_file,
-    int* bound_port) {
+    int* bound_port,
+    std::vector<std::unique_ptr<
+        grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors) {
   absl::Status valid = CheckListenAddress(address);
   if (!valid.ok()) return valid;
   const std::string socket_path = UnixSocketPath(address);
@@ -111,6 +115,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (grpc::Service* s : services) builder.RegisterService(s);
+  if (!interceptors.empty()) {
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr ||
       (*bound_port == 0 && !absl::StartsWith(address, "unix:"))) {
@@ -128,19 +135,24 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     }
   }
   if (!port_file.empty()) {
-    std::string tmp = port_file + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << *bound_port << "\n";
-      if (!out) {
-        return absl::InternalError(absl::StrCat("write port file ", tmp));
-      }
-    }
-    if (rename(tmp.c_str(), port_file.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("rename ", tmp));
-    }
+    EMU_RETURN_IF_ERROR(WritePortFile(port_file, *bound_port));
   }
   return server;
+}
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out) {
+      return absl::InternalError(absl::StrCat("write port file ", tmp));
+    }
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", tmp));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> GenerateTokenFile(const std::string& path) {

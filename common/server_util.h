@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "common/transport_security.h"
 
 namespace emu {
@@ -35,10 +36,18 @@ absl::Status CheckListenAddress(const std::string& address);
 // when it is not empty (port 0 in the address picks a free one). Messages are
 // limited to kMaxMessageBytes both ways (common/grpc_limits.h). The port
 // uses `transport`'s credentials (mutual TLS, or explicitly plain text).
+// `interceptors` see every call (e.g. common/metrics/rpc_metrics.h).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const TransportSecurity& transport, const std::string& port_file,
-    int* bound_port);
+    int* bound_port,
+    std::vector<std::unique_ptr<
+        grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors = {});
+
+// Writes `port` and a newline to `path` atomically (a temporary file
+// renamed), so a reader never sees half a number.
+absl::Status WritePortFile(const std::string& path, int port);
 
 // The daemons' token: read from `token_file` (see ReadTokenFile). Without
 // one, a daemon never serves anonymous callers: the token is read from

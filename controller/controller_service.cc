@@ -197,14 +197,10 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListLabs(
       context, *users_, pool_,
       [this, response](const Caller& caller) -> absl::Status {
         EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->List());
-        EMU_ASSIGN_OR_RETURN(std::vector<users::ShareRecord> shares,
-                             users_->Shares());
-        for (auto& l : labs) {
-          const users::Role role =
-              users::UserDirectory::RoleOn(caller, l.name(), shares);
-          if (!users::Allows(role, users::Verb::kView)) continue;
-          *response->add_labs() = users::AsSeenBy(caller, std::move(l));
-        }
+        EMU_ASSIGN_OR_RETURN(
+            std::vector<emu::v1::Lab> visible,
+            users::VisibleLabs(caller, *users_, std::move(labs)));
+        for (auto& l : visible) *response->add_labs() = std::move(l);
         response->set_caller(caller.name);
         response->set_caller_admin(caller.admin);
         return absl::OkStatus();

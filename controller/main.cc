@@ -13,6 +13,16 @@
 #include "absl/flags/usage.h"
 #include "absl/synchronization/notification.h"
 #include "common/auth.h"
+#include "common/http/http_server.h"
+#include "common/http/request_auth.h"
+#include "common/metrics/metrics.h"
+#include "common/metrics/metrics_endpoint.h"
+#include "common/metrics/rpc_metrics.h"
+#include "common/process_launcher.h"
+#include "controller/metrics/controller_metrics.h"
+#include "controller/web/graph_svg.h"
+#include "controller/web/web_source.h"
+#include "controller/web/web_view.h"
 #include "common/log.h"
 #include "common/server_util.h"
 #include "common/transport_security.h"
@@ -60,6 +70,23 @@ ABSL_FLAG(bool, insecure_plaintext, false,
           "No TLS: serve and dial the agents in plain text. Only on a network "
           "you trust completely (the agents must run with it too).");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
+ABSL_FLAG(std::string, metrics, "",
+          "Serve Prometheus metrics at http://ADDR/metrics (IPV4:PORT, e.g. "
+          "127.0.0.1:9470; port 0 picks one). Empty: nothing listens. "
+          "Callers send an administrator's token as \"Authorization: Bearer "
+          "TOKEN\" (docs/observability.md).");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "Write the bound --metrics port here (for --metrics=...:0).");
+ABSL_FLAG(bool, metrics_unauthenticated, false,
+          "Serve --metrics without a token: only where every process that "
+          "can reach the address may see every user's lab names "
+          "(docs/security.md).");
+ABSL_FLAG(std::string, web, "",
+          "Serve the read-only web view at http://ADDR/ (IPV4:PORT, e.g. "
+          "127.0.0.1:9480; port 0 picks one). Empty: nothing listens. Users "
+          "log in with their emu token (docs/observability.md).");
+ABSL_FLAG(std::string, web_port_file, "",
+          "Write the bound --web port here (for --web=...:0).");
 
 namespace {
 
@@ -150,15 +177,78 @@ int main(int argc, char** argv) {
   if (cut.ok() && *cut > 0) emu::Log(*cut, " experiment runs ended as FAILED");
   emu::controller::experiment::ExperimentServiceImpl experiments(
       &labs, &hosts, runs->get(), &users, *token, *transport, &pool);
+  // Prometheus metrics (opt-in, docs/observability.md): RPC latencies from
+  // every call, barrier timing as Tasks end, the rest read at scrape time.
+  // Per-link counters (agent/stats) are one more collector on `metrics`.
+  emu::metrics::Registry metrics;
+  emu::metrics::RpcMetrics rpc_metrics(&metrics);
+  emu::controller::metrics::ExperimentMetrics experiment_metrics(&metrics);
+  const bool metrics_on = !absl::GetFlag(FLAGS_metrics).empty();
+  if (metrics_on) {
+    emu::controller::metrics::Sources sources;
+    sources.labs = [&labs] { return labs.List(); };
+    sources.hosts = [&hosts] { return hosts.Snapshot(); };
+    sources.runs = [store = runs->get()] { return store->List(); };
+    emu::controller::metrics::AddControllerCollectors(&metrics,
+                                                      std::move(sources));
+    experiments.SetTaskObserver(
+        [&experiment_metrics](const emu::v1::TaskResult& task,
+                              const emu::v1::TaskResult* previous) {
+          experiment_metrics.ObserveTask(task, previous);
+        });
+  }
   if (int resumed = experiments.ResumeRuns(); resumed > 0) {
     emu::Log(resumed, " experiment runs resumed");
   }
+  std::vector<std::unique_ptr<
+      grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  if (metrics_on) interceptors.push_back(rpc_metrics.InterceptorFactory());
   int port = 0;
   auto server = emu::StartServer(
       absl::GetFlag(FLAGS_listen),
       {&service, &registration, &experiments, &user_service}, *transport,
-      absl::GetFlag(FLAGS_port_file), &port);
+      absl::GetFlag(FLAGS_port_file), &port, std::move(interceptors));
   if (!server.ok()) return Fail(server.status().ToString());
+  const emu::http::Identify identify = [&users](absl::string_view token) {
+    return users.Identify(token);
+  };
+  std::unique_ptr<emu::http::Server> metrics_server;
+  if (metrics_on) {
+    auto m = emu::metrics::StartMetricsServer(
+        absl::GetFlag(FLAGS_metrics), absl::GetFlag(FLAGS_metrics_port_file),
+        &metrics,
+        absl::GetFlag(FLAGS_metrics_unauthenticated) ? emu::http::Identify()
+                                                     : identify);
+    if (!m.ok()) return Fail(m.status().ToString());
+    metrics_server = *std::move(m);
+    emu::Log("metrics: ",
+             emu::http::ServedUrl(absl::GetFlag(FLAGS_metrics),
+                                  metrics_server->port(), "/metrics"),
+             absl::GetFlag(FLAGS_metrics_unauthenticated)
+                 ? " (NO token asked: --metrics_unauthenticated)"
+                 : " (an administrator's token required)");
+  }
+  // The web view (opt-in): read-only pages for each user's own token.
+  emu::PosixProcessLauncher launcher;
+  emu::controller::web::GraphvizSvgRenderer svg(&launcher);
+  emu::controller::web::ControllerWebSource web_source(&labs, &users,
+                                                       &experiments);
+  std::unique_ptr<emu::http::Server> web_server;
+  if (!absl::GetFlag(FLAGS_web).empty()) {
+    emu::http::Server::Options options;
+    options.address = absl::GetFlag(FLAGS_web);
+    options.port_file = absl::GetFlag(FLAGS_web_port_file);
+    options.name = "--web";
+    auto w = emu::http::Server::Start(
+        options, emu::controller::web::WebRoutes(&web_source, &svg));
+    if (!w.ok()) return Fail(w.status().ToString());
+    web_server = *std::move(w);
+    emu::Log("web view: ",
+             emu::http::ServedUrl(absl::GetFlag(FLAGS_web), web_server->port(),
+                                  "/"),
+             " (log in with an emu token)");
+  }
   emu::Log("emu-controller serving on ", absl::GetFlag(FLAGS_listen),
            " (port ", port, "), ", agents->size(), " hosts, db ",
            absl::GetFlag(FLAGS_db));
@@ -193,6 +283,8 @@ int main(int argc, char** argv) {
            absl::GetFlag(FLAGS_db), ")");
   stop.Notify();
   heartbeat.join();
+  web_server.reset();
+  metrics_server.reset();
   // Runs end (cancelled) while their streams can still tell the clients.
   experiments.Shutdown();
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));

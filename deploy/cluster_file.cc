@@ -33,6 +33,12 @@ class Reader {
     if (!v->is_string()) return Fail(key, "a string");
     *out = v->get<std::string>();
   }
+  void Bool(const char* key, bool* out) {
+    const Json* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_boolean()) return Fail(key, "true or false");
+    *out = v->get<bool>();
+  }
   template <typename Int>
   void Integer(const char* key, Int* out) {
     const Json* v = Find(key);
@@ -95,6 +101,8 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   if (!f.tunnel_ssh_config.empty()) {
     root["tunnel_ssh_config"] = f.tunnel_ssh_config;
   }
+  if (f.metrics) root["metrics"] = true;
+  if (f.web) root["web"] = true;
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
@@ -153,6 +161,8 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.String("pki_dir", &f.pki_dir);
   r.String("tunnel_carrier", &f.tunnel_carrier);
   r.String("tunnel_ssh_config", &f.tunnel_ssh_config);
+  r.Bool("metrics", &f.metrics);
+  r.Bool("web", &f.web);
   r.String("bridge", &f.bridge);
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);

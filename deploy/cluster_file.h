@@ -55,6 +55,12 @@ struct ClusterFile {
   std::string tunnel_carrier;
   // The agents' --tunnel_ssh_config (carrier ssh); empty: none.
   std::string tunnel_ssh_config;
+  // `emuctl local start --metrics` / `--web`: the daemons serve /metrics
+  // (the controller on loopback, each agent on its host address) and the
+  // controller the web view, on ports they write to the layout's
+  // *.metrics_port / controller.web_port files.
+  bool metrics = false;
+  bool web = false;
   std::string bridge;
   std::string subnet;
   std::string log_dir;

@@ -425,6 +425,8 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   if (!options.cluster.insecure_plaintext) record.pki_dir = layout.pki_dir;
   record.tunnel_carrier = options.cluster.tunnel_carrier;
   record.tunnel_ssh_config = options.cluster.tunnel_ssh_config;
+  record.metrics = options.cluster.metrics;
+  record.web = options.cluster.web;
   record.bridge = layout.bridge;
   record.subnet = layout.subnet;
   record.log_dir = layout.log_dir;
@@ -536,6 +538,13 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
     spec.argv.push_back(
         absl::StrCat("--tunnel_ssh_config=", record.tunnel_ssh_config));
   }
+  if (record.metrics) {
+    // On the host's own address: reachable from the root namespace over the
+    // cluster's bridge, like the agent's gRPC port.
+    spec.argv.push_back(absl::StrCat("--metrics=", h.address, ":0"));
+    spec.argv.push_back(
+        absl::StrCat("--metrics_port_file=", h.metrics_port_file));
+  }
   spec.netns = h.netns;
   // The agent bind-mounts node namespaces under /run/netns: they must be
   // visible to everyone and outlive the agent (recovery after kill -9).
@@ -576,6 +585,16 @@ absl::Status LocalCluster::StartController(const LocalClusterLayout& layout,
                absl::StrCat("--token_file=", layout.token_file),
                absl::StrCat("--port_file=", layout.controller_port_file),
                TransportFlag(record)};
+  if (record.metrics) {
+    spec.argv.push_back("--metrics=127.0.0.1:0");
+    spec.argv.push_back(absl::StrCat("--metrics_port_file=",
+                                     layout.controller_metrics_port_file));
+  }
+  if (record.web) {
+    spec.argv.push_back("--web=127.0.0.1:0");
+    spec.argv.push_back(
+        absl::StrCat("--web_port_file=", layout.controller_web_port_file));
+  }
   absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, layout.controller_log);
   if (!pid.ok()) return Annotate(pid.status(), "start controller");
   own_daemons_.insert(*pid);

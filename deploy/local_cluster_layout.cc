@@ -185,6 +185,9 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
   l.log_dir = absl::StrCat(l.state_dir, "/logs");
   l.controller_log = absl::StrCat(l.log_dir, "/controller.log");
   l.controller_port_file = absl::StrCat(l.state_dir, "/controller.port");
+  l.controller_metrics_port_file =
+      absl::StrCat(l.state_dir, "/controller.metrics_port");
+  l.controller_web_port_file = absl::StrCat(l.state_dir, "/controller.web_port");
   l.controller_db = absl::StrCat(l.state_dir, "/controller.db");
   for (int i = 1; i <= options.hosts; ++i) {
     LocalHostLayout h;
@@ -197,6 +200,8 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
     h.agent_address = absl::StrCat(h.address, ":", kAgentPort);
     h.state_dir = absl::StrCat(l.state_dir, "/agents/", h.name);
     h.port_file = absl::StrCat(l.state_dir, "/agents/", h.name, ".port");
+    h.metrics_port_file =
+        absl::StrCat(l.state_dir, "/agents/", h.name, ".metrics_port");
     h.log_path = absl::StrCat(l.log_dir, "/", h.name, ".log");
     l.hosts.push_back(std::move(h));
   }

@@ -49,6 +49,10 @@ struct LocalClusterOptions {
   // path; empty: ssh's default files). Each host then needs an sshd on its
   // address that takes the key this file names (docs/cluster.md).
   std::string tunnel_ssh_config;
+  // Prometheus metrics on every daemon, the web view on the controller
+  // (docs/observability.md); their ports go to the *_port files below.
+  bool metrics = false;
+  bool web = false;
 };
 
 // One emulated physical host: a network namespace with one agent.
@@ -62,6 +66,7 @@ struct LocalHostLayout {
   std::string agent_address;  // "198.18.0.11:7471"
   std::string state_dir;      // agent's --state_dir: "<dir>/agents/h1"
   std::string port_file;      // "<dir>/agents/h1.port"
+  std::string metrics_port_file;  // "<dir>/agents/h1.metrics_port"
   std::string log_path;       // "<dir>/logs/h1.log"
 };
 
@@ -79,6 +84,8 @@ struct LocalClusterLayout {
   std::string log_dir;               // "<dir>/logs"
   std::string controller_log;        // "<dir>/logs/controller.log"
   std::string controller_port_file;  // "<dir>/controller.port"
+  std::string controller_metrics_port_file;  // "<dir>/controller.metrics_port"
+  std::string controller_web_port_file;      // "<dir>/controller.web_port"
   std::string controller_db;         // "<dir>/controller.db"
   std::vector<LocalHostLayout> hosts;
 };

@@ -286,6 +286,40 @@ TEST_F(LocalClusterTest, TheTunnelCarrierIsTheClusters) {
   EXPECT_EQ(record->tunnel_carrier, "plain");
 }
 
+TEST_F(LocalClusterTest, NothingServesMetricsOrWebUnlessAsked) {
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  for (const auto& spawn : launcher_.spawns()) {
+    EXPECT_THAT(spawn.spec.argv,
+                Not(Contains(::testing::HasSubstr("--metrics"))));
+    EXPECT_THAT(spawn.spec.argv, Not(Contains(::testing::HasSubstr("--web"))));
+  }
+}
+
+TEST_F(LocalClusterTest, MetricsOnLoopbackAndHostAddressesWebOnLoopback) {
+  options_.cluster.metrics = true;
+  options_.cluster.web = true;
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 3u);
+  // Agents h1, h2 on their own addresses (198.18.x.11, .12), port files
+  // beside their gRPC port files; the controller on loopback.
+  EXPECT_THAT(spawns[0].spec.argv,
+              Contains(::testing::MatchesRegex("--metrics=[0-9.]+\\.11:0")));
+  EXPECT_THAT(spawns[0].spec.argv,
+              Contains(::testing::EndsWith("/agents/t-h1.metrics_port")));
+  EXPECT_THAT(spawns[0].spec.argv, Not(Contains(::testing::HasSubstr("--web"))));
+  EXPECT_THAT(spawns[2].spec.argv, Contains("--metrics=127.0.0.1:0"));
+  EXPECT_THAT(spawns[2].spec.argv, Contains("--web=127.0.0.1:0"));
+  EXPECT_THAT(spawns[2].spec.argv,
+              Contains("--web_port_file=" + root_ + "/t/controller.web_port"));
+  auto record = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_TRUE(record->metrics);
+  EXPECT_TRUE(record->web);
+}
+
 TEST_F(LocalClusterTest, TheSshCarrierAndItsConfigGoToEveryAgent) {
   options_.cluster.tunnel_carrier = "ssh";
   options_.cluster.tunnel_ssh_config = "/etc/emu/ssh_config";

@@ -5,6 +5,7 @@
 #   deploy/setup.sh            # packages + build + install binaries
 #   EMU_SKIP_INSTALL=1 ...     # build only (packages already there)
 #   EMU_SKIP_IMAGES=1 ...      # do not build the default guest image
+#   EMU_TEST_PACKAGES=1 ...    # also what only the tests need (chromium)
 #
 # Binaries are copied to ${EMU_BIN_DIR:-/usr/local/bin}: emuctl,
 # emu-controller, emu-agent.
@@ -25,8 +26,15 @@ PACKAGES=(
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc
   qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server graphviz
   debootstrap e2fsprogs
-  python3-grpcio python3-grpc-tools
+  python3-grpcio python3-grpc-tools libcivetweb-dev
 )
+# Only the tests need these: chromium (about 350 MB installed) loads the web
+# view in //tests/integration:web_test, curl scrapes /metrics in metrics_test.
+# deploy/test.sh asks for them (EMU_TEST_PACKAGES=1).
+TEST_PACKAGES=(chromium curl)
+if [[ -n ${EMU_TEST_PACKAGES:-} ]]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-deploy/setup.sh
+EMU_TEST_PACKAGES=1 deploy/setup.sh
 # Integration tests share the kernel; they run one at a time (tag
 # "exclusive") and clean up after themselves.
 log=$(mktemp)

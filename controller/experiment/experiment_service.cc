@@ -313,8 +313,16 @@ void ExperimentServiceImpl::Drive(const std::string& run_id,
                                   const std::string& lab_key,
                                   std::shared_ptr<ExperimentRunner> runner,
                                   std::shared_ptr<RunProgress> progress) {
+  std::optional<emu::v1::TaskResult> previous;
   emu::v1::RunResult result = runner->Run(
-      [&progress](const emu::v1::ExperimentEvent& e) { progress->Publish(e); });
+      [this, &progress, &previous](const emu::v1::ExperimentEvent& e) {
+        if (task_observer_ &&
+            e.kind() == emu::v1::ExperimentEvent::TASK_ENDED && e.has_task()) {
+          task_observer_(e.task(), previous ? &*previous : nullptr);
+          previous = e.task();
+        }
+        progress->Publish(e);
+      });
   if (!progress->ended()) {
     // Every follower ends with RUN_ENDED, whatever the runner published.
     emu::v1::ExperimentEvent end;
@@ -606,6 +614,53 @@ absl::Status ExperimentServiceImpl::CheckRunAccess(const Caller& caller,
       absl::StrCat("no experiment run ", id, " (emuctl runs lists them)"));
 }
 
+absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>>
+ExperimentServiceImpl::RunsVisibleTo(const Caller& caller) const {
+  std::vector<emu::v1::ExperimentRunSummary> out;
+  if (store_ == nullptr) return out;
+  EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::ExperimentRunSummary> runs,
+                       store_->List());
+  EMU_ASSIGN_OR_RETURN(std::vector<users::ShareRecord> shares,
+                       users_->Shares());
+  // The runs of the labs the caller may view, named in their terms.
+  for (auto& r : runs) {
+    const users::Role role = users::UserDirectory::RoleOn(caller, r.lab(), shares);
+    if (!users::Allows(role, users::Verb::kView)) continue;
+    r.set_lab(users::RefFromKey(caller, r.lab()).display);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<emu::v1::RunResult> ExperimentServiceImpl::RunDetail(
+    const Caller& caller, const std::string& id) const {
+  const absl::Status not_found = absl::NotFoundError(
+      absl::StrCat("no experiment run ", id, " (emuctl runs lists them)"));
+  std::optional<ActiveRun> live;
+  {
+    absl::MutexLock lock(&mu_);
+    live = FindRun(id);
+  }
+  if (live.has_value()) {
+    EMU_RETURN_IF_ERROR(
+        CheckRunAccess(caller, id, live->lab_key, users::Verb::kView));
+    emu::v1::RunResult run = live->progress->SoFar();
+    run.set_lab(users::RefFromKey(caller, live->lab_key).display);
+    return run;
+  }
+  if (store_ == nullptr) return not_found;
+  EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::ExperimentRunSummary> runs,
+                       store_->List());
+  for (const auto& r : runs) {
+    if (r.id() != id) continue;
+    EMU_RETURN_IF_ERROR(CheckRunAccess(caller, id, r.lab(), users::Verb::kView));
+    emu::v1::RunResult run = EndedFromRecord(r).run();
+    run.set_lab(users::RefFromKey(caller, r.lab()).display);
+    return run;
+  }
+  return not_found;
+}
+
 grpc::ServerUnaryReactor* ExperimentServiceImpl::ListExperimentRuns(
     grpc::CallbackServerContext* context,
     const emu::v1::ListExperimentRunsRequest* request,
@@ -614,19 +669,9 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::ListExperimentRuns(
   return OffloadUnary(
       context, *users_, pool_,
       [this, response](const Caller& caller) -> absl::Status {
-        if (store_ == nullptr) return absl::OkStatus();
-        auto runs = store_->List();
-        if (!runs.ok()) return runs.status();
-        auto shares = users_->Shares();
-        if (!shares.ok()) return shares.status();
-        // The runs of the labs the caller may view, named in their terms.
-        for (auto& r : *runs) {
-          const users::Role role =
-              users::UserDirectory::RoleOn(caller, r.lab(), *shares);
-          if (!users::Allows(role, users::Verb::kView)) continue;
-          r.set_lab(users::RefFromKey(caller, r.lab()).display);
-          *response->add_runs() = std::move(r);
-        }
+        EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::ExperimentRunSummary> runs,
+                             RunsVisibleTo(caller));
+        for (auto& r : runs) *response->add_runs() = std::move(r);
         return absl::OkStatus();
       });
 }

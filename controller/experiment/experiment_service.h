@@ -12,6 +12,7 @@
 #define EMU_CONTROLLER_EXPERIMENT_EXPERIMENT_SERVICE_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,6 +83,26 @@ class ExperimentServiceImpl final
   // Ended runs whose events WatchExperimentRun can still replay.
   static constexpr size_t kKeptRuns = 16;
 
+  // Called as each Task of any run ends, with the Task before it in the
+  // same run (null for the first): the controller's metrics. Set before
+  // ResumeRuns and before serving.
+  using TaskObserver = std::function<void(const emu::v1::TaskResult& task,
+                                          const emu::v1::TaskResult* previous)>;
+  void SetTaskObserver(TaskObserver observer) {
+    task_observer_ = std::move(observer);
+  }
+
+  // The run `id` with its Tasks so far, when `caller` may view its lab
+  // (the web view). Runs older than the last kKeptRuns ended ones (or
+  // from before a restart) come from the store, without Tasks. NOT_FOUND
+  // for an unknown run and for one the caller may not see.
+  absl::StatusOr<emu::v1::RunResult> RunDetail(const Caller& caller,
+                                               const std::string& id) const;
+  // The recorded runs of the labs `caller` may view, newest first, labs
+  // named in the caller's terms (ListExperimentRuns, the web view).
+  absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>> RunsVisibleTo(
+      const Caller& caller) const;
+
   grpc::ServerUnaryReactor* ListExperimentRuns(
       grpc::CallbackServerContext* context,
       const emu::v1::ListExperimentRunsRequest* request,
@@ -95,11 +116,12 @@ class ExperimentServiceImpl final
   const std::string token_;            // the cluster's, for the agents
   ThreadPool* const pool_;
   RealClock clock_;
+  TaskObserver task_observer_;
   GrpcBarrierLinkFactory link_factory_;
   // Shared by every run (it holds only the registry pointer).
   std::unique_ptr<LinkApplier> link_applier_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_run_ ABSL_GUARDED_BY(mu_) = 0;
   struct ActiveRun {

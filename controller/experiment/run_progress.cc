@@ -33,4 +33,27 @@ bool RunProgress::ended() const {
   return ended_;
 }
 
+emu::v1::RunResult RunProgress::SoFar() const {
+  absl::MutexLock lock(&mu_);
+  emu::v1::RunResult run;
+  for (const auto& e : events_) {
+    switch (e.kind()) {
+      case emu::v1::ExperimentEvent::RUN_STARTED:
+        run = e.run();
+        break;
+      case emu::v1::ExperimentEvent::TASK_ENDED:
+        *run.add_tasks() = e.task();
+        break;
+      case emu::v1::ExperimentEvent::RUN_ENDED:
+        return e.run();
+      default:
+        break;
+    }
+  }
+  if (run.state() == emu::v1::RUN_STATE_UNSPECIFIED) {
+    run.set_state(emu::v1::RUN_RUNNING);
+  }
+  return run;
+}
+
 }  // namespace emu::controller::experiment

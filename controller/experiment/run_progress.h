@@ -41,6 +41,11 @@ class RunProgress {
 
   bool ended() const;
 
+  // The run as far as its events tell: RUN_ENDED's result once ended, else
+  // RUN_STARTED's with every Task that ended so far (for the web view's
+  // Task timeline of a live run).
+  emu::v1::RunResult SoFar() const;
+
  private:
   mutable absl::Mutex mu_;
   std::vector<emu::v1::ExperimentEvent> events_ ABSL_GUARDED_BY(mu_);

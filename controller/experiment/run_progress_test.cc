@@ -62,5 +62,30 @@ TEST(RunProgressTest, UnwatchedWatcherIsNotCalledAgain) {
   EXPECT_THAT(stays, ElementsAre("started", "ended"));
 }
 
+TEST(RunProgressTest, SoFarHasTheEndedTasksThenTheWholeResult) {
+  RunProgress p;
+  ExperimentEvent start = Event(ExperimentEvent::RUN_STARTED, "start");
+  start.mutable_run()->set_id("r1");
+  start.mutable_run()->set_lab("core");
+  p.Publish(start);
+  ExperimentEvent t1 = Event(ExperimentEvent::TASK_ENDED, "t1");
+  t1.mutable_task()->set_name("first");
+  p.Publish(t1);
+  p.Publish(Event(ExperimentEvent::TASK_RELEASED, "t2 released"));
+  emu::v1::RunResult so_far = p.SoFar();
+  EXPECT_EQ(so_far.id(), "r1");
+  EXPECT_EQ(so_far.state(), emu::v1::RUN_RUNNING);
+  ASSERT_EQ(so_far.tasks_size(), 1);
+  EXPECT_EQ(so_far.tasks(0).name(), "first");
+  ExperimentEvent end = Event(ExperimentEvent::RUN_ENDED, "end");
+  end.mutable_run()->set_id("r1");
+  end.mutable_run()->set_state(emu::v1::RUN_SUCCEEDED);
+  end.mutable_run()->add_tasks()->set_name("first");
+  end.mutable_run()->add_tasks()->set_name("second");
+  p.Publish(end);
+  EXPECT_EQ(p.SoFar().state(), emu::v1::RUN_SUCCEEDED);
+  EXPECT_EQ(p.SoFar().tasks_size(), 2);
+}
+
 }  // namespace
 }  // namespace emu::controller::experiment

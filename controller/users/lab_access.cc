@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_replace.h"
+#include "common/status_macros.h"
 #include "controller/users/quota.h"
 #include "proto/topology_names.h"
 
@@ -44,6 +45,19 @@ std::function<absl::Status(const emu::v1::Topology&)> QuotaAdmission(
     return CheckQuota(caller.name, *quota, in_use,
                       SplitLabKey(topology.name()).lab, UsageOf(topology));
   };
+}
+
+absl::StatusOr<std::vector<emu::v1::Lab>> VisibleLabs(
+    const Caller& caller, const UserDirectory& users,
+    std::vector<emu::v1::Lab> labs) {
+  EMU_ASSIGN_OR_RETURN(std::vector<ShareRecord> shares, users.Shares());
+  std::vector<emu::v1::Lab> out;
+  for (auto& l : labs) {
+    const Role role = UserDirectory::RoleOn(caller, l.name(), shares);
+    if (!Allows(role, Verb::kView)) continue;
+    out.push_back(AsSeenBy(caller, std::move(l)));
+  }
+  return out;
 }
 
 }  // namespace emu::controller::users

@@ -21,6 +21,12 @@ namespace emu::controller::users {
 // short name, owner the owner's user name ("admin" for the cluster's).
 emu::v1::Lab AsSeenBy(const Caller& caller, emu::v1::Lab lab);
 
+// The labs of `labs` (the store's, by key) that `caller` may view, as they
+// see them (AsSeenBy): ListLabs and the web view's lab list.
+absl::StatusOr<std::vector<emu::v1::Lab>> VisibleLabs(
+    const Caller& caller, const UserDirectory& users,
+    std::vector<emu::v1::Lab> labs);
+
 // `status` with the lab's key replaced by the name the caller used
 // ("lab alice+core: not found" -> "lab core: not found").
 absl::Status InCallerTerms(const absl::Status& status, const LabRef& ref);
