@@ -27,7 +27,7 @@
 # loop devices or mounts (mkfs.ext4 -d fills the file system from a folder).
 set -euo pipefail
 
-SCRIPT_VERSION=1
+SCRIPT_VERSION=2
 OUT=${1:-/var/lib/emu/images/debian}
 SUITE=bookworm
 # What every emu guest needs: an init, the tools the agent drives through
@@ -84,7 +84,12 @@ cat >"$R/etc/systemd/system/serial-getty@ttyS0.service.d/emu-autologin.conf" <<'
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 %I vt220
 UNIT
+# root's shell is Debian's dash, as in the default image: an interactive
+# bash announces every background job ("[1] 329", "[1]+ Done"), and the
+# agent runs each command as one, so those lines would land in its output.
 # A plain prompt, no pager, no colour codes in what the agent reads.
+sed -i 's|^root:\([^:]*:[^:]*:[^:]*:[^:]*:[^:]*\):.*$|root:\1:/bin/sh|' "$R/etc/passwd"
+grep -q '^root:.*:/bin/sh$' "$R/etc/passwd" || { log "cannot set root's shell"; exit 1; }
 cat >"$R/root/.profile" <<'PROF'
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PS1='# ' PAGER=cat SYSTEMD_PAGER= TERM=dumb

@@ -10,7 +10,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-start_cluster_test cap
+start_cluster_test cp
 ns() { echo "emu.$ID-$1.cap.$2"; }
 command -v tshark >/dev/null || fail "tshark is not installed (deploy/setup.sh)"
 # tshark refuses to run as root without this (it reads a file only).

@@ -11,7 +11,7 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
 EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
-start_cluster_test sta
+start_cluster_test st
 ns() { echo "emu.$ID-$1.st.$2"; }
 PY=/usr/bin/python3
 
