@@ -99,6 +99,22 @@ void RemoveTree(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
+// A guest's files that outlive a restart of its QEMU: its disk overlay (what
+// the guest wrote) and the owner, so `down` still finds them.
+void RemoveAllButDisk(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || name == "owner" ||
+        name == "disk.qcow2" || name == "disk.qcow2.base") {
+      continue;
+    }
+    unlink(absl::StrCat(dir, "/", name).c_str());
+  }
+  closedir(d);
+}
+
 uint64_t Fnv1a(absl::string_view s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) {
@@ -660,7 +676,7 @@ absl::StatusOr<std::string> GuestManager::Kill(const std::string& lab,
   }
   Found g{DirFor(lab, node), lab, node};
   std::string reason = RunningPid(g.dir) == 0 ? ExitReason(g.dir) : "";
-  EMU_RETURN_IF_ERROR(Stop(g));
+  EMU_RETURN_IF_ERROR(Stop(g, /*keep_disk=*/true));
   return reason;
 }
 
@@ -689,7 +705,7 @@ absl::Status GuestManager::ApplyQdiscs(const std::string& lab,
   return absl::OkStatus();
 }
 
-absl::Status GuestManager::Stop(const Found& g) {
+absl::Status GuestManager::Stop(const Found& g, bool keep_disk) {
   {
     absl::MutexLock lock(&mu_);
     guests_.erase(absl::StrCat(g.lab, "/", g.node));
@@ -713,6 +729,10 @@ absl::Status GuestManager::Stop(const Found& g) {
                          pid, " survives SIGKILL"));
       }
     }
+  }
+  if (keep_disk) {
+    RemoveAllButDisk(g.dir);
+    return WriteFile(g.dir + "/exit_reason", "stopped to be restarted");
   }
   RemoveTree(g.dir);
   return absl::OkStatus();

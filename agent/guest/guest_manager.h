@@ -90,7 +90,9 @@ class GuestManager {
       const std::string& lab, const std::string& node);
 
   // Ends the guest's QEMU (QMP quit, then SIGKILL) and removes its
-  // directory, so that the next Ensure starts it afresh. Returns the exit
+  // directory but for its disk overlay (what the guest wrote survives a
+  // restart, as a disk survives a reboot), so that the next Ensure starts it
+  // afresh. Returns the exit
   // reason QEMU logged ("" when none). NOT_FOUND when there is no such
   // guest.
   absl::StatusOr<std::string> Kill(const std::string& lab,
@@ -136,7 +138,9 @@ class GuestManager {
                              const std::string& overlay);
   absl::Status Start(const std::string& lab, const emu::v1::Node& node,
                      const std::vector<std::string>& nics);
-  absl::Status Stop(const Found& g);
+  // Ends QEMU and removes the guest's directory (keep_disk: all but its
+  // overlay and owner; see Kill).
+  absl::Status Stop(const Found& g, bool keep_disk = false);
   pid_t RunningPid(const std::string& dir);
   // Pins the vCPU threads (QMP query-cpus-fast) to node.cpu_set().
   absl::Status Pin(const std::string& dir, const emu::v1::Node& node);

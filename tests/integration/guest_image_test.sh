@@ -82,7 +82,7 @@ for d in /run/emu/guests/*; do
   [[ -f $d/owner ]] && grep -qx "$ID-h1 deb d1" "$d/owner" && dir=$d
 done
 [[ -n $dir && -f $dir/disk.qcow2 ]] || fail "no overlay in the guest's directory ($dir)"
-qemu-img info "$dir/disk.qcow2" >"$TMP/info"
+qemu-img info -U "$dir/disk.qcow2" >"$TMP/info"  # -U: QEMU holds its lock
 grep -q "backing file: /var/lib/emu/images/debian/disk.raw" "$TMP/info" ||
   fail "overlay backing: $(cat "$TMP/info")"
 
