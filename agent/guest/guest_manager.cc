@@ -86,33 +86,24 @@ std::string ExitReason(const std::string& dir) {
   return r.empty() ? "no exit status known (not started by this agent run)" : r;
 }
 
-void RemoveTree(const std::string& dir) {
+// Removes the guest directory's files and the directory itself; with
+// `keep_disk`, all but what outlives a restart of its QEMU: the disk overlay
+// (what the guest wrote) and the owner, so `down` still finds them.
+void RemoveTree(const std::string& dir, bool keep_disk = false) {
   DIR* d = opendir(dir.c_str());
   if (d != nullptr) {
     while (dirent* e = readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == "..") continue;
+      if (keep_disk && (name == "owner" || name == "disk.qcow2" ||
+                        name == "disk.qcow2.base")) {
+        continue;
+      }
       unlink(absl::StrCat(dir, "/", name).c_str());
     }
     closedir(d);
   }
-  rmdir(dir.c_str());
-}
-
-// A guest's files that outlive a restart of its QEMU: its disk overlay (what
-// the guest wrote) and the owner, so `down` still finds them.
-void RemoveAllButDisk(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || name == "owner" ||
-        name == "disk.qcow2" || name == "disk.qcow2.base") {
-      continue;
-    }
-    unlink(absl::StrCat(dir, "/", name).c_str());
-  }
-  closedir(d);
+  if (!keep_disk) rmdir(dir.c_str());
 }
 
 uint64_t Fnv1a(absl::string_view s) {
@@ -730,11 +721,10 @@ absl::Status GuestManager::Stop(const Found& g, bool keep_disk) {
       }
     }
   }
+  RemoveTree(g.dir, keep_disk);
   if (keep_disk) {
-    RemoveAllButDisk(g.dir);
     return WriteFile(g.dir + "/exit_reason", "stopped to be restarted");
   }
-  RemoveTree(g.dir);
   return absl::OkStatus();
 }
 
