@@ -2,7 +2,9 @@
 # QEMU guests as a user drives them with emuctl: a local cluster of its own,
 # examples/guests.yaml (two guests + a namespace), exec statuses and output,
 # routed ping namespace -> guest -> guest, NetEm delay inside a guest seen in
-# ping's RTT, `emuctl console` from a pipe, QEMU killed -> exec and
+# ping's RTT, Tasks on guests, a guest's Task cancelled by Ctrl-C in
+# `emuctl run` (ends at once, its process gone inside the guest),
+# `emuctl console` from a pipe, QEMU killed -> exec and
 # `emuctl status` (DEGRADED, vm1 exited) say why -> `emuctl restart` brings
 # it back with its links, down, and no QEMU or guest directory left. Needs root and the default guest image (built if missing).
 set -euo pipefail
@@ -68,6 +70,53 @@ EXP
 "$EMUCTL" run guests "$TMP/exp.yaml" --results "$TMP/results" >"$TMP/run.log" 2>&1 ||
   fail "experiment on guests: $(cat "$TMP/run.log")"
 grep -q "vm1-done" "$TMP"/results/run-*.json || fail "guest output not recorded"
+
+# A cancelled command on a guest stops at once (issue 11): Ctrl-C in
+# `emuctl run` types Ctrl-C on vm1's console and kills the command's process
+# group inside the guest, instead of letting it run to its 240 s timeout.
+# The guest command first pings ns1, so the test knows it runs (ns1's
+# Icmp InEchos counter, its own namespace's /proc/net/snmp) before the
+# Ctrl-C; then it sleeps.
+in_echos() {
+  "$EMUCTL" exec guests ns1 -- awk \
+    '/^Icmp:/ { if (!c) { for (i = 1; i <= NF; i++) if ($i == "InEchos") c = i } else print $c }' \
+    /proc/net/snmp
+}
+echos0=$(in_echos)
+[[ $echos0 =~ ^[0-9]+$ ]] || fail "cannot read ns1's InEchos: '$echos0'"
+cat >"$TMP/cancel.yaml" <<'EXP'
+experiment: guest-cancel
+tasks:
+  - name: long
+    commands:
+      - {node: vm1, cmd: "ping -c 1 -W 5 10.0.2.1; sleep 237", timeout: 240s}
+EXP
+"$EMUCTL" run guests "$TMP/cancel.yaml" --results "$TMP/cancel" >"$TMP/cancel.log" 2>&1 &
+run_pid=$!
+started=""
+for _ in $(seq 120); do  # up to 60 s (typing and decoding under TCG)
+  if (($(in_echos) > echos0)); then started=1; break; fi
+  kill -0 "$run_pid" 2>/dev/null || break
+  sleep 0.5
+done
+[[ -n $started ]] || fail "the guest command never pinged ns1: $(cat "$TMP/cancel.log")"
+t0=$(date +%s.%N)
+kill -INT "$run_pid"
+set +e
+wait "$run_pid"
+rc=$?
+set -e
+took=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "guest command cancelled: emuctl run ended $took s after Ctrl-C"
+[[ $rc -eq 130 ]] || fail "Ctrl-C exit status $rc, want 130: $(cat "$TMP/cancel.log")"
+(($(echo "$took < 30" | bc))) || fail "cancel took $took s (the command's timeout is 240 s)"
+# The console is free again at once and nothing of the command is left.
+t0=$(date +%s.%N)
+"$EMUCTL" exec guests vm1 -- ps >"$TMP/ps" || fail "exec after cancel: $(cat "$TMP/ps")"
+took=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "exec on vm1 right after the cancel: $took s"
+grep -q "sleep 237" "$TMP/ps" && fail "the cancelled command still runs in vm1: $(cat "$TMP/ps")"
+grep -q "ps" "$TMP/ps" || fail "ps printed nothing: $(cat "$TMP/ps")"
 
 # console from a pipe.
 echo 'hostname' | "$EMUCTL" console guests vm2 --linger 2s >"$TMP/console" 2>"$TMP/console.err"
