@@ -4,8 +4,10 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
 #include "common/status_macros.h"
 
@@ -724,6 +727,325 @@ bool ReadFull(int fd, char* dst, size_t n) {
   ExecAtInstant(*p, error_fd);
 }
 
+// ---------------------------------------------------------------------------
+// The prepare server.
+//
+// Forking the calling program (an agent: many threads, a large heap) for
+// every prepared process copies its page tables, and the exec that follows
+// tears that copy down again; on these machines that is several ms per
+// command, most of a one-host Task's round. So Prepare asks a small process
+// to create them: the calling program itself, exec'd again from
+// /proc/self/exe as "emu-prepare-server" with kPrepareServerEnv naming its
+// socket, which serves requests from a static initializer of this file
+// before the program's main() runs (so every program that links the
+// launcher has it, without a line in its main). It clones each prepared
+// process with CLONE_PARENT: the process is the caller's child, as after a
+// fork (waitpid, pidfd, process groups, SIGCHLD all as before), but is made
+// from, and execs away, the server's small address space. The server ends
+// when the caller's end of its socket closes (the caller exited). When it
+// cannot be started or keeps dying, Prepare forks in the caller as before.
+
+constexpr char kPrepareServerEnv[] = "EMU_PREPARE_SERVER_FD";
+constexpr char kPrepareServerName[] = "emu-prepare-server";
+// A request: this header, then env_bytes of NUL-terminated environment
+// entries, cwd_bytes of the working directory, label_bytes of the netns
+// label; with the descriptors below (SCM_RIGHTS), netns last if any.
+struct PrepareRequestHeader {
+  uint32_t env_bytes;
+  uint32_t cwd_bytes;
+  uint32_t label_bytes;
+  uint32_t share_mounts;
+  int32_t max_fd;
+};
+enum PrepareFd { kPfStdin, kPfStdout, kPfStderr, kPfControl, kPfStatus, kPfNetns };
+constexpr int kPrepareFdsMax = kPfNetns + 1;
+constexpr size_t kPrepareRequestMax = 128 * 1024;
+// The reply: the new process's pid, or -1 and the errno of clone(). The
+// server's first message (pid 0) says it is serving.
+struct PrepareReply {
+  int32_t pid;
+  int32_t err;
+};
+
+// The server's loop: one request at a time, single-threaded (so, unlike a
+// fork in the many-threaded caller, it may allocate between requests).
+[[noreturn]] void ServePrepareRequests(int sock) {
+  // Received descriptors must not take 0..2 (the children dup2 onto them).
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0) _exit(1);
+  }
+  // Only the caller ends it (by closing the socket); the children reset
+  // every signal's disposition before they exec.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) signal(sig, SIG_IGN);
+  int max_fd = 1024;
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
+  }
+  CloseAllBut(sock, -1, max_fd);
+  std::vector<char> request(kPrepareRequestMax);
+  std::vector<char> argv_buffer(PosixProcessLauncher::kMaxPreparedArgvBytes);
+  PrepareReply hello{0, 0};
+  if (send(sock, &hello, sizeof(hello), MSG_NOSIGNAL) != sizeof(hello)) _exit(0);
+  for (;;) {
+    iovec iov{request.data(), request.size()};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kPrepareFdsMax)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) _exit(0);  // the caller is gone
+    int fds[kPrepareFdsMax];
+    int nfds = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+         c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        if (nfds < kPrepareFdsMax) {
+          fds[nfds++] = fd;
+        } else {
+          close(fd);
+        }
+      }
+    }
+    PrepareReply reply{-1, EINVAL};
+    PrepareRequestHeader h;
+    const size_t got = static_cast<size_t>(n);
+    if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 && got >= sizeof(h) &&
+        nfds >= kPfNetns) {
+      memcpy(&h, request.data(), sizeof(h));
+      const size_t body = size_t{h.env_bytes} + h.cwd_bytes + h.label_bytes;
+      if (body == got - sizeof(h)) {
+        const char* at = request.data() + sizeof(h);
+        ChildPlan plan;
+        for (const char* end = at + h.env_bytes; at < end;) {
+          const char* nul = static_cast<const char*>(memchr(at, '\0', end - at));
+          if (nul == nullptr) nul = end;
+          plan.env_storage.emplace_back(at, nul);
+          at = nul + 1;
+        }
+        for (std::string& e : plan.env_storage) plan.envp.push_back(e.data());
+        plan.envp.push_back(nullptr);
+        plan.cwd.assign(at, h.cwd_bytes);
+        at += h.cwd_bytes;
+        plan.netns_label.assign(at, h.label_bytes);
+        plan.share_mounts = h.share_mounts != 0;
+        plan.max_fd = h.max_fd;
+        plan.argv.assign(PosixProcessLauncher::kMaxPreparedArgs + 1, nullptr);
+        plan.stdin_fd = fds[kPfStdin];
+        plan.stdout_fd = fds[kPfStdout];
+        plan.stderr_fd = fds[kPfStderr];
+        plan.netns_fd = nfds > kPfNetns ? fds[kPfNetns] : -1;
+        // fork() with CLONE_PARENT: the new process is the caller's child.
+        // (All other arguments zero, so their order does not matter.)
+        const long pid =
+            syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0L, 0L, 0L, 0L);
+        if (pid == 0) {
+          RunPreparedChild(&plan, argv_buffer.data(), fds[kPfStatus],
+                           fds[kPfControl]);
+        }
+        reply = pid > 0 ? PrepareReply{static_cast<int32_t>(pid), 0}
+                        : PrepareReply{-1, errno};
+      }
+    }
+    for (int i = 0; i < nfds; ++i) close(fds[i]);
+    if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply)) {
+      _exit(0);
+    }
+  }
+}
+
+// In the program exec'd as the server, serves before main() and never
+// returns; elsewhere does nothing.
+bool ServeIfPrepareServer() {
+  const char* fd = getenv(kPrepareServerEnv);
+  if (fd == nullptr) return false;
+  char* end = nullptr;
+  const long sock = strtol(fd, &end, 10);
+  if (end == fd || *end != '\0' || sock < 3) _exit(1);
+  ServePrepareRequests(static_cast<int>(sock));
+}
+[[maybe_unused]] const bool kServedAsPrepareServer = ServeIfPrepareServer();
+
+// The caller's side: starts the server on first use, sends requests one at
+// a time. Process-wide (the server is one per program), thread-safe.
+class PrepareServerClient {
+ public:
+  static PrepareServerClient& Get() {
+    static auto* client = new PrepareServerClient();  // never destroyed
+    return *client;
+  }
+
+  // A new prepared process made by the server from `plan` (env, cwd,
+  // netns label, share_mounts, max_fd) with `fds` (kPrepareFd order; netns
+  // may be -1). UNAVAILABLE when there is no server (the caller then forks
+  // itself); other errors are clone()'s.
+  absl::StatusOr<pid_t> Create(const ChildPlan& plan,
+                               const int (&fds)[kPrepareFdsMax],
+                               absl::string_view context) {
+    std::string body;
+    for (const std::string& e : plan.env_storage) {
+      body.append(e);
+      body.push_back('\0');
+    }
+    PrepareRequestHeader h{};
+    h.env_bytes = static_cast<uint32_t>(body.size());
+    h.cwd_bytes = static_cast<uint32_t>(plan.cwd.size());
+    h.label_bytes = static_cast<uint32_t>(plan.netns_label.size());
+    h.share_mounts = plan.share_mounts ? 1 : 0;
+    h.max_fd = plan.max_fd;
+    body.append(plan.cwd).append(plan.netns_label);
+    body.insert(0, reinterpret_cast<const char*>(&h), sizeof(h));
+    if (body.size() > kPrepareRequestMax) {
+      return absl::UnavailableError("request too large for the server");
+    }
+    absl::MutexLock lock(&mu_);
+    // A server that died since the last request is replaced at once (the
+    // request never reached it).
+    for (int attempt = 0;; ++attempt) {
+      if (!sock_.valid()) EMU_RETURN_IF_ERROR(StartLocked());
+      absl::StatusOr<pid_t> pid = SendLocked(body, fds, context);
+      if (pid.ok() || !absl::IsAborted(pid.status())) return pid;
+      LoseServerLocked();
+      if (attempt > 0) return absl::UnavailableError("no prepare server");
+    }
+  }
+
+ private:
+  // One request: ABORTED when it could not be sent (no server there).
+  absl::StatusOr<pid_t> SendLocked(std::string& body,
+                                   const int (&fds)[kPrepareFdsMax],
+                                   absl::string_view context)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int nfds = fds[kPfNetns] >= 0 ? kPrepareFdsMax : kPfNetns;
+    iovec iov{body.data(), body.size()};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kPrepareFdsMax)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    ssize_t sent;
+    do {
+      sent = sendmsg(sock_.get(), &msg, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent != static_cast<ssize_t>(body.size())) {
+      return absl::AbortedError("the prepare server is gone");
+    }
+    PrepareReply reply;
+    if (!ReceiveLocked(&reply)) {
+      LoseServerLocked();
+      return absl::UnavailableError("the prepare server did not answer");
+    }
+    if (reply.pid <= 0) {
+      return emu::ErrnoToStatus(reply.err, absl::StrCat(context, ": clone"));
+    }
+    return static_cast<pid_t>(reply.pid);
+  }
+
+  // How long a server may take to say it serves, or to answer a request.
+  static constexpr int kAnswerMs = 10000;
+  // Starts after which Prepare forks in the caller for good.
+  static constexpr int kMaxStarts = 3;
+
+  absl::Status StartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (starts_ >= kMaxStarts) {
+      return absl::UnavailableError("no prepare server");
+    }
+    ++starts_;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      return absl::UnavailableError("socketpair");
+    }
+    Fd ours(sv[0]), theirs(sv[1]);
+    // The server finds its end as descriptor 3.
+    constexpr int kServerFd = 3;
+    if (theirs.get() == kServerFd) {
+      theirs = Fd(fcntl(theirs.get(), F_DUPFD_CLOEXEC, kServerFd + 1));
+      if (!theirs.valid()) return absl::UnavailableError("dup");
+    }
+    std::vector<std::string> env_storage;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      if (absl::string_view(*e).substr(0, sizeof(kPrepareServerEnv)) ==
+          absl::StrCat(kPrepareServerEnv, "=")) {
+        continue;
+      }
+      env_storage.emplace_back(*e);
+    }
+    env_storage.push_back(absl::StrCat(kPrepareServerEnv, "=", kServerFd));
+    std::vector<char*> envp;
+    for (std::string& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string name = kPrepareServerName;
+    char* argv[] = {name.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, theirs.get(), kServerFd);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    pid_t pid = -1;
+    const int err = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv,
+                                envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) return absl::UnavailableError("spawn");
+    pid_ = pid;
+    sock_ = std::move(ours);
+    PrepareReply hello;
+    if (!ReceiveLocked(&hello) || hello.pid != 0) {
+      LoseServerLocked();
+      return absl::UnavailableError("the prepare server did not start");
+    }
+    return absl::OkStatus();
+  }
+
+  bool ReceiveLocked(PrepareReply* reply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    pollfd p{sock_.get(), POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, kAnswerMs);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) return false;
+    ssize_t n;
+    do {
+      n = recv(sock_.get(), reply, sizeof(*reply), 0);
+    } while (n < 0 && errno == EINTR);
+    return n == static_cast<ssize_t>(sizeof(*reply));
+  }
+
+  // The server died or hangs: end it, reap it (it is our child); the next
+  // request starts another.
+  void LoseServerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    sock_.Reset();
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    pid_ = -1;
+  }
+
+  absl::Mutex mu_;
+  Fd sock_ ABSL_GUARDED_BY(mu_);
+  pid_t pid_ ABSL_GUARDED_BY(mu_) = -1;
+  int starts_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class PosixPreparedProcess : public PreparedProcess {
  public:
   ~PosixPreparedProcess() override {
@@ -888,13 +1210,26 @@ absl::StatusOr<std::unique_ptr<PreparedProcess>> PosixProcessLauncher::Prepare(
                                absl::StrCat(context, ": command pipe")));
   EMU_RETURN_IF_ERROR(MakePipe(&proc->status, &err_w,
                                absl::StrCat(context, ": exec status pipe")));
-  pid_t pid = fork();
-  if (pid < 0) {
-    return emu::ErrnoToStatus(errno, absl::StrCat(context, ": fork"));
-  }
-  if (pid == 0) {
-    RunPreparedChild(&plan, proc->argv_buffer.data(), err_w.get(),
-                     control_r.get());
+  // Made by the prepare server (see above), or forked here without one.
+  const int fds[kPrepareFdsMax] = {io.in_r.get(),     io.out_w.get(),
+                                   io.err_w.get(),    control_r.get(),
+                                   err_w.get(),       io.netns_fd.get()};
+  absl::StatusOr<pid_t> served =
+      PrepareServerClient::Get().Create(plan, fds, context);
+  pid_t pid;
+  if (served.ok()) {
+    pid = *served;
+  } else if (!absl::IsUnavailable(served.status())) {
+    return served.status();
+  } else {
+    pid = fork();
+    if (pid < 0) {
+      return emu::ErrnoToStatus(errno, absl::StrCat(context, ": fork"));
+    }
+    if (pid == 0) {
+      RunPreparedChild(&plan, proc->argv_buffer.data(), err_w.get(),
+                       control_r.get());
+    }
   }
   setpgid(pid, pid);
   proc->pid_ = pid;

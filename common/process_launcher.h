@@ -157,8 +157,16 @@ class ProcessLauncher {
 class PosixProcessLauncher : public ProcessLauncher {
  public:
   absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) override;
-  // Forks the process at once; it waits in read() on a pipe for its argv
-  // (at most kMaxPreparedArgvBytes bytes, kMaxPreparedArgs elements).
+  // Creates the process at once; it waits in read() on a pipe for its argv
+  // (at most kMaxPreparedArgvBytes bytes, kMaxPreparedArgs elements). The
+  // process is this program's child, but is created by the program's
+  // prepare server, a small copy of the program (exec'd again from
+  // /proc/self/exe as "emu-prepare-server", started on the first Prepare,
+  // ending when this program does) that clones it with CLONE_PARENT: so its
+  // creation and its exec copy and tear down the server's small address
+  // space, not this program's (process_launcher.cc, "The prepare server").
+  // Without a server (it cannot start, or died three times) it is forked
+  // here.
   absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
       const ProcessSpec& where) override;
   static constexpr size_t kMaxPreparedArgvBytes = 256 * 1024;

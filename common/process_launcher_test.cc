@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -145,6 +146,76 @@ TEST(PreparedProcessTest, ExistsBeforeTheCommandAndExecsAtTheInstant) {
   // One command per process.
   EXPECT_EQ((*prepared)->Run(Sh("true")).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// The parent pid from /proc/PID/stat (field 4), or -1.
+pid_t ParentOf(pid_t pid) {
+  std::string stat = ReadAll(absl::StrCat("/proc/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(paren + 2));
+  char state;
+  pid_t ppid = -1;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// argv[0] from /proc/PID/cmdline.
+std::string Argv0Of(pid_t pid) {
+  std::string cmdline = ReadAll(absl::StrCat("/proc/", pid, "/cmdline"));
+  return cmdline.substr(0, cmdline.find('\0'));
+}
+
+// This program's children whose argv[0] is the prepare server's name,
+// other than those in `except` (prepared processes, not yet exec'd).
+std::vector<pid_t> PrepareServers(const std::vector<pid_t>& except) {
+  std::vector<pid_t> found;
+  std::string children = ReadAll(
+      absl::StrCat("/proc/", getpid(), "/task/", getpid(), "/children"));
+  std::istringstream in(children);
+  pid_t child;
+  while (in >> child) {
+    if (std::find(except.begin(), except.end(), child) == except.end() &&
+        Argv0Of(child) == "emu-prepare-server" &&
+        ProcState(child) != 'Z') {
+      found.push_back(child);
+    }
+  }
+  return found;
+}
+
+// The prepared process is made by the prepare server (a small copy of this
+// program, not a fork of it) but is this program's child; a server that
+// dies is replaced, and what it made runs on.
+TEST(PreparedProcessTest, MadeByThePrepareServerAsThisProgramsChild) {
+  PosixProcessLauncher launcher;
+  auto first = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(first.ok()) << first.status();
+  const pid_t pid = (*first)->pid();
+  EXPECT_EQ(ParentOf(pid), getpid());
+  // Before its exec it is a clone of the server: the server's argv.
+  EXPECT_EQ(Argv0Of(pid), "emu-prepare-server");
+  std::vector<pid_t> servers = PrepareServers({pid});
+  ASSERT_EQ(servers.size(), 1u);
+  const pid_t server = servers[0];
+  EXPECT_NE(server, pid);
+
+  ASSERT_EQ(kill(server, SIGKILL), 0);
+  ASSERT_TRUE(GoneWithin(server, absl::Seconds(5)));
+  auto second = launcher.Prepare(ProcessSpec{});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(ParentOf((*second)->pid()), getpid());
+  EXPECT_EQ(Argv0Of((*second)->pid()), "emu-prepare-server");
+  servers = PrepareServers({pid, (*second)->pid()});
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_NE(servers[0], server);  // a new one
+
+  for (auto* prepared : {&*first, &*second}) {
+    auto r = (*prepared)->Run(Sh("echo $$; exit 3"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->stdout_data, absl::StrCat((*prepared)->pid(), "\n"));
+    EXPECT_EQ(r->exit_code, 3);
+  }
 }
 
 TEST(PreparedProcessTest, RunsLikeRunWithoutAnInstant) {
