@@ -52,6 +52,13 @@ class NodeDriver {
   // anchor, Node.foreign_lab), ports of that node, leaving everything else
   // in it alone. Called after those link ends exist. Idempotent. Kinds that
   // take no attachments keep the default, FAILED_PRECONDITION.
+  // True when the node of this kind in `ns` (another lab's, which exists)
+  // is ready to take attached ports: for a segment, its bridge is there.
+  // Kinds that take no attachments keep the default, false.
+  virtual absl::StatusOr<bool> AcceptsAttachments(const std::string& ns) {
+    (void)ns;
+    return false;
+  }
   virtual absl::Status EnsureAttachedPorts(const std::string& lab,
                                            const std::string& ns) {
     return absl::FailedPreconditionError(

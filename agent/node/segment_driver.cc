@@ -73,6 +73,12 @@ absl::Status SegmentDriver::EnslavePorts(
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> SegmentDriver::AcceptsAttachments(const std::string& ns) {
+  EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> ifaces,
+                       net_->ListInterfaces(ns));
+  return HasSegmentBridge(ifaces);
+}
+
 absl::Status SegmentDriver::EnsureAttachedPorts(const std::string& lab,
                                                 const std::string& ns) {
   EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> ifaces,

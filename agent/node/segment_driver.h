@@ -41,6 +41,8 @@ class SegmentDriver : public NodeDriver {
   // NOT_FOUND while the segment has no bridge yet.
   absl::Status EnsureAttachedPorts(const std::string& lab,
                                    const std::string& ns) override;
+  // The segment's bridge exists in `ns`.
+  absl::StatusOr<bool> AcceptsAttachments(const std::string& ns) override;
   absl::Status ApplyEgress(const std::string& lab, const emu::v1::Node& node,
                            const std::string& interface,
                            const linkemu::QdiscPlan& plan) override;

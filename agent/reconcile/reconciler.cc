@@ -120,19 +120,59 @@ std::string Reconciler::NamespaceOf(const std::string& lab,
   return net::NodeNamespace(host_, lab, node);
 }
 
-absl::StatusOr<ApplyLabRequest> Reconciler::WithPresentAnchors(
+absl::StatusOr<std::vector<const emu::v1::Node*>> Reconciler::AbsentAnchors(
     const ApplyLabRequest& spec) {
-  absl::flat_hash_set<std::string> absent;
+  std::vector<const emu::v1::Node*> absent;
   for (const auto& node : spec.nodes()) {
     if (node.foreign_lab().empty()) continue;
     const std::string ns = NamespaceOf(spec.lab(), node);
     EMU_ASSIGN_OR_RETURN(std::vector<std::string> found,
                          net_->ListNamespaces(ns));
-    if (std::find(found.begin(), found.end(), ns) == found.end()) {
-      absent.insert(node.name());
+    bool ready = std::find(found.begin(), found.end(), ns) != found.end();
+    if (ready) {
+      // The exporter's ApplyLab makes the namespace before the bridge.
+      node::NodeDriver* driver = DriverFor(node);
+      if (driver == nullptr) driver = &netns_;
+      auto accepts = driver->AcceptsAttachments(ns);
+      ready = accepts.ok() && *accepts;
     }
+    if (!ready) absent.push_back(&node);
   }
-  if (absent.empty()) return spec;
+  return absent;
+}
+
+absl::Status Reconciler::WaitForAnchors(const ApplyLabRequest& spec) {
+  const absl::Time deadline = absl::Now() + anchor_wait_;
+  while (true) {
+    EMU_ASSIGN_OR_RETURN(std::vector<const emu::v1::Node*> absent,
+                         AbsentAnchors(spec));
+    if (absent.empty()) return absl::OkStatus();
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      std::vector<std::string> names;
+      for (const emu::v1::Node* n : absent) {
+        names.push_back(absl::StrCat("node ", n->name(), " (segment ",
+                                     n->foreign_lab(), "/", n->foreign_node(),
+                                     ")"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "lab ", spec.lab(), ": community segment not deployed on host ",
+          host_, " after ", absl::FormatDuration(anchor_wait_), ": ",
+          absl::StrJoin(names, ", "),
+          " (its lab is not running here now, or is still being deployed); "
+          "the attachment's port cannot be made, nothing changed"));
+    }
+    // The exporter's own ApplyLab may be creating it right now.
+    absl::SleepFor(std::min(absl::Milliseconds(20), left));
+  }
+}
+
+ApplyLabRequest Reconciler::WithoutAnchors(
+    const ApplyLabRequest& spec,
+    const std::vector<const emu::v1::Node*>& absent_nodes) {
+  if (absent_nodes.empty()) return spec;
+  absl::flat_hash_set<std::string> absent;
+  for (const emu::v1::Node* n : absent_nodes) absent.insert(n->name());
   ApplyLabRequest out = spec;
   out.clear_nodes();
   out.clear_links();
@@ -220,9 +260,19 @@ absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
 }
 
 absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
-                                     const ProgressFn& progress) {
+                                     const ProgressFn& progress,
+                                     AbsentAnchor absent) {
+  // Anchors before anything is saved or touched: a refused spec leaves the
+  // host and its saved spec as they were.
+  if (absent == AbsentAnchor::kWaitThenFail) {
+    EMU_RETURN_IF_ERROR(WaitForAnchors(spec));
+  }
   EMU_RETURN_IF_ERROR(store_->Save(spec));
-  EMU_ASSIGN_OR_RETURN(const ApplyLabRequest desired, WithPresentAnchors(spec));
+  std::vector<const emu::v1::Node*> skipped;
+  if (absent == AbsentAnchor::kSkip) {
+    EMU_ASSIGN_OR_RETURN(skipped, AbsentAnchors(spec));
+  }
+  const ApplyLabRequest desired = WithoutAnchors(spec, skipped);
   EMU_ASSIGN_OR_RETURN(EngineIndex engines, EnginesOf(desired));
   if (engine_links_ != nullptr) {
     // Engine links no longer wanted go first: their TAPs vanish with them
@@ -745,26 +795,59 @@ std::vector<std::string> Reconciler::RecoverAll(
           " nodes of removed labs"));
     }
   }
+  // Exporters (labs without anchors) first: their segments exist before
+  // the ports other labs attach to them.
+  std::vector<ApplyLabRequest> specs, attaching;
   for (const auto& lab : *labs) {
     auto spec = store_->Load(lab);
     if (!spec.ok()) {
       log(absl::StrCat("recover lab ", lab, ": ", spec.status().ToString()));
       continue;
     }
+    const bool anchors =
+        std::any_of(spec->nodes().begin(), spec->nodes().end(),
+                    [](const emu::v1::Node& n) {
+                      return !n.foreign_lab().empty();
+                    });
+    (anchors ? attaching : specs).push_back(*std::move(spec));
+  }
+  for (auto& spec : attaching) specs.push_back(std::move(spec));
+  for (const ApplyLabRequest& spec : specs) {
+    const std::string& lab = spec.lab();
     int changes = 0;
-    absl::Status s = Apply(*spec, [&](const ApplyLabEvent& e) {
-      if (e.kind() != ApplyLabEvent::DONE &&
-          e.kind() != ApplyLabEvent::NODE_CONFIGURED &&
-          e.kind() != ApplyLabEvent::LINK_SHAPED) {
-        ++changes;
+    absl::Status s = CheckSpec(spec);
+    std::string skipped;
+    if (s.ok()) {
+      absl::MutexLock lock(LabMutex(lab));
+      auto absent = AbsentAnchors(spec);
+      if (absent.ok()) {
+        for (const emu::v1::Node* n : *absent) {
+          absl::StrAppend(&skipped, skipped.empty() ? "" : ", ",
+                          n->foreign_lab(), "/", n->foreign_node());
+        }
       }
-    });
+      s = ApplyLocked(
+          spec,
+          [&](const ApplyLabEvent& e) {
+            if (e.kind() != ApplyLabEvent::DONE &&
+                e.kind() != ApplyLabEvent::NODE_CONFIGURED &&
+                e.kind() != ApplyLabEvent::LINK_SHAPED) {
+              ++changes;
+            }
+          },
+          AbsentAnchor::kSkip);
+    }
     if (!s.ok()) {
       log(absl::StrCat("recover lab ", lab, ": ", s.ToString()));
       continue;
     }
     log(absl::StrCat("recovered lab ", lab, " (", changes,
-                     " objects re-created or removed)"));
+                     " objects re-created or removed)",
+                     skipped.empty()
+                         ? ""
+                         : absl::StrCat("; without its ports in segments not "
+                                        "deployed here: ",
+                                        skipped)));
     recovered.push_back(lab);
   }
   return recovered;

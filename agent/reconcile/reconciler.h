@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "agent/impair/engine_links.h"
 #include "agent/net/host_network.h"
 #include "agent/net/namespace_processes.h"
@@ -56,9 +57,19 @@ class Reconciler {
 
   // See AgentService.ApplyLab. FAILED_PRECONDITION (and nothing created)
   // when the spec needs something this host lacks; INVALID_ARGUMENT for a
-  // malformed spec.
+  // malformed spec. A community anchor (Node.foreign_lab) whose segment
+  // is absent (no namespace, or no bridge yet) is waited for up to
+  // anchor_wait(); still absent,
+  // FAILED_PRECONDITION naming the anchor and the segment, nothing changed
+  // and the saved spec kept: the controller sends anchors only for exports
+  // it holds RUNNING, so a lab must not come up without a port it was
+  // promised (issue 8's 19-of-20 switch ports).
   absl::Status Apply(const emu::v1::ApplyLabRequest& desired,
                      const ProgressFn& progress);
+
+  // How long Apply waits for an anchor's segment namespace (5 s).
+  void set_anchor_wait(absl::Duration wait) { anchor_wait_ = wait; }
+  absl::Duration anchor_wait() const { return anchor_wait_; }
 
   // Re-applies one link's conditions and records them in the saved spec.
   absl::Status SetLinkParams(const emu::v1::SetLinkParamsRequest& req);
@@ -76,7 +87,11 @@ class Reconciler {
 
   // Start-up: re-applies every saved lab so that what a crash or reboot
   // removed is re-created. Returns the labs recovered; failures are logged
-  // through `log` and do not stop the others.
+  // through `log` and do not stop the others. Labs without anchors go
+  // first (an exporter's segment exists before the ports attached to it);
+  // an anchor whose segment is still absent is skipped, logged, without
+  // waiting: its lab is not deployed here now, and the controller's next
+  // ApplyLab (re-attach or resync) brings the port.
   std::vector<std::string> RecoverAll(
       const std::function<void(const std::string&)>& log);
 
@@ -93,8 +108,14 @@ class Reconciler {
 
  private:
   absl::Status CheckSpec(const emu::v1::ApplyLabRequest& desired) const;
+  // What Apply does with an anchor whose segment namespace is absent.
+  enum class AbsentAnchor {
+    kWaitThenFail,  // Apply, SetLinkParams: the controller's requests
+    kSkip,          // RecoverAll: its exporter may be gone from this host
+  };
   absl::Status ApplyLocked(const emu::v1::ApplyLabRequest& desired,
-                           const ProgressFn& progress);
+                           const ProgressFn& progress,
+                           AbsentAnchor absent = AbsentAnchor::kWaitThenFail);
 
   // The steps of ApplyLocked, in order.
   using NodeIndex = absl::flat_hash_map<std::string, const emu::v1::Node*>;
@@ -159,11 +180,17 @@ class Reconciler {
   // in: its own, or for an anchor (Node.foreign_lab) the other lab's.
   std::string NamespaceOf(const std::string& lab,
                           const emu::v1::Node& node) const;
-  // `spec` without the anchors whose namespace is absent (their lab is not
-  // deployed here now) and the links to them: those wait for the
-  // controller's next ApplyLab.
-  absl::StatusOr<emu::v1::ApplyLabRequest> WithPresentAnchors(
+  // The anchors of `spec` whose segment is not ready now: no namespace, or
+  // (NodeDriver::AcceptsAttachments) no bridge in it yet.
+  absl::StatusOr<std::vector<const emu::v1::Node*>> AbsentAnchors(
       const emu::v1::ApplyLabRequest& spec);
+  // Waits (up to anchor_wait_) until every anchor's segment is ready;
+  // FAILED_PRECONDITION naming those still absent.
+  absl::Status WaitForAnchors(const emu::v1::ApplyLabRequest& spec);
+  // `spec` without the anchors named in `absent` and the links to them.
+  static emu::v1::ApplyLabRequest WithoutAnchors(
+      const emu::v1::ApplyLabRequest& spec,
+      const std::vector<const emu::v1::Node*>& absent);
 
   // The driver of `node`'s kind; null when this agent has none.
   node::NodeDriver* DriverFor(const emu::v1::Node& node) const;
@@ -198,6 +225,7 @@ class Reconciler {
   net::NamespaceProcesses* const procs_;
   const LabSpecStore* const store_;
   const net::HostNetwork::KernelFeatures features_;
+  absl::Duration anchor_wait_ = absl::Seconds(5);
   tunnel::TunnelManager* const tunnels_;
   impair::EngineLinks* const engine_links_;
   node::NetnsDriver netns_;

@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -293,6 +294,41 @@ std::vector<std::string> DownAttachments(const Topology& topology) {
     }
   }
   return down;
+}
+
+std::map<std::string, std::string> ShownAttachmentNames(
+    const Topology& topology, absl::string_view owner) {
+  std::map<std::string, std::string> out;
+  const std::set<std::string> anchors = AnchorNames(topology);
+  for (const Link& l : topology.links()) {
+    if (anchors.count(l.b().node()) == 0) continue;
+    for (const Attachment& at : topology.attachments()) {
+      if (EndpointName(at.local()) != EndpointName(l.a())) continue;
+      const std::string shown = absl::StrCat(
+          "community:", absl::StrContains(at.endpoint(), "/")
+                            ? at.endpoint()
+                            : absl::StrCat(owner, "/", at.endpoint()));
+      out[EndpointName(l.b())] = shown;
+      out.emplace(l.b().node(), shown);
+    }
+  }
+  return out;
+}
+
+std::string WithShownNames(std::string line,
+                           const std::map<std::string, std::string>& names) {
+  std::vector<const std::pair<const std::string, std::string>*> order;
+  for (const auto& kv : names) order.push_back(&kv);
+  std::sort(order.begin(), order.end(), [](const auto* x, const auto* y) {
+    return x->first.size() > y->first.size();
+  });
+  for (const auto* kv : order) {
+    for (size_t at = line.find(kv->first); at != std::string::npos;
+         at = line.find(kv->first, at + kv->second.size())) {
+      line.replace(at, kv->first.size(), kv->second);
+    }
+  }
+  return line;
 }
 
 bool SameAttachments(const Topology& a, const Topology& b) {

@@ -21,6 +21,7 @@
 #ifndef EMU_CONTROLLER_COMMUNITY_ATTACHMENTS_H_
 #define EMU_CONTROLLER_COMMUNITY_ATTACHMENTS_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,18 @@ emu::v1::Topology ExpandAttachments(const emu::v1::Topology& topology,
 // The attachments of `topology` that have no link (their export is not
 // running), as AttachmentName.
 std::vector<std::string> DownAttachments(const emu::v1::Topology& topology);
+
+// How a user reads the internal names of `topology`'s attachments (an
+// attaching lab's, owned by `owner`: a user name, "admin" for the
+// administrator): "ANCHOR:PORT" and "ANCHOR" -> "community:OWNER/NAME", the
+// endpoint the file named, as `emuctl status` shows it. Longest key first
+// is safe: anchors are "c-" + 8 hex digits, ports "x" + 8.
+std::map<std::string, std::string> ShownAttachmentNames(
+    const emu::v1::Topology& topology, absl::string_view owner);
+
+// `line` with every key of `names` replaced by its value (longest first).
+std::string WithShownNames(std::string line,
+                           const std::map<std::string, std::string>& names);
 
 // True when the two topologies have the same anchors and anchor links.
 bool SameAttachments(const emu::v1::Topology& a, const emu::v1::Topology& b);

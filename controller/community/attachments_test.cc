@@ -118,6 +118,28 @@ TEST(AttachmentsTest, ExpandAddsAPinnedAnchorAndAPortLink) {
   EXPECT_EQ(again.links_size(), 1);
 }
 
+TEST(AttachmentsTest, ShownNamesAreTheEndpointsTheFileNamed) {
+  const auto exports = ExportsOf({Backbone({"all"})});
+  Topology t = ExpandAttachments(Edge("alice/ix1"), "bob", exports);
+  const std::string anchor = t.nodes(1).name();
+  const std::string port = t.links(0).b().interface();
+  auto shown = ShownAttachmentNames(t, "bob");
+  EXPECT_EQ(WithShownNames("+ node " + anchor + " (host h1)", shown),
+            "+ node community:alice/ix1 (host h1)");
+  EXPECT_EQ(WithShownNames("+ link r1:eth1<->" + anchor + ":" + port, shown),
+            "+ link r1:eth1<->community:alice/ix1");
+  EXPECT_EQ(WithShownNames("~ link r1:eth2<->r2:eth1 rate", shown),
+            "~ link r1:eth2<->r2:eth1 rate");
+  // One's own export named without an owner reads with it.
+  Lab own = Backbone({"all"});
+  own.set_name("bob+backbone");
+  own.set_owner("bob");
+  Topology mine = ExpandAttachments(Edge("ix1"), "bob", ExportsOf({own}));
+  shown = ShownAttachmentNames(mine, "bob");
+  EXPECT_EQ(WithShownNames(mine.nodes(1).name(), shown),
+            "community:bob/ix1");
+}
+
 TEST(AttachmentsTest, ExporterDownLeavesTheAttachmentDownAndBack) {
   Topology edge = Edge("alice/ix1");
   auto* eth1 = edge.mutable_nodes(0)->add_interfaces();

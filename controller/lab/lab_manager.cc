@@ -678,6 +678,11 @@ bool LabManager::ResyncHost(
   }
   auto client = hosts_->Client(host);
   if (!client.ok()) return false;
+  // Exporters before the labs attached to them: an attachment's port needs
+  // its segment on the host (the agent waits for it only briefly).
+  std::stable_partition(labs->begin(), labs->end(), [](const Lab& lab) {
+    return lab.topology().attachments().empty();
+  });
   bool all_ok = true;
   for (const Lab& lab : *labs) {
     if (lab.state() != emu::v1::RUNNING) continue;

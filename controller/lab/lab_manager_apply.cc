@@ -327,17 +327,26 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
       PlaceAroundRunning(running, desired, !diff.added_nodes.empty()));
 
   const std::map<std::string, std::string> old_host_of = HostOfNodes(running);
-  emu::v1::DeployEvent summary =
-      MakeEvent("",
-                diff.empty() ? absl::StrCat("lab ", name, ": no change")
-                             : absl::StrCat("lab ", name, ": ",
-                                            DiffLines(diff, old_host_of,
-                                                      host_of)
-                                                .size(),
-                                            " changes"),
-                emu::v1::RUNNING);
-  for (auto& line : DiffLines(diff, old_host_of, host_of)) {
-    summary.add_changes(std::move(line));
+  // Attachments as the file names them (community:OWNER/NAME), not by
+  // their anchors' internal names.
+  const std::string owner =
+      running.owner().empty() ? std::string(community::kAdministrator)
+                              : running.owner();
+  std::map<std::string, std::string> shown =
+      community::ShownAttachmentNames(running.topology(), owner);
+  for (auto& [internal, label] :
+       community::ShownAttachmentNames(desired, owner)) {
+    shown.emplace(internal, label);
+  }
+  const std::vector<std::string> lines =
+      DiffLines(diff, old_host_of, host_of);
+  emu::v1::DeployEvent summary = MakeEvent(
+      "",
+      diff.empty() ? absl::StrCat("lab ", name, ": no change")
+                   : absl::StrCat("lab ", name, ": ", lines.size(), " changes"),
+      emu::v1::RUNNING);
+  for (const auto& line : lines) {
+    summary.add_changes(community::WithShownNames(line, shown));
   }
   for (const auto& w : parsed.warnings) summary.add_warnings(w);
   progress(summary);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "controller/hosts/testing/fake_agent_client.h"
 #include "controller/lab/testing/in_memory_lab_store.h"
@@ -917,6 +918,76 @@ TEST_F(LabManagerCommunityTest, ExporterLeavesAndComesBack) {
   ASSERT_TRUE(manager_->Destroy("bob+edge", [](const auto&) {}).ok());
   EXPECT_EQ(manager_->Get("alice+backbone")->state(), emu::v1::RUNNING);
   EXPECT_EQ(h1_->labs().count("bob+edge"), 0u);
+}
+
+// `emuctl apply` attaches a running lab (a new community: link) and
+// detaches it again (the link gone from the file); Alice's lab is not
+// touched either way.
+TEST_F(LabManagerCommunityTest, ApplyAddsAndRemovesAnAttachment) {
+  ASSERT_TRUE(DeployAs("alice", kBackbone, "backbone.yaml").ok());
+  constexpr char kAlone[] = R"(name: edge
+topology:
+  nodes:
+    r1: {interfaces: {eth1: {addresses: [10.100.0.11/24]}}}
+)";
+  ASSERT_TRUE(DeployAs("bob", kAlone, "edge.yaml").ok());
+  EXPECT_TRUE(Anchors("bob+edge").empty());
+  const auto alice_before = h1_->labs().at("alice+backbone");
+  LabManager::DeployAs bob;
+  bob.owner = "bob";
+  std::vector<std::string> changes;
+  auto apply = [&](const char* content) {
+    changes.clear();
+    return manager_->Apply(FileSource(content, "edge.yaml"), bob,
+                           /*dry_run=*/false,
+                           [&](const emu::v1::DeployEvent& e) {
+                             for (const auto& c : e.changes()) {
+                               changes.push_back(c);
+                             }
+                           });
+  };
+  absl::Status s = apply(kEdge);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(Anchors("bob+edge"),
+            std::vector<std::string>{"alice+backbone/sw1@h1"});
+  // Printed as the file names it, not by the anchor's internal name.
+  EXPECT_THAT(changes, ::testing::ElementsAre(
+                           "+ node community:alice/ix1 (host h1)",
+                           "+ link r1:eth1<->community:alice/ix1"));
+  EXPECT_EQ(h1_->labs().at("bob+edge").size(), 2u);  // r1 and the anchor
+  EXPECT_EQ(manager_->Get("bob+edge")->state(), emu::v1::RUNNING);
+
+  s = apply(kAlone);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_THAT(changes, ::testing::ElementsAre(
+                           "- node community:alice/ix1 (host h1)",
+                           "- link r1:eth1<->community:alice/ix1"));
+  EXPECT_TRUE(Anchors("bob+edge").empty());
+  EXPECT_EQ(h1_->labs().at("bob+edge"), std::vector<std::string>{"r1"});
+  EXPECT_EQ(manager_->Get("bob+edge")->state(), emu::v1::RUNNING);
+  EXPECT_EQ(h1_->labs().at("alice+backbone"), alice_before);
+}
+
+// A host that returns having lost its state gets the exporter's share
+// before the attached lab's, whatever the names' order: the agent makes an
+// attachment's port only in a segment that exists (it refuses one that does
+// not appear within its short wait).
+TEST_F(LabManagerCommunityTest, ResyncReappliesExportersBeforeAttachedLabs) {
+  std::string backbone = kBackbone;
+  std::string edge = kEdge;
+  edge.replace(edge.find("alice/ix1"), 9, "zed/ix1");
+  // "bob+edge" sorts before "zed+backbone".
+  ASSERT_TRUE(DeployAs("zed", backbone, "backbone.yaml").ok());
+  absl::Status s = DeployAs("bob", edge, "edge.yaml");
+  ASSERT_TRUE(s.ok()) << s;
+  const size_t before = h1_->applies().size();
+  h1_->LoseState();
+  std::vector<std::string> log;
+  manager_->ResyncHost("h1", [&](const std::string& l) { log.push_back(l); });
+  const auto applies = h1_->applies();
+  ASSERT_EQ(applies.size(), before + 2) << absl::StrJoin(log, "\n");
+  EXPECT_EQ(applies[before].lab(), "zed+backbone");
+  EXPECT_EQ(applies[before + 1].lab(), "bob+edge");
 }
 
 // `emuctl community export`/`unexport` on a running lab, and interface

@@ -15,7 +15,9 @@
 # anchor community:OWNER/NAME. `emuctl link set` on Bob's attached lab
 # changes an ordinary link and the attachment, also while it is detached,
 # and the attachment returns with them. Unexporting the interface export
-# removes rs:eth9 with its address; exporting it again brings both back. Needs root; touches only names with its own
+# removes rs:eth9 with its address; exporting it again brings both back.
+# `emuctl apply` adds a node to Bob's lab while his ping to Carol crosses
+# the switch, without a loss. Needs root; touches only names with its own
 # cluster id.
 set -euo pipefail
 
@@ -97,6 +99,29 @@ echo "bob -> carol through alice/ix1: $(as bob exec edge r1 -- ping -c 3 -i 0.2 
   fail "routers not on h2/h3: $(ls /run/netns | grep "$ID")"
 [[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "sw1 ports: $(ports_of_sw1 | tr '\n' ' ')"
 as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab: $(as bob status edge)"
+
+# ---- emuctl apply adds a node to Bob's lab while a ping crosses the switch ---
+# r3 behind r2 (h2); the attachment r1 <-> alice/ix1 is untouched: Bob's
+# ping to Carol through Alice's switch loses nothing meanwhile.
+sed -e 's|^  links:|    r3: {host: '"$ID"'-h2, interfaces: {eth1: {addresses: [10.103.0.2/30]}}}\n  links:|' \
+    -e 's|^    r2: {host: \([^,]*\), interfaces: {eth1: {addresses: \[10.102.0.2/30\]}}}|    r2: {host: \1, interfaces: {eth1: {addresses: [10.102.0.2/30]}, eth2: {addresses: [10.103.0.1/30]}}}|' \
+    "$TMP/bob.yaml" >"$TMP/bob-r3.yaml"
+echo '    - endpoints: ["r2:eth2", "r3:eth1"]' >>"$TMP/bob-r3.yaml"
+grep -q "r3:eth1" "$TMP/bob-r3.yaml" && grep -q "eth2: {addresses: \[10.103.0.1/30\]}" "$TMP/bob-r3.yaml" ||
+  fail "bob-r3.yaml: $(cat "$TMP/bob-r3.yaml")"
+# (exec prints when the command ends: the ping, 6 s, outlasts the apply)
+as bob exec edge r1 -- ping -c 60 -i 0.1 -W 1 10.100.0.12 >"$TMP/apply-ping.txt" 2>&1 &
+ping_pid=$!
+as bob apply "$TMP/bob-r3.yaml" >"$TMP/apply-r3.txt" 2>&1 || fail "bob apply +r3: $(cat "$TMP/apply-r3.txt")"
+ping_running=0; kill -0 "$ping_pid" 2>/dev/null && ping_running=1
+wait "$ping_pid" || fail "ping during apply: $(cat "$TMP/apply-ping.txt")"
+((ping_running)) || echo "note: the ping ended before the apply did"
+grep -q "+ node r3" "$TMP/apply-r3.txt" || fail "apply did not print the added node: $(cat "$TMP/apply-r3.txt")"
+grep -q " 0% packet loss" "$TMP/apply-ping.txt" || fail "bob's ping lost packets during apply: $(tail -2 "$TMP/apply-ping.txt")"
+as bob exec edge r3 -- ping -c 1 -W 2 10.103.0.1 >/dev/null || fail "the added r3 does not reach r2"
+echo "apply +r3 while pinging carol: $(grep -o '[0-9]* packets transmitted.*loss' "$TMP/apply-ping.txt")"
+as bob apply "$TMP/bob.yaml" >"$TMP/apply-back.txt" 2>&1 || fail "bob apply -r3: $(cat "$TMP/apply-back.txt")"
+[[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "sw1 ports after bob's applies: $(ports_of_sw1 | tr '\n' ' ')"
 
 # ---- emuctl community ls -----------------------------------------------------
 as bob community ls >"$TMP/ls-bob.txt"
