@@ -389,6 +389,10 @@ int main(int argc, char** argv) {
                              : std::string("none"));
 
   emu::PosixProcessLauncher launcher;
+  // Barrier executors come from it (common/process_launcher.h, Prepare).
+  if (absl::Status s = emu::PosixProcessLauncher::StartPrepareServer(); !s.ok()) {
+    emu::Log("prepare server: ", s.message(), "; executors are forked here");
+  }
   emu::agent::net::ProcNamespaceProcesses procs;
   emu::agent::reconcile::Reconciler reconciler(host, &network, &launcher, &procs, &*store,
                                     *features, tunnels.get(), &engine_links);

@@ -61,6 +61,7 @@ int ServeAgent(const std::string& port_file) {
   setenv("GRPC_ENABLE_FORK_SUPPORT", "false", 0);  // as emu-agent does
   emu::BlockTerminationSignals();
   emu::PosixProcessLauncher launcher;
+  (void)emu::PosixProcessLauncher::StartPrepareServer();  // as emu-agent does
   emu::agent::barrier::HostTaskCommandRunner runner(&launcher);
   emu::agent::barrier::BarrierAgentServiceImpl service("bench", "", &runner);
   int port = 0;

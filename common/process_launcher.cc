@@ -886,6 +886,11 @@ class PrepareServerClient {
   // netns label, share_mounts, max_fd) with `fds` (kPrepareFd order; netns
   // may be -1). UNAVAILABLE when there is no server (the caller then forks
   // itself); other errors are clone()'s.
+  absl::Status Start() {
+    absl::MutexLock lock(&mu_);
+    return sock_.valid() ? absl::OkStatus() : StartLocked();
+  }
+
   absl::StatusOr<pid_t> Create(const ChildPlan& plan,
                                const int (&fds)[kPrepareFdsMax],
                                absl::string_view context) {
@@ -1259,6 +1264,10 @@ absl::StatusOr<std::unique_ptr<PreparedProcess>> PosixProcessLauncher::Prepare(
   }
   return absl::InternalError(
       absl::StrCat(context, ": the process ended before it was ready"));
+}
+
+absl::Status PosixProcessLauncher::StartPrepareServer() {
+  return PrepareServerClient::Get().Start();
 }
 
 absl::StatusOr<pid_t> PosixProcessLauncher::Spawn(const ProcessSpec& spec,

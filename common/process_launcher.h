@@ -170,6 +170,11 @@ class PosixProcessLauncher : public ProcessLauncher {
   absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
       const ProcessSpec& where) override;
   static constexpr size_t kMaxPreparedArgvBytes = 256 * 1024;
+  // Starts this program's prepare server now rather than on the first
+  // Prepare, so that the first prepared process is not late by the server's
+  // own start (an exec of the program: tens of ms on a loaded host).
+  // UNAVAILABLE when it cannot start (Prepare then forks here).
+  static absl::Status StartPrepareServer();
   static constexpr size_t kMaxPreparedArgs = 4096;
   absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec,
                               const std::string& log_path) override;

@@ -58,10 +58,21 @@ std::string ShellCommandInput(absl::string_view nonce,
 
 std::string ShellKillInput(absl::string_view nonce) {
   std::string f = absl::StrCat("/tmp/.emu_", nonce);
-  return absl::StrCat(std::string(1, kCtrlU), "p=$(cat ", f,
-                      ".pid 2>/dev/null); [ -n \"$p\" ] && { kill -KILL -- -$p "
-                      "2>/dev/null || kill -KILL $p 2>/dev/null; }; rm -f ",
-                      f, " ", f, ".b64 ", f, ".err ", f, ".pid\n");
+  // __emu_k PID: stops PID (so it forks no more), kills its children found
+  // in /proc (PPid: in each status file, shell builtins only), then PID.
+  // The console's shell often has no job control (no controlling tty), so
+  // the command is not its own process group and the group kill after it
+  // finds nothing; with job control it also gets what left the tree.
+  return absl::StrCat(
+      std::string(1, kCtrlU),
+      "__emu_k() { local d n v; kill -STOP $1 2>/dev/null; "
+      "for d in /proc/[0-9]*; do while read -r n v; do "
+      "[ \"$n\" = PPid: ] && { [ \"$v\" = \"$1\" ] && __emu_k ${d#/proc/}; "
+      "break; }; done 2>/dev/null <$d/status; done; kill -KILL $1 2>/dev/null; "
+      "}; p=$(cat ",
+      f, ".pid 2>/dev/null); [ -n \"$p\" ] && { __emu_k $p; kill -KILL -- -$p "
+      "2>/dev/null; }; rm -f ",
+      f, " ", f, ".b64 ", f, ".err ", f, ".pid\n");
 }
 
 std::string ShellProbeInput(absl::string_view nonce) {

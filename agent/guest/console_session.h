@@ -26,9 +26,11 @@
 //
 // Interrupting a command (its timeout, or a cancel): Ctrl-C (SIGINT to the
 // shell, which stops waiting for the command), then one line
-// (ShellKillInput) that SIGKILLs the command's process group by the pid it
-// wrote (or that process alone, without job control) and removes its
-// files: what ignores SIGINT ends too.
+// (ShellKillInput) that SIGKILLs the process whose pid the command wrote and
+// all its descendants (found through /proc, as the console's shell often
+// has no job control, so no process group of its own), then its process
+// group, and removes its files: what ignores SIGINT ends too, and so do the
+// processes a command line started (`sh -c 'a; b'`).
 //
 // Thread-safe: Run calls on one session are serialised.
 #ifndef EMU_AGENT_GUEST_CONSOLE_SESSION_H_

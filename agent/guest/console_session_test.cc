@@ -146,8 +146,10 @@ bool Gone(pid_t pid) {
 
 // A cancel interrupts the command at once, not at its timeout: Run returns
 // within a few polls, cancelled, with the output so far; the command's
-// process is killed even though it ignores SIGINT (the kill line SIGKILLs
-// it by the pid it wrote), and the next command runs normally.
+// processes are killed even though they ignore SIGINT and the shell has no
+// job control (the kill line SIGKILLs the tree under the pid the command
+// wrote: here the sleep is a child of the command's shell), and the next
+// command runs normally.
 TEST_F(ShellSessionTest, CancelInterruptsTheCommandAtOnce) {
   const std::string pid_file =
       absl::StrCat(::testing::TempDir(), "/cancel.", getpid());
@@ -165,8 +167,8 @@ TEST_F(ShellSessionTest, CancelInterruptsTheCommandAtOnce) {
   });
   const absl::Time start = absl::Now();
   auto r = session_.Run(
-      absl::StrCat("trap '' INT; echo started; echo $$ > ", pid_file,
-                   "; exec sleep 30"),
+      absl::StrCat("trap '' INT; echo started; sleep 30 & echo $! > ",
+                   pid_file, "; wait"),
       absl::Seconds(30), [&cancel] { return cancel.load(); });
   const absl::Duration took = absl::Now() - start;
   canceller.join();
