@@ -52,6 +52,9 @@ ABSL_FLAG(int, seconds, 5, "Seconds per iperf3 run.");
 ABSL_FLAG(int, loss_packets, 100000, "Probes per loss setting.");
 ABSL_FLAG(int, delay_probes, 2000, "Probes per delay setting.");
 ABSL_FLAG(int, nice, 0, "LinkEngine::Options::nice of the engine's thread.");
+ABSL_FLAG(bool, delay_only, false,
+          "Only the one-way delay rows (with and without delay "
+          "compensation): no iperf3, rate or loss runs.");
 
 namespace {
 
@@ -248,6 +251,8 @@ int main(int argc, char** argv) {
                 static_cast<int>(std::thread::hardware_concurrency()),
                 batched ? "yes" : "NO (kernel refused)",
                 LoadAverage().c_str());
+  }
+  if (ok && !absl::GetFlag(FLAGS_delay_only)) {
     // Cost.
     IperfFigures veth_tcp = RunIperf(v2, v1, "10.78.1.2", seconds, false);
     IperfFigures eng_tcp = RunIperf(e2, e1, "10.78.2.2", seconds, false);
@@ -302,7 +307,8 @@ int main(int argc, char** argv) {
                   Verdict(std::abs(t.tcp_bps / basis - 1) <= 0.03));
     }
     std::printf("\n");
-
+  }
+  if (ok) {
     // Accuracy: delay and loss with probes between two sockets of ours.
     int tx = UdpSocketIn(e1, "10.78.2.1", 40001);
     int rx = UdpSocketIn(e2, "10.78.2.2", 40002);
@@ -318,24 +324,40 @@ int main(int argc, char** argv) {
                   "p99 %.1f us (%d probes)\n",
                   base50 / 1e3, Percentile(base.delays_ns, 0.99) / 1e3,
                   base.received);
-      std::printf("%-20s %12s %12s %12s %12s  %s\n", "delay", "p50 error",
-                  "p99 error", "p50 goal", "p99 goal", "verdict");
+      std::printf("%-20s %-5s %12s %12s %12s %12s %10s  %s\n", "delay",
+                  "comp", "p50 error", "p99 error", "p50 goal", "p99 goal",
+                  "own lat.", "verdict");
+      // Each delay without, then with delay compensation
+      // (ImpairmentSpec::compensate_own_latency, the default), side by side.
       for (int ms : {1, 10, 100}) {
-        ImpairmentSpec s;
-        s.delay_us = ms * 1000;
-        (void)engine->Update(link, s, {});
-        ProbeResult r = Probe(tx, rx, "10.78.2.2", 40002,
-                              absl::GetFlag(FLAGS_delay_probes), 500);
-        double want = ms * 1e6;
-        double e50 = Percentile(r.delays_ns, 0.5) - want;
-        double e99 = Percentile(r.delays_ns, 0.99) - want;
-        double g50 = std::max(50e3, 0.01 * want);
-        double g99 = std::max(200e3, 0.03 * want);
-        std::printf("%-20s %9.1f us %9.1f us %9.0f us %9.0f us  %s\n",
-                    absl::StrCat(ms, " ms (", r.received, " probes)").c_str(),
-                    e50 / 1e3, e99 / 1e3, g50 / 1e3, g99 / 1e3,
-                    Verdict(std::abs(e50) <= g50 && std::abs(e99) <= g99));
+        for (bool comp : {false, true}) {
+          ImpairmentSpec s;
+          s.delay_us = ms * 1000;
+          s.compensate_own_latency = comp;
+          (void)engine->Update(link, s, {});
+          ProbeResult r = Probe(tx, rx, "10.78.2.2", 40002,
+                                absl::GetFlag(FLAGS_delay_probes), 500);
+          auto st = engine->GetStats(link);
+          double want = ms * 1e6;
+          double e50 = Percentile(r.delays_ns, 0.5) - want;
+          double e99 = Percentile(r.delays_ns, 0.99) - want;
+          double g50 = std::max(50e3, 0.01 * want);
+          double g99 = std::max(200e3, 0.03 * want);
+          std::printf(
+              "%-20s %-5s %9.1f us %9.1f us %9.0f us %9.0f us %7.1f us  %s\n",
+              absl::StrCat(ms, " ms (", r.received, " probes)").c_str(),
+              comp ? "on" : "off", e50 / 1e3, e99 / 1e3, g50 / 1e3,
+              g99 / 1e3,
+              st.has_value() ? st->a_to_b.own_latency_ns / 1e3 : -1.0,
+              Verdict(std::abs(e50) <= g50 && std::abs(e99) <= g99));
+        }
       }
+      if (absl::GetFlag(FLAGS_delay_only)) {
+        close(tx);
+        close(rx);
+        tx = rx = -1;
+      }
+      if (tx >= 0) {
       std::printf("\n%-20s %12s %12s %22s  %s\n", "loss", "sent", "lost",
                   "binomial 95 % interval", "verdict");
       const int n = absl::GetFlag(FLAGS_loss_packets);
@@ -360,6 +382,7 @@ int main(int argc, char** argv) {
       }
       close(tx);
       close(rx);
+      }
     }
   }
 

@@ -95,17 +95,6 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
                                                 const SenderSide& sender) {
   const LinkEngineChoice engine = Effective(p, lab_engine);
   const std::vector<std::string> engine_only = UserspaceOnlyKeys(p);
-  if (sender.guest) {
-    if (engine == emu::v1::LINK_ENGINE_USERSPACE || !engine_only.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          engine_only.empty() ? "engine userspace"
-                              : absl::StrJoin(engine_only, ", "),
-          ": the userspace engine does not serve directions a QEMU guest "
-          "sends yet (the guest's own NetEm does: use engine auto or kernel "
-          "and NetEm's conditions)"));
-    }
-    return HasConditions(p) ? EngineUse::kKernel : EngineUse::kNone;
-  }
   auto need_userspace = [&](const std::string& why) -> absl::StatusOr<EngineUse> {
     if (sender.userspace) return EngineUse::kUserspace;
     return absl::FailedPreconditionError(absl::StrCat(
@@ -115,7 +104,15 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
     case emu::v1::LINK_ENGINE_USERSPACE:
       return need_userspace("engine userspace");
     case emu::v1::LINK_ENGINE_KERNEL:
-      if (WantsKernelNetem(p) && !sender.netem) {
+      // A guest's "kernel" is its own NetEm, programmed inside it (its
+      // kernel has sch_netem).
+      if (sender.guest && !engine_only.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            absl::StrJoin(engine_only, ", "),
+            " need the userspace engine, but the direction asks for engine "
+            "kernel (the guest's own NetEm)"));
+      }
+      if (WantsKernelNetem(p) && !sender.netem && !sender.guest) {
         return absl::FailedPreconditionError(absl::StrCat(
             kNetemKeys,
             " need NetEm with engine kernel, but the kernel has no sch_netem "
@@ -133,6 +130,10 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
         engine_only.size() == 1 ? " needs" : " need", " the userspace engine"));
   }
   if (WantsKernelNetem(p) && !sender.netem) {
+    // A guest sender is served like a namespace (its end is wired to the
+    // engine's TAP as to a veth); an agent without the engine leaves it to
+    // the guest's own NetEm.
+    if (sender.guest && !sender.userspace) return EngineUse::kKernel;
     return need_userspace(absl::StrCat(
         kNetemKeys, " need NetEm or the userspace engine; the kernel has no "
                     "sch_netem"));
@@ -158,11 +159,6 @@ absl::StatusOr<LinkEngines> ChooseLinkEngines(const emu::v1::Link& link,
   out.a_to_b = *ab;
   out.b_to_a = *ba;
   if (!out.userspace_link()) return out;
-  if (a.guest || b.guest) {
-    return absl::FailedPreconditionError(
-        "the userspace engine does not serve links with a QEMU guest end yet "
-        "(the guest's own NetEm shapes what it sends)");
-  }
   // Every frame of a TAP link crosses the engine: a direction without
   // conditions is the engine passing frames through.
   if (out.a_to_b == EngineUse::kNone) out.a_to_b = EngineUse::kUserspace;

@@ -15,12 +15,15 @@
 //  * KERNEL: TBF/NetEm, refused where the kernel lacks sch_netem and NetEm
 //    is needed (as before the engine existed).
 //  * USERSPACE: always the engine.
-//  * A direction a QEMU guest sends over a same-host link is shaped inside
-//    the guest (its kernel has sch_netem): always the kernel; the engine
-//    does not serve same-host guest links yet. A cross-host link's end is
-//    a host TAP whatever the node (its sender is not a guest here): the
-//    kernel on the TAP, or the tunnel's egress pipeline (TunnelPump::
-//    SetEgress).
+//  * A QEMU guest's end of a same-host link is wired like a namespace's (a
+//    veth end, or a TAP of the engine, joined to the guest's NIC by two
+//    mirred redirects), so the engine serves both directions of a guest
+//    link as it does for namespaces. The one difference: KERNEL (and AUTO
+//    where the agent runs no engine) for a direction the guest sends is the
+//    guest's own NetEm, programmed inside it (its kernel has sch_netem);
+//    rate alone is TBF on the host side. A cross-host link's end is a host
+//    TAP whatever the node (its sender is not a guest here): the kernel on
+//    the TAP, or the tunnel's egress pipeline (TunnelPump::SetEgress).
 //  * A same-host link is a veth pair unless a direction uses the engine;
 //    then both ends are TAPs and every frame crosses the engine, so its
 //    other direction is "userspace" too unless it is KERNEL with conditions
@@ -67,7 +70,7 @@ const char* DelayDistributionName(emu::v1::DelayDistributionKind kind);
 struct SenderSide {
   bool netem = false;      // its host's kernel has sch_netem
   bool userspace = false;  // its agent runs the userspace engine
-  bool guest = false;      // it is a QEMU guest (NetEm inside the guest)
+  bool guest = false;      // a QEMU guest (its own NetEm: engine kernel)
 };
 
 // The engine of one direction. FAILED_PRECONDITION when the sender cannot

@@ -76,12 +76,75 @@ TEST(EngineChoiceTest, AnAgentWithoutTheEngineIsRefusedWhatOnlyItCouldDo) {
   EXPECT_EQ(Choose(rate, kOldAgent), EngineUse::kKernel);
 }
 
-TEST(EngineChoiceTest, GuestsShapeTheirOwnEgress) {
-  EXPECT_EQ(Choose(Delay(10'000), kGuest), EngineUse::kKernel);
+TEST(EngineChoiceTest, GuestSendersTakeTheEngineAsNamespacesDo) {
+  // AUTO, no sch_netem on the host: the engine, as for a namespace.
+  EXPECT_EQ(Choose(Delay(10'000), kGuest), EngineUse::kUserspace);
   LinkParams p = Delay(10'000);
   p.set_engine(emu::v1::LINK_ENGINE_USERSPACE);
-  EXPECT_FALSE(
-      ChooseDirectionEngine(p, emu::v1::LINK_ENGINE_UNSPECIFIED, kGuest).ok());
+  EXPECT_EQ(Choose(p, kGuest), EngineUse::kUserspace);
+  LinkParams ber;
+  ber.set_bit_error_rate(1e-6);
+  EXPECT_EQ(Choose(ber, kGuest), EngineUse::kUserspace);
+  // Rate alone stays TBF, as for a namespace.
+  LinkParams rate;
+  rate.set_rate_bps(10'000'000);
+  EXPECT_EQ(Choose(rate, kGuest), EngineUse::kKernel);
+  // A host with sch_netem: the kernel (the guest's own NetEm).
+  constexpr SenderSide kGuestOnNetemHost{true, true, /*guest=*/true};
+  EXPECT_EQ(Choose(Delay(10'000), kGuestOnNetemHost), EngineUse::kKernel);
+  // Engine kernel: the guest's NetEm even where the host has none.
+  p.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  EXPECT_EQ(Choose(p, kGuest), EngineUse::kKernel);
+  // ... which has no BER.
+  ber.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  auto refused =
+      ChooseDirectionEngine(ber, emu::v1::LINK_ENGINE_UNSPECIFIED, kGuest);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("ber"), absl::string_view::npos)
+      << refused.status();
+  // An agent without the engine leaves NetEm's conditions to the guest and
+  // refuses what only the engine does.
+  constexpr SenderSide kGuestOldAgent{false, false, /*guest=*/true};
+  EXPECT_EQ(Choose(Delay(10'000), kGuestOldAgent), EngineUse::kKernel);
+  EXPECT_FALSE(ChooseDirectionEngine(Delay(10'000),
+                                     emu::v1::LINK_ENGINE_USERSPACE,
+                                     kGuestOldAgent)
+                   .ok());
+}
+
+TEST(EngineChoiceTest, AGuestLinkIsATapLinkServedByTheEngineBothWays) {
+  // netns a -> guest b with a delay, guest b -> a with loss: both
+  // directions through the engine (the guest's end a TAP wired to its NIC).
+  emu::v1::Link link;
+  *link.mutable_a_to_b() = Delay(20'000);
+  link.mutable_b_to_a()->set_loss_percent(1);
+  auto e = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
+                             kGuest);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_TRUE(e->userspace_link());
+  EXPECT_EQ(e->a_to_b, EngineUse::kUserspace);
+  EXPECT_EQ(e->b_to_a, EngineUse::kUserspace);
+  // Only the direction the guest receives has conditions: still a TAP link,
+  // the guest's direction passed through by the engine.
+  emu::v1::Link in;
+  *in.mutable_a_to_b() = Delay(20'000);
+  auto i = ChooseLinkEngines(in, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
+                             kGuest);
+  ASSERT_TRUE(i.ok()) << i.status();
+  EXPECT_EQ(i->b_to_a, EngineUse::kUserspace);
+  // Guest to guest.
+  auto g = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, kGuest,
+                             kGuest);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_TRUE(g->userspace_link());
+  // The guest's direction with engine kernel: its NetEm inside the guest,
+  // the engine passing its frames through.
+  link.mutable_b_to_a()->set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  auto k = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
+                             kGuest);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->a_to_b, EngineUse::kUserspace);
+  EXPECT_EQ(k->b_to_a, EngineUse::kKernel);
 }
 
 TEST(EngineChoiceTest, ALinkWithOneEngineDirectionIsATapLinkBothWays) {
@@ -102,10 +165,6 @@ TEST(EngineChoiceTest, ALinkWithOneEngineDirectionIsATapLinkBothWays) {
                              kNoNetem);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->b_to_a, EngineUse::kUserspace);  // passed through by it
-
-  auto guest = ChooseLinkEngines(clean, emu::v1::LINK_ENGINE_UNSPECIFIED,
-                                 kNoNetem, kGuest);
-  EXPECT_FALSE(guest.ok());
 }
 
 TEST(EngineChoiceTest, ImpairmentSpecCarriesEveryCondition) {

@@ -340,6 +340,9 @@ void TunnelPump::DrainEgress(Link& l, int64_t now_ns) {
     DirectionStats& es = l.egress->stats();
     ++es.frames_out;
     es.bytes_out += f->len > hdr ? f->len - hdr : 0;
+    // Framed at the wake-up's instant: its lateness is what the delay stage
+    // then subtracts (delay compensation, OwnLatency).
+    l.egress->RecordSent(f->due_ns, now_ns);
     l.egress->Release(f);
   }
   Flush(l);

@@ -11,6 +11,7 @@
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "agent/net/testing/no_processes.h"
+#include "agent/node/testing/fake_node_driver.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/reconcile/testing/net_tap_opener.h"
 #include "agent/reconcile/testing/reconciler_fixture.h"
@@ -22,6 +23,18 @@ namespace emu::agent::reconcile {
 namespace {
 
 using net::NoProcesses;
+
+// What the reconciler last asked a guest driver to program inside `end`
+// ("node:interface"): the plan's DebugString, "" if never asked.
+std::string InGuest(node::testing::FakeNodeDriver& guest,
+                    const std::string& end) {
+  std::string last;
+  for (const auto& e : guest.egress()) {
+    const std::string prefix = "lab/" + end + " ";
+    if (e.rfind(prefix, 0) == 0) last = e.substr(prefix.size());
+  }
+  return last;
+}
 
 constexpr char kLink[] = "a:eth1<->b:eth1";
 
@@ -256,6 +269,53 @@ TEST_F(ReconcilerEngineTest, AnEngineRefusalFailsTheApplyAndTheNextConverges) {
   // The next apply (the controller's retry or a restart) converges.
   ASSERT_TRUE(Apply(Spec()).ok());
   EXPECT_EQ(engine_->links().size(), 1u);
+}
+
+}  // namespace
+}  // namespace emu::agent::reconcile
+
+namespace emu::agent::reconcile {
+namespace {
+
+TEST_F(ReconcilerEngineTest, AGuestEndGetsTheEngineInBothDirections) {
+  // b is a QEMU guest: its end is a TAP of the engine like a's, both
+  // directions' conditions go to the engine, nothing is programmed inside
+  // the guest (an empty plan clears what an older agent put there).
+  // (The driver only records: the link end's wiring to the guest's NIC is
+  // GuestManager's, tested with a real guest in tests/integration:guest_test.)
+  node::testing::FakeNodeDriver guest(emu::v1::NODE_KIND_QEMU,
+                                      /*shapes_own_egress=*/true);
+  rec_->AddDriver(&guest);
+  auto spec = Spec();
+  spec.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_QEMU);
+  ASSERT_TRUE(Apply(spec).ok());
+  auto link = OnlyEngineLink();
+  EXPECT_EQ(link.a_to_b.delay_us, 20'000u);
+  EXPECT_EQ(link.a_to_b.loss_percent, 1);
+  EXPECT_EQ(link.b_to_a.delay_us, 20'000u);  // what the guest sends
+  const std::string alias = net::EngineLinkAlias("lab", spec.links(0));
+  EXPECT_EQ(taps_.SpecOf(Ns("b"), "eth1").alias, alias);
+  EXPECT_EQ(taps_.SpecOf(Ns("b"), "eth1").mac, "02:00:00:00:00:0b");
+  EXPECT_EQ(InGuest(guest, "b:eth1"), "none");
+
+  // A live change of the guest's direction reaches the engine, not the
+  // guest.
+  emu::v1::LinkParams fifty;
+  fifty.set_delay_us(50'000);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(fifty, fifty)).ok());
+  EXPECT_EQ(engine_->adds(), 1);
+  EXPECT_EQ(OnlyEngineLink().b_to_a.delay_us, 50'000u);
+  EXPECT_EQ(InGuest(guest, "b:eth1"), "none");
+
+  // engine: kernel on the guest's direction: its own NetEm, inside it; the
+  // engine passes its frames through.
+  emu::v1::LinkParams kernel = fifty;
+  kernel.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(fifty, kernel)).ok());
+  EXPECT_EQ(OnlyEngineLink().b_to_a.delay_us, 0u);
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 50'000u);
+  EXPECT_NE(InGuest(guest, "b:eth1").find("netem"), std::string::npos)
+      << InGuest(guest, "b:eth1");
 }
 
 }  // namespace

@@ -209,8 +209,10 @@ absl::Status Partitioner::Setup() {
       linkemu::SenderSide side;
       side.netem = netem;
       side.userspace = userspace;
-      // A QEMU guest sender runs its NetEm inside the guest (its kernel has
-      // sch_netem), so its host's kernel need not (agent/guest_manager.h).
+      // A QEMU guest sender is served as a namespace (the engine where the
+      // host lacks sch_netem); without the engine, its NetEm runs inside
+      // the guest, so its host's kernel need not have it
+      // (linkemu/engine_choice.h).
       side.guest = kind == emu::v1::NODE_KIND_QEMU;
       for (const emu::v1::LinkParams* p : sends[i]) {
         auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), side);

@@ -21,6 +21,9 @@ struct DirectionStats {
   uint64_t reordered = 0;
   uint64_t backlog_frames = 0;  // queued now
   uint64_t backlog_bytes = 0;
+  // The delay compensation in force (OwnLatency::estimate_ns): how much
+  // earlier the delay stage schedules frames; 0 without delay.
+  uint64_t own_latency_ns = 0;
 };
 
 struct LinkStats {

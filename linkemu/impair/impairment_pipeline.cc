@@ -95,6 +95,13 @@ void ImpairmentPipeline::SetSpec(const ImpairmentSpec& spec) {
                                         : DerivedBurst(spec.rate_bps);
   tb_tokens_ = std::min<double>(tb_tokens_, burst_bytes_);
   heap_.reserve(std::min<size_t>(limit_packets_, 4096));
+  // The lateness is the loop's, not the delay's: kept across changes of
+  // the conditions, forgotten when compensation is turned off.
+  if (!spec.compensate_own_latency) own_latency_.Reset();
+  stats_.own_latency_ns =
+      spec.compensate_own_latency && (spec.delay_us > 0 || spec.jitter_us > 0)
+          ? static_cast<uint64_t>(own_latency_.estimate_ns())
+          : 0;
 }
 
 void ImpairmentPipeline::CountPassThrough(size_t len) {
@@ -246,7 +253,18 @@ void ImpairmentPipeline::OfferOne(absl::Span<const char> frame,
                              *table_);
     delay_ns = std::max<int64_t>(0, d_us) * 1000;
   }
-  Schedule(f, depart + delay_ns);
+  int64_t due = depart + delay_ns;
+  if (delay_ns > 0 && spec_.compensate_own_latency) {
+    // Earlier by the direction's own latency, but without jitter never
+    // ahead of the frame before (a growing estimate must not reorder a
+    // constant delay; frames a live change lets overtake keep doing so).
+    const int64_t earliest =
+        spec_.jitter_us == 0 ? std::min(due, last_delayed_due_ns_)
+                             : std::numeric_limits<int64_t>::min();
+    due = std::max(due - own_latency_.Compensation(delay_ns), earliest);
+  }
+  if (delay_ns > 0) last_delayed_due_ns_ = due;
+  Schedule(f, due);
 }
 
 HeldFrame* ImpairmentPipeline::PopDue(int64_t now_ns) {
@@ -255,6 +273,15 @@ HeldFrame* ImpairmentPipeline::PopDue(int64_t now_ns) {
   HeldFrame* f = heap_.back().frame;
   heap_.pop_back();
   return f;
+}
+
+void ImpairmentPipeline::RecordSent(int64_t due_ns, int64_t sent_ns) {
+  if (!spec_.compensate_own_latency ||
+      (spec_.delay_us == 0 && spec_.jitter_us == 0)) {
+    return;
+  }
+  own_latency_.Record(due_ns, sent_ns);
+  stats_.own_latency_ns = static_cast<uint64_t>(own_latency_.estimate_ns());
 }
 
 void ImpairmentPipeline::Release(HeldFrame* f) {

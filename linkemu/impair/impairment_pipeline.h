@@ -56,6 +56,7 @@
 #include "linkemu/impair/impairment_spec.h"
 #include "linkemu/impair/direction_stats.h"
 #include "linkemu/impair/netem_random.h"
+#include "linkemu/impair/own_latency.h"
 
 namespace emu::linkemu {
 
@@ -98,6 +99,13 @@ class ImpairmentPipeline {
   // from the schedule; the caller sends it, then Release()s it.
   HeldFrame* PopDue(int64_t now_ns);
   void Release(HeldFrame* f);
+  // The caller handed a frame due at `due_ns` (HeldFrame::due_ns, read
+  // before Release) to the receiving device at `sent_ns`: a sample of this
+  // direction's own latency, which the delay stage then subtracts
+  // (ImpairmentSpec::compensate_own_latency, OwnLatency). Ignored while the
+  // spec has no delay or compensation is off.
+  void RecordSent(int64_t due_ns, int64_t sent_ns);
+  const OwnLatency& own_latency() const { return own_latency_; }
   // Drops every held frame (link removal).
   void Clear();
 
@@ -147,6 +155,9 @@ class ImpairmentPipeline {
   int64_t tb_time_ns_ = std::numeric_limits<int64_t>::min();
   uint64_t burst_bytes_ = 0;
 
+  OwnLatency own_latency_;
+  // The last departure the delay stage gave (delay compensation's bound).
+  int64_t last_delayed_due_ns_ = std::numeric_limits<int64_t>::min();
   FramePool pool_;
   std::vector<Entry> heap_;  // min-heap on (due_ns, seq)
   uint64_t next_seq_ = 0;

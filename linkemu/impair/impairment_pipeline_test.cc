@@ -587,5 +587,139 @@ TEST(ImpairmentPipeline, ClearDropsEverythingHeld) {
   EXPECT_EQ(p.NextDepartureNs(), ImpairmentPipeline::kNever);
 }
 
+// A loop that wakes `late_ns(k)` after the k-th departure it serves, sends
+// what is due then and reports it (RecordSent), as LinkEngine::Flush does:
+// the fake clock of the delay compensation tests. Returns each frame's
+// (arrival, sent) in sending order.
+struct Sent {
+  uint64_t seq;
+  int64_t arrival_ns;
+  int64_t sent_ns;
+};
+template <typename Late>
+std::vector<Sent> DriveLate(ImpairmentPipeline& p, int n, int64_t gap_ns,
+                            Late late_ns) {
+  std::vector<Sent> out;
+  std::vector<int64_t> arrival(n);
+  int i = 0;
+  int wakes = 0;
+  while (i < n || p.held_frames() > 0) {
+    const int64_t next_arrival =
+        i < n ? kT0 + i * gap_ns : ImpairmentPipeline::kNever;
+    const int64_t due = p.NextDepartureNs();
+    const int64_t wake =
+        due == ImpairmentPipeline::kNever ? due : due + late_ns(wakes);
+    if (next_arrival <= wake) {
+      arrival[i] = next_arrival;
+      p.Offer(Frame(i), next_arrival);
+      ++i;
+      continue;
+    }
+    ++wakes;
+    while (HeldFrame* f = p.PopDue(wake)) {
+      out.push_back({SeqOf(f), arrival[SeqOf(f)], wake});
+      p.RecordSent(f->due_ns, wake);
+      p.Release(f);
+    }
+  }
+  return out;
+}
+
+TEST(ImpairmentPipeline, DelayCompensationSubtractsTheDirectionsOwnLatency) {
+  ImpairmentSpec s;
+  s.delay_us = 10'000;
+  ImpairmentPipeline p(s, 1, 0);
+  // Every wake-up 300 us late: the first frames arrive 10.3 ms after they
+  // were sent; once a quarter window of samples is in, exactly 10 ms.
+  auto sent = DriveLate(p, 200, kMs, [](int) { return 300'000; });
+  ASSERT_EQ(sent.size(), 200u);
+  EXPECT_EQ(sent[0].sent_ns - sent[0].arrival_ns, 10'300'000);
+  for (size_t k = 20; k < sent.size(); ++k) {
+    EXPECT_EQ(sent[k].sent_ns - sent[k].arrival_ns, 10 * kMs) << k;
+  }
+  EXPECT_EQ(p.own_latency().estimate_ns(), 300'000);
+  EXPECT_EQ(p.stats().own_latency_ns, 300'000u);
+
+  // Turned off: the configured delay plus the loop's lateness, as before.
+  s.compensate_own_latency = false;
+  ImpairmentPipeline off(s, 1, 0);
+  sent = DriveLate(off, 100, kMs, [](int) { return 300'000; });
+  for (const auto& x : sent) EXPECT_EQ(x.sent_ns - x.arrival_ns, 10'300'000);
+  EXPECT_EQ(off.own_latency().estimate_ns(), 0);
+  // A live change turning it off forgets the estimate.
+  s.compensate_own_latency = true;
+  p.SetSpec(s);
+  EXPECT_EQ(p.own_latency().estimate_ns(), 300'000);
+  s.compensate_own_latency = false;
+  p.SetSpec(s);
+  EXPECT_EQ(p.own_latency().estimate_ns(), 0);
+  EXPECT_EQ(p.stats().own_latency_ns, 0u);
+}
+
+TEST(ImpairmentPipeline, DelayCompensationNeverReordersAConstantDelay) {
+  // Frames 100 us apart while the estimate grows from 0 to 300 us: without
+  // the bound, the first compensated frames would overtake the last
+  // uncompensated ones.
+  ImpairmentSpec s;
+  s.delay_us = 10'000;
+  ImpairmentPipeline p(s, 1, 0);
+  auto sent = DriveLate(p, 2000, 100'000, [](int) { return 300'000; });
+  ASSERT_EQ(sent.size(), 2000u);
+  for (size_t k = 0; k < sent.size(); ++k) EXPECT_EQ(sent[k].seq, k);
+  // A wake-up 300 us after a departure also sends the frames due 100, 200
+  // and 300 us later: this direction's lateness is 300, 200, 100, 0 us,
+  // and the compensation its median. Once settled, the delay is the
+  // configured one on average, each frame within the wake-up's lateness.
+  EXPECT_GT(p.own_latency().estimate_ns(), 0);
+  EXPECT_LE(p.own_latency().estimate_ns(), 300'000);
+  double sum = 0;
+  for (size_t k = 1000; k < sent.size(); ++k) {
+    const int64_t d = sent[k].sent_ns - sent[k].arrival_ns;
+    EXPECT_GE(d, 10 * kMs - 300'000) << k;
+    EXPECT_LE(d, 10 * kMs + 300'000) << k;
+    sum += d;
+  }
+  EXPECT_NEAR(sum / 1000, 10 * kMs, 100'000);  // a third of a wake-up
+}
+
+TEST(ImpairmentPipeline, DelayCompensationIsBoundedAndNeverNegative) {
+  // Lateness larger than the delay: at most the delay is taken off (a
+  // frame never leaves before it arrived), never more.
+  ImpairmentSpec s;
+  s.delay_us = 100;
+  ImpairmentPipeline small(s, 1, 0);
+  auto sent = DriveLate(small, 100, kMs, [](int) { return 500'000; });
+  for (size_t k = 0; k < sent.size(); ++k) {
+    EXPECT_GE(sent[k].sent_ns - sent[k].arrival_ns, 500'000) << k;
+  }
+  EXPECT_EQ(sent.back().sent_ns - sent.back().arrival_ns, 500'000);
+
+  // Lateness of 5 ms: at most OwnLatency::kMaxNs (2 ms) is subtracted.
+  s.delay_us = 20'000;
+  ImpairmentPipeline big(s, 1, 0);
+  sent = DriveLate(big, 100, 10 * kMs, [](int) { return 5 * kMs; });
+  EXPECT_EQ(sent.back().sent_ns - sent.back().arrival_ns,
+            20 * kMs + 5 * kMs - OwnLatency::kMaxNs);
+
+  // A stall now and then (one wake-up in five, 40 ms) moves nothing: the
+  // others arrive on time.
+  ImpairmentPipeline spiky(s, 1, 0);
+  sent = DriveLate(spiky, 300, 50 * kMs,
+                   [](int k) { return k % 5 == 4 ? 40 * kMs : 200'000; });
+  EXPECT_EQ(spiky.own_latency().estimate_ns(), 200'000);
+  int on_time = 0;
+  for (size_t k = 20; k < sent.size(); ++k) {
+    on_time += sent[k].sent_ns - sent[k].arrival_ns == 20 * kMs;
+  }
+  EXPECT_GE(on_time, 200);  // 4 in 5 of the 280
+
+  // Rate without delay: nothing recorded, nothing subtracted.
+  ImpairmentSpec rate;
+  rate.rate_bps = 1'000'000;
+  ImpairmentPipeline r(rate, 1, 0);
+  DriveLate(r, 50, kMs, [](int) { return 300'000; });
+  EXPECT_EQ(r.own_latency().samples(), 0u);
+}
+
 }  // namespace
 }  // namespace emu::linkemu

@@ -20,7 +20,7 @@ auto Tie(const ImpairmentSpec& s) {
                   s.bit_error_rate, s.reorder_percent,
                   s.reorder_correlation_percent, s.reorder_gap, s.rate_bps,
                   s.burst_bytes, s.overhead_bytes, s.limit_packets,
-                  s.limit_bytes);
+                  s.limit_bytes, s.compensate_own_latency);
 }
 
 }  // namespace

@@ -87,6 +87,14 @@ struct ImpairmentSpec {
   uint32_t limit_packets = 0;
   uint64_t limit_bytes = 0;
 
+  // Delay compensation (docs/linkemu.md): the delay stage schedules each
+  // frame earlier by how late this direction has been sending its frames
+  // (OwnLatency: the median of its recent lateness, at most 2 ms and at
+  // most the frame's own delay), so the delay a receiver sees is the
+  // configured one rather than that plus the engine's wake-up latency.
+  // Changes nothing without a delay or jitter.
+  bool compensate_own_latency = true;
+
   bool operator==(const ImpairmentSpec& o) const;
   bool operator!=(const ImpairmentSpec& o) const { return !(*this == o); }
   // True when the spec changes nothing (every frame passes at once).

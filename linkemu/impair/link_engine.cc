@@ -358,7 +358,13 @@ void EpollLinkEngine::Flush(Loop& loop, Link& l, int d, int64_t now) {
     st.dropped_write += w.refused;
     st.frames_out += w.written;
     st.bytes_out += w.bytes - std::min<uint64_t>(w.bytes, hdr * w.written);
-    for (int i = 0; i < n; ++i) dir.pipe.Release(batch[i]);
+    // How late this batch left: the delay stage subtracts it from later
+    // frames (delay compensation, OwnLatency).
+    const int64_t sent = MonotonicNowNs();
+    for (int i = 0; i < n; ++i) {
+      dir.pipe.RecordSent(batch[i]->due_ns, sent);
+      dir.pipe.Release(batch[i]);
+    }
     if (n < kBatchFrames) break;
   }
   dir.registered_ns = ImpairmentPipeline::kNever;
