@@ -17,7 +17,7 @@
 #include "common/metrics/link_metrics.h"
 
 ABSL_FLAG(std::string, links, "100,2000,10000", "Lab sizes in links.");
-ABSL_FLAG(int, max_links_per_lab, 2000, "The daemons' cap (their default).");
+ABSL_FLAG(int, max_links_per_lab, 1000, "The daemons' cap (their default).");
 ABSL_FLAG(int, repeat, 5, "Scrapes per size; the best is printed.");
 
 int main(int argc, char** argv) {

@@ -77,7 +77,7 @@ ABSL_FLAG(std::string, metrics, "",
           "TOKEN\" (docs/observability.md).");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "Write the bound --metrics port here (for --metrics=...:0).");
-ABSL_FLAG(int, metrics_max_links_per_lab, 2000,
+ABSL_FLAG(int, metrics_max_links_per_lab, 1000,
           "Per-link series of at most this many links of each lab in "
           "--metrics (14 series a link); the rest are counted in "
           "emu_link_series_omitted{lab}.");

@@ -49,7 +49,7 @@ void AddAgentCollectors(emu::metrics::Registry* registry,
                         tunnel::TunnelManager* tunnels,
                         impair::EngineLinks* engine_links,
                         stats::LabCounterCollector* counters = nullptr,
-                        int max_links_per_lab = 2000);
+                        int max_links_per_lab = 1000);
 
 }  // namespace emu::agent::metrics
 

@@ -32,7 +32,7 @@ namespace emu::metrics {
 
 struct LinkMetricsOptions {
   // Links exported per lab (0: none, only emu_link_series_omitted).
-  int max_links_per_lab = 2000;
+  int max_links_per_lab = 1000;
   // An agent's share: a cross-host link's direction is exported only for
   // what this host observes (tx, drops and backlog where `from` is one of
   // LabCounters.nodes, rx where `to` is), so that summing the agents'

@@ -48,7 +48,7 @@ struct Sources {
   // per-link families. Asked once per running lab at every scrape.
   std::function<absl::StatusOr<emu::v1::LabCounters>(const std::string&)>
       stats;
-  int max_links_per_lab = 2000;
+  int max_links_per_lab = 1000;
 };
 void AddControllerCollectors(emu::metrics::Registry* registry,
                              Sources sources);
