@@ -142,6 +142,10 @@ ABSL_FLAG(std::string, metrics, "",
           "(docs/observability.md).");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "Write the bound --metrics port here (for --metrics=...:0).");
+ABSL_FLAG(int, metrics_max_links_per_lab, 1000,
+          "Per-link series of at most this many links of each lab in "
+          "--metrics (14 series a link); the rest are counted in "
+          "emu_link_series_omitted{lab}.");
 ABSL_FLAG(bool, metrics_unauthenticated, false,
           "Serve --metrics without a token: only where every process that "
           "can reach the address may see lab names and counters "
@@ -435,12 +439,13 @@ int main(int argc, char** argv) {
   emu::agent::guest::GuestServiceImpl guest_service(&reconciler, &guests, &*store,
                                              *token, &pool);
   // Prometheus metrics (opt-in): RPC latencies from every call, the rest
-  // from collectors at scrape time (agent/metrics). Per-link traffic
-  // counters (agent/stats) are one more collector on `metrics`.
+  // from collectors at scrape time (agent/metrics), per-link counters
+  // from the same collector as GetLabStats.
   emu::metrics::Registry metrics;
   emu::metrics::RpcMetrics rpc_metrics(&metrics);
-  emu::agent::metrics::AddAgentCollectors(&metrics, &*store, tunnels.get(),
-                                          &engine_links);
+  emu::agent::metrics::AddAgentCollectors(
+      &metrics, &*store, tunnels.get(), &engine_links, &counters,
+      absl::GetFlag(FLAGS_metrics_max_links_per_lab));
   std::vector<std::unique_ptr<
       grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;

@@ -77,6 +77,10 @@ ABSL_FLAG(std::string, metrics, "",
           "TOKEN\" (docs/observability.md).");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "Write the bound --metrics port here (for --metrics=...:0).");
+ABSL_FLAG(int, metrics_max_links_per_lab, 1000,
+          "Per-link series of at most this many links of each lab in "
+          "--metrics (14 series a link); the rest are counted in "
+          "emu_link_series_omitted{lab}.");
 ABSL_FLAG(bool, metrics_unauthenticated, false,
           "Serve --metrics without a token: only where every process that "
           "can reach the address may see every user's lab names "
@@ -179,7 +183,7 @@ int main(int argc, char** argv) {
       &labs, &hosts, runs->get(), &users, *token, *transport, &pool);
   // Prometheus metrics (opt-in, docs/observability.md): RPC latencies from
   // every call, barrier timing as Tasks end, the rest read at scrape time.
-  // Per-link counters (agent/stats) are one more collector on `metrics`.
+  // Per-link counters: every running lab's, merged as emuctl stats shows.
   emu::metrics::Registry metrics;
   emu::metrics::RpcMetrics rpc_metrics(&metrics);
   emu::controller::metrics::ExperimentMetrics experiment_metrics(&metrics);
@@ -189,6 +193,8 @@ int main(int argc, char** argv) {
     sources.labs = [&labs] { return labs.List(); };
     sources.hosts = [&hosts] { return hosts.Snapshot(); };
     sources.runs = [store = runs->get()] { return store->List(); };
+    sources.stats = [&labs](const std::string& key) { return labs.Stats(key); };
+    sources.max_links_per_lab = absl::GetFlag(FLAGS_metrics_max_links_per_lab);
     emu::controller::metrics::AddControllerCollectors(&metrics,
                                                       std::move(sources));
     experiments.SetTaskObserver(

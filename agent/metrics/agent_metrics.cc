@@ -90,9 +90,12 @@ std::vector<Family> EngineFamilies(
 void AddAgentCollectors(emu::metrics::Registry* registry,
                         const reconcile::LabSpecStore* specs,
                         tunnel::TunnelManager* tunnels,
-                        impair::EngineLinks* engine_links) {
+                        impair::EngineLinks* engine_links,
+                        stats::LabCounterCollector* counters,
+                        int max_links_per_lab) {
   if (specs != nullptr) {
-    registry->AddCollector([specs](std::vector<Family>* out) {
+    registry->AddCollector([specs, counters,
+                            max_links_per_lab](std::vector<Family>* out) {
       std::vector<emu::v1::ApplyLabRequest> loaded;
       auto labs = specs->List();
       if (labs.ok()) {
@@ -102,6 +105,16 @@ void AddAgentCollectors(emu::metrics::Registry* registry,
         }
       }
       for (Family& f : SpecFamilies(loaded)) out->push_back(std::move(f));
+      if (counters == nullptr) return;
+      std::vector<emu::v1::LabCounters> sampled;
+      sampled.reserve(loaded.size());
+      for (const auto& spec : loaded) sampled.push_back(counters->Collect(spec));
+      emu::metrics::LinkMetricsOptions options;
+      options.per_host = true;
+      options.max_links_per_lab = max_links_per_lab;
+      for (Family& f : emu::metrics::LinkCounterFamilies(sampled, options)) {
+        out->push_back(std::move(f));
+      }
     });
   }
   registry->AddCollector([tunnels](std::vector<Family>* out) {

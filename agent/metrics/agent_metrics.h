@@ -5,9 +5,9 @@
 // scrape time from snapshots; the pure functions below build the families
 // so tests need no kernel.
 //
-// Per-link traffic counters are not here: they come from agent/stats
-// (`emuctl stats`) as another collector on the same registry
-// (Registry::AddCollector in agent/main.cc).
+// Per-link and per-node counters are those `emuctl stats` reads (agent/stats'
+// LabCounterCollector, no second collector), rendered by
+// common/metrics/link_metrics.h for this host's share of each lab.
 #ifndef EMU_AGENT_METRICS_AGENT_METRICS_H_
 #define EMU_AGENT_METRICS_AGENT_METRICS_H_
 
@@ -16,7 +16,9 @@
 
 #include "agent/impair/engine_links.h"
 #include "agent/reconcile/lab_spec_store.h"
+#include "agent/stats/lab_counters.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "common/metrics/link_metrics.h"
 #include "common/metrics/metrics.h"
 #include "proto/agent.pb.h"
 
@@ -37,13 +39,17 @@ std::vector<emu::metrics::Family> TunnelFamilies(
 std::vector<emu::metrics::Family> EngineFamilies(
     const std::vector<impair::EngineLinks::Served>& served);
 
-// Adds collectors for all of the above to `registry`. Any of the sources
-// may be null (no tunnels, no engine). Borrows them: they must outlive the
+// Adds collectors for all of the above to `registry`, and with `counters`
+// the emu_link_* and emu_node_* families of every saved lab
+// (LinkCounterFamilies, per_host). Any of the sources may be null (no
+// tunnels, no engine, no counters). Borrows them: they must outlive the
 // registry's last scrape.
 void AddAgentCollectors(emu::metrics::Registry* registry,
                         const reconcile::LabSpecStore* specs,
                         tunnel::TunnelManager* tunnels,
-                        impair::EngineLinks* engine_links);
+                        impair::EngineLinks* engine_links,
+                        stats::LabCounterCollector* counters = nullptr,
+                        int max_links_per_lab = 1000);
 
 }  // namespace emu::agent::metrics
 

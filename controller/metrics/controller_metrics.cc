@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "common/auth.h"
+#include "common/metrics/link_metrics.h"
 #include "proto/topology_names.h"
 
 namespace emu::controller::metrics {
@@ -122,7 +123,8 @@ void AddControllerCollectors(emu::metrics::Registry* registry,
     for (Family& f : families) out->push_back(std::move(f));
   };
   if (sources.labs) {
-    registry->AddCollector([labs = sources.labs, errors,
+    registry->AddCollector([labs = sources.labs, stats = sources.stats,
+                            max_links = sources.max_links_per_lab, errors,
                             add](std::vector<Family>* out) {
       auto list = labs();
       if (!list.ok()) {
@@ -130,6 +132,24 @@ void AddControllerCollectors(emu::metrics::Registry* registry,
         return;
       }
       add(out, LabFamilies(*list));
+      if (!stats) return;
+      std::vector<emu::v1::LabCounters> sampled;
+      for (const emu::v1::Lab& lab : *list) {
+        if (lab.state() != emu::v1::RUNNING &&
+            lab.state() != emu::v1::DEGRADED) {
+          continue;
+        }
+        auto counters = stats(lab.name());
+        if (!counters.ok()) {
+          errors->WithLabels({"link_counters"})->Increment();
+          continue;
+        }
+        counters->set_lab(lab.name());
+        sampled.push_back(*std::move(counters));
+      }
+      emu::metrics::LinkMetricsOptions options;
+      options.max_links_per_lab = max_links;
+      add(out, emu::metrics::LinkCounterFamilies(sampled, options));
     });
   }
   if (sources.hosts) {

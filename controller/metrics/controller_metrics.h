@@ -4,14 +4,15 @@
 // scrape reads the truth, not a copy kept in step), and the barrier's
 // timing per Task (histograms fed as Tasks end).
 //
-// Per-link traffic counters are not here: they come from the agents'
-// /metrics (agent/stats, a collector there) and, aggregated, from a
-// collector that agent/stats' controller side adds with
-// Registry::AddCollector in controller/main.cc.
+// Per-link and per-node counters: with Sources.stats, the emu_link_* and
+// emu_node_* families (common/metrics/link_metrics.h) of every RUNNING or
+// DEGRADED lab, as `emuctl stats` shows them (every host's share, merged);
+// each agent's /metrics has its own share.
 #ifndef EMU_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
 #define EMU_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,11 @@ struct Sources {
   std::function<std::vector<emu::v1::HostStatus>()> hosts;
   std::function<absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>>()>
       runs;
+  // The merged counters of a lab by key (LabManager::Stats); null: no
+  // per-link families. Asked once per running lab at every scrape.
+  std::function<absl::StatusOr<emu::v1::LabCounters>(const std::string&)>
+      stats;
+  int max_links_per_lab = 1000;
 };
 void AddControllerCollectors(emu::metrics::Registry* registry,
                              Sources sources);

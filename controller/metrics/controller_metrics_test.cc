@@ -85,6 +85,47 @@ TEST(ControllerMetricsTest, CollectorsReadTheirSourcesAtEachScrape) {
   EXPECT_EQ(FindValue(*third, "emu_collector_errors_total", {{"collector", "labs"}}), 1);
 }
 
+TEST(ControllerMetricsTest, LinkCountersOfRunningLabsOnly) {
+  Registry registry;
+  Sources sources;
+  sources.labs = []() -> absl::StatusOr<std::vector<emu::v1::Lab>> {
+    return std::vector<emu::v1::Lab>{
+        MakeLab("alice+up", emu::v1::RUNNING, {}),
+        MakeLab("gone", emu::v1::DESTROYED, {}),
+        MakeLab("broken", emu::v1::DEGRADED, {})};
+  };
+  std::vector<std::string> asked;
+  uint64_t bytes = 100;
+  sources.stats =
+      [&](const std::string& key) -> absl::StatusOr<emu::v1::LabCounters> {
+    asked.push_back(key);
+    if (key == "broken") return absl::UnavailableError("h2 down");
+    emu::v1::LabCounters c;
+    auto* l = c.add_links();
+    l->set_link("a:e1<->b:e1");
+    l->mutable_a_to_b()->set_from("a:e1");
+    l->mutable_a_to_b()->set_to("b:e1");
+    l->mutable_a_to_b()->set_delivered_bytes(bytes);
+    return c;
+  };
+  AddControllerCollectors(&registry, sources);
+  auto first = ParseExposition(registry.Exposition());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(asked, (std::vector<std::string>{"alice+up", "broken"}));
+  EXPECT_EQ(FindValue(*first, "emu_link_rx_bytes_total",
+                      {{"lab", "alice+up"}, {"direction", "a_to_b"}}),
+            100);
+  EXPECT_EQ(FindValue(*first, "emu_collector_errors_total",
+                      {{"collector", "link_counters"}}),
+            1);
+  bytes = 250;
+  auto second = ParseExposition(registry.Exposition());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(FindValue(*second, "emu_link_rx_bytes_total",
+                      {{"lab", "alice+up"}, {"direction", "a_to_b"}}),
+            250);
+}
+
 TEST(ControllerMetricsTest, TaskSkewAndGap) {
   Registry registry;
   ExperimentMetrics m(&registry);

@@ -1093,6 +1093,14 @@ class YamlReader {
                          ", outside the lab; emu links connect lab nodes"));
       return false;
     }
+    if (type == "vxlan" || type == "vxlan-stitch") {
+      Error(type_node, object,
+            absl::StrCat("containerlab link type '", type,
+                         "' is not supported: it connects a node to a VXLAN "
+                         "tunnel to a remote address outside the lab; emu "
+                         "links connect lab nodes (across hosts too)"));
+      return false;
+    }
     if (type == "dummy") {
       Error(type_node, object,
             "containerlab link type 'dummy' is not supported yet: declare "
@@ -1103,7 +1111,7 @@ class YamlReader {
     Error(type_node, object,
           absl::StrCat("link type '", type,
                        "' is not a containerlab link type (veth, dummy, "
-                       "host, mgmt-net, macvlan)"));
+                       "host, mgmt-net, macvlan, vxlan, vxlan-stitch)"));
     return false;
   }
 

@@ -1010,8 +1010,9 @@ topology:
                     "'dummy' is not supported yet"),
           HasSubstr("lab.yaml:18: link #5 (a:eth4): a single 'endpoint' "
                     "belongs to a containerlab link with a type"),
-          HasSubstr("lab.yaml:19: link a:eth5<->a:eth6: link type "
-                    "'vxlan-stitch' is not a containerlab link type"),
+          HasSubstr("lab.yaml:19: link a:eth5<->a:eth6: containerlab link "
+                    "type 'vxlan-stitch' is not supported: it connects a node "
+                    "to a VXLAN tunnel"),
           // Every message about one link names it the same way.
           "lab.yaml:20: link a:eth7<->a:eth8: ipv4: \"fd00::8/64\" is not an "
           "IPv4 address",

@@ -30,6 +30,17 @@ absl::StatusOr<emu::v1::Lab> ControllerWebSource::Lab(
   return users::AsSeenBy(caller, *std::move(lab));
 }
 
+absl::StatusOr<emu::v1::LabCounters> ControllerWebSource::Stats(
+    const Caller& caller, const std::string& name) const {
+  EMU_RETURN_IF_ERROR(request_names::CheckLabRef("lab", name));
+  EMU_ASSIGN_OR_RETURN(users::LabRef ref,
+                       users_->Authorize(caller, name, users::Verb::kView));
+  auto counters = labs_->Stats(ref.key);
+  if (!counters.ok()) return users::InCallerTerms(counters.status(), ref);
+  counters->set_lab(name);
+  return counters;
+}
+
 absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>>
 ControllerWebSource::Runs(const Caller& caller) const {
   return experiments_->RunsVisibleTo(caller);

@@ -1,5 +1,5 @@
 // What the web view reads, always on behalf of one caller: the same answers
-// (and the same refusals) as the gRPC API's ListLabs, GetLab,
+// (and the same refusals) as the gRPC API's ListLabs, GetLab, GetLabStats,
 // ListExperimentRuns and WatchExperimentRun give that caller.
 #ifndef EMU_CONTROLLER_WEB_WEB_SOURCE_H_
 #define EMU_CONTROLLER_WEB_WEB_SOURCE_H_
@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "common/auth.h"
 #include "proto/controller.pb.h"
+#include "proto/counters.pb.h"
 #include "proto/experiment.pb.h"
 
 namespace emu::controller::hosts {
@@ -41,6 +42,9 @@ class WebSource {
                                            const std::string& name) const = 0;
   virtual absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>> Runs(
       const Caller& caller) const = 0;
+  // The lab's counters now, as GetLabStats answers (emuctl stats).
+  virtual absl::StatusOr<emu::v1::LabCounters> Stats(
+      const Caller& caller, const std::string& name) const = 0;
   virtual absl::StatusOr<emu::v1::RunResult> Run(
       const Caller& caller, const std::string& id) const = 0;
 };
@@ -58,6 +62,8 @@ class ControllerWebSource : public WebSource {
                                    const std::string& name) const override;
   absl::StatusOr<std::vector<emu::v1::ExperimentRunSummary>> Runs(
       const Caller& caller) const override;
+  absl::StatusOr<emu::v1::LabCounters> Stats(
+      const Caller& caller, const std::string& name) const override;
   absl::StatusOr<emu::v1::RunResult> Run(const Caller& caller,
                                          const std::string& id) const override;
 

@@ -28,7 +28,8 @@ using http::Response;
 // Pages only load what this server sends: no inline script, no framing.
 constexpr char kSecurityPolicy[] =
     "default-src 'none'; style-src 'self'; script-src 'self'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
+    "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'";
 
 std::string E(absl::string_view s) { return HtmlEscape(s); }
@@ -126,15 +127,18 @@ Response LoginPage(int status, const std::string& message) {
                "autofocus required> <button>log in</button></form></div>")));
 }
 
-Response ErrorPage(const Caller& caller, const absl::Status& status) {
-  int code = 500;
+int HttpCode(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kNotFound: code = 404; break;
-    case absl::StatusCode::kPermissionDenied: code = 403; break;
-    case absl::StatusCode::kInvalidArgument: code = 400; break;
-    case absl::StatusCode::kUnavailable: code = 503; break;
-    default: break;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kInvalidArgument: return 400;
+    case absl::StatusCode::kUnavailable: return 503;
+    default: return 500;
   }
+}
+
+Response ErrorPage(const Caller& caller, const absl::Status& status) {
+  const int code = HttpCode(status);
   return Html(code, Page("error", &caller,
                          absl::StrCat("<h1>Not shown</h1><p class=\"error\">",
                                       E(status.message()), "</p>")));
@@ -214,6 +218,9 @@ Response LabPage(const WebSource& source, SvgRenderer* svg,
       lab->error().empty()
           ? ""
           : absl::StrCat("<p class=\"error\">", E(lab->error()), "</p>"));
+  // The script (static/app.js) polls the counters while this page is open.
+  absl::StrAppend(&body, "<p id=\"counters\" class=\"muted\" data-src=\"/api/counters/",
+                  E(UrlPath(name)), "\">counters: loading…</p>");
   body += "<h2>Graph</h2>";
   const int nodes = lab->nodes_size() > 0 ? lab->nodes_size()
                                           : lab->topology().nodes_size();
@@ -224,7 +231,8 @@ Response LabPage(const WebSource& source, SvgRenderer* svg,
                              E(picture.status().message()), "</p>");
 
   body += "<h2>Nodes</h2><table class=\"nodes\"><tr><th>node</th><th>kind"
-          "</th><th>host</th><th>state</th><th>interfaces</th></tr>";
+          "</th><th>host</th><th>state</th><th>interfaces</th><th>CPU</th>"
+          "<th>memory</th></tr>";
   for (const auto& n : lab->nodes()) {
     std::vector<std::string> ifaces;
     for (const auto& i : n.interfaces()) {
@@ -242,7 +250,10 @@ Response LabPage(const WebSource& source, SvgRenderer* svg,
         StateSpan(state),
         n.state_detail().empty() ? ""
                                  : absl::StrCat(" ", E(n.state_detail())),
-        "</td><td>", absl::StrJoin(ifaces, "<br>"), "</td></tr>");
+        "</td><td>", absl::StrJoin(ifaces, "<br>"),
+        "</td><td class=\"ctr\" data-node=\"", E(n.name()),
+        "\" data-field=\"cpu\"></td><td class=\"ctr\" data-node=\"",
+        E(n.name()), "\" data-field=\"memory\"></td></tr>");
   }
   body += "</table>";
 
@@ -252,7 +263,8 @@ Response LabPage(const WebSource& source, SvgRenderer* svg,
   } else {
     body += "<table class=\"links\"><tr><th>link</th><th>hosts</th>"
             "<th>carrier</th><th>state</th><th>a → b</th><th>b → a</th>"
-            "<th>engines</th></tr>";
+            "<th>engines</th><th>traffic a → b</th><th>traffic b → a</th>"
+            "</tr>";
     for (const auto& l : lab->links()) {
       absl::StrAppend(
           &body, "<tr><td>", E(LinkName(l.link())), "</td><td>",
@@ -265,7 +277,13 @@ Response LabPage(const WebSource& source, SvgRenderer* svg,
           l.engine_a_to_b() == l.engine_b_to_a()
               ? ""
               : absl::StrCat(" / ", E(l.engine_b_to_a())),
-          "</td></tr>");
+          "</td>");
+      for (const char* dir : {"a_to_b", "b_to_a"}) {
+        absl::StrAppend(&body, "<td class=\"ctr\" data-link=\"",
+                        E(LinkName(l.link())), "\" data-dir=\"", dir,
+                        "\"></td>");
+      }
+      body += "</tr>";
     }
     body += "</table>";
   }
@@ -283,6 +301,38 @@ Response LabPage(const WebSource& source, SvgRenderer* svg,
                     "</p>");
   }
   return Html(200, Page(absl::StrCat("lab ", lab->name()), &caller, body));
+}
+
+// GET /api/counters/NAME: the lab's counters as `emuctl stats --json`
+// prints them (emu.v1.LabCounters, proto field names; 64-bit counters are
+// JSON strings), for the lab page's script. Errors: {"error": "..."} with
+// the page's status codes.
+Response CountersJson(const WebSource& source, const Caller& caller,
+                      const std::string& name) {
+  Response r;
+  r.content_type = "application/json";
+  r.headers.push_back({"Cache-Control", "no-store"});
+  auto counters = source.Stats(caller, name);
+  absl::StatusOr<std::string> json =
+      counters.ok() ? cli::ToJson(*counters) : counters.status();
+  if (!json.ok()) {
+    r.status = HttpCode(json.status());
+    std::string message;
+    for (char c : json.status().message()) {
+      if (c == '"' || c == '\\') {
+        message += '\\';
+        message += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        message += ' ';
+      } else {
+        message += c;
+      }
+    }
+    r.body = absl::StrCat("{\"error\": \"", message, "\"}\n");
+    return r;
+  }
+  r.body = *std::move(json);
+  return r;
 }
 
 std::string TaskStatusName(emu::v1::TaskResult::Status s) {
@@ -505,6 +555,12 @@ std::vector<http::Server::Route> WebRoutes(const WebSource* source,
       {"/labs/", Authenticated(source, [source, svg](const Caller& c,
                                                      const Request& r) {
          return LabPage(*source, svg, c, r.path.substr(strlen("/labs/")));
+       })});
+  routes.push_back(
+      {"/api/counters/", Authenticated(source, [source](const Caller& c,
+                                                        const Request& r) {
+         return CountersJson(*source, c,
+                             r.path.substr(strlen("/api/counters/")));
        })});
   routes.push_back(
       {"/runs/", Authenticated(source, [source](const Caller& c,

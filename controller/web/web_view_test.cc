@@ -110,6 +110,24 @@ class FakeSource : public WebSource {
     return run;
   }
 
+  absl::StatusOr<emu::v1::LabCounters> Stats(
+      const Caller& caller, const std::string& name) const override {
+    if (name == "core" && !caller.admin) {
+      return absl::PermissionDeniedError("lab core: bob may not view it");
+    }
+    if (name != "core") return absl::NotFoundError("lab \"" + name + "\": not found");
+    emu::v1::LabCounters c;
+    c.set_lab("core");
+    c.set_time_unix_us(5000000);
+    auto* l = c.add_links();
+    l->set_link("r1:eth1<->r<2>:eth1");
+    l->mutable_a_to_b()->set_delivered_bytes(123456789012ULL);
+    auto* u = c.add_nodes();
+    u->set_node("r1");
+    u->set_memory_bytes(4096);
+    return c;
+  }
+
  private:
   std::map<std::string, emu::v1::Lab> labs_;
 };
@@ -197,6 +215,38 @@ TEST_F(WebViewTest, LabPageHasGraphNodesAndLinksEscaped) {
   EXPECT_TRUE(absl::StrContains(r.body, "tcp-tunnel"));
   EXPECT_TRUE(absl::StrContains(r.body, "10Mbit/s"));
   EXPECT_TRUE(absl::StrContains(r.body, "run-7"));
+}
+
+TEST_F(WebViewTest, LabPageHasCounterCellsTheScriptFills) {
+  Response r = Get("/labs/core", "admin-tok");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "data-src=\"/api/counters/core\""));
+  EXPECT_TRUE(absl::StrContains(
+      r.body, "data-link=\"r1:eth1&lt;-&gt;r&lt;2&gt;:eth1\" data-dir=\"a_to_b\""));
+  EXPECT_TRUE(absl::StrContains(r.body, "data-node=\"r1\" data-field=\"cpu\""));
+  bool connect = false;
+  for (const auto& [k, v] : r.headers) {
+    connect |= k == "Content-Security-Policy" && absl::StrContains(v, "connect-src 'self'");
+  }
+  EXPECT_TRUE(connect) << "the page's script may not fetch its counters";
+}
+
+TEST_F(WebViewTest, CountersJsonWithTheCookieAndTheApisRefusals) {
+  Response r = Get("/api/counters/core", "admin-tok", /*cookie=*/true);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_TRUE(absl::StrContains(r.body, "\"delivered_bytes\": \"123456789012\""))
+      << r.body;
+  // The link's name, as JSON writes it (protobuf escapes '<' and '>').
+  EXPECT_TRUE(absl::StrContains(r.body, "\"link\": \"r1:eth1")) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "\"memory_bytes\": \"4096\""));
+  Response denied = Get("/api/counters/core", "bob-tok");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.body, "{\"error\": \"lab core: bob may not view it\"}\n");
+  Response missing = Get("/api/counters/nope", "admin-tok");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, "{\"error\": \"lab \\\"nope\\\": not found\"}\n");
+  EXPECT_EQ(Get("/api/counters/core").status, 401);
 }
 
 TEST_F(WebViewTest, RefusalsAreTheApisOwn) {

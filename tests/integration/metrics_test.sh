@@ -4,8 +4,9 @@
 # scrape parsed strictly (metrics_check). Checks that /metrics wants an
 # administrator's token, that the lab state gauges follow a deploy and a
 # destroy, that RPC counters count the calls made, that an agent reports
-# its nodes and its cross-host tunnel, and that an experiment's Tasks feed
-# the barrier histograms. Needs root; touches only its own cluster's names.
+# its nodes and its cross-host tunnel, that per-link counters grow after
+# pings (controller merged, each agent its own side of a cross-host link),
+# and that an experiment's Tasks feed the barrier histograms. Needs root; touches only its own cluster's names.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -69,9 +70,9 @@ name: mlab
 topology:
   defaults: {kind: netns}
   nodes:
-    a: {host: $ID-h1, interfaces: {eth1: {addresses: [10.77.0.1/24]}, eth2: {}}}
+    a: {host: $ID-h1, interfaces: {eth1: {addresses: [10.77.0.1/24]}, eth2: {addresses: [10.77.1.1/24]}}}
     b: {host: $ID-h2, interfaces: {eth1: {addresses: [10.77.0.2/24]}}}
-    c: {host: $ID-h1, interfaces: {eth1: {}}}
+    c: {host: $ID-h1, interfaces: {eth1: {addresses: [10.77.1.2/24]}}}
   links:
     - endpoints: ["a:eth1", "b:eth1"]
     - endpoints: ["a:eth2", "c:eth1"]
@@ -104,6 +105,40 @@ tunnel_up() { scrape "$1" "$TMP/t"; [ "$(value "$TMP/t" 'emu_tunnels{state="up"}
 wait_for 30 tunnel_up "$H1" || fail "h1 reports no tunnel up: $(grep tunnel "$TMP/t")"
 wait_for 30 tunnel_up "$H2" || fail "h2 reports no tunnel up"
 expect "$TMP/t" 'emu_tunnel_up{lab="mlab",link="a:eth1<->b:eth1"}' 1
+
+# 3b. Per-link counters: pings over the same-host a-c link and the
+# cross-host a-b link make their counters grow.
+ns() { echo "emu.$ID-$1.mlab.$2"; }
+AC='link="a:eth2<->c:eth1"'
+AB='link="a:eth1<->b:eth1"'
+lkey() {  # lkey NAME LINK DIRECTION FROM TO: the sample's key as printed
+  echo "$1{direction=\"$3\",from=\"$4\",lab=\"mlab\",$2,to=\"$5\"}"
+}
+scrape "$CTL" "$TMP/l0"
+ac0=$(value "$TMP/l0" "$(lkey emu_link_tx_bytes_total "$AC" a_to_b a:eth2 c:eth1)")
+[ "$ac0" != none ] || fail "controller has no emu_link_tx_bytes_total for a-c: $(grep emu_link_tx "$TMP/l0")"
+grep -q '^emu_node_memory_bytes{lab="mlab",node="a"} ' "$TMP/l0" || fail "no emu_node_memory_bytes of a"
+wait_for 10 ip netns exec "$(ns h1 a)" ping -c 1 -W 1 10.77.1.2 || fail "a cannot reach c"
+ip netns exec "$(ns h1 a)" ping -q -c 20 -i 0.01 -s 1000 10.77.1.2 >/dev/null || fail "ping c"
+wait_for 20 ip netns exec "$(ns h1 a)" ping -c 1 -W 1 10.77.0.2 || fail "a cannot reach b"
+ip netns exec "$(ns h1 a)" ping -q -c 20 -i 0.01 -s 1000 10.77.0.2 >/dev/null || fail "ping b"
+scrape "$CTL" "$TMP/l1"
+ac1=$(value "$TMP/l1" "$(lkey emu_link_tx_bytes_total "$AC" a_to_b a:eth2 c:eth1)")
+[ "$ac1" -ge $((ac0 + 20 * 1000)) ] || fail "a->c tx bytes $ac0 -> $ac1: not 20 pings more"
+acr=$(value "$TMP/l1" "$(lkey emu_link_rx_packets_total "$AC" b_to_a c:eth1 a:eth2)")
+[ "$acr" != none ] && [ "$acr" -ge 20 ] || fail "c->a rx packets $acr, want >= 20 replies"
+ab=$(value "$TMP/l1" "$(lkey emu_link_rx_bytes_total "$AB" a_to_b a:eth1 b:eth1)")
+[ "$ab" != none ] && [ "$ab" -ge 20000 ] || fail "controller: a->b rx bytes $ab, want >= 20000"
+# Each agent exports its own side of the cross-host link: h1 sends a->b,
+# h2 delivers it (and h2 has no a->b tx of its own).
+scrape "$H1" "$TMP/a2"
+h1tx=$(value "$TMP/a2" "$(lkey emu_link_tx_bytes_total "$AB" a_to_b a:eth1 b:eth1)")
+[ "$h1tx" != none ] && [ "$h1tx" -ge 20000 ] || fail "h1: a->b tx bytes $h1tx"
+scrape "$H2" "$TMP/b2"
+h2rx=$(value "$TMP/b2" "$(lkey emu_link_rx_bytes_total "$AB" a_to_b a:eth1 b:eth1)")
+[ "$h2rx" != none ] && [ "$h2rx" -ge 20000 ] || fail "h2: a->b rx bytes $h2rx"
+expect "$TMP/b2" "$(lkey emu_link_tx_bytes_total "$AB" a_to_b a:eth1 b:eth1)" none
+expect "$TMP/b2" 'emu_link_series_omitted{lab="mlab"}' 0
 
 # 4. An experiment of two Tasks on both hosts: skew twice, one gap.
 cat >"$TMP/exp.yaml" <<'YAML'

@@ -115,6 +115,48 @@ def fail(msg):
     sys.exit(1)
 
 
+def wait_js(b, expression, ok, what, timeout=20):
+    """Evaluates `expression` until ok(value), or fails naming `what`."""
+    deadline = time.time() + timeout
+    value = None
+    while time.time() < deadline:
+        value = b.js(expression)
+        if ok(value):
+            return value
+        time.sleep(0.2)  # polling the page, not waiting for a fixed time
+    fail("%s (last: %r; counters: %r)" % (
+        what, value, b.js("document.getElementById('counters').textContent")))
+
+
+def check_live_counters(b, link, traffic, nodes):
+    cell = ("document.querySelector('td.ctr[data-link=%s][data-dir=a_to_b]')"
+            % json.dumps(link))
+    before = wait_js(b, "(%s || {}).getAttribute ? %s.getAttribute('data-bytes') : null"
+                     % (cell, cell), lambda v: v is not None,
+                     "no counter shown for link %s" % link)
+    text = b.js(cell + ".textContent")
+    if "pkts" not in text or "B" not in text:
+        fail("counter of %s shows %r, want packets and bytes" % (link, text))
+    for n in nodes:
+        mem = wait_js(b, "document.querySelector('td.ctr[data-node=%s][data-field=memory]')"
+                      ".textContent" % json.dumps(n), lambda v: v and v != "–",
+                      "no memory shown for node %s" % n)
+        if not mem.endswith("B"):
+            fail("memory of %s shows %r" % (n, mem))
+    if traffic:
+        subprocess.run(["/bin/bash", "-c", traffic], check=True,
+                       stdout=subprocess.DEVNULL)
+        after = wait_js(b, cell + ".getAttribute('data-bytes')",
+                        lambda v: v is not None and int(v) >= int(before) + 10000,
+                        "counter of %s did not grow after the traffic (was %s)"
+                        % (link, before))
+        text = b.js(cell + ".textContent")
+        if "bit/s" not in text:
+            fail("counter of %s shows no rate: %r" % (link, text))
+        print("web_browser: %s a->b delivered bytes %s -> %s: %s"
+              % (link, before, after, text))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
@@ -124,6 +166,8 @@ def main():
     ap.add_argument("--run", default="")
     ap.add_argument("--tasks", default="")
     ap.add_argument("--screenshot", default="")
+    ap.add_argument("--counter-link", default="")
+    ap.add_argument("--traffic", default="")
     args = ap.parse_args()
     token = open(args.token_file).read().strip()
     nodes = args.nodes.split(",")
@@ -172,6 +216,8 @@ def main():
             links = b.js("document.querySelectorAll('table.links tr').length - 1")
             if links < 1:
                 fail("links table is empty")
+            if args.counter_link:
+                check_live_counters(b, args.counter_link, args.traffic, nodes)
             if args.screenshot:
                 shot = b.send("Page.captureScreenshot", {"format": "png"})
                 with open(os.path.join(args.screenshot, "lab.png"), "wb") as f:

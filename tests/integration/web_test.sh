@@ -4,7 +4,8 @@
 # (web_browser.py, DevTools protocol on a pipe) logs in through the form
 # with the cluster token and checks that the lab list shows the lab, that
 # the lab's page draws its graph (Graphviz SVG) and lists its nodes and
-# links, and that the run's page shows its Task timeline, with no error in
+# links with live counters (a ping's bytes appear without a reload), and
+# that the run's page shows its Task timeline, with no error in
 # the browser's log (e.g. a Content-Security-Policy refusal). Also checks
 # that the view is read-only and that nothing listens for it unless asked.
 # Needs root; touches only its own cluster's names.
@@ -27,9 +28,9 @@ name: wlab
 topology:
   defaults: {kind: netns}
   nodes:
-    r1: {host: $ID-h1, interfaces: {eth1: {addresses: [10.78.0.1/24]}, eth2: {}}}
+    r1: {host: $ID-h1, interfaces: {eth1: {addresses: [10.78.0.1/24]}, eth2: {addresses: [10.78.1.1/24]}}}
     r2: {host: $ID-h2, interfaces: {eth1: {addresses: [10.78.0.2/24]}}}
-    h1: {host: $ID-h1, interfaces: {eth1: {}}}
+    h1: {host: $ID-h1, interfaces: {eth1: {addresses: [10.78.1.2/24]}}}
   links:
     - endpoints: ["r1:eth1", "r2:eth1"]
       rate: 10mbit
@@ -58,7 +59,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
 mkdir -p "$TMP/shots"
 /usr/bin/python3 "$RUNFILES/tests/integration/web_browser.py" --base "$BASE" \
   --token-file "$DIR/token" --lab wlab --nodes r1,r2,h1 \
-  --run "$RUN" --tasks first,second --screenshot "$TMP/shots" ||
+  --run "$RUN" --tasks first,second --screenshot "$TMP/shots" \
+  --counter-link 'r1:eth2<->h1:eth1' \
+  --traffic "ip netns exec emu.$ID-h1.wlab.r1 ping -q -c 20 -i 0.01 -s 1000 -W 2 10.78.1.2" ||
   fail "the browser did not see what it should"
 [ -s "$TMP/shots/lab.png" ] || fail "no screenshot"
 if [ -n "${TEST_UNDECLARED_OUTPUTS_DIR:-}" ]; then

@@ -1,0 +1,167 @@
+// Every file of tests/containerlab (one per containerlab feature emu
+// takes) through the parser and the validator, as emuctl reads it, with
+// what each must give.
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "controller/topology/topology_parser.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/topology_names.h"
+
+namespace emu::controller::topology {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+std::string ReadCorpus(const std::string& name) {
+  std::ifstream in("tests/containerlab/" + name);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::StatusOr<ParsedTopology> Load(
+    const std::string& name,
+    const std::map<std::string, std::string>& env = {}) {
+  const std::string content = ReadCorpus(name);
+  EXPECT_FALSE(content.empty()) << name << " is missing from runfiles";
+  ParseOptions options;
+  options.env = [env](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  return ParseAndValidateTopology(content, name, options);
+}
+
+const emu::v1::Node& Node(const emu::v1::Topology& t, const std::string& n) {
+  for (const auto& node : t.nodes()) {
+    if (node.name() == n) return node;
+  }
+  ADD_FAILURE() << "no node " << n;
+  static const emu::v1::Node kNone;
+  return kNone;
+}
+
+const emu::v1::Interface* Iface(const emu::v1::Node& node,
+                                const std::string& name) {
+  for (const auto& i : node.interfaces()) {
+    if (i.name() == name) return &i;
+  }
+  return nullptr;
+}
+
+TEST(ContainerlabCorpusTest, GroupsApplyNodeOverGroupOverKindOverDefaults) {
+  auto r = Load("groups.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const auto& t = r->topology;
+  EXPECT_EQ(Node(t, "r1").kind(), emu::v1::NODE_KIND_NETNS);
+  EXPECT_EQ(Node(t, "r1").sysctls().at("net.ipv4.ip_forward"), "1");
+  // The kind's sysctls reach every node; the group's only its members.
+  EXPECT_EQ(Node(t, "h1").sysctls().at("net.ipv6.conf.all.disable_ipv6"), "1");
+  EXPECT_EQ(Node(t, "h1").sysctls().count("net.ipv4.ip_forward"), 0u);
+  EXPECT_THAT(Node(t, "r1").exec(), ElementsAre("ip addr add 192.0.2.1/32 dev lo"));
+  EXPECT_THAT(Node(t, "h1").exec(), IsEmpty());
+  EXPECT_EQ(Node(t, "r1").env().at("ROLE"), "router");
+  EXPECT_EQ(Node(t, "r2").env().at("ROLE"), "core");
+  EXPECT_EQ(Node(t, "h1").env().at("ROLE"), "host");  // defaults.group
+  EXPECT_THAT(r->warnings, IsEmpty()) << absl::StrJoin(r->warnings, "\n");
+}
+
+TEST(ContainerlabCorpusTest, EnvironmentDefaultsAndOverrides) {
+  auto defaults = Load("env.clab.yml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->topology.name(), "corpus-env");
+  const auto& a = Node(defaults->topology, "a");
+  EXPECT_EQ(a.env().at("GREETING"), "hello");
+  EXPECT_THAT(a.exec(), Contains("ip addr add 10.11.0.1/24 dev eth1"));
+  auto set = Load("env.clab.yml", {{"LAB_NAME", "mine"}, {"PREFIX", "10.99"},
+                                   {"GREETING", "hi"}});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->topology.name(), "mine");
+  EXPECT_EQ(Node(set->topology, "a").env().at("GREETING"), "hi");
+  EXPECT_THAT(Node(set->topology, "b").exec(),
+              ElementsAre("ip addr add 10.99.0.2/24 dev eth1"));
+  // The exec line's own $GREETING is the shell's (env: gives it), not the
+  // file's.
+  EXPECT_THAT(a.exec(), Contains("sh -c 'echo \"$GREETING\" > /tmp/greeting'"));
+}
+
+TEST(ContainerlabCorpusTest, ExtendedLinksSetMacsAddressesAndMtu) {
+  auto r = Load("extended-links.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const auto& t = r->topology;
+  ASSERT_THAT(t.links(), SizeIs(2));
+  EXPECT_EQ(LinkName(t.links(0)), "a:eth1<->b:eth1");
+  EXPECT_EQ(LinkName(t.links(1)), "b:eth2<->c:eth1");
+  const emu::v1::Interface* a = Iface(Node(t, "a"), "eth1");
+  const emu::v1::Interface* b = Iface(Node(t, "b"), "eth1");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->mac(), "02:00:00:00:0a:01");
+  EXPECT_THAT(a->addresses(), ElementsAre("10.12.0.1/24", "2001:db8:12::1/64"));
+  EXPECT_THAT(b->addresses(), ElementsAre("10.12.0.2/24", "2001:db8:12::2/64"));
+  EXPECT_EQ(a->mtu(), 9000u);
+  EXPECT_EQ(b->mtu(), 9000u);
+  EXPECT_NE(Iface(Node(t, "c"), "eth1"), nullptr);
+}
+
+TEST(ContainerlabCorpusTest, MergeKeysGiveTheAnchorsKeysOwnKeysWin) {
+  auto r = Load("merge-keys.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const auto& t = r->topology;
+  EXPECT_EQ(Node(t, "b").kind(), emu::v1::NODE_KIND_NETNS);
+  EXPECT_THAT(Node(t, "b").exec(), ElementsAre("ip link set lo up"));
+  EXPECT_EQ(Node(t, "a").labels().at("role"), "edge");
+  EXPECT_EQ(Node(t, "b").labels().at("role"), "core");
+}
+
+TEST(ContainerlabCorpusTest, BridgeNodeJoinsItsMembers) {
+  auto r = Load("bridge.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Node(r->topology, "br1").kind(), emu::v1::NODE_KIND_BRIDGE);
+  EXPECT_THAT(r->topology.links(), SizeIs(3));
+  EXPECT_THAT(Node(r->topology, "c").exec(),
+              ElementsAre("ip addr add 10.13.0.3/24 dev eth1"));
+}
+
+TEST(ContainerlabCorpusTest, ContainerKeysWarnOneLineEach) {
+  auto r = Load("container-keys.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string all = absl::StrJoin(r->warnings, "\n");
+  for (const char* key : {"image", "cmd", "binds", "ports", "mgmt-ipv4"}) {
+    EXPECT_THAT(all, HasSubstr(key)) << all;
+  }
+  for (const std::string& w : r->warnings) {
+    EXPECT_THAT(w, HasSubstr("container-keys.clab.yml:")) << w;
+  }
+  EXPECT_EQ(Node(r->topology, "a").kind(), emu::v1::NODE_KIND_NETNS);
+}
+
+TEST(ContainerlabCorpusTest, LinksOutsideTheLabAreRefusedOneLineEach) {
+  auto r = Load("refused-link-types.clab.yml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(
+      absl::StrSplit(r.status().message(), '\n'),
+      ElementsAre(HasSubstr("refused-link-types.clab.yml:9: link #2 (a:eth2): "
+                            "containerlab link type 'mgmt-net' is not supported"),
+                  HasSubstr("refused-link-types.clab.yml:12: link #3 (b:eth2): "
+                            "containerlab link type 'macvlan' is not supported"),
+                  HasSubstr("refused-link-types.clab.yml:15: link #4 (a:eth3): "
+                            "containerlab link type 'vxlan' is not supported: "
+                            "it connects a node to a VXLAN tunnel"),
+                  HasSubstr("refused-link-types.clab.yml:20: link a:eth4<->b:eth4: "
+                            "link type 'bogus' is not a containerlab link type")));
+}
+
+}  // namespace
+}  // namespace emu::controller::topology
