@@ -914,14 +914,20 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
   // address a missing one. The validator warns about it in a file; an
   // interface export's interface is one after `emuctl community unexport`
   // (its bridge link gone) until it is exported again.
+  // The set holds views of the share's own link ends (not changed below,
+  // only its nodes are): no "node:iface" string built per end.
+  using EndKey = std::pair<absl::string_view, absl::string_view>;
   for (auto& [host, s] : shares) {
-    absl::flat_hash_set<std::string> used;
+    absl::flat_hash_set<EndKey> used;
+    used.reserve(2 * static_cast<size_t>(s.links_size()) +
+                 s.remote_links_size());
     for (const auto& l : s.links()) {
-      used.insert(EndpointName(l.a()));
-      used.insert(EndpointName(l.b()));
+      used.emplace(l.a().node(), l.a().interface());
+      used.emplace(l.b().node(), l.b().interface());
     }
     for (const auto& r : s.remote_links()) {
-      used.insert(EndpointName(r.local_is_a() ? r.link().a() : r.link().b()));
+      const emu::v1::Endpoint& e = r.local_is_a() ? r.link().a() : r.link().b();
+      used.emplace(e.node(), e.interface());
     }
     for (auto& node : *s.mutable_nodes()) {
       if (node.kind() != emu::v1::NODE_KIND_NETNS &&
@@ -933,7 +939,7 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
           std::remove_if(ifaces->begin(), ifaces->end(),
                          [&](const emu::v1::Interface& i) {
                            return !used.contains(
-                               EndpointName(node.name(), i.name()));
+                               EndKey(node.name(), i.name()));
                          }),
           ifaces->end());
     }

@@ -275,14 +275,20 @@ std::string HostAddressProblem(const IpPrefix& p) {
 // Where something was first seen, for "already used by ... at FILE:LINE".
 // Points into the topology, which outlives the Validator: copying a
 // SourceRef per object cost more than the checks (issue 14).
+// A link owner keeps only the link: its name ("link a:x -- b:y", past the
+// short-string size) is built when an error reports it, not twice per link.
 struct Owner {
   std::string name;
   const SourceRef* source;
+  const Link* link = nullptr;  // set: the owner is this link, name unused
 };
 
 std::string At(const Owner& owner) {
+  std::string name = owner.link != nullptr
+                         ? absl::StrCat("link ", LinkName(*owner.link))
+                         : owner.name;
   std::string where = SourceText(*owner.source);
-  return where.empty() ? owner.name : absl::StrCat(owner.name, " at ", where);
+  return where.empty() ? name : absl::StrCat(name, " at ", where);
 }
 
 // A node's interfaces by name.
@@ -303,6 +309,12 @@ class Validator {
       Error(topology_.source(), "lab", cause);
     }
     if (!CheckSizes()) return Finish(warnings);
+    // Sized once: growing them by rehashing cost a tenth of the check at
+    // 100k nodes / 200k links.
+    nodes_.reserve(topology_.nodes_size());
+    interfaces_.reserve(topology_.nodes_size());
+    used_interfaces_.reserve(2 * static_cast<size_t>(topology_.links_size()) +
+                             topology_.attachments_size());
     CheckPlacement(topology_.placement());
     if (topology_.nodes().empty()) {
       Error(topology_.source(), "topology", "has no nodes");
@@ -792,7 +804,7 @@ class Validator {
       auto [it, inserted] = used_interfaces_.emplace(
           std::make_pair(absl::string_view(e->node()),
                          absl::string_view(e->interface())),
-          Owner{object, &link.source()});
+          Owner{std::string(), &link.source(), &link});
       if (!inserted) {
         Error(link.source(), object,
               absl::StrCat("duplicate interface ", EndpointName(*e),

@@ -105,6 +105,9 @@ class YamlTreeBuilder {
     // About one value per 8 bytes of text in a topology file.
     tree_->nodes_.reserve(content.size() / 8);
     tree_->children_.reserve(content.size() / 8);
+    // About one scalar per 12 bytes: without this the strings are moved
+    // at every growth of the vector.
+    tree_->texts_.reserve(content.size() / 12);
     yaml_parser_set_input_string(
         &parser, reinterpret_cast<const unsigned char*>(content.data()),
         content.size());
