@@ -54,6 +54,10 @@ absl::Status Check(const emu::v1::RemoveUserRequest& r);
 absl::Status Check(const emu::v1::RotateTokenRequest& r);
 absl::Status Check(const emu::v1::ShareLabRequest& r);
 absl::Status Check(const emu::v1::UnshareLabRequest& r);
+// ControllerService.Console (the first message) and RestartNode: the lab as
+// the caller names it (LAB or OWNER/LAB).
+absl::Status Check(const emu::v1::ConsoleInput& first);
+absl::Status Check(const emu::v1::RestartNodeRequest& r);
 }  // namespace controller
 
 // AgentService and GuestService requests (lab keys).
