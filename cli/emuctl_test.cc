@@ -235,6 +235,14 @@ TEST_F(EmuctlTest, ClusterAddAndRemoveRefuseBadInputBeforeSsh) {
   EXPECT_THAT(r.err, HasSubstr("no record of this host in " + dir_ + "/h9.json"));
 }
 
+TEST_F(EmuctlTest, LocalStartOnTheSshCarrierNeedsTheUsersSshSetup) {
+  Result r = Run({"local", "start", "--tunnel-carrier", "ssh"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("the local cluster starts no sshd"));
+  EXPECT_THAT(r.err, HasSubstr("--tunnel-ssh-config FILE"));
+  EXPECT_THAT(r.err, HasSubstr("--tunnel-carrier tls"));
+}
+
 TEST_F(EmuctlTest, NoClusterFoundIsAClearError) {
   Result r = Run({"--cluster", dir_ + "/none.json", "status"});
   EXPECT_EQ(r.code, 1);

@@ -59,6 +59,20 @@ std::string NameFlag(const LocalArgs& args) {
 }
 
 int RunStart(CommandEnv& env, const LocalArgs& args) {
+  // The ssh carrier needs an sshd inside each host's namespace and a key
+  // the agents' ssh uses: the local cluster starts no sshd, so without the
+  // user's ssh_config its cross-host links could never come up. Refused
+  // here, before anything is created, saying what to set up.
+  if (args.tunnel_carrier == "ssh" && args.tunnel_ssh_config.empty()) {
+    return env.Fail(
+        "local start --tunnel-carrier ssh: the local cluster starts no sshd, "
+        "so its agents' ssh needs your setup: pass --tunnel-ssh-config FILE "
+        "(an ssh_config with the key, user and known hosts the agents use) "
+        "and start an sshd in each host's namespace on its address, port 22 "
+        "(docs/tunnel.md, \"The SSH carrier\"); on one machine "
+        "--tunnel-carrier tls (the default) encrypts the links without sshd");
+  }
+
   if (int rc = RequireRoot(env, "start"); rc != kExitOk) return rc;
   absl::StatusOr<absl::Duration> timeout =
       ParseTimeout(args.timeout, "--timeout");
@@ -66,7 +80,6 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   absl::StatusOr<deploy::DaemonBinaries> binaries =
       deploy::FindDaemonBinaries(args.bin_dir, env.self_exe, env.path_env);
   if (!binaries.ok()) return env.Fail(binaries.status());
-
   deploy::LocalClusterStartOptions options;
   options.cluster.id = args.id;
   options.cluster.hosts = args.hosts;
@@ -103,6 +116,16 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   } else {
     *env.out << "use it with: export EMU_CLUSTER=" << cluster_file
              << "  (or emuctl --cluster " << cluster_file << " ...)\n";
+  }
+  if (file->tunnel_carrier == "ssh") {
+    // What the links wait for (the agents redial with backoff).
+    *env.out << "links between hosts go through ssh: start an sshd in each "
+                "host's namespace that takes the key of "
+             << file->tunnel_ssh_config << ":\n";
+    for (const auto& h : file->hosts) {
+      *env.out << "  " << h.name << ": namespace " << h.netns << ", "
+               << h.address.substr(0, h.address.rfind(':')) << ":22\n";
+    }
   }
   *env.out << "stop it with: emuctl local stop" << NameFlag(args) << std::endl;
   return kExitOk;

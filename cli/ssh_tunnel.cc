@@ -52,8 +52,6 @@ bool IsSocket(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-// Whether something accepts connections on the unix socket `path` (a
-// master's forward answers; a stale socket file refuses).
 bool Connectable(const std::string& path) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) return false;
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -65,6 +63,17 @@ bool Connectable(const std::string& path) {
       connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
+}
+
+// Whether something accepts connections on the unix socket `path` (a
+// master's forward answers; a stale socket file refuses), as the kernel
+// lists it: without connecting (see ListensOnUnixSocket).
+bool Listening(const std::string& path) {
+  std::ifstream in("/proc/net/unix");
+  if (!in) return Connectable(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return ListensOnUnixSocket(text.str(), path);
 }
 
 // FNV-1a, 64 bits, as 16 hex digits: a stable short name for a
@@ -111,6 +120,19 @@ class DirLock {
 };
 
 }  // namespace
+
+bool ListensOnUnixSocket(absl::string_view proc_net_unix,
+                         absl::string_view path) {
+  // "Num RefCount Protocol Flags Type St Inode Path": a listener has
+  // __SO_ACCEPTCON (00010000) in Flags; Path is the rest of the line.
+  for (absl::string_view line : absl::StrSplit(proc_net_unix, '\n')) {
+    std::vector<absl::string_view> fields = absl::StrSplit(
+        line, absl::MaxSplits(' ', 7), absl::SkipEmpty());
+    if (fields.size() < 8 || fields[3] != "00010000") continue;
+    if (absl::StripAsciiWhitespace(fields[7]) == path) return true;
+  }
+  return false;
+}
 
 std::string SshDestination::SshHost() const {
   return user.empty() ? host : absl::StrCat(user, "@", host);
@@ -533,9 +555,9 @@ absl::Status SshTunnel::StartShared(
   control_ = control;
   shared_ = true;
   // The common case: the master and its forward from an earlier call.
-  if (Connectable(local_socket_)) return absl::OkStatus();
+  if (Listening(local_socket_)) return absl::OkStatus();
   DirLock lock(control.dir);
-  if (Connectable(local_socket_)) return absl::OkStatus();
+  if (Listening(local_socket_)) return absl::OkStatus();
   if (absl::Status s = EnsureSshMasterLocked(launcher_, destination_,
                                              ssh_options, control,
                                              connect_timeout);
@@ -563,7 +585,7 @@ absl::Status SshTunnel::StartShared(
         LastLines(log_path_)));
   }
   const absl::Time deadline = absl::Now() + connect_timeout;
-  while (!Connectable(local_socket_)) {
+  while (!Listening(local_socket_)) {
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "ssh to ", destination_.text, ": no tunnel after ",

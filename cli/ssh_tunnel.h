@@ -129,6 +129,13 @@ std::vector<std::string> BuildSshMuxArgv(
     const std::vector<std::string>& args);
 
 // Whether a master for `destination` answers (ssh -O check).
+// Whether `proc_net_unix` (the text of /proc/net/unix) lists a listening
+// socket bound at `path`. Checking a master's forward this way opens no
+// SSH channel (a connect to it would: one more channel open through ssh,
+// sshd and the controller on every verb).
+bool ListensOnUnixSocket(absl::string_view proc_net_unix,
+                         absl::string_view path);
+
 bool SshMasterRunning(ProcessLauncher* launcher,
                       const SshDestination& destination,
                       const std::vector<std::string>& options,

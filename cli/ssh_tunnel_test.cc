@@ -374,5 +374,23 @@ TEST_F(SharedSshTest, RefusesAControlDirectoryOthersCanRead) {
   EXPECT_THAT(t.status().message(), HasSubstr("mode 0700"));
 }
 
+TEST(ListensOnUnixSocketTest, OnlyAListenerAtThatPathCounts) {
+  const std::string table =
+      "Num       RefCount Protocol Flags    Type St Inode Path\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4711 "
+      "/run/user/0/emu-ssh/fwd-1.sock\n"
+      "0000000000000000: 00000003 00000000 00000000 0001 03 4712 "
+      "/run/user/0/emu-ssh/fwd-2.sock\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4713 "
+      "/tmp/a b.sock\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4714\n";
+  EXPECT_TRUE(ListensOnUnixSocket(table, "/run/user/0/emu-ssh/fwd-1.sock"));
+  // Connected, not listening (a stale forward's peer, a client).
+  EXPECT_FALSE(ListensOnUnixSocket(table, "/run/user/0/emu-ssh/fwd-2.sock"));
+  EXPECT_TRUE(ListensOnUnixSocket(table, "/tmp/a b.sock"));
+  EXPECT_FALSE(ListensOnUnixSocket(table, "/run/user/0/emu-ssh/fwd"));
+  EXPECT_FALSE(ListensOnUnixSocket("", "/x"));
+}
+
 }  // namespace
 }  // namespace emu::cli
