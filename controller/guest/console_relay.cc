@@ -98,8 +98,8 @@ class ConsoleRelay
       }
     }
     if (finish) {
+      CancelAgent();  // before Finish: the object may go once it is called
       Finish(status);
-      CancelAgent();
       return;
     }
     if (!ok) {  // the caller is gone: OnCancel follows
@@ -129,16 +129,14 @@ class ConsoleRelay
     }
   }
 
-  void OnDone() override {
-    {
-      absl::MutexLock lock(&mu_);
-      server_done_ = true;
-    }
-    MaybeDelete();
-  }
+  void OnDone() override { Release(Part::kServer); }
 
  private:
   enum class Phase { kHello, kResolving, kRelaying, kEnded };
+  // What keeps the object alive: the caller's call until its OnDone, the
+  // resolver while it runs, the agent's call (once started) until its
+  // OnDone.
+  enum class Part { kServer, kResolver, kAgent };
 
   class AgentSide : public grpc::ClientBidiReactor<ConsoleInput, ConsoleOutput> {
    public:
@@ -163,17 +161,16 @@ class ConsoleRelay
       } else {
         phase_ = Phase::kEnded;
       }
-      resolving_ = false;
     }
     if (!target.ok()) {
       FinishOnce(ToGrpcStatus(target.status()));
-      MaybeDelete();
+      Release(Part::kResolver);
       return;
     }
     if (cancelled) {
       FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
                               "the caller went away"));
-      MaybeDelete();
+      Release(Part::kResolver);
       return;
     }
     host_ = target->host;
@@ -187,6 +184,7 @@ class ConsoleRelay
     agent_.StartWrite(&hello_);  // its completion starts the caller's reads
     agent_.StartRead(&from_agent_);
     agent_.StartCall();
+    Release(Part::kResolver);
   }
 
   // The agent's stream.
@@ -224,11 +222,7 @@ class ConsoleRelay
                             absl::StrCat("host ", host_, ": ", s.error_message()));
     }
     FinishOnce(status);
-    {
-      absl::MutexLock lock(&mu_);
-      agent_done_ = true;
-    }
-    MaybeDelete();
+    Release(Part::kAgent);
   }
 
   // No more writes to the agent; with `writes_done`, half-closes its stream
@@ -266,19 +260,27 @@ class ConsoleRelay
       }
       finished_ = true;
     }
-    Finish(status);
     CancelAgent();  // a no-op when the agent's stream is already done
+    Finish(status);  // the object may go once this is called
   }
 
-  void MaybeDelete() {
+  // The part's last touch of the object: the one that finds every part
+  // done deletes it (each part's mark and check are one critical section,
+  // so exactly one finds that).
+  void Release(Part part) {
+    bool last = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!server_done_ || resolving_ || (agent_started_ && !agent_done_))
-        return;
-      if (deleting_) return;
-      deleting_ = true;
+      switch (part) {
+        case Part::kServer: server_done_ = true; break;
+        case Part::kResolver: resolving_ = false; break;
+        case Part::kAgent: agent_done_ = true; break;
+      }
+      last = server_done_ && !resolving_ && (!agent_started_ || agent_done_) &&
+             !deleting_;
+      if (last) deleting_ = true;
     }
-    delete this;
+    if (last) delete this;
   }
 
   ThreadPool* const pool_;

@@ -281,16 +281,19 @@ TEST_F(ConsoleRelayTest, TheAgentEndingEndsTheCallWithItsStatusNamingTheHost) {
   EXPECT_THAT(s.error_message(), HasSubstr("host h2: the guest's console closed"));
 }
 
-TEST_F(ConsoleRelayTest, TheCallerGoingAwayCancelsTheAgentsStream) {
+TEST_F(ConsoleRelayTest, TheCallerGoingAwayEndsTheAgentsStream) {
   auto ctx = Context(kToken);
   auto stream = stub_->Console(ctx.get());
   ASSERT_TRUE(stream->Write(Input("x", "core", "vm1")));
   ConsoleOutput out;
   ASSERT_TRUE(stream->Read(&out));
   ctx->TryCancel();
-  EXPECT_TRUE(agent_.log.cancelled.WaitForNotificationWithTimeout(
-      absl::Seconds(10)));
+  // The relay sees the caller's stream end (its read fails) or its
+  // cancellation first, whichever gRPC delivers first: the agent's stream
+  // is half-closed or cancelled, and ends either way.
   EXPECT_TRUE(agent_.log.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(agent_.log.cancelled.HasBeenNotified() ||
+              agent_.log.half_closed.HasBeenNotified());
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
