@@ -98,14 +98,12 @@ class ConsoleRelay
       }
     }
     if (finish) {
-      CancelAgent();  // before Finish: the object may go once it is called
-      Finish(status);
+      Finish(status);  // the object may go once this is called
       return;
     }
-    if (!ok) {  // the caller is gone: OnCancel follows
-      CancelAgent();
-      return;
-    }
+    // The caller gone: its outstanding read fails too, which half-closes
+    // the agent's stream (CloseAgentInput).
+    if (!ok) return;
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
@@ -122,7 +120,9 @@ class ConsoleRelay
       // running resolver finishes it when it returns.
       finish_now = !agent_started_ && !resolving_;
     }
-    CancelAgent();
+    // With an agent stream, the caller's failed read half-closes it (the
+    // agent ends its stream on that): no TryCancel, which would race the
+    // agent call's own end.
     if (finish_now) {
       FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
                               "the caller went away"));
@@ -239,14 +239,6 @@ class ConsoleRelay
     agent_.RemoveHold();
   }
 
-  void CancelAgent() {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!agent_started_) return;
-    }
-    agent_context_.TryCancel();
-  }
-
   // Finishes the caller's call once; while a write to the caller is in
   // flight, from its OnWriteDone.
   void FinishOnce(const grpc::Status& status) {
@@ -260,7 +252,6 @@ class ConsoleRelay
       }
       finished_ = true;
     }
-    CancelAgent();  // a no-op when the agent's stream is already done
     Finish(status);  // the object may go once this is called
   }
 

@@ -93,7 +93,10 @@ class EchoConsole : public grpc::ServerBidiReactor<ConsoleInput, ConsoleOutput> 
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) return;
+    if (!ok) {  // cancelled: every call must still be finished
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
     WriteNext();
   }
 
