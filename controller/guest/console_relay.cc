@@ -105,15 +105,31 @@ class AgentSide : public grpc::ClientBidiReactor<ConsoleInput, ConsoleOutput> {
   std::shared_ptr<Relay> relay_;
 };
 
+// Counts a relay from its construction to the very end of its destruction.
+// The Relay's first member, hence destroyed last: after the agent's context
+// and stub, so that a relay counted as ended holds no call nor channel (a
+// channel whose last reference went on gRPC's callback thread once the
+// waiter had torn the rest down would shut gRPC's shared callback queue
+// down from that very thread).
+class Counted {
+ public:
+  explicit Counted(ConsoleRelayCount* count) : count_(count) {
+    if (count_ != nullptr) count_->Add();
+  }
+  ~Counted() {
+    if (count_ != nullptr) count_->Remove();
+  }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+
+ private:
+  ConsoleRelayCount* const count_;
+};
+
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
   Relay(ThreadPool* pool, ConsoleResolver resolve, ConsoleRelayCount* count)
-      : pool_(pool), resolve_(std::move(resolve)), count_(count) {
-    if (count_ != nullptr) count_->Add();
-  }
-  ~Relay() {
-    if (count_ != nullptr) count_->Remove();
-  }
+      : counted_(count), pool_(pool), resolve_(std::move(resolve)) {}
 
   // From CallerSide's constructor.
   void Begin(CallerSide* caller, grpc::Status auth, Caller who) {
@@ -393,9 +409,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
     agent->RemoveHold();
   }
 
+  const Counted counted_;  // first: destroyed last
   ThreadPool* const pool_;
   const ConsoleResolver resolve_;
-  ConsoleRelayCount* const count_;
 
   // Buffers, each owned by the one operation that uses it at a time.
   ConsoleInput in_;           // caller -> relay

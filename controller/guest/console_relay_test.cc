@@ -169,12 +169,21 @@ class RelayService : public emu::v1::ControllerService::CallbackService {
 class ConsoleRelayTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Both servers on loopback TCP, as emuctl reaches the controller and
+    // the controller the agents: gRPC's in-process transport never
+    // completes a client's write that the server did not read before it
+    // finished (a console typed into after the agent ended would hang
+    // there, not over HTTP/2).
     grpc::ServerBuilder agent_builder;
+    int port = 0;
+    agent_builder.AddListeningPort("127.0.0.1:0",
+                                   grpc::InsecureServerCredentials(), &port);
     agent_builder.RegisterService(&agent_);
     agent_server_ = agent_builder.BuildAndStart();
     ASSERT_NE(agent_server_, nullptr);
-    agent_stub_ = emu::v1::GuestService::NewStub(
-        agent_server_->InProcessChannel(grpc::ChannelArguments()));
+    ASSERT_NE(port, 0);
+    agent_stub_ = emu::v1::GuestService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
 
     relay_ = std::make_unique<RelayService>(
         &pool_, [this](const Caller& caller, const ConsoleInput& first)
@@ -195,11 +204,16 @@ class ConsoleRelayTest : public ::testing::Test {
           return t;
         });
     grpc::ServerBuilder builder;
+    int relay_port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &relay_port);
     builder.RegisterService(relay_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    ASSERT_NE(relay_port, 0);
     stub_ = emu::v1::ControllerService::NewStub(
-        server_->InProcessChannel(grpc::ChannelArguments()));
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", relay_port),
+                            grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
