@@ -193,7 +193,7 @@ echo 'echo con$((6*7))sole' | "$EMUCTL" "${R[@]}" console "vm$ID" g --linger 2s 
 grep -qx "con42sole" <(tr -d '\r' <"$TMP/console.out") ||
   fail "console over ssh did not run the typed line: $(cat "$TMP/console.out" "$TMP/console.err")"
 grep -q "detached from vm$ID/g" "$TMP/console.err" || fail "no detach: $(cat "$TMP/console.err")"
-if out=$(echo true | "$EMUCTL" "${R[@]}" console "vm$ID" nosuch --linger 0s 2>&1); then
+if out=$(echo true | "$EMUCTL" "${R[@]}" console "vm$ID" nosuch --linger 1s 2>&1); then
   fail "console of an unknown node over ssh: $out"
 fi
 grep -q "lab vm$ID has no node nosuch" <<<"$out" || fail "unknown node not named: $out"
