@@ -1,5 +1,6 @@
 // `emuctl console LAB NODE`: attach the terminal to a QEMU guest's serial
-// console through its agent; Ctrl-] detaches.
+// console through the controller's relay (ControllerService.Console: the
+// same path directly and over --ssh); Ctrl-] detaches.
 #include <poll.h>
 #include <termios.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/format.h"
-#include "cli/node_agent.h"
 #include "common/auth.h"
 
 namespace emu::cli {
@@ -49,22 +49,29 @@ int RunConsole(CommandEnv& env, const ConsoleArgs& args) {
   if (!linger.ok()) return env.Fail(linger.status());
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
-  auto agent = FindGuestAgent(**conn, args.lab, args.node);
-  if (!agent.ok()) return env.Fail(agent.status());
+  ControllerConnection& c = **conn;
 
   grpc::ClientContext ctx;
-  AddAuthToken(&ctx, (*conn)->target().token);
-  auto stream = agent->stub->Console(&ctx);
+  AddAuthToken(&ctx, c.target().token);
+  auto stream = c.stub().Console(&ctx);
   v1::ConsoleInput hello;
-  hello.set_lab(agent->lab_key);
+  hello.set_lab(args.lab);
   hello.set_node(args.node);
-  if (!stream->Write(hello)) {
+  // Attached, the stream's first message is empty (proto/guest.proto); a
+  // refusal (unknown node, not a guest, not allowed) ends it instead.
+  v1::ConsoleOutput first;
+  if (!stream->Write(hello) || !stream->Read(&first)) {
+    stream->WritesDone();
     grpc::Status s = stream->Finish();
-    return env.Fail(absl::StrCat("console ", args.lab, "/", args.node, ": ",
-                                 s.error_message()));
+    if (s.ok()) s = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "the console ended at once");
+    return env.Fail(
+        c.Describe(s, absl::StrCat("console ", args.lab, "/", args.node)));
   }
   *env.err << "emuctl: attached to " << args.lab << "/" << args.node
-           << " on " << agent->host << "; detach with Ctrl-]" << std::endl;
+           << "; detach with Ctrl-]" << std::endl;
+  env.out->write(first.data().data(), first.data().size());
+  env.out->flush();
 
   std::atomic<bool> ended{false};
   std::thread reader([&] {
@@ -104,8 +111,8 @@ int RunConsole(CommandEnv& env, const ConsoleArgs& args) {
   *env.err << "\nemuctl: detached from " << args.lab << "/" << args.node
            << std::endl;
   if (!s.ok()) {
-    return env.Fail(absl::StrCat("console ", args.lab, "/", args.node, ": ",
-                                 s.error_message()));
+    return env.Fail(
+        c.Describe(s, absl::StrCat("console ", args.lab, "/", args.node)));
   }
   return kExitOk;
 }

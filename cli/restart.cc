@@ -1,8 +1,8 @@
-// `emuctl restart LAB NODE`: reboot a QEMU guest with its links.
+// `emuctl restart LAB NODE`: reboot a QEMU guest with its links, through
+// the controller (ControllerService.RestartNode, relayed to the agent).
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
-#include "cli/node_agent.h"
-#include "common/auth.h"
+#include "cli/connection.h"
 
 namespace emu::cli {
 namespace {
@@ -15,20 +15,16 @@ struct RestartArgs {
 int RunRestart(CommandEnv& env, const RestartArgs& args) {
   auto conn = env.Connect();
   if (!conn.ok()) return env.Fail(conn.status());
-  auto agent = FindGuestAgent(**conn, args.lab, args.node);
-  if (!agent.ok()) return env.Fail(agent.status());
-  grpc::ClientContext ctx;
-  AddAuthToken(&ctx, (*conn)->target().token);
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
+  ControllerConnection& c = **conn;
   v1::RestartNodeRequest req;
-  req.set_lab(agent->lab_key);
+  req.set_lab(args.lab);
   req.set_node(args.node);
   v1::RestartNodeResponse resp;
-  grpc::Status s = agent->stub->RestartNode(&ctx, req, &resp);
+  grpc::Status s =
+      c.stub().RestartNode(c.NewContext(absl::Minutes(5)).get(), req, &resp);
   if (!s.ok()) {
-    return env.Fail(absl::StrCat("restart ", args.lab, "/", args.node,
-                                 " on host ", agent->host, ": ",
-                                 s.error_message()));
+    return env.Fail(
+        c.Describe(s, absl::StrCat("restart ", args.lab, "/", args.node)));
   }
   *env.out << resp.detail() << std::endl;
   return kExitOk;

@@ -13,6 +13,7 @@
 #include "controller/lab/link_set.h"
 #include "controller/community/attachments.h"
 #include "controller/hosts/guest_images.h"
+#include "controller/guest/console_relay.h"
 #include "controller/placement/lab_planner.h"
 #include "controller/topology/problems.h"
 #include "controller/users/lab_access.h"
@@ -56,13 +57,38 @@ absl::Status Refused(const absl::Status& s,
   return topology::ShortStatus(s);
 }
 
+// The agent of guest `node` of the lab the caller names as `lab`, once the
+// caller may do `verb` on it: the lab's key (as the agents name it), the
+// host and a stub to its GuestService.
+struct GuestCall {
+  std::string lab_key;
+  std::string host;
+  std::shared_ptr<emu::v1::GuestService::StubInterface> stub;
+};
+absl::StatusOr<GuestCall> FindGuest(const Caller& caller,
+                                    const std::string& lab,
+                                    const std::string& node, users::Verb verb,
+                                    users::UserDirectory& users,
+                                    lab::LabManager& labs,
+                                    guest::GuestAgents& guests) {
+  EMU_ASSIGN_OR_RETURN(users::LabRef ref, users.Authorize(caller, lab, verb));
+  auto l = labs.Get(ref.key);
+  if (!l.ok()) return users::InCallerTerms(l.status(), ref);
+  GuestCall call;
+  call.lab_key = ref.key;
+  EMU_ASSIGN_OR_RETURN(call.host, guest::GuestHost(*l, lab, node));
+  EMU_ASSIGN_OR_RETURN(call.stub, guests.Stub(call.host));
+  return call;
+}
+
 }  // namespace
 
 ControllerServiceImpl::ControllerServiceImpl(lab::LabManager* labs,
                                              hosts::HostRegistry* hosts,
                                              users::UserDirectory* users,
+                                             guest::GuestAgents* guests,
                                              ThreadPool* pool)
-    : labs_(labs), hosts_(hosts), users_(users), pool_(pool) {}
+    : labs_(labs), hosts_(hosts), users_(users), guests_(guests), pool_(pool) {}
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ValidateTopology(
     grpc::CallbackServerContext* context,
@@ -426,6 +452,65 @@ ControllerServiceImpl::BuildImage(grpc::CallbackServerContext* context,
             s.ok() ? "ok" : s.ToString(), " in ",
             absl::FormatDuration(absl::Now() - start));
         return s;
+      });
+}
+
+grpc::ServerBidiReactor<emu::v1::ConsoleInput, emu::v1::ConsoleOutput>*
+ControllerServiceImpl::Console(grpc::CallbackServerContext* context) {
+  // Like Exec: operator or owner ("exec" in permissions.h). The relay
+  // checks the first message's names before it calls this resolver.
+  return guest::StartConsoleRelay(
+      context, *users_, pool_,
+      [this](const Caller& caller, const emu::v1::ConsoleInput& first)
+          -> absl::StatusOr<guest::ConsoleTarget> {
+        EMU_ASSIGN_OR_RETURN(
+            GuestCall call, FindGuest(caller, first.lab(), first.node(),
+                                      users::Verb::kExec, *users_, *labs_,
+                                      *guests_));
+        Log("console ", call.lab_key, "/", first.node(), " on host ",
+            call.host, " by ", caller.name);
+        guest::ConsoleTarget target;
+        target.host = call.host;
+        target.stub = std::move(call.stub);
+        target.token = guests_->token();
+        target.hello.set_lab(call.lab_key);
+        target.hello.set_node(first.node());
+        target.hello.set_data(first.data());
+        return target;
+      });
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::RestartNode(
+    grpc::CallbackServerContext* context,
+    const emu::v1::RestartNodeRequest* request,
+    emu::v1::RestartNodeResponse* response) {
+  return OffloadUnary(
+      context, *users_, pool_,
+      [this, context, request, response](const Caller& caller) -> absl::Status {
+        EMU_RETURN_IF_ERROR(request_names::controller::Check(*request));
+        EMU_ASSIGN_OR_RETURN(
+            GuestCall call,
+            FindGuest(caller, request->lab(), request->node(),
+                      users::Verb::kRestart, *users_, *labs_, *guests_));
+        grpc::ClientContext agent;
+        AddAuthToken(&agent, guests_->token());
+        // The caller's deadline, which a guest's boot fits in (emuctl gives
+        // five minutes).
+        agent.set_deadline(context->deadline());
+        emu::v1::RestartNodeRequest keyed = *request;
+        keyed.set_lab(call.lab_key);
+        absl::Time start = absl::Now();
+        grpc::Status s = call.stub->RestartNode(&agent, keyed, response);
+        Log("restart ", call.lab_key, "/", request->node(), " on host ",
+            call.host, " by ", caller.name, ": ",
+            s.ok() ? "ok" : s.error_message(), " in ",
+            absl::FormatDuration(absl::Now() - start));
+        if (!s.ok()) {
+          return absl::Status(
+              static_cast<absl::StatusCode>(s.error_code()),
+              absl::StrCat("host ", call.host, ": ", s.error_message()));
+        }
+        return absl::OkStatus();
       });
 }
 

@@ -4,9 +4,12 @@
 // happens. Every call naming a lab resolves it for the caller ("core" is
 // their own, "alice/core" another's) and checks their role on it
 // (controller/users/permissions.h) before any work; a deploy is made under
-// the caller's name and within their quota.
+// the caller's name and within their quota. A guest's console and restart
+// are relayed to its agent (controller/guest), so that callers need a route
+// to the controller only.
 //
-// Thread-safe. Borrows the manager, registry, directory and pool.
+// Thread-safe. Borrows the manager, registry, directory, guest agents and
+// pool.
 #ifndef EMU_CONTROLLER_CONTROLLER_SERVICE_H_
 #define EMU_CONTROLLER_CONTROLLER_SERVICE_H_
 
@@ -14,6 +17,7 @@
 #include <string>
 
 #include "common/thread_pool.h"
+#include "controller/guest/guest_agents.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
 #include "controller/users/user_directory.h"
@@ -25,7 +29,8 @@ class ControllerServiceImpl final
     : public emu::v1::ControllerService::CallbackService {
  public:
   ControllerServiceImpl(lab::LabManager* labs, hosts::HostRegistry* hosts,
-                        users::UserDirectory* users, ThreadPool* pool);
+                        users::UserDirectory* users,
+                        guest::GuestAgents* guests, ThreadPool* pool);
 
   grpc::ServerUnaryReactor* ValidateTopology(
       grpc::CallbackServerContext* context,
@@ -88,11 +93,18 @@ class ControllerServiceImpl final
   grpc::ServerWriteReactor<emu::v1::BuildImageEvent>* BuildImage(
       grpc::CallbackServerContext* context,
       const emu::v1::BuildImageRequest* request) override;
+  grpc::ServerBidiReactor<emu::v1::ConsoleInput, emu::v1::ConsoleOutput>*
+  Console(grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* RestartNode(
+      grpc::CallbackServerContext* context,
+      const emu::v1::RestartNodeRequest* request,
+      emu::v1::RestartNodeResponse* response) override;
 
  private:
   lab::LabManager* const labs_;
   hosts::HostRegistry* const hosts_;
   users::UserDirectory* const users_;
+  guest::GuestAgents* const guests_;
   ThreadPool* const pool_;
   std::atomic<int> captures_{0};  // relays running (capture_relay.h)
 };

@@ -29,6 +29,7 @@
 #include "common/thread_pool.h"
 #include "controller/hosts/agent_client.h"
 #include "controller/controller_service.h"
+#include "controller/guest/guest_agents.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
 #include "controller/experiment/experiment_service.h"
@@ -159,7 +160,11 @@ int main(int argc, char** argv) {
   emu::controller::users::UserDirectory users(user_store->get(), *token);
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  emu::controller::ControllerServiceImpl service(&labs, &hosts, &users, &pool);
+  // Guests' consoles and restarts are relayed to their agents with the
+  // controller's own certificate and the cluster token.
+  emu::controller::guest::GrpcGuestAgents guests(&hosts, *token, *transport);
+  emu::controller::ControllerServiceImpl service(&labs, &hosts, &users,
+                                                 &guests, &pool);
   emu::controller::users::UserServiceImpl user_service(
       &users, [&labs] { return labs.List(); }, &pool);
   emu::controller::hosts::RegistrationServiceImpl registration(

@@ -292,6 +292,16 @@ absl::Status Check(const emu::v1::BuildImageRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status Check(const emu::v1::ConsoleInput& first) {
+  EMU_CHECK_NAME(CheckLabRef("lab", first.lab()));
+  return Name("node", "node", first.node());
+}
+
+absl::Status Check(const emu::v1::RestartNodeRequest& r) {
+  EMU_CHECK_NAME(CheckLabRef("lab", r.lab()));
+  return Name("node", "node", r.node());
+}
+
 }  // namespace controller
 
 namespace agent {

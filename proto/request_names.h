@@ -62,6 +62,10 @@ absl::Status Check(const emu::v1::GetLabStatsRequest& r);
 absl::Status Check(const emu::v1::ListImagesRequest& r);
 // Also the agent's (hosts empty there).
 absl::Status Check(const emu::v1::BuildImageRequest& r);
+// ControllerService.Console (the first message) and RestartNode: the lab as
+// the caller names it (LAB or OWNER/LAB).
+absl::Status Check(const emu::v1::ConsoleInput& first);
+absl::Status Check(const emu::v1::RestartNodeRequest& r);
 }  // namespace controller
 
 // AgentService and GuestService requests (lab keys).

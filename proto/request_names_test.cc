@@ -151,6 +151,18 @@ std::vector<Case> Cases() {
       {"UnshareLab", "lab", [](const std::string& n) {
          emu::v1::UnshareLabRequest r; r.set_lab(n); r.set_grantee("bob");
          return c::Check(r); }, true},
+      {"Console", "lab", [](const std::string& n) {
+         emu::v1::ConsoleInput r; r.set_lab(n); r.set_node("g");
+         return c::Check(r); }, true},
+      {"Console", "node", [](const std::string& n) {
+         emu::v1::ConsoleInput r; r.set_lab("alice/l"); r.set_node(n);
+         return c::Check(r); }},
+      {"RestartNode", "lab", [](const std::string& n) {
+         emu::v1::RestartNodeRequest r; r.set_lab(n); r.set_node("g");
+         return c::Check(r); }, true},
+      {"RestartNode", "node", [](const std::string& n) {
+         emu::v1::RestartNodeRequest r; r.set_lab("l"); r.set_node(n);
+         return c::Check(r); }},
       // AgentService (lab keys: LAB or OWNER+LAB).
       {"agent ApplyLab", "lab", [](const std::string& n) {
          emu::v1::ApplyLabRequest r; r.set_lab(n); return a::Check(r); },

@@ -102,6 +102,13 @@ class ConsoleReactor
       FinishOnce(ToGrpcStatus(console.status()));
     } else {
       console_ = *console;
+      {
+        // Attached: said before any output by an empty message
+        // (proto/guest.proto).
+        absl::MutexLock lock(&mu_);
+        queue_.emplace_back();
+      }
+      Pump();
       sub_id_ =
           console_->Subscribe([this](absl::string_view data, bool closed) {
             // Called under the console's lock: only queue.

@@ -5,7 +5,9 @@
 # started with no --token_file (so it generates its own token), one agent,
 # and emuctl going through `--ssh root@ADDR` for hosts, up, status, exec
 # and down, reading the token and the CA over SSH, and through a saved
-# remote (`remote add` fetched the CA). Repeated verbs reuse one SSH login
+# remote (`remote add` fetched the CA); a QEMU guest's console (typed into
+# from a pipe, and an unknown node refused) and restart over SSH, relayed
+# by the controller (the agents accept only its certificate). Repeated verbs reuse one SSH login
 # (ControlMaster): sshd sees no new login. Then a dropped SSH connection in
 # the middle of an exec, and an sshd that is gone, each must give a clear
 # error naming the gateway; no ssh process and no tunnel socket may be left. Needs root and openssh-server;
@@ -34,8 +36,10 @@ stop_ours() {
 }
 cleanup() {
   # The lab first, while the controller and agent still run.
-  "$EMUCTL" --controller "unix:$TMP/run/controller.sock" --ca-file "$TMP/pki/ca.crt" \
-    --token-file "$TMP/ctl/token" down "lab$ID" >/dev/null 2>&1 || true
+  for l in "lab$ID" "vm$ID"; do
+    "$EMUCTL" --controller "unix:$TMP/run/controller.sock" --ca-file "$TMP/pki/ca.crt" \
+      --token-file "$TMP/ctl/token" down "$l" >/dev/null 2>&1 || true
+  done
   # emuctl's shared SSH connection (ControlMaster), by its pid.
   end_ssh_master
   if [[ -n $SSHD_PID ]]; then
@@ -163,6 +167,44 @@ grep -q "cannot read the cluster CA $TMP/nosuch.crt on root@$GW" <<<"$out" ||
 "$EMUCTL" "${S[@]}" down "lab$ID" >"$TMP/down.log" 2>&1 || fail "down over ssh: $(cat "$TMP/down.log")"
 "$EMUCTL" "${S[@]}" up "$TMP/lab.yaml" >/dev/null 2>&1 || fail "second up over ssh"
 
+# ---- A guest's console and restart over SSH (the controller's relay). -----
+[[ -f /var/lib/emu/images/default/image.conf ]] ||
+  "$RUNFILES/deploy/images/build_default.sh" >"$TMP/image.log" 2>&1 ||
+  fail "cannot build the guest image: $(tail -5 "$TMP/image.log")"
+cat >"$TMP/vm.yaml" <<YAML
+name: vm$ID
+placement: {overcommit: true}
+topology:
+  kinds:
+    qemu: {cpus: 1, memory: 256MiB}
+  nodes:
+    g: {kind: qemu, host: $HOST}
+YAML
+# Token and CA from local copies from here on: reading them over SSH costs
+# a remote shell each (seconds where root's shell rc is slow), and these
+# parts are about streams, not about where the token comes from.
+R=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
+   --token-file "$TMP/ctl/token" --ca-file "$TMP/pki/ca.crt")
+"$EMUCTL" "${R[@]}" up "$TMP/vm.yaml" >"$TMP/vm-up.log" 2>&1 ||
+  fail "guest up over ssh: $(cat "$TMP/vm-up.log")"
+echo 'echo con$((6*7))sole' | "$EMUCTL" "${R[@]}" console "vm$ID" g --linger 2s \
+  >"$TMP/console.out" 2>"$TMP/console.err" ||
+  fail "console over ssh: $(cat "$TMP/console.out" "$TMP/console.err")"
+grep -qx "con42sole" <(tr -d '\r' <"$TMP/console.out") ||
+  fail "console over ssh did not run the typed line: $(cat "$TMP/console.out" "$TMP/console.err")"
+grep -q "detached from vm$ID/g" "$TMP/console.err" || fail "no detach: $(cat "$TMP/console.err")"
+if out=$(echo true | "$EMUCTL" "${R[@]}" console "vm$ID" nosuch --linger 1s 2>&1); then
+  fail "console of an unknown node over ssh: $out"
+fi
+grep -q "lab vm$ID has no node nosuch" <<<"$out" || fail "unknown node not named: $out"
+"$EMUCTL" "${R[@]}" restart "vm$ID" g >"$TMP/restart.out" 2>&1 ||
+  fail "restart over ssh: $(cat "$TMP/restart.out")"
+grep -q "restarted" "$TMP/restart.out" || fail "restart output: $(cat "$TMP/restart.out")"
+"$EMUCTL" "${R[@]}" exec "vm$ID" g -- echo back >"$TMP/back.out" 2>&1 ||
+  fail "exec after restart over ssh: $(cat "$TMP/back.out")"
+grep -qx back "$TMP/back.out" || fail "guest after restart: $(cat "$TMP/back.out")"
+"$EMUCTL" "${R[@]}" down "vm$ID" >/dev/null || fail "guest down over ssh"
+
 # ---- run over SSH: Ctrl-C cancels it on the controller; a dropped ---------
 # connection leaves it RUNNING, and `runs --follow ID` reattaches.
 cat >"$TMP/steps.yaml" <<YAML
@@ -172,11 +214,6 @@ tasks:
   - {name: t2, commands: [{node: a, cmd: "sleep 15"}]}
   - {name: t3, commands: [{node: b, cmd: "echo three"}]}
 YAML
-# Token and CA from local copies here: reading them over SSH costs a
-# remote shell each (seconds where root's shell rc is slow), and this part
-# is about the run's stream, not about where the token comes from.
-R=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
-   --token-file "$TMP/ctl/token" --ca-file "$TMP/pki/ca.crt")
 run_state() {  # the state of run $1
   "$EMUCTL" "${R[@]}" runs | awk -v id="$1" '$1 == id { print $4 }'
 }
