@@ -191,7 +191,9 @@ TEST(PlacementTest, PackFillsAsFewHostsAsFit) {
   ASSERT_TRUE(s.ok());
   for (const auto& l : s->loads) {
     EXPECT_LE(l.cpu_milli(), l.cpu_limit_milli()) << l.host();
-    if (l.host() != "a") EXPECT_EQ(l.cpu_limit_milli(), 3400u);
+    if (l.host() != "a") {
+      EXPECT_EQ(l.cpu_limit_milli(), 3400u);
+    }
   }
   // Everything fits on one host: pack uses one.
   auto small =
