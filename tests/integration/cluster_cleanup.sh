@@ -45,7 +45,15 @@ check_nothing_left() {
   fi
 }
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# On a failure the daemons' logs (the cluster's and the test's own *.log)
+# are kept in bazel's test outputs (outputs.zip), which outlive TMP.
+keep_logs() {
+  local out=${TEST_UNDECLARED_OUTPUTS_DIR:-}
+  [[ -n $out ]] || return 0
+  mkdir -p "$out/logs"
+  cp /run/emu/"${ID:-none}"/logs/*.log "${TMP:-/nonexistent}"/*.log "$out/logs/" 2>/dev/null || true
+}
+fail() { echo "FAIL: $*" >&2; keep_logs; exit 1; }
 
 # The start of a test on a local cluster of its own: ID (prefix $1 and the
 # pid), EMU_CLUSTER, TMP (the test's temporary directory), and a trap that
