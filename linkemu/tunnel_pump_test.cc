@@ -148,7 +148,9 @@ TEST_F(TunnelPumpTest, EgressDelayHoldsFramesBeforeFramingInOrder) {
   }
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(ReadFrame(tb.mine), "f" + std::to_string(i));
-    if (i == 0) EXPECT_GE(MonoNow() - sent, absl::Milliseconds(40));
+    if (i == 0) {
+      EXPECT_GE(MonoNow() - sent, absl::Milliseconds(40));
+    }
   }
   // The reverse direction has no egress spec of its own: undelayed.
   ASSERT_EQ(write(tb.mine, "back", 4), 4);
