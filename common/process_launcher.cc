@@ -174,6 +174,16 @@ struct ChildPlan {
   struct timespec start_at = {0, 0};
 };
 
+// How far the close_range() fallback closes descriptors: the soft
+// RLIMIT_NOFILE, at most 2^20 (1024 when it cannot be read or is infinite).
+int DescriptorBound() {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    return static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
+  }
+  return 1024;
+}
+
 absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
   plan->argv_storage = spec.argv;
   for (std::string& a : plan->argv_storage) plan->argv.push_back(a.data());
@@ -204,10 +214,7 @@ absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
     plan->has_start_at = true;
     plan->start_at = absl::ToTimespec(spec.start_at);
   }
-  struct rlimit lim;
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
-    plan->max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
-  }
+  plan->max_fd = DescriptorBound();
   return absl::OkStatus();
 }
 
@@ -777,12 +784,7 @@ struct PrepareReply {
   // Only the caller ends it (by closing the socket); the children reset
   // every signal's disposition before they exec.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) signal(sig, SIG_IGN);
-  int max_fd = 1024;
-  struct rlimit lim;
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
-    max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
-  }
-  CloseAllBut(sock, -1, max_fd);
+  CloseAllBut(sock, -1, DescriptorBound());
   std::vector<char> request(kPrepareRequestMax);
   std::vector<char> argv_buffer(PosixProcessLauncher::kMaxPreparedArgvBytes);
   PrepareReply hello{0, 0};
