@@ -103,7 +103,9 @@ class LinkEngineKernelTest : public testing::Test {
 
   void TearDown() override {
     if (iperf_pid_file_.size()) {
-      Sh("kill $(cat " + iperf_pid_file_ + ")");
+      // iperf3 -1 exits after its one client and removes the file itself.
+      Sh("if [ -f " + iperf_pid_file_ + " ]; then kill $(cat " +
+         iperf_pid_file_ + "); fi");
       unlink(iperf_pid_file_.c_str());
     }
     engine_.reset();  // closes the TAPs the engine took over

@@ -16,9 +16,9 @@ void OwnLatency::Record(int64_t due_ns, int64_t sent_ns) {
   std::array<int64_t, kWindow> sorted = ring_;
   // The ring's first n slots hold every sample until it wraps; after that
   // all kWindow do.
-  std::nth_element(sorted.begin(), sorted.begin() + n / 2,
-                   sorted.begin() + n);
-  estimate_ns_ = std::min(sorted[n / 2], kMaxNs);
+  const size_t rank = n / kQuantileDivisor;
+  std::nth_element(sorted.begin(), sorted.begin() + rank, sorted.begin() + n);
+  estimate_ns_ = std::min(sorted[rank], kMaxNs);
 }
 
 void OwnLatency::Reset() { *this = OwnLatency(); }
