@@ -89,7 +89,7 @@ struct ImpairmentSpec {
 
   // Delay compensation (docs/linkemu.md): the delay stage schedules each
   // frame earlier by how late this direction has been sending its frames
-  // (OwnLatency: the median of its recent lateness, at most 2 ms and at
+  // (OwnLatency: a low quantile of its recent lateness, at most 2 ms and at
   // most the frame's own delay), so the delay a receiver sees is the
   // configured one rather than that plus the engine's wake-up latency.
   // Changes nothing without a delay or jitter.
