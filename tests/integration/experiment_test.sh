@@ -256,10 +256,15 @@ ctl_alive "after the failed Task"
 # Bring the agent back (it recovers the lab) so the lab comes down cleanly.
 ip netns exec "emuhost-$ID-h2" "${agent_cmd[@]}" >>"$TMP/agent2.log" 2>&1 &
 RESTARTED_AGENT=$!
+# Wait for the new instance to serve: `hosts` may still say "yes" from the
+# killed one's last heartbeat (a down sent then was refused).
 for _ in $(seq 100); do
-  "$EMUCTL" hosts 2>/dev/null | grep -q "^$ID-h2 .* yes " && break
+  grep -q "emu-agent $ID-h2 serving on" "$TMP/agent2.log" &&
+    "$EMUCTL" hosts 2>/dev/null | grep -q "^$ID-h2 .* yes " && break
   sleep 0.2
 done
+grep -q "emu-agent $ID-h2 serving on" "$TMP/agent2.log" ||
+  fail "the restarted agent did not serve in 20 s: $(tail -n 20 "$TMP/agent2.log")"
 ctl_alive "while the agent came back"
 "$EMUCTL" down explab >"$TMP/down.log" 2>&1 || fail "down: $(cat "$TMP/down.log")"
 ctl_alive "during down"
