@@ -78,6 +78,8 @@ void AddUserCommand(CLI::App& app, CommandEnv& env);
 void AddShareCommands(CLI::App& app, CommandEnv& env);
 // `graph` (graph.cc).
 void AddGraphCommand(CLI::App& app, CommandEnv& env);
+// `plot` (plot.cc): a sweep's summary.csv drawn by gnuplot.
+void AddPlotCommand(CLI::App& app, CommandEnv& env);
 // `image ls|build` (image.cc).
 void AddImageCommand(CLI::App& app, CommandEnv& env);
 // `community ls`.

@@ -112,6 +112,7 @@ int RunEmuctl(const std::vector<std::string>& args, const EmuctlIo& io) {
   AddPlanCommand(app, env);
   AddStatusCommand(app, env);
   AddGraphCommand(app, env);
+  AddPlotCommand(app, env);
   AddExecCommand(app, env);
   AddCaptureCommand(app, env);
   AddStatsCommand(app, env);

@@ -24,7 +24,7 @@ PACKAGES=(
   libasan8 libtsan2 clang libclang-rt-14-dev
   libpcap-dev tshark
   iproute2 iputils-ping iperf3 busybox-static kmod procps bc
-  qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server graphviz
+  qemu-system-x86 qemu-utils cpio socat openssh-client openssh-server graphviz gnuplot-nox
   debootstrap e2fsprogs
   python3-grpcio python3-grpc-tools libcivetweb-dev
 )
