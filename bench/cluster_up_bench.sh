@@ -29,7 +29,9 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--nodes N] [--links L] [--hosts H] [--rounds R] [--apply N]" >&2; exit 2 ;;
   esac
 done
-RUNFILES=${RUNFILES_DIR:-$0.runfiles}/emu
+# Absolute: a bazel-bin/ path breaks when another build (-c opt) re-points
+# the bazel-bin symlink while the bench runs (a 10k-node up takes minutes).
+RUNFILES=$(realpath "${RUNFILES_DIR:-$0.runfiles}/emu")
 EMUCTL=$RUNFILES/cli/emuctl
 ID=b$(( $$ % 100000 ))
 export EMU_CLUSTER=/run/emu/$ID/cluster.json
@@ -81,6 +83,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   t0=$(date +%s.%N)
   "$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log"; exit 1; }
   t1=$(date +%s.%N)
+  awk -v r="$r" -v a="$t0" -v b="$t1" 'BEGIN { printf "round %d: up took %.2f s\n", r, b - a }'
   if ((r == 1)); then
     # Nodes per host from the status summary's HOST table.
     "$EMUCTL" status "bench$ID" >"$TMP/status.txt"

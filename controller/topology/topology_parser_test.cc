@@ -450,6 +450,45 @@ topology:
   EXPECT_EQ(again.DebugString(), p.topology.DebugString());
 }
 
+// A hub with more interfaces than NormalizeTopology scans (it switches to
+// a set of names): every name once, declared ones kept with their
+// settings, names first seen on a link declared once, in link order, also
+// when a second node of the same name exists (the first one wins).
+TEST(NormalizeTopologyTest, HubWithManyInterfacesDeclaresEachOnce) {
+  emu::v1::Topology t;
+  emu::v1::Node* hub = t.add_nodes();
+  hub->set_name("hub");
+  for (int i = 0; i < 12; ++i) {
+    hub->add_interfaces()->set_name(absl::StrCat("d", i));
+  }
+  hub->mutable_interfaces(3)->set_mtu(9000);
+  t.add_nodes()->set_name("hub");  // a duplicate: the validator's error
+  t.add_nodes()->set_name("x");
+  for (int i = 0; i < 40; ++i) {
+    emu::v1::Link* l = t.add_links();
+    l->mutable_a()->set_node("hub");
+    // d0..d11 are declared; e12..e19 appear twice each (a name used by two
+    // links is the validator's error, not normalisation's).
+    l->mutable_a()->set_interface(i < 12 ? absl::StrCat("d", i)
+                                         : absl::StrCat("e", 12 + (i - 12) % 8));
+    l->mutable_b()->set_node("x");
+    l->mutable_b()->set_interface(absl::StrCat("x", i));
+  }
+  NormalizeTopology(&t);
+  std::vector<std::string> names;
+  for (const auto& i : t.nodes(0).interfaces()) names.push_back(i.name());
+  std::vector<std::string> want;
+  for (int i = 0; i < 12; ++i) want.push_back(absl::StrCat("d", i));
+  for (int i = 12; i < 20; ++i) want.push_back(absl::StrCat("e", i));
+  EXPECT_EQ(names, want);
+  EXPECT_EQ(t.nodes(0).interfaces(3).mtu(), 9000u);
+  EXPECT_EQ(t.nodes(1).interfaces_size(), 0);
+  EXPECT_EQ(t.nodes(2).interfaces_size(), 40);
+  emu::v1::Topology again = t;
+  NormalizeTopology(&again);
+  EXPECT_EQ(again.DebugString(), t.DebugString());
+}
+
 TEST(ParseAndValidateTopologyTest, RunsTheValidatorToo) {
   absl::StatusOr<ParsedTopology> r = ParseAndValidateTopology(R"(name: x
 topology:
