@@ -12,12 +12,29 @@ namespace emu::agent::node {
 absl::Status NetnsDriver::Ensure(const emu::v1::ApplyLabRequest& desired,
                                  const std::vector<const emu::v1::Node*>& nodes,
                                  const ProgressFn& progress) {
+  std::vector<std::string> namespaces;
   for (const emu::v1::Node* node : nodes) {
     EMU_RETURN_IF_ERROR(Configure(desired.lab(), *node));
     progress(absl::StrCat("node ", node->name()),
              absl::StrCat(node->interfaces_size(), " interfaces, ",
                           node->routes_size(), " routes"));
+    namespaces.push_back(net::NamespaceName(host_, desired.lab(), node->name()));
   }
+  if (sandbox_ == nullptr || namespaces.empty()) return absl::OkStatus();
+  // After the nodes are configured: the holders start together, and an
+  // exec: line needs its node's (it would make it anyway).
+  EMU_RETURN_IF_ERROR(sandbox_->EnsureAll(namespaces));
+  progress(absl::StrCat("lab ", desired.lab()),
+           absl::StrCat(namespaces.size(), " node sandboxes"));
+  return absl::OkStatus();
+}
+
+absl::Status NetnsDriver::EnterNode(const std::string& ns, ProcessSpec* spec) {
+  spec->netns = ns;
+  if (sandbox_ == nullptr) return absl::OkStatus();
+  EMU_ASSIGN_OR_RETURN(pid_t holder, sandbox_->Ensure(ns));
+  spec->sandbox_holder = holder;
+  spec->sandbox_caps = NodeCapabilities();
   return absl::OkStatus();
 }
 
@@ -77,7 +94,8 @@ absl::StatusOr<emu::v1::ExecResponse> NetnsDriver::Exec(
   }
   ProcessSpec spec;
   spec.argv.assign(req.argv().begin(), req.argv().end());
-  spec.netns = net::NamespaceName(host_, req.lab(), req.node());
+  EMU_RETURN_IF_ERROR(
+      EnterNode(net::NamespaceName(host_, req.lab(), req.node()), &spec));
   spec.stdin_data = req.stdin();
   spec.timeout = req.timeout_ms() > 0 ? absl::Milliseconds(req.timeout_ms())
                                       : kDefaultExecTimeout;
