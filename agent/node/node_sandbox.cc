@@ -72,17 +72,24 @@ bool ProcSandboxHost::IsHolderOf(pid_t pid, const std::string& netns) {
          !IsZombie(pid);
 }
 
-pid_t ProcSandboxHost::FindHolder(const std::string& netns) {
+absl::flat_hash_map<std::string, pid_t> ProcSandboxHost::FindHolders(
+    const std::vector<std::string>& netns) {
+  absl::flat_hash_map<std::string, pid_t> found;
+  absl::flat_hash_set<std::string> wanted(netns.begin(), netns.end());
   DIR* dir = opendir("/proc");
-  if (dir == nullptr) return 0;
-  pid_t found = 0;
+  if (dir == nullptr) return found;
   while (dirent* e = readdir(dir)) {
     char* end = nullptr;
     const long pid = strtol(e->d_name, &end, 10);
     if (end == e->d_name || *end != '\0' || pid <= 0) continue;
-    if (IsHolderOf(static_cast<pid_t>(pid), netns)) {
-      found = static_cast<pid_t>(pid);
-      break;
+    // The command line first: one read rules out nearly every process.
+    std::vector<std::string> argv = ReadArgv(static_cast<pid_t>(pid));
+    if (argv.size() < 3 || argv[1] != kHolderMarker ||
+        !wanted.contains(argv[2]) || found.contains(argv[2])) {
+      continue;
+    }
+    if (IsHolderOf(static_cast<pid_t>(pid), argv[2])) {
+      found[argv[2]] = static_cast<pid_t>(pid);
     }
   }
   closedir(dir);
@@ -119,32 +126,54 @@ ProcessSpec LinuxNodeSandbox::HolderSpec(const std::string& netns) const {
   return spec;
 }
 
-pid_t LinuxNodeSandbox::LiveOrClaim(const std::string& netns) {
-  mu_.Lock();
-  while (creating_.contains(netns)) created_.Wait(&mu_);
-  auto it = holders_.find(netns);
-  pid_t known = it == holders_.end() ? 0 : it->second;
-  mu_.Unlock();
-  // A holder this agent started is its child: IsRunning reaps it if it died.
-  if (known > 0 && launcher_->IsRunning(known) &&
-      host_->IsHolderOf(known, netns)) {
-    return known;
+absl::flat_hash_map<std::string, pid_t> LinuxNodeSandbox::LiveOrClaim(
+    const std::vector<std::string>& netns, std::vector<std::string>* claimed) {
+  absl::flat_hash_map<std::string, pid_t> live;
+  std::vector<std::string> unknown;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& ns : netns) {
+      while (creating_.contains(ns)) created_.Wait(&mu_);
+    }
   }
-  pid_t found = host_->FindHolder(netns);
+  for (const std::string& ns : netns) {
+    pid_t known = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = holders_.find(ns);
+      if (it != holders_.end()) known = it->second;
+    }
+    // A holder this agent started is its child: IsRunning reaps it if it
+    // died; one from before a restart is asked to /proc.
+    if (known > 0 && launcher_->IsRunning(known) &&
+        host_->IsHolderOf(known, ns)) {
+      live[ns] = known;
+    } else {
+      unknown.push_back(ns);
+    }
+  }
+  absl::flat_hash_map<std::string, pid_t> found;
+  if (!unknown.empty()) found = host_->FindHolders(unknown);
   absl::MutexLock lock(&mu_);
-  if (creating_.contains(netns)) {
-    // Claimed meanwhile by another caller: take what it makes.
-    while (creating_.contains(netns)) created_.Wait(&mu_);
-    auto again = holders_.find(netns);
-    return again == holders_.end() ? 0 : again->second;
+  for (const std::string& ns : unknown) {
+    if (creating_.contains(ns)) {
+      // Claimed meanwhile by another caller: take what it makes.
+      while (creating_.contains(ns)) created_.Wait(&mu_);
+      auto it = holders_.find(ns);
+      if (it != holders_.end()) live[ns] = it->second;
+      continue;
+    }
+    auto f = found.find(ns);
+    if (f != found.end()) {
+      holders_[ns] = f->second;
+      live[ns] = f->second;
+      continue;
+    }
+    holders_.erase(ns);
+    creating_.insert(ns);
+    claimed->push_back(ns);
   }
-  if (found > 0) {
-    holders_[netns] = found;
-    return found;
-  }
-  holders_.erase(netns);
-  creating_.insert(netns);
-  return 0;
+  return live;
 }
 
 absl::Status LinuxNodeSandbox::Create(const std::vector<std::string>& netns) {
@@ -196,20 +225,20 @@ absl::Status LinuxNodeSandbox::Create(const std::vector<std::string>& netns) {
 
 absl::Status LinuxNodeSandbox::EnsureAll(const std::vector<std::string>& netns) {
   std::vector<std::string> missing;
-  for (const std::string& ns : netns) {
-    if (LiveOrClaim(ns) == 0) missing.push_back(ns);
-  }
+  LiveOrClaim(netns, &missing);
   if (missing.empty()) return absl::OkStatus();
   return Create(missing);
 }
 
 absl::StatusOr<pid_t> LinuxNodeSandbox::Ensure(const std::string& netns) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    pid_t pid = LiveOrClaim(netns);
-    if (pid > 0) return pid;
-    if (absl::Status s = Create({netns}); !s.ok()) return s;
+    std::vector<std::string> missing;
+    auto live = LiveOrClaim({netns}, &missing);
+    if (auto it = live.find(netns); it != live.end()) return it->second;
+    if (missing.empty()) continue;  // another caller's creation failed
+    if (absl::Status s = Create(missing); !s.ok()) return s;
   }
-  return absl::InternalError(
+  return absl::UnavailableError(
       absl::StrCat("sandbox of ", netns, ": no holder after creating one"));
 }
 

@@ -57,9 +57,11 @@ class SandboxHost {
   virtual ~SandboxHost() = default;
   // True when `pid` is alive and is the holder of `netns`.
   virtual bool IsHolderOf(pid_t pid, const std::string& netns) = 0;
-  // The holder of `netns` already running (one started before an agent
-  // restart), or 0 when there is none.
-  virtual pid_t FindHolder(const std::string& netns) = 0;
+  // The holders already running (started before an agent restart) of the
+  // namespaces in `netns`, in one look at the host; those without one are
+  // left out.
+  virtual absl::flat_hash_map<std::string, pid_t> FindHolders(
+      const std::vector<std::string>& netns) = 0;
   // True once the holder `pid` has set the node's namespaces up.
   virtual bool IsReady(pid_t pid) = 0;
 };
@@ -70,7 +72,8 @@ class SandboxHost {
 class ProcSandboxHost : public SandboxHost {
  public:
   bool IsHolderOf(pid_t pid, const std::string& netns) override;
-  pid_t FindHolder(const std::string& netns) override;
+  absl::flat_hash_map<std::string, pid_t> FindHolders(
+      const std::vector<std::string>& netns) override;
   bool IsReady(pid_t pid) override;
 };
 
@@ -102,10 +105,11 @@ class LinuxNodeSandbox : public NodeSandbox {
                    Options options)
       : launcher_(launcher), host_(host), options_(std::move(options)) {}
 
-  // The live holder of `netns` known or found, or 0. Claims `netns` for
-  // creation (creating_) when it returns 0; waits for another caller's
-  // creation to end first.
-  pid_t LiveOrClaim(const std::string& netns);
+  // The live holders of `netns` known or found (one look at the host for
+  // all those not known); claims the others for creation (creating_) and
+  // returns them in `claimed`. Waits for other callers' creations first.
+  absl::flat_hash_map<std::string, pid_t> LiveOrClaim(
+      const std::vector<std::string>& netns, std::vector<std::string>* claimed);
   // Starts the holders of `netns` (claimed), waits for them; releases them.
   absl::Status Create(const std::vector<std::string>& netns);
 

@@ -94,6 +94,17 @@ TEST_F(NodeSandboxTest, AHolderFromBeforeARestartIsFoundNotDuplicated) {
   EXPECT_TRUE(launcher_.spawns().empty());
 }
 
+TEST_F(NodeSandboxTest, ManyNodesCostOneLookAtTheHost) {
+  host_.Running("emu.h.a.r2", 4242);
+  auto sandbox = Make();
+  ASSERT_TRUE(sandbox->EnsureAll({"emu.h.a.r1", "emu.h.a.r2", "emu.h.a.r3"}).ok());
+  EXPECT_EQ(host_.finds(), 1);
+  EXPECT_EQ(launcher_.spawns().size(), 2u);  // r2's was there
+  // Known and alive: no look at all.
+  ASSERT_TRUE(sandbox->EnsureAll({"emu.h.a.r1", "emu.h.a.r3"}).ok());
+  EXPECT_EQ(host_.finds(), 1);
+}
+
 TEST_F(NodeSandboxTest, AHolderNeverReadyIsEndedAndNamed) {
   auto sandbox = Make(absl::Milliseconds(30));
   host_.NeverReady(900001);  // the fake launcher's first pid

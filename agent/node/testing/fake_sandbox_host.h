@@ -3,6 +3,7 @@
 #define EMU_AGENT_NODE_TESTING_FAKE_SANDBOX_HOST_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -13,7 +14,7 @@
 namespace emu::agent::node {
 
 // Thread-safe. Every pid is a ready holder of any namespace unless the
-// test says otherwise; FindHolder knows only holders added with Running.
+// test says otherwise; FindHolders knows only holders added with Running.
 class FakeSandboxHost : public SandboxHost {
  public:
   // A holder of `netns` that was running before (an agent restart).
@@ -47,11 +48,16 @@ class FakeSandboxHost : public SandboxHost {
     absl::MutexLock l(&mu_);
     return !gone_.contains(pid);
   }
-  pid_t FindHolder(const std::string& netns) override {
+  absl::flat_hash_map<std::string, pid_t> FindHolders(
+      const std::vector<std::string>& netns) override {
     absl::MutexLock l(&mu_);
     ++finds_;
-    auto it = running_.find(netns);
-    return it == running_.end() ? 0 : it->second;
+    absl::flat_hash_map<std::string, pid_t> found;
+    for (const std::string& ns : netns) {
+      auto it = running_.find(ns);
+      if (it != running_.end()) found[ns] = it->second;
+    }
+    return found;
   }
   bool IsReady(pid_t pid) override {
     absl::MutexLock l(&mu_);
