@@ -12,20 +12,14 @@ namespace emu::agent::node {
 absl::Status NetnsDriver::Ensure(const emu::v1::ApplyLabRequest& desired,
                                  const std::vector<const emu::v1::Node*>& nodes,
                                  const ProgressFn& progress) {
-  std::vector<std::string> namespaces;
   for (const emu::v1::Node* node : nodes) {
     EMU_RETURN_IF_ERROR(Configure(desired.lab(), *node));
     progress(absl::StrCat("node ", node->name()),
              absl::StrCat(node->interfaces_size(), " interfaces, ",
                           node->routes_size(), " routes"));
-    namespaces.push_back(net::NamespaceName(host_, desired.lab(), node->name()));
   }
-  if (sandbox_ == nullptr || namespaces.empty()) return absl::OkStatus();
-  // After the nodes are configured: the holders start together, and an
-  // exec: line needs its node's (it would make it anyway).
-  EMU_RETURN_IF_ERROR(sandbox_->EnsureAll(namespaces));
-  progress(absl::StrCat("lab ", desired.lab()),
-           absl::StrCat(namespaces.size(), " node sandboxes"));
+  // No sandbox here: a node's is made by its first command (EnterNode), so
+  // nodes that never run one cost no holder (node_sandbox.h).
   return absl::OkStatus();
 }
 

@@ -28,7 +28,7 @@ class NetnsDriver : public NodeDriver {
       : host_(std::move(host)), net_(network), launcher_(launcher) {}
 
   // Commands in the nodes (Exec) run in their sandboxes (node_sandbox.h),
-  // which Ensure makes; nullptr (the default) runs them in the node's
+  // each made by its node's first command; nullptr (the default) runs them in the node's
   // network namespace only, as root on the host. Call before any other
   // method; `sandbox` is borrowed and must outlive the driver.
   void SetSandbox(NodeSandbox* sandbox) { sandbox_ = sandbox; }

@@ -16,9 +16,12 @@
 // the node; the reconciler does it on `down` (every process in the
 // namespace is killed before it is deleted).
 //
-// The holder is not the agent's to keep alive: it survives an agent
-// restart, and Ensure finds it again by its command line and namespace, or
-// makes a new one (a node whose holder died lost its processes anyway).
+// A node's holder is made by its first command (NetnsDriver::EnterNode,
+// the barrier runner's Prepare), not at deploy: a node that never runs a
+// command costs nothing (two processes of this program each otherwise).
+// It is not the agent's to keep alive: it survives an agent restart, and
+// Ensure finds it again by its command line and namespace, or makes a new
+// one (a node whose holder died lost its processes with it).
 #ifndef EMU_AGENT_NODE_NODE_SANDBOX_H_
 #define EMU_AGENT_NODE_NODE_SANDBOX_H_
 
