@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -176,7 +177,7 @@ absl::flat_hash_map<std::string, pid_t> LinuxNodeSandbox::LiveOrClaim(
   return live;
 }
 
-absl::Status LinuxNodeSandbox::Create(const std::vector<std::string>& netns) {
+absl::Status LinuxNodeSandbox::StartHolders(const std::vector<std::string>& netns) {
   std::vector<std::pair<std::string, pid_t>> started;
   absl::Status status;
   for (const std::string& ns : netns) {
@@ -227,7 +228,7 @@ absl::Status LinuxNodeSandbox::EnsureAll(const std::vector<std::string>& netns) 
   std::vector<std::string> missing;
   LiveOrClaim(netns, &missing);
   if (missing.empty()) return absl::OkStatus();
-  return Create(missing);
+  return StartHolders(missing);
 }
 
 absl::StatusOr<pid_t> LinuxNodeSandbox::Ensure(const std::string& netns) {
@@ -236,7 +237,7 @@ absl::StatusOr<pid_t> LinuxNodeSandbox::Ensure(const std::string& netns) {
     auto live = LiveOrClaim({netns}, &missing);
     if (auto it = live.find(netns); it != live.end()) return it->second;
     if (missing.empty()) continue;  // another caller's creation failed
-    if (absl::Status s = Create(missing); !s.ok()) return s;
+    if (absl::Status s = StartHolders(missing); !s.ok()) return s;
   }
   return absl::UnavailableError(
       absl::StrCat("sandbox of ", netns, ": no holder after creating one"));

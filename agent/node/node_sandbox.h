@@ -114,7 +114,7 @@ class LinuxNodeSandbox : public NodeSandbox {
   absl::flat_hash_map<std::string, pid_t> LiveOrClaim(
       const std::vector<std::string>& netns, std::vector<std::string>* claimed);
   // Starts the holders of `netns` (claimed), waits for them; releases them.
-  absl::Status Create(const std::vector<std::string>& netns);
+  absl::Status StartHolders(const std::vector<std::string>& netns);
 
   ProcessLauncher* const launcher_;
   SandboxHost* const host_;
