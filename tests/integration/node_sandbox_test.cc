@@ -91,7 +91,7 @@ class NodeSandboxKernelTest : public ::testing::Test {
 TEST_F(NodeSandboxKernelTest, CommandsSeeOnlyTheNodesProcesses) {
   ProcessResult r = InNode(
       "echo $$; ls /proc | grep -c '^[0-9]'; tr '\\0' ' ' </proc/1/cmdline; "
-      "echo; test -e /proc/" + std::to_string(getpid()) + " && echo HOSTPID");
+      "echo; test -e /proc/" + std::to_string(getpid()) + " && echo HOSTPID; true");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   std::vector<std::string> lines = absl::StrSplit(r.stdout_data, '\n');
   ASSERT_GE(lines.size(), 3u) << r.stdout_data;
@@ -123,8 +123,9 @@ TEST_F(NodeSandboxKernelTest, TheHostFileSystemIsReadOnlyAndTmpIsTheNodes) {
 
 TEST_F(NodeSandboxKernelTest, TheNodeConfiguresItsNetworkButMayNotMount) {
   ProcessResult r = InNode(
-      "ip link add d0 type dummy && ip addr add 10.9.9.1/24 dev d0 && "
-      "ip link set d0 up && ip link set lo up && ping -c 1 -W 2 10.9.9.1 "
+      "ip link add d0 type veth peer name d1 && ip addr add 10.9.9.1/24 dev d0 && "
+      "ip link set d0 up && ip link set d1 up && ip link set lo up && "
+      "ping -c 1 -W 2 10.9.9.1 "
       ">/dev/null && echo 1 >/proc/sys/net/ipv4/ip_forward && "
       "ls /sys/class/net | tr '\\n' ' '");
   EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
