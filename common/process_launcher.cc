@@ -275,10 +275,11 @@ void CloseAllBut(int keep_a, int keep_b, int max_fd) {
   CloseFrom(next, ~0U, max_fd);
 }
 
-// Keeps only `keep` (bit i = capability i) in the bounding, permitted,
-// effective and inheritable sets, and clears the ambient set; an exec'd
-// program (root's too) can then hold no other. Async-signal-safe.
-bool DropCapabilities(uint64_t keep) {
+// Keeps only `keep` (bit i = capability i) in the bounding set and clears
+// the ambient set: what an exec'd program (root's too) can hold at most.
+// The process's own sets are untouched (LimitCapabilities), so it may still
+// wait for its instant under SCHED_FIFO. Async-signal-safe.
+bool DropBoundingSet(uint64_t keep) {
   for (int cap = 0; cap < 64; ++cap) {
     if ((keep >> cap) & 1) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
@@ -286,6 +287,12 @@ bool DropCapabilities(uint64_t keep) {
     }
   }
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  return true;
+}
+
+// Keeps only `keep` in the permitted, effective and inheritable sets: one
+// system call, made right before the exec. Async-signal-safe.
+bool LimitCapabilities(uint64_t keep) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2];
   if (syscall(SYS_capget, &header, data) != 0) return false;
@@ -301,13 +308,16 @@ bool DropCapabilities(uint64_t keep) {
 // After setns into a sandbox's PID namespace only this process's children
 // are in it: the process forks, its child goes on to the command (without
 // the capabilities the sandbox withholds) and this process stays outside as
-// the waiter ProcessSpec::sandbox_holder describes. Async-signal-safe.
+// the waiter ProcessSpec::sandbox_holder describes. The command's own
+// capabilities go just before its exec (ExecAtInstant): with CAP_SYS_NICE
+// dropped here, a prepared command would wait for its instant under
+// SCHED_OTHER and start milliseconds late on a busy host. Async-signal-safe.
 void EnterSandboxPids(const ChildPlan& p, int error_fd, int keep_fd) {
   // Not fork(): no atfork handlers of the (multithreaded) parent program.
   const long child = syscall(SYS_clone, SIGCHLD, 0L, 0L, 0L, 0L);
   if (child < 0) ChildFail(error_fd, ChildStage::kSandboxFork, errno);
   if (child == 0) {
-    if (!DropCapabilities(p.sandbox_caps)) {
+    if (!DropBoundingSet(p.sandbox_caps)) {
       ChildFail(error_fd, ChildStage::kCapabilities, errno);
     }
     return;
@@ -428,6 +438,9 @@ void SetUpChild(const ChildPlan& p, int error_fd, int keep_fd) {
         late_ns > 0 ? late_ns / 1000 : 0};
     ssize_t unused = write(error_fd, &started, sizeof(started));
     (void)unused;
+  }
+  if (p.sandbox_holder > 0 && !LimitCapabilities(p.sandbox_caps)) {
+    ChildFail(error_fd, ChildStage::kCapabilities, errno);
   }
   execvpe(p.argv[0], p.argv.data(), p.envp.data());
   ChildFail(error_fd, ChildStage::kExec, errno);
