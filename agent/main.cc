@@ -23,6 +23,7 @@
 #include "agent/guest/image_store.h"
 #include "agent/guest/qemu_driver.h"
 #include "agent/net/host_probe.h"
+#include "agent/node/node_sandbox.h"
 #include "agent/node/segment_driver.h"
 #include "agent/reconcile/lab_spec_store.h"
 #include "agent/net/libnl_host_network.h"
@@ -155,6 +156,11 @@ ABSL_FLAG(bool, cleanup, false,
           "machine (namespaces emu.<host>.*, the processes in them, the "
           "saved labs in --state_dir) and exit. Refused while an emu-agent "
           "with that --host_name runs.");
+ABSL_FLAG(bool, node_sandbox, true,
+          "Run the commands of netns nodes (exec, exec: lines, experiment "
+          "commands) in the node's own PID and mount namespaces with a "
+          "network-only set of capabilities (docs/security.md). false runs "
+          "them as root on this host, in the node's network namespace only.");
 
 namespace {
 
@@ -416,6 +422,32 @@ int main(int argc, char** argv) {
       reconciler.AddDriver(segments.back().get());
     }
   }
+  // Each netns node's sandbox (agent/node/node_sandbox.h), made before the
+  // saved labs are recovered so their nodes get theirs.
+  emu::agent::node::ProcSandboxHost sandbox_host;
+  std::unique_ptr<emu::agent::node::LinuxNodeSandbox> sandbox;
+  if (absl::GetFlag(FLAGS_node_sandbox)) {
+    emu::agent::node::LinuxNodeSandbox::Options sopts;
+    const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+    sopts.log_path = state_dir + "/node-sandbox.log";
+    // The agent's secrets and state, and the usual places of others'.
+    for (const std::string& p :
+         {state_dir, absl::GetFlag(FLAGS_pki_dir),
+          absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tunnel_ssh_key),
+          std::string("/etc/emu"), std::string("/var/lib/emu"),
+          std::string("/root"), std::string("/home")}) {
+      if (!p.empty() && p != "/") sopts.sandbox.masked_paths.push_back(p);
+    }
+    auto made = emu::agent::node::LinuxNodeSandbox::Create(&launcher, &sandbox_host,
+                                                       std::move(sopts));
+    if (!made.ok()) {
+      emu::Log("node sandbox: ", made.status().message());
+      return 2;
+    }
+    sandbox = *std::move(made);
+    reconciler.netns_driver()->SetSandbox(sandbox.get());
+  }
+  emu::Log("node sandbox: ", sandbox != nullptr ? "on" : "OFF (--node_sandbox=false)");
   reconciler.RecoverAll([](const std::string& line) { emu::Log(line); });
 
   emu::ThreadPool pool(absl::GetFlag(FLAGS_threads));
@@ -433,7 +465,8 @@ int main(int argc, char** argv) {
       {&*store, &captures, &counters, &images});
   // Tasks: the controller dials this service to push barrier releases.
   emu::agent::barrier::NetnsTaskCommandRunner task_runner(
-      host, &launcher, guests_possible ? &guests : nullptr);
+      host, &launcher, guests_possible ? &guests : nullptr, nullptr,
+      sandbox.get());
   emu::agent::barrier::BarrierAgentServiceImpl barrier(
       host, *token, &task_runner, absl::GetFlag(FLAGS_test_clock_offset));
   emu::agent::guest::GuestServiceImpl guest_service(&reconciler, &guests, &*store,

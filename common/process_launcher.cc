@@ -5,7 +5,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
@@ -116,6 +118,9 @@ enum class ChildStage : int32_t {
   kSetns = 1,
   kMountNamespace,
   kSysfs,
+  kSandbox,
+  kSandboxFork,
+  kCapabilities,
   kChdir,
   kStdio,
   kExec,
@@ -129,6 +134,12 @@ const char* StageName(ChildStage stage) {
       return "private mount namespace";
     case ChildStage::kSysfs:
       return "mount /sys";
+    case ChildStage::kSandbox:
+      return "enter the node sandbox";
+    case ChildStage::kSandboxFork:
+      return "fork into the node sandbox (its holder is gone?)";
+    case ChildStage::kCapabilities:
+      return "drop capabilities";
     case ChildStage::kChdir:
       return "chdir";
     case ChildStage::kStdio:
@@ -165,6 +176,11 @@ struct ChildPlan {
   int netns_fd = -1;          // -1 = stay in the caller's namespace
   std::string netns_label;    // sysfs mount source, for /proc/mounts readers
   bool share_mounts = false;  // keep the caller's mount namespace
+  // ProcessSpec::sandbox_holder's namespaces ("" = no sandbox) and caps.
+  std::string sandbox_pidns_path;
+  std::string sandbox_mntns_path;
+  pid_t sandbox_holder = 0;
+  uint64_t sandbox_caps = 0;
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
@@ -184,7 +200,19 @@ int DescriptorBound() {
   return 1024;
 }
 
+void SetSandbox(pid_t holder, uint64_t caps, ChildPlan* plan) {
+  plan->sandbox_holder = holder;
+  plan->sandbox_caps = caps;
+  if (holder <= 0) return;
+  plan->sandbox_pidns_path = absl::StrCat("/proc/", holder, "/ns/pid_for_children");
+  plan->sandbox_mntns_path = absl::StrCat("/proc/", holder, "/ns/mnt");
+}
+
 absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
+  if (spec.sandbox_holder > 0 && spec.netns.empty()) {
+    return absl::InvalidArgumentError(
+        "a node sandbox needs the network namespace of its holder (netns)");
+  }
   plan->argv_storage = spec.argv;
   for (std::string& a : plan->argv_storage) plan->argv.push_back(a.data());
   plan->argv.push_back(nullptr);
@@ -210,6 +238,7 @@ absl::Status FillPlan(const ProcessSpec& spec, ChildPlan* plan) {
   plan->cwd = spec.cwd;
   plan->netns_label = spec.netns;
   plan->share_mounts = spec.share_mounts;
+  SetSandbox(spec.sandbox_holder, spec.sandbox_caps, plan);
   if (spec.start_at != absl::InfinitePast()) {
     plan->has_start_at = true;
     plan->start_at = absl::ToTimespec(spec.start_at);
@@ -246,6 +275,70 @@ void CloseAllBut(int keep_a, int keep_b, int max_fd) {
   CloseFrom(next, ~0U, max_fd);
 }
 
+// Keeps only `keep` (bit i = capability i) in the bounding set and clears
+// the ambient set: what an exec'd program (root's too) can hold at most.
+// The process's own sets are untouched (LimitCapabilities), so it may still
+// wait for its instant under SCHED_FIFO. Async-signal-safe.
+bool DropBoundingSet(uint64_t keep) {
+  for (int cap = 0; cap < 64; ++cap) {
+    if ((keep >> cap) & 1) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      return false;  // EINVAL: no such capability in this kernel
+    }
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  return true;
+}
+
+// Keeps only `keep` in the permitted, effective and inheritable sets: one
+// system call, made right before the exec. Async-signal-safe.
+bool LimitCapabilities(uint64_t keep) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  for (int i = 0; i < 2; ++i) {
+    const auto mask = static_cast<uint32_t>(keep >> (32 * i));
+    data[i].effective &= mask;
+    data[i].permitted &= mask;
+    data[i].inheritable &= mask;
+  }
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+// After setns into a sandbox's PID namespace only this process's children
+// are in it: the process forks, its child goes on to the command (without
+// the capabilities the sandbox withholds) and this process stays outside as
+// the waiter ProcessSpec::sandbox_holder describes. The command's own
+// capabilities go just before its exec (ExecAtInstant): with CAP_SYS_NICE
+// dropped here, a prepared command would wait for its instant under
+// SCHED_OTHER and start milliseconds late on a busy host. Async-signal-safe.
+void EnterSandboxPids(const ChildPlan& p, int error_fd, int keep_fd) {
+  // Not fork(): no atfork handlers of the (multithreaded) parent program.
+  const long child = syscall(SYS_clone, SIGCHLD, 0L, 0L, 0L, 0L);
+  if (child < 0) ChildFail(error_fd, ChildStage::kSandboxFork, errno);
+  if (child == 0) {
+    if (!DropBoundingSet(p.sandbox_caps)) {
+      ChildFail(error_fd, ChildStage::kCapabilities, errno);
+    }
+    return;
+  }
+  // The waiter holds none of the command's pipes, so their readers see EOF
+  // when the command (and what it left behind) closes them.
+  close(error_fd);
+  if (keep_fd >= 0) close(keep_fd);
+  const int null_fd = open("/dev/null", O_RDWR);
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (null_fd >= 0) dup2(null_fd, fd);
+  }
+  if (null_fd > 2) close(null_fd);
+  int st = 0;
+  while (waitpid(static_cast<pid_t>(child), &st, 0) < 0) {
+    if (errno != EINTR) _exit(127);
+  }
+  if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
+  _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 255);
+}
+
 // The child side of fork() up to the exec: signals, process group,
 // namespaces, cwd, stdio, descriptors (all closed but `error_fd` and
 // `keep_fd`). Async-signal-safe calls only.
@@ -273,7 +366,18 @@ void SetUpChild(const ChildPlan& p, int error_fd, int keep_fd) {
       ChildFail(error_fd, ChildStage::kSetns, errno);
     }
   }
-  if (p.netns_fd >= 0 && !p.share_mounts) {
+  if (p.sandbox_holder > 0) {
+    // Both opened before either setns: joining the mount namespace changes
+    // what /proc is.
+    const int pidns = open(p.sandbox_pidns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int mntns = open(p.sandbox_mntns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (pidns < 0 || mntns < 0) ChildFail(error_fd, ChildStage::kSandbox, errno);
+    if (setns(pidns, CLONE_NEWPID) != 0 || setns(mntns, CLONE_NEWNS) != 0) {
+      ChildFail(error_fd, ChildStage::kSandbox, errno);
+    }
+    close(pidns);
+    close(mntns);
+  } else if (p.netns_fd >= 0 && !p.share_mounts) {
     // As `ip netns exec`: a private mount namespace whose /sys belongs to
     // the new network namespace, so /sys/class/net lists its interfaces.
     if (unshare(CLONE_NEWNS) != 0 ||
@@ -301,6 +405,7 @@ void SetUpChild(const ChildPlan& p, int error_fd, int keep_fd) {
   // Nothing else of the parent's leaks into the command, also descriptors
   // other threads opened without O_CLOEXEC.
   CloseAllBut(error_fd, keep_fd, p.max_fd);
+  if (p.sandbox_holder > 0) EnterSandboxPids(p, error_fd, keep_fd);
 }
 
 // The child's last step: waits for the start instant if it has one, then
@@ -333,6 +438,9 @@ void SetUpChild(const ChildPlan& p, int error_fd, int keep_fd) {
         late_ns > 0 ? late_ns / 1000 : 0};
     ssize_t unused = write(error_fd, &started, sizeof(started));
     (void)unused;
+  }
+  if (p.sandbox_holder > 0 && !LimitCapabilities(p.sandbox_caps)) {
+    ChildFail(error_fd, ChildStage::kCapabilities, errno);
   }
   execvpe(p.argv[0], p.argv.data(), p.envp.data());
   ChildFail(error_fd, ChildStage::kExec, errno);
@@ -763,6 +871,8 @@ struct PrepareRequestHeader {
   uint32_t label_bytes;
   uint32_t share_mounts;
   int32_t max_fd;
+  int32_t sandbox_holder;
+  uint64_t sandbox_caps;
 };
 enum PrepareFd { kPfStdin, kPfStdout, kPfStderr, kPfControl, kPfStatus, kPfNetns };
 constexpr int kPrepareFdsMax = kPfNetns + 1;
@@ -838,6 +948,7 @@ struct PrepareReply {
         at += h.cwd_bytes;
         plan.netns_label.assign(at, h.label_bytes);
         plan.share_mounts = h.share_mounts != 0;
+        SetSandbox(h.sandbox_holder, h.sandbox_caps, &plan);
         plan.max_fd = h.max_fd;
         plan.argv.assign(PosixProcessLauncher::kMaxPreparedArgs + 1, nullptr);
         plan.stdin_fd = fds[kPfStdin];
@@ -907,6 +1018,8 @@ class PrepareServerClient {
     h.label_bytes = static_cast<uint32_t>(plan.netns_label.size());
     h.share_mounts = plan.share_mounts ? 1 : 0;
     h.max_fd = plan.max_fd;
+    h.sandbox_holder = plan.sandbox_holder;
+    h.sandbox_caps = plan.sandbox_caps;
     body.append(plan.cwd).append(plan.netns_label);
     body.insert(0, reinterpret_cast<const char*>(&h), sizeof(h));
     if (body.size() > kPrepareRequestMax) {
@@ -1152,6 +1265,8 @@ class DeferredProcess : public PreparedProcess {
     ProcessSpec spec = command;
     spec.netns = where_.netns;
     spec.share_mounts = where_.share_mounts;
+    spec.sandbox_holder = where_.sandbox_holder;
+    spec.sandbox_caps = where_.sandbox_caps;
     spec.cwd = where_.cwd;
     spec.extra_env = where_.extra_env;
     return launcher_->Run(spec);

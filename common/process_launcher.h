@@ -32,6 +32,20 @@ struct ProcessSpec {
   // (emu-agent bind-mounts them under /run/netns) need this, or their
   // mounts would live and die in a private mount namespace no one else sees.
   bool share_mounts = false;
+  // Run inside a node sandbox (agent/node/node_sandbox.h) as well: the pid
+  // of the sandbox's holder, a process in this PID namespace whose mount
+  // namespace and PID namespace for children the command joins after
+  // `netns` (which must name the holder's network namespace; share_mounts
+  // is then ignored). The process Run, Spawn and Prepare create is then a
+  // small waiter outside the sandbox (its pid is the one reported, and the
+  // leader of the process group the command shares) whose only child is
+  // the command; it exits with the command's exit code (128+signal when a
+  // signal ended it). 0 = no sandbox.
+  pid_t sandbox_holder = 0;
+  // With sandbox_holder: the capabilities the command may hold, bit i for
+  // capability i (CAP_NET_ADMIN = 12); all others leave its bounding,
+  // permitted, effective and inheritable sets before it execs.
+  uint64_t sandbox_caps = 0;
   // Written to the command's stdin, which is then closed. Empty = /dev/null.
   std::string stdin_data;
   // Wall time after which the command's whole process group is killed with

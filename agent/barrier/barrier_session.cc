@@ -15,6 +15,7 @@
 #include "agent/net/resource_names.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 
 namespace emu::agent::barrier {
 namespace {
@@ -614,8 +615,23 @@ NetnsTaskCommandRunner::Prepare(const std::string& lab,
   }
   if (guests_ != nullptr && guests_->Has(lab, node)) return nullptr;
   ProcessSpec where;
-  where.netns = net::NamespaceName(host_, lab, node);
+  EMU_RETURN_IF_ERROR(EnterNode(lab, node, &where));
   return launcher_->Prepare(where);
+}
+
+absl::Status NetnsTaskCommandRunner::EnterNode(const std::string& lab,
+                                               const std::string& node,
+                                               ProcessSpec* spec) {
+  spec->netns = net::NamespaceName(host_, lab, node);
+  if (sandbox_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<pid_t> holder = sandbox_->Ensure(spec->netns);
+  if (!holder.ok()) {
+    // The node itself may be missing: the same answer as without a sandbox.
+    return Annotate(holder.status(), absl::StrCat("node ", node, " of lab ", lab));
+  }
+  spec->sandbox_holder = *holder;
+  spec->sandbox_caps = node::NodeCapabilities();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
@@ -635,7 +651,9 @@ absl::StatusOr<ProcessResult> NetnsTaskCommandRunner::Run(
     return RunInGuest(lab, command, start_at, std::move(cancelled));
   }
   ProcessSpec spec = SpecFor(command, start_at, std::move(on_started));
-  spec.netns = net::NamespaceName(host_, lab, command.node());
+  if (executor == nullptr) {
+    EMU_RETURN_IF_ERROR(EnterNode(lab, command.node(), &spec));
+  }
   auto result = executor != nullptr ? executor->Run(spec) : launcher_->Run(spec);
   if (!result.ok() && absl::IsNotFound(result.status())) {
     return absl::NotFoundError(absl::StrCat("node ", command.node(), " of lab ",

@@ -32,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/guest/guest_manager.h"
+#include "agent/node/node_sandbox.h"
 #include "common/clock.h"
 #include "common/process_launcher.h"
 #include "common/thread_set.h"
@@ -69,14 +70,17 @@ class TaskCommandRunner {
 class NetnsTaskCommandRunner : public TaskCommandRunner {
  public:
   // `guests` may be null (no guest support); `clock` (null: the real one)
-  // times a guest command's start.
+  // times a guest command's start; `sandbox` (null: none) is the netns
+  // nodes' (node_sandbox.h), whose commands then run in it.
   NetnsTaskCommandRunner(std::string host, ProcessLauncher* launcher,
                          guest::GuestManager* guests = nullptr,
-                         Clock* clock = nullptr)
+                         Clock* clock = nullptr,
+                         node::NodeSandbox* sandbox = nullptr)
       : host_(std::move(host)),
         launcher_(launcher),
         guests_(guests),
-        clock_(clock != nullptr ? clock : RealClock::Get()) {}
+        clock_(clock != nullptr ? clock : RealClock::Get()),
+        sandbox_(sandbox) {}
   absl::StatusOr<std::unique_ptr<PreparedProcess>> Prepare(
       const std::string& lab, const std::string& node) override;
   absl::StatusOr<ProcessResult> Run(
@@ -93,8 +97,13 @@ class NetnsTaskCommandRunner : public TaskCommandRunner {
 
   const std::string host_;
   ProcessLauncher* const launcher_;
+  // Sets `spec` to run in `node`'s namespace and sandbox.
+  absl::Status EnterNode(const std::string& lab, const std::string& node,
+                         ProcessSpec* spec);
+
   guest::GuestManager* const guests_;
   Clock* const clock_;
+  node::NodeSandbox* const sandbox_;
 };
 
 // Runs commands in the agent's own namespace, whatever the node: for the

@@ -18,6 +18,17 @@ absl::Status NetnsDriver::Ensure(const emu::v1::ApplyLabRequest& desired,
              absl::StrCat(node->interfaces_size(), " interfaces, ",
                           node->routes_size(), " routes"));
   }
+  // No sandbox here: a node's is made by its first command (EnterNode), so
+  // nodes that never run one cost no holder (node_sandbox.h).
+  return absl::OkStatus();
+}
+
+absl::Status NetnsDriver::EnterNode(const std::string& ns, ProcessSpec* spec) {
+  spec->netns = ns;
+  if (sandbox_ == nullptr) return absl::OkStatus();
+  EMU_ASSIGN_OR_RETURN(pid_t holder, sandbox_->Ensure(ns));
+  spec->sandbox_holder = holder;
+  spec->sandbox_caps = NodeCapabilities();
   return absl::OkStatus();
 }
 
@@ -77,7 +88,8 @@ absl::StatusOr<emu::v1::ExecResponse> NetnsDriver::Exec(
   }
   ProcessSpec spec;
   spec.argv.assign(req.argv().begin(), req.argv().end());
-  spec.netns = net::NamespaceName(host_, req.lab(), req.node());
+  EMU_RETURN_IF_ERROR(
+      EnterNode(net::NamespaceName(host_, req.lab(), req.node()), &spec));
   spec.stdin_data = req.stdin();
   spec.timeout = req.timeout_ms() > 0 ? absl::Milliseconds(req.timeout_ms())
                                       : kDefaultExecTimeout;

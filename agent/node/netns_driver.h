@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "agent/net/host_network.h"
 #include "agent/node/node_driver.h"
+#include "agent/node/node_sandbox.h"
 #include "common/process_launcher.h"
 
 namespace emu::agent::node {
@@ -25,6 +26,13 @@ class NetnsDriver : public NodeDriver {
   NetnsDriver(std::string host, net::HostNetwork* network,
               ProcessLauncher* launcher)
       : host_(std::move(host)), net_(network), launcher_(launcher) {}
+
+  // Commands in the nodes (Exec) run in their sandboxes (node_sandbox.h),
+  // each made by its node's first command; nullptr (the default) runs them in the node's
+  // network namespace only, as root on the host. Call before any other
+  // method; `sandbox` is borrowed and must outlive the driver.
+  void SetSandbox(NodeSandbox* sandbox) { sandbox_ = sandbox; }
+  NodeSandbox* sandbox() const { return sandbox_; }
 
   emu::v1::NodeKind kind() const override { return emu::v1::NODE_KIND_NETNS; }
   bool ShapesOwnEgress() const override { return false; }
@@ -44,6 +52,10 @@ class NetnsDriver : public NodeDriver {
   }
   int CollectGarbage(const std::vector<std::string>&) override { return 0; }
 
+  // Sets `spec` to run in the node whose namespace is `ns`: that network
+  // namespace and, with a sandbox, the node's sandbox (made if missing).
+  absl::Status EnterNode(const std::string& ns, ProcessSpec* spec);
+
  private:
   // Sysctls, then addresses, then routes (a gateway must be on a connected
   // subnet before a route can use it).
@@ -52,6 +64,7 @@ class NetnsDriver : public NodeDriver {
   const std::string host_;
   net::HostNetwork* const net_;
   ProcessLauncher* const launcher_;
+  NodeSandbox* sandbox_ = nullptr;
 };
 
 }  // namespace emu::agent::node

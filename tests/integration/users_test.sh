@@ -3,7 +3,8 @@
 # administrator (the cluster token) adds alice and bob; each deploys a lab
 # `core` with the same node names, interfaces and addresses on the same
 # host; they stay apart (namespaces, traffic); bob cannot see, exec in or
-# destroy alice's lab; a viewer share lets him see but not exec; a quota
+# destroy alice's lab; a node's commands see only that node's processes and
+# cannot write the host's files, yet configure and ping; a viewer share lets him see but not exec; a quota
 # refusal creates nothing; a rotated token is refused; the users survive a
 # controller restart. Needs root; touches only names with its own cluster id.
 set -euo pipefail
@@ -64,6 +65,49 @@ alice_after=$(in_echos alice b)
 bob_after=$(in_echos bob b)
 (( alice_after == alice_before + 5 )) || fail "alice's b got $((alice_after - alice_before)) echo requests, want 5"
 [[ $bob_after == "$bob_before" ]] || fail "bob's b received alice's pings ($bob_before -> $bob_after echo requests)"
+
+# ---- a node's commands are root in the node only (node sandbox) ------------
+# A host process, a process in bob's node a: neither is visible from alice's
+# node a, nor from bob's node b; bob's a sees its own. `sleep` with a count
+# no one else uses marks each.
+sleep 987651 &
+host_sleep=$!
+as_bob exec core a -- sh -c 'sleep 987652 </dev/null >/dev/null 2>&1 &' ||
+  fail "bob: background command in his node"
+cmdlines() { "as_$1" exec core "$2" -- sh -c 'cat /proc/[0-9]*/cmdline | tr "\0" " "'; }
+cmdlines alice a >"$TMP/alice-a.ps" || fail "alice: read /proc in her node"
+cmdlines bob a >"$TMP/bob-a.ps"
+cmdlines bob b >"$TMP/bob-b.ps"
+grep -q 987652 "$TMP/bob-a.ps" || fail "bob's a does not see its own process: $(cat "$TMP/bob-a.ps")"
+grep -q emu-node-sandbox "$TMP/alice-a.ps" || fail "no node init in alice's a: $(cat "$TMP/alice-a.ps")"
+for f in alice-a bob-a bob-b; do
+  grep -q 987651 "$TMP/$f.ps" && fail "$f sees a host process: $(cat "$TMP/$f.ps")"
+  grep -qE "emu-agent|emu-controller" "$TMP/$f.ps" && fail "$f sees the agent: $(cat "$TMP/$f.ps")"
+done
+grep -q 987652 "$TMP/alice-a.ps" && fail "alice's node sees bob's process"
+grep -q 987652 "$TMP/bob-b.ps" && fail "bob's node b sees his node a's process"
+n=$(as_alice exec core a -- sh -c 'ls /proc | grep -c "^[0-9]"')
+(( n <= 4 )) || fail "alice's node lists $n processes, want its own few"
+if as_alice exec core a -- kill -0 "$host_sleep" 2>/dev/null; then fail "alice's node can signal host pid $host_sleep"; fi
+kill -0 "$host_sleep" || fail "the host's sleep is gone"
+kill "$host_sleep"; wait "$host_sleep" 2>/dev/null || true
+# The host's file system: read-only; its secrets and other labs' namespaces hidden.
+probe=/var/tmp/emu-sandbox-probe-$ID
+for target in "$probe" /etc/emu-sandbox-probe-$ID; do
+  if as_alice exec core a -- sh -c "echo x >$target" 2>/dev/null; then fail "alice's node wrote $target"; fi
+  [[ -e $target ]] && { rm -f "$target"; fail "alice's node created host file $target"; }
+done
+if as_alice exec core a -- mount -t tmpfs none /mnt 2>/dev/null; then fail "alice's node may mount"; fi
+as_alice exec core a -- sh -c 'ls /run/netns 2>/dev/null' | grep -q . && fail "alice's node sees /run/netns"
+as_alice exec core a -- sh -c "echo x >/tmp/node-file-$ID && cat /tmp/node-file-$ID" | grep -qx x ||
+  fail "alice's node cannot write its own /tmp"
+[[ -e /tmp/node-file-$ID ]] && fail "the node's /tmp is the host's"
+# What a node needs still works: addresses, net sysctls, ping in its lab.
+as_alice exec core a -- ip addr add 10.77.9.1/24 dev eth1 || fail "alice: ip addr add in her node"
+as_alice exec core a -- ip -4 addr show dev eth1 | grep -q 10.77.9.1 || fail "address not there"
+as_alice exec core a -- sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' || fail "alice: net sysctl"
+if as_alice exec core a -- sh -c 'echo 1 >/proc/sys/kernel/sysrq' 2>/dev/null; then fail "alice's node wrote a kernel sysctl"; fi
+as_alice exec core a -- ping -c 1 -W 2 10.77.0.2 >/dev/null || fail "alice: ping after the address change"
 
 # ---- another user's lab: PERMISSION_DENIED naming it --------------------------
 expect_denied "lab alice/core: bob may not view it" as_bob status alice/core
