@@ -34,7 +34,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 echo "remote_bench: load average at the start $(cut -d' ' -f1-3 /proc/loadavg)"
-RUNFILES=${RUNFILES_DIR:-$0.runfiles}/emu
+# carrier_bench finds emu-agent through RUNFILES_DIR (tests/integration/
+# daemons.cc RunfilePath): this script's tree holds it.
+export RUNFILES_DIR=${RUNFILES_DIR:-$0.runfiles}
+RUNFILES=$RUNFILES_DIR/emu
 EMUCTL=$RUNFILES/cli/emuctl
 AGENT=$RUNFILES/agent/emu-agent
 CONTROLLER=$RUNFILES/controller/emu-controller
