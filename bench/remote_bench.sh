@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
-# The cost of going through SSH (issue 9): `emuctl status LAB` and `emuctl
-# exec LAB NODE -- true` latency, direct (the controller's unix socket) and
-# over `emuctl --ssh` through a real sshd (Debian's openssh-server, key
-# authentication) in a namespace of its own, interleaved in one run so both
-# see the same load. The controller speaks mutual TLS both ways; over SSH
-# the token and the CA come from local files (as with a saved remote), and
-# the shared SSH login (ControlMaster) is warmed by one call first, as it is
-# after a user's first verb. Prints p50/p90/mean per command and path, and
-# the load average. Root only; ends only what it started, by pid.
+# The cost of going through SSH and TLS (issue 9), side by side in one run:
+#  1. `emuctl status LAB` and `emuctl exec LAB NODE -- true` latency, direct
+#     (the controller's unix socket) and over `emuctl --ssh` through a real
+#     sshd (Debian's openssh-server, key authentication) in a namespace of
+#     its own, interleaved so both see the same load. The controller speaks
+#     mutual TLS both ways; over SSH the token and the CA come from local
+#     files (as with a saved remote), and the shared SSH login
+#     (ControlMaster) is warmed by one call first, as it is after a user's
+#     first verb. Prints p50/p90/mean per command and path.
+#  2. The tunnel carrier between two emulated hosts, plain vs TLS vs SSH
+#     (bench/carrier_bench: TCP goodput and 64-byte UDP packets received,
+#     with veth and kernel VXLAN as references).
+# Prints the load average before and after. Root only; ends only what it
+# started, by pid. Run it alone (under the integration lock on a shared
+# machine):
 #
-#   bazel run -c opt //bench:remote_bench -- --runs 100
+#   bazel build -c opt //bench:remote_bench
+#   flock /tmp/emu-integration.lock bazel-bin/bench/remote_bench --runs 50
+#
+# --runs N: timed calls per command and path (50); --seconds S: seconds per
+# iperf3 run of the carriers (5); --no-carriers: the latency part only.
 set -euo pipefail
 
 RUNS=50
+SECONDS_PER_RUN=5
+CARRIERS=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) RUNS=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N]" >&2; exit 2 ;;
+    --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
+    --no-carriers) CARRIERS=0; shift ;;
+    *) echo "usage: $0 [--runs N] [--seconds S] [--no-carriers]" >&2; exit 2 ;;
   esac
 done
-RUNFILES=${RUNFILES_DIR:-$0.runfiles}/emu
+echo "remote_bench: load average at the start $(cut -d' ' -f1-3 /proc/loadavg)"
+# carrier_bench finds emu-agent through RUNFILES_DIR (tests/integration/
+# daemons.cc RunfilePath): this script's tree holds it.
+export RUNFILES_DIR=${RUNFILES_DIR:-$0.runfiles}
+RUNFILES=$RUNFILES_DIR/emu
 EMUCTL=$RUNFILES/cli/emuctl
 AGENT=$RUNFILES/agent/emu-agent
 CONTROLLER=$RUNFILES/controller/emu-controller
+CARRIER_BENCH=$RUNFILES/bench/carrier_bench
 wait_for() {
   local t=$1; shift
   local end=$((SECONDS + t))
@@ -40,7 +59,7 @@ GW=198.19.251.2
 TMP=$(mktemp -d /tmp/emu-rbench.XXXXXX)
 OURS=()
 cleanup() {
-  "$EMUCTL" "${DIRECT[@]}" down "lab$ID" >/dev/null 2>&1 || true
+  [[ -n ${DIRECT+x} ]] && "$EMUCTL" "${DIRECT[@]}" down "lab$ID" >/dev/null 2>&1 || true
   if [[ -n ${SSH_CONFIG:-} ]]; then
     p=$(ssh -F "$SSH_CONFIG" -o ControlPath="$TMP/emu-ssh/cm-%C" -O check "root@$GW" 2>&1 |
         sed -n 's/^Master running (pid=\([0-9]*\)).*/\1/p' || true)
@@ -55,6 +74,8 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null || true
   ip link del "$VETH" 2>/dev/null || true
   rm -rf "$TMP"
+  OURS=()
+  SSH_CONFIG=
 }
 trap cleanup EXIT
 
@@ -128,3 +149,13 @@ for c in status exec; do
   awk -v d="$d" -v s="$s" -v c="$c" 'BEGIN {
     printf "%-22s ssh - direct at p50: %+.2f ms (goal: within 5 ms)\n", c, (s-d)/1000 }'
 done
+# The latency part's daemons, lab and sshd go before the carriers run.
+cleanup
+trap - EXIT
+
+if [[ $CARRIERS == 1 ]]; then
+  echo
+  echo "tunnel carrier, plain vs TLS vs SSH ($SECONDS_PER_RUN s per iperf3 run):"
+  "$CARRIER_BENCH" --seconds="$SECONDS_PER_RUN" --carriers=plain,tls,ssh
+fi
+echo "remote_bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -121,6 +121,27 @@ absl::StatusOr<Remotes> LoadRemotes(const ConnectionEnv& env) {
   return ReadRemotes(env.remotes_file);
 }
 
+// The plan of a cluster file with an "ssh" gateway: its controller, token
+// and CA as seen on the gateway. nullopt for a file without one, and for a
+// file that cannot be read (ResolveControllerTarget names the problem).
+absl::StatusOr<std::optional<SshPlan>> PlanForClusterFile(
+    const std::string& path, const ConnectionFlags& flags,
+    const ConnectionEnv& env) {
+  absl::StatusOr<deploy::ClusterFile> file = deploy::ReadClusterFile(path);
+  if (!file.ok() || file->ssh.empty()) return std::nullopt;
+  Remote remote;
+  remote.target = file->controller;
+  remote.token_path = file->token_file;
+  EMU_ASSIGN_OR_RETURN(
+      SshPlan plan,
+      MakePlan(file->ssh, absl::StrCat("cluster file ", path, " (ssh)"), flags,
+               env, &remote));
+  if (flags.ssh_ca_path.empty() && !file->pki_dir.empty()) {
+    plan.ca_path = common::pki::ControllerPaths(file->pki_dir).ca_cert;
+  }
+  return plan;
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<SshPlan>> ResolveSshPlan(
@@ -142,10 +163,13 @@ absl::StatusOr<std::optional<SshPlan>> ResolveSshPlan(
     EMU_ASSIGN_OR_RETURN(Remotes remotes, LoadRemotes(env));
     return PlanForRemote(flags.remote, "--remote", flags, env, remotes);
   }
-  if (direct) return std::nullopt;
+  if (!flags.controller.empty()) return std::nullopt;
+  if (!flags.cluster_file.empty()) {
+    return PlanForClusterFile(flags.cluster_file, flags, env);
+  }
   if (!env.ssh.empty())
     return MakePlan(env.ssh, "$EMU_SSH", flags, env, nullptr);
-  if (!env.cluster.empty()) return std::nullopt;
+  if (!env.cluster.empty()) return PlanForClusterFile(env.cluster, flags, env);
   EMU_ASSIGN_OR_RETURN(Remotes remotes, LoadRemotes(env));
   if (remotes.default_name.empty()) return std::nullopt;
   return PlanForRemote(remotes.default_name, "default remote", flags, env,

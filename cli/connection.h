@@ -67,8 +67,10 @@ struct SshPlan {
 
 // Whether to go through SSH, in this order: --ssh, --remote NAME (both
 // refused together, and either with --controller or --cluster); then
-// --controller or --cluster mean a direct connection (nullopt); then
-// $EMU_SSH, $EMU_CLUSTER (direct), the default remote, else direct.
+// --controller means a direct connection (nullopt), and --cluster FILE too
+// unless FILE names an "ssh" gateway (ClusterFile::ssh: its controller,
+// token file and pki_dir are on the gateway); then $EMU_SSH, $EMU_CLUSTER
+// (likewise), the default remote, else direct.
 // --ssh-target and --ssh-opts override a remote's target and $EMU_SSH_OPTS.
 // Errors: INVALID_ARGUMENT for conflicting flags or a bad destination,
 // NOT_FOUND for an unknown remote (naming the remotes file).

@@ -172,6 +172,51 @@ TEST_F(SshPlanTest, Precedence) {
   EXPECT_EQ(Plan(f), "flag@gw4");
 }
 
+// A cluster file that names an "ssh" gateway is reached through it, from
+// --cluster or $EMU_CLUSTER: its controller, token and CA as seen there.
+TEST_F(SshPlanTest, AClusterFileWithAGatewayGoesThroughIt) {
+  deploy::ClusterFile file;
+  file.ssh = "admin@gw5:2201";
+  file.controller = "unix:/run/emu/controller.sock";
+  file.token_file = "/var/lib/emu/controller/token";
+  file.pki_dir = "/etc/emu/pki";
+  const std::string path = dir_ + "/remote-cluster.json";
+  ASSERT_TRUE(deploy::WriteClusterFile(path, file).ok());
+  ConnectionFlags f;
+  f.cluster_file = path;
+  absl::StatusOr<std::optional<SshPlan>> plan = ResolveSshPlan(f, env_);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->destination.text, "admin@gw5:2201");
+  EXPECT_EQ((*plan)->target, "unix:/run/emu/controller.sock");
+  EXPECT_EQ((*plan)->token_path, "/var/lib/emu/controller/token");
+  EXPECT_EQ((*plan)->ca_path, "/etc/emu/pki/ca.crt");
+  EXPECT_THAT((*plan)->origin, HasSubstr("cluster file " + path));
+  // The same from $EMU_CLUSTER; flags still override what the file says.
+  f = ConnectionFlags();
+  env_.cluster = path;
+  f.ssh_target = "127.0.0.1:7470";
+  f.ssh_ca_path = "/elsewhere/ca.crt";
+  plan = ResolveSshPlan(f, env_);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->destination.text, "admin@gw5:2201");
+  EXPECT_EQ((*plan)->target, "127.0.0.1:7470");
+  EXPECT_EQ((*plan)->ca_path, "/elsewhere/ca.crt");
+  // A file without "ssh" (or none at all) stays direct.
+  env_.cluster = cluster_file_;
+  EXPECT_EQ(Plan(ConnectionFlags()), "direct");
+  env_.cluster = dir_ + "/nosuch.json";
+  EXPECT_EQ(Plan(ConnectionFlags()), "direct");
+  // A bad gateway in the file is named.
+  file.ssh = "-oProxyCommand=sh";
+  ASSERT_TRUE(deploy::WriteClusterFile(path, file).ok());
+  f = ConnectionFlags();
+  f.cluster_file = path;
+  EXPECT_THAT(Plan(f), HasSubstr("starts with '-'"));
+  // --ssh and --cluster together stay refused.
+  f.ssh = "gw";
+  EXPECT_THAT(Plan(f), HasSubstr("--ssh cannot be combined"));
+}
+
 TEST_F(SshPlanTest, ConflictsAndUnknownRemote) {
   ConnectionFlags f;
   f.ssh = "gw";

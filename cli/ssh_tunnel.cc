@@ -36,6 +36,8 @@ constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 constexpr size_t kMaxSocketPath = 107;
 // Lines of ssh's log quoted in errors.
 constexpr int kMessageLines = 5;
+// Run through a new master so that sshd sets TCP_NODELAY on its end.
+constexpr char kNoDelayCommand[] = "true";
 
 void AppendDestination(const SshDestination& d,
                        const std::vector<std::string>& options,
@@ -392,6 +394,22 @@ absl::Status EnsureSshMasterLocked(ProcessLauncher* launcher,
         " true` works without a prompt (emuctl's ssh has no terminal: use "
         "ssh-agent and a known host key)."));
   }
+  // sshd turns Nagle's algorithm off (TCP_NODELAY) on a connection only
+  // when a session on it runs a command (OpenSSH's
+  // ssh_packet_set_interactive, called from do_exec; once per connection).
+  // A master that carries nothing but forwards keeps Nagle on at sshd's
+  // end: a reply written in two pieces waits for the client's delayed ACK,
+  // and every gRPC call through the forward took about 40 ms more
+  // (bench/remote_bench.sh). One command through the new master sets it
+  // for the connection's life. Best effort: a failure here costs latency,
+  // not correctness, and the master itself is up.
+  ProcessSpec nodelay;
+  std::vector<std::string> mux = options;
+  const std::vector<std::string> control_options = SshControlOptions(control);
+  mux.insert(mux.end(), control_options.begin(), control_options.end());
+  nodelay.argv = BuildSshCommandArgv(destination, mux, kNoDelayCommand);
+  nodelay.timeout = timeout;
+  launcher->Run(nodelay).IgnoreError();
   return absl::OkStatus();
 }
 

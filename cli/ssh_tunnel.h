@@ -142,7 +142,10 @@ bool SshMasterRunning(ProcessLauncher* launcher,
                       const SshControl& control);
 
 // Starts the master unless one runs (under a lock in control.dir, so two
-// emuctl at once make one). UNAVAILABLE naming the gateway, with ssh's own
+// emuctl at once make one), then runs `true` through a new master once:
+// sshd sets TCP_NODELAY on a connection only when a session on it runs a
+// command, and without it each call through a forward waits about 40 ms
+// for a delayed ACK. UNAVAILABLE naming the gateway, with ssh's own
 // words, when the login fails; DEADLINE_EXCEEDED after `timeout`.
 absl::Status EnsureSshMaster(ProcessLauncher* launcher,
                              const SshDestination& destination,

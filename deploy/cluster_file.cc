@@ -96,6 +96,7 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   root["controller_pid"] = static_cast<uint64_t>(f.controller_pid);
   root["controller_start_time"] = f.controller_start_time;
   root["token_file"] = f.token_file;
+  if (!f.ssh.empty()) root["ssh"] = f.ssh;
   if (!f.pki_dir.empty()) root["pki_dir"] = f.pki_dir;
   if (!f.tunnel_carrier.empty()) root["tunnel_carrier"] = f.tunnel_carrier;
   if (!f.tunnel_ssh_config.empty()) {
@@ -158,6 +159,7 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.Integer("controller_pid", &f.controller_pid);
   r.Integer("controller_start_time", &f.controller_start_time);
   r.String("token_file", &f.token_file);
+  r.String("ssh", &f.ssh);
   r.String("pki_dir", &f.pki_dir);
   r.String("tunnel_carrier", &f.tunnel_carrier);
   r.String("tunnel_ssh_config", &f.tunnel_ssh_config);

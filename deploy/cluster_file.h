@@ -47,6 +47,11 @@ struct ClusterFile {
   uint64_t controller_start_time = 0;
   std::string controller_log;
   std::string token_file;
+  // "[user@]gateway[:port]": emuctl reaches this cluster through the
+  // gateway's SSH (as `emuctl --ssh`); `controller`, `token_file` and
+  // `pki_dir` are then as seen on the gateway (the token and ca.crt are
+  // read over SSH). Empty: direct. Written by hand, never by local start.
+  std::string ssh;
   // The cluster's certificates (common/pki: ca.crt, controller.*, agent-*),
   // so emuctl speaks TLS to the controller; empty: the daemons run with
   // --insecure_plaintext.

@@ -58,6 +58,18 @@ TEST(ClusterFileTest, JsonRoundTrip) {
   absl::StatusOr<ClusterFile> back = ClusterFileFromJson(json, "x.json");
   ASSERT_TRUE(back.ok()) << back.status();
   ExpectSame(f, *back);
+  EXPECT_THAT(json, ::testing::Not(HasSubstr("\"ssh\"")));  // none: absent
+}
+
+// A cluster reached through an SSH gateway (written by hand).
+TEST(ClusterFileTest, TheSshGatewayRoundTrips) {
+  ClusterFile f = Sample();
+  f.ssh = "admin@gw.example.org:2222";
+  const std::string json = ClusterFileToJson(f);
+  EXPECT_THAT(json, HasSubstr("\"ssh\": \"admin@gw.example.org:2222\""));
+  absl::StatusOr<ClusterFile> back = ClusterFileFromJson(json, "x.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->ssh, "admin@gw.example.org:2222");
 }
 
 TEST(ClusterFileTest, EscapesStrings) {

@@ -5,7 +5,9 @@
 # `cluster add`: no systemd in a namespace, so the agent runs as a detached
 # process; the controller listens on 127.0.0.1 only, so the agent registers
 # through the reverse tunnel on the SSH connection. Everything the command
-# installs goes under --prefix (the test's own directory). Then a lab across
+# installs goes under --prefix (the test's own directory). A first add fails
+# half way (a file where /etc/emu goes), says what was and was not done, and
+# the same command, run again, finishes it. Then a lab across
 # both hosts pings end to end, a second add changes nothing, and remove
 # leaves no process (by pid) and no file behind. Needs root and
 # openssh-server; touches only names with its own cluster id.
@@ -75,9 +77,31 @@ export EMU_SSH_OPTS="-F $SSH_CONFIG"
 
 ADD=("$EMUCTL" cluster add "root@$ADDR" --name "$NEW" --prefix "$ROOT"
      --service process --state-dir "$STATE" --timeout 60)
+# ---- A failure half way: a file where the host's /etc/emu must go. --------
+# The steps before the credentials are done; the output says which were
+# done and which not, and nothing after the failed step ran.
+mkdir -p "$ROOT/etc"
+echo "not a directory" >"$ROOT/etc/emu"
+if "${ADD[@]}" >"$TMP/add0.log" 2>&1; then
+  fail "cluster add with a file at /etc/emu succeeded: $(cat "$TMP/add0.log")"
+fi
+grep -q "^credentials: FAILED: " "$TMP/add0.log" || fail "half-way add: $(cat "$TMP/add0.log")"
+grep -qx "done: os, privileges, packages, binaries" "$TMP/add0.log" ||
+  fail "half-way add does not say what was done: $(cat "$TMP/add0.log")"
+grep -qx "not done: credentials, tunnel, agent, registration" "$TMP/add0.log" ||
+  fail "half-way add does not say what was not done: $(cat "$TMP/add0.log")"
+[[ ! -e $ROOT/run/emu/emu-agent.pid ]] || fail "half-way add started an agent"
+# Recorded already, so that `cluster remove` could undo the half.
+[[ -e $STATE/$NEW.json ]] || fail "half-way add left no record for cluster remove"
+rm "$ROOT/etc/emu"
+
+# Run again once the cause is fixed: what was done stays unchanged.
 t0=$(now)
 logins0=$(logins)
 "${ADD[@]}" >"$TMP/add1.log" 2>&1 || fail "cluster add: $(cat "$TMP/add1.log")"
+grep -q "^binaries: unchanged" "$TMP/add1.log" ||
+  fail "the binary copied by the failed add was copied again: $(cat "$TMP/add1.log")"
+grep -q "^credentials: changed" "$TMP/add1.log" || fail "credentials: $(cat "$TMP/add1.log")"
 # One login for the steps' commands (the shared master) and one for the
 # reverse tunnel: not one per command.
 n=$(( $(logins) - logins0 ))

@@ -4,8 +4,8 @@
 # listens only on a unix socket, with mutual TLS (the cluster's own CA) and
 # started with no --token_file (so it generates its own token), one agent,
 # and emuctl going through `--ssh root@ADDR` for hosts, up, status, exec
-# and down, reading the token and the CA over SSH, and through a saved
-# remote (`remote add` fetched the CA); a QEMU guest's console (typed into
+# (its streamed progress) and down, reading the token and the CA over SSH,
+# and through a saved remote (`remote add` fetched the CA); capture; a QEMU guest's console (typed into
 # from a pipe, and an unknown node refused) and restart over SSH, relayed
 # by the controller (the agents accept only its certificate). Repeated verbs reuse one SSH login
 # (ControlMaster): sshd sees no new login. Then a dropped SSH connection in
@@ -125,14 +125,24 @@ cat >"$TMP/lab.yaml" <<YAML
 name: lab$ID
 topology:
   nodes:
-    a: {host: $HOST}
-    b: {host: $HOST}
+    a:
+      host: $HOST
+      interfaces:
+        eth1: {addresses: [10.79.1.1/24]}
+    b:
+      host: $HOST
+      interfaces:
+        eth1: {addresses: [10.79.1.2/24]}
   links:
     - endpoints: ["a:eth1", "b:eth1"]
 YAML
 "$EMUCTL" "${S[@]}" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 ||
   fail "up over ssh: $(cat "$TMP/up.log")"
-grep -q "lab$ID" "$TMP/up.log" || fail "no up progress over ssh: $(cat "$TMP/up.log")"
+# The deploy's progress streams through the tunnel: the agent's events
+# ("[   0.4s] HOST: created node a"), not only emuctl's own last line.
+grep -q "\] $HOST: .* a\b" "$TMP/up.log" ||
+  fail "no streamed up progress over ssh: $(cat "$TMP/up.log")"
+grep -q "^lab lab$ID is RUNNING" "$TMP/up.log" || fail "up over ssh: $(cat "$TMP/up.log")"
 "$EMUCTL" "${S[@]}" status "lab$ID" >"$TMP/status.txt"
 grep -q "^State:  RUNNING$" "$TMP/status.txt" || fail "status over ssh: $(cat "$TMP/status.txt")"
 set +e
@@ -204,6 +214,25 @@ grep -q "restarted" "$TMP/restart.out" || fail "restart output: $(cat "$TMP/rest
   fail "exec after restart over ssh: $(cat "$TMP/back.out")"
 grep -qx back "$TMP/back.out" || fail "guest after restart: $(cat "$TMP/back.out")"
 "$EMUCTL" "${R[@]}" down "vm$ID" >/dev/null || fail "guest down over ssh"
+
+# ---- capture over SSH: the pcapng streams through the tunnel. ------------
+"$EMUCTL" "${R[@]}" capture "lab$ID" b:eth1 -w "$TMP/cap.pcapng" -c 4 -f icmp \
+  2>"$TMP/cap.err" &
+CAP_PID=$!
+OURS+=("$CAP_PID")
+wait_for 20 grep -q "capturing on" "$TMP/cap.err" ||
+  fail "capture over ssh did not start: $(cat "$TMP/cap.err")"
+"$EMUCTL" "${R[@]}" exec "lab$ID" a -- ping -c 2 -i 0.2 -W 2 10.79.1.2 >"$TMP/ping.out" 2>&1 ||
+  fail "ping a->b over ssh: $(cat "$TMP/ping.out")"
+wait_for 20 bash -c "! kill -0 $CAP_PID 2>/dev/null" || fail "capture -c 4 over ssh did not end"
+rc=0
+wait "$CAP_PID" || rc=$?
+[[ $rc -eq 0 ]] || fail "capture over ssh exited $rc: $(cat "$TMP/cap.err")"
+grep -q "4 packets captured" "$TMP/cap.err" || fail "capture summary: $(cat "$TMP/cap.err")"
+frames=$(tshark -r "$TMP/cap.pcapng" -T fields -e ip.dst -e icmp.type 2>&1) ||
+  fail "tshark over the capture: $frames"
+[[ $(grep -c $'^10.79.1.2\t8$' <<<"$frames") -eq 2 ]] ||
+  fail "capture over ssh lacks the two echo requests: $frames"
 
 # ---- run over SSH: Ctrl-C cancels it on the controller; a dropped ---------
 # connection leaves it RUNNING, and `runs --follow ID` reattaches.
