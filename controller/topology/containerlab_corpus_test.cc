@@ -153,14 +153,14 @@ TEST(ContainerlabCorpusTest, LinksOutsideTheLabAreRefusedOneLineEach) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(
       absl::StrSplit(r.status().message(), '\n'),
-      ElementsAre(HasSubstr("refused-link-types.clab.yml:9: link #2 (a:eth2): "
+      ElementsAre(HasSubstr("refused-link-types.clab.yml:11: link #2 (a:eth2): "
                             "containerlab link type 'mgmt-net' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:12: link #3 (b:eth2): "
+                  HasSubstr("refused-link-types.clab.yml:14: link #3 (b:eth2): "
                             "containerlab link type 'macvlan' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:15: link #4 (a:eth3): "
+                  HasSubstr("refused-link-types.clab.yml:17: link #4 (a:eth3): "
                             "containerlab link type 'vxlan' is not supported: "
                             "it connects a node to a VXLAN tunnel"),
-                  HasSubstr("refused-link-types.clab.yml:20: link a:eth4<->b:eth4: "
+                  HasSubstr("refused-link-types.clab.yml:22: link a:eth4<->b:eth4: "
                             "link type 'bogus' is not a containerlab link type")));
 }
 

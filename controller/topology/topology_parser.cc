@@ -585,9 +585,11 @@ class YamlReader {
         }
       }
     }
+    // Host and dummy ends first: an interface they declare names their
+    // link as its source, also when a link uses it too (an error).
+    ApplySpecialEnds(topology);
     NormalizeTopology(topology);
     ApplyInterfaceSettings(topology);
-    ApplySpecialEnds(topology);
   }
 
   static bool IsSupportedKind(absl::string_view kind) {
