@@ -183,6 +183,9 @@ int Cleanup(const std::string& host) {
   emu::agent::net::ProcNamespaceProcesses procs;
   emu::agent::net::HostCleanupResult result =
       emu::agent::net::RemoveHostResources(host, &net, &procs, absl::Seconds(5));
+  for (const std::string& name : result.removed_host_ends) {
+    emu::Log("cleanup: deleted host interface ", name);
+  }
   for (const std::string& ns : result.removed) {
     emu::Log("cleanup: deleted namespace ", ns);
   }

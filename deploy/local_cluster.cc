@@ -1094,6 +1094,10 @@ void LocalCluster::RemoveNodeNamespaces(
     }
     agent::net::HostCleanupResult r =
         agent::net::RemoveHostResources(host, net_, ns_processes_, kStopGrace);
+    for (const std::string& name : r.removed_host_ends) {
+      done(absl::StrCat("deleted host interface ", name,
+                        " (a host link's end, host ", host, ")"));
+    }
     for (const std::string& ns : r.removed) {
       done(absl::StrCat("deleted namespace ", ns, " (lab node on host ", host,
                         ")"));

@@ -35,6 +35,23 @@ HostCleanupResult RemoveHostResources(absl::string_view host, HostNetwork* net,
   auto note = [&result](const absl::Status& s) {
     if (!s.ok() && result.status.ok()) result.status = s;
   };
+  // The host's ends of containerlab host links (HostEndAlias naming this
+  // host) in the root namespace; the kernel would take them with their
+  // node's namespace, but only once its last process is gone.
+  if (auto root = net->ListInterfaces(""); root.ok()) {
+    for (const auto& i : *root) {
+      auto owner = ParseHostEndAlias(i.alias);
+      if (!owner || owner->host != host) continue;
+      absl::Status deleted = net->DeleteInterface("", i.name);
+      if (deleted.ok()) {
+        result.removed_host_ends.push_back(i.name);
+      } else {
+        note(deleted);
+      }
+    }
+  } else {
+    note(root.status());
+  }
   for (const std::string& ns : *namespaces) {
     // A process left inside would keep the namespace (and a TAP's tunnel)
     // alive after its file is gone; end them first.

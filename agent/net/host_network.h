@@ -76,6 +76,22 @@ class HostNetwork {
   virtual absl::Status DeleteInterface(const std::string& ns,
                                        const std::string& ifname) = 0;
 
+  // An interface without a peer (containerlab's `type: dummy`).
+  struct DummySpec {
+    std::string ns;
+    std::string ifname;  // 1..15 bytes
+    // "dummy" (the kernel's dummy driver) or "ifb" (for kernels without
+    // it: up, no carrier loss, drops what is sent to it, as dummy does).
+    std::string kind = "dummy";
+    std::string mac;   // empty = kernel's random one
+    uint32_t mtu = 0;  // 0 = kernel default
+  };
+
+  // Creates it with its MAC and MTU, tags it with IFLA_IFALIAS = `alias`
+  // and sets it up. ALREADY_EXISTS if the name is taken in `ns`.
+  virtual absl::Status CreateDummy(const DummySpec& spec,
+                                   const std::string& alias) = 0;
+
   // Creates a bridge named `name` in `ns` and sets it up. ALREADY_EXISTS if
   // the name is taken in that namespace.
   virtual absl::Status CreateBridge(const std::string& ns,
@@ -164,6 +180,8 @@ class HostNetwork {
     bool bridge = false;  // could create a bridge link
     bool vxlan = false;   // could create a vxlan link
     bool veth = false;    // could create a veth pair
+    bool dummy = false;   // could create a dummy interface (CONFIG_DUMMY)
+    bool ifb = false;     // could create an ifb interface (CONFIG_IFB)
   };
 
   // Tries each feature in a scratch namespace (unique name, always removed)

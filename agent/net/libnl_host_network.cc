@@ -549,6 +549,52 @@ absl::Status LibnlHostNetwork::DeleteInterface(const std::string& ns,
   return capture.ToStatus(err, what);
 }
 
+absl::Status LibnlHostNetwork::CreateDummy(const DummySpec& spec,
+                                           const std::string& alias) {
+  const std::string what = absl::StrCat(
+      "create ", spec.kind, " ", QualifiedName(spec.ns, spec.ifname));
+  if (spec.kind != "dummy" && spec.kind != "ifb") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": kind must be dummy or ifb"));
+  }
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(spec.ifname), what));
+  if (!spec.mac.empty()) {
+    EMU_RETURN_IF_ERROR(Annotate(ValidateMac(spec.mac), what));
+  }
+  absl::StatusOr<std::shared_ptr<Handle>> h = Get(spec.ns);
+  if (!h.ok()) return Annotate(h.status(), what);
+  LinkPtr link(rtnl_link_alloc());
+  if (!link) return absl::ResourceExhaustedError("rtnl_link_alloc");
+  rtnl_link_set_name(link.get(), spec.ifname.c_str());
+  int err = rtnl_link_set_type(link.get(), spec.kind.c_str());
+  if (err < 0) return linkemu::NlErrorToStatus(err, what);
+  if (spec.mtu != 0) rtnl_link_set_mtu(link.get(), spec.mtu);
+  // The MAC in the create request: ifb refuses a change of a live one.
+  NlAddrPtr mac;
+  if (!spec.mac.empty()) {
+    absl::StatusOr<NlAddrPtr> parsed = ParseMac(spec.mac);
+    if (!parsed.ok()) return Annotate(parsed.status(), what);
+    mac = std::move(*parsed);
+    rtnl_link_set_addr(link.get(), mac.get());
+  }
+  absl::MutexLock lock(&(*h)->mu);
+  nl_sock* sock = (*h)->sock;
+  EMU_RETURN_IF_ERROR(NlCall(sock, what, [&](nl_sock* s) {
+    return rtnl_link_add(s, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  }));
+  // Alias and up as a change afterwards (the kernel ignores IFLA_IFALIAS
+  // in a create request); untagged it would look foreign: removed again.
+  absl::StatusOr<LinkPtr> made = GetLink(sock, spec.ns, spec.ifname);
+  absl::Status s =
+      made.ok() ? ChangeLink(sock, made->get(), /*up=*/true, &alias,
+                             absl::StrCat(what, ": set up with alias"))
+                : Annotate(made.status(), what);
+  if (!s.ok() && made.ok()) {
+    rtnl_link_delete(sock, made->get());
+  }
+  return s;
+}
+
 absl::Status LibnlHostNetwork::CreateBridge(const std::string& ns,
                                             const std::string& name) {
   const std::string what =
@@ -933,6 +979,16 @@ absl::StatusOr<HostNetwork::KernelFeatures> LibnlHostNetwork::ProbeKernel() {
     rtnl_link_vxlan_set_id(vxlan.get(), 42);
     rtnl_link_vxlan_set_port(vxlan.get(), 4789);
     f.vxlan = rtnl_link_add(sock, vxlan.get(), NLM_F_CREATE | NLM_F_EXCL) == 0;
+  }
+  for (const char* kind : {"dummy", "ifb"}) {
+    LinkPtr l(rtnl_link_alloc());
+    if (!l) continue;
+    const std::string name = absl::StrCat("probe", kind, "0");
+    rtnl_link_set_name(l.get(), name.c_str());
+    const bool have =
+        rtnl_link_set_type(l.get(), kind) == 0 &&
+        rtnl_link_add(sock, l.get(), NLM_F_CREATE | NLM_F_EXCL) == 0;
+    (std::string(kind) == "dummy" ? f.dummy : f.ifb) = have;
   }
   return f;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace emu::agent::net {
 
@@ -49,6 +50,46 @@ std::string EngineLinkAlias(absl::string_view lab, const emu::v1::Link& link) {
 
 bool IsLabAlias(absl::string_view alias, absl::string_view lab) {
   return absl::StartsWith(alias, absl::StrCat("emu lab=", lab, " "));
+}
+
+std::string HostEndAlias(absl::string_view host, absl::string_view lab,
+                         absl::string_view node, absl::string_view ifname,
+                         absl::string_view peer) {
+  return absl::StrCat("emu lab=", lab, " hostlink=", node, ":", ifname,
+                      "<->host:", peer, " host=", host);
+}
+
+std::optional<HostEndRef> ParseHostEndAlias(absl::string_view alias) {
+  // Names hold no ' ', ':' or '<' (lab keys, node names, interface names
+  // as ValidateInterfaceName takes them: no ':' or whitespace; a '<' in
+  // one is refused here rather than misread).
+  std::vector<absl::string_view> words = absl::StrSplit(alias, ' ');
+  if (words.size() != 4 || words[0] != "emu" ||
+      !absl::ConsumePrefix(&words[1], "lab=") ||
+      !absl::ConsumePrefix(&words[2], "hostlink=") ||
+      !absl::ConsumePrefix(&words[3], "host=")) {
+    return std::nullopt;
+  }
+  std::vector<absl::string_view> ends = absl::StrSplit(words[2], "<->");
+  if (ends.size() != 2) return std::nullopt;
+  std::vector<absl::string_view> node_end = absl::StrSplit(ends[0], ':');
+  if (node_end.size() != 2 || !absl::ConsumePrefix(&ends[1], "host:") ||
+      absl::StrContains(ends[1], ':')) {
+    return std::nullopt;
+  }
+  HostEndRef ref{std::string(words[3]), std::string(words[1]),
+                 std::string(node_end[0]), std::string(node_end[1]),
+                 std::string(ends[1])};
+  if (ref.host.empty() || ref.lab.empty() || ref.node.empty() ||
+      ref.ifname.empty() || ref.peer.empty()) {
+    return std::nullopt;
+  }
+  return ref;
+}
+
+std::string DummyAlias(absl::string_view lab, absl::string_view node,
+                       absl::string_view ifname) {
+  return absl::StrCat("emu lab=", lab, " dummy=", node, ":", ifname);
 }
 
 bool IsValidName(absl::string_view name) { return emu::IsValidName(name); }

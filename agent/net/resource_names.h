@@ -45,6 +45,28 @@ std::string EngineLinkAlias(absl::string_view lab, const emu::v1::Link& link);
 // True when `alias` marks an interface of `lab` created by emu.
 bool IsLabAlias(absl::string_view alias, absl::string_view lab);
 
+// containerlab's host links (Interface.host_end): both ends of the veth
+// carry "emu lab=<lab> hostlink=<node>:<if><->host:<peer> host=<host>".
+// The agent's host name is in it because every agent on a machine (the
+// local cluster) shares the root namespace the host end lives in: each
+// finds and removes only its own.
+std::string HostEndAlias(absl::string_view host, absl::string_view lab,
+                         absl::string_view node, absl::string_view ifname,
+                         absl::string_view peer);
+struct HostEndRef {
+  std::string host;
+  std::string lab;
+  std::string node;
+  std::string ifname;
+  std::string peer;
+};
+// Inverse of HostEndAlias; nullopt for any other alias.
+std::optional<HostEndRef> ParseHostEndAlias(absl::string_view alias);
+// containerlab's dummy links (Interface.dummy): "emu lab=<lab>
+// dummy=<node>:<if>".
+std::string DummyAlias(absl::string_view lab, absl::string_view node,
+                       absl::string_view ifname);
+
 // Lab, node and host names: emu::IsValidName (proto/topology_names.h), the
 // one rule the controller checks too; kept here so agent code reads as
 // before.

@@ -249,6 +249,7 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
     EMU_RETURN_IF_ERROR(PlansFor(link).status());
     EMU_RETURN_IF_ERROR(EnginesFor(desired, link, guest_nodes).status());
   }
+  EMU_RETURN_IF_ERROR(CheckSpecialEnds(desired));
   return CheckRemoteLinks(desired, nodes, has_netem);
 }
 
@@ -256,6 +257,9 @@ absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
                                const ProgressFn& progress) {
   EMU_RETURN_IF_ERROR(CheckSpec(desired));
   absl::MutexLock lock(LabMutex(desired.lab()));
+  // A host end's name taken by something not ours: refused before the spec
+  // is saved or anything touched.
+  EMU_RETURN_IF_ERROR(CheckHostEndsFree(desired));
   return ApplyLocked(desired, progress);
 }
 
@@ -290,6 +294,7 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
   EMU_RETURN_IF_ERROR(RemoveStaleLinkEnds(desired, ifaces, engines, progress));
   EMU_RETURN_IF_ERROR(
       CreateMissingLinks(desired, nodes, ifaces, engines, progress));
+  EMU_RETURN_IF_ERROR(ReconcileSpecialEnds(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, nodes, progress));
   EMU_RETURN_IF_ERROR(EnsureNodes(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, engines, progress));
@@ -366,6 +371,14 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
   for (const auto& r : desired.remote_links()) {
     alias_of_end[EndpointName(tunnel::LocalEndpoint(r))] =
         tunnel::TunnelAlias(lab, r.link());
+  }
+  for (const auto& node : desired.nodes()) {
+    for (const auto& i : node.interfaces()) {
+      if (i.dummy() || i.has_host_end()) {
+        alias_of_end[EndpointName(node.name(), i.name())] =
+            SpecialEndAlias(lab, node, i);
+      }
+    }
   }
   for (const auto& node : desired.nodes()) {
     for (const auto& i : ifaces.at(node.name())) {
@@ -679,6 +692,13 @@ absl::StatusOr<int> Reconciler::DestroyLocked(const std::string& lab) {
     note(n.status());
     if (n.ok()) removed += *n;
   }
+  // Host ends before the namespaces: the kernel would remove them with
+  // their node's namespace too, but only once its last process is gone.
+  {
+    absl::Status s;
+    removed += RemoveHostEnds(lab, &s);
+    note(s);
+  }
   auto namespaces = net_->ListNamespaces(net::NamespacePrefix(host_, lab));
   if (!namespaces.ok()) return namespaces.status();
   // Which namespaces run anything, in one look; KillAll only for those (it
@@ -764,6 +784,7 @@ absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
     }
   }
   AddTunnelResources(lab, &resp);
+  AddHostEndResources(lab, &resp);
   for (auto& [kind, driver] : drivers_) {
     for (auto& r : driver->Observe(lab)) *resp.add_resources() = std::move(r);
   }

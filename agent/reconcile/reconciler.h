@@ -219,6 +219,27 @@ class Reconciler {
   void AddTunnelResources(const std::string& lab,
                           emu::v1::ListResourcesResponse* resp);
 
+  // containerlab's host and dummy links (reconciler_special_ends.cc).
+  // The alias of the interface's end(s).
+  std::string SpecialEndAlias(const std::string& lab,
+                              const emu::v1::Node& node,
+                              const emu::v1::Interface& i) const;
+  // Host ends and dummies only on netns nodes; dummies need the kernel's
+  // dummy or ifb driver.
+  absl::Status CheckSpecialEnds(const emu::v1::ApplyLabRequest& desired) const;
+  // FAILED_PRECONDITION when a host end's name is taken in the root
+  // namespace by anything but this agent's end of this lab.
+  absl::Status CheckHostEndsFree(const emu::v1::ApplyLabRequest& desired);
+  // Removes this lab's host ends no longer wanted, creates the missing
+  // host veths and dummies, sets the host ends' addresses.
+  absl::Status ReconcileSpecialEnds(const emu::v1::ApplyLabRequest& desired,
+                                    const ProgressFn& progress);
+  // Deletes this agent's host ends of `lab`; returns how many, the first
+  // failure in `first`.
+  int RemoveHostEnds(const std::string& lab, absl::Status* first);
+  void AddHostEndResources(const std::string& lab,
+                           emu::v1::ListResourcesResponse* resp);
+
   const std::string host_;
   net::HostNetwork* const net_;
   ProcessLauncher* const launcher_;

@@ -150,6 +150,19 @@ const emu::v1::Interface* FindInterface(const Node& n,
   return nullptr;
 }
 
+// What a containerlab host or dummy link makes of the interface: "dummy",
+// "host:NAME [addresses] mac", or "no host or dummy link".
+std::string SpecialEnd(const emu::v1::Interface* i) {
+  if (i != nullptr && i->dummy()) return "dummy";
+  if (i == nullptr || !i->has_host_end()) return "no host or dummy link";
+  const emu::v1::HostEnd& h = i->host_end();
+  return absl::StrCat("host:", h.name(),
+                      h.addresses().empty()
+                          ? ""
+                          : absl::StrCat(" ", absl::StrJoin(h.addresses(), ",")),
+                      h.mac().empty() ? "" : absl::StrCat(" mac ", h.mac()));
+}
+
 // Messages compared without their SourceRefs (an edit moves lines).
 template <typename M>
 bool SameIgnoringSource(M x, M y) {
@@ -197,6 +210,10 @@ absl::StatusOr<std::vector<std::string>> NodeChanges(const Node& before,
     if (ba != aa) {
       changes.push_back(absl::StrCat(name, " addresses ", ba, " -> ", aa));
     }
+    // containerlab's host and dummy links are the interface's: the agent
+    // re-creates the end when they change.
+    std::string bs = SpecialEnd(b), as = SpecialEnd(a);
+    if (bs != as) changes.push_back(absl::StrCat(name, " ", bs, " -> ", as));
   }
   auto same_routes = std::equal(
       before.routes().begin(), before.routes().end(), after.routes().begin(),

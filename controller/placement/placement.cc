@@ -909,7 +909,8 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       end->set_link_id(name);
     }
   }
-  // A namespace node's interface that no link uses has nothing to be:
+  // A namespace node's interface that no link (nor a host or dummy
+  // link of containerlab's) uses has nothing to be:
   // the agent makes interfaces only as link ends, and would fail to
   // address a missing one. The validator warns about it in a file; an
   // interface export's interface is one after `emuctl community unexport`
@@ -938,8 +939,11 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       ifaces->erase(
           std::remove_if(ifaces->begin(), ifaces->end(),
                          [&](const emu::v1::Interface& i) {
-                           return !used.contains(
-                               EndKey(node.name(), i.name()));
+                           // containerlab's host and dummy links are the
+                           // interface's own: it stays.
+                           return !i.dummy() && !i.has_host_end() &&
+                                  !used.contains(
+                                      EndKey(node.name(), i.name()));
                          }),
           ifaces->end());
     }

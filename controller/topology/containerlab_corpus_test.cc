@@ -21,6 +21,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 std::string ReadCorpus(const std::string& name) {
@@ -152,15 +153,58 @@ TEST(ContainerlabCorpusTest, LinksOutsideTheLabAreRefusedOneLineEach) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(
       absl::StrSplit(r.status().message(), '\n'),
-      ElementsAre(HasSubstr("refused-link-types.clab.yml:9: link #2 (a:eth2): "
+      ElementsAre(HasSubstr("refused-link-types.clab.yml:11: link #2 (a:eth2): "
                             "containerlab link type 'mgmt-net' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:12: link #3 (b:eth2): "
+                  HasSubstr("refused-link-types.clab.yml:14: link #3 (b:eth2): "
                             "containerlab link type 'macvlan' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:15: link #4 (a:eth3): "
+                  HasSubstr("refused-link-types.clab.yml:17: link #4 (a:eth3): "
                             "containerlab link type 'vxlan' is not supported: "
                             "it connects a node to a VXLAN tunnel"),
-                  HasSubstr("refused-link-types.clab.yml:20: link a:eth4<->b:eth4: "
+                  HasSubstr("refused-link-types.clab.yml:22: link a:eth4<->b:eth4: "
                             "link type 'bogus' is not a containerlab link type")));
+}
+
+TEST(ContainerlabCorpusTest, HostLinksInEverySpelling) {
+  auto r = Load("host-links.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->topology.links(), IsEmpty());  // no lab link: host ends
+  const emu::v1::Interface* a1 = Iface(Node(r->topology, "a"), "eth1");
+  ASSERT_NE(a1, nullptr);
+  EXPECT_EQ(a1->host_end().name(), "ch-a-eth1");
+  EXPECT_THAT(a1->addresses(), ElementsAre("198.18.251.1/30"));
+  EXPECT_THAT(a1->host_end().addresses(), ElementsAre("198.18.251.2/30"));
+  EXPECT_EQ(a1->mtu(), 9000u);
+  const emu::v1::Interface* b1 = Iface(Node(r->topology, "b"), "eth1");
+  ASSERT_NE(b1, nullptr);
+  EXPECT_EQ(b1->host_end().name(), "ch-b-eth1");
+  EXPECT_EQ(b1->mac(), "02:00:00:00:0b:01");
+  EXPECT_THAT(b1->host_end().addresses(), IsEmpty());
+  const emu::v1::Interface* b2 = Iface(Node(r->topology, "b"), "eth2");
+  ASSERT_NE(b2, nullptr);
+  EXPECT_EQ(b2->host_end().name(), "ch-b-eth2");
+  EXPECT_THAT(b2->addresses(), ElementsAre("fd00:251::1/64"));
+  EXPECT_THAT(b2->host_end().addresses(), ElementsAre("fd00:251::2/64"));
+  // A host link's interface is connected: no "not connected" warning.
+  for (const std::string& w : r->warnings) {
+    EXPECT_THAT(w, Not(HasSubstr("not connected"))) << w;
+  }
+}
+
+TEST(ContainerlabCorpusTest, DummyLinks) {
+  auto r = Load("dummy-links.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->topology.links(), IsEmpty());
+  const emu::v1::Interface* d0 = Iface(Node(r->topology, "a"), "dummy0");
+  ASSERT_NE(d0, nullptr);
+  EXPECT_TRUE(d0->dummy());
+  EXPECT_FALSE(d0->has_host_end());
+  EXPECT_EQ(d0->mtu(), 9500u);
+  EXPECT_EQ(d0->mac(), "02:00:00:00:0d:01");
+  EXPECT_THAT(d0->addresses(), ElementsAre("192.0.2.1/32"));
+  const emu::v1::Interface* d1 = Iface(Node(r->topology, "a"), "dummy1");
+  ASSERT_NE(d1, nullptr);
+  EXPECT_TRUE(d1->dummy());
+  EXPECT_EQ(d1->mtu(), 0u);
 }
 
 }  // namespace

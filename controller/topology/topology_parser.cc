@@ -103,6 +103,13 @@ constexpr absl::string_view kGilbertElliottKeys[] = {"p", "r", "loss-bad",
 constexpr absl::string_view kLinkOnlyKeys[] = {
     "endpoints", "mtu", "type", "a-to-b", "b-to-a", "ipv4", "ipv6"};
 constexpr absl::string_view kClabLinkKeys[] = {"vars", "labels"};
+// containerlab's `type: host` and `type: dummy` links: what they take.
+constexpr absl::string_view kHostLinkKeys[] = {"type", "endpoint",
+                                               "host-interface", "mtu"};
+constexpr absl::string_view kDummyLinkKeys[] = {"type", "endpoint", "mtu"};
+// A link with a host end (brief or veth format) takes no conditions.
+constexpr absl::string_view kHostEndLinkKeys[] = {"endpoints", "type", "mtu",
+                                                  "ipv4", "ipv6"};
 constexpr absl::string_view kEndpointKeys[] = {"node", "interface", "mac",
                                                "ipv4", "ipv6"};
 constexpr absl::string_view kClabEndpointKeys[] = {"vars"};
@@ -178,6 +185,19 @@ struct InterfaceSetting {
   std::string what;  // "mtu", "mac" or "address"
   std::string value;
   int line;
+};
+
+// A containerlab host link or dummy link: not an emu Link, but settings of
+// its node's interface (Interface.host_end, Interface.dummy), applied once
+// every node and link is read.
+struct SpecialEnd {
+  std::string object;  // the link's name in messages
+  SourceRef source;    // the link
+  std::string node;
+  std::string interface;
+  bool dummy = false;
+  emu::v1::HostEnd host_end;  // the host link's end in the root namespace
+  std::vector<InterfaceSetting> settings;  // of the node's interface
 };
 
 // Refuses flow collections ("[[[[...", "{{{{...") nested deeper than
@@ -566,6 +586,9 @@ class YamlReader {
         }
       }
     }
+    // Host and dummy ends first: an interface they declare names their
+    // link as its source, also when a link uses it too (an error).
+    ApplySpecialEnds(topology);
     NormalizeTopology(topology);
     ApplyInterfaceSettings(topology);
   }
@@ -1037,8 +1060,11 @@ class YamlReader {
       Error(n, object, "endpoint: expected \"node:interface\"");
       return false;
     }
-    if (Contains(kSpecialEndpoints, out->node()) &&
-        node_lines_.count(out->node()) == 0) {
+    if (IsHostEndpoint(*out)) {
+      // A host link's end in the root namespace (ReadLink makes the link
+      // a SpecialEnd).
+    } else if (Contains(kSpecialEndpoints, out->node()) &&
+               node_lines_.count(out->node()) == 0) {
       Error(n, object,
             absl::StrCat("endpoint \"", text, "\": containerlab's '",
                          out->node(),
@@ -1058,7 +1084,8 @@ class YamlReader {
   // containerlab's link types (the extended format's `type:`), read before
   // anything else of the link: a type emu cannot build is one error, not
   // one per key the type brings. False when the link is refused.
-  bool CheckLinkType(const YamlNode& item, const std::string& object) {
+  bool CheckLinkType(const YamlNode& item, const std::string& object,
+                     std::string* type_out) {
     YamlNode type_node;
     bool typed = false;
     for (auto it = item.begin(); it != item.end(); ++it) {
@@ -1082,16 +1109,18 @@ class YamlReader {
       return false;
     }
     const std::string type = type_node.Scalar();
-    if (type == "veth") return true;
-    if (type == "mgmt-net" || type == "macvlan" || type == "host") {
+    *type_out = type;
+    if (type == "veth" || type == "host" || type == "dummy") return true;
+    if (type == "mgmt-net" || type == "macvlan") {
       Error(type_node, object,
             absl::StrCat("containerlab link type '", type,
                          "' is not supported: it connects a node to ",
-                         type == "mgmt-net"  ? "containerlab's management "
-                                               "network"
-                         : type == "macvlan" ? "a NIC of the host"
-                                             : "the host's root namespace",
-                         ", outside the lab; emu links connect lab nodes"));
+                         type == "mgmt-net" ? "containerlab's management "
+                                              "network (docker's bridge)"
+                                            : "a NIC of the host (macvlan)",
+                         ", which emu does not create or own; a host link "
+                         "(type: host) gives a node an interface in the "
+                         "host's namespace"));
       return false;
     }
     if (type == "vxlan" || type == "vxlan-stitch") {
@@ -1100,13 +1129,6 @@ class YamlReader {
                          "' is not supported: it connects a node to a VXLAN "
                          "tunnel to a remote address outside the lab; emu "
                          "links connect lab nodes (across hosts too)"));
-      return false;
-    }
-    if (type == "dummy") {
-      Error(type_node, object,
-            "containerlab link type 'dummy' is not supported yet: declare "
-            "the interface under the node's interfaces and connect it, or "
-            "create it in an exec line (ip link add NAME type dummy)");
       return false;
     }
     Error(type_node, object,
@@ -1123,7 +1145,12 @@ class YamlReader {
       return;
     }
     const std::string object = LinkObject(item, index);
-    if (!CheckLinkType(item, object)) return;
+    std::string type;
+    if (!CheckLinkType(item, object, &type)) return;
+    if (type == "host" || type == "dummy") {
+      ReadSingleEndpointLink(item, index, type, object, topology);
+      return;
+    }
     std::vector<absl::string_view> known(std::begin(kLinkOnlyKeys),
                                          std::end(kLinkOnlyKeys));
     const KeyList param_keys = linkemu::LinkParamKeys();
@@ -1215,6 +1242,11 @@ class YamlReader {
         ApplyParam(pe, dir_object, d.params);
       }
     }
+    if (endpoints_ok &&
+        (IsHostEndpoint(link.a()) || IsHostEndpoint(link.b()))) {
+      AddHostEndLink(item, object, link, link_index, settings_before);
+      return;
+    }
     const bool attachment = endpoints_ok && (IsCommunityEndpoint(link.a()) ||
                                              IsCommunityEndpoint(link.b()));
     if (!endpoints_ok || attachment) {
@@ -1230,6 +1262,232 @@ class YamlReader {
       return;
     }
     *topology->add_links() = std::move(link);
+  }
+
+  // ---- containerlab host and dummy links ----
+
+  // "host:NAME" (or {node: host, ...}) unless the file has a node named
+  // host: containerlab's end in the host's root namespace.
+  bool IsHostEndpoint(const emu::v1::Endpoint& e) const {
+    return e.node() == "host" && node_lines_.count("host") == 0;
+  }
+
+  // The settings ReadEndpoint and ReadLink queued for this link (from
+  // `settings_before` on), moved to `end`: the node side's to its
+  // interface, the host side's to host_end (an mtu goes to both ends: the
+  // agent gives the host end the interface's).
+  void TakeSettings(size_t settings_before, bool node_is_a, SpecialEnd* end) {
+    for (size_t i = settings_before; i < interface_settings_.size(); ++i) {
+      InterfaceSetting& s = interface_settings_[i];
+      if (s.what == "mtu" || s.a_side == node_is_a) {
+        if (s.what != "mtu" || s.a_side == node_is_a) {
+          end->settings.push_back(std::move(s));
+        }
+      } else if (s.what == "mac") {
+        end->host_end.set_mac(s.value);
+      } else if (s.what == "address") {
+        end->host_end.add_addresses(s.value);
+      }
+    }
+    interface_settings_.resize(settings_before);
+  }
+
+  // A brief or veth-format link with a "host:NAME" end.
+  void AddHostEndLink(const YamlNode& item, const std::string& object,
+                      const Link& link, int link_index,
+                      size_t settings_before) {
+    (void)link_index;
+    const bool a_host = IsHostEndpoint(link.a());
+    if (a_host && IsHostEndpoint(link.b())) {
+      Error(item, object,
+            "both ends are in the host's namespace: a host link joins a "
+            "node's interface to one interface of the host's");
+      interface_settings_.resize(settings_before);
+      return;
+    }
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string key = it->first.Scalar();
+      if (Contains(kHostEndLinkKeys, key) || Contains(kClabLinkKeys, key)) {
+        continue;
+      }
+      Error(it->first, object,
+            absl::StrCat(key,
+                         ": a host link takes no link conditions (its host "
+                         "end is outside the lab): only mtu, ipv4, ipv6"));
+      interface_settings_.resize(settings_before);
+      return;
+    }
+    const emu::v1::Endpoint& node_end = a_host ? link.b() : link.a();
+    SpecialEnd end;
+    end.object = object;
+    end.source = Source(item);
+    end.node = node_end.node();
+    end.interface = node_end.interface();
+    end.host_end.set_name((a_host ? link.a() : link.b()).interface());
+    TakeSettings(settings_before, /*node_is_a=*/!a_host, &end);
+    special_ends_.push_back(std::move(end));
+  }
+
+  // containerlab's `type: host` (endpoint + host-interface) and
+  // `type: dummy` (endpoint).
+  void ReadSingleEndpointLink(const YamlNode& item, int index,
+                              const std::string& type,
+                              const std::string& object, Topology* topology) {
+    (void)index;
+    const bool host = type == "host";
+    const int link_index = topology->links_size();
+    const size_t settings_before = interface_settings_.size();
+    SpecialEnd end;
+    end.object = object;
+    end.source = Source(item);
+    end.dummy = !host;
+    bool ok = true;
+    bool have_endpoint = false;
+    bool have_host_interface = false;
+    // Link conditions are known keys here only to be refused clearly.
+    std::vector<absl::string_view> known;
+    for (absl::string_view k :
+         host ? KeyList(kHostLinkKeys) : KeyList(kDummyLinkKeys)) {
+      known.push_back(k);
+    }
+    const KeyList param_keys = linkemu::LinkParamKeys();
+    known.insert(known.end(), param_keys.begin(), param_keys.end());
+    known.push_back("a-to-b");
+    known.push_back("b-to-a");
+    for (const Entry& e : Entries(item, object, known, kClabLinkKeys)) {
+      if (Contains(param_keys, e.key) || e.key == "a-to-b" ||
+          e.key == "b-to-a") {
+        Error(e, object,
+              absl::StrCat(e.key, ": a '", type, "' link takes no link "
+                           "conditions (",
+                           host ? "its other end is the host's, outside the "
+                                  "lab"
+                                : "it has no other end",
+                           "); put them on a link between two nodes"));
+        ok = false;
+      } else if (e.key == "endpoint") {
+        have_endpoint = true;
+        emu::v1::Endpoint ep;
+        if (e.value.IsSequence()) {
+          Error(e, object,
+                absl::StrCat("endpoint: a '", type,
+                             "' link has one endpoint, {node: r1, interface: "
+                             "eth1}, not a list"));
+          ok = false;
+        } else if (!ReadEndpoint(e.value, object, link_index, true, &ep)) {
+          ok = false;
+        } else if (IsHostEndpoint(ep)) {
+          Error(e, object,
+                absl::StrCat("endpoint: the node end of a '", type,
+                             "' link is a node of the lab, not the host"));
+          ok = false;
+        } else {
+          end.node = ep.node();
+          end.interface = ep.interface();
+        }
+      } else if (e.key == "host-interface") {
+        have_host_interface = true;
+        std::string v;
+        if (!Scalar(e, object, &v)) {
+          ok = false;
+        } else {
+          end.host_end.set_name(v);
+        }
+      } else if (e.key == "mtu") {
+        uint64_t mtu;
+        if (Uint(e, object, 65535, &mtu)) {
+          interface_settings_.push_back(
+              {link_index, true, "mtu", absl::StrCat(mtu), LineOf(e)});
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (!have_endpoint) {
+      Error(item, object,
+            absl::StrCat("missing required key 'endpoint' (the node's "
+                         "interface: {node: r1, interface: eth1})"));
+      ok = false;
+    }
+    if (host && !have_host_interface) {
+      Error(item, object,
+            "missing required key 'host-interface' (the name of the "
+            "interface in the host's namespace)");
+      ok = false;
+    }
+    if (!ok) {
+      interface_settings_.resize(settings_before);
+      return;
+    }
+    TakeSettings(settings_before, /*node_is_a=*/true, &end);
+    special_ends_.push_back(std::move(end));
+  }
+
+  // Makes each SpecialEnd its node's interface (declared if the node lacks
+  // it), with the link's mac, addresses and mtu.
+  void ApplySpecialEnds(Topology* topology) {
+    absl::flat_hash_map<absl::string_view, Node*> nodes;
+    for (Node& node : *topology->mutable_nodes()) {
+      nodes.emplace(node.name(), &node);
+    }
+    for (const SpecialEnd& end : special_ends_) {
+      auto found = nodes.find(end.node);
+      if (found == nodes.end()) {
+        Error(end.source.line(), end.object,
+              absl::StrCat("unknown node ", end.node));
+        continue;
+      }
+      Node* node = found->second;
+      Interface* iface = nullptr;
+      for (Interface& i : *node->mutable_interfaces()) {
+        if (i.name() == end.interface) iface = &i;
+      }
+      if (iface == nullptr) {
+        iface = node->add_interfaces();
+        iface->set_name(end.interface);
+        *iface->mutable_source() = end.source;
+      }
+      const std::string name = EndpointName(end.node, end.interface);
+      if (iface->has_host_end() || iface->dummy()) {
+        Error(end.source.line(), end.object,
+              absl::StrCat("duplicate interface ", name, ": already the end "
+                           "of a host or dummy link at ",
+                           SourceText(iface->source())));
+        continue;
+      }
+      if (end.dummy) {
+        iface->set_dummy(true);
+      } else {
+        *iface->mutable_host_end() = end.host_end;
+      }
+      for (const InterfaceSetting& s : end.settings) {
+        if (s.what == "mtu") {
+          uint32_t mtu = 0;
+          if (!absl::SimpleAtoi(s.value, &mtu)) continue;  // we wrote it
+          if (iface->mtu() == 0) {
+            iface->set_mtu(mtu);
+          } else if (iface->mtu() != mtu) {
+            Error(s.line, end.object,
+                  absl::StrCat("mtu ", mtu, " conflicts with mtu ",
+                               iface->mtu(), " of interface ", name, " at ",
+                               SourceText(iface->source())));
+          }
+        } else if (s.what == "address") {
+          if (std::find(iface->addresses().begin(), iface->addresses().end(),
+                        s.value) == iface->addresses().end()) {
+            iface->add_addresses(s.value);
+          }
+        } else if (iface->mac().empty()) {
+          iface->set_mac(s.value);
+        } else if (!absl::EqualsIgnoreCase(iface->mac(), s.value)) {
+          Error(s.line, end.object,
+                absl::StrCat("mac ", s.value, " conflicts with mac ",
+                             iface->mac(), " of interface ", name, " at ",
+                             SourceText(iface->source())));
+        }
+      }
+    }
   }
 
   // ---- community (docs/community.md) ----
@@ -1470,6 +1728,7 @@ class YamlReader {
   absl::flat_hash_map<std::string, int> node_lines_;
   std::set<int> warned_image_lines_;
   std::vector<InterfaceSetting> interface_settings_;
+  std::vector<SpecialEnd> special_ends_;
 };
 
 // ---- protobuf text format -------------------------------------------------

@@ -20,6 +20,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
@@ -329,7 +330,7 @@ topology:
     r3: {}
   links:
     - endpoints: ["r2:eth1"]
-    - endpoints: ["r2:eth2", "host:veth0"]
+    - endpoints: ["r2:eth2", "macvlan:enp0s3"]
     - endpoints: ["r2:eth3", "mgmt-net:r2-eth3"]
     - endpoints: ["r2eth4", "r3:eth4"]
     - {endpoints: ["r2:eth5", "r3:eth5"], type: macvlan}
@@ -351,9 +352,9 @@ topology:
                     "bad.yaml:6"),
           HasSubstr("bad.yaml:13: link #1: endpoints: expected exactly two"),
           // A link has one name in every message, decided before it is read.
-          HasSubstr("bad.yaml:14: link r2:eth2<->host:veth0: endpoint "
-                    "\"host:veth0\": containerlab's 'host' endpoints are not "
-                    "supported"),
+          HasSubstr("bad.yaml:14: link r2:eth2<->macvlan:enp0s3: endpoint "
+                    "\"macvlan:enp0s3\": containerlab's 'macvlan' endpoints "
+                    "are not supported"),
           HasSubstr("bad.yaml:15: link r2:eth3<->mgmt-net:r2-eth3: endpoint "
                     "\"mgmt-net:r2-eth3\": containerlab's 'mgmt-net' "
                     "endpoints are not supported"),
@@ -1008,6 +1009,101 @@ topology:
               ElementsAre("10.0.1.2/24", "fd00:1::2/64"));
 }
 
+TEST(ContainerlabTest, HostAndDummyLinksBecomeTheNodesInterfaces) {
+  ParsedTopology p = MustParse(R"(name: special
+topology:
+  nodes:
+    a: {}
+  links:
+    - endpoints: ["host:h-a1", "a:eth1"]
+      ipv4: [10.9.0.2/30, 10.9.0.1/30]
+      mtu: 1400
+    - type: host
+      endpoint: {node: a, interface: eth2, ipv4: 10.9.1.1/30}
+      host-interface: h-a2
+      vars: {x: 1}
+    - type: dummy
+      endpoint: {node: a, interface: lo1, mac: "02:00:00:00:00:d1"}
+)");
+  EXPECT_THAT(p.topology.links(), SizeIs(0));
+  const emu::v1::Node* a = FindNode(p.topology, "a");
+  ASSERT_NE(a, nullptr);
+  ASSERT_THAT(a->interfaces(), SizeIs(3));
+  // The host end is the first endpoint here: its address is the first.
+  EXPECT_EQ(a->interfaces(0).name(), "eth1");
+  EXPECT_EQ(a->interfaces(0).host_end().name(), "h-a1");
+  EXPECT_THAT(a->interfaces(0).host_end().addresses(),
+              ElementsAre("10.9.0.2/30"));
+  EXPECT_THAT(a->interfaces(0).addresses(), ElementsAre("10.9.0.1/30"));
+  EXPECT_EQ(a->interfaces(0).mtu(), 1400u);
+  EXPECT_EQ(a->interfaces(1).host_end().name(), "h-a2");
+  EXPECT_THAT(a->interfaces(1).addresses(), ElementsAre("10.9.1.1/30"));
+  EXPECT_TRUE(a->interfaces(2).dummy());
+  EXPECT_EQ(a->interfaces(2).mac(), "02:00:00:00:00:d1");
+}
+
+TEST(ContainerlabTest, HostAndDummyLinkMistakesNameTheLink) {
+  // What the parser sees.
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: special
+topology:
+  nodes:
+    a: {}
+  links:
+    - endpoints: ["host:x1", "host:x2"]
+    - type: host
+      endpoint: {node: a, interface: eth1}
+    - type: dummy
+      endpoint: {node: c, interface: d0}
+)",
+                                                   "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  std::vector<std::string> lines = absl::StrSplit(r.status().message(), '\n');
+  EXPECT_THAT(
+      lines,
+      ElementsAre(
+          HasSubstr("lab.yaml:6: link host:x1<->host:x2: both ends are in the "
+                    "host's namespace"),
+          HasSubstr("lab.yaml:7: link #2 (a:eth1): missing required key "
+                    "'host-interface'"),
+          HasSubstr("lab.yaml:9: link #3 (c:d0): unknown node c")));
+
+  // What the validator sees.
+  r = ParseAndValidateTopology(R"(name: special
+topology:
+  nodes:
+    a: {}
+    b: {}
+    s: {kind: bridge}
+  links:
+    - type: host
+      endpoint: {node: a, interface: eth2}
+      host-interface: same0
+    - type: host
+      endpoint: {node: b, interface: eth2}
+      host-interface: same0
+    - endpoints: ["a:eth2", "b:eth9"]
+    - type: dummy
+      endpoint: {node: s, interface: d0}
+    - type: host
+      endpoint: {node: b, interface: eth3}
+      host-interface: much-too-long-name
+)",
+                               "lab.yaml");
+  ASSERT_FALSE(r.ok());
+  lines = absl::StrSplit(r.status().message(), '\n');
+  EXPECT_THAT(
+      lines,
+      UnorderedElementsAre(
+          HasSubstr("lab.yaml:11: interface b:eth2: host interface same0 is "
+                    "already the host end of interface a:eth2 at lab.yaml:8"),
+          HasSubstr("lab.yaml:17: interface b:eth3: host-interface: "),
+          HasSubstr("lab.yaml:15: interface s:d0: a dummy link needs a netns "
+                    "(or linux) node; node s is bridge"),
+          HasSubstr("lab.yaml:14: link a:eth2<->b:eth9: duplicate interface "
+                    "a:eth2: already used by a host link (a:eth2) at "
+                    "lab.yaml:8")));
+}
+
 TEST(ContainerlabTest, LinksEmuCannotBuildAreOneLineEach) {
   absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: links
 topology:
@@ -1024,8 +1120,9 @@ topology:
     - type: host
       endpoint: {node: a, interface: eth3}
       host-interface: a-eth3
+      delay: 10ms
     - type: dummy
-      endpoint: {node: a, interface: dummy0}
+      endpoint: [{node: a, interface: dummy0}]
     - endpoint: {node: a, interface: eth4}
     - {type: vxlan-stitch, endpoints: ["a:eth5", "a:eth6"]}
     - endpoints: ["a:eth7", {node: a, interface: eth8, ipv4: "fd00::8/64"}]
@@ -1038,24 +1135,28 @@ topology:
       ElementsAre(
           "lab.yaml:6: link #1 (a:eth1): containerlab link type 'mgmt-net' "
           "is not supported: it connects a node to containerlab's "
-          "management network, outside the lab; emu links connect lab nodes",
+          "management network (docker's bridge), which emu does not create "
+          "or own; a host link (type: host) gives a node an interface in "
+          "the host's namespace",
           "lab.yaml:9: link #2 (a:eth2): containerlab link type 'macvlan' is "
-          "not supported: it connects a node to a NIC of the host, outside "
-          "the lab; emu links connect lab nodes",
-          "lab.yaml:13: link #3 (a:eth3): containerlab link type 'host' is "
-          "not supported: it connects a node to the host's root namespace, "
-          "outside the lab; emu links connect lab nodes",
-          HasSubstr("lab.yaml:16: link #4 (a:dummy0): containerlab link type "
-                    "'dummy' is not supported yet"),
-          HasSubstr("lab.yaml:18: link #5 (a:eth4): a single 'endpoint' "
+          "not supported: it connects a node to a NIC of the host (macvlan), "
+          "which emu does not create or own; a host link (type: host) gives "
+          "a node an interface in the host's namespace",
+          // A host link takes what containerlab's does, not conditions.
+          "lab.yaml:16: link #3 (a:eth3): delay: a 'host' link takes no link "
+          "conditions (its other end is the host's, outside the lab); put "
+          "them on a link between two nodes",
+          HasSubstr("lab.yaml:18: link #4: endpoint: a 'dummy' link has one "
+                    "endpoint"),
+          HasSubstr("lab.yaml:19: link #5 (a:eth4): a single 'endpoint' "
                     "belongs to a containerlab link with a type"),
-          HasSubstr("lab.yaml:19: link a:eth5<->a:eth6: containerlab link "
+          HasSubstr("lab.yaml:20: link a:eth5<->a:eth6: containerlab link "
                     "type 'vxlan-stitch' is not supported: it connects a node "
                     "to a VXLAN tunnel"),
           // Every message about one link names it the same way.
-          "lab.yaml:20: link a:eth7<->a:eth8: ipv4: \"fd00::8/64\" is not an "
+          "lab.yaml:21: link a:eth7<->a:eth8: ipv4: \"fd00::8/64\" is not an "
           "IPv4 address",
-          HasSubstr("lab.yaml:21: link a:eth7<->a:eth8: ipv6: expected two "
+          HasSubstr("lab.yaml:22: link a:eth7<->a:eth8: ipv6: expected two "
                     "addresses, one per endpoint")));
 }
 

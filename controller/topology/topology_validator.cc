@@ -544,6 +544,9 @@ class Validator {
                          SourceText(it->second->source()), ")"));
       return;
     }
+    if (iface.has_host_end() || iface.dummy()) {
+      CheckSpecialEnd(node, iface, endpoint, object);
+    }
     if (iface.mtu() != 0 && (iface.mtu() < kMinMtu || iface.mtu() > kMaxMtu)) {
       Error(iface.source(), object,
             absl::StrCat("mtu ", iface.mtu(), " is outside ", kMinMtu, "..",
@@ -615,6 +618,81 @@ class Validator {
         continue;
       }
       connected->push_back({iface.name(), prefix});
+    }
+  }
+
+  // containerlab's host and dummy links (Interface.host_end, .dummy): the
+  // interface is their end, so no link may use it; the host end's name is
+  // the lab's once (the agent refuses one that exists on the host and is
+  // not the lab's), its addresses and MAC are checked as an interface's.
+  void CheckSpecialEnd(const Node& node, const Interface& iface,
+                       const std::string& endpoint,
+                       const std::string& object) {
+    const char* what = iface.dummy() ? "a dummy link" : "a host link";
+    if (iface.has_host_end() && iface.dummy()) {
+      Error(iface.source(), object,
+            "is both a dummy interface and a host link's end: one or the "
+            "other");
+    }
+    if (node.kind() != emu::v1::NODE_KIND_NETNS) {
+      Error(iface.source(), object,
+            absl::StrCat(what, " needs a netns (or linux) node; node ",
+                         node.name(), " is ",
+                         absl::AsciiStrToLower(absl::StripPrefix(
+                             emu::v1::NodeKind_Name(node.kind()),
+                             "NODE_KIND_"))));
+    }
+    used_interfaces_.emplace(
+        std::make_pair(absl::string_view(node.name()),
+                       absl::string_view(iface.name())),
+        Owner{absl::StrCat(what, " (", endpoint, ")"), &iface.source()});
+    if (!iface.has_host_end()) return;
+    const emu::v1::HostEnd& host = iface.host_end();
+    const std::string host_name = absl::StrCat("host:", host.name());
+    if (std::string cause = CheckInterfaceName(host.name()); !cause.empty()) {
+      Error(iface.source(), object,
+            absl::StrCat("host-interface: ", cause));
+      return;
+    }
+    auto [it, inserted] = host_ends_.emplace(
+        host.name(), Owner{absl::StrCat("interface ", endpoint),
+                           &iface.source()});
+    if (!inserted) {
+      Error(iface.source(), object,
+            absl::StrCat("host interface ", host.name(),
+                         " is already the host end of ", At(it->second)));
+    }
+    if (!host.mac().empty()) {
+      std::string canonical;
+      if (std::string cause = CheckMac(host.mac(), &canonical);
+          !cause.empty()) {
+        Error(iface.source(), object, absl::StrCat(host_name, ": ", cause));
+      } else if (auto [mac_it, mac_new] = macs_.emplace(
+                     canonical, Owner{host_name, &iface.source()});
+                 !mac_new) {
+        Error(iface.source(), object,
+              absl::StrCat(host_name, ": mac ", host.mac(),
+                           " is already used by ", At(mac_it->second)));
+      }
+    }
+    for (const std::string& text : host.addresses()) {
+      IpPrefix prefix;
+      std::string cause = ParseIpPrefix(text, false, &prefix);
+      if (cause.empty()) cause = HostAddressProblem(prefix);
+      if (!cause.empty()) {
+        Error(iface.source(), object,
+              absl::StrCat(host_name, ": bad address \"", text, "\": ",
+                           cause));
+        continue;
+      }
+      auto [addr_it, addr_new] =
+          addresses_.emplace(prefix.address, Owner{host_name, &iface.source()});
+      if (!addr_new) {
+        Error(iface.source(), object,
+              absl::StrCat(host_name, ": address conflict: ",
+                           prefix.address.ToString(), " is already on ",
+                           At(addr_it->second)));
+      }
     }
   }
 
@@ -985,6 +1063,8 @@ class Validator {
   absl::flat_hash_map<absl::string_view, InterfaceMap> interfaces_;
   std::map<IpAddress, Owner> addresses_;
   std::map<std::string, Owner> macs_;
+  // Host link ends (Interface.host_end.name) -> the node's interface.
+  std::map<std::string, Owner> host_ends_;
   // (node, interface) -> the link that uses it.
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>,
                       EndUser>

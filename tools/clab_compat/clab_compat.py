@@ -15,9 +15,12 @@ parse and validate, the process's environment for ${VAR}). With --deploy
 (root, a cluster started beforehand, e.g. `emuctl local start --name c`
 and EMU_CLUSTER=/run/emu/c/cluster.json), each
 file that validates is also brought up with `emuctl up`, every exec line
-must have run (up fails otherwise) and every link ipv4/ipv6 address must be
-on its interface (`emuctl exec NODE -- ip -o addr show dev IFACE`), then
-`emuctl down`. Prints one line per file and the percentages.
+must have run (up fails otherwise), every link ipv4/ipv6 address must be
+on its interface (`emuctl exec NODE -- ip -o addr show dev IFACE`) and
+every host link's end must exist in the host's namespace (--host-netns:
+the agent's; a local cluster's host h1 is the namespace emuhost-ID-h1),
+then `emuctl down`, after which no host end may be left. Prints one line
+per file and the percentages.
 """
 import argparse
 import glob
@@ -47,8 +50,13 @@ def kinds_of(doc):
     return out
 
 
+def has_host_node(doc):
+    return "host" in (((doc or {}).get("topology") or {}).get("nodes") or {})
+
+
 def link_addresses(doc):
-    """(node, iface, address) of every extended-format endpoint address."""
+    """(node, iface, address) of every extended-format endpoint address;
+    node "host" is a host link's end in the host's namespace."""
     out = []
     for link in ((doc or {}).get("topology") or {}).get("links") or []:
         if not isinstance(link, dict):
@@ -65,6 +73,30 @@ def link_addresses(doc):
     return out
 
 
+def host_ends(doc):
+    """Names of the host links' ends in the host's namespace: "host:NAME"
+    endpoints and type: host links' host-interface."""
+    if has_host_node(doc):
+        return []
+    out = []
+    for link in ((doc or {}).get("topology") or {}).get("links") or []:
+        if not isinstance(link, dict):
+            continue
+        if link.get("type") == "host" and link.get("host-interface"):
+            out.append(str(link["host-interface"]))
+            continue
+        for e in link.get("endpoints") or []:
+            if isinstance(e, str) and e.startswith("host:"):
+                out.append(e[len("host:"):])
+            elif isinstance(e, dict) and e.get("node") == "host":
+                out.append(str(e.get("interface")))
+    return out
+
+
+def in_host_netns(netns, argv):
+    return (["ip", "netns", "exec", netns] if netns else []) + argv
+
+
 def run(argv, cwd=None, timeout=300):
     p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     return p.returncode, (p.stdout + p.stderr).strip()
@@ -79,21 +111,33 @@ def first_error(text):
     return lines[-1] if lines else ""
 
 
-def deploy(emuctl, path, doc):
+def deploy(emuctl, path, doc, host_netns):
     rc, out = run([emuctl, "up", path], cwd=os.path.dirname(path), timeout=600)
     if rc != 0:
         run([emuctl, "down", doc.get("name", "")])
         return "up: " + first_error(out)
     problem = None
     for node, iface, addr in link_addresses(doc):
-        rc, out = run([emuctl, "exec", doc["name"], node, "--", "ip", "-o", "addr",
-                       "show", "dev", iface])
+        if node == "host" and not has_host_node(doc):
+            argv = in_host_netns(host_netns, ["ip", "-o", "addr", "show", "dev", iface])
+        else:
+            argv = [emuctl, "exec", doc["name"], node, "--", "ip", "-o", "addr",
+                    "show", "dev", iface]
+        rc, out = run(argv)
         if rc != 0 or addr.split("/")[0] not in out:
             problem = "%s:%s has no %s (%s)" % (node, iface, addr, out[:120])
             break
+    for name in host_ends(doc):
+        rc, out = run(in_host_netns(host_netns, ["ip", "-o", "link", "show", "dev", name]))
+        if rc != 0 and problem is None:
+            problem = "host end %s missing (%s)" % (name, out[:120])
     rc, out = run([emuctl, "down", doc["name"]], timeout=600)
     if rc != 0 and problem is None:
         problem = "down: " + first_error(out)
+    for name in host_ends(doc):
+        rc, _ = run(in_host_netns(host_netns, ["ip", "-o", "link", "show", "dev", name]))
+        if rc == 0 and problem is None:
+            problem = "host end %s left after down" % name
     return problem
 
 
@@ -103,6 +147,10 @@ def main():
     ap.add_argument("--emuctl", required=True)
     ap.add_argument("--deploy", action="store_true")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--host-netns", default="",
+                    help="the namespace the agent runs in, where host links' "
+                         "ends are (default: this one; a local cluster's h1: "
+                         "emuhost-ID-h1)")
     args = ap.parse_args()
     emuctl = os.path.abspath(args.emuctl)
     files = []
@@ -138,7 +186,7 @@ def main():
         rc, out = run([emuctl, "validate", path], cwd=os.path.dirname(path))
         problem = None if rc == 0 else "validate: " + first_error(out)
         if problem is None and args.deploy:
-            problem = deploy(emuctl, path, doc)
+            problem = deploy(emuctl, path, doc, args.host_netns)
         if problem is None:
             counts[cls][0] += 1
         rel = os.path.relpath(path, args.checkout)

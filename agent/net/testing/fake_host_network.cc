@@ -58,6 +58,7 @@ const char* FakeHostNetwork::MethodName(Method m) {
     case Method::kSetMaster: return "SetMaster";
     case Method::kSetPortLearning:
       return "SetPortLearning";
+    case Method::kCreateDummy: return "CreateDummy";
     case Method::kDeleteInterface: return "DeleteInterface";
     case Method::kListInterfaces: return "ListInterfaces";
     case Method::kSetAddresses: return "SetAddresses";
@@ -73,7 +74,7 @@ const char* FakeHostNetwork::MethodName(Method m) {
 HostNetwork::KernelFeatures FakeHostNetwork::DefaultFeatures() {
   KernelFeatures f;
   f.qdiscs = {"tbf", "netem", "htb", "fq_codel", "pfifo"};
-  f.veth = f.bridge = f.vxlan = true;
+  f.veth = f.bridge = f.vxlan = f.dummy = f.ifb = true;
   return f;
 }
 
@@ -234,6 +235,42 @@ absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
   };
   make(na, a, b);
   make(nb, b, a);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::CreateDummy(const DummySpec& spec,
+                                          const std::string& alias) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kCreateDummy));
+  const std::string what =
+      absl::StrCat("create ", spec.kind, " ", spec.ns, ":", spec.ifname);
+  if (spec.kind != "dummy" && spec.kind != "ifb") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": kind must be dummy or ifb"));
+  }
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(spec.ifname), what));
+  if (!spec.mac.empty()) {
+    EMU_RETURN_IF_ERROR(Annotate(ValidateMac(spec.mac), what));
+  }
+  EMU_ASSIGN_OR_RETURN(Namespace * n, FindNs(spec.ns, what));
+  if (n->ifaces.count(spec.ifname)) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
+  }
+  Iface i;
+  i.info.name = spec.ifname;
+  i.info.ifindex = n->next_ifindex++;
+  i.info.kind = spec.kind;
+  i.info.alias = alias;
+  i.info.up = true;
+  i.info.mtu = spec.mtu != 0 ? spec.mtu : 1500;
+  i.info.mac = spec.mac.empty()
+                   ? absl::StrFormat("02:fd:00:%02x:%02x:%02x",
+                                     (next_mac_ >> 16) & 0xff,
+                                     (next_mac_ >> 8) & 0xff, next_mac_ & 0xff)
+                   : absl::AsciiStrToLower(spec.mac);
+  ++next_mac_;
+  n->ifaces[spec.ifname] = std::move(i);
   ++changes_;
   return absl::OkStatus();
 }

@@ -61,6 +61,7 @@ class FakeHostNetwork : public HostNetwork {
     kCreateBridge,
     kSetMaster,
     kSetPortLearning,
+    kCreateDummy,
   };
   static const char* MethodName(Method m);  // "CreateVeth"
 
@@ -79,6 +80,8 @@ class FakeHostNetwork : public HostNetwork {
                           const std::string& alias) override;
   absl::Status DeleteInterface(const std::string& ns,
                                const std::string& ifname) override;
+  absl::Status CreateDummy(const DummySpec& spec,
+                           const std::string& alias) override;
   absl::Status CreateBridge(const std::string& ns,
                             const std::string& name) override;
   absl::Status SetMaster(const std::string& ns, const std::string& ifname,

@@ -1,0 +1,223 @@
+// containerlab's host and dummy links through the reconciler, on the fake
+// kernel: the host end in the root namespace ("") is made, owned by alias,
+// re-made after a loss, removed by a smaller spec and by Destroy, and a
+// name the host already has that is not the lab's is refused untouched.
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "agent/net/resource_names.h"
+#include "agent/net/testing/fake_host_network.h"
+#include "agent/reconcile/reconciler.h"
+#include "agent/reconcile/testing/reconciler_fixture.h"
+#include "common/testing/fake_process_launcher.h"
+#include "gtest/gtest.h"
+
+namespace emu::agent::reconcile {
+namespace {
+
+using M = net::FakeHostNetwork::Method;
+
+class NoProcesses : public net::NamespaceProcesses {
+ public:
+  absl::StatusOr<std::vector<pid_t>> List(const std::string&) override {
+    return std::vector<pid_t>{};
+  }
+  absl::Status KillAll(const std::string&, absl::Duration) override {
+    return absl::OkStatus();
+  }
+};
+
+// Node a: eth1 a host link (host end ch-a1 with an address), d0 a dummy.
+emu::v1::ApplyLabRequest Spec() {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  auto* a = spec.add_nodes();
+  a->set_name("a");
+  a->set_kind(emu::v1::NODE_KIND_NETNS);
+  auto* eth1 = a->add_interfaces();
+  eth1->set_name("eth1");
+  eth1->add_addresses("10.9.0.1/30");
+  eth1->set_mtu(9000);
+  eth1->mutable_host_end()->set_name("ch-a1");
+  eth1->mutable_host_end()->add_addresses("10.9.0.2/30");
+  auto* d0 = a->add_interfaces();
+  d0->set_name("d0");
+  d0->set_dummy(true);
+  d0->set_mac("02:00:00:00:0d:00");
+  return spec;
+}
+
+class SpecialEndsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TestSpecDir("special_ends");
+    auto store = LabSpecStore::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    store_ = std::make_unique<LabSpecStore>(*std::move(store));
+    auto features = testing::NoNetemKernel();
+    features.dummy = true;
+    features.ifb = true;
+    net_.set_features(features);
+    rec_ = Make("h1");
+  }
+
+  std::unique_ptr<Reconciler> Make(const std::string& host) {
+    return std::make_unique<Reconciler>(host, &net_, &launcher_, &procs_,
+                                        store_.get(), *net_.ProbeKernel());
+  }
+
+  absl::Status Apply(const emu::v1::ApplyLabRequest& spec) {
+    return rec_->Apply(spec, [](const emu::v1::ApplyLabEvent&) {});
+  }
+
+  std::string Ns(const std::string& node) {
+    return net::NamespaceName("h1", "lab", node);
+  }
+
+  std::string dir_;
+  net::FakeHostNetwork net_;
+  FakeProcessLauncher launcher_;
+  NoProcesses procs_;
+  std::unique_ptr<LabSpecStore> store_;
+  std::unique_ptr<Reconciler> rec_;
+};
+
+TEST_F(SpecialEndsTest, HostEndAndDummyAreMadeOnceAndOwned) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  auto host_end = net_.GetInterface("", "ch-a1");
+  ASSERT_TRUE(host_end.has_value());
+  EXPECT_EQ(host_end->alias,
+            "emu lab=lab hostlink=a:eth1<->host:ch-a1 host=h1");
+  EXPECT_EQ(host_end->mtu, 9000u);
+  EXPECT_TRUE(std::count(host_end->addresses.begin(),
+                         host_end->addresses.end(), "10.9.0.2/30"));
+  auto peer = net_.Peer("", "ch-a1");
+  ASSERT_TRUE(peer.has_value());
+  EXPECT_EQ(*peer, std::make_pair(Ns("a"), std::string("eth1")));
+  auto eth1 = net_.GetInterface(Ns("a"), "eth1");
+  ASSERT_TRUE(eth1.has_value());
+  EXPECT_TRUE(std::count(eth1->addresses.begin(), eth1->addresses.end(),
+                         "10.9.0.1/30"));
+  auto d0 = net_.GetInterface(Ns("a"), "d0");
+  ASSERT_TRUE(d0.has_value());
+  EXPECT_EQ(d0->kind, "dummy");
+  EXPECT_EQ(d0->mac, "02:00:00:00:0d:00");
+  EXPECT_EQ(d0->alias, "emu lab=lab dummy=a:d0");
+
+  const int changes = net_.changes();
+  ASSERT_TRUE(Apply(Spec()).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  EXPECT_EQ(net_.calls(M::kCreateVeth), 1);
+  EXPECT_EQ(net_.calls(M::kCreateDummy), 1);
+
+  // Reported as the lab's, with its node.
+  auto owned = rec_->ListResources("lab");
+  ASSERT_TRUE(owned.ok());
+  bool listed = false;
+  for (const auto& r : owned->resources()) {
+    if (r.name() == "host:ch-a1" && r.node() == "a") listed = true;
+  }
+  EXPECT_TRUE(listed);
+}
+
+TEST_F(SpecialEndsTest, DestroyAndASmallerSpecRemoveTheHostEnd) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  auto smaller = Spec();
+  // The host link gone from the file: its interface with it.
+  smaller.mutable_nodes(0)->mutable_interfaces()->DeleteSubrange(0, 1);
+  ASSERT_TRUE(Apply(smaller).ok());
+  EXPECT_FALSE(net_.GetInterface("", "ch-a1").has_value());
+  EXPECT_FALSE(net_.GetInterface(Ns("a"), "eth1").has_value());
+  ASSERT_TRUE(Apply(Spec()).ok());
+  ASSERT_TRUE(net_.GetInterface("", "ch-a1").has_value());
+  auto removed = rec_->Destroy("lab");
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_FALSE(net_.GetInterface("", "ch-a1").has_value());
+  auto root = net_.ListInterfaces("");
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->size(), 1u);  // lo only
+}
+
+TEST_F(SpecialEndsTest, AnExistingNameNotOursIsRefusedAndLeftAlone) {
+  ASSERT_TRUE(net_.CreateBridge("", "ch-a1").ok());  // the user's
+  absl::Status s = Apply(Spec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("host interface ch-a1 already exists on host "
+                             "h1 and was not made by emu"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(net_.calls(M::kCreateNamespace), 0);
+  EXPECT_TRUE(store_->List()->empty());
+  EXPECT_EQ(net_.GetInterface("", "ch-a1")->kind, "bridge");
+  // Destroy of the lab leaves it too.
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_TRUE(net_.GetInterface("", "ch-a1").has_value());
+}
+
+TEST_F(SpecialEndsTest, AnotherAgentsOrLabsHostEndIsNotOurs) {
+  // Two agents of one machine (the local cluster) share the root namespace.
+  auto other = Make("h2");
+  ASSERT_TRUE(other->Apply(Spec(), [](const emu::v1::ApplyLabEvent&) {}).ok());
+  absl::Status s = Apply(Spec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("as the host end of lab lab (agent h2)"),
+            std::string::npos)
+      << s;
+  // h1's Destroy leaves h2's end.
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_TRUE(net_.GetInterface("", "ch-a1").has_value());
+  ASSERT_TRUE(other->Destroy("lab").ok());
+  EXPECT_FALSE(net_.GetInterface("", "ch-a1").has_value());
+}
+
+TEST_F(SpecialEndsTest, RestartRebuildsAHalfPresentPair) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  // The node end lost (say by hand) while the agent was down: the host end
+  // goes with it as the kernel does; the dummy too.
+  ASSERT_TRUE(net_.DeleteInterface(Ns("a"), "eth1").ok());
+  ASSERT_TRUE(net_.DeleteInterface(Ns("a"), "d0").ok());
+  ASSERT_FALSE(net_.GetInterface("", "ch-a1").has_value());
+  auto restarted = Make("h1");
+  auto labs = restarted->RecoverAll([](const std::string&) {});
+  EXPECT_EQ(labs, std::vector<std::string>{"lab"});
+  EXPECT_TRUE(net_.GetInterface("", "ch-a1").has_value());
+  EXPECT_TRUE(net_.GetInterface(Ns("a"), "d0").has_value());
+  auto peer = net_.Peer("", "ch-a1");
+  ASSERT_TRUE(peer.has_value());
+  EXPECT_EQ(peer->first, Ns("a"));
+}
+
+TEST_F(SpecialEndsTest, DummyFallsBackToIfbAndNeedsOneOfThem) {
+  auto features = testing::NoNetemKernel();
+  features.ifb = true;
+  net_.set_features(features);
+  rec_ = Make("h1");
+  ASSERT_TRUE(Apply(Spec()).ok());
+  EXPECT_EQ(net_.GetInterface(Ns("a"), "d0")->kind, "ifb");
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+
+  net_.set_features(testing::NoNetemKernel());
+  rec_ = Make("h1");
+  absl::Status s = Apply(Spec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("neither the dummy nor the ifb"),
+            std::string::npos)
+      << s;
+}
+
+TEST_F(SpecialEndsTest, AnInterfaceIsADummyOrAHostEndNotBoth) {
+  auto spec = Spec();
+  spec.mutable_nodes(0)->mutable_interfaces(0)->set_dummy(true);
+  absl::Status s = Apply(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("interface a:eth1: both a dummy and a host "
+                             "link's end"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(net_.calls(M::kCreateNamespace), 0);
+}
+
+}  // namespace
+}  // namespace emu::agent::reconcile
