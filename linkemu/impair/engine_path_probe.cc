@@ -41,6 +41,12 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t RealNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 // Runs `fn` on a thread of its own (namespace changes stay on that thread).
 template <typename Fn>
 absl::Status OnThread(Fn fn) {
@@ -159,6 +165,10 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
     x.sock[i] = *sock;
   }
 
+  int on = 1;
+  if (setsockopt(x.sock[1], SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+    return Errno("SO_TIMESTAMPNS");
+  }
   const int total = options_.warmup + options_.probes;
   std::vector<int64_t> delays;
   delays.reserve(options_.probes);
@@ -171,8 +181,25 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
       if (deadline != 0 && NowNs() >= deadline) return;
       pollfd p{x.sock[1], POLLIN, 0};
       if (poll(&p, 1, 20) != 1) continue;
-      ssize_t n = recv(x.sock[1], buf, sizeof(buf), MSG_DONTWAIT);
-      const int64_t now = NowNs();
+      // The kernel's arrival instant (SO_TIMESTAMPNS), not this thread's
+      // wake-up: ping's reply comes from the kernel, no reader wakes up.
+      char control[CMSG_SPACE(sizeof(timespec))];
+      iovec iov{buf, sizeof(buf)};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      ssize_t n = recvmsg(x.sock[1], &msg, MSG_DONTWAIT);
+      int64_t now = RealNs();
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+           c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+          now = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+        }
+      }
       if (n != 16) continue;
       int64_t index, sent;
       std::memcpy(&index, buf, 8);
@@ -193,7 +220,7 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
                 static_cast<long>(next % 1'000'000'000)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
     char buf[16];
-    const int64_t now = NowNs();
+    const int64_t now = RealNs();  // the receiver's kernel stamps realtime
     std::memcpy(buf, &i, 8);
     std::memcpy(buf + 8, &now, 8);
     sendto(x.sock[0], buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&dst),

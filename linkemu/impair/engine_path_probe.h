@@ -3,8 +3,11 @@
 // scratch copy of that path: two TAPs, each in an unnamed network
 // namespace of the probe's own, joined by the agent's own engine with
 // nothing to apply, and UDP probes from one namespace to the other, each
-// carrying its send instant on CLOCK_MONOTONIC and timed on arrival with
-// the same clock (one host, one clock: a true one-way figure).
+// carrying its send instant and timed by the receiving kernel
+// (SO_TIMESTAMPNS, CLOCK_REALTIME on both sides: one host, one clock, a
+// true one-way figure). The kernel's stamp, not the reader's wake-up: ping's
+// echo reply comes from the kernel, so a receiving thread's wake-up is not
+// part of the path a compensated link's figure has.
 //
 // Unnamed namespaces live only as long as the probe holds their fds, so a
 // crash mid-probe leaves nothing behind (no name under /run/netns, and the
