@@ -34,6 +34,8 @@
 #include "agent/stats/proc_usage.h"
 #include "agent/net/resource_names.h"
 #include "agent/impair/engine_links.h"
+#include "linkemu/impair/base_latency.h"
+#include "linkemu/impair/engine_path_probe.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "agent/metrics/agent_metrics.h"
 #include "common/http/request_auth.h"
@@ -394,7 +396,12 @@ int main(int argc, char** argv) {
       emu::Log("userspace engine: DISABLED, ", e.status().ToString());
     }
   }
-  emu::agent::impair::EngineLinks engine_links(engine.get(), &taps);
+  // The engine path's base latency (compensate: true), measured on a
+  // scratch link of the engine the first time a lab asks for it.
+  emu::linkemu::EngineTapPathProbe base_probe(engine.get());
+  emu::linkemu::BaseLatency base_latency(&base_probe);
+  emu::agent::impair::EngineLinks engine_links(
+      engine.get(), &taps, engine != nullptr ? &base_latency : nullptr);
   caps.set_userspace_engine(engine != nullptr);
   emu::Log("userspace engine: ",
            engine != nullptr ? absl::StrCat(absl::GetFlag(FLAGS_engine_threads),

@@ -185,6 +185,7 @@ absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
 
 struct LinkResult {
   v1::LinkStatus status;
+  CompensationFigures comp_ab, comp_ba;
   std::string error;  // the link could not be measured
   std::vector<linkemu::FigureCheck> checks;
   linkemu::PingFigures expected, measured;
@@ -262,11 +263,37 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
   grpc::Status s = c.stub().GetLab(c.NewContext(kUnaryTimeout).get(), get, &lab);
   if (!s.ok()) return env.Fail(c.Describe(s, "GetLab"));
 
+  // What the agents compensated (configured vs base vs applied delay).
+  v1::GetLabStatsRequest stats_req;
+  stats_req.set_lab(args.lab);
+  v1::LabCounters counters;
+  s = c.stub().GetLabStats(c.NewContext(kUnaryTimeout).get(), stats_req,
+                           &counters);
+  if (!s.ok()) return env.Fail(c.Describe(s, "GetLabStats"));
+
   std::vector<LinkResult> results;
   for (const auto& l : lab.links()) {
     if (!Selected(args, l.link())) continue;
     LinkResult r;
     r.status = l;
+    const std::string name = LinkName(l.link());
+    const v1::LinkCounters* lc = nullptr;
+    for (const auto& have : counters.links()) {
+      if (have.link() == name) lc = &have;
+    }
+    auto comp = [&](const v1::LinkParams& p, const v1::DirectionCounters* d) {
+      CompensationFigures f;
+      f.asked = linkemu::CompensationWanted(p, lab.topology().compensate());
+      f.configured_us = p.delay_us();
+      if (d != nullptr && d->compensated()) {
+        f.applied = true;
+        f.base_us = d->base_latency_us();
+        f.applied_us = d->applied_delay_us();
+      }
+      return f;
+    };
+    r.comp_ab = comp(l.link().a_to_b(), lc ? &lc->a_to_b() : nullptr);
+    r.comp_ba = comp(l.link().b_to_a(), lc ? &lc->b_to_a() : nullptr);
     // --expect: the expectation, not the link, takes these values.
     for (auto* p : {r.status.mutable_link()->mutable_a_to_b(),
                     r.status.mutable_link()->mutable_b_to_a()}) {
@@ -351,6 +378,15 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                       {"b_to_a", r.status.engine_b_to_a()}};
       lj["configured"] = {{"a_to_b", Describe(r.status.link().a_to_b())},
                           {"b_to_a", Describe(r.status.link().b_to_a())}};
+      auto comp_json = [](const CompensationFigures& f) {
+        return nlohmann::json{{"asked", f.asked},
+                              {"applied", f.applied},
+                              {"configured_delay_ms", f.configured_us / 1e3},
+                              {"base_ms", f.base_us / 1e3},
+                              {"applied_delay_ms", f.applied_us / 1e3}};
+      };
+      lj["compensation"] = {{"a_to_b", comp_json(r.comp_ab)},
+                            {"b_to_a", comp_json(r.comp_ba)}};
       if (!r.error.empty()) lj["error"] = r.error;
       lj["checks"] = nlohmann::json::array();
       for (const auto& ch : r.checks) {
@@ -389,6 +425,11 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                << st.engine_b_to_a() << ")\n"
                << "  a-to-b: " << Describe(st.link().a_to_b()) << "\n"
                << "  b-to-a: " << Describe(st.link().b_to_a()) << "\n";
+      for (const auto& [dir, f] : {std::pair{"a-to-b", &r.comp_ab},
+                                   std::pair{"b-to-a", &r.comp_ba}}) {
+        std::string line = DescribeCompensation(*f);
+        if (!line.empty()) *env.out << "  " << dir << " " << line << "\n";
+      }
       if (!r.error.empty()) {
         *env.out << "  cannot measure: " << r.error << "\n  verdict: off\n";
         continue;

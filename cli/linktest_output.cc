@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
@@ -89,6 +90,20 @@ absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
   std::sort(middle.begin(), middle.end());
   size_t n = middle.size();
   return n % 2 == 1 ? middle[n / 2] : (middle[n / 2 - 1] + middle[n / 2]) / 2;
+}
+
+std::string DescribeCompensation(const CompensationFigures& c) {
+  if (!c.asked) return "";
+  auto ms = [](uint64_t us) { return absl::StrFormat("%.3f ms", us / 1e3); };
+  if (c.configured_us == 0) return "compensate: nothing to do (no delay)";
+  if (!c.applied) {
+    return "compensate: asked, not applied (a base is measured only where "
+           "the userspace engine serves a same-host link; this direction "
+           "is kernel-shaped or cross-host)";
+  }
+  return absl::StrCat("compensated: configured ", ms(c.configured_us),
+                      " - base measured ", ms(c.base_us), " = engine delay ",
+                      ms(c.applied_us));
 }
 
 }  // namespace emu::cli

@@ -3,7 +3,9 @@
 #ifndef EMU_CLI_LINKTEST_OUTPUT_H_
 #define EMU_CLI_LINKTEST_OUTPUT_H_
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +27,22 @@ std::vector<std::optional<double>> ParsePingReplies(absl::string_view output,
 // INVALID_ARGUMENT when the report has an error or fewer than 3 intervals.
 absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
                                          bool server_side = false);
+
+// One direction's base-latency compensation (compensate: true;
+// docs/linkemu.md, "Compensating the path's base latency") as linktest
+// shows it: `asked` from the configuration (the direction's own
+// `compensate`, else the lab's), the rest from the agent that applies it
+// (GetLabStats' DirectionCounters).
+struct CompensationFigures {
+  bool asked = false;
+  bool applied = false;        // an engine subtracted a measured base
+  uint64_t configured_us = 0;  // the configured delay
+  uint64_t base_us = 0;        // the path's measured one-way base latency
+  uint64_t applied_us = 0;     // the delay the engine applies
+};
+
+// "" when not asked; else one line: the three figures, or why none apply.
+std::string DescribeCompensation(const CompensationFigures& c);
 
 }  // namespace emu::cli
 

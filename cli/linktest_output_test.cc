@@ -53,5 +53,17 @@ TEST(ReceiverMedianBpsTest, MedianOfTheInnerIntervals) {
   EXPECT_FALSE(ReceiverMedianBps(R"({"intervals": []})").ok());
 }
 
+TEST(DescribeCompensationTest, ShowsConfiguredBaseAndResultOrWhyNot) {
+  EXPECT_EQ(DescribeCompensation({}), "");
+  EXPECT_EQ(DescribeCompensation({true, true, 2000, 85, 1915}),
+            "compensated: configured 2.000 ms - base measured 0.085 ms = "
+            "engine delay 1.915 ms");
+  EXPECT_EQ(DescribeCompensation({true, false, 0, 0, 0}),
+            "compensate: nothing to do (no delay)");
+  EXPECT_NE(DescribeCompensation({true, false, 2000, 0, 0})
+                .find("asked, not applied"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace emu::cli

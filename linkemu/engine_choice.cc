@@ -225,4 +225,8 @@ uint64_t LinkSeed(uint64_t lab_seed, absl::string_view link_name,
   return h;
 }
 
+bool CompensationWanted(const emu::v1::LinkParams& p, bool lab_compensate) {
+  return p.has_compensate() ? p.compensate() : lab_compensate;
+}
+
 }  // namespace emu::linkemu

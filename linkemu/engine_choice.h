@@ -97,6 +97,11 @@ absl::StatusOr<LinkEngines> ChooseLinkEngines(
     const emu::v1::Link& link, emu::v1::LinkEngineChoice lab_engine,
     const SenderSide& a, const SenderSide& b);
 
+// Whether a direction's delay is compensated for its path's base latency
+// (docs/linkemu.md, "Compensating the path's base latency"): its own
+// `compensate` when set, else the lab's.
+bool CompensationWanted(const emu::v1::LinkParams& p, bool lab_compensate);
+
 // THE conversion of a direction's LinkParams into the engine's terms.
 // Expects `p` free of LinkParamsProblems.
 ImpairmentSpec ImpairmentSpecFor(const emu::v1::LinkParams& p);

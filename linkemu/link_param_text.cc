@@ -28,7 +28,7 @@ constexpr absl::string_view kKeys[] = {
     "corrupt",       "corrupt-correlation",
     "ber",           "limit",
     "limit-bytes",   "overhead",
-    "engine"};
+    "engine",        "compensate"};
 
 absl::StatusOr<uint64_t> WholeNumber(absl::string_view text, uint64_t max) {
   uint64_t v = 0;
@@ -184,6 +184,14 @@ absl::StatusOr<std::string> SetLinkParamFromText(absl::string_view key,
     if (!v.ok()) return v.status();
     p->set_engine(*v);
     return std::string("engine");
+  }
+  if (key == "compensate") {
+    if (text != "true" && text != "false") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad value \"", text, "\": expected true or false"));
+    }
+    p->set_compensate(text == "true");
+    return std::string("compensate");
   }
   return absl::NotFoundError(
       absl::StrCat("\"", key, "\" is not a link condition"));

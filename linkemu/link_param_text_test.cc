@@ -32,6 +32,7 @@ TEST(LinkParamTextTest, EveryKeySetsItsField) {
       {"limit-bytes", "1mb", "limit_bytes"},
       {"overhead", "-4b", "overhead_bytes"},
       {"engine", "userspace", "engine"},
+      {"compensate", "true", "compensate"},
   };
   EXPECT_EQ(LinkParamKeys().size(), sizeof(cases) / sizeof(cases[0]));
   for (const auto& c : cases) {
@@ -73,6 +74,7 @@ TEST(LinkParamTextTest, BadValuesAndKeys) {
            {"limit", "-1"},
            {"reorder-gap", "five"},
            {"engine", "fast"},
+           {"compensate", "yes"},
            {"distribution", "gauss"},
            {"gilbert-elliott", "1%"},
            {"loss", "101%"}}) {

@@ -208,6 +208,12 @@ void EngineOnlyProblems(const emu::v1::LinkParams& p,
           " the userspace engine, but the engine is kernel (use engine: "
           "auto or userspace)"));
     }
+    if (p.has_compensate() && p.compensate()) {
+      out->push_back(
+          "compensate needs the userspace engine (it measures the path's "
+          "base latency), but the engine is kernel (use engine: auto or "
+          "userspace)");
+    }
   }
 }
 

@@ -12,8 +12,34 @@
 
 namespace emu::agent::impair {
 
-EngineLinks::EngineLinks(linkemu::LinkEngine* engine, tunnel::TapOpener* taps)
-    : engine_(engine), taps_(taps) {}
+EngineLinks::EngineLinks(linkemu::LinkEngine* engine, tunnel::TapOpener* taps,
+                         linkemu::BaseLatency* base)
+    : engine_(engine), taps_(taps), base_(base) {}
+
+absl::StatusOr<emu::v1::LinkParams> EngineLinks::ForEngine(
+    const std::string& link, const char* direction,
+    const emu::v1::LinkParams& p, Compensation* how) {
+  *how = Compensation();
+  if (!p.compensate() || p.delay_us() == 0) return p;
+  if (base_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "link ", link, " ", direction,
+        ": compensate: this agent cannot measure the path's base latency"));
+  }
+  absl::StatusOr<int64_t> base_ns = base_->Ns();
+  if (!base_ns.ok()) {
+    return absl::Status(base_ns.status().code(),
+                        absl::StrCat("link ", link, " ", direction,
+                                     ": compensate: ",
+                                     base_ns.status().message()));
+  }
+  emu::v1::LinkParams out = p;
+  how->on = true;
+  how->base_us = static_cast<uint64_t>(*base_ns / 1000);
+  how->applied_delay_us = linkemu::CompensatedDelayUs(p.delay_us(), how->base_us);
+  out.set_delay_us(how->applied_delay_us);
+  return out;
+}
 
 EngineLinks::~EngineLinks() {
   absl::MutexLock lock(&mu_);
@@ -47,6 +73,13 @@ absl::Status EngineLinks::Create(const std::string& lab,
         absl::StrCat("link ", spec.link,
                      ": this agent runs no userspace impairment engine"));
   }
+  Compensation comp_ab, comp_ba;
+  absl::StatusOr<emu::v1::LinkParams> ab =
+      ForEngine(spec.link, "a-to-b", spec.a_to_b, &comp_ab);
+  if (!ab.ok()) return ab.status();
+  absl::StatusOr<emu::v1::LinkParams> ba =
+      ForEngine(spec.link, "b-to-a", spec.b_to_a, &comp_ba);
+  if (!ba.ok()) return ba.status();
   absl::MutexLock lock(&mu_);
   const Key key(lab, spec.link);
   if (auto old = links_.find(key); old != links_.end()) {
@@ -72,16 +105,20 @@ absl::Status EngineLinks::Create(const std::string& lab,
   }
   // The engine takes both fds over, also when it refuses.
   absl::StatusOr<linkemu::LinkEngine::LinkId> id = engine_->AddLink(
-      *a, *b, linkemu::ImpairmentSpecFor(spec.a_to_b),
-      linkemu::ImpairmentSpecFor(spec.b_to_a), spec.seed);
+      *a, *b, linkemu::ImpairmentSpecFor(*ab),
+      linkemu::ImpairmentSpecFor(*ba), spec.seed);
   if (!id.ok()) {
     return absl::Status(
         id.status().code(),
         absl::StrCat("link ", spec.link, ": ", id.status().message()));
   }
-  links_[key] = Entry{*id, spec.a_to_b.SerializeAsString(),
-                      spec.b_to_a.SerializeAsString(), spec.tap_a.netns,
-                      spec.tap_b.netns};
+  links_[key] = Entry{*id,
+                      spec.a_to_b.SerializeAsString(),
+                      spec.b_to_a.SerializeAsString(),
+                      spec.tap_a.netns,
+                      spec.tap_b.netns,
+                      comp_ab,
+                      comp_ba};
   return absl::OkStatus();
 }
 
@@ -89,6 +126,27 @@ absl::Status EngineLinks::Update(const std::string& lab,
                                  const std::string& link,
                                  const emu::v1::LinkParams& a_to_b,
                                  const emu::v1::LinkParams& b_to_a) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = links_.find(Key(lab, link));
+    if (it == links_.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "link ", link, " of lab ", lab, " is not served by the engine"));
+    }
+    if (a_to_b.SerializeAsString() == it->second.a_to_b &&
+        b_to_a.SerializeAsString() == it->second.b_to_a) {
+      return absl::OkStatus();
+    }
+  }
+  // Measuring the base (the first time) takes a fraction of a second and
+  // adds a scratch link to the engine: not under the lock.
+  Compensation comp_ab, comp_ba;
+  absl::StatusOr<emu::v1::LinkParams> eab =
+      ForEngine(link, "a-to-b", a_to_b, &comp_ab);
+  if (!eab.ok()) return eab.status();
+  absl::StatusOr<emu::v1::LinkParams> eba =
+      ForEngine(link, "b-to-a", b_to_a, &comp_ba);
+  if (!eba.ok()) return eba.status();
   absl::MutexLock lock(&mu_);
   auto it = links_.find(Key(lab, link));
   if (it == links_.end()) {
@@ -97,18 +155,17 @@ absl::Status EngineLinks::Update(const std::string& lab,
   }
   std::string ab = a_to_b.SerializeAsString();
   std::string ba = b_to_a.SerializeAsString();
-  if (ab == it->second.a_to_b && ba == it->second.b_to_a) {
-    return absl::OkStatus();
-  }
   absl::Status s = engine_->Update(it->second.id,
-                                   linkemu::ImpairmentSpecFor(a_to_b),
-                                   linkemu::ImpairmentSpecFor(b_to_a));
+                                   linkemu::ImpairmentSpecFor(*eab),
+                                   linkemu::ImpairmentSpecFor(*eba));
   if (!s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("link ", link, ": ", s.message()));
   }
   it->second.a_to_b = std::move(ab);
   it->second.b_to_a = std::move(ba);
+  it->second.comp_a_to_b = comp_ab;
+  it->second.comp_b_to_a = comp_ba;
   return absl::OkStatus();
 }
 
@@ -137,7 +194,8 @@ std::vector<EngineLinks::Served> EngineLinks::List(const std::string& lab) {
   std::vector<Served> out;
   for (const auto& [key, entry] : links_) {
     if (!lab.empty() && key.first != lab) continue;
-    out.push_back(Served{key.first, key.second, engine_->GetStats(entry.id)});
+    out.push_back(Served{key.first, key.second, engine_->GetStats(entry.id),
+                         entry.comp_a_to_b, entry.comp_b_to_a});
   }
   std::sort(out.begin(), out.end(), [](const Served& x, const Served& y) {
     return std::tie(x.lab, x.link) < std::tie(y.lab, y.link);

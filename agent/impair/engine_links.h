@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/tunnel/tunnel_manager.h"
+#include "linkemu/impair/base_latency.h"
 #include "linkemu/impair/link_engine.h"
 #include "linkemu/tap_device.h"
 #include "proto/topology.pb.h"
@@ -33,7 +34,9 @@ namespace emu::agent::impair {
 
 // One link as the engine serves it. The params are what the ENGINE applies
 // per direction (an empty LinkParams passes frames through: a direction
-// shaped by TBF/NetEm on its TAP).
+// shaped by TBF/NetEm on its TAP). A direction with `compensate` set true
+// (resolved by the caller: linkemu::CompensationWanted) gets its delay
+// less the engine path's base latency (linkemu::BaseLatency).
 struct EngineLinkSpec {
   std::string link;  // LinkName: "a:eth1<->b:eth1"
   linkemu::TapSpec tap_a;
@@ -47,7 +50,11 @@ class EngineLinks {
  public:
   // `engine` null: this agent has no userspace engine; Create then fails
   // with FAILED_PRECONDITION (the reconciler refuses such specs before).
-  EngineLinks(linkemu::LinkEngine* engine, tunnel::TapOpener* taps);
+  // `base` (may be null: compensation is then refused, FAILED_PRECONDITION)
+  // measures the engine path's base latency the first time a compensated
+  // direction with a delay needs it.
+  EngineLinks(linkemu::LinkEngine* engine, tunnel::TapOpener* taps,
+              linkemu::BaseLatency* base = nullptr);
   ~EngineLinks();
 
   EngineLinks(const EngineLinks&) = delete;
@@ -69,7 +76,9 @@ class EngineLinks {
 
   // Live change of both directions (LinkEngine::Update: queued frames keep
   // their schedule). No call into the engine when nothing changed.
-  // NOT_FOUND for a link the engine does not serve.
+  // NOT_FOUND for a link the engine does not serve; the base probe's error
+  // (naming the link and direction) when a compensated direction's base
+  // cannot be measured, and then nothing changes.
   absl::Status Update(const std::string& lab, const std::string& link,
                       const emu::v1::LinkParams& a_to_b,
                       const emu::v1::LinkParams& b_to_a);
@@ -84,12 +93,22 @@ class EngineLinks {
   // alive (TunnelManager::RemoveInNamespaces does the same for tunnels).
   int RemoveInNamespaces(const std::string& netns_prefix);
 
+  // How a direction's delay was compensated (the figures emuctl linktest
+  // and GetLabStats show).
+  struct Compensation {
+    bool on = false;          // the direction asked and has a delay
+    uint64_t base_us = 0;     // the path's measured one-way base latency
+    uint64_t applied_delay_us = 0;  // configured - min(base, configured)
+  };
+
   // The lab's links the engine serves ("" = every lab's), sorted, with
   // their counters.
   struct Served {
     std::string lab;
     std::string link;
     std::optional<linkemu::LinkStats> stats;
+    Compensation a_to_b;
+    Compensation b_to_a;
   };
   std::vector<Served> List(const std::string& lab);
 
@@ -100,11 +119,20 @@ class EngineLinks {
     std::string b_to_a;
     std::string netns_a;  // where the TAPs are (RemoveInNamespaces)
     std::string netns_b;
+    Compensation comp_a_to_b;
+    Compensation comp_b_to_a;
   };
+
+  // `p` as the engine applies it (compensated), and what was done.
+  absl::StatusOr<emu::v1::LinkParams> ForEngine(const std::string& link,
+                                                const char* direction,
+                                                const emu::v1::LinkParams& p,
+                                                Compensation* how);
   using Key = std::pair<std::string, std::string>;  // lab, link
 
   linkemu::LinkEngine* const engine_;
   tunnel::TapOpener* const taps_;
+  linkemu::BaseLatency* const base_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, Entry> links_ ABSL_GUARDED_BY(mu_);
 };

@@ -517,7 +517,7 @@ absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
     EMU_ASSIGN_OR_RETURN(
         std::string shaped,
         ApplyOneLink(lab, nodes.at(link.a().node()), nodes.at(link.b().node()),
-                     link, engines.at(LinkName(link))));
+                     link, engines.at(LinkName(link)), desired.compensate()));
     if (!shaped.empty()) {
       progress(Event(ApplyLabEvent::LINK_SHAPED,
                      absl::StrCat("link ", LinkName(link)), shaped));
@@ -529,7 +529,7 @@ absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
 absl::StatusOr<std::string> Reconciler::ApplyOneLink(
     const std::string& lab, const emu::v1::Node* node_a,
     const emu::v1::Node* node_b, const emu::v1::Link& link,
-    const linkemu::LinkEngines& engines) {
+    const linkemu::LinkEngines& engines, bool lab_compensate) {
   EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
   using linkemu::EngineUse;
   // On an engine link, the qdiscs carry only the kernel directions; the
@@ -544,12 +544,17 @@ absl::StatusOr<std::string> Reconciler::ApplyOneLink(
   absl::Status s = ApplyEgress(lab, node_a, link.a(), kernel_ab);
   if (s.ok()) s = ApplyEgress(lab, node_b, link.b(), kernel_ba);
   if (s.ok() && engine_link) {
-    s = engine_links_->Update(
-        lab, LinkName(link),
-        engines.a_to_b == EngineUse::kUserspace ? link.a_to_b()
-                                                : emu::v1::LinkParams(),
-        engines.b_to_a == EngineUse::kUserspace ? link.b_to_a()
-                                                : emu::v1::LinkParams());
+    // The engine gets each userspace direction with its compensation
+    // resolved (the lab's `compensate:` unless the direction says).
+    auto for_engine = [&](EngineUse use, const emu::v1::LinkParams& p) {
+      if (use != EngineUse::kUserspace) return emu::v1::LinkParams();
+      emu::v1::LinkParams out = p;
+      out.set_compensate(linkemu::CompensationWanted(p, lab_compensate));
+      return out;
+    };
+    s = engine_links_->Update(lab, LinkName(link),
+                              for_engine(engines.a_to_b, link.a_to_b()),
+                              for_engine(engines.b_to_a, link.b_to_a()));
   }
   if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
   if (plans.a_to_b.empty() && plans.b_to_a.empty()) return std::string();
@@ -654,7 +659,9 @@ absl::Status Reconciler::SetLinkParams(
       // rest of the lab converges untouched (addresses re-applied).
       return ApplyLocked(*spec, [](const ApplyLabEvent&) {});
     }
-    return ApplyOneLink(req.lab(), node_a, node_b, link, engines).status();
+    return ApplyOneLink(req.lab(), node_a, node_b, link, engines,
+                        spec->compensate())
+        .status();
   }
   return SetRemoteLinkParams(req, &*spec);
 }

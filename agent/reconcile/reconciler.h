@@ -159,7 +159,8 @@ class Reconciler {
                                            const emu::v1::Node* node_a,
                                            const emu::v1::Node* node_b,
                                            const emu::v1::Link& link,
-                                           const linkemu::LinkEngines& engines);
+                                           const linkemu::LinkEngines& engines,
+                                           bool lab_compensate);
 
   // Nodes whose driver shapes their own egress (QEMU guests).
   absl::flat_hash_set<std::string> GuestNodes(

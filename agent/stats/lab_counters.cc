@@ -94,11 +94,20 @@ emu::v1::LabCounters LabCounterCollector::Collect(
   };
 
   std::map<std::string, linkemu::LinkStats> engine;
+  std::map<std::string, impair::EngineLinks::Served> served_by_link;
   if (sources_.engine_links != nullptr) {
     for (auto& served : sources_.engine_links->List(lab)) {
       if (served.stats) engine[served.link] = *served.stats;
+      served_by_link[served.link] = served;
     }
   }
+  auto compensation = [](const impair::EngineLinks::Compensation& c,
+                         DirectionCounters* d) {
+    if (!c.on) return;
+    d->set_compensated(true);
+    d->set_base_latency_us(c.base_us);
+    d->set_applied_delay_us(c.applied_delay_us);
+  };
   std::map<std::string, tunnel::TunnelStatus> tunnels;
   if (sources_.tunnels != nullptr) {
     for (auto& t : sources_.tunnels->List(lab)) tunnels[t.spec.link_id] = t;
@@ -125,6 +134,11 @@ emu::v1::LabCounters LabCounterCollector::Collect(
          lc->mutable_a_to_b());
     fill(link.b(), link.a(), b, a, by_engine ? &e->second.b_to_a : nullptr,
          lc->mutable_b_to_a());
+    if (auto sv = served_by_link.find(lc->link());
+        sv != served_by_link.end()) {
+      compensation(sv->second.a_to_b, lc->mutable_a_to_b());
+      compensation(sv->second.b_to_a, lc->mutable_b_to_a());
+    }
   }
 
   for (const auto& remote : spec.remote_links()) {

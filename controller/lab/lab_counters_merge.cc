@@ -20,6 +20,12 @@ void AddDirection(const emu::v1::DirectionCounters& p,
   d->set_dropped_packets(d->dropped_packets() + p.dropped_packets());
   d->set_backlog_bytes(d->backlog_bytes() + p.backlog_bytes());
   d->set_backlog_packets(d->backlog_packets() + p.backlog_packets());
+  // Compensation is reported by the one host whose engine applies it.
+  if (p.compensated()) {
+    d->set_compensated(true);
+    d->set_base_latency_us(p.base_latency_us());
+    d->set_applied_delay_us(p.applied_delay_us());
+  }
 }
 
 }  // namespace

@@ -120,6 +120,12 @@ const std::vector<ParamField>& ParamFields() {
                     ? std::string("lab's")
                     : linkemu::EngineChoiceName(p.engine());
        }},
+      {"compensate",
+       [](const LinkParams& p) {
+         return !p.has_compensate() ? std::string("lab's")
+                                    : std::string(p.compensate() ? "true"
+                                                                 : "false");
+       }},
   };
   return *fields;
 }
@@ -270,11 +276,13 @@ absl::StatusOr<LabDiff> DiffTopologies(const emu::v1::Topology& old_topology,
         " (apply changes a running lab; `emuctl up` deploys another)"));
   }
   if (old_topology.engine() != desired->engine() ||
-      old_topology.seed() != desired->seed()) {
+      old_topology.seed() != desired->seed() ||
+      old_topology.compensate() != desired->compensate()) {
     return absl::InvalidArgumentError(absl::StrCat(
         SourcePrefix(desired->source()),
-        "the lab's engine: or seed: changed; a running lab keeps them (set "
-        "engine: per link, or take the lab down and up again)"));
+        "the lab's engine:, seed: or compensate: changed; a running lab keeps "
+        "them (set engine: or compensate: per link, or take the lab down and "
+        "up again)"));
   }
   LabDiff diff;
   std::map<std::string, const Node*> old_nodes, new_nodes;

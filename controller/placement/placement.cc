@@ -874,6 +874,7 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     s.set_lab(topology.name());
     s.set_engine(topology.engine());
     s.set_seed(topology.seed());
+    s.set_compensate(topology.compensate());
     share_of.emplace(shares.find(host)->first, &s);
     return s;
   };

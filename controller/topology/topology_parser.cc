@@ -51,7 +51,8 @@ using KeyList = absl::Span<const absl::string_view>;
 // ---- Key sets -------------------------------------------------------------
 
 constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement",
-                                          "engine", "seed", "community"};
+                                          "engine", "seed", "community",
+                                          "compensate"};
 // community: {export: [{name: ix1, segment: sw1, to: [bob, carol]}]}
 // (docs/community.md).
 constexpr absl::string_view kCommunityKeys[] = {"export"};
@@ -296,6 +297,9 @@ class YamlReader {
             Error(e, "lab", absl::StrCat("engine: ", v.status().message()));
           }
         }
+      } else if (e.key == "compensate") {
+        bool on = false;
+        if (Bool(e, "lab", &on)) topology->set_compensate(on);
       } else if (e.key == "seed") {
         uint64_t seed;
         if (Uint(e, "lab", UINT64_MAX, &seed)) topology->set_seed(seed);
@@ -493,6 +497,17 @@ class YamlReader {
       return false;
     }
     *out = v;
+    return true;
+  }
+  bool Bool(const Entry& e, absl::string_view object, bool* out) {
+    std::string text;
+    if (!Scalar(e, object, &text)) return false;
+    if (text != "true" && text != "false") {
+      Error(e, object,
+            absl::StrCat(e.key, ": \"", text, "\" is not true or false"));
+      return false;
+    }
+    *out = text == "true";
     return true;
   }
   bool Map(const Entry& e, absl::string_view object) {

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# compensate: true (issue 10): the engine path's base latency is measured
+# by the agent and subtracted from a compensated link's delay, so its RTT
+# is closer to the configured one than an identical uncompensated link's.
+# Two links of one lab, 2 ms each way through the userspace engine: a<->b
+# compensated (the lab's compensate: true), c<->d not (compensate: false on
+# the link). linktest shows configured, base and applied delay; both links
+# are pinged at the same time (two linktest runs side by side, so a busy
+# host's load falls on both alike), three rounds, and the medians of their
+# RTT p50s are compared. Needs root; touches only names with its own
+# cluster id.
+set -euo pipefail
+
+RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+EMUCTL=$RUNFILES/cli/emuctl
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
+start_cluster_test k
+
+cat >"$TMP/comp.yaml" <<'YAML'
+name: comp
+engine: userspace
+compensate: true
+topology:
+  nodes:
+    a: {interfaces: {eth1: {addresses: [10.0.0.1/24]}}}
+    b: {interfaces: {eth1: {addresses: [10.0.0.2/24]}}}
+    c: {interfaces: {eth1: {addresses: [10.0.1.1/24]}}}
+    d: {interfaces: {eth1: {addresses: [10.0.1.2/24]}}}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      delay: 2ms
+    - endpoints: ["c:eth1", "d:eth1"]
+      delay: 2ms
+      compensate: false
+YAML
+
+"$EMUCTL" local start --name "$ID" --subnet 198.18.227.0/24 >"$TMP/start.log" 2>&1 ||
+  fail "local start: $(cat "$TMP/start.log")"
+"$EMUCTL" up "$TMP/comp.yaml" >"$TMP/up.log" 2>&1 ||
+  fail "up: $(cat "$TMP/up.log")"
+
+# The text output shows the three figures for the compensated link only.
+"$EMUCTL" linktest comp --no-rate --count 20 >"$TMP/text.txt" 2>&1 || true
+cat "$TMP/text.txt"
+grep -q "a-to-b compensated: configured 2.000 ms - base measured 0\.[0-9]* ms = engine delay 1\.[0-9]* ms" "$TMP/text.txt" ||
+  fail "no compensation line for a<->b: $(cat "$TMP/text.txt")"
+if grep -q "b-to-a compensated" <(sed -n '/^c:eth1/,$p' "$TMP/text.txt"); then
+  fail "c<->d (compensate: false) was compensated: $(cat "$TMP/text.txt")"
+fi
+
+for round in 1 2 3; do
+  "$EMUCTL" linktest comp "a:eth1" --no-rate --count 300 --interval 5ms --json \
+    >"$TMP/on$round.json" 2>"$TMP/on$round.err" &
+  on=$!
+  BG_PIDS+=("$on")
+  "$EMUCTL" linktest comp "c:eth1" --no-rate --count 300 --interval 5ms --json \
+    >"$TMP/off$round.json" 2>"$TMP/off$round.err" &
+  off=$!
+  BG_PIDS+=("$off")
+  wait "$on" || true
+  wait "$off" || true
+done
+load=$(cut -d' ' -f1 /proc/loadavg)
+/usr/bin/python3 - "$TMP" "$load" <<'PY' || fail "compensation: $(cat "$TMP"/on*.json "$TMP"/off*.json)"
+import json, statistics, sys
+tmp, load = sys.argv[1], sys.argv[2]
+on, off = [], []
+for r in (1, 2, 3):
+    [a] = json.load(open(f"{tmp}/on{r}.json"))["links"]
+    [c] = json.load(open(f"{tmp}/off{r}.json"))["links"]
+    assert "error" not in a and "error" not in c, (a, c)
+    for d in ("a_to_b", "b_to_a"):
+        comp = a["compensation"][d]
+        assert comp["asked"] and comp["applied"], comp
+        assert 0 < comp["base_ms"] < 10, comp
+        assert abs(comp["applied_delay_ms"] - (2 - comp["base_ms"])) < 0.0015, comp
+        assert c["compensation"][d]["asked"] is False, c["compensation"]
+        assert c["compensation"][d]["applied"] is False, c["compensation"]
+    on.append(a["measured"]["rtt_p50_ms"])
+    off.append(c["measured"]["rtt_p50_ms"])
+base = a["compensation"]["a_to_b"]["base_ms"]
+m_on, m_off = statistics.median(on), statistics.median(off)
+print(f"load {load}; base {base:.3f} ms per direction; configured RTT 4.000 ms")
+print(f"RTT p50 compensated {on} -> median {m_on:.3f} ms (error {m_on - 4:+.3f})")
+print(f"RTT p50 not         {off} -> median {m_off:.3f} ms (error {m_off - 4:+.3f})")
+# Closer to the configured 4 ms with compensation than without.
+assert abs(m_on - 4) < abs(m_off - 4), (m_on, m_off)
+# And not early by more than ping's resolution plus the base itself: the
+# compensation never takes more than the path costs.
+assert m_on >= 4 - 2 * base - 0.02, (m_on, base)
+PY
+
+"$EMUCTL" down comp >/dev/null
+wait_for 30 "$EMUCTL" local stop --name "$ID" ||
+  fail "local stop: $("$EMUCTL" local stop --name "$ID" 2>&1)"
+check_nothing_left "$ID" || exit 1
+trap - EXIT
+echo PASS
