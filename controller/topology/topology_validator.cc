@@ -297,10 +297,20 @@ std::string At(const Owner& owner) {
 struct EndUser {
   const Link* link = nullptr;
   const emu::v1::Attachment* attachment = nullptr;
+  // Or a host or dummy link's end (Interface.host_end, .dummy): its node
+  // and interface.
+  const Node* node = nullptr;
+  const Interface* special = nullptr;
 };
 
 std::string At(const EndUser& user) {
   if (user.link != nullptr) return At(Owner{"", &user.link->source(), user.link});
+  if (user.special != nullptr) {
+    return At(Owner{absl::StrCat(user.special->dummy() ? "a dummy link" : "a host link",
+                                 " (", user.node->name(), ":", user.special->name(),
+                                 ")"),
+                    &user.special->source()});
+  }
   return At(Owner{absl::StrCat("link ", community::AttachmentName(*user.attachment)),
                   &user.attachment->source()});
 }
@@ -645,7 +655,7 @@ class Validator {
     used_interfaces_.emplace(
         std::make_pair(absl::string_view(node.name()),
                        absl::string_view(iface.name())),
-        Owner{absl::StrCat(what, " (", endpoint, ")"), &iface.source()});
+        EndUser{nullptr, nullptr, &node, &iface});
     if (!iface.has_host_end()) return;
     const emu::v1::HostEnd& host = iface.host_end();
     const std::string host_name = absl::StrCat("host:", host.name());
