@@ -109,6 +109,13 @@ std::vector<MountStep> BuildSandboxMounts(const SandboxOptions& options) {
                         "/sys/firmware"}) {
     steps.push_back(Mask(m));
   }
+  // The host's secrets that root may read whatever its capabilities (it
+  // owns them): password hashes, the SSH host keys, TLS private keys. Until
+  // a node's root is a user namespace's, not the host's (docs/security.md).
+  for (const char* m : {"/etc/shadow", "/etc/shadow-", "/etc/gshadow",
+                        "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private"}) {
+    steps.push_back(Mask(m));
+  }
   for (const std::string& m : options.masked_paths) steps.push_back(Mask(m));
   return steps;
 }

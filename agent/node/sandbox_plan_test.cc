@@ -97,6 +97,9 @@ TEST(SandboxPlanTest, MaskedPathsComeLastAfterDev) {
   EXPECT_LT(IndexOf(steps, K::kMknod, "/dev/null"),
             IndexOf(steps, K::kMask, "/etc/emu"));
   EXPECT_GE(IndexOf(steps, K::kMask, "/proc/kcore"), 0);
+  // Files root owns on the host are hidden, not only capability-guarded.
+  EXPECT_GE(IndexOf(steps, K::kMask, "/etc/shadow"), 0);
+  EXPECT_GE(IndexOf(steps, K::kMask, "/etc/ssh"), 0);
 }
 
 TEST(SandboxPlanTest, CapabilitiesKeepTheNetworkNotTheHost) {

@@ -97,6 +97,9 @@ for target in "$probe" /etc/emu-sandbox-probe-$ID; do
   if as_alice exec core a -- sh -c "echo x >$target" 2>/dev/null; then fail "alice's node wrote $target"; fi
   [[ -e $target ]] && { rm -f "$target"; fail "alice's node created host file $target"; }
 done
+# /etc/shadow is root's on the host (mode 640): hidden, not only guarded.
+as_alice exec core a -- cat /etc/shadow 2>/dev/null | grep -q "^root:" &&
+  fail "alice's node reads the host's /etc/shadow"
 if as_alice exec core a -- mount -t tmpfs none /mnt 2>/dev/null; then fail "alice's node may mount"; fi
 as_alice exec core a -- sh -c 'ls /run/netns 2>/dev/null' | grep -q . && fail "alice's node sees /run/netns"
 as_alice exec core a -- sh -c "echo x >/tmp/node-file-$ID && cat /tmp/node-file-$ID" | grep -qx x ||
