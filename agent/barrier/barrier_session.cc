@@ -153,6 +153,19 @@ class SessionState {
       pool = pool_;
     }
     pool->Warm({hello.nodes().begin(), hello.nodes().end()});
+    // The first Release must find them ready: a node's first executor may
+    // have to start its sandbox's holder (tens of ms, hundreds on a loaded
+    // host), and a command that waits for it starts late. The stream reads
+    // nothing more until then, so the controller's clock probes, which it
+    // answers before it releases the first Task, wait too.
+    const absl::Time start = absl::Now();
+    if (!pool->AwaitWarm(kWarmWait)) {
+      Log("barrier session: executors of lab ", hello.lab(), " not ready after ",
+          absl::FormatDuration(kWarmWait), "; the first Task may start late");
+    } else if (absl::Now() - start > absl::Milliseconds(50)) {
+      Log("barrier session: executors of lab ", hello.lab(), " ready in ",
+          absl::FormatDuration(absl::Now() - start));
+    }
   }
 
   // The session found no run to resume (this agent restarted, or dropped
@@ -279,6 +292,10 @@ class SessionState {
   // How long a command waits for its node's executor being prepared (a
   // fork, a few ms) rather than creating a second process.
   static constexpr absl::Duration kExecutorWait = absl::Seconds(2);
+  // How long a Hello waits for the session's first executors: below the
+  // controller's clock-probe deadline (ExperimentRunner::kClockDeadline,
+  // 2 s), so its probes are still answered in time.
+  static constexpr absl::Duration kWarmWait = absl::Milliseconds(1500);
   // Ready executors per node. Two would spare a Task released right after
   // a short one the wait for the refill fork, but measured
   // (bench/barrier_bench, 16 agents, same load, back to back) the second

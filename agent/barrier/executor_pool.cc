@@ -76,6 +76,17 @@ std::unique_ptr<PreparedProcess> ExecutorPool::Take(const std::string& node,
   return out;
 }
 
+bool ExecutorPool::AwaitWarm(absl::Duration wait) {
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& [node, slot] : slots_) {
+      if (slot.ready.empty() && slot.preparing > 0) return false;
+    }
+    return true;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), wait);
+}
+
 void ExecutorPool::Shutdown() {
   std::vector<std::unique_ptr<PreparedProcess>> drop;
   absl::MutexLock lock(&mu_);

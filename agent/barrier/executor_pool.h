@@ -51,6 +51,10 @@ class ExecutorPool : public std::enable_shared_from_this<ExecutorPool> {
   std::unique_ptr<PreparedProcess> Take(const std::string& node,
                                         absl::Duration wait);
 
+  // Waits up to `wait` until every node warmed so far has an executor
+  // ready or has failed to get one; true when none is still preparing.
+  bool AwaitWarm(absl::Duration wait);
+
   // Tops the node up to `depth` executors (after one exec'd).
   void Refill(const std::string& node);
 

@@ -95,6 +95,18 @@ TEST(ExecutorPoolTest, TakeWaitsForTheOneBeingPrepared) {
   EXPECT_EQ(f.prepares.load(), 1);  // waited, did not prepare a second
 }
 
+TEST(ExecutorPoolTest, AwaitWarmWaitsForEveryNodesFirstPreparation) {
+  Fixture f;
+  f.pool->Warm({"a", "slow", "guest", "missing"});
+  // "slow" is held: not warm yet, whatever the others did.
+  EXPECT_FALSE(f.pool->AwaitWarm(absl::Milliseconds(100)));
+  f.gate.Notify();
+  // Ready or failed (guest, missing) all count as done.
+  EXPECT_TRUE(f.pool->AwaitWarm(absl::Seconds(30)));
+  EXPECT_NE(f.pool->Take("slow", absl::ZeroDuration()), nullptr);
+  EXPECT_NE(f.pool->Take("a", absl::ZeroDuration()), nullptr);
+}
+
 TEST(ExecutorPoolTest, NodesWithoutExecutorsGiveNone) {
   Fixture f;
   f.pool->Warm({"guest", "missing"});

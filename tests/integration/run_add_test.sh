@@ -29,8 +29,9 @@ YAML
 as_alice up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
 as_alice share addlab --with bob --role viewer >/dev/null
 
-GATE=$TMP/gate.$$
-rm -f "$GATE"
+# The gate is in node a's own /tmp (a node sees its sandbox's /tmp, not
+# the host's): opened by an exec into the same node.
+GATE=/tmp/gate.$$
 cat >"$TMP/exp.yaml" <<YAML
 experiment: grows
 tasks:
@@ -80,7 +81,7 @@ wait_for 30 grep -q "added to run $id: appended" "$TMP/follow-last.log" ||
 as_alice runs --follow "$id" --add "$TMP/next.yaml" --after-current >"$TMP/follow.log" 2>&1 &
 follow_pid=$!
 wait_for 30 grep -q "added to run $id: inserted" "$TMP/follow.log" || fail "insert: $(cat "$TMP/follow.log")"
-touch "$GATE"
+as_alice exec addlab a -- touch "$GATE" || fail "could not open the gate in node a"
 
 set +e
 wait "$follow_pid"; rc=$?

@@ -288,13 +288,14 @@ grep -q "task t3 passed" "$TMP/follow.log" || fail "--follow lacks t3: $(cat "$T
 [[ $(run_state "$id") == SUCCEEDED ]] || fail "run $id did not succeed: $("$EMUCTL" "${R[@]}" runs 2>&1)"
 
 # ---- A dropped SSH connection in the middle of a stream. ------------------
-"$EMUCTL" "${S[@]}" exec "lab$ID" a -- sh -c "touch $TMP/started; sleep 30" \
+DROP_TAG=$(( $$ % 100000 ))
+"$EMUCTL" "${S[@]}" exec "lab$ID" a -- sleep "30.$DROP_TAG" \
   >"$TMP/drop.out" 2>&1 &
 EXEC_PID=$!
 OURS+=("$EXEC_PID")
-# The node shares the file system: the command running means the exec
-# stream is open through the tunnel.
-wait_for 15 test -e "$TMP/started" || fail "exec over ssh did not start: $(cat "$TMP/drop.out")"
+# The command running (the host sees every node's processes) means the
+# exec stream is open through the tunnel.
+wait_for 15 pgrep -f "^sleep 30\.${DROP_TAG}\$" || fail "exec over ssh did not start: $(cat "$TMP/drop.out")"
 for p in $(pgrep -P "$SSHD_PID"); do kill "$p"; done
 set +e
 wait "$EXEC_PID"
