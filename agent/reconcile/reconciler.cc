@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/net/resource_names.h"
+#include "agent/reconcile/apply_event.h"
 #include "common/status_macros.h"
 #include "linkemu/qdisc_plan.h"
 
@@ -20,15 +21,6 @@ using emu::v1::ApplyLabEvent;
 using emu::v1::ApplyLabRequest;
 
 constexpr absl::Duration kKillGrace = absl::Seconds(2);
-
-ApplyLabEvent Event(ApplyLabEvent::Kind kind, std::string object,
-                    std::string detail = "") {
-  ApplyLabEvent e;
-  e.set_kind(kind);
-  e.set_object(std::move(object));
-  e.set_detail(std::move(detail));
-  return e;
-}
 
 const emu::v1::Interface* FindInterface(const emu::v1::Node& node,
                                         const std::string& name) {
@@ -298,7 +290,7 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
   EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, nodes, progress));
   EMU_RETURN_IF_ERROR(EnsureNodes(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, engines, progress));
-  progress(Event(ApplyLabEvent::DONE, absl::StrCat("lab ", desired.lab()),
+  progress(MakeApplyEvent(ApplyLabEvent::DONE, absl::StrCat("lab ", desired.lab()),
                  absl::StrCat(desired.nodes_size(), " nodes, ",
                               desired.links_size(), " links")));
   return absl::OkStatus();
@@ -319,7 +311,7 @@ absl::Status Reconciler::ReconcileNamespaces(const ApplyLabRequest& desired,
     if (wanted.contains(ns)) continue;
     EMU_RETURN_IF_ERROR(procs_->KillAll(ns, kKillGrace));
     EMU_RETURN_IF_ERROR(net_->DeleteNamespace(ns));
-    progress(Event(ApplyLabEvent::REMOVED, absl::StrCat("namespace ", ns)));
+    progress(MakeApplyEvent(ApplyLabEvent::REMOVED, absl::StrCat("namespace ", ns)));
   }
   for (const auto& node : desired.nodes()) {
     if (!node.foreign_lab().empty()) continue;
@@ -329,7 +321,7 @@ absl::Status Reconciler::ReconcileNamespaces(const ApplyLabRequest& desired,
     if (!s.ok() && !absl::IsAlreadyExists(s)) {
       return Annotate(s, absl::StrCat("node ", node.name()));
     }
-    progress(Event(ApplyLabEvent::NODE_CREATED,
+    progress(MakeApplyEvent(ApplyLabEvent::NODE_CREATED,
                    absl::StrCat("node ", node.name()), ns));
   }
   return absl::OkStatus();
@@ -388,7 +380,7 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
       if (want != alias_of_end.end() && want->second == i.alias) continue;
       EMU_RETURN_IF_ERROR(
           net_->DeleteInterface(NamespaceOf(lab, node), i.name));
-      progress(Event(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));
+      progress(MakeApplyEvent(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));
     }
   }
   return absl::OkStatus();
@@ -446,7 +438,7 @@ absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
       spec.seed = linkemu::LinkSeed(desired.seed(), name, std::random_device()());
       absl::Status s = engine_links_->Create(lab, spec);
       if (!s.ok()) return Annotate(s, absl::StrCat("host ", host_));
-      progress(Event(ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", name),
+      progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", name),
                      "two TAPs served by the userspace engine"));
       continue;
     }
@@ -460,7 +452,7 @@ absl::Status Reconciler::CreateMissingLinks(const ApplyLabRequest& desired,
     absl::Status s =
         net_->CreateVeth(end_for(link.a()), end_for(link.b()), alias);
     if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
-    progress(Event(ApplyLabEvent::LINK_CREATED,
+    progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED,
                    absl::StrCat("link ", LinkName(link))));
   }
   return absl::OkStatus();
@@ -489,7 +481,7 @@ absl::Status Reconciler::EnsureNodes(const ApplyLabRequest& desired,
     EMU_RETURN_IF_ERROR(drivers_.at(kind)->Ensure(
         desired, by_kind[kind],
         [&](const std::string& object, const std::string& detail) {
-          progress(Event(ApplyLabEvent::NODE_CONFIGURED, object, detail));
+          progress(MakeApplyEvent(ApplyLabEvent::NODE_CONFIGURED, object, detail));
         }));
   }
   // This lab's ports in other labs' segments (community attachments).
@@ -500,7 +492,7 @@ absl::Status Reconciler::EnsureNodes(const ApplyLabRequest& desired,
       return Annotate(s, absl::StrCat("attachment to ", anchor->foreign_lab(),
                                       "/", anchor->foreign_node()));
     }
-    progress(Event(ApplyLabEvent::NODE_CONFIGURED,
+    progress(MakeApplyEvent(ApplyLabEvent::NODE_CONFIGURED,
                    absl::StrCat("node ", anchor->name()),
                    absl::StrCat("ports in ", anchor->foreign_lab(), "/",
                                 anchor->foreign_node())));
@@ -519,7 +511,7 @@ absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
         ApplyOneLink(lab, nodes.at(link.a().node()), nodes.at(link.b().node()),
                      link, engines.at(LinkName(link)), desired.compensate()));
     if (!shaped.empty()) {
-      progress(Event(ApplyLabEvent::LINK_SHAPED,
+      progress(MakeApplyEvent(ApplyLabEvent::LINK_SHAPED,
                      absl::StrCat("link ", LinkName(link)), shaped));
     }
   }

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/net/resource_names.h"
+#include "agent/reconcile/apply_event.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "common/status_macros.h"
@@ -21,15 +22,6 @@ namespace {
 
 using emu::v1::ApplyLabEvent;
 using emu::v1::RemoteLinkEnd;
-
-ApplyLabEvent Event(ApplyLabEvent::Kind kind, std::string object,
-                    std::string detail) {
-  ApplyLabEvent e;
-  e.set_kind(kind);
-  e.set_object(std::move(object));
-  e.set_detail(std::move(detail));
-  return e;
-}
 
 // The conditions this end sends with: a's are a_to_b.
 const emu::v1::LinkParams& SendingParams(const RemoteLinkEnd& r) {
@@ -175,7 +167,7 @@ absl::Status Reconciler::ApplyRemoteLinks(
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> created,
                        tunnels_->Apply(lab, ends));
   for (const auto& id : created) {
-    progress(Event(ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", id),
+    progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", id),
                    "tcp tunnel end"));
   }
   for (const auto& r : desired.remote_links()) {
@@ -191,7 +183,7 @@ absl::Status Reconciler::ApplyRemoteLinks(
                             : NamespaceOf(lab, *node->second),
         r, use, plan));
     if (!plan.empty()) {
-      progress(Event(
+      progress(MakeApplyEvent(
           ApplyLabEvent::LINK_SHAPED, absl::StrCat("link ", LinkName(r.link())),
           absl::StrCat(DirectionName(r), " ",
                        use == linkemu::EngineUse::kUserspace

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "agent/net/resource_names.h"
+#include "agent/reconcile/apply_event.h"
 #include "agent/reconcile/reconciler.h"
 #include "common/status_macros.h"
 #include "proto/topology_names.h"
@@ -23,15 +24,6 @@ using emu::v1::ApplyLabRequest;
 
 // The root namespace: the one this agent runs in (HostNetwork's "").
 constexpr char kRootNs[] = "";
-
-ApplyLabEvent SpecialEvent(ApplyLabEvent::Kind kind, std::string object,
-                           std::string detail = "") {
-  ApplyLabEvent e;
-  e.set_kind(kind);
-  e.set_object(std::move(object));
-  e.set_detail(std::move(detail));
-  return e;
-}
 
 std::string HostLinkName(const emu::v1::Node& node,
                          const emu::v1::Interface& i) {
@@ -136,7 +128,7 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
     if (ours && (want == wanted_host_ends.end() || want->second != r.alias)) {
       // No longer wanted, or now another node's: the pair goes.
       EMU_RETURN_IF_ERROR(net_->DeleteInterface(kRootNs, r.name));
-      progress(SpecialEvent(ApplyLabEvent::REMOVED,
+      progress(MakeApplyEvent(ApplyLabEvent::REMOVED,
                             absl::StrCat("host interface ", r.name)));
       continue;
     }
@@ -171,7 +163,7 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
           return Annotate(s, absl::StrCat("dummy link ",
                                           EndpointName(node.name(), i.name())));
         }
-        progress(SpecialEvent(
+        progress(MakeApplyEvent(
             ApplyLabEvent::LINK_CREATED,
             absl::StrCat("dummy ", EndpointName(node.name(), i.name())),
             spec.kind == "dummy" ? "" : "ifb: this kernel has no dummy driver"));
@@ -198,7 +190,7 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
         if (!s.ok()) {
           return Annotate(s, absl::StrCat("link ", HostLinkName(node, i)));
         }
-        progress(SpecialEvent(ApplyLabEvent::LINK_CREATED,
+        progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED,
                               absl::StrCat("link ", HostLinkName(node, i)),
                               "host end in the root namespace"));
       }
