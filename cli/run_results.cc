@@ -184,6 +184,22 @@ std::string RunResultJson(const PlannedRun& planned,
     tasks.push_back(std::move(t));
   }
   o["tasks"] = std::move(tasks);
+  // Each host's clock as the controller measured it (agent clock =
+  // controller clock + offset_us, to within +-bound_us), and the run's
+  // warnings (e.g. a bound above the skew goal).
+  Json clocks = Json::array();
+  for (const auto& hc : r.host_clocks()) {
+    Json c = Json::object();
+    c["host"] = ValidUtf8(hc.host());
+    c["offset_us"] = hc.offset_us();
+    c["bound_us"] = hc.bound_us();
+    c["samples"] = hc.samples();
+    clocks.push_back(std::move(c));
+  }
+  o["host_clocks"] = std::move(clocks);
+  Json warnings = Json::array();
+  for (const auto& w : r.warnings()) warnings.push_back(ValidUtf8(w));
+  o["warnings"] = std::move(warnings);
   // ValidUtf8 lets through sequences that are well formed but not valid
   // (overlong, surrogates): replace those rather than throw.
   return o.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";

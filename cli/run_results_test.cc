@@ -54,6 +54,31 @@ TEST(RunResultJsonTest, EscapesOutputAndKeepsUtf8) {
   EXPECT_EQ(parsed["tasks"][0]["skew_us"], 42);
 }
 
+TEST(RunResultJsonTest, RecordsHostClocksAndWarnings) {
+  emu::v1::RunResult r;
+  auto* hc = r.add_host_clocks();
+  hc->set_host("h2");
+  hc->set_offset_us(-300012);
+  hc->set_bound_us(85);
+  hc->set_samples(8);
+  r.add_warnings("host h3: its clock offset is unknown");
+  nlohmann::json parsed =
+      nlohmann::json::parse(RunResultJson(PlannedRun{}, r), nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded());
+  ASSERT_EQ(parsed["host_clocks"].size(), 1u);
+  EXPECT_EQ(parsed["host_clocks"][0]["host"], "h2");
+  EXPECT_EQ(parsed["host_clocks"][0]["offset_us"], -300012);
+  EXPECT_EQ(parsed["host_clocks"][0]["bound_us"], 85);
+  EXPECT_EQ(parsed["host_clocks"][0]["samples"], 8);
+  ASSERT_EQ(parsed["warnings"].size(), 1u);
+  EXPECT_EQ(parsed["warnings"][0], "host h3: its clock offset is unknown");
+  // A run without them has empty lists, not missing keys.
+  parsed = nlohmann::json::parse(RunResultJson(PlannedRun{}, emu::v1::RunResult{}));
+  EXPECT_TRUE(parsed["host_clocks"].is_array());
+  EXPECT_TRUE(parsed["host_clocks"].empty());
+  EXPECT_TRUE(parsed["warnings"].empty());
+}
+
 TEST(RunResultJsonTest, EveryByteValueYieldsValidJson) {
   std::string all;
   for (int b = 0; b < 256; ++b) all += static_cast<char>(b);

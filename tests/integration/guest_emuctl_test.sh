@@ -3,7 +3,9 @@
 # examples/guests.yaml (two guests + a namespace), exec statuses and output,
 # routed ping namespace -> guest -> guest, the link delay (the engine) seen in
 # ping's RTT, Tasks on guests, a guest's Task cancelled by Ctrl-C in
-# `emuctl run` (ends at once, its process gone inside the guest),
+# `emuctl run` (ends at once, CANCELLED, its process gone inside the guest)
+# and one ended by its timeout (TIMED_OUT, the run FAILED, the console
+# usable again),
 # `emuctl console` from a pipe, QEMU killed -> exec and
 # `emuctl status` (DEGRADED, vm1 exited) say why -> `emuctl restart` brings
 # it back with its links, down, and no QEMU or guest directory left. Needs root and the default guest image (built if missing).
@@ -117,6 +119,49 @@ took=$(echo "$(date +%s.%N) - $t0" | bc)
 echo "exec on vm1 right after the cancel: $took s"
 grep -q "sleep 237" "$TMP/ps" && fail "the cancelled command still runs in vm1: $(cat "$TMP/ps")"
 grep -q "ps" "$TMP/ps" || fail "ps printed nothing: $(cat "$TMP/ps")"
+# The run and its command ended CANCELLED (docs/experiments.md, "Outcomes"),
+# in the results file and in the controller's record.
+cancel_json=$(ls "$TMP"/cancel/run-*.json 2>/dev/null | head -1)
+[[ -n $cancel_json ]] || fail "no results file of the cancelled run: $(cat "$TMP/cancel.log")"
+json_field() {  # FILE EXPR: prints a field of the run's JSON
+  python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+[[ $(json_field "$cancel_json" 'r["state"]') == cancelled ]] ||
+  fail "cancelled run's state: $(json_field "$cancel_json" 'r["state"]')"
+[[ $(json_field "$cancel_json" 'r["tasks"][0]["commands"][0]["status"]') == cancelled ]] ||
+  fail "cancelled command's status: $(cat "$cancel_json")"
+cancel_id=$(json_field "$cancel_json" 'r["id"]')
+"$EMUCTL" runs | grep "^$cancel_id " | grep -q CANCELLED ||
+  fail "run $cancel_id not CANCELLED: $("$EMUCTL" runs)"
+
+# A guest command's timeout ends it the same way: `sleep 600` with a 5 s
+# timeout ends TIMED_OUT a few seconds after its timeout, the run FAILED,
+# nothing of it is left in the guest and the console answers at once.
+cat >"$TMP/timeout.yaml" <<'EXP'
+experiment: guest-timeout
+tasks:
+  - name: long
+    commands:
+      - {node: vm1, cmd: "sleep 600", timeout: 5s}
+EXP
+t0=$(date +%s.%N)
+set +e
+"$EMUCTL" run guests "$TMP/timeout.yaml" --results "$TMP/timeout" >"$TMP/timeout.log" 2>&1
+rc=$?
+set -e
+took=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "guest command with a 5 s timeout: emuctl run ended after $took s"
+[[ $rc -eq 1 ]] || fail "timed-out run: exit status $rc, want 1: $(cat "$TMP/timeout.log")"
+(($(echo "$took < 25" | bc))) || fail "a 5 s timeout took $took s"
+timeout_json=$(ls "$TMP"/timeout/run-*.json 2>/dev/null | head -1)
+[[ -n $timeout_json ]] || fail "no results file of the timed-out run"
+[[ $(json_field "$timeout_json" 'r["state"]') == failed ]] ||
+  fail "timed-out run's state: $(json_field "$timeout_json" 'r["state"]')"
+[[ $(json_field "$timeout_json" 'r["tasks"][0]["commands"][0]["status"]') == timed_out ]] ||
+  fail "timed-out command's status: $(cat "$timeout_json")"
+"$EMUCTL" exec guests vm1 -- ps >"$TMP/ps" || fail "exec after the timeout: $(cat "$TMP/ps")"
+grep -q "sleep 600" "$TMP/ps" && fail "the timed-out command still runs in vm1: $(cat "$TMP/ps")"
+[[ "$("$EMUCTL" exec guests vm1 -- echo back)" == back ]] || fail "console not usable after the timeout"
 
 # console from a pipe.
 echo 'hostname' | "$EMUCTL" console guests vm2 --linger 2s >"$TMP/console" 2>"$TMP/console.err"
