@@ -268,6 +268,9 @@ TEST_F(ReconcilerRemoteLinksTest, WithTheEngineNetemConditionsGoToTheTunnel) {
 TEST_F(ReconcilerRemoteLinksTest, VxlanCarrierMakesAVxlanEndInsteadOfATunnel) {
   impair::FakeLinkEngine engine;
   impair::EngineLinks engine_links(&engine, &taps_);
+  auto with_vxlan = *net_.ProbeKernel();  // no sch_netem (the fixture's)
+  with_vxlan.vxlan = true;
+  net_.set_features(with_vxlan);
   Reconciler rec("h1", &net_, &launcher_, &procs_, store_.get(),
                  *net_.ProbeKernel(), tunnels_.get(), &engine_links);
   rec.set_vxlan_port(4790);

@@ -23,12 +23,13 @@ between() { awk -v v="$1" -v l="$2" -v h="$3" 'BEGIN { exit !(v >= l && v <= h) 
 host_pid() {  # host_pid N: the pid of agent N (1-based)
   grep -oE '"pid": *[0-9]+' "$EMU_CLUSTER" | sed -n "$1p" | grep -oE '[0-9]+$'
 }
-# goodput FROM_HOST FROM_NODE TO_ADDR: TCP Mbit/s over 3 s (iperf3 server
-# on the other node started by the caller).
+# goodput FROM_HOST FROM_NODE TO_HOST TO_NODE TO_ADDR: TCP Mbit/s over 3 s
+# (a one-shot iperf3 server on the receiving node).
 goodput() {
   local out _
+  ip netns exec "$(ns "$3" "$4")" iperf3 -s -1 -D >/dev/null
   for _ in $(seq 20); do
-    if out=$(ip netns exec "$(ns "$1" "$2")" iperf3 -c "$3" -t 3 -J 2>/dev/null); then
+    if out=$(ip netns exec "$(ns "$1" "$2")" iperf3 -c "$5" -t 3 -J 2>/dev/null); then
       python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$out"
       return
     fi
@@ -71,14 +72,13 @@ echo "ping a->b: $(grep rtt "$TMP/ping.log")"
 # TBF on a's end at 20 Mbit/s: TCP goodput 20 x MSS/frame (1398/1464 at
 # the VXLAN MTU 1450) = 19.1; b's direction is unshaped.
 tc -n "$(ns h1 a)" qdisc show dev eth1 | grep -q "tbf" || fail "no tbf on a:eth1: $(tc -n "$(ns h1 a)" qdisc show dev eth1)"
-ip netns exec "$(ns h2 b)" iperf3 -s -D -p 5201 >/dev/null
-g=$(goodput h1 a 10.79.1.2)
+g=$(goodput h1 a h2 b 10.79.1.2)
 between "${g:-0}" 16 20.5 || fail "goodput a->b ${g:-none} Mbit/s, configured 20 Mbit/s"
 echo "goodput a->b at rate 20mbit: $g Mbit/s"
 
 "$EMUCTL" link set "$LAB" "a:eth1<->b:eth1" --dir a-to-b --rate 8mbit >"$TMP/set.log" 2>&1 ||
   fail "link set: $(cat "$TMP/set.log")"
-g=$(goodput h1 a 10.79.1.2)
+g=$(goodput h1 a h2 b 10.79.1.2)
 between "${g:-0}" 6.4 8.2 || fail "goodput a->b ${g:-none} Mbit/s after link set, configured 8 Mbit/s"
 echo "goodput a->b after link set --rate 8mbit: $g Mbit/s"
 
@@ -114,12 +114,19 @@ idx_after=$(ip -n "$(ns h1 a)" -o link show eth1 | cut -d: -f1)
 wait_for 20 ip netns exec "$(ns h1 a)" ping -c 1 -W 1 10.79.1.2 || fail "a cannot reach b after the restart"
 echo "after kill -9 of h1's agent: a:eth1 kept (ifindex $idx_after), its TBF restored, ping ok"
 
+# The devices' UDP sockets are in the hosts' namespaces (not the nodes');
+# down deletes the nodes' namespaces, the devices with them, and so the
+# sockets.
+udp_port() { ip netns exec "emuhost-$ID-h$1" ss -H -uln 'sport = :4789' 2>/dev/null | grep -c . || true; }
+for h in 1 2; do
+  [[ $(udp_port $h) -ge 1 ]] || fail "no VXLAN socket on host h$h: $(ip netns exec "emuhost-$ID-h$h" ss -uln 2>&1)"
+done
 "$EMUCTL" down "$LAB" >/dev/null
 for h in 1 2; do
-  if ip netns exec "emuhost-$ID-h$h" ip -d link show type vxlan 2>/dev/null | grep -q "vxlan id $va"; then
-    fail "a vxlan device of VNI $va left on host h$h"
-  fi
+  no_socket() { [[ $(udp_port "$1") -eq 0 ]]; }
+  wait_for 10 no_socket $h || fail "a VXLAN socket left on host h$h after down: $(ip netns exec "emuhost-$ID-h$h" ss -uln 2>&1)"
 done
+echo "down: no VXLAN socket left on either host"
 wait_for 30 "$EMUCTL" local stop --name "$ID" ||
   fail "local stop: $("$EMUCTL" local stop --name "$ID" 2>&1)"
 check_nothing_left "$ID" || exit 1
