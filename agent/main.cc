@@ -92,6 +92,11 @@ ABSL_FLAG(std::string, tunnel_listen, "",
           "Default: --listen's host with port 7472 (if that port is taken, "
           "the agent runs without tunnels and says so). 'none': no tunnels.");
 
+ABSL_FLAG(int32_t, vxlan_port, 4789,
+          "UDP port of the kernel VXLAN devices of labs with carrier: vxlan "
+          "(docs/tunnel.md, \"Kernel VXLAN\"): the same on every host of the "
+          "cluster, open between them; plain UDP, for trusted networks only.");
+
 ABSL_FLAG(std::string, tunnel_carrier, "",
           "What carries cross-host links between agents (docs/tunnel.md): "
           "'tls' (mutual TLS with the agents' certificates of the cluster "
@@ -416,6 +421,13 @@ int main(int argc, char** argv) {
   emu::agent::net::ProcNamespaceProcesses procs;
   emu::agent::reconcile::Reconciler reconciler(host, &network, &launcher, &procs, &*store,
                                     *features, tunnels.get(), &engine_links);
+  {
+    const int32_t port = absl::GetFlag(FLAGS_vxlan_port);
+    if (port < 1 || port > 65535) {
+      return Fail(absl::StrCat("--vxlan_port=", port, ": want 1..65535"));
+    }
+    reconciler.set_vxlan_port(static_cast<uint16_t>(port));
+  }
   // QEMU guests (docs/guests.md): KVM only where it really works, else TCG.
   emu::agent::guest::GuestManager::Options gopts;
   gopts.run_dir = absl::GetFlag(FLAGS_guest_run_dir);

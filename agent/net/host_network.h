@@ -92,6 +92,32 @@ class HostNetwork {
   virtual absl::Status CreateDummy(const DummySpec& spec,
                                    const std::string& alias) = 0;
 
+  // A kernel VXLAN device carrying one cross-host link (the lab's carrier
+  // "vxlan"; docs/tunnel.md).
+  struct VxlanSpec {
+    std::string ns;      // the node's namespace, where the device goes
+    std::string ifname;  // its final name there, 1..15 bytes
+    std::string mac;     // empty = kernel's random one
+    uint32_t mtu = 0;    // 0 = kernel default (the underlay's MTU - 50)
+    uint32_t vni = 0;    // 1 .. 2^24 - 1
+    std::string remote;  // the peer host's address (IPv4 or IPv6 literal)
+    uint16_t port = 4789;  // UDP destination port, the same on both hosts
+  };
+
+  // Creates the device directly inside `spec.ns` under its final name, with
+  // its UDP socket in the namespace this process runs in (the host's
+  // network: IFLA_NET_NS_FD, as `ip link add ... type vxlan ... netns NS`),
+  // unicast to `remote`; tags it with IFLA_IFALIAS = `alias` and sets it up.
+  // ALREADY_EXISTS if the name is taken in `ns` or another device of this
+  // host already has the VNI on that port. The default refuses
+  // (UNIMPLEMENTED).
+  virtual absl::Status CreateVxlan(const VxlanSpec& spec,
+                                   const std::string& alias) {
+    (void)spec;
+    (void)alias;
+    return absl::UnimplementedError("VXLAN devices are not supported here");
+  }
+
   // Creates a bridge named `name` in `ns` and sets it up. ALREADY_EXISTS if
   // the name is taken in that namespace.
   virtual absl::Status CreateBridge(const std::string& ns,

@@ -549,6 +549,77 @@ absl::Status LibnlHostNetwork::DeleteInterface(const std::string& ns,
   return capture.ToStatus(err, what);
 }
 
+absl::Status LibnlHostNetwork::CreateVxlan(const VxlanSpec& spec,
+                                           const std::string& alias) {
+  const std::string what =
+      absl::StrCat("create vxlan ", QualifiedName(spec.ns, spec.ifname),
+                   " (VNI ", spec.vni, " to ", spec.remote, " port ",
+                   spec.port, ")");
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(spec.ifname), what));
+  if (!spec.mac.empty()) {
+    EMU_RETURN_IF_ERROR(Annotate(ValidateMac(spec.mac), what));
+  }
+  if (spec.vni == 0 || spec.vni > 0xFFFFFF) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": the VNI must be in 1..16777215"));
+  }
+  nl_addr* parsed = nullptr;
+  if (spec.remote.empty() ||
+      (nl_addr_parse(spec.remote.c_str(), AF_INET, &parsed) < 0 &&
+       nl_addr_parse(spec.remote.c_str(), AF_INET6, &parsed) < 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": remote '", spec.remote,
+                     "' is not an IPv4 or IPv6 address"));
+  }
+  NlAddrPtr remote(parsed);
+  // The request goes through the socket of this process's namespace: the
+  // device's UDP socket lives there (the hosts' network); IFLA_NET_NS_FD
+  // puts the device itself into the node's namespace.
+  absl::StatusOr<std::shared_ptr<Handle>> host = Get("");
+  if (!host.ok()) return Annotate(host.status(), what);
+  absl::StatusOr<std::shared_ptr<Handle>> h = Get(spec.ns);
+  if (!h.ok()) return Annotate(h.status(), what);
+  LinkPtr link(rtnl_link_vxlan_alloc());
+  if (!link) return absl::ResourceExhaustedError("rtnl_link_vxlan_alloc");
+  rtnl_link_set_name(link.get(), spec.ifname.c_str());
+  rtnl_link_set_ns_fd(link.get(), (*h)->fd);
+  rtnl_link_vxlan_set_id(link.get(), spec.vni);
+  rtnl_link_vxlan_set_group(link.get(), remote.get());
+  rtnl_link_vxlan_set_port(link.get(), spec.port);
+  if (spec.mtu != 0) rtnl_link_set_mtu(link.get(), spec.mtu);
+  NlAddrPtr mac;
+  if (!spec.mac.empty()) {
+    absl::StatusOr<NlAddrPtr> m = ParseMac(spec.mac);
+    if (!m.ok()) return Annotate(m.status(), what);
+    mac = std::move(*m);
+    rtnl_link_set_addr(link.get(), mac.get());
+  }
+  {
+    absl::MutexLock lock(&(*host)->mu);
+    linkemu::NlErrorCapture capture((*host)->sock);
+    int err = rtnl_link_add((*host)->sock, link.get(),
+                            NLM_F_CREATE | NLM_F_EXCL);
+    if (err < 0 && capture.kernel_errno() == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          what, ": the name is taken in the namespace, or another VXLAN "
+                "device of this host has this VNI on this port (",
+          capture.ToStatus(err, "kernel").message(), ")"));
+    }
+    if (err < 0) return capture.ToStatus(err, what);
+  }
+  // Alias and up afterwards (the kernel ignores IFLA_IFALIAS in a create
+  // request); untagged it would look foreign: removed again.
+  absl::MutexLock lock(&(*h)->mu);
+  nl_sock* sock = (*h)->sock;
+  absl::StatusOr<LinkPtr> made = GetLink(sock, spec.ns, spec.ifname);
+  absl::Status s =
+      made.ok() ? ChangeLink(sock, made->get(), /*up=*/true, &alias,
+                             absl::StrCat(what, ": set up with alias"))
+                : Annotate(made.status(), what);
+  if (!s.ok() && made.ok()) rtnl_link_delete(sock, made->get());
+  return s;
+}
+
 absl::Status LibnlHostNetwork::CreateDummy(const DummySpec& spec,
                                            const std::string& alias) {
   const std::string what = absl::StrCat(

@@ -58,6 +58,8 @@ class LibnlHostNetwork : public HostNetwork {
                           const std::string& alias) override;
   absl::Status DeleteInterface(const std::string& ns,
                                const std::string& ifname) override;
+  absl::Status CreateVxlan(const VxlanSpec& spec,
+                           const std::string& alias) override;
   absl::Status CreateDummy(const DummySpec& spec,
                            const std::string& alias) override;
   absl::Status CreateBridge(const std::string& ns,

@@ -362,7 +362,8 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
   }
   for (const auto& r : desired.remote_links()) {
     alias_of_end[EndpointName(tunnel::LocalEndpoint(r))] =
-        tunnel::TunnelAlias(lab, r.link());
+        IsVxlanCarrier(desired) ? VxlanAlias(lab, r, vxlan_port_)
+                                : tunnel::TunnelAlias(lab, r.link());
   }
   for (const auto& node : desired.nodes()) {
     for (const auto& i : node.interfaces()) {

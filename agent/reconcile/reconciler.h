@@ -12,6 +12,7 @@
 #ifndef EMU_AGENT_RECONCILE_RECONCILER_H_
 #define EMU_AGENT_RECONCILE_RECONCILER_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/impair/engine_links.h"
@@ -34,6 +36,16 @@
 #include "proto/agent.pb.h"
 
 namespace emu::agent::reconcile {
+
+// Cross-host links in kernel VXLAN devices (ApplyLabRequest.carrier
+// "vxlan"; docs/tunnel.md, "Kernel VXLAN"; reconciler_remote_links.cc).
+bool IsVxlanCarrier(const emu::v1::ApplyLabRequest& spec);
+// The host of a "host:port" / "[v6]:port" address ("" if none).
+std::string PeerHostOf(absl::string_view address);
+// The alias of a VXLAN link end: LinkAlias plus " carrier=vxlan vni=N
+// remote=PEER port=P", so a changed VNI, peer or port re-creates the device.
+std::string VxlanAlias(absl::string_view lab, const emu::v1::RemoteLinkEnd& r,
+                       uint16_t port);
 
 using node::NetnsDriver;
 using node::NodeDriver;
@@ -70,6 +82,10 @@ class Reconciler {
   // How long Apply waits for an anchor's segment namespace (5 s).
   void set_anchor_wait(absl::Duration wait) { anchor_wait_ = wait; }
   absl::Duration anchor_wait() const { return anchor_wait_; }
+
+  // The UDP port of the VXLAN devices of carrier "vxlan" (emu-agent
+  // --vxlan_port, 4789): the same on every host of a cluster.
+  void set_vxlan_port(uint16_t port) { vxlan_port_ = port; }
 
   // Re-applies one link's conditions and records them in the saved spec.
   absl::Status SetLinkParams(const emu::v1::SetLinkParamsRequest& req);
@@ -213,6 +229,12 @@ class Reconciler {
       const emu::v1::ApplyLabRequest& desired,
       const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
       const ProgressFn& progress);
+  // Carrier vxlan: each remote link end a VXLAN device in its node's
+  // namespace (kept when its alias matches), its sending qdiscs on it.
+  absl::Status ApplyVxlanLinks(
+      const emu::v1::ApplyLabRequest& desired,
+      const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
+      const ProgressFn& progress);
   // SetLinkParams for a remote link of `spec` (saved and applied);
   // NOT_FOUND when `spec` has no such link.
   absl::Status SetRemoteLinkParams(const emu::v1::SetLinkParamsRequest& req,
@@ -248,6 +270,7 @@ class Reconciler {
   const LabSpecStore* const store_;
   const net::HostNetwork::KernelFeatures features_;
   absl::Duration anchor_wait_ = absl::Seconds(5);
+  uint16_t vxlan_port_ = 4789;
   tunnel::TunnelManager* const tunnels_;
   impair::EngineLinks* const engine_links_;
   node::NetnsDriver netns_;

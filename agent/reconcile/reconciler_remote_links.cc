@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/net/resource_names.h"
 #include "agent/reconcile/apply_event.h"
@@ -92,6 +93,30 @@ absl::Status ApplySendingConditions(net::HostNetwork* net,
 
 }  // namespace
 
+bool IsVxlanCarrier(const emu::v1::ApplyLabRequest& spec) {
+  return spec.carrier() == "vxlan";
+}
+
+std::string PeerHostOf(absl::string_view address) {
+  if (absl::StartsWith(address, "[")) {
+    size_t end = address.find(']');
+    return end == absl::string_view::npos
+               ? ""
+               : std::string(address.substr(1, end - 1));
+  }
+  size_t colon = address.rfind(':');
+  return std::string(colon == absl::string_view::npos
+                         ? address
+                         : address.substr(0, colon));
+}
+
+std::string VxlanAlias(absl::string_view lab, const RemoteLinkEnd& r,
+                       uint16_t port) {
+  return absl::StrCat(net::LinkAlias(lab, r.link()), " carrier=vxlan vni=",
+                      r.vxlan_vni(), " remote=", PeerHostOf(r.peer_address()),
+                      " port=", port);
+}
+
 bool Reconciler::EngineAvailable() const {
   return engine_links_ != nullptr && engine_links_->available();
 }
@@ -100,7 +125,20 @@ absl::Status Reconciler::CheckRemoteLinks(
     const emu::v1::ApplyLabRequest& desired,
     const absl::flat_hash_set<std::string>& nodes, bool has_netem) const {
   if (desired.remote_links().empty()) return absl::OkStatus();
-  if (tunnels_ == nullptr) {
+  const bool vxlan = IsVxlanCarrier(desired);
+  if (!desired.carrier().empty() && !vxlan) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lab ", desired.lab(), ": carrier '", desired.carrier(),
+                     "' is not one of tunnel, vxlan"));
+  }
+  if (vxlan && !features_.vxlan) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lab ", desired.lab(),
+        " carries its cross-host links in kernel VXLAN devices (carrier: "
+        "vxlan), but the kernel of host ",
+        host_, " cannot create them (no CONFIG_VXLAN); use carrier: tunnel"));
+  }
+  if (tunnels_ == nullptr && !vxlan) {
     return absl::FailedPreconditionError(absl::StrCat(
         "lab ", desired.lab(), " has cross-host links, but the agent on host ",
         host_,
@@ -140,9 +178,34 @@ absl::Status Reconciler::CheckRemoteLinks(
           what, ": interface ", EndpointName(local), " is used twice"));
     }
     EMU_RETURN_IF_ERROR(SendingPlan(r).status());
-    EMU_RETURN_IF_ERROR(SendingEngine(r, desired.engine(), has_netem,
-                                      EngineAvailable(), host_)
-                            .status());
+    EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
+                         SendingEngine(r, desired.engine(), has_netem,
+                                       EngineAvailable(), host_));
+    if (!vxlan) continue;
+    if (r.vxlan_vni() == 0 || r.vxlan_vni() > 0xFFFFFF) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": carrier vxlan needs a VNI in 1..16777215, got ",
+          r.vxlan_vni()));
+    }
+    if (PeerHostOf(r.peer_address()).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": peer address '", r.peer_address(),
+                       "' names no host for the VXLAN device"));
+    }
+    // The userspace engine cannot sit on a kernel VXLAN path (frames go
+    // from the node's stack straight into the device): such a direction is
+    // refused, before anything is created (docs/tunnel.md, "Kernel VXLAN").
+    if (use == linkemu::EngineUse::kUserspace &&
+        !linkemu::ImpairmentSpecFor(SendingParams(r)).IsPassThrough()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " ", DirectionName(r),
+          ": its conditions need the userspace engine on host ", host_,
+          ", which cannot serve a link the lab's carrier vxlan puts in a "
+          "kernel VXLAN device; use carrier: tunnel for this lab, or only "
+          "conditions the kernel applies there (rate",
+          has_netem ? ", NetEm's delay, loss, ...)" : "; this host has no sch_netem)",
+          " with engine: auto or kernel"));
+    }
   }
   return absl::OkStatus();
 }
@@ -151,8 +214,16 @@ absl::Status Reconciler::ApplyRemoteLinks(
     const emu::v1::ApplyLabRequest& desired,
     const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
     const ProgressFn& progress) {
-  if (tunnels_ == nullptr) return absl::OkStatus();
   const std::string& lab = desired.lab();
+  if (IsVxlanCarrier(desired)) {
+    // Tunnels of this lab, if any, are no longer wanted (a lab's carrier
+    // never changes while it runs; this only tidies).
+    if (tunnels_ != nullptr) {
+      EMU_RETURN_IF_ERROR(tunnels_->Apply(lab, {}).status());
+    }
+    return ApplyVxlanLinks(desired, nodes, progress);
+  }
+  if (tunnels_ == nullptr) return absl::OkStatus();
   std::vector<tunnel::TunnelEndSpec> ends;
   for (const auto& r : desired.remote_links()) {
     const auto& local = tunnel::LocalEndpoint(r);
@@ -195,6 +266,64 @@ absl::Status Reconciler::ApplyRemoteLinks(
   return absl::OkStatus();
 }
 
+absl::Status Reconciler::ApplyVxlanLinks(
+    const emu::v1::ApplyLabRequest& desired,
+    const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
+    const ProgressFn& progress) {
+  const std::string& lab = desired.lab();
+  for (const auto& r : desired.remote_links()) {
+    const auto& local = tunnel::LocalEndpoint(r);
+    auto node = nodes.find(local.node());
+    const std::string ns =
+        node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
+                            : NamespaceOf(lab, *node->second);
+    const std::string alias = VxlanAlias(lab, r, vxlan_port_);
+    // RemoveStaleLinkEnds removed an end of ours with another alias (other
+    // VNI, peer or port); one with this alias is kept as it is.
+    EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> ifaces,
+                         net_->ListInterfaces(ns));
+    bool present = false;
+    for (const auto& i : ifaces) {
+      if (i.name == local.interface() && i.alias == alias) present = true;
+    }
+    if (!present) {
+      net::HostNetwork::VxlanSpec spec;
+      spec.ns = ns;
+      spec.ifname = local.interface();
+      spec.vni = r.vxlan_vni();
+      spec.remote = PeerHostOf(r.peer_address());
+      spec.port = vxlan_port_;
+      if (node != nodes.end()) {
+        for (const auto& i : node->second->interfaces()) {
+          if (i.name() != local.interface()) continue;
+          spec.mac = i.mac();
+          spec.mtu = i.mtu();
+        }
+      }
+      absl::Status s = net_->CreateVxlan(spec, alias);
+      if (!s.ok()) {
+        return Annotate(s, absl::StrCat("link ", LinkName(r.link()), " (host ",
+                                        host_, ")"));
+      }
+      progress(MakeApplyEvent(
+          ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", r.link_id()),
+          absl::StrCat("vxlan end, VNI ", r.vxlan_vni(), " to ", spec.remote,
+                       " port ", vxlan_port_)));
+    }
+    // The kernel shapes what this end sends: TBF (and NetEm where the host
+    // has it) on the device; CheckRemoteLinks refused engine conditions.
+    EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
+    absl::Status s = net_->ApplyQdiscs(ns, local.interface(), plan);
+    if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(r.link())));
+    if (!plan.empty()) {
+      progress(MakeApplyEvent(
+          ApplyLabEvent::LINK_SHAPED, absl::StrCat("link ", LinkName(r.link())),
+          absl::StrCat(DirectionName(r), " ", plan.DebugString())));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Reconciler::SetRemoteLinkParams(
     const emu::v1::SetLinkParamsRequest& req, emu::v1::ApplyLabRequest* spec) {
   for (auto& r : *spec->mutable_remote_links()) {
@@ -210,6 +339,7 @@ absl::Status Reconciler::SetRemoteLinkParams(
     emu::v1::ApplyLabRequest check;
     check.set_lab(req.lab());
     check.set_engine(spec->engine());
+    check.set_carrier(spec->carrier());
     *check.add_remote_links() = r;
     EMU_RETURN_IF_ERROR(CheckRemoteLinks(check, nodes, HasNetem()));
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
@@ -223,6 +353,13 @@ absl::Status Reconciler::SetRemoteLinkParams(
       if (n.name() == tunnel::LocalEndpoint(r).node()) {
         ns = NamespaceOf(req.lab(), n);
       }
+    }
+    if (IsVxlanCarrier(*spec)) {
+      // The qdisc is replaced in place (netlink replace).
+      absl::Status s =
+          net_->ApplyQdiscs(ns, tunnel::LocalEndpoint(r).interface(), plan);
+      return s.ok() ? s
+                    : Annotate(s, absl::StrCat("link ", LinkName(r.link())));
     }
     // A live change: the egress pipeline keeps held frames on their
     // schedule (docs/linkemu.md, "Live changes").

@@ -261,5 +261,133 @@ TEST_F(ReconcilerRemoteLinksTest, WithTheEngineNetemConditionsGoToTheTunnel) {
   EXPECT_NE(s.message().find("host h1"), std::string::npos) << s;
 }
 
+// Carrier vxlan (issue 10): each remote end is a kernel VXLAN device in its
+// node's namespace, aliased so a later reconcile keeps or replaces it; no
+// tunnel; the sending rate is TBF on it; a live change replaces the qdisc;
+// engine-only conditions are refused before anything is created.
+TEST_F(ReconcilerRemoteLinksTest, VxlanCarrierMakesAVxlanEndInsteadOfATunnel) {
+  impair::FakeLinkEngine engine;
+  impair::EngineLinks engine_links(&engine, &taps_);
+  auto with_vxlan = *net_.ProbeKernel();  // no sch_netem (the fixture's)
+  with_vxlan.vxlan = true;
+  net_.set_features(with_vxlan);
+  Reconciler rec("h1", &net_, &launcher_, &procs_, store_.get(),
+                 *net_.ProbeKernel(), tunnels_.get(), &engine_links);
+  rec.set_vxlan_port(4790);
+  const std::string ns = net::NamespaceName("h1", "lab", "a");
+  auto spec = Spec();
+  spec.set_carrier("vxlan");
+  spec.mutable_remote_links(0)->set_vxlan_vni(4242);
+  spec.mutable_remote_links(0)->set_peer_address("198.18.170.12:7472");
+  absl::Status s = Apply(rec, spec);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(tunnels_->List("lab").empty());
+  EXPECT_EQ(taps_.opens(), 0);
+  auto vx = net_.Vxlan(ns, "eth1");
+  ASSERT_TRUE(vx.has_value());
+  EXPECT_EQ(vx->vni, 4242u);
+  EXPECT_EQ(vx->remote, "198.18.170.12");
+  EXPECT_EQ(vx->port, 4790);
+  EXPECT_EQ(vx->mac, "02:00:00:00:00:0a");
+  auto iface = net_.GetInterface(ns, "eth1");
+  ASSERT_TRUE(iface.has_value());
+  EXPECT_EQ(iface->alias,
+            "emu lab=lab link=a:eth1<->b:eth1 carrier=vxlan vni=4242 "
+            "remote=198.18.170.12 port=4790");
+  EXPECT_NE(std::find(iface->addresses.begin(), iface->addresses.end(),
+                      "10.0.1.1/24"),
+            iface->addresses.end());
+  ASSERT_TRUE(net_.AppliedPlan(ns, "eth1").has_value());
+  EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec, 1'250'000u);
+  bool created = false;
+  for (const auto& e : events_) {
+    if (e.kind() == emu::v1::ApplyLabEvent::LINK_CREATED &&
+        e.detail().find("vxlan end, VNI 4242") != std::string::npos) {
+      created = true;
+    }
+  }
+  EXPECT_TRUE(created);
+
+  // Re-applying (a restarted agent's RecoverAll) keeps the device.
+  net_.ResetCounts();
+  ASSERT_TRUE(Apply(rec, spec).ok());
+  EXPECT_EQ(net_.calls(net::FakeHostNetwork::Method::kCreateVxlan), 0);
+  EXPECT_EQ(net_.calls(net::FakeHostNetwork::Method::kDeleteInterface), 0);
+
+  // A live change replaces the qdisc on the device.
+  emu::v1::SetLinkParamsRequest set;
+  set.set_lab("lab");
+  *set.mutable_a() = spec.remote_links(0).link().a();
+  *set.mutable_b() = spec.remote_links(0).link().b();
+  set.mutable_a_to_b()->set_rate_bps(20'000'000);
+  ASSERT_TRUE(rec.SetLinkParams(set).ok());
+  EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec, 2'500'000u);
+  EXPECT_TRUE(tunnels_->List("lab").empty());
+
+  // The userspace engine cannot sit on a kernel VXLAN path: delay on a
+  // host without NetEm is refused, naming the link, direction and carrier;
+  // by SetLinkParams too, which leaves the saved spec alone.
+  set.mutable_a_to_b()->set_delay_us(10'000);
+  s = rec.SetLinkParams(set);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("link a:eth1<->b:eth1 a-to-b"), std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("carrier vxlan"), std::string::npos) << s;
+  EXPECT_EQ(store_->Load("lab")->remote_links(0).link().a_to_b().delay_us(),
+            0u);
+  auto delayed = spec;
+  delayed.mutable_remote_links(0)->mutable_link()->mutable_a_to_b()
+      ->set_delay_us(10'000);
+  delayed.set_lab("lab2");
+  net_.ResetCounts();
+  s = Apply(rec, delayed);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(net_.changes(), 0);
+  // ... but the other end's delay is the other host's business.
+  auto there = spec;
+  there.set_lab("lab3");
+  there.mutable_remote_links(0)->set_vxlan_vni(4243);
+  there.mutable_remote_links(0)->mutable_link()->mutable_b_to_a()
+      ->set_delay_us(10'000);
+  s = Apply(rec, there);
+  EXPECT_TRUE(s.ok()) << s;
+  // Another lab's link with a VNI this host has: the kernel's refusal,
+  // named.
+  auto clash = spec;
+  clash.set_lab("lab4");
+  s = Apply(rec, clash);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_NE(s.message().find("a:eth1<->b:eth1"), std::string::npos) << s;
+
+  // A changed VNI (or peer) replaces the device: the stale end goes.
+  auto moved = spec;
+  moved.mutable_remote_links(0)->set_vxlan_vni(777);
+  ASSERT_TRUE(Apply(rec, moved).ok());
+  EXPECT_EQ(net_.Vxlan(ns, "eth1")->vni, 777u);
+
+  // Without VXLAN in the kernel: refused before anything is made.
+  auto features = *net_.ProbeKernel();
+  features.vxlan = false;
+  Reconciler no_vxlan("h1", &net_, &launcher_, &procs_, store_.get(), features,
+                      tunnels_.get(), &engine_links);
+  auto other = spec;
+  other.set_lab("lab5");
+  s = Apply(no_vxlan, other);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("CONFIG_VXLAN"), std::string::npos) << s;
+  // A carrier vxlan lab needs no tunnels at all.
+  Reconciler no_tunnels("h1", &net_, &launcher_, &procs_, store_.get(),
+                        *net_.ProbeKernel());
+  auto lab6 = spec;
+  lab6.set_lab("lab6");
+  lab6.mutable_remote_links(0)->set_vxlan_vni(606);
+  s = Apply(no_tunnels, lab6);
+  EXPECT_TRUE(s.ok()) << s;
+
+  // Down: the namespace goes and the device with it.
+  ASSERT_TRUE(rec.Destroy("lab").ok());
+  EXPECT_FALSE(net_.GetInterface(ns, "eth1").has_value());
+}
+
 }  // namespace
 }  // namespace emu::agent::reconcile

@@ -277,10 +277,12 @@ absl::StatusOr<LabDiff> DiffTopologies(const emu::v1::Topology& old_topology,
   }
   if (old_topology.engine() != desired->engine() ||
       old_topology.seed() != desired->seed() ||
-      old_topology.compensate() != desired->compensate()) {
+      old_topology.compensate() != desired->compensate() ||
+      old_topology.carrier() != desired->carrier()) {
     return absl::InvalidArgumentError(absl::StrCat(
         SourcePrefix(desired->source()),
-        "the lab's engine:, seed: or compensate: changed; a running lab keeps "
+        "the lab's engine:, seed:, compensate: or carrier: changed; a running "
+        "lab keeps "
         "them (set engine: or compensate: per link, or take the lab down and "
         "up again)"));
   }

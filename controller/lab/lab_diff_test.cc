@@ -138,6 +138,18 @@ TEST(LabDiffTest, RefusesAnotherLabName) {
               HasSubstr("lab lab2, not lab lab1"));
 }
 
+TEST(LabDiffTest, RefusesAnotherCarrier) {
+  emu::v1::Topology desired =
+      Parse(Edit("name: lab1", "name: lab1\ncarrier: vxlan"));
+  auto diff = DiffTopologies(Parse(kBase), &desired);
+  ASSERT_TRUE(absl::IsInvalidArgument(diff.status())) << diff.status();
+  EXPECT_THAT(std::string(diff.status().message()), HasSubstr("carrier:"));
+  // The same carrier spelled out is no change.
+  emu::v1::Topology same =
+      Parse(Edit("name: lab1", "name: lab1\ncarrier: tunnel"));
+  EXPECT_TRUE(DiffTopologies(Parse(kBase), &same).ok());
+}
+
 TEST(LabDiffTest, RefusesNewLinksOfARunningGuestButNotOfANewOne) {
   const std::string guest = Edit("    r3: {}\n", "    r3: {}\n    vm: {kind: qemu, image: alpine}\n") +
                             "    - endpoints: [\"r1:eth5\", \"vm:eth1\"]\n";

@@ -217,10 +217,11 @@ Lab LabManager::NewLabRecord(const emu::v1::Topology& topo,
     ls->set_host_a(host_of.at(link.a().node()));
     ls->set_host_b(host_of.at(link.b().node()));
     const bool veth = ls->host_a() == ls->host_b();
-    ls->set_carrier(veth ? "veth" : "tcp-tunnel");
-    // A veth is up once ApplyLab returns; a tunnel when WaitForTunnels
-    // has seen both ends' handshakes.
-    ls->set_state(veth ? "up" : "tunnel not reported yet");
+    const bool vxlan = !veth && topo.carrier() == "vxlan";
+    ls->set_carrier(veth ? "veth" : vxlan ? "vxlan" : "tcp-tunnel");
+    // A veth or a kernel VXLAN device (carrier: vxlan) is up once ApplyLab
+    // returns; a tunnel when WaitForTunnels has seen both ends' handshakes.
+    ls->set_state(veth || vxlan ? "up" : "tunnel not reported yet");
   }
   return lab;
 }

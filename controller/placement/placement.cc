@@ -837,6 +837,24 @@ absl::StatusOr<std::vector<int>> Partitioner::Run() {
 
 }  // namespace
 
+uint32_t VxlanVni(absl::string_view lab, absl::string_view link,
+                  const absl::flat_hash_set<uint32_t>& taken) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a
+  auto mix = [&h](absl::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(lab);
+  mix("\n");
+  mix(link);
+  constexpr uint32_t kVnis = 0xFFFFFF;  // 1 .. 2^24 - 1
+  uint32_t vni = static_cast<uint32_t>(h % kVnis) + 1;
+  while (taken.contains(vni)) vni = vni % kVnis + 1;
+  return vni;
+}
+
 NodeDemand DemandOf(const Node& node) {
   NodeDemand d =
       KindOf(node) == emu::v1::NODE_KIND_QEMU ? kQemuDemand : kNetnsDemand;
@@ -875,12 +893,15 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     s.set_engine(topology.engine());
     s.set_seed(topology.seed());
     s.set_compensate(topology.compensate());
+    s.set_carrier(topology.carrier());
     share_of.emplace(shares.find(host)->first, &s);
     return s;
   };
   for (const Node& node : topology.nodes()) {
     *share(host_of_name(node.name())).add_nodes() = node;
   }
+  const bool vxlan = topology.carrier() == "vxlan";
+  absl::flat_hash_set<uint32_t> vnis;  // the lab's, with carrier vxlan
   for (const auto& link : topology.links()) {
     const std::string& ha = host_of_name(link.a().node());
     const std::string& hb = host_of_name(link.b().node());
@@ -897,6 +918,11 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       cut.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
       cut.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
     }
+    uint32_t vni = 0;
+    if (vxlan) {
+      vni = VxlanVni(topology.name(), name, vnis);
+      vnis.insert(vni);
+    }
     for (bool local_is_a : {true, false}) {
       const std::string& here = local_is_a ? ha : hb;
       const std::string& there = local_is_a ? hb : ha;
@@ -908,6 +934,7 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       if (tunnel != tunnel_of.end()) end->set_peer_address(*tunnel->second);
       end->set_listen(here < there);
       end->set_link_id(name);
+      end->set_vxlan_vni(vni);
     }
   }
   // A namespace node's interface that no link (nor a host or dummy

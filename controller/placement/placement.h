@@ -35,7 +35,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "proto/controller.pb.h"
 #include "proto/plan.pb.h"
 #include "proto/topology.pb.h"
@@ -66,6 +68,15 @@ struct Placement {
   std::vector<emu::v1::HostLoad> loads;     // every reachable host, name order
   std::vector<emu::v1::CutLink> cut_links;  // topology order
 };
+
+// The VXLAN network identifier of `link` (its LinkName) in `lab` with
+// carrier vxlan: a hash of the two names in 1 .. 2^24 - 1, the next free
+// one when `taken` (the lab's links before it, in topology order) has it.
+// The same at both ends and across re-placements; unique within the lab.
+// Another lab's link on the same host with the same VNI (a 2^-24 chance
+// per pair) is refused by that host's kernel, and the agent says so.
+uint32_t VxlanVni(absl::string_view lab, absl::string_view link,
+                  const absl::flat_hash_set<uint32_t>& taken);
 
 // Each host's share of `topology` given where every node runs (a fresh
 // placement, or a stored lab when an agent comes back): nodes, same-host

@@ -264,6 +264,49 @@ TEST(PlacementTest, SharesCarryOnlyTheInterfacesLinksUse) {
   EXPECT_EQ(shares["h1"].nodes(1).interfaces_size(), 1);  // the guest's
 }
 
+TEST(PlacementTest, VxlanCarrierGivesBothEndsOfACutLinkTheSameVni) {
+  auto t = Chain(4);  // n0-n1-n2-n3
+  t.set_name("lab1");
+  t.set_carrier("vxlan");
+  auto shares = BuildShares(
+      t, {{"n0", "h1"}, {"n1", "h2"}, {"n2", "h1"}, {"n3", "h1"}},
+      {Host("h1", true, 2), Host("h2", true, 2)}, nullptr);
+  EXPECT_EQ(shares["h1"].carrier(), "vxlan");
+  EXPECT_EQ(shares["h2"].carrier(), "vxlan");
+  ASSERT_EQ(shares["h1"].remote_links_size(), 2);
+  ASSERT_EQ(shares["h2"].remote_links_size(), 2);
+  absl::flat_hash_set<uint32_t> seen;
+  for (int i = 0; i < 2; ++i) {
+    const auto& e1 = shares["h1"].remote_links(i);
+    const auto& e2 = shares["h2"].remote_links(i);
+    EXPECT_EQ(e1.link_id(), e2.link_id());
+    EXPECT_EQ(e1.vxlan_vni(), e2.vxlan_vni());
+    EXPECT_GE(e1.vxlan_vni(), 1u);
+    EXPECT_LE(e1.vxlan_vni(), 0xFFFFFFu);
+    seen.insert(e1.vxlan_vni());
+  }
+  EXPECT_EQ(seen.size(), 2u);  // unique within the lab
+  // Stable: the same names give the same VNI, in another placement too.
+  EXPECT_EQ(shares["h1"].remote_links(0).vxlan_vni(),
+            VxlanVni("lab1", shares["h1"].remote_links(0).link_id(), {}));
+  // The tunnel carrier names no VNI.
+  t.set_carrier("");
+  auto plain = BuildShares(
+      t, {{"n0", "h1"}, {"n1", "h2"}, {"n2", "h1"}, {"n3", "h1"}},
+      {Host("h1", true, 2), Host("h2", true, 2)}, nullptr);
+  EXPECT_EQ(plain["h1"].remote_links(0).vxlan_vni(), 0u);
+}
+
+TEST(PlacementTest, VxlanVniSkipsTakenOnes) {
+  uint32_t first = VxlanVni("lab", "a:e1<->b:e1", {});
+  uint32_t next = VxlanVni("lab", "a:e1<->b:e1", {first});
+  EXPECT_NE(next, first);
+  EXPECT_EQ(next, first == 0xFFFFFFu ? 1u : first + 1);
+  EXPECT_EQ(VxlanVni("lab", "a:e1<->b:e1", {0xFFFFFFu}) == 0xFFFFFFu, false);
+  EXPECT_NE(VxlanVni("lab", "a:e1<->b:e1", {}),
+            VxlanVni("lab2", "a:e1<->b:e1", {}));
+}
+
 TEST(PlacementTest, DeterministicAndIndependentOfHostOrder) {
   auto t = TwoClusters(6);
   AddLink(&t, 2, 3);

@@ -52,7 +52,7 @@ using KeyList = absl::Span<const absl::string_view>;
 
 constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement",
                                           "engine", "seed", "community",
-                                          "compensate"};
+                                          "compensate", "carrier"};
 // community: {export: [{name: ix1, segment: sw1, to: [bob, carol]}]}
 // (docs/community.md).
 constexpr absl::string_view kCommunityKeys[] = {"export"};
@@ -295,6 +295,18 @@ class YamlReader {
             topology->set_engine(*v);
           } else {
             Error(e, "lab", absl::StrCat("engine: ", v.status().message()));
+          }
+        }
+      } else if (e.key == "carrier") {
+        std::string text;
+        if (Scalar(e, "lab", &text)) {
+          if (text == "tunnel" || text == "vxlan") {
+            topology->set_carrier(text == "vxlan" ? "vxlan" : "");
+          } else {
+            Error(e, "lab",
+                  absl::StrCat("carrier: '", text,
+                               "' is not one of tunnel, vxlan (what carries "
+                               "the lab's cross-host links; docs/tunnel.md)"));
           }
         }
       } else if (e.key == "compensate") {

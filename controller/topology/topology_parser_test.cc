@@ -162,6 +162,21 @@ TEST(ParseTopologyTest, GuestCpusetFromNodeOrKind) {
   EXPECT_THAT(Message(bad), HasSubstr("cpuset"));
 }
 
+TEST(ParseTopologyTest, CarrierIsTunnelOrVxlan) {
+  EXPECT_EQ(MustParse("name: x\ncarrier: vxlan\ntopology: {nodes: {r1: }}\n")
+                .topology.carrier(),
+            "vxlan");
+  EXPECT_EQ(MustParse("name: x\ncarrier: tunnel\ntopology: {nodes: {r1: }}\n")
+                .topology.carrier(),
+            "");
+  EXPECT_EQ(MustParse("name: x\ntopology: {nodes: {r1: }}\n").topology.carrier(),
+            "");
+  EXPECT_THAT(
+      Message(ParseTopology("name: x\ncarrier: gre\ntopology: {nodes: {r1: }}\n",
+                            "c.yaml")),
+      HasSubstr("c.yaml:2: lab: carrier: 'gre' is not one of tunnel, vxlan"));
+}
+
 TEST(ParseTopologyTest, MalformedYamlNamesFileLineAndColumn) {
   absl::StatusOr<ParsedTopology> r = ParseTopology(
       "name: x\ntopology:\n  nodes: {r1: {kind: netns}\n  links: []\n",

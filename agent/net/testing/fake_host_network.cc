@@ -59,6 +59,7 @@ const char* FakeHostNetwork::MethodName(Method m) {
     case Method::kSetPortLearning:
       return "SetPortLearning";
     case Method::kCreateDummy: return "CreateDummy";
+    case Method::kCreateVxlan: return "CreateVxlan";
     case Method::kDeleteInterface: return "DeleteInterface";
     case Method::kListInterfaces: return "ListInterfaces";
     case Method::kSetAddresses: return "SetAddresses";
@@ -273,6 +274,61 @@ absl::Status FakeHostNetwork::CreateDummy(const DummySpec& spec,
   n->ifaces[spec.ifname] = std::move(i);
   ++changes_;
   return absl::OkStatus();
+}
+
+absl::Status FakeHostNetwork::CreateVxlan(const VxlanSpec& spec,
+                                          const std::string& alias) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kCreateVxlan));
+  const std::string what =
+      absl::StrCat("create vxlan ", spec.ns, ":", spec.ifname);
+  EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(spec.ifname), what));
+  if (!spec.mac.empty()) {
+    EMU_RETURN_IF_ERROR(Annotate(ValidateMac(spec.mac), what));
+  }
+  if (spec.vni == 0 || spec.vni > 0xFFFFFF || spec.remote.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": needs a VNI in 1..16777215 and a remote"));
+  }
+  EMU_ASSIGN_OR_RETURN(Namespace * n, FindNs(spec.ns, what));
+  if (n->ifaces.count(spec.ifname)) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
+  }
+  for (const auto& [name, other] : namespaces_) {
+    for (const auto& [ifname, i] : other.ifaces) {
+      if (i.vxlan && i.vxlan->vni == spec.vni && i.vxlan->port == spec.port) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            what, ": A VXLAN device with the specified VNI already exists"));
+      }
+    }
+  }
+  Iface i;
+  i.info.name = spec.ifname;
+  i.info.ifindex = n->next_ifindex++;
+  i.info.kind = "vxlan";
+  i.info.alias = alias;
+  i.info.up = true;
+  i.info.mtu = spec.mtu != 0 ? spec.mtu : 1450;
+  i.info.mac = spec.mac.empty()
+                   ? absl::StrFormat("02:fd:00:%02x:%02x:%02x",
+                                     (next_mac_ >> 16) & 0xff,
+                                     (next_mac_ >> 8) & 0xff, next_mac_ & 0xff)
+                   : absl::AsciiStrToLower(spec.mac);
+  ++next_mac_;
+  i.vxlan = spec;
+  n->ifaces[spec.ifname] = std::move(i);
+  ++changes_;
+  return absl::OkStatus();
+}
+
+std::optional<HostNetwork::VxlanSpec> FakeHostNetwork::Vxlan(
+    const std::string& ns, const std::string& ifname) const {
+  absl::MutexLock lock(&mu_);
+  auto n = namespaces_.find(ns);
+  if (n == namespaces_.end()) return std::nullopt;
+  auto i = n->second.ifaces.find(ifname);
+  if (i == n->second.ifaces.end()) return std::nullopt;
+  return i->second.vxlan;
 }
 
 absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,

@@ -62,6 +62,7 @@ class FakeHostNetwork : public HostNetwork {
     kSetMaster,
     kSetPortLearning,
     kCreateDummy,
+    kCreateVxlan,
   };
   static const char* MethodName(Method m);  // "CreateVeth"
 
@@ -84,6 +85,14 @@ class FakeHostNetwork : public HostNetwork {
                            const std::string& alias) override;
   absl::Status CreateBridge(const std::string& ns,
                             const std::string& name) override;
+  // Kind "vxlan"; ALREADY_EXISTS for a name taken in `ns` or a VNI (on the
+  // same port) another vxlan interface of any namespace has (the kernel
+  // keeps them in one socket per port, in the agent's namespace).
+  absl::Status CreateVxlan(const VxlanSpec& spec,
+                           const std::string& alias) override;
+  // The spec a vxlan interface was created with; nullopt for any other.
+  std::optional<VxlanSpec> Vxlan(const std::string& ns,
+                                 const std::string& ifname) const;
   absl::Status SetMaster(const std::string& ns, const std::string& ifname,
                          const std::string& master) override;
   absl::Status SetPortLearning(const std::string& ns, const std::string& ifname,
@@ -148,6 +157,7 @@ class FakeHostNetwork : public HostNetwork {
     std::string peer_ifname;
     linkemu::QdiscPlan plan;
     bool learning = true;  // as a bridge port
+    std::optional<VxlanSpec> vxlan;  // kind "vxlan" only
   };
   struct Namespace {
     std::map<std::string, Iface> ifaces;  // by name
