@@ -63,6 +63,17 @@ std::string NodeLabel(const v1::Node& node) {
   return label;
 }
 
+// The graph's id of a node's special end (a dummy, a bridge inside it):
+// node names have no '/', so it is no node's.
+std::string EndId(const v1::Node& node, const v1::Interface& i) {
+  return absl::StrCat(node.name(), "/", i.name());
+}
+
+// The host's namespace, one per host ("" for a file without hosts).
+std::string HostId(const std::string& host) {
+  return absl::StrCat("host/", host);
+}
+
 bool SameConditions(const v1::LinkParams& a, const v1::LinkParams& b) {
   return a.SerializeAsString() == b.SerializeAsString();
 }
@@ -152,13 +163,74 @@ std::string LabToDot(const v1::Lab& lab) {
     }
     const std::string fill =
         host.empty() ? kNoHostColor : color_of_host[host];
+    bool host_ends = false;
     for (const v1::Node* n : nodes) {
       absl::StrAppend(&out, indent, Quote(n->name()), " [label=",
                       Quote(NodeLabel(*n)), " shape=", Shape(*n),
                       " fillcolor=\"", fill, "\"];\n");
+      // An interface's end that is no node: the host's namespace (one
+      // house per host), a dummy, a bridge inside the node.
+      for (const v1::Interface& i : n->interfaces()) {
+        if (i.has_host_end()) host_ends = true;
+        if (i.dummy()) {
+          absl::StrAppend(&out, indent, Quote(EndId(*n, i)),
+                          " [label=\"dummy\" shape=plaintext style=\"\"];\n");
+        } else if (i.bridge()) {
+          absl::StrAppend(&out, indent, Quote(EndId(*n, i)), " [label=",
+                          Quote(absl::StrCat(i.name(), "\n(bridge in ",
+                                             n->name(), ")")),
+                          " shape=ellipse fillcolor=\"", fill, "\"];\n");
+        }
+      }
+    }
+    if (host_ends) {
+      absl::StrAppend(&out, indent, Quote(HostId(host)), " [label=",
+                      Quote(host.empty() ? "host"
+                                         : absl::StrCat("host\n", host)),
+                      " shape=house fillcolor=\"", fill, "\"];\n");
     }
     if (!host.empty()) absl::StrAppend(&out, "  }\n");
   }
+
+  // Special ends' edges: dotted, the interface at the node, the host end's
+  // name at the house.
+  for (const v1::Node& n : topology.nodes()) {
+    for (const v1::Interface& i : n.interfaces()) {
+      if (i.has_host_end()) {
+        absl::StrAppend(&out, "  ", Quote(n.name()), " -- ",
+                        Quote(HostId(host_of[n.name()])),
+                        " [taillabel=", Quote(i.name()),
+                        " headlabel=", Quote(i.host_end().name()),
+                        " style=dotted tooltip=",
+                        Quote(absl::StrCat("host link ", n.name(), ":",
+                                           i.name(), "<->host:",
+                                           i.host_end().name())),
+                        "];\n");
+      } else if (i.dummy()) {
+        absl::StrAppend(&out, "  ", Quote(n.name()), " -- ",
+                        Quote(EndId(n, i)), " [taillabel=", Quote(i.name()),
+                        " style=dotted];\n");
+      } else if (i.bridge()) {
+        absl::StrAppend(&out, "  ", Quote(n.name()), " -- ",
+                        Quote(EndId(n, i)), " [style=bold];\n");
+      }
+    }
+  }
+  // A link end that is a port of a bridge inside its node is drawn at the
+  // bridge.
+  absl::flat_hash_map<std::string, std::string> bridge_of_port;
+  for (const v1::Node& n : topology.nodes()) {
+    for (const v1::Interface& i : n.interfaces()) {
+      if (i.master().empty()) continue;
+      v1::Interface bridge;
+      bridge.set_name(i.master());
+      bridge_of_port[absl::StrCat(n.name(), ":", i.name())] = EndId(n, bridge);
+    }
+  }
+  auto drawn_at = [&](const v1::Endpoint& e) {
+    auto it = bridge_of_port.find(absl::StrCat(e.node(), ":", e.interface()));
+    return it == bridge_of_port.end() ? e.node() : it->second;
+  };
 
   // Links: conditions as the label, interfaces at the ends; cross-host
   // links (tunnels) bold, dashed and red.
@@ -177,7 +249,8 @@ std::string LabToDot(const v1::Lab& lab) {
     const std::string& host_a = host_of[l.a().node()];
     const std::string& host_b = host_of[l.b().node()];
     const bool cross = !host_a.empty() && !host_b.empty() && host_a != host_b;
-    absl::StrAppend(&out, "  ", Quote(l.a().node()), " -- ", Quote(l.b().node()),
+    absl::StrAppend(&out, "  ", Quote(drawn_at(l.a())), " -- ",
+                    Quote(drawn_at(l.b())),
                     " [taillabel=", Quote(l.a().interface()),
                     " headlabel=", Quote(l.b().interface()));
     if (!label.empty()) absl::StrAppend(&out, " label=", Quote(label));

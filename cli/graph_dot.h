@@ -3,7 +3,11 @@
 // ellipses, guests as 3-D boxes, community anchors as double octagons; one
 // edge per link labelled with its conditions (one line per direction when
 // they differ) and its interfaces at its ends; links between hosts drawn
-// bold and dashed (they are tunnels). Pure function of its input.
+// bold and dashed (they are tunnels). containerlab's special ends are drawn
+// too, dotted: a host link goes to a house standing for its host's root
+// namespace (labelled with the host end's name), a dummy to a "dummy"
+// label; a bridge inside a node (Interface.bridge) is an ellipse beside
+// it, and links to its ports are drawn to it. Pure function of its input.
 #ifndef EMU_CLI_GRAPH_DOT_H_
 #define EMU_CLI_GRAPH_DOT_H_
 

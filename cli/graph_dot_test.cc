@@ -92,6 +92,66 @@ TEST(LabToDotTest, FileWithoutHostsHasNoClusters) {
   EXPECT_THAT(dot, HasSubstr("label=\"demo\""));
 }
 
+// containerlab's special ends: host links to a house per host, dummies, a
+// bridge inside a node with the links to its ports drawn to it.
+TEST(LabToDotTest, HostDummyAndInNodeBridgeEndsAreDrawn) {
+  const std::string dot = LabToDot(Parse(R"pb(
+    name: "sp"
+    topology {
+      name: "sp"
+      nodes {
+        name: "r1"
+        interfaces { name: "eth1" host_end { name: "r1-eth1" } }
+        interfaces { name: "dummy0" dummy: true }
+      }
+      nodes {
+        name: "bp1"
+        interfaces { name: "br01" bridge: true }
+        interfaces { name: "c1eth1" master: "br01" }
+        interfaces { name: "eth9" host_end { name: "bp1-eth9" } }
+      }
+      nodes { name: "c1" }
+      links {
+        a { node: "c1" interface: "eth1" }
+        b { node: "bp1" interface: "c1eth1" }
+      }
+    }
+    nodes { name: "r1" host: "h1" }
+    nodes { name: "bp1" host: "h2" }
+    nodes { name: "c1" host: "h2" })pb"));
+  // One house per host, in its cluster, with the host's colour.
+  EXPECT_THAT(dot, HasSubstr("    \"host/h1\" [label=\"host\\nh1\" shape=house "
+                             "fillcolor=\"#a6cee3\"];\n"));
+  EXPECT_THAT(dot, HasSubstr("    \"host/h2\" [label=\"host\\nh2\" shape=house "
+                             "fillcolor=\"#b2df8a\"];\n"));
+  EXPECT_THAT(dot, HasSubstr("  \"r1\" -- \"host/h1\" [taillabel=\"eth1\" "
+                             "headlabel=\"r1-eth1\" style=dotted"));
+  EXPECT_THAT(dot, HasSubstr("  \"bp1\" -- \"host/h2\" [taillabel=\"eth9\" "
+                             "headlabel=\"bp1-eth9\" style=dotted"));
+  EXPECT_THAT(dot, HasSubstr("    \"r1/dummy0\" [label=\"dummy\" shape=plaintext"));
+  EXPECT_THAT(dot, HasSubstr("  \"r1\" -- \"r1/dummy0\" [taillabel=\"dummy0\" "
+                             "style=dotted];\n"));
+  EXPECT_THAT(dot, HasSubstr("    \"bp1/br01\" [label=\"br01\\n(bridge in bp1)\" "
+                             "shape=ellipse"));
+  EXPECT_THAT(dot, HasSubstr("  \"bp1\" -- \"bp1/br01\" [style=bold];\n"));
+  EXPECT_THAT(dot, HasSubstr("  \"c1\" -- \"bp1/br01\" [taillabel=\"eth1\" "
+                             "headlabel=\"c1eth1\"];\n"));
+  EXPECT_THAT(dot, Not(HasSubstr("\"c1\" -- \"bp1\"")));
+
+  // A file (no hosts yet): one house.
+  v1::Lab file = Parse(R"pb(
+    name: "f"
+    topology {
+      name: "f"
+      nodes { name: "a" interfaces { name: "eth1" host_end { name: "x" } } }
+      nodes { name: "b" interfaces { name: "eth1" host_end { name: "y" } } }
+    })pb");
+  const std::string one = LabToDot(file);
+  EXPECT_THAT(one, HasSubstr("  \"host/\" [label=\"host\" shape=house"));
+  EXPECT_THAT(one, HasSubstr("  \"a\" -- \"host/\" [taillabel=\"eth1\" headlabel=\"x\""));
+  EXPECT_THAT(one, HasSubstr("  \"b\" -- \"host/\" [taillabel=\"eth1\" headlabel=\"y\""));
+}
+
 TEST(LabToDotTest, ConditionsLabel) {
   v1::LinkParams p;
   EXPECT_EQ(ConditionsLabel(p), "");
@@ -122,7 +182,10 @@ TEST(LabToDotTest, GraphvizDrawsEveryExample) {
         "examples/segments.yaml", "examples/guests.yaml",
         "examples/containerlab-linux.clab.yml",
         "examples/containerlab-bridge.clab.yml",
-        "examples/containerlab-groups.clab.yml"}) {
+        "examples/containerlab-groups.clab.yml",
+        "tests/containerlab/host-links.clab.yml",
+        "tests/containerlab/dummy-links.clab.yml",
+        "tests/containerlab/bridge-in-ns.clab.yml"}) {
     SCOPED_TRACE(path);
     auto parsed =
         controller::topology::ParseAndValidateTopology(ReadFile(path), path);

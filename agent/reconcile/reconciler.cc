@@ -288,6 +288,7 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
       CreateMissingLinks(desired, nodes, ifaces, engines, progress));
   EMU_RETURN_IF_ERROR(ReconcileSpecialEnds(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, nodes, progress));
+  EMU_RETURN_IF_ERROR(ReconcileNodeBridges(desired, progress));
   EMU_RETURN_IF_ERROR(EnsureNodes(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, engines, progress));
   progress(MakeApplyEvent(ApplyLabEvent::DONE, absl::StrCat("lab ", desired.lab()),

@@ -257,6 +257,12 @@ class Reconciler {
   // host veths and dummies, sets the host ends' addresses.
   absl::Status ReconcileSpecialEnds(const emu::v1::ApplyLabRequest& desired,
                                     const ProgressFn& progress);
+  // containerlab's bridges inside a node (Interface.bridge): made (up) in
+  // the node's namespace where absent, and the interfaces naming one as
+  // their master (link ends already made) enslaved to it. A bridge the spec
+  // drops stays until its node goes (nothing marks it as the lab's).
+  absl::Status ReconcileNodeBridges(const emu::v1::ApplyLabRequest& desired,
+                                    const ProgressFn& progress);
   // Deletes this agent's host ends of `lab`; returns how many, the first
   // failure in `first`.
   int RemoveHostEnds(const std::string& lab, absl::Status* first);

@@ -46,6 +46,13 @@ absl::Status Reconciler::CheckSpecialEnds(
   bool any_dummy = false;
   for (const auto& node : desired.nodes()) {
     for (const auto& i : node.interfaces()) {
+      if ((i.bridge() || !i.master().empty()) &&
+          (node.kind() != emu::v1::NODE_KIND_NETNS ||
+           !node.foreign_lab().empty())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "interface ", EndpointName(node.name(), i.name()),
+            ": a bridge inside a node (and its ports) need a netns node"));
+      }
       if (!i.dummy() && !i.has_host_end()) continue;
       const std::string object =
           absl::StrCat("interface ", EndpointName(node.name(), i.name()));
@@ -201,6 +208,46 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
                                      absl::StrCat("link ",
                                                   HostLinkName(node, i))));
       }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::ReconcileNodeBridges(const ApplyLabRequest& desired,
+                                              const ProgressFn& progress) {
+  for (const auto& node : desired.nodes()) {
+    bool any = false;
+    for (const auto& i : node.interfaces()) any = any || i.bridge();
+    if (!any) continue;
+    const std::string ns = NamespaceOf(desired.lab(), node);
+    EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> inside,
+                         net_->ListInterfaces(ns));
+    absl::flat_hash_map<std::string, const net::HostNetwork::InterfaceInfo*>
+        by_name;
+    for (const auto& x : inside) by_name[x.name] = &x;
+    for (const auto& i : node.interfaces()) {
+      if (!i.bridge()) continue;
+      const std::string object = absl::StrCat(
+          "bridge ", i.name(), " in node ", node.name());
+      auto it = by_name.find(i.name());
+      if (it != by_name.end()) {
+        if (it->second->kind != "bridge") {
+          return absl::FailedPreconditionError(absl::StrCat(
+              object, ": node ", node.name(), " has an interface ", i.name(),
+              " that is not a bridge (",
+              it->second->kind.empty() ? "no kind" : it->second->kind, ")"));
+        }
+        continue;
+      }
+      EMU_RETURN_IF_ERROR(Annotate(net_->CreateBridge(ns, i.name()), object));
+      progress(MakeApplyEvent(ApplyLabEvent::NODE_CREATED, object,
+                              "containerlab bridge inside the node"));
+    }
+    for (const auto& i : node.interfaces()) {
+      if (i.master().empty()) continue;
+      auto it = by_name.find(i.name());
+      if (it != by_name.end() && it->second->master == i.master()) continue;
+      EMU_RETURN_IF_ERROR(net_->SetMaster(ns, i.name(), i.master()));
     }
   }
   return absl::OkStatus();

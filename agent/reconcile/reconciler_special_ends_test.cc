@@ -122,6 +122,55 @@ TEST_F(SpecialEndsTest, HostEndAndDummyAreMadeOnceAndOwned) {
   EXPECT_TRUE(listed);
 }
 
+// containerlab's bridge inside a node (`br01|bp1` with network-mode
+// container:bp1): bp1 gets bridge br01, up, and its link end c1eth1 (to
+// c1:eth1) is a port of it; re-applying changes nothing.
+TEST_F(SpecialEndsTest, BridgeInsideANodeIsMadeWithItsPorts) {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  auto* bp1 = spec.add_nodes();
+  bp1->set_name("bp1");
+  bp1->set_kind(emu::v1::NODE_KIND_NETNS);
+  auto* br = bp1->add_interfaces();
+  br->set_name("br01");
+  br->set_bridge(true);
+  auto* port = bp1->add_interfaces();
+  port->set_name("c1eth1");
+  port->set_master("br01");
+  auto* c1 = spec.add_nodes();
+  c1->set_name("c1");
+  c1->set_kind(emu::v1::NODE_KIND_NETNS);
+  c1->add_interfaces()->set_name("eth1");
+  auto* link = spec.add_links();
+  link->mutable_a()->set_node("c1");
+  link->mutable_a()->set_interface("eth1");
+  link->mutable_b()->set_node("bp1");
+  link->mutable_b()->set_interface("c1eth1");
+  ASSERT_TRUE(Apply(spec).ok());
+  auto bridge = net_.GetInterface(Ns("bp1"), "br01");
+  ASSERT_TRUE(bridge.has_value());
+  EXPECT_EQ(bridge->kind, "bridge");
+  EXPECT_TRUE(bridge->up);
+  auto member = net_.GetInterface(Ns("bp1"), "c1eth1");
+  ASSERT_TRUE(member.has_value());
+  EXPECT_EQ(member->master, "br01");
+  EXPECT_FALSE(net_.GetInterface(Ns("c1"), "br01").has_value());
+
+  const int changes = net_.changes();
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  EXPECT_EQ(net_.calls(M::kCreateBridge), 1);
+
+  // On a node that is not a netns one (here a guest, whose driver this
+  // agent lacks; CheckSpecialEnds says why where it has one): refused
+  // before anything is touched.
+  auto bad = spec;
+  bad.mutable_nodes(0)->set_kind(emu::v1::NODE_KIND_QEMU);
+  auto s = Apply(bad);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(net_.changes(), changes);
+}
+
 TEST_F(SpecialEndsTest, DestroyAndASmallerSpecRemoveTheHostEnd) {
   ASSERT_TRUE(Apply(Spec()).ok());
   auto smaller = Spec();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/blocking_counter.h"
@@ -18,6 +19,7 @@
 #include "controller/lab/link_state.h"
 #include "controller/placement/placement.h"
 #include "controller/topology/stable_macs.h"
+#include "controller/topology/stage_plan.h"
 #include "controller/topology/topology_validator.h"
 #include "proto/topology_names.h"
 
@@ -388,68 +390,80 @@ void LabManager::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
 
 absl::Status LabManager::RunExecLines(const Lab& lab,
                                       const ProgressFn& progress) {
-  std::vector<const emu::v1::Node*> nodes;
-  for (const auto& n : lab.topology().nodes()) {
-    if (!n.exec().empty()) nodes.push_back(&n);
-  }
+  // The nodes' exec lines and containerlab's stage commands, in levels
+  // (controller/topology/stage_plan.h): a level starts when the one before
+  // is done; its steps run in parallel up to the pool's size, each step's
+  // commands in order. Without stages: one level, every node's exec lines.
+  auto plan = topology::PlanStages(lab.topology());
+  if (!plan.ok()) return plan.status();
+  absl::flat_hash_map<std::string, const emu::v1::Node*> node_of;
+  for (const auto& n : lab.topology().nodes()) node_of[n.name()] = &n;
   std::map<std::string, std::string> host_of;
   for (const auto& n : lab.nodes()) host_of[n.name()] = n.host();
-  std::vector<absl::Status> results(nodes.size());
-  // One pool item per node: a node's lines run in order, nodes in parallel
-  // up to the pool's size.
-  ParallelFor(nodes.size(), [&](size_t i) {
-    const emu::v1::Node& node = *nodes[i];
-    const std::string& host = host_of[node.name()];
-    auto client = hosts_->Client(host);
-    if (!client.ok()) {
-      results[i] = client.status();
-      return;
-    }
-    // The node's env (containerlab's `env`) through env(1), which netns
-    // nodes (the host's) and guests (busybox) both have: the agent's Exec
-    // stays one argv. Sorted, so a line runs the same way every time.
-    std::vector<std::string> env(node.env().size());
-    std::transform(
-        node.env().begin(), node.env().end(), env.begin(),
-        [](const auto& kv) { return absl::StrCat(kv.first, "=", kv.second); });
-    std::sort(env.begin(), env.end());
-    for (const std::string& line : node.exec()) {
-      emu::v1::ExecRequest req;
-      req.set_lab(lab.name());
-      req.set_node(node.name());
-      if (!env.empty()) {
-        req.add_argv("env");
-        for (const std::string& e : env) req.add_argv(e);
-      }
-      req.add_argv("/bin/sh");
-      req.add_argv("-c");
-      req.add_argv(line);
-      req.set_timeout_ms(absl::ToInt64Milliseconds(kExecLineTimeout));
-      auto resp = (*client)->Exec(req);
-      std::string what = absl::StrCat(SourcePrefix(node.source()), "node ",
-                                      node.name(), ": exec `", line, "`");
-      if (!resp.ok()) {
-        results[i] = Annotate(resp.status(), what);
+  for (const std::vector<topology::StageStep>& level : *plan) {
+    std::vector<absl::Status> results(level.size());
+    ParallelFor(level.size(), [&](size_t i) {
+      const topology::StageStep& step = level[i];
+      const emu::v1::Node& node = *node_of[step.node];
+      const std::string& host = host_of[node.name()];
+      auto client = hosts_->Client(host);
+      if (!client.ok()) {
+        results[i] = client.status();
         return;
       }
-      if (resp->timed_out() || resp->exit_code() != 0) {
-        results[i] = absl::FailedPreconditionError(absl::StrCat(
-            what,
-            resp->timed_out()
-                ? absl::StrCat(" timed out after ",
-                               absl::FormatDuration(kExecLineTimeout))
-                : absl::StrCat(" exited ", resp->exit_code()),
-            resp->stderr().empty()
-                ? ""
-                : absl::StrCat(": ", Tail(resp->stderr(), 300))));
-        return;
+      // The node's env (containerlab's `env`) through env(1), which netns
+      // nodes (the host's) and guests (busybox) both have: the agent's Exec
+      // stays one argv. Sorted, so a line runs the same way every time.
+      std::vector<std::string> env(node.env().size());
+      std::transform(node.env().begin(), node.env().end(), env.begin(),
+                     [](const auto& kv) {
+                       return absl::StrCat(kv.first, "=", kv.second);
+                     });
+      std::sort(env.begin(), env.end());
+      const bool exec_lines = step.what == "exec";
+      for (const std::string& line : step.commands) {
+        emu::v1::ExecRequest req;
+        req.set_lab(lab.name());
+        req.set_node(node.name());
+        if (!env.empty()) {
+          req.add_argv("env");
+          for (const std::string& e : env) req.add_argv(e);
+        }
+        req.add_argv("/bin/sh");
+        req.add_argv("-c");
+        req.add_argv(line);
+        req.set_timeout_ms(absl::ToInt64Milliseconds(kExecLineTimeout));
+        auto resp = (*client)->Exec(req);
+        std::string what = absl::StrCat(SourcePrefix(node.source()), "node ",
+                                        node.name(), ": ", step.what, " `",
+                                        line, "`");
+        if (!resp.ok()) {
+          results[i] = Annotate(resp.status(), what);
+          return;
+        }
+        if (resp->timed_out() || resp->exit_code() != 0) {
+          results[i] = absl::FailedPreconditionError(absl::StrCat(
+              what,
+              resp->timed_out()
+                  ? absl::StrCat(" timed out after ",
+                                 absl::FormatDuration(kExecLineTimeout))
+                  : absl::StrCat(" exited ", resp->exit_code()),
+              resp->stderr().empty()
+                  ? ""
+                  : absl::StrCat(": ", Tail(resp->stderr(), 300))));
+          return;
+        }
+        progress(MakeEvent(
+            host,
+            exec_lines ? absl::StrCat("ran on ", node.name(), ": ", line)
+                       : absl::StrCat("ran on ", node.name(), " (", step.what,
+                                      "): ", line),
+            emu::v1::DEPLOYING));
       }
-      progress(MakeEvent(host, absl::StrCat("ran on ", node.name(), ": ", line),
-                         emu::v1::DEPLOYING));
+    });
+    for (const auto& s : results) {
+      if (!s.ok()) return s;
     }
-  });
-  for (const auto& s : results) {
-    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -967,9 +967,11 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       ifaces->erase(
           std::remove_if(ifaces->begin(), ifaces->end(),
                          [&](const emu::v1::Interface& i) {
-                           // containerlab's host and dummy links are the
-                           // interface's own: it stays.
+                           // containerlab's host and dummy links and
+                           // bridges inside a node are the interface's
+                           // own: it stays.
                            return !i.dummy() && !i.has_host_end() &&
+                                  !i.bridge() &&
                                   !used.contains(
                                       EndKey(node.name(), i.name()));
                          }),

@@ -7,8 +7,10 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "controller/topology/stage_plan.h"
 #include "controller/topology/topology_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -205,6 +207,112 @@ TEST(ContainerlabCorpusTest, DummyLinks) {
   ASSERT_NE(d1, nullptr);
   EXPECT_TRUE(d1->dummy());
   EXPECT_EQ(d1->mtu(), 0u);
+}
+
+TEST(ContainerlabCorpusTest, BridgeInsideAnotherNodesNamespace) {
+  auto r = Load("bridge-in-ns.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const auto& t = r->topology;
+  // No node "br01|bp1": a bridge br01 in bp1, the links' ends bp1's ports.
+  EXPECT_EQ(t.nodes_size(), 3);
+  const auto& bp1 = Node(t, "bp1");
+  const auto* br01 = Iface(bp1, "br01");
+  ASSERT_NE(br01, nullptr);
+  EXPECT_TRUE(br01->bridge());
+  EXPECT_EQ(br01->source().line(), 8);
+  for (const char* port : {"c1eth1", "c2eth1"}) {
+    const auto* p = Iface(bp1, port);
+    ASSERT_NE(p, nullptr) << port;
+    EXPECT_EQ(p->master(), "br01") << port;
+  }
+  ASSERT_EQ(t.links_size(), 2);
+  EXPECT_EQ(LinkName(t.links(0)), "c1:eth1<->bp1:c1eth1");
+  EXPECT_EQ(LinkName(t.links(1)), "c2:eth1<->bp1:c2eth1");
+  // Only the images warn (network-mode is taken, not ignored).
+  for (const auto& w : r->warnings) {
+    EXPECT_THAT(w, HasSubstr("image ignored")) << w;
+  }
+}
+
+TEST(ContainerlabCorpusTest, BridgeInsideANodeIsNamedAfterIt) {
+  auto r = ParseAndValidateTopology(R"(
+name: x
+topology:
+  nodes:
+    br0:
+      kind: bridge
+      network-mode: container:a
+    br1|b:
+      kind: bridge
+      network-mode: container:nobody
+    a: {}
+    c: {kind: qemu}
+    br2|c:
+      kind: bridge
+      network-mode: container:c
+  links:
+    - endpoints: ["a:eth1", "br2|c:p1"]
+)", "x.clab.yml");
+  ASSERT_FALSE(r.ok());
+  const std::string m(r.status().message());
+  EXPECT_THAT(m, HasSubstr("x.clab.yml:7: node br0: network-mode: "
+                           "container:a: a bridge inside node a's namespace "
+                           "is named BRIDGE|a"));
+  EXPECT_THAT(m, HasSubstr("x.clab.yml:10: node br1|b: network-mode: "
+                           "container:nobody: a bridge inside node nobody's "
+                           "namespace is named BRIDGE|nobody"));
+  // Not parser errors, so the validator's are not reached: checked below.
+  auto v = ParseAndValidateTopology(R"(
+name: x
+topology:
+  nodes:
+    c: {kind: qemu}
+    br2|c:
+      kind: bridge
+      network-mode: container:c
+  links:
+    - endpoints: ["c:eth1", "br2|c:p1"]
+)", "x.clab.yml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(v.status().message(),
+              HasSubstr("x.clab.yml:6: interface c:br2: a bridge inside a "
+                        "node needs a netns (or linux) node"));
+  // network-mode on a linux node still warns, saying what it loses.
+  auto w = ParseAndValidateTopology(R"(
+name: x
+topology:
+  nodes:
+    a: {kind: linux}
+    b: {kind: linux, network-mode: "container:a"}
+)", "x.clab.yml");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_THAT(w->warnings,
+              Contains(HasSubstr("x.clab.yml:6: node b: ignored containerlab "
+                                 "key 'network-mode' (container:a): the node "
+                                 "gets a namespace of its own, not a's")));
+}
+
+TEST(ContainerlabCorpusTest, StagesRunWhereEmuHasTheirMoment) {
+  auto r = Load("stages.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->warnings, IsEmpty()) << absl::StrJoin(r->warnings, "\n");
+  auto plan = PlanStages(r->topology);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<std::string> order;
+  for (const auto& level : *plan) {
+    for (const auto& step : level) {
+      order.push_back(absl::StrCat(step.node, ": ", step.what, ": ",
+                                   absl::StrJoin(step.commands, "; ")));
+    }
+  }
+  EXPECT_THAT(order,
+              ElementsAre(
+                  "server: stages.create-links on-exit: ls /sys/class/net/eth1",
+                  "server: stages.configure on-enter: ip link set lo up",
+                  "server: exec: echo server-exec",
+                  "server: stages.healthy on-exit: echo server-healthy",
+                  "client: stages.configure on-enter: ip link set lo up",
+                  "client: stages.configure on-exit: echo client-configured"));
 }
 
 }  // namespace

@@ -68,7 +68,19 @@ constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "groups",
                                                "nodes", "links"};
 constexpr absl::string_view kNodeKeys[] = {
     "kind",   "image",   "host", "cpus",   "memory", "labels", "interfaces",
-    "routes", "sysctls", "exec", "cpuset", "env",    "group"};
+    "routes", "sysctls", "exec", "cpuset", "env",    "group",  "stages"};
+// A node's own keys: its templates' and containerlab's `network-mode`
+// (a bridge inside another node's namespace; elsewhere a warning).
+constexpr absl::string_view kOwnNodeKeys[] = {
+    "kind",   "image",   "host", "cpus",   "memory", "labels",
+    "interfaces", "routes", "sysctls", "exec", "cpuset", "env",
+    "group",  "stages",  "network-mode"};
+// containerlab's stages (`stages: {create: {wait-for: [...], exec: [...]}}`).
+constexpr absl::string_view kStageNames[] = {"create", "create-links",
+                                             "configure", "healthy", "exit"};
+constexpr absl::string_view kStageKeys[] = {"wait-for", "exec"};
+constexpr absl::string_view kWaitForKeys[] = {"node", "stage"};
+constexpr absl::string_view kStageExecKeys[] = {"command", "target", "phase"};
 // Keys containerlab gives nodes (and defaults/kinds) that emu has no use
 // for; a containerlab file keeps working, with a warning per key.
 // clang-format off
@@ -88,7 +100,7 @@ constexpr absl::string_view kClabNodeKeys[] = {
     "kernel",         "extras",
     "dns",            "certificate",
     "healthcheck",    "aliases",
-    "stages",         "components",
+    "components",
     "wait-for",       "image-pull-policy",
     "restart-policy", "devices",
     "cap-add",        "shm-size",
@@ -199,6 +211,15 @@ struct SpecialEnd {
   bool dummy = false;
   emu::v1::HostEnd host_end;  // the host link's end in the root namespace
   std::vector<InterfaceSetting> settings;  // of the node's interface
+};
+
+// containerlab's `kind: bridge` node "NAME|NODE" with `network-mode:
+// container:NODE`: bridge NAME inside NODE's namespace (Interface.bridge),
+// its links' ends NODE's interfaces and the bridge's ports.
+struct InNodeBridge {
+  std::string bridge;  // NAME
+  std::string holder;  // NODE
+  SourceRef source;
 };
 
 // Refuses flow collections ("[[[[...", "{{{{...") nested deeper than
@@ -616,8 +637,69 @@ class YamlReader {
     // Host and dummy ends first: an interface they declare names their
     // link as its source, also when a link uses it too (an error).
     ApplySpecialEnds(topology);
+    std::vector<std::pair<std::string, std::string>> ports =
+        RetargetInNodeBridgeLinks(topology);
     NormalizeTopology(topology);
+    AddInNodeBridges(ports, topology);
     ApplyInterfaceSettings(topology);
+  }
+
+  // Links to a bridge inside a node end on that node instead; returns
+  // (node, interface) of each such end with its bridge's name as
+  // "node\0interface" -> bridge pairs.
+  std::vector<std::pair<std::string, std::string>> RetargetInNodeBridgeLinks(
+      Topology* topology) {
+    std::vector<std::pair<std::string, std::string>> ports;
+    if (in_node_bridges_.empty()) return ports;
+    for (Link& link : *topology->mutable_links()) {
+      for (emu::v1::Endpoint* e : {link.mutable_a(), link.mutable_b()}) {
+        auto it = in_node_bridges_.find(e->node());
+        if (it == in_node_bridges_.end()) continue;
+        e->set_node(it->second.holder);
+        ports.push_back({absl::StrCat(e->node(), ":", e->interface()),
+                         it->second.bridge});
+      }
+    }
+    return ports;
+  }
+
+  // Declares each in-node bridge on its node (Interface.bridge) and makes
+  // its links' ends there its ports (Interface.master).
+  void AddInNodeBridges(
+      const std::vector<std::pair<std::string, std::string>>& ports,
+      Topology* topology) {
+    for (const auto& [name, b] : in_node_bridges_) {
+      Node* holder = nullptr;
+      for (Node& n : *topology->mutable_nodes()) {
+        if (n.name() == b.holder) holder = &n;
+      }
+      if (holder == nullptr) {
+        Error(b.source.line(), absl::StrCat("node ", name),
+              absl::StrCat("network-mode: container:", b.holder,
+                           " names no node of this file"));
+        continue;
+      }
+      Interface* iface = nullptr;
+      for (Interface& i : *holder->mutable_interfaces()) {
+        if (i.name() == b.bridge) iface = &i;
+      }
+      if (iface == nullptr) {
+        iface = holder->add_interfaces();
+        iface->set_name(b.bridge);
+        *iface->mutable_source() = b.source;
+      }
+      iface->set_bridge(true);
+      for (const auto& [port, bridge] : ports) {
+        if (bridge != b.bridge ||
+            !absl::StartsWith(port, absl::StrCat(b.holder, ":"))) {
+          continue;
+        }
+        const std::string ifname = port.substr(b.holder.size() + 1);
+        for (Interface& i : *holder->mutable_interfaces()) {
+          if (i.name() == ifname) i.set_master(b.bridge);
+        }
+      }
+    }
   }
 
   static bool IsSupportedKind(absl::string_view kind) {
@@ -717,6 +799,8 @@ class YamlReader {
       StringMap(e, object, node->mutable_sysctls());
     } else if (e.key == "env") {
       StringMap(e, object, node->mutable_env());
+    } else if (e.key == "stages") {
+      return ReadStages(e, object, node);
     } else if (e.key == "exec") {
       if (e.value.IsNull()) return true;
       if (!Sequence(e, object)) return false;
@@ -752,7 +836,149 @@ class YamlReader {
       for (const auto& [k, v] : from.env()) (*to->mutable_env())[k] = v;
     } else if (key == "exec") {
       *to->mutable_exec() = from.exec();
+    } else if (key == "stages") {
+      AppendStages(from, to);
     }
+  }
+
+  // containerlab merges stages by appending, without duplicates.
+  static void AppendStages(const Node& from, Node* to) {
+    for (const emu::v1::StageExec& x : from.stage_execs()) {
+      if (std::none_of(to->stage_execs().begin(), to->stage_execs().end(),
+                       [&](const emu::v1::StageExec& y) {
+                         return y.stage() == x.stage() &&
+                                y.on_exit() == x.on_exit() &&
+                                y.command() == x.command();
+                       })) {
+        *to->add_stage_execs() = x;
+      }
+    }
+    for (const emu::v1::StageWait& x : from.stage_waits()) {
+      if (std::none_of(to->stage_waits().begin(), to->stage_waits().end(),
+                       [&](const emu::v1::StageWait& y) {
+                         return y.stage() == x.stage() && y.node() == x.node() &&
+                                y.node_stage() == x.node_stage();
+                       })) {
+        *to->add_stage_waits() = x;
+      }
+    }
+  }
+
+  static emu::v1::NodeStage StageFromName(absl::string_view name) {
+    if (name == "create") return emu::v1::NODE_STAGE_CREATE;
+    if (name == "create-links") return emu::v1::NODE_STAGE_CREATE_LINKS;
+    if (name == "configure") return emu::v1::NODE_STAGE_CONFIGURE;
+    if (name == "healthy") return emu::v1::NODE_STAGE_HEALTHY;
+    if (name == "exit") return emu::v1::NODE_STAGE_EXIT;
+    return emu::v1::NODE_STAGE_UNSPECIFIED;
+  }
+
+  // `stages:` into Node.stage_execs / stage_waits (appended: a node's own
+  // come after its templates'). What emu cannot do at a stage is the
+  // validator's to refuse; a command on the host is refused here, where
+  // `target` is still known.
+  bool ReadStages(const Entry& e, absl::string_view object, Node* node) {
+    if (e.value.IsNull()) return true;
+    if (!Map(e, object)) return false;
+    Node read;
+    bool ok = true;
+    for (const Entry& st : Entries(e.value, object, kStageNames, kNone)) {
+      const std::string what = absl::StrCat("stages.", st.key);
+      if (st.value.IsNull()) continue;
+      if (!Map(st, object)) {
+        ok = false;
+        continue;
+      }
+      const emu::v1::NodeStage stage = StageFromName(st.key);
+      for (const Entry& k : Entries(st.value, object, kStageKeys, kNone)) {
+        if (k.value.IsNull()) continue;
+        if (!Sequence(k, object)) {
+          ok = false;
+          continue;
+        }
+        for (const YamlNode& item : k.value) {
+          if (!item.IsMap()) {
+            Error(item, object,
+                  absl::StrCat(what, ".", k.key,
+                               k.key == "exec"
+                                   ? ": expected {command, target, phase}"
+                                   : ": expected {node, stage}"));
+            ok = false;
+            continue;
+          }
+          if (k.key == "wait-for") {
+            emu::v1::StageWait* w = read.add_stage_waits();
+            w->set_stage(stage);
+            *w->mutable_source() = Source(item);
+            w->set_node_stage(emu::v1::NODE_STAGE_CREATE);  // containerlab's
+            for (const Entry& f : Entries(item, object, kWaitForKeys, kNone)) {
+              std::string v;
+              if (!Scalar(f, object, &v)) {
+                ok = false;
+              } else if (f.key == "node") {
+                w->set_node(v);
+              } else if (StageFromName(v) == emu::v1::NODE_STAGE_UNSPECIFIED) {
+                Error(f, object,
+                      absl::StrCat(what, ".wait-for: unknown stage '", v,
+                                   "' (create, create-links, configure, "
+                                   "healthy, exit)"));
+                ok = false;
+              } else {
+                w->set_node_stage(StageFromName(v));
+              }
+            }
+            if (w->node().empty()) {
+              Error(item, object, absl::StrCat(what, ".wait-for: needs a node"));
+              ok = false;
+            }
+            continue;
+          }
+          emu::v1::StageExec* x = read.add_stage_execs();
+          x->set_stage(stage);
+          *x->mutable_source() = Source(item);
+          std::string target = "container";
+          for (const Entry& f : Entries(item, object, kStageExecKeys, kNone)) {
+            std::string v;
+            if (!Scalar(f, object, &v)) {
+              ok = false;
+            } else if (f.key == "command") {
+              x->set_command(v);
+            } else if (f.key == "target") {
+              target = v;
+              if (v != "container" && v != "host") {
+                Error(f, object,
+                      absl::StrCat(what, ".exec: target '", v,
+                                   "' is neither container nor host"));
+                ok = false;
+              }
+            } else if (v == "on-enter" || v == "on-exit") {
+              x->set_on_exit(v == "on-exit");
+            } else {
+              Error(f, object,
+                    absl::StrCat(what, ".exec: phase '", v,
+                                 "' is neither on-enter nor on-exit"));
+              ok = false;
+            }
+          }
+          if (x->command().empty()) {
+            Error(item, object, absl::StrCat(what, ".exec: needs a command"));
+            ok = false;
+          }
+          if (target == "host") {
+            Error(item, object,
+                  absl::StrCat(what, ".exec `", x->command(),
+                               "`: target host is refused: it would run as "
+                               "root on the agent's host, outside every "
+                               "node; emu runs a lab's commands only inside "
+                               "its nodes (drop `target: host`, or run it "
+                               "yourself before `emuctl up`)"));
+            ok = false;
+          }
+        }
+      }
+    }
+    if (ok) AppendStages(read, node);
+    return ok;
   }
 
   void ReadNode(const YamlNode& key, const YamlNode& value,
@@ -776,7 +1002,7 @@ class YamlReader {
     }
     std::vector<Entry> entries;
     if (value.IsMap()) {
-      entries = Entries(value, object, kNodeKeys, kClabNodeKeys);
+      entries = Entries(value, object, kOwnNodeKeys, kClabNodeKeys);
     }
 
     // containerlab's order, most specific first: node > group > kind >
@@ -833,6 +1059,45 @@ class YamlReader {
       }
     }
     if (!kind_ok) return;
+    for (const Entry& e : entries) {
+      if (e.key != "network-mode") continue;
+      std::string mode;
+      if (!Scalar(e, object, &mode)) return;
+      if (kind == "bridge" && absl::StartsWith(mode, "container:")) {
+        // containerlab: the bridge is made inside that node's namespace and
+        // the node's name is "BRIDGE|NODE".
+        const std::string holder(absl::StripPrefix(mode, "container:"));
+        const size_t bar = name.find('|');
+        if (bar == std::string::npos || bar == 0 ||
+            name.substr(bar + 1) != holder) {
+          Error(e, object,
+                absl::StrCat("network-mode: ", mode, ": a bridge inside node ",
+                             holder, "'s namespace is named BRIDGE|", holder,
+                             " (containerlab's convention), e.g. br0|",
+                             holder));
+          return;
+        }
+        for (const Entry& other : entries) {
+          if (other.key != "kind" && other.key != "network-mode" &&
+              other.key != "group") {
+            Warn(LineOf(other), object,
+                 absl::StrCat("ignored: '", other.key,
+                              "' does not apply to a bridge inside node ",
+                              holder));
+          }
+        }
+        in_node_bridges_[name] = {name.substr(0, bar), holder, Source(key)};
+        return;
+      }
+      Warn(LineOf(e), object,
+           absl::StartsWith(mode, "container:")
+               ? absl::StrCat("ignored containerlab key 'network-mode' (",
+                              mode, "): the node gets a namespace of its own, "
+                              "not ", absl::StripPrefix(mode, "container:"),
+                              "'s")
+               : absl::StrCat("ignored containerlab key 'network-mode' (",
+                              mode, ")"));
+    }
 
     Node* node = topology->add_nodes();
     node->set_name(name);
@@ -1756,6 +2021,8 @@ class YamlReader {
   std::set<int> warned_image_lines_;
   std::vector<InterfaceSetting> interface_settings_;
   std::vector<SpecialEnd> special_ends_;
+  // containerlab bridges inside a node, by their node name "NAME|NODE".
+  std::map<std::string, InNodeBridge> in_node_bridges_;
 };
 
 // ---- protobuf text format -------------------------------------------------

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -22,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "controller/topology/stage_plan.h"
 #include "controller/topology/topology_limits.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "controller/community/community_access.h"
@@ -306,7 +308,9 @@ struct EndUser {
 std::string At(const EndUser& user) {
   if (user.link != nullptr) return At(Owner{"", &user.link->source(), user.link});
   if (user.special != nullptr) {
-    return At(Owner{absl::StrCat(user.special->dummy() ? "a dummy link" : "a host link",
+    return At(Owner{absl::StrCat(user.special->bridge()  ? "a bridge inside the node"
+                                 : user.special->dummy() ? "a dummy link"
+                                                         : "a host link",
                                  " (", user.node->name(), ":", user.special->name(),
                                  ")"),
                     &user.special->source()});
@@ -346,6 +350,7 @@ class Validator {
     for (const Node& node : topology_.nodes()) CheckNode(node);
     for (const Link& link : topology_.links()) CheckLink(link);
     CheckCommunity();
+    CheckStages();
     for (const Node& node : topology_.nodes()) {
       for (const Interface& iface : node.interfaces()) {
         // The name only for a warning: built for every interface it cost
@@ -476,6 +481,7 @@ class Validator {
     for (const Interface& iface : node.interfaces()) {
       CheckInterface(node, iface, &ifaces, &connected);
     }
+    CheckInNodeBridges(node, ifaces);
     for (const Route& route : node.routes()) {
       CheckRoute(node, route, ifaces, connected);
     }
@@ -628,6 +634,120 @@ class Validator {
         continue;
       }
       connected->push_back({iface.name(), prefix});
+    }
+  }
+
+  // containerlab's stages (Node.stage_execs, stage_waits): what has a
+  // moment in emu's deploy (stage_plan.h) runs then; the rest is refused
+  // here, each at its line. Then the plan itself, for wait-for cycles.
+  void CheckStages() {
+    bool any = false;
+    absl::flat_hash_set<std::string> healthy_waited;
+    for (const Node& node : topology_.nodes()) {
+      for (const emu::v1::StageWait& w : node.stage_waits()) {
+        if (w.node_stage() == emu::v1::NODE_STAGE_HEALTHY) {
+          healthy_waited.insert(w.node());
+        }
+      }
+    }
+    for (const Node& node : topology_.nodes()) {
+      const std::string object = absl::StrCat("node ", node.name());
+      for (const emu::v1::StageExec& x : node.stage_execs()) {
+        any = true;
+        const std::string what =
+            absl::StrCat("stages.", StageName(x.stage()),
+                         x.on_exit() ? " on-exit" : " on-enter", " exec `",
+                         x.command(), "`");
+        if (x.stage() == emu::v1::NODE_STAGE_CREATE ||
+            (x.stage() == emu::v1::NODE_STAGE_CREATE_LINKS && !x.on_exit())) {
+          Error(x.source(), object,
+                absl::StrCat(what,
+                             ": emu makes a node's namespace and its links in "
+                             "one step, so there is no moment before its "
+                             "links exist; use create-links on-exit or "
+                             "configure"));
+        } else if (x.stage() == emu::v1::NODE_STAGE_EXIT) {
+          Error(x.source(), object,
+                absl::StrCat(what,
+                             ": a netns node does not exit while its lab is "
+                             "up (`emuctl down` removes it)"));
+        } else if (x.stage() == emu::v1::NODE_STAGE_HEALTHY &&
+                   !healthy_waited.contains(node.name())) {
+          Warn(x.source(), object,
+               absl::StrCat(what,
+                            ": never runs: as in containerlab, a node enters "
+                            "its healthy stage only when another node waits "
+                            "for it"));
+        }
+        if (node.kind() == emu::v1::NODE_KIND_QEMU) {
+          Error(x.source(), object,
+                absl::StrCat(what, ": stages are for netns (linux) nodes"));
+        }
+      }
+      for (const emu::v1::StageWait& w : node.stage_waits()) {
+        any = true;
+        const std::string what =
+            absl::StrCat("stages.", StageName(w.stage()), ".wait-for ",
+                         w.node(), " (", StageName(w.node_stage()), ")");
+        if (nodes_.count(w.node()) == 0) {
+          Error(w.source(), object, absl::StrCat(what, ": no node ", w.node()));
+        } else if (w.node_stage() == emu::v1::NODE_STAGE_EXIT ||
+                   w.stage() == emu::v1::NODE_STAGE_EXIT) {
+          Error(w.source(), object,
+                absl::StrCat(what,
+                             ": a netns node does not exit while its lab is "
+                             "up"));
+        } else if ((w.stage() == emu::v1::NODE_STAGE_CREATE ||
+                    w.stage() == emu::v1::NODE_STAGE_CREATE_LINKS) &&
+                   w.node_stage() != emu::v1::NODE_STAGE_CREATE &&
+                   w.node_stage() != emu::v1::NODE_STAGE_CREATE_LINKS) {
+          Error(w.source(), object,
+                absl::StrCat(what,
+                             ": emu creates every node and link of a lab "
+                             "before any node's configure stage, so a create "
+                             "or create-links stage can wait only for another "
+                             "node's create or create-links"));
+        }
+      }
+    }
+    if (!any || !errors_.empty()) return;
+    auto plan = PlanStages(topology_);
+    if (!plan.ok()) {
+      Error(topology_.source(), "lab", plan.status().message());
+    }
+  }
+
+  // Bridges inside a node (Interface.bridge, containerlab's `kind: bridge`
+  // with `network-mode: container:NODE`) and their ports (.master): a
+  // netns node's; a bridge is no link's end and nothing else special; a
+  // port's master is a bridge of the same node.
+  void CheckInNodeBridges(const Node& node, const InterfaceMap& ifaces) {
+    for (const Interface& iface : node.interfaces()) {
+      const std::string object = absl::StrCat(
+          "interface ", EndpointName(node.name(), iface.name()));
+      if (iface.bridge()) {
+        if (node.kind() != emu::v1::NODE_KIND_NETNS ||
+            !node.foreign_lab().empty()) {
+          Error(iface.source(), object,
+                "a bridge inside a node needs a netns (or linux) node");
+        }
+        if (iface.dummy() || iface.has_host_end() || !iface.master().empty()) {
+          Error(iface.source(), object,
+                "a bridge inside a node is not also a dummy, a host link's "
+                "end or a port of another bridge");
+        }
+        used_interfaces_.emplace(
+            std::make_pair(absl::string_view(node.name()),
+                           absl::string_view(iface.name())),
+            EndUser{nullptr, nullptr, &node, &iface});
+      }
+      if (iface.master().empty()) continue;
+      auto it = ifaces.find(iface.master());
+      if (it == ifaces.end() || !it->second->bridge()) {
+        Error(iface.source(), object,
+              absl::StrCat("its master ", iface.master(),
+                           " is not a bridge inside node ", node.name()));
+      }
     }
   }
 
