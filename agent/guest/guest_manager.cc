@@ -514,6 +514,32 @@ absl::Status GuestManager::MakeSnapshot(const BootDecision& decision,
   return absl::OkStatus();
 }
 
+int GuestManager::RemoveSnapshots(const std::string& snapshot_dir) {
+  int removed = 0;
+  DIR* d = opendir(snapshot_dir.c_str());
+  if (d == nullptr) return 0;
+  std::vector<std::string> dirs;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    // Only what MakeSnapshot makes: 16 hex digits, optionally ".tmp<pid>".
+    if (name.size() < 16 ||
+        !std::all_of(name.begin(), name.begin() + 16, [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c));
+        }) ||
+        (name.size() > 16 && name.compare(16, 4, ".tmp") != 0)) {
+      continue;
+    }
+    dirs.push_back(absl::StrCat(snapshot_dir, "/", name));
+  }
+  closedir(d);
+  for (const std::string& dir : dirs) {
+    RemoveTree(dir);
+    ++removed;
+  }
+  rmdir(snapshot_dir.c_str());  // when empty
+  return removed;
+}
+
 absl::Status GuestManager::Restore(const std::string& dir,
                                    const std::string& snapshot) {
   const absl::Duration qmp_timeout = absl::Seconds(5);

@@ -126,6 +126,11 @@ class GuestManager {
   // Removes guests of labs not in `known_labs` (after a crash).
   int CollectGarbage(const std::vector<std::string>& known_labs);
 
+  // Removes every snapshot (and unfinished one) under `snapshot_dir`;
+  // returns how many. Guests restored from them keep running (their RAM
+  // file is unlinked, not changed).
+  static int RemoveSnapshots(const std::string& snapshot_dir);
+
   // The directory of (lab, node).
   std::string DirFor(const std::string& lab, const std::string& node) const;
 
