@@ -569,7 +569,19 @@ absl::Status GuestManager::Restore(const std::string& dir,
   }
   while (true) {
     auto r = qmp_.Execute(qmp, "query-status", qmp_timeout);
-    if (r.ok() && r->find("\"running\"") != std::string::npos) break;
+    // {"status": "running", ...}; "inmigrate" while the state loads, then
+    // "paused" (the template was stopped to be saved, and the saved run
+    // state says so): continue it.
+    if (r.ok() && r->find("\"status\": \"running\"") != std::string::npos) {
+      break;
+    }
+    if (r.ok() && r->find("\"status\": \"paused\"") != std::string::npos) {
+      EMU_ASSIGN_OR_RETURN(std::string c, qmp_.Execute(qmp, "cont", qmp_timeout));
+      if (c.find("\"error\"") != std::string::npos) {
+        return absl::InternalError(absl::StrCat("QMP cont: ", c));
+      }
+      continue;
+    }
     if (RunningPid(dir) == 0) {
       return absl::InternalError(
           absl::StrCat("QEMU exited: ", Tail(dir + "/qemu.log", 2)));
