@@ -70,6 +70,14 @@ ABSL_FLAG(std::string, image_dir, "/var/lib/emu/images",
           "Guest images: <dir>/<image>/image.conf (deploy/images/).");
 ABSL_FLAG(std::string, guest_run_dir, "/run/emu/guests",
           "Where each QEMU guest keeps its sockets, pid file and logs.");
+ABSL_FLAG(bool, guest_snapshots, true,
+          "Start QEMU guests by restoring a snapshot of their image and shape "
+          "(made once per machine by booting a template, kept in "
+          "--guest_snapshot_dir) instead of booting each; false boots every "
+          "guest cold (docs/guests.md, Snapshots).");
+ABSL_FLAG(std::string, guest_snapshot_dir, "/var/lib/emu/snapshots",
+          "Where guest snapshots live (<dir>/<16 hex>/: ram, state, meta); "
+          "emu-agent --cleanup removes them.");
 ABSL_FLAG(int, threads, 16, "Worker threads for blocking calls.");
 ABSL_FLAG(int, engine_threads, 1,
           "Threads of the userspace impairment engine, which applies delay, "
@@ -161,7 +169,8 @@ ABSL_FLAG(bool, metrics_unauthenticated, false,
 ABSL_FLAG(bool, cleanup, false,
           "Do not serve: remove what an agent of --host_name owns on this "
           "machine (namespaces emu.<host>.*, the processes in them, the "
-          "saved labs in --state_dir) and exit. Refused while an emu-agent "
+          "saved labs in --state_dir, the guest snapshots in "
+          "--guest_snapshot_dir) and exit. Refused while an emu-agent "
           "with that --host_name runs.");
 ABSL_FLAG(bool, node_sandbox, true,
           "Run the commands of netns nodes (exec, exec: lines, experiment "
@@ -217,6 +226,14 @@ int Cleanup(const std::string& host) {
     } else if (status.ok()) {
       status = labs.status();
     }
+  }
+  // Guest snapshots: a cache of this machine that the next guest makes
+  // again; running guests keep the RAM they mapped.
+  const int snapshots = emu::agent::guest::GuestManager::RemoveSnapshots(
+      absl::GetFlag(FLAGS_guest_snapshot_dir));
+  if (snapshots > 0) {
+    emu::Log("cleanup: removed ", snapshots, " guest snapshots from ",
+             absl::GetFlag(FLAGS_guest_snapshot_dir));
   }
   if (!status.ok())
     return Fail("cleanup of host " + host + ": " + status.ToString());
@@ -433,6 +450,8 @@ int main(int argc, char** argv) {
   gopts.run_dir = absl::GetFlag(FLAGS_guest_run_dir);
   gopts.image_root = absl::GetFlag(FLAGS_image_dir);
   gopts.kvm = caps.kvm();
+  gopts.snapshots = absl::GetFlag(FLAGS_guest_snapshots);
+  gopts.snapshot_dir = absl::GetFlag(FLAGS_guest_snapshot_dir);
   emu::agent::guest::GuestManager guests(host, &launcher, gopts);
   emu::agent::guest::QemuDriver qemu(host, &guests, &network);
   if (guests_possible) reconciler.AddDriver(&qemu);

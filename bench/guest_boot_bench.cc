@@ -1,4 +1,5 @@
-// Boot-to-ready time and host memory of QEMU guests, 1 and 4 at once.
+// Boot-to-ready time and host memory of QEMU guests, 1, 4 and 8 at once,
+// cold booted and restored from a snapshot (docs/guests.md, Snapshots).
 //
 //   bazel run -c opt //bench:guest_boot_bench        (as root)
 //
@@ -7,7 +8,12 @@
 // (deploy/images/build_default.sh) and one netns hub linked to each.
 // "ready" = QEMU started -> console answers -> NICs renamed, addresses,
 // routes configured (what ApplyLab waits for). RSS is VmRSS of each QEMU
-// process right after ready. Everything is destroyed after each round.
+// process right after ready, "private" its Private_Clean + Private_Dirty
+// (smaps_rollup): what it does not share with other guests (a restored
+// guest maps its snapshot's RAM copy-on-write). The snapshot (made by the
+// first restored round, timed apart) lives under the bench's own directory.
+// Everything is destroyed after each round. EMU_BENCH_MODES=cold,restored
+// and EMU_BENCH_GUESTS=1,8 choose.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +27,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
@@ -54,6 +61,26 @@ uint64_t RssKib(const std::string& pid) {
   return 0;
 }
 
+uint64_t PrivateKib(const std::string& pid) {
+  std::ifstream f(absl::StrCat("/proc/", pid, "/smaps_rollup"));
+  std::string line;
+  uint64_t total = 0;
+  while (std::getline(f, line)) {
+    if (line.rfind("Private_Clean:", 0) == 0 ||
+        line.rfind("Private_Dirty:", 0) == 0) {
+      std::vector<std::string> w = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      uint64_t kib = 0;
+      if (w.size() >= 2 && absl::SimpleAtoi(w[1], &kib)) total += kib;
+    }
+  }
+  return total;
+}
+
+std::vector<std::string> ListEnv(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return absl::StrSplit(v ? v : fallback, ',', absl::SkipEmpty());
+}
+
 }  // namespace
 
 int main() {
@@ -70,20 +97,40 @@ int main() {
   if (!features.ok()) return 1;
   emu::PosixProcessLauncher launcher;
   ProcNamespaceProcesses procs;
+  std::printf("KSM: run=%s (/sys/kernel/mm/ksm/run; 0 = identical pages of "
+              "cold-booted guests are not merged)\n",
+              std::string(absl::StripAsciiWhitespace([] {
+                std::ifstream f("/sys/kernel/mm/ksm/run");
+                std::string v;
+                std::getline(f, v);
+                return v.empty() ? std::string("absent") : v;
+              }())).c_str());
+  std::printf("%-9s %-7s %-7s %-36s %-8s %-8s %-8s\n", "mode", "guests",
+              "round", "ready per guest (s)", "lab (s)", "RSS MiB",
+              "private");
+  for (const std::string& mode : ListEnv("EMU_BENCH_MODES", "cold,restored")) {
   GuestManager::Options o;
   o.run_dir = base + "/run";
+  o.snapshots = mode == "restored";
+  o.snapshot_dir = base + "/snap";
   GuestManager guests(host, &launcher, o);
   Reconciler rec(host, &net, &launcher, &procs, &*store, *features);
   emu::agent::guest::QemuDriver qemu(host, &guests, &net);
   rec.AddDriver(&qemu);
-
-  std::printf("accelerator: %s; image /var/lib/emu/images/default; 1 vCPU, "
-              "256 MiB per guest; host CPUs %ld\n",
-              o.kvm ? "kvm" : "tcg", sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("%-7s %-7s %-28s %-10s %-14s\n", "guests", "round",
-              "ready per guest (s)", "lab (s)", "RSS/guest MiB");
-  for (int n : {1, 4}) {
-    for (int round = 1; round <= 2; ++round) {
+  std::printf("# %s: accelerator %s; image /var/lib/emu/images/default; 1 "
+              "vCPU, 256 MiB per guest; host CPUs %ld\n",
+              mode.c_str(), o.kvm ? "kvm" : "tcg",
+              sysconf(_SC_NPROCESSORS_ONLN));
+  std::vector<int> sizes;
+  for (const std::string& g : ListEnv("EMU_BENCH_GUESTS", "1,4,8")) {
+    int n = 0;
+    if (absl::SimpleAtoi(g, &n) && n > 0) sizes.push_back(n);
+  }
+  if (mode == "restored") sizes.insert(sizes.begin(), 0);  // makes the snapshot
+  for (int n : sizes) {
+    const bool warmup = n == 0;
+    if (warmup) n = 1;
+    for (int round = 1; round <= (warmup ? 1 : 2); ++round) {
       std::string lab = absl::StrCat("gb", n, "r", round, "p", getpid() % 10000);
       emu::v1::ApplyLabRequest req;
       req.set_lab(lab);
@@ -110,7 +157,10 @@ int main() {
       absl::Status s = rec.Apply(req, [&](const emu::v1::ApplyLabEvent& e) {
         double t = absl::ToDoubleSeconds(absl::Now() - t0);
         if (e.detail().rfind("QEMU started", 0) == 0) started[e.object()] = t;
-        if (e.detail().rfind("guest ready", 0) == 0) ready[e.object()] = t;
+        if (e.detail().rfind("guest ready", 0) == 0 ||
+            e.detail().rfind("guest restored", 0) == 0) {
+          ready[e.object()] = t;
+        }
         if (std::getenv("EMU_BENCH_VERBOSE") != nullptr) {
           std::printf("  %.2fs %s: %s\n", t, e.object().c_str(),
                       e.detail().c_str());
@@ -118,7 +168,8 @@ int main() {
       });
       double lab_s = absl::ToDoubleSeconds(absl::Now() - t0);
       if (!s.ok()) {
-        std::printf("%-7d %-7d FAILED: %s\n", n, round, s.ToString().c_str());
+        std::printf("%-9s %-7d %-7d FAILED: %s\n", mode.c_str(), n, round,
+                    s.ToString().c_str());
         rec.Destroy(lab).IgnoreError();
         continue;
       }
@@ -127,19 +178,28 @@ int main() {
       std::sort(per.begin(), per.end());
       std::string per_s;
       for (double x : per) absl::StrAppend(&per_s, absl::StrFormat("%.1f ", x));
-      uint64_t rss = 0;
+      absl::SleepFor(absl::Seconds(2));  // idle
+      uint64_t rss = 0, priv = 0;
       int qemus = 0;
+      std::string how;
       for (const auto& r : guests.List(lab)) {
         if (r.kind() == emu::v1::OwnedResource::PROCESS) {
           rss += RssKib(r.name().substr(5));
+          priv += PrivateKib(r.name().substr(5));
           ++qemus;
+        } else if (how.empty()) {
+          how = r.detail();
         }
       }
-      std::printf("%-7d %-7d %-28s %-10.1f %-14.0f\n", n, round, per_s.c_str(),
-                  lab_s, qemus ? rss / 1024.0 / qemus : 0.0);
+      std::printf("%-9s %-7s %-7d %-36s %-8.1f %-8.0f %-8.0f  (%s)\n",
+                  mode.c_str(), warmup ? "1 (makes snapshot)" : absl::StrCat(n).c_str(),
+                  round, per_s.c_str(), lab_s,
+                  qemus ? rss / 1024.0 / qemus : 0.0,
+                  qemus ? priv / 1024.0 / qemus : 0.0, how.c_str());
       std::fflush(stdout);
       rec.Destroy(lab).IgnoreError();
     }
+  }
   }
   if (std::system(absl::StrCat("rm -rf ", base).c_str()) != 0) return 1;
   return 0;

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -159,6 +160,14 @@ GuestImage ImageOf(const std::string& dir) {
   auto image = ParseImageConf(image_dir, ReadFileOr(image_dir + "/image.conf"));
   if (!image.ok()) return GuestImage();  // console "shell"
   return *image;
+}
+
+// `n` random bytes from the kernel, as hex ("" when unreadable).
+std::string RandomHex(size_t n) {
+  std::string bytes(n, '\0');
+  std::ifstream f("/dev/urandom", std::ios::binary);
+  if (!f.read(&bytes[0], n)) return "";
+  return absl::BytesToHexString(bytes);
 }
 
 // The vCPU thread ids in a query-cpus-fast reply, in vCPU order.
@@ -304,11 +313,7 @@ absl::Status GuestManager::Wire(const std::string& lab, const std::string& node,
   return absl::OkStatus();
 }
 
-absl::Status GuestManager::Start(const std::string& lab,
-                                 const emu::v1::Node& node,
-                                 const std::vector<std::string>& nics) {
-  std::string dir = DirFor(lab, node.name());
-  std::string ns = net::NamespaceName(host_, lab, node.name());
+absl::StatusOr<GuestImage> GuestManager::ImageFor(const emu::v1::Node& node) {
   std::string what = absl::StrCat("guest ", node.name());
   std::string image_name = node.image().empty() ? "default" : node.image();
   std::string image_dir =
@@ -322,7 +327,34 @@ absl::Status GuestManager::Start(const std::string& lab,
                      "/image.conf; build it with `emuctl image build ",
                      image_name, "`)"));
   }
-  EMU_ASSIGN_OR_RETURN(GuestImage image, ParseImageConf(image_dir, conf));
+  return ParseImageConf(image_dir, conf);
+}
+
+SnapshotShape GuestManager::ShapeFor(const emu::v1::Node& node,
+                                     const GuestImage& image,
+                                     size_t nics) const {
+  SnapshotShape shape;
+  shape.image_dir = image.dir;
+  shape.cpus = node.resources().cpus() > 0 ? node.resources().cpus()
+                                           : options_.default_cpus;
+  shape.memory_mib = node.resources().memory_mib() > 0
+                         ? node.resources().memory_mib()
+                         : options_.default_memory_mib;
+  shape.nics = nics;
+  shape.kvm = options_.kvm;
+  shape.qemu_binary = options_.qemu_binary;
+  return shape;
+}
+
+absl::Status GuestManager::Start(const std::string& lab,
+                                 const emu::v1::Node& node,
+                                 const std::vector<std::string>& nics,
+                                 const std::string& snapshot) {
+  std::string dir = DirFor(lab, node.name());
+  std::string ns = net::NamespaceName(host_, lab, node.name());
+  std::string what = absl::StrCat("guest ", node.name());
+  EMU_ASSIGN_OR_RETURN(GuestImage image, ImageFor(node));
+  const std::string& image_dir = image.dir;
 
   GuestSpec spec;
   spec.name = absl::StrCat("emu.", lab, ".", node.name());
@@ -336,7 +368,16 @@ absl::Status GuestManager::Start(const std::string& lab,
   spec.image = image;
   if (!image.disk.empty()) spec.overlay = dir + "/disk.qcow2";
   for (size_t i = 0; i < nics.size(); ++i) {
-    spec.nics.push_back({absl::StrCat("gt", i), MacFor(lab, node, nics[i])});
+    // A restored NIC has its template's MAC (the saved device state says
+    // so) until the identity script sets the node's own, which QEMU's
+    // device then takes over (virtio-net's control queue).
+    spec.nics.push_back({absl::StrCat("gt", i), snapshot.empty()
+                                                    ? MacFor(lab, node, nics[i])
+                                                    : TemplateMac(i)});
+  }
+  if (!snapshot.empty()) {
+    spec.memory_file = snapshot + "/ram";  // private: copy on write
+    spec.incoming = true;
   }
   spec.qmp_socket = dir + "/qmp.sock";
   spec.console_socket = dir + "/console.sock";
@@ -354,6 +395,7 @@ absl::Status GuestManager::Start(const std::string& lab,
                          absl::StrCat(host_, " ", lab, " ", node.name(), "\n")),
                what));
   unlink((dir + "/exit_reason").c_str());
+  unlink((dir + "/boot").c_str());
   unlink(spec.console_socket.c_str());
   unlink(spec.qmp_socket.c_str());
   {
@@ -374,6 +416,182 @@ absl::Status GuestManager::Start(const std::string& lab,
         what, ": ", tracked.message(), "; QEMU pid ", pid,
         stopped.ok() ? " stopped"
                      : absl::StrCat(" not stopped: ", stopped.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GuestManager::MakeSnapshot(const BootDecision& decision,
+                                        const GuestImage& image,
+                                        const SnapshotShape& shape) {
+  absl::MutexLock lock(&snapshot_mu_);
+  // Another guest of this shape may have made it while we waited.
+  if (DecideBoot(true, options_.snapshot_dir, image, shape, snapshot_fs_)
+          .mode == BootMode::kRestore) {
+    return absl::OkStatus();
+  }
+  const std::string what = absl::StrCat("snapshot ", decision.dir);
+  // Beside the final directory, per process (agents of several emulated
+  // hosts share a machine's snapshots), moved into place once complete.
+  const std::string tmp = absl::StrCat(decision.dir, ".tmp", getpid());
+  EMU_RETURN_IF_ERROR(Annotate(MakeDir(options_.snapshot_dir, 0755), what));
+  RemoveTree(tmp);
+  EMU_RETURN_IF_ERROR(Annotate(MakeDir(tmp, 0700), what));
+  GuestSpec spec;
+  spec.name = absl::StrCat("emu.snapshot.", SnapshotKey(shape));
+  spec.qemu_binary = options_.qemu_binary;
+  spec.kvm = options_.kvm;
+  spec.cpus = shape.cpus;
+  spec.memory_mib = shape.memory_mib;
+  spec.image = image;
+  // NICs without a backend: the template needs no namespace or TAP, and
+  // offers no offloads a restored guest's TAP might lack.
+  for (size_t i = 0; i < shape.nics; ++i) spec.nics.push_back({"", TemplateMac(i)});
+  spec.qmp_socket = tmp + "/qmp.sock";
+  spec.console_socket = tmp + "/console.sock";
+  spec.pid_file = tmp + "/qemu.pid";
+  spec.memory_file = tmp + "/ram";
+  spec.memory_shared = true;
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildQemuArgv(spec));
+  ProcessSpec run;
+  run.argv = argv;
+  EMU_ASSIGN_OR_RETURN(pid_t pid, launcher_->Spawn(run, tmp + "/qemu.log"));
+  auto fail = [&](absl::Status s) {
+    (void)launcher_->Terminate(pid, absl::Seconds(2));
+    std::string log = Tail(tmp + "/qemu.log", 2);
+    RemoveTree(tmp);
+    return Annotate(s, absl::StrCat(what, log.empty() ? "" : " (QEMU: " + log + ")"));
+  };
+  {
+    auto console = SocketConsole::Connect(spec.console_socket,
+                                          tmp + "/console.log", absl::Seconds(10));
+    if (!console.ok()) return fail(console.status());
+    ShellSession session(console->get());
+    absl::Status ready =
+        session.WaitReady(options_.boot_timeout, absl::Milliseconds(500));
+    if (!ready.ok()) return fail(ready);
+  }
+  const absl::Duration qmp_timeout = absl::Seconds(5);
+  for (const std::string& c : std::vector<std::string>{
+           "stop",
+           R"({"execute": "migrate-set-capabilities", "arguments": )"
+           R"({"capabilities": [{"capability": "x-ignore-shared", )"
+           R"("state": true}]}})",
+           absl::StrCat(R"({"execute": "migrate", "arguments": {"uri": )",
+                        R"("exec:cat > )", tmp, R"(/state"}})")}) {
+    auto r = qmp_.Execute(spec.qmp_socket, c, qmp_timeout);
+    if (!r.ok()) return fail(r.status());
+    if (r->find("\"error\"") != std::string::npos) {
+      return fail(absl::InternalError(absl::StrCat("QMP ", c, ": ", *r)));
+    }
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (true) {
+    auto r = qmp_.Execute(spec.qmp_socket, "query-migrate", qmp_timeout);
+    if (!r.ok()) return fail(r.status());
+    if (r->find("\"completed\"") != std::string::npos) break;
+    if (r->find("\"failed\"") != std::string::npos ||
+        absl::Now() > deadline) {
+      return fail(absl::InternalError(absl::StrCat("saving failed: ", *r)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  (void)qmp_.Execute(spec.qmp_socket, "quit", qmp_timeout);
+  (void)launcher_->Terminate(pid, absl::Seconds(3));
+  // Only the RAM and the device state stay; the identity goes last.
+  for (const char* f : {"qmp.sock", "console.sock", "qemu.pid", "qemu.log",
+                        "console.log"}) {
+    unlink(absl::StrCat(tmp, "/", f).c_str());
+  }
+  EMU_RETURN_IF_ERROR(Annotate(WriteFile(tmp + "/meta", decision.identity), what));
+  // A stale snapshot goes (restored guests keep their mapping of its RAM:
+  // the file is unlinked, never rewritten).
+  RemoveTree(decision.dir);
+  if (rename(tmp.c_str(), decision.dir.c_str()) != 0) {
+    std::string err = strerror(errno);
+    RemoveTree(tmp);
+    return absl::InternalError(absl::StrCat(what, ": rename: ", err));
+  }
+  return absl::OkStatus();
+}
+
+int GuestManager::RemoveSnapshots(const std::string& snapshot_dir) {
+  int removed = 0;
+  DIR* d = opendir(snapshot_dir.c_str());
+  if (d == nullptr) return 0;
+  std::vector<std::string> dirs;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    // Only what MakeSnapshot makes: 16 hex digits, optionally ".tmp<pid>".
+    if (name.size() < 16 ||
+        !std::all_of(name.begin(), name.begin() + 16, [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c));
+        }) ||
+        (name.size() > 16 && name.compare(16, 4, ".tmp") != 0)) {
+      continue;
+    }
+    dirs.push_back(absl::StrCat(snapshot_dir, "/", name));
+  }
+  closedir(d);
+  for (const std::string& dir : dirs) {
+    RemoveTree(dir);
+    ++removed;
+  }
+  rmdir(snapshot_dir.c_str());  // when empty
+  return removed;
+}
+
+absl::Status GuestManager::Restore(const std::string& dir,
+                                   const std::string& snapshot) {
+  const absl::Duration qmp_timeout = absl::Seconds(5);
+  const std::string qmp = dir + "/qmp.sock";
+  absl::Time deadline = absl::Now() + options_.restore_timeout;
+  struct stat st;
+  while (stat(qmp.c_str(), &st) != 0) {
+    if (RunningPid(dir) == 0) {
+      return absl::InternalError(
+          absl::StrCat("QEMU exited: ", Tail(dir + "/qemu.log", 2)));
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("QEMU's QMP socket did not appear");
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  for (const std::string& c : std::vector<std::string>{
+           R"({"execute": "migrate-set-capabilities", "arguments": )"
+           R"({"capabilities": [{"capability": "x-ignore-shared", )"
+           R"("state": true}]}})",
+           absl::StrCat(R"({"execute": "migrate-incoming", "arguments": )",
+                        R"({"uri": "exec:cat )", snapshot, R"(/state"}})")}) {
+    EMU_ASSIGN_OR_RETURN(std::string r, qmp_.Execute(qmp, c, qmp_timeout));
+    if (r.find("\"error\"") != std::string::npos) {
+      return absl::InternalError(absl::StrCat("QMP: ", r));
+    }
+  }
+  while (true) {
+    auto r = qmp_.Execute(qmp, "query-status", qmp_timeout);
+    // {"status": "running", ...}; "inmigrate" while the state loads, then
+    // "paused" (the template was stopped to be saved, and the saved run
+    // state says so): continue it.
+    if (r.ok() && r->find("\"status\": \"running\"") != std::string::npos) {
+      break;
+    }
+    if (r.ok() && r->find("\"status\": \"paused\"") != std::string::npos) {
+      EMU_ASSIGN_OR_RETURN(std::string c, qmp_.Execute(qmp, "cont", qmp_timeout));
+      if (c.find("\"error\"") != std::string::npos) {
+        return absl::InternalError(absl::StrCat("QMP cont: ", c));
+      }
+      continue;
+    }
+    if (RunningPid(dir) == 0) {
+      return absl::InternalError(
+          absl::StrCat("QEMU exited: ", Tail(dir + "/qemu.log", 2)));
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "not running after ", absl::FormatDuration(options_.restore_timeout),
+          r.ok() ? ": " + *r : ""));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
   }
   return absl::OkStatus();
 }
@@ -454,6 +672,10 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
     const emu::v1::Node* node;
     std::vector<std::string> nics;
     bool started = false;
+    std::string snapshot;     // restoring from this snapshot directory
+    std::string cold_reason;  // why a started guest boots cold
+    std::string made;         // "snapshot made in 4.9s" when this Ensure made it
+    absl::Time spawned;
   };
   std::vector<Todo> todo;
   for (const auto& node : desired.nodes()) {
@@ -463,13 +685,44 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
     EMU_RETURN_IF_ERROR(Wire(lab, node.name(), t.nics));
     if (RunningPid(dir) == 0) {
       std::string before = Has(lab, node.name()) ? ExitReason(dir) : "";
-      EMU_RETURN_IF_ERROR(Start(lab, node, t.nics));
+      EMU_ASSIGN_OR_RETURN(GuestImage image, ImageFor(node));
+      SnapshotShape shape = ShapeFor(node, image, t.nics.size());
+      BootDecision d = DecideBoot(options_.snapshots, options_.snapshot_dir,
+                                  image, shape, snapshot_fs_);
+      if (d.mode == BootMode::kMakeSnapshot) {
+        progress(absl::StrCat("node ", node.name()),
+                 absl::StrCat("making a snapshot of image ", image.dir, " (",
+                              d.reason, ")"));
+        absl::Time m0 = absl::Now();
+        absl::Status made = MakeSnapshot(d, image, shape);
+        if (made.ok()) {
+          d.mode = BootMode::kRestore;
+          t.made = absl::StrCat(
+              "snapshot made in ",
+              absl::FormatDuration(
+                  absl::Trunc(absl::Now() - m0, absl::Milliseconds(10))));
+        } else {
+          d.mode = BootMode::kColdBoot;
+          d.reason = absl::StrCat("making a snapshot failed: ", made.message());
+          Log("guest ", node.name(), " of lab ", lab, ": ", d.reason);
+        }
+      }
+      if (d.mode == BootMode::kRestore) {
+        t.snapshot = d.dir;
+      } else {
+        t.cold_reason = d.reason;
+      }
+      t.spawned = absl::Now();
+      EMU_RETURN_IF_ERROR(Start(lab, node, t.nics, t.snapshot));
       t.started = true;
       progress(
           absl::StrCat("node ", node.name()),
           absl::StrCat(
               "QEMU started (", options_.kvm ? "kvm" : "tcg", ", ",
-              t.nics.size(), " NICs)",
+              t.nics.size(), " NICs, ",
+              t.snapshot.empty() ? absl::StrCat("cold boot: ", t.cold_reason)
+                                 : absl::StrCat("restoring ", t.snapshot),
+              ")",
               before.empty() ? "" : absl::StrCat("; it had exited: ", before)));
     }
     todo.push_back(std::move(t));
@@ -482,8 +735,39 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
       const Todo& t = todo[k];
       const std::string& name = t.node->name();
       std::string dir = DirFor(lab, name);
-      absl::Time t0 = absl::Now();
+      absl::Time t0 = t.started ? t.spawned : absl::Now();
+      std::string cold_reason = t.cold_reason;
+      bool restored = false;
+      // A restore that fails becomes a cold boot of the same guest.
+      auto cold = [&](const absl::Status& why) {
+        cold_reason = absl::StrCat("restore failed: ", why.message());
+        progress(absl::StrCat("node ", name),
+                 absl::StrCat(cold_reason, "; cold boot"));
+        restored = false;
+        absl::Status s = Stop({dir, lab, name}, /*keep_disk=*/true);
+        return s.ok() ? Start(lab, *t.node, t.nics) : s;
+      };
+      if (!t.snapshot.empty()) {
+        absl::Status r = Restore(dir, t.snapshot);
+        if (r.ok()) {
+          restored = true;
+        } else if (absl::Status c = cold(r); !c.ok()) {
+          results[k] = c;
+          return;
+        }
+      }
       auto guest = Attach(lab, name);
+      if (guest.ok() && restored) {
+        absl::Status s = (*guest)->session->WaitReady(options_.restore_timeout,
+                                                      absl::Milliseconds(200));
+        if (!s.ok()) {
+          if (absl::Status c = cold(s); !c.ok()) {
+            results[k] = c;
+            return;
+          }
+          guest = Attach(lab, name);
+        }
+      }
       if (!guest.ok()) {
         results[k] = guest.status();
         return;
@@ -521,8 +805,10 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
                  "guest running, configuration unchanged");
         return;
       }
-      absl::Status s = (*guest)->session->WaitReady(options_.boot_timeout,
-                                                    absl::Milliseconds(500));
+      absl::Status s =
+          restored ? absl::OkStatus()
+                   : (*guest)->session->WaitReady(options_.boot_timeout,
+                                                  absl::Milliseconds(500));
       if (!s.ok()) {
         results[k] = absl::DeadlineExceededError(absl::StrCat(
             "guest ", name, ": console did not answer within ",
@@ -535,7 +821,14 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
         return;
       }
       absl::Duration answered = absl::Now() - t0;
-      auto r = (*guest)->session->Run(script, kConfigTimeout);
+      std::vector<std::string> macs;
+      for (const auto& n : nics) macs.push_back(n.mac);
+      auto r = (*guest)->session->Run(
+          restored ? absl::StrCat(RestoreIdentityScript(macs, absl::Now(),
+                                                        RandomHex(32)),
+                                  script)
+                   : script,
+          kConfigTimeout);
       if (!r.ok()) {
         results[k] = r.status();
       } else if (r->timed_out || r->exit_code != 0) {
@@ -547,10 +840,22 @@ absl::Status GuestManager::Ensure(const emu::v1::ApplyLabRequest& desired,
       } else {
         (*guest)->configured = script;
         (*guest)->ready = true;
+        if (t.started) {
+          // How it came up, for `emuctl status` (List's detail).
+          std::string took = absl::FormatDuration(
+              absl::Trunc(absl::Now() - t0, absl::Milliseconds(10)));
+          std::string how =
+              restored ? absl::StrCat("restored ", took,
+                                      t.made.empty() ? "" : "; " + t.made)
+                       : absl::StrCat("cold boot ", took, ": ", cold_reason);
+          absl::Status kept = WriteFile(dir + "/boot", how);
+          if (!kept.ok()) Log("guest ", name, ": ", kept.message());
+        }
         progress(
             absl::StrCat("node ", name),
             absl::StrCat(
-                "guest ready and configured",
+                restored ? "guest restored and configured"
+                         : "guest ready and configured",
                 t.started ? absl::StrCat(
                                 " ",
                                 absl::FormatDuration(absl::Trunc(
@@ -778,6 +1083,8 @@ std::vector<emu::v1::OwnedResource> GuestManager::List(const std::string& lab) {
       auto it = guests_.find(absl::StrCat(g.lab, "/", g.node));
       r.set_state(it != guests_.end() && it->second->ready ? "ready"
                                                            : "booting");
+      // "restored 0.62s" / "cold boot 4.31s: no snapshot ..." once ready.
+      r.set_detail(ReadFileOr(g.dir + "/boot"));
     }
     out.push_back(r);
     r.clear_state();

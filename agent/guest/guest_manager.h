@@ -35,6 +35,7 @@
 #include "agent/guest/socket_console.h"
 #include "common/process_launcher.h"
 #include "linkemu/qdisc_plan.h"
+#include "agent/guest/guest_snapshot.h"
 #include "agent/guest/qemu_argv.h"
 #include "proto/agent.pb.h"
 
@@ -51,6 +52,13 @@ class GuestManager {
     absl::Duration boot_timeout = absl::Seconds(90);
     uint32_t default_cpus = 1;
     uint64_t default_memory_mib = 256;
+    // Guest snapshots (agent/guest/guest_snapshot.h): the first guest of an
+    // image and shape makes one under snapshot_dir (a template booted once,
+    // saved), every guest of that shape is restored from it; a restore that
+    // fails within restore_timeout falls back to a cold boot.
+    bool snapshots = true;
+    std::string snapshot_dir = "/var/lib/emu/snapshots";
+    absl::Duration restore_timeout = absl::Seconds(20);
   };
   using ProgressFn =
       std::function<void(const std::string& object, const std::string& detail)>;
@@ -118,6 +126,11 @@ class GuestManager {
   // Removes guests of labs not in `known_labs` (after a crash).
   int CollectGarbage(const std::vector<std::string>& known_labs);
 
+  // Removes every snapshot (and unfinished one) under `snapshot_dir`;
+  // returns how many. Guests restored from them keep running (their RAM
+  // file is unlinked, not changed).
+  static int RemoveSnapshots(const std::string& snapshot_dir);
+
   // The directory of (lab, node).
   std::string DirFor(const std::string& lab, const std::string& node) const;
 
@@ -136,8 +149,23 @@ class GuestManager {
   // the base disk changed (the image was rebuilt) since it was made.
   absl::Status EnsureOverlay(const GuestImage& image,
                              const std::string& overlay);
+  // The node's image (FAILED_PRECONDITION naming host and path when
+  // missing).
+  absl::StatusOr<GuestImage> ImageFor(const emu::v1::Node& node);
+  SnapshotShape ShapeFor(const emu::v1::Node& node, const GuestImage& image,
+                         size_t nics) const;
+  // `snapshot`: restore from this snapshot directory (QEMU waits with
+  // -incoming defer; Restore() feeds it), "" = cold boot.
   absl::Status Start(const std::string& lab, const emu::v1::Node& node,
-                     const std::vector<std::string>& nics);
+                     const std::vector<std::string>& nics,
+                     const std::string& snapshot = "");
+  // Boots a template of `shape` and saves it into decision.dir (under
+  // snapshot_mu_; a snapshot another thread made meanwhile is kept).
+  absl::Status MakeSnapshot(const BootDecision& decision,
+                            const GuestImage& image, const SnapshotShape& shape);
+  // Feeds a guest started with `snapshot` its saved state and waits until
+  // QEMU runs it.
+  absl::Status Restore(const std::string& dir, const std::string& snapshot);
   // Ends QEMU and removes the guest's directory (keep_disk: all but its
   // overlay and owner; see Kill).
   absl::Status Stop(const Found& g, bool keep_disk = false);
@@ -149,6 +177,8 @@ class GuestManager {
   ProcessLauncher* const launcher_;
   const Options options_;
   UnixQmpClient qmp_;
+  PosixSnapshotFs snapshot_fs_;
+  absl::Mutex snapshot_mu_;  // serialises making snapshots
   absl::Mutex attach_mu_;  // serialises connecting consoles
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Guest>> guests_

@@ -120,6 +120,15 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
   if (!spec.image.append.empty()) {
     a.insert(a.end(), {"-append", spec.image.append});
   }
+  if (!spec.memory_file.empty()) {
+    a.insert(a.end(),
+             {"-object",
+              absl::StrCat("memory-backend-file,id=ram0,size=", spec.memory_mib,
+                           "M,mem-path=", spec.memory_file,
+                           spec.memory_shared ? ",share=on" : ",share=off"),
+              "-machine", "memory-backend=ram0"});
+  }
+  if (spec.incoming) a.insert(a.end(), {"-incoming", "defer"});
   std::string disk = spec.overlay.empty() ? spec.image.disk : spec.overlay;
   if (!disk.empty()) {
     std::string format =
@@ -131,8 +140,10 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec) {
   }
   for (size_t i = 0; i < spec.nics.size(); ++i) {
     const GuestNic& nic = spec.nics[i];
-    if (nic.tap.empty() || nic.mac.empty()) {
-      return bad(absl::StrCat("NIC ", i, " needs a TAP and a MAC"));
+    if (nic.mac.empty()) return bad(absl::StrCat("NIC ", i, " needs a MAC"));
+    if (nic.tap.empty()) {
+      a.insert(a.end(), {"-device", absl::StrCat("virtio-net-pci,mac=", nic.mac)});
+      continue;
     }
     a.insert(a.end(),
              {"-netdev",

@@ -46,7 +46,9 @@ absl::StatusOr<GuestImage> ParseImageConf(const std::string& dir,
                                           absl::string_view text);
 
 struct GuestNic {
-  std::string tap;  // TAP device in the node's namespace
+  // TAP device in the node's namespace; empty = a NIC with no backend (a
+  // snapshot template's: its device state is what a restored guest gets).
+  std::string tap;
   std::string mac;  // "02:..."
 };
 
@@ -64,10 +66,20 @@ struct GuestSpec {
   std::string qmp_socket;      // unix socket path, QEMU listens
   std::string console_socket;  // unix socket path of ttyS0, QEMU listens
   std::string pid_file;
+  // Guest RAM in this file (a snapshot's, agent/guest/guest_snapshot.h)
+  // instead of anonymous memory: `memory_shared` maps it shared (the
+  // template whose RAM becomes the file), else private (copy on write: a
+  // restored guest reads the template's pages from the page cache, shared
+  // with every other guest restored from it, and copies only what it
+  // writes). Empty = anonymous memory.
+  std::string memory_file;
+  bool memory_shared = false;
+  // -incoming defer: QEMU waits for QMP migrate-incoming (a restore).
+  bool incoming = false;
 };
 
 // INVALID_ARGUMENT when a required field is missing (kernel, sockets,
-// pid file, cpus 0, memory < 64 MiB, NIC without TAP or MAC).
+// pid file, cpus 0, memory < 64 MiB, NIC without MAC).
 absl::StatusOr<std::vector<std::string>> BuildQemuArgv(const GuestSpec& spec);
 
 // A locally administered unicast MAC derived from (lab, node, interface):

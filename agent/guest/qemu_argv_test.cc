@@ -116,6 +116,43 @@ TEST(BuildQemuArgv, DiskAndOverlay) {
   EXPECT_EQ(After(*argv, "-drive"), "");
 }
 
+// A snapshot template: RAM in a shared file, a NIC with no backend; a
+// restored guest: the same file mapped private, waiting for its state.
+TEST(BuildQemuArgv, SnapshotTemplateAndRestore) {
+  GuestSpec t = Base();
+  t.memory_mib = 192;
+  t.memory_file = "/var/lib/emu/snapshots/k/ram";
+  t.memory_shared = true;
+  t.nics = {{"", "02:e0:00:00:00:01"}};
+  auto a = BuildQemuArgv(t);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(After(*a, "-object"),
+            "memory-backend-file,id=ram0,size=192M,mem-path=/var/lib/emu/"
+            "snapshots/k/ram,share=on");
+  EXPECT_EQ(After(*a, "-machine"), "memory-backend=ram0");
+  EXPECT_THAT(AllAfter(*a, "-device"),
+              ElementsAre("virtio-net-pci,mac=02:e0:00:00:00:01"));
+  EXPECT_TRUE(AllAfter(*a, "-netdev").empty());
+  EXPECT_EQ(After(*a, "-incoming"), "");
+
+  GuestSpec r = t;
+  r.memory_shared = false;
+  r.incoming = true;
+  r.nics = {{"gt0", "02:e0:00:00:00:01"}};
+  a = BuildQemuArgv(r);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(After(*a, "-object"), HasSubstr(",share=off"));
+  EXPECT_EQ(After(*a, "-incoming"), "defer");
+  EXPECT_THAT(AllAfter(*a, "-netdev"),
+              ElementsAre("tap,id=n0,ifname=gt0,script=no,downscript=no"));
+
+  GuestSpec plain = Base();
+  a = BuildQemuArgv(plain);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(After(*a, "-object"), "");
+  EXPECT_EQ(After(*a, "-incoming"), "");
+}
+
 TEST(BuildQemuArgv, Rejects) {
   struct Case {
     const char* what;

@@ -174,7 +174,10 @@ absl::StatusOr<std::string> UnixQmpClient::Execute(
     }
   };
   auto send_cmd = [&](const std::string& c) {
-    std::string msg = absl::StrCat("{\"execute\": \"", c, "\"}\n");
+    // A whole JSON object (a command with arguments) goes as is.
+    std::string msg = !c.empty() && c[0] == '{'
+                          ? absl::StrCat(c, "\n")
+                          : absl::StrCat("{\"execute\": \"", c, "\"}\n");
     return send(*fd, msg.data(), msg.size(), MSG_NOSIGNAL) ==
            static_cast<ssize_t>(msg.size());
   };

@@ -59,7 +59,9 @@ class SocketConsole : public ConsoleChannel {
 
 // One QMP command over QEMU's QMP unix socket: connects, negotiates
 // capabilities, sends {"execute": command}, returns the reply line
-// ({"return": ...} or {"error": ...}; events are skipped). Stateless.
+// ({"return": ...} or {"error": ...}; events are skipped). `command` may
+// also be a whole JSON object ({"execute": ..., "arguments": {...}}), sent
+// as is. Stateless.
 class QmpClient {
  public:
   virtual ~QmpClient() = default;

@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "agent/guest/guest_manager.h"
 #include "agent/guest/qemu_driver.h"
+#include "agent/guest/socket_console.h"
 #include "agent/impair/engine_links.h"
 #include "agent/tunnel/tunnel_manager.h"
 #include "linkemu/impair/link_engine.h"
@@ -95,6 +96,10 @@ class GuestTest : public ::testing::Test {
     o.run_dir = base_ + "/run";
     o.image_root = "/var/lib/emu/images";
     o.boot_timeout = absl::Seconds(90);
+    // The cases above test cold boots; the snapshot cases turn them on,
+    // with snapshots of their own under base_.
+    o.snapshots = snapshots_;
+    o.snapshot_dir = snapshot_dir_.empty() ? base_ + "/snap" : snapshot_dir_;
     rec_.reset();
     engine_links_.reset();
     engine_.reset();
@@ -180,6 +185,8 @@ class GuestTest : public ::testing::Test {
     return r.ok() ? *r : emu::v1::ExecResponse();
   }
 
+  bool snapshots_ = false;
+  std::string snapshot_dir_;
   const std::string host_ = absl::StrCat("gt", getpid());
   const std::string lab_ = absl::StrCat("guests", getpid());
   std::string base_;
@@ -409,6 +416,151 @@ TEST_F(GuestTest, AGuestLinkIsShapedByTheEngineBothWays) {
   auto res = rec_->ListResources(lab_);
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->resources_size(), 0);
+}
+
+}  // namespace
+}  // namespace emu::agent
+
+namespace emu::agent {
+namespace {
+
+// Two guests of one shape linked to each other: the snapshot is made once
+// (a template boot), both are restored from it, and each has its own
+// hostname, MACs (in the guest and in QEMU's device) and addresses, and
+// reaches the other over their link.
+emu::v1::ApplyLabRequest PairSpec(const std::string& lab) {
+  emu::v1::ApplyLabRequest req;
+  req.set_lab(lab);
+  for (int k = 1; k <= 2; ++k) {
+    auto* n = req.add_nodes();
+    n->set_name(absl::StrCat("vm", k));
+    n->set_kind(emu::v1::NODE_KIND_QEMU);
+    n->mutable_resources()->set_memory_mib(128);
+    auto* i = n->add_interfaces();
+    i->set_name("eth1");
+    i->add_addresses(absl::StrCat("198.18.150.", k, "/24"));
+    if (k == 2) i->set_mac("02:aa:00:00:15:02");  // the topology's own
+  }
+  auto* l = req.add_links();
+  l->mutable_a()->set_node("vm1");
+  l->mutable_a()->set_interface("eth1");
+  l->mutable_b()->set_node("vm2");
+  l->mutable_b()->set_interface("eth1");
+  return req;
+}
+
+std::string BootDetail(guest::GuestManager& guests, const std::string& lab,
+                       const std::string& node) {
+  for (const auto& r : guests.List(lab)) {
+    if (r.node() == node && r.kind() == emu::v1::OwnedResource::STATE_FILE) {
+      return r.detail();
+    }
+  }
+  return "(no guest)";
+}
+
+TEST_F(GuestTest, RestoredGuestsGetTheirOwnIdentity) {
+  snapshots_ = true;
+  NewAgent();
+  absl::Time t0 = absl::Now();
+  absl::Status s = rec_->Apply(PairSpec(lab_), [](const emu::v1::ApplyLabEvent& e) {
+    std::cout << "event " << e.object() << ": " << e.detail() << "\n";
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  std::cout << "2 guests (snapshot made, then restored) in " << absl::Now() - t0
+            << "\n";
+  // One snapshot for the shape, complete.
+  int snapshots = 0;
+  std::string snap;
+  if (DIR* d = opendir((base_ + "/snap").c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      ++snapshots;
+      snap = absl::StrCat(base_, "/snap/", e->d_name);
+    }
+    closedir(d);
+  }
+  ASSERT_EQ(snapshots, 1);
+  struct stat st;
+  for (const char* f : {"/ram", "/state", "/meta"}) {
+    EXPECT_EQ(stat((snap + f).c_str(), &st), 0) << snap << f;
+  }
+  const std::string want_mac[3] = {"", guest::GuestMac(lab_, "vm1", "eth1"),
+                                   "02:aa:00:00:15:02"};
+  guest::UnixQmpClient qmp;
+  for (int k = 1; k <= 2; ++k) {
+    const std::string node = absl::StrCat("vm", k);
+    EXPECT_THAT(BootDetail(*guests_, lab_, node), HasSubstr("restored"))
+        << node;
+    auto r = Exec(node, {"sh", "-c",
+                         "hostname; cat /sys/class/net/eth1/address; "
+                         "ip -4 -br addr show eth1"});
+    EXPECT_EQ(r.exit_code(), 0) << r.stderr();
+    EXPECT_THAT(r.stdout(), HasSubstr(absl::StrCat(node, "\n", want_mac[k],
+                                                   "\n")));
+    EXPECT_THAT(r.stdout(), HasSubstr(absl::StrCat("198.18.150.", k, "/24")));
+    // QEMU's device took the MAC over (its receive filter matches).
+    auto filter = qmp.Execute(guests_->DirFor(lab_, node) + "/qmp.sock",
+                              "query-rx-filter", absl::Seconds(5));
+    ASSERT_TRUE(filter.ok()) << filter.status();
+    EXPECT_THAT(*filter, HasSubstr(absl::StrCat("\"main-mac\": \"",
+                                                want_mac[k], "\"")));
+    // The clock was set at the restore, not left at the save.
+    r = Exec(node, {"date", "+%s"});
+    ASSERT_FALSE(r.stdout().empty());
+    EXPECT_NEAR(std::stol(r.stdout()), absl::ToUnixSeconds(absl::Now()), 30);
+  }
+  auto r = Exec("vm1", {"ping", "-c", "3", "-i", "0.2", "-W", "5",
+                        "198.18.150.2"});
+  EXPECT_EQ(r.exit_code(), 0) << r.stdout() << r.stderr();
+  r = Exec("vm2", {"ping", "-c", "3", "-i", "0.2", "-W", "5",
+                   "198.18.150.1"});
+  EXPECT_EQ(r.exit_code(), 0) << r.stdout() << r.stderr();
+
+  // A restart restores again (the snapshot exists now) and reconfigures.
+  auto killed = guests_->Kill(lab_, "vm2");
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  s = rec_->Apply(PairSpec(lab_), [](const emu::v1::ApplyLabEvent& e) {
+    std::cout << "event " << e.object() << ": " << e.detail() << "\n";
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_THAT(BootDetail(*guests_, lab_, "vm2"), HasSubstr("restored"));
+  EXPECT_THAT(BootDetail(*guests_, lab_, "vm2"), Not(HasSubstr("made")));
+  r = Exec("vm1", {"ping", "-c", "2", "-i", "0.2", "-W", "5", "198.18.150.2"});
+  EXPECT_EQ(r.exit_code(), 0) << r.stdout() << r.stderr();
+
+  ASSERT_TRUE(rec_->Destroy(lab_).ok());
+  EXPECT_TRUE(guests_->List("").empty());
+  // The snapshot outlives the lab (a cache of the machine) until cleanup.
+  EXPECT_EQ(stat((snap + "/meta").c_str(), &st), 0);
+  EXPECT_EQ(guest::GuestManager::RemoveSnapshots(base_ + "/snap"), 1);
+  EXPECT_NE(stat((base_ + "/snap").c_str(), &st), 0);
+}
+
+// No snapshot can be made (its directory cannot be created): the guests
+// boot cold, work, and say why in their status detail.
+TEST_F(GuestTest, ColdBootWhenNoSnapshotCanServe) {
+  snapshots_ = true;
+  snapshot_dir_ = base_ + "/not-a-dir/snap";
+  std::ofstream(base_ + "/not-a-dir") << "a file\n";
+  NewAgent();
+  absl::Status s = rec_->Apply(PairSpec(lab_), [](const emu::v1::ApplyLabEvent& e) {
+    std::cout << "event " << e.object() << ": " << e.detail() << "\n";
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  for (int k = 1; k <= 2; ++k) {
+    const std::string node = absl::StrCat("vm", k);
+    std::string detail = BootDetail(*guests_, lab_, node);
+    EXPECT_THAT(detail, HasSubstr("cold boot")) << node;
+    EXPECT_THAT(detail, HasSubstr("making a snapshot failed")) << node;
+    auto r = Exec(node, {"hostname"});
+    EXPECT_EQ(r.stdout(), node + "\n");
+  }
+  auto r = Exec("vm1", {"ping", "-c", "2", "-i", "0.2", "-W", "5",
+                        "198.18.150.2"});
+  EXPECT_EQ(r.exit_code(), 0) << r.stdout() << r.stderr();
+  ASSERT_TRUE(rec_->Destroy(lab_).ok());
+  EXPECT_TRUE(guests_->List("").empty());
 }
 
 }  // namespace
