@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/capture/capture_stream.h"
 #include "agent/net/resource_names.h"
@@ -77,7 +78,9 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ListResources(
     emu::v1::ListResourcesResponse* response) {
   return OffloadUnary(context, token_, pool_, [this, request, response] {
     EMU_RETURN_IF_ERROR(request_names::agent::Check(*request));
-    auto result = reconciler_->ListResources(request->lab());
+    const absl::flat_hash_set<int> kinds(request->kinds().begin(),
+                                         request->kinds().end());
+    auto result = reconciler_->ListResources(request->lab(), kinds);
     if (!result.ok()) return result.status();
     *response = *std::move(result);
     return absl::OkStatus();

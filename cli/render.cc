@@ -222,10 +222,13 @@ std::string RenderLabList(const v1::ListLabsResponse& labs, absl::Time now) {
                      : std::vector<std::string>{"NAME", "STATE", "NODES",
                                                 "LINKS", "AGE"});
   for (const v1::Lab& lab : labs.labs()) {
-    const int nodes = lab.nodes_size() > 0 ? lab.nodes_size()
-                                           : lab.topology().nodes_size();
-    const int links = lab.links_size() > 0 ? lab.links_size()
-                                           : lab.topology().links_size();
+    // An outline (node_count) from ListLabs; a whole lab elsewhere.
+    const int nodes = lab.node_count() > 0   ? lab.node_count()
+                      : lab.nodes_size() > 0 ? lab.nodes_size()
+                                             : lab.topology().nodes_size();
+    const int links = lab.link_count() > 0   ? lab.link_count()
+                      : lab.links_size() > 0 ? lab.links_size()
+                                             : lab.topology().links_size();
     const std::string age =
         lab.created_unix_us() == 0
             ? "-"
@@ -422,7 +425,95 @@ std::string LinkSummary(const std::vector<LinkEntry>& entries,
   return out;
 }
 
+// The nodes and links a view of `lab` shows, and whether each part is a
+// summary.
+struct Selection {
+  std::vector<NodeEntry> all_nodes;
+  std::vector<LinkEntry> all_links;
+  std::vector<NodeEntry> nodes;  // those the view keeps
+  std::vector<LinkEntry> links;
+  bool filtered = false;
+  bool nodes_summary = false;
+  bool links_summary = false;
+};
+
+Selection Select(const v1::Lab& lab, const LabView& view) {
+  // Every node and link, then the ones the view keeps.
+  Selection out;
+  std::vector<NodeEntry>& all_nodes = out.all_nodes;
+  if (lab.nodes_size() > 0) {
+    all_nodes.reserve(lab.nodes_size());
+    for (const v1::NodeStatus& n : lab.nodes()) {
+      all_nodes.push_back({&n.name(), n.kind(), &n.host(), &n.interfaces(),
+                           n.state(), n.state_detail()});
+    }
+  } else {
+    all_nodes.reserve(lab.topology().nodes_size());
+    for (const v1::Node& n : lab.topology().nodes()) {
+      all_nodes.push_back(
+          {&n.name(), n.kind(), &n.host(), &n.interfaces(), "", ""});
+    }
+  }
+  std::vector<LinkEntry>& all_links = out.all_links;
+  if (lab.links_size() > 0) {
+    all_links.reserve(lab.links_size());
+    for (const v1::LinkStatus& l : lab.links()) {
+      all_links.push_back({&l.link(), l.host_a(), l.host_b(), l.state(),
+                           l.engine_a_to_b(), l.engine_b_to_a()});
+    }
+  } else {
+    // The topology's own placement, where the file pinned nodes.
+    absl::flat_hash_map<std::string, std::string> node_host;
+    for (const NodeEntry& n : all_nodes) node_host[*n.name] = *n.host;
+    all_links.reserve(lab.topology().links_size());
+    for (const v1::Link& l : lab.topology().links()) {
+      all_links.push_back({&l, node_host[l.a().node()], node_host[l.b().node()],
+                           "", "", ""});
+    }
+  }
+
+  out.filtered =
+      !view.host.empty() || !view.node_glob.empty() || view.problems;
+  std::vector<NodeEntry>& nodes = out.nodes;
+  for (const NodeEntry& n : all_nodes) {
+    if (!view.host.empty() && *n.host != view.host) continue;
+    if (!GlobMatches(view.node_glob, *n.name)) continue;
+    if (view.problems && !NodeProblem(n)) continue;
+    nodes.push_back(n);
+  }
+  std::vector<LinkEntry>& links = out.links;
+  for (const LinkEntry& l : all_links) {
+    if (!view.host.empty() && l.host_a != view.host && l.host_b != view.host) {
+      continue;
+    }
+    if (!GlobMatches(view.node_glob, l.link->a().node()) &&
+        !GlobMatches(view.node_glob, l.link->b().node())) {
+      continue;
+    }
+    if (view.problems && !LinkProblem(l)) continue;
+    links.push_back(l);
+  }
+
+  out.nodes_summary =
+      !view.list_nodes && static_cast<int>(nodes.size()) > view.max_nodes;
+  out.links_summary =
+      !view.list_links && static_cast<int>(links.size()) > view.max_links;
+  return out;
+}
+
 }  // namespace
+
+bool RenderNeedsDetails(const v1::Lab& lab, const LabView& view) {
+  const auto left_out = [&lab](const char* part) {
+    return std::find(lab.details_left_out().begin(),
+                     lab.details_left_out().end(),
+                     part) != lab.details_left_out().end();
+  };
+  if (lab.details_left_out().empty()) return false;
+  const Selection selected = Select(lab, view);
+  return (!selected.nodes_summary && left_out("nodes")) ||
+         (!selected.links_summary && left_out("links"));
+}
 
 std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {
   std::string out;
@@ -443,64 +534,14 @@ std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {
 
   const ShownNames names(AnchorLabels(lab));
   // Every node and link, then the ones the view keeps.
-  std::vector<NodeEntry> all_nodes;
-  if (lab.nodes_size() > 0) {
-    all_nodes.reserve(lab.nodes_size());
-    for (const v1::NodeStatus& n : lab.nodes()) {
-      all_nodes.push_back({&n.name(), n.kind(), &n.host(), &n.interfaces(),
-                           n.state(), n.state_detail()});
-    }
-  } else {
-    all_nodes.reserve(lab.topology().nodes_size());
-    for (const v1::Node& n : lab.topology().nodes()) {
-      all_nodes.push_back(
-          {&n.name(), n.kind(), &n.host(), &n.interfaces(), "", ""});
-    }
-  }
-  std::vector<LinkEntry> all_links;
-  if (lab.links_size() > 0) {
-    all_links.reserve(lab.links_size());
-    for (const v1::LinkStatus& l : lab.links()) {
-      all_links.push_back({&l.link(), l.host_a(), l.host_b(), l.state(),
-                           l.engine_a_to_b(), l.engine_b_to_a()});
-    }
-  } else {
-    // The topology's own placement, where the file pinned nodes.
-    absl::flat_hash_map<std::string, std::string> node_host;
-    for (const NodeEntry& n : all_nodes) node_host[*n.name] = *n.host;
-    all_links.reserve(lab.topology().links_size());
-    for (const v1::Link& l : lab.topology().links()) {
-      all_links.push_back({&l, node_host[l.a().node()], node_host[l.b().node()],
-                           "", "", ""});
-    }
-  }
-
-  const bool filtered = !view.host.empty() || !view.node_glob.empty() ||
-                        view.problems;
-  std::vector<NodeEntry> nodes;
-  for (const NodeEntry& n : all_nodes) {
-    if (!view.host.empty() && *n.host != view.host) continue;
-    if (!GlobMatches(view.node_glob, *n.name)) continue;
-    if (view.problems && !NodeProblem(n)) continue;
-    nodes.push_back(n);
-  }
-  std::vector<LinkEntry> links;
-  for (const LinkEntry& l : all_links) {
-    if (!view.host.empty() && l.host_a != view.host && l.host_b != view.host) {
-      continue;
-    }
-    if (!GlobMatches(view.node_glob, l.link->a().node()) &&
-        !GlobMatches(view.node_glob, l.link->b().node())) {
-      continue;
-    }
-    if (view.problems && !LinkProblem(l)) continue;
-    links.push_back(l);
-  }
-
-  const bool nodes_summary =
-      !view.list_nodes && static_cast<int>(nodes.size()) > view.max_nodes;
-  const bool links_summary =
-      !view.list_links && static_cast<int>(links.size()) > view.max_links;
+  const Selection selected = Select(lab, view);
+  const std::vector<NodeEntry>& all_nodes = selected.all_nodes;
+  const std::vector<LinkEntry>& all_links = selected.all_links;
+  const std::vector<NodeEntry>& nodes = selected.nodes;
+  const std::vector<LinkEntry>& links = selected.links;
+  const bool filtered = selected.filtered;
+  const bool nodes_summary = selected.nodes_summary;
+  const bool links_summary = selected.links_summary;
   auto heading = [&](const char* what, size_t shown, size_t total,
                      bool summary) {
     std::string h = absl::StrCat("\n", what);

@@ -79,6 +79,11 @@ struct LabView {
 std::string RenderLab(const v1::Lab& lab, absl::Time now,
                       const LabView& view = LabView());
 
+// Whether `view` of `lab` would list a part (nodes, links) whose per-entry
+// details the controller left out (GetLabRequest.details_up_to): the caller
+// then asks for the whole lab. A summary needs none of them.
+bool RenderNeedsDetails(const v1::Lab& lab, const LabView& view);
+
 // Table HOST ADDRESS REACHABLE CPUS MEM KVM QEMU NETEM QDISCS, followed by
 // one line per unreachable host giving the reason.
 // `emuctl image ls`: one row per host and image, problems and hosts that

@@ -86,11 +86,13 @@ TEST(RenderLabListTest, Table) {
       name: "broken"
       state: FAILED
       topology { nodes { name: "x" } }
-    })pb");
+    }
+    labs { name: "outline" state: RUNNING node_count: 10000 link_count: 15000 })pb");
   EXPECT_EQ(RenderLabList(labs, kNow),
-            "NAME    STATE    NODES  LINKS  AGE\n"
-            "demo    RUNNING  2      1      5m\n"
-            "broken  FAILED   1      0      -\n");
+            "NAME     STATE    NODES  LINKS  AGE\n"
+            "demo     RUNNING  2      1      5m\n"
+            "broken   FAILED   1      0      -\n"
+            "outline  RUNNING  10000  15000  -\n");
   EXPECT_EQ(RenderLabList(v1::ListLabsResponse(), kNow), "no labs\n");
 }
 
@@ -369,6 +371,52 @@ TEST(RenderLabTest, FiltersNarrowBothTables) {
   EXPECT_THAT(bad, HasSubstr("r0    qemu: exited  h0"));
   EXPECT_THAT(bad, HasSubstr("\nLINKS (1 of 199)\n"));
   EXPECT_THAT(bad, HasSubstr("h1/h0 (connecting)"));
+}
+
+// ChainLab as GetLab sends it with details_up_to: no interfaces, no link
+// conditions.
+v1::Lab BriefChainLab(int n, int hosts) {
+  v1::Lab lab = ChainLab(n, hosts);
+  for (auto& node : *lab.mutable_nodes()) node.clear_interfaces();
+  for (auto& l : *lab.mutable_links()) {
+    l.mutable_link()->clear_a_to_b();
+    l.mutable_link()->clear_b_to_a();
+  }
+  lab.add_details_left_out("nodes");
+  lab.add_details_left_out("links");
+  return lab;
+}
+
+TEST(RenderLabTest, SummaryOfABriefLabIsTheSame) {
+  EXPECT_EQ(RenderLab(BriefChainLab(200, 2), kNow),
+            RenderLab(ChainLab(200, 2), kNow));
+  LabView on_h1;
+  on_h1.host = "h1";
+  EXPECT_EQ(RenderLab(BriefChainLab(200, 2), kNow, on_h1),
+            RenderLab(ChainLab(200, 2), kNow, on_h1));
+}
+
+TEST(RenderLabTest, NeedsDetailsOnlyWhereATableIsListed) {
+  EXPECT_FALSE(RenderNeedsDetails(BriefChainLab(200, 2), LabView()));
+  EXPECT_FALSE(RenderNeedsDetails(ChainLab(200, 2), LabView()));
+  LabView few;  // 5 nodes and 11 links: tables
+  few.node_glob = "r1?";
+  few.host = "h1";
+  EXPECT_TRUE(RenderNeedsDetails(BriefChainLab(200, 2), few));
+  EXPECT_FALSE(RenderNeedsDetails(ChainLab(200, 2), few));
+  LabView problems;  // one node, one link
+  problems.problems = true;
+  EXPECT_TRUE(RenderNeedsDetails(BriefChainLab(200, 2), problems));
+  // Only links left out, and the nodes are listed: nothing missing.
+  v1::Lab links_only = BriefChainLab(200, 2);
+  links_only.clear_details_left_out();
+  links_only.add_details_left_out("links");
+  LabView nodes;
+  nodes.list_nodes = true;
+  EXPECT_FALSE(RenderNeedsDetails(links_only, nodes));
+  LabView links;
+  links.list_links = true;
+  EXPECT_TRUE(RenderNeedsDetails(links_only, links));
 }
 
 TEST(RenderHostsTest, ReachableAndNot) {

@@ -1,4 +1,6 @@
 // `emuctl status [LAB] [--json]`: the labs, or one lab in detail.
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/render.h"
@@ -38,10 +40,23 @@ int RunStatus(CommandEnv& env, const StatusArgs& args) {
   }
   v1::GetLabRequest request;
   request.set_lab(args.lab);
+  // A table lists at most max_nodes / max_links entries; a bigger lab is
+  // summarised, for which the controller need not send each node's
+  // interfaces and each link's conditions (a 10,000-node lab: megabytes).
+  if (!args.json && !args.view.list_nodes && !args.view.list_links) {
+    request.set_details_up_to(
+        std::min(args.view.max_nodes, args.view.max_links));
+  }
   v1::Lab lab;
   grpc::Status s =
       c.stub().GetLab(c.NewContext(kUnaryTimeout).get(), request, &lab);
   if (!s.ok()) return env.Fail(c.Describe(s, "GetLab"));
+  if (RenderNeedsDetails(lab, args.view)) {  // a filter left a table to list
+    request.set_details_up_to(0);
+    lab.Clear();
+    s = c.stub().GetLab(c.NewContext(kUnaryTimeout).get(), request, &lab);
+    if (!s.ok()) return env.Fail(c.Describe(s, "GetLab"));
+  }
   return Print(env, lab, args.json, args.json ? "" : RenderLab(lab, absl::Now(), args.view));
 }
 

@@ -10,6 +10,7 @@
 #include "common/reactors.h"
 #include "common/status_macros.h"
 #include "controller/capture_relay.h"
+#include "controller/lab/lab_details.h"
 #include "controller/lab/link_set.h"
 #include "controller/community/attachments.h"
 #include "controller/hosts/guest_images.h"
@@ -212,6 +213,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetLab(
         auto lab = labs_->Get(ref.key);
         if (!lab.ok()) return users::InCallerTerms(lab.status(), ref);
         *response = users::AsSeenBy(caller, *std::move(lab));
+        lab::LeaveOutDetails(request->details_up_to(), response);
         return absl::OkStatus();
       });
 }
@@ -222,7 +224,8 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListLabs(
   return OffloadUnary(
       context, *users_, pool_,
       [this, response](const Caller& caller) -> absl::Status {
-        EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->List());
+        EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs,
+                             labs_->ListOutlines());
         EMU_ASSIGN_OR_RETURN(
             std::vector<emu::v1::Lab> visible,
             users::VisibleLabs(caller, *users_, std::move(labs)));

@@ -741,8 +741,45 @@ absl::StatusOr<emu::v1::ExecResponse> Reconciler::Exec(
 }
 
 absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
-    const std::string& lab) {
+    const std::string& lab, const absl::flat_hash_set<int>& kinds) {
   emu::v1::ListResourcesResponse resp;
+  const auto wanted = [&kinds](emu::v1::OwnedResource::Kind kind) {
+    return kinds.empty() || kinds.contains(kind);
+  };
+  if (wanted(emu::v1::OwnedResource::NETNS) ||
+      wanted(emu::v1::OwnedResource::INTERFACE) ||
+      wanted(emu::v1::OwnedResource::QDISC) ||
+      wanted(emu::v1::OwnedResource::PROCESS)) {
+    EMU_RETURN_IF_ERROR(AddNamespaceResources(lab, &resp));
+  }
+  AddTunnelResources(lab, &resp);
+  AddHostEndResources(lab, &resp);
+  for (auto& [kind, driver] : drivers_) {
+    for (auto& r : driver->Observe(lab)) *resp.add_resources() = std::move(r);
+  }
+  EMU_ASSIGN_OR_RETURN(std::vector<std::string> labs, store_->List());
+  for (const auto& l : labs) {
+    if (!lab.empty() && l != lab) continue;
+    resp.add_labs(l);
+    auto* r = resp.add_resources();
+    r->set_kind(emu::v1::OwnedResource::STATE_FILE);
+    r->set_lab(l);
+    r->set_name(store_->PathFor(l));
+  }
+  if (!kinds.empty()) {
+    auto* all = resp.mutable_resources();
+    all->erase(std::remove_if(all->begin(), all->end(),
+                              [&](const emu::v1::OwnedResource& r) {
+                                return !wanted(r.kind());
+                              }),
+               all->end());
+  }
+  return resp;
+}
+
+absl::Status Reconciler::AddNamespaceResources(
+    const std::string& lab, emu::v1::ListResourcesResponse* out) {
+  emu::v1::ListResourcesResponse& resp = *out;
   std::string prefix = lab.empty() ? net::NamespacePrefix(host_)
                                    : net::NamespacePrefix(host_, lab);
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> namespaces,
@@ -784,21 +821,7 @@ absl::StatusOr<emu::v1::ListResourcesResponse> Reconciler::ListResources(
       }
     }
   }
-  AddTunnelResources(lab, &resp);
-  AddHostEndResources(lab, &resp);
-  for (auto& [kind, driver] : drivers_) {
-    for (auto& r : driver->Observe(lab)) *resp.add_resources() = std::move(r);
-  }
-  EMU_ASSIGN_OR_RETURN(std::vector<std::string> labs, store_->List());
-  for (const auto& l : labs) {
-    if (!lab.empty() && l != lab) continue;
-    resp.add_labs(l);
-    auto* r = resp.add_resources();
-    r->set_kind(emu::v1::OwnedResource::STATE_FILE);
-    r->set_lab(l);
-    r->set_name(store_->PathFor(l));
-  }
-  return resp;
+  return absl::OkStatus();
 }
 
 std::vector<std::string> Reconciler::RecoverAll(

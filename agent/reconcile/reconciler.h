@@ -97,9 +97,12 @@ class Reconciler {
   // Runs a command inside a node of a lab.
   absl::StatusOr<emu::v1::ExecResponse> Exec(const emu::v1::ExecRequest& req);
 
-  // What this agent owns, observed in the kernel. Empty lab = all labs.
+  // What this agent owns, observed in the kernel. Empty lab = all labs;
+  // empty kinds = every kind. Namespaces are looked into (their interfaces,
+  // qdiscs, processes) only when one of those kinds is asked for.
   absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
-      const std::string& lab);
+      const std::string& lab,
+      const absl::flat_hash_set<int>& kinds = {});
 
   // Start-up: re-applies every saved lab so that what a crash or reboot
   // removed is re-created. Returns the labs recovered; failures are logged
@@ -241,6 +244,10 @@ class Reconciler {
                                    emu::v1::ApplyLabRequest* spec);
   void AddTunnelResources(const std::string& lab,
                           emu::v1::ListResourcesResponse* resp);
+  // ListResources' look into the lab's namespaces: each one, its
+  // interfaces, their qdiscs and its processes.
+  absl::Status AddNamespaceResources(const std::string& lab,
+                                     emu::v1::ListResourcesResponse* resp);
 
   // containerlab's host and dummy links (reconciler_special_ends.cc).
   // The alias of the interface's end(s).

@@ -118,11 +118,13 @@ absl::StatusOr<emu::v1::ExecResponse> GrpcAgentClient::Exec(
 }
 
 absl::StatusOr<emu::v1::ListResourcesResponse> GrpcAgentClient::ListResources(
-    const std::string& lab) {
+    const std::string& lab,
+    const std::vector<emu::v1::OwnedResource::Kind>& kinds) {
   grpc::ClientContext context;
   Prepare(&context, kCallTimeout);
   emu::v1::ListResourcesRequest req;
   req.set_lab(lab);
+  for (auto kind : kinds) req.add_kinds(kind);
   emu::v1::ListResourcesResponse resp;
   grpc::Status s = stub_->ListResources(&context, req, &resp);
   if (!s.ok()) return Convert(s);

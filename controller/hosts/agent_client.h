@@ -50,8 +50,12 @@ class AgentClient {
       const emu::v1::SetLinkParamsRequest& request) = 0;
   virtual absl::StatusOr<emu::v1::ExecResponse> Exec(
       const emu::v1::ExecRequest& request) = 0;
+  // What the agent owns of `lab` (empty: of every lab), of the given kinds
+  // only (empty: every kind; asking for TUNNEL or STATE_FILE only spares
+  // the agent a look into each of the lab's namespaces).
   virtual absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
-      const std::string& lab) = 0;
+      const std::string& lab,
+      const std::vector<emu::v1::OwnedResource::Kind>& kinds) = 0;
   // Returns the number of resources removed.
   virtual absl::StatusOr<int> DestroyLab(const std::string& lab) = 0;
   // AgentService.Capture: hands each chunk to `on_chunk` (which may block:
@@ -88,7 +92,8 @@ class GrpcAgentClient : public AgentClient {
   absl::StatusOr<emu::v1::ExecResponse> Exec(
       const emu::v1::ExecRequest& request) override;
   absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
-      const std::string& lab) override;
+      const std::string& lab,
+      const std::vector<emu::v1::OwnedResource::Kind>& kinds) override;
   absl::StatusOr<int> DestroyLab(const std::string& lab) override;
   absl::Status Capture(const emu::v1::CaptureRequest& request,
                        CallCanceller* cancel, const ChunkFn& on_chunk) override;

@@ -22,7 +22,8 @@ std::vector<std::string> RefreshGuestStates(hosts::HostRegistry* hosts,
   hosts->CallEach(names.size(), [&](size_t i) {
     auto client = hosts->Client(names[i]);
     answers[i] =
-        client.ok() ? (*client)->ListResources(lab->name()) : client.status();
+        client.ok() ? (*client)->ListResources(
+                          lab->name(), {emu::v1::OwnedResource::STATE_FILE}) : client.status();
   });
   // host -> node -> (state, detail); hosts that answered.
   std::map<std::string,

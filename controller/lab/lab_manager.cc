@@ -16,6 +16,7 @@
 #include "controller/community/attachments.h"
 #include "controller/lab/deploy_events.h"
 #include "controller/lab/guest_state.h"
+#include "controller/lab/lab_details.h"
 #include "controller/lab/link_state.h"
 #include "controller/placement/placement.h"
 #include "controller/topology/stable_macs.h"
@@ -631,6 +632,24 @@ absl::StatusOr<std::vector<Lab>> LabManager::List() const {
   return labs;
 }
 
+absl::StatusOr<std::vector<Lab>> LabManager::ListOutlines() const {
+  EMU_ASSIGN_OR_RETURN(std::vector<Lab> labs, store_->ListOutlines());
+  bool host_lost = false;
+  for (const auto& h : hosts_->Snapshot()) host_lost |= !h.reachable();
+  for (auto& l : labs) {
+    if (host_lost && l.state() == emu::v1::RUNNING) {
+      // Which nodes the lost hosts held is in the whole lab.
+      auto whole = store_->Get(l.name());
+      if (!whole.ok()) return whole.status();
+      l = WithLiveState(*std::move(whole));
+      OutlineLab(&l);
+      continue;
+    }
+    l = WithLiveState(std::move(l));  // resync errors, detached attachments
+  }
+  return labs;
+}
+
 absl::StatusOr<LabManager::NodePlace> LabManager::LocateNode(
     const std::string& lab_key, const std::string& node) const {
   // From the store, without asking agents about tunnels (Get does): an
@@ -726,19 +745,31 @@ bool LabManager::ResyncHost(
 }
 
 void LabManager::Reconcile(const std::function<void(const std::string&)>& log) {
-  auto labs = store_->List();
+  // Outlines: this runs every heartbeat, and only their states matter.
+  auto labs = store_->ListOutlines();
   if (!labs.ok()) {
     log(absl::StrCat("reconcile: ", labs.status().ToString()));
     return;
   }
   ReconcileCommunity(log);
-  for (Lab lab : *labs) {
-    if (lab.state() != emu::v1::DEPLOYING &&
-        lab.state() != emu::v1::DESTROYING) {
+  for (const Lab& outline : *labs) {
+    if (outline.state() != emu::v1::DEPLOYING &&
+        outline.state() != emu::v1::DESTROYING) {
       continue;
     }
-    Lease lease(this, lab.name());
+    Lease lease(this, outline.name());
     if (!lease.held()) continue;  // an operation is running on it
+    auto whole = store_->Get(outline.name());  // its hosts are in its nodes
+    if (!whole.ok()) {
+      log(absl::StrCat("reconcile lab ", outline.name(), ": ",
+                       whole.status().message()));
+      continue;
+    }
+    Lab lab = *std::move(whole);
+    if (lab.state() != emu::v1::DEPLOYING &&
+        lab.state() != emu::v1::DESTROYING) {
+      continue;  // changed since the listing
+    }
     bool interrupted_deploy = lab.state() == emu::v1::DEPLOYING;
     absl::Status s =
         DestroyOnHosts(lab, HostsOf(lab), [](const DeployEvent&) {});

@@ -114,6 +114,10 @@ class LabManager {
   // tunnels are (re)connecting: clients wait for those.
   absl::StatusOr<emu::v1::Lab> Get(const std::string& lab) const;
   absl::StatusOr<std::vector<emu::v1::Lab>> List() const;
+  // List as outlines (lab_details.h OutlineLab: counts, no nodes or links),
+  // read without parsing the nodes and links unless a host is unreachable
+  // (the state then names what is lost): ListLabs and the web view's list.
+  absl::StatusOr<std::vector<emu::v1::Lab>> ListOutlines() const;
 
   absl::StatusOr<emu::v1::ExecResponse> Exec(
       const emu::v1::LabExecRequest& request);

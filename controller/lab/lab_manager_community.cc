@@ -99,6 +99,16 @@ absl::Status LabManager::PrepareExports(emu::v1::Topology* topology,
 void LabManager::ReconcileCommunity(
     const std::function<void(const std::string&)>& log,
     absl::Duration busy_wait) {
+  // Every heartbeat: most clusters have no attachment at all, and the
+  // outlines (no nodes or links) say so without parsing whole labs.
+  auto outlines = store_->ListOutlines();
+  if (outlines.ok() &&
+      std::none_of(outlines->begin(), outlines->end(), [](const emu::v1::Lab& l) {
+        return l.state() == emu::v1::RUNNING &&
+               !l.topology().attachments().empty();
+      })) {
+    return;
+  }
   auto labs = store_->List();
   if (!labs.ok()) {
     log(absl::StrCat("community: ", labs.status().ToString()));

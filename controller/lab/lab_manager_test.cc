@@ -454,6 +454,22 @@ TEST_F(LabManagerTwoHostTest, TunnelStateFromTheAgentsShowsInStatus) {
   EXPECT_EQ(lab->links(0).state(), "up");  // the veth link is not asked
 }
 
+TEST_F(LabManagerTwoHostTest, StatusAsksAgentsForTunnelsOnly) {
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(kTwoHostLab, "lab2.yaml"), [](const auto&) {})
+          .ok());
+  const size_t before = h1_->listed_kinds().size();
+  ASSERT_TRUE(manager_->Get("lab2").ok());
+  const auto asked = h1_->listed_kinds();
+  ASSERT_GT(asked.size(), before);
+  // Never "everything": that would make the agent look into every
+  // namespace of the lab (thousands in a large lab) for each status.
+  for (size_t i = before; i < asked.size(); ++i) {
+    EXPECT_EQ(asked[i], std::vector<emu::v1::OwnedResource::Kind>{
+                            emu::v1::OwnedResource::TUNNEL});
+  }
+}
+
 TEST_F(LabManagerTwoHostTest, ResyncSkipsLabsNotRunningOrNotOnTheHost) {
   ASSERT_TRUE(manager_
                   ->Deploy(FileSource(R"(name: only1

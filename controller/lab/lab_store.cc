@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +14,10 @@
 #include "absl/time/time.h"
 #include "common/errno_status.h"
 #include "common/status_macros.h"
+#include "controller/lab/lab_details.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace emu::controller::lab {
 namespace {
@@ -168,6 +174,85 @@ absl::StatusOr<emu::v1::Lab> SqliteLabStore::Parse(const std::string& name,
   return lab;
 }
 
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+// Copies the message in `in` (up to its end) to `out`, leaving out the
+// length-delimited fields numbered `skip_a` and `skip_b` and counting them;
+// field `nested` (length-delimited), if not 0, is copied the same way
+// through `filter_nested`. False when the bytes do not parse.
+bool CopyWithout(google::protobuf::io::CodedInputStream* in,
+                 google::protobuf::io::CodedOutputStream* out, int skip_a,
+                 int skip_b, int* count_a, int* count_b, int nested,
+                 const std::function<bool(const std::string&, std::string*)>&
+                     filter_nested) {
+  while (uint32_t tag = in->ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool delimited = WireFormatLite::GetTagWireType(tag) ==
+                           WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+    if (delimited && (field == skip_a || field == skip_b)) {
+      ++*(field == skip_a ? count_a : count_b);
+      if (!WireFormatLite::SkipField(in, tag)) return false;
+      continue;
+    }
+    if (delimited && field == nested) {
+      std::string inner, kept;
+      uint32_t length = 0;
+      if (!in->ReadVarint32(&length) || !in->ReadString(&inner, length) ||
+          !filter_nested(inner, &kept)) {
+        return false;
+      }
+      out->WriteTag(tag);
+      out->WriteVarint32(static_cast<uint32_t>(kept.size()));
+      out->WriteString(kept);
+      continue;
+    }
+    if (!WireFormatLite::SkipField(in, tag, out)) return false;
+  }
+  return in->ConsumedEntireMessage();
+}
+
+}  // namespace
+
+absl::StatusOr<emu::v1::Lab> SqliteLabStore::ParseOutline(
+    const std::string& name, const void* data, int size) const {
+  // Field numbers in controller.proto / topology.proto (checked by
+  // lab_store_test against OutlineLab).
+  constexpr int kLabTopology = 4, kLabNodes = 5, kLabLinks = 6;
+  constexpr int kTopologyNodes = 2, kTopologyLinks = 3;
+  int nodes = 0, links = 0, topology_nodes = 0, topology_links = 0;
+  const auto filter_topology = [&](const std::string& in_bytes,
+                                   std::string* kept) {
+    google::protobuf::io::CodedInputStream in(
+        reinterpret_cast<const uint8_t*>(in_bytes.data()),
+        static_cast<int>(in_bytes.size()));
+    google::protobuf::io::StringOutputStream sink(kept);
+    google::protobuf::io::CodedOutputStream out(&sink);
+    return CopyWithout(&in, &out, kTopologyNodes, kTopologyLinks,
+                       &topology_nodes, &topology_links, 0, nullptr);
+  };
+  std::string kept;
+  bool ok = size >= 0;
+  if (ok) {
+    google::protobuf::io::CodedInputStream in(
+        static_cast<const uint8_t*>(data), size);
+    in.SetTotalBytesLimit(INT_MAX);
+    google::protobuf::io::StringOutputStream sink(&kept);
+    google::protobuf::io::CodedOutputStream out(&sink);
+    ok = CopyWithout(&in, &out, kLabNodes, kLabLinks, &nodes, &links,
+                     kLabTopology, filter_topology);
+  }
+  emu::v1::Lab lab;
+  if (!ok || !lab.ParseFromString(kept)) {
+    return absl::DataLossError(absl::StrCat("lab store ", path_, ": lab ", name,
+                                            ": stored record does not parse"));
+  }
+  lab.set_node_count(nodes > 0 ? nodes : topology_nodes);
+  lab.set_link_count(links > 0 ? links : topology_links);
+  return lab;
+}
+
 absl::Status SqliteLabStore::Put(const emu::v1::Lab& lab) {
   if (lab.name().empty()) {
     return absl::InvalidArgumentError(
@@ -221,7 +306,24 @@ absl::StatusOr<emu::v1::Lab> SqliteLabStore::Get(const std::string& name) {
   return Parse(name, sqlite3_column_blob(raw, 0), sqlite3_column_bytes(raw, 0));
 }
 
+absl::StatusOr<std::vector<emu::v1::Lab>> LabStore::ListOutlines() {
+  EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, List());
+  for (auto& lab : labs) OutlineLab(&lab);
+  return labs;
+}
+
 absl::StatusOr<std::vector<emu::v1::Lab>> SqliteLabStore::List() {
+  return ListParsed(&SqliteLabStore::Parse);
+}
+
+absl::StatusOr<std::vector<emu::v1::Lab>> SqliteLabStore::ListOutlines() {
+  return ListParsed(&SqliteLabStore::ParseOutline);
+}
+
+absl::StatusOr<std::vector<emu::v1::Lab>> SqliteLabStore::ListParsed(
+    absl::StatusOr<emu::v1::Lab> (SqliteLabStore::*parse)(const std::string&,
+                                                          const void*, int)
+        const) {
   absl::MutexLock lock(&mu_);
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(db_, "SELECT name, lab FROM labs ORDER BY name",
@@ -233,8 +335,8 @@ absl::StatusOr<std::vector<emu::v1::Lab>> SqliteLabStore::List() {
     const unsigned char* name = sqlite3_column_text(raw, 0);
     EMU_ASSIGN_OR_RETURN(
         emu::v1::Lab lab,
-        Parse(name != nullptr ? reinterpret_cast<const char*>(name) : "",
-              sqlite3_column_blob(raw, 1), sqlite3_column_bytes(raw, 1)));
+        (this->*parse)(name != nullptr ? reinterpret_cast<const char*>(name) : "",
+                       sqlite3_column_blob(raw, 1), sqlite3_column_bytes(raw, 1)));
     labs.push_back(std::move(lab));
   }
   if (rc != SQLITE_DONE) return Error(rc, "list labs");

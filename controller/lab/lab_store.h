@@ -29,6 +29,11 @@ class LabStore {
   virtual absl::StatusOr<emu::v1::Lab> Get(const std::string& name) = 0;
   // Every lab, sorted by name.
   virtual absl::StatusOr<std::vector<emu::v1::Lab>> List() = 0;
+  // Every lab as its outline (OutlineLab, lab_details.h: no nodes or links,
+  // their counts), sorted by name: what the periodic reconcile and ListLabs
+  // read, so that a lab of 10,000 nodes is not parsed whole for them. This
+  // default reads List(); SqliteLabStore skips the parts while parsing.
+  virtual absl::StatusOr<std::vector<emu::v1::Lab>> ListOutlines();
   // Removes the lab; OK when it is absent (idempotent).
   virtual absl::Status Delete(const std::string& name) = 0;
 };
@@ -56,6 +61,7 @@ class SqliteLabStore : public LabStore {
   absl::Status Put(const emu::v1::Lab& lab) override;
   absl::StatusOr<emu::v1::Lab> Get(const std::string& name) override;
   absl::StatusOr<std::vector<emu::v1::Lab>> List() override;
+  absl::StatusOr<std::vector<emu::v1::Lab>> ListOutlines() override;
   absl::Status Delete(const std::string& name) override;
 
   const std::string& path() const { return path_; }
@@ -68,6 +74,13 @@ class SqliteLabStore : public LabStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<emu::v1::Lab> Parse(const std::string& name, const void* data,
                                      int size) const;
+  // Parse, skipping the nodes and links on the wire (OutlineLab's result).
+  absl::StatusOr<emu::v1::Lab> ParseOutline(const std::string& name,
+                                            const void* data, int size) const;
+  // Every stored record through `parse`, sorted by name.
+  absl::StatusOr<std::vector<emu::v1::Lab>> ListParsed(
+      absl::StatusOr<emu::v1::Lab> (SqliteLabStore::*parse)(
+          const std::string&, const void*, int) const);
 
   const std::string path_;
   absl::Mutex mu_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "controller/lab/lab_details.h"
 #include "controller/lab/testing/in_memory_lab_store.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -105,6 +106,41 @@ TEST_P(LabStoreContractTest, PutGetListDelete) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].name(), "lab-b");
+}
+
+TEST_P(LabStoreContractTest, OutlinesAreLabsWithoutNodesAndLinks) {
+  std::unique_ptr<LabStore> store = GetParam()();
+  ASSERT_NE(store, nullptr);
+  emu::v1::Lab deployed = MakeLab("big", emu::v1::RUNNING);
+  for (int i = 2; i <= 40; ++i) {
+    deployed.add_nodes()->set_name(absl::StrCat("r", i));
+    *deployed.add_links()->mutable_link() = deployed.topology().links(0);
+  }
+  deployed.mutable_topology()->mutable_source()->set_file("big.yaml");
+  deployed.mutable_topology()->add_attachments()->set_endpoint("alice/ix");
+  deployed.set_owner("bob");
+  emu::v1::Lab planned = MakeLab("planned", emu::v1::DEPLOYING);
+  planned.clear_nodes();  // no states yet: counted from the topology
+  ASSERT_TRUE(store->Put(deployed).ok());
+  ASSERT_TRUE(store->Put(planned).ok());
+
+  auto outlines = store->ListOutlines();
+  ASSERT_TRUE(outlines.ok()) << outlines.status();
+  ASSERT_EQ(outlines->size(), 2u);
+  emu::v1::Lab want_big = deployed;
+  OutlineLab(&want_big);
+  emu::v1::Lab want_planned = planned;
+  OutlineLab(&want_planned);
+  EXPECT_TRUE(MessageDifferencer::Equals((*outlines)[0], want_big))
+      << (*outlines)[0].DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals((*outlines)[1], want_planned))
+      << (*outlines)[1].DebugString();
+  EXPECT_EQ((*outlines)[0].node_count(), 40);
+  EXPECT_EQ((*outlines)[0].link_count(), 39);
+  EXPECT_EQ((*outlines)[0].topology().attachments_size(), 1);
+  EXPECT_EQ((*outlines)[0].topology().source().file(), "big.yaml");
+  EXPECT_EQ((*outlines)[1].node_count(), 1);
+  EXPECT_EQ((*outlines)[1].link_count(), 1);
 }
 
 TEST_P(LabStoreContractTest, RejectsNamelessLab) {

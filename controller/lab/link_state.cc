@@ -67,7 +67,8 @@ std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
   hosts->CallEach(names.size(), [&](size_t i) {
     auto client = hosts->Client(names[i]);
     answers[i] =
-        client.ok() ? (*client)->ListResources(lab->name()) : client.status();
+        client.ok() ? (*client)->ListResources(
+                          lab->name(), {emu::v1::OwnedResource::TUNNEL}) : client.status();
   });
   // host -> link id -> tunnel state; hosts that answered.
   std::map<std::string, std::map<std::string, std::string>> tunnels;

@@ -16,7 +16,7 @@ absl::StatusOr<Caller> ControllerWebSource::Identify(
 
 absl::StatusOr<std::vector<emu::v1::Lab>> ControllerWebSource::Labs(
     const Caller& caller) const {
-  EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->List());
+  EMU_ASSIGN_OR_RETURN(std::vector<emu::v1::Lab> labs, labs_->ListOutlines());
   return users::VisibleLabs(caller, *users_, std::move(labs));
 }
 

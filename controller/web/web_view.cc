@@ -187,8 +187,7 @@ Response LabList(const WebSource& source, const Caller& caller) {
           E(lab.name()), "</a></td>",
           caller.admin ? absl::StrCat("<td>", E(lab.owner()), "</td>") : "",
           "<td>", StateSpan(cli::LabStateName(lab.state())), "</td><td>",
-          lab.topology().nodes_size(), "</td><td>",
-          lab.topology().links_size(), "</td><td>",
+          lab.node_count(), "</td><td>", lab.link_count(), "</td><td>",
           Time(lab.updated_unix_us()), "</td></tr>");
     }
     body += "</table>";

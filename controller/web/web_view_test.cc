@@ -62,8 +62,17 @@ class FakeSource : public WebSource {
   }
   absl::StatusOr<std::vector<emu::v1::Lab>> Labs(
       const Caller& caller) const override {
+    // Outlines, as LabManager::ListOutlines gives them.
     std::vector<emu::v1::Lab> out;
-    if (caller.admin) out.push_back(labs_.at("core"));
+    if (caller.admin) {
+      emu::v1::Lab core = labs_.at("core");
+      core.set_node_count(core.nodes_size());
+      core.set_link_count(core.links_size());
+      core.clear_nodes();
+      core.clear_links();
+      core.mutable_topology()->clear_nodes();
+      out.push_back(core);
+    }
     emu::v1::Lab x = labs_.at("bob/x");
     if (!caller.admin) x.set_name("x");
     out.push_back(x);
@@ -187,6 +196,9 @@ TEST_F(WebViewTest, LabListShowsOwnersToAdministratorsOnly) {
   EXPECT_TRUE(absl::StrContains(admin.body, "href=\"/labs/core\""));
   EXPECT_TRUE(absl::StrContains(admin.body, "href=\"/labs/bob/x\""));
   EXPECT_TRUE(absl::StrContains(admin.body, "state-running"));
+  // core's counts: 2 nodes, 1 link.
+  EXPECT_TRUE(absl::StrContains(admin.body, "</td><td>2</td><td>1</td><td>"))
+      << admin.body;
   EXPECT_TRUE(absl::StrContains(admin.body, "href=\"/runs/run-7\""));
   bool csp = false;
   for (const auto& [k, v] : admin.headers) {

@@ -1,5 +1,7 @@
 #include "controller/hosts/testing/fake_agent_client.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -78,8 +80,10 @@ absl::StatusOr<emu::v1::ExecResponse> FakeAgentClient::Exec(
 }
 
 absl::StatusOr<emu::v1::ListResourcesResponse> FakeAgentClient::ListResources(
-    const std::string& lab) {
+    const std::string& lab,
+    const std::vector<emu::v1::OwnedResource::Kind>& kinds) {
   absl::MutexLock lock(&mu_);
+  listed_kinds_.push_back(kinds);
   if (auto s = CheckReachable(); !s.ok()) return s;
   emu::v1::ListResourcesResponse resp;
   for (const auto& [name, nodes] : labs_) {
@@ -108,7 +112,22 @@ absl::StatusOr<emu::v1::ListResourcesResponse> FakeAgentClient::ListResources(
       r->set_detail(sd.second);
     }
   }
+  if (!kinds.empty()) {
+    auto* all = resp.mutable_resources();
+    all->erase(std::remove_if(all->begin(), all->end(),
+                              [&](const emu::v1::OwnedResource& r) {
+                                return std::find(kinds.begin(), kinds.end(),
+                                                 r.kind()) == kinds.end();
+                              }),
+               all->end());
+  }
   return resp;
+}
+
+std::vector<std::vector<emu::v1::OwnedResource::Kind>>
+FakeAgentClient::listed_kinds() const {
+  absl::MutexLock lock(&mu_);
+  return listed_kinds_;
 }
 
 absl::StatusOr<int> FakeAgentClient::DestroyLab(const std::string& lab) {

@@ -28,7 +28,8 @@ class FakeAgentClient : public AgentClient {
   absl::StatusOr<emu::v1::ExecResponse> Exec(
       const emu::v1::ExecRequest& request) override;
   absl::StatusOr<emu::v1::ListResourcesResponse> ListResources(
-      const std::string& lab) override;
+      const std::string& lab,
+      const std::vector<emu::v1::OwnedResource::Kind>& kinds) override;
   absl::StatusOr<int> DestroyLab(const std::string& lab) override;
   // Replays the chunks given to SetCapture (NOT_FOUND for a lab it does
   // not hold), stopping early when cancelled.
@@ -68,6 +69,8 @@ class FakeAgentClient : public AgentClient {
   std::vector<emu::v1::ApplyLabRequest> applies() const;
   // Every SetLinkParams request received, in order.
   std::vector<emu::v1::SetLinkParamsRequest> link_params() const;
+  // The kinds each ListResources call asked for, in order.
+  std::vector<std::vector<emu::v1::OwnedResource::Kind>> listed_kinds() const;
   // Forgets every lab, as a host that lost its state would.
   void LoseState();
   // ListResources reports a TUNNEL `link_id` of `lab` in `state` (ApplyLab
@@ -91,6 +94,8 @@ class FakeAgentClient : public AgentClient {
   int exec_code_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::vector<std::string>> labs_ ABSL_GUARDED_BY(mu_);
   std::vector<emu::v1::ExecRequest> execs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<emu::v1::OwnedResource::Kind>> listed_kinds_
+      ABSL_GUARDED_BY(mu_);
   std::vector<emu::v1::CaptureChunk> capture_chunks_ ABSL_GUARDED_BY(mu_);
   std::vector<emu::v1::CaptureRequest> captures_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, emu::v1::LabCounters> counters_ ABSL_GUARDED_BY(mu_);
