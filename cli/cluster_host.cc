@@ -137,6 +137,14 @@ absl::StatusOr<SshControl> Control(const CommandEnv& env) {
                            env.connection_env.runtime_dir);
 }
 
+// sun_path holds 108 bytes with the terminating NUL.
+constexpr size_t kMaxUnixSocketPath = 107;
+
+// The reverse tunnel's control socket (SshNoDelayOptions).
+std::string TunnelControlPath(const std::string& record_path) {
+  return record_path + ".ctl";
+}
+
 // Whether the recorded reverse tunnel (an ssh process) still runs.
 bool TunnelAlive(const HostRecord& r) {
   if (r.tunnel_pid <= 0) return false;
@@ -163,7 +171,8 @@ absl::Status EndTunnel(HostRecord& r, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-// Opens `ssh -N -R SOCKET:CONTROLLER HOST` unless the recorded one runs,
+// Opens `ssh -N -R SOCKET:CONTROLLER HOST` (with a command through it for
+// TCP_NODELAY) unless the recorded one runs,
 // and waits (bounded) until its socket is on the host.
 absl::StatusOr<bool> EnsureTunnel(CommandEnv& env, const HostArgs& a,
                                   const SshDestination& dest,
@@ -175,9 +184,18 @@ absl::StatusOr<bool> EnsureTunnel(CommandEnv& env, const HostArgs& a,
   if (TunnelAlive(record)) return false;
   absl::StatusOr<std::string> local = SshForwardTarget(controller);
   if (!local.ok()) return local.status();
+  // The tunnel's ssh is a master of its own (its control socket beside the
+  // record) that runs `true` once: without a command on the connection,
+  // sshd keeps Nagle on, and each call the agent makes through it waited
+  // about 40 ms for a delayed ACK (SshNoDelayOptions). A path too long for
+  // a unix socket goes without (slower calls, same function).
+  const std::string control = TunnelControlPath(record_path);
+  std::error_code ec;
+  std::filesystem::remove(control, ec);  // a killed ssh's stale socket
   ProcessSpec spec;
-  spec.argv = BuildSshReverseArgv(dest, SshOptions(env),
-                                  layout.controller_socket(), *local);
+  spec.argv = BuildSshReverseArgv(
+      dest, SshOptions(env), layout.controller_socket(), *local,
+      control.size() <= kMaxUnixSocketPath ? control : std::string());
   // The socket's directory must exist before ssh binds it.
   absl::StatusOr<deploy::remote_host::RunResult> mk =
       host.Run(absl::StrCat("mkdir -p -m 0755 ", ShellQuote(layout.run_dir())));
@@ -417,6 +435,7 @@ int RunRemove(CommandEnv& env, const HostArgs& a) {
     std::error_code ec;
     std::filesystem::remove(record_path, ec);
     std::filesystem::remove(record_path + ".ssh.log", ec);
+    std::filesystem::remove(TunnelControlPath(record_path), ec);
   }
   return Finish(env, "cluster remove " + a.name, report, s);
 }

@@ -222,11 +222,17 @@ namespace {
 // ssh -N with one forward (`direction` "-L" or "-R").
 std::vector<std::string> BuildSshForwardArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
-    absl::string_view direction, absl::string_view forward) {
+    absl::string_view direction, absl::string_view forward,
+    absl::string_view control_path) {
   std::vector<std::string> argv = {
       "ssh", "-N", "-o", "ExitOnForwardFailure=yes",
       // A socket left by an ssh that was killed must not block a new one.
       "-o", "StreamLocalBindUnlink=yes"};
+  if (!control_path.empty()) {
+    std::vector<std::string> nodelay =
+        SshNoDelayOptions(control_path, destination.SshHost(), options);
+    argv.insert(argv.end(), nodelay.begin(), nodelay.end());
+  }
   AppendDestination(destination, options, &argv);
   // A dropped network ends ssh (and so the calls) in about 30 s instead of
   // the kernel's TCP timeout, unless the user's options say otherwise.
@@ -238,18 +244,46 @@ std::vector<std::string> BuildSshForwardArgv(
 
 }  // namespace
 
+std::vector<std::string> SshNoDelayOptions(
+    absl::string_view control_path, absl::string_view destination,
+    const std::vector<std::string>& options) {
+  const std::string path = absl::StrReplaceAll(control_path, {{"%", "%%"}});
+  std::vector<std::string> inner = {"ssh", "-S", std::string(control_path),
+                                    "-o",
+                                    "ControlMaster=no", "-T"};
+  inner.insert(inner.end(), options.begin(), options.end());
+  inner.insert(inner.end(), {std::string(destination), kNoDelayCommand});
+  std::vector<std::string> quoted;
+  for (const std::string& a : inner) {
+    quoted.push_back(absl::StrReplaceAll(ShellQuote(a), {{"%", "%%"}}));
+  }
+  // In the background, its output nowhere: LocalCommand shares ssh's
+  // stdin and stdout (a carrier's byte stream), and ssh waits for the
+  // shell, not for the command, while its own loop must serve the mux.
+  return {"-o", "ControlMaster=yes",
+          "-o", absl::StrCat("ControlPath=", path),
+          "-o", "ControlPersist=no",
+          "-o", "PermitLocalCommand=yes",
+          "-o", absl::StrCat("LocalCommand=", absl::StrJoin(quoted, " "),
+                             " </dev/null >/dev/null 2>&1 &")};
+}
+
 std::vector<std::string> BuildSshTunnelArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
-    absl::string_view local_socket, absl::string_view forward_target) {
+    absl::string_view local_socket, absl::string_view forward_target,
+    absl::string_view control_path) {
   return BuildSshForwardArgv(destination, options, "-L",
-                             absl::StrCat(local_socket, ":", forward_target));
+                             absl::StrCat(local_socket, ":", forward_target),
+                             control_path);
 }
 
 std::vector<std::string> BuildSshReverseArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
-    absl::string_view remote_socket, absl::string_view local_target) {
+    absl::string_view remote_socket, absl::string_view local_target,
+    absl::string_view control_path) {
   return BuildSshForwardArgv(destination, options, "-R",
-                             absl::StrCat(remote_socket, ":", local_target));
+                             absl::StrCat(remote_socket, ":", local_target),
+                             control_path);
 }
 
 std::vector<std::string> BuildSshCommandArgv(
@@ -533,7 +567,8 @@ absl::Status SshTunnel::Start(const std::vector<std::string>& ssh_options,
                               absl::Duration connect_timeout) {
   ProcessSpec spec;
   spec.argv =
-      BuildSshTunnelArgv(destination_, ssh_options, local_socket_, target_);
+      BuildSshTunnelArgv(destination_, ssh_options, local_socket_, target_,
+                         /*control_path=*/dir_ + "/ctl");
   absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, log_path_);
   if (!pid.ok()) {
     return absl::Status(pid.status().code(),

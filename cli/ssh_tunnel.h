@@ -45,21 +45,44 @@ absl::StatusOr<std::string> SshForwardTarget(absl::string_view target);
 // spaces belong in an ssh config file passed with -F).
 std::vector<std::string> SplitSshOptions(absl::string_view options);
 
-// ssh -N -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes [-p PORT]
-//     OPTIONS... -o ServerAliveInterval=10 -L LOCAL:REMOTE [user@]host
+// sshd turns Nagle's algorithm off (TCP_NODELAY) on a connection only when
+// a session on it runs a command (OpenSSH's ssh_packet_set_interactive,
+// from do_exec; once per connection). An `ssh -N` or `ssh -W` connection
+// never runs one, so a reply (or request) that sshd writes in two pieces
+// waits for the peer's delayed ACK: about 40 ms per call. These options
+// make the ssh process a master of its own at `control_path` (no
+// ControlPersist: it ends with the process) and run `true` through it once,
+// in the background, from ssh's LocalCommand (run after login, once the
+// control socket listens):
+//
+//   -o ControlMaster=yes -o ControlPath=P -o ControlPersist=no
+//   -o PermitLocalCommand=yes
+//   -o LocalCommand=ssh -S P -o ControlMaster=no -T OPTIONS... DEST true ... &
+//
+// `options` are the user's (EMU_SSH_OPTS), so the inner ssh reads the same
+// config. '%' in the path is escaped for ssh's token expansion.
+std::vector<std::string> SshNoDelayOptions(
+    absl::string_view control_path, absl::string_view destination,
+    const std::vector<std::string>& options);
+
+// ssh -N -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes
+//     [SshNoDelayOptions(CONTROL)] [-p PORT] OPTIONS...
+//     -o ServerAliveInterval=10 -L LOCAL:REMOTE [user@]host
 // The user's OPTIONS come before emu's keep-alive so that theirs win (ssh
-// keeps the first value of an option).
+// keeps the first value of an option). With `control_path`, the
+// connection gets TCP_NODELAY at sshd's end (SshNoDelayOptions).
 std::vector<std::string> BuildSshTunnelArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
-    absl::string_view local_socket, absl::string_view forward_target);
+    absl::string_view local_socket, absl::string_view forward_target,
+    absl::string_view control_path = "");
 
-// ssh -N -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes [-p PORT]
-//     OPTIONS... -o ServerAliveInterval=10 -R REMOTE:LOCAL [user@]host: a
-// reverse forward, so that programs on the host reach LOCAL (an address
-// as seen here) through REMOTE (a socket path or port on the host).
+// As BuildSshTunnelArgv with -R REMOTE:LOCAL: a reverse forward, so that
+// programs on the host reach LOCAL (an address as seen here) through
+// REMOTE (a socket path or port on the host).
 std::vector<std::string> BuildSshReverseArgv(
     const SshDestination& destination, const std::vector<std::string>& options,
-    absl::string_view remote_socket, absl::string_view local_target);
+    absl::string_view remote_socket, absl::string_view local_target,
+    absl::string_view control_path = "");
 
 // Single-quoted for a POSIX shell (the remote one).
 std::string ShellQuote(absl::string_view s);
@@ -174,8 +197,10 @@ struct SshTunnelOptions {
   SshControl control;
 };
 
-// One running `ssh -N -L`, or (with SshTunnelOptions::control) a forward of
-// the shared master. Not thread-safe. The destructor ends its own ssh (by
+// One running `ssh -N -L` (a master of its own at DIR/ctl that runs `true`
+// once, SshNoDelayOptions, so that calls through it do not wait for
+// delayed ACKs), or (with SshTunnelOptions::control) a forward of the
+// shared master. Not thread-safe. The destructor ends its own ssh (by
 // its pid) and removes the socket and its directory; a master's forward
 // stays for the next call.
 class SshTunnel {

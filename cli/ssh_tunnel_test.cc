@@ -86,6 +86,43 @@ TEST(BuildSshTunnelArgvTest, UserOptionsBeforeEmusDefaults) {
                   "-L", "/s:/run/emu/c.sock", "gw"));
 }
 
+TEST(SshNoDelayOptionsTest, AMasterOfItsOwnRunsTrueThroughItInTheBackground) {
+  EXPECT_THAT(
+      SshNoDelayOptions("/tmp/d%x/ctl", "root@gw", {"-F", "/tmp/it's"}),
+      ElementsAre("-o", "ControlMaster=yes", "-o", "ControlPath=/tmp/d%%x/ctl",
+                  "-o", "ControlPersist=no", "-o", "PermitLocalCommand=yes",
+                  "-o",
+                  "LocalCommand='ssh' '-S' '/tmp/d%%x/ctl' '-o' "
+                  "'ControlMaster=no' '-T' '-F' '/tmp/it'\\''s' 'root@gw' "
+                  "'true' </dev/null >/dev/null 2>&1 &"));
+}
+
+TEST(BuildSshReverseArgvTest, WithAControlPathTheConnectionRunsACommand) {
+  std::vector<std::string> argv = BuildSshReverseArgv(
+      Dest("root@h2"), {"-F", "cfg"}, "/run/emu/controller.sock",
+      "127.0.0.1:7470", "/var/lib/emu/h2.ctl");
+  // The master's options before the user's (ssh keeps an option's first
+  // value), the forward and the destination last.
+  std::vector<std::string> head(argv.begin(), argv.begin() + 8);
+  EXPECT_THAT(head, ElementsAre("ssh", "-N", "-o", "ExitOnForwardFailure=yes",
+                                "-o", "StreamLocalBindUnlink=yes", "-o",
+                                "ControlMaster=yes"));
+  EXPECT_NE(std::find(argv.begin(), argv.end(),
+                      "ControlPath=/var/lib/emu/h2.ctl"),
+            argv.end());
+  std::vector<std::string> tail(argv.end() - 7, argv.end());
+  EXPECT_THAT(tail, ElementsAre("-F", "cfg", "-o", "ServerAliveInterval=10",
+                                "-R",
+                                "/run/emu/controller.sock:127.0.0.1:7470",
+                                "root@h2"));
+  // Without one: plain -N, as before.
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "PermitLocalCommand=yes"), 1);
+  std::vector<std::string> plain = BuildSshReverseArgv(
+      Dest("h2"), {}, "/s", "127.0.0.1:7470");
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), "PermitLocalCommand=yes"),
+            0);
+}
+
 TEST(ReadRemoteTokenTest, CatsThePathQuotedAndTrims) {
   FakeProcessLauncher launcher;
   launcher.QueueResult(FakeProcessLauncher::Exited(0, "s3cret\n"));
@@ -180,6 +217,11 @@ TEST_F(SshTunnelTest, WaitsForTheSocketAndCleansUpByPid) {
   // The tunnel's directory is private to the user.
   struct stat st;
   const std::string dir = std::filesystem::path(socket).parent_path();
+  // Its ssh is a master of its own there, which runs `true` once (sshd's
+  // TCP_NODELAY).
+  EXPECT_NE(std::find(call.spec.argv.begin(), call.spec.argv.end(),
+                      "ControlPath=" + dir + "/ctl"),
+            call.spec.argv.end());
   ASSERT_EQ(stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   EXPECT_TRUE((*tunnel)->Alive());

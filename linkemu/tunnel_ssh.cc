@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
@@ -75,15 +76,24 @@ absl::Status SplitDestination(absl::string_view dest, std::string* user,
   return absl::OkStatus();
 }
 
+// Single-quoted for the POSIX shell that runs ssh's LocalCommand, with '%'
+// doubled for ssh's token expansion.
+std::string QuoteForLocalCommand(absl::string_view s) {
+  return absl::StrCat(
+      "'", absl::StrReplaceAll(s, {{"'", "'\\''"}, {"%", "%%"}}), "'");
+}
+
 // The socketpair end that carries the tunnel, the ssh process on the other
 // end, and its stderr.
 class SshConnection : public TunnelConnection {
  public:
-  SshConnection(int fd, pid_t pid, int err_fd, std::string what)
+  SshConnection(int fd, pid_t pid, int err_fd, std::string what,
+                std::string control_dir)
       : inner_(PlainConnection(fd)),
         pid_(pid),
         err_fd_(err_fd),
-        what_(std::move(what)) {}
+        what_(std::move(what)),
+        control_dir_(std::move(control_dir)) {}
 
   ~SshConnection() override {
     inner_.reset();  // ssh reads the end of its stdin and exits by itself
@@ -96,6 +106,11 @@ class SshConnection : public TunnelConnection {
       }
     }
     close(err_fd_);
+    if (!control_dir_.empty()) {
+      // ssh removes its control socket when it exits; a killed one may not.
+      unlink((control_dir_ + "/c").c_str());
+      rmdir(control_dir_.c_str());
+    }
   }
 
   int fd() const override { return inner_->fd(); }
@@ -183,6 +198,7 @@ class SshConnection : public TunnelConnection {
   const pid_t pid_;
   const int err_fd_;
   const std::string what_;
+  const std::string control_dir_;  // the master's socket's; empty: none
   bool reaped_ = false;
   int status_ = 0;
   std::string stderr_;
@@ -216,7 +232,7 @@ absl::StatusOr<std::map<std::string, std::string>> ParseSshPeers(
 
 absl::StatusOr<std::vector<std::string>> SshArgv(
     const TunnelSshOptions& options, const std::string& peer_host,
-    const std::string& peer_address) {
+    const std::string& peer_address, const std::string& control_path) {
   const std::string port = PortOf(peer_address);
   if (port.empty()) {
     return absl::InvalidArgumentError(
@@ -249,6 +265,31 @@ absl::StatusOr<std::vector<std::string>> SshArgv(
       "-o", "ServerAliveInterval=3",
       "-o", "ServerAliveCountMax=3",
       "-o", "LogLevel=ERROR"};
+  if (!control_path.empty()) {
+    // sshd turns Nagle off (TCP_NODELAY) only on a connection where a
+    // session runs a command, which a -W connection never does: each small
+    // write sshd made waited for this side's delayed ACK (about 40 ms per
+    // packet that followed another). So this ssh is a master of its own
+    // (ControlPersist=no: it ends with the connection), and its
+    // LocalCommand runs `true` through it once, in the background (ssh waits
+    // for the shell only; the command's output must not reach the stream).
+    std::vector<std::string> inner = {options.command, "-S", control_path,
+                                      "-o", "ControlMaster=no", "-T"};
+    if (!options.config_file.empty()) {
+      inner.insert(inner.end(), {"-F", options.config_file});
+    }
+    if (!user.empty()) inner.insert(inner.end(), {"-l", user});
+    inner.insert(inner.end(), {"--", host, "true"});
+    std::vector<std::string> quoted;
+    for (const std::string& a : inner) quoted.push_back(QuoteForLocalCommand(a));
+    const std::string path = absl::StrReplaceAll(control_path, {{"%", "%%"}});
+    argv.insert(argv.end(),
+                {"-o", "ControlMaster=yes", "-o",
+                 absl::StrCat("ControlPath=", path), "-o",
+                 "ControlPersist=no", "-o", "PermitLocalCommand=yes", "-o",
+                 absl::StrCat("LocalCommand=", absl::StrJoin(quoted, " "),
+                              " </dev/null >/dev/null 2>&1 &")});
+  }
   if (!options.config_file.empty()) {
     argv.insert(argv.end(), {"-F", options.config_file});
   }
@@ -268,8 +309,15 @@ TunnelSsh::TunnelSsh(TunnelSshOptions options) : options_(std::move(options)) {}
 absl::StatusOr<std::unique_ptr<TunnelConnection>> TunnelSsh::Connect(
     const std::string& peer_host, const std::string& peer_address,
     absl::Duration io_timeout) const {
-  auto argv = SshArgv(options_, peer_host, peer_address);
-  if (!argv.ok()) return argv.status();
+  // A private directory (0700) for the connection's control socket.
+  std::string control_dir = "/tmp/emu-tssh-XXXXXX";
+  if (mkdtemp(control_dir.data()) == nullptr) control_dir.clear();
+  auto argv = SshArgv(options_, peer_host, peer_address,
+                      control_dir.empty() ? "" : control_dir + "/c");
+  if (!argv.ok()) {
+    if (!control_dir.empty()) rmdir(control_dir.c_str());
+    return argv.status();
+  }
   const std::string& dest = argv->back();
   std::string user;
   for (size_t i = 0; i + 1 < argv->size(); ++i) {
@@ -324,6 +372,7 @@ absl::StatusOr<std::unique_ptr<TunnelConnection>> TunnelSsh::Connect(
   if (rc != 0) {
     close(sp[0]);
     close(err[0]);
+    if (!control_dir.empty()) rmdir(control_dir.c_str());
     return absl::UnavailableError(absl::StrCat(
         "start ", options_.command, " for the tunnel to ", peer_host, ": ",
         std::strerror(rc)));
@@ -336,7 +385,8 @@ absl::StatusOr<std::unique_ptr<TunnelConnection>> TunnelSsh::Connect(
   int buf = 1 << 20;
   setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
   setsockopt(sp[0], SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-  return std::make_unique<SshConnection>(sp[0], pid, err[0], what);
+  return std::make_unique<SshConnection>(sp[0], pid, err[0], what,
+                                         std::move(control_dir));
 }
 
 }  // namespace emu::linkemu

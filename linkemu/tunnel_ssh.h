@@ -14,7 +14,9 @@
 // hello is checked as on the other carriers.
 //
 // One ssh process per connection, owned by it: the destructor closes the
-// socket and ends the process (SIGTERM, SIGKILL after 200 ms) and reaps it.
+// socket and ends the process (SIGTERM, SIGKILL after 200 ms) and reaps it,
+// and removes the connection's private directory (/tmp/emu-tssh-XXXXXX)
+// that holds its control socket (SshArgv's `control_path`).
 // An ssh that dies (killed, network gone, ServerAliveInterval noticing a
 // silent peer within about 10 s) closes its end: the pump sees the end of
 // the stream, and the manager re-dials with its usual backoff, which starts
@@ -68,11 +70,15 @@ absl::StatusOr<std::map<std::string, std::string>> ParseSshPeers(
 // The ssh argv that carries a connection to the tunnel listener of
 // `peer_host`, advertised at `peer_address` ("host:port", "[v6]:port"): the
 // destination is the per-peer entry, else the address's host; the channel
-// goes to 127.0.0.1:<port> on the peer. INVALID_ARGUMENT for an address
-// without a port.
+// goes to 127.0.0.1:<port> on the peer. With `control_path`, ssh is also a
+// master of its own there (ControlPersist=no) whose LocalCommand runs
+// `true` through it once in the background: sshd sets TCP_NODELAY only on a
+// connection that runs a command, and without it packets that follow
+// another wait about 40 ms for a delayed ACK. INVALID_ARGUMENT for an
+// address without a port.
 absl::StatusOr<std::vector<std::string>> SshArgv(
     const TunnelSshOptions& options, const std::string& peer_host,
-    const std::string& peer_address);
+    const std::string& peer_address, const std::string& control_path = "");
 
 class TunnelSsh {
  public:

@@ -73,6 +73,27 @@ TEST(SshArgvTest, APeerEntryReplacesHostUserAndPort) {
                                  "127.0.0.1:7472", "--", "gw3"));
 }
 
+TEST(SshArgvTest, AControlPathMakesAMasterThatRunsTrueThroughItself) {
+  TunnelSshOptions o;
+  o.user = "emu";
+  o.config_file = "/etc/emu/ssh/it's";
+  auto argv = SshArgv(o, "h2", "198.18.0.12:7472", "/tmp/emu-tssh-a%b/c");
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  std::vector<std::string> master(argv->begin() + 12, argv->begin() + 22);
+  EXPECT_THAT(
+      master,
+      ElementsAre("-o", "ControlMaster=yes", "-o",
+                  "ControlPath=/tmp/emu-tssh-a%%b/c", "-o",
+                  "ControlPersist=no", "-o", "PermitLocalCommand=yes", "-o",
+                  "LocalCommand='ssh' '-S' '/tmp/emu-tssh-a%%b/c' '-o' "
+                  "'ControlMaster=no' '-T' '-F' '/etc/emu/ssh/it'\\''s' "
+                  "'-l' 'emu' '--' '198.18.0.12' 'true' </dev/null "
+                  ">/dev/null 2>&1 &"));
+  // The channel and the destination stay last.
+  std::vector<std::string> tail(argv->end() - 4, argv->end());
+  EXPECT_THAT(tail, ElementsAre("-W", "127.0.0.1:7472", "--", "198.18.0.12"));
+}
+
 TEST(SshArgvTest, AnAddressWithoutPortIsNamed) {
   auto argv = SshArgv(TunnelSshOptions{}, "h2", "198.18.0.12");
   ASSERT_FALSE(argv.ok());

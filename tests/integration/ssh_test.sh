@@ -234,6 +234,25 @@ frames=$(tshark -r "$TMP/cap.pcapng" -T fields -e ip.dst -e icmp.type 2>&1) ||
 [[ $(grep -c $'^10.79.1.2\t8$' <<<"$frames") -eq 2 ]] ||
   fail "capture over ssh lacks the two echo requests: $frames"
 
+# ---- stats, linktest, user and share over SSH (the same Connect path). ---
+"$EMUCTL" "${R[@]}" stats "lab$ID" >"$TMP/stats.out" 2>&1 ||
+  fail "stats over ssh: $(cat "$TMP/stats.out")"
+grep -q "eth1" "$TMP/stats.out" || fail "stats over ssh lacks the link: $(cat "$TMP/stats.out")"
+"$EMUCTL" "${R[@]}" linktest "lab$ID" --no-rate --count 3 --interval 50ms \
+  >"$TMP/linktest.out" 2>&1 || true  # its verdict depends on the kernel's qdiscs
+grep -q "a:eth1" "$TMP/linktest.out" || fail "linktest over ssh: $(cat "$TMP/linktest.out")"
+"$EMUCTL" "${R[@]}" user add "u$ID" --save "$TMP/u.token" >/dev/null 2>"$TMP/user.err" ||
+  fail "user add over ssh: $(cat "$TMP/user.err")"
+[[ -s $TMP/u.token ]] || fail "user add over ssh saved no token"
+"$EMUCTL" "${R[@]}" user ls | grep -q "^u$ID " || fail "user ls over ssh: $("$EMUCTL" "${R[@]}" user ls 2>&1)"
+"$EMUCTL" "${R[@]}" share "lab$ID" --with "u$ID" >/dev/null || fail "share over ssh"
+"$EMUCTL" "${R[@]}" unshare "lab$ID" --with "u$ID" >/dev/null || fail "unshare over ssh"
+"$EMUCTL" "${R[@]}" user rm "u$ID" >/dev/null || fail "user rm over ssh"
+# Without the shared login (EMU_SSH_PERSIST=0): an ssh of its own per verb,
+# ended with emuctl.
+EMU_SSH_PERSIST=0 "$EMUCTL" "${R[@]}" status "lab$ID" | grep -q "^State:  RUNNING$" ||
+  fail "status over ssh with EMU_SSH_PERSIST=0"
+
 # ---- run over SSH: Ctrl-C cancels it on the controller; a dropped ---------
 # connection leaves it RUNNING, and `runs --follow ID` reattaches.
 cat >"$TMP/steps.yaml" <<YAML

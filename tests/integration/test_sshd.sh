@@ -35,7 +35,13 @@ UsePAM no
 AllowTcpForwarding yes
 AllowStreamLocalForwarding yes
 StreamLocalBindUnlink yes
+# Sessions get an empty HOME of the test's own: bash, run by sshd, reads
+# ~/.bashrc even for `ssh HOST cmd`, and this machine's root .bashrc runs
+# `pyenv init` (about 2 s, 10 s under load, per remote command). The tests
+# must not depend on the account's shell start-up.
+SetEnv HOME=$dir/home
 CONF
+  mkdir -p "$dir/home"
   # Both exec sshd, so $! is sshd's own pid.
   if [[ $share == 1 ]]; then
     nsenter --net="/run/netns/$ns" "$SSHD" -D -e -f "$dir/sshd_config" 2>"$dir/sshd.log" &
