@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/guest/fnv1a.h"
 #include "agent/guest/guest_config.h"
 #include "agent/guest/qemu_argv.h"
 #include "agent/net/resource_names.h"
@@ -105,15 +106,6 @@ void RemoveTree(const std::string& dir, bool keep_disk = false) {
     closedir(d);
   }
   if (!keep_disk) rmdir(dir.c_str());
-}
-
-uint64_t Fnv1a(absl::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 // The guest's NICs: every interface of the node that a link (local or

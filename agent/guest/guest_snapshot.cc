@@ -12,18 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/guest/console_session.h"
+#include "agent/guest/fnv1a.h"
 
 namespace emu::agent::guest {
 namespace {
-
-uint64_t Fnv1a(absl::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // Bumped when what a template runs or how it is saved changes.
 constexpr int kFormat = 1;

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/guest/fnv1a.h"
 
 namespace emu::agent::guest {
 namespace {
@@ -16,15 +17,6 @@ std::string Resolve(const std::string& dir, absl::string_view path) {
   return absl::StrCat(dir, "/", path);
 }
 
-// FNV-1a: stable across builds and machines (absl::Hash is not).
-uint64_t Fnv1a(absl::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 }  // namespace
 
