@@ -511,8 +511,11 @@ bool RenderNeedsDetails(const v1::Lab& lab, const LabView& view) {
   };
   if (lab.details_left_out().empty()) return false;
   const Selection selected = Select(lab, view);
-  return (!selected.nodes_summary && left_out("nodes")) ||
-         (!selected.links_summary && left_out("links"));
+  // A table lists entries: an empty one needs no details either.
+  return (!selected.nodes_summary && !selected.nodes.empty() &&
+          left_out("nodes")) ||
+         (!selected.links_summary && !selected.links.empty() &&
+          left_out("links"));
 }
 
 std::string RenderLab(const v1::Lab& lab, absl::Time now, const LabView& view) {

@@ -407,6 +407,11 @@ TEST(RenderLabTest, NeedsDetailsOnlyWhereATableIsListed) {
   LabView problems;  // one node, one link
   problems.problems = true;
   EXPECT_TRUE(RenderNeedsDetails(BriefChainLab(200, 2), problems));
+  // Nothing to list (no problems): nothing missing.
+  v1::Lab healthy = BriefChainLab(200, 2);
+  healthy.mutable_nodes(0)->clear_state();
+  healthy.mutable_links(5)->set_state("up");
+  EXPECT_FALSE(RenderNeedsDetails(healthy, problems));
   // Only links left out, and the nodes are listed: nothing missing.
   v1::Lab links_only = BriefChainLab(200, 2);
   links_only.clear_details_left_out();
