@@ -529,7 +529,12 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
                absl::StrCat("--state_dir=", h.state_dir),
                absl::StrCat("--token_file=", layout.token_file),
                absl::StrCat("--port_file=", h.port_file),
-               TransportFlag(record)};
+               TransportFlag(record),
+               // The cluster's own guest snapshots, shared by its hosts and
+               // removed with it by `local stop` (a machine's agent keeps
+               // them in /var/lib/emu/snapshots across labs).
+               absl::StrCat("--guest_snapshot_dir=", layout.state_dir,
+                            "/snapshots")};
   if (!record.tunnel_carrier.empty()) {
     spec.argv.push_back(
         absl::StrCat("--tunnel_carrier=", record.tunnel_carrier));

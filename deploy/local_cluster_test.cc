@@ -195,7 +195,8 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
                   "--host_name=t-h1", "--state_dir=" + dir + "/agents/t-h1",
                   "--token_file=" + dir + "/token",
                   "--port_file=" + dir + "/agents/t-h1.port",
-                  "--pki_dir=" + dir + "/pki"));
+                  "--pki_dir=" + dir + "/pki",
+                  "--guest_snapshot_dir=" + dir + "/snapshots"));
   EXPECT_EQ(spawns[1].spec.netns, "emuhost-t-h2");
   EXPECT_EQ(spawns[2].spec.netns, "");
   EXPECT_THAT(
