@@ -42,11 +42,18 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 constexpr absl::Duration kDestroyTimeout = absl::Minutes(5);
 constexpr int kLogTailLines = 20;
 
+// How long `local start` and `local stop` wait for the lock: the cluster's
+// own supervisor holds it for a moment on each of its rounds (and while it
+// restarts a daemon), which is not "another start/stop".
+constexpr absl::Duration kLockWait = absl::Seconds(15);
+
 // Holds an exclusive flock on <state_root>/.<id>.lock while alive.
 class ClusterLock {
  public:
+  // Waits up to `wait` for a holder to let go (0: one try).
   static absl::StatusOr<std::unique_ptr<ClusterLock>> Acquire(
-      absl::string_view state_root, absl::string_view id) {
+      absl::string_view state_root, absl::string_view id,
+      absl::Duration wait = absl::ZeroDuration()) {
     std::error_code ec;
     fs::create_directories(std::string(state_root), ec);
     if (ec) {
@@ -57,6 +64,11 @@ class ClusterLock {
         absl::StrCat(absl::StripSuffix(state_root, "/"), "/.", id, ".lock");
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open lock ", path));
+    const absl::Time give_up = absl::Now() + wait;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK &&
+           absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       close(fd);
@@ -337,7 +349,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   }
   EMU_ASSIGN_OR_RETURN(
       std::unique_ptr<ClusterLock> lock,
-      ClusterLock::Acquire(options.cluster.state_root, layout.id));
+      ClusterLock::Acquire(options.cluster.state_root, layout.id, kLockWait));
 
   // Refuse to start twice; clear what a dead cluster of this id left.
   absl::StatusOr<ClusterFile> existing = ReadClusterFile(layout.cluster_file);
@@ -748,7 +760,7 @@ absl::Status LocalCluster::Stop(absl::string_view id,
                                 absl::string_view state_root) {
   EMU_RETURN_IF_ERROR(ValidateClusterId(id));
   EMU_ASSIGN_OR_RETURN(std::unique_ptr<ClusterLock> lock,
-                       ClusterLock::Acquire(state_root, id));
+                       ClusterLock::Acquire(state_root, id, kLockWait));
   int actions = 0;
   EMU_RETURN_IF_ERROR(StopLocked(id, state_root, /*rollback=*/false, &actions));
   if (actions == 0) {

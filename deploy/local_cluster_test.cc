@@ -1,5 +1,7 @@
 #include "deploy/local_cluster.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "common/pki/pki.h"
 #include "common/testing/fake_process_launcher.h"
@@ -384,6 +388,22 @@ TEST_F(LocalClusterTest, RefusesToStartTwice) {
               HasSubstr("`emuctl local stop --name t`"));
   EXPECT_EQ(launcher_.spawns().size(), 3u);
   EXPECT_TRUE(launcher_.terminated().empty());
+}
+
+TEST_F(LocalClusterTest, StopWaitsForTheSupervisorsMomentaryLock) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  // What the supervisor does each round: the cluster's lock, for a moment.
+  const std::string path = root_ + "/.t.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+  std::thread supervisor([fd] {
+    absl::SleepFor(absl::Milliseconds(400));
+    close(fd);  // releases the flock
+  });
+  absl::Status stopped = cluster_.Stop("t", root_);
+  supervisor.join();
+  EXPECT_TRUE(stopped.ok()) << stopped << "\n" << Progress();
 }
 
 TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {

@@ -32,18 +32,18 @@ for end in ch-a-eth1 ch-b-eth1 ch-b-eth2; do
     fail "host end $end is not in the host's namespace: $(cat "$TMP/$end.link")"
   grep -q "state UP\|,UP" "$TMP/$end.link" || fail "$end is not up: $(cat "$TMP/$end.link")"
 done
-in_host ip -o addr show dev ch-a-eth1 | grep -q "inet 198.18.251.2/30" ||
+in_host ip -o addr show dev ch-a-eth1 | grep "inet 198.18.251.2/30" >/dev/null ||
   fail "ch-a-eth1 lacks 198.18.251.2/30: $(in_host ip -o addr show dev ch-a-eth1)"
-in_host ip -o link show dev ch-a-eth1 | grep -q "mtu 9000" ||
+in_host ip -o link show dev ch-a-eth1 | grep "mtu 9000" >/dev/null ||
   fail "ch-a-eth1 lacks the link's mtu 9000: $(in_host ip -o link show dev ch-a-eth1)"
-in_host ip -o addr show dev ch-b-eth2 | grep -q "inet6 fd00:251::2/64" ||
+in_host ip -o addr show dev ch-b-eth2 | grep "inet6 fd00:251::2/64" >/dev/null ||
   fail "ch-b-eth2 lacks fd00:251::2/64: $(in_host ip -o addr show dev ch-b-eth2)"
-"$EMUCTL" exec corpus-host b -- ip -o link show dev eth1 | grep -q "02:00:00:00:0b:01" ||
+"$EMUCTL" exec corpus-host b -- ip -o link show dev eth1 | grep "02:00:00:00:0b:01" >/dev/null ||
   fail "b:eth1 lacks its MAC"
-"$EMUCTL" exec corpus-host a -- ip -o addr show dev eth1 | grep -q "inet 198.18.251.1/30" ||
+"$EMUCTL" exec corpus-host a -- ip -o addr show dev eth1 | grep "inet 198.18.251.1/30" >/dev/null ||
   fail "a:eth1 lacks 198.18.251.1/30"
 # The host end's peer is the node's interface (the pair's alias names both).
-in_host ip -d link show dev ch-a-eth1 | grep -q "alias emu lab=corpus-host hostlink=a:eth1<->host:ch-a-eth1 host=$ID-h1" ||
+in_host ip -d link show dev ch-a-eth1 | grep "alias emu lab=corpus-host hostlink=a:eth1<->host:ch-a-eth1 host=$ID-h1" >/dev/null ||
   fail "ch-a-eth1 carries no owner alias: $(in_host ip -d link show dev ch-a-eth1)"
 # Through it: from the host's namespace to the node's address (the lab's
 # namespace), and back.
@@ -91,7 +91,7 @@ if "$EMUCTL" up "$TMP/busy.clab.yml" >"$TMP/busy.log" 2>&1; then
 fi
 grep -q "host interface ch-busy already exists on host $ID-h1 and was not made by emu" "$TMP/busy.log" || {
   in_host ip link del ch-busy; fail "no clear error for ch-busy: $(cat "$TMP/busy.log")"; }
-in_host ip -d link show dev ch-busy | grep -q bridge || fail "ch-busy was changed"
+in_host ip -d link show dev ch-busy | grep bridge >/dev/null || fail "ch-busy was changed"
 in_host ip link del ch-busy
 echo "host link: an existing name is refused: $(grep -m1 ch-busy "$TMP/busy.log")"
 
@@ -103,7 +103,7 @@ grep -qE "(dummy|ifb) " <<<"$d0" || fail "dummy0 is neither dummy nor ifb: $d0"
 grep -q "mtu 9500" <<<"$d0" || fail "dummy0 lacks mtu 9500: $d0"
 grep -q "02:00:00:00:0d:01" <<<"$d0" || fail "dummy0 lacks its MAC: $d0"
 grep -q ",UP" <<<"$d0" || fail "dummy0 is not up: $d0"
-"$EMUCTL" exec corpus-dummy a -- ip -o addr show dev dummy0 | grep -q "inet 192.0.2.1/32" ||
+"$EMUCTL" exec corpus-dummy a -- ip -o addr show dev dummy0 | grep "inet 192.0.2.1/32" >/dev/null ||
   fail "dummy0 lacks 192.0.2.1/32"
 "$EMUCTL" exec corpus-dummy a -- ip -o link show dev dummy1 >/dev/null || fail "no dummy1"
 echo "dummy link: $(grep -oE '(dummy|ifb) ' <<<"$d0")interface up with its address"
