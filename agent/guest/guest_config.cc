@@ -17,11 +17,7 @@ std::string Percent(double p) { return absl::StrCat(p, "%"); }
 std::string GuestConfigScript(const emu::v1::Node& node,
                               const std::vector<GuestNicName>& nics) {
   std::string s = "set -e\n";
-  absl::StrAppend(&s,
-                  "dev_by_mac() { for d in /sys/class/net/*; do "
-                  "[ \"$(cat $d/address)\" = \"$1\" ] && "
-                  "{ basename $d; return 0; }; done; "
-                  "echo \"no NIC with MAC $1\" >&2; return 1; }\n");
+  absl::StrAppend(&s, kDevByMacShell);
   for (size_t i = 0; i < nics.size(); ++i) {
     absl::StrAppend(&s, "d=$(dev_by_mac ", nics[i].mac, ")\n",
                     "ip link set dev \"$d\" down\n",

@@ -21,6 +21,14 @@ struct GuestNicName {
   uint32_t mtu = 0;
 };
 
+// A shell function for guests' scripts: `dev_by_mac MAC` prints the name of
+// the NIC with that MAC (fails, saying so, when there is none).
+inline constexpr char kDevByMacShell[] =
+    "dev_by_mac() { for d in /sys/class/net/*; do "
+    "[ \"$(cat $d/address)\" = \"$1\" ] && "
+    "{ basename $d; return 0; }; done; "
+    "echo \"no NIC with MAC $1\" >&2; return 1; }\n";
+
 // Renames every NIC (found by MAC) to its topology name in two phases (so
 // eth0->eth1 and eth1->eth0 cannot collide), sets MTUs and brings them up,
 // then the hostname, sysctls, addresses (exactly the declared ones, on

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/guest/console_session.h"
 #include "agent/guest/fnv1a.h"
+#include "agent/guest/guest_config.h"
 
 namespace emu::agent::guest {
 namespace {
@@ -133,11 +134,7 @@ std::string RestoreIdentityScript(const std::vector<std::string>& macs,
     absl::StrAppend(&s, "echo ", ShellQuote(seed), " > /dev/urandom\n");
   }
   if (macs.empty()) return s;
-  absl::StrAppend(&s,
-                  "dev_by_mac() { for d in /sys/class/net/*; do "
-                  "[ \"$(cat $d/address)\" = \"$1\" ] && "
-                  "{ basename $d; return 0; }; done; "
-                  "echo \"no NIC with MAC $1\" >&2; return 1; }\n");
+  absl::StrAppend(&s, kDevByMacShell);
   for (size_t i = 0; i < macs.size(); ++i) {
     absl::StrAppend(&s, "n", i, "=$(dev_by_mac ", TemplateMac(i), ")\n");
   }

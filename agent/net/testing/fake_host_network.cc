@@ -119,6 +119,14 @@ absl::Status FakeHostNetwork::Enter(Method m) {
   return result;
 }
 
+std::string FakeHostNetwork::MacOrNext(const std::string& asked,
+                                       absl::string_view kind) {
+  if (!asked.empty()) return absl::AsciiStrToLower(asked);
+  const int n = next_mac_++;
+  return absl::StrFormat("02:%s:00:%02x:%02x:%02x", kind, (n >> 16) & 0xff,
+                         (n >> 8) & 0xff, n & 0xff);
+}
+
 absl::StatusOr<FakeHostNetwork::Namespace*> FakeHostNetwork::FindNs(
     const std::string& ns, absl::string_view what) {
   // "" is the process's own namespace, always there.
@@ -222,13 +230,7 @@ absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
     i.info.alias = alias;
     i.info.up = true;
     i.info.mtu = end.mtu != 0 ? end.mtu : 1500;
-    i.info.mac = end.mac.empty()
-                     ? absl::StrFormat("02:fa:00:%02x:%02x:%02x",
-                                       (next_mac_ >> 16) & 0xff,
-                                       (next_mac_ >> 8) & 0xff,
-                                       next_mac_ & 0xff)
-                     : absl::AsciiStrToLower(end.mac);
-    ++next_mac_;
+    i.info.mac = MacOrNext(end.mac, "fa");
     i.info.addresses = {LinkLocalFor(i.info.mac)};
     i.peer_ns = peer.ns;
     i.peer_ifname = peer.ifname;
@@ -265,12 +267,7 @@ absl::Status FakeHostNetwork::CreateDummy(const DummySpec& spec,
   i.info.alias = alias;
   i.info.up = true;
   i.info.mtu = spec.mtu != 0 ? spec.mtu : 1500;
-  i.info.mac = spec.mac.empty()
-                   ? absl::StrFormat("02:fd:00:%02x:%02x:%02x",
-                                     (next_mac_ >> 16) & 0xff,
-                                     (next_mac_ >> 8) & 0xff, next_mac_ & 0xff)
-                   : absl::AsciiStrToLower(spec.mac);
-  ++next_mac_;
+  i.info.mac = MacOrNext(spec.mac, "fd");
   n->ifaces[spec.ifname] = std::move(i);
   ++changes_;
   return absl::OkStatus();
@@ -309,12 +306,7 @@ absl::Status FakeHostNetwork::CreateVxlan(const VxlanSpec& spec,
   i.info.alias = alias;
   i.info.up = true;
   i.info.mtu = spec.mtu != 0 ? spec.mtu : 1450;
-  i.info.mac = spec.mac.empty()
-                   ? absl::StrFormat("02:fd:00:%02x:%02x:%02x",
-                                     (next_mac_ >> 16) & 0xff,
-                                     (next_mac_ >> 8) & 0xff, next_mac_ & 0xff)
-                   : absl::AsciiStrToLower(spec.mac);
-  ++next_mac_;
+  i.info.mac = MacOrNext(spec.mac, "fd");
   i.vxlan = spec;
   n->ifaces[spec.ifname] = std::move(i);
   ++changes_;
@@ -347,10 +339,7 @@ absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
   i.info.kind = "bridge";
   i.info.up = true;
   i.info.mtu = 1500;
-  i.info.mac = absl::StrFormat("02:fb:00:%02x:%02x:%02x",
-                               (next_mac_ >> 16) & 0xff,
-                               (next_mac_ >> 8) & 0xff, next_mac_ & 0xff);
-  ++next_mac_;
+  i.info.mac = MacOrNext("", "fb");
   n->ifaces[name] = std::move(i);
   ++changes_;
   return absl::OkStatus();

@@ -175,6 +175,10 @@ class FakeHostNetwork : public HostNetwork {
   static Namespace NewNamespace();
   // Counts the call and returns an injected failure, if one is due.
   absl::Status Enter(Method m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `asked` (lowercased), or the next made-up MAC "02:<kind>:00:xx:xx:xx"
+  // when it is empty, as the kernel picks one.
+  std::string MacOrNext(const std::string& asked, absl::string_view kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Namespace*> FindNs(const std::string& ns,
                                     absl::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
