@@ -62,9 +62,31 @@ class ClusterLock {
     }
     const std::string path =
         absl::StrCat(absl::StripSuffix(state_root, "/"), "/.", id, ".lock");
+    const absl::Time give_up = absl::Now() + wait;
+    // A stop removes the file while it holds the lock: a lock taken on a
+    // file that is no longer at `path` is worthless, so open it again.
+    while (true) {
+      absl::StatusOr<int> fd = LockAt(path, id, give_up);
+      if (!fd.ok()) return fd.status();
+      struct stat held, now;
+      if (fstat(*fd, &held) == 0 && stat(path.c_str(), &now) == 0 &&
+          held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+        return std::unique_ptr<ClusterLock>(new ClusterLock(*fd, path));
+      }
+      close(*fd);
+    }
+  }
+  ~ClusterLock() { close(fd_); }  // releases the flock
+  // Removes the lock file (held: whoever waits on it opens it again).
+  void Remove() { unlink(path_.c_str()); }
+
+ private:
+  ClusterLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  // The locked descriptor of `path`, waiting for a holder until `give_up`.
+  static absl::StatusOr<int> LockAt(const std::string& path,
+                                    absl::string_view id, absl::Time give_up) {
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open lock ", path));
-    const absl::Time give_up = absl::Now() + wait;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK &&
            absl::Now() < give_up) {
       absl::SleepFor(absl::Milliseconds(50));
@@ -80,13 +102,10 @@ class ClusterLock {
       }
       return ErrnoToStatus(err, absl::StrCat("lock ", path));
     }
-    return std::unique_ptr<ClusterLock>(new ClusterLock(fd));
+    return fd;
   }
-  ~ClusterLock() { close(fd_); }  // releases the flock
-
- private:
-  explicit ClusterLock(int fd) : fd_(fd) {}
   int fd_;
+  std::string path_;
 };
 
 std::string StopHint(absl::string_view id) {
@@ -763,6 +782,7 @@ absl::Status LocalCluster::Stop(absl::string_view id,
                        ClusterLock::Acquire(state_root, id, kLockWait));
   int actions = 0;
   EMU_RETURN_IF_ERROR(StopLocked(id, state_root, /*rollback=*/false, &actions));
+  lock->Remove();  // the cluster is gone: so is its lock file
   if (actions == 0) {
     progress_(absl::StrCat("local cluster \"", id, "\": nothing to stop"));
   }
@@ -1006,7 +1026,14 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::CollectGarbage(
   std::error_code ec;
   for (const fs::directory_entry& entry :
        fs::directory_iterator(std::string(state_root), ec)) {
-    if (entry.is_directory(ec)) consider(entry.path().filename().string());
+    std::string name = entry.path().filename().string();
+    absl::string_view lock_id = name;
+    if (entry.is_directory(ec)) {
+      consider(name);
+    } else if (absl::ConsumePrefix(&lock_id, ".") &&
+               absl::ConsumeSuffix(&lock_id, ".lock")) {
+      consider(lock_id);  // a lock file left by an older emuctl
+    }
   }
 
   std::vector<std::string> stopped;
@@ -1045,6 +1072,7 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::CollectGarbage(
     int actions = 0;
     absl::Status s = StopLocked(id, state_root, /*rollback=*/false, &actions);
     if (!s.ok()) return s;
+    (*lock)->Remove();
     if (actions > 0) stopped.push_back(id);
   }
   return stopped;

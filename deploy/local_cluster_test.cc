@@ -404,6 +404,12 @@ TEST_F(LocalClusterTest, StopWaitsForTheSupervisorsMomentaryLock) {
   absl::Status stopped = cluster_.Stop("t", root_);
   supervisor.join();
   EXPECT_TRUE(stopped.ok()) << stopped << "\n" << Progress();
+  // A stopped cluster leaves no lock file behind; a new start makes one.
+  EXPECT_FALSE(std::filesystem::exists(path));
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  ASSERT_TRUE(cluster_.Stop("t", root_).ok()) << Progress();
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST_F(LocalClusterTest, StopDestroysLabsThenEndsDaemonsAndRemovesEverything) {
@@ -527,6 +533,8 @@ TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
       net_.CreateNamespace("emu.y1-h3.lab.a").ok());  // only trace of y1
   ASSERT_TRUE(net_.CreateNamespace("emu.t-h1.lab.a").ok());
   ASSERT_TRUE(net_.CreateNamespace("emu.h1.lab.a").ok());  // not a cluster's
+  // A lock file an older emuctl left of a cluster long gone.
+  { std::ofstream(root_ + "/.old7.lock"); }
 
   absl::StatusOr<std::vector<std::string>> stopped =
       cluster_.CollectGarbage(root_);
@@ -543,6 +551,9 @@ TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
   EXPECT_TRUE(Links().count("emubr-t"));
   EXPECT_THAT(launcher_.terminated(), IsEmpty());
   EXPECT_THAT(Progress(), HasSubstr("local cluster \"t\" is running"));
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/.old7.lock"));
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/.x9843.lock"));
+  EXPECT_TRUE(std::filesystem::exists(root_ + "/.t.lock"));
 }
 
 // kill -9 of the controller: the supervisor starts it again with the same
