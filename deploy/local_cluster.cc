@@ -1029,7 +1029,13 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::CollectGarbage(
     std::string name = entry.path().filename().string();
     absl::string_view lock_id = name;
     if (entry.is_directory(ec)) {
-      consider(name);
+      // A cluster's directory, not another user of the state root (the
+      // agents' default guest run directory is /run/emu/guests).
+      if (fs::exists(entry.path() / "cluster.json", ec) ||
+          fs::exists(entry.path() / "agents", ec) ||
+          fs::exists(entry.path() / "logs", ec)) {
+        consider(name);
+      }
     } else if (absl::ConsumePrefix(&lock_id, ".") &&
                absl::ConsumeSuffix(&lock_id, ".lock")) {
       consider(lock_id);  // a lock file left by an older emuctl

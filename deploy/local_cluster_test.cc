@@ -535,6 +535,8 @@ TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
   ASSERT_TRUE(net_.CreateNamespace("emu.h1.lab.a").ok());  // not a cluster's
   // A lock file an older emuctl left of a cluster long gone.
   { std::ofstream(root_ + "/.old7.lock"); }
+  // Not a cluster's: the agents' default guest run directory.
+  ASSERT_TRUE(std::filesystem::create_directories(root_ + "/guests/lab.vm1"));
 
   absl::StatusOr<std::vector<std::string>> stopped =
       cluster_.CollectGarbage(root_);
@@ -554,6 +556,7 @@ TEST_F(LocalClusterTest, GcStopsDeadClustersAndLeavesRunningOnes) {
   EXPECT_FALSE(std::filesystem::exists(root_ + "/.old7.lock"));
   EXPECT_FALSE(std::filesystem::exists(root_ + "/.x9843.lock"));
   EXPECT_TRUE(std::filesystem::exists(root_ + "/.t.lock"));
+  EXPECT_TRUE(std::filesystem::exists(root_ + "/guests/lab.vm1"));
 }
 
 // kill -9 of the controller: the supervisor starts it again with the same
