@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
+#include "common/ssh_nodelay.h"
 
 namespace emu::cli {
 namespace {
@@ -247,25 +248,12 @@ std::vector<std::string> BuildSshForwardArgv(
 std::vector<std::string> SshNoDelayOptions(
     absl::string_view control_path, absl::string_view destination,
     const std::vector<std::string>& options) {
-  const std::string path = absl::StrReplaceAll(control_path, {{"%", "%%"}});
   std::vector<std::string> inner = {"ssh", "-S", std::string(control_path),
                                     "-o",
                                     "ControlMaster=no", "-T"};
   inner.insert(inner.end(), options.begin(), options.end());
   inner.insert(inner.end(), {std::string(destination), kNoDelayCommand});
-  std::vector<std::string> quoted;
-  for (const std::string& a : inner) {
-    quoted.push_back(absl::StrReplaceAll(ShellQuote(a), {{"%", "%%"}}));
-  }
-  // In the background, its output nowhere: LocalCommand shares ssh's
-  // stdin and stdout (a carrier's byte stream), and ssh waits for the
-  // shell, not for the command, while its own loop must serve the mux.
-  return {"-o", "ControlMaster=yes",
-          "-o", absl::StrCat("ControlPath=", path),
-          "-o", "ControlPersist=no",
-          "-o", "PermitLocalCommand=yes",
-          "-o", absl::StrCat("LocalCommand=", absl::StrJoin(quoted, " "),
-                             " </dev/null >/dev/null 2>&1 &")};
+  return SshNoDelayMasterOptions(control_path, inner);
 }
 
 std::vector<std::string> BuildSshTunnelArgv(

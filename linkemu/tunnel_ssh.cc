@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
+#include "common/ssh_nodelay.h"
 
 extern char** environ;
 
@@ -74,13 +75,6 @@ absl::Status SplitDestination(absl::string_view dest, std::string* user,
     return absl::InvalidArgumentError("want [user@]host[:port]");
   }
   return absl::OkStatus();
-}
-
-// Single-quoted for the POSIX shell that runs ssh's LocalCommand, with '%'
-// doubled for ssh's token expansion.
-std::string QuoteForLocalCommand(absl::string_view s) {
-  return absl::StrCat(
-      "'", absl::StrReplaceAll(s, {{"'", "'\\''"}, {"%", "%%"}}), "'");
 }
 
 // The socketpair end that carries the tunnel, the ssh process on the other
@@ -280,15 +274,9 @@ absl::StatusOr<std::vector<std::string>> SshArgv(
     }
     if (!user.empty()) inner.insert(inner.end(), {"-l", user});
     inner.insert(inner.end(), {"--", host, "true"});
-    std::vector<std::string> quoted;
-    for (const std::string& a : inner) quoted.push_back(QuoteForLocalCommand(a));
-    const std::string path = absl::StrReplaceAll(control_path, {{"%", "%%"}});
-    argv.insert(argv.end(),
-                {"-o", "ControlMaster=yes", "-o",
-                 absl::StrCat("ControlPath=", path), "-o",
-                 "ControlPersist=no", "-o", "PermitLocalCommand=yes", "-o",
-                 absl::StrCat("LocalCommand=", absl::StrJoin(quoted, " "),
-                              " </dev/null >/dev/null 2>&1 &")});
+    const std::vector<std::string> master =
+        SshNoDelayMasterOptions(control_path, inner);
+    argv.insert(argv.end(), master.begin(), master.end());
   }
   if (!options.config_file.empty()) {
     argv.insert(argv.end(), {"-F", options.config_file});
