@@ -119,12 +119,25 @@ absl::Status FakeHostNetwork::Enter(Method m) {
   return result;
 }
 
-std::string FakeHostNetwork::MacOrNext(const std::string& asked,
-                                       absl::string_view kind) {
-  if (!asked.empty()) return absl::AsciiStrToLower(asked);
-  const int n = next_mac_++;
-  return absl::StrFormat("02:%s:00:%02x:%02x:%02x", kind, (n >> 16) & 0xff,
-                         (n >> 8) & 0xff, n & 0xff);
+FakeHostNetwork::Iface FakeHostNetwork::NewIface(
+    Namespace* n, const std::string& name, absl::string_view kind,
+    const std::string& alias, uint32_t mtu, uint32_t default_mtu,
+    const std::string& mac, absl::string_view mac_kind) {
+  Iface i;
+  i.info.name = name;
+  i.info.ifindex = n->next_ifindex++;
+  i.info.kind = std::string(kind);
+  i.info.alias = alias;
+  i.info.up = true;
+  i.info.mtu = mtu != 0 ? mtu : default_mtu;
+  if (!mac.empty()) {
+    i.info.mac = absl::AsciiStrToLower(mac);
+  } else {
+    const int k = next_mac_++;
+    i.info.mac = absl::StrFormat("02:%s:00:%02x:%02x:%02x", mac_kind,
+                                 (k >> 16) & 0xff, (k >> 8) & 0xff, k & 0xff);
+  }
+  return i;
 }
 
 absl::StatusOr<FakeHostNetwork::Namespace*> FakeHostNetwork::FindNs(
@@ -223,14 +236,8 @@ absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
     return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
   }
   auto make = [&](Namespace* n, const VethEnd& end, const VethEnd& peer) {
-    Iface i;
-    i.info.name = end.ifname;
-    i.info.ifindex = n->next_ifindex++;
-    i.info.kind = "veth";
-    i.info.alias = alias;
-    i.info.up = true;
-    i.info.mtu = end.mtu != 0 ? end.mtu : 1500;
-    i.info.mac = MacOrNext(end.mac, "fa");
+    Iface i =
+        NewIface(n, end.ifname, "veth", alias, end.mtu, 1500, end.mac, "fa");
     i.info.addresses = {LinkLocalFor(i.info.mac)};
     i.peer_ns = peer.ns;
     i.peer_ifname = peer.ifname;
@@ -260,14 +267,8 @@ absl::Status FakeHostNetwork::CreateDummy(const DummySpec& spec,
   if (n->ifaces.count(spec.ifname)) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
   }
-  Iface i;
-  i.info.name = spec.ifname;
-  i.info.ifindex = n->next_ifindex++;
-  i.info.kind = spec.kind;
-  i.info.alias = alias;
-  i.info.up = true;
-  i.info.mtu = spec.mtu != 0 ? spec.mtu : 1500;
-  i.info.mac = MacOrNext(spec.mac, "fd");
+  Iface i = NewIface(n, spec.ifname, spec.kind, alias, spec.mtu, 1500,
+                     spec.mac, "fd");
   n->ifaces[spec.ifname] = std::move(i);
   ++changes_;
   return absl::OkStatus();
@@ -299,14 +300,8 @@ absl::Status FakeHostNetwork::CreateVxlan(const VxlanSpec& spec,
       }
     }
   }
-  Iface i;
-  i.info.name = spec.ifname;
-  i.info.ifindex = n->next_ifindex++;
-  i.info.kind = "vxlan";
-  i.info.alias = alias;
-  i.info.up = true;
-  i.info.mtu = spec.mtu != 0 ? spec.mtu : 1450;
-  i.info.mac = MacOrNext(spec.mac, "fd");
+  Iface i = NewIface(n, spec.ifname, "vxlan", alias, spec.mtu, 1450,
+                     spec.mac, "fd");
   i.vxlan = spec;
   n->ifaces[spec.ifname] = std::move(i);
   ++changes_;
@@ -333,13 +328,7 @@ absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
   if (n->ifaces.count(name)) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
   }
-  Iface i;
-  i.info.name = name;
-  i.info.ifindex = n->next_ifindex++;
-  i.info.kind = "bridge";
-  i.info.up = true;
-  i.info.mtu = 1500;
-  i.info.mac = MacOrNext("", "fb");
+  Iface i = NewIface(n, name, "bridge", "", 0, 1500, "", "fb");
   n->ifaces[name] = std::move(i);
   ++changes_;
   return absl::OkStatus();

@@ -175,9 +175,12 @@ class FakeHostNetwork : public HostNetwork {
   static Namespace NewNamespace();
   // Counts the call and returns an injected failure, if one is due.
   absl::Status Enter(Method m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // `asked` (lowercased), or the next made-up MAC "02:<kind>:00:xx:xx:xx"
-  // when it is empty, as the kernel picks one.
-  std::string MacOrNext(const std::string& asked, absl::string_view kind)
+  // A new interface of `n`, up, with the next ifindex, `mtu` (default_mtu
+  // when 0) and `mac` (lowercased), or when it is empty the next made-up
+  // MAC "02:<mac_kind>:00:xx:xx:xx", as the kernel picks one.
+  Iface NewIface(Namespace* n, const std::string& name, absl::string_view kind,
+                 const std::string& alias, uint32_t mtu, uint32_t default_mtu,
+                 const std::string& mac, absl::string_view mac_kind)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Namespace*> FindNs(const std::string& ns,
                                     absl::string_view what)
