@@ -52,6 +52,9 @@ class LibnlHostNetwork : public HostNetwork {
 
   absl::Status CreateNamespace(const std::string& ns) override;
   absl::Status DeleteNamespace(const std::string& ns) override;
+  absl::Status ShareNamespace(const std::string& target,
+                              const std::string& ns) override;
+  absl::StatusOr<std::string> NamespaceId(const std::string& ns) override;
   absl::StatusOr<std::vector<std::string>> ListNamespaces(
       absl::string_view prefix) override;
   absl::Status CreateVeth(const VethEnd& a, const VethEnd& b,
