@@ -5,6 +5,10 @@
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# CMD | has [GREP-OPTIONS] PATTERN: grep -q on all of CMD's output, read
+# to its end first. `CMD | grep -q` under `set -o pipefail` fails when
+# grep exits at the first match while CMD still writes (SIGPIPE, 141).
+has() { local in; in=$(cat); grep -q "$@" <<<"$in"; }
 # wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
 wait_for() {
   local limit=$1; shift
