@@ -82,12 +82,16 @@ cluster_test_cleanup() {
 # iperf_goodput LAB SERVER CLIENT ADDR: the TCP goodput (Mbit/s) from
 # CLIENT to SERVER's ADDR over 3 s; prints nothing when iperf3 never ran
 # (the server gets 4 s to come up).
+# A run without a result (the server not up yet, or cut short: no
+# end.sum_received in its JSON) is tried again, with the one-shot server
+# started again if it is gone (a second one exits: port taken).
 iperf_goodput() {
-  local out _
-  "$EMUCTL" exec "$1" "$2" -- iperf3 -s -1 -D >/dev/null
+  local out g _
   for _ in $(seq 20); do
-    if out=$("$EMUCTL" exec "$1" "$3" -- iperf3 -c "$4" -t 3 -J 2>/dev/null); then
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out"
+    "$EMUCTL" exec "$1" "$2" -- iperf3 -s -1 -D >/dev/null 2>&1 || true
+    if out=$("$EMUCTL" exec "$1" "$3" -- iperf3 -c "$4" -t 3 -J 2>/dev/null) &&
+       g=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out" 2>/dev/null); then
+      echo "$g"
       return
     fi
     sleep 0.2

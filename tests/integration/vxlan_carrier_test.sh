@@ -25,12 +25,16 @@ host_pid() {  # host_pid N: the pid of agent N (1-based)
 }
 # goodput FROM_HOST FROM_NODE TO_HOST TO_NODE TO_ADDR: TCP Mbit/s over 3 s
 # (a one-shot iperf3 server on the receiving node).
+# A run without a result (the server not up yet, or a run cut short: its
+# JSON has no end.sum_received) is tried again, with a server started
+# again if the one-shot one is gone (a second one exits: port taken).
 goodput() {
-  local out _
-  ip netns exec "$(ns "$3" "$4")" iperf3 -s -1 -D >/dev/null
+  local out g _
   for _ in $(seq 20); do
-    if out=$(ip netns exec "$(ns "$1" "$2")" iperf3 -c "$5" -t 3 -J 2>/dev/null); then
-      python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$out"
+    ip netns exec "$(ns "$3" "$4")" iperf3 -s -1 -D >/dev/null 2>&1 || true
+    if out=$(ip netns exec "$(ns "$1" "$2")" iperf3 -c "$5" -t 3 -J 2>/dev/null) &&
+       g=$(python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$out" 2>/dev/null); then
+      echo "$g"
       return
     fi
     sleep 0.2
