@@ -39,7 +39,7 @@ done
 if "$EMUCTL" exec corpus-brns c1 -- ip link show dev br01 >/dev/null 2>&1; then
   fail "br01 is in c1 too"
 fi
-in_bp1 ip -o addr show dev br01 | grep -q "inet 198.18.190.1/24" ||
+in_bp1 ip -o addr show dev br01 | has "inet 198.18.190.1/24" ||
   fail "bp1's exec line did not set 198.18.190.1 on br01"
 for n in c1 c2; do
   wait_for 10 "$EMUCTL" exec corpus-brns $n -- ping -c 1 -W 1 198.18.190.1 ||
@@ -49,7 +49,7 @@ done
   fail "c1 cannot reach c2 through br01"
 echo "bridge in bp1: br01 up with ports c1eth1, c2eth1; c1, c2 ping 198.18.190.1"
 "$EMUCTL" down corpus-brns >/dev/null
-if ip netns list | grep -q "corpus-brns"; then fail "namespaces left after down"; fi
+if ip netns list | has "corpus-brns"; then fail "namespaces left after down"; fi
 
 # --- nodes that share a namespace ---------------------------------------
 # tests/containerlab/netmodes.clab.yml: node2 is node1's namespace under
@@ -109,7 +109,7 @@ fi
 grep -q "node a: stages.configure on-exit \`false\` exited 1" "$TMP/failing.log" ||
   fail "no clear error for the failing stage command: $(cat "$TMP/failing.log")"
 "$EMUCTL" down cl4fail >/dev/null 2>&1 || true
-if ip netns list | grep -q "cl4fail"; then fail "a failed deploy left namespaces"; fi
+if ip netns list | has "cl4fail"; then fail "a failed deploy left namespaces"; fi
 echo "stages: a failing command fails the deploy: $(grep -m1 'stages.configure' "$TMP/failing.log")"
 
 "$EMUCTL" local stop --name "$ID" >/dev/null
