@@ -374,11 +374,8 @@ void LibnlHostNetwork::Drop(const std::string& ns) {
   // `old` closes here unless a call in flight still holds it.
 }
 
-absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
-  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
-  EMU_RETURN_IF_ERROR(EnsureNetnsDir());
-  const std::string what = absl::StrCat("create namespace ", ns);
-  const std::string path = PathOf(ns);
+absl::Status LibnlHostNetwork::CreateEntry(const std::string& path,
+                                           absl::string_view what) const {
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0 && errno == EEXIST && IsStaleEntry(path)) {
     // The namespace died with its mount (e.g. the agent's private mount
@@ -393,6 +390,15 @@ absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
     return emu::ErrnoToStatus(errno, absl::StrCat(what, ": create ", path));
   }
   close(fd);
+  return absl::OkStatus();
+}
+
+absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  EMU_RETURN_IF_ERROR(EnsureNetnsDir());
+  const std::string what = absl::StrCat("create namespace ", ns);
+  const std::string path = PathOf(ns);
+  EMU_RETURN_IF_ERROR(CreateEntry(path, what));
 
   auto h = std::make_shared<Handle>();
   h->name = ns;
@@ -462,18 +468,7 @@ absl::Status LibnlHostNetwork::ShareNamespace(const std::string& target,
         absl::StrCat(what, ": namespace ", target, " does not exist"));
   }
   const std::string path = PathOf(ns);
-  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-  if (fd < 0 && errno == EEXIST && IsStaleEntry(path)) {
-    unlink(path.c_str());
-    fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-  }
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
-    }
-    return emu::ErrnoToStatus(errno, absl::StrCat(what, ": create ", path));
-  }
-  close(fd);
+  EMU_RETURN_IF_ERROR(CreateEntry(path, what));
   Drop(ns);
   if (mount(from.c_str(), path.c_str(), "none", MS_BIND, nullptr) != 0) {
     absl::Status s = emu::ErrnoToStatus(

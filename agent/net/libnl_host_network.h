@@ -92,6 +92,10 @@ class LibnlHostNetwork : public HostNetwork {
   std::string PathOf(const std::string& ns) const;
   // True for a leftover file in netns_dir with no namespace mounted on it.
   bool IsStaleEntry(const std::string& path) const;
+  // Creates the empty file a namespace is mounted on (replacing a stale
+  // one); ALREADY_EXISTS if a live entry has the name.
+  absl::Status CreateEntry(const std::string& path,
+                           absl::string_view what) const;
   absl::Status EnsureNetnsDir();
   // The cached handle for `ns`, opened (or re-opened) as needed. NOT_FOUND
   // if /run/netns/<ns> does not exist.
