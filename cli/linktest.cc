@@ -281,10 +281,13 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     for (const auto& have : counters.links()) {
       if (have.link() == name) lc = &have;
     }
-    auto comp = [&](const v1::LinkParams& p, const v1::DirectionCounters* d) {
+    auto comp = [&](const v1::LinkParams& p, const v1::DirectionCounters* d,
+                    const std::string& engine) {
       CompensationFigures f;
       f.asked = linkemu::CompensationWanted(p, lab.topology().compensate());
       f.configured_us = p.delay_us();
+      f.cross_host = l.host_a() != l.host_b();
+      f.kernel = engine == "kernel";
       if (d != nullptr && d->compensated()) {
         f.applied = true;
         f.base_us = d->base_latency_us();
@@ -292,8 +295,10 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
       }
       return f;
     };
-    r.comp_ab = comp(l.link().a_to_b(), lc ? &lc->a_to_b() : nullptr);
-    r.comp_ba = comp(l.link().b_to_a(), lc ? &lc->b_to_a() : nullptr);
+    r.comp_ab =
+        comp(l.link().a_to_b(), lc ? &lc->a_to_b() : nullptr, l.engine_a_to_b());
+    r.comp_ba =
+        comp(l.link().b_to_a(), lc ? &lc->b_to_a() : nullptr, l.engine_b_to_a());
     // --expect: the expectation, not the link, takes these values.
     for (auto* p : {r.status.mutable_link()->mutable_a_to_b(),
                     r.status.mutable_link()->mutable_b_to_a()}) {
@@ -383,6 +388,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                               {"applied", f.applied},
                               {"configured_delay_ms", f.configured_us / 1e3},
                               {"base_ms", f.base_us / 1e3},
+                              {"base_source", CompensationBaseSource(f)},
                               {"applied_delay_ms", f.applied_us / 1e3}};
       };
       lj["compensation"] = {{"a_to_b", comp_json(r.comp_ab)},

@@ -70,11 +70,14 @@ absl::StatusOr<linkemu::EngineUse> SendingEngine(
 // Puts this end's sending conditions where `use` says: TBF/NetEm on the TAP
 // (the pipeline passes through), or the tunnel's egress pipeline (no qdisc).
 // Seeded as the engine seeds a same-host link's directions: 2·seed for
-// a-to-b, 2·seed + 1 for b-to-a (linkemu/impair/link_engine.cc).
+// a-to-b, 2·seed + 1 for b-to-a (linkemu/impair/link_engine.cc). A
+// userspace direction that asks for compensation (its own `compensate`,
+// else the lab's) gets its delay less the tunnel path's base
+// (TunnelManager::SetEgress).
 absl::Status ApplySendingConditions(net::HostNetwork* net,
                                     tunnel::TunnelManager* tunnels,
                                     const std::string& lab, uint64_t lab_seed,
-                                    const std::string& ns,
+                                    bool lab_compensate, const std::string& ns,
                                     const RemoteLinkEnd& r,
                                     linkemu::EngineUse use,
                                     const linkemu::QdiscPlan& plan) {
@@ -88,7 +91,9 @@ absl::Status ApplySendingConditions(net::HostNetwork* net,
       lab, r.link_id(),
       userspace ? linkemu::ImpairmentSpecFor(SendingParams(r))
                 : linkemu::ImpairmentSpec(),
-      seed * 2 + (r.local_is_a() ? 0 : 1));
+      seed * 2 + (r.local_is_a() ? 0 : 1),
+      userspace &&
+          linkemu::CompensationWanted(SendingParams(r), lab_compensate));
 }
 
 }  // namespace
@@ -249,7 +254,7 @@ absl::Status Reconciler::ApplyRemoteLinks(
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
     EMU_RETURN_IF_ERROR(ApplySendingConditions(
-        net_, tunnels_, lab, desired.seed(),
+        net_, tunnels_, lab, desired.seed(), desired.compensate(),
         node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
                             : NamespaceOf(lab, *node->second),
         r, use, plan));
@@ -363,8 +368,8 @@ absl::Status Reconciler::SetRemoteLinkParams(
     }
     // A live change: the egress pipeline keeps held frames on their
     // schedule (docs/linkemu.md, "Live changes").
-    return ApplySendingConditions(net_, tunnels_, req.lab(), spec->seed(), ns,
-                                  r, use, plan);
+    return ApplySendingConditions(net_, tunnels_, req.lab(), spec->seed(),
+                                  spec->compensate(), ns, r, use, plan);
   }
   return absl::NotFoundError(
       absl::StrCat("link ", EndpointName(req.a()), "<->", EndpointName(req.b()),
