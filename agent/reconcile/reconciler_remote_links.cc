@@ -183,9 +183,9 @@ absl::Status Reconciler::CheckRemoteLinks(
           what, ": interface ", EndpointName(local), " is used twice"));
     }
     EMU_RETURN_IF_ERROR(SendingPlan(r).status());
-    EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
-                         SendingEngine(r, desired.engine(), has_netem,
-                                       EngineAvailable(), host_));
+    EMU_RETURN_IF_ERROR(SendingEngine(r, desired.engine(), has_netem,
+                                      EngineAvailable(), host_)
+                            .status());
     if (!vxlan) continue;
     if (r.vxlan_vni() == 0 || r.vxlan_vni() > 0xFFFFFF) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -197,19 +197,18 @@ absl::Status Reconciler::CheckRemoteLinks(
           absl::StrCat(what, ": peer address '", r.peer_address(),
                        "' names no host for the VXLAN device"));
     }
-    // The userspace engine cannot sit on a kernel VXLAN path (frames go
-    // from the node's stack straight into the device): such a direction is
-    // refused, before anything is created (docs/tunnel.md, "Kernel VXLAN").
-    if (use == linkemu::EngineUse::kUserspace &&
-        !linkemu::ImpairmentSpecFor(SendingParams(r)).IsPassThrough()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " ", DirectionName(r),
-          ": its conditions need the userspace engine on host ", host_,
-          ", which cannot serve a link the lab's carrier vxlan puts in a "
-          "kernel VXLAN device; use carrier: tunnel for this lab, or only "
-          "conditions the kernel applies there (rate",
-          has_netem ? ", NetEm's delay, loss, ...)" : "; this host has no sch_netem)",
-          " with engine: auto or kernel"));
+    // The userspace engine cannot sit on a kernel VXLAN path: such a
+    // direction is refused, before anything is created (the controller's
+    // placement refuses it first; docs/tunnel.md, "Kernel VXLAN").
+    linkemu::SenderSide side;
+    side.netem = has_netem;
+    side.userspace = EngineAvailable();
+    const std::string problem = linkemu::VxlanDirectionProblem(
+        SendingParams(r), desired.engine(), side);
+    if (!problem.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " ", DirectionName(r), ": ", problem, " (host ",
+                       host_, ")"));
     }
   }
   return absl::OkStatus();
