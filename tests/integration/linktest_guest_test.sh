@@ -3,9 +3,10 @@
 # 10): same-host (the guest is the a end: ping and the iperf3 client run in
 # the guest, through its console) and cross-host (the guest is the b end:
 # it answers ping and runs the iperf3 server). Both links are measured, with
-# delay and rate figures near the configured ones. Guests run under TCG
-# here: the probes are few. Needs root and the default guest image (built
-# if missing); touches only names with its own cluster id.
+# delay and rate figures near the configured ones; the same-host link's
+# delay one way per direction (captures at both ends, one clock). Guests
+# run under TCG here: the probes are few. Needs root and the default guest
+# image (built if missing); touches only names with its own cluster id.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -73,6 +74,13 @@ for l in (same, cross):
     rate = [c for n, c in checks.items() if n.startswith("rate ")]
     assert len(rate) == 1, checks.keys()
     assert 0.8 * rate[0]["expected"] <= rate[0]["measured"] <= 1.05 * rate[0]["expected"], rate[0]
+# One host, one clock: the same-host link's directions are measured one
+# way (the guest's end stamped on its host-side interface); across hosts
+# RTT/2.
+assert same["delay"] == "one-way", same.get("delay_note", same)
+for d in ("delay_a_to_b_ms", "delay_b_to_a_ms"):
+    assert 4.5 <= same["measured"][d] <= 9, same["measured"]
+assert cross["delay"] == "rtt/2", cross
 print("load", sys.argv[2])
 PY
 
