@@ -111,28 +111,31 @@ void Probes(std::vector<EchoStamp>* a, std::vector<EchoStamp>* b) {
   a->push_back({false, 10, 0, 0, 0});  // another ping's: matches nothing
 }
 
-TEST(MatchEchoes, NamespacesUseThePayloadAndTheRequestsArrival) {
-  std::vector<EchoStamp> a, b;
-  Probes(&a, &b);
-  OneWayDelays d = MatchEchoes(a, b, false, false);
-  ASSERT_EQ(d.a_to_b_ms.size(), 3u);
-  ASSERT_EQ(d.b_to_a_ms.size(), 3u);
-  for (double v : d.a_to_b_ms) EXPECT_NEAR(v, 7.0, 1e-6);
-  for (double v : d.b_to_a_ms) EXPECT_NEAR(v, 3.1, 1e-6);
-  // A ping without a time in its payload: a's own stamp.
-  for (auto& e : b) e.payload_ns = -1;
-  d = MatchEchoes(a, b, false, false);
-  for (double v : d.a_to_b_ms) EXPECT_NEAR(v, 6.95, 1e-6);
-}
-
-TEST(MatchEchoes, GuestsUseTheirHostSideStamps) {
-  std::vector<EchoStamp> a, b;
-  Probes(&a, &b);
-  OneWayDelays d = MatchEchoes(a, b, true, true);
-  ASSERT_EQ(d.a_to_b_ms.size(), 3u);
-  ASSERT_EQ(d.b_to_a_ms.size(), 3u);
-  for (double v : d.a_to_b_ms) EXPECT_NEAR(v, 6.95, 1e-6);
-  for (double v : d.b_to_a_ms) EXPECT_NEAR(v, 3.0, 1e-6);
+// Each end's kind decides its reference stamps: a namespace's ping writes
+// its send time (a-to-b from it) and its kernel answers at once (b-to-a from
+// the request's arrival); a guest's side is its host-side interface.
+TEST(MatchEchoes, EachEndKindUsesItsStamps) {
+  struct Case {
+    bool a_guest, b_guest, no_payload;
+    double a_to_b, b_to_a;
+  };
+  for (const Case& c : {Case{false, false, false, 7.0, 3.1},
+                        Case{false, false, true, 6.95, 3.1},
+                        Case{true, true, false, 6.95, 3.0},
+                        Case{false, true, false, 7.0, 3.0}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << c.a_guest << c.b_guest << c.no_payload);
+    std::vector<EchoStamp> a, b;
+    Probes(&a, &b);
+    if (c.no_payload) {
+      for (auto& e : b) e.payload_ns = -1;  // a ping that writes no time
+    }
+    OneWayDelays d = MatchEchoes(a, b, c.a_guest, c.b_guest);
+    ASSERT_EQ(d.a_to_b_ms.size(), 3u);
+    ASSERT_EQ(d.b_to_a_ms.size(), 3u);
+    for (double v : d.a_to_b_ms) EXPECT_NEAR(v, c.a_to_b, 1e-6);
+    for (double v : d.b_to_a_ms) EXPECT_NEAR(v, c.b_to_a, 1e-6);
+  }
 }
 
 TEST(MedianMs, OfOddAndEvenCounts) {
