@@ -198,7 +198,7 @@ absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
 }
 
 // The ICMP echoes crossing one end's interface while linktest's ping runs
-// (ControllerService.Capture; the caller needs the capture role), for the
+// (ControllerService.Capture, allowed to whoever may exec), for the
 // one-way delay of a link whose ends share a clock. Owns the thread that
 // reads the stream; Finish (or the destructor) ends and joins it.
 class EchoCapture {
@@ -665,8 +665,7 @@ void AddLinktestCommand(CLI::App& app, CommandEnv& env) {
       "one-off server in b (a-to-b: a sends; b-to-a: iperf3 --reverse).\n"
       "The commands run in the nodes through the controller, as `emuctl\n"
       "exec` runs them (same permission); where both ends are on one host\n"
-      "the pings are also captured at both ends, as `emuctl capture` does\n"
-      "(same permission).\n"
+      "the pings are also captured at both ends, as `emuctl capture` does.\n"
       "Expected figures: the same probes run through the engine's model of\n"
       "the configured conditions (NetEm's semantics, 20 seeded runs).\n"
       "Figures: delay one-way per direction where both ends share a host's\n"
