@@ -13,15 +13,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/linktest_one_way.h"
 #include "cli/linktest_output.h"
 #include "cli/table.h"
 #include "cli/wait_ready.h"
@@ -39,6 +42,10 @@ constexpr size_t kUdpPayload = 1400;
 constexpr double kUdpOverload = 1.2;  // offered payload rate / link rate
 constexpr int kModelRuns = 20;
 constexpr int kIperfPort = 5201;
+// How long a capture may take to start, and to see its last frames after
+// ping has ended (ping itself waits for late replies).
+constexpr absl::Duration kCaptureArm = absl::Seconds(10);
+constexpr absl::Duration kCaptureGrace = absl::Milliseconds(500);
 
 struct LinktestArgs {
   std::string lab;
@@ -67,6 +74,13 @@ std::string AddressOf(const v1::Topology& t, const v1::Endpoint& e) {
     }
   }
   return v6;
+}
+
+bool IsGuest(const v1::Topology& t, const std::string& node) {
+  for (const auto& n : t.nodes()) {
+    if (n.name() == node) return n.kind() == v1::NODE_KIND_QEMU;
+  }
+  return false;
 }
 
 bool Selected(const LinktestArgs& args, const v1::Link& link) {
@@ -183,12 +197,93 @@ absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
   return bps;
 }
 
+// The ICMP echoes crossing one end's interface while linktest's ping runs
+// (ControllerService.Capture, allowed to whoever may exec), for the
+// one-way delay of a link whose ends share a clock. Owns the thread that
+// reads the stream; Finish (or the destructor) ends and joins it.
+class EchoCapture {
+ public:
+  EchoCapture(ControllerConnection& c, const std::string& lab,
+              const v1::Endpoint& end, int max_packets)
+      : ctx_(c.NewContext(absl::Hours(1))) {
+    v1::CaptureRequest req;
+    req.set_lab(lab);
+    req.set_node(end.node());
+    req.set_interface(end.interface());
+    req.set_filter("icmp or icmp6");
+    req.set_max_packets(max_packets);
+    req.set_snaplen(128);  // headers are enough
+    reader_ = c.stub().Capture(ctx_.get(), req);
+    thread_ = std::thread([this] {
+      v1::CaptureChunk chunk;
+      while (reader_->Read(&chunk)) {
+        absl::MutexLock lock(&mu_);
+        bytes_ += chunk.pcapng();
+        armed_ = true;
+      }
+      grpc::Status s = reader_->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = s;
+      done_ = true;
+    });
+  }
+  ~EchoCapture() {
+    ctx_->TryCancel();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Whether the capture is armed (its headers came: the agent's capture is
+  // open and filtering) within `timeout`; false also when it ended first.
+  bool WaitArmed(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return armed_ || done_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
+    return armed_ && !done_;
+  }
+
+  // What it saw: waits up to `grace` for the stream to end by itself (every
+  // frame it was asked for), then ends it.
+  absl::StatusOr<std::vector<EchoStamp>> Finish(absl::Duration grace) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; };
+      mu_.AwaitWithTimeout(absl::Condition(&cond), grace);
+    }
+    ctx_->TryCancel();
+    thread_.join();
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok() && status_.error_code() != grpc::StatusCode::CANCELLED) {
+      return absl::UnavailableError(
+          absl::StrCat("capture: ", status_.error_message()));
+    }
+    return EchoStampsFromPcapng(bytes_);
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReaderInterface<v1::CaptureChunk>> reader_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::string bytes_ ABSL_GUARDED_BY(mu_);
+  bool armed_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
 struct LinkResult {
   v1::LinkStatus status;
   CompensationFigures comp_ab, comp_ba;
   std::string error;  // the link could not be measured
   std::vector<linkemu::FigureCheck> checks;
   linkemu::PingFigures expected, measured;
+  // Both ends on one host: each direction's one-way delay from captures at
+  // the two ends (one clock); else (or when capturing failed, `one_way_note`
+  // says why) delay is RTT/2.
+  bool one_way = false;
+  std::string one_way_note;
+  double a_to_b_ms = 0, b_to_a_ms = 0;
   bool ok() const {
     if (!error.empty()) return false;
     for (const auto& c : checks) {
@@ -281,10 +376,13 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     for (const auto& have : counters.links()) {
       if (have.link() == name) lc = &have;
     }
-    auto comp = [&](const v1::LinkParams& p, const v1::DirectionCounters* d) {
+    auto comp = [&](const v1::LinkParams& p, const v1::DirectionCounters* d,
+                    const std::string& engine) {
       CompensationFigures f;
       f.asked = linkemu::CompensationWanted(p, lab.topology().compensate());
       f.configured_us = p.delay_us();
+      f.cross_host = l.host_a() != l.host_b();
+      f.kernel = engine == "kernel";
       if (d != nullptr && d->compensated()) {
         f.applied = true;
         f.base_us = d->base_latency_us();
@@ -292,8 +390,10 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
       }
       return f;
     };
-    r.comp_ab = comp(l.link().a_to_b(), lc ? &lc->a_to_b() : nullptr);
-    r.comp_ba = comp(l.link().b_to_a(), lc ? &lc->b_to_a() : nullptr);
+    r.comp_ab =
+        comp(l.link().a_to_b(), lc ? &lc->a_to_b() : nullptr, l.engine_a_to_b());
+    r.comp_ba =
+        comp(l.link().b_to_a(), lc ? &lc->b_to_a() : nullptr, l.engine_b_to_a());
     // --expect: the expectation, not the link, takes these values.
     for (auto* p : {r.status.mutable_link()->mutable_a_to_b(),
                     r.status.mutable_link()->mutable_b_to_a()}) {
@@ -317,6 +417,31 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     }
     const linkemu::ImpairmentSpec ab = linkemu::ImpairmentSpecFor(link.a_to_b());
     const linkemu::ImpairmentSpec ba = linkemu::ImpairmentSpecFor(link.b_to_a());
+    // Both ends on one host share its clock: each direction's one-way delay
+    // from captures at both ends (linktest_one_way.h), armed before ping.
+    const bool a_guest = IsGuest(lab.topology(), link.a().node());
+    const bool b_guest = IsGuest(lab.topology(), link.b().node());
+    std::unique_ptr<EchoCapture> cap_a, cap_b;
+    if (r.status.host_a().empty() || r.status.host_a() != r.status.host_b()) {
+      r.one_way_note = "ends on two hosts: no shared clock";
+    } else if ((a_guest && r.status.engine_a_to_b() == "kernel") ||
+               (b_guest && r.status.engine_b_to_a() == "kernel")) {
+      r.one_way_note =
+          "a guest's own NetEm is inside it, beyond its interface's capture";
+    } else {
+      const int frames = 2 * args.count;  // requests and replies
+      cap_a = std::make_unique<EchoCapture>(c, args.lab, link.a(), frames);
+      cap_b = std::make_unique<EchoCapture>(c, args.lab, link.b(), frames);
+      for (auto* cap : {&cap_a, &cap_b}) {
+        if (*cap == nullptr || (*cap)->WaitArmed(kCaptureArm)) continue;
+        auto why = (*cap)->Finish(absl::ZeroDuration());
+        r.one_way_note = absl::StrCat(
+            "capture did not start: ",
+            why.ok() ? "no answer in time" : why.status().message());
+        cap_a.reset();
+        cap_b.reset();
+      }
+    }
     auto ping = ExecIn(
         c, args.lab, link.a().node(),
         {"ping", "-n", "-i", absl::StrFormat("%.6f", absl::ToDoubleSeconds(step)),
@@ -337,6 +462,35 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     r.measured = linkemu::SummarizePing(rtts);
     r.expected = linkemu::ModelPing(ab, ba, args.count, step, kModelRuns, 1);
     r.checks = linkemu::ComparePing(r.expected, r.measured);
+    if (cap_a != nullptr && cap_b != nullptr) {
+      auto at_a = cap_a->Finish(kCaptureGrace);
+      auto at_b = cap_b->Finish(kCaptureGrace);
+      if (!at_a.ok() || !at_b.ok()) {
+        r.one_way_note = std::string(
+            (at_a.ok() ? at_b.status() : at_a.status()).message());
+      } else {
+        OneWayDelays d = MatchEchoes(*at_a, *at_b, a_guest, b_guest);
+        if (d.a_to_b_ms.empty() || d.b_to_a_ms.empty()) {
+          r.one_way_note = "the captures saw no probe at both ends";
+        } else {
+          // Expected: the model through one direction, the other passing.
+          const linkemu::ImpairmentSpec none;
+          r.one_way = true;
+          r.a_to_b_ms = MedianMs(d.a_to_b_ms);
+          r.b_to_a_ms = MedianMs(d.b_to_a_ms);
+          r.checks.push_back(linkemu::CompareOneWay(
+              "delay a-to-b",
+              linkemu::ModelPing(ab, none, args.count, step, kModelRuns, 1)
+                  .rtt_p50_ms,
+              r.a_to_b_ms, d.a_to_b_ms.size()));
+          r.checks.push_back(linkemu::CompareOneWay(
+              "delay b-to-a",
+              linkemu::ModelPing(none, ba, args.count, step, kModelRuns, 1)
+                  .rtt_p50_ms,
+              r.b_to_a_ms, d.b_to_a_ms.size()));
+        }
+      }
+    }
     if (args.no_rate) continue;
     for (bool a_to_b : {true, false}) {
       const v1::LinkParams& p = a_to_b ? link.a_to_b() : link.b_to_a();
@@ -366,7 +520,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     j["probe"] = {{"count", args.count},
                   {"interval_ms", absl::ToDoubleMilliseconds(step)},
                   {"from", "a"},
-                  {"delay", "rtt/2"},
+                  {"delay", "one-way where both ends share a host, else rtt/2"},
                   {"udp_payload_bytes", kUdpPayload},
                   {"udp_offered_over_rate", kUdpOverload}};
     j["links"] = nlohmann::json::array();
@@ -383,6 +537,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                               {"applied", f.applied},
                               {"configured_delay_ms", f.configured_us / 1e3},
                               {"base_ms", f.base_us / 1e3},
+                              {"base_source", CompensationBaseSource(f)},
                               {"applied_delay_ms", f.applied_us / 1e3}};
       };
       lj["compensation"] = {{"a_to_b", comp_json(r.comp_ab)},
@@ -398,6 +553,8 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                                 {"judged", ch.judged},
                                 {"ok", ch.ok}});
       }
+      lj["delay"] = r.one_way ? "one-way" : "rtt/2";
+      if (!r.one_way_note.empty()) lj["delay_note"] = r.one_way_note;
       lj["measured"] = {{"sent", r.measured.sent},
                         {"received", r.measured.received},
                         {"rtt_p50_ms", r.measured.rtt_p50_ms},
@@ -406,6 +563,10 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                         {"jitter_p99_ms", r.measured.jitter_p99_ms},
                         {"loss_percent", 100 * r.measured.loss_fraction},
                         {"mean_loss_burst", r.measured.mean_loss_burst}};
+      if (r.one_way) {
+        lj["measured"]["delay_a_to_b_ms"] = r.a_to_b_ms;
+        lj["measured"]["delay_b_to_a_ms"] = r.b_to_a_ms;
+      }
       lj["verdict"] = r.ok() ? "ok" : "off";
       j["links"].push_back(lj);
     }
@@ -415,8 +576,9 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     *env.out << "lab " << args.lab << ": " << results.size() << " link"
              << (results.size() == 1 ? "" : "s") << "; ping " << args.count
              << " x " << absl::FormatDuration(step)
-             << " from each link's a end; delay = RTT/2 (round trips: no "
-                "clock is shared)\n";
+             << " from each link's a end; delay one-way per direction where "
+                "both ends are on one host (captured at both ends, one "
+                "clock), else RTT/2 (round trips: no clock is shared)\n";
     for (const auto& r : results) {
       const v1::LinkStatus& st = r.status;
       *env.out << "\n" << LinkName(st.link()) << "  (" << st.host_a();
@@ -434,15 +596,22 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         *env.out << "  cannot measure: " << r.error << "\n  verdict: off\n";
         continue;
       }
+      if (!r.one_way && st.host_a() == st.host_b()) {
+        *env.out << "  delay as RTT/2: " << r.one_way_note << "\n";
+      }
       Table t({"  FIGURE", "EXPECTED", "MEASURED", "TOLERANCE", "VERDICT"});
       for (const auto& ch : r.checks) {
         double e = ch.expected, m = ch.measured, tol = ch.tolerance;
         std::string unit = ch.unit, name = ch.name;
-        if (ch.name == "rtt p50") {  // shown as one-way delay, RTT/2
+        if (ch.name == "rtt p50" && r.one_way) {
+          name = "RTT p50";  // the one-way rows say the delay
+        } else if (ch.name == "rtt p50") {  // shown as one-way delay, RTT/2
           name = "delay (RTT/2)";
           e /= 2;
           m /= 2;
           tol /= 2;
+        } else if (absl::StartsWith(ch.name, "delay ")) {
+          name = ch.name + " (one-way)";
         } else if (ch.name == "loss" && r.measured.sent > 0) {
           name = "loss (round trip)";
           e *= 100.0 / r.measured.sent;
@@ -495,13 +664,15 @@ void AddLinktestCommand(CLI::App& app, CommandEnv& env) {
       "iperf3 run offering 1.2 x the rate in 1400-byte datagrams to a\n"
       "one-off server in b (a-to-b: a sends; b-to-a: iperf3 --reverse).\n"
       "The commands run in the nodes through the controller, as `emuctl\n"
-      "exec` runs them (same permission).\n"
+      "exec` runs them (same permission); where both ends are on one host\n"
+      "the pings are also captured at both ends, as `emuctl capture` does.\n"
       "Expected figures: the same probes run through the engine's model of\n"
       "the configured conditions (NetEm's semantics, 20 seeded runs).\n"
-      "Figures: delay = RTT p50 / 2 (round trips: the two ends' clocks are\n"
-      "not compared), jitter p50/p99 = |RTT - RTT p50|, loss of round trips\n"
-      "and the mean length of loss bursts, receiver goodput (median of the\n"
-      "0.5 s intervals but the first and last).\n"
+      "Figures: delay one-way per direction where both ends share a host's\n"
+      "clock (the echoes' stamps at both ends), else RTT p50 / 2 (the two\n"
+      "hosts' clocks are not compared); jitter p50/p99 = |RTT - RTT p50|,\n"
+      "loss of round trips and the mean length of loss bursts, receiver\n"
+      "goodput (median of the 0.5 s intervals but the first and last).\n"
       "Tolerances (docs/linkemu.md): delay max(2 ms, 10 %), jitter p50\n"
       "max(1 ms, 25 %), jitter p99 max(10 ms, 50 %), loss 4 binomial sd + 2\n"
       "probes, burst max(0.5, 50 %) with 10+ lost, rate max(0.5 Mbit/s,\n"

@@ -92,18 +92,30 @@ absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
   return n % 2 == 1 ? middle[n / 2] : (middle[n / 2 - 1] + middle[n / 2]) / 2;
 }
 
+std::string CompensationBaseSource(const CompensationFigures& c) {
+  return c.cross_host ? "tunnel TCP min RTT/2" : "engine path probe";
+}
+
 std::string DescribeCompensation(const CompensationFigures& c) {
   if (!c.asked) return "";
   auto ms = [](uint64_t us) { return absl::StrFormat("%.3f ms", us / 1e3); };
   if (c.configured_us == 0) return "compensate: nothing to do (no delay)";
   if (!c.applied) {
-    return "compensate: asked, not applied (a base is measured only where "
-           "the userspace engine serves a same-host link; this direction "
-           "is kernel-shaped or cross-host)";
+    if (c.kernel) {
+      return "compensate: asked, not applied (this direction is "
+             "kernel-shaped; compensation needs the userspace engine)";
+    }
+    return c.cross_host
+               ? "compensate: asked, not applied (no base measured to the "
+                 "peer host yet: the tunnel is not connected, or its "
+                 "carrier is ssh, whose socket is not the TCP path)"
+               : "compensate: asked, not applied (the agent has not "
+                 "measured the engine path's base)";
   }
   return absl::StrCat("compensated: configured ", ms(c.configured_us),
-                      " - base measured ", ms(c.base_us), " = engine delay ",
-                      ms(c.applied_us));
+                      " - base measured ", ms(c.base_us),
+                      c.cross_host ? " (tunnel TCP min RTT/2)" : "",
+                      " = engine delay ", ms(c.applied_us));
 }
 
 }  // namespace emu::cli

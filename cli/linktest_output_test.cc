@@ -63,6 +63,20 @@ TEST(DescribeCompensationTest, ShowsConfiguredBaseAndResultOrWhyNot) {
   EXPECT_NE(DescribeCompensation({true, false, 2000, 0, 0})
                 .find("asked, not applied"),
             std::string::npos);
+  // Cross-host: the base is the tunnel's, and it says so.
+  CompensationFigures cross{true, true, 2000, 24, 1976, true, false};
+  EXPECT_EQ(DescribeCompensation(cross),
+            "compensated: configured 2.000 ms - base measured 0.024 ms "
+            "(tunnel TCP min RTT/2) = engine delay 1.976 ms");
+  EXPECT_EQ(CompensationBaseSource(cross), "tunnel TCP min RTT/2");
+  cross.applied = false;
+  EXPECT_NE(DescribeCompensation(cross).find("not applied (no base measured "
+                                             "to the peer host yet"),
+            std::string::npos);
+  CompensationFigures kernel{true, false, 2000, 0, 0, false, true};
+  EXPECT_NE(DescribeCompensation(kernel).find("kernel-shaped"),
+            std::string::npos);
+  EXPECT_EQ(CompensationBaseSource(kernel), "engine path probe");
 }
 
 }  // namespace

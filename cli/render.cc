@@ -462,8 +462,14 @@ Selection Select(const v1::Lab& lab, const LabView& view) {
   if (lab.links_size() > 0) {
     all_links.reserve(lab.links_size());
     for (const v1::LinkStatus& l : lab.links()) {
+      // A link in a kernel VXLAN device says so: only the kernel shapes it
+      // (docs/tunnel.md, "Kernel VXLAN").
+      auto engine = [&](const std::string& e) {
+        return l.carrier() == "vxlan" && !e.empty() ? e + " (vxlan)" : e;
+      };
       all_links.push_back({&l.link(), l.host_a(), l.host_b(), l.state(),
-                           l.engine_a_to_b(), l.engine_b_to_a()});
+                           engine(l.engine_a_to_b()),
+                           engine(l.engine_b_to_a())});
     }
   } else {
     // The topology's own placement, where the file pinned nodes.

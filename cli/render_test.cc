@@ -169,6 +169,43 @@ TEST(RenderLabTest, NodesAndLinksPerDirection) {
             "limit 500p  userspace\n");
 }
 
+// A cross-host link in a kernel VXLAN device (carrier: vxlan) says so in
+// ENGINE, in the table and in a big lab's summary.
+TEST(RenderLabTest, AVxlanLinkSaysSoInItsEngine) {
+  auto lab = Parse<v1::Lab>(R"pb(
+    name: "vx"
+    state: RUNNING
+    links {
+      link {
+        a { node: "r1" interface: "eth1" }
+        b { node: "r2" interface: "eth1" }
+        a_to_b { rate_bps: 10000000 }
+      }
+      host_a: "h1"
+      host_b: "h2"
+      carrier: "vxlan"
+      engine_a_to_b: "kernel"
+      engine_b_to_a: "none"
+    }
+    links {
+      link {
+        a { node: "r3" interface: "eth1" }
+        b { node: "r4" interface: "eth1" }
+        a_to_b { delay_us: 1000 }
+      }
+      host_a: "h1"
+      host_b: "h1"
+      carrier: "veth"
+      engine_a_to_b: "userspace"
+      engine_b_to_a: "none"
+    })pb");
+  const std::string out = RenderLab(lab, kNow);
+  EXPECT_NE(out.find("kernel (vxlan)"), std::string::npos) << out;
+  EXPECT_NE(out.find("none (vxlan)"), std::string::npos) << out;
+  EXPECT_NE(out.find("userspace "), std::string::npos) << out;
+  EXPECT_EQ(out.find("userspace (vxlan)"), std::string::npos) << out;
+}
+
 TEST(RenderLabTest, GuestStateFollowsItsKind) {
   auto lab = Parse<v1::Lab>(R"pb(
     name: "guests"

@@ -225,6 +225,24 @@ uint64_t LinkSeed(uint64_t lab_seed, absl::string_view link_name,
   return h;
 }
 
+std::string VxlanDirectionProblem(const emu::v1::LinkParams& p,
+                                  emu::v1::LinkEngineChoice lab_engine,
+                                  const SenderSide& sender) {
+  absl::StatusOr<EngineUse> use = ChooseDirectionEngine(p, lab_engine, sender);
+  if (!use.ok()) return std::string(use.status().message());
+  if (*use != EngineUse::kUserspace || ImpairmentSpecFor(p).IsPassThrough()) {
+    return "";
+  }
+  return absl::StrCat(
+      "its conditions need the userspace engine, which cannot serve a link "
+      "the lab's carrier vxlan puts in a kernel VXLAN device; use carrier: "
+      "tunnel for this lab, or only conditions the kernel applies there "
+      "(rate",
+      sender.netem ? ", NetEm's delay, loss, ...)"
+                   : "; this host has no sch_netem)",
+      " with engine: auto or kernel");
+}
+
 bool CompensationWanted(const emu::v1::LinkParams& p, bool lab_compensate) {
   return p.has_compensate() ? p.compensate() : lab_compensate;
 }

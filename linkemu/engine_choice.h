@@ -97,6 +97,18 @@ absl::StatusOr<LinkEngines> ChooseLinkEngines(
     const emu::v1::Link& link, emu::v1::LinkEngineChoice lab_engine,
     const SenderSide& a, const SenderSide& b);
 
+// A direction of a cross-host link carried by a kernel VXLAN device (a
+// lab's `carrier: vxlan`, docs/tunnel.md "Kernel VXLAN"): frames go from
+// the node's stack straight into the device, so the userspace engine
+// cannot sit on the path and only the sender's kernel shapes it (TBF,
+// NetEm where the host has it). "" when `sender` (its real capabilities)
+// can send `p` that way; else why not, in the file's words, for the caller
+// to prefix with the link, direction and host. The controller's placement
+// (before anything is made) and the agent (CheckRemoteLinks) both ask it.
+std::string VxlanDirectionProblem(const emu::v1::LinkParams& p,
+                                  emu::v1::LinkEngineChoice lab_engine,
+                                  const SenderSide& sender);
+
 // Whether a direction's delay is compensated for its path's base latency
 // (docs/linkemu.md, "Compensating the path's base latency"): its own
 // `compensate` when set, else the lab's.

@@ -167,6 +167,36 @@ TEST(EngineChoiceTest, ALinkWithOneEngineDirectionIsATapLinkBothWays) {
   EXPECT_EQ(c->b_to_a, EngineUse::kUserspace);  // passed through by it
 }
 
+// carrier: vxlan: only what the sender's kernel applies; the same words
+// for the controller's placement and the agent.
+TEST(EngineChoiceTest, AVxlanDirectionTakesOnlyKernelConditions) {
+  const auto kAuto = emu::v1::LINK_ENGINE_UNSPECIFIED;
+  LinkParams rate;
+  rate.set_rate_bps(10'000'000);
+  EXPECT_EQ(VxlanDirectionProblem(rate, kAuto, kNoNetem), "");
+  EXPECT_EQ(VxlanDirectionProblem(LinkParams(), kAuto, kNoNetem), "");
+  EXPECT_EQ(VxlanDirectionProblem(Delay(5'000), kAuto, kNetem), "");
+  const std::string no_netem =
+      VxlanDirectionProblem(Delay(5'000), kAuto, kNoNetem);
+  EXPECT_NE(no_netem.find("carrier vxlan"), std::string::npos) << no_netem;
+  EXPECT_NE(no_netem.find("no sch_netem"), std::string::npos) << no_netem;
+  // engine: userspace asks for what the device cannot take, NetEm or not.
+  EXPECT_NE(
+      VxlanDirectionProblem(Delay(5'000), emu::v1::LINK_ENGINE_USERSPACE, kNetem),
+      "");
+  // ... but with no conditions nothing needs the engine.
+  EXPECT_EQ(VxlanDirectionProblem(LinkParams(), emu::v1::LINK_ENGINE_USERSPACE,
+                                  kNetem),
+            "");
+  // A key only the engine has.
+  LinkParams ber;
+  ber.set_bit_error_rate(1e-6);
+  EXPECT_NE(VxlanDirectionProblem(ber, kAuto, kNetem), "");
+  // What the sender cannot do at all is said as ChooseDirectionEngine says it.
+  EXPECT_NE(VxlanDirectionProblem(Delay(5'000), kAuto, kOldAgent).find("NetEm"),
+            std::string::npos);
+}
+
 TEST(EngineChoiceTest, ImpairmentSpecCarriesEveryCondition) {
   LinkParams p;
   p.set_rate_bps(50'000'000);

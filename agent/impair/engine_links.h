@@ -95,11 +95,7 @@ class EngineLinks {
 
   // How a direction's delay was compensated (the figures emuctl linktest
   // and GetLabStats show).
-  struct Compensation {
-    bool on = false;          // the direction asked and has a delay
-    uint64_t base_us = 0;     // the path's measured one-way base latency
-    uint64_t applied_delay_us = 0;  // configured - min(base, configured)
-  };
+  using Compensation = linkemu::DelayCompensation;
 
   // The lab's links the engine serves ("" = every lab's), sorted, with
   // their counters.

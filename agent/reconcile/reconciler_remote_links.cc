@@ -70,11 +70,14 @@ absl::StatusOr<linkemu::EngineUse> SendingEngine(
 // Puts this end's sending conditions where `use` says: TBF/NetEm on the TAP
 // (the pipeline passes through), or the tunnel's egress pipeline (no qdisc).
 // Seeded as the engine seeds a same-host link's directions: 2·seed for
-// a-to-b, 2·seed + 1 for b-to-a (linkemu/impair/link_engine.cc).
+// a-to-b, 2·seed + 1 for b-to-a (linkemu/impair/link_engine.cc). A
+// userspace direction that asks for compensation (its own `compensate`,
+// else the lab's) gets its delay less the tunnel path's base
+// (TunnelManager::SetEgress).
 absl::Status ApplySendingConditions(net::HostNetwork* net,
                                     tunnel::TunnelManager* tunnels,
                                     const std::string& lab, uint64_t lab_seed,
-                                    const std::string& ns,
+                                    bool lab_compensate, const std::string& ns,
                                     const RemoteLinkEnd& r,
                                     linkemu::EngineUse use,
                                     const linkemu::QdiscPlan& plan) {
@@ -88,7 +91,9 @@ absl::Status ApplySendingConditions(net::HostNetwork* net,
       lab, r.link_id(),
       userspace ? linkemu::ImpairmentSpecFor(SendingParams(r))
                 : linkemu::ImpairmentSpec(),
-      seed * 2 + (r.local_is_a() ? 0 : 1));
+      seed * 2 + (r.local_is_a() ? 0 : 1),
+      userspace &&
+          linkemu::CompensationWanted(SendingParams(r), lab_compensate));
 }
 
 }  // namespace
@@ -178,9 +183,9 @@ absl::Status Reconciler::CheckRemoteLinks(
           what, ": interface ", EndpointName(local), " is used twice"));
     }
     EMU_RETURN_IF_ERROR(SendingPlan(r).status());
-    EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
-                         SendingEngine(r, desired.engine(), has_netem,
-                                       EngineAvailable(), host_));
+    EMU_RETURN_IF_ERROR(SendingEngine(r, desired.engine(), has_netem,
+                                      EngineAvailable(), host_)
+                            .status());
     if (!vxlan) continue;
     if (r.vxlan_vni() == 0 || r.vxlan_vni() > 0xFFFFFF) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -192,19 +197,18 @@ absl::Status Reconciler::CheckRemoteLinks(
           absl::StrCat(what, ": peer address '", r.peer_address(),
                        "' names no host for the VXLAN device"));
     }
-    // The userspace engine cannot sit on a kernel VXLAN path (frames go
-    // from the node's stack straight into the device): such a direction is
-    // refused, before anything is created (docs/tunnel.md, "Kernel VXLAN").
-    if (use == linkemu::EngineUse::kUserspace &&
-        !linkemu::ImpairmentSpecFor(SendingParams(r)).IsPassThrough()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " ", DirectionName(r),
-          ": its conditions need the userspace engine on host ", host_,
-          ", which cannot serve a link the lab's carrier vxlan puts in a "
-          "kernel VXLAN device; use carrier: tunnel for this lab, or only "
-          "conditions the kernel applies there (rate",
-          has_netem ? ", NetEm's delay, loss, ...)" : "; this host has no sch_netem)",
-          " with engine: auto or kernel"));
+    // The userspace engine cannot sit on a kernel VXLAN path: such a
+    // direction is refused, before anything is created (the controller's
+    // placement refuses it first; docs/tunnel.md, "Kernel VXLAN").
+    linkemu::SenderSide side;
+    side.netem = has_netem;
+    side.userspace = EngineAvailable();
+    const std::string problem = linkemu::VxlanDirectionProblem(
+        SendingParams(r), desired.engine(), side);
+    if (!problem.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " ", DirectionName(r), ": ", problem, " (host ",
+                       host_, ")"));
     }
   }
   return absl::OkStatus();
@@ -249,7 +253,7 @@ absl::Status Reconciler::ApplyRemoteLinks(
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
     EMU_RETURN_IF_ERROR(ApplySendingConditions(
-        net_, tunnels_, lab, desired.seed(),
+        net_, tunnels_, lab, desired.seed(), desired.compensate(),
         node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
                             : NamespaceOf(lab, *node->second),
         r, use, plan));
@@ -363,8 +367,8 @@ absl::Status Reconciler::SetRemoteLinkParams(
     }
     // A live change: the egress pipeline keeps held frames on their
     // schedule (docs/linkemu.md, "Live changes").
-    return ApplySendingConditions(net_, tunnels_, req.lab(), spec->seed(), ns,
-                                  r, use, plan);
+    return ApplySendingConditions(net_, tunnels_, req.lab(), spec->seed(),
+                                  spec->compensate(), ns, r, use, plan);
   }
   return absl::NotFoundError(
       absl::StrCat("link ", EndpointName(req.a()), "<->", EndpointName(req.b()),

@@ -250,6 +250,30 @@ TEST_F(ReconcilerRemoteLinksTest, WithTheEngineNetemConditionsGoToTheTunnel) {
   // Re-applying (as a restarted agent's RecoverAll does) sets it again.
   ASSERT_TRUE(Apply(rec, spec).ok());
   EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 10'000u);
+  EXPECT_FALSE(tunnels_->List("lab")[0].compensate);
+
+  // compensate: true (the lab's) reaches the tunnel with the direction's
+  // delay; the link's own `compensate: false` wins over it. (The base is
+  // known once a connection is up: tunnel_manager_test.)
+  auto compensated = spec;
+  compensated.set_compensate(true);
+  ASSERT_TRUE(Apply(rec, compensated).ok());
+  EXPECT_TRUE(tunnels_->List("lab")[0].compensate);
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 10'000u);  // no base yet
+  compensated.mutable_remote_links(0)->mutable_link()->mutable_a_to_b()
+      ->set_compensate(false);
+  ASSERT_TRUE(Apply(rec, compensated).ok());
+  EXPECT_FALSE(tunnels_->List("lab")[0].compensate);
+  // A live change keeps the lab's compensate.
+  compensated.mutable_remote_links(0)->mutable_link()->mutable_a_to_b()
+      ->clear_compensate();
+  ASSERT_TRUE(Apply(rec, compensated).ok());
+  set.mutable_a_to_b()->Clear();
+  set.mutable_a_to_b()->set_delay_us(30'000);
+  ASSERT_TRUE(rec.SetLinkParams(set).ok());
+  EXPECT_TRUE(tunnels_->List("lab")[0].compensate);
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 30'000u);
+  ASSERT_TRUE(Apply(rec, spec).ok());
 
   // engine: kernel on a host without NetEm: refused, naming the direction.
   auto kernel = spec;

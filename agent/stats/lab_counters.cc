@@ -173,6 +173,7 @@ emu::v1::LabCounters LabCounterCollector::Collect(
         AddEngine(st.egress, leaving);
         carrier = "tunnel+engine";
       }
+      compensation(t->second.compensation, leaving);
     }
     leaving->set_carrier(carrier);
     arriving->set_carrier("tunnel");

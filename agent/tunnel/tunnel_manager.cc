@@ -25,6 +25,7 @@
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "linkemu/tcp_info.h"
 #include "linkemu/tunnel_handshake.h"
 
 namespace emu::agent::tunnel {
@@ -264,6 +265,12 @@ struct TunnelManager::Entry {
   absl::Duration backoff;
   // The spec the pump link's egress pipeline applies; none: no pipeline.
   std::optional<linkemu::ImpairmentSpec> egress;
+  // SetEgress's arguments: the spec as configured (before compensation),
+  // its seed, whether its delay is compensated, and how it is now.
+  linkemu::ImpairmentSpec configured;
+  uint64_t seed = 0;
+  bool compensate = false;
+  linkemu::DelayCompensation compensation;
 };
 
 struct TunnelManager::DialJob {
@@ -429,7 +436,7 @@ absl::StatusOr<std::vector<std::string>> TunnelManager::Apply(
 absl::Status TunnelManager::SetEgress(const std::string& lab,
                                       const std::string& link_id,
                                       const linkemu::ImpairmentSpec& spec,
-                                      uint64_t seed) {
+                                      uint64_t seed, bool compensate) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(Key(lab, link_id));
   if (it == entries_.end()) {
@@ -438,10 +445,78 @@ absl::Status TunnelManager::SetEgress(const std::string& lab,
   }
   Entry& e = *it->second;
   if (!e.egress && spec.IsPassThrough()) return absl::OkStatus();
-  absl::Status s = pump_->SetEgress(e.pump_id, spec, seed);
+  linkemu::DelayCompensation how;
+  const linkemu::ImpairmentSpec applied =
+      Compensated(e.spec.peer_host, spec, compensate, &how);
+  absl::Status s = pump_->SetEgress(e.pump_id, applied, seed);
   if (!s.ok()) return Annotate(s, absl::StrCat("link ", link_id));
-  e.egress = spec;
+  e.configured = spec;
+  e.seed = seed;
+  e.compensate = compensate;
+  e.compensation = how;
+  e.egress = applied;
   return absl::OkStatus();
+}
+
+std::optional<int64_t> TunnelManager::BaseToPeerNs(
+    const std::string& peer_host) {
+  absl::MutexLock lock(&mu_);
+  auto it = base_ns_.find(peer_host);
+  if (it == base_ns_.end()) return std::nullopt;
+  return it->second;
+}
+
+linkemu::ImpairmentSpec TunnelManager::Compensated(
+    const std::string& peer_host, const linkemu::ImpairmentSpec& configured,
+    bool compensate, linkemu::DelayCompensation* how) const {
+  *how = linkemu::DelayCompensation();
+  linkemu::ImpairmentSpec out = configured;
+  if (!compensate || out.delay_us == 0) return out;
+  auto base = base_ns_.find(peer_host);
+  if (base == base_ns_.end()) return out;
+  how->on = true;
+  how->base_us = static_cast<uint64_t>(base->second / 1000);
+  how->applied_delay_us = linkemu::CompensatedDelayUs(out.delay_us, how->base_us);
+  out.delay_us = how->applied_delay_us;
+  return out;
+}
+
+absl::StatusOr<absl::Duration> TunnelManager::MinRtt(int fd) const {
+  // The SSH carrier's sockets are a socketpair to ssh (dialer) and a
+  // loopback connection from the local sshd (listener): neither is the
+  // path between the hosts.
+  if (options_.ssh != nullptr) {
+    return absl::FailedPreconditionError(
+        "the ssh carrier's socket is not the path between the hosts");
+  }
+  return options_.min_rtt ? options_.min_rtt(fd) : linkemu::TcpMinRtt(fd);
+}
+
+void TunnelManager::LearnBase(const Entry& e,
+                              const absl::StatusOr<absl::Duration>& min_rtt) {
+  const std::string& peer = e.spec.peer_host;
+  if (!min_rtt.ok() || base_ns_.contains(peer)) return;
+  base_ns_[peer] = linkemu::BaseFromMinRttNs(*min_rtt);
+  Log("tunnel base latency to ", peer, ": ", base_ns_[peer] / 1000,
+      " us one way (half the TCP minimum RTT of link ", e.spec.link_id, ")");
+  for (auto& [key, other] : entries_) {
+    if (other->spec.peer_host != peer || !other->egress ||
+        !other->compensate || other->compensation.on) {
+      continue;
+    }
+    linkemu::DelayCompensation how;
+    linkemu::ImpairmentSpec spec = Compensated(
+        peer, other->configured, other->compensate, &how);
+    if (!how.on) continue;
+    absl::Status s = pump_->SetEgress(other->pump_id, spec, other->seed);
+    if (!s.ok()) {
+      Log("tunnel ", other->spec.lab, " ", other->spec.link_id,
+          ": compensating its delay: ", s.message());
+      continue;
+    }
+    other->egress = spec;
+    other->compensation = how;
+  }
 }
 
 int TunnelManager::RemoveLab(const std::string& lab) {
@@ -475,6 +550,8 @@ std::vector<TunnelStatus> TunnelManager::List(const std::string& lab) {
     st.connection = e->connection;
     if (auto stats = pump_->GetStats(e->pump_id)) st.stats = *stats;
     st.egress = e->egress;
+    st.compensate = e->compensate;
+    st.compensation = e->compensation;
     if (e->up) {
       st.state = "up";
     } else if (e->spec.listen) {
@@ -582,7 +659,9 @@ void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
   TuneConnection(conn->fd());
   std::string conn_text = absl::StrCat(LocalAddr(conn->fd()), " <- ", peer,
                                        " ", conn->Describe());
+  const absl::StatusOr<absl::Duration> min_rtt = MinRtt(conn->fd());
   if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return;
+  LearnBase(e, min_rtt);
   e.up = true;
   e.connection = conn_text;
   e.last_error.clear();
@@ -651,7 +730,9 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
           ? conn->Describe()
           : absl::StrCat(LocalAddr(conn->fd()), " -> ", PeerAddr(conn->fd()),
                          " ", conn->Describe());
+  const absl::StatusOr<absl::Duration> min_rtt = MinRtt(conn->fd());
   if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return connect_status;
+  LearnBase(e, min_rtt);
   e.up = true;
   e.connection = conn_text;
   e.last_error.clear();

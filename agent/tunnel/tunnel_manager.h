@@ -34,6 +34,7 @@
 #define EMU_AGENT_TUNNEL_TUNNEL_MANAGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "linkemu/frame_batch_io.h"
+#include "linkemu/impair/base_latency.h"
 #include "linkemu/tap_device.h"
 #include "linkemu/tunnel_pump.h"
 #include "linkemu/tunnel_ssh.h"
@@ -134,8 +136,13 @@ struct TunnelStatus {
   std::string connection;  // "local -> remote" socket addresses and the carrier ("plain", "tls
   // TLSv1.3 ...") when up
   linkemu::TunnelPump::Stats stats;
-  // What this end's egress pipeline applies (SetEgress); none: no pipeline.
+  // What this end's egress pipeline applies (SetEgress, after compensation);
+  // none: no pipeline.
   std::optional<linkemu::ImpairmentSpec> egress;
+  // Whether SetEgress asked to compensate its delay, and how it is: `on`
+  // once the path's base to the peer host is known and subtracted.
+  bool compensate = false;
+  linkemu::DelayCompensation compensation;
 };
 
 class TunnelManager {
@@ -156,6 +163,10 @@ class TunnelManager {
     absl::Duration io_timeout = absl::Seconds(3);  // connect + handshake
     // TAP frames in io_uring batches (kAuto) or one system call each.
     linkemu::FrameBatchIo::Mode frame_io = linkemu::FrameBatchIo::Mode::kAuto;
+    // The minimum RTT of an established connection's socket (the path's
+    // base latency to its peer host, for compensated links); tests replace
+    // it. Empty: linkemu::TcpMinRtt.
+    std::function<absl::StatusOr<absl::Duration>(int fd)> min_rtt;
   };
 
   // Binds the listener and starts the threads.
@@ -184,8 +195,21 @@ class TunnelManager {
   // had conditions does nothing. The pipeline lives with the TAP: across
   // reconnects; a TAP re-created by Apply starts without one (the caller
   // sets it again after each Apply). NOT_FOUND for an unknown link.
+  //
+  // `compensate` (compensate: true, docs/linkemu.md "Compensating the
+  // path's base latency"): the pipeline's delay is spec.delay_us less the
+  // base latency of the path to the link's peer host, half the minimum RTT
+  // of the first connection to that host that had one (Options::min_rtt),
+  // kept for the manager's life: once per host pair. Until that is known
+  // (no connection yet; the SSH carrier, whose socket is not the TCP
+  // path's) the configured delay applies uncompensated, and it is
+  // compensated when a connection brings the figure.
   absl::Status SetEgress(const std::string& lab, const std::string& link_id,
-                         const linkemu::ImpairmentSpec& spec, uint64_t seed);
+                         const linkemu::ImpairmentSpec& spec, uint64_t seed,
+                         bool compensate = false);
+
+  // The base latency (nanoseconds, one way) measured to `peer_host`, if any.
+  std::optional<int64_t> BaseToPeerNs(const std::string& peer_host);
 
   // Closes every tunnel of `lab`; returns how many.
   int RemoveLab(const std::string& lab);
@@ -219,6 +243,19 @@ class TunnelManager {
                        std::unique_ptr<linkemu::TunnelConnection>* conn,
                        absl::Status* connect_status);
   void Close(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `configured`, less the base to `peer_host` where `compensate` asks and
+  // the base is known; `how` says what was done.
+  linkemu::ImpairmentSpec Compensated(const std::string& peer_host,
+                                      const linkemu::ImpairmentSpec& configured,
+                                      bool compensate,
+                                      linkemu::DelayCompensation* how) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a connection of `e` came up with socket minimum RTT `min_rtt`:
+  // the first figure for its peer host is kept, and the compensated links
+  // to that host that waited for it get their delay.
+  void LearnBase(const Entry& e, const absl::StatusOr<absl::Duration>& min_rtt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<absl::Duration> MinRtt(int fd) const;
 
   const Options options_;
   TapOpener* const taps_;
@@ -235,6 +272,8 @@ class TunnelManager {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<linkemu::TunnelPump::LinkId, std::string> by_pump_id_
       ABSL_GUARDED_BY(mu_);
+  // One-way base latency (ns) to each peer host, once measured (LearnBase).
+  absl::flat_hash_map<std::string, int64_t> base_ns_ ABSL_GUARDED_BY(mu_);
   absl::CondVar dial_cv_;  // with mu_: a dial may be due
   std::thread acceptor_;
   std::thread dialer_;

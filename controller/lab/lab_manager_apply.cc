@@ -422,6 +422,10 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
   const auto after =
       placement::BuildShares(desired, host_of, snapshot, &cut_links);
   EMU_RETURN_IF_ERROR(placement::CheckTunnelCarriers(cut_links, snapshot));
+  // A running node is not placed again, so its links' conditions are
+  // checked here (`link set` and apply alike).
+  EMU_RETURN_IF_ERROR(
+      placement::CheckVxlanConditions(desired, host_of, snapshot));
   const std::vector<HostChange> changes = PlanHostChanges(before, after);
   std::vector<std::string> touched;
   for (const auto& c : changes) touched.push_back(c.host);

@@ -745,6 +745,44 @@ TEST_F(LabManagerApplyTest, ConditionsOnlyGoThroughSetLinkParamsOnBothEnds) {
   EXPECT_EQ(lab->topology().links(1).a_to_b().rate_bps(), 20'000'000u);
 }
 
+// carrier: vxlan: a change whose conditions need the userspace engine on a
+// cross-host link (a kernel VXLAN device) is refused before any host is
+// called (placement::CheckVxlanConditions), naming the link, the direction
+// and the sending host; the stored lab stays as it was.
+TEST_F(LabManagerTwoHostTest, ApplyRefusesEngineConditionsOnAVxlanLink) {
+  h1_->capabilities().set_userspace_engine(true);
+  h2_->capabilities().set_userspace_engine(true);
+  hosts_.Refresh(absl::Seconds(1));
+  std::string lab = kTwoHostLab;
+  lab.replace(lab.find("name: lab2"), 10, "name: lab2\ncarrier: vxlan");
+  ASSERT_TRUE(
+      manager_->Deploy(FileSource(lab, "lab2.yaml"), [](const auto&) {}).ok());
+  const size_t calls = h1_->link_params().size() + h2_->link_params().size() +
+                       h1_->applies().size() + h2_->applies().size();
+  std::string changed = lab;
+  changed.replace(changed.find("rate: 100mbit"), 13,
+                  "rate: 100mbit\n      b-to-a: {ber: 1e-6}");
+  absl::Status s = manager_->Apply(FileSource(changed, "lab2.yaml"), false,
+                                   [](const auto&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("link b:eth2<->c:eth1 b-to-a: "));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("carrier vxlan"));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("(host h2)"));
+  EXPECT_EQ(h1_->link_params().size() + h2_->link_params().size() +
+                h1_->applies().size() + h2_->applies().size(),
+            calls);
+  auto stored = store_.Get("lab2");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->topology().links(1).b_to_a().bit_error_rate(), 0);
+  // A rate on it is the kernel's: applied.
+  changed = lab;
+  changed.replace(changed.find("rate: 100mbit"), 13, "rate: 50mbit");
+  EXPECT_TRUE(manager_->Apply(FileSource(changed, "lab2.yaml"), false,
+                              [](const auto&) {})
+                  .ok());
+}
+
 TEST_F(LabManagerApplyTest, DryRunPrintsTheDifferenceAndChangesNothing) {
   auto before = store_.Get("lab2");
   ASSERT_TRUE(before.ok());

@@ -45,10 +45,22 @@ void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
       l.set_engine_b_to_a(e.ok() ? linkemu::EngineUseName(e->b_to_a) : "?");
       continue;
     }
-    auto ab = linkemu::ChooseDirectionEngine(l.link().a_to_b(), lab_engine, a);
-    auto ba = linkemu::ChooseDirectionEngine(l.link().b_to_a(), lab_engine, b);
-    l.set_engine_a_to_b(ab.ok() ? linkemu::EngineUseName(*ab) : "?");
-    l.set_engine_b_to_a(ba.ok() ? linkemu::EngineUseName(*ba) : "?");
+    // carrier: vxlan: only the sender's kernel shapes the device
+    // (placement refused what needs the engine), so a userspace choice with
+    // nothing for the engine to do is none.
+    const bool vxlan = lab->topology().carrier() == "vxlan";
+    auto name = [&](const emu::v1::LinkParams& p,
+                    const linkemu::SenderSide& s) -> std::string {
+      auto use = linkemu::ChooseDirectionEngine(p, lab_engine, s);
+      if (!use.ok()) return "?";
+      if (!vxlan) return std::string(linkemu::EngineUseName(*use));
+      if (!linkemu::VxlanDirectionProblem(p, lab_engine, s).empty()) return "?";
+      return std::string(linkemu::EngineUseName(
+          *use == linkemu::EngineUse::kUserspace ? linkemu::EngineUse::kNone
+                                                 : *use));
+    };
+    l.set_engine_a_to_b(name(l.link().a_to_b(), a));
+    l.set_engine_b_to_a(name(l.link().b_to_a(), b));
   }
 }
 

@@ -24,8 +24,11 @@ std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
 // (its topology, node kinds and hosts already set) with the engine each
 // direction uses on its sender's host, as the agent decides it
 // (linkemu/engine_choice.h): "kernel", "userspace" or "none"; "?" when the
-// host is not in `hosts` or could not serve it. A cross-host link's ends are
-// tunnel TAPs shaped by the kernel. Pure.
+// host is not in `hosts` or could not serve it. A cross-host link's
+// directions are its tunnel's (the egress pipeline, or TBF/NetEm on the
+// TAP); with the lab's `carrier: vxlan` only the kernel's (a userspace
+// choice with nothing to apply is "none"; the carrier itself is
+// LinkStatus.carrier). Pure.
 void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
                      emu::v1::Lab* lab);
 

@@ -1128,7 +1128,42 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
   }
   p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
   EMU_RETURN_IF_ERROR(CheckTunnelCarriers(p.cut_links, hosts));
+  EMU_RETURN_IF_ERROR(CheckVxlanConditions(topology, p.host_of_node, hosts));
   return p;
+}
+
+absl::Status CheckVxlanConditions(
+    const Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<HostStatus>& hosts) {
+  if (topology.carrier() != "vxlan") return absl::OkStatus();
+  absl::flat_hash_map<absl::string_view, const emu::v1::Capabilities*> caps;
+  for (const auto& h : hosts) caps[h.name()] = &h.capabilities();
+  auto host = [&](const std::string& node) -> std::string {
+    auto it = host_of_node.find(node);
+    return it == host_of_node.end() ? std::string() : it->second;
+  };
+  for (const auto& l : topology.links()) {
+    const std::string ha = host(l.a().node());
+    const std::string hb = host(l.b().node());
+    if (ha.empty() || hb.empty() || ha == hb) continue;
+    for (bool a_to_b : {true, false}) {
+      const std::string& sender = a_to_b ? ha : hb;
+      auto c = caps.find(sender);
+      if (c == caps.end()) continue;
+      linkemu::SenderSide side;
+      side.netem = c->second->netem();
+      side.userspace = c->second->userspace_engine();
+      const std::string problem = linkemu::VxlanDirectionProblem(
+          a_to_b ? l.a_to_b() : l.b_to_a(), topology.engine(), side);
+      if (problem.empty()) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          SourcePrefix(l.source()), "link ", LinkName(l),
+          a_to_b ? " a-to-b: " : " b-to-a: ", problem, " (host ", sender,
+          ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckTunnelCarriers(const std::vector<emu::v1::CutLink>& cut_links,

@@ -106,11 +106,24 @@ absl::Status CheckTunnelCarriers(
 std::optional<emu::v1::Topology> FoldSharedNamespaces(
     const emu::v1::Topology& topology);
 
+// With `carrier: vxlan` every cross-host link is a kernel VXLAN device, on
+// which the userspace engine cannot sit: each direction's conditions must be
+// ones its sender's kernel applies (linkemu::VxlanDirectionProblem, with
+// that host's real capabilities, as its agent will judge). FAILED_
+// PRECONDITION naming the first link (file:line), direction and host
+// otherwise, before anything is created. Nothing to check for the tunnel
+// carrier.
+absl::Status CheckVxlanConditions(
+    const emu::v1::Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<emu::v1::HostStatus>& hosts);
+
 // Places with the topology's own options (Topology.placement). Only hosts
 // with reachable() set are used. INVALID_ARGUMENT for a pin to an unknown
 // host or bad options; FAILED_PRECONDITION when the hosts cannot run the lab
 // (the message says what is short on which host) or a cross-host link would
-// join agents of different tunnel carriers (CheckTunnelCarriers); UNAVAILABLE when no host
+// join agents of different tunnel carriers (CheckTunnelCarriers) or a VXLAN
+// link's conditions need the engine (CheckVxlanConditions); UNAVAILABLE when no host
 // is reachable (or a pinned host is not).
 absl::StatusOr<Placement> PlaceTopology(
     const emu::v1::Topology& topology,

@@ -330,6 +330,54 @@ TEST(PlacementTest, VxlanCarrierGivesBothEndsOfACutLinkTheSameVni) {
   EXPECT_EQ(plain["h1"].remote_links(0).vxlan_vni(), 0u);
 }
 
+// carrier: vxlan puts cross-host links in kernel VXLAN devices: a direction
+// whose conditions need the userspace engine on its sender's host is
+// refused by placement, naming the link, its source line, the direction and
+// the host; the same conditions on a same-host link, or on a host whose
+// kernel has NetEm, or with the tunnel carrier, are placed.
+TEST(PlacementTest, VxlanRefusesEngineOnlyConditionsOnCrossHostLinks) {
+  auto t = Nodes(2);
+  t.set_carrier("vxlan");
+  t.mutable_nodes(0)->set_host("h1");
+  t.mutable_nodes(1)->set_host("h2");
+  AddLink(&t, 0, 1, 10'000'000);
+  t.mutable_links(0)->mutable_source()->set_file("lab.yaml");
+  t.mutable_links(0)->mutable_source()->set_line(12);
+  t.mutable_links(0)->mutable_b_to_a()->set_delay_us(10'000);
+  auto h1 = Host("h1", true, 2);
+  auto h2 = Host("h2", true, 2);
+  h1.mutable_capabilities()->set_userspace_engine(true);
+  h2.mutable_capabilities()->set_userspace_engine(true);
+  // Rate only: TBF in the kernel, both ways.
+  auto rate_only = t;
+  rate_only.mutable_links(0)->mutable_b_to_a()->set_delay_us(0);
+  EXPECT_TRUE(PlaceTopology(rate_only, {h1, h2}).ok());
+  // A delay sent from h2, which has no sch_netem: refused.
+  auto p = PlaceTopology(t, {h1, h2});
+  ASSERT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition)
+      << p.status();
+  EXPECT_THAT(p.status().message(), HasSubstr("lab.yaml:12"));
+  EXPECT_THAT(p.status().message(), HasSubstr("link n0:e1<->n1:e0 b-to-a"));
+  EXPECT_THAT(p.status().message(), HasSubstr("carrier vxlan"));
+  EXPECT_THAT(p.status().message(), HasSubstr("(host h2)"));
+  // h2 with NetEm sends it in the kernel.
+  auto h2_netem = Host("h2", true, 2, /*netem=*/true);
+  EXPECT_TRUE(PlaceTopology(t, {h1, h2_netem}).ok());
+  // ... unless the lab asks for the engine.
+  auto userspace = t;
+  userspace.set_engine(emu::v1::LINK_ENGINE_USERSPACE);
+  h2_netem.mutable_capabilities()->set_userspace_engine(true);
+  EXPECT_EQ(PlaceTopology(userspace, {h1, h2_netem}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The tunnel carrier takes it; so does a same-host link.
+  auto tunnel = t;
+  tunnel.set_carrier("");
+  EXPECT_TRUE(PlaceTopology(tunnel, {h1, h2}).ok());
+  auto same_host = t;
+  same_host.mutable_nodes(1)->set_host("h1");
+  EXPECT_TRUE(PlaceTopology(same_host, {h1, h2}).ok());
+}
+
 TEST(PlacementTest, VxlanVniSkipsTakenOnes) {
   uint32_t first = VxlanVni("lab", "a:e1<->b:e1", {});
   uint32_t next = VxlanVni("lab", "a:e1<->b:e1", {first});

@@ -19,6 +19,10 @@ uint64_t CompensatedDelayUs(uint64_t delay_us, uint64_t base_us) {
   return delay_us - std::min(delay_us, base_us);
 }
 
+int64_t BaseFromMinRttNs(absl::Duration min_rtt) {
+  return std::max<int64_t>(0, absl::ToInt64Nanoseconds(min_rtt) / 2);
+}
+
 absl::StatusOr<int64_t> BaseLatency::Ns() {
   absl::MutexLock lock(&mu_);
   if (ns_.has_value()) return *ns_;

@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace emu::linkemu {
 
@@ -41,6 +42,21 @@ int64_t BaseFromSamplesNs(std::vector<int64_t> samples);
 // The delay a compensated direction gets: delay - min(base, delay). Never
 // negative; a direction without delay stays without.
 uint64_t CompensatedDelayUs(uint64_t delay_us, uint64_t base_us);
+
+// The base of a cross-host link's path (its tunnel between two hosts) from
+// the minimum RTT the tunnel's TCP connection has seen (TCP_INFO's
+// tcpi_min_rtt, linkemu/tcp_info.h): half of it, in nanoseconds. Not
+// capped: hosts far apart have a real base of many milliseconds, and a
+// minimum is not raised by a busy moment. Negative counts as 0.
+int64_t BaseFromMinRttNs(absl::Duration min_rtt);
+
+// How one direction's delay was compensated, as GetLabStats and `emuctl
+// linktest` show it. `on` only where a base was measured and subtracted.
+struct DelayCompensation {
+  bool on = false;                // asked, has a delay, a base is known
+  uint64_t base_us = 0;           // the path's measured one-way base
+  uint64_t applied_delay_us = 0;  // configured - min(base, configured)
+};
 
 // Measures a path's one-way delays. An interface so the cache is tested
 // without namespaces.

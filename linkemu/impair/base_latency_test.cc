@@ -29,6 +29,16 @@ TEST(BaseFromSamples, IsBoundedAndNeverNegative) {
             kMaxBaseNs);
 }
 
+TEST(BaseFromMinRtt, IsHalfTheRoundTripUncapped) {
+  EXPECT_EQ(BaseFromMinRttNs(absl::Microseconds(52)), 26'000);
+  EXPECT_EQ(BaseFromMinRttNs(absl::Microseconds(3)), 1'500);
+  // Hosts 30 ms apart: 15 ms one way, above the same-host bound.
+  EXPECT_EQ(BaseFromMinRttNs(absl::Milliseconds(30)), 15'000'000);
+  EXPECT_GT(BaseFromMinRttNs(absl::Milliseconds(30)), kMaxBaseNs);
+  EXPECT_EQ(BaseFromMinRttNs(absl::ZeroDuration()), 0);
+  EXPECT_EQ(BaseFromMinRttNs(-absl::Microseconds(8)), 0);
+}
+
 TEST(CompensatedDelay, SubtractsTheBaseButNeverGoesBelowZero) {
   EXPECT_EQ(CompensatedDelayUs(10'000, 60), 9'940u);
   EXPECT_EQ(CompensatedDelayUs(50, 60), 0u);

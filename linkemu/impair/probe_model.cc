@@ -226,4 +226,17 @@ FigureCheck CompareRate(const std::string& name, double expected_bps,
   return c;
 }
 
+FigureCheck CompareOneWay(const std::string& name, double expected_ms,
+                          double measured_ms, size_t samples) {
+  FigureCheck c;
+  c.name = name;
+  c.unit = "ms";
+  c.expected = expected_ms;
+  c.measured = measured_ms;
+  c.tolerance = std::max(2.0, 0.10 * expected_ms);
+  c.judged = samples > 0;
+  c.ok = !c.judged || std::fabs(c.measured - c.expected) <= c.tolerance;
+  return c;
+}
+
 }  // namespace emu::linkemu

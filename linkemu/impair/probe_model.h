@@ -91,6 +91,12 @@ std::vector<FigureCheck> ComparePing(const PingFigures& expected,
 // rate        max(0.5 Mbit/s, 5 %) of the expected goodput.
 FigureCheck CompareRate(const std::string& name, double expected_bps,
                         double measured_bps);
+// One direction's one-way delay p50 where both ends share a clock
+// (`emuctl linktest` on a same-host link): max(2 ms, 10 %) of the expected,
+// as the RTT/2 figure's; the expected is ModelPing through that direction
+// alone (the other passing frames through). Not judged without samples.
+FigureCheck CompareOneWay(const std::string& name, double expected_ms,
+                          double measured_ms, size_t samples);
 
 }  // namespace emu::linkemu
 

@@ -140,3 +140,27 @@ TEST(CompareTest, WithinToleranceIsOkAndOutsideIsOff) {
 
 }  // namespace
 }  // namespace emu::linkemu
+
+namespace emu::linkemu {
+namespace {
+
+// One direction's one-way expectation is ModelPing through it alone; the
+// check allows max(2 ms, 10 %) and is not judged without samples.
+TEST(CompareTest, OneWayDelayOfOneDirection) {
+  ImpairmentSpec ab;
+  ab.delay_us = 30'000;
+  const PingFigures one_way =
+      ModelPing(ab, ImpairmentSpec(), 100, absl::Milliseconds(10), 5, 1);
+  EXPECT_NEAR(one_way.rtt_p50_ms, 30.0, 0.01);
+  EXPECT_TRUE(CompareOneWay("d", 30.0, 32.9, 100).ok);
+  EXPECT_FALSE(CompareOneWay("d", 30.0, 33.1, 100).ok);
+  EXPECT_TRUE(CompareOneWay("d", 1.0, 2.9, 100).ok);  // the 2 ms floor
+  EXPECT_FALSE(CompareOneWay("d", 1.0, 3.1, 100).ok);
+  FigureCheck none = CompareOneWay("d", 30.0, 0, 0);
+  EXPECT_FALSE(none.judged);
+  EXPECT_TRUE(none.ok);
+  EXPECT_EQ(none.unit, "ms");
+}
+
+}  // namespace
+}  // namespace emu::linkemu

@@ -7,8 +7,10 @@
 # the link). linktest shows configured, base and applied delay; both links
 # are pinged at the same time (two linktest runs side by side, so a busy
 # host's load falls on both alike), three rounds, and the medians of their
-# RTT p50s are compared. Needs root; touches only names with its own
-# cluster id.
+# RTT p50s are compared. A third link, e<->f, crosses from host h1 to h2
+# (the tunnels' egress pipelines apply it): its base is half the tunnel's
+# TCP minimum RTT, and linktest shows configured, base and applied delay
+# for it too. Needs root; touches only names with its own cluster id.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -16,25 +18,29 @@ EMUCTL=$RUNFILES/cli/emuctl
 source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 start_cluster_test k
 
-cat >"$TMP/comp.yaml" <<'YAML'
+cat >"$TMP/comp.yaml" <<YAML
 name: comp
 engine: userspace
 compensate: true
 topology:
   nodes:
-    a: {interfaces: {eth1: {addresses: [10.0.0.1/24]}}}
-    b: {interfaces: {eth1: {addresses: [10.0.0.2/24]}}}
-    c: {interfaces: {eth1: {addresses: [10.0.1.1/24]}}}
-    d: {interfaces: {eth1: {addresses: [10.0.1.2/24]}}}
+    a: {host: $ID-h1, interfaces: {eth1: {addresses: [10.0.0.1/24]}}}
+    b: {host: $ID-h1, interfaces: {eth1: {addresses: [10.0.0.2/24]}}}
+    c: {host: $ID-h1, interfaces: {eth1: {addresses: [10.0.1.1/24]}}}
+    d: {host: $ID-h1, interfaces: {eth1: {addresses: [10.0.1.2/24]}}}
+    e: {host: $ID-h1, interfaces: {eth1: {addresses: [10.0.2.1/24]}}}
+    f: {host: $ID-h2, interfaces: {eth1: {addresses: [10.0.2.2/24]}}}
   links:
     - endpoints: ["a:eth1", "b:eth1"]
       delay: 2ms
     - endpoints: ["c:eth1", "d:eth1"]
       delay: 2ms
       compensate: false
+    - endpoints: ["e:eth1", "f:eth1"]
+      delay: 2ms
 YAML
 
-"$EMUCTL" local start --name "$ID" --subnet 198.18.227.0/24 >"$TMP/start.log" 2>&1 ||
+"$EMUCTL" local start --name "$ID" --hosts 2 --subnet 198.18.227.0/24 >"$TMP/start.log" 2>&1 ||
   fail "local start: $(cat "$TMP/start.log")"
 "$EMUCTL" up "$TMP/comp.yaml" >"$TMP/up.log" 2>&1 ||
   fail "up: $(cat "$TMP/up.log")"
@@ -44,9 +50,35 @@ YAML
 cat "$TMP/text.txt"
 grep -q "a-to-b compensated: configured 2.000 ms - base measured 0\.[0-9]* ms = engine delay 1\.[0-9]* ms" "$TMP/text.txt" ||
   fail "no compensation line for a<->b: $(cat "$TMP/text.txt")"
-if grep -q "b-to-a compensated" <(sed -n '/^c:eth1/,$p' "$TMP/text.txt"); then
+if grep -q "b-to-a compensated" <(sed -n '/^c:eth1/,/^e:eth1/p' "$TMP/text.txt"); then
   fail "c<->d (compensate: false) was compensated: $(cat "$TMP/text.txt")"
 fi
+# Cross-host: the base is the tunnel's, both directions (each on its
+# sender's host).
+n=$(grep -c "compensated: configured 2.000 ms - base measured 0\.[0-9]* ms (tunnel TCP min RTT/2) = engine delay 1\.[0-9]* ms" "$TMP/text.txt" || true)
+[[ $n -eq 2 ]] || fail "e<->f: $n tunnel compensation lines, want 2: $(cat "$TMP/text.txt")"
+
+# The cross-host link's figures and its RTT: never early by more than the
+# base it subtracted (plus ping's resolution).
+"$EMUCTL" linktest comp "e:eth1" --no-rate --count 100 --interval 5ms --json \
+  >"$TMP/cross.json" 2>"$TMP/cross.err" || true
+/usr/bin/python3 - "$TMP/cross.json" <<'PY' || fail "cross-host compensation: $(cat "$TMP/cross.json" "$TMP/cross.err")"
+import json, sys
+[e] = json.load(open(sys.argv[1]))["links"]
+assert "error" not in e, e
+assert e["hosts"][0] != e["hosts"][1], e["hosts"]
+bases = []
+for d in ("a_to_b", "b_to_a"):
+    comp = e["compensation"][d]
+    assert comp["asked"] and comp["applied"], comp
+    assert comp["base_source"] == "tunnel TCP min RTT/2", comp
+    assert 0 < comp["base_ms"] < 5, comp
+    assert abs(comp["applied_delay_ms"] - (2 - comp["base_ms"])) < 0.0015, comp
+    bases.append(comp["base_ms"])
+rtt = e["measured"]["rtt_p50_ms"]
+print(f"cross-host: base {bases} ms one way; RTT p50 {rtt:.3f} ms for 4.000 configured")
+assert rtt >= 4 - sum(bases) - 0.02, (rtt, bases)
+PY
 
 for round in 1 2 3; do
   "$EMUCTL" linktest comp "a:eth1" --no-rate --count 300 --interval 5ms --json \
@@ -73,6 +105,7 @@ for r in (1, 2, 3):
         comp = a["compensation"][d]
         assert comp["asked"] and comp["applied"], comp
         assert 0 < comp["base_ms"] < 10, comp
+        assert comp["base_source"] == "engine path probe", comp
         assert abs(comp["applied_delay_ms"] - (2 - comp["base_ms"])) < 0.0015, comp
         assert c["compensation"][d]["asked"] is False, c["compensation"]
         assert c["compensation"][d]["applied"] is False, c["compensation"]

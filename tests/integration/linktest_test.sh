@@ -3,8 +3,9 @@
 # sch_netem (the userspace engine serves its links); linktest measures each
 # link from inside its nodes and its verdict is ok; a deliberately wrong
 # expectation (--expect delay=30ms against 20 ms) shows off and exits 1;
-# --json is what scripts read. Needs root; touches only names with its own
-# cluster id.
+# --json is what scripts read; one host, so each direction's delay is
+# measured one way (an asymmetric change is seen per direction). Needs
+# root; touches only names with its own cluster id.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -37,6 +38,11 @@ for l in j["links"]:
     assert "error" not in l, l
     names = [c["name"] for c in l["checks"]]
     assert "rate a-to-b" in names and "rate b-to-a" in names, names
+    # One host, one clock: each direction's one-way delay is measured.
+    assert l["delay"] == "one-way", l.get("delay_note", l)
+    assert "delay a-to-b" in names and "delay b-to-a" in names, names
+    print("%s one-way a-to-b %.2f ms, b-to-a %.2f ms" % (
+        l["link"], l["measured"]["delay_a_to_b_ms"], l["measured"]["delay_b_to_a_ms"]))
     for c in l["checks"]:
         print("%s %-12s expected %8.2f measured %8.2f +- %6.2f %s %s" % (
             l["link"], c["name"], c["expected"], c["measured"], c["tolerance"],
@@ -55,11 +61,14 @@ if "$EMUCTL" linktest netem "a:eth1" --no-rate --expect delay=30ms >"$TMP/off.tx
   fail "linktest against delay=30ms passed: $(cat "$TMP/off.txt")"
 fi
 cat "$TMP/off.txt"
-grep -q "delay (RTT/2).*OFF" "$TMP/off.txt" || fail "no OFF delay: $(cat "$TMP/off.txt")"
+grep -q "delay a-to-b (one-way).*OFF" "$TMP/off.txt" || fail "no OFF delay: $(cat "$TMP/off.txt")"
+grep -q "delay b-to-a (one-way).*OFF" "$TMP/off.txt" || fail "no OFF delay: $(cat "$TMP/off.txt")"
 grep -q "verdict: off" "$TMP/off.txt" || fail "no off verdict: $(cat "$TMP/off.txt")"
 
-# --json for scripts; a changed link is measured as changed.
-"$EMUCTL" link set netem "c:eth1<->d:eth1" --delay 12ms >/dev/null
+# --json for scripts; a changed link is measured as changed, each
+# direction on its own (one host: one-way delays): a-to-b 12 ms, b-to-a
+# still 5 ms.
+"$EMUCTL" link set netem "c:eth1<->d:eth1" --dir a-to-b --delay 12ms >/dev/null
 "$EMUCTL" linktest netem "c:eth1<->d:eth1" --no-rate --json >"$TMP/cd.json" 2>&1 || true
 /usr/bin/python3 - "$TMP/cd.json" "$busy" <<'PY' || fail "json: $(cat "$TMP/cd.json")"
 import json, sys
@@ -68,9 +77,14 @@ j = json.load(open(sys.argv[1]))
 for c in l["checks"]:
     assert c["ok"] or (sys.argv[2] == "1" and c["name"] == "jitter p99"), c
 assert l["link"] == "c:eth1<->d:eth1", l
-assert 23 <= l["measured"]["rtt_p50_ms"] <= 27, l["measured"]
+m = l["measured"]
+assert 16 <= m["rtt_p50_ms"] <= 20, m
+assert l["delay"] == "one-way", l
+assert 11.5 <= m["delay_a_to_b_ms"] <= 14, m
+assert 4.5 <= m["delay_b_to_a_ms"] <= 7, m
 assert l["engine"]["a_to_b"] == "userspace", l["engine"]
-print("c<->d after link set --delay 12ms: RTT p50", l["measured"]["rtt_p50_ms"], "ms")
+print("c<->d after link set --dir a-to-b --delay 12ms: RTT p50", m["rtt_p50_ms"],
+      "ms, one-way a-to-b", m["delay_a_to_b_ms"], "ms, b-to-a", m["delay_b_to_a_ms"], "ms")
 PY
 # Unknown link and bad flags: clear errors.
 if "$EMUCTL" linktest netem "x:eth9" >"$TMP/bad.txt" 2>&1; then fail "unknown link accepted"; fi

@@ -5,7 +5,9 @@
 # no tunnel; ping across; the sending rate is TBF on the device (TCP goodput
 # near the configured rate), a live `link set --rate` changes it, a delay
 # (which needs the userspace engine here: no sch_netem) is refused naming
-# the carrier; kill -9 of one agent leaves its end in place, the restarted
+# the carrier, link and host; status says "kernel (vxlan)"; a lab whose
+# vxlan link needs the engine is refused by placement before anything is
+# made; kill -9 of one agent leaves its end in place, the restarted
 # agent keeps the device (same ifindex) and restores its TBF, removed
 # while it was down; down leaves nothing. Needs root; touches only names with
 # its own cluster id.
@@ -67,6 +69,11 @@ ip -n "$(ns h1 a)" link show eth1 | has "alias emu lab=$LAB link=a:eth1<->b:eth1
   fail "alias: $(ip -n "$(ns h1 a)" link show eth1)"
 echo "a:eth1 and b:eth1: vxlan id $va"
 
+# status: the ENGINE column says the link is in a kernel VXLAN device.
+"$EMUCTL" status "$LAB" >"$TMP/status.txt" 2>&1 || fail "status: $(cat "$TMP/status.txt")"
+grep -q "a->b .*kernel (vxlan)" "$TMP/status.txt" || fail "status a->b: $(cat "$TMP/status.txt")"
+grep -q "b->a .*none (vxlan)" "$TMP/status.txt" || fail "status b->a: $(cat "$TMP/status.txt")"
+
 wait_for 20 ip netns exec "$(ns h1 a)" ping -c 1 -W 1 10.79.1.2 || fail "a cannot reach b"
 ip netns exec "$(ns h1 a)" ping -n -q -i 0.01 -c 200 -W 1 10.79.1.2 >"$TMP/ping.log" 2>&1 ||
   fail "ping: $(cat "$TMP/ping.log")"
@@ -96,8 +103,33 @@ if "$EMUCTL" link set "$LAB" "a:eth1<->b:eth1" --delay 10ms >"$TMP/delay.log" 2>
   fi
 else
   grep -q "carrier vxlan" "$TMP/delay.log" || fail "refusal does not name the carrier: $(cat "$TMP/delay.log")"
+  grep -q "link a:eth1<->b:eth1 a-to-b: .*(host $ID-h1)" "$TMP/delay.log" ||
+    fail "refusal does not name the link and host: $(cat "$TMP/delay.log")"
   echo "delay refused: $(grep -o 'link a:eth1.*' "$TMP/delay.log" | head -c 200)"
 fi
+
+# A lab whose vxlan link needs the engine (ber: only the engine has it,
+# NetEm or not) is refused by placement before anything is made, naming
+# the file's line, the link, the direction and the sending host.
+cat >"$TMP/lab2.yaml" <<YAML
+name: ${LAB}b
+carrier: vxlan
+topology:
+  nodes:
+    c: {host: $ID-h1, interfaces: {eth1: {addresses: [10.79.2.1/24]}}}
+    d: {host: $ID-h2, interfaces: {eth1: {addresses: [10.79.2.2/24]}}}
+  links:
+    - endpoints: ["c:eth1", "d:eth1"]
+      b-to-a: {ber: 1e-6}
+YAML
+if "$EMUCTL" up "$TMP/lab2.yaml" >"$TMP/up2.log" 2>&1; then
+  fail "up of a vxlan lab with ber accepted: $(cat "$TMP/up2.log")"
+fi
+grep -q "lab2.yaml:[0-9]*: link c:eth1<->d:eth1 b-to-a: .*carrier vxlan.*(host $ID-h2)" "$TMP/up2.log" ||
+  fail "refusal of lab2: $(cat "$TMP/up2.log")"
+made=$(ip netns list | grep -c "\.${LAB}b\." || true)
+[[ $made -eq 0 ]] || fail "refused lab left $made namespaces"
+echo "refused up front: $(grep -o 'lab2.yaml.*' "$TMP/up2.log" | head -c 200)"
 
 # kill -9 of h1's agent: a's end stays (a kernel device outlives it); its
 # TBF, deleted by hand while the agent is down, is restored by the
