@@ -21,6 +21,7 @@
 #include "agent/guest/guest_manager.h"
 #include "agent/guest/guest_service.h"
 #include "agent/guest/image_store.h"
+#include "agent/net/enter_namespace.h"
 #include "agent/guest/qemu_driver.h"
 #include "agent/net/host_probe.h"
 #include "agent/node/node_sandbox.h"
@@ -68,6 +69,12 @@ ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for --listen=...:0).");
 ABSL_FLAG(std::string, image_dir, "/var/lib/emu/images",
           "Guest images: <dir>/<image>/image.conf (deploy/images/).");
+ABSL_FLAG(std::string, netns, "",
+          "Serve the host whose network namespace is /run/netns/NAME: the "
+          "agent enters it first thing (emuctl local start's emulated "
+          "hosts). The namespace it was started in, the machine's, stays "
+          "the one `emuctl image build` recipes run in: they download from "
+          "Debian's archive, and an emulated host has no route out.");
 ABSL_FLAG(std::string, guest_run_dir, "/run/emu/guests",
           "Where each QEMU guest keeps its sockets, pid file and logs.");
 ABSL_FLAG(bool, guest_snapshots, true,
@@ -256,6 +263,13 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   emu::BlockTerminationSignals();
   if (geteuid() != 0) return Fail("must run as root (it creates namespaces)");
+  // Before any thread: setns moves only the calling one.
+  std::string started_netns;  // where image builds run; "" = here
+  if (const std::string ns = absl::GetFlag(FLAGS_netns); !ns.empty()) {
+    auto left = emu::agent::net::EnterNamespaceAtStart("/run/netns", ns);
+    if (!left.ok()) return Fail(left.status().ToString());
+    started_netns = *left;
+  }
 
   std::string host = absl::GetFlag(FLAGS_host_name);
   if (absl::GetFlag(FLAGS_cleanup) && host.empty()) {
@@ -500,7 +514,9 @@ int main(int argc, char** argv) {
       host, {&kernel_counters, &procs, &process_usage, &engine_links,
              tunnels.get()});
   emu::agent::guest::ImageStore images(
-      host, &launcher, {.image_root = absl::GetFlag(FLAGS_image_dir)});
+      host, &launcher,
+      {.image_root = absl::GetFlag(FLAGS_image_dir),
+       .build_netns = started_netns});
   emu::agent::AgentServiceImpl service(
       &reconciler, caps, *token, &pool,
       {&*store, &captures, &counters, &images});

@@ -86,7 +86,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   awk -v r="$r" -v a="$t0" -v b="$t1" 'BEGIN { printf "round %d: up took %.2f s\n", r, b - a }'
   if ((r == 1)); then
     # Nodes per host from the status summary's HOST table.
+    ts0=$(date +%s.%N)
     "$EMUCTL" status "bench$ID" >"$TMP/status.txt"
+    ts1=$(date +%s.%N)
+    awk -v a="$ts0" -v b="$ts1" -v l="$(wc -l <"$TMP/status.txt")" \
+      'BEGIN { printf "emuctl status of the lab took %.2f s (%d lines; issue 14: < 1 s)\n", b - a, l }'
     declare -A placed
     while read -r host n; do placed[$host]=$n; done < <(
       awk '$1 == "HOST" && $2 == "NODES" { t = 1; next } t && NF == 0 { t = 0 }
@@ -99,7 +103,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       [[ $name == controller ]] || n=${placed[$name]:-0}
       awk -v d="$name" -v n="$n" -v b="${before[$name]:-0}" -v u="$now" 'BEGIN {
         printf "%-12s %7d %9.1f MiB %9.1f MiB %10s\n", d, n, b / 1024, u / 1024,
-          n > 0 ? sprintf("%.1f KiB", (u - b) / n) : "-" }'
+          (n > 0 ? sprintf("%.1f KiB", (u - b) / n) : "-") }'
     done < <(daemons)
   fi
   "$EMUCTL" down "bench$ID" >/dev/null

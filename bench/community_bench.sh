@@ -107,7 +107,7 @@ ports=$(port_labs | wc -l)
 echo "ports on the exchange switch: $ports (one per lab)"
 if ((ports < USERS)); then
   for ((u = 1; u <= USERS; u++)); do
-    port_labs | grep -qx "u$u+as$u" && continue
+    grep -qx "u$u+as$u" <<<"$(port_labs)" && continue
     echo "lab u$u/as$u has no port on the switch right after its up:"
     tail -3 "$TMP/up$u.log"
     as "u$u" status "as$u" | grep -E "^State|^Error|r0:eth0" || true

@@ -254,6 +254,7 @@ struct NodeEntry {
   const google::protobuf::RepeatedPtrField<v1::Interface>* interfaces;
   std::string state;
   std::string detail;
+  const std::string* netns_of;
 };
 
 struct LinkEntry {
@@ -290,6 +291,9 @@ std::string KindCell(const NodeEntry& n) {
   std::string kind_name = NodeKindName(n.kind);
   if (!n.state.empty()) absl::StrAppend(&kind_name, ": ", n.state);
   if (!n.detail.empty()) absl::StrAppend(&kind_name, " (", n.detail, ")");
+  if (!n.netns_of->empty()) {
+    absl::StrAppend(&kind_name, " (", *n.netns_of, "'s namespace)");
+  }
   return kind_name;
 }
 
@@ -445,13 +449,13 @@ Selection Select(const v1::Lab& lab, const LabView& view) {
     all_nodes.reserve(lab.nodes_size());
     for (const v1::NodeStatus& n : lab.nodes()) {
       all_nodes.push_back({&n.name(), n.kind(), &n.host(), &n.interfaces(),
-                           n.state(), n.state_detail()});
+                           n.state(), n.state_detail(), &n.netns_of()});
     }
   } else {
     all_nodes.reserve(lab.topology().nodes_size());
     for (const v1::Node& n : lab.topology().nodes()) {
-      all_nodes.push_back(
-          {&n.name(), n.kind(), &n.host(), &n.interfaces(), "", ""});
+      all_nodes.push_back({&n.name(), n.kind(), &n.host(), &n.interfaces(),
+                           "", "", &n.netns_of()});
     }
   }
   std::vector<LinkEntry>& all_links = out.all_links;

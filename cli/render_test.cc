@@ -208,6 +208,31 @@ TEST(RenderLabTest, GuestStateFollowsItsKind) {
             "(none)\n");
 }
 
+TEST(RenderLabTest, ANodeSharingANamespaceSaysWhose) {
+  auto lab = Parse<v1::Lab>(R"pb(
+    name: "modes"
+    state: RUNNING
+    nodes { name: "node1" kind: NODE_KIND_NETNS host: "h1" }
+    nodes {
+      name: "node2"
+      kind: NODE_KIND_NETNS
+      host: "h1"
+      netns_of: "node1"
+      interfaces { name: "net0" addresses: "10.0.0.1/24" }
+    })pb");
+  EXPECT_EQ(RenderLab(lab, kNow),
+            "Lab:    modes\n"
+            "State:  RUNNING\n"
+            "\n"
+            "NODES\n"
+            "NAME   KIND                       HOST  INTERFACE  ADDRESSES\n"
+            "node1  netns                      h1    -          -\n"
+            "node2  netns (node1's namespace)  h1    net0       10.0.0.1/24\n"
+            "\n"
+            "LINKS\n"
+            "(none)\n");
+}
+
 TEST(RenderLabTest, FallsBackToTopologyWhenNoStatus) {
   auto lab = Parse<v1::Lab>(R"pb(
     name: "broken"

@@ -565,7 +565,11 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
                // removed with it by `local stop` (a machine's agent keeps
                // them in /var/lib/emu/snapshots across labs).
                absl::StrCat("--guest_snapshot_dir=", layout.state_dir,
-                            "/snapshots")};
+                            "/snapshots"),
+               // The agent enters its host's namespace itself and keeps the
+               // machine's for image builds, which download (the emulated
+               // host has no route out).
+               absl::StrCat("--netns=", h.netns)};
   if (!record.tunnel_carrier.empty()) {
     spec.argv.push_back(
         absl::StrCat("--tunnel_carrier=", record.tunnel_carrier));
@@ -581,10 +585,10 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
     spec.argv.push_back(
         absl::StrCat("--metrics_port_file=", h.metrics_port_file));
   }
-  spec.netns = h.netns;
-  // The agent bind-mounts node namespaces under /run/netns: they must be
-  // visible to everyone and outlive the agent (recovery after kill -9).
-  spec.share_mounts = true;
+  // Started in the machine's namespace (--netns above), in the machine's
+  // mount namespace: the agent bind-mounts node namespaces under
+  // /run/netns, which must be visible to everyone and outlive the agent
+  // (recovery after kill -9).
   absl::StatusOr<pid_t> pid = launcher_->Spawn(spec, h.log_path);
   if (!pid.ok()) {
     return Annotate(pid.status(), absl::StrCat("start agent ", h.name));

@@ -191,7 +191,7 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   const std::string dir = root_ + "/t";
   std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
   ASSERT_EQ(spawns.size(), 3u);
-  EXPECT_EQ(spawns[0].spec.netns, "emuhost-t-h1");
+  EXPECT_EQ(spawns[0].spec.netns, "");  // it enters emuhost-t-h1 itself
   EXPECT_EQ(spawns[0].log_path, dir + "/logs/t-h1.log");
   EXPECT_THAT(
       spawns[0].spec.argv,
@@ -200,8 +200,10 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
                   "--token_file=" + dir + "/token",
                   "--port_file=" + dir + "/agents/t-h1.port",
                   "--pki_dir=" + dir + "/pki",
-                  "--guest_snapshot_dir=" + dir + "/snapshots"));
-  EXPECT_EQ(spawns[1].spec.netns, "emuhost-t-h2");
+                  "--guest_snapshot_dir=" + dir + "/snapshots",
+                  "--netns=emuhost-t-h1"));
+  EXPECT_THAT(spawns[1].spec.argv, Contains("--netns=emuhost-t-h2"));
+  EXPECT_EQ(spawns[1].spec.netns, "");
   EXPECT_EQ(spawns[2].spec.netns, "");
   EXPECT_THAT(
       spawns[2].spec.argv,

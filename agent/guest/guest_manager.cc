@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -67,6 +68,23 @@ absl::Status MakeDir(const std::string& path, mode_t mode) {
   }
   return absl::InternalError(
       absl::StrCat("mkdir ", path, ": ", std::strerror(errno)));
+}
+
+// MakeDir after its missing parents (0755): the agent's run and snapshot
+// directories' parents (/run/emu, /var/lib/emu) may not exist yet on a
+// fresh host.
+absl::Status MakeDirWithParents(const std::string& path, mode_t mode) {
+  const std::filesystem::path parent =
+      std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("mkdir ", parent.string(), ": ", ec.message()));
+    }
+  }
+  return MakeDir(path, mode);
 }
 
 // The last `n` non-empty lines of a file, joined with " | ".
@@ -376,7 +394,7 @@ absl::Status GuestManager::Start(const std::string& lab,
   spec.pid_file = dir + "/qemu.pid";
   EMU_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildQemuArgv(spec));
 
-  EMU_RETURN_IF_ERROR(Annotate(MakeDir(options_.run_dir, 0755), what));
+  EMU_RETURN_IF_ERROR(Annotate(MakeDirWithParents(options_.run_dir, 0755), what));
   EMU_RETURN_IF_ERROR(Annotate(MakeDir(dir, 0700), what));
   EMU_RETURN_IF_ERROR(Annotate(WriteFile(dir + "/image", image_dir), what));
   if (!spec.overlay.empty()) {
@@ -425,7 +443,7 @@ absl::Status GuestManager::MakeSnapshot(const BootDecision& decision,
   // Beside the final directory, per process (agents of several emulated
   // hosts share a machine's snapshots), moved into place once complete.
   const std::string tmp = absl::StrCat(decision.dir, ".tmp", getpid());
-  EMU_RETURN_IF_ERROR(Annotate(MakeDir(options_.snapshot_dir, 0755), what));
+  EMU_RETURN_IF_ERROR(Annotate(MakeDirWithParents(options_.snapshot_dir, 0755), what));
   RemoveTree(tmp);
   EMU_RETURN_IF_ERROR(Annotate(MakeDir(tmp, 0700), what));
   GuestSpec spec;

@@ -149,6 +149,10 @@ absl::StatusOr<emu::v1::BuildImageResponse> ImageStore::Build(
   run.stdin_data = std::string(script);
   run.timeout = options_.build_timeout;
   run.max_output_bytes = 1 << 20;
+  if (!options_.build_netns.empty()) {
+    run.netns = options_.build_netns;
+    run.share_mounts = true;  // the image lands where the agent reads it
+  }
   if (request.packages_size() > 0) {
     run.extra_env.push_back(absl::StrCat("EMU_IMAGE_PACKAGES=",
                                          absl::StrJoin(request.packages(), ",")));

@@ -24,6 +24,11 @@ class ImageStore {
     // A Debian image downloads a few hundred packages.
     absl::Duration build_timeout = absl::Minutes(40);
     std::string shell = "bash";  // runs the recipe, read from its stdin
+    // The network namespace the recipe runs in (it downloads from Debian's
+    // archive): a path such as /proc/1/ns/net; empty = the agent's own. A
+    // local cluster's agents, in namespaces of emulated hosts with no
+    // route out, use the machine's (emu-agent --netns).
+    std::string build_netns;
   };
 
   ImageStore(std::string host, ProcessLauncher* launcher, Options options);

@@ -106,6 +106,23 @@ TEST_F(ImageStoreTest, BuildRunsTheRecipeFromStdin) {
   EXPECT_THAT(run.stdin_data, HasSubstr("debootstrap"));
   EXPECT_THAT(run.extra_env, ElementsAre("EMU_IMAGE_PACKAGES=frr,tcpdump",
                                          "EMU_IMAGE_REBUILD=1"));
+  EXPECT_EQ(run.netns, "");  // the agent's own network by default
+}
+
+// A local cluster's agent (in an emulated host's namespace, no route out)
+// builds through the machine's network, in its own mount namespace.
+TEST_F(ImageStoreTest, BuildRunsInTheNetworkNamespaceItIsGiven) {
+  launcher_.QueueResult(FakeProcessLauncher::Exited(0, "", "images: built\n"));
+  ImageStore::Options o;
+  o.image_root = root_;
+  o.build_netns = "/proc/1/ns/net";
+  ImageStore store("h1", &launcher_, o);
+  emu::v1::BuildImageRequest req;
+  req.set_name("default");
+  ASSERT_TRUE(store.Build(req).ok());
+  ASSERT_EQ(launcher_.runs().size(), 1u);
+  EXPECT_EQ(launcher_.runs()[0].netns, "/proc/1/ns/net");
+  EXPECT_TRUE(launcher_.runs()[0].share_mounts);
 }
 
 TEST_F(ImageStoreTest, UpToDateIsReported) {

@@ -52,6 +52,19 @@ class HostNetwork {
   // OK if absent.
   virtual absl::Status DeleteNamespace(const std::string& ns) = 0;
 
+  // Makes /run/netns/<ns> another name of the namespace /run/netns/<target>
+  // names (a bind mount, as `ip netns attach` does): containerlab's
+  // `network-mode: container:NODE` (Node.netns_of). Everything done
+  // through either name is done in the one namespace; DeleteNamespace of
+  // one name leaves the namespace to the other. ALREADY_EXISTS if the name
+  // is taken, NOT_FOUND if target is not there.
+  virtual absl::Status ShareNamespace(const std::string& target,
+                                      const std::string& ns) = 0;
+
+  // An identity of the namespace /run/netns/<ns> names ("dev:inode"): two
+  // names with one identity name one namespace. NOT_FOUND if absent.
+  virtual absl::StatusOr<std::string> NamespaceId(const std::string& ns) = 0;
+
   // Names of the namespaces under /run/netns starting with `prefix`, sorted.
   virtual absl::StatusOr<std::vector<std::string>> ListNamespaces(
       absl::string_view prefix) = 0;

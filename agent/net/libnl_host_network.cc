@@ -374,11 +374,8 @@ void LibnlHostNetwork::Drop(const std::string& ns) {
   // `old` closes here unless a call in flight still holds it.
 }
 
-absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
-  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
-  EMU_RETURN_IF_ERROR(EnsureNetnsDir());
-  const std::string what = absl::StrCat("create namespace ", ns);
-  const std::string path = PathOf(ns);
+absl::Status LibnlHostNetwork::CreateEntry(const std::string& path,
+                                           absl::string_view what) const {
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0 && errno == EEXIST && IsStaleEntry(path)) {
     // The namespace died with its mount (e.g. the agent's private mount
@@ -393,6 +390,15 @@ absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
     return emu::ErrnoToStatus(errno, absl::StrCat(what, ": create ", path));
   }
   close(fd);
+  return absl::OkStatus();
+}
+
+absl::Status LibnlHostNetwork::CreateNamespace(const std::string& ns) {
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  EMU_RETURN_IF_ERROR(EnsureNetnsDir());
+  const std::string what = absl::StrCat("create namespace ", ns);
+  const std::string path = PathOf(ns);
+  EMU_RETURN_IF_ERROR(CreateEntry(path, what));
 
   auto h = std::make_shared<Handle>();
   h->name = ns;
@@ -448,6 +454,40 @@ absl::Status LibnlHostNetwork::DeleteNamespace(const std::string& ns) {
         errno, absl::StrCat("delete namespace ", ns, ": remove ", path));
   }
   return absl::OkStatus();
+}
+
+absl::Status LibnlHostNetwork::ShareNamespace(const std::string& target,
+                                              const std::string& ns) {
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(target));
+  EMU_RETURN_IF_ERROR(EnsureNetnsDir());
+  const std::string what = absl::StrCat("share namespace ", target, " as ", ns);
+  const std::string from = PathOf(target);
+  if (IsStaleEntry(from) || access(from.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(what, ": namespace ", target, " does not exist"));
+  }
+  const std::string path = PathOf(ns);
+  EMU_RETURN_IF_ERROR(CreateEntry(path, what));
+  Drop(ns);
+  if (mount(from.c_str(), path.c_str(), "none", MS_BIND, nullptr) != 0) {
+    absl::Status s = emu::ErrnoToStatus(
+        errno, absl::StrCat(what, ": bind-mount ", from, " onto ", path));
+    unlink(path.c_str());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LibnlHostNetwork::NamespaceId(
+    const std::string& ns) {
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  const std::string path = PathOf(ns);
+  struct stat st;
+  if (IsStaleEntry(path) || stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("namespace ", ns, " does not exist"));
+  }
+  return absl::StrCat(st.st_dev, ":", st.st_ino);
 }
 
 absl::StatusOr<std::vector<std::string>> LibnlHostNetwork::ListNamespaces(

@@ -52,6 +52,9 @@ class LibnlHostNetwork : public HostNetwork {
 
   absl::Status CreateNamespace(const std::string& ns) override;
   absl::Status DeleteNamespace(const std::string& ns) override;
+  absl::Status ShareNamespace(const std::string& target,
+                              const std::string& ns) override;
+  absl::StatusOr<std::string> NamespaceId(const std::string& ns) override;
   absl::StatusOr<std::vector<std::string>> ListNamespaces(
       absl::string_view prefix) override;
   absl::Status CreateVeth(const VethEnd& a, const VethEnd& b,
@@ -89,6 +92,10 @@ class LibnlHostNetwork : public HostNetwork {
   std::string PathOf(const std::string& ns) const;
   // True for a leftover file in netns_dir with no namespace mounted on it.
   bool IsStaleEntry(const std::string& path) const;
+  // Creates the empty file a namespace is mounted on (replacing a stale
+  // one); ALREADY_EXISTS if a live entry has the name.
+  absl::Status CreateEntry(const std::string& path,
+                           absl::string_view what) const;
   absl::Status EnsureNetnsDir();
   // The cached handle for `ns`, opened (or re-opened) as needed. NOT_FOUND
   // if /run/netns/<ns> does not exist.

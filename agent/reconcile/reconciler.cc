@@ -307,25 +307,70 @@ absl::Status Reconciler::ReconcileNamespaces(const ApplyLabRequest& desired,
   for (const auto& node : desired.nodes()) {
     wanted.insert(net::NamespaceName(host_, lab, node.name()));
   }
+  // Identities of the wanted namespaces, looked up only when a name goes:
+  // a name that shares a namespace that stays (Node.netns_of) is only
+  // unmounted, its processes are the other name's too.
+  std::optional<absl::flat_hash_set<std::string>> wanted_ids;
+  auto stays = [&](const std::string& ns) {
+    if (!wanted_ids) {
+      wanted_ids.emplace();
+      for (const auto& w : wanted) {
+        if (!present.contains(w)) continue;
+        if (auto id = net_->NamespaceId(w); id.ok()) wanted_ids->insert(*id);
+      }
+    }
+    auto id = net_->NamespaceId(ns);
+    return id.ok() && wanted_ids->contains(*id);
+  };
   // Anchors' namespaces are their own lab's: never created or removed here.
   for (const auto& ns : existing) {
     if (wanted.contains(ns)) continue;
-    EMU_RETURN_IF_ERROR(procs_->KillAll(ns, kKillGrace));
+    if (!stays(ns)) EMU_RETURN_IF_ERROR(procs_->KillAll(ns, kKillGrace));
     EMU_RETURN_IF_ERROR(net_->DeleteNamespace(ns));
     progress(MakeApplyEvent(ApplyLabEvent::REMOVED, absl::StrCat("namespace ", ns)));
   }
-  for (const auto& node : desired.nodes()) {
-    if (!node.foreign_lab().empty()) continue;
-    std::string ns = net::NamespaceName(host_, lab, node.name());
-    if (present.contains(ns)) continue;
-    absl::Status s = net_->CreateNamespace(ns);
-    if (!s.ok() && !absl::IsAlreadyExists(s)) {
-      return Annotate(s, absl::StrCat("node ", node.name()));
+  // Own namespaces first, then the names that share one of them.
+  for (bool sharing : {false, true}) {
+    for (const auto& node : desired.nodes()) {
+      if (!node.foreign_lab().empty()) continue;
+      if (node.netns_of().empty() == sharing) continue;
+      std::string ns = net::NamespaceName(host_, lab, node.name());
+      if (sharing) {
+        EMU_RETURN_IF_ERROR(Annotate(
+            EnsureSharedNamespace(lab, node, present.contains(ns)),
+            absl::StrCat("node ", node.name())));
+        if (present.contains(ns)) continue;
+      } else {
+        if (present.contains(ns)) continue;
+        absl::Status s = net_->CreateNamespace(ns);
+        if (!s.ok() && !absl::IsAlreadyExists(s)) {
+          return Annotate(s, absl::StrCat("node ", node.name()));
+        }
+      }
+      progress(MakeApplyEvent(ApplyLabEvent::NODE_CREATED,
+                              absl::StrCat("node ", node.name()), ns));
     }
-    progress(MakeApplyEvent(ApplyLabEvent::NODE_CREATED,
-                   absl::StrCat("node ", node.name()), ns));
   }
   return absl::OkStatus();
+}
+
+absl::Status Reconciler::EnsureSharedNamespace(const std::string& lab,
+                                               const emu::v1::Node& node,
+                                               bool present) {
+  const std::string ns = net::NamespaceName(host_, lab, node.name());
+  const std::string target = net::NamespaceName(host_, lab, node.netns_of());
+  if (present) {
+    auto mine = net_->NamespaceId(ns);
+    auto theirs = net_->NamespaceId(target);
+    if (mine.ok() && theirs.ok() && *mine == *theirs) return absl::OkStatus();
+    // Its own namespace from before (the node did not share), or a name of
+    // a target namespace that was made anew: replaced.
+    if (mine.ok() && theirs.ok()) {
+      EMU_RETURN_IF_ERROR(procs_->KillAll(ns, kKillGrace));
+    }
+    EMU_RETURN_IF_ERROR(net_->DeleteNamespace(ns));
+  }
+  return net_->ShareNamespace(target, ns);
 }
 
 absl::StatusOr<Reconciler::InterfaceIndex> Reconciler::ObserveInterfaces(
@@ -374,12 +419,32 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
       }
     }
   }
+  // A namespace that nodes share (Node.netns_of) holds all their ends: it
+  // is looked at once, through its owner, and an end found there is wanted
+  // when any node of the namespace wants it.
+  absl::flat_hash_map<std::string, std::vector<std::string>> sharers;
   for (const auto& node : desired.nodes()) {
+    if (!node.netns_of().empty()) {
+      sharers[node.netns_of()].push_back(node.name());
+    }
+  }
+  for (const auto& node : desired.nodes()) {
+    if (!node.netns_of().empty()) continue;
+    auto shared = sharers.find(node.name());
     for (const auto& i : ifaces.at(node.name())) {
       if (!net::IsLabAlias(i.alias, lab)) continue;
-      std::string end = absl::StrCat(node.name(), ":", i.name);
-      auto want = alias_of_end.find(end);
-      if (want != alias_of_end.end() && want->second == i.alias) continue;
+      const std::string end = absl::StrCat(node.name(), ":", i.name);
+      auto wanted_as = [&](const std::string& e) {
+        auto want = alias_of_end.find(e);
+        return want != alias_of_end.end() && want->second == i.alias;
+      };
+      bool keep = wanted_as(end);
+      if (!keep && shared != sharers.end()) {
+        for (const std::string& other : shared->second) {
+          keep = keep || wanted_as(absl::StrCat(other, ":", i.name));
+        }
+      }
+      if (keep) continue;
       EMU_RETURN_IF_ERROR(
           net_->DeleteInterface(NamespaceOf(lab, node), i.name));
       progress(MakeApplyEvent(ApplyLabEvent::REMOVED, absl::StrCat("interface ", end)));

@@ -144,6 +144,11 @@ class Reconciler {
   // Removes namespaces of nodes no longer wanted, creates missing ones.
   absl::Status ReconcileNamespaces(const emu::v1::ApplyLabRequest& desired,
                                    const ProgressFn& progress);
+  // The name of a node that shares another's namespace (Node.netns_of):
+  // made, or made anew when it names another namespace (`present`: the
+  // name exists).
+  absl::Status EnsureSharedNamespace(const std::string& lab,
+                                     const emu::v1::Node& node, bool present);
   // Every node's interfaces, observed once.
   absl::StatusOr<InterfaceIndex> ObserveInterfaces(
       const emu::v1::ApplyLabRequest& desired);

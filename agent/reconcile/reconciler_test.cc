@@ -209,6 +209,64 @@ TEST_F(ReconcilerTest, ShrinkingTheSpecRemovesNodesLinksAndTheirProcesses) {
   EXPECT_TRUE(net_.GetInterface(Ns("b"), "eth1").has_value());
 }
 
+// containerlab's network-mode container:b: d has b's namespace under its
+// own name; its link end, address and sysctl are made there, b's ends are
+// not taken for stale ones, and re-applying changes nothing.
+TEST_F(ReconcilerTest, ANodeSharingANamespaceWorksInIt) {
+  auto spec = Spec();
+  auto* d = spec.add_nodes();
+  d->set_name("d");
+  d->set_netns_of("b");
+  (*d->mutable_sysctls())["net.ipv6.conf.all.forwarding"] = "1";
+  auto* id = d->add_interfaces();
+  id->set_name("net0");
+  id->add_addresses("10.0.3.1/24");
+  auto* e = spec.add_nodes();
+  e->set_name("e");
+  auto* ie = e->add_interfaces();
+  ie->set_name("net0");
+  auto* l = spec.add_links();
+  l->mutable_a()->set_node("d");
+  l->mutable_a()->set_interface("net0");
+  l->mutable_b()->set_node("e");
+  l->mutable_b()->set_interface("net0");
+  // d comes before b in the spec: b's namespace is made first all the same.
+  spec.mutable_nodes()->SwapElements(1, 3);
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(net_.calls(M::kCreateNamespace), 4);  // a, b, c, e
+  EXPECT_EQ(net_.calls(M::kShareNamespace), 1);
+  auto b_id = net_.NamespaceId(Ns("b"));
+  auto d_id = net_.NamespaceId(Ns("d"));
+  ASSERT_TRUE(b_id.ok() && d_id.ok());
+  EXPECT_EQ(*b_id, *d_id);
+  // d's end and b's are in one namespace, seen through either name.
+  for (const char* n : {"b", "d"}) {
+    for (const char* i : {"eth1", "eth2", "net0"}) {
+      EXPECT_TRUE(net_.GetInterface(Ns(n), i).has_value()) << n << ":" << i;
+    }
+  }
+  auto d0 = net_.GetInterface(Ns("b"), "net0");
+  EXPECT_TRUE(std::count(d0->addresses.begin(), d0->addresses.end(),
+                         "10.0.3.1/24"));
+  EXPECT_EQ(net_.Sysctl(Ns("b"), "net.ipv6.conf.all.forwarding"), "1");
+  EXPECT_EQ(net_.Peer(Ns("e"), "net0")->second, "net0");
+  int changes = net_.changes();
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  // d goes, b stays (the agent's side of it; the controller's apply refuses
+  // it): only the name is removed, b's processes are not killed.
+  procs_.pids_[Ns("b")] = {4242};
+  auto less = spec;
+  less.mutable_nodes()->DeleteSubrange(1, 1);  // d (swapped to index 1)
+  less.mutable_links()->RemoveLast();          // d<->e
+  ASSERT_TRUE(Apply(less).ok());
+  EXPECT_FALSE(net_.HasNamespace(Ns("d")));
+  EXPECT_TRUE(net_.HasNamespace(Ns("b")));
+  EXPECT_TRUE(procs_.killed_.empty());
+  EXPECT_FALSE(net_.GetInterface(Ns("b"), "net0").has_value());
+  EXPECT_TRUE(net_.GetInterface(Ns("b"), "eth2").has_value());
+}
+
 TEST_F(ReconcilerTest, ExecRunsInTheNodesNamespace) {
   ASSERT_TRUE(Apply(Spec()).ok());
   launcher_.QueueResult(FakeProcessLauncher::Exited(3, "out", "err"));

@@ -212,6 +212,7 @@ Lab LabManager::NewLabRecord(const emu::v1::Topology& topo,
     ns->set_name(node.name());
     ns->set_kind(node.kind());
     ns->set_host(host_of.at(node.name()));
+    ns->set_netns_of(node.netns_of());
     *ns->mutable_interfaces() = node.interfaces();
   }
   for (const auto& link : topo.links()) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -173,11 +174,50 @@ std::vector<LabManager::HostChange> LabManager::PlanHostChanges(
   return changes;
 }
 
+namespace {
+
+// What apply does not do to nodes that share a namespace (Node.netns_of):
+// change which namespace a running node uses, or remove such a node while
+// the node whose namespace it shares stays (its commands' processes are in
+// that namespace, and only the whole namespace's are known).
+absl::Status CheckSharedNamespaceChanges(const emu::v1::Topology& running,
+                                         const emu::v1::Topology& desired) {
+  absl::flat_hash_map<absl::string_view, const emu::v1::Node*> wanted;
+  for (const auto& n : desired.nodes()) wanted[n.name()] = &n;
+  for (const auto& r : running.nodes()) {
+    auto it = wanted.find(r.name());
+    if (it != wanted.end()) {
+      if (it->second->netns_of() == r.netns_of()) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          SourcePrefix(it->second->source()), "node ", r.name(),
+          ": apply does not change the namespace a running node uses "
+          "(network-mode ",
+          r.netns_of().empty() ? "none" : absl::StrCat("container:", r.netns_of()),
+          " -> ",
+          it->second->netns_of().empty()
+              ? "none"
+              : absl::StrCat("container:", it->second->netns_of()),
+          "); remove the node in one apply and add it in the next"));
+    }
+    if (!r.netns_of().empty() && wanted.contains(r.netns_of())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node ", r.name(), " shares the namespace of ", r.netns_of(),
+          ", which stays: apply does not remove it alone (its processes "
+          "live in that namespace); remove ", r.netns_of(),
+          " with it, or take the lab down"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::map<std::string, std::string>>
 LabManager::PlaceAroundRunning(const Lab& running,
                                const emu::v1::Topology& desired,
                                bool new_nodes) const {
   std::map<std::string, std::string> host_of = HostOfNodes(running);
+  EMU_RETURN_IF_ERROR(CheckSharedNamespaceChanges(running.topology(), desired));
   emu::v1::Topology pinned = desired;
   for (auto& node : *pinned.mutable_nodes()) {
     auto it = host_of.find(node.name());

@@ -1110,6 +1110,45 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
   return BuildSharesByIndex(topology, where, hosts, cut_links);
 }
 
+std::optional<Topology> FoldSharedNamespaces(const Topology& topology) {
+  absl::flat_hash_map<absl::string_view, const Node*> sharer;
+  for (const Node& n : topology.nodes()) {
+    if (!n.netns_of().empty()) sharer[n.name()] = &n;
+  }
+  if (sharer.empty()) return std::nullopt;
+  Topology folded = topology;
+  folded.clear_nodes();
+  folded.clear_links();
+  absl::flat_hash_map<std::string, Node*> kept;
+  for (const Node& n : topology.nodes()) {
+    if (!n.netns_of().empty()) continue;
+    Node* copy = folded.add_nodes();
+    *copy = n;
+    kept[n.name()] = copy;
+  }
+  for (const Node& n : topology.nodes()) {
+    if (n.netns_of().empty() || n.host().empty()) continue;
+    auto it = kept.find(n.netns_of());
+    if (it != kept.end() && it->second->host().empty()) {
+      it->second->set_host(n.host());
+    }
+  }
+  auto root = [&](const std::string& node) -> const std::string& {
+    auto it = sharer.find(node);
+    return it == sharer.end() ? node : it->second->netns_of();
+  };
+  for (const emu::v1::Link& l : topology.links()) {
+    const std::string& a = root(l.a().node());
+    const std::string& b = root(l.b().node());
+    if (a == b) continue;  // inside one namespace: never cut
+    emu::v1::Link* copy = folded.add_links();
+    *copy = l;
+    copy->mutable_a()->set_node(a);
+    copy->mutable_b()->set_node(b);
+  }
+  return folded;
+}
+
 absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
                                         const std::vector<HostStatus>& hosts) {
   return PlaceTopology(topology, hosts, topology.placement());
@@ -1167,9 +1206,29 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
     return absl::InvalidArgumentError(msg);
   }
 
-  Partitioner partitioner(topology, up, options);
+  // Nodes that share another's namespace (Node.netns_of) go where it goes:
+  // the partitioner sees the lab with each such node folded into its
+  // target (its links retargeted, its pin carried over).
+  std::optional<Topology> folded = FoldSharedNamespaces(topology);
+  const Topology& partitioned = folded ? *folded : topology;
+  Partitioner partitioner(partitioned, up, options);
   auto part = partitioner.Run();
   if (!part.ok()) return part.status();
+  // Host index of each node of `topology`.
+  std::vector<int> host_index(topology.nodes_size());
+  if (folded) {
+    absl::flat_hash_map<absl::string_view, int> placed;
+    for (int i = 0; i < partitioned.nodes_size(); ++i) {
+      placed[partitioned.nodes(i).name()] = (*part)[i];
+    }
+    for (int i = 0; i < topology.nodes_size(); ++i) {
+      const Node& n = topology.nodes(i);
+      host_index[i] =
+          placed.at(n.netns_of().empty() ? n.name() : n.netns_of());
+    }
+  } else {
+    for (int i = 0; i < topology.nodes_size(); ++i) host_index[i] = (*part)[i];
+  }
 
   Placement p;
   p.options = options;
@@ -1184,7 +1243,7 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
   }
   for (int i = 0; i < topology.nodes_size(); ++i) {
     const Node& node = topology.nodes(i);
-    const int h = (*part)[i];
+    const int h = host_index[i];
     p.host_of_node[node.name()] = up[h]->name();
     NodeDemand d = DemandOf(node);
     emu::v1::HostLoad& l = p.loads[h];
@@ -1196,15 +1255,20 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
     const uint64_t lim = partitioner.limit(h);
     p.loads[h].set_cpu_limit_milli(lim >= kUnlimited ? 0 : lim);
   }
-  // The shares from the partition's indices: no lookup of a name.
-  HostIndex where;
-  for (const HostStatus* h : up) where.names.push_back(&h->name());
-  where.node_host = *std::move(part);
-  where.link_hosts.reserve(topology.links_size());
-  for (const auto& [a, b] : partitioner.link_ends()) {
-    where.link_hosts.emplace_back(where.node_host[a], where.node_host[b]);
+  if (folded) {
+    // The partitioner's links are the folded lab's: ends found by name.
+    p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
+  } else {
+    // The shares from the partition's indices: no lookup of a name.
+    HostIndex where;
+    for (const HostStatus* h : up) where.names.push_back(&h->name());
+    where.node_host = std::move(host_index);
+    where.link_hosts.reserve(topology.links_size());
+    for (const auto& [a, b] : partitioner.link_ends()) {
+      where.link_hosts.emplace_back(where.node_host[a], where.node_host[b]);
+    }
+    p.per_host = BuildSharesByIndex(topology, where, hosts, &p.cut_links);
   }
-  p.per_host = BuildSharesByIndex(topology, where, hosts, &p.cut_links);
   EMU_RETURN_IF_ERROR(CheckTunnelCarriers(p.cut_links, hosts));
   return p;
 }

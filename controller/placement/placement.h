@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,13 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
 absl::Status CheckTunnelCarriers(
     const std::vector<emu::v1::CutLink>& cut_links,
     const std::vector<emu::v1::HostStatus>& hosts);
+
+// The lab as the partitioner sees it when some nodes share another's
+// network namespace (Node.netns_of, validated): each such node folded into
+// its target (links retargeted, links inside one namespace dropped, a pin
+// carried over to an unpinned target); nullopt when no node shares.
+std::optional<emu::v1::Topology> FoldSharedNamespaces(
+    const emu::v1::Topology& topology);
 
 // Places with the topology's own options (Topology.placement). Only hosts
 // with reachable() set are used. INVALID_ARGUMENT for a pin to an unknown

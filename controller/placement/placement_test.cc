@@ -215,6 +215,39 @@ TEST(PlacementTest, PinsAreHonouredAndPullNeighbours) {
   EXPECT_EQ(p->cut_links.size(), 1u);
 }
 
+// Nodes that share another's namespace go with it: the two clusters stay
+// apart, and the sharers (spread over both clusters, one pinned) follow
+// their targets, not their own links.
+TEST(PlacementTest, NodesSharingANamespaceGoWhereItGoes) {
+  auto t = TwoClusters(6);  // even n0..n10 one cluster, odd n1..n11 the other
+  t.mutable_nodes(1)->set_host("h2");  // n1 (odd cluster) pinned
+  for (int s : {0, 1}) {
+    auto* n = t.add_nodes();  // s0 shares n1 (odd), s1 shares n0 (even)
+    n->set_name("s" + std::to_string(s));
+    n->set_kind(emu::v1::NODE_KIND_NETNS);
+    n->set_netns_of(N(1 - s));
+  }
+  t.mutable_nodes(13)->set_host("h1");  // s1's pin goes to n0
+  // s0 linked to every even node: alone it would join the even cluster.
+  for (int i = 0; i < 12; i += 2) {
+    auto* l = t.add_links();
+    l->mutable_a()->set_node("s0");
+    l->mutable_a()->set_interface("x" + std::to_string(i));
+    l->mutable_b()->set_node(N(i));
+    l->mutable_b()->set_interface("s0");
+  }
+  auto p = PlaceTopology(t, {Host("h1", true, 4), Host("h2", true, 4)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->host_of_node["n1"], "h2");
+  EXPECT_EQ(p->host_of_node["n0"], "h1");
+  EXPECT_EQ(p->host_of_node["s0"], "h2");
+  EXPECT_EQ(p->host_of_node["s1"], "h1");
+  // s0's links to the even cluster cross hosts, on both ends' shares.
+  EXPECT_EQ(p->cut_links.size(), 7u);
+  EXPECT_EQ(p->per_host["h2"].nodes_size(), 7);
+  EXPECT_EQ(p->per_host["h1"].nodes_size(), 7);
+}
+
 TEST(PlacementTest, CutLinksBecomeRemoteEndsOnBothHosts) {
   auto t = Chain(2);
   t.mutable_nodes(0)->set_host("h2");

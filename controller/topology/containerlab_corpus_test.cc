@@ -277,19 +277,73 @@ topology:
   EXPECT_THAT(v.status().message(),
               HasSubstr("x.clab.yml:6: interface c:br2: a bridge inside a "
                         "node needs a netns (or linux) node"));
-  // network-mode on a linux node still warns, saying what it loses.
+}
+
+TEST(ContainerlabCorpusTest, LinuxNodesShareANamespace) {
+  // containerlab's tests/01-smoke/netmodes.clab.yml, plus a link and a
+  // chain: b and c use a's namespace.
+  auto r = ParseAndValidateTopology(R"(
+name: container-mode
+topology:
+  nodes:
+    a: {kind: linux, image: alpine:3}
+    b: {kind: linux, image: alpine:3, network-mode: container:a}
+    c: {kind: linux, network-mode: "container:b"}
+    d: {kind: linux}
+  links:
+    - endpoints: ["b:net0", "d:net0"]
+)", "x.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Node(r->topology, "a").netns_of(), "");
+  EXPECT_EQ(Node(r->topology, "b").netns_of(), "a");
+  EXPECT_EQ(Node(r->topology, "c").netns_of(), "a");  // the chain's end
+  for (const auto& w : r->warnings) {
+    EXPECT_THAT(w, Not(HasSubstr("network-mode"))) << w;
+  }
+  // A container outside the file (containerlab's 02-shared-namespace joins
+  // another lab's): a namespace of its own, with a warning.
   auto w = ParseAndValidateTopology(R"(
 name: x
 topology:
   nodes:
     a: {kind: linux}
-    b: {kind: linux, network-mode: "container:a"}
+    b: {kind: linux, network-mode: "container:ext-node"}
 )", "x.clab.yml");
   ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(Node(w->topology, "b").netns_of(), "");
   EXPECT_THAT(w->warnings,
               Contains(HasSubstr("x.clab.yml:6: node b: ignored containerlab "
-                                 "key 'network-mode' (container:a): the node "
-                                 "gets a namespace of its own, not a's")));
+                                 "key 'network-mode' (container:ext-node): "
+                                 "ext-node is no node of this file")));
+  // What cannot be shared, each named.
+  auto bad = ParseAndValidateTopology(R"(
+name: x
+topology:
+  nodes:
+    vm: {kind: qemu}
+    a: {kind: linux, interfaces: {eth1: {}}, host: h1}
+    b: {kind: linux, network-mode: "container:vm"}
+    c:
+      kind: linux
+      network-mode: "container:a"
+      host: h2
+      interfaces: {eth1: {}}
+      routes: [{to: 10.0.0.0/8, dev: eth1}]
+    d: {kind: linux, interfaces: {eth2: {}}}
+  links:
+    - endpoints: ["a:eth1", "d:eth2"]
+)", "x.clab.yml");
+  ASSERT_FALSE(bad.ok());
+  const std::string m(bad.status().message());
+  EXPECT_THAT(m, HasSubstr("x.clab.yml:7: node b: network-mode: "
+                           "container:vm: vm is a qemu node; only a netns "
+                           "(linux) node's namespace can be shared"));
+  EXPECT_THAT(m, HasSubstr("node c: network-mode: container:a: pinned to "
+                           "host h2 but a to h1"));
+  EXPECT_THAT(m, HasSubstr("interface c:eth1: node a has an interface eth1 "
+                           "too, in the network namespace they share (a's)"));
+  EXPECT_THAT(m, HasSubstr("node c: route to 10.0.0.0/8: routes are the "
+                           "shared namespace's: declare it on a"));
 }
 
 TEST(ContainerlabCorpusTest, StagesRunWhereEmuHasTheirMoment) {

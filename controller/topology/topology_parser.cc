@@ -644,6 +644,44 @@ class YamlReader {
     NormalizeTopology(topology);
     AddInNodeBridges(ports, topology);
     ApplyInterfaceSettings(topology);
+    ResolveSharedNamespaces(topology);
+  }
+
+  // `network-mode: container:NODE` of netns nodes: NODE must be a node of
+  // this file (containerlab also joins containers outside the lab; emu
+  // joins only namespaces it made, so such a node gets its own, with a
+  // warning), and a chain (a shares b, b shares c) ends at c. Everything
+  // else about the target (kind, host, names in the shared namespace) is
+  // the validator's (it sees JSON and proto text too).
+  void ResolveSharedNamespaces(Topology* topology) {
+    if (shared_netns_lines_.empty()) return;
+    absl::flat_hash_map<std::string, const Node*> by_name;
+    for (const Node& n : topology->nodes()) by_name[n.name()] = &n;
+    for (Node& n : *topology->mutable_nodes()) {
+      if (n.netns_of().empty()) continue;
+      const int line = shared_netns_lines_[n.name()];
+      if (!by_name.contains(n.netns_of())) {
+        Warn(line, absl::StrCat("node ", n.name()),
+             absl::StrCat("ignored containerlab key 'network-mode' "
+                          "(container:", n.netns_of(), "): ", n.netns_of(),
+                          " is no node of this file, and emu joins only "
+                          "namespaces of its own lab: the node gets a "
+                          "namespace of its own"));
+        n.clear_netns_of();
+      }
+    }
+    for (Node& n : *topology->mutable_nodes()) {
+      std::string root = n.netns_of();
+      for (size_t hops = 0; !root.empty() && hops < by_name.size(); ++hops) {
+        auto it = by_name.find(root);
+        if (it == by_name.end() || it->second->netns_of().empty() ||
+            it->second->netns_of() == n.name()) {
+          break;
+        }
+        root = it->second->netns_of();
+      }
+      if (!root.empty()) n.set_netns_of(root);
+    }
   }
 
   // Links to a bridge inside a node end on that node instead; returns
@@ -1063,6 +1101,7 @@ class YamlReader {
       }
     }
     if (!kind_ok) return;
+    std::string shares;  // network-mode: container:NODE of a netns node
     for (const Entry& e : entries) {
       if (e.key != "network-mode") continue;
       std::string mode;
@@ -1093,6 +1132,14 @@ class YamlReader {
         in_node_bridges_[name] = {name.substr(0, bar), holder, Source(key)};
         return;
       }
+      if ((kind == "linux" || kind == "netns") &&
+          absl::StartsWith(mode, "container:")) {
+        // containerlab: the node joins NODE's network namespace
+        // (ResolveSharedNamespaces checks NODE once every node is read).
+        shares = std::string(absl::StripPrefix(mode, "container:"));
+        shared_netns_lines_[name] = LineOf(e);
+        continue;
+      }
       Warn(LineOf(e), object,
            absl::StartsWith(mode, "container:")
                ? absl::StrCat("ignored containerlab key 'network-mode' (",
@@ -1107,6 +1154,7 @@ class YamlReader {
     node->set_name(name);
     *node->mutable_source() = Source(key);
     node->set_kind(KindFromName(kind));
+    if (!shares.empty()) node->set_netns_of(shares);
 
     // Where the image came from, to blame the right line if it is ignored.
     std::string image_object;
@@ -2034,6 +2082,8 @@ class YamlReader {
   std::vector<SpecialEnd> special_ends_;
   // containerlab bridges inside a node, by their node name "NAME|NODE".
   std::map<std::string, InNodeBridge> in_node_bridges_;
+  // Line of each netns node's `network-mode: container:NODE`.
+  absl::flat_hash_map<std::string, int> shared_netns_lines_;
 };
 
 // ---- protobuf text format -------------------------------------------------

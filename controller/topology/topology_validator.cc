@@ -364,6 +364,7 @@ class Validator {
     for (const Link& link : topology_.links()) CheckLink(link);
     CheckCommunity();
     CheckStages();
+    CheckSharedNamespaces();
     for (const Node& node : topology_.nodes()) {
       for (const Interface& iface : node.interfaces()) {
         // The name only for a warning: built for every interface it cost
@@ -678,6 +679,107 @@ class Validator {
   // containerlab's stages (Node.stage_execs, stage_waits): what has a
   // moment in emu's deploy (stage_plan.h) runs then; the rest is refused
   // here, each at its line. Then the plan itself, for wait-for cycles.
+  // Node.netns_of (containerlab's `network-mode: container:NODE`): the
+  // target is another netns node of the lab that shares no namespace
+  // itself, on the same host; the names in the shared namespace are
+  // unique; routes are the namespace's and go on the target.
+  void CheckSharedNamespaces() {
+    absl::flat_hash_map<absl::string_view, const Node*> by_name;
+    bool any = false;
+    for (const Node& n : topology_.nodes()) {
+      by_name.emplace(n.name(), &n);
+      any = any || !n.netns_of().empty();
+    }
+    if (!any) return;
+    // Interface name -> the node that declares it, per shared namespace
+    // (keyed by its owner, the target).
+    absl::flat_hash_map<std::string,
+                        absl::flat_hash_map<std::string, const Node*>>
+        names;
+    auto claim = [&](const Node& owner, const Node& n) {
+      auto& taken = names[owner.name()];
+      for (const Interface& i : n.interfaces()) {
+        auto [it, inserted] = taken.emplace(i.name(), &n);
+        if (!inserted && it->second != &n) {
+          Error(i.source(),
+                absl::StrCat("interface ", EndpointName(n.name(), i.name())),
+                absl::StrCat("node ", it->second->name(), " has an interface ",
+                             i.name(), " too, in the network namespace they "
+                             "share (", owner.name(),
+                             "'s): rename one of them"));
+        }
+      }
+    };
+    for (const Node& n : topology_.nodes()) {
+      if (n.netns_of().empty()) continue;
+      const std::string object = absl::StrCat("node ", n.name());
+      const std::string what =
+          absl::StrCat("network-mode: container:", n.netns_of());
+      auto it = by_name.find(n.netns_of());
+      if (n.netns_of() == n.name()) {
+        Error(n.source(), object, absl::StrCat(what, ": a node cannot share "
+                                               "its own namespace"));
+        continue;
+      }
+      if (it == by_name.end()) {
+        Error(n.source(), object,
+              absl::StrCat(what, ": there is no node ", n.netns_of(),
+                           " in this lab"));
+        continue;
+      }
+      const Node& target = *it->second;
+      if (n.kind() != emu::v1::NODE_KIND_NETNS) {
+        Error(n.source(), object,
+              absl::StrCat(what, ": only a netns (linux) node can share "
+                                 "another's namespace, not a ",
+                           NodeKindName(n.kind())));
+        continue;
+      }
+      if (target.kind() != emu::v1::NODE_KIND_NETNS ||
+          !target.foreign_lab().empty()) {
+        Error(n.source(), object,
+              absl::StrCat(what, ": ", target.name(), " is a ",
+                           target.foreign_lab().empty()
+                               ? NodeKindName(target.kind())
+                               : "community anchor",
+                           " node; only a netns (linux) node's namespace can "
+                           "be shared"));
+        continue;
+      }
+      if (!target.netns_of().empty()) {
+        Error(n.source(), object,
+              absl::StrCat(what, ": ", target.name(),
+                           " shares the namespace of ", target.netns_of(),
+                           " itself; name that node"));
+        continue;
+      }
+      if (!n.host().empty() && !target.host().empty() &&
+          n.host() != target.host()) {
+        Error(n.source(), object,
+              absl::StrCat(what, ": pinned to host ", n.host(), " but ",
+                           target.name(), " to ", target.host(),
+                           "; a namespace is on one host"));
+      }
+      for (const Route& r : n.routes()) {
+        Error(r.source(),
+              absl::StrCat(object, ": route to ", r.destination()),
+              absl::StrCat("routes are the shared namespace's: declare it "
+                           "on ", target.name()));
+      }
+      for (const auto& [key, value] : n.sysctls()) {
+        auto other = target.sysctls().find(key);
+        if (other != target.sysctls().end() && other->second != value) {
+          Error(n.source(), absl::StrCat(object, ": sysctl ", key),
+                absl::StrCat("is ", value, " here but ", other->second,
+                             " on ", target.name(),
+                             ", whose namespace this node shares"));
+        }
+      }
+      if (names.find(target.name()) == names.end()) claim(target, target);
+      claim(target, n);
+    }
+  }
+
   void CheckStages() {
     bool any = false;
     absl::flat_hash_set<std::string> healthy_waited;

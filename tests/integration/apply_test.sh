@@ -75,7 +75,7 @@ write_lab "$TMP/edited.yaml" 1
 wait_for 10 ip netns exec "$(ns h1 a)" ping -c 1 -W 1 10.78.4.2 ||
   fail "a cannot reach c across the tunnel"
 tc_rate() { ip netns exec "$(ns h1 b)" tc qdisc show dev eth2; }
-tc_rate | grep -q "rate 10Mbit" || fail "b:eth2 not at 10Mbit: $(tc_rate)"
+tc_rate | has "rate 10Mbit" || fail "b:eth2 not at 10Mbit: $(tc_rate)"
 
 # --dry-run prints the difference and changes nothing.
 "$EMUCTL" apply --dry-run "$TMP/edited.yaml" >"$TMP/dry.log" 2>&1 ||
@@ -87,7 +87,7 @@ for want in "+ node d (host $ID-h2)" "- link a:eth2<->b:eth3" \
 done
 [[ ! -e /run/netns/$(ns h2 d) ]] || fail "dry run created d"
 ip netns exec "$(ns h1 a)" ip link show eth2 >/dev/null 2>&1 || fail "dry run removed a:eth2"
-tc_rate | grep -q "rate 10Mbit" || fail "dry run changed the rate: $(tc_rate)"
+tc_rate | has "rate 10Mbit" || fail "dry run changed the rate: $(tc_rate)"
 
 # Pings across the two untouched links, 30 s at 20 per second: the apply
 # happens while they run (checked below).
@@ -119,10 +119,10 @@ wait_for 10 ip netns exec "$(ns h2 c)" ping -c 1 -W 1 10.78.3.2 ||
 "$EMUCTL" exec "$LAB" d -- ping -c 1 -W 2 10.78.3.1 >/dev/null || fail "exec in d"
 if ip netns exec "$(ns h1 a)" ip link show eth2 >/dev/null 2>&1; then fail "a:eth2 still there"; fi
 if ip netns exec "$(ns h1 b)" ip link show eth3 >/dev/null 2>&1; then fail "b:eth3 still there"; fi
-tc_rate | grep -q "rate 20Mbit" || fail "b:eth2 not at 20Mbit: $(tc_rate)"
-ip netns exec "$(ns h2 c)" tc qdisc show dev eth1 | grep -q "rate 20Mbit" ||
+tc_rate | has "rate 20Mbit" || fail "b:eth2 not at 20Mbit: $(tc_rate)"
+ip netns exec "$(ns h2 c)" tc qdisc show dev eth1 | has "rate 20Mbit" ||
   fail "c:eth1 not at 20Mbit: $(ip netns exec "$(ns h2 c)" tc qdisc show dev eth1)"
-ip netns exec "$(ns h1 a)" tc qdisc show dev eth1 | grep -q "rate 100Mbit" ||
+ip netns exec "$(ns h1 a)" tc qdisc show dev eth1 | has "rate 100Mbit" ||
   fail "untouched a:eth1 lost its rate"
 kill -0 "$SLEEPER" || fail "the command running in b was ended by the apply"
 "$EMUCTL" status "$LAB" --json >"$TMP/status.json"

@@ -8,7 +8,9 @@
 # tests/containerlab/stages.clab.yml: every stage command ran, in the order
 # the stages and the wait-for give (the client's configure after the
 # server's healthy), and a stage command that fails fails the deploy,
-# naming it. Needs root; touches only names with its own cluster id.
+# naming it.
+# tests/containerlab/netmodes.clab.yml: node2 uses node1's namespace
+# (network-mode: container:node1). Needs root; touches only names with its own cluster id.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -37,7 +39,7 @@ done
 if "$EMUCTL" exec corpus-brns c1 -- ip link show dev br01 >/dev/null 2>&1; then
   fail "br01 is in c1 too"
 fi
-in_bp1 ip -o addr show dev br01 | grep -q "inet 198.18.190.1/24" ||
+in_bp1 ip -o addr show dev br01 | has "inet 198.18.190.1/24" ||
   fail "bp1's exec line did not set 198.18.190.1 on br01"
 for n in c1 c2; do
   wait_for 10 "$EMUCTL" exec corpus-brns $n -- ping -c 1 -W 1 198.18.190.1 ||
@@ -47,7 +49,29 @@ done
   fail "c1 cannot reach c2 through br01"
 echo "bridge in bp1: br01 up with ports c1eth1, c2eth1; c1, c2 ping 198.18.190.1"
 "$EMUCTL" down corpus-brns >/dev/null
-if ip netns list | grep -q "corpus-brns"; then fail "namespaces left after down"; fi
+if ip netns list | has "corpus-brns"; then fail "namespaces left after down"; fi
+
+# --- nodes that share a namespace ---------------------------------------
+# tests/containerlab/netmodes.clab.yml: node2 is node1's namespace under
+# another name; its link end and address are node1's; node3 reaches it.
+"$EMUCTL" up "$CORPUS/netmodes.clab.yml" >"$TMP/netmodes.log" 2>&1 ||
+  fail "up netmodes: $(cat "$TMP/netmodes.log")"
+grep -q "network-mode" "$TMP/netmodes.log" && fail "network-mode warned: $(cat "$TMP/netmodes.log")"
+ino() { stat -L -c %d:%i "/run/netns/emu.$ID-h1.corpus-netmodes.$1"; }
+[[ $(ino node1) == $(ino node2) ]] || fail "node2's namespace is not node1's: $(ino node1) vs $(ino node2)"
+[[ $(ino node1) != $(ino node3) ]] || fail "node3 shares node1's namespace"
+a=$("$EMUCTL" exec corpus-netmodes node1 -- ip -o addr show dev net0) || fail "node1 has no net0"
+grep -q "inet 198.18.192.1/24" <<<"$a" || fail "node2's exec line's address is not on node1's net0: $a"
+wait_for 10 "$EMUCTL" exec corpus-netmodes node3 -- ping -c 1 -W 1 198.18.192.1 ||
+  fail "node3 cannot reach 198.18.192.1 (node2:net0 in node1's namespace)"
+# Their commands have sandboxes of their own: node2 does not see node1's.
+"$EMUCTL" exec corpus-netmodes node1 -- sh -c 'echo one >/tmp/who' >/dev/null
+if "$EMUCTL" exec corpus-netmodes node2 -- cat /tmp/who >/dev/null 2>&1; then
+  fail "node2 sees node1's /tmp"
+fi
+"$EMUCTL" down corpus-netmodes >/dev/null
+[[ -z "$(ls /run/netns | grep corpus-netmodes)" ]] || fail "namespaces left after down: $(ls /run/netns | grep corpus-netmodes)"
+echo "netmodes: node2 in node1's namespace (net0 198.18.192.1), node3 pings it, separate sandboxes"
 
 # --- stages -------------------------------------------------------------
 "$EMUCTL" up "$CORPUS/stages.clab.yml" >"$TMP/stages.log" 2>&1 ||
@@ -85,7 +109,7 @@ fi
 grep -q "node a: stages.configure on-exit \`false\` exited 1" "$TMP/failing.log" ||
   fail "no clear error for the failing stage command: $(cat "$TMP/failing.log")"
 "$EMUCTL" down cl4fail >/dev/null 2>&1 || true
-if ip netns list | grep -q "cl4fail"; then fail "a failed deploy left namespaces"; fi
+if ip netns list | has "cl4fail"; then fail "a failed deploy left namespaces"; fi
 echo "stages: a failing command fails the deploy: $(grep -m1 'stages.configure' "$TMP/failing.log")"
 
 "$EMUCTL" local stop --name "$ID" >/dev/null

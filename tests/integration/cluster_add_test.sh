@@ -124,9 +124,9 @@ AGENT_PID=$(cat "$ROOT/run/emu/emu-agent.pid")
   fail "pid file $AGENT_PID is not the agent"
 TUNNEL_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tunnel_pid"])' "$STATE/$NEW.json")
 grep -q -- "-R $ROOT/run/emu/controller.sock" "/proc/$TUNNEL_PID/cmdline" 2>/dev/null ||
-  tr '\0' ' ' <"/proc/$TUNNEL_PID/cmdline" | grep -q -- "-R $ROOT/run/emu/controller.sock" ||
+  tr '\0' ' ' <"/proc/$TUNNEL_PID/cmdline" | has -- "-R $ROOT/run/emu/controller.sock" ||
   fail "tunnel pid $TUNNEL_PID is not ssh -R"
-"$EMUCTL" hosts | grep -qE "^$NEW .* yes " || fail "hosts: $("$EMUCTL" hosts 2>&1)"
+"$EMUCTL" hosts | has -E "^$NEW .* yes " || fail "hosts: $("$EMUCTL" hosts 2>&1)"
 
 # ---- A lab across both hosts. ---------------------------------------------
 cat >"$TMP/lab.yaml" <<YAML
@@ -165,7 +165,7 @@ fi
 grep -q "host $NEW has nodes of lab admin/lab$ID" "$TMP/rm1.log" ||
   fail "refusal: $(cat "$TMP/rm1.log")"
 readlink "/proc/$AGENT_PID/exe" >/dev/null || fail "refused remove stopped the agent"
-"$EMUCTL" hosts | grep -qE "^$NEW .* yes " || fail "refused remove deregistered the host"
+"$EMUCTL" hosts | has -E "^$NEW .* yes " || fail "refused remove deregistered the host"
 "$EMUCTL" down "lab$ID" >/dev/null
 t0=$(now)
 "$EMUCTL" cluster remove "$NEW" --state-dir "$STATE" >"$TMP/rm2.log" 2>&1 ||
@@ -180,17 +180,17 @@ grep -q "^drain: changed (removed from the controller" "$TMP/rm2.log" ||
   fail "remove did not deregister: $(cat "$TMP/rm2.log")"
 # Forgotten by the controller at once (the old agent's certificate is
 # refused from now on: registration_service_test).
-if "$EMUCTL" hosts | grep -qE "^$NEW "; then fail "hosts still lists $NEW: $("$EMUCTL" hosts)"; fi
+if "$EMUCTL" hosts | has -E "^$NEW "; then fail "hosts still lists $NEW: $("$EMUCTL" hosts)"; fi
 
 # ---- Added again: a new certificate is accepted; removed again. -----------
 "${ADD[@]}" >"$TMP/add3.log" 2>&1 || fail "add after remove: $(cat "$TMP/add3.log")"
 grep -q "^registration: unchanged (reachable" "$TMP/add3.log" || fail "re-add not registered"
-"$EMUCTL" hosts | grep -qE "^$NEW .* yes " || fail "hosts after re-add: $("$EMUCTL" hosts 2>&1)"
+"$EMUCTL" hosts | has -E "^$NEW .* yes " || fail "hosts after re-add: $("$EMUCTL" hosts 2>&1)"
 AGENT_PID=$(cat "$ROOT/run/emu/emu-agent.pid")
 TUNNEL_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tunnel_pid"])' "$STATE/$NEW.json")
 "$EMUCTL" cluster remove "$NEW" --state-dir "$STATE" >"$TMP/rm3.log" 2>&1 ||
   fail "second remove: $(cat "$TMP/rm3.log")"
 wait_for 10 bash -c "! readlink /proc/$AGENT_PID/exe" || fail "agent pid $AGENT_PID still runs"
 wait_for 10 bash -c "! readlink /proc/$TUNNEL_PID/exe" || fail "ssh -R pid $TUNNEL_PID still runs"
-if "$EMUCTL" hosts | grep -qE "^$NEW "; then fail "hosts lists $NEW after the second remove"; fi
+if "$EMUCTL" hosts | has -E "^$NEW "; then fail "hosts lists $NEW after the second remove"; fi
 echo "cluster_add_test: all checks passed"

@@ -5,6 +5,10 @@
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# CMD | has [GREP-OPTIONS] PATTERN: grep -q on all of CMD's output, read
+# to its end first. `CMD | grep -q` under `set -o pipefail` fails when
+# grep exits at the first match while CMD still writes (SIGPIPE, 141).
+has() { local in; in=$(cat); grep -q "$@" <<<"$in"; }
 # wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
 wait_for() {
   local limit=$1; shift
@@ -78,12 +82,16 @@ cluster_test_cleanup() {
 # iperf_goodput LAB SERVER CLIENT ADDR: the TCP goodput (Mbit/s) from
 # CLIENT to SERVER's ADDR over 3 s; prints nothing when iperf3 never ran
 # (the server gets 4 s to come up).
+# A run without a result (the server not up yet, or cut short: no
+# end.sum_received in its JSON) is tried again, with the one-shot server
+# started again if it is gone (a second one exits: port taken).
 iperf_goodput() {
-  local out _
-  "$EMUCTL" exec "$1" "$2" -- iperf3 -s -1 -D >/dev/null
+  local out g _
   for _ in $(seq 20); do
-    if out=$("$EMUCTL" exec "$1" "$3" -- iperf3 -c "$4" -t 3 -J 2>/dev/null); then
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out"
+    "$EMUCTL" exec "$1" "$2" -- iperf3 -s -1 -D >/dev/null 2>&1 || true
+    if out=$("$EMUCTL" exec "$1" "$3" -- iperf3 -c "$4" -t 3 -J 2>/dev/null) &&
+       g=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6)' <<<"$out" 2>/dev/null); then
+      echo "$g"
       return
     fi
     sleep 0.2

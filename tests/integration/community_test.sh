@@ -98,7 +98,7 @@ echo "bob -> carol through alice/ix1: $(as bob exec edge r1 -- ping -c 3 -i 0.2 
 [[ -e /run/netns/emu.$ID-h2.bob+edge.r1 && -e /run/netns/emu.$ID-h3.carol+edge.r1 ]] ||
   fail "routers not on h2/h3: $(ls /run/netns | grep "$ID")"
 [[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "sw1 ports: $(ports_of_sw1 | tr '\n' ' ')"
-as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab: $(as bob status edge)"
+as bob status edge | has "^State:  RUNNING$" || fail "bob's lab: $(as bob status edge)"
 
 # ---- emuctl apply adds a node to Bob's lab while a ping crosses the switch ---
 # r3 behind r2 (h2); the attachment r1 <-> alice/ix1 is untouched: Bob's
@@ -128,7 +128,7 @@ as bob community ls >"$TMP/ls-bob.txt"
 cat "$TMP/ls-bob.txt"
 grep -qE "^alice/ix1 +alice/backbone +sw1 +bob,carol +up +.*bob/edge r1:eth1.*carol/edge r1:eth1" "$TMP/ls-bob.txt" ||
   fail "community ls (bob): $(cat "$TMP/ls-bob.txt")"
-as dave community ls | grep -q "no community endpoints" || fail "dave sees alice/ix1: $(as dave community ls)"
+as dave community ls | has "no community endpoints" || fail "dave sees alice/ix1: $(as dave community ls)"
 
 # ---- Bob may attach, not see, exec in or destroy -----------------------------
 expect_refused "lab alice/backbone: bob may not view it" as bob status alice/backbone
@@ -156,7 +156,7 @@ rate_on eth2 20Mbit || fail "r1:eth2 not at 20Mbit after link set: $(tc_of eth2)
 as bob link set edge "community:alice/ix1<->r1:eth1" --rate 30mbit >"$TMP/set.txt" 2>&1 ||
   fail "link set of the attachment: $(cat "$TMP/set.txt")"
 rate_on eth1 30Mbit || fail "r1:eth1 not at 30Mbit after link set: $(tc_of eth1)"
-as bob status edge | grep -E "^r1:eth1<->community:alice/ix1 " | grep -q "30Mbit" ||
+as bob status edge | grep -E "^r1:eth1<->community:alice/ix1 " | has "30Mbit" ||
   fail "status does not show the attachment at 30Mbit: $(as bob status edge)"
 reach bob 10.100.0.12 >/dev/null || fail "bob lost carol after link set"
 expect_refused "has no link r1:eth1<->community:alice/ix9" as bob link set edge "r1:eth1<->community:alice/ix9" --rate 1mbit
@@ -168,7 +168,7 @@ expect_refused "dave.yaml:6: link r1:eth1<->community:alice/ix1: community endpo
 attached bob 10.100.0.14 alice/ix9 h2 | sed 's/^name: edge/name: edge2/' >"$TMP/bob2.yaml"
 expect_refused "community endpoint alice/ix9 does not exist or is not exported to bob" \
   as bob up "$TMP/bob2.yaml"
-ls /run/netns | grep -qE "dave\+|bob\+edge2" && fail "a refused attach left namespaces: $(ls /run/netns | grep "$ID")"
+ls /run/netns | has -E "dave\+|bob\+edge2" && fail "a refused attach left namespaces: $(ls /run/netns | grep "$ID")"
 expect_refused "not found" as dave status edge
 [[ $(ports_of_sw1 | wc -l) == 3 ]] || fail "a refused attach touched sw1: $(ports_of_sw1 | tr '\n' ' ')"
 
@@ -206,15 +206,15 @@ YAML
 as bob up "$TMP/bob-port.yaml" >"$TMP/up-bob-port.log" 2>&1 || fail "bob up port: $(cat "$TMP/up-bob-port.log")"
 port_reach() { as bob exec port r1 -- ping -c 1 -W 1 10.101.0.1; }
 wait_for 20 port_reach || fail "bob's r1 cannot reach rs:eth9 through alice/p1"
-as bob community ls | grep -qE "^alice/p1 +alice/backbone +rs:eth9 .*bob/port r1:eth1" ||
+as bob community ls | has -E "^alice/p1 +alice/backbone +rs:eth9 .*bob/port r1:eth1" ||
   fail "community ls for p1: $(as bob community ls)"
 expect_refused "bob-port.yaml:6: link r1:eth1<->community:alice/p1: community endpoint alice/p1 is the interface rs:eth9 of alice/backbone, which takes one attachment at a time; lab bob/port has it" \
   as carol up "$TMP/bob-port.yaml"
-ls /run/netns | grep -q "carol+port" && fail "a refused interface attach left namespaces"
+ls /run/netns | has "carol+port" && fail "a refused interface attach left namespaces"
 
 # ---- Alice leaves: Bob and Carol stay up, DEGRADED naming the attachment -----
 as alice down backbone >"$TMP/down-alice.log" 2>&1 || fail "alice down: $(cat "$TMP/down-alice.log")"
-ls /run/netns | grep -q "alice+backbone" && fail "alice's namespaces left: $(ls /run/netns | grep alice)"
+ls /run/netns | has "alice+backbone" && fail "alice's namespaces left: $(ls /run/netns | grep alice)"
 as bob status edge >"$TMP/bob-degraded.txt" || true
 grep -q "^State:  DEGRADED$" "$TMP/bob-degraded.txt" || fail "bob's lab after alice down: $(cat "$TMP/bob-degraded.txt")"
 grep -q "r1:eth1<->community:alice/ix1" "$TMP/bob-degraded.txt" ||
@@ -225,7 +225,7 @@ as bob exec edge r1 -- true || fail "bob's lab does not run while alice is away"
 # Conditions of an attachment that is down: kept for its return.
 as bob link set edge r1:eth1 --rate 40mbit >"$TMP/set.txt" 2>&1 || fail "link set while detached: $(cat "$TMP/set.txt")"
 grep -q "r1:eth1<->community:alice/ix1 .*40Mbit" "$TMP/set.txt" || fail "link set while detached printed: $(cat "$TMP/set.txt")"
-as bob community ls | grep -q "alice/ix1" && fail "community ls lists a removed export: $(as bob community ls)"
+as bob community ls | has "alice/ix1" && fail "community ls lists a removed export: $(as bob community ls)"
 
 # ---- Alice comes back: attachments return by themselves ---------------------
 as alice up "$TMP/backbone.yaml" >"$TMP/up-alice2.log" 2>&1 || fail "alice up again: $(cat "$TMP/up-alice2.log")"
@@ -241,7 +241,7 @@ rate_on eth2 20Mbit || fail "r1:eth2 lost its link-set rate: $(tc_of eth2)"
 as bob apply "$TMP/bob.yaml" >"$TMP/apply-bob.txt" 2>&1 || fail "bob apply: $(cat "$TMP/apply-bob.txt")"
 rate_on eth1 100Mbit && rate_on eth2 50Mbit || fail "apply did not bring r1 back to the file: $(tc_of eth1; tc_of eth2)"
 reach bob 10.100.0.12 >/dev/null || fail "bob lost carol after apply"
-as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab after alice's return: $(as bob status edge)"
+as bob status edge | has "^State:  RUNNING$" || fail "bob's lab after alice's return: $(as bob status edge)"
 
 # ---- Unexporting an interface export whose interface has addresses ---------
 # The bridge and its link go; rs:eth9, a link's end no more, goes with its
@@ -249,9 +249,9 @@ as bob status edge | grep -q "^State:  RUNNING$" || fail "bob's lab after alice'
 rs_eth9() { ip -n "emu.$ID-h1.alice+backbone.rs" -o addr show dev eth9 2>/dev/null; }
 grep -q "10.101.0.1/30" <<<"$(rs_eth9)" || fail "rs:eth9 has not its address: $(rs_eth9)"
 as alice community unexport backbone p1 >"$TMP/unexport.txt" 2>&1 || fail "unexport p1: $(cat "$TMP/unexport.txt")"
-as alice status backbone | grep -q "^State:  RUNNING$" || fail "alice's lab after unexport p1: $(as alice status backbone)"
+as alice status backbone | has "^State:  RUNNING$" || fail "alice's lab after unexport p1: $(as alice status backbone)"
 [[ -z $(rs_eth9) ]] || fail "rs:eth9 left after unexport: $(rs_eth9)"
-ls /run/netns | grep -q "alice+backbone.e-" && fail "the export's bridge left: $(ls /run/netns | grep alice)"
+ls /run/netns | has "alice+backbone.e-" && fail "the export's bridge left: $(ls /run/netns | grep alice)"
 as alice community export backbone rs:eth9 --name p1 --to bob >"$TMP/export-p1.txt" 2>&1 || fail "export p1 again: $(cat "$TMP/export-p1.txt")"
 grep -q "10.101.0.1/30" <<<"$(rs_eth9)" || fail "rs:eth9 not back with its address: $(rs_eth9)"
 reach bob 10.100.0.1 >/dev/null || fail "bob lost alice's rs in the unexport"
@@ -260,7 +260,7 @@ reach bob 10.100.0.1 >/dev/null || fail "bob lost alice's rs in the unexport"
 as carol down edge >/dev/null || fail "carol down"
 [[ $(ports_of_sw1 | wc -l) == 2 ]] || fail "sw1 ports after carol left: $(ports_of_sw1 | tr '\n' ' ')"
 reach bob 10.100.0.1 >/dev/null || fail "bob lost alice's rs when carol left"
-as alice status backbone | grep -q "^State:  RUNNING$" || fail "alice's lab after carol left: $(as alice status backbone)"
+as alice status backbone | has "^State:  RUNNING$" || fail "alice's lab after carol left: $(as alice status backbone)"
 
 as bob down edge >/dev/null || fail "bob down"
 [[ $(ports_of_sw1 | wc -l) == 1 ]] || fail "sw1 ports after bob left: $(ports_of_sw1 | tr '\n' ' ')"

@@ -15,7 +15,7 @@ if out=$("$EMUCTL" status 2>&1); then fail "status without a cluster: $out"; fi
 grep -q "emuctl local start" <<<"$out" || fail "no hint to start a cluster: $out"
 
 "$EMUCTL" local start --name "$ID" --subnet 198.18.231.0/24 >"$TMP/start.log"
-"$EMUCTL" hosts | grep -q "^$ID-h1 .* yes " || fail "host not reachable: $("$EMUCTL" hosts)"
+"$EMUCTL" hosts | has "^$ID-h1 .* yes " || fail "host not reachable: $("$EMUCTL" hosts)"
 
 # A containerlab file with kind: linux deploys, with warnings for the image.
 "$EMUCTL" up "$RUNFILES/examples/containerlab-linux.clab.yml" >"$TMP/up.log" 2>&1 ||
@@ -61,7 +61,7 @@ trap - EXIT
 # Nothing of this cluster is left: namespaces, links, processes, state.
 left=$(ls /run/netns 2>/dev/null | grep -E "^(emu\.$ID-|emuhost-$ID-)" || true)
 [[ -z $left ]] || fail "namespaces left: $left"
-if ip -br link | grep -qE "emu(br|v)-$ID"; then fail "links left: $(ip -br link | grep "$ID")"; fi
+if ip -br link | has -E "emu(br|v)-$ID"; then fail "links left: $(ip -br link | grep "$ID")"; fi
 [[ ! -e /run/emu/$ID ]] || fail "state dir left"
 if pgrep -f -- "--host_name=$ID-h" >/dev/null; then fail "agent left running"; fi
 echo "emuctl_test: all checks passed"

@@ -137,7 +137,9 @@ absl::Status EmulatedHosts::StartAgent(int i,
                "--tunnel_listen=" + TunnelAddress(i),
                "--state_dir=" + hdir + "/state",
                "--token_file=" + dir_ + "/token",
-               "--port_file=" + port_file, "--pki_dir=" + pki_dir()};
+               "--port_file=" + port_file, "--pki_dir=" + pki_dir(),
+               // Guest snapshots of the test's own, not the machine's cache.
+               "--guest_snapshot_dir=" + dir_ + "/snapshots"};
   spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   auto pid = launcher_.Spawn(spec, hdir + "/agent.log");
   if (!pid.ok()) return pid.status();

@@ -105,7 +105,7 @@ assert r["tasks"][1]["commands"][2]["stdout"] == "got 7\n"
 assert r["tasks"][2]["commands"][0]["stdout"] == "big\n"
 assert any("rate 10mbit" in l for l in r["tasks"][1]["link_changes"]), r["tasks"][1]
 PY
-"$EMUCTL" exec explab a1 -- tc qdisc show dev eth1 | grep -q "rate 10Mbit" ||
+"$EMUCTL" exec explab a1 -- tc qdisc show dev eth1 | has "rate 10Mbit" ||
   fail "link change not applied: $("$EMUCTL" exec explab a1 -- tc qdisc show dev eth1)"
 
 # 2. A hung command is killed at its timeout; the run fails.
@@ -134,7 +134,7 @@ YAML
 "$EMUCTL" run explab "$TMP/sweep.yaml" --repeat 2 --param msg=4,5 --results "$TMP/sweep" -q \
   >"$TMP/sweep.log" 2>&1 || fail "sweep: $(cat "$TMP/sweep.log")"
 [[ $(ls "$TMP/sweep"/run-*.json | wc -l) -eq 4 ]] || fail "sweep files: $(ls "$TMP/sweep")"
-head -1 "$TMP/sweep/summary.csv" | grep -q "^run,repeat,msg,state,.*twice" ||
+head -1 "$TMP/sweep/summary.csv" | has "^run,repeat,msg,state,.*twice" ||
   fail "csv header: $(cat "$TMP/sweep/summary.csv")"
 grep -q "^4,2,5,succeeded,.*,55," "$TMP/sweep/summary.csv" ||
   fail "csv rows: $(cat "$TMP/sweep/summary.csv")"
@@ -223,7 +223,7 @@ set -e
 grep -q "lost the controller" "$TMP/restart.log" ||
   fail "the lost controller was not named: $(cat "$TMP/restart.log")"
 "$EMUCTL" runs >"$TMP/runs.txt" 2>&1 || fail "runs: $(cat "$TMP/runs.txt")"
-grep -m1 " long " "$TMP/runs.txt" | grep -q " SUCCEEDED " ||
+grep -m1 " long " "$TMP/runs.txt" | has " SUCCEEDED " ||
   fail "run not SUCCEEDED after the restart: $(cat "$TMP/runs.txt")"
 if grep -q " RUNNING " "$TMP/runs.txt"; then fail "a run still RUNNING: $(cat "$TMP/runs.txt")"; fi
 ctl_alive "after the restart"
@@ -263,7 +263,7 @@ RESTARTED_AGENT=$!
 # killed one's last heartbeat (a down sent then was refused).
 for _ in $(seq 100); do
   grep -q "emu-agent $ID-h2 serving on" "$TMP/agent2.log" &&
-    "$EMUCTL" hosts 2>/dev/null | grep -q "^$ID-h2 .* yes " && break
+    "$EMUCTL" hosts 2>/dev/null | has "^$ID-h2 .* yes " && break
   sleep 0.2
 done
 grep -q "emu-agent $ID-h2 serving on" "$TMP/agent2.log" ||

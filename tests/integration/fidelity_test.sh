@@ -39,6 +39,6 @@ for f in "$out/length/summary.csv" "$out/load/summary.csv"; do
 done
 grep -Eq "^64 +2 " "$out/qemunet-length.txt" && grep -Eq "^64 +3 " "$out/qemunet-length.txt" ||
   fail "the length table lacks a chain: $(cat "$out/qemunet-length.txt")"
-"$EMUCTL" status 2>&1 | grep -q fid && fail "a lab was left: $("$EMUCTL" status)"
+"$EMUCTL" status 2>&1 | has fid && fail "a lab was left: $("$EMUCTL" status)"
 cat "$out"/*.txt
 echo PASS

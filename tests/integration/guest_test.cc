@@ -93,13 +93,14 @@ class GuestTest : public ::testing::Test {
   // default), else one with --engine_threads=0.
   void NewAgent(bool with_engine = false) {
     guest::GuestManager::Options o;
-    o.run_dir = base_ + "/run";
+    // Parents missing, as /run/emu on a fresh host: the manager makes them.
+    o.run_dir = base_ + "/run/emu/guests";
     o.image_root = "/var/lib/emu/images";
     o.boot_timeout = absl::Seconds(90);
     // The cases above test cold boots; the snapshot cases turn them on,
     // with snapshots of their own under base_.
     o.snapshots = snapshots_;
-    o.snapshot_dir = snapshot_dir_.empty() ? base_ + "/snap" : snapshot_dir_;
+    o.snapshot_dir = snapshot_dir_.empty() ? base_ + "/lib/emu/snap" : snapshot_dir_;
     rec_.reset();
     engine_links_.reset();
     engine_.reset();
@@ -472,11 +473,11 @@ TEST_F(GuestTest, RestoredGuestsGetTheirOwnIdentity) {
   // One snapshot for the shape, complete.
   int snapshots = 0;
   std::string snap;
-  if (DIR* d = opendir((base_ + "/snap").c_str())) {
+  if (DIR* d = opendir((base_ + "/lib/emu/snap").c_str())) {
     while (dirent* e = readdir(d)) {
       if (e->d_name[0] == '.') continue;
       ++snapshots;
-      snap = absl::StrCat(base_, "/snap/", e->d_name);
+      snap = absl::StrCat(base_, "/lib/emu/snap/", e->d_name);
     }
     closedir(d);
   }
@@ -533,8 +534,8 @@ TEST_F(GuestTest, RestoredGuestsGetTheirOwnIdentity) {
   EXPECT_TRUE(guests_->List("").empty());
   // The snapshot outlives the lab (a cache of the machine) until cleanup.
   EXPECT_EQ(stat((snap + "/meta").c_str(), &st), 0);
-  EXPECT_EQ(guest::GuestManager::RemoveSnapshots(base_ + "/snap"), 1);
-  EXPECT_NE(stat((base_ + "/snap").c_str(), &st), 0);
+  EXPECT_EQ(guest::GuestManager::RemoveSnapshots(base_ + "/lib/emu/snap"), 1);
+  EXPECT_NE(stat((base_ + "/lib/emu/snap").c_str(), &st), 0);
 }
 
 // No snapshot can be made (its directory cannot be created): the guests

@@ -114,7 +114,7 @@ kill -9 "${PIDS[@]}"
 [ -e "/run/netns/emu.$ID-h1.lk$ID.a" ] && fail "--cleanup left emu.$ID-h1.lk$ID.a"
 [ -e "/run/netns/emu.$ID-h2.lk$ID.b" ] || fail "--cleanup of h1 removed h2's namespace"
 kill -0 "${SLEEPERS[0]}" 2>/dev/null && fail "--cleanup left the process in a"
-ls "/run/emu/$ID/agents/$ID-h1/labs" 2>/dev/null | grep -q . &&
+[[ -n "$(ls "/run/emu/$ID/agents/$ID-h1/labs" 2>/dev/null)" ]] &&
   fail "--cleanup left saved labs: $(ls "/run/emu/$ID/agents/$ID-h1/labs")"
 "$EMUCTL" local gc >"$TMP/gc.log" 2>&1 || fail "gc: $(cat "$TMP/gc.log")"
 grep -q "$ID" "$TMP/gc.log" || fail "gc did not name $ID: $(cat "$TMP/gc.log")"

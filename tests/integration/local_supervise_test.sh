@@ -30,7 +30,7 @@ host_pid() {  # host_pid N: the pid of agent N (1-based)
 }
 pid_changed() { [ "$($1 ${3:-})" != "$2" ] && kill -0 "$($1 ${3:-})" 2>/dev/null; }
 controller_pid() { field controller_pid; }
-lab_running() { "$EMUCTL" status "sv$ID" | grep -q "^State:  RUNNING$"; }
+lab_running() { "$EMUCTL" status "sv$ID" | has "^State:  RUNNING$"; }
 ping_across() { "$EMUCTL" exec "sv$ID" a -- ping -c 1 -W 1 10.9.2.2; }
 
 "$EMUCTL" local start --name "$ID" --hosts 2 --subnet 198.18.234.0/24 \

@@ -56,9 +56,9 @@ for t in t1 t2 t3; do
   grep -q "task $t passed" "$TMP/follow1.log" || fail "--follow lacks $t: $(cat "$TMP/follow1.log")"
 done
 grep -q "task t4 FAILED" "$TMP/follow1.log" || fail "--follow lacks t4's failure: $(cat "$TMP/follow1.log")"
-tail -1 "$TMP/follow1.log" | grep -q "experiment steps FAILED" ||
+tail -1 "$TMP/follow1.log" | has "experiment steps FAILED" ||
   fail "--follow does not end with the run's result: $(cat "$TMP/follow1.log")"
-"$EMUCTL" runs | grep "^$id " | grep -q " FAILED " ||
+"$EMUCTL" runs | grep "^$id " | has " FAILED " ||
   fail "run not FAILED at its end: $("$EMUCTL" runs)"
 # Following an ended run replays it, with the same exit status.
 set +e

@@ -69,14 +69,14 @@ for t in t1 t2 t3; do
   [[ $(grep -c "task $t passed" "$TMP/run1.log") -eq 1 ]] ||
     fail "task $t not printed passed once: $(cat "$TMP/run1.log")"
 done
-tail -2 "$TMP/run1.log" | grep -q "1 succeeded, 0 failed" || fail "run summary: $(cat "$TMP/run1.log")"
+tail -2 "$TMP/run1.log" | has "1 succeeded, 0 failed" || fail "run summary: $(cat "$TMP/run1.log")"
 json=$TMP/r1/run-0001.json
 for out in slow-done quick-done three; do
   grep -q "$out" "$json" || fail "$out missing from the run's record: $(cat "$json")"
 done
 id=$(awk '$3 == "restart" { print $1; exit }' <("$EMUCTL" runs))
 [[ -n $id ]] || fail "run not listed: $("$EMUCTL" runs)"
-"$EMUCTL" runs | grep "^$id " | grep -q " SUCCEEDED " || fail "run not SUCCEEDED: $("$EMUCTL" runs)"
+"$EMUCTL" runs | grep "^$id " | has " SUCCEEDED " || fail "run not SUCCEEDED: $("$EMUCTL" runs)"
 "$EMUCTL" runs --follow "$id" >"$TMP/follow.log" 2>&1 || fail "--follow: $(cat "$TMP/follow.log")"
 for t in t1 t2 t3; do
   grep -q "task $t passed" "$TMP/follow.log" || fail "--follow lacks $t: $(cat "$TMP/follow.log")"
@@ -106,7 +106,7 @@ rc=$?
 set -e
 [[ $rc -eq 130 ]] || fail "Ctrl-C after reattach: exit $rc, want 130: $(cat "$TMP/run2.log")"
 id2=$(awk '$3 == "long" { print $1; exit }' <("$EMUCTL" runs))
-"$EMUCTL" runs | grep "^$id2 " | grep -q CANCELLED || fail "not CANCELLED: $("$EMUCTL" runs)"
+"$EMUCTL" runs | grep "^$id2 " | has CANCELLED || fail "not CANCELLED: $("$EMUCTL" runs)"
 # ([s]: the pattern does not match the sh -c that runs pgrep.)
 wait_for 10 sh -c "! pgrep -f '[s]leep 60[.]$TAG'" || fail "the cancelled command still runs"
 

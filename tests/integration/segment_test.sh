@@ -59,7 +59,7 @@ echo "switch: c received $seen frames while a and b exchanged 40"
 [[ $seen -lt 20 ]] || fail "c received $seen frames of a<->b: the switch floods"
 
 # The switch's port towards b shapes at 10 Mbit/s: 10 x 1448/1514 = 9.56.
-"$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | grep -q "tbf.*rate 10Mbit" ||
+"$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | has "tbf.*rate 10Mbit" ||
   fail "no 10 Mbit/s TBF on sw:p2: $("$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2)"
 mbps=$(iperf_goodput "$LAB" b a 10.60.0.2)
 [[ -n $mbps ]] || fail "iperf3 a->b did not run"
@@ -87,7 +87,7 @@ old=$(host_pid 1)
 kill -9 "$old"
 wait_for 30 pid_changed "$old" || fail "h1's agent was not restarted"
 wait_for 30 reach b 10.60.0.3 || fail "b cannot reach c through the switch after h1's agent restarted"
-sw_port_shaped() { "$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | grep -q "tbf.*rate 10Mbit"; }
+sw_port_shaped() { "$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 | has "tbf.*rate 10Mbit"; }
 wait_for 20 sw_port_shaped ||
   fail "sw:p2 lost its 10 Mbit/s TBF across the restart: $("$EMUCTL" exec "$LAB" sw -- tc qdisc show dev p2 2>&1)"
 

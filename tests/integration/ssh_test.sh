@@ -101,7 +101,7 @@ grep -q "generated a token into $TMP/ctl/token" "$TMP/controller.log" ||
   fail "the log does not say where the token is: $(cat "$TMP/controller.log")"
 "$AGENT" --listen=127.0.0.1:0 --port_file="$TMP/agent.port" --host_name="$HOST" \
   --state_dir="$TMP/agent" --token_file="$TMP/ctl/token" --tunnel_listen=none \
-  --pki_dir="$TMP/pki" \
+  --pki_dir="$TMP/pki" --guest_snapshot_dir="$TMP/snapshots" \
   --controller="unix:$TMP/run/controller.sock" >"$TMP/agent.log" 2>&1 &
 OURS+=($!)
 DIRECT=(--controller "unix:$TMP/run/controller.sock" --ca-file "$TMP/pki/ca.crt")
@@ -118,7 +118,7 @@ if out=$("$EMUCTL" --ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
     --token-file "$TMP/ctl/token" hosts 2>&1); then
   fail "plain text through the tunnel to a TLS controller: $out"
 fi
-host_up() { "$EMUCTL" "${S[@]}" hosts | grep -qE "^$HOST .* yes "; }
+host_up() { "$EMUCTL" "${S[@]}" hosts | has -E "^$HOST .* yes "; }
 wait_for 15 host_up || fail "hosts over ssh: $("$EMUCTL" "${S[@]}" hosts 2>&1)"
 
 cat >"$TMP/lab.yaml" <<YAML
@@ -169,7 +169,7 @@ grep -q "cannot read the cluster CA $TMP/nosuch.crt on root@$GW" <<<"$out" ||
   fail "missing CA not named: $out"
 "$EMUCTL" remote add gw "root@$GW" --target "unix:$TMP/run/controller.sock" \
   --token-path "$TMP/ctl/token" --ca-path "$TMP/pki/ca.crt"
-"$EMUCTL" remote ls | grep -qE "^gw .* tls( |$)" || fail "remote ls: $("$EMUCTL" remote ls)"
+"$EMUCTL" remote ls | has -E "^gw .* tls( |$)" || fail "remote ls: $("$EMUCTL" remote ls)"
 "$EMUCTL" remote default gw
 [[ $(stat -c %a "$XDG_CONFIG_HOME/emu/remotes.json") == 600 ]] || fail "remotes.json mode"
 "$EMUCTL" status "lab$ID" | grep "^State:  RUNNING$" >/dev/null || fail "status via default remote"
@@ -200,7 +200,9 @@ R=(--ssh "root@$GW" --ssh-target "unix:$TMP/run/controller.sock"
 echo 'echo con$((6*7))sole' | "$EMUCTL" "${R[@]}" console "vm$ID" g --linger 2s \
   >"$TMP/console.out" 2>"$TMP/console.err" ||
   fail "console over ssh: $(cat "$TMP/console.out" "$TMP/console.err")"
-grep -qx "con42sole" <(tr -d '\r' <"$TMP/console.out") ||
+# The shell's output may follow its prompt on the line ("# con42sole")
+# when the prompt was printed before the line was typed.
+grep -qE '(^|# )con42sole$' <(tr -d '\r' <"$TMP/console.out") ||
   fail "console over ssh did not run the typed line: $(cat "$TMP/console.out" "$TMP/console.err")"
 grep -q "detached from vm$ID/g" "$TMP/console.err" || fail "no detach: $(cat "$TMP/console.err")"
 if out=$(echo true | "$EMUCTL" "${R[@]}" console "vm$ID" nosuch --linger 1s 2>&1); then

@@ -36,8 +36,8 @@ AllowTcpForwarding yes
 AllowStreamLocalForwarding yes
 StreamLocalBindUnlink yes
 # Sessions get an empty HOME of the test's own: bash, run by sshd, reads
-# ~/.bashrc even for `ssh HOST cmd`, and this machine's root .bashrc runs
-# `pyenv init` (about 2 s, 10 s under load, per remote command). The tests
+# ~/.bashrc even for 'ssh HOST cmd', and this machine's root .bashrc runs
+# 'pyenv init' (about 2 s, 10 s under load, per remote command). The tests
 # must not depend on the account's shell start-up.
 SetEnv HOME=$dir/home
 CONF

@@ -90,7 +90,7 @@ agent2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hosts"
 ssh_of_agent() { pgrep -P "$agent2" -x ssh || true; }
 ssh1=$(ssh_of_agent)
 [[ $(wc -w <<<"$ssh1") -eq 1 ]] || fail "agent h2 runs ssh processes '$ssh1', want one"
-tr '\0' ' ' <"/proc/$ssh1/cmdline" | grep -q -- "-W 127.0.0.1:7472 -- $SUBNET.11" ||
+tr '\0' ' ' <"/proc/$ssh1/cmdline" | has -- "-W 127.0.0.1:7472 -- $SUBNET.11" ||
   fail "ssh command line: $(tr '\0' ' ' <"/proc/$ssh1/cmdline")"
 
 # The 50 Mbit/s link shapes across the carrier: 50 x 1448/1514 = 47.82.

@@ -98,16 +98,16 @@ for target in "$probe" /etc/emu-sandbox-probe-$ID; do
   [[ -e $target ]] && { rm -f "$target"; fail "alice's node created host file $target"; }
 done
 # /etc/shadow is root's on the host (mode 640): hidden, not only guarded.
-as_alice exec core a -- cat /etc/shadow 2>/dev/null | grep -q "^root:" &&
+as_alice exec core a -- cat /etc/shadow 2>/dev/null | has "^root:" &&
   fail "alice's node reads the host's /etc/shadow"
 if as_alice exec core a -- mount -t tmpfs none /mnt 2>/dev/null; then fail "alice's node may mount"; fi
-as_alice exec core a -- sh -c 'ls /run/netns 2>/dev/null' | grep -q . && fail "alice's node sees /run/netns"
-as_alice exec core a -- sh -c "echo x >/tmp/node-file-$ID && cat /tmp/node-file-$ID" | grep -qx x ||
+as_alice exec core a -- sh -c 'ls /run/netns 2>/dev/null' | has . && fail "alice's node sees /run/netns"
+as_alice exec core a -- sh -c "echo x >/tmp/node-file-$ID && cat /tmp/node-file-$ID" | has -x x ||
   fail "alice's node cannot write its own /tmp"
 [[ -e /tmp/node-file-$ID ]] && fail "the node's /tmp is the host's"
 # What a node needs still works: addresses, net sysctls, ping in its lab.
 as_alice exec core a -- ip addr add 10.77.9.1/24 dev eth1 || fail "alice: ip addr add in her node"
-as_alice exec core a -- ip -4 addr show dev eth1 | grep -q 10.77.9.1 || fail "address not there"
+as_alice exec core a -- ip -4 addr show dev eth1 | has 10.77.9.1 || fail "address not there"
 as_alice exec core a -- sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' || fail "alice: net sysctl"
 if as_alice exec core a -- sh -c 'echo 1 >/proc/sys/kernel/sysrq' 2>/dev/null; then fail "alice's node wrote a kernel sysctl"; fi
 as_alice exec core a -- ping -c 1 -W 2 10.77.0.2 >/dev/null || fail "alice: ping after the address change"
@@ -120,7 +120,7 @@ expect_denied "lab alice/core: bob may not destroy it" as_bob down alice/core
 expect_denied "lab alice/nothing: bob may not view it" as_bob status alice/nothing
 as_bob status >"$TMP/bob-ls.txt"
 grep -q alice "$TMP/bob-ls.txt" && fail "bob's list shows alice's lab: $(cat "$TMP/bob-ls.txt")"
-as_alice status core | grep -q "^State:  RUNNING$" || fail "alice's lab was touched"
+as_alice status core | has "^State:  RUNNING$" || fail "alice's lab was touched"
 
 # The administrator sees both, with an owner column.
 "$EMUCTL" status >"$TMP/admin-ls.txt"
@@ -150,7 +150,7 @@ YAML
 if as_alice up "$TMP/big.yaml" >"$TMP/quota.log" 2>&1; then fail "deploy beyond quota accepted"; fi
 grep -q "quota nodes: lab big needs 3, alice has 2 of 4 in use" "$TMP/quota.log" ||
   fail "quota refusal: $(cat "$TMP/quota.log")"
-ls /run/netns | grep -q "alice+big" && fail "quota refusal left namespaces"
+ls /run/netns | has "alice+big" && fail "quota refusal left namespaces"
 expect_denied "not found" as_alice status big
 
 # ---- rotation: the old token stops at once -----------------------------------
@@ -179,7 +179,7 @@ expect_denied "still has labs" "$EMUCTL" user rm bob
 as_bob down core >/dev/null
 "$EMUCTL" user rm bob >/dev/null
 expect_denied "rejected the token" as_bob status
-ls /run/netns | grep -q "bob+core" && fail "bob's namespaces left after down"
+ls /run/netns | has "bob+core" && fail "bob's namespaces left after down"
 as_alice exec core a -- ping -c 1 -W 2 10.77.0.2 >/dev/null || fail "alice's lab broken by bob's down"
 
 as_alice down core >/dev/null

@@ -25,12 +25,16 @@ host_pid() {  # host_pid N: the pid of agent N (1-based)
 }
 # goodput FROM_HOST FROM_NODE TO_HOST TO_NODE TO_ADDR: TCP Mbit/s over 3 s
 # (a one-shot iperf3 server on the receiving node).
+# A run without a result (the server not up yet, or a run cut short: its
+# JSON has no end.sum_received) is tried again, with a server started
+# again if the one-shot one is gone (a second one exits: port taken).
 goodput() {
-  local out _
-  ip netns exec "$(ns "$3" "$4")" iperf3 -s -1 -D >/dev/null
+  local out g _
   for _ in $(seq 20); do
-    if out=$(ip netns exec "$(ns "$1" "$2")" iperf3 -c "$5" -t 3 -J 2>/dev/null); then
-      python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$out"
+    ip netns exec "$(ns "$3" "$4")" iperf3 -s -1 -D >/dev/null 2>&1 || true
+    if out=$(ip netns exec "$(ns "$1" "$2")" iperf3 -c "$5" -t 3 -J 2>/dev/null) &&
+       g=$(python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$out" 2>/dev/null); then
+      echo "$g"
       return
     fi
     sleep 0.2
@@ -59,7 +63,7 @@ vni_of() { ip -d -n "$(ns "$1" "$2")" link show eth1 | grep -oE 'vxlan id [0-9]+
 va=$(vni_of h1 a) || fail "a:eth1 is no vxlan: $(ip -d -n "$(ns h1 a)" link show eth1 2>&1)"
 vb=$(vni_of h2 b) || fail "b:eth1 is no vxlan: $(ip -d -n "$(ns h2 b)" link show eth1 2>&1)"
 [[ -n $va && $va == "$vb" ]] || fail "VNIs differ: $va vs $vb"
-ip -n "$(ns h1 a)" link show eth1 | grep -q "alias emu lab=$LAB link=a:eth1<->b:eth1 carrier=vxlan vni=$va" ||
+ip -n "$(ns h1 a)" link show eth1 | has "alias emu lab=$LAB link=a:eth1<->b:eth1 carrier=vxlan vni=$va" ||
   fail "alias: $(ip -n "$(ns h1 a)" link show eth1)"
 echo "a:eth1 and b:eth1: vxlan id $va"
 
@@ -71,7 +75,7 @@ echo "ping a->b: $(grep rtt "$TMP/ping.log")"
 
 # TBF on a's end at 20 Mbit/s: TCP goodput 20 x MSS/frame (1398/1464 at
 # the VXLAN MTU 1450) = 19.1; b's direction is unshaped.
-tc -n "$(ns h1 a)" qdisc show dev eth1 | grep -q "tbf" || fail "no tbf on a:eth1: $(tc -n "$(ns h1 a)" qdisc show dev eth1)"
+tc -n "$(ns h1 a)" qdisc show dev eth1 | has "tbf" || fail "no tbf on a:eth1: $(tc -n "$(ns h1 a)" qdisc show dev eth1)"
 g=$(goodput h1 a h2 b 10.79.1.2)
 between "${g:-0}" 16 20.5 || fail "goodput a->b ${g:-none} Mbit/s, configured 20 Mbit/s"
 echo "goodput a->b at rate 20mbit: $g Mbit/s"
@@ -85,7 +89,7 @@ echo "goodput a->b after link set --rate 8mbit: $g Mbit/s"
 # A delay needs the userspace engine on these hosts (no sch_netem), which a
 # kernel VXLAN path cannot take: refused, naming the carrier; nothing changes.
 if "$EMUCTL" link set "$LAB" "a:eth1<->b:eth1" --delay 10ms >"$TMP/delay.log" 2>&1; then
-  if tc -n "$(ns h1 a)" qdisc show dev eth1 | grep -q netem; then
+  if tc -n "$(ns h1 a)" qdisc show dev eth1 | has netem; then
     echo "this host has sch_netem: the delay went to the kernel"
   else
     fail "delay accepted on a vxlan link: $(cat "$TMP/delay.log")"
@@ -107,7 +111,7 @@ tc -n "$(ns h1 a)" qdisc del dev eth1 root 2>/dev/null || true
 ip -n "$(ns h1 a)" link show eth1 >/dev/null || fail "a:eth1 went with its agent"
 pid_changed() { local p; p=$(host_pid 1); [[ -n $p && $p != "$old" ]] && kill -0 "$p" 2>/dev/null; }
 wait_for 30 pid_changed || fail "agent 1 was not restarted"
-has_rate() { tc -n "$(ns h1 a)" qdisc show dev eth1 | grep -q "rate 8Mbit"; }
+has_rate() { tc -n "$(ns h1 a)" qdisc show dev eth1 | has "rate 8Mbit"; }
 wait_for 30 has_rate || fail "the restarted agent did not restore a's TBF: $(tc -n "$(ns h1 a)" qdisc show dev eth1)"
 idx_after=$(ip -n "$(ns h1 a)" -o link show eth1 | cut -d: -f1)
 [[ $idx_before == "$idx_after" ]] || fail "a:eth1 re-created ($idx_before -> $idx_after)"

@@ -146,7 +146,7 @@ absl::StatusOr<FakeHostNetwork::Namespace*> FakeHostNetwork::FindNs(
   if (!ns.empty()) {
     EMU_RETURN_IF_ERROR(Annotate(ValidateNamespaceName(ns), what));
   }
-  auto it = namespaces_.find(ns);
+  auto it = namespaces_.find(Resolve(ns));
   if (it == namespaces_.end()) {
     return absl::NotFoundError(
         absl::StrCat(what, ": namespace ", ns, " does not exist"));
@@ -167,7 +167,7 @@ absl::StatusOr<FakeHostNetwork::Iface*> FakeHostNetwork::FindIface(
 
 void FakeHostNetwork::RemoveIface(const std::string& ns,
                                   const std::string& ifname) {
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return;
   auto it = n->second.ifaces.find(ifname);
   if (it == n->second.ifaces.end()) return;
@@ -180,7 +180,7 @@ void FakeHostNetwork::RemoveIface(const std::string& ns,
     if (port.info.master == ifname) port.info.master.clear();
   }
   if (is_veth) {
-    auto pn = namespaces_.find(peer_ns);
+    auto pn = namespaces_.find(Resolve(peer_ns));
     if (pn != namespaces_.end()) pn->second.ifaces.erase(peer_if);
   }
 }
@@ -190,7 +190,7 @@ absl::Status FakeHostNetwork::CreateNamespace(const std::string& ns) {
   EMU_RETURN_IF_ERROR(Enter(Method::kCreateNamespace));
   const std::string what = absl::StrCat("create namespace ", ns);
   EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
-  if (namespaces_.count(ns)) {
+  if (namespaces_.count(ns) || shares_.count(ns)) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
   }
   namespaces_[ns] = NewNamespace();
@@ -202,8 +202,31 @@ absl::Status FakeHostNetwork::DeleteNamespace(const std::string& ns) {
   absl::MutexLock lock(&mu_);
   EMU_RETURN_IF_ERROR(Enter(Method::kDeleteNamespace));
   EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  if (shares_.erase(ns) > 0) {  // only this name goes
+    ++changes_;
+    return absl::OkStatus();
+  }
   auto it = namespaces_.find(ns);
   if (it == namespaces_.end()) return absl::OkStatus();
+  // Another name still holds the namespace: it lives on under that name.
+  for (auto& [name, target] : shares_) {
+    if (target != ns) continue;
+    const std::string heir = name;
+    Namespace kept = std::move(it->second);
+    namespaces_.erase(it);
+    shares_.erase(heir);
+    for (auto& [other, t] : shares_) {
+      if (t == ns) t = heir;
+    }
+    namespaces_[heir] = std::move(kept);
+    for (auto& [n, space] : namespaces_) {
+      for (auto& [ifname, i] : space.ifaces) {
+        if (i.peer_ns == ns) i.peer_ns = heir;
+      }
+    }
+    ++changes_;
+    return absl::OkStatus();
+  }
   std::vector<std::string> names;
   for (const auto& [name, iface] : it->second.ifaces) names.push_back(name);
   for (const std::string& name : names) RemoveIface(ns, name);
@@ -221,7 +244,46 @@ absl::StatusOr<std::vector<std::string>> FakeHostNetwork::ListNamespaces(
     if (name.empty()) continue;  // the process's own: not under /run/netns
     if (absl::StartsWith(name, prefix)) out.push_back(name);
   }
-  return out;  // std::map: sorted
+  for (const auto& [name, target] : shares_) {
+    if (absl::StartsWith(name, prefix)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status FakeHostNetwork::ShareNamespace(const std::string& target,
+                                             const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kShareNamespace));
+  const std::string what = absl::StrCat("share namespace ", target, " as ", ns);
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(ns));
+  EMU_RETURN_IF_ERROR(ValidateNamespaceName(target));
+  if (namespaces_.count(ns) || shares_.count(ns)) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
+  }
+  const std::string key = Resolve(target);
+  if (!namespaces_.count(key)) {
+    return absl::NotFoundError(
+        absl::StrCat(what, ": namespace ", target, " does not exist"));
+  }
+  shares_[ns] = key;
+  ++changes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FakeHostNetwork::NamespaceId(
+    const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  const std::string key = Resolve(ns);
+  if (key.empty() || !namespaces_.count(key)) {
+    return absl::NotFoundError(absl::StrCat("namespace ", ns, " does not exist"));
+  }
+  return absl::StrCat("fake:", key);
+}
+
+std::string FakeHostNetwork::Resolve(const std::string& ns) const {
+  auto it = shares_.find(ns);
+  return it == shares_.end() ? ns : it->second;
 }
 
 absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
@@ -239,7 +301,7 @@ absl::Status FakeHostNetwork::CreateVeth(const VethEnd& a, const VethEnd& b,
     Iface i =
         NewIface(n, end.ifname, "veth", alias, end.mtu, 1500, end.mac, "fa");
     i.info.addresses = {LinkLocalFor(i.info.mac)};
-    i.peer_ns = peer.ns;
+    i.peer_ns = Resolve(peer.ns);
     i.peer_ifname = peer.ifname;
     n->ifaces[end.ifname] = std::move(i);
   };
@@ -311,7 +373,7 @@ absl::Status FakeHostNetwork::CreateVxlan(const VxlanSpec& spec,
 std::optional<HostNetwork::VxlanSpec> FakeHostNetwork::Vxlan(
     const std::string& ns, const std::string& ifname) const {
   absl::MutexLock lock(&mu_);
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return std::nullopt;
   auto i = n->second.ifaces.find(ifname);
   if (i == n->second.ifaces.end()) return std::nullopt;
@@ -381,7 +443,7 @@ absl::Status FakeHostNetwork::SetPortLearning(const std::string& ns,
 std::optional<bool> FakeHostNetwork::PortLearning(
     const std::string& ns, const std::string& ifname) const {
   absl::MutexLock lock(&mu_);
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return std::nullopt;
   auto i = n->second.ifaces.find(ifname);
   if (i == n->second.ifaces.end() || i->second.info.master.empty()) {
@@ -396,7 +458,7 @@ absl::Status FakeHostNetwork::DeleteInterface(const std::string& ns,
   EMU_RETURN_IF_ERROR(Enter(Method::kDeleteInterface));
   const std::string what = absl::StrCat("delete interface ", ns, ":", ifname);
   EMU_RETURN_IF_ERROR(Annotate(ValidateInterfaceName(ifname), what));
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end() || !n->second.ifaces.count(ifname)) {
     return absl::OkStatus();
   }
@@ -619,13 +681,13 @@ void FakeHostNetwork::set_features(KernelFeatures features) {
 
 bool FakeHostNetwork::HasNamespace(const std::string& ns) const {
   absl::MutexLock lock(&mu_);
-  return namespaces_.count(ns) > 0;
+  return namespaces_.count(Resolve(ns)) > 0;
 }
 
 std::optional<HostNetwork::InterfaceInfo> FakeHostNetwork::GetInterface(
     const std::string& ns, const std::string& ifname) const {
   absl::MutexLock lock(&mu_);
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return std::nullopt;
   auto i = n->second.ifaces.find(ifname);
   if (i == n->second.ifaces.end()) return std::nullopt;
@@ -635,7 +697,7 @@ std::optional<HostNetwork::InterfaceInfo> FakeHostNetwork::GetInterface(
 std::optional<std::pair<std::string, std::string>> FakeHostNetwork::Peer(
     const std::string& ns, const std::string& ifname) const {
   absl::MutexLock lock(&mu_);
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return std::nullopt;
   auto i = n->second.ifaces.find(ifname);
   if (i == n->second.ifaces.end() || i->second.info.kind != "veth") {
@@ -648,7 +710,7 @@ std::vector<HostNetwork::RouteSpec> FakeHostNetwork::Routes(
     const std::string& ns) const {
   absl::MutexLock lock(&mu_);
   std::vector<RouteSpec> out;
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return out;
   for (const auto& [key, r] : n->second.routes) out.push_back(r);
   return out;
@@ -657,7 +719,7 @@ std::vector<HostNetwork::RouteSpec> FakeHostNetwork::Routes(
 std::optional<std::string> FakeHostNetwork::Sysctl(
     const std::string& ns, const std::string& key) const {
   absl::MutexLock lock(&mu_);
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return std::nullopt;
   auto it = n->second.sysctls.find(key);
   if (it == n->second.sysctls.end()) return std::nullopt;
@@ -667,7 +729,7 @@ std::optional<std::string> FakeHostNetwork::Sysctl(
 std::optional<linkemu::QdiscPlan> FakeHostNetwork::AppliedPlan(
     const std::string& ns, const std::string& ifname) const {
   absl::MutexLock lock(&mu_);
-  auto n = namespaces_.find(ns);
+  auto n = namespaces_.find(Resolve(ns));
   if (n == namespaces_.end()) return std::nullopt;
   auto i = n->second.ifaces.find(ifname);
   if (i == n->second.ifaces.end() || i->second.plan.empty()) {

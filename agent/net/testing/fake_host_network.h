@@ -48,6 +48,7 @@ class FakeHostNetwork : public HostNetwork {
   enum class Method {
     kCreateNamespace,
     kDeleteNamespace,
+    kShareNamespace,
     kListNamespaces,
     kCreateVeth,
     kDeleteInterface,
@@ -75,6 +76,9 @@ class FakeHostNetwork : public HostNetwork {
   // ---- HostNetwork ----
   absl::Status CreateNamespace(const std::string& ns) override;
   absl::Status DeleteNamespace(const std::string& ns) override;
+  absl::Status ShareNamespace(const std::string& target,
+                              const std::string& ns) override;
+  absl::StatusOr<std::string> NamespaceId(const std::string& ns) override;
   absl::StatusOr<std::vector<std::string>> ListNamespaces(
       absl::string_view prefix) override;
   absl::Status CreateVeth(const VethEnd& a, const VethEnd& b,
@@ -192,8 +196,15 @@ class FakeHostNetwork : public HostNetwork {
   void RemoveIface(const std::string& ns, const std::string& ifname)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The namespace a name stands for: itself, or for a name made by
+  // ShareNamespace the name it shares.
+  std::string Resolve(const std::string& ns) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   std::map<std::string, Namespace> namespaces_ ABSL_GUARDED_BY(mu_);
+  // Names made by ShareNamespace -> the key in namespaces_ they stand for.
+  std::map<std::string, std::string> shares_ ABSL_GUARDED_BY(mu_);
   KernelFeatures features_ ABSL_GUARDED_BY(mu_);
   std::map<Method, int> calls_ ABSL_GUARDED_BY(mu_);
   int changes_ ABSL_GUARDED_BY(mu_) = 0;
