@@ -14,11 +14,13 @@
 namespace emu::controller::lab {
 
 // Asks each reachable host of a tunnel link of `lab` once (in parallel).
-// Returns "LINK (STATE)" for every link that is not up, in link order. A
+// Returns "LINK (STATE)" for every link that is not up, in link order
+// (with `names` false none: a caller that polls counts the states). A
 // host that cannot answer leaves its links' state as it was (the heartbeat
 // reports the host). Thread-safe; blocks for at most one ListResources call.
 std::vector<std::string> RefreshTunnelStates(hosts::HostRegistry* hosts,
-                                             emu::v1::Lab* lab);
+                                             emu::v1::Lab* lab,
+                                             bool names = true);
 
 // Fills LinkStatus.engine_a_to_b / engine_b_to_a of every link of `lab`
 // (its topology, node kinds and hosts already set) with the engine each

@@ -6,7 +6,6 @@
 #include <numeric>
 #include <limits>
 #include <queue>
-#include <set>
 #include <tuple>
 #include <utility>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "metis.h"
 #include "linkemu/engine_choice.h"
@@ -33,6 +33,10 @@ constexpr double kBandwidthCapBps = 100e9;  // unshaped counts as this
 constexpr int kMaxPasses = 12;
 // An FM pass stops after this many moves without a new best cut.
 constexpr int kMaxFruitlessMoves = 64;
+// METIS's refinement passes per level (its default is 10). At 100k nodes
+// on 256 hosts, 2 took 30% less time for 0.6% more cut, and 1 40% less
+// for 0.9-1.6% more (docs/cluster.md); emu's own FM passes follow.
+constexpr int kMetisRefineIterations = 2;
 // FarthestSeed's BFS visits at most this many nodes.
 constexpr int kMaxSeedSearch = 4096;
 constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max() / 4;
@@ -81,6 +85,10 @@ class Partitioner {
   // After Run: the most CPU (milli) each host was allowed; kUnlimited when
   // nothing bounds it.
   uint64_t limit(int h) const { return limit_[h]; }
+  // After Run: the nodes (indices) at the ends of each link.
+  const std::vector<std::pair<int, int>>& link_ends() const {
+    return link_ends_;
+  }
 
  private:
   absl::Status Setup();
@@ -112,14 +120,42 @@ class Partitioner {
     return Allowed(v, h) && used_[h] && load_[h] + cpu_[v] <= limit_[h] &&
            mem_[h] + memd_[v] <= mem_cap_[h];
   }
+  using Arc = std::pair<int, int64_t>;  // (node or host, weight)
+  // v's neighbours and the summed cut weight of its links to each.
+  absl::Span<const Arc> Adj(int v) const {
+    return absl::MakeConstSpan(arcs_.data() + first_[v],
+                               first_[v + 1] - first_[v]);
+  }
+  // (host, weight of v's links to that host's nodes), hosts with weight.
+  absl::Span<const Arc> Conns(int v) const {
+    return absl::MakeConstSpan(conn_.data() + first_[v], conn_count_[v]);
+  }
   // Weight of v's links to nodes on host h (0 when none).
   int64_t Conn(int v, int h) const {
-    for (const auto& [host, w] : conn_[v]) {
+    for (const auto& [host, w] : Conns(v)) {
       if (host == h) return w;
     }
     return 0;
   }
   void AddConn(int v, int h, int64_t w);
+  bool IsGuest(int v) const { return guest_[v]; }
+  static linkemu::SenderSide Sender(bool netem, bool userspace, bool guest) {
+    linkemu::SenderSide side;
+    side.netem = netem;
+    side.userspace = userspace;
+    // A QEMU guest sender is served as a namespace (the engine where the
+    // host lacks sch_netem); without the engine, its NetEm runs inside the
+    // guest, so its host's kernel need not have it
+    // (linkemu/engine_choice.h).
+    side.guest = guest;
+    return side;
+  }
+  // Which of the four host capability sets (bit netem*2 + userspace) can
+  // send direction `p` from a sender that is a guest or not. Decided once
+  // per distinct direction (its bytes): a lab has few distinct conditions,
+  // and deciding four times per direction was a tenth of placing 100k
+  // nodes (issue 14).
+  int SendMask(const emu::v1::LinkParams& p, bool guest);
   void Assign(int v, int h);
   void Unassign(int v);
   std::string HostRoom(int h) const;
@@ -130,8 +166,14 @@ class Partitioner {
   const int n_;
   const int h_;
 
-  std::vector<std::vector<std::pair<int, int64_t>>> adj_;
+  // The graph in compressed rows: v's arcs are arcs_[first_[v] ..
+  // first_[v + 1]). One array rather than a vector per node: 100k small
+  // vectors cost an allocation each and scattered reads (issue 14).
+  std::vector<size_t> first_;
+  std::vector<Arc> arcs_;
   std::vector<uint64_t> cpu_, memd_;
+  std::vector<char> guest_;  // node -> a QEMU guest (read per link end)
+  std::vector<std::pair<int, int>> link_ends_;  // link -> its end nodes
   // Nodes fall in few classes (kind, needs NetEm); which hosts may run each
   // class. A node's hosts are its class's: n_ x h_ flags would be 25 MB and
   // 25M checks for 100k nodes on 256 hosts.
@@ -144,8 +186,14 @@ class Partitioner {
   std::vector<int> part_;   // node -> host or -1
   std::vector<uint64_t> load_, mem_;
   // Node -> (host, weight of its links to that host's nodes), only hosts
-  // with weight: a node's list is no longer than its degree.
-  std::vector<std::vector<std::pair<int, int64_t>>> conn_;
+  // with weight: a node's list is no longer than its degree, so it has
+  // the slots of its arcs (conn_[first_[v] ..], conn_count_[v] used).
+  std::vector<Arc> conn_;
+  std::vector<int> conn_count_;
+  // SendMask's decisions by key ('g' or 'n' for guest, then the
+  // direction's bytes), and its key buffer.
+  absl::flat_hash_map<std::string, int> send_masks_;
+  std::string send_key_;
   // Demands summed over all nodes (CPU in milli, memory in MiB).
   uint64_t total_cpu_ = 0, total_mem_ = 0, max_cpu_ = 0;
 };
@@ -153,14 +201,21 @@ class Partitioner {
 absl::Status Partitioner::Setup() {
   absl::flat_hash_map<absl::string_view, int> index;
   index.reserve(n_);
-  for (int i = 0; i < n_; ++i) index.emplace(t_.nodes(i).name(), i);
-  adj_.assign(n_, {});
+  guest_.resize(n_);
+  for (int i = 0; i < n_; ++i) {
+    index.emplace(t_.nodes(i).name(), i);
+    guest_[i] = KindOf(t_.nodes(i)) == emu::v1::NODE_KIND_QEMU;
+  }
   // (smaller end, larger end, weight), summed per pair below.
   std::vector<std::tuple<int, int, int64_t>> edges;
   edges.reserve(t_.links_size());
+  link_ends_.clear();
+  link_ends_.reserve(t_.links_size());
   // The directions each node sends: its host must be able to apply them
   // (linkemu/engine_choice.h: kernel NetEm/TBF or the userspace engine).
-  std::vector<std::vector<const emu::v1::LinkParams*>> sends(n_);
+  // Per node, which of the four host capability sets (bit netem*2 +
+  // userspace) can send all of them.
+  std::vector<int> engines_ok(n_, 0xF);
   for (const auto& l : t_.links()) {
     auto a = index.find(l.a().node());
     auto b = index.find(l.b().node());
@@ -169,23 +224,37 @@ absl::Status Partitioner::Setup() {
           absl::StrCat(SourcePrefix(l.source()), "link ", LinkName(l),
                        ": names a node that is not in the topology"));
     }
-    sends[a->second].push_back(&l.a_to_b());
-    sends[b->second].push_back(&l.b_to_a());
+    link_ends_.emplace_back(a->second, b->second);
+    engines_ok[a->second] &= SendMask(l.a_to_b(), IsGuest(a->second));
+    engines_ok[b->second] &= SendMask(l.b_to_a(), IsGuest(b->second));
     if (a->second == b->second) continue;
     auto key = std::minmax(a->second, b->second);
     edges.emplace_back(key.first, key.second, CutWeight(l));
   }
   std::sort(edges.begin(), edges.end());
+  // Parallel links summed into one edge, in place.
+  size_t merged = 0;
   for (size_t i = 0; i < edges.size();) {
-    const auto [a, b, first_w] = edges[i];
-    int64_t w = 0;
-    for (; i < edges.size() && std::get<0>(edges[i]) == a &&
-           std::get<1>(edges[i]) == b;
+    auto [a, b, w] = edges[i];
+    for (++i; i < edges.size() && std::get<0>(edges[i]) == a &&
+              std::get<1>(edges[i]) == b;
          ++i) {
       w += std::get<2>(edges[i]);
     }
-    adj_[a].emplace_back(b, w);
-    adj_[b].emplace_back(a, w);
+    edges[merged++] = {a, b, w};
+  }
+  edges.resize(merged);
+  first_.assign(n_ + 1, 0);
+  for (const auto& [a, b, w] : edges) {
+    ++first_[a + 1];
+    ++first_[b + 1];
+  }
+  for (int v = 0; v < n_; ++v) first_[v + 1] += first_[v];
+  arcs_.resize(first_[n_]);
+  std::vector<size_t> next(first_.begin(), first_.end() - 1);
+  for (const auto& [a, b, w] : edges) {
+    arcs_[next[a]++] = {b, w};
+    arcs_[next[b]++] = {a, w};
   }
 
   cpu_.resize(n_);
@@ -204,35 +273,29 @@ absl::Status Partitioner::Setup() {
     memd_[i] = d.memory_mib;
     const auto kind = KindOf(node);
     // Why node i's links cannot be sent from a host with these
-    // capabilities ("" when they can).
+    // capabilities ("" when they can): for messages only, so a walk of
+    // every link is fine.
     auto engine_problem = [&](bool netem, bool userspace) -> std::string {
-      linkemu::SenderSide side;
-      side.netem = netem;
-      side.userspace = userspace;
-      // A QEMU guest sender is served as a namespace (the engine where the
-      // host lacks sch_netem); without the engine, its NetEm runs inside
-      // the guest, so its host's kernel need not have it
-      // (linkemu/engine_choice.h).
-      side.guest = kind == emu::v1::NODE_KIND_QEMU;
-      for (const emu::v1::LinkParams* p : sends[i]) {
-        auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), side);
-        if (!use.ok()) return std::string(use.status().message());
+      const linkemu::SenderSide side = Sender(netem, userspace, IsGuest(i));
+      for (const auto& l : t_.links()) {
+        for (const auto& [end, p] : {std::make_pair(&l.a(), &l.a_to_b()),
+                                     std::make_pair(&l.b(), &l.b_to_a())}) {
+          if (end->node() != node.name()) continue;
+          auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), side);
+          if (!use.ok()) return std::string(use.status().message());
+        }
       }
       return "";
     };
-    // The node's class: its kind and which of the four (netem, userspace
-    // engine) host capabilities can send its links (bit netem*2+userspace).
-    int engines_ok = 0;
-    for (int c = 0; c < 4; ++c) {
-      if (engine_problem(c & 2, c & 1).empty()) engines_ok |= 1 << c;
-    }
+    // The node's class: its kind and which host capabilities can send its
+    // links.
     auto host_engines_ok = [&](int h) {
       const auto& caps = hosts_[h]->capabilities();
-      return (engines_ok >> ((caps.netem() ? 2 : 0) +
-                             (caps.userspace_engine() ? 1 : 0))) & 1;
+      return (engines_ok[i] >> ((caps.netem() ? 2 : 0) +
+                                (caps.userspace_engine() ? 1 : 0))) & 1;
     };
-    auto [cls, added] = class_of.emplace(
-        std::make_pair(static_cast<int>(kind), engines_ok),
+    auto [cls, added] = class_of.try_emplace(
+        std::make_pair(static_cast<int>(kind), engines_ok[i]),
         static_cast<int>(class_allowed_.size()));
     if (added) {
       std::vector<char> ok(h_, 0);
@@ -290,6 +353,22 @@ absl::Status Partitioner::Setup() {
         "); see docs/topology.md"));
   }
   return absl::OkStatus();
+}
+
+int Partitioner::SendMask(const emu::v1::LinkParams& p, bool guest) {
+  send_key_.assign(1, guest ? 'g' : 'n');
+  p.AppendToString(&send_key_);
+  auto [it, added] = send_masks_.try_emplace(send_key_, 0);
+  if (added) {
+    for (int c = 0; c < 4; ++c) {
+      if (linkemu::ChooseDirectionEngine(p, t_.engine(),
+                                         Sender(c & 2, c & 1, guest))
+              .ok()) {
+        it->second |= 1 << c;
+      }
+    }
+  }
+  return it->second;
 }
 
 std::string Partitioner::HostRoom(int h) const {
@@ -477,28 +556,26 @@ void Partitioner::Assign(int v, int h) {
   part_[v] = h;
   load_[h] += cpu_[v];
   mem_[h] += memd_[v];
-  for (const auto& [u, w] : adj_[v]) AddConn(u, h, w);
+  for (const auto& [u, w] : Adj(v)) AddConn(u, h, w);
 }
 
 void Partitioner::AddConn(int v, int h, int64_t w) {
-  auto& list = conn_[v];
-  for (size_t i = 0; i < list.size(); ++i) {
+  Arc* list = conn_.data() + first_[v];
+  int& count = conn_count_[v];
+  for (int i = 0; i < count; ++i) {
     if (list[i].first != h) continue;
     list[i].second += w;
-    if (list[i].second == 0) {
-      list[i] = list.back();
-      list.pop_back();
-    }
+    if (list[i].second == 0) list[i] = list[--count];
     return;
   }
-  list.emplace_back(h, w);
+  list[count++] = {h, w};  // fewer hosts than neighbours: a slot is free
 }
 
 void Partitioner::Unassign(int v) {
   const int h = part_[v];
   load_[h] -= cpu_[v];
   mem_[h] -= memd_[v];
-  for (const auto& [u, w] : adj_[v]) AddConn(u, h, -w);
+  for (const auto& [u, w] : Adj(v)) AddConn(u, h, -w);
   part_[v] = -1;
 }
 
@@ -536,7 +613,7 @@ void Partitioner::Grow() {
     // Only the host's pinned nodes are on it yet: their free neighbours are
     // the nodes connected to it.
     for (int p : pinned_on[h]) {
-      for (const auto& [u, w] : adj_[p]) {
+      for (const auto& [u, w] : Adj(p)) {
         if (part_[u] < 0) pq.emplace(Conn(u, h), -u, u);
       }
     }
@@ -559,7 +636,7 @@ void Partitioner::Grow() {
       }
       if (pick < 0) break;
       Assign(pick, h);
-      for (const auto& [u, w] : adj_[pick]) {
+      for (const auto& [u, w] : Adj(pick)) {
         if (part_[u] < 0) pq.emplace(Conn(u, h), -u, u);
       }
     }
@@ -589,7 +666,7 @@ int Partitioner::FarthestSeed(int first_free,
     int v = q.front();
     q.pop();
     if (can_take(v)) last = v;
-    for (const auto& [u, w] : adj_[v]) {
+    for (const auto& [u, w] : Adj(v)) {
       if (part_[u] >= 0 || (*bfs_mark)[u] == *stamp) continue;
       (*bfs_mark)[u] = *stamp;
       q.push(u);
@@ -663,7 +740,7 @@ void Partitioner::Refine() {
     const int from = part_[v];
     int best = -1;
     int64_t best_w = 0, from_w = 0;
-    for (const auto& [h, w] : conn_[v]) {
+    for (const auto& [h, w] : Conns(v)) {
       if (h == from) {
         from_w = w;
         continue;
@@ -685,21 +762,24 @@ void Partitioner::Refine() {
   };
   for (int pass = 0; pass < kMaxPasses; ++pass) {
     std::vector<char> locked(n_, 0);
-    // Ordered by gain (largest first), then node index.
-    std::set<std::pair<int64_t, int>> queue;
-    std::vector<int64_t> key(n_, 0);
+    // Gain (largest first), then node index (smallest first), and the
+    // node's stamp when queued: a heap in one vector, where an entry whose
+    // stamp is no longer its node's is skipped. (A std::set, erasing and
+    // inserting, cost a tree node per boundary node and pass.)
+    using Entry = std::tuple<int64_t, int, uint32_t>;  // gain, -node, stamp
+    std::priority_queue<Entry> queue;
+    std::vector<uint32_t> stamp(n_, 0);
     std::vector<char> queued(n_, 0);
+    auto enqueue = [&](int v, int64_t gain) {
+      queued[v] = 1;
+      queue.emplace(gain, -v, ++stamp[v]);
+    };
     auto push = [&](int v) {
       if (locked[v] || pin_[v] >= 0) return;
-      if (queued[v]) {
-        queue.erase({-key[v], v});
-        queued[v] = 0;
-      }
+      queued[v] = 0;  // its entry, if any, is stale now
       auto [gain, to] = best_move(v);
       if (to < 0) return;
-      key[v] = gain;
-      queued[v] = 1;
-      queue.insert({-gain, v});
+      enqueue(v, gain);
     };
     for (int v = 0; v < n_; ++v) push(v);
     std::vector<std::pair<int, int>> moves;  // node, from
@@ -707,15 +787,15 @@ void Partitioner::Refine() {
     size_t best_len = 0;
     int fruitless = 0;
     while (!queue.empty() && fruitless < kMaxFruitlessMoves) {
-      auto [neg_gain, v] = *queue.begin();
-      queue.erase(queue.begin());
+      const auto [queued_gain, neg_v, queued_stamp] = queue.top();
+      queue.pop();
+      const int v = -neg_v;
+      if (!queued[v] || queued_stamp != stamp[v]) continue;  // stale
       queued[v] = 0;
       auto [gain, to] = best_move(v);  // limits may have changed
       if (to < 0) continue;
-      if (gain != -neg_gain) {
-        key[v] = gain;
-        queued[v] = 1;
-        queue.insert({-gain, v});
+      if (gain != queued_gain) {
+        enqueue(v, gain);
         continue;
       }
       const int from = part_[v];
@@ -731,7 +811,7 @@ void Partitioner::Refine() {
       } else {
         ++fruitless;
       }
-      for (const auto& [u, w] : adj_[v]) push(u);
+      for (const auto& [u, w] : Adj(v)) push(u);
     }
     while (moves.size() > best_len) {
       auto [v, from] = moves.back();
@@ -762,13 +842,11 @@ bool Partitioner::PartitionWithMetis() {
   for (int v = 0; v < n_; ++v) g = std::gcd(g, cpu_[v]);
   if (g == 0 || total_cpu_ / g > (uint64_t{1} << 30)) return false;
   std::vector<idx_t> xadj(n_ + 1, 0), adjncy, adjwgt, vwgt(n_);
-  size_t arcs = 0;
-  for (int v = 0; v < n_; ++v) arcs += adj_[v].size();
-  adjncy.reserve(arcs);
-  adjwgt.reserve(arcs);
+  adjncy.reserve(arcs_.size());
+  adjwgt.reserve(arcs_.size());
   for (int v = 0; v < n_; ++v) {
     vwgt[v] = static_cast<idx_t>(cpu_[v] / g);
-    for (const auto& [u, w] : adj_[v]) {
+    for (const auto& [u, w] : Adj(v)) {
       adjncy.push_back(u);
       adjwgt.push_back(static_cast<idx_t>(
           std::min<int64_t>(w / (kLinkWeight / 64), idx_t{1} << 24)));
@@ -790,6 +868,7 @@ bool Partitioner::PartitionWithMetis() {
   idx_t options[METIS_NOPTIONS];
   METIS_SetDefaultOptions(options);
   options[METIS_OPTION_SEED] = 1;  // deterministic
+  options[METIS_OPTION_NITER] = kMetisRefineIterations;
   std::vector<idx_t> where(n_);
   if (METIS_PartGraphKway(&nvtxs, &ncon, xadj.data(), adjncy.data(),
                           vwgt.data(), nullptr, adjwgt.data(), &nparts,
@@ -823,7 +902,8 @@ absl::StatusOr<std::vector<int>> Partitioner::Run() {
   if (auto s = Setup(); !s.ok()) return s;
   if (auto s = ChooseHostsAndLimits(); !s.ok()) return s;
   part_.assign(n_, -1);
-  conn_.assign(n_, {});
+  conn_.assign(arcs_.size(), {});
+  conn_count_.assign(n_, 0);
   load_.assign(h_, 0);
   mem_.assign(h_, 0);
   for (int v = 0; v < n_; ++v) {
@@ -864,51 +944,52 @@ NodeDemand DemandOf(const Node& node) {
   return d;
 }
 
-std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
-    const Topology& topology,
-    const std::map<std::string, std::string>& host_of_node,
+namespace {
+
+// Where the ends of a topology's nodes and links are, by host index: what
+// the shares are built from. PlaceTopology has the indices already; for a
+// map of names they are looked up once per node and link end.
+struct HostIndex {
+  std::vector<const std::string*> names;  // host index -> name
+  std::vector<int> node_host;             // topology node -> host index
+  std::vector<std::pair<int, int>> link_hosts;  // topology link -> hosts
+};
+
+std::map<std::string, emu::v1::ApplyLabRequest> BuildSharesByIndex(
+    const Topology& topology, const HostIndex& where,
     const std::vector<HostStatus>& hosts,
     std::vector<emu::v1::CutLink>* cut_links) {
-  // Lookups by views, each node's host found once: a 100k-node lab spent
-  // most of its placement here copying host names (issue 14).
   absl::flat_hash_map<absl::string_view, const std::string*> tunnel_of;
   for (const auto& h : hosts) {
     tunnel_of[h.name()] = &h.capabilities().tunnel_address();
   }
-  static const std::string* const kNoHost = new std::string;
-  absl::flat_hash_map<absl::string_view, const std::string*> host_of;
-  host_of.reserve(host_of_node.size());
-  for (const auto& [node, host] : host_of_node) host_of[node] = &host;
-  auto host_of_name = [&](const std::string& node) -> const std::string& {
-    auto it = host_of.find(node);
-    return it == host_of.end() ? *kNoHost : *it->second;
-  };
   std::map<std::string, emu::v1::ApplyLabRequest> shares;
-  absl::flat_hash_map<absl::string_view, emu::v1::ApplyLabRequest*> share_of;
-  auto share = [&](const std::string& host) -> emu::v1::ApplyLabRequest& {
-    auto it = share_of.find(host);
-    if (it != share_of.end()) return *it->second;
-    auto& s = shares[host];
+  std::vector<emu::v1::ApplyLabRequest*> share_of(where.names.size(), nullptr);
+  auto share = [&](int h) -> emu::v1::ApplyLabRequest& {
+    if (share_of[h] != nullptr) return *share_of[h];
+    auto& s = shares[*where.names[h]];
     s.set_lab(topology.name());
     s.set_engine(topology.engine());
     s.set_seed(topology.seed());
     s.set_compensate(topology.compensate());
     s.set_carrier(topology.carrier());
-    share_of.emplace(shares.find(host)->first, &s);
+    share_of[h] = &s;
     return s;
   };
-  for (const Node& node : topology.nodes()) {
-    *share(host_of_name(node.name())).add_nodes() = node;
+  for (int i = 0; i < topology.nodes_size(); ++i) {
+    *share(where.node_host[i]).add_nodes() = topology.nodes(i);
   }
   const bool vxlan = topology.carrier() == "vxlan";
   absl::flat_hash_set<uint32_t> vnis;  // the lab's, with carrier vxlan
-  for (const auto& link : topology.links()) {
-    const std::string& ha = host_of_name(link.a().node());
-    const std::string& hb = host_of_name(link.b().node());
-    if (ha == hb) {
-      *share(ha).add_links() = link;
+  for (int j = 0; j < topology.links_size(); ++j) {
+    const emu::v1::Link& link = topology.links(j);
+    const auto [a, b] = where.link_hosts[j];
+    if (a == b) {
+      *share(a).add_links() = link;
       continue;
     }
+    const std::string& ha = *where.names[a];
+    const std::string& hb = *where.names[b];
     const std::string name = LinkName(link);
     if (cut_links != nullptr) {
       emu::v1::CutLink& cut = cut_links->emplace_back();
@@ -926,7 +1007,8 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     for (bool local_is_a : {true, false}) {
       const std::string& here = local_is_a ? ha : hb;
       const std::string& there = local_is_a ? hb : ha;
-      emu::v1::RemoteLinkEnd* end = share(here).add_remote_links();
+      emu::v1::RemoteLinkEnd* end =
+          share(local_is_a ? a : b).add_remote_links();
       *end->mutable_link() = link;
       end->set_local_is_a(local_is_a);
       end->set_peer_host(there);
@@ -944,9 +1026,24 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
   // interface export's interface is one after `emuctl community unexport`
   // (its bridge link gone) until it is exported again.
   // The set holds views of the share's own link ends (not changed below,
-  // only its nodes are): no "node:iface" string built per end.
+  // only its nodes are): no "node:iface" string built per end. It is made
+  // only for a share with such an interface to check.
   using EndKey = std::pair<absl::string_view, absl::string_view>;
+  auto prunable = [](const emu::v1::Node& node, const emu::v1::Interface& i) {
+    // containerlab's host and dummy links and bridges inside a node are
+    // the interface's own: it stays.
+    return (node.kind() == emu::v1::NODE_KIND_NETNS ||
+            node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) &&
+           !i.dummy() && !i.has_host_end() && !i.bridge();
+  };
   for (auto& [host, s] : shares) {
+    const bool any = std::any_of(
+        s.nodes().begin(), s.nodes().end(), [&](const emu::v1::Node& node) {
+          return std::any_of(
+              node.interfaces().begin(), node.interfaces().end(),
+              [&](const emu::v1::Interface& i) { return prunable(node, i); });
+        });
+    if (!any) continue;
     absl::flat_hash_set<EndKey> used;
     used.reserve(2 * static_cast<size_t>(s.links_size()) +
                  s.remote_links_size());
@@ -959,19 +1056,11 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
       used.emplace(e.node(), e.interface());
     }
     for (auto& node : *s.mutable_nodes()) {
-      if (node.kind() != emu::v1::NODE_KIND_NETNS &&
-          node.kind() != emu::v1::NODE_KIND_UNSPECIFIED) {
-        continue;
-      }
       auto* ifaces = node.mutable_interfaces();
       ifaces->erase(
           std::remove_if(ifaces->begin(), ifaces->end(),
                          [&](const emu::v1::Interface& i) {
-                           // containerlab's host and dummy links and
-                           // bridges inside a node are the interface's
-                           // own: it stays.
-                           return !i.dummy() && !i.has_host_end() &&
-                                  !i.bridge() &&
+                           return prunable(node, i) &&
                                   !used.contains(
                                       EndKey(node.name(), i.name()));
                          }),
@@ -979,6 +1068,46 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
     }
   }
   return shares;
+}
+
+}  // namespace
+
+std::map<std::string, emu::v1::ApplyLabRequest> BuildShares(
+    const Topology& topology,
+    const std::map<std::string, std::string>& host_of_node,
+    const std::vector<HostStatus>& hosts,
+    std::vector<emu::v1::CutLink>* cut_links) {
+  // Each node's host found once by a view of its name, each host an index
+  // (host "" for a node the map does not place).
+  static const std::string* const kNoHost = new std::string;
+  HostIndex where;
+  absl::flat_hash_map<absl::string_view, int> index_of_host;
+  absl::flat_hash_map<absl::string_view, int> host_of;
+  host_of.reserve(host_of_node.size());
+  for (const auto& [node, host] : host_of_node) {
+    auto [it, added] = index_of_host.try_emplace(
+        host, static_cast<int>(where.names.size()));
+    if (added) where.names.push_back(&host);
+    host_of.emplace(node, it->second);
+  }
+  auto host_index = [&](const std::string& node) {
+    auto it = host_of.find(node);
+    if (it != host_of.end()) return it->second;
+    auto [none, added] = index_of_host.try_emplace(
+        *kNoHost, static_cast<int>(where.names.size()));
+    if (added) where.names.push_back(kNoHost);
+    return none->second;
+  };
+  where.node_host.reserve(topology.nodes_size());
+  for (const Node& node : topology.nodes()) {
+    where.node_host.push_back(host_index(node.name()));
+  }
+  where.link_hosts.reserve(topology.links_size());
+  for (const auto& link : topology.links()) {
+    where.link_hosts.emplace_back(host_index(link.a().node()),
+                                  host_index(link.b().node()));
+  }
+  return BuildSharesByIndex(topology, where, hosts, cut_links);
 }
 
 std::optional<Topology> FoldSharedNamespaces(const Topology& topology) {
@@ -1103,30 +1232,43 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
 
   Placement p;
   p.options = options;
-  std::map<std::string, emu::v1::HostLoad> loads;
-  for (const auto* h : up) {
-    auto& l = loads[h->name()];
-    l.set_host(h->name());
-    l.set_cpu_capacity_milli(uint64_t{h->capabilities().cpus()} * 1000);
-    l.set_memory_capacity_mib(h->capabilities().memory_mib());
+  // Indexed by host (up is in name order): a lookup by name per node cost
+  // more than the sums.
+  p.loads.resize(up.size());
+  for (size_t h = 0; h < up.size(); ++h) {
+    emu::v1::HostLoad& l = p.loads[h];
+    l.set_host(up[h]->name());
+    l.set_cpu_capacity_milli(uint64_t{up[h]->capabilities().cpus()} * 1000);
+    l.set_memory_capacity_mib(up[h]->capabilities().memory_mib());
   }
   for (int i = 0; i < topology.nodes_size(); ++i) {
     const Node& node = topology.nodes(i);
-    const std::string& host = up[host_index[i]]->name();
-    p.host_of_node[node.name()] = host;
+    const int h = host_index[i];
+    p.host_of_node[node.name()] = up[h]->name();
     NodeDemand d = DemandOf(node);
-    auto& l = loads[host];
+    emu::v1::HostLoad& l = p.loads[h];
     l.set_nodes(l.nodes() + 1);
     l.set_cpu_milli(l.cpu_milli() + d.cpu_milli);
     l.set_memory_mib(l.memory_mib() + d.memory_mib);
   }
   for (size_t h = 0; h < up.size(); ++h) {
-    auto& l = loads[up[h]->name()];
-    uint64_t lim = partitioner.limit(h);
-    l.set_cpu_limit_milli(lim >= kUnlimited ? 0 : lim);
-    p.loads.push_back(l);
+    const uint64_t lim = partitioner.limit(h);
+    p.loads[h].set_cpu_limit_milli(lim >= kUnlimited ? 0 : lim);
   }
-  p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
+  if (folded) {
+    // The partitioner's links are the folded lab's: ends found by name.
+    p.per_host = BuildShares(topology, p.host_of_node, hosts, &p.cut_links);
+  } else {
+    // The shares from the partition's indices: no lookup of a name.
+    HostIndex where;
+    for (const HostStatus* h : up) where.names.push_back(&h->name());
+    where.node_host = std::move(host_index);
+    where.link_hosts.reserve(topology.links_size());
+    for (const auto& [a, b] : partitioner.link_ends()) {
+      where.link_hosts.emplace_back(where.node_host[a], where.node_host[b]);
+    }
+    p.per_host = BuildSharesByIndex(topology, where, hosts, &p.cut_links);
+  }
   EMU_RETURN_IF_ERROR(CheckTunnelCarriers(p.cut_links, hosts));
   EMU_RETURN_IF_ERROR(CheckVxlanConditions(topology, p.host_of_node, hosts));
   return p;

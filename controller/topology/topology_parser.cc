@@ -171,7 +171,7 @@ std::string Suggestion(absl::string_view key, KeyList known) {
 // ---- YAML reading ---------------------------------------------------------
 
 struct Entry {
-  std::string key;
+  absl::string_view key;  // the tree's text
   YamlNode key_node;
   YamlNode value;
 };
@@ -394,7 +394,7 @@ class YamlReader {
     for (auto it = node.begin(); it != node.end(); ++it) {
       if (!IsMergeKey(it->first)) {
         merged.emplace_back(it->first, it->second);
-        if (it->first.IsScalar()) own.insert(it->first.Scalar());
+        if (it->first.IsScalar()) own.insert(std::string(it->first.Scalar()));
         continue;
       }
       const YamlNode value = it->second;  // a copy: the iterator yields a temporary
@@ -416,7 +416,8 @@ class YamlReader {
     }
     for (const YamlNode& source : sources) {
       for (auto it = source.begin(); it != source.end(); ++it) {
-        if (it->first.IsScalar() && !own.insert(it->first.Scalar()).second) {
+        if (it->first.IsScalar() &&
+            !own.insert(std::string(it->first.Scalar())).second) {
           continue;
         }
         merged.emplace_back(it->first, it->second);
@@ -474,7 +475,7 @@ class YamlReader {
         Error(key, object, "map keys must be plain names");
         continue;
       }
-      const std::string& name = key.Scalar();  // lives in the tree
+      const absl::string_view name = key.Scalar();  // lives in the tree
       int first_line = 0;
       if (large) {
         auto [first, inserted] = seen.emplace(name, LineOf(key));
@@ -514,7 +515,7 @@ class YamlReader {
                          e.value.IsNull() ? ", found nothing" : ""));
       return false;
     }
-    *out = e.value.Scalar();
+    out->assign(e.value.Scalar().data(), e.value.Scalar().size());
     return true;
   }
   bool Uint(const Entry& e, absl::string_view object, uint64_t max,
@@ -565,13 +566,14 @@ class YamlReader {
               absl::StrCat(e.key, ": expected name: value pairs"));
         continue;
       }
-      if (!seen.insert(it->first.Scalar()).second) {
+      if (!seen.insert(std::string(it->first.Scalar())).second) {
         Error(it->first, object,
               absl::StrCat(e.key, ": duplicate key '", it->first.Scalar(),
                            "'"));
         continue;
       }
-      (*out)[it->first.Scalar()] = it->second.Scalar();
+      (*out)[std::string(it->first.Scalar())] =
+          std::string(it->second.Scalar());
     }
   }
 
@@ -596,7 +598,7 @@ class YamlReader {
                   absl::StrCat(e.key, ": names must be plain names"));
             continue;
           }
-          const std::string name = it->first.Scalar();
+          const std::string name(it->first.Scalar());
           // Settings of a kind emu cannot run go nowhere: a node using the
           // kind says why.
           if (e.key == "kinds" && !IsSupportedKind(name)) continue;
@@ -769,7 +771,9 @@ class YamlReader {
         if (Scalar(e, t->object, &t->kind)) t->kind_line = LineOf(e);
         continue;
       }
-      if (ApplyNodeKey(e, t->object, &t->node)) t->keys[e.key] = e.key_node;
+      if (ApplyNodeKey(e, t->object, &t->node)) {
+        t->keys[std::string(e.key)] = e.key_node;
+      }
     }
   }
 
@@ -848,7 +852,7 @@ class YamlReader {
           Error(line, object, "exec: expected a list of command lines");
           return false;
         }
-        node->add_exec(line.Scalar());
+        node->add_exec(std::string(line.Scalar()));
       }
     }
     return true;
@@ -1025,7 +1029,7 @@ class YamlReader {
       Error(key, "topology", "nodes: node names must be plain names");
       return;
     }
-    const std::string name = key.Scalar();
+    const std::string name(key.Scalar());
     const std::string object = absl::StrCat("node ", name);
     auto [first, inserted] = node_lines_.emplace(name, LineOf(key));
     if (!inserted) {
@@ -1213,7 +1217,7 @@ class YamlReader {
         Error(it->first, node_object, "interfaces: names must be plain names");
         continue;
       }
-      const std::string name = it->first.Scalar();
+      const std::string name(it->first.Scalar());
       const std::string object =
           absl::StrCat("interface ", EndpointName(node_name, name));
       if (!seen.insert(name).second) {
@@ -1234,7 +1238,7 @@ class YamlReader {
         std::string text;
         if (ie.key == "addresses") {
           if (ie.value.IsScalar()) {
-            iface->add_addresses(ie.value.Scalar());
+            iface->add_addresses(std::string(ie.value.Scalar()));
             continue;
           }
           if (!Sequence(ie, object)) continue;
@@ -1243,7 +1247,7 @@ class YamlReader {
               Error(a, object, "addresses: expected CIDR strings");
               continue;
             }
-            iface->add_addresses(a.Scalar());
+            iface->add_addresses(std::string(a.Scalar()));
           }
         } else if (ie.key == "ipv4" || ie.key == "ipv6") {
           if (!Scalar(ie, object, &text)) continue;
@@ -1311,11 +1315,12 @@ class YamlReader {
   // "node:interface" of containerlab's map form; "" when it is neither.
   static std::string EndpointText(const YamlNode& n) {
     if (n.IsScalar()) {
-      const std::string& text = n.Scalar();
+      const absl::string_view text = n.Scalar();
       const size_t colon = text.find(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+      if (colon == absl::string_view::npos || colon == 0 ||
+          colon + 1 == text.size())
         return "";
-      return text;
+      return std::string(text);
     }
     if (!n.IsMap()) return "";
     const YamlNode node = n["node"];
@@ -1349,7 +1354,7 @@ class YamlReader {
   // Checks that `text` is an address of `family` ("ipv4"/"ipv6") and queues
   // it for the endpoint's interface.
   void QueueAddress(const YamlNode& at, absl::string_view object,
-                    absl::string_view family, const std::string& text,
+                    absl::string_view family, absl::string_view text,
                     int link_index, bool a_side) {
     if (absl::StrContains(text, ':') != (family == "ipv6")) {
       Error(at, object,
@@ -1358,7 +1363,7 @@ class YamlReader {
       return;
     }
     interface_settings_.push_back(
-        {link_index, a_side, "address", text, LineOf(at)});
+        {link_index, a_side, "address", std::string(text), LineOf(at)});
   }
 
   // Parses one endpoint: "r1:eth1" or {node: r1, interface: eth1, mac: ..,
@@ -1370,7 +1375,7 @@ class YamlReader {
     int line = LineOf(n);
     std::vector<std::pair<Entry, std::string>> addresses;
     if (n.IsScalar()) {
-      text = n.Scalar();
+      text = std::string(n.Scalar());
       size_t colon = text.find(':');
       if (colon == std::string::npos || colon == 0 ||
           colon + 1 == text.size()) {
@@ -1448,7 +1453,7 @@ class YamlReader {
       Error(type_node, object, "type: expected a single value");
       return false;
     }
-    const std::string type = type_node.Scalar();
+    const std::string type(type_node.Scalar());
     *type_out = type;
     if (type == "veth" || type == "host" || type == "dummy") return true;
     if (type == "mgmt-net" || type == "macvlan") {
@@ -1491,10 +1496,15 @@ class YamlReader {
       ReadSingleEndpointLink(item, index, type, object, topology);
       return;
     }
-    std::vector<absl::string_view> known(std::begin(kLinkOnlyKeys),
-                                         std::end(kLinkOnlyKeys));
-    const KeyList param_keys = linkemu::LinkParamKeys();
-    known.insert(known.end(), param_keys.begin(), param_keys.end());
+    // A link's keys, made once (per link they cost an allocation).
+    static const std::vector<absl::string_view>* const kKnown = [] {
+      auto* known = new std::vector<absl::string_view>(
+          std::begin(kLinkOnlyKeys), std::end(kLinkOnlyKeys));
+      const KeyList param_keys = linkemu::LinkParamKeys();
+      known->insert(known->end(), param_keys.begin(), param_keys.end());
+      return known;
+    }();
+    const KeyList known = *kKnown;
     const int link_index = topology->links_size();
     const size_t settings_before = interface_settings_.size();
     Link link;
@@ -1647,7 +1657,7 @@ class YamlReader {
     }
     for (auto it = item.begin(); it != item.end(); ++it) {
       if (!it->first.IsScalar()) continue;
-      const std::string key = it->first.Scalar();
+      const std::string key(it->first.Scalar());
       if (Contains(kHostEndLinkKeys, key) || Contains(kClabLinkKeys, key)) {
         continue;
       }
@@ -1879,7 +1889,7 @@ class YamlReader {
         for (const Entry& f : Entries(item, object, kExportKeys, kNone)) {
           if (f.key == "to") {
             if (f.value.IsScalar()) {  // to: all
-              ex.add_to(f.value.Scalar());
+              ex.add_to(std::string(f.value.Scalar()));
               continue;
             }
             if (!Sequence(f, object)) continue;
@@ -1888,7 +1898,7 @@ class YamlReader {
                 Error(who, object, "to: expected user names or all");
                 continue;
               }
-              ex.add_to(who.Scalar());
+              ex.add_to(std::string(who.Scalar()));
             }
             continue;
           }
@@ -2010,6 +2020,7 @@ class YamlReader {
   // Applies link-level mtu and endpoint macs to the (possibly implicit)
   // interfaces; a conflict with a declared value is an error.
   void ApplyInterfaceSettings(Topology* topology) {
+    if (interface_settings_.empty()) return;  // no map of every node
     absl::flat_hash_map<absl::string_view, Node*> nodes;
     nodes.reserve(topology->nodes_size());
     for (Node& node : *topology->mutable_nodes()) {
@@ -2227,52 +2238,77 @@ bool IsTextprotoName(absl::string_view file_name) {
 }  // namespace
 
 void NormalizeTopology(Topology* topology) {
-  absl::flat_hash_map<absl::string_view, Node*> nodes;
-  nodes.reserve(topology->nodes_size());
-  for (Node& node : *topology->mutable_nodes()) {
+  absl::flat_hash_map<absl::string_view, int> index;
+  index.reserve(topology->nodes_size());
+  for (int i = 0; i < topology->nodes_size(); ++i) {
+    Node& node = *topology->mutable_nodes(i);
     if (node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) {
       node.set_kind(emu::v1::NODE_KIND_NETNS);
     }
-    nodes.emplace(node.name(), &node);  // the first one wins, as in lookups
+    index.emplace(node.name(), i);  // the first one wins, as in lookups
+  }
+  // The link ends (then the attachments'), grouped by node and in their
+  // order within a node: each node's interfaces are looked at while they
+  // are in cache, not once per end scattered over the whole topology,
+  // which was more than half of parsing 200k links (issue 14).
+  struct End {
+    const emu::v1::Endpoint* endpoint;
+    const SourceRef* source;
+  };
+  std::vector<std::pair<int, End>> found;
+  found.reserve(2 * static_cast<size_t>(topology->links_size()) +
+                topology->attachments_size());
+  auto find = [&](const emu::v1::Endpoint& ep, const SourceRef& source) {
+    auto it = index.find(ep.node());
+    if (it == index.end() || ep.interface().empty()) return;
+    found.push_back({it->second, End{&ep, &source}});
+  };
+  for (const Link& link : topology->links()) {
+    find(link.a(), link.source());
+    find(link.b(), link.source());
+  }
+  for (const emu::v1::Attachment& at : topology->attachments()) {
+    find(at.local(), at.source());
+  }
+  // A counting sort by node: stable.
+  std::vector<size_t> first(topology->nodes_size() + 1, 0);
+  for (const auto& [node, end] : found) ++first[node + 1];
+  for (int i = 0; i < topology->nodes_size(); ++i) first[i + 1] += first[i];
+  std::vector<End> ends(found.size());
+  {
+    std::vector<size_t> next(first.begin(), first.end() - 1);
+    for (const auto& [node, end] : found) ends[next[node]++] = end;
   }
   // A node with many interfaces (a hub, a spine switch) gets a set of their
   // names: scanning its list per link end was quadratic in its degree
   // (a 100k-link star: 5e9 comparisons). The views are of the Interface
   // messages' own names, which do not move while the list grows.
   constexpr int kScanInterfaces = 8;
-  absl::flat_hash_map<const Node*, absl::flat_hash_set<absl::string_view>>
-      many;
-  // Declares the endpoint's interface on its node when the node lacks it.
-  auto declare = [&](const emu::v1::Endpoint& ep, const SourceRef& source) {
-    auto it = nodes.find(ep.node());
-    if (it == nodes.end() || ep.interface().empty()) return;
-    Node* node = it->second;
-    absl::flat_hash_set<absl::string_view>* names = nullptr;
-    if (node->interfaces_size() > kScanInterfaces) {
-      auto [set, added] = many.try_emplace(node);
-      names = &set->second;
-      if (added) {
-        for (const Interface& i : node->interfaces()) names->insert(i.name());
+  absl::flat_hash_set<absl::string_view> names;
+  for (int n = 0; n < topology->nodes_size(); ++n) {
+    if (first[n] == first[n + 1]) continue;
+    Node* node = topology->mutable_nodes(n);
+    names.clear();
+    bool many = false;
+    for (size_t e = first[n]; e < first[n + 1]; ++e) {
+      const std::string& name = ends[e].endpoint->interface();
+      if (!many && node->interfaces_size() > kScanInterfaces) {
+        many = true;
+        for (const Interface& i : node->interfaces()) names.insert(i.name());
       }
-      if (names->contains(ep.interface())) return;
-    } else if (std::any_of(
-                   node->interfaces().begin(), node->interfaces().end(),
-                   [&](const Interface& i) {
-                     return i.name() == ep.interface();
-                   })) {
-      return;
+      if (many ? names.contains(name)
+               : std::any_of(node->interfaces().begin(),
+                             node->interfaces().end(),
+                             [&](const Interface& i) {
+                               return i.name() == name;
+                             })) {
+        continue;
+      }
+      Interface* iface = node->add_interfaces();
+      iface->set_name(name);
+      *iface->mutable_source() = *ends[e].source;
+      if (many) names.insert(iface->name());
     }
-    Interface* iface = node->add_interfaces();
-    iface->set_name(ep.interface());
-    *iface->mutable_source() = source;
-    if (names != nullptr) names->insert(iface->name());
-  };
-  for (const Link& link : topology->links()) {
-    declare(link.a(), link.source());
-    declare(link.b(), link.source());
-  }
-  for (const emu::v1::Attachment& at : topology->attachments()) {
-    declare(at.local(), at.source());
   }
 }
 

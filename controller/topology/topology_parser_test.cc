@@ -1,5 +1,6 @@
 #include "controller/topology/topology_parser.h"
 
+#include <array>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -503,6 +504,40 @@ TEST(NormalizeTopologyTest, HubWithManyInterfacesDeclaresEachOnce) {
   emu::v1::Topology again = t;
   NormalizeTopology(&again);
   EXPECT_EQ(again.DebugString(), t.DebugString());
+}
+
+// Each node's implicit interfaces in the order of its links, then of its
+// attachments, each with its link's source, whatever the other nodes'
+// links in between (NormalizeTopology groups the ends by node).
+TEST(NormalizeTopologyTest, DeclaresInLinkOrderThenAttachmentsPerNode) {
+  emu::v1::Topology t;
+  for (const char* name : {"a", "b", "c"}) t.add_nodes()->set_name(name);
+  t.mutable_nodes(0)->add_interfaces()->set_name("e3");  // declared first
+  const std::vector<std::array<const char*, 4>> links = {
+      {"a", "e2", "b", "e1"}, {"c", "e1", "a", "e1"}, {"b", "e2", "a", "e3"}};
+  for (size_t i = 0; i < links.size(); ++i) {
+    emu::v1::Link* l = t.add_links();
+    l->mutable_a()->set_node(links[i][0]);
+    l->mutable_a()->set_interface(links[i][1]);
+    l->mutable_b()->set_node(links[i][2]);
+    l->mutable_b()->set_interface(links[i][3]);
+    l->mutable_source()->set_line(static_cast<int>(i) + 1);
+  }
+  emu::v1::Attachment* at = t.add_attachments();
+  at->mutable_local()->set_node("a");
+  at->mutable_local()->set_interface("e9");
+  at->mutable_source()->set_line(9);
+  NormalizeTopology(&t);
+  auto declared = [&](int node) {
+    std::vector<std::string> out;
+    for (const auto& i : t.nodes(node).interfaces()) {
+      out.push_back(absl::StrCat(i.name(), "@", i.source().line()));
+    }
+    return out;
+  };
+  EXPECT_THAT(declared(0), ElementsAre("e3@0", "e2@1", "e1@2", "e9@9"));
+  EXPECT_THAT(declared(1), ElementsAre("e1@1", "e2@3"));
+  EXPECT_THAT(declared(2), ElementsAre("e1@2"));
 }
 
 TEST(ParseAndValidateTopologyTest, RunsTheValidatorToo) {

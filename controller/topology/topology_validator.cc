@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -319,8 +320,18 @@ std::string At(const EndUser& user) {
                   &user.attachment->source()});
 }
 
-// A node's interfaces by name.
-using InterfaceMap = absl::flat_hash_map<absl::string_view, const Interface*>;
+// A link end: (node, interface), views of the topology's own strings.
+using EndKey = std::pair<absl::string_view, absl::string_view>;
+
+// What the check knows of one (node, interface): its declaration and who
+// uses it. One table for both: a per-node map of interfaces (100k small
+// tables) and a second table of used ends cost two hash lookups and an
+// allocation per node and link end (issue 14).
+struct EndEntry {
+  const Interface* declared = nullptr;
+  bool used = false;
+  EndUser user;
+};
 
 struct ConnectedPrefix {
   std::string interface;
@@ -340,9 +351,11 @@ class Validator {
     // Sized once: growing them by rehashing cost a tenth of the check at
     // 100k nodes / 200k links.
     nodes_.reserve(topology_.nodes_size());
-    interfaces_.reserve(topology_.nodes_size());
-    used_interfaces_.reserve(2 * static_cast<size_t>(topology_.links_size()) +
-                             topology_.attachments_size());
+    size_t interfaces = 0;
+    for (const Node& node : topology_.nodes()) {
+      interfaces += node.interfaces_size();
+    }
+    ends_.reserve(interfaces);
     CheckPlacement(topology_.placement());
     if (topology_.nodes().empty()) {
       Error(topology_.source(), "topology", "has no nodes");
@@ -356,7 +369,8 @@ class Validator {
       for (const Interface& iface : node.interfaces()) {
         // The name only for a warning: built for every interface it cost
         // an allocation per link end (issue 14).
-        if (used_interfaces_.count({node.name(), iface.name()}) == 0 &&
+        auto end = ends_.find(EndKey(node.name(), iface.name()));
+        if ((end == ends_.end() || !end->second.used) &&
             !iface.name().empty()) {
           Warn(iface.source(),
                absl::StrCat("interface ",
@@ -433,6 +447,23 @@ class Validator {
                          "% is outside 0%..100%"));
     }
   }
+  // The interface `name` of node `node`, or null when it declares none.
+  const Interface* Declared(absl::string_view node,
+                            absl::string_view name) const {
+    auto it = ends_.find(EndKey(node, name));
+    return it == ends_.end() ? nullptr : it->second.declared;
+  }
+  // Records `user` as the user of (node, name); its first user when it had
+  // one already (then unchanged), else null.
+  const EndUser* Use(absl::string_view node, absl::string_view name,
+                     const EndUser& user) {
+    EndEntry& entry = ends_[EndKey(node, name)];
+    if (entry.used) return &entry.user;
+    entry.used = true;
+    entry.user = user;
+    return nullptr;
+  }
+
   void Error(const SourceRef& source, absl::string_view object,
              absl::string_view cause) {
     errors_.push_back(absl::StrCat(SourcePrefix(source), object, ": ", cause));
@@ -477,14 +508,13 @@ class Validator {
     }
     if (IsSegmentKind(node.kind())) CheckSegment(node, object);
 
-    InterfaceMap& ifaces = interfaces_[node.name()];
     std::vector<ConnectedPrefix> connected;
     for (const Interface& iface : node.interfaces()) {
-      CheckInterface(node, iface, &ifaces, &connected);
+      CheckInterface(node, iface, &connected);
     }
-    CheckInNodeBridges(node, ifaces);
+    CheckInNodeBridges(node);
     for (const Route& route : node.routes()) {
-      CheckRoute(node, route, ifaces, connected);
+      CheckRoute(node, route, connected);
     }
     CheckDuplicateRoutes(node);
     for (const auto& [key, value] : node.sysctls()) {
@@ -547,20 +577,28 @@ class Validator {
   }
 
   void CheckInterface(const Node& node, const Interface& iface,
-                      InterfaceMap* ifaces,
                       std::vector<ConnectedPrefix>* connected) {
-    const std::string endpoint = EndpointName(node.name(), iface.name());
-    const std::string object = absl::StrCat("interface ", endpoint);
     if (std::string cause = CheckInterfaceName(iface.name()); !cause.empty()) {
       Error(iface.source(), absl::StrCat("node ", node.name()), cause);
     }
-    auto [it, inserted] = ifaces->emplace(iface.name(), &iface);
-    if (!inserted) {
-      Error(iface.source(), object,
+    EndEntry& entry = ends_[EndKey(node.name(), iface.name())];
+    if (entry.declared != nullptr) {
+      Error(iface.source(),
+            absl::StrCat("interface ", EndpointName(node.name(), iface.name())),
             absl::StrCat("declared twice (first at ",
-                         SourceText(it->second->source()), ")"));
+                         SourceText(entry.declared->source()), ")"));
       return;
     }
+    entry.declared = &iface;
+    // The names only where something needs them: built for every
+    // interface they cost two allocations each (issue 14).
+    if (!iface.has_host_end() && !iface.dummy() && iface.mac().empty() &&
+        iface.addresses().empty() &&
+        (iface.mtu() == 0 || (iface.mtu() >= kMinMtu && iface.mtu() <= kMaxMtu))) {
+      return;
+    }
+    const std::string endpoint = EndpointName(node.name(), iface.name());
+    const std::string object = absl::StrCat("interface ", endpoint);
     if (iface.has_host_end() || iface.dummy()) {
       CheckSpecialEnd(node, iface, endpoint, object);
     }
@@ -823,8 +861,9 @@ class Validator {
   // with `network-mode: container:NODE`) and their ports (.master): a
   // netns node's; a bridge is no link's end and nothing else special; a
   // port's master is a bridge of the same node.
-  void CheckInNodeBridges(const Node& node, const InterfaceMap& ifaces) {
+  void CheckInNodeBridges(const Node& node) {
     for (const Interface& iface : node.interfaces()) {
+      if (!iface.bridge() && iface.master().empty()) continue;
       const std::string object = absl::StrCat(
           "interface ", EndpointName(node.name(), iface.name()));
       if (iface.bridge()) {
@@ -838,14 +877,11 @@ class Validator {
                 "a bridge inside a node is not also a dummy, a host link's "
                 "end or a port of another bridge");
         }
-        used_interfaces_.emplace(
-            std::make_pair(absl::string_view(node.name()),
-                           absl::string_view(iface.name())),
-            EndUser{nullptr, nullptr, &node, &iface});
+        Use(node.name(), iface.name(), EndUser{nullptr, nullptr, &node, &iface});
       }
       if (iface.master().empty()) continue;
-      auto it = ifaces.find(iface.master());
-      if (it == ifaces.end() || !it->second->bridge()) {
+      const Interface* master = Declared(node.name(), iface.master());
+      if (master == nullptr || !master->bridge()) {
         Error(iface.source(), object,
               absl::StrCat("its master ", iface.master(),
                            " is not a bridge inside node ", node.name()));
@@ -874,10 +910,7 @@ class Validator {
                              emu::v1::NodeKind_Name(node.kind()),
                              "NODE_KIND_"))));
     }
-    used_interfaces_.emplace(
-        std::make_pair(absl::string_view(node.name()),
-                       absl::string_view(iface.name())),
-        EndUser{nullptr, nullptr, &node, &iface});
+    Use(node.name(), iface.name(), EndUser{nullptr, nullptr, &node, &iface});
     if (!iface.has_host_end()) return;
     const emu::v1::HostEnd& host = iface.host_end();
     const std::string host_name = absl::StrCat("host:", host.name());
@@ -929,7 +962,6 @@ class Validator {
   }
 
   void CheckRoute(const Node& node, const Route& route,
-                  const InterfaceMap& ifaces,
                   const std::vector<ConnectedPrefix>& connected) {
     const std::string object =
         absl::StrCat("node ", node.name(), ": route to ",
@@ -957,7 +989,8 @@ class Validator {
             absl::StrCat("destination has host bits set; did you mean ",
                          destination.Network().ToString(), "?"));
     }
-    if (!route.dev().empty() && ifaces.count(route.dev()) == 0) {
+    if (!route.dev().empty() &&
+        Declared(node.name(), route.dev()) == nullptr) {
       Error(route.source(), object,
             absl::StrCat("dev ", route.dev(), " is not an interface of node ",
                          node.name()));
@@ -1095,11 +1128,12 @@ class Validator {
   }
 
   void CheckLink(const Link& link) {
-    const std::string object = absl::StrCat("link ", LinkName(link));
+    // Built only for a message: per link it cost an allocation (issue 14).
+    auto object = [&link] { return absl::StrCat("link ", LinkName(link)); };
     bool endpoints_ok = true;
     for (const emu::v1::Endpoint* e : {&link.a(), &link.b()}) {
       if (e->node().empty() || e->interface().empty()) {
-        Error(link.source(), object,
+        Error(link.source(), object(),
               "an endpoint needs both a node and an interface (node:iface)");
         endpoints_ok = false;
       }
@@ -1107,7 +1141,7 @@ class Validator {
     if (!endpoints_ok) return;
     if (link.a().node() == link.b().node() &&
         link.a().interface() == link.b().interface()) {
-      Error(link.source(), object,
+      Error(link.source(), object(),
             absl::StrCat("connects ", EndpointName(link.a()), " to itself"));
       return;
     }
@@ -1115,27 +1149,28 @@ class Validator {
     int i = 0;
     for (const emu::v1::Endpoint* e : {&link.a(), &link.b()}) {
       const int index = i++;
-      if (nodes_.count(e->node()) == 0) {
-        Error(link.source(), object, absl::StrCat("unknown node ", e->node()));
+      // One lookup: a declared interface's node exists.
+      auto end = ends_.find(EndKey(e->node(), e->interface()));
+      if (end == ends_.end() || end->second.declared == nullptr) {
+        if (nodes_.count(e->node()) == 0) {
+          Error(link.source(), object(),
+                absl::StrCat("unknown node ", e->node()));
+        } else {
+          Error(link.source(), object(),
+                absl::StrCat("node ", e->node(), " declares no interface ",
+                             e->interface()));
+        }
         continue;
       }
-      const InterfaceMap& ifaces = interfaces_[e->node()];
-      auto iface = ifaces.find(e->interface());
-      if (iface == ifaces.end()) {
-        Error(link.source(), object,
-              absl::StrCat("node ", e->node(), " declares no interface ",
-                           e->interface()));
-        continue;
-      }
-      ends[index] = iface->second;
-      auto [it, inserted] = used_interfaces_.emplace(
-          std::make_pair(absl::string_view(e->node()),
-                         absl::string_view(e->interface())),
-          EndUser{&link, nullptr});
-      if (!inserted) {
-        Error(link.source(), object,
+      EndEntry& entry = end->second;
+      ends[index] = entry.declared;
+      if (entry.used) {
+        Error(link.source(), object(),
               absl::StrCat("duplicate interface ", EndpointName(*e),
-                           ": already used by ", At(it->second)));
+                           ": already used by ", At(entry.user)));
+      } else {
+        entry.used = true;
+        entry.user = EndUser{&link, nullptr};
       }
     }
     const uint32_t mtu_a =
@@ -1144,19 +1179,26 @@ class Validator {
         ends[1] != nullptr && ends[1]->mtu() != 0 ? ends[1]->mtu() : kDefaultMtu;
     if (ends[0] != nullptr && ends[1] != nullptr) {
       if (mtu_a != mtu_b) {
-        Warn(link.source(), object,
+        Warn(link.source(), object(),
              absl::StrCat("the ends have different MTUs (", mtu_a, " and ",
                           mtu_b, ")"));
       }
       CheckSharedSubnet(link, object, *ends[0], *ends[1]);
     }
     // Bytes, not MessageDifferencer: its reflection cost more per link than
-    // all the checks (issue 14). Equal directions serialize alike.
-    if (link.a_to_b().SerializeAsString() == link.b_to_a().SerializeAsString()) {
+    // all the checks (issue 14). Equal directions serialize alike; the
+    // buffers are reused from link to link.
+    link.a_to_b().SerializeToString(&a_to_b_bytes_);
+    link.b_to_a().SerializeToString(&b_to_a_bytes_);
+    if (a_to_b_bytes_ == b_to_a_bytes_) {
       CheckParams(link, object, link.a_to_b(), std::min(mtu_a, mtu_b));
     } else {
-      CheckParams(link, absl::StrCat(object, ": a-to-b"), link.a_to_b(), mtu_a);
-      CheckParams(link, absl::StrCat(object, ": b-to-a"), link.b_to_a(), mtu_b);
+      CheckParams(
+          link, [&] { return absl::StrCat(object(), ": a-to-b"); },
+          link.a_to_b(), mtu_a);
+      CheckParams(
+          link, [&] { return absl::StrCat(object(), ": b-to-a"); },
+          link.b_to_a(), mtu_b);
     }
   }
 
@@ -1199,28 +1241,28 @@ class Validator {
         Error(at.source(), object, absl::StrCat("unknown node ", e.node()));
         continue;
       }
-      if (interfaces_[e.node()].count(e.interface()) == 0) {
+      if (Declared(e.node(), e.interface()) == nullptr) {
         Error(at.source(), object,
               absl::StrCat("node ", e.node(), " declares no interface ",
                            e.interface()));
         continue;
       }
-      auto [it, inserted] = used_interfaces_.emplace(
-          std::make_pair(absl::string_view(e.node()),
-                         absl::string_view(e.interface())),
-          EndUser{nullptr, &at});
-      if (!inserted) {
+      if (const EndUser* first =
+              Use(e.node(), e.interface(), EndUser{nullptr, &at});
+          first != nullptr) {
         Error(at.source(), object,
               absl::StrCat("duplicate interface ", EndpointName(e),
-                           ": already used by ", At(it->second)));
+                           ": already used by ", At(*first)));
       }
       const uint32_t mtu = kDefaultMtu;
       Link as_link;
       *as_link.mutable_source() = at.source();
-      CheckParams(as_link, absl::StrCat(object, ": to community"),
-                  at.to_community(), mtu);
-      CheckParams(as_link, absl::StrCat(object, ": from community"),
-                  at.from_community(), mtu);
+      CheckParams(
+          as_link, [&] { return absl::StrCat(object, ": to community"); },
+          at.to_community(), mtu);
+      CheckParams(
+          as_link, [&] { return absl::StrCat(object, ": from community"); },
+          at.from_community(), mtu);
     }
     for (const Node& node : topology_.nodes()) {
       if (!node.foreign_lab().empty() || !node.foreign_node().empty() ||
@@ -1235,7 +1277,8 @@ class Validator {
 
   // Both ends numbered in one family but in no common subnet is legal and
   // almost always a typo.
-  void CheckSharedSubnet(const Link& link, absl::string_view object,
+  void CheckSharedSubnet(const Link& link,
+                         absl::FunctionRef<std::string()> object,
                          const Interface& a, const Interface& b) {
     for (int family : {AF_INET, AF_INET6}) {
       std::vector<IpPrefix> pa, pb;
@@ -1257,7 +1300,7 @@ class Validator {
         }
       }
       if (!shared) {
-        Warn(link.source(), object,
+        Warn(link.source(), object(),
              absl::StrCat("the ends share no ",
                           family == AF_INET ? "IPv4" : "IPv6", " subnet (",
                           pa.front().ToString(), " vs ", pb.front().ToString(),
@@ -1266,19 +1309,20 @@ class Validator {
     }
   }
 
-  void CheckParams(const Link& link, absl::string_view object,
+  // `object` is called only for a message.
+  void CheckParams(const Link& link, absl::FunctionRef<std::string()> object,
                    const LinkParams& p, uint32_t mtu) {
     // Exactly what the agent will refuse (it plans qdiscs with the same
     // function), so validate and plan say what up would.
     for (const std::string& problem :
          linkemu::LinkParamsProblems(p, topology_.engine())) {
-      Error(link.source(), object, problem);
+      Error(link.source(), object(), problem);
     }
     // A topology-level rule the agent cannot see: the bucket must hold one
     // packet of the link's own MTU.
     if (p.rate_bps() > 0 && p.burst_bytes() >= linkemu::kFullFrameBytes &&
         p.burst_bytes() < mtu) {
-      Error(link.source(), object,
+      Error(link.source(), object(),
             absl::StrCat("burst ", linkemu::FormatSizeBytes(p.burst_bytes()),
                          " is smaller than the MTU (", mtu,
                          " bytes): full-size packets could never be sent"));
@@ -1291,16 +1335,14 @@ class Validator {
   // Hash maps keyed by views of the topology's own strings: a 100k-node
   // lab is checked without a copy of a name per lookup.
   absl::flat_hash_map<absl::string_view, Owner> nodes_;
-  // Node name -> interface name -> its declaration.
-  absl::flat_hash_map<absl::string_view, InterfaceMap> interfaces_;
+  // (node, interface) -> its declaration and its user.
+  absl::flat_hash_map<EndKey, EndEntry> ends_;
   std::map<IpAddress, Owner> addresses_;
   std::map<std::string, Owner> macs_;
   // Host link ends (Interface.host_end.name) -> the node's interface.
   std::map<std::string, Owner> host_ends_;
-  // (node, interface) -> the link that uses it.
-  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>,
-                      EndUser>
-      used_interfaces_;
+  // CheckLink's serialized directions, reused from link to link.
+  std::string a_to_b_bytes_, b_to_a_bytes_;
 };
 
 }  // namespace

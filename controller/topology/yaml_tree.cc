@@ -28,10 +28,10 @@ bool YamlNode::IsSequence() const {
 bool YamlNode::IsMap() const {
   return tree_ != nullptr && tree_->data(index_).type == YamlTree::Type::kMap;
 }
-const std::string& YamlNode::Scalar() const {
-  static const std::string* const kEmpty = new std::string;
-  if (!IsScalar()) return *kEmpty;
-  return tree_->texts_[tree_->data(index_).text];
+absl::string_view YamlNode::Scalar() const {
+  if (!IsScalar()) return absl::string_view();
+  const YamlTree::Data& d = tree_->data(index_);
+  return absl::string_view(tree_->text_.data() + d.first, d.count);
 }
 bool YamlNode::IsPlain() const {
   return tree_ != nullptr && tree_->data(index_).plain;
@@ -105,9 +105,8 @@ class YamlTreeBuilder {
     // About one value per 8 bytes of text in a topology file.
     tree_->nodes_.reserve(content.size() / 8);
     tree_->children_.reserve(content.size() / 8);
-    // About one scalar per 12 bytes: without this the strings are moved
-    // at every growth of the vector.
-    tree_->texts_.reserve(content.size() / 12);
+    // Scalars' text is about the file's size (an alias repeats none).
+    tree_->text_.reserve(content.size());
     yaml_parser_set_input_string(
         &parser, reinterpret_cast<const unsigned char*>(content.data()),
         content.size());
@@ -131,7 +130,7 @@ class YamlTreeBuilder {
     yaml_parser_delete(&parser);
     if (!status.ok()) return status;
     if (!have_root_) {  // an empty file: a null document
-      tree_->nodes_.push_back({YamlTree::Type::kNull, true, 1, 0, 0, 0});
+      tree_->nodes_.push_back({YamlTree::Type::kNull, true, 1, 0, 0});
       tree_->root_ = static_cast<uint32_t>(tree_->nodes_.size() - 1);
     }
     return absl::OkStatus();
@@ -207,8 +206,9 @@ class YamlTreeBuilder {
         d.plain = plain;
         d.line = Line(e.start_mark);
         if (!null) {
-          d.text = static_cast<uint32_t>(tree_->texts_.size());
-          tree_->texts_.emplace_back(value);
+          d.first = static_cast<uint32_t>(tree_->text_.size());
+          d.count = static_cast<uint32_t>(value.size());
+          tree_->text_.append(value.data(), value.size());
         }
         const Size size{1, null ? 0 : value.size(), true};
         EMU_RETURN_IF_ERROR(Add(e.start_mark, size));

@@ -4,7 +4,8 @@
 // it took 13 s and 780 MB, and its event parser alone 5 s (bench:
 // topology_bench). libyaml (Debian's libyaml-dev, C) emits the same events
 // in well under a second; this file builds one flat array of nodes from
-// them (about 20 bytes a value plus its text), checking the bounds of
+// them (20 bytes a value, and every scalar's text in one buffer: a string
+// per scalar cost an allocation each), checking the bounds of
 // topology_limits.h on every event, before anything is built past them.
 //
 // The handle, YamlNode, reads like yaml-cpp's YAML::Node (IsMap, Scalar,
@@ -41,8 +42,9 @@ class YamlNode {
   bool IsScalar() const;
   bool IsSequence() const;
   bool IsMap() const;
-  // The text of a scalar ("" for anything else).
-  const std::string& Scalar() const;
+  // The text of a scalar ("" for anything else); valid while the tree
+  // lives.
+  absl::string_view Scalar() const;
   // True for a plain scalar without a tag (a "<<" written so is a merge
   // key; a quoted one is text).
   bool IsPlain() const;
@@ -130,15 +132,17 @@ class YamlTree {
     Type type = Type::kNull;
     bool plain = false;
     int32_t line = 0;   // 1-based
-    uint32_t first = 0;  // sequences and maps: first child in children_
-    uint32_t count = 0;  // children (a map has two per pair: key, value)
-    uint32_t text = 0;   // scalars: index in texts_
+    // Sequences and maps: the first child in children_ and how many (a map
+    // has two per pair: key, value). Scalars: the text's offset in text_
+    // and its size.
+    uint32_t first = 0;
+    uint32_t count = 0;
   };
   const Data& data(uint32_t i) const { return nodes_[i]; }
 
   std::vector<Data> nodes_;
   std::vector<uint32_t> children_;
-  std::vector<std::string> texts_;
+  std::string text_;  // every scalar's text, one after the other
   uint32_t root_ = 0;
 };
 

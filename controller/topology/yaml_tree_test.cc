@@ -45,11 +45,13 @@ TEST(YamlTreeTest, MapsSequencesScalarsAndLines) {
   EXPECT_FALSE(root["missing"].IsDefined());
   std::vector<std::string> keys;
   for (auto it = root.begin(); it != root.end(); ++it) {
-    keys.push_back(it->first.Scalar());
+    keys.push_back(std::string(it->first.Scalar()));
   }
   EXPECT_THAT(keys, ::testing::ElementsAre("name", "list", "empty", "q"));
   std::vector<std::string> items;
-  for (const YamlNode& item : list) items.push_back(item.Scalar());
+  for (const YamlNode& item : list) {
+    items.push_back(std::string(item.Scalar()));
+  }
   EXPECT_THAT(items, ::testing::ElementsAre("a", "b"));
 }
 
@@ -59,6 +61,29 @@ TEST(YamlTreeTest, NullWordsAsYamlCppReadsThem) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(s[i].IsNull()) << i;
   EXPECT_EQ(s[4].Scalar(), "null");
   EXPECT_EQ(s[5].Scalar(), "nil");
+}
+
+// Every scalar's text lives in one buffer, reserved at the file's size:
+// text longer than the file (escapes of 2 bytes that decode to 3), after
+// many scalars, grows it, and every value stays whole.
+TEST(YamlTreeTest, ScalarTextsInOneBufferStayWhole) {
+  std::string text = "l:\n";
+  for (int i = 0; i < 500; ++i) absl::StrAppend(&text, "  - v", i, "\n");
+  text += "e: \"";
+  for (int i = 0; i < 5000; ++i) text += "\\L\\P";
+  text += "\"\n";
+  auto tree = Parse(text);
+  YamlNode root = tree->root();
+  std::string expanded;
+  for (int i = 0; i < 5000; ++i) expanded += "\u2028\u2029";
+  ASSERT_GT(expanded.size(), text.size());
+  EXPECT_EQ(root["e"].Scalar(), expanded);
+  ASSERT_EQ(root["l"].size(), 500u);
+  for (int i = 0; i < 500; ++i) {
+    EXPECT_EQ(root["l"][i].Scalar(), absl::StrCat("v", i));
+  }
+  EXPECT_EQ(YamlNode().Scalar(), "");
+  EXPECT_EQ(root["l"].Scalar(), "");  // not a scalar
 }
 
 TEST(YamlTreeTest, EmptyFileIsNull) {
