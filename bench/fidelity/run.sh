@@ -219,12 +219,13 @@ case $experiment in
   nemu)
     # NEmu's Figures 3-6: receiver rate and delay by chain length, per link
     # rate, for 500 and 1024-byte messages, a relay (socat) per router.
-    # Then kernel routing (one TCP connection end to end), and links with
-    # 5 ms of delay each (NEmu set none: its vswitch shaped rate only).
+    # Then, one run per point, kernel routing (one TCP connection end to
+    # end), and links with 5 ms of delay each (NEmu set none: its vswitch
+    # shaped the rate only).
     if [[ -n $short ]]; then
       lengths=(3) rates=5,20 sizes=1024 warm=1 secs=2 repeat=1
     else
-      lengths=(2 4 8 16) rates=1.25,2.5,5,10,20 sizes=500,1024 warm=2 secs=6
+      lengths=(2 4 8 16) rates=1.25,2.5,5,10,20 sizes=500,1024 warm=2 secs=5
     fi
     app=() kern=() ldel=()
     for n in "${lengths[@]}"; do
@@ -237,6 +238,8 @@ case $experiment in
         --param "size=$sizes" --param delay=0 --param forward=app
       app+=("$results/runs/app-$n/summary.csv")
       [[ -z $short ]] || continue
+      # The comparisons: one run per point.
+      all_repeat=$repeat repeat=1
       redeploy_run "$here/nemu-pipeline.yaml" "$results/nemu$n.yaml" "fnemu$n" \
         "$results/runs/kernel-$n" "${common[@]}" --param "mbit=$rates" \
         --param size=1024 --param delay=0 --param forward=kernel
@@ -245,6 +248,7 @@ case $experiment in
         "$results/runs/delay-$n" "${common[@]}" --param mbit=10 \
         --param size=1024 --param delay=5 --param forward=app,kernel
       ldel+=("$results/runs/delay-$n/summary.csv")
+      repeat=$all_repeat
     done
     merge_summaries "$results/app" "${app[@]}"
     for size in ${sizes//,/ }; do
