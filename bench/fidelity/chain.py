@@ -38,6 +38,7 @@ def main():
                    help="host CPUs the qemu nodes' vCPUs are pinned to, e.g. 1 or 0,1")
     p.add_argument("--relay", type=int, metavar="PORT",
                    help="socat on every router relays PORT to the next node's PORT")
+    p.add_argument("--host", help="the host of every node")
     p.add_argument("--host-a", help="the host of src")
     p.add_argument("--host-b", help="the host of dst")
     a = p.parse_args()
@@ -55,7 +56,11 @@ def main():
         if not re.fullmatch(r"[0-9]+(,[0-9]+)*", a.cpuset):
             p.error(f"--cpuset {a.cpuset}: host CPU numbers, e.g. 1 or 0,1")
         cpuset = "[" + ", ".join(a.cpuset.split(",")) + "]"
-    for flag, host in (("--host-a", a.host_a), ("--host-b", a.host_b)):
+    if a.host and (a.host_a or a.host_b):
+        p.error("--host pins every node: not with --host-a/--host-b")
+    host_a = a.host_a or a.host
+    host_b = a.host_b or a.host
+    for flag, host in (("--host", a.host), ("--host-a", a.host_a), ("--host-b", a.host_b)):
         if host is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", host):
             p.error(f"{flag} {host}: not a host name")
     name = a.name or f"chain{a.nodes}"
@@ -79,14 +84,16 @@ def main():
     out += ["topology:", "  defaults:", f"    kind: {a.kind}", "  nodes:"]
     out += ["    src:",
             "      interfaces: {eth1: {addresses: [10.100.0.1/24]}}"] + end_guest
-    if a.host_a:
-        out.append(f"      host: {a.host_a}")
+    if host_a:
+        out.append(f"      host: {host_a}")
     if n > 0:
         out.append("      routes: [{to: default, via: 10.100.0.2}]")
     for i in range(1, n + 1):
         # eth1 faces the source (link i-1, right end), eth2 the destination
         # (link i, left end).
         out += [f"    r{i}:"]
+        if a.host:
+            out.append(f"      host: {a.host}")
         if router_kind != a.kind:
             out.append(f"      kind: {router_kind}")
         out += router_guest
@@ -111,8 +118,8 @@ def main():
         out += ["      sysctls: {net.ipv4.ip_forward: 1}"]
     out += ["    dst:",
             f"      interfaces: {{eth1: {{addresses: [10.100.{n}.2/24]}}}}"] + end_guest
-    if a.host_b:
-        out.append(f"      host: {a.host_b}")
+    if host_b:
+        out.append(f"      host: {host_b}")
     if n > 0:
         out.append(f"      routes: [{{to: default, via: 10.100.{n}.1}}]")
     out.append("  links:")

@@ -137,6 +137,17 @@ figure() {  # DIR NAME PLOT_ARGS...: the table and the SVG of one figure
   "$EMUCTL" plot "$dir" "$@" -o "$results/$name.svg" | tee "$results/$name.txt"
 }
 
+# The chains run on one host (the first), as the seeds' did: a chain left
+# to placement on a cluster of several would span them.
+case $experiment in
+  qemunet|qemunet-guests|vrouter|nemu)
+    mapfile -t hosts < <(cluster_hosts)
+    host1=${hosts[0]:-}
+    [[ -n $host1 ]] || { echo "run.sh: no reachable host" >&2; exit 1; }
+    chain_opts=(--host "$host1")
+    ;;
+esac
+
 case $experiment in
   qemunet)
     # The paper's Figure 7: the most the chain forwards, by its length
@@ -169,7 +180,7 @@ case $experiment in
   qemunet-guests)
     # Qemunet's nodes were QEMU guests: the same chain with every node a
     # guest (TCG here unless the host has a usable KVM; docs/guests.md).
-    chain_opts=(--kind qemu --cpus 1)
+    chain_opts+=(--kind qemu --cpus 1)
     if [[ -n $short ]]; then
       lengths=(2) sizes=64,1470 secs=1 repeat=1
     else
@@ -199,11 +210,12 @@ case $experiment in
     files=()
     for c in "${configs[@]}"; do
       case $c in
-        1vcpu) chain_opts=(--router-kind qemu --cpus 1) ;;
-        1vcpu-pinned) chain_opts=(--router-kind qemu --cpus 1 --cpuset 1) ;;
-        2vcpu) chain_opts=(--router-kind qemu --cpus 2) ;;
-        2vcpu-pinned) chain_opts=(--router-kind qemu --cpus 2 --cpuset 0,1) ;;
+        1vcpu) opts=(--router-kind qemu --cpus 1) ;;
+        1vcpu-pinned) opts=(--router-kind qemu --cpus 1 --cpuset 1) ;;
+        2vcpu) opts=(--router-kind qemu --cpus 2) ;;
+        2vcpu-pinned) opts=(--router-kind qemu --cpus 2 --cpuset 0,1) ;;
       esac
+      chain_opts=(--host "$host1" "${opts[@]}")
       chain_run "$here/qemunet-chain.yaml" 3 "$results/runs/$c" \
         --param size=64 --param "pps=$loads" --param "secs=$secs" --param tcp=0 \
         --param "config=$c"
@@ -229,7 +241,7 @@ case $experiment in
     fi
     app=() kern=() ldel=()
     for n in "${lengths[@]}"; do
-      python3 "$here/chain.py" --nodes "$n" --name "fnemu$n" --relay 5001 \
+      python3 "$here/chain.py" --nodes "$n" --name "fnemu$n" --relay 5001 --host "$host1" \
         --rate '${mbit}mbit' --delay '${delay}ms' >"$results/nemu$n.yaml"
       common=(--param "nodes=$n"
         --param "warmup=$warm" --param "secs=$secs")
