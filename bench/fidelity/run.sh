@@ -3,7 +3,7 @@
 # against the cluster emuctl reaches (the local one: `emuctl local start`,
 # `--hosts 2` for aef's two-host half), and writes its results and plots:
 #
-#   bench/fidelity/run.sh EXPERIMENT [--short] [--repeat N] [--results DIR]
+#   bench/fidelity/run.sh EXPERIMENT [--short] [--repeat N] [--results DIR] [--resume]
 #
 # qemunet: chains of 2..32 netns nodes (bench/fidelity/chain.py), one lab
 #   per length, each measured by qemunet-chain.yaml: UDP packets/s
@@ -35,14 +35,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 EMUCTL=${EMUCTL:-emuctl}
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 experiment=$1
 shift
-short= repeat=3 results=
+short= repeat=3 results= resume=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --short) short=1 ;;
+    --resume) resume=1 ;;
     --repeat) repeat=$2; shift ;;
     --results) results=$2; shift ;;
     -h|--help) usage ;;
@@ -69,6 +70,15 @@ locked() {
   if [[ -n ${EMU_LOCK:-} ]]; then flock "$EMU_LOCK" "$@"; else "$@"; fi
 }
 
+# done_already OUT: with --resume, OUT/summary.csv exists and every run in
+# it succeeded.
+done_already() {
+  [[ -n $resume && -f $1/summary.csv ]] || return 1
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "state") c = i; next }
+    $c != "succeeded" { bad = 1 } END { exit bad || NR < 2 }' "$1/summary.csv" || return 1
+  echo "== $(basename "$1"): done already (--resume)"
+}
+
 # chain_run FILE NODES OUT PARAM...: a chain of NODES nodes deployed
 # (bench/fidelity/chain.py with the options in the array chain_opts), FILE
 # run on it with --param nodes=NODES and the PARAMs into OUT (emuctl run
@@ -77,6 +87,7 @@ chain_opts=()
 chain_run() {
   local file=$1 n=$2 out=$3
   shift 3
+  done_already "$out" && return
   lab=fid$n
   python3 "$here/chain.py" --nodes "$n" --name "$lab" "${chain_opts[@]}" >"$results/$lab.yaml"
   note_load "$(basename "$out"): a chain of $n nodes ${chain_opts[*]}"
@@ -92,6 +103,7 @@ chain_run() {
 # PARAMs substituted, into OUT; LAB removed at the end.
 redeploy_run() {
   local file=$1 topology=$2 out=$4
+  done_already "$out" && return
   lab=$3
   shift 4
   note_load "$(basename "$out"): $*"
