@@ -39,6 +39,9 @@ def main():
     p.add_argument("--relay", type=int, metavar="PORT",
                    help="socat on every router relays PORT to the next node's PORT")
     p.add_argument("--host", help="the host of every node")
+    p.add_argument("--overcommit", action="store_true",
+                   help="let placement give a host more vCPUs than it has "
+                        "(guests pinned to one host)")
     p.add_argument("--host-a", help="the host of src")
     p.add_argument("--host-b", help="the host of dst")
     a = p.parse_args()
@@ -72,6 +75,8 @@ def main():
            f"name: {name}"]
     if a.engine:
         out.append(f"engine: {a.engine}")
+    if a.overcommit:
+        out.append("placement: {overcommit: true}")
     # A qemu node's vCPUs and their pinning, on each qemu node (a netns
     # node has neither).
     guest = []

@@ -192,7 +192,7 @@ case $experiment in
   qemunet-guests)
     # Qemunet's nodes were QEMU guests: the same chain with every node a
     # guest (TCG here unless the host has a usable KVM; docs/guests.md).
-    chain_opts+=(--kind qemu --cpus 1)
+    chain_opts+=(--kind qemu --cpus 1 --overcommit)
     if [[ -n $short ]]; then
       lengths=(2) sizes=64,1470 secs=1 repeat=1
     else
@@ -227,7 +227,7 @@ case $experiment in
         2vcpu) opts=(--router-kind qemu --cpus 2) ;;
         2vcpu-pinned) opts=(--router-kind qemu --cpus 2 --cpuset 0,1) ;;
       esac
-      chain_opts=(--host "$host1" "${opts[@]}")
+      chain_opts=(--host "$host1" --overcommit "${opts[@]}")
       chain_run "$here/qemunet-chain.yaml" 3 "$results/runs/$c" \
         --param size=64 --param "pps=$loads" --param "secs=$secs" --param tcp=0 \
         --param "config=$c"
