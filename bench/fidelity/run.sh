@@ -39,6 +39,14 @@ usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 experiment=$1
 shift
+case $experiment in
+  qemunet|qemunet-guests|nemu|aef|vrouter) ;;
+  -h|--help) usage ;;
+  *)
+    echo "run.sh: unknown experiment $experiment (known: qemunet, qemunet-guests, nemu, aef, vrouter)" >&2
+    exit 2
+    ;;
+esac
 short= repeat=3 results= resume=
 while [[ $# -gt 0 ]]; do
   case $1 in
