@@ -31,12 +31,29 @@ namespace {
 
 constexpr char kHolderEnv[] = "EMU_NODE_SANDBOX";
 
+// A process that exits while its cmdline is read makes read(2) fail
+// (ESRCH): that is an empty argv (the process is gone), never an
+// exception. (An istreambuf_iterator lets filebuf::underflow's
+// std::ios_base::failure through, which ended the agent when a scan met an
+// exiting process: a 16-node lab with exec lines, bench/fidelity nemu.)
 std::vector<std::string> ReadArgv(pid_t pid) {
-  std::ifstream in(pid > 0 ? absl::StrCat("/proc/", pid, "/cmdline")
-                           : std::string("/proc/self/cmdline"),
-                   std::ios::binary);
-  std::string all((std::istreambuf_iterator<char>(in)),
-                  std::istreambuf_iterator<char>());
+  const std::string path = pid > 0 ? absl::StrCat("/proc/", pid, "/cmdline")
+                                   : std::string("/proc/self/cmdline");
+  std::string all;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      all.clear();
+      break;
+    }
+    if (n == 0) break;
+    all.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
   std::vector<std::string> argv = absl::StrSplit(all, '\0');
   if (!argv.empty() && argv.back().empty()) argv.pop_back();
   return argv;

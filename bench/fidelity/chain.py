@@ -29,9 +29,43 @@ def main():
     p.add_argument("--loss", help="every link's loss, e.g. 0.1%%")
     p.add_argument("--engine", choices=["auto", "kernel", "userspace"],
                    help="the lab's link engine (docs/topology.md)")
+    p.add_argument("--kind", choices=["netns", "qemu"], default="netns",
+                   help="every node's kind")
+    p.add_argument("--router-kind", choices=["netns", "qemu"],
+                   help="the routers' kind (default: --kind)")
+    p.add_argument("--cpus", type=int, help="vCPUs of every qemu node")
+    p.add_argument("--cpuset",
+                   help="host CPUs the qemu nodes' vCPUs are pinned to, e.g. 1 or 0,1")
+    p.add_argument("--relay", type=int, metavar="PORT",
+                   help="socat on every router relays PORT to the next node's PORT")
+    p.add_argument("--host", help="the host of every node")
+    p.add_argument("--overcommit", action="store_true",
+                   help="let placement give a host more vCPUs than it has "
+                        "(guests pinned to one host)")
+    p.add_argument("--host-a", help="the host of src")
+    p.add_argument("--host-b", help="the host of dst")
     a = p.parse_args()
     if not 2 <= a.nodes <= 250:
         p.error(f"--nodes {a.nodes}: must be 2..250")
+    router_kind = a.router_kind or a.kind
+    if a.relay is not None and router_kind != "netns":
+        p.error("--relay: socat runs on netns routers only")
+    if a.relay is not None and not 1 <= a.relay <= 65535:
+        p.error(f"--relay {a.relay}: a TCP port, 1..65535")
+    if a.cpus is not None and not 1 <= a.cpus <= 64:
+        p.error(f"--cpus {a.cpus}: must be 1..64")
+    cpuset = None
+    if a.cpuset is not None:
+        if not re.fullmatch(r"[0-9]+(,[0-9]+)*", a.cpuset):
+            p.error(f"--cpuset {a.cpuset}: host CPU numbers, e.g. 1 or 0,1")
+        cpuset = "[" + ", ".join(a.cpuset.split(",")) + "]"
+    if a.host and (a.host_a or a.host_b):
+        p.error("--host pins every node: not with --host-a/--host-b")
+    host_a = a.host_a or a.host
+    host_b = a.host_b or a.host
+    for flag, host in (("--host", a.host), ("--host-a", a.host_a), ("--host-b", a.host_b)):
+        if host is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", host):
+            p.error(f"{flag} {host}: not a host name")
     name = a.name or f"chain{a.nodes}"
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", name):
         p.error(f"--name {name}: lower-case letters, digits and '-'")
@@ -41,16 +75,42 @@ def main():
            f"name: {name}"]
     if a.engine:
         out.append(f"engine: {a.engine}")
-    out += ["topology:", "  defaults:", "    kind: netns", "  nodes:"]
+    if a.overcommit:
+        out.append("placement: {overcommit: true}")
+    # A qemu node's vCPUs and their pinning, on each qemu node (a netns
+    # node has neither).
+    guest = []
+    if a.cpus is not None:
+        guest.append(f"      cpus: {a.cpus}")
+    if cpuset is not None:
+        guest.append(f"      cpuset: {cpuset}")
+    end_guest = guest if a.kind == "qemu" else []
+    router_guest = guest if router_kind == "qemu" else []
+    out += ["topology:", "  defaults:", f"    kind: {a.kind}", "  nodes:"]
     out += ["    src:",
-            "      interfaces: {eth1: {addresses: [10.100.0.1/24]}}"]
+            "      interfaces: {eth1: {addresses: [10.100.0.1/24]}}"] + end_guest
+    if host_a:
+        out.append(f"      host: {host_a}")
     if n > 0:
         out.append("      routes: [{to: default, via: 10.100.0.2}]")
     for i in range(1, n + 1):
         # eth1 faces the source (link i-1, right end), eth2 the destination
         # (link i, left end).
-        out += [f"    r{i}:",
-                "      interfaces:",
+        out += [f"    r{i}:"]
+        if a.host:
+            out.append(f"      host: {a.host}")
+        if router_kind != a.kind:
+            out.append(f"      kind: {router_kind}")
+        out += router_guest
+        if a.relay is not None:
+            # One connection per hop: what arrives on PORT goes on to the
+            # next node's PORT (retried: the next relay or the receiver
+            # may start after us); -u: one way, ends at the stream's end.
+            nxt = f"10.100.{i}.2"
+            out.append(f"      exec: [\"socat -u TCP-LISTEN:{a.relay},reuseaddr,fork "
+                       f"TCP:{nxt}:{a.relay},retry=200,interval=0.05 "
+                       f"</dev/null >/dev/null 2>&1 &\"]")
+        out += ["      interfaces:",
                 f"        eth1: {{addresses: [10.100.{i - 1}.2/24]}}",
                 f"        eth2: {{addresses: [10.100.{i}.1/24]}}",
                 "      routes:"]
@@ -62,7 +122,9 @@ def main():
             out[-1] = "      routes: []"
         out += ["      sysctls: {net.ipv4.ip_forward: 1}"]
     out += ["    dst:",
-            f"      interfaces: {{eth1: {{addresses: [10.100.{n}.2/24]}}}}"]
+            f"      interfaces: {{eth1: {{addresses: [10.100.{n}.2/24]}}}}"] + end_guest
+    if host_b:
+        out.append(f"      host: {host_b}")
     if n > 0:
         out.append(f"      routes: [{{to: default, via: 10.100.{n}.1}}]")
     out.append("  links:")
