@@ -50,7 +50,12 @@ IperfFigures Iperf3(const std::string& server, const std::string& client,
   // The daemon takes a moment to listen.
   for (int attempt = 0; attempt < 20; ++attempt) {
     r = Run(client, argv, absl::Seconds(seconds + 30));
-    if (r.ok() && r->exit_code == 0) break;
+    // iperf3 -J can exit 0 with an "error" (connection refused while the
+    // daemon is not listening yet): tried again.
+    if (r.ok() && r->exit_code == 0 &&
+        r->stdout_data.find("\"error\"") == std::string::npos) {
+      break;
+    }
     absl::SleepFor(absl::Milliseconds(100));
   }
   if (!Ok(r, "iperf3 -c")) return f;

@@ -161,7 +161,10 @@ class LabE2eTest : public ::testing::Test {
                     {"iperf3", "-c", server_ip, "-t", "3", "-J",
                      reverse ? "-R" : "-4"},
                     &st);
-      if (st.ok() && r.exit_code() == 0) {
+      // iperf3 -J can exit 0 with an "error" (connection refused while the
+      // server is not listening yet): tried again.
+      if (st.ok() && r.exit_code() == 0 &&
+          r.stdout().find("\"error\"") == std::string::npos) {
         json = r.stdout();
         break;
       }

@@ -178,7 +178,12 @@ class TunnelTest : public ::testing::Test {
       auto c = Exec(0, {"iperf3", "-c", "10.99.1.2", "-t", absl::StrCat(seconds),
                         "-J"},
                     &st, (seconds + 20) * 1000);
-      if (st.ok() && c.exit_code() == 0) json = c.stdout();
+      // iperf3 -J can exit 0 with an "error" (connection refused while the
+      // server is not listening yet): tried again.
+      if (st.ok() && c.exit_code() == 0 &&
+          c.stdout().find("\"error\"") == std::string::npos) {
+        json = c.stdout();
+      }
       else absl::SleepFor(absl::Milliseconds(100));
     }
     google::protobuf::Struct doc;
