@@ -37,10 +37,9 @@ bool Ip(std::vector<std::string> args) {
 IperfFigures Iperf3(const std::string& server, const std::string& client,
                     const std::string& server_ip, int seconds, bool udp64) {
   IperfFigures f;
-  if (!Ok(Run(server, {"iperf3", "-s", "-1", "-D", "-B", server_ip}),
-          "iperf3 -s")) {
-    return f;
-  }
+  const std::vector<std::string> serve = {"iperf3", "-s", "-1", "-D", "-B",
+                                          server_ip};
+  if (!Ok(Run(server, serve), "iperf3 -s")) return f;
   std::vector<std::string> argv = {"iperf3", "-c", server_ip, "-t",
                                    absl::StrCat(seconds), "-J"};
   if (udp64) {
@@ -48,15 +47,18 @@ IperfFigures Iperf3(const std::string& server, const std::string& client,
   }
   absl::StatusOr<ProcessResult> r;
   // The daemon takes a moment to listen.
-  for (int attempt = 0; attempt < 20; ++attempt) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
     r = Run(client, argv, absl::Seconds(seconds + 30));
     // iperf3 -J can exit 0 with an "error" (connection refused while the
-    // daemon is not listening yet): tried again.
+    // daemon is not listening yet): tried again, with the one-shot daemon
+    // started again in case it was gone (the previous run's, still ending,
+    // held the port when ours started; a second one exits: port taken).
     if (r.ok() && r->exit_code == 0 &&
         r->stdout_data.find("\"error\"") == std::string::npos) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(100));
+    if (attempt % 5 == 4) Run(server, serve).IgnoreError();
   }
   if (!Ok(r, "iperf3 -c")) return f;
   auto doc = nlohmann::json::parse(r->stdout_data, nullptr, false);
@@ -64,14 +66,21 @@ IperfFigures Iperf3(const std::string& server, const std::string& client,
     std::fprintf(stderr, "iperf3 output is not JSON\n");
     return f;
   }
+  const char* key = udp64 ? "sum" : "sum_received";
+  if (!doc.contains("end") || !doc["end"].is_object() ||
+      !doc["end"].contains(key) || !doc["end"][key].is_object()) {
+    std::fprintf(stderr, "iperf3 -c %s: no result: %s\n", server_ip.c_str(),
+                 doc.value("error", std::string("(no end.")).c_str());
+    return f;
+  }
+  const auto& sum = doc["end"][key];
   if (udp64) {
-    const auto& sum = doc["end"]["sum"];
     double secs = sum.value("seconds", 0.0);
     f.udp_pps = secs > 0 ? (sum.value("packets", 0.0) -
                             sum.value("lost_packets", 0.0)) / secs
                          : 0;
   } else {
-    f.tcp_bps = doc["end"]["sum_received"].value("bits_per_second", 0.0);
+    f.tcp_bps = sum.value("bits_per_second", 0.0);
   }
   return f;
 }
