@@ -139,6 +139,8 @@ absl::Status EmulatedHosts::StartAgent(int i,
                "--token_file=" + dir_ + "/token",
                "--port_file=" + port_file, "--pki_dir=" + pki_dir(),
                // Guest snapshots of the test's own, not the machine's cache.
+               // (Its run directory stays /run/emu/guests: under
+               // TEST_TMPDIR a guest's sockets' paths would be too long.)
                "--guest_snapshot_dir=" + dir_ + "/snapshots"};
   spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   auto pid = launcher_.Spawn(spec, hdir + "/agent.log");

@@ -101,7 +101,7 @@ grep -q "generated a token into $TMP/ctl/token" "$TMP/controller.log" ||
   fail "the log does not say where the token is: $(cat "$TMP/controller.log")"
 "$AGENT" --listen=127.0.0.1:0 --port_file="$TMP/agent.port" --host_name="$HOST" \
   --state_dir="$TMP/agent" --token_file="$TMP/ctl/token" --tunnel_listen=none \
-  --pki_dir="$TMP/pki" --guest_snapshot_dir="$TMP/snapshots" \
+  --pki_dir="$TMP/pki" --guest_snapshot_dir="$TMP/snapshots" --guest_run_dir="$TMP/guests" \
   --controller="unix:$TMP/run/controller.sock" >"$TMP/agent.log" 2>&1 &
 OURS+=($!)
 DIRECT=(--controller "unix:$TMP/run/controller.sock" --ca-file "$TMP/pki/ca.crt")
