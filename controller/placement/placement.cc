@@ -6,6 +6,7 @@
 #include <numeric>
 #include <limits>
 #include <queue>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -31,6 +32,10 @@ using emu::v1::Topology;
 constexpr int64_t kLinkWeight = int64_t{1} << 20;
 constexpr double kBandwidthCapBps = 100e9;  // unshaped counts as this
 constexpr int kMaxPasses = 12;
+// BuildShares copies on several threads from this many nodes + links on,
+// on at most this many.
+constexpr size_t kParallelSharesObjects = 20000;
+constexpr int kMaxShareThreads = 8;
 // An FM pass stops after this many moves without a new best cut.
 constexpr int kMaxFruitlessMoves = 64;
 // METIS's refinement passes per level (its default is 10). At 100k nodes
@@ -976,48 +981,90 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildSharesByIndex(
     share_of[h] = &s;
     return s;
   };
-  for (int i = 0; i < topology.nodes_size(); ++i) {
-    *share(where.node_host[i]).add_nodes() = topology.nodes(i);
+  // Every share first (the map takes no concurrent inserts), in the order
+  // the copies below would make them.
+  for (int i = 0; i < topology.nodes_size(); ++i) share(where.node_host[i]);
+  for (const auto& [a, b] : where.link_hosts) {
+    share(a);
+    share(b);
   }
+  // The cut links' names, rows and VNIs, in topology order (the VNIs
+  // depend on it).
+  struct Cut {
+    int link;
+    std::string name;
+    uint32_t vni;
+  };
+  std::vector<Cut> cuts;
   const bool vxlan = topology.carrier() == "vxlan";
   absl::flat_hash_set<uint32_t> vnis;  // the lab's, with carrier vxlan
   for (int j = 0; j < topology.links_size(); ++j) {
-    const emu::v1::Link& link = topology.links(j);
     const auto [a, b] = where.link_hosts[j];
-    if (a == b) {
-      *share(a).add_links() = link;
-      continue;
-    }
-    const std::string& ha = *where.names[a];
-    const std::string& hb = *where.names[b];
-    const std::string name = LinkName(link);
+    if (a == b) continue;
+    const emu::v1::Link& link = topology.links(j);
+    Cut& cut = cuts.emplace_back(Cut{j, LinkName(link), 0});
     if (cut_links != nullptr) {
-      emu::v1::CutLink& cut = cut_links->emplace_back();
-      cut.set_link(name);
-      cut.set_host_a(ha);
-      cut.set_host_b(hb);
-      cut.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
-      cut.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
+      emu::v1::CutLink& row = cut_links->emplace_back();
+      row.set_link(cut.name);
+      row.set_host_a(*where.names[a]);
+      row.set_host_b(*where.names[b]);
+      row.set_a_to_b_rate_bps(link.a_to_b().rate_bps());
+      row.set_b_to_a_rate_bps(link.b_to_a().rate_bps());
     }
-    uint32_t vni = 0;
     if (vxlan) {
-      vni = VxlanVni(topology.name(), name, vnis);
-      vnis.insert(vni);
+      cut.vni = VxlanVni(topology.name(), cut.name, vnis);
+      vnis.insert(cut.vni);
     }
-    for (bool local_is_a : {true, false}) {
-      const std::string& here = local_is_a ? ha : hb;
-      const std::string& there = local_is_a ? hb : ha;
-      emu::v1::RemoteLinkEnd* end =
-          share(local_is_a ? a : b).add_remote_links();
-      *end->mutable_link() = link;
-      end->set_local_is_a(local_is_a);
-      end->set_peer_host(there);
-      auto tunnel = tunnel_of.find(there);
-      if (tunnel != tunnel_of.end()) end->set_peer_address(*tunnel->second);
-      end->set_listen(here < there);
-      end->set_link_id(name);
-      end->set_vxlan_vni(vni);
+  }
+  // The copies of nodes and links into the shares, most of the time for a
+  // big lab: each thread fills the shares of the hosts h with h % threads
+  // == its index, in topology order, so the result is what one thread
+  // makes; no two threads touch one share.
+  auto fill = [&](int t, int threads) {
+    auto mine = [&](int h) { return h % threads == t; };
+    for (int i = 0; i < topology.nodes_size(); ++i) {
+      const int h = where.node_host[i];
+      if (mine(h)) *share_of[h]->add_nodes() = topology.nodes(i);
     }
+    for (int j = 0; j < topology.links_size(); ++j) {
+      const auto [a, b] = where.link_hosts[j];
+      if (a == b && mine(a)) *share_of[a]->add_links() = topology.links(j);
+    }
+    for (const Cut& cut : cuts) {
+      const emu::v1::Link& link = topology.links(cut.link);
+      const auto [a, b] = where.link_hosts[cut.link];
+      for (bool local_is_a : {true, false}) {
+        const int h = local_is_a ? a : b;
+        if (!mine(h)) continue;
+        const std::string& here = *where.names[h];
+        const std::string& there = *where.names[local_is_a ? b : a];
+        emu::v1::RemoteLinkEnd* end = share_of[h]->add_remote_links();
+        *end->mutable_link() = link;
+        end->set_local_is_a(local_is_a);
+        end->set_peer_host(there);
+        auto tunnel = tunnel_of.find(there);
+        if (tunnel != tunnel_of.end()) end->set_peer_address(*tunnel->second);
+        end->set_listen(here < there);
+        end->set_link_id(cut.name);
+        end->set_vxlan_vni(cut.vni);
+      }
+    }
+  };
+  const size_t objects =
+      static_cast<size_t>(topology.nodes_size()) + topology.links_size();
+  const int threads =
+      objects < kParallelSharesObjects
+          ? 1
+          : std::clamp(static_cast<int>(std::thread::hardware_concurrency()),
+                       1, std::min(kMaxShareThreads,
+                                   static_cast<int>(where.names.size())));
+  if (threads == 1) {
+    fill(0, 1);
+  } else {
+    std::vector<std::thread> workers;
+    for (int t = 1; t < threads; ++t) workers.emplace_back(fill, t, threads);
+    fill(0, threads);
+    for (auto& w : workers) w.join();
   }
   // A namespace node's interface that no link (nor a host or dummy
   // link of containerlab's) uses has nothing to be:

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/topology_names.h"
 
 namespace emu::controller::placement {
 namespace {
@@ -398,6 +399,51 @@ TEST(PlacementTest, DeterministicAndIndependentOfHostOrder) {
   auto b = PlaceTopology(t, hosts);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->host_of_node, b->host_of_node);
+}
+
+// A lab big enough that the shares are built on several threads (from
+// 20,000 nodes + links): each host's share holds exactly its nodes and
+// same-host links, in topology order, and both ends of every cut link,
+// as one thread would make them.
+TEST(PlacementTest, BigSharesAreWhatOneThreadWouldMake) {
+  auto t = Chain(12000);
+  for (int i = 0; i + 7 < 12000; i += 7) AddLink(&t, i, i + 7);
+  std::vector<emu::v1::HostStatus> hosts = {
+      Host("h1", true, 64, false, 65536), Host("h2", true, 64, false, 65536),
+      Host("h3", true, 64, false, 65536), Host("h4", true, 64, false, 65536),
+      Host("h5", true, 64, false, 65536)};
+  auto p = PlaceTopology(t, hosts);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::map<std::string, std::vector<std::string>> nodes, links, remote;
+  for (const auto& n : t.nodes()) {
+    nodes[p->host_of_node.at(n.name())].push_back(n.name());
+  }
+  for (const auto& l : t.links()) {
+    const std::string& a = p->host_of_node.at(l.a().node());
+    const std::string& b = p->host_of_node.at(l.b().node());
+    if (a == b) {
+      links[a].push_back(LinkName(l));
+    } else {
+      remote[a].push_back(LinkName(l) + " a");
+      remote[b].push_back(LinkName(l) + " b");
+    }
+  }
+  ASSERT_GT(remote.size(), 1u);
+  for (const auto& [host, share] : p->per_host) {
+    std::vector<std::string> got_nodes, got_links, got_remote;
+    for (const auto& n : share.nodes()) got_nodes.push_back(n.name());
+    for (const auto& l : share.links()) got_links.push_back(LinkName(l));
+    for (const auto& r : share.remote_links()) {
+      got_remote.push_back(LinkName(r.link()) + (r.local_is_a() ? " a" : " b"));
+      EXPECT_EQ(r.link_id(), LinkName(r.link()));
+      EXPECT_EQ(r.peer_address(), r.peer_host() + ".example:7472");
+      EXPECT_NE(r.peer_host(), host);
+    }
+    EXPECT_EQ(got_nodes, nodes[host]) << host;
+    EXPECT_EQ(got_links, links[host]) << host;
+    EXPECT_EQ(got_remote, remote[host]) << host;
+  }
+  EXPECT_EQ(p->per_host.size(), nodes.size());
 }
 
 TEST(PlacementTest, CapabilityKindAndNetem) {
