@@ -74,11 +74,12 @@ check_rows() {
 }
 
 # NEmu: a chain of 3 (one socat relay), links at 5 and 20 Mbit/s: the
-# receiver got data at a rate the link allows (TBF: at most the rate) and
-# a delay was measured.
+# receiver got data at a rate the link allows (TBF: the rate, plus its
+# burst over the short run's 2 s: 1.013 x was seen) and a delay was
+# measured.
 run_short nemu nemu-rate-1024 nemu-delay-1024 nemu-ratio
 check_rows "$TMP/nemu/app/summary.csv" 2 \
-  'c["rate_kbps"] > 0 && c["rate_kbps"] <= c["mbit"] * 1000 && c["delay_ms"] > 0 && c["forward"] == "app"'
+  'c["rate_kbps"] > 0 && c["rate_kbps"] <= c["mbit"] * 1000 * 1.1 && c["delay_ms"] > 0 && c["forward"] == "app"'
 
 # AEF: a 10 Mbit/s link and a 5 ms link, on one host and on two: TCP
 # moved data no faster than the rate; a 5 ms link's ping took its 10 ms
