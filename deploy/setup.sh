@@ -73,6 +73,7 @@ if ! bazel build --noshow_progress "${BUILD_FLAGS[@]}" //agent:emu-agent \
   log "build failed; full output in /tmp/emu-setup-build.log"
   exit 1
 fi
+rm -f /tmp/emu-setup-build.log  # kept only when the build failed
 
 mkdir -p "$BIN_DIR"
 built=$(bazel info "${BUILD_FLAGS[@]}" bazel-bin 2>/dev/null)
