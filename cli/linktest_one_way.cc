@@ -7,14 +7,16 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "agent/capture/pcapng.h"
 
 namespace emu::cli {
 namespace {
 
-constexpr uint32_t kSectionHeader = 0x0A0D0D0A;
-constexpr uint32_t kInterfaceDescription = 0x00000001;
-constexpr uint32_t kEnhancedPacket = 0x00000006;
-constexpr uint32_t kByteOrderMagic = 0x1A2B3C4D;
+// The block types are the ones emu's capture writes (agent/capture/pcapng).
+using agent::capture::kByteOrderMagic;
+using agent::capture::kEnhancedPacketBlock;
+using agent::capture::kInterfaceDescriptionBlock;
+using agent::capture::kSectionHeaderBlock;
 constexpr uint16_t kLinktypeEthernet = 1;
 constexpr uint16_t kOptionEnd = 0;
 constexpr uint16_t kOptionTsresol = 9;
@@ -124,7 +126,7 @@ absl::StatusOr<std::vector<EchoStamp>> EchoStampsFromPcapng(
     }
     if (at + len > in.size()) break;  // cut off mid-block
     absl::string_view body = in.substr(at + 8, len - 12);
-    if (type == kSectionHeader) {
+    if (type == kSectionHeaderBlock) {
       if (body.size() < 16 || Le32(body.data()) != kByteOrderMagic) {
         return absl::InvalidArgumentError(
             "pcapng: section header not in this host's byte order");
@@ -133,12 +135,12 @@ absl::StatusOr<std::vector<EchoStamp>> EchoStampsFromPcapng(
       interfaces.clear();
     } else if (!section) {
       return absl::InvalidArgumentError("pcapng: no section header first");
-    } else if (type == kInterfaceDescription && body.size() >= 8) {
+    } else if (type == kInterfaceDescriptionBlock && body.size() >= 8) {
       Interface i;
       i.linktype = Le16(body.data());
       i.units_per_second = UnitsPerSecond(body.substr(8));
       interfaces.push_back(i);
-    } else if (type == kEnhancedPacket && body.size() >= 20) {
+    } else if (type == kEnhancedPacketBlock && body.size() >= 20) {
       const uint32_t iface = Le32(body.data());
       const uint64_t stamp = (uint64_t{Le32(body.data() + 4)} << 32) |
                              Le32(body.data() + 8);
