@@ -45,6 +45,17 @@ class TunnelConnection {
   // not returned yet: epoll will not announce them, so read again.
   virtual bool HasBuffered() const { return false; }
 
+  // Bytes a Write (or a Read: TLS may answer the peer) took that are not on
+  // the socket yet. The TLS carrier encrypts a whole batch of records before
+  // one send(), and keeps what the socket did not take: while this is true,
+  // wait for the fd's EPOLLOUT and call FlushPending. Plain sockets keep
+  // nothing.
+  virtual bool HasPendingWrite() const { return false; }
+
+  // Sends what HasPendingWrite says is kept, as far as the socket takes it
+  // now. An error status when the connection failed.
+  virtual absl::Status FlushPending() { return absl::OkStatus(); }
+
   // "plain", or the protocol, cipher and peer ("tls TLSv1.3
   // TLS_AES_128_GCM_SHA256 peer h2").
   virtual std::string Describe() const = 0;

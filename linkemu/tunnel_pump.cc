@@ -418,6 +418,10 @@ void TunnelPump::OnTapReadable(Link& l) {
 }
 
 void TunnelPump::Flush(Link& l) {
+  if (absl::Status s = l.conn->FlushPending(); !s.ok()) {
+    Fail(l, s);
+    return;
+  }
   while (l.out_begin < l.out_end) {
     auto n = l.conn->Write(l.out.data() + l.out_begin, l.out_end - l.out_begin);
     if (!n.ok()) {
@@ -429,7 +433,7 @@ void TunnelPump::Flush(Link& l) {
   }
   if (l.out_begin == l.out_end) l.out_begin = l.out_end = 0;
   size_t pending = l.out_end - l.out_begin;
-  SetConnWantsOut(l, pending > 0);
+  SetConnWantsOut(l, pending > 0 || l.conn->HasPendingWrite());
   if (pending < kLowWaterBytes) SetTapArmed(l, true);
 }
 
@@ -461,6 +465,9 @@ void TunnelPump::OnConnReadable(Link& l) {
     std::memmove(l.in.data(), l.in.data() + *used, l.in_end - *used);
     l.in_end -= *used;
   } while (l.conn->HasBuffered());
+  // Reading may have made TLS answer the peer (a key update): send it when
+  // the socket takes it.
+  if (l.conn->HasPendingWrite()) SetConnWantsOut(l, true);
 }
 
 void TunnelPump::Run() {

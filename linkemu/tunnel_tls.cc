@@ -24,6 +24,11 @@ constexpr char kCipherSuites[] =
     "TLS_CHACHA20_POLY1305_SHA256";
 // Read-ahead buffer: one recv() brings up to this many bytes of records.
 constexpr size_t kReadBufferBytes = 128 * 1024;
+// A Write encrypts records into the connection's own buffer until it holds
+// this many bytes, then sends them with one send(): a 16 KiB record per
+// write(2) (OpenSSL's socket BIO) cost the sender four system calls per
+// GSO-sized frame where the plain carrier makes one per batch.
+constexpr size_t kOutBatchBytes = 256 * 1024;
 
 // OpenSSL's queued errors as one line ("" when none), and clears them.
 std::string SslErrors() {
@@ -38,16 +43,54 @@ std::string SslErrors() {
   return out;
 }
 
+// The write side of an established connection without kernel TLS: a BIO
+// that appends what OpenSSL writes (whole records) to a std::string, which
+// the connection then sends itself. It never refuses bytes: the connection
+// bounds how much it encrypts ahead (kOutBatchBytes).
+int CollectWrite(BIO* bio, const char* data, int len) {
+  static_cast<std::string*>(BIO_get_data(bio))->append(data, len);
+  return len;
+}
+
+long CollectCtrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+const BIO_METHOD* CollectMethod() {
+  static const BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "emu tunnel TLS records");
+    if (m != nullptr) {
+      BIO_meth_set_write(m, CollectWrite);
+      BIO_meth_set_ctrl(m, CollectCtrl);
+    }
+    return m;
+  }();
+  return method;
+}
+
 class TlsConnection : public TunnelConnection {
  public:
   TlsConnection(SSL* ssl, int fd, std::string peer)
-      : ssl_(ssl), fd_(fd), peer_(std::move(peer)) {}
+      : ssl_(ssl), fd_(fd), peer_(std::move(peer)) {
+    // Kernel TLS sends records itself; otherwise collect them (above).
+    const BIO_METHOD* method = CollectMethod();
+    if (!BIO_get_ktls_send(SSL_get_wbio(ssl_)) && method != nullptr) {
+      if (BIO* out = BIO_new(method)) {
+        BIO_set_data(out, &out_);
+        BIO_set_init(out, 1);
+        SSL_set0_wbio(ssl_, out);  // the socket BIO stays the read side
+        collecting_ = true;
+      }
+    }
+  }
   ~TlsConnection() override {
     if (!failed_) {
       // A best-effort close_notify; the socket is non-blocking by now.
       ERR_clear_error();
       SSL_shutdown(ssl_);
       ERR_clear_error();
+      (void)FlushPending();
     }
     SSL_free(ssl_);
     close(fd_);
@@ -81,21 +124,51 @@ class TlsConnection : public TunnelConnection {
       return absl::UnavailableError(absl::StrCat("tunnel TLS recv: ", why));
     }
     filled_ = total == len;
+    // SSL_read may have written (an answer to the peer's key update).
+    if (HasPendingWrite()) {
+      if (absl::Status s = FlushPending(); !s.ok() && total == 0) return s;
+    }
     return total;
   }
 
   absl::StatusOr<size_t> Write(const char* data, size_t len) override {
-    ERR_clear_error();
-    size_t n = 0;
-    int r = SSL_write_ex(ssl_, data, len, &n);
-    if (r == 1) return n;
-    int err = SSL_get_error(ssl_, r);
-    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return 0;
-    failed_ = true;
-    int saved = errno;
-    std::string why = SslErrors();
-    if (why.empty()) why = saved != 0 ? std::strerror(saved) : "error";
-    return absl::UnavailableError(absl::StrCat("tunnel TLS send: ", why));
+    ERR_clear_error();  // once: the queue stays empty while calls succeed
+    if (!collecting_) return WriteRecords(data, len);
+    // Records of an earlier call first: none are added behind them until
+    // the socket took them all (a 0 then, as for a full socket).
+    if (absl::Status s = FlushPending(); !s.ok()) return s;
+    if (HasPendingWrite()) return 0;
+    size_t taken = 0;
+    while (taken < len && out_.size() < kOutBatchBytes) {
+      auto n = WriteRecords(data + taken, len - taken);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      taken += *n;
+    }
+    if (absl::Status s = FlushPending(); !s.ok()) return s;
+    return taken;
+  }
+
+  bool HasPendingWrite() const override { return out_sent_ < out_.size(); }
+
+  absl::Status FlushPending() override {
+    while (out_sent_ < out_.size()) {
+      ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_,
+                       MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        failed_ = true;
+        return absl::UnavailableError(
+            absl::StrCat("tunnel TLS send: ", std::strerror(errno)));
+      }
+      out_sent_ += static_cast<size_t>(n);
+    }
+    if (out_sent_ == out_.size()) {
+      out_.clear();
+      out_sent_ = 0;
+    }
+    return absl::OkStatus();
   }
 
   bool HasBuffered() const override {
@@ -117,11 +190,29 @@ class TlsConnection : public TunnelConnection {
   std::string PeerName() const override { return peer_; }
 
  private:
+  // SSL_write_ex: through the socket BIO, or into out_ when collecting.
+  // OpenSSL's error queue must be empty before the call.
+  absl::StatusOr<size_t> WriteRecords(const char* data, size_t len) {
+    size_t n = 0;
+    int r = SSL_write_ex(ssl_, data, len, &n);
+    if (r == 1) return n;
+    int err = SSL_get_error(ssl_, r);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return 0;
+    failed_ = true;
+    int saved = errno;
+    std::string why = SslErrors();
+    if (why.empty()) why = saved != 0 ? std::strerror(saved) : "error";
+    return absl::UnavailableError(absl::StrCat("tunnel TLS send: ", why));
+  }
+
   SSL* const ssl_;
   const int fd_;
   const std::string peer_;
   bool failed_ = false;
   bool filled_ = false;  // the last Read filled the caller's buffer
+  bool collecting_ = false;  // records go to out_, not straight to the fd
+  std::string out_;          // records not sent yet, from out_sent_ on
+  size_t out_sent_ = 0;
 };
 
 struct SslFree {

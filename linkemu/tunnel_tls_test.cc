@@ -1,9 +1,11 @@
 // TunnelTls on socketpairs (no root): the handshake both ways with the
 // cluster CA, every refusal (another CA, no certificate, a controller's
 // certificate, the wrong host, plain text on a TLS listener and TLS on a
-// plain one), and a TunnelPump moving GSO-sized frames through TLS.
+// plain one), records batched into one send() and kept when the socket is
+// full, and a TunnelPump moving GSO-sized frames through TLS.
 #include "linkemu/tunnel_tls.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -222,6 +224,56 @@ TEST(TunnelTlsTest, CreateRefusesAKeyOfAnotherCertificate) {
 }
 
 // Reads one frame from a test-side TAP end, waiting up to `timeout`.
+TEST(TunnelTlsTest, RecordsTheSocketCannotTakeAreKeptUntilFlushed) {
+  const Cluster& k = Certs("one");
+  auto h1 = Tls(k.ca, k.h1);
+  auto h2 = Tls(k.ca, k.h2);
+  auto [dialed, accepted] = Handshake(*h1, *h2, "h2");
+  ASSERT_TRUE(dialed.ok() && accepted.ok());
+  TunnelConnection& w = **dialed;
+  int small = 16 * 1024;
+  ASSERT_EQ(setsockopt(w.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)),
+            0);
+  ASSERT_EQ(fcntl(w.fd(), F_SETFL, fcntl(w.fd(), F_GETFL) | O_NONBLOCK), 0);
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  // Nobody reads yet: the first Write takes a batch of records, the socket
+  // only part of them; the rest is kept, and no more is taken meanwhile.
+  auto first = w.Write(data.data(), data.size());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GT(*first, 0u);
+  EXPECT_LT(*first, data.size());
+  EXPECT_TRUE(w.HasPendingWrite());
+  auto blocked = w.Write(data.data() + *first, data.size() - *first);
+  ASSERT_TRUE(blocked.ok());
+  EXPECT_EQ(*blocked, 0u);
+  // Then the peer reads while the writer offers the rest on EPOLLOUT.
+  auto received = std::async(std::launch::async, [&, r = accepted->get()] {
+    std::string got;
+    char buf[64 * 1024];
+    while (got.size() < data.size()) {
+      auto n = r->Read(buf, sizeof(buf));
+      if (!n.ok() || *n == 0) break;  // error or the 3 s timeout
+      got.append(buf, *n);
+    }
+    return got;
+  });
+  size_t taken = *first;
+  while (taken < data.size() || w.HasPendingWrite()) {
+    pollfd p{w.fd(), POLLOUT, 0};
+    ASSERT_EQ(poll(&p, 1, 3000), 1) << "the socket stayed full";
+    ASSERT_TRUE(w.FlushPending().ok());
+    if (taken < data.size()) {
+      auto n = w.Write(data.data() + taken, data.size() - taken);
+      ASSERT_TRUE(n.ok()) << n.status();
+      taken += *n;
+    }
+  }
+  EXPECT_TRUE(received.get() == data) << "the bytes arrived changed";
+}
+
 TEST(TunnelTlsTest, PumpsMoveFramesThroughTls) {
   const Cluster& k = Certs("one");
   auto h1 = Tls(k.ca, k.h1);
