@@ -82,6 +82,9 @@ class GrpcAgentClient : public AgentClient {
   // For tests: any stub (e.g. a mock).
   GrpcAgentClient(std::string host, std::string address, std::string token,
                   std::unique_ptr<emu::v1::AgentService::StubInterface> stub);
+  // A channel made by the caller (a test's, to a server of its own).
+  GrpcAgentClient(std::string host, std::string address, std::string token,
+                  std::shared_ptr<grpc::Channel> channel);
 
   absl::StatusOr<emu::v1::Capabilities> GetCapabilities(
       absl::Duration timeout) override;
@@ -110,6 +113,9 @@ class GrpcAgentClient : public AgentClient {
   const std::string host_;
   const std::string address_;
   const std::string token_;
+  // The stub's channel (null with a test's stub): before each call, a
+  // channel that failed tries again at once (common/channel_reconnect.h).
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<emu::v1::AgentService::StubInterface> stub_;
 };
 
