@@ -513,12 +513,29 @@ absl::Status GuestManager::MakeSnapshot(const BootDecision& decision,
     unlink(absl::StrCat(tmp, "/", f).c_str());
   }
   EMU_RETURN_IF_ERROR(Annotate(WriteFile(tmp + "/meta", decision.identity), what));
+  // The agents of a machine's emulated hosts share the directory (the mutex
+  // above is this process's): another one may have put the same snapshot in
+  // place meanwhile, and its guests may be restoring from it. Keep it.
+  auto made_meanwhile = [&] {
+    return DecideBoot(true, options_.snapshot_dir, image, shape, snapshot_fs_)
+               .mode == BootMode::kRestore;
+  };
+  if (made_meanwhile()) {
+    RemoveTree(tmp);
+    return absl::OkStatus();
+  }
   // A stale snapshot goes (restored guests keep their mapping of its RAM:
   // the file is unlinked, never rewritten).
   RemoveTree(decision.dir);
   if (rename(tmp.c_str(), decision.dir.c_str()) != 0) {
-    std::string err = strerror(errno);
+    const int e = errno;
+    std::string err = strerror(e);
     RemoveTree(tmp);
+    // rename(2) does not replace a non-empty directory: one that another
+    // agent moved in between the check and here serves as well.
+    if ((e == ENOTEMPTY || e == EEXIST) && made_meanwhile()) {
+      return absl::OkStatus();
+    }
     return absl::InternalError(absl::StrCat(what, ": rename: ", err));
   }
   return absl::OkStatus();
