@@ -31,6 +31,15 @@
 namespace emu::agent::tunnel {
 namespace {
 
+// Listener-side handshakes (TLS, hello) run on workers, one each, bounded
+// by io_timeout, none queued; an agent dials one link at a time, so a few
+// at once from one address is plenty (AcceptLoop).
+constexpr int kMaxHandshakes = 16;
+constexpr int kHandshakeThreads = kMaxHandshakes;
+constexpr int kMaxHandshakesPerSource = 4;
+// Peers dialled at once (DialLoop).
+constexpr int kDialThreads = 8;
+
 using linkemu::TunnelPump;
 
 std::string Key(absl::string_view lab, absl::string_view link_id) {
@@ -86,6 +95,21 @@ std::string SockAddrString(const sockaddr_storage& ss) {
   const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
   inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
   return absl::StrCat("[", buf, "]:", ntohs(in6->sin6_port));
+}
+
+// The address alone ("10.0.0.2", "fd00::2"): what a peer's connections
+// have in common.
+std::string SockAddrHost(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr,
+              buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6,
+              &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf,
+              sizeof(buf));
+  }
+  return buf;
 }
 
 std::string LocalAddr(int fd) {
@@ -313,6 +337,8 @@ absl::StatusOr<std::unique_ptr<TunnelManager>> TunnelManager::Start(
       m->options_.frame_io);
   if (!pump.ok()) return pump.status();
   m->pump_ = *std::move(pump);
+  m->handshake_pool_ = std::make_unique<ThreadPool>(kHandshakeThreads);
+  m->dial_pool_ = std::make_unique<ThreadPool>(kDialThreads);
   m->acceptor_ = std::thread([raw = m.get()] { raw->AcceptLoop(); });
   m->dialer_ = std::thread([raw = m.get()] { raw->DialLoop(); });
   return m;
@@ -334,6 +360,8 @@ TunnelManager::~TunnelManager() {
   Wake();
   if (acceptor_.joinable()) acceptor_.join();
   if (dialer_.joinable()) dialer_.join();
+  handshake_pool_.reset();  // handshakes under way end (io_timeout at most)
+  dial_pool_.reset();       // and dials
   {
     absl::MutexLock lock(&mu_);
     std::vector<std::string> keys;
@@ -596,6 +624,13 @@ void TunnelManager::OnDisconnect(TunnelPump::LinkId id,
 }
 
 void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      close(fd);
+      return;
+    }
+  }
   SetIoTimeouts(fd, options_.io_timeout);
   std::unique_ptr<linkemu::TunnelConnection> conn;
   if (options_.tls != nullptr) {
@@ -802,14 +837,25 @@ void TunnelManager::DialLoop() {
         continue;
       }
     }
+    // Each peer address's dials run on a worker of their own, so a peer
+    // that does not answer (a connect timeout) holds up only its own
+    // links; this loop goes on (the jobs' entries are `dialing` meanwhile).
     // One failed connect per peer address and round: the other links to
     // that peer share its error instead of each waiting for a timeout.
-    absl::flat_hash_map<std::string, absl::Status> unreachable;
-    for (const auto& job : jobs) {
-      auto u = unreachable.find(job.address);
-      absl::Status s =
-          RunDial(job, u == unreachable.end() ? nullptr : &u->second);
-      if (!s.ok()) unreachable.emplace(job.address, s);
+    absl::flat_hash_map<std::string, std::vector<DialJob>> by_address;
+    for (auto& job : jobs) by_address[job.address].push_back(std::move(job));
+    for (auto& [address, group] : by_address) {
+      dial_pool_->Schedule([this, group = std::move(group)] {
+        std::optional<absl::Status> unreachable;
+        for (const auto& job : group) {
+          {
+            absl::MutexLock lock(&mu_);
+            if (stopping_) return;
+          }
+          absl::Status s = RunDial(job, unreachable ? &*unreachable : nullptr);
+          if (!s.ok() && !unreachable) unreachable = s;
+        }
+      });
     }
   }
 }
@@ -834,7 +880,35 @@ void TunnelManager::AcceptLoop() {
         int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len,
                          SOCK_CLOEXEC);
         if (fd < 0) break;
-        HandleAccepted(fd, SockAddrString(ss));
+        std::string peer = SockAddrString(ss);
+        std::string source = SockAddrHost(ss);
+        {
+          absl::MutexLock lock(&mu_);
+          int& mine = handshaking_[source];
+          // The SSH carrier's links all arrive from this host's sshd, on
+          // loopback: only the total bounds them.
+          const bool loopback = source == "127.0.0.1" || source == "::1";
+          if ((mine >= kMaxHandshakesPerSource && !loopback) ||
+              handshakes_ >= kMaxHandshakes) {
+            if (mine == 0) handshaking_.erase(source);
+            close(fd);
+            Log("tunnel listener: refused connection from ", peer, ": ",
+                handshakes_ < kMaxHandshakes
+                    ? absl::StrCat(mine, " handshakes from ", source,
+                                   " under way already")
+                    : absl::StrCat(handshakes_,
+                                   " handshakes under way already"));
+            continue;
+          }
+          ++mine;
+          ++handshakes_;
+        }
+        handshake_pool_->Schedule([this, fd, peer, source] {
+          HandleAccepted(fd, peer);
+          absl::MutexLock lock(&mu_);
+          --handshakes_;
+          if (--handshaking_[source] <= 0) handshaking_.erase(source);
+        });
       }
     }
   }

@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/thread_pool.h"
 #include "linkemu/frame_batch_io.h"
 #include "linkemu/impair/base_latency.h"
 #include "linkemu/tap_device.h"
@@ -229,8 +230,15 @@ class TunnelManager {
 
   TunnelManager(Options options, TapOpener* taps, int listen_fd,
                 std::string address, int wake_fd);
-  void AcceptLoop();  // accepts and runs the listener's side of handshakes
-  void DialLoop();    // dials due links, one peer address after another
+  // Accepts, and hands each connection to a handshake worker: a peer that
+  // connects and sends nothing holds one worker for io_timeout, not the
+  // listener. At most kMaxHandshakesPerSource at once from one address
+  // (but loopback, where the SSH carrier's sshd connects from) and
+  // kMaxHandshakes in all; more are closed at once.
+  void AcceptLoop();
+  // Hands due links' dials to workers, one per peer address at a time, so
+  // a peer that does not answer holds up only its own links.
+  void DialLoop();
   void Wake();
   void OnDisconnect(linkemu::TunnelPump::LinkId id, const absl::Status& why);
   void HandleAccepted(int fd, const std::string& peer);
@@ -275,6 +283,11 @@ class TunnelManager {
   // One-way base latency (ns) to each peer host, once measured (LearnBase).
   absl::flat_hash_map<std::string, int64_t> base_ns_ ABSL_GUARDED_BY(mu_);
   absl::CondVar dial_cv_;  // with mu_: a dial may be due
+  // Handshakes under way, by the peer's address (without port).
+  absl::flat_hash_map<std::string, int> handshaking_ ABSL_GUARDED_BY(mu_);
+  int handshakes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<ThreadPool> handshake_pool_;
+  std::unique_ptr<ThreadPool> dial_pool_;  // DialLoop's dials, by peer
   std::thread acceptor_;
   std::thread dialer_;
 };

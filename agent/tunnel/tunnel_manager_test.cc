@@ -2,7 +2,9 @@
 // root needed. Two managers stand for the agents of two hosts.
 #include "agent/tunnel/tunnel_manager.h"
 
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -100,6 +102,103 @@ TEST_F(TunnelManagerTest, FramesCrossBetweenTwoAgents) {
   EXPECT_TRUE(again->empty());
   EXPECT_EQ(taps_a_.opens(), 1);
   EXPECT_EQ(a->List("lab1")[0].stats.connections, 1u);
+}
+
+// A TCP connection to `address` ("127.0.0.1:port") that sends nothing,
+// from 127.0.0.2: another address than the agents' (and not 127.0.0.1,
+// which the listener treats as the SSH carrier's sshd).
+int SilentConnection(const std::string& address) {
+  int port = std::stoi(address.substr(address.rfind(':') + 1));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(0x7f000002);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)), 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  return fd;
+}
+
+TEST_F(TunnelManagerTest, SilentConnectionsDoNotHoldUpTheListener) {
+  auto a = Make(&taps_a_);  // io_timeout 2 s
+  auto b = Make(&taps_b_);
+  ASSERT_TRUE(a && b);
+  // Two connections that never speak: each holds a handshake for 2 s. One
+  // at a time, the link's own connection would wait 4 s behind them.
+  int silent[2] = {SilentConnection(a->address()),
+                   SilentConnection(a->address())};
+  absl::SleepFor(absl::Milliseconds(100));  // accepted before the dial
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
+  for (int fd : silent) close(fd);
+}
+
+TEST_F(TunnelManagerTest, TooManyHandshakesFromOneAddressAreClosedAtOnce) {
+  auto a = Make(&taps_a_);
+  ASSERT_TRUE(a);
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) held.push_back(SilentConnection(a->address()));
+  absl::SleepFor(absl::Milliseconds(100));  // all four accepted
+  // The fifth from the same address is closed, not left waiting.
+  int fifth = SilentConnection(a->address());
+  pollfd p{fifth, POLLIN, 0};
+  absl::Time start = absl::Now();
+  ASSERT_EQ(poll(&p, 1, 1500), 1);
+  char c;
+  EXPECT_LE(read(fifth, &c, 1), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  // A held one is still open: it ends with the 2 s handshake timeout.
+  p = {held[0], POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0);
+  close(fifth);
+  for (int fd : held) close(fd);
+}
+
+TEST_F(TunnelManagerTest, AnUnansweringPeerDoesNotHoldUpDialsToOthers) {
+  // A listener whose accept queue is full: the kernel drops further SYNs,
+  // so a connect to it waits for the dialer's io_timeout (2 s).
+  int hole = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(hole, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(listen(hole, 0), 0);
+  socklen_t len = sizeof(sa);
+  ASSERT_EQ(getsockname(hole, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  const std::string hole_address =
+      absl::StrCat("127.0.0.1:", ntohs(sa.sin_port));
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    (void)connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    fillers.push_back(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(100));  // the queue fills
+  auto a = Make(&taps_a_);
+  auto b = Make(&taps_b_);
+  ASSERT_TRUE(a && b);
+  TunnelEndSpec stuck = End(false, hole_address);
+  stuck.link_id = "b:eth2<->c:eth1";
+  stuck.tap.ifname = "eth2";
+  stuck.tap.alias = "emu lab=lab1 link=b:eth2<->c:eth1 carrier=tcp-tunnel";
+  stuck.peer_host = "hc";
+  ASSERT_TRUE(b->Apply("lab1", {stuck}).ok());
+  absl::SleepFor(absl::Milliseconds(200));  // its dial is waiting
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(a->Apply("lab1", {End(true, b->address())}).ok());
+  ASSERT_TRUE(b->Apply("lab1", {stuck, End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  // One dial at a time, it would have waited for the other's 2 s timeout.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  b.reset();
+  for (int fd : fillers) close(fd);
+  close(hole);
 }
 
 TEST_F(TunnelManagerTest, WrongTokenIsRejected) {
