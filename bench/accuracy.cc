@@ -43,8 +43,9 @@ DelayJudgement JudgeDelay(double configured_ns, const Spread& measured,
   j.p99_net_error = j.p99_error - base.p99;
   j.p50_goal = std::max(50e3, 0.01 * configured_ns);
   j.p99_goal = std::max(200e3, 0.03 * configured_ns);
-  j.ok = measured.n > 0 && std::abs(j.p50_net_error) <= j.p50_goal &&
-         std::abs(j.p99_net_error) <= j.p99_goal;
+  j.p50_ok = measured.n > 0 && std::abs(j.p50_net_error) <= j.p50_goal;
+  j.p99_ok = measured.n > 0 && std::abs(j.p99_net_error) <= j.p99_goal;
+  j.ok = j.p50_ok && j.p99_ok;
   return j;
 }
 

@@ -41,7 +41,9 @@ struct DelayJudgement {
   double p99_net_error = 0;
   double p50_goal = 0;  // max(50 us, 1 %)
   double p99_goal = 0;  // max(200 us, 3 %)
-  bool ok = false;
+  bool p50_ok = false;
+  bool p99_ok = false;
+  bool ok = false;  // both
 };
 DelayJudgement JudgeDelay(double configured_ns, const Spread& measured,
                           const Spread& base);
