@@ -36,6 +36,16 @@ bool Ip(std::vector<std::string> args) {
 
 IperfFigures Iperf3(const std::string& server, const std::string& client,
                     const std::string& server_ip, int seconds, bool udp64) {
+  return Iperf3With(
+      server,
+      [&client](const std::vector<std::string>& argv, absl::Duration timeout) {
+        return Run(client, argv, timeout);
+      },
+      server_ip, seconds, udp64);
+}
+
+IperfFigures Iperf3With(const std::string& server, const ClientRunner& run_client,
+                        const std::string& server_ip, int seconds, bool udp64) {
   IperfFigures f;
   const std::vector<std::string> serve = {"iperf3", "-s", "-1", "-D", "-B",
                                           server_ip};
@@ -48,7 +58,7 @@ IperfFigures Iperf3(const std::string& server, const std::string& client,
   absl::StatusOr<ProcessResult> r;
   // The daemon takes a moment to listen.
   for (int attempt = 0; attempt < 50; ++attempt) {
-    r = Run(client, argv, absl::Seconds(seconds + 30));
+    r = run_client(argv, absl::Seconds(seconds + 30));
     // iperf3 -J can exit 0 with an "error" (connection refused while the
     // daemon is not listening yet): tried again, with the one-shot daemon
     // started again in case it was gone (the previous run's, still ending,
@@ -61,7 +71,13 @@ IperfFigures Iperf3(const std::string& server, const std::string& client,
     if (attempt % 5 == 4) Run(server, serve).IgnoreError();
   }
   if (!Ok(r, "iperf3 -c")) return f;
-  auto doc = nlohmann::json::parse(r->stdout_data, nullptr, false);
+  return ParseIperf3Json(r->stdout_data, udp64, server_ip);
+}
+
+IperfFigures ParseIperf3Json(const std::string& json, bool udp64,
+                             const std::string& server_ip) {
+  IperfFigures f;
+  auto doc = nlohmann::json::parse(json, nullptr, false);
   if (doc.is_discarded()) {
     std::fprintf(stderr, "iperf3 output is not JSON\n");
     return f;

@@ -3,6 +3,7 @@
 #ifndef EMU_BENCH_BENCH_COMMANDS_H_
 #define EMU_BENCH_BENCH_COMMANDS_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,19 @@ std::string LoadAverage();
 
 IperfFigures Iperf3(const std::string& server, const std::string& client,
                     const std::string& server_ip, int seconds, bool udp64);
+
+// The same run with the client started by `run_client` (its argv: iperf3
+// -c SERVER_IP -t SECONDS -J ...), e.g. inside a QEMU guest through its
+// console; the server as above, in namespace `server`.
+using ClientRunner = std::function<absl::StatusOr<ProcessResult>(
+    const std::vector<std::string>& argv, absl::Duration timeout)>;
+IperfFigures Iperf3With(const std::string& server, const ClientRunner& run_client,
+                        const std::string& server_ip, int seconds, bool udp64);
+
+// The figures of one `iperf3 -c ... -J` output; zeros (and why on stderr)
+// when it holds no result.
+IperfFigures ParseIperf3Json(const std::string& json, bool udp64,
+                             const std::string& server_ip);
 
 }  // namespace emu::bench
 

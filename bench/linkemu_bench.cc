@@ -43,6 +43,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "bench/accuracy.h"
 #include "bench/bench_commands.h"
 #include "common/process_launcher.h"
 #include "linkemu/impair/link_engine.h"
@@ -65,6 +66,7 @@ using emu::bench::Ip;
 using emu::bench::IperfFigures;
 using emu::bench::LoadAverage;
 using emu::bench::Ok;
+using emu::bench::Percentile;
 using emu::bench::Run;
 
 // One iperf3 run (bench_commands.h).
@@ -165,13 +167,6 @@ ProbeResult Probe(int tx, int rx, const std::string& dst, int port, int count,
   done = true;
   reader.join();
   return r;
-}
-
-double Percentile(std::vector<int64_t> v, double q) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * v.size()));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return static_cast<double>(v[k]);
 }
 
 const char* Verdict(bool ok) { return ok ? "ok" : "MISSED"; }
@@ -300,11 +295,11 @@ int main(int argc, char** argv) {
       s.rate_bps = rate;
       (void)engine->Update(link, s, {});
       IperfFigures t = RunIperf(e2, e1, "10.78.2.2", seconds, false);
-      double basis = rate * 1448.0 / 1514;
+      // The veth path carries every rate here: judged without a base.
+      auto j = emu::bench::JudgeRate(rate, t.tcp_bps, rate);
       std::printf("%-34s %11.3f Mb %11.3f Mb %8.3f  goal within 3 %%: %s\n",
                   absl::StrCat("rate ", rate / 1'000'000, " Mbit/s").c_str(),
-                  basis / 1e6, t.tcp_bps / 1e6, t.tcp_bps / basis,
-                  Verdict(std::abs(t.tcp_bps / basis - 1) <= 0.03));
+                  j.basis_bps / 1e6, t.tcp_bps / 1e6, j.ratio, Verdict(j.ok));
     }
     std::printf("\n");
   }
@@ -368,16 +363,14 @@ int main(int argc, char** argv) {
         auto before = engine->GetStats(link);
         ProbeResult r = Probe(tx, rx, "10.78.2.2", 40002, n, 100);
         auto after = engine->GetStats(link);
-        double p = pct / 100;
-        double lost = r.sent - r.received;
-        double half = 1.96 * std::sqrt(r.sent * p * (1 - p));
+        const int lost = r.sent - r.received;
+        auto j = emu::bench::JudgeLoss(r.sent, lost, pct);
         uint64_t engine_lost =
             after->a_to_b.dropped_loss - before->a_to_b.dropped_loss;
-        std::printf("%-20s %12d %7.0f (%.3f %%) %9.0f .. %-9.0f  %s (engine "
+        std::printf("%-20s %12d %7d (%.3f %%) %9.0f .. %-9.0f  %s (engine "
                     "counted %llu)\n",
                     absl::StrCat(pct, " %").c_str(), r.sent, lost,
-                    100 * lost / r.sent, r.sent * p - half, r.sent * p + half,
-                    Verdict(std::abs(lost - r.sent * p) <= half),
+                    100.0 * lost / r.sent, j.low, j.high, Verdict(j.ok),
                     static_cast<unsigned long long>(engine_lost));
       }
       close(tx);

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/arrival_stamp.h"
 #include "linkemu/tap_device.h"
 
 namespace emu::linkemu {
@@ -165,10 +166,7 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
     x.sock[i] = *sock;
   }
 
-  int on = 1;
-  if (setsockopt(x.sock[1], SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
-    return Errno("SO_TIMESTAMPNS");
-  }
+  if (!EnableArrivalStamps(x.sock[1])) return Errno("SO_TIMESTAMPNS");
   const int total = options_.warmup + options_.probes;
   std::vector<int64_t> delays;
   delays.reserve(options_.probes);
@@ -183,23 +181,9 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
       if (poll(&p, 1, 20) != 1) continue;
       // The kernel's arrival instant (SO_TIMESTAMPNS), not this thread's
       // wake-up: ping's reply comes from the kernel, no reader wakes up.
-      char control[CMSG_SPACE(sizeof(timespec))];
-      iovec iov{buf, sizeof(buf)};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
-      ssize_t n = recvmsg(x.sock[1], &msg, MSG_DONTWAIT);
-      int64_t now = RealNs();
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
-           c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec ts;
-          std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-          now = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-        }
-      }
+      int64_t now = 0;
+      ssize_t n = RecvWithArrivalStamp(x.sock[1], buf, sizeof(buf), &now);
+      if (now == 0) now = RealNs();
       if (n != 16) continue;
       int64_t index, sent;
       std::memcpy(&index, buf, 8);
