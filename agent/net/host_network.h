@@ -131,10 +131,12 @@ class HostNetwork {
     return absl::UnimplementedError("VXLAN devices are not supported here");
   }
 
-  // Creates a bridge named `name` in `ns` and sets it up. ALREADY_EXISTS if
-  // the name is taken in that namespace.
+  // Creates a bridge named `name` in `ns` and sets it up, with `alias`
+  // (IFLA_IFALIAS) when not empty. ALREADY_EXISTS if the name is taken in
+  // that namespace.
   virtual absl::Status CreateBridge(const std::string& ns,
-                                    const std::string& name) = 0;
+                                    const std::string& name,
+                                    const std::string& alias = "") = 0;
 
   // Makes interface `ifname` a port of bridge `master`, both in `ns`.
   // NOT_FOUND if either is absent. Idempotent.

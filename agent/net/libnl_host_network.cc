@@ -707,7 +707,8 @@ absl::Status LibnlHostNetwork::CreateDummy(const DummySpec& spec,
 }
 
 absl::Status LibnlHostNetwork::CreateBridge(const std::string& ns,
-                                            const std::string& name) {
+                                            const std::string& name,
+                                            const std::string& alias) {
   const std::string what =
       absl::StrCat("create bridge ", QualifiedName(ns, name));
   {
@@ -731,7 +732,8 @@ absl::Status LibnlHostNetwork::CreateBridge(const std::string& ns,
   // on how the kernel treats flags in a create request.
   absl::StatusOr<LinkPtr> made = GetLink(sock, ns, name);
   if (!made.ok()) return Annotate(made.status(), what);
-  return ChangeLink(sock, made->get(), /*up=*/true, nullptr,
+  return ChangeLink(sock, made->get(), /*up=*/true,
+                    alias.empty() ? nullptr : &alias,
                     absl::StrCat(what, ": set up"));
 }
 

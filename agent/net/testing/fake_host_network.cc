@@ -381,7 +381,8 @@ std::optional<HostNetwork::VxlanSpec> FakeHostNetwork::Vxlan(
 }
 
 absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
-                                           const std::string& name) {
+                                           const std::string& name,
+                                           const std::string& alias) {
   absl::MutexLock lock(&mu_);
   EMU_RETURN_IF_ERROR(Enter(Method::kCreateBridge));
   const std::string what = absl::StrCat("create bridge ", ns, ":", name);
@@ -390,7 +391,7 @@ absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
   if (n->ifaces.count(name)) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
   }
-  Iface i = NewIface(n, name, "bridge", "", 0, 1500, "", "fb");
+  Iface i = NewIface(n, name, "bridge", alias, 0, 1500, "", "fb");
   n->ifaces[name] = std::move(i);
   ++changes_;
   return absl::OkStatus();

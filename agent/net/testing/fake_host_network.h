@@ -87,8 +87,8 @@ class FakeHostNetwork : public HostNetwork {
                                const std::string& ifname) override;
   absl::Status CreateDummy(const DummySpec& spec,
                            const std::string& alias) override;
-  absl::Status CreateBridge(const std::string& ns,
-                            const std::string& name) override;
+  absl::Status CreateBridge(const std::string& ns, const std::string& name,
+                            const std::string& alias = "") override;
   // Kind "vxlan"; ALREADY_EXISTS for a name taken in `ns` or a VNI (on the
   // same port) another vxlan interface of any namespace has (the kernel
   // keeps them in one socket per port, in the agent's namespace).
