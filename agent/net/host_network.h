@@ -188,6 +188,17 @@ class HostNetwork {
     uint32_t metric = 0;  // route priority
   };
 
+  struct RouteInfo {
+    std::string destination;  // canonical CIDR; "0.0.0.0/0", "::/0" default
+    std::string dev;          // the first nexthop's interface; "" if none
+  };
+  // The routes of the main table in `ns` that take traffic (unicast,
+  // blackhole, unreachable, prohibit), IPv4 and IPv6, connected ones
+  // included. For checks that a subnet is free (the management
+  // network).
+  virtual absl::StatusOr<std::vector<RouteInfo>> ListRoutes(
+      const std::string& ns) = 0;
+
   // Adds or replaces (NLM_F_REPLACE) the route to `destination` with this
   // metric in the main table. Idempotent. FAILED_PRECONDITION when the
   // gateway is not reachable yet (no address in its subnet on an up

@@ -77,6 +77,8 @@ class LibnlHostNetwork : public HostNetwork {
                             const std::vector<std::string>& cidrs) override;
   absl::Status ReplaceRoute(const std::string& ns,
                             const RouteSpec& route) override;
+  absl::StatusOr<std::vector<RouteInfo>> ListRoutes(
+      const std::string& ns) override;
   absl::Status SetSysctl(const std::string& ns, const std::string& key,
                          const std::string& value) override;
   absl::Status ApplyQdiscs(const std::string& ns, const std::string& ifname,

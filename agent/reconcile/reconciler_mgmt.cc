@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,11 +124,15 @@ absl::Status Reconciler::CheckMgmtFree(const ApplyLabRequest& desired) {
   }
   EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> root,
                        net_->ListInterfaces(kRootNs));
+  std::set<std::string> ours_devs = {bridge};  // their routes are the lab's
   for (const auto& r : root) {
     auto owner = net::ParseMgmtBridgeAlias(r.alias);
     const bool ours =
         owner && owner->host == host_ && owner->lab == desired.lab();
-    if (ours) continue;  // this lab's own bridge (now or before)
+    if (ours) {  // this lab's own bridge (now or before)
+      ours_devs.insert(r.name);
+      continue;
+    }
     std::string whose =
         owner ? absl::StrCat("the management bridge of lab ", owner->lab,
                              " (agent ", owner->host, ")")
@@ -142,6 +147,7 @@ absl::Status Reconciler::CheckMgmtFree(const ApplyLabRequest& desired) {
     }
     auto host_end = net::ParseHostEndAlias(r.alias);
     if (host_end && host_end->host == host_ && host_end->lab == desired.lab()) {
+      ours_devs.insert(r.name);
       continue;  // this lab's host link end: its addresses are the file's
     }
     for (const std::string& a : r.addresses) {
@@ -157,6 +163,28 @@ absl::Status Reconciler::CheckMgmtFree(const ApplyLabRequest& desired) {
             "one (mgmt: ",
             subnet.family == AF_INET ? "ipv4-subnet" : "ipv6-subnet", ")"));
       }
+    }
+  }
+  // Routes through a gateway (connected ones were the addresses above),
+  // but not a default route: it is there for whatever nothing else takes.
+  EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::RouteInfo> routes,
+                       net_->ListRoutes(kRootNs));
+  for (const auto& route : routes) {
+    auto dst = net::ParseCidr(route.destination);
+    if (!dst.ok() || dst->prefix_len == 0 || dst->IsIpv6LinkLocal() ||
+        ours_devs.count(route.dev) != 0) {
+      continue;
+    }
+    for (const auto& [text, subnet] : subnets) {
+      if (!Overlap(subnet, *dst)) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "lab ", desired.lab(), ": management subnet ", text, MgmtSource(m),
+          " overlaps the route to ", route.destination,
+          route.dev.empty() ? "" : absl::StrCat(" (dev ", route.dev, ")"),
+          " of host ", host_,
+          ": the host would send that subnet's traffic two ways; choose a "
+          "free one (mgmt: ",
+          subnet.family == AF_INET ? "ipv4-subnet" : "ipv6-subnet", ")"));
     }
   }
   return absl::OkStatus();

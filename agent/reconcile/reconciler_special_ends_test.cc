@@ -386,6 +386,33 @@ TEST_F(SpecialEndsTest, ManagementBridgeNameOrSubnetTakenIsRefusedUntouched) {
   EXPECT_TRUE(net_.GetInterface("", "userbr").has_value());
 }
 
+TEST_F(SpecialEndsTest, ManagementSubnetARouteTakesIsRefusedUntouched) {
+  ASSERT_TRUE(net_.CreateBridge("", "uplink0").ok());
+  ASSERT_TRUE(net_.SetAddresses("", "uplink0", {"10.99.0.1/24"}).ok());
+  net::HostNetwork::RouteSpec route;
+  route.destination = "172.20.0.0/16";
+  route.via = "10.99.0.254";
+  ASSERT_TRUE(net_.ReplaceRoute("", route).ok());
+  absl::Status s = Apply(MgmtSpec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("lab lab: management subnet 172.20.20.0/24 "
+                             "(lab.clab.yml:3) overlaps the route to "
+                             "172.20.0.0/16 of host h1"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(net_.calls(M::kCreateNamespace), 0);
+  // A default route takes what nothing else does: no conflict.
+  route.destination = "default";
+  ASSERT_TRUE(net_.ReplaceRoute("", route).ok());
+  auto ipv6_only = MgmtSpec();
+  ipv6_only.mutable_mgmt()->clear_ipv4_subnet();
+  ipv6_only.mutable_mgmt()->clear_ipv4_gateway();
+  for (auto& n : *ipv6_only.mutable_nodes()) {
+    for (auto& i : *n.mutable_interfaces()) i.clear_addresses();
+  }
+  EXPECT_TRUE(Apply(ipv6_only).ok());
+}
+
 TEST_F(SpecialEndsTest, AnotherAgentsManagementNetworkIsNotOurs) {
   // The local cluster without --host-netns: two agents, one namespace.
   auto other = Make("h2");

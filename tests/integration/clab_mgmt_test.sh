@@ -8,11 +8,12 @@
 # netns node's eth0 has its addresses and the default route through the
 # gateway, the host-mode node has no eth0; the nodes reach each other and
 # the host over it (IPv4 and IPv6); the mgmt-net ends are ports of the
-# bridge. A second lab with an overlapping subnet and a file with a
-# management address outside its subnet are refused with one clear line
-# each, leaving nothing. After `down` neither the bridge nor any host end
+# bridge. A second lab with an overlapping subnet, a subnet the host
+# routes already and a file with a management address outside its subnet
+# are refused with one clear line each, leaving nothing. After `down` neither the bridge nor any host end
 # is left. Needs root; touches only names with its own cluster id, and
-# addresses in 172.20.136.0/24 inside its cluster's host namespace.
+# addresses in 172.20.136.0/24 and a route to 172.20.138.0/24 inside its
+# cluster's host namespace.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -109,6 +110,12 @@ refused over 's/c6l2eth2/c6o2/; s/c6l1eth3/c6o3/' \
   "management subnet 172.20.136.0/24 (.*over.clab.yml:2) overlaps 172.20.136.1/24 on interface $bridge of host $ID-h1 (the management bridge of lab c6mgmt"
 [[ -z $(mgmt_bridges c6over) ]] || fail "the refused lab left a bridge"
 ! in_host ip link show dev c6o2 >/dev/null 2>&1 || fail "the refused lab left c6o2"
+# A subnet the host routes already (here to nowhere): refused.
+in_host ip route add unreachable 172.20.138.0/24
+refused routed 's/172\.20\.136/172.20.138/g; s/3fff:172:20:136/3fff:172:20:138/g; s/c6l2eth2/c6r2/; s/c6l1eth3/c6r3/' \
+  "management subnet 172.20.138.0/24 (.*routed.clab.yml:2) overlaps the route to 172.20.138.0/24.* of host $ID-h1"
+in_host ip route del unreachable 172.20.138.0/24
+[[ -z $(mgmt_bridges c6routed) ]] || fail "the refused lab left a bridge"
 # A management address outside the subnet: refused naming file, line, node.
 refused bad 's/172.20.136.99$/172.20.137.99/' \
   "bad.clab.yml:11: node l1: mgmt-ipv4 172.20.137.99: is outside the management subnet 172.20.136.0/24"

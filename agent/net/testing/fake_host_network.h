@@ -55,6 +55,7 @@ class FakeHostNetwork : public HostNetwork {
     kListInterfaces,
     kSetAddresses,
     kReplaceRoute,
+    kListRoutes,
     kSetSysctl,
     kApplyQdiscs,
     kListQdiscs,
@@ -107,6 +108,8 @@ class FakeHostNetwork : public HostNetwork {
                             const std::vector<std::string>& cidrs) override;
   absl::Status ReplaceRoute(const std::string& ns,
                             const RouteSpec& route) override;
+  absl::StatusOr<std::vector<RouteInfo>> ListRoutes(
+      const std::string& ns) override;
   absl::Status SetSysctl(const std::string& ns, const std::string& key,
                          const std::string& value) override;
   absl::Status ApplyQdiscs(const std::string& ns, const std::string& ifname,
