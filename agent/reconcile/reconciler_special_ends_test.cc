@@ -360,6 +360,24 @@ TEST_F(SpecialEndsTest, ManagementBridgeAndItsPortsAreMadeOnceAndOwned) {
   EXPECT_EQ(root->size(), 1u);  // lo only
 }
 
+TEST_F(SpecialEndsTest, RestartRemakesALostManagementBridgeWithItsPorts) {
+  ASSERT_TRUE(Apply(MgmtSpec()).ok());
+  const std::string bridge = net::MgmtBridgeName("h1", "lab");
+  const std::string a_end = net::MgmtHostEndName("h1", "lab", "a", "eth0");
+  // Deleted by hand while the agent was down: its ports are released.
+  ASSERT_TRUE(net_.DeleteInterface("", bridge).ok());
+  ASSERT_EQ(net_.GetInterface("", a_end)->master, "");
+  auto restarted = Make("h1");
+  EXPECT_EQ(restarted->RecoverAll([](const std::string&) {}),
+            std::vector<std::string>{"lab"});
+  auto br = net_.GetInterface("", bridge);
+  ASSERT_TRUE(br.has_value());
+  EXPECT_TRUE(std::count(br->addresses.begin(), br->addresses.end(),
+                         "172.20.20.1/24"));
+  EXPECT_EQ(net_.GetInterface("", a_end)->master, bridge);
+  EXPECT_EQ(net_.GetInterface("", "b-eth5")->master, bridge);
+}
+
 TEST_F(SpecialEndsTest, ManagementBridgeNameOrSubnetTakenIsRefusedUntouched) {
   auto named = MgmtSpec();
   named.mutable_mgmt()->set_bridge("userbr");
