@@ -169,6 +169,13 @@ absl::StatusOr<CachePtr> Dump(nl_sock* sock, absl::string_view what,
   return linkemu::NlErrorToStatus(err, what);
 }
 
+// Every link of the socket's namespace.
+absl::StatusOr<CachePtr> DumpLinks(nl_sock* sock, absl::string_view what) {
+  return Dump(sock, what, [](nl_sock* s, nl_cache** c) {
+    return rtnl_link_alloc_cache(s, AF_UNSPEC, c);
+  });
+}
+
 // Sets flags/alias on an existing link.
 absl::Status ChangeLink(nl_sock* sock, rtnl_link* orig, bool up,
                         const std::string* alias, absl::string_view what) {
@@ -813,10 +820,7 @@ LibnlHostNetwork::ListRoutes(const std::string& ns) {
   const std::string what = absl::StrCat("list routes of ", ns);
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Handle> h, Get(ns));
   absl::MutexLock lock(&h->mu);
-  EMU_ASSIGN_OR_RETURN(CachePtr links,
-                       Dump(h->sock, what, [](nl_sock* s, nl_cache** c) {
-                         return rtnl_link_alloc_cache(s, AF_UNSPEC, c);
-                       }));
+  EMU_ASSIGN_OR_RETURN(CachePtr links, DumpLinks(h->sock, what));
   EMU_ASSIGN_OR_RETURN(CachePtr routes,
                        Dump(h->sock, what, [](nl_sock* s, nl_cache** c) {
                          return rtnl_route_alloc_cache(s, AF_UNSPEC, 0, c);
@@ -863,10 +867,7 @@ LibnlHostNetwork::ListInterfaces(const std::string& ns) {
   const std::string what = absl::StrCat("list interfaces of ", ns);
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Handle> h, Get(ns));
   absl::MutexLock lock(&h->mu);
-  EMU_ASSIGN_OR_RETURN(CachePtr links,
-                       Dump(h->sock, what, [](nl_sock* s, nl_cache** c) {
-                         return rtnl_link_alloc_cache(s, AF_UNSPEC, c);
-                       }));
+  EMU_ASSIGN_OR_RETURN(CachePtr links, DumpLinks(h->sock, what));
   EMU_ASSIGN_OR_RETURN(CachePtr addrs,
                        Dump(h->sock, what, rtnl_addr_alloc_cache));
   std::vector<InterfaceInfo> out;
