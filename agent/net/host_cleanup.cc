@@ -41,7 +41,11 @@ HostCleanupResult RemoveHostResources(absl::string_view host, HostNetwork* net,
   if (auto root = net->ListInterfaces(""); root.ok()) {
     for (const auto& i : *root) {
       auto owner = ParseHostEndAlias(i.alias);
-      if (!owner || owner->host != host) continue;
+      auto bridge = ParseMgmtBridgeAlias(i.alias);
+      if ((!owner || owner->host != host) &&
+          (!bridge || bridge->host != host)) {
+        continue;
+      }
       absl::Status deleted = net->DeleteInterface("", i.name);
       if (deleted.ok()) {
         result.removed_host_ends.push_back(i.name);

@@ -23,7 +23,8 @@ namespace emu::agent::net {
 struct HostCleanupResult {
   std::vector<std::string> removed;  // namespaces deleted, in order
   // Root-namespace ends of containerlab host links this host's agent made
-  // (net::HostEndAlias), deleted first.
+  // (net::HostEndAlias) and its labs' management bridges
+  // (net::MgmtBridgeAlias), deleted first.
   std::vector<std::string> removed_host_ends;
   // OK, or the first failure (naming the namespace); removal carries on past
   // failures so one stuck namespace does not keep the others.

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -58,6 +59,23 @@ TEST_F(HostCleanupTest, RemovesEveryNamespaceOfTheHostAfterItsProcesses) {
        {"emu.x1-h20.lab.a", "emu.x1-h3.lab.a", "emux1-h2", "mine"}) {
     EXPECT_TRUE(net_.HasNamespace(ns)) << ns;
   }
+}
+
+TEST_F(HostCleanupTest, RemovesTheHostsManagementBridgesOnly) {
+  ASSERT_TRUE(net_.CreateBridge("", "emmaaaa0001",
+                                MgmtBridgeAlias("x1-h2", "lab", "emmaaaa0001"))
+                  .ok());
+  ASSERT_TRUE(net_.CreateBridge("", "emmaaaa0002",
+                                MgmtBridgeAlias("x1-h3", "lab", "emmaaaa0002"))
+                  .ok());
+  ASSERT_TRUE(net_.CreateBridge("", "docker0").ok());
+  HostCleanupResult r =
+      RemoveHostResources("x1-h2", &net_, &procs_, absl::Seconds(1));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_THAT(r.removed_host_ends, ElementsAre("emmaaaa0001"));
+  EXPECT_FALSE(net_.GetInterface("", "emmaaaa0001").has_value());
+  EXPECT_TRUE(net_.GetInterface("", "emmaaaa0002").has_value());
+  EXPECT_TRUE(net_.GetInterface("", "docker0").has_value());
 }
 
 TEST_F(HostCleanupTest, SecondRunFindsNothing) {

@@ -131,10 +131,12 @@ class HostNetwork {
     return absl::UnimplementedError("VXLAN devices are not supported here");
   }
 
-  // Creates a bridge named `name` in `ns` and sets it up. ALREADY_EXISTS if
-  // the name is taken in that namespace.
+  // Creates a bridge named `name` in `ns` and sets it up, with `alias`
+  // (IFLA_IFALIAS) when not empty. ALREADY_EXISTS if the name is taken in
+  // that namespace.
   virtual absl::Status CreateBridge(const std::string& ns,
-                                    const std::string& name) = 0;
+                                    const std::string& name,
+                                    const std::string& alias = "") = 0;
 
   // Makes interface `ifname` a port of bridge `master`, both in `ns`.
   // NOT_FOUND if either is absent. Idempotent.
@@ -185,6 +187,17 @@ class HostNetwork {
     std::string dev;      // output interface; needed when via is empty
     uint32_t metric = 0;  // route priority
   };
+
+  struct RouteInfo {
+    std::string destination;  // canonical CIDR; "0.0.0.0/0", "::/0" default
+    std::string dev;          // the first nexthop's interface; "" if none
+  };
+  // The routes of the main table in `ns` that take traffic (unicast,
+  // blackhole, unreachable, prohibit), IPv4 and IPv6, connected ones
+  // included. For checks that a subnet is free (the management
+  // network).
+  virtual absl::StatusOr<std::vector<RouteInfo>> ListRoutes(
+      const std::string& ns) = 0;
 
   // Adds or replaces (NLM_F_REPLACE) the route to `destination` with this
   // metric in the main table. Idempotent. FAILED_PRECONDITION when the

@@ -169,6 +169,13 @@ absl::StatusOr<CachePtr> Dump(nl_sock* sock, absl::string_view what,
   return linkemu::NlErrorToStatus(err, what);
 }
 
+// Every link of the socket's namespace.
+absl::StatusOr<CachePtr> DumpLinks(nl_sock* sock, absl::string_view what) {
+  return Dump(sock, what, [](nl_sock* s, nl_cache** c) {
+    return rtnl_link_alloc_cache(s, AF_UNSPEC, c);
+  });
+}
+
 // Sets flags/alias on an existing link.
 absl::Status ChangeLink(nl_sock* sock, rtnl_link* orig, bool up,
                         const std::string* alias, absl::string_view what) {
@@ -707,7 +714,8 @@ absl::Status LibnlHostNetwork::CreateDummy(const DummySpec& spec,
 }
 
 absl::Status LibnlHostNetwork::CreateBridge(const std::string& ns,
-                                            const std::string& name) {
+                                            const std::string& name,
+                                            const std::string& alias) {
   const std::string what =
       absl::StrCat("create bridge ", QualifiedName(ns, name));
   {
@@ -731,7 +739,8 @@ absl::Status LibnlHostNetwork::CreateBridge(const std::string& ns,
   // on how the kernel treats flags in a create request.
   absl::StatusOr<LinkPtr> made = GetLink(sock, ns, name);
   if (!made.ok()) return Annotate(made.status(), what);
-  return ChangeLink(sock, made->get(), /*up=*/true, nullptr,
+  return ChangeLink(sock, made->get(), /*up=*/true,
+                    alias.empty() ? nullptr : &alias,
                     absl::StrCat(what, ": set up"));
 }
 
@@ -806,15 +815,59 @@ absl::Status LibnlHostNetwork::SetPortLearning(const std::string& ns,
   });
 }
 
+absl::StatusOr<std::vector<HostNetwork::RouteInfo>>
+LibnlHostNetwork::ListRoutes(const std::string& ns) {
+  const std::string what = absl::StrCat("list routes of ", ns);
+  EMU_ASSIGN_OR_RETURN(std::shared_ptr<Handle> h, Get(ns));
+  absl::MutexLock lock(&h->mu);
+  EMU_ASSIGN_OR_RETURN(CachePtr links, DumpLinks(h->sock, what));
+  EMU_ASSIGN_OR_RETURN(CachePtr routes,
+                       Dump(h->sock, what, [](nl_sock* s, nl_cache** c) {
+                         return rtnl_route_alloc_cache(s, AF_UNSPEC, 0, c);
+                       }));
+  std::vector<RouteInfo> out;
+  for (nl_object* o = nl_cache_get_first(routes.get()); o != nullptr;
+       o = nl_cache_get_next(o)) {
+    auto* r = reinterpret_cast<rtnl_route*>(o);
+    const int family = rtnl_route_get_family(r);
+    const uint8_t type = rtnl_route_get_type(r);
+    if (rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+        (type != RTN_UNICAST && type != RTN_BLACKHOLE &&
+         type != RTN_UNREACHABLE && type != RTN_PROHIBIT) ||
+        (family != AF_INET && family != AF_INET6)) {
+      continue;
+    }
+    Cidr c;
+    c.family = family;
+    if (nl_addr* dst = rtnl_route_get_dst(r); dst != nullptr) {
+      const unsigned len = nl_addr_get_len(dst);
+      if (len == static_cast<unsigned>(c.byte_len())) {
+        std::memcpy(c.bytes.data(), nl_addr_get_binary_addr(dst), len);
+      }
+      c.prefix_len = static_cast<int>(nl_addr_get_prefixlen(dst));
+    }
+    RouteInfo info;
+    info.destination = c.ToString();
+    if (rtnl_route_get_nnexthops(r) > 0) {
+      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+      char name[IFNAMSIZ + 1] = {};
+      if (nh != nullptr &&
+          rtnl_link_i2name(links.get(), rtnl_route_nh_get_ifindex(nh), name,
+                           sizeof(name)) != nullptr) {
+        info.dev = name;
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<HostNetwork::InterfaceInfo>>
 LibnlHostNetwork::ListInterfaces(const std::string& ns) {
   const std::string what = absl::StrCat("list interfaces of ", ns);
   EMU_ASSIGN_OR_RETURN(std::shared_ptr<Handle> h, Get(ns));
   absl::MutexLock lock(&h->mu);
-  EMU_ASSIGN_OR_RETURN(CachePtr links,
-                       Dump(h->sock, what, [](nl_sock* s, nl_cache** c) {
-                         return rtnl_link_alloc_cache(s, AF_UNSPEC, c);
-                       }));
+  EMU_ASSIGN_OR_RETURN(CachePtr links, DumpLinks(h->sock, what));
   EMU_ASSIGN_OR_RETURN(CachePtr addrs,
                        Dump(h->sock, what, rtnl_addr_alloc_cache));
   std::vector<InterfaceInfo> out;

@@ -65,8 +65,8 @@ class LibnlHostNetwork : public HostNetwork {
                            const std::string& alias) override;
   absl::Status CreateDummy(const DummySpec& spec,
                            const std::string& alias) override;
-  absl::Status CreateBridge(const std::string& ns,
-                            const std::string& name) override;
+  absl::Status CreateBridge(const std::string& ns, const std::string& name,
+                            const std::string& alias = "") override;
   absl::Status SetMaster(const std::string& ns, const std::string& ifname,
                          const std::string& master) override;
   absl::Status SetPortLearning(const std::string& ns, const std::string& ifname,
@@ -77,6 +77,8 @@ class LibnlHostNetwork : public HostNetwork {
                             const std::vector<std::string>& cidrs) override;
   absl::Status ReplaceRoute(const std::string& ns,
                             const RouteSpec& route) override;
+  absl::StatusOr<std::vector<RouteInfo>> ListRoutes(
+      const std::string& ns) override;
   absl::Status SetSysctl(const std::string& ns, const std::string& key,
                          const std::string& value) override;
   absl::Status ApplyQdiscs(const std::string& ns, const std::string& ifname,

@@ -4,8 +4,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/guest/fnv1a.h"
 
 namespace emu::agent::net {
 
@@ -90,6 +92,42 @@ std::optional<HostEndRef> ParseHostEndAlias(absl::string_view alias) {
 std::string DummyAlias(absl::string_view lab, absl::string_view node,
                        absl::string_view ifname) {
   return absl::StrCat("emu lab=", lab, " dummy=", node, ":", ifname);
+}
+
+std::string MgmtBridgeAlias(absl::string_view host, absl::string_view lab,
+                            absl::string_view bridge) {
+  return absl::StrCat("emu lab=", lab, " mgmt=", bridge, " host=", host);
+}
+
+std::optional<MgmtBridgeRef> ParseMgmtBridgeAlias(absl::string_view alias) {
+  std::vector<absl::string_view> words = absl::StrSplit(alias, ' ');
+  if (words.size() != 4 || words[0] != "emu" ||
+      !absl::ConsumePrefix(&words[1], "lab=") ||
+      !absl::ConsumePrefix(&words[2], "mgmt=") ||
+      !absl::ConsumePrefix(&words[3], "host=") || words[1].empty() ||
+      words[2].empty() || words[3].empty()) {
+    return std::nullopt;
+  }
+  return MgmtBridgeRef{std::string(words[3]), std::string(words[1]),
+                       std::string(words[2])};
+}
+
+namespace {
+// 8 hex digits of a hash that is the same on every build and machine.
+std::string StableHex(absl::string_view text) {
+  return absl::StrFormat("%08x", static_cast<uint32_t>(
+                                     emu::agent::guest::Fnv1a(text) >> 32));
+}
+}  // namespace
+
+std::string MgmtBridgeName(absl::string_view host, absl::string_view lab) {
+  return absl::StrCat("emm", StableHex(absl::StrCat(host, "/", lab)));
+}
+
+std::string MgmtHostEndName(absl::string_view host, absl::string_view lab,
+                            absl::string_view node, absl::string_view ifname) {
+  return absl::StrCat(
+      "emg", StableHex(absl::StrCat(host, "/", lab, "/", node, ":", ifname)));
 }
 
 bool IsValidName(absl::string_view name) { return emu::IsValidName(name); }

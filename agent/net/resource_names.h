@@ -67,6 +67,26 @@ std::optional<HostEndRef> ParseHostEndAlias(absl::string_view alias);
 std::string DummyAlias(absl::string_view lab, absl::string_view node,
                        absl::string_view ifname);
 
+// The management network (ApplyLabRequest.mgmt; docs/topology.md,
+// "Management network"): one bridge per lab in the agent's host namespace,
+// "emu lab=<lab> mgmt=<bridge> host=<host>". Its name, unless the lab
+// names it: "emm" and 8 hex digits of a hash of host and lab key.
+std::string MgmtBridgeAlias(absl::string_view host, absl::string_view lab,
+                            absl::string_view bridge);
+struct MgmtBridgeRef {
+  std::string host;
+  std::string lab;
+  std::string bridge;
+};
+// Inverse of MgmtBridgeAlias; nullopt for any other alias.
+std::optional<MgmtBridgeRef> ParseMgmtBridgeAlias(absl::string_view alias);
+std::string MgmtBridgeName(absl::string_view host, absl::string_view lab);
+// The host end of a node's management interface (Interface.mgmt with an
+// unnamed host_end): "emg" and 8 hex digits of a hash of host, lab key,
+// node and interface. Owned like a host link's end (HostEndAlias).
+std::string MgmtHostEndName(absl::string_view host, absl::string_view lab,
+                            absl::string_view node, absl::string_view ifname);
+
 // Lab, node and host names: emu::IsValidName (proto/topology_names.h), the
 // one rule the controller checks too; kept here so agent code reads as
 // before.

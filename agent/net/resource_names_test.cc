@@ -36,6 +36,26 @@ TEST(ResourceNamesTest, AliasesMarkTheirLabOnly) {
   EXPECT_FALSE(IsLabAlias("", "lab"));
 }
 
+TEST(ResourceNamesTest, ManagementNamesFitTheKernelAndAliasesParseBack) {
+  const std::string bridge = MgmtBridgeName("c1-h1", "alice+core");
+  EXPECT_EQ(bridge.size(), 11u);
+  EXPECT_EQ(bridge.substr(0, 3), "emm");
+  EXPECT_EQ(bridge, MgmtBridgeName("c1-h1", "alice+core"));  // stable
+  EXPECT_NE(bridge, MgmtBridgeName("c1-h1", "bob+core"));
+  EXPECT_NE(bridge, MgmtBridgeName("c1-h2", "alice+core"));
+  const std::string end = MgmtHostEndName("c1-h1", "alice+core", "r1", "eth0");
+  EXPECT_EQ(end.size(), 11u);
+  EXPECT_NE(end, MgmtHostEndName("c1-h1", "alice+core", "r2", "eth0"));
+  auto ref = ParseMgmtBridgeAlias(MgmtBridgeAlias("c1-h1", "alice+core", bridge));
+  ASSERT_TRUE(ref.has_value());
+  EXPECT_EQ(ref->host, "c1-h1");
+  EXPECT_EQ(ref->lab, "alice+core");
+  EXPECT_EQ(ref->bridge, bridge);
+  EXPECT_FALSE(ParseMgmtBridgeAlias("emu lab=x hostlink=a:e<->host:b host=h"));
+  EXPECT_FALSE(ParseMgmtBridgeAlias("emu lab= mgmt=b host=h"));
+  EXPECT_FALSE(ParseHostEndAlias(MgmtBridgeAlias("h", "lab", "b")));
+}
+
 TEST(ResourceNamesTest, ValidNames) {
   EXPECT_TRUE(IsValidName("a-b_C9"));
   EXPECT_FALSE(IsValidName(""));

@@ -1,6 +1,7 @@
 #include "agent/reconcile/reconciler.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <set>
 #include <utility>
@@ -242,16 +243,24 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
     EMU_RETURN_IF_ERROR(EnginesFor(desired, link, guest_nodes).status());
   }
   EMU_RETURN_IF_ERROR(CheckSpecialEnds(desired));
+  EMU_RETURN_IF_ERROR(CheckMgmtSpec(desired));
   return CheckRemoteLinks(desired, nodes, has_netem);
 }
 
-absl::Status Reconciler::Apply(const ApplyLabRequest& desired,
+absl::Status Reconciler::Apply(const ApplyLabRequest& request,
                                const ProgressFn& progress) {
+  // Management interfaces' host ends get this agent's names first: the
+  // saved spec has them, so every later reconcile finds the same ends.
+  std::optional<ApplyLabRequest> named;
+  if (NeedsMgmtEndNames(request)) named = WithMgmtEndNames(request);
+  const ApplyLabRequest& desired = named ? *named : request;
   EMU_RETURN_IF_ERROR(CheckSpec(desired));
   absl::MutexLock lock(LabMutex(desired.lab()));
-  // A host end's name taken by something not ours: refused before the spec
-  // is saved or anything touched.
+  // A host end's or the management bridge's name taken by something not
+  // ours, or a management subnet the host routes already: refused before
+  // the spec is saved or anything touched.
   EMU_RETURN_IF_ERROR(CheckHostEndsFree(desired));
+  EMU_RETURN_IF_ERROR(CheckMgmtFree(desired));
   return ApplyLocked(desired, progress);
 }
 
@@ -286,6 +295,7 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
   EMU_RETURN_IF_ERROR(RemoveStaleLinkEnds(desired, ifaces, engines, progress));
   EMU_RETURN_IF_ERROR(
       CreateMissingLinks(desired, nodes, ifaces, engines, progress));
+  EMU_RETURN_IF_ERROR(ReconcileMgmtBridge(desired, progress));
   EMU_RETURN_IF_ERROR(ReconcileSpecialEnds(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyRemoteLinks(desired, nodes, progress));
   EMU_RETURN_IF_ERROR(ReconcileNodeBridges(desired, progress));

@@ -278,6 +278,32 @@ class Reconciler {
   // Deletes this agent's host ends of `lab`; returns how many, the first
   // failure in `first`.
   int RemoveHostEnds(const std::string& lab, absl::Status* first);
+
+  // The management network (reconciler_mgmt.cc). Whether any interface of
+  // `spec` is on it (Interface.mgmt).
+  static bool HasMgmtPorts(const emu::v1::ApplyLabRequest& spec);
+  // The lab's management bridge on this host: mgmt.bridge, else
+  // net::MgmtBridgeName.
+  std::string MgmtBridgeOf(const emu::v1::ApplyLabRequest& spec) const;
+  // Whether a management interface's host end is unnamed (a node's eth0:
+  // the controller leaves it to the agent), and `spec` with those named
+  // (net::MgmtHostEndName).
+  static bool NeedsMgmtEndNames(const emu::v1::ApplyLabRequest& spec);
+  emu::v1::ApplyLabRequest WithMgmtEndNames(
+      const emu::v1::ApplyLabRequest& spec) const;
+  // INVALID_ARGUMENT for management ports without mgmt settings, a bad
+  // bridge name or gateway; FAILED_PRECONDITION without a bridge driver.
+  absl::Status CheckMgmtSpec(const emu::v1::ApplyLabRequest& desired) const;
+  // FAILED_PRECONDITION when the bridge's name is taken in the host
+  // namespace by anything but this lab's bridge, or a management subnet
+  // overlaps an address (a connected route) on an interface there that is
+  // not this lab's.
+  absl::Status CheckMgmtFree(const emu::v1::ApplyLabRequest& desired);
+  // Makes the lab's bridge (up, tagged, the gateways its only addresses)
+  // when it has management ports here; removes this lab's bridges no
+  // longer wanted.
+  absl::Status ReconcileMgmtBridge(const emu::v1::ApplyLabRequest& desired,
+                                   const ProgressFn& progress);
   void AddHostEndResources(const std::string& lab,
                            emu::v1::ListResourcesResponse* resp);
 

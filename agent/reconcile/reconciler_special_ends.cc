@@ -128,7 +128,9 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
   EMU_ASSIGN_OR_RETURN(std::vector<net::HostNetwork::InterfaceInfo> root,
                        net_->ListInterfaces(kRootNs));
   absl::flat_hash_map<std::string, std::string> root_alias;
+  absl::flat_hash_map<std::string, std::string> root_master;
   for (const auto& r : root) {
+    root_master[r.name] = r.master;
     auto owner = net::ParseHostEndAlias(r.alias);
     const bool ours = owner && owner->host == host_ && owner->lab == lab;
     auto want = wanted_host_ends.find(r.name);
@@ -199,7 +201,18 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
         }
         progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED,
                               absl::StrCat("link ", HostLinkName(node, i)),
-                              "host end in the root namespace"));
+                              i.mgmt() ? "on the management bridge"
+                                       : "host end in the root namespace"));
+      }
+      if (i.mgmt()) {
+        // A port of the lab's management bridge (ReconcileMgmtBridge made
+        // it); a fresh pair has no master yet.
+        const std::string bridge = MgmtBridgeOf(desired);
+        if (!host_side || root_master[peer] != bridge) {
+          EMU_RETURN_IF_ERROR(Annotate(
+              net_->SetMaster(kRootNs, peer, bridge),
+              absl::StrCat("link ", HostLinkName(node, i))));
+        }
       }
       if (i.host_end().addresses_size() > 0) {
         std::vector<std::string> cidrs(i.host_end().addresses().begin(),
@@ -262,7 +275,11 @@ int Reconciler::RemoveHostEnds(const std::string& lab, absl::Status* first) {
   int removed = 0;
   for (const auto& r : *root) {
     auto owner = net::ParseHostEndAlias(r.alias);
-    if (!owner || owner->host != host_ || owner->lab != lab) continue;
+    auto bridge = net::ParseMgmtBridgeAlias(r.alias);
+    const bool ours =
+        (owner && owner->host == host_ && owner->lab == lab) ||
+        (bridge && bridge->host == host_ && bridge->lab == lab);
+    if (!ours) continue;
     absl::Status s = net_->DeleteInterface(kRootNs, r.name);
     if (s.ok()) {
       ++removed;
@@ -278,6 +295,14 @@ void Reconciler::AddHostEndResources(const std::string& lab,
   auto root = net_->ListInterfaces(kRootNs);
   if (!root.ok()) return;
   for (const auto& r : *root) {
+    if (auto bridge = net::ParseMgmtBridgeAlias(r.alias);
+        bridge && bridge->host == host_ && (lab.empty() || bridge->lab == lab)) {
+      auto* res = resp->add_resources();
+      res->set_kind(emu::v1::OwnedResource::INTERFACE);
+      res->set_lab(bridge->lab);
+      res->set_name(absl::StrCat("mgmt-bridge:", r.name));
+      continue;
+    }
     auto owner = net::ParseHostEndAlias(r.alias);
     if (!owner || owner->host != host_ || (!lab.empty() && owner->lab != lab)) {
       continue;

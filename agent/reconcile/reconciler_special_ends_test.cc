@@ -1,12 +1,15 @@
-// containerlab's host and dummy links through the reconciler, on the fake
-// kernel: the host end in the root namespace ("") is made, owned by alias,
-// re-made after a loss, removed by a smaller spec and by Destroy, and a
-// name the host already has that is not the lab's is refused untouched.
+// containerlab's host and dummy links and the management network through
+// the reconciler, on the fake kernel: the host end in the root namespace
+// ("") and the management bridge are made, owned by alias, re-made after a
+// loss, removed by a smaller spec and by Destroy, and a name (or a
+// management subnet) the host already has that is not the lab's is
+// refused untouched.
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "agent/reconcile/reconciler.h"
@@ -56,7 +59,7 @@ class SpecialEndsTest : public ::testing::Test {
     auto store = LabSpecStore::Open(dir_);
     ASSERT_TRUE(store.ok());
     store_ = std::make_unique<LabSpecStore>(*std::move(store));
-    auto features = testing::NoNetemKernel();
+    auto features = testing::NoNetemKernel(/*bridge=*/true);
     features.dummy = true;
     features.ifb = true;
     net_.set_features(features);
@@ -266,6 +269,185 @@ TEST_F(SpecialEndsTest, AnInterfaceIsADummyOrAHostEndNotBoth) {
             std::string::npos)
       << s;
   EXPECT_EQ(net_.calls(M::kCreateNamespace), 0);
+}
+
+// The management network: a and b with eth0 on it (host ends named by the
+// agent), b's eth5 a containerlab mgmt-net link (host end b-eth5).
+emu::v1::ApplyLabRequest MgmtSpec() {
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  auto* m = spec.mutable_mgmt();
+  m->set_network("clab");
+  m->set_ipv4_subnet("172.20.20.0/24");
+  m->set_ipv4_gateway("172.20.20.1/24");
+  m->set_ipv6_subnet("3fff:172:20:20::/64");
+  m->set_ipv6_gateway("3fff:172:20:20::1/64");
+  m->mutable_source()->set_file("lab.clab.yml");
+  m->mutable_source()->set_line(3);
+  for (const char* name : {"a", "b"}) {
+    auto* n = spec.add_nodes();
+    n->set_name(name);
+    n->set_kind(emu::v1::NODE_KIND_NETNS);
+    auto* eth0 = n->add_interfaces();
+    eth0->set_name("eth0");
+    eth0->set_mgmt(true);
+    eth0->mutable_host_end();
+    eth0->add_addresses(std::string(name) == "a" ? "172.20.20.2/24"
+                                                 : "172.20.20.3/24");
+  }
+  auto* eth5 = spec.mutable_nodes(1)->add_interfaces();
+  eth5->set_name("eth5");
+  eth5->set_mgmt(true);
+  eth5->mutable_host_end()->set_name("b-eth5");
+  return spec;
+}
+
+TEST_F(SpecialEndsTest, ManagementBridgeAndItsPortsAreMadeOnceAndOwned) {
+  ASSERT_TRUE(Apply(MgmtSpec()).ok());
+  const std::string bridge = net::MgmtBridgeName("h1", "lab");
+  EXPECT_EQ(bridge.size(), 11u);
+  auto br = net_.GetInterface("", bridge);
+  ASSERT_TRUE(br.has_value());
+  EXPECT_EQ(br->kind, "bridge");
+  EXPECT_TRUE(br->up);
+  EXPECT_EQ(br->alias, absl::StrCat("emu lab=lab mgmt=", bridge, " host=h1"));
+  EXPECT_TRUE(std::count(br->addresses.begin(), br->addresses.end(),
+                         "172.20.20.1/24"));
+  EXPECT_TRUE(std::count(br->addresses.begin(), br->addresses.end(),
+                         "3fff:172:20:20::1/64"));
+  for (const char* node : {"a", "b"}) {
+    const std::string end = net::MgmtHostEndName("h1", "lab", node, "eth0");
+    auto host_end = net_.GetInterface("", end);
+    ASSERT_TRUE(host_end.has_value()) << node;
+    EXPECT_EQ(host_end->master, bridge) << node;
+    auto peer = net_.Peer("", end);
+    ASSERT_TRUE(peer.has_value());
+    EXPECT_EQ(*peer, std::make_pair(Ns(node), std::string("eth0")));
+  }
+  EXPECT_EQ(net_.GetInterface("", "b-eth5")->master, bridge);
+  auto eth0 = net_.GetInterface(Ns("a"), "eth0");
+  ASSERT_TRUE(eth0.has_value());
+  EXPECT_TRUE(std::count(eth0->addresses.begin(), eth0->addresses.end(),
+                         "172.20.20.2/24"));
+  // The saved spec has the agent's names for the host ends.
+  auto saved = store_->Load("lab");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->nodes(0).interfaces(0).host_end().name(),
+            net::MgmtHostEndName("h1", "lab", "a", "eth0"));
+
+  const int changes = net_.changes();
+  ASSERT_TRUE(Apply(MgmtSpec()).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  EXPECT_EQ(net_.calls(M::kCreateBridge), 1);
+
+  auto owned = rec_->ListResources("lab");
+  ASSERT_TRUE(owned.ok());
+  bool listed = false;
+  for (const auto& r : owned->resources()) {
+    listed = listed || r.name() == absl::StrCat("mgmt-bridge:", bridge);
+  }
+  EXPECT_TRUE(listed);
+
+  // No management interface left: the bridge goes.
+  auto none = MgmtSpec();
+  for (auto& n : *none.mutable_nodes()) n.clear_interfaces();
+  ASSERT_TRUE(Apply(none).ok());
+  EXPECT_FALSE(net_.GetInterface("", bridge).has_value());
+  ASSERT_TRUE(Apply(MgmtSpec()).ok());
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  auto root = net_.ListInterfaces("");
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->size(), 1u);  // lo only
+}
+
+TEST_F(SpecialEndsTest, RestartRemakesALostManagementBridgeWithItsPorts) {
+  ASSERT_TRUE(Apply(MgmtSpec()).ok());
+  const std::string bridge = net::MgmtBridgeName("h1", "lab");
+  const std::string a_end = net::MgmtHostEndName("h1", "lab", "a", "eth0");
+  // Deleted by hand while the agent was down: its ports are released.
+  ASSERT_TRUE(net_.DeleteInterface("", bridge).ok());
+  ASSERT_EQ(net_.GetInterface("", a_end)->master, "");
+  auto restarted = Make("h1");
+  EXPECT_EQ(restarted->RecoverAll([](const std::string&) {}),
+            std::vector<std::string>{"lab"});
+  auto br = net_.GetInterface("", bridge);
+  ASSERT_TRUE(br.has_value());
+  EXPECT_TRUE(std::count(br->addresses.begin(), br->addresses.end(),
+                         "172.20.20.1/24"));
+  EXPECT_EQ(net_.GetInterface("", a_end)->master, bridge);
+  EXPECT_EQ(net_.GetInterface("", "b-eth5")->master, bridge);
+}
+
+TEST_F(SpecialEndsTest, ManagementBridgeNameOrSubnetTakenIsRefusedUntouched) {
+  auto named = MgmtSpec();
+  named.mutable_mgmt()->set_bridge("userbr");
+  ASSERT_TRUE(net_.CreateBridge("", "userbr").ok());  // the user's
+  absl::Status s = Apply(named);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("lab lab: management bridge userbr "
+                             "(lab.clab.yml:3): an interface of that name "
+                             "already exists on host h1 (not made by emu)"),
+            std::string::npos)
+      << s;
+  // A subnet the host has an address in: its route would take the lab's.
+  ASSERT_TRUE(net_.SetAddresses("", "userbr", {"172.20.0.1/16"}).ok());
+  s = Apply(MgmtSpec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("management subnet 172.20.20.0/24 "
+                             "(lab.clab.yml:3) overlaps 172.20.0.1/16 on "
+                             "interface userbr of host h1 (not made by emu)"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(net_.calls(M::kCreateNamespace), 0);
+  EXPECT_TRUE(store_->List()->empty());
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_TRUE(net_.GetInterface("", "userbr").has_value());
+}
+
+TEST_F(SpecialEndsTest, ManagementSubnetARouteTakesIsRefusedUntouched) {
+  ASSERT_TRUE(net_.CreateBridge("", "uplink0").ok());
+  ASSERT_TRUE(net_.SetAddresses("", "uplink0", {"10.99.0.1/24"}).ok());
+  net::HostNetwork::RouteSpec route;
+  route.destination = "172.20.0.0/16";
+  route.via = "10.99.0.254";
+  ASSERT_TRUE(net_.ReplaceRoute("", route).ok());
+  absl::Status s = Apply(MgmtSpec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("lab lab: management subnet 172.20.20.0/24 "
+                             "(lab.clab.yml:3) overlaps the route to "
+                             "172.20.0.0/16 of host h1"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(net_.calls(M::kCreateNamespace), 0);
+  // A default route takes what nothing else does: no conflict.
+  route.destination = "default";
+  ASSERT_TRUE(net_.ReplaceRoute("", route).ok());
+  auto ipv6_only = MgmtSpec();
+  ipv6_only.mutable_mgmt()->clear_ipv4_subnet();
+  ipv6_only.mutable_mgmt()->clear_ipv4_gateway();
+  for (auto& n : *ipv6_only.mutable_nodes()) {
+    for (auto& i : *n.mutable_interfaces()) i.clear_addresses();
+  }
+  EXPECT_TRUE(Apply(ipv6_only).ok());
+}
+
+TEST_F(SpecialEndsTest, AnotherAgentsManagementNetworkIsNotOurs) {
+  // The local cluster without --host-netns: two agents, one namespace.
+  auto other = Make("h2");
+  ASSERT_TRUE(
+      other->Apply(MgmtSpec(), [](const emu::v1::ApplyLabEvent&) {}).ok());
+  absl::Status s = Apply(MgmtSpec());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  // The same lab's mgmt-net end (b-eth5) is h2's: refused before its
+  // bridge or subnet is looked at.
+  EXPECT_NE(s.message().find("(agent h2)"), std::string::npos) << s;
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+  EXPECT_TRUE(
+      net_.GetInterface("", net::MgmtBridgeName("h2", "lab")).has_value());
+  ASSERT_TRUE(other->Destroy("lab").ok());
+  auto root = net_.ListInterfaces("");
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->size(), 1u);
 }
 
 }  // namespace

@@ -160,6 +160,11 @@ const emu::v1::Interface* FindInterface(const Node& n,
 // "host:NAME [addresses] mac", or "no host or dummy link".
 std::string SpecialEnd(const emu::v1::Interface* i) {
   if (i != nullptr && i->dummy()) return "dummy";
+  if (i != nullptr && i->mgmt()) {
+    return i->host_end().name().empty()
+               ? std::string("management interface")
+               : absl::StrCat("mgmt-net:", i->host_end().name());
+  }
   if (i == nullptr || !i->has_host_end()) return "no host or dummy link";
   const emu::v1::HostEnd& h = i->host_end();
   return absl::StrCat("host:", h.name(),

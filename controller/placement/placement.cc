@@ -978,6 +978,7 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildSharesByIndex(
     s.set_seed(topology.seed());
     s.set_compensate(topology.compensate());
     s.set_carrier(topology.carrier());
+    if (topology.has_mgmt()) *s.mutable_mgmt() = topology.mgmt();
     share_of[h] = &s;
     return s;
   };
@@ -1206,7 +1207,10 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
                                         const PlacementOptions& raw_options) {
   PlacementOptions options = raw_options;
   if (options.strategy() == PlacementOptions::STRATEGY_UNSPECIFIED) {
-    options.set_strategy(PlacementOptions::SPREAD);
+    // A management network lives on one host (CheckManagementHost): such a
+    // lab is packed, so it fits on one whenever one has room.
+    options.set_strategy(topology.has_mgmt() ? PlacementOptions::PACK
+                                             : PlacementOptions::SPREAD);
   }
   if (!(options.tolerance_percent() >= 0) ||
       options.tolerance_percent() > 10000) {
@@ -1318,7 +1322,43 @@ absl::StatusOr<Placement> PlaceTopology(const Topology& topology,
   }
   EMU_RETURN_IF_ERROR(CheckTunnelCarriers(p.cut_links, hosts));
   EMU_RETURN_IF_ERROR(CheckVxlanConditions(topology, p.host_of_node, hosts));
+  EMU_RETURN_IF_ERROR(CheckManagementHost(topology, p.host_of_node));
   return p;
+}
+
+absl::Status CheckManagementHost(
+    const Topology& topology,
+    const std::map<std::string, std::string>& host_of_node) {
+  if (!topology.has_mgmt()) return absl::OkStatus();
+  std::map<std::string, std::vector<std::string>> nodes_of_host;
+  for (const Node& n : topology.nodes()) {
+    const bool attached =
+        std::any_of(n.interfaces().begin(), n.interfaces().end(),
+                    [](const emu::v1::Interface& i) { return i.mgmt(); });
+    auto it = host_of_node.find(n.name());
+    if (attached && it != host_of_node.end()) {
+      nodes_of_host[it->second].push_back(n.name());
+    }
+  }
+  if (nodes_of_host.size() <= 1) return absl::OkStatus();
+  std::vector<std::string> parts;
+  for (const auto& [host, nodes] : nodes_of_host) {
+    constexpr size_t kShown = 5;
+    std::vector<std::string> shown(
+        nodes.begin(), nodes.begin() + std::min(nodes.size(), kShown));
+    parts.push_back(absl::StrCat(
+        host, ": ", absl::StrJoin(shown, ", "),
+        nodes.size() > kShown ? absl::StrCat(" and ", nodes.size() - kShown,
+                                             " more")
+                              : ""));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      SourcePrefix(topology.mgmt().source()), "lab ", topology.name(),
+      ": its management network is one bridge on one host, but its nodes "
+      "on it would run on ", nodes_of_host.size(), " hosts (",
+      absl::StrJoin(parts, "; "),
+      "); emu does not stretch a management network across hosts: pin "
+      "those nodes to one host (host:) or make room on one"));
 }
 
 absl::Status CheckVxlanConditions(

@@ -118,7 +118,15 @@ absl::Status CheckVxlanConditions(
     const std::map<std::string, std::string>& host_of_node,
     const std::vector<emu::v1::HostStatus>& hosts);
 
-// Places with the topology's own options (Topology.placement). Only hosts
+// A lab with a management network (Topology.mgmt) has it on one host: the
+// nodes on it (an Interface with mgmt) must all run on one host.
+// FAILED_PRECONDITION naming the hosts and their nodes otherwise.
+absl::Status CheckManagementHost(
+    const emu::v1::Topology& topology,
+    const std::map<std::string, std::string>& host_of_node);
+
+// Places with the topology's own options (Topology.placement); a lab with
+// a management network and no strategy of its own is packed (PACK). Only hosts
 // with reachable() set are used. INVALID_ARGUMENT for a pin to an unknown
 // host or bad options; FAILED_PRECONDITION when the hosts cannot run the lab
 // (the message says what is short on which host) or a cross-host link would

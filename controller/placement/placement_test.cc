@@ -216,6 +216,53 @@ TEST(PlacementTest, PinsAreHonouredAndPullNeighbours) {
   EXPECT_EQ(p->cut_links.size(), 1u);
 }
 
+// A lab with a management network: eth0 of each node on it.
+emu::v1::Topology WithMgmt(emu::v1::Topology t) {
+  t.mutable_mgmt()->set_ipv4_subnet("172.20.20.0/24");
+  t.mutable_mgmt()->mutable_source()->set_file("lab.clab.yml");
+  t.mutable_mgmt()->mutable_source()->set_line(2);
+  for (auto& n : *t.mutable_nodes()) {
+    auto* eth0 = n.add_interfaces();
+    eth0->set_name("eth0");
+    eth0->set_mgmt(true);
+    eth0->mutable_host_end();
+  }
+  return t;
+}
+
+// Its nodes stay on one host: packed by default (TwoClusters would be
+// split), and every host's share carries the management settings.
+TEST(PlacementTest, AManagementNetworkKeepsItsNodesOnOneHost) {
+  auto p = PlaceTopology(WithMgmt(TwoClusters(4)),
+                         {Host("h1", true, 4), Host("h2", true, 4)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->options.strategy(), PlacementOptions::PACK);
+  ASSERT_EQ(p->per_host.size(), 1u);
+  const auto& share = p->per_host.begin()->second;
+  EXPECT_EQ(share.mgmt().ipv4_subnet(), "172.20.20.0/24");
+  // eth0 is no link's end and still sent: it is the management port.
+  ASSERT_EQ(share.nodes(0).interfaces_size(), 1);
+  EXPECT_TRUE(share.nodes(0).interfaces(0).mgmt());
+}
+
+TEST(PlacementTest, AManagementNetworkOverTwoHostsIsRefused) {
+  auto t = WithMgmt(Chain(4));
+  t.mutable_nodes(0)->set_host("h1");
+  t.mutable_nodes(3)->set_host("h2");
+  auto p = PlaceTopology(t, {Host("h1", true, 4), Host("h2", true, 4)});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(p.status().message()),
+              HasSubstr("lab.clab.yml:2: lab lab: its management network is "
+                        "one bridge on one host, but its nodes on it would "
+                        "run on 2 hosts (h1: n0"));
+  // Without the management network the same pins are fine.
+  t.clear_mgmt();
+  for (auto& n : *t.mutable_nodes()) n.clear_interfaces();
+  EXPECT_TRUE(
+      PlaceTopology(t, {Host("h1", true, 4), Host("h2", true, 4)}).ok());
+}
+
 // Nodes that share another's namespace go with it: the two clusters stay
 // apart, and the sharers (spread over both clusters, one pinned) follow
 // their targets, not their own links.

@@ -141,13 +141,76 @@ TEST(ContainerlabCorpusTest, ContainerKeysWarnOneLineEach) {
   auto r = Load("container-keys.clab.yml");
   ASSERT_TRUE(r.ok()) << r.status();
   const std::string all = absl::StrJoin(r->warnings, "\n");
-  for (const char* key : {"image", "cmd", "binds", "ports", "mgmt-ipv4"}) {
+  for (const char* key : {"image", "cmd", "binds", "ports"}) {
     EXPECT_THAT(all, HasSubstr(key)) << all;
   }
   for (const std::string& w : r->warnings) {
     EXPECT_THAT(w, HasSubstr("container-keys.clab.yml:")) << w;
   }
   EXPECT_EQ(Node(r->topology, "a").kind(), emu::v1::NODE_KIND_NETNS);
+  // mgmt-ipv4 is no longer ignored: it asks for the management network,
+  // containerlab's default one.
+  const emu::v1::Interface* a0 = Iface(Node(r->topology, "a"), "eth0");
+  ASSERT_NE(a0, nullptr);
+  EXPECT_THAT(a0->addresses(),
+              ElementsAre("172.20.20.10/24", "3fff:172:20:20::2/64"));
+  const emu::v1::Interface* b0 = Iface(Node(r->topology, "b"), "eth0");
+  ASSERT_NE(b0, nullptr);
+  EXPECT_THAT(b0->addresses(),
+              ElementsAre("172.20.20.2/24", "3fff:172:20:20::3/64"));
+}
+
+TEST(ContainerlabCorpusTest, ManagementNetworkAsContainerlabGivesIt) {
+  auto r = Load("mgmt-network.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const emu::v1::ManagementNetwork& m = r->topology.mgmt();
+  EXPECT_EQ(m.network(), "corpus");
+  EXPECT_EQ(m.ipv4_subnet(), "172.20.31.0/24");
+  EXPECT_EQ(m.ipv4_gateway(), "172.20.31.1/24");
+  EXPECT_EQ(m.ipv6_subnet(), "3fff:172:20:31::/64");
+  EXPECT_EQ(m.ipv6_gateway(), "3fff:172:20:31::1/64");
+  EXPECT_EQ(m.source().line(), 6);
+  // a: its own; b and d: the range's first free, in file order; c: none.
+  const emu::v1::Interface* a0 = Iface(Node(r->topology, "a"), "eth0");
+  const emu::v1::Interface* b0 = Iface(Node(r->topology, "b"), "eth0");
+  const emu::v1::Interface* d0 = Iface(Node(r->topology, "d"), "eth0");
+  ASSERT_TRUE(a0 != nullptr && b0 != nullptr && d0 != nullptr);
+  EXPECT_EQ(Iface(Node(r->topology, "c"), "eth0"), nullptr);
+  for (const emu::v1::Interface* i : {a0, b0, d0}) {
+    EXPECT_TRUE(i->mgmt());
+    EXPECT_TRUE(i->has_host_end());
+    EXPECT_EQ(i->host_end().name(), "");  // the agent names it
+  }
+  EXPECT_THAT(a0->addresses(),
+              ElementsAre("172.20.31.5/24", "3fff:172:20:31::5/64"));
+  EXPECT_THAT(b0->addresses(),
+              ElementsAre("172.20.31.16/24", "3fff:172:20:31::2/64"));
+  EXPECT_THAT(d0->addresses(),
+              ElementsAre("172.20.31.17/24", "3fff:172:20:31::3/64"));
+  // Docker's default routes, unless the node routes default itself.
+  std::vector<std::string> a_routes, d_routes;
+  for (const auto& x : Node(r->topology, "a").routes()) {
+    a_routes.push_back(absl::StrCat(x.destination(), " via ", x.via()));
+  }
+  for (const auto& x : Node(r->topology, "d").routes()) {
+    d_routes.push_back(absl::StrCat(x.destination(), " via ", x.via()));
+  }
+  EXPECT_THAT(a_routes, ElementsAre("default via 172.20.31.1",
+                                    "default6 via 3fff:172:20:31::1"));
+  EXPECT_THAT(d_routes, ElementsAre("default via 10.0.9.2",
+                                    "default6 via 3fff:172:20:31::1"));
+  // mgmt-net links: host ends on the management bridge, named as written.
+  const emu::v1::Interface* b9 = Iface(Node(r->topology, "b"), "eth9");
+  const emu::v1::Interface* d2 = Iface(Node(r->topology, "d"), "eth2");
+  ASSERT_TRUE(b9 != nullptr && d2 != nullptr);
+  EXPECT_TRUE(b9->mgmt());
+  EXPECT_EQ(b9->host_end().name(), "b-mgmt9");
+  EXPECT_TRUE(d2->mgmt());
+  EXPECT_EQ(d2->host_end().name(), "d-eth2");
+  EXPECT_THAT(r->topology.links(), SizeIs(2));
+  const std::string all = absl::StrJoin(r->warnings, "\n");
+  EXPECT_THAT(all, HasSubstr("mgmt: ignored containerlab key "
+                             "'external-access'"));
 }
 
 TEST(ContainerlabCorpusTest, LinksOutsideTheLabAreRefusedOneLineEach) {
@@ -155,14 +218,12 @@ TEST(ContainerlabCorpusTest, LinksOutsideTheLabAreRefusedOneLineEach) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(
       absl::StrSplit(r.status().message(), '\n'),
-      ElementsAre(HasSubstr("refused-link-types.clab.yml:11: link #2 (a:eth2): "
-                            "containerlab link type 'mgmt-net' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:14: link #3 (b:eth2): "
+      ElementsAre(HasSubstr("refused-link-types.clab.yml:10: link #2 (b:eth2): "
                             "containerlab link type 'macvlan' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:17: link #4 (a:eth3): "
+                  HasSubstr("refused-link-types.clab.yml:13: link #3 (a:eth3): "
                             "containerlab link type 'vxlan' is not supported: "
                             "it connects a node to a VXLAN tunnel"),
-                  HasSubstr("refused-link-types.clab.yml:22: link a:eth4<->b:eth4: "
+                  HasSubstr("refused-link-types.clab.yml:18: link a:eth4<->b:eth4: "
                             "link type 'bogus' is not a containerlab link type")));
 }
 

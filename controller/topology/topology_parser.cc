@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "controller/topology/env_subst.h"
+#include "controller/topology/mgmt_plan.h"
 #include "controller/topology/topology_limits.h"
 #include "controller/topology/topology_validator.h"
 #include "controller/topology/yaml_tree.h"
@@ -50,9 +51,18 @@ using KeyList = absl::Span<const absl::string_view>;
 
 // ---- Key sets -------------------------------------------------------------
 
-constexpr absl::string_view kTopKeys[] = {"name", "topology", "placement",
-                                          "engine", "seed", "community",
-                                          "compensate", "carrier"};
+constexpr absl::string_view kTopKeys[] = {"name",      "topology", "placement",
+                                          "engine",    "seed",     "community",
+                                          "compensate", "carrier", "mgmt"};
+// containerlab's `mgmt:` (docs/topology.md, "Management network"); the
+// underscore forms are its older spellings.
+constexpr absl::string_view kMgmtKeys[] = {
+    "network",    "bridge",     "ipv4-subnet", "ipv6-subnet", "ipv4-gw",
+    "ipv6-gw",    "ipv4-range", "ipv6-range",  "mtu",         "ipv4_subnet",
+    "ipv6_subnet", "ipv4_gw",   "ipv6_gw"};
+// What containerlab's `mgmt:` has that does not apply here.
+constexpr absl::string_view kClabMgmtKeys[] = {
+    "external-access", "skip-when-unused", "driver-opts"};
 // community: {export: [{name: ix1, segment: sw1, to: [bob, carol]}]}
 // (docs/community.md).
 constexpr absl::string_view kCommunityKeys[] = {"export"};
@@ -62,8 +72,7 @@ constexpr absl::string_view kExportKeys[] = {"name", "segment", "interface",
 constexpr absl::string_view kCommunityEndpoint = "community";
 constexpr absl::string_view kPlacementKeys[] = {"strategy", "tolerance",
                                                "overcommit"};
-constexpr absl::string_view kClabTopKeys[] = {"prefix", "mgmt", "settings",
-                                              "debug"};
+constexpr absl::string_view kClabTopKeys[] = {"prefix", "settings", "debug"};
 constexpr absl::string_view kTopologyKeys[] = {"defaults", "kinds", "groups",
                                                "nodes", "links"};
 constexpr absl::string_view kNodeKeys[] = {
@@ -74,7 +83,8 @@ constexpr absl::string_view kNodeKeys[] = {
 constexpr absl::string_view kOwnNodeKeys[] = {
     "kind",   "image",   "host", "cpus",   "memory", "labels",
     "interfaces", "routes", "sysctls", "exec", "cpuset", "env",
-    "group",  "stages",  "network-mode"};
+    "group",  "stages",  "network-mode", "mgmt-ipv4", "mgmt-ipv6",
+    "mgmt_ipv4", "mgmt_ipv6"};
 // containerlab's stages (`stages: {create: {wait-for: [...], exec: [...]}}`).
 constexpr absl::string_view kStageNames[] = {"create", "create-links",
                                              "configure", "healthy", "exit"};
@@ -133,6 +143,7 @@ constexpr absl::string_view kNone[] = {""};
 // host NIC, the host's root namespace).
 constexpr absl::string_view kSpecialEndpoints[] = {"mgmt-net", "host",
                                                    "macvlan"};
+constexpr absl::string_view kMgmtEndpoint = "mgmt-net";
 
 bool Contains(KeyList keys, absl::string_view key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -188,6 +199,9 @@ struct Template {
   int kind_line = 0;
   // defaults may name the group of every node that names none.
   std::string group;
+  // containerlab's network-mode as the template sets it (warned; "host"
+  // and "none" keep a node off the management network).
+  std::string network_mode;
 };
 
 // Things a link sets on its endpoints' interfaces, applied after every node
@@ -209,6 +223,9 @@ struct SpecialEnd {
   std::string node;
   std::string interface;
   bool dummy = false;
+  // containerlab's mgmt-net link: the host end is a port of the lab's
+  // management bridge (Interface.mgmt).
+  bool mgmt = false;
   emu::v1::HostEnd host_end;  // the host link's end in the root namespace
   std::vector<InterfaceSetting> settings;  // of the node's interface
 };
@@ -338,6 +355,8 @@ class YamlReader {
         if (Uint(e, "lab", UINT64_MAX, &seed)) topology->set_seed(seed);
       } else if (e.key == "community") {
         ReadCommunity(e, topology->mutable_community());
+      } else if (e.key == "mgmt") {
+        ReadMgmt(e);
       }
     }
     if (!have_name) Error(1, "lab", "missing required key 'name'");
@@ -645,6 +664,158 @@ class YamlReader {
     AddInNodeBridges(ports, topology);
     ApplyInterfaceSettings(topology);
     ResolveSharedNamespaces(topology);
+    ApplyMgmt(topology);
+  }
+
+  // ---- the management network (docs/topology.md) ----
+
+  // mgmt: {network, bridge, ipv4-subnet, ipv6-subnet, ipv4-gw, ipv6-gw,
+  //        ipv4-range, ipv6-range, mtu}
+  void ReadMgmt(const Entry& entry) {
+    mgmt_section_ = true;
+    mgmt_.net.mutable_source()->set_file(file_);
+    mgmt_.net.mutable_source()->set_line(LineOf(entry.key_node));
+    if (entry.value.IsNull() || !Map(entry, "mgmt")) return;
+    emu::v1::ManagementNetwork& net = mgmt_.net;
+    for (const Entry& e :
+         Entries(entry.value, "mgmt", kMgmtKeys, kClabMgmtKeys)) {
+      std::string v;
+      if (e.key == "mtu") {
+        uint64_t mtu;
+        if (Uint(e, "mgmt", 65535, &mtu)) net.set_mtu(static_cast<uint32_t>(mtu));
+        continue;
+      }
+      if (!Scalar(e, "mgmt", &v)) continue;
+      if (e.key == "network") {
+        net.set_network(v);
+      } else if (e.key == "bridge") {
+        net.set_bridge(v);
+      } else if (e.key == "ipv4-subnet" || e.key == "ipv4_subnet") {
+        net.set_ipv4_subnet(v);
+      } else if (e.key == "ipv6-subnet" || e.key == "ipv6_subnet") {
+        net.set_ipv6_subnet(v);
+      } else if (e.key == "ipv4-gw" || e.key == "ipv4_gw") {
+        net.set_ipv4_gateway(v);
+      } else if (e.key == "ipv6-gw" || e.key == "ipv6_gw") {
+        net.set_ipv6_gateway(v);
+      } else if (e.key == "ipv4-range") {
+        mgmt_.ipv4_range = v;
+      } else if (e.key == "ipv6-range") {
+        mgmt_.ipv6_range = v;
+      }
+    }
+  }
+
+  // A lab gets a management network when its file asks for one: a `mgmt:`
+  // section, a node's mgmt-ipv4/6, or a mgmt-net link. Then every netns
+  // node with a namespace of its own gets eth0 on it (Interface.mgmt, its
+  // host end named by the agent) with its addresses, and a default route
+  // through the gateway unless it routes `default` itself, as Docker gives
+  // containerlab's nodes.
+  void ApplyMgmt(Topology* topology) {
+    const bool any_end =
+        std::any_of(special_ends_.begin(), special_ends_.end(),
+                    [](const SpecialEnd& e) { return e.mgmt; });
+    if (!mgmt_section_ && node_mgmt_.empty() && !any_end) return;
+    if (!mgmt_section_) {
+      // Asked for by the first mgmt-ipv4/6 or mgmt-net link: messages
+      // name that line.
+      int line = 0;
+      for (const auto& [name, ask] : node_mgmt_) {
+        for (int l : {ask.ipv4_line, ask.ipv6_line}) {
+          if (l > 0 && (line == 0 || l < line)) line = l;
+        }
+      }
+      for (const SpecialEnd& e : special_ends_) {
+        if (e.mgmt && (line == 0 || e.source.line() < line)) {
+          line = e.source.line();
+        }
+      }
+      mgmt_.net.mutable_source()->set_file(file_);
+      mgmt_.net.mutable_source()->set_line(line);
+    }
+    std::vector<MgmtNodeAsk> asks;
+    asks.reserve(topology->nodes_size());
+    for (const Node& n : topology->nodes()) {
+      MgmtNodeAsk ask;
+      auto it = node_mgmt_.find(n.name());
+      if (it != node_mgmt_.end()) ask = it->second;
+      ask.node = n.name();
+      ask.line = n.source().line();
+      ask.attached = n.kind() == emu::v1::NODE_KIND_NETNS &&
+                     n.netns_of().empty() &&
+                     no_mgmt_nodes_.count(n.name()) == 0;
+      asks.push_back(std::move(ask));
+    }
+    MgmtPlan plan = PlanManagementNetwork(mgmt_, asks);
+    for (const MgmtProblem& w : plan.warnings) Warn(w.line, w.object, w.cause);
+    for (const MgmtProblem& e : plan.errors) Error(e.line, e.object, e.cause);
+    if (!plan.errors.empty()) return;
+    const std::string where =
+        absl::StrCat("the lab's management network, ", file_, ":",
+                     mgmt_.net.source().line());
+    // eth0 is the management interface of every attached node: no link,
+    // host, dummy or mgmt-net link may use it.
+    for (const Link& link : topology->links()) {
+      for (const emu::v1::Endpoint* e : {&link.a(), &link.b()}) {
+        if (e->interface() != "eth0" || !plan.addresses.count(e->node())) {
+          continue;
+        }
+        Error(link.source().line(), absl::StrCat("link ", LinkName(link)),
+              absl::StrCat("eth0 of node ", e->node(),
+                           " is its management interface (", where,
+                           "): a link cannot use it; use another interface"));
+      }
+    }
+    for (Node& n : *topology->mutable_nodes()) {
+      auto addresses = plan.addresses.find(n.name());
+      if (addresses == plan.addresses.end()) continue;
+      Interface* eth0 = nullptr;
+      for (Interface& i : *n.mutable_interfaces()) {
+        if (i.name() == "eth0") eth0 = &i;
+      }
+      if (eth0 != nullptr &&
+          (eth0->has_host_end() || eth0->dummy() || eth0->bridge() ||
+           eth0->addresses_size() > 0)) {
+        Error(eth0->source().line(),
+              absl::StrCat("interface ", EndpointName(n.name(), "eth0")),
+              absl::StrCat("eth0 is node ", n.name(),
+                           "'s management interface (", where,
+                           "): its addresses come from mgmt-ipv4/mgmt-ipv6, "
+                           "and no host, dummy or mgmt-net link may use it"));
+        continue;
+      }
+      if (eth0 == nullptr) {
+        eth0 = n.add_interfaces();
+        eth0->set_name("eth0");
+        *eth0->mutable_source() = n.source();
+      }
+      eth0->set_mgmt(true);
+      eth0->mutable_host_end();  // named by the agent
+      if (eth0->mtu() == 0) eth0->set_mtu(plan.net.mtu());
+      for (const std::string& a : addresses->second) eth0->add_addresses(a);
+      bool default4 = false, default6 = false;
+      for (const Route& r : n.routes()) {
+        default4 = default4 || r.destination() == "default" ||
+                   r.destination() == "0.0.0.0/0";
+        default6 = default6 || r.destination() == "default6" ||
+                   r.destination() == "::/0";
+      }
+      auto add_default = [&](const char* to, const std::string& gateway) {
+        Route* r = n.add_routes();
+        r->set_destination(to);
+        r->set_via(gateway.substr(0, gateway.find('/')));
+        r->set_dev("eth0");
+        *r->mutable_source() = n.source();
+      };
+      if (!default4 && !plan.net.ipv4_gateway().empty()) {
+        add_default("default", plan.net.ipv4_gateway());
+      }
+      if (!default6 && !plan.net.ipv6_gateway().empty()) {
+        add_default("default6", plan.net.ipv6_gateway());
+      }
+    }
+    *topology->mutable_mgmt() = std::move(plan.net);
   }
 
   // `network-mode: container:NODE` of netns nodes: NODE must be a node of
@@ -747,6 +918,10 @@ class YamlReader {
   }
 
   void ReadTemplate(const YamlNode& map, Template* t) {
+    const YamlNode mode = map["network-mode"];
+    if (mode.IsDefined() && mode.IsScalar()) {
+      t->network_mode = std::string(mode.Scalar());
+    }
     for (const Entry& e : Entries(map, t->object, kNodeKeys, kClabNodeKeys)) {
       if (e.key == "interfaces" || e.key == "routes") {
         Error(e.key_node, t->object,
@@ -1102,10 +1277,13 @@ class YamlReader {
     }
     if (!kind_ok) return;
     std::string shares;  // network-mode: container:NODE of a netns node
+    bool own_mode = false;
     for (const Entry& e : entries) {
       if (e.key != "network-mode") continue;
+      own_mode = true;
       std::string mode;
       if (!Scalar(e, object, &mode)) return;
+      if (mode == "host" || mode == "none") no_mgmt_nodes_.insert(name);
       if (kind == "bridge" && absl::StartsWith(mode, "container:")) {
         // containerlab: the bridge is made inside that node's namespace and
         // the node's name is "BRIDGE|NODE".
@@ -1150,6 +1328,17 @@ class YamlReader {
                               mode, ")"));
     }
 
+    if (!own_mode) {
+      // containerlab's order; the template's key was warned where written.
+      for (const Template* t : {group, static_cast<const Template*>(&kinds_[kind]),
+                                static_cast<const Template*>(&defaults_)}) {
+        if (t == nullptr || t->network_mode.empty()) continue;
+        if (t->network_mode == "host" || t->network_mode == "none") {
+          no_mgmt_nodes_.insert(name);
+        }
+        break;
+      }
+    }
     Node* node = topology->add_nodes();
     node->set_name(name);
     *node->mutable_source() = Source(key);
@@ -1172,6 +1361,15 @@ class YamlReader {
     }
     for (const Entry& e : entries) {
       if (e.key == "kind" || e.key == "group") continue;
+      if (absl::StartsWith(e.key, "mgmt")) {  // mgmt-ipv4, mgmt_ipv6, ...
+        std::string v;
+        if (!Scalar(e, object, &v)) continue;
+        MgmtNodeAsk& ask = node_mgmt_[name];
+        const bool v4 = absl::EndsWith(e.key, "ipv4");
+        (v4 ? ask.ipv4 : ask.ipv6) = v;
+        (v4 ? ask.ipv4_line : ask.ipv6_line) = LineOf(e);
+        continue;
+      }
       if (e.key == "interfaces") {
         ReadInterfaces(e, name, node);
       } else if (e.key == "routes") {
@@ -1405,9 +1603,9 @@ class YamlReader {
       Error(n, object, "endpoint: expected \"node:interface\"");
       return false;
     }
-    if (IsHostEndpoint(*out)) {
-      // A host link's end in the root namespace (ReadLink makes the link
-      // a SpecialEnd).
+    if (IsHostEndpoint(*out) || IsMgmtEndpoint(*out)) {
+      // A host link's end in the root namespace, or a port of the
+      // management bridge (ReadLink makes the link a SpecialEnd).
     } else if (Contains(kSpecialEndpoints, out->node()) &&
                node_lines_.count(out->node()) == 0) {
       Error(n, object,
@@ -1455,17 +1653,16 @@ class YamlReader {
     }
     const std::string type(type_node.Scalar());
     *type_out = type;
-    if (type == "veth" || type == "host" || type == "dummy") return true;
-    if (type == "mgmt-net" || type == "macvlan") {
+    if (type == "veth" || type == "host" || type == "dummy" ||
+        type == "mgmt-net") {
+      return true;
+    }
+    if (type == "macvlan") {
       Error(type_node, object,
-            absl::StrCat("containerlab link type '", type,
-                         "' is not supported: it connects a node to ",
-                         type == "mgmt-net" ? "containerlab's management "
-                                              "network (docker's bridge)"
-                                            : "a NIC of the host (macvlan)",
-                         ", which emu does not create or own; a host link "
-                         "(type: host) gives a node an interface in the "
-                         "host's namespace"));
+            "containerlab link type 'macvlan' is not supported: it connects "
+            "a node to a NIC of the host (macvlan), which emu does not "
+            "create or own; a host link (type: host) gives a node an "
+            "interface in the host's namespace");
       return false;
     }
     if (type == "vxlan" || type == "vxlan-stitch") {
@@ -1492,7 +1689,7 @@ class YamlReader {
     const std::string object = LinkObject(item, index);
     std::string type;
     if (!CheckLinkType(item, object, &type)) return;
-    if (type == "host" || type == "dummy") {
+    if (type == "host" || type == "dummy" || type == "mgmt-net") {
       ReadSingleEndpointLink(item, index, type, object, topology);
       return;
     }
@@ -1592,8 +1789,7 @@ class YamlReader {
         ApplyParam(pe, dir_object, d.params);
       }
     }
-    if (endpoints_ok &&
-        (IsHostEndpoint(link.a()) || IsHostEndpoint(link.b()))) {
+    if (endpoints_ok && (IsRootEndpoint(link.a()) || IsRootEndpoint(link.b()))) {
       AddHostEndLink(item, object, link, link_index, settings_before);
       return;
     }
@@ -1621,6 +1817,16 @@ class YamlReader {
   bool IsHostEndpoint(const emu::v1::Endpoint& e) const {
     return e.node() == "host" && node_lines_.count("host") == 0;
   }
+  // "mgmt-net:NAME" unless the file has a node named mgmt-net: a veth
+  // whose end NAME is a port of the management bridge.
+  bool IsMgmtEndpoint(const emu::v1::Endpoint& e) const {
+    return e.node() == kMgmtEndpoint &&
+           node_lines_.count(std::string(kMgmtEndpoint)) == 0;
+  }
+  // Either: an end in the agent's host namespace.
+  bool IsRootEndpoint(const emu::v1::Endpoint& e) const {
+    return IsHostEndpoint(e) || IsMgmtEndpoint(e);
+  }
 
   // The settings ReadEndpoint and ReadLink queued for this link (from
   // `settings_before` on), moved to `end`: the node side's to its
@@ -1647,8 +1853,8 @@ class YamlReader {
                       const Link& link, int link_index,
                       size_t settings_before) {
     (void)link_index;
-    const bool a_host = IsHostEndpoint(link.a());
-    if (a_host && IsHostEndpoint(link.b())) {
+    const bool a_host = IsRootEndpoint(link.a());
+    if (a_host && IsRootEndpoint(link.b())) {
       Error(item, object,
             "both ends are in the host's namespace: a host link joins a "
             "node's interface to one interface of the host's");
@@ -1675,6 +1881,7 @@ class YamlReader {
     end.node = node_end.node();
     end.interface = node_end.interface();
     end.host_end.set_name((a_host ? link.a() : link.b()).interface());
+    end.mgmt = IsMgmtEndpoint(a_host ? link.a() : link.b());
     TakeSettings(settings_before, /*node_is_a=*/!a_host, &end);
     special_ends_.push_back(std::move(end));
   }
@@ -1685,13 +1892,14 @@ class YamlReader {
                               const std::string& type,
                               const std::string& object, Topology* topology) {
     (void)index;
-    const bool host = type == "host";
+    const bool host = type == "host" || type == "mgmt-net";
     const int link_index = topology->links_size();
     const size_t settings_before = interface_settings_.size();
     SpecialEnd end;
     end.object = object;
     end.source = Source(item);
     end.dummy = !host;
+    end.mgmt = type == "mgmt-net";
     bool ok = true;
     bool have_endpoint = false;
     bool have_host_interface = false;
@@ -1727,7 +1935,7 @@ class YamlReader {
           ok = false;
         } else if (!ReadEndpoint(e.value, object, link_index, true, &ep)) {
           ok = false;
-        } else if (IsHostEndpoint(ep)) {
+        } else if (IsRootEndpoint(ep)) {
           Error(e, object,
                 absl::StrCat("endpoint: the node end of a '", type,
                              "' link is a node of the lab, not the host"));
@@ -1806,10 +2014,17 @@ class YamlReader {
                            SourceText(iface->source())));
         continue;
       }
+      if (end.mgmt && end.host_end.addresses_size() > 0) {
+        Error(end.source.line(), end.object,
+              "the mgmt-net end is a port of the management bridge: it "
+              "takes no address (the bridge has the gateway's)");
+        continue;
+      }
       if (end.dummy) {
         iface->set_dummy(true);
       } else {
         *iface->mutable_host_end() = end.host_end;
+        iface->set_mgmt(end.mgmt);
       }
       for (const InterfaceSetting& s : end.settings) {
         if (s.what == "mtu") {
@@ -2084,6 +2299,12 @@ class YamlReader {
   std::map<std::string, InNodeBridge> in_node_bridges_;
   // Line of each netns node's `network-mode: container:NODE`.
   absl::flat_hash_map<std::string, int> shared_netns_lines_;
+  // The management network: `mgmt:` as written, each node's mgmt-ipv4/6,
+  // and the nodes containerlab keeps off it (network-mode host or none).
+  bool mgmt_section_ = false;
+  MgmtSettings mgmt_;
+  std::map<std::string, MgmtNodeAsk> node_mgmt_;
+  std::set<std::string> no_mgmt_nodes_;
 };
 
 // ---- protobuf text format -------------------------------------------------

@@ -275,9 +275,18 @@ topology:
   for (const emu::v1::Node& n : p.topology.nodes()) {
     EXPECT_EQ(n.kind(), emu::v1::NODE_KIND_NETNS) << n.name();
     EXPECT_EQ(n.image(), "") << n.name();
-    ASSERT_THAT(n.interfaces(), SizeIs(1));
+    // eth1, and eth0 on the management network `mgmt:` asks for.
+    ASSERT_THAT(n.interfaces(), SizeIs(2));
     EXPECT_EQ(n.interfaces(0).mtu(), 9000u) << n.name();
+    EXPECT_EQ(n.interfaces(1).name(), "eth0") << n.name();
+    EXPECT_TRUE(n.interfaces(1).mgmt()) << n.name();
   }
+  EXPECT_EQ(p.topology.mgmt().network(), "clab-mgmt");
+  EXPECT_EQ(p.topology.mgmt().ipv6_subnet(), "");  // only IPv4 was asked
+  EXPECT_THAT(p.topology.nodes(0).interfaces(1).addresses(),
+              ElementsAre("172.20.20.2/24"));
+  EXPECT_THAT(p.topology.nodes(1).interfaces(1).addresses(),
+              ElementsAre("172.20.20.3/24"));
   EXPECT_THAT(p.topology.nodes(0).exec(),
               ElementsAre("ip addr add 10.0.0.1/24 dev eth1"));
   EXPECT_THAT(
@@ -285,15 +294,11 @@ topology:
       ElementsAre(
           "lab.clab.yml:2: lab: ignored containerlab key 'prefix' (emu "
           "does not use it)",
-          "lab.clab.yml:3: lab: ignored containerlab key 'mgmt' (emu "
-          "does not use it)",
           // The kind's image is blamed once, not once per node.
           "lab.clab.yml:9: topology.kinds.linux: image ignored: netns nodes "
           "share the host's file system (kind linux deploys as netns)",
           "lab.clab.yml:18: node srv2: ignored containerlab key 'binds' (emu "
           "does not use it)",
-          "lab.clab.yml:19: node srv2: ignored containerlab key 'mgmt-ipv4' "
-          "(emu does not use it)",
           "lab.clab.yml:17: node srv2: image ignored: netns nodes share the "
           "host's file system (kind linux deploys as netns)"));
 }
@@ -371,9 +376,6 @@ topology:
           HasSubstr("bad.yaml:14: link r2:eth2<->macvlan:enp0s3: endpoint "
                     "\"macvlan:enp0s3\": containerlab's 'macvlan' endpoints "
                     "are not supported"),
-          HasSubstr("bad.yaml:15: link r2:eth3<->mgmt-net:r2-eth3: endpoint "
-                    "\"mgmt-net:r2-eth3\": containerlab's 'mgmt-net' "
-                    "endpoints are not supported"),
           HasSubstr("bad.yaml:16: link #4: endpoint \"r2eth4\": expected "
                     "node:interface"),
           HasSubstr("bad.yaml:17: link r2:eth5<->r3:eth5: containerlab link "
@@ -955,9 +957,7 @@ topology:
               ElementsAre(HasSubstr("lab.yaml:6: node a: ignored containerlab "
                                     "key 'startup-config'"),
                           HasSubstr("lab.yaml:7: node a: ignored containerlab "
-                                    "key 'ports'"),
-                          HasSubstr("lab.yaml:8: node a: ignored containerlab "
-                                    "key 'mgmt-ipv4'")));
+                                    "key 'ports'")));
   EXPECT_EQ(p.topology.nodes(0).labels().at("graph-level"), "1");
 }
 
@@ -1183,11 +1183,6 @@ topology:
   EXPECT_THAT(
       absl::StrSplit(Message(r), '\n'),
       ElementsAre(
-          "lab.yaml:6: link #1 (a:eth1): containerlab link type 'mgmt-net' "
-          "is not supported: it connects a node to containerlab's "
-          "management network (docker's bridge), which emu does not create "
-          "or own; a host link (type: host) gives a node an interface in "
-          "the host's namespace",
           "lab.yaml:9: link #2 (a:eth2): containerlab link type 'macvlan' is "
           "not supported: it connects a node to a NIC of the host (macvlan), "
           "which emu does not create or own; a host link (type: host) gives "
@@ -1324,6 +1319,130 @@ topology:
           "lab.yaml:13: link r1:eth1<->community:alice/ix1: a community "
           "attachment sets no mtu, mac or address on the link: declare them "
           "under the node's interfaces"));
+}
+
+}  // namespace
+}  // namespace emu::controller::topology
+
+namespace emu::controller::topology {
+namespace {
+
+// The management network (docs/topology.md, "Management network").
+TEST(MgmtTest, AFileThatNeverNamesItGetsNone) {
+  ParsedTopology p = MustParse(R"(name: plain
+topology:
+  nodes:
+    a: {kind: linux}
+    b: {kind: linux}
+  links:
+    - endpoints: ["a:eth0", "b:eth0"]
+)");
+  EXPECT_FALSE(p.topology.has_mgmt());
+  for (const emu::v1::Node& n : p.topology.nodes()) {
+    for (const emu::v1::Interface& i : n.interfaces()) {
+      EXPECT_FALSE(i.mgmt()) << n.name() << ":" << i.name();
+    }
+    EXPECT_THAT(n.routes(), IsEmpty());
+  }
+}
+
+TEST(MgmtTest, AnEmptySectionOptsInWithContainerlabsDefaults) {
+  ParsedTopology p = MustParse(R"(name: own
+mgmt: {}
+topology:
+  nodes:
+    a: {}
+    sw: {kind: switch}
+    b: {}
+  links:
+    - endpoints: ["a:eth1", "sw:p1"]
+    - endpoints: ["b:eth1", "sw:p2"]
+)");
+  ASSERT_TRUE(p.topology.has_mgmt());
+  EXPECT_EQ(p.topology.mgmt().network(), "clab");
+  EXPECT_EQ(p.topology.mgmt().ipv4_gateway(), "172.20.20.1/24");
+  EXPECT_EQ(p.topology.mgmt().ipv6_gateway(), "3fff:172:20:20::1/64");
+  const emu::v1::Node* a = FindNode(p.topology, "a");
+  const emu::v1::Node* b = FindNode(p.topology, "b");
+  const emu::v1::Node* sw = FindNode(p.topology, "sw");
+  ASSERT_TRUE(a && b && sw);
+  auto eth0 = [](const emu::v1::Node& n) -> const emu::v1::Interface* {
+    for (const auto& i : n.interfaces()) {
+      if (i.name() == "eth0") return &i;
+    }
+    return nullptr;
+  };
+  ASSERT_NE(eth0(*a), nullptr);
+  ASSERT_NE(eth0(*b), nullptr);
+  EXPECT_EQ(eth0(*sw), nullptr);  // a segment is no host on it
+  EXPECT_THAT(eth0(*a)->addresses(),
+              ElementsAre("172.20.20.2/24", "3fff:172:20:20::2/64"));
+  EXPECT_THAT(eth0(*b)->addresses(),
+              ElementsAre("172.20.20.3/24", "3fff:172:20:20::3/64"));
+}
+
+TEST(MgmtTest, ConflictsAreOneLineEachNamingFileAndNode) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: bad
+mgmt:
+  ipv4-subnet: 172.20.40.0/24
+topology:
+  nodes:
+    a:
+      mgmt-ipv4: 172.20.41.2
+    b:
+      mgmt-ipv4: 172.20.40.7
+    c:
+      mgmt-ipv4: 172.20.40.7
+    d:
+      mgmt-ipv4: 172.20.40.1
+    e:
+      mgmt-ipv6: "3fff::5"
+)",
+                                                   "bad.clab.yml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(
+      absl::StrSplit(Message(r), '\n'),
+      ElementsAre(
+          "bad.clab.yml:7: node a: mgmt-ipv4 172.20.41.2: is outside the "
+          "management subnet 172.20.40.0/24 (mgmt: ipv4-subnet)",
+          "bad.clab.yml:11: node c: mgmt-ipv4 172.20.40.7: is already node "
+          "b's management address",
+          "bad.clab.yml:13: node d: mgmt-ipv4 172.20.40.1: is the management "
+          "network's gateway (on its bridge, in the host's namespace)",
+          "bad.clab.yml:15: node e: mgmt-ipv6 3fff::5: the management "
+          "network has no ipv6 subnet (mgmt: ipv6-subnet)"));
+}
+
+TEST(MgmtTest, ALinkOnEth0IsRefusedNamingTheLink) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: eth0
+topology:
+  nodes:
+    a: {kind: linux, mgmt-ipv4: 172.20.20.5}
+    b: {kind: linux}
+  links:
+    - endpoints: ["a:eth0", "b:eth1"]
+)",
+                                                   "e.clab.yml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(Message(r),
+            "e.clab.yml:7: link a:eth0<->b:eth1: eth0 of node a is its "
+            "management interface (the lab's management network, "
+            "e.clab.yml:4): a link cannot use it; use another interface");
+}
+
+TEST(MgmtTest, MgmtNetEndsTakeNoAddress) {
+  absl::StatusOr<ParsedTopology> r = ParseTopology(R"(name: m
+topology:
+  nodes:
+    a: {kind: linux}
+  links:
+    - endpoints: ["a:eth1", {node: mgmt-net, interface: a-eth1, ipv4: 172.20.20.9/24}]
+)",
+                                                   "m.clab.yml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Message(r), HasSubstr("m.clab.yml:6: link a:eth1<->mgmt-net:a-eth1: "
+                                    "the mgmt-net end is a port of the "
+                                    "management bridge: it takes no address"));
 }
 
 }  // namespace

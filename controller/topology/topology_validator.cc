@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "controller/topology/ip_prefix.h"
 #include "controller/topology/stage_plan.h"
 #include "controller/topology/topology_limits.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -48,120 +49,6 @@ constexpr size_t kMaxInterfaceNameBytes = 15;  // IFNAMSIZ - 1
 constexpr uint32_t kMinMtu = 68;
 constexpr uint32_t kMaxMtu = 65535;
 constexpr uint32_t kDefaultMtu = 1500;
-
-// An IPv4 or IPv6 address in network byte order.
-struct IpAddress {
-  int family = 0;  // AF_INET or AF_INET6
-  std::array<uint8_t, 16> bytes{};
-
-  int bits() const { return family == AF_INET ? 32 : 128; }
-  bool operator<(const IpAddress& o) const {
-    return std::tie(family, bytes) < std::tie(o.family, o.bytes);
-  }
-  bool operator==(const IpAddress& o) const {
-    return family == o.family && bytes == o.bytes;
-  }
-  std::string ToString() const {
-    char buf[INET6_ADDRSTRLEN] = {};
-    inet_ntop(family, bytes.data(), buf, sizeof(buf));
-    return buf;
-  }
-  bool IsUnspecified() const {
-    return std::all_of(bytes.begin(), bytes.begin() + bits() / 8,
-                       [](uint8_t b) { return b == 0; });
-  }
-  bool IsLoopback() const {
-    if (family == AF_INET) return bytes[0] == 127;
-    static constexpr std::array<uint8_t, 16> kV6Loopback = {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    return bytes == kV6Loopback;
-  }
-  bool IsMulticast() const {
-    return family == AF_INET ? (bytes[0] & 0xf0) == 0xe0 : bytes[0] == 0xff;
-  }
-  bool IsIpv6LinkLocal() const {
-    return family == AF_INET6 && bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
-  }
-};
-
-struct IpPrefix {
-  IpAddress address;
-  int length = 0;
-
-  bool Contains(const IpAddress& a) const {
-    if (a.family != address.family) return false;
-    for (int bit = 0; bit < length; ++bit) {
-      int mask = 0x80 >> (bit % 8);
-      if ((a.bytes[bit / 8] & mask) != (address.bytes[bit / 8] & mask)) {
-        return false;
-      }
-    }
-    return true;
-  }
-  bool HasHostBits() const {
-    for (int bit = length; bit < address.bits(); ++bit) {
-      if (address.bytes[bit / 8] & (0x80 >> (bit % 8))) return true;
-    }
-    return false;
-  }
-  bool AllHostBitsSet() const {
-    for (int bit = length; bit < address.bits(); ++bit) {
-      if (!(address.bytes[bit / 8] & (0x80 >> (bit % 8)))) return false;
-    }
-    return true;
-  }
-  IpPrefix Network() const {
-    IpPrefix n = *this;
-    for (int bit = length; bit < address.bits(); ++bit) {
-      n.address.bytes[bit / 8] &= ~(0x80 >> (bit % 8));
-    }
-    return n;
-  }
-  std::string ToString() const {
-    return absl::StrCat(address.ToString(), "/", length);
-  }
-};
-
-bool ParseIpAddress(absl::string_view text, IpAddress* out) {
-  std::string s(text);  // inet_pton needs a NUL-terminated string
-  if (inet_pton(AF_INET, s.c_str(), out->bytes.data()) == 1) {
-    out->family = AF_INET;
-    return true;
-  }
-  if (inet_pton(AF_INET6, s.c_str(), out->bytes.data()) == 1) {
-    out->family = AF_INET6;
-    return true;
-  }
-  return false;
-}
-
-// Parses "ADDR/LEN"; with `allow_bare`, "ADDR" means a host prefix.
-// Returns an empty string or the cause of failure.
-std::string ParseIpPrefix(absl::string_view text, bool allow_bare,
-                          IpPrefix* out) {
-  std::pair<absl::string_view, absl::string_view> parts =
-      absl::StrSplit(text, absl::MaxSplits('/', 1));
-  if (!ParseIpAddress(parts.first, &out->address)) {
-    return absl::StrCat("'", parts.first, "' is not an IPv4 or IPv6 address");
-  }
-  if (!absl::StrContains(text, '/')) {
-    if (!allow_bare) {
-      return absl::StrCat("needs a prefix length, e.g. ", text,
-                          out->address.family == AF_INET ? "/24" : "/64");
-    }
-    out->length = out->address.bits();
-    return "";
-  }
-  int length = -1;
-  if (!absl::SimpleAtoi(parts.second, &length) || length < 0 ||
-      length > out->address.bits() ||
-      !absl::ascii_isdigit(static_cast<unsigned char>(parts.second[0]))) {
-    return absl::StrCat("bad prefix length '", parts.second, "' (0..",
-                        out->address.bits(), ")");
-  }
-  out->length = length;
-  return "";
-}
 
 bool IsNameChar(char c, absl::string_view extra) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
@@ -311,6 +198,7 @@ std::string At(const EndUser& user) {
   if (user.special != nullptr) {
     return At(Owner{absl::StrCat(user.special->bridge()  ? "a bridge inside the node"
                                  : user.special->dummy() ? "a dummy link"
+                                 : user.special->mgmt()  ? "the management network"
                                                          : "a host link",
                                  " (", user.node->name(), ":", user.special->name(),
                                  ")"),
@@ -592,14 +480,15 @@ class Validator {
     entry.declared = &iface;
     // The names only where something needs them: built for every
     // interface they cost two allocations each (issue 14).
-    if (!iface.has_host_end() && !iface.dummy() && iface.mac().empty() &&
+    if (!iface.has_host_end() && !iface.dummy() && !iface.mgmt() &&
+        iface.mac().empty() &&
         iface.addresses().empty() &&
         (iface.mtu() == 0 || (iface.mtu() >= kMinMtu && iface.mtu() <= kMaxMtu))) {
       return;
     }
     const std::string endpoint = EndpointName(node.name(), iface.name());
     const std::string object = absl::StrCat("interface ", endpoint);
-    if (iface.has_host_end() || iface.dummy()) {
+    if (iface.has_host_end() || iface.dummy() || iface.mgmt()) {
       CheckSpecialEnd(node, iface, endpoint, object);
     }
     if (iface.mtu() != 0 && (iface.mtu() < kMinMtu || iface.mtu() > kMaxMtu)) {
@@ -896,7 +785,18 @@ class Validator {
   void CheckSpecialEnd(const Node& node, const Interface& iface,
                        const std::string& endpoint,
                        const std::string& object) {
-    const char* what = iface.dummy() ? "a dummy link" : "a host link";
+    const char* what = iface.dummy()  ? "a dummy link"
+                       : iface.mgmt() ? "the management network"
+                                      : "a host link";
+    if (iface.mgmt() && (!iface.has_host_end() || iface.dummy())) {
+      Error(iface.source(), object,
+            "is on the management network but is no veth to it (mgmt needs "
+            "host_end, and no dummy)");
+    }
+    if (iface.mgmt() && !topology_.has_mgmt()) {
+      Error(iface.source(), object,
+            "is on the management network, but the lab has none (mgmt:)");
+    }
     if (iface.has_host_end() && iface.dummy()) {
       Error(iface.source(), object,
             "is both a dummy interface and a host link's end: one or the "
@@ -914,6 +814,11 @@ class Validator {
     if (!iface.has_host_end()) return;
     const emu::v1::HostEnd& host = iface.host_end();
     const std::string host_name = absl::StrCat("host:", host.name());
+    // A node's management eth0: its host end is named by the agent.
+    if (iface.mgmt() && host.name().empty() && host.addresses().empty() &&
+        host.mac().empty()) {
+      return;
+    }
     if (std::string cause = CheckInterfaceName(host.name()); !cause.empty()) {
       Error(iface.source(), object,
             absl::StrCat("host-interface: ", cause));

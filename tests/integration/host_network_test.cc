@@ -261,6 +261,21 @@ TEST_F(HostNetworkTest, VethAddressesRoutesSysctlAndPing) {
   // Replace semantics: the same route again is fine.
   ASSERT_TRUE(net_.ReplaceRoute(a, {"10.2.0.0/24", "10.1.0.2", "", 0}).ok());
   ASSERT_TRUE(net_.ReplaceRoute(c, {"default", "10.2.0.2", "eth1", 0}).ok());
+  // The main table as ListRoutes sees it: connected and added routes, each
+  // with its interface (what the management network's check reads).
+  auto routes = [&](const std::string& ns) {
+    std::vector<std::string> out;
+    auto r = net_.ListRoutes(ns);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (r.ok()) {
+      for (const auto& x : *r) out.push_back(x.destination + " " + x.dev);
+    }
+    return out;
+  };
+  EXPECT_THAT(routes(a), Contains("10.1.0.0/24 eth1"));
+  EXPECT_THAT(routes(a), Contains("10.2.0.0/24 eth1"));
+  EXPECT_THAT(routes(c), Contains("0.0.0.0/0 eth1"));
+  EXPECT_THAT(routes(c), Not(Contains(HasSubstr("10.1.0.0/24"))));
 
   auto ifs = net_.ListInterfaces(a);
   ASSERT_TRUE(ifs.ok()) << ifs.status();

@@ -16,8 +16,10 @@ parse and validate, the process's environment for ${VAR}). With --deploy
 and EMU_CLUSTER=/run/emu/c/cluster.json), each
 file that validates is also brought up with `emuctl up`, every exec line
 must have run (up fails otherwise), every link ipv4/ipv6 address must be
-on its interface (`emuctl exec NODE -- ip -o addr show dev IFACE`) and
-every host link's end must exist in the host's namespace (--host-netns:
+on its interface (`emuctl exec NODE -- ip -o addr show dev IFACE`), every
+node's mgmt-ipv4/6 on its eth0 (any address where it asks for none) when
+the file asks for the management network, and every host link's and
+mgmt-net link's end must exist in the host's namespace (--host-netns:
 the agent's; a local cluster's host h1 is the namespace emuhost-ID-h1),
 then `emuctl down`, after which no host end may be left. Prints one line
 per file and the percentages.
@@ -82,14 +84,51 @@ def host_ends(doc):
     for link in ((doc or {}).get("topology") or {}).get("links") or []:
         if not isinstance(link, dict):
             continue
-        if link.get("type") == "host" and link.get("host-interface"):
+        if link.get("type") in ("host", "mgmt-net") and link.get("host-interface"):
             out.append(str(link["host-interface"]))
             continue
         for e in link.get("endpoints") or []:
-            if isinstance(e, str) and e.startswith("host:"):
-                out.append(e[len("host:"):])
-            elif isinstance(e, dict) and e.get("node") == "host":
-                out.append(str(e.get("interface")))
+            for special in ("host", "mgmt-net"):
+                if isinstance(e, str) and e.startswith(special + ":"):
+                    out.append(e[len(special) + 1:])
+                elif isinstance(e, dict) and e.get("node") == special:
+                    out.append(str(e.get("interface")))
+    return out
+
+
+def mgmt_addresses(doc):
+    """(node, address or None) for every node that gets eth0 on the
+    management network, when the file asks for one (a `mgmt:` section,
+    mgmt-ipv4/6 or mgmt-net links; docs/topology.md): its mgmt-ipv4 and
+    mgmt-ipv6, or None for one the lab hands out."""
+    doc = doc or {}
+    topo = doc.get("topology") or {}
+    nodes = topo.get("nodes") or {}
+    links = topo.get("links") or []
+    asked = "mgmt" in doc or any(
+        isinstance(n, dict) and ("mgmt-ipv4" in n or "mgmt-ipv6" in n)
+        for n in nodes.values()) or any(
+        isinstance(l, dict) and (l.get("type") == "mgmt-net" or any(
+            (isinstance(e, str) and e.startswith("mgmt-net:")) or
+            (isinstance(e, dict) and e.get("node") == "mgmt-net")
+            for e in l.get("endpoints") or []))
+        for l in links)
+    if not asked:
+        return []
+    defaults = topo.get("defaults") or {}
+    groups = topo.get("groups") or {}
+    kinds = kinds_of(doc)
+    out = []
+    for name, node in nodes.items():
+        node = node or {}
+        group = groups.get(node.get("group") or defaults.get("group") or "") or {}
+        mode = str(node.get("network-mode") or group.get("network-mode") or
+                   defaults.get("network-mode") or "")
+        if kinds.get(name) != "linux" or mode in ("host", "none") or \
+                mode.startswith("container:"):
+            continue
+        fixed = [node[k] for k in ("mgmt-ipv4", "mgmt-ipv6") if node.get(k)]
+        out += [(name, str(a)) for a in fixed] or [(name, None)]
     return out
 
 
@@ -131,6 +170,13 @@ def deploy(emuctl, path, doc, host_netns):
         rc, out = run(in_host_netns(host_netns, ["ip", "-o", "link", "show", "dev", name]))
         if rc != 0 and problem is None:
             problem = "host end %s missing (%s)" % (name, out[:120])
+    for node, addr in mgmt_addresses(doc):
+        rc, out = run([emuctl, "exec", doc["name"], node, "--", "ip", "-o", "addr",
+                       "show", "dev", "eth0"])
+        want = addr.split("/")[0] if addr else "inet "
+        if (rc != 0 or want not in out) and problem is None:
+            problem = "%s:eth0 has no management address %s (%s)" % (
+                node, addr or "", out[:120])
     rc, out = run([emuctl, "down", doc["name"]], timeout=600)
     if rc != 0 and problem is None:
         problem = "down: " + first_error(out)

@@ -64,6 +64,7 @@ const char* FakeHostNetwork::MethodName(Method m) {
     case Method::kListInterfaces: return "ListInterfaces";
     case Method::kSetAddresses: return "SetAddresses";
     case Method::kReplaceRoute: return "ReplaceRoute";
+    case Method::kListRoutes: return "ListRoutes";
     case Method::kSetSysctl: return "SetSysctl";
     case Method::kApplyQdiscs: return "ApplyQdiscs";
     case Method::kListQdiscs: return "ListQdiscs";
@@ -381,7 +382,8 @@ std::optional<HostNetwork::VxlanSpec> FakeHostNetwork::Vxlan(
 }
 
 absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
-                                           const std::string& name) {
+                                           const std::string& name,
+                                           const std::string& alias) {
   absl::MutexLock lock(&mu_);
   EMU_RETURN_IF_ERROR(Enter(Method::kCreateBridge));
   const std::string what = absl::StrCat("create bridge ", ns, ":", name);
@@ -390,7 +392,7 @@ absl::Status FakeHostNetwork::CreateBridge(const std::string& ns,
   if (n->ifaces.count(name)) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": File exists"));
   }
-  Iface i = NewIface(n, name, "bridge", "", 0, 1500, "", "fb");
+  Iface i = NewIface(n, name, "bridge", alias, 0, 1500, "", "fb");
   n->ifaces[name] = std::move(i);
   ++changes_;
   return absl::OkStatus();
@@ -469,6 +471,21 @@ absl::Status FakeHostNetwork::DeleteInterface(const std::string& ns,
   RemoveIface(ns, ifname);
   ++changes_;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<HostNetwork::RouteInfo>>
+FakeHostNetwork::ListRoutes(const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  EMU_RETURN_IF_ERROR(Enter(Method::kListRoutes));
+  EMU_ASSIGN_OR_RETURN(Namespace * n,
+                       FindNs(ns, absl::StrCat("list routes of ", ns)));
+  // The routes ReplaceRoute made (this fake keeps no connected ones).
+  std::vector<RouteInfo> out;
+  for (const auto& [key, r] : n->routes) {
+    absl::StatusOr<Cidr> dst = ParseRouteDestination(r.destination);
+    if (dst.ok()) out.push_back({dst->ToString(), r.dev});
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<HostNetwork::InterfaceInfo>>

@@ -55,6 +55,7 @@ class FakeHostNetwork : public HostNetwork {
     kListInterfaces,
     kSetAddresses,
     kReplaceRoute,
+    kListRoutes,
     kSetSysctl,
     kApplyQdiscs,
     kListQdiscs,
@@ -87,8 +88,8 @@ class FakeHostNetwork : public HostNetwork {
                                const std::string& ifname) override;
   absl::Status CreateDummy(const DummySpec& spec,
                            const std::string& alias) override;
-  absl::Status CreateBridge(const std::string& ns,
-                            const std::string& name) override;
+  absl::Status CreateBridge(const std::string& ns, const std::string& name,
+                            const std::string& alias = "") override;
   // Kind "vxlan"; ALREADY_EXISTS for a name taken in `ns` or a VNI (on the
   // same port) another vxlan interface of any namespace has (the kernel
   // keeps them in one socket per port, in the agent's namespace).
@@ -107,6 +108,8 @@ class FakeHostNetwork : public HostNetwork {
                             const std::vector<std::string>& cidrs) override;
   absl::Status ReplaceRoute(const std::string& ns,
                             const RouteSpec& route) override;
+  absl::StatusOr<std::vector<RouteInfo>> ListRoutes(
+      const std::string& ns) override;
   absl::Status SetSysctl(const std::string& ns, const std::string& key,
                          const std::string& value) override;
   absl::Status ApplyQdiscs(const std::string& ns, const std::string& ifname,
