@@ -10,23 +10,17 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "linkemu/testing/loopback_listener.h"
 
 namespace emu::linkemu {
 namespace {
 
 TEST(TcpMinRtt, AnEstablishedLoopbackConnectionHasOne) {
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = 0;
+  int listener = testing::LoopbackListener(1, &port);
   ASSERT_GE(listener, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(listener, 1), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int client = testing::ConnectLoopback(port);
   ASSERT_GE(client, 0);
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   int server = accept(listener, nullptr, nullptr);
   ASSERT_GE(server, 0);
   // The dialer's sample is its SYN's answer; the listener's, the ACK of its

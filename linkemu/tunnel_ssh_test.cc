@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "linkemu/testing/loopback_listener.h"
 #include "linkemu/testing/fake_ssh.h"
 
 namespace emu::linkemu {
@@ -119,15 +120,8 @@ TEST(ParseSshPeersTest, EntriesAndErrors) {
 class TunnelSshTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    ASSERT_EQ(listen(listen_fd_, 4), 0);
-    socklen_t len = sizeof(a);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = testing::LoopbackListener(4, &port_);
+    ASSERT_GE(listen_fd_, 0);
     // One per test: a killed fake ssh leaves its pid file behind.
     pid_dir_ = testing::FakeSshPidDir();
     options_.command = testing::FakeSshPath();

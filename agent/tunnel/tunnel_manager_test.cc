@@ -19,6 +19,7 @@
 #include "agent/tunnel/testing/fake_tap_opener.h"
 #include "gtest/gtest.h"
 #include "linkemu/testing/fake_ssh.h"
+#include "linkemu/testing/loopback_listener.h"
 
 namespace emu::agent::tunnel {
 namespace {
@@ -163,16 +164,14 @@ TEST_F(TunnelManagerTest, TooManyHandshakesFromOneAddressAreClosedAtOnce) {
 TEST_F(TunnelManagerTest, AnUnansweringPeerDoesNotHoldUpDialsToOthers) {
   // A listener whose accept queue is full: the kernel drops further SYNs,
   // so a connect to it waits for the dialer's io_timeout (2 s).
-  int hole = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int hole_port = 0;
+  int hole = linkemu::testing::LoopbackListener(0, &hole_port);
+  ASSERT_GE(hole, 0);
+  const std::string hole_address = absl::StrCat("127.0.0.1:", hole_port);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
+  sa.sin_port = htons(hole_port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(hole, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  ASSERT_EQ(listen(hole, 0), 0);
-  socklen_t len = sizeof(sa);
-  ASSERT_EQ(getsockname(hole, reinterpret_cast<sockaddr*>(&sa), &len), 0);
-  const std::string hole_address =
-      absl::StrCat("127.0.0.1:", ntohs(sa.sin_port));
   std::vector<int> fillers;
   for (int i = 0; i < 3; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
