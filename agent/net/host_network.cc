@@ -112,6 +112,15 @@ bool Cidr::HostBitsZero() const {
   return true;
 }
 
+bool Cidr::SamePrefix(const Cidr& o, int bits) const {
+  if (family != o.family) return false;
+  for (int bit = 0; bit < bits; ++bit) {
+    const int mask = 0x80 >> (bit % 8);
+    if ((bytes[bit / 8] & mask) != (o.bytes[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
 bool Cidr::IsIpv6LinkLocal() const {
   return family == AF_INET6 && bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
 }

@@ -279,6 +279,10 @@ struct Cidr {
   std::string AddressString() const;
   bool HostBitsZero() const;
   bool IsIpv6LinkLocal() const;
+  // True when `o` is of the same family and its first `bits` bits equal
+  // this one's (Contains: bits = prefix_len; an overlap of two prefixes:
+  // the shorter of the two).
+  bool SamePrefix(const Cidr& o, int bits) const;
   bool operator==(const Cidr& o) const {
     return family == o.family && bytes == o.bytes && prefix_len == o.prefix_len;
   }

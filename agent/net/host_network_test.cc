@@ -87,6 +87,15 @@ TEST(ParseCidrTest, Invalid) {
   }
 }
 
+TEST(CidrTest, SamePrefix) {
+  const Cidr net = *ParseCidr("172.20.20.0/24");
+  EXPECT_TRUE(net.SamePrefix(*ParseCidr("172.20.20.99"), 24));
+  EXPECT_FALSE(net.SamePrefix(*ParseCidr("172.20.21.1"), 24));
+  EXPECT_TRUE(net.SamePrefix(*ParseCidr("172.20.21.1"), 16));
+  EXPECT_FALSE(net.SamePrefix(*ParseCidr("fd00::1"), 0));  // family
+  EXPECT_TRUE(ParseCidr("fd00:1::/32")->SamePrefix(*ParseCidr("fd00:1:2::5"), 32));
+}
+
 TEST(CidrTest, HostBitsAndLinkLocal) {
   EXPECT_TRUE(ParseCidr("10.1.0.0/16")->HostBitsZero());
   EXPECT_FALSE(ParseCidr("10.1.2.3/16")->HostBitsZero());

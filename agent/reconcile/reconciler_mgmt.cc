@@ -33,13 +33,7 @@ constexpr char kRootNs[] = "";
 
 // True when the two prefixes share an address.
 bool Overlap(const net::Cidr& a, const net::Cidr& b) {
-  if (a.family != b.family) return false;
-  const int bits = std::min(a.prefix_len, b.prefix_len);
-  for (int bit = 0; bit < bits; ++bit) {
-    const int mask = 0x80 >> (bit % 8);
-    if ((a.bytes[bit / 8] & mask) != (b.bytes[bit / 8] & mask)) return false;
-  }
-  return true;
+  return a.SamePrefix(b, std::min(a.prefix_len, b.prefix_len));
 }
 
 std::string MgmtSource(const emu::v1::ManagementNetwork& m) {

@@ -36,14 +36,7 @@ std::string LinkLocalFor(const std::string& mac) {
 
 // True if `addr` lies inside `net`'s prefix.
 bool Contains(const Cidr& net, const Cidr& addr) {
-  if (net.family != addr.family) return false;
-  for (int bit = 0; bit < net.prefix_len; ++bit) {
-    uint8_t mask = 0x80 >> (bit % 8);
-    if ((net.bytes[bit / 8] & mask) != (addr.bytes[bit / 8] & mask)) {
-      return false;
-    }
-  }
-  return true;
+  return net.SamePrefix(addr, net.prefix_len);
 }
 
 }  // namespace
