@@ -85,18 +85,6 @@ absl::StatusOr<addrinfo*> Resolve(const std::string& address, bool passive) {
   return res;
 }
 
-std::string SockAddrString(const sockaddr_storage& ss) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (ss.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-    return absl::StrCat(buf, ":", ntohs(in->sin_port));
-  }
-  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-  return absl::StrCat("[", buf, "]:", ntohs(in6->sin6_port));
-}
-
 // The address alone ("10.0.0.2", "fd00::2"): what a peer's connections
 // have in common.
 std::string SockAddrHost(const sockaddr_storage& ss) {
@@ -110,6 +98,18 @@ std::string SockAddrHost(const sockaddr_storage& ss) {
               sizeof(buf));
   }
   return buf;
+}
+
+// "10.0.0.2:7472", "[fd00::2]:7472".
+std::string SockAddrString(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    return absl::StrCat(
+        SockAddrHost(ss), ":",
+        ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port));
+  }
+  return absl::StrCat(
+      "[", SockAddrHost(ss), "]:",
+      ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port));
 }
 
 std::string LocalAddr(int fd) {
