@@ -19,6 +19,10 @@
 
 namespace emu {
 
+// The wait the controller's calls to agents use: a restarted agent's
+// channel is READY within milliseconds; one still down costs this much.
+inline constexpr absl::Duration kReconnectWait = absl::Seconds(1);
+
 // The state the channel ended in (for tests and logs).
 grpc_connectivity_state ReconnectNow(grpc::Channel& channel,
                                      absl::Duration max_wait);

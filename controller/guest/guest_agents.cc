@@ -1,6 +1,7 @@
 #include "controller/guest/guest_agents.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/channel_reconnect.h"
 
 namespace emu::controller::guest {
 
@@ -36,14 +37,21 @@ GrpcGuestAgents::Stub(const std::string& host) {
     return absl::NotFoundError(
         absl::StrCat("host ", host, " is not known to the controller"));
   }
-  absl::MutexLock lock(&mu_);
-  Entry& e = stubs_[host];
-  if (e.stub == nullptr || e.address != address) {
-    e.address = address;
-    e.stub = emu::v1::GuestService::NewStub(
-        NewChannel(transport_, address, host));
+  std::shared_ptr<grpc::Channel> channel;
+  std::shared_ptr<emu::v1::GuestService::StubInterface> stub;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry& e = stubs_[host];
+    if (e.stub == nullptr || e.address != address) {
+      e.address = address;
+      e.channel = NewChannel(transport_, address, host);
+      e.stub = emu::v1::GuestService::NewStub(e.channel);
+    }
+    channel = e.channel;
+    stub = e.stub;
   }
-  return e.stub;
+  ReconnectNow(*channel, kReconnectWait);
+  return stub;
 }
 
 }  // namespace emu::controller::guest

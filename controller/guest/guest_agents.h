@@ -41,7 +41,9 @@ class GuestAgents {
 };
 
 // Stubs over gRPC channels to the registry's addresses, one per host, made
-// again when a host's address changes. Borrows the registry.
+// again when a host's address changes; a channel that failed tries again
+// before its stub is handed out (common/channel_reconnect.h, as the
+// controller's other calls to agents). Borrows the registry.
 class GrpcGuestAgents : public GuestAgents {
  public:
   GrpcGuestAgents(const hosts::HostRegistry* hosts, std::string token,
@@ -57,6 +59,7 @@ class GrpcGuestAgents : public GuestAgents {
  private:
   struct Entry {
     std::string address;
+    std::shared_ptr<grpc::Channel> channel;
     std::shared_ptr<emu::v1::GuestService::StubInterface> stub;
   };
   const hosts::HostRegistry* const hosts_;

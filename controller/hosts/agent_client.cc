@@ -23,8 +23,6 @@ constexpr absl::Duration kImageBuildTimeout = absl::Minutes(45);
 // forgotten one.
 constexpr absl::Duration kCaptureTimeout = absl::Hours(24);
 constexpr absl::Duration kStatsTimeout = absl::Seconds(10);
-// Longest wait for a failed channel's new attempt before a call.
-constexpr absl::Duration kReconnectWait = absl::Seconds(1);
 
 }  // namespace
 
