@@ -434,11 +434,13 @@ absl::Status GuestManager::MakeSnapshot(const BootDecision& decision,
                                         const GuestImage& image,
                                         const SnapshotShape& shape) {
   absl::MutexLock lock(&snapshot_mu_);
-  // Another guest of this shape may have made it while we waited.
-  if (DecideBoot(true, options_.snapshot_dir, image, shape, snapshot_fs_)
-          .mode == BootMode::kRestore) {
-    return absl::OkStatus();
-  }
+  // A valid snapshot of this shape is in place: made by another guest of
+  // this agent while we waited, or by another agent of the machine.
+  auto made_meanwhile = [&] {
+    return DecideBoot(true, options_.snapshot_dir, image, shape, snapshot_fs_)
+               .mode == BootMode::kRestore;
+  };
+  if (made_meanwhile()) return absl::OkStatus();
   const std::string what = absl::StrCat("snapshot ", decision.dir);
   // Beside the final directory, per process (agents of several emulated
   // hosts share a machine's snapshots), moved into place once complete.
@@ -516,10 +518,6 @@ absl::Status GuestManager::MakeSnapshot(const BootDecision& decision,
   // The agents of a machine's emulated hosts share the directory (the mutex
   // above is this process's): another one may have put the same snapshot in
   // place meanwhile, and its guests may be restoring from it. Keep it.
-  auto made_meanwhile = [&] {
-    return DecideBoot(true, options_.snapshot_dir, image, shape, snapshot_fs_)
-               .mode == BootMode::kRestore;
-  };
   if (made_meanwhile()) {
     RemoveTree(tmp);
     return absl::OkStatus();
