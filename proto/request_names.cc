@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "proto/topology_names.h"
@@ -203,6 +204,12 @@ absl::Status Check(const emu::v1::LabSetLinkParamsRequest& r) {
         EMU_CHECK_NAME(Name("link", "community endpoint", n));
       }
       continue;
+    }
+    if (absl::StrContains(parts[1], ':')) {
+      // Two ends joined by something other than "<->" (a:eth1-b:eth1).
+      return Bad("link", "link", r.link(),
+                 "is not NODE:IF or NODE:IF<->NODE:IF (join the two ends "
+                 "with '<->', as emuctl status shows them)");
     }
     EMU_CHECK_NAME(Name("link", "node", parts[0]));
     EMU_CHECK_NAME(CheckInterfaceName("link", parts[1]));

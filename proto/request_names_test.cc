@@ -297,6 +297,17 @@ TEST(RequestNamesTest, EveryHostileNameIsRefusedNamingTheField) {
   }
 }
 
+TEST(RequestNamesTest, LinkEndsJoinedWrongSayHowLinksAreWritten) {
+  emu::v1::LabSetLinkParamsRequest set;
+  set.set_lab("l");
+  set.set_link("a:eth1-b:eth1");
+  absl::Status s = controller::Check(set);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("link 'a:eth1-b:eth1' is not NODE:IF or "
+                        "NODE:IF<->NODE:IF (join the two ends with '<->'"));
+}
+
 TEST(RequestNamesTest, GoodNamesPass) {
   for (const Case& c : Cases()) {
     absl::Status s = c.check(c.good);
