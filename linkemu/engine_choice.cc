@@ -92,6 +92,7 @@ const char* DelayDistributionName(emu::v1::DelayDistributionKind kind) {
 
 absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
                                                 LinkEngineChoice lab_engine,
+                                                bool lab_compensate,
                                                 const SenderSide& sender) {
   const LinkEngineChoice engine = Effective(p, lab_engine);
   const std::vector<std::string> engine_only = UserspaceOnlyKeys(p);
@@ -124,6 +125,13 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
       break;
   }
   if (!HasConditions(p)) return EngineUse::kNone;
+  // Compensation of the path's base latency is the engine's (it measures
+  // the path and subtracts it); NetEm would apply the delay in full. Where
+  // the agent has no engine the kernel applies it uncompensated, as before.
+  if (sender.userspace && p.delay_us() > 0 &&
+      CompensationWanted(p, lab_compensate)) {
+    return EngineUse::kUserspace;
+  }
   if (!engine_only.empty()) {
     return need_userspace(absl::StrCat(
         absl::StrJoin(engine_only, ", "),
@@ -143,15 +151,16 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
 
 absl::StatusOr<LinkEngines> ChooseLinkEngines(const emu::v1::Link& link,
                                               LinkEngineChoice lab_engine,
+                                              bool lab_compensate,
                                               const SenderSide& a,
                                               const SenderSide& b) {
   LinkEngines out;
-  absl::StatusOr<EngineUse> ab = ChooseDirectionEngine(link.a_to_b(), lab_engine, a);
+  absl::StatusOr<EngineUse> ab = ChooseDirectionEngine(link.a_to_b(), lab_engine, lab_compensate, a);
   if (!ab.ok()) {
     return absl::Status(ab.status().code(),
                         absl::StrCat("a-to-b: ", ab.status().message()));
   }
-  absl::StatusOr<EngineUse> ba = ChooseDirectionEngine(link.b_to_a(), lab_engine, b);
+  absl::StatusOr<EngineUse> ba = ChooseDirectionEngine(link.b_to_a(), lab_engine, lab_compensate, b);
   if (!ba.ok()) {
     return absl::Status(ba.status().code(),
                         absl::StrCat("b-to-a: ", ba.status().message()));
@@ -228,7 +237,10 @@ uint64_t LinkSeed(uint64_t lab_seed, absl::string_view link_name,
 std::string VxlanDirectionProblem(const emu::v1::LinkParams& p,
                                   emu::v1::LinkEngineChoice lab_engine,
                                   const SenderSide& sender) {
-  absl::StatusOr<EngineUse> use = ChooseDirectionEngine(p, lab_engine, sender);
+  // A VXLAN device is never compensated (the engine is not on its path), so
+  // compensation does not make a direction need the engine here.
+  absl::StatusOr<EngineUse> use =
+      ChooseDirectionEngine(p, lab_engine, /*lab_compensate=*/false, sender);
   if (!use.ok()) return std::string(use.status().message());
   if (*use != EngineUse::kUserspace || ImpairmentSpecFor(p).IsPassThrough()) {
     return "";

@@ -11,7 +11,10 @@
 //    every condition (rate alone needs only TBF; delay, loss, ... need
 //    sch_netem), else the userspace engine. Conditions only the userspace
 //    engine has (UserspaceOnlyKeys: distribution, gilbert-elliott, ber, ...)
-//    always take it.
+//    always take it, and so does a direction with a delay that asks for
+//    compensation (its `compensate`, else the lab's): only the engine
+//    subtracts the path's base latency. (Where the agent runs no engine,
+//    such a direction stays with the kernel, uncompensated.)
 //  * KERNEL: TBF/NetEm, refused where the kernel lacks sch_netem and NetEm
 //    is needed (as before the engine existed).
 //  * USERSPACE: always the engine.
@@ -77,9 +80,10 @@ struct SenderSide {
 // apply `p` with the chosen engine; the message says why in the file's
 // words ("delay ... need NetEm, but the kernel has no sch_netem ...") and
 // the caller adds the host and link.
+// `lab_compensate` is the lab's Topology.compensate.
 absl::StatusOr<EngineUse> ChooseDirectionEngine(
     const emu::v1::LinkParams& p, emu::v1::LinkEngineChoice lab_engine,
-    const SenderSide& sender);
+    bool lab_compensate, const SenderSide& sender);
 
 struct LinkEngines {
   EngineUse a_to_b = EngineUse::kNone;
@@ -95,7 +99,7 @@ struct LinkEngines {
 // direction ("a-to-b: ...").
 absl::StatusOr<LinkEngines> ChooseLinkEngines(
     const emu::v1::Link& link, emu::v1::LinkEngineChoice lab_engine,
-    const SenderSide& a, const SenderSide& b);
+    bool lab_compensate, const SenderSide& a, const SenderSide& b);
 
 // A direction of a cross-host link carried by a kernel VXLAN device (a
 // lab's `carrier: vxlan`, docs/tunnel.md "Kernel VXLAN"): frames go from

@@ -18,9 +18,11 @@ LinkParams Delay(uint64_t us) {
   return p;
 }
 
-EngineUse Choose(const LinkParams& p, const SenderSide& s,
-                 emu::v1::LinkEngineChoice lab = emu::v1::LINK_ENGINE_UNSPECIFIED) {
-  auto e = ChooseDirectionEngine(p, lab, s);
+EngineUse Choose(
+    const LinkParams& p, const SenderSide& s,
+    emu::v1::LinkEngineChoice lab = emu::v1::LINK_ENGINE_UNSPECIFIED,
+    bool lab_compensate = false) {
+  auto e = ChooseDirectionEngine(p, lab, lab_compensate, s);
   EXPECT_TRUE(e.ok()) << e.status();
   return e.ok() ? *e : EngineUse::kNone;
 }
@@ -44,6 +46,47 @@ TEST(EngineChoiceTest, UserspaceOnlyConditionsTakeTheEngineEvenWithNetem) {
   EXPECT_EQ(Choose(ber, kNetem), EngineUse::kUserspace);
 }
 
+TEST(EngineChoiceTest, CompensatedDelaysTakeTheEngineEvenWithNetem) {
+  // The lab's compensate: true: NetEm would apply the delay in full.
+  EXPECT_EQ(Choose(Delay(10'000), kNetem, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                   /*lab_compensate=*/true),
+            EngineUse::kUserspace);
+  // The direction's own compensate wins over the lab's, both ways.
+  LinkParams off = Delay(10'000);
+  off.set_compensate(false);
+  EXPECT_EQ(Choose(off, kNetem, emu::v1::LINK_ENGINE_UNSPECIFIED, true),
+            EngineUse::kKernel);
+  LinkParams on = Delay(10'000);
+  on.set_compensate(true);
+  EXPECT_EQ(Choose(on, kNetem), EngineUse::kUserspace);
+  // Nothing to compensate without a delay: rate alone stays TBF.
+  LinkParams rate;
+  rate.set_rate_bps(10'000'000);
+  rate.set_compensate(true);
+  EXPECT_EQ(Choose(rate, kNetem), EngineUse::kKernel);
+  // Explicit engine kernel keeps the kernel (qdisc_plan refuses the pair).
+  on.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  EXPECT_EQ(Choose(on, kNetem), EngineUse::kKernel);
+  // An agent without the engine: the kernel, uncompensated, as before.
+  constexpr SenderSide kOldAgentWithNetem{/*netem=*/true, /*userspace=*/false};
+  EXPECT_EQ(Choose(Delay(10'000), kOldAgentWithNetem,
+                   emu::v1::LINK_ENGINE_UNSPECIFIED, true),
+            EngineUse::kKernel);
+  // A VXLAN direction is never compensated, so compensation adds no
+  // problem there.
+  EXPECT_EQ(VxlanDirectionProblem(on, emu::v1::LINK_ENGINE_UNSPECIFIED, kNetem),
+            "");
+  // Both directions of a same-host link.
+  emu::v1::Link link;
+  *link.mutable_a_to_b() = Delay(10'000);
+  *link.mutable_b_to_a() = Delay(10'000);
+  auto both = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                /*lab_compensate=*/true, kNetem, kNetem);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->a_to_b, EngineUse::kUserspace);
+  EXPECT_EQ(both->b_to_a, EngineUse::kUserspace);
+}
+
 TEST(EngineChoiceTest, ExplicitChoicesAndTheLabDefault) {
   LinkParams p = Delay(10'000);
   p.set_engine(emu::v1::LINK_ENGINE_USERSPACE);
@@ -56,7 +99,7 @@ TEST(EngineChoiceTest, ExplicitChoicesAndTheLabDefault) {
   EXPECT_EQ(Choose(p, kNetem, emu::v1::LINK_ENGINE_USERSPACE),
             EngineUse::kKernel);
   auto refused = ChooseDirectionEngine(p, emu::v1::LINK_ENGINE_UNSPECIFIED,
-                                       kNoNetem);
+                                       false, kNoNetem);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("sch_netem"),
@@ -65,8 +108,8 @@ TEST(EngineChoiceTest, ExplicitChoicesAndTheLabDefault) {
 }
 
 TEST(EngineChoiceTest, AnAgentWithoutTheEngineIsRefusedWhatOnlyItCouldDo) {
-  auto e = ChooseDirectionEngine(Delay(10'000),
-                                 emu::v1::LINK_ENGINE_UNSPECIFIED, kOldAgent);
+  auto e = ChooseDirectionEngine(
+      Delay(10'000), emu::v1::LINK_ENGINE_UNSPECIFIED, false, kOldAgent);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("no userspace engine"),
             absl::string_view::npos)
@@ -97,8 +140,8 @@ TEST(EngineChoiceTest, GuestSendersTakeTheEngineAsNamespacesDo) {
   EXPECT_EQ(Choose(p, kGuest), EngineUse::kKernel);
   // ... which has no BER.
   ber.set_engine(emu::v1::LINK_ENGINE_KERNEL);
-  auto refused =
-      ChooseDirectionEngine(ber, emu::v1::LINK_ENGINE_UNSPECIFIED, kGuest);
+  auto refused = ChooseDirectionEngine(ber, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                       false, kGuest);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("ber"), absl::string_view::npos)
       << refused.status();
@@ -107,7 +150,7 @@ TEST(EngineChoiceTest, GuestSendersTakeTheEngineAsNamespacesDo) {
   constexpr SenderSide kGuestOldAgent{false, false, /*guest=*/true};
   EXPECT_EQ(Choose(Delay(10'000), kGuestOldAgent), EngineUse::kKernel);
   EXPECT_FALSE(ChooseDirectionEngine(Delay(10'000),
-                                     emu::v1::LINK_ENGINE_USERSPACE,
+                                     emu::v1::LINK_ENGINE_USERSPACE, false,
                                      kGuestOldAgent)
                    .ok());
 }
@@ -118,8 +161,8 @@ TEST(EngineChoiceTest, AGuestLinkIsATapLinkServedByTheEngineBothWays) {
   emu::v1::Link link;
   *link.mutable_a_to_b() = Delay(20'000);
   link.mutable_b_to_a()->set_loss_percent(1);
-  auto e = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
-                             kGuest);
+  auto e = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, false,
+                             kNoNetem, kGuest);
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_TRUE(e->userspace_link());
   EXPECT_EQ(e->a_to_b, EngineUse::kUserspace);
@@ -128,20 +171,20 @@ TEST(EngineChoiceTest, AGuestLinkIsATapLinkServedByTheEngineBothWays) {
   // the guest's direction passed through by the engine.
   emu::v1::Link in;
   *in.mutable_a_to_b() = Delay(20'000);
-  auto i = ChooseLinkEngines(in, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
-                             kGuest);
+  auto i = ChooseLinkEngines(in, emu::v1::LINK_ENGINE_UNSPECIFIED, false,
+                             kNoNetem, kGuest);
   ASSERT_TRUE(i.ok()) << i.status();
   EXPECT_EQ(i->b_to_a, EngineUse::kUserspace);
   // Guest to guest.
-  auto g = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, kGuest,
-                             kGuest);
+  auto g = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, false,
+                             kGuest, kGuest);
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_TRUE(g->userspace_link());
   // The guest's direction with engine kernel: its NetEm inside the guest,
   // the engine passing its frames through.
   link.mutable_b_to_a()->set_engine(emu::v1::LINK_ENGINE_KERNEL);
-  auto k = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
-                             kGuest);
+  auto k = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, false,
+                             kNoNetem, kGuest);
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_EQ(k->a_to_b, EngineUse::kUserspace);
   EXPECT_EQ(k->b_to_a, EngineUse::kKernel);
@@ -151,7 +194,7 @@ TEST(EngineChoiceTest, ALinkWithOneEngineDirectionIsATapLinkBothWays) {
   emu::v1::Link link;
   *link.mutable_a_to_b() = Delay(20'000);
   link.mutable_b_to_a()->set_rate_bps(10'000'000);
-  auto both = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED,
+  auto both = ChooseLinkEngines(link, emu::v1::LINK_ENGINE_UNSPECIFIED, false,
                                 kNoNetem, kNoNetem);
   ASSERT_TRUE(both.ok()) << both.status();
   EXPECT_TRUE(both->userspace_link());
@@ -161,8 +204,8 @@ TEST(EngineChoiceTest, ALinkWithOneEngineDirectionIsATapLinkBothWays) {
 
   emu::v1::Link clean;
   *clean.mutable_a_to_b() = Delay(20'000);
-  auto c = ChooseLinkEngines(clean, emu::v1::LINK_ENGINE_UNSPECIFIED, kNoNetem,
-                             kNoNetem);
+  auto c = ChooseLinkEngines(clean, emu::v1::LINK_ENGINE_UNSPECIFIED, false,
+                             kNoNetem, kNoNetem);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->b_to_a, EngineUse::kUserspace);  // passed through by it
 }
@@ -181,9 +224,9 @@ TEST(EngineChoiceTest, AVxlanDirectionTakesOnlyKernelConditions) {
   EXPECT_NE(no_netem.find("carrier vxlan"), std::string::npos) << no_netem;
   EXPECT_NE(no_netem.find("no sch_netem"), std::string::npos) << no_netem;
   // engine: userspace asks for what the device cannot take, NetEm or not.
-  EXPECT_NE(
-      VxlanDirectionProblem(Delay(5'000), emu::v1::LINK_ENGINE_USERSPACE, kNetem),
-      "");
+  EXPECT_NE(VxlanDirectionProblem(Delay(5'000), emu::v1::LINK_ENGINE_USERSPACE,
+                                  kNetem),
+            "");
   // ... but with no conditions nothing needs the engine.
   EXPECT_EQ(VxlanDirectionProblem(LinkParams(), emu::v1::LINK_ENGINE_USERSPACE,
                                   kNetem),
@@ -247,11 +290,15 @@ TEST(EngineChoiceTest, ImpairmentSpecCarriesEveryCondition) {
 }
 
 TEST(EngineChoiceTest, LinkSeedsAreStableAndDifferPerLink) {
-  EXPECT_EQ(LinkSeed(42, "a:eth1<->b:eth1", 1), LinkSeed(42, "a:eth1<->b:eth1", 2));
-  EXPECT_NE(LinkSeed(42, "a:eth1<->b:eth1", 1), LinkSeed(42, "c:eth1<->d:eth1", 1));
-  EXPECT_NE(LinkSeed(42, "a:eth1<->b:eth1", 1), LinkSeed(43, "a:eth1<->b:eth1", 1));
+  EXPECT_EQ(LinkSeed(42, "a:eth1<->b:eth1", 1),
+            LinkSeed(42, "a:eth1<->b:eth1", 2));
+  EXPECT_NE(LinkSeed(42, "a:eth1<->b:eth1", 1),
+            LinkSeed(42, "c:eth1<->d:eth1", 1));
+  EXPECT_NE(LinkSeed(42, "a:eth1<->b:eth1", 1),
+            LinkSeed(43, "a:eth1<->b:eth1", 1));
   // No lab seed: the fallback decides.
-  EXPECT_NE(LinkSeed(0, "a:eth1<->b:eth1", 1), LinkSeed(0, "a:eth1<->b:eth1", 2));
+  EXPECT_NE(LinkSeed(0, "a:eth1<->b:eth1", 1),
+            LinkSeed(0, "a:eth1<->b:eth1", 2));
 }
 
 }  // namespace

@@ -662,7 +662,8 @@ absl::StatusOr<linkemu::LinkEngines> Reconciler::EnginesFor(
   linkemu::SenderSide b = a;
   a.guest = guests.contains(link.a().node());
   b.guest = guests.contains(link.b().node());
-  auto engines = linkemu::ChooseLinkEngines(link, desired.engine(), a, b);
+  auto engines = linkemu::ChooseLinkEngines(link, desired.engine(),
+                                              desired.compensate(), a, b);
   if (!engines.ok()) {
     return absl::Status(
         engines.status().code(),
@@ -717,6 +718,7 @@ absl::Status Reconciler::SetLinkParams(
       }
     }
     check.set_engine(spec->engine());
+    check.set_compensate(spec->compensate());
     EMU_RETURN_IF_ERROR(CheckSpec(check));
     EMU_ASSIGN_OR_RETURN(linkemu::LinkEngines engines,
                          EnginesFor(check, link, GuestNodes(check)));

@@ -18,6 +18,7 @@
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
 #include "linkemu/engine_choice.h"
+#include "linkemu/impair/base_latency.h"
 
 namespace emu::agent::reconcile {
 namespace {
@@ -81,7 +82,8 @@ class ReconcilerEngineTest : public ::testing::Test {
     rec_.reset();
     links_.reset();
     engine_ = std::make_unique<impair::FakeLinkEngine>();
-    links_ = std::make_unique<impair::EngineLinks>(engine_.get(), &taps_);
+    links_ = std::make_unique<impair::EngineLinks>(engine_.get(), &taps_,
+                                                   base_);
     rec_ = std::make_unique<Reconciler>("h1", &net_, &launcher_, &procs_,
                                         store_.get(), *net_.ProbeKernel(),
                                         nullptr, links_.get());
@@ -128,6 +130,15 @@ class ReconcilerEngineTest : public ::testing::Test {
   std::unique_ptr<impair::EngineLinks> links_;
   std::unique_ptr<Reconciler> rec_;
   std::vector<emu::v1::ApplyLabEvent> events_;
+  linkemu::BaseLatency* base_ = nullptr;  // compensation's figure, if any
+};
+
+// A path whose base is always 100 us: compensation without real TAPs.
+class FixedBaseProbe : public linkemu::BaseLatencyProbe {
+ public:
+  absl::StatusOr<std::vector<int64_t>> Sample() override {
+    return std::vector<int64_t>(16, 100'000);
+  }
 };
 
 TEST_F(ReconcilerEngineTest, DelayWithoutNetemIsServedByTheEngineOnTwoTaps) {
@@ -218,6 +229,47 @@ TEST_F(ReconcilerEngineTest, LiveChangesUpdateTheEngineOrMoveTheLink) {
   ASSERT_TRUE(rec_->SetLinkParams(SetReq(fifty, rate)).ok());
   EXPECT_EQ(engine_->adds(), 2);
   EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 50'000u);
+}
+
+TEST_F(ReconcilerEngineTest, CompensatedDelaysTakeTheEngineOnANetemHost) {
+  net::HostNetwork::KernelFeatures netem = testing::NoNetemKernel();
+  netem.qdiscs.push_back("netem");
+  net_.set_features(netem);
+  FixedBaseProbe probe;
+  linkemu::BaseLatency base(&probe);
+  base_ = &base;
+  StartAgent();
+  // Without compensation: a veth with NetEm, as on any host that has it.
+  ASSERT_TRUE(Apply(Spec()).ok());
+  EXPECT_EQ(engine_->adds(), 0);
+  auto plan = net_.AppliedPlan(Ns("a"), "eth1");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->netem.has_value());
+  // The lab's compensate: true: NetEm would apply the 20 ms in full, the
+  // engine applies it less the path's base; the link moves to two TAPs.
+  auto spec = Spec();
+  spec.set_compensate(true);
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(engine_->adds(), 1);
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 19'900u);
+  EXPECT_EQ(OnlyEngineLink().b_to_a.delay_us, 19'900u);
+  EXPECT_FALSE(net_.AppliedPlan(Ns("a"), "eth1").has_value());
+  // One direction opting out keeps its full delay (the engine still serves
+  // the link: its other direction needs it).
+  emu::v1::LinkParams full;
+  full.set_delay_us(20'000);
+  full.set_compensate(false);
+  emu::v1::LinkParams comp;
+  comp.set_delay_us(20'000);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(comp, full)).ok());
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 19'900u);
+  // Both opting out: back to the veth and NetEm.
+  comp.set_compensate(false);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(comp, full)).ok());
+  EXPECT_TRUE(engine_->links().empty());
+  plan = net_.AppliedPlan(Ns("a"), "eth1");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->netem.has_value());
 }
 
 TEST_F(ReconcilerEngineTest, AKernelDirectionOnAnEngineLinkGetsItsQdisc) {

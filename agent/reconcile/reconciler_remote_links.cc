@@ -52,12 +52,15 @@ const char* DirectionName(const RemoteLinkEnd& r) {
 // on the TAP) or the tunnel's egress pipeline (TunnelPump::SetEgress). A
 // guest's tunnel end is a host TAP too, so no guest exception here.
 absl::StatusOr<linkemu::EngineUse> SendingEngine(
-    const RemoteLinkEnd& r, emu::v1::LinkEngineChoice lab_engine,
+    const RemoteLinkEnd& r, const emu::v1::ApplyLabRequest& spec,
     bool has_netem, bool userspace, const std::string& host) {
   linkemu::SenderSide side;
   side.netem = has_netem;
   side.userspace = userspace;
-  auto use = linkemu::ChooseDirectionEngine(SendingParams(r), lab_engine, side);
+  // A VXLAN device is never compensated (the engine is not on its path).
+  auto use = linkemu::ChooseDirectionEngine(
+      SendingParams(r), spec.engine(),
+      spec.compensate() && !IsVxlanCarrier(spec), side);
   if (!use.ok()) {
     return absl::Status(
         use.status().code(),
@@ -183,7 +186,7 @@ absl::Status Reconciler::CheckRemoteLinks(
           what, ": interface ", EndpointName(local), " is used twice"));
     }
     EMU_RETURN_IF_ERROR(SendingPlan(r).status());
-    EMU_RETURN_IF_ERROR(SendingEngine(r, desired.engine(), has_netem,
+    EMU_RETURN_IF_ERROR(SendingEngine(r, desired, has_netem,
                                       EngineAvailable(), host_)
                             .status());
     if (!vxlan) continue;
@@ -248,7 +251,7 @@ absl::Status Reconciler::ApplyRemoteLinks(
   for (const auto& r : desired.remote_links()) {
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
     EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
-                         SendingEngine(r, desired.engine(), HasNetem(),
+                         SendingEngine(r, desired, HasNetem(),
                                        EngineAvailable(), host_));
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
@@ -348,7 +351,7 @@ absl::Status Reconciler::SetRemoteLinkParams(
     EMU_RETURN_IF_ERROR(CheckRemoteLinks(check, nodes, HasNetem()));
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
     EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
-                         SendingEngine(r, spec->engine(), HasNetem(),
+                         SendingEngine(r, *spec, HasNetem(),
                                        EngineAvailable(), host_));
     EMU_RETURN_IF_ERROR(store_->Save(*spec));
     std::string ns = net::NamespaceName(host_, req.lab(),

@@ -285,6 +285,35 @@ TEST_F(ReconcilerRemoteLinksTest, WithTheEngineNetemConditionsGoToTheTunnel) {
   EXPECT_NE(s.message().find("host h1"), std::string::npos) << s;
 }
 
+TEST_F(ReconcilerRemoteLinksTest, OnANetemHostCompensatedDelaysGoToTheTunnel) {
+  net::HostNetwork::KernelFeatures netem = testing::NoNetemKernel();
+  netem.qdiscs.push_back("netem");
+  net_.set_features(netem);
+  impair::FakeLinkEngine engine;
+  impair::EngineLinks engine_links(&engine, &taps_);
+  Reconciler rec("h1", &net_, &launcher_, &procs_, store_.get(),
+                 *net_.ProbeKernel(), tunnels_.get(), &engine_links);
+  const std::string ns = net::NamespaceName("h1", "lab", "a");
+  auto spec = Spec();
+  auto* ab = spec.mutable_remote_links(0)->mutable_link()->mutable_a_to_b();
+  ab->set_delay_us(10'000);
+  // Not compensated: NetEm on the TAP, the pipeline passes through.
+  ASSERT_TRUE(Apply(rec, spec).ok());
+  auto plan = net_.AppliedPlan(ns, "eth1");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->netem.has_value());
+  auto egress = tunnels_->List("lab")[0].egress;
+  EXPECT_TRUE(!egress.has_value() || egress->IsPassThrough());
+  // compensate: true: only the tunnel's pipeline subtracts the base, so the
+  // delay goes there and the TAP keeps no NetEm.
+  spec.set_compensate(true);
+  ASSERT_TRUE(Apply(rec, spec).ok());
+  EXPECT_TRUE(tunnels_->List("lab")[0].compensate);
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 10'000u);
+  plan = net_.AppliedPlan(ns, "eth1");
+  EXPECT_TRUE(!plan.has_value() || !plan->netem.has_value());
+}
+
 // Carrier vxlan (issue 10): each remote end is a kernel VXLAN device in its
 // node's namespace, aliased so a later reconcile keeps or replaces it; no
 // tunnel; the sending rate is TBF on it; a live change replaces the qdisc;

@@ -20,6 +20,7 @@ void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
     guest[n.name()] = n.kind() == emu::v1::NODE_KIND_QEMU;
   }
   const emu::v1::LinkEngineChoice lab_engine = lab->topology().engine();
+  const bool lab_compensate = lab->topology().compensate();
   for (auto& l : *lab->mutable_links()) {
     auto ca = caps.find(l.host_a());
     auto cb = caps.find(l.host_b());
@@ -42,7 +43,8 @@ void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
     const linkemu::SenderSide a = side(ca->second, l.link().a().node());
     const linkemu::SenderSide b = side(cb->second, l.link().b().node());
     if (same_host) {
-      auto e = linkemu::ChooseLinkEngines(l.link(), lab_engine, a, b);
+      auto e = linkemu::ChooseLinkEngines(l.link(), lab_engine,
+                                         lab_compensate, a, b);
       l.set_engine_a_to_b(e.ok() ? linkemu::EngineUseName(e->a_to_b) : "?");
       l.set_engine_b_to_a(e.ok() ? linkemu::EngineUseName(e->b_to_a) : "?");
       continue;
@@ -53,7 +55,9 @@ void FillLinkEngines(const std::vector<emu::v1::HostStatus>& hosts,
     const bool vxlan = lab->topology().carrier() == "vxlan";
     auto name = [&](const emu::v1::LinkParams& p,
                     const linkemu::SenderSide& s) -> std::string {
-      auto use = linkemu::ChooseDirectionEngine(p, lab_engine, s);
+      // A VXLAN device is never compensated (the engine is not on its path).
+      auto use = linkemu::ChooseDirectionEngine(
+          p, lab_engine, lab_compensate && !vxlan, s);
       if (!use.ok()) return "?";
       if (!vxlan) return std::string(linkemu::EngineUseName(*use));
       if (!linkemu::VxlanDirectionProblem(p, lab_engine, s).empty()) return "?";

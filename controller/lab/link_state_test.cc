@@ -72,5 +72,32 @@ TEST(FillLinkEnginesTest, AVxlanLinkIsShapedByTheKernelOnly) {
   EXPECT_EQ(bare.links(0).engine_a_to_b(), "none");
 }
 
+TEST(FillLinkEnginesTest, CompensatedDelaysShowTheEngineEvenWithNetem) {
+  emu::v1::Lab lab;
+  // r1 and r2 on h2 (NetEm), r1 on h2 to r3 on h1: a delay each way.
+  auto* same = AddLink(&lab, "r1", "r2", "h2", "h2");
+  same->mutable_link()->mutable_a_to_b()->set_delay_us(5'000);
+  same->mutable_link()->mutable_b_to_a()->set_delay_us(5'000);
+  auto* cross = AddLink(&lab, "r2", "r3", "h2", "h1");
+  cross->mutable_link()->mutable_a_to_b()->set_delay_us(5'000);
+  const std::vector<emu::v1::HostStatus> hosts = {Host("h1", false),
+                                                  Host("h2", true)};
+  emu::v1::Lab plain = lab;
+  FillLinkEngines(hosts, &plain);
+  EXPECT_EQ(plain.links(0).engine_a_to_b(), "kernel");
+  EXPECT_EQ(plain.links(1).engine_a_to_b(), "kernel");
+  // The lab's compensate: true: only the engine subtracts the base.
+  emu::v1::Lab compensated = lab;
+  compensated.mutable_topology()->set_compensate(true);
+  FillLinkEngines(hosts, &compensated);
+  EXPECT_EQ(compensated.links(0).engine_a_to_b(), "userspace");
+  EXPECT_EQ(compensated.links(0).engine_b_to_a(), "userspace");
+  EXPECT_EQ(compensated.links(1).engine_a_to_b(), "userspace");
+  // VXLAN devices are never compensated: NetEm stays.
+  compensated.mutable_topology()->set_carrier("vxlan");
+  FillLinkEngines(hosts, &compensated);
+  EXPECT_EQ(compensated.links(1).engine_a_to_b(), "kernel");
+}
+
 }  // namespace
 }  // namespace emu::controller::lab

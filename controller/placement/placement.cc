@@ -286,7 +286,8 @@ absl::Status Partitioner::Setup() {
         for (const auto& [end, p] : {std::make_pair(&l.a(), &l.a_to_b()),
                                      std::make_pair(&l.b(), &l.b_to_a())}) {
           if (end->node() != node.name()) continue;
-          auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), side);
+          auto use = linkemu::ChooseDirectionEngine(*p, t_.engine(), t_.compensate(),
+                                                    side);
           if (!use.ok()) return std::string(use.status().message());
         }
       }
@@ -366,7 +367,7 @@ int Partitioner::SendMask(const emu::v1::LinkParams& p, bool guest) {
   auto [it, added] = send_masks_.try_emplace(send_key_, 0);
   if (added) {
     for (int c = 0; c < 4; ++c) {
-      if (linkemu::ChooseDirectionEngine(p, t_.engine(),
+      if (linkemu::ChooseDirectionEngine(p, t_.engine(), t_.compensate(),
                                          Sender(c & 2, c & 1, guest))
               .ok()) {
         it->second |= 1 << c;
