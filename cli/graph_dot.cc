@@ -175,6 +175,13 @@ std::string LabToDot(const v1::Lab& lab) {
         if (i.dummy()) {
           absl::StrAppend(&out, indent, Quote(EndId(*n, i)),
                           " [label=\"dummy\" shape=plaintext style=\"\"];\n");
+        } else if (i.has_vxlan()) {
+          // The remote VTEP, outside the lab.
+          absl::StrAppend(
+              &out, indent, Quote(EndId(*n, i)), " [label=",
+              Quote(absl::StrCat("VTEP ", i.vxlan().remote(), "\nvni ",
+                                 i.vxlan().vni())),
+              " shape=cds style=\"\"];\n");
         } else if (i.bridge()) {
           absl::StrAppend(&out, indent, Quote(EndId(*n, i)), " [label=",
                           Quote(absl::StrCat(i.name(), "\n(bridge in ",
@@ -210,6 +217,15 @@ std::string LabToDot(const v1::Lab& lab) {
         absl::StrAppend(&out, "  ", Quote(n.name()), " -- ",
                         Quote(EndId(n, i)), " [taillabel=", Quote(i.name()),
                         " style=dotted];\n");
+      } else if (i.has_vxlan()) {
+        absl::StrAppend(
+            &out, "  ", Quote(n.name()), " -- ", Quote(EndId(n, i)),
+            " [taillabel=", Quote(i.name()), " style=dashed tooltip=",
+            Quote(absl::StrCat(i.vxlan().stitch() ? "vxlan-stitch" : "vxlan",
+                               " link ", n.name(), ":", i.name(), " to ",
+                               i.vxlan().remote(), ":", i.vxlan().port(),
+                               " vni ", i.vxlan().vni())),
+            "];\n");
       } else if (i.bridge()) {
         absl::StrAppend(&out, "  ", Quote(n.name()), " -- ",
                         Quote(EndId(n, i)), " [style=bold];\n");

@@ -94,6 +94,13 @@ std::string DummyAlias(absl::string_view lab, absl::string_view node,
   return absl::StrCat("emu lab=", lab, " dummy=", node, ":", ifname);
 }
 
+std::string VxlanEndAlias(absl::string_view lab, absl::string_view node,
+                          absl::string_view ifname, uint32_t vni,
+                          absl::string_view remote, uint32_t port) {
+  return absl::StrCat("emu lab=", lab, " vxlan=", node, ":", ifname,
+                      " vni=", vni, " remote=", remote, " port=", port);
+}
+
 std::string MgmtBridgeAlias(absl::string_view host, absl::string_view lab,
                             absl::string_view bridge) {
   return absl::StrCat("emu lab=", lab, " mgmt=", bridge, " host=", host);

@@ -11,6 +11,7 @@
 #ifndef EMU_AGENT_NET_RESOURCE_NAMES_H_
 #define EMU_AGENT_NET_RESOURCE_NAMES_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -66,6 +67,12 @@ std::optional<HostEndRef> ParseHostEndAlias(absl::string_view alias);
 // dummy=<node>:<if>".
 std::string DummyAlias(absl::string_view lab, absl::string_view node,
                        absl::string_view ifname);
+// containerlab's vxlan links (Interface.vxlan): "emu lab=<lab>
+// vxlan=<node>:<if> vni=<vni> remote=<address> port=<port>" (a change of
+// the far side is a new alias, so the device is made again).
+std::string VxlanEndAlias(absl::string_view lab, absl::string_view node,
+                          absl::string_view ifname, uint32_t vni,
+                          absl::string_view remote, uint32_t port);
 
 // The management network (ApplyLabRequest.mgmt; docs/topology.md,
 // "Management network"): one bridge per lab in the agent's host namespace,

@@ -423,7 +423,7 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
   }
   for (const auto& node : desired.nodes()) {
     for (const auto& i : node.interfaces()) {
-      if (i.dummy() || i.has_host_end()) {
+      if (i.dummy() || i.has_host_end() || i.has_vxlan()) {
         alias_of_end[EndpointName(node.name(), i.name())] =
             SpecialEndAlias(lab, node, i);
       }

@@ -1,8 +1,10 @@
-// containerlab's host and dummy links on this host (Interface.host_end,
-// Interface.dummy; docs/topology.md, "containerlab files"): a veth whose
-// other end lives in the root namespace under the name the file gives, or
-// an interface without a peer. Owned by alias (net::HostEndAlias,
-// net::DummyAlias) like every link end: created, re-created after a crash,
+// containerlab's host, dummy and vxlan links on this host
+// (Interface.host_end, .dummy, .vxlan; docs/topology.md, "containerlab
+// files"): a veth whose other end lives in the root namespace under the
+// name the file gives, an interface without a peer, or a VXLAN device to a
+// VTEP outside the lab (its UDP socket in the agent's namespace). Owned by
+// alias (net::HostEndAlias, net::DummyAlias, net::VxlanEndAlias) like
+// every link end: created, re-created after a crash,
 // removed when no longer wanted and by Destroy; an interface of the host's
 // that is not this lab's is never touched.
 #include <string>
@@ -37,6 +39,10 @@ std::string Reconciler::SpecialEndAlias(const std::string& lab,
                                         const emu::v1::Node& node,
                                         const emu::v1::Interface& i) const {
   if (i.dummy()) return net::DummyAlias(lab, node.name(), i.name());
+  if (i.has_vxlan()) {
+    return net::VxlanEndAlias(lab, node.name(), i.name(), i.vxlan().vni(),
+                              i.vxlan().remote(), i.vxlan().port());
+  }
   return net::HostEndAlias(host_, lab, node.name(), i.name(),
                            i.host_end().name());
 }
@@ -44,6 +50,7 @@ std::string Reconciler::SpecialEndAlias(const std::string& lab,
 absl::Status Reconciler::CheckSpecialEnds(
     const ApplyLabRequest& desired) const {
   bool any_dummy = false;
+  bool any_vxlan = false;
   for (const auto& node : desired.nodes()) {
     for (const auto& i : node.interfaces()) {
       if ((i.bridge() || !i.master().empty()) &&
@@ -53,9 +60,25 @@ absl::Status Reconciler::CheckSpecialEnds(
             "interface ", EndpointName(node.name(), i.name()),
             ": a bridge inside a node (and its ports) need a netns node"));
       }
-      if (!i.dummy() && !i.has_host_end()) continue;
+      if (!i.dummy() && !i.has_host_end() && !i.has_vxlan()) continue;
       const std::string object =
           absl::StrCat("interface ", EndpointName(node.name(), i.name()));
+      if (i.has_vxlan()) {
+        if (i.dummy() || i.has_host_end() || i.vxlan().vni() == 0 ||
+            i.vxlan().vni() >= (1u << 24) || i.vxlan().port() == 0 ||
+            i.vxlan().port() > 65535 || i.vxlan().remote().empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              object, ": a vxlan end needs a remote, a VNI (1..16777215) "
+                      "and a port, and is no host or dummy end"));
+        }
+        if (node.kind() != emu::v1::NODE_KIND_NETNS ||
+            !node.foreign_lab().empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(object, ": a vxlan link needs a netns node"));
+        }
+        any_vxlan = true;
+        continue;
+      }
       if (i.dummy() && i.has_host_end()) {
         return absl::InvalidArgumentError(
             absl::StrCat(object, ": both a dummy and a host link's end"));
@@ -72,6 +95,12 @@ absl::Status Reconciler::CheckSpecialEnds(
                      absl::StrCat(object, ": host end")));
       }
     }
+  }
+  if (any_vxlan && !features_.vxlan) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host ", host_,
+        ": the kernel has no VXLAN driver (CONFIG_VXLAN), so containerlab's "
+        "vxlan links cannot be made here"));
   }
   if (any_dummy && !features_.dummy && !features_.ifb) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -146,7 +175,7 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
   for (const auto& node : desired.nodes()) {
     bool special = false;
     for (const auto& i : node.interfaces()) {
-      special = special || i.dummy() || i.has_host_end();
+      special = special || i.dummy() || i.has_host_end() || i.has_vxlan();
     }
     if (!special) continue;
     const std::string ns = NamespaceOf(lab, node);
@@ -155,10 +184,31 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
     absl::flat_hash_map<std::string, std::string> alias_inside;
     for (const auto& x : inside) alias_inside[x.name] = x.alias;
     for (const auto& i : node.interfaces()) {
-      if (!i.dummy() && !i.has_host_end()) continue;
+      if (!i.dummy() && !i.has_host_end() && !i.has_vxlan()) continue;
       const std::string alias = SpecialEndAlias(lab, node, i);
       auto in = alias_inside.find(i.name());
       const bool node_end = in != alias_inside.end() && in->second == alias;
+      if (i.has_vxlan()) {
+        if (node_end) continue;
+        const emu::v1::VxlanEnd& v = i.vxlan();
+        net::HostNetwork::VxlanSpec spec;
+        spec.ns = ns;
+        spec.ifname = i.name();
+        spec.mac = i.mac();
+        spec.mtu = i.mtu();
+        spec.vni = v.vni();
+        spec.remote = v.remote();
+        spec.port = static_cast<uint16_t>(v.port());
+        const std::string what = absl::StrCat(
+            v.stitch() ? "vxlan-stitch" : "vxlan", " link ",
+            EndpointName(node.name(), i.name()), " (vni ", v.vni(), " to ",
+            v.remote(), " port ", v.port(), ")");
+        absl::Status s = net_->CreateVxlan(spec, alias);
+        if (!s.ok()) return Annotate(s, what);
+        progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED, what,
+                                "a VXLAN device to a VTEP outside the lab"));
+        continue;
+      }
       if (i.dummy()) {
         if (node_end) continue;
         net::HostNetwork::DummySpec spec;

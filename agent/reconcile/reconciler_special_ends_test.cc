@@ -259,6 +259,68 @@ TEST_F(SpecialEndsTest, DummyFallsBackToIfbAndNeedsOneOfThem) {
       << s;
 }
 
+// containerlab's vxlan link: node a's vx1 is a VXLAN device to a VTEP
+// outside the lab, owned by its alias; a change of the far side makes it
+// again, a spec without it removes it, and a kernel without VXLAN refuses.
+TEST_F(SpecialEndsTest, VxlanEndIsMadeOnceOwnedAndRemadeWhenItsFarSideChanges) {
+  auto features = testing::NoNetemKernel(/*bridge=*/true);
+  features.vxlan = true;
+  net_.set_features(features);
+  rec_ = Make("h1");
+  emu::v1::ApplyLabRequest spec;
+  spec.set_lab("lab");
+  auto* a = spec.add_nodes();
+  a->set_name("a");
+  a->set_kind(emu::v1::NODE_KIND_NETNS);
+  auto* vx = a->add_interfaces();
+  vx->set_name("vx1");
+  vx->set_mac("02:00:00:00:0e:01");
+  vx->add_addresses("10.9.1.1/24");
+  vx->mutable_vxlan()->set_remote("192.0.2.7");
+  vx->mutable_vxlan()->set_vni(200);
+  vx->mutable_vxlan()->set_port(14789);
+  ASSERT_TRUE(Apply(spec).ok());
+  auto made = net_.Vxlan(Ns("a"), "vx1");
+  ASSERT_TRUE(made.has_value());
+  EXPECT_EQ(made->vni, 200u);
+  EXPECT_EQ(made->remote, "192.0.2.7");
+  EXPECT_EQ(made->port, 14789);
+  EXPECT_EQ(made->mac, "02:00:00:00:0e:01");
+  auto iface = net_.GetInterface(Ns("a"), "vx1");
+  ASSERT_TRUE(iface.has_value());
+  EXPECT_EQ(iface->alias,
+            "emu lab=lab vxlan=a:vx1 vni=200 remote=192.0.2.7 port=14789");
+  EXPECT_TRUE(std::count(iface->addresses.begin(), iface->addresses.end(),
+                         "10.9.1.1/24"));
+
+  const int changes = net_.changes();
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(net_.changes(), changes) << "re-applying changed the host";
+  EXPECT_EQ(net_.calls(M::kCreateVxlan), 1);
+
+  // Another VNI: the device is made again.
+  vx->mutable_vxlan()->set_vni(201);
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(net_.calls(M::kCreateVxlan), 2);
+  EXPECT_EQ(net_.Vxlan(Ns("a"), "vx1")->vni, 201u);
+
+  // Without it: removed.
+  const emu::v1::Interface kept = *vx;
+  a->clear_interfaces();
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_FALSE(net_.GetInterface(Ns("a"), "vx1").has_value());
+  ASSERT_TRUE(rec_->Destroy("lab").ok());
+
+  // A kernel without VXLAN: refused before anything is made.
+  net_.set_features(testing::NoNetemKernel());
+  rec_ = Make("h1");
+  *a->add_interfaces() = kept;
+  absl::Status s = Apply(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("no VXLAN driver"), std::string::npos) << s;
+  EXPECT_FALSE(net_.GetInterface(Ns("a"), "vx1").has_value());
+}
+
 TEST_F(SpecialEndsTest, AnInterfaceIsADummyOrAHostEndNotBoth) {
   auto spec = Spec();
   spec.mutable_nodes(0)->mutable_interfaces(0)->set_dummy(true);

@@ -157,15 +157,20 @@ const emu::v1::Interface* FindInterface(const Node& n,
 }
 
 // What a containerlab host or dummy link makes of the interface: "dummy",
-// "host:NAME [addresses] mac", or "no host or dummy link".
+// "host:NAME [addresses] mac", or "no host, dummy or vxlan link".
 std::string SpecialEnd(const emu::v1::Interface* i) {
   if (i != nullptr && i->dummy()) return "dummy";
+  if (i != nullptr && i->has_vxlan()) {
+    const emu::v1::VxlanEnd& v = i->vxlan();
+    return absl::StrCat(v.stitch() ? "vxlan-stitch" : "vxlan", " vni ",
+                        v.vni(), " to ", v.remote(), ":", v.port());
+  }
   if (i != nullptr && i->mgmt()) {
     return i->host_end().name().empty()
                ? std::string("management interface")
                : absl::StrCat("mgmt-net:", i->host_end().name());
   }
-  if (i == nullptr || !i->has_host_end()) return "no host or dummy link";
+  if (i == nullptr || !i->has_host_end()) return "no host, dummy or vxlan link";
   const emu::v1::HostEnd& h = i->host_end();
   return absl::StrCat("host:", h.name(),
                       h.addresses().empty()

@@ -1079,11 +1079,11 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildSharesByIndex(
   // only for a share with such an interface to check.
   using EndKey = std::pair<absl::string_view, absl::string_view>;
   auto prunable = [](const emu::v1::Node& node, const emu::v1::Interface& i) {
-    // containerlab's host and dummy links and bridges inside a node are
-    // the interface's own: it stays.
+    // containerlab's host, dummy and vxlan links and bridges inside a node
+    // are the interface's own: it stays.
     return (node.kind() == emu::v1::NODE_KIND_NETNS ||
             node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) &&
-           !i.dummy() && !i.has_host_end() && !i.bridge();
+           !i.dummy() && !i.has_host_end() && !i.bridge() && !i.has_vxlan();
   };
   for (auto& [host, s] : shares) {
     const bool any = std::any_of(

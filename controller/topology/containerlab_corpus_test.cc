@@ -220,11 +220,79 @@ TEST(ContainerlabCorpusTest, LinksOutsideTheLabAreRefusedOneLineEach) {
       absl::StrSplit(r.status().message(), '\n'),
       ElementsAre(HasSubstr("refused-link-types.clab.yml:10: link #2 (b:eth2): "
                             "containerlab link type 'macvlan' is not supported"),
-                  HasSubstr("refused-link-types.clab.yml:13: link #3 (a:eth3): "
-                            "containerlab link type 'vxlan' is not supported: "
-                            "it connects a node to a VXLAN tunnel"),
-                  HasSubstr("refused-link-types.clab.yml:18: link a:eth4<->b:eth4: "
+                  HasSubstr("refused-link-types.clab.yml:13: link a:eth4<->b:eth4: "
                             "link type 'bogus' is not a containerlab link type")));
+}
+
+TEST(ContainerlabCorpusTest, VxlanLinks) {
+  auto r = Load("vxlan-links.clab.yml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->topology.links(), IsEmpty());  // no lab link: VTEPs
+  const emu::v1::Interface* a1 = Iface(Node(r->topology, "a"), "eth1");
+  ASSERT_NE(a1, nullptr);
+  ASSERT_TRUE(a1->has_vxlan());
+  EXPECT_EQ(a1->vxlan().remote(), "192.0.2.10");
+  EXPECT_EQ(a1->vxlan().vni(), 100u);
+  EXPECT_EQ(a1->vxlan().port(), 4789u);
+  EXPECT_FALSE(a1->vxlan().stitch());
+  EXPECT_EQ(a1->mac(), "02:00:00:00:0a:01");
+  EXPECT_EQ(a1->mtu(), 1450u);
+  const emu::v1::Interface* b1 = Iface(Node(r->topology, "b"), "eth1");
+  ASSERT_NE(b1, nullptr);
+  EXPECT_EQ(b1->vxlan().remote(), "2001:db8::10");
+  EXPECT_EQ(b1->vxlan().vni(), 16777215u);
+  EXPECT_EQ(b1->vxlan().port(), 14789u);
+  EXPECT_TRUE(b1->vxlan().stitch());
+  const emu::v1::Interface* b2 = Iface(Node(r->topology, "b"), "eth2");
+  ASSERT_NE(b2, nullptr);
+  EXPECT_EQ(b2->vxlan().port(), 14789u);
+  EXPECT_THAT(r->warnings,
+              Contains(HasSubstr("vxlan-links.clab.yml:19: link #2 (b:eth1): "
+                                 "src-port: ignored")));
+  EXPECT_THAT(r->warnings,
+              Contains(HasSubstr("vxlan-links.clab.yml:20: link #2 (b:eth1): "
+                                 "parent-interface: ignored")));
+  // A vxlan end is connected: no "not connected" warning.
+  for (const std::string& w : r->warnings) {
+    EXPECT_THAT(w, Not(HasSubstr("not connected"))) << w;
+  }
+}
+
+TEST(ContainerlabCorpusTest, VxlanLinkMistakesNameTheLink) {
+  auto r = ParseAndValidateTopology(R"(name: vx
+topology:
+  nodes:
+    a: {kind: linux}
+  links:
+    - {type: vxlan, endpoint: {node: a, interface: eth1}, vni: 5}
+    - {type: vxlan, endpoint: {node: a, interface: eth3}, remote: 192.0.2.1, vni: 16777216}
+    - {type: vxlan, endpoint: {node: a, interface: eth4}, remote: 192.0.2.1, vni: 5, delay: 1ms}
+)",
+                                    "vx.clab.yml", {});
+  ASSERT_FALSE(r.ok());
+  const std::string m(r.status().message());
+  EXPECT_THAT(m, HasSubstr("vx.clab.yml:6: link #1 (a:eth1): missing required "
+                           "key 'remote'"));
+  EXPECT_THAT(m, HasSubstr("vx.clab.yml:7: link #2 (a:eth3): vni: "));
+  EXPECT_THAT(m, HasSubstr("vx.clab.yml:8: link #3 (a:eth4): delay: a 'vxlan' "
+                           "link takes no link conditions"));
+  // What the validator checks: the remote is an address, the node netns.
+  auto v = ParseAndValidateTopology(R"(name: vx
+topology:
+  nodes:
+    a: {kind: linux}
+    g: {kind: qemu}
+  links:
+    - {type: vxlan, endpoint: {node: a, interface: eth2}, remote: vtep.example, vni: 5}
+    - {type: vxlan, endpoint: {node: g, interface: eth1}, remote: 192.0.2.1, vni: 5}
+)",
+                                    "vx.clab.yml", {});
+  ASSERT_FALSE(v.ok());
+  const std::string vm(v.status().message());
+  EXPECT_THAT(vm, HasSubstr("remote 'vtep.example' is not an IPv4 or IPv6 "
+                            "address"));
+  EXPECT_THAT(vm, HasSubstr("a vxlan link needs a netns (or linux) node; node "
+                            "g is qemu"));
 }
 
 TEST(ContainerlabCorpusTest, HostLinksInEverySpelling) {

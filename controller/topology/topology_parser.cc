@@ -130,6 +130,14 @@ constexpr absl::string_view kClabLinkKeys[] = {"vars", "labels"};
 constexpr absl::string_view kHostLinkKeys[] = {"type", "endpoint",
                                                "host-interface", "mtu"};
 constexpr absl::string_view kDummyLinkKeys[] = {"type", "endpoint", "mtu"};
+// containerlab's vxlan and vxlan-stitch links (udp-port: dst-port's old
+// name; src-port and parent-interface are read and warned).
+constexpr absl::string_view kVxlanLinkKeys[] = {
+    "type",     "endpoint", "remote",   "vni",
+    "dst-port", "udp-port", "src-port", "parent-interface", "mtu"};
+// containerlab's default VXLAN port (not 4789, which firewalls and other
+// overlays may take).
+constexpr uint32_t kClabVxlanPort = 14789;
 // A link with a host end (brief or veth format) takes no conditions.
 constexpr absl::string_view kHostEndLinkKeys[] = {"endpoints", "type", "mtu",
                                                   "ipv4", "ipv6"};
@@ -227,6 +235,9 @@ struct SpecialEnd {
   // management bridge (Interface.mgmt).
   bool mgmt = false;
   emu::v1::HostEnd host_end;  // the host link's end in the root namespace
+  // containerlab's vxlan / vxlan-stitch link: the interface is a VXLAN
+  // device to a VTEP outside the lab (Interface.vxlan).
+  std::optional<emu::v1::VxlanEnd> vxlan;
   std::vector<InterfaceSetting> settings;  // of the node's interface
 };
 
@@ -1643,8 +1654,8 @@ class YamlReader {
       if (!single) return true;
       Error(item, object,
             "a single 'endpoint' belongs to a containerlab link with a "
-            "type (dummy, host, mgmt-net, macvlan); a link between two "
-            "nodes has 'endpoints: [a, b]'");
+            "type (dummy, host, mgmt-net, vxlan, vxlan-stitch); a link "
+            "between two nodes has 'endpoints: [a, b]'");
       return false;
     }
     if (!type_node.IsScalar()) {
@@ -1654,7 +1665,7 @@ class YamlReader {
     const std::string type(type_node.Scalar());
     *type_out = type;
     if (type == "veth" || type == "host" || type == "dummy" ||
-        type == "mgmt-net") {
+        type == "mgmt-net" || type == "vxlan" || type == "vxlan-stitch") {
       return true;
     }
     if (type == "macvlan") {
@@ -1663,14 +1674,6 @@ class YamlReader {
             "a node to a NIC of the host (macvlan), which emu does not "
             "create or own; a host link (type: host) gives a node an "
             "interface in the host's namespace");
-      return false;
-    }
-    if (type == "vxlan" || type == "vxlan-stitch") {
-      Error(type_node, object,
-            absl::StrCat("containerlab link type '", type,
-                         "' is not supported: it connects a node to a VXLAN "
-                         "tunnel to a remote address outside the lab; emu "
-                         "links connect lab nodes (across hosts too)"));
       return false;
     }
     Error(type_node, object,
@@ -1691,6 +1694,10 @@ class YamlReader {
     if (!CheckLinkType(item, object, &type)) return;
     if (type == "host" || type == "dummy" || type == "mgmt-net") {
       ReadSingleEndpointLink(item, index, type, object, topology);
+      return;
+    }
+    if (type == "vxlan" || type == "vxlan-stitch") {
+      ReadVxlanLink(item, type, object, topology);
       return;
     }
     // A link's keys, made once (per link they cost an allocation).
@@ -1982,6 +1989,131 @@ class YamlReader {
     special_ends_.push_back(std::move(end));
   }
 
+  // containerlab's `type: vxlan` / `type: vxlan-stitch`: the endpoint's
+  // interface is a VXLAN device to `remote` (a VTEP outside the lab).
+  void ReadVxlanLink(const YamlNode& item, const std::string& type,
+                     const std::string& object, Topology* topology) {
+    const int link_index = topology->links_size();
+    const size_t settings_before = interface_settings_.size();
+    SpecialEnd end;
+    end.object = object;
+    end.source = Source(item);
+    if (item["endpoints"].IsDefined()) {
+      Error(item, object,
+            absl::StrCat("a '", type,
+                         "' link has one endpoint, {node: r1, interface: "
+                         "eth1}, and a remote VTEP (remote:, vni:) as its "
+                         "other end, not 'endpoints'"));
+      return;
+    }
+    emu::v1::VxlanEnd vxlan;
+    vxlan.set_stitch(type == "vxlan-stitch");
+    bool ok = true;
+    bool have_endpoint = false;
+    bool have_dst_port = false;
+    std::vector<absl::string_view> known(std::begin(kVxlanLinkKeys),
+                                         std::end(kVxlanLinkKeys));
+    const KeyList param_keys = linkemu::LinkParamKeys();
+    known.insert(known.end(), param_keys.begin(), param_keys.end());
+    known.push_back("a-to-b");
+    known.push_back("b-to-a");
+    for (const Entry& e : Entries(item, object, known, kClabLinkKeys)) {
+      if (Contains(param_keys, e.key) || e.key == "a-to-b" ||
+          e.key == "b-to-a") {
+        Error(e, object,
+              absl::StrCat(e.key, ": a '", type,
+                           "' link takes no link conditions (its other end "
+                           "is a VTEP outside the lab); put them on a link "
+                           "between two nodes"));
+        ok = false;
+      } else if (e.key == "endpoint") {
+        have_endpoint = true;
+        emu::v1::Endpoint ep;
+        if (e.value.IsSequence()) {
+          Error(e, object,
+                absl::StrCat("endpoint: a '", type,
+                             "' link has one endpoint, {node: r1, interface: "
+                             "eth1}, not a list"));
+          ok = false;
+        } else if (!ReadEndpoint(e.value, object, link_index, true, &ep)) {
+          ok = false;
+        } else if (IsRootEndpoint(ep)) {
+          Error(e, object,
+                absl::StrCat("endpoint: the end of a '", type,
+                             "' link is a node of the lab, not the host"));
+          ok = false;
+        } else {
+          end.node = ep.node();
+          end.interface = ep.interface();
+        }
+      } else if (e.key == "remote") {
+        std::string v;
+        if (!Scalar(e, object, &v)) {
+          ok = false;
+        } else {
+          vxlan.set_remote(v);  // checked by the validator (an address)
+        }
+      } else if (e.key == "vni") {
+        uint64_t vni;
+        if (Uint(e, object, (1u << 24) - 1, &vni)) {
+          vxlan.set_vni(static_cast<uint32_t>(vni));
+        } else {
+          ok = false;
+        }
+      } else if (e.key == "dst-port" || e.key == "udp-port") {
+        uint64_t port;
+        if (!Uint(e, object, 65535, &port)) {
+          ok = false;
+        } else if (e.key == "dst-port" || !have_dst_port) {
+          // udp-port is dst-port's old name: dst-port wins.
+          vxlan.set_port(static_cast<uint32_t>(port));
+          have_dst_port = have_dst_port || e.key == "dst-port";
+        }
+      } else if (e.key == "src-port") {
+        Warn(LineOf(e), object,
+             "src-port: ignored (the kernel picks each packet's source "
+             "port from its flow, in its default range)");
+      } else if (e.key == "parent-interface") {
+        Warn(LineOf(e), object,
+             "parent-interface: ignored (the host's route to the remote "
+             "picks the interface the VXLAN packets leave by)");
+      } else if (e.key == "mtu") {
+        uint64_t mtu;
+        if (Uint(e, object, 65535, &mtu)) {
+          interface_settings_.push_back(
+              {link_index, true, "mtu", absl::StrCat(mtu), LineOf(e)});
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (!have_endpoint) {
+      Error(item, object,
+            "missing required key 'endpoint' (the node's interface: {node: "
+            "r1, interface: eth1})");
+      ok = false;
+    }
+    for (const char* key : {"remote", "vni"}) {
+      if (!item[key].IsDefined()) {
+        Error(item, object,
+              absl::StrCat("missing required key '", key, "' (",
+                           std::string(key) == "remote"
+                               ? "the remote VTEP's address"
+                               : "the VXLAN network identifier, 1-16777215",
+                           ")"));
+        ok = false;
+      }
+    }
+    if (!ok) {
+      interface_settings_.resize(settings_before);
+      return;
+    }
+    if (vxlan.port() == 0) vxlan.set_port(kClabVxlanPort);
+    end.vxlan = std::move(vxlan);
+    TakeSettings(settings_before, /*node_is_a=*/true, &end);
+    special_ends_.push_back(std::move(end));
+  }
+
   // Makes each SpecialEnd its node's interface (declared if the node lacks
   // it), with the link's mac, addresses and mtu.
   void ApplySpecialEnds(Topology* topology) {
@@ -2007,10 +2139,10 @@ class YamlReader {
         *iface->mutable_source() = end.source;
       }
       const std::string name = EndpointName(end.node, end.interface);
-      if (iface->has_host_end() || iface->dummy()) {
+      if (iface->has_host_end() || iface->dummy() || iface->has_vxlan()) {
         Error(end.source.line(), end.object,
               absl::StrCat("duplicate interface ", name, ": already the end "
-                           "of a host or dummy link at ",
+                           "of a host, dummy or vxlan link at ",
                            SourceText(iface->source())));
         continue;
       }
@@ -2020,7 +2152,9 @@ class YamlReader {
               "takes no address (the bridge has the gateway's)");
         continue;
       }
-      if (end.dummy) {
+      if (end.vxlan.has_value()) {
+        *iface->mutable_vxlan() = *end.vxlan;
+      } else if (end.dummy) {
         iface->set_dummy(true);
       } else {
         *iface->mutable_host_end() = end.host_end;

@@ -1195,9 +1195,10 @@ topology:
                     "endpoint"),
           HasSubstr("lab.yaml:19: link #5 (a:eth4): a single 'endpoint' "
                     "belongs to a containerlab link with a type"),
-          HasSubstr("lab.yaml:20: link a:eth5<->a:eth6: containerlab link "
-                    "type 'vxlan-stitch' is not supported: it connects a node "
-                    "to a VXLAN tunnel"),
+          HasSubstr("lab.yaml:20: link a:eth5<->a:eth6: a 'vxlan-stitch' "
+                    "link has one endpoint, {node: r1, interface: eth1}, and "
+                    "a remote VTEP (remote:, vni:) as its other end, not "
+                    "'endpoints'"),
           // Every message about one link names it the same way.
           "lab.yaml:21: link a:eth7<->a:eth8: ipv4: \"fd00::8/64\" is not an "
           "IPv4 address",

@@ -481,14 +481,15 @@ class Validator {
     // The names only where something needs them: built for every
     // interface they cost two allocations each (issue 14).
     if (!iface.has_host_end() && !iface.dummy() && !iface.mgmt() &&
-        iface.mac().empty() &&
+        !iface.has_vxlan() && iface.mac().empty() &&
         iface.addresses().empty() &&
         (iface.mtu() == 0 || (iface.mtu() >= kMinMtu && iface.mtu() <= kMaxMtu))) {
       return;
     }
     const std::string endpoint = EndpointName(node.name(), iface.name());
     const std::string object = absl::StrCat("interface ", endpoint);
-    if (iface.has_host_end() || iface.dummy() || iface.mgmt()) {
+    if (iface.has_host_end() || iface.dummy() || iface.mgmt() ||
+        iface.has_vxlan()) {
       CheckSpecialEnd(node, iface, endpoint, object);
     }
     if (iface.mtu() != 0 && (iface.mtu() < kMinMtu || iface.mtu() > kMaxMtu)) {
@@ -778,6 +779,33 @@ class Validator {
     }
   }
 
+  // containerlab's vxlan / vxlan-stitch links (Interface.vxlan): a VTEP's
+  // address, a VNI and a port, on an interface that is nothing else.
+  void CheckVxlanEnd(const Interface& iface, const std::string& object) {
+    const emu::v1::VxlanEnd& v = iface.vxlan();
+    if (iface.has_host_end() || iface.dummy() || iface.mgmt() ||
+        iface.bridge() || !iface.master().empty()) {
+      Error(iface.source(), object,
+            "is a vxlan link's end and also a host link's end, a dummy, on "
+            "the management network or a bridge (port): one or the other");
+    }
+    IpAddress remote;
+    if (!ParseIpAddress(v.remote(), &remote)) {
+      Error(iface.source(), object,
+            absl::StrCat("remote '", v.remote(),
+                         "' is not an IPv4 or IPv6 address (the remote "
+                         "VTEP's; emu resolves no host names)"));
+    }
+    if (v.vni() == 0 || v.vni() > (1u << 24) - 1) {
+      Error(iface.source(), object,
+            absl::StrCat("vni ", v.vni(), " is outside 1..16777215"));
+    }
+    if (v.port() == 0 || v.port() > 65535) {
+      Error(iface.source(), object,
+            absl::StrCat("dst-port ", v.port(), " is outside 1..65535"));
+    }
+  }
+
   // containerlab's host and dummy links (Interface.host_end, .dummy): the
   // interface is their end, so no link may use it; the host end's name is
   // the lab's once (the agent refuses one that exists on the host and is
@@ -785,9 +813,11 @@ class Validator {
   void CheckSpecialEnd(const Node& node, const Interface& iface,
                        const std::string& endpoint,
                        const std::string& object) {
-    const char* what = iface.dummy()  ? "a dummy link"
-                       : iface.mgmt() ? "the management network"
-                                      : "a host link";
+    const char* what = iface.dummy()       ? "a dummy link"
+                       : iface.mgmt()      ? "the management network"
+                       : iface.has_vxlan() ? "a vxlan link"
+                                           : "a host link";
+    if (iface.has_vxlan()) CheckVxlanEnd(iface, object);
     if (iface.mgmt() && (!iface.has_host_end() || iface.dummy())) {
       Error(iface.source(), object,
             "is on the management network but is no veth to it (mgmt needs "
