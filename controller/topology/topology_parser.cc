@@ -1893,6 +1893,80 @@ class YamlReader {
     special_ends_.push_back(std::move(end));
   }
 
+  // A single-endpoint link's own keys and the link conditions, which are
+  // known there only to be refused clearly.
+  static std::vector<absl::string_view> SingleEndpointKnownKeys(KeyList own) {
+    std::vector<absl::string_view> known(own.begin(), own.end());
+    const KeyList param_keys = linkemu::LinkParamKeys();
+    known.insert(known.end(), param_keys.begin(), param_keys.end());
+    known.push_back("a-to-b");
+    known.push_back("b-to-a");
+    return known;
+  }
+
+  // The keys every single-endpoint link type reads alike: a link condition
+  // (refused: `why` says why the type takes none), `endpoint` (the node's
+  // interface, into `end`) and `mtu`. True when `e` is one of them (read,
+  // or reported with *ok cleared).
+  bool ReadSingleEndpointCommonKey(const Entry& e, const std::string& type,
+                                   const std::string& object,
+                                   absl::string_view why, int link_index,
+                                   SpecialEnd* end, bool* have_endpoint,
+                                   bool* ok) {
+    if (Contains(linkemu::LinkParamKeys(), e.key) || e.key == "a-to-b" ||
+        e.key == "b-to-a") {
+      Error(e, object,
+            absl::StrCat(e.key, ": a '", type, "' link takes no link "
+                         "conditions (", why,
+                         "); put them on a link between two nodes"));
+      *ok = false;
+      return true;
+    }
+    if (e.key == "endpoint") {
+      *have_endpoint = true;
+      emu::v1::Endpoint ep;
+      if (e.value.IsSequence()) {
+        Error(e, object,
+              absl::StrCat("endpoint: a '", type,
+                           "' link has one endpoint, {node: r1, interface: "
+                           "eth1}, not a list"));
+        *ok = false;
+      } else if (!ReadEndpoint(e.value, object, link_index, true, &ep)) {
+        *ok = false;
+      } else if (IsRootEndpoint(ep)) {
+        Error(e, object,
+              absl::StrCat("endpoint: the node end of a '", type,
+                           "' link is a node of the lab, not the host"));
+        *ok = false;
+      } else {
+        end->node = ep.node();
+        end->interface = ep.interface();
+      }
+      return true;
+    }
+    if (e.key == "mtu") {
+      uint64_t mtu;
+      if (Uint(e, object, 65535, &mtu)) {
+        interface_settings_.push_back(
+            {link_index, true, "mtu", absl::StrCat(mtu), LineOf(e)});
+      } else {
+        *ok = false;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // A single-endpoint link without its `endpoint`: reported.
+  void RequireEndpoint(const YamlNode& item, const std::string& object,
+                       bool have_endpoint, bool* ok) {
+    if (have_endpoint) return;
+    Error(item, object,
+          "missing required key 'endpoint' (the node's interface: {node: "
+          "r1, interface: eth1})");
+    *ok = false;
+  }
+
   // containerlab's `type: host` (endpoint + host-interface) and
   // `type: dummy` (endpoint).
   void ReadSingleEndpointLink(const YamlNode& item, int index,
@@ -1910,48 +1984,19 @@ class YamlReader {
     bool ok = true;
     bool have_endpoint = false;
     bool have_host_interface = false;
-    // Link conditions are known keys here only to be refused clearly.
-    std::vector<absl::string_view> known;
-    for (absl::string_view k :
-         host ? KeyList(kHostLinkKeys) : KeyList(kDummyLinkKeys)) {
-      known.push_back(k);
-    }
-    const KeyList param_keys = linkemu::LinkParamKeys();
-    known.insert(known.end(), param_keys.begin(), param_keys.end());
-    known.push_back("a-to-b");
-    known.push_back("b-to-a");
-    for (const Entry& e : Entries(item, object, known, kClabLinkKeys)) {
-      if (Contains(param_keys, e.key) || e.key == "a-to-b" ||
-          e.key == "b-to-a") {
-        Error(e, object,
-              absl::StrCat(e.key, ": a '", type, "' link takes no link "
-                           "conditions (",
-                           host ? "its other end is the host's, outside the "
-                                  "lab"
-                                : "it has no other end",
-                           "); put them on a link between two nodes"));
-        ok = false;
-      } else if (e.key == "endpoint") {
-        have_endpoint = true;
-        emu::v1::Endpoint ep;
-        if (e.value.IsSequence()) {
-          Error(e, object,
-                absl::StrCat("endpoint: a '", type,
-                             "' link has one endpoint, {node: r1, interface: "
-                             "eth1}, not a list"));
-          ok = false;
-        } else if (!ReadEndpoint(e.value, object, link_index, true, &ep)) {
-          ok = false;
-        } else if (IsRootEndpoint(ep)) {
-          Error(e, object,
-                absl::StrCat("endpoint: the node end of a '", type,
-                             "' link is a node of the lab, not the host"));
-          ok = false;
-        } else {
-          end.node = ep.node();
-          end.interface = ep.interface();
-        }
-      } else if (e.key == "host-interface") {
+    const absl::string_view why =
+        host ? "its other end is the host's, outside the lab"
+             : "it has no other end";
+    for (const Entry& e :
+         Entries(item, object,
+                 SingleEndpointKnownKeys(host ? KeyList(kHostLinkKeys)
+                                              : KeyList(kDummyLinkKeys)),
+                 kClabLinkKeys)) {
+      if (ReadSingleEndpointCommonKey(e, type, object, why, link_index, &end,
+                                      &have_endpoint, &ok)) {
+        continue;
+      }
+      if (e.key == "host-interface") {
         have_host_interface = true;
         std::string v;
         if (!Scalar(e, object, &v)) {
@@ -1959,22 +2004,9 @@ class YamlReader {
         } else {
           end.host_end.set_name(v);
         }
-      } else if (e.key == "mtu") {
-        uint64_t mtu;
-        if (Uint(e, object, 65535, &mtu)) {
-          interface_settings_.push_back(
-              {link_index, true, "mtu", absl::StrCat(mtu), LineOf(e)});
-        } else {
-          ok = false;
-        }
       }
     }
-    if (!have_endpoint) {
-      Error(item, object,
-            absl::StrCat("missing required key 'endpoint' (the node's "
-                         "interface: {node: r1, interface: eth1})"));
-      ok = false;
-    }
+    RequireEndpoint(item, object, have_endpoint, &ok);
     if (host && !have_host_interface) {
       Error(item, object,
             "missing required key 'host-interface' (the name of the "
@@ -1993,11 +2025,6 @@ class YamlReader {
   // interface is a VXLAN device to `remote` (a VTEP outside the lab).
   void ReadVxlanLink(const YamlNode& item, const std::string& type,
                      const std::string& object, Topology* topology) {
-    const int link_index = topology->links_size();
-    const size_t settings_before = interface_settings_.size();
-    SpecialEnd end;
-    end.object = object;
-    end.source = Source(item);
     if (item["endpoints"].IsDefined()) {
       Error(item, object,
             absl::StrCat("a '", type,
@@ -2006,47 +2033,25 @@ class YamlReader {
                          "other end, not 'endpoints'"));
       return;
     }
+    const int link_index = topology->links_size();
+    const size_t settings_before = interface_settings_.size();
+    SpecialEnd end;
+    end.object = object;
+    end.source = Source(item);
     emu::v1::VxlanEnd vxlan;
     vxlan.set_stitch(type == "vxlan-stitch");
     bool ok = true;
     bool have_endpoint = false;
     bool have_dst_port = false;
-    std::vector<absl::string_view> known(std::begin(kVxlanLinkKeys),
-                                         std::end(kVxlanLinkKeys));
-    const KeyList param_keys = linkemu::LinkParamKeys();
-    known.insert(known.end(), param_keys.begin(), param_keys.end());
-    known.push_back("a-to-b");
-    known.push_back("b-to-a");
-    for (const Entry& e : Entries(item, object, known, kClabLinkKeys)) {
-      if (Contains(param_keys, e.key) || e.key == "a-to-b" ||
-          e.key == "b-to-a") {
-        Error(e, object,
-              absl::StrCat(e.key, ": a '", type,
-                           "' link takes no link conditions (its other end "
-                           "is a VTEP outside the lab); put them on a link "
-                           "between two nodes"));
-        ok = false;
-      } else if (e.key == "endpoint") {
-        have_endpoint = true;
-        emu::v1::Endpoint ep;
-        if (e.value.IsSequence()) {
-          Error(e, object,
-                absl::StrCat("endpoint: a '", type,
-                             "' link has one endpoint, {node: r1, interface: "
-                             "eth1}, not a list"));
-          ok = false;
-        } else if (!ReadEndpoint(e.value, object, link_index, true, &ep)) {
-          ok = false;
-        } else if (IsRootEndpoint(ep)) {
-          Error(e, object,
-                absl::StrCat("endpoint: the end of a '", type,
-                             "' link is a node of the lab, not the host"));
-          ok = false;
-        } else {
-          end.node = ep.node();
-          end.interface = ep.interface();
-        }
-      } else if (e.key == "remote") {
+    for (const Entry& e :
+         Entries(item, object, SingleEndpointKnownKeys(kVxlanLinkKeys),
+                 kClabLinkKeys)) {
+      if (ReadSingleEndpointCommonKey(
+              e, type, object, "its other end is a VTEP outside the lab",
+              link_index, &end, &have_endpoint, &ok)) {
+        continue;
+      }
+      if (e.key == "remote") {
         std::string v;
         if (!Scalar(e, object, &v)) {
           ok = false;
@@ -2077,22 +2082,9 @@ class YamlReader {
         Warn(LineOf(e), object,
              "parent-interface: ignored (the host's route to the remote "
              "picks the interface the VXLAN packets leave by)");
-      } else if (e.key == "mtu") {
-        uint64_t mtu;
-        if (Uint(e, object, 65535, &mtu)) {
-          interface_settings_.push_back(
-              {link_index, true, "mtu", absl::StrCat(mtu), LineOf(e)});
-        } else {
-          ok = false;
-        }
       }
     }
-    if (!have_endpoint) {
-      Error(item, object,
-            "missing required key 'endpoint' (the node's interface: {node: "
-            "r1, interface: eth1})");
-      ok = false;
-    }
+    RequireEndpoint(item, object, have_endpoint, &ok);
     for (const char* key : {"remote", "vni"}) {
       if (!item[key].IsDefined()) {
         Error(item, object,
