@@ -18,6 +18,7 @@
 #include "cli/format.h"
 #include "cli/table.h"
 #include "google/protobuf/util/json_util.h"
+#include "proto/topology_names.h"
 
 namespace emu::cli {
 namespace {
@@ -308,6 +309,27 @@ std::string CountsCell(const std::map<std::string, int>& counts) {
 
 constexpr int kMaxProblemLines = 10;
 
+// An interface's name, and where it goes when that is no link of the lab
+// (containerlab's host, dummy, vxlan and management ends, a bridge inside
+// the node): "eth1 (vxlan 100 to 192.0.2.10:14789)".
+std::string InterfaceCell(const v1::Interface& i) {
+  std::string to;
+  if (i.has_vxlan()) {
+    to = VxlanEndText(i.vxlan());
+  } else if (i.mgmt()) {
+    to = i.host_end().name().empty()
+             ? "management"
+             : absl::StrCat("mgmt-net:", i.host_end().name());
+  } else if (i.has_host_end()) {
+    to = absl::StrCat("host:", i.host_end().name());
+  } else if (i.dummy()) {
+    to = "dummy";
+  } else if (i.bridge()) {
+    to = "bridge";
+  }
+  return to.empty() ? i.name() : absl::StrCat(i.name(), " (", to, ")");
+}
+
 std::string NodeTable(const std::vector<NodeEntry>& entries,
                       const ShownNames& names) {
   Table nodes({"NAME", "KIND", "HOST", "INTERFACE", "ADDRESSES"});
@@ -323,9 +345,10 @@ std::string NodeTable(const std::vector<NodeEntry>& entries,
       const std::string addresses =
           iface.addresses().empty() ? "-" : absl::StrJoin(iface.addresses(), ",");
       if (first) {
-        nodes.AddRow({name, kind_name, OrDash(*n.host), iface.name(), addresses});
+        nodes.AddRow(
+            {name, kind_name, OrDash(*n.host), InterfaceCell(iface), addresses});
       } else {
-        nodes.AddRow({"", "", "", iface.name(), addresses});
+        nodes.AddRow({"", "", "", InterfaceCell(iface), addresses});
       }
       first = false;
     }

@@ -270,6 +270,43 @@ TEST(RenderLabTest, ANodeSharingANamespaceSaysWhose) {
             "(none)\n");
 }
 
+TEST(RenderLabTest, InterfacesThatAreNoLinkSayWhereTheyGo) {
+  auto lab = Parse<v1::Lab>(R"pb(
+    name: "ends"
+    state: RUNNING
+    nodes {
+      name: "r1"
+      kind: NODE_KIND_NETNS
+      host: "h1"
+      interfaces { name: "eth0" mgmt: true host_end {} }
+      interfaces { name: "eth1" host_end { name: "r1-eth1" } }
+      interfaces { name: "d0" dummy: true }
+      interfaces {
+        name: "vx1"
+        addresses: "10.9.0.1/24"
+        vxlan { remote: "192.0.2.10" vni: 100 port: 14789 }
+      }
+      interfaces {
+        name: "vx2"
+        vxlan { remote: "2001:db8::1" vni: 7 port: 4789 stitch: true }
+      }
+    })pb");
+  EXPECT_EQ(RenderLab(lab, kNow),
+            "Lab:    ends\n"
+            "State:  RUNNING\n"
+            "\n"
+            "NODES\n"
+            "NAME  KIND   HOST  INTERFACE                                   ADDRESSES\n"
+            "r1    netns  h1    eth0 (management)                           -\n"
+            "                   eth1 (host:r1-eth1)                         -\n"
+            "                   d0 (dummy)                                  -\n"
+            "                   vx1 (vxlan 100 to 192.0.2.10:14789)         10.9.0.1/24\n"
+            "                   vx2 (vxlan-stitch 7 to [2001:db8::1]:4789)  -\n"
+            "\n"
+            "LINKS\n"
+            "(none)\n");
+}
+
 TEST(RenderLabTest, FallsBackToTopologyWhenNoStatus) {
   auto lab = Parse<v1::Lab>(R"pb(
     name: "broken"

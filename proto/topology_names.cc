@@ -17,6 +17,13 @@ std::string LinkName(const emu::v1::Link& link) {
   return absl::StrCat(EndpointName(link.a()), "<->", EndpointName(link.b()));
 }
 
+std::string VxlanEndText(const emu::v1::VxlanEnd& vxlan) {
+  const bool v6 = vxlan.remote().find(':') != std::string::npos;
+  return absl::StrCat(vxlan.stitch() ? "vxlan-stitch " : "vxlan ", vxlan.vni(),
+                      " to ", v6 ? "[" : "", vxlan.remote(), v6 ? "]" : "",
+                      ":", vxlan.port());
+}
+
 std::string SourceText(const emu::v1::SourceRef& source) {
   if (source.file().empty()) {
     return source.line() > 0 ? absl::StrCat("line ", source.line()) : "";

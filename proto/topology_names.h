@@ -19,6 +19,10 @@ std::string EndpointName(absl::string_view node, absl::string_view interface);
 // "r1:eth1<->r2:eth1" (a first, as written in the topology).
 std::string LinkName(const emu::v1::Link& link);
 
+// A containerlab vxlan link's far side as messages and tables show it:
+// "vxlan 100 to 192.0.2.10:14789", "vxlan-stitch 7 to [2001:db8::1]:4789".
+std::string VxlanEndText(const emu::v1::VxlanEnd& vxlan);
+
 // "FILE:LINE" / "FILE" / "" when the source is unknown.
 std::string SourceText(const emu::v1::SourceRef& source);
 

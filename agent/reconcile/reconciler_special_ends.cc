@@ -199,10 +199,9 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
         spec.vni = v.vni();
         spec.remote = v.remote();
         spec.port = static_cast<uint16_t>(v.port());
-        const std::string what = absl::StrCat(
-            v.stitch() ? "vxlan-stitch" : "vxlan", " link ",
-            EndpointName(node.name(), i.name()), " (vni ", v.vni(), " to ",
-            v.remote(), " port ", v.port(), ")");
+        const std::string what =
+            absl::StrCat("link ", EndpointName(node.name(), i.name()), " (",
+                         VxlanEndText(v), ")");
         absl::Status s = net_->CreateVxlan(spec, alias);
         if (!s.ok()) return Annotate(s, what);
         progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED, what,

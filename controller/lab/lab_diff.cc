@@ -160,11 +160,7 @@ const emu::v1::Interface* FindInterface(const Node& n,
 // "host:NAME [addresses] mac", or "no host, dummy or vxlan link".
 std::string SpecialEnd(const emu::v1::Interface* i) {
   if (i != nullptr && i->dummy()) return "dummy";
-  if (i != nullptr && i->has_vxlan()) {
-    const emu::v1::VxlanEnd& v = i->vxlan();
-    return absl::StrCat(v.stitch() ? "vxlan-stitch" : "vxlan", " vni ",
-                        v.vni(), " to ", v.remote(), ":", v.port());
-  }
+  if (i != nullptr && i->has_vxlan()) return VxlanEndText(i->vxlan());
   if (i != nullptr && i->mgmt()) {
     return i->host_end().name().empty()
                ? std::string("management interface")

@@ -43,9 +43,9 @@ YAML
 }
 lab_file 4242 >"$TMP/lab.yaml"
 "$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
-grep -q "vxlan link a:eth1 (vni 4242 to 198.18.125.12 port 14790)" "$TMP/up.log" ||
+grep -q "link a:eth1 (vxlan 4242 to 198.18.125.12:14790)" "$TMP/up.log" ||
   fail "no vxlan link event in: $(cat "$TMP/up.log")"
-grep -q "vxlan-stitch link b:eth1" "$TMP/up.log" ||
+grep -q "link b:eth1 (vxlan-stitch 4242 to 198.18.125.11:14790)" "$TMP/up.log" ||
   fail "no vxlan-stitch link event in: $(cat "$TMP/up.log")"
 
 # The devices: a VXLAN with the VNI, remote and port, the node's address
@@ -72,7 +72,7 @@ echo "ping a -> b through vni 4242 ok"
 # Another VNI: both devices are made again.
 lab_file 4243 >"$TMP/lab.yaml"
 "$EMUCTL" apply "$TMP/lab.yaml" >"$TMP/apply.log" 2>&1 || fail "apply: $(cat "$TMP/apply.log")"
-grep -q "eth1 vxlan vni 4242 to 198.18.125.12:14790 -> vxlan vni 4243" "$TMP/apply.log" ||
+grep -q "eth1 vxlan 4242 to 198.18.125.12:14790 -> vxlan 4243 to 198.18.125.12:14790" "$TMP/apply.log" ||
   fail "apply did not show the change: $(cat "$TMP/apply.log")"
 check_dev h1 a 4243 198.18.125.12
 check_dev h2 b 4243 198.18.125.11
@@ -97,7 +97,7 @@ YAML
 if "$EMUCTL" up "$TMP/clash.yaml" >"$TMP/clash.log" 2>&1; then
   fail "a second device with vni 4243 on port 14790 was made: $(cat "$TMP/clash.log")"
 fi
-grep -q "host $ID-h1: vxlan link c:eth1 (vni 4243 to 198.18.125.12 port 14790): .*VNI" "$TMP/clash.log" ||
+grep -q "host $ID-h1: link c:eth1 (vxlan 4243 to 198.18.125.12:14790): .*VNI" "$TMP/clash.log" ||
   fail "the refusal does not name the link and host: $(cat "$TMP/clash.log")"
 if ls /run/netns | grep -q "^emu\.$ID-h1\.c$LAB\."; then
   fail "the refused lab left a namespace: $(ls /run/netns | grep "c$LAB")"
