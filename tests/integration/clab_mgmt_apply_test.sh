@@ -7,7 +7,8 @@
 # route, the nodes reach each other over it, and the data link keeps its
 # addresses; applying the file without `mgmt:` again removes the bridge,
 # every host end and every eth0 (and its default route), the data link
-# untouched; applying it once more adds it back; `down` leaves nothing.
+# untouched; applying it once more adds it back; renaming only its bridge
+# (no node changes) moves bridge, ports and gateway; `down` leaves nothing.
 # Needs root; touches only names with its own cluster id and addresses in
 # 172.20.196.0/24 inside its cluster's host namespace.
 set -euo pipefail
@@ -101,6 +102,19 @@ removed() {
 added first
 removed first
 added again
+# Only the network's own settings change (no node's eth0 does): the
+# bridge is renamed, its ports and gateway move with it.
+sed 's/^  ipv4-subnet: 172.20.196.0\/24/&\n  bridge: c7mbr0/' "$TMP/with.clab.yml" >"$TMP/renamed.clab.yml"
+"$EMUCTL" apply "$TMP/renamed.clab.yml" >"$TMP/rename.log" 2>&1 || fail "apply renamed: $(cat "$TMP/rename.log")"
+has "~ management network: bridge (emu's name) -> c7mbr0" <"$TMP/rename.log" ||
+  fail "the renamed bridge is not a change: $(cat "$TMP/rename.log")"
+[[ $(mgmt_objects | grep -oE "mgmt=[^ ]+" | sort -u) == "mgmt=c7mbr0" ]] ||
+  fail "expected bridge c7mbr0 only: $(mgmt_objects)"
+[[ $(in_host ip -o link show master c7mbr0 | wc -l) == 3 ]] || fail "c7mbr0 lacks its 3 ports"
+in_host ip -o addr show dev c7mbr0 | has "inet 172.20.196.1/24" || fail "c7mbr0 lacks the gateway"
+wait_for 10 "$EMUCTL" exec c7mapply l2 -- ping -c 1 -W 1 172.20.196.30 ||
+  fail "l2 cannot reach l3 through c7mbr0"
+echo "apply with the bridge renamed: c7mbr0 with 3 ports and the gateway"
 
 "$EMUCTL" down c7mapply >"$TMP/down.log" 2>&1 || fail "down: $(cat "$TMP/down.log")"
 [[ -z $(mgmt_objects) ]] || fail "left after down: $(mgmt_objects)"
