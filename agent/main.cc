@@ -179,6 +179,12 @@ ABSL_FLAG(bool, cleanup, false,
           "saved labs in --state_dir, the guest snapshots in "
           "--guest_snapshot_dir) and exit. Refused while an emu-agent "
           "with that --host_name runs.");
+ABSL_FLAG(bool, allow_host_commands, false,
+          "Run containerlab's `target: host` stage commands that a lab "
+          "deployed by an administrator carries: as root, in this agent's "
+          "own network namespace, outside every node (docs/security.md, "
+          "\"Host commands\"). Off: such a command is refused, whatever "
+          "the controller sent.");
 ABSL_FLAG(bool, node_sandbox, true,
           "Run the commands of netns nodes (exec, exec: lines, experiment "
           "commands) in the node's own PID and mount namespaces with a "
@@ -323,6 +329,7 @@ int main(int argc, char** argv) {
   }
   emu::v1::Capabilities caps = emu::agent::net::BuildCapabilities(
       system, host, features->qdiscs, features->bridge, features->vxlan, kinds);
+  caps.set_host_commands(absl::GetFlag(FLAGS_allow_host_commands));
   emu::Log("host ", host, ": qdiscs [", absl::StrJoin(features->qdiscs, ","),
            "], netem ", caps.netem() ? "yes" : "NO", ", kvm ",
            caps.kvm() ? "yes" : "no (" + caps.kvm_detail() + ")");
@@ -452,6 +459,11 @@ int main(int argc, char** argv) {
   emu::agent::net::ProcNamespaceProcesses procs;
   emu::agent::reconcile::Reconciler reconciler(host, &network, &launcher, &procs, &*store,
                                     *features, tunnels.get(), &engine_links);
+  reconciler.AllowHostCommands(absl::GetFlag(FLAGS_allow_host_commands));
+  if (caps.host_commands()) {
+    emu::Log("host commands: ON (--allow_host_commands): target: host stage "
+             "commands of labs an administrator deploys run as root here");
+  }
   {
     const int32_t port = absl::GetFlag(FLAGS_vxlan_port);
     if (port < 1 || port > 65535) {

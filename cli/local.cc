@@ -31,6 +31,7 @@ struct LocalArgs {
   std::string tunnel_carrier;
   std::string tunnel_ssh_config;
   bool metrics = false;
+  bool allow_host_commands = false;
   bool web = false;
 };
 
@@ -95,6 +96,7 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
           ? std::string()
           : std::filesystem::absolute(args.tunnel_ssh_config).string();
   options.cluster.metrics = args.metrics;
+  options.cluster.allow_host_commands = args.allow_host_commands;
   options.cluster.web = args.web;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
@@ -250,6 +252,11 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
                   "127.0.0.1, each agent on its host address, each on a port "
                   "written to <state dir>/controller.metrics_port and "
                   "agents/HOST.metrics_port (docs/observability.md)");
+  start->add_flag("--allow-host-commands", args->allow_host_commands,
+                  "Every agent runs containerlab's `target: host` stage "
+                  "commands of labs an administrator deploys (--allow_host_"
+                  "commands): as root, in its emulated host's namespace "
+                  "emuhost-ID-hN (docs/security.md, \"Host commands\")");
   start->add_flag("--web", args->web,
                   "The controller serves the web view on 127.0.0.1, on the "
                   "port in <state dir>/controller.web_port "

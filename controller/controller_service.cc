@@ -123,6 +123,8 @@ ControllerServiceImpl::DeployLab(grpc::CallbackServerContext* context,
         absl::Time start = absl::Now();
         lab::LabManager::DeployAs as;
         as.owner = users::KeyOwner(users::OwnLabsOwner(caller));
+        as.admin = caller.admin;  // `target: host` stage commands
+        as.caller = caller.name;
         if (!caller.cluster) as.admit = users::QuotaAdmission(
             caller, users_, [this] { return labs_->List(); });
         absl::Status s = labs_->Deploy(source, as, push);
@@ -145,6 +147,8 @@ ControllerServiceImpl::ApplyLab(grpc::CallbackServerContext* context,
         // Like a deploy: the file names the caller's own lab.
         lab::LabManager::DeployAs as;
         as.owner = users::KeyOwner(users::OwnLabsOwner(caller));
+        as.admin = caller.admin;  // `target: host` stage commands
+        as.caller = caller.name;
         if (!caller.cluster) as.admit = users::QuotaAdmission(
             caller, users_, [this] { return labs_->List(); });
         absl::Status s = labs_->Apply(source, as, dry_run, push);

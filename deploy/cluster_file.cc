@@ -103,6 +103,7 @@ std::string ClusterFileToJson(const ClusterFile& f) {
     root["tunnel_ssh_config"] = f.tunnel_ssh_config;
   }
   if (f.metrics) root["metrics"] = true;
+  if (f.allow_host_commands) root["allow_host_commands"] = true;
   if (f.web) root["web"] = true;
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
@@ -164,6 +165,7 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.String("tunnel_carrier", &f.tunnel_carrier);
   r.String("tunnel_ssh_config", &f.tunnel_ssh_config);
   r.Bool("metrics", &f.metrics);
+  r.Bool("allow_host_commands", &f.allow_host_commands);
   r.Bool("web", &f.web);
   r.String("bridge", &f.bridge);
   r.String("subnet", &f.subnet);

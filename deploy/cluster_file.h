@@ -66,6 +66,9 @@ struct ClusterFile {
   // *.metrics_port / controller.web_port files.
   bool metrics = false;
   bool web = false;
+  // `emuctl local start --allow-host-commands`: the agents'
+  // --allow_host_commands, kept for their restarts.
+  bool allow_host_commands = false;
   std::string bridge;
   std::string subnet;
   std::string log_dir;

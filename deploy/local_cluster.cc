@@ -457,6 +457,7 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   record.tunnel_carrier = options.cluster.tunnel_carrier;
   record.tunnel_ssh_config = options.cluster.tunnel_ssh_config;
   record.metrics = options.cluster.metrics;
+  record.allow_host_commands = options.cluster.allow_host_commands;
   record.web = options.cluster.web;
   record.bridge = layout.bridge;
   record.subnet = layout.subnet;
@@ -577,6 +578,9 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
   if (!record.tunnel_ssh_config.empty()) {
     spec.argv.push_back(
         absl::StrCat("--tunnel_ssh_config=", record.tunnel_ssh_config));
+  }
+  if (record.allow_host_commands) {
+    spec.argv.push_back("--allow_host_commands");
   }
   if (record.metrics) {
     // On the host's own address: reachable from the root namespace over the

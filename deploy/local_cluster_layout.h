@@ -53,6 +53,10 @@ struct LocalClusterOptions {
   // (docs/observability.md); their ports go to the *_port files below.
   bool metrics = false;
   bool web = false;
+  // The agents' --allow_host_commands: they run containerlab's `target:
+  // host` stage commands of labs an administrator deploys, in the emulated
+  // host's namespace (docs/security.md, "Host commands").
+  bool allow_host_commands = false;
 };
 
 // One emulated physical host: a network namespace with one agent.

@@ -293,13 +293,14 @@ TEST_F(LocalClusterTest, TheTunnelCarrierIsTheClusters) {
   EXPECT_EQ(record->tunnel_carrier, "plain");
 }
 
-TEST_F(LocalClusterTest, NothingServesMetricsOrWebUnlessAsked) {
+TEST_F(LocalClusterTest, NothingServesMetricsOrWebOrHostCommandsUnlessAsked) {
   absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
   ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
   for (const auto& spawn : launcher_.spawns()) {
     EXPECT_THAT(spawn.spec.argv,
                 Not(Contains(::testing::HasSubstr("--metrics"))));
     EXPECT_THAT(spawn.spec.argv, Not(Contains(::testing::HasSubstr("--web"))));
+    EXPECT_THAT(spawn.spec.argv, Not(Contains("--allow_host_commands")));
   }
 }
 
@@ -325,6 +326,22 @@ TEST_F(LocalClusterTest, MetricsOnLoopbackAndHostAddressesWebOnLoopback) {
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_TRUE(record->metrics);
   EXPECT_TRUE(record->web);
+}
+
+// `emuctl local start --allow-host-commands`: every agent, and only the
+// agents, get the opt-in; the record keeps it for their restarts.
+TEST_F(LocalClusterTest, HostCommandsGoToEveryAgentWhenAsked) {
+  options_.cluster.allow_host_commands = true;
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 3u);
+  EXPECT_THAT(spawns[0].spec.argv, Contains("--allow_host_commands"));
+  EXPECT_THAT(spawns[1].spec.argv, Contains("--allow_host_commands"));
+  EXPECT_THAT(spawns[2].spec.argv, Not(Contains("--allow_host_commands")));
+  auto record = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_TRUE(record->allow_host_commands);
 }
 
 TEST_F(LocalClusterTest, TheSshCarrierAndItsConfigGoToEveryAgent) {

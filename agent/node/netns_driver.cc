@@ -88,8 +88,12 @@ absl::StatusOr<emu::v1::ExecResponse> NetnsDriver::Exec(
   }
   ProcessSpec spec;
   spec.argv.assign(req.argv().begin(), req.argv().end());
-  EMU_RETURN_IF_ERROR(
-      EnterNode(net::NamespaceName(host_, req.lab(), req.node()), &spec));
+  // A host command (the reconciler allowed it) stays in the agent's own
+  // network namespace, outside the node's sandbox.
+  if (!req.on_host()) {
+    EMU_RETURN_IF_ERROR(
+        EnterNode(net::NamespaceName(host_, req.lab(), req.node()), &spec));
+  }
   spec.stdin_data = req.stdin();
   spec.timeout = req.timeout_ms() > 0 ? absl::Milliseconds(req.timeout_ms())
                                       : kDefaultExecTimeout;

@@ -808,6 +808,17 @@ absl::StatusOr<emu::v1::ExecResponse> Reconciler::Exec(
   if (req.argv().empty()) {
     return absl::InvalidArgumentError("exec: empty command");
   }
+  if (req.on_host()) {
+    // The agent's own check, whatever the controller decided.
+    if (!allow_host_commands_) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "host ", host_, ": lab ", req.lab(), " node ", req.node(),
+          ": refused a target: host command (`", absl::StrJoin(req.argv(), " "),
+          "`): this agent was not started with --allow_host_commands"));
+    }
+    // Only for a netns node this host holds (NetnsDriver::Exec checks).
+    return netns_.Exec(req);
+  }
   // Kinds other than netns first: their nodes have a namespace too.
   for (auto& [kind, driver] : drivers_) {
     if (driver != &netns_ && driver->Holds(req.lab(), req.node())) {

@@ -94,8 +94,14 @@ class Reconciler {
   // Carries on past individual failures and reports the first.
   absl::StatusOr<int> Destroy(const std::string& lab);
 
-  // Runs a command inside a node of a lab.
+  // Runs a command inside a node of a lab, or (ExecRequest.on_host) for a
+  // netns node of a lab on this host, in the agent's own network namespace:
+  // only after AllowHostCommands(true) (--allow_host_commands), else
+  // PERMISSION_DENIED, whatever the caller sent.
   absl::StatusOr<emu::v1::ExecResponse> Exec(const emu::v1::ExecRequest& req);
+  // containerlab's `target: host` stage commands (docs/security.md, "Host
+  // commands"); off unless called. Call before serving.
+  void AllowHostCommands(bool allow) { allow_host_commands_ = allow; }
 
   // What this agent owns, observed in the kernel. Empty lab = all labs;
   // empty kinds = every kind. Namespaces are looked into (their interfaces,
@@ -318,6 +324,7 @@ class Reconciler {
   tunnel::TunnelManager* const tunnels_;
   impair::EngineLinks* const engine_links_;
   node::NetnsDriver netns_;
+  bool allow_host_commands_ = false;
   // Node kind -> driver; netns_ is always there.
   absl::flat_hash_map<int, node::NodeDriver*> drivers_;
 

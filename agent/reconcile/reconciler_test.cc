@@ -290,6 +290,39 @@ TEST_F(ReconcilerTest, ExecRunsInTheNodesNamespace) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// containerlab's `target: host` (ExecRequest.on_host): refused by the agent
+// itself unless it was started with --allow_host_commands; allowed, it runs
+// in the agent's own namespace (no netns, no sandbox) for a node it holds.
+TEST_F(ReconcilerTest, HostCommandsOnlyWhenTheAgentAllowsThem) {
+  ASSERT_TRUE(Apply(Spec()).ok());
+  emu::v1::ExecRequest req;
+  req.set_lab("lab");
+  req.set_node("b");
+  req.set_on_host(true);
+  req.add_argv("touch");
+  req.add_argv("/tmp/x");
+  auto refused = rec_->Exec(req);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.status().message(),
+            "host h1: lab lab node b: refused a target: host command (`touch "
+            "/tmp/x`): this agent was not started with --allow_host_commands");
+  EXPECT_TRUE(launcher_.runs().empty());
+
+  rec_->AllowHostCommands(true);
+  launcher_.QueueResult(FakeProcessLauncher::Exited(0, "", ""));
+  auto r = rec_->Exec(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(launcher_.runs().size(), 1u);
+  EXPECT_EQ(launcher_.runs()[0].netns, "");
+  EXPECT_EQ(launcher_.runs()[0].sandbox_holder, 0);
+  EXPECT_EQ(launcher_.runs()[0].argv,
+            (std::vector<std::string>{"touch", "/tmp/x"}));
+  // Only for a node of a lab on this host.
+  req.set_node("zz");
+  EXPECT_EQ(rec_->Exec(req).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(launcher_.runs().size(), 1u);
+}
+
 TEST_F(ReconcilerTest, ListResourcesReportsWhatIsObserved) {
   ASSERT_TRUE(Apply(Spec()).ok());
   procs_.pids_[Ns("a")] = {99};

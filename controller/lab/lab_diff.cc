@@ -215,7 +215,8 @@ absl::StatusOr<std::vector<std::string>> NodeChanges(const Node& before,
         return Refuse(after, absl::StrCat("the MAC of ", name));
       }
       if (b->mtu() != a->mtu()) {
-        return Refuse(after, absl::StrCat("the MTU of ", name));
+        return Refuse(after, absl::StrCat("the MTU of ", name,
+                                          a->mgmt() ? " (mgmt: mtu)" : ""));
       }
     }
     std::string ba = Addresses(b), aa = Addresses(a);
@@ -248,6 +249,40 @@ absl::StatusOr<std::vector<std::string>> NodeChanges(const Node& before,
                                         after.env().end());
   if (be != ae) changes.push_back("env (for exec lines run from now on)");
   return changes;
+}
+
+// What changed in the management network (containerlab's `mgmt:`).
+std::vector<std::string> MgmtChanges(const emu::v1::Topology& before,
+                                     const emu::v1::Topology& after) {
+  const bool had = before.has_mgmt(), has = after.has_mgmt();
+  if (!had && !has) return {};
+  const emu::v1::ManagementNetwork& b = before.mgmt();
+  const emu::v1::ManagementNetwork& a = after.mgmt();
+  auto subnets = [](const emu::v1::ManagementNetwork& m) {
+    std::vector<std::string> v;
+    if (!m.ipv4_subnet().empty()) v.push_back(m.ipv4_subnet());
+    if (!m.ipv6_subnet().empty()) v.push_back(m.ipv6_subnet());
+    return absl::StrJoin(v, ", ");
+  };
+  if (!had) return {absl::StrCat("added (", subnets(a), ")")};
+  if (!has) return {absl::StrCat("removed (", subnets(b), ")")};
+  std::vector<std::string> out;
+  auto field = [&out](absl::string_view name, const std::string& x,
+                      const std::string& y, absl::string_view unset) {
+    if (x == y) return;
+    out.push_back(absl::StrCat(name, " ", x.empty() ? unset : x, " -> ",
+                               y.empty() ? unset : y));
+  };
+  field("network", b.network(), a.network(), "(none)");
+  field("bridge", b.bridge(), a.bridge(), "(emu's name)");
+  field("ipv4-subnet", b.ipv4_subnet(), a.ipv4_subnet(), "none");
+  field("ipv6-subnet", b.ipv6_subnet(), a.ipv6_subnet(), "none");
+  field("ipv4-gw", b.ipv4_gateway(), a.ipv4_gateway(), "none");
+  field("ipv6-gw", b.ipv6_gateway(), a.ipv6_gateway(), "none");
+  if (b.mtu() != a.mtu()) {
+    out.push_back(absl::StrCat("mtu ", b.mtu(), " -> ", a.mtu()));
+  }
+  return out;
 }
 
 std::string WithHost(const std::string& what, const std::string& node,
@@ -293,6 +328,7 @@ absl::StatusOr<LabDiff> DiffTopologies(const emu::v1::Topology& old_topology,
         "up again)"));
   }
   LabDiff diff;
+  diff.mgmt = MgmtChanges(old_topology, *desired);
   std::map<std::string, const Node*> old_nodes, new_nodes;
   for (const auto& n : old_topology.nodes()) old_nodes[n.name()] = &n;
   for (const auto& n : desired->nodes()) new_nodes[n.name()] = &n;
@@ -363,6 +399,10 @@ std::vector<std::string> DiffLines(
     const LabDiff& diff, const std::map<std::string, std::string>& old_hosts,
     const std::map<std::string, std::string>& new_hosts) {
   std::vector<std::string> out;
+  if (!diff.mgmt.empty()) {
+    out.push_back(absl::StrCat("~ management network: ",
+                               absl::StrJoin(diff.mgmt, "; ")));
+  }
   for (const auto& n : diff.removed_nodes) {
     out.push_back(WithHost(absl::StrCat("- node ", n), n, old_hosts));
   }

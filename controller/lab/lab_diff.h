@@ -41,11 +41,15 @@ struct LabDiff {
   // Link -> its conditions as phrases ("rate 10Mbit/s -> 20Mbit/s";
   // "a-to-b delay none -> 10ms" when the two directions differ).
   std::vector<std::pair<std::string, std::vector<std::string>>> changed_links;
+  // The management network itself (Topology.mgmt), one phrase each:
+  // "added (ipv4-subnet 172.20.20.0/24)", "removed", "bridge (emu's name)
+  // -> mgmt0". Its nodes' eth0 changes are theirs (changed_nodes).
+  std::vector<std::string> mgmt;
 
   bool empty() const {
     return added_nodes.empty() && removed_nodes.empty() &&
            changed_nodes.empty() && added_links.empty() &&
-           removed_links.empty() && changed_links.empty();
+           removed_links.empty() && changed_links.empty() && mgmt.empty();
   }
 };
 
@@ -56,8 +60,9 @@ struct LabDiff {
 absl::StatusOr<LabDiff> DiffTopologies(const emu::v1::Topology& old_topology,
                                        emu::v1::Topology* desired);
 
-// The diff as lines a person reads, in this order: nodes removed, added,
-// changed; links removed, added, changed:
+// The diff as lines a person reads, in this order: the management network,
+// nodes removed, added, changed; links removed, added, changed:
+//   "~ management network: bridge (emu's name) -> mgmt0",
 //   "- node r3 (host h2)", "+ node r4 (host h1)",
 //   "~ node r1: eth1 addresses 10.0.1.1/24 -> 10.0.1.5/24",
 //   "- link r1:eth2<->r3:eth1", "+ link r1:eth3<->r4:eth1",

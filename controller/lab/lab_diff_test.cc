@@ -111,6 +111,37 @@ INSTANTIATE_TEST_SUITE_P(
              {"~ node r1: routes; sysctls"}}),
     [](const auto& info) { return info.param.name; });
 
+// containerlab's `mgmt:` on a running lab: its own settings are a change
+// even when no node's eth0 changes (a renamed bridge was "no change").
+TEST(LabDiffTest, TheManagementNetworkItself) {
+  const std::string with = Edit("name: lab1\n",
+                                "name: lab1\nmgmt: {ipv4-subnet: 172.20.20.0/24}\n");
+  emu::v1::Topology added = Parse(with);
+  auto diff = DiffTopologies(Parse(kBase), &added);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  auto lines = DiffLines(*diff, {}, {});
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], "~ management network: added (172.20.20.0/24)");
+  EXPECT_THAT(lines[1], HasSubstr("~ node r1: eth0 addresses none -> "
+                                  "172.20.20.2/24"));
+
+  emu::v1::Topology removed = Parse(kBase);
+  diff = DiffTopologies(Parse(with), &removed);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_EQ(DiffLines(*diff, {}, {})[0],
+            "~ management network: removed (172.20.20.0/24)");
+
+  emu::v1::Topology renamed = Parse(Edit(
+      "name: lab1\n", "name: lab1\nmgmt: {ipv4-subnet: 172.20.20.0/24, "
+                       "bridge: m0, network: n1}\n"));
+  diff = DiffTopologies(Parse(with), &renamed);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_FALSE(diff->empty());
+  EXPECT_THAT(DiffLines(*diff, {}, {}),
+              ElementsAreArray({"~ management network: network clab -> n1; "
+                                "bridge (emu's name) -> m0"}));
+}
+
 TEST(LabDiffTest, ReorientsAnEditedLinkToTheRunningOne) {
   emu::v1::Topology desired = Parse(
       Edit("    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n      rate: 10mbit\n",

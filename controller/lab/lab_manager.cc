@@ -20,6 +20,7 @@
 #include "controller/lab/link_state.h"
 #include "controller/placement/placement.h"
 #include "controller/topology/stable_macs.h"
+#include "controller/lab/host_commands.h"
 #include "controller/topology/stage_plan.h"
 #include "controller/topology/topology_validator.h"
 #include "proto/topology_names.h"
@@ -121,6 +122,7 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   if (!lease.held()) return lease.BusyError();
   const ProgressFn progress = Serialized(raw_progress);
   EMU_RETURN_IF_ERROR(CheckNameFree(topo.name()));
+  EMU_RETURN_IF_ERROR(CheckHostCommandCaller(topo, {}, as.admin, as.caller));
   // Anchors of community attachments are not the caller's nodes.
   if (as.admit) {
     EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(topo)));
@@ -135,6 +137,8 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   progress(validated);
 
   EMU_ASSIGN_OR_RETURN(placement::Placement placement, Place(topo));
+  EMU_RETURN_IF_ERROR(CheckHostCommandHosts(
+      topo, {}, placement.host_of_node, hosts_->Snapshot()));
   Lab lab = NewLabRecord(topo, placement);
   FillLinkEngines(hosts_->Snapshot(), &lab);
   lab.set_owner(as.owner);
@@ -430,10 +434,14 @@ absl::Status LabManager::RunExecLines(const Lab& lab,
                      });
       std::sort(env.begin(), env.end());
       const bool exec_lines = step.what == "exec";
-      for (const std::string& line : step.commands) {
+      for (const topology::StageCommand& command : step.commands) {
+        const std::string& line = command.line;
         emu::v1::ExecRequest req;
         req.set_lab(lab.name());
         req.set_node(node.name());
+        // containerlab's `target: host`: on the node's host, in its
+        // agent's namespace (host_commands.h checked who and where).
+        req.set_on_host(command.on_host);
         if (!env.empty()) {
           req.add_argv("env");
           for (const std::string& e : env) req.add_argv(e);
@@ -443,9 +451,11 @@ absl::Status LabManager::RunExecLines(const Lab& lab,
         req.add_argv(line);
         req.set_timeout_ms(absl::ToInt64Milliseconds(kExecLineTimeout));
         auto resp = (*client)->Exec(req);
-        std::string what = absl::StrCat(SourcePrefix(node.source()), "node ",
-                                        node.name(), ": ", step.what, " `",
-                                        line, "`");
+        std::string what = absl::StrCat(
+            SourcePrefix(node.source()), "node ", node.name(), ": ",
+            step.what, " `", line, "`",
+            command.on_host ? absl::StrCat(" (target: host, on host ", host, ")")
+                            : "");
         if (!resp.ok()) {
           results[i] = Annotate(resp.status(), what);
           return;
@@ -465,8 +475,11 @@ absl::Status LabManager::RunExecLines(const Lab& lab,
         progress(MakeEvent(
             host,
             exec_lines ? absl::StrCat("ran on ", node.name(), ": ", line)
-                       : absl::StrCat("ran on ", node.name(), " (", step.what,
-                                      "): ", line),
+            : command.on_host
+                ? absl::StrCat("ran on host ", host, " for ", node.name(),
+                               " (", step.what, ", target: host): ", line)
+                : absl::StrCat("ran on ", node.name(), " (", step.what,
+                               "): ", line),
             emu::v1::DEPLOYING));
       }
     });

@@ -78,6 +78,11 @@ class LabManager {
     // recording) just before the lab is first recorded: a refusal leaves
     // nothing created. Null: no check.
     std::function<absl::Status(const emu::v1::Topology&)> admit;
+    // An administrator deploys (the cluster token or an `--admin` user):
+    // only then may the file have `target: host` stage commands
+    // (host_commands.h). `caller` names who deploys in the refusal.
+    bool admin = false;
+    std::string caller;
   };
 
   absl::Status Deploy(const emu::v1::TopologySource& source,

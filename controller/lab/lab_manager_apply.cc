@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "controller/community/attachments.h"
 #include "controller/lab/deploy_events.h"
+#include "controller/lab/host_commands.h"
 #include "controller/lab/lab_diff.h"
 #include "controller/lab/lab_manager.h"
 #include "controller/lab/link_state.h"
@@ -362,9 +363,16 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
     EMU_RETURN_IF_ERROR(as.admit(community::StripAttachments(desired)));
   }
   hosts_->Refresh(kApplyRefreshTimeout);
+  // Stage commands run for the new nodes only (below).
+  const std::set<std::string> added(diff.added_nodes.begin(),
+                                    diff.added_nodes.end());
+  EMU_RETURN_IF_ERROR(
+      CheckHostCommandCaller(desired, {&added}, as.admin, as.caller));
   EMU_ASSIGN_OR_RETURN(
       auto host_of,
       PlaceAroundRunning(running, desired, !diff.added_nodes.empty()));
+  EMU_RETURN_IF_ERROR(CheckHostCommandHosts(desired, {&added}, host_of,
+                                            hosts_->Snapshot()));
 
   const std::map<std::string, std::string> old_host_of = HostOfNodes(running);
   // Attachments as the file names them (community:OWNER/NAME), not by
@@ -458,12 +466,15 @@ absl::Status LabManager::ApplyLeased(topology::ParsedTopology parsed,
 
   absl::Status failure = ChangeHosts(name, changes, progress);
   if (failure.ok()) {
-    // Exec lines of the new nodes only: the others ran theirs at deploy.
+    // Exec lines and stage commands of the new nodes only: the others ran
+    // theirs at deploy (their waits on new nodes' stages still order
+    // nothing of theirs).
     Lab fresh = next;
-    std::set<std::string> added(diff.added_nodes.begin(),
-                                diff.added_nodes.end());
     for (auto& n : *fresh.mutable_topology()->mutable_nodes()) {
-      if (!added.count(n.name())) n.clear_exec();
+      if (!added.count(n.name())) {
+        n.clear_exec();
+        n.clear_stage_execs();
+      }
     }
     failure = RunExecLines(fresh, progress);
   }

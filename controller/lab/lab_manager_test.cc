@@ -146,6 +146,69 @@ topology:
   EXPECT_EQ(manager_->Get("lab1")->state(), emu::v1::RUNNING);
 }
 
+// containerlab's `target: host` (controller/lab/host_commands.h): refused
+// for a caller who is not an administrator, then for a host whose agent
+// lacks the opt-in, each before anything is created; with both, sent as
+// host commands in their place. Apply runs the new node's stage commands
+// only.
+TEST_F(LabManagerTest, HostCommandsNeedAnAdministratorAndAnAgentThatAllowsThem) {
+  constexpr char kHostLab[] = R"(name: lab1
+topology:
+  defaults: {kind: linux}
+  nodes:
+    a:
+      stages:
+        configure:
+          exec:
+            - {command: "touch /x", target: host}
+            - {command: "ls /x"}
+)";
+  auto deploy = [&](bool admin) {
+    LabManager::DeployAs as;
+    as.admin = admin;
+    as.caller = "bob";
+    return manager_->Deploy(FileSource(kHostLab), as, [](const auto&) {});
+  };
+  absl::Status s = deploy(false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr(
+                               "lab1.yaml:9: node a: stages.configure "
+                               "on-enter exec `touch /x` (target: host): it "
+                               "would run as root"));
+  EXPECT_TRUE(h1_->labs().empty());
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get("lab1").status()));
+
+  s = deploy(true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr(
+                               "the agent of host h1, where the node runs, "
+                               "was not started with --allow_host_commands"));
+  EXPECT_TRUE(h1_->labs().empty());
+  EXPECT_TRUE(h1_->execs().empty());
+
+  h1_->capabilities().set_host_commands(true);
+  hosts_.Refresh(absl::Seconds(1));
+  ASSERT_TRUE(deploy(true).ok());
+  auto execs = h1_->execs();
+  ASSERT_EQ(execs.size(), 2u);
+  EXPECT_TRUE(execs[0].on_host());
+  EXPECT_EQ(execs[0].node(), "a");
+  EXPECT_EQ(execs[0].argv(2), "touch /x");
+  EXPECT_FALSE(execs[1].on_host());
+
+  LabManager::DeployAs as;
+  as.admin = true;
+  const std::string more = absl::StrCat(
+      kHostLab, "    c:\n      stages:\n        create:\n          exec: "
+                "[{command: c-created}]\n");
+  ASSERT_TRUE(manager_->Apply(FileSource(more), as, false,
+                              [](const auto&) {}).ok());
+  execs = h1_->execs();
+  ASSERT_EQ(execs.size(), 3u);  // a's are not run again
+  EXPECT_EQ(execs[2].node(), "c");
+  EXPECT_EQ(execs[2].argv(2), "c-created");
+}
+
 TEST_F(LabManagerTest, SecondDeployOfALiveLabIsRefused) {
   ASSERT_TRUE(Deploy(kLab).ok());
   absl::Status again = Deploy(kLab);

@@ -484,8 +484,10 @@ TEST(ContainerlabCorpusTest, StagesRunWhereEmuHasTheirMoment) {
   std::vector<std::string> order;
   for (const auto& level : *plan) {
     for (const auto& step : level) {
+      std::vector<std::string> lines;
+      for (const StageCommand& c : step.commands) lines.push_back(c.line);
       order.push_back(absl::StrCat(step.node, ": ", step.what, ": ",
-                                   absl::StrJoin(step.commands, "; ")));
+                                   absl::StrJoin(lines, "; ")));
     }
   }
   EXPECT_THAT(order,

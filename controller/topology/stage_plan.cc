@@ -15,8 +15,13 @@ namespace {
 using emu::v1::NodeStage;
 
 // A node's events after the lab exists, in the order the node passes them.
+// create and create-links come first, as in containerlab, but run once
+// emu has made every node and link of the lab (docs/topology.md, "Stages").
 enum Event {
-  kCreateLinksExit = 0,
+  kCreateEnter = 0,
+  kCreateExit,
+  kCreateLinksEnter,
+  kCreateLinksExit,
   kConfigureEnter,
   kConfigureExit,
   kExecLines,
@@ -27,6 +32,9 @@ enum Event {
 
 const char* EventName(int e) {
   switch (e) {
+    case kCreateEnter: return "stages.create on-enter";
+    case kCreateExit: return "stages.create on-exit";
+    case kCreateLinksEnter: return "stages.create-links on-enter";
     case kCreateLinksExit: return "stages.create-links on-exit";
     case kConfigureEnter: return "stages.configure on-enter";
     case kConfigureExit: return "stages.configure on-exit";
@@ -36,38 +44,23 @@ const char* EventName(int e) {
   }
 }
 
-// The event whose completion is "stage done".
-int DoneEvent(NodeStage s) {
+// The events at which a node enters and leaves a stage: its waits hang at
+// the first, "stage done" is the second. -1 for exit (never, for emu).
+std::pair<int, int> StageEvents(NodeStage s) {
   switch (s) {
-    case emu::v1::NODE_STAGE_CREATE:
-    case emu::v1::NODE_STAGE_CREATE_LINKS: return kCreateLinksExit;
-    case emu::v1::NODE_STAGE_CONFIGURE: return kConfigureExit;
-    case emu::v1::NODE_STAGE_HEALTHY: return kHealthyExit;
-    default: return -1;
-  }
-}
-
-// The event at which a node enters the stage (its waits hang there); -1
-// for stages entered before the lab exists.
-int EnterEvent(NodeStage s) {
-  switch (s) {
-    case emu::v1::NODE_STAGE_CONFIGURE: return kConfigureEnter;
-    case emu::v1::NODE_STAGE_HEALTHY: return kHealthyEnter;
-    default: return -1;
+    case emu::v1::NODE_STAGE_CREATE: return {kCreateEnter, kCreateExit};
+    case emu::v1::NODE_STAGE_CREATE_LINKS:
+      return {kCreateLinksEnter, kCreateLinksExit};
+    case emu::v1::NODE_STAGE_CONFIGURE:
+      return {kConfigureEnter, kConfigureExit};
+    case emu::v1::NODE_STAGE_HEALTHY: return {kHealthyEnter, kHealthyExit};
+    default: return {-1, -1};
   }
 }
 
 int ExecEvent(const emu::v1::StageExec& x) {
-  switch (x.stage()) {
-    case emu::v1::NODE_STAGE_CREATE_LINKS:
-      return x.on_exit() ? kCreateLinksExit : -1;
-    case emu::v1::NODE_STAGE_CONFIGURE:
-      return x.on_exit() ? kConfigureExit : kConfigureEnter;
-    case emu::v1::NODE_STAGE_HEALTHY:
-      return x.on_exit() ? kHealthyExit : kHealthyEnter;
-    default:
-      return -1;
-  }
+  const auto [enter, exit] = StageEvents(x.stage());
+  return x.on_exit() ? exit : enter;
 }
 
 }  // namespace
@@ -102,23 +95,12 @@ absl::StatusOr<std::vector<std::vector<StageStep>>> PlanStages(
         return absl::InvalidArgumentError(
             absl::StrCat(what, ": no node ", w.node()));
       }
-      const int done = DoneEvent(w.node_stage());
-      if (done < 0) {
+      const int done = StageEvents(w.node_stage()).second;
+      const int enter = StageEvents(w.stage()).first;
+      if (done < 0 || enter < 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             what, ": a netns node never reaches its exit stage while its lab "
                   "is up"));
-      }
-      const int enter = EnterEvent(w.stage());
-      if (enter < 0) {
-        // Entered with the lab's creation: only waits that are done by
-        // then hold.
-        if (done != kCreateLinksExit) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              what, ": emu creates every node and link of a lab before any "
-                    "node's configure stage, so a create or create-links "
-                    "stage cannot wait for a later stage"));
-        }
-        continue;
       }
       if (w.node_stage() == emu::v1::NODE_STAGE_HEALTHY) {
         healthy_waited[other->second] = true;
@@ -174,7 +156,7 @@ absl::StatusOr<std::vector<std::vector<StageStep>>> PlanStages(
   std::map<int, std::vector<StageStep>> by_level;
   for (int i = 0; i < n; ++i) {
     const emu::v1::Node& node = topology.nodes(i);
-    std::vector<std::vector<std::string>> commands(kEvents);
+    std::vector<std::vector<StageCommand>> commands(kEvents);
     for (const emu::v1::StageExec& x : node.stage_execs()) {
       const int e = ExecEvent(x);
       if (e < 0) {
@@ -183,9 +165,11 @@ absl::StatusOr<std::vector<std::vector<StageStep>>> PlanStages(
             x.on_exit() ? " on-exit" : " on-enter",
             " has no moment in emu's deploy"));
       }
-      commands[e].push_back(x.command());
+      commands[e].push_back(StageCommand{x.command(), x.on_host()});
     }
-    commands[kExecLines].assign(node.exec().begin(), node.exec().end());
+    for (const std::string& line : node.exec()) {
+      commands[kExecLines].push_back(StageCommand{line, false});
+    }
     if (!healthy_waited[i]) {
       // containerlab enters healthy only when a node waits for it.
       commands[kHealthyEnter].clear();

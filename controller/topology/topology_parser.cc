@@ -1076,6 +1076,7 @@ class YamlReader {
                        [&](const emu::v1::StageExec& y) {
                          return y.stage() == x.stage() &&
                                 y.on_exit() == x.on_exit() &&
+                                y.on_host() == x.on_host() &&
                                 y.command() == x.command();
                        })) {
         *to->add_stage_execs() = x;
@@ -1103,8 +1104,7 @@ class YamlReader {
 
   // `stages:` into Node.stage_execs / stage_waits (appended: a node's own
   // come after its templates'). What emu cannot do at a stage is the
-  // validator's to refuse; a command on the host is refused here, where
-  // `target` is still known.
+  // validator's to refuse.
   bool ReadStages(const Entry& e, absl::string_view object, Node* node) {
     if (e.value.IsNull()) return true;
     if (!Map(e, object)) return false;
@@ -1192,16 +1192,9 @@ class YamlReader {
             Error(item, object, absl::StrCat(what, ".exec: needs a command"));
             ok = false;
           }
-          if (target == "host") {
-            Error(item, object,
-                  absl::StrCat(what, ".exec `", x->command(),
-                               "`: target host is refused: it would run as "
-                               "root on the agent's host, outside every "
-                               "node; emu runs a lab's commands only inside "
-                               "its nodes (drop `target: host`, or run it "
-                               "yourself before `emuctl up`)"));
-            ok = false;
-          }
+          // Who may deploy it and which agents run it is checked at
+          // deploy (controller/lab/host_commands.h).
+          x->set_on_host(target == "host");
         }
       }
     }

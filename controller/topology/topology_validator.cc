@@ -680,6 +680,19 @@ class Validator {
         }
       }
     }
+    // create and create-links commands (and waits that hold them back)
+    // run after emu has made every node and link: one warning per file, at
+    // the first.
+    bool warned_early = false;
+    auto early = [&](const emu::v1::SourceRef& source,
+                     const std::string& object) {
+      if (warned_early) return;
+      warned_early = true;
+      Warn(source, object,
+           "stages: create and create-links commands and waits run in "
+           "containerlab's order, but after emu has made the lab's nodes and "
+           "their links: these commands run after the node's links exist");
+    };
     for (const Node& node : topology_.nodes()) {
       const std::string object = absl::StrCat("node ", node.name());
       for (const emu::v1::StageExec& x : node.stage_execs()) {
@@ -690,12 +703,7 @@ class Validator {
                          x.command(), "`");
         if (x.stage() == emu::v1::NODE_STAGE_CREATE ||
             (x.stage() == emu::v1::NODE_STAGE_CREATE_LINKS && !x.on_exit())) {
-          Error(x.source(), object,
-                absl::StrCat(what,
-                             ": emu makes a node's namespace and its links in "
-                             "one step, so there is no moment before its "
-                             "links exist; use create-links on-exit or "
-                             "configure"));
+          early(x.source(), object);
         } else if (x.stage() == emu::v1::NODE_STAGE_EXIT) {
           Error(x.source(), object,
                 absl::StrCat(what,
@@ -731,12 +739,9 @@ class Validator {
                     w.stage() == emu::v1::NODE_STAGE_CREATE_LINKS) &&
                    w.node_stage() != emu::v1::NODE_STAGE_CREATE &&
                    w.node_stage() != emu::v1::NODE_STAGE_CREATE_LINKS) {
-          Error(w.source(), object,
-                absl::StrCat(what,
-                             ": emu creates every node and link of a lab "
-                             "before any node's configure stage, so a create "
-                             "or create-links stage can wait only for another "
-                             "node's create or create-links"));
+          // Waiting for another node's configure or healthy holds back
+          // this node's create commands (its namespace exists already).
+          early(w.source(), object);
         }
       }
     }

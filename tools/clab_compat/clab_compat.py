@@ -12,7 +12,8 @@ Finds lab-examples/**/*.clab.y*ml and tests/**/*.clab.y*ml, keeps the files
 whose every node's kind (node > group > defaults, as containerlab resolves
 it) is linux or bridge, and runs `emuctl validate FILE` on each (offline:
 parse and validate, the process's environment for ${VAR}). With --deploy
-(root, a cluster started beforehand, e.g. `emuctl local start --name c`
+(root, a cluster started beforehand, e.g. `emuctl local start --name c
+--allow-host-commands` for containerlab's `target: host` stage commands,
 and EMU_CLUSTER=/run/emu/c/cluster.json), each
 file that validates is also brought up with `emuctl up`, every exec line
 must have run (up fails otherwise), every link ipv4/ipv6 address must be
