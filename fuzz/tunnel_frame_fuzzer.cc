@@ -3,9 +3,9 @@
 // byte), the unused tail is kept and prepended to the next piece.
 //
 // Checks beyond "no crash": decoding in pieces gives the same frames and
-// the same outcome as decoding the whole stream at once; every frame is
-// 1..kMaxTunnelFrame bytes; the frames re-encoded are exactly the bytes
-// consumed.
+// the same outcome as decoding the whole stream at once; every data frame
+// is 1..kMaxTunnelFrame bytes; the frames (data and control) re-encoded
+// are exactly the bytes consumed.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +19,14 @@
 namespace {
 
 using emu::linkemu::ForEachTunnelFrame;
+using emu::linkemu::TunnelControl;
+
+// Each frame as it re-encodes: data "d" + bytes, control "c" + its frame.
+std::string ControlItem(const TunnelControl& c) {
+  std::string out(emu::linkemu::kTunnelControlFrameBytes, '\0');
+  emu::linkemu::EncodeTunnelControl(c, out.data());
+  return "c" + out;
+}
 
 void Check(bool ok, const char* what) {
   if (!ok) {
@@ -36,7 +44,9 @@ struct Decoded {
 Decoded Whole(absl::string_view stream) {
   Decoded d;
   auto used = ForEachTunnelFrame(
-      stream, [&](absl::string_view f) { d.frames.emplace_back(f); });
+      stream,
+      [&](absl::string_view f) { d.frames.push_back("d" + std::string(f)); },
+      [&](const TunnelControl& c) { d.frames.push_back(ControlItem(c)); });
   d.error = !used.ok();
   if (used.ok()) {
     Check(*used <= stream.size(), "consumed more than it was given");
@@ -54,7 +64,9 @@ Decoded InPieces(absl::string_view stream, size_t piece) {
     pending.append(stream.data() + pos, n);
     pos += n;
     auto used = ForEachTunnelFrame(
-        pending, [&](absl::string_view f) { d.frames.emplace_back(f); });
+        pending,
+        [&](absl::string_view f) { d.frames.push_back("d" + std::string(f)); },
+        [&](const TunnelControl& c) { d.frames.push_back(ControlItem(c)); });
     if (!used.ok()) {
       d.error = true;
       return d;
@@ -75,7 +87,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Decoded whole = Whole(stream);
   std::string reencoded;
-  for (const std::string& f : whole.frames) {
+  for (const std::string& item : whole.frames) {
+    if (item[0] == 'c') {
+      reencoded += item.substr(1);
+      continue;
+    }
+    const std::string f = item.substr(1);
     Check(!f.empty() && f.size() <= emu::linkemu::kMaxTunnelFrame,
           "a frame of a forbidden length was passed on");
     char header[emu::linkemu::kTunnelFrameHeaderBytes];

@@ -15,7 +15,6 @@ namespace {
 
 constexpr char kMagic[] = "EMUTUN";
 constexpr size_t kMagicBytes = 6;
-constexpr uint8_t kVersion = 1;
 
 void PutField(std::string* out, absl::string_view field) {
   uint16_t len = static_cast<uint16_t>(field.size());
@@ -44,7 +43,7 @@ absl::StatusOr<std::string> ReadField(TunnelConnection& fd,
 
 std::string EncodeTunnelHello(const TunnelHello& hello) {
   std::string out(kMagic, kMagicBytes);
-  out.push_back(static_cast<char>(kVersion));
+  out.push_back(static_cast<char>(kTunnelProtocolVersion));
   out.push_back(static_cast<char>(kVnetHdrBytes));
   PutField(&out, hello.lab.substr(0, kMaxHelloField));
   PutField(&out, hello.link_id.substr(0, kMaxHelloField));
@@ -72,11 +71,12 @@ absl::StatusOr<TunnelHello> ReadTunnelHello(TunnelConnection& fd) {
     return absl::InvalidArgumentError(
         "tunnel handshake: not an emu tunnel (bad magic)");
   }
-  if (static_cast<uint8_t>(head[kMagicBytes]) != kVersion) {
+  if (const int version = static_cast<uint8_t>(head[kMagicBytes]);
+      version != kTunnelProtocolVersion) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "tunnel handshake: version ",
-        static_cast<int>(static_cast<uint8_t>(head[kMagicBytes])),
-        ", this agent speaks ", kVersion));
+        "tunnel handshake: the dialing agent speaks tunnel protocol version ",
+        version, ", this agent version ", kTunnelProtocolVersion,
+        ": run the same emu release on both hosts"));
   }
   if (static_cast<uint8_t>(head[kMagicBytes + 1]) != kVnetHdrBytes) {
     return absl::InvalidArgumentError(absl::StrCat(

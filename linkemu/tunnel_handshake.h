@@ -1,11 +1,15 @@
 // The handshake that opens a tunnel connection, before any frame.
 //
 // The dialing agent sends a hello:
-//   "EMUTUN" | version (1 byte, 1) | vnet header bytes (1 byte, 10) |
+//   "EMUTUN" | version (1 byte, kTunnelProtocolVersion) |
+//   vnet header bytes (1 byte, 10) |
 //   lab | link_id | token          (each: 2-byte big-endian length + bytes)
 // and the listening agent answers:
 //   code (1 byte) | message (2-byte length + bytes)
-// then both sides switch to frames (linkemu/tunnel_frame.h). The token is
+// then both sides switch to frames (linkemu/tunnel_frame.h). A hello of
+// another version is refused (kBadRequest, the message naming both
+// versions): version 1 had no control frames (tunnel_frame.h), and its
+// decoder would take a version-2 echo for a broken stream. The token is
 // the cluster's bearer token; the listener compares it in constant time and
 // answers kBadToken to a wrong one. A listener that does not (yet) carry the
 // link answers kUnknownLink, and the dialer retries later: the two agents of
@@ -31,6 +35,9 @@
 namespace emu::linkemu {
 
 inline constexpr size_t kMaxHelloField = 1024;
+// 1: data frames only. 2: control frames (the echo) in the length word's
+// top bit (linkemu/tunnel_frame.h).
+inline constexpr int kTunnelProtocolVersion = 2;
 
 struct TunnelHello {
   std::string lab;

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/errno_status.h"
 #include "absl/strings/str_join.h"
 #include "linkemu/impair/impairment_pipeline.h"
@@ -62,13 +63,27 @@ struct TunnelPump::Link {
   std::vector<char> in;
   size_t in_end = 0;
   Stats stats;
+  uint64_t rx_data_frames = 0;  // data frames decoded from the stream
+  // ProbeRtt's state; wanted == 0: no probe under way.
+  struct Probe {
+    int wanted = 0;  // counted round trips still wanted
+    int attempts_left = 0;
+    int64_t deadline_ns = 0;
+    uint64_t sent_value = 0;  // the request outstanding (its instant); 0: none
+    uint64_t data_mark = 0;   // DataMark when it was sent
+    int64_t min_ns = 0;
+    int samples = 0;
+  } probe;
+  // Data frames moved either way: a round trip that saw it change waited
+  // behind data.
+  uint64_t DataMark() const { return stats.tap_to_tcp_frames + rx_data_frames; }
   // Egress impairment (SetEgress); null until the first call.
   std::unique_ptr<ImpairmentPipeline> egress;
   bool offloads_off = false;
 };
 
 absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
-    DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode) {
+    DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode, EchoFn on_echo) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return ErrnoToStatus(errno, "tunnel pump: epoll_create1");
   int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -97,16 +112,18 @@ absl::StatusOr<std::unique_ptr<TunnelPump>> TunnelPump::Create(
       return s;
     }
   }
-  return std::unique_ptr<TunnelPump>(
-      new TunnelPump(ep, wake, timer, std::move(on_disconnect), io_mode));
+  return std::unique_ptr<TunnelPump>(new TunnelPump(
+      ep, wake, timer, std::move(on_disconnect), io_mode, std::move(on_echo)));
 }
 
 TunnelPump::TunnelPump(int epoll_fd, int wake_fd, int timer_fd,
-                       DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode)
+                       DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode,
+                       EchoFn on_echo)
     : epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
       timer_fd_(timer_fd),
       on_disconnect_(std::move(on_disconnect)),
+      on_echo_(std::move(on_echo)),
       io_(io_mode),
       slot_memory_(new char[kBatchFrames * kMaxTunnelFrame]) {
   for (int i = 0; i < kBatchFrames; ++i) {
@@ -237,6 +254,39 @@ absl::Status TunnelPump::SetEgress(LinkId id, const ImpairmentSpec& spec,
   return absl::OkStatus();
 }
 
+absl::Status TunnelPump::ProbeRtt(LinkId id, int samples) {
+  if (samples < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tunnel link ", id, ": an echo probe of ", samples,
+                     " samples"));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = links_.find(id);
+    if (it == links_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("tunnel link ", id, " not found"));
+    }
+    Link& l = *it->second;
+    if (l.conn_fd < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("tunnel link ", id, " has no connection to probe"));
+    }
+    l.probe = Link::Probe();
+    l.probe.wanted = samples;
+    l.probe.attempts_left = samples * kEchoAttemptsPerSample;
+    l.probe.deadline_ns =
+        MonotonicNowNs() + absl::ToInt64Nanoseconds(kEchoDeadline);
+    probing_.insert(id);
+    Flush(l);  // the first request, if the output is empty
+  }
+  // The loop's wait now needs a timeout (the probe's deadline), and a
+  // failed send is reported from there.
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+  return absl::OkStatus();
+}
+
 std::optional<TunnelPump::Stats> TunnelPump::GetStats(LinkId id) {
   absl::MutexLock lock(&mu_);
   auto it = links_.find(id);
@@ -263,6 +313,9 @@ void TunnelPump::CloseConn(Link& l) {
     l.stats.dropped_disconnected += l.egress->held_frames();
     l.egress->Clear();
   }
+  // A probe ends with its connection, unreported: the next one probes.
+  l.probe = Link::Probe();
+  probing_.erase(l.id);
   l.stats.connected = false;
   SetTapArmed(l, true);  // keep draining (and dropping) the TAP
 }
@@ -422,35 +475,130 @@ void TunnelPump::Flush(Link& l) {
     Fail(l, s);
     return;
   }
-  while (l.out_begin < l.out_end) {
-    auto n = l.conn->Write(l.out.data() + l.out_begin, l.out_end - l.out_begin);
-    if (!n.ok()) {
-      Fail(l, n.status());
-      return;
+  // Twice at most: an echo request goes once the output has drained.
+  for (int round = 0; round < 2; ++round) {
+    if (l.probe.wanted > 0) MaybeSendEcho(l);
+    while (l.out_begin < l.out_end) {
+      auto n =
+          l.conn->Write(l.out.data() + l.out_begin, l.out_end - l.out_begin);
+      if (!n.ok()) {
+        Fail(l, n.status());
+        return;
+      }
+      if (*n == 0) break;
+      l.out_begin += *n;
     }
-    if (*n == 0) break;
-    l.out_begin += *n;
+    if (l.out_begin != l.out_end) break;
+    l.out_begin = l.out_end = 0;
+    if (l.probe.wanted == 0 || l.probe.sent_value != 0) break;
   }
-  if (l.out_begin == l.out_end) l.out_begin = l.out_end = 0;
   size_t pending = l.out_end - l.out_begin;
   SetConnWantsOut(l, pending > 0 || l.conn->HasPendingWrite());
   if (pending < kLowWaterBytes) SetTapArmed(l, true);
 }
 
+void TunnelPump::MaybeSendEcho(Link& l) {
+  if (l.probe.wanted == 0 || l.probe.sent_value != 0 || l.conn_fd < 0 ||
+      l.probe.attempts_left == 0) {
+    return;
+  }
+  // Not behind data of our own: the round trip is the idle path's.
+  if (l.out_end != l.out_begin || l.conn->HasPendingWrite()) return;
+  --l.probe.attempts_left;
+  const int64_t now = MonotonicNowNs();
+  ReserveOut(l, kTunnelControlFrameBytes);
+  EncodeTunnelControl({TunnelControlType::kEchoRequest, uint64_t(now)},
+                      l.out.data() + l.out_end);
+  l.out_end += kTunnelControlFrameBytes;
+  l.probe.sent_value = now;
+  l.probe.data_mark = l.DataMark();
+}
+
+void TunnelPump::OnControl(Link& l, const TunnelControl& c, int64_t now_ns) {
+  if (c.type == TunnelControlType::kEchoRequest) {
+    // Straight back, in stream order after what is queued: bounded like
+    // the data (a peer asks one at a time; more is a broken peer).
+    if (l.out_end - l.out_begin >= kHighWaterBytes) {
+      ++l.stats.echoes_refused;
+      return;
+    }
+    ReserveOut(l, kTunnelControlFrameBytes);
+    EncodeTunnelControl({TunnelControlType::kEchoReply, c.value},
+                        l.out.data() + l.out_end);
+    l.out_end += kTunnelControlFrameBytes;
+    ++l.stats.echoes_answered;
+    return;
+  }
+  // A reply: to the request outstanding, else stale (a replaced probe).
+  Link::Probe& p = l.probe;
+  if (p.wanted == 0 || p.sent_value == 0 || c.value != p.sent_value) return;
+  const int64_t rtt = now_ns - static_cast<int64_t>(p.sent_value);
+  p.sent_value = 0;
+  if (l.DataMark() == p.data_mark && rtt >= 0) {
+    p.min_ns = p.samples == 0 ? rtt : std::min(p.min_ns, rtt);
+    ++p.samples;
+    --p.wanted;
+  }
+  if (p.wanted == 0) {
+    FinishProbe(l, absl::OkStatus());
+  } else if (p.attempts_left == 0) {
+    FinishProbe(l, absl::DeadlineExceededError(absl::StrCat(
+                       "no idle echo round trip in ",
+                       (p.samples + p.wanted) * kEchoAttemptsPerSample,
+                       " attempts: data crossed the link during each")));
+  }
+}
+
+void TunnelPump::FinishProbe(Link& l, absl::Status why) {
+  if (l.probe.samples > 0) {
+    echoed_.emplace_back(
+        l.id, EchoResult{absl::Nanoseconds(l.probe.min_ns), l.probe.samples});
+  } else {
+    echoed_.emplace_back(l.id, std::move(why));
+  }
+  l.probe = Link::Probe();
+  probing_.erase(l.id);
+}
+
+void TunnelPump::ExpireProbes(int64_t now_ns) {
+  std::vector<LinkId> due;
+  for (LinkId id : probing_) {
+    auto it = links_.find(id);
+    if (it != links_.end() && it->second->probe.deadline_ns <= now_ns) {
+      due.push_back(id);
+    }
+  }
+  for (LinkId id : due) {
+    FinishProbe(*links_[id],
+                absl::DeadlineExceededError(absl::StrCat(
+                    "no idle echo round trip in ",
+                    absl::FormatDuration(kEchoDeadline),
+                    ": the link was busy or its peer slow")));
+  }
+}
+
 void TunnelPump::OnConnReadable(Link& l) {
   // A TLS connection may hold decrypted bytes epoll does not announce:
   // read on while it says so.
+  const uint64_t answered = l.stats.echoes_answered;
   do {
     auto n = l.conn->Read(l.in.data() + l.in_end, l.in.size() - l.in_end);
     if (!n.ok()) {
       Fail(l, n.status());
       return;
     }
-    if (*n == 0) return;
+    if (*n == 0) break;
     l.in_end += *n;
+    int64_t now = 0;  // read when a control frame needs it
     auto used = ForEachTunnelFrame(
-        absl::string_view(l.in.data(), l.in_end), [&](absl::string_view f) {
+        absl::string_view(l.in.data(), l.in_end),
+        [&](absl::string_view f) {
           io_.QueueWrite(l.tap_fd, f.data(), f.size());
+          ++l.rx_data_frames;
+        },
+        [&](const TunnelControl& c) {
+          if (now == 0) now = MonotonicNowNs();
+          OnControl(l, c, now);
         });
     // The frames point into `in`: written before it moves.
     FrameBatchIo::WriteResult w = io_.Submit();
@@ -465,6 +613,12 @@ void TunnelPump::OnConnReadable(Link& l) {
     std::memmove(l.in.data(), l.in.data() + *used, l.in_end - *used);
     l.in_end -= *used;
   } while (l.conn->HasBuffered());
+  // Echo replies to send, or a probe's next request.
+  if (l.conn_fd >= 0 && (l.stats.echoes_answered != answered ||
+                         (l.probe.wanted > 0 && l.probe.sent_value == 0))) {
+    Flush(l);
+    if (l.conn_fd < 0) return;
+  }
   // Reading may have made TLS answer the peer (a key update): send it when
   // the socket takes it.
   if (l.conn->HasPendingWrite()) SetConnWantsOut(l, true);
@@ -472,11 +626,15 @@ void TunnelPump::OnConnReadable(Link& l) {
 
 void TunnelPump::Run() {
   constexpr int kMaxEvents = 64;
+  // While a probe is under way the wait wakes for its deadline.
+  constexpr int kProbeTickMs = 100;
   epoll_event events[kMaxEvents];
+  int timeout_ms = -1;
   while (true) {
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, -1);
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     if (n < 0 && errno != EINTR) return;
     std::vector<std::pair<LinkId, absl::Status>> failed;
+    std::vector<std::pair<LinkId, absl::StatusOr<EchoResult>>> echoed;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
@@ -513,10 +671,16 @@ void TunnelPump::Run() {
         }
       }
       if (!egress_links_.empty()) RunEgressTimers();
+      if (!probing_.empty()) ExpireProbes(MonotonicNowNs());
+      timeout_ms = probing_.empty() ? -1 : kProbeTickMs;
       failed.swap(failed_);
+      echoed.swap(echoed_);
     }
     for (auto& [id, why] : failed) {
       if (on_disconnect_) on_disconnect_(id, why);
+    }
+    for (auto& [id, result] : echoed) {
+      if (on_echo_) on_echo_(id, result);
     }
   }
 }

@@ -34,8 +34,18 @@
 // for the socket to drain (the connection is the bottleneck then). Frames
 // held when the connection goes are dropped with it.
 //
-// Thread-safe. The DisconnectFn runs on the pump's thread, holding no lock
-// of the pump, so it may call back into the pump.
+// Echo (ProbeRtt): the pump measures round trips through both pumps with
+// the echo control frame (linkemu/tunnel_frame.h). It answers every echo
+// request the peer sends straight from the stream it reads into the
+// stream it writes (never to the TAP; dropped and counted only when its
+// output is above the high-water mark). Its own requests go one at a
+// time, each when its output is empty; a round trip during which a data
+// frame crossed the link either way is not counted (it waited behind that
+// frame, so it is no longer the idle path's cost) and another is sent.
+// The EchoFn gets the minimum of the counted round trips.
+//
+// Thread-safe. The DisconnectFn and EchoFn run on the pump's thread,
+// holding no lock of the pump, so they may call back into the pump.
 #ifndef EMU_LINKEMU_TUNNEL_PUMP_H_
 #define EMU_LINKEMU_TUNNEL_PUMP_H_
 
@@ -53,10 +63,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "linkemu/frame_batch_io.h"
 #include "linkemu/impair/direction_stats.h"
 #include "linkemu/impair/impairment_spec.h"
 #include "linkemu/tunnel_connection.h"
+#include "linkemu/tunnel_frame.h"
 
 namespace emu::linkemu {
 
@@ -77,6 +89,8 @@ class TunnelPump {
     uint64_t dropped_disconnected = 0;  // read from the TAP with no connection
     uint64_t dropped_tap_write = 0;     // the TAP refused a frame
     uint64_t connections = 0;           // Attach calls
+    uint64_t echoes_answered = 0;       // the peer's echo requests sent back
+    uint64_t echoes_refused = 0;        // not answered: output above high water
     bool connected = false;
     bool tap_failed = false;  // the TAP's read failed for good (device gone)
     // The egress pipeline's counters (SetEgress); zero without one.
@@ -85,12 +99,27 @@ class TunnelPump {
 
   // Called when a link's connection ended; `why` says how.
   using DisconnectFn = std::function<void(LinkId, const absl::Status& why)>;
+  // Called when a ProbeRtt ends: the minimum round trip and how many
+  // counted, or why there is none (DEADLINE_EXCEEDED: no idle round trip
+  // in time). A probe whose connection goes first is not reported.
+  struct EchoResult {
+    absl::Duration min_rtt;
+    int samples = 0;
+  };
+  using EchoFn =
+      std::function<void(LinkId, const absl::StatusOr<EchoResult>& result)>;
+
+  // A probe's time limit (after it, the samples so far count, or none) and
+  // its attempts' limit (samples x this).
+  static constexpr absl::Duration kEchoDeadline = absl::Seconds(5);
+  static constexpr int kEchoAttemptsPerSample = 8;
 
   // Starts the event loop thread. `io_mode` kSyscalls moves TAP frames one
   // system call each (for comparison, or where io_uring is unwanted).
   static absl::StatusOr<std::unique_ptr<TunnelPump>> Create(
       DisconnectFn on_disconnect,
-      FrameBatchIo::Mode io_mode = FrameBatchIo::Mode::kAuto);
+      FrameBatchIo::Mode io_mode = FrameBatchIo::Mode::kAuto,
+      EchoFn on_echo = nullptr);
   ~TunnelPump();  // stops the thread, closes every fd it owns
   TunnelPump(const TunnelPump&) = delete;
   TunnelPump& operator=(const TunnelPump&) = delete;
@@ -119,6 +148,12 @@ class TunnelPump {
   // NOT_FOUND for an unknown link; INVALID_ARGUMENT naming the field.
   absl::Status SetEgress(LinkId id, const ImpairmentSpec& spec, uint64_t seed);
 
+  // Measures `samples` idle round trips (at least 1) on the link's
+  // connection with echo frames, as above, and reports through the EchoFn.
+  // A probe under way is replaced. NOT_FOUND for an unknown link,
+  // FAILED_PRECONDITION without a connection.
+  absl::Status ProbeRtt(LinkId id, int samples);
+
   std::optional<Stats> GetStats(LinkId id);
 
  private:
@@ -129,7 +164,8 @@ class TunnelPump {
   };
 
   TunnelPump(int epoll_fd, int wake_fd, int timer_fd,
-             DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode);
+             DisconnectFn on_disconnect, FrameBatchIo::Mode io_mode,
+             EchoFn on_echo);
   // Reads a batch of frames from the link's TAP into slots_; the number of
   // slots tried (lens_[i] == 0: none). TapFailed on a read error.
   int ReadTapBatch(Link& l, int max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -147,6 +183,16 @@ class TunnelPump {
   // Sends pending output; arms/disarms EPOLLOUT and the TAP's EPOLLIN.
   void Flush(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseConn(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A control frame from the peer (OnConnReadable).
+  void OnControl(Link& l, const TunnelControl& c, int64_t now_ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends the probe's next echo request when its output is empty.
+  void MaybeSendEcho(Link& l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the link's probe: reports its figure (or `why` without one).
+  void FinishProbe(Link& l, absl::Status why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the probes past their deadline.
+  void ExpireProbes(int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(Link& l, absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetTapArmed(Link& l, bool armed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetConnWantsOut(Link& l, bool want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -157,6 +203,7 @@ class TunnelPump {
   const int wake_fd_;
   const int timer_fd_;
   const DisconnectFn on_disconnect_;
+  const EchoFn on_echo_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -171,6 +218,10 @@ class TunnelPump {
   absl::flat_hash_map<uint64_t, Channel> channels_ ABSL_GUARDED_BY(mu_);
   // Disconnects found while handling events; reported after unlocking.
   std::vector<std::pair<LinkId, absl::Status>> failed_ ABSL_GUARDED_BY(mu_);
+  // Links probing (ProbeRtt), and probes ended, reported after unlocking.
+  absl::flat_hash_set<LinkId> probing_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<LinkId, absl::StatusOr<EchoResult>>> echoed_
+      ABSL_GUARDED_BY(mu_);
   // TAP frames of one batch: kBatchFrames slots of kMaxTunnelFrame bytes
   // (allocated, not touched: only the pages frames use become resident).
   FrameBatchIo io_ ABSL_GUARDED_BY(mu_);

@@ -61,11 +61,90 @@ class Disconnects {
   std::vector<std::pair<TunnelPump::LinkId, absl::Status>> seen_;
 };
 
+// The EchoFn's reports.
+class Echoes {
+ public:
+  void Add(TunnelPump::LinkId id,
+           const absl::StatusOr<TunnelPump::EchoResult>& r) {
+    absl::MutexLock lock(&mu_);
+    seen_.emplace_back(id, r);
+  }
+  // The next report, waiting up to `timeout` for it.
+  absl::StatusOr<TunnelPump::EchoResult> Next(
+      absl::Duration timeout = absl::Seconds(10)) {
+    absl::MutexLock lock(&mu_);
+    auto any = [&] { return next_ < seen_.size(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&any), timeout)) {
+      return absl::InternalError("no echo report");
+    }
+    return seen_[next_++].second;
+  }
+  size_t count() {
+    absl::MutexLock lock(&mu_);
+    return seen_.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  size_t next_ = 0;
+  std::vector<std::pair<TunnelPump::LinkId,
+                        absl::StatusOr<TunnelPump::EchoResult>>>
+      seen_;
+};
+
+// Reads exactly `n` bytes from the stream `fd` within 5 s ("" if not).
+std::string ReadStream(int fd, size_t n) {
+  std::string out;
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (out.size() < n) {
+    pollfd p{fd, POLLIN, 0};
+    int left = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left <= 0 || poll(&p, 1, left) != 1) return "";
+    char buf[256];
+    ssize_t r = read(fd, buf, std::min(sizeof(buf), n - out.size()));
+    if (r <= 0) return "";
+    out.append(buf, r);
+  }
+  return out;
+}
+
+// The control frame at the start of `bytes` (which must be one).
+TunnelControl ParseControl(const std::string& bytes) {
+  TunnelControl got;
+  int n = 0;
+  auto used = ForEachTunnelFrame(
+      bytes, [](absl::string_view) { ADD_FAILURE() << "a data frame"; },
+      [&](const TunnelControl& c) {
+        got = c;
+        ++n;
+      });
+  EXPECT_TRUE(used.ok() && *used == bytes.size() && n == 1)
+      << used.status() << " " << bytes.size();
+  return got;
+}
+
+std::string Control(TunnelControlType type, uint64_t value) {
+  std::string out(kTunnelControlFrameBytes, '\0');
+  EncodeTunnelControl({type, value}, out.data());
+  return out;
+}
+
+std::string DataFrame(const std::string& payload) {
+  std::string out(kTunnelFrameHeaderBytes, '\0');
+  EncodeTunnelFrameHeader(payload.size(), out.data());
+  return out + payload;
+}
+
 class TunnelPumpTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto a = TunnelPump::Create(
-        [this](TunnelPump::LinkId id, const absl::Status& s) { da_.Add(id, s); });
+        [this](TunnelPump::LinkId id, const absl::Status& s) { da_.Add(id, s); },
+        FrameBatchIo::Mode::kAuto,
+        [this](TunnelPump::LinkId id,
+               const absl::StatusOr<TunnelPump::EchoResult>& r) {
+          echoes_.Add(id, r);
+        });
     auto b = TunnelPump::Create(
         [this](TunnelPump::LinkId id, const absl::Status& s) { db_.Add(id, s); });
     ASSERT_TRUE(a.ok() && b.ok());
@@ -95,7 +174,22 @@ class TunnelPumpTest : public ::testing::Test {
     ASSERT_TRUE(b_->Attach(*ib, s[1]).ok());
   }
 
+  // Pump a's link on a stream whose other end (*peer) is the test's.
+  void AttachRaw(Pair* tap, TunnelPump::LinkId* id, int* peer) {
+    *tap = SeqPair();
+    close_.push_back(tap->mine);
+    auto l = a_->AddLink(tap->theirs);
+    ASSERT_TRUE(l.ok());
+    *id = *l;
+    int s[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+    ASSERT_TRUE(a_->Attach(*id, s[0]).ok());
+    *peer = s[1];
+    close_.push_back(s[1]);
+  }
+
   Disconnects da_, db_;
+  Echoes echoes_;
   std::unique_ptr<TunnelPump> a_, b_;
   std::vector<int> close_;
 };
@@ -283,6 +377,150 @@ TEST_F(TunnelPumpTest, GarbageOnTheStreamIsAProtocolError) {
   ASSERT_TRUE(da_.WaitFor(1));
   EXPECT_EQ(da_.seen()[0].second.code(), absl::StatusCode::kDataLoss);
   close(s[1]);
+}
+
+TEST_F(TunnelPumpTest, EchoesRoundTripThroughThePeerPumpAndNeverReachItsTap) {
+  Pair ta, tb;
+  TunnelPump::LinkId ia, ib;
+  Join(&ta, &tb, &ia, &ib);
+  ASSERT_TRUE(a_->ProbeRtt(ia, 8).ok());
+  auto r = echoes_.Next();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples, 8);
+  EXPECT_GT(r->min_rtt, absl::ZeroDuration());
+  EXPECT_LT(r->min_rtt, absl::Seconds(1));
+  auto sb = b_->GetStats(ib);
+  EXPECT_EQ(sb->echoes_answered, 8u);  // one at a time, none lost
+  EXPECT_EQ(sb->tcp_to_tap_frames, 0u);
+  EXPECT_EQ(a_->GetStats(ia)->tcp_to_tap_frames, 0u);
+  EXPECT_EQ(ReadFrame(tb.mine, absl::Milliseconds(50)), "");
+  EXPECT_EQ(ReadFrame(ta.mine, absl::Milliseconds(50)), "");
+  // Data still crosses after it, both ways.
+  ASSERT_EQ(write(ta.mine, "after", 5), 5);
+  EXPECT_EQ(ReadFrame(tb.mine), "after");
+  ASSERT_EQ(write(tb.mine, "back", 4), 4);
+  EXPECT_EQ(ReadFrame(ta.mine), "back");
+  EXPECT_EQ(a_->ProbeRtt(ia, 0).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a_->ProbeRtt(999, 1).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(TunnelPumpTest, AnEchoRequestIsAnsweredWithItsValueOnTheStream) {
+  Pair ta;
+  TunnelPump::LinkId ia;
+  int peer;
+  AttachRaw(&ta, &ia, &peer);
+  std::string req = DataFrame("x") +
+                    Control(TunnelControlType::kEchoRequest, 0xfeedbeef12) +
+                    DataFrame("y");
+  ASSERT_EQ(write(peer, req.data(), req.size()), (ssize_t)req.size());
+  TunnelControl c = ParseControl(ReadStream(peer, kTunnelControlFrameBytes));
+  EXPECT_EQ(c.type, TunnelControlType::kEchoReply);
+  EXPECT_EQ(c.value, 0xfeedbeef12u);
+  // The TAP saw the two data frames and nothing else.
+  EXPECT_EQ(ReadFrame(ta.mine), "x");
+  EXPECT_EQ(ReadFrame(ta.mine), "y");
+  EXPECT_EQ(ReadFrame(ta.mine, absl::Milliseconds(50)), "");
+  EXPECT_EQ(a_->GetStats(ia)->echoes_answered, 1u);
+  EXPECT_EQ(a_->GetStats(ia)->tcp_to_tap_frames, 2u);
+}
+
+TEST_F(TunnelPumpTest, AProbeTimesThePeersAnswerAndSkipsRoundTripsBehindData) {
+  Pair ta;
+  TunnelPump::LinkId ia;
+  int peer;
+  AttachRaw(&ta, &ia, &peer);
+  ASSERT_TRUE(a_->ProbeRtt(ia, 2).ok());
+  // 1: a data frame crosses before the answer: not counted.
+  TunnelControl c = ParseControl(ReadStream(peer, kTunnelControlFrameBytes));
+  ASSERT_EQ(c.type, TunnelControlType::kEchoRequest);
+  std::string busy = DataFrame("busy") +
+                     Control(TunnelControlType::kEchoReply, c.value);
+  ASSERT_EQ(write(peer, busy.data(), busy.size()), (ssize_t)busy.size());
+  EXPECT_EQ(ReadFrame(ta.mine), "busy");
+  // 2: answered 30 ms late: counted, and at least that long.
+  c = ParseControl(ReadStream(peer, kTunnelControlFrameBytes));
+  ASSERT_EQ(c.type, TunnelControlType::kEchoRequest);
+  absl::SleepFor(absl::Milliseconds(30));  // the delay measured, not a wait
+  std::string reply = Control(TunnelControlType::kEchoReply, c.value);
+  ASSERT_EQ(write(peer, reply.data(), reply.size()), (ssize_t)reply.size());
+  // A stale or unasked reply is ignored.
+  reply = Control(TunnelControlType::kEchoReply, 12345);
+  ASSERT_EQ(write(peer, reply.data(), reply.size()), (ssize_t)reply.size());
+  // 3: answered at once: counted.
+  c = ParseControl(ReadStream(peer, kTunnelControlFrameBytes));
+  ASSERT_EQ(c.type, TunnelControlType::kEchoRequest);
+  reply = Control(TunnelControlType::kEchoReply, c.value);
+  ASSERT_EQ(write(peer, reply.data(), reply.size()), (ssize_t)reply.size());
+  auto r = echoes_.Next();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples, 2);
+  EXPECT_GT(r->min_rtt, absl::ZeroDuration());
+  // The probe is over: no more requests.
+  EXPECT_EQ(ReadStream(peer, 1), "");
+
+  // One sample, answered 30 ms late: the figure covers the delay.
+  ASSERT_TRUE(a_->ProbeRtt(ia, 1).ok());
+  c = ParseControl(ReadStream(peer, kTunnelControlFrameBytes));
+  absl::SleepFor(absl::Milliseconds(30));  // the delay measured, not a wait
+  reply = Control(TunnelControlType::kEchoReply, c.value);
+  ASSERT_EQ(write(peer, reply.data(), reply.size()), (ssize_t)reply.size());
+  r = echoes_.Next();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples, 1);
+  EXPECT_GE(r->min_rtt, absl::Milliseconds(30));
+}
+
+TEST_F(TunnelPumpTest, AProbeThatNeverSeesAnIdleRoundTripReportsWhy) {
+  Pair ta;
+  TunnelPump::LinkId ia;
+  int peer;
+  AttachRaw(&ta, &ia, &peer);
+  ASSERT_TRUE(a_->ProbeRtt(ia, 1).ok());
+  // Every answer behind a data frame: the attempts run out.
+  for (int i = 0; i < TunnelPump::kEchoAttemptsPerSample; ++i) {
+    TunnelControl c =
+        ParseControl(ReadStream(peer, kTunnelControlFrameBytes));
+    ASSERT_EQ(c.type, TunnelControlType::kEchoRequest) << i;
+    std::string busy = DataFrame("busy") +
+                       Control(TunnelControlType::kEchoReply, c.value);
+    ASSERT_EQ(write(peer, busy.data(), busy.size()), (ssize_t)busy.size());
+  }
+  auto r = echoes_.Next();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(r.status().message().find("8 attempts"), absl::string_view::npos)
+      << r.status();
+
+  // Unanswered: the deadline ends it.
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(a_->ProbeRtt(ia, 1).ok());
+  r = echoes_.Next(TunnelPump::kEchoDeadline + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(r.status().message().find("no idle echo round trip in 5s"),
+            absl::string_view::npos)
+      << r.status();
+  EXPECT_GE(absl::Now() - start, TunnelPump::kEchoDeadline);
+
+  // A probe whose connection goes is not reported; none without one.
+  ASSERT_TRUE(a_->ProbeRtt(ia, 1).ok());
+  a_->Detach(ia);
+  EXPECT_EQ(a_->ProbeRtt(ia, 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(echoes_.count(), 2u);
+}
+
+TEST_F(TunnelPumpTest, AMalformedControlFrameIsAProtocolError) {
+  Pair ta;
+  TunnelPump::LinkId ia;
+  int peer;
+  AttachRaw(&ta, &ia, &peer);
+  std::string bad = Control(TunnelControlType::kEchoRequest, 1);
+  bad[kTunnelFrameHeaderBytes] = 9;  // no such type
+  ASSERT_EQ(write(peer, bad.data(), bad.size()), (ssize_t)bad.size());
+  ASSERT_TRUE(da_.WaitFor(1));
+  EXPECT_EQ(da_.seen()[0].second.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(da_.seen()[0].second.message().find("unknown type 9"),
+            absl::string_view::npos)
+      << da_.seen()[0].second;
+  EXPECT_EQ(ReadFrame(ta.mine, absl::Milliseconds(50)), "");
 }
 
 TEST_F(TunnelPumpTest, AttachToUnknownLinkClosesTheSocket) {
