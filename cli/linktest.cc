@@ -387,6 +387,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         f.applied = true;
         f.base_us = d->base_latency_us();
         f.applied_us = d->applied_delay_us();
+        f.base_source = d->base_source();
       }
       return f;
     };

@@ -93,6 +93,7 @@ absl::StatusOr<double> ReceiverMedianBps(absl::string_view iperf3_json,
 }
 
 std::string CompensationBaseSource(const CompensationFigures& c) {
+  if (!c.base_source.empty()) return c.base_source;
   return c.cross_host ? "tunnel TCP min RTT/2" : "engine path probe";
 }
 
@@ -107,14 +108,17 @@ std::string DescribeCompensation(const CompensationFigures& c) {
     }
     return c.cross_host
                ? "compensate: asked, not applied (no base measured to the "
-                 "peer host yet: the tunnel is not connected, or its "
-                 "carrier is ssh, whose socket is not the TCP path)"
+                 "peer host yet: the tunnel is not connected, or its echo "
+                 "found no idle round trip and its carrier, ssh, has no TCP "
+                 "figure)"
                : "compensate: asked, not applied (the agent has not "
                  "measured the engine path's base)";
   }
   return absl::StrCat("compensated: configured ", ms(c.configured_us),
                       " - base measured ", ms(c.base_us),
-                      c.cross_host ? " (tunnel TCP min RTT/2)" : "",
+                      c.cross_host
+                          ? absl::StrCat(" (", CompensationBaseSource(c), ")")
+                          : "",
                       " = engine delay ", ms(c.applied_us));
 }
 

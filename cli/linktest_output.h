@@ -39,13 +39,17 @@ struct CompensationFigures {
   uint64_t configured_us = 0;  // the configured delay
   uint64_t base_us = 0;        // the path's measured one-way base latency
   uint64_t applied_us = 0;     // the delay the engine applies
-  // Where the base comes from: a cross-host link's tunnel (half its TCP
-  // minimum RTT) or a same-host engine path (a probe on a scratch copy).
   bool cross_host = false;
   bool kernel = false;  // the direction is kernel-shaped (TBF/NetEm)
+  // Where the base comes from, as the agent says (DirectionCounters.
+  // base_source: "engine path probe", "tunnel echo min RTT/2", "tunnel TCP
+  // min RTT/2"); empty from an older agent, which had a same-host engine
+  // path's probe or a cross-host link's TCP minimum RTT.
+  std::string base_source;
 };
 
-// What the base of `c` is: "engine path probe" or "tunnel TCP min RTT/2".
+// What the base of `c` is: its base_source, or for an older agent's figure
+// "engine path probe" or "tunnel TCP min RTT/2".
 std::string CompensationBaseSource(const CompensationFigures& c);
 
 // "" when not asked; else one line: the three figures, or why none apply.

@@ -77,6 +77,13 @@ TEST(DescribeCompensationTest, ShowsConfiguredBaseAndResultOrWhyNot) {
   EXPECT_NE(DescribeCompensation(kernel).find("kernel-shaped"),
             std::string::npos);
   EXPECT_EQ(CompensationBaseSource(kernel), "engine path probe");
+  // The agent names its source: the echo through the tunnel's pumps.
+  CompensationFigures echo{true, true, 2000, 61, 1939, true, false,
+                           "tunnel echo min RTT/2"};
+  EXPECT_EQ(DescribeCompensation(echo),
+            "compensated: configured 2.000 ms - base measured 0.061 ms "
+            "(tunnel echo min RTT/2) = engine delay 1.939 ms");
+  EXPECT_EQ(CompensationBaseSource(echo), "tunnel echo min RTT/2");
 }
 
 }  // namespace

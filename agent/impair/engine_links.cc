@@ -37,6 +37,7 @@ absl::StatusOr<emu::v1::LinkParams> EngineLinks::ForEngine(
   how->on = true;
   how->base_us = static_cast<uint64_t>(*base_ns / 1000);
   how->applied_delay_us = linkemu::CompensatedDelayUs(p.delay_us(), how->base_us);
+  how->source = linkemu::kBaseSourceEnginePath;
   out.set_delay_us(how->applied_delay_us);
   return out;
 }

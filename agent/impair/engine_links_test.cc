@@ -68,6 +68,7 @@ TEST_F(EngineLinksCompensation, SubtractsTheMeasuredBaseFromCompensatedDirection
   EXPECT_TRUE(served[0].a_to_b.on);
   EXPECT_EQ(served[0].a_to_b.base_us, 80u);
   EXPECT_EQ(served[0].a_to_b.applied_delay_us, 9'920u);
+  EXPECT_EQ(served[0].a_to_b.source, linkemu::kBaseSourceEnginePath);
   EXPECT_FALSE(served[0].b_to_a.on);
 
   // A live change keeps the figure measured once.

@@ -107,6 +107,7 @@ emu::v1::LabCounters LabCounterCollector::Collect(
     d->set_compensated(true);
     d->set_base_latency_us(c.base_us);
     d->set_applied_delay_us(c.applied_delay_us);
+    d->set_base_source(c.source);
   };
   std::map<std::string, tunnel::TunnelStatus> tunnels;
   if (sources_.tunnels != nullptr) {

@@ -295,6 +295,9 @@ struct TunnelManager::Entry {
   uint64_t seed = 0;
   bool compensate = false;
   linkemu::DelayCompensation compensation;
+  // The connection's TCP minimum RTT when it was attached: the base's
+  // fallback (MeasureBase).
+  absl::StatusOr<absl::Duration> tcp_min_rtt = absl::UnknownError("");
 };
 
 struct TunnelManager::DialJob {
@@ -334,7 +337,11 @@ absl::StatusOr<std::unique_ptr<TunnelManager>> TunnelManager::Start(
       [raw = m.get()](TunnelPump::LinkId id, const absl::Status& why) {
         raw->OnDisconnect(id, why);
       },
-      m->options_.frame_io);
+      m->options_.frame_io,
+      [raw = m.get()](TunnelPump::LinkId id,
+                      const absl::StatusOr<TunnelPump::EchoResult>& r) {
+        raw->OnEcho(id, r);
+      });
   if (!pump.ok()) return pump.status();
   m->pump_ = *std::move(pump);
   m->handshake_pool_ = std::make_unique<ThreadPool>(kHandshakeThreads);
@@ -491,7 +498,7 @@ std::optional<int64_t> TunnelManager::BaseToPeerNs(
   absl::MutexLock lock(&mu_);
   auto it = base_ns_.find(peer_host);
   if (it == base_ns_.end()) return std::nullopt;
-  return it->second;
+  return it->second.ns;
 }
 
 linkemu::ImpairmentSpec TunnelManager::Compensated(
@@ -503,8 +510,9 @@ linkemu::ImpairmentSpec TunnelManager::Compensated(
   auto base = base_ns_.find(peer_host);
   if (base == base_ns_.end()) return out;
   how->on = true;
-  how->base_us = static_cast<uint64_t>(base->second / 1000);
+  how->base_us = static_cast<uint64_t>(base->second.ns / 1000);
   how->applied_delay_us = linkemu::CompensatedDelayUs(out.delay_us, how->base_us);
+  how->source = base->second.source;
   out.delay_us = how->applied_delay_us;
   return out;
 }
@@ -520,13 +528,47 @@ absl::StatusOr<absl::Duration> TunnelManager::MinRtt(int fd) const {
   return options_.min_rtt ? options_.min_rtt(fd) : linkemu::TcpMinRtt(fd);
 }
 
+void TunnelManager::MeasureBase(Entry& e) {
+  if (base_ns_.contains(e.spec.peer_host)) return;
+  if (options_.echo_samples > 0) {
+    absl::Status s = pump_->ProbeRtt(e.pump_id, options_.echo_samples);
+    if (s.ok()) return;  // OnEcho goes on
+    Log("tunnel ", e.spec.lab, " ", e.spec.link_id, ": echo probe: ",
+        s.message());
+  }
+  LearnBase(e, e.tcp_min_rtt, linkemu::kBaseSourceTunnelTcp,
+            "the TCP minimum RTT");
+}
+
+void TunnelManager::OnEcho(
+    TunnelPump::LinkId id,
+    const absl::StatusOr<TunnelPump::EchoResult>& result) {
+  absl::MutexLock lock(&mu_);
+  auto k = by_pump_id_.find(id);
+  if (k == by_pump_id_.end()) return;
+  Entry& e = *entries_[k->second];
+  if (result.ok()) {
+    LearnBase(e, result->min_rtt, linkemu::kBaseSourceTunnelEcho,
+              absl::StrCat("the minimum of ", result->samples,
+                           " echo round trips"));
+    return;
+  }
+  Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " to ", e.spec.peer_host,
+      ": echo probe: ", result.status().message(),
+      "; the TCP minimum RTT stands in");
+  LearnBase(e, e.tcp_min_rtt, linkemu::kBaseSourceTunnelTcp,
+            "the TCP minimum RTT");
+}
+
 void TunnelManager::LearnBase(const Entry& e,
-                              const absl::StatusOr<absl::Duration>& min_rtt) {
+                              const absl::StatusOr<absl::Duration>& min_rtt,
+                              const char* source, absl::string_view how) {
   const std::string& peer = e.spec.peer_host;
   if (!min_rtt.ok() || base_ns_.contains(peer)) return;
-  base_ns_[peer] = linkemu::BaseFromMinRttNs(*min_rtt);
-  Log("tunnel base latency to ", peer, ": ", base_ns_[peer] / 1000,
-      " us one way (half the TCP minimum RTT of link ", e.spec.link_id, ")");
+  base_ns_[peer] = PeerBase{linkemu::BaseFromMinRttNs(*min_rtt), source};
+  Log("tunnel base latency to ", peer, ": ", base_ns_[peer].ns / 1000,
+      " us one way (half ", how, " of link ", e.spec.link_id, ": ",
+      absl::FormatDuration(*min_rtt), ")");
   for (auto& [key, other] : entries_) {
     if (other->spec.peer_host != peer || !other->egress ||
         !other->compensate || other->compensation.on) {
@@ -696,7 +738,8 @@ void TunnelManager::HandleAccepted(int fd, const std::string& peer) {
                                        " ", conn->Describe());
   const absl::StatusOr<absl::Duration> min_rtt = MinRtt(conn->fd());
   if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return;
-  LearnBase(e, min_rtt);
+  e.tcp_min_rtt = min_rtt;
+  MeasureBase(e);
   e.up = true;
   e.connection = conn_text;
   e.last_error.clear();
@@ -767,7 +810,8 @@ absl::Status TunnelManager::RunDial(const DialJob& job,
                          " ", conn->Describe());
   const absl::StatusOr<absl::Duration> min_rtt = MinRtt(conn->fd());
   if (!pump_->Attach(e.pump_id, std::move(conn)).ok()) return connect_status;
-  LearnBase(e, min_rtt);
+  e.tcp_min_rtt = min_rtt;
+  MeasureBase(e);
   e.up = true;
   e.connection = conn_text;
   e.last_error.clear();

@@ -164,9 +164,13 @@ class TunnelManager {
     absl::Duration io_timeout = absl::Seconds(3);  // connect + handshake
     // TAP frames in io_uring batches (kAuto) or one system call each.
     linkemu::FrameBatchIo::Mode frame_io = linkemu::FrameBatchIo::Mode::kAuto;
-    // The minimum RTT of an established connection's socket (the path's
-    // base latency to its peer host, for compensated links); tests replace
-    // it. Empty: linkemu::TcpMinRtt.
+    // How many idle echo round trips through both pumps measure the base
+    // latency to a peer host (TunnelPump::ProbeRtt; SetEgress says why 8).
+    // 0: none, the TCP minimum RTT at once (tests).
+    int echo_samples = 8;
+    // The minimum RTT of an established connection's socket (the base's
+    // fallback when the echo finds no idle round trip); tests replace it.
+    // Empty: linkemu::TcpMinRtt.
     std::function<absl::StatusOr<absl::Duration>(int fd)> min_rtt;
   };
 
@@ -199,12 +203,20 @@ class TunnelManager {
   //
   // `compensate` (compensate: true, docs/linkemu.md "Compensating the
   // path's base latency"): the pipeline's delay is spec.delay_us less the
-  // base latency of the path to the link's peer host, half the minimum RTT
-  // of the first connection to that host that had one (Options::min_rtt),
-  // kept for the manager's life: once per host pair. Until that is known
-  // (no connection yet; the SSH carrier, whose socket is not the TCP
-  // path's) the configured delay applies uncompensated, and it is
-  // compensated when a connection brings the figure.
+  // base latency of the path to the link's peer host, measured on the
+  // first connection to that host: half the minimum of Options::
+  // echo_samples idle echo round trips through both pumps (right after the
+  // hello, before the link's data flows, a few RTTs long). 8 because the
+  // noise is one-sided (a wake-up is only ever late, a path never quicker
+  // than its cost): the minimum of a few settles on what every frame pays,
+  // more only lower it towards the luckiest wake-up, and a minimum can
+  // only under-estimate, so compensation never makes a frame early. Where
+  // the echo finds no idle round trip (data crossed during each, or none
+  // came back in TunnelPump::kEchoDeadline) the connection's TCP minimum
+  // RTT stands in (Options::min_rtt; none with the SSH carrier, whose
+  // socket is not the TCP path). The figure is kept for the manager's
+  // life: once per host pair. Until it is known the configured delay
+  // applies uncompensated, and it is compensated when it comes.
   absl::Status SetEgress(const std::string& lab, const std::string& link_id,
                          const linkemu::ImpairmentSpec& spec, uint64_t seed,
                          bool compensate = false);
@@ -258,10 +270,18 @@ class TunnelManager {
                                       bool compensate,
                                       linkemu::DelayCompensation* how) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After a connection of `e` came up with socket minimum RTT `min_rtt`:
-  // the first figure for its peer host is kept, and the compensated links
-  // to that host that waited for it get their delay.
-  void LearnBase(const Entry& e, const absl::StatusOr<absl::Duration>& min_rtt)
+  // After a connection of `e` was attached: starts the echo probe when its
+  // peer host's base is not known yet (or, without echo, learns the
+  // socket's minimum RTT at once).
+  void MeasureBase(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pump's echo probe of link `id` ended.
+  void OnEcho(linkemu::TunnelPump::LinkId id,
+              const absl::StatusOr<linkemu::TunnelPump::EchoResult>& result);
+  // A minimum RTT `min_rtt` to e's peer host from `source`
+  // (linkemu::kBaseSource*): the first figure for that host is kept, and
+  // the compensated links to it that waited for it get their delay.
+  void LearnBase(const Entry& e, const absl::StatusOr<absl::Duration>& min_rtt,
+                 const char* source, absl::string_view how)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<absl::Duration> MinRtt(int fd) const;
 
@@ -280,8 +300,12 @@ class TunnelManager {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<linkemu::TunnelPump::LinkId, std::string> by_pump_id_
       ABSL_GUARDED_BY(mu_);
-  // One-way base latency (ns) to each peer host, once measured (LearnBase).
-  absl::flat_hash_map<std::string, int64_t> base_ns_ ABSL_GUARDED_BY(mu_);
+  // One-way base latency to each peer host, once measured (LearnBase).
+  struct PeerBase {
+    int64_t ns = 0;
+    const char* source = "";  // a linkemu::kBaseSource*
+  };
+  absl::flat_hash_map<std::string, PeerBase> base_ns_ ABSL_GUARDED_BY(mu_);
   absl::CondVar dial_cv_;  // with mu_: a dial may be due
   // Handshakes under way, by the peer's address (without port).
   absl::flat_hash_map<std::string, int> handshaking_ ABSL_GUARDED_BY(mu_);

@@ -359,11 +359,12 @@ TEST_F(TunnelManagerTest, EgressImpairsWhatTheEndSendsAcrossReconnects) {
   EXPECT_EQ(taps_a_.opens(), 1);
 }
 
-// compensate: true across hosts (issue 10): the tunnel path's base latency,
-// half the TCP minimum RTT of the first connection to the peer host that
-// has one, is subtracted from a compensated direction's delay once a
-// connection brings it, kept for later links and reconnects, and left out
-// where the socket has none (the SSH carrier's socketpair).
+// compensate: true across hosts (issue 10) without the echo (its fallback):
+// the tunnel path's base latency, half the TCP minimum RTT of the first
+// connection to the peer host that has one, is subtracted from a
+// compensated direction's delay once a connection brings it, kept for
+// later links and reconnects, and left out where the socket has none (the
+// SSH carrier's socketpair).
 TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   std::atomic<int> a_reads{0};
   TunnelManager::Options o;
@@ -371,6 +372,7 @@ TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   o.token = "tok";
   o.min_backoff = absl::Milliseconds(20);
   o.max_backoff = absl::Milliseconds(200);
+  o.echo_samples = 0;
   // a's connections: 6 ms the first time, 2 ms afterwards (measured once:
   // the second figure must not be used).
   o.min_rtt = [&a_reads](int) -> absl::StatusOr<absl::Duration> {
@@ -402,6 +404,7 @@ TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   EXPECT_TRUE(st.compensation.on);
   EXPECT_EQ(st.compensation.base_us, 3'000u);
   EXPECT_EQ(st.compensation.applied_delay_us, 37'000u);
+  EXPECT_EQ(st.compensation.source, linkemu::kBaseSourceTunnelTcp);
   EXPECT_EQ(st.egress->delay_us, 37'000u);
   EXPECT_EQ((*a)->BaseToPeerNs("hb").value_or(-1), 3'000'000);
   int na = taps_a_.NodeSide("ns-a", "eth1");
@@ -442,6 +445,56 @@ TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   EXPECT_GE(a_reads.load(), 2);
   EXPECT_EQ((*a)->BaseToPeerNs("hb").value_or(-1), 3'000'000);
   EXPECT_EQ((*a)->List("lab1")[0].egress->delay_us, 37'000u);
+}
+
+// With the echo (the default): the base is half the minimum of 8 idle
+// round trips through both pumps, on both ends (the SSH carrier's too,
+// whose socket has no TCP figure), the echoes never reach a TAP, and the
+// TCP figure (here 1 s, so its use would show) is not taken.
+TEST_F(TunnelManagerTest, CompensationBaseIsHalfTheMinimumEchoRoundTrip) {
+  TunnelManager::Options o;
+  o.listen_address = "127.0.0.1:0";
+  o.token = "tok";
+  o.min_backoff = absl::Milliseconds(20);
+  o.max_backoff = absl::Milliseconds(200);
+  o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
+    return absl::Seconds(1);
+  };
+  auto a = TunnelManager::Start(o, &taps_a_);
+  ASSERT_TRUE(a.ok()) << a.status();
+  o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
+    return absl::FailedPreconditionError("not a TCP socket");
+  };
+  auto b = TunnelManager::Start(o, &taps_b_);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE((*a)->Apply("lab1", {End(true, (*b)->address())}).ok());
+  linkemu::ImpairmentSpec delay;
+  delay.delay_us = 40'000;
+  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  ASSERT_TRUE((*b)->Apply("lab1", {End(false, (*a)->address())}).ok());
+  ASSERT_TRUE((*b)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 8, true).ok());
+  for (TunnelManager* m : {a->get(), b->get()}) {
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!m->List("lab1")[0].compensation.on && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    TunnelStatus st = m->List("lab1")[0];
+    ASSERT_TRUE(st.compensation.on);
+    EXPECT_EQ(st.compensation.source, linkemu::kBaseSourceTunnelEcho);
+    // Loopback through two pumps: far below the TCP stand-in's 500 ms.
+    EXPECT_LT(st.compensation.base_us, 100'000u);
+    EXPECT_EQ(st.compensation.applied_delay_us,
+              40'000u - st.compensation.base_us);
+    EXPECT_EQ(st.egress->delay_us, st.compensation.applied_delay_us);
+    // Each end answered the other's 8 (one at a time), and no echo
+    // became a frame.
+    EXPECT_GE(st.stats.echoes_answered, 8u);
+    EXPECT_EQ(st.stats.tcp_to_tap_frames, 0u);
+  }
+  EXPECT_EQ(ReadFrame(taps_a_.NodeSide("ns-a", "eth1"), absl::Milliseconds(50)),
+            "");
+  EXPECT_EQ(ReadFrame(taps_b_.NodeSide("ns-b", "eth1"), absl::Milliseconds(50)),
+            "");
 }
 
 }  // namespace

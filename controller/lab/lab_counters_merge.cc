@@ -25,6 +25,7 @@ void AddDirection(const emu::v1::DirectionCounters& p,
     d->set_compensated(true);
     d->set_base_latency_us(p.base_latency_us());
     d->set_applied_delay_us(p.applied_delay_us());
+    d->set_base_source(p.base_source());
   }
 }
 

@@ -20,6 +20,11 @@ TEST(LabCountersMergeTest, CrossHostLinkIsTheSumOfBothHostsParts) {
   l1->mutable_a_to_b()->set_sent_packets(10);
   l1->mutable_a_to_b()->set_dropped_packets(2);
   l1->mutable_b_to_a()->set_delivered_bytes(400);
+  // The sender's host compensates the direction it sends.
+  l1->mutable_a_to_b()->set_compensated(true);
+  l1->mutable_a_to_b()->set_base_latency_us(31);
+  l1->mutable_a_to_b()->set_applied_delay_us(1969);
+  l1->mutable_a_to_b()->set_base_source("tunnel echo min RTT/2");
   h1.add_nodes()->set_node("r1");
   h2.set_time_unix_us(150);
   auto* l2 = h2.add_links();
@@ -47,6 +52,10 @@ TEST(LabCountersMergeTest, CrossHostLinkIsTheSumOfBothHostsParts) {
   EXPECT_EQ(d.delivered_bytes(), 980u);
   EXPECT_EQ(d.delivered_packets(), 8u);
   EXPECT_EQ(d.dropped_packets(), 2u);
+  EXPECT_TRUE(d.compensated());
+  EXPECT_EQ(d.base_latency_us(), 31u);
+  EXPECT_EQ(d.applied_delay_us(), 1969u);
+  EXPECT_EQ(d.base_source(), "tunnel echo min RTT/2");
   EXPECT_EQ(lab.links(0).b_to_a().sent_bytes(), 400u);
   EXPECT_EQ(lab.links(0).b_to_a().delivered_bytes(), 400u);
   ASSERT_EQ(lab.nodes_size(), 2);

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -44,11 +45,21 @@ int64_t BaseFromSamplesNs(std::vector<int64_t> samples);
 uint64_t CompensatedDelayUs(uint64_t delay_us, uint64_t base_us);
 
 // The base of a cross-host link's path (its tunnel between two hosts) from
-// the minimum RTT the tunnel's TCP connection has seen (TCP_INFO's
+// a minimum RTT: of echo frames through both pumps (TunnelPump::ProbeRtt),
+// or the one the tunnel's TCP connection has seen (TCP_INFO's
 // tcpi_min_rtt, linkemu/tcp_info.h): half of it, in nanoseconds. Not
 // capped: hosts far apart have a real base of many milliseconds, and a
 // minimum is not raised by a busy moment. Negative counts as 0.
 int64_t BaseFromMinRttNs(absl::Duration min_rtt);
+
+// Where a base comes from (DelayCompensation::source, GetLabStats'
+// DirectionCounters.base_source, `emuctl linktest`): a same-host engine
+// path (BaseLatency's probe), a cross-host link's tunnel by echo frames
+// through both pumps (linkemu/tunnel_pump.h, ProbeRtt), or, where the echo
+// got no idle round trip, the tunnel's TCP minimum RTT (tcp_info.h).
+inline constexpr char kBaseSourceEnginePath[] = "engine path probe";
+inline constexpr char kBaseSourceTunnelEcho[] = "tunnel echo min RTT/2";
+inline constexpr char kBaseSourceTunnelTcp[] = "tunnel TCP min RTT/2";
 
 // How one direction's delay was compensated, as GetLabStats and `emuctl
 // linktest` show it. `on` only where a base was measured and subtracted.
@@ -56,6 +67,7 @@ struct DelayCompensation {
   bool on = false;                // asked, has a delay, a base is known
   uint64_t base_us = 0;           // the path's measured one-way base
   uint64_t applied_delay_us = 0;  // configured - min(base, configured)
+  std::string source;             // a kBaseSource* while `on`
 };
 
 // Measures a path's one-way delays. An interface so the cache is tested
