@@ -86,32 +86,26 @@ std::string RateVerdict(const RateJudgement& j) {
   return j.carried ? Verdict(j.ok) : "beyond the path";
 }
 
+int IperfSecondsFor(double rate_bps, double bytes, int min_seconds,
+                    int max_seconds) {
+  const double need = rate_bps > 0 ? std::ceil(bytes * 8 / rate_bps) : 0;
+  return static_cast<int>(std::clamp<double>(need, min_seconds,
+                                             std::max(min_seconds, max_seconds)));
+}
+
 absl::StatusOr<std::string> GuestTcScript(const std::string& dev,
                                           const emu::v1::LinkParams& p) {
-  emu::v1::LinkParams plain = p;
-  plain.clear_delay_distribution();
-  absl::StatusOr<linkemu::QdiscPlan> plan = linkemu::PlanForLinkParams(plain);
+  absl::StatusOr<linkemu::QdiscPlan> plan =
+      linkemu::PlanForLinkParams(p, /*guest_sender=*/true);
   if (!plan.ok()) return plan.status();
-  std::string script = agent::guest::GuestQdiscScript(dev, *plan);
   const auto kind = p.delay_distribution();
-  if (kind == emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED ||
-      kind == emu::v1::DELAY_DISTRIBUTION_UNIFORM) {
-    return script;
-  }
-  if (!plan->netem || plan->netem->jitter_us == 0) {
+  if (kind != emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED &&
+      kind != emu::v1::DELAY_DISTRIBUTION_UNIFORM &&
+      (!plan->netem || plan->netem->jitter_us == 0)) {
     return absl::InvalidArgumentError(
         "a delay distribution needs a jitter (tc-netem(8))");
   }
-  // tc's netem takes `distribution` anywhere among its options: at the end
-  // of the netem line.
-  size_t at = script.find(" netem");
-  at = at == std::string::npos ? at : script.find('\n', at);
-  if (at == std::string::npos) {
-    return absl::InternalError("no netem line in the guest's tc script");
-  }
-  script.insert(at, absl::StrCat(" distribution ",
-                                 linkemu::DelayDistributionName(kind)));
-  return script;
+  return agent::guest::GuestQdiscScript(dev, *plan);
 }
 
 }  // namespace emu::bench

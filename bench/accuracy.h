@@ -84,13 +84,20 @@ RateJudgement JudgeRate(double rate_bps, double measured_bps, double base_bps);
 std::string Verdict(bool ok);
 std::string RateVerdict(const RateJudgement& j);
 
+// How long an iperf3 run at `rate_bps` must be to carry `bytes`: whole
+// seconds, at least `min_seconds`, at most `max_seconds` (a slow rate row
+// needs more than a fast one for as stable a figure).
+int IperfSecondsFor(double rate_bps, double bytes, int min_seconds,
+                    int max_seconds);
+
 // The script that makes `dev`'s egress inside a QEMU guest apply `p` with
 // the guest's own kernel: the agent's GuestQdiscScript
-// (agent/guest/guest_config.h: netem as root, TBF below it, or TBF alone)
-// with, for a delay distribution other than uniform, tc's `distribution
-// NAME` on the netem line (the guest image carries tc's .dist tables; the
-// agent itself leaves distributions to the userspace engine).
-// INVALID_ARGUMENT when `p` cannot be programmed (PlanForLinkParams).
+// (agent/guest/guest_config.h: netem as root, TBF below it, or TBF alone;
+// a delay distribution other than uniform as tc's `distribution NAME`,
+// from the tables the guest image carries), as the agent programs a
+// guest's direction with engine kernel. INVALID_ARGUMENT when `p` cannot
+// be programmed (PlanForLinkParams for a guest sender), or has a
+// distribution without jitter.
 absl::StatusOr<std::string> GuestTcScript(const std::string& dev,
                                           const emu::v1::LinkParams& p);
 

@@ -102,6 +102,15 @@ TEST(JudgeRate, BasisAndWhatThePathCarries) {
   EXPECT_EQ(RateVerdict(JudgeRate(1e6, 0.5e6, 300e6)), "MISSED");
 }
 
+TEST(IperfSecondsFor, SlowRatesRunLongEnoughToCarryTheBytes) {
+  // 1.5 MB: 12 s at 1 Mbit/s, 2 s at 6 Mbit/s (so the minimum), capped.
+  EXPECT_EQ(IperfSecondsFor(1e6, 1.5e6, 3, 30), 12);
+  EXPECT_EQ(IperfSecondsFor(6e6, 1.5e6, 3, 30), 3);
+  EXPECT_EQ(IperfSecondsFor(1e9, 1.5e6, 3, 30), 3);
+  EXPECT_EQ(IperfSecondsFor(0.1e6, 1.5e6, 3, 30), 30);
+  EXPECT_EQ(IperfSecondsFor(0.9e6, 1.5e6, 3, 30), 14);  // rounded up
+}
+
 TEST(GuestTcScript, TheAgentsScriptWithADistribution) {
   emu::v1::LinkParams p;
   p.set_delay_us(50'000);

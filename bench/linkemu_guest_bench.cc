@@ -91,7 +91,15 @@ ABSL_FLAG(int, loss_probes, 10000,
           "Echoes per loss row (issue 10 asks for 100000: slower).");
 ABSL_FLAG(int, loss_gap_us, 300, "Microseconds between echoes (loss).");
 ABSL_FLAG(std::string, rates_mbit, "1,10,100,1000", "Rates to compare.");
-ABSL_FLAG(int, seconds, 3, "Seconds per iperf3 run (rate rows).");
+ABSL_FLAG(int, seconds, 3,
+          "Seconds per iperf3 run at least (the base runs, and rate rows fast "
+          "enough to carry --row_megabytes in it).");
+ABSL_FLAG(double, row_megabytes, 1.5,
+          "A rate row runs iperf3 long enough to carry this many megabytes "
+          "at its rate (1 Mbit/s: 12 s), at least --seconds and at most "
+          "--max_row_seconds: iperf3's first and last 1 s intervals are "
+          "dropped, so a slow row needs more of them for a stable median.");
+ABSL_FLAG(int, max_row_seconds, 30, "The longest a rate row's iperf3 runs.");
 ABSL_FLAG(int, guest_memory_mib, 256, "The guest's memory.");
 ABSL_FLAG(std::string, image_root, "/var/lib/emu/images",
           "Where the guest image `default` is.");
@@ -290,7 +298,8 @@ Settings ReadSettings() {
       {"delay_probes", absl::GetFlag(FLAGS_delay_probes)},
       {"delay_gap_us", absl::GetFlag(FLAGS_delay_gap_us)},
       {"loss_gap_us", absl::GetFlag(FLAGS_loss_gap_us)},
-      {"seconds", absl::GetFlag(FLAGS_seconds)}};
+      {"seconds", absl::GetFlag(FLAGS_seconds)},
+      {"max_row_seconds", absl::GetFlag(FLAGS_max_row_seconds)}};
   for (const auto& [name, v] : at_least_one) {
     if (v < 1) {
       std::fprintf(stderr, "--%s: %d, must be at least 1\n", name, v);
@@ -310,6 +319,13 @@ Settings ReadSettings() {
 // the link end in the guest's namespace, outside the guest
 // (QemuDriver::ApplyEgress).
 enum class Side { kKernel, kEngine, kHostTbf };
+// The iperf3 seconds of a rate row (--row_megabytes at its rate).
+int RowSeconds(double mbit) {
+  return emu::bench::IperfSecondsFor(
+      mbit * 1e6, absl::GetFlag(FLAGS_row_megabytes) * 1e6,
+      absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_max_row_seconds));
+}
+
 const char* SideName(Side s) {
   switch (s) {
     case Side::kKernel:
@@ -571,6 +587,10 @@ bool RunRows(Bench& b, const Settings& set) {
   }
   const int seconds = absl::GetFlag(FLAGS_seconds);
   const std::vector<double>& rates = set.rates_mbit;
+  for (double mbit : rates) {
+    std::printf("rate row %g Mbit/s: %d s of iperf3 per side\n", mbit,
+                RowSeconds(mbit));
+  }
   if (!rates.empty()) {
     (void)b.Condition(Side::kEngine, {});
     const double base_before = b.GuestTcp(seconds).tcp_bps;
@@ -596,7 +616,7 @@ bool RunRows(Bench& b, const Settings& set) {
         p.set_rate_bps(static_cast<uint64_t>(mbit * 1e6));
         absl::Status s = b.Condition(side, p);
         if (!s.ok()) return fail(side, s);
-        rows.push_back({mbit, side, b.GuestTcp(seconds).tcp_bps});
+        rows.push_back({mbit, side, b.GuestTcp(RowSeconds(mbit)).tcp_bps});
       }
     }
     (void)b.Condition(Side::kEngine, {});

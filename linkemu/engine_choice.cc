@@ -77,19 +77,6 @@ absl::StatusOr<emu::v1::DelayDistributionKind> ParseDelayDistribution(
                    "paretonormal"));
 }
 
-const char* DelayDistributionName(emu::v1::DelayDistributionKind kind) {
-  switch (kind) {
-    case emu::v1::DELAY_DISTRIBUTION_NORMAL:
-      return "normal";
-    case emu::v1::DELAY_DISTRIBUTION_PARETO:
-      return "pareto";
-    case emu::v1::DELAY_DISTRIBUTION_PARETO_NORMAL:
-      return "paretonormal";
-    default:
-      return "uniform";
-  }
-}
-
 absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
                                                 LinkEngineChoice lab_engine,
                                                 bool lab_compensate,
@@ -106,10 +93,13 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
       return need_userspace("engine userspace");
     case emu::v1::LINK_ENGINE_KERNEL:
       // A guest's "kernel" is its own NetEm, programmed inside it (its
-      // kernel has sch_netem).
-      if (sender.guest && !engine_only.empty()) {
+      // kernel has sch_netem, its image tc's distribution tables): all but
+      // the engine's own conditions (ber, limit-bytes, overhead).
+      if (const std::vector<std::string> not_netem =
+              UserspaceOnlyKeys(p, /*guest_netem=*/true);
+          sender.guest && !not_netem.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
-            absl::StrJoin(engine_only, ", "),
+            absl::StrJoin(not_netem, ", "),
             " need the userspace engine, but the direction asks for engine "
             "kernel (the guest's own NetEm)"));
       }
@@ -133,6 +123,11 @@ absl::StatusOr<EngineUse> ChooseDirectionEngine(const emu::v1::LinkParams& p,
     return EngineUse::kUserspace;
   }
   if (!engine_only.empty()) {
+    // A guest without the engine beside it: its own NetEm, where it can.
+    if (sender.guest && !sender.userspace &&
+        UserspaceOnlyKeys(p, /*guest_netem=*/true).empty()) {
+      return EngineUse::kKernel;
+    }
     return need_userspace(absl::StrCat(
         absl::StrJoin(engine_only, ", "),
         engine_only.size() == 1 ? " needs" : " need", " the userspace engine"));

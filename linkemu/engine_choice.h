@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "linkemu/impair/impairment_spec.h"
+#include "linkemu/qdisc_plan.h"
 #include "proto/topology.pb.h"
 
 namespace emu::linkemu {
@@ -64,10 +65,9 @@ absl::StatusOr<emu::v1::LinkEngineChoice> ParseEngineChoice(
     absl::string_view text);
 
 // tc-netem's distribution names: "uniform", "normal", "pareto",
-// "paretonormal".
+// "paretonormal" (the other way: DelayDistributionName, qdisc_plan.h).
 absl::StatusOr<emu::v1::DelayDistributionKind> ParseDelayDistribution(
     absl::string_view text);
-const char* DelayDistributionName(emu::v1::DelayDistributionKind kind);
 
 // What the sending side offers.
 struct SenderSide {

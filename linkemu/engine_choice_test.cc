@@ -153,6 +153,24 @@ TEST(EngineChoiceTest, GuestSendersTakeTheEngineAsNamespacesDo) {
                                      emu::v1::LINK_ENGINE_USERSPACE, false,
                                      kGuestOldAgent)
                    .ok());
+  // A distribution (and the other netem extras): the guest's own NetEm
+  // with engine kernel, or auto without the engine beside it; a host's
+  // kernel never.
+  LinkParams dist = Delay(10'000);
+  dist.set_jitter_us(2'000);
+  dist.set_delay_distribution(emu::v1::DELAY_DISTRIBUTION_NORMAL);
+  EXPECT_EQ(Choose(dist, kGuest), EngineUse::kUserspace);
+  EXPECT_EQ(Choose(dist, kGuestOldAgent), EngineUse::kKernel);
+  ber.set_engine(emu::v1::LINK_ENGINE_UNSPECIFIED);
+  EXPECT_FALSE(ChooseDirectionEngine(ber, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                     kGuestOldAgent)
+                   .ok());
+  dist.set_engine(emu::v1::LINK_ENGINE_KERNEL);
+  EXPECT_EQ(Choose(dist, kGuest), EngineUse::kKernel);
+  EXPECT_TRUE(LinkParamsProblems(dist, emu::v1::LINK_ENGINE_UNSPECIFIED,
+                                 /*guest_sender=*/true)
+                  .empty());
+  EXPECT_FALSE(LinkParamsProblems(dist).empty());
 }
 
 TEST(EngineChoiceTest, AGuestLinkIsATapLinkServedByTheEngineBothWays) {

@@ -22,7 +22,7 @@ bool WantsNetem(const emu::v1::LinkParams& p) {
          p.delay_correlation_percent() != 0 || p.loss_percent() != 0 ||
          p.loss_correlation_percent() != 0 || p.duplicate_percent() != 0 ||
          p.reorder_percent() != 0 || p.corrupt_percent() != 0 ||
-         p.limit_packets() != 0;
+         p.limit_packets() != 0 || p.has_gilbert_elliott();
 }
 
 // The bucket TBF gets: the given burst, else one HZ tick of tokens and at
@@ -136,7 +136,7 @@ void NetemProblems(const emu::v1::LinkParams& p,
 // The conditions only the userspace engine applies (UserspaceOnlyKeys).
 void EngineOnlyProblems(const emu::v1::LinkParams& p,
                         emu::v1::LinkEngineChoice lab_engine,
-                        std::vector<std::string>* out) {
+                        bool guest_sender, std::vector<std::string>* out) {
   const auto& ge = p.gilbert_elliott();
   const struct {
     const char* key;
@@ -200,7 +200,7 @@ void EngineOnlyProblems(const emu::v1::LinkParams& p,
   const emu::v1::LinkEngineChoice engine =
       p.engine() != emu::v1::LINK_ENGINE_UNSPECIFIED ? p.engine() : lab_engine;
   if (engine == emu::v1::LINK_ENGINE_KERNEL) {
-    std::vector<std::string> keys = UserspaceOnlyKeys(p);
+    std::vector<std::string> keys = UserspaceOnlyKeys(p, guest_sender);
     if (!keys.empty()) {
       out->push_back(absl::StrCat(
           absl::StrJoin(keys, ", "),
@@ -240,8 +240,18 @@ NetemSpec PlanNetem(const emu::v1::LinkParams& p) {
   n.reorder_percent = p.reorder_percent();
   n.corrupt_percent = p.corrupt_percent();
   n.limit_packets = p.limit_packets();
+  if (p.delay_distribution() != emu::v1::DELAY_DISTRIBUTION_UNIFORM) {
+    n.distribution = p.delay_distribution();
+  }
+  n.reorder_gap = p.reorder_gap();
+  n.reorder_correlation_percent = p.reorder_correlation_percent();
+  n.duplicate_correlation_percent = p.duplicate_correlation_percent();
+  n.corrupt_correlation_percent = p.corrupt_correlation_percent();
+  if (p.has_gilbert_elliott()) n.gilbert_elliott = p.gilbert_elliott();
   return n;
 }
+
+
 
 std::string NetemString(const NetemSpec& n) {
   std::vector<std::string> parts;
@@ -253,7 +263,19 @@ std::string NetemString(const NetemSpec& n) {
     if (n.delay_correlation_percent != 0) {
       absl::StrAppend(&d, " ", FormatPercent(n.delay_correlation_percent));
     }
+    if (n.distribution != emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED) {
+      absl::StrAppend(&d, " distribution ",
+                      DelayDistributionName(n.distribution));
+    }
     parts.push_back(d);
+  }
+  if (n.gilbert_elliott) {
+    const auto& ge = *n.gilbert_elliott;
+    parts.push_back(absl::StrCat(
+        "loss gemodel ", FormatPercent(ge.p_percent()), " ",
+        FormatPercent(ge.r_percent()), " ",
+        FormatPercent(ge.loss_in_bad_percent()), " ",
+        FormatPercent(ge.loss_in_good_percent())));
   }
   if (n.loss_percent != 0) {
     std::string l = absl::StrCat("loss ", FormatPercent(n.loss_percent));
@@ -262,15 +284,25 @@ std::string NetemString(const NetemSpec& n) {
     }
     parts.push_back(l);
   }
+  // "KEY P% [correlation%]".
+  auto with_corr = [](const char* key, double percent, double corr) {
+    std::string s = absl::StrCat(key, " ", FormatPercent(percent));
+    if (corr != 0) absl::StrAppend(&s, " ", FormatPercent(corr));
+    return s;
+  };
   if (n.duplicate_percent != 0) {
-    parts.push_back(
-        absl::StrCat("duplicate ", FormatPercent(n.duplicate_percent)));
+    parts.push_back(with_corr("duplicate", n.duplicate_percent,
+                              n.duplicate_correlation_percent));
   }
   if (n.reorder_percent != 0) {
-    parts.push_back(absl::StrCat("reorder ", FormatPercent(n.reorder_percent)));
+    std::string r = with_corr("reorder", n.reorder_percent,
+                              n.reorder_correlation_percent);
+    if (n.reorder_gap != 0) absl::StrAppend(&r, " gap ", n.reorder_gap);
+    parts.push_back(r);
   }
   if (n.corrupt_percent != 0) {
-    parts.push_back(absl::StrCat("corrupt ", FormatPercent(n.corrupt_percent)));
+    parts.push_back(with_corr("corrupt", n.corrupt_percent,
+                              n.corrupt_correlation_percent));
   }
   if (n.limit_packets != 0) {
     parts.push_back(absl::StrCat("limit ", n.limit_packets, "p"));
@@ -288,7 +320,19 @@ bool NetemSpec::operator==(const NetemSpec& o) const {
          duplicate_percent == o.duplicate_percent &&
          reorder_percent == o.reorder_percent &&
          corrupt_percent == o.corrupt_percent &&
-         limit_packets == o.limit_packets;
+         limit_packets == o.limit_packets && distribution == o.distribution &&
+         reorder_gap == o.reorder_gap &&
+         reorder_correlation_percent == o.reorder_correlation_percent &&
+         duplicate_correlation_percent == o.duplicate_correlation_percent &&
+         corrupt_correlation_percent == o.corrupt_correlation_percent &&
+         gilbert_elliott.has_value() == o.gilbert_elliott.has_value() &&
+         (!gilbert_elliott ||
+          (gilbert_elliott->p_percent() == o.gilbert_elliott->p_percent() &&
+           gilbert_elliott->r_percent() == o.gilbert_elliott->r_percent() &&
+           gilbert_elliott->loss_in_bad_percent() ==
+               o.gilbert_elliott->loss_in_bad_percent() &&
+           gilbert_elliott->loss_in_good_percent() ==
+               o.gilbert_elliott->loss_in_good_percent()));
 }
 
 std::string QdiscPlan::DebugString() const {
@@ -305,15 +349,23 @@ std::string QdiscPlan::DebugString() const {
 }
 
 std::vector<std::string> LinkParamsProblems(
-    const emu::v1::LinkParams& p, emu::v1::LinkEngineChoice lab_engine) {
+    const emu::v1::LinkParams& p, emu::v1::LinkEngineChoice lab_engine,
+    bool guest_sender) {
   std::vector<std::string> out;
   TbfProblems(p, &out);
   NetemProblems(p, &out);
-  EngineOnlyProblems(p, lab_engine, &out);
+  EngineOnlyProblems(p, lab_engine, guest_sender, &out);
   return out;
 }
 
-std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p) {
+bool IsGuestNetemKey(const std::string& key) {
+  return key == "distribution" || key == "gilbert-elliott" ||
+         key == "reorder-gap" || key == "reorder-correlation" ||
+         key == "duplicate-correlation" || key == "corrupt-correlation";
+}
+
+std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p,
+                                           bool guest_netem) {
   std::vector<std::string> keys;
   if (p.delay_distribution() != emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED &&
       p.delay_distribution() != emu::v1::DELAY_DISTRIBUTION_UNIFORM) {
@@ -333,6 +385,10 @@ std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p) {
   }
   if (p.limit_bytes() != 0) keys.push_back("limit-bytes");
   if (p.overhead_bytes() != 0) keys.push_back("overhead");
+  if (guest_netem) {
+    keys.erase(std::remove_if(keys.begin(), keys.end(), IsGuestNetemKey),
+               keys.end());
+  }
   return keys;
 }
 
@@ -340,8 +396,10 @@ bool NeedsMoreThanTbf(const emu::v1::LinkParams& p) {
   return WantsNetem(p) || !UserspaceOnlyKeys(p).empty();
 }
 
-absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p) {
-  std::vector<std::string> problems = LinkParamsProblems(p);
+absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p,
+                                            bool guest_sender) {
+  std::vector<std::string> problems =
+      LinkParamsProblems(p, emu::v1::LINK_ENGINE_UNSPECIFIED, guest_sender);
   if (!problems.empty()) {
     return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
   }
@@ -349,6 +407,19 @@ absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p) {
   if (p.rate_bps() != 0) plan.tbf = PlanTbf(p);
   if (WantsNetem(p)) plan.netem = PlanNetem(p);
   return plan;
+}
+
+const char* DelayDistributionName(emu::v1::DelayDistributionKind kind) {
+  switch (kind) {
+    case emu::v1::DELAY_DISTRIBUTION_NORMAL:
+      return "normal";
+    case emu::v1::DELAY_DISTRIBUTION_PARETO:
+      return "pareto";
+    case emu::v1::DELAY_DISTRIBUTION_PARETO_NORMAL:
+      return "paretonormal";
+    default:
+      return "uniform";
+  }
 }
 
 uint32_t PercentToNetemProbability(double percent) {

@@ -76,6 +76,17 @@ struct NetemSpec {
   double reorder_percent = 0;
   double corrupt_percent = 0;
   uint32_t limit_packets = 0;  // 0 = netem's default (1000)
+  // What only a QEMU guest's own NetEm applies of UserspaceOnlyKeys
+  // (GuestNetemKeys; its image carries tc's distribution tables): never
+  // set for a host's NetEm (LinkParamsProblems refuses them there).
+  emu::v1::DelayDistributionKind distribution =
+      emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED;
+  uint32_t reorder_gap = 0;
+  double reorder_correlation_percent = 0;
+  double duplicate_correlation_percent = 0;
+  double corrupt_correlation_percent = 0;
+  // netem's "loss gemodel p r 1-h 1-k" (instead of loss_percent).
+  std::optional<emu::v1::GilbertElliottParams> gilbert_elliott;
 
   bool operator==(const NetemSpec& o) const;
   bool operator!=(const NetemSpec& o) const { return !(*this == o); }
@@ -113,9 +124,12 @@ struct QdiscPlan {
 // reorder, overhead needs rate, ...), and that the direction's engine,
 // p.engine() or else `lab_engine`, is not KERNEL
 // ("distribution pareto needs the userspace engine; engine: kernel").
+// `guest_sender`: the direction is sent by a QEMU guest, whose KERNEL is
+// its own NetEm: the GuestNetemKeys are allowed there.
 std::vector<std::string> LinkParamsProblems(
     const emu::v1::LinkParams& p,
-    emu::v1::LinkEngineChoice lab_engine = emu::v1::LINK_ENGINE_UNSPECIFIED);
+    emu::v1::LinkEngineChoice lab_engine = emu::v1::LINK_ENGINE_UNSPECIFIED,
+    bool guest_sender = false);
 
 // The topology-file keys set in `p` that only the userspace engine applies
 // (the kernel path programs rate, burst, delay, jitter, delay-correlation,
@@ -123,15 +137,31 @@ std::vector<std::string> LinkParamsProblems(
 // "distribution", "gilbert-elliott", "ber", "reorder-gap",
 // "reorder-correlation", "duplicate-correlation", "corrupt-correlation",
 // "limit-bytes", "overhead". Empty when the kernel can do all of `p`.
-std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p);
+// `guest_netem`: the kernel is a QEMU guest's own, whose NetEm (with tc's
+// distribution tables in its image) also does the GuestNetemKeys, so only
+// "ber", "limit-bytes" and "overhead" remain.
+std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p,
+                                           bool guest_netem = false);
+
+// tc-netem's name of a delay distribution: "uniform" (also for
+// UNSPECIFIED), "normal", "pareto", "paretonormal".
+const char* DelayDistributionName(emu::v1::DelayDistributionKind kind);
+
+// Of UserspaceOnlyKeys, those a guest's own NetEm applies too (tc-netem(8)):
+// "distribution", "gilbert-elliott" (loss gemodel), "reorder-gap",
+// "reorder-correlation", "duplicate-correlation", "corrupt-correlation".
+bool IsGuestNetemKey(const std::string& key);
 
 // Whether `p` asks for anything beyond rate and burst (TBF): what needs
 // NetEm in the kernel, or the userspace engine.
 bool NeedsMoreThanTbf(const emu::v1::LinkParams& p);
 
 // Derives the plan for `p`; INVALID_ARGUMENT joins LinkParamsProblems with
-// "; " when there are any. All-zero params: empty plan.
-absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p);
+// "; " when there are any. All-zero params: empty plan. The netem part
+// carries the GuestNetemKeys too (for a guest's own NetEm; `guest_sender`
+// as LinkParamsProblems').
+absl::StatusOr<QdiscPlan> PlanForLinkParams(const emu::v1::LinkParams& p,
+                                            bool guest_sender = false);
 
 // Limits PlanForLinkParams enforces, with the reason for each.
 // libnl 3.7 sends TBF's rate only as the 32-bit tc_ratespec (no

@@ -82,5 +82,56 @@ TEST(GuestQdiscScript, Table) {
   EXPECT_THAT(s, HasSubstr("tc qdisc add dev eth1 parent 1:1 handle 10: tbf"));
 }
 
+// What a guest's own NetEm does beyond a host's (issue 10): the link's
+// distribution and the engine-era extras reach the guest's tc line, from
+// the link's parameters (PlanForLinkParams for a guest sender).
+TEST(GuestQdiscScript, CarriesDistributionAndNetemExtras) {
+  emu::v1::LinkParams p;
+  p.set_delay_us(20000);
+  p.set_jitter_us(5000);
+  p.set_delay_correlation_percent(25);
+  p.set_delay_distribution(emu::v1::DELAY_DISTRIBUTION_PARETO_NORMAL);
+  p.set_duplicate_percent(1);
+  p.set_duplicate_correlation_percent(10);
+  p.set_reorder_percent(5);
+  p.set_reorder_correlation_percent(50);
+  p.set_reorder_gap(3);
+  p.set_corrupt_percent(0.1);
+  p.set_corrupt_correlation_percent(20);
+  p.mutable_gilbert_elliott()->set_p_percent(1);
+  p.mutable_gilbert_elliott()->set_r_percent(30);
+  p.mutable_gilbert_elliott()->set_loss_in_bad_percent(90);
+  p.mutable_gilbert_elliott()->set_loss_in_good_percent(0.5);
+  p.set_engine(emu::v1::LINK_ENGINE_KERNEL);  // the guest's own NetEm
+  // A host's NetEm cannot: refused there, naming the keys.
+  auto host = linkemu::PlanForLinkParams(p);
+  ASSERT_FALSE(host.ok());
+  EXPECT_THAT(std::string(host.status().message()),
+              HasSubstr("distribution, gilbert-elliott, reorder-gap"));
+  auto plan = linkemu::PlanForLinkParams(p, /*guest_sender=*/true);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(GuestQdiscScript("eth1", *plan),
+            "tc qdisc del dev eth1 root 2>/dev/null || true\n"
+            "tc qdisc add dev eth1 root handle 1: netem delay 20000us 5000us "
+            "25% distribution paretonormal loss gemodel 1% 30% 90% 0.5% "
+            "duplicate 1% 10% reorder 5% 50% gap 3 corrupt 0.1% 20%\n");
+  // A uniform distribution is netem's own default: not written.
+  p.set_delay_distribution(emu::v1::DELAY_DISTRIBUTION_UNIFORM);
+  p.clear_gilbert_elliott();
+  p.set_loss_percent(2);
+  p.set_loss_correlation_percent(15);
+  plan = linkemu::PlanForLinkParams(p, true);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(GuestQdiscScript("eth1", *plan),
+              HasSubstr("netem delay 20000us 5000us 25% loss 2% 15% "
+                        "duplicate"));
+  // What NetEm has no word for stays the engine's, also in a guest.
+  p.set_bit_error_rate(1e-6);
+  auto ber = linkemu::PlanForLinkParams(p, true);
+  ASSERT_FALSE(ber.ok());
+  EXPECT_THAT(std::string(ber.status().message()),
+              HasSubstr("ber needs the userspace engine"));
+}
+
 }  // namespace
 }  // namespace emu::agent::guest

@@ -37,14 +37,17 @@ struct LinkPlans {
   linkemu::QdiscPlan b_to_a;
 };
 
-absl::StatusOr<LinkPlans> PlansFor(const emu::v1::Link& link) {
+// `guest_a`/`guest_b`: that end is a guest shaping its own egress (its
+// NetEm takes more than a host's: linkemu::IsGuestNetemKey).
+absl::StatusOr<LinkPlans> PlansFor(const emu::v1::Link& link, bool guest_a,
+                                   bool guest_b) {
   LinkPlans plans;
-  auto ab = linkemu::PlanForLinkParams(link.a_to_b());
+  auto ab = linkemu::PlanForLinkParams(link.a_to_b(), guest_a);
   if (!ab.ok()) {
     return Annotate(ab.status(),
                     absl::StrCat("link ", LinkName(link), " a-to-b"));
   }
-  auto ba = linkemu::PlanForLinkParams(link.b_to_a());
+  auto ba = linkemu::PlanForLinkParams(link.b_to_a(), guest_b);
   if (!ba.ok()) {
     return Annotate(ba.status(),
                     absl::StrCat("link ", LinkName(link), " b-to-a"));
@@ -239,7 +242,9 @@ absl::Status Reconciler::CheckSpec(const ApplyLabRequest& desired) const {
             " is not in this host's share of lab ", desired.lab()));
       }
     }
-    EMU_RETURN_IF_ERROR(PlansFor(link).status());
+    EMU_RETURN_IF_ERROR(PlansFor(link, guest_nodes.contains(link.a().node()),
+                                 guest_nodes.contains(link.b().node()))
+                            .status());
     EMU_RETURN_IF_ERROR(EnginesFor(desired, link, guest_nodes).status());
   }
   EMU_RETURN_IF_ERROR(CheckSpecialEnds(desired));
@@ -599,7 +604,12 @@ absl::StatusOr<std::string> Reconciler::ApplyOneLink(
     const std::string& lab, const emu::v1::Node* node_a,
     const emu::v1::Node* node_b, const emu::v1::Link& link,
     const linkemu::LinkEngines& engines, bool lab_compensate) {
-  EMU_ASSIGN_OR_RETURN(LinkPlans plans, PlansFor(link));
+  auto shapes_own = [&](const emu::v1::Node* node) {
+    const node::NodeDriver* d = node != nullptr ? DriverFor(*node) : nullptr;
+    return d != nullptr && d->ShapesOwnEgress();
+  };
+  EMU_ASSIGN_OR_RETURN(LinkPlans plans,
+                       PlansFor(link, shapes_own(node_a), shapes_own(node_b)));
   using linkemu::EngineUse;
   // On an engine link, the qdiscs carry only the kernel directions; the
   // engine passes those through unchanged and applies the others.

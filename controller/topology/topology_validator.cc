@@ -369,6 +369,7 @@ class Validator {
     }
     auto [it, inserted] =
         nodes_.emplace(node.name(), Owner{object, &node.source()});
+    if (node.kind() == emu::v1::NODE_KIND_QEMU) guests_.insert(node.name());
     if (!inserted) {
       Error(node.source(), object,
             absl::StrCat("duplicate node: already defined at ",
@@ -1130,15 +1131,18 @@ class Validator {
     // buffers are reused from link to link.
     link.a_to_b().SerializeToString(&a_to_b_bytes_);
     link.b_to_a().SerializeToString(&b_to_a_bytes_);
+    const bool guest_a = guests_.contains(link.a().node());
+    const bool guest_b = guests_.contains(link.b().node());
     if (a_to_b_bytes_ == b_to_a_bytes_) {
-      CheckParams(link, object, link.a_to_b(), std::min(mtu_a, mtu_b));
+      CheckParams(link, object, link.a_to_b(), std::min(mtu_a, mtu_b),
+                  guest_a && guest_b);
     } else {
       CheckParams(
           link, [&] { return absl::StrCat(object(), ": a-to-b"); },
-          link.a_to_b(), mtu_a);
+          link.a_to_b(), mtu_a, guest_a);
       CheckParams(
           link, [&] { return absl::StrCat(object(), ": b-to-a"); },
-          link.b_to_a(), mtu_b);
+          link.b_to_a(), mtu_b, guest_b);
     }
   }
 
@@ -1250,12 +1254,14 @@ class Validator {
   }
 
   // `object` is called only for a message.
+  // `guest_sender`: a QEMU guest sends the direction (its own NetEm).
   void CheckParams(const Link& link, absl::FunctionRef<std::string()> object,
-                   const LinkParams& p, uint32_t mtu) {
+                   const LinkParams& p, uint32_t mtu,
+                   bool guest_sender = false) {
     // Exactly what the agent will refuse (it plans qdiscs with the same
     // function), so validate and plan say what up would.
     for (const std::string& problem :
-         linkemu::LinkParamsProblems(p, topology_.engine())) {
+         linkemu::LinkParamsProblems(p, topology_.engine(), guest_sender)) {
       Error(link.source(), object(), problem);
     }
     // A topology-level rule the agent cannot see: the bucket must hold one
@@ -1275,6 +1281,8 @@ class Validator {
   // Hash maps keyed by views of the topology's own strings: a 100k-node
   // lab is checked without a copy of a name per lookup.
   absl::flat_hash_map<absl::string_view, Owner> nodes_;
+  // QEMU guests: the directions they send may use their own NetEm's extras.
+  absl::flat_hash_set<absl::string_view> guests_;
   // (node, interface) -> its declaration and its user.
   absl::flat_hash_map<EndKey, EndEntry> ends_;
   std::map<IpAddress, Owner> addresses_;

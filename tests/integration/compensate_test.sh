@@ -8,9 +8,10 @@
 # are pinged at the same time (two linktest runs side by side, so a busy
 # host's load falls on both alike), three rounds, and the medians of their
 # RTT p50s are compared. A third link, e<->f, crosses from host h1 to h2
-# (the tunnels' egress pipelines apply it): its base is half the tunnel's
-# TCP minimum RTT, and linktest shows configured, base and applied delay
-# for it too. Needs root; touches only names with its own cluster id.
+# (the tunnels' egress pipelines apply it): its base is half the minimum
+# of the tunnel's echo round trips through both pumps, and linktest shows
+# configured, base (and its source) and applied delay for it too. Needs
+# root; touches only names with its own cluster id.
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
@@ -53,16 +54,19 @@ grep -q "a-to-b compensated: configured 2.000 ms - base measured 0\.[0-9]* ms = 
 if grep -q "b-to-a compensated" <(sed -n '/^c:eth1/,/^e:eth1/p' "$TMP/text.txt"); then
   fail "c<->d (compensate: false) was compensated: $(cat "$TMP/text.txt")"
 fi
-# Cross-host: the base is the tunnel's, both directions (each on its
+# Cross-host: the base is the tunnel's echo, both directions (each on its
 # sender's host).
-n=$(grep -c "compensated: configured 2.000 ms - base measured 0\.[0-9]* ms (tunnel TCP min RTT/2) = engine delay 1\.[0-9]* ms" "$TMP/text.txt" || true)
+n=$(grep -c "compensated: configured 2.000 ms - base measured 0\.[0-9]* ms (tunnel echo min RTT/2) = engine delay 1\.[0-9]* ms" "$TMP/text.txt" || true)
 [[ $n -eq 2 ]] || fail "e<->f: $n tunnel compensation lines, want 2: $(cat "$TMP/text.txt")"
 
 # The cross-host link's figures and its RTT: never early by more than the
-# base it subtracted (plus ping's resolution).
+# base it subtracted (plus ping's resolution). The base is a minimum of
+# round trips through the same pumps the pings take, so the RTT is not
+# asserted closer to 4 ms than that: how close it comes depends on the
+# host's load (docs/linkemu.md has the figures).
 "$EMUCTL" linktest comp "e:eth1" --no-rate --count 100 --interval 5ms --json \
   >"$TMP/cross.json" 2>"$TMP/cross.err" || true
-/usr/bin/python3 - "$TMP/cross.json" <<'PY' || fail "cross-host compensation: $(cat "$TMP/cross.json" "$TMP/cross.err")"
+/usr/bin/python3 - "$TMP/cross.json" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' || fail "cross-host compensation: $(cat "$TMP/cross.json" "$TMP/cross.err")"
 import json, sys
 [e] = json.load(open(sys.argv[1]))["links"]
 assert "error" not in e, e
@@ -71,12 +75,13 @@ bases = []
 for d in ("a_to_b", "b_to_a"):
     comp = e["compensation"][d]
     assert comp["asked"] and comp["applied"], comp
-    assert comp["base_source"] == "tunnel TCP min RTT/2", comp
+    assert comp["base_source"] == "tunnel echo min RTT/2", comp
     assert 0 < comp["base_ms"] < 5, comp
     assert abs(comp["applied_delay_ms"] - (2 - comp["base_ms"])) < 0.0015, comp
     bases.append(comp["base_ms"])
 rtt = e["measured"]["rtt_p50_ms"]
-print(f"cross-host: base {bases} ms one way; RTT p50 {rtt:.3f} ms for 4.000 configured")
+print(f"cross-host (load {sys.argv[2]}): base {bases} ms one way; "
+      f"RTT p50 {rtt:.3f} ms for 4.000 configured")
 assert rtt >= 4 - sum(bases) - 0.02, (rtt, bases)
 PY
 
