@@ -70,6 +70,7 @@ struct TunnelPump::Link {
     int attempts_left = 0;
     int64_t deadline_ns = 0;
     uint64_t sent_value = 0;  // the request outstanding (its instant); 0: none
+    int64_t next_send_ns = 0;  // no request before (kEchoGap after a reply)
     uint64_t data_mark = 0;   // DataMark when it was sent
     int64_t min_ns = 0;
     int samples = 0;
@@ -504,8 +505,9 @@ void TunnelPump::MaybeSendEcho(Link& l) {
   }
   // Not behind data of our own: the round trip is the idle path's.
   if (l.out_end != l.out_begin || l.conn->HasPendingWrite()) return;
-  --l.probe.attempts_left;
   const int64_t now = MonotonicNowNs();
+  if (now < l.probe.next_send_ns) return;  // RunProbes sends it
+  --l.probe.attempts_left;
   ReserveOut(l, kTunnelControlFrameBytes);
   EncodeTunnelControl({TunnelControlType::kEchoRequest, uint64_t(now)},
                       l.out.data() + l.out_end);
@@ -534,6 +536,7 @@ void TunnelPump::OnControl(Link& l, const TunnelControl& c, int64_t now_ns) {
   if (p.wanted == 0 || p.sent_value == 0 || c.value != p.sent_value) return;
   const int64_t rtt = now_ns - static_cast<int64_t>(p.sent_value);
   p.sent_value = 0;
+  p.next_send_ns = now_ns + absl::ToInt64Nanoseconds(kEchoGap);
   if (l.DataMark() == p.data_mark && rtt >= 0) {
     p.min_ns = p.samples == 0 ? rtt : std::min(p.min_ns, rtt);
     ++p.samples;
@@ -560,21 +563,38 @@ void TunnelPump::FinishProbe(Link& l, absl::Status why) {
   probing_.erase(l.id);
 }
 
-void TunnelPump::ExpireProbes(int64_t now_ns) {
-  std::vector<LinkId> due;
+int TunnelPump::RunProbes(int64_t now_ns) {
+  constexpr int64_t kTickNs = 100'000'000;  // for the deadlines
+  std::vector<LinkId> expired, due;
+  int64_t wait_ns = kTickNs;
   for (LinkId id : probing_) {
     auto it = links_.find(id);
-    if (it != links_.end() && it->second->probe.deadline_ns <= now_ns) {
-      due.push_back(id);
+    if (it == links_.end()) continue;
+    const Link::Probe& p = it->second->probe;
+    if (p.deadline_ns <= now_ns) {
+      expired.push_back(id);
+    } else if (p.sent_value == 0) {
+      if (p.next_send_ns <= now_ns) {
+        due.push_back(id);
+      } else {
+        wait_ns = std::min(wait_ns, p.next_send_ns - now_ns);
+      }
     }
   }
-  for (LinkId id : due) {
+  for (LinkId id : expired) {
     FinishProbe(*links_[id],
                 absl::DeadlineExceededError(absl::StrCat(
                     "no idle echo round trip in ",
                     absl::FormatDuration(kEchoDeadline),
                     ": the link was busy or its peer slow")));
   }
+  for (LinkId id : due) {
+    Link& l = *links_[id];
+    if (l.conn_fd >= 0) Flush(l);  // sends the request (output empty)
+  }
+  if (probing_.empty()) return -1;
+  // epoll_wait's milliseconds, rounded up: never early.
+  return static_cast<int>((wait_ns + 999'999) / 1'000'000);
 }
 
 void TunnelPump::OnConnReadable(Link& l) {
@@ -626,8 +646,7 @@ void TunnelPump::OnConnReadable(Link& l) {
 
 void TunnelPump::Run() {
   constexpr int kMaxEvents = 64;
-  // While a probe is under way the wait wakes for its deadline.
-  constexpr int kProbeTickMs = 100;
+  // While a probe is under way the wait wakes for its requests and deadline.
   epoll_event events[kMaxEvents];
   int timeout_ms = -1;
   while (true) {
@@ -671,8 +690,7 @@ void TunnelPump::Run() {
         }
       }
       if (!egress_links_.empty()) RunEgressTimers();
-      if (!probing_.empty()) ExpireProbes(MonotonicNowNs());
-      timeout_ms = probing_.empty() ? -1 : kProbeTickMs;
+      timeout_ms = probing_.empty() ? -1 : RunProbes(MonotonicNowNs());
       failed.swap(failed_);
       echoed.swap(echoed_);
     }

@@ -39,7 +39,8 @@
 // request the peer sends straight from the stream it reads into the
 // stream it writes (never to the TAP; dropped and counted only when its
 // output is above the high-water mark). Its own requests go one at a
-// time, each when its output is empty; a round trip during which a data
+// time, kEchoGap after the last reply, each when its output is empty; a
+// round trip during which a data
 // frame crossed the link either way is not counted (it waited behind that
 // frame, so it is no longer the idle path's cost) and another is sent.
 // The EchoFn gets the minimum of the counted round trips.
@@ -112,6 +113,11 @@ class TunnelPump {
   // A probe's time limit (after it, the samples so far count, or none) and
   // its attempts' limit (samples x this).
   static constexpr absl::Duration kEchoDeadline = absl::Seconds(5);
+  // The pause between a reply and the next request: both pumps go idle in
+  // between, as between a sparse flow's frames, so each round trip pays
+  // the wake-ups such a frame pays (back to back they stay awake and
+  // measure less than data sees).
+  static constexpr absl::Duration kEchoGap = absl::Milliseconds(5);
   static constexpr int kEchoAttemptsPerSample = 8;
 
   // Starts the event loop thread. `io_mode` kSyscalls moves TAP frames one
@@ -191,8 +197,9 @@ class TunnelPump {
   // Ends the link's probe: reports its figure (or `why` without one).
   void FinishProbe(Link& l, absl::Status why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the probes past their deadline.
-  void ExpireProbes(int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the probes past their deadline and sends the requests due; the
+  // loop's next wait in ms (-1: no probe under way).
+  int RunProbes(int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(Link& l, absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetTapArmed(Link& l, bool armed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetConnWantsOut(Link& l, bool want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
