@@ -11,7 +11,7 @@
 //
 //   kernel  the link's engine passes frames through; the guest's eth1 gets
 //           the agent's own tc script (GuestQdiscScript: netem, TBF below
-//           it; `distribution normal` added for the jitter row);
+//           it; the jitter row's `distribution normal` on its netem line);
 //   engine  no qdisc in the guest; the engine applies the condition
 //           (Reconciler::SetLinkParams, as `emuctl link set` does);
 //   hostTBF rate rows only: TBF on the link end in the guest's namespace,
