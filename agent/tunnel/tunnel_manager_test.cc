@@ -20,6 +20,8 @@
 #include "gtest/gtest.h"
 #include "linkemu/testing/fake_ssh.h"
 #include "linkemu/testing/loopback_listener.h"
+#include "linkemu/tunnel_frame.h"
+#include "linkemu/tunnel_handshake.h"
 
 namespace emu::agent::tunnel {
 namespace {
@@ -445,6 +447,49 @@ TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   EXPECT_GE(a_reads.load(), 2);
   EXPECT_EQ((*a)->BaseToPeerNs("hb").value_or(-1), 3'000'000);
   EXPECT_EQ((*a)->List("lab1")[0].egress->delay_us, 37'000u);
+}
+
+// A peer that never answers the echo (here the test itself, after the
+// hello): when the probe's deadline passes, the connection's TCP minimum
+// RTT stands in, and says so.
+TEST_F(TunnelManagerTest, AnUnansweredEchoFallsBackToTheTcpMinRtt) {
+  TunnelManager::Options o;
+  o.listen_address = "127.0.0.1:0";
+  o.token = "tok";
+  o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
+    return absl::Milliseconds(6);
+  };
+  auto a = TunnelManager::Start(o, &taps_a_);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE((*a)->Apply("lab1", {End(true, "127.0.0.1:1")}).ok());
+  linkemu::ImpairmentSpec delay;
+  delay.delay_us = 40'000;
+  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  int peer = SilentConnection((*a)->address());
+  timeval tv{5, 0};
+  setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ASSERT_TRUE(linkemu::SendAll(peer, linkemu::EncodeTunnelHello(
+                                         {"lab1", "a:eth1<->b:eth1", "tok"}))
+                  .ok());
+  ASSERT_TRUE(linkemu::ReadTunnelReply(peer).ok());
+  // a asks (and is not answered).
+  char req[linkemu::kTunnelControlFrameBytes];
+  ASSERT_EQ(recv(peer, req, sizeof(req), MSG_WAITALL), (ssize_t)sizeof(req));
+  EXPECT_EQ(static_cast<unsigned char>(req[0]), 0x80);
+  EXPECT_EQ(req[linkemu::kTunnelFrameHeaderBytes],
+            static_cast<char>(linkemu::TunnelControlType::kEchoRequest));
+  EXPECT_FALSE((*a)->List("lab1")[0].compensation.on);
+  absl::Time deadline =
+      absl::Now() + linkemu::TunnelPump::kEchoDeadline + absl::Seconds(5);
+  while (!(*a)->List("lab1")[0].compensation.on && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  TunnelStatus st = (*a)->List("lab1")[0];
+  ASSERT_TRUE(st.compensation.on);
+  EXPECT_EQ(st.compensation.source, linkemu::kBaseSourceTunnelTcp);
+  EXPECT_EQ(st.compensation.base_us, 3'000u);
+  EXPECT_EQ(st.egress->delay_us, 37'000u);
+  close(peer);
 }
 
 // With the echo (the default): the base is half the minimum of 8 idle
