@@ -42,6 +42,7 @@
 namespace emu::agent {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -155,13 +156,18 @@ class GuestTest : public ::testing::Test {
     auto* r2 = vm2->add_routes();
     r2->set_destination("10.77.2.0/24");
     r2->set_via("10.77.1.1");
-    // vm1 -> vm2: 20 ms NetEm, programmed inside vm1 (the host has none).
+    // vm1 -> vm2: 20 ms NetEm, programmed inside vm1 (the host has none),
+    // with a normal-distributed 0.5 ms jitter: the distribution reaches
+    // the guest's tc line (its table from the image; tc fails without).
     auto* l1 = req.add_links();
     l1->mutable_a()->set_node("vm1");
     l1->mutable_a()->set_interface("eth1");
     l1->mutable_b()->set_node("vm2");
     l1->mutable_b()->set_interface("eth1");
     l1->mutable_a_to_b()->set_delay_us(20000);
+    l1->mutable_a_to_b()->set_jitter_us(500);
+    l1->mutable_a_to_b()->set_delay_distribution(
+        emu::v1::DELAY_DISTRIBUTION_NORMAL);
     // ns1 <-> vm1: 10 Mbit/s TBF on both ends' host side.
     auto* l2 = req.add_links();
     l2->mutable_a()->set_node("ns1");
@@ -256,12 +262,13 @@ TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {
   r = Exec("vm1", {"tc", "qdisc", "show", "dev", "eth1"});
   EXPECT_THAT(r.stdout(), HasSubstr("netem"));
   EXPECT_THAT(r.stdout(), HasSubstr("delay 20ms"));
+  EXPECT_THAT(r.stdout(), ContainsRegex("delay 20ms +(499|500)us"));
   r = Exec("vm2", {"ping", "-c", "5", "-i", "0.2", "10.77.1.1"});
   EXPECT_EQ(r.exit_code(), 0) << r.stdout() << r.stderr();
   double with_delay = AvgRttMs(r.stdout());
   std::cout << "vm2 -> vm1 RTT with 20 ms netem on vm1: " << with_delay
             << " ms\n";
-  EXPECT_GE(with_delay, 20.0);
+  EXPECT_GE(with_delay, 18.0);  // 20 ms, jitter 0.5 ms: 4 sigma below
   EXPECT_LT(with_delay, 200.0);
   // Changing the link in place (SetLinkParams) re-programs the guest's
   // qdisc: no delay any more.
@@ -276,7 +283,7 @@ TEST_F(GuestTest, TwoGuestsAndANamespaceEndToEnd) {
   r = Exec("vm1", {"tc", "qdisc", "show", "dev", "eth1"});
   EXPECT_THAT(r.stdout(), Not(HasSubstr("netem"))) << r.stdout();
   auto spec = Spec();
-  spec.mutable_links(0)->mutable_a_to_b()->set_delay_us(0);
+  spec.mutable_links(0)->mutable_a_to_b()->Clear();  // as `change` did
   r = Exec("vm2", {"ping", "-c", "5", "-i", "0.2", "10.77.1.1"});
   double without = AvgRttMs(r.stdout());
   std::cout << "vm2 -> vm1 RTT without netem: " << without << " ms\n";
