@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -73,6 +74,31 @@ class TunnelManagerTest : public ::testing::Test {
     s.peer_host = listen ? "hb" : "ha";
     s.peer_address = peer_address;
     return s;
+  }
+
+  using MinRttFn = std::function<absl::StatusOr<absl::Duration>(int)>;
+  // The compensation tests' agents: a listens, its sockets' minimum RTT
+  // from `a_min_rtt`; b dials, its sockets have none ("not a TCP socket").
+  void StartPair(int echo_samples, MinRttFn a_min_rtt,
+                 std::unique_ptr<TunnelManager>* a,
+                 std::unique_ptr<TunnelManager>* b) {
+    TunnelManager::Options o;
+    o.listen_address = "127.0.0.1:0";
+    o.token = "tok";
+    o.min_backoff = absl::Milliseconds(20);
+    o.max_backoff = absl::Milliseconds(200);
+    o.echo_samples = echo_samples;
+    o.min_rtt = std::move(a_min_rtt);
+    auto ma = TunnelManager::Start(o, &taps_a_);
+    ASSERT_TRUE(ma.ok()) << ma.status();
+    o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
+      return absl::FailedPreconditionError("not a TCP socket");
+    };
+    auto mb = TunnelManager::Start(o, &taps_b_);
+    ASSERT_TRUE(mb.ok()) << mb.status();
+    *a = *std::move(ma);
+    *b = *std::move(mb);
+    ASSERT_TRUE((*a)->Apply("lab1", {End(true, (*b)->address())}).ok());
   }
 
   FakeTapOpener taps_a_, taps_b_;
@@ -369,46 +395,37 @@ TEST_F(TunnelManagerTest, EgressImpairsWhatTheEndSendsAcrossReconnects) {
 // SSH carrier's socketpair).
 TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   std::atomic<int> a_reads{0};
-  TunnelManager::Options o;
-  o.listen_address = "127.0.0.1:0";
-  o.token = "tok";
-  o.min_backoff = absl::Milliseconds(20);
-  o.max_backoff = absl::Milliseconds(200);
-  o.echo_samples = 0;
+  std::unique_ptr<TunnelManager> a, b;
   // a's connections: 6 ms the first time, 2 ms afterwards (measured once:
   // the second figure must not be used).
-  o.min_rtt = [&a_reads](int) -> absl::StatusOr<absl::Duration> {
-    return ++a_reads == 1 ? absl::Milliseconds(6) : absl::Milliseconds(2);
-  };
-  auto a = TunnelManager::Start(o, &taps_a_);
-  ASSERT_TRUE(a.ok()) << a.status();
-  o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
-    return absl::FailedPreconditionError("not a TCP socket");
-  };
-  auto b = TunnelManager::Start(o, &taps_b_);
-  ASSERT_TRUE(b.ok()) << b.status();
-  ASSERT_TRUE((*a)->Apply("lab1", {End(true, (*b)->address())}).ok());
+  StartPair(
+      /*echo_samples=*/0,
+      [&a_reads](int) -> absl::StatusOr<absl::Duration> {
+        return ++a_reads == 1 ? absl::Milliseconds(6) : absl::Milliseconds(2);
+      },
+      &a, &b);
+  if (HasFatalFailure()) return;
 
   // Before any connection: the configured delay, not compensated yet.
   linkemu::ImpairmentSpec delay;
   delay.delay_us = 40'000;
-  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
-  TunnelStatus st = (*a)->List("lab1")[0];
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  TunnelStatus st = a->List("lab1")[0];
   EXPECT_TRUE(st.compensate);
   EXPECT_FALSE(st.compensation.on);
   EXPECT_EQ(st.egress->delay_us, 40'000u);
-  EXPECT_FALSE((*a)->BaseToPeerNs("hb").has_value());
+  EXPECT_FALSE(a->BaseToPeerNs("hb").has_value());
 
-  ASSERT_TRUE((*b)->Apply("lab1", {End(false, (*a)->address())}).ok());
-  ASSERT_TRUE(WaitUp(**a, true));
-  ASSERT_TRUE(WaitUp(**b, true));
-  st = (*a)->List("lab1")[0];
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  ASSERT_TRUE(WaitUp(*b, true));
+  st = a->List("lab1")[0];
   EXPECT_TRUE(st.compensation.on);
   EXPECT_EQ(st.compensation.base_us, 3'000u);
   EXPECT_EQ(st.compensation.applied_delay_us, 37'000u);
   EXPECT_EQ(st.compensation.source, linkemu::kBaseSourceTunnelTcp);
   EXPECT_EQ(st.egress->delay_us, 37'000u);
-  EXPECT_EQ((*a)->BaseToPeerNs("hb").value_or(-1), 3'000'000);
+  EXPECT_EQ(a->BaseToPeerNs("hb").value_or(-1), 3'000'000);
   int na = taps_a_.NodeSide("ns-a", "eth1");
   int nb = taps_b_.NodeSide("ns-b", "eth1");
   absl::Time sent = absl::Now();
@@ -417,36 +434,36 @@ TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   EXPECT_GE(absl::Now() - sent, absl::Milliseconds(37));
 
   // b's socket has no minimum RTT: asked, not applied, configured delay.
-  ASSERT_TRUE((*b)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 8, true).ok());
-  st = (*b)->List("lab1")[0];
+  ASSERT_TRUE(b->SetEgress("lab1", "a:eth1<->b:eth1", delay, 8, true).ok());
+  st = b->List("lab1")[0];
   EXPECT_TRUE(st.compensate);
   EXPECT_FALSE(st.compensation.on);
   EXPECT_EQ(st.egress->delay_us, 40'000u);
-  EXPECT_FALSE((*b)->BaseToPeerNs("ha").has_value());
+  EXPECT_FALSE(b->BaseToPeerNs("ha").has_value());
 
   // Live changes use the known base at once; a delay below it becomes 0;
   // compensate off restores the configured delay.
   delay.delay_us = 20'000;
-  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
-  EXPECT_EQ((*a)->List("lab1")[0].egress->delay_us, 17'000u);
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  EXPECT_EQ(a->List("lab1")[0].egress->delay_us, 17'000u);
   delay.delay_us = 2'000;
-  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
-  EXPECT_EQ((*a)->List("lab1")[0].egress->delay_us, 0u);
-  EXPECT_EQ((*a)->List("lab1")[0].compensation.applied_delay_us, 0u);
-  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, false).ok());
-  EXPECT_EQ((*a)->List("lab1")[0].egress->delay_us, 2'000u);
-  EXPECT_FALSE((*a)->List("lab1")[0].compensation.on);
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  EXPECT_EQ(a->List("lab1")[0].egress->delay_us, 0u);
+  EXPECT_EQ(a->List("lab1")[0].compensation.applied_delay_us, 0u);
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, false).ok());
+  EXPECT_EQ(a->List("lab1")[0].egress->delay_us, 2'000u);
+  EXPECT_FALSE(a->List("lab1")[0].compensation.on);
 
   // A reconnect reads the socket again but keeps the first figure.
   delay.delay_us = 40'000;
-  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
-  EXPECT_EQ((*b)->RemoveLab("lab1"), 1);
-  ASSERT_TRUE(WaitUp(**a, false));
-  ASSERT_TRUE((*b)->Apply("lab1", {End(false, (*a)->address())}).ok());
-  ASSERT_TRUE(WaitUp(**a, true));
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  EXPECT_EQ(b->RemoveLab("lab1"), 1);
+  ASSERT_TRUE(WaitUp(*a, false));
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
   EXPECT_GE(a_reads.load(), 2);
-  EXPECT_EQ((*a)->BaseToPeerNs("hb").value_or(-1), 3'000'000);
-  EXPECT_EQ((*a)->List("lab1")[0].egress->delay_us, 37'000u);
+  EXPECT_EQ(a->BaseToPeerNs("hb").value_or(-1), 3'000'000);
+  EXPECT_EQ(a->List("lab1")[0].egress->delay_us, 37'000u);
 }
 
 // A peer that never answers the echo (here the test itself, after the
@@ -497,28 +514,18 @@ TEST_F(TunnelManagerTest, AnUnansweredEchoFallsBackToTheTcpMinRtt) {
 // whose socket has no TCP figure), the echoes never reach a TAP, and the
 // TCP figure (here 1 s, so its use would show) is not taken.
 TEST_F(TunnelManagerTest, CompensationBaseIsHalfTheMinimumEchoRoundTrip) {
-  TunnelManager::Options o;
-  o.listen_address = "127.0.0.1:0";
-  o.token = "tok";
-  o.min_backoff = absl::Milliseconds(20);
-  o.max_backoff = absl::Milliseconds(200);
-  o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
-    return absl::Seconds(1);
-  };
-  auto a = TunnelManager::Start(o, &taps_a_);
-  ASSERT_TRUE(a.ok()) << a.status();
-  o.min_rtt = [](int) -> absl::StatusOr<absl::Duration> {
-    return absl::FailedPreconditionError("not a TCP socket");
-  };
-  auto b = TunnelManager::Start(o, &taps_b_);
-  ASSERT_TRUE(b.ok()) << b.status();
-  ASSERT_TRUE((*a)->Apply("lab1", {End(true, (*b)->address())}).ok());
+  std::unique_ptr<TunnelManager> a, b;
+  StartPair(
+      /*echo_samples=*/8,
+      [](int) -> absl::StatusOr<absl::Duration> { return absl::Seconds(1); },
+      &a, &b);
+  if (HasFatalFailure()) return;
   linkemu::ImpairmentSpec delay;
   delay.delay_us = 40'000;
-  ASSERT_TRUE((*a)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
-  ASSERT_TRUE((*b)->Apply("lab1", {End(false, (*a)->address())}).ok());
-  ASSERT_TRUE((*b)->SetEgress("lab1", "a:eth1<->b:eth1", delay, 8, true).ok());
-  for (TunnelManager* m : {a->get(), b->get()}) {
+  ASSERT_TRUE(a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true).ok());
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(b->SetEgress("lab1", "a:eth1<->b:eth1", delay, 8, true).ok());
+  for (TunnelManager* m : {a.get(), b.get()}) {
     absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (!m->List("lab1")[0].compensation.on && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
