@@ -601,13 +601,17 @@ void TunnelPump::OnConnReadable(Link& l) {
   // A TLS connection may hold decrypted bytes epoll does not announce:
   // read on while it says so.
   const uint64_t answered = l.stats.echoes_answered;
+  bool drained = false;  // the connection had nothing more to read
   do {
     auto n = l.conn->Read(l.in.data() + l.in_end, l.in.size() - l.in_end);
     if (!n.ok()) {
       Fail(l, n.status());
       return;
     }
-    if (*n == 0) break;
+    if (*n == 0) {
+      drained = true;
+      break;
+    }
     l.in_end += *n;
     int64_t now = 0;  // read when a control frame needs it
     auto used = ForEachTunnelFrame(
@@ -641,7 +645,7 @@ void TunnelPump::OnConnReadable(Link& l) {
   }
   // Reading may have made TLS answer the peer (a key update): send it when
   // the socket takes it.
-  if (l.conn->HasPendingWrite()) SetConnWantsOut(l, true);
+  if (!drained && l.conn->HasPendingWrite()) SetConnWantsOut(l, true);
 }
 
 void TunnelPump::Run() {
