@@ -163,7 +163,7 @@ TEST(EngineChoiceTest, GuestSendersTakeTheEngineAsNamespacesDo) {
   EXPECT_EQ(Choose(dist, kGuestOldAgent), EngineUse::kKernel);
   ber.set_engine(emu::v1::LINK_ENGINE_UNSPECIFIED);
   EXPECT_FALSE(ChooseDirectionEngine(ber, emu::v1::LINK_ENGINE_UNSPECIFIED,
-                                     kGuestOldAgent)
+                                     /*lab_compensate=*/false, kGuestOldAgent)
                    .ok());
   dist.set_engine(emu::v1::LINK_ENGINE_KERNEL);
   EXPECT_EQ(Choose(dist, kGuest), EngineUse::kKernel);
