@@ -295,10 +295,10 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::PlanLab(
     emu::v1::PlanLabResponse* response) {
   return OffloadUnary(
       context, *users_, pool_,
-      [this, context, request, response](const Caller&) {
+      [this, context, request, response](const Caller& caller) {
         EMU_RETURN_IF_ERROR(CheckCaller(context, "planning"));
-        auto plan =
-            emu::controller::placement::PlanLab(*labs_, hosts_, *request);
+        auto plan = emu::controller::placement::PlanLab(
+            *labs_, hosts_, *request, caller.admin, caller.name);
         // A refused topology is a short status here (the first problems and a
         // count); ValidateTopology gives the whole list in its response.
         if (!plan.ok()) return topology::ShortStatus(plan.status());

@@ -1,16 +1,20 @@
 #include "controller/placement/lab_planner.h"
 
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "controller/lab/host_commands.h"
 #include "controller/placement/placement.h"
 
 namespace emu::controller::placement {
 
 absl::StatusOr<emu::v1::PlanLabResponse> PlanLab(
     const lab::LabManager& labs, hosts::HostRegistry* hosts,
-    const emu::v1::PlanLabRequest& request) {
+    const emu::v1::PlanLabRequest& request, bool admin,
+    const std::string& caller) {
   auto parsed = labs.Validate(request.source());
   if (!parsed.ok()) return parsed.status();
   const emu::v1::Topology& topo = parsed->topology;
+  EMU_RETURN_IF_ERROR(lab::CheckHostCommandCaller(topo, {}, admin, caller));
   hosts->Refresh(absl::Seconds(2));
   const emu::v1::PlacementOptions& options =
       request.has_options() ? request.options() : topo.placement();
@@ -18,6 +22,8 @@ absl::StatusOr<emu::v1::PlanLabResponse> PlanLab(
   auto placement = PlaceTopology(topo, hosts->Snapshot(), options);
   double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
   if (!placement.ok()) return placement.status();
+  EMU_RETURN_IF_ERROR(lab::CheckHostCommandHosts(
+      topo, {}, placement->host_of_node, hosts->Snapshot()));
 
   emu::v1::PlanLabResponse out;
   out.set_lab(topo.name());

@@ -4,6 +4,8 @@
 #ifndef EMU_CONTROLLER_PLACEMENT_LAB_PLANNER_H_
 #define EMU_CONTROLLER_PLACEMENT_LAB_PLANNER_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "controller/hosts/host_registry.h"
 #include "controller/lab/lab_manager.h"
@@ -14,10 +16,14 @@ namespace emu::controller::placement {
 
 // Validates `request.source` (the errors DeployLab would give), refreshes
 // the hosts, and places the topology with `request.options` if set, else
-// the topology's own. Thread-safe; no side effects on labs or agents.
+// the topology's own. Refuses what DeployLab would refuse of its `target:
+// host` stage commands (docs/security.md, "Host commands"): a caller who
+// is not `admin` (`caller` named), or a node placed on a host whose agent
+// does not allow them. Thread-safe; no side effects on labs or agents.
 absl::StatusOr<emu::v1::PlanLabResponse> PlanLab(
     const lab::LabManager& labs, hosts::HostRegistry* hosts,
-    const emu::v1::PlanLabRequest& request);
+    const emu::v1::PlanLabRequest& request, bool admin,
+    const std::string& caller);
 
 }  // namespace emu::controller::placement
 

@@ -35,7 +35,7 @@ TEST(LabPlannerTest, PlansWithoutDeploying) {
   req.mutable_source()->mutable_file()->set_content(kLab);
   // PACK: one 4-CPU host holds all three netns nodes; the pin keeps a on h2.
   req.mutable_options()->set_strategy(emu::v1::PlacementOptions::PACK);
-  auto plan = PlanLab(labs, &hosts, req);
+  auto plan = PlanLab(labs, &hosts, req, /*admin=*/true, "admin");
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->lab(), "plan1");
   ASSERT_EQ(plan->nodes_size(), 3);
@@ -57,8 +57,46 @@ TEST(LabPlannerTest, PlansWithoutDeploying) {
 
   // A bad topology fails as DeployLab would.
   req.mutable_source()->mutable_file()->set_content("name: x\n");
-  EXPECT_EQ(PlanLab(labs, &hosts, req).status().code(),
+  EXPECT_EQ(PlanLab(labs, &hosts, req, true, "admin").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// `emuctl plan` refuses what `up` would of `target: host` stage commands:
+// a caller who is not an administrator, then a host without the opt-in.
+TEST(LabPlannerTest, HostCommandsAreCheckedAsADeployWouldCheckThem) {
+  lab::InMemoryLabStore store;
+  hosts::HostRegistry hosts;
+  auto h1 = std::make_unique<hosts::FakeAgentClient>("h1");
+  hosts::FakeAgentClient* f1 = h1.get();
+  ASSERT_TRUE(hosts.Add("h1", "fake:1", std::move(h1)).ok());
+  lab::LabManager labs(&store, &hosts);
+  emu::v1::PlanLabRequest req;
+  req.mutable_source()->mutable_file()->set_name("host.yaml");
+  req.mutable_source()->mutable_file()->set_content(R"(name: hostcmd
+topology:
+  defaults: {kind: linux}
+  nodes:
+    a:
+      stages:
+        configure:
+          exec:
+            - {command: "touch /x", target: host}
+)");
+  absl::StatusOr<emu::v1::PlanLabResponse> plan =
+      PlanLab(labs, &hosts, req, /*admin=*/false, "bob");
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kPermissionDenied)
+      << plan.status();
+  plan = PlanLab(labs, &hosts, req, /*admin=*/true, "admin");
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition)
+      << plan.status();
+  EXPECT_NE(plan.status().message().find("--allow_host_commands"),
+            std::string::npos)
+      << plan.status();
+  f1->capabilities().set_host_commands(true);
+  plan = PlanLab(labs, &hosts, req, /*admin=*/true, "admin");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->nodes(0).host(), "h1");
+  EXPECT_TRUE(f1->execs().empty());
 }
 
 }  // namespace
