@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
 #include "cli/render.h"
+#include "proto/topology_names.h"
 
 namespace emu::cli {
 namespace {
@@ -221,10 +222,8 @@ std::string LabToDot(const v1::Lab& lab) {
         absl::StrAppend(
             &out, "  ", Quote(n.name()), " -- ", Quote(EndId(n, i)),
             " [taillabel=", Quote(i.name()), " style=dashed tooltip=",
-            Quote(absl::StrCat(i.vxlan().stitch() ? "vxlan-stitch" : "vxlan",
-                               " link ", n.name(), ":", i.name(), " to ",
-                               i.vxlan().remote(), ":", i.vxlan().port(),
-                               " vni ", i.vxlan().vni())),
+            Quote(absl::StrCat("link ", n.name(), ":", i.name(), " (",
+                               VxlanEndText(i.vxlan()), ")")),
             "];\n");
       } else if (i.bridge()) {
         absl::StrAppend(&out, "  ", Quote(n.name()), " -- ",

@@ -150,12 +150,14 @@ absl::StatusOr<LinkEngines> ChooseLinkEngines(const emu::v1::Link& link,
                                               const SenderSide& a,
                                               const SenderSide& b) {
   LinkEngines out;
-  absl::StatusOr<EngineUse> ab = ChooseDirectionEngine(link.a_to_b(), lab_engine, lab_compensate, a);
+  absl::StatusOr<EngineUse> ab =
+      ChooseDirectionEngine(link.a_to_b(), lab_engine, lab_compensate, a);
   if (!ab.ok()) {
     return absl::Status(ab.status().code(),
                         absl::StrCat("a-to-b: ", ab.status().message()));
   }
-  absl::StatusOr<EngineUse> ba = ChooseDirectionEngine(link.b_to_a(), lab_engine, lab_compensate, b);
+  absl::StatusOr<EngineUse> ba =
+      ChooseDirectionEngine(link.b_to_a(), lab_engine, lab_compensate, b);
   if (!ba.ok()) {
     return absl::Status(ba.status().code(),
                         absl::StrCat("b-to-a: ", ba.status().message()));

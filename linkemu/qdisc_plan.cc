@@ -251,8 +251,6 @@ NetemSpec PlanNetem(const emu::v1::LinkParams& p) {
   return n;
 }
 
-
-
 std::string NetemString(const NetemSpec& n) {
   std::vector<std::string> parts;
   if (n.delay_us != 0) {
@@ -277,19 +275,16 @@ std::string NetemString(const NetemSpec& n) {
         FormatPercent(ge.loss_in_bad_percent()), " ",
         FormatPercent(ge.loss_in_good_percent())));
   }
-  if (n.loss_percent != 0) {
-    std::string l = absl::StrCat("loss ", FormatPercent(n.loss_percent));
-    if (n.loss_correlation_percent != 0) {
-      absl::StrAppend(&l, " ", FormatPercent(n.loss_correlation_percent));
-    }
-    parts.push_back(l);
-  }
   // "KEY P% [correlation%]".
   auto with_corr = [](const char* key, double percent, double corr) {
     std::string s = absl::StrCat(key, " ", FormatPercent(percent));
     if (corr != 0) absl::StrAppend(&s, " ", FormatPercent(corr));
     return s;
   };
+  if (n.loss_percent != 0) {
+    parts.push_back(
+        with_corr("loss", n.loss_percent, n.loss_correlation_percent));
+  }
   if (n.duplicate_percent != 0) {
     parts.push_back(with_corr("duplicate", n.duplicate_percent,
                               n.duplicate_correlation_percent));
