@@ -137,10 +137,11 @@ absl::Status LabManager::Deploy(const emu::v1::TopologySource& source,
   progress(validated);
 
   EMU_ASSIGN_OR_RETURN(placement::Placement placement, Place(topo));
-  EMU_RETURN_IF_ERROR(CheckHostCommandHosts(
-      topo, {}, placement.host_of_node, hosts_->Snapshot()));
+  const std::vector<emu::v1::HostStatus> snapshot = hosts_->Snapshot();
+  EMU_RETURN_IF_ERROR(
+      CheckHostCommandHosts(topo, {}, placement.host_of_node, snapshot));
   Lab lab = NewLabRecord(topo, placement);
-  FillLinkEngines(hosts_->Snapshot(), &lab);
+  FillLinkEngines(snapshot, &lab);
   lab.set_owner(as.owner);
   {
     // Recorded before any agent is asked: a crash from here on is found and

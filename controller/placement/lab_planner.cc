@@ -19,11 +19,12 @@ absl::StatusOr<emu::v1::PlanLabResponse> PlanLab(
   const emu::v1::PlacementOptions& options =
       request.has_options() ? request.options() : topo.placement();
   absl::Time start = absl::Now();
-  auto placement = PlaceTopology(topo, hosts->Snapshot(), options);
+  const std::vector<emu::v1::HostStatus> snapshot = hosts->Snapshot();
+  auto placement = PlaceTopology(topo, snapshot, options);
   double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
   if (!placement.ok()) return placement.status();
   EMU_RETURN_IF_ERROR(lab::CheckHostCommandHosts(
-      topo, {}, placement->host_of_node, hosts->Snapshot()));
+      topo, {}, placement->host_of_node, snapshot));
 
   emu::v1::PlanLabResponse out;
   out.set_lab(topo.name());
