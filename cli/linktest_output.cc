@@ -114,10 +114,13 @@ std::string DescribeCompensation(const CompensationFigures& c) {
                : "compensate: asked, not applied (the agent has not "
                  "measured the engine path's base)";
   }
+  // The source is said where it is not the plain same-host engine path (a
+  // tunnel's, or with a guest end's NIC added).
+  const std::string source = CompensationBaseSource(c);
   return absl::StrCat("compensated: configured ", ms(c.configured_us),
                       " - base measured ", ms(c.base_us),
-                      c.cross_host
-                          ? absl::StrCat(" (", CompensationBaseSource(c), ")")
+                      source != "engine path probe"
+                          ? absl::StrCat(" (", source, ")")
                           : "",
                       " = engine delay ", ms(c.applied_us));
 }

@@ -84,6 +84,13 @@ TEST(DescribeCompensationTest, ShowsConfiguredBaseAndResultOrWhyNot) {
             "compensated: configured 2.000 ms - base measured 0.061 ms "
             "(tunnel echo min RTT/2) = engine delay 1.939 ms");
   EXPECT_EQ(CompensationBaseSource(echo), "tunnel echo min RTT/2");
+  // Same-host with a guest end: the guest's NIC part is named.
+  CompensationFigures guest{true, true, 2000, 55, 1945, false, false,
+                            "engine path probe + guest vm:eth1 ARP min RTT/2"};
+  EXPECT_EQ(DescribeCompensation(guest),
+            "compensated: configured 2.000 ms - base measured 0.055 ms "
+            "(engine path probe + guest vm:eth1 ARP min RTT/2) = engine delay "
+            "1.945 ms");
 }
 
 }  // namespace

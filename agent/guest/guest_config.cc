@@ -132,4 +132,21 @@ std::string GuestQdiscScript(const std::string& dev,
   return s;
 }
 
+std::string ArpProbeAddress(const emu::v1::Node& node,
+                            const std::string& interface) {
+  auto ipv4 = [](const std::string& cidr) -> std::string {
+    if (cidr.find(':') != std::string::npos) return "";
+    return cidr.substr(0, cidr.find('/'));
+  };
+  for (bool own : {true, false}) {
+    for (const auto& i : node.interfaces()) {
+      if ((i.name() == interface) != own) continue;
+      for (const auto& a : i.addresses()) {
+        if (std::string ip = ipv4(a); !ip.empty()) return ip;
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace emu::agent::guest

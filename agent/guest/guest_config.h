@@ -43,6 +43,12 @@ std::string GuestConfigScript(const emu::v1::Node& node,
 std::string GuestQdiscScript(const std::string& dev,
                              const linkemu::QdiscPlan& plan);
 
+// The IPv4 address (no prefix) an ARP probe of `interface` asks for: the
+// interface's own first, else any of the node's (a Linux guest answers ARP
+// for each of its addresses on every interface); "" when it has none.
+std::string ArpProbeAddress(const emu::v1::Node& node,
+                            const std::string& interface);
+
 }  // namespace emu::agent::guest
 
 #endif  // EMU_AGENT_GUEST_GUEST_CONFIG_H_

@@ -60,6 +60,27 @@ TEST(GuestConfigScript, IsValidShell) {
   EXPECT_EQ(r->exit_code, 0) << r->stderr_data;
 }
 
+TEST(ArpProbeAddress, TheInterfacesOwnIpv4FirstThenAnyOfTheNodes) {
+  emu::v1::Node node;
+  auto* eth1 = node.add_interfaces();
+  eth1->set_name("eth1");
+  eth1->add_addresses("2001:db8::1/64");
+  auto* eth2 = node.add_interfaces();
+  eth2->set_name("eth2");
+  eth2->add_addresses("fd00::2/64");
+  eth2->add_addresses("10.0.2.1/24");
+  // eth1 has IPv6 only: the guest answers ARP for eth2's address on it.
+  EXPECT_EQ(ArpProbeAddress(node, "eth1"), "10.0.2.1");
+  eth1->add_addresses("10.0.1.1/24");
+  EXPECT_EQ(ArpProbeAddress(node, "eth1"), "10.0.1.1");
+  EXPECT_EQ(ArpProbeAddress(node, "eth2"), "10.0.2.1");
+  EXPECT_EQ(ArpProbeAddress(node, "eth3"), "10.0.1.1");  // not declared
+  emu::v1::Node v6;
+  v6.add_interfaces()->set_name("eth1");
+  v6.mutable_interfaces(0)->add_addresses("2001:db8::1/64");
+  EXPECT_EQ(ArpProbeAddress(v6, "eth1"), "");
+}
+
 TEST(GuestQdiscScript, Table) {
   linkemu::QdiscPlan none;
   EXPECT_EQ(GuestQdiscScript("eth1", none),

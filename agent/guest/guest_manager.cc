@@ -32,6 +32,7 @@
 #include "agent/guest/qemu_argv.h"
 #include "agent/net/resource_names.h"
 #include "common/log.h"
+#include "linkemu/impair/arp_path_probe.h"
 #include "common/status_macros.h"
 
 namespace emu::agent::guest {
@@ -212,6 +213,10 @@ struct GuestManager::Guest {
   // change the guest must not do. Written by Ensure only (under the lab's
   // lock in the reconciler, one thread per guest).
   std::string configured;
+  // NicPathPart's figures by interface, kept for this QEMU's life.
+  absl::Mutex parts_mu;
+  absl::flat_hash_map<std::string, linkemu::BasePart> parts
+      ABSL_GUARDED_BY(parts_mu);
 };
 
 GuestManager::GuestManager(std::string host, ProcessLauncher* launcher,
@@ -321,6 +326,52 @@ absl::Status GuestManager::Wire(const std::string& lab, const std::string& node,
                                             ns, ": ", wired.stderr_data));
   }
   return absl::OkStatus();
+}
+
+linkemu::BasePart GuestManager::NicPathPart(
+    const emu::v1::ApplyLabRequest& desired, const emu::v1::Node& node,
+    const std::string& interface) {
+  const std::string who = absl::StrCat("guest ", node.name(), ":", interface);
+  auto not_probed = [&](absl::string_view why) {
+    linkemu::BasePart part;
+    part.source = absl::StrCat(who, " not probed: ", why);
+    return part;
+  };
+  const std::vector<std::string> nics = NicNames(desired, node);
+  const auto at = std::find(nics.begin(), nics.end(), interface);
+  if (at == nics.end()) return not_probed("no NIC of the guest");
+  absl::StatusOr<std::shared_ptr<Guest>> guest =
+      Attach(desired.lab(), node.name());
+  if (!guest.ok()) return not_probed(guest.status().message());
+  if (!(*guest)->ready) return not_probed("the guest is not ready yet");
+  // Held while probing: one probe per NIC, whoever asks at once.
+  absl::MutexLock lock(&(*guest)->parts_mu);
+  if (auto it = (*guest)->parts.find(interface); it != (*guest)->parts.end()) {
+    return it->second;
+  }
+  linkemu::BasePart part;
+  const std::string ip = ArpProbeAddress(node, interface);
+  if (ip.empty()) {
+    part = not_probed("no IPv4 address to ARP for");
+  } else {
+    const std::string tap = absl::StrCat("gt", at - nics.begin());
+    absl::StatusOr<std::vector<int64_t>> rtts = linkemu::ArpRoundTripsNs(
+        net::NamespaceName(host_, desired.lab(), node.name()), tap, ip, {});
+    if (!rtts.ok()) {
+      part = not_probed(rtts.status().message());
+    } else {
+      const int64_t min = *std::min_element(rtts->begin(), rtts->end());
+      part.measured = true;
+      part.ns = linkemu::BaseFromMinRttNs(absl::Nanoseconds(min));
+      part.source = absl::StrCat(who, " ARP min RTT/2");
+    }
+  }
+  Log(who, " of lab ", desired.lab(), ": ",
+      part.measured ? absl::StrCat("path part ", part.ns / 1000,
+                                   " us (half the minimum ARP round trip)")
+                    : part.source);
+  (*guest)->parts[interface] = part;
+  return part;
 }
 
 absl::StatusOr<GuestImage> GuestManager::ImageFor(const emu::v1::Node& node) {

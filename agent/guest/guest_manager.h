@@ -37,6 +37,7 @@
 #include "linkemu/qdisc_plan.h"
 #include "agent/guest/guest_snapshot.h"
 #include "agent/guest/qemu_argv.h"
+#include "linkemu/impair/base_latency.h"
 #include "proto/agent.pb.h"
 
 namespace emu::agent::guest {
@@ -110,6 +111,18 @@ class GuestManager {
   absl::Status ApplyQdiscs(const std::string& lab, const std::string& node,
                            const std::string& dev,
                            const linkemu::QdiscPlan& plan);
+
+  // The part of a link direction's path the guest `node` adds at its NIC
+  // `interface` (NodeDriver::PathPart): half the minimum of ARP round trips
+  // from the NIC's host-side TAP through QEMU and virtio to the guest's
+  // kernel and back (linkemu/impair/arp_path_probe.h), for the
+  // interface's IPv4 address (ArpProbeAddress). Measured the first time it
+  // is asked for once the guest is ready, then kept for the guest's life
+  // (a restarted guest is measured anew), also when it could not be
+  // measured (the part then says why: no IPv4 address, no reply).
+  linkemu::BasePart NicPathPart(const emu::v1::ApplyLabRequest& desired,
+                                const emu::v1::Node& node,
+                                const std::string& interface);
 
   // Ends the lab's QEMU processes (QMP quit, then SIGKILL) and removes their
   // directories; returns how many guests were removed. Idempotent.

@@ -32,6 +32,11 @@ class QemuDriver : public node::NodeDriver {
   absl::Status ApplyEgress(const std::string& lab, const emu::v1::Node& node,
                            const std::string& interface,
                            const linkemu::QdiscPlan& plan) override;
+  std::optional<linkemu::BasePart> PathPart(
+      const emu::v1::ApplyLabRequest& desired, const emu::v1::Node& node,
+      const std::string& interface) override {
+    return guests_->NicPathPart(desired, node, interface);
+  }
   bool Holds(const std::string& lab, const std::string& node) override {
     return guests_->Has(lab, node);
   }

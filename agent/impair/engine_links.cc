@@ -16,9 +16,26 @@ EngineLinks::EngineLinks(linkemu::LinkEngine* engine, tunnel::TapOpener* taps,
                          linkemu::BaseLatency* base)
     : engine_(engine), taps_(taps), base_(base) {}
 
+namespace {
+
+// What identifies parts for "nothing changed": figures and sources.
+std::string PartsKey(const EngineLinks::PathParts& parts) {
+  std::string key;
+  for (const auto* dir : {&parts.a_to_b, &parts.b_to_a}) {
+    for (const linkemu::BasePart& p : *dir) {
+      absl::StrAppend(&key, p.measured, " ", p.ns, " ", p.source, "\n");
+    }
+    key += "|";
+  }
+  return key;
+}
+
+}  // namespace
+
 absl::StatusOr<emu::v1::LinkParams> EngineLinks::ForEngine(
     const std::string& link, const char* direction,
-    const emu::v1::LinkParams& p, Compensation* how) {
+    const emu::v1::LinkParams& p, const std::vector<linkemu::BasePart>& parts,
+    Compensation* how) {
   *how = Compensation();
   if (!p.compensate() || p.delay_us() == 0) return p;
   if (base_ == nullptr) {
@@ -35,11 +52,28 @@ absl::StatusOr<emu::v1::LinkParams> EngineLinks::ForEngine(
   }
   emu::v1::LinkParams out = p;
   how->on = true;
-  how->base_us = static_cast<uint64_t>(*base_ns / 1000);
+  how->base_us =
+      static_cast<uint64_t>(linkemu::BaseWithPartsNs(*base_ns, parts) / 1000);
   how->applied_delay_us = linkemu::CompensatedDelayUs(p.delay_us(), how->base_us);
-  how->source = linkemu::kBaseSourceEnginePath;
+  how->source =
+      linkemu::BaseSourceWithParts(linkemu::kBaseSourceEnginePath, parts);
   out.set_delay_us(how->applied_delay_us);
   return out;
+}
+
+std::optional<linkemu::BasePart> EngineLinks::EnginePathPart() {
+  if (base_ == nullptr) return std::nullopt;
+  linkemu::BasePart part;
+  absl::StatusOr<int64_t> ns = base_->Ns();
+  if (!ns.ok()) {
+    part.source = absl::StrCat(linkemu::kBaseSourceEnginePath, " failed: ",
+                               ns.status().message());
+    return part;
+  }
+  part.measured = true;
+  part.ns = *ns;
+  part.source = linkemu::kBaseSourceEnginePath;
+  return part;
 }
 
 EngineLinks::~EngineLinks() {
@@ -76,10 +110,10 @@ absl::Status EngineLinks::Create(const std::string& lab,
   }
   Compensation comp_ab, comp_ba;
   absl::StatusOr<emu::v1::LinkParams> ab =
-      ForEngine(spec.link, "a-to-b", spec.a_to_b, &comp_ab);
+      ForEngine(spec.link, "a-to-b", spec.a_to_b, {}, &comp_ab);
   if (!ab.ok()) return ab.status();
   absl::StatusOr<emu::v1::LinkParams> ba =
-      ForEngine(spec.link, "b-to-a", spec.b_to_a, &comp_ba);
+      ForEngine(spec.link, "b-to-a", spec.b_to_a, {}, &comp_ba);
   if (!ba.ok()) return ba.status();
   absl::MutexLock lock(&mu_);
   const Key key(lab, spec.link);
@@ -116,6 +150,7 @@ absl::Status EngineLinks::Create(const std::string& lab,
   links_[key] = Entry{*id,
                       spec.a_to_b.SerializeAsString(),
                       spec.b_to_a.SerializeAsString(),
+                      PartsKey({}),
                       spec.tap_a.netns,
                       spec.tap_b.netns,
                       comp_ab,
@@ -126,7 +161,9 @@ absl::Status EngineLinks::Create(const std::string& lab,
 absl::Status EngineLinks::Update(const std::string& lab,
                                  const std::string& link,
                                  const emu::v1::LinkParams& a_to_b,
-                                 const emu::v1::LinkParams& b_to_a) {
+                                 const emu::v1::LinkParams& b_to_a,
+                                 const PathParts& parts) {
+  const std::string parts_key = PartsKey(parts);
   {
     absl::MutexLock lock(&mu_);
     auto it = links_.find(Key(lab, link));
@@ -135,7 +172,8 @@ absl::Status EngineLinks::Update(const std::string& lab,
           "link ", link, " of lab ", lab, " is not served by the engine"));
     }
     if (a_to_b.SerializeAsString() == it->second.a_to_b &&
-        b_to_a.SerializeAsString() == it->second.b_to_a) {
+        b_to_a.SerializeAsString() == it->second.b_to_a &&
+        parts_key == it->second.parts) {
       return absl::OkStatus();
     }
   }
@@ -143,10 +181,10 @@ absl::Status EngineLinks::Update(const std::string& lab,
   // adds a scratch link to the engine: not under the lock.
   Compensation comp_ab, comp_ba;
   absl::StatusOr<emu::v1::LinkParams> eab =
-      ForEngine(link, "a-to-b", a_to_b, &comp_ab);
+      ForEngine(link, "a-to-b", a_to_b, parts.a_to_b, &comp_ab);
   if (!eab.ok()) return eab.status();
   absl::StatusOr<emu::v1::LinkParams> eba =
-      ForEngine(link, "b-to-a", b_to_a, &comp_ba);
+      ForEngine(link, "b-to-a", b_to_a, parts.b_to_a, &comp_ba);
   if (!eba.ok()) return eba.status();
   absl::MutexLock lock(&mu_);
   auto it = links_.find(Key(lab, link));
@@ -165,6 +203,7 @@ absl::Status EngineLinks::Update(const std::string& lab,
   }
   it->second.a_to_b = std::move(ab);
   it->second.b_to_a = std::move(ba);
+  it->second.parts = parts_key;
   it->second.comp_a_to_b = comp_ab;
   it->second.comp_b_to_a = comp_ba;
   return absl::OkStatus();

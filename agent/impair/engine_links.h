@@ -74,6 +74,14 @@ class EngineLinks {
   // first) one of the same name. On failure nothing of it is left.
   absl::Status Create(const std::string& lab, const EngineLinkSpec& spec);
 
+  // What each direction's path has beyond the engine path whose base the
+  // agent measured (a guest end's NIC, linkemu::BasePart): added to a
+  // compensated direction's base.
+  struct PathParts {
+    std::vector<linkemu::BasePart> a_to_b;
+    std::vector<linkemu::BasePart> b_to_a;
+  };
+
   // Live change of both directions (LinkEngine::Update: queued frames keep
   // their schedule). No call into the engine when nothing changed.
   // NOT_FOUND for a link the engine does not serve; the base probe's error
@@ -81,7 +89,15 @@ class EngineLinks {
   // cannot be measured, and then nothing changes.
   absl::Status Update(const std::string& lab, const std::string& link,
                       const emu::v1::LinkParams& a_to_b,
-                      const emu::v1::LinkParams& b_to_a);
+                      const emu::v1::LinkParams& b_to_a,
+                      const PathParts& parts = {});
+
+  // The engine path's base as a part of another path's base (a cross-host
+  // link's: the TAPs and stacks at its ends, which the tunnel's echo does
+  // not cross; TunnelManager::SetEgress): measured the first time it is
+  // asked for (BaseLatency), "engine path probe". A failed measurement is
+  // a part that says why; nullopt when this agent cannot measure it.
+  std::optional<linkemu::BasePart> EnginePathPart();
 
   // Removes every engine link of `lab`; returns how many.
   int RemoveLab(const std::string& lab);
@@ -113,17 +129,19 @@ class EngineLinks {
     linkemu::LinkEngine::LinkId id = 0;
     std::string a_to_b;  // serialized LinkParams last given to the engine
     std::string b_to_a;
+    std::string parts;  // PartsKey of the PathParts last given
     std::string netns_a;  // where the TAPs are (RemoveInNamespaces)
     std::string netns_b;
     Compensation comp_a_to_b;
     Compensation comp_b_to_a;
   };
 
-  // `p` as the engine applies it (compensated), and what was done.
-  absl::StatusOr<emu::v1::LinkParams> ForEngine(const std::string& link,
-                                                const char* direction,
-                                                const emu::v1::LinkParams& p,
-                                                Compensation* how);
+  // `p` as the engine applies it (compensated: less the base and the
+  // measured `parts`), and what was done.
+  absl::StatusOr<emu::v1::LinkParams> ForEngine(
+      const std::string& link, const char* direction,
+      const emu::v1::LinkParams& p,
+      const std::vector<linkemu::BasePart>& parts, Compensation* how);
   using Key = std::pair<std::string, std::string>;  // lab, link
 
   linkemu::LinkEngine* const engine_;

@@ -82,6 +82,50 @@ TEST_F(EngineLinksCompensation, SubtractsTheMeasuredBaseFromCompensatedDirection
   EXPECT_EQ(probe_.calls, 1);
 }
 
+TEST_F(EngineLinksCompensation, AGuestEndsMeasuredPartIsAddedToTheBase) {
+  ASSERT_TRUE(links_.Create("lab1", spec_).ok());
+  EngineLinks::PathParts parts;
+  parts.a_to_b = {{true, 45'000, "guest a:eth1 ARP min RTT/2"}};
+  parts.b_to_a = {{true, 45'000, "guest a:eth1 ARP min RTT/2"},
+                  {false, 0, "guest b:eth1 not probed: no IPv4 address"}};
+  ASSERT_TRUE(links_
+                  .Update("lab1", spec_.link, Delay(10'000, true),
+                          Delay(10'000, true), parts)
+                  .ok());
+  EXPECT_EQ(Applied(true).delay_us, 9'875u);  // 80 + 45 us
+  EXPECT_EQ(Applied(false).delay_us, 9'875u);
+  auto served = links_.List("lab1");
+  EXPECT_EQ(served[0].a_to_b.base_us, 125u);
+  EXPECT_EQ(served[0].a_to_b.source,
+            "engine path probe + guest a:eth1 ARP min RTT/2");
+  EXPECT_EQ(served[0].b_to_a.source,
+            "engine path probe + guest a:eth1 ARP min RTT/2; guest b:eth1 "
+            "not probed: no IPv4 address");
+
+  // Parts that change (a restarted guest measured anew) reach the engine
+  // with the same params; without them the engine path's base alone.
+  parts.a_to_b[0].ns = 60'000;
+  ASSERT_TRUE(links_
+                  .Update("lab1", spec_.link, Delay(10'000, true),
+                          Delay(10'000, true), parts)
+                  .ok());
+  EXPECT_EQ(Applied(true).delay_us, 9'860u);
+  ASSERT_TRUE(links_
+                  .Update("lab1", spec_.link, Delay(10'000, true),
+                          Delay(10'000, true))
+                  .ok());
+  EXPECT_EQ(Applied(true).delay_us, 9'920u);
+  EXPECT_EQ(links_.List("lab1")[0].a_to_b.source,
+            linkemu::kBaseSourceEnginePath);
+  // A direction not compensated takes no part.
+  ASSERT_TRUE(links_
+                  .Update("lab1", spec_.link, Delay(10'000, false),
+                          Delay(10'000, false), parts)
+                  .ok());
+  EXPECT_EQ(Applied(true).delay_us, 10'000u);
+  EXPECT_FALSE(links_.List("lab1")[0].a_to_b.on);
+}
+
 TEST_F(EngineLinksCompensation, ADirectionWithoutDelayNeedsNoBase) {
   ASSERT_TRUE(links_.Create("lab1", spec_).ok());
   emu::v1::LinkParams loss;

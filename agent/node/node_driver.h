@@ -14,12 +14,14 @@
 #define EMU_AGENT_NODE_NODE_DRIVER_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "linkemu/impair/base_latency.h"
 #include "linkemu/qdisc_plan.h"
 #include "proto/agent.pb.h"
 
@@ -72,6 +74,23 @@ class NodeDriver {
                                    const emu::v1::Node& node,
                                    const std::string& interface,
                                    const linkemu::QdiscPlan& plan) = 0;
+
+  // The part of a link direction's path that `node` adds at its link end
+  // `interface` beyond what a namespace's own stack costs (a QEMU guest's
+  // NIC: its host-side TAP, QEMU, virtio and the guest's kernel), for
+  // delay compensation (linkemu::BasePart, docs/linkemu.md): measured once
+  // per node interface and kept while the node runs; a part that cannot be
+  // measured says why (BasePart::measured false). nullopt for kinds whose
+  // link ends are the host kernel's own interfaces (netns): nothing to add.
+  // `desired` is the lab's spec (the node's interfaces and addresses).
+  virtual std::optional<linkemu::BasePart> PathPart(
+      const emu::v1::ApplyLabRequest& desired, const emu::v1::Node& node,
+      const std::string& interface) {
+    (void)desired;
+    (void)node;
+    (void)interface;
+    return std::nullopt;
+  }
 
   // True when this driver runs `node` of `lab` on this host.
   virtual bool Holds(const std::string& lab, const std::string& node) = 0;

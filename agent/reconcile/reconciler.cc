@@ -306,6 +306,7 @@ absl::Status Reconciler::ApplyLocked(const ApplyLabRequest& spec,
   EMU_RETURN_IF_ERROR(ReconcileNodeBridges(desired, progress));
   EMU_RETURN_IF_ERROR(EnsureNodes(desired, progress));
   EMU_RETURN_IF_ERROR(ApplyLinkConditions(desired, nodes, engines, progress));
+  EMU_RETURN_IF_ERROR(ApplyRemoteLinkConditions(desired, nodes, progress));
   progress(MakeApplyEvent(ApplyLabEvent::DONE, absl::StrCat("lab ", desired.lab()),
                  absl::StrCat(desired.nodes_size(), " nodes, ",
                               desired.links_size(), " links")));
@@ -590,8 +591,9 @@ absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
   for (const auto& link : desired.links()) {
     EMU_ASSIGN_OR_RETURN(
         std::string shaped,
-        ApplyOneLink(lab, nodes.at(link.a().node()), nodes.at(link.b().node()),
-                     link, engines.at(LinkName(link)), desired.compensate()));
+        ApplyOneLink(desired, nodes.at(link.a().node()),
+                     nodes.at(link.b().node()), link,
+                     engines.at(LinkName(link))));
     if (!shaped.empty()) {
       progress(MakeApplyEvent(ApplyLabEvent::LINK_SHAPED,
                      absl::StrCat("link ", LinkName(link)), shaped));
@@ -600,10 +602,35 @@ absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Reconciler::ApplyOneLink(
-    const std::string& lab, const emu::v1::Node* node_a,
+impair::EngineLinks::PathParts Reconciler::EnginePathParts(
+    const ApplyLabRequest& spec, const emu::v1::Node* node_a,
     const emu::v1::Node* node_b, const emu::v1::Link& link,
-    const linkemu::LinkEngines& engines, bool lab_compensate) {
+    const emu::v1::LinkParams& ab, const emu::v1::LinkParams& ba) {
+  impair::EngineLinks::PathParts parts;
+  const bool need_ab = ab.compensate() && ab.delay_us() > 0;
+  const bool need_ba = ba.compensate() && ba.delay_us() > 0;
+  if (!need_ab && !need_ba) return parts;
+  // Each end's part is on both directions' paths (a frame leaves one NIC
+  // and enters the other).
+  for (const auto& [node, end] :
+       {std::pair(node_a, &link.a()), std::pair(node_b, &link.b())}) {
+    node::NodeDriver* driver = node != nullptr ? DriverFor(*node) : nullptr;
+    if (driver == nullptr) continue;
+    std::optional<linkemu::BasePart> part =
+        driver->PathPart(spec, *node, end->interface());
+    if (!part.has_value()) continue;
+    if (need_ab) parts.a_to_b.push_back(*part);
+    if (need_ba) parts.b_to_a.push_back(*part);
+  }
+  return parts;
+}
+
+absl::StatusOr<std::string> Reconciler::ApplyOneLink(
+    const ApplyLabRequest& spec, const emu::v1::Node* node_a,
+    const emu::v1::Node* node_b, const emu::v1::Link& link,
+    const linkemu::LinkEngines& engines) {
+  const std::string& lab = spec.lab();
+  const bool lab_compensate = spec.compensate();
   auto shapes_own = [&](const emu::v1::Node* node) {
     const node::NodeDriver* d = node != nullptr ? DriverFor(*node) : nullptr;
     return d != nullptr && d->ShapesOwnEgress();
@@ -631,9 +658,11 @@ absl::StatusOr<std::string> Reconciler::ApplyOneLink(
       out.set_compensate(linkemu::CompensationWanted(p, lab_compensate));
       return out;
     };
-    s = engine_links_->Update(lab, LinkName(link),
-                              for_engine(engines.a_to_b, link.a_to_b()),
-                              for_engine(engines.b_to_a, link.b_to_a()));
+    const emu::v1::LinkParams ab = for_engine(engines.a_to_b, link.a_to_b());
+    const emu::v1::LinkParams ba = for_engine(engines.b_to_a, link.b_to_a());
+    s = engine_links_->Update(
+        lab, LinkName(link), ab, ba,
+        EnginePathParts(spec, node_a, node_b, link, ab, ba));
   }
   if (!s.ok()) return Annotate(s, absl::StrCat("link ", LinkName(link)));
   if (plans.a_to_b.empty() && plans.b_to_a.empty()) return std::string();
@@ -740,9 +769,7 @@ absl::Status Reconciler::SetLinkParams(
       // rest of the lab converges untouched (addresses re-applied).
       return ApplyLocked(*spec, [](const ApplyLabEvent&) {});
     }
-    return ApplyOneLink(req.lab(), node_a, node_b, link, engines,
-                        spec->compensate())
-        .status();
+    return ApplyOneLink(*spec, node_a, node_b, link, engines).status();
   }
   return SetRemoteLinkParams(req, &*spec);
 }

@@ -183,14 +183,23 @@ class Reconciler {
                                    const EngineIndex& engines,
                                    const ProgressFn& progress);
   // One link's conditions: qdiscs on the sending ends (kernel directions),
-  // the engine's specs (userspace directions). Returns what LINK_SHAPED
-  // says ("" when the link has no conditions).
-  absl::StatusOr<std::string> ApplyOneLink(const std::string& lab,
+  // the engine's specs (userspace directions, compensated with the parts
+  // their end nodes add: EnginePathParts). Returns what LINK_SHAPED says
+  // ("" when the link has no conditions). `spec` is the lab's (its nodes).
+  absl::StatusOr<std::string> ApplyOneLink(const emu::v1::ApplyLabRequest& spec,
                                            const emu::v1::Node* node_a,
                                            const emu::v1::Node* node_b,
                                            const emu::v1::Link& link,
-                                           const linkemu::LinkEngines& engines,
-                                           bool lab_compensate);
+                                           const linkemu::LinkEngines& engines);
+
+  // What each engine direction of `link` crosses beyond the engine path
+  // whose base the agent measured, for the directions that will be
+  // compensated (`ab`, `ba`: as the engine gets them): each end node's
+  // NodeDriver::PathPart (a guest's NIC), asked only where one is needed.
+  impair::EngineLinks::PathParts EnginePathParts(
+      const emu::v1::ApplyLabRequest& spec, const emu::v1::Node* node_a,
+      const emu::v1::Node* node_b, const emu::v1::Link& link,
+      const emu::v1::LinkParams& ab, const emu::v1::LinkParams& ba);
 
   // Nodes whose driver shapes their own egress (QEMU guests).
   absl::flat_hash_set<std::string> GuestNodes(
@@ -237,12 +246,29 @@ class Reconciler {
   absl::Status CheckRemoteLinks(const emu::v1::ApplyLabRequest& desired,
                                 const absl::flat_hash_set<std::string>& nodes,
                                 bool has_netem) const;
-  // TAPs and tunnels of the spec's remote links (closing the others), and
-  // the sending direction's qdiscs on each TAP.
+  // TAPs and tunnels of the spec's remote links (closing the others).
+  // Carrier vxlan: the VXLAN devices and their sending qdiscs.
   absl::Status ApplyRemoteLinks(
       const emu::v1::ApplyLabRequest& desired,
       const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
       const ProgressFn& progress);
+  // Each tunneled remote link's sending conditions: qdiscs on its TAP or
+  // the tunnel's egress pipeline. After the nodes (as same-host links'
+  // conditions): a guest's NIC part of a compensated base is measured
+  // through the running guest (RemoteSendingParts).
+  absl::Status ApplyRemoteLinkConditions(
+      const emu::v1::ApplyLabRequest& desired,
+      const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
+      const ProgressFn& progress);
+  // What the sending direction of `r` crosses beyond the tunnel's echo
+  // base, where it is compensated (`use` userspace, a delay, compensate
+  // wanted): this host's TAP-and-stack path (the engine path probe's
+  // figure: the sender's stack, TAP and read wake-up and, standing in for
+  // the peer's, the receiver's TAP write and stack), and the local end's
+  // node part (a guest's NIC, NodeDriver::PathPart). `node` may be null.
+  std::vector<linkemu::BasePart> RemoteSendingParts(
+      const emu::v1::ApplyLabRequest& spec, const emu::v1::RemoteLinkEnd& r,
+      const emu::v1::Node* node, linkemu::EngineUse use);
   // Carrier vxlan: each remote link end a VXLAN device in its node's
   // namespace (kept when its alias matches), its sending qdiscs on it.
   absl::Status ApplyVxlanLinks(

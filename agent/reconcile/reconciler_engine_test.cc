@@ -134,12 +134,7 @@ class ReconcilerEngineTest : public ::testing::Test {
 };
 
 // A path whose base is always 100 us: compensation without real TAPs.
-class FixedBaseProbe : public linkemu::BaseLatencyProbe {
- public:
-  absl::StatusOr<std::vector<int64_t>> Sample() override {
-    return std::vector<int64_t>(16, 100'000);
-  }
-};
+using testing::FixedBaseProbe;
 
 TEST_F(ReconcilerEngineTest, DelayWithoutNetemIsServedByTheEngineOnTwoTaps) {
   ASSERT_TRUE(Apply(Spec()).ok());
@@ -368,6 +363,57 @@ TEST_F(ReconcilerEngineTest, AGuestEndGetsTheEngineInBothDirections) {
   EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 50'000u);
   EXPECT_NE(InGuest(guest, "b:eth1").find("netem"), std::string::npos)
       << InGuest(guest, "b:eth1");
+}
+
+TEST_F(ReconcilerEngineTest, AGuestEndsPathPartIsAddedToACompensatedBase) {
+  // b is a guest whose NIC path (its driver's PathPart: ARP through QEMU,
+  // tested with a real guest in tests/integration:linktest_guest_test) is
+  // 40 us one way: both directions cross it, on top of the engine path's
+  // 100 us.
+  FixedBaseProbe probe;
+  linkemu::BaseLatency base(&probe);
+  base_ = &base;
+  StartAgent();
+  node::testing::FakeNodeDriver guest(emu::v1::NODE_KIND_QEMU,
+                                      /*shapes_own_egress=*/true);
+  guest.set_path_part("b:eth1", {true, 40'000, "guest b:eth1 ARP min RTT/2"});
+  rec_->AddDriver(&guest);
+  auto spec = Spec();
+  spec.mutable_nodes(1)->set_kind(emu::v1::NODE_KIND_QEMU);
+  // Not compensated: the guest is not asked (no probe for nothing).
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_TRUE(guest.path_part_calls().empty());
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 20'000u);
+
+  spec.set_compensate(true);
+  ASSERT_TRUE(Apply(spec).ok());
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 19'860u);
+  EXPECT_EQ(OnlyEngineLink().b_to_a.delay_us, 19'860u);
+  EXPECT_EQ(guest.path_part_calls(),
+            std::vector<std::string>{"lab/b:eth1"});  // a is no guest
+  auto served = links_->List("lab");
+  ASSERT_EQ(served.size(), 1u);
+  EXPECT_EQ(served[0].a_to_b.base_us, 140u);
+  EXPECT_EQ(served[0].b_to_a.source,
+            "engine path probe + guest b:eth1 ARP min RTT/2");
+
+  // A live change keeps the part; a direction opting out goes without.
+  emu::v1::LinkParams comp;
+  comp.set_delay_us(10'000);
+  emu::v1::LinkParams full = comp;
+  full.set_compensate(false);
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(comp, full)).ok());
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 9'860u);
+  EXPECT_EQ(OnlyEngineLink().b_to_a.delay_us, 10'000u);
+
+  // A guest that could not be measured: the engine path's base alone, and
+  // the part says why.
+  guest.set_path_part("b:eth1",
+                      {false, 0, "guest b:eth1 not probed: no IPv4 address"});
+  ASSERT_TRUE(rec_->SetLinkParams(SetReq(comp, comp)).ok());
+  EXPECT_EQ(OnlyEngineLink().a_to_b.delay_us, 9'900u);
+  EXPECT_EQ(links_->List("lab")[0].a_to_b.source,
+            "engine path probe; guest b:eth1 not probed: no IPv4 address");
 }
 
 }  // namespace

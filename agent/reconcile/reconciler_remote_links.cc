@@ -75,7 +75,7 @@ absl::StatusOr<linkemu::EngineUse> SendingEngine(
 // Seeded as the engine seeds a same-host link's directions: 2·seed for
 // a-to-b, 2·seed + 1 for b-to-a (linkemu/impair/link_engine.cc). A
 // userspace direction that asks for compensation (its own `compensate`,
-// else the lab's) gets its delay less the tunnel path's base
+// else the lab's) gets its delay less the tunnel path's base and `parts`
 // (TunnelManager::SetEgress).
 absl::Status ApplySendingConditions(net::HostNetwork* net,
                                     tunnel::TunnelManager* tunnels,
@@ -83,7 +83,8 @@ absl::Status ApplySendingConditions(net::HostNetwork* net,
                                     bool lab_compensate, const std::string& ns,
                                     const RemoteLinkEnd& r,
                                     linkemu::EngineUse use,
-                                    const linkemu::QdiscPlan& plan) {
+                                    const linkemu::QdiscPlan& plan,
+                                    const std::vector<linkemu::BasePart>& parts) {
   const bool userspace = use == linkemu::EngineUse::kUserspace;
   absl::Status s = net->ApplyQdiscs(ns, tunnel::LocalEndpoint(r).interface(),
                                     userspace ? linkemu::QdiscPlan() : plan);
@@ -96,7 +97,8 @@ absl::Status ApplySendingConditions(net::HostNetwork* net,
                 : linkemu::ImpairmentSpec(),
       seed * 2 + (r.local_is_a() ? 0 : 1),
       userspace &&
-          linkemu::CompensationWanted(SendingParams(r), lab_compensate));
+          linkemu::CompensationWanted(SendingParams(r), lab_compensate),
+      parts);
 }
 
 }  // namespace
@@ -248,6 +250,42 @@ absl::Status Reconciler::ApplyRemoteLinks(
     progress(MakeApplyEvent(ApplyLabEvent::LINK_CREATED, absl::StrCat("link ", id),
                    "tcp tunnel end"));
   }
+  return absl::OkStatus();
+}
+
+std::vector<linkemu::BasePart> Reconciler::RemoteSendingParts(
+    const emu::v1::ApplyLabRequest& spec, const RemoteLinkEnd& r,
+    const emu::v1::Node* node, linkemu::EngineUse use) {
+  std::vector<linkemu::BasePart> parts;
+  const emu::v1::LinkParams& p = SendingParams(r);
+  if (use != linkemu::EngineUse::kUserspace || p.delay_us() == 0 ||
+      !linkemu::CompensationWanted(p, spec.compensate())) {
+    return parts;
+  }
+  if (engine_links_ != nullptr) {
+    if (auto part = engine_links_->EnginePathPart(); part.has_value()) {
+      parts.push_back(*std::move(part));
+    }
+  }
+  node::NodeDriver* driver = node != nullptr ? DriverFor(*node) : nullptr;
+  if (driver != nullptr) {
+    if (auto part = driver->PathPart(spec, *node,
+                                     tunnel::LocalEndpoint(r).interface());
+        part.has_value()) {
+      parts.push_back(*std::move(part));
+    }
+  }
+  return parts;
+}
+
+absl::Status Reconciler::ApplyRemoteLinkConditions(
+    const emu::v1::ApplyLabRequest& desired,
+    const absl::flat_hash_map<std::string, const emu::v1::Node*>& nodes,
+    const ProgressFn& progress) {
+  if (IsVxlanCarrier(desired) || tunnels_ == nullptr) {
+    return absl::OkStatus();  // ApplyVxlanLinks shaped those
+  }
+  const std::string& lab = desired.lab();
   for (const auto& r : desired.remote_links()) {
     EMU_ASSIGN_OR_RETURN(linkemu::QdiscPlan plan, SendingPlan(r));
     EMU_ASSIGN_OR_RETURN(linkemu::EngineUse use,
@@ -255,11 +293,12 @@ absl::Status Reconciler::ApplyRemoteLinks(
                                        EngineAvailable(), host_));
     const auto& local = tunnel::LocalEndpoint(r);
     auto node = nodes.find(local.node());
+    const emu::v1::Node* n = node == nodes.end() ? nullptr : node->second;
     EMU_RETURN_IF_ERROR(ApplySendingConditions(
         net_, tunnels_, lab, desired.seed(), desired.compensate(),
-        node == nodes.end() ? net::NamespaceName(host_, lab, local.node())
-                            : NamespaceOf(lab, *node->second),
-        r, use, plan));
+        n == nullptr ? net::NamespaceName(host_, lab, local.node())
+                     : NamespaceOf(lab, *n),
+        r, use, plan, RemoteSendingParts(desired, r, n, use)));
     if (!plan.empty()) {
       progress(MakeApplyEvent(
           ApplyLabEvent::LINK_SHAPED, absl::StrCat("link ", LinkName(r.link())),
@@ -356,9 +395,11 @@ absl::Status Reconciler::SetRemoteLinkParams(
     EMU_RETURN_IF_ERROR(store_->Save(*spec));
     std::string ns = net::NamespaceName(host_, req.lab(),
                                         tunnel::LocalEndpoint(r).node());
+    const emu::v1::Node* local_node = nullptr;
     for (const auto& n : spec->nodes()) {
       if (n.name() == tunnel::LocalEndpoint(r).node()) {
         ns = NamespaceOf(req.lab(), n);
+        local_node = &n;
       }
     }
     if (IsVxlanCarrier(*spec)) {
@@ -370,8 +411,9 @@ absl::Status Reconciler::SetRemoteLinkParams(
     }
     // A live change: the egress pipeline keeps held frames on their
     // schedule (docs/linkemu.md, "Live changes").
-    return ApplySendingConditions(net_, tunnels_, req.lab(), spec->seed(),
-                                  spec->compensate(), ns, r, use, plan);
+    return ApplySendingConditions(
+        net_, tunnels_, req.lab(), spec->seed(), spec->compensate(), ns, r,
+        use, plan, RemoteSendingParts(*spec, r, local_node, use));
   }
   return absl::NotFoundError(
       absl::StrCat("link ", EndpointName(req.a()), "<->", EndpointName(req.b()),

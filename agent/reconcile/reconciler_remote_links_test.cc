@@ -11,6 +11,7 @@
 #include "agent/net/resource_names.h"
 #include "agent/net/testing/fake_host_network.h"
 #include "agent/net/testing/no_processes.h"
+#include "agent/node/testing/fake_node_driver.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/reconcile/testing/net_tap_opener.h"
 #include "agent/tunnel/testing/fake_tap_opener.h"
@@ -18,6 +19,7 @@
 #include "agent/reconcile/testing/reconciler_fixture.h"
 #include "common/testing/fake_process_launcher.h"
 #include "gtest/gtest.h"
+#include "linkemu/impair/base_latency.h"
 
 namespace emu::agent::reconcile {
 namespace {
@@ -312,6 +314,56 @@ TEST_F(ReconcilerRemoteLinksTest, OnANetemHostCompensatedDelaysGoToTheTunnel) {
   EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 10'000u);
   plan = net_.AppliedPlan(ns, "eth1");
   EXPECT_TRUE(!plan.has_value() || !plan->netem.has_value());
+}
+
+// A compensated sending direction's base is the tunnel's echo plus what
+// the echo does not cross: this host's TAPs-and-stacks path (the engine
+// path probe) and a guest end's NIC (its driver's PathPart), asked for
+// after the nodes are up; an uncompensated one asks for neither.
+TEST_F(ReconcilerRemoteLinksTest, ACompensatedDirectionGetsTheTapPathAndTheGuestsPart) {
+  impair::FakeLinkEngine engine;
+  testing::FixedBaseProbe probe;
+  linkemu::BaseLatency base(&probe);
+  impair::EngineLinks engine_links(&engine, &taps_, &base);
+  Reconciler rec("h1", &net_, &launcher_, &procs_, store_.get(),
+                 *net_.ProbeKernel(), tunnels_.get(), &engine_links);
+  node::testing::FakeNodeDriver guest(emu::v1::NODE_KIND_QEMU,
+                                      /*shapes_own_egress=*/true);
+  guest.set_path_part("a:eth1", {true, 40'000, "guest a:eth1 ARP min RTT/2"});
+  rec.AddDriver(&guest);
+  auto spec = Spec();
+  spec.mutable_nodes(0)->set_kind(emu::v1::NODE_KIND_QEMU);
+  auto* ab = spec.mutable_remote_links(0)->mutable_link()->mutable_a_to_b();
+  ab->set_delay_us(10'000);
+  ASSERT_TRUE(Apply(rec, spec).ok());
+  EXPECT_TRUE(tunnels_->List("lab")[0].parts.empty());
+  EXPECT_TRUE(guest.path_part_calls().empty());
+  EXPECT_EQ(probe.calls, 0);
+
+  spec.set_compensate(true);
+  ASSERT_TRUE(Apply(rec, spec).ok());
+  auto parts = tunnels_->List("lab")[0].parts;
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].source, linkemu::kBaseSourceEnginePath);
+  EXPECT_EQ(parts[0].ns, 100'000);
+  EXPECT_EQ(parts[1].source, "guest a:eth1 ARP min RTT/2");
+  EXPECT_EQ(parts[1].ns, 40'000);
+  // The guest was asked once its driver had ensured it.
+  ASSERT_FALSE(guest.ensured().empty());
+  EXPECT_EQ(guest.path_part_calls(), std::vector<std::string>{"lab/a:eth1"});
+
+  // A live change asks again (the driver keeps its figure) and keeps them.
+  emu::v1::SetLinkParamsRequest req;
+  req.set_lab("lab");
+  req.mutable_a()->set_node("a");
+  req.mutable_a()->set_interface("eth1");
+  req.mutable_b()->set_node("b");
+  req.mutable_b()->set_interface("eth1");
+  req.mutable_a_to_b()->set_delay_us(20'000);
+  ASSERT_TRUE(rec.SetLinkParams(req).ok());
+  EXPECT_EQ(tunnels_->List("lab")[0].parts.size(), 2u);
+  EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 20'000u);  // no base
+  EXPECT_EQ(probe.calls, 1);  // measured once
 }
 
 // Carrier vxlan (issue 10): each remote end is a kernel VXLAN device in its

@@ -294,6 +294,7 @@ struct TunnelManager::Entry {
   linkemu::ImpairmentSpec configured;
   uint64_t seed = 0;
   bool compensate = false;
+  std::vector<linkemu::BasePart> parts;
   linkemu::DelayCompensation compensation;
   // The connection's TCP minimum RTT when it was attached: the base's
   // fallback (MeasureBase).
@@ -471,7 +472,8 @@ absl::StatusOr<std::vector<std::string>> TunnelManager::Apply(
 absl::Status TunnelManager::SetEgress(const std::string& lab,
                                       const std::string& link_id,
                                       const linkemu::ImpairmentSpec& spec,
-                                      uint64_t seed, bool compensate) {
+                                      uint64_t seed, bool compensate,
+                                      std::vector<linkemu::BasePart> parts) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(Key(lab, link_id));
   if (it == entries_.end()) {
@@ -482,12 +484,13 @@ absl::Status TunnelManager::SetEgress(const std::string& lab,
   if (!e.egress && spec.IsPassThrough()) return absl::OkStatus();
   linkemu::DelayCompensation how;
   const linkemu::ImpairmentSpec applied =
-      Compensated(e.spec.peer_host, spec, compensate, &how);
+      Compensated(e.spec.peer_host, spec, compensate, parts, &how);
   absl::Status s = pump_->SetEgress(e.pump_id, applied, seed);
   if (!s.ok()) return Annotate(s, absl::StrCat("link ", link_id));
   e.configured = spec;
   e.seed = seed;
   e.compensate = compensate;
+  e.parts = std::move(parts);
   e.compensation = how;
   e.egress = applied;
   return absl::OkStatus();
@@ -503,16 +506,18 @@ std::optional<int64_t> TunnelManager::BaseToPeerNs(
 
 linkemu::ImpairmentSpec TunnelManager::Compensated(
     const std::string& peer_host, const linkemu::ImpairmentSpec& configured,
-    bool compensate, linkemu::DelayCompensation* how) const {
+    bool compensate, const std::vector<linkemu::BasePart>& parts,
+    linkemu::DelayCompensation* how) const {
   *how = linkemu::DelayCompensation();
   linkemu::ImpairmentSpec out = configured;
   if (!compensate || out.delay_us == 0) return out;
   auto base = base_ns_.find(peer_host);
   if (base == base_ns_.end()) return out;
   how->on = true;
-  how->base_us = static_cast<uint64_t>(base->second.ns / 1000);
+  how->base_us = static_cast<uint64_t>(
+      linkemu::BaseWithPartsNs(base->second.ns, parts) / 1000);
   how->applied_delay_us = linkemu::CompensatedDelayUs(out.delay_us, how->base_us);
-  how->source = base->second.source;
+  how->source = linkemu::BaseSourceWithParts(base->second.source, parts);
   out.delay_us = how->applied_delay_us;
   return out;
 }
@@ -576,7 +581,7 @@ void TunnelManager::LearnBase(const Entry& e,
     }
     linkemu::DelayCompensation how;
     linkemu::ImpairmentSpec spec = Compensated(
-        peer, other->configured, other->compensate, &how);
+        peer, other->configured, other->compensate, other->parts, &how);
     if (!how.on) continue;
     absl::Status s = pump_->SetEgress(other->pump_id, spec, other->seed);
     if (!s.ok()) {
@@ -622,6 +627,7 @@ std::vector<TunnelStatus> TunnelManager::List(const std::string& lab) {
     st.egress = e->egress;
     st.compensate = e->compensate;
     st.compensation = e->compensation;
+    st.parts = e->parts;
     if (e->up) {
       st.state = "up";
     } else if (e->spec.listen) {

@@ -144,6 +144,8 @@ struct TunnelStatus {
   // once the path's base to the peer host is known and subtracted.
   bool compensate = false;
   linkemu::DelayCompensation compensation;
+  // The parts SetEgress was given, added to the base when it is known.
+  std::vector<linkemu::BasePart> parts;
 };
 
 class TunnelManager {
@@ -217,9 +219,13 @@ class TunnelManager {
   // socket is not the TCP path). The figure is kept for the manager's
   // life: once per host pair. Until it is known the configured delay
   // applies uncompensated, and it is compensated when it comes.
+  // `parts`: what the direction's path has beyond the two pumps that the
+  // echo crosses (the TAPs and stacks at both ends, a guest end's NIC:
+  // linkemu::BasePart), added to the peer's base once it is known.
   absl::Status SetEgress(const std::string& lab, const std::string& link_id,
                          const linkemu::ImpairmentSpec& spec, uint64_t seed,
-                         bool compensate = false);
+                         bool compensate = false,
+                         std::vector<linkemu::BasePart> parts = {});
 
   // The base latency (nanoseconds, one way) measured to `peer_host`, if any.
   std::optional<int64_t> BaseToPeerNs(const std::string& peer_host);
@@ -268,6 +274,7 @@ class TunnelManager {
   linkemu::ImpairmentSpec Compensated(const std::string& peer_host,
                                       const linkemu::ImpairmentSpec& configured,
                                       bool compensate,
+                                      const std::vector<linkemu::BasePart>& parts,
                                       linkemu::DelayCompensation* how) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a connection of `e` was attached: starts the echo probe when its

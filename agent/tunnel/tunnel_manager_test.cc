@@ -466,6 +466,50 @@ TEST_F(TunnelManagerTest, CompensationSubtractsHalfTheMinRttToThePeer) {
   EXPECT_EQ(a->List("lab1")[0].egress->delay_us, 37'000u);
 }
 
+// The parts of the path the tunnel's base does not cross (the TAPs'
+// path, a guest end's NIC) are added to it: before the base is known they
+// wait with the direction, and when it comes the sum is subtracted, each
+// part named; a live change with other parts uses those.
+TEST_F(TunnelManagerTest, PartsAreAddedToThePeersBaseWhenItComes) {
+  std::unique_ptr<TunnelManager> a, b;
+  StartPair(
+      /*echo_samples=*/0,
+      [](int) -> absl::StatusOr<absl::Duration> {
+        return absl::Milliseconds(2);
+      },
+      &a, &b);
+  if (HasFatalFailure()) return;
+  linkemu::ImpairmentSpec delay;
+  delay.delay_us = 40'000;
+  std::vector<linkemu::BasePart> parts = {
+      {true, 10'000, "engine path probe"},
+      {true, 50'000, "guest vm:eth1 ARP min RTT/2"}};
+  ASSERT_TRUE(
+      a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true, parts).ok());
+  EXPECT_FALSE(a->List("lab1")[0].compensation.on);  // no base yet
+  EXPECT_EQ(a->List("lab1")[0].egress->delay_us, 40'000u);
+
+  ASSERT_TRUE(b->Apply("lab1", {End(false, a->address())}).ok());
+  ASSERT_TRUE(WaitUp(*a, true));
+  TunnelStatus st = a->List("lab1")[0];
+  ASSERT_TRUE(st.compensation.on);
+  EXPECT_EQ(st.compensation.base_us, 1'060u);  // 1 ms + 10 us + 50 us
+  EXPECT_EQ(st.egress->delay_us, 38'940u);
+  EXPECT_EQ(st.compensation.source,
+            "tunnel TCP min RTT/2 + engine path probe + guest vm:eth1 ARP "
+            "min RTT/2");
+
+  // A part that could not be measured adds nothing and says why.
+  parts[1] = {false, 0, "guest vm:eth1 not probed: no IPv4 address"};
+  ASSERT_TRUE(
+      a->SetEgress("lab1", "a:eth1<->b:eth1", delay, 7, true, parts).ok());
+  st = a->List("lab1")[0];
+  EXPECT_EQ(st.egress->delay_us, 38'990u);
+  EXPECT_EQ(st.compensation.source,
+            "tunnel TCP min RTT/2 + engine path probe; guest vm:eth1 not "
+            "probed: no IPv4 address");
+}
+
 // A peer that never answers the echo (here the test itself, after the
 // hello): when the probe's deadline passes, the connection's TCP minimum
 // RTT stands in, and says so.

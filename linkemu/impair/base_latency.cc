@@ -23,6 +23,25 @@ int64_t BaseFromMinRttNs(absl::Duration min_rtt) {
   return std::max<int64_t>(0, absl::ToInt64Nanoseconds(min_rtt) / 2);
 }
 
+int64_t BaseWithPartsNs(int64_t base_ns, const std::vector<BasePart>& parts) {
+  for (const BasePart& p : parts) {
+    if (p.measured) base_ns += std::max<int64_t>(p.ns, 0);
+  }
+  return base_ns;
+}
+
+std::string BaseSourceWithParts(const std::string& source,
+                                const std::vector<BasePart>& parts) {
+  std::string out = source;
+  for (const BasePart& p : parts) {
+    if (p.measured) absl::StrAppend(&out, " + ", p.source);
+  }
+  for (const BasePart& p : parts) {
+    if (!p.measured) absl::StrAppend(&out, "; ", p.source);
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> BaseLatency::Ns() {
   absl::MutexLock lock(&mu_);
   if (ns_.has_value()) return *ns_;

@@ -61,6 +61,26 @@ inline constexpr char kBaseSourceEnginePath[] = "engine path probe";
 inline constexpr char kBaseSourceTunnelEcho[] = "tunnel echo min RTT/2";
 inline constexpr char kBaseSourceTunnelTcp[] = "tunnel TCP min RTT/2";
 
+// A part of a direction's path that the probe behind its base does not
+// cross: a QEMU guest's NIC (its host-side TAP, QEMU, virtio and the
+// guest's kernel), timed by ARP round trips from that TAP
+// (arp_path_probe.h). A measured part is added to the base; one that could
+// not be measured adds nothing and says why.
+struct BasePart {
+  bool measured = false;
+  int64_t ns = 0;      // one way: half the minimum round trip
+  std::string source;  // "guest vm:eth1 ARP min RTT/2" / "guest vm:eth1
+                       // not probed: ..."
+};
+
+// `base_ns` from `source` plus `parts`: the measured parts' sum added, and
+// the source naming each, measured ones first ("engine path probe + guest
+// vm:eth1 ARP min RTT/2", "engine path probe; guest vm:eth1 not probed:
+// ...").
+int64_t BaseWithPartsNs(int64_t base_ns, const std::vector<BasePart>& parts);
+std::string BaseSourceWithParts(const std::string& source,
+                                const std::vector<BasePart>& parts);
+
 // How one direction's delay was compensated, as GetLabStats and `emuctl
 // linktest` show it. `on` only where a base was measured and subtracted.
 struct DelayCompensation {

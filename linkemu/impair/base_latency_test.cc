@@ -58,6 +58,23 @@ class FakeProbe : public BaseLatencyProbe {
   std::vector<int64_t> samples;
 };
 
+TEST(BaseWithParts, AddsTheMeasuredPartsAndNamesEveryOne) {
+  const std::vector<BasePart> parts = {
+      {true, 50'000, "guest vm:eth1 ARP min RTT/2"},
+      {false, 0, "guest r2:eth1 not probed: no IPv4 address to ARP for"},
+      {true, 7'000, "guest r3:eth2 ARP min RTT/2"}};
+  EXPECT_EQ(BaseWithPartsNs(11'000, parts), 68'000);
+  EXPECT_EQ(BaseSourceWithParts(kBaseSourceEnginePath, parts),
+            "engine path probe + guest vm:eth1 ARP min RTT/2 + guest r3:eth2 "
+            "ARP min RTT/2; guest r2:eth1 not probed: no IPv4 address to ARP "
+            "for");
+  // None: the base and its source as they were; a negative part adds 0.
+  EXPECT_EQ(BaseWithPartsNs(11'000, {}), 11'000);
+  EXPECT_EQ(BaseSourceWithParts(kBaseSourceEnginePath, {}),
+            kBaseSourceEnginePath);
+  EXPECT_EQ(BaseWithPartsNs(11'000, {{true, -5, "x"}}), 11'000);
+}
+
 TEST(BaseLatency, MeasuresOnceThenKeepsTheFigure) {
   FakeProbe probe;
   probe.samples = std::vector<int64_t>(16, 70'000);

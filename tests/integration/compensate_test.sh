@@ -9,7 +9,9 @@
 # host's load falls on both alike), three rounds, and the medians of their
 # RTT p50s are compared. A third link, e<->f, crosses from host h1 to h2
 # (the tunnels' egress pipelines apply it): its base is half the minimum
-# of the tunnel's echo round trips through both pumps, and linktest shows
+# of the tunnel's echo round trips through both pumps plus the sending
+# host's engine path figure (the TAPs and stacks at both ends, which the
+# echo does not cross), and linktest shows
 # configured, base (and its source) and applied delay for it too. Needs
 # root; touches only names with its own cluster id.
 set -euo pipefail
@@ -54,9 +56,9 @@ grep -q "a-to-b compensated: configured 2.000 ms - base measured 0\.[0-9]* ms = 
 if grep -q "b-to-a compensated" <(sed -n '/^c:eth1/,/^e:eth1/p' "$TMP/text.txt"); then
   fail "c<->d (compensate: false) was compensated: $(cat "$TMP/text.txt")"
 fi
-# Cross-host: the base is the tunnel's echo, both directions (each on its
-# sender's host).
-n=$(grep -c "compensated: configured 2.000 ms - base measured 0\.[0-9]* ms (tunnel echo min RTT/2) = engine delay 1\.[0-9]* ms" "$TMP/text.txt" || true)
+# Cross-host: the base is the tunnel's echo and the TAPs' path, both
+# directions (each on its sender's host).
+n=$(grep -c "compensated: configured 2.000 ms - base measured 0\.[0-9]* ms (tunnel echo min RTT/2 + engine path probe) = engine delay 1\.[0-9]* ms" "$TMP/text.txt" || true)
 [[ $n -eq 2 ]] || fail "e<->f: $n tunnel compensation lines, want 2: $(cat "$TMP/text.txt")"
 
 # The cross-host link's figures and its RTT: never early by more than the
@@ -75,7 +77,7 @@ bases = []
 for d in ("a_to_b", "b_to_a"):
     comp = e["compensation"][d]
     assert comp["asked"] and comp["applied"], comp
-    assert comp["base_source"] == "tunnel echo min RTT/2", comp
+    assert comp["base_source"] == "tunnel echo min RTT/2 + engine path probe", comp
     assert 0 < comp["base_ms"] < 5, comp
     assert abs(comp["applied_delay_ms"] - (2 - comp["base_ms"])) < 0.0015, comp
     bases.append(comp["base_ms"])

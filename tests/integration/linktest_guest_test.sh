@@ -4,7 +4,9 @@
 # the guest, through its console) and cross-host (the guest is the b end:
 # it answers ping and runs the iperf3 server). Both links are measured, with
 # delay and rate figures near the configured ones; the same-host link's
-# delay one way per direction (captures at both ends, one clock). Guests
+# delay one way per direction (captures at both ends, one clock). The
+# same-host link is compensated (compensate: true): its base holds the
+# guest NIC's part, timed by ARP through QEMU (docs/linkemu.md). Guests
 # run under TCG here: the probes are few. Needs root and the default guest
 # image (built if missing); touches only names with its own cluster id.
 set -euo pipefail
@@ -38,6 +40,7 @@ topology:
   links:
     - endpoints: ["vm:eth1", "n1:eth1"]
       delay: 5ms
+      compensate: true
       a-to-b: {rate: 4mbit}
     - endpoints: ["n2:eth1", "vm:eth2"]
       delay: 5ms
@@ -81,6 +84,16 @@ assert same["delay"] == "one-way", same.get("delay_note", same)
 for d in ("delay_a_to_b_ms", "delay_b_to_a_ms"):
     assert 4.5 <= same["measured"][d] <= 9, same["measured"]
 assert cross["delay"] == "rtt/2", cross
+# The compensated link's base: the engine path and the guest's NIC (ARP
+# round trips through QEMU and virtio under TCG: tens of us to a few ms),
+# both directions; the other link is not compensated.
+for d in ("a_to_b", "b_to_a"):
+    c = same["compensation"][d]
+    assert c["applied"], c
+    assert c["base_source"] == "engine path probe + guest vm:eth1 ARP min RTT/2", c
+    assert 0.005 <= c["base_ms"] <= 5, c
+    assert abs(c["applied_delay_ms"] - (5 - c["base_ms"])) < 0.002, c
+assert not cross.get("compensation", {}).get("b_to_a", {}).get("asked"), cross
 print("load", sys.argv[2])
 PY
 

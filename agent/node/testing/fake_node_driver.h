@@ -3,6 +3,8 @@
 #ifndef EMU_AGENT_NODE_TESTING_FAKE_NODE_DRIVER_H_
 #define EMU_AGENT_NODE_TESTING_FAKE_NODE_DRIVER_H_
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,26 @@ class FakeNodeDriver : public NodeDriver {
     return out;
   }
   int CollectGarbage(const std::vector<std::string>&) override { return 0; }
+  // The part set by set_path_part ("node:interface"), nullopt when none;
+  // every call recorded.
+  std::optional<linkemu::BasePart> PathPart(
+      const emu::v1::ApplyLabRequest& desired, const emu::v1::Node& node,
+      const std::string& interface) override {
+    absl::MutexLock lock(&mu_);
+    const std::string end = absl::StrCat(node.name(), ":", interface);
+    path_part_calls_.push_back(absl::StrCat(desired.lab(), "/", end));
+    auto it = path_parts_.find(end);
+    if (it == path_parts_.end()) return std::nullopt;
+    return it->second;
+  }
+  void set_path_part(const std::string& end, linkemu::BasePart part) {
+    absl::MutexLock lock(&mu_);
+    path_parts_[end] = std::move(part);
+  }
+  std::vector<std::string> path_part_calls() {
+    absl::MutexLock lock(&mu_);
+    return path_part_calls_;
+  }
 
   std::vector<std::string> ensured() {
     absl::MutexLock lock(&mu_);
@@ -108,6 +130,8 @@ class FakeNodeDriver : public NodeDriver {
   std::vector<std::string> egress_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> execs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> destroyed_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, linkemu::BasePart> path_parts_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> path_part_calls_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emu::agent::node::testing

@@ -1,13 +1,18 @@
 // What every reconciler test sets up the same way: a directory of its own
-// for the saved specs, and the kernel of these hosts.
+// for the saved specs, the kernel of these hosts, and the engine path's
+// base probe.
 #ifndef EMU_AGENT_RECONCILE_TESTING_RECONCILER_FIXTURE_H_
 #define EMU_AGENT_RECONCILE_TESTING_RECONCILER_FIXTURE_H_
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "agent/net/host_network.h"
+#include "linkemu/impair/base_latency.h"
 #include "gtest/gtest.h"
 
 namespace emu::agent::reconcile::testing {
@@ -28,6 +33,17 @@ inline net::HostNetwork::KernelFeatures NoNetemKernel(bool bridge = false) {
   features.bridge = bridge;
   return features;
 }
+
+// The engine path's base probe of a host where every probe takes 100 us;
+// counts its calls.
+class FixedBaseProbe : public linkemu::BaseLatencyProbe {
+ public:
+  absl::StatusOr<std::vector<int64_t>> Sample() override {
+    ++calls;
+    return std::vector<int64_t>(16, 100'000);
+  }
+  int calls = 0;
+};
 
 }  // namespace emu::agent::reconcile::testing
 
