@@ -177,12 +177,15 @@ absl::StatusOr<double> MeasureUdp(ControllerConnection& c,
       absl::StrCat(absl::ToInt64Seconds(time)), "-i", "0.5", "-J",
       a_to_b ? "--get-server-output" : "-R"};
   absl::StatusOr<v1::ExecResponse> out = absl::UnknownError("not run");
-  // The daemon may not listen yet: retried, bounded.
+  // The daemon may not listen yet: retried, bounded. With -J, iperf3 3.12
+  // reports a refused connection in its JSON ("error") and exits 0, so
+  // the text decides, not the exit status.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   for (;;) {
     out = ExecIn(c, lab, link.a().node(), client, time + absl::Seconds(15));
-    if (!out.ok() || out->exit_code() == 0 || absl::Now() > deadline ||
-        !absl::StrContains(out->stdout(), "unable to connect")) {
+    if (!out.ok() || absl::Now() > deadline ||
+        !(absl::StrContains(out->stdout(), "unable to connect") ||
+          absl::StrContains(out->stderr(), "unable to connect"))) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(200));
