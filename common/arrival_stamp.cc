@@ -7,6 +7,12 @@
 
 namespace emu {
 
+int64_t ArrivalClockNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 bool EnableArrivalStamps(int fd) {
   int on = 1;
   return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) == 0;

@@ -11,6 +11,10 @@
 
 namespace emu {
 
+// Now on the clock of the arrival stamps (CLOCK_REALTIME), nanoseconds:
+// what a sender stamps its datagram with to compare with the arrival.
+int64_t ArrivalClockNowNs();
+
 // Turns SO_TIMESTAMPNS on for `fd`; false (errno set) when refused.
 bool EnableArrivalStamps(int fd);
 

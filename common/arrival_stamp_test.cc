@@ -12,12 +12,6 @@
 namespace emu {
 namespace {
 
-int64_t RealNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 int BoundUdp(sockaddr_in* addr) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -54,12 +48,12 @@ TEST(ArrivalStamp, TheKernelsReceiveInstantOrNone) {
   // (right after SO_TIMESTAMPNS is turned on the kernel may stamp at the
   // read itself: it enables receive stamps machine-wide a moment later).
   ASSERT_TRUE(EnableArrivalStamps(rx));
-  const int64_t before = RealNs();
+  const int64_t before = ArrivalClockNowNs();
   ASSERT_EQ(sendto(tx, "bc", 2, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
             2);
   ASSERT_EQ(poll(&p, 1, 2000), 1);
   EXPECT_EQ(RecvWithArrivalStamp(rx, buf, sizeof(buf), &at), 2);
-  const int64_t read_at = RealNs();
+  const int64_t read_at = ArrivalClockNowNs();
   EXPECT_GE(at, before);
   EXPECT_LE(at, read_at);
   close(rx);

@@ -109,15 +109,8 @@ class ReconcilerEngineTest : public ::testing::Test {
 
   emu::v1::SetLinkParamsRequest SetReq(const emu::v1::LinkParams& ab,
                                        const emu::v1::LinkParams& ba) {
-    emu::v1::SetLinkParamsRequest req;
-    req.set_lab("lab");
-    req.mutable_a()->set_node("a");
-    req.mutable_a()->set_interface("eth1");
-    req.mutable_b()->set_node("b");
-    req.mutable_b()->set_interface("eth1");
-    *req.mutable_a_to_b() = ab;
-    *req.mutable_b_to_a() = ba;
-    return req;
+    return testing::SetLinkReq(Spec().links(0).a(), Spec().links(0).b(), ab,
+                               ba);
   }
 
   std::string dir_;

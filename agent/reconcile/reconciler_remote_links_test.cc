@@ -168,11 +168,10 @@ TEST_F(ReconcilerRemoteLinksTest, TapIsCreatedShapedListedAndDestroyed) {
   EXPECT_EQ(tunnels, 1);
 
   // SetLinkParams reaches a remote link too: saved and applied on the TAP.
-  emu::v1::SetLinkParamsRequest set;
-  set.set_lab("lab");
-  *set.mutable_a() = Spec().remote_links(0).link().a();
-  *set.mutable_b() = Spec().remote_links(0).link().b();
-  set.mutable_a_to_b()->set_rate_bps(20'000'000);
+  emu::v1::LinkParams changed;
+  changed.set_rate_bps(20'000'000);
+  auto set = testing::SetLinkReq(Spec().remote_links(0).link().a(),
+                                 Spec().remote_links(0).link().b(), changed);
   ASSERT_TRUE(rec_->SetLinkParams(set).ok());
   EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec, 2'500'000u);
   auto saved = store_->Load("lab");
@@ -230,11 +229,10 @@ TEST_F(ReconcilerRemoteLinksTest, WithTheEngineNetemConditionsGoToTheTunnel) {
   EXPECT_TRUE(said);
 
   // A live change reaches the pipeline (the TAP stays) and the saved spec.
-  emu::v1::SetLinkParamsRequest set;
-  set.set_lab("lab");
-  *set.mutable_a() = spec.remote_links(0).link().a();
-  *set.mutable_b() = spec.remote_links(0).link().b();
-  set.mutable_a_to_b()->set_delay_us(50'000);
+  emu::v1::LinkParams changed;
+  changed.set_delay_us(50'000);
+  auto set = testing::SetLinkReq(spec.remote_links(0).link().a(),
+                                 spec.remote_links(0).link().b(), changed);
   ASSERT_TRUE(rec.SetLinkParams(set).ok());
   EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 50'000u);
   EXPECT_EQ(tunnels_->List("lab")[0].egress->loss_percent, 0);
@@ -353,14 +351,12 @@ TEST_F(ReconcilerRemoteLinksTest, ACompensatedDirectionGetsTheTapPathAndTheGuest
   EXPECT_EQ(guest.path_part_calls(), std::vector<std::string>{"lab/a:eth1"});
 
   // A live change asks again (the driver keeps its figure) and keeps them.
-  emu::v1::SetLinkParamsRequest req;
-  req.set_lab("lab");
-  req.mutable_a()->set_node("a");
-  req.mutable_a()->set_interface("eth1");
-  req.mutable_b()->set_node("b");
-  req.mutable_b()->set_interface("eth1");
-  req.mutable_a_to_b()->set_delay_us(20'000);
-  ASSERT_TRUE(rec.SetLinkParams(req).ok());
+  emu::v1::LinkParams twenty;
+  twenty.set_delay_us(20'000);
+  ASSERT_TRUE(rec.SetLinkParams(testing::SetLinkReq(
+                                    spec.remote_links(0).link().a(),
+                                    spec.remote_links(0).link().b(), twenty))
+                  .ok());
   EXPECT_EQ(tunnels_->List("lab")[0].parts.size(), 2u);
   EXPECT_EQ(tunnels_->List("lab")[0].egress->delay_us, 20'000u);  // no base
   EXPECT_EQ(probe.calls, 1);  // measured once
@@ -420,11 +416,10 @@ TEST_F(ReconcilerRemoteLinksTest, VxlanCarrierMakesAVxlanEndInsteadOfATunnel) {
   EXPECT_EQ(net_.calls(net::FakeHostNetwork::Method::kDeleteInterface), 0);
 
   // A live change replaces the qdisc on the device.
-  emu::v1::SetLinkParamsRequest set;
-  set.set_lab("lab");
-  *set.mutable_a() = spec.remote_links(0).link().a();
-  *set.mutable_b() = spec.remote_links(0).link().b();
-  set.mutable_a_to_b()->set_rate_bps(20'000'000);
+  emu::v1::LinkParams changed;
+  changed.set_rate_bps(20'000'000);
+  auto set = testing::SetLinkReq(spec.remote_links(0).link().a(),
+                                 spec.remote_links(0).link().b(), changed);
   ASSERT_TRUE(rec.SetLinkParams(set).ok());
   EXPECT_EQ(net_.AppliedPlan(ns, "eth1")->tbf->rate_bytes_per_sec, 2'500'000u);
   EXPECT_TRUE(tunnels_->List("lab").empty());

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
@@ -32,18 +32,6 @@ constexpr int kGiveUpAfter = 4;
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
-
-int64_t RealNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-int64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 void Put16(std::string* out, size_t at, uint16_t v) {
   (*out)[at] = static_cast<char>(v >> 8);
@@ -165,21 +153,22 @@ absl::StatusOr<std::vector<int64_t>> ArpRoundTripsNs(
   absl::StatusOr<int> sock = PacketSocketIn(netns, ifname);
   if (!sock.ok()) return sock.status();
   std::vector<int64_t> rtts;
-  const int64_t timeout_ns = absl::ToInt64Nanoseconds(options.reply_timeout);
   std::string send_error;
   // One request; its round trip, or 0 when no reply came in time.
   auto round_trip = [&]() -> int64_t {
     Drain(*sock);
-    const int64_t sent_at = RealNs();  // the arrival stamp is realtime
+    const int64_t sent_at = ArrivalClockNowNs();  // the arrival stamp is realtime
     if (send(*sock, request->data(), request->size(), 0) < 0) {
       send_error = std::strerror(errno);
       return 0;
     }
-    const int64_t deadline = MonoNs() + timeout_ns;
+    const absl::Time deadline = absl::Now() + options.reply_timeout;
     char buf[128];
-    for (int64_t left = timeout_ns; left > 0; left = deadline - MonoNs()) {
+    for (absl::Duration left = options.reply_timeout;
+         left > absl::ZeroDuration(); left = deadline - absl::Now()) {
       pollfd p{*sock, POLLIN, 0};
-      const int wait_ms = static_cast<int>((left + 999'999) / 1'000'000);
+      const int wait_ms =
+          static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
       if (poll(&p, 1, wait_ms) != 1) continue;
       int64_t arrived = 0;
       const ssize_t n = RecvWithArrivalStamp(*sock, buf, sizeof(buf), &arrived);
@@ -188,7 +177,7 @@ absl::StatusOr<std::vector<int64_t>> ArpRoundTripsNs(
                            target)) {
         continue;
       }
-      if (arrived == 0) arrived = RealNs();
+      if (arrived == 0) arrived = ArrivalClockNowNs();
       return std::max<int64_t>(arrived - sent_at, 1);
     }
     return 0;

@@ -4,7 +4,6 @@
 // known delay). Root; run under the integration lock.
 #include "linkemu/impair/arp_path_probe.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -20,21 +19,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/testing/open_fds.h"
 #include "gtest/gtest.h"
 #include "linkemu/tap_device.h"
 
 namespace emu::linkemu {
 namespace {
 
-constexpr char kIfname[] = "emuarp0";
+using ::emu::testing::OpenFds;
 
-int OpenFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
+constexpr char kIfname[] = "emuarp0";
 
 // An unnamed namespace (its fd) with a TAP in it (its fd), both closed by
 // the destructor: nothing outlives the test.

@@ -42,12 +42,6 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-int64_t RealNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 // Runs `fn` on a thread of its own (namespace changes stay on that thread).
 template <typename Fn>
 absl::Status OnThread(Fn fn) {
@@ -183,7 +177,7 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
       // wake-up: ping's reply comes from the kernel, no reader wakes up.
       int64_t now = 0;
       ssize_t n = RecvWithArrivalStamp(x.sock[1], buf, sizeof(buf), &now);
-      if (now == 0) now = RealNs();
+      if (now == 0) now = ArrivalClockNowNs();
       if (n != 16) continue;
       int64_t index, sent;
       std::memcpy(&index, buf, 8);
@@ -204,7 +198,7 @@ absl::StatusOr<std::vector<int64_t>> EngineTapPathProbe::Sample() {
                 static_cast<long>(next % 1'000'000'000)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
     char buf[16];
-    const int64_t now = RealNs();  // the receiver's kernel stamps realtime
+    const int64_t now = ArrivalClockNowNs();  // the receiver's kernel stamps realtime
     std::memcpy(buf, &i, 8);
     std::memcpy(buf + 8, &now, 8);
     sendto(x.sock[0], buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&dst),

@@ -4,14 +4,13 @@
 
 #include <net/if.h>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/testing/open_fds.h"
 #include "gtest/gtest.h"
 #include "linkemu/impair/base_latency.h"
 #include "linkemu/impair/link_engine.h"
@@ -19,13 +18,7 @@
 namespace emu::linkemu {
 namespace {
 
-int OpenFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
+using ::emu::testing::OpenFds;
 
 TEST(EngineTapPathProbe, TimesProbesThroughTheEngineAndLeavesNothing) {
   auto engine = LinkEngine::Create({});

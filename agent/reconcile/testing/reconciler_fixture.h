@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "agent/net/host_network.h"
 #include "linkemu/impair/base_latency.h"
+#include "proto/agent.pb.h"
 #include "gtest/gtest.h"
 
 namespace emu::agent::reconcile::testing {
@@ -32,6 +33,19 @@ inline net::HostNetwork::KernelFeatures NoNetemKernel(bool bridge = false) {
   features.veth = true;
   features.bridge = bridge;
   return features;
+}
+
+// A SetLinkParams request for the link between `a` and `b` of lab "lab".
+inline emu::v1::SetLinkParamsRequest SetLinkReq(
+    const emu::v1::Endpoint& a, const emu::v1::Endpoint& b,
+    const emu::v1::LinkParams& a_to_b, const emu::v1::LinkParams& b_to_a = {}) {
+  emu::v1::SetLinkParamsRequest req;
+  req.set_lab("lab");
+  *req.mutable_a() = a;
+  *req.mutable_b() = b;
+  *req.mutable_a_to_b() = a_to_b;
+  *req.mutable_b_to_a() = b_to_a;
+  return req;
 }
 
 // The engine path's base probe of a host where every probe takes 100 us;
