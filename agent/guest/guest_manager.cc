@@ -32,8 +32,8 @@
 #include "agent/guest/qemu_argv.h"
 #include "agent/net/resource_names.h"
 #include "common/log.h"
-#include "linkemu/impair/arp_path_probe.h"
 #include "common/status_macros.h"
+#include "linkemu/impair/arp_path_probe.h"
 
 namespace emu::agent::guest {
 namespace {
