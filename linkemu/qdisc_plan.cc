@@ -267,37 +267,8 @@ std::string NetemString(const NetemSpec& n) {
     }
     parts.push_back(d);
   }
-  if (n.gilbert_elliott) {
-    const auto& ge = *n.gilbert_elliott;
-    parts.push_back(absl::StrCat(
-        "loss gemodel ", FormatPercent(ge.p_percent()), " ",
-        FormatPercent(ge.r_percent()), " ",
-        FormatPercent(ge.loss_in_bad_percent()), " ",
-        FormatPercent(ge.loss_in_good_percent())));
-  }
-  // "KEY P% [correlation%]".
-  auto with_corr = [](const char* key, double percent, double corr) {
-    std::string s = absl::StrCat(key, " ", FormatPercent(percent));
-    if (corr != 0) absl::StrAppend(&s, " ", FormatPercent(corr));
-    return s;
-  };
-  if (n.loss_percent != 0) {
-    parts.push_back(
-        with_corr("loss", n.loss_percent, n.loss_correlation_percent));
-  }
-  if (n.duplicate_percent != 0) {
-    parts.push_back(with_corr("duplicate", n.duplicate_percent,
-                              n.duplicate_correlation_percent));
-  }
-  if (n.reorder_percent != 0) {
-    std::string r = with_corr("reorder", n.reorder_percent,
-                              n.reorder_correlation_percent);
-    if (n.reorder_gap != 0) absl::StrAppend(&r, " gap ", n.reorder_gap);
-    parts.push_back(r);
-  }
-  if (n.corrupt_percent != 0) {
-    parts.push_back(with_corr("corrupt", n.corrupt_percent,
-                              n.corrupt_correlation_percent));
+  if (std::string clauses = NetemPacketClauses(n); !clauses.empty()) {
+    parts.push_back(clauses);
   }
   if (n.limit_packets != 0) {
     parts.push_back(absl::StrCat("limit ", n.limit_packets, "p"));
@@ -306,6 +277,39 @@ std::string NetemString(const NetemSpec& n) {
 }
 
 }  // namespace
+
+std::string NetemPacketClauses(const NetemSpec& n) {
+  std::vector<std::string> parts;
+  // "KEY P% [correlation%]".
+  auto with_corr = [&parts](const char* key, double percent, double corr) {
+    std::string s = absl::StrCat(key, " ", FormatPercent(percent));
+    if (corr != 0) absl::StrAppend(&s, " ", FormatPercent(corr));
+    parts.push_back(std::move(s));
+  };
+  if (n.gilbert_elliott) {
+    // tc-netem(8): loss gemodel p r 1-h 1-k.
+    const auto& ge = *n.gilbert_elliott;
+    parts.push_back(absl::StrCat(
+        "loss gemodel ", FormatPercent(ge.p_percent()), " ",
+        FormatPercent(ge.r_percent()), " ",
+        FormatPercent(ge.loss_in_bad_percent()), " ",
+        FormatPercent(ge.loss_in_good_percent())));
+  } else if (n.loss_percent != 0) {
+    with_corr("loss", n.loss_percent, n.loss_correlation_percent);
+  }
+  if (n.duplicate_percent != 0) {
+    with_corr("duplicate", n.duplicate_percent,
+              n.duplicate_correlation_percent);
+  }
+  if (n.reorder_percent != 0) {
+    with_corr("reorder", n.reorder_percent, n.reorder_correlation_percent);
+    if (n.reorder_gap != 0) parts.back() += absl::StrCat(" gap ", n.reorder_gap);
+  }
+  if (n.corrupt_percent != 0) {
+    with_corr("corrupt", n.corrupt_percent, n.corrupt_correlation_percent);
+  }
+  return absl::StrJoin(parts, " ");
+}
 
 bool NetemSpec::operator==(const NetemSpec& o) const {
   return delay_us == o.delay_us && jitter_us == o.jitter_us &&

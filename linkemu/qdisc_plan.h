@@ -143,6 +143,12 @@ std::vector<std::string> LinkParamsProblems(
 std::vector<std::string> UserspaceOnlyKeys(const emu::v1::LinkParams& p,
                                            bool guest_netem = false);
 
+// The clauses of `n` after delay, in tc-netem(8)'s words: "loss gemodel p
+// r 1-h 1-k" or "loss P% [corr%]", "duplicate P% [corr%]", "reorder P%
+// [corr%] [gap N]", "corrupt P% [corr%]", space-separated ("" for none).
+// What a guest's tc line and NetemString both say.
+std::string NetemPacketClauses(const NetemSpec& n);
+
 // tc-netem's name of a delay distribution: "uniform" (also for
 // UNSPECIFIED), "normal", "pareto", "paretonormal".
 const char* DelayDistributionName(emu::v1::DelayDistributionKind kind);

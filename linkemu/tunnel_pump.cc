@@ -498,6 +498,12 @@ void TunnelPump::Flush(Link& l) {
   if (pending < kLowWaterBytes) SetTapArmed(l, true);
 }
 
+void TunnelPump::QueueControl(Link& l, const TunnelControl& c) {
+  ReserveOut(l, kTunnelControlFrameBytes);
+  EncodeTunnelControl(c, l.out.data() + l.out_end);
+  l.out_end += kTunnelControlFrameBytes;
+}
+
 void TunnelPump::MaybeSendEcho(Link& l) {
   if (l.probe.wanted == 0 || l.probe.sent_value != 0 || l.conn_fd < 0 ||
       l.probe.attempts_left == 0) {
@@ -508,10 +514,7 @@ void TunnelPump::MaybeSendEcho(Link& l) {
   const int64_t now = MonotonicNowNs();
   if (now < l.probe.next_send_ns) return;  // RunProbes sends it
   --l.probe.attempts_left;
-  ReserveOut(l, kTunnelControlFrameBytes);
-  EncodeTunnelControl({TunnelControlType::kEchoRequest, uint64_t(now)},
-                      l.out.data() + l.out_end);
-  l.out_end += kTunnelControlFrameBytes;
+  QueueControl(l, {TunnelControlType::kEchoRequest, uint64_t(now)});
   l.probe.sent_value = now;
   l.probe.data_mark = l.DataMark();
 }
@@ -524,10 +527,7 @@ void TunnelPump::OnControl(Link& l, const TunnelControl& c, int64_t now_ns) {
       ++l.stats.echoes_refused;
       return;
     }
-    ReserveOut(l, kTunnelControlFrameBytes);
-    EncodeTunnelControl({TunnelControlType::kEchoReply, c.value},
-                        l.out.data() + l.out_end);
-    l.out_end += kTunnelControlFrameBytes;
+    QueueControl(l, {TunnelControlType::kEchoReply, c.value});
     ++l.stats.echoes_answered;
     return;
   }

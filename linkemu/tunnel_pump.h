@@ -184,6 +184,9 @@ class TunnelPump {
   void DrainEgress(Link& l, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes room for `bytes` more at out_end (compacting the buffer).
   void ReserveOut(Link& l, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends control frame `c` to the link's output.
+  void QueueControl(Link& l, const TunnelControl& c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drains every egress pipeline due now; arms the timerfd for the next.
   void RunEgressTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends pending output; arms/disarms EPOLLOUT and the TAP's EPOLLIN.

@@ -56,6 +56,10 @@ std::string NodeKindName(emu::v1::NodeKind kind) {
   }
 }
 
+bool IsSpecialEnd(const emu::v1::Interface& i) {
+  return i.dummy() || i.has_host_end() || i.has_vxlan();
+}
+
 bool IsSegmentKind(emu::v1::NodeKind kind) {
   return kind == emu::v1::NODE_KIND_BRIDGE ||
          kind == emu::v1::NODE_KIND_SWITCH || kind == emu::v1::NODE_KIND_HUB;

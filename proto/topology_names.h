@@ -23,6 +23,12 @@ std::string LinkName(const emu::v1::Link& link);
 // "vxlan 100 to 192.0.2.10:14789", "vxlan-stitch 7 to [2001:db8::1]:4789".
 std::string VxlanEndText(const emu::v1::VxlanEnd& vxlan);
 
+// True for an interface that is no end of a link between two nodes but an
+// end of its own (Interface.dummy, .host_end or .vxlan set: containerlab's
+// dummy, host, mgmt-net and vxlan links), made with its node: the agent's
+// "special ends".
+bool IsSpecialEnd(const emu::v1::Interface& i);
+
 // "FILE:LINE" / "FILE" / "" when the source is unknown.
 std::string SourceText(const emu::v1::SourceRef& source);
 

@@ -6,13 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "agent/guest/console_session.h"
+#include "linkemu/units.h"
 
 namespace emu::agent::guest {
-namespace {
-
-std::string Percent(double p) { return absl::StrCat(p, "%"); }
-
-}  // namespace
 
 std::string GuestConfigScript(const emu::v1::Node& node,
                               const std::vector<GuestNicName>& nics) {
@@ -84,7 +80,7 @@ std::string GuestQdiscScript(const std::string& dev,
       if (n.jitter_us > 0) {
         absl::StrAppend(&s, " ", n.jitter_us, "us");
         if (n.delay_correlation_percent > 0) {
-          absl::StrAppend(&s, " ", Percent(n.delay_correlation_percent));
+          absl::StrAppend(&s, " ", linkemu::FormatPercent(n.delay_correlation_percent));
         }
         // tc reads the table from the guest image's /usr/lib/tc.
         if (n.distribution != emu::v1::DELAY_DISTRIBUTION_UNSPECIFIED &&
@@ -94,31 +90,9 @@ std::string GuestQdiscScript(const std::string& dev,
         }
       }
     }
-    // "KEY P% [correlation%]".
-    auto with_corr = [&s](const char* key, double percent, double corr) {
-      absl::StrAppend(&s, " ", key, " ", Percent(percent));
-      if (corr > 0) absl::StrAppend(&s, " ", Percent(corr));
-    };
-    if (n.gilbert_elliott) {
-      // tc-netem(8): loss gemodel p r 1-h 1-k.
-      const auto& ge = *n.gilbert_elliott;
-      absl::StrAppend(&s, " loss gemodel ", Percent(ge.p_percent()), " ",
-                      Percent(ge.r_percent()), " ",
-                      Percent(ge.loss_in_bad_percent()), " ",
-                      Percent(ge.loss_in_good_percent()));
-    } else if (n.loss_percent > 0) {
-      with_corr("loss", n.loss_percent, n.loss_correlation_percent);
-    }
-    if (n.duplicate_percent > 0) {
-      with_corr("duplicate", n.duplicate_percent,
-                n.duplicate_correlation_percent);
-    }
-    if (n.reorder_percent > 0) {
-      with_corr("reorder", n.reorder_percent, n.reorder_correlation_percent);
-      if (n.reorder_gap > 0) absl::StrAppend(&s, " gap ", n.reorder_gap);
-    }
-    if (n.corrupt_percent > 0) {
-      with_corr("corrupt", n.corrupt_percent, n.corrupt_correlation_percent);
+    if (std::string clauses = linkemu::NetemPacketClauses(n);
+        !clauses.empty()) {
+      absl::StrAppend(&s, " ", clauses);
     }
     absl::StrAppend(&s, "\n");
     tbf_parent = "parent 1:1 handle 10:";

@@ -51,12 +51,8 @@ absl::StatusOr<emu::v1::LinkParams> EngineLinks::ForEngine(
                                      base_ns.status().message()));
   }
   emu::v1::LinkParams out = p;
-  how->on = true;
-  how->base_us =
-      static_cast<uint64_t>(linkemu::BaseWithPartsNs(*base_ns, parts) / 1000);
-  how->applied_delay_us = linkemu::CompensatedDelayUs(p.delay_us(), how->base_us);
-  how->source =
-      linkemu::BaseSourceWithParts(linkemu::kBaseSourceEnginePath, parts);
+  *how = linkemu::CompensationFor(p.delay_us(), *base_ns,
+                                  linkemu::kBaseSourceEnginePath, parts);
   out.set_delay_us(how->applied_delay_us);
   return out;
 }

@@ -14,6 +14,7 @@
 #include "agent/reconcile/apply_event.h"
 #include "common/status_macros.h"
 #include "linkemu/qdisc_plan.h"
+#include "proto/topology_names.h"
 
 namespace emu::agent::reconcile {
 namespace {
@@ -429,7 +430,7 @@ absl::Status Reconciler::RemoveStaleLinkEnds(const ApplyLabRequest& desired,
   }
   for (const auto& node : desired.nodes()) {
     for (const auto& i : node.interfaces()) {
-      if (i.dummy() || i.has_host_end() || i.has_vxlan()) {
+      if (IsSpecialEnd(i)) {
         alias_of_end[EndpointName(node.name(), i.name())] =
             SpecialEndAlias(lab, node, i);
       }
@@ -631,12 +632,9 @@ absl::StatusOr<std::string> Reconciler::ApplyOneLink(
     const linkemu::LinkEngines& engines) {
   const std::string& lab = spec.lab();
   const bool lab_compensate = spec.compensate();
-  auto shapes_own = [&](const emu::v1::Node* node) {
-    const node::NodeDriver* d = node != nullptr ? DriverFor(*node) : nullptr;
-    return d != nullptr && d->ShapesOwnEgress();
-  };
   EMU_ASSIGN_OR_RETURN(LinkPlans plans,
-                       PlansFor(link, shapes_own(node_a), shapes_own(node_b)));
+                       PlansFor(link, ShapesOwnEgress(node_a),
+                                ShapesOwnEgress(node_b)));
   using linkemu::EngineUse;
   // On an engine link, the qdiscs carry only the kernel directions; the
   // engine passes those through unchanged and applies the others.
@@ -680,14 +678,16 @@ bool Reconciler::HasNetem() const {
                    "netem") != features_.qdiscs.end();
 }
 
+bool Reconciler::ShapesOwnEgress(const emu::v1::Node* node) const {
+  const node::NodeDriver* driver = node != nullptr ? DriverFor(*node) : nullptr;
+  return driver != nullptr && driver->ShapesOwnEgress();
+}
+
 absl::flat_hash_set<std::string> Reconciler::GuestNodes(
     const ApplyLabRequest& desired) const {
   absl::flat_hash_set<std::string> guests;
   for (const auto& node : desired.nodes()) {
-    const node::NodeDriver* driver = DriverFor(node);
-    if (driver != nullptr && driver->ShapesOwnEgress()) {
-      guests.insert(node.name());
-    }
+    if (ShapesOwnEgress(&node)) guests.insert(node.name());
   }
   return guests;
 }

@@ -201,6 +201,9 @@ class Reconciler {
       const emu::v1::Node* node_b, const emu::v1::Link& link,
       const emu::v1::LinkParams& ab, const emu::v1::LinkParams& ba);
 
+  // Whether `node`'s driver shapes its own egress (a QEMU guest); false
+  // for null or a kind without a driver.
+  bool ShapesOwnEgress(const emu::v1::Node* node) const;
   // Nodes whose driver shapes their own egress (QEMU guests).
   absl::flat_hash_set<std::string> GuestNodes(
       const emu::v1::ApplyLabRequest& desired) const;

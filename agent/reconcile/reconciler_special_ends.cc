@@ -60,7 +60,7 @@ absl::Status Reconciler::CheckSpecialEnds(
             "interface ", EndpointName(node.name(), i.name()),
             ": a bridge inside a node (and its ports) need a netns node"));
       }
-      if (!i.dummy() && !i.has_host_end() && !i.has_vxlan()) continue;
+      if (!IsSpecialEnd(i)) continue;
       const std::string object =
           absl::StrCat("interface ", EndpointName(node.name(), i.name()));
       if (i.has_vxlan()) {
@@ -175,7 +175,7 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
   for (const auto& node : desired.nodes()) {
     bool special = false;
     for (const auto& i : node.interfaces()) {
-      special = special || i.dummy() || i.has_host_end() || i.has_vxlan();
+      special = special || IsSpecialEnd(i);
     }
     if (!special) continue;
     const std::string ns = NamespaceOf(lab, node);
@@ -184,7 +184,7 @@ absl::Status Reconciler::ReconcileSpecialEnds(const ApplyLabRequest& desired,
     absl::flat_hash_map<std::string, std::string> alias_inside;
     for (const auto& x : inside) alias_inside[x.name] = x.alias;
     for (const auto& i : node.interfaces()) {
-      if (!i.dummy() && !i.has_host_end() && !i.has_vxlan()) continue;
+      if (!IsSpecialEnd(i)) continue;
       const std::string alias = SpecialEndAlias(lab, node, i);
       auto in = alias_inside.find(i.name());
       const bool node_end = in != alias_inside.end() && in->second == alias;

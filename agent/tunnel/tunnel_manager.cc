@@ -513,11 +513,8 @@ linkemu::ImpairmentSpec TunnelManager::Compensated(
   if (!compensate || out.delay_us == 0) return out;
   auto base = base_ns_.find(peer_host);
   if (base == base_ns_.end()) return out;
-  how->on = true;
-  how->base_us = static_cast<uint64_t>(
-      linkemu::BaseWithPartsNs(base->second.ns, parts) / 1000);
-  how->applied_delay_us = linkemu::CompensatedDelayUs(out.delay_us, how->base_us);
-  how->source = linkemu::BaseSourceWithParts(base->second.source, parts);
+  *how = linkemu::CompensationFor(out.delay_us, base->second.ns,
+                                  base->second.source, parts);
   out.delay_us = how->applied_delay_us;
   return out;
 }
@@ -541,6 +538,10 @@ void TunnelManager::MeasureBase(Entry& e) {
     Log("tunnel ", e.spec.lab, " ", e.spec.link_id, ": echo probe: ",
         s.message());
   }
+  LearnTcpBase(e);
+}
+
+void TunnelManager::LearnTcpBase(const Entry& e) {
   LearnBase(e, e.tcp_min_rtt, linkemu::kBaseSourceTunnelTcp,
             "the TCP minimum RTT");
 }
@@ -561,8 +562,7 @@ void TunnelManager::OnEcho(
   Log("tunnel ", e.spec.lab, " ", e.spec.link_id, " to ", e.spec.peer_host,
       ": echo probe: ", result.status().message(),
       "; the TCP minimum RTT stands in");
-  LearnBase(e, e.tcp_min_rtt, linkemu::kBaseSourceTunnelTcp,
-            "the TCP minimum RTT");
+  LearnTcpBase(e);
 }
 
 void TunnelManager::LearnBase(const Entry& e,

@@ -281,6 +281,8 @@ class TunnelManager {
   // peer host's base is not known yet (or, without echo, learns the
   // socket's minimum RTT at once).
   void MeasureBase(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The fallback: e's connection's TCP minimum RTT (LearnBase).
+  void LearnTcpBase(const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pump's echo probe of link `id` ended.
   void OnEcho(linkemu::TunnelPump::LinkId id,
               const absl::StatusOr<linkemu::TunnelPump::EchoResult>& result);

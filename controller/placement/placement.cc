@@ -1083,7 +1083,7 @@ std::map<std::string, emu::v1::ApplyLabRequest> BuildSharesByIndex(
     // are the interface's own: it stays.
     return (node.kind() == emu::v1::NODE_KIND_NETNS ||
             node.kind() == emu::v1::NODE_KIND_UNSPECIFIED) &&
-           !i.dummy() && !i.has_host_end() && !i.bridge() && !i.has_vxlan();
+           !IsSpecialEnd(i) && !i.bridge();
   };
   for (auto& [host, s] : shares) {
     const bool any = std::any_of(

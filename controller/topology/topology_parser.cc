@@ -1950,6 +1950,17 @@ class YamlReader {
     return false;
   }
 
+  // A single-endpoint link read: kept with the interface settings its keys
+  // added since `settings_before` when `ok`, else those settings dropped.
+  void FinishSpecialEnd(bool ok, size_t settings_before, SpecialEnd end) {
+    if (!ok) {
+      interface_settings_.resize(settings_before);
+      return;
+    }
+    TakeSettings(settings_before, /*node_is_a=*/true, &end);
+    special_ends_.push_back(std::move(end));
+  }
+
   // A single-endpoint link without its `endpoint`: reported.
   void RequireEndpoint(const YamlNode& item, const std::string& object,
                        bool have_endpoint, bool* ok) {
@@ -2006,12 +2017,7 @@ class YamlReader {
             "interface in the host's namespace)");
       ok = false;
     }
-    if (!ok) {
-      interface_settings_.resize(settings_before);
-      return;
-    }
-    TakeSettings(settings_before, /*node_is_a=*/true, &end);
-    special_ends_.push_back(std::move(end));
+    FinishSpecialEnd(ok, settings_before, std::move(end));
   }
 
   // containerlab's `type: vxlan` / `type: vxlan-stitch`: the endpoint's
@@ -2089,14 +2095,9 @@ class YamlReader {
         ok = false;
       }
     }
-    if (!ok) {
-      interface_settings_.resize(settings_before);
-      return;
-    }
     if (vxlan.port() == 0) vxlan.set_port(kClabVxlanPort);
     end.vxlan = std::move(vxlan);
-    TakeSettings(settings_before, /*node_is_a=*/true, &end);
-    special_ends_.push_back(std::move(end));
+    FinishSpecialEnd(ok, settings_before, std::move(end));
   }
 
   // Makes each SpecialEnd its node's interface (declared if the node lacks
@@ -2124,7 +2125,7 @@ class YamlReader {
         *iface->mutable_source() = end.source;
       }
       const std::string name = EndpointName(end.node, end.interface);
-      if (iface->has_host_end() || iface->dummy() || iface->has_vxlan()) {
+      if (IsSpecialEnd(*iface)) {
         Error(end.source.line(), end.object,
               absl::StrCat("duplicate interface ", name, ": already the end "
                            "of a host, dummy or vxlan link at ",

@@ -42,6 +42,17 @@ std::string BaseSourceWithParts(const std::string& source,
   return out;
 }
 
+DelayCompensation CompensationFor(uint64_t delay_us, int64_t base_ns,
+                                  const std::string& source,
+                                  const std::vector<BasePart>& parts) {
+  DelayCompensation how;
+  how.on = true;
+  how.base_us = static_cast<uint64_t>(BaseWithPartsNs(base_ns, parts) / 1000);
+  how.applied_delay_us = CompensatedDelayUs(delay_us, how.base_us);
+  how.source = BaseSourceWithParts(source, parts);
+  return how;
+}
+
 absl::StatusOr<int64_t> BaseLatency::Ns() {
   absl::MutexLock lock(&mu_);
   if (ns_.has_value()) return *ns_;

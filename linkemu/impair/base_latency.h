@@ -90,6 +90,14 @@ struct DelayCompensation {
   std::string source;             // a kBaseSource* while `on`
 };
 
+// A direction of configured delay `delay_us` compensated by a base of
+// `base_ns` from `source` plus `parts`: on, the base with the measured
+// parts, the delay less it (CompensatedDelayUs), the source naming them
+// (BaseSourceWithParts).
+DelayCompensation CompensationFor(uint64_t delay_us, int64_t base_ns,
+                                  const std::string& source,
+                                  const std::vector<BasePart>& parts);
+
 // Measures a path's one-way delays. An interface so the cache is tested
 // without namespaces.
 class BaseLatencyProbe {
