@@ -588,7 +588,6 @@ absl::Status Reconciler::ApplyLinkConditions(const ApplyLabRequest& desired,
                                              const NodeIndex& nodes,
                                              const EngineIndex& engines,
                                              const ProgressFn& progress) {
-  const std::string& lab = desired.lab();
   for (const auto& link : desired.links()) {
     EMU_ASSIGN_OR_RETURN(
         std::string shaped,
