@@ -91,6 +91,11 @@ ABSL_FLAG(int, engine_threads, 1,
           "loss, ... on same-host links where the kernel has no sch_netem "
           "or a link asks for it (docs/linkemu.md). 0: no engine; such "
           "links are then refused on this host.");
+ABSL_FLAG(int, engine_nice, 0,
+          "Nice value (-20..19) of the userspace engine's threads: below 0 "
+          "their departures keep their time on a busy host, where QEMU "
+          "guests or builds compete for the cores (docs/linkemu.md, \"Late "
+          "frames\"). 0 keeps the agent's own. Below 0 needs CAP_SYS_NICE.");
 ABSL_FLAG(std::string, frame_io, "batch",
           "How the tunnels and the userspace engine move frames to and from "
           "TAPs: batch (io_uring, many frames per system call, where the "
@@ -431,10 +436,15 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_engine_threads) > 0) {
     emu::linkemu::LinkEngine::Options eopts;
     eopts.threads = absl::GetFlag(FLAGS_engine_threads);
+    eopts.nice = absl::GetFlag(FLAGS_engine_nice);
     eopts.io_mode = frame_io;
     auto e = emu::linkemu::LinkEngine::Create(eopts);
     if (e.ok()) {
       engine = *std::move(e);
+    } else if (eopts.nice != 0) {
+      // Asked for explicitly: refused is a bad flag, not a missing feature.
+      return Fail(absl::StrCat("--engine_nice=", eopts.nice, ": ",
+                               e.status().message()));
     } else {
       emu::Log("userspace engine: DISABLED, ", e.status().ToString());
     }
@@ -447,9 +457,13 @@ int main(int argc, char** argv) {
       engine.get(), &taps, engine != nullptr ? &base_latency : nullptr);
   caps.set_userspace_engine(engine != nullptr);
   emu::Log("userspace engine: ",
-           engine != nullptr ? absl::StrCat(absl::GetFlag(FLAGS_engine_threads),
-                                            " threads")
-                             : std::string("none"));
+           engine != nullptr
+               ? absl::StrCat(absl::GetFlag(FLAGS_engine_threads), " threads",
+                              absl::GetFlag(FLAGS_engine_nice) != 0
+                                  ? absl::StrCat(", nice ",
+                                                 absl::GetFlag(FLAGS_engine_nice))
+                                  : "")
+               : std::string("none"));
 
   emu::PosixProcessLauncher launcher;
   // Barrier executors come from it (common/process_launcher.h, Prepare).

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
@@ -287,6 +288,13 @@ struct LinkResult {
   bool one_way = false;
   std::string one_way_note;
   double a_to_b_ms = 0, b_to_a_ms = 0;
+  // Frames each direction's sender sent late while pinged (its counters
+  // before and after the pings). Some 10 ms or more late: the host stalled
+  // the sender by as much as the jitter tolerance.
+  LateFigures late_ab, late_ba;
+  bool host_stalled() const {
+    return late_ab.late_10ms + late_ba.late_10ms > 0;
+  }
   bool ok() const {
     if (!error.empty()) return false;
     for (const auto& c : checks) {
@@ -368,6 +376,20 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
   s = c.stub().GetLabStats(c.NewContext(kUnaryTimeout).get(), stats_req,
                            &counters);
   if (!s.ok()) return env.Fail(c.Describe(s, "GetLabStats"));
+
+  // One link's counters now (none when they cannot be read: its late
+  // frames are then not known).
+  auto link_counters =
+      [&](const std::string& name) -> std::optional<v1::LinkCounters> {
+    v1::LabCounters now;
+    grpc::Status st = c.stub().GetLabStats(c.NewContext(kUnaryTimeout).get(),
+                                           stats_req, &now);
+    if (!st.ok()) return std::nullopt;
+    for (const auto& have : now.links()) {
+      if (have.link() == name) return have;
+    }
+    return std::nullopt;
+  };
 
   std::vector<LinkResult> results;
   for (const auto& l : lab.links()) {
@@ -453,6 +475,8 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         cap_b.reset();
       }
     }
+    const std::optional<v1::LinkCounters> before =
+        link_counters(LinkName(link));
     auto ping = ExecIn(
         c, args.lab, link.a().node(),
         {"ping", "-n", "-i", absl::StrFormat("%.6f", absl::ToDoubleSeconds(step)),
@@ -469,6 +493,12 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
       r.error = absl::StrCat("ping in ", link.a().node(), " failed: ",
                              ping->stderr(), ping->stdout());
       continue;
+    }
+    if (const std::optional<v1::LinkCounters> after =
+            link_counters(LinkName(link));
+        before.has_value() && after.has_value()) {
+      r.late_ab = LateBetween(before->a_to_b(), after->a_to_b());
+      r.late_ba = LateBetween(before->b_to_a(), after->b_to_a());
     }
     r.measured = linkemu::SummarizePing(rtts);
     r.expected = linkemu::ModelPing(ab, ba, args.count, step, kModelRuns, 1);
@@ -502,8 +532,8 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         }
       }
     }
-    if (args.no_rate) continue;
     for (bool a_to_b : {true, false}) {
+      if (args.no_rate) break;
       const v1::LinkParams& p = a_to_b ? link.a_to_b() : link.b_to_a();
       if (p.rate_bps() == 0) continue;
       const double offered = kUdpOverload * p.rate_bps();
@@ -578,6 +608,14 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         lj["measured"]["delay_a_to_b_ms"] = r.a_to_b_ms;
         lj["measured"]["delay_b_to_a_ms"] = r.b_to_a_ms;
       }
+      auto late_json = [](const LateFigures& f) {
+        return nlohmann::json{{"known", f.known},
+                              {"late_1ms", f.late_1ms},
+                              {"late_10ms", f.late_10ms}};
+      };
+      lj["late"] = {{"a_to_b", late_json(r.late_ab)},
+                    {"b_to_a", late_json(r.late_ba)}};
+      lj["host_stalled"] = r.host_stalled();
       lj["verdict"] = r.ok() ? "ok" : "off";
       j["links"].push_back(lj);
     }
@@ -636,7 +674,18 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
                   "+-" + Num(tol) + " " + unit,
                   !ch.judged ? "(not judged)" : ch.ok ? "ok" : "OFF"});
       }
-      *env.out << t.Render() << "  verdict: " << (r.ok() ? "ok" : "off")
+      *env.out << t.Render();
+      const std::string late = DescribeLate(r.late_ab, r.late_ba);
+      if (!late.empty()) {
+        *env.out << "  late: " << absl::StrReplaceAll(late, {{"\n", "\n  late: "}})
+                 << "\n";
+      }
+      *env.out << "  verdict: " << (r.ok() ? "ok" : "off")
+               << (!r.ok() && r.host_stalled()
+                       ? " (the host stalled the sender while pinged, not the "
+                         "link's conditions; measure again on a quieter "
+                         "host)"
+                       : "")
                << "\n";
     }
     *env.out << "\nlinktest: " << (results.size() - off) << " of "
@@ -689,6 +738,11 @@ void AddLinktestCommand(CLI::App& app, CommandEnv& env) {
       "max(1 ms, 25 %), jitter p99 max(10 ms, 50 %), loss 4 binomial sd + 2\n"
       "probes, burst max(0.5, 50 %) with 10+ lost, rate max(0.5 Mbit/s,\n"
       "5 %). A link is ok when every judged figure is.\n"
+      "Where the userspace engine or a tunnel's pipeline sends a direction,\n"
+      "the frames it sent 1 ms and 10 ms or more after their departure\n"
+      "while pinged are counted (\"late:\"; JSON late): the host did not\n"
+      "run the sender in time, and the figures include that. Any 10 ms late\n"
+      "(JSON host_stalled): an off verdict says the host stalled.\n"
       "Exit status 0 when every link is ok, 1 when one is off or cannot be\n"
       "measured, 2 for a bad command line.\n\n"
       "Examples:\n"

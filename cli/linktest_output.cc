@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,6 +124,34 @@ std::string DescribeCompensation(const CompensationFigures& c) {
                           ? absl::StrCat(" (", source, ")")
                           : "",
                       " = engine delay ", ms(c.applied_us));
+}
+
+LateFigures LateBetween(const emu::v1::DirectionCounters& before,
+                        const emu::v1::DirectionCounters& after) {
+  LateFigures f;
+  f.known = absl::StrContains(after.carrier(), "engine");
+  if (!f.known) return f;
+  auto delta = [](uint64_t b, uint64_t a) { return a >= b ? a - b : a; };
+  f.late_1ms = delta(before.late_1ms_packets(), after.late_1ms_packets());
+  f.late_10ms = delta(before.late_10ms_packets(), after.late_10ms_packets());
+  return f;
+}
+
+std::string DescribeLate(const LateFigures& a_to_b, const LateFigures& b_to_a) {
+  std::string out;
+  for (const auto& [dir, f] :
+       {std::pair{"a-to-b", &a_to_b}, std::pair{"b-to-a", &b_to_a}}) {
+    if (f->late_1ms == 0) continue;
+    absl::StrAppend(
+        &out, out.empty() ? "" : "\n", dir, ": ", f->late_1ms, " frame",
+        f->late_1ms == 1 ? "" : "s", " sent 1 ms or more late",
+        f->late_10ms > 0
+            ? absl::StrCat(" (", f->late_10ms, " of them 10 ms or more)")
+            : "",
+        " while pinged: the host did not run the sender in time; the "
+        "figures include it");
+  }
+  return out;
 }
 
 }  // namespace emu::cli

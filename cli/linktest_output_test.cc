@@ -93,5 +93,39 @@ TEST(DescribeCompensationTest, ShowsConfiguredBaseAndResultOrWhyNot) {
             "1.945 ms");
 }
 
+// Late frames are the difference of two samples, counted only where the
+// engine sends; a link re-created meanwhile counts from zero.
+TEST(LinktestOutput, LateFramesBetweenTwoSamples) {
+  emu::v1::DirectionCounters before, after;
+  before.set_carrier("engine");
+  after.set_carrier("engine");
+  before.set_late_1ms_packets(7);
+  before.set_late_10ms_packets(1);
+  after.set_late_1ms_packets(11);
+  after.set_late_10ms_packets(3);
+  LateFigures f = LateBetween(before, after);
+  EXPECT_TRUE(f.known);
+  EXPECT_EQ(f.late_1ms, 4u);
+  EXPECT_EQ(f.late_10ms, 2u);
+  after.set_late_1ms_packets(2);  // re-created: fewer than before
+  after.set_late_10ms_packets(0);
+  f = LateBetween(before, after);
+  EXPECT_EQ(f.late_1ms, 2u);
+  EXPECT_EQ(f.late_10ms, 0u);
+  after.set_carrier("kernel");
+  after.set_late_1ms_packets(50);
+  f = LateBetween(before, after);
+  EXPECT_FALSE(f.known);
+  EXPECT_EQ(f.late_1ms, 0u);
+
+  EXPECT_EQ(DescribeLate({true, 0, 0}, {false, 0, 0}), "");
+  EXPECT_EQ(DescribeLate({true, 4, 2}, {true, 1, 0}),
+            "a-to-b: 4 frames sent 1 ms or more late (2 of them 10 ms or "
+            "more) while pinged: the host did not run the sender in time; "
+            "the figures include it\n"
+            "b-to-a: 1 frame sent 1 ms or more late while pinged: the host "
+            "did not run the sender in time; the figures include it");
+}
+
 }  // namespace
 }  // namespace emu::cli

@@ -1,5 +1,6 @@
 #include "cli/stats_render.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/format.h"
@@ -20,9 +21,17 @@ std::string FormatBytes(uint64_t bytes) {
                 : absl::StrFormat("%.0f%s", v, kUnits[unit]);
 }
 
+std::string FormatLate(const emu::v1::DirectionCounters& d) {
+  // Only the engine and a tunnel's egress pipeline know their departures.
+  if (!absl::StrContains(d.carrier(), "engine")) return "-";
+  if (d.late_1ms_packets() == 0) return "0";
+  return absl::StrFormat("%d (max %.1fms)", d.late_1ms_packets(),
+                         d.late_max_us() / 1e3);
+}
+
 std::string RenderLabCounters(const emu::v1::LabCounters& c, bool rated) {
-  Table links({"FROM", "TO", "SENT", "DELIVERED", "DROPPED", "BACKLOG", "RATE",
-               "CARRIER"});
+  Table links({"FROM", "TO", "SENT", "DELIVERED", "DROPPED", "BACKLOG", "LATE",
+               "RATE", "CARRIER"});
   auto row = [&](const emu::v1::DirectionCounters& d) {
     links.AddRow(
         {d.from(), d.to(),
@@ -32,8 +41,14 @@ std::string RenderLabCounters(const emu::v1::LabCounters& c, bool rated) {
          absl::StrCat(d.dropped_packets()),
          absl::StrCat(d.backlog_packets(), "p/",
                       FormatBytes(d.backlog_bytes())),
+         FormatLate(d),
          rated ? absl::StrCat(
-                     FormatRate(static_cast<uint64_t>(d.rate_bits_per_second())),
+                     // FormatRate says "-" for 0 (no rate limit); a measured
+                     // 0 is said as such.
+                     d.rate_bits_per_second() < 1
+                         ? std::string("0bit/s")
+                         : FormatRate(
+                               static_cast<uint64_t>(d.rate_bits_per_second())),
                      " ",
                      static_cast<uint64_t>(d.rate_packets_per_second() + 0.5),
                      "p/s")

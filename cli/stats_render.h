@@ -13,6 +13,11 @@ namespace emu::cli {
 // Bytes in binary units: "0B", "512B", "1.5KiB", "12MiB", "3.2GiB".
 std::string FormatBytes(uint64_t bytes);
 
+// The LATE column: frames the sender (userspace engine or tunnel egress
+// pipeline) sent 1 ms or more after their departure, "5 (max 28.4ms)";
+// "0"; "-" where kernel qdiscs send the direction (they do not say).
+std::string FormatLate(const emu::v1::DirectionCounters& d);
+
 // The tables. `rated`: the sample carries rates (a second sample was
 // compared); otherwise the RATE and CPU% columns read "-".
 std::string RenderLabCounters(const emu::v1::LabCounters& counters,

@@ -44,6 +44,24 @@ TEST(StatsRenderTest, DirectionsAndNodes) {
   EXPECT_THAT(out, HasSubstr("r1    h1    2      1.25s  12.5  3.0MiB"));
   EXPECT_THAT(out, HasSubstr("problem: host h2: unreachable"));
   EXPECT_THAT(RenderLabCounters(c, false), Not(HasSubstr("Mbit/s")));
+  // A direction that carried nothing between the samples.
+  d->set_rate_bits_per_second(0);
+  d->set_rate_packets_per_second(0);
+  EXPECT_THAT(RenderLabCounters(c, true), HasSubstr("0bit/s 0p/s"));
+}
+
+TEST(StatsRenderTest, LateFramesWhereTheEngineSends) {
+  emu::v1::DirectionCounters d;
+  d.set_carrier("kernel");
+  d.set_late_1ms_packets(3);  // never filled for kernel; not shown
+  EXPECT_EQ(FormatLate(d), "-");
+  d.set_carrier("engine");
+  d.set_late_1ms_packets(0);
+  EXPECT_EQ(FormatLate(d), "0");
+  d.set_carrier("tunnel+engine");
+  d.set_late_1ms_packets(5);
+  d.set_late_max_us(28'420);
+  EXPECT_EQ(FormatLate(d), "5 (max 28.4ms)");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "agent/stats/lab_counters.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
@@ -62,6 +63,9 @@ void AddEngine(const linkemu::DirectionStats& e, DirectionCounters* d) {
                          e.dropped_queue + e.dropped_write);
   d->set_backlog_bytes(d->backlog_bytes() + e.backlog_bytes);
   d->set_backlog_packets(d->backlog_packets() + e.backlog_frames);
+  d->set_late_1ms_packets(d->late_1ms_packets() + e.late_1ms);
+  d->set_late_10ms_packets(d->late_10ms_packets() + e.late_10ms);
+  d->set_late_max_us(std::max<uint64_t>(d->late_max_us(), e.late_max_ns / 1000));
 }
 
 }  // namespace

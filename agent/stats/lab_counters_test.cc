@@ -2,7 +2,10 @@
 
 #include <map>
 
+#include "agent/impair/engine_links.h"
+#include "agent/impair/testing/fake_link_engine.h"
 #include "agent/net/resource_names.h"
+#include "agent/tunnel/testing/fake_tap_opener.h"
 #include "gtest/gtest.h"
 
 namespace emu::agent::stats {
@@ -148,6 +151,45 @@ TEST(LabCountersTest, MissingNamespaceOrInterfaceIsAProblemNotAFailure) {
       << all;
   EXPECT_NE(all.find("r1:eth1: no such interface"), std::string::npos) << all;
   EXPECT_NE(all.find("r2:eth2: no such interface"), std::string::npos) << all;
+}
+
+// A link the userspace engine serves: its drops, backlog and late frames
+// come from the engine's counters of each direction.
+TEST(LabCountersTest, EngineLinkDirectionsCarryTheEnginesCounters) {
+  impair::FakeLinkEngine engine;
+  tunnel::FakeTapOpener taps;
+  impair::EngineLinks links(&engine, &taps);
+  impair::EngineLinkSpec spec;
+  spec.link = "r1:eth1<->r2:eth1";
+  spec.tap_a = {"ns-a", "eth1", "", 0, "emu"};
+  spec.tap_b = {"ns-b", "eth1", "", 0, "emu"};
+  ASSERT_TRUE(links.Create("alice+core", spec).ok());
+  linkemu::LinkStats st;
+  st.a_to_b.dropped_loss = 3;
+  st.a_to_b.dropped_queue = 1;
+  st.a_to_b.backlog_frames = 2;
+  st.a_to_b.late_1ms = 5;
+  st.a_to_b.late_10ms = 2;
+  st.a_to_b.late_max_ns = 28'400'000;
+  st.b_to_a.late_1ms = 1;
+  st.b_to_a.late_max_ns = 1'200'000;
+  engine.SetStats(engine.links().begin()->first, st);
+
+  TableCounters counters;
+  LabCounterCollector c("h1", {&counters, nullptr, nullptr, &links, nullptr});
+  emu::v1::LabCounters got = c.Collect(Spec());
+  ASSERT_GE(got.links_size(), 1);
+  const auto& l = got.links(0);
+  EXPECT_EQ(l.link(), "r1:eth1<->r2:eth1");
+  EXPECT_EQ(l.a_to_b().carrier(), "engine");
+  EXPECT_EQ(l.a_to_b().dropped_packets(), 4u);
+  EXPECT_EQ(l.a_to_b().backlog_packets(), 2u);
+  EXPECT_EQ(l.a_to_b().late_1ms_packets(), 5u);
+  EXPECT_EQ(l.a_to_b().late_10ms_packets(), 2u);
+  EXPECT_EQ(l.a_to_b().late_max_us(), 28'400u);
+  EXPECT_EQ(l.b_to_a().late_1ms_packets(), 1u);
+  EXPECT_EQ(l.b_to_a().late_10ms_packets(), 0u);
+  EXPECT_EQ(l.b_to_a().late_max_us(), 1'200u);
 }
 
 }  // namespace

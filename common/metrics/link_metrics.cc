@@ -42,6 +42,14 @@ std::vector<Family> LinkCounterFamilies(
   Family backlog_packets = NewFamily("emu_link_backlog_packets",
                                      "Packets queued in this direction now.",
                                      MetricType::kGauge, link_labels);
+  std::vector<std::string> late_labels = link_labels;
+  late_labels.push_back("at_least");
+  Family late = NewFamily(
+      "emu_link_late_packets_total",
+      "Packets the userspace engine or a tunnel sent at least 1ms / 10ms "
+      "after the departure their conditions gave them (the host did not run "
+      "the sender in time); 0 where kernel qdiscs send.",
+      MetricType::kCounter, late_labels);
   Family omitted = NewFamily(
       "emu_link_series_omitted",
       "Links of the lab left out of the emu_link_* families (cardinality cap).",
@@ -78,6 +86,13 @@ std::vector<Family> LinkCounterFamilies(
               {labels, double(d->backlog_bytes())});
           backlog_packets.samples.push_back(
               {labels, double(d->backlog_packets())});
+          for (const auto& [at_least, n] :
+               {std::pair{"1ms", d->late_1ms_packets()},
+                std::pair{"10ms", d->late_10ms_packets()}}) {
+            LabelValues with = labels;
+            with.push_back(at_least);
+            late.samples.push_back({with, double(n)});
+          }
         }
         if (!partial || local_nodes.count(NodeOf(d->to())) > 0) {
           rx_bytes.samples.push_back({labels, double(d->delivered_bytes())});
@@ -99,9 +114,9 @@ std::vector<Family> LinkCounterFamilies(
       processes.samples.push_back({labels, double(n.processes())});
     }
   }
-  return {tx_bytes, tx_packets,      rx_bytes, rx_packets, dropped,
-          backlog_bytes, backlog_packets, omitted, cpu,     memory,
-          processes};
+  return {tx_bytes,        tx_packets, rx_bytes, rx_packets, dropped,
+          backlog_bytes,   backlog_packets, late, omitted,  cpu,
+          memory,          processes};
 }
 
 }  // namespace emu::metrics

@@ -22,6 +22,8 @@ emu::v1::DirectionCounters Dir(const std::string& from, const std::string& to,
   d.set_dropped_packets(3);
   d.set_backlog_bytes(1500);
   d.set_backlog_packets(1);
+  d.set_late_1ms_packets(sent / 500);
+  d.set_late_10ms_packets(sent / 1000);
   return d;
 }
 
@@ -70,6 +72,16 @@ TEST(LinkMetricsTest, EveryDirectionLabelledAndParsable) {
   EXPECT_EQ(FindValue(*parsed, "emu_link_backlog_bytes",
                       {{"link", "r1:eth1<->r2:eth1"}, {"direction", "b_to_a"}}),
             1500);
+  EXPECT_EQ(FindValue(*parsed, "emu_link_late_packets_total",
+                      {{"link", "r1:eth1<->r2:eth1"},
+                       {"direction", "a_to_b"},
+                       {"at_least", "1ms"}}),
+            2);
+  EXPECT_EQ(FindValue(*parsed, "emu_link_late_packets_total",
+                      {{"link", "r1:eth1<->r2:eth1"},
+                       {"direction", "a_to_b"},
+                       {"at_least", "10ms"}}),
+            1);
   // Merged (controller): a cross-host link's every field is exported.
   EXPECT_EQ(FindValue(*parsed, "emu_link_rx_bytes_total",
                       {{"link", "r1:eth2<->r3:eth1"}, {"direction", "a_to_b"}}),
@@ -104,6 +116,13 @@ TEST(LinkMetricsTest, PerHostLeavesOutWhatAnotherHostObserves) {
                          {{"link", x}, {"direction", "b_to_a"}})
                    .has_value());
   EXPECT_FALSE(FindValue(*parsed, "emu_link_backlog_bytes",
+                         {{"link", x}, {"direction", "b_to_a"}})
+                   .has_value());
+  // Late frames are the sender's: r1 -> r3's here, r3 -> r1's not.
+  EXPECT_EQ(FindValue(*parsed, "emu_link_late_packets_total",
+                      {{"link", x}, {"direction", "a_to_b"}, {"at_least", "1ms"}}),
+            14);
+  EXPECT_FALSE(FindValue(*parsed, "emu_link_late_packets_total",
                          {{"link", x}, {"direction", "b_to_a"}})
                    .has_value());
   // A same-host link is all this host's.

@@ -20,6 +20,9 @@ void AddDirection(const emu::v1::DirectionCounters& p,
   d->set_dropped_packets(d->dropped_packets() + p.dropped_packets());
   d->set_backlog_bytes(d->backlog_bytes() + p.backlog_bytes());
   d->set_backlog_packets(d->backlog_packets() + p.backlog_packets());
+  d->set_late_1ms_packets(d->late_1ms_packets() + p.late_1ms_packets());
+  d->set_late_10ms_packets(d->late_10ms_packets() + p.late_10ms_packets());
+  d->set_late_max_us(std::max(d->late_max_us(), p.late_max_us()));
   // Compensation is reported by the one host whose engine applies it.
   if (p.compensated()) {
     d->set_compensated(true);

@@ -25,6 +25,11 @@ TEST(LabCountersMergeTest, CrossHostLinkIsTheSumOfBothHostsParts) {
   l1->mutable_a_to_b()->set_base_latency_us(31);
   l1->mutable_a_to_b()->set_applied_delay_us(1969);
   l1->mutable_a_to_b()->set_base_source("tunnel echo min RTT/2");
+  // Late frames: counted by the sender's host (its egress pipeline); the
+  // receiver's part adds nothing, the worst is the larger.
+  l1->mutable_a_to_b()->set_late_1ms_packets(4);
+  l1->mutable_a_to_b()->set_late_10ms_packets(1);
+  l1->mutable_a_to_b()->set_late_max_us(12'500);
   h1.add_nodes()->set_node("r1");
   h2.set_time_unix_us(150);
   auto* l2 = h2.add_links();
@@ -33,6 +38,7 @@ TEST(LabCountersMergeTest, CrossHostLinkIsTheSumOfBothHostsParts) {
   l2->mutable_a_to_b()->set_carrier("tunnel");
   l2->mutable_a_to_b()->set_delivered_bytes(980);
   l2->mutable_a_to_b()->set_delivered_packets(8);
+  l2->mutable_a_to_b()->set_late_max_us(900);
   l2->mutable_b_to_a()->set_sent_bytes(400);
   h2.add_nodes()->set_node("r2");
   h2.add_problems("r2:eth9: no such interface on host h2");
@@ -56,6 +62,9 @@ TEST(LabCountersMergeTest, CrossHostLinkIsTheSumOfBothHostsParts) {
   EXPECT_EQ(d.base_latency_us(), 31u);
   EXPECT_EQ(d.applied_delay_us(), 1969u);
   EXPECT_EQ(d.base_source(), "tunnel echo min RTT/2");
+  EXPECT_EQ(d.late_1ms_packets(), 4u);
+  EXPECT_EQ(d.late_10ms_packets(), 1u);
+  EXPECT_EQ(d.late_max_us(), 12'500u);
   EXPECT_EQ(lab.links(0).b_to_a().sent_bytes(), 400u);
   EXPECT_EQ(lab.links(0).b_to_a().delivered_bytes(), 400u);
   ASSERT_EQ(lab.nodes_size(), 2);

@@ -24,6 +24,16 @@ struct DirectionStats {
   // The delay compensation in force (OwnLatency::estimate_ns): how much
   // earlier the delay stage schedules frames; 0 without delay.
   uint64_t own_latency_ns = 0;
+  // Frames sent late: handed to the receiving end (or the tunnel) at
+  // least 1 ms / 10 ms after the departure instant the pipeline gave them.
+  // The host did not run the sending thread in time (or, in a tunnel, its
+  // connection held them back): what a receiver measures then exceeds the
+  // configured conditions by that much (docs/linkemu.md, "Late frames").
+  // Counted for every frame that waited in the schedule (delay, jitter,
+  // rate); a frame written straight through has no departure instant.
+  uint64_t late_1ms = 0;
+  uint64_t late_10ms = 0;
+  uint64_t late_max_ns = 0;  // the latest of those, since AddLink (0: none)
 };
 
 struct LinkStats {

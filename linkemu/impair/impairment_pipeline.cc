@@ -11,6 +11,9 @@ namespace {
 constexpr uint8_t kGsoNone = 0;
 constexpr uint8_t kGsoEcn = 0x80;
 constexpr uint8_t kNeedsCsum = 1;
+// Lateness thresholds of DirectionStats::late_1ms / late_10ms.
+constexpr int64_t kLate1Ms = 1'000'000;
+constexpr int64_t kLate10Ms = 10'000'000;
 
 uint16_t Le16(const char* p) {
   return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) |
@@ -276,6 +279,13 @@ HeldFrame* ImpairmentPipeline::PopDue(int64_t now_ns) {
 }
 
 void ImpairmentPipeline::RecordSent(int64_t due_ns, int64_t sent_ns) {
+  const int64_t late = sent_ns - due_ns;
+  if (late >= kLate1Ms) {
+    ++stats_.late_1ms;
+    if (late >= kLate10Ms) ++stats_.late_10ms;
+    stats_.late_max_ns =
+        std::max<uint64_t>(stats_.late_max_ns, static_cast<uint64_t>(late));
+  }
   if (!spec_.compensate_own_latency ||
       (spec_.delay_us == 0 && spec_.jitter_us == 0)) {
     return;

@@ -100,10 +100,11 @@ class ImpairmentPipeline {
   HeldFrame* PopDue(int64_t now_ns);
   void Release(HeldFrame* f);
   // The caller handed a frame due at `due_ns` (HeldFrame::due_ns, read
-  // before Release) to the receiving device at `sent_ns`: a sample of this
-  // direction's own latency, which the delay stage then subtracts
-  // (ImpairmentSpec::compensate_own_latency, OwnLatency). Ignored while the
-  // spec has no delay or compensation is off.
+  // before Release) to the receiving device at `sent_ns`: counted in the
+  // late_* stats when 1 ms or more late, and a sample of this direction's
+  // own latency, which the delay stage then subtracts
+  // (ImpairmentSpec::compensate_own_latency, OwnLatency; not sampled while
+  // the spec has no delay or compensation is off).
   void RecordSent(int64_t due_ns, int64_t sent_ns);
   const OwnLatency& own_latency() const { return own_latency_; }
   // Drops every held frame (link removal).

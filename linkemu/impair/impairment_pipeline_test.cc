@@ -625,6 +625,34 @@ std::vector<Sent> DriveLate(ImpairmentPipeline& p, int n, int64_t gap_ns,
   return out;
 }
 
+// Frames that left 1 ms or more after their departure instant are
+// counted, whatever the spec (here compensation is off and only a rate
+// holds frames); the on-time ones are not.
+TEST(ImpairmentPipeline, LateFramesAreCountedByHowLateTheyLeft) {
+  ImpairmentSpec s;
+  s.delay_us = 5'000;
+  s.compensate_own_latency = false;
+  ImpairmentPipeline p(s, 1, 0);
+  // Wake-ups 0.2 ms late, but the 10th 3 ms and the 20th 25 ms late.
+  auto sent = DriveLate(p, 100, 4 * kMs, [](int k) -> int64_t {
+    return k == 10 ? 3 * kMs : k == 20 ? 25 * kMs : 200'000;
+  });
+  ASSERT_EQ(sent.size(), 100u);
+  // A wake-up 25 ms late sends every frame due meanwhile: the frames due
+  // 25, 21, 17, 13, 9, 5 and 1 ms before it.
+  EXPECT_EQ(p.stats().late_1ms, 1u + 7u);
+  EXPECT_EQ(p.stats().late_10ms, 4u);
+  EXPECT_EQ(p.stats().late_max_ns, 25 * static_cast<uint64_t>(kMs));
+
+  ImpairmentSpec rate_only;
+  rate_only.rate_bps = 160'000;  // a 100-byte frame every 5 ms
+  rate_only.burst_bytes = 100;
+  ImpairmentPipeline q(rate_only, 1, 0);
+  DriveLate(q, 10, 0, [](int k) -> int64_t { return k == 3 ? 2 * kMs : 0; });
+  EXPECT_EQ(q.stats().late_1ms, 1u);
+  EXPECT_EQ(q.stats().late_10ms, 0u);
+}
+
 TEST(ImpairmentPipeline, DelayCompensationSubtractsTheDirectionsOwnLatency) {
   ImpairmentSpec s;
   s.delay_us = 10'000;

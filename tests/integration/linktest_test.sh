@@ -22,17 +22,21 @@ start_cluster_test t
 # the scheduling noise (jitter p99) and CPU-bound rates (100 Mbit/s through
 # the engine) are the host's, not the link's: there those two are printed
 # and the others required (the environment imposes them; they are not
-# asserted). On an idle host the whole verdict must be ok.
+# asserted). The same holds for a link whose engine reports frames it sent
+# 10 ms or more late while pinged (host_stalled: the host, e.g. its
+# hypervisor, stopped the engine; a CI run once saw such a stall make
+# jitter p99 30.6 ms). Otherwise the whole verdict must be ok.
 rc=0
 "$EMUCTL" linktest netem --json >"$TMP/all.json" 2>"$TMP/all.err" || rc=$?
 "$EMUCTL" linktest netem --no-rate >"$TMP/all.txt" 2>&1 || true
 cat "$TMP/all.txt"
 load=$(cut -d' ' -f1 /proc/loadavg)
 busy=$(awk -v l="$load" -v c="$(nproc)" 'BEGIN { print (l > c) ? 1 : 0 }')
-/usr/bin/python3 - "$TMP/all.json" "$busy" <<'PY' || fail "linktest netem: $(cat "$TMP/all.json" "$TMP/all.err")"
+/usr/bin/python3 - "$TMP/all.json" "$busy" "$rc" <<'PY' || fail "linktest netem: $(cat "$TMP/all.json" "$TMP/all.err")"
 import json, sys
 j = json.load(open(sys.argv[1]))
 busy = sys.argv[2] == "1"
+rc = int(sys.argv[3])
 assert [l["link"] for l in j["links"]] == ["a:eth1<->b:eth1", "c:eth1<->d:eth1"], j
 for l in j["links"]:
     assert "error" not in l, l
@@ -43,18 +47,46 @@ for l in j["links"]:
     assert "delay a-to-b" in names and "delay b-to-a" in names, names
     print("%s one-way a-to-b %.2f ms, b-to-a %.2f ms" % (
         l["link"], l["measured"]["delay_a_to_b_ms"], l["measured"]["delay_b_to_a_ms"]))
+    # The engine sends both directions here, so it counts its late frames.
+    assert l["late"]["a_to_b"]["known"] and l["late"]["b_to_a"]["known"], l["late"]
+    if l["host_stalled"]:
+        print("%s: the host stalled the engine while pinged: %s" % (l["link"], l["late"]))
+    excused = busy or l["host_stalled"]
     for c in l["checks"]:
         print("%s %-12s expected %8.2f measured %8.2f +- %6.2f %s %s" % (
             l["link"], c["name"], c["expected"], c["measured"], c["tolerance"],
             c["unit"], "ok" if c["ok"] else "OFF"))
         noise = c["name"] == "jitter p99" or (
             c["name"].startswith("rate") and c["expected"] > 60)
-        assert c["ok"] or (busy and noise), c
-if not busy:
-    assert j["verdict"] == "ok", j["verdict"]
-print("verdict", j["verdict"], "(host busy: load above cores)" if busy else "")
+        assert c["ok"] or (excused and noise), c
+stalled = any(l["host_stalled"] for l in j["links"])
+if not busy and not stalled:
+    assert j["verdict"] == "ok" and rc == 0, (j["verdict"], rc)
+print("verdict", j["verdict"], "(host busy: load above cores)" if busy else "",
+      "(host stalled)" if stalled else "")
 PY
-[[ $busy == 1 || $rc == 0 ]] || fail "linktest exit $rc with verdict ok required"
+
+# A stall of the host is seen as such: the test stops the agent it started
+# (its userspace engine) for 60 ms while linktest pings a<->b. The frames
+# the engine held then leave late; linktest counts them and says the host,
+# not the link, is why its figures moved.
+agent_pid=$(sed -n 's/^started agent .* (pid \([0-9]*\)).*/\1/p' "$TMP/start.log")
+[[ -n $agent_pid ]] || fail "no agent pid in: $(cat "$TMP/start.log")"
+"$EMUCTL" linktest netem "a:eth1" --no-rate --count 317 >"$TMP/stall.txt" 2>&1 &
+lt_pid=$!
+wait_for 20 pgrep -f "ping -n -i 0.010000 -c 317 " || fail "linktest's ping did not start"
+sleep 0.5
+kill -STOP "$agent_pid"
+sleep 0.06
+kill -CONT "$agent_pid"
+wait "$lt_pid" || true
+cat "$TMP/stall.txt"
+grep -q "late: .* sent 1 ms or more late (.* 10 ms or more) while pinged" "$TMP/stall.txt" ||
+  fail "the stall's late frames were not reported: $(cat "$TMP/stall.txt")"
+if grep -q "verdict: off" "$TMP/stall.txt"; then
+  grep -q "verdict: off (the host stalled the sender while pinged" "$TMP/stall.txt" ||
+    fail "an off verdict does not name the late frames: $(cat "$TMP/stall.txt")"
+fi
 
 # A wrong expectation is seen: a<->b has 20 ms each way, not 30.
 if "$EMUCTL" linktest netem "a:eth1" --no-rate --expect delay=30ms >"$TMP/off.txt" 2>&1; then
@@ -75,7 +107,8 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 [l] = j["links"]
 for c in l["checks"]:
-    assert c["ok"] or (sys.argv[2] == "1" and c["name"] == "jitter p99"), c
+    excused = sys.argv[2] == "1" or l["host_stalled"]
+    assert c["ok"] or (excused and c["name"] == "jitter p99"), c
 assert l["link"] == "c:eth1<->d:eth1", l
 m = l["measured"]
 assert 16 <= m["rtt_p50_ms"] <= 20, m

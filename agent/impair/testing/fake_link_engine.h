@@ -1,7 +1,8 @@
 // FakeLinkEngine: a LinkEngine that moves no frames. It records what the
 // agent asked (links with their fds, specs and seeds; updates; removals),
-// closes the fds it was given as the real one does, and can refuse the next
-// AddLink or Update.
+// closes the fds it was given as the real one does, can refuse the next
+// AddLink or Update, and reports the counters a test gives a link
+// (SetStats; zeros otherwise).
 //
 // Thread-safe. testonly.
 #ifndef EMU_AGENT_IMPAIR_TESTING_FAKE_LINK_ENGINE_H_
@@ -27,6 +28,7 @@ class FakeLinkEngine : public linkemu::LinkEngine {
     linkemu::ImpairmentSpec b_to_a;
     uint64_t seed = 0;
     int updates = 0;
+    linkemu::LinkStats stats;  // what GetStats reports
   };
 
   ~FakeLinkEngine() override {
@@ -46,7 +48,7 @@ class FakeLinkEngine : public linkemu::LinkEngine {
       return absl::InvalidArgumentError("injected: cannot serve the spec");
     }
     LinkId id = next_id_++;
-    links_[id] = Link{tap_a, tap_b, a_to_b, b_to_a, seed, 0};
+    links_[id] = Link{tap_a, tap_b, a_to_b, b_to_a, seed, 0, {}};
     return id;
   }
 
@@ -72,8 +74,9 @@ class FakeLinkEngine : public linkemu::LinkEngine {
 
   std::optional<linkemu::LinkStats> GetStats(LinkId id) override {
     absl::MutexLock lock(&mu_);
-    if (links_.count(id) == 0) return std::nullopt;
-    return linkemu::LinkStats();
+    auto it = links_.find(id);
+    if (it == links_.end()) return std::nullopt;
+    return it->second.stats;
   }
 
   // ---- Inspection ----
@@ -88,6 +91,12 @@ class FakeLinkEngine : public linkemu::LinkEngine {
   int removes() {
     absl::MutexLock lock(&mu_);
     return removes_;
+  }
+  // What GetStats reports for link `id` from now on (no-op when unknown).
+  void SetStats(LinkId id, const linkemu::LinkStats& stats) {
+    absl::MutexLock lock(&mu_);
+    auto it = links_.find(id);
+    if (it != links_.end()) it->second.stats = stats;
   }
   void FailNextAdd() {
     absl::MutexLock lock(&mu_);

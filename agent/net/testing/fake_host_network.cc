@@ -45,6 +45,7 @@ const char* FakeHostNetwork::MethodName(Method m) {
   switch (m) {
     case Method::kCreateNamespace: return "CreateNamespace";
     case Method::kDeleteNamespace: return "DeleteNamespace";
+    case Method::kShareNamespace: return "ShareNamespace";
     case Method::kListNamespaces: return "ListNamespaces";
     case Method::kCreateVeth: return "CreateVeth";
     case Method::kCreateBridge: return "CreateBridge";
