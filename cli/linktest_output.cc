@@ -131,6 +131,7 @@ LateFigures LateBetween(const emu::v1::DirectionCounters& before,
   LateFigures f;
   f.known = absl::StrContains(after.carrier(), "engine");
   if (!f.known) return f;
+  f.tunnel = absl::StartsWith(after.carrier(), "tunnel");
   auto delta = [](uint64_t b, uint64_t a) { return a >= b ? a - b : a; };
   f.late_1ms = delta(before.late_1ms_packets(), after.late_1ms_packets());
   f.late_10ms = delta(before.late_10ms_packets(), after.late_10ms_packets());
@@ -148,8 +149,9 @@ std::string DescribeLate(const LateFigures& a_to_b, const LateFigures& b_to_a) {
         f->late_10ms > 0
             ? absl::StrCat(" (", f->late_10ms, " of them 10 ms or more)")
             : "",
-        " while pinged: the host did not run the sender in time; the "
-        "figures include it");
+        " while pinged: the host did not run the sender in time",
+        f->tunnel ? ", or the tunnel's connection held them back" : "",
+        "; the figures include it");
   }
   return out;
 }

@@ -66,6 +66,7 @@ struct LateFigures {
   bool known = false;
   uint64_t late_1ms = 0;
   uint64_t late_10ms = 0;
+  bool tunnel = false;  // a cross-host tunnel's egress pipeline sends it
 };
 LateFigures LateBetween(const emu::v1::DirectionCounters& before,
                         const emu::v1::DirectionCounters& after);
@@ -73,7 +74,8 @@ LateFigures LateBetween(const emu::v1::DirectionCounters& before,
 // "" when neither direction sent a frame late; else one line per late
 // direction, e.g. "a-to-b: 4 frames sent 1 ms or more late (2 of them
 // 10 ms or more) while pinged: the host did not run the sender in time;
-// the figures include it".
+// the figures include it" (a tunnel's: "... in time, or the tunnel's
+// connection held them back; ...").
 std::string DescribeLate(const LateFigures& a_to_b, const LateFigures& b_to_a);
 
 }  // namespace emu::cli

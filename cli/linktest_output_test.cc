@@ -118,7 +118,14 @@ TEST(LinktestOutput, LateFramesBetweenTwoSamples) {
   EXPECT_FALSE(f.known);
   EXPECT_EQ(f.late_1ms, 0u);
 
+  after.set_carrier("tunnel+engine");
+  EXPECT_TRUE(LateBetween(before, after).tunnel);
+
   EXPECT_EQ(DescribeLate({true, 0, 0}, {false, 0, 0}), "");
+  EXPECT_EQ(DescribeLate({true, 3, 0, true}, {false, 0, 0}),
+            "a-to-b: 3 frames sent 1 ms or more late while pinged: the host "
+            "did not run the sender in time, or the tunnel's connection held "
+            "them back; the figures include it");
   EXPECT_EQ(DescribeLate({true, 4, 2}, {true, 1, 0}),
             "a-to-b: 4 frames sent 1 ms or more late (2 of them 10 ms or "
             "more) while pinged: the host did not run the sender in time; "
