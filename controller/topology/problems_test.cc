@@ -120,7 +120,10 @@ TEST(ToValidateResponseTest, RefusedValidAndOtherFailures) {
   EXPECT_EQ(valid->lab(), "lab");
   EXPECT_EQ(valid->nodes(), 2u);
   EXPECT_EQ(valid->links(), 1u);
-  EXPECT_FALSE(valid->has_topology());  // never echoed back
+  // The deprecated `topology` field is never echoed back (read through
+  // reflection: its accessor is deprecated).
+  EXPECT_FALSE(valid->GetReflection()->HasField(
+      *valid, valid->GetDescriptor()->FindFieldByName("topology")));
   ASSERT_EQ(valid->problems_size(), 1);
   EXPECT_EQ(valid->problems(0).severity(), Problem::WARNING);
   EXPECT_EQ(valid->problems(0).line(), 4u);

@@ -64,7 +64,7 @@ TEST_F(UserDirectoryTest, IdentityFromTokens) {
   EXPECT_TRUE(carol.admin);
   EXPECT_FALSE(carol.cluster);
 
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("nope"), std::string(kClusterToken) + "x",
         std::string("emu1.alice.") + std::string(64, '0')}) {
     auto c = dir_->Identify(bad);
