@@ -92,10 +92,12 @@ ABSL_FLAG(int, engine_threads, 1,
           "or a link asks for it (docs/linkemu.md). 0: no engine; such "
           "links are then refused on this host.");
 ABSL_FLAG(int, engine_nice, 0,
-          "Nice value (-20..19) of the userspace engine's threads: below 0 "
-          "their departures keep their time on a busy host, where QEMU "
-          "guests or builds compete for the cores (docs/linkemu.md, \"Late "
-          "frames\"). 0 keeps the agent's own. Below 0 needs CAP_SYS_NICE.");
+          "Nice value (-20..19) of the threads that send impaired frames: "
+          "the userspace engine's and the tunnels' pump (a cross-host "
+          "link's egress). Below 0 their departures keep their time on a "
+          "busy host, where QEMU guests or builds compete for the cores "
+          "(docs/linkemu.md, \"Late frames\"). 0 keeps the agent's own. "
+          "Below 0 needs CAP_SYS_NICE; refused, the agent does not start.");
 ABSL_FLAG(std::string, frame_io, "batch",
           "How the tunnels and the userspace engine move frames to and from "
           "TAPs: batch (io_uring, many frames per system call, where the "
@@ -405,6 +407,12 @@ int main(int argc, char** argv) {
     auto t = emu::agent::tunnel::TunnelManager::Start(topts, &taps);
     if (t.ok()) {
       tunnels = *std::move(t);
+      if (const int nice = absl::GetFlag(FLAGS_engine_nice); nice != 0) {
+        absl::Status s = tunnels->SetPumpNice(nice);
+        if (!s.ok()) {
+          return Fail(absl::StrCat("--engine_nice=", nice, ": ", s.message()));
+        }
+      }
       caps.set_tunnel_address(
           ssh_listen.has_value()
               ? emu::agent::tunnel::AdvertisedSshAddress(*ssh_listen,

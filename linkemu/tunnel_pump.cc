@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -648,7 +649,31 @@ void TunnelPump::OnConnReadable(Link& l) {
   if (!drained && l.conn->HasPendingWrite()) SetConnWantsOut(l, true);
 }
 
+absl::Status TunnelPump::SetNice(int nice) {
+  if (nice < -20 || nice > 19) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tunnel pump: nice ", nice, " is outside -20..19"));
+  }
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(thread_id()), nice) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("tunnel pump: nice ", nice));
+  }
+  return absl::OkStatus();
+}
+
+pid_t TunnelPump::thread_id() {
+  absl::MutexLock lock(&mu_);
+  auto started = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return thread_id_ != 0;
+  };
+  mu_.Await(absl::Condition(&started));
+  return thread_id_;
+}
+
 void TunnelPump::Run() {
+  {
+    absl::MutexLock lock(&mu_);
+    thread_id_ = gettid();
+  }
   constexpr int kMaxEvents = 64;
   // While a probe is under way the wait wakes for its requests and deadline.
   epoll_event events[kMaxEvents];

@@ -50,6 +50,8 @@
 #ifndef EMU_LINKEMU_TUNNEL_PUMP_H_
 #define EMU_LINKEMU_TUNNEL_PUMP_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -129,6 +131,14 @@ class TunnelPump {
   ~TunnelPump();  // stops the thread, closes every fd it owns
   TunnelPump(const TunnelPump&) = delete;
   TunnelPump& operator=(const TunnelPump&) = delete;
+
+  // Sets the nice value (-20..19) of the pump's thread, so that egress
+  // departures keep their time on a busy host (LinkEngine::Options::nice
+  // does the same for the engine). Below the current value needs
+  // CAP_SYS_NICE; INVALID_ARGUMENT out of range, the errno otherwise.
+  absl::Status SetNice(int nice);
+  // The pump thread's kernel id (waits until the thread has started).
+  pid_t thread_id();
 
   // Adds a link around `tap_fd` (taken over; made non-blocking; closed by
   // RemoveLink or the destructor). The link starts without a connection.
@@ -238,6 +248,7 @@ class TunnelPump {
   std::unique_ptr<char[]> slot_memory_;
   std::vector<absl::Span<char>> slots_ ABSL_GUARDED_BY(mu_);
   size_t lens_[kBatchFrames] ABSL_GUARDED_BY(mu_);
+  pid_t thread_id_ ABSL_GUARDED_BY(mu_) = 0;  // set by Run
   std::thread thread_;
 };
 

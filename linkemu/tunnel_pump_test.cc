@@ -6,10 +6,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -193,6 +195,24 @@ class TunnelPumpTest : public ::testing::Test {
   std::unique_ptr<TunnelPump> a_, b_;
   std::vector<int> close_;
 };
+
+// The pump's thread, and only it, takes the nice value asked for (raising
+// it needs no privilege); a value out of range is refused by name.
+TEST_F(TunnelPumpTest, SetNiceReachesThePumpsThread) {
+  const pid_t tid = a_->thread_id();
+  ASSERT_GT(tid, 0);
+  EXPECT_NE(tid, gettid());
+  const int before = getpriority(PRIO_PROCESS, 0);
+  ASSERT_TRUE(a_->SetNice(std::min(before + 3, 19)).ok());
+  errno = 0;
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(tid)),
+            std::min(before + 3, 19));
+  EXPECT_EQ(errno, 0);
+  EXPECT_EQ(getpriority(PRIO_PROCESS, 0), before);  // the caller's own
+  absl::Status bad = a_->SetNice(20);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("nice 20"), std::string::npos) << bad;
+}
 
 TEST_F(TunnelPumpTest, FramesCrossBothWaysIntactAndInOrder) {
   Pair ta, tb;

@@ -186,6 +186,10 @@ class TunnelManager {
   // The bound listen address, "host:port".
   const std::string& address() const { return address_; }
 
+  // The nice value of the thread that pumps every tunnel and applies their
+  // egress conditions (TunnelPump::SetNice).
+  absl::Status SetPumpNice(int nice) { return pump_->SetNice(nice); }
+
   // Makes the lab's tunnel ends exactly `ends`: closes the others (their
   // TAPs go), re-creates a TAP whose device vanished, whose namespace was
   // replaced (same name, new namespace) or whose spec changed,
