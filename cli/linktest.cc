@@ -291,7 +291,7 @@ struct LinkResult {
   // Frames each direction's sender sent late while pinged (its counters
   // before and after the pings). Some 10 ms or more late: the host stalled
   // the sender by as much as the jitter tolerance.
-  LateFigures late_ab, late_ba;
+  linkemu::LateFigures late_ab, late_ba;
   bool host_stalled() const {
     return late_ab.late_10ms + late_ba.late_10ms > 0;
   }
@@ -497,8 +497,8 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
     if (const std::optional<v1::LinkCounters> after =
             link_counters(LinkName(link));
         before.has_value() && after.has_value()) {
-      r.late_ab = LateBetween(before->a_to_b(), after->a_to_b());
-      r.late_ba = LateBetween(before->b_to_a(), after->b_to_a());
+      r.late_ab = linkemu::LateBetween(before->a_to_b(), after->a_to_b());
+      r.late_ba = linkemu::LateBetween(before->b_to_a(), after->b_to_a());
     }
     r.measured = linkemu::SummarizePing(rtts);
     r.expected = linkemu::ModelPing(ab, ba, args.count, step, kModelRuns, 1);
@@ -608,7 +608,7 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         lj["measured"]["delay_a_to_b_ms"] = r.a_to_b_ms;
         lj["measured"]["delay_b_to_a_ms"] = r.b_to_a_ms;
       }
-      auto late_json = [](const LateFigures& f) {
+      auto late_json = [](const linkemu::LateFigures& f) {
         return nlohmann::json{{"known", f.known},
                               {"late_1ms", f.late_1ms},
                               {"late_10ms", f.late_10ms}};

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <string>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -126,19 +125,8 @@ std::string DescribeCompensation(const CompensationFigures& c) {
                       " = engine delay ", ms(c.applied_us));
 }
 
-LateFigures LateBetween(const emu::v1::DirectionCounters& before,
-                        const emu::v1::DirectionCounters& after) {
-  LateFigures f;
-  f.known = absl::StrContains(after.carrier(), "engine");
-  if (!f.known) return f;
-  f.tunnel = absl::StartsWith(after.carrier(), "tunnel");
-  auto delta = [](uint64_t b, uint64_t a) { return a >= b ? a - b : a; };
-  f.late_1ms = delta(before.late_1ms_packets(), after.late_1ms_packets());
-  f.late_10ms = delta(before.late_10ms_packets(), after.late_10ms_packets());
-  return f;
-}
-
-std::string DescribeLate(const LateFigures& a_to_b, const LateFigures& b_to_a) {
+std::string DescribeLate(const linkemu::LateFigures& a_to_b,
+                         const linkemu::LateFigures& b_to_a) {
   std::string out;
   for (const auto& [dir, f] :
        {std::pair{"a-to-b", &a_to_b}, std::pair{"b-to-a", &b_to_a}}) {

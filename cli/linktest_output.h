@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "proto/counters.pb.h"
+#include "linkemu/late_frames.h"
 
 namespace emu::cli {
 
@@ -56,27 +56,14 @@ std::string CompensationBaseSource(const CompensationFigures& c);
 // "" when not asked; else one line: the three figures, or why none apply.
 std::string DescribeCompensation(const CompensationFigures& c);
 
-// Frames one direction's sender (the userspace engine, or a tunnel's egress
-// pipeline) sent 1 ms / 10 ms or more after their departure instants while
-// linktest pinged the link: the difference of two GetLabStats samples
-// (DirectionCounters.late_*; a counter that went backwards, the link
-// re-created meanwhile, counts from zero). `known`: that sender counts them
-// (a carrier with "engine"); kernel qdiscs do not say.
-struct LateFigures {
-  bool known = false;
-  uint64_t late_1ms = 0;
-  uint64_t late_10ms = 0;
-  bool tunnel = false;  // a cross-host tunnel's egress pipeline sends it
-};
-LateFigures LateBetween(const emu::v1::DirectionCounters& before,
-                        const emu::v1::DirectionCounters& after);
-
 // "" when neither direction sent a frame late; else one line per late
 // direction, e.g. "a-to-b: 4 frames sent 1 ms or more late (2 of them
 // 10 ms or more) while pinged: the host did not run the sender in time;
 // the figures include it" (a tunnel's: "... in time, or the tunnel's
 // connection held them back; ...").
-std::string DescribeLate(const LateFigures& a_to_b, const LateFigures& b_to_a);
+// (linkemu/late_frames.h: the two samples' difference.)
+std::string DescribeLate(const linkemu::LateFigures& a_to_b,
+                         const linkemu::LateFigures& b_to_a);
 
 }  // namespace emu::cli
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "linkemu/late_frames.h"
 
 namespace emu::controller::experiment {
 namespace {
@@ -331,6 +332,15 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   // (for WatchExperimentRun, CancelExperimentRun), RUN_ENDED's result too.
   auto publish = [&] {
     for (auto& e : seq_.TakeEvents()) {
+      if (e.kind() == emu::v1::ExperimentEvent::RUN_ENDED) {
+        // Late frames during the run: in the result (recorded after this)
+        // and in the event's text, which emuctl run prints.
+        for (const auto& w : LateWarnings()) {
+          seq_.AddWarning(w);
+          e.mutable_run()->add_warnings(w);
+          e.set_message(absl::StrCat(e.message(), "\nwarning: ", w));
+        }
+      }
       if (e.kind() == emu::v1::ExperimentEvent::RUN_STARTED) {
         *e.mutable_run() = seq_.result();
       }
@@ -361,6 +371,10 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
     Log("experiment run ", run_id_, ": resumed after a controller restart");
   } else {
     MeasureClocks();
+    if (deps_.lab_counters) {
+      auto c = deps_.lab_counters();
+      if (c.ok()) counters_at_start_ = *std::move(c);
+    }
     actions = seq_.Start();
   }
   if (absl::Status st = Persist(); !st.ok()) {
@@ -465,6 +479,29 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   for (auto& [host, link] : links_) link->Send(end);
   CloseLinks();
   return result;
+}
+
+std::vector<std::string> LateFrameWarnings(const emu::v1::LabCounters& before,
+                                           const emu::v1::LabCounters& after) {
+  std::vector<std::string> out;
+  for (const auto& s : linkemu::StalledBetween(before, after)) {
+    out.push_back(absl::StrCat(
+        "link ", s.link, " ", s.direction, ": ", s.late.late_10ms, " frame",
+        s.late.late_10ms == 1 ? "" : "s",
+        " sent 10 ms or more late during the run (", s.late.late_1ms,
+        " sent 1 ms or more late): the host stalled its sender",
+        s.late.tunnel ? " (or the tunnel's connection held them back)" : "",
+        "; what the run measured across this link includes that "
+        "(docs/linkemu.md, \"Late frames\")"));
+  }
+  return out;
+}
+
+std::vector<std::string> ExperimentRunner::LateWarnings() {
+  if (!counters_at_start_.has_value() || !deps_.lab_counters) return {};
+  auto now = deps_.lab_counters();
+  if (!now.ok()) return {};
+  return LateFrameWarnings(*counters_at_start_, *now);
 }
 
 }  // namespace emu::controller::experiment

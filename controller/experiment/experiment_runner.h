@@ -37,6 +37,7 @@
 #include "controller/experiment/experiment_store.h"
 #include "proto/agent.pb.h"
 #include "proto/controller.pb.h"
+#include "proto/counters.pb.h"
 #include "proto/experiment.pb.h"
 
 namespace emu::controller::experiment {
@@ -60,7 +61,17 @@ struct RunnerDeps {
   BarrierLinkFactory* links = nullptr;
   LinkApplier* link_applier = nullptr;
   ExperimentStore* store = nullptr;  // may be null (no persistence)
+  // The lab's counters now (LabManager::Stats), read at the run's start and
+  // end: a link direction whose sender sent frames 10 ms or more late in
+  // between is named in the run's warnings (linkemu/late_frames.h). Empty,
+  // or a run resumed after a controller restart: not reported.
+  std::function<absl::StatusOr<emu::v1::LabCounters>()> lab_counters;
 };
+
+// The warnings of a run whose links' senders stalled between the two
+// samples, one per direction (linkemu::StalledBetween).
+std::vector<std::string> LateFrameWarnings(const emu::v1::LabCounters& before,
+                                           const emu::v1::LabCounters& after);
 
 class ExperimentRunner {
  public:
@@ -132,6 +143,9 @@ class ExperimentRunner {
   // estimates to the sequencer. Inputs other than time replies that arrive
   // meanwhile are kept, in order, for the run's loop.
   void MeasureClocks();
+  // The warnings of late frames since counters_at_start_ (none when there
+  // is no start sample or the lab's counters cannot be read now).
+  std::vector<std::string> LateWarnings();
   static constexpr int kClockProbes = 8;
   static constexpr absl::Duration kClockDeadline = absl::Seconds(2);
   void ApplyAddTasks(Input& in);
@@ -161,6 +175,8 @@ class ExperimentRunner {
   int stale_reports_ = 0;
   std::optional<Source> source_;
   std::optional<emu::v1::RunCheckpoint> resume_;
+  // The lab's counters at the run's start (deps_.lab_counters).
+  std::optional<emu::v1::LabCounters> counters_at_start_;
   std::vector<emu::v1::RunCheckpoint::Added> added_;
   bool checkpoint_warned_ = false;
   bool abandoned_ = false;

@@ -86,14 +86,17 @@ class RunnerTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<ExperimentRunner> Make(const std::string& yaml,
-                                         ExperimentStore* store = nullptr,
-                                         uint64_t first_generation = 0) {
+  std::unique_ptr<ExperimentRunner> Make(
+      const std::string& yaml, ExperimentStore* store = nullptr,
+      uint64_t first_generation = 0,
+      std::function<absl::StatusOr<emu::v1::LabCounters>()> counters = {}) {
     auto spec = ParseExperiment("exp.yaml", yaml);
     EXPECT_TRUE(spec.ok()) << spec.status();
+    RunnerDeps deps{&clock_, &factory_, &links_, store};
+    deps.lab_counters = std::move(counters);
     auto runner = std::make_unique<ExperimentRunner>(
         "run1", *spec, lab_, addresses_, std::map<std::string, std::string>{},
-        first_generation, RunnerDeps{&clock_, &factory_, &links_, store});
+        first_generation, deps);
     if (store != nullptr) runner->EnableCheckpoints({"lab", "exp.yaml", yaml});
     return runner;
   }
@@ -171,6 +174,69 @@ tasks:
   EXPECT_EQ(result.tasks(0).skew_us(), last_start - first_start);
   EXPECT_EQ(events.front().kind(), emu::v1::ExperimentEvent::RUN_STARTED);
   EXPECT_EQ(events.back().kind(), emu::v1::ExperimentEvent::RUN_ENDED);
+}
+
+emu::v1::LabCounters LateCounters(uint64_t late_1ms, uint64_t late_10ms) {
+  emu::v1::LabCounters c;
+  auto* l = c.add_links();
+  l->set_link("n1:eth1<->n2:eth1");
+  for (auto* d : {l->mutable_a_to_b(), l->mutable_b_to_a()}) {
+    d->set_carrier("engine");
+  }
+  l->mutable_b_to_a()->set_late_1ms_packets(late_1ms);
+  l->mutable_b_to_a()->set_late_10ms_packets(late_10ms);
+  return c;
+}
+
+// The lab's counters are read at the run's start and end: a direction whose
+// sender was stalled 10 ms or more in between is a warning of the result
+// and of the RUN_ENDED event's text; a run without a stall has none.
+TEST_F(RunnerTest, FramesSentLateDuringTheRunAreAWarning) {
+  const std::string yaml = R"Y(experiment: late
+tasks:
+  - commands:
+      - {node: n1, cmd: "true"}
+)Y";
+  int reads = 0;
+  auto runner = Make(yaml, nullptr, 0,
+                     [&]() -> absl::StatusOr<emu::v1::LabCounters> {
+                       return ++reads == 1 ? LateCounters(5, 1)
+                                           : LateCounters(12, 3);
+                     });
+  std::vector<emu::v1::ExperimentEvent> events;
+  auto result = runner->Run(
+      [&](const emu::v1::ExperimentEvent& e) { events.push_back(e); });
+  ASSERT_EQ(result.state(), emu::v1::RUN_SUCCEEDED) << result.error();
+  EXPECT_EQ(reads, 2);
+  ASSERT_EQ(result.warnings_size(), 1);
+  EXPECT_EQ(result.warnings(0),
+            "link n1:eth1<->n2:eth1 b-to-a: 2 frames sent 10 ms or more late "
+            "during the run (7 sent 1 ms or more late): the host stalled its "
+            "sender; "
+            "what the run measured across this link includes that "
+            "(docs/linkemu.md, \"Late frames\")");
+  ASSERT_EQ(events.back().kind(), emu::v1::ExperimentEvent::RUN_ENDED);
+  EXPECT_EQ(events.back().run().warnings_size(), 1);
+  EXPECT_NE(events.back().message().find("\nwarning: link n1:eth1<->n2:eth1"),
+            std::string::npos)
+      << events.back().message();
+
+  // Late by less than 10 ms only, or counters that cannot be read: none.
+  reads = 0;
+  auto quiet = Make(yaml, nullptr, 0,
+                    [&]() -> absl::StatusOr<emu::v1::LabCounters> {
+                      return ++reads == 1 ? LateCounters(5, 1)
+                                          : LateCounters(40, 1);
+                    });
+  EXPECT_EQ(quiet->Run([](const emu::v1::ExperimentEvent&) {}).warnings_size(),
+            0);
+  auto unreadable = Make(yaml, nullptr, 0,
+                         []() -> absl::StatusOr<emu::v1::LabCounters> {
+                           return absl::UnavailableError("h1 is down");
+                         });
+  EXPECT_EQ(
+      unreadable->Run([](const emu::v1::ExperimentEvent&) {}).warnings_size(),
+      0);
 }
 
 TEST_F(RunnerTest, TimeoutKillsTheCommand) {

@@ -157,6 +157,9 @@ class ExperimentSequencer {
   bool finished() const { return finished_; }
   uint64_t generation() const { return generation_; }
   const emu::v1::RunResult& result() const { return result_; }
+  // Adds a warning to the run's result (what the runner learns around the
+  // run, e.g. late frames on its links).
+  void AddWarning(const std::string& warning) { result_.add_warnings(warning); }
   // Hosts with at least one node named by a command of the experiment
   // (nodes given by ${var} are resolved at release and not listed).
   std::set<std::string> HostsUsed() const;

@@ -284,6 +284,9 @@ ExperimentServiceImpl::RunExperiment(
       std::map<std::string, std::string> params(req.params().begin(),
                                                 req.params().end());
       RunnerDeps deps{&clock_, &link_factory_, link_applier_.get(), store_};
+      deps.lab_counters = [labs = labs_, key = ref->key] {
+        return labs->Stats(key);
+      };
       auto runner = std::make_shared<ExperimentRunner>(
           run_id, *std::move(spec), *std::move(lab), std::move(addresses),
           std::move(params), first_generation, deps);

@@ -69,16 +69,23 @@ PY
 # A stall of the host is seen as such: the test stops the agent it started
 # (its userspace engine) for 60 ms while linktest pings a<->b. The frames
 # the engine held then leave late; linktest counts them and says the host,
-# not the link, is why its figures moved.
+# not the link, is why its figures moved. The same for an experiment run
+# (the controller reads the lab's counters at its start and end): its
+# result warns of the stalled link.
 agent_pid=$(sed -n 's/^started agent .* (pid \([0-9]*\)).*/\1/p' "$TMP/start.log")
 [[ -n $agent_pid ]] || fail "no agent pid in: $(cat "$TMP/start.log")"
+# stall_agent_during PATTERN: once a process whose command line has
+# PATTERN runs, stop the agent for 60 ms.
+stall_agent_during() {
+  wait_for 20 pgrep -f "$1" || fail "no process matching '$1' started"
+  sleep 0.5
+  kill -STOP "$agent_pid"
+  sleep 0.06
+  kill -CONT "$agent_pid"
+}
 "$EMUCTL" linktest netem "a:eth1" --no-rate --count 317 >"$TMP/stall.txt" 2>&1 &
 lt_pid=$!
-wait_for 20 pgrep -f "ping -n -i 0.010000 -c 317 " || fail "linktest's ping did not start"
-sleep 0.5
-kill -STOP "$agent_pid"
-sleep 0.06
-kill -CONT "$agent_pid"
+stall_agent_during "ping -n -i 0.010000 -c 317 "
 wait "$lt_pid" || true
 cat "$TMP/stall.txt"
 grep -q "late: .* sent 1 ms or more late (.* 10 ms or more) while pinged" "$TMP/stall.txt" ||
@@ -87,6 +94,21 @@ if grep -q "verdict: off" "$TMP/stall.txt"; then
   grep -q "verdict: off (the host stalled the sender while pinged" "$TMP/stall.txt" ||
     fail "an off verdict does not name the late frames: $(cat "$TMP/stall.txt")"
 fi
+
+cat >"$TMP/late.yaml" <<'EOF'
+experiment: late
+tasks:
+  - name: ping
+    commands:
+      - {node: a, cmd: "ping -q -c 319 -i 0.01 10.0.0.2"}
+EOF
+(cd "$TMP" && "$EMUCTL" run netem late.yaml >"$TMP/run.txt" 2>&1) &
+run_pid=$!
+stall_agent_during "ping -q -c 319 -i 0.01 "
+wait "$run_pid" || fail "experiment run: $(cat "$TMP/run.txt")"
+cat "$TMP/run.txt"
+grep -q "^warning: link a:eth1<->b:eth1 .* sent 10 ms or more late during the run" "$TMP/run.txt" ||
+  fail "the run does not warn of the stall: $(cat "$TMP/run.txt")"
 
 # A wrong expectation is seen: a<->b has 20 ms each way, not 30.
 if "$EMUCTL" linktest netem "a:eth1" --no-rate --expect delay=30ms >"$TMP/off.txt" 2>&1; then
