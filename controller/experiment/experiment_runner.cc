@@ -332,9 +332,12 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   // (for WatchExperimentRun, CancelExperimentRun), RUN_ENDED's result too.
   auto publish = [&] {
     for (auto& e : seq_.TakeEvents()) {
-      if (e.kind() == emu::v1::ExperimentEvent::RUN_ENDED) {
-        // Late frames during the run: in the result (recorded after this)
-        // and in the event's text, which emuctl run prints.
+      if (e.kind() == emu::v1::ExperimentEvent::RUN_ENDED &&
+          e.run().state() == emu::v1::RUN_SUCCEEDED) {
+        // Late frames during a run that succeeded: in the result (recorded
+        // after this) and in the event's text, which emuctl run prints. (A
+        // failed or cancelled run is not asked about: it may have lost a
+        // host, whose counters would hold its end up to their timeout.)
         for (const auto& w : LateWarnings()) {
           seq_.AddWarning(w);
           e.mutable_run()->add_warnings(w);

@@ -62,9 +62,10 @@ struct RunnerDeps {
   LinkApplier* link_applier = nullptr;
   ExperimentStore* store = nullptr;  // may be null (no persistence)
   // The lab's counters now (LabManager::Stats), read at the run's start and
-  // end: a link direction whose sender sent frames 10 ms or more late in
-  // between is named in the run's warnings (linkemu/late_frames.h). Empty,
-  // or a run resumed after a controller restart: not reported.
+  // at the end of a run that succeeded: a link direction whose sender sent
+  // frames 10 ms or more late in between is named in the run's warnings
+  // (linkemu/late_frames.h). Empty, or a run resumed after a controller
+  // restart: not reported.
   std::function<absl::StatusOr<emu::v1::LabCounters>()> lab_counters;
 };
 

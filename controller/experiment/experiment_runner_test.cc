@@ -230,6 +230,21 @@ tasks:
                     });
   EXPECT_EQ(quiet->Run([](const emu::v1::ExperimentEvent&) {}).warnings_size(),
             0);
+  // A run that failed is not asked about at its end.
+  reads = 0;
+  auto failed = Make(R"Y(experiment: late
+tasks:
+  - commands:
+      - {node: n1, cmd: "false"}
+)Y",
+                     nullptr, 0, [&]() -> absl::StatusOr<emu::v1::LabCounters> {
+                       return ++reads == 1 ? LateCounters(5, 1)
+                                           : LateCounters(12, 3);
+                     });
+  auto failed_result = failed->Run([](const emu::v1::ExperimentEvent&) {});
+  EXPECT_EQ(failed_result.state(), emu::v1::RUN_FAILED);
+  EXPECT_EQ(failed_result.warnings_size(), 0);
+  EXPECT_EQ(reads, 1);
   auto unreadable = Make(yaml, nullptr, 0,
                          []() -> absl::StatusOr<emu::v1::LabCounters> {
                            return absl::UnavailableError("h1 is down");
