@@ -276,6 +276,12 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   emu::BlockTerminationSignals();
   if (geteuid() != 0) return Fail("must run as root (it creates namespaces)");
+  // Bad values before anything is made (a refused nice is found later, when
+  // the threads take it).
+  if (const int nice = absl::GetFlag(FLAGS_engine_nice);
+      nice < -20 || nice > 19) {
+    return Fail(absl::StrCat("--engine_nice=", nice, ": outside -20..19"));
+  }
   // Before any thread: setns moves only the calling one.
   std::string started_netns;  // where image builds run; "" = here
   if (const std::string ns = absl::GetFlag(FLAGS_netns); !ns.empty()) {
