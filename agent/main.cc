@@ -49,6 +49,7 @@
 #include "common/log.h"
 #include "common/process_launcher.h"
 #include "common/server_util.h"
+#include "common/thread_nice.h"
 #include "common/transport_security.h"
 #include "common/thread_pool.h"
 
@@ -278,9 +279,9 @@ int main(int argc, char** argv) {
   if (geteuid() != 0) return Fail("must run as root (it creates namespaces)");
   // Bad values before anything is made (a refused nice is found later, when
   // the threads take it).
-  if (const int nice = absl::GetFlag(FLAGS_engine_nice);
-      nice < -20 || nice > 19) {
-    return Fail(absl::StrCat("--engine_nice=", nice, ": outside -20..19"));
+  const int engine_nice = absl::GetFlag(FLAGS_engine_nice);
+  if (absl::Status s = emu::CheckNice(engine_nice); !s.ok()) {
+    return Fail(absl::StrCat("--engine_nice: ", s.message()));
   }
   // Before any thread: setns moves only the calling one.
   std::string started_netns;  // where image builds run; "" = here
@@ -413,11 +414,9 @@ int main(int argc, char** argv) {
     auto t = emu::agent::tunnel::TunnelManager::Start(topts, &taps);
     if (t.ok()) {
       tunnels = *std::move(t);
-      if (const int nice = absl::GetFlag(FLAGS_engine_nice); nice != 0) {
-        absl::Status s = tunnels->SetPumpNice(nice);
-        if (!s.ok()) {
-          return Fail(absl::StrCat("--engine_nice=", nice, ": ", s.message()));
-        }
+      if (engine_nice != 0) {
+        absl::Status s = tunnels->SetPumpNice(engine_nice);
+        if (!s.ok()) return Fail(absl::StrCat("--engine_nice: ", s.message()));
       }
       caps.set_tunnel_address(
           ssh_listen.has_value()
@@ -450,15 +449,14 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_engine_threads) > 0) {
     emu::linkemu::LinkEngine::Options eopts;
     eopts.threads = absl::GetFlag(FLAGS_engine_threads);
-    eopts.nice = absl::GetFlag(FLAGS_engine_nice);
+    eopts.nice = engine_nice;
     eopts.io_mode = frame_io;
     auto e = emu::linkemu::LinkEngine::Create(eopts);
     if (e.ok()) {
       engine = *std::move(e);
-    } else if (eopts.nice != 0) {
+    } else if (engine_nice != 0) {
       // Asked for explicitly: refused is a bad flag, not a missing feature.
-      return Fail(absl::StrCat("--engine_nice=", eopts.nice, ": ",
-                               e.status().message()));
+      return Fail(absl::StrCat("--engine_nice: ", e.status().message()));
     } else {
       emu::Log("userspace engine: DISABLED, ", e.status().ToString());
     }
@@ -473,10 +471,8 @@ int main(int argc, char** argv) {
   emu::Log("userspace engine: ",
            engine != nullptr
                ? absl::StrCat(absl::GetFlag(FLAGS_engine_threads), " threads",
-                              absl::GetFlag(FLAGS_engine_nice) != 0
-                                  ? absl::StrCat(", nice ",
-                                                 absl::GetFlag(FLAGS_engine_nice))
-                                  : "")
+                              engine_nice != 0 ? ", nice " : "",
+                              engine_nice != 0 ? absl::StrCat(engine_nice) : "")
                : std::string("none"));
 
   emu::PosixProcessLauncher launcher;

@@ -532,8 +532,8 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
         }
       }
     }
+    if (args.no_rate) continue;
     for (bool a_to_b : {true, false}) {
-      if (args.no_rate) break;
       const v1::LinkParams& p = a_to_b ? link.a_to_b() : link.b_to_a();
       if (p.rate_bps() == 0) continue;
       const double offered = kUdpOverload * p.rate_bps();
@@ -677,8 +677,8 @@ int RunLinktest(CommandEnv& env, const LinktestArgs& args) {
       *env.out << t.Render();
       const std::string late = DescribeLate(r.late_ab, r.late_ba);
       if (!late.empty()) {
-        *env.out << "  late: " << absl::StrReplaceAll(late, {{"\n", "\n  late: "}})
-                 << "\n";
+        *env.out << "  late: "
+                 << absl::StrReplaceAll(late, {{"\n", "\n  late: "}}) << "\n";
       }
       *env.out << "  verdict: " << (r.ok() ? "ok" : "off")
                << (!r.ok() && r.host_stalled()

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -15,9 +14,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/errno_status.h"
-#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "common/thread_nice.h"
 #include "linkemu/impair/impairment_pipeline.h"
 #include "linkemu/tap_device.h"
 #include "linkemu/tunnel_frame.h"
@@ -650,14 +651,7 @@ void TunnelPump::OnConnReadable(Link& l) {
 }
 
 absl::Status TunnelPump::SetNice(int nice) {
-  if (nice < -20 || nice > 19) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tunnel pump: nice ", nice, " is outside -20..19"));
-  }
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(thread_id()), nice) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("tunnel pump: nice ", nice));
-  }
-  return absl::OkStatus();
+  return Annotate(SetThreadNice(thread_id(), nice), "tunnel pump");
 }
 
 pid_t TunnelPump::thread_id() {

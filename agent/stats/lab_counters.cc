@@ -65,7 +65,8 @@ void AddEngine(const linkemu::DirectionStats& e, DirectionCounters* d) {
   d->set_backlog_packets(d->backlog_packets() + e.backlog_frames);
   d->set_late_1ms_packets(d->late_1ms_packets() + e.late_1ms);
   d->set_late_10ms_packets(d->late_10ms_packets() + e.late_10ms);
-  d->set_late_max_us(std::max<uint64_t>(d->late_max_us(), e.late_max_ns / 1000));
+  d->set_late_max_us(
+      std::max<uint64_t>(d->late_max_us(), e.late_max_ns / 1000));
 }
 
 }  // namespace

@@ -114,9 +114,9 @@ std::vector<Family> LinkCounterFamilies(
       processes.samples.push_back({labels, double(n.processes())});
     }
   }
-  return {tx_bytes,        tx_packets, rx_bytes, rx_packets, dropped,
-          backlog_bytes,   backlog_packets, late, omitted,  cpu,
-          memory,          processes};
+  return {tx_bytes,      tx_packets,      rx_bytes, rx_packets,
+          dropped,       backlog_bytes,   backlog_packets, late,
+          omitted,       cpu,             memory,   processes};
 }
 
 }  // namespace emu::metrics

@@ -9,6 +9,24 @@
 namespace emu::controller::experiment {
 namespace {
 
+// The warnings of a run whose links' senders stalled between the two
+// samples, one per direction (linkemu::StalledBetween).
+std::vector<std::string> LateFrameWarnings(const emu::v1::LabCounters& before,
+                                           const emu::v1::LabCounters& after) {
+  std::vector<std::string> out;
+  for (const auto& s : linkemu::StalledBetween(before, after)) {
+    out.push_back(absl::StrCat(
+        "link ", s.link, " ", s.direction, ": ", s.late.late_10ms, " frame",
+        s.late.late_10ms == 1 ? "" : "s",
+        " sent 10 ms or more late during the run (", s.late.late_1ms,
+        " sent 1 ms or more late): the host stalled its sender",
+        s.late.tunnel ? " (or the tunnel's connection held them back)" : "",
+        "; what the run measured across this link includes that "
+        "(docs/linkemu.md, \"Late frames\")"));
+  }
+  return out;
+}
+
 std::map<std::string, std::string> NodeHosts(const emu::v1::Lab& lab) {
   std::map<std::string, std::string> out;
   for (const auto& n : lab.nodes()) out[n.name()] = n.host();
@@ -482,22 +500,6 @@ emu::v1::RunResult ExperimentRunner::Run(const EventFn& on_event) {
   for (auto& [host, link] : links_) link->Send(end);
   CloseLinks();
   return result;
-}
-
-std::vector<std::string> LateFrameWarnings(const emu::v1::LabCounters& before,
-                                           const emu::v1::LabCounters& after) {
-  std::vector<std::string> out;
-  for (const auto& s : linkemu::StalledBetween(before, after)) {
-    out.push_back(absl::StrCat(
-        "link ", s.link, " ", s.direction, ": ", s.late.late_10ms, " frame",
-        s.late.late_10ms == 1 ? "" : "s",
-        " sent 10 ms or more late during the run (", s.late.late_1ms,
-        " sent 1 ms or more late): the host stalled its sender",
-        s.late.tunnel ? " (or the tunnel's connection held them back)" : "",
-        "; what the run measured across this link includes that "
-        "(docs/linkemu.md, \"Late frames\")"));
-  }
-  return out;
 }
 
 std::vector<std::string> ExperimentRunner::LateWarnings() {

@@ -69,11 +69,6 @@ struct RunnerDeps {
   std::function<absl::StatusOr<emu::v1::LabCounters>()> lab_counters;
 };
 
-// The warnings of a run whose links' senders stalled between the two
-// samples, one per direction (linkemu::StalledBetween).
-std::vector<std::string> LateFrameWarnings(const emu::v1::LabCounters& before,
-                                           const emu::v1::LabCounters& after);
-
 class ExperimentRunner {
  public:
   using EventFn = std::function<void(const emu::v1::ExperimentEvent&)>;

@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +38,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
+#include "common/status_macros.h"
+#include "common/thread_nice.h"
 #include "linkemu/impair/impairment_pipeline.h"
 #include "linkemu/tap_device.h"
 
@@ -205,11 +206,9 @@ absl::Status EpollLinkEngine::Start() {
   absl::Status nice_status;
   for (Loop& loop : loops_) {
     loop.thread = std::thread([&, this] {
-      absl::Status s;
-      if (nice_ != 0 &&
-          setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_) != 0) {
-        s = ErrnoToStatus(errno, absl::StrCat("link engine: nice ", nice_));
-      }
+      const absl::Status s =
+          nice_ == 0 ? absl::OkStatus()
+                     : Annotate(SetThreadNice(gettid(), nice_), "link engine");
       {
         absl::MutexLock lock(&started_mu);
         if (!s.ok()) nice_status = s;
@@ -483,10 +482,7 @@ absl::StatusOr<std::unique_ptr<LinkEngine>> LinkEngine::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "link engine: threads ", options.threads, " is outside 1..64"));
   }
-  if (options.nice < -20 || options.nice > 19) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "link engine: nice ", options.nice, " is outside -20..19"));
-  }
+  EMU_RETURN_IF_ERROR(Annotate(CheckNice(options.nice), "link engine"));
   auto engine = std::make_unique<EpollLinkEngine>(
       options.threads, options.nice, options.io_mode);
   absl::Status s = engine->Start();
