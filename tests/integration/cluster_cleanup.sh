@@ -20,6 +20,17 @@ wait_for() {
   done
 }
 
+# running PID: whether PID is a running process. One that has ended but is
+# not yet reaped (a zombie) is not running: its parent waits for it when it
+# will. After a kill -9 of its parent (an agent, the supervisor) that is the
+# machine's init or Bazel's test wrapper, and some inits reap only every
+# few seconds, so `kill -0` would still find it.
+running() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 # Removes everything of cluster $1 as `emuctl local stop` does, whether its
 # daemons are alive or not and whether cluster.json exists: labs, daemons
 # (recorded or not), lab and host namespaces with their processes, links,

@@ -13,6 +13,7 @@
 set -euo pipefail
 
 RUNFILES=${TEST_SRCDIR:-$0.runfiles}/emu
+source "$RUNFILES/tests/integration/cluster_cleanup.sh"
 EMUCTL=$RUNFILES/cli/emuctl
 AGENT=$RUNFILES/agent/emu-agent
 ID=k$(( $$ % 100000 ))
@@ -21,7 +22,6 @@ TMP=$(mktemp -d /tmp/emu-local-cleanup-test.XXXXXX)
 # Not the cluster's: a host index that does not parse, and a host with no
 # cluster id in its name.
 FOREIGN=("emu.$ID-hx.lab.n" "emu.real$ID.lab.n")
-fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
   "$EMUCTL" local stop --name "$ID" >/dev/null 2>&1 || true
   for n in "${FOREIGN[@]}"; do ip netns del "$n" 2>/dev/null || true; done
@@ -35,8 +35,8 @@ leftovers() {
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' |
     grep -E "^(emubr-$ID|emuv-$ID-[0-9]+)$" || true
   pgrep -f -- "--token_file=/run/emu/$ID/token" | sed 's/^/pid /' || true
-  for p in "${SLEEPERS[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then echo "lab process $p"; fi
+  for p in "${LAB_PROCS[@]}"; do
+    if running "$p"; then echo "lab process $p ($(cat "/proc/$p/comm" 2>/dev/null))"; fi
   done
 }
 foreign_intact() {
@@ -65,19 +65,26 @@ topology:
 YAML
   "$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
   # A process in each node that outlives the exec call, as a lab's servers do.
-  SLEEPERS=()
   for n in a b; do
     "$EMUCTL" exec "lk$ID" "$n" -- setsid -f sh -c 'exec sleep 600 </dev/null >/dev/null 2>&1' >/dev/null 2>&1 ||
       fail "exec sleep in $n"
   done
+  # Every process of the two nodes: the node's sandbox holder and init, and
+  # the sleeper; node a's (on h1) first.
+  LAB_PROCS=() A_PROCS=()
   for ns in "emu.$ID-h1.lk$ID.a" "emu.$ID-h2.lk$ID.b"; do
     [ -e "/run/netns/$ns" ] || fail "namespace $ns not made"
-    p=$(ip netns pids "$ns" | head -1)
-    [ -n "$p" ] || fail "no process in $ns"
-    SLEEPERS+=("$p")
+    mapfile -t pids < <(ip netns pids "$ns")
+    sleeper=0
+    for p in "${pids[@]}"; do
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && sleeper=1
+    done
+    [ "$sleeper" = 1 ] || fail "no sleep process in $ns: ${pids[*]}"
+    LAB_PROCS+=("${pids[@]}")
+    if [ "$ns" = "emu.$ID-h1.lk$ID.a" ]; then A_PROCS=("${pids[@]}"); fi
   done
 }
-SLEEPERS=()
+LAB_PROCS=() A_PROCS=()
 for n in "${FOREIGN[@]}"; do ip netns add "$n"; done
 
 # ---- 1 + 2: record lost, agents dead, controller alive -------------------
@@ -100,7 +107,7 @@ rm -f "$EMU_CLUSTER"
 grep -q "nothing to stop" "$TMP/stop.log" && fail "stop found nothing: $(cat "$TMP/stop.log")"
 left=$(leftovers)
 [ -z "$left" ] || fail "left after stop without record or agents: $left"
-kill -0 "$CONTROLLER_PID" 2>/dev/null && fail "unrecorded controller $CONTROLLER_PID still runs"
+running "$CONTROLLER_PID" && fail "unrecorded controller $CONTROLLER_PID still runs"
 foreign_intact
 echo "stop without record or agents: nothing left"
 
@@ -113,7 +120,9 @@ kill -9 "${PIDS[@]}"
   >"$TMP/cleanup.log" 2>&1 || fail "agent --cleanup: $(cat "$TMP/cleanup.log")"
 [ -e "/run/netns/emu.$ID-h1.lk$ID.a" ] && fail "--cleanup left emu.$ID-h1.lk$ID.a"
 [ -e "/run/netns/emu.$ID-h2.lk$ID.b" ] || fail "--cleanup of h1 removed h2's namespace"
-kill -0 "${SLEEPERS[0]}" 2>/dev/null && fail "--cleanup left the process in a"
+for p in "${A_PROCS[@]}"; do
+  running "$p" && fail "--cleanup left process $p ($(cat "/proc/$p/comm" 2>/dev/null)) of node a running"
+done
 [[ -n "$(ls "/run/emu/$ID/agents/$ID-h1/labs" 2>/dev/null)" ]] &&
   fail "--cleanup left saved labs: $(ls "/run/emu/$ID/agents/$ID-h1/labs")"
 "$EMUCTL" local gc >"$TMP/gc.log" 2>&1 || fail "gc: $(cat "$TMP/gc.log")"

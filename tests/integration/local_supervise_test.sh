@@ -89,7 +89,7 @@ lab_running || fail "lab lost by start"
 # ---- stop ends all of it --------------------------------------------------
 sup=$(field supervisor_pid)
 "$EMUCTL" local stop --name "$ID" >"$TMP/stop.log" 2>&1 || fail "stop: $(cat "$TMP/stop.log")"
-kill -0 "$sup" 2>/dev/null && fail "supervisor $sup survived stop"
+running "$sup" && fail "supervisor $sup survived stop"
 left=$(pgrep -f -- "/run/emu/$ID/|--name $ID --state-root" || true)
 [ -z "$left" ] || fail "processes left: $left"
 ls /run/netns | grep -E "^(emu\.$ID-h|emuhost-$ID-)" && fail "namespaces left"
