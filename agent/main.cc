@@ -277,11 +277,18 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   emu::BlockTerminationSignals();
   if (geteuid() != 0) return Fail("must run as root (it creates namespaces)");
-  // Bad values before anything is made (a refused nice is found later, when
-  // the threads take it).
+  // Bad values before anything is made, a nice the kernel refuses included
+  // (tried on a thread of its own, which ends at once). 0 leaves the
+  // threads' nice alone.
   const int engine_nice = absl::GetFlag(FLAGS_engine_nice);
-  if (absl::Status s = emu::CheckNice(engine_nice); !s.ok()) {
-    return Fail(absl::StrCat("--engine_nice: ", s.message()));
+  if (absl::Status s = engine_nice == 0 ? absl::OkStatus()
+                                        : emu::CheckNiceAllowed(engine_nice);
+      !s.ok()) {
+    return Fail(absl::StrCat(
+        "--engine_nice: ", s.message(),
+        absl::IsPermissionDenied(s)
+            ? " (below the current nice needs CAP_SYS_NICE or RLIMIT_NICE)"
+            : ""));
   }
   // Before any thread: setns moves only the calling one.
   std::string started_netns;  // where image builds run; "" = here

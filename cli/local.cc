@@ -33,6 +33,8 @@ struct LocalArgs {
   bool metrics = false;
   bool allow_host_commands = false;
   bool web = false;
+  int engine_threads = -1;  // not given: the agents' default
+  int engine_nice = 0;
 };
 
 // The real dependencies of deploy::LocalCluster, progress lines to `out`.
@@ -98,6 +100,8 @@ int RunStart(CommandEnv& env, const LocalArgs& args) {
   options.cluster.metrics = args.metrics;
   options.cluster.allow_host_commands = args.allow_host_commands;
   options.cluster.web = args.web;
+  options.cluster.engine_threads = args.engine_threads;
+  options.cluster.engine_nice = args.engine_nice;
   options.binaries = *binaries;
   options.ready_timeout = *timeout;
   if (!env.self_exe.empty() && !args.no_supervise) {
@@ -273,6 +277,17 @@ void AddLocalCommand(CLI::App& app, CommandEnv& env) {
       "With --tunnel-carrier ssh: an ssh_config file the "
       "agents' ssh uses (key, user, known hosts); default: root's "
       "~/.ssh/config and /etc/ssh/ssh_config");
+  start->add_option(
+      "--engine-threads", args->engine_threads,
+      "Threads of each agent's userspace link engine (its --engine_threads: "
+      "1 by default; 0 runs none, so links that need it are refused; "
+      "docs/linkemu.md)");
+  start->add_option(
+      "--engine-nice", args->engine_nice,
+      "Nice value (-20..19) of each agent's threads that send impaired "
+      "frames (its --engine_nice): below 0 they keep their departure times "
+      "when guests or builds compete for this machine's cores "
+      "(docs/linkemu.md, \"Late frames\")");
   start
       ->add_option("--timeout", args->timeout,
                    "How long each daemon may take to answer")

@@ -1,8 +1,10 @@
 #include "common/thread_nice.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
@@ -23,6 +25,14 @@ absl::Status SetThreadNice(pid_t tid, int nice) {
     return ErrnoToStatus(errno, absl::StrCat("nice ", nice));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckNiceAllowed(int nice) {
+  if (absl::Status s = CheckNice(nice); !s.ok()) return s;
+  absl::Status result;
+  std::thread probe([&result, nice] { result = SetThreadNice(gettid(), nice); });
+  probe.join();
+  return result;
 }
 
 }  // namespace emu

@@ -18,6 +18,12 @@ absl::Status CheckNice(int nice);
 // "nice N: ...".
 absl::Status SetThreadNice(pid_t tid, int nice);
 
+// Whether this process may give its threads `nice`: SetThreadNice on a
+// thread of its own that ends at once, so a value the kernel refuses (below
+// the current one without CAP_SYS_NICE or RLIMIT_NICE) is found before
+// anything depends on it. The same errors as SetThreadNice.
+absl::Status CheckNiceAllowed(int nice);
+
 }  // namespace emu
 
 #endif  // EMU_COMMON_THREAD_NICE_H_

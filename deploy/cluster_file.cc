@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -55,6 +56,16 @@ class Reader {
       Fail(key, "a non-negative integer");
     }
   }
+  // An int that may be negative (a nice value, "not given" as -1).
+  void SignedInteger(const char* key, int* out) {
+    const Json* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_number_integer() || v->get<int64_t>() < INT_MIN ||
+        v->get<int64_t>() > INT_MAX) {
+      return Fail(key, "an integer");
+    }
+    *out = static_cast<int>(v->get<int64_t>());
+  }
   // The member if it is an array; nullptr (and maybe an error) otherwise.
   const Json* Array(const char* key) {
     const Json* v = Find(key);
@@ -105,6 +116,8 @@ std::string ClusterFileToJson(const ClusterFile& f) {
   if (f.metrics) root["metrics"] = true;
   if (f.allow_host_commands) root["allow_host_commands"] = true;
   if (f.web) root["web"] = true;
+  if (f.engine_threads >= 0) root["engine_threads"] = f.engine_threads;
+  if (f.engine_nice != 0) root["engine_nice"] = f.engine_nice;
   root["bridge"] = f.bridge;
   root["subnet"] = f.subnet;
   root["agent_binary"] = f.agent_binary;
@@ -167,6 +180,8 @@ absl::StatusOr<ClusterFile> ClusterFileFromJson(absl::string_view json,
   r.Bool("metrics", &f.metrics);
   r.Bool("allow_host_commands", &f.allow_host_commands);
   r.Bool("web", &f.web);
+  r.SignedInteger("engine_threads", &f.engine_threads);
+  r.SignedInteger("engine_nice", &f.engine_nice);
   r.String("bridge", &f.bridge);
   r.String("subnet", &f.subnet);
   r.String("agent_binary", &f.agent_binary);

@@ -69,6 +69,10 @@ struct ClusterFile {
   // `emuctl local start --allow-host-commands`: the agents'
   // --allow_host_commands, kept for their restarts.
   bool allow_host_commands = false;
+  // `emuctl local start --engine-threads / --engine-nice`: the agents'
+  // --engine_threads (-1: not given, their default) and --engine_nice.
+  int engine_threads = -1;
+  int engine_nice = 0;
   std::string bridge;
   std::string subnet;
   std::string log_dir;

@@ -72,6 +72,26 @@ TEST(ClusterFileTest, TheSshGatewayRoundTrips) {
   EXPECT_EQ(back->ssh, "admin@gw.example.org:2222");
 }
 
+// `local start --engine-threads 0 --engine-nice -5`; absent: not given.
+TEST(ClusterFileTest, EngineFlagsRoundTripOnlyWhenGiven) {
+  ClusterFile f = Sample();
+  EXPECT_THAT(ClusterFileToJson(f), ::testing::Not(HasSubstr("engine")));
+  f.engine_threads = 0;
+  f.engine_nice = -5;
+  const std::string json = ClusterFileToJson(f);
+  EXPECT_THAT(json, HasSubstr("\"engine_threads\": 0"));
+  EXPECT_THAT(json, HasSubstr("\"engine_nice\": -5"));
+  absl::StatusOr<ClusterFile> back = ClusterFileFromJson(json, "x.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->engine_threads, 0);
+  EXPECT_EQ(back->engine_nice, -5);
+  absl::StatusOr<ClusterFile> absent =
+      ClusterFileFromJson(ClusterFileToJson(Sample()), "x.json");
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_EQ(absent->engine_threads, -1);
+  EXPECT_EQ(absent->engine_nice, 0);
+}
+
 TEST(ClusterFileTest, EscapesStrings) {
   ClusterFile f;
   f.state_dir = "/tmp/a \"quoted\" \\ dir\n\x01";
@@ -147,6 +167,8 @@ TEST(ClusterFileTest, ErrorsNameTheFileAndKey) {
        "\"controller_pid\" must be a non-negative"},
       {R"({"controller_pid": 1.5})",
        "\"controller_pid\" must be a non-negative"},
+      {R"({"engine_nice": "-5"})", "\"engine_nice\" must be an integer"},
+      {R"({"engine_nice": -0.5})", "\"engine_nice\" must be an integer"},
       {R"({"hosts": {}})", "\"hosts\" must be a list"},
       {R"({"hosts": [3]})", "hosts[0] must be an object"},
       {R"({"hosts": [{"pid": "x"}]})",

@@ -458,6 +458,8 @@ absl::StatusOr<ClusterFile> LocalCluster::Start(
   record.tunnel_ssh_config = options.cluster.tunnel_ssh_config;
   record.metrics = options.cluster.metrics;
   record.allow_host_commands = options.cluster.allow_host_commands;
+  record.engine_threads = options.cluster.engine_threads;
+  record.engine_nice = options.cluster.engine_nice;
   record.web = options.cluster.web;
   record.bridge = layout.bridge;
   record.subnet = layout.subnet;
@@ -581,6 +583,13 @@ absl::StatusOr<pid_t> LocalCluster::SpawnAgent(const LocalClusterLayout& layout,
   }
   if (record.allow_host_commands) {
     spec.argv.push_back("--allow_host_commands");
+  }
+  if (record.engine_threads >= 0) {
+    spec.argv.push_back(
+        absl::StrCat("--engine_threads=", record.engine_threads));
+  }
+  if (record.engine_nice != 0) {
+    spec.argv.push_back(absl::StrCat("--engine_nice=", record.engine_nice));
   }
   if (record.metrics) {
     // On the host's own address: reachable from the root namespace over the

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/thread_nice.h"
 
 namespace emu::deploy {
 namespace {
@@ -145,6 +146,15 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
     return absl::InvalidArgumentError(
         absl::StrCat("--tunnel-carrier '", options.tunnel_carrier,
                      "': want tls, plain or ssh"));
+  }
+  if (options.engine_threads < -1 || options.engine_threads > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--engine-threads ", options.engine_threads,
+                     ": want 0 (no userspace engine) to 64"));
+  }
+  if (absl::Status s = CheckNice(options.engine_nice); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--engine-nice: ", s.message()));
   }
   if (!options.tunnel_ssh_config.empty() &&
       (options.tunnel_carrier != "ssh" ||

@@ -57,6 +57,11 @@ struct LocalClusterOptions {
   // host` stage commands of labs an administrator deploys, in the emulated
   // host's namespace (docs/security.md, "Host commands").
   bool allow_host_commands = false;
+  // The agents' --engine_threads (0..64; -1: their default, 1) and
+  // --engine_nice (-20..19), for hosts that share this machine's cores
+  // with guests or builds (docs/linkemu.md, "Late frames").
+  int engine_threads = -1;
+  int engine_nice = 0;
 };
 
 // One emulated physical host: a network namespace with one agent.

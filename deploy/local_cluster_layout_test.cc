@@ -90,6 +90,33 @@ TEST(LocalClusterLayoutTest, RejectsBadOptions) {
   }
 }
 
+TEST(LocalClusterLayoutTest, EngineThreadsAndNiceInRange) {
+  LocalClusterOptions o;
+  o.engine_threads = 0;
+  o.engine_nice = -20;
+  EXPECT_TRUE(MakeLocalClusterLayout(o).ok());
+  o.engine_threads = 64;
+  o.engine_nice = 19;
+  EXPECT_TRUE(MakeLocalClusterLayout(o).ok());
+  struct Case {
+    int threads, nice;
+    const char* want;
+  } cases[] = {
+      {65, 0, "--engine-threads 65: want 0 (no userspace engine) to 64"},
+      {-2, 0, "--engine-threads -2"},
+      {1, -21, "--engine-nice: nice -21 is outside -20..19"},
+      {1, 20, "--engine-nice: nice 20 is outside"},
+  };
+  for (const Case& c : cases) {
+    o.engine_threads = c.threads;
+    o.engine_nice = c.nice;
+    absl::StatusOr<LocalClusterLayout> l = MakeLocalClusterLayout(o);
+    ASSERT_FALSE(l.ok()) << c.threads << " " << c.nice;
+    EXPECT_EQ(l.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(l.status().message()), HasSubstr(c.want));
+  }
+}
+
 TEST(LocalClusterLayoutTest, ParsesOwnNamesOnly) {
   EXPECT_EQ(ParseHostNetns("local", "emuhost-local-h1"), 1);
   EXPECT_EQ(ParseHostNetns("local", "emuhost-local-h99"), 99);

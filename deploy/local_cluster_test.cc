@@ -344,6 +344,51 @@ TEST_F(LocalClusterTest, HostCommandsGoToEveryAgentWhenAsked) {
   EXPECT_TRUE(record->allow_host_commands);
 }
 
+// `emuctl local start --engine-threads 2 --engine-nice -5`: every agent,
+// and only the agents, get them; an agent the supervisor starts again too.
+TEST_F(LocalClusterTest, EngineThreadsAndNiceGoToEveryAgentAndItsRestarts) {
+  options_.cluster.engine_threads = 2;
+  options_.cluster.engine_nice = -5;
+  absl::StatusOr<ClusterFile> started = cluster_.Start(options_);
+  ASSERT_TRUE(started.ok()) << started.status() << "\n" << Progress();
+  std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 3u);
+  for (int i : {0, 1}) {
+    EXPECT_THAT(spawns[i].spec.argv, Contains("--engine_threads=2"));
+    EXPECT_THAT(spawns[i].spec.argv, Contains("--engine_nice=-5"));
+  }
+  EXPECT_THAT(spawns[2].spec.argv,
+              Not(Contains(::testing::HasSubstr("--engine"))));
+  auto record = ReadClusterFile(root_ + "/t/cluster.json");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->engine_threads, 2);
+  EXPECT_EQ(record->engine_nice, -5);
+
+  const pid_t agent = spawns[1].pid;
+  launcher_.MarkExited(agent);
+  table_.Remove(agent);
+  SuperviseOptions sopts;
+  sopts.interval = absl::Milliseconds(1);
+  sopts.ready_timeout = absl::Milliseconds(300);
+  int rounds = 0;
+  ASSERT_TRUE(
+      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 3; }).ok())
+      << Progress();
+  spawns = launcher_.spawns();
+  ASSERT_EQ(spawns.size(), 4u) << Progress();
+  EXPECT_THAT(spawns[3].spec.argv, Contains("--host_name=t-h2"));
+  EXPECT_THAT(spawns[3].spec.argv, Contains("--engine_threads=2"));
+  EXPECT_THAT(spawns[3].spec.argv, Contains("--engine_nice=-5"));
+}
+
+TEST_F(LocalClusterTest, TheAgentsOwnEngineDefaultsUnlessAsked) {
+  ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
+  for (const auto& spawn : launcher_.spawns()) {
+    EXPECT_THAT(spawn.spec.argv,
+                Not(Contains(::testing::HasSubstr("--engine"))));
+  }
+}
+
 TEST_F(LocalClusterTest, TheSshCarrierAndItsConfigGoToEveryAgent) {
   options_.cluster.tunnel_carrier = "ssh";
   options_.cluster.tunnel_ssh_config = "/etc/emu/ssh_config";
