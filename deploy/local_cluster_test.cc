@@ -108,6 +108,24 @@ class LocalClusterTest : public ::testing::Test {
 
   std::string Progress() const { return absl::StrJoin(progress_, "\n"); }
 
+  // A daemon's kill -9: its process ends and leaves the process table.
+  void Kill(pid_t pid) {
+    launcher_.MarkExited(pid);
+    table_.Remove(pid);
+  }
+  // `rounds` rounds of the supervisor, 1 ms apart.
+  absl::Status Supervise(int rounds, SuperviseOptions sopts = Quick()) {
+    sopts.interval = absl::Milliseconds(1);
+    int done = 0;
+    return cluster_.Supervise("t", root_, sopts,
+                              [&] { return ++done > rounds; });
+  }
+  static SuperviseOptions Quick() {
+    SuperviseOptions sopts;
+    sopts.ready_timeout = absl::Milliseconds(300);
+    return sopts;
+  }
+
   // Namespaces under /run/netns other than the agents' node namespaces
   // (emu.*): the host namespaces and foreign ones.
   std::set<std::string> Namespaces() {
@@ -268,8 +286,7 @@ TEST_F(LocalClusterTest, StartCreatesHostsDaemonsAndRecord) {
   EXPECT_EQ(status->daemons[2].netns, "emuhost-t-h2");
 
   // A dead agent shows in status.
-  table_.Remove(spawns[1].pid);
-  launcher_.MarkExited(spawns[1].pid);
+  Kill(spawns[1].pid);
   status = cluster_.Status("t", root_);
   ASSERT_TRUE(status.ok());
   EXPECT_FALSE(status->all_running());
@@ -364,16 +381,8 @@ TEST_F(LocalClusterTest, EngineThreadsAndNiceGoToEveryAgentAndItsRestarts) {
   EXPECT_EQ(record->engine_threads, 2);
   EXPECT_EQ(record->engine_nice, -5);
 
-  const pid_t agent = spawns[1].pid;
-  launcher_.MarkExited(agent);
-  table_.Remove(agent);
-  SuperviseOptions sopts;
-  sopts.interval = absl::Milliseconds(1);
-  sopts.ready_timeout = absl::Milliseconds(300);
-  int rounds = 0;
-  ASSERT_TRUE(
-      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 3; }).ok())
-      << Progress();
+  Kill(spawns[1].pid);
+  ASSERT_TRUE(Supervise(3).ok()) << Progress();
   spawns = launcher_.spawns();
   ASSERT_EQ(spawns.size(), 4u) << Progress();
   EXPECT_THAT(spawns[3].spec.argv, Contains("--host_name=t-h2"));
@@ -634,17 +643,8 @@ TEST_F(LocalClusterTest, SupervisorRestartsOnlyTheDeadDaemon) {
   std::vector<FakeProcessLauncher::SpawnCall> spawns = launcher_.spawns();
   ASSERT_EQ(spawns.size(), 4u);  // 2 agents, controller, supervisor
   EXPECT_EQ(spawns[3].spec.argv, options_.supervisor_argv);
-  const pid_t old_controller = started->controller_pid;
-  launcher_.MarkExited(old_controller);
-  table_.Remove(old_controller);
-
-  SuperviseOptions sopts;
-  sopts.interval = absl::Milliseconds(1);
-  sopts.ready_timeout = absl::Milliseconds(300);
-  int rounds = 0;
-  ASSERT_TRUE(
-      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 3; }).ok())
-      << Progress();
+  Kill(started->controller_pid);
+  ASSERT_TRUE(Supervise(3).ok()) << Progress();
   spawns = launcher_.spawns();
   ASSERT_EQ(spawns.size(), 5u) << Progress();
   EXPECT_EQ(spawns[4].spec.argv[0], "/opt/emu/bin/emu-controller");
@@ -664,18 +664,12 @@ TEST_F(LocalClusterTest, SupervisorRestartsOnlyTheDeadDaemon) {
 
 TEST_F(LocalClusterTest, SupervisorBacksOffADaemonThatKeepsDying) {
   ASSERT_TRUE(cluster_.Start(options_).ok()) << Progress();
-  const pid_t agent = launcher_.spawns()[1].pid;
-  launcher_.MarkExited(agent);
-  table_.Remove(agent);
+  Kill(launcher_.spawns()[1].pid);
   launcher_.exit_on_spawn = true;  // every restart dies during startup
   SuperviseOptions sopts;
-  sopts.interval = absl::Milliseconds(1);
   sopts.ready_timeout = absl::Milliseconds(50);
   sopts.min_backoff = absl::Hours(1);
-  int rounds = 0;
-  ASSERT_TRUE(
-      cluster_.Supervise("t", root_, sopts, [&] { return ++rounds > 20; })
-          .ok());
+  ASSERT_TRUE(Supervise(20, sopts).ok());
   // One attempt in 20 rounds, then the backoff holds it.
   EXPECT_EQ(launcher_.spawns().size(), 4u) << Progress();
   EXPECT_THAT(Progress(), HasSubstr("agent t-h2"));
@@ -688,8 +682,7 @@ TEST_F(LocalClusterTest, SupervisorBacksOffADaemonThatKeepsDying) {
 TEST_F(LocalClusterTest, StartOnAPartlyRunningClusterStartsOnlyWhatIsMissing) {
   absl::StatusOr<ClusterFile> first = cluster_.Start(options_);
   ASSERT_TRUE(first.ok()) << Progress();
-  launcher_.MarkExited(first->controller_pid);
-  table_.Remove(first->controller_pid);
+  Kill(first->controller_pid);
   const int changes_before = net_.changes();
 
   absl::StatusOr<ClusterFile> second = cluster_.Start(options_);
@@ -784,10 +777,7 @@ TEST_F(LocalClusterTest, RefusesASubnetInUse) {
 
 TEST_F(LocalClusterTest, StartRemovesLeftoversOfADeadCluster) {
   ASSERT_TRUE(cluster_.Start(options_).ok());
-  for (const auto& s : launcher_.spawns()) {  // all died
-    table_.Remove(s.pid);
-    launcher_.MarkExited(s.pid);
-  }
+  for (const auto& s : launcher_.spawns()) Kill(s.pid);  // all died
   progress_.clear();
   absl::StatusOr<ClusterFile> again = cluster_.Start(options_);
   ASSERT_TRUE(again.ok()) << again.status() << Progress();
