@@ -1,8 +1,8 @@
 #include "controller/topology/stable_macs.h"
 
-#include <regex>
 #include <set>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace emu::controller::topology {
@@ -11,7 +11,7 @@ namespace {
 TEST(StableMacsTest, DeterministicLocallyAdministeredAndDistinct) {
   const std::string mac = StableMac("lab", "r1", "eth1");
   EXPECT_EQ(mac, StableMac("lab", "r1", "eth1"));
-  EXPECT_TRUE(std::regex_match(mac, std::regex("02(:[0-9a-f]{2}){5}"))) << mac;
+  EXPECT_THAT(mac, ::testing::MatchesRegex("02(:[0-9a-f]{2}){5}"));
   std::set<std::string> seen;
   for (int n = 0; n < 100; ++n) {
     for (int i = 0; i < 10; ++i) {
