@@ -2,7 +2,8 @@
 # Supervision of a local cluster (issue 15): after kill -9 of the controller
 # and then of an agent, the supervisor that `emuctl local start` runs brings
 # each back (new pid in cluster.json), `local status` says so, and the lab
-# deployed before is still RUNNING with a ping across its cross-host link.
+# deployed before is still RUNNING with a ping across its cross-host link,
+# and the agents keep `local start --engine-nice` through the restart.
 # kill -9 of the supervisor itself: `local start` starts only it again.
 # `local stop` ends everything, supervisor included.
 # Needs root; touches only names with its own id; ends only its own
@@ -31,10 +32,20 @@ host_pid() {  # host_pid N: the pid of agent N (1-based)
 pid_changed() { [ "$($1 ${3:-})" != "$2" ] && kill -0 "$($1 ${3:-})" 2>/dev/null; }
 controller_pid() { field controller_pid; }
 lab_running() { "$EMUCTL" status "sv$ID" | has "^State:  RUNNING$"; }
+# How many of PID's threads run at nice N.
+threads_at_nice() {
+  local n=0 t
+  for t in /proc/"$1"/task/*/stat; do
+    [ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f17)" = "$2" ] && n=$((n + 1))
+  done
+  echo "$n"
+}
 ping_across() { "$EMUCTL" exec "sv$ID" a -- ping -c 1 -W 1 10.9.2.2; }
 
+# --engine-nice: the agents' impaired-frame senders (the engine's loop,
+# the tunnels' pump) run at nice -3, restarts included.
 "$EMUCTL" local start --name "$ID" --hosts 2 --subnet 198.18.234.0/24 \
-  >"$TMP/start.log" 2>&1 || fail "start: $(cat "$TMP/start.log")"
+  --engine-nice -3 >"$TMP/start.log" 2>&1 || fail "start: $(cat "$TMP/start.log")"
 grep -q "started supervisor" "$TMP/start.log" || fail "no supervisor: $(cat "$TMP/start.log")"
 cat >"$TMP/lab.yaml" <<YAML
 name: sv$ID
@@ -47,6 +58,8 @@ topology:
 YAML
 "$EMUCTL" up "$TMP/lab.yaml" >"$TMP/up.log" 2>&1 || fail "up: $(cat "$TMP/up.log")"
 ping_across >/dev/null || fail "no ping before any kill"
+[ "$(threads_at_nice "$(host_pid 2)" -3)" -ge 2 ] ||
+  fail "agent 2 has $(threads_at_nice "$(host_pid 2)" -3) threads at nice -3, want its engine loop and pump"
 
 # ---- the controller -------------------------------------------------------
 old=$(controller_pid)
@@ -69,6 +82,10 @@ wait_for 30 pid_changed host_pid "$old" 2 ||
 wait_for 30 lab_running || fail "lab not RUNNING after agent restart: $("$EMUCTL" status "sv$ID" 2>&1)"
 wait_for 10 ping_across || fail "no ping after agent restart"
 echo "agent: back, lab RUNNING and ping after $(elapsed "$t0") s"
+tr '\0' ' ' <"/proc/$(host_pid 2)/cmdline" | has -- "--engine_nice=-3" ||
+  fail "restarted agent without --engine_nice=-3: $(tr '\0' ' ' <"/proc/$(host_pid 2)/cmdline")"
+[ "$(threads_at_nice "$(host_pid 2)" -3)" -ge 2 ] ||
+  fail "restarted agent 2 has $(threads_at_nice "$(host_pid 2)" -3) threads at nice -3"
 
 # ---- the supervisor itself: start adds only it ----------------------------
 sup=$(field supervisor_pid)
