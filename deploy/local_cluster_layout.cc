@@ -147,6 +147,7 @@ absl::StatusOr<LocalClusterLayout> MakeLocalClusterLayout(
         absl::StrCat("--tunnel-carrier '", options.tunnel_carrier,
                      "': want tls, plain or ssh"));
   }
+  // 64: LinkEngine::Create's limit (not linked into emuctl).
   if (options.engine_threads < -1 || options.engine_threads > 64) {
     return absl::InvalidArgumentError(
         absl::StrCat("--engine-threads ", options.engine_threads,

@@ -27,8 +27,14 @@ wait_for() {
 # few seconds, so `kill -0` would still find it.
 running() {
   local state
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  state=$(stat_field "/proc/$1/stat" 1)
   [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+# stat_field FILE K: field K of a /proc/PID[/task/TID]/stat FILE, counted
+# from the one after "(comm)" (1: state, 17: nice), whose spaces would
+# shift a plain split; nothing when the process is gone.
+stat_field() {
+  sed 's/.*) //' "$1" 2>/dev/null | cut -d' ' -f"$2"
 }
 
 # Removes everything of cluster $1 as `emuctl local stop` does, whether its

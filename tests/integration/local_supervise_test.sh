@@ -36,7 +36,7 @@ lab_running() { "$EMUCTL" status "sv$ID" | has "^State:  RUNNING$"; }
 threads_at_nice() {
   local n=0 t
   for t in /proc/"$1"/task/*/stat; do
-    [ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f17)" = "$2" ] && n=$((n + 1))
+    [ "$(stat_field "$t" 17)" = "$2" ] && n=$((n + 1))
   done
   echo "$n"
 }
